@@ -1,0 +1,299 @@
+//! Who may do what, where: roles, account names, passwords and the caller's scope.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tree::JurisdictionPath;
+use crate::CoreError;
+
+/// A user's one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, everywhere.
+    Admin,
+    /// Street or district official: reads the subtree, dispatches, approves.
+    Official,
+    /// Community worker: reads and writes the subtree.
+    Staff,
+    /// Grid worker: reads and writes their own grid(s) only.
+    GridWorker,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Official, Role::Staff, Role::GridWorker];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Official => "official",
+            Role::Staff => "staff",
+            Role::GridWorker => "grid_worker",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Admin => "系统管理员",
+            Role::Official => "街道/区县干部",
+            Role::Staff => "社区工作者",
+            Role::GridWorker => "网格员",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "role",
+                    format!("unknown role `{s}` (admin, official, staff or grid_worker)"),
+                )
+            })
+    }
+}
+
+/// A login name: 3 to 32 characters, lowercase ASCII letters, digits, `_`, `.` or `-`,
+/// starting with a letter. (The person's Chinese name goes in the display name.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Username, CoreError> {
+        let name = raw.trim().to_ascii_lowercase();
+        let ok_len = (3..=32).contains(&name.len());
+        let ok_chars = name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        let starts = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+        if !(ok_len && ok_chars && starts) {
+            return Err(CoreError::invalid(
+                "username",
+                "a login name is 3 to 32 letters, digits, `_`, `.` or `-`, starting with a letter",
+            ));
+        }
+        Ok(Username(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A new password, as chosen: 8 to 128 characters, not all of one character.
+/// (Only checked when set; logins compare whatever is typed against the stored hash.)
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn parse(raw: &str) -> Result<NewPassword, CoreError> {
+        let n = raw.chars().count();
+        if n < 8 {
+            return Err(CoreError::invalid(
+                "password",
+                "a password is at least 8 characters",
+            ));
+        }
+        if n > 128 {
+            return Err(CoreError::invalid(
+                "password",
+                "a password is at most 128 characters",
+            ));
+        }
+        let mut chars = raw.chars();
+        let first = chars.next();
+        if chars.all(|c| Some(c) == first) {
+            return Err(CoreError::invalid(
+                "password",
+                "a password may not repeat one character",
+            ));
+        }
+        Ok(NewPassword(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// What the caller may see and change, computed once per request from their account.
+/// Every store function that reads or writes jurisdiction data takes one; a non-admin scope
+/// with no roots sees nothing (fail closed).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    user_id: Option<i64>,
+    actor: String,
+    role: Role,
+    roots: Vec<JurisdictionPath>,
+}
+
+impl Scope {
+    /// The scope of a signed-in user bound to `roots`.
+    pub fn for_user(
+        user_id: i64,
+        username: &str,
+        role: Role,
+        roots: Vec<JurisdictionPath>,
+    ) -> Scope {
+        Scope {
+            user_id: Some(user_id),
+            actor: username.to_owned(),
+            role,
+            roots,
+        }
+    }
+
+    /// The operator at the command line (`linli node add`, `linli demo`): acts as admin and is
+    /// recorded in the audit log as `cli`.
+    pub fn operator() -> Scope {
+        Scope {
+            user_id: None,
+            actor: "cli".to_owned(),
+            role: Role::Admin,
+            roots: Vec::new(),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        self.user_id
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// The roots of the caller's jurisdiction; empty for an admin, who has no limit.
+    pub fn roots(&self) -> &[JurisdictionPath] {
+        &self.roots
+    }
+
+    pub fn can_read(&self, path: &JurisdictionPath) -> bool {
+        self.is_admin() || self.roots.iter().any(|r| path.is_within(r))
+    }
+
+    /// Changing the tree (add, rename, move, close): admins anywhere; staff strictly below
+    /// their own roots (a community worker adds buildings but cannot close the community).
+    pub fn can_edit_node(&self, path: &JurisdictionPath) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Staff => self.roots.iter().any(|r| path.is_within(r) && path != r),
+            Role::Official | Role::GridWorker => false,
+        }
+    }
+
+    /// Adding a child under `parent`: admins anywhere, staff within their roots.
+    pub fn can_add_under(&self, parent: &JurisdictionPath) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Staff => self.can_read(parent),
+            Role::Official | Role::GridWorker => false,
+        }
+    }
+
+    pub fn can_manage_users(&self) -> bool {
+        self.is_admin()
+    }
+
+    /// Admins read the whole audit log, officials the part within their jurisdiction.
+    pub fn can_read_audit(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Official)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(s: &str) -> JurisdictionPath {
+        JurisdictionPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+        assert!("root".parse::<Role>().is_err());
+        assert!("Admin".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn usernames_are_normalised_and_checked() {
+        assert_eq!(Username::parse(" WangGe01 ").unwrap().as_str(), "wangge01");
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse("1abc").is_err());
+        assert!(Username::parse("张三").is_err());
+        assert!(Username::parse("a b c").is_err());
+    }
+
+    #[test]
+    fn passwords_have_a_floor() {
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse("aaaaaaaaaa").is_err());
+        assert!(NewPassword::parse("correct horse").is_ok());
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("correct horse").unwrap()),
+            "NewPassword(***)"
+        );
+    }
+
+    #[test]
+    fn a_grid_worker_reads_only_their_grid() {
+        let s = Scope::for_user(5, "wg", Role::GridWorker, vec![path("/1/2/3/10/")]);
+        assert!(s.can_read(&path("/1/2/3/10/")));
+        assert!(s.can_read(&path("/1/2/3/10/99/")));
+        assert!(!s.can_read(&path("/1/2/3/11/")));
+        assert!(!s.can_read(&path("/1/2/3/")));
+        assert!(!s.can_read(&path("/1/2/3/100/")));
+        assert!(!s.can_edit_node(&path("/1/2/3/10/99/")));
+        assert!(!s.can_manage_users());
+    }
+
+    #[test]
+    fn an_empty_scope_sees_nothing() {
+        let s = Scope::for_user(5, "x", Role::Staff, vec![]);
+        assert!(!s.can_read(&path("/1/")));
+        assert!(!s.can_add_under(&path("/1/")));
+    }
+
+    #[test]
+    fn staff_edit_below_their_root_but_not_the_root() {
+        let s = Scope::for_user(5, "st", Role::Staff, vec![path("/1/2/3/")]);
+        assert!(s.can_edit_node(&path("/1/2/3/4/")));
+        assert!(!s.can_edit_node(&path("/1/2/3/")));
+        assert!(s.can_add_under(&path("/1/2/3/")));
+        assert!(!s.can_add_under(&path("/1/2/")));
+    }
+}

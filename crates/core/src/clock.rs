@@ -1,0 +1,73 @@
+//! Time as Linli stores and shows it: instants as Unix milliseconds (UTC), calendar dates as
+//! `YYYY-MM-DD`, and display in China Standard Time (UTC+8, no daylight saving since 1991).
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::{format_description, offset};
+use time::{Date, OffsetDateTime, UtcOffset};
+
+use crate::CoreError;
+
+/// China Standard Time.
+pub const CST: UtcOffset = offset!(+8);
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// An instant as RFC 3339 with the +08:00 offset, e.g. `2026-11-23T21:05:00.123+08:00`.
+pub fn rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(|t| t.to_offset(CST))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// An instant for people: `2026-11-23 21:05`, China Standard Time.
+pub fn display(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(|t| t.to_offset(CST))
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Today's date in China.
+pub fn today() -> Date {
+    OffsetDateTime::now_utc().to_offset(CST).date()
+}
+
+/// Parses a calendar date `YYYY-MM-DD`.
+pub fn parse_date(field: &str, raw: &str) -> Result<Date, CoreError> {
+    Date::parse(raw.trim(), format_description!("[year]-[month]-[day]"))
+        .map_err(|_| CoreError::invalid(field, format!("`{raw}` is not a date like 2020-01-25")))
+}
+
+pub fn format_date(d: Date) -> String {
+    d.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_show_in_china_standard_time() {
+        // 2020-01-25T00:00:00Z is 08:00 in Beijing.
+        assert_eq!(rfc3339(1_579_910_400_000), "2020-01-25T08:00:00+08:00");
+        assert_eq!(display(1_579_910_400_000), "2020-01-25 08:00");
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        let d = parse_date("opened_on", "2020-01-25").unwrap();
+        assert_eq!(format_date(d), "2020-01-25");
+        assert!(parse_date("opened_on", "2020-02-30").is_err());
+        assert!(parse_date("opened_on", "25/01/2020").is_err());
+    }
+}

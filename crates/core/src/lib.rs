@@ -1,0 +1,26 @@
+//! Linli's domain types and rules. No I/O and no async here: everything in this crate is a pure
+//! function of its inputs, so it can be tested (and property-tested) without a database.
+
+pub mod access;
+pub mod clock;
+pub mod tree;
+
+pub use access::{NewPassword, Role, Scope, Username};
+pub use tree::{JurisdictionPath, NewNode, NodeCode, NodeInput, NodeKind, NodeName};
+
+/// A domain rule was broken by some input: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct CoreError {
+    pub field: String,
+    pub message: String,
+}
+
+impl CoreError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> CoreError {
+        CoreError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

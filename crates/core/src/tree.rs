@@ -1,0 +1,562 @@
+//! The jurisdiction tree: node kinds, division codes and materialised paths.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::CoreError;
+
+/// The kind of a jurisdiction node, from the county-level district down to a building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    District,
+    Street,
+    Community,
+    Compound,
+    Grid,
+    Building,
+}
+
+impl NodeKind {
+    pub const ALL: [NodeKind; 6] = [
+        NodeKind::District,
+        NodeKind::Street,
+        NodeKind::Community,
+        NodeKind::Compound,
+        NodeKind::Grid,
+        NodeKind::Building,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::District => "district",
+            NodeKind::Street => "street",
+            NodeKind::Community => "community",
+            NodeKind::Compound => "compound",
+            NodeKind::Grid => "grid",
+            NodeKind::Building => "building",
+        }
+    }
+
+    /// The name shown in the UI.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            NodeKind::District => "区县",
+            NodeKind::Street => "街道/乡镇",
+            NodeKind::Community => "社区/村",
+            NodeKind::Compound => "小区/村民小组",
+            NodeKind::Grid => "网格",
+            NodeKind::Building => "楼栋",
+        }
+    }
+
+    /// Which kinds may sit directly under this one. Levels may be skipped (a village community
+    /// has no compounds), and grids and compounds nest either way: a city compound is split into
+    /// grids, while a village grid spans several village groups.
+    pub fn may_contain(self, child: NodeKind) -> bool {
+        use NodeKind::*;
+        match self {
+            District => matches!(child, Street | Community),
+            Street => matches!(child, Community),
+            Community => matches!(child, Compound | Grid | Building),
+            Compound => matches!(child, Grid | Building),
+            Grid => matches!(child, Compound | Building),
+            Building => false,
+        }
+    }
+
+    /// The number of digits of the statistical division code this kind carries, if it has one.
+    pub fn division_code_len(self) -> Option<usize> {
+        match self {
+            NodeKind::District => Some(6),
+            NodeKind::Street => Some(9),
+            NodeKind::Community => Some(12),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NodeKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NodeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| CoreError::invalid("kind", format!("unknown node kind `{s}`")))
+    }
+}
+
+/// GB/T 2260 province-level prefixes (the first two digits of every division code).
+const PROVINCE_PREFIXES: [u8; 34] = [
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+];
+
+/// A node's code. Districts carry the six-digit GB/T 2260 code of a county-level division,
+/// streets the nine-digit and communities the twelve-digit statistical division code, each
+/// extending its parent's. Compounds, grids and buildings carry a free local code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct NodeCode(String);
+
+impl NodeCode {
+    /// Parses `raw` as the code of a node of `kind`. Surrounding spaces are trimmed.
+    pub fn parse(kind: NodeKind, raw: &str) -> Result<NodeCode, CoreError> {
+        let code = raw.trim();
+        match kind.division_code_len() {
+            Some(len) => {
+                if code.len() != len || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(CoreError::invalid(
+                        "code",
+                        format!("a {} code is {len} digits (got `{code}`)", kind.as_str()),
+                    ));
+                }
+                let province = code[..2].parse::<u8>().unwrap_or(0);
+                if !PROVINCE_PREFIXES.contains(&province) {
+                    return Err(CoreError::invalid(
+                        "code",
+                        format!("`{}` is not a GB/T 2260 province prefix", &code[..2]),
+                    ));
+                }
+                // The digits a level adds may not be all zero: 533400 is a prefecture, not a
+                // county; 533401000 is no street.
+                let added = match len {
+                    6 => &code[4..6],
+                    9 => &code[6..9],
+                    _ => &code[9..12],
+                };
+                if added.bytes().all(|b| b == b'0') {
+                    return Err(CoreError::invalid(
+                        "code",
+                        format!(
+                            "`{code}` ends in zeros where a {} code has its own digits",
+                            kind.as_str()
+                        ),
+                    ));
+                }
+            }
+            None => {
+                if code.is_empty()
+                    || code.len() > 32
+                    || !code
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(CoreError::invalid(
+                        "code",
+                        "a local code is 1 to 32 letters, digits, `-` or `_`",
+                    ));
+                }
+            }
+        }
+        Ok(NodeCode(code.to_owned()))
+    }
+
+    /// Checks that a division code extends the nearest ancestor division code: a street's nine
+    /// digits begin with its district's six. Local codes are not constrained.
+    pub fn check_extends(
+        &self,
+        kind: NodeKind,
+        ancestor: Option<&NodeCode>,
+    ) -> Result<(), CoreError> {
+        let (Some(_), Some(parent)) = (kind.division_code_len(), ancestor) else {
+            return Ok(());
+        };
+        if parent.0.bytes().all(|b| b.is_ascii_digit()) && !self.0.starts_with(&parent.0) {
+            return Err(CoreError::invalid(
+                "code",
+                format!(
+                    "`{}` does not lie within `{}`: a division code extends its parent's",
+                    self.0, parent.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A node's display name: 1 to 100 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct NodeName(String);
+
+impl NodeName {
+    pub fn parse(raw: &str) -> Result<NodeName, CoreError> {
+        let name = raw.trim();
+        let chars = name.chars().count();
+        if chars == 0 {
+            return Err(CoreError::invalid("name", "a name is required"));
+        }
+        if chars > 100 {
+            return Err(CoreError::invalid(
+                "name",
+                "a name is at most 100 characters",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(CoreError::invalid(
+                "name",
+                "a name may not contain control characters",
+            ));
+        }
+        Ok(NodeName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The materialised path of a node: its ancestors' ids and its own, `/1/7/42/`.
+/// Everything under a node is the half-open string range `[path, path_upper)`, where the upper
+/// bound replaces the last `/` by `0` (the next byte), so a subtree is one indexed range scan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct JurisdictionPath(String);
+
+impl JurisdictionPath {
+    pub fn root(id: i64) -> JurisdictionPath {
+        JurisdictionPath(format!("/{id}/"))
+    }
+
+    pub fn parse(raw: &str) -> Result<JurisdictionPath, CoreError> {
+        let bad = || CoreError::invalid("path", format!("`{raw}` is not a path like /1/7/42/"));
+        let inner = raw
+            .strip_prefix('/')
+            .and_then(|s| s.strip_suffix('/'))
+            .ok_or_else(bad)?;
+        if inner.is_empty() {
+            return Err(bad());
+        }
+        for seg in inner.split('/') {
+            let ok = !seg.is_empty()
+                && seg.bytes().all(|b| b.is_ascii_digit())
+                && !seg.starts_with('0')
+                && seg.parse::<i64>().is_ok();
+            if !ok {
+                return Err(bad());
+            }
+        }
+        Ok(JurisdictionPath(raw.to_owned()))
+    }
+
+    pub fn child(&self, id: i64) -> JurisdictionPath {
+        JurisdictionPath(format!("{}{id}/", self.0))
+    }
+
+    /// The ids from the root down to this node.
+    pub fn ids(&self) -> Vec<i64> {
+        self.0
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    }
+
+    pub fn id(&self) -> i64 {
+        self.ids().last().copied().unwrap_or_default()
+    }
+
+    pub fn depth(&self) -> i64 {
+        self.ids().len() as i64 - 1
+    }
+
+    /// True when `self` is `other` or lies below it.
+    pub fn is_within(&self, other: &JurisdictionPath) -> bool {
+        self.0.starts_with(&other.0)
+    }
+
+    /// `[lower, upper)` such that a path `p` lies within `self` iff `lower <= p < upper`
+    /// in byte order.
+    pub fn subtree_bounds(&self) -> (String, String) {
+        let mut upper = self.0.clone();
+        upper.pop();
+        upper.push('0');
+        (self.0.clone(), upper)
+    }
+
+    /// Rewrites a path under `from` to lie under `to` instead (moving a subtree).
+    pub fn rebase(
+        &self,
+        from: &JurisdictionPath,
+        to: &JurisdictionPath,
+    ) -> Option<JurisdictionPath> {
+        self.0
+            .strip_prefix(&from.0)
+            .map(|rest| JurisdictionPath(format!("{}{rest}", to.0)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JurisdictionPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn division_codes_are_checked_for_shape() {
+        assert!(NodeCode::parse(NodeKind::District, "533401").is_ok());
+        assert!(NodeCode::parse(NodeKind::District, " 533401 ").is_ok());
+        assert!(NodeCode::parse(NodeKind::District, "53340").is_err());
+        assert!(NodeCode::parse(NodeKind::District, "5334010").is_err());
+        assert!(NodeCode::parse(NodeKind::District, "53340a").is_err());
+        // 99 is no province; 533400 is a prefecture, not a county.
+        assert!(NodeCode::parse(NodeKind::District, "993401").is_err());
+        assert!(NodeCode::parse(NodeKind::District, "533400").is_err());
+        assert!(NodeCode::parse(NodeKind::Street, "533401100").is_ok());
+        assert!(NodeCode::parse(NodeKind::Street, "533401000").is_err());
+        assert!(NodeCode::parse(NodeKind::Community, "533401100001").is_ok());
+        assert!(NodeCode::parse(NodeKind::Community, "533401100").is_err());
+        assert!(NodeCode::parse(NodeKind::Grid, "G-01").is_ok());
+        assert!(NodeCode::parse(NodeKind::Grid, "网格").is_err());
+        assert!(NodeCode::parse(NodeKind::Building, "").is_err());
+    }
+
+    #[test]
+    fn division_codes_extend_their_parent() {
+        let district = NodeCode::parse(NodeKind::District, "533401").unwrap();
+        let street = NodeCode::parse(NodeKind::Street, "533401100").unwrap();
+        let foreign = NodeCode::parse(NodeKind::Street, "530102001").unwrap();
+        assert!(street
+            .check_extends(NodeKind::Street, Some(&district))
+            .is_ok());
+        assert!(foreign
+            .check_extends(NodeKind::Street, Some(&district))
+            .is_err());
+        assert!(street.check_extends(NodeKind::Street, None).is_ok());
+    }
+
+    #[test]
+    fn kinds_nest_as_on_the_ground() {
+        use NodeKind::*;
+        assert!(District.may_contain(Community)); // a street level skipped
+        assert!(Compound.may_contain(Grid));
+        assert!(Grid.may_contain(Compound)); // a village grid over village groups
+        assert!(!Building.may_contain(Grid));
+        assert!(!Community.may_contain(Street));
+        assert!(!Grid.may_contain(Grid));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            NodeName::parse("  里布嘎社区 ").unwrap().as_str(),
+            "里布嘎社区"
+        );
+        assert!(NodeName::parse("   ").is_err());
+        assert!(NodeName::parse(&"名".repeat(101)).is_err());
+        assert!(NodeName::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn paths_parse_and_move() {
+        let p = JurisdictionPath::parse("/1/7/42/").unwrap();
+        assert_eq!(p.ids(), vec![1, 7, 42]);
+        assert_eq!(p.depth(), 2);
+        assert_eq!(p.id(), 42);
+        for bad in ["", "/", "1/7/", "/1/7", "/1//7/", "/01/", "/a/"] {
+            assert!(JurisdictionPath::parse(bad).is_err(), "{bad}");
+        }
+        let from = JurisdictionPath::parse("/1/7/").unwrap();
+        // Node 7 moves under node 9: its subtree follows.
+        let to = JurisdictionPath::parse("/1/9/").unwrap().child(7);
+        assert_eq!(p.rebase(&from, &to).unwrap().as_str(), "/1/9/7/42/");
+        assert!(JurisdictionPath::parse("/2/7/")
+            .unwrap()
+            .rebase(&from, &to)
+            .is_none());
+    }
+
+    proptest! {
+        /// The string range of a subtree holds exactly the paths within it.
+        #[test]
+        fn subtree_bounds_match_is_within(a in proptest::collection::vec(1i64..200, 1..5),
+                                          b in proptest::collection::vec(1i64..200, 1..5)) {
+            let build = |ids: &[i64]| {
+                let mut p = JurisdictionPath::root(ids[0]);
+                for id in &ids[1..] { p = p.child(*id); }
+                p
+            };
+            let (pa, pb) = (build(&a), build(&b));
+            let (lo, hi) = pa.subtree_bounds();
+            let in_range = pb.as_str() >= lo.as_str() && pb.as_str() < hi.as_str();
+            prop_assert_eq!(in_range, pb.is_within(&pa));
+            prop_assert_eq!(JurisdictionPath::parse(pb.as_str()).unwrap(), pb.clone());
+        }
+    }
+}
+
+/// A node about to be created, every field parsed.
+#[derive(Debug, Clone)]
+pub struct NewNode {
+    pub parent_id: Option<i64>,
+    pub kind: NodeKind,
+    pub name: NodeName,
+    pub code: Option<NodeCode>,
+    pub household_estimate: Option<i64>,
+    pub opened_on: time::Date,
+}
+
+/// The raw fields of a node form or API body.
+#[derive(Debug, Clone, Default)]
+pub struct NodeInput<'a> {
+    pub parent_id: Option<i64>,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub code: Option<&'a str>,
+    pub household_estimate: Option<i64>,
+    pub opened_on: Option<&'a str>,
+}
+
+impl NewNode {
+    /// Parses every field, reporting all that are wrong at once.
+    pub fn parse(input: NodeInput<'_>) -> Result<NewNode, Vec<CoreError>> {
+        let mut errors = Vec::new();
+        let kind = input
+            .kind
+            .parse::<NodeKind>()
+            .map_err(|e| errors.push(e))
+            .ok();
+        let name = NodeName::parse(input.name).map_err(|e| errors.push(e)).ok();
+        let code = match (kind, input.code.map(str::trim).filter(|c| !c.is_empty())) {
+            (Some(kind), Some(raw)) => NodeCode::parse(kind, raw).map_err(|e| errors.push(e)).ok(),
+            (Some(kind), None) if kind.division_code_len().is_some() => {
+                errors.push(CoreError::invalid(
+                    "code",
+                    format!("a {} needs its division code", kind.as_str()),
+                ));
+                None
+            }
+            _ => None,
+        };
+        check_household_estimate(kind, input.household_estimate, &mut errors);
+        let opened_on = match input.opened_on.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(raw) => crate::clock::parse_date("opened_on", raw)
+                .map_err(|e| errors.push(e))
+                .ok(),
+            None => Some(crate::clock::today()),
+        };
+        match (kind, name, opened_on) {
+            (Some(kind), Some(name), Some(opened_on)) if errors.is_empty() => Ok(NewNode {
+                parent_id: input.parent_id,
+                kind,
+                name,
+                code,
+                household_estimate: input.household_estimate,
+                opened_on,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The household estimate (户数) is kept on grids, where it is the grid worker's workload;
+/// higher levels sum their grids.
+pub fn check_household_estimate(
+    kind: Option<NodeKind>,
+    estimate: Option<i64>,
+    errors: &mut Vec<CoreError>,
+) {
+    if let Some(n) = estimate {
+        if kind.is_some_and(|k| k != NodeKind::Grid) {
+            errors.push(CoreError::invalid(
+                "household_estimate",
+                "the household estimate is kept on grids; higher levels sum their grids",
+            ));
+        } else if !(0..=100_000).contains(&n) {
+            errors.push(CoreError::invalid(
+                "household_estimate",
+                "a grid holds between 0 and 100000 households",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod new_node_tests {
+    use super::*;
+
+    #[test]
+    fn all_bad_fields_are_reported_together() {
+        let errs = NewNode::parse(NodeInput {
+            kind: "street",
+            name: " ",
+            code: Some("12"),
+            opened_on: Some("2020-13-01"),
+            ..NodeInput::default()
+        })
+        .unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["name", "code", "opened_on"]);
+    }
+
+    #[test]
+    fn division_kinds_need_a_code_and_others_may_omit_it() {
+        let e = NewNode::parse(NodeInput {
+            kind: "community",
+            name: "里布嘎社区",
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e[0].field, "code");
+        let b = NewNode::parse(NodeInput {
+            kind: "building",
+            name: "3栋",
+            code: Some(""),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(b.code.is_none());
+    }
+
+    #[test]
+    fn household_estimates_belong_to_grids() {
+        let g = NewNode::parse(NodeInput {
+            kind: "grid",
+            name: "第一网格",
+            household_estimate: Some(350),
+            ..Default::default()
+        });
+        assert_eq!(g.unwrap().household_estimate, Some(350));
+        let c = NewNode::parse(NodeInput {
+            kind: "compound",
+            name: "小区",
+            household_estimate: Some(350),
+            ..Default::default()
+        });
+        assert_eq!(c.unwrap_err()[0].field, "household_estimate");
+    }
+}

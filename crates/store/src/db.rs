@@ -1,0 +1,311 @@
+//! The connection: one `AnyPool` for SQLite or PostgreSQL, migrations for each, and the small
+//! helpers every module shares.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::StoreError;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The file the embedded database lives in, inside the data directory.
+pub const SQLITE_FILE: &str = "linli.db";
+
+impl Db {
+    /// Opens (creating if needed) the embedded SQLite database in `dir`.
+    pub async fn open_sqlite_dir(dir: &Path) -> Result<Db, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Internal(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let file = dir.join(SQLITE_FILE);
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        Db::connect(&url, None).await
+    }
+
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). On PostgreSQL, `schema` (when given)
+    /// is created if missing and put first on every connection's search path, which is how the
+    /// tests give each run its own throw-away namespace in one database.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Internal(format!(
+                "unsupported database URL `{}`: use sqlite://… or postgres://…",
+                redact_url(url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        if let (Backend::Postgres, Some(schema)) = (backend, schema) {
+            if !schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(StoreError::Internal(format!("bad schema name `{schema}`")));
+            }
+            let mut conn =
+                <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options).await?;
+            conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                .await?;
+        }
+        let schema = schema.map(str::to_owned);
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            // WAL lets readers run beside the one writer; the busy timeout makes
+                            // a second writer wait instead of failing at once.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        }
+                        Backend::Postgres => {
+                            if let Some(schema) = schema {
+                                conn.execute(format!("SET search_path TO {schema}").as_str())
+                                    .await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the migrations this backend has not seen yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Answers a trivial query: the database is reachable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Every table of the application (migration bookkeeping excluded) with its columns and a
+    /// backend-neutral column type (`integer`, `real`, `text`, `blob`). Used to prove both
+    /// backends carry the same schema.
+    pub async fn schema(&self) -> Result<BTreeMap<String, Vec<(String, String)>>, StoreError> {
+        let rows = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query(
+                    "SELECT m.name, p.name, p.type FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' \
+                     ORDER BY m.name, p.cid",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Backend::Postgres => {
+                sqlx::query(
+                    "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations' \
+                     ORDER BY table_name, ordinal_position",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for row in rows {
+            let table: String = row.try_get(0)?;
+            let column: String = row.try_get(1)?;
+            let ty: String = row.try_get(2)?;
+            out.entry(table)
+                .or_default()
+                .push((column, neutral_type(&ty).to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Reads one SQLite pragma (tests check WAL and foreign keys).
+    pub async fn sqlite_pragma(&self, name: &str) -> Result<String, StoreError> {
+        if self.backend != Backend::Sqlite
+            || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(StoreError::Internal(format!("no pragma `{name}` here")));
+        }
+        let row = sqlx::query(&format!("PRAGMA {name}"))
+            .fetch_one(&self.pool)
+            .await?;
+        // journal_mode answers text, foreign_keys an integer.
+        if let Ok(s) = row.try_get::<String, _>(0) {
+            return Ok(s);
+        }
+        Ok(row.try_get::<i64, _>(0)?.to_string())
+    }
+
+    /// Drops a PostgreSQL test schema and everything in it.
+    pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres
+            && schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn neutral_type(ty: &str) -> &'static str {
+    let t = ty.to_ascii_lowercase();
+    if t.contains("int") {
+        "integer"
+    } else if t.contains("real") || t.contains("double") || t.contains("float") {
+        "real"
+    } else if t.contains("blob") || t.contains("bytea") {
+        "blob"
+    } else {
+        "text"
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Builds the `$n` placeholders of a dynamic query by hand, because sqlx's `QueryBuilder<Any>`
+/// emits `?`, which PostgreSQL rejects.
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    pub(crate) values: Vec<ParamValue>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ParamValue {
+    Text(String),
+    Int(i64),
+}
+
+impl Params {
+    pub(crate) fn new() -> Params {
+        Params::default()
+    }
+
+    /// Adds a value; returns its placeholder (`$3`).
+    pub(crate) fn text(&mut self, v: impl Into<String>) -> String {
+        self.values.push(ParamValue::Text(v.into()));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn int(&mut self, v: i64) -> String {
+        self.values.push(ParamValue::Int(v));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn bind<'q>(
+        &self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for v in &self.values {
+            q = match v {
+                ParamValue::Text(s) => q.bind(s.clone()),
+                ParamValue::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_kept_out_of_messages() {
+        assert_eq!(
+            redact_url("postgres://linli:s3cret@db:5432/linli"),
+            "postgres://linli:***@db:5432/linli"
+        );
+        assert_eq!(redact_url("postgres://db/linli"), "postgres://db/linli");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn types_are_compared_by_family() {
+        assert_eq!(neutral_type("INTEGER"), "integer");
+        assert_eq!(neutral_type("bigint"), "integer");
+        assert_eq!(neutral_type("TEXT"), "text");
+        assert_eq!(neutral_type("double precision"), "real");
+        assert_eq!(neutral_type("bytea"), "blob");
+    }
+}

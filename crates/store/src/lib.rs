@@ -1,0 +1,102 @@
+//! Linli's storage layer: the only crate with SQL. One query code base serves the embedded
+//! SQLite database and PostgreSQL through sqlx's `Any` driver (see `docs/storage.md`).
+//!
+//! Every function that reads or changes jurisdiction data takes the caller's [`Scope`] and
+//! applies it itself, so a handler cannot forget it.
+
+pub mod audit;
+mod db;
+pub mod nodes;
+pub mod secret;
+pub mod testing;
+pub mod users;
+
+pub use db::{redact_url, Backend, Db, SQLITE_FILE};
+
+use linli_core::{CoreError, Scope};
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Missing, or outside the caller's scope: the two are not told apart.
+    #[error("not found")]
+    NotFound,
+    /// Visible to the caller, but their role may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Input broke a rule; every broken field is listed.
+    #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<CoreError>),
+    /// Input clashes with what is stored (a name or code already taken).
+    #[error("{field}: {message}")]
+    Conflict { field: String, message: String },
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> StoreError {
+        StoreError::Invalid(vec![CoreError::invalid(field, message)])
+    }
+}
+
+impl From<CoreError> for StoreError {
+    fn from(e: CoreError) -> Self {
+        StoreError::Invalid(vec![e])
+    }
+}
+
+/// A page of a list ordered by id: at most `limit` rows after the id `after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub after: Option<i64>,
+}
+
+impl Page {
+    pub const MAX_LIMIT: i64 = 500;
+
+    /// A page with the limit clamped to `1..=MAX_LIMIT` (100 when not given).
+    pub fn new(limit: Option<i64>, after: Option<i64>) -> Page {
+        Page {
+            limit: limit.unwrap_or(100).clamp(1, Page::MAX_LIMIT),
+            after,
+        }
+    }
+
+    pub fn all() -> Page {
+        Page {
+            limit: i64::MAX,
+            after: None,
+        }
+    }
+}
+
+/// The SQL condition restricting `column` (a materialised path) to the caller's jurisdiction:
+/// no condition for an admin, one range per root otherwise, and a condition that matches
+/// nothing for a scope without roots.
+pub(crate) fn scope_filter(scope: &Scope, column: &str, params: &mut db::Params) -> String {
+    if scope.is_admin() {
+        return "1 = 1".to_owned();
+    }
+    if scope.roots().is_empty() {
+        return "1 = 0".to_owned();
+    }
+    let ranges: Vec<String> = scope
+        .roots()
+        .iter()
+        .map(|root| {
+            let (lo, hi) = root.subtree_bounds();
+            format!(
+                "({column} >= {} AND {column} < {})",
+                params.text(lo),
+                params.text(hi)
+            )
+        })
+        .collect();
+    format!("({})", ranges.join(" OR "))
+}
