@@ -1,1 +1,511 @@
-fn main() {}
+//! `linli`: the one binary. Reads configuration, opens the database (migrating it), and runs
+//! the command.
+
+mod demo;
+
+/// Prints a line to stdout; a closed pipe (`linli node list | head`) ends the program quietly
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use linli_core::{clock, NewNode, NodeInput, Scope};
+use linli_store::nodes;
+use linli_store::users::{self, NewUser};
+use linli_store::{redact_url, Db, Page, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// 邻里 Linli — community governance and epidemic response.
+#[derive(Parser, Debug)]
+#[command(name = "linli", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Data directory: the SQLite database (linli.db) and local files such as keys.
+    #[arg(
+        long,
+        global = true,
+        env = "LINLI_DATA",
+        default_value = "./linli-data"
+    )]
+    data: PathBuf,
+    /// PostgreSQL URL (postgres://…); the embedded SQLite database is used when absent.
+    #[arg(long, global = true, env = "LINLI_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the database and the `admin` account.
+    Init {
+        /// The admin's password (else LINLI_ADMIN_PASSWORD, else a prompt).
+        #[arg(long, env = "LINLI_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+    },
+    /// Serve the web app and the API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Build the demo community and its accounts (and optionally serve it).
+    Demo {
+        /// One password for every demo account (else random ones are printed).
+        #[arg(long, env = "LINLI_DEMO_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Serve the demo at this address once it is built.
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<String>,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the jurisdiction tree.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LINLI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Mark cookies Secure (when served over HTTPS).
+    #[arg(long, env = "LINLI_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Take client addresses from X-Forwarded-For (only behind a trusted proxy).
+    #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an account.
+    Add {
+        username: String,
+        /// admin, official, staff or grid_worker
+        #[arg(long)]
+        role: String,
+        /// Node id the account works in (repeatable; not for admins).
+        #[arg(long = "node")]
+        nodes: Vec<i64>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The password (else a prompt).
+        #[arg(long, hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Set an account's password.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Issue a bearer API token for an account (printed once), or revoke its tokens.
+    Token {
+        username: String,
+        /// What the token is for.
+        #[arg(long, default_value = "script")]
+        label: String,
+        /// Revoke every live token of the account instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NodeCommand {
+    /// Add a node.
+    Add {
+        /// Parent node id (omit for a root district).
+        #[arg(long)]
+        parent: Option<i64>,
+        /// district, street, community, compound, grid or building
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        code: Option<String>,
+        /// Households (grids only).
+        #[arg(long)]
+        households: Option<i64>,
+        /// YYYY-MM-DD (today by default).
+        #[arg(long)]
+        opened_on: Option<String>,
+    },
+    /// List the tree (or the subtree under --root).
+    List {
+        #[arg(long)]
+        root: Option<i64>,
+        /// Include closed nodes.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Move a node and its subtree under another parent.
+    Move {
+        id: i64,
+        #[arg(long)]
+        parent: i64,
+    },
+    /// Close a node and its subtree (kept in history).
+    Close {
+        id: i64,
+        /// YYYY-MM-DD (today by default).
+        #[arg(long)]
+        on: Option<String>,
+    },
+}
+
+fn init_tracing(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LINLI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let json = std::env::var("LINLI_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens and migrates the configured database.
+async fn open(global: &Global) -> Result<Db, CliError> {
+    std::fs::create_dir_all(&global.data)?;
+    let db = match global
+        .database_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) => {
+            tracing::info!(database = %redact_url(url), "using PostgreSQL");
+            Db::connect(url, None).await?
+        }
+        None => {
+            tracing::info!(data = %global.data.display(), "using the embedded SQLite database");
+            Db::open_sqlite_dir(&global.data).await?
+        }
+    };
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// A password from the command line, or typed at the terminal (twice).
+fn password_or_prompt(given: Option<String>, what: &str) -> Result<String, CliError> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let first = rpassword::prompt_password(format!("{what}: ")).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read a password ({e}); pass it with --password"
+        ))
+    })?;
+    let again = rpassword::prompt_password("Again: ").map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read a password ({e}); pass it with --password"
+        ))
+    })?;
+    if first != again {
+        return Err(CliError::Usage("the passwords differ".into()));
+    }
+    Ok(first)
+}
+
+async fn find_user(db: &Db, username: &str) -> Result<users::User, CliError> {
+    users::find(db, &Scope::operator(), username)
+        .await?
+        .ok_or_else(|| CliError::Usage(format!("no account `{username}`")))
+}
+
+async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
+    let config = linli_web::WebConfig {
+        secure_cookies: args.secure_cookies,
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = db.backend().as_str(), "serving");
+    say!("Linli is serving at http://{addr}/");
+    linli_web::serve(listener, linli_web::app(db.clone(), config)).await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let op = Scope::operator();
+    match cli.command {
+        Command::Init { admin_password } => {
+            let db = open(&cli.global).await?;
+            if users::count(&db).await? > 0 {
+                return Err(CliError::Usage(
+                    "already initialised: accounts exist (use `linli user passwd admin`)".into(),
+                ));
+            }
+            let pw = password_or_prompt(admin_password, "Password for admin")?;
+            users::create(
+                &db,
+                &op,
+                NewUser {
+                    username: "admin",
+                    display_name: Some("系统管理员"),
+                    password: &pw,
+                    role: "admin",
+                    node_ids: &[],
+                },
+            )
+            .await?;
+            say!(
+                "Initialised the {} database; created the account `admin`.",
+                db.backend().as_str()
+            );
+        }
+        Command::Serve(args) => {
+            let db = open(&cli.global).await?;
+            serve(db, &args).await?;
+        }
+        Command::Migrate => {
+            let db = open(&cli.global).await?;
+            say!("The {} database is up to date.", db.backend().as_str());
+        }
+        Command::Demo {
+            password,
+            serve: addr,
+        } => {
+            let db = open(&cli.global).await?;
+            let created = demo::build_tree(&db).await?;
+            if created == 0 {
+                say!("The demo community exists already; resetting the demo accounts' passwords.");
+            } else {
+                say!(
+                    "Built the demo community: {created} nodes (香格里拉市 → 建塘镇 → 里布嘎社区)."
+                );
+            }
+            let logins = demo::accounts(&db, password.as_deref()).await?;
+            say!("\nDemo accounts:");
+            say!("  {:<12} {:<12} {:<16} 辖区", "login", "role", "password");
+            for l in &logins {
+                say!(
+                    "  {:<12} {:<12} {:<16} {}",
+                    l.username,
+                    l.role,
+                    l.password,
+                    l.node
+                );
+            }
+            if let Some(listen) = addr {
+                let args = ServeArgs {
+                    listen,
+                    secure_cookies: false,
+                    trust_forwarded_for: false,
+                };
+                serve(db, &args).await?;
+            }
+        }
+        Command::User(cmd) => {
+            let db = open(&cli.global).await?;
+            match cmd {
+                UserCommand::Add {
+                    username,
+                    role,
+                    nodes,
+                    display_name,
+                    password,
+                } => {
+                    let pw = password_or_prompt(password, &format!("Password for {username}"))?;
+                    let u = users::create(
+                        &db,
+                        &op,
+                        NewUser {
+                            username: &username,
+                            display_name: display_name.as_deref(),
+                            password: &pw,
+                            role: &role,
+                            node_ids: &nodes,
+                        },
+                    )
+                    .await?;
+                    say!("Created `{}` ({}), id {}.", u.username, u.role, u.id);
+                }
+                UserCommand::List => {
+                    say!(
+                        "{:>5}  {:<20} {:<12} {:<8} nodes",
+                        "id",
+                        "login",
+                        "role",
+                        "status"
+                    );
+                    for u in users::list(&db, &op, Page::all()).await? {
+                        let nodes: Vec<String> = u
+                            .nodes
+                            .iter()
+                            .map(|n| format!("{}#{}", n.name, n.id))
+                            .collect();
+                        let status = if u.disabled { "disabled" } else { "active" };
+                        say!(
+                            "{:>5}  {:<20} {:<12} {:<8} {}",
+                            u.id,
+                            u.username,
+                            u.role.as_str(),
+                            status,
+                            nodes.join(", ")
+                        );
+                    }
+                }
+                UserCommand::Passwd { username, password } => {
+                    let u = find_user(&db, &username).await?;
+                    let pw = password_or_prompt(password, &format!("New password for {username}"))?;
+                    users::set_password(&db, &op, u.id, &pw).await?;
+                    say!("Password of `{username}` changed; its sessions were ended.");
+                }
+                UserCommand::Token {
+                    username,
+                    label,
+                    revoke,
+                } => {
+                    let u = find_user(&db, &username).await?;
+                    if revoke {
+                        let n = users::revoke_tokens(&db, &op, u.id).await?;
+                        say!("Revoked {n} token(s) of `{username}`.");
+                    } else {
+                        let token = users::issue_token(&db, &op, u.id, &label).await?;
+                        eprintln!("API token for `{username}` (shown once; send as `Authorization: Bearer …`):");
+                        say!("{token}");
+                    }
+                }
+            }
+        }
+        Command::Node(cmd) => {
+            let db = open(&cli.global).await?;
+            match cmd {
+                NodeCommand::Add {
+                    parent,
+                    kind,
+                    name,
+                    code,
+                    households,
+                    opened_on,
+                } => {
+                    let new = NewNode::parse(NodeInput {
+                        parent_id: parent,
+                        kind: &kind,
+                        name: &name,
+                        code: code.as_deref(),
+                        household_estimate: households,
+                        opened_on: opened_on.as_deref(),
+                    })
+                    .map_err(StoreError::Invalid)?;
+                    let n = nodes::create(&db, &op, new).await?;
+                    say!(
+                        "Created {} `{}`, id {}, path {}.",
+                        n.kind,
+                        n.name,
+                        n.id,
+                        n.path
+                    );
+                }
+                NodeCommand::List { root, all } => {
+                    for n in nodes::subtree(&db, &op, root).await? {
+                        if !all && !n.is_open() {
+                            continue;
+                        }
+                        let indent = "  ".repeat(usize::try_from(n.depth).unwrap_or(0));
+                        let code = n
+                            .code
+                            .as_deref()
+                            .map(|c| format!(" [{c}]"))
+                            .unwrap_or_default();
+                        let hh = n
+                            .household_estimate
+                            .map(|h| format!(" {h}户"))
+                            .unwrap_or_default();
+                        let closed = n
+                            .closed_on
+                            .as_deref()
+                            .map(|c| format!(" (closed {c})"))
+                            .unwrap_or_default();
+                        say!(
+                            "{:>6} {indent}{} {}{code}{hh}{closed}",
+                            n.id,
+                            n.kind.label_zh(),
+                            n.name
+                        );
+                    }
+                }
+                NodeCommand::Move { id, parent } => {
+                    let n = nodes::move_subtree(&db, &op, id, parent).await?;
+                    say!("Moved `{}` to {}.", n.name, n.path);
+                }
+                NodeCommand::Close { id, on } => {
+                    let on = on
+                        .as_deref()
+                        .map(|d| clock::parse_date("on", d))
+                        .transpose()
+                        .map_err(StoreError::from)?;
+                    let n = nodes::close(&db, &op, id, on).await?;
+                    say!(
+                        "Closed `{}` and everything under it on {}.",
+                        n.name,
+                        n.closed_on.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // Servers log their requests; one-shot commands only say what went wrong.
+    let serving = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Demo { serve: Some(_), .. }
+    );
+    init_tracing(if serving { "info,sqlx=warn" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -187,8 +187,7 @@ pub async fn children(
     with_counts(db, nodes).await
 }
 
-/// Every node of the caller's jurisdiction under `root` (or under all their roots), in path
-/// order, for the CLI's `node list` and exports.
+/// Every node of the caller's jurisdiction under `root` (or under all their roots), depth first, for the CLI's `node list` and exports.
 pub async fn subtree(db: &Db, scope: &Scope, root: Option<i64>) -> Result<Vec<Node>, StoreError> {
     let mut params = Params::new();
     let filter = match root {
@@ -199,9 +198,16 @@ pub async fn subtree(db: &Db, scope: &Scope, root: Option<i64>) -> Result<Vec<No
         }
         None => crate::scope_filter(scope, "path", &mut params),
     };
-    let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE {filter} ORDER BY path");
+    let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE {filter}");
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
-    rows.iter().map(node_from_row).collect()
+    let mut nodes = rows
+        .iter()
+        .map(node_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    // Depth-first, siblings by id: compare the id sequences, not the path strings
+    // (as text, `/1/113/` would sort before `/1/4/`).
+    nodes.sort_by_cached_key(|n| n.path.ids());
+    Ok(nodes)
 }
 
 /// From the root down to the node, for breadcrumbs.

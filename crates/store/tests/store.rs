@@ -588,7 +588,7 @@ both_backends!(
             .unwrap()
             .unwrap();
         assert_eq!(p.user.id, staff.id);
-        assert_eq!(p.scope.roots(), [t.community.path.clone()]);
+        assert_eq!(p.scope.roots(), std::slice::from_ref(&t.community.path));
         assert_eq!(p.csrf_token.as_deref(), Some(session.csrf_token.as_str()));
         assert!(users::principal_for_session(&db, "not-a-session")
             .await

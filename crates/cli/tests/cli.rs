@@ -1,0 +1,315 @@
+//! The `linli` binary end to end: init, node and user commands, serve with graceful shutdown —
+//! on SQLite, and on PostgreSQL when `LINLI_TEST_PG_URL` is set.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use linli_store::testing::TestDb;
+
+fn linli(data: &Path, db_url: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
+    cmd.args(args)
+        .arg("--data")
+        .arg(data)
+        .env_remove("LINLI_DATABASE_URL")
+        .env_remove("LINLI_ADMIN_PASSWORD");
+    if let Some(url) = db_url {
+        cmd.env("LINLI_DATABASE_URL", url);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn id_in(created: &str) -> String {
+    // "Created district `x`, id 1, path /1/."
+    created
+        .split(", id ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn story(t: TestDb, db_url: Option<String>) {
+    let data = t.dir.clone();
+    let url = db_url.as_deref();
+
+    let out = ok(&linli(
+        &data,
+        url,
+        &["init", "--admin-password", "first-admin-pw"],
+    ));
+    assert!(out.contains("created the account `admin`"), "{out}");
+    // A second init refuses rather than overwrite.
+    assert!(
+        !linli(&data, url, &["init", "--admin-password", "other-admin-pw"])
+            .status
+            .success()
+    );
+    ok(&linli(&data, url, &["migrate"]));
+
+    let d = id_in(&ok(&linli(
+        &data,
+        url,
+        &[
+            "node",
+            "add",
+            "--kind",
+            "district",
+            "--name",
+            "香格里拉市",
+            "--code",
+            "533401",
+        ],
+    )));
+    let c = id_in(&ok(&linli(
+        &data,
+        url,
+        &[
+            "node",
+            "add",
+            "--parent",
+            &d,
+            "--kind",
+            "community",
+            "--name",
+            "里布嘎社区",
+            "--code",
+            "533401100003",
+        ],
+    )));
+    let g1 = id_in(&ok(&linli(
+        &data,
+        url,
+        &[
+            "node",
+            "add",
+            "--parent",
+            &c,
+            "--kind",
+            "grid",
+            "--name",
+            "一网格",
+            "--households",
+            "350",
+        ],
+    )));
+    let g2 = id_in(&ok(&linli(
+        &data,
+        url,
+        &[
+            "node",
+            "add",
+            "--parent",
+            &c,
+            "--kind",
+            "grid",
+            "--name",
+            "二网格",
+        ],
+    )));
+    let b = id_in(&ok(&linli(
+        &data,
+        url,
+        &[
+            "node", "add", "--parent", &g1, "--kind", "building", "--name", "3栋",
+        ],
+    )));
+    // A bad code is refused with the field and the reason.
+    let bad = linli(
+        &data,
+        url,
+        &[
+            "node", "add", "--parent", &d, "--kind", "street", "--name", "x", "--code", "12345",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("code: a street code is 9 digits"));
+    let moved = ok(&linli(&data, url, &["node", "move", &b, "--parent", &g2]));
+    assert!(moved.contains(&format!("/{d}/{c}/{g2}/{b}/")), "{moved}");
+    let list = ok(&linli(&data, url, &["node", "list"]));
+    assert!(
+        list.contains("一网格") && list.contains("350户") && list.contains("3栋"),
+        "{list}"
+    );
+
+    ok(&linli(
+        &data,
+        url,
+        &[
+            "user",
+            "add",
+            "wangge01",
+            "--role",
+            "grid_worker",
+            "--node",
+            &g1,
+            "--password",
+            "grid-pass-01",
+        ],
+    ));
+    let users = ok(&linli(&data, url, &["user", "list"]));
+    assert!(
+        users.contains("wangge01") && users.contains("grid_worker"),
+        "{users}"
+    );
+    ok(&linli(
+        &data,
+        url,
+        &["user", "passwd", "admin", "--password", "second-admin-pw"],
+    ));
+    let token = ok(&linli(&data, url, &["user", "token", "wangge01"]))
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("linli_"));
+
+    // Serve on an ephemeral port; the token and the new admin password work; SIGTERM ends it.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env_remove("LINLI_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(u) = url {
+        cmd.env("LINLI_DATABASE_URL", u);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": "admin", "password": "second-admin-pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(format!("{base}/api/v1/nodes/{g1}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(format!("{base}/api/v1/nodes/{g2}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "grid 2 is outside wangge01's grid");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn the_cli_story_on_sqlite() {
+    story(TestDb::sqlite().await, None).await;
+}
+
+#[tokio::test]
+async fn the_cli_story_on_postgres() {
+    let Some(t) = TestDb::postgres().await else {
+        return;
+    };
+    let base = TestDb::pg_url().unwrap();
+    // The binary gets its own schema through the connection's search_path.
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{base}{sep}options=-c%20search_path%3D{}",
+        t.pg_schema().unwrap()
+    );
+    story(t, Some(url)).await;
+}
+
+#[tokio::test]
+async fn the_demo_builds_the_source_reports_community() {
+    let t = TestDb::sqlite().await;
+    let out = ok(&linli(
+        &t.dir,
+        None,
+        &["demo", "--password", "demo-pass-2020"],
+    ));
+    assert!(
+        out.contains("gridworker") && out.contains("demo-pass-2020"),
+        "{out}"
+    );
+    let list = ok(&linli(&t.dir, None, &["node", "list"]));
+    let grids: Vec<i64> = list
+        .lines()
+        .filter(|l| l.contains("网格 第"))
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .unwrap()
+                .trim_end_matches('户')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(grids.len(), 28);
+    assert!(grids.iter().all(|h| (300..=400).contains(h)), "{grids:?}");
+    assert_eq!(grids.iter().sum::<i64>(), 8_652 + 971);
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.contains("小区/村民小组 村民小组"))
+            .count(),
+        6,
+        "village groups"
+    );
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.contains("小区/村民小组 "))
+            .count(),
+        16,
+        "compounds and village groups"
+    );
+    // Running it again keeps the tree and resets the demo passwords.
+    let again = ok(&linli(
+        &t.dir,
+        None,
+        &["demo", "--password", "demo-pass-2021"],
+    ));
+    assert!(again.contains("exists already"));
+    let list2 = ok(&linli(&t.dir, None, &["node", "list"]));
+    assert_eq!(list, list2);
+    t.finish().await;
+}

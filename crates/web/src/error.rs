@@ -1,0 +1,158 @@
+//! One error type for the JSON API: a status, a stable code, a message, and the fields at fault.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use linli_store::users::LoginError;
+use linli_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every API error: `{"error":{"code","message","fields":[…]}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: `unauthenticated`, `forbidden`, `not_found`, `invalid`,
+    /// `conflict`, `throttled`, `unsupported_media_type`, `internal`.
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+    pub retry_after_s: Option<i64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after_s: None,
+        }
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError {
+            fields: vec![FieldError {
+                field: field.to_owned(),
+                message: message.clone(),
+            }],
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found(),
+            StoreError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            StoreError::Invalid(errors) => ApiError {
+                fields: errors
+                    .iter()
+                    .map(|e| FieldError {
+                        field: e.field.clone(),
+                        message: e.message.clone(),
+                    })
+                    .collect(),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            },
+            StoreError::Conflict { field, message } => ApiError {
+                fields: vec![FieldError {
+                    field: field.clone(),
+                    message: message.clone(),
+                }],
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "conflict",
+                    format!("{field}: {message}"),
+                )
+            },
+            other => {
+                // The chain goes to the log; the client learns only that it failed.
+                tracing::error!(error = %other, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "wrong login name or password",
+            ),
+            LoginError::Throttled { retry_after_s } => ApiError {
+                retry_after_s: Some(retry_after_s),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "throttled",
+                    format!("too many failed logins; try again in {retry_after_s} s"),
+                )
+            },
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                fields: self.fields,
+            },
+        };
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            if let Ok(v) = s.to_string().parse() {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,619 @@
+//! API tests against the real server on an ephemeral port, with a fresh database each.
+#![allow(clippy::unwrap_used)]
+
+use linli_core::{NewNode, NodeInput, Scope};
+use linli_store::nodes::{self, Node};
+use linli_store::testing::TestDb;
+use linli_store::users::{self, NewUser};
+use linli_store::Db;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct App {
+    base: String,
+    t: TestDb,
+}
+
+async fn spawn(t: TestDb) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
+    tokio::spawn(async move {
+        let _ = linli_web::serve(listener, app).await;
+    });
+    App {
+        base: format!("http://{addr}"),
+        t,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
+    let new = NewNode::parse(NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        ..Default::default()
+    })
+    .unwrap();
+    nodes::create(db, &Scope::operator(), new).await.unwrap()
+}
+
+async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 {
+    users::create(
+        db,
+        &Scope::operator(),
+        NewUser {
+            username,
+            display_name: None,
+            password: "test-pass-123",
+            role,
+            node_ids,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn login(app: &App, username: &str) -> reqwest::Client {
+    let c = client();
+    let r = c
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": username, "password": "test-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "login {username}");
+    c
+}
+
+/// A community with two grids, each with a building; accounts for each role.
+struct World {
+    district: Node,
+    community: Node,
+    grid_a: Node,
+    grid_b: Node,
+    building_b: Node,
+    admin_id: i64,
+    staff_id: i64,
+    worker_a_id: i64,
+    worker_b_id: i64,
+}
+
+async fn world(db: &Db) -> World {
+    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
+    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
+    let community = node(
+        db,
+        Some(street.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100003"),
+    )
+    .await;
+    let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
+    let grid_b = node(db, Some(community.id), "grid", "乙网格秘密", Some("GB")).await;
+    node(db, Some(grid_a.id), "building", "甲楼", None).await;
+    let building_b = node(db, Some(grid_b.id), "building", "乙楼秘密", None).await;
+    World {
+        admin_id: user(db, "admin", "admin", &[]).await,
+        staff_id: user(db, "staff", "staff", &[community.id]).await,
+        worker_a_id: user(db, "worker_a", "grid_worker", &[grid_a.id]).await,
+        worker_b_id: user(db, "worker_b", "grid_worker", &[grid_b.id]).await,
+        district,
+        community,
+        grid_a,
+        grid_b,
+        building_b,
+    }
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi_are_served() {
+    let app = spawn(TestDb::sqlite().await).await;
+    let c = client();
+    let r = c.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("linli_up 1"));
+    assert!(
+        text.contains(
+            "linli_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    let doc: Value = c
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/session",
+        "/api/v1/nodes",
+        "/api/v1/nodes/{id}",
+        "/api/v1/nodes/{id}/children",
+        "/api/v1/users",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["paths"]["/api/v1/nodes"]["post"].is_object());
+    // Unknown API paths answer in the API's error shape.
+    let r = c
+        .get(format!("{}/api/v1/nope", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn sessions_follow_the_contract() {
+    let app = spawn(TestDb::sqlite().await).await;
+    world(&app.t.db).await;
+    let c = client();
+    // Wrong password: 401 in the error shape; nothing is set.
+    let r = c
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "admin", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    assert!(body["error"]["fields"].is_array());
+    assert_eq!(
+        c.get(format!("{}/api/v1/me", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Right password: a session cookie, HttpOnly and SameSite.
+    let r = c
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "admin", "password": "test-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("linli_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let me: Value = c
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["username"], "admin");
+    assert!(me["user"]["id"].is_i64());
+
+    // A cookie-authenticated API write must be JSON (a cross-site form cannot send JSON).
+    let r = c
+        .post(format!("{}/api/v1/nodes", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("kind=district&name=x&code=533402")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Logout ends it.
+    let r = c
+        .delete(format!("{}/api/v1/session", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        c.get(format!("{}/api/v1/me", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn nodes_and_users_follow_the_contract() {
+    let app = spawn(TestDb::sqlite().await).await;
+    let w = world(&app.t.db).await;
+    let admin = login(&app, "admin").await;
+    let r = admin
+        .post(format!("{}/api/v1/nodes", app.base))
+        .json(&json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert!(created["id"].is_i64());
+    assert_eq!(created["parent_id"], w.grid_a.id);
+    assert_eq!(created["kind"], "building");
+    assert_eq!(created["kind_label"], "楼栋");
+    assert!(created["created_at"].as_str().unwrap().ends_with("+08:00"));
+
+    let got: Value = admin
+        .get(format!("{}/api/v1/nodes/{}", app.base, w.community.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["name"], "里布嘎社区");
+    assert_eq!(got["counts"]["by_kind"]["grid"], 2);
+    assert_eq!(got["counts"]["by_kind"]["building"], 3);
+    let kids: Value = admin
+        .get(format!(
+            "{}/api/v1/nodes/{}/children?limit=1",
+            app.base, w.community.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kids["items"].as_array().unwrap().len(), 1);
+    assert_eq!(kids["next_after"], w.grid_a.id);
+
+    // Bad input: 422 naming every field.
+    let r = admin
+        .post(format!("{}/api/v1/nodes", app.base))
+        .json(
+            &json!({"parent_id": w.district.id, "kind": "street", "name": "", "code": "53340110"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "code"]);
+
+    // Accounts: admins create them; nobody else can.
+    let r = admin
+        .post(format!("{}/api/v1/users", app.base))
+        .json(&json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let u: Value = r.json().await.unwrap();
+    assert_eq!(u["role"], "grid_worker");
+    assert_eq!(u["nodes"][0]["id"], w.grid_b.id);
+    let staff = login(&app, "staff").await;
+    let r = staff
+        .post(format!("{}/api/v1/users", app.base))
+        .json(&json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A bearer token works on the API.
+    let token = users::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test")
+        .await
+        .unwrap();
+    let r = client()
+        .get(format!("{}/api/v1/nodes/{}", app.base, w.grid_b.id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let _ = (w.admin_id, w.worker_a_id, w.worker_b_id, &w.building_b);
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn html_forms_need_their_csrf_token() {
+    let app = spawn(TestDb::sqlite().await).await;
+    let w = world(&app.t.db).await;
+    let c = client();
+    // The login form without its CSRF cookie is refused.
+    let r = c
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", "admin"),
+            ("password", "test-pass-123"),
+            ("csrf", "guess"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // With it, the login works and lands on the home page.
+    let page = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = extract_csrf(&page);
+    let r = c
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", "admin"),
+            ("password", "test-pass-123"),
+            ("csrf", csrf.as_str()),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("香格里拉市"));
+    // A form post with a wrong token changes nothing.
+    let r = c
+        .post(format!("{}/nodes/{}/children", app.base, w.grid_a.id))
+        .form(&[("csrf", "wrong"), ("kind", "building"), ("name", "伪造楼")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // With the session's token, it works.
+    let csrf = extract_csrf(&home);
+    let r = c
+        .post(format!("{}/nodes/{}/children", app.base, w.grid_a.id))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "building"),
+            ("name", "真楼"),
+            ("code", ""),
+            ("household_estimate", ""),
+            ("opened_on", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let kids = nodes::children(
+        &app.t.db,
+        &Scope::operator(),
+        w.grid_a.id,
+        false,
+        linli_store::Page::new(None, None),
+    )
+    .await
+    .unwrap();
+    let names: Vec<_> = kids.iter().map(|k| k.node.name.as_str()).collect();
+    assert_eq!(names, ["甲楼", "真楼"]);
+    app.t.finish().await;
+}
+
+fn extract_csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Everything of grid B that must never reach grid A's worker.
+fn leaks(body: &str) -> bool {
+    body.contains("乙网格秘密") || body.contains("乙楼秘密") || body.contains("worker_b")
+}
+
+/// Walks every operation of the OpenAPI document as grid A's worker with ids from grid B (and
+/// from other accounts), and proves nothing of B is read or changed. New routes are covered
+/// without editing this test.
+async fn scope_walk(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let token = users::issue_token(&db, &Scope::operator(), w.worker_a_id, "walk")
+        .await
+        .unwrap();
+    let before = nodes::subtree(&db, &Scope::operator(), None).await.unwrap();
+    let before_users = users::list(&db, &Scope::operator(), linli_store::Page::all())
+        .await
+        .unwrap();
+    let before_json = serde_json::to_string(&(
+        before.len(),
+        &before_users
+            .iter()
+            .map(|u| (&u.username, u.role, u.disabled))
+            .collect::<Vec<_>>(),
+    ))
+    .unwrap();
+
+    let doc: Value = client()
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let node_ids = [w.grid_b.id, w.building_b.id, w.community.id, w.district.id];
+    let user_ids = [w.admin_id, w.staff_id, w.worker_b_id];
+    // One body that fits every write: each field points into grid B or asks for power.
+    let body = json!({
+        "parent_id": w.grid_b.id, "new_parent_id": w.grid_b.id, "node_ids": [w.grid_b.id],
+        "kind": "building", "name": "入侵楼", "code": "X1", "username": "intruder",
+        "password": "intruder-pass-1", "role": "admin", "disabled": true, "closed_on": null,
+        "household_estimate": 1
+    });
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let ids: Vec<i64> = if !path.contains('{') {
+                vec![0]
+            } else if path.starts_with("/api/v1/users") {
+                user_ids.to_vec()
+            } else {
+                node_ids.to_vec()
+            };
+            for id in ids {
+                operations += 1;
+                let url = format!("{}{}", app.base, path.replace("{id}", &id.to_string()));
+                let req = client()
+                    .request(method.to_uppercase().parse().unwrap(), &url)
+                    .bearer_auth(&token);
+                let req = if method == "get" {
+                    req
+                } else {
+                    req.json(&body)
+                };
+                let r = req.send().await.unwrap();
+                let status = r.status();
+                let text = r.text().await.unwrap();
+                assert!(
+                    !leaks(&text),
+                    "{method} {path} ({id}) leaked grid B: {status} {text}"
+                );
+                let refused = matches!(status.as_u16(), 401 | 403 | 404 | 422);
+                let harmless_ok =
+                    status.is_success() && (method == "get" || path == "/api/v1/session");
+                assert!(
+                    refused || harmless_ok,
+                    "{method} {path} ({id}) answered {status}: {text}"
+                );
+                if path.contains("{id}") && method == "get" {
+                    assert!(
+                        refused,
+                        "{method} {path} ({id}) should be refused, got {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        operations >= 30,
+        "the walk covered only {operations} operations"
+    );
+
+    // HTML pages of grid B are refused too (session login as worker A).
+    let c = client();
+    let login_page = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = extract_csrf(&login_page);
+    c.post(format!("{}/login", app.base))
+        .form(&[
+            ("username", "worker_a"),
+            ("password", "test-pass-123"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    for id in node_ids {
+        let r = c
+            .get(format!("{}/nodes/{id}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(!leaks(&r.text().await.unwrap()));
+    }
+    for page in ["/", "/account", "/users", "/audit"] {
+        let r = c.get(format!("{}{page}", app.base)).send().await.unwrap();
+        let text = r.text().await.unwrap();
+        assert!(!leaks(&text), "{page} leaked grid B");
+    }
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("甲网格"));
+
+    // Nothing changed.
+    let after = nodes::subtree(&db, &Scope::operator(), None).await.unwrap();
+    let after_users = users::list(&db, &Scope::operator(), linli_store::Page::all())
+        .await
+        .unwrap();
+    let after_json = serde_json::to_string(&(
+        after.len(),
+        &after_users
+            .iter()
+            .map(|u| (&u.username, u.role, u.disabled))
+            .collect::<Vec<_>>(),
+    ))
+    .unwrap();
+    assert_eq!(before_json, after_json);
+    for (a, b) in before.iter().zip(after.iter()) {
+        assert_eq!(
+            (a.id, &a.name, &a.path, &a.closed_on),
+            (b.id, &b.name, &b.path, &b.closed_on)
+        );
+    }
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn a_grid_worker_reaches_nothing_of_another_grid_sqlite() {
+    scope_walk(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_grid_worker_reaches_nothing_of_another_grid_postgres() {
+    if let Some(t) = TestDb::postgres().await {
+        scope_walk(t).await;
+    }
+}
