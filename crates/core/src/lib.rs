@@ -3,9 +3,13 @@
 
 pub mod access;
 pub mod clock;
+pub mod idnumber;
+pub mod phone;
 pub mod tree;
 
 pub use access::{NewPassword, Role, Scope, Username};
+pub use idnumber::{DocumentKind, Gender, IdDocument, ResidentId};
+pub use phone::{Phone, PhoneKind};
 pub use tree::{JurisdictionPath, NewNode, NodeCode, NodeInput, NodeKind, NodeName};
 
 /// A domain rule was broken by some input: which field, and why.

@@ -108,6 +108,10 @@ pub struct AuditFilter {
     /// Actions starting with this (`login`, `node.`).
     pub action_prefix: Option<String>,
     pub actor: Option<String>,
+    /// Entries about one kind of record (`person`, `node`, `user`) …
+    pub entity: Option<String>,
+    /// … and, with it, one record.
+    pub entity_id: Option<i64>,
 }
 
 /// The newest entries first, paged by id (`after` is the last id seen). Admins read everything;
@@ -138,6 +142,12 @@ pub async fn list(
     }
     if let Some(actor) = filter.actor.as_deref().filter(|a| !a.is_empty()) {
         clauses.push(format!("actor = {}", params.text(actor)));
+    }
+    if let Some(entity) = filter.entity.as_deref().filter(|e| !e.is_empty()) {
+        clauses.push(format!("entity = {}", params.text(entity)));
+    }
+    if let Some(id) = filter.entity_id {
+        clauses.push(format!("entity_id = {}", params.int(id)));
     }
     let sql = format!(
         "SELECT id, at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json FROM audit \

@@ -353,7 +353,7 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
         &s,
         &AuditFilter {
             action_prefix: Some("node.move".into()),
-            actor: None,
+            ..AuditFilter::default()
         },
         Page::new(None, None),
     )

@@ -592,6 +592,10 @@ pub struct AuditQuery {
     /// Actions starting with this, e.g. `login` or `node.`.
     pub action: Option<String>,
     pub actor: Option<String>,
+    /// Entries about one kind of record: `node`, `user`, `session`, `api_token`.
+    pub entity: Option<String>,
+    /// With `entity`: entries about one record.
+    pub entity_id: Option<i64>,
 }
 
 /// The audit log, newest first (admins; officials for their jurisdiction).
@@ -606,6 +610,8 @@ async fn list_audit(
     let filter = AuditFilter {
         action_prefix: q.action.clone(),
         actor: q.actor.clone(),
+        entity: q.entity.clone(),
+        entity_id: q.entity_id,
     };
     let rows = audit::list(&state.db, &user.scope, &filter, page).await?;
     Ok(Json(list_of(

@@ -1052,6 +1052,7 @@ async fn audit_page(
     let filter = AuditFilter {
         action_prefix: q.action.clone(),
         actor: q.actor.clone(),
+        ..AuditFilter::default()
     };
     let rows = match audit::list(&state.db, &user.scope, &filter, page).await {
         Ok(r) => r,
