@@ -214,6 +214,9 @@ async fn open(global: &Global) -> Result<Db, CliError> {
         }
     };
     db.migrate().await?;
+    // Keys stay in the data directory (or LINLI_KEY) whichever database holds the data.
+    let db = db.with_keys(linli_store::secret::Keyring::load_or_create(&global.data)?);
+    db.check_key().await?;
     Ok(db)
 }
 

@@ -222,6 +222,17 @@ impl Scope {
         }
     }
 
+    /// Writing records about people and their events (registry, screening, check-ins): everyone
+    /// but officials, who read and approve; always within the caller's jurisdiction.
+    pub fn can_write_records(&self, path: &JurisdictionPath) -> bool {
+        self.role != Role::Official && self.can_read(path)
+    }
+
+    /// Seeing one person's full ID or phone number (each time audited): staff and above.
+    pub fn can_unmask(&self, path: &JurisdictionPath) -> bool {
+        self.role != Role::GridWorker && self.can_read(path)
+    }
+
     pub fn can_manage_users(&self) -> bool {
         self.is_admin()
     }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod clock;
 pub mod idnumber;
 pub mod phone;
+pub mod registry;
 pub mod tree;
 
 pub use access::{NewPassword, Role, Scope, Username};

@@ -32,6 +32,7 @@ impl Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    keys: Option<std::sync::Arc<crate::secret::Keyring>>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -113,7 +114,61 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            keys: None,
+        })
+    }
+
+    /// Attaches the keys that protect personal data.
+    pub fn with_keys(mut self, keys: crate::secret::Keyring) -> Db {
+        self.keys = Some(std::sync::Arc::new(keys));
+        self
+    }
+
+    /// The keys; personal data cannot be written or read without them.
+    pub(crate) fn keys(&self) -> Result<&crate::secret::Keyring, StoreError> {
+        self.keys
+            .as_deref()
+            .ok_or_else(|| StoreError::Internal("no encryption key is configured".into()))
+    }
+
+    /// Checks the attached key against the fingerprint recorded by the first start, so a wrong
+    /// or lost key is noticed at once rather than when someone opens a record.
+    pub async fn check_key(&self) -> Result<(), StoreError> {
+        let keys = self.keys()?;
+        let row = sqlx::query("SELECT value FROM setting WHERE name = 'key_fingerprint'")
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => {
+                let stored: String = r.try_get(0)?;
+                if stored != keys.fingerprint() {
+                    return Err(StoreError::Internal(format!(
+                        "the encryption key (fingerprint {}) is not the one this database was created with ({stored}): \
+                         restore linli.key or set LINLI_KEY",
+                        keys.fingerprint()
+                    )));
+                }
+            }
+            None => {
+                let persons = sqlx::query("SELECT COUNT(*) FROM person")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let n: i64 = persons.try_get(0)?;
+                if n > 0 {
+                    return Err(StoreError::Internal(
+                        "the database holds encrypted personal data but records no key: restore linli.key or set LINLI_KEY".into(),
+                    ));
+                }
+                sqlx::query("INSERT INTO setting (name, value) VALUES ('key_fingerprint', $1)")
+                    .bind(keys.fingerprint())
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

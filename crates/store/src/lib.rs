@@ -7,6 +7,7 @@
 pub mod audit;
 mod db;
 pub mod nodes;
+pub mod registry;
 pub mod secret;
 pub mod testing;
 pub mod users;

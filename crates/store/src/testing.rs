@@ -4,11 +4,19 @@
 
 use std::path::PathBuf;
 
-use crate::secret::random_token;
+use crate::secret::{random_token, Keyring};
 use crate::Db;
 
 /// The environment variable naming the PostgreSQL database tests may use.
 pub const PG_URL_VAR: &str = "LINLI_TEST_PG_URL";
+
+/// A fresh key, also written to `dir/linli.key` so the `linli` binary finds the same one.
+fn test_key(dir: &std::path::Path) -> Keyring {
+    let (keys, hex) = Keyring::generate();
+    std::fs::create_dir_all(dir).expect("create test dir");
+    std::fs::write(dir.join(crate::secret::KEY_FILE), hex).expect("write test key");
+    keys
+}
 
 /// A migrated, empty database that is removed by [`TestDb::finish`].
 pub struct TestDb {
@@ -22,8 +30,12 @@ impl TestDb {
     /// A fresh SQLite database in a new temporary directory.
     pub async fn sqlite() -> TestDb {
         let dir = std::env::temp_dir().join(format!("linli-test-{}", random_token(8)));
-        let db = Db::open_sqlite_dir(&dir).await.expect("open sqlite");
+        let db = Db::open_sqlite_dir(&dir)
+            .await
+            .expect("open sqlite")
+            .with_keys(test_key(&dir));
         db.migrate().await.expect("migrate sqlite");
+        db.check_key().await.expect("record the key");
         TestDb {
             db,
             dir,
@@ -36,11 +48,13 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let url = TestDb::pg_url()?;
         let schema = format!("t_{}", random_token(8));
+        let dir = std::env::temp_dir().join(format!("linli-test-{schema}"));
         let db = Db::connect(&url, Some(&schema))
             .await
-            .expect("connect postgres");
+            .expect("connect postgres")
+            .with_keys(test_key(&dir));
         db.migrate().await.expect("migrate postgres");
-        let dir = std::env::temp_dir().join(format!("linli-test-{schema}"));
+        db.check_key().await.expect("record the key");
         Some(TestDb {
             db,
             dir,

@@ -1,0 +1,1209 @@
+//! The resident registry: dwellings, households, persons and their key-group tags, with
+//! encrypted ID and phone numbers, field-level history, and scoped search.
+
+use linli_core::clock::{format_date, now_ms, today};
+use linli_core::registry::{
+    Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
+};
+use linli_core::{
+    CoreError, DocumentKind, Gender, IdDocument, JurisdictionPath, NodeKind, Phone, Scope,
+};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::audit::{self, AuditEntry};
+use crate::db::Params;
+use crate::secret::Keyring;
+use crate::{Db, StoreError};
+
+/// Hash domains of the lookup hashes.
+const ID_HASH: &str = "id_number";
+const PHONE_HASH: &str = "phone";
+
+/// A warning kept with a record (e.g. a gender that disagrees with the ID number).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct FieldWarning {
+    pub field: String,
+    pub message: String,
+}
+
+/// A person as shown: ID and phone numbers masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub id: i64,
+    pub node_id: i64,
+    pub node_name: String,
+    #[serde(skip)]
+    pub node_path: JurisdictionPath,
+    pub dwelling_id: Option<i64>,
+    /// `3栋2单元501室`
+    pub address: Option<String>,
+    pub household_id: Option<i64>,
+    pub relation: Option<Relation>,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<String>,
+    pub ethnic_group: Option<String>,
+    pub id_kind: Option<DocumentKind>,
+    pub id_number_masked: Option<String>,
+    pub phone_masked: Option<String>,
+    pub hukou_address: Option<String>,
+    pub category: Category,
+    pub state: PersonState,
+    pub moved_out_on: Option<String>,
+    pub moved_to: Option<String>,
+    pub deceased_on: Option<String>,
+    pub tags: Vec<String>,
+    pub warnings: Vec<FieldWarning>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The clear values, for a deliberate, audited unmask.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmasked {
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// One change of one field.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// Where a new person lives and in which household.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    /// The node (community, compound, grid or building) the person is registered under.
+    pub node_id: i64,
+    /// Join this household (it must be at the same node). Otherwise, with an address: join the
+    /// dwelling's only household, or found a new one there.
+    pub household_id: Option<i64>,
+    /// A collective household (dormitory, care home) when a new one is founded.
+    pub collective: bool,
+}
+
+/// Changes to a person; `None` leaves a field as it is, `Some("")` clears an optional one.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PersonPatch {
+    pub name: Option<String>,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub ethnic_group: Option<String>,
+    pub id_kind: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub hukou_address: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub relation: Option<String>,
+    /// `active`, `moved_out` (with `moved_out_on` and `moved_to`) or `deceased` (with `deceased_on`).
+    pub state: Option<String>,
+    pub moved_out_on: Option<String>,
+    pub moved_to: Option<String>,
+    pub deceased_on: Option<String>,
+}
+
+/// A search hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonHit {
+    pub id: i64,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<String>,
+    pub id_number_masked: Option<String>,
+    pub phone_masked: Option<String>,
+    pub node_name: String,
+    pub address: Option<String>,
+    pub state: PersonState,
+}
+
+/// What a search string was taken to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchKind {
+    IdNumber,
+    Phone,
+    Last4,
+    Pinyin,
+    Name,
+}
+
+fn internal(e: CoreError) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+fn parse_opt<T: std::str::FromStr<Err = CoreError>>(
+    v: Option<String>,
+) -> Result<Option<T>, StoreError> {
+    v.map(|s| s.parse::<T>()).transpose().map_err(internal)
+}
+
+fn mask_document(
+    keys: &Keyring,
+    kind: Option<DocumentKind>,
+    cipher: Option<Vec<u8>>,
+) -> Result<Option<String>, StoreError> {
+    let (Some(kind), Some(c)) = (kind, cipher) else {
+        return Ok(None);
+    };
+    let clear = keys.decrypt(&c)?;
+    Ok(Some(match IdDocument::parse(kind, &clear, today()) {
+        Ok(d) => d.masked(),
+        Err(_) => generic_mask(&clear),
+    }))
+}
+
+fn mask_phone(keys: &Keyring, cipher: Option<Vec<u8>>) -> Result<Option<String>, StoreError> {
+    let Some(c) = cipher else { return Ok(None) };
+    let clear = keys.decrypt(&c)?;
+    Ok(Some(
+        Phone::parse(&clear)
+            .map(|p| p.masked())
+            .unwrap_or_else(|_| generic_mask(&clear)),
+    ))
+}
+
+/// All but the last four characters hidden.
+fn generic_mask(s: &str) -> String {
+    let n = s.chars().count();
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i + 4 < n { '*' } else { c })
+        .collect()
+}
+
+const PERSON_SELECT: &str = "SELECT p.id, p.node_id, n.name AS node_name, p.node_path, p.dwelling_id, \
+    d.building, d.unit, d.room, p.household_id, p.relation, p.name, p.gender, p.birth_date, p.ethnic_group, \
+    p.id_kind, p.id_cipher, p.phone_cipher, p.hukou_address, p.category, p.state, p.moved_out_on, p.moved_to, \
+    p.deceased_on, p.warnings_json, p.created_at, p.updated_at \
+    FROM person p JOIN node n ON n.id = p.node_id LEFT JOIN dwelling d ON d.id = p.dwelling_id";
+
+fn address_of(row: &sqlx::any::AnyRow) -> Result<Option<String>, StoreError> {
+    let room: Option<String> = row.try_get("room")?;
+    let Some(room) = room else { return Ok(None) };
+    let a = DwellingAddress {
+        building: row.try_get("building")?,
+        unit: row.try_get("unit")?,
+        room,
+    };
+    Ok(Some(a.to_string()))
+}
+
+fn person_from_row(
+    keys: &Keyring,
+    row: &sqlx::any::AnyRow,
+    tags: Vec<String>,
+) -> Result<Person, StoreError> {
+    let path: String = row.try_get("node_path")?;
+    let id_kind: Option<DocumentKind> = parse_opt(row.try_get("id_kind")?)?;
+    let warnings: String = row.try_get("warnings_json")?;
+    let category: String = row.try_get("category")?;
+    let state: String = row.try_get("state")?;
+    Ok(Person {
+        id: row.try_get("id")?,
+        node_id: row.try_get("node_id")?,
+        node_name: row.try_get("node_name")?,
+        node_path: JurisdictionPath::parse(&path).map_err(internal)?,
+        dwelling_id: row.try_get("dwelling_id")?,
+        address: address_of(row)?,
+        household_id: row.try_get("household_id")?,
+        relation: parse_opt(row.try_get("relation")?)?,
+        name: row.try_get("name")?,
+        gender: parse_opt(row.try_get("gender")?)?,
+        birth_date: row.try_get("birth_date")?,
+        ethnic_group: row.try_get("ethnic_group")?,
+        id_number_masked: mask_document(keys, id_kind, row.try_get("id_cipher")?)?,
+        id_kind,
+        phone_masked: mask_phone(keys, row.try_get("phone_cipher")?)?,
+        hukou_address: row.try_get("hukou_address")?,
+        category: category.parse().map_err(internal)?,
+        state: state.parse().map_err(internal)?,
+        moved_out_on: row.try_get("moved_out_on")?,
+        moved_to: row.try_get("moved_to")?,
+        deceased_on: row.try_get("deceased_on")?,
+        tags,
+        warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn tags_of<'e, E>(exec: E, person_id: i64) -> Result<Vec<String>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows = sqlx::query("SELECT t.name FROM person_tag pt JOIN tag t ON t.id = pt.tag_id WHERE pt.person_id = $1 ORDER BY t.id")
+        .bind(person_id)
+        .fetch_all(exec)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+}
+
+/// A person the caller may read; `NotFound` otherwise.
+pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Person, StoreError> {
+    let keys = db.keys()?;
+    let row = sqlx::query(&format!("{PERSON_SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let path: String = row.try_get("node_path")?;
+    if !scope.can_read(&JurisdictionPath::parse(&path).map_err(internal)?) {
+        return Err(StoreError::NotFound);
+    }
+    let tags = tags_of(db.pool(), id).await?;
+    person_from_row(keys, &row, tags)
+}
+
+/// Resolves tag names to ids; unknown tags are an error (the list is kept by admins).
+async fn tag_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tags: &[String],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::new();
+    let mut unknown = Vec::new();
+    for t in tags {
+        let row = sqlx::query("SELECT id FROM tag WHERE name = $1")
+            .bind(t)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match row {
+            Some(r) => ids.push(r.try_get::<i64, _>(0)?),
+            None => unknown.push(t.as_str()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(StoreError::invalid(
+            "tags",
+            format!(
+                "unknown tag(s) {}; an admin adds tags to the list",
+                unknown.join(", ")
+            ),
+        ));
+    }
+    Ok(ids)
+}
+
+async fn log_change(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    (entity, entity_id, path): (&str, i64, &JurisdictionPath),
+    field: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(now_ms())
+    .bind(scope.user_id())
+    .bind(scope.actor())
+    .bind(entity)
+    .bind(entity_id)
+    .bind(path.as_str())
+    .bind(field)
+    .bind(old)
+    .bind(new)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The node a person may be registered under: open, in the caller's scope and writable by them,
+/// at community level or below.
+async fn writable_node(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+) -> Result<crate::nodes::Node, StoreError> {
+    let node = match crate::nodes::get(db, scope, node_id).await {
+        Ok(n) => n,
+        Err(StoreError::NotFound) => {
+            return Err(StoreError::invalid(
+                "node_id",
+                "no such node in your jurisdiction",
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    if !scope.can_write_records(&node.path) {
+        return Err(StoreError::Forbidden(
+            "your role may not change the registry".into(),
+        ));
+    }
+    if !node.is_open() {
+        return Err(StoreError::invalid("node_id", "the node is closed"));
+    }
+    if matches!(node.kind, NodeKind::District | NodeKind::Street) {
+        return Err(StoreError::invalid(
+            "node_id",
+            "people are registered under a community, compound, grid or building",
+        ));
+    }
+    Ok(node)
+}
+
+/// Finds the dwelling at `node` with this address, or creates it.
+async fn dwelling_at(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    node: &crate::nodes::Node,
+    address: &DwellingAddress,
+) -> Result<i64, StoreError> {
+    let key = address.key();
+    let found = sqlx::query("SELECT id FROM dwelling WHERE node_id = $1 AND address_key = $2")
+        .bind(node.id)
+        .bind(&key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(r) = found {
+        return Ok(r.try_get(0)?);
+    }
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO dwelling (node_id, district_id, node_path, building, unit, room, address_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(node.id)
+    .bind(node.path.ids().first().copied().unwrap_or(node.id))
+    .bind(node.path.as_str())
+    .bind(&address.building)
+    .bind(&address.unit)
+    .bind(&address.room)
+    .bind(&key)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    log_change(
+        tx,
+        scope,
+        ("dwelling", id, &node.path),
+        "created",
+        None,
+        Some(&address.to_string()),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Registers a person. ID and phone numbers are encrypted; a number already registered is a
+/// conflict (naming the record only when the caller may see it). Warnings (a gender that
+/// disagrees with the ID number) are stored with the record. Audited, with history.
+pub async fn create(
+    db: &Db,
+    scope: &Scope,
+    placement: &Placement,
+    input: &PersonInput<'_>,
+) -> Result<(Person, Vec<FieldWarning>), StoreError> {
+    let keys = db.keys()?;
+    let (draft, warnings) = PersonDraft::parse(input, today()).map_err(StoreError::Invalid)?;
+    let node = writable_node(db, scope, placement.node_id).await?;
+    let warnings: Vec<FieldWarning> = warnings
+        .into_iter()
+        .map(|w| FieldWarning {
+            field: w.field,
+            message: w.message,
+        })
+        .collect();
+    let id_hash = draft
+        .document
+        .as_ref()
+        .map(|d| keys.lookup_hash(ID_HASH, d.as_str()));
+    if let Some(h) = &id_hash {
+        let existing = sqlx::query("SELECT id, node_path FROM person WHERE id_hash = $1")
+            .bind(h)
+            .fetch_optional(db.pool())
+            .await?;
+        if let Some(r) = existing {
+            let other: i64 = r.try_get(0)?;
+            let path: String = r.try_get(1)?;
+            let visible = JurisdictionPath::parse(&path)
+                .map(|p| scope.can_read(&p))
+                .unwrap_or(false);
+            let message = if visible {
+                format!("already registered as person {other}")
+            } else {
+                "already registered in another jurisdiction".to_owned()
+            };
+            return Err(StoreError::Conflict {
+                field: "id_number".into(),
+                message,
+            });
+        }
+    }
+    let mut tx = db.pool().begin().await?;
+    let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
+    let dwelling_id = match &draft.address {
+        Some(a) => Some(dwelling_at(&mut tx, scope, &node, a).await?),
+        None => None,
+    };
+    // Household: the one asked for, else the dwelling's only one, else a new one.
+    let household_id = match (placement.household_id, dwelling_id) {
+        (Some(h), _) => {
+            let row = sqlx::query("SELECT node_path FROM household WHERE id = $1")
+                .bind(h)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let ok = match row {
+                Some(r) => JurisdictionPath::parse(&r.try_get::<String, _>(0)?)
+                    .map(|p| scope.can_read(&p))
+                    .unwrap_or(false),
+                None => false,
+            };
+            if !ok {
+                return Err(StoreError::invalid(
+                    "household_id",
+                    "no such household in your jurisdiction",
+                ));
+            }
+            Some(h)
+        }
+        (None, Some(d)) => {
+            let rows =
+                sqlx::query("SELECT id FROM household WHERE dwelling_id = $1 ORDER BY id LIMIT 2")
+                    .bind(d)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            match rows.as_slice() {
+                [only] if draft.relation != Some(Relation::Head) => {
+                    Some(only.try_get::<i64, _>(0)?)
+                }
+                _ => {
+                    let kind = if placement.collective {
+                        "collective"
+                    } else {
+                        "family"
+                    };
+                    let now = now_ms();
+                    let row = sqlx::query(
+                        "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                    )
+                    .bind(d)
+                    .bind(node.path.ids().first().copied().unwrap_or(node.id))
+                    .bind(node.path.as_str())
+                    .bind(kind)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let hid: i64 = row.try_get(0)?;
+                    log_change(
+                        &mut tx,
+                        scope,
+                        ("household", hid, &node.path),
+                        "created",
+                        None,
+                        Some(kind),
+                    )
+                    .await?;
+                    Some(hid)
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let (name_pinyin, name_initials) = draft.name.pinyin();
+    let now = now_ms();
+    let id_cipher = draft
+        .document
+        .as_ref()
+        .map(|d| keys.encrypt(d.as_str()))
+        .transpose()?;
+    let phone_cipher = draft
+        .phone
+        .as_ref()
+        .map(|p| keys.encrypt(p.as_str()))
+        .transpose()?;
+    let row = sqlx::query(
+        "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
+         name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, phone_hash, \
+         phone_last4, hukou_address, category, state, warnings_json, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 'active', $22, $23, $23) \
+         RETURNING id",
+    )
+    .bind(node.id)
+    .bind(node.path.ids().first().copied().unwrap_or(node.id))
+    .bind(node.path.as_str())
+    .bind(dwelling_id)
+    .bind(household_id)
+    .bind(draft.relation.map(|r| r.as_str()))
+    .bind(draft.name.as_str())
+    .bind(&name_pinyin)
+    .bind(&name_initials)
+    .bind(draft.gender.map(|g| g.as_str()))
+    .bind(draft.birth_date.map(format_date))
+    .bind(draft.ethnic_group.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(draft.document.as_ref().map(|d| d.kind().as_str()))
+    .bind(id_cipher)
+    .bind(id_hash)
+    .bind(draft.document.as_ref().map(|d| d.last4().to_owned()))
+    .bind(phone_cipher)
+    .bind(draft.phone.as_ref().map(|p| keys.lookup_hash(PHONE_HASH, p.as_str())))
+    .bind(draft.phone.as_ref().map(|p| p.last4().to_owned()))
+    .bind(draft.hukou_address.clone())
+    .bind(draft.category.as_str())
+    .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match crate::nodes::unique_to_conflict(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict { field: "id_number".into(), message: "already registered".into() },
+        other => other,
+    })?;
+    let id: i64 = row.try_get(0)?;
+    for t in tag_ids {
+        sqlx::query("INSERT INTO person_tag (person_id, tag_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let (Some(h), Some(Relation::Head)) = (household_id, draft.relation) {
+        sqlx::query("UPDATE household SET head_person_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(id)
+            .bind(now)
+            .bind(h)
+            .execute(&mut *tx)
+            .await?;
+    }
+    log_change(
+        &mut tx,
+        scope,
+        ("person", id, &node.path),
+        "created",
+        None,
+        Some(draft.name.as_str()),
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        AuditEntry::by(scope, "person.create", "person")
+            .entity_id(id)
+            .node_path(&node.path)
+            .detail(json!({"warnings": warnings.len()})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((get(db, scope, id).await?, warnings))
+}
+
+/// The clear ID and phone numbers of one person, for staff and above; every call is audited.
+pub async fn unmask(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    ip: Option<&str>,
+) -> Result<Unmasked, StoreError> {
+    let keys = db.keys()?;
+    let row = sqlx::query("SELECT node_path, id_cipher, phone_cipher FROM person WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    if !scope.can_unmask(&path) {
+        return Err(StoreError::Forbidden(
+            "grid workers see masked numbers only".into(),
+        ));
+    }
+    let id_cipher: Option<Vec<u8>> = row.try_get(1)?;
+    let phone_cipher: Option<Vec<u8>> = row.try_get(2)?;
+    let out = Unmasked {
+        id_number: id_cipher.map(|c| keys.decrypt(&c)).transpose()?,
+        phone: phone_cipher.map(|c| keys.decrypt(&c)).transpose()?,
+    };
+    audit::record(
+        db.pool(),
+        AuditEntry::by(scope, "person.unmask", "person")
+            .entity_id(id)
+            .node_path(&path)
+            .ip(ip)
+            .detail(json!({"fields": ["id_number", "phone"]})),
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Changes a person's fields (the whole record is re-validated), records each changed field in
+/// the history — ID and phone numbers masked — and audits the change.
+pub async fn update(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    patch: &PersonPatch,
+) -> Result<(Person, Vec<FieldWarning>), StoreError> {
+    let keys = db.keys()?;
+    let current = get(db, scope, id).await?;
+    if !scope.can_write_records(&current.node_path) {
+        return Err(StoreError::Forbidden(
+            "your role may not change the registry".into(),
+        ));
+    }
+    let row = sqlx::query("SELECT id_cipher, phone_cipher FROM person WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await?;
+    let id_clear = row
+        .try_get::<Option<Vec<u8>>, _>(0)?
+        .map(|c| keys.decrypt(&c))
+        .transpose()?;
+    let phone_clear = row
+        .try_get::<Option<Vec<u8>>, _>(1)?
+        .map(|c| keys.decrypt(&c))
+        .transpose()?;
+    let pick = |new: &Option<String>, old: Option<String>| -> Option<String> {
+        match new {
+            Some(v) => Some(v.clone()),
+            None => old,
+        }
+    };
+    let name = pick(&patch.name, Some(current.name.clone())).unwrap_or_default();
+    let gender = pick(&patch.gender, current.gender.map(|g| g.as_str().to_owned()));
+    let birth_date = pick(&patch.birth_date, current.birth_date.clone());
+    let ethnic_group = pick(&patch.ethnic_group, current.ethnic_group.clone());
+    let id_kind = pick(
+        &patch.id_kind,
+        current.id_kind.map(|k| k.as_str().to_owned()),
+    );
+    let id_number = pick(&patch.id_number, id_clear.clone());
+    let phone = pick(&patch.phone, phone_clear.clone());
+    let hukou_address = pick(&patch.hukou_address, current.hukou_address.clone());
+    let category = pick(&patch.category, Some(current.category.as_str().to_owned()));
+    let relation = pick(
+        &patch.relation,
+        current.relation.map(|r| r.as_str().to_owned()),
+    );
+    let tags = patch.tags.clone().unwrap_or_else(|| current.tags.clone());
+    let input = PersonInput {
+        name: &name,
+        gender: gender.as_deref(),
+        birth_date: birth_date.as_deref(),
+        ethnic_group: ethnic_group.as_deref(),
+        id_kind: id_kind.as_deref(),
+        id_number: id_number.as_deref(),
+        phone: phone.as_deref(),
+        hukou_address: hukou_address.as_deref(),
+        category: category.as_deref(),
+        tags: &tags,
+        relation: relation.as_deref(),
+        address: None,
+    };
+    let (draft, warnings) = PersonDraft::parse(&input, today()).map_err(StoreError::Invalid)?;
+    // State and its dates.
+    let mut errors = Vec::new();
+    let state = match &patch.state {
+        Some(s) => s
+            .parse::<PersonState>()
+            .map_err(|e| errors.push(e))
+            .ok()
+            .unwrap_or(current.state),
+        None => current.state,
+    };
+    let date_field = |field: &str,
+                      v: &Option<String>,
+                      old: &Option<String>,
+                      errors: &mut Vec<CoreError>|
+     -> Option<String> {
+        let raw = v
+            .clone()
+            .or_else(|| old.clone())
+            .filter(|s| !s.trim().is_empty())?;
+        match linli_core::clock::parse_date(field, &raw) {
+            Ok(d) if d > today() => {
+                errors.push(CoreError::invalid(field, "a date in the future"));
+                None
+            }
+            Ok(d) => Some(format_date(d)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    };
+    let (mut moved_out_on, mut moved_to, mut deceased_on) = (None, None, None);
+    match state {
+        PersonState::Active => {}
+        PersonState::MovedOut => {
+            moved_out_on = date_field(
+                "moved_out_on",
+                &patch.moved_out_on,
+                &current.moved_out_on,
+                &mut errors,
+            );
+            moved_to = pick(&patch.moved_to, current.moved_to.clone())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty());
+            if moved_out_on.is_none() && !errors.iter().any(|e| e.field == "moved_out_on") {
+                errors.push(CoreError::invalid(
+                    "moved_out_on",
+                    "a move-out needs its date",
+                ));
+            }
+            if moved_to.is_none() {
+                errors.push(CoreError::invalid(
+                    "moved_to",
+                    "a move-out needs its destination",
+                ));
+            }
+        }
+        PersonState::Deceased => {
+            deceased_on = date_field(
+                "deceased_on",
+                &patch.deceased_on,
+                &current.deceased_on,
+                &mut errors,
+            );
+            if deceased_on.is_none() && !errors.iter().any(|e| e.field == "deceased_on") {
+                errors.push(CoreError::invalid("deceased_on", "a death needs its date"));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(StoreError::Invalid(errors));
+    }
+    let new_id_hash = draft
+        .document
+        .as_ref()
+        .map(|d| keys.lookup_hash(ID_HASH, d.as_str()));
+    let mut tx = db.pool().begin().await?;
+    let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
+    let (name_pinyin, name_initials) = draft.name.pinyin();
+    let warnings: Vec<FieldWarning> = warnings
+        .into_iter()
+        .map(|w| FieldWarning {
+            field: w.field,
+            message: w.message,
+        })
+        .collect();
+    let id_cipher = match (&draft.document, &id_clear) {
+        (Some(d), Some(old)) if d.as_str() == old => None, // unchanged: keep the stored cipher
+        (Some(d), _) => Some(Some(keys.encrypt(d.as_str())?)),
+        (None, _) => Some(None),
+    };
+    let phone_cipher = match (&draft.phone, &phone_clear) {
+        (Some(p), Some(old)) if p.as_str() == old => None,
+        (Some(p), _) => Some(Some(keys.encrypt(p.as_str())?)),
+        (None, _) => Some(None),
+    };
+    sqlx::query(
+        "UPDATE person SET name = $1, name_pinyin = $2, name_initials = $3, gender = $4, birth_date = $5, \
+         ethnic_group = $6, hukou_address = $7, category = $8, relation = $9, state = $10, moved_out_on = $11, \
+         moved_to = $12, deceased_on = $13, warnings_json = $14, updated_at = $15 WHERE id = $16",
+    )
+    .bind(draft.name.as_str())
+    .bind(&name_pinyin)
+    .bind(&name_initials)
+    .bind(draft.gender.map(|g| g.as_str()))
+    .bind(draft.birth_date.map(format_date))
+    .bind(draft.ethnic_group.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(draft.hukou_address.clone())
+    .bind(draft.category.as_str())
+    .bind(draft.relation.map(|r| r.as_str()))
+    .bind(state.as_str())
+    .bind(moved_out_on.clone())
+    .bind(moved_to.clone())
+    .bind(deceased_on.clone())
+    .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(c) = id_cipher {
+        sqlx::query("UPDATE person SET id_kind = $1, id_cipher = $2, id_hash = $3, id_last4 = $4 WHERE id = $5")
+            .bind(draft.document.as_ref().map(|d| d.kind().as_str()))
+            .bind(c)
+            .bind(new_id_hash)
+            .bind(draft.document.as_ref().map(|d| d.last4().to_owned()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match crate::nodes::unique_to_conflict(e) {
+                StoreError::Conflict { .. } => StoreError::Conflict { field: "id_number".into(), message: "already registered to another person".into() },
+                other => other,
+            })?;
+    }
+    if let Some(c) = phone_cipher {
+        sqlx::query(
+            "UPDATE person SET phone_cipher = $1, phone_hash = $2, phone_last4 = $3 WHERE id = $4",
+        )
+        .bind(c)
+        .bind(
+            draft
+                .phone
+                .as_ref()
+                .map(|p| keys.lookup_hash(PHONE_HASH, p.as_str())),
+        )
+        .bind(draft.phone.as_ref().map(|p| p.last4().to_owned()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM person_tag WHERE person_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for t in tag_ids {
+        sqlx::query("INSERT INTO person_tag (person_id, tag_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // History, field by field, with ID and phone numbers masked.
+    let new_id_masked = draft.document.as_ref().map(IdDocument::masked);
+    let new_phone_masked = draft.phone.as_ref().map(Phone::masked);
+    let diffs: Vec<(&str, Option<String>, Option<String>)> = vec![
+        (
+            "name",
+            Some(current.name.clone()),
+            Some(draft.name.as_str().to_owned()),
+        ),
+        (
+            "gender",
+            current.gender.map(|g| g.label_zh().to_owned()),
+            draft.gender.map(|g| g.label_zh().to_owned()),
+        ),
+        (
+            "birth_date",
+            current.birth_date.clone(),
+            draft.birth_date.map(format_date),
+        ),
+        (
+            "ethnic_group",
+            current.ethnic_group.clone(),
+            draft.ethnic_group.as_ref().map(|e| e.as_str().to_owned()),
+        ),
+        ("id_number", current.id_number_masked.clone(), new_id_masked),
+        ("phone", current.phone_masked.clone(), new_phone_masked),
+        (
+            "hukou_address",
+            current.hukou_address.clone(),
+            draft.hukou_address.clone(),
+        ),
+        (
+            "category",
+            Some(current.category.label_zh().to_owned()),
+            Some(draft.category.label_zh().to_owned()),
+        ),
+        (
+            "relation",
+            current.relation.map(|r| r.label_zh().to_owned()),
+            draft.relation.map(|r| r.label_zh().to_owned()),
+        ),
+        (
+            "tags",
+            Some(current.tags.join("、")),
+            Some(draft.tags.join("、")),
+        ),
+        (
+            "state",
+            Some(current.state.label_zh().to_owned()),
+            Some(state.label_zh().to_owned()),
+        ),
+        ("moved_out_on", current.moved_out_on.clone(), moved_out_on),
+        ("moved_to", current.moved_to.clone(), moved_to),
+        ("deceased_on", current.deceased_on.clone(), deceased_on),
+    ];
+    let mut changed = Vec::new();
+    for (field, old, new) in diffs {
+        // An unchanged ID or phone re-masks identically, so equality is enough here too.
+        if old != new {
+            log_change(
+                &mut tx,
+                scope,
+                ("person", id, &current.node_path),
+                field,
+                old.as_deref(),
+                new.as_deref(),
+            )
+            .await?;
+            changed.push(field);
+        }
+    }
+    if !changed.is_empty() {
+        audit::record(
+            &mut *tx,
+            AuditEntry::by(scope, "person.update", "person")
+                .entity_id(id)
+                .node_path(&current.node_path)
+                .detail(json!({"fields": changed})),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((get(db, scope, id).await?, warnings))
+}
+
+/// The change history of a person, household or dwelling the caller may read, newest first.
+pub async fn history(
+    db: &Db,
+    scope: &Scope,
+    entity: &str,
+    id: i64,
+) -> Result<Vec<Change>, StoreError> {
+    let table = match entity {
+        "person" => "person",
+        "household" => "household",
+        "dwelling" => "dwelling",
+        _ => return Err(StoreError::NotFound),
+    };
+    let row = sqlx::query(&format!("SELECT node_path FROM {table} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    let rows = sqlx::query(
+        "SELECT id, at, actor, field, old_value, new_value FROM change_log WHERE entity = $1 AND entity_id = $2 ORDER BY id DESC",
+    )
+    .bind(entity)
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Change {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                field: r.try_get("field")?,
+                old_value: r.try_get("old_value")?,
+                new_value: r.try_get("new_value")?,
+            })
+        })
+        .collect()
+}
+
+/// The byte-order upper bound of all strings starting with `prefix` (U+10FFFF is the largest
+/// scalar value, and its UTF-8 form sorts after every other sequence).
+fn prefix_upper(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// Decides what a search string is.
+pub fn classify(q: &str) -> Option<(SearchKind, String)> {
+    let t: String = q.trim().chars().filter(|c| !c.is_whitespace()).collect();
+    if t.is_empty() {
+        return None;
+    }
+    let digits_x = t
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == 'x' || c == 'X');
+    if digits_x && (t.len() == 18 || t.len() == 15) {
+        return Some((SearchKind::IdNumber, t));
+    }
+    if let Ok(p) = Phone::parse(&t) {
+        if t.chars().filter(char::is_ascii_digit).count() >= 7 {
+            return Some((SearchKind::Phone, p.as_str().to_owned()));
+        }
+    }
+    if digits_x && t.len() == 4 {
+        return Some((SearchKind::Last4, t.to_uppercase()));
+    }
+    if t.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Some((SearchKind::Pinyin, t.to_ascii_lowercase()));
+    }
+    Some((SearchKind::Name, t))
+}
+
+/// Searches the caller's jurisdiction by full ID number, its last four characters, phone,
+/// name prefix, pinyin initials (`zs`) or full pinyin prefix (`zhangs`). Exact numbers are found
+/// through their keyed hash, so nothing is decrypted to search.
+pub async fn search(
+    db: &Db,
+    scope: &Scope,
+    q: &str,
+    limit: i64,
+) -> Result<(SearchKind, Vec<PersonHit>), StoreError> {
+    let keys = db.keys()?;
+    let Some((kind, term)) = classify(q) else {
+        return Ok((SearchKind::Name, Vec::new()));
+    };
+    let mut params = Params::new();
+    let condition = match kind {
+        SearchKind::IdNumber => {
+            // Normalise as registration did; an unparseable number matches nothing.
+            let doc = IdDocument::parse(DocumentKind::ResidentId, &term, today()).ok();
+            match doc {
+                Some(d) => format!(
+                    "p.id_hash = {}",
+                    params.text(keys.lookup_hash(ID_HASH, d.as_str()))
+                ),
+                None => "1 = 0".to_owned(),
+            }
+        }
+        SearchKind::Phone => format!(
+            "p.phone_hash = {}",
+            params.text(keys.lookup_hash(PHONE_HASH, &term))
+        ),
+        SearchKind::Last4 => {
+            let a = params.text(term.clone());
+            let b = params.text(term);
+            format!("(p.id_last4 = {a} OR p.phone_last4 = {b})")
+        }
+        SearchKind::Pinyin => {
+            let (lo1, hi1) = (params.text(term.clone()), params.text(prefix_upper(&term)));
+            let (lo2, hi2) = (params.text(term.clone()), params.text(prefix_upper(&term)));
+            format!(
+                "((p.name_initials >= {lo1} AND p.name_initials < {hi1}) OR (p.name_pinyin >= {lo2} AND p.name_pinyin < {hi2}))"
+            )
+        }
+        SearchKind::Name => {
+            let (lo, hi) = (params.text(term.clone()), params.text(prefix_upper(&term)));
+            format!("p.name >= {lo} AND p.name < {hi}")
+        }
+    };
+    let scope_sql = crate::scope_filter(scope, "p.node_path", &mut params);
+    let sql = format!(
+        "SELECT p.id, p.name, p.gender, p.birth_date, p.id_kind, p.id_cipher, p.phone_cipher, n.name AS node_name, \
+         d.building, d.unit, d.room, p.state FROM person p JOIN node n ON n.id = p.node_id \
+         LEFT JOIN dwelling d ON d.id = p.dwelling_id \
+         WHERE {condition} AND {scope_sql} ORDER BY p.state = 'active' DESC, p.name, p.id LIMIT {}",
+        params.int(limit.clamp(1, 200))
+    );
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let hits = rows
+        .iter()
+        .map(|r| {
+            let state: String = r.try_get("state")?;
+            Ok(PersonHit {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                gender: parse_opt(r.try_get("gender")?)?,
+                birth_date: r.try_get("birth_date")?,
+                id_number_masked: mask_document(
+                    keys,
+                    parse_opt(r.try_get("id_kind")?)?,
+                    r.try_get("id_cipher")?,
+                )?,
+                phone_masked: mask_phone(keys, r.try_get("phone_cipher")?)?,
+                node_name: r.try_get("node_name")?,
+                address: address_of(r)?,
+                state: state.parse().map_err(internal)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((kind, hits))
+}
+
+/// The key-group tags, in the order they were added.
+pub async fn tags(db: &Db) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT name FROM tag ORDER BY id")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+}
+
+/// Adds a tag to the list (admins only). Audited.
+pub async fn add_tag(db: &Db, scope: &Scope, name: &str) -> Result<(), StoreError> {
+    if !scope.is_admin() {
+        return Err(StoreError::Forbidden(
+            "only an admin edits the tag list".into(),
+        ));
+    }
+    let name = linli_core::registry::parse_tag(name)?;
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("INSERT INTO tag (name, created_at) VALUES ($1, $2)")
+        .bind(&name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match crate::nodes::unique_to_conflict(e) {
+            StoreError::Conflict { .. } => StoreError::Conflict {
+                field: "tags".into(),
+                message: "this tag exists".into(),
+            },
+            other => other,
+        })?;
+    audit::record(
+        &mut *tx,
+        AuditEntry::by(scope, "tag.create", "tag").detail(json!({"name": name})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The members of a household the caller may read.
+pub async fn household_members(
+    db: &Db,
+    scope: &Scope,
+    household_id: i64,
+) -> Result<Vec<Person>, StoreError> {
+    let keys = db.keys()?;
+    let row = sqlx::query("SELECT node_path FROM household WHERE id = $1")
+        .bind(household_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    let rows = sqlx::query(&format!(
+        "{PERSON_SELECT} WHERE p.household_id = $1 ORDER BY p.id"
+    ))
+    .bind(household_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        out.push(person_from_row(keys, r, tags_of(db.pool(), id).await?)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_strings_are_classified() {
+        assert_eq!(
+            classify("533401198503120011").map(|c| c.0),
+            Some(SearchKind::IdNumber)
+        );
+        assert_eq!(
+            classify("136 1234 8609").map(|c| c.0),
+            Some(SearchKind::Phone)
+        );
+        assert_eq!(classify("2186").map(|c| c.0), Some(SearchKind::Last4));
+        assert_eq!(
+            classify("201x"),
+            Some((SearchKind::Last4, "201X".to_owned()))
+        );
+        assert_eq!(classify("ZS"), Some((SearchKind::Pinyin, "zs".to_owned())));
+        assert_eq!(classify("张三").map(|c| c.0), Some(SearchKind::Name));
+        assert_eq!(classify("  "), None);
+    }
+
+    #[test]
+    fn prefix_ranges_hold_every_extension() {
+        let hi = prefix_upper("张");
+        for s in ["张", "张三", "张𠀀", "张\u{FFFF}"] {
+            assert!(s >= "张" && s < hi.as_str(), "{s}");
+        }
+        assert!("弟" >= hi.as_str() || "弟" < "张");
+    }
+}

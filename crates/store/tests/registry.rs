@@ -1,0 +1,423 @@
+//! Registry store tests, each on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use linli_core::idnumber::check_char;
+use linli_core::registry::PersonInput;
+use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_store::audit::{self, AuditFilter};
+use linli_store::nodes::{self, Node};
+use linli_store::registry::{self, PersonPatch, Placement, SearchKind};
+use linli_store::{both_backends, Db, Page, StoreError};
+
+fn op() -> Scope {
+    Scope::operator()
+}
+
+fn id(body: &str) -> String {
+    format!("{body}{}", check_char(body.as_bytes()))
+}
+
+async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
+    let new = NewNode::parse(NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        ..Default::default()
+    })
+    .unwrap();
+    nodes::create(db, &op(), new).await.unwrap()
+}
+
+struct Tree {
+    community: Node,
+    grid_a: Node,
+    grid_b: Node,
+}
+
+async fn tree(db: &Db) -> Tree {
+    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
+    let community = node(
+        db,
+        Some(d.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100003"),
+    )
+    .await;
+    let grid_a = node(db, Some(community.id), "grid", "甲网格", None).await;
+    let grid_b = node(db, Some(community.id), "grid", "乙网格", None).await;
+    Tree {
+        community,
+        grid_a,
+        grid_b,
+    }
+}
+
+fn person<'a>(
+    name: &'a str,
+    id_number: Option<&'a str>,
+    phone: Option<&'a str>,
+    address: Option<&'a str>,
+) -> PersonInput<'a> {
+    PersonInput {
+        name,
+        id_number,
+        phone,
+        address,
+        ..Default::default()
+    }
+}
+
+fn field_of(e: &StoreError) -> String {
+    match e {
+        StoreError::Invalid(errs) => errs[0].field.clone(),
+        StoreError::Conflict { field, .. } => field.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+both_backends!(
+    persons_are_stored_encrypted_and_shown_masked,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let n = id("53340119850312001");
+        let (p, warnings) = registry::create(
+            &db,
+            &op(),
+            &Placement {
+                node_id: t.grid_a.id,
+                ..Default::default()
+            },
+            &PersonInput {
+                relation: Some("户主"),
+                ethnic_group: Some("藏"),
+                ..person(
+                    "张三",
+                    Some(&n),
+                    Some("136-1234-8609"),
+                    Some("3栋2单元501室"),
+                )
+            },
+        )
+        .await
+        .unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(p.name, "张三");
+        assert_eq!(p.gender.unwrap().as_str(), "male");
+        assert_eq!(p.birth_date.as_deref(), Some("1985-03-12"));
+        assert_eq!(p.ethnic_group.as_deref(), Some("藏族"));
+        assert_eq!(
+            p.id_number_masked.as_deref().unwrap(),
+            format!("533401********{}", &n[14..])
+        );
+        assert_eq!(p.phone_masked.as_deref(), Some("136****8609"));
+        assert_eq!(p.address.as_deref(), Some("3栋2单元501室"));
+        assert!(p.household_id.is_some());
+
+        // Nothing in the database holds the clear numbers.
+        let row: (Vec<u8>, String) =
+            sqlx::query_as("SELECT id_cipher, id_hash FROM person WHERE id = $1")
+                .bind(p.id)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert!(!String::from_utf8_lossy(&row.0).contains(&n[..10]));
+        assert!(!row.1.contains(&n[..10]));
+        let dump: Vec<(String,)> = sqlx::query_as("SELECT COALESCE(new_value, '') FROM change_log")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert!(dump
+            .iter()
+            .all(|(v,)| !v.contains(&n) && !v.contains("13612348609")));
+
+        // A second member joins the dwelling's household.
+        let (wife, _) = registry::create(
+            &db,
+            &op(),
+            &Placement {
+                node_id: t.grid_a.id,
+                ..Default::default()
+            },
+            &PersonInput {
+                relation: Some("配偶"),
+                ..person(
+                    "李四",
+                    Some(&id("53340119870101002")),
+                    None,
+                    Some("3-2-501"),
+                )
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(wife.household_id, p.household_id);
+        let members = registry::household_members(&db, &op(), p.household_id.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(members.len(), 2);
+
+        // The same ID number again is a conflict naming the field.
+        let e = registry::create(
+            &db,
+            &op(),
+            &Placement {
+                node_id: t.grid_b.id,
+                ..Default::default()
+            },
+            &person("张三", Some(&n.to_lowercase()), None, None),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "id_number");
+        // A bad ID number is refused, naming the field; nothing is stored.
+        let bad = format!("{}0", &n[..17]);
+        let bad = if bad == n {
+            format!("{}1", &n[..17])
+        } else {
+            bad
+        };
+        let e = registry::create(
+            &db,
+            &op(),
+            &Placement {
+                node_id: t.grid_a.id,
+                ..Default::default()
+            },
+            &person("王五", Some(&bad), None, None),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "id_number");
+        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(count.0, 2);
+
+        // Unmasking shows the clear values and is audited.
+        let clear = registry::unmask(&db, &op(), p.id, Some("10.0.0.1"))
+            .await
+            .unwrap();
+        assert_eq!(clear.id_number.as_deref(), Some(n.as_str()));
+        assert_eq!(clear.phone.as_deref(), Some("13612348609"));
+        let log = audit::list(
+            &db,
+            &op(),
+            &AuditFilter {
+                entity: Some("person".into()),
+                entity_id: Some(p.id),
+                ..Default::default()
+            },
+            Page::new(None, None),
+        )
+        .await
+        .unwrap();
+        assert!(log
+            .iter()
+            .any(|e| e.action == "person.unmask" && e.ip.as_deref() == Some("10.0.0.1")));
+        let _ = t.community;
+    }
+);
+
+both_backends!(a_gender_conflict_is_kept_and_flagged, |db: Db| async move {
+    let t = tree(&db).await;
+    let n = id("53340119850312001"); // odd sequence: male
+    let (p, warnings) = registry::create(
+        &db,
+        &op(),
+        &Placement {
+            node_id: t.grid_a.id,
+            ..Default::default()
+        },
+        &PersonInput {
+            gender: Some("女"),
+            ..person("卓玛", Some(&n), None, None)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].field, "gender");
+    assert_eq!(
+        p.gender.unwrap().as_str(),
+        "female",
+        "the entry is kept, not overwritten"
+    );
+    assert_eq!(p.warnings, warnings);
+});
+
+both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
+    let t = tree(&db).await;
+    let (p, _) = registry::create(
+        &db,
+        &op(),
+        &Placement {
+            node_id: t.grid_a.id,
+            ..Default::default()
+        },
+        &person("张三", None, Some("13612348609"), None),
+    )
+    .await
+    .unwrap();
+    let patch = PersonPatch {
+        phone: Some("13712345678".into()),
+        tags: Some(vec!["独居老人".into()]),
+        ..Default::default()
+    };
+    let (p2, _) = registry::update(&db, &op(), p.id, &patch).await.unwrap();
+    assert_eq!(p2.phone_masked.as_deref(), Some("137****5678"));
+    assert_eq!(p2.tags, ["独居老人"]);
+    // Moving out needs a date and a destination.
+    let e = registry::update(
+        &db,
+        &op(),
+        p.id,
+        &PersonPatch {
+            state: Some("moved_out".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    let StoreError::Invalid(errs) = e else {
+        panic!()
+    };
+    let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["moved_out_on", "moved_to"]);
+    let (p3, _) = registry::update(
+        &db,
+        &op(),
+        p.id,
+        &PersonPatch {
+            state: Some("迁出".into()),
+            moved_out_on: Some("2020-02-01".into()),
+            moved_to: Some("昆明市".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p3.state.as_str(), "moved_out");
+    // Unknown tags are refused.
+    let e = registry::update(
+        &db,
+        &op(),
+        p.id,
+        &PersonPatch {
+            tags: Some(vec!["不存在".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(field_of(&e), "tags");
+
+    let h = registry::history(&db, &op(), "person", p.id).await.unwrap();
+    let fields: Vec<_> = h.iter().map(|c| c.field.as_str()).collect();
+    assert!(
+        fields.contains(&"phone")
+            && fields.contains(&"tags")
+            && fields.contains(&"state")
+            && fields.contains(&"created"),
+        "{fields:?}"
+    );
+    let phone = h.iter().find(|c| c.field == "phone").unwrap();
+    assert_eq!(phone.old_value.as_deref(), Some("136****8609"));
+    assert_eq!(phone.new_value.as_deref(), Some("137****5678"));
+    // History cannot be rewritten.
+    assert!(sqlx::query("DELETE FROM change_log")
+        .execute(db.pool())
+        .await
+        .is_err());
+});
+
+both_backends!(
+    search_finds_by_every_key_within_the_scope_only,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let n = id("53340119850312001");
+        let place_a = Placement {
+            node_id: t.grid_a.id,
+            ..Default::default()
+        };
+        let place_b = Placement {
+            node_id: t.grid_b.id,
+            ..Default::default()
+        };
+        let (zs, _) = registry::create(
+            &db,
+            &op(),
+            &place_a,
+            &person("张三", Some(&n), Some("13612348609"), None),
+        )
+        .await
+        .unwrap();
+        registry::create(&db, &op(), &place_a, &person("赵四", None, None, None))
+            .await
+            .unwrap();
+        let (other, _) = registry::create(
+            &db,
+            &op(),
+            &place_b,
+            &person("张山", None, Some("13900001111"), None),
+        )
+        .await
+        .unwrap();
+
+        let find = |q: &'static str, scope: Scope| {
+            let db = db.clone();
+            async move { registry::search(&db, &scope, q, 20).await.unwrap() }
+        };
+        let (kind, hits) = find(Box::leak(n.clone().into_boxed_str()), op()).await;
+        assert_eq!(kind, SearchKind::IdNumber);
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [zs.id]);
+        let (_, hits) = find(Box::leak(n[14..].to_owned().into_boxed_str()), op()).await;
+        assert_eq!(hits.len(), 1);
+        let (kind, hits) = find("136 1234 8609", op()).await;
+        assert_eq!(kind, SearchKind::Phone);
+        assert_eq!(hits[0].id, zs.id);
+        assert_eq!(hits[0].phone_masked.as_deref(), Some("136****8609"));
+        let (kind, hits) = find("zs", op()).await;
+        assert_eq!(kind, SearchKind::Pinyin);
+        let names: Vec<_> = hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["张三", "张山", "赵四"]); // zs, zs (zhangshan), zs (zhaosi)
+        let (_, hits) = find("zhangs", op()).await;
+        assert_eq!(hits.len(), 2);
+        let (kind, hits) = find("张", op()).await;
+        assert_eq!(kind, SearchKind::Name);
+        assert_eq!(hits.len(), 2);
+
+        // A grid worker of grid A finds nothing of grid B, whatever the key.
+        let worker = Scope::for_user(9, "wg", Role::GridWorker, vec![t.grid_a.path.clone()]);
+        let (_, hits) = find("zs", worker.clone()).await;
+        assert!(hits.iter().all(|h| h.id != other.id));
+        let (_, hits) = find("13900001111", worker.clone()).await;
+        assert!(hits.is_empty());
+        assert!(matches!(
+            registry::get(&db, &worker, other.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            registry::history(&db, &worker, "person", other.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            registry::unmask(&db, &worker, other.id, None).await,
+            Err(StoreError::NotFound)
+        ));
+        // …and may not unmask even in their own grid.
+        assert!(matches!(
+            registry::unmask(&db, &worker, zs.id, None).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        // Officials read but do not write.
+        let official = Scope::for_user(8, "jd", Role::Official, vec![t.community.path.clone()]);
+        assert!(registry::get(&db, &official, zs.id).await.is_ok());
+        assert!(matches!(
+            registry::create(&db, &official, &place_a, &person("钱七", None, None, None)).await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+);
