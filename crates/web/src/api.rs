@@ -33,6 +33,7 @@ use crate::AppState;
         (name = "nodes", description = "The jurisdiction tree"),
         (name = "users", description = "Accounts (admins)"),
         (name = "audit", description = "The audit log"),
+        (name = "registry", description = "Persons, households and key-group tags"),
     )
 )]
 struct ApiDoc;
@@ -51,6 +52,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_user, update_user))
         .routes(routes!(set_user_password))
         .routes(routes!(list_audit))
+        .merge(crate::api_registry::routes())
         .split_for_parts()
 }
 

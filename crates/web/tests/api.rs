@@ -87,6 +87,16 @@ struct World {
     staff_id: i64,
     worker_a_id: i64,
     worker_b_id: i64,
+    person_b: i64,
+    household_b: i64,
+}
+
+/// The ID number with the body's check character.
+fn id_number(body: &str) -> String {
+    format!(
+        "{body}{}",
+        linli_core::idnumber::check_char(body.as_bytes())
+    )
 }
 
 async fn world(db: &Db) -> World {
@@ -104,7 +114,41 @@ async fn world(db: &Db) -> World {
     let grid_b = node(db, Some(community.id), "grid", "乙网格秘密", Some("GB")).await;
     node(db, Some(grid_a.id), "building", "甲楼", None).await;
     let building_b = node(db, Some(grid_b.id), "building", "乙楼秘密", None).await;
+    let place = |n: &Node| linli_store::registry::Placement {
+        node_id: n.id,
+        ..Default::default()
+    };
+    let (_, _) = linli_store::registry::create(
+        db,
+        &Scope::operator(),
+        &place(&grid_a),
+        &linli_core::registry::PersonInput {
+            name: "甲居民",
+            address: Some("1-1-101"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let secret_id = id_number("53340119700101999");
+    let (person_b, _) = linli_store::registry::create(
+        db,
+        &Scope::operator(),
+        &place(&building_b),
+        &linli_core::registry::PersonInput {
+            name: "乙秘密",
+            id_number: Some(&secret_id),
+            phone: Some("13900001111"),
+            address: Some("2-1-201"),
+            relation: Some("户主"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     World {
+        person_b: person_b.id,
+        household_b: person_b.household_id.unwrap(),
         admin_id: user(db, "admin", "admin", &[]).await,
         staff_id: user(db, "staff", "staff", &[community.id]).await,
         worker_a_id: user(db, "worker_a", "grid_worker", &[grid_a.id]).await,
@@ -443,7 +487,17 @@ fn extract_csrf(html: &str) -> String {
 
 /// Everything of grid B that must never reach grid A's worker.
 fn leaks(body: &str) -> bool {
-    body.contains("乙网格秘密") || body.contains("乙楼秘密") || body.contains("worker_b")
+    [
+        "乙网格秘密",
+        "乙楼秘密",
+        "worker_b",
+        "乙秘密",
+        "1111",
+        "139****",
+        "53340119700101999",
+    ]
+    .iter()
+    .any(|s| body.contains(s))
 }
 
 /// Walks every operation of the OpenAPI document as grid A's worker with ids from grid B (and
@@ -485,7 +539,8 @@ async fn scope_walk(t: TestDb) {
         "parent_id": w.grid_b.id, "new_parent_id": w.grid_b.id, "node_ids": [w.grid_b.id],
         "kind": "building", "name": "入侵楼", "code": "X1", "username": "intruder",
         "password": "intruder-pass-1", "role": "admin", "disabled": true, "closed_on": null,
-        "household_estimate": 1
+        "household_estimate": 1, "node_id": w.grid_b.id, "household_id": w.household_b,
+        "id_number": id_number("53340119700101999"), "phone": "13900001111"
     });
     let mut operations = 0;
     for (path, item) in paths {
@@ -497,12 +552,36 @@ async fn scope_walk(t: TestDb) {
                 vec![0]
             } else if path.starts_with("/api/v1/users") {
                 user_ids.to_vec()
+            } else if path.starts_with("/api/v1/persons") {
+                vec![w.person_b]
+            } else if path.starts_with("/api/v1/households") {
+                vec![w.household_b]
             } else {
                 node_ids.to_vec()
             };
-            for id in ids {
+            // Lists are also asked for B's people by every search key.
+            let queries: &[&str] = if method == "get" && !path.contains('{') {
+                &[
+                    "",
+                    "?q=乙",
+                    "?q=ymm",
+                    "?q=13900001111",
+                    "?q=1111",
+                    "?limit=500",
+                ]
+            } else {
+                &[""]
+            };
+            for (id, query) in ids
+                .iter()
+                .flat_map(|id| queries.iter().map(move |q| (*id, *q)))
+            {
                 operations += 1;
-                let url = format!("{}{}", app.base, path.replace("{id}", &id.to_string()));
+                let url = format!(
+                    "{}{}{query}",
+                    app.base,
+                    path.replace("{id}", &id.to_string())
+                );
                 let req = client()
                     .request(method.to_uppercase().parse().unwrap(), &url)
                     .bearer_auth(&token);
@@ -616,4 +695,145 @@ async fn a_grid_worker_reaches_nothing_of_another_grid_postgres() {
     if let Some(t) = TestDb::postgres().await {
         scope_walk(t).await;
     }
+}
+
+#[tokio::test]
+async fn persons_follow_the_contract() {
+    let app = spawn(TestDb::sqlite().await).await;
+    let w = world(&app.t.db).await;
+    let staff = login(&app, "staff").await;
+    let n = id_number("53340119850312001");
+    // An invalid ID number is a 422 naming the field; nothing is stored.
+    let bad = format!("{}{}", &n[..17], if n.ends_with('0') { '1' } else { '0' });
+    let r = staff
+        .post(format!("{}/api/v1/persons", app.base))
+        .json(&json!({"node_id": w.grid_a.id, "name": "张三", "id_number": bad, "phone": "13612348609"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "id_number");
+
+    let r = staff
+        .post(format!("{}/api/v1/persons", app.base))
+        .json(&json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let p: Value = r.json().await.unwrap();
+    let pid = p["id"].as_i64().unwrap();
+    assert_eq!(p["gender"], "male");
+    assert_eq!(p["tags"][0], "独居老人");
+
+    // Reading shows masks only.
+    let text = staff
+        .get(format!("{}/api/v1/persons/{pid}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains(&n) && !text.contains("13612348609") && !text.contains(&n[6..14]),
+        "{text}"
+    );
+    let p: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["id_number_masked"], format!("533401********{}", &n[14..]));
+    assert_eq!(p["phone_masked"], "136****8609");
+
+    // Unmask: clear values, and an audit entry listed by entity.
+    let u: Value = staff
+        .post(format!("{}/api/v1/persons/{pid}/unmask", app.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(u["id_number"], n.as_str());
+    assert_eq!(u["phone"], "13612348609");
+    let admin = login(&app, "admin").await;
+    let log: Value = admin
+        .get(format!(
+            "{}/api/v1/audit?entity=person&entity_id={pid}",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"person.unmask") && actions.contains(&"person.create"),
+        "{actions:?}"
+    );
+    // A grid worker may not unmask, even in their own grid.
+    let worker = login(&app, "worker_a").await;
+    let r = worker
+        .post(format!("{}/api/v1/persons/{pid}/unmask", app.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Search by pinyin initials, last 4, phone.
+    for q in ["zs", &n[14..], "13612348609", "张"] {
+        let s: Value = worker
+            .get(format!("{}/api/v1/persons", app.base))
+            .query(&[("q", q)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            s["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["id"] == pid),
+            "{q}: {s}"
+        );
+    }
+
+    // PATCH and history.
+    let r = staff
+        .patch(format!("{}/api/v1/persons/{pid}", app.base))
+        .json(&json!({"phone": "13712345678", "ethnic_group": "纳西"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["ethnic_group"], "纳西族");
+    let h: Value = staff
+        .get(format!("{}/api/v1/persons/{pid}/history", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let phone = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "phone")
+        .unwrap();
+    assert_eq!(phone["old_value"], "136****8609");
+    assert_eq!(phone["new_value"], "137****5678");
+    app.t.finish().await;
 }
