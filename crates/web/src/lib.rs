@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod pages;
+pub mod pages_registry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,7 @@ pub fn app(db: Db, config: WebConfig) -> Router {
     Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(pages_registry::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .fallback(pages::not_found)

@@ -70,7 +70,7 @@ pub struct Shell {
 }
 
 impl Shell {
-    fn of(p: &Principal, active: &'static str) -> Shell {
+    pub(crate) fn of(p: &Principal, active: &'static str) -> Shell {
         Shell {
             user_name: p.user.display_name.clone(),
             role_label: p.user.role.label_zh(),
@@ -111,7 +111,7 @@ pub async fn not_found(uri: Uri) -> Response {
 }
 
 /// A store error shown as a page.
-fn store_error_page(e: StoreError) -> Response {
+pub(crate) fn store_error_page(e: StoreError) -> Response {
     let api = ApiError::from(e);
     let msg = match api.status {
         StatusCode::NOT_FOUND => "未找到，或不在您的辖区内。".to_owned(),
@@ -150,12 +150,30 @@ fn field_label(field: &str) -> &str {
         "node_ids" => "所属辖区",
         "display_name" => "姓名",
         "label" => "标签",
+        "id_number" => "证件号码",
+        "id_kind" => "证件类型",
+        "phone" => "电话",
+        "gender" => "性别",
+        "birth_date" => "出生日期",
+        "ethnic_group" => "民族",
+        "hukou_address" => "户籍地址",
+        "category" => "人口类别",
+        "relation" => "与户主关系",
+        "address" => "住址",
+        "room" => "房号",
+        "tags" => "重点人群",
+        "state" => "状态",
+        "moved_out_on" => "迁出日期",
+        "moved_to" => "迁往",
+        "deceased_on" => "死亡日期",
+        "household_id" => "户",
+        "node_id" => "所属辖区",
         other => other,
     }
 }
 
 /// Messages for a failed form, one per field.
-fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
+pub(crate) fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
     match e {
         StoreError::Invalid(errs) => Ok(errs
             .iter()
