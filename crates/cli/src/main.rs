@@ -1,6 +1,7 @@
 //! `linli`: the one binary. Reads configuration, opens the database (migrating it), and runs
 //! the command.
 
+mod bench;
 mod demo;
 
 /// Prints a line to stdout; a closed pipe (`linli node list | head`) ends the program quietly
@@ -86,6 +87,22 @@ enum Command {
     /// Manage the jurisdiction tree.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Measure whole workloads on a fresh database (SQLite, or PostgreSQL with --database-url).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Registry search through HTTP at scale, beside a bare indexed query.
+    Search {
+        /// How many synthetic persons to seed.
+        #[arg(long, default_value_t = 100_000)]
+        persons: u64,
+        /// Queries per search kind.
+        #[arg(long, default_value_t = 300)]
+        queries: usize,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -406,6 +423,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
+        Command::Bench(BenchCommand::Search { persons, queries }) => {
+            bench::search(bench::SearchBench {
+                persons,
+                queries,
+                database_url: cli.global.database_url.clone(),
+            })
+            .await?;
+        }
         Command::Node(cmd) => {
             let db = open(&cli.global).await?;
             match cmd {
@@ -493,7 +518,12 @@ fn main() -> std::process::ExitCode {
         cli.command,
         Command::Serve(_) | Command::Demo { serve: Some(_), .. }
     );
-    init_tracing(if serving { "info,sqlx=warn" } else { "warn" });
+    // sqlx's slow-statement warnings print whole statements (bulk inserts run to megabytes).
+    init_tracing(if serving {
+        "info,sqlx=error"
+    } else {
+        "warn,sqlx=error"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

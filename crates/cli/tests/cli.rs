@@ -137,7 +137,8 @@ async fn story(t: TestDb, db_url: Option<String>) {
         ],
     );
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("code: a street code is 9 digits"));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("code: 「12345」不是街道/乡镇代码：街道/乡镇代码为 9 位数字"));
     let moved = ok(&linli(&data, url, &["node", "move", &b, "--parent", &g2]));
     assert!(moved.contains(&format!("/{d}/{c}/{g2}/{b}/")), "{moved}");
     let list = ok(&linli(&data, url, &["node", "list"]));

@@ -57,9 +57,13 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
+                let known: Vec<String> = Role::ALL
+                    .iter()
+                    .map(|r| format!("{}（{}）", r.label_zh(), r.as_str()))
+                    .collect();
                 CoreError::invalid(
                     "role",
-                    format!("unknown role `{s}` (admin, official, staff or grid_worker)"),
+                    format!("「{s}」不是有效的角色，应为以下之一：{}", known.join("、")),
                 )
             })
     }
@@ -82,7 +86,7 @@ impl Username {
         if !(ok_len && ok_chars && starts) {
             return Err(CoreError::invalid(
                 "username",
-                "a login name is 3 to 32 letters, digits, `_`, `.` or `-`, starting with a letter",
+                "登录名应为 3 至 32 位英文字母、数字或「_」「.」「-」，并以字母开头",
             ));
         }
         Ok(Username(name))
@@ -107,24 +111,15 @@ impl NewPassword {
     pub fn parse(raw: &str) -> Result<NewPassword, CoreError> {
         let n = raw.chars().count();
         if n < 8 {
-            return Err(CoreError::invalid(
-                "password",
-                "a password is at least 8 characters",
-            ));
+            return Err(CoreError::invalid("password", "密码至少需要 8 个字符"));
         }
         if n > 128 {
-            return Err(CoreError::invalid(
-                "password",
-                "a password is at most 128 characters",
-            ));
+            return Err(CoreError::invalid("password", "密码不能超过 128 个字符"));
         }
         let mut chars = raw.chars();
         let first = chars.next();
         if chars.all(|c| Some(c) == first) {
-            return Err(CoreError::invalid(
-                "password",
-                "a password may not repeat one character",
-            ));
+            return Err(CoreError::invalid("password", "密码不能全部是同一个字符"));
         }
         Ok(NewPassword(raw.to_owned()))
     }

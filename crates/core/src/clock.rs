@@ -43,8 +43,9 @@ pub fn today() -> Date {
 
 /// Parses a calendar date `YYYY-MM-DD`.
 pub fn parse_date(field: &str, raw: &str) -> Result<Date, CoreError> {
-    Date::parse(raw.trim(), format_description!("[year]-[month]-[day]"))
-        .map_err(|_| CoreError::invalid(field, format!("`{raw}` is not a date like 2020-01-25")))
+    Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")).map_err(|_| {
+        CoreError::invalid(field, format!("「{raw}」不是有效日期，格式应如 2020-01-25"))
+    })
 }
 
 pub fn format_date(d: Date) -> String {

@@ -42,9 +42,9 @@ const CHECK_CHARS: &[u8; 11] = b"10X98765432";
 const EARLIEST_BIRTH: Date = date!(1880 - 01 - 01);
 
 const EXCEL_MESSAGE: &str =
-    "stored as a number, precision lost — format the column as text and re-enter";
+    "号码被 Excel 存成了数字，末尾几位已丢失——请把该列设为「文本」格式后重新录入";
 
-const SHAPE_MESSAGE: &str = "an ID number is 18 characters (or an old 15-digit number)";
+const SHAPE_MESSAGE: &str = "身份证号码应为 18 位（旧版为 15 位）";
 
 /// Gender as an ID number records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,7 +90,7 @@ impl FromStr for Gender {
             .ok_or_else(|| {
                 CoreError::invalid(
                     "gender",
-                    format!("unknown gender `{s}` (male/男 or female/女)"),
+                    format!("「{s}」不是有效的性别，应为男（male）或女（female）"),
                 )
             })
     }
@@ -166,7 +166,7 @@ impl ResidentId {
     pub fn parse(raw: &str, today: Date) -> Result<ResidentId, CoreError> {
         let s = normalise(raw);
         if s.is_empty() {
-            return Err(CoreError::invalid(FIELD, "an ID number is required"));
+            return Err(CoreError::invalid(FIELD, "请填写身份证号码"));
         }
         if looks_like_scientific(&s) {
             return Err(CoreError::invalid(FIELD, EXCEL_MESSAGE));
@@ -179,7 +179,7 @@ impl ResidentId {
             return Err(CoreError::invalid(
                 FIELD,
                 format!(
-                    "`{}` is not a GB/T 2260 province code: an ID number begins with one",
+                    "前两位「{}」不是省级行政区划代码：身份证号码应以省级代码开头，请核对",
                     &number[..2]
                 ),
             ));
@@ -190,12 +190,11 @@ impl ResidentId {
         let expected = check_char(&bytes[..17]);
         let got = char::from(bytes[17]);
         if got != expected {
+            // The expected character is not shown: the typo may be anywhere in the 18, and a
+            // worker told the "right" last character would change it and save a wrong number.
             return Err(CoreError::invalid(
                 FIELD,
-                format!(
-                    "the check character (the last) should be `{expected}` for these first 17 \
-                     digits, not `{got}`: one of the 18 characters is mistyped"
-                ),
+                "校验码不符：18 位中有字符录入错误，请逐位核对",
             ));
         }
         Ok(ResidentId { number, birth_date })
@@ -246,7 +245,7 @@ impl ResidentId {
             warnings.push(CoreError::invalid(
                 "birth_date",
                 format!(
-                    "the ID number gives birth date {}, not {} as entered",
+                    "身份证号码中的出生日期为 {}，与填写的「{}」不一致",
                     crate::clock::format_date(self.birth_date),
                     crate::clock::format_date(entered)
                 ),
@@ -256,7 +255,7 @@ impl ResidentId {
             warnings.push(CoreError::invalid(
                 "gender",
                 format!(
-                    "the ID number gives gender {}, not {} as entered",
+                    "身份证号码中的性别为{}，与填写的「{}」不一致",
                     self.gender().label_zh(),
                     entered.label_zh()
                 ),
@@ -272,22 +271,19 @@ fn to_eighteen(s: &str) -> Result<String, CoreError> {
     if len != 15 && len != 18 {
         return Err(CoreError::invalid(
             FIELD,
-            format!("{SHAPE_MESSAGE}, got {len} characters"),
+            format!("{SHAPE_MESSAGE}，当前为 {len} 位"),
         ));
     }
     let allowed = |i: usize, c: char| c.is_ascii_digit() || (len == 18 && i == 17 && c == 'X');
     if let Some((i, c)) = s.chars().enumerate().find(|&(i, c)| !allowed(i, c)) {
         let rule = if len == 15 {
-            "an old 15-digit number is digits only"
+            "旧版 15 位号码只能是数字"
         } else {
-            "17 digits then a digit or X"
+            "前 17 位为数字，最后一位为数字或 X"
         };
         return Err(CoreError::invalid(
             FIELD,
-            format!(
-                "{SHAPE_MESSAGE}: {rule}; got `{c}` at position {} of {len}",
-                i + 1
-            ),
+            format!("{SHAPE_MESSAGE}：{rule}；第 {} 位是「{c}」", i + 1),
         ));
     }
     if len == 18 {
@@ -313,7 +309,7 @@ fn birth_date_of(bytes: &[u8], today: Date) -> Result<Date, CoreError> {
         return Err(CoreError::invalid(
             FIELD,
             format!(
-                "characters 7 to 14 are the birth date, and `{}` is not a real date",
+                "第 7 至 14 位是出生日期，「{}」不是有效日期",
                 String::from_utf8_lossy(&bytes[6..14])
             ),
         ));
@@ -322,7 +318,7 @@ fn birth_date_of(bytes: &[u8], today: Date) -> Result<Date, CoreError> {
         return Err(CoreError::invalid(
             FIELD,
             format!(
-                "birth date {} is before 1880: the year is mistyped",
+                "出生日期 {} 早于 1880 年，年份录入有误",
                 crate::clock::format_date(date)
             ),
         ));
@@ -331,7 +327,7 @@ fn birth_date_of(bytes: &[u8], today: Date) -> Result<Date, CoreError> {
         return Err(CoreError::invalid(
             FIELD,
             format!(
-                "birth date in the future ({})",
+                "出生日期 {} 晚于今天，请核对",
                 crate::clock::format_date(date)
             ),
         ));
@@ -406,8 +402,12 @@ impl FromStr for DocumentKind {
                 CoreError::invalid(
                     "document_kind",
                     format!(
-                        "unknown document kind `{s}` \
-                         (resident_id, passport, hk_macao_permit or taiwan_permit)"
+                        "「{s}」不是有效的证件类型，应为以下之一：{}",
+                        DocumentKind::ALL
+                            .iter()
+                            .map(|k| format!("{}（{}）", k.label_zh(), k.as_str()))
+                            .collect::<Vec<_>>()
+                            .join("、")
                     ),
                 )
             })
@@ -441,7 +441,7 @@ impl IdDocument {
         if s.is_empty() {
             return Err(CoreError::invalid(
                 FIELD,
-                format!("a {} number is required", kind.label_zh()),
+                format!("请填写{}号码", kind.label_zh()),
             ));
         }
         let len = s.chars().count();
@@ -463,16 +463,15 @@ impl IdDocument {
         };
         if !ok {
             let rule = match kind {
-                DocumentKind::Passport => "a passport number is 5 to 17 letters and digits",
+                DocumentKind::Passport => "护照号码应为 5 至 17 位英文字母或数字",
                 DocumentKind::HkMacaoPermit => {
-                    "a Hong Kong/Macao permit number is H or M followed by 8 digits \
-                     (10 on older permits)"
+                    "港澳居民来往内地通行证号码应为 H 或 M 加 8 位数字（旧证为 10 位数字）"
                 }
-                _ => "a Taiwan permit number is 8 digits (10 on older permits)",
+                _ => "台湾居民来往大陆通行证号码应为 8 位数字（旧证为 10 位）",
             };
             return Err(CoreError::invalid(
                 FIELD,
-                format!("{rule}; got {len} characters"),
+                format!("{rule}，当前为 {len} 位"),
             ));
         }
         Ok(IdDocument {
@@ -635,7 +634,7 @@ mod tests {
         ] {
             assert_eq!(
                 message(raw),
-                "stored as a number, precision lost — format the column as text and re-enter",
+                "号码被 Excel 存成了数字，末尾几位已丢失——请把该列设为「文本」格式后重新录入",
                 "{raw}"
             );
         }
@@ -652,27 +651,36 @@ mod tests {
     #[test]
     fn wrong_lengths_and_characters_say_what_an_id_number_is() {
         let m = message("53340119900101");
-        assert!(m.contains("an ID number is 18 characters (or an old 15-digit number)"));
-        assert!(m.contains("got 14"), "{m}");
+        assert!(m.contains("身份证号码应为 18 位（旧版为 15 位）"), "{m}");
+        assert!(m.contains("当前为 14 位"), "{m}");
         let m = message(&format!("{}1", with_check("53340119900101218")));
-        assert!(m.contains("got 19"), "{m}");
+        assert!(m.contains("当前为 19 位"), "{m}");
         let m = message("53340119900101218A");
-        assert!(m.contains("18 characters"), "{m}");
-        assert!(m.contains("`A` at position 18"), "{m}");
+        assert!(m.contains("18 位"), "{m}");
+        assert!(m.contains("第 18 位是「A」"), "{m}");
         // X is a check character only, and an old number has none.
         assert!(parse("5334011990010X2186").is_err());
         assert!(parse("53340190010121X").is_err());
-        assert!(message("").contains("required"));
+        assert!(message("").contains("请填写身份证号码"));
     }
 
+    /// The message is the same whichever character is wrong, so it cannot give away the
+    /// expected one (the typo may be elsewhere in the 18).
     #[test]
-    fn a_wrong_check_character_names_the_expected_one() {
+    fn a_wrong_check_character_does_not_name_the_expected_one() {
         let good = with_check("53340119900101218");
         let expected = good.chars().last().unwrap();
-        let wrong = if expected == '0' { '1' } else { '0' };
-        let m = message(&format!("{}{wrong}", &good[..17]));
-        assert!(m.contains(&format!("should be `{expected}`")), "{m}");
-        assert!(m.contains(&format!("not `{wrong}`")), "{m}");
+        for wrong in ALPHABET
+            .iter()
+            .map(|&b| char::from(b))
+            .filter(|&c| c != expected)
+        {
+            let m = message(&format!("{}{wrong}", &good[..17]));
+            assert_eq!(
+                m, "校验码不符：18 位中有字符录入错误，请逐位核对",
+                "{wrong}"
+            );
+        }
     }
 
     #[test]
@@ -686,20 +694,20 @@ mod tests {
         }
         for prefix in ["00", "10", "16", "24", "47", "55", "66", "72", "84", "99"] {
             let m = message(&with_check(&format!("{prefix}340119900101218")));
-            assert!(m.contains("province"), "{prefix}: {m}");
+            assert!(m.contains("不是省级行政区划代码"), "{prefix}: {m}");
         }
     }
 
     #[test]
     fn the_birth_date_must_be_a_real_day_from_1880_to_today() {
-        assert!(message(&with_check("53340119900230218")).contains("not a real date"));
-        assert!(message(&with_check("53340119901301218")).contains("not a real date"));
-        assert!(message(&with_check("53340119900100218")).contains("not a real date"));
-        assert!(message(&with_check("53340118791231218")).contains("before 1880"));
+        assert!(message(&with_check("53340119900230218")).contains("「19900230」不是有效日期"));
+        assert!(message(&with_check("53340119901301218")).contains("不是有效日期"));
+        assert!(message(&with_check("53340119900100218")).contains("不是有效日期"));
+        assert!(message(&with_check("53340118791231218")).contains("早于 1880 年"));
         assert!(parse(&with_check("53340118800101218")).is_ok());
         assert!(parse(&with_check("53340120000229218")).is_ok());
         assert!(parse(&with_check("53340120260601218")).is_ok());
-        assert!(message(&with_check("53340120260602218")).contains("birth date in the future"));
+        assert!(message(&with_check("53340120260602218")).contains("晚于今天"));
     }
 
     #[test]
@@ -786,11 +794,11 @@ mod tests {
         assert!(ok(TaiwanPermit, "")
             .unwrap_err()
             .message
-            .contains("required"));
+            .contains("请填写台湾居民来往大陆通行证号码"));
         assert!(IdDocument::parse(Passport, "E12", TODAY)
             .unwrap_err()
             .message
-            .contains("got 3"));
+            .contains("当前为 3 位"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::CoreError;
 
 const FIELD: &str = "phone";
 
-const NOT_A_NUMBER: &str = "not a mainland mobile or landline number";
+const NOT_A_NUMBER: &str = "不是有效的手机或固定电话号码";
 
 /// Which kind of number a [`Phone`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ impl Phone {
             })
             .collect();
         if s.is_empty() {
-            return Err(CoreError::invalid(FIELD, "a phone number is required"));
+            return Err(CoreError::invalid(FIELD, "请填写电话号码"));
         }
         let international = if let Some(rest) = s.strip_prefix('+') {
             match rest.strip_prefix("86") {
@@ -77,7 +77,7 @@ impl Phone {
                 None => {
                     return Err(CoreError::invalid(
                         FIELD,
-                        format!("{NOT_A_NUMBER}: only the country code +86 is accepted"),
+                        format!("{NOT_A_NUMBER}：仅支持中国大陆号码（国家代码 +86）"),
                     ))
                 }
             }
@@ -150,7 +150,7 @@ fn national_number(d: &str) -> Result<Phone, CoreError> {
     if !d.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CoreError::invalid(
             FIELD,
-            format!("{NOT_A_NUMBER}: only digits, spaces and - ( ) . are expected"),
+            format!("{NOT_A_NUMBER}：号码中只能有数字、空格和「-」「(」「)」「.」"),
         ));
     }
     let bytes = d.as_bytes();
@@ -159,13 +159,13 @@ fn national_number(d: &str) -> Result<Phone, CoreError> {
             if d.len() != 11 {
                 return Err(CoreError::invalid(
                     FIELD,
-                    format!("a mobile number has 11 digits (got {})", d.len()),
+                    format!("手机号码应为 11 位，当前为 {} 位", d.len()),
                 ));
             }
             if !(b'3'..=b'9').contains(&bytes[1]) {
                 return Err(CoreError::invalid(
                     FIELD,
-                    format!("a mainland mobile number begins 13 to 19, not {}", &d[..2]),
+                    format!("手机号码应以 13 至 19 开头，不能以「{}」开头", &d[..2]),
                 ));
             }
             Ok(Phone {
@@ -176,7 +176,7 @@ fn national_number(d: &str) -> Result<Phone, CoreError> {
         Some(b'0') => landline(d),
         _ if (7..=8).contains(&d.len()) => Err(CoreError::invalid(
             FIELD,
-            "a landline number needs its area code, e.g. 0887-8221234",
+            "固定电话号码需要加区号，例如 0887-8221234",
         )),
         _ => Err(CoreError::invalid(FIELD, NOT_A_NUMBER)),
     }
@@ -192,7 +192,7 @@ fn landline(d: &str) -> Result<Phone, CoreError> {
         return Err(CoreError::invalid(
             FIELD,
             format!(
-                "{NOT_A_NUMBER}: no area code begins {}",
+                "{NOT_A_NUMBER}：没有以「{}」开头的区号",
                 &d[..d.len().min(3)]
             ),
         ));
@@ -203,7 +203,7 @@ fn landline(d: &str) -> Result<Phone, CoreError> {
         return Err(CoreError::invalid(
             FIELD,
             format!(
-                "a landline number is an area code and 7 or 8 digits (got {} digits)",
+                "固定电话号码应为区号加 7 或 8 位号码，当前共 {} 位",
                 d.len()
             ),
         ));
@@ -212,7 +212,7 @@ fn landline(d: &str) -> Result<Phone, CoreError> {
         return Err(CoreError::invalid(
             FIELD,
             format!(
-                "a landline number is the area code {area} and 7 or 8 digits (got {})",
+                "固定电话在区号 {area} 之后应为 7 或 8 位号码，当前为 {} 位",
                 subscriber.len()
             ),
         ));
@@ -220,7 +220,7 @@ fn landline(d: &str) -> Result<Phone, CoreError> {
     if subscriber.starts_with(['0', '1']) {
         return Err(CoreError::invalid(
             FIELD,
-            format!("a landline number does not begin with 0 or 1 after the area code {area}"),
+            format!("固定电话在区号 {area} 之后的号码不能以 0 或 1 开头"),
         ));
     }
     Ok(Phone {
@@ -283,21 +283,15 @@ mod tests {
         ] {
             assert_eq!(normal(raw), "13612348609", "{raw}");
         }
-        assert!(message("+44 20 7946 0000").contains("+86"));
+        assert!(message("+44 20 7946 0000").contains("仅支持中国大陆号码（国家代码 +86）"));
     }
 
     #[test]
     fn a_short_or_long_mobile_says_how_many_digits_it_has() {
-        assert_eq!(
-            message("1361234860"),
-            "a mobile number has 11 digits (got 10)"
-        );
-        assert_eq!(
-            message("136123486091"),
-            "a mobile number has 11 digits (got 12)"
-        );
-        assert!(message("12612348609").contains("13 to 19"));
-        assert!(message("10612348609").contains("13 to 19"));
+        assert_eq!(message("1361234860"), "手机号码应为 11 位，当前为 10 位");
+        assert_eq!(message("136123486091"), "手机号码应为 11 位，当前为 12 位");
+        assert!(message("12612348609").contains("应以 13 至 19 开头，不能以「12」开头"));
+        assert!(message("10612348609").contains("应以 13 至 19 开头，不能以「10」开头"));
     }
 
     #[test]
@@ -325,15 +319,15 @@ mod tests {
 
     #[test]
     fn malformed_landlines_are_explained() {
-        assert!(message("0887-0221234").contains("does not begin with 0 or 1"));
-        assert!(message("0887-1221234").contains("does not begin with 0 or 1"));
-        assert!(message("0887-822123").contains("7 or 8 digits (got 6)"));
-        assert!(message("0887-822123456").contains("7 or 8 digits (got 9)"));
-        assert!(message("8221234").contains("needs its area code"));
-        assert!(message("65123456").contains("needs its area code"));
+        assert!(message("0887-0221234").contains("不能以 0 或 1 开头"));
+        assert!(message("0887-1221234").contains("不能以 0 或 1 开头"));
+        assert!(message("0887-822123").contains("7 或 8 位号码，当前为 6 位"));
+        assert!(message("0887-822123456").contains("7 或 8 位号码，当前为 9 位"));
+        assert!(message("8221234").contains("需要加区号"));
+        assert!(message("65123456").contains("需要加区号"));
         assert!(message("0012345678").contains(NOT_A_NUMBER));
         assert!(message("0112345678").contains(NOT_A_NUMBER));
-        assert!(message("02").contains("got 2 digits"));
+        assert!(message("02").contains("当前共 2 位"));
     }
 
     #[test]
@@ -348,12 +342,12 @@ mod tests {
             let e = Phone::parse(raw).unwrap_err();
             assert_eq!(e.field, "phone");
             assert!(
-                e.message.contains(NOT_A_NUMBER) || e.message.contains("digits"),
+                e.message.contains(NOT_A_NUMBER) || e.message.contains("应为 11 位"),
                 "{raw}: {}",
                 e.message
             );
         }
-        assert_eq!(message("  "), "a phone number is required");
+        assert_eq!(message("  "), "请填写电话号码");
     }
 
     #[test]

@@ -46,9 +46,9 @@ macro_rules! labelled_enum {
                     .ok_or_else(|| {
                         let known: Vec<String> = $name::ALL
                             .iter()
-                            .map(|v| format!("{} ({})", v.as_str(), v.label_zh()))
+                            .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
                             .collect();
-                        CoreError::invalid($field, format!("unknown value `{s}`; one of {}", known.join(", ")))
+                        CoreError::invalid($field, format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")))
                     })
             }
         }
@@ -173,7 +173,9 @@ impl EthnicGroup {
         }
         Err(CoreError::invalid(
             "ethnic_group",
-            format!("`{s}` is not one of the 56 ethnic groups (GB/T 3304), 其他 or 外国血统"),
+            format!(
+                "「{s}」不是 56 个民族之一：应填写民族名称（如「藏族」），或填「其他」「外国血统」"
+            ),
         ))
     }
 
@@ -206,13 +208,10 @@ impl PersonName {
             .collect();
         let n = s.chars().count();
         if n == 0 {
-            return Err(CoreError::invalid("name", "a name is required"));
+            return Err(CoreError::invalid("name", "请填写姓名"));
         }
         if n > 50 {
-            return Err(CoreError::invalid(
-                "name",
-                "a name is at most 50 characters",
-            ));
+            return Err(CoreError::invalid("name", "姓名不能超过 50 个字"));
         }
         if let Some(bad) = s
             .chars()
@@ -220,7 +219,7 @@ impl PersonName {
         {
             return Err(CoreError::invalid(
                 "name",
-                format!("a name may not contain `{bad}`"),
+                format!("姓名中不能含有「{bad}」：只能填写文字、间隔号「·」和空格"),
             ));
         }
         Ok(PersonName(s))
@@ -280,16 +279,17 @@ impl DwellingAddress {
         let unit = clean(unit, &["单元"]);
         let room = clean(room, &["室", "号", "户"]);
         if room.is_empty() {
-            return Err(CoreError::invalid(
-                "room",
-                "a dwelling needs its room or house number",
-            ));
+            return Err(CoreError::invalid("room", "请填写房号或门牌号"));
         }
-        for (field, v) in [("building", &building), ("unit", &unit), ("room", &room)] {
+        for (field, label, v) in [
+            ("building", "楼栋号", &building),
+            ("unit", "单元号", &unit),
+            ("room", "房号", &room),
+        ] {
             if v.chars().count() > 20 || !v.chars().all(|c| c.is_alphanumeric() || c == '-') {
                 return Err(CoreError::invalid(
                     field,
-                    format!("`{v}` is not a {field} number"),
+                    format!("「{v}」不是有效的{label}（最多 20 个字符，只能含文字、数字和「-」）"),
                 ));
             }
         }
@@ -310,7 +310,7 @@ impl DwellingAddress {
             .filter(|c| !c.is_whitespace())
             .collect();
         if s.is_empty() {
-            return Err(CoreError::invalid("address", "an address is required"));
+            return Err(CoreError::invalid("address", "请填写住址"));
         }
         let dashed: Vec<&str> = s.split('-').collect();
         if dashed.len() == 3
@@ -335,7 +335,7 @@ impl DwellingAddress {
             rest = &rest[i + "单元".len()..];
         }
         DwellingAddress::from_parts(building, unit, rest)
-            .map_err(|e| CoreError::invalid("address", format!("`{raw}`: {}", e.message)))
+            .map_err(|e| CoreError::invalid("address", format!("「{raw}」：{}", e.message)))
     }
 
     /// A key that is equal for equal addresses, for matching.
@@ -380,7 +380,7 @@ pub fn parse_tag(raw: &str) -> Result<String, CoreError> {
     if n == 0 || n > 20 || !t.chars().all(|c| c.is_alphanumeric() || c == '-') {
         return Err(CoreError::invalid(
             "tags",
-            format!("`{t}` is not a tag (1 to 20 letters or digits)"),
+            format!("「{t}」不是有效的标签：标签为 1 至 20 个字，只能含文字、数字和「-」"),
         ));
     }
     Ok(t.to_owned())
@@ -543,7 +543,7 @@ impl PersonDraft {
         {
             errors.push(CoreError::invalid(
                 "hukou_address",
-                "an address is at most 200 characters",
+                "户籍地址不能超过 200 个字",
             ));
         }
         let category = match blank(input.category) {
@@ -564,10 +564,7 @@ impl PersonDraft {
             .and_then(|a| DwellingAddress::parse(a).map_err(|e| errors.push(e)).ok());
         if let Some(b) = birth_date {
             if b > today {
-                errors.push(CoreError::invalid(
-                    "birth_date",
-                    "a birth date cannot be in the future",
-                ));
+                errors.push(CoreError::invalid("birth_date", "出生日期不能晚于今天"));
             }
         }
         let (Some(name), Some(category), true) = (name, category, errors.is_empty()) else {

@@ -90,7 +90,19 @@ impl FromStr for NodeKind {
         NodeKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| CoreError::invalid("kind", format!("unknown node kind `{s}`")))
+            .ok_or_else(|| {
+                let known: Vec<String> = NodeKind::ALL
+                    .iter()
+                    .map(|k| format!("{}（{}）", k.label_zh(), k.as_str()))
+                    .collect();
+                CoreError::invalid(
+                    "kind",
+                    format!(
+                        "「{s}」不是有效的节点类型，应为以下之一：{}",
+                        known.join("、")
+                    ),
+                )
+            })
     }
 }
 
@@ -116,14 +128,20 @@ impl NodeCode {
                 if code.len() != len || !code.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(CoreError::invalid(
                         "code",
-                        format!("a {} code is {len} digits (got `{code}`)", kind.as_str()),
+                        format!(
+                            "「{code}」不是{label}代码：{label}代码为 {len} 位数字",
+                            label = kind.label_zh()
+                        ),
                     ));
                 }
                 let province = code[..2].parse::<u8>().unwrap_or(0);
                 if !PROVINCE_PREFIXES.contains(&province) {
                     return Err(CoreError::invalid(
                         "code",
-                        format!("`{}` is not a GB/T 2260 province prefix", &code[..2]),
+                        format!(
+                            "前两位「{}」不是省级行政区划代码（GB/T 2260），请核对",
+                            &code[..2]
+                        ),
                     ));
                 }
                 // The digits a level adds may not be all zero: 533400 is a prefecture, not a
@@ -137,8 +155,9 @@ impl NodeCode {
                     return Err(CoreError::invalid(
                         "code",
                         format!(
-                            "`{code}` ends in zeros where a {} code has its own digits",
-                            kind.as_str()
+                            "「{code}」末 {} 位全为 0，是上级区划的代码，不是{}代码",
+                            added.len(),
+                            kind.label_zh()
                         ),
                     ));
                 }
@@ -152,7 +171,7 @@ impl NodeCode {
                 {
                     return Err(CoreError::invalid(
                         "code",
-                        "a local code is 1 to 32 letters, digits, `-` or `_`",
+                        "自编代码应为 1 至 32 位英文字母、数字、「-」或「_」",
                     ));
                 }
             }
@@ -174,7 +193,7 @@ impl NodeCode {
             return Err(CoreError::invalid(
                 "code",
                 format!(
-                    "`{}` does not lie within `{}`: a division code extends its parent's",
+                    "「{}」不在上级区划「{}」之内：下级代码应以上级代码开头",
                     self.0, parent.0
                 ),
             ));
@@ -203,19 +222,13 @@ impl NodeName {
         let name = raw.trim();
         let chars = name.chars().count();
         if chars == 0 {
-            return Err(CoreError::invalid("name", "a name is required"));
+            return Err(CoreError::invalid("name", "请填写名称"));
         }
         if chars > 100 {
-            return Err(CoreError::invalid(
-                "name",
-                "a name is at most 100 characters",
-            ));
+            return Err(CoreError::invalid("name", "名称不能超过 100 个字"));
         }
         if name.chars().any(char::is_control) {
-            return Err(CoreError::invalid(
-                "name",
-                "a name may not contain control characters",
-            ));
+            return Err(CoreError::invalid("name", "名称中不能含有不可见的控制字符"));
         }
         Ok(NodeName(name.to_owned()))
     }
@@ -244,7 +257,12 @@ impl JurisdictionPath {
     }
 
     pub fn parse(raw: &str) -> Result<JurisdictionPath, CoreError> {
-        let bad = || CoreError::invalid("path", format!("`{raw}` is not a path like /1/7/42/"));
+        let bad = || {
+            CoreError::invalid(
+                "path",
+                format!("「{raw}」不是有效的辖区路径，格式应如 /1/7/42/"),
+            )
+        };
         let inner = raw
             .strip_prefix('/')
             .and_then(|s| s.strip_suffix('/'))
@@ -456,7 +474,11 @@ impl NewNode {
             (Some(kind), None) if kind.division_code_len().is_some() => {
                 errors.push(CoreError::invalid(
                     "code",
-                    format!("a {} needs its division code", kind.as_str()),
+                    format!(
+                        "{}必须填写 {} 位区划代码",
+                        kind.label_zh(),
+                        kind.division_code_len().unwrap_or_default()
+                    ),
                 ));
                 None
             }
@@ -494,12 +516,12 @@ pub fn check_household_estimate(
         if kind.is_some_and(|k| k != NodeKind::Grid) {
             errors.push(CoreError::invalid(
                 "household_estimate",
-                "the household estimate is kept on grids; higher levels sum their grids",
+                "户数只在网格上填写，上级的户数由所辖网格汇总",
             ));
         } else if !(0..=100_000).contains(&n) {
             errors.push(CoreError::invalid(
                 "household_estimate",
-                "a grid holds between 0 and 100000 households",
+                "网格户数应在 0 至 100000 之间",
             ));
         }
     }

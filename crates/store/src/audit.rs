@@ -123,9 +123,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Vec<AuditRecord>, StoreError> {
     if !scope.can_read_audit() {
-        return Err(StoreError::Forbidden(
-            "your role may not read the audit log".into(),
-        ));
+        return Err(StoreError::Forbidden("您的角色不能查看审计日志".into()));
     }
     let mut params = Params::new();
     let mut clauses = vec![crate::scope_filter(scope, "node_path", &mut params)];

@@ -101,6 +101,10 @@ impl Db {
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            // 64 MiB of page cache per connection (the default is 2 MiB): the
+                            // registry's hash and name indexes are written at random positions.
+                            conn.execute("PRAGMA cache_size = -65536").await?;
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
                         }
                         Backend::Postgres => {
                             if let Some(schema) = schema {
@@ -309,6 +313,9 @@ pub(crate) struct Params {
 pub(crate) enum ParamValue {
     Text(String),
     Int(i64),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
+    OptBytes(Option<Vec<u8>>),
 }
 
 impl Params {
@@ -327,6 +334,21 @@ impl Params {
         format!("${}", self.values.len())
     }
 
+    pub(crate) fn opt_text(&mut self, v: Option<String>) -> String {
+        self.values.push(ParamValue::OptText(v));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn opt_int(&mut self, v: Option<i64>) -> String {
+        self.values.push(ParamValue::OptInt(v));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn opt_bytes(&mut self, v: Option<Vec<u8>>) -> String {
+        self.values.push(ParamValue::OptBytes(v));
+        format!("${}", self.values.len())
+    }
+
     pub(crate) fn bind<'q>(
         &self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -335,6 +357,9 @@ impl Params {
             q = match v {
                 ParamValue::Text(s) => q.bind(s.clone()),
                 ParamValue::Int(i) => q.bind(*i),
+                ParamValue::OptText(s) => q.bind(s.clone()),
+                ParamValue::OptInt(i) => q.bind(*i),
+                ParamValue::OptBytes(b) => q.bind(b.clone()),
             };
         }
         q

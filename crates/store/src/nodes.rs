@@ -345,7 +345,7 @@ fn check_placement(
             return Err(StoreError::invalid(
                 "kind",
                 format!(
-                    "a {} ({}) cannot be placed under a {} ({})",
+                    "{1}（{0}）不能设在{3}（{2}）之下",
                     kind.as_str(),
                     kind.label_zh(),
                     parent.kind.as_str(),
@@ -359,7 +359,11 @@ fn check_placement(
         {
             return Err(StoreError::invalid(
                 "kind",
-                format!("`{}` is already a {} on this path", a.name, a.kind.as_str()),
+                format!(
+                    "本路径上已有{}「{}」，同一路径上不能重复出现同类节点",
+                    a.kind.label_zh(),
+                    a.name
+                ),
             ));
         }
     }
@@ -375,32 +379,20 @@ pub async fn create(db: &Db, scope: &Scope, new: NewNode) -> Result<Node, StoreE
             let parent = load(&mut *tx, pid).await?;
             let parent = match parent {
                 Some(p) if scope.can_read(&p.path) => p,
-                _ => {
-                    return Err(StoreError::invalid(
-                        "parent_id",
-                        "no such node in your jurisdiction",
-                    ))
-                }
+                _ => return Err(StoreError::invalid("parent_id", "您的辖区内没有这个节点")),
             };
             if !scope.can_add_under(&parent.path) {
-                return Err(StoreError::Forbidden(
-                    "your role may not add nodes here".into(),
-                ));
+                return Err(StoreError::Forbidden("您的角色不能在此处添加节点".into()));
             }
             if !parent.is_open() {
-                return Err(StoreError::invalid(
-                    "parent_id",
-                    "the parent node is closed",
-                ));
+                return Err(StoreError::invalid("parent_id", "上级节点已撤销"));
             }
             let path = parent.path.clone();
             (chain(&mut *tx, &path).await?, Some(path))
         }
         None => {
             if !scope.is_admin() {
-                return Err(StoreError::Forbidden(
-                    "only an admin may create a root node".into(),
-                ));
+                return Err(StoreError::Forbidden("只有管理员可以创建根节点".into()));
             }
             (Vec::new(), None)
         }
@@ -470,9 +462,7 @@ pub async fn update(
         _ => return Err(StoreError::NotFound),
     };
     if !scope.can_edit_node(&node.path) {
-        return Err(StoreError::Forbidden(
-            "your role may not change this node".into(),
-        ));
+        return Err(StoreError::Forbidden("您的角色不能修改这个节点".into()));
     }
     let mut errors = Vec::new();
     let name = patch
@@ -486,7 +476,7 @@ pub async fn update(
         Some("") if node.kind.division_code_len().is_some() => {
             errors.push(CoreError::invalid(
                 "code",
-                format!("a {} needs its division code", node.kind.as_str()),
+                format!("{}必须填写区划代码", node.kind.label_zh()),
             ));
             None
         }
@@ -569,25 +559,23 @@ pub async fn move_subtree(
         _ => {
             return Err(StoreError::invalid(
                 "new_parent_id",
-                "no such node in your jurisdiction",
+                "您的辖区内没有这个节点",
             ))
         }
     };
     if !scope.can_edit_node(&node.path) || !scope.can_add_under(&parent.path) {
-        return Err(StoreError::Forbidden(
-            "your role may not move this node".into(),
-        ));
+        return Err(StoreError::Forbidden("您的角色不能移动这个节点".into()));
     }
     if !node.is_open() || !parent.is_open() {
         return Err(StoreError::invalid(
             "new_parent_id",
-            "closed nodes cannot be moved or receive nodes",
+            "已撤销的节点不能移动，也不能接收下级节点",
         ));
     }
     if parent.path.is_within(&node.path) {
         return Err(StoreError::invalid(
             "new_parent_id",
-            "a node cannot be moved under itself",
+            "不能把节点移到它自身或其下级节点之下",
         ));
     }
     if node.parent_id == Some(parent.id) {
@@ -613,7 +601,7 @@ pub async fn move_subtree(
             .map_err(|e| {
                 CoreError::invalid(
                     "new_parent_id",
-                    format!("{} — change the code first", e.message),
+                    format!("{}；请先修改该节点的代码", e.message),
                 )
             })?;
     }
@@ -665,19 +653,14 @@ pub async fn close(
         _ => return Err(StoreError::NotFound),
     };
     if !scope.can_edit_node(&node.path) {
-        return Err(StoreError::Forbidden(
-            "your role may not close this node".into(),
-        ));
+        return Err(StoreError::Forbidden("您的角色不能撤销这个节点".into()));
     }
     if !node.is_open() {
-        return Err(StoreError::invalid("id", "the node is already closed"));
+        return Err(StoreError::invalid("id", "该节点已撤销"));
     }
     let on = on.unwrap_or_else(clock::today);
     if format_date(on) < node.opened_on {
-        return Err(StoreError::invalid(
-            "closed_on",
-            "a node cannot close before it opened",
-        ));
+        return Err(StoreError::invalid("closed_on", "撤销日期不能早于设立日期"));
     }
     let (lo, hi) = node.path.subtree_bounds();
     let closed = sqlx::query(
@@ -745,13 +728,13 @@ pub(crate) fn unique_to_conflict(e: sqlx::Error) -> StoreError {
                 .map(str::to_owned)
                 .unwrap_or_else(|| db.message().to_owned());
             let (field, message) = if what.contains("username") {
-                ("username", "this login name is taken")
+                ("username", "该登录名已被使用")
             } else if what.contains("name") {
-                ("name", "a node of this name already exists here")
+                ("name", "此处已有同名节点")
             } else if what.contains("code") {
-                ("code", "this code is already in use")
+                ("code", "该代码已被使用")
             } else {
-                ("id", "already exists")
+                ("id", "该记录已存在")
             };
             return StoreError::Conflict {
                 field: field.into(),

@@ -172,35 +172,32 @@ async fn check_binding(
 ) -> Result<(), StoreError> {
     if role == Role::Admin {
         if !node_ids.is_empty() {
-            errors.push(CoreError::invalid(
-                "node_ids",
-                "an admin is not bound to nodes",
-            ));
+            errors.push(CoreError::invalid("node_ids", "管理员不绑定节点"));
         }
         return Ok(());
     }
     if node_ids.is_empty() {
         errors.push(CoreError::invalid(
             "node_ids",
-            "bind the account to at least one node: it sees nothing outside them",
+            "请至少绑定一个节点：账号只能看到所绑定节点内的数据",
         ));
     }
     for id in node_ids {
         match crate::nodes::get(db, scope, *id).await {
-            Ok(n) if !n.is_open() => errors.push(CoreError::invalid(
-                "node_ids",
-                format!("node {id} is closed"),
-            )),
+            Ok(n) if !n.is_open() => {
+                errors.push(CoreError::invalid("node_ids", format!("节点 {id} 已撤销")))
+            }
             Ok(n) if role == Role::GridWorker && n.kind != NodeKind::Grid => {
                 errors.push(CoreError::invalid(
                     "node_ids",
-                    format!("a grid worker is bound to grids; node {id} is a {}", n.kind),
+                    format!("网格员只能绑定网格；节点 {id} 是{}", n.kind.label_zh()),
                 ))
             }
             Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                errors.push(CoreError::invalid("node_ids", format!("no node {id}")))
-            }
+            Err(StoreError::NotFound) => errors.push(CoreError::invalid(
+                "node_ids",
+                format!("没有编号为 {id} 的节点"),
+            )),
             Err(e) => return Err(e),
         }
     }
@@ -210,9 +207,7 @@ async fn check_binding(
 /// Creates an account (admins only). Audited; the password is never logged.
 pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may manage accounts".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
     }
     let mut errors = Vec::new();
     let username = Username::parse(new.username)
@@ -226,7 +221,7 @@ pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, St
     if display_name.is_some_and(|d| d.chars().count() > 50 || d.chars().any(char::is_control)) {
         errors.push(CoreError::invalid(
             "display_name",
-            "a display name is at most 50 characters",
+            "姓名最多 50 个字符，且不能包含控制字符",
         ));
     }
     if let Some(role) = role {
@@ -279,9 +274,7 @@ pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, St
 /// One account (admins only).
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<User, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may manage accounts".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
     }
     load_user(db, id).await?.ok_or(StoreError::NotFound)
 }
@@ -289,9 +282,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<User, StoreError> {
 /// Finds an account by login name (admins and the operator only).
 pub async fn find(db: &Db, scope: &Scope, username: &str) -> Result<Option<User>, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may manage accounts".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
     }
     let row = sqlx::query("SELECT id FROM app_user WHERE username = $1")
         .bind(username.trim().to_ascii_lowercase())
@@ -306,9 +297,7 @@ pub async fn find(db: &Db, scope: &Scope, username: &str) -> Result<Option<User>
 /// All accounts by login name, paged by id (admins only).
 pub async fn list(db: &Db, scope: &Scope, page: Page) -> Result<Vec<User>, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may manage accounts".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
     }
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM app_user WHERE id > $1 ORDER BY id LIMIT $2"
@@ -335,9 +324,7 @@ pub async fn set_password(
     password: &str,
 ) -> Result<(), StoreError> {
     if !(scope.can_manage_users() || scope.user_id() == Some(user_id)) {
-        return Err(StoreError::Forbidden(
-            "you may only change your own password".into(),
-        ));
+        return Err(StoreError::Forbidden("您只能修改自己的密码".into()));
     }
     let password = NewPassword::parse(password)?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
@@ -375,9 +362,7 @@ pub async fn update(
     disabled: Option<bool>,
 ) -> Result<User, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may manage accounts".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
     }
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     let mut errors = Vec::new();
@@ -399,7 +384,7 @@ pub async fn update(
     if scope.user_id() == Some(user_id) && (disabled == Some(true) || new_role != Role::Admin) {
         errors.push(CoreError::invalid(
             "role",
-            "you cannot disable or demote your own account",
+            "不能停用自己的账号，也不能取消自己的管理员角色",
         ));
     }
     if !errors.is_empty() {
@@ -694,20 +679,15 @@ pub async fn issue_token(
     label: &str,
 ) -> Result<String, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may issue API tokens".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以签发 API 令牌".into()));
     }
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     if user.disabled {
-        return Err(StoreError::invalid("username", "the account is disabled"));
+        return Err(StoreError::invalid("username", "该账号已停用"));
     }
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 100 {
-        return Err(StoreError::invalid(
-            "label",
-            "a label is 1 to 100 characters",
-        ));
+        return Err(StoreError::invalid("label", "标签须为 1 到 100 个字符"));
     }
     let token = format!("linli_{}", random_token(32));
     let mut tx = db.pool().begin().await?;
@@ -735,9 +715,7 @@ pub async fn issue_token(
 /// Revokes every live token of an account. Audited. Returns how many were revoked.
 pub async fn revoke_tokens(db: &Db, scope: &Scope, user_id: i64) -> Result<u64, StoreError> {
     if !scope.can_manage_users() {
-        return Err(StoreError::Forbidden(
-            "only an admin may revoke API tokens".into(),
-        ));
+        return Err(StoreError::Forbidden("只有管理员可以吊销 API 令牌".into()));
     }
     let mut tx = db.pool().begin().await?;
     let n = sqlx::query(

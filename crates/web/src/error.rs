@@ -49,11 +49,15 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录")
     }
 
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "未找到，或不在您的辖区内",
+        )
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -108,7 +112,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
-                    "internal error",
+                    "系统内部错误，请稍后重试",
                 )
             }
         }
@@ -121,14 +125,14 @@ impl From<LoginError> for ApiError {
             LoginError::BadCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                "wrong login name or password",
+                "用户名或密码错误",
             ),
             LoginError::Throttled { retry_after_s } => ApiError {
                 retry_after_s: Some(retry_after_s),
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "throttled",
-                    format!("too many failed logins; try again in {retry_after_s} s"),
+                    format!("登录失败次数过多，请 {retry_after_s} 秒后再试"),
                 )
             },
             LoginError::Store(e) => e.into(),

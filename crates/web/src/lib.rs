@@ -129,7 +129,7 @@ async fn json_only_for_cookie_writes(req: Request, next: Next) -> Response {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "API writes take `content-type: application/json`",
+            "API 写操作须使用「content-type: application/json」",
         )
         .into_response();
     }

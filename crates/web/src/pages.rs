@@ -115,7 +115,7 @@ pub(crate) fn store_error_page(e: StoreError) -> Response {
     let api = ApiError::from(e);
     let msg = match api.status {
         StatusCode::NOT_FOUND => "未找到，或不在您的辖区内。".to_owned(),
-        StatusCode::FORBIDDEN => format!("您的角色无权执行此操作（{}）。", api.message),
+        StatusCode::FORBIDDEN => format!("无权执行此操作：{}。", api.message),
         StatusCode::INTERNAL_SERVER_ERROR => "系统内部错误，请稍后重试。".to_owned(),
         _ => api.message,
     };
@@ -447,7 +447,6 @@ struct NodePageView {
     name: String,
     kind_label: &'static str,
     code: String,
-    path: String,
     opened_on: String,
     closed_on: Option<String>,
     is_grid: bool,
@@ -536,7 +535,6 @@ async fn render_node(
         name: node.name.clone(),
         kind_label: node.kind.label_zh(),
         code: node.code.clone().unwrap_or_default(),
-        path: node.path.as_str().to_owned(),
         opened_on: node.opened_on.clone(),
         closed_on: node.closed_on.clone(),
         is_grid: node.kind == NodeKind::Grid,
@@ -610,7 +608,7 @@ fn optional_number(field: &str, raw: &str) -> Result<Option<i64>, StoreError> {
     }
     raw.parse::<i64>()
         .map(Some)
-        .map_err(|_| StoreError::invalid(field, format!("`{raw}` is not a whole number")))
+        .map_err(|_| StoreError::invalid(field, format!("「{raw}」不是整数")))
 }
 
 async fn node_add_child(
@@ -697,7 +695,7 @@ async fn node_move(
 ) -> Response {
     let result = async {
         let target = optional_number("new_parent_id", &f.form.new_parent_id)?
-            .ok_or_else(|| StoreError::invalid("new_parent_id", "choose the new parent"))?;
+            .ok_or_else(|| StoreError::invalid("new_parent_id", "请选择新的上级节点"))?;
         nodes::move_subtree(&state.db, &f.user.scope, id, target)
             .await
             .map(|_| ())

@@ -24,7 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/persons/new", get(new_page))
         .route("/persons/{id}", get(person_page))
         .route("/persons/{id}/edit", get(edit_page).post(edit))
-        .route("/persons/{id}/unmask", post(unmask))
+        // A reload of the unmasked page lands here by GET: back to the masked page.
+        .route("/persons/{id}/unmask", post(unmask).get(back_to_person))
 }
 
 pub struct Choice {
@@ -226,10 +227,10 @@ async fn render_form(
         .map(|n| Choice {
             value: n.id.to_string(),
             label: format!(
-                "{}{} {}",
+                "{}{}（{}）",
                 "　".repeat(n.depth.clamp(0, 6) as usize),
                 n.name,
-                n.kind.label_zh()
+                short_kind(n.kind)
             ),
             selected: n.id.to_string() == f.node_id,
         })
@@ -319,6 +320,29 @@ async fn new_page(
     render_form(&state, &user, None, f, Vec::new()).await
 }
 
+fn short_kind(k: NodeKind) -> &'static str {
+    match k {
+        NodeKind::District => "区县",
+        NodeKind::Street => "街道",
+        NodeKind::Community => "社区",
+        NodeKind::Compound => "小区",
+        NodeKind::Grid => "网格",
+        NodeKind::Building => "楼栋",
+    }
+}
+
+/// Form errors with the person form's own labels (a person's `name` is 姓名, not 名称).
+fn person_form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
+    form_errors(e).map(|errs| {
+        errs.into_iter()
+            .map(|m| match m.strip_prefix("名称：") {
+                Some(rest) => format!("姓名：{rest}"),
+                None => m,
+            })
+            .collect()
+    })
+}
+
 fn pairs(form: &CsrfForm<Vec<(String, String)>>) -> PersonFields {
     PersonFields::from_pairs(form.form.clone())
 }
@@ -327,10 +351,11 @@ async fn create(State(state): State<AppState>, form: CsrfForm<Vec<(String, Strin
     let f = pairs(&form);
     let user = &form.user;
     let result = async {
-        let node_id =
-            f.node_id.trim().parse::<i64>().map_err(|_| {
-                StoreError::invalid("node_id", "choose where the person is registered")
-            })?;
+        let node_id = f
+            .node_id
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| StoreError::invalid("node_id", "请选择居民的登记辖区"))?;
         let input = PersonInput {
             name: &f.name,
             gender: Some(&f.gender),
@@ -359,7 +384,7 @@ async fn create(State(state): State<AppState>, form: CsrfForm<Vec<(String, Strin
     .await;
     match result {
         Ok((p, _)) => Redirect::to(&format!("/persons/{}?notice=created", p.id)).into_response(),
-        Err(e) => match form_errors(e) {
+        Err(e) => match person_form_errors(e) {
             Ok(errors) => render_form(&state, user, None, f, errors).await,
             Err(e) => store_error_page(e),
         },
@@ -440,7 +465,7 @@ async fn edit(
     };
     match registry::update(&state.db, &user.scope, id, &patch).await {
         Ok(_) => Redirect::to(&format!("/persons/{id}?notice=saved")).into_response(),
-        Err(e) => match form_errors(e) {
+        Err(e) => match person_form_errors(e) {
             Ok(errors) => render_form(&state, user, Some(&current), f, errors).await,
             Err(e) => store_error_page(e),
         },
@@ -569,6 +594,10 @@ async fn person_page(
         _ => "完成。",
     });
     render_person(&state, &user, id, None, notice).await
+}
+
+async fn back_to_person(Path(id): Path<i64>) -> Redirect {
+    Redirect::to(&format!("/persons/{id}"))
 }
 
 #[derive(Deserialize)]

@@ -80,8 +80,8 @@ CREATE INDEX person_phone_hash_idx ON person (phone_hash);
 CREATE INDEX person_id_last4_idx ON person (id_last4, node_path);
 CREATE INDEX person_phone_last4_idx ON person (phone_last4, node_path);
 CREATE INDEX person_name_idx ON person (name, node_path);
-CREATE INDEX person_name_pinyin_idx ON person (name_pinyin, node_path);
-CREATE INDEX person_name_initials_idx ON person (name_initials, node_path);
+CREATE INDEX person_name_pinyin_idx ON person (name_pinyin, name, node_path);
+CREATE INDEX person_name_initials_idx ON person (name_initials, name, node_path);
 CREATE INDEX person_node_path_idx ON person (node_path);
 CREATE INDEX person_household_idx ON person (household_id);
 

@@ -1,0 +1,394 @@
+//! `linli bench search --persons N`: seeds N synthetic persons into a fresh database (the demo
+//! tree), then measures each kind of registry search through HTTP, as a community worker and as
+//! a grid worker, beside two baselines on the same database and server: a bare indexed point
+//! query on the pool (no HTTP) and a `/healthz` round trip (HTTP with no search).
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use linli_core::idnumber::check_char;
+use linli_core::registry::{PersonDraft, PersonInput};
+use linli_core::{clock, NodeKind, Scope};
+use linli_store::nodes::{self, Node};
+use linli_store::registry::{self, BulkPerson};
+use linli_store::secret::{random_token, Keyring};
+use linli_store::users::{self, NewUser};
+use linli_store::Db;
+
+use crate::CliError;
+
+const SURNAMES: &str = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段钱汤尹黎易常武乔贺赖龚文";
+const GIVEN: &str = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌辉鹏飞宇浩然子轩梓涵一诺欣怡雨桐扎西卓玛多吉次仁央金拉姆格桑措";
+
+/// A deterministic pseudo-random sequence (SplitMix64), so every run asks the same questions.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The synthetic person number `i`: a name, a valid and unique ID number, a unique mobile.
+fn synthetic(i: u64) -> (String, String, String) {
+    let s: Vec<char> = SURNAMES.chars().collect();
+    let g: Vec<char> = GIVEN.chars().collect();
+    let (ns, ng) = (s.len() as u64, g.len() as u64);
+    let mut name = String::new();
+    name.push(s[(i % ns) as usize]);
+    name.push(g[((i / ns) % ng) as usize]);
+    if !(i / (ns * ng)).is_multiple_of(3) {
+        name.push(g[((i / (ns * ng * 3)) % ng) as usize]);
+    }
+    // 1,000 sequence numbers per birth date, over 32,000 days from 1935: unique below 32M, and
+    // the last four characters spread as in real numbers.
+    let seq = i % 1000;
+    let day = ((i / 1000) % 32_000) as i64;
+    let birth = clock::parse_date("birth_date", "1935-01-01")
+        .map(|d| d + time::Duration::days(day))
+        .unwrap_or(clock::today());
+    let body = format!(
+        "533401{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        seq % 1000
+    );
+    let id = format!("{body}{}", check_char(body.as_bytes()));
+    let phone = format!("139{:08}", i % 100_000_000);
+    (name, id, phone)
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort_unstable();
+    let n = samples.len().max(1);
+    let at = |q: f64| {
+        samples
+            .get(
+                ((n as f64 * q).ceil() as usize)
+                    .saturating_sub(1)
+                    .min(n - 1),
+            )
+            .copied()
+            .unwrap_or_default()
+    };
+    let total: Duration = samples.iter().sum();
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+        mean: total / n as u32,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+pub struct SearchBench {
+    pub persons: u64,
+    pub queries: usize,
+    pub database_url: Option<String>,
+}
+
+pub async fn search(args: SearchBench) -> Result<(), CliError> {
+    let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
+    std::fs::create_dir_all(&dir)?;
+    let schema = format!("bench_{}", random_token(6));
+    let db = match &args.database_url {
+        Some(url) => Db::connect(url, Some(&schema)).await?,
+        None => Db::open_sqlite_dir(&dir).await?,
+    };
+    db.migrate().await?;
+    let db = db.with_keys(Keyring::generate().0);
+    db.check_key().await?;
+    let result = run(&db, &args).await;
+    if args.database_url.is_some() {
+        db.drop_schema(&schema).await?;
+    }
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
+    let op = Scope::operator();
+    crate::demo::build_tree(db).await?;
+    let tree = nodes::subtree(db, &op, None).await?;
+    // People live in buildings, and in the village groups (which have no buildings).
+    let homes: Vec<&Node> = tree
+        .iter()
+        .filter(|n| {
+            n.kind == NodeKind::Building
+                || (n.kind == NodeKind::Compound && n.name.starts_with("村民小组"))
+        })
+        .collect();
+    let community = tree
+        .iter()
+        .find(|n| n.kind == NodeKind::Community)
+        .ok_or_else(|| CliError::Usage("no community".into()))?;
+    let grid = tree
+        .iter()
+        .find(|n| n.kind == NodeKind::Grid)
+        .ok_or_else(|| CliError::Usage("no grid".into()))?;
+    println!(
+        "Seeding {} persons into {} homes ({} database)…",
+        args.persons,
+        homes.len(),
+        db.backend().as_str()
+    );
+    let bar = ProgressBar::new(args.persons);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let today = clock::today();
+    let batch = 10_000u64;
+    let mut i = 0u64;
+    while i < args.persons {
+        let end = (i + batch).min(args.persons);
+        let mut rows = Vec::with_capacity((end - i) as usize);
+        for k in i..end {
+            let (name, id, phone) = synthetic(k);
+            let input = PersonInput {
+                name: &name,
+                id_number: Some(&id),
+                phone: Some(&phone),
+                ..Default::default()
+            };
+            let (draft, _) = PersonDraft::parse(&input, today)
+                .map_err(|e| CliError::Usage(format!("synthetic person {k} is invalid: {e:?}")))?;
+            rows.push(BulkPerson {
+                node: homes[(k % homes.len() as u64) as usize],
+                draft,
+            });
+        }
+        registry::bulk_insert(db, &op, &rows).await?;
+        bar.set_position(end);
+        i = end;
+    }
+    bar.finish_and_clear();
+    let seed_time = started.elapsed();
+    println!(
+        "Seeded {} persons in {:.1} s ({:.0} persons/s, with encryption, hashes, pinyin and history).",
+        args.persons,
+        seed_time.as_secs_f64(),
+        args.persons as f64 / seed_time.as_secs_f64().max(1e-9)
+    );
+
+    // The server, in this process, on an ephemeral port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = linli_web::app(db.clone(), linli_web::WebConfig::default());
+    tokio::spawn(async move {
+        let _ = linli_web::serve(listener, app).await;
+    });
+    let base = format!("http://{addr}");
+    let password = format!("bench-{}", random_token(8));
+    let staff_user = format!("bench_staff_{}", random_token(3));
+    let grid_user = format!("bench_grid_{}", random_token(3));
+    users::create(
+        db,
+        &op,
+        NewUser {
+            username: &staff_user,
+            display_name: None,
+            password: &password,
+            role: "staff",
+            node_ids: &[community.id],
+        },
+    )
+    .await?;
+    users::create(
+        db,
+        &op,
+        NewUser {
+            username: &grid_user,
+            display_name: None,
+            password: &password,
+            role: "grid_worker",
+            node_ids: &[grid.id],
+        },
+    )
+    .await?;
+    let client = |user: String| {
+        let base = base.clone();
+        let password = password.clone();
+        async move {
+            let c = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .map_err(|e| CliError::Usage(format!("http client: {e}")))?;
+            let r = c
+                .post(format!("{base}/api/v1/session"))
+                .json(&serde_json::json!({"username": user, "password": password}))
+                .send()
+                .await
+                .map_err(|e| CliError::Usage(format!("login: {e}")))?;
+            if !r.status().is_success() {
+                return Err(CliError::Usage(format!("login failed: {}", r.status())));
+            }
+            Ok::<_, CliError>(c)
+        }
+    };
+    let staff = client(staff_user).await?;
+    let worker = client(grid_user).await?;
+
+    let mut rng = Rng(0x5EED);
+    let sample: Vec<u64> = (0..args.queries).map(|_| rng.below(args.persons)).collect();
+    let queries = |kind: &str| -> Vec<String> {
+        sample
+            .iter()
+            .map(|&k| {
+                let (name, id, phone) = synthetic(k);
+                let (full, initials) = linli_core::registry::PersonName::parse(&name)
+                    .map(|n| n.pinyin())
+                    .unwrap_or_default();
+                match kind {
+                    "id_number" => id,
+                    "last4" => id[14..].to_owned(),
+                    "phone" => phone,
+                    "name" => name.chars().take(2).collect(),
+                    "pinyin_initials" => initials,
+                    _ => full.chars().take(6).collect(),
+                }
+            })
+            .collect()
+    };
+    let measure = |c: reqwest::Client, qs: Vec<String>| {
+        let base = base.clone();
+        async move {
+            let mut times = Vec::with_capacity(qs.len());
+            let mut hits = 0usize;
+            for q in qs {
+                let t = Instant::now();
+                let r = c
+                    .get(format!("{base}/api/v1/persons"))
+                    .query(&[("q", q.as_str()), ("limit", "20")])
+                    .send()
+                    .await
+                    .map_err(|e| CliError::Usage(format!("search: {e}")))?;
+                let body: serde_json::Value = r
+                    .json()
+                    .await
+                    .map_err(|e| CliError::Usage(format!("search: {e}")))?;
+                times.push(t.elapsed());
+                hits += body["items"].as_array().map_or(0, Vec::len);
+            }
+            Ok::<_, CliError>((stats(times), hits))
+        }
+    };
+
+    println!();
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>9}",
+        "measure", "p50 ms", "p99 ms", "mean ms", "hits/q"
+    );
+    // Baseline 1: the bare indexed point query, on the same pool, no HTTP.
+    let keys_probe = queries("id_number");
+    let mut bare = Vec::new();
+    for q in &keys_probe {
+        let t = Instant::now();
+        linli_store::registry::search_id_hash_baseline(db, q).await?;
+        bare.push(t.elapsed());
+    }
+    let s = stats(bare);
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>9}",
+        "baseline: indexed point query",
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.mean),
+        "-"
+    );
+    // Baseline 2: an HTTP round trip that does no search.
+    let mut rt = Vec::new();
+    for _ in 0..args.queries {
+        let t = Instant::now();
+        staff
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        rt.push(t.elapsed());
+    }
+    let s = stats(rt);
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>9}",
+        "baseline: HTTP GET /healthz",
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.mean),
+        "-"
+    );
+    for (who, c) in [
+        ("staff (community)", &staff),
+        ("grid worker (1 grid)", &worker),
+    ] {
+        for kind in [
+            "id_number",
+            "last4",
+            "phone",
+            "name",
+            "pinyin_initials",
+            "pinyin_full",
+        ] {
+            let (s, hits) = measure(c.clone(), queries(kind)).await?;
+            println!(
+                "{:<34} {:>9} {:>9} {:>9} {:>9.1}",
+                format!("{who}: {kind}"),
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.mean),
+                hits as f64 / args.queries.max(1) as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_people_are_valid_and_distinct() {
+        let today = clock::today();
+        let mut ids = std::collections::HashSet::new();
+        for i in (0..200_000u64).step_by(997) {
+            let (name, id, phone) = synthetic(i);
+            let input = PersonInput {
+                name: &name,
+                id_number: Some(&id),
+                phone: Some(&phone),
+                ..Default::default()
+            };
+            assert!(
+                PersonDraft::parse(&input, today).is_ok(),
+                "{i}: {name} {id} {phone}"
+            );
+            assert!(ids.insert(id));
+        }
+    }
+
+    #[test]
+    fn percentiles_pick_the_right_sample() {
+        let s = stats((1..=100).map(Duration::from_millis).collect());
+        assert_eq!(s.p50, Duration::from_millis(50));
+        assert_eq!(s.p99, Duration::from_millis(99));
+    }
+}
