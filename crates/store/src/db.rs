@@ -307,6 +307,11 @@ pub fn redact_url(url: &str) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Params {
     pub(crate) values: Vec<ParamValue>,
+    /// Anonymous `?` placeholders instead of `$n` (SQLite only; each value used exactly once,
+    /// in order). sqlx's SQLite driver resolves every numbered parameter by name, and SQLite's
+    /// name lookup scans the parameter list, so binding `$n` costs grow with the square of the
+    /// parameter count; anonymous ones bind in constant time each.
+    anonymous: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -323,30 +328,46 @@ impl Params {
         Params::default()
     }
 
+    /// Placeholders for a large statement run on `backend` (see `anonymous`).
+    pub(crate) fn for_bulk(backend: Backend) -> Params {
+        Params {
+            values: Vec::new(),
+            anonymous: backend == Backend::Sqlite,
+        }
+    }
+
+    fn placeholder(&self) -> String {
+        if self.anonymous {
+            "?".to_owned()
+        } else {
+            format!("${}", self.values.len())
+        }
+    }
+
     /// Adds a value; returns its placeholder (`$3`).
     pub(crate) fn text(&mut self, v: impl Into<String>) -> String {
         self.values.push(ParamValue::Text(v.into()));
-        format!("${}", self.values.len())
+        self.placeholder()
     }
 
     pub(crate) fn int(&mut self, v: i64) -> String {
         self.values.push(ParamValue::Int(v));
-        format!("${}", self.values.len())
+        self.placeholder()
     }
 
     pub(crate) fn opt_text(&mut self, v: Option<String>) -> String {
         self.values.push(ParamValue::OptText(v));
-        format!("${}", self.values.len())
+        self.placeholder()
     }
 
     pub(crate) fn opt_int(&mut self, v: Option<i64>) -> String {
         self.values.push(ParamValue::OptInt(v));
-        format!("${}", self.values.len())
+        self.placeholder()
     }
 
     pub(crate) fn opt_bytes(&mut self, v: Option<Vec<u8>>) -> String {
         self.values.push(ParamValue::OptBytes(v));
-        format!("${}", self.values.len())
+        self.placeholder()
     }
 
     pub(crate) fn bind<'q>(

@@ -1192,9 +1192,9 @@ pub struct BulkPerson<'a> {
     pub draft: PersonDraft,
 }
 
-/// Rows per multi-row INSERT: 1,000 rows of 24 values stays under SQLite's and PostgreSQL's
-/// limits on bound parameters.
-const BULK_ROWS: usize = 1000;
+/// Rows per multi-row INSERT: 500 rows of 21 values stay under SQLite's limit of 32,766 bound
+/// parameters (PostgreSQL's is 65,535).
+const BULK_ROWS: usize = 500;
 
 /// Registers many persons in one transaction with multi-row inserts (the fast path for imports
 /// and benchmarks): encrypted numbers, lookup hashes, pinyin, and one `created` history row each;
@@ -1217,7 +1217,7 @@ pub async fn bulk_insert(
     let now = now_ms();
     let mut inserted = 0u64;
     for chunk in persons.chunks(BULK_ROWS) {
-        let mut params = Params::new();
+        let mut params = Params::for_bulk(db.backend());
         let mut rows = Vec::with_capacity(chunk.len());
         for p in chunk {
             let d = &p.draft;
@@ -1265,11 +1265,14 @@ pub async fn bulk_insert(
                 params.opt_text(d.hukou_address.clone()),
                 params.text(d.category.as_str()),
                 params.int(now),
+                params.int(now),
             ];
+            // created_at, then the literals, then updated_at: each placeholder used once, in
+            // order, as anonymous `?` placeholders require.
             rows.push(format!(
                 "({}, 'active', '[]', {})",
-                values.join(", "),
-                values[19]
+                values[..20].join(", "),
+                values[20]
             ));
         }
         let sql = format!(
@@ -1289,7 +1292,7 @@ pub async fn bulk_insert(
                 },
                 other => other,
             })?;
-        let mut hist = Params::new();
+        let mut hist = Params::for_bulk(db.backend());
         let mut hist_rows = Vec::with_capacity(created.len());
         for r in &created {
             let vals = [

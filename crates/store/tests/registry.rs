@@ -421,3 +421,73 @@ both_backends!(
         ));
     }
 );
+
+both_backends!(
+    bulk_insert_stores_everything_or_nothing,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let today = linli_core::clock::today();
+        let draft = |name: &str, body: &str, phone: &str| {
+            let n = id(body);
+            linli_core::registry::PersonDraft::parse(
+                &person(name, Some(&n), Some(phone), None),
+                today,
+            )
+            .unwrap()
+            .0
+        };
+        let rows: Vec<registry::BulkPerson> = (0..1203)
+            .map(|i| registry::BulkPerson {
+                node: if i % 2 == 0 { &t.grid_a } else { &t.grid_b },
+                draft: draft(
+                    "王五",
+                    &format!("533401199001{:02}{:03}", 1 + i % 28, i % 1000),
+                    &format!("139{:08}", i),
+                ),
+            })
+            .collect();
+        assert_eq!(
+            registry::bulk_insert(&db, &op(), &rows).await.unwrap(),
+            1203
+        );
+        let (kind, hits) = registry::search(&db, &op(), "13900000042", 5)
+            .await
+            .unwrap();
+        assert_eq!(kind, SearchKind::Phone);
+        assert_eq!(hits.len(), 1);
+        let p = registry::get(&db, &op(), hits[0].id).await.unwrap();
+        assert_eq!(p.node_id, t.grid_a.id);
+        assert_eq!(p.phone_masked.as_deref(), Some("139****0042"));
+        assert_eq!(
+            registry::history(&db, &op(), "person", p.id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // A batch with a number already stored fails whole.
+        let again = vec![
+            registry::BulkPerson {
+                node: &t.grid_a,
+                draft: draft("新人", "53340119950101001", "13800000001"),
+            },
+            registry::BulkPerson {
+                node: &t.grid_a,
+                draft: draft("王五", "53340119900101000", "13800000002"),
+            },
+        ];
+        let e = registry::bulk_insert(&db, &op(), &again).await.unwrap_err();
+        assert_eq!(field_of(&e), "id_number");
+        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(count.0, 1203);
+        // Officials may not.
+        let official = Scope::for_user(8, "jd", Role::Official, vec![t.community.path.clone()]);
+        assert!(matches!(
+            registry::bulk_insert(&db, &official, &again[..1]).await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+);
