@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/password", post(account_password))
         .route("/audit", get(audit_page))
         .route("/static/app.css", get(stylesheet))
+        // Browsers ask for it on every page; an empty answer keeps their consoles quiet.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
 /// Percent-encodes a string for a query parameter.
@@ -1050,12 +1052,31 @@ fn action_label(a: &str) -> String {
         "user.password" => "设置密码",
         "token.issue" => "签发 API 令牌",
         "token.revoke" => "吊销 API 令牌",
+        "person.create" => "登记居民",
+        "person.bulk_create" => "批量登记居民",
+        "person.update" => "修改居民信息",
+        "person.unmask" => "查看完整证件号码",
+        "tag.create" => "新增标签",
         _ => "",
     };
     if zh.is_empty() {
         a.to_owned()
     } else {
         format!("{zh}（{a}）")
+    }
+}
+
+fn entity_label(e: &str) -> &str {
+    match e {
+        "session" => "会话",
+        "user" => "账号",
+        "node" => "辖区节点",
+        "person" => "居民",
+        "household" => "户",
+        "dwelling" => "房屋",
+        "api_token" => "API 令牌",
+        "tag" => "标签",
+        other => other,
     }
 }
 
@@ -1087,9 +1108,12 @@ async fn audit_page(
                 at: display(r.at),
                 actor: r.actor,
                 action: action_label(&r.action),
-                entity: match r.entity_id {
-                    Some(id) => format!("{} #{id}", r.entity),
-                    None => r.entity,
+                entity: {
+                    let name = entity_label(&r.entity);
+                    match r.entity_id {
+                        Some(id) => format!("{name} #{id}"),
+                        None => name.to_owned(),
+                    }
                 },
                 ip: r.ip.unwrap_or_default(),
                 detail: if r.detail.as_object().is_some_and(|o| o.is_empty()) {
