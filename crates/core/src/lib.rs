@@ -6,6 +6,7 @@ pub mod clock;
 pub mod idnumber;
 pub mod phone;
 pub mod registry;
+pub mod roster;
 pub mod tree;
 
 pub use access::{NewPassword, Role, Scope, Username};

@@ -286,10 +286,12 @@ impl DwellingAddress {
             ("unit", "单元号", &unit),
             ("room", "房号", &room),
         ] {
-            if v.chars().count() > 20 || !v.chars().all(|c| c.is_alphanumeric() || c == '-') {
+            // Numbers and letters only (3, 12A, B-2): a Chinese word here means an address
+            // prefix was taken for a building (「里布嘎社区11栋」).
+            if v.len() > 20 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                 return Err(CoreError::invalid(
                     field,
-                    format!("「{v}」不是有效的{label}（最多 20 个字符，只能含文字、数字和「-」）"),
+                    format!("「{v}」不是有效的{label}（最多 20 个字符，只能含数字、字母和「-」）"),
                 ));
             }
         }
@@ -451,6 +453,14 @@ mod tests {
         assert_eq!(house.to_string(), "17号");
         assert_eq!(DwellingAddress::parse("12号楼501").unwrap().building, "12");
         assert!(DwellingAddress::parse("3栋2单元").is_err());
+        assert!(DwellingAddress::parse("里布嘎社区11栋2单元1301室").is_err());
+        assert!(DwellingAddress::parse("云南省昆明市五华区华山街道").is_err());
+        assert_eq!(
+            DwellingAddress::parse("12A栋B-2单元301室")
+                .unwrap()
+                .building,
+            "12A"
+        );
         assert!(DwellingAddress::parse("").is_err());
     }
 
