@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users_page).post(users_create))
         .route("/users/{id}/password", post(user_reset_password))
         .route("/users/{id}/status", post(user_set_status))
+        .route("/tags", post(tags_create))
         .route("/account", get(account_page))
         .route("/account/password", post(account_password))
         .route("/audit", get(audit_page))
@@ -752,6 +753,7 @@ struct RoleOption {
 #[template(path = "users.html")]
 struct UsersPage {
     shell: Shell,
+    tags: Vec<String>,
     users: Vec<UserRow>,
     roles: Vec<RoleOption>,
     nodes: Vec<ParentOption>,
@@ -773,10 +775,11 @@ async fn render_users(
         )
         .await?;
         let tree = nodes::subtree(&state.db, &user.scope, None).await?;
-        Ok::<_, StoreError>((list, tree))
+        let tags = linli_store::registry::tags(&state.db).await?;
+        Ok::<_, StoreError>((list, tree, tags))
     }
     .await;
-    let (list, tree) = match result {
+    let (list, tree, tags) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -787,6 +790,7 @@ async fn render_users(
     };
     let page = UsersPage {
         shell: Shell::of(user, "users"),
+        tags,
         users: list
             .into_iter()
             .map(|u| UserRow {
@@ -846,6 +850,7 @@ async fn users_page(
     let notice = q.notice.map(|n| match n.as_str() {
         "created" => "已创建账号。".to_owned(),
         "password" => "已重置密码，该账号需重新登录。".to_owned(),
+        "tag" => "已新增标签。".to_owned(),
         _ => "已保存。".to_owned(),
     });
     render_users(&state, &user, Vec::new(), notice).await
@@ -884,6 +889,21 @@ async fn users_create(State(state): State<AppState>, f: CsrfForm<NewUserForm>) -
     .await;
     match result {
         Ok(_) => Redirect::to("/users?notice=created").into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => render_users(&state, &f.user, errors, None).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct TagForm {
+    name: String,
+}
+
+async fn tags_create(State(state): State<AppState>, f: CsrfForm<TagForm>) -> Response {
+    match linli_store::registry::add_tag(&state.db, &f.user.scope, &f.form.name).await {
+        Ok(()) => Redirect::to("/users?notice=tag").into_response(),
         Err(e) => match form_errors(e) {
             Ok(errors) => render_users(&state, &f.user, errors, None).await,
             Err(e) => store_error_page(e),

@@ -809,6 +809,31 @@ async fn persons_follow_the_contract() {
         );
     }
 
+    // The tag list is data: admins add to it, nobody else.
+    let r = admin
+        .post(format!("{}/api/v1/tags", app.base))
+        .json(&json!({"name": "留守儿童"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = staff
+        .post(format!("{}/api/v1/tags", app.base))
+        .json(&json!({"name": "别的"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let tags: Vec<String> = staff
+        .get(format!("{}/api/v1/tags", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(tags.contains(&"留守儿童".to_owned()) && !tags.contains(&"别的".to_owned()));
+
     // PATCH and history.
     let r = staff
         .patch(format!("{}/api/v1/persons/{pid}", app.base))
