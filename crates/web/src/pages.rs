@@ -326,8 +326,9 @@ async fn login_submit(
     }
 }
 
+/// A form with no fields but its CSRF token.
 #[derive(Deserialize)]
-struct Empty {}
+pub(crate) struct Empty {}
 
 async fn logout(
     State(state): State<AppState>,
@@ -378,7 +379,7 @@ fn counts_text(c: &NodeCounts) -> String {
     }
 }
 
-fn short_label(k: NodeKind) -> &'static str {
+pub(crate) fn short_label(k: NodeKind) -> &'static str {
     match k {
         NodeKind::District => "区县",
         NodeKind::Street => "街道",
@@ -838,8 +839,8 @@ async fn render_users(
 }
 
 #[derive(Deserialize)]
-struct NoticeQuery {
-    notice: Option<String>,
+pub(crate) struct NoticeQuery {
+    pub(crate) notice: Option<String>,
 }
 
 async fn users_page(

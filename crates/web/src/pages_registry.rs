@@ -15,7 +15,7 @@ use linli_store::{nodes, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
-use crate::pages::{form_errors, store_error_page, Shell};
+use crate::pages::{form_errors, short_label, store_error_page, Empty, NoticeQuery, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -230,7 +230,7 @@ async fn render_form(
                 "{}{}（{}）",
                 "　".repeat(n.depth.clamp(0, 6) as usize),
                 n.name,
-                short_kind(n.kind)
+                short_label(n.kind)
             ),
             selected: n.id.to_string() == f.node_id,
         })
@@ -318,17 +318,6 @@ async fn new_page(
         ..Default::default()
     };
     render_form(&state, &user, None, f, Vec::new()).await
-}
-
-fn short_kind(k: NodeKind) -> &'static str {
-    match k {
-        NodeKind::District => "区县",
-        NodeKind::Street => "街道",
-        NodeKind::Community => "社区",
-        NodeKind::Compound => "小区",
-        NodeKind::Grid => "网格",
-        NodeKind::Building => "楼栋",
-    }
 }
 
 /// Form errors with the person form's own labels (a person's `name` is 姓名, not 名称).
@@ -577,11 +566,6 @@ async fn render_person(
     .into_response()
 }
 
-#[derive(Deserialize)]
-struct NoticeQuery {
-    notice: Option<String>,
-}
-
 async fn person_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -599,9 +583,6 @@ async fn person_page(
 async fn back_to_person(Path(id): Path<i64>) -> Redirect {
     Redirect::to(&format!("/persons/{id}"))
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn unmask(
     State(state): State<AppState>,
