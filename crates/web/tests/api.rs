@@ -862,3 +862,47 @@ async fn persons_follow_the_contract() {
     assert_eq!(phone["new_value"], "137****5678");
     app.t.finish().await;
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_with_retry_after() {
+    let app = spawn(TestDb::sqlite().await).await;
+    world(&app.t.db).await;
+    let c = client();
+    for _ in 0..5 {
+        let r = c
+            .post(format!("{}/api/v1/session", app.base))
+            .json(&json!({"username": "staff", "password": "guess-guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The sixth try is refused even with the right password, and says when to come back.
+    let r = c
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "staff", "password": "test-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: i64 = r
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "throttled");
+    // Another account from the same address is not locked by it.
+    let r = c
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "admin", "password": "test-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    app.t.finish().await;
+}
