@@ -1157,6 +1157,51 @@ pub fn verdicts(rows: &[RosterRow], today: Date) -> Vec<Verdict> {
     rows.iter().map(|r| assessor.assess(r).verdict).collect()
 }
 
+/// The columns of Linli's roster template, in order: what `linli` exports and the blank template
+/// offers, and what the importer reads back (a round trip keeps every field).
+pub const TEMPLATE_HEADER: [&str; 13] = [
+    "序号",
+    "姓名",
+    "性别",
+    "民族",
+    "证件类型",
+    "身份证号码",
+    "出生日期",
+    "联系电话",
+    "与户主关系",
+    "户籍地址",
+    "现居住地址",
+    "人员类别",
+    "标签",
+];
+
+/// Writes rows as CSV for Excel: UTF-8 with a byte-order mark (without it, Excel on a Chinese
+/// Windows reads UTF-8 as GBK), CRLF line ends, fields quoted where needed.
+pub fn to_csv(rows: &[Vec<String>]) -> String {
+    let mut out = String::from("\u{FEFF}");
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .map(|cell| {
+                // A leading = + - @ would make Excel evaluate the cell as a formula.
+                let cell = if cell.starts_with(['=', '+', '-', '@']) {
+                    format!("'{cell}")
+                } else {
+                    cell.clone()
+                };
+                if cell.contains([',', '"', '\r', '\n']) {
+                    format!("\"{}\"", cell.replace('"', "\"\""))
+                } else {
+                    cell
+                }
+            })
+            .collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

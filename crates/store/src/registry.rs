@@ -1326,6 +1326,95 @@ pub async fn bulk_insert(
     Ok(inserted)
 }
 
+/// One person as a row of the roster template (`linli_core::roster::TEMPLATE_HEADER`).
+pub type ExportRow = Vec<String>;
+
+/// Every active person registered under `node_id` (its whole subtree), as rows of the roster
+/// template with a header row first. Numbers are masked unless `unmask` is asked for, which needs
+/// a role that may unmask. Every export is audited, with how many persons and whether unmasked.
+pub async fn export(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    unmask: bool,
+    ip: Option<&str>,
+) -> Result<Vec<ExportRow>, StoreError> {
+    let keys = db.keys()?;
+    let node = crate::nodes::get(db, scope, node_id).await?;
+    if unmask && !scope.can_unmask(&node.path) {
+        return Err(StoreError::Forbidden("网格员只能导出遮蔽后的号码".into()));
+    }
+    let (lo, hi) = node.path.subtree_bounds();
+    let rows = sqlx::query(&format!(
+        "{PERSON_SELECT} WHERE p.node_path >= $1 AND p.node_path < $2 AND p.state = 'active' ORDER BY p.node_path, p.household_id, p.id"
+    ))
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(db.pool())
+    .await?;
+    let tag_rows = sqlx::query(
+        "SELECT pt.person_id, t.name FROM person_tag pt JOIN tag t ON t.id = pt.tag_id \
+         JOIN person p ON p.id = pt.person_id WHERE p.node_path >= $1 AND p.node_path < $2 ORDER BY t.id",
+    )
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(db.pool())
+    .await?;
+    let mut tags: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for r in &tag_rows {
+        tags.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+    }
+    let mut out = vec![linli_core::roster::TEMPLATE_HEADER
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect::<Vec<_>>()];
+    for (n, r) in rows.iter().enumerate() {
+        let id: i64 = r.try_get("id")?;
+        let p = person_from_row(keys, r, tags.remove(&id).unwrap_or_default())?;
+        let (id_number, phone) = if unmask {
+            let idc: Option<Vec<u8>> = r.try_get("id_cipher")?;
+            let phc: Option<Vec<u8>> = r.try_get("phone_cipher")?;
+            (
+                idc.map(|c| keys.decrypt(&c)).transpose()?,
+                phc.map(|c| keys.decrypt(&c)).transpose()?,
+            )
+        } else {
+            (p.id_number_masked.clone(), p.phone_masked.clone())
+        };
+        out.push(vec![
+            (n + 1).to_string(),
+            p.name,
+            p.gender
+                .map(|g| g.label_zh().to_owned())
+                .unwrap_or_default(),
+            p.ethnic_group.unwrap_or_default(),
+            p.id_kind
+                .map(|k| k.label_zh().to_owned())
+                .unwrap_or_default(),
+            id_number.unwrap_or_default(),
+            p.birth_date.unwrap_or_default(),
+            phone.unwrap_or_default(),
+            p.relation
+                .map(|r| r.label_zh().to_owned())
+                .unwrap_or_default(),
+            p.hukou_address.unwrap_or_default(),
+            p.address.unwrap_or_default(),
+            p.category.label_zh().to_owned(),
+            p.tags.join(";"),
+        ]);
+    }
+    audit::record(
+        db.pool(),
+        AuditEntry::by(scope, "person.export", "node")
+            .entity_id(node.id)
+            .node_path(&node.path)
+            .ip(ip)
+            .detail(json!({"persons": out.len() - 1, "unmasked": unmask})),
+    )
+    .await?;
+    Ok(out)
+}
+
 /// The benchmark's baseline: the bare indexed point query behind an ID-number search (keyed
 /// hash, then one index lookup), without scope, masking or HTTP.
 pub async fn search_id_hash_baseline(db: &Db, id_number: &str) -> Result<Option<i64>, StoreError> {

@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(person_history))
         .routes(routes!(get_household))
         .routes(routes!(list_tags, create_tag))
+        .routes(routes!(export_persons))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -405,4 +406,46 @@ async fn create_tag(
 ) -> ApiResult<StatusCode> {
     registry::add_tag(&state.db, &user.scope, &b.name).await?;
     Ok(StatusCode::CREATED)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// Full ID and phone numbers instead of masks (staff and above; audited).
+    #[serde(default)]
+    pub unmasked: bool,
+}
+
+/// The active persons under a node as CSV in the roster template's layout (UTF-8 with BOM, for
+/// Excel), masked unless `unmasked=true`. Every export is audited.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/persons.csv", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_persons(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
+    let name = format!(
+        "linli-{id}-{}{}.csv",
+        linli_core::clock::format_date(linli_core::clock::today()),
+        if q.unmasked { "-full" } else { "" }
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        linli_core::roster::to_csv(&rows),
+    )
+        .into_response())
 }

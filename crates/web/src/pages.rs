@@ -461,6 +461,7 @@ struct NodePageView {
     show_closed: bool,
     can_add: bool,
     can_edit: bool,
+    can_unmask: bool,
     child_kinds: Vec<KindOption>,
     parents: Vec<ParentOption>,
     errors: Vec<String>,
@@ -552,6 +553,7 @@ async fn render_node(
         show_closed,
         can_add: scope.can_add_under(&node.path) && node.is_open(),
         can_edit: scope.can_edit_node(&node.path) && node.is_open(),
+        can_unmask: scope.can_unmask(&node.path),
         child_kinds: NodeKind::ALL
             .iter()
             .filter(|k| node.kind.may_contain(**k))
