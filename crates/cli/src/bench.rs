@@ -172,10 +172,10 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
             };
             let (draft, _) = PersonDraft::parse(&input, today)
                 .map_err(|e| CliError::Usage(format!("synthetic person {k} is invalid: {e:?}")))?;
-            rows.push(BulkPerson {
-                node: homes[(k % homes.len() as u64) as usize],
+            rows.push(BulkPerson::new(
+                homes[(k % homes.len() as u64) as usize],
                 draft,
-            });
+            ));
         }
         registry::bulk_insert(db, &op, &rows).await?;
         bar.set_position(end);

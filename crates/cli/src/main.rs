@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod import;
 
 /// Prints a line to stdout; a closed pipe (`linli node list | head`) ends the program quietly
 /// instead of panicking.
@@ -33,6 +34,8 @@ pub enum CliError {
     Usage(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Core(#[from] linli_core::CoreError),
 }
 
 /// 邻里 Linli — community governance and epidemic response.
@@ -87,9 +90,36 @@ enum Command {
     /// Manage the jurisdiction tree.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Import a roster (花名册).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Measure whole workloads on a fresh database (SQLite, or PostgreSQL with --database-url).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Persons from a CSV roster (UTF-8, GBK or GB18030, detected): every row judged, the good
+    /// ones stored in one transaction.
+    Persons {
+        file: PathBuf,
+        /// The node (community, compound, grid or building) the people are registered under.
+        #[arg(long)]
+        node: i64,
+        /// Judge every row and report, store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Store the good rows even when some are rejected.
+        #[arg(long)]
+        partial: bool,
+        /// A row whose ID number is already registered: skip it, or fail the whole import.
+        #[arg(long, value_parser = ["skip", "fail"], default_value = "skip")]
+        on_duplicate: String,
+        /// Write the per-row verdicts as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -424,6 +454,32 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     }
                 }
             }
+        }
+        Command::Import(ImportCommand::Persons {
+            file,
+            node,
+            dry_run,
+            partial,
+            on_duplicate,
+            report,
+        }) => {
+            let db = open(&cli.global).await?;
+            import::persons(
+                &db,
+                import::ImportArgs {
+                    file: &file,
+                    node,
+                    dry_run,
+                    partial,
+                    on_duplicate: if on_duplicate == "fail" {
+                        linli_store::registry::OnDuplicate::Fail
+                    } else {
+                        linli_store::registry::OnDuplicate::Skip
+                    },
+                    report: report.as_deref(),
+                },
+            )
+            .await?;
         }
         Command::Bench(BenchCommand::Search { persons, queries }) => {
             bench::search(bench::SearchBench {

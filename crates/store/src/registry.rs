@@ -1186,25 +1186,58 @@ pub async fn household_members(
     Ok(out)
 }
 
-/// One person for [`bulk_insert`]: where, and the parsed fields.
+/// One person for [`bulk_insert`]: where, the parsed fields, and (for imports) the dwelling
+/// and household already resolved.
 pub struct BulkPerson<'a> {
     pub node: &'a crate::nodes::Node,
     pub draft: PersonDraft,
+    pub dwelling_id: Option<i64>,
+    pub household_id: Option<i64>,
 }
 
-/// Rows per multi-row INSERT: 500 rows of 21 values stay under SQLite's limit of 32,766 bound
+impl<'a> BulkPerson<'a> {
+    pub fn new(node: &'a crate::nodes::Node, draft: PersonDraft) -> BulkPerson<'a> {
+        BulkPerson {
+            node,
+            draft,
+            dwelling_id: None,
+            household_id: None,
+        }
+    }
+}
+
+/// Rows per multi-row INSERT: 500 rows of 23 values stay under SQLite's limit of 32,766 bound
 /// parameters (PostgreSQL's is 65,535).
 const BULK_ROWS: usize = 500;
 
-/// Registers many persons in one transaction with multi-row inserts (the fast path for imports
-/// and benchmarks): encrypted numbers, lookup hashes, pinyin, and one `created` history row each;
-/// one audit entry for the batch. Dwellings, households and tags are not touched. A duplicate ID
-/// number fails the whole batch, which then stores nothing.
+/// Registers many persons in one transaction with multi-row inserts (the fast path for
+/// benchmarks): encrypted numbers, lookup hashes, pinyin, and one `created` history row each;
+/// one audit entry for the batch. A duplicate ID number fails the whole batch, which then stores
+/// nothing.
 pub async fn bulk_insert(
     db: &Db,
     scope: &Scope,
     persons: &[BulkPerson<'_>],
 ) -> Result<u64, StoreError> {
+    let mut tx = db.pool().begin().await?;
+    let ids = insert_persons(db, &mut tx, scope, persons).await?;
+    audit::record(
+        &mut *tx,
+        AuditEntry::by(scope, "person.bulk_create", "person").detail(json!({"count": ids.len()})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
+
+/// Inserts persons (and their history rows and tags) inside the caller's transaction, 500 to a
+/// statement; returns their ids in order.
+async fn insert_persons(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    persons: &[BulkPerson<'_>],
+) -> Result<Vec<i64>, StoreError> {
     let keys = db.keys()?;
     for p in persons {
         if !scope.can_write_records(&p.node.path) {
@@ -1213,9 +1246,14 @@ pub async fn bulk_insert(
             ));
         }
     }
-    let mut tx = db.pool().begin().await?;
+    let tag_ids: std::collections::HashMap<String, i64> = sqlx::query("SELECT name, id FROM tag")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect::<Result<_, StoreError>>()?;
     let now = now_ms();
-    let mut inserted = 0u64;
+    let mut ids = Vec::with_capacity(persons.len());
     for chunk in persons.chunks(BULK_ROWS) {
         let mut params = Params::for_bulk(db.backend());
         let mut rows = Vec::with_capacity(chunk.len());
@@ -1232,10 +1270,13 @@ pub async fn bulk_insert(
                 .as_ref()
                 .map(|ph| keys.encrypt(ph.as_str()))
                 .transpose()?;
+            // Each placeholder is used once, in order, as anonymous `?` placeholders require.
             let values = [
                 params.int(p.node.id),
                 params.int(p.node.path.ids().first().copied().unwrap_or(p.node.id)),
                 params.text(p.node.path.as_str()),
+                params.opt_int(p.dwelling_id),
+                params.opt_int(p.household_id),
                 params.opt_text(d.relation.map(|r| r.as_str().to_owned())),
                 params.text(d.name.as_str()),
                 params.text(pinyin),
@@ -1267,23 +1308,22 @@ pub async fn bulk_insert(
                 params.int(now),
                 params.int(now),
             ];
-            // created_at, then the literals, then updated_at: each placeholder used once, in
-            // order, as anonymous `?` placeholders require.
             rows.push(format!(
                 "({}, 'active', '[]', {})",
-                values[..20].join(", "),
-                values[20]
+                values[..22].join(", "),
+                values[22]
             ));
         }
         let sql = format!(
-            "INSERT INTO person (node_id, district_id, node_path, relation, name, name_pinyin, name_initials, gender, \
-             birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, phone_hash, phone_last4, \
-             hukou_address, category, created_at, state, warnings_json, updated_at) VALUES {} RETURNING id, node_path, name",
+            "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
+             name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, \
+             phone_hash, phone_last4, hukou_address, category, created_at, state, warnings_json, updated_at) \
+             VALUES {} RETURNING id, node_path, name",
             rows.join(", ")
         );
         let created = params
             .bind(sqlx::query(&sql))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await
             .map_err(|e| match crate::nodes::unique_to_conflict(e) {
                 StoreError::Conflict { .. } => StoreError::Conflict {
@@ -1294,12 +1334,15 @@ pub async fn bulk_insert(
             })?;
         let mut hist = Params::for_bulk(db.backend());
         let mut hist_rows = Vec::with_capacity(created.len());
-        for r in &created {
+        let mut tag_params = Params::for_bulk(db.backend());
+        let mut tag_rows = Vec::new();
+        for (r, p) in created.iter().zip(chunk) {
+            let id: i64 = r.try_get(0)?;
             let vals = [
                 hist.int(now),
                 hist.opt_int(scope.user_id()),
                 hist.text(scope.actor()),
-                hist.int(r.try_get::<i64, _>(0)?),
+                hist.int(id),
                 hist.text(r.try_get::<String, _>(1)?),
                 hist.text(r.try_get::<String, _>(2)?),
             ];
@@ -1307,23 +1350,242 @@ pub async fn bulk_insert(
                 "({}, {}, {}, 'person', {}, {}, 'created', NULL, {})",
                 vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
             ));
+            for t in &p.draft.tags {
+                let tag = tag_ids.get(t).ok_or_else(|| {
+                    StoreError::invalid("tags", format!("没有「{t}」这个标签；标签由管理员维护"))
+                })?;
+                let (a, b) = (tag_params.int(id), tag_params.int(*tag));
+                tag_rows.push(format!("({a}, {b})"));
+            }
+            ids.push(id);
         }
         if !hist_rows.is_empty() {
             let sql = format!(
                 "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
                 hist_rows.join(", ")
             );
-            hist.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
+            hist.bind(sqlx::query(&sql)).execute(&mut **tx).await?;
         }
-        inserted += created.len() as u64;
+        if !tag_rows.is_empty() {
+            let sql = format!(
+                "INSERT INTO person_tag (person_id, tag_id) VALUES {}",
+                tag_rows.join(", ")
+            );
+            tag_params
+                .bind(sqlx::query(&sql))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(ids)
+}
+
+/// What to do with a row whose ID number is already in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// Leave the stored person as is and skip the row.
+    Skip,
+    /// Store nothing at all.
+    Fail,
+}
+
+/// One roster row to import: its data row number (for messages) and its parsed fields.
+pub struct ImportRow {
+    pub row: usize,
+    pub draft: PersonDraft,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportOutcome {
+    /// (row, new person id)
+    pub stored: Vec<(usize, i64)>,
+    /// (row, the existing person's id when the caller may see it)
+    pub duplicates: Vec<(usize, Option<i64>)>,
+    pub dwellings_created: usize,
+    pub households_created: usize,
+}
+
+/// Imports roster rows under `node_id` in ONE transaction: a failure anywhere (a killed process,
+/// a database error, a duplicate with `OnDuplicate::Fail`) stores nothing. Rows with an address
+/// get their dwelling (found or created); the household is the one a 户主 row of this import
+/// founded at that dwelling, else the dwelling's only stored household, else a new one.
+/// ID numbers already registered are duplicates. Audited as one `person.import` entry.
+pub async fn import_persons(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    source: &str,
+    rows: Vec<ImportRow>,
+    on_duplicate: OnDuplicate,
+) -> Result<ImportOutcome, StoreError> {
+    let keys = db.keys()?;
+    let node = writable_node(db, scope, node_id).await?;
+    let mut outcome = ImportOutcome::default();
+    // Duplicates against the registry, looked up by hash 500 at a time.
+    let mut existing: std::collections::HashMap<String, (i64, String)> =
+        std::collections::HashMap::new();
+    let hashes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            r.draft
+                .document
+                .as_ref()
+                .map(|d| keys.lookup_hash(ID_HASH, d.as_str()))
+        })
+        .collect();
+    for chunk in hashes.chunks(500) {
+        let mut params = Params::for_bulk(db.backend());
+        let list: Vec<String> = chunk.iter().map(|h| params.text(h.clone())).collect();
+        let sql = format!(
+            "SELECT id_hash, id, node_path FROM person WHERE id_hash IN ({})",
+            list.join(", ")
+        );
+        for r in params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
+            existing.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+        }
+    }
+    let mut fresh = Vec::with_capacity(rows.len());
+    for r in rows {
+        let hit = r
+            .draft
+            .document
+            .as_ref()
+            .and_then(|d| existing.get(&keys.lookup_hash(ID_HASH, d.as_str())));
+        match hit {
+            Some((id, path)) => {
+                if on_duplicate == OnDuplicate::Fail {
+                    return Err(StoreError::Conflict {
+                        field: "id_number".into(),
+                        message: format!("第 {} 行：该证件号码已登记，未导入任何数据", r.row),
+                    });
+                }
+                let visible = JurisdictionPath::parse(path)
+                    .map(|p| scope.can_read(&p))
+                    .unwrap_or(false);
+                outcome.duplicates.push((r.row, visible.then_some(*id)));
+            }
+            None => fresh.push(r),
+        }
+    }
+    let mut tx = db.pool().begin().await?;
+    // Dwellings and households, row by row, before the persons go in in bulk.
+    let mut dwellings: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut households: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut heads: Vec<(usize, i64)> = Vec::new(); // (index in fresh, household)
+    let mut placed: Vec<(Option<i64>, Option<i64>)> = Vec::with_capacity(fresh.len());
+    let now = now_ms();
+    for (k, r) in fresh.iter().enumerate() {
+        let Some(address) = &r.draft.address else {
+            placed.push((None, None));
+            continue;
+        };
+        let dwelling = match dwellings.get(&address.key()) {
+            Some(d) => *d,
+            None => {
+                let before: Option<i64> =
+                    sqlx::query("SELECT id FROM dwelling WHERE node_id = $1 AND address_key = $2")
+                        .bind(node.id)
+                        .bind(address.key())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|row| row.try_get(0))
+                        .transpose()?;
+                let d = dwelling_at(&mut tx, scope, &node, address).await?;
+                if before.is_none() {
+                    outcome.dwellings_created += 1;
+                }
+                dwellings.insert(address.key(), d);
+                d
+            }
+        };
+        let is_head = r.draft.relation == Some(Relation::Head);
+        let household = match (households.get(&dwelling), is_head) {
+            (Some(h), false) => *h,
+            _ => {
+                let stored = if is_head {
+                    Vec::new()
+                } else {
+                    sqlx::query(
+                        "SELECT id FROM household WHERE dwelling_id = $1 ORDER BY id LIMIT 2",
+                    )
+                    .bind(dwelling)
+                    .fetch_all(&mut *tx)
+                    .await?
+                };
+                let h = match stored.as_slice() {
+                    [only] => only.try_get::<i64, _>(0)?,
+                    _ => {
+                        let row = sqlx::query(
+                            "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
+                             VALUES ($1, $2, $3, 'family', $4, $4) RETURNING id",
+                        )
+                        .bind(dwelling)
+                        .bind(node.path.ids().first().copied().unwrap_or(node.id))
+                        .bind(node.path.as_str())
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let h: i64 = row.try_get(0)?;
+                        log_change(
+                            &mut tx,
+                            scope,
+                            ("household", h, &node.path),
+                            "created",
+                            None,
+                            Some("family"),
+                        )
+                        .await?;
+                        outcome.households_created += 1;
+                        h
+                    }
+                };
+                households.insert(dwelling, h);
+                h
+            }
+        };
+        if is_head {
+            heads.push((k, household));
+        }
+        placed.push((Some(dwelling), Some(household)));
+    }
+    let fresh_rows: Vec<usize> = fresh.iter().map(|r| r.row).collect();
+    let bulk: Vec<BulkPerson<'_>> = fresh
+        .into_iter()
+        .zip(placed)
+        .map(|(r, (dwelling_id, household_id))| BulkPerson {
+            node: &node,
+            draft: r.draft,
+            dwelling_id,
+            household_id,
+        })
+        .collect();
+    let ids = insert_persons(db, &mut tx, scope, &bulk).await?;
+    for (k, household) in heads {
+        sqlx::query("UPDATE household SET head_person_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(ids[k])
+            .bind(now)
+            .bind(household)
+            .execute(&mut *tx)
+            .await?;
     }
     audit::record(
         &mut *tx,
-        AuditEntry::by(scope, "person.bulk_create", "person").detail(json!({"count": inserted})),
+        AuditEntry::by(scope, "person.import", "node")
+            .entity_id(node.id)
+            .node_path(&node.path)
+            .detail(json!({
+                "source": source,
+                "stored": ids.len(),
+                "duplicates": outcome.duplicates.len(),
+                "dwellings_created": outcome.dwellings_created,
+                "households_created": outcome.households_created,
+            })),
     )
     .await?;
     tx.commit().await?;
-    Ok(inserted)
+    outcome.stored = fresh_rows.into_iter().zip(ids).collect();
+    Ok(outcome)
 }
 
 /// One person as a row of the roster template (`linli_core::roster::TEMPLATE_HEADER`).

@@ -437,13 +437,15 @@ both_backends!(
             .0
         };
         let rows: Vec<registry::BulkPerson> = (0..1203)
-            .map(|i| registry::BulkPerson {
-                node: if i % 2 == 0 { &t.grid_a } else { &t.grid_b },
-                draft: draft(
-                    "王五",
-                    &format!("533401199001{:02}{:03}", 1 + i % 28, i % 1000),
-                    &format!("139{:08}", i),
-                ),
+            .map(|i| {
+                registry::BulkPerson::new(
+                    if i % 2 == 0 { &t.grid_a } else { &t.grid_b },
+                    draft(
+                        "王五",
+                        &format!("533401199001{:02}{:03}", 1 + i % 28, i % 1000),
+                        &format!("139{:08}", i),
+                    ),
+                )
             })
             .collect();
         assert_eq!(
@@ -467,14 +469,8 @@ both_backends!(
         );
         // A batch with a number already stored fails whole.
         let again = vec![
-            registry::BulkPerson {
-                node: &t.grid_a,
-                draft: draft("新人", "53340119950101001", "13800000001"),
-            },
-            registry::BulkPerson {
-                node: &t.grid_a,
-                draft: draft("王五", "53340119900101000", "13800000002"),
-            },
+            registry::BulkPerson::new(&t.grid_a, draft("新人", "53340119950101001", "13800000001")),
+            registry::BulkPerson::new(&t.grid_a, draft("王五", "53340119900101000", "13800000002")),
         ];
         let e = registry::bulk_insert(&db, &op(), &again).await.unwrap_err();
         assert_eq!(field_of(&e), "id_number");
@@ -593,5 +589,127 @@ both_backends!(
         );
         assert_eq!(draft.address.unwrap().to_string(), "3栋2单元501室");
         assert_eq!(draft.ethnic_group.unwrap().as_str(), "藏族");
+    }
+);
+
+both_backends!(
+    imports_place_households_and_are_atomic,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let today = linli_core::clock::today();
+        let row = |row: usize, name: &str, body: &str, relation: &str, address: Option<&str>| {
+            let n = id(body);
+            let input = PersonInput {
+                relation: Some(relation),
+                ..person(name, Some(&n), None, address)
+            };
+            registry::ImportRow {
+                row,
+                draft: linli_core::registry::PersonDraft::parse(&input, today)
+                    .unwrap()
+                    .0,
+            }
+        };
+        let rows = vec![
+            row(
+                1,
+                "张三",
+                "53340119850312001",
+                "户主",
+                Some("3栋2单元501室"),
+            ),
+            row(2, "李四", "53340119870101002", "配偶", Some("3-2-501")),
+            row(
+                3,
+                "王五",
+                "53340119900101003",
+                "户主",
+                Some("5栋1单元101室"),
+            ),
+            row(4, "赵六", "53340119920101004", "其他", None),
+        ];
+        let out = registry::import_persons(
+            &db,
+            &op(),
+            t.grid_a.id,
+            "test.csv",
+            rows,
+            registry::OnDuplicate::Skip,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.stored.len(), 4);
+        assert_eq!((out.dwellings_created, out.households_created), (2, 2));
+        let zs = registry::get(&db, &op(), out.stored[0].1).await.unwrap();
+        let ls = registry::get(&db, &op(), out.stored[1].1).await.unwrap();
+        assert_eq!(
+            zs.household_id, ls.household_id,
+            "the spouse joins the head's household"
+        );
+        assert_eq!(zs.address.as_deref(), Some("3栋2单元501室"));
+        let head: (Option<i64>,) =
+            sqlx::query_as("SELECT head_person_id FROM household WHERE id = $1")
+                .bind(zs.household_id.unwrap())
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(head.0, Some(zs.id));
+
+        // Again: every row is a duplicate and skipped; with Fail, nothing at all is stored.
+        let again = vec![
+            row(
+                1,
+                "张三",
+                "53340119850312001",
+                "户主",
+                Some("3栋2单元501室"),
+            ),
+            row(2, "新人", "53340119990101009", "户主", None),
+        ];
+        let out = registry::import_persons(
+            &db,
+            &op(),
+            t.grid_a.id,
+            "test.csv",
+            again,
+            registry::OnDuplicate::Skip,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.duplicates, vec![(1, Some(zs.id))]);
+        assert_eq!(out.stored.len(), 1);
+        let third = vec![
+            row(1, "孙七", "53340119990101010", "户主", None),
+            row(2, "张三", "53340119850312001", "户主", None),
+        ];
+        let e = registry::import_persons(
+            &db,
+            &op(),
+            t.grid_a.id,
+            "test.csv",
+            third,
+            registry::OnDuplicate::Fail,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "id_number");
+        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(count.0, 5, "the failed import stored nothing");
+        // Grid workers import into their own grid only.
+        let worker = Scope::for_user(9, "wg", Role::GridWorker, vec![t.grid_a.path.clone()]);
+        let e = registry::import_persons(
+            &db,
+            &worker,
+            t.grid_b.id,
+            "x.csv",
+            Vec::new(),
+            registry::OnDuplicate::Skip,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "node_id");
     }
 );
