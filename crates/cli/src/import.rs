@@ -40,14 +40,18 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if ext == "xlsx" || ext == "xls" {
-        return Err(CliError::Usage(
-            "this version reads CSV rosters only: save the sheet from Excel as CSV (GBK or UTF-8 both work)".into(),
-        ));
+    let (cells, encoding, sheet) =
+        if matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods") {
+            let (cells, sheet) = read_workbook(args.file)?;
+            (cells, "xlsx", Some(sheet))
+        } else {
+            let bytes = std::fs::read(args.file)?;
+            let (text, encoding) = roster::decode(&bytes);
+            (roster::read_csv(&text)?, encoding, None)
+        };
+    if let Some(sheet) = &sheet {
+        println!("reading sheet 「{sheet}」");
     }
-    let bytes = std::fs::read(args.file)?;
-    let (text, encoding) = roster::decode(&bytes);
-    let cells = roster::read_csv(&text)?;
     let (header, first) = roster::HeaderMap::detect(&cells)?;
     let rows = header.extract(&cells, first);
     let known_tags = registry::tags(db).await?;
@@ -206,4 +210,76 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// The cells of the first sheet that holds a roster (instruction sheets and empty ones are
+/// skipped), as text the roster parser reads: numbers as Excel shows them, dates as Excel serial
+/// day numbers.
+fn read_workbook(path: &Path) -> Result<(Vec<Vec<String>>, String), CliError> {
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto(path)
+        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", path.display())))?;
+    let mut first_error = None;
+    for name in book.sheet_names() {
+        let range = match book.worksheet_range(&name) {
+            Ok(r) => r,
+            Err(e) => {
+                first_error.get_or_insert(format!("sheet 「{name}」: {e}"));
+                continue;
+            }
+        };
+        let cells: Vec<Vec<String>> = range
+            .rows()
+            .map(|row| row.iter().map(cell_text).collect())
+            .collect();
+        match roster::HeaderMap::detect(&cells) {
+            Ok(_) => return Ok((cells, name)),
+            Err(e) => {
+                first_error.get_or_insert(format!("sheet 「{name}」: {}", e.message));
+            }
+        }
+    }
+    Err(CliError::Usage(format!(
+        "no sheet of {} holds a roster ({})",
+        path.display(),
+        first_error.unwrap_or_else(|| "the workbook is empty".into())
+    )))
+}
+
+/// One cell as text. A whole number prints in full; a number too large to be exact (an ID
+/// number Excel stored as a number) prints as Excel shows it, `5.33401E+17`, so the parser can
+/// say that its last digits are lost.
+fn cell_text(cell: &calamine::Data) -> String {
+    use calamine::Data;
+    match cell {
+        Data::Empty | Data::Error(_) => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::Float(f) => float_text(*f),
+        Data::DateTime(d) => float_text(d.as_f64().floor()),
+    }
+}
+
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else if f.abs() >= 1e15 {
+        let s = format!("{f:.5E}");
+        s.replacen('E', "E+", 1)
+    } else {
+        f.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_excel_shows_them() {
+        assert_eq!(float_text(13612348609.0), "13612348609");
+        assert_eq!(float_text(533401194306122186.0), "5.33401E+17");
+        assert_eq!(float_text(37.5), "37.5");
+    }
 }

@@ -410,14 +410,61 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     );
     let c = person_count(&dir);
     assert!(c == 288 || c == -1, "{c}");
-    // xlsx is refused with a clear way forward, not silently misread.
-    let x = fixture("roster.xlsx");
-    let xlsx = linli(
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn the_xlsx_roster_gets_the_same_verdicts() {
+    let t = TestDb::sqlite().await;
+    let dir = t.dir.clone();
+    ok(&linli(
         &dir,
         None,
-        &["import", "persons", x.to_str().unwrap(), "--node", "3"],
+        &["demo", "--password", "demo-pass-2020"],
+    ));
+    let x = fixture("roster.xlsx");
+    let report = dir.join("report.json");
+    let out = ok(&linli(
+        &dir,
+        None,
+        &[
+            "import",
+            "persons",
+            x.to_str().unwrap(),
+            "--node",
+            "3",
+            "--dry-run",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.contains("accepted 279, flagged 9, rejected 10, duplicate 2"),
+        "{out}"
     );
-    assert!(!xlsx.status.success());
-    assert!(String::from_utf8_lossy(&xlsx.stderr).contains("save the sheet from Excel as CSV"));
+    // Row for row, the same verdicts as the expected file.
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("roster.expected.json")).unwrap()).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let map = |o: &str| match o {
+        "accept" => "accepted",
+        "flag" => "flagged",
+        "reject" => "rejected",
+        _ => "duplicate",
+    };
+    for (e, g) in expected["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(got["rows"].as_array().unwrap())
+    {
+        assert_eq!(e["row"], g["row"]);
+        assert_eq!(
+            map(e["outcome"].as_str().unwrap()),
+            g["outcome"],
+            "row {}",
+            e["row"]
+        );
+    }
     t.finish().await;
 }
