@@ -38,7 +38,7 @@ impl Rng {
 }
 
 /// The synthetic person number `i`: a name, a valid and unique ID number, a unique mobile.
-fn synthetic(i: u64) -> (String, String, String) {
+pub(crate) fn synthetic(i: u64) -> (String, String, String) {
     let s: Vec<char> = SURNAMES.chars().collect();
     let g: Vec<char> = GIVEN.chars().collect();
     let (ns, ng) = (s.len() as u64, g.len() as u64);
@@ -357,6 +357,124 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
                 hits as f64 / args.queries.max(1) as f64
             );
         }
+    }
+    Ok(())
+}
+
+pub struct ImportBench {
+    pub rows: u64,
+}
+
+/// `linli bench import --rows N`: writes a roster CSV of N synthetic people (template layout,
+/// addresses and relations filled), imports it into a fresh database under the demo community,
+/// and times it beside `sqlite3 .import` of the same file into a bare table.
+pub async fn import(args: ImportBench) -> Result<(), CliError> {
+    let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
+    std::fs::create_dir_all(&dir)?;
+    let result = import_in(&dir, &args).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn import_in(dir: &std::path::Path, args: &ImportBench) -> Result<(), CliError> {
+    let csv_path = dir.join("roster.csv");
+    let mut rows = vec![linli_core::roster::TEMPLATE_HEADER
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect::<Vec<_>>()];
+    for i in 0..args.rows {
+        let (name, id, phone) = synthetic(i);
+        // Four people to a household, each household in its own room.
+        let household = i / 4;
+        let address = format!(
+            "{}栋{}单元{}室",
+            household / 400 + 1,
+            household / 100 % 4 + 1,
+            household % 100 + 101
+        );
+        rows.push(vec![
+            (i + 1).to_string(),
+            name,
+            String::new(),
+            "汉族".into(),
+            "居民身份证".into(),
+            id,
+            String::new(),
+            phone,
+            if i % 4 == 0 {
+                "户主".into()
+            } else {
+                "其他".into()
+            },
+            "云南省香格里拉市".into(),
+            address,
+            "户籍人口".into(),
+            String::new(),
+        ]);
+    }
+    std::fs::write(&csv_path, linli_core::roster::to_csv(&rows))?;
+    drop(rows);
+    let size = std::fs::metadata(&csv_path)?.len();
+    println!(
+        "Roster of {} rows written ({:.1} MB).",
+        args.rows,
+        size as f64 / 1e6
+    );
+
+    let db = Db::open_sqlite_dir(&dir.join("db"))
+        .await?
+        .with_keys(Keyring::generate().0);
+    db.migrate().await?;
+    db.check_key().await?;
+    crate::demo::build_tree(&db).await?;
+    let community = nodes::subtree(&db, &Scope::operator(), None)
+        .await?
+        .into_iter()
+        .find(|n| n.kind == NodeKind::Community)
+        .ok_or_else(|| CliError::Usage("no community".into()))?;
+    let started = Instant::now();
+    crate::import::persons(
+        &db,
+        crate::import::ImportArgs {
+            file: &csv_path,
+            node: community.id,
+            dry_run: false,
+            partial: false,
+            on_duplicate: registry::OnDuplicate::Skip,
+            report: None,
+        },
+    )
+    .await?;
+    let linli_time = started.elapsed();
+    db.close().await;
+
+    // Baseline: the sqlite3 shell importing the same file into a bare table (no validation,
+    // no encryption, no indexes).
+    let base_db = dir.join("baseline.db");
+    let started = Instant::now();
+    let status = std::process::Command::new("sqlite3")
+        .arg(&base_db)
+        .arg(".mode csv")
+        .arg(format!(".import {} roster", csv_path.display()))
+        .status();
+    let baseline = match status {
+        Ok(s) if s.success() => Some(started.elapsed()),
+        _ => None,
+    };
+    println!();
+    println!("{:<44} {:>9} {:>12}", "measure", "seconds", "rows/s");
+    let line = |what: &str, d: Duration| {
+        println!(
+            "{:<44} {:>9.2} {:>12.0}",
+            what,
+            d.as_secs_f64(),
+            args.rows as f64 / d.as_secs_f64().max(1e-9)
+        );
+    };
+    line("linli import persons (parse, judge, store)", linli_time);
+    match baseline {
+        Some(d) => line("baseline: sqlite3 .import (bare table)", d),
+        None => println!("baseline: sqlite3 shell not found; install sqlite3 to compare"),
     }
     Ok(())
 }

@@ -134,13 +134,15 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         )
         .await?;
         stored = outcome.stored.len();
+        let at: std::collections::HashMap<usize, usize> =
+            lines.iter().enumerate().map(|(i, l)| (l.row, i)).collect();
         for (row, id) in &outcome.stored {
-            if let Some(l) = lines.iter_mut().find(|l| l.row == *row) {
+            if let Some(l) = at.get(row).and_then(|i| lines.get_mut(*i)) {
                 l.person_id = Some(*id);
             }
         }
         for (row, existing) in &outcome.duplicates {
-            if let Some(l) = lines.iter_mut().find(|l| l.row == *row) {
+            if let Some(l) = at.get(row).and_then(|i| lines.get_mut(*i)) {
                 l.outcome = "duplicate";
                 l.field = Some("id_number".into());
                 l.reason = Some(match existing {

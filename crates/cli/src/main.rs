@@ -133,6 +133,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 300)]
         queries: usize,
     },
+    /// Roster import of a synthetic CSV, beside `sqlite3 .import` of the same file.
+    Import {
+        /// Rows in the roster.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -480,6 +486,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 },
             )
             .await?;
+        }
+        Command::Bench(BenchCommand::Import { rows }) => {
+            bench::import(bench::ImportBench { rows }).await?;
         }
         Command::Bench(BenchCommand::Search { persons, queries }) => {
             bench::search(bench::SearchBench {
