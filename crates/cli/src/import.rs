@@ -3,7 +3,7 @@
 //! without `--partial`, stores nothing and says which rows and why.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use linli_core::roster::{self, Assessor, Verdict};
 use linli_core::{clock, Scope};
@@ -59,7 +59,18 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     let mut assessor = Assessor::new(today);
     let mut lines = Vec::with_capacity(rows.len());
     let mut to_store = Vec::new();
-    for row in &rows {
+    // Drawn on a terminal only (indicatif stays quiet when stderr is a file or a pipe).
+    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "判定 {bar:30} {pos}/{len} 行  {per_sec}  剩余 {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    for (k, row) in rows.iter().enumerate() {
+        if k % 1000 == 0 {
+            bar.set_position(k as u64);
+        }
         let a = assessor.assess(row);
         let unknown_tag = a
             .draft
@@ -112,6 +123,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             person_id: None,
         });
     }
+    bar.finish_and_clear();
     let rejected = lines.iter().filter(|l| l.outcome == "rejected").count();
     let mut stored = 0usize;
     let note = if args.dry_run {
@@ -124,6 +136,9 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             .file_name()
             .and_then(|f| f.to_str())
             .unwrap_or("roster");
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_message(format!("保存 {} 行（一个事务）…", to_store.len()));
+        spinner.enable_steady_tick(Duration::from_millis(200));
         let outcome = registry::import_persons(
             db,
             &Scope::operator(),
@@ -133,6 +148,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             args.on_duplicate,
         )
         .await?;
+        spinner.finish_and_clear();
         stored = outcome.stored.len();
         let at: std::collections::HashMap<usize, usize> =
             lines.iter().enumerate().map(|(i, l)| (l.row, i)).collect();
