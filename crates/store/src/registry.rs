@@ -349,13 +349,13 @@ async fn writable_node(
     Ok(node)
 }
 
-/// Finds the dwelling at `node` with this address, or creates it.
+/// Finds the dwelling at `node` with this address, or creates it; says whether it was created.
 async fn dwelling_at(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     scope: &Scope,
     node: &crate::nodes::Node,
     address: &DwellingAddress,
-) -> Result<i64, StoreError> {
+) -> Result<(i64, bool), StoreError> {
     let key = address.key();
     let found = sqlx::query("SELECT id FROM dwelling WHERE node_id = $1 AND address_key = $2")
         .bind(node.id)
@@ -363,7 +363,7 @@ async fn dwelling_at(
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(r) = found {
-        return Ok(r.try_get(0)?);
+        return Ok((r.try_get(0)?, false));
     }
     let now = now_ms();
     let row = sqlx::query(
@@ -390,7 +390,7 @@ async fn dwelling_at(
         Some(&address.to_string()),
     )
     .await?;
-    Ok(id)
+    Ok((id, true))
 }
 
 /// Registers a person. ID and phone numbers are encrypted; a number already registered is a
@@ -441,7 +441,7 @@ pub async fn create(
     let mut tx = db.pool().begin().await?;
     let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
     let dwelling_id = match &draft.address {
-        Some(a) => Some(dwelling_at(&mut tx, scope, &node, a).await?),
+        Some(a) => Some(dwelling_at(&mut tx, scope, &node, a).await?.0),
         None => None,
     };
     // Household: the one asked for, else the dwelling's only one, else a new one.
@@ -1483,16 +1483,8 @@ pub async fn import_persons(
         let dwelling = match dwellings.get(&address.key()) {
             Some(d) => *d,
             None => {
-                let before: Option<i64> =
-                    sqlx::query("SELECT id FROM dwelling WHERE node_id = $1 AND address_key = $2")
-                        .bind(node.id)
-                        .bind(address.key())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|row| row.try_get(0))
-                        .transpose()?;
-                let d = dwelling_at(&mut tx, scope, &node, address).await?;
-                if before.is_none() {
+                let (d, created) = dwelling_at(&mut tx, scope, &node, address).await?;
+                if created {
                     outcome.dwellings_created += 1;
                 }
                 dwellings.insert(address.key(), d);
