@@ -299,6 +299,11 @@ impl JurisdictionPath {
         self.ids().last().copied().unwrap_or_default()
     }
 
+    /// The id of the root of the tree this path is in: the district, Linli's distribution key.
+    pub fn root_id(&self) -> i64 {
+        self.ids().first().copied().unwrap_or_default()
+    }
+
     pub fn depth(&self) -> i64 {
         self.ids().len() as i64 - 1
     }
@@ -405,6 +410,7 @@ mod tests {
         assert_eq!(p.ids(), vec![1, 7, 42]);
         assert_eq!(p.depth(), 2);
         assert_eq!(p.id(), 42);
+        assert_eq!(p.root_id(), 1);
         for bad in ["", "/", "1/7/", "/1/7", "/1//7/", "/01/", "/a/"] {
             assert!(JurisdictionPath::parse(bad).is_err(), "{bad}");
         }

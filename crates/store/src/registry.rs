@@ -349,6 +349,53 @@ async fn writable_node(
     Ok(node)
 }
 
+/// Turns a unique-index violation into a conflict on `field` with `message` (the index names
+/// are the same for every caller, the wording is not).
+fn conflict_on(
+    field: &'static str,
+    message: &'static str,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match crate::nodes::unique_to_conflict(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict {
+            field: field.into(),
+            message: message.into(),
+        },
+        other => other,
+    }
+}
+
+/// Founds a household at a dwelling, with its history row.
+async fn found_household(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    node: &crate::nodes::Node,
+    dwelling_id: i64,
+    kind: &str,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(dwelling_id)
+    .bind(node.path.root_id())
+    .bind(node.path.as_str())
+    .bind(kind)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    log_change(
+        tx,
+        scope,
+        ("household", id, &node.path),
+        "created",
+        None,
+        Some(kind),
+    )
+    .await?;
+    Ok(id)
+}
+
 /// Finds the dwelling at `node` with this address, or creates it; says whether it was created.
 async fn dwelling_at(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -371,7 +418,7 @@ async fn dwelling_at(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
     )
     .bind(node.id)
-    .bind(node.path.ids().first().copied().unwrap_or(node.id))
+    .bind(node.path.root_id())
     .bind(node.path.as_str())
     .bind(&address.building)
     .bind(&address.unit)
@@ -478,28 +525,7 @@ pub async fn create(
                     } else {
                         "family"
                     };
-                    let now = now_ms();
-                    let row = sqlx::query(
-                        "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-                    )
-                    .bind(d)
-                    .bind(node.path.ids().first().copied().unwrap_or(node.id))
-                    .bind(node.path.as_str())
-                    .bind(kind)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let hid: i64 = row.try_get(0)?;
-                    log_change(
-                        &mut tx,
-                        scope,
-                        ("household", hid, &node.path),
-                        "created",
-                        None,
-                        Some(kind),
-                    )
-                    .await?;
+                    let hid = found_household(&mut tx, scope, &node, d, kind).await?;
                     Some(hid)
                 }
             }
@@ -526,7 +552,7 @@ pub async fn create(
          RETURNING id",
     )
     .bind(node.id)
-    .bind(node.path.ids().first().copied().unwrap_or(node.id))
+    .bind(node.path.root_id())
     .bind(node.path.as_str())
     .bind(dwelling_id)
     .bind(household_id)
@@ -550,10 +576,7 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| match crate::nodes::unique_to_conflict(e) {
-        StoreError::Conflict { .. } => StoreError::Conflict { field: "id_number".into(), message: "该证件号码已登记".into() },
-        other => other,
-    })?;
+    .map_err(conflict_on("id_number", "该证件号码已登记"))?;
     let id: i64 = row.try_get(0)?;
     for t in tag_ids {
         sqlx::query("INSERT INTO person_tag (person_id, tag_id) VALUES ($1, $2)")
@@ -814,10 +837,7 @@ pub async fn update(
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(|e| match crate::nodes::unique_to_conflict(e) {
-                StoreError::Conflict { .. } => StoreError::Conflict { field: "id_number".into(), message: "该证件号码已登记在其他居民名下".into() },
-                other => other,
-            })?;
+            .map_err(conflict_on("id_number", "该证件号码已登记在其他居民名下"))?;
     }
     if let Some(c) = phone_cipher {
         sqlx::query(
@@ -1140,13 +1160,7 @@ pub async fn add_tag(db: &Db, scope: &Scope, name: &str) -> Result<(), StoreErro
         .bind(now_ms())
         .execute(&mut *tx)
         .await
-        .map_err(|e| match crate::nodes::unique_to_conflict(e) {
-            StoreError::Conflict { .. } => StoreError::Conflict {
-                field: "tags".into(),
-                message: "该标签已存在".into(),
-            },
-            other => other,
-        })?;
+        .map_err(conflict_on("tags", "该标签已存在"))?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "tag.create", "tag").detail(json!({"name": name})),
@@ -1273,7 +1287,7 @@ async fn insert_persons(
             // Each placeholder is used once, in order, as anonymous `?` placeholders require.
             let values = [
                 params.int(p.node.id),
-                params.int(p.node.path.ids().first().copied().unwrap_or(p.node.id)),
+                params.int(p.node.path.root_id()),
                 params.text(p.node.path.as_str()),
                 params.opt_int(p.dwelling_id),
                 params.opt_int(p.household_id),
@@ -1325,13 +1339,7 @@ async fn insert_persons(
             .bind(sqlx::query(&sql))
             .fetch_all(&mut **tx)
             .await
-            .map_err(|e| match crate::nodes::unique_to_conflict(e) {
-                StoreError::Conflict { .. } => StoreError::Conflict {
-                    field: "id_number".into(),
-                    message: "该证件号码已登记".into(),
-                },
-                other => other,
-            })?;
+            .map_err(conflict_on("id_number", "该证件号码已登记"))?;
         let mut hist = Params::for_bulk(db.backend());
         let mut hist_rows = Vec::with_capacity(created.len());
         let mut tag_params = Params::for_bulk(db.backend());
@@ -1508,26 +1516,7 @@ pub async fn import_persons(
                 let h = match stored.as_slice() {
                     [only] => only.try_get::<i64, _>(0)?,
                     _ => {
-                        let row = sqlx::query(
-                            "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
-                             VALUES ($1, $2, $3, 'family', $4, $4) RETURNING id",
-                        )
-                        .bind(dwelling)
-                        .bind(node.path.ids().first().copied().unwrap_or(node.id))
-                        .bind(node.path.as_str())
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let h: i64 = row.try_get(0)?;
-                        log_change(
-                            &mut tx,
-                            scope,
-                            ("household", h, &node.path),
-                            "created",
-                            None,
-                            Some("family"),
-                        )
-                        .await?;
+                        let h = found_household(&mut tx, scope, &node, dwelling, "family").await?;
                         outcome.households_created += 1;
                         h
                     }
