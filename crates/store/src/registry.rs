@@ -349,6 +349,35 @@ async fn writable_node(
     Ok(node)
 }
 
+/// The path of a person, household or dwelling the caller may read; `NotFound` for one that is
+/// missing or outside the scope (the two are not told apart).
+async fn readable_path<'e, E>(
+    exec: E,
+    scope: &Scope,
+    entity: &str,
+    id: i64,
+) -> Result<JurisdictionPath, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let table = match entity {
+        "person" => "person",
+        "household" => "household",
+        "dwelling" => "dwelling",
+        _ => return Err(StoreError::NotFound),
+    };
+    let row = sqlx::query(&format!("SELECT node_path FROM {table} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(exec)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    Ok(path)
+}
+
 /// Turns a unique-index violation into a conflict on `field` with `message` (the index names
 /// are the same for every caller, the wording is not).
 fn conflict_on(
@@ -493,22 +522,13 @@ pub async fn create(
     };
     // Household: the one asked for, else the dwelling's only one, else a new one.
     let household_id = match (placement.household_id, dwelling_id) {
-        (Some(h), _) => {
-            let row = sqlx::query("SELECT node_path FROM household WHERE id = $1")
-                .bind(h)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let ok = match row {
-                Some(r) => JurisdictionPath::parse(&r.try_get::<String, _>(0)?)
-                    .map(|p| scope.can_read(&p))
-                    .unwrap_or(false),
-                None => false,
-            };
-            if !ok {
-                return Err(StoreError::invalid("household_id", "您的辖区内没有这一户"));
+        (Some(h), _) => match readable_path(&mut *tx, scope, "household", h).await {
+            Ok(_) => Some(h),
+            Err(StoreError::NotFound) => {
+                return Err(StoreError::invalid("household_id", "您的辖区内没有这一户"))
             }
-            Some(h)
-        }
+            Err(e) => return Err(e),
+        },
         (None, Some(d)) => {
             let rows =
                 sqlx::query("SELECT id FROM household WHERE dwelling_id = $1 ORDER BY id LIMIT 2")
@@ -958,21 +978,7 @@ pub async fn history(
     entity: &str,
     id: i64,
 ) -> Result<Vec<Change>, StoreError> {
-    let table = match entity {
-        "person" => "person",
-        "household" => "household",
-        "dwelling" => "dwelling",
-        _ => return Err(StoreError::NotFound),
-    };
-    let row = sqlx::query(&format!("SELECT node_path FROM {table} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
-    if !scope.can_read(&path) {
-        return Err(StoreError::NotFound);
-    }
+    readable_path(db.pool(), scope, entity, id).await?;
     let rows = sqlx::query(
         "SELECT id, at, actor, field, old_value, new_value FROM change_log WHERE entity = $1 AND entity_id = $2 ORDER BY id DESC",
     )
@@ -1177,15 +1183,7 @@ pub async fn household_members(
     household_id: i64,
 ) -> Result<Vec<Person>, StoreError> {
     let keys = db.keys()?;
-    let row = sqlx::query("SELECT node_path FROM household WHERE id = $1")
-        .bind(household_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
-    if !scope.can_read(&path) {
-        return Err(StoreError::NotFound);
-    }
+    readable_path(db.pool(), scope, "household", household_id).await?;
     let rows = sqlx::query(&format!(
         "{PERSON_SELECT} WHERE p.household_id = $1 ORDER BY p.id"
     ))
