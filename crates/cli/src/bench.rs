@@ -3,6 +3,7 @@
 //! a grid worker, beside two baselines on the same database and server: a bare indexed point
 //! query on the pool (no HTTP) and a `/healthz` round trip (HTTP with no search).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -363,11 +364,31 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
 
 pub struct ImportBench {
     pub rows: u64,
+    pub pg_url: String,
 }
 
-/// `linli bench import --rows N`: writes a roster CSV of N synthetic people (template layout,
-/// addresses and relations filled), imports it into a fresh database under the demo community,
-/// and times it beside `sqlite3 .import` of the same file into a bare table.
+/// The baseline tables: the roster's columns with indexes standing in for the person table's
+/// nine (unique ID number, phone, both last-four suffixes, three name orders, dwelling,
+/// household), so the baseline pays for the same B-tree inserts.
+const BASELINE_SCHEMA: &str = "CREATE TABLE roster (seq TEXT, name TEXT, gender TEXT, ethnic TEXT, \
+     id_kind TEXT, id_number TEXT, birth TEXT, phone TEXT, relation TEXT, hukou TEXT, address TEXT, \
+     category TEXT, tags TEXT);
+     CREATE UNIQUE INDEX roster_id ON roster (id_number);
+     CREATE INDEX roster_phone ON roster (phone);
+     CREATE INDEX roster_id4 ON roster (substr(id_number, 15), address);
+     CREATE INDEX roster_phone4 ON roster (substr(phone, 8), address);
+     CREATE INDEX roster_name ON roster (name, address);
+     CREATE INDEX roster_name2 ON roster (name, hukou, address);
+     CREATE INDEX roster_name3 ON roster (relation, name, address);
+     CREATE INDEX roster_address ON roster (address);
+     CREATE INDEX roster_household ON roster (hukou, address);";
+
+/// `linli bench import --rows N`: writes a roster of N synthetic people (template layout,
+/// addresses and relations filled) as CSV and as xlsx, and imports each with `linli import
+/// persons` (a child process, as staff would run it, so its time and peak memory are its own)
+/// into a fresh SQLite database under the demo community, and the CSV into PostgreSQL; beside
+/// them, the baselines on the same files: `sqlite3 .import` and `psql \copy` into a table with
+/// equivalent indexes, and a bare read of the xlsx.
 pub async fn import(args: ImportBench) -> Result<(), CliError> {
     let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
     std::fs::create_dir_all(&dir)?;
@@ -376,105 +397,248 @@ pub async fn import(args: ImportBench) -> Result<(), CliError> {
     result
 }
 
-async fn import_in(dir: &std::path::Path, args: &ImportBench) -> Result<(), CliError> {
+/// One synthetic roster row (four people to a household, each household in its own room).
+fn roster_row(i: u64) -> Vec<String> {
+    let (name, id, phone) = synthetic(i);
+    let household = i / 4;
+    let address = format!(
+        "{}栋{}单元{}室",
+        household / 400 + 1,
+        household / 100 % 4 + 1,
+        household % 100 + 101
+    );
+    vec![
+        (i + 1).to_string(),
+        name,
+        String::new(),
+        "汉族".into(),
+        "居民身份证".into(),
+        id,
+        String::new(),
+        phone,
+        if i.is_multiple_of(4) {
+            "户主".into()
+        } else {
+            "其他".into()
+        },
+        "云南省香格里拉市".into(),
+        address,
+        "户籍人口".into(),
+        String::new(),
+    ]
+}
+
+fn write_rosters(dir: &std::path::Path, rows: u64) -> Result<(PathBuf, PathBuf), CliError> {
+    use std::io::Write;
     let csv_path = dir.join("roster.csv");
-    let mut rows = vec![linli_core::roster::TEMPLATE_HEADER
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
+    let header: Vec<String> = linli_core::roster::TEMPLATE_HEADER
         .iter()
         .map(|h| (*h).to_owned())
-        .collect::<Vec<_>>()];
-    for i in 0..args.rows {
-        let (name, id, phone) = synthetic(i);
-        // Four people to a household, each household in its own room.
-        let household = i / 4;
-        let address = format!(
-            "{}栋{}单元{}室",
-            household / 400 + 1,
-            household / 100 % 4 + 1,
-            household % 100 + 101
-        );
-        rows.push(vec![
-            (i + 1).to_string(),
-            name,
-            String::new(),
-            "汉族".into(),
-            "居民身份证".into(),
-            id,
-            String::new(),
-            phone,
-            if i % 4 == 0 {
-                "户主".into()
-            } else {
-                "其他".into()
-            },
-            "云南省香格里拉市".into(),
-            address,
-            "户籍人口".into(),
-            String::new(),
-        ]);
+        .collect();
+    csv.write_all(linli_core::roster::to_csv(std::slice::from_ref(&header)).as_bytes())?;
+    let mut xlsx = linli_core::sheet::XlsxOut::new("花名册")?;
+    xlsx.header(&header)?;
+    let mut block = Vec::with_capacity(10_000);
+    for i in 0..rows {
+        let row = roster_row(i);
+        xlsx.row(&row)?;
+        block.push(row);
+        if block.len() == 10_000 || i + 1 == rows {
+            let text = linli_core::roster::to_csv(&block);
+            csv.write_all(text.trim_start_matches('\u{FEFF}').as_bytes())?;
+            block.clear();
+        }
     }
-    std::fs::write(&csv_path, linli_core::roster::to_csv(&rows))?;
-    drop(rows);
-    let size = std::fs::metadata(&csv_path)?.len();
-    println!(
-        "Roster of {} rows written ({:.1} MB).",
-        args.rows,
-        size as f64 / 1e6
-    );
+    csv.flush()?;
+    let xlsx_path = dir.join("roster.xlsx");
+    xlsx.save(&xlsx_path)?;
+    Ok((csv_path, xlsx_path))
+}
 
-    let db = Db::open_sqlite_dir(&dir.join("db"))
-        .await?
-        .with_keys(Keyring::generate().0);
-    db.migrate().await?;
-    db.check_key().await?;
-    crate::demo::build_tree(&db).await?;
-    let community = nodes::subtree(&db, &Scope::operator(), None)
-        .await?
-        .into_iter()
-        .find(|n| n.kind == NodeKind::Community)
-        .ok_or_else(|| CliError::Usage("no community".into()))?;
+/// A measured run of a command: wall time, and the child's peak memory when it reports it.
+struct Run {
+    time: Duration,
+    peak_mb: Option<f64>,
+}
+
+fn run_child(cmd: &mut std::process::Command) -> Result<Run, CliError> {
     let started = Instant::now();
-    crate::import::persons(
-        &db,
-        crate::import::ImportArgs {
-            file: &csv_path,
-            node: community.id,
-            dry_run: false,
-            partial: false,
-            on_duplicate: registry::OnDuplicate::Skip,
-            report: None,
-        },
+    let out = cmd
+        .env("LINLI_REPORT_PEAK_RSS", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| CliError::Usage(format!("cannot run {cmd:?}: {e}")))?;
+    let time = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(CliError::Usage(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr
+        )));
+    }
+    let peak_mb = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss "))
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0);
+    Ok(Run { time, peak_mb })
+}
+
+fn linli_cmd(
+    data: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<std::process::Command, CliError> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("--data").arg(data);
+    match database_url {
+        Some(url) => cmd.env("LINLI_DATABASE_URL", url),
+        None => cmd.env_remove("LINLI_DATABASE_URL"),
+    };
+    cmd.env_remove("LINLI_KEY");
+    Ok(cmd)
+}
+
+/// Builds the demo tree in a fresh database and imports `file` under its community.
+fn import_run(
+    data: &std::path::Path,
+    database_url: Option<&str>,
+    file: &std::path::Path,
+) -> Result<Run, CliError> {
+    run_child(linli_cmd(data, database_url)?.args(["demo", "--password", "bench-pass-2020"]))?;
+    run_child(
+        linli_cmd(data, database_url)?
+            .args(["import", "persons"])
+            .arg(file)
+            .args(["--node", "3"]),
     )
-    .await?;
-    let linli_time = started.elapsed();
-    db.close().await;
+}
 
-    // Baseline: the sqlite3 shell importing the same file into a bare table (no validation,
-    // no encryption, no indexes).
-    let base_db = dir.join("baseline.db");
+async fn import_in(dir: &std::path::Path, args: &ImportBench) -> Result<(), CliError> {
     let started = Instant::now();
-    let status = std::process::Command::new("sqlite3")
-        .arg(&base_db)
-        .arg(".mode csv")
-        .arg(format!(".import {} roster", csv_path.display()))
-        .status();
-    let baseline = match status {
-        Ok(s) if s.success() => Some(started.elapsed()),
+    let (csv_path, xlsx_path) = write_rosters(dir, args.rows)?;
+    println!(
+        "Roster of {} rows written in {:.1} s: CSV {:.1} MB, xlsx {:.1} MB.",
+        args.rows,
+        started.elapsed().as_secs_f64(),
+        std::fs::metadata(&csv_path)?.len() as f64 / 1e6,
+        std::fs::metadata(&xlsx_path)?.len() as f64 / 1e6
+    );
+    let mut table: Vec<(String, Option<Run>)> = Vec::new();
+
+    // SQLite: CSV, then xlsx, each into its own fresh database.
+    let csv_sqlite = import_run(&dir.join("sqlite-csv"), None, &csv_path)?;
+    table.push(("linli import CSV → SQLite".into(), Some(csv_sqlite)));
+    let base = dir.join("baseline.db");
+    let baseline = std::process::Command::new("sqlite3")
+        .arg(&base)
+        .arg("PRAGMA journal_mode = WAL;")
+        .arg("PRAGMA synchronous = NORMAL;")
+        .arg(BASELINE_SCHEMA)
+        .output();
+    let sqlite_import = match baseline {
+        Ok(o) if o.status.success() => Some(run_child(
+            std::process::Command::new("sqlite3")
+                .arg(&base)
+                .arg("PRAGMA synchronous = NORMAL;")
+                .arg(format!(
+                    ".import --csv --skip 1 {} roster",
+                    csv_path.display()
+                )),
+        )?),
         _ => None,
     };
+    table.push((
+        "baseline: sqlite3 .import, same indexes".into(),
+        sqlite_import,
+    ));
+
+    let xlsx_sqlite = import_run(&dir.join("sqlite-xlsx"), None, &xlsx_path)?;
+    table.push(("linli import xlsx → SQLite".into(), Some(xlsx_sqlite)));
+    let bare = Instant::now();
+    let mut cells = 0usize;
+    linli_core::sheet::read_rows(&xlsx_path, |_, _, row| {
+        cells += row.len();
+        true
+    })?;
+    table.push((
+        format!("baseline: bare read of the xlsx ({cells} cells)"),
+        Some(Run {
+            time: bare.elapsed(),
+            peak_mb: None,
+        }),
+    ));
+
+    // PostgreSQL, in throw-away schemas.
+    if args.pg_url != "none" {
+        let schema = format!("linli_bench_{}", random_token(4));
+        let base_schema = format!("{schema}_base");
+        let sep = if args.pg_url.contains('?') { '&' } else { '?' };
+        let url = format!("{}{sep}options=-c%20search_path%3D{schema}", args.pg_url);
+        let made = async {
+            Db::connect(&args.pg_url, Some(&schema))
+                .await?
+                .close()
+                .await;
+            Db::connect(&args.pg_url, Some(&base_schema))
+                .await?
+                .close()
+                .await;
+            Ok::<(), CliError>(())
+        };
+        match made.await {
+            Ok(()) => {
+                let pg = import_run(&dir.join("pg"), Some(&url), &csv_path);
+                let psql = |sql: String| {
+                    std::process::Command::new("psql")
+                        .arg(&args.pg_url)
+                        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+                        .arg(sql)
+                        .env("PGOPTIONS", format!("-c search_path={base_schema}"))
+                        .output()
+                };
+                let copy = match psql(BASELINE_SCHEMA.to_owned()) {
+                    Ok(o) if o.status.success() => Some(run_child(
+                        std::process::Command::new("psql")
+                            .arg(&args.pg_url)
+                            .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+                            .arg(format!(
+                                "\\copy roster FROM '{}' WITH (FORMAT csv, HEADER true)",
+                                csv_path.display()
+                            ))
+                            .env("PGOPTIONS", format!("-c search_path={base_schema}")),
+                    )?),
+                    _ => None,
+                };
+                let _ = psql(format!(
+                    "DROP SCHEMA {schema} CASCADE; DROP SCHEMA {base_schema} CASCADE"
+                ));
+                table.push(("linli import CSV → PostgreSQL".into(), Some(pg?)));
+                table.push(("baseline: psql \\copy, same indexes".into(), copy));
+            }
+            Err(e) => println!("PostgreSQL skipped ({e})"),
+        }
+    }
+
     println!();
-    println!("{:<44} {:>9} {:>12}", "measure", "seconds", "rows/s");
-    let line = |what: &str, d: Duration| {
-        println!(
-            "{:<44} {:>9.2} {:>12.0}",
-            what,
-            d.as_secs_f64(),
-            args.rows as f64 / d.as_secs_f64().max(1e-9)
-        );
-    };
-    line("linli import persons (parse, judge, store)", linli_time);
-    match baseline {
-        Some(d) => line("baseline: sqlite3 .import (bare table)", d),
-        None => println!("baseline: sqlite3 shell not found; install sqlite3 to compare"),
+    println!(
+        "{:<46} {:>9} {:>10} {:>10}",
+        "measure", "seconds", "rows/s", "peak MB"
+    );
+    for (what, run) in &table {
+        match run {
+            Some(r) => println!(
+                "{:<46} {:>9.2} {:>10.0} {:>10}",
+                what,
+                r.time.as_secs_f64(),
+                args.rows as f64 / r.time.as_secs_f64().max(1e-9),
+                r.peak_mb
+                    .map(|m| format!("{m:.0}"))
+                    .unwrap_or_else(|| "–".into())
+            ),
+            None => println!("{what:<46} (tool not found: install sqlite3 / psql to compare)"),
+        }
     }
     Ok(())
 }

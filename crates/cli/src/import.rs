@@ -1,17 +1,24 @@
-//! `linli import persons FILE --node ID`: reads an office's roster (CSV in UTF-8, GBK or
-//! GB18030), judges every row, and stores the good ones atomically — or, with rejected rows and
-//! without `--partial`, stores nothing and says which rows and why.
+//! `linli import persons FILE --node ID`: reads an office's roster (xlsx/xls, or CSV in UTF-8,
+//! GBK or GB18030), judges every row, and stores the good ones atomically — or, with rejected
+//! rows and without `--partial`, stores nothing and says which rows and why.
+//!
+//! Reading and judging run on their own thread and hand chunks of judged rows to the storing
+//! side, which adds them to one open transaction: the file is never held whole, and parsing
+//! overlaps with the database's work.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use linli_core::roster::{self, Assessor, Verdict};
+use linli_core::import_job::{Counts, Judge, Judged, Outcome, RejectedRow, ReportLine};
 use linli_core::{clock, Scope};
-use linli_store::registry::{self, ImportRow, OnDuplicate};
+use linli_store::registry::{self, OnDuplicate, PersonImport};
 use linli_store::Db;
 use serde_json::json;
 
 use crate::CliError;
+
+/// Judged rows handed over at a time.
+const CHUNK_ROWS: usize = 5000;
 
 pub struct ImportArgs<'a> {
     pub file: &'a Path,
@@ -20,284 +27,225 @@ pub struct ImportArgs<'a> {
     pub partial: bool,
     pub on_duplicate: OnDuplicate,
     pub report: Option<&'a Path>,
+    pub rejects: Option<&'a Path>,
 }
 
-/// One line of the report.
-struct Line {
-    row: usize,
-    outcome: &'static str,
-    field: Option<String>,
-    reason: Option<String>,
-    duplicate_of_row: Option<usize>,
-    person_id: Option<i64>,
+/// What the reading thread learnt about the file.
+struct Source {
+    /// `UTF-8`, `GBK`, `GB18030` or `xlsx`.
+    format: String,
+    sheet: Option<String>,
+    header_rows: Vec<Vec<String>>,
+    ignored: Vec<String>,
 }
 
 pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     let started = Instant::now();
-    let ext = args
-        .file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let (cells, encoding, sheet) =
-        if matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods") {
-            let (cells, sheet) = read_workbook(args.file)?;
-            (cells, "xlsx", Some(sheet))
-        } else {
-            let bytes = std::fs::read(args.file)?;
-            let (text, encoding) = roster::decode(&bytes);
-            (roster::read_csv(&text)?, encoding, None)
-        };
-    if let Some(sheet) = &sheet {
+    let known_tags = registry::tags(db).await?;
+    let judge = Judge::new(clock::today(), known_tags);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Judged>(4);
+    let path = args.file.to_path_buf();
+    let reader = std::thread::spawn(move || read_and_judge(&path, judge, &sender));
+
+    let scope = Scope::operator();
+    let mut job = if args.dry_run {
+        None
+    } else {
+        Some(PersonImport::begin(db, &scope, args.node, args.on_duplicate).await?)
+    };
+    // Drawn on a terminal only (indicatif stays quiet when stderr is a file or a pipe).
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} 已处理 {pos} 行  {per_sec}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut lines: Vec<ReportLine> = Vec::new();
+    let mut rejected: Vec<RejectedRow> = Vec::new();
+    while let Some(chunk) = receiver.recv().await {
+        bar.inc(chunk.lines.len() as u64);
+        lines.extend(chunk.lines);
+        rejected.extend(chunk.rejected);
+        if !rejected.is_empty() && !args.partial && job.is_some() {
+            // Nothing will be stored: roll back now and only judge the rest for the report.
+            job = None;
+            bar.set_message("有被拒绝的行，不保存；继续检查其余各行");
+        }
+        if let Some(j) = job.as_mut() {
+            j.add(chunk.rows).await?;
+        }
+    }
+    let source = reader
+        .join()
+        .map_err(|_| CliError::Usage("the reading thread failed".into()))??;
+    bar.finish_and_clear();
+    if let Some(sheet) = &source.sheet {
         println!("reading sheet 「{sheet}」");
     }
-    let (header, first) = roster::HeaderMap::detect(&cells)?;
-    let rows = header.extract(&cells, first);
-    let known_tags = registry::tags(db).await?;
-    let today = clock::today();
-    let mut assessor = Assessor::new(today);
-    let mut lines = Vec::with_capacity(rows.len());
-    let mut to_store = Vec::new();
-    // Drawn on a terminal only (indicatif stays quiet when stderr is a file or a pipe).
-    let bar = indicatif::ProgressBar::new(rows.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "判定 {bar:30} {pos}/{len} 行  {per_sec}  剩余 {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    for (k, row) in rows.iter().enumerate() {
-        if k % 1000 == 0 {
-            bar.set_position(k as u64);
-        }
-        let a = assessor.assess(row);
-        let unknown_tag = a
-            .draft
-            .as_ref()
-            .and_then(|d| d.tags.iter().find(|t| !known_tags.contains(t)).cloned());
-        let (outcome, field, reason, dup) = match (&a.verdict, unknown_tag) {
-            (Verdict::Accepted { .. } | Verdict::Flagged { .. }, Some(tag)) => (
-                "rejected",
-                Some("tags".to_owned()),
-                Some(format!("没有「{tag}」这个标签；请管理员先在标签列表中添加")),
-                None,
-            ),
-            (Verdict::Accepted { .. }, None) => ("accepted", None, None, None),
-            (Verdict::Flagged { warnings, .. }, None) => (
-                "flagged",
-                warnings.first().map(|w| w.field.clone()),
-                Some(
-                    warnings
-                        .iter()
-                        .map(|w| w.message.clone())
-                        .collect::<Vec<_>>()
-                        .join("；"),
-                ),
-                None,
-            ),
-            (Verdict::Rejected { field, reason }, _) => {
-                ("rejected", Some(field.clone()), Some(reason.clone()), None)
-            }
-            (Verdict::Duplicate { of_row }, _) => (
-                "duplicate",
-                Some("id_number".to_owned()),
-                None,
-                Some(*of_row),
-            ),
-        };
-        if matches!(outcome, "accepted" | "flagged") {
-            if let Some(draft) = a.draft {
-                to_store.push(ImportRow {
-                    row: row.row,
-                    draft,
-                });
-            }
-        }
-        lines.push(Line {
-            row: row.row,
-            outcome,
-            field,
-            reason,
-            duplicate_of_row: dup,
-            person_id: None,
-        });
+    if !source.ignored.is_empty() {
+        println!("columns left out: {}", source.ignored.join("、"));
     }
-    bar.finish_and_clear();
-    let rejected = lines.iter().filter(|l| l.outcome == "rejected").count();
+    let counts = Counts::of(&lines);
     let mut stored = 0usize;
-    let note = if args.dry_run {
-        "dry run: nothing was stored".to_owned()
-    } else if rejected > 0 && !args.partial {
-        format!("{rejected} row(s) rejected: nothing was stored (fix them, or pass --partial to store the good rows)")
-    } else {
-        let source = args
-            .file
-            .file_name()
-            .and_then(|f| f.to_str())
-            .unwrap_or("roster");
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.set_message(format!("保存 {} 行（一个事务）…", to_store.len()));
-        spinner.enable_steady_tick(Duration::from_millis(200));
-        let outcome = registry::import_persons(
-            db,
-            &Scope::operator(),
-            args.node,
-            source,
-            to_store,
-            args.on_duplicate,
-        )
-        .await?;
-        spinner.finish_and_clear();
-        stored = outcome.stored.len();
-        let at: std::collections::HashMap<usize, usize> =
-            lines.iter().enumerate().map(|(i, l)| (l.row, i)).collect();
-        for (row, id) in &outcome.stored {
-            if let Some(l) = at.get(row).and_then(|i| lines.get_mut(*i)) {
-                l.person_id = Some(*id);
+    let note = match job {
+        None if args.dry_run => "dry run: nothing was stored".to_owned(),
+        None => format!(
+            "{} row(s) rejected: nothing was stored (fix them, or pass --partial to store the good rows)",
+            counts.rejected
+        ),
+        Some(j) => {
+            let name = args
+                .file
+                .file_name()
+                .and_then(|f| f.to_str())
+                .unwrap_or("roster");
+            let outcome = j.commit(name, json!(counts)).await?;
+            stored = outcome.stored.len();
+            for (row, id) in &outcome.stored {
+                if let Some(l) = lines.get_mut(row.wrapping_sub(1)) {
+                    l.person_id = Some(*id);
+                }
             }
-        }
-        for (row, existing) in &outcome.duplicates {
-            if let Some(l) = at.get(row).and_then(|i| lines.get_mut(*i)) {
-                l.outcome = "duplicate";
-                l.field = Some("id_number".into());
-                l.reason = Some(match existing {
-                    Some(id) => format!("已登记（居民编号 {id}），跳过"),
-                    None => "已在其他辖区登记，跳过".into(),
-                });
-                l.person_id = *existing;
+            for (row, id) in &outcome.updated {
+                if let Some(l) = lines.get_mut(row.wrapping_sub(1)) {
+                    l.outcome = Outcome::Duplicate;
+                    l.field = Some("id_number".into());
+                    l.reason = Some(format!("已登记（居民编号 {id}），已按本表更新"));
+                    l.person_id = Some(*id);
+                }
             }
+            for (row, existing) in &outcome.duplicates {
+                if let Some(l) = lines.get_mut(row.wrapping_sub(1)) {
+                    l.outcome = Outcome::Duplicate;
+                    l.field = Some("id_number".into());
+                    l.reason = Some(match existing {
+                        Some(id) => format!("已登记（居民编号 {id}），跳过"),
+                        None => "已在其他辖区登记，跳过".into(),
+                    });
+                    l.person_id = *existing;
+                }
+            }
+            format!(
+                "stored {stored} person(s), updated {}, {} new dwelling(s), {} new household(s)",
+                outcome.updated.len(),
+                outcome.dwellings_created,
+                outcome.households_created
+            )
         }
-        format!(
-            "stored {stored} person(s), {} new dwelling(s), {} new household(s)",
-            outcome.dwellings_created, outcome.households_created
-        )
     };
-    let count = |o: &str| lines.iter().filter(|l| l.outcome == o).count();
+    let counts = Counts::of(&lines);
     println!(
-        "{}: {} data rows ({encoding}) — accepted {}, flagged {}, rejected {}, duplicate {} — {:.1} s",
+        "{}: {} data rows ({}) — accepted {}, flagged {}, rejected {}, duplicate {} — {:.1} s",
         args.file.display(),
-        lines.len(),
-        count("accepted"),
-        count("flagged"),
-        count("rejected"),
-        count("duplicate"),
+        counts.rows,
+        source.format,
+        counts.accepted,
+        counts.flagged,
+        counts.rejected,
+        counts.duplicate,
         started.elapsed().as_secs_f64()
     );
     for l in lines
         .iter()
-        .filter(|l| matches!(l.outcome, "rejected" | "flagged" | "duplicate"))
+        .filter(|l| {
+            matches!(
+                l.outcome,
+                Outcome::Rejected | Outcome::Flagged | Outcome::Duplicate
+            )
+        })
         .take(50)
     {
         println!(
             "  row {:>5}  {:<9} {:<14} {}",
-            l.row,
-            l.outcome,
+            l.sheet_row,
+            l.outcome.as_str(),
             l.field.as_deref().unwrap_or(""),
-            l.reason
-                .clone()
-                .or_else(|| l.duplicate_of_row.map(|r| format!("与第 {r} 行是同一人")))
-                .unwrap_or_default()
+            l.reason.as_deref().unwrap_or_default()
         );
     }
     println!("{note}");
     if let Some(path) = args.report {
         let report = json!({
             "file": args.file.display().to_string(),
-            "encoding": encoding,
+            "format": source.format,
+            "sheet": source.sheet,
             "node_id": args.node,
             "dry_run": args.dry_run,
             "stored": stored,
-            "rows": lines.iter().map(|l| json!({
-                "row": l.row,
-                "outcome": l.outcome,
-                "field": l.field,
-                "reason": l.reason,
-                "duplicate_of_row": l.duplicate_of_row,
-                "person_id": l.person_id,
-            })).collect::<Vec<_>>(),
+            "counts": counts,
+            "rows": lines,
         });
         std::fs::write(
             path,
             serde_json::to_string_pretty(&report).unwrap_or_default(),
         )?;
     }
-    if rejected > 0 && !args.partial && !args.dry_run {
+    if let Some(path) = args.rejects {
+        let bytes = linli_core::import_job::rejected_rows_xlsx(&source.header_rows, &rejected)?;
+        std::fs::write(path, bytes)?;
+        println!(
+            "{} rejected row(s) written to {}",
+            rejected.len(),
+            path.display()
+        );
+    }
+    if counts.rejected > 0 && !args.partial && !args.dry_run {
         return Err(CliError::Usage(format!(
-            "{rejected} row(s) rejected; nothing stored"
+            "{} row(s) rejected; nothing stored",
+            counts.rejected
         )));
     }
     Ok(())
 }
 
-/// The cells of the first sheet that holds a roster (instruction sheets and empty ones are
-/// skipped), as text the roster parser reads: numbers as Excel shows them, dates as Excel serial
-/// day numbers.
-fn read_workbook(path: &Path) -> Result<(Vec<Vec<String>>, String), CliError> {
-    use calamine::Reader;
-    let mut book = calamine::open_workbook_auto(path)
-        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", path.display())))?;
-    let mut first_error = None;
-    for name in book.sheet_names() {
-        let range = match book.worksheet_range(&name) {
-            Ok(r) => r,
-            Err(e) => {
-                first_error.get_or_insert(format!("sheet 「{name}」: {e}"));
-                continue;
-            }
-        };
-        let cells: Vec<Vec<String>> = range
-            .rows()
-            .map(|row| row.iter().map(cell_text).collect())
-            .collect();
-        match roster::HeaderMap::detect(&cells) {
-            Ok(_) => return Ok((cells, name)),
-            Err(e) => {
-                first_error.get_or_insert(format!("sheet 「{name}」: {}", e.message));
+/// Reads the file row by row, judging as it goes, and sends the judged rows in chunks. Stops
+/// early when the storing side has gone away (it failed).
+fn read_and_judge(
+    path: &PathBuf,
+    mut judge: Judge,
+    sender: &tokio::sync::mpsc::Sender<Judged>,
+) -> Result<Source, CliError> {
+    // The first failure (no header found) stops the reading and is returned.
+    let mut failure: Option<linli_core::CoreError> = None;
+    let mut on_row = |sheet_row: usize, cells: Vec<String>| -> bool {
+        if let Err(e) = judge.push(sheet_row, cells) {
+            failure = Some(e);
+            return false;
+        }
+        // A closed channel means the storing side failed: stop reading.
+        judge.pending() < CHUNK_ROWS || sender.blocking_send(judge.take()).is_ok()
+    };
+    let (format, sheet) = if is_workbook(path) {
+        let info = linli_core::sheet::read_rows(path, |_, n, cells| on_row(n, cells))?;
+        (info.format.as_str().to_owned(), Some(info.name))
+    } else {
+        let bytes = std::fs::read(path)?;
+        let (text, encoding) = linli_core::roster::decode_owned(bytes);
+        for record in linli_core::roster::CsvRows::new(&text) {
+            let (line, cells) = record?;
+            if !on_row(line, cells) {
+                break;
             }
         }
+        (encoding.to_owned(), None)
+    };
+    if let Some(e) = failure {
+        return Err(e.into());
     }
-    Err(CliError::Usage(format!(
-        "no sheet of {} holds a roster ({})",
-        path.display(),
-        first_error.unwrap_or_else(|| "the workbook is empty".into())
-    )))
+    judge.finish()?;
+    let _ = sender.blocking_send(judge.take());
+    Ok(Source {
+        format,
+        sheet,
+        header_rows: judge.header_rows().to_vec(),
+        ignored: judge.ignored_columns(),
+    })
 }
 
-/// One cell as text. A whole number prints in full; a number too large to be exact (an ID
-/// number Excel stored as a number) prints as Excel shows it, `5.33401E+17`, so the parser can
-/// say that its last digits are lost.
-fn cell_text(cell: &calamine::Data) -> String {
-    use calamine::Data;
-    match cell {
-        Data::Empty | Data::Error(_) => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::Float(f) => float_text(*f),
-        Data::DateTime(d) => float_text(d.as_f64().floor()),
-    }
-}
-
-fn float_text(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else if f.abs() >= 1e15 {
-        let s = format!("{f:.5E}");
-        s.replacen('E', "E+", 1)
-    } else {
-        f.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_as_excel_shows_them() {
-        assert_eq!(float_text(13612348609.0), "13612348609");
-        assert_eq!(float_text(533401194306122186.0), "5.33401E+17");
-        assert_eq!(float_text(37.5), "37.5");
-    }
+/// Workbooks by their first bytes (a zip, or an OLE compound file), whatever the extension.
+fn is_workbook(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic));
+    read.is_ok() && (magic == *b"PK\x03\x04" || magic == [0xD0, 0xCF, 0x11, 0xE0])
 }

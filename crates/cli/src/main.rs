@@ -100,8 +100,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum ImportCommand {
-    /// Persons from a CSV roster (UTF-8, GBK or GB18030, detected): every row judged, the good
-    /// ones stored in one transaction.
+    /// Persons from a roster (xlsx, xls, or CSV in UTF-8, GBK or GB18030, detected): every row
+    /// judged, the good ones stored in one transaction.
     Persons {
         file: PathBuf,
         /// The node (community, compound, grid or building) the people are registered under.
@@ -113,12 +113,16 @@ enum ImportCommand {
         /// Store the good rows even when some are rejected.
         #[arg(long)]
         partial: bool,
-        /// A row whose ID number is already registered: skip it, or fail the whole import.
-        #[arg(long, value_parser = ["skip", "fail"], default_value = "skip")]
+        /// A row whose ID number is already registered: skip it, update the stored person
+        /// from the row's non-empty cells, or fail the whole import.
+        #[arg(long, value_parser = ["skip", "update", "fail"], default_value = "skip")]
         on_duplicate: String,
         /// Write the per-row verdicts as JSON here.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write the rejected rows, as the file had them plus a reason column, to this xlsx.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
     },
 }
 
@@ -133,11 +137,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 300)]
         queries: usize,
     },
-    /// Roster import of a synthetic CSV, beside `sqlite3 .import` of the same file.
+    /// Roster import of a synthetic roster (CSV and xlsx) into SQLite and PostgreSQL, beside
+    /// `sqlite3 .import`, `psql \copy` and a bare read of the xlsx.
     Import {
         /// Rows in the roster.
         #[arg(long, default_value_t = 100_000)]
         rows: u64,
+        /// PostgreSQL to measure on (a throw-away schema is made there); `none` to skip.
+        #[arg(
+            long,
+            env = "LINLI_BENCH_PG_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/test"
+        )]
+        pg_url: String,
     },
 }
 
@@ -468,6 +480,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             partial,
             on_duplicate,
             report,
+            rejects,
         }) => {
             let db = open(&cli.global).await?;
             import::persons(
@@ -477,18 +490,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     node,
                     dry_run,
                     partial,
-                    on_duplicate: if on_duplicate == "fail" {
-                        linli_store::registry::OnDuplicate::Fail
-                    } else {
-                        linli_store::registry::OnDuplicate::Skip
+                    on_duplicate: match on_duplicate.as_str() {
+                        "fail" => linli_store::registry::OnDuplicate::Fail,
+                        "update" => linli_store::registry::OnDuplicate::Update,
+                        _ => linli_store::registry::OnDuplicate::Skip,
                     },
                     report: report.as_deref(),
+                    rejects: rejects.as_deref(),
                 },
             )
             .await?;
         }
-        Command::Bench(BenchCommand::Import { rows }) => {
-            bench::import(bench::ImportBench { rows }).await?;
+        Command::Bench(BenchCommand::Import { rows, pg_url }) => {
+            bench::import(bench::ImportBench { rows, pg_url }).await?;
         }
         Command::Bench(BenchCommand::Search { persons, queries }) => {
             bench::search(bench::SearchBench {
@@ -601,7 +615,22 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // For `linli bench import`, which runs imports as child processes and reports their peak
+    // memory (the kernel's high-water mark of resident memory).
+    if std::env::var_os("LINLI_REPORT_PEAK_RSS").is_some() {
+        if let Some(kb) = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .map(str::to_owned)
+            })
+        {
+            eprintln!("peak_rss {}", kb.trim_start_matches("VmHWM:").trim());
+        }
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -410,6 +410,101 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     );
     let c = person_count(&dir);
     assert!(c == 288 || c == -1, "{c}");
+
+    // The report names spreadsheet rows and counts outcomes; the rejected rows come back as an
+    // xlsx that re-imports to the same ten rejections (once fixed, they would go in).
+    let rejects = dir.join("rejects.xlsx");
+    let out = ok(&linli(
+        &dir,
+        None,
+        &[
+            "import",
+            "persons",
+            roster,
+            "--node",
+            "3",
+            "--dry-run",
+            "--report",
+            report_s,
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.contains("10 rejected row(s) written"), "{out}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["counts"]["rejected"], 10);
+    assert_eq!(r["counts"]["rows"], 300);
+    let first_data = r["rows"][0]["sheet_row"].as_u64().unwrap();
+    assert!(first_data > 1, "sheet rows count the title and header rows");
+    assert_eq!(
+        r["rows"][22]["sheet_row"].as_u64().unwrap(),
+        first_data + 22,
+        "{}",
+        r["rows"][22]
+    );
+    let again = linli(
+        &dir,
+        None,
+        &[
+            "import",
+            "persons",
+            rejects.to_str().unwrap(),
+            "--node",
+            "3",
+            "--dry-run",
+        ],
+    );
+    let again = String::from_utf8_lossy(&again.stdout).to_string();
+    assert!(
+        again.contains("10 data rows") && again.contains("rejected 10"),
+        "{again}"
+    );
+
+    // --on-duplicate update: the stored person takes the row's cells, with history.
+    let csv = dir.join("update.csv");
+    let fixture_rows = std::fs::read(fixture("roster.gbk.csv")).unwrap();
+    let (text, _) = linli_core::roster::decode(&fixture_rows);
+    let cells = linli_core::roster::read_csv(&text).unwrap();
+    let (header, first) = linli_core::roster::HeaderMap::detect(&cells).unwrap();
+    let id_col = header
+        .position(linli_core::roster::Column::IdNumber)
+        .unwrap();
+    let name_col = header.position(linli_core::roster::Column::Name).unwrap();
+    let mut person = cells[first].clone();
+    let old_name = person[name_col].clone();
+    person[name_col] = format!("{old_name}改");
+    let mut rows = cells[..first].to_vec();
+    rows.push(person.clone());
+    std::fs::write(&csv, linli_core::roster::to_csv(&rows)).unwrap();
+    let updated = ok(&linli(
+        &dir,
+        None,
+        &[
+            "import",
+            "persons",
+            csv.to_str().unwrap(),
+            "--node",
+            "3",
+            "--on-duplicate",
+            "update",
+        ],
+    ));
+    assert!(updated.contains("updated 1"), "{updated}");
+    let _ = id_col;
+    let renamed: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person WHERE name = $1")
+        .bind(format!("{old_name}改"))
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(renamed.0, 1);
+    let history: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM change_log WHERE entity = 'person' AND field = 'name' AND new_value = $1",
+    )
+    .bind(format!("{old_name}改"))
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(history.0, 1);
     t.finish().await;
 }
 

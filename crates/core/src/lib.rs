@@ -4,9 +4,11 @@
 pub mod access;
 pub mod clock;
 pub mod idnumber;
+pub mod import_job;
 pub mod phone;
 pub mod registry;
 pub mod roster;
+pub mod sheet;
 pub mod tree;
 
 pub use access::{NewPassword, Role, Scope, Username};

@@ -54,6 +54,21 @@ pub fn decode(bytes: &[u8]) -> (String, &'static str) {
     }
 }
 
+/// [`decode`] taking the bytes: plain UTF-8 (the common case, and the big files) becomes the
+/// text without a copy.
+pub fn decode_owned(bytes: Vec<u8>) -> (String, &'static str) {
+    if encoding_rs::Encoding::for_bom(&bytes).is_some() {
+        return decode(&bytes);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, "UTF-8"),
+        Err(e) => {
+            let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(e.as_bytes());
+            (text.into_owned(), "GB18030")
+        }
+    }
+}
+
 /// Reads CSV text into rows of cells; rows may differ in length. Row `i` of the result is line
 /// `i + 1` of the text: blank lines, and the extra lines of a cell that holds line breaks,
 /// appear as empty rows, so a verdict can point at the line staff will see in an editor. Text

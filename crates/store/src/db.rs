@@ -370,6 +370,23 @@ impl Params {
         self.placeholder()
     }
 
+    /// Binds the values, moving them (large statements carry tens of thousands).
+    pub(crate) fn bind_owned<'q>(
+        self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for v in self.values {
+            q = match v {
+                ParamValue::Text(s) => q.bind(s),
+                ParamValue::Int(i) => q.bind(i),
+                ParamValue::OptText(s) => q.bind(s),
+                ParamValue::OptInt(i) => q.bind(i),
+                ParamValue::OptBytes(b) => q.bind(b),
+            };
+        }
+        q
+    }
+
     pub(crate) fn bind<'q>(
         &self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod db;
+mod import;
 pub mod nodes;
 pub mod registry;
 pub mod secret;

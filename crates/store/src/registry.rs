@@ -18,8 +18,8 @@ use crate::secret::Keyring;
 use crate::{Db, StoreError};
 
 /// Hash domains of the lookup hashes.
-const ID_HASH: &str = "id_number";
-const PHONE_HASH: &str = "phone";
+pub(crate) const ID_HASH: &str = "id_number";
+pub(crate) const PHONE_HASH: &str = "phone";
 
 /// A warning kept with a record (e.g. a gender that disagrees with the ID number).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -266,7 +266,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Person, StoreError> 
 }
 
 /// Resolves tag names to ids; unknown tags are an error (the list is kept by admins).
-async fn tag_ids(
+pub(crate) async fn tag_ids(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tags: &[String],
 ) -> Result<Vec<i64>, StoreError> {
@@ -294,7 +294,7 @@ async fn tag_ids(
     Ok(ids)
 }
 
-async fn log_change(
+pub(crate) async fn log_change(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     scope: &Scope,
     (entity, entity_id, path): (&str, i64, &JurisdictionPath),
@@ -322,7 +322,7 @@ async fn log_change(
 
 /// The node a person may be registered under: open, in the caller's scope and writable by them,
 /// at community level or below.
-async fn writable_node(
+pub(crate) async fn writable_node(
     db: &Db,
     scope: &Scope,
     node_id: i64,
@@ -380,7 +380,7 @@ where
 
 /// Turns a unique-index violation into a conflict on `field` with `message` (the index names
 /// are the same for every caller, the wording is not).
-fn conflict_on(
+pub(crate) fn conflict_on(
     field: &'static str,
     message: &'static str,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -394,7 +394,7 @@ fn conflict_on(
 }
 
 /// Founds a household at a dwelling, with its history row.
-async fn found_household(
+pub(crate) async fn found_household(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     scope: &Scope,
     node: &crate::nodes::Node,
@@ -680,6 +680,21 @@ pub async fn update(
     id: i64,
     patch: &PersonPatch,
 ) -> Result<(Person, Vec<FieldWarning>), StoreError> {
+    let mut tx = db.pool().begin().await?;
+    let warnings = update_in(db, &mut tx, scope, id, patch).await?;
+    tx.commit().await?;
+    Ok((get(db, scope, id).await?, warnings))
+}
+
+/// [`update`] inside the caller's transaction (an import that updates the persons it finds
+/// already registered); returns the warnings.
+pub(crate) async fn update_in(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    id: i64,
+    patch: &PersonPatch,
+) -> Result<Vec<FieldWarning>, StoreError> {
     let keys = db.keys()?;
     let current = get(db, scope, id).await?;
     if !scope.can_write_records(&current.node_path) {
@@ -687,7 +702,7 @@ pub async fn update(
     }
     let row = sqlx::query("SELECT id_cipher, phone_cipher FROM person WHERE id = $1")
         .bind(id)
-        .fetch_one(db.pool())
+        .fetch_one(&mut **tx)
         .await?;
     let id_clear = row
         .try_get::<Option<Vec<u8>>, _>(0)?
@@ -805,8 +820,7 @@ pub async fn update(
         .document
         .as_ref()
         .map(|d| keys.lookup_hash(ID_HASH, d.as_str()));
-    let mut tx = db.pool().begin().await?;
-    let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
+    let tag_ids = tag_ids(tx, &draft.tags).await?;
     let (name_pinyin, name_initials) = draft.name.pinyin();
     let warnings: Vec<FieldWarning> = warnings
         .into_iter()
@@ -846,7 +860,7 @@ pub async fn update(
     .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
     .bind(now_ms())
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if let Some(c) = id_cipher {
         sqlx::query("UPDATE person SET id_kind = $1, id_cipher = $2, id_hash = $3, id_last4 = $4 WHERE id = $5")
@@ -855,7 +869,7 @@ pub async fn update(
             .bind(new_id_hash)
             .bind(draft.document.as_ref().map(|d| d.last4().to_owned()))
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(conflict_on("id_number", "该证件号码已登记在其他居民名下"))?;
     }
@@ -872,18 +886,18 @@ pub async fn update(
         )
         .bind(draft.phone.as_ref().map(|p| p.last4().to_owned()))
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     sqlx::query("DELETE FROM person_tag WHERE person_id = $1")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     for t in tag_ids {
         sqlx::query("INSERT INTO person_tag (person_id, tag_id) VALUES ($1, $2)")
             .bind(id)
             .bind(t)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     // History, field by field, with ID and phone numbers masked.
@@ -946,7 +960,7 @@ pub async fn update(
         // An unchanged ID or phone re-masks identically, so equality is enough here too.
         if old != new {
             log_change(
-                &mut tx,
+                tx,
                 scope,
                 ("person", id, &current.node_path),
                 field,
@@ -959,7 +973,7 @@ pub async fn update(
     }
     if !changed.is_empty() {
         audit::record(
-            &mut *tx,
+            &mut **tx,
             AuditEntry::by(scope, "person.update", "person")
                 .entity_id(id)
                 .node_path(&current.node_path)
@@ -967,8 +981,7 @@ pub async fn update(
         )
         .await?;
     }
-    tx.commit().await?;
-    Ok((get(db, scope, id).await?, warnings))
+    Ok(warnings)
 }
 
 /// The change history of a person, household or dwelling the caller may read, newest first.
@@ -1205,6 +1218,8 @@ pub struct BulkPerson<'a> {
     pub draft: PersonDraft,
     pub dwelling_id: Option<i64>,
     pub household_id: Option<i64>,
+    /// Kept with the record, as [`create`] keeps them (a flagged import row's warnings).
+    pub warnings: Vec<FieldWarning>,
 }
 
 impl<'a> BulkPerson<'a> {
@@ -1214,6 +1229,7 @@ impl<'a> BulkPerson<'a> {
             draft,
             dwelling_id: None,
             household_id: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -1244,7 +1260,7 @@ pub async fn bulk_insert(
 
 /// Inserts persons (and their history rows and tags) inside the caller's transaction, 500 to a
 /// statement; returns their ids in order.
-async fn insert_persons(
+pub(crate) async fn insert_persons(
     db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     scope: &Scope,
@@ -1318,39 +1334,46 @@ async fn insert_persons(
                 params.opt_text(d.hukou_address.clone()),
                 params.text(d.category.as_str()),
                 params.int(now),
+                params.text(serde_json::to_string(&p.warnings).unwrap_or_else(|_| "[]".into())),
                 params.int(now),
             ];
             rows.push(format!(
-                "({}, 'active', '[]', {})",
+                "({}, 'active', {}, {})",
                 values[..22].join(", "),
-                values[22]
+                values[22],
+                values[23]
             ));
         }
         let sql = format!(
             "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
              name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, \
              phone_hash, phone_last4, hukou_address, category, created_at, state, warnings_json, updated_at) \
-             VALUES {} RETURNING id, node_path, name",
+             VALUES {} RETURNING id",
             rows.join(", ")
         );
-        let created = params
-            .bind(sqlx::query(&sql))
+        // Ids come back sorted: both databases number a multi-row VALUES list in its order,
+        // whatever order RETURNING reports them in.
+        let mut created: Vec<i64> = params
+            .bind_owned(sqlx::query(&sql))
             .fetch_all(&mut **tx)
             .await
-            .map_err(conflict_on("id_number", "该证件号码已登记"))?;
+            .map_err(conflict_on("id_number", "该证件号码已登记"))?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+        created.sort_unstable();
         let mut hist = Params::for_bulk(db.backend());
         let mut hist_rows = Vec::with_capacity(created.len());
         let mut tag_params = Params::for_bulk(db.backend());
         let mut tag_rows = Vec::new();
-        for (r, p) in created.iter().zip(chunk) {
-            let id: i64 = r.try_get(0)?;
+        for (&id, p) in created.iter().zip(chunk) {
             let vals = [
                 hist.int(now),
                 hist.opt_int(scope.user_id()),
                 hist.text(scope.actor()),
                 hist.int(id),
-                hist.text(r.try_get::<String, _>(1)?),
-                hist.text(r.try_get::<String, _>(2)?),
+                hist.text(p.node.path.as_str()),
+                hist.text(p.draft.name.as_str()),
             ];
             hist_rows.push(format!(
                 "({}, {}, {}, 'person', {}, {}, 'created', NULL, {})",
@@ -1370,7 +1393,9 @@ async fn insert_persons(
                 "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
                 hist_rows.join(", ")
             );
-            hist.bind(sqlx::query(&sql)).execute(&mut **tx).await?;
+            hist.bind_owned(sqlx::query(&sql))
+                .execute(&mut **tx)
+                .await?;
         }
         if !tag_rows.is_empty() {
             let sql = format!(
@@ -1378,7 +1403,7 @@ async fn insert_persons(
                 tag_rows.join(", ")
             );
             tag_params
-                .bind(sqlx::query(&sql))
+                .bind_owned(sqlx::query(&sql))
                 .execute(&mut **tx)
                 .await?;
         }
@@ -1386,186 +1411,7 @@ async fn insert_persons(
     Ok(ids)
 }
 
-/// What to do with a row whose ID number is already in the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnDuplicate {
-    /// Leave the stored person as is and skip the row.
-    Skip,
-    /// Store nothing at all.
-    Fail,
-}
-
-/// One roster row to import: its data row number (for messages) and its parsed fields.
-pub struct ImportRow {
-    pub row: usize,
-    pub draft: PersonDraft,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ImportOutcome {
-    /// (row, new person id)
-    pub stored: Vec<(usize, i64)>,
-    /// (row, the existing person's id when the caller may see it)
-    pub duplicates: Vec<(usize, Option<i64>)>,
-    pub dwellings_created: usize,
-    pub households_created: usize,
-}
-
-/// Imports roster rows under `node_id` in ONE transaction: a failure anywhere (a killed process,
-/// a database error, a duplicate with `OnDuplicate::Fail`) stores nothing. Rows with an address
-/// get their dwelling (found or created); the household is the one a 户主 row of this import
-/// founded at that dwelling, else the dwelling's only stored household, else a new one.
-/// ID numbers already registered are duplicates. Audited as one `person.import` entry.
-pub async fn import_persons(
-    db: &Db,
-    scope: &Scope,
-    node_id: i64,
-    source: &str,
-    rows: Vec<ImportRow>,
-    on_duplicate: OnDuplicate,
-) -> Result<ImportOutcome, StoreError> {
-    let keys = db.keys()?;
-    let node = writable_node(db, scope, node_id).await?;
-    let mut outcome = ImportOutcome::default();
-    // Duplicates against the registry, looked up by hash 500 at a time.
-    let mut existing: std::collections::HashMap<String, (i64, String)> =
-        std::collections::HashMap::new();
-    let hashes: Vec<String> = rows
-        .iter()
-        .filter_map(|r| {
-            r.draft
-                .document
-                .as_ref()
-                .map(|d| keys.lookup_hash(ID_HASH, d.as_str()))
-        })
-        .collect();
-    for chunk in hashes.chunks(500) {
-        let mut params = Params::for_bulk(db.backend());
-        let list: Vec<String> = chunk.iter().map(|h| params.text(h.clone())).collect();
-        let sql = format!(
-            "SELECT id_hash, id, node_path FROM person WHERE id_hash IN ({})",
-            list.join(", ")
-        );
-        for r in params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
-            existing.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
-        }
-    }
-    let mut fresh = Vec::with_capacity(rows.len());
-    for r in rows {
-        let hit = r
-            .draft
-            .document
-            .as_ref()
-            .and_then(|d| existing.get(&keys.lookup_hash(ID_HASH, d.as_str())));
-        match hit {
-            Some((id, path)) => {
-                if on_duplicate == OnDuplicate::Fail {
-                    return Err(StoreError::Conflict {
-                        field: "id_number".into(),
-                        message: format!("第 {} 行：该证件号码已登记，未导入任何数据", r.row),
-                    });
-                }
-                let visible = JurisdictionPath::parse(path)
-                    .map(|p| scope.can_read(&p))
-                    .unwrap_or(false);
-                outcome.duplicates.push((r.row, visible.then_some(*id)));
-            }
-            None => fresh.push(r),
-        }
-    }
-    let mut tx = db.pool().begin().await?;
-    // Dwellings and households, row by row, before the persons go in in bulk.
-    let mut dwellings: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    let mut households: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-    let mut heads: Vec<(usize, i64)> = Vec::new(); // (index in fresh, household)
-    let mut placed: Vec<(Option<i64>, Option<i64>)> = Vec::with_capacity(fresh.len());
-    let now = now_ms();
-    for (k, r) in fresh.iter().enumerate() {
-        let Some(address) = &r.draft.address else {
-            placed.push((None, None));
-            continue;
-        };
-        let dwelling = match dwellings.get(&address.key()) {
-            Some(d) => *d,
-            None => {
-                let (d, created) = dwelling_at(&mut tx, scope, &node, address).await?;
-                if created {
-                    outcome.dwellings_created += 1;
-                }
-                dwellings.insert(address.key(), d);
-                d
-            }
-        };
-        let is_head = r.draft.relation == Some(Relation::Head);
-        let household = match (households.get(&dwelling), is_head) {
-            (Some(h), false) => *h,
-            _ => {
-                let stored = if is_head {
-                    Vec::new()
-                } else {
-                    sqlx::query(
-                        "SELECT id FROM household WHERE dwelling_id = $1 ORDER BY id LIMIT 2",
-                    )
-                    .bind(dwelling)
-                    .fetch_all(&mut *tx)
-                    .await?
-                };
-                let h = match stored.as_slice() {
-                    [only] => only.try_get::<i64, _>(0)?,
-                    _ => {
-                        let h = found_household(&mut tx, scope, &node, dwelling, "family").await?;
-                        outcome.households_created += 1;
-                        h
-                    }
-                };
-                households.insert(dwelling, h);
-                h
-            }
-        };
-        if is_head {
-            heads.push((k, household));
-        }
-        placed.push((Some(dwelling), Some(household)));
-    }
-    let fresh_rows: Vec<usize> = fresh.iter().map(|r| r.row).collect();
-    let bulk: Vec<BulkPerson<'_>> = fresh
-        .into_iter()
-        .zip(placed)
-        .map(|(r, (dwelling_id, household_id))| BulkPerson {
-            node: &node,
-            draft: r.draft,
-            dwelling_id,
-            household_id,
-        })
-        .collect();
-    let ids = insert_persons(db, &mut tx, scope, &bulk).await?;
-    for (k, household) in heads {
-        sqlx::query("UPDATE household SET head_person_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(ids[k])
-            .bind(now)
-            .bind(household)
-            .execute(&mut *tx)
-            .await?;
-    }
-    audit::record(
-        &mut *tx,
-        AuditEntry::by(scope, "person.import", "node")
-            .entity_id(node.id)
-            .node_path(&node.path)
-            .detail(json!({
-                "source": source,
-                "stored": ids.len(),
-                "duplicates": outcome.duplicates.len(),
-                "dwellings_created": outcome.dwellings_created,
-                "households_created": outcome.households_created,
-            })),
-    )
-    .await?;
-    tx.commit().await?;
-    outcome.stored = fresh_rows.into_iter().zip(ids).collect();
-    Ok(outcome)
-}
+pub use crate::import::{import_persons, ImportOutcome, ImportRow, OnDuplicate, PersonImport};
 
 /// One person as a row of the roster template (`linli_core::roster::TEMPLATE_HEADER`).
 pub type ExportRow = Vec<String>;

@@ -608,6 +608,8 @@ both_backends!(
                 draft: linli_core::registry::PersonDraft::parse(&input, today)
                     .unwrap()
                     .0,
+                warnings: Vec::new(),
+                category_given: false,
             }
         };
         let rows = vec![
@@ -711,5 +713,188 @@ both_backends!(
         .await
         .unwrap_err();
         assert_eq!(field_of(&e), "node_id");
+    }
+);
+
+both_backends!(
+    chunked_imports_join_households_across_chunks_update_and_roll_back,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let today = linli_core::clock::today();
+        let row = |row: usize,
+                   name: &str,
+                   body: &str,
+                   relation: &str,
+                   address: Option<&str>,
+                   phone: Option<&str>| {
+            let n = id(body);
+            let input = PersonInput {
+                relation: Some(relation),
+                ..person(name, Some(&n), phone, address)
+            };
+            registry::ImportRow {
+                row,
+                draft: linli_core::registry::PersonDraft::parse(&input, today)
+                    .unwrap()
+                    .0,
+                warnings: vec![linli_core::CoreError::invalid(
+                    "gender",
+                    "性别与身份证号码不一致",
+                )],
+                category_given: false,
+            }
+        };
+        let count = |db: Db| async move {
+            let c: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            c.0
+        };
+
+        let operator = op();
+        // A job dropped before commit stores nothing, whatever its chunks did.
+        {
+            let mut job = registry::PersonImport::begin(
+                &db,
+                &operator,
+                t.grid_a.id,
+                registry::OnDuplicate::Skip,
+            )
+            .await
+            .unwrap();
+            job.add(vec![row(
+                1,
+                "甲",
+                "53340119850312001",
+                "户主",
+                Some("1栋1单元101室"),
+                None,
+            )])
+            .await
+            .unwrap();
+        }
+        assert_eq!(count(db.clone()).await, 0);
+
+        // The head in chunk 1, the spouse in chunk 2: one household.
+        let mut job =
+            registry::PersonImport::begin(&db, &operator, t.grid_a.id, registry::OnDuplicate::Skip)
+                .await
+                .unwrap();
+        job.add(vec![row(
+            1,
+            "甲",
+            "53340119850312001",
+            "户主",
+            Some("1栋1单元101室"),
+            None,
+        )])
+        .await
+        .unwrap();
+        job.add(vec![
+            row(2, "乙", "53340119870101002", "配偶", Some("1-1-101"), None),
+            row(
+                3,
+                "丙",
+                "53340119900101003",
+                "户主",
+                Some("2栋1单元101室"),
+                None,
+            ),
+            row(
+                4,
+                "丁",
+                "53340119900101004",
+                "户主",
+                Some("2栋1单元101室"),
+                None,
+            ),
+        ])
+        .await
+        .unwrap();
+        let out = job
+            .commit("chunks.csv", serde_json::json!({"rows": 4}))
+            .await
+            .unwrap();
+        assert_eq!(out.stored.len(), 4);
+        assert_eq!((out.dwellings_created, out.households_created), (2, 3));
+        let p: Vec<registry::Person> = {
+            let mut v = Vec::new();
+            for (_, id) in &out.stored {
+                v.push(registry::get(&db, &op(), *id).await.unwrap());
+            }
+            v
+        };
+        assert_eq!(
+            p[0].household_id, p[1].household_id,
+            "spouse joins across chunks"
+        );
+        assert_ne!(
+            p[2].household_id, p[3].household_id,
+            "two heads, two households"
+        );
+        assert_eq!(p[0].warnings.len(), 1, "a flagged row keeps its warning");
+
+        // A later import: a member at 1-1-101 (one stored household) joins it; a member at
+        // 2-1-101 (two stored households) cannot tell which, so founds a third.
+        let out = registry::import_persons(
+            &db,
+            &op(),
+            t.grid_a.id,
+            "later.csv",
+            vec![
+                row(
+                    1,
+                    "戊",
+                    "53340119950101005",
+                    "子",
+                    Some("1栋1单元101室"),
+                    None,
+                ),
+                row(
+                    2,
+                    "己",
+                    "53340119950101006",
+                    "子",
+                    Some("2栋1单元101室"),
+                    None,
+                ),
+            ],
+            registry::OnDuplicate::Skip,
+        )
+        .await
+        .unwrap();
+        assert_eq!((out.dwellings_created, out.households_created), (0, 1));
+        let wu = registry::get(&db, &op(), out.stored[0].1).await.unwrap();
+        assert_eq!(wu.household_id, p[0].household_id);
+
+        // Update: the stored person takes the row's phone and name, with history.
+        let out = registry::import_persons(
+            &db,
+            &op(),
+            t.grid_a.id,
+            "update.csv",
+            vec![row(
+                7,
+                "甲改",
+                "53340119850312001",
+                "户主",
+                Some("1栋1单元101室"),
+                Some("13612348609"),
+            )],
+            registry::OnDuplicate::Update,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.updated, vec![(7, p[0].id)]);
+        assert!(out.stored.is_empty());
+        let updated = registry::get(&db, &op(), p[0].id).await.unwrap();
+        assert_eq!(updated.name, "甲改");
+        assert_eq!(updated.phone_masked.as_deref(), Some("136****8609"));
+        let history = registry::history(&db, &op(), "person", p[0].id)
+            .await
+            .unwrap();
+        assert!(history.iter().any(|c| c.field == "phone"));
+        assert_eq!(count(db.clone()).await, 6);
     }
 );

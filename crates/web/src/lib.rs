@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod pages;
+pub mod pages_import;
 pub mod pages_registry;
 
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub metrics: Arc<metrics::Metrics>,
     pub openapi: Arc<String>,
+    /// Roster uploads waiting for confirmation and imports running (see `pages_import`).
+    pub imports: Arc<pages_import::ImportJobs>,
 }
 
 /// The whole application.
@@ -54,16 +57,23 @@ pub fn app(db: Db, config: WebConfig) -> Router {
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),
         openapi: Arc::new(openapi),
+        imports: Arc::new(pages_import::ImportJobs::default()),
     };
     let api = api_routes
         .route("/api/v1/openapi.json", get(openapi_json))
         .layer(middleware::from_fn(json_only_for_cookie_writes));
-    Router::new()
+    // Request bodies are small everywhere but on the roster upload, which has its own limit.
+    let small_bodies = Router::new()
         .merge(api)
         .merge(pages::router())
         .merge(pages_registry::router())
+        .merge(pages_import::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));
+    Router::new()
+        .merge(small_bodies)
+        .merge(pages_import::upload_router())
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -71,7 +81,6 @@ pub fn app(db: Db, config: WebConfig) -> Router {
         ))
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -137,7 +137,7 @@ async fn stylesheet() -> Response {
 }
 
 /// Field names in Chinese, for error messages.
-fn field_label(field: &str) -> &str {
+pub(crate) fn field_label(field: &str) -> &str {
     match field {
         "name" => "名称",
         "code" => "代码",
@@ -462,6 +462,7 @@ struct NodePageView {
     can_add: bool,
     can_edit: bool,
     can_unmask: bool,
+    can_import: bool,
     child_kinds: Vec<KindOption>,
     parents: Vec<ParentOption>,
     errors: Vec<String>,
@@ -554,6 +555,9 @@ async fn render_node(
         can_add: scope.can_add_under(&node.path) && node.is_open(),
         can_edit: scope.can_edit_node(&node.path) && node.is_open(),
         can_unmask: scope.can_unmask(&node.path),
+        can_import: scope.can_write_records(&node.path)
+            && node.is_open()
+            && !matches!(node.kind, NodeKind::District | NodeKind::Street),
         child_kinds: NodeKind::ALL
             .iter()
             .filter(|k| node.kind.may_contain(**k))
@@ -1079,6 +1083,8 @@ fn action_label(a: &str) -> String {
         "person.bulk_create" => "批量登记居民",
         "person.update" => "修改居民信息",
         "person.unmask" => "查看完整证件号码",
+        "person.import" => "导入花名册",
+        "person.export" => "导出居民",
         "tag.create" => "新增标签",
         _ => "",
     };
