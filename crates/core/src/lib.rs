@@ -1,5 +1,8 @@
-//! Linli's domain types and rules. No I/O and no async here: everything in this crate is a pure
-//! function of its inputs, so it can be tested (and property-tested) without a database.
+//! Linli's domain types and rules. No database and no async here: everything in this crate is a
+//! function of its inputs, so it can be tested (and property-tested) without a database. The one
+//! exception to "no I/O" is `sheet`, the spreadsheet codec, which streams a workbook from a file
+//! (and whose xlsx writer spools through a temporary file) so a million-row roster never sits in
+//! memory whole.
 
 pub mod access;
 pub mod clock;
