@@ -232,6 +232,12 @@ impl Scope {
         self.is_admin()
     }
 
+    /// Declaring risk areas and publishing quarantine policy: district-wide decisions taken by
+    /// officials (and admins); every worker reads them.
+    pub fn can_manage_policy(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Official)
+    }
+
     /// Admins read the whole audit log, officials the part within their jurisdiction.
     pub fn can_read_audit(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Official)

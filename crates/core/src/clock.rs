@@ -48,6 +48,25 @@ pub fn parse_date(field: &str, raw: &str) -> Result<Date, CoreError> {
     })
 }
 
+/// Parses an instant given as RFC 3339 (`2026-11-23T08:30:00+08:00`) into Unix milliseconds.
+pub fn parse_instant(field: &str, raw: &str) -> Result<i64, CoreError> {
+    OffsetDateTime::parse(raw.trim(), &Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| {
+            CoreError::invalid(
+                field,
+                format!("「{raw}」不是有效时间，格式应如 2020-01-25T08:30:00+08:00"),
+            )
+        })
+}
+
+/// The calendar date in China of an instant.
+pub fn date_of(ms: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(|t| t.to_offset(CST).date())
+        .unwrap_or_else(|_| today())
+}
+
 pub fn format_date(d: Date) -> String {
     d.format(format_description!("[year]-[month]-[day]"))
         .unwrap_or_default()
@@ -56,6 +75,20 @@ pub fn format_date(d: Date) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_parse_with_their_offset_and_fall_on_china_dates() {
+        let ms = parse_instant("at", "2022-07-02T23:30:00+08:00").unwrap();
+        assert_eq!(ms, parse_instant("at", "2022-07-02T15:30:00Z").unwrap());
+        assert_eq!(format_date(date_of(ms)), "2022-07-02");
+        let late = parse_instant("at", "2022-07-02T16:30:00Z").unwrap();
+        assert_eq!(
+            format_date(date_of(late)),
+            "2022-07-03",
+            "00:30 in China is the next day"
+        );
+        assert_eq!(parse_instant("at", "yesterday").unwrap_err().field, "at");
+    }
 
     #[test]
     fn instants_show_in_china_standard_time() {

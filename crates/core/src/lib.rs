@@ -9,6 +9,7 @@ pub mod clock;
 pub mod idnumber;
 pub mod import_job;
 pub mod phone;
+pub mod policy;
 pub mod registry;
 pub mod roster;
 pub mod sheet;

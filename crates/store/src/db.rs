@@ -189,6 +189,8 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATOR.run(&self.pool).await?,
         }
+        // Data every database starts with: the quarantine policy presets.
+        crate::epidemic::ensure_presets(self).await?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod db;
+pub mod epidemic;
 mod import;
 pub mod nodes;
 pub mod registry;

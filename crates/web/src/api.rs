@@ -53,6 +53,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(set_user_password))
         .routes(routes!(list_audit))
         .merge(crate::api_registry::routes())
+        .merge(crate::api_epidemic::routes())
         .split_for_parts()
 }
 

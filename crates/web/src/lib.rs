@@ -3,6 +3,7 @@
 //! with the caller's scope, and render.
 
 pub mod api;
+pub mod api_epidemic;
 pub mod api_registry;
 pub mod auth;
 pub mod error;

@@ -89,6 +89,8 @@ struct World {
     worker_b_id: i64,
     person_b: i64,
     household_b: i64,
+    /// Person B's observation (from a screening with a fever, so B also has an open alert).
+    observation_b: i64,
 }
 
 /// The ID number with the body's check character.
@@ -146,7 +148,38 @@ async fn world(db: &Db) -> World {
     )
     .await
     .unwrap();
+    // B arrived from a high-risk area in 2022 with a fever: an observation and an alert.
+    linli_store::epidemic::add_risk_area(
+        db,
+        &Scope::operator(),
+        &linli_core::policy::RiskArea::new(
+            linli_core::policy::DivisionCode::parse("420111").unwrap(),
+            None,
+            linli_core::policy::RiskLevel::High,
+            linli_core::clock::parse_date("d", "2022-06-30").unwrap(),
+            None,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let arrival = linli_store::epidemic::record_arrival(
+        db,
+        &Scope::operator(),
+        linli_store::epidemic::ArrivalInput {
+            person: linli_store::epidemic::ArrivalPerson::Registered(person_b.id),
+            origin_code: linli_core::policy::DivisionCode::parse("420111").unwrap(),
+            arrived_on: linli_core::clock::parse_date("d", "2022-07-02").unwrap(),
+            purpose: None,
+            symptoms: vec!["咳嗽".into()],
+            temperature: Some(linli_core::policy::Temperature::parse("38.1").unwrap()),
+            source: linli_store::epidemic::ArrivalSource::Worker,
+        },
+    )
+    .await
+    .unwrap();
     World {
+        observation_b: arrival.observation_id.unwrap(),
         person_b: person_b.id,
         household_b: person_b.household_id.unwrap(),
         admin_id: user(db, "admin", "admin", &[]).await,
@@ -540,8 +573,13 @@ async fn scope_walk(t: TestDb) {
         "kind": "building", "name": "入侵楼", "code": "X1", "username": "intruder",
         "password": "intruder-pass-1", "role": "admin", "disabled": true, "closed_on": null,
         "household_estimate": 1, "node_id": w.grid_b.id, "household_id": w.household_b,
-        "id_number": id_number("53340119700101999"), "phone": "13900001111"
+        "id_number": id_number("53340119700101999"), "phone": "13900001111",
+        "person_id": w.person_b, "origin_code": "420111", "arrived_on": "2022-07-02",
+        "temperature": 36.5, "division_code": "533401", "level": "high", "from": "2022-07-01",
+        "at": "2022-07-03T08:00:00+08:00"
     });
+    let node_b = format!("?node_id={}", w.grid_b.id);
+    let community_q = format!("?node_id={}", w.community.id);
     let mut operations = 0;
     for (path, item) in paths {
         for method in ["get", "post", "put", "patch", "delete"] {
@@ -556,6 +594,8 @@ async fn scope_walk(t: TestDb) {
                 vec![w.person_b]
             } else if path.starts_with("/api/v1/households") {
                 vec![w.household_b]
+            } else if path.starts_with("/api/v1/observations") {
+                vec![w.observation_b]
             } else {
                 node_ids.to_vec()
             };
@@ -568,6 +608,8 @@ async fn scope_walk(t: TestDb) {
                     "?q=13900001111",
                     "?q=1111",
                     "?limit=500",
+                    &node_b,
+                    &community_q,
                 ]
             } else {
                 &[""]
@@ -904,5 +946,148 @@ async fn failed_logins_are_throttled_with_retry_after() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn epidemic_follows_the_contract() {
+    let app = spawn(TestDb::sqlite().await).await;
+    let w = world(&app.t.db).await;
+    let admin = login(&app, "admin").await;
+    let staff = login(&app, "staff").await;
+    let url = |p: &str| format!("{}{p}", app.base);
+
+    // Risk areas: staff may not declare one; an admin may; bad fields are named.
+    let area = json!({"division_code": "110105", "level": "medium", "from": "2022-07-01", "to": "2022-07-20"});
+    let r = staff
+        .post(url("/api/v1/risk-areas"))
+        .json(&area)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = admin
+        .post(url("/api/v1/risk-areas"))
+        .json(&json!({"division_code": "99x", "level": "very", "from": "2022-13-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["division_code", "level", "from"]);
+    let r = admin
+        .post(url("/api/v1/risk-areas"))
+        .json(&area)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let listed: Value = staff
+        .get(url("/api/v1/risk-areas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["risk_areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["division_code"] == "110105"));
+    let policies: Value = staff
+        .get(url("/api/v1/policies"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(policies["policies"].as_array().unwrap().len(), 4);
+
+    // An arrival with an inline new person, from the medium-risk area: 9th edition, 7 days home.
+    let n = id_number("53340119900101003");
+    let r = staff
+        .post(url("/api/v1/arrivals"))
+        .json(&json!({
+            "person": {"node_id": w.grid_a.id, "name": "王五", "id_number": n, "address": "1-1-102"},
+            "origin_code": "110105", "arrived_on": "2022-07-05", "purpose": "探亲",
+            "symptoms": [], "temperature": 36.4
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["classification"]["measure"], "home_quarantine");
+    assert_eq!(a["classification"]["days"], 7);
+    assert_eq!(a["classification"]["until"], "2022-07-11");
+    assert!(a["classification"]["policy_version"]
+        .as_str()
+        .unwrap()
+        .contains('@'));
+    let explanation = a["classification"]["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("110105") && explanation.contains("2022-07-11"),
+        "{explanation}"
+    );
+    let obs = a["observation_id"].as_i64().unwrap();
+
+    // Check-ins: a late entry inside the period is fine; a fever raises an alert.
+    let r = staff
+        .post(url(&format!("/api/v1/observations/{obs}/checkins")))
+        .json(&json!({"temperature": 36.6, "symptoms": [], "at": "2022-07-06T08:00:00+08:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = staff
+        .post(url(&format!("/api/v1/observations/{obs}/checkins")))
+        .json(&json!({"temperature": "37.8", "at": "2022-07-06T20:00:00+08:00"}))
+        .send()
+        .await
+        .unwrap();
+    let c: Value = r.json().await.unwrap();
+    assert!(c["alert_id"].is_i64(), "{c}");
+    let r = staff
+        .post(url(&format!("/api/v1/observations/{obs}/checkins")))
+        .json(&json!({"temperature": 36.6, "at": "2022-07-20T08:00:00+08:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let alerts: Value = staff
+        .get(url(&format!(
+            "/api/v1/alerts?node_id={}&kind=fever",
+            w.community.id
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = alerts["alerts"].as_array().unwrap();
+    assert!(list
+        .iter()
+        .any(|x| x["observation_id"] == obs && x["kind"] == "fever"));
+    assert!(list
+        .iter()
+        .all(|x| x["raised_at"].is_string() && x["person_id"].is_i64()));
+
+    // Neither person_id nor person: a 422 naming the field.
+    let r = staff
+        .post(url("/api/v1/arrivals"))
+        .json(&json!({"origin_code": "110105", "arrived_on": "2022-07-05"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.t.finish().await;
 }

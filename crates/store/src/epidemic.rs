@@ -1,0 +1,704 @@
+//! Epidemic prevention records: risk areas, quarantine policy versions, arrival screenings,
+//! observations with their check-ins, and alerts. The rules themselves are pure
+//! (`linli_core::policy`); this module keeps the records and applies the rules in force.
+
+use linli_core::clock::{format_date, now_ms, parse_date, today};
+use linli_core::policy::{
+    self, Classification, DivisionCode, Measure, PolicyVersion, RiskArea, RiskLevel, Temperature,
+};
+use linli_core::registry::PersonInput;
+use linli_core::{CoreError, JurisdictionPath, Scope};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::audit::{self, AuditEntry};
+use crate::db::Params;
+use crate::{Db, StoreError};
+
+fn internal(e: CoreError) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+/// Days screening, check-in and scan records are kept after release before they are
+/// anonymised (the issue's default; configurable per call of the purge job).
+pub const RETENTION_DAYS: i64 = 30;
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+// ---------------------------------------------------------------------------------------------
+
+/// Stores the shipped presets (published, with their historical dates) that are missing, so a
+/// fresh database classifies every arrival by the rules of its own date. Run after migrating.
+pub async fn ensure_presets(db: &Db) -> Result<(), StoreError> {
+    for p in policy::presets() {
+        let found =
+            sqlx::query("SELECT id FROM policy_version WHERE policy_key = $1 AND version = $2")
+                .bind(p.key())
+                .bind(i64::from(p.version()))
+                .fetch_optional(db.pool())
+                .await?;
+        if found.is_some() {
+            continue;
+        }
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO policy_version (policy_key, version, name, effective_from, rules_json, state, \
+             created_at, created_by, published_at) VALUES ($1, $2, $3, $4, $5, 'published', $6, 'system', $6)",
+        )
+        .bind(p.key())
+        .bind(i64::from(p.version()))
+        .bind(p.name())
+        .bind(format_date(p.effective_from()))
+        .bind(serde_json::to_string(&p).map_err(|e| StoreError::Internal(e.to_string()))?)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+/// A stored policy version.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredPolicy {
+    pub id: i64,
+    pub state: String,
+    pub policy: PolicyVersion,
+}
+
+/// Every published policy version, oldest first.
+pub async fn published_policies(db: &Db) -> Result<Vec<StoredPolicy>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, state, rules_json FROM policy_version WHERE state = 'published' \
+         ORDER BY effective_from, version, id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let json: String = r.try_get(2)?;
+            Ok(StoredPolicy {
+                id: r.try_get(0)?,
+                state: r.try_get(1)?,
+                policy: serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Internal(format!("stored policy: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+/// The published version in force on `date` (the latest effective on or before it).
+async fn policy_on(db: &Db, date: time::Date) -> Result<Option<StoredPolicy>, StoreError> {
+    let all = published_policies(db).await?;
+    let versions: Vec<PolicyVersion> = all.iter().map(|p| p.policy.clone()).collect();
+    let chosen = policy::policy_in_force(&versions, date).cloned();
+    Ok(chosen.and_then(|c| all.into_iter().find(|p| p.policy == c)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Risk areas
+// ---------------------------------------------------------------------------------------------
+
+/// Declares a risk area (officials and admins). Audited.
+pub async fn add_risk_area(db: &Db, scope: &Scope, area: &RiskArea) -> Result<i64, StoreError> {
+    if !scope.can_manage_policy() {
+        return Err(StoreError::Forbidden(
+            "只有街道/区级干部可以发布风险地区".into(),
+        ));
+    }
+    let mut tx = db.pool().begin().await?;
+    let row = sqlx::query(
+        "INSERT INTO risk_area (division_code, name, level, from_on, to_on, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(area.division_code().as_str())
+    .bind(area.name())
+    .bind(area.level().as_str())
+    .bind(format_date(area.from()))
+    .bind(area.to().map(format_date))
+    .bind(now_ms())
+    .bind(scope.actor())
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    audit::record(
+        &mut *tx,
+        AuditEntry::by(scope, "risk_area.create", "risk_area")
+            .entity_id(id)
+            .detail(json!({
+                "division_code": area.division_code().as_str(),
+                "level": area.level().as_str(),
+                "from": format_date(area.from()),
+                "to": area.to().map(format_date),
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A stored risk area.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredRiskArea {
+    pub id: i64,
+    pub area: RiskArea,
+    pub created_by: String,
+}
+
+/// Risk areas in force (not superseded), newest first. Every role reads them: they are public
+/// notices.
+pub async fn risk_areas(db: &Db) -> Result<Vec<StoredRiskArea>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, division_code, name, level, from_on, to_on, created_by FROM risk_area \
+         WHERE superseded_at IS NULL ORDER BY from_on DESC, id DESC",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let code: String = r.try_get(1)?;
+            let level: String = r.try_get(3)?;
+            let from: String = r.try_get(4)?;
+            let to: Option<String> = r.try_get(5)?;
+            let area = RiskArea::new(
+                DivisionCode::parse(&code).map_err(internal)?,
+                r.try_get::<Option<String>, _>(2)?.as_deref(),
+                level.parse::<RiskLevel>().map_err(internal)?,
+                parse_date("from", &from).map_err(internal)?,
+                to.map(|t| parse_date("to", &t))
+                    .transpose()
+                    .map_err(internal)?,
+            )
+            .map_err(internal)?;
+            Ok(StoredRiskArea {
+                id: r.try_get(0)?,
+                area,
+                created_by: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arrival screening
+// ---------------------------------------------------------------------------------------------
+
+/// Who entered a screening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalSource {
+    /// A grid worker or community staff (三问一测 at the door).
+    Worker,
+    /// The arriving person, through the compound's public QR form: pending a worker's review.
+    SelfDeclared,
+    /// A worker on behalf of someone without a smartphone.
+    Proxy,
+}
+
+impl ArrivalSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            ArrivalSource::Worker => "worker",
+            ArrivalSource::SelfDeclared => "self",
+            ArrivalSource::Proxy => "proxy",
+        }
+    }
+}
+
+/// The person an arrival is about: registered already, or to be matched or added. (One value
+/// per screening: the size difference between the variants does not matter.)
+#[allow(clippy::large_enum_variant)]
+pub enum ArrivalPerson<'a> {
+    Registered(i64),
+    /// Matched by ID number when registered (and visible to the caller), else registered now.
+    New {
+        placement: crate::registry::Placement,
+        input: PersonInput<'a>,
+    },
+}
+
+/// A screening as entered.
+pub struct ArrivalInput<'a> {
+    pub person: ArrivalPerson<'a>,
+    pub origin_code: DivisionCode,
+    pub arrived_on: time::Date,
+    pub purpose: Option<String>,
+    pub symptoms: Vec<String>,
+    pub temperature: Option<Temperature>,
+    pub source: ArrivalSource,
+}
+
+/// What recording a screening did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivalRecorded {
+    pub id: i64,
+    pub person_id: i64,
+    pub classification: Classification,
+    /// The id of the stored policy version that classified it.
+    pub policy_version_id: i64,
+    pub observation_id: Option<i64>,
+    pub alert_id: Option<i64>,
+}
+
+/// The finest division code on the path of a node: the community's (12 digits), else its
+/// street's or district's. Classification needs it for "other province / same province".
+async fn division_of(db: &Db, path: &JurisdictionPath) -> Result<DivisionCode, StoreError> {
+    let ids: Vec<i64> = path
+        .as_str()
+        .split('/')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let mut params = Params::new();
+    let list: Vec<String> = ids.iter().map(|id| params.int(*id)).collect();
+    let rows = params
+        .bind(sqlx::query(&format!(
+            "SELECT id, code FROM node WHERE id IN ({}) AND code IS NOT NULL",
+            list.join(", ")
+        )))
+        .fetch_all(db.pool())
+        .await?;
+    let mut best: Option<(usize, DivisionCode)> = None;
+    for r in &rows {
+        let id: i64 = r.try_get(0)?;
+        let code: String = r.try_get(1)?;
+        let depth = ids.iter().position(|x| *x == id).unwrap_or(0);
+        if let Ok(c) = DivisionCode::parse(&code) {
+            if best.as_ref().is_none_or(|(d, _)| depth > *d) {
+                best = Some((depth, c));
+            }
+        }
+    }
+    best.map(|(_, c)| c).ok_or_else(|| {
+        StoreError::invalid(
+            "person_id",
+            "此人所在辖区没有行政区划代码（社区、街道或区县），无法判断来源地是否外省",
+        )
+    })
+}
+
+/// Records an arrival screening: the person matched or added, the result classified by the
+/// policy in force on its date (with the explanation a worker reads to the resident), an
+/// observation opened when a measure applies, and a fever alert raised when the rule says so.
+/// Self-declared screenings are stored pending review. All in one transaction; audited.
+pub async fn record_arrival(
+    db: &Db,
+    scope: &Scope,
+    input: ArrivalInput<'_>,
+) -> Result<ArrivalRecorded, StoreError> {
+    if input.arrived_on > today() {
+        return Err(StoreError::invalid("arrived_on", "抵达日期不能晚于今天"));
+    }
+    let person_id = match &input.person {
+        ArrivalPerson::Registered(id) => *id,
+        ArrivalPerson::New { placement, input } => {
+            match find_by_id_number(db, scope, input.id_kind, input.id_number).await? {
+                Some(id) => id,
+                None => {
+                    crate::registry::create(db, scope, placement, input)
+                        .await?
+                        .0
+                        .id
+                }
+            }
+        }
+    };
+    let person = crate::registry::get(db, scope, person_id).await?;
+    if !scope.can_write_records(&person.node_path) {
+        return Err(StoreError::Forbidden("您的角色不能登记排查记录".into()));
+    }
+    let community = division_of(db, &person.node_path).await?;
+    let facts = policy::Facts {
+        origin_code: input.origin_code.clone(),
+        arrived_on: input.arrived_on,
+        symptoms: input.symptoms.clone(),
+        temperature: input.temperature,
+        contact: None,
+    };
+    let stored = policy_on(db, facts.policy_date()).await?.ok_or_else(|| {
+        StoreError::invalid(
+            "arrived_on",
+            format!("{} 没有生效的防控政策", format_date(input.arrived_on)),
+        )
+    })?;
+    let areas: Vec<RiskArea> = risk_areas(db).await?.into_iter().map(|a| a.area).collect();
+    let classification = policy::classify(
+        &stored.policy,
+        &facts,
+        &areas,
+        &community,
+        &policy::no_names,
+    )
+    .map_err(|e| StoreError::Invalid(vec![e]))?;
+
+    let status = if input.source == ArrivalSource::SelfDeclared {
+        "pending_review"
+    } else {
+        "confirmed"
+    };
+    let until =
+        (classification.measure != Measure::None).then(|| format_date(classification.until));
+    let purge_on = format_date(
+        classification.until.max(input.arrived_on) + time::Duration::days(RETENTION_DAYS),
+    );
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let row = sqlx::query(
+        "INSERT INTO arrival (person_id, node_id, district_id, node_path, origin_code, arrived_on, purpose, \
+         symptoms_json, temperature_tenths, source, status, policy_version_id, measure, until_on, explanation, \
+         created_at, created_by, purge_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+    )
+    .bind(person.id)
+    .bind(person.node_id)
+    .bind(person.node_path.root_id())
+    .bind(person.node_path.as_str())
+    .bind(input.origin_code.as_str())
+    .bind(format_date(input.arrived_on))
+    .bind(input.purpose.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+    .bind(serde_json::to_string(&input.symptoms).unwrap_or_else(|_| "[]".into()))
+    .bind(input.temperature.map(|t| i64::from(t.tenths())))
+    .bind(input.source.as_str())
+    .bind(status)
+    .bind(stored.id)
+    .bind(classification.measure.as_str())
+    .bind(until.clone())
+    .bind(&classification.explanation)
+    .bind(now)
+    .bind(scope.actor())
+    .bind(&purge_on)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+
+    let observation_id = if classification.measure != Measure::None {
+        let place = match classification.measure {
+            Measure::HomeQuarantine | Measure::HealthMonitoring => person.address.clone(),
+            _ => None,
+        };
+        let row = sqlx::query(
+            "INSERT INTO observation (person_id, arrival_id, district_id, node_path, measure, stages_json, place, \
+             start_on, until_on, check_ins_per_day, policy_version_id, created_at, purge_on) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        )
+        .bind(person.id)
+        .bind(id)
+        .bind(person.node_path.root_id())
+        .bind(person.node_path.as_str())
+        .bind(classification.measure.as_str())
+        .bind(serde_json::to_string(&classification.stages).unwrap_or_else(|_| "[]".into()))
+        .bind(place)
+        .bind(format_date(classification.start))
+        .bind(format_date(classification.until))
+        .bind(i64::from(classification.check_ins_per_day))
+        .bind(stored.id)
+        .bind(now)
+        .bind(&purge_on)
+        .fetch_one(&mut *tx)
+        .await?;
+        Some(row.try_get::<i64, _>(0)?)
+    } else {
+        None
+    };
+
+    let alert_id = if classification.fever_alert {
+        let detail = match input.temperature {
+            Some(t) => format!(
+                "排查时体温 {:.1}℃；{}",
+                t.celsius(),
+                input.symptoms.join("、")
+            ),
+            None => format!("排查时有症状：{}", input.symptoms.join("、")),
+        };
+        Some(raise_alert(&mut tx, "fever", &person, observation_id, Some(id), &detail).await?)
+    } else {
+        None
+    };
+    audit::record(
+        &mut *tx,
+        AuditEntry::by(scope, "arrival.create", "arrival")
+            .entity_id(id)
+            .node_path(&person.node_path)
+            .detail(json!({
+                "person_id": person.id,
+                "source": input.source.as_str(),
+                "measure": classification.measure.as_str(),
+                "policy": stored.policy.key(),
+                "fever_alert": classification.fever_alert,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ArrivalRecorded {
+        id,
+        person_id: person.id,
+        classification,
+        policy_version_id: stored.id,
+        observation_id,
+        alert_id,
+    })
+}
+
+/// The registered person with this ID number, when the caller may see them.
+async fn find_by_id_number(
+    db: &Db,
+    scope: &Scope,
+    kind: Option<&str>,
+    number: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(number) = number.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    // Parse as the registry does, so 5334…x and 5334…X are the same person.
+    let kind = kind
+        .and_then(|k| k.parse::<linli_core::DocumentKind>().ok())
+        .unwrap_or(linli_core::DocumentKind::ResidentId);
+    let Ok(document) = linli_core::IdDocument::parse(kind, number, today()) else {
+        return Ok(None);
+    };
+    let hash = db
+        .keys()?
+        .lookup_hash(crate::registry::ID_HASH, document.as_str());
+    let row = sqlx::query("SELECT id, node_path FROM person WHERE id_hash = $1")
+        .bind(hash)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(1)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        // Registered elsewhere: the caller may not see it, and registering again would
+        // conflict; say so without naming the record.
+        return Err(StoreError::Conflict {
+            field: "id_number".into(),
+            message: "该证件号码已在其他辖区登记，请联系其所在社区".into(),
+        });
+    }
+    Ok(Some(row.try_get(0)?))
+}
+
+async fn raise_alert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: &str,
+    person: &crate::registry::Person,
+    observation_id: Option<i64>,
+    arrival_id: Option<i64>,
+    detail: &str,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO alert (kind, person_id, observation_id, arrival_id, district_id, node_path, raised_at, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(kind)
+    .bind(person.id)
+    .bind(observation_id)
+    .bind(arrival_id)
+    .bind(person.node_path.root_id())
+    .bind(person.node_path.as_str())
+    .bind(now_ms())
+    .bind(detail)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observation: check-ins and alerts
+// ---------------------------------------------------------------------------------------------
+
+/// A check-in as entered: when (may be in the past, entered late), temperature, symptoms.
+pub struct CheckinInput {
+    pub at: i64,
+    pub temperature: Option<Temperature>,
+    pub symptoms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckinRecorded {
+    pub id: i64,
+    pub observation_id: i64,
+    /// A fever alert raised by this check-in (37.3 °C or more, or a symptom).
+    pub alert_id: Option<i64>,
+}
+
+/// Symptoms that mean "none" are not symptoms (the same words the policy ignores).
+fn real_symptoms(symptoms: &[String]) -> Vec<String> {
+    symptoms
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && !matches!(s.as_str(), "无" | "无症状" | "none" | "没有"))
+        .collect()
+}
+
+/// Records a check-in on an open observation within the caller's jurisdiction. `at` must fall
+/// inside the observation's period (China dates, both ends included) and not in the future; a
+/// fever or a symptom raises a fever alert. The check-in and its alert are one transaction.
+pub async fn add_checkin(
+    db: &Db,
+    scope: &Scope,
+    observation_id: i64,
+    input: &CheckinInput,
+) -> Result<CheckinRecorded, StoreError> {
+    let row = sqlx::query(
+        "SELECT person_id, node_path, start_on, until_on, released_on FROM observation WHERE id = $1",
+    )
+    .bind(observation_id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(1)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    if !scope.can_write_records(&path) {
+        return Err(StoreError::Forbidden("您的角色不能登记健康打卡".into()));
+    }
+    if row.try_get::<Option<String>, _>(4)?.is_some() {
+        return Err(StoreError::invalid(
+            "observation_id",
+            "该医学观察已解除，不能再打卡",
+        ));
+    }
+    let start = parse_date("start_on", &row.try_get::<String, _>(2)?).map_err(internal)?;
+    let until = parse_date("until_on", &row.try_get::<String, _>(3)?).map_err(internal)?;
+    let day = linli_core::clock::date_of(input.at);
+    // A minute of clock skew between a phone and the server is not "the future".
+    if input.at > now_ms() + 60_000 {
+        return Err(StoreError::invalid("at", "打卡时间不能晚于现在"));
+    }
+    if day < start || day > until {
+        return Err(StoreError::invalid(
+            "at",
+            format!(
+                "打卡日期 {} 不在观察期 {} 至 {} 之内",
+                format_date(day),
+                format_date(start),
+                format_date(until)
+            ),
+        ));
+    }
+    let person_id: i64 = row.try_get(0)?;
+    let symptoms = real_symptoms(&input.symptoms);
+    let fever = input.temperature.is_some_and(|t| t.is_fever()) || !symptoms.is_empty();
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let row = sqlx::query(
+        "INSERT INTO checkin (observation_id, district_id, node_path, at, temperature_tenths, symptoms_json, \
+         recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(observation_id)
+    .bind(path.root_id())
+    .bind(path.as_str())
+    .bind(input.at)
+    .bind(input.temperature.map(|t| i64::from(t.tenths())))
+    .bind(serde_json::to_string(&symptoms).unwrap_or_else(|_| "[]".into()))
+    .bind(scope.actor())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    let alert_id = if fever {
+        let person = crate::registry::get(db, scope, person_id).await?;
+        let mut said = Vec::new();
+        if let Some(t) = input.temperature.filter(|t| t.is_fever()) {
+            said.push(format!("体温 {:.1}℃", t.celsius()));
+        }
+        if !symptoms.is_empty() {
+            said.push(format!("症状：{}", symptoms.join("、")));
+        }
+        let detail = format!(
+            "打卡（{}）{}",
+            linli_core::clock::display(input.at),
+            said.join("；")
+        );
+        Some(
+            raise_alert(
+                &mut tx,
+                "fever",
+                &person,
+                Some(observation_id),
+                None,
+                &detail,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok(CheckinRecorded {
+        id,
+        observation_id,
+        alert_id,
+    })
+}
+
+/// An alert to handle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub kind: String,
+    pub person_id: i64,
+    pub person_name: String,
+    pub observation_id: Option<i64>,
+    pub arrival_id: Option<i64>,
+    pub node_path: String,
+    pub raised_at: i64,
+    pub detail: String,
+}
+
+/// Open (unhandled) alerts under `node_id` (its subtree) within the caller's scope, newest
+/// first; `kind` narrows to `fever` or `overdue`. A node outside the scope is `NotFound`.
+pub async fn open_alerts(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    kind: Option<&str>,
+) -> Result<Vec<Alert>, StoreError> {
+    if let Some(k) = kind {
+        if !matches!(k, "fever" | "overdue") {
+            return Err(StoreError::invalid(
+                "kind",
+                "应为 fever（发热）或 overdue（逾期未打卡）",
+            ));
+        }
+    }
+    let node = crate::nodes::get(db, scope, node_id).await?;
+    let (lo, hi) = node.path.subtree_bounds();
+    let mut params = Params::new();
+    let lo = params.text(lo);
+    let hi = params.text(hi);
+    let kind_filter = match kind {
+        Some(k) => format!(" AND a.kind = {}", params.text(k)),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT a.id, a.kind, a.person_id, p.name, a.observation_id, a.arrival_id, a.node_path, a.raised_at, a.detail \
+         FROM alert a JOIN person p ON p.id = a.person_id \
+         WHERE a.handled_at IS NULL AND a.node_path >= {lo} AND a.node_path < {hi}{kind_filter} \
+         ORDER BY a.raised_at DESC, a.id DESC LIMIT 500"
+    );
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let path: String = r.try_get(6)?;
+        // The node is in scope, so its subtree is; checked again per row all the same (fail
+        // closed if a row's path is odd).
+        let readable = JurisdictionPath::parse(&path)
+            .map(|p| scope.can_read(&p))
+            .unwrap_or(false);
+        if !readable {
+            continue;
+        }
+        out.push(Alert {
+            id: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            person_id: r.try_get(2)?,
+            person_name: r.try_get(3)?,
+            observation_id: r.try_get(4)?,
+            arrival_id: r.try_get(5)?,
+            node_path: path,
+            raised_at: r.try_get(7)?,
+            detail: r.try_get(8)?,
+        });
+    }
+    Ok(out)
+}

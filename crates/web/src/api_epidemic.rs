@@ -1,0 +1,500 @@
+//! The epidemic JSON API: risk areas, policies, arrival screenings, check-ins and alerts.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use linli_core::clock::{format_date, parse_date, parse_instant, rfc3339};
+use linli_core::policy::{Classification, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::registry::PersonInput;
+use linli_core::CoreError;
+use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput};
+use linli_store::registry::Placement;
+use linli_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api_registry::PersonBody;
+use crate::auth::ApiUser;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_risk_areas, create_risk_area))
+        .routes(routes!(list_policies))
+        .routes(routes!(create_arrival))
+        .routes(routes!(create_checkin))
+        .routes(routes!(list_alerts))
+}
+
+/// Every field error of a parse, at once.
+fn invalid(errors: Vec<CoreError>) -> ApiError {
+    StoreError::Invalid(errors).into()
+}
+
+/// A temperature as a JSON number (37.3) or string ("37.3").
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TemperatureIn {
+    Number(f64),
+    Text(String),
+}
+
+impl TemperatureIn {
+    fn parse(&self) -> Result<Temperature, CoreError> {
+        match self {
+            TemperatureIn::Number(n) => Temperature::from_celsius(*n),
+            TemperatureIn::Text(s) => Temperature::parse(s),
+        }
+        .map_err(|e| CoreError::invalid("temperature", e.message))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RiskAreaBody {
+    /// GB/T 2260 division code at any level (`420000` a province, `420111` a county).
+    pub division_code: String,
+    pub name: Option<String>,
+    /// high, medium or low (高/中/低).
+    pub level: String,
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day (inclusive); absent while in force.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RiskAreaOut {
+    pub id: i64,
+    pub division_code: String,
+    pub name: Option<String>,
+    pub level: String,
+    pub from: String,
+    pub to: Option<String>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RiskAreasOut {
+    pub risk_areas: Vec<RiskAreaOut>,
+}
+
+/// Risk areas in force (public notices: every signed-in role reads them).
+#[utoipa::path(get, path = "/api/v1/risk-areas", tag = "epidemic",
+    responses((status = 200, body = RiskAreasOut)))]
+async fn list_risk_areas(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+) -> ApiResult<Json<RiskAreasOut>> {
+    let areas = epidemic::risk_areas(&state.db).await?;
+    Ok(Json(RiskAreasOut {
+        risk_areas: areas
+            .into_iter()
+            .map(|a| RiskAreaOut {
+                id: a.id,
+                division_code: a.area.division_code().as_str().to_owned(),
+                name: a.area.name().map(str::to_owned),
+                level: a.area.level().as_str().to_owned(),
+                from: format_date(a.area.from()),
+                to: a.area.to().map(format_date),
+                created_by: a.created_by,
+            })
+            .collect(),
+    }))
+}
+
+/// Declare a risk area (officials and admins). Audited.
+#[utoipa::path(post, path = "/api/v1/risk-areas", tag = "epidemic", request_body = RiskAreaBody,
+    responses((status = 201, body = RiskAreaOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_risk_area(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(b): Json<RiskAreaBody>,
+) -> ApiResult<(StatusCode, Json<RiskAreaOut>)> {
+    if !user.scope.can_manage_policy() {
+        return Err(StoreError::Forbidden("只有街道/区级干部可以发布风险地区".into()).into());
+    }
+    let mut errors = Vec::new();
+    let code = DivisionCode::parse_field("division_code", &b.division_code)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let level = b
+        .level
+        .parse::<RiskLevel>()
+        .map_err(|e| errors.push(e))
+        .ok();
+    let from = parse_date("from", &b.from).map_err(|e| errors.push(e)).ok();
+    let to = match b.to.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(t) => parse_date("to", t).map_err(|e| errors.push(e)).ok(),
+        None => None,
+    };
+    let (Some(code), Some(level), Some(from)) = (code, level, from) else {
+        return Err(invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    let area =
+        RiskArea::new(code, b.name.as_deref(), level, from, to).map_err(|e| invalid(vec![e]))?;
+    let id = epidemic::add_risk_area(&state.db, &user.scope, &area).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RiskAreaOut {
+            id,
+            division_code: area.division_code().as_str().to_owned(),
+            name: area.name().map(str::to_owned),
+            level: area.level().as_str().to_owned(),
+            from: format_date(area.from()),
+            to: area.to().map(format_date),
+            created_by: user.scope.actor().to_owned(),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyOut {
+    pub id: i64,
+    pub key: String,
+    pub version: u32,
+    pub name: String,
+    pub effective_from: String,
+    /// The rules as data (conditions → stages), as officials edit them.
+    #[schema(value_type = Object)]
+    pub rules: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoliciesOut {
+    pub policies: Vec<PolicyOut>,
+}
+
+/// Published quarantine policy versions, oldest first; each arrival is classified by the one in
+/// force on its date.
+#[utoipa::path(get, path = "/api/v1/policies", tag = "epidemic",
+    responses((status = 200, body = PoliciesOut)))]
+async fn list_policies(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+) -> ApiResult<Json<PoliciesOut>> {
+    let all = epidemic::published_policies(&state.db).await?;
+    Ok(Json(PoliciesOut {
+        policies: all
+            .into_iter()
+            .map(|p| PolicyOut {
+                id: p.id,
+                key: p.policy.key().to_owned(),
+                version: p.policy.version(),
+                name: p.policy.name().to_owned(),
+                effective_from: format_date(p.policy.effective_from()),
+                rules: serde_json::to_value(p.policy.rules()).unwrap_or_default(),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ArrivalBody {
+    /// A registered person …
+    pub person_id: Option<i64>,
+    /// … or one to match by ID number or register (as `POST /api/v1/persons`).
+    pub person: Option<PersonBody>,
+    /// Where from: a GB/T 2260 division code.
+    pub origin_code: String,
+    /// `YYYY-MM-DD`, not after today.
+    pub arrived_on: String,
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub symptoms: Vec<String>,
+    /// °C, e.g. 36.5.
+    #[schema(value_type = Option<f64>)]
+    pub temperature: Option<TemperatureIn>,
+    /// Entered on behalf of someone without a smartphone.
+    #[serde(default)]
+    pub on_behalf: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClassificationOut {
+    /// centralized_quarantine, home_quarantine, health_monitoring or none.
+    pub measure: String,
+    pub days: u16,
+    /// First and last day (inclusive) of the measure; absent for `none`.
+    pub start: Option<String>,
+    pub until: Option<String>,
+    pub check_ins_per_day: u8,
+    pub fever_alert: bool,
+    /// What to read to the resident: which area, which level since when, which rule of which
+    /// policy version, how many days, until when.
+    pub explanation: String,
+    /// `key@version` of the policy that classified it.
+    pub policy_version: String,
+    pub policy_version_id: i64,
+    pub stages: Vec<StageOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageOut {
+    pub measure: String,
+    pub days: u16,
+    pub start: String,
+    pub until: String,
+}
+
+pub fn classification_out(c: &Classification, policy_version_id: i64) -> ClassificationOut {
+    let none = c.measure == linli_core::policy::Measure::None;
+    ClassificationOut {
+        measure: c.measure.as_str().to_owned(),
+        days: c.days_total,
+        start: (!none).then(|| format_date(c.start)),
+        until: (!none).then(|| format_date(c.until)),
+        check_ins_per_day: c.check_ins_per_day,
+        fever_alert: c.fever_alert,
+        explanation: c.explanation.clone(),
+        policy_version: format!("{}@{}", c.policy_key, c.policy_version),
+        policy_version_id,
+        stages: c
+            .stages
+            .iter()
+            .map(|s| StageOut {
+                measure: s.measure.as_str().to_owned(),
+                days: s.days,
+                start: format_date(s.start),
+                until: format_date(s.until),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArrivalOut {
+    pub id: i64,
+    pub person_id: i64,
+    pub classification: ClassificationOut,
+    pub observation_id: Option<i64>,
+    pub alert_id: Option<i64>,
+}
+
+/// Record an arrival screening (三问一测) and classify it by the policy in force on its date.
+#[utoipa::path(post, path = "/api/v1/arrivals", tag = "epidemic", request_body = ArrivalBody,
+    responses((status = 201, body = ArrivalOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_arrival(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(b): Json<ArrivalBody>,
+) -> ApiResult<(StatusCode, Json<ArrivalOut>)> {
+    let mut errors = Vec::new();
+    let origin = DivisionCode::parse_field("origin_code", &b.origin_code)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let arrived_on = parse_date("arrived_on", &b.arrived_on)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let temperature = b
+        .temperature
+        .as_ref()
+        .map(TemperatureIn::parse)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let (Some(origin_code), Some(arrived_on)) = (origin, arrived_on) else {
+        return Err(invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    let person = match (&b.person_id, &b.person) {
+        (Some(id), None) => ArrivalPerson::Registered(*id),
+        (None, Some(p)) => ArrivalPerson::New {
+            placement: Placement {
+                node_id: p.node_id,
+                household_id: p.household_id,
+                collective: p.collective,
+            },
+            input: PersonInput {
+                name: &p.name,
+                gender: p.gender.as_deref(),
+                birth_date: p.birth_date.as_deref(),
+                ethnic_group: p.ethnic_group.as_deref(),
+                id_kind: p.id_kind.as_deref(),
+                id_number: p.id_number.as_deref(),
+                phone: p.phone.as_deref(),
+                hukou_address: p.hukou_address.as_deref(),
+                category: p.category.as_deref(),
+                tags: &p.tags,
+                relation: p.relation.as_deref(),
+                address: p.address.as_deref(),
+            },
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "person_id",
+                "请给出 person_id（已登记的居民）或 person（新登记），二者取一",
+            ))
+        }
+    };
+    let recorded = epidemic::record_arrival(
+        &state.db,
+        &user.scope,
+        ArrivalInput {
+            person,
+            origin_code,
+            arrived_on,
+            purpose: b.purpose.clone(),
+            symptoms: b.symptoms.clone(),
+            temperature,
+            source: if b.on_behalf {
+                ArrivalSource::Proxy
+            } else {
+                ArrivalSource::Worker
+            },
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ArrivalOut {
+            id: recorded.id,
+            person_id: recorded.person_id,
+            classification: classification_out(
+                &recorded.classification,
+                recorded.policy_version_id,
+            ),
+            observation_id: recorded.observation_id,
+            alert_id: recorded.alert_id,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckinBody {
+    /// °C, e.g. 36.6.
+    #[schema(value_type = Option<f64>)]
+    pub temperature: Option<TemperatureIn>,
+    #[serde(default)]
+    pub symptoms: Vec<String>,
+    /// RFC 3339; defaults to now. May lie in the past (entered late) inside the observation's
+    /// period.
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckinOut {
+    pub id: i64,
+    pub observation_id: i64,
+    pub at: String,
+    /// A fever alert this check-in raised.
+    pub alert_id: Option<i64>,
+}
+
+/// Record a check-in (temperature, symptoms) on an observation; a fever or a symptom raises a
+/// fever alert.
+#[utoipa::path(post, path = "/api/v1/observations/{id}/checkins", tag = "epidemic",
+    params(("id" = i64, Path, description = "Observation id")), request_body = CheckinBody,
+    responses((status = 201, body = CheckinOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_checkin(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<CheckinBody>,
+) -> ApiResult<(StatusCode, Json<CheckinOut>)> {
+    let mut errors = Vec::new();
+    let temperature = b
+        .temperature
+        .as_ref()
+        .map(TemperatureIn::parse)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let at = match b.at.as_deref() {
+        Some(raw) => parse_instant("at", raw).map_err(|e| errors.push(e)).ok(),
+        None => Some(linli_core::clock::now_ms()),
+    };
+    if temperature.is_none() && b.symptoms.is_empty() && errors.is_empty() {
+        errors.push(CoreError::invalid("temperature", "请填写体温或症状"));
+    }
+    let Some(at) = at.filter(|_| errors.is_empty()) else {
+        return Err(invalid(errors));
+    };
+    let recorded = epidemic::add_checkin(
+        &state.db,
+        &user.scope,
+        id,
+        &CheckinInput {
+            at,
+            temperature,
+            symptoms: b.symptoms.clone(),
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CheckinOut {
+            id: recorded.id,
+            observation_id: recorded.observation_id,
+            at: rfc3339(at),
+            alert_id: recorded.alert_id,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlertQuery {
+    /// The node whose subtree to list.
+    pub node_id: Option<i64>,
+    /// fever or overdue.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertOut {
+    pub id: i64,
+    /// fever or overdue.
+    pub kind: String,
+    pub person_id: i64,
+    pub person_name: String,
+    pub observation_id: Option<i64>,
+    pub arrival_id: Option<i64>,
+    pub raised_at: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertsOut {
+    pub alerts: Vec<AlertOut>,
+}
+
+/// Open alerts under a node, within the caller's jurisdiction.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "epidemic", params(AlertQuery),
+    responses((status = 200, body = AlertsOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_alerts(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<AlertQuery>,
+) -> ApiResult<Json<AlertsOut>> {
+    let Some(node_id) = q.node_id else {
+        return Err(ApiError::invalid(
+            "node_id",
+            "请给出 node_id（列出该节点之下的预警）",
+        ));
+    };
+    let alerts = epidemic::open_alerts(&state.db, &user.scope, node_id, q.kind.as_deref()).await?;
+    Ok(Json(AlertsOut {
+        alerts: alerts
+            .into_iter()
+            .map(|a| AlertOut {
+                id: a.id,
+                kind: a.kind,
+                person_id: a.person_id,
+                person_name: a.person_name,
+                observation_id: a.observation_id,
+                arrival_id: a.arrival_id,
+                raised_at: rfc3339(a.raised_at),
+                detail: a.detail,
+            })
+            .collect(),
+    }))
+}
