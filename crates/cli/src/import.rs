@@ -30,6 +30,121 @@ pub struct ImportArgs<'a> {
     pub rejects: Option<&'a Path>,
 }
 
+/// The report lines of an import, one per data row, kept compactly: a row with nothing to say
+/// costs 16 bytes (a million-row import would otherwise hold ~110 MB of lines); rows with an
+/// outcome other than a plain acceptance keep their full line in `details`.
+#[derive(Default)]
+struct Lines {
+    rows: Vec<Compact>,
+    details: Vec<ReportLine>,
+}
+
+#[derive(Clone, Copy)]
+struct Compact {
+    sheet_row: u32,
+    /// Index into `details`, or `NO_DETAIL`.
+    detail: u32,
+    /// 0: none.
+    person_id: i64,
+}
+
+const NO_DETAIL: u32 = u32::MAX;
+
+impl Lines {
+    fn push(&mut self, line: ReportLine) {
+        let plain = line.outcome == Outcome::Accepted
+            && line.reason.is_none()
+            && line.person_id.is_none()
+            && line.duplicate_of_row.is_none();
+        let sheet_row = u32::try_from(line.sheet_row).unwrap_or(u32::MAX);
+        let detail = if plain {
+            NO_DETAIL
+        } else {
+            self.details.push(line);
+            u32::try_from(self.details.len() - 1).unwrap_or(NO_DETAIL)
+        };
+        self.rows.push(Compact {
+            sheet_row,
+            detail,
+            person_id: 0,
+        });
+    }
+
+    fn set_person(&mut self, row: usize, id: i64) {
+        if let Some(c) = self.rows.get_mut(row.wrapping_sub(1)) {
+            c.person_id = id;
+        }
+    }
+
+    /// The full line of data row `row`, made so if it was plain.
+    fn detail_mut(&mut self, row: usize) -> Option<&mut ReportLine> {
+        let c = self.rows.get_mut(row.wrapping_sub(1))?;
+        if c.detail == NO_DETAIL {
+            self.details.push(ReportLine {
+                row,
+                sheet_row: c.sheet_row as usize,
+                outcome: Outcome::Accepted,
+                field: None,
+                reason: None,
+                duplicate_of_row: None,
+                person_id: None,
+            });
+            c.detail = u32::try_from(self.details.len() - 1).unwrap_or(NO_DETAIL);
+        }
+        self.details.get_mut(c.detail as usize)
+    }
+
+    /// Line `k` (0-based) in full.
+    fn line(&self, k: usize) -> Option<ReportLine> {
+        let c = self.rows.get(k)?;
+        let mut l = match self.details.get(c.detail as usize) {
+            Some(d) => d.clone(),
+            None => ReportLine {
+                row: k + 1,
+                sheet_row: c.sheet_row as usize,
+                outcome: Outcome::Accepted,
+                field: None,
+                reason: None,
+                duplicate_of_row: None,
+                person_id: None,
+            },
+        };
+        if c.person_id != 0 {
+            l.person_id = Some(c.person_id);
+        }
+        Some(l)
+    }
+
+    fn counts(&self) -> Counts {
+        let mut c = Counts::of(&self.details);
+        let plain = self.rows.iter().filter(|r| r.detail == NO_DETAIL).count();
+        c.rows += plain;
+        c.accepted += plain;
+        c
+    }
+}
+
+/// Writes the JSON report row by row (a million rows as one `serde_json::Value` would take
+/// gigabytes): the head's fields, then `"rows": [...]`.
+fn write_report(path: &Path, head: &serde_json::Value, lines: &Lines) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let head = serde_json::to_string_pretty(head).unwrap_or_else(|_| "{}".into());
+    // The head is an object: reopen it to append the rows.
+    let head = head.trim_end().trim_end_matches('}').trim_end();
+    write!(out, "{head},\n  \"rows\": [")?;
+    for k in 0..lines.rows.len() {
+        if let Some(l) = lines.line(k) {
+            let sep = if k == 0 { "" } else { "," };
+            let row = serde_json::to_string(&l).unwrap_or_default();
+            write!(out, "{sep}\n    {row}")?;
+        }
+    }
+    writeln!(out, "\n  ]\n}}")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// What the reading thread learnt about the file.
 struct Source {
     /// `UTF-8`, `GBK`, `GB18030` or `xlsx`.
@@ -43,7 +158,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     let started = Instant::now();
     let known_tags = registry::tags(db).await?;
     let judge = Judge::new(clock::today(), known_tags);
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Judged>(4);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Judged>(2);
     let path = args.file.to_path_buf();
     let reader = std::thread::spawn(move || read_and_judge(&path, judge, &sender));
 
@@ -60,11 +175,13 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let mut lines: Vec<ReportLine> = Vec::new();
+    let mut lines = Lines::default();
     let mut rejected: Vec<RejectedRow> = Vec::new();
     while let Some(chunk) = receiver.recv().await {
         bar.inc(chunk.lines.len() as u64);
-        lines.extend(chunk.lines);
+        for l in chunk.lines {
+            lines.push(l);
+        }
         rejected.extend(chunk.rejected);
         if !rejected.is_empty() && !args.partial && job.is_some() {
             // Nothing will be stored: roll back now and only judge the rest for the report.
@@ -85,7 +202,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     if !source.ignored.is_empty() {
         println!("columns left out: {}", source.ignored.join("、"));
     }
-    let counts = Counts::of(&lines);
+    let counts = lines.counts();
     let mut stored = 0usize;
     let note = match job {
         None if args.dry_run => "dry run: nothing was stored".to_owned(),
@@ -102,12 +219,10 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             let outcome = j.commit(name, json!(counts)).await?;
             stored = outcome.stored.len();
             for (row, id) in &outcome.stored {
-                if let Some(l) = lines.get_mut(row.wrapping_sub(1)) {
-                    l.person_id = Some(*id);
-                }
+                lines.set_person(*row, *id);
             }
             for (row, id) in &outcome.updated {
-                if let Some(l) = lines.get_mut(row.wrapping_sub(1)) {
+                if let Some(l) = lines.detail_mut(*row) {
                     l.outcome = Outcome::Duplicate;
                     l.field = Some("id_number".into());
                     l.reason = Some(format!("已登记（居民编号 {id}），已按本表更新"));
@@ -115,7 +230,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 }
             }
             for (row, existing) in &outcome.duplicates {
-                if let Some(l) = lines.get_mut(row.wrapping_sub(1)) {
+                if let Some(l) = lines.detail_mut(*row) {
                     l.outcome = Outcome::Duplicate;
                     l.field = Some("id_number".into());
                     l.reason = Some(match existing {
@@ -133,7 +248,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             )
         }
     };
-    let counts = Counts::of(&lines);
+    let counts = lines.counts();
     println!(
         "{}: {} data rows ({}) — accepted {}, flagged {}, rejected {}, duplicate {} — {:.1} s",
         args.file.display(),
@@ -146,6 +261,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         started.elapsed().as_secs_f64()
     );
     for l in lines
+        .details
         .iter()
         .filter(|l| {
             matches!(
@@ -165,7 +281,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     }
     println!("{note}");
     if let Some(path) = args.report {
-        let report = json!({
+        let head = json!({
             "file": args.file.display().to_string(),
             "format": source.format,
             "sheet": source.sheet,
@@ -173,12 +289,8 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             "dry_run": args.dry_run,
             "stored": stored,
             "counts": counts,
-            "rows": lines,
         });
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(&report).unwrap_or_default(),
-        )?;
+        write_report(path, &head, &lines)?;
     }
     if let Some(path) = args.rejects {
         let bytes = linli_core::import_job::rejected_rows_xlsx(&source.header_rows, &rejected)?;
@@ -219,14 +331,8 @@ fn read_and_judge(
         let info = linli_core::sheet::read_rows(path, |_, n, cells| on_row(n, cells))?;
         (info.format.as_str().to_owned(), Some(info.name))
     } else {
-        let bytes = std::fs::read(path)?;
-        let (text, encoding) = linli_core::roster::decode_owned(bytes);
-        for record in linli_core::roster::CsvRows::new(&text) {
-            let (line, cells) = record?;
-            if !on_row(line, cells) {
-                break;
-            }
-        }
+        let file = std::fs::File::open(path)?;
+        let encoding = linli_core::roster::for_each_csv_row(file, &mut on_row)?;
         (encoding.to_owned(), None)
     };
     if let Some(e) = failure {

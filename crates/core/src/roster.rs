@@ -151,6 +151,132 @@ impl Iterator for CsvRows<'_> {
 }
 
 /// Line breaks as CSV readers take them: `\n`, `\r\n`, and a lone `\r`.
+/// Bytes read at a time by [`for_each_csv_row`].
+const CSV_BLOCK: usize = 8 << 20;
+
+/// Reads a CSV roster from `input` in blocks, so a file of any size is never held whole: each
+/// block is cut after its last line break outside quotes (a quote or a line feed byte never
+/// occurs inside a UTF-8 or GB18030 character, so counting quote bytes finds the cut), decoded,
+/// and read with [`CsvRows`]; `on_row` gets each record's line number in the whole file and its
+/// cells, and returns `false` to stop. The encoding is decided on the first block as [`decode`]
+/// decides it for a whole file, and named in the result. UTF-16 files (rare: Excel's "Unicode
+/// text") are read whole.
+pub fn for_each_csv_row(
+    input: impl std::io::Read,
+    on_row: impl FnMut(usize, Vec<String>) -> bool,
+) -> Result<&'static str, CoreError> {
+    csv_blocks(input, CSV_BLOCK, on_row)
+}
+
+fn csv_blocks(
+    mut input: impl std::io::Read,
+    block: usize,
+    mut on_row: impl FnMut(usize, Vec<String>) -> bool,
+) -> Result<&'static str, CoreError> {
+    let unreadable = |e: std::io::Error| CoreError::invalid("file", format!("无法读取文件：{e}"));
+    let mut pending: Vec<u8> = Vec::new();
+    let mut encoding: Option<&'static encoding_rs::Encoding> = None;
+    let mut lines_before = 0usize;
+    let mut eof = false;
+    while !eof {
+        // Fill up to one more block.
+        let start = pending.len();
+        pending.resize(start + block, 0);
+        let mut filled = start;
+        while filled < pending.len() {
+            match input.read(&mut pending[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(unreadable(e)),
+            }
+        }
+        pending.truncate(filled);
+        if encoding.is_none() {
+            if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(&pending) {
+                if enc != encoding_rs::UTF_8 {
+                    // UTF-16: read the rest and decode whole.
+                    input.read_to_end(&mut pending).map_err(unreadable)?;
+                    let (text, name) = decode(&pending);
+                    for record in CsvRows::new(&text) {
+                        let (line, cells) = record?;
+                        if !on_row(line, cells) {
+                            break;
+                        }
+                    }
+                    return Ok(name);
+                }
+                pending.drain(..bom_len);
+            }
+            // Valid UTF-8 up to a character cut at the block's end counts as UTF-8.
+            let utf8 = match std::str::from_utf8(&pending) {
+                Ok(_) => true,
+                Err(e) => e.error_len().is_none() && !eof,
+            };
+            encoding = Some(if utf8 {
+                encoding_rs::UTF_8
+            } else {
+                encoding_rs::GB18030
+            });
+        }
+        // The cut: after the last line feed with an even number of quotes before it.
+        let cut = if eof {
+            pending.len()
+        } else {
+            let mut inside = false;
+            let mut cut = None;
+            for (i, &b) in pending.iter().enumerate() {
+                match b {
+                    b'"' => inside = !inside,
+                    b'\n' if !inside => cut = Some(i + 1),
+                    _ => {}
+                }
+            }
+            match cut {
+                Some(c) => c,
+                None => continue, // one record longer than a block: read more
+            }
+        };
+        let segment: Vec<u8> = pending.drain(..cut).collect();
+        let text = match encoding {
+            Some(enc) if enc == encoding_rs::UTF_8 => String::from_utf8(segment).map_err(|_| {
+                CoreError::invalid(
+                    "file",
+                    format!(
+                        "第 {} 行之后的内容不是 UTF-8 编码：请在 Excel 中把整个文件另存为「CSV UTF-8」后重试",
+                        lines_before + 1
+                    ),
+                )
+            })?,
+            _ => encoding_rs::GB18030
+                .decode_without_bom_handling(&segment)
+                .0
+                .into_owned(),
+        };
+        let mut rows = CsvRows::new(&text);
+        rows.line_breaks = lines_before;
+        for record in rows {
+            let (line, cells) = record?;
+            if !on_row(line, cells) {
+                return Ok(encoding_label(encoding));
+            }
+        }
+        lines_before += count_line_breaks(text.as_bytes());
+    }
+    Ok(encoding_label(encoding))
+}
+
+/// The names [`decode`] gives.
+fn encoding_label(encoding: Option<&'static encoding_rs::Encoding>) -> &'static str {
+    match encoding {
+        Some(e) if e == encoding_rs::GB18030 => "GB18030",
+        _ => "UTF-8",
+    }
+}
+
 fn count_line_breaks(bytes: &[u8]) -> usize {
     bytes
         .iter()
@@ -1045,15 +1171,40 @@ pub struct Assessment {
 #[derive(Debug, Clone)]
 pub struct Assessor {
     today: Date,
-    /// Document kind and number, to the data row that holds it.
-    seen: HashMap<String, usize>,
+    /// Resident ID numbers, packed into a `u64` each (a million rows cost ~20 MB here rather
+    /// than ~90 MB of strings), to the data row that holds it.
+    seen_ids: HashMap<u64, u32>,
+    /// Other documents, by kind and number.
+    seen_others: HashMap<String, u32>,
+}
+
+/// A resident ID number as a number: its 17 digits times 11 plus the check character (X = 10).
+fn packed_id(number: &str) -> Option<u64> {
+    let b = number.as_bytes();
+    if b.len() != 18 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in &b[..17] {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(c - b'0');
+    }
+    let check = match b[17] {
+        c @ b'0'..=b'9' => u64::from(c - b'0'),
+        b'X' => 10,
+        _ => return None,
+    };
+    Some(v * 11 + check)
 }
 
 impl Assessor {
     pub fn new(today: Date) -> Assessor {
         Assessor {
             today,
-            seen: HashMap::new(),
+            seen_ids: HashMap::new(),
+            seen_others: HashMap::new(),
         }
     }
 
@@ -1115,14 +1266,30 @@ impl Assessor {
         }
 
         if let Some(document) = &draft.document {
-            let key = format!("{}:{}", document.kind().as_str(), document.as_str());
-            if let Some(&of_row) = self.seen.get(&key) {
+            let this = u32::try_from(row.row).unwrap_or(u32::MAX);
+            let earlier = match (document.kind(), packed_id(document.as_str())) {
+                (DocumentKind::ResidentId, Some(packed)) => {
+                    self.seen_ids.get(&packed).copied().or_else(|| {
+                        self.seen_ids.insert(packed, this);
+                        None
+                    })
+                }
+                _ => {
+                    let key = format!("{}:{}", document.kind().as_str(), document.as_str());
+                    self.seen_others.get(&key).copied().or_else(|| {
+                        self.seen_others.insert(key, this);
+                        None
+                    })
+                }
+            };
+            if let Some(of_row) = earlier {
                 return Assessment {
-                    verdict: Verdict::Duplicate { of_row },
+                    verdict: Verdict::Duplicate {
+                        of_row: of_row as usize,
+                    },
                     draft: Some(draft),
                 };
             }
-            self.seen.insert(key, row.row);
         }
 
         let changed = |raw: Option<&str>, stored: Option<&str>| match (raw, stored) {
@@ -1220,6 +1387,41 @@ pub fn to_csv(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn streamed(bytes: &[u8], block: usize) -> (Vec<(usize, Vec<String>)>, &'static str) {
+        let mut rows = Vec::new();
+        let enc = csv_blocks(bytes, block, |line, cells| {
+            rows.push((line, cells));
+            true
+        })
+        .unwrap();
+        (rows, enc)
+    }
+
+    fn whole(bytes: &[u8]) -> Vec<(usize, Vec<String>)> {
+        let (text, _) = decode(bytes);
+        CsvRows::new(&text).map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn csv_read_in_blocks_gives_the_same_rows_and_lines_as_whole() {
+        let utf8 = "\u{FEFF}序号,姓名,备注\r\n\r\n1,张三,\"两行\n备注\"\r\n2,李四,\"引号\"\"\"\n\n3,王五,末行";
+        for block in [1, 2, 3, 5, 7, 64, 1 << 20] {
+            let (rows, enc) = streamed(utf8.as_bytes(), block);
+            assert_eq!(enc, "UTF-8", "block {block}");
+            assert_eq!(rows, whole(utf8.as_bytes()), "block {block}");
+        }
+        let fixture = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/roster.gbk.csv"
+        ))
+        .unwrap();
+        for block in [3, 100, 4096] {
+            let (rows, enc) = streamed(&fixture, block);
+            assert_eq!(enc, "GB18030");
+            assert_eq!(rows, whole(&fixture), "block {block}");
+        }
+    }
 
     const TODAY: Date = date!(2026 - 11 - 23);
 

@@ -288,6 +288,14 @@ pub async fn record_arrival(
     if input.arrived_on > today() {
         return Err(StoreError::invalid("arrived_on", "抵达日期不能晚于今天"));
     }
+    // The policy of the day must exist before anyone is registered for it.
+    let policy_date = input.arrived_on;
+    let stored = policy_on(db, policy_date).await?.ok_or_else(|| {
+        StoreError::invalid(
+            "arrived_on",
+            format!("{} 没有生效的防控政策", format_date(input.arrived_on)),
+        )
+    })?;
     let person_id = match &input.person {
         ArrivalPerson::Registered(id) => *id,
         ArrivalPerson::New { placement, input } => {
@@ -314,12 +322,7 @@ pub async fn record_arrival(
         temperature: input.temperature,
         contact: None,
     };
-    let stored = policy_on(db, facts.policy_date()).await?.ok_or_else(|| {
-        StoreError::invalid(
-            "arrived_on",
-            format!("{} 没有生效的防控政策", format_date(input.arrived_on)),
-        )
-    })?;
+    debug_assert_eq!(facts.policy_date(), policy_date);
     let areas: Vec<RiskArea> = risk_areas(db).await?.into_iter().map(|a| a.area).collect();
     let classification = policy::classify(
         &stored.policy,
@@ -400,7 +403,10 @@ pub async fn record_arrival(
         None
     };
 
-    let alert_id = if classification.fever_alert {
+    // A fever or a symptom at the door is referred to a clinic whatever the policy of the day
+    // asks (the later presets have no fever row): the alert is raised either way.
+    let fever = classification.fever_alert || facts.fever_or_symptoms();
+    let alert_id = if fever {
         let detail = match input.temperature {
             Some(t) => format!(
                 "排查时体温 {:.1}℃；{}",
@@ -423,7 +429,7 @@ pub async fn record_arrival(
                 "source": input.source.as_str(),
                 "measure": classification.measure.as_str(),
                 "policy": stored.policy.key(),
-                "fever_alert": classification.fever_alert,
+                "fever_alert": fever,
             })),
     )
     .await?;

@@ -200,6 +200,41 @@ both_backends!(
         assert!(r.classification.fever_alert);
         assert!(r.alert_id.is_some());
         assert_eq!(count(&db, "alert").await, 1);
+        // No policy before 2020-01-20: refused, and the new person is not registered either.
+        let before = count(&db, "person").await;
+        let n = id("53340119990101009");
+        let e = epidemic::record_arrival(
+            &db,
+            &op(),
+            ArrivalInput {
+                person: ArrivalPerson::New {
+                    placement: Placement {
+                        node_id: t.grid_a.id,
+                        ..Default::default()
+                    },
+                    input: PersonInput {
+                        name: "早到者",
+                        id_number: Some(&n),
+                        ..Default::default()
+                    },
+                },
+                ..arrival(0, "420111", "2019-12-01")
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Invalid(ref v) if v[0].field == "arrived_on"),
+            "{e:?}"
+        );
+        assert_eq!(count(&db, "person").await, before);
+
+        // Under Class B no measure applies, but a fever at the door is still an alert.
+        let mut fever = arrival(p, "530100", "2023-03-02");
+        fever.symptoms = vec!["咳嗽".into()];
+        let r = epidemic::record_arrival(&db, &op(), fever).await.unwrap();
+        assert_eq!(r.classification.measure, Measure::None);
+        assert!(r.alert_id.is_some());
 
         // Arrivals cannot lie in the future.
         let e = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2099-01-01"))

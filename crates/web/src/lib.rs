@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod pages;
+pub mod pages_epidemic;
 pub mod pages_import;
 pub mod pages_registry;
 
@@ -69,6 +70,7 @@ pub fn app(db: Db, config: WebConfig) -> Router {
         .merge(pages::router())
         .merge(pages_registry::router())
         .merge(pages_import::router())
+        .merge(pages_epidemic::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));

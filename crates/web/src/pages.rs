@@ -1085,6 +1085,8 @@ fn action_label(a: &str) -> String {
         "person.unmask" => "查看完整证件号码",
         "person.import" => "导入花名册",
         "person.export" => "导出居民",
+        "arrival.create" => "登记来返人员",
+        "risk_area.create" => "发布风险地区",
         "tag.create" => "新增标签",
         _ => "",
     };

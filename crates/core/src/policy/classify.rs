@@ -343,7 +343,9 @@ fn explain(
                 let level = area.level().label_zh();
                 let mut s = match area.to() {
                     None => format!("{whom}自 {} 起为{level}地区", day(area.from())),
-                    Some(to) => format!("{whom}{} 至 {} 为{level}地区", day(area.from()), day(to)),
+                    Some(to) => {
+                        format!("{whom}于 {} 至 {} 为{level}地区", day(area.from()), day(to))
+                    }
                 };
                 if area.to().is_some_and(|to| to < facts.arrived_on) {
                     s.push_str(&format!("，在您抵达前 {within_days} 天内"));

@@ -919,8 +919,9 @@ fn explanation_reads_to_the_resident() {
     .unwrap()];
     let c = classify(&p, &street, &named, &code(KUNMING), &no_names).unwrap();
     assert!(
-        c.explanation
-            .contains("洪山区（420111）2022-06-30 至 2022-06-30 为高风险地区，在您抵达前 7 天内"),
+        c.explanation.contains(
+            "洪山区（420111）于 2022-06-30 至 2022-06-30 为高风险地区，在您抵达前 7 天内"
+        ),
         "{}",
         c.explanation
     );

@@ -1,0 +1,164 @@
+// Browser test: arrival screening (三问一测) on a phone, after an official declares a risk area.
+//
+//   cd e2e && npm ci && LINLI_BIN=../target/debug/linli npm test
+//
+// official (和丽华, bound to 建塘镇) declares 武汉市洪山区 (420111) a high-risk area for July
+// 2022 on a phone. gridworker (格桑, bound to 第01网格) opens 防疫 on a 360×740 phone, screens
+// a resident arriving from there on 2022-07-05 — a wrong origin code first, refused with the
+// form filled back — and reads the result: 集中隔离, 7 days, and the explanation to read aloud.
+// The policies page renders the rules in Chinese.
+//
+// Screenshots land in e2e/screenshots/epidemic-*.png (gitignored).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  PASSWORD,
+  PHONE,
+  bodyText,
+  clickAndWait,
+  logIn,
+  logOut,
+  pathOf,
+  reportOverflow,
+  shot,
+  skipWithoutChromium,
+  startStack,
+} from './helpers.mjs';
+
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECKS = '10X98765432';
+
+/** The check character (GB 11643) for the first 17 digits of a resident ID number. */
+function idCheck(body17) {
+  let sum = 0;
+  for (let i = 0; i < 17; i += 1) sum += Number(body17[i]) * ID_WEIGHTS[i];
+  return ID_CHECKS[sum % 11];
+}
+
+const ID_BODY = '53340119900815002';
+const ID = ID_BODY + idCheck(ID_BODY);
+const NAME = '王五';
+
+/** The value of the first <option> of `select` whose label contains `text`. */
+async function optionValueContaining(select, text) {
+  const options = await select.locator('option').evaluateAll((els) =>
+    els.map((o) => ({ value: o.value, label: o.textContent })));
+  const hit = options.find((o) => o.label.includes(text));
+  if (!hit) {
+    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
+  }
+  return hit.value;
+}
+
+/** Goes to /epidemic through the header link 防疫. */
+async function openEpidemic(page) {
+  const link = page.locator('header nav a', { hasText: '防疫' }).first();
+  assert.equal(await link.count(), 1, 'the header should have a 防疫 link');
+  const res = await clickAndWait(page, link);
+  assert.equal(pathOf(page), '/epidemic', '防疫 should open /epidemic');
+  assert.equal(res.status(), 200, '/epidemic: HTTP status');
+}
+
+const submit = (page, text) =>
+  page.locator('main form button[type=submit]', { hasText: text }).first();
+
+test('browser: an official declares a high-risk area, a grid worker screens an arrival from it on a phone', { timeout: 300_000 }, async (t) => {
+  if (skipWithoutChromium(t)) return;
+  const { server, newPage } = await startStack(t, { dataPrefix: 'linli-e2e-epidemic-' });
+  const base = server.base;
+
+  await t.test('official declares 420111 a high-risk area', async () => {
+    const page = await newPage(PHONE);
+    const res = await logIn(page, base, 'official', PASSWORD);
+    assert.equal(res.status(), 200, 'official login: HTTP status');
+    await openEpidemic(page);
+    await clickAndWait(page, page.locator('main a[href="/epidemic/risk-areas"]').first());
+    assert.equal(pathOf(page), '/epidemic/risk-areas');
+    await page.locator('summary', { hasText: '发布风险地区' }).click();
+    await page.fill('input[name=division_code]', '420111');
+    await page.fill('input[name=name]', '武汉市洪山区');
+    await page.selectOption('select[name=level]', 'high');
+    await page.fill('input[name=from]', '2022-07-01');
+    await page.fill('input[name=to]', '2022-07-20');
+    await shot(page, 'epidemic-area-form-360.png');
+    await reportOverflow(page, 'risk-area form at 360px');
+    const done = await clickAndWait(page, submit(page, '发布'));
+    await shot(page, 'epidemic-areas-official-360.png');
+    assert.equal(done.status(), 200, 'after publishing: HTTP status');
+    assert.equal(pathOf(page), '/epidemic/risk-areas');
+    const text = await bodyText(page);
+    assert.ok(text.includes('已发布风险地区'), 'the notice is shown');
+    assert.ok(text.includes('武汉市洪山区') && text.includes('高风险'), 'the area is listed with its level');
+    assert.ok(text.includes('2022-07-01 至 2022-07-20'), 'with its dates');
+    await logOut(page);
+  });
+
+  await t.test('grid worker screens an arrival from it on a phone and reads the explanation', async () => {
+    const page = await newPage(PHONE);
+    const res = await logIn(page, base, 'gridworker', PASSWORD);
+    assert.equal(res.status(), 200, 'gridworker login: HTTP status');
+    await openEpidemic(page);
+    await shot(page, 'epidemic-home-360.png');
+    await reportOverflow(page, 'epidemic summary at 360px');
+    assert.ok((await bodyText(page)).includes('第01网格'), 'the summary names the worker\'s area');
+
+    // The staff-only area form is not offered to a grid worker.
+    await page.goto(`${base}/epidemic/risk-areas`);
+    assert.equal(await page.locator('form[action="/epidemic/risk-areas"]').count(), 0, 'no area form for a grid worker');
+    await shot(page, 'epidemic-areas-360.png');
+    await reportOverflow(page, 'risk areas at 360px');
+    await openEpidemic(page);
+
+    const formRes = await clickAndWait(page, page.getByRole('link', { name: /登记来返人员/ }).first());
+    assert.equal(pathOf(page), '/epidemic/arrivals/new');
+    assert.equal(formRes.status(), 200, 'the screening form: HTTP status');
+    await shot(page, 'epidemic-form-360.png');
+    await reportOverflow(page, 'screening form at 360px');
+
+    const select = page.locator('select[name=node_id]');
+    await select.selectOption(await optionValueContaining(select, '第01网格'));
+    await page.fill('input[name=name]', NAME);
+    await page.fill('input[name=id_number]', ID);
+    await page.fill('input[name=address]', '5栋1单元302室');
+    await page.fill('input[name=origin_code]', '4201');
+    await page.fill('input[name=arrived_on]', '2022-07-05');
+    await page.fill('input[name=purpose]', '返岗');
+    await page.fill('input[name=temperature]', '36.6');
+
+    // A code that is no division code comes back with the message, the form filled.
+    const refused = await clickAndWait(page, submit(page, '登记并判定'));
+    await shot(page, 'epidemic-form-refused-360.png');
+    assert.equal(refused.status(), 422, 'a bad origin code answers 422');
+    const errors = (await page.locator('main [role=alert]').allInnerTexts()).join('\n');
+    assert.ok(errors.includes('来源地区划代码'), `the error names the field: ${errors}`);
+    assert.equal(await page.inputValue('input[name=name]'), NAME, 'the name comes back');
+    assert.equal(await page.inputValue('input[name=temperature]'), '36.6', 'the temperature comes back');
+
+    await page.fill('input[name=origin_code]', '420111');
+    const done = await clickAndWait(page, submit(page, '登记并判定'));
+    await shot(page, 'epidemic-result-360.png');
+    await reportOverflow(page, 'screening result at 360px');
+    assert.equal(done.status(), 200, 'the result: HTTP status');
+    const measure = (await page.locator('.verdict-box .measure').innerText()).trim();
+    assert.equal(measure, '集中隔离', 'a high-risk origin means centralised quarantine');
+    const days = await page.locator('.verdict-box .days').innerText();
+    const dates = await page.locator('.verdict-box .dates').innerText();
+    assert.equal(days.trim(), '7 天', '7 days');
+    assert.equal(dates.trim(), '2022-07-05 至 2022-07-11', 'from the arrival to 2022-07-11');
+    const explanation = await page.locator('section.explain p').innerText();
+    console.log(`explanation: ${explanation}`);
+    assert.ok(explanation.includes('420111'), 'the explanation names the area');
+    assert.ok(explanation.includes('高风险'), 'and its level');
+    assert.ok(explanation.includes('第九版'), 'and the policy version');
+    const text = await bodyText(page);
+    assert.ok(text.includes(NAME), 'the result names the person');
+    assert.ok(!text.includes(ID), 'the full ID number is not shown');
+
+    await page.goto(`${base}/epidemic/policies`);
+    await shot(page, 'epidemic-policies-360.png');
+    await reportOverflow(page, 'policies at 360px');
+    const policies = await bodyText(page);
+    assert.ok(policies.includes('集中隔离 7 天'), 'the rules are rendered readably');
+  });
+});
