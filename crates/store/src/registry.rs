@@ -1282,81 +1282,25 @@ pub(crate) async fn insert_persons(
         .collect::<Result<_, StoreError>>()?;
     let now = now_ms();
     let mut ids = Vec::with_capacity(persons.len());
-    for chunk in persons.chunks(BULK_ROWS) {
-        let mut params = Params::for_bulk(db.backend());
-        let mut rows = Vec::with_capacity(chunk.len());
-        for p in chunk {
-            let d = &p.draft;
-            let (pinyin, initials) = d.name.pinyin();
-            let id_cipher = d
-                .document
-                .as_ref()
-                .map(|doc| keys.encrypt(doc.as_str()))
-                .transpose()?;
-            let phone_cipher = d
-                .phone
-                .as_ref()
-                .map(|ph| keys.encrypt(ph.as_str()))
-                .transpose()?;
-            // Each placeholder is used once, in order, as anonymous `?` placeholders require.
-            let values = [
-                params.int(p.node.id),
-                params.int(p.node.path.root_id()),
-                params.text(p.node.path.as_str()),
-                params.opt_int(p.dwelling_id),
-                params.opt_int(p.household_id),
-                params.opt_text(d.relation.map(|r| r.as_str().to_owned())),
-                params.text(d.name.as_str()),
-                params.text(pinyin),
-                params.text(initials),
-                params.opt_text(d.gender.map(|g| g.as_str().to_owned())),
-                params.opt_text(d.birth_date.map(format_date)),
-                params.opt_text(d.ethnic_group.as_ref().map(|e| e.as_str().to_owned())),
-                params.opt_text(
-                    d.document
-                        .as_ref()
-                        .map(|doc| doc.kind().as_str().to_owned()),
-                ),
-                params.opt_bytes(id_cipher),
-                params.opt_text(
-                    d.document
-                        .as_ref()
-                        .map(|doc| keys.lookup_hash(ID_HASH, doc.as_str())),
-                ),
-                params.opt_text(d.document.as_ref().map(|doc| doc.last4().to_owned())),
-                params.opt_bytes(phone_cipher),
-                params.opt_text(
-                    d.phone
-                        .as_ref()
-                        .map(|ph| keys.lookup_hash(PHONE_HASH, ph.as_str())),
-                ),
-                params.opt_text(d.phone.as_ref().map(|ph| ph.last4().to_owned())),
-                params.opt_text(d.hukou_address.clone()),
-                params.text(d.category.as_str()),
-                params.int(now),
-                params.text(serde_json::to_string(&p.warnings).unwrap_or_else(|_| "[]".into())),
-                params.int(now),
-            ];
-            rows.push(format!(
-                "({}, 'active', {}, {})",
-                values[..22].join(", "),
-                values[22],
-                values[23]
-            ));
-        }
-        let sql = format!(
-            "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
-             name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, \
-             phone_hash, phone_last4, hukou_address, category, created_at, state, warnings_json, updated_at) \
-             VALUES {} RETURNING id",
-            rows.join(", ")
+    // While one statement runs on the database (SQLite: sqlx's worker thread; PostgreSQL: the
+    // server), the next one is built here — encryption, hashes and pinyin are most of this
+    // side's work — so the two overlap instead of taking turns.
+    let chunks: Vec<&[BulkPerson<'_>]> = persons.chunks(BULK_ROWS).collect();
+    let build = |chunk: &[BulkPerson<'_>]| build_person_rows(db.backend(), keys, chunk, now);
+    let mut next = chunks.first().map(|c| build(c)).transpose()?;
+    for (k, chunk) in chunks.iter().enumerate() {
+        let Some((sql, params)) = next.take() else {
+            break;
+        };
+        let following = chunks.get(k + 1);
+        let (created, built) = tokio::join!(
+            params.bind_owned(sqlx::query(&sql)).fetch_all(&mut **tx),
+            async { following.map(|c| build(c)).transpose() }
         );
+        next = built?;
         // Ids come back sorted: both databases number a multi-row VALUES list in its order,
         // whatever order RETURNING reports them in.
-        let mut created: Vec<i64> = params
-            .bind_owned(sqlx::query(&sql))
-            .fetch_all(&mut **tx)
-            .await
+        let mut created: Vec<i64> = created
             .map_err(conflict_on("id_number", "该证件号码已登记"))?
             .iter()
             .map(|r| r.try_get::<i64, _>(0))
@@ -1366,7 +1310,7 @@ pub(crate) async fn insert_persons(
         let mut hist_rows = Vec::with_capacity(created.len());
         let mut tag_params = Params::for_bulk(db.backend());
         let mut tag_rows = Vec::new();
-        for (&id, p) in created.iter().zip(chunk) {
+        for (&id, p) in created.iter().zip(chunk.iter()) {
             let vals = [
                 hist.int(now),
                 hist.opt_int(scope.user_id()),
@@ -1409,6 +1353,85 @@ pub(crate) async fn insert_persons(
         }
     }
     Ok(ids)
+}
+
+/// One multi-row `INSERT INTO person` for `chunk`: the statement and its values (numbers
+/// encrypted and hashed, names with their pinyin).
+fn build_person_rows(
+    backend: crate::Backend,
+    keys: &Keyring,
+    chunk: &[BulkPerson<'_>],
+    now: i64,
+) -> Result<(String, Params), StoreError> {
+    let mut params = Params::for_bulk(backend);
+    let mut rows = Vec::with_capacity(chunk.len());
+    for p in chunk {
+        let d = &p.draft;
+        let (pinyin, initials) = d.name.pinyin();
+        let id_cipher = d
+            .document
+            .as_ref()
+            .map(|doc| keys.encrypt(doc.as_str()))
+            .transpose()?;
+        let phone_cipher = d
+            .phone
+            .as_ref()
+            .map(|ph| keys.encrypt(ph.as_str()))
+            .transpose()?;
+        // Each placeholder is used once, in order, as anonymous `?` placeholders require.
+        let values = [
+            params.int(p.node.id),
+            params.int(p.node.path.root_id()),
+            params.text(p.node.path.as_str()),
+            params.opt_int(p.dwelling_id),
+            params.opt_int(p.household_id),
+            params.opt_text(d.relation.map(|r| r.as_str().to_owned())),
+            params.text(d.name.as_str()),
+            params.text(pinyin),
+            params.text(initials),
+            params.opt_text(d.gender.map(|g| g.as_str().to_owned())),
+            params.opt_text(d.birth_date.map(format_date)),
+            params.opt_text(d.ethnic_group.as_ref().map(|e| e.as_str().to_owned())),
+            params.opt_text(
+                d.document
+                    .as_ref()
+                    .map(|doc| doc.kind().as_str().to_owned()),
+            ),
+            params.opt_bytes(id_cipher),
+            params.opt_text(
+                d.document
+                    .as_ref()
+                    .map(|doc| keys.lookup_hash(ID_HASH, doc.as_str())),
+            ),
+            params.opt_text(d.document.as_ref().map(|doc| doc.last4().to_owned())),
+            params.opt_bytes(phone_cipher),
+            params.opt_text(
+                d.phone
+                    .as_ref()
+                    .map(|ph| keys.lookup_hash(PHONE_HASH, ph.as_str())),
+            ),
+            params.opt_text(d.phone.as_ref().map(|ph| ph.last4().to_owned())),
+            params.opt_text(d.hukou_address.clone()),
+            params.text(d.category.as_str()),
+            params.int(now),
+            params.text(serde_json::to_string(&p.warnings).unwrap_or_else(|_| "[]".into())),
+            params.int(now),
+        ];
+        rows.push(format!(
+            "({}, 'active', {}, {})",
+            values[..22].join(", "),
+            values[22],
+            values[23]
+        ));
+    }
+    let sql = format!(
+            "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
+             name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, \
+             phone_hash, phone_last4, hukou_address, category, created_at, state, warnings_json, updated_at) \
+             VALUES {} RETURNING id",
+            rows.join(", ")
+        );
+    Ok((sql, params))
 }
 
 pub use crate::import::{import_persons, ImportOutcome, ImportRow, OnDuplicate, PersonImport};
