@@ -708,3 +708,133 @@ pub async fn open_alerts(
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Releases
+// ---------------------------------------------------------------------------------------------
+
+/// An observation whose last day has come: to be released.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueRelease {
+    pub observation_id: i64,
+    pub person_id: i64,
+    pub person_name: String,
+    pub measure: String,
+    pub place: Option<String>,
+    pub start_on: String,
+    pub until_on: String,
+}
+
+/// Open observations under `node_id` (in scope) whose last day is `on` or earlier — the ones a
+/// worker releases today, overdue ones included — oldest first.
+pub async fn releases_due(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    on: time::Date,
+) -> Result<Vec<DueRelease>, StoreError> {
+    let node = crate::nodes::get(db, scope, node_id).await?;
+    let (lo, hi) = node.path.subtree_bounds();
+    let rows = sqlx::query(
+        "SELECT o.id, o.person_id, p.name, o.measure, o.place, o.start_on, o.until_on, o.node_path \
+         FROM observation o JOIN person p ON p.id = o.person_id \
+         WHERE o.released_on IS NULL AND o.until_on <= $1 AND o.node_path >= $2 AND o.node_path < $3 \
+         ORDER BY o.until_on, o.id LIMIT 1000",
+    )
+    .bind(format_date(on))
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let readable = JurisdictionPath::parse(&r.try_get::<String, _>(7)?)
+            .map(|p| scope.can_read(&p))
+            .unwrap_or(false);
+        if !readable {
+            continue;
+        }
+        out.push(DueRelease {
+            observation_id: r.try_get(0)?,
+            person_id: r.try_get(1)?,
+            person_name: r.try_get(2)?,
+            measure: r.try_get(3)?,
+            place: r.try_get(4)?,
+            start_on: r.try_get(5)?,
+            until_on: r.try_get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Releases observations in one batch on `on`: every id must be an open observation in the
+/// caller's writable scope whose last day has come, or nothing is released (the first bad id is
+/// named). Sets the observation's purge date (its check-ins go with it): retention counts from
+/// the release. Audited as one entry.
+pub async fn release(
+    db: &Db,
+    scope: &Scope,
+    ids: &[i64],
+    on: time::Date,
+) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Err(StoreError::invalid(
+            "observation_ids",
+            "请选择要解除的医学观察",
+        ));
+    }
+    if on > today() {
+        return Err(StoreError::invalid("on", "解除日期不能晚于今天"));
+    }
+    let purge_on = format_date(on + time::Duration::days(RETENTION_DAYS));
+    let mut tx = db.pool().begin().await?;
+    for id in ids {
+        let row =
+            sqlx::query("SELECT node_path, until_on, released_on FROM observation WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+        if !scope.can_read(&path) {
+            return Err(StoreError::NotFound);
+        }
+        if !scope.can_write_records(&path) {
+            return Err(StoreError::Forbidden("您的角色不能解除医学观察".into()));
+        }
+        if row.try_get::<Option<String>, _>(2)?.is_some() {
+            return Err(StoreError::invalid(
+                "observation_ids",
+                format!("医学观察 {id} 已解除"),
+            ));
+        }
+        let until = parse_date("until_on", &row.try_get::<String, _>(1)?).map_err(internal)?;
+        if until > on {
+            return Err(StoreError::invalid(
+                "observation_ids",
+                format!(
+                    "医学观察 {id} 要到 {} 才期满，不能在 {} 解除",
+                    format_date(until),
+                    format_date(on)
+                ),
+            ));
+        }
+        sqlx::query(
+            "UPDATE observation SET released_on = $1, released_by = $2, purge_on = $3 WHERE id = $4",
+        )
+        .bind(format_date(on))
+        .bind(scope.actor())
+        .bind(&purge_on)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    audit::record(
+        &mut *tx,
+        AuditEntry::by(scope, "observation.release", "observation")
+            .detail(json!({"ids": ids, "on": format_date(on)})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}

@@ -37,6 +37,7 @@ async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option
 }
 
 struct Tree {
+    community: Node,
     grid_a: Node,
     grid_b: Node,
 }
@@ -54,6 +55,7 @@ async fn tree(db: &Db) -> Tree {
     Tree {
         grid_a: node(db, Some(c.id), "grid", "甲网格", None).await,
         grid_b: node(db, Some(c.id), "grid", "乙网格", None).await,
+        community: c,
     }
 }
 
@@ -382,5 +384,76 @@ both_backends!(
         .await
         .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
+    }
+);
+
+both_backends!(
+    releases_due_are_listed_and_released_in_one_batch,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let a = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
+        let b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
+        // 2020, other province: 14 days of home quarantine, 2020-02-01 to 2020-02-14.
+        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"))
+            .await
+            .unwrap()
+            .observation_id
+            .unwrap();
+        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-05"))
+            .await
+            .unwrap()
+            .observation_id
+            .unwrap();
+        let worker_a = Scope::for_user(9, "wa", Role::GridWorker, vec![t.grid_a.path.clone()]);
+        let community = t.community.id;
+        // On 02-14 only A is due; the community sees A, worker A sees A under their grid.
+        let due = epidemic::releases_due(&db, &op(), community, date("2020-02-14"))
+            .await
+            .unwrap();
+        assert_eq!(
+            due.iter().map(|d| d.observation_id).collect::<Vec<_>>(),
+            vec![oa]
+        );
+        let due = epidemic::releases_due(&db, &worker_a, t.grid_a.id, date("2020-02-20"))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1, "B's observation is not in A's grid");
+        // B is not due on 02-14: the whole batch is refused and A stays open.
+        let e = epidemic::release(&db, &op(), &[oa, ob], date("2020-02-14"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Invalid(ref v) if v[0].message.contains("2020-02-18")),
+            "{e:?}"
+        );
+        assert_eq!(
+            epidemic::releases_due(&db, &op(), community, date("2020-02-14"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // Worker A cannot release B's.
+        let e = epidemic::release(&db, &worker_a, &[ob], date("2020-02-20"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+        assert_eq!(
+            epidemic::release(&db, &op(), &[oa, ob], date("2020-02-20"))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(
+            epidemic::releases_due(&db, &op(), community, date("2020-02-20"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Released observations take no more check-ins, and cannot be released twice.
+        let e = epidemic::release(&db, &op(), &[oa], date("2020-02-20"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
     }
 );

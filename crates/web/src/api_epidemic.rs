@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_arrival))
         .routes(routes!(create_checkin))
         .routes(routes!(list_alerts))
+        .routes(routes!(list_releases, create_releases))
 }
 
 /// Every field error of a parse, at once.
@@ -496,5 +497,98 @@ async fn list_alerts(
                 detail: a.detail,
             })
             .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReleasesQuery {
+    /// The node whose subtree to list.
+    pub node_id: Option<i64>,
+    /// `YYYY-MM-DD`; default today.
+    pub on: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DueReleaseOut {
+    pub observation_id: i64,
+    pub person_id: i64,
+    pub person_name: String,
+    pub measure: String,
+    pub place: Option<String>,
+    pub start_on: String,
+    pub until_on: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReleasesOut {
+    pub on: String,
+    pub due: Vec<DueReleaseOut>,
+}
+
+/// Observations under a node whose last day has come (today's releases, overdue ones included).
+#[utoipa::path(get, path = "/api/v1/releases", tag = "epidemic", params(ReleasesQuery),
+    responses((status = 200, body = ReleasesOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_releases(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<ReleasesQuery>,
+) -> ApiResult<Json<ReleasesOut>> {
+    let Some(node_id) = q.node_id else {
+        return Err(ApiError::invalid(
+            "node_id",
+            "请给出 node_id（列出该节点之下的到期观察）",
+        ));
+    };
+    let on = match q.on.as_deref() {
+        Some(d) => parse_date("on", d).map_err(|e| invalid(vec![e]))?,
+        None => linli_core::clock::today(),
+    };
+    let due = epidemic::releases_due(&state.db, &user.scope, node_id, on).await?;
+    Ok(Json(ReleasesOut {
+        on: format_date(on),
+        due: due
+            .into_iter()
+            .map(|d| DueReleaseOut {
+                observation_id: d.observation_id,
+                person_id: d.person_id,
+                person_name: d.person_name,
+                measure: d.measure,
+                place: d.place,
+                start_on: d.start_on,
+                until_on: d.until_on,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReleaseBody {
+    pub observation_ids: Vec<i64>,
+    /// `YYYY-MM-DD`; default today.
+    pub on: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReleasedOut {
+    pub released: usize,
+    pub on: String,
+}
+
+/// Release observations in one batch: all or none (each must be due, open and in scope).
+#[utoipa::path(post, path = "/api/v1/releases", tag = "epidemic", request_body = ReleaseBody,
+    responses((status = 200, body = ReleasedOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_releases(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(b): Json<ReleaseBody>,
+) -> ApiResult<Json<ReleasedOut>> {
+    let on = match b.on.as_deref() {
+        Some(d) => parse_date("on", d).map_err(|e| invalid(vec![e]))?,
+        None => linli_core::clock::today(),
+    };
+    let released = epidemic::release(&state.db, &user.scope, &b.observation_ids, on).await?;
+    Ok(Json(ReleasedOut {
+        released,
+        on: format_date(on),
     }))
 }

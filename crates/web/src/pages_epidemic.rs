@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/epidemic", get(home))
         .route("/epidemic/alerts", get(alerts_page))
+        .route("/epidemic/releases", get(releases_page).post(release_batch))
         .route("/epidemic/risk-areas", get(areas_page).post(add_area))
         .route("/epidemic/policies", get(policies_page))
         .route(
@@ -154,6 +155,7 @@ struct HomePage {
     policy: String,
     policy_from: String,
     can_screen: bool,
+    due_releases: usize,
 }
 
 async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
@@ -161,10 +163,11 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
         let alerts = alerts_in_scope(&state, &user, None).await?;
         let areas = epidemic::risk_areas(&state.db).await?;
         let policies = epidemic::published_policies(&state.db).await?;
-        Ok::<_, StoreError>((alerts, areas, policies))
+        let due = due_in_scope(&state, &user).await?.len();
+        Ok::<_, StoreError>((alerts, areas, policies, due))
     }
     .await;
-    let (alerts, areas, policies) = match result {
+    let (alerts, areas, policies, due_releases) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -194,6 +197,7 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
             .map(|p| format_date(p.effective_from()))
             .unwrap_or_default(),
         can_screen: user.scope.role() != Role::Official,
+        due_releases,
         shell: Shell::of(&user, "epidemic"),
     }
     .into_response()
@@ -250,6 +254,141 @@ async fn alerts_page(
             .collect(),
     }
     .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Releases due today
+
+struct DueRow {
+    observation_id: i64,
+    person_id: i64,
+    person_name: String,
+    measure: String,
+    place: String,
+    period: String,
+    overdue: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic_releases.html")]
+struct ReleasesPage {
+    shell: Shell,
+    today: String,
+    rows: Vec<DueRow>,
+    notice: String,
+    error: String,
+    can_release: bool,
+}
+
+/// Observations due for release today (overdue ones included) under every root of the caller.
+async fn due_in_scope(
+    state: &AppState,
+    user: &Principal,
+) -> Result<Vec<epidemic::DueRelease>, StoreError> {
+    let roots: Vec<i64> = if user.scope.is_admin() {
+        nodes::visible_roots(&state.db, &user.scope)
+            .await?
+            .into_iter()
+            .map(|r| r.node.id)
+            .collect()
+    } else {
+        user.scope.roots().iter().map(|r| r.id()).collect()
+    };
+    let mut all = Vec::new();
+    for root in roots {
+        all.extend(epidemic::releases_due(&state.db, &user.scope, root, today()).await?);
+    }
+    all.sort_by(|a, b| {
+        a.until_on
+            .cmp(&b.until_on)
+            .then(a.observation_id.cmp(&b.observation_id))
+    });
+    all.dedup_by_key(|d| d.observation_id);
+    Ok(all)
+}
+
+async fn render_releases(
+    state: &AppState,
+    user: &Principal,
+    notice: String,
+    error: String,
+) -> Response {
+    let due = match due_in_scope(state, user).await {
+        Ok(d) => d,
+        Err(e) => return store_error_page(e),
+    };
+    let today = format_date(today());
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = ReleasesPage {
+        shell: Shell::of(user, "epidemic"),
+        rows: due
+            .into_iter()
+            .map(|d| DueRow {
+                overdue: d.until_on < today,
+                observation_id: d.observation_id,
+                person_id: d.person_id,
+                person_name: d.person_name,
+                measure: d
+                    .measure
+                    .parse::<Measure>()
+                    .map(|m| m.label_zh().to_owned())
+                    .unwrap_or(d.measure),
+                place: d.place.unwrap_or_default(),
+                period: format!("{} 至 {}", d.start_on, d.until_on),
+            })
+            .collect(),
+        today,
+        notice,
+        error,
+        can_release: user.scope.role() != Role::Official,
+    };
+    (status, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct ReleasedQuery {
+    released: Option<usize>,
+}
+
+async fn releases_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ReleasedQuery>,
+) -> Response {
+    let notice = q
+        .released
+        .map(|n| format!("已解除 {n} 人的医学观察。"))
+        .unwrap_or_default();
+    render_releases(&state, &user, notice, String::new()).await
+}
+
+/// One batch: the ticked observations, all released or none.
+async fn release_batch(
+    State(state): State<AppState>,
+    f: CsrfForm<Vec<(String, String)>>,
+) -> Response {
+    let ids: Vec<i64> = f
+        .form
+        .iter()
+        .filter(|(k, _)| k == "observation")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    match epidemic::release(&state.db, &f.user.scope, &ids, today()).await {
+        Ok(n) => Redirect::to(&format!("/epidemic/releases?released={n}")).into_response(),
+        Err(StoreError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("；");
+            render_releases(&state, &f.user, String::new(), message).await
+        }
+        Err(e) => store_error_page(e),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

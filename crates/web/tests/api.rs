@@ -576,7 +576,7 @@ async fn scope_walk(t: TestDb) {
         "id_number": id_number("53340119700101999"), "phone": "13900001111",
         "person_id": w.person_b, "origin_code": "420111", "arrived_on": "2022-07-02",
         "temperature": 36.5, "division_code": "533401", "level": "high", "from": "2022-07-01",
-        "at": "2022-07-03T08:00:00+08:00"
+        "at": "2022-07-03T08:00:00+08:00", "observation_ids": [w.observation_b]
     });
     let node_b = format!("?node_id={}", w.grid_b.id);
     let community_q = format!("?node_id={}", w.community.id);
@@ -1080,6 +1080,47 @@ async fn epidemic_follows_the_contract() {
     assert!(list
         .iter()
         .all(|x| x["raised_at"].is_string() && x["person_id"].is_i64()));
+
+    // Releases due on the last day, then released in one batch.
+    let due: Value = staff
+        .get(url(&format!(
+            "/api/v1/releases?node_id={}&on=2022-07-11",
+            w.community.id
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        due["due"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["observation_id"] == obs),
+        "{due}"
+    );
+    let r = staff
+        .post(url("/api/v1/releases"))
+        .json(&json!({"observation_ids": [obs], "on": "2022-07-10"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not due before its last day"
+    );
+    let r = staff
+        .post(url("/api/v1/releases"))
+        .json(&json!({"observation_ids": [obs], "on": "2022-07-11"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["released"], 1);
 
     // Neither person_id nor person: a 422 naming the field.
     let r = staff

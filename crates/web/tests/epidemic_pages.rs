@@ -7,6 +7,7 @@ use linli_core::policy::{DivisionCode, RiskArea, RiskLevel};
 use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::audit::{self, AuditFilter};
+use linli_store::epidemic::{ArrivalInput, ArrivalPerson, ArrivalSource};
 use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
@@ -480,6 +481,51 @@ async fn flow(t: TestDb) {
     assert!(html.contains("抵达前 7 天内到过高风险地区"));
     assert!(html.contains("每天报告体温 2 次"));
     assert!(html.contains("现行"));
+
+    // Releases: B's 2020 home quarantine ended long ago, so it is due (overdue). Worker A does
+    // not see it; staff release it in one batch and the list empties.
+    let obs = epidemic::record_arrival(
+        &db,
+        &Scope::operator(),
+        ArrivalInput {
+            person: ArrivalPerson::Registered(w.b_person),
+            origin_code: DivisionCode::parse("110101").unwrap(),
+            arrived_on: parse_date("d", "2020-02-01").unwrap(),
+            purpose: None,
+            symptoms: Vec::new(),
+            temperature: None,
+            source: ArrivalSource::Worker,
+        },
+    )
+    .await
+    .unwrap()
+    .observation_id
+    .unwrap();
+    let (worker, _) = sign_in(&app, "worker_a").await;
+    let (_, html) = get(&worker, url("/epidemic/releases")).await;
+    assert!(!html.contains("乙居民"), "{html}");
+    let (_, html) = get(&staff, url("/epidemic/releases")).await;
+    assert!(html.contains("乙居民") && html.contains("已逾期"), "{html}");
+    let id = obs.to_string();
+    let (status, _) = post(
+        &staff,
+        url("/epidemic/releases"),
+        &[("csrf", "wrong"), ("observation", id.as_str())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(
+        &staff,
+        url("/epidemic/releases"),
+        &[("csrf", csrf.as_str()), ("observation", id.as_str())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = get(&staff, url("/epidemic/releases?released=1")).await;
+    assert!(
+        html.contains("已解除 1 人") && !html.contains(&format!("value=\"{obs}\"")),
+        "{html}"
+    );
 
     app.t.finish().await;
 }
