@@ -6,10 +6,12 @@
 //! side, which adds them to one open transaction: the file is never held whole, and parsing
 //! overlaps with the database's work.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use linli_core::import_job::{Counts, Judge, Judged, Outcome, RejectedRow, ReportLine};
+use linli_core::import_job::{
+    judge_source, Counts, Judge, Judged, Outcome, RejectedRow, ReportLine, RosterSource,
+};
 use linli_core::{clock, Scope};
 use linli_store::registry::{self, OnDuplicate, PersonImport};
 use linli_store::Db;
@@ -80,15 +82,7 @@ impl Lines {
     fn detail_mut(&mut self, row: usize) -> Option<&mut ReportLine> {
         let c = self.rows.get_mut(row.wrapping_sub(1))?;
         if c.detail == NO_DETAIL {
-            self.details.push(ReportLine {
-                row,
-                sheet_row: c.sheet_row as usize,
-                outcome: Outcome::Accepted,
-                field: None,
-                reason: None,
-                duplicate_of_row: None,
-                person_id: None,
-            });
+            self.details.push(plain_line(row, c.sheet_row));
             c.detail = u32::try_from(self.details.len() - 1).unwrap_or(NO_DETAIL);
         }
         self.details.get_mut(c.detail as usize)
@@ -99,15 +93,7 @@ impl Lines {
         let c = self.rows.get(k)?;
         let mut l = match self.details.get(c.detail as usize) {
             Some(d) => d.clone(),
-            None => ReportLine {
-                row: k + 1,
-                sheet_row: c.sheet_row as usize,
-                outcome: Outcome::Accepted,
-                field: None,
-                reason: None,
-                duplicate_of_row: None,
-                person_id: None,
-            },
+            None => plain_line(k + 1, c.sheet_row),
         };
         if c.person_id != 0 {
             l.person_id = Some(c.person_id);
@@ -121,6 +107,19 @@ impl Lines {
         c.rows += plain;
         c.accepted += plain;
         c
+    }
+}
+
+/// The line of an accepted row with nothing to say.
+fn plain_line(row: usize, sheet_row: u32) -> ReportLine {
+    ReportLine {
+        row,
+        sheet_row: sheet_row as usize,
+        outcome: Outcome::Accepted,
+        field: None,
+        reason: None,
+        duplicate_of_row: None,
+        person_id: None,
     }
 }
 
@@ -147,7 +146,7 @@ fn write_report(path: &Path, head: &serde_json::Value, lines: &Lines) -> Result<
 
 /// What the reading thread learnt about the file.
 struct Source {
-    /// `UTF-8`, `GBK`, `GB18030` or `xlsx`.
+    /// `UTF-8` or `GB18030` for a CSV; `xlsx`, `xls`… for a workbook.
     format: String,
     sheet: Option<String>,
     header_rows: Vec<Vec<String>>,
@@ -310,48 +309,23 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Reads the file row by row, judging as it goes, and sends the judged rows in chunks. Stops
-/// early when the storing side has gone away (it failed).
+/// Reads the file row by row on this thread, judging as it goes, and sends the judged rows in
+/// chunks; a closed channel means the storing side failed, and reading stops.
 fn read_and_judge(
-    path: &PathBuf,
-    mut judge: Judge,
+    path: &Path,
+    judge: Judge,
     sender: &tokio::sync::mpsc::Sender<Judged>,
 ) -> Result<Source, CliError> {
-    // The first failure (no header found) stops the reading and is returned.
-    let mut failure: Option<linli_core::CoreError> = None;
-    let mut on_row = |sheet_row: usize, cells: Vec<String>| -> bool {
-        if let Err(e) = judge.push(sheet_row, cells) {
-            failure = Some(e);
-            return false;
-        }
-        // A closed channel means the storing side failed: stop reading.
-        judge.pending() < CHUNK_ROWS || sender.blocking_send(judge.take()).is_ok()
-    };
-    let (format, sheet) = if is_workbook(path) {
-        let info = linli_core::sheet::read_rows(path, |_, n, cells| on_row(n, cells))?;
-        (info.format.as_str().to_owned(), Some(info.name))
-    } else {
-        let file = std::fs::File::open(path)?;
-        let encoding = linli_core::roster::for_each_csv_row(file, &mut on_row)?;
-        (encoding.to_owned(), None)
-    };
-    if let Some(e) = failure {
-        return Err(e.into());
-    }
-    judge.finish()?;
-    let _ = sender.blocking_send(judge.take());
+    let info = judge_source(RosterSource::File(path), judge, CHUNK_ROWS, |chunk| {
+        sender.blocking_send(chunk).is_ok()
+    })?;
     Ok(Source {
-        format,
-        sheet,
-        header_rows: judge.header_rows().to_vec(),
-        ignored: judge.ignored_columns(),
+        format: match (&info.sheet, info.encoding) {
+            (Some((format, _)), _) => format.as_str().to_owned(),
+            (None, encoding) => encoding.unwrap_or("UTF-8").to_owned(),
+        },
+        sheet: info.sheet.map(|(_, name)| name),
+        header_rows: info.header_rows,
+        ignored: info.ignored,
     })
-}
-
-/// Workbooks by their first bytes (a zip, or an OLE compound file), whatever the extension.
-fn is_workbook(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic));
-    read.is_ok() && (magic == *b"PK\x03\x04" || magic == [0xD0, 0xCF, 0x11, 0xE0])
 }

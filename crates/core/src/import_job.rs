@@ -171,6 +171,95 @@ impl Judge {
     }
 }
 
+/// Where a roster's rows come from: a file (the CLI) or an upload held in memory (the web).
+#[derive(Debug, Clone, Copy)]
+pub enum RosterSource<'a> {
+    File(&'a std::path::Path),
+    Bytes(&'a [u8]),
+}
+
+/// What reading a source learnt about it.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// The workbook's format and the sheet read, for a workbook.
+    pub sheet: Option<(crate::sheet::WorkbookFormat, String)>,
+    /// `UTF-8` or `GB18030`, for a CSV.
+    pub encoding: Option<&'static str>,
+    /// The header row(s) as the file had them.
+    pub header_rows: Vec<Vec<String>>,
+    /// Header cells that named no known column.
+    pub ignored: Vec<String>,
+}
+
+/// Reads a roster row by row — a workbook (found by its first bytes, whatever its name) or a
+/// CSV — judging as it goes, and hands the judged rows to `on_chunk` `chunk_rows` at a time;
+/// `on_chunk` returns `false` to stop early (the storing side failed). Fails when no header is
+/// found or the file cannot be read.
+pub fn judge_source(
+    source: RosterSource<'_>,
+    mut judge: Judge,
+    chunk_rows: usize,
+    mut on_chunk: impl FnMut(Judged) -> bool,
+) -> Result<SourceInfo, CoreError> {
+    let unreadable = |e: std::io::Error| CoreError::invalid("file", format!("无法读取文件：{e}"));
+    // The first failure (no header found) stops the reading and is returned.
+    let mut failure: Option<CoreError> = None;
+    let mut stopped = false;
+    let mut on_row = |sheet_row: usize, cells: Vec<String>| -> bool {
+        if let Err(e) = judge.push(sheet_row, cells) {
+            failure = Some(e);
+            return false;
+        }
+        if judge.pending() >= chunk_rows && !on_chunk(judge.take()) {
+            stopped = true;
+            return false;
+        }
+        true
+    };
+    let (sheet, encoding) = match source {
+        RosterSource::File(path) => {
+            let mut magic = [0u8; 8];
+            let mut file = std::fs::File::open(path).map_err(unreadable)?;
+            let n = std::io::Read::read(&mut file, &mut magic).map_err(unreadable)?;
+            if crate::sheet::is_workbook(&magic[..n]) {
+                let info = crate::sheet::read_rows(path, |_, n, cells| on_row(n, cells))?;
+                (Some((info.format, info.name)), None)
+            } else {
+                let file = std::fs::File::open(path).map_err(unreadable)?;
+                (
+                    None,
+                    Some(crate::roster::for_each_csv_row(file, &mut on_row)?),
+                )
+            }
+        }
+        RosterSource::Bytes(bytes) => {
+            if crate::sheet::is_workbook(bytes) {
+                let info =
+                    crate::sheet::read_rows_from_bytes(bytes, |_, n, cells| on_row(n, cells))?;
+                (Some((info.format, info.name)), None)
+            } else {
+                (
+                    None,
+                    Some(crate::roster::for_each_csv_row(bytes, &mut on_row)?),
+                )
+            }
+        }
+    };
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !stopped {
+        judge.finish()?;
+        on_chunk(judge.take());
+    }
+    Ok(SourceInfo {
+        sheet,
+        encoding,
+        header_rows: judge.header_rows().to_vec(),
+        ignored: judge.ignored_columns(),
+    })
+}
+
 /// The rejected rows as an xlsx staff can fix and import again: the file's own header row(s),
 /// then each rejected row as it was, with two columns added — the row number it had and the
 /// reason it was refused (the importer ignores both columns).

@@ -461,15 +461,10 @@ async fn find_by_id_number(
     let Ok(document) = linli_core::IdDocument::parse(kind, number, today()) else {
         return Ok(None);
     };
-    let hash = db
-        .keys()?
-        .lookup_hash(crate::registry::ID_HASH, document.as_str());
-    let row = sqlx::query("SELECT id, node_path FROM person WHERE id_hash = $1")
-        .bind(hash)
-        .fetch_optional(db.pool())
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let path = JurisdictionPath::parse(&row.try_get::<String, _>(1)?).map_err(internal)?;
+    let Some((id, path)) = crate::registry::registered_with(db, &document).await? else {
+        return Ok(None);
+    };
+    let path = JurisdictionPath::parse(&path).map_err(internal)?;
     if !scope.can_read(&path) {
         // Registered elsewhere: the caller may not see it, and registering again would
         // conflict; say so without naming the record.
@@ -478,7 +473,7 @@ async fn find_by_id_number(
             message: "该证件号码已在其他辖区登记，请联系其所在社区".into(),
         });
     }
-    Ok(Some(row.try_get(0)?))
+    Ok(Some(id))
 }
 
 async fn raise_alert(

@@ -19,7 +19,8 @@ use crate::audit::{self, AuditEntry};
 use crate::db::Params;
 use crate::nodes::Node;
 use crate::registry::{
-    insert_persons, update_in, writable_node, BulkPerson, FieldWarning, PersonPatch, ID_HASH,
+    insert_persons, log_created_many, update_in, writable_node, BulkPerson, FieldWarning,
+    PersonPatch, ID_HASH,
 };
 use crate::{Db, StoreError};
 
@@ -383,7 +384,11 @@ impl<'a> PersonImport<'a> {
                 self.created_dwellings.insert(id);
             }
             self.outcome.dwellings_created += by_id.len();
-            self.log_created("dwelling", &by_id).await?;
+            let logged: Vec<(i64, &str, &str)> = by_id
+                .iter()
+                .map(|(id, label)| (*id, self.node.path.as_str(), label.as_str()))
+                .collect();
+            log_created_many(self.db, &mut self.tx, self.scope, "dwelling", &logged).await?;
         }
         Ok(())
     }
@@ -454,11 +459,11 @@ impl<'a> PersonImport<'a> {
                 .map(|r| r.try_get::<i64, _>(0))
                 .collect::<Result<_, _>>()?;
             created.sort_unstable();
-            let logged: Vec<(i64, String)> = created
+            let logged: Vec<(i64, &str, &str)> = created
                 .iter()
-                .map(|id| (*id, "family".to_owned()))
+                .map(|id| (*id, self.node.path.as_str(), "family"))
                 .collect();
-            self.log_created("household", &logged).await?;
+            log_created_many(self.db, &mut self.tx, self.scope, "household", &logged).await?;
             ids.extend(created);
         }
         self.outcome.households_created += ids.len();
@@ -479,45 +484,6 @@ impl<'a> PersonImport<'a> {
                 "UPDATE household SET head_person_id = CASE id {} END, updated_at = {now} WHERE id IN ({})",
                 cases.join(" "),
                 list.join(", ")
-            );
-            params
-                .bind_owned(sqlx::query(&sql))
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// One `created` history row per new dwelling or household.
-    async fn log_created(
-        &mut self,
-        entity: &str,
-        rows: &[(i64, String)],
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        for chunk in rows.chunks(CHUNK) {
-            let mut params = Params::for_bulk(self.db.backend());
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|(id, label)| {
-                    let v = [
-                        params.int(now),
-                        params.opt_int(self.scope.user_id()),
-                        params.text(self.scope.actor()),
-                        params.text(entity),
-                        params.int(*id),
-                        params.text(self.node.path.as_str()),
-                        params.text(label.clone()),
-                    ];
-                    format!(
-                        "({}, {}, {}, {}, {}, {}, 'created', NULL, {})",
-                        v[0], v[1], v[2], v[3], v[4], v[5], v[6]
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
-                values.join(", ")
             );
             params
                 .bind_owned(sqlx::query(&sql))

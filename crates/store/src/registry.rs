@@ -469,6 +469,23 @@ async fn dwelling_at(
     Ok((id, true))
 }
 
+/// The person registered with this document, if any, and their node path (whoever may see
+/// them: callers decide what to tell).
+pub(crate) async fn registered_with(
+    db: &Db,
+    document: &IdDocument,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let hash = db.keys()?.lookup_hash(ID_HASH, document.as_str());
+    let row = sqlx::query("SELECT id, node_path FROM person WHERE id_hash = $1")
+        .bind(hash)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+        None => None,
+    })
+}
+
 /// Registers a person. ID and phone numbers are encrypted; a number already registered is a
 /// conflict (naming the record only when the caller may see it). Warnings (a gender that
 /// disagrees with the ID number) are stored with the record. Audited, with history.
@@ -492,14 +509,8 @@ pub async fn create(
         .document
         .as_ref()
         .map(|d| keys.lookup_hash(ID_HASH, d.as_str()));
-    if let Some(h) = &id_hash {
-        let existing = sqlx::query("SELECT id, node_path FROM person WHERE id_hash = $1")
-            .bind(h)
-            .fetch_optional(db.pool())
-            .await?;
-        if let Some(r) = existing {
-            let other: i64 = r.try_get(0)?;
-            let path: String = r.try_get(1)?;
+    if let Some(document) = &draft.document {
+        if let Some((other, path)) = registered_with(db, document).await? {
             let visible = JurisdictionPath::parse(&path)
                 .map(|p| scope.can_read(&p))
                 .unwrap_or(false);
@@ -1306,23 +1317,11 @@ pub(crate) async fn insert_persons(
             .map(|r| r.try_get::<i64, _>(0))
             .collect::<Result<_, _>>()?;
         created.sort_unstable();
-        let mut hist = Params::for_bulk(db.backend());
-        let mut hist_rows = Vec::with_capacity(created.len());
         let mut tag_params = Params::for_bulk(db.backend());
         let mut tag_rows = Vec::new();
+        let mut created_rows = Vec::with_capacity(created.len());
         for (&id, p) in created.iter().zip(chunk.iter()) {
-            let vals = [
-                hist.int(now),
-                hist.opt_int(scope.user_id()),
-                hist.text(scope.actor()),
-                hist.int(id),
-                hist.text(p.node.path.as_str()),
-                hist.text(p.draft.name.as_str()),
-            ];
-            hist_rows.push(format!(
-                "({}, {}, {}, 'person', {}, {}, 'created', NULL, {})",
-                vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
-            ));
+            created_rows.push((id, p.node.path.as_str(), p.draft.name.as_str()));
             for t in &p.draft.tags {
                 let tag = tag_ids.get(t).ok_or_else(|| {
                     StoreError::invalid("tags", format!("没有「{t}」这个标签；标签由管理员维护"))
@@ -1332,15 +1331,7 @@ pub(crate) async fn insert_persons(
             }
             ids.push(id);
         }
-        if !hist_rows.is_empty() {
-            let sql = format!(
-                "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
-                hist_rows.join(", ")
-            );
-            hist.bind_owned(sqlx::query(&sql))
-                .execute(&mut **tx)
-                .await?;
-        }
+        log_created_many(db, tx, scope, "person", &created_rows).await?;
         if !tag_rows.is_empty() {
             let sql = format!(
                 "INSERT INTO person_tag (person_id, tag_id) VALUES {}",
@@ -1353,6 +1344,47 @@ pub(crate) async fn insert_persons(
         }
     }
     Ok(ids)
+}
+
+/// One `created` history row per new record, `(id, node path, label)`, 500 to a statement.
+pub(crate) async fn log_created_many(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &Scope,
+    entity: &str,
+    rows: &[(i64, &str, &str)],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    for chunk in rows.chunks(BULK_ROWS) {
+        let mut params = Params::for_bulk(db.backend());
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(id, path, label)| {
+                let v = [
+                    params.int(now),
+                    params.opt_int(scope.user_id()),
+                    params.text(scope.actor()),
+                    params.text(entity),
+                    params.int(*id),
+                    params.text(*path),
+                    params.text(*label),
+                ];
+                format!(
+                    "({}, {}, {}, {}, {}, {}, 'created', NULL, {})",
+                    v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
+            values.join(", ")
+        );
+        params
+            .bind_owned(sqlx::query(&sql))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// One multi-row `INSERT INTO person` for `chunk`: the statement and its values (numbers

@@ -5,10 +5,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use linli_core::clock::{format_date, parse_date, parse_instant, rfc3339};
 use linli_core::policy::{Classification, DivisionCode, RiskArea, RiskLevel, Temperature};
-use linli_core::registry::PersonInput;
 use linli_core::CoreError;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput};
-use linli_store::registry::Placement;
 use linli_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -44,6 +42,14 @@ pub enum TemperatureIn {
 }
 
 impl TemperatureIn {
+    /// The temperature if one was given and it parses; a bad one joins `errors`.
+    fn parse_opt(
+        given: Option<&TemperatureIn>,
+        errors: &mut Vec<CoreError>,
+    ) -> Option<Temperature> {
+        given?.parse().map_err(|e| errors.push(e)).ok()
+    }
+
     fn parse(&self) -> Result<Temperature, CoreError> {
         match self {
             TemperatureIn::Number(n) => Temperature::from_celsius(*n),
@@ -77,6 +83,20 @@ pub struct RiskAreaOut {
     pub created_by: String,
 }
 
+impl RiskAreaOut {
+    fn of(id: i64, area: &RiskArea, created_by: String) -> RiskAreaOut {
+        RiskAreaOut {
+            id,
+            division_code: area.division_code().as_str().to_owned(),
+            name: area.name().map(str::to_owned),
+            level: area.level().as_str().to_owned(),
+            from: format_date(area.from()),
+            to: area.to().map(format_date),
+            created_by,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RiskAreasOut {
     pub risk_areas: Vec<RiskAreaOut>,
@@ -93,15 +113,7 @@ async fn list_risk_areas(
     Ok(Json(RiskAreasOut {
         risk_areas: areas
             .into_iter()
-            .map(|a| RiskAreaOut {
-                id: a.id,
-                division_code: a.area.division_code().as_str().to_owned(),
-                name: a.area.name().map(str::to_owned),
-                level: a.area.level().as_str().to_owned(),
-                from: format_date(a.area.from()),
-                to: a.area.to().map(format_date),
-                created_by: a.created_by,
-            })
+            .map(|a| RiskAreaOut::of(a.id, &a.area, a.created_by))
             .collect(),
     }))
 }
@@ -142,15 +154,7 @@ async fn create_risk_area(
     let id = epidemic::add_risk_area(&state.db, &user.scope, &area).await?;
     Ok((
         StatusCode::CREATED,
-        Json(RiskAreaOut {
-            id,
-            division_code: area.division_code().as_str().to_owned(),
-            name: area.name().map(str::to_owned),
-            level: area.level().as_str().to_owned(),
-            from: format_date(area.from()),
-            to: area.to().map(format_date),
-            created_by: user.scope.actor().to_owned(),
-        }),
+        Json(RiskAreaOut::of(id, &area, user.scope.actor().to_owned())),
     ))
 }
 
@@ -292,14 +296,7 @@ async fn create_arrival(
     let arrived_on = parse_date("arrived_on", &b.arrived_on)
         .map_err(|e| errors.push(e))
         .ok();
-    let temperature = b
-        .temperature
-        .as_ref()
-        .map(TemperatureIn::parse)
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let temperature = TemperatureIn::parse_opt(b.temperature.as_ref(), &mut errors);
     let (Some(origin_code), Some(arrived_on)) = (origin, arrived_on) else {
         return Err(invalid(errors));
     };
@@ -309,25 +306,8 @@ async fn create_arrival(
     let person = match (&b.person_id, &b.person) {
         (Some(id), None) => ArrivalPerson::Registered(*id),
         (None, Some(p)) => ArrivalPerson::New {
-            placement: Placement {
-                node_id: p.node_id,
-                household_id: p.household_id,
-                collective: p.collective,
-            },
-            input: PersonInput {
-                name: &p.name,
-                gender: p.gender.as_deref(),
-                birth_date: p.birth_date.as_deref(),
-                ethnic_group: p.ethnic_group.as_deref(),
-                id_kind: p.id_kind.as_deref(),
-                id_number: p.id_number.as_deref(),
-                phone: p.phone.as_deref(),
-                hukou_address: p.hukou_address.as_deref(),
-                category: p.category.as_deref(),
-                tags: &p.tags,
-                relation: p.relation.as_deref(),
-                address: p.address.as_deref(),
-            },
+            placement: p.placement(),
+            input: p.input(),
         },
         _ => {
             return Err(ApiError::invalid(
@@ -402,14 +382,7 @@ async fn create_checkin(
     Json(b): Json<CheckinBody>,
 ) -> ApiResult<(StatusCode, Json<CheckinOut>)> {
     let mut errors = Vec::new();
-    let temperature = b
-        .temperature
-        .as_ref()
-        .map(TemperatureIn::parse)
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let temperature = TemperatureIn::parse_opt(b.temperature.as_ref(), &mut errors);
     let at = match b.at.as_deref() {
         Some(raw) => parse_instant("at", raw).map_err(|e| errors.push(e)).ok(),
         None => Some(linli_core::clock::now_ms()),

@@ -140,6 +140,35 @@ pub struct PersonBody {
     pub collective: bool,
 }
 
+impl PersonBody {
+    /// The person's fields, for the registry to parse.
+    pub fn input(&self) -> PersonInput<'_> {
+        PersonInput {
+            name: &self.name,
+            gender: self.gender.as_deref(),
+            birth_date: self.birth_date.as_deref(),
+            ethnic_group: self.ethnic_group.as_deref(),
+            id_kind: self.id_kind.as_deref(),
+            id_number: self.id_number.as_deref(),
+            phone: self.phone.as_deref(),
+            hukou_address: self.hukou_address.as_deref(),
+            category: self.category.as_deref(),
+            tags: &self.tags,
+            relation: self.relation.as_deref(),
+            address: self.address.as_deref(),
+        }
+    }
+
+    /// Where the person is registered.
+    pub fn placement(&self) -> Placement {
+        Placement {
+            node_id: self.node_id,
+            household_id: self.household_id,
+            collective: self.collective,
+        }
+    }
+}
+
 /// Register a person. An invalid field is a 422 naming it; a conflict with the ID number is kept
 /// as entered and listed under `warnings`.
 #[utoipa::path(post, path = "/api/v1/persons", tag = "registry", request_body = PersonBody,
@@ -149,26 +178,7 @@ async fn create_person(
     ApiUser(user): ApiUser,
     Json(b): Json<PersonBody>,
 ) -> ApiResult<(StatusCode, Json<PersonOut>)> {
-    let input = PersonInput {
-        name: &b.name,
-        gender: b.gender.as_deref(),
-        birth_date: b.birth_date.as_deref(),
-        ethnic_group: b.ethnic_group.as_deref(),
-        id_kind: b.id_kind.as_deref(),
-        id_number: b.id_number.as_deref(),
-        phone: b.phone.as_deref(),
-        hukou_address: b.hukou_address.as_deref(),
-        category: b.category.as_deref(),
-        tags: &b.tags,
-        relation: b.relation.as_deref(),
-        address: b.address.as_deref(),
-    };
-    let placement = Placement {
-        node_id: b.node_id,
-        household_id: b.household_id,
-        collective: b.collective,
-    };
-    let (p, _) = registry::create(&state.db, &user.scope, &placement, &input).await?;
+    let (p, _) = registry::create(&state.db, &user.scope, &b.placement(), &b.input()).await?;
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 

@@ -110,21 +110,26 @@ fn alert_kind_label(kind: &str) -> &str {
     }
 }
 
+/// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
+async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
+    if user.scope.is_admin() {
+        Ok(nodes::visible_roots(&state.db, &user.scope)
+            .await?
+            .into_iter()
+            .map(|r| r.node.id)
+            .collect())
+    } else {
+        Ok(user.scope.roots().iter().map(|r| r.id()).collect())
+    }
+}
+
 /// Open alerts under every root of the caller's jurisdiction, newest first.
 async fn alerts_in_scope(
     state: &AppState,
     user: &Principal,
     kind: Option<&str>,
 ) -> Result<Vec<Alert>, StoreError> {
-    let roots: Vec<i64> = if user.scope.is_admin() {
-        nodes::visible_roots(&state.db, &user.scope)
-            .await?
-            .into_iter()
-            .map(|r| r.node.id)
-            .collect()
-    } else {
-        user.scope.roots().iter().map(|r| r.id()).collect()
-    };
+    let roots = root_ids(state, user).await?;
     let mut all = Vec::new();
     for root in roots {
         all.extend(epidemic::open_alerts(&state.db, &user.scope, root, kind).await?);
@@ -285,15 +290,7 @@ async fn due_in_scope(
     state: &AppState,
     user: &Principal,
 ) -> Result<Vec<epidemic::DueRelease>, StoreError> {
-    let roots: Vec<i64> = if user.scope.is_admin() {
-        nodes::visible_roots(&state.db, &user.scope)
-            .await?
-            .into_iter()
-            .map(|r| r.node.id)
-            .collect()
-    } else {
-        user.scope.roots().iter().map(|r| r.id()).collect()
-    };
+    let roots = root_ids(state, user).await?;
     let mut all = Vec::new();
     for root in roots {
         all.extend(epidemic::releases_due(&state.db, &user.scope, root, today()).await?);

@@ -20,7 +20,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use linli_core::import_job::{Counts, Judge, Judged, Outcome, RejectedRow};
+use linli_core::import_job::{
+    judge_source, Counts, Judge, Judged, Outcome, RejectedRow, RosterSource,
+};
 use linli_core::{clock, CoreError, NodeKind};
 use linli_store::registry::{self, OnDuplicate, PersonImport};
 use linli_store::secret::constant_time_eq;
@@ -254,61 +256,24 @@ struct Source {
     ignored: Vec<String>,
 }
 
-/// Workbooks by their first bytes (a zip, or an OLE compound file), whatever the file's name.
-fn is_workbook(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
-}
-
-/// Reads the upload row by row, judging as it goes, and hands the judged rows to `on_chunk` in
-/// chunks; `on_chunk` returns `false` to stop early (the storing side failed).
+/// Reads the upload row by row, judging as it goes (`import_job::judge_source`, as the CLI
+/// does), and hands the judged rows to `on_chunk` in chunks; `on_chunk` returns `false` to stop
+/// early (the storing side failed).
 fn read_and_judge(
     bytes: &[u8],
-    mut judge: Judge,
-    mut on_chunk: impl FnMut(Judged) -> bool,
+    judge: Judge,
+    on_chunk: impl FnMut(Judged) -> bool,
 ) -> Result<Source, CoreError> {
-    // The first failure (no header found) stops the reading and is returned.
-    let mut failure: Option<CoreError> = None;
-    let mut stopped = false;
-    let mut on_row = |sheet_row: usize, cells: Vec<String>| -> bool {
-        if let Err(e) = judge.push(sheet_row, cells) {
-            failure = Some(e);
-            return false;
-        }
-        if judge.pending() >= CHUNK_ROWS && !on_chunk(judge.take()) {
-            stopped = true;
-            return false;
-        }
-        true
+    let info = judge_source(RosterSource::Bytes(bytes), judge, CHUNK_ROWS, on_chunk)?;
+    let description = match (&info.sheet, info.encoding) {
+        (Some((format, name)), _) => format!("{} 工作表「{name}」", format.as_str()),
+        (None, Some("GB18030")) => "CSV（GBK/GB18030 编码）".to_owned(),
+        (None, encoding) => format!("CSV（{} 编码）", encoding.unwrap_or("UTF-8")),
     };
-    let description = if is_workbook(bytes) {
-        let info = linli_core::sheet::read_rows_from_bytes(bytes, |_, n, cells| on_row(n, cells))?;
-        format!("{} 工作表「{}」", info.format.as_str(), info.name)
-    } else {
-        let (text, encoding) = linli_core::roster::decode(bytes);
-        for record in linli_core::roster::CsvRows::new(&text) {
-            let (line, cells) = record?;
-            if !on_row(line, cells) {
-                break;
-            }
-        }
-        let encoding = if encoding == "GB18030" {
-            "GBK/GB18030"
-        } else {
-            encoding
-        };
-        format!("CSV（{encoding} 编码）")
-    };
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    if !stopped {
-        judge.finish()?;
-        on_chunk(judge.take());
-    }
     Ok(Source {
         description,
-        header_rows: judge.header_rows().to_vec(),
-        ignored: judge.ignored_columns(),
+        header_rows: info.header_rows,
+        ignored: info.ignored,
     })
 }
 
