@@ -200,7 +200,192 @@ pub async fn build_tree(db: &Db) -> Result<usize, CliError> {
             created += 1;
         }
     }
+    seed_supplies(db, &street, &community).await?;
+    seed_enterprises(db, &community).await?;
     Ok(created)
+}
+
+/// Demo enterprises of 里布嘎社区, one in each state: reopened (and inspected), waiting for the
+/// community's decision, rejected, and not reopened for each of a few reasons. Credit codes
+/// are made valid by the GB 32100 check of `linli_core::enterprise`.
+pub async fn seed_enterprises(db: &Db, community: &Node) -> Result<(), CliError> {
+    use linli_core::enterprise::{
+        credit_check_char, ChecklistItem, EnterpriseInput, InspectionInput, NotReopened,
+        ReopeningDecision, ReopeningInput,
+    };
+    use linli_store::enterprises;
+    let op = Scope::operator();
+    let grid = nodes::find_by_names(
+        db,
+        &op,
+        &[
+            DISTRICT.0,
+            STREET.0,
+            COMMUNITY.0,
+            COMPOUNDS[0].0,
+            "第01网格",
+        ],
+    )
+    .await?
+    .ok_or_else(|| CliError::Usage("demo grid is missing".into()))?;
+    let bad = |e: Vec<linli_core::CoreError>| CliError::Usage(format!("{e:?}"));
+    let all: Vec<String> = ChecklistItem::ALL
+        .iter()
+        .map(|i| i.as_str().to_owned())
+        .collect();
+    // (where, name, kind, code body, employees, state): state is approved, submitted,
+    // rejected, or a not-reopened reason.
+    let rows = [
+        (
+            community,
+            "香格里拉市格桑商贸有限公司",
+            "enterprise",
+            Some("91533401MA6K3A7B2"),
+            "46",
+            "approved",
+        ),
+        (
+            community,
+            "迪庆藏香猪食品有限公司",
+            "enterprise",
+            Some("91533401MA6K5C9D4"),
+            "28",
+            "submitted",
+        ),
+        (
+            &grid,
+            "康珠小区扎西超市",
+            "individual",
+            Some("92533401MA6K7E1F6"),
+            "5",
+            "rejected",
+        ),
+        (
+            community,
+            "独克宗建材有限公司",
+            "enterprise",
+            Some("91533401MA6K9J3K5"),
+            "30",
+            "workers_short",
+        ),
+        (
+            &grid,
+            "卓玛藏式餐馆",
+            "individual",
+            Some("92533401MA6K8G2H9"),
+            "8",
+            "no_protective_supplies",
+        ),
+        (&grid, "次仁修车铺", "individual", None, "2", "no_demand"),
+    ];
+    for (at, name, kind, body, employees, state) in rows {
+        let code = body.and_then(|b| credit_check_char(b.as_bytes()).map(|c| format!("{b}{c}")));
+        let e = enterprises::create(
+            db,
+            &op,
+            at.id,
+            &EnterpriseInput {
+                name,
+                kind,
+                credit_code: code.as_deref(),
+                employees: Some(employees),
+                contact_phone: Some("13988870001"),
+                ..Default::default()
+            },
+        )
+        .await?
+        .enterprise;
+        let partial = &all[..3];
+        fn apply(items: &[String]) -> ReopeningInput<'_> {
+            ReopeningInput {
+                checked: items,
+                ..Default::default()
+            }
+        }
+        match state {
+            "approved" => {
+                let r = enterprises::apply(db, &op, e.id, &apply(&all)).await?;
+                let ok = ReopeningDecision::Approve { note: None };
+                enterprises::decide(db, &op, r.id, &ok).await?;
+                let today = linli_core::clock::format_date(linli_core::clock::today());
+                let check = InspectionInput {
+                    inspected_on: &today,
+                    inspector: "李秀英",
+                    findings: Some("体温计、消毒记录、员工登记齐全"),
+                    passed: Some("合格"),
+                };
+                enterprises::add_inspection(db, &op, e.id, &check).await?;
+            }
+            "submitted" => {
+                enterprises::apply(db, &op, e.id, &apply(&all)).await?;
+            }
+            "rejected" => {
+                let r = enterprises::apply(db, &op, e.id, &apply(partial)).await?;
+                let no = ReopeningDecision::parse("reject", Some("员工信息未登记，请补齐后再申请"))
+                    .map_err(bad)?;
+                enterprises::decide(db, &op, r.id, &no).await?;
+            }
+            reason => {
+                let r = NotReopened::parse(reason, None).map_err(bad)?;
+                enterprises::set_not_reopened(db, &op, e.id, Some(&r)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Demo supplies: the street's reserve, the community's store and a compound's cabinet, with
+/// receipts, a few issues (so days of cover show) and a threshold the community is below.
+pub async fn seed_supplies(db: &Db, street: &Node, community: &Node) -> Result<(), CliError> {
+    use linli_core::supplies::{Movement, SiteDraft};
+    use linli_store::supplies;
+    let op = Scope::operator();
+    let items = supplies::items(db).await?;
+    let item = |name: &str| {
+        items
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.id)
+            .ok_or_else(|| CliError::Usage(format!("preset item {name} is missing")))
+    };
+    let site = |name: &str, upper: bool| {
+        SiteDraft::parse(name, None, upper).map_err(|e| CliError::Usage(format!("{e:?}")))
+    };
+    let compound = nodes::find_by_names(
+        db,
+        &op,
+        &[DISTRICT.0, STREET.0, COMMUNITY.0, COMPOUNDS[0].0],
+    )
+    .await?
+    .ok_or_else(|| CliError::Usage("demo compound is missing".into()))?;
+    let reserve =
+        supplies::create_site(db, &op, street.id, &site("建塘镇应急物资储备库", true)?).await?;
+    let store =
+        supplies::create_site(db, &op, community.id, &site("里布嘎社区物资点", false)?).await?;
+    let cabinet =
+        supplies::create_site(db, &op, compound.id, &site("康珠小区物资柜", false)?).await?;
+    let moves: [(&supplies::Site, &str, &str, i64); 14] = [
+        (&reserve, "医用外科口罩", "receipt", 20_000),
+        (&reserve, "N95口罩", "receipt", 2_000),
+        (&reserve, "消毒液", "receipt", 500),
+        (&reserve, "防护服", "receipt", 300),
+        (&reserve, "测温枪", "receipt", 40),
+        (&reserve, "手套", "receipt", 5_000),
+        (&reserve, "护目镜", "receipt", 200),
+        (&store, "医用外科口罩", "receipt", 1_200),
+        (&store, "医用外科口罩", "issue", 300),
+        (&store, "消毒液", "receipt", 60),
+        (&store, "消毒液", "issue", 14),
+        (&store, "测温枪", "receipt", 8),
+        (&store, "手套", "receipt", 400),
+        (&cabinet, "医用外科口罩", "receipt", 200),
+    ];
+    for (at, name, kind, q) in moves {
+        let m = Movement::parse(kind, q, None).map_err(|e| CliError::Usage(format!("{e:?}")))?;
+        supplies::record(db, &op, at.id, item(name)?, &m, Some("演示数据")).await?;
+    }
+    supplies::set_threshold(db, &op, store.id, item("医用外科口罩")?, Some(1_000)).await?;
+    Ok(())
 }
 
 /// One printed login.

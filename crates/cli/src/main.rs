@@ -2,6 +2,7 @@
 //! the command.
 
 mod bench;
+mod bench_checkins;
 mod demo;
 mod import;
 
@@ -128,6 +129,19 @@ enum ImportCommand {
 
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
+    /// Health check-ins posted over HTTP by many clients, written in batches and acknowledged
+    /// after commit, beside a no-op endpoint of the same server.
+    Checkins {
+        /// Persons under observation to spread the check-ins over (at most 20,000).
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+        observations: u64,
+        /// Seconds each run lasts.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent HTTP clients (connections).
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+    },
     /// Registry search through HTTP at scale, beside a bare indexed query.
     Search {
         /// How many synthetic persons to seed.
@@ -325,9 +339,32 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = db.backend().as_str(), "serving");
     say!("Linli is serving at http://{addr}/");
+    // Overdue check-in alerts, every minute (idempotent, so several servers may all run it).
+    let overdue = tokio::spawn(overdue_alerts(db.clone()));
     linli_web::serve(listener, linli_web::app(db.clone(), config)).await?;
+    overdue.abort();
     db.close().await;
     Ok(())
+}
+
+/// Raises overdue check-in alerts and closes the ones a late check-in filled, once a minute.
+async fn overdue_alerts(db: Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match linli_store::alerts::raise_overdue(&db, clock::now_ms()).await {
+            Ok(run) if run.raised + run.closed > 0 => {
+                tracing::info!(
+                    raised = run.raised,
+                    closed = run.closed,
+                    "overdue check-ins"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "overdue check-in job failed"),
+        }
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
@@ -499,6 +536,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     rejects: rejects.as_deref(),
                 },
             )
+            .await?;
+        }
+        Command::Bench(BenchCommand::Checkins {
+            observations,
+            seconds,
+            clients,
+        }) => {
+            bench_checkins::checkins(bench_checkins::CheckinsBench {
+                observations,
+                seconds,
+                clients: clients.max(1),
+                database_url: cli.global.database_url.clone(),
+            })
             .await?;
         }
         Command::Bench(BenchCommand::Import { rows, pg_url }) => {

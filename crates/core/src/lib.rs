@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod enterprise;
 pub mod idnumber;
 pub mod import_job;
 pub mod phone;
@@ -13,6 +14,7 @@ pub mod policy;
 pub mod registry;
 pub mod roster;
 pub mod sheet;
+pub mod supplies;
 pub mod tree;
 
 pub use access::{NewPassword, Role, Scope, Username};

@@ -33,6 +33,8 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     keys: Option<std::sync::Arc<crate::secret::Keyring>>,
+    /// Callers resolved recently (see `users::PrincipalCache`), shared by every clone.
+    pub(crate) principals: std::sync::Arc<crate::users::PrincipalCache>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -122,6 +124,7 @@ impl Db {
             pool,
             backend,
             keys: None,
+            principals: Default::default(),
         })
     }
 

@@ -16,6 +16,9 @@ use crate::audit::{self, AuditEntry};
 use crate::db::Params;
 use crate::{Db, StoreError};
 
+mod checkins;
+pub use checkins::{CheckinJob, CheckinWriter};
+
 fn internal(e: CoreError) -> StoreError {
     StoreError::Internal(e.to_string())
 }
@@ -88,7 +91,10 @@ pub async fn published_policies(db: &Db) -> Result<Vec<StoredPolicy>, StoreError
 }
 
 /// The published version in force on `date` (the latest effective on or before it).
-async fn policy_on(db: &Db, date: time::Date) -> Result<Option<StoredPolicy>, StoreError> {
+pub(crate) async fn policy_on(
+    db: &Db,
+    date: time::Date,
+) -> Result<Option<StoredPolicy>, StoreError> {
     let all = published_policies(db).await?;
     let versions: Vec<PolicyVersion> = all.iter().map(|p| p.policy.clone()).collect();
     let chosen = policy::policy_in_force(&versions, date).cloned();
@@ -242,7 +248,10 @@ pub struct ArrivalRecorded {
 
 /// The finest division code on the path of a node: the community's (12 digits), else its
 /// street's or district's. Classification needs it for "other province / same province".
-async fn division_of(db: &Db, path: &JurisdictionPath) -> Result<DivisionCode, StoreError> {
+pub(crate) async fn division_of(
+    db: &Db,
+    path: &JurisdictionPath,
+) -> Result<DivisionCode, StoreError> {
     let ids: Vec<i64> = path
         .as_str()
         .split('/')
@@ -506,6 +515,7 @@ async fn raise_alert(
 // ---------------------------------------------------------------------------------------------
 
 /// A check-in as entered: when (may be in the past, entered late), temperature, symptoms.
+#[derive(Debug, Clone)]
 pub struct CheckinInput {
     pub at: i64,
     pub temperature: Option<Temperature>,
@@ -532,104 +542,23 @@ fn real_symptoms(symptoms: &[String]) -> Vec<String> {
 /// Records a check-in on an open observation within the caller's jurisdiction. `at` must fall
 /// inside the observation's period (China dates, both ends included) and not in the future; a
 /// fever or a symptom raises a fever alert. The check-in and its alert are one transaction.
+/// (The web app writes through [`CheckinWriter`], which applies the same rules in batches.)
 pub async fn add_checkin(
     db: &Db,
     scope: &Scope,
     observation_id: i64,
     input: &CheckinInput,
 ) -> Result<CheckinRecorded, StoreError> {
-    let row = sqlx::query(
-        "SELECT person_id, node_path, start_on, until_on, released_on FROM observation WHERE id = $1",
-    )
-    .bind(observation_id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let path = JurisdictionPath::parse(&row.try_get::<String, _>(1)?).map_err(internal)?;
-    if !scope.can_read(&path) {
-        return Err(StoreError::NotFound);
-    }
-    if !scope.can_write_records(&path) {
-        return Err(StoreError::Forbidden("您的角色不能登记健康打卡".into()));
-    }
-    if row.try_get::<Option<String>, _>(4)?.is_some() {
-        return Err(StoreError::invalid(
-            "observation_id",
-            "该医学观察已解除，不能再打卡",
-        ));
-    }
-    let start = parse_date("start_on", &row.try_get::<String, _>(2)?).map_err(internal)?;
-    let until = parse_date("until_on", &row.try_get::<String, _>(3)?).map_err(internal)?;
-    let day = linli_core::clock::date_of(input.at);
-    // A minute of clock skew between a phone and the server is not "the future".
-    if input.at > now_ms() + 60_000 {
-        return Err(StoreError::invalid("at", "打卡时间不能晚于现在"));
-    }
-    if day < start || day > until {
-        return Err(StoreError::invalid(
-            "at",
-            format!(
-                "打卡日期 {} 不在观察期 {} 至 {} 之内",
-                format_date(day),
-                format_date(start),
-                format_date(until)
-            ),
-        ));
-    }
-    let person_id: i64 = row.try_get(0)?;
-    let symptoms = real_symptoms(&input.symptoms);
-    let fever = input.temperature.is_some_and(|t| t.is_fever()) || !symptoms.is_empty();
-    let now = now_ms();
-    let mut tx = db.pool().begin().await?;
-    let row = sqlx::query(
-        "INSERT INTO checkin (observation_id, district_id, node_path, at, temperature_tenths, symptoms_json, \
-         recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(observation_id)
-    .bind(path.root_id())
-    .bind(path.as_str())
-    .bind(input.at)
-    .bind(input.temperature.map(|t| i64::from(t.tenths())))
-    .bind(serde_json::to_string(&symptoms).unwrap_or_else(|_| "[]".into()))
-    .bind(scope.actor())
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    let alert_id = if fever {
-        let person = crate::registry::get(db, scope, person_id).await?;
-        let mut said = Vec::new();
-        if let Some(t) = input.temperature.filter(|t| t.is_fever()) {
-            said.push(format!("体温 {:.1}℃", t.celsius()));
-        }
-        if !symptoms.is_empty() {
-            said.push(format!("症状：{}", symptoms.join("、")));
-        }
-        let detail = format!(
-            "打卡（{}）{}",
-            linli_core::clock::display(input.at),
-            said.join("；")
-        );
-        Some(
-            raise_alert(
-                &mut tx,
-                "fever",
-                &person,
-                Some(observation_id),
-                None,
-                &detail,
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    tx.commit().await?;
-    Ok(CheckinRecorded {
-        id,
+    let job = CheckinJob {
+        scope: scope.clone(),
         observation_id,
-        alert_id,
-    })
+        input: input.clone(),
+    };
+    let mut conn = db.pool().acquire().await?;
+    checkins::write_batch(db, &mut conn, &[&job])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::Internal("check-in not written".into())))
 }
 
 /// An alert to handle.

@@ -4,13 +4,17 @@
 //! Every function that reads or changes jurisdiction data takes the caller's [`Scope`] and
 //! applies it itself, so a handler cannot forget it.
 
+pub mod alerts;
 pub mod audit;
 mod db;
+pub mod declarations;
+pub mod enterprises;
 pub mod epidemic;
 mod import;
 pub mod nodes;
 pub mod registry;
 pub mod secret;
+pub mod supplies;
 pub mod testing;
 pub mod users;
 

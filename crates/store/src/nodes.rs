@@ -538,6 +538,7 @@ pub async fn update(
     .await?;
     let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
     tx.commit().await?;
+    db.principals.clear();
     Ok(node)
 }
 
@@ -626,6 +627,24 @@ pub async fn move_subtree(
         .execute(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
+    // Records under the subtree carry copies of its paths (and of its district) for their
+    // scoped range scans: they move with it, or the old community would keep seeing them.
+    for (table, column, district) in PATH_COPIES {
+        let set_district = match district {
+            Some(d) => format!(", {d} = {}", new_path.root_id()),
+            None => String::new(),
+        };
+        sqlx::query(&format!(
+            "UPDATE {table} SET {column} = $1 || substr({column}, CAST($2 AS INTEGER)){set_district} \
+             WHERE {column} >= $3 AND {column} < $4"
+        ))
+        .bind(new_path.as_str())
+        .bind(old_len + 1)
+        .bind(&lo)
+        .bind(&hi)
+        .execute(&mut *tx)
+        .await?;
+    }
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "node.move", "node")
@@ -636,8 +655,35 @@ pub async fn move_subtree(
     .await?;
     let moved = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
     tx.commit().await?;
+    db.principals.clear();
     Ok(moved)
 }
+
+/// Columns outside `node` that hold a copy of a node path, with the district column that goes
+/// with it: `move_subtree` rewrites them. (The audit log and the registry's change log keep the
+/// path an entry was written under: they are history, and append-only.) A test checks that
+/// every path column of the schema is listed here or is one of those two.
+pub const PATH_COPIES: &[(&str, &str, Option<&str>)] = &[
+    ("dwelling", "node_path", Some("district_id")),
+    ("household", "node_path", Some("district_id")),
+    ("person", "node_path", Some("district_id")),
+    ("arrival", "node_path", Some("district_id")),
+    ("observation", "node_path", Some("district_id")),
+    ("checkin", "node_path", Some("district_id")),
+    ("alert", "node_path", Some("district_id")),
+    ("declaration_link", "node_path", Some("district_id")),
+    ("declaration", "node_path", Some("district_id")),
+    ("supply_site", "node_path", Some("district_id")),
+    ("supply_ledger", "node_path", Some("district_id")),
+    ("supply_balance", "node_path", Some("district_id")),
+    ("supply_transfer", "from_path", Some("district_id")),
+    ("supply_transfer", "to_path", None),
+    ("supply_request", "node_path", Some("district_id")),
+    ("supply_request", "to_path", None),
+    ("enterprise", "node_path", Some("district_id")),
+    ("reopening", "node_path", Some("district_id")),
+    ("inspection", "node_path", Some("district_id")),
+];
 
 /// Closes a node and every open node under it on `on` (today by default). Closed nodes stay in
 /// the tree and in history; they take no new children. Audited.
@@ -683,6 +729,7 @@ pub async fn close(
     .await?;
     let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
     tx.commit().await?;
+    db.principals.clear();
     Ok(node)
 }
 

@@ -1,5 +1,7 @@
 //! Accounts, their jurisdiction, logins with throttling, sessions and API tokens.
 
+use std::collections::HashMap;
+
 use linli_core::clock::now_ms;
 use linli_core::{CoreError, JurisdictionPath, NewPassword, NodeKind, Role, Scope, Username};
 use serde::Serialize;
@@ -348,6 +350,7 @@ pub async fn set_password(
     )
     .await?;
     tx.commit().await?;
+    db.principals.clear();
     Ok(())
 }
 
@@ -443,6 +446,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    db.principals.clear();
     load_user(db, user_id).await?.ok_or(StoreError::NotFound)
 }
 
@@ -576,23 +580,113 @@ pub async fn login(
     })
 }
 
+/// How long a resolved caller is reused without asking the database again. Every request
+/// resolves its caller (token → account → bound nodes); under a burst of check-ins that lookup
+/// would cost more than the check-in itself. Changes made through this process (logout,
+/// password, account update, token revocation, node moves and closures) clear the cache at
+/// once; a change made by another process (`linli user …` beside `linli serve`, a second app
+/// server) is seen within this time.
+pub const PRINCIPAL_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Beyond this many live entries the cache starts over (it holds one entry per active session
+/// or token, so this is only a bound against a flood of distinct valid tokens).
+const PRINCIPAL_CACHE_MAX: usize = 10_000;
+
+/// Recently resolved callers, by the SHA-256 of their session or bearer token.
+#[derive(Default)]
+pub(crate) struct PrincipalCache {
+    entries: std::sync::Mutex<HashMap<(bool, String), (std::time::Instant, Principal)>>,
+}
+
+impl std::fmt::Debug for PrincipalCache {
+    // Never prints the callers it holds.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrincipalCache")
+    }
+}
+
+impl PrincipalCache {
+    fn get(&self, bearer: bool, hash: &str) -> Option<Principal> {
+        let entries = self.entries.lock().ok()?;
+        let (at, p) = entries.get(&(bearer, hash.to_owned()))?;
+        (at.elapsed() < PRINCIPAL_TTL).then(|| p.clone())
+    }
+
+    fn put(&self, bearer: bool, hash: String, p: &Principal) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= PRINCIPAL_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert((bearer, hash), (std::time::Instant::now(), p.clone()));
+        }
+    }
+
+    /// Forgets every resolved caller: accounts, sessions or jurisdictions changed.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+/// The columns of the account and of its bound nodes, for the one-query lookups below (a row
+/// per bound node; the node columns are NULL for an account bound to none).
+const PRINCIPAL_COLUMNS: &str =
+    "u.id, u.username, u.display_name, u.role, u.disabled, u.created_at, \
+     n.id AS node_id, n.name AS node_name, n.kind AS node_kind, n.path AS node_path";
+const PRINCIPAL_JOINS: &str =
+    "LEFT JOIN user_node un ON un.user_id = u.id LEFT JOIN node n ON n.id = un.node_id";
+
+/// The account of the first row with the bound nodes of all rows (every request resolves its
+/// caller, so this is one query rather than three).
+fn principal_user(rows: &[sqlx::any::AnyRow]) -> Result<Option<User>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut user = user_from_row(first)?;
+    for r in rows {
+        let Some(id) = r.try_get::<Option<i64>, _>("node_id")? else {
+            continue;
+        };
+        let kind: String = r.try_get("node_kind")?;
+        let path: String = r.try_get("node_path")?;
+        user.nodes.push(BoundNode {
+            id,
+            name: r.try_get("node_name")?,
+            kind: kind
+                .parse()
+                .map_err(|e: CoreError| StoreError::Internal(e.to_string()))?,
+            path: JurisdictionPath::parse(&path)
+                .map_err(|e| StoreError::Internal(e.to_string()))?,
+        });
+    }
+    Ok(Some(user))
+}
+
 /// The caller behind a session cookie, if the session is live and the account enabled.
 pub async fn principal_for_session(db: &Db, token: &str) -> Result<Option<Principal>, StoreError> {
+    let hash = token_hash(token);
+    if let Some(p) = db.principals.get(false, &hash) {
+        return Ok(Some(p));
+    }
     let now = now_ms();
-    let row = sqlx::query(
-        "SELECT s.id, s.user_id, s.csrf_token, s.last_seen_at FROM session s JOIN app_user u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = 0",
-    )
-    .bind(token_hash(token))
+    let rows = sqlx::query(&format!(
+        "SELECT s.id AS session_id, s.csrf_token, s.last_seen_at, {PRINCIPAL_COLUMNS} \
+         FROM session s JOIN app_user u ON u.id = s.user_id {PRINCIPAL_JOINS} \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = 0 \
+         ORDER BY n.path"
+    ))
+    .bind(&hash)
     .bind(now)
     .bind(now - SESSION_IDLE_MS)
-    .fetch_optional(db.pool())
+    .fetch_all(db.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let session_id: i64 = row.try_get(0)?;
-    let user_id: i64 = row.try_get(1)?;
-    let csrf: String = row.try_get(2)?;
-    let last_seen: i64 = row.try_get(3)?;
+    let Some(user) = principal_user(&rows)? else {
+        return Ok(None);
+    };
+    let first = &rows[0];
+    let session_id: i64 = first.try_get("session_id")?;
+    let csrf: String = first.try_get("csrf_token")?;
+    let last_seen: i64 = first.try_get("last_seen_at")?;
     if now - last_seen > TOUCH_EVERY_MS {
         sqlx::query("UPDATE session SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
@@ -600,30 +694,35 @@ pub async fn principal_for_session(db: &Db, token: &str) -> Result<Option<Princi
             .execute(db.pool())
             .await?;
     }
-    let Some(user) = load_user(db, user_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Principal {
+    let p = Principal {
         scope: scope_of(&user),
         user,
         csrf_token: Some(csrf),
-    }))
+    };
+    db.principals.put(false, hash, &p);
+    Ok(Some(p))
 }
 
 /// The caller behind a bearer token, if the token is live and the account enabled.
 pub async fn principal_for_token(db: &Db, token: &str) -> Result<Option<Principal>, StoreError> {
+    let hash = token_hash(token);
+    if let Some(p) = db.principals.get(true, &hash) {
+        return Ok(Some(p));
+    }
     let now = now_ms();
-    let row = sqlx::query(
-        "SELECT t.id, t.user_id, t.last_used_at FROM api_token t JOIN app_user u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
-    )
-    .bind(token_hash(token))
-    .fetch_optional(db.pool())
+    let rows = sqlx::query(&format!(
+        "SELECT t.id AS token_id, t.last_used_at, {PRINCIPAL_COLUMNS} \
+         FROM api_token t JOIN app_user u ON u.id = t.user_id {PRINCIPAL_JOINS} \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0 ORDER BY n.path"
+    ))
+    .bind(&hash)
+    .fetch_all(db.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let token_id: i64 = row.try_get(0)?;
-    let user_id: i64 = row.try_get(1)?;
-    let last_used: Option<i64> = row.try_get(2)?;
+    let Some(user) = principal_user(&rows)? else {
+        return Ok(None);
+    };
+    let token_id: i64 = rows[0].try_get("token_id")?;
+    let last_used: Option<i64> = rows[0].try_get("last_used_at")?;
     if last_used.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
         sqlx::query("UPDATE api_token SET last_used_at = $1 WHERE id = $2")
             .bind(now)
@@ -631,14 +730,13 @@ pub async fn principal_for_token(db: &Db, token: &str) -> Result<Option<Principa
             .execute(db.pool())
             .await?;
     }
-    let Some(user) = load_user(db, user_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Principal {
+    let p = Principal {
         scope: scope_of(&user),
         user,
         csrf_token: None,
-    }))
+    };
+    db.principals.put(true, hash, &p);
+    Ok(Some(p))
 }
 
 /// Ends a session (logout). Audited.
@@ -666,6 +764,7 @@ pub async fn logout(db: &Db, token: &str, ip: &str) -> Result<(), StoreError> {
         )
         .await?;
         tx.commit().await?;
+        db.principals.clear();
     }
     Ok(())
 }
@@ -734,6 +833,7 @@ pub async fn revoke_tokens(db: &Db, scope: &Scope, user_id: i64) -> Result<u64, 
     )
     .await?;
     tx.commit().await?;
+    db.principals.clear();
     Ok(n)
 }
 

@@ -457,3 +457,88 @@ both_backends!(
         assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
     }
 );
+
+both_backends!(
+    concurrent_check_ins_through_the_batching_writer_each_get_their_own_answer,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let a = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
+        let b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
+        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"))
+            .await
+            .unwrap()
+            .observation_id
+            .unwrap();
+        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-01"))
+            .await
+            .unwrap()
+            .observation_id
+            .unwrap();
+        let worker_a = Scope::for_user(9, "wa", Role::GridWorker, vec![t.grid_a.path.clone()]);
+        let writer = epidemic::CheckinWriter::new(db.clone());
+        let at = linli_core::clock::parse_instant("at", "2020-02-03T08:00:00+08:00").unwrap();
+        // 300 check-ins at once, so they share batches: worker A's on A's observation (every
+        // tenth a fever), and some on B's observation, which A may not see.
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let writer = writer.clone();
+            let scope = worker_a.clone();
+            let (obs, t) = match i % 10 {
+                0 => (oa, "37.5"),
+                7 => (ob, "36.5"),
+                _ => (oa, "36.5"),
+            };
+            tasks.push(tokio::spawn(async move {
+                writer
+                    .add(epidemic::CheckinJob {
+                        scope,
+                        observation_id: obs,
+                        input: epidemic::CheckinInput {
+                            at: at + i,
+                            temperature: Some(Temperature::parse(t).unwrap()),
+                            symptoms: Vec::new(),
+                        },
+                    })
+                    .await
+            }));
+        }
+        let mut ids = std::collections::HashSet::new();
+        let (mut stored, mut refused, mut alerts) = (0, 0, 0);
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok(r) => {
+                    assert_eq!(r.observation_id, oa);
+                    assert!(ids.insert(r.id), "every check-in its own id");
+                    assert_eq!(r.alert_id.is_some(), i % 10 == 0, "row {i}");
+                    alerts += usize::from(r.alert_id.is_some());
+                    stored += 1;
+                }
+                Err(e) => {
+                    assert_eq!(i % 10, 7, "row {i}: {e:?}");
+                    assert!(matches!(e, StoreError::NotFound), "{e:?}");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!((stored, refused, alerts), (270, 30, 30));
+        assert_eq!(count(&db, "checkin").await, 270);
+        // Each acknowledged id is the row with that check-in's own time and temperature.
+        let rows: Vec<(i64, i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, at, temperature_tenths FROM checkin")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        for (id, at_ms, t) in rows {
+            assert!(ids.contains(&id));
+            let i = at_ms - at;
+            assert_eq!(t, Some(if i % 10 == 0 { 375 } else { 365 }), "row {i}");
+        }
+        assert_eq!(
+            epidemic::open_alerts(&db, &worker_a, t.grid_a.id, Some("fever"))
+                .await
+                .unwrap()
+                .len(),
+            30
+        );
+    }
+);

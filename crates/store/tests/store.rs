@@ -754,3 +754,178 @@ both_backends!(
             .starts_with(t.path.as_str())));
     }
 );
+
+both_backends!(
+    a_resolved_caller_follows_changes_to_their_account_and_jurisdiction,
+    |db: Db| async move {
+        let s = op();
+        let t = tree(&db).await;
+        let worker = users::create(
+            &db,
+            &s,
+            NewUser {
+                username: "wangge01",
+                display_name: None,
+                password: "grid-pass-1",
+                role: "grid_worker",
+                node_ids: &[t.grid_a.id],
+            },
+        )
+        .await
+        .unwrap();
+        let token = users::issue_token(&db, &s, worker.id, "phone")
+            .await
+            .unwrap();
+        let p = users::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.scope.roots(), std::slice::from_ref(&t.grid_a.path));
+
+        // A move of the grid through the store is seen by the very next request.
+        let other = add(
+            &db,
+            &s,
+            Some(t.street.id),
+            "community",
+            "团结社区",
+            Some("533401100002"),
+        )
+        .await;
+        let moved = nodes::move_subtree(&db, &s, t.grid_a.id, other.id)
+            .await
+            .unwrap();
+        let p = users::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.scope.roots(), std::slice::from_ref(&moved.path));
+
+        // A change the store did not make (another process) is seen once the cache entry
+        // has aged out.
+        sqlx::query("UPDATE app_user SET disabled = 1 WHERE id = $1")
+            .bind(worker.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        tokio::time::sleep(users::PRINCIPAL_TTL + std::time::Duration::from_millis(100)).await;
+        assert!(users::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .is_none());
+    }
+);
+
+both_backends!(
+    every_copy_of_a_node_path_is_rewritten_by_a_move,
+    |db: Db| async move {
+        // Every path column of the schema is either rewritten by a move or is history.
+        let schema = db.schema().await.unwrap();
+        let history = [
+            ("node", "path"),
+            ("audit", "node_path"),
+            ("change_log", "node_path"),
+        ];
+        for (table, columns) in &schema {
+            for (column, _) in columns {
+                if !column.ends_with("path") || history.contains(&(table.as_str(), column.as_str()))
+                {
+                    continue;
+                }
+                assert!(
+                    nodes::PATH_COPIES
+                        .iter()
+                        .any(|(t, c, _)| t == table && c == column),
+                    "{table}.{column} is not rewritten when a subtree moves"
+                );
+            }
+        }
+        for (t, c, d) in nodes::PATH_COPIES {
+            let cols = schema.get(*t).unwrap_or_else(|| panic!("no table {t}"));
+            assert!(cols.iter().any(|(n, _)| n == c), "no column {t}.{c}");
+            if let Some(d) = d {
+                assert!(cols.iter().any(|(n, _)| n == d), "no column {t}.{d}");
+            }
+        }
+
+        // A resident and a supplies ledger under grid A move with it; the ledger stays
+        // append-only for everything but its location.
+        let s = op();
+        let t = tree(&db).await;
+        let (person, _) = linli_store::registry::create(
+            &db,
+            &s,
+            &linli_store::registry::Placement {
+                node_id: t.building_a.id,
+                ..Default::default()
+            },
+            &linli_core::registry::PersonInput {
+                name: "张三",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let site = linli_store::supplies::create_site(
+            &db,
+            &s,
+            t.grid_a.id,
+            &linli_core::supplies::SiteDraft::parse("网格物资柜", None, false).unwrap(),
+        )
+        .await
+        .unwrap();
+        let item = linli_store::supplies::items(&db).await.unwrap()[0].id;
+        linli_store::supplies::record(
+            &db,
+            &s,
+            site.id,
+            item,
+            &linli_core::supplies::Movement::parse("receipt", 100, None).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        let compound = add(
+            &db,
+            &s,
+            Some(t.community.id),
+            "compound",
+            "康珠小区",
+            Some("C01"),
+        )
+        .await;
+        let moved = nodes::move_subtree(&db, &s, t.grid_a.id, compound.id)
+            .await
+            .unwrap();
+        let person = linli_store::registry::get(&db, &s, person.id)
+            .await
+            .unwrap();
+        assert_eq!(person.node_path, moved.path.child(t.building_a.id));
+        let paths: Vec<(String,)> = sqlx::query_as(
+            "SELECT node_path FROM supply_ledger UNION ALL SELECT node_path FROM supply_balance",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(paths.len(), 2);
+        for (p,) in paths {
+            assert_eq!(p, moved.path.as_str());
+        }
+        assert!(
+            sqlx::query("UPDATE supply_ledger SET delta = 1")
+                .execute(db.pool())
+                .await
+                .is_err(),
+            "what an entry says cannot change"
+        );
+        // A worker of the compound now sees the resident; one bound elsewhere does not.
+        let compound_worker = Scope::for_user(20, "w", Role::Staff, vec![compound.path.clone()]);
+        assert!(linli_store::registry::get(&db, &compound_worker, person.id)
+            .await
+            .is_ok());
+        let grid_b_worker = Scope::for_user(21, "b", Role::GridWorker, vec![t.grid_b.path.clone()]);
+        assert!(linli_store::registry::get(&db, &grid_b_worker, person.id)
+            .await
+            .is_err());
+    }
+);

@@ -54,6 +54,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_audit))
         .merge(crate::api_registry::routes())
         .merge(crate::api_epidemic::routes())
+        .merge(crate::api_enterprises::routes())
+        .merge(crate::api_supplies::routes())
         .split_for_parts()
 }
 

@@ -6,7 +6,9 @@ use axum::Json;
 use linli_core::clock::{format_date, parse_date, parse_instant, rfc3339};
 use linli_core::policy::{Classification, DivisionCode, RiskArea, RiskLevel, Temperature};
 use linli_core::CoreError;
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput};
+use linli_store::epidemic::{
+    self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput, CheckinJob,
+};
 use linli_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_arrival))
         .routes(routes!(create_checkin))
         .routes(routes!(list_alerts))
+        .routes(routes!(handle_alert))
         .routes(routes!(list_releases, create_releases))
 }
 
@@ -393,17 +396,18 @@ async fn create_checkin(
     let Some(at) = at.filter(|_| errors.is_empty()) else {
         return Err(invalid(errors));
     };
-    let recorded = epidemic::add_checkin(
-        &state.db,
-        &user.scope,
-        id,
-        &CheckinInput {
-            at,
-            temperature,
-            symptoms: b.symptoms.clone(),
-        },
-    )
-    .await?;
+    let recorded = state
+        .checkins
+        .add(CheckinJob {
+            scope: user.scope.clone(),
+            observation_id: id,
+            input: CheckinInput {
+                at,
+                temperature,
+                symptoms: b.symptoms,
+            },
+        })
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CheckinOut {
@@ -470,6 +474,49 @@ async fn list_alerts(
                 detail: a.detail,
             })
             .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HandleAlertBody {
+    /// Fever: excluded (排除), observing (留观), transferred (转诊) or false_reading (误测);
+    /// overdue: contacted (已联系) or escalated (联系不上，已上报).
+    pub outcome: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandledAlertOut {
+    pub id: i64,
+    pub kind: String,
+    pub outcome: String,
+    /// The outcome in Chinese.
+    pub outcome_label: String,
+    pub note: Option<String>,
+    pub handled_at: String,
+    pub handled_by: String,
+}
+
+/// Handle an open alert: close it with an outcome that fits its kind, and a note. Audited.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/handle", tag = "epidemic",
+    params(("id" = i64, Path, description = "Alert id")), request_body = HandleAlertBody,
+    responses((status = 200, body = HandledAlertOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn handle_alert(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<HandleAlertBody>,
+) -> ApiResult<Json<HandledAlertOut>> {
+    let h = linli_store::alerts::handle(&state.db, &user.scope, id, &b.outcome, b.note.as_deref())
+        .await?;
+    Ok(Json(HandledAlertOut {
+        id: h.id,
+        kind: h.kind,
+        outcome: h.outcome.as_str().to_owned(),
+        outcome_label: h.outcome.label_zh().to_owned(),
+        note: h.note,
+        handled_at: rfc3339(h.handled_at),
+        handled_by: h.handled_by,
     }))
 }
 

@@ -3,15 +3,20 @@
 //! with the caller's scope, and render.
 
 pub mod api;
+pub mod api_enterprises;
 pub mod api_epidemic;
 pub mod api_registry;
+pub mod api_supplies;
 pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod pages;
+pub mod pages_declare;
+pub mod pages_enterprises;
 pub mod pages_epidemic;
 pub mod pages_import;
 pub mod pages_registry;
+pub mod pages_supplies;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,13 +53,22 @@ pub struct AppState {
     pub openapi: Arc<String>,
     /// Roster uploads waiting for confirmation and imports running (see `pages_import`).
     pub imports: Arc<pages_import::ImportJobs>,
+    /// Check-ins are written in batches, each acknowledged after its commit.
+    pub checkins: linli_store::epidemic::CheckinWriter,
 }
 
 /// The whole application.
 pub fn app(db: Db, config: WebConfig) -> Router {
+    app_with(db, config, Router::new())
+}
+
+/// The application with extra routes served through the same layers (`linli bench` adds a
+/// no-op endpoint this way, to measure the server's own cost beside a real one).
+pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
     let (api_routes, openapi) = api::router();
     let openapi = openapi.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
     let state = AppState {
+        checkins: linli_store::epidemic::CheckinWriter::new(db.clone()),
         db,
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),
@@ -71,6 +85,10 @@ pub fn app(db: Db, config: WebConfig) -> Router {
         .merge(pages_registry::router())
         .merge(pages_import::router())
         .merge(pages_epidemic::router())
+        .merge(pages_supplies::router())
+        .merge(pages_enterprises::router())
+        .merge(pages_declare::router())
+        .merge(extra)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));

@@ -32,6 +32,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/epidemic", get(home))
         .route("/epidemic/alerts", get(alerts_page))
+        .route(
+            "/epidemic/alerts/{id}/handle",
+            axum::routing::post(handle_alert),
+        )
         .route("/epidemic/releases", get(releases_page).post(release_batch))
         .route("/epidemic/risk-areas", get(areas_page).post(add_area))
         .route("/epidemic/policies", get(policies_page))
@@ -212,12 +216,15 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
 // Alerts
 
 struct AlertRow {
+    id: i64,
     kind: String,
     kind_class: String,
     person_id: i64,
     person_name: String,
     detail: String,
     raised_at: String,
+    /// The outcomes a worker may close it with (empty for read-only roles).
+    outcomes: Vec<Choice>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -226,11 +233,65 @@ struct AlertsPage {
     shell: Shell,
     kind: String,
     rows: Vec<AlertRow>,
+    notice: String,
+    error: String,
 }
 
 #[derive(Deserialize)]
 struct AlertsQuery {
     kind: Option<String>,
+    handled: Option<String>,
+}
+
+async fn render_alerts(
+    state: &AppState,
+    user: &Principal,
+    kind: Option<String>,
+    notice: String,
+    error: String,
+) -> Response {
+    let kind = kind.filter(|k| k == "fever" || k == "overdue");
+    let alerts = match alerts_in_scope(state, user, kind.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => return store_error_page(e),
+    };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let can_handle = user.scope.role() != Role::Official;
+    let page = AlertsPage {
+        shell: Shell::of(user, "epidemic"),
+        kind: kind.unwrap_or_default(),
+        rows: alerts
+            .into_iter()
+            .map(|a| AlertRow {
+                id: a.id,
+                kind: alert_kind_label(&a.kind).to_owned(),
+                outcomes: if can_handle {
+                    linli_store::alerts::AlertOutcome::for_kind(&a.kind)
+                        .iter()
+                        .map(|o| Choice {
+                            value: o.as_str().to_owned(),
+                            label: o.label_zh().to_owned(),
+                            selected: false,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                kind_class: a.kind,
+                person_id: a.person_id,
+                person_name: a.person_name,
+                detail: a.detail,
+                raised_at: display(a.raised_at),
+            })
+            .collect(),
+        notice,
+        error,
+    };
+    (status, page).into_response()
 }
 
 async fn alerts_page(
@@ -238,27 +299,69 @@ async fn alerts_page(
     PageUser(user): PageUser,
     Query(q): Query<AlertsQuery>,
 ) -> Response {
-    let kind = q.kind.filter(|k| k == "fever" || k == "overdue");
-    let alerts = match alerts_in_scope(&state, &user, kind.as_deref()).await {
-        Ok(a) => a,
-        Err(e) => return store_error_page(e),
+    let notice = q
+        .handled
+        .map(|name| format!("已记录{name}的预警处理结果。"))
+        .unwrap_or_default();
+    render_alerts(&state, &user, q.kind, notice, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct HandleForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// Closes one alert with its outcome; the list comes back with a notice or the reason why not.
+async fn handle_alert(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    f: CsrfForm<HandleForm>,
+) -> Response {
+    let kind = Some(f.form.kind.clone()).filter(|k| !k.is_empty());
+    let back = |name: &str| {
+        let mut url = format!(
+            "/epidemic/alerts?handled={}",
+            crate::pages::url_encode(name)
+        );
+        if let Some(k) = &kind {
+            url.push_str(&format!("&kind={}", crate::pages::url_encode(k)));
+        }
+        url
     };
-    AlertsPage {
-        shell: Shell::of(&user, "epidemic"),
-        kind: kind.unwrap_or_default(),
-        rows: alerts
-            .into_iter()
-            .map(|a| AlertRow {
-                kind: alert_kind_label(&a.kind).to_owned(),
-                kind_class: a.kind.clone(),
-                person_id: a.person_id,
-                person_name: a.person_name,
-                detail: a.detail,
-                raised_at: display(a.raised_at),
-            })
-            .collect(),
+    let name = alerts_in_scope(&state, &f.user, None)
+        .await
+        .ok()
+        .and_then(|all| all.into_iter().find(|a| a.id == id))
+        .map(|a| a.person_name)
+        .unwrap_or_default();
+    match linli_store::alerts::handle(
+        &state.db,
+        &f.user.scope,
+        id,
+        &f.form.outcome,
+        Some(&f.form.note),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back(&name)).into_response(),
+        Err(StoreError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("；");
+            render_alerts(&state, &f.user, kind, String::new(), message).await
+        }
+        Err(StoreError::Conflict { message, .. }) => {
+            render_alerts(&state, &f.user, kind, String::new(), message).await
+        }
+        Err(e) => store_error_page(e),
     }
-    .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------

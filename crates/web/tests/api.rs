@@ -91,6 +91,72 @@ struct World {
     household_b: i64,
     /// Person B's observation (from a screening with a fever, so B also has an open alert).
     observation_b: i64,
+    /// Person B's open fever alert.
+    alert_b: i64,
+    /// A supplies site in grid B, and a transfer from it (see `supply_world`).
+    site_b: i64,
+    transfer_b: i64,
+    /// An enterprise in grid B (its name carries B's secret) and its pending reopening.
+    enterprise_b: i64,
+    reopening_b: i64,
+}
+
+/// An enterprise in grid B with a pending reopening application (see `World`).
+async fn enterprise_world(db: &Db, grid_b: &Node) -> (i64, i64) {
+    use linli_core::enterprise::{EnterpriseInput, ReopeningInput};
+    let op = Scope::operator();
+    let e = linli_store::enterprises::create(
+        db,
+        &op,
+        grid_b.id,
+        &EnterpriseInput {
+            name: "乙秘密商店",
+            kind: "individual",
+            contact_phone: Some("13900001111"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .enterprise;
+    let r = linli_store::enterprises::apply(db, &op, e.id, &ReopeningInput::default())
+        .await
+        .unwrap();
+    (e.id, r.id)
+}
+
+/// A supplies site in grid B (its name carries B's secret) with stock, and a transfer of masks
+/// from it to a store of the community, still in transit.
+async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
+    use linli_core::supplies::{Movement, Quantity, SiteDraft};
+    use linli_store::supplies;
+    let op = Scope::operator();
+    let site = |name: &str| SiteDraft::parse(name, None, false).unwrap();
+    let b = supplies::create_site(db, &op, grid_b.id, &site("乙网格秘密物资柜"))
+        .await
+        .unwrap();
+    let c = supplies::create_site(db, &op, community.id, &site("社区物资点"))
+        .await
+        .unwrap();
+    let masks = supplies::items(db).await.unwrap()[0].id;
+    let receipt = Movement::parse("receipt", 100, None).unwrap();
+    supplies::record(db, &op, b.id, masks, &receipt, None)
+        .await
+        .unwrap();
+    let t = supplies::send_transfer(
+        db,
+        &op,
+        &supplies::TransferInput {
+            from_site_id: b.id,
+            to_site_id: c.id,
+            item_id: masks,
+            quantity: Quantity::new("quantity", 10).unwrap(),
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    (b.id, t.id)
 }
 
 /// The ID number with the body's check character.
@@ -178,8 +244,15 @@ async fn world(db: &Db) -> World {
     )
     .await
     .unwrap();
+    let (site_b, transfer_b) = supply_world(db, &grid_b, &community).await;
+    let (enterprise_b, reopening_b) = enterprise_world(db, &grid_b).await;
     World {
+        enterprise_b,
+        reopening_b,
+        site_b,
+        transfer_b,
         observation_b: arrival.observation_id.unwrap(),
+        alert_b: arrival.alert_id.unwrap(),
         person_b: person_b.id,
         household_b: person_b.household_id.unwrap(),
         admin_id: user(db, "admin", "admin", &[]).await,
@@ -576,7 +649,12 @@ async fn scope_walk(t: TestDb) {
         "id_number": id_number("53340119700101999"), "phone": "13900001111",
         "person_id": w.person_b, "origin_code": "420111", "arrived_on": "2022-07-02",
         "temperature": 36.5, "division_code": "533401", "level": "high", "from": "2022-07-01",
-        "at": "2022-07-03T08:00:00+08:00", "observation_ids": [w.observation_b]
+        "at": "2022-07-03T08:00:00+08:00", "observation_ids": [w.observation_b],
+        "outcome": "false_reading",
+        "site_id": w.site_b, "from_site_id": w.site_b, "to_site_id": w.site_b, "item_id": 1,
+        "quantity": 1, "minimum": 0,
+        "decision": "approve", "checked": ["thermometers", "disinfection", "masks", "staff_registration"],
+        "inspected_on": "2022-07-03", "inspector": "入侵者", "passed": true, "reason": "no_demand"
     });
     let node_b = format!("?node_id={}", w.grid_b.id);
     let community_q = format!("?node_id={}", w.community.id);
@@ -596,6 +674,16 @@ async fn scope_walk(t: TestDb) {
                 vec![w.household_b]
             } else if path.starts_with("/api/v1/observations") {
                 vec![w.observation_b]
+            } else if path.starts_with("/api/v1/alerts") {
+                vec![w.alert_b]
+            } else if path.starts_with("/api/v1/enterprises") {
+                vec![w.enterprise_b]
+            } else if path.starts_with("/api/v1/reopenings") {
+                vec![w.reopening_b]
+            } else if path.starts_with("/api/v1/supplies/sites") {
+                vec![w.site_b]
+            } else if path.starts_with("/api/v1/supplies/transfers") {
+                vec![w.transfer_b]
             } else {
                 node_ids.to_vec()
             };
@@ -718,6 +806,10 @@ async fn scope_walk(t: TestDb) {
     ))
     .unwrap();
     assert_eq!(before_json, after_json);
+    let reopening_b = linli_store::enterprises::reopening(&db, &Scope::operator(), w.reopening_b)
+        .await
+        .unwrap();
+    assert_eq!(reopening_b.status.as_str(), "submitted");
     for (a, b) in before.iter().zip(after.iter()) {
         assert_eq!(
             (a.id, &a.name, &a.path, &a.closed_on),

@@ -1,0 +1,827 @@
+//! Supplies over HTTP, against the real server on SQLite and on PostgreSQL: the API contract
+//! (presets, sites, the ledger with its 409, stock over a subtree, transfers) and the pages
+//! (stock, a site's form re-rendered when refused, CSRF, a transfer between two communities).
+#![allow(clippy::unwrap_used)]
+
+use linli_core::{NewNode, NodeInput, Scope};
+use linli_store::nodes::{self, Node};
+use linli_store::testing::TestDb;
+use linli_store::users::{self, NewUser};
+use linli_store::Db;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct App {
+    base: String,
+    t: TestDb,
+}
+
+async fn spawn(t: TestDb) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
+    tokio::spawn(async move {
+        let _ = linli_web::serve(listener, app).await;
+    });
+    App {
+        base: format!("http://{addr}"),
+        t,
+    }
+}
+
+async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
+    let new = NewNode::parse(NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        ..Default::default()
+    })
+    .unwrap();
+    nodes::create(db, &Scope::operator(), new).await.unwrap()
+}
+
+async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
+    users::create(
+        db,
+        &Scope::operator(),
+        NewUser {
+            username,
+            display_name: None,
+            password: "test-pass-123",
+            role,
+            node_ids,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+struct World {
+    street: Node,
+    community_a: Node,
+    community_b: Node,
+}
+
+/// A street with two communities and a grid in A; an official on the street, staff on each
+/// community, a grid worker in A's grid.
+async fn world(db: &Db) -> World {
+    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
+    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
+    let community_a = node(
+        db,
+        Some(street.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100003"),
+    )
+    .await;
+    let community_b = node(
+        db,
+        Some(street.id),
+        "community",
+        "北门社区",
+        Some("533401100004"),
+    )
+    .await;
+    let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
+    user(db, "official", "official", &[street.id]).await;
+    user(db, "staff_a", "staff", &[community_a.id]).await;
+    user(db, "staff_b", "staff", &[community_b.id]).await;
+    user(db, "worker", "grid_worker", &[grid.id]).await;
+    World {
+        street,
+        community_a,
+        community_b,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client signed in to the API (cookie session).
+async fn api_login(app: &App, username: &str) -> reqwest::Client {
+    let c = client();
+    let r = c
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": username, "password": "test-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "login {username}");
+    c
+}
+
+/// A client signed in through the login form, and the session's CSRF token.
+async fn page_login(app: &App, username: &str) -> (reqwest::Client, String) {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", username),
+            ("password", "test-pass-123"),
+            ("csrf", csrf_in(&page).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
+    let (_, page) = get(&c, format!("{}/supplies", app.base)).await;
+    let csrf = csrf_in(&page);
+    (c, csrf)
+}
+
+fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status();
+    (status, r.text().await.unwrap())
+}
+
+async fn post_form(
+    c: &reqwest::Client,
+    url: String,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let r = c.post(url).form(form).send().await.unwrap();
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    let body = r.text().await.unwrap();
+    (status, location.unwrap_or(body))
+}
+
+async fn post_json(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
+    let r = c.post(url).json(&body).send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn ledger_rows(db: &Db) -> i64 {
+    let op = Scope::operator();
+    let mut n = 0;
+    for site in linli_store::supplies::sites_in_scope(db, &op)
+        .await
+        .unwrap()
+    {
+        n += linli_store::supplies::ledger(db, &op, site.id, linli_store::Page::all())
+            .await
+            .unwrap()
+            .len() as i64;
+    }
+    n
+}
+
+/// The quantity of `name` in a stock answer.
+fn stock_of(stock: &Value, name: &str) -> (i64, i64) {
+    let line = stock["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap();
+    (
+        line["quantity"].as_i64().unwrap(),
+        line["in_transit"].as_i64().unwrap(),
+    )
+}
+
+async fn api_contract(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    let staff_a = api_login(&app, "staff_a").await;
+    let staff_b = api_login(&app, "staff_b").await;
+
+    // Items: the seven presets.
+    let items: Value = staff_a
+        .get(url("/api/v1/supplies/items"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    for preset in [
+        "医用外科口罩",
+        "N95口罩",
+        "消毒液",
+        "测温枪",
+        "防护服",
+        "手套",
+        "护目镜",
+    ] {
+        assert!(names.contains(&preset), "{preset} missing: {names:?}");
+    }
+    let masks = items["items"][0]["id"].as_i64().unwrap();
+    assert!(items["items"][0]["unit"].is_string());
+
+    // Sites: 201 with the id; outside the jurisdiction 404.
+    let (s, site_a) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/sites"),
+        json!({"node_id": w.community_a.id, "name": "里布嘎物资点"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{site_a}");
+    let site_a = site_a["id"].as_i64().unwrap();
+    let (s, _) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/sites"),
+        json!({"node_id": w.community_b.id, "name": "越界"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, site_b) = post_json(
+        &staff_b,
+        url("/api/v1/supplies/sites"),
+        json!({"node_id": w.community_b.id, "name": "北门物资点"}),
+    )
+    .await;
+    let site_b = site_b["id"].as_i64().unwrap();
+
+    // Ledger: a receipt, an issue, an adjustment; bad input names the field.
+    let entry = |kind: &str, q: i64, reason: Option<&str>| json!({"site_id": site_a, "item_id": masks, "kind": kind, "quantity": q, "reason": reason});
+    let (s, e) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/ledger"),
+        entry("receipt", 500, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert_eq!(e["balance_after"], 500);
+    let (s, e) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/ledger"),
+        entry("issue", 120, None),
+    )
+    .await;
+    assert_eq!((s, e["delta"].as_i64()), (StatusCode::CREATED, Some(-120)));
+    let (s, e) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/ledger"),
+        entry("adjustment", 5, Some("damaged")),
+    )
+    .await;
+    assert_eq!(
+        (s, e["balance_after"].as_i64()),
+        (StatusCode::CREATED, Some(375))
+    );
+    let (s, e) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/ledger"),
+        entry("adjustment", 5, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["fields"][0]["field"], "reason");
+
+    // An issue beyond the balance: 409, and nothing written.
+    let before = ledger_rows(&db).await;
+    let (s, e) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/ledger"),
+        entry("issue", 376, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], "quantity");
+    assert_eq!(ledger_rows(&db).await, before);
+
+    // A transfer from A to B: in transit, then received by B (A may not receive it).
+    let (s, t) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/transfers"),
+        json!({"from_site_id": site_a, "to_site_id": site_b, "item_id": masks, "quantity": 75}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(t["state"], "sent");
+    let transfer = t["id"].as_i64().unwrap();
+    let official = api_login(&app, "official").await;
+    let stock = |c: reqwest::Client, node: i64| {
+        let u = url(&format!("/api/v1/supplies/stock?node_id={node}"));
+        async move {
+            c.get(u)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        stock_of(&stock(official.clone(), w.street.id).await, "医用外科口罩"),
+        (300, 75)
+    );
+    assert_eq!(
+        stock_of(
+            &stock(staff_b.clone(), w.community_b.id).await,
+            "医用外科口罩"
+        ),
+        (0, 75)
+    );
+    let (s, _) = post_json(
+        &staff_a,
+        url(&format!("/api/v1/supplies/transfers/{transfer}/receive")),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, t) = post_json(
+        &staff_b,
+        url(&format!("/api/v1/supplies/transfers/{transfer}/receive")),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, t["state"].as_str()), (StatusCode::OK, Some("received")));
+    let (s, _) = post_json(
+        &staff_b,
+        url(&format!("/api/v1/supplies/transfers/{transfer}/receive")),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(
+        stock_of(&stock(official.clone(), w.street.id).await, "医用外科口罩"),
+        (375, 0)
+    );
+    // Staff of A cannot read the street's sum; the consistency check holds.
+    let r = staff_a
+        .get(url(&format!(
+            "/api/v1/supplies/stock?node_id={}",
+            w.street.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let check: Value = official
+        .get(url("/api/v1/supplies/consistency"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["consistent"], true);
+
+    // A request from A to the street: drafted, submitted, approved in part, fulfilled from the
+    // reserve.
+    let reserve = linli_store::supplies::create_site(
+        &db,
+        &Scope::operator(),
+        w.street.id,
+        &linli_core::supplies::SiteDraft::parse("街道储备库", None, true).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    linli_store::supplies::record(
+        &db,
+        &Scope::operator(),
+        reserve,
+        masks,
+        &linli_core::supplies::Movement::parse("receipt", 1000, None).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let (s, r) = post_json(
+        &staff_a,
+        url("/api/v1/supplies/requests"),
+        json!({"site_id": site_a, "lines": [{"item_id": masks, "quantity": 500}], "note": "隔离户增多"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["state"], "draft");
+    let request = r["id"].as_i64().unwrap();
+    let act = |c: &reqwest::Client, what: &str, body: Value| {
+        let (c, u) = (
+            c.clone(),
+            url(&format!("/api/v1/supplies/requests/{request}/{what}")),
+        );
+        async move { post_json(&c, u, body).await }
+    };
+    let (s, r) = act(&staff_a, "submit", json!({})).await;
+    assert_eq!(
+        (s, r["state"].as_str()),
+        (StatusCode::OK, Some("submitted"))
+    );
+    let (s, _) = act(
+        &staff_a,
+        "approve",
+        json!({"lines": [{"item_id": masks, "quantity": 500}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = act(
+        &official,
+        "approve",
+        json!({"lines": [{"item_id": masks, "quantity": 300}]}),
+    )
+    .await;
+    assert_eq!((s, r["state"].as_str()), (StatusCode::OK, Some("approved")));
+    let (s, r) = act(
+        &official,
+        "fulfil",
+        json!({"from_site_id": reserve, "lines": [{"item_id": masks, "quantity": 300}]}),
+    )
+    .await;
+    assert_eq!(
+        (s, r["state"].as_str()),
+        (StatusCode::OK, Some("fulfilled")),
+        "{r}"
+    );
+    assert_eq!(r["lines"][0]["fulfilled"], 300);
+    let (s, _) = act(&official, "approve", json!({"lines": []})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let listed: Value = staff_a
+        .get(url(&format!(
+            "/api/v1/supplies/requests?node_id={}",
+            w.community_a.id
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["requests"].as_array().unwrap().len(), 1);
+    app.t.finish().await;
+}
+
+async fn pages_flow(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    let (staff, csrf) = page_login(&app, "staff_a").await;
+
+    // The nav entry and the stock page of the viewer's node.
+    let (status, html) = get(&staff, url("/supplies")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/supplies\" class=\"on\">物资"),
+        "{html}"
+    );
+    assert!(html.contains("医用外科口罩"));
+    assert!(html.contains("设立物资点"));
+
+    // Set up a site through the form.
+    let community = w.community_a.id.to_string();
+    let (status, location) = post_form(
+        &staff,
+        url("/supplies/sites"),
+        &[
+            ("csrf", &csrf),
+            ("node_id", &community),
+            ("name", "里布嘎物资点"),
+            ("kind", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let site: i64 = location
+        .trim_start_matches("/supplies/sites/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let masks = linli_store::supplies::items(&db).await.unwrap()[0]
+        .id
+        .to_string();
+    let entries = url(&format!("/supplies/sites/{site}/entries"));
+    let entry = |csrf: &str, kind: &str, q: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("item_id".to_owned(), masks.clone()),
+            ("kind".to_owned(), kind.to_owned()),
+            ("quantity".to_owned(), q.to_owned()),
+            ("reason".to_owned(), String::new()),
+            ("note".to_owned(), "区里调拨".to_owned()),
+        ]
+    };
+
+    // Without the CSRF token nothing is recorded.
+    let r = staff
+        .post(&entries)
+        .form(&entry("guess", "receipt", "300"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(ledger_rows(&db).await, 0);
+
+    let r = staff
+        .post(&entries)
+        .form(&entry(&csrf, "receipt", "300"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A bad quantity comes back with the field's message, the form filled in.
+    let r = staff
+        .post(&entries)
+        .form(&entry(&csrf, "issue", "三十"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("数量："), "{html}");
+    assert!(html.contains("value=\"三十\""));
+    assert!(html.contains("<option value=\"issue\" selected>"));
+    // An issue beyond the balance: 409 with what is on hand, nothing recorded.
+    let r = staff
+        .post(&entries)
+        .form(&entry(&csrf, "issue", "301"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("库存不足：现有 300"));
+    assert_eq!(ledger_rows(&db).await, 1);
+    let r = staff
+        .post(&entries)
+        .form(&entry(&csrf, "issue", "40"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(&staff, url(&format!("/supplies/sites/{site}"))).await;
+    assert!(html.contains("260 只"), "{html}");
+    assert!(html.contains("-40 只"));
+
+    // A threshold above the balance marks it low on the site and on the stock page.
+    let (status, _) = post_form(
+        &staff,
+        url(&format!("/supplies/sites/{site}/thresholds")),
+        &[("csrf", &csrf), ("item_id", &masks), ("minimum", "500")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = get(&staff, url("/supplies")).await;
+    assert!(html.contains("1 个物资点库存不足"), "{html}");
+
+    // A transfer to the neighbouring community, received by its staff on their page.
+    let site_b = linli_store::supplies::create_site(
+        &db,
+        &Scope::operator(),
+        w.community_b.id,
+        &linli_core::supplies::SiteDraft::parse("北门物资点", None, false).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id
+    .to_string();
+    let (status, _) = post_form(
+        &staff,
+        url(&format!("/supplies/sites/{site}/transfers")),
+        &[
+            ("csrf", &csrf),
+            ("to_site_id", &site_b),
+            ("item_id", &masks),
+            ("quantity", "60"),
+            ("note", "支援"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (staff_b, csrf_b) = page_login(&app, "staff_b").await;
+    let (_, html) = get(&staff_b, url("/supplies")).await;
+    assert!(html.contains("在途"), "{html}");
+    assert!(html.contains("确认接收"));
+    let transfer = linli_store::supplies::transfers(&db, &Scope::operator(), w.street.id, None)
+        .await
+        .unwrap()[0]
+        .id;
+    // The sender cannot receive it.
+    let (status, _) = post_form(
+        &staff,
+        url(&format!("/supplies/transfers/{transfer}/receive")),
+        &[("csrf", &csrf), ("back", "/supplies")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, location) = post_form(
+        &staff_b,
+        url(&format!("/supplies/transfers/{transfer}/receive")),
+        &[("csrf", &csrf_b), ("back", "https://evil.example/")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/supplies?"), "{location}");
+    let (_, html) = get(&staff_b, url(&location)).await;
+    assert!(html.contains("已确认接收"));
+    assert!(html.contains("60 只"));
+
+    // A grid worker reads their grid: no form, no other community's site.
+    let (worker, _) = page_login(&app, "worker").await;
+    let (status, _) = get(&worker, url(&format!("/supplies/sites/{site}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, html) = get(&worker, url("/supplies")).await;
+    assert!(!html.contains("里布嘎物资点"));
+    assert!(!html.contains("设立物资点"));
+
+    // The export is an xlsx.
+    let r = staff
+        .get(url(&format!(
+            "/supplies/stock.xlsx?node_id={}",
+            w.community_a.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK");
+
+    // An official allocates from the street's reserve: the suggestion, then the transfers.
+    let op = Scope::operator();
+    let reserve = linli_store::supplies::create_site(
+        &db,
+        &op,
+        w.street.id,
+        &linli_core::supplies::SiteDraft::parse("街道储备库", None, true).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    linli_store::supplies::record(
+        &db,
+        &op,
+        reserve,
+        masks.parse().unwrap(),
+        &linli_core::supplies::Movement::parse("receipt", 1000, None).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let (official, csrf_o) = page_login(&app, "official").await;
+    let (status, html) = get(&official, url(&format!("/supplies/sites/{reserve}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("按需分配给各社区"));
+    let (status, html) = get(
+        &official,
+        url(&format!(
+            "/supplies/sites/{reserve}/allocate?item_id={masks}"
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("里布嘎社区") && html.contains("北门社区"),
+        "{html}"
+    );
+    let (status, location) = post_form(
+        &official,
+        url(&format!("/supplies/sites/{reserve}/allocate")),
+        &[
+            ("csrf", &csrf_o),
+            ("item_id", &masks),
+            ("to", &site.to_string()),
+            ("q", "300"),
+            ("to", &site_b),
+            ("q", "200"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let in_transit = linli_store::supplies::transfers(&db, &op, w.street.id, Some("sent"))
+        .await
+        .unwrap();
+    assert_eq!(in_transit.len(), 2);
+    // Staff see the allocation page of no reserve of theirs.
+    let (status, _) = get(&staff, url(&format!("/supplies/sites/{reserve}/allocate"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A request from the site's page, submitted; the official approves and fulfils it.
+    let (status, location) = post_form(
+        &staff,
+        url(&format!("/supplies/sites/{site}/requests")),
+        &[
+            ("csrf", &csrf),
+            ("item", &masks),
+            ("q", "120"),
+            ("item", &masks),
+            ("q", ""),
+            ("note", "隔离户增多"),
+            ("action", "submit"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let street_q = format!("/supplies/requests?node_id={}", w.street.id);
+    let (status, html) = get(&official, url(&street_q)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("已提交") && html.contains("申领 120"),
+        "{html}"
+    );
+    let request = linli_store::supplies::requests(&db, &op, w.street.id)
+        .await
+        .unwrap()[0]
+        .id;
+    let street = w.street.id.to_string();
+    let (status, location) = post_form(
+        &official,
+        url(&format!("/supplies/requests/{request}/approve")),
+        &[
+            ("csrf", &csrf_o),
+            ("node_id", &street),
+            ("item", &masks),
+            ("q", "100"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    // More than approved: refused on the page, nothing sent.
+    let (status, html) = post_form(
+        &official,
+        url(&format!("/supplies/requests/{request}/fulfil")),
+        &[
+            ("csrf", &csrf_o),
+            ("node_id", &street),
+            ("from_site_id", &reserve.to_string()),
+            ("item", &masks),
+            ("q", "101"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("还可发放 100"), "{html}");
+    let (status, _) = post_form(
+        &official,
+        url(&format!("/supplies/requests/{request}/fulfil")),
+        &[
+            ("csrf", &csrf_o),
+            ("node_id", &street),
+            ("from_site_id", &reserve.to_string()),
+            ("item", &masks),
+            ("q", "100"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = get(&staff, url("/supplies/requests")).await;
+    assert!(
+        html.contains("已发放") && html.contains("已发 100"),
+        "{html}"
+    );
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn the_api_follows_the_contract_sqlite() {
+    api_contract(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_api_follows_the_contract_postgres() {
+    if let Some(t) = TestDb::postgres().await {
+        api_contract(t).await;
+    }
+}
+
+#[tokio::test]
+async fn staff_keep_the_ledger_and_transfer_on_the_pages_sqlite() {
+    pages_flow(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn staff_keep_the_ledger_and_transfer_on_the_pages_postgres() {
+    if let Some(t) = TestDb::postgres().await {
+        pages_flow(t).await;
+    }
+}
