@@ -164,5 +164,15 @@ test('browser: staff register a business, it applies through its link on a phone
     await shot(page, 'enterprises-enterprise-360.png');
     await reportOverflow(page, 'enterprise page at 360px');
     assert.ok((await bodyText(page)).includes('四项条件齐备，同意复工'), 'the decision\'s reason is kept');
+
+    // The contact phone is revealed deliberately (audited) on the phone.
+    assert.ok(!(await bodyText(page)).includes('13988870002'), 'masked until asked');
+    const shown = await clickAndWait(page, page.locator('main form button', { hasText: '查看完整号码' }).first());
+    assert.equal(shown.status(), 200, 'unmask: HTTP status');
+    const text = await bodyText(page);
+    assert.ok(text.includes('13988870002'), 'the whole number is shown');
+    assert.ok(text.includes('记入审计日志'), 'and the reveal is said to be audited');
+    await shot(page, 'enterprises-unmasked-360.png');
+    await reportOverflow(page, 'enterprise unmasked at 360px');
   });
 });

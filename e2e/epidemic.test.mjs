@@ -161,4 +161,26 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     const policies = await bodyText(page);
     assert.ok(policies.includes('集中隔离 7 天'), 'the rules are rendered readably');
   });
+  await t.test('an official reads the dashboard rolled up the tree and drills down on a phone', async () => {
+    const page = await newPage(PHONE);
+    const res = await logIn(page, base, 'official', PASSWORD);
+    assert.equal(res.status(), 200, 'official login: HTTP status');
+    await openEpidemic(page);
+    const street = await bodyText(page);
+    assert.ok(street.includes('疫情看板 · 建塘镇'), 'the dashboard opens on the official\'s street');
+    // The screening above is under observation in 里布嘎社区: the street counts it.
+    const row = page.locator('table.epi-dash tbody a', { hasText: '里布嘎社区' }).first();
+    assert.equal(await row.count(), 1, 'a row for the community');
+    await clickAndWait(page, row);
+    assert.equal(pathOf(page), '/epidemic');
+    const text = await bodyText(page);
+    assert.ok(text.includes('疫情看板 · 里布嘎社区'), 'drilled down to the community');
+    assert.ok(text.includes('本级直属') && text.includes('合计'), 'direct records and the total');
+    assert.ok(text.includes('上级：建塘镇'), 'a link back up');
+    const observed = Number((await page.locator('.epi-dash ul.epi-tiles li:nth-child(2) .n').innerText()).trim());
+    assert.ok(observed >= 1, `the screened arrival is under observation (${observed})`);
+    await shot(page, 'epidemic-dashboard-360.png');
+    await reportOverflow(page, 'epidemic dashboard at 360px');
+    await logOut(page);
+  });
 });

@@ -4,14 +4,17 @@
 //
 // The demo seeds a street reserve (建塘镇应急物资储备库), the community's store (里布嘎社区物资点,
 // below its mask threshold) and a compound's cabinet (康珠小区物资柜). The demo holds one
-// community, so the transfers run street → community and community → compound:
+// community; the test adds a second one (达瓦社区, with its own store) through the API as admin:
 // - staff (李秀英, 里布嘎社区) opens 物资 on a 360×740 phone, sees the low stock, issues more
 //   masks than the store holds (refused, the form filled back), then issues 50; sends 100 masks
 //   to 康珠小区物资柜 and receives them there;
 // - official (和丽华, 建塘镇) sends 500 masks from the street reserve to the community's store;
 //   staff receives them and the store is no longer low;
 // - staff request 300 N95 masks from the street; the official approves 200 and fulfils them from
-//   the reserve.
+//   the reserve;
+// - admin creates 达瓦社区 under 建塘镇 and its store 达瓦社区物资点 (API, admin's session);
+//   staff of 里布嘎社区 transfer 80 masks there and admin receives them on that site's page;
+//   admin then adds an item (隔离衣) on the stock page.
 //
 // Screenshots land in e2e/screenshots/supplies-*.png (gitignored).
 
@@ -212,5 +215,78 @@ test('browser: staff issue stock and transfer it, an official supplies the commu
     await shot(official, 'supplies-requests-360.png');
     await reportOverflow(official, 'requests at 360px');
     await logOut(official);
+  });
+  await t.test('a transfer between two communities: 里布嘎社区 → a new 达瓦社区, received there', async () => {
+    // The admin adds the second community and its store through the JSON API, with the browser
+    // session (the demo keeps one community on purpose).
+    const admin = await newPage(PHONE);
+    await logIn(admin, base, 'admin', PASSWORD);
+    const api = admin.request;
+    const roots = await (await api.get(`${base}/api/v1/nodes`)).json();
+    const city = roots.find((n) => n.name === '香格里拉市');
+    assert.ok(city, 'the district is a root');
+    const streets = await (await api.get(`${base}/api/v1/nodes/${city.id}/children`)).json();
+    const street = streets.items.find((n) => n.name === '建塘镇');
+    assert.ok(street, '建塘镇 is below the district');
+    const created = await api.post(`${base}/api/v1/nodes`, {
+      data: { parent_id: street.id, kind: 'community', name: '达瓦社区', code: `${street.code}004` },
+    });
+    assert.equal(created.status(), 201, `create community: ${await created.text()}`);
+    const community = await created.json();
+    const siteRes = await api.post(`${base}/api/v1/supplies/sites`, {
+      data: { node_id: community.id, name: '达瓦社区物资点' },
+    });
+    assert.equal(siteRes.status(), 201, `create site: ${await siteRes.text()}`);
+    const { id: siteId } = await siteRes.json();
+
+    const staff = await newPage(PHONE);
+    await logIn(staff, base, 'staff', PASSWORD);
+    await openSupplies(staff);
+    await clickAndWait(staff, staff.locator('main a', { hasText: '里布嘎社区物资点' }).first());
+    const before = await masksRow(staff);
+    await staff.locator('summary', { hasText: '调出物资' }).click();
+    const to = staff.locator('#transfer select[name=to_site_id]');
+    await to.selectOption(await optionValueContaining(to, '达瓦社区物资点'));
+    const items = staff.locator('#transfer select[name=item_id]');
+    await items.selectOption(await optionValueContaining(items, '医用外科口罩'));
+    await staff.fill('#transfer input[name=quantity]', '80');
+    await staff.fill('#transfer input[name=note]', '支援达瓦社区');
+    await shot(staff, 'supplies-intercommunity-form-360.png');
+    const sent = await clickAndWait(staff, submit(staff, '发出调拨'));
+    assert.equal(sent.status(), 200);
+    assert.ok((await bodyText(staff)).includes('已发出调拨'), 'the notice is shown');
+    const held = (row) => Number(row.match(/(\d+)/)?.[1]);
+    assert.equal(held(await masksRow(staff)), held(before) - 80, 'the masks left 里布嘎社区物资点');
+    await shot(staff, 'supplies-intercommunity-sent-360.png');
+    await logOut(staff);
+
+    await admin.goto(`${base}/supplies/sites/${siteId}`);
+    assert.ok((await bodyText(admin)).includes('在途'), 'the transfer is in transit to 达瓦社区');
+    const receive = admin.locator('ul.transfers li', { hasText: '里布嘎社区物资点' })
+      .locator('button', { hasText: '确认接收' }).first();
+    const received = await clickAndWait(admin, receive);
+    assert.equal(received.status(), 200);
+    const text = await bodyText(admin);
+    // A site page shows no notice: the transfer is done and its button gone.
+    assert.ok(text.includes('达瓦社区物资点'), 'back on the receiving site\'s page');
+    assert.equal(await admin.locator('ul.transfers button', { hasText: '确认接收' }).count(), 0,
+      'nothing left to receive');
+    assert.ok((await masksRow(admin)).includes('80'), '80 masks arrived at 达瓦社区物资点');
+    await shot(admin, 'supplies-intercommunity-received-360.png');
+    await reportOverflow(admin, 'receiving site at 360px');
+
+    // The admin adds an item to the catalogue on the stock page.
+    await openSupplies(admin);
+    await admin.locator('summary', { hasText: '新增物资品类' }).click();
+    await admin.fill('#item input[name=name]', '隔离衣');
+    await admin.fill('#item input[name=unit]', '件');
+    await admin.selectOption('#item select[name=category]', 'protective');
+    await admin.fill('#item input[name=shelf_life_days]', '730');
+    await shot(admin, 'supplies-item-form-360.png');
+    await reportOverflow(admin, 'item form at 360px');
+    const added = await clickAndWait(admin, admin.locator('#item button', { hasText: '新增' }));
+    assert.equal(added.status(), 200);
+    assert.ok((await bodyText(admin)).includes('已新增物资品类'), 'the notice is shown');
+    await logOut(admin);
   });
 });

@@ -178,6 +178,9 @@ struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a trusted proxy).
     #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Days epidemic records are kept after release before they are anonymised.
+    #[arg(long, env = "LINLI_RETENTION_DAYS", default_value_t = linli_store::epidemic::RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(0..))]
+    retention_days: i64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -341,8 +344,10 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
     say!("Linli is serving at http://{addr}/");
     // Overdue check-in alerts, every minute (idempotent, so several servers may all run it).
     let overdue = tokio::spawn(overdue_alerts(db.clone()));
+    let retention = tokio::spawn(retention_job(db.clone(), args.retention_days));
     linli_web::serve(listener, linli_web::app(db.clone(), config)).await?;
     overdue.abort();
+    retention.abort();
     db.close().await;
     Ok(())
 }
@@ -363,6 +368,20 @@ async fn overdue_alerts(db: Db) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "overdue check-in job failed"),
+        }
+    }
+}
+
+/// Anonymises epidemic records past their purge date: at start, then daily (idempotent).
+async fn retention_job(db: Db, days: i64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 60 * 60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match linli_store::retention::anonymise_due(&db, clock::today(), days).await {
+            Ok(run) if run.total() > 0 => tracing::info!(?run, "retention: records anonymised"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention job failed"),
         }
     }
 }
@@ -433,6 +452,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     listen,
                     secure_cookies: false,
                     trust_forwarded_for: false,
+                    retention_days: linli_store::epidemic::RETENTION_DAYS,
                 };
                 serve(db, &args).await?;
             }

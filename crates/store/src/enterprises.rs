@@ -320,6 +320,44 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Enterprise, StoreErr
     Ok(e)
 }
 
+/// The clear contact phone of one business (`None` when none was given), for staff and admins
+/// within their jurisdiction; officials and grid workers see it masked only. Every call is
+/// audited with the caller's address, like a person's unmask.
+pub async fn unmask_contact(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    ip: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let keys = db.keys()?;
+    let row = sqlx::query("SELECT node_path, phone_cipher FROM enterprise WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    if !matches!(scope.role(), Role::Staff | Role::Admin) {
+        return Err(StoreError::Forbidden(
+            "只有社区工作人员和管理员可以查看完整联系电话".into(),
+        ));
+    }
+    let cipher: Option<Vec<u8>> = row.try_get(1)?;
+    let phone = cipher.map(|c| keys.decrypt(&c)).transpose()?;
+    audit::record(
+        db.pool(),
+        AuditEntry::by(scope, "enterprise.unmask", "enterprise")
+            .entity_id(id)
+            .node_path(&path)
+            .ip(ip)
+            .detail(json!({"fields": ["contact_phone"]})),
+    )
+    .await?;
+    Ok(phone)
+}
+
 /// Businesses under a node in scope, by name, a page at a time (ordered by id for the cursor
 /// when `page.after` is given, else by name).
 pub async fn list(

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod dashboard;
 mod db;
 pub mod declarations;
 pub mod enterprises;
@@ -13,6 +14,7 @@ pub mod epidemic;
 mod import;
 pub mod nodes;
 pub mod registry;
+pub mod retention;
 pub mod secret;
 pub mod supplies;
 pub mod testing;

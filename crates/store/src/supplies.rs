@@ -859,8 +859,12 @@ pub struct Recipient {
     pub site: Site,
     /// People under observation (open observations) in the community.
     pub observed: i64,
-    /// The item at the store, plus what is in transit to it.
+    /// The item at the store, plus what is in transit to it (`stock + in_transit`).
     pub on_hand: i64,
+    /// The item at the store.
+    pub stock: i64,
+    /// The item sent to the store and not yet received.
+    pub in_transit: i64,
 }
 
 /// What an allocation from a reserve starts from: the reserve, how much of the item it holds,
@@ -914,19 +918,21 @@ pub async fn allocation_basis(
         .fetch_one(db.pool())
         .await?
         .try_get(0)?;
-        let on_hand: i64 = sqlx::query(
-            "SELECT CAST(COALESCE((SELECT SUM(quantity) FROM supply_balance WHERE site_id = $1 AND item_id = $2), 0) \
-             + COALESCE((SELECT SUM(quantity) FROM supply_transfer WHERE to_site_id = $1 AND item_id = $2 AND state = 'sent'), 0) AS BIGINT)",
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE((SELECT SUM(quantity) FROM supply_balance WHERE site_id = $1 AND item_id = $2), 0) AS BIGINT), \
+             CAST(COALESCE((SELECT SUM(quantity) FROM supply_transfer WHERE to_site_id = $1 AND item_id = $2 AND state = 'sent'), 0) AS BIGINT)",
         )
         .bind(site.id)
         .bind(item.id)
         .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
+        .await?;
+        let (stock, in_transit): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
         out.push(Recipient {
             site,
             observed,
-            on_hand,
+            on_hand: stock + in_transit,
+            stock,
+            in_transit,
         });
     }
     Ok((reserve, available, out))

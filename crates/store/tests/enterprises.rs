@@ -614,3 +614,78 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    staff_and_admins_unmask_a_contact_phone_audited_others_refused,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let e = register(&db, &op(), &t.grid_a, "康珠饭店", "92533401MA6N12345").await;
+        // Listed and read masked.
+        let shown = enterprises::get(&db, &op(), e).await.unwrap();
+        assert_eq!(shown.contact_phone_masked.as_deref(), Some("136****8609"));
+
+        let staff = scope(Role::Staff, &t.community);
+        assert_eq!(
+            enterprises::unmask_contact(&db, &staff, e, Some("10.0.0.7"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("13612348609")
+        );
+        assert_eq!(
+            enterprises::unmask_contact(&db, &op(), e, None)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("13612348609")
+        );
+        let audited = audit::list(
+            &db,
+            &op(),
+            &AuditFilter {
+                action_prefix: Some("enterprise.unmask".into()),
+                ..AuditFilter::default()
+            },
+            Page::new(None, None),
+        )
+        .await
+        .unwrap();
+        assert_eq!(audited.len(), 2, "every unmask is audited");
+        assert!(audited
+            .iter()
+            .any(|a| a.ip.as_deref() == Some("10.0.0.7") && a.entity_id == Some(e)));
+
+        // Officials and grid workers in scope: refused; outside scope: not found.
+        for role in [Role::Official, Role::GridWorker] {
+            assert!(matches!(
+                enterprises::unmask_contact(&db, &scope(role, &t.grid_a), e, None).await,
+                Err(StoreError::Forbidden(_))
+            ));
+        }
+        let other_staff = scope(Role::Staff, &t.grid_b);
+        assert!(matches!(
+            enterprises::unmask_contact(&db, &other_staff, e, None).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            enterprises::unmask_contact(&db, &staff, e + 1000, None).await,
+            Err(StoreError::NotFound)
+        ));
+        // Refusals are not audited as reveals.
+        assert_eq!(
+            audit::list(
+                &db,
+                &op(),
+                &AuditFilter {
+                    action_prefix: Some("enterprise.unmask".into()),
+                    ..AuditFilter::default()
+                },
+                Page::new(None, None),
+            )
+            .await
+            .unwrap()
+            .len(),
+            2
+        );
+    }
+);

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::ApiUser;
+use crate::auth::{ApiUser, ClientIp};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
 
@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_enterprises, create_enterprise))
         .routes(routes!(get_enterprise))
+        .routes(routes!(unmask_enterprise))
         .routes(routes!(set_not_reopened))
         .routes(routes!(renew_link))
         .routes(routes!(create_reopening))
@@ -255,6 +256,29 @@ pub struct EnterpriseDetail {
     pub enterprise: EnterpriseOut,
     /// Newest first.
     pub reopenings: Vec<ReopeningOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnmaskedContactOut {
+    /// The contact phone in clear; absent when none was given.
+    pub contact_phone: Option<String>,
+}
+
+/// The clear contact phone of one business (staff and admins; officials and grid workers 403).
+/// Audited with the caller's address.
+#[utoipa::path(post, path = "/api/v1/enterprises/{id}/unmask", tag = "enterprises",
+    params(("id" = i64, Path, description = "Enterprise id")),
+    responses((status = 200, body = UnmaskedContactOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unmask_enterprise(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<UnmaskedContactOut>> {
+    let contact_phone = enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip))
+        .await
+        .map_err(api_err)?;
+    Ok(Json(UnmaskedContactOut { contact_phone }))
 }
 
 /// One business with its reopening applications.

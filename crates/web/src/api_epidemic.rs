@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_alerts))
         .routes(routes!(handle_alert))
         .routes(routes!(list_releases, create_releases))
+        .routes(routes!(get_dashboard))
 }
 
 /// Every field error of a parse, at once.
@@ -610,5 +611,107 @@ async fn create_releases(
     Ok(Json(ReleasedOut {
         released,
         on: format_date(on),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DashboardQuery {
+    /// The node whose subtree to count; default the caller's first node (an admin's first root).
+    pub node_id: Option<i64>,
+}
+
+/// One node's (or one row's) figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiguresOut {
+    /// Arrival screenings with today's arrival date.
+    pub arrivals_today: i64,
+    /// Open observations, all measures.
+    pub under_observation: i64,
+    pub centralized_quarantine: i64,
+    pub home_quarantine: i64,
+    pub health_monitoring: i64,
+    /// Unhandled fever alerts.
+    pub fevers_open: i64,
+    /// Unhandled overdue check-in alerts.
+    pub overdue_open: i64,
+    /// Open observations whose last day is today or earlier.
+    pub releases_due: i64,
+}
+
+impl From<linli_store::dashboard::Figures> for FiguresOut {
+    fn from(f: linli_store::dashboard::Figures) -> FiguresOut {
+        FiguresOut {
+            arrivals_today: f.arrivals_today,
+            under_observation: f.under_observation(),
+            centralized_quarantine: f.centralized_quarantine,
+            home_quarantine: f.home_quarantine,
+            health_monitoring: f.health_monitoring,
+            fevers_open: f.fevers_open,
+            overdue_open: f.overdue_open,
+            releases_due: f.releases_due,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildFiguresOut {
+    pub node_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub closed: bool,
+    pub figures: FiguresOut,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardOut {
+    pub node_id: i64,
+    pub node_name: String,
+    /// The China date of the figures.
+    pub today: String,
+    /// The whole subtree: the sum of `children` and `direct`.
+    pub total: FiguresOut,
+    /// Records placed on the node itself (本级直属).
+    pub direct: FiguresOut,
+    pub children: Vec<ChildFiguresOut>,
+}
+
+/// The epidemic dashboard of a node: its figures over its subtree and per child node.
+#[utoipa::path(get, path = "/api/v1/epidemic/dashboard", tag = "epidemic", params(DashboardQuery),
+    responses((status = 200, body = DashboardOut), (status = 404, body = ErrorBody)))]
+async fn get_dashboard(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<DashboardQuery>,
+) -> ApiResult<Json<DashboardOut>> {
+    let node_id = match q.node_id {
+        Some(id) => id,
+        None => linli_store::dashboard::default_node(&state.db, &user.scope)
+            .await?
+            .ok_or(StoreError::NotFound)?,
+    };
+    let d = linli_store::dashboard::epidemic_dashboard(
+        &state.db,
+        &user.scope,
+        node_id,
+        linli_core::clock::today(),
+    )
+    .await?;
+    Ok(Json(DashboardOut {
+        node_id: d.node_id,
+        node_name: d.node_name,
+        today: d.today,
+        total: d.total.into(),
+        direct: d.direct.into(),
+        children: d
+            .children
+            .into_iter()
+            .map(|c| ChildFiguresOut {
+                node_id: c.node_id,
+                name: c.name,
+                kind: c.kind.as_str().to_owned(),
+                closed: c.closed,
+                figures: c.figures.into(),
+            })
+            .collect(),
     }))
 }

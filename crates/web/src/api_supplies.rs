@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(receive_transfer))
         .routes(routes!(cancel_transfer))
         .routes(routes!(consistency))
+        .routes(routes!(allocation))
         .routes(routes!(list_requests, create_request))
         .routes(routes!(submit_request))
         .routes(routes!(approve_request))
@@ -806,4 +807,139 @@ async fn fulfil_request(
         .await
         .map_err(supply_error)?;
     Ok(Json(r.into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation suggestion
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AllocationQuery {
+    /// The reserve to dispatch from.
+    pub site_id: Option<i64>,
+    pub item_id: Option<i64>,
+    /// Units to share out; by default (and at most) what the reserve holds.
+    pub quantity: Option<i64>,
+    /// Units one person under observation uses per day, 0–1000 (2 by default).
+    pub daily_use: Option<i64>,
+    /// Days of supply to reach, 1–365 (7 by default).
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllocationLineOut {
+    /// The community's store that would receive.
+    pub site_id: i64,
+    pub site_name: String,
+    pub node_id: i64,
+    pub community: String,
+    /// People under observation in the community.
+    pub observed: i64,
+    /// observed × daily_use × days.
+    pub need: i64,
+    /// The item at the store.
+    pub stock: i64,
+    /// Sent to the store and not yet received.
+    pub in_transit: i64,
+    /// need − stock − in transit, at least 0.
+    pub shortfall: i64,
+    /// The suggested transfer.
+    pub quantity: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllocationOut {
+    pub site_id: i64,
+    pub item_id: i64,
+    pub unit: String,
+    /// What the reserve holds of the item.
+    pub in_reserve: i64,
+    /// What is shared out: `quantity`, capped at `in_reserve`.
+    pub available: i64,
+    pub daily_use: i64,
+    pub days: i64,
+    /// Sum of the shortfalls.
+    pub needed: i64,
+    /// Sum of the suggested quantities.
+    pub suggested: i64,
+    pub lines: Vec<AllocationLineOut>,
+}
+
+/// The allocation the page `/supplies/sites/{id}/allocate` suggests: each community store under
+/// the reserve with its need, stock and stock in transit, and the reserve's units shared by
+/// shortfall. Only for those who may dispatch from the reserve; nothing moves.
+#[utoipa::path(get, path = "/api/v1/supplies/allocation", tag = "supplies", params(AllocationQuery),
+    responses((status = 200, body = AllocationOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn allocation(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<AllocationQuery>,
+) -> ApiResult<Json<AllocationOut>> {
+    let site_id = q
+        .site_id
+        .ok_or_else(|| ApiError::invalid("site_id", "请给出储备库 site_id"))?;
+    let item_id = q
+        .item_id
+        .ok_or_else(|| ApiError::invalid("item_id", "请给出物资 item_id"))?;
+    // Unlike the page (which falls back to defaults), the API names the bad parameter.
+    let daily_use = q.daily_use.unwrap_or(2);
+    if !(0..=1_000).contains(&daily_use) {
+        return Err(ApiError::invalid(
+            "daily_use",
+            "每人每日用量应在 0 到 1000 之间",
+        ));
+    }
+    let days = q.days.unwrap_or(7);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::invalid("days", "保障天数应在 1 到 365 之间"));
+    }
+    if q.quantity.is_some_and(|n| n < 0) {
+        return Err(ApiError::invalid("quantity", "分配数量不能为负数"));
+    }
+    let (reserve, in_reserve, recipients) =
+        supplies::allocation_basis(&state.db, &user.scope, site_id, item_id).await?;
+    let unit = supplies::items(&state.db)
+        .await?
+        .into_iter()
+        .find(|i| i.id == item_id)
+        .map(|i| i.unit)
+        .unwrap_or_default();
+    let available = q.quantity.unwrap_or(in_reserve).min(in_reserve);
+    let needs: Vec<linli_core::supplies::Need> = recipients
+        .iter()
+        .map(|r| linli_core::supplies::Need {
+            site_id: r.site.id,
+            observed: r.observed,
+            daily_use,
+            days,
+            on_hand: r.on_hand,
+        })
+        .collect();
+    let plan = linli_core::supplies::allocate(available, &needs);
+    Ok(Json(AllocationOut {
+        site_id: reserve.id,
+        item_id,
+        unit,
+        in_reserve,
+        available,
+        daily_use,
+        days,
+        needed: plan.iter().map(|a| a.shortfall).sum(),
+        suggested: plan.iter().map(|a| a.quantity).sum(),
+        lines: recipients
+            .into_iter()
+            .zip(plan)
+            .map(|(r, a)| AllocationLineOut {
+                site_id: r.site.id,
+                site_name: r.site.name,
+                node_id: r.site.node_id,
+                community: r.site.node_name,
+                observed: r.observed,
+                need: r.observed.saturating_mul(daily_use).saturating_mul(days),
+                stock: r.stock,
+                in_transit: r.in_transit,
+                shortfall: a.shortfall,
+                quantity: a.quantity,
+            })
+            .collect(),
+    }))
 }

@@ -40,6 +40,11 @@ pub fn router() -> Router<AppState> {
         .route("/enterprises/{id}/not-reopened", post(not_reopened_submit))
         .route("/enterprises/{id}/inspections", post(inspection_submit))
         .route("/enterprises/{id}/link", post(link_submit))
+        // A reload of the unmasked page lands here by GET: back to the masked page.
+        .route(
+            "/enterprises/{id}/unmask",
+            post(unmask_submit).get(back_to_enterprise),
+        )
         .route("/reopenings/{id}/decision", post(decision_submit))
         .route("/e/{token}", get(public_form).post(public_submit))
         // Each app gets its own counters (tests run several apps in one process).
@@ -679,6 +684,8 @@ struct Detail {
     apply: ApplyFields,
     inspection: InspectionFields,
     decision_reason: String,
+    /// The contact phone in clear, right after a deliberate (audited) unmask.
+    clear_phone: Option<String>,
 }
 
 #[derive(Default)]
@@ -1070,6 +1077,36 @@ async fn not_reopened_submit(
 
 #[derive(Deserialize)]
 struct Empty {}
+
+async fn back_to_enterprise(Path(id): Path<i64>) -> Redirect {
+    Redirect::to(&format!("/enterprises/{id}"))
+}
+
+/// Shows the contact phone in clear (staff and admins), audited with the caller's address.
+async fn unmask_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    form: CsrfForm<Empty>,
+) -> Response {
+    let CsrfForm { user, .. } = form;
+    match enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip)).await {
+        Ok(phone) => {
+            render_enterprise(
+                &state,
+                &user,
+                id,
+                Detail {
+                    notice: Some("已显示完整联系电话（本次查看已记入审计日志）。".into()),
+                    clear_phone: Some(phone.unwrap_or_default()),
+                    ..Detail::default()
+                },
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
 
 async fn link_submit(
     State(state): State<AppState>,

@@ -15,6 +15,7 @@ use linli_core::policy::{
 };
 use linli_core::registry::PersonInput;
 use linli_core::{CoreError, NodeKind, Role};
+use linli_store::dashboard::{self, EpidemicDashboard};
 use linli_store::epidemic::{
     self, Alert, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource, StoredPolicy,
 };
@@ -157,26 +158,72 @@ fn in_force_today(a: &RiskArea) -> bool {
 struct HomePage {
     shell: Shell,
     area: String,
-    fever: usize,
-    overdue: usize,
     areas_in_force: usize,
     high_in_force: usize,
     policy: String,
     policy_from: String,
     can_screen: bool,
-    due_releases: usize,
+    dash: EpidemicDashboard,
+    /// The node above the dashboard's, when the caller may open it (drill up).
+    parent: Option<(i64, String)>,
+    /// The caller's other top nodes, to switch the dashboard to (several bound nodes).
+    roots: Vec<(i64, String)>,
 }
 
-async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+impl HomePage {
+    fn fevers_hot(&self) -> bool {
+        self.dash.total.fevers_open + self.dash.total.overdue_open > 0
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct HomeQuery {
+    /// Kept as text so a bad value is a plain 404, not an extractor error.
+    node_id: Option<String>,
+}
+
+/// The 防疫 summary: the epidemic dashboard of one node (the caller's own, or `?node_id=` to
+/// drill down) with a row per child node, plus the risk areas and the policy in force.
+async fn home(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<HomeQuery>,
+) -> Response {
     let result = async {
-        let alerts = alerts_in_scope(&state, &user, None).await?;
+        let node_id = match q
+            .node_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(raw) => raw.parse::<i64>().map_err(|_| StoreError::NotFound)?,
+            None => dashboard::default_node(&state.db, &user.scope)
+                .await?
+                .ok_or(StoreError::NotFound)?,
+        };
+        let dash = dashboard::epidemic_dashboard(&state.db, &user.scope, node_id, today()).await?;
+        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let parent = match node.parent_id {
+            Some(pid) => nodes::get(&state.db, &user.scope, pid)
+                .await
+                .ok()
+                .map(|p| (p.id, p.name)),
+            None => None,
+        };
+        let mut roots = Vec::new();
+        for id in root_ids(&state, &user).await? {
+            // The node shown and the one linked as 上级 need no second link.
+            if id != node_id && parent.as_ref().is_none_or(|(pid, _)| *pid != id) {
+                let n = nodes::get(&state.db, &user.scope, id).await?;
+                roots.push((n.id, n.name));
+            }
+        }
         let areas = epidemic::risk_areas(&state.db).await?;
         let policies = epidemic::published_policies(&state.db).await?;
-        let due = due_in_scope(&state, &user).await?.len();
-        Ok::<_, StoreError>((alerts, areas, policies, due))
+        Ok::<_, StoreError>((dash, parent, roots, areas, policies))
     }
     .await;
-    let (alerts, areas, policies, due_releases) = match result {
+    let (dash, parent, roots, areas, policies) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -194,8 +241,6 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
                 .collect::<Vec<_>>()
                 .join("、")
         },
-        fever: alerts.iter().filter(|a| a.kind == "fever").count(),
-        overdue: alerts.iter().filter(|a| a.kind == "overdue").count(),
         areas_in_force: in_force.len(),
         high_in_force: in_force
             .iter()
@@ -206,7 +251,9 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
             .map(|p| format_date(p.effective_from()))
             .unwrap_or_default(),
         can_screen: user.scope.role() != Role::Official,
-        due_releases,
+        dash,
+        parent,
+        roots,
         shell: Shell::of(&user, "epidemic"),
     }
     .into_response()

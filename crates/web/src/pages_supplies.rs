@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::clock::{display, format_date, today};
-use linli_core::supplies::{AdjustReason, EntryKind, Movement, Quantity, SiteDraft};
+use linli_core::supplies::{AdjustReason, EntryKind, ItemDraft, Movement, Quantity, SiteDraft};
 use linli_core::CoreError;
 use linli_store::supplies::{self, Transfer, TransferInput};
 use linli_store::users::Principal;
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/supplies", get(stock_page))
         .route("/supplies/stock.xlsx", get(export_xlsx))
         .route("/supplies/sites", post(create_site))
+        .route("/supplies/items", post(create_item))
         .route("/supplies/sites/{id}", get(site_page))
         .route("/supplies/sites/{id}/entries", post(record_entry))
         .route("/supplies/sites/{id}/transfers", post(send_transfer))
@@ -205,6 +206,28 @@ struct SiteFields {
     kind: String,
 }
 
+/// The item form as typed (admins only), kept when refused.
+#[derive(Default, Deserialize)]
+struct ItemForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    shelf_life_days: String,
+}
+
+/// The stock page's two forms as typed, and the item form's errors (the site form's are the
+/// page's `errors`).
+#[derive(Default)]
+struct StockForms {
+    site: SiteFields,
+    item: ItemForm,
+    item_errors: Vec<String>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "supplies.html")]
 struct StockPage {
@@ -221,6 +244,11 @@ struct StockPage {
     f: SiteFields,
     errors: Vec<String>,
     notice: String,
+    /// Admins add items to the catalogue here.
+    can_add_item: bool,
+    item: ItemForm,
+    item_errors: Vec<String>,
+    categories: Vec<Choice>,
 }
 
 #[derive(Deserialize)]
@@ -238,13 +266,14 @@ async fn stock_page(
         Some("received") => "已确认接收，物资已入库。",
         Some("cancelled") => "已取消调拨，物资已退回调出物资点。",
         Some("site") => "已设立物资点。",
+        Some("item") => "已新增物资品类。",
         _ => "",
     };
     render_stock(
         &state,
         &user,
         q.node_id,
-        SiteFields::default(),
+        StockForms::default(),
         StatusCode::OK,
         Vec::new(),
         notice.to_owned(),
@@ -256,7 +285,7 @@ async fn render_stock(
     state: &AppState,
     user: &Principal,
     node_id: Option<i64>,
-    f: SiteFields,
+    forms: StockForms,
     status: StatusCode,
     errors: Vec<String>,
     notice: String,
@@ -321,9 +350,20 @@ async fn render_stock(
         can_add_site: supplies::can_write_at(&user.scope, &node.path) && node.is_open(),
         node_id: node.id,
         node_name: node.name,
-        f,
+        f: forms.site,
         errors,
         notice,
+        can_add_item: user.scope.is_admin(),
+        categories: linli_core::supplies::ItemCategory::ALL
+            .iter()
+            .map(|c| Choice {
+                value: c.as_str().to_owned(),
+                label: c.label_zh().to_owned(),
+                selected: forms.item.category == c.as_str(),
+            })
+            .collect(),
+        item: forms.item,
+        item_errors: forms.item_errors,
     };
     (status, page).into_response()
 }
@@ -360,15 +400,93 @@ async fn create_site(State(state): State<AppState>, f: CsrfForm<SiteForm>) -> Re
         }
         Err(e) => match form_errors(e) {
             Ok((status, errors)) => {
-                let fields = SiteFields {
-                    name: form.name,
-                    kind: form.kind,
+                let forms = StockForms {
+                    site: SiteFields {
+                        name: form.name,
+                        kind: form.kind,
+                    },
+                    ..StockForms::default()
                 };
-                render_stock(&state, user, node_id, fields, status, errors, String::new()).await
+                render_stock(&state, user, node_id, forms, status, errors, String::new()).await
             }
             Err(e) => store_error_page(e),
         },
     }
+}
+
+#[derive(Deserialize)]
+struct ItemQuery {
+    node_id: Option<i64>,
+}
+
+/// Field names of the item form in Chinese.
+fn item_label(field: &str) -> &str {
+    match field {
+        "name" => "物资名称",
+        "unit" => "计量单位",
+        "category" => "品类",
+        "shelf_life_days" => "保质期",
+        other => field_label(other),
+    }
+}
+
+/// Adds an item to the catalogue (admins only; the store allows staff too, the page keeps the
+/// catalogue with admins). A refusal re-renders the stock page with the form as typed.
+async fn create_item(
+    State(state): State<AppState>,
+    Query(q): Query<ItemQuery>,
+    f: CsrfForm<ItemForm>,
+) -> Response {
+    let user = &f.user;
+    let form = f.form;
+    if !user.scope.is_admin() {
+        return error_page(StatusCode::FORBIDDEN, "只有系统管理员可以新增物资品类。");
+    }
+    let shelf = form.shelf_life_days.trim();
+    let result = async {
+        let shelf_life_days = match shelf {
+            "" => None,
+            s => Some(s.parse::<i64>().map_err(|_| {
+                StoreError::invalid("shelf_life_days", "请填写整数天数，无保质期请留空")
+            })?),
+        };
+        let draft = ItemDraft::parse(&form.name, &form.unit, &form.category, shelf_life_days)
+            .map_err(StoreError::Invalid)?;
+        supplies::create_item(&state.db, &user.scope, &draft).await
+    }
+    .await;
+    let errors = match result {
+        Ok(_) => {
+            let node = q
+                .node_id
+                .map(|n| format!("node_id={n}&"))
+                .unwrap_or_default();
+            return Redirect::to(&format!("/supplies?{node}notice=item")).into_response();
+        }
+        Err(StoreError::Invalid(errs)) => errs
+            .iter()
+            .map(|e| format!("{}：{}", item_label(&e.field), e.message))
+            .collect(),
+        Err(StoreError::Conflict { field, message }) => {
+            vec![format!("{}：{}", item_label(&field), message)]
+        }
+        Err(e) => return store_error_page(e),
+    };
+    let forms = StockForms {
+        item: form,
+        item_errors: errors,
+        ..StockForms::default()
+    };
+    render_stock(
+        &state,
+        user,
+        q.node_id,
+        forms,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Vec::new(),
+        String::new(),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

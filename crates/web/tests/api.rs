@@ -658,6 +658,8 @@ async fn scope_walk(t: TestDb) {
     });
     let node_b = format!("?node_id={}", w.grid_b.id);
     let community_q = format!("?node_id={}", w.community.id);
+    // Endpoints keyed by a supplies site in the query (the allocation suggestion).
+    let site_q = format!("?site_id={}&item_id=1&quantity=10", w.site_b);
     let mut operations = 0;
     for (path, item) in paths {
         for method in ["get", "post", "put", "patch", "delete"] {
@@ -698,6 +700,7 @@ async fn scope_walk(t: TestDb) {
                     "?limit=500",
                     &node_b,
                     &community_q,
+                    &site_q,
                 ]
             } else {
                 &[""]

@@ -594,3 +594,128 @@ async fn staff_register_the_business_applies_by_link_and_staff_approve_postgres(
         pages(t).await;
     }
 }
+
+/// The contact phone is masked until staff or an admin reveal it (API and page), each reveal
+/// audited with the caller's address; officials and grid workers get 403, outsiders 404.
+async fn unmask_contact(t: TestDb) {
+    use linli_store::audit::{self, AuditFilter};
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let admin_id = user(&db, "admin", "admin", &[]).await;
+    let staff_b_id = user(&db, "staff_b", "staff", &[w.grid_b.id]).await;
+    let c = code("92533401MA6N12345");
+    let id = linli_store::enterprises::create(
+        &db,
+        &Scope::operator(),
+        w.grid_a.id,
+        &linli_core::enterprise::EnterpriseInput {
+            name: "康珠饭店",
+            kind: "individual",
+            credit_code: Some(&c),
+            contact_phone: Some("13612348609"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .enterprise
+    .id;
+    let path = format!("/api/v1/enterprises/{id}/unmask");
+    let audited = || async {
+        audit::list(
+            &db,
+            &Scope::operator(),
+            &AuditFilter {
+                action_prefix: Some("enterprise.unmask".into()),
+                ..AuditFilter::default()
+            },
+            linli_store::Page::new(None, None),
+        )
+        .await
+        .unwrap()
+    };
+
+    // The read stays masked.
+    let staff = bearer(&db, w.staff_id).await;
+    let (s, v) = call(
+        &app,
+        &staff,
+        "GET",
+        &format!("/api/v1/enterprises/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!v.to_string().contains("13612348609"), "{v}");
+    for user_id in [w.staff_id, admin_id] {
+        let token = bearer(&db, user_id).await;
+        let (s, v) = call(&app, &token, "POST", &path, None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["contact_phone"], "13612348609");
+    }
+    for (user_id, want) in [
+        (w.official_id, StatusCode::FORBIDDEN),
+        (w.worker_a_id, StatusCode::FORBIDDEN),
+        (staff_b_id, StatusCode::NOT_FOUND),
+    ] {
+        let token = bearer(&db, user_id).await;
+        let (s, v) = call(&app, &token, "POST", &path, None).await;
+        assert_eq!(s, want, "{v}");
+        assert!(!v.to_string().contains("13612348609"));
+    }
+    let (s, _) = call(
+        &app,
+        &staff,
+        "POST",
+        &format!("/api/v1/enterprises/{}/unmask", id + 1000),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let a = audited().await;
+    assert_eq!(a.len(), 2, "each reveal audited, refusals not");
+    assert!(
+        a.iter().all(|e| e.ip.as_deref() == Some("127.0.0.1")),
+        "{a:?}"
+    );
+
+    // The page: masked with a button for staff; the reveal shows the number and is audited.
+    let (page, csrf) = sign_in(&app, "staff").await;
+    let url = format!("{}/enterprises/{id}", app.base);
+    let (s, html) = get(&page, url.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("136****8609") && !html.contains("13612348609"));
+    assert!(html.contains(&format!("action=\"/enterprises/{id}/unmask\"")));
+    let (s, html) = post(&page, format!("{url}/unmask"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("13612348609"), "{html}");
+    assert!(html.contains("记入审计日志"));
+    assert_eq!(audited().await.len(), 3);
+    // Without the token nothing is revealed.
+    let (s, html) = post(&page, format!("{url}/unmask"), &[]).await;
+    assert!(s.is_client_error(), "{s}");
+    assert!(!html.contains("13612348609"));
+    // Officials: no button, and a post is refused.
+    let (official, csrf_o) = sign_in(&app, "official").await;
+    let (_, html) = get(&official, url.clone()).await;
+    assert!(html.contains("136****8609"));
+    assert!(!html.contains("/unmask\""), "{html}");
+    let (s, html) = post(&official, format!("{url}/unmask"), &[("csrf", &csrf_o)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(!html.contains("13612348609"));
+    assert_eq!(audited().await.len(), 3);
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn staff_and_admins_unmask_a_contact_phone_sqlite() {
+    unmask_contact(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn staff_and_admins_unmask_a_contact_phone_postgres() {
+    if let Some(t) = TestDb::postgres().await {
+        unmask_contact(t).await;
+    }
+}

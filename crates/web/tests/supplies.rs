@@ -825,3 +825,402 @@ async fn staff_keep_the_ledger_and_transfer_on_the_pages_postgres() {
         pages_flow(t).await;
     }
 }
+
+/// A person in `at` under observation: arrived from a high-risk area (2022 policy).
+async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
+    use linli_core::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+    let op = Scope::operator();
+    let date = |s: &str| linli_core::clock::parse_date("d", s).unwrap();
+    if linli_store::epidemic::risk_areas(db)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        let area = RiskArea::new(
+            DivisionCode::parse("420111").unwrap(),
+            None,
+            RiskLevel::High,
+            date("2022-06-30"),
+            None,
+        )
+        .unwrap();
+        linli_store::epidemic::add_risk_area(db, &op, &area)
+            .await
+            .unwrap();
+    }
+    let number = format!(
+        "{id_body}{}",
+        linli_core::idnumber::check_char(id_body.as_bytes())
+    );
+    let (person, _) = linli_store::registry::create(
+        db,
+        &op,
+        &linli_store::registry::Placement {
+            node_id: at.id,
+            ..Default::default()
+        },
+        &linli_core::registry::PersonInput {
+            name,
+            id_number: Some(&number),
+            address: Some("1栋1单元101室"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let recorded = linli_store::epidemic::record_arrival(
+        db,
+        &op,
+        linli_store::epidemic::ArrivalInput {
+            person: linli_store::epidemic::ArrivalPerson::Registered(person.id),
+            origin_code: DivisionCode::parse("420111").unwrap(),
+            arrived_on: date("2022-07-02"),
+            purpose: None,
+            symptoms: Vec::new(),
+            temperature: Some(Temperature::parse("36.5").unwrap()),
+            source: linli_store::epidemic::ArrivalSource::Worker,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(recorded.observation_id.is_some());
+}
+
+/// `GET /api/v1/supplies/allocation` answers what the allocation page suggests (need, stock,
+/// in transit, suggested quantity per community), for those who may dispatch from the reserve
+/// only, names a bad parameter, and moves nothing.
+async fn allocation_api(t: TestDb) {
+    use linli_core::supplies::{Movement, SiteDraft};
+    use linli_store::supplies;
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let op = Scope::operator();
+    let url = |p: &str| format!("{}{p}", app.base);
+    let masks = supplies::items(&db).await.unwrap()[0].id;
+    let reserve = supplies::create_site(
+        &db,
+        &op,
+        w.street.id,
+        &SiteDraft::parse("街道储备库", None, true).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let store_a = supplies::create_site(
+        &db,
+        &op,
+        w.community_a.id,
+        &SiteDraft::parse("甲物资点", None, false).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let store_b = supplies::create_site(
+        &db,
+        &op,
+        w.community_b.id,
+        &SiteDraft::parse("乙物资点", None, false).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let receipt = |n| Movement::parse("receipt", n, None).unwrap();
+    supplies::record(&db, &op, reserve, masks, &receipt(1000), None)
+        .await
+        .unwrap();
+    supplies::record(&db, &op, store_a, masks, &receipt(5), None)
+        .await
+        .unwrap();
+    // 3 masks on their way to A.
+    supplies::send_transfer(
+        &db,
+        &op,
+        &supplies::TransferInput {
+            item_id: masks,
+            from_site_id: reserve,
+            to_site_id: store_a,
+            quantity: linli_core::supplies::Quantity::parse("quantity", "3").unwrap(),
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    observed_person(&db, &w.community_a, "张观察", "53340119900101001").await;
+    observed_person(&db, &w.community_b, "李观察", "53340119900101002").await;
+    let transfers_before = supplies::transfers(&db, &op, w.street.id, None)
+        .await
+        .unwrap()
+        .len();
+
+    let official = api_login(&app, "official").await;
+    let q = format!(
+        "/api/v1/supplies/allocation?site_id={reserve}&item_id={masks}&quantity=20&daily_use=2&days=7"
+    );
+    let r = official.get(url(&q)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["in_reserve"], 997, "{v}");
+    assert_eq!(v["available"], 20);
+    let lines = v["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{v}");
+    let line = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["community"] == name)
+            .unwrap()
+            .clone()
+    };
+    let a = line("里布嘎社区");
+    let b = line("北门社区");
+    // One person × 2 a day × 7 days = 14; A holds 5 and has 3 coming: short of 6; B of 14.
+    assert_eq!(
+        (&a["need"], &a["stock"], &a["in_transit"], &a["shortfall"]),
+        (&json!(14), &json!(5), &json!(3), &json!(6)),
+        "{a}"
+    );
+    assert_eq!(
+        (&b["stock"], &b["shortfall"]),
+        (&json!(0), &json!(14)),
+        "{b}"
+    );
+    assert_eq!(
+        (&a["site_id"], &b["site_id"]),
+        (&json!(store_a), &json!(store_b))
+    );
+    assert_eq!(a["quantity"], 6);
+    assert_eq!(b["quantity"], 14);
+    assert_eq!(v["suggested"], 20);
+    // Less than needed: shared by shortfall, never more than available.
+    let v: Value = official
+        .get(url(&format!(
+            "/api/v1/supplies/allocation?site_id={reserve}&item_id={masks}&quantity=10"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["suggested"], 10, "{v}");
+    // The page shows the same suggestion.
+    let (page, _) = page_login(&app, "official").await;
+    let (status, html) = get(
+        &page,
+        url(&format!(
+            "/supplies/sites/{reserve}/allocate?item_id={masks}&available=20&daily_use=2&days=7"
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("name=\"q\" value=\"6\"") && html.contains("name=\"q\" value=\"14\""),
+        "{html}"
+    );
+
+    // Bad parameters are named.
+    for (query, field) in [
+        (format!("site_id={reserve}&item_id={masks}&days=0"), "days"),
+        (
+            format!("site_id={reserve}&item_id={masks}&daily_use=-1"),
+            "daily_use",
+        ),
+        (
+            format!("site_id={reserve}&item_id={masks}&quantity=-5"),
+            "quantity",
+        ),
+        (format!("item_id={masks}"), "site_id"),
+        (format!("site_id={reserve}"), "item_id"),
+    ] {
+        let r = official
+            .get(url(&format!("/api/v1/supplies/allocation?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["fields"][0]["field"], field, "{query}: {e}");
+    }
+    // An official dispatches from reserves only: a community's store is refused.
+    let r = official
+        .get(url(&format!(
+            "/api/v1/supplies/allocation?site_id={store_a}&item_id={masks}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Staff of a community cannot dispatch from the street's reserve: it is not theirs (404).
+    let staff = api_login(&app, "staff_a").await;
+    let r = staff.get(url(&q)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let worker = api_login(&app, "worker").await;
+    let r = worker.get(url(&q)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Nothing moved.
+    assert_eq!(
+        supplies::transfers(&db, &op, w.street.id, None)
+            .await
+            .unwrap()
+            .len(),
+        transfers_before
+    );
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn the_allocation_api_answers_the_pages_suggestion_sqlite() {
+    allocation_api(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_allocation_api_answers_the_pages_suggestion_postgres() {
+    if let Some(t) = TestDb::postgres().await {
+        allocation_api(t).await;
+    }
+}
+
+/// Admins add items on the stock page: a refused form is shown again as typed with the field
+/// named, a duplicate is refused, a good one lands in the catalogue; staff see no form and are
+/// refused (403) when posting it.
+async fn items_form(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    user(&db, "admin", "admin", &[]).await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    let count = || async { linli_store::supplies::items(&db).await.unwrap().len() };
+    let before = count().await;
+
+    let (admin, csrf) = page_login(&app, "admin").await;
+    let (status, html) = get(&admin, url("/supplies")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("新增物资品类"), "{html}");
+    let action = format!("/supplies/items?node_id={}", w.street.id);
+
+    // Bad input: the fields named, the form open and filled back, nothing added.
+    let (status, html) = post_form(
+        &admin,
+        url(&action),
+        &[
+            ("csrf", &csrf),
+            ("name", "隔离衣"),
+            ("unit", ""),
+            ("category", "equipment"),
+            ("shelf_life_days", "三年"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("保质期：请填写整数天数"), "{html}");
+    assert!(html.contains("value=\"隔离衣\""), "{html}");
+    assert!(html.contains("value=\"三年\""), "{html}");
+    assert!(html.contains("value=\"equipment\" selected"), "{html}");
+    let (status, html) = post_form(
+        &admin,
+        url(&action),
+        &[
+            ("csrf", &csrf),
+            ("name", "隔离衣"),
+            ("unit", ""),
+            ("category", "protective"),
+            ("shelf_life_days", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("计量单位：") && html.contains("保质期："),
+        "{html}"
+    );
+    // A preset's name is taken.
+    let (status, html) = post_form(
+        &admin,
+        url(&action),
+        &[
+            ("csrf", &csrf),
+            ("name", "医用外科口罩"),
+            ("unit", "只"),
+            ("category", "protective"),
+            ("shelf_life_days", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("物资名称：已有同名物资"), "{html}");
+    assert_eq!(count().await, before);
+
+    // A good one.
+    let (status, location) = post_form(
+        &admin,
+        url(&action),
+        &[
+            ("csrf", &csrf),
+            ("name", "隔离衣"),
+            ("unit", "件"),
+            ("category", "protective"),
+            ("shelf_life_days", "730"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    assert_eq!(
+        location,
+        format!("/supplies?node_id={}&notice=item", w.street.id)
+    );
+    let items = linli_store::supplies::items(&db).await.unwrap();
+    let gown = items.iter().find(|i| i.name == "隔离衣").unwrap();
+    assert_eq!(
+        (
+            gown.unit.as_str(),
+            gown.category.as_str(),
+            gown.shelf_life_days
+        ),
+        ("件", "protective", Some(730))
+    );
+    let (_, html) = get(&admin, url(&location)).await;
+    assert!(html.contains("已新增物资品类"), "{html}");
+
+    // Staff: no form, and a post is refused.
+    let (staff, csrf_s) = page_login(&app, "staff_a").await;
+    let (_, html) = get(&staff, url("/supplies")).await;
+    assert!(!html.contains("新增物资品类"));
+    let (status, _) = post_form(
+        &staff,
+        url("/supplies/items"),
+        &[
+            ("csrf", &csrf_s),
+            ("name", "防护面屏"),
+            ("unit", "个"),
+            ("category", "protective"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Without the CSRF token nothing is added either.
+    let (status, _) = post_form(
+        &admin,
+        url("/supplies/items"),
+        &[
+            ("name", "防护面屏"),
+            ("unit", "个"),
+            ("category", "protective"),
+        ],
+    )
+    .await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(count().await, before + 1);
+    app.t.finish().await;
+}
+
+#[tokio::test]
+async fn admins_add_items_on_the_stock_page_sqlite() {
+    items_form(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn admins_add_items_on_the_stock_page_postgres() {
+    if let Some(t) = TestDb::postgres().await {
+        items_form(t).await;
+    }
+}
