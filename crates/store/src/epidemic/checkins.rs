@@ -25,6 +25,8 @@ const MAX_BATCH: usize = 2_000;
 const ROWS_PER_STATEMENT: usize = 500;
 /// Requests waiting beyond this many wait for room in the queue (back-pressure, not memory).
 const QUEUE: usize = 8_192;
+/// How long an idle writer keeps its connection.
+const KEEP_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One check-in to write, with the caller's scope.
 pub struct CheckinJob {
@@ -111,7 +113,21 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Queued>) {
     // One connection kept for the writer: its page cache stays warm between batches (a pooled
     // connection would often be one whose cache another connection's commit had invalidated).
     let mut kept: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
-    while let Some(first) = rx.recv().await {
+    loop {
+        // An idle writer gives its connection back: a pool being closed (shutdown, the end of a
+        // test) waits for every connection, and would wait for a kept one forever.
+        let next = if kept.is_some() {
+            match tokio::time::timeout(KEEP_IDLE, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    kept = None;
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = next else { break };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
