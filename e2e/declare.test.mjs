@@ -14,44 +14,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PASSWORD,
-  PHONE,
   bodyText,
   clickAndWait,
+  idCheck,
   logIn,
+  optionValueContaining,
+  PASSWORD,
   pathOf,
+  PHONE,
   reportOverflow,
   shot,
   skipWithoutChromium,
   startStack,
 } from './helpers.mjs';
 
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECKS = '10X98765432';
-
-/** The check character (GB 11643) for the first 17 digits of a resident ID number. */
-function idCheck(body17) {
-  let sum = 0;
-  for (let i = 0; i < 17; i += 1) sum += Number(body17[i]) * ID_WEIGHTS[i];
-  return ID_CHECKS[sum % 11];
-}
-
 const ID_BODY = '53340119880606003';
 const ID = ID_BODY + idCheck(ID_BODY);
 // The same number with a wrong check character.
 const BAD_ID = ID_BODY + (idCheck(ID_BODY) === '0' ? '1' : '0');
 const NAME = '赵六';
-
-/** The value of the first <option> of `select` whose label contains `text`. */
-async function optionValueContaining(select, text) {
-  const options = await select.locator('option').evaluateAll((els) =>
-    els.map((o) => ({ value: o.value, label: o.textContent })));
-  const hit = options.find((o) => o.label.includes(text));
-  if (!hit) {
-    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
-  }
-  return hit.value;
-}
 
 async function openEpidemic(page) {
   const res = await clickAndWait(page, page.locator('header nav a', { hasText: '防疫' }).first());

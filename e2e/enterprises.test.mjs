@@ -15,13 +15,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DESKTOP,
-  PASSWORD,
-  PHONE,
   bodyText,
   clickAndWait,
+  DESKTOP,
   logIn,
+  optionValueContaining,
+  PASSWORD,
   pathOf,
+  PHONE,
   reportOverflow,
   shot,
   skipWithoutChromium,
@@ -45,15 +46,6 @@ const BODY = '91533401MA6KE2E2E';
 const CODE = BODY + creditCheck(BODY);
 const WRONG = BODY + (CODE.endsWith('0') ? '1' : '0');
 const NAME = '香格里拉市松赞林文化旅游有限公司';
-
-/** The value of the first <option> of `select` whose label contains `text`. */
-async function optionValueContaining(select, text) {
-  const options = await select.locator('option').evaluateAll((els) =>
-    els.map((o) => ({ value: o.value, label: o.textContent })));
-  const hit = options.find((o) => o.label.includes(text));
-  if (!hit) assert.fail(`no option containing ${text}`);
-  return hit.value;
-}
 
 const submit = (page, text) =>
   page.locator('main form button[type=submit]', { hasText: text }).first();

@@ -6,50 +6,32 @@
 // 2022 on a phone. gridworker (格桑, bound to 第01网格) opens 防疫 on a 360×740 phone, screens
 // a resident arriving from there on 2022-07-05 — a wrong origin code first, refused with the
 // form filled back — and reads the result: 集中隔离, 7 days, and the explanation to read aloud.
-// The policies page renders the rules in Chinese.
+// The policies page renders the rules in Chinese. The official then drafts a 9th edition with
+// 5 days for high-risk arrivals and tries it (试算): 王五 would be shortened by two days.
 //
 // Screenshots land in e2e/screenshots/epidemic-*.png (gitignored).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PASSWORD,
-  PHONE,
   bodyText,
   clickAndWait,
+  idCheck,
   logIn,
   logOut,
+  optionValueContaining,
+  PASSWORD,
   pathOf,
+  PHONE,
   reportOverflow,
   shot,
   skipWithoutChromium,
   startStack,
 } from './helpers.mjs';
 
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECKS = '10X98765432';
-
-/** The check character (GB 11643) for the first 17 digits of a resident ID number. */
-function idCheck(body17) {
-  let sum = 0;
-  for (let i = 0; i < 17; i += 1) sum += Number(body17[i]) * ID_WEIGHTS[i];
-  return ID_CHECKS[sum % 11];
-}
-
 const ID_BODY = '53340119900815002';
 const ID = ID_BODY + idCheck(ID_BODY);
 const NAME = '王五';
-
-/** The value of the first <option> of `select` whose label contains `text`. */
-async function optionValueContaining(select, text) {
-  const options = await select.locator('option').evaluateAll((els) =>
-    els.map((o) => ({ value: o.value, label: o.textContent })));
-  const hit = options.find((o) => o.label.includes(text));
-  if (!hit) {
-    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
-  }
-  return hit.value;
-}
 
 /** Goes to /epidemic through the header link 防疫. */
 async function openEpidemic(page) {
@@ -181,6 +163,38 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     assert.ok(observed >= 1, `the screened arrival is under observation (${observed})`);
     await shot(page, 'epidemic-dashboard-360.png');
     await reportOverflow(page, 'epidemic dashboard at 360px');
+    await logOut(page);
+  });
+  await t.test('an official drafts a shorter 9th edition and tries it before publishing', async () => {
+    const page = await newPage(PHONE);
+    const res = await logIn(page, base, 'official', PASSWORD);
+    assert.equal(res.status(), 200, 'official login: HTTP status');
+    await page.goto(`${base}/epidemic/policies`);
+    // The 9th edition's card offers to start a new version from it.
+    const card = page.locator('section.policy', { hasText: '第九版' }).first();
+    const edit = card.getByRole('link', { name: '以此为底稿编辑' });
+    assert.equal(await edit.count(), 1, 'an edit link on the 9th edition');
+    const form = await clickAndWait(page, edit);
+    assert.equal(form.status(), 200, 'the editor: HTTP status');
+    assert.equal(pathOf(page), '/epidemic/policies/edit');
+    await shot(page, 'epidemic-policy-edit-360.png');
+    await reportOverflow(page, 'policy editor at 360px');
+    // High-risk arrivals: 7 → 5 days; compared on 2022-07-08, while 王五 (07-05) is still in.
+    assert.equal(await page.inputValue('input[name=days_2_0]'), '7');
+    await page.fill('input[name=days_2_0]', '5');
+    await page.fill('input[name=on]', '2022-07-08');
+    const tried = await clickAndWait(page, submit(page, '试算影响'));
+    assert.equal(tried.status(), 200, 'the what-if: HTTP status');
+    const result = page.locator('section.whatif');
+    assert.equal(await result.count(), 1, 'the what-if result is shown');
+    const row = result.locator('tbody tr', { hasText: NAME }).first();
+    assert.equal(await row.count(), 1, `${NAME} is among the people compared`);
+    const change = (await row.locator('.change').innerText()).trim();
+    assert.equal(change, '缩短', 'a 5-day rule shortens the 7-day quarantine');
+    assert.ok((await row.innerText()).includes('-2 天'), 'by two days');
+    await result.scrollIntoViewIfNeeded();
+    await shot(page, 'epidemic-policy-whatif-360.png');
+    await reportOverflow(page, 'policy what-if at 360px');
     await logOut(page);
   });
 });

@@ -239,3 +239,25 @@ export async function logOut(page) {
   await clickAndWait(page, button);
   assert.equal(pathOf(page), '/login', 'logging out should land on /login');
 }
+
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+export const ID_CHECKS = '10X98765432';
+
+/** The check character (GB 11643, ISO 7064 MOD 11-2) for the first 17 digits of an ID number. */
+export function idCheck(body17) {
+  assert.match(body17, /^\d{17}$/);
+  let sum = 0;
+  for (let i = 0; i < 17; i += 1) sum += Number(body17[i]) * ID_WEIGHTS[i];
+  return ID_CHECKS[sum % 11];
+}
+
+/** The value of the first <option> of `select` whose label contains `text`. */
+export async function optionValueContaining(select, text) {
+  const options = await select.locator('option').evaluateAll((els) =>
+    els.map((o) => ({ value: o.value, label: o.textContent })));
+  const hit = options.find((o) => o.label.includes(text));
+  if (!hit) {
+    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
+  }
+  return hit.value;
+}

@@ -16,13 +16,15 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  DESKTOP,
-  PASSWORD,
-  PHONE,
   bodyText,
   clickAndWait,
+  DESKTOP,
+  idCheck,
   logIn,
+  optionValueContaining,
+  PASSWORD,
   pathOf,
+  PHONE,
   reportOverflow,
   shot,
   skipWithoutChromium,
@@ -32,17 +34,6 @@ import {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROSTER = join(HERE, '../../shared/fixtures/roster.gbk.csv');
 const COMMUNITY = '里布嘎社区';
-
-/** The value of the first <option> of `select` whose label contains `text`. */
-async function optionValueContaining(select, text) {
-  const options = await select.locator('option').evaluateAll((els) =>
-    els.map((o) => ({ value: o.value, label: o.textContent })));
-  const hit = options.find((o) => o.label.includes(text));
-  if (!hit) {
-    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
-  }
-  return hit.value;
-}
 
 /** The number on the count tile labelled `label` (exactly), or null. */
 async function tile(page, label) {
@@ -101,16 +92,6 @@ async function confirmPartial(page) {
 }
 
 // ---------------------------------------------------------------- a synthetic large roster
-
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECKS = '10X98765432';
-
-/** The check character (GB 11643) for the first 17 digits of a resident ID number. */
-function idCheck(body17) {
-  let sum = 0;
-  for (let i = 0; i < 17; i += 1) sum += Number(body17[i]) * ID_WEIGHTS[i];
-  return ID_CHECKS[sum % 11];
-}
 
 const SURNAMES = [...'王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗'];
 const GIVEN = [...'伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玉'];

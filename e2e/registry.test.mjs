@@ -12,13 +12,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PASSWORD,
-  PHONE,
   bodyText,
   clickAndWait,
+  ID_CHECKS,
+  idCheck,
   logIn,
   logOut,
+  optionValueContaining,
+  PASSWORD,
   pathOf,
+  PHONE,
   reportOverflow,
   shot,
   skipWithoutChromium,
@@ -26,17 +29,6 @@ import {
 } from './helpers.mjs';
 
 // ---------------------------------------------------------------- resident ID numbers
-
-const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECKS = '10X98765432';
-
-/** The check character (GB 11643) for the first 17 digits of a resident ID number. */
-function idCheck(body17) {
-  assert.match(body17, /^\d{17}$/);
-  let sum = 0;
-  for (let i = 0; i < 17; i += 1) sum += Number(body17[i]) * ID_WEIGHTS[i];
-  return ID_CHECKS[sum % 11];
-}
 
 const ID_BODY = '53340119850312001';
 const GOOD_ID = ID_BODY + idCheck(ID_BODY);
@@ -51,17 +43,6 @@ const TAG = '独居老人';
 const UNMASK = '查看完整号码（记入审计）';
 
 // ---------------------------------------------------------------- page helpers
-
-/** The value of the first <option> of `select` whose label contains `text`. */
-async function optionValueContaining(select, text) {
-  const options = await select.locator('option').evaluateAll((els) =>
-    els.map((o) => ({ value: o.value, label: o.textContent })));
-  const hit = options.find((o) => o.label.includes(text));
-  if (!hit) {
-    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
-  }
-  return hit.value;
-}
 
 /** The person form's save button (not the header's 退出, which is also a submit button). */
 const saveButton = (page) =>

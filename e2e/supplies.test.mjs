@@ -21,29 +21,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PASSWORD,
-  PHONE,
   bodyText,
   clickAndWait,
   logIn,
   logOut,
+  optionValueContaining,
+  PASSWORD,
   pathOf,
+  PHONE,
   reportOverflow,
   shot,
   skipWithoutChromium,
   startStack,
 } from './helpers.mjs';
-
-/** The value of the first <option> of `select` whose label contains `text`. */
-async function optionValueContaining(select, text) {
-  const options = await select.locator('option').evaluateAll((els) =>
-    els.map((o) => ({ value: o.value, label: o.textContent })));
-  const hit = options.find((o) => o.label.includes(text));
-  if (!hit) {
-    assert.fail(`no option containing ${text}; options: ${JSON.stringify(options.map((o) => o.label.trim()))}`);
-  }
-  return hit.value;
-}
 
 /** Goes to /supplies through the header link 物资. */
 async function openSupplies(page) {

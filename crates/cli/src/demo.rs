@@ -202,7 +202,33 @@ pub async fn build_tree(db: &Db) -> Result<usize, CliError> {
     }
     seed_supplies(db, &street, &community).await?;
     seed_enterprises(db, &community).await?;
+    seed_departments(db).await?;
     Ok(created)
+}
+
+/// The departments a street summons most often (吹哨报到), so the whistle form has someone to
+/// call in the demo. Missing ones are added; existing ones are kept.
+pub async fn seed_departments(db: &Db) -> Result<(), CliError> {
+    use linli_store::requests;
+    let have: Vec<String> = requests::departments(db)
+        .await?
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    for name in [
+        "城管执法中队",
+        "派出所",
+        "市场监管所",
+        "住建局",
+        "供水公司",
+        "供电所",
+    ] {
+        if !have.iter().any(|h| h == name) {
+            requests::create_department(db, &Scope::operator(), name, linli_core::clock::now_ms())
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Demo enterprises of 里布嘎社区, one in each state: reopened (and inspected), waiting for the

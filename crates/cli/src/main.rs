@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_checkins;
+mod bench_report;
 mod demo;
 mod import;
 
@@ -97,6 +98,20 @@ enum Command {
     /// Measure whole workloads on a fresh database (SQLite, or PostgreSQL with --database-url).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Manage Open311 API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ApikeyCommand {
+    /// Create a key bound to a node (printed once): requests posted with it land in its inbox.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        node: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +156,16 @@ enum BenchCommand {
         /// Concurrent HTTP clients (connections).
         #[arg(long, default_value_t = 64)]
         clients: usize,
+    },
+    /// One day's daily report for every node of a district (10,000 grids, a month of records),
+    /// live, beside a plain GROUP BY over the same tables.
+    Report {
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        grids: u64,
+        #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        arrivals_per_day: u64,
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
     },
     /// Registry search through HTTP at scale, beside a bare indexed query.
     Search {
@@ -345,9 +370,13 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
     // Overdue check-in alerts, every minute (idempotent, so several servers may all run it).
     let overdue = tokio::spawn(overdue_alerts(db.clone()));
     let retention = tokio::spawn(retention_job(db.clone(), args.retention_days));
+    // Residents' requests past their deadlines, every minute, under a database lease so that
+    // of several servers only one escalates.
+    let deadlines = tokio::spawn(linli_store::requests::deadlines_every_minute(db.clone()));
     linli_web::serve(listener, linli_web::app(db.clone(), config)).await?;
     overdue.abort();
     retention.abort();
+    deadlines.abort();
     db.close().await;
     Ok(())
 }
@@ -571,6 +600,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             })
             .await?;
         }
+        Command::Bench(BenchCommand::Report {
+            grids,
+            arrivals_per_day,
+            runs,
+        }) => {
+            let database_url = cli.global.database_url.clone();
+            bench_report::report(bench_report::ReportBench {
+                grids,
+                arrivals_per_day,
+                runs,
+                database_url,
+            })
+            .await?;
+        }
         Command::Bench(BenchCommand::Import { rows, pg_url }) => {
             bench::import(bench::ImportBench { rows, pg_url }).await?;
         }
@@ -581,6 +624,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 database_url: cli.global.database_url.clone(),
             })
             .await?;
+        }
+        Command::Apikey(ApikeyCommand::Add { name, node }) => {
+            let db = open(&cli.global).await?;
+            let (k, key) =
+                linli_store::requests::create_api_key(&db, &op, &name, node, clock::now_ms())
+                    .await?;
+            say!(
+                "Created Open311 API key `{}` (id {}) for node {}; it is shown only now:\n{key}",
+                k.name,
+                k.id,
+                k.node_id
+            );
         }
         Command::Node(cmd) => {
             let db = open(&cli.global).await?;

@@ -5,13 +5,17 @@
 //! memory whole.
 
 pub mod access;
+pub mod checkpoint;
 pub mod clock;
+pub mod contact;
 pub mod enterprise;
 pub mod idnumber;
 pub mod import_job;
 pub mod phone;
 pub mod policy;
 pub mod registry;
+pub mod report;
+pub mod request;
 pub mod roster;
 pub mod sheet;
 pub mod supplies;

@@ -905,6 +905,21 @@ impl PolicyVersion {
     }
 }
 
+impl PolicyDraft {
+    /// Reads a draft as officials write it (JSON, the shape `GET /api/v1/policies` shows) and
+    /// validates it: a JSON mistake is one error naming the line and column, a rule broken is
+    /// one error per field path.
+    pub fn from_json(text: &str) -> Result<PolicyVersion, InvalidPolicy> {
+        let draft: PolicyDraft = serde_json::from_str(text).map_err(|e| {
+            InvalidPolicy(vec![CoreError::invalid(
+                "policy",
+                format!("JSON 有误（第 {} 行第 {} 列）：{e}", e.line(), e.column()),
+            )])
+        })?;
+        draft.validate()
+    }
+}
+
 /// The policy in force on `date`: the latest `effective_from` on or before it; among versions
 /// taking effect the same day, the highest version number (then the last in the slice).
 pub fn policy_in_force(versions: &[PolicyVersion], date: Date) -> Option<&PolicyVersion> {

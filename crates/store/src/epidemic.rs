@@ -383,31 +383,20 @@ pub async fn record_arrival(
     let id: i64 = row.try_get(0)?;
 
     let observation_id = if classification.measure != Measure::None {
-        let place = match classification.measure {
-            Measure::HomeQuarantine | Measure::HealthMonitoring => person.address.clone(),
-            _ => None,
-        };
-        let row = sqlx::query(
-            "INSERT INTO observation (person_id, arrival_id, district_id, node_path, measure, stages_json, place, \
-             start_on, until_on, check_ins_per_day, policy_version_id, created_at, purge_on) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        Some(
+            open_observation(
+                &mut tx,
+                &NewObservation {
+                    person: &person,
+                    arrival_id: Some(id),
+                    plan: &classification,
+                    policy_version_id: stored.id,
+                    created_at: now,
+                    purge_on: &purge_on,
+                },
+            )
+            .await?,
         )
-        .bind(person.id)
-        .bind(id)
-        .bind(person.node_path.root_id())
-        .bind(person.node_path.as_str())
-        .bind(classification.measure.as_str())
-        .bind(serde_json::to_string(&classification.stages).unwrap_or_else(|_| "[]".into()))
-        .bind(place)
-        .bind(format_date(classification.start))
-        .bind(format_date(classification.until))
-        .bind(i64::from(classification.check_ins_per_day))
-        .bind(stored.id)
-        .bind(now)
-        .bind(&purge_on)
-        .fetch_one(&mut *tx)
-        .await?;
-        Some(row.try_get::<i64, _>(0)?)
     } else {
         None
     };
@@ -451,6 +440,61 @@ pub async fn record_arrival(
         observation_id,
         alert_id,
     })
+}
+
+/// An observation to open: whose, from which arrival (none for a close contact), under which
+/// plan and policy version, and when its records are purged.
+pub(crate) struct NewObservation<'a> {
+    pub person: &'a crate::registry::Person,
+    pub arrival_id: Option<i64>,
+    /// The classification that decided it (its measure is not `None`).
+    pub plan: &'a Classification,
+    pub policy_version_id: i64,
+    pub created_at: i64,
+    pub purge_on: &'a str,
+}
+
+/// Where a measure is kept: home measures at the person's dwelling; no place is recorded for
+/// the others.
+pub(crate) fn observation_place(
+    measure: Measure,
+    person: &crate::registry::Person,
+) -> Option<String> {
+    match measure {
+        Measure::HomeQuarantine | Measure::HealthMonitoring => person.address.clone(),
+        _ => None,
+    }
+}
+
+/// Opens an observation in the caller's transaction: the plan's measure, stages (JSON), period,
+/// check-ins per day and [`observation_place`]. The one way an observation is opened, for an arrival
+/// ([`record_arrival`]) and for a close contact (`contacts::record_contact`).
+pub(crate) async fn open_observation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewObservation<'_>,
+) -> Result<i64, StoreError> {
+    let plan = new.plan;
+    let row = sqlx::query(
+        "INSERT INTO observation (person_id, arrival_id, district_id, node_path, measure, stages_json, place, \
+         start_on, until_on, check_ins_per_day, policy_version_id, created_at, purge_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(new.person.id)
+    .bind(new.arrival_id)
+    .bind(new.person.node_path.root_id())
+    .bind(new.person.node_path.as_str())
+    .bind(plan.measure.as_str())
+    .bind(serde_json::to_string(&plan.stages).unwrap_or_else(|_| "[]".into()))
+    .bind(observation_place(plan.measure, new.person))
+    .bind(format_date(plan.start))
+    .bind(format_date(plan.until))
+    .bind(i64::from(plan.check_ins_per_day))
+    .bind(new.policy_version_id)
+    .bind(new.created_at)
+    .bind(new.purge_on)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
 }
 
 /// The registered person with this ID number, when the caller may see them.

@@ -6,6 +6,8 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod checkpoints;
+pub mod contacts;
 pub mod dashboard;
 mod db;
 pub mod declarations;
@@ -13,7 +15,10 @@ pub mod enterprises;
 pub mod epidemic;
 mod import;
 pub mod nodes;
+pub mod policies;
 pub mod registry;
+pub mod reports;
+pub mod requests;
 pub mod retention;
 pub mod secret;
 pub mod supplies;

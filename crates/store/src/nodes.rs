@@ -683,6 +683,13 @@ pub const PATH_COPIES: &[(&str, &str, Option<&str>)] = &[
     ("enterprise", "node_path", Some("district_id")),
     ("reopening", "node_path", Some("district_id")),
     ("inspection", "node_path", Some("district_id")),
+    ("epi_case", "node_path", Some("district_id")),
+    ("contact_link", "node_path", Some("district_id")),
+    ("request", "node_path", Some("district_id")),
+    ("checkpoint", "node_path", Some("district_id")),
+    ("gate_pass", "node_path", Some("district_id")),
+    ("gate_scan", "node_path", Some("district_id")),
+    ("trip", "node_path", Some("district_id")),
 ];
 
 /// Closes a node and every open node under it on `on` (today by default). Closed nodes stay in

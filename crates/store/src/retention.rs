@@ -25,11 +25,18 @@ pub struct RetentionRun {
     pub checkins: u64,
     pub alerts: u64,
     pub declarations: u64,
+    /// Checkpoint scans (kept `retention_days` after the scan).
+    pub scans: u64,
 }
 
 impl RetentionRun {
     pub fn total(&self) -> u64 {
-        self.arrivals + self.observations + self.checkins + self.alerts + self.declarations
+        self.arrivals
+            + self.observations
+            + self.checkins
+            + self.alerts
+            + self.declarations
+            + self.scans
     }
 }
 
@@ -146,12 +153,30 @@ pub async fn anonymise_due(
     .await?
     .rows_affected();
 
+    // A scan's purge date was set from the default retention when it was logged: shift the
+    // cutoff by the difference instead of rewriting every row's date.
+    let scan_cutoff = format_date(
+        linli_core::clock::parse_date("today", &today)
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            + time::Duration::days(crate::epidemic::RETENTION_DAYS - retention_days),
+    );
+    let scans = sqlx::query(
+        "UPDATE gate_scan SET person_id = NULL, plate = NULL, anonymised_at = $2 \
+         WHERE anonymised_at IS NULL AND purge_on < $1",
+    )
+    .bind(&scan_cutoff)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+
     let run = RetentionRun {
         arrivals,
         observations,
         checkins,
         alerts,
         declarations,
+        scans,
     };
     if run.total() > 0 {
         audit::record(
@@ -164,6 +189,7 @@ pub async fn anonymise_due(
                 "checkins": run.checkins,
                 "alerts": run.alerts,
                 "declarations": run.declarations,
+                "scans": run.scans,
             })),
         )
         .await?;

@@ -54,8 +54,12 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_audit))
         .merge(crate::api_registry::routes())
         .merge(crate::api_epidemic::routes())
+        .merge(crate::api_checkpoints::routes())
+        .merge(crate::api_contacts::routes())
         .merge(crate::api_enterprises::routes())
         .merge(crate::api_supplies::routes())
+        .merge(crate::api_reports::routes())
+        .merge(crate::api_requests::routes())
         .split_for_parts()
 }
 

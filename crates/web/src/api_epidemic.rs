@@ -4,12 +4,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use linli_core::clock::{format_date, parse_date, parse_instant, rfc3339};
-use linli_core::policy::{Classification, DivisionCode, RiskArea, RiskLevel, Temperature};
+use std::collections::BTreeMap;
+
+use linli_core::policy::{
+    Classification, DivisionCode, PolicyDraft, PolicyVersion, RiskArea, RiskLevel, Temperature,
+};
 use linli_core::CoreError;
 use linli_store::epidemic::{
     self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput, CheckinJob,
 };
-use linli_store::StoreError;
+use linli_store::{policies, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,7 +27,8 @@ use crate::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_risk_areas, create_risk_area))
-        .routes(routes!(list_policies))
+        .routes(routes!(list_policies, publish_policy))
+        .routes(routes!(policy_what_if))
         .routes(routes!(create_arrival))
         .routes(routes!(create_checkin))
         .routes(routes!(list_alerts))
@@ -47,7 +52,7 @@ pub enum TemperatureIn {
 
 impl TemperatureIn {
     /// The temperature if one was given and it parses; a bad one joins `errors`.
-    fn parse_opt(
+    pub(crate) fn parse_opt(
         given: Option<&TemperatureIn>,
         errors: &mut Vec<CoreError>,
     ) -> Option<Temperature> {
@@ -201,6 +206,162 @@ async fn list_policies(
             })
             .collect(),
     }))
+}
+
+/// Reads a policy draft given as JSON (the shape `GET /api/v1/policies` lists, without `id`).
+fn draft_of(value: serde_json::Value) -> Result<PolicyVersion, ApiError> {
+    PolicyDraft::from_json(&value.to_string()).map_err(|e| ApiError::from(StoreError::Invalid(e.0)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedOut {
+    pub id: i64,
+    /// `key@version`
+    pub policy_version: String,
+}
+
+/// Publishes a new policy version (officials and admins; audited). Body: `{"key","name",
+/// "effective_from","version","rules"}`. The effective date may not lie in the past and the
+/// version must be above every published one of its key (409 otherwise); arrivals already
+/// classified keep their version.
+#[utoipa::path(post, path = "/api/v1/policies", tag = "epidemic",
+    request_body(content = Object, description = "A policy draft"),
+    responses((status = 201, body = PublishedOut),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn publish_policy(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<(StatusCode, Json<PublishedOut>)> {
+    if !user.scope.can_manage_policy() {
+        return Err(StoreError::Forbidden("只有干部和管理员可以发布防控政策".into()).into());
+    }
+    let draft = draft_of(body)?;
+    let id = policies::publish(&state.db, &user.scope, &draft)
+        .await
+        .map_err(version_conflict)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PublishedOut {
+            id,
+            policy_version: format!("{}@{}", draft.key(), draft.version()),
+        }),
+    ))
+}
+
+/// A version number already taken is a clash with what is stored: 409.
+fn version_conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict { field, message } => ApiError {
+            fields: vec![crate::error::FieldError {
+                field,
+                message: message.clone(),
+            }],
+            ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        },
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WhatIfBody {
+    /// The draft: `{"key","name","effective_from","version","rules"}`.
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Value,
+    /// The day to compare on, `YYYY-MM-DD` (default: today).
+    pub on: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhatIfChangeOut {
+    pub observation_id: i64,
+    pub person_id: i64,
+    pub person_name: String,
+    /// The version that classified the record, `key@n`.
+    pub current_version: String,
+    /// released, extended, shortened, measure_changed or unchanged
+    pub kind: String,
+    pub kind_label: String,
+    pub from_measure: String,
+    pub from_until: String,
+    pub to_measure: String,
+    pub to_until: String,
+    pub until_delta_days: i64,
+    /// What the draft would tell the resident.
+    pub explanation: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhatIfOut {
+    pub on: String,
+    /// Records per kind of change.
+    #[schema(value_type = Object)]
+    pub counts: BTreeMap<String, usize>,
+    pub changes: Vec<WhatIfChangeOut>,
+}
+
+/// Tries a draft policy on every open observation in the caller's jurisdiction: who would be
+/// released, extended, shortened or put under another measure, before it is published. Changes
+/// nothing. Officials and admins.
+#[utoipa::path(post, path = "/api/v1/policies/what-if", tag = "epidemic",
+    request_body = WhatIfBody,
+    responses((status = 200, body = WhatIfOut),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn policy_what_if(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(body): Json<WhatIfBody>,
+) -> ApiResult<Json<WhatIfOut>> {
+    if !user.scope.can_manage_policy() {
+        return Err(StoreError::Forbidden("只有干部和管理员可以试算防控政策".into()).into());
+    }
+    let draft = draft_of(body.policy)?;
+    let on = match body.on.as_deref() {
+        Some(raw) => parse_date("on", raw).map_err(StoreError::from)?,
+        None => linli_core::clock::today(),
+    };
+    let rows = policies::what_if(&state.db, &user.scope, &draft, on).await?;
+    Ok(Json(what_if_out(on, &rows)))
+}
+
+/// The answer of a what-if, shared with the policy editor page.
+pub fn what_if_out(on: time::Date, rows: &[policies::WhatIfRow]) -> WhatIfOut {
+    let mut counts = BTreeMap::new();
+    for kind in [
+        "released",
+        "extended",
+        "shortened",
+        "measure_changed",
+        "unchanged",
+    ] {
+        counts.insert(kind.to_owned(), 0);
+    }
+    let changes = rows
+        .iter()
+        .map(|r| {
+            *counts.entry(r.change.kind.as_str().to_owned()).or_insert(0) += 1;
+            WhatIfChangeOut {
+                observation_id: r.observation_id,
+                person_id: r.person_id,
+                person_name: r.person_name.clone(),
+                current_version: r.current_version.clone(),
+                kind: r.change.kind.as_str().to_owned(),
+                kind_label: r.change.kind.label_zh().to_owned(),
+                from_measure: r.change.from.measure.as_str().to_owned(),
+                from_until: format_date(r.change.from.until),
+                to_measure: r.change.to.measure.as_str().to_owned(),
+                to_until: format_date(r.change.to.until),
+                until_delta_days: r.change.until_delta_days,
+                explanation: r.change.to.explanation.clone(),
+            }
+        })
+        .collect();
+    WhatIfOut {
+        on: format_date(on),
+        counts,
+        changes,
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,19 +3,30 @@
 //! with the caller's scope, and render.
 
 pub mod api;
+pub mod api_checkpoints;
+pub mod api_contacts;
 pub mod api_enterprises;
 pub mod api_epidemic;
 pub mod api_registry;
+pub mod api_reports;
+pub mod api_requests;
 pub mod api_supplies;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod open311;
 pub mod pages;
+pub mod pages_checkpoints;
+pub mod pages_contacts;
 pub mod pages_declare;
 pub mod pages_enterprises;
 pub mod pages_epidemic;
 pub mod pages_import;
+pub mod pages_policies;
 pub mod pages_registry;
+pub mod pages_report_templates;
+pub mod pages_reports;
+pub mod pages_requests;
 pub mod pages_supplies;
 
 use std::net::SocketAddr;
@@ -85,9 +96,15 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
         .merge(pages_registry::router())
         .merge(pages_import::router())
         .merge(pages_epidemic::router())
+        .merge(pages_checkpoints::router())
+        .merge(pages_policies::router())
+        .merge(pages_contacts::router())
         .merge(pages_supplies::router())
+        .merge(pages_reports::router())
         .merge(pages_enterprises::router())
         .merge(pages_declare::router())
+        .merge(open311::router())
+        .merge(pages_requests::router())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -95,6 +112,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
     Router::new()
         .merge(small_bodies)
         .merge(pages_import::upload_router())
+        .merge(pages_requests::upload_router())
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -98,7 +98,7 @@ fn level_class(l: RiskLevel) -> &'static str {
     }
 }
 
-fn measure_class(m: Measure) -> &'static str {
+pub(crate) fn measure_class(m: Measure) -> &'static str {
     match m {
         Measure::CentralizedQuarantine => "centralized",
         Measure::HomeQuarantine => "home",
@@ -719,6 +719,7 @@ struct RuleView {
 }
 
 struct PolicyView {
+    id: i64,
     name: String,
     version: String,
     from: String,
@@ -733,10 +734,12 @@ struct PolicyView {
 struct PoliciesPage {
     shell: Shell,
     policies: Vec<PolicyView>,
+    can_edit: bool,
+    notice: String,
 }
 
 /// A condition as a worker would say it.
-fn condition_zh(c: &Condition) -> String {
+pub(crate) fn condition_zh(c: &Condition) -> String {
     match c {
         Condition::OriginRisk { level, within_days } if *within_days == 0 => {
             format!("抵达当天来源地为{}地区", level.label_zh())
@@ -807,6 +810,7 @@ fn policy_views(all: &[StoredPolicy]) -> Vec<PolicyView> {
             .map(format_date)
             .unwrap_or_default();
         out.push(PolicyView {
+            id: p.id,
             name: policy.name().to_owned(),
             version: format!("{}@{}", policy.key(), policy.version()),
             from: format_date(policy.effective_from()),
@@ -821,11 +825,20 @@ fn policy_views(all: &[StoredPolicy]) -> Vec<PolicyView> {
     out
 }
 
-async fn policies_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+async fn policies_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
     match epidemic::published_policies(&state.db).await {
         Ok(all) => PoliciesPage {
             shell: Shell::of(&user, "epidemic"),
             policies: policy_views(&all),
+            can_edit: user.scope.can_manage_policy(),
+            notice: q
+                .notice
+                .map(|_| "已发布新版本：从其生效日期起登记的人员按新版本判定。".to_owned())
+                .unwrap_or_default(),
         }
         .into_response(),
         Err(e) => store_error_page(e),

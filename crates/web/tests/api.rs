@@ -99,6 +99,84 @@ struct World {
     /// An enterprise in grid B (its name carries B's secret) and its pending reopening.
     enterprise_b: i64,
     reopening_b: i64,
+    /// A resident's request in grid B (its words carry B's secret) and a whistle on it.
+    request_b: i64,
+    whistle_b: i64,
+    /// A checkpoint in grid B, a pass for person B and a trip of B (see `checkpoint_world`).
+    checkpoint_b: i64,
+    pass_b: i64,
+    trip_b: i64,
+}
+
+/// A gate in grid B, person B's pass (scanned once) and an outgoing trip of B.
+async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i64) {
+    use linli_store::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
+    let d = |s: &str| linli_core::clock::parse_date("d", s).unwrap();
+    let gate = checkpoints::create_checkpoint(db, &Scope::operator(), grid_b.id, "乙门")
+        .await
+        .unwrap();
+    let pass = checkpoints::issue_pass(
+        db,
+        &Scope::operator(),
+        &PassInput {
+            node_id: grid_b.id,
+            holder: Holder::Person(person_b),
+            purpose: None,
+            valid_from: d("2022-03-01"),
+            valid_to: d("2022-03-31"),
+        },
+    )
+    .await
+    .unwrap();
+    checkpoints::record_scan(
+        db,
+        &Scope::operator(),
+        gate.id,
+        &ScanInput {
+            direction: linli_core::checkpoint::Direction::In,
+            passer: Passer::Person(person_b),
+            temperature: None,
+            at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let trip = linli_core::checkpoint::TripDraft::parse(
+        "medical",
+        "州医院",
+        Ok(d("2022-03-10")),
+        None,
+        false,
+    )
+    .unwrap();
+    let trip = checkpoints::add_trip(db, &Scope::operator(), person_b, &trip)
+        .await
+        .unwrap();
+    (gate.id, pass.id, trip)
+}
+
+/// A request in grid B with B's phone, and a department summoned to it (see `World`).
+async fn request_world(db: &Db, grid_b: &Node) -> (i64, i64) {
+    use linli_core::request::{Channel, RequestDraft, RequestInput};
+    use linli_store::requests;
+    let op = Scope::operator();
+    let now = linli_core::clock::now_ms();
+    let draft = RequestDraft::parse(&RequestInput {
+        description: "乙秘密家楼道漏水",
+        reporter_phone: Some("13900001111"),
+        ..Default::default()
+    })
+    .unwrap();
+    let r = requests::create(db, &op, grid_b.id, "general", Channel::Hotline, &draft, now)
+        .await
+        .unwrap();
+    let d = requests::create_department(db, &op, "水务所", now)
+        .await
+        .unwrap();
+    let w = requests::blow_whistle(db, &op, r.id, &[d.id], now)
+        .await
+        .unwrap();
+    (r.id, w[0].id)
 }
 
 /// An enterprise in grid B with a pending reopening application (see `World`).
@@ -246,9 +324,16 @@ async fn world(db: &Db) -> World {
     .unwrap();
     let (site_b, transfer_b) = supply_world(db, &grid_b, &community).await;
     let (enterprise_b, reopening_b) = enterprise_world(db, &grid_b).await;
+    let (request_b, whistle_b) = request_world(db, &grid_b).await;
+    let (checkpoint_b, pass_b, trip_b) = checkpoint_world(db, &grid_b, person_b.id).await;
     World {
+        checkpoint_b,
+        pass_b,
+        trip_b,
         enterprise_b,
         reopening_b,
+        request_b,
+        whistle_b,
         site_b,
         transfer_b,
         observation_b: arrival.observation_id.unwrap(),
@@ -672,6 +757,9 @@ async fn scope_walk(t: TestDb) {
                 user_ids.to_vec()
             } else if path.starts_with("/api/v1/persons") {
                 vec![w.person_b]
+            } else if path.starts_with("/api/v1/cases") {
+                // Cases are keyed by the person's id (contacts module).
+                vec![w.person_b]
             } else if path.starts_with("/api/v1/households") {
                 vec![w.household_b]
             } else if path.starts_with("/api/v1/observations") {
@@ -686,6 +774,17 @@ async fn scope_walk(t: TestDb) {
                 vec![w.site_b]
             } else if path.starts_with("/api/v1/supplies/transfers") {
                 vec![w.transfer_b]
+            // Residents' requests: B's request and the whistle on it.
+            } else if path.starts_with("/api/v1/requests/") {
+                vec![w.request_b]
+            } else if path.starts_with("/api/v1/whistles") {
+                vec![w.whistle_b]
+            } else if path.starts_with("/api/v1/checkpoints") {
+                vec![w.checkpoint_b]
+            } else if path.starts_with("/api/v1/passes") {
+                vec![w.pass_b]
+            } else if path.starts_with("/api/v1/trips") {
+                vec![w.trip_b]
             } else {
                 node_ids.to_vec()
             };
@@ -714,6 +813,10 @@ async fn scope_walk(t: TestDb) {
                     "{}{}{query}",
                     app.base,
                     path.replace("{id}", &id.to_string())
+                        // Reports: /api/v1/reports/{template}/{node_id}/{date}…
+                        .replace("{node_id}", &id.to_string())
+                        .replace("{template}", "epidemic-daily")
+                        .replace("{date}", "2022-07-02")
                 );
                 let req = client()
                     .request(method.to_uppercase().parse().unwrap(), &url)

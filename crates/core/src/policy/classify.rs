@@ -297,18 +297,37 @@ pub fn classify(
             explanation: String::new(),
         },
     };
-    out.explanation = explain(policy, facts, names, winner, alerting, &out);
+    // A contact no rule of this version is about (a 次密接 under the 20 measures): said so.
+    let contact_unruled = facts.contact.as_ref().filter(|_| {
+        !candidates
+            .iter()
+            .any(|c| c.evidence.iter().any(|e| matches!(e, Evidence::Contact(_))))
+    });
+    out.explanation = explain(
+        policy,
+        facts,
+        names,
+        winner,
+        alerting,
+        contact_unruled,
+        &out,
+    );
     Ok(out)
 }
 
 /// Writes the explanation: what we know (where from, the area's level since when, the
 /// contact, the fever), which rule of which version applies, and what follows until when.
+///
+/// A contact is told of the last contact, not of an arrival, unless the origin decided
+/// (an arrival who is also a contact); `contact_unruled` is the contact when no rule of the
+/// version is about contacts of its kind, which the explanation then says.
 fn explain(
     policy: &PolicyVersion,
     facts: &Facts,
     names: &dyn Fn(&str) -> Option<String>,
     winner: Option<&Candidate>,
     alerting: Option<&Candidate>,
+    contact_unruled: Option<&ContactFact>,
     out: &Classification,
 ) -> String {
     let place = |code: &DivisionCode, name: Option<&str>| {
@@ -325,7 +344,23 @@ fn explain(
 
     let evidence = winner.map_or(&[][..], |w| &w.evidence[..]);
     let mut clauses = Vec::new();
-    if evidence.is_empty() || evidence.iter().any(Evidence::about_origin) {
+    let origin_said = evidence.iter().any(Evidence::about_origin);
+    let contact_said = evidence.iter().any(|e| matches!(e, Evidence::Contact(_)));
+    if let Some(c) = facts
+        .contact
+        .as_ref()
+        .filter(|_| !origin_said && !contact_said)
+    {
+        clauses.push(format!(
+            "您是{}，与{}最后接触于 {}",
+            c.kind.label_zh(),
+            match c.kind {
+                ContactKind::CloseContact => "病例",
+                ContactKind::SecondaryContact => "密切接触者",
+            },
+            day(c.last_contact_on)
+        ));
+    } else if evidence.is_empty() || origin_said {
         clauses.push(format!(
             "您于 {} 从 {}抵达",
             day(facts.arrived_on),
@@ -371,11 +406,24 @@ fn explain(
         policy.name(),
         day(policy.effective_from())
     );
+    // 「按《…》（… 起施行）」, then for a contact no rule is about: 「，没有适用于次密接的条款」.
+    let unruled = contact_unruled
+        .map(|c| format!("，没有适用于{}的条款", c.kind.label_zh()))
+        .unwrap_or_default();
     match winner {
-        None => text.push_str(&format!("{citation}，没有适用的条款：无需管控。")),
+        None => {
+            let none = if unruled.is_empty() {
+                "，没有适用的条款"
+            } else {
+                &unruled
+            };
+            text.push_str(&format!("{citation}{none}：无需管控。"));
+        }
         Some(w) => {
+            // After 「没有适用于…的条款」 the rule that decided is named on its own: 「；按第 3 条」.
+            let rule = if unruled.is_empty() { "" } else { "；按" };
             text.push_str(&format!(
-                "{citation}第 {} 条（{}）：{}",
+                "{citation}{unruled}{rule}第 {} 条（{}）：{}",
                 w.index + 1,
                 w.rule.who,
                 outcome(w, out)

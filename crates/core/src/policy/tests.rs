@@ -48,6 +48,8 @@ struct Case {
     until: Option<Date>,
     rule: Option<usize>,
     fever_alert: bool,
+    /// Phrases the explanation must contain.
+    says: &'static [&'static str],
 }
 
 /// Defaults for a plain arrival with no expected measure.
@@ -64,6 +66,7 @@ const fn arrival(what: &'static str, origin: &'static str, arrived_on: Date) -> 
         until: None,
         rule: None,
         fever_alert: false,
+        says: &[],
     }
 }
 
@@ -102,6 +105,11 @@ impl Case {
         self
     }
 
+    const fn says(mut self, phrases: &'static [&'static str]) -> Case {
+        self.says = phrases;
+        self
+    }
+
     fn facts(&self) -> Facts {
         Facts {
             origin_code: code(self.origin),
@@ -136,6 +144,13 @@ fn run_table(policy: &PolicyVersion, areas: &[RiskArea], community: &str, cases:
             "until = start + days − 1 — {ctx}"
         );
         assert!(c.explanation.contains(policy.name()), "{ctx}");
+        for phrase in case.says {
+            assert!(c.explanation.contains(phrase), "says 「{phrase}」 — {ctx}");
+        }
+        // A contact in the community (not from elsewhere) is never told of an arrival.
+        if case.contact.is_some() && case.origin == community {
+            assert!(!c.explanation.contains("抵达"), "no arrival — {ctx}");
+        }
     }
 }
 
@@ -359,7 +374,24 @@ fn preset_2020_by_origin_contact_and_fever() {
         .expect(C, 14, date!(2020 - 02 - 07), 0),
         arrival("contact of a contact: not in the 2020 rules", KUNMING, day)
             .contact(SecondaryContact, date!(2020 - 01 - 22))
-            .none_by(None),
+            .none_by(None)
+            .says(&[
+                "您是次密接，与密切接触者最后接触于 2020-01-22。",
+                "（2020-01-20 起施行），没有适用于次密接的条款：无需管控。",
+            ]),
+        arrival(
+            "contact of a contact with a cough: the fever rule",
+            KUNMING,
+            day,
+        )
+        .contact(SecondaryContact, date!(2020 - 01 - 22))
+        .symptoms(&["咳嗽"])
+        .expect(C, 1, day, 4)
+        .alert()
+        .says(&[
+            "您是次密接，与密切接触者最后接触于 2020-01-22；有症状：咳嗽。",
+            "没有适用于次密接的条款；按第 5 条（",
+        ]),
     ];
     run_table(&p, &[], KUNMING, &cases);
 
@@ -503,10 +535,21 @@ fn twenty_measures_abolish_medium_and_secondary_contacts() {
         arrival("elsewhere", "440106", day).none_by(Some(2)),
         arrival("close contact: 5 + 3", KUNMING, day)
             .contact(CloseContact, date!(2022 - 11 - 18))
-            .expect(C, 8, date!(2022 - 11 - 25), 0),
+            .expect(C, 8, date!(2022 - 11 - 25), 0)
+            .says(&[
+                "您是密切接触者，最后接触日期为 2022-11-18。",
+                "（2022-11-11 起施行）第 1 条（密切接触者）：",
+            ]),
         arrival("secondary contact: no longer identified", KUNMING, day)
             .contact(SecondaryContact, date!(2022 - 11 - 18))
-            .none_by(Some(2)),
+            .none_by(Some(2))
+            .says(&[
+                "您是次密接，与密切接触者最后接触于 2022-11-18。",
+                "没有适用于次密接的条款；按第 3 条（其他地区人员）：无需管控。",
+            ]),
+        arrival("arrival from elsewhere: unchanged", "440106", day)
+            .none_by(Some(2))
+            .says(&["您于 2022-11-20 从 440106 抵达。按《"]),
         arrival("fever", KUNMING, day).temp("38.0").none_by(Some(2)),
     ];
     run_table(&p, &areas, KUNMING, &cases);
@@ -1147,5 +1190,31 @@ fn what_if_twenty_measures_over_ninth_edition_records() {
     assert_eq!(
         serde_json::to_string(&MeasureChanged).unwrap(),
         "\"measure_changed\""
+    );
+}
+
+#[test]
+fn a_draft_read_from_json_names_the_line_or_the_field() {
+    let ninth = presets()
+        .into_iter()
+        .find(|p| p.key() == "ninth-edition")
+        .unwrap();
+    let text = serde_json::to_string_pretty(&ninth).unwrap();
+    assert_eq!(PolicyDraft::from_json(&text).unwrap(), ninth);
+
+    // A JSON slip is one error on `policy` with its line.
+    let broken = text.replacen("\"rules\"", "rules", 1);
+    let e = PolicyDraft::from_json(&broken).unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!(e.0[0].field, "policy");
+    assert!(e.0[0].message.contains("行"), "{}", e.0[0].message);
+
+    // A broken rule names its path.
+    let mut draft = ninth.to_draft();
+    draft.rules[2].stages[0].days = 0;
+    let e = PolicyDraft::from_json(&serde_json::to_string(&draft).unwrap()).unwrap_err();
+    assert!(
+        e.0.iter().any(|e| e.field == "rules[2].stages[0].days"),
+        "{e}"
     );
 }

@@ -1,0 +1,11 @@
+-- The optional photo of a resident's request: at most one per request, kept apart from the
+-- request row so that lists stay light. The content type is what the bytes' signature says
+-- (JPEG, PNG or WebP), never what the uploader claimed.
+CREATE TABLE request_photo (
+    request_id INTEGER PRIMARY KEY REFERENCES request (id),
+    content_type TEXT NOT NULL CHECK (content_type IN ('image/jpeg', 'image/png', 'image/webp')),
+    bytes BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);

@@ -1,0 +1,633 @@
+//! Open311 GeoReport v2 (<https://wiki.open311.org/GeoReport_v2>): request categories as
+//! services, and service requests filed into (and read from) the node an API key is bound to.
+//! Both formats, chosen by the resource's extension: `.json` and `.xml` (written by hand, with
+//! escaping). Errors are what the spec says: an array of `{code, description}` (`<errors>` in
+//! XML) with the same HTTP status.
+//!
+//! - `GET  /open311/v2/services.{fmt}` and `/services/{service_code}.{fmt}`: public.
+//! - `POST /open311/v2/requests.{fmt}`: form-encoded, `api_key` required.
+//! - `GET  /open311/v2/requests.{fmt}`, `/requests/{id}.{fmt}`, `/tokens/{token}.{fmt}`:
+//!   `api_key` required too (a choice the spec allows): requests are residents' words about
+//!   their homes, so they are read only by a known client, only within its node, and every read
+//!   is audited.
+//!
+//! Linli's states map onto the spec's two: `closed` once closed, `open` before. The
+//! `service_request_id` is the request's 14-digit tracking number.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use linli_core::clock::{now_ms, parse_instant, rfc3339};
+use linli_core::request::{RequestDraft, RequestInput};
+use linli_store::requests::{self, ApiKey, Category, Open311Filter, Request};
+use linli_store::StoreError;
+
+use crate::AppState;
+
+/// The longest description the spec allows.
+const MAX_DESCRIPTION: usize = 4000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/open311/v2/{resource}", get(get_root).post(post_root))
+        .route("/open311/v2/services/{file}", get(service_definition))
+        .route("/open311/v2/requests/{file}", get(get_request))
+        .route("/open311/v2/tokens/{file}", get(get_token))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+/// Splits `name.json` / `name.xml` into the name and the format.
+fn split_format(file: &str) -> Option<(&str, Format)> {
+    let (name, ext) = file.rsplit_once('.')?;
+    let format = match ext {
+        "json" => Format::Json,
+        "xml" => Format::Xml,
+        _ => return None,
+    };
+    (!name.is_empty()).then_some((name, format))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output: one small value tree written as JSON or XML
+
+/// A value as the spec's documents hold them.
+enum V {
+    Str(String),
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+    Null,
+    /// An element with named children (a JSON object).
+    Obj(Vec<(&'static str, V)>),
+    /// Repeated elements named `item` inside (a JSON array).
+    List(&'static str, Vec<V>),
+}
+
+fn s(v: impl Into<String>) -> V {
+    V::Str(v.into())
+}
+
+fn opt(v: Option<String>) -> V {
+    v.map_or(V::Null, V::Str)
+}
+
+fn json_of(v: &V) -> serde_json::Value {
+    match v {
+        V::Str(x) => serde_json::Value::String(x.clone()),
+        V::Int(x) => serde_json::json!(x),
+        V::Num(x) => serde_json::json!(x),
+        V::Bool(x) => serde_json::Value::Bool(*x),
+        V::Null => serde_json::Value::Null,
+        V::Obj(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), json_of(v)))
+                .collect(),
+        ),
+        V::List(_, items) => serde_json::Value::Array(items.iter().map(json_of).collect()),
+    }
+}
+
+/// Escapes text for XML content, dropping characters XML 1.0 cannot hold.
+pub fn xml_escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn xml_into(out: &mut String, name: &str, v: &V) {
+    match v {
+        V::Null => {
+            out.push('<');
+            out.push_str(name);
+            out.push_str("/>");
+        }
+        V::Str(x) => {
+            out.push_str(&format!("<{name}>{}</{name}>", xml_escape(x)));
+        }
+        V::Int(x) => out.push_str(&format!("<{name}>{x}</{name}>")),
+        V::Num(x) => out.push_str(&format!("<{name}>{x}</{name}>")),
+        V::Bool(x) => out.push_str(&format!("<{name}>{x}</{name}>")),
+        V::Obj(fields) => {
+            out.push_str(&format!("<{name}>"));
+            for (k, v) in fields {
+                xml_into(out, k, v);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        V::List(item, items) => {
+            out.push_str(&format!("<{name}>"));
+            for v in items {
+                xml_into(out, item, v);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+    }
+}
+
+/// Renders `v` (the XML root element named `root`) with `status`.
+fn render(format: Format, status: StatusCode, root: &str, v: &V) -> Response {
+    match format {
+        Format::Json => (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            json_of(v).to_string(),
+        )
+            .into_response(),
+        Format::Xml => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+            xml_into(&mut out, root, v);
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                out,
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The spec's error document: `[{code, description}]` / `<errors><error>…`.
+fn error(format: Format, status: StatusCode, description: impl Into<String>) -> Response {
+    let v = V::List(
+        "error",
+        vec![V::Obj(vec![
+            ("code", V::Int(i64::from(status.as_u16()))),
+            ("description", s(description)),
+        ])],
+    );
+    render(format, status, "errors", &v)
+}
+
+fn store_error(format: Format, e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound => error(format, StatusCode::NOT_FOUND, "not found"),
+        StoreError::Invalid(errs) => error(
+            format,
+            StatusCode::BAD_REQUEST,
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        StoreError::Forbidden(m) => error(format, StatusCode::FORBIDDEN, m),
+        other => {
+            tracing::error!(error = %other, "open311: internal error");
+            error(
+                format,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "General service error",
+            )
+        }
+    }
+}
+
+/// A bad extension: the format is unknown, so the error is in XML (the spec's required one).
+fn no_such_resource() -> Response {
+    error(
+        Format::Xml,
+        StatusCode::NOT_FOUND,
+        "unknown resource: use .json or .xml",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+fn service(c: &Category) -> V {
+    V::Obj(vec![
+        ("service_code", s(c.rule.code.clone())),
+        ("service_name", s(c.rule.name.clone())),
+        ("description", s(c.rule.description.clone())),
+        ("metadata", V::Bool(false)),
+        ("type", s("realtime")),
+        ("keywords", s("")),
+        ("group", s("接诉即办")),
+    ])
+}
+
+async fn services(state: &AppState, format: Format) -> Response {
+    match requests::categories(&state.db).await {
+        Ok(cats) => render(
+            format,
+            StatusCode::OK,
+            "services",
+            &V::List("service", cats.iter().map(service).collect()),
+        ),
+        Err(e) => store_error(format, e),
+    }
+}
+
+async fn service_definition(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some((code, format)) = split_format(&file) else {
+        return no_such_resource();
+    };
+    let cats = match requests::categories(&state.db).await {
+        Ok(c) => c,
+        Err(e) => return store_error(format, e),
+    };
+    if !cats.iter().any(|c| c.rule.code == code) {
+        return error(
+            format,
+            StatusCode::NOT_FOUND,
+            format!("service_code {code} was not found"),
+        );
+    }
+    // No Linli category asks for extra attributes (metadata is false on every service).
+    let v = V::Obj(vec![
+        ("service_code", s(code)),
+        ("attributes", V::List("attribute", Vec::new())),
+    ]);
+    render(format, StatusCode::OK, "service_definition", &v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+async fn key_of(state: &AppState, format: Format, raw: Option<&str>) -> Result<ApiKey, Response> {
+    let Some(raw) = raw.map(str::trim).filter(|k| !k.is_empty()) else {
+        return Err(error(
+            format,
+            StatusCode::FORBIDDEN,
+            "api_key was not provided",
+        ));
+    };
+    match requests::api_key(&state.db, raw).await {
+        Ok(Some(k)) => Ok(k),
+        Ok(None) => Err(error(format, StatusCode::FORBIDDEN, "Invalid api_key")),
+        Err(e) => Err(store_error(format, e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+fn request_doc(r: &Request) -> V {
+    let status_notes = match (&r.outcome, r.status) {
+        (Some(o), _) => o.clone(),
+        (None, st) => st.label_zh().to_owned(),
+    };
+    V::Obj(vec![
+        ("service_request_id", s(r.tracking_number.clone())),
+        ("status", s(r.status.open311())),
+        ("status_notes", s(status_notes)),
+        ("service_name", s(r.category_name.clone())),
+        ("service_code", s(r.category_code.clone())),
+        ("description", s(r.description.clone())),
+        (
+            "agency_responsible",
+            s(r.department_name
+                .clone()
+                .unwrap_or_else(|| r.node_name.clone())),
+        ),
+        ("service_notice", s("")),
+        ("requested_datetime", s(rfc3339(r.received_at))),
+        ("updated_datetime", s(rfc3339(r.updated_at))),
+        ("expected_datetime", s(rfc3339(r.resolve_by))),
+        ("address", opt(r.address.clone())),
+        ("address_id", V::Null),
+        ("zipcode", V::Null),
+        ("lat", r.lat.map_or(V::Null, V::Num)),
+        ("long", r.long.map_or(V::Null, V::Num)),
+        // The photo's address on this server (relative: the server does not know the name it
+        // is reached by); reading it takes a signed-in account of the request's jurisdiction.
+        (
+            "media_url",
+            if r.has_photo {
+                s(format!("/api/v1/requests/{}/photo", r.id))
+            } else {
+                V::Null
+            },
+        ),
+    ])
+}
+
+fn requests_doc(rs: &[Request]) -> V {
+    V::List("request", rs.iter().map(request_doc).collect())
+}
+
+/// `GET /open311/v2/services.{fmt}` and `GET /open311/v2/requests.{fmt}`.
+async fn get_root(
+    State(state): State<AppState>,
+    Path(resource): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match split_format(&resource) {
+        Some(("services", format)) => services(&state, format).await,
+        Some(("requests", format)) => list_requests(&state, format, &q).await,
+        Some((_, format)) => error(format, StatusCode::NOT_FOUND, "unknown resource"),
+        None => no_such_resource(),
+    }
+}
+
+fn comma_list(raw: Option<&String>) -> Vec<String> {
+    raw.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+async fn list_requests(state: &AppState, format: Format, q: &HashMap<String, String>) -> Response {
+    let key = match key_of(state, format, q.get("api_key").map(String::as_str)).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    // A bad date is the message of a 400.
+    let date = |field: &str| -> Result<Option<i64>, String> {
+        match q.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => parse_instant(field, v)
+                .map(Some)
+                .map_err(|e| format!("{field}: {}", e.message)),
+        }
+    };
+    let (start, end) = match (date("start_date"), date("end_date")) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(m), _) | (_, Err(m)) => return error(format, StatusCode::BAD_REQUEST, m),
+    };
+    let statuses = comma_list(q.get("status"));
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| !matches!(s.as_str(), "open" | "closed"))
+    {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            format!("status {bad} is not open or closed"),
+        );
+    }
+    // Both states asked for is the same as none.
+    let status = match statuses.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
+    let codes = comma_list(q.get("service_code"));
+    let ids = comma_list(q.get("service_request_id"));
+    let now = now_ms();
+    // Several service codes: one query each, merged newest first.
+    let mut out: Vec<Request> = Vec::new();
+    let code_filters: Vec<Option<String>> = if codes.is_empty() || !ids.is_empty() {
+        vec![None]
+    } else {
+        codes.into_iter().map(Some).collect()
+    };
+    for code in code_filters {
+        let filter = Open311Filter {
+            ids: ids.clone(),
+            service_code: code,
+            start,
+            end,
+            status: status.clone(),
+        };
+        match requests::open311_list(&state.db, &key, &filter, now).await {
+            Ok(rs) => out.extend(rs),
+            Err(e) => return store_error(format, e),
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.id));
+    out.truncate(1000);
+    render(
+        format,
+        StatusCode::OK,
+        "service_requests",
+        &requests_doc(&out),
+    )
+}
+
+/// `GET /open311/v2/requests/{service_request_id}.{fmt}`.
+async fn get_request(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some((id, format)) = split_format(&file) else {
+        return no_such_resource();
+    };
+    let key = match key_of(&state, format, q.get("api_key").map(String::as_str)).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let filter = Open311Filter {
+        ids: vec![id.to_owned()],
+        ..Default::default()
+    };
+    match requests::open311_list(&state.db, &key, &filter, now_ms()).await {
+        Ok(rs) if !rs.is_empty() => render(
+            format,
+            StatusCode::OK,
+            "service_requests",
+            &requests_doc(&rs),
+        ),
+        Ok(_) => error(
+            format,
+            StatusCode::NOT_FOUND,
+            format!("service_request_id {id} was not found"),
+        ),
+        Err(e) => store_error(format, e),
+    }
+}
+
+/// `GET /open311/v2/tokens/{token}.{fmt}`.
+async fn get_token(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some((token, format)) = split_format(&file) else {
+        return no_such_resource();
+    };
+    let key = match key_of(&state, format, q.get("api_key").map(String::as_str)).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    match requests::open311_by_token(&state.db, &key, token).await {
+        Ok(r) => render(
+            format,
+            StatusCode::OK,
+            "service_requests",
+            &V::List(
+                "request",
+                vec![V::Obj(vec![
+                    ("service_request_id", s(r.tracking_number)),
+                    ("token", s(token)),
+                ])],
+            ),
+        ),
+        Err(StoreError::NotFound) => error(
+            format,
+            StatusCode::NOT_FOUND,
+            format!("token {token} was not found"),
+        ),
+        Err(e) => store_error(format, e),
+    }
+}
+
+/// `POST /open311/v2/requests.{fmt}`: a form-encoded service request.
+async fn post_root(
+    State(state): State<AppState>,
+    Path(resource): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let format = match split_format(&resource) {
+        Some(("requests", f)) => f,
+        Some((_, f)) => return error(f, StatusCode::NOT_FOUND, "unknown resource"),
+        None => return no_such_resource(),
+    };
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "the body must be application/x-www-form-urlencoded",
+        );
+    };
+    let form: HashMap<String, String> = pairs.into_iter().collect();
+    let field = |k: &str| {
+        form.get(k)
+            .or_else(|| q.get(k))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let key = match key_of(&state, format, field("api_key")).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let Some(code) = field("service_code") else {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "service_code was not provided",
+        );
+    };
+    let category = match requests::category(&state.db, code, "service_code").await {
+        Ok(c) => c,
+        Err(StoreError::Invalid(_)) => {
+            return error(
+                format,
+                StatusCode::NOT_FOUND,
+                format!("service_code {code} was not found"),
+            )
+        }
+        Err(e) => return store_error(format, e),
+    };
+    // A bad number is the message of a 400.
+    let coordinate = |k: &str| -> Result<Option<f64>, String> {
+        match field(k) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("{k} is not a number")),
+        }
+    };
+    let (lat, long) = match (coordinate("lat"), coordinate("long")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(m), _) | (_, Err(m)) => return error(format, StatusCode::BAD_REQUEST, m),
+    };
+    let address = field("address_string").or(field("address_id"));
+    if (lat.is_none() || long.is_none()) && address.is_none() {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "a location is required: lat and long, address_string or address_id",
+        );
+    }
+    let description = field("description").unwrap_or(category.rule.name.as_str());
+    if description.chars().count() > MAX_DESCRIPTION {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            format!("description is longer than {MAX_DESCRIPTION} characters"),
+        );
+    }
+    // Chinese names are family name first.
+    let name: String = [field("last_name"), field("first_name")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let draft = match RequestDraft::parse(&RequestInput {
+        description,
+        address,
+        lat,
+        long,
+        reporter_name: Some(name.as_str()),
+        reporter_phone: field("phone"),
+        phone_required: false,
+    }) {
+        Ok(d) => d,
+        Err(errs) => return store_error(format, StoreError::Invalid(errs)),
+    };
+    match requests::create_open311(&state.db, &key, &category.rule.code, &draft, now_ms()).await {
+        Ok(r) => render(
+            format,
+            StatusCode::OK,
+            "service_requests",
+            &V::List(
+                "request",
+                vec![V::Obj(vec![
+                    ("service_request_id", s(r.tracking_number)),
+                    ("token", s(r.open311_token)),
+                    (
+                        "service_notice",
+                        s(format!(
+                            "已受理，{} 小时内响应，{} 天内办结",
+                            category.rule.respond_hours, category.rule.resolve_days
+                        )),
+                    ),
+                    ("account_id", V::Null),
+                ])],
+            ),
+        ),
+        Err(e) => store_error(format, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_is_escaped() {
+        assert_eq!(
+            xml_escape("a<b & \"c\" 'd'>\u{1}e"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;e"
+        );
+    }
+
+    #[test]
+    fn formats_come_from_the_extension() {
+        assert_eq!(
+            split_format("services.json"),
+            Some(("services", Format::Json))
+        );
+        assert_eq!(split_format("a.b.xml"), Some(("a.b", Format::Xml)));
+        assert_eq!(split_format("services.html"), None);
+        assert_eq!(split_format(".json"), None);
+        assert_eq!(split_format("services"), None);
+    }
+}
