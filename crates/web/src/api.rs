@@ -34,6 +34,16 @@ use crate::AppState;
         (name = "users", description = "Accounts (admins)"),
         (name = "audit", description = "The audit log"),
         (name = "registry", description = "Persons, households and key-group tags"),
+        (name = "epidemic", description = "Risk areas, policies (editor and what-if), arrival \
+            screening, check-ins, alerts, releases, cases and close contacts, the dashboard"),
+        (name = "checkpoints", description = "Gates, passes, scans and outgoing trips"),
+        (name = "reports", description = "Daily reports computed from the records, approval, \
+            completeness, other offices' layouts"),
+        (name = "requests", description = "Residents' requests (接诉即办), whistles, the three \
+            rates; Open311 GeoReport v2 is served under /open311/v2"),
+        (name = "supplies", description = "Emergency supplies: items, sites, ledger, transfers, \
+            requests, allocation"),
+        (name = "enterprises", description = "Enterprises and their reopening"),
     )
 )]
 struct ApiDoc;
