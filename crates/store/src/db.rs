@@ -85,6 +85,17 @@ impl Db {
             conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
                 .await?;
         }
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file, kept across connections. Switching to it needs an
+            // exclusive lock that the busy timeout cannot wait for, so it is done once, here, on
+            // a lone connection before the pool exists — not by every pooled connection, where a
+            // new connection opened while another one wrote failed with "database is locked"
+            // (seen once in CI under load). WAL lets readers run beside the one writer.
+            let mut conn =
+                <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options).await?;
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            sqlx::Connection::close(conn).await?;
+        }
         let schema = schema.map(str::to_owned);
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
@@ -97,11 +108,10 @@ impl Db {
                 Box::pin(async move {
                     match backend {
                         Backend::Sqlite => {
-                            // WAL lets readers run beside the one writer; the busy timeout makes
-                            // a second writer wait instead of failing at once.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            // The busy timeout makes a second writer wait instead of failing
+                            // at once (WAL was set when the database was opened, above).
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             // 64 MiB of page cache per connection (the default is 2 MiB): the
                             // registry's hash and name indexes are written at random positions.
