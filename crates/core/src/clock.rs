@@ -67,6 +67,18 @@ pub fn date_of(ms: i64) -> Date {
         .unwrap_or_else(|_| today())
 }
 
+/// The half-open range `[start, end)` of Unix milliseconds that is `date` in China (the
+/// inverse of [`date_of`]; China has kept UTC+8 all year since 1991, so every day is 24 h).
+pub fn day_bounds(date: Date) -> (i64, i64) {
+    let start = date.midnight().assume_offset(CST).unix_timestamp() * 1000;
+    (start, start + 86_400_000)
+}
+
+/// Midnight of `date` in China, in Unix milliseconds.
+pub fn day_start_ms(date: Date) -> i64 {
+    day_bounds(date).0
+}
+
 pub fn format_date(d: Date) -> String {
     d.format(format_description!("[year]-[month]-[day]"))
         .unwrap_or_default()

@@ -267,13 +267,6 @@ impl<'de> Deserialize<'de> for Deadline {
     }
 }
 
-/// The half-open range `[start, end)` of Unix milliseconds that is `date` in China.
-pub fn day_bounds(date: Date) -> (i64, i64) {
-    let start = PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_offset(CST);
-    let start_ms = (start.unix_timestamp_nanos() / 1_000_000) as i64;
-    (start_ms, start_ms + 86_400_000)
-}
-
 /// Whether a submission came in by the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -919,7 +912,7 @@ fn parse_manual_number(label: &str, raw: &str) -> Result<Option<i64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::parse_date;
+    use crate::clock::{day_bounds, parse_date};
 
     fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use linli_core::clock::{date_of, display, format_date, now_ms, parse_date, CST};
+use linli_core::clock::{date_of, day_start_ms, display, format_date, now_ms, parse_date};
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -217,19 +217,11 @@ fn handled_already() -> StoreError {
 /// Days before today the overdue job still raises missed slots for.
 pub const LOOK_BACK_DAYS: i64 = 2;
 
-/// Midnight of `day` in China, in Unix milliseconds.
-fn day_start(day: time::Date) -> i64 {
-    time::PrimitiveDateTime::new(day, time::Time::MIDNIGHT)
-        .assume_offset(CST)
-        .unix_timestamp()
-        * 1000
-}
-
 /// The cutoffs of a day's check-in slots, in Unix milliseconds: `per_day` equal parts of
 /// 04:00–20:00 China time, the last at 20:00 (2 a day: 12:00 and 20:00).
 pub fn slot_cutoffs(day: time::Date, per_day: u8) -> Vec<i64> {
     let n = i64::from(per_day.max(1));
-    let start = day_start(day);
+    let start = day_start_ms(day);
     (1..=n)
         .map(|i| start + (4 * 60 + 16 * 60 * i / n) * 60_000)
         .collect()
@@ -298,7 +290,7 @@ pub async fn raise_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> 
          WHERE o.released_on IS NULL AND o.until_on >= $1 AND c.at >= $2 AND c.at <= $3",
     )
     .bind(format_date(from))
-    .bind(day_start(from))
+    .bind(day_start_ms(from))
     .bind(now)
     .fetch_all(db.pool())
     .await?;
@@ -368,8 +360,8 @@ pub async fn raise_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> 
             "SELECT COUNT(*) FROM checkin WHERE observation_id = $1 AND at >= $2 AND at < $3 AND at <= $4",
         )
         .bind(obs)
-        .bind(day_start(day))
-        .bind(day_start(day) + 86_400_000)
+        .bind(day_start_ms(day))
+        .bind(day_start_ms(day) + 86_400_000)
         .bind(now)
         .fetch_one(db.pool())
         .await?;

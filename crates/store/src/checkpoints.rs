@@ -5,7 +5,7 @@
 use linli_core::checkpoint::{
     judge_scan, Direction, ScanOutcome, TripDraft, VehiclePlate, PASS_CODE_ALPHABET, PASS_CODE_LEN,
 };
-use linli_core::clock::{date_of, format_date, now_ms, parse_date};
+use linli_core::clock::{date_of, day_bounds, format_date, now_ms, parse_date};
 use linli_core::policy::Temperature;
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
@@ -585,8 +585,7 @@ pub async fn scans(
     on: Date,
 ) -> Result<(Vec<Scan>, ScanCounts), StoreError> {
     let cp = checkpoint(db, scope, checkpoint_id).await?;
-    let start = day_start_ms(on);
-    let end = day_start_ms(on + time::Duration::days(1));
+    let (start, end) = day_bounds(on);
     let rows = sqlx::query(
         "SELECT s.id, s.at, s.direction, p.name, s.plate, s.temperature_tenths, s.outcome, s.recorded_by, \
          s.anonymised_at FROM gate_scan s LEFT JOIN person p ON p.id = s.person_id \
@@ -652,12 +651,6 @@ pub struct ScanCounts {
     pub left: i64,
     pub no_pass: i64,
     pub fever: i64,
-}
-
-/// Midnight of a China date, in ms since the epoch (China has kept UTC+8 all year since 1991).
-fn day_start_ms(day: Date) -> i64 {
-    let utc = day.midnight().assume_utc().unix_timestamp();
-    (utc - 8 * 3600) * 1000
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,10 +28,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use linli_core::clock::{self, format_date, now_ms};
+use linli_core::clock::{self, day_bounds, format_date, now_ms};
 use linli_core::report::{
-    day_bounds, Aggregate, ManualKind, ManualValue, ManualValues, NodeRole, Status, Template,
-    Timeliness,
+    Aggregate, ManualKind, ManualValue, ManualValues, NodeRole, Status, Template, Timeliness,
 };
 use linli_core::{CoreError, JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;

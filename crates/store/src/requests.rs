@@ -19,7 +19,7 @@
 //! `node_path` is the node currently responsible: a dispatch to a node moves the request there
 //! (so that community sees it in its inbox), a return sends it back to where it came in.
 
-use linli_core::clock::{format_date, CST};
+use linli_core::clock::{day_start_ms, format_date};
 use linli_core::request::{
     self as rules, Action, CategoryRule, Channel, Escalation, OverdueFacts, RateFacts, Rates,
     Rating, RequestDraft, Status, Target, TrackingNumber, WhistleState, WHISTLE_ACK_MS,
@@ -1644,13 +1644,6 @@ pub async fn run_deadlines_job(
 // Rates
 // ---------------------------------------------------------------------------------------------
 
-fn day_start(day: time::Date) -> i64 {
-    time::PrimitiveDateTime::new(day, time::Time::MIDNIGHT)
-        .assume_offset(CST)
-        .unix_timestamp()
-        * 1000
-}
-
 /// The three rates (and medians) over the requests received from `from` to `to` (China
 /// dates, both included) now in the subtree of `node_id` (a node in the caller's scope).
 pub async fn rates(
@@ -1665,14 +1658,14 @@ pub async fn rates(
     }
     let node = crate::nodes::get(db, scope, node_id).await?;
     let (lo, hi) = node.path.subtree_bounds();
-    let end = to.next_day().map(day_start).unwrap_or(i64::MAX);
+    let end = to.next_day().map(day_start_ms).unwrap_or(i64::MAX);
     let rows = sqlx::query(
         "SELECT received_at, respond_by, responded_at, resolved_at, status, rating, node_path FROM request \
          WHERE node_path >= $1 AND node_path < $2 AND received_at >= $3 AND received_at < $4",
     )
     .bind(lo)
     .bind(hi)
-    .bind(day_start(from))
+    .bind(day_start_ms(from))
     .bind(end)
     .fetch_all(db.pool())
     .await?;

@@ -79,7 +79,7 @@ async fn observation(db: &Db, at: &Node, measure: &str, start: &str, released: O
 
 /// Milliseconds of `hh:mm` China time on `on`.
 fn at(on: &str, hh: i64, mm: i64) -> i64 {
-    linli_core::report::day_bounds(date(on)).0 + (hh * 60 + mm) * 60_000
+    linli_core::clock::day_bounds(date(on)).0 + (hh * 60 + mm) * 60_000
 }
 
 async fn alert(db: &Db, at_node: &Node, kind: &str, raised: i64, handled: Option<i64>) {
