@@ -252,16 +252,7 @@ async fn publish_policy(
 
 /// A version number already taken is a clash with what is stored: 409.
 fn version_conflict(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict { field, message } => ApiError {
-            fields: vec![crate::error::FieldError {
-                field,
-                message: message.clone(),
-            }],
-            ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
-        },
-        other => other.into(),
-    }
+    ApiError::conflict_409(e, &[])
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

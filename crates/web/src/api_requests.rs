@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ApiUser, ClientIp};
-use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -127,33 +127,13 @@ pub(crate) async fn upload_photo(
     let now = now_ms();
     let r = requests::attach_photo(&state.db, &user.scope, id, &body, now)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict { field, message } if field == "photo" => ApiError {
-                fields: vec![FieldError {
-                    field: field.clone(),
-                    message: message.clone(),
-                }],
-                ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
-            },
-            other => other.into(),
-        })?;
+        .map_err(|e| ApiError::conflict_409(e, &["photo"]))?;
     Ok((StatusCode::CREATED, Json(RequestOut::of(r, now))))
 }
 
 /// Store errors as API errors, a lost race on the request's state as 409.
 fn request_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict { field, message } if field == "status" || field == "whistle" => {
-            ApiError {
-                fields: vec![FieldError {
-                    field: field.clone(),
-                    message: message.clone(),
-                }],
-                ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
-            }
-        }
-        other => other.into(),
-    }
+    ApiError::conflict_409(e, &["status", "whistle"])
 }
 
 fn opt_time(ms: Option<i64>) -> Option<String> {

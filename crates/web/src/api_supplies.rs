@@ -40,18 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Store errors as API errors, with a stock conflict (not enough on hand, a transfer already
 /// ended) as 409 rather than the 422 of a clash with stored names.
 fn supply_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict { field, message } if field == "quantity" || field == "state" => {
-            ApiError {
-                fields: vec![crate::error::FieldError {
-                    field: field.clone(),
-                    message: message.clone(),
-                }],
-                ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
-            }
-        }
-        other => other.into(),
-    }
+    ApiError::conflict_409(e, &["quantity", "state"])
 }
 
 // ---------------------------------------------------------------------------------------------

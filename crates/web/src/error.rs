@@ -72,6 +72,28 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A store conflict on one of `fields` (any field when `fields` is empty) as `409 Conflict`
+    /// naming the field — a lost race, a state that moved on, stock that ran out — where a clash
+    /// with stored names stays the usual 422; every other error as usual.
+    pub fn conflict_409(e: StoreError, fields: &[&str]) -> ApiError {
+        match e {
+            StoreError::Conflict { field, message }
+                if fields.is_empty() || fields.contains(&field.as_str()) =>
+            {
+                ApiError {
+                    fields: vec![FieldError {
+                        field,
+                        message: message.clone(),
+                    }],
+                    ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
+                }
+            }
+            other => other.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
