@@ -1,80 +1,16 @@
 //! API tests against the real server on an ephemeral port, with a fresh database each.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::{NewNode, NodeInput, Scope};
+mod support;
+use support::*;
+
+use linli_core::Scope;
 use linli_store::nodes::{self, Node};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
+use linli_store::users::{self};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap()
-    .id
-}
-
-async fn login(app: &App, username: &str) -> reqwest::Client {
-    let c = client();
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": username, "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "login {username}");
-    c
-}
 
 /// A community with two grids, each with a building; accounts for each role.
 struct World {
@@ -489,7 +425,7 @@ async fn sessions_follow_the_contract() {
 async fn nodes_and_users_follow_the_contract() {
     let app = spawn(TestDb::sqlite().await).await;
     let w = world(&app.t.db).await;
-    let admin = login(&app, "admin").await;
+    let admin = api_login(&app, "admin").await;
     let r = admin
         .post(format!("{}/api/v1/nodes", app.base))
         .json(&json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}))
@@ -560,7 +496,7 @@ async fn nodes_and_users_follow_the_contract() {
     let u: Value = r.json().await.unwrap();
     assert_eq!(u["role"], "grid_worker");
     assert_eq!(u["nodes"][0]["id"], w.grid_b.id);
-    let staff = login(&app, "staff").await;
+    let staff = api_login(&app, "staff").await;
     let r = staff
         .post(format!("{}/api/v1/users", app.base))
         .json(&json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}))
@@ -941,7 +877,7 @@ async fn a_grid_worker_reaches_nothing_of_another_grid_postgres() {
 async fn persons_follow_the_contract() {
     let app = spawn(TestDb::sqlite().await).await;
     let w = world(&app.t.db).await;
-    let staff = login(&app, "staff").await;
+    let staff = api_login(&app, "staff").await;
     let n = id_number("53340119850312001");
     // An invalid ID number is a 422 naming the field; nothing is stored.
     let bad = format!("{}{}", &n[..17], if n.ends_with('0') { '1' } else { '0' });
@@ -996,7 +932,7 @@ async fn persons_follow_the_contract() {
         .unwrap();
     assert_eq!(u["id_number"], n.as_str());
     assert_eq!(u["phone"], "13612348609");
-    let admin = login(&app, "admin").await;
+    let admin = api_login(&app, "admin").await;
     let log: Value = admin
         .get(format!(
             "{}/api/v1/audit?entity=person&entity_id={pid}",
@@ -1019,7 +955,7 @@ async fn persons_follow_the_contract() {
         "{actions:?}"
     );
     // A grid worker may not unmask, even in their own grid.
-    let worker = login(&app, "worker_a").await;
+    let worker = api_login(&app, "worker_a").await;
     let r = worker
         .post(format!("{}/api/v1/persons/{pid}/unmask", app.base))
         .json(&json!({}))
@@ -1151,8 +1087,8 @@ async fn failed_logins_are_throttled_with_retry_after() {
 async fn epidemic_follows_the_contract() {
     let app = spawn(TestDb::sqlite().await).await;
     let w = world(&app.t.db).await;
-    let admin = login(&app, "admin").await;
-    let staff = login(&app, "staff").await;
+    let admin = api_login(&app, "admin").await;
+    let staff = api_login(&app, "staff").await;
     let url = |p: &str| format!("{}{p}", app.base);
 
     // Risk areas: staff may not declare one; an admin may; bad fields are named.

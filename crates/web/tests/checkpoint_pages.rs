@@ -3,61 +3,16 @@
 //! issuing and the trip form's rule for work travel.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Scope};
+use linli_core::Scope;
 use linli_store::checkpoints;
-use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use linli_store::Db;
 use reqwest::StatusCode;
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 async fn person(db: &Db, node_id: i64, name: &str) -> i64 {
     let (p, _) = registry::create(
@@ -76,49 +31,6 @@ async fn person(db: &Db, node_id: i64, name: &str) -> i64 {
     .await
     .unwrap();
     p.id
-}
-
-/// A signed-in browser-like client (cookies kept, redirects not followed) and the session's
-/// CSRF token, read from a page every role may open.
-async fn sign_in(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let (_, page) = get(&c, format!("{}/login", app.base)).await;
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let (_, page) = get(&c, format!("{}/checkpoints", app.base)).await;
-    let csrf = csrf_in(&page);
-    (c, csrf)
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
-}
-
-async fn post(c: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = c.post(url).form(form).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
 }
 
 /// Where a redirect points.

@@ -3,62 +3,18 @@
 //! anonymous out-of-scope persons), and the pages with their forms.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
+use linli_core::Scope;
+use linli_store::nodes::Node;
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
+use linli_store::users::{self};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 async fn resident(db: &Db, at: &Node, name: &str) -> i64 {
     registry::create(
@@ -124,14 +80,6 @@ async fn world(db: &Db) -> World {
         worker_b: token(worker_b_id).await,
         staff: token(staff_id).await,
     }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 async fn post_json(app: &App, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
@@ -413,12 +361,6 @@ async fn contacts_api_postgres() {
     if let Some(t) = TestDb::postgres().await {
         api(t).await;
     }
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
 }
 
 async fn pages(t: TestDb) {

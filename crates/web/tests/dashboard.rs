@@ -3,56 +3,20 @@
 //! rows drill down, and a grid worker cannot open a node outside their grid.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use linli_core::clock::today;
 use linli_core::policy::DivisionCode;
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Scope};
+use linli_core::Scope;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
+use linli_store::nodes::Node;
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::Value;
-
-async fn spawn(t: &TestDb) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    format!("http://{addr}")
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 /// A resident of `at` screened on arrival today.
 async fn arrived_today(db: &Db, at: &Node, name: &str) {
@@ -87,46 +51,10 @@ async fn arrived_today(db: &Db, at: &Node, name: &str) {
     .unwrap();
 }
 
-async fn sign_in(base: &str, username: &str) -> reqwest::Client {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = c
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    let csrf = page[start..].split('"').next().unwrap().to_owned();
-    let r = c
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    c
-}
-
-async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
-}
-
 async fn flow(t: TestDb) {
-    let base = spawn(&t).await;
-    let db = t.db.clone();
+    let app = spawn(t).await;
+    let base = app.base.clone();
+    let db = app.db();
     let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
     let street = node(
         &db,
@@ -154,7 +82,7 @@ async fn flow(t: TestDb) {
     arrived_today(&db, &community, "直属一").await;
 
     // Staff open their community: a row per grid linking down, 本级直属 and the total.
-    let staff = sign_in(&base, "staff").await;
+    let staff = sign_in(&app, "staff").await.0;
     let (status, html) = get(&staff, format!("{base}/epidemic")).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("疫情看板 · 里布嘎社区"), "{html}");
@@ -192,7 +120,7 @@ async fn flow(t: TestDb) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A grid worker: their grid by default; grid B, the community or nonsense are not found.
-    let worker = sign_in(&base, "worker_a").await;
+    let worker = sign_in(&app, "worker_a").await.0;
     let (status, html) = get(&worker, format!("{base}/epidemic")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("疫情看板 · 甲网格"));
@@ -219,7 +147,7 @@ async fn flow(t: TestDb) {
             r.status()
         );
     }
-    t.finish().await;
+    app.finish().await;
 }
 
 #[tokio::test]

@@ -3,61 +3,17 @@
 //! register form, the public link, the decision), scope, CSRF and the link's rate limit.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use linli_core::enterprise::credit_check_char;
-use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
+use linli_core::Scope;
+use linli_store::nodes::Node;
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
+use linli_store::users::{self};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap()
-    .id
-}
 
 struct World {
     community: Node,
@@ -353,47 +309,6 @@ async fn the_api_follows_the_contract_postgres() {
 
 // ---------------------------------------------------------------------------------------------
 // Pages
-
-async fn sign_in(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let (_, page) = get(&c, format!("{}/login", app.base)).await;
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let (_, page) = get(&c, format!("{}/enterprises", app.base)).await;
-    let csrf = csrf_in(&page);
-    (c, csrf)
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
-}
-
-async fn post(c: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = c.post(url).form(form).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
-}
 
 /// The `/e/{token}` path shown on the enterprise page after registering.
 fn link_in(html: &str) -> String {

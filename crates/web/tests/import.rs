@@ -2,62 +2,18 @@
 //! export, against the real server on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use std::time::Duration;
 
-use linli_core::{NewNode, NodeInput, Scope};
+use linli_core::Scope;
 use linli_store::audit::{self, AuditFilter};
-use linli_store::nodes::{self, Node};
+use linli_store::nodes::Node;
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use linli_store::{Db, Page};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 struct World {
     community: Node,
@@ -102,51 +58,6 @@ fn wrong_id_number(body: &str) -> String {
     let good = id_number(body);
     let wrong = if good.ends_with('1') { '2' } else { '1' };
     format!("{body}{wrong}")
-}
-
-/// A signed-in browser-like client (cookies kept, redirects not followed) and the session's
-/// CSRF token, read from a page.
-async fn sign_in(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let page = c
-        .get(format!("{}/persons/import", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page);
-    (c, csrf)
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
 }
 
 /// A multipart/form-data body by hand: the text fields in order, then the file.
@@ -196,12 +107,6 @@ fn job_path(r: &reqwest::Response) -> String {
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with("/persons/import/"), "{to}");
     to
-}
-
-async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
 }
 
 /// The count tile of an outcome on the preview page.

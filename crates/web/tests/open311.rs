@@ -4,51 +4,15 @@
 //! (`[{code, description}]`, `<errors><error>…`) with its HTTP status.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
+mod support;
+use support::*;
+
+use linli_core::Scope;
 use linli_store::requests;
 use linli_store::testing::TestDb;
 use linli_store::users::{self, NewUser};
-use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
 
 struct Resp {
     status: StatusCode,

@@ -2,64 +2,19 @@
 //! officials only; each flow on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use linli_core::clock::{format_date, parse_date, today};
 use linli_core::policy::{self, DivisionCode, RiskArea, RiskLevel, Temperature};
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Scope};
+use linli_core::Scope;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 fn date(s: &str) -> time::Date {
     parse_date("date", s).unwrap()
@@ -147,48 +102,6 @@ fn ninth(days: u16, version: u32, from: &str) -> Value {
     draft.version = version;
     draft.effective_from = date(from);
     serde_json::to_value(&draft).unwrap()
-}
-
-async fn sign_in(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let page = c
-        .get(format!("{}/epidemic/policies", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (c, csrf_in(&page))
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
 }
 
 async fn flow(t: TestDb) {

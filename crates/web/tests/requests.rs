@@ -3,59 +3,16 @@
 //! outside the jurisdiction), whistles, categories, departments and the rates' exact shape.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
+mod support;
+use support::*;
+
+use linli_core::Scope;
+use linli_store::nodes::Node;
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
+use linli_store::users::{self};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 struct World {
     street: Node,
@@ -627,53 +584,6 @@ async fn whistles_rates_and_data_postgres() {
 // ---------------------------------------------------------------------------------------------
 // Pages
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn page_login(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = no_redirects();
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let page = c
-        .get(format!("{}/requests", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page);
-    (c, csrf)
-}
-
 async fn form(c: &reqwest::Client, url: String, fields: &[(&str, &str)]) -> (StatusCode, String) {
     let r = c.post(url).form(fields).send().await.unwrap();
     let status = r.status();
@@ -694,7 +604,7 @@ fn tracking_in(html: &str) -> String {
 async fn pages_from_resident_to_rating(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
-    let resident = no_redirects();
+    let resident = client();
     let base = app.base.clone();
 
     // The public form: no login; a street is not a place to file to.
@@ -760,7 +670,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert!(!html.contains("提交评价"), "nothing to rate yet");
 
     // Staff see it in the inbox, masked; act on it through the forms.
-    let (staff, csrf) = page_login(&app, "staff_a").await;
+    let (staff, csrf) = sign_in(&app, "staff_a").await;
     let inbox = staff
         .get(format!("{base}/requests"))
         .send()
@@ -821,7 +731,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("不能办结"), "{html}");
-    let (worker, wcsrf) = page_login(&app, "worker").await;
+    let (worker, wcsrf) = sign_in(&app, "worker").await;
     for (action, extra) in [("accept", ("", "")), ("resolve", ("outcome", "已更换灯泡"))] {
         let mut fields = vec![("csrf", wcsrf.as_str()), ("action", action)];
         if !extra.0.is_empty() {
@@ -831,7 +741,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         assert_eq!(st, StatusCode::SEE_OTHER, "{action}: {loc}");
     }
     // Staff B cannot open it.
-    let (staff_b, _) = page_login(&app, "staff_b").await;
+    let (staff_b, _) = sign_in(&app, "staff_b").await;
     let r = staff_b
         .get(format!("{base}/requests/{rid}"))
         .send()
@@ -877,7 +787,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert!(html.contains("谢谢您的评价") && html.contains("已关闭"));
 
     // The dashboard.
-    let (official, _) = page_login(&app, "official").await;
+    let (official, _) = sign_in(&app, "official").await;
     let html = official
         .get(format!("{base}/requests/rates"))
         .send()
@@ -1045,7 +955,7 @@ async fn photos_over_http(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
     let base = app.base.clone();
-    let resident = no_redirects();
+    let resident = client();
     let staff_a_api = login(&app, "staff_a").await;
     let staff_b_api = login(&app, "staff_b").await;
     let public = format!("{base}/r/{}", w.community_a.id);
@@ -1115,7 +1025,7 @@ async fn photos_over_http(t: TestDb) {
     assert_ne!(r.status(), StatusCode::OK);
 
     // Staff of the community see it on the request page and get its bytes, typed by them.
-    let (staff_a, csrf) = page_login(&app, "staff_a").await;
+    let (staff_a, csrf) = sign_in(&app, "staff_a").await;
     let page = staff_a
         .get(format!("{base}/requests/{id}"))
         .send()
@@ -1145,7 +1055,7 @@ async fn photos_over_http(t: TestDb) {
         }
     }
     // Another community: as if there were none.
-    let (staff_b, _) = page_login(&app, "staff_b").await;
+    let (staff_b, _) = sign_in(&app, "staff_b").await;
     for (c, path) in [
         (&staff_b, format!("/requests/{id}/photo")),
         (&staff_b_api, format!("/api/v1/requests/{id}/photo")),

@@ -3,59 +3,15 @@
 //! (stock, a site's form re-rendered when refused, CSRF, a transfer between two communities).
 #![allow(clippy::unwrap_used)]
 
-use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
+mod support;
+use support::*;
+
+use linli_core::Scope;
+use linli_store::nodes::Node;
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 struct World {
     street: Node,
@@ -94,88 +50,6 @@ async fn world(db: &Db) -> World {
         community_a,
         community_b,
     }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A client signed in to the API (cookie session).
-async fn api_login(app: &App, username: &str) -> reqwest::Client {
-    let c = client();
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": username, "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "login {username}");
-    c
-}
-
-/// A client signed in through the login form, and the session's CSRF token.
-async fn page_login(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = client();
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let (_, page) = get(&c, format!("{}/supplies", app.base)).await;
-    let csrf = csrf_in(&page);
-    (c, csrf)
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
-}
-
-async fn post_form(
-    c: &reqwest::Client,
-    url: String,
-    form: &[(&str, &str)],
-) -> (StatusCode, String) {
-    let r = c.post(url).form(form).send().await.unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
-}
-
-async fn post_json(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 async fn ledger_rows(db: &Db) -> i64 {
@@ -485,7 +359,7 @@ async fn pages_flow(t: TestDb) {
     let db = app.t.db.clone();
     let w = world(&db).await;
     let url = |p: &str| format!("{}{p}", app.base);
-    let (staff, csrf) = page_login(&app, "staff_a").await;
+    let (staff, csrf) = sign_in(&app, "staff_a").await;
 
     // The nav entry and the stock page of the viewer's node.
     let (status, html) = get(&staff, url("/supplies")).await;
@@ -618,7 +492,7 @@ async fn pages_flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let (staff_b, csrf_b) = page_login(&app, "staff_b").await;
+    let (staff_b, csrf_b) = sign_in(&app, "staff_b").await;
     let (_, html) = get(&staff_b, url("/supplies")).await;
     assert!(html.contains("在途"), "{html}");
     assert!(html.contains("确认接收"));
@@ -647,7 +521,7 @@ async fn pages_flow(t: TestDb) {
     assert!(html.contains("60 只"));
 
     // A grid worker reads their grid: no form, no other community's site.
-    let (worker, _) = page_login(&app, "worker").await;
+    let (worker, _) = sign_in(&app, "worker").await;
     let (status, _) = get(&worker, url(&format!("/supplies/sites/{site}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, html) = get(&worker, url("/supplies")).await;
@@ -688,7 +562,7 @@ async fn pages_flow(t: TestDb) {
     )
     .await
     .unwrap();
-    let (official, csrf_o) = page_login(&app, "official").await;
+    let (official, csrf_o) = sign_in(&app, "official").await;
     let (status, html) = get(&official, url(&format!("/supplies/sites/{reserve}"))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("按需分配给各社区"));
@@ -1004,7 +878,7 @@ async fn allocation_api(t: TestDb) {
         .unwrap();
     assert_eq!(v["suggested"], 10, "{v}");
     // The page shows the same suggestion.
-    let (page, _) = page_login(&app, "official").await;
+    let (page, _) = sign_in(&app, "official").await;
     let (status, html) = get(
         &page,
         url(&format!(
@@ -1092,7 +966,7 @@ async fn items_form(t: TestDb) {
     let count = || async { linli_store::supplies::items(&db).await.unwrap().len() };
     let before = count().await;
 
-    let (admin, csrf) = page_login(&app, "admin").await;
+    let (admin, csrf) = sign_in(&app, "admin").await;
     let (status, html) = get(&admin, url("/supplies")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("新增物资品类"), "{html}");
@@ -1182,7 +1056,7 @@ async fn items_form(t: TestDb) {
     assert!(html.contains("已新增物资品类"), "{html}");
 
     // Staff: no form, and a post is refused.
-    let (staff, csrf_s) = page_login(&app, "staff_a").await;
+    let (staff, csrf_s) = sign_in(&app, "staff_a").await;
     let (_, html) = get(&staff, url("/supplies")).await;
     assert!(!html.contains("新增物资品类"));
     let (status, _) = post_form(
