@@ -24,6 +24,7 @@ pub mod pages_epidemic;
 pub mod pages_import;
 pub mod pages_policies;
 pub mod pages_registry;
+pub mod pages_report_mappings;
 pub mod pages_report_templates;
 pub mod pages_reports;
 pub mod pages_requests;

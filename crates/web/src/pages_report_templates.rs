@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
             "/reports/templates/{key}/edit",
             get(edit_form).post(edit_submit),
         )
+        .merge(crate::pages_report_mappings::router())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,6 +67,16 @@ struct MappingBlock {
     version: i64,
     effective_from: String,
     columns: Vec<(String, String, String)>,
+    versions: Vec<MappingVersionRow>,
+}
+
+struct MappingVersionRow {
+    version: i64,
+    effective_from: String,
+    state: &'static str,
+    state_class: &'static str,
+    columns: usize,
+    published: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -102,7 +113,7 @@ async fn list_page(
 ) -> Response {
     let loaded = async {
         let versions = reports::template_versions(&state.db, &user.scope).await?;
-        let maps = mappings::mappings(&state.db, &user.scope).await?;
+        let maps = mappings::mapping_versions(&state.db, &user.scope).await?;
         Ok::<_, StoreError>((versions, maps))
     }
     .await;
@@ -151,10 +162,35 @@ async fn list_page(
             });
         }
     }
-    let mappings = maps
-        .iter()
-        .map(|s| {
-            let m = &s.mapping;
+    // Versions come by key, newest first, as for the templates.
+    let mut mappings: Vec<MappingBlock> = Vec::new();
+    let mut in_force_seen: BTreeSet<String> = BTreeSet::new();
+    for s in &maps {
+        let m = &s.mapping;
+        let (state, class) = if s.effective_from > day {
+            ("待生效", "pending")
+        } else if in_force_seen.insert(m.key.clone()) {
+            ("现行", "current")
+        } else {
+            ("历史", "past")
+        };
+        let row = MappingVersionRow {
+            version: m.version,
+            effective_from: s.effective_from.clone(),
+            state,
+            state_class: class,
+            columns: m.columns.len(),
+            published: if s.created_at == 0 {
+                "系统预置".to_owned()
+            } else {
+                format!("{} · {}", s.created_by, display(s.created_at))
+            },
+        };
+        if let Some(b) = mappings.last_mut().filter(|b| b.key == m.key) {
+            b.versions.push(row);
+            continue;
+        }
+        mappings.push({
             let source = versions.iter().find(|v| v.template.key == m.source);
             let label = |k: &str| {
                 source
@@ -176,9 +212,10 @@ async fn list_page(
                         (c.header.clone(), c.unit.clone(), from.join(" + "))
                     })
                     .collect(),
+                versions: vec![row],
             }
-        })
-        .collect();
+        });
+    }
     let notice = match q.published.as_deref().map(|p| p.split_once(':')) {
         Some(Some((version, from))) => format!("已发布第 {version} 版，自 {from} 起生效。"),
         _ => String::new(),

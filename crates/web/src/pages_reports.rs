@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/approve", post(approve))
         .route("/reports/remind", post(remind))
         .route("/reports/print", get(print_page))
+        .route("/reports/print/mapped", get(mapped_print_page))
         .route("/reports/trend", get(trend_page))
         .route("/static/reports.css", get(stylesheet))
         .merge(crate::pages_report_templates::router())
@@ -171,8 +172,9 @@ struct ReportPage {
     errors: Vec<String>,
     notice: &'static str,
     xlsx: String,
-    /// The xlsx in other offices' layouts (collect once, fill many): (href, office).
-    mapped: Vec<(String, String)>,
+    /// The report in other offices' layouts (collect once, fill many): (xlsx, print view,
+    /// office).
+    mapped: Vec<(String, String, String)>,
     print: String,
     trend: String,
 }
@@ -258,13 +260,10 @@ async fn render(
         .iter()
         .filter(|m| m.mapping.source == t.template)
         .map(|m| {
+            let (key, node, date) = (&m.mapping.key, report.node.id, format_date(t.date));
             (
-                format!(
-                    "/api/v1/reports/{}/{}/{}.xlsx",
-                    m.mapping.key,
-                    report.node.id,
-                    format_date(t.date)
-                ),
+                format!("/api/v1/reports/{key}/{node}/{date}.xlsx"),
+                format!("/reports/print/mapped?mapping={key}&node_id={node}&date={date}"),
                 m.mapping.office.clone(),
             )
         })
@@ -707,6 +706,138 @@ async fn print_page(
         node_name: r.node.name.clone(),
         printed: display(linli_core::clock::now_ms()),
         back: href(&t.template, r.node.id, &r.date),
+    }
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Print view in another office's layout
+
+#[derive(Deserialize, Default)]
+struct MappedQuery {
+    mapping: Option<String>,
+    node_id: Option<i64>,
+    date: Option<String>,
+}
+
+struct MappedPrintRow {
+    name: String,
+    cells: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "report_mapped_print.html")]
+struct MappedPrintPage {
+    title: String,
+    office: String,
+    node_name: String,
+    date: String,
+    state: String,
+    unit_header: String,
+    /// (header, unit) in the office's order.
+    heads: Vec<(String, String)>,
+    units: bool,
+    rows: Vec<MappedPrintRow>,
+    total: Vec<String>,
+    source: String,
+    printed: String,
+    printed_by: String,
+    back: String,
+}
+
+/// A node's report of a date printed in another office's layout: its title and column headings,
+/// one row per child node (and 本级直属), the total row. The numbers are the source report's
+/// (`mappings::mapped_report`), so the scope is the report's: outside it is 404.
+async fn mapped_print_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<MappedQuery>,
+) -> Response {
+    let Some(key) = q.mapping.filter(|k| !k.trim().is_empty()) else {
+        return error_page(StatusCode::NOT_FOUND, "请指定表样。");
+    };
+    let result = async {
+        let Some(t) = target(&state, &user, None, q.node_id, q.date.as_deref()).await? else {
+            return Ok(None);
+        };
+        let r =
+            reports::mappings::mapped_report(&state.db, &user.scope, key.trim(), t.node_id, t.date)
+                .await?;
+        Ok::<_, StoreError>(Some(r))
+    }
+    .await;
+    let r = match result {
+        Ok(Some(x)) => x,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "您的账号没有绑定辖区，看不到报表。"),
+        Err(e) => return store_error_page(e),
+    };
+    let m = &r.mapping.mapping;
+    let s = &r.source;
+    let cells = |v: &[Option<ManualValue>]| -> Vec<String> {
+        v.iter()
+            .map(|c| match c {
+                Some(ManualValue::Number(n)) => n.to_string(),
+                Some(ManualValue::Text(t)) => t.clone(),
+                None => String::new(),
+            })
+            .collect()
+    };
+    let state_line = match (
+        &s.approved_by,
+        s.approved_at,
+        &s.submitted_by,
+        s.submitted_at,
+    ) {
+        (Some(by), Some(at), _, _) => format!("已审核（{by}，{}）", display(at)),
+        (_, _, Some(by), Some(at)) => format!("已报送（{by}，{}）", display(at)),
+        _ => "未报送".to_owned(),
+    };
+    MappedPrintPage {
+        title: format!("{}{}", s.node.name, m.name),
+        office: m.office.clone(),
+        node_name: s.node.name.clone(),
+        date: s.date.clone(),
+        state: if s.zero {
+            format!("{state_line} 零报告")
+        } else {
+            state_line
+        },
+        unit_header: m.unit_header.clone(),
+        heads: m
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    c.header.clone(),
+                    if c.unit.is_empty() {
+                        String::new()
+                    } else {
+                        format!("（{}）", c.unit)
+                    },
+                )
+            })
+            .collect(),
+        units: m.columns.iter().any(|c| !c.unit.is_empty()),
+        rows: r
+            .rows
+            .iter()
+            .map(|row| MappedPrintRow {
+                name: if row.closed {
+                    format!("{}（已撤销）", row.name)
+                } else {
+                    row.name.clone()
+                },
+                cells: cells(&row.cells),
+            })
+            .collect(),
+        total: cells(&r.total),
+        source: format!(
+            "{}（第 {} 版）· 表样第 {} 版",
+            s.template.template.name, s.template.template.version, m.version
+        ),
+        printed: display(linli_core::clock::now_ms()),
+        printed_by: user.user.display_name.clone(),
+        back: href(&m.source, s.node.id, &s.date),
     }
     .into_response()
 }

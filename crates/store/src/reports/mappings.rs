@@ -57,6 +57,20 @@ pub async fn mappings(db: &Db, scope: &Scope) -> Result<Vec<StoredMapping>, Stor
     rows.iter().map(from_row).collect()
 }
 
+/// Every version of every mapping, by key, newest version first: the list's history (which
+/// version is in force for which dates). Same readers as [`mappings`].
+pub async fn mapping_versions(db: &Db, scope: &Scope) -> Result<Vec<StoredMapping>, StoreError> {
+    if !scope.is_admin() && scope.roots().is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM report_mapping ORDER BY mapping_key, version DESC"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The version of mapping `key` in force on `date`. Unknown (or not yet in force): `NotFound`.
 pub async fn mapping_on(db: &Db, key: &str, date: time::Date) -> Result<StoredMapping, StoreError> {
     let row = sqlx::query(&format!(
