@@ -4,6 +4,9 @@
 //! do what where.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::*;
+
 use linli_core::clock::parse_date;
 use linli_core::policy::DivisionCode;
 use linli_core::registry::PersonInput;
@@ -12,31 +15,13 @@ use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
 use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const DAY: &str = "2022-07-02";
 
-struct App {
-    base: String,
-    t: TestDb,
-}
-
-async fn spawn(t: TestDb) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    App {
-        base: format!("http://{addr}"),
-        t,
-    }
-}
-
+/// A node open since 2020, so that it is expected to report on the test's dates.
 async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
     let new = NewNode::parse(NodeInput {
         parent_id: parent,
@@ -48,22 +33,6 @@ async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option
     })
     .unwrap();
     nodes::create(db, &Scope::operator(), new).await.unwrap()
-}
-
-async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) {
-    users::create(
-        db,
-        &Scope::operator(),
-        NewUser {
-            username,
-            display_name: None,
-            password: "test-pass-123",
-            role,
-            node_ids,
-        },
-    )
-    .await
-    .unwrap();
 }
 
 struct World {
@@ -148,40 +117,6 @@ async fn world(db: &Db) -> World {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn login(app: &App, username: &str) -> reqwest::Client {
-    let c = client();
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": username, "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "login {username}");
-    c
-}
-
-async fn get(c: &reqwest::Client, url: String) -> (StatusCode, Value) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn post(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn api_contract(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
@@ -192,13 +127,13 @@ async fn api_contract(t: TestDb) {
         )
     };
     let (staff_a, staff_b, official) = (
-        login(&app, "staff_a").await,
-        login(&app, "staff_b").await,
-        login(&app, "official").await,
+        api_login(&app, "staff_a").await,
+        api_login(&app, "staff_b").await,
+        api_login(&app, "official").await,
     );
 
     // The templates: the preset, with its indicators.
-    let (s, body) = get(&staff_a, format!("{}/api/v1/reports/templates", app.base)).await;
+    let (s, body) = get_json(&staff_a, format!("{}/api/v1/reports/templates", app.base)).await;
     assert_eq!(s, StatusCode::OK);
     let t = &body["templates"][0];
     assert_eq!(t["key"], "epidemic-daily");
@@ -208,7 +143,7 @@ async fn api_contract(t: TestDb) {
     assert_eq!(t["indicators"][0]["kind"], "computed");
 
     // A's report: computed from the records, nothing reported yet.
-    let (s, r) = get(&staff_a, url(&w.a, "")).await;
+    let (s, r) = get_json(&staff_a, url(&w.a, "")).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["values"]["arrivals_new"], 1);
     assert_eq!(r["values"]["under_centralized_quarantine"], 0);
@@ -222,7 +157,7 @@ async fn api_contract(t: TestDb) {
     assert_eq!(r["children"][0]["values"]["arrivals_new"], 1);
 
     // A zero report on a day with an arrival is refused, saying why; nothing is stored.
-    let (s, e) = post(
+    let (s, e) = post_json(
         &staff_a,
         url(&w.a, "/submit"),
         json!({"manual": {}, "zero": true}),
@@ -233,7 +168,7 @@ async fn api_contract(t: TestDb) {
     let msg = e["error"]["fields"][0]["message"].as_str().unwrap();
     assert!(msg.contains("当日新增来返人员 1人"), "{msg}");
     // Bad manual values are named field by field.
-    let (s, e) = post(
+    let (s, e) = post_json(
         &staff_a,
         url(&w.a, "/submit"),
         json!({"manual": {"disinfection_rounds": "abc", "notes": true}, "zero": false}),
@@ -247,7 +182,7 @@ async fn api_contract(t: TestDb) {
         .map(|f| f["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, vec!["manual.notes"]);
-    let (s, e) = post(
+    let (s, e) = post_json(
         &staff_a,
         url(&w.a, "/submit"),
         json!({"manual": {"disinfection_rounds": "abc"}}),
@@ -258,11 +193,11 @@ async fn api_contract(t: TestDb) {
         e["error"]["fields"][0]["field"],
         "manual.disinfection_rounds"
     );
-    let (_, r) = get(&staff_a, url(&w.a, "")).await;
+    let (_, r) = get_json(&staff_a, url(&w.a, "")).await;
     assert_eq!(r["status"], "draft");
 
     // An ordinary report.
-    let (s, r) = post(
+    let (s, r) = post_json(
         &staff_a,
         url(&w.a, "/submit"),
         json!({"manual": {"disinfection_rounds": 3, "notes": "入户排查"}, "zero": false}),
@@ -276,13 +211,13 @@ async fn api_contract(t: TestDb) {
     assert!(r["submitted_at"].as_str().unwrap().ends_with("+08:00"));
     assert_eq!(r["timeliness"], "late");
     // B has nothing to report: a zero report.
-    let (s, r) = post(&staff_b, url(&w.b, "/submit"), json!({"zero": true})).await;
+    let (s, r) = post_json(&staff_b, url(&w.b, "/submit"), json!({"zero": true})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert!(r["zero"].as_bool().unwrap());
     assert_eq!(r["values"]["disinfection_rounds"], 0);
 
     // Completeness under the street: C is missing.
-    let (s, c) = get(&official, url(&w.street, "/completeness")).await;
+    let (s, c) = get_json(&official, url(&w.street, "/completeness")).await;
     assert_eq!(s, StatusCode::OK, "{c}");
     assert_eq!(c["expected"], 3);
     assert_eq!(c["submitted"], 2);
@@ -290,21 +225,21 @@ async fn api_contract(t: TestDb) {
     assert_eq!(c["late"], 2);
     assert_eq!(c["missing"], json!([w.c.id]));
     assert_eq!(c["missing_nodes"][0]["name"], "长征社区");
-    let (s, rem) = post(&official, url(&w.c, "/remind"), json!({})).await;
+    let (s, rem) = post_json(&official, url(&w.c, "/remind"), json!({})).await;
     assert_eq!(s, StatusCode::CREATED, "{rem}");
     assert_eq!(rem["created_by"], "official");
-    let (_, c) = get(&official, url(&w.street, "/completeness")).await;
+    let (_, c) = get_json(&official, url(&w.street, "/completeness")).await;
     assert_eq!(c["missing_nodes"][0]["reminders"], 1);
 
     // Approval: not by the community itself; by the street official; then locked.
-    let (s, _) = post(&staff_a, url(&w.a, "/approve"), json!({})).await;
+    let (s, _) = post_json(&staff_a, url(&w.a, "/approve"), json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, r) = post(&official, url(&w.a, "/approve"), json!({})).await;
+    let (s, r) = post_json(&official, url(&w.a, "/approve"), json!({})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["status"], "approved");
     assert_eq!(r["approved_by"], "official");
     assert!(r["approved_at"].is_string());
-    let (s, e) = post(
+    let (s, e) = post_json(
         &staff_a,
         url(&w.a, "/submit"),
         json!({"manual": {"disinfection_rounds": 5}}),
@@ -313,13 +248,13 @@ async fn api_contract(t: TestDb) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "status");
     // The street's report sums its communities; it cannot be submitted while C is missing.
-    let (_, r) = get(&official, url(&w.street, "")).await;
+    let (_, r) = get_json(&official, url(&w.street, "")).await;
     assert_eq!(r["role"], "rollup");
     assert_eq!(r["values"]["arrivals_new"], 1);
     assert_eq!(r["values"]["disinfection_rounds"], 3);
     assert_eq!(r["children"].as_array().unwrap().len(), 3);
-    let street_staff = login(&app, "street_staff").await;
-    let (s, e) = post(&street_staff, url(&w.street, "/submit"), json!({})).await;
+    let street_staff = api_login(&app, "street_staff").await;
+    let (s, e) = post_json(&street_staff, url(&w.street, "/submit"), json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["error"]["message"]
         .as_str()
@@ -344,11 +279,11 @@ async fn api_contract(t: TestDb) {
     assert!(bytes.starts_with(b"PK"), "a zip");
 
     // Scope and roles: B's staff and A's grid worker do not see A; the worker submits nothing.
-    let worker = login(&app, "worker").await;
+    let worker = api_login(&app, "worker").await;
     for c in [&staff_b, &worker] {
-        assert_eq!(get(c, url(&w.a, "")).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(get_json(c, url(&w.a, "")).await.0, StatusCode::NOT_FOUND);
         assert_eq!(
-            get(c, url(&w.street, "/completeness")).await.0,
+            get_json(c, url(&w.street, "/completeness")).await.0,
             StatusCode::NOT_FOUND
         );
         let r = c
@@ -361,14 +296,14 @@ async fn api_contract(t: TestDb) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert_eq!(
-            post(c, url(&w.a, "/approve"), json!({})).await.0,
+            post_json(c, url(&w.a, "/approve"), json!({})).await.0,
             StatusCode::NOT_FOUND
         );
     }
-    let (s, _) = post(&worker, url(&w.grid, "/submit"), json!({"zero": true})).await;
+    let (s, _) = post_json(&worker, url(&w.grid, "/submit"), json!({"zero": true})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Bad dates and unknown templates.
-    let (s, e) = get(
+    let (s, e) = get_json(
         &staff_a,
         format!(
             "{}/api/v1/reports/epidemic-daily/{}/2022-13-01",
@@ -378,7 +313,7 @@ async fn api_contract(t: TestDb) {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "date");
-    let (s, _) = get(
+    let (s, _) = get_json(
         &staff_a,
         format!("{}/api/v1/reports/no-such/{}/{DAY}", app.base, w.a.id),
     )
@@ -386,64 +321,18 @@ async fn api_contract(t: TestDb) {
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Signed out: nothing.
     assert_eq!(
-        get(&client(), url(&w.a, "")).await.0,
+        get_json(&client(), url(&w.a, "")).await.0,
         StatusCode::UNAUTHORIZED
     );
     app.t.finish().await;
 }
 
-/// A client signed in through the login form, and the session's CSRF token.
-async fn page_login(app: &App, username: &str) -> (reqwest::Client, String) {
-    let c = client();
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", username),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&page).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
-    let page = c
-        .get(format!("{}/reports", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page);
-    (c, csrf)
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn page(c: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, r.text().await.unwrap())
-}
-
 async fn pages_flow(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
-    let (staff, csrf) = page_login(&app, "staff_a").await;
+    let (staff, csrf) = sign_in(&app, "staff_a").await;
     let at = |n: &Node| format!("{}/reports?node_id={}&date={DAY}", app.base, n.id);
-    let (s, html) = page(&staff, at(&w.a)).await;
+    let (s, html) = get(&staff, at(&w.a)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(
         html.contains("疫情防控日报表") && html.contains("里布嘎社区"),
@@ -493,18 +382,18 @@ async fn pages_flow(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, html) = page(&staff, at(&w.a)).await;
+    let (_, html) = get(&staff, at(&w.a)).await;
     assert!(html.contains("已报送"));
     // Another community's report is not found; the print view, the chart and the styles load.
-    assert_eq!(page(&staff, at(&w.b)).await.0, StatusCode::NOT_FOUND);
-    let (s, html) = page(
+    assert_eq!(get(&staff, at(&w.b)).await.0, StatusCode::NOT_FOUND);
+    let (s, html) = get(
         &staff,
         format!("{}/reports/print?node_id={}&date={DAY}", app.base, w.a.id),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("合计"));
-    let (s, html) = page(
+    let (s, html) = get(
         &staff,
         format!(
             "{}/reports/trend?node_id={}&indicator=arrivals_new&from=2022-06-28&to={DAY}",
@@ -519,7 +408,7 @@ async fn pages_flow(t: TestDb) {
         "the day's point says its value"
     );
     assert_eq!(
-        page(&staff, format!("{}/static/reports.css", app.base))
+        get(&staff, format!("{}/static/reports.css", app.base))
             .await
             .0,
         StatusCode::OK
@@ -577,21 +466,21 @@ async fn mapping_flow(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
     let (staff_a, staff_b, official) = (
-        login(&app, "staff_a").await,
-        login(&app, "staff_b").await,
-        login(&app, "official").await,
+        api_login(&app, "staff_a").await,
+        api_login(&app, "staff_b").await,
+        api_login(&app, "official").await,
     );
     let at = |key: &str, n: &Node, rest: &str| {
         format!("{}/api/v1/reports/{key}/{}/{DAY}{rest}", app.base, n.id)
     };
-    let (s, _) = post(
+    let (s, _) = post_json(
         &staff_a,
         at("epidemic-daily", &w.a, "/submit"),
         json!({"manual": {"disinfection_rounds": 3, "notes": "入户排查"}}),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = post(
+    let (s, _) = post_json(
         &staff_b,
         at("epidemic-daily", &w.b, "/submit"),
         json!({"zero": true}),
@@ -600,15 +489,15 @@ async fn mapping_flow(t: TestDb) {
     assert_eq!(s, StatusCode::OK);
 
     // The layouts on offer.
-    let (s, list) = get(&official, format!("{}/api/v1/reports/mappings", app.base)).await;
+    let (s, list) = get_json(&official, format!("{}/api/v1/reports/mappings", app.base)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["mappings"][0]["key"], "health-bureau-daily");
     assert_eq!(list["mappings"][0]["office"], "卫健局");
 
     for n in [&w.street, &w.a] {
-        let (s, src) = get(&official, at("epidemic-daily", n, "")).await;
+        let (s, src) = get_json(&official, at("epidemic-daily", n, "")).await;
         assert_eq!(s, StatusCode::OK);
-        let (s, m) = get(&official, at("health-bureau-daily", n, "")).await;
+        let (s, m) = get_json(&official, at("health-bureau-daily", n, "")).await;
         assert_eq!(s, StatusCode::OK, "{m}");
         assert_eq!(m["mapping"], "health-bureau-daily");
         assert_eq!(m["source"], "epidemic-daily");
@@ -681,13 +570,15 @@ async fn mapping_flow(t: TestDb) {
             }
         }
     }
-    let (_, m) = get(&official, at("health-bureau-daily", &w.street, "")).await;
+    let (_, m) = get_json(&official, at("health-bureau-daily", &w.street, "")).await;
     assert_eq!(m["values"]["disinfection"], 3);
     assert_eq!(m["values"]["arrivals"], 1);
 
     // Scope as for the report; the page offers the export.
     assert_eq!(
-        get(&staff_b, at("health-bureau-daily", &w.a, "")).await.0,
+        get_json(&staff_b, at("health-bureau-daily", &w.a, ""))
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     let r = staff_b
@@ -696,8 +587,8 @@ async fn mapping_flow(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let (pc, _) = page_login(&app, "staff_a").await;
-    let (s, html) = page(
+    let (pc, _) = sign_in(&app, "staff_a").await;
+    let (s, html) = get(
         &pc,
         format!("{}/reports?node_id={}&date={DAY}", app.base, w.a.id),
     )
@@ -729,8 +620,11 @@ async fn template_editing(t: TestDb) {
     user(&app.t.db, "admin", "admin", &[]).await;
     let today = linli_core::clock::format_date(linli_core::clock::today());
     let api = format!("{}/api/v1/reports/templates", app.base);
-    let (admin, official) = (login(&app, "admin").await, login(&app, "official").await);
-    let (_, list) = get(&admin, api.clone()).await;
+    let (admin, official) = (
+        api_login(&app, "admin").await,
+        api_login(&app, "official").await,
+    );
+    let (_, list) = get_json(&admin, api.clone()).await;
     let mut body = list["templates"][0].clone();
     body["deadline"] = json!("15:30");
     body["effective_from"] = json!(today);
@@ -740,14 +634,14 @@ async fn template_editing(t: TestDb) {
         .push(json!({"key": "volunteers", "label": "在岗志愿者", "unit": "人", "kind": "manual", "value": "number"}));
 
     // Not an admin: refused.
-    let (s, _) = post(&official, api.clone(), body.clone()).await;
+    let (s, _) = post_json(&official, api.clone(), body.clone()).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Every bad field named; nothing stored.
     let mut bad = body.clone();
     bad["deadline"] = json!("25:00");
     bad["effective_from"] = json!("2020-01-01");
     bad["indicators"][1]["aggregate"] = json!("masks");
-    let (s, e) = post(&admin, api.clone(), bad).await;
+    let (s, e) = post_json(&admin, api.clone(), bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     let fields: Vec<&str> = e["error"]["fields"]
         .as_array()
@@ -759,14 +653,14 @@ async fn template_editing(t: TestDb) {
         fields,
         vec!["deadline", "indicators[1].kind", "effective_from"]
     );
-    let (_, list) = get(&admin, api.clone()).await;
+    let (_, list) = get_json(&admin, api.clone()).await;
     assert_eq!(list["templates"][0]["version"], 1);
     // Published: version 2 from today; today's report has the new deadline and indicator.
-    let (s, v2) = post(&admin, api.clone(), body).await;
+    let (s, v2) = post_json(&admin, api.clone(), body).await;
     assert_eq!(s, StatusCode::CREATED, "{v2}");
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["deadline"], "15:30");
-    let (_, r) = get(
+    let (_, r) = get_json(
         &official,
         format!(
             "{}/api/v1/reports/epidemic-daily/{}/{today}",
@@ -778,7 +672,7 @@ async fn template_editing(t: TestDb) {
     assert!(r["due_at"].as_str().unwrap().contains("T15:30:00+08:00"));
     assert!(r["values"].get("volunteers").is_some());
     // A past day keeps version 1.
-    let (_, r) = get(
+    let (_, r) = get_json(
         &official,
         format!(
             "{}/api/v1/reports/epidemic-daily/{}/{DAY}",
@@ -790,8 +684,8 @@ async fn template_editing(t: TestDb) {
 
     // The pages: non-admins get 403, the admin edits the deadline with the form kept on faults.
     let edit = format!("{}/reports/templates/epidemic-daily/edit", app.base);
-    let (staff, staff_csrf) = page_login(&app, "street_staff").await;
-    assert_eq!(page(&staff, edit.clone()).await.0, StatusCode::FORBIDDEN);
+    let (staff, staff_csrf) = sign_in(&app, "street_staff").await;
+    assert_eq!(get(&staff, edit.clone()).await.0, StatusCode::FORBIDDEN);
     let r = staff
         .post(&edit)
         .form(&[("csrf", staff_csrf.as_str()), ("deadline", "10:00")])
@@ -799,15 +693,15 @@ async fn template_editing(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let (s, html) = page(&staff, format!("{}/reports/templates", app.base)).await;
+    let (s, html) = get(&staff, format!("{}/reports/templates", app.base)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(
         html.contains("第 2 版") && !html.contains("/edit\""),
         "no edit link"
     );
 
-    let (adm, csrf) = page_login(&app, "admin").await;
-    let (s, html) = page(&adm, edit.clone()).await;
+    let (adm, csrf) = sign_in(&app, "admin").await;
+    let (s, html) = get(&adm, edit.clone()).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("name=\"deadline\" value=\"15:30\""), "{html}");
     // The form as the page has it: 11 indicators of version 2 and one empty row.
@@ -870,12 +764,12 @@ async fn template_editing(t: TestDb) {
     }
     let r = adm.post(&edit).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, html) = page(&adm, format!("{}/reports/templates", app.base)).await;
+    let (_, html) = get(&adm, format!("{}/reports/templates", app.base)).await;
     assert!(
         html.contains("第 3 版") && html.contains("待生效"),
         "{html}"
     );
-    let (_, list) = get(&admin, api.clone()).await;
+    let (_, list) = get_json(&admin, api.clone()).await;
     let v3 = &list["templates"][0];
     assert_eq!(v3["version"], 3);
     assert_eq!(v3["deadline"], "17:00");
