@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use linli_core::clock::{format_date, now_ms, parse_date, today};
 use linli_core::contact::{self, CaseKind, ChainLink, SourceFacts};
 use linli_core::policy::{
-    self, Classification, ContactFact, ContactKind, Facts, Measure, RiskArea, StagePlan,
+    self, Classification, ContactFact, ContactKind, Facts, Measure, RiskArea,
 };
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde_json::json;
@@ -305,90 +305,18 @@ async fn classify_contact(
     Ok((c, stored.id))
 }
 
-/// The order in which a person's classifications compete for their one observation: the
-/// strictest measure, then the later last day, then more days (as `policy::classify` orders
-/// the rules of one policy).
-fn weight(c: &Classification) -> (u8, Date, u16) {
-    let strictest = c
-        .stages
-        .iter()
-        .map(|s| s.measure.severity())
-        .max()
-        .unwrap_or(c.measure.severity());
-    (strictest, c.until, c.days_total)
-}
-
-/// A person's open observation, as far as a new link needs it.
-struct OpenObservation {
-    id: i64,
-    /// Set when an arrival opened it.
-    arrival_id: Option<i64>,
-    /// The strictest measure of its stages.
-    strictest: u8,
-    start: Date,
-    until: Date,
-}
-
-impl OpenObservation {
-    /// Its plan's place in the order of [`weight`].
-    fn weight(&self) -> (u8, Date, u16) {
-        let days = (self.until - self.start).whole_days() + 1;
-        (
-            self.strictest,
-            self.until,
-            u16::try_from(days.max(0)).unwrap_or(u16::MAX),
-        )
-    }
-}
-
-/// The person's open (unreleased) observation: the one their links already follow, else any
-/// other (an arrival's), the latest first.
-async fn open_observation_of(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    person_id: i64,
-) -> Result<Option<OpenObservation>, StoreError> {
-    let Some(r) = sqlx::query(
-        "SELECT o.id, o.arrival_id, o.measure, o.stages_json, o.start_on, o.until_on FROM observation o \
-         WHERE o.person_id = $1 AND o.released_on IS NULL \
-         ORDER BY CASE WHEN o.id IN (SELECT l.observation_id FROM contact_link l \
-         WHERE l.person_id = $1 AND l.observation_id IS NOT NULL) THEN 0 ELSE 1 END, o.id DESC LIMIT 1",
-    )
-    .bind(person_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let measure = r
-        .try_get::<String, _>(2)?
-        .parse::<Measure>()
-        .map_err(internal)?;
-    // Stages that do not read (written by hand) leave the headline measure to weigh.
-    let stages: Vec<StagePlan> =
-        serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default();
-    Ok(Some(OpenObservation {
-        id: r.try_get(0)?,
-        arrival_id: r.try_get(1)?,
-        strictest: stages
-            .iter()
-            .map(|s| s.measure.severity())
-            .max()
-            .unwrap_or(measure.severity()),
-        start: date("start_on", &r.try_get::<String, _>(4)?)?,
-        until: date("until_on", &r.try_get::<String, _>(5)?)?,
-    }))
-}
-
 /// Records that `person` was in contact with `source` (or, for a pair already linked, a later
 /// last contact): checks the rules (no self-link, 密接 of a case, 次密接 of a 密接, no cycle,
 /// no future date), classifies the link by the policy of its date, and opens or moves the
 /// person's observation. One transaction; audited.
 ///
 /// One person, one observation: a worker checks in, calls and releases a person, not a record.
-/// The links' plan is the strictest of all the person's links ([`weight`]: strictest measure,
-/// then later last day, then more days). When the person is already under an open observation:
+/// The links' plan is the strictest of all the person's links (`epidemic::weight`: strictest
+/// measure, then later last day, then more days), and goes to the person's observation through
+/// `epidemic::observe`, as an arrival's plan does. When the person is already under an open
+/// observation:
 /// - opened by their links: it follows that plan (measure, stages, dates, check-ins, policy);
-/// - opened by an arrival (e.g. a returnee found to be a 密接 two days later): it is upgraded
+/// - decided by an arrival (e.g. a returnee found to be a 密接 two days later): it is upgraded
 ///   in place to the links' plan when that plan weighs more by the same order — it keeps its
 ///   arrival and its first day, so the days already observed and their check-ins stay inside
 ///   the period — and is left as it is otherwise (the arrival's plan already covers the
@@ -479,14 +407,15 @@ pub async fn record_contact(
         .collect();
     let (classification, policy_version_id) =
         classify_contact(db, &person, &areas, input.kind, input.last_contact_on).await?;
-    // The person's observation follows the strictest of their links (this one included).
+    // The person's observation follows the strictest of their links (this one included),
+    // weighed as `epidemic::observe` weighs plans.
     let mut best = (classification.clone(), policy_version_id);
     for (source, kind, on) in links_of(db, person.id).await? {
         if source == input.source_person_id {
             continue;
         }
         let other = classify_contact(db, &person, &areas, kind, on).await?;
-        if weight(&other.0) > weight(&best.0) {
+        if epidemic::weight(&other.0) > epidemic::weight(&best.0) {
             best = other;
         }
     }
@@ -537,62 +466,21 @@ pub async fn record_contact(
         }
     };
 
-    let open = open_observation_of(&mut tx, person.id).await?;
     let (plan, plan_policy) = &best;
-    let observation = match open {
-        None if plan.measure == Measure::None => None,
-        None => {
-            let purge_on = format_date(plan.until + time::Duration::days(epidemic::RETENTION_DAYS));
-            let id = epidemic::open_observation(
-                &mut tx,
-                &epidemic::NewObservation {
-                    person: &person,
-                    arrival_id: None,
-                    plan,
-                    policy_version_id: *plan_policy,
-                    created_at: now,
-                    purge_on: &purge_on,
-                },
-            )
-            .await?;
-            Some((id, plan.until))
-        }
-        // No measure from the links, or an arrival's plan that weighs at least as much: the
-        // person stays under the observation as it is.
-        Some(obs)
-            if plan.measure == Measure::None
-                || (obs.arrival_id.is_some() && obs.weight() >= weight(plan)) =>
-        {
-            Some((obs.id, obs.until))
-        }
-        Some(obs) => {
-            // An arrival's observation keeps the days already observed (its check-ins and the
-            // daily counts stay inside the period); one opened by links follows them wholly.
-            let start = if obs.arrival_id.is_some() {
-                obs.start.min(plan.start)
-            } else {
-                plan.start
-            };
-            let purge_on = format_date(plan.until + time::Duration::days(epidemic::RETENTION_DAYS));
-            sqlx::query(
-                "UPDATE observation SET measure = $1, stages_json = $2, place = $3, start_on = $4, until_on = $5, \
-                 check_ins_per_day = $6, policy_version_id = $7, purge_on = $8 WHERE id = $9",
-            )
-            .bind(plan.measure.as_str())
-            .bind(serde_json::to_string(&plan.stages).unwrap_or_else(|_| "[]".into()))
-            .bind(epidemic::observation_place(plan.measure, &person))
-            .bind(format_date(start))
-            .bind(format_date(plan.until))
-            .bind(i64::from(plan.check_ins_per_day))
-            .bind(*plan_policy)
-            .bind(&purge_on)
-            .bind(obs.id)
-            .execute(&mut *tx)
-            .await?;
-            Some((obs.id, plan.until))
-        }
-    };
-    let observation_id = observation.map(|(id, _)| id);
+    let purge_on = format_date(plan.until + time::Duration::days(epidemic::RETENTION_DAYS));
+    let observed = epidemic::observe(
+        &mut tx,
+        &epidemic::NewObservation {
+            person: &person,
+            arrival_id: None,
+            plan,
+            policy_version_id: *plan_policy,
+            created_at: now,
+            purge_on: &purge_on,
+        },
+    )
+    .await?;
+    let observation_id = observed.id();
     if let Some(obs) = observation_id {
         sqlx::query("UPDATE contact_link SET observation_id = $1 WHERE person_id = $2")
             .bind(obs)
@@ -634,7 +522,7 @@ pub async fn record_contact(
         last_contact_on: input.last_contact_on,
         policy_version_id,
         observation_id,
-        observation_until: observation.map(|(_, until)| until),
+        observation_until: observed.until(),
         classification,
     })
 }

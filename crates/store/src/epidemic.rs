@@ -4,13 +4,15 @@
 
 use linli_core::clock::{format_date, now_ms, parse_date, today};
 use linli_core::policy::{
-    self, Classification, DivisionCode, Measure, PolicyVersion, RiskArea, RiskLevel, Temperature,
+    self, Classification, DivisionCode, Measure, PolicyVersion, RiskArea, RiskLevel, StagePlan,
+    Temperature,
 };
 use linli_core::registry::PersonInput;
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
+use time::Date;
 
 use crate::audit::{self, AuditEntry};
 use crate::db::Params;
@@ -242,6 +244,8 @@ pub struct ArrivalRecorded {
     pub classification: Classification,
     /// The id of the stored policy version that classified it.
     pub policy_version_id: i64,
+    /// The person's one open observation: opened, changed or kept by this arrival (none when
+    /// no measure applies and the person is not under observation).
     pub observation_id: Option<i64>,
     pub alert_id: Option<i64>,
 }
@@ -286,9 +290,15 @@ pub(crate) async fn division_of(
 }
 
 /// Records an arrival screening: the person matched or added, the result classified by the
-/// policy in force on its date (with the explanation a worker reads to the resident), an
-/// observation opened when a measure applies, and a fever alert raised when the rule says so.
-/// Self-declared screenings are stored pending review. All in one transaction; audited.
+/// policy in force on its date (with the explanation a worker reads to the resident), the
+/// person put under observation when a measure applies, and a fever alert raised when the rule
+/// says so. Self-declared screenings are stored pending review. All in one transaction; audited.
+///
+/// One person, one observation ([`observe`]): someone already under an open observation (after
+/// a contact link or an earlier arrival) gets no second one. It is upgraded or extended in
+/// place when this arrival's plan weighs more ([`weight`]), kept as it is otherwise (and when
+/// no measure applies); the explanation then says so and names the last day, and
+/// `observation_id` is that observation.
 pub async fn record_arrival(
     db: &Db,
     scope: &Scope,
@@ -333,7 +343,7 @@ pub async fn record_arrival(
     };
     debug_assert_eq!(facts.policy_date(), policy_date);
     let areas: Vec<RiskArea> = risk_areas(db).await?.into_iter().map(|a| a.area).collect();
-    let classification = policy::classify(
+    let mut classification = policy::classify(
         &stored.policy,
         &facts,
         &areas,
@@ -382,24 +392,34 @@ pub async fn record_arrival(
     .await?;
     let id: i64 = row.try_get(0)?;
 
-    let observation_id = if classification.measure != Measure::None {
-        Some(
-            open_observation(
-                &mut tx,
-                &NewObservation {
-                    person: &person,
-                    arrival_id: Some(id),
-                    plan: &classification,
-                    policy_version_id: stored.id,
-                    created_at: now,
-                    purge_on: &purge_on,
-                },
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
+    // One observation per person: an arrival of someone already observed (after a contact or
+    // an earlier arrival) keeps, extends or upgrades that observation rather than open a second.
+    let observed = observe(
+        &mut tx,
+        &NewObservation {
+            person: &person,
+            arrival_id: Some(id),
+            plan: &classification,
+            policy_version_id: stored.id,
+            created_at: now,
+            purge_on: &purge_on,
+        },
+    )
+    .await?;
+    let observation_id = observed.id();
+    if let Some(note) = observed.already_observed_zh(&classification) {
+        classification.explanation.push_str(&note);
+    }
+    // The screening names the observation it put or kept the person under: its records are
+    // kept while that observation is open and purged after it (see `retention`).
+    if observation_id.is_some() {
+        sqlx::query("UPDATE arrival SET explanation = $1, observation_id = $2 WHERE id = $3")
+            .bind(&classification.explanation)
+            .bind(observation_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
 
     // A fever or a symptom at the door is referred to a clinic whatever the policy of the day
     // asks (the later presets have no fever row): the alert is raised either way.
@@ -428,6 +448,13 @@ pub async fn record_arrival(
                 "measure": classification.measure.as_str(),
                 "policy": stored.policy.key(),
                 "fever_alert": fever,
+                "observation_id": observation_id,
+                "observation": match &observed {
+                    Observed::Unobserved => "none",
+                    Observed::Opened { .. } => "opened",
+                    Observed::Kept(_) => "kept",
+                    Observed::Changed { .. } => "changed",
+                },
             })),
     )
     .await?;
@@ -442,12 +469,12 @@ pub async fn record_arrival(
     })
 }
 
-/// An observation to open: whose, from which arrival (none for a close contact), under which
-/// plan and policy version, and when its records are purged.
+/// A plan for a person's observation: whose, from which arrival (none for a close contact's
+/// links), under which plan and policy version, and when its records are purged.
 pub(crate) struct NewObservation<'a> {
     pub person: &'a crate::registry::Person,
     pub arrival_id: Option<i64>,
-    /// The classification that decided it (its measure is not `None`).
+    /// The classification that decides it (with no measure, it opens or changes nothing).
     pub plan: &'a Classification,
     pub policy_version_id: i64,
     pub created_at: i64,
@@ -467,9 +494,9 @@ pub(crate) fn observation_place(
 }
 
 /// Opens an observation in the caller's transaction: the plan's measure, stages (JSON), period,
-/// check-ins per day and [`observation_place`]. The one way an observation is opened, for an arrival
-/// ([`record_arrival`]) and for a close contact (`contacts::record_contact`).
-pub(crate) async fn open_observation(
+/// check-ins per day and [`observation_place`]. The one way an observation is opened, through
+/// [`observe`] (for an arrival and for a close contact alike).
+async fn open_observation(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     new: &NewObservation<'_>,
 ) -> Result<i64, StoreError> {
@@ -495,6 +522,247 @@ pub(crate) async fn open_observation(
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get(0)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// One observation per person
+// ---------------------------------------------------------------------------------------------
+
+/// The order in which a person's classifications compete for their one observation: the
+/// strictest measure, then the later last day, then more days (as `policy::classify` orders
+/// the rules of one policy).
+pub(crate) fn weight(c: &Classification) -> (u8, Date, u16) {
+    let strictest = c
+        .stages
+        .iter()
+        .map(|s| s.measure.severity())
+        .max()
+        .unwrap_or(c.measure.severity());
+    (strictest, c.until, c.days_total)
+}
+
+/// A person's open observation, as far as a new plan needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenObservation {
+    pub id: i64,
+    /// Set when an arrival's plan opened or last upgraded it: the arrival whose facts the
+    /// what-if compares. Links then only upgrade it, and keep its first day.
+    pub arrival_id: Option<i64>,
+    pub measure: Measure,
+    /// The strictest measure of its stages.
+    pub strictest: u8,
+    /// The measure of its last stage (the headline measure when it has no stages).
+    pub last_measure: Measure,
+    pub start: Date,
+    pub until: Date,
+}
+
+impl OpenObservation {
+    /// Its plan's place in the order of [`weight`].
+    pub(crate) fn weight(&self) -> (u8, Date, u16) {
+        let days = (self.until - self.start).whole_days() + 1;
+        (
+            self.strictest,
+            self.until,
+            u16::try_from(days.max(0)).unwrap_or(u16::MAX),
+        )
+    }
+}
+
+/// The person's open (unreleased) observation: the one their links already follow, else any
+/// other (an arrival's), the latest first. (Data from before one observation per person may
+/// hold two; the new plan goes to the first.)
+pub(crate) async fn open_observation_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person_id: i64,
+) -> Result<Option<OpenObservation>, StoreError> {
+    let Some(r) = sqlx::query(
+        "SELECT o.id, o.arrival_id, o.measure, o.stages_json, o.start_on, o.until_on FROM observation o \
+         WHERE o.person_id = $1 AND o.released_on IS NULL \
+         ORDER BY CASE WHEN o.id IN (SELECT l.observation_id FROM contact_link l \
+         WHERE l.person_id = $1 AND l.observation_id IS NOT NULL) THEN 0 ELSE 1 END, o.id DESC LIMIT 1",
+    )
+    .bind(person_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let measure = r
+        .try_get::<String, _>(2)?
+        .parse::<Measure>()
+        .map_err(internal)?;
+    // Stages that do not read (written by hand) leave the headline measure to weigh.
+    let stages: Vec<StagePlan> =
+        serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default();
+    Ok(Some(OpenObservation {
+        id: r.try_get(0)?,
+        arrival_id: r.try_get(1)?,
+        measure,
+        strictest: stages
+            .iter()
+            .map(|s| s.measure.severity())
+            .max()
+            .unwrap_or(measure.severity()),
+        last_measure: stages.last().map_or(measure, |s| s.measure),
+        start: parse_date("start_on", &r.try_get::<String, _>(4)?).map_err(internal)?,
+        until: parse_date("until_on", &r.try_get::<String, _>(5)?).map_err(internal)?,
+    }))
+}
+
+/// What a new plan did to the person's one observation.
+#[derive(Debug, Clone)]
+pub(crate) enum Observed {
+    /// No measure, and no open observation.
+    Unobserved,
+    /// None was open: this one was opened for the plan.
+    Opened { id: i64, until: Date },
+    /// The open observation already asks at least as much (or the plan asks nothing): as it was.
+    Kept(OpenObservation),
+    /// The open observation was changed to the plan (measure, stages, last day…); `before` is
+    /// what it was.
+    Changed {
+        before: OpenObservation,
+        until: Date,
+    },
+}
+
+impl Observed {
+    pub(crate) fn id(&self) -> Option<i64> {
+        match self {
+            Observed::Unobserved => None,
+            Observed::Opened { id, .. } => Some(*id),
+            Observed::Kept(o) | Observed::Changed { before: o, .. } => Some(o.id),
+        }
+    }
+
+    /// The observation's last day after the plan.
+    pub(crate) fn until(&self) -> Option<Date> {
+        match self {
+            Observed::Unobserved => None,
+            Observed::Opened { until, .. } | Observed::Changed { until, .. } => Some(*until),
+            Observed::Kept(o) => Some(o.until),
+        }
+    }
+
+    /// For the explanation a worker reads out: what became of the observation the person was
+    /// already under (`None` when there was none).
+    pub(crate) fn already_observed_zh(&self, plan: &Classification) -> Option<String> {
+        let (before, after) = match self {
+            Observed::Unobserved | Observed::Opened { .. } => return None,
+            Observed::Kept(o) => (o, None),
+            Observed::Changed { before, until } => (before, Some(*until)),
+        };
+        let mut s = format!(
+            "您自 {} 起已在医学观察中（{}，至 {}），本次不另行开始新的观察：",
+            format_date(before.start),
+            before.measure.label_zh(),
+            format_date(before.until)
+        );
+        match after {
+            None if plan.measure == Measure::None => s.push_str(&format!(
+                "原观察保持不变，期满日仍为 {}。",
+                format_date(before.until)
+            )),
+            None => s.push_str(&format!(
+                "原观察的要求已涵盖本次结果，保持不变，期满日仍为 {}。",
+                format_date(before.until)
+            )),
+            Some(until) => {
+                if plan.measure == before.measure {
+                    s.push_str("原观察按本次结果调整");
+                } else {
+                    s.push_str(&format!("原观察改为{}", plan.measure.label_zh()));
+                }
+                s.push_str(&if until > before.until {
+                    format!(
+                        "，期满日由 {} 延至 {}。",
+                        format_date(before.until),
+                        format_date(until)
+                    )
+                } else if until < before.until {
+                    format!(
+                        "，期满日由 {} 改为 {}。",
+                        format_date(before.until),
+                        format_date(until)
+                    )
+                } else {
+                    format!("，期满日仍为 {}。", format_date(until))
+                });
+            }
+        }
+        Some(s)
+    }
+}
+
+/// Puts a person under one observation at a time: the one way a plan (an arrival's, or the
+/// strictest of a person's contact links) reaches the `observation` table, for
+/// [`record_arrival`] and `contacts::record_contact`, in the caller's transaction.
+///
+/// - No open observation: one is opened when the plan has a measure.
+/// - One opened by the person's links, and the plan is theirs too: it follows that plan
+///   wholly (measure, stages, dates, check-ins, policy).
+/// - Otherwise (an arrival's plan, or an observation an arrival decided): it is changed in
+///   place to the plan when the plan weighs more by [`weight`] — keeping its first day, so the
+///   days already observed and their check-ins stay inside the period; an arrival's plan also
+///   becomes the one it follows (`arrival_id`) — and kept as it is otherwise.
+///
+/// A plan with no measure leaves an open observation as it is.
+pub(crate) async fn observe(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewObservation<'_>,
+) -> Result<Observed, StoreError> {
+    let plan = new.plan;
+    let Some(obs) = open_observation_of(tx, new.person.id).await? else {
+        if plan.measure == Measure::None {
+            return Ok(Observed::Unobserved);
+        }
+        let id = open_observation(tx, new).await?;
+        return Ok(Observed::Opened {
+            id,
+            until: plan.until,
+        });
+    };
+    let links_own_it = new.arrival_id.is_none() && obs.arrival_id.is_none();
+    if plan.measure == Measure::None || (!links_own_it && obs.weight() >= weight(plan)) {
+        return Ok(Observed::Kept(obs));
+    }
+    let start = if links_own_it {
+        plan.start
+    } else {
+        obs.start.min(plan.start)
+    };
+    // A stricter plan never shortens what the person already owes: past the plan's last day
+    // they stay, under their observation's last measure, until its own last day.
+    let mut stages = plan.stages.clone();
+    let mut until = plan.until;
+    if !links_own_it && obs.until > plan.until {
+        let from = plan.until + time::Duration::days(1);
+        stages.push(StagePlan {
+            measure: obs.last_measure,
+            days: u16::try_from((obs.until - from).whole_days() + 1).unwrap_or(u16::MAX),
+            start: from,
+            until: obs.until,
+        });
+        until = obs.until;
+    }
+    sqlx::query(
+        "UPDATE observation SET measure = $1, stages_json = $2, place = $3, start_on = $4, until_on = $5, \
+         check_ins_per_day = $6, policy_version_id = $7, purge_on = $8, arrival_id = $9 WHERE id = $10",
+    )
+    .bind(plan.measure.as_str())
+    .bind(serde_json::to_string(&stages).unwrap_or_else(|_| "[]".into()))
+    .bind(observation_place(plan.measure, new.person))
+    .bind(format_date(start))
+    .bind(format_date(until))
+    .bind(i64::from(plan.check_ins_per_day))
+    .bind(new.policy_version_id)
+    .bind(new.purge_on)
+    .bind(new.arrival_id.or(obs.arrival_id))
+    .bind(obs.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Observed::Changed { before: obs, until })
 }
 
 /// The registered person with this ID number, when the caller may see them.

@@ -77,8 +77,8 @@ pub async fn anonymise_due(
         .await?;
     }
     sqlx::query(
-        "UPDATE arrival SET purge_on = (SELECT MAX(o.purge_on) FROM observation o WHERE o.arrival_id = arrival.id) \
-         WHERE anonymised_at IS NULL AND EXISTS (SELECT 1 FROM observation o WHERE o.arrival_id = arrival.id \
+        "UPDATE arrival SET purge_on = (SELECT o.purge_on FROM observation o WHERE o.id = arrival.observation_id) \
+         WHERE anonymised_at IS NULL AND EXISTS (SELECT 1 FROM observation o WHERE o.id = arrival.observation_id \
          AND o.released_on IS NOT NULL)",
     )
     .execute(&mut *tx)
@@ -117,7 +117,7 @@ pub async fn anonymise_due(
         "UPDATE arrival SET person_id = NULL, purpose = CASE WHEN purpose IS NULL THEN NULL ELSE $3 END, \
          symptoms_json = '[]', explanation = $3, anonymised_at = $2 \
          WHERE anonymised_at IS NULL AND purge_on < $1 \
-         AND NOT EXISTS (SELECT 1 FROM observation o WHERE o.arrival_id = arrival.id AND o.released_on IS NULL)",
+         AND NOT EXISTS (SELECT 1 FROM observation o WHERE o.id = arrival.observation_id AND o.released_on IS NULL)",
     )
     .bind(&today)
     .bind(now)

@@ -384,6 +384,14 @@ both_backends!(
         assert!(second.matched);
         assert_eq!(second.person_id, done.person_id);
         assert_eq!(count(&db, "person").await, 1);
+        // Already under observation from the first: no second one; the worker is told so.
+        assert_eq!(second.arrival.observation_id, done.arrival.observation_id);
+        assert_eq!(count(&db, "observation").await, 1);
+        let told = &second.arrival.classification.explanation;
+        assert!(
+            told.contains("已在医学观察中") && told.contains("期满日仍为 2022-07-11"),
+            "{told}"
+        );
 
         // Rejected with a reason (a reason is required).
         let prank = declarations::submit(

@@ -3,10 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::clock::parse_date;
+use linli_core::contact::CaseKind;
 use linli_core::idnumber::check_char;
-use linli_core::policy::{DivisionCode, Measure, RiskArea, RiskLevel, Temperature};
+use linli_core::policy::{ContactKind, DivisionCode, Measure, RiskArea, RiskLevel, Temperature};
 use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_store::contacts::{self, ContactInput};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
 use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
@@ -178,6 +180,10 @@ both_backends!(
         );
         assert!(r.observation_id.is_some());
         assert!(r.alert_id.is_none());
+        // Released, so the next screening is not folded into it (one observation at a time).
+        epidemic::release(&db, &op(), &[r.observation_id.unwrap()], date("2022-07-08"))
+            .await
+            .unwrap();
 
         // 2020: from Hubei, 14 days centralised.
         let r = epidemic::record_arrival(&db, &op(), arrival(p, "420102", "2020-02-01"))
@@ -185,6 +191,9 @@ both_backends!(
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
         assert_eq!(r.classification.days_total, 14);
+        epidemic::release(&db, &op(), &[r.observation_id.unwrap()], date("2020-02-14"))
+            .await
+            .unwrap();
 
         // Class B (2023): nothing, and no observation.
         let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2023-03-01"))
@@ -540,5 +549,309 @@ both_backends!(
                 .len(),
             30
         );
+    }
+);
+
+/// (measure, start, until, the arrival it follows) of an observation.
+async fn observation(db: &Db, id: i64) -> (String, String, String, Option<i64>) {
+    sqlx::query_as("SELECT measure, start_on, until_on, arrival_id FROM observation WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+async fn observations_of(db: &Db, person: i64) -> i64 {
+    let c: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM observation WHERE person_id = $1")
+        .bind(person)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    c.0
+}
+
+async fn high_risk(db: &Db, code: &str) {
+    let area = RiskArea::new(
+        DivisionCode::parse(code).unwrap(),
+        None,
+        RiskLevel::High,
+        date("2022-06-20"),
+        None,
+    )
+    .unwrap();
+    epidemic::add_risk_area(db, &op(), &area).await.unwrap();
+}
+
+both_backends!(
+    an_arrival_of_a_contact_under_observation_upgrades_that_observation,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        high_risk(&db, "420111").await;
+        let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
+        let b = resident(&db, &t.grid_a, "李密接", "53340119800101002").await;
+        let c = resident(&db, &t.grid_a, "王次密", "53340119800101003").await;
+        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
+            .await
+            .unwrap();
+        let link = |person, source, kind, on: &str| ContactInput {
+            person_id: person,
+            source_person_id: source,
+            kind,
+            last_contact_on: date(on),
+        };
+        contacts::record_contact(
+            &db,
+            &op(),
+            &link(b, case, ContactKind::CloseContact, "2022-07-01"),
+        )
+        .await
+        .unwrap();
+        // A 次密接 (last contact 07-01): 7 days at home, to 07-07.
+        let r = contacts::record_contact(
+            &db,
+            &op(),
+            &link(c, b, ContactKind::SecondaryContact, "2022-07-01"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.classification.measure, Measure::HomeQuarantine);
+        let obs = r.observation_id.unwrap();
+        assert_eq!(
+            observation(&db, obs).await,
+            (
+                "home_quarantine".into(),
+                "2022-07-01".into(),
+                "2022-07-07".into(),
+                None
+            )
+        );
+
+        // Back from a high-risk area on 07-03: 7 days centralised, to 07-09. The same
+        // observation is upgraded (keeping its first day), the arrival linked to it, and the
+        // worker reads out what happened.
+        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"))
+            .await
+            .unwrap();
+        assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
+        assert_eq!(r.observation_id, Some(obs));
+        assert_eq!(observations_of(&db, c).await, 1);
+        assert_eq!(
+            observation(&db, obs).await,
+            (
+                "centralized_quarantine".into(),
+                "2022-07-01".into(),
+                "2022-07-09".into(),
+                Some(r.id)
+            )
+        );
+        let text = &r.classification.explanation;
+        for part in [
+            "420111",
+            "已在医学观察中",
+            "2022-07-01",
+            "改为集中隔离",
+            "由 2022-07-07 延至 2022-07-09",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let (stored,): (String,) = sqlx::query_as("SELECT explanation FROM arrival WHERE id = $1")
+            .bind(r.id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(&stored, text);
+        let page = contacts::person_contacts(&db, &op(), c).await.unwrap();
+        assert_eq!(page.sources[0].observation_id, Some(obs));
+
+        // A later contact asking less (home to 07-10) now keeps the arrival's plan.
+        let r = contacts::record_contact(
+            &db,
+            &op(),
+            &link(c, b, ContactKind::SecondaryContact, "2022-07-04"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.observation_id, Some(obs));
+        assert_eq!(observation(&db, obs).await.0, "centralized_quarantine");
+        assert_eq!(observations_of(&db, c).await, 1);
+    }
+);
+
+both_backends!(
+    a_stricter_arrival_never_shortens_the_observation_a_contact_owes,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        high_risk(&db, "420111").await;
+        let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
+        let b = resident(&db, &t.grid_a, "李密接", "53340119800101002").await;
+        let c = resident(&db, &t.grid_a, "王次密", "53340119800101003").await;
+        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
+            .await
+            .unwrap();
+        let link = |person, source, kind, on: &str| ContactInput {
+            person_id: person,
+            source_person_id: source,
+            kind,
+            last_contact_on: date(on),
+        };
+        contacts::record_contact(
+            &db,
+            &op(),
+            &link(b, case, ContactKind::CloseContact, "2022-07-01"),
+        )
+        .await
+        .unwrap();
+        // A 次密接 last in contact on 07-06: at home to 07-12.
+        let r = contacts::record_contact(
+            &db,
+            &op(),
+            &link(c, b, ContactKind::SecondaryContact, "2022-07-06"),
+        )
+        .await
+        .unwrap();
+        let obs = r.observation_id.unwrap();
+        assert_eq!(observation(&db, obs).await.2, "2022-07-12");
+
+        // Back from a high-risk area on 07-03: centralised to 07-09, stricter but shorter. The
+        // observation becomes centralised and still runs to 07-12, the last days at home.
+        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"))
+            .await
+            .unwrap();
+        assert_eq!(r.observation_id, Some(obs));
+        assert_eq!(observations_of(&db, c).await, 1);
+        let (measure, _, until, _) = observation(&db, obs).await;
+        assert_eq!(
+            (measure.as_str(), until.as_str()),
+            ("centralized_quarantine", "2022-07-12")
+        );
+        let (stages,): (String,) =
+            sqlx::query_as("SELECT stages_json FROM observation WHERE id = $1")
+                .bind(obs)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        let stages: serde_json::Value = serde_json::from_str(&stages).unwrap();
+        let last = stages.as_array().unwrap().last().unwrap();
+        assert_eq!(last["measure"], "home_quarantine", "{stages}");
+        assert_eq!(last["start"], "2022-07-10", "{stages}");
+        assert_eq!(last["until"], "2022-07-12", "{stages}");
+        let text = &r.classification.explanation;
+        assert!(
+            text.contains("改为集中隔离，期满日仍为 2022-07-12"),
+            "{text}"
+        );
+    }
+);
+
+both_backends!(
+    two_arrivals_in_a_row_share_one_observation_until_it_is_released,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        high_risk(&db, "420111").await;
+        let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
+        let first = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"))
+            .await
+            .unwrap();
+        let obs = first.observation_id.unwrap();
+        assert!(
+            !first.classification.explanation.contains("已在医学观察中"),
+            "{}",
+            first.classification.explanation
+        );
+
+        // Again on 07-05 (back and forth): the planned end moves to the later one, 07-11.
+        let second = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-05"))
+            .await
+            .unwrap();
+        assert_eq!(second.observation_id, Some(obs));
+        assert_eq!(
+            observation(&db, obs).await,
+            (
+                "centralized_quarantine".into(),
+                "2022-07-02".into(),
+                "2022-07-11".into(),
+                Some(second.id)
+            )
+        );
+        let text = &second.classification.explanation;
+        assert!(text.contains("由 2022-07-08 延至 2022-07-11"), "{text}");
+
+        // A screening entered late for 07-03 asks less (to 07-09): kept, and said so. Its fever
+        // alert points at the person's observation.
+        let mut late = arrival(p, "420111", "2022-07-03");
+        late.temperature = Some(Temperature::parse("38.0").unwrap());
+        let r = epidemic::record_arrival(&db, &op(), late).await.unwrap();
+        assert_eq!(r.observation_id, Some(obs));
+        assert_eq!(observation(&db, obs).await.2, "2022-07-11");
+        assert_eq!(observation(&db, obs).await.3, Some(second.id));
+        let text = &r.classification.explanation;
+        assert!(text.contains("保持不变，期满日仍为 2022-07-11"), "{text}");
+        let (alert_obs,): (Option<i64>,) =
+            sqlx::query_as("SELECT observation_id FROM alert WHERE id = $1")
+                .bind(r.alert_id.unwrap())
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(alert_obs, Some(obs));
+
+        // A screening with no measure (local, same city) leaves it exactly as it is.
+        let before = observation(&db, obs).await;
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "533401", "2022-07-06"))
+            .await
+            .unwrap();
+        assert_eq!(r.classification.measure, Measure::None);
+        assert_eq!(r.observation_id, Some(obs));
+        assert_eq!(observation(&db, obs).await, before);
+        assert!(
+            r.classification.explanation.contains("保持不变"),
+            "{}",
+            r.classification.explanation
+        );
+        assert_eq!(observations_of(&db, p).await, 1);
+        assert_eq!(count(&db, "arrival").await, 4);
+        // Every screening names the one observation, so all are kept as long as it is open.
+        let (linked,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM arrival WHERE person_id = $1 AND observation_id = $2",
+        )
+        .bind(p)
+        .bind(obs)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(linked, 4);
+        let run = linli_store::retention::anonymise_due(&db, date("2022-09-01"), 30)
+            .await
+            .unwrap();
+        assert_eq!(run.arrivals, 0, "open observation: nothing purged");
+
+        // Releasing the one observation releases the person: the next arrival opens a new one.
+        assert!(
+            epidemic::releases_due(&db, &op(), t.community.id, date("2022-07-10"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        epidemic::release(&db, &op(), &[obs], date("2022-07-11"))
+            .await
+            .unwrap();
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-12"))
+            .await
+            .unwrap();
+        let again = r.observation_id.unwrap();
+        assert_ne!(again, obs);
+        assert_eq!(observation(&db, again).await.3, Some(r.id));
+        assert!(!r.classification.explanation.contains("已在医学观察中"));
+        assert_eq!(observations_of(&db, p).await, 2);
+        // Released on 07-11: the four screenings of the first observation are purged with it
+        // (30 days on), the new one is kept while its observation is open.
+        let run = linli_store::retention::anonymise_due(&db, date("2022-08-10"), 30)
+            .await
+            .unwrap();
+        assert_eq!(run.arrivals, 0, "kept to the last day");
+        let run = linli_store::retention::anonymise_due(&db, date("2022-08-11"), 30)
+            .await
+            .unwrap();
+        assert_eq!(run.arrivals, 4);
+        assert_eq!(run.observations, 1);
     }
 );

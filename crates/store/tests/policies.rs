@@ -275,3 +275,30 @@ both_backends!(
         assert!(rows.iter().all(|r| r.current_version == "ninth-edition@1"));
     }
 );
+
+both_backends!(
+    a_second_arrival_is_compared_by_the_facts_that_now_decide_the_observation,
+    |db: Db| async move {
+        let w = world(&db).await;
+        // 张三 (high-risk, 07-02, to 07-08) is screened again on 07-05: the same observation,
+        // now to 07-11, following the second arrival.
+        let p1: (i64,) = sqlx::query_as("SELECT person_id FROM observation WHERE id = $1")
+            .bind(w.high_a)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(arrive(&db, p1.0, "420111", "2022-07-05").await, w.high_a);
+
+        // The draft (5 days) counts from the second arrival: 07-09 instead of 07-11. One row per
+        // person, not one per screening.
+        let draft = ninth_with_high_risk_days(5, 2, date("2022-07-06"));
+        let rows = policies::what_if(&db, &op(), &draft, date("2022-07-06"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        let row = rows.iter().find(|r| r.observation_id == w.high_a).unwrap();
+        assert_eq!(row.change.kind, ChangeKind::Shortened);
+        assert_eq!(format_date(row.change.from.until), "2022-07-11");
+        assert_eq!(format_date(row.change.to.until), "2022-07-09");
+    }
+);
