@@ -27,6 +27,7 @@ pub mod pages_registry;
 pub mod pages_report_mappings;
 pub mod pages_report_templates;
 pub mod pages_reports;
+pub mod pages_request_categories;
 pub mod pages_requests;
 pub mod pages_supplies;
 
@@ -106,6 +107,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
         .merge(pages_declare::router())
         .merge(open311::router())
         .merge(pages_requests::router())
+        .merge(pages_request_categories::router())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
