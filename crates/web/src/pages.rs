@@ -136,6 +136,57 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// A refused form's messages, one per field, shown under the field each belongs to.
+#[derive(Default)]
+pub(crate) struct FieldErrors(pub(crate) Vec<(String, String)>);
+
+impl FieldErrors {
+    pub(crate) fn from_core(errors: &[linli_core::CoreError]) -> FieldErrors {
+        FieldErrors(
+            errors
+                .iter()
+                .map(|e| (e.field.clone(), e.message.clone()))
+                .collect(),
+        )
+    }
+
+    /// The messages of one field, joined.
+    pub(crate) fn of(&self, field: &str) -> String {
+        self.0
+            .iter()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .collect::<Vec<_>>()
+            .join("；")
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Messages of fields the form has no place for, each with its field's name in Chinese.
+    pub(crate) fn others(&self, shown: &[&str], label: impl Fn(&str) -> &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(f, _)| !shown.contains(&f.as_str()))
+            .map(|(f, m)| format!("{}：{m}", label(f)))
+            .collect()
+    }
+}
+
+/// The field errors of a refused form; any other error is passed back for an error page.
+pub(crate) fn field_errors(e: StoreError) -> Result<FieldErrors, StoreError> {
+    match e {
+        StoreError::Invalid(errs) => Ok(FieldErrors::from_core(&errs)),
+        StoreError::Conflict { field, message } => Ok(FieldErrors(vec![(field, message)])),
+        other => Err(other),
+    }
+}
+
 /// Field names in Chinese, for error messages.
 pub(crate) fn field_label(field: &str) -> &str {
     match field {

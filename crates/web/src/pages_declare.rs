@@ -29,7 +29,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
-use crate::pages::{field_label, short_label, store_error_page, Shell};
+use crate::pages::{field_label, short_label, store_error_page, FieldErrors, Shell};
 use crate::pages_registry::Choice;
 use crate::AppState;
 
@@ -224,26 +224,20 @@ struct SymptomChoice {
     checked: bool,
 }
 
-/// One message per field, shown under the field it belongs to.
-#[derive(Default)]
-struct FieldErrors(Vec<(String, String)>);
+#[derive(Template, WebTemplate)]
+#[template(path = "declare_form.html")]
+struct FormPage {
+    token: String,
+    place: String,
+    f: Fields,
+    symptoms: Vec<SymptomChoice>,
+    errors: FieldErrors,
+    today: String,
+}
 
-impl FieldErrors {
-    fn of(&self, field: &str) -> String {
-        self.0
-            .iter()
-            .filter(|(f, _)| f == field)
-            .map(|(_, m)| m.as_str())
-            .collect::<Vec<_>>()
-            .join("；")
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
+impl FormPage {
     /// Messages of fields the form has no place for.
-    fn others(&self) -> Vec<String> {
+    fn other_errors(&self) -> Vec<String> {
         const SHOWN: [&str; 9] = [
             "name",
             "id_number",
@@ -255,23 +249,8 @@ impl FieldErrors {
             "symptoms",
             "temperature",
         ];
-        self.0
-            .iter()
-            .filter(|(f, _)| !SHOWN.contains(&f.as_str()))
-            .map(|(f, m)| format!("{}：{m}", field_label(f)))
-            .collect()
+        self.errors.others(&SHOWN, field_label)
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "declare_form.html")]
-struct FormPage {
-    token: String,
-    place: String,
-    f: Fields,
-    symptoms: Vec<SymptomChoice>,
-    errors: FieldErrors,
-    today: String,
 }
 
 fn render_form(token: String, place: String, f: Fields, errors: FieldErrors) -> Response {

@@ -20,14 +20,17 @@ use linli_core::enterprise::{
     ChecklistItem, EnterpriseInput, EnterpriseKind, InspectionInput, NotReopened,
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
-use linli_core::{CoreError, NodeKind, Role};
+use linli_core::{NodeKind, Role};
 use linli_store::enterprises::{self, Enterprise, LinkView, Standing};
 use linli_store::users::Principal;
 use linli_store::{nodes, Page, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
-use crate::pages::{error_page, field_label, short_label, store_error_page, NoticeQuery, Shell};
+use crate::pages::{
+    error_page, field_errors, field_label, short_label, store_error_page, FieldErrors, NoticeQuery,
+    Shell,
+};
 use crate::pages_registry::Choice;
 use crate::AppState;
 
@@ -128,47 +131,6 @@ fn too_many() -> Response {
 // ---------------------------------------------------------------------------------------------
 // Shared bits
 
-/// One message per field, shown under the field it belongs to.
-#[derive(Default)]
-struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    fn from_core(errors: &[CoreError]) -> FieldErrors {
-        FieldErrors(
-            errors
-                .iter()
-                .map(|e| (e.field.clone(), e.message.clone()))
-                .collect(),
-        )
-    }
-
-    fn of(&self, field: &str) -> String {
-        self.0
-            .iter()
-            .filter(|(f, _)| f == field)
-            .map(|(_, m)| m.as_str())
-            .collect::<Vec<_>>()
-            .join("；")
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Messages of fields the form has no place for, labelled.
-    fn others(&self, shown: &[&str]) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(f, _)| !shown.contains(&f.as_str()))
-            .map(|(f, m)| format!("{}：{m}", label(f)))
-            .collect()
-    }
-}
-
 fn label(field: &str) -> &str {
     match field {
         "name" => "名称",
@@ -178,15 +140,6 @@ fn label(field: &str) -> &str {
         "note" => "说明",
         "reason" => "原因",
         other => field_label(other),
-    }
-}
-
-/// Field errors of a refused form; other errors are passed back for an error page.
-fn field_errors(e: StoreError) -> Result<FieldErrors, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(FieldErrors::from_core(&errs)),
-        StoreError::Conflict { field, message } => Ok(FieldErrors(vec![(field, message)])),
-        other => Err(other),
     }
 }
 
@@ -550,7 +503,7 @@ async fn render_form(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let others = errors.others(&FORM_FIELDS);
+    let others = errors.others(&FORM_FIELDS, label);
     let page = FormPage {
         shell: Shell::of(user, "enterprises"),
         f,
@@ -809,7 +762,7 @@ async fn render_enterprise(state: &AppState, user: &Principal, id: i64, d: Detai
         "decision" => &["reason"],
         _ => &[],
     };
-    let others = d.errors.others(shown);
+    let others = d.errors.others(shown, label);
     let status = if d.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -1182,13 +1135,16 @@ fn render_public(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let others = errors.others(&[
-        "checklist",
-        "extra_items",
-        "employees_back",
-        "planned_on",
-        "note",
-    ]);
+    let others = errors.others(
+        &[
+            "checklist",
+            "extra_items",
+            "employees_back",
+            "planned_on",
+            "note",
+        ],
+        label,
+    );
     let page = PublicPage {
         token,
         standing: view.standing.label_zh(),

@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
 use crate::pages::{error_page, store_error_page, Shell};
+use crate::pages_report_templates::place_errors;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -536,31 +537,6 @@ fn mapping_of(key: &str, source: &str, f: &FormFields, rows: &[ColRow]) -> (Mapp
     )
 }
 
-/// Faults named `columns[n].x` renamed `col{i}.x` after the form column they came from, and
-/// attached to that column.
-fn place_errors(errors: Vec<CoreError>, from_row: &[usize], rows: &mut [ColRow]) -> Vec<CoreError> {
-    errors
-        .into_iter()
-        .map(|mut e| {
-            let at = e
-                .field
-                .strip_prefix("columns[")
-                .and_then(|r| r.split_once(']'))
-                .and_then(|(n, tail)| {
-                    let row = *from_row.get(n.parse::<usize>().ok()?)?;
-                    Some((row, tail.trim_start_matches('.').to_owned()))
-                });
-            if let Some((row, what)) = at {
-                if let Some(r) = rows.get_mut(row) {
-                    r.errors.push(e.message.clone());
-                }
-                e.field = format!("col{row}.{what}");
-            }
-            e
-        })
-        .collect()
-}
-
 async fn new_submit(State(state): State<AppState>, form: CsrfForm<FormFields>) -> Response {
     let CsrfForm { user, form: f } = form;
     if let Some(refused) = admin_only(&user) {
@@ -698,7 +674,11 @@ async fn submit(
         ))
         .into_response(),
         Err(Ok(errs)) => {
-            let errs = place_errors(errs, &from_row, &mut rows);
+            let errs = place_errors(errs, "columns", "col", &from_row, |i, m| {
+                if let Some(r) = rows.get_mut(i) {
+                    r.errors.push(m.to_owned());
+                }
+            });
             // The form as typed, an empty new column still at the end.
             if rows
                 .last()

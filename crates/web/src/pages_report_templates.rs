@@ -537,25 +537,31 @@ fn draft_of(key: &str, f: &FormFields, rows: &mut [Row]) -> (TemplateDraft, Vec<
     )
 }
 
-/// Faults named `indicators[n].x` renamed `row{i}.x` after the form row they came from, and
-/// attached to that row.
-fn place_errors(errors: Vec<CoreError>, from_row: &[usize], rows: &mut [Row]) -> Vec<CoreError> {
+/// Core faults named `{list}[n].x` (n: the index in the parsed draft) renamed `{prefix}{i}.x`
+/// after the form row `i` they came from (`from_row[n]`), each message also handed to
+/// `attach(i, message)` to be shown beside that row. Shared by the template and layout editors.
+pub(crate) fn place_errors(
+    errors: Vec<CoreError>,
+    list: &str,
+    prefix: &str,
+    from_row: &[usize],
+    mut attach: impl FnMut(usize, &str),
+) -> Vec<CoreError> {
     errors
         .into_iter()
         .map(|mut e| {
             let at = e
                 .field
-                .strip_prefix("indicators[")
+                .strip_prefix(list)
+                .and_then(|r| r.strip_prefix('['))
                 .and_then(|r| r.split_once(']'))
                 .and_then(|(n, tail)| {
                     let row = *from_row.get(n.parse::<usize>().ok()?)?;
                     Some((row, tail.trim_start_matches('.').to_owned()))
                 });
             if let Some((row, what)) = at {
-                if let Some(r) = rows.get_mut(row) {
-                    r.errors.push(e.message.clone());
-                }
-                e.field = format!("row{row}.{what}");
+                attach(row, &e.message);
+                e.field = format!("{prefix}{row}.{what}");
             }
             e
         })
@@ -625,7 +631,11 @@ async fn edit_submit(
         ))
         .into_response(),
         Err(Ok(errs)) => {
-            let errs = place_errors(errs, &from_row, &mut rows);
+            let errs = place_errors(errs, "indicators", "row", &from_row, |i, m| {
+                if let Some(r) = rows.get_mut(i) {
+                    r.errors.push(m.to_owned());
+                }
+            });
             // The form as typed, an empty new row still at the end.
             if rows
                 .last()

@@ -21,7 +21,9 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::pages::{error_page, field_label, store_error_page, url_encode, Shell};
+use crate::pages::{
+    error_page, field_errors, field_label, store_error_page, url_encode, FieldErrors, Shell,
+};
 use crate::pages_registry::Choice;
 use crate::AppState;
 
@@ -49,47 +51,6 @@ fn can_add_departments(user: &Principal) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Shared bits
 
-/// One message per field, shown under the field it belongs to.
-#[derive(Default)]
-struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    fn from_core(errors: &[CoreError]) -> FieldErrors {
-        FieldErrors(
-            errors
-                .iter()
-                .map(|e| (e.field.clone(), e.message.clone()))
-                .collect(),
-        )
-    }
-
-    fn of(&self, field: &str) -> String {
-        self.0
-            .iter()
-            .filter(|(f, _)| f == field)
-            .map(|(_, m)| m.as_str())
-            .collect::<Vec<_>>()
-            .join("；")
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Messages of fields the form has no place for, labelled.
-    fn others(&self, shown: &[&str]) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(f, _)| !shown.contains(&f.as_str()))
-            .map(|(f, m)| format!("{}：{m}", label(f)))
-            .collect()
-    }
-}
-
 fn label(field: &str) -> &str {
     match field {
         "code" => "类别代码",
@@ -100,15 +61,6 @@ fn label(field: &str) -> &str {
         "escalation" => "升级规则",
         "version" => "版本",
         other => field_label(other),
-    }
-}
-
-/// Field errors of a refused form; other errors are passed back for an error page.
-fn field_errors(e: StoreError) -> Result<FieldErrors, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(FieldErrors::from_core(&errs)),
-        StoreError::Conflict { field, message } => Ok(FieldErrors(vec![(field, message)])),
-        other => Err(other),
     }
 }
 
@@ -325,7 +277,7 @@ async fn render_list(
         can_add_departments: can_add_departments(user),
         notice,
         escalations: forms.f.escalations(),
-        others: forms.errors.others(&CATEGORY_FIELDS),
+        others: forms.errors.others(&CATEGORY_FIELDS, label),
         f: forms.f,
         errors: forms.errors,
         departments,
@@ -397,7 +349,7 @@ async fn render_category(
         versions: versions.iter().map(CategoryRow::of).collect(),
         can_edit: can_edit_categories(user),
         escalations: f.escalations(),
-        others: errors.others(&CATEGORY_FIELDS),
+        others: errors.others(&CATEGORY_FIELDS, label),
         f,
         errors,
     };
