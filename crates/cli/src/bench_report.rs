@@ -6,7 +6,12 @@
 //! The report reads the epidemic tables only (arrival, observation, alert, reopening), never the
 //! person table, so no persons are seeded: the records carry no person (as anonymised records
 //! do). Seeding (`reports::seed_benchmark`) writes literal multi-row INSERTs, one transaction per
-//! table.
+//! table. `LINLI_BENCH_KEEP=1` keeps the seeded database (SQLite directory or PostgreSQL
+//! schema, printed at the end) to read query plans by hand.
+//!
+//! The baseline runs `reports::group_by_path_queries` one after another, as they were before
+//! migration 0014 (one query per table, same conditions); linli's own queries
+//! (`reports::tree_queries`, observations read in two index ranges) run side by side.
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +48,15 @@ pub async fn report(args: ReportBench) -> Result<(), CliError> {
     let db = db.with_keys(Keyring::generate().0);
     db.check_key().await?;
     let result = run(&db, &args).await;
+    // LINLI_BENCH_KEEP=1 keeps the seeded database for reading query plans by hand.
+    if std::env::var_os("LINLI_BENCH_KEEP").is_some() {
+        match &args.database_url {
+            Some(_) => println!("Kept schema {schema}."),
+            None => println!("Kept {}.", dir.display()),
+        }
+        db.close().await;
+        return result;
+    }
     if args.database_url.is_some() {
         db.drop_schema(&schema).await?;
     }
@@ -94,6 +108,7 @@ async fn run(db: &Db, args: &ReportBench) -> Result<(), CliError> {
 
     let mut tree_times = Vec::new();
     let mut plain_times = Vec::new();
+    let mut query_times = Vec::new();
     let mut page_times = Vec::new();
     for _ in 0..args.runs.max(1) {
         let t = Instant::now();
@@ -111,6 +126,11 @@ async fn run(db: &Db, args: &ReportBench) -> Result<(), CliError> {
         if groups == 0 {
             return Err(CliError::Usage("the plain GROUP BY found nothing".into()));
         }
+        let t = Instant::now();
+        for q in reports::tree_queries(db.backend(), &stored.template, &district, day) {
+            q.run(db).await?;
+        }
+        query_times.push(t.elapsed());
         let t = Instant::now();
         reports::report(db, &op, EPIDEMIC_DAILY, district.id, day).await?;
         page_times.push(t.elapsed());
@@ -137,6 +157,10 @@ async fn run(db: &Db, args: &ReportBench) -> Result<(), CliError> {
     println!(
         "  linli: all nodes, live (GROUP BY node_path + roll-up)   {}",
         ms(median(tree_times))
+    );
+    println!(
+        "    its GROUP BY queries alone, one after another         {}",
+        ms(median(query_times))
     );
     println!(
         "  baseline: the plain GROUP BY node_path queries alone    {}",

@@ -841,7 +841,7 @@ pub async fn computed(
 }
 
 /// The live computed values of EVERY node of `node_id`'s subtree on a date, by node id: each
-/// table is read once, grouped by `node_path` over the subtree (a plain `GROUP BY`), and every
+/// table is read with `GROUP BY node_path` over the subtree ([`tree_queries`]), and every
 /// group is added to each node on its path from `node_id` down. Always current (no batch
 /// table); what `linli bench report` times for a whole district.
 pub async fn computed_tree(
@@ -854,59 +854,186 @@ pub async fn computed_tree(
     let node = nodes::get(db, scope, node_id).await?;
     let stored = template_on(db, key, date).await?;
     let t = &stored.template;
-    let by_path = count_by_path(db, t, &node, date).await?;
-    // Every node of the subtree gets a line, zeros included.
+    // Every node of the subtree gets a line, zeros included; the list is read beside the counts.
     let (lo, hi) = node.path.subtree_bounds();
     let ids = sqlx::query("SELECT id FROM node WHERE path >= $1 AND path < $2")
         .bind(lo)
         .bind(hi)
-        .fetch_all(db.pool())
-        .await?;
-    let mut per: HashMap<i64, BTreeMap<Aggregate, i64>> = HashMap::with_capacity(ids.len());
+        .fetch_all(db.pool());
+    let (by_path, ids) = tokio::try_join!(count_by_path(db, t, &node, date), async {
+        ids.await.map_err(StoreError::from)
+    })?;
+    let mut per: HashMap<i64, Tally> = HashMap::with_capacity(ids.len());
     for r in ids {
-        per.insert(r.try_get(0)?, BTreeMap::new());
+        per.insert(r.try_get(0)?, [0; TALLY]);
     }
     let skip = node.path.ids().len() - 1;
     for (path, counts) in by_path {
         let path = JurisdictionPath::parse(&path).map_err(internal)?;
         for id in path.ids().into_iter().skip(skip) {
-            let line = per.entry(id).or_default();
-            for (a, n) in &counts {
-                *line.entry(*a).or_insert(0) += n;
+            let line = per.entry(id).or_insert([0; TALLY]);
+            for (sum, n) in line.iter_mut().zip(counts) {
+                *sum += n;
             }
         }
     }
+    // The template's computed indicators and where each reads its count, worked out once.
+    let keys: Vec<(String, usize)> = t
+        .computed()
+        .filter_map(|i| Some((i.key.clone(), slot(i.aggregate()?))))
+        .collect();
     Ok(per
         .into_iter()
-        .map(|(id, counts)| (id, computed_values(t, Some(&counts))))
+        .map(|(id, counts)| {
+            let values = keys.iter().map(|(k, s)| (k.clone(), counts[*s])).collect();
+            (id, values)
+        })
         .collect())
 }
 
+/// How many aggregates there are: the length of a [`Tally`].
+const TALLY: usize = Aggregate::ALL.len();
+
+/// Counts by aggregate, in the order of `Aggregate::ALL` (the whole-tree roll-up adds arrays,
+/// not maps: it runs once per path and ancestor).
+type Tally = [i64; TALLY];
+
+/// Where aggregate `a` sits in a [`Tally`].
+fn slot(a: Aggregate) -> usize {
+    Aggregate::ALL.iter().position(|x| *x == a).unwrap_or(0)
+}
+
 /// The template's aggregates on a date over a subtree, grouped by the records' own node path.
+/// The queries run side by side, each on its own pooled connection (on SQLite each connection
+/// steps its statement on its own thread): the wall time is the longest query's, not the sum.
 async fn count_by_path(
     db: &Db,
     template: &Template,
     node: &Node,
     date: time::Date,
-) -> Result<HashMap<String, BTreeMap<Aggregate, i64>>, StoreError> {
-    let mut out: HashMap<String, BTreeMap<Aggregate, i64>> = HashMap::new();
-    for q in group_by_path_queries(template, node, date) {
-        let rows = q
-            .params
-            .bind(sqlx::query(&q.sql))
-            .fetch_all(db.pool())
-            .await?;
-        for r in rows {
-            let path: String = r.try_get(0)?;
-            let line = out.entry(path).or_default();
-            for (i, a) in q.columns.iter().enumerate() {
-                if let Some(a) = a {
-                    *line.entry(*a).or_insert(0) += r.try_get::<i64, _>(i + 1)?;
+) -> Result<HashMap<String, Tally>, StoreError> {
+    let mut running = tokio::task::JoinSet::new();
+    for q in tree_queries(db.backend(), template, node, date) {
+        let db = db.clone();
+        running.spawn(async move {
+            let slots: Vec<Option<usize>> = q.columns.iter().map(|a| a.map(slot)).collect();
+            let rows = q
+                .params
+                .bind(sqlx::query(&q.sql))
+                .fetch_all(db.pool())
+                .await?;
+            let mut lines: Vec<(String, Tally)> = Vec::with_capacity(rows.len());
+            for r in rows {
+                let mut line = [0; TALLY];
+                for (i, s) in slots.iter().enumerate() {
+                    if let Some(s) = s {
+                        line[*s] = r.try_get::<i64, _>(i + 1)?;
+                    }
                 }
+                lines.push((r.try_get(0)?, line));
+            }
+            Ok::<_, StoreError>(lines)
+        });
+    }
+    let mut out: HashMap<String, Tally> = HashMap::new();
+    while let Some(done) = running.join_next().await {
+        for (path, counts) in done.map_err(internal)?? {
+            let line = out.entry(path).or_insert([0; TALLY]);
+            for (sum, n) in line.iter_mut().zip(counts) {
+                *sum += n;
             }
         }
     }
     Ok(out)
+}
+
+/// The queries [`computed_tree`] counts with: the plain `GROUP BY node_path` queries of
+/// [`group_by_path_queries`], except observations, read in two parts so that each is one
+/// tight range of `observation_report_idx` (released_on, node_path, measure, start_on; migration
+/// 0014), every column read from the index: the open ones (`released_on IS NULL`, in path order,
+/// so grouped without a sort) and those released on or after the date (few, for a recent date).
+/// The baseline's `released_on IS NULL OR released_on >= d` over the subtree reads instead
+/// every observation of the subtree through (node_path, released_on) and then each row.
+pub fn tree_queries(
+    backend: crate::Backend,
+    template: &Template,
+    node: &Node,
+    date: time::Date,
+) -> Vec<PathQuery> {
+    let wanted = template.aggregates();
+    let has = |a: Aggregate| wanted.contains(&a);
+    let mut out: Vec<PathQuery> = group_by_path_queries(template, node, date)
+        .into_iter()
+        .filter(|q| !q.observation)
+        .collect();
+    let measures = [
+        (
+            "centralized_quarantine",
+            Aggregate::UnderCentralizedQuarantine,
+        ),
+        ("home_quarantine", Aggregate::UnderHomeQuarantine),
+        ("health_monitoring", Aggregate::HealthMonitoring),
+    ];
+    if !(measures.iter().any(|(_, a)| has(*a)) || has(Aggregate::Releases)) {
+        return out;
+    }
+    let day = format_date(date);
+    let (lo, hi) = node.path.subtree_bounds();
+    let columns: Vec<Option<Aggregate>> = measures
+        .iter()
+        .map(|(_, a)| has(*a).then_some(*a))
+        .collect();
+
+    // Open on the date: not released (started on or before it).
+    let mut p = Params::new();
+    let (l, h, d) = (p.text(lo.clone()), p.text(hi.clone()), p.text(day.clone()));
+    let cols: Vec<String> = measures
+        .iter()
+        .map(|(m, _)| format!("COUNT(CASE WHEN measure = '{m}' THEN 1 END)"))
+        .collect();
+    out.push(PathQuery {
+        sql: format!(
+            "SELECT node_path, {} FROM observation WHERE released_on IS NULL \
+             AND node_path >= {l} AND node_path < {h} AND start_on <= {d} GROUP BY node_path",
+            cols.join(", ")
+        ),
+        params: p,
+        columns: columns.clone(),
+        observation: true,
+    });
+
+    // Released on the date (a release) or after it (still under observation on the date).
+    // Without statistics SQLite would rather range over node_path (the whole subtree's history,
+    // every row read); INDEXED BY keeps it on released_on, which suits a district-wide count of
+    // a recent date (a month back it reads every release since, district-wide).
+    let mut p = Params::new();
+    let (l, h, d) = (p.text(lo), p.text(hi), p.text(day));
+    let mut cols: Vec<String> = measures
+        .iter()
+        .map(|(m, _)| {
+            format!(
+                "COUNT(CASE WHEN measure = '{m}' AND start_on <= {d} AND released_on > {d} THEN 1 END)"
+            )
+        })
+        .collect();
+    cols.push(format!("COUNT(CASE WHEN released_on = {d} THEN 1 END)"));
+    let mut columns = columns;
+    columns.push(has(Aggregate::Releases).then_some(Aggregate::Releases));
+    let hint = match backend {
+        crate::Backend::Sqlite => " INDEXED BY observation_report_idx",
+        crate::Backend::Postgres => "",
+    };
+    out.push(PathQuery {
+        sql: format!(
+            "SELECT node_path, {} FROM observation{hint} WHERE released_on >= {d} \
+             AND node_path >= {l} AND node_path < {h} GROUP BY node_path",
+            cols.join(", ")
+        ),
+        params: p,
+        columns,
+        observation: true,
+    });
+    out
 }
 
 /// One plain `GROUP BY node_path` query and the aggregate each counted column feeds.
@@ -914,6 +1041,8 @@ pub struct PathQuery {
     pub sql: String,
     params: Params,
     columns: Vec<Option<Aggregate>>,
+    /// Reads the observation table ([`tree_queries`] reads it its own way).
+    observation: bool,
 }
 
 impl PathQuery {
@@ -952,6 +1081,7 @@ pub fn group_by_path_queries(template: &Template, node: &Node, date: time::Date)
             sql: format!("SELECT node_path, COUNT(*) FROM arrival WHERE {r} AND arrived_on = {d} GROUP BY node_path"),
             params: p,
             columns: vec![Some(Aggregate::ArrivalsNew)],
+            observation: false,
         });
     }
     let measures = [
@@ -983,6 +1113,7 @@ pub fn group_by_path_queries(template: &Template, node: &Node, date: time::Date)
             ),
             params: p,
             columns,
+            observation: true,
         });
     }
     if has(Aggregate::FeversOpen) || has(Aggregate::CheckinsMissed) {
@@ -1001,6 +1132,7 @@ pub fn group_by_path_queries(template: &Template, node: &Node, date: time::Date)
                 has(Aggregate::FeversOpen).then_some(Aggregate::FeversOpen),
                 has(Aggregate::CheckinsMissed).then_some(Aggregate::CheckinsMissed),
             ],
+            observation: false,
         });
     }
     if has(Aggregate::EnterprisesReopened) {
@@ -1014,6 +1146,7 @@ pub fn group_by_path_queries(template: &Template, node: &Node, date: time::Date)
             ),
             params: p,
             columns: vec![Some(Aggregate::EnterprisesReopened)],
+            observation: false,
         });
     }
     out
