@@ -582,40 +582,55 @@ async fn high_risk(db: &Db, code: &str) {
     epidemic::add_risk_area(db, &op(), &area).await.unwrap();
 }
 
+/// A confirmed case, their close contact, and a 次密接 of that contact last in contact on
+/// `on` (so under home quarantine for 7 days from then): the 次密接's id and observation.
+async fn secondary_contact(db: &Db, grid: &Node, on: &str) -> (i64, i64) {
+    let case = resident(db, grid, "张病例", "53340119800101001").await;
+    let b = resident(db, grid, "李密接", "53340119800101002").await;
+    let c = resident(db, grid, "王次密", "53340119800101003").await;
+    contacts::mark_case(db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
+        .await
+        .unwrap();
+    contacts::record_contact(
+        db,
+        &op(),
+        &link(b, case, ContactKind::CloseContact, "2022-07-01"),
+    )
+    .await
+    .unwrap();
+    let r = contacts::record_contact(db, &op(), &link(c, b, ContactKind::SecondaryContact, on))
+        .await
+        .unwrap();
+    assert_eq!(r.classification.measure, Measure::HomeQuarantine);
+    (c, r.observation_id.unwrap())
+}
+
+fn link(person: i64, source: i64, kind: ContactKind, on: &str) -> ContactInput {
+    ContactInput {
+        person_id: person,
+        source_person_id: source,
+        kind,
+        last_contact_on: date(on),
+    }
+}
+
+async fn find_person(db: &Db, name: &str) -> i64 {
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM person WHERE name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    id
+}
+
 both_backends!(
     an_arrival_of_a_contact_under_observation_upgrades_that_observation,
     |db: Db| async move {
         let t = tree(&db).await;
         high_risk(&db, "420111").await;
-        let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
-        let b = resident(&db, &t.grid_a, "李密接", "53340119800101002").await;
-        let c = resident(&db, &t.grid_a, "王次密", "53340119800101003").await;
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
-            .await
-            .unwrap();
-        let link = |person, source, kind, on: &str| ContactInput {
-            person_id: person,
-            source_person_id: source,
-            kind,
-            last_contact_on: date(on),
-        };
-        contacts::record_contact(
-            &db,
-            &op(),
-            &link(b, case, ContactKind::CloseContact, "2022-07-01"),
-        )
-        .await
-        .unwrap();
         // A 次密接 (last contact 07-01): 7 days at home, to 07-07.
-        let r = contacts::record_contact(
-            &db,
-            &op(),
-            &link(c, b, ContactKind::SecondaryContact, "2022-07-01"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(r.classification.measure, Measure::HomeQuarantine);
-        let obs = r.observation_id.unwrap();
+        let (c, obs) = secondary_contact(&db, &t.grid_a, "2022-07-01").await;
+        let b = find_person(&db, "李密接").await;
         assert_eq!(
             observation(&db, obs).await,
             (
@@ -682,34 +697,8 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         high_risk(&db, "420111").await;
-        let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
-        let b = resident(&db, &t.grid_a, "李密接", "53340119800101002").await;
-        let c = resident(&db, &t.grid_a, "王次密", "53340119800101003").await;
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
-            .await
-            .unwrap();
-        let link = |person, source, kind, on: &str| ContactInput {
-            person_id: person,
-            source_person_id: source,
-            kind,
-            last_contact_on: date(on),
-        };
-        contacts::record_contact(
-            &db,
-            &op(),
-            &link(b, case, ContactKind::CloseContact, "2022-07-01"),
-        )
-        .await
-        .unwrap();
         // A 次密接 last in contact on 07-06: at home to 07-12.
-        let r = contacts::record_contact(
-            &db,
-            &op(),
-            &link(c, b, ContactKind::SecondaryContact, "2022-07-06"),
-        )
-        .await
-        .unwrap();
-        let obs = r.observation_id.unwrap();
+        let (c, obs) = secondary_contact(&db, &t.grid_a, "2022-07-06").await;
         assert_eq!(observation(&db, obs).await.2, "2022-07-12");
 
         // Back from a high-risk area on 07-03: centralised to 07-09, stricter but shorter. The
