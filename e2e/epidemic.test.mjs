@@ -122,6 +122,10 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     await shot(page, 'epidemic-result-360.png');
     await reportOverflow(page, 'screening result at 360px');
     assert.equal(done.status(), 200, 'the result: HTTP status');
+    assert.match(pathOf(page), /^\/epidemic\/arrivals\/\d+$/, 'redirected to the stored screening');
+    // A reload shows the stored result again (post/redirect/get: nothing is posted twice).
+    const reloaded = await page.reload({ waitUntil: 'load' });
+    assert.equal(reloaded.status(), 200, 'reloaded result: HTTP status');
     const measure = (await page.locator('.verdict-box .measure').innerText()).trim();
     assert.equal(measure, '集中隔离', 'a high-risk origin means centralised quarantine');
     const days = await page.locator('.verdict-box .days').innerText();

@@ -411,15 +411,17 @@ pub async fn record_arrival(
         classification.explanation.push_str(&note);
     }
     // The screening names the observation it put or kept the person under: its records are
-    // kept while that observation is open and purged after it (see `retention`).
-    if observation_id.is_some() {
-        sqlx::query("UPDATE arrival SET explanation = $1, observation_id = $2 WHERE id = $3")
-            .bind(&classification.explanation)
-            .bind(observation_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // kept while that observation is open and purged after it (see `retention`). Its whole
+    // classification is kept for the result page ([`arrival_result`]).
+    sqlx::query(
+        "UPDATE arrival SET explanation = $1, observation_id = $2, classification_json = $3 WHERE id = $4",
+    )
+    .bind(&classification.explanation)
+    .bind(observation_id)
+    .bind(serde_json::to_string(&classification).map_err(|e| StoreError::Internal(e.to_string()))?)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
 
     // A fever or a symptom at the door is referred to a clinic whatever the policy of the day
     // asks (the later presets have no fever row): the alert is raised either way.
@@ -466,6 +468,61 @@ pub async fn record_arrival(
         policy_version_id: stored.id,
         observation_id,
         alert_id,
+    })
+}
+
+/// A stored screening as its result page shows it.
+#[derive(Debug, Clone)]
+pub struct ArrivalResult {
+    pub id: i64,
+    pub person_id: i64,
+    pub origin_code: String,
+    pub arrived_on: String,
+    pub temperature: Option<Temperature>,
+    pub symptoms: Vec<String>,
+    pub source: String,
+    pub classification: Classification,
+    pub policy_version_id: Option<i64>,
+    pub observation_id: Option<i64>,
+}
+
+/// A screening the caller may read, with its classification. Not in scope, unknown, anonymised
+/// or recorded before classifications were kept whole: `NotFound` (nothing said about which).
+pub async fn arrival_result(db: &Db, scope: &Scope, id: i64) -> Result<ArrivalResult, StoreError> {
+    let row = sqlx::query(
+        "SELECT node_path, person_id, origin_code, arrived_on, temperature_tenths, symptoms_json, source, \
+         classification_json, policy_version_id, observation_id FROM arrival \
+         WHERE id = $1 AND anonymised_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
+    if !scope.can_read(&path) {
+        return Err(StoreError::NotFound);
+    }
+    let (Some(person_id), Some(json)) = (
+        row.try_get::<Option<i64>, _>(1)?,
+        row.try_get::<Option<String>, _>(7)?,
+    ) else {
+        return Err(StoreError::NotFound);
+    };
+    let temperature = row
+        .try_get::<Option<i64>, _>(4)?
+        .and_then(|t| Temperature::from_tenths(t).ok());
+    Ok(ArrivalResult {
+        id,
+        person_id,
+        origin_code: row.try_get(2)?,
+        arrived_on: row.try_get(3)?,
+        temperature,
+        symptoms: serde_json::from_str(&row.try_get::<String, _>(5)?).unwrap_or_default(),
+        source: row.try_get(6)?,
+        classification: serde_json::from_str(&json)
+            .map_err(|e| StoreError::Internal(e.to_string()))?,
+        policy_version_id: row.try_get(8)?,
+        observation_id: row.try_get(9)?,
     })
 }
 

@@ -115,7 +115,7 @@ pub async fn anonymise_due(
     .rows_affected();
     let arrivals = sqlx::query(
         "UPDATE arrival SET person_id = NULL, purpose = CASE WHEN purpose IS NULL THEN NULL ELSE $3 END, \
-         symptoms_json = '[]', explanation = $3, anonymised_at = $2 \
+         symptoms_json = '[]', explanation = $3, classification_json = NULL, anonymised_at = $2 \
          WHERE anonymised_at IS NULL AND purge_on < $1 \
          AND NOT EXISTS (SELECT 1 FROM observation o WHERE o.id = arrival.observation_id AND o.released_on IS NULL)",
     )

@@ -842,5 +842,21 @@ both_backends!(
             .unwrap();
         assert_eq!(run.arrivals, 4);
         assert_eq!(run.observations, 1);
+        let (kept,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM arrival WHERE anonymised_at IS NOT NULL \
+             AND (classification_json IS NOT NULL OR person_id IS NOT NULL)",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            kept, 0,
+            "anonymised screenings keep no classification and no person"
+        );
+        let gone = epidemic::arrival_result(&db, &op(), first.id).await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+        let shown = epidemic::arrival_result(&db, &op(), r.id).await.unwrap();
+        assert_eq!(shown.observation_id, Some(again));
+        assert_eq!(shown.classification, r.classification);
     }
 );

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
             "/epidemic/arrivals/new",
             get(arrival_form).post(arrival_submit),
         )
+        .route("/epidemic/arrivals/{id}", get(arrival_page))
 }
 
 /// The symptoms offered as checkboxes on the screening form (free text adds others).
@@ -1252,8 +1253,22 @@ async fn arrival_submit(
             }
         }
     };
-    // The record is stored; what follows only dresses the answer.
-    let person = registry::get(&state.db, &user.scope, recorded.person_id)
+    // Post/redirect/get: a reload of the result shows the stored screening, never posts it again.
+    Redirect::to(&format!("/epidemic/arrivals/{}", recorded.id)).into_response()
+}
+
+/// The result of a stored screening: the classification with its explanation, as the worker
+/// reads it to the resident (scoped like the screening; anything else is 404).
+async fn arrival_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let a = match epidemic::arrival_result(&state.db, &user.scope, id).await {
+        Ok(a) => a,
+        Err(e) => return store_error_page(e),
+    };
+    let person = registry::get(&state.db, &user.scope, a.person_id)
         .await
         .ok();
     let policy_name = epidemic::published_policies(&state.db)
@@ -1261,30 +1276,32 @@ async fn arrival_submit(
         .ok()
         .and_then(|all| {
             all.into_iter()
-                .find(|p| p.id == recorded.policy_version_id)
+                .find(|p| Some(p.id) == a.policy_version_id)
                 .map(|p| p.policy.name().to_owned())
         })
         .unwrap_or_default();
-    let c = &recorded.classification;
+    let c = &a.classification;
     let none = c.measure == Measure::None;
-    let symptoms = f.all_symptoms();
     ResultPage {
-        shell: Shell::of(user, "epidemic"),
-        person_id: recorded.person_id,
+        shell: Shell::of(&user, "epidemic"),
+        person_id: a.person_id,
         person_name: person.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
         person_masked: person
             .as_ref()
             .and_then(|p| p.id_number_masked.clone())
             .unwrap_or_default(),
-        origin: f.origin_code.trim().to_owned(),
-        arrived_on: f.arrived_on.trim().to_owned(),
-        temperature: f.temperature.trim().to_owned(),
-        symptoms: if symptoms.is_empty() {
+        origin: a.origin_code.clone(),
+        arrived_on: a.arrived_on.clone(),
+        temperature: a
+            .temperature
+            .map(|t| format!("{:.1}", t.celsius()))
+            .unwrap_or_default(),
+        symptoms: if a.symptoms.is_empty() {
             "无".to_owned()
         } else {
-            symptoms.join("、")
+            a.symptoms.join("、")
         },
-        proxy: f.proxy,
+        proxy: a.source == "proxy",
         measure: c.measure.label_zh(),
         measure_class: measure_class(c.measure),
         none,
@@ -1307,7 +1324,7 @@ async fn arrival_submit(
         policy_name,
         policy_version: format!("{}@{}", c.policy_key, c.policy_version),
         fever_alert: c.fever_alert,
-        observation_id: recorded.observation_id,
+        observation_id: a.observation_id,
     }
     .into_response()
 }

@@ -173,14 +173,14 @@ async fn flow(t: TestDb) {
 
     // Staff screens a new arrival from the high-risk area: 集中隔离 under the 9th edition, with
     // the explanation to read aloud.
-    let r = staff
-        .post(url("/epidemic/arrivals/new"))
-        .form(&arrival(&csrf))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    // Post/redirect/get: the answer is the stored screening's own page.
+    let form = arrival(&csrf);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, location) = post_form(&staff, url("/epidemic/arrivals/new"), &pairs).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    assert!(location.starts_with("/epidemic/arrivals/"), "{location}");
+    let (status, html) = get(&staff, url(&location)).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("<div class=\"measure\">集中隔离</div>"),
         "{html}"
@@ -205,6 +205,11 @@ async fn flow(t: TestDb) {
     assert!(!html.contains("已发出发热预警"));
     assert!(!html.contains(&zhang), "the full ID number is never shown");
     assert_eq!(screenings(&db).await, 1);
+    // Reloading the result shows it again and stores nothing more.
+    let (status, again) = get(&staff, url(&location)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(again.contains("请向居民宣读"));
+    assert_eq!(screenings(&db).await, 1);
 
     // A fever raises an alert: the banner, then the alerts page.
     let mut fever = arrival(&csrf);
@@ -218,7 +223,7 @@ async fn flow(t: TestDb) {
         }
     }
     fever.push(("symptoms".into(), "咳嗽".into()));
-    let (status, html) = post(
+    let (status, location) = post_form(
         &staff,
         url("/epidemic/arrivals/new"),
         &fever
@@ -227,11 +232,12 @@ async fn flow(t: TestDb) {
             .collect::<Vec<_>>(),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = get(&staff, url(&location)).await;
     assert!(html.contains("已发出发热预警"), "{html}");
     // The grid B resident has a fever too (entered by staff, who may).
     let b_id = w.b_person.to_string();
-    let (status, _) = post(
+    let (status, b_screening) = post_form(
         &staff,
         url("/epidemic/arrivals/new"),
         &[
@@ -244,7 +250,10 @@ async fn flow(t: TestDb) {
         ],
     )
     .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, html) = get(&staff, url(&b_screening)).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("38.5") && html.contains("乙居民"), "{html}");
     let (_, html) = get(&staff, url("/epidemic/alerts?kind=fever")).await;
     assert!(html.contains("张三") && html.contains("乙居民"), "{html}");
 
@@ -253,6 +262,12 @@ async fn flow(t: TestDb) {
     let (_, html) = get(&worker, url("/epidemic/alerts")).await;
     assert!(html.contains("张三"), "{html}");
     assert!(!html.contains("乙居民"), "another grid's alert: {html}");
+    // Nor another grid's screening, nor one that does not exist: the same 404.
+    let (status, html) = get(&worker, url(&b_screening)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    assert!(!html.contains("乙居民"));
+    let (status, _) = get(&worker, url("/epidemic/arrivals/999999")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, html) = get(&worker, url("/epidemic/arrivals/new?q=%E5%BC%A0")).await;
     assert!(
         html.contains("person_id="),
@@ -304,7 +319,7 @@ async fn flow(t: TestDb) {
         .unwrap();
     assert!(hits.is_empty(), "no one registered");
     // Their own grid's resident, on behalf of someone without a phone: fine.
-    let (status, html) = post(
+    let (status, location) = post_form(
         &worker,
         url("/epidemic/arrivals/new"),
         &[
@@ -318,6 +333,8 @@ async fn flow(t: TestDb) {
         ],
     )
     .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let (status, html) = get(&worker, url(&location)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("代老人/无智能手机者登记"));
 
