@@ -861,17 +861,7 @@ async fn scope_walk(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn a_grid_worker_reaches_nothing_of_another_grid_sqlite() {
-    scope_walk(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn a_grid_worker_reaches_nothing_of_another_grid_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        scope_walk(t).await;
-    }
-}
+on_both!(a_grid_worker_reaches_nothing_of_another_grid, scope_walk);
 
 #[tokio::test]
 async fn persons_follow_the_contract() {

@@ -395,14 +395,4 @@ async fn flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn checkpoint_pages_sqlite() {
-    flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn checkpoint_pages_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        flow(t).await;
-    }
-}
+on_both!(checkpoint_pages, flow);

@@ -351,17 +351,7 @@ async fn api(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn contacts_api_sqlite() {
-    api(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn contacts_api_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        api(t).await;
-    }
-}
+on_both!(contacts_api, api);
 
 async fn pages(t: TestDb) {
     let app = spawn(t).await;
@@ -539,14 +529,4 @@ async fn pages(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn contacts_pages_sqlite() {
-    pages(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn contacts_pages_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        pages(t).await;
-    }
-}
+on_both!(contacts_pages, pages);

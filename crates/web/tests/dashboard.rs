@@ -150,14 +150,4 @@ async fn flow(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn epidemic_dashboard_sqlite() {
-    flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn epidemic_dashboard_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        flow(t).await;
-    }
-}
+on_both!(epidemic_dashboard, flow);

@@ -285,17 +285,7 @@ async fn flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn declare_pages_sqlite() {
-    flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn declare_pages_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        flow(t).await;
-    }
-}
+on_both!(declare_pages, flow);
 
 /// Ten submissions from one address in ten minutes, then 429 with Retry-After, in Chinese.
 #[tokio::test]

@@ -295,17 +295,7 @@ async fn contract(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_api_follows_the_contract_sqlite() {
-    contract(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_api_follows_the_contract_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        contract(t).await;
-    }
-}
+on_both!(the_api_follows_the_contract, contract);
 
 // ---------------------------------------------------------------------------------------------
 // Pages
@@ -498,17 +488,10 @@ async fn pages(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn staff_register_the_business_applies_by_link_and_staff_approve_sqlite() {
-    pages(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn staff_register_the_business_applies_by_link_and_staff_approve_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        pages(t).await;
-    }
-}
+on_both!(
+    staff_register_the_business_applies_by_link_and_staff_approve,
+    pages
+);
 
 /// The contact phone is masked until staff or an admin reveal it (API and page), each reveal
 /// audited with the caller's address; officials and grid workers get 403, outsiders 404.
@@ -623,14 +606,4 @@ async fn unmask_contact(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn staff_and_admins_unmask_a_contact_phone_sqlite() {
-    unmask_contact(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn staff_and_admins_unmask_a_contact_phone_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        unmask_contact(t).await;
-    }
-}
+on_both!(staff_and_admins_unmask_a_contact_phone, unmask_contact);

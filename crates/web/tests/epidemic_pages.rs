@@ -453,14 +453,4 @@ async fn flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn epidemic_pages_sqlite() {
-    flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn epidemic_pages_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        flow(t).await;
-    }
-}
+on_both!(epidemic_pages, flow);

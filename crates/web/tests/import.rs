@@ -418,17 +418,7 @@ async fn import_flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_web_import_previews_then_stores_sqlite() {
-    import_flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_web_import_previews_then_stores_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        import_flow(t).await;
-    }
-}
+on_both!(the_web_import_previews_then_stores, import_flow);
 
 async fn grid_worker_limits(t: TestDb) {
     let app = spawn(t).await;
@@ -577,14 +567,7 @@ async fn grid_worker_limits(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn a_grid_worker_imports_and_exports_only_their_grid_sqlite() {
-    grid_worker_limits(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn a_grid_worker_imports_and_exports_only_their_grid_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        grid_worker_limits(t).await;
-    }
-}
+on_both!(
+    a_grid_worker_imports_and_exports_only_their_grid,
+    grid_worker_limits
+);

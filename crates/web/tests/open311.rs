@@ -697,14 +697,4 @@ async fn conformance(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn open311_conformance_sqlite() {
-    conformance(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn open311_conformance_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        conformance(t).await;
-    }
-}
+on_both!(open311_conformance, conformance);

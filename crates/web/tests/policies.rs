@@ -295,14 +295,4 @@ async fn flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn policy_editor_sqlite() {
-    flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn policy_editor_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        flow(t).await;
-    }
-}
+on_both!(policy_editor, flow);

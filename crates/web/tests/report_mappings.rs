@@ -279,17 +279,7 @@ async fn editing(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn admins_publish_mappings_through_the_form_sqlite() {
-    editing(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn admins_publish_mappings_through_the_form_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        editing(t).await;
-    }
-}
+on_both!(admins_publish_mappings_through_the_form, editing);
 
 /// The cells (`<td>` texts) of each `<tr>` between `from` and `to`.
 fn rows_between(html: &str, from: &str, to: &str) -> Vec<Vec<String>> {
@@ -433,14 +423,4 @@ async fn printing(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn the_report_prints_in_the_bureau_layout_sqlite() {
-    printing(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_report_prints_in_the_bureau_layout_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        printing(t).await;
-    }
-}
+on_both!(the_report_prints_in_the_bureau_layout, printing);

@@ -416,29 +416,9 @@ async fn pages_flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_pages_show_submit_and_chart_sqlite() {
-    pages_flow(TestDb::sqlite().await).await;
-}
+on_both!(the_pages_show_submit_and_chart, pages_flow);
 
-#[tokio::test]
-async fn the_pages_show_submit_and_chart_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        pages_flow(t).await;
-    }
-}
-
-#[tokio::test]
-async fn the_api_follows_the_contract_sqlite() {
-    api_contract(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_api_follows_the_contract_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        api_contract(t).await;
-    }
-}
+on_both!(the_api_follows_the_contract, api_contract);
 
 /// The source line's value of each of a column's indicators, summed (null when none is there).
 fn column_value(sources: &[Value], values: &Value) -> Value {
@@ -602,17 +582,7 @@ async fn mapping_flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_health_bureau_form_needs_no_retyping_sqlite() {
-    mapping_flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_health_bureau_form_needs_no_retyping_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        mapping_flow(t).await;
-    }
-}
+on_both!(the_health_bureau_form_needs_no_retyping, mapping_flow);
 
 async fn template_editing(t: TestDb) {
     let app = spawn(t).await;
@@ -798,14 +768,4 @@ async fn template_editing(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn admins_edit_templates_sqlite() {
-    template_editing(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn admins_edit_templates_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        template_editing(t).await;
-    }
-}
+on_both!(admins_edit_templates, template_editing);

@@ -167,17 +167,7 @@ async fn edit_makes_a_new_version(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn edit_makes_a_new_version_sqlite() {
-    edit_makes_a_new_version(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn edit_makes_a_new_version_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        edit_makes_a_new_version(t).await;
-    }
-}
+on_both!(edit_makes_a_new_version, edit_makes_a_new_version);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -281,17 +271,10 @@ async fn bad_values_come_back_on_the_form(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn bad_values_come_back_on_the_form_sqlite() {
-    bad_values_come_back_on_the_form(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn bad_values_come_back_on_the_form_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        bad_values_come_back_on_the_form(t).await;
-    }
-}
+on_both!(
+    bad_values_come_back_on_the_form,
+    bad_values_come_back_on_the_form
+);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -353,17 +336,7 @@ async fn only_admins_save(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn only_admins_save_sqlite() {
-    only_admins_save(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn only_admins_save_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        only_admins_save(t).await;
-    }
-}
+on_both!(only_admins_save, only_admins_save);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -443,17 +416,10 @@ async fn retired_categories_leave_the_resident_form(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn retired_categories_leave_the_resident_form_sqlite() {
-    retired_categories_leave_the_resident_form(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn retired_categories_leave_the_resident_form_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        retired_categories_leave_the_resident_form(t).await;
-    }
-}
+on_both!(
+    retired_categories_leave_the_resident_form,
+    retired_categories_leave_the_resident_form
+);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -512,14 +478,7 @@ async fn departments_reach_the_dispatch_form(t: TestDb) {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn departments_reach_the_dispatch_form_sqlite() {
-    departments_reach_the_dispatch_form(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn departments_reach_the_dispatch_form_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        departments_reach_the_dispatch_form(t).await;
-    }
-}
+on_both!(
+    departments_reach_the_dispatch_form,
+    departments_reach_the_dispatch_form
+);

@@ -375,17 +375,7 @@ async fn the_lifecycle_over_http(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_lifecycle_over_http_sqlite() {
-    the_lifecycle_over_http(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_lifecycle_over_http_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        the_lifecycle_over_http(t).await;
-    }
-}
+on_both!(the_lifecycle_over_http, the_lifecycle_over_http);
 
 async fn whistles_rates_and_data(t: TestDb) {
     let app = spawn(t).await;
@@ -569,17 +559,7 @@ async fn whistles_rates_and_data(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn whistles_rates_and_data_sqlite() {
-    whistles_rates_and_data(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn whistles_rates_and_data_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        whistles_rates_and_data(t).await;
-    }
-}
+on_both!(whistles_rates_and_data, whistles_rates_and_data);
 
 // ---------------------------------------------------------------------------------------------
 // Pages
@@ -816,17 +796,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn pages_from_resident_to_rating_sqlite() {
-    pages_from_resident_to_rating(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn pages_from_resident_to_rating_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        pages_from_resident_to_rating(t).await;
-    }
-}
+on_both!(pages_from_resident_to_rating, pages_from_resident_to_rating);
 
 async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     let app = spawn(t).await;
@@ -871,17 +841,10 @@ async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_reporter_phone_is_unmasked_only_with_an_audit_sqlite() {
-    the_reporter_phone_is_unmasked_only_with_an_audit(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_reporter_phone_is_unmasked_only_with_an_audit_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        the_reporter_phone_is_unmasked_only_with_an_audit(t).await;
-    }
-}
+on_both!(
+    the_reporter_phone_is_unmasked_only_with_an_audit,
+    the_reporter_phone_is_unmasked_only_with_an_audit
+);
 
 // ---------------------------------------------------------------------------------------------
 // Photos
@@ -1229,14 +1192,4 @@ async fn photos_over_http(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn photos_over_http_sqlite() {
-    photos_over_http(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn photos_over_http_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        photos_over_http(t).await;
-    }
-}
+on_both!(photos_over_http, photos_over_http);

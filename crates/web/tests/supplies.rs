@@ -676,29 +676,9 @@ async fn pages_flow(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_api_follows_the_contract_sqlite() {
-    api_contract(TestDb::sqlite().await).await;
-}
+on_both!(the_api_follows_the_contract, api_contract);
 
-#[tokio::test]
-async fn the_api_follows_the_contract_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        api_contract(t).await;
-    }
-}
-
-#[tokio::test]
-async fn staff_keep_the_ledger_and_transfer_on_the_pages_sqlite() {
-    pages_flow(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn staff_keep_the_ledger_and_transfer_on_the_pages_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        pages_flow(t).await;
-    }
-}
+on_both!(staff_keep_the_ledger_and_transfer_on_the_pages, pages_flow);
 
 /// A person in `at` under observation: arrived from a high-risk area (2022 policy).
 async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
@@ -942,17 +922,10 @@ async fn allocation_api(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn the_allocation_api_answers_the_pages_suggestion_sqlite() {
-    allocation_api(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_allocation_api_answers_the_pages_suggestion_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        allocation_api(t).await;
-    }
-}
+on_both!(
+    the_allocation_api_answers_the_pages_suggestion,
+    allocation_api
+);
 
 /// Admins add items on the stock page: a refused form is shown again as typed with the field
 /// named, a duplicate is refused, a good one lands in the catalogue; staff see no form and are
@@ -1087,14 +1060,4 @@ async fn items_form(t: TestDb) {
     app.t.finish().await;
 }
 
-#[tokio::test]
-async fn admins_add_items_on_the_stock_page_sqlite() {
-    items_form(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn admins_add_items_on_the_stock_page_postgres() {
-    if let Some(t) = TestDb::postgres().await {
-        items_form(t).await;
-    }
-}
+on_both!(admins_add_items_on_the_stock_page, items_form);

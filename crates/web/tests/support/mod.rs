@@ -13,6 +13,27 @@ use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+/// Two tests of one async body `$body(TestDb)`: `$name::sqlite` and `$name::postgres` (the
+/// latter skipped, with a notice, when no PostgreSQL test database is configured).
+macro_rules! on_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body(linli_store::testing::TestDb::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(t) = linli_store::testing::TestDb::postgres().await {
+                    super::$body(t).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use on_both;
+
 /// Every test account's password.
 pub const PASSWORD: &str = "test-pass-123";
 
