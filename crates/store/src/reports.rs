@@ -563,6 +563,21 @@ pub struct Report {
 }
 
 impl Report {
+    /// Who approved or submitted it and when, as the report's printouts and xlsx head it:
+    /// 已审核（…）, 已报送（…） or 未报送.
+    pub fn status_line_zh(&self) -> String {
+        match (
+            &self.approved_by,
+            self.approved_at,
+            &self.submitted_by,
+            self.submitted_at,
+        ) {
+            (Some(by), Some(at), _, _) => format!("已审核（{by}，{}）", clock::display(at)),
+            (_, _, Some(by), Some(at)) => format!("已报送（{by}，{}）", clock::display(at)),
+            _ => "未报送".to_owned(),
+        }
+    }
+
     /// Whether `scope` may submit this report now (role, level and status; the roll-up rule is
     /// checked on submission).
     pub fn submittable_by(&self, scope: &Scope) -> bool {

@@ -668,16 +668,7 @@ async fn print_page(
             .collect();
         rows.push(("本级直属".to_owned(), cells(&direct), String::new()));
     }
-    let state_line = match (
-        &r.approved_by,
-        r.approved_at,
-        &r.submitted_by,
-        r.submitted_at,
-    ) {
-        (Some(by), Some(at), _, _) => format!("已审核（{by}，{}）", display(at)),
-        (_, _, Some(by), Some(at)) => format!("已报送（{by}，{}）", display(at)),
-        _ => "未报送".to_owned(),
-    };
+    let state_line = r.status_line_zh();
     PrintPage {
         title: format!("{}{}", r.node.name, tpl.name),
         date: r.date.clone(),
@@ -782,16 +773,7 @@ async fn mapped_print_page(
             })
             .collect()
     };
-    let state_line = match (
-        &s.approved_by,
-        s.approved_at,
-        &s.submitted_by,
-        s.submitted_at,
-    ) {
-        (Some(by), Some(at), _, _) => format!("已审核（{by}，{}）", display(at)),
-        (_, _, Some(by), Some(at)) => format!("已报送（{by}，{}）", display(at)),
-        _ => "未报送".to_owned(),
-    };
+    let state_line = s.status_line_zh();
     MappedPrintPage {
         title: format!("{}{}", s.node.name, m.name),
         office: m.office.clone(),
