@@ -768,36 +768,59 @@ async fn remind_node(
 // ---------------------------------------------------------------------------------------------
 // The workbook
 
+/// The cell formats both report workbooks use (a template's layout and a mapped one).
+struct SheetFormats {
+    title: rust_xlsxwriter::Format,
+    head: rust_xlsxwriter::Format,
+    cell: rust_xlsxwriter::Format,
+    num: rust_xlsxwriter::Format,
+    total_name: rust_xlsxwriter::Format,
+    total_num: rust_xlsxwriter::Format,
+}
+
+impl SheetFormats {
+    fn new() -> SheetFormats {
+        use rust_xlsxwriter::{Format, FormatAlign, FormatBorder};
+        let bordered = Format::new().set_border(FormatBorder::Thin);
+        SheetFormats {
+            title: Format::new()
+                .set_bold()
+                .set_font_size(16)
+                .set_align(FormatAlign::Center),
+            head: bordered
+                .clone()
+                .set_bold()
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_text_wrap(),
+            num: bordered.clone().set_num_format("0"),
+            total_name: bordered.clone().set_bold(),
+            total_num: bordered.clone().set_bold().set_num_format("0"),
+            cell: bordered,
+        }
+    }
+}
+
 /// The report in the offices' layout: a title, the date and status, a header of indicators with
 /// their units, one row per child node (本级直属 when records sit on the node itself), a total
 /// row, and who submitted and approved it. Numbers are number cells, so the office can sum them.
 pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
+    use rust_xlsxwriter::{Format, Workbook};
 
     let t = &r.template.template;
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("日报表")?;
-    let title = Format::new()
-        .set_bold()
-        .set_font_size(16)
-        .set_align(FormatAlign::Center);
-    let head = Format::new()
-        .set_bold()
-        .set_border(FormatBorder::Thin)
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_text_wrap()
-        .set_background_color(rust_xlsxwriter::Color::RGB(0xDD_EB_F7));
-    let cell = Format::new().set_border(FormatBorder::Thin);
-    let num = Format::new()
-        .set_border(FormatBorder::Thin)
-        .set_num_format("0");
-    let total_name = Format::new().set_bold().set_border(FormatBorder::Thin);
-    let total_num = Format::new()
-        .set_bold()
-        .set_border(FormatBorder::Thin)
-        .set_num_format("0");
+    let SheetFormats {
+        title,
+        head,
+        cell,
+        num,
+        total_name,
+        total_num,
+    } = SheetFormats::new();
+    // Our own layout's header is tinted; another office's stays plain, as their forms print.
+    let head = head.set_background_color(rust_xlsxwriter::Color::RGB(0xDD_EB_F7));
 
     // 序号, 单位, one column per indicator, 报送情况.
     let cols = 3 + t.indicators.len() as u16;
@@ -809,16 +832,7 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         &format!("{}{}", r.node.name, t.name),
         &title,
     )?;
-    let status = match (
-        &r.approved_by,
-        r.approved_at,
-        &r.submitted_by,
-        r.submitted_at,
-    ) {
-        (Some(by), Some(at), _, _) => format!("已审核（{by}，{}）", display(at)),
-        (_, _, Some(by), Some(at)) => format!("已报送（{by}，{}）", display(at)),
-        _ => "未报送".to_owned(),
-    };
+    let status = r.status_line_zh();
     sheet.merge_range(
         1,
         0,
@@ -954,7 +968,7 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
 /// 本级直属), a total row, and a line saying where the numbers come from. Number cells stay
 /// numbers, so the office can check the sums.
 pub fn mapped_xlsx(r: &MappedReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
+    use rust_xlsxwriter::{Format, Workbook};
 
     let m = &r.mapping.mapping;
     let s = &r.source;
@@ -972,25 +986,14 @@ pub fn mapped_xlsx(r: &MappedReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErr
     } else {
         tab.as_str()
     })?;
-    let title = Format::new()
-        .set_bold()
-        .set_font_size(16)
-        .set_align(FormatAlign::Center);
-    let head = Format::new()
-        .set_bold()
-        .set_border(FormatBorder::Thin)
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_text_wrap();
-    let cell = Format::new().set_border(FormatBorder::Thin);
-    let num = Format::new()
-        .set_border(FormatBorder::Thin)
-        .set_num_format("0");
-    let total_name = Format::new().set_bold().set_border(FormatBorder::Thin);
-    let total_num = Format::new()
-        .set_bold()
-        .set_border(FormatBorder::Thin)
-        .set_num_format("0");
+    let SheetFormats {
+        title,
+        head,
+        cell,
+        num,
+        total_name,
+        total_num,
+    } = SheetFormats::new();
 
     // 序号, the units' column, then the form's columns.
     let cols = 2 + m.columns.len() as u16;
@@ -1002,16 +1005,7 @@ pub fn mapped_xlsx(r: &MappedReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErr
         &format!("{}{}", s.node.name, m.name),
         &title,
     )?;
-    let status = match (
-        &s.approved_by,
-        s.approved_at,
-        &s.submitted_by,
-        s.submitted_at,
-    ) {
-        (Some(by), Some(at), _, _) => format!("已审核（{by}，{}）", display(at)),
-        (_, _, Some(by), Some(at)) => format!("已报送（{by}，{}）", display(at)),
-        _ => "未报送".to_owned(),
-    };
+    let status = s.status_line_zh();
     sheet.merge_range(
         1,
         0,
