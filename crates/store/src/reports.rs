@@ -189,6 +189,64 @@ pub fn check_effective_from(
     Ok(())
 }
 
+/// The two kinds of versioned layouts, which share one key namespace (one URL shape).
+#[derive(Clone, Copy)]
+pub(crate) enum Versioned {
+    Template,
+    Mapping,
+}
+
+impl Versioned {
+    /// (its table, its key column)
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Versioned::Template => ("report_template", "template_key"),
+            Versioned::Mapping => ("report_mapping", "mapping_key"),
+        }
+    }
+}
+
+/// In the publishing transaction: the next version number of `key`, and the faults publishing
+/// it shares with the other kind — an effective date before the newest version's, and a key the
+/// other kind already uses.
+pub(crate) async fn next_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: Versioned,
+    key: &str,
+    effective_from: time::Date,
+) -> Result<(i64, Vec<CoreError>), StoreError> {
+    let (table, column) = kind.table();
+    let row = sqlx::query(&format!(
+        "SELECT MAX(version), MAX(effective_from) FROM {table} WHERE {column} = $1"
+    ))
+    .bind(key)
+    .fetch_one(&mut **tx)
+    .await?;
+    let last: Option<i64> = row.try_get(0)?;
+    let newest: Option<String> = row.try_get(1)?;
+    let mut errors = Vec::new();
+    if let Err(StoreError::Invalid(e)) = check_effective_from(effective_from, newest.as_deref()) {
+        errors.extend(e);
+    }
+    let (other, other_column, taken) = match kind {
+        Versioned::Template => ("report_mapping", "mapping_key", "一张表样"),
+        Versioned::Mapping => ("report_template", "template_key", "一个报表模板"),
+    };
+    let clash = sqlx::query(&format!(
+        "SELECT 1 FROM {other} WHERE {other_column} = $1 LIMIT 1"
+    ))
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if clash.is_some() {
+        errors.push(CoreError::invalid(
+            "key",
+            format!("「{key}」已是{taken}的代码"),
+        ));
+    }
+    Ok((last.unwrap_or(0) + 1, errors))
+}
+
 /// Publishes a new version of a template (admins), effective from `effective_from` (today or
 /// later, and not before the newest version's date). The version number is the next one for the
 /// key (whatever `template.version` says); a new key starts at 1, and may not be the key of a
@@ -203,32 +261,12 @@ pub async fn publish_template(
         return Err(StoreError::Forbidden("只有管理员可以修改报表模板".into()));
     }
     let mut tx = db.pool().begin().await?;
-    let row = sqlx::query(
-        "SELECT MAX(version), MAX(effective_from) FROM report_template WHERE template_key = $1",
-    )
-    .bind(&template.key)
-    .fetch_one(&mut *tx)
-    .await?;
-    let last: Option<i64> = row.try_get(0)?;
-    let newest: Option<String> = row.try_get(1)?;
+    let (version, mut errors) =
+        next_version(&mut tx, Versioned::Template, &template.key, effective_from).await?;
     let mut t = template.clone();
-    t.version = last.unwrap_or(0) + 1;
-    let mut errors = match t.validate() {
-        Ok(()) => Vec::new(),
-        Err(e) => e,
-    };
-    if let Err(StoreError::Invalid(e)) = check_effective_from(effective_from, newest.as_deref()) {
-        errors.extend(e);
-    }
-    let clash = sqlx::query("SELECT 1 FROM report_mapping WHERE mapping_key = $1 LIMIT 1")
-        .bind(&t.key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if clash.is_some() {
-        errors.push(CoreError::invalid(
-            "key",
-            format!("「{}」已是一张表样的代码", t.key),
-        ));
+    t.version = version;
+    if let Err(e) = t.validate() {
+        errors.splice(0..0, e);
     }
     if !errors.is_empty() {
         return Err(StoreError::Invalid(errors));

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
-use super::{check_effective_from, internal, latest_template, report, Report};
+use super::{internal, latest_template, next_version, report, Report, Versioned};
 use crate::audit::{self, AuditEntry};
 use crate::{Db, StoreError};
 
@@ -110,29 +110,12 @@ pub async fn publish_mapping(
         Err(e) => return Err(e),
     };
     let mut tx = db.pool().begin().await?;
-    let row = sqlx::query(
-        "SELECT MAX(version), MAX(effective_from) FROM report_mapping WHERE mapping_key = $1",
-    )
-    .bind(&mapping.key)
-    .fetch_one(&mut *tx)
-    .await?;
-    let last: Option<i64> = row.try_get(0)?;
-    let newest: Option<String> = row.try_get(1)?;
+    let (version, mut errors) =
+        next_version(&mut tx, Versioned::Mapping, &mapping.key, effective_from).await?;
     let mut m = mapping.clone();
-    m.version = last.unwrap_or(0) + 1;
-    let mut errors = m.validate(&source).err().unwrap_or_default();
-    if let Err(StoreError::Invalid(e)) = check_effective_from(effective_from, newest.as_deref()) {
-        errors.extend(e);
-    }
-    let clash = sqlx::query("SELECT 1 FROM report_template WHERE template_key = $1 LIMIT 1")
-        .bind(&m.key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if clash.is_some() {
-        errors.push(CoreError::invalid(
-            "key",
-            format!("「{}」已是一个报表模板的代码", m.key),
-        ));
+    m.version = version;
+    if let Err(e) = m.validate(&source) {
+        errors.splice(0..0, e);
     }
     if !errors.is_empty() {
         return Err(StoreError::Invalid(errors));
