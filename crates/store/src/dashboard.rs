@@ -199,8 +199,8 @@ async fn child_nodes(db: &Db, scope: &Scope, node: &Node) -> Result<Vec<Node>, S
 }
 
 /// The SQL expression naming each row's child (its id, 0 for the node itself) and the range
-/// condition over the node's subtree.
-fn grouping(node: &Node, children: &[Node], p: &mut Params) -> (String, String) {
+/// condition over the node's subtree (the dashboard's and the daily report's counts).
+pub(crate) fn grouping(node: &Node, children: &[Node], p: &mut Params) -> (String, String) {
     let (lo, hi) = node.path.subtree_bounds();
     let range = format!("node_path >= {} AND node_path < {}", p.text(lo), p.text(hi));
     if children.is_empty() {

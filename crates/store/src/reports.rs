@@ -38,6 +38,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::{self, AuditEntry};
+use crate::dashboard::grouping;
 use crate::db::Params;
 use crate::nodes::{self, Node};
 use crate::{Db, Page, StoreError};
@@ -311,28 +312,6 @@ pub async fn publish_template(
 
 /// Computed values per group: the child's id, or 0 for records placed on the node itself.
 type Counts = HashMap<i64, BTreeMap<Aggregate, i64>>;
-
-/// The SQL expression naming each row's child (its id, 0 for the node itself) and the range
-/// condition over the node's subtree.
-fn grouping(node: &Node, children: &[Node], p: &mut Params) -> (String, String) {
-    let (lo, hi) = node.path.subtree_bounds();
-    let range = format!("node_path >= {} AND node_path < {}", p.text(lo), p.text(hi));
-    if children.is_empty() {
-        return ("CAST(0 AS BIGINT)".to_owned(), range);
-    }
-    let mut case = String::from("CAST(CASE");
-    for c in children {
-        let (clo, chi) = c.path.subtree_bounds();
-        let (a, b) = (p.text(clo), p.text(chi));
-        // Ids come from the database as integers: safe to write into the SQL.
-        case.push_str(&format!(
-            " WHEN node_path >= {a} AND node_path < {b} THEN {}",
-            c.id
-        ));
-    }
-    case.push_str(" ELSE 0 END AS BIGINT)");
-    (case, range)
-}
 
 fn add(counts: &mut Counts, group: i64, a: Aggregate, n: i64) {
     *counts.entry(group).or_default().entry(a).or_insert(0) += n;
