@@ -106,23 +106,58 @@ pub struct SearchBench {
 }
 
 pub async fn search(args: SearchBench) -> Result<(), CliError> {
-    let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
-    std::fs::create_dir_all(&dir)?;
-    let schema = format!("bench_{}", random_token(6));
-    let db = match &args.database_url {
-        Some(url) => Db::connect(url, Some(&schema)).await?,
-        None => Db::open_sqlite_dir(&dir).await?,
-    };
-    db.migrate().await?;
-    let db = db.with_keys(Keyring::generate().0);
-    db.check_key().await?;
-    let result = run(&db, &args).await;
-    if args.database_url.is_some() {
-        db.drop_schema(&schema).await?;
-    }
-    db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = Scratch::open(args.database_url.as_deref()).await?;
+    let result = run(&scratch.db, &args).await;
+    scratch.finish().await?;
     result
+}
+
+/// A bench's throw-away database: a fresh SQLite directory, or a fresh schema on the PostgreSQL
+/// at the given URL; migrated, with a generated key.
+pub(crate) struct Scratch {
+    pub db: Db,
+    dir: PathBuf,
+    /// The PostgreSQL schema, when on PostgreSQL.
+    schema: Option<String>,
+}
+
+impl Scratch {
+    pub async fn open(database_url: Option<&str>) -> Result<Scratch, CliError> {
+        let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
+        std::fs::create_dir_all(&dir)?;
+        let schema = format!("bench_{}", random_token(6));
+        let db = match database_url {
+            Some(url) => Db::connect(url, Some(&schema)).await?,
+            None => Db::open_sqlite_dir(&dir).await?,
+        };
+        db.migrate().await?;
+        let db = db.with_keys(Keyring::generate().0);
+        db.check_key().await?;
+        Ok(Scratch {
+            db,
+            dir,
+            schema: database_url.map(|_| schema),
+        })
+    }
+
+    /// Removes it; with `LINLI_BENCH_KEEP=1` keeps it (for reading query plans by hand) and
+    /// says where.
+    pub async fn finish(self) -> Result<(), CliError> {
+        if std::env::var_os("LINLI_BENCH_KEEP").is_some() {
+            match &self.schema {
+                Some(schema) => println!("Kept schema {schema}."),
+                None => println!("Kept {}.", self.dir.display()),
+            }
+            self.db.close().await;
+            return Ok(());
+        }
+        if let Some(schema) = &self.schema {
+            self.db.drop_schema(schema).await?;
+        }
+        self.db.close().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
 }
 
 async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {

@@ -18,7 +18,7 @@ use linli_core::{clock, NodeKind, Scope};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
 use linli_store::nodes::{self, Node};
 use linli_store::registry::Placement;
-use linli_store::secret::{random_token, Keyring};
+use linli_store::secret::random_token;
 use linli_store::users::{self, NewUser};
 use linli_store::Db;
 use linli_web::auth::ApiUser;
@@ -33,22 +33,9 @@ pub struct CheckinsBench {
 }
 
 pub async fn checkins(args: CheckinsBench) -> Result<(), CliError> {
-    let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
-    std::fs::create_dir_all(&dir)?;
-    let schema = format!("bench_{}", random_token(6));
-    let db = match &args.database_url {
-        Some(url) => Db::connect(url, Some(&schema)).await?,
-        None => Db::open_sqlite_dir(&dir).await?,
-    };
-    db.migrate().await?;
-    let db = db.with_keys(Keyring::generate().0);
-    db.check_key().await?;
-    let result = run(&db, &args).await;
-    if args.database_url.is_some() {
-        db.drop_schema(&schema).await?;
-    }
-    db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = crate::bench::Scratch::open(args.database_url.as_deref()).await?;
+    let result = run(&scratch.db, &args).await;
+    scratch.finish().await?;
     result
 }
 

@@ -20,7 +20,6 @@ use linli_core::report::EPIDEMIC_DAILY;
 use linli_core::Scope;
 use linli_store::nodes;
 use linli_store::reports;
-use linli_store::secret::{random_token, Keyring};
 use linli_store::Db;
 
 use crate::CliError;
@@ -37,31 +36,9 @@ const DAY: &str = "2022-07-02";
 const DAYS: i64 = reports::BENCH_DAYS;
 
 pub async fn report(args: ReportBench) -> Result<(), CliError> {
-    let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
-    std::fs::create_dir_all(&dir)?;
-    let schema = format!("bench_{}", random_token(6));
-    let db = match &args.database_url {
-        Some(url) => Db::connect(url, Some(&schema)).await?,
-        None => Db::open_sqlite_dir(&dir).await?,
-    };
-    db.migrate().await?;
-    let db = db.with_keys(Keyring::generate().0);
-    db.check_key().await?;
-    let result = run(&db, &args).await;
-    // LINLI_BENCH_KEEP=1 keeps the seeded database for reading query plans by hand.
-    if std::env::var_os("LINLI_BENCH_KEEP").is_some() {
-        match &args.database_url {
-            Some(_) => println!("Kept schema {schema}."),
-            None => println!("Kept {}.", dir.display()),
-        }
-        db.close().await;
-        return result;
-    }
-    if args.database_url.is_some() {
-        db.drop_schema(&schema).await?;
-    }
-    db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = crate::bench::Scratch::open(args.database_url.as_deref()).await?;
+    let result = run(&scratch.db, &args).await;
+    scratch.finish().await?;
     result
 }
 
