@@ -118,6 +118,16 @@ pub enum ManualKind {
     Text,
 }
 
+impl ManualKind {
+    /// Its name in the API and the template editor's drafts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManualKind::Number => "number",
+            ManualKind::Text => "text",
+        }
+    }
+}
+
 /// How an indicator gets its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -126,6 +136,16 @@ pub enum IndicatorKind {
     Computed { aggregate: Aggregate },
     /// Typed by the reporting node.
     Manual { value: ManualKind },
+}
+
+impl IndicatorKind {
+    /// Its name in the API and the template editor's drafts: `computed` or `manual`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndicatorKind::Computed { .. } => "computed",
+            IndicatorKind::Manual { .. } => "manual",
+        }
+    }
 }
 
 /// One line of a report.
@@ -841,19 +861,9 @@ impl From<&Template> for TemplateDraft {
                     key: i.key.clone(),
                     label: i.label.clone(),
                     unit: i.unit.clone(),
-                    kind: match i.kind {
-                        IndicatorKind::Computed { .. } => "computed",
-                        IndicatorKind::Manual { .. } => "manual",
-                    }
-                    .to_owned(),
+                    kind: i.kind.as_str().to_owned(),
                     aggregate: i.aggregate().map(|a| a.as_str().to_owned()),
-                    value: i.manual_kind().map(|k| {
-                        match k {
-                            ManualKind::Number => "number",
-                            ManualKind::Text => "text",
-                        }
-                        .to_owned()
-                    }),
+                    value: i.manual_kind().map(|k| k.as_str().to_owned()),
                 })
                 .collect(),
         }

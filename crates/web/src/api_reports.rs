@@ -13,9 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linli_core::clock::{display, parse_date, rfc3339};
-use linli_core::report::{
-    IndicatorKind, ManualKind, ManualValue, NodeRole, Template, TemplateDraft,
-};
+use linli_core::report::{ManualValue, NodeRole, Template, TemplateDraft};
 use linli_core::CoreError;
 use linli_store::reports::mappings::{self, MappedReport, StoredMapping};
 use linli_store::reports::{self, Completeness, Report, StoredTemplate, SubmitInput};
@@ -80,19 +78,9 @@ fn indicators_of(t: &Template) -> Vec<IndicatorOut> {
             key: i.key.clone(),
             label: i.label.clone(),
             unit: i.unit.clone(),
-            kind: match i.kind {
-                IndicatorKind::Computed { .. } => "computed",
-                IndicatorKind::Manual { .. } => "manual",
-            }
-            .to_owned(),
+            kind: i.kind.as_str().to_owned(),
             aggregate: i.aggregate().map(|a| a.as_str().to_owned()),
-            value: i.manual_kind().map(|k| {
-                match k {
-                    ManualKind::Number => "number",
-                    ManualKind::Text => "text",
-                }
-                .to_owned()
-            }),
+            value: i.manual_kind().map(|k| k.as_str().to_owned()),
         })
         .collect()
 }
