@@ -428,7 +428,12 @@ pub async fn import(args: ImportBench) -> Result<(), CliError> {
     let dir = std::env::temp_dir().join(format!("linli-bench-{}", random_token(6)));
     std::fs::create_dir_all(&dir)?;
     let result = import_in(&dir, &args).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    // LINLI_BENCH_KEEP=1 keeps the rosters and databases (to rerun one import by hand).
+    if std::env::var_os("LINLI_BENCH_KEEP").is_some() {
+        println!("Kept {}.", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     result
 }
 

@@ -78,6 +78,13 @@ impl Lines {
         }
     }
 
+    /// Forgets the person ids: the import they were stored by was rolled back.
+    fn clear_persons(&mut self) {
+        for c in &mut self.rows {
+            c.person_id = 0;
+        }
+    }
+
     /// The full line of data row `row`, made so if it was plain.
     fn detail_mut(&mut self, row: usize) -> Option<&mut ReportLine> {
         let c = self.rows.get_mut(row.wrapping_sub(1))?;
@@ -185,10 +192,13 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         if !rejected.is_empty() && !args.partial && job.is_some() {
             // Nothing will be stored: roll back now and only judge the rest for the report.
             job = None;
+            lines.clear_persons();
             bar.set_message("有被拒绝的行，不保存；继续检查其余各行");
         }
         if let Some(j) = job.as_mut() {
-            j.add(chunk.rows).await?;
+            for (row, id) in j.add(chunk.rows).await? {
+                lines.set_person(row, id);
+            }
         }
     }
     let source = reader
@@ -216,10 +226,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 .and_then(|f| f.to_str())
                 .unwrap_or("roster");
             let outcome = j.commit(name, json!(counts)).await?;
-            stored = outcome.stored.len();
-            for (row, id) in &outcome.stored {
-                lines.set_person(*row, *id);
-            }
+            stored = outcome.stored_count;
             for (row, id) in &outcome.updated {
                 if let Some(l) = lines.detail_mut(*row) {
                     l.outcome = Outcome::Duplicate;

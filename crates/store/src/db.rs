@@ -25,6 +25,17 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// How a multi-row INSERT starts. On SQLite `OR FAIL`: a failed row ends the statement
+    /// without undoing the rows before it, so SQLite keeps no statement journal (a copy of every
+    /// page the statement touches) unless a foreign key still needs one. For bulk inserts only,
+    /// inside a transaction that a failure rolls back whole.
+    pub(crate) fn bulk_insert(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "INSERT OR FAIL",
+            Backend::Postgres => "INSERT",
+        }
+    }
 }
 
 /// A handle on the database; cheap to clone.

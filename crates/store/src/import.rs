@@ -27,6 +27,14 @@ use crate::{Db, StoreError};
 /// Values per `IN (…)` list and rows per multi-row statement.
 const CHUNK: usize = 500;
 
+/// Dwellings the import remembers before it starts over (see `PersonImport::dwellings`).
+const PLACES: usize = 20_000;
+
+/// The import connection's SQLite page cache, in KiB (pooled connections have 64 MiB). 144 MiB
+/// keeps a million-row CSV import under 300 MB at its peak (BENCHMARKS.md: 128 MiB took 76 s,
+/// 144 MiB 70 s, 160 MiB 61 s but 314 MB).
+const IMPORT_CACHE_KIB: u32 = 147_456;
+
 /// What to do with a row whose ID number is already in the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnDuplicate {
@@ -43,7 +51,10 @@ pub use linli_core::import_job::ImportRow;
 /// What an import did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportOutcome {
-    /// (row, new person id)
+    /// How many persons were stored.
+    pub stored_count: usize,
+    /// (row, new person id), from [`import_persons`] only: a [`PersonImport`] hands each
+    /// chunk's back from [`PersonImport::add`] instead (a million of them take 16 MB).
     pub stored: Vec<(usize, i64)>,
     /// (row, person id) of registered persons updated from the roster.
     pub updated: Vec<(usize, i64)>,
@@ -67,13 +78,24 @@ pub struct PersonImport<'a> {
     scope: &'a Scope,
     node: Node,
     on_duplicate: OnDuplicate,
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    /// Address key → dwelling id, for dwellings found or created so far.
+    /// A connection of the import's own, inside its open transaction (see [`PersonImport::begin`]).
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    /// On SQLite, the largest ids before the import: what is above them is the import's.
+    before: Option<[i64; 3]>,
+    /// Address key → dwelling id, for dwellings found or created lately. This and the next
+    /// two are a cache, emptied when it holds `PLACES` dwellings (a million-row roster would
+    /// otherwise keep ~40 MB here): past it, the database (same transaction) answers alike.
     dwellings: HashMap<String, i64>,
     /// Dwellings this import created (they have no stored household to join).
     created_dwellings: std::collections::HashSet<i64>,
     /// Dwelling → the household later rows at that dwelling join.
     households: HashMap<i64, i64>,
+    /// Dwelling → the household this import founded there last, where the database could not
+    /// tell it (the dwelling holds other households too): kept whole, as the cache's memory of
+    /// what a lookup would get wrong. Rare: two 户主 rows at one address, or a household
+    /// founded at a dwelling registered before.
+    crowded: HashMap<i64, i64>,
+    places: usize,
     outcome: ImportOutcome,
 }
 
@@ -86,18 +108,68 @@ impl<'a> PersonImport<'a> {
         on_duplicate: OnDuplicate,
     ) -> Result<PersonImport<'a>, StoreError> {
         let node = writable_node(db, scope, node_id).await?;
-        let tx = db.pool().begin().await?;
+        let mut conn = db.pool().acquire().await?;
+        // The connection is set up for this import alone and closed when the import ends,
+        // committed or not: it never goes back to the pool with these settings, and closing it
+        // rolls back an import that did not finish.
+        conn.close_on_drop();
+        let before = match db.backend() {
+            crate::Backend::Sqlite => {
+                // A bigger page cache: the person indexes take rows at random places, and once
+                // they outgrow the cache SQLite writes dirty pages out to the WAL mid-transaction
+                // and reads them back (BENCHMARKS.md, roster import).
+                sqlx::query(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
+                    .execute(&mut *conn)
+                    .await?;
+                // With foreign keys enforced, every multi-row INSERT keeps a statement journal
+                // (a copy of each page it touches, to undo the statement alone if a check
+                // fails): a tenth of the import's time. The import makes its references itself
+                // inside one write transaction that nobody else can write beside (IMMEDIATE), and
+                // checks them all before it commits (`check_references`).
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                let r = sqlx::query(
+                    "SELECT (SELECT coalesce(max(id), 0) FROM person), \
+                     (SELECT coalesce(max(id), 0) FROM dwelling), \
+                     (SELECT coalesce(max(id), 0) FROM household)",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                Some([r.try_get(0)?, r.try_get(1)?, r.try_get(2)?])
+            }
+            crate::Backend::Postgres => {
+                sqlx::query("BEGIN").execute(&mut *conn).await?;
+                None
+            }
+        };
         Ok(PersonImport {
             db,
             scope,
             node,
             on_duplicate,
-            tx,
+            conn,
+            before,
             dwellings: HashMap::new(),
             created_dwellings: std::collections::HashSet::new(),
             households: HashMap::new(),
+            crowded: HashMap::new(),
+            places: PLACES,
             outcome: ImportOutcome::default(),
         })
+    }
+
+    /// The node an import by `scope` into `node_id` would write under, or why it may not
+    /// (without opening anything).
+    pub async fn target(db: &Db, scope: &Scope, node_id: i64) -> Result<Node, StoreError> {
+        writable_node(db, scope, node_id).await
+    }
+
+    /// Tests: how many dwellings the import remembers before it starts over (`PLACES`).
+    #[doc(hidden)]
+    pub fn remember_places(&mut self, places: usize) {
+        self.places = places;
     }
 
     /// The node imported into.
@@ -106,8 +178,10 @@ impl<'a> PersonImport<'a> {
     }
 
     /// Stores a chunk of rows (in file order). Rows whose ID number is registered already are
-    /// skipped, updated or fail the import, per the `OnDuplicate` given to `begin`.
-    pub async fn add(&mut self, rows: Vec<ImportRow>) -> Result<(), StoreError> {
+    /// skipped, updated or fail the import, per the `OnDuplicate` given to `begin`. Returns
+    /// (row, new person id) of the rows stored — until [`PersonImport::commit`], in a
+    /// transaction that may still be rolled back.
+    pub async fn add(&mut self, rows: Vec<ImportRow>) -> Result<Vec<(usize, i64)>, StoreError> {
         let fresh = self.sort_out_duplicates(rows).await?;
         let placed = self.place(&fresh).await?;
         let heads: Vec<(usize, Option<i64>)> = fresh
@@ -137,15 +211,15 @@ impl<'a> PersonImport<'a> {
                     .collect(),
             })
             .collect();
-        let ids = insert_persons(self.db, &mut self.tx, self.scope, &bulk).await?;
+        let ids = insert_persons(self.db, &mut self.conn, self.scope, &bulk).await?;
         drop(bulk);
         let heads: Vec<(i64, i64)> = heads
             .into_iter()
             .filter_map(|(k, h)| Some((h?, *ids.get(k)?)))
             .collect();
         self.set_heads(&heads).await?;
-        self.outcome.stored.extend(numbers.into_iter().zip(ids));
-        Ok(())
+        self.outcome.stored_count += ids.len();
+        Ok(numbers.into_iter().zip(ids).collect())
     }
 
     /// Ends the import: one audit entry (the job: file name, counts, actor), then commit.
@@ -154,15 +228,16 @@ impl<'a> PersonImport<'a> {
         source: &str,
         counts: serde_json::Value,
     ) -> Result<ImportOutcome, StoreError> {
+        self.check_references().await?;
         audit::record(
-            &mut *self.tx,
+            &mut *self.conn,
             AuditEntry::by(self.scope, "person.import", "node")
                 .entity_id(self.node.id)
                 .node_path(&self.node.path)
                 .detail(json!({
                     "source": source,
                     "rows": counts,
-                    "stored": self.outcome.stored.len(),
+                    "stored": self.outcome.stored_count,
                     "updated": self.outcome.updated.len(),
                     "duplicates": self.outcome.duplicates.len(),
                     "dwellings_created": self.outcome.dwellings_created,
@@ -170,8 +245,40 @@ impl<'a> PersonImport<'a> {
                 })),
         )
         .await?;
-        self.tx.commit().await?;
+        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
         Ok(self.outcome)
+    }
+
+    /// On SQLite (where the import runs without foreign-key enforcement, see `begin`): every
+    /// reference the import wrote points at a row that exists, or nothing is committed.
+    async fn check_references(&mut self) -> Result<(), StoreError> {
+        let Some([person, dwelling, household]) = self.before else {
+            return Ok(());
+        };
+        let broken: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM person p WHERE p.id > $1 AND ( \
+               NOT EXISTS (SELECT 1 FROM node n WHERE n.id = p.node_id) \
+               OR (p.dwelling_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dwelling d WHERE d.id = p.dwelling_id)) \
+               OR (p.household_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM household h WHERE h.id = p.household_id)))) \
+             + (SELECT count(*) FROM person_tag pt WHERE pt.person_id > $1 AND ( \
+               NOT EXISTS (SELECT 1 FROM person p WHERE p.id = pt.person_id) \
+               OR NOT EXISTS (SELECT 1 FROM tag t WHERE t.id = pt.tag_id))) \
+             + (SELECT count(*) FROM dwelling d WHERE d.id > $2 \
+               AND NOT EXISTS (SELECT 1 FROM node n WHERE n.id = d.node_id)) \
+             + (SELECT count(*) FROM household h WHERE h.id > $3 AND h.dwelling_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM dwelling d WHERE d.id = h.dwelling_id))",
+        )
+        .bind(person)
+        .bind(dwelling)
+        .bind(household)
+        .fetch_one(&mut *self.conn)
+        .await?;
+        if broken > 0 {
+            return Err(StoreError::Internal(format!(
+                "roster import: {broken} row(s) would reference a missing record; nothing was stored"
+            )));
+        }
+        Ok(())
     }
 
     /// Looks the chunk's ID numbers up in the registry; returns the rows to insert.
@@ -200,7 +307,7 @@ impl<'a> PersonImport<'a> {
             );
             for r in params
                 .bind_owned(lookup(&sql, self.db))
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut *self.conn)
                 .await?
             {
                 existing.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
@@ -229,7 +336,7 @@ impl<'a> PersonImport<'a> {
                 }
                 OnDuplicate::Update if writable => {
                     let patch = patch_from(&r);
-                    update_in(self.db, &mut self.tx, self.scope, id, &patch)
+                    update_in(self.db, &mut self.conn, self.scope, id, &patch)
                         .await
                         .map_err(|e| in_row(r.row, e))?;
                     self.outcome.updated.push((r.row, id));
@@ -247,6 +354,11 @@ impl<'a> PersonImport<'a> {
         &mut self,
         rows: &[ImportRow],
     ) -> Result<Vec<(Option<i64>, Option<i64>)>, StoreError> {
+        if self.dwellings.len() >= self.places {
+            self.dwellings = HashMap::new();
+            self.created_dwellings = std::collections::HashSet::new();
+            self.households = HashMap::new();
+        }
         // Dwellings not met before, found or created in bulk.
         let mut missing: Vec<&DwellingAddress> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -269,6 +381,7 @@ impl<'a> PersonImport<'a> {
             let d = self.dwellings.get(&a.key()).copied().unwrap_or_default();
             if r.draft.relation != Some(Relation::Head)
                 && !self.households.contains_key(&d)
+                && !self.crowded.contains_key(&d)
                 && !self.created_dwellings.contains(&d)
                 && asked.insert(d)
             {
@@ -279,6 +392,7 @@ impl<'a> PersonImport<'a> {
 
         let mut pending: HashMap<i64, HouseholdRef> = HashMap::new();
         let mut founded: Vec<i64> = Vec::new(); // dwelling of each new household
+        let mut crowded: Vec<(i64, usize)> = Vec::new();
         let mut refs = Vec::with_capacity(rows.len());
         for r in rows {
             let Some(a) = &r.draft.address else {
@@ -291,11 +405,20 @@ impl<'a> PersonImport<'a> {
                 .get(&d)
                 .copied()
                 .or_else(|| self.households.get(&d).map(|h| HouseholdRef::Stored(*h)))
+                .or_else(|| self.crowded.get(&d).map(|h| HouseholdRef::Stored(*h)))
                 .or_else(|| stored.get(&d).map(|h| HouseholdRef::Stored(*h)));
             let h = match (joined, is_head) {
                 (Some(h), false) => h,
                 _ => {
+                    // Only the first household at a dwelling this import created is one the
+                    // database can name later as the dwelling's only one.
+                    let first = self.created_dwellings.contains(&d)
+                        && !self.households.contains_key(&d)
+                        && !pending.contains_key(&d);
                     founded.push(d);
+                    if !first {
+                        crowded.push((d, founded.len() - 1));
+                    }
                     HouseholdRef::New(founded.len() - 1)
                 }
             };
@@ -309,6 +432,9 @@ impl<'a> PersonImport<'a> {
         };
         for (d, h) in pending {
             self.households.insert(d, resolve(h));
+        }
+        for (d, k) in crowded {
+            self.crowded.insert(d, new_ids[k]);
         }
         Ok(refs
             .into_iter()
@@ -334,7 +460,7 @@ impl<'a> PersonImport<'a> {
             );
             for r in params
                 .bind_owned(lookup(&sql, self.db))
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut *self.conn)
                 .await?
             {
                 self.dwellings.insert(r.try_get(0)?, r.try_get(1)?);
@@ -366,8 +492,9 @@ impl<'a> PersonImport<'a> {
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO dwelling (node_id, district_id, node_path, building, unit, room, address_key, \
+                "{} INTO dwelling (node_id, district_id, node_path, building, unit, room, address_key, \
                  created_at, updated_at) VALUES {} RETURNING address_key, id",
+                backend.bulk_insert(),
                 values.join(", ")
             );
             let labels: HashMap<String, String> =
@@ -375,7 +502,7 @@ impl<'a> PersonImport<'a> {
             let mut by_id = Vec::with_capacity(new.len());
             for r in params
                 .bind_owned(sqlx::query(&sql))
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut *self.conn)
                 .await?
             {
                 let (key, id): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
@@ -388,7 +515,7 @@ impl<'a> PersonImport<'a> {
                 .iter()
                 .map(|(id, label)| (*id, self.node.path.as_str(), label.as_str()))
                 .collect();
-            log_created_many(self.db, &mut self.tx, self.scope, "dwelling", &logged).await?;
+            log_created_many(self.db, &mut self.conn, self.scope, "dwelling", &logged).await?;
         }
         Ok(())
     }
@@ -408,7 +535,7 @@ impl<'a> PersonImport<'a> {
             );
             for r in params
                 .bind_owned(lookup(&sql, self.db))
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut *self.conn)
                 .await?
             {
                 found.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
@@ -446,14 +573,15 @@ impl<'a> PersonImport<'a> {
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
+                "{} INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
                  VALUES {} RETURNING id",
+                self.db.backend().bulk_insert(),
                 values.join(", ")
             );
             // Both databases number a multi-row VALUES list in order: sorted ids match it.
             let mut created: Vec<i64> = params
                 .bind_owned(sqlx::query(&sql))
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut *self.conn)
                 .await?
                 .iter()
                 .map(|r| r.try_get::<i64, _>(0))
@@ -463,7 +591,7 @@ impl<'a> PersonImport<'a> {
                 .iter()
                 .map(|id| (*id, self.node.path.as_str(), "family"))
                 .collect();
-            log_created_many(self.db, &mut self.tx, self.scope, "household", &logged).await?;
+            log_created_many(self.db, &mut self.conn, self.scope, "household", &logged).await?;
             ids.extend(created);
         }
         self.outcome.households_created += ids.len();
@@ -487,7 +615,7 @@ impl<'a> PersonImport<'a> {
             );
             params
                 .bind_owned(sqlx::query(&sql))
-                .execute(&mut *self.tx)
+                .execute(&mut *self.conn)
                 .await?;
         }
         Ok(())
@@ -552,6 +680,7 @@ pub async fn import_persons(
 ) -> Result<ImportOutcome, StoreError> {
     let count = rows.len();
     let mut job = PersonImport::begin(db, scope, node_id, on_duplicate).await?;
-    job.add(rows).await?;
-    job.commit(source, json!({ "to_store": count })).await
+    let stored = job.add(rows).await?;
+    let outcome = job.commit(source, json!({ "to_store": count })).await?;
+    Ok(ImportOutcome { stored, ..outcome })
 }

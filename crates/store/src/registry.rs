@@ -267,7 +267,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Person, StoreError> 
 
 /// Resolves tag names to ids; unknown tags are an error (the list is kept by admins).
 pub(crate) async fn tag_ids(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     tags: &[String],
 ) -> Result<Vec<i64>, StoreError> {
     let mut ids = Vec::new();
@@ -275,7 +275,7 @@ pub(crate) async fn tag_ids(
     for t in tags {
         let row = sqlx::query("SELECT id FROM tag WHERE name = $1")
             .bind(t)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         match row {
             Some(r) => ids.push(r.try_get::<i64, _>(0)?),
@@ -295,7 +295,7 @@ pub(crate) async fn tag_ids(
 }
 
 pub(crate) async fn log_change(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     (entity, entity_id, path): (&str, i64, &JurisdictionPath),
     field: &str,
@@ -315,7 +315,7 @@ pub(crate) async fn log_change(
     .bind(field)
     .bind(old)
     .bind(new)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -395,7 +395,7 @@ pub(crate) fn conflict_on(
 
 /// Founds a household at a dwelling, with its history row.
 pub(crate) async fn found_household(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     node: &crate::nodes::Node,
     dwelling_id: i64,
@@ -410,7 +410,7 @@ pub(crate) async fn found_household(
     .bind(node.path.as_str())
     .bind(kind)
     .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
     log_change(
@@ -427,7 +427,7 @@ pub(crate) async fn found_household(
 
 /// Finds the dwelling at `node` with this address, or creates it; says whether it was created.
 async fn dwelling_at(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     node: &crate::nodes::Node,
     address: &DwellingAddress,
@@ -436,7 +436,7 @@ async fn dwelling_at(
     let found = sqlx::query("SELECT id FROM dwelling WHERE node_id = $1 AND address_key = $2")
         .bind(node.id)
         .bind(&key)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     if let Some(r) = found {
         return Ok((r.try_get(0)?, false));
@@ -454,7 +454,7 @@ async fn dwelling_at(
     .bind(&address.room)
     .bind(&key)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
     log_change(
@@ -701,7 +701,7 @@ pub async fn update(
 /// already registered); returns the warnings.
 pub(crate) async fn update_in(
     db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     id: i64,
     patch: &PersonPatch,
@@ -713,7 +713,7 @@ pub(crate) async fn update_in(
     }
     let row = sqlx::query("SELECT id_cipher, phone_cipher FROM person WHERE id = $1")
         .bind(id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     let id_clear = row
         .try_get::<Option<Vec<u8>>, _>(0)?
@@ -871,7 +871,7 @@ pub(crate) async fn update_in(
     .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
     .bind(now_ms())
     .bind(id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     if let Some(c) = id_cipher {
         sqlx::query("UPDATE person SET id_kind = $1, id_cipher = $2, id_hash = $3, id_last4 = $4 WHERE id = $5")
@@ -880,7 +880,7 @@ pub(crate) async fn update_in(
             .bind(new_id_hash)
             .bind(draft.document.as_ref().map(|d| d.last4().to_owned()))
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(conflict_on("id_number", "该证件号码已登记在其他居民名下"))?;
     }
@@ -897,18 +897,18 @@ pub(crate) async fn update_in(
         )
         .bind(draft.phone.as_ref().map(|p| p.last4().to_owned()))
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     sqlx::query("DELETE FROM person_tag WHERE person_id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     for t in tag_ids {
         sqlx::query("INSERT INTO person_tag (person_id, tag_id) VALUES ($1, $2)")
             .bind(id)
             .bind(t)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     // History, field by field, with ID and phone numbers masked.
@@ -984,7 +984,7 @@ pub(crate) async fn update_in(
     }
     if !changed.is_empty() {
         audit::record(
-            &mut **tx,
+            &mut *tx,
             AuditEntry::by(scope, "person.update", "person")
                 .entity_id(id)
                 .node_path(&current.node_path)
@@ -1273,7 +1273,7 @@ pub async fn bulk_insert(
 /// statement; returns their ids in order.
 pub(crate) async fn insert_persons(
     db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     persons: &[BulkPerson<'_>],
 ) -> Result<Vec<i64>, StoreError> {
@@ -1286,7 +1286,7 @@ pub(crate) async fn insert_persons(
         }
     }
     let tag_ids: std::collections::HashMap<String, i64> = sqlx::query("SELECT name, id FROM tag")
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
@@ -1305,7 +1305,7 @@ pub(crate) async fn insert_persons(
         };
         let following = chunks.get(k + 1);
         let (created, built) = tokio::join!(
-            params.bind_owned(sqlx::query(&sql)).fetch_all(&mut **tx),
+            params.bind_owned(sqlx::query(&sql)).fetch_all(&mut *tx),
             async { following.map(|c| build(c)).transpose() }
         );
         next = built?;
@@ -1334,12 +1334,13 @@ pub(crate) async fn insert_persons(
         log_created_many(db, tx, scope, "person", &created_rows).await?;
         if !tag_rows.is_empty() {
             let sql = format!(
-                "INSERT INTO person_tag (person_id, tag_id) VALUES {}",
+                "{} INTO person_tag (person_id, tag_id) VALUES {}",
+                db.backend().bulk_insert(),
                 tag_rows.join(", ")
             );
             tag_params
                 .bind_owned(sqlx::query(&sql))
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
     }
@@ -1349,7 +1350,7 @@ pub(crate) async fn insert_persons(
 /// One `created` history row per new record, `(id, node path, label)`, 500 to a statement.
 pub(crate) async fn log_created_many(
     db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     entity: &str,
     rows: &[(i64, &str, &str)],
@@ -1376,12 +1377,13 @@ pub(crate) async fn log_created_many(
             })
             .collect();
         let sql = format!(
-            "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
+            "{} INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) VALUES {}",
+            db.backend().bulk_insert(),
             values.join(", ")
         );
         params
             .bind_owned(sqlx::query(&sql))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
@@ -1457,10 +1459,11 @@ fn build_person_rows(
         ));
     }
     let sql = format!(
-            "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
+            "{} INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
              name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, \
              phone_hash, phone_last4, hukou_address, category, created_at, state, warnings_json, updated_at) \
              VALUES {} RETURNING id",
+            backend.bulk_insert(),
             rows.join(", ")
         );
     Ok((sql, params))

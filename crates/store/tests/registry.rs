@@ -717,6 +717,84 @@ both_backends!(
 );
 
 both_backends!(
+    an_import_that_forgets_dwellings_still_places_households_alike,
+    |db: Db| async move {
+        // The import's dwelling cache starts over every so many dwellings (every one, here):
+        // what it forgot the database answers, and what the database cannot tell (which of two
+        // households founded at one address is the latest) it keeps.
+        let t = tree(&db).await;
+        let today = linli_core::clock::today();
+        let row = |row: usize, body: &str, relation: &str, address: &str| {
+            let n = id(body);
+            let input = PersonInput {
+                relation: Some(relation),
+                ..person("甲", Some(&n), None, Some(address))
+            };
+            registry::ImportRow {
+                row,
+                draft: linli_core::registry::PersonDraft::parse(&input, today)
+                    .unwrap()
+                    .0,
+                warnings: Vec::new(),
+                category_given: false,
+            }
+        };
+        let operator = op();
+        let mut job =
+            registry::PersonImport::begin(&db, &operator, t.grid_a.id, registry::OnDuplicate::Skip)
+                .await
+                .unwrap();
+        job.remember_places(1);
+        let mut ids = Vec::new();
+        let chunks = vec![
+            vec![
+                row(1, "53340119850312001", "户主", "1栋1单元101室"),
+                row(2, "53340119850312002", "户主", "2栋1单元101室"),
+            ],
+            // Forgotten: the spouse finds the first household in the database.
+            vec![row(3, "53340119850312003", "配偶", "1-1-101")],
+            // A second head at the first address founds a second household there.
+            vec![
+                row(4, "53340119850312004", "户主", "1栋1单元101室"),
+                row(5, "53340119850312005", "户主", "3栋1单元101室"),
+            ],
+            // Members join the latest household at each address.
+            vec![
+                row(6, "53340119850312006", "其他", "1栋1单元101室"),
+                row(7, "53340119850312007", "其他", "2栋1单元101室"),
+                row(8, "53340119850312008", "其他", "3栋1单元101室"),
+            ],
+        ];
+        for chunk in chunks {
+            ids.extend(job.add(chunk).await.unwrap());
+        }
+        let out = job
+            .commit("forgetful.csv", serde_json::json!({"rows": 8}))
+            .await
+            .unwrap();
+        assert_eq!((out.dwellings_created, out.households_created), (3, 4));
+        let mut households = Vec::new();
+        for (_, id) in &ids {
+            households.push(registry::get(&db, &op(), *id).await.unwrap().household_id);
+        }
+        assert_eq!(
+            households[2], households[0],
+            "spouse joins from the database"
+        );
+        assert_ne!(
+            households[3], households[0],
+            "second head, second household"
+        );
+        assert_eq!(
+            households[5], households[3],
+            "member joins the latest one there"
+        );
+        assert_eq!(households[6], households[1]);
+        assert_eq!(households[7], households[4]);
+    }
+);
+
+both_backends!(
     chunked_imports_join_households_across_chunks_update_and_roll_back,
     |db: Db| async move {
         let t = tree(&db).await;
@@ -781,46 +859,49 @@ both_backends!(
             registry::PersonImport::begin(&db, &operator, t.grid_a.id, registry::OnDuplicate::Skip)
                 .await
                 .unwrap();
-        job.add(vec![row(
-            1,
-            "甲",
-            "53340119850312001",
-            "户主",
-            Some("1栋1单元101室"),
-            None,
-        )])
-        .await
-        .unwrap();
-        job.add(vec![
-            row(2, "乙", "53340119870101002", "配偶", Some("1-1-101"), None),
-            row(
-                3,
-                "丙",
-                "53340119900101003",
+        let mut stored = job
+            .add(vec![row(
+                1,
+                "甲",
+                "53340119850312001",
                 "户主",
-                Some("2栋1单元101室"),
+                Some("1栋1单元101室"),
                 None,
-            ),
-            row(
-                4,
-                "丁",
-                "53340119900101004",
-                "户主",
-                Some("2栋1单元101室"),
-                None,
-            ),
-        ])
-        .await
-        .unwrap();
+            )])
+            .await
+            .unwrap();
+        stored.extend(
+            job.add(vec![
+                row(2, "乙", "53340119870101002", "配偶", Some("1-1-101"), None),
+                row(
+                    3,
+                    "丙",
+                    "53340119900101003",
+                    "户主",
+                    Some("2栋1单元101室"),
+                    None,
+                ),
+                row(
+                    4,
+                    "丁",
+                    "53340119900101004",
+                    "户主",
+                    Some("2栋1单元101室"),
+                    None,
+                ),
+            ])
+            .await
+            .unwrap(),
+        );
         let out = job
             .commit("chunks.csv", serde_json::json!({"rows": 4}))
             .await
             .unwrap();
-        assert_eq!(out.stored.len(), 4);
+        assert_eq!((out.stored_count, stored.len()), (4, 4));
         assert_eq!((out.dwellings_created, out.households_created), (2, 3));
         let p: Vec<registry::Person> = {
             let mut v = Vec::new();
-            for (_, id) in &out.stored {
+            for (_, id) in &stored {
                 v.push(registry::get(&db, &op(), *id).await.unwrap());
             }
             v

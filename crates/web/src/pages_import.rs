@@ -423,7 +423,7 @@ async fn import(
         .map_err(failure_text)?;
     Ok(Done {
         counts,
-        stored: outcome.stored.len(),
+        stored: outcome.stored_count,
         updated: outcome.updated.len(),
         duplicates: outcome.duplicates.len(),
         dwellings_created: outcome.dwellings_created,
@@ -689,17 +689,10 @@ async fn upload(
                 ))
             }
         };
-        // The store decides who may write where: opening the import (and rolling it back at
-        // once) refuses a node outside the caller's writable jurisdiction.
-        let node = match PersonImport::begin(
-            &state.db,
-            &user.scope,
-            node_id,
-            parse_on_duplicate(&f.on_duplicate),
-        )
-        .await
-        {
-            Ok(import) => import.node().clone(),
+        // The store decides who may write where: it refuses a node outside the caller's
+        // writable jurisdiction.
+        let node = match PersonImport::target(&state.db, &user.scope, node_id).await {
+            Ok(node) => node,
             Err(e) => {
                 return Err(match form_errors(e) {
                     Ok(lines) => (StatusCode::UNPROCESSABLE_ENTITY, lines),
