@@ -80,7 +80,8 @@ pub struct PersonImport<'a> {
     on_duplicate: OnDuplicate,
     /// A connection of the import's own, inside its open transaction (see [`PersonImport::begin`]).
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    /// On SQLite, the largest ids before the import: what is above them is the import's.
+    /// Where foreign keys are not enforced for the import (see `begin`), the largest ids
+    /// before it: rows above them are checked before commit.
     before: Option<[i64; 3]>,
     /// Address key → dwelling id, for dwellings found or created lately. This and the next
     /// two are a cache, emptied when it holds `PLACES` dwellings (a million-row roster would
@@ -113,7 +114,7 @@ impl<'a> PersonImport<'a> {
         // committed or not: it never goes back to the pool with these settings, and closing it
         // rolls back an import that did not finish.
         conn.close_on_drop();
-        let before = match db.backend() {
+        let unchecked = match db.backend() {
             crate::Backend::Sqlite => {
                 // A bigger page cache: the person indexes take rows at random places, and once
                 // they outgrow the cache SQLite writes dirty pages out to the WAL mid-transaction
@@ -130,19 +131,36 @@ impl<'a> PersonImport<'a> {
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-                let r = sqlx::query(
-                    "SELECT (SELECT coalesce(max(id), 0) FROM person), \
-                     (SELECT coalesce(max(id), 0) FROM dwelling), \
-                     (SELECT coalesce(max(id), 0) FROM household)",
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-                Some([r.try_get(0)?, r.try_get(1)?, r.try_get(2)?])
+                true
             }
             crate::Backend::Postgres => {
+                // PostgreSQL checks foreign keys with a trigger per row and key: three lookups
+                // for every person, a third of its INSERT's time (BENCHMARKS.md). Where the role
+                // may turn triggers off for its session (a superuser, or one granted `SET ON
+                // PARAMETER session_replication_role`), the import does so on this connection,
+                // which closes with it, and checks its references before commit as on SQLite;
+                // elsewhere the triggers stay. The session's only statements are the import's
+                // inserts and updates, so the append-only triggers (UPDATE/DELETE of history and
+                // audit) lose nothing.
+                let off = sqlx::query("SET session_replication_role = replica")
+                    .execute(&mut *conn)
+                    .await
+                    .is_ok();
                 sqlx::query("BEGIN").execute(&mut *conn).await?;
-                None
+                off
             }
+        };
+        let before = if unchecked {
+            let r = sqlx::query(
+                "SELECT (SELECT coalesce(max(id), 0) FROM person), \
+                 (SELECT coalesce(max(id), 0) FROM dwelling), \
+                 (SELECT coalesce(max(id), 0) FROM household)",
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            Some([r.try_get(0)?, r.try_get(1)?, r.try_get(2)?])
+        } else {
+            None
         };
         Ok(PersonImport {
             db,
@@ -249,8 +267,9 @@ impl<'a> PersonImport<'a> {
         Ok(self.outcome)
     }
 
-    /// On SQLite (where the import runs without foreign-key enforcement, see `begin`): every
-    /// reference the import wrote points at a row that exists, or nothing is committed.
+    /// Where the import runs without foreign-key enforcement (see `begin`): every reference the
+    /// import wrote points at a row that exists, or nothing is committed. (On PostgreSQL, rows
+    /// other sessions committed meanwhile above the same ids are checked too; they hold.)
     async fn check_references(&mut self) -> Result<(), StoreError> {
         let Some([person, dwelling, household]) = self.before else {
             return Ok(());
