@@ -190,11 +190,6 @@ impl<'a> PersonImport<'a> {
         self.places = places;
     }
 
-    /// The node imported into.
-    pub fn node(&self) -> &Node {
-        &self.node
-    }
-
     /// Stores a chunk of rows (in file order). Rows whose ID number is registered already are
     /// skipped, updated or fail the import, per the `OnDuplicate` given to `begin`. Returns
     /// (row, new person id) of the rows stored — until [`PersonImport::commit`], in a
