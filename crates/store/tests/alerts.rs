@@ -3,31 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::clock::parse_date;
-use linli_core::idnumber::check_char;
-use linli_core::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
-use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::Scope;
 use linli_store::alerts::{self, AlertOutcome, OverdueRun};
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
-use linli_store::registry::{self, Placement};
-use linli_store::{both_backends, Db, StoreError};
+use linli_store::nodes::Node;
+use linli_store::{both_backends, epidemic, Db, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
+mod support;
+use support::{high_risk_area, op, screening, tree};
 
 /// Unix milliseconds of a China-time instant `YYYY-MM-DD HH:MM`.
 fn at(s: &str) -> i64 {
@@ -42,73 +24,20 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", None).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", None).await;
-    epidemic::add_risk_area(
-        db,
-        &op(),
-        &RiskArea::new(
-            DivisionCode::parse("420111").unwrap(),
-            None,
-            RiskLevel::High,
-            parse_date("d", "2022-06-30").unwrap(),
-            None,
-        )
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let t = tree(db).await;
+    high_risk_area(db).await;
     World {
-        worker_a: Scope::for_user(11, "worker_a", Role::GridWorker, vec![grid_a.path.clone()]),
-        worker_b: Scope::for_user(12, "worker_b", Role::GridWorker, vec![grid_b.path.clone()]),
-        official: Scope::for_user(13, "official", Role::Official, vec![community.path.clone()]),
-        grid_a,
+        worker_a: t.worker_a(),
+        worker_b: t.worker_b(),
+        official: t.official(),
+        grid_a: t.grid_a,
     }
 }
 
 /// A resident of grid A screened on arrival from a high-risk area on 2022-07-02; returns the
 /// arrival's observation and fever alert (when `fever`).
 async fn screened(db: &Db, grid: &Node, name: &str, body: &str, fever: bool) -> (i64, Option<i64>) {
-    let n = format!("{body}{}", check_char(body.as_bytes()));
-    let (p, _) = registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: grid.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let r = epidemic::record_arrival(
-        db,
-        &op(),
-        ArrivalInput {
-            person: ArrivalPerson::Registered(p.id),
-            origin_code: DivisionCode::parse("420111").unwrap(),
-            arrived_on: parse_date("d", "2022-07-02").unwrap(),
-            purpose: None,
-            symptoms: Vec::new(),
-            temperature: Some(Temperature::parse(if fever { "38.4" } else { "36.5" }).unwrap()),
-            source: ArrivalSource::Worker,
-        },
-    )
-    .await
-    .unwrap();
+    let r = screening(db, grid, name, body, "2022-07-02", fever).await;
     (r.observation_id.unwrap(), r.alert_id)
 }
 

@@ -3,79 +3,20 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::clock::{parse_date, parse_instant};
-use linli_core::idnumber::check_char;
-use linli_core::policy::{DivisionCode, Temperature};
-use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::epidemic::{
-    self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput, CheckinJob, CheckinWriter,
-};
-use linli_store::nodes::{self, Node};
-use linli_store::registry::{self, Placement};
+use linli_core::policy::Temperature;
+use linli_core::{Role, Scope};
+use linli_store::epidemic::{self, CheckinInput, CheckinJob, CheckinWriter};
+use linli_store::nodes::Node;
 use linli_store::{both_backends, Db, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
+mod support;
+use support::{arrival, count, observe, op, registered, tree, Tree};
 
 /// A person in `grid` under home quarantine from 2020-02-01 to 2020-02-14 (the 2020 preset, an
 /// arrival from another province); returns the observation.
 async fn observed(db: &Db, grid: &Node, name: &str, body: &str) -> i64 {
-    let n = format!("{body}{}", check_char(body.as_bytes()));
-    let person = registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: grid.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .0
-    .id;
-    epidemic::record_arrival(
-        db,
-        &op(),
-        ArrivalInput {
-            person: ArrivalPerson::Registered(person),
-            origin_code: DivisionCode::parse("110101").unwrap(),
-            arrived_on: parse_date("arrived_on", "2020-02-01").unwrap(),
-            purpose: Some("返乡".into()),
-            symptoms: Vec::new(),
-            temperature: Some(Temperature::parse("36.5").unwrap()),
-            source: ArrivalSource::Worker,
-        },
-    )
-    .await
-    .unwrap()
-    .observation_id
-    .unwrap()
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let c: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
+    let person = registered(db, grid, name, body, None).await;
+    observe(db, arrival(person, "110101", "2020-02-01")).await
 }
 
 /// What each kind of check-in must be answered.
@@ -107,17 +48,12 @@ const KINDS: [Kind; 9] = [
 both_backends!(
     one_batch_mixing_good_refused_and_fever_check_ins_answers_each,
     |db: Db| async move {
-        let d = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-        let c = node(
-            &db,
-            Some(d.id),
-            "community",
-            "里布嘎社区",
-            Some("533401100003"),
-        )
-        .await;
-        let grid_a = node(&db, Some(c.id), "grid", "甲网格", None).await;
-        let grid_b = node(&db, Some(c.id), "grid", "乙网格", None).await;
+        let Tree {
+            community: c,
+            grid_a,
+            grid_b,
+            ..
+        } = tree(&db).await;
         let oa = observed(&db, &grid_a, "张三", "53340119850312001").await;
         let ob = observed(&db, &grid_b, "李四", "53340119870101002").await;
         let oc = observed(&db, &grid_a, "王五", "53340119900101003").await;

@@ -2,37 +2,20 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::checkpoint::{Direction, ScanOutcome, TripDraft, VehiclePlate};
-use linli_core::clock::{parse_date, parse_instant};
+use linli_core::clock::parse_instant;
 use linli_core::policy::Temperature;
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::{Role, Scope};
 use linli_store::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
-use linli_store::nodes::{self, Node};
+use linli_store::nodes::Node;
 use linli_store::registry::{self, Placement};
 use linli_store::{both_backends, retention, Db, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-fn date(s: &str) -> time::Date {
-    parse_date("date", s).unwrap()
-}
+mod support;
+use support::{date, node, op, tree};
 
 fn at(s: &str) -> i64 {
     parse_instant("at", s).unwrap()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
 }
 
 struct World {
@@ -47,19 +30,9 @@ struct World {
 
 /// A community with two grids, each over one compound; a worker per grid; a resident in A.
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", None).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", None).await;
-    let compound_a = node(db, Some(grid_a.id), "compound", "康珠小区", None).await;
-    let compound_b = node(db, Some(grid_b.id), "compound", "月光城小区", None).await;
+    let t = tree(db).await;
+    let compound_a = node(db, Some(t.grid_a.id), "compound", "康珠小区", None).await;
+    let compound_b = node(db, Some(t.grid_b.id), "compound", "月光城小区", None).await;
     let (p, _) = registry::create(
         db,
         &op(),
@@ -75,11 +48,11 @@ async fn world(db: &Db) -> World {
     .await
     .unwrap();
     World {
-        worker_a: Scope::for_user(11, "worker_a", Role::GridWorker, vec![grid_a.path.clone()]),
-        worker_b: Scope::for_user(12, "worker_b", Role::GridWorker, vec![grid_b.path.clone()]),
-        staff: Scope::for_user(13, "staff", Role::Staff, vec![community.path.clone()]),
+        worker_a: t.worker_a(),
+        worker_b: t.worker_b(),
+        staff: Scope::for_user(13, "staff", Role::Staff, vec![t.community.path.clone()]),
         resident_a: p.id,
-        community,
+        community: t.community,
         compound_a,
         compound_b,
     }

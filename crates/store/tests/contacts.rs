@@ -1,97 +1,16 @@
 //! Cases, close contacts and the chain of transmission, each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::{format_date, parse_date, today};
+use linli_core::clock::{format_date, today};
 use linli_core::contact::CaseKind;
-use linli_core::idnumber::check_char;
 use linli_core::policy::{ContactKind, Measure};
-use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::contacts::{self, ContactInput, OUT_OF_SCOPE};
-use linli_store::nodes::{self, Node};
-use linli_store::registry::{self, Placement};
-use linli_store::{both_backends, Db, StoreError};
+use linli_core::{Role, Scope};
+use linli_store::contacts::{self, OUT_OF_SCOPE};
+use linli_store::{both_backends, nodes, Db, StoreError};
 use sqlx::Row;
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-fn date(s: &str) -> time::Date {
-    parse_date("date", s).unwrap()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
-
-struct Tree {
-    grid_a: Node,
-    grid_b: Node,
-}
-
-async fn tree(db: &Db) -> Tree {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let c = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    Tree {
-        grid_a: node(db, Some(c.id), "grid", "甲网格", None).await,
-        grid_b: node(db, Some(c.id), "grid", "乙网格", None).await,
-    }
-}
-
-async fn resident(db: &Db, at: &Node, name: &str, body: &str) -> i64 {
-    let n = format!("{body}{}", check_char(body.as_bytes()));
-    registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            address: Some("3栋2单元501室"),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .0
-    .id
-}
-
-fn link(person: i64, source: i64, kind: ContactKind, on: &str) -> ContactInput {
-    ContactInput {
-        person_id: person,
-        source_person_id: source,
-        kind,
-        last_contact_on: date(on),
-    }
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let c: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
-}
+mod support;
+use support::{arrival, count, date, link, observations_of, observe, op, resident, tree};
 
 fn field_of(e: StoreError) -> (String, String) {
     match e {
@@ -536,35 +455,19 @@ both_backends!(
     }
 );
 
-/// An arrival of `person` on `on` from `origin`, entered by a worker.
+/// An arrival of `person` on `on` from `origin`, entered by a worker, with no stated purpose
+/// and no temperature taken.
 async fn arrive(db: &Db, person: i64, origin: &str, on: &str) -> i64 {
-    use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-    epidemic::record_arrival(
+    use linli_store::epidemic::ArrivalInput;
+    observe(
         db,
-        &op(),
         ArrivalInput {
-            person: ArrivalPerson::Registered(person),
-            origin_code: linli_core::policy::DivisionCode::parse(origin).unwrap(),
-            arrived_on: date(on),
             purpose: None,
-            symptoms: Vec::new(),
             temperature: None,
-            source: ArrivalSource::Worker,
+            ..arrival(person, origin, on)
         },
     )
     .await
-    .unwrap()
-    .observation_id
-    .unwrap()
-}
-
-async fn observations_of(db: &Db, person: i64) -> i64 {
-    let c: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM observation WHERE person_id = $1")
-        .bind(person)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
 }
 
 both_backends!(

@@ -3,35 +3,17 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::clock::parse_date;
-use linli_core::idnumber::check_char;
 use linli_core::policy::{DivisionCode, Measure, RiskArea, RiskLevel};
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::Scope;
 use linli_store::audit::{self, AuditFilter};
 use linli_store::declarations::{self, DeclarationInput};
-use linli_store::nodes::{self, Node};
+use linli_store::nodes::Node;
 use linli_store::registry::{self, Placement};
 use linli_store::{both_backends, epidemic, Db, Page, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-fn id(body: &str) -> String {
-    format!("{body}{}", check_char(body.as_bytes()))
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
+mod support;
+use support::{count, id, node, op, tree};
 
 struct World {
     district: Node,
@@ -46,18 +28,8 @@ struct World {
 /// A community with two grids (a building under grid A), a worker on each grid, an official on
 /// the community, and 武汉市洪山区 high-risk in July 2022.
 async fn world(db: &Db) -> World {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        db,
-        Some(district.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", None).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", None).await;
-    let building_a = node(db, Some(grid_a.id), "building", "甲1栋", None).await;
+    let t = tree(db).await;
+    let building_a = node(db, Some(t.grid_a.id), "building", "甲1栋", None).await;
     epidemic::add_risk_area(
         db,
         &op(),
@@ -73,12 +45,12 @@ async fn world(db: &Db) -> World {
     .await
     .unwrap();
     World {
-        worker_a: Scope::for_user(11, "worker_a", Role::GridWorker, vec![grid_a.path.clone()]),
-        worker_b: Scope::for_user(12, "worker_b", Role::GridWorker, vec![grid_b.path.clone()]),
-        official: Scope::for_user(13, "official", Role::Official, vec![community.path.clone()]),
-        district,
-        grid_a,
-        grid_b,
+        worker_a: t.worker_a(),
+        worker_b: t.worker_b(),
+        official: t.official(),
+        district: t.district,
+        grid_a: t.grid_a,
+        grid_b: t.grid_b,
         building_a,
     }
 }
@@ -95,14 +67,6 @@ fn typed(name: &str, id_number: &str) -> DeclarationInput {
         symptoms: vec!["无".into()],
         temperature: "36.6".into(),
     }
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let c: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
 }
 
 async fn actions(db: &Db, prefix: &str) -> Vec<String> {

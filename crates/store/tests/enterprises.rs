@@ -6,53 +6,17 @@ use linli_core::enterprise::{
     credit_check_char, ChecklistItem, EnterpriseInput, InspectionInput, NotReopened,
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::{Role, Scope};
 use linli_store::audit::{self, AuditFilter};
 use linli_store::enterprises::{self, Standing};
-use linli_store::nodes::{self, Node};
+use linli_store::nodes::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
+mod support;
+use support::{node, op, tree};
 
 fn code(body: &str) -> String {
     format!("{body}{}", credit_check_char(body.as_bytes()).unwrap())
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
-
-struct Tree {
-    community: Node,
-    grid_a: Node,
-    grid_b: Node,
-}
-
-async fn tree(db: &Db) -> Tree {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let c = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    Tree {
-        grid_a: node(db, Some(c.id), "grid", "甲网格", None).await,
-        grid_b: node(db, Some(c.id), "grid", "乙网格", None).await,
-        community: c,
-    }
 }
 
 fn scope(role: Role, at: &Node) -> Scope {

@@ -2,106 +2,18 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::parse_date;
 use linli_core::contact::CaseKind;
-use linli_core::idnumber::check_char;
 use linli_core::policy::{ContactKind, DivisionCode, Measure, RiskArea, RiskLevel, Temperature};
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::contacts::{self, ContactInput};
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
-use linli_store::registry::{self, Placement};
+use linli_core::{Role, Scope};
+use linli_store::contacts;
+use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson};
+use linli_store::nodes::Node;
+use linli_store::registry::Placement;
 use linli_store::{both_backends, Db, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-fn id(body: &str) -> String {
-    format!("{body}{}", check_char(body.as_bytes()))
-}
-
-fn date(s: &str) -> time::Date {
-    parse_date("date", s).unwrap()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
-
-struct Tree {
-    community: Node,
-    grid_a: Node,
-    grid_b: Node,
-}
-
-async fn tree(db: &Db) -> Tree {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let c = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    Tree {
-        grid_a: node(db, Some(c.id), "grid", "甲网格", None).await,
-        grid_b: node(db, Some(c.id), "grid", "乙网格", None).await,
-        community: c,
-    }
-}
-
-async fn resident(db: &Db, at: &Node, name: &str, body: &str) -> i64 {
-    let n = id(body);
-    registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            address: Some("3栋2单元501室"),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .0
-    .id
-}
-
-fn arrival(person: i64, origin: &str, on: &str) -> ArrivalInput<'static> {
-    ArrivalInput {
-        person: ArrivalPerson::Registered(person),
-        origin_code: DivisionCode::parse(origin).unwrap(),
-        arrived_on: date(on),
-        purpose: Some("返乡".into()),
-        symptoms: Vec::new(),
-        temperature: Some(Temperature::parse("36.5").unwrap()),
-        source: ArrivalSource::Worker,
-    }
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let c: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
-}
+mod support;
+use support::{arrival, count, date, id, link, observations_of, op, resident, tree};
 
 both_backends!(
     a_fresh_database_holds_the_four_presets_published,
@@ -561,15 +473,6 @@ async fn observation(db: &Db, id: i64) -> (String, String, String, Option<i64>) 
         .unwrap()
 }
 
-async fn observations_of(db: &Db, person: i64) -> i64 {
-    let c: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM observation WHERE person_id = $1")
-        .bind(person)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
-}
-
 async fn high_risk(db: &Db, code: &str) {
     let area = RiskArea::new(
         DivisionCode::parse(code).unwrap(),
@@ -603,15 +506,6 @@ async fn secondary_contact(db: &Db, grid: &Node, on: &str) -> (i64, i64) {
         .unwrap();
     assert_eq!(r.classification.measure, Measure::HomeQuarantine);
     (c, r.observation_id.unwrap())
-}
-
-fn link(person: i64, source: i64, kind: ContactKind, on: &str) -> ContactInput {
-    ContactInput {
-        person_id: person,
-        source_person_id: source,
-        kind,
-        last_contact_on: date(on),
-    }
 }
 
 async fn find_person(db: &Db, name: &str) -> i64 {

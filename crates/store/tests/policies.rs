@@ -2,77 +2,26 @@
 //! version; each test on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::{format_date, parse_date, today};
-use linli_core::idnumber::check_char;
-use linli_core::policy::{
-    self, ChangeKind, DivisionCode, PolicyVersion, RiskArea, RiskLevel, Temperature,
-};
-use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
-use linli_store::registry::{self, Placement};
+use linli_core::clock::{format_date, today};
+use linli_core::policy::{self, ChangeKind, DivisionCode, PolicyVersion, RiskArea, RiskLevel};
+use linli_core::{Role, Scope};
+use linli_store::epidemic::{self, ArrivalInput};
+use linli_store::nodes::Node;
 use linli_store::{both_backends, policies, Db, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
+mod support;
+use support::{arrival, date, observe, op, registered, tree, Tree};
 
-fn date(s: &str) -> time::Date {
-    parse_date("date", s).unwrap()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
-
-async fn resident(db: &Db, at: &Node, name: &str, body: &str) -> i64 {
-    let n = format!("{body}{}", check_char(body.as_bytes()));
-    registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .0
-    .id
-}
-
+/// An arrival of `person` on `on` from `origin` with no stated purpose; its observation.
 async fn arrive(db: &Db, person: i64, origin: &str, on: &str) -> i64 {
-    epidemic::record_arrival(
+    observe(
         db,
-        &op(),
         ArrivalInput {
-            person: ArrivalPerson::Registered(person),
-            origin_code: DivisionCode::parse(origin).unwrap(),
-            arrived_on: date(on),
             purpose: None,
-            symptoms: Vec::new(),
-            temperature: Some(Temperature::parse("36.5").unwrap()),
-            source: ArrivalSource::Worker,
+            ..arrival(person, origin, on)
         },
     )
     .await
-    .unwrap()
-    .observation_id
-    .unwrap()
 }
 
 async fn area(db: &Db, code: &str, level: RiskLevel) {
@@ -113,22 +62,12 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let c = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(c.id), "grid", "甲网格", None).await;
-    let grid_b = node(db, Some(c.id), "grid", "乙网格", None).await;
+    let Tree { grid_a, grid_b, .. } = tree(db).await;
     area(db, "420111", RiskLevel::High).await;
     area(db, "110101", RiskLevel::Medium).await;
-    let p1 = resident(db, &grid_a, "张三", "53340119850312001").await;
-    let p2 = resident(db, &grid_a, "李四", "53340119900101002").await;
-    let p3 = resident(db, &grid_b, "王五", "53340119750505003").await;
+    let p1 = registered(db, &grid_a, "张三", "53340119850312001", None).await;
+    let p2 = registered(db, &grid_a, "李四", "53340119900101002", None).await;
+    let p3 = registered(db, &grid_b, "王五", "53340119750505003", None).await;
     World {
         high_a: arrive(db, p1, "420111", "2022-07-02").await,
         medium_a: arrive(db, p2, "110101", "2022-07-04").await,

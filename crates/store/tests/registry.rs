@@ -1,58 +1,14 @@
 //! Registry store tests, each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::idnumber::check_char;
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::{Role, Scope};
 use linli_store::audit::{self, AuditFilter};
-use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, PersonPatch, Placement, SearchKind};
 use linli_store::{both_backends, Db, Page, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-fn id(body: &str) -> String {
-    format!("{body}{}", check_char(body.as_bytes()))
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
-
-struct Tree {
-    community: Node,
-    grid_a: Node,
-    grid_b: Node,
-}
-
-async fn tree(db: &Db) -> Tree {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        db,
-        Some(d.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", None).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", None).await;
-    Tree {
-        community,
-        grid_a,
-        grid_b,
-    }
-}
+mod support;
+use support::{field_of, id, op, tree};
 
 fn person<'a>(
     name: &'a str,
@@ -66,14 +22,6 @@ fn person<'a>(
         phone,
         address,
         ..Default::default()
-    }
-}
-
-fn field_of(e: &StoreError) -> String {
-    match e {
-        StoreError::Invalid(errs) => errs[0].field.clone(),
-        StoreError::Conflict { field, .. } => field.clone(),
-        other => format!("{other:?}"),
     }
 }
 

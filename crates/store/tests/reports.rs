@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use linli_core::clock::parse_date;
 use linli_core::report::mapping::{Mapping, HEALTH_BUREAU_DAILY};
 use linli_core::report::{ManualValue, NodeRole, Status, Template, Timeliness, EPIDEMIC_DAILY};
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::{Role, Scope};
 use linli_store::audit::{self, AuditFilter};
 use linli_store::nodes::{self, Node};
 use linli_store::reports::{self, mappings, SubmitInput};
@@ -17,31 +16,21 @@ use linli_store::{both_backends, Db, Page, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
+mod support;
+use support::{date, node_opened, op, street_tree, Street};
+
 const DAY: &str = "2022-07-02";
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-fn date(s: &str) -> time::Date {
-    parse_date("date", s).unwrap()
-}
+/// Every node of these tests opens on this day, well before any report day.
+const OPENED_ON: &str = "2020-01-01";
 
 fn day() -> time::Date {
     date(DAY)
 }
 
+/// Creates a node as the operator, opened on [`OPENED_ON`].
 async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        opened_on: Some("2020-01-01"),
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
+    node_opened(db, parent, kind, name, code, Some(OPENED_ON)).await
 }
 
 // Records are written straight into their tables, so each test controls exactly what the day
@@ -160,25 +149,13 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
-    let a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
-    let grid_a = node(db, Some(a.id), "grid", "甲网格", None).await;
+    let Street {
+        district,
+        street,
+        community_a: a,
+        community_b: b,
+        grid_a,
+    } = street_tree(db, Some(OPENED_ON)).await;
     World {
         district,
         street,

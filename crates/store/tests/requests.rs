@@ -7,31 +7,18 @@
 use linli_core::request::{
     Action, CategoryRule, Channel, RequestDraft, RequestInput, Status, Target, WhistleState,
 };
-use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::nodes::{self, Node};
+use linli_core::{Role, Scope};
+use linli_store::nodes::Node;
 use linli_store::requests::{self, InboxFilter, Open311Filter, View};
 use linli_store::{both_backends, Db, Page, StoreError};
+
+mod support;
+use support::{op, street_tree, Street};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 /// 2026-12-05T10:00:00+08:00.
 const T0: i64 = 1_796_436_000_000;
-
-fn op() -> Scope {
-    Scope::operator()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
 
 struct World {
     street: Node,
@@ -45,25 +32,13 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let community_a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let community_b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
-    let grid_a = node(db, Some(community_a.id), "grid", "甲网格", None).await;
+    let Street {
+        street,
+        community_a,
+        community_b,
+        grid_a,
+        ..
+    } = street_tree(db, None).await;
     World {
         official: Scope::for_user(1, "official", Role::Official, vec![street.path.clone()]),
         staff_a: Scope::for_user(2, "staff_a", Role::Staff, vec![community_a.path.clone()]),

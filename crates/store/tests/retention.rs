@@ -4,73 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::clock::parse_date;
-use linli_core::idnumber::check_char;
-use linli_core::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
-use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::dashboard;
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
-use linli_store::registry::{self, Placement};
 use linli_store::retention::{self, RetentionRun};
-use linli_store::{both_backends, Db};
+use linli_store::{both_backends, dashboard, epidemic, Db};
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
-
-/// Screens a new resident of `at` arriving on `on` from a high-risk area; returns the
-/// observation id.
-async fn screened(db: &Db, at: &Node, name: &str, body: &str, on: &str, fever: bool) -> i64 {
-    let n = format!("{body}{}", check_char(body.as_bytes()));
-    let (p, _) = registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let r = epidemic::record_arrival(
-        db,
-        &op(),
-        ArrivalInput {
-            person: ArrivalPerson::Registered(p.id),
-            origin_code: DivisionCode::parse("420111").unwrap(),
-            arrived_on: parse_date("d", on).unwrap(),
-            purpose: None,
-            symptoms: Vec::new(),
-            temperature: Some(Temperature::parse(if fever { "38.4" } else { "36.5" }).unwrap()),
-            source: ArrivalSource::Worker,
-        },
-    )
-    .await
-    .unwrap();
-    r.observation_id.unwrap()
-}
-
-async fn exec(db: &Db, sql: &str, id: i64) {
-    sqlx::query(sql).bind(id).execute(db.pool()).await.unwrap();
-}
+mod support;
+use support::{exec, high_risk_area, node, op, screened};
 
 async fn person_links(db: &Db) -> (i64, i64) {
     let r = sqlx::query(
@@ -97,20 +35,7 @@ both_backends!(
         )
         .await;
         let grid = node(&db, Some(community.id), "grid", "甲网格", None).await;
-        epidemic::add_risk_area(
-            &db,
-            &op(),
-            &RiskArea::new(
-                DivisionCode::parse("420111").unwrap(),
-                None,
-                RiskLevel::High,
-                parse_date("d", "2022-06-30").unwrap(),
-                None,
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+        high_risk_area(&db).await;
         let released = screened(&db, &grid, "张三", "53340119850312001", "2022-07-02", false).await;
         let open = screened(&db, &grid, "李四", "53340119900101002", "2022-07-02", false).await;
         epidemic::release(

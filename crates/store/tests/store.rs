@@ -8,9 +8,8 @@ use linli_store::testing::TestDb;
 use linli_store::users::{self, LoginError, NewUser};
 use linli_store::{both_backends, Db, Page, StoreError};
 
-fn op() -> Scope {
-    Scope::operator()
-}
+mod support;
+use support::{field_of, op};
 
 async fn add(
     db: &Db,
@@ -61,14 +60,6 @@ async fn try_add(
     })
     .map_err(StoreError::Invalid)?;
     nodes::create(db, scope, new).await
-}
-
-fn field_of(e: &StoreError) -> String {
-    match e {
-        StoreError::Invalid(errs) => errs[0].field.clone(),
-        StoreError::Conflict { field, .. } => field.clone(),
-        other => format!("{other:?}"),
-    }
 }
 
 /// A small tree: district / street / community / two grids (A, B) each with a building.

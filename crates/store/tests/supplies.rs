@@ -4,28 +4,15 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::supplies::{Movement, Quantity, SiteDraft};
-use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::nodes::{self, Node};
+use linli_core::{Role, Scope};
+use linli_store::nodes::Node;
 use linli_store::supplies::{self, Site, TransferInput, TransferState};
 use linli_store::{both_backends, Db, Page, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
-fn op() -> Scope {
-    Scope::operator()
-}
-
-async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option<&str>) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
-}
+mod support;
+use support::{arrival, count, high_risk_area, observe, op, registered, street_tree, Street};
 
 struct World {
     street: Node,
@@ -40,25 +27,13 @@ struct World {
 
 /// A street with a reserve and two communities, each with a store; community A has a grid.
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let community_a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let community_b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
-    let grid_a = node(db, Some(community_a.id), "grid", "甲网格", None).await;
+    let Street {
+        street,
+        community_a,
+        community_b,
+        grid_a,
+        ..
+    } = street_tree(db, None).await;
     let site = |name: &str, upper: bool| SiteDraft::parse(name, None, upper).unwrap();
     let reserve = supplies::create_site(db, &op(), street.id, &site("街道储备库", true))
         .await
@@ -110,14 +85,6 @@ async fn ledger_sum(db: &Db, site: &Site, item: i64) -> i64 {
         .filter(|e| e.item_id == item)
         .map(|e| e.delta)
         .sum()
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let c: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    c.0
 }
 
 both_backends!(
@@ -599,61 +566,19 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
 
 /// A person in `at` under observation: arrived from a high-risk area (2022 policy).
 async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
-    use linli_core::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
-    let date = |s: &str| linli_core::clock::parse_date("d", s).unwrap();
-    if linli_store::epidemic::risk_areas(db)
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        let area = RiskArea::new(
-            DivisionCode::parse("420111").unwrap(),
-            None,
-            RiskLevel::High,
-            date("2022-06-30"),
-            None,
-        )
-        .unwrap();
-        linli_store::epidemic::add_risk_area(db, &op(), &area)
-            .await
-            .unwrap();
+    use linli_store::epidemic::{self, ArrivalInput};
+    if epidemic::risk_areas(db).await.unwrap().is_empty() {
+        high_risk_area(db).await;
     }
-    let number = format!(
-        "{id_body}{}",
-        linli_core::idnumber::check_char(id_body.as_bytes())
-    );
-    let (person, _) = linli_store::registry::create(
+    let person = registered(db, at, name, id_body, Some("1栋1单元101室")).await;
+    observe(
         db,
-        &op(),
-        &linli_store::registry::Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &linli_core::registry::PersonInput {
-            name,
-            id_number: Some(&number),
-            address: Some("1栋1单元101室"),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let recorded = linli_store::epidemic::record_arrival(
-        db,
-        &op(),
-        linli_store::epidemic::ArrivalInput {
-            person: linli_store::epidemic::ArrivalPerson::Registered(person.id),
-            origin_code: DivisionCode::parse("420111").unwrap(),
-            arrived_on: date("2022-07-02"),
+        ArrivalInput {
             purpose: None,
-            symptoms: Vec::new(),
-            temperature: Some(Temperature::parse("36.5").unwrap()),
-            source: linli_store::epidemic::ArrivalSource::Worker,
+            ..arrival(person, "420111", "2022-07-02")
         },
     )
-    .await
-    .unwrap();
-    assert!(recorded.observation_id.is_some());
+    .await;
 }
 
 both_backends!(
