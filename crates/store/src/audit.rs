@@ -69,22 +69,31 @@ pub async fn record<'e, E>(exec: E, entry: AuditEntry) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(
-        "INSERT INTO audit (at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(now_ms())
-    .bind(entry.actor_id)
-    .bind(entry.actor)
-    .bind(entry.action)
-    .bind(entry.entity)
-    .bind(entry.entity_id)
-    .bind(entry.node_path)
-    .bind(entry.ip)
-    .bind(entry.detail.to_string())
-    .execute(exec)
-    .await?;
+    let (sql, params) = entry.insert();
+    params.bind_owned(sqlx::query(sql)).execute(exec).await?;
     Ok(())
+}
+
+impl AuditEntry {
+    /// The statement that writes the entry, and its values (also run on connections outside
+    /// sqlx's `Any`: the PostgreSQL roster import's).
+    pub(crate) fn insert(self) -> (&'static str, Params) {
+        let mut params = Params::new();
+        params.int(now_ms());
+        params.opt_int(self.actor_id);
+        params.text(self.actor);
+        params.text(self.action);
+        params.text(self.entity);
+        params.opt_int(self.entity_id);
+        params.opt_text(self.node_path);
+        params.opt_text(self.ip);
+        params.text(self.detail.to_string());
+        (
+            "INSERT INTO audit (at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            params,
+        )
+    }
 }
 
 /// One entry as read back.

@@ -46,6 +46,24 @@ pub struct Db {
     keys: Option<std::sync::Arc<crate::secret::Keyring>>,
     /// Callers resolved recently (see `users::PrincipalCache`), shared by every clone.
     pub(crate) principals: std::sync::Arc<crate::users::PrincipalCache>,
+    /// On PostgreSQL, how to open a connection of the driver's own type, outside the pool:
+    /// `COPY` (the roster import) is not part of sqlx's `Any` API.
+    pg: Option<std::sync::Arc<PgTarget>>,
+}
+
+/// Where the pool's PostgreSQL connections go, for [`Db::pg_connection`].
+struct PgTarget {
+    options: sqlx::postgres::PgConnectOptions,
+    schema: Option<String>,
+}
+
+impl std::fmt::Debug for PgTarget {
+    // The options hold the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -108,6 +126,13 @@ impl Db {
             sqlx::Connection::close(conn).await?;
         }
         let schema = schema.map(str::to_owned);
+        let pg = match backend {
+            Backend::Postgres => Some(std::sync::Arc::new(PgTarget {
+                options: sqlx::postgres::PgConnectOptions::from_str(url)?,
+                schema: schema.clone(),
+            })),
+            Backend::Sqlite => None,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -146,7 +171,24 @@ impl Db {
             backend,
             keys: None,
             principals: Default::default(),
+            pg,
         })
+    }
+
+    /// On PostgreSQL, a new connection of the driver's own type (not from the pool, on the same
+    /// schema), for what sqlx's `Any` cannot do; `None` on SQLite.
+    pub(crate) async fn pg_connection(&self) -> Result<Option<sqlx::PgConnection>, StoreError> {
+        let Some(target) = &self.pg else {
+            return Ok(None);
+        };
+        let mut conn =
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&target.options).await?;
+        if let Some(schema) = &target.schema {
+            // Checked to be a plain identifier by `connect`.
+            conn.execute(format!("SET search_path TO {schema}").as_str())
+                .await?;
+        }
+        Ok(Some(conn))
     }
 
     /// Attaches the keys that protect personal data.
@@ -349,6 +391,44 @@ pub(crate) enum ParamValue {
     OptBytes(Option<Vec<u8>>),
 }
 
+impl ParamValue {
+    /// Appends the value as a field of PostgreSQL's `COPY … FROM STDIN` text format: `\N` for
+    /// NULL; backslash, tab, newline and carriage return escaped; bytea as `\x` and hex, its
+    /// backslash escaped in turn (so `\\x…` on the wire). PostgreSQL docs, "COPY", "Text Format".
+    pub(crate) fn write_copy(&self, out: &mut Vec<u8>) {
+        match self {
+            ParamValue::Text(s) | ParamValue::OptText(Some(s)) => copy_text(s, out),
+            ParamValue::Int(i) | ParamValue::OptInt(Some(i)) => {
+                out.extend_from_slice(i.to_string().as_bytes())
+            }
+            ParamValue::OptBytes(Some(b)) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\\\x");
+                for byte in b {
+                    out.push(HEX[usize::from(byte >> 4)]);
+                    out.push(HEX[usize::from(byte & 0x0f)]);
+                }
+            }
+            ParamValue::OptText(None) | ParamValue::OptInt(None) | ParamValue::OptBytes(None) => {
+                out.extend_from_slice(b"\\N")
+            }
+        }
+    }
+}
+
+/// Text as a field of `COPY`'s text format (see [`ParamValue::write_copy`]).
+pub(crate) fn copy_text(s: &str, out: &mut Vec<u8>) {
+    for &b in s.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
 impl Params {
     pub(crate) fn new() -> Params {
         Params::default()
@@ -413,6 +493,23 @@ impl Params {
         q
     }
 
+    /// [`Params::bind_owned`] for a query on a PostgreSQL connection of the driver's own type.
+    pub(crate) fn bind_pg<'q>(
+        self,
+        mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        for v in self.values {
+            q = match v {
+                ParamValue::Text(s) => q.bind(s),
+                ParamValue::Int(i) => q.bind(i),
+                ParamValue::OptText(s) => q.bind(s),
+                ParamValue::OptInt(i) => q.bind(i),
+                ParamValue::OptBytes(b) => q.bind(b),
+            };
+        }
+        q
+    }
+
     pub(crate) fn bind<'q>(
         &self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -433,6 +530,27 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_fields_escape_what_copy_text_format_would_read_as_syntax() {
+        let field = |v: ParamValue| {
+            let mut out = Vec::new();
+            v.write_copy(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        // A literal backslash-N must not read back as NULL, nor a tab split the field.
+        assert_eq!(
+            field(ParamValue::Text("C:\\N\t路\n5号\r".into())),
+            "C:\\\\N\\t路\\n5号\\r"
+        );
+        assert_eq!(field(ParamValue::OptText(None)), "\\N");
+        assert_eq!(field(ParamValue::OptInt(Some(-42))), "-42");
+        assert_eq!(
+            field(ParamValue::OptBytes(Some(vec![0x00, 0xab, 0x5c]))),
+            "\\\\x00ab5c"
+        );
+        assert_eq!(field(ParamValue::OptBytes(None)), "\\N");
+    }
 
     #[test]
     fn passwords_are_kept_out_of_messages() {

@@ -13,14 +13,13 @@ use linli_core::registry::{DwellingAddress, Relation};
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::db::Params;
 use crate::nodes::Node;
 use crate::registry::{
-    insert_persons, log_created_many, update_in, writable_node, BulkPerson, FieldWarning,
-    PersonPatch, ID_HASH,
+    copy_created, copy_persons, draw_person_ids, insert_persons, log_created_many, update_in,
+    writable_node, BulkPerson, FieldWarning, PersonPatch, ID_HASH,
 };
 use crate::{Db, StoreError};
 
@@ -79,7 +78,7 @@ pub struct PersonImport<'a> {
     node: Node,
     on_duplicate: OnDuplicate,
     /// A connection of the import's own, inside its open transaction (see [`PersonImport::begin`]).
-    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    link: Link,
     /// Where foreign keys are not enforced for the import (see `begin`), the largest ids
     /// before it: rows above them are checked before commit.
     before: Option<[i64; 3]>,
@@ -97,6 +96,9 @@ pub struct PersonImport<'a> {
     /// founded at a dwelling registered before.
     crowded: HashMap<i64, i64>,
     places: usize,
+    /// PostgreSQL: how many new dwellings make the import refresh the table's statistics next
+    /// (see `find_or_create_dwellings`).
+    analyze_at: usize,
     outcome: ImportOutcome,
 }
 
@@ -109,28 +111,41 @@ impl<'a> PersonImport<'a> {
         on_duplicate: OnDuplicate,
     ) -> Result<PersonImport<'a>, StoreError> {
         let node = writable_node(db, scope, node_id).await?;
-        let mut conn = db.pool().acquire().await?;
         // The connection is set up for this import alone and closed when the import ends,
         // committed or not: it never goes back to the pool with these settings, and closing it
-        // rolls back an import that did not finish.
-        conn.close_on_drop();
+        // rolls back an import that did not finish. On PostgreSQL it is one of the driver's own
+        // type, which can COPY — except when rows may update registered persons: the registry's
+        // update (with its history) is written for sqlx's `Any`.
+        let pg = match on_duplicate {
+            OnDuplicate::Update => None,
+            OnDuplicate::Skip | OnDuplicate::Fail => db.pg_connection().await?,
+        };
+        let mut link = match pg {
+            Some(conn) => Link::Pg(conn),
+            None => {
+                let mut conn = db.pool().acquire().await?;
+                conn.close_on_drop();
+                Link::Pooled(conn)
+            }
+        };
         let unchecked = match db.backend() {
             crate::Backend::Sqlite => {
                 // A bigger page cache: the person indexes take rows at random places, and once
                 // they outgrow the cache SQLite writes dirty pages out to the WAL mid-transaction
                 // and reads them back (BENCHMARKS.md, roster import).
-                sqlx::query(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
-                    .execute(&mut *conn)
-                    .await?;
+                link.execute(
+                    &format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"),
+                    Params::new(),
+                )
+                .await?;
                 // With foreign keys enforced, every multi-row INSERT keeps a statement journal
                 // (a copy of each page it touches, to undo the statement alone if a check
                 // fails): a tenth of the import's time. The import makes its references itself
                 // inside one write transaction that nobody else can write beside (IMMEDIATE), and
                 // checks them all before it commits (`check_references`).
-                sqlx::query("PRAGMA foreign_keys = OFF")
-                    .execute(&mut *conn)
+                link.execute("PRAGMA foreign_keys = OFF", Params::new())
                     .await?;
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                link.execute("BEGIN IMMEDIATE", Params::new()).await?;
                 true
             }
             crate::Backend::Postgres => {
@@ -142,23 +157,27 @@ impl<'a> PersonImport<'a> {
                 // elsewhere the triggers stay. The session's only statements are the import's
                 // inserts and updates, so the append-only triggers (UPDATE/DELETE of history and
                 // audit) lose nothing.
-                let off = sqlx::query("SET session_replication_role = replica")
-                    .execute(&mut *conn)
+                let off = link
+                    .execute("SET session_replication_role = replica", Params::new())
                     .await
                     .is_ok();
-                sqlx::query("BEGIN").execute(&mut *conn).await?;
+                link.execute("BEGIN", Params::new()).await?;
                 off
             }
         };
         let before = if unchecked {
-            let r = sqlx::query(
-                "SELECT (SELECT coalesce(max(id), 0) FROM person), \
-                 (SELECT coalesce(max(id), 0) FROM dwelling), \
-                 (SELECT coalesce(max(id), 0) FROM household)",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            Some([r.try_get(0)?, r.try_get(1)?, r.try_get(2)?])
+            let (person, dwelling, household) = link
+                .fetch::<(i64, i64, i64)>(
+                    "SELECT (SELECT coalesce(max(id), 0) FROM person), \
+                     (SELECT coalesce(max(id), 0) FROM dwelling), \
+                     (SELECT coalesce(max(id), 0) FROM household)",
+                    Params::new(),
+                    false,
+                )
+                .await?
+                .pop()
+                .unwrap_or_default();
+            Some([person, dwelling, household])
         } else {
             None
         };
@@ -167,13 +186,14 @@ impl<'a> PersonImport<'a> {
             scope,
             node,
             on_duplicate,
-            conn,
+            link,
             before,
             dwellings: HashMap::new(),
             created_dwellings: std::collections::HashSet::new(),
             households: HashMap::new(),
             crowded: HashMap::new(),
             places: PLACES,
+            analyze_at: 2_000,
             outcome: ImportOutcome::default(),
         })
     }
@@ -196,7 +216,13 @@ impl<'a> PersonImport<'a> {
     /// transaction that may still be rolled back.
     pub async fn add(&mut self, rows: Vec<ImportRow>) -> Result<Vec<(usize, i64)>, StoreError> {
         let fresh = self.sort_out_duplicates(rows).await?;
-        let placed = self.place(&fresh).await?;
+        // On PostgreSQL's own connection the persons' ids are drawn first, so the households
+        // their 户主 rows found are written with their head (no UPDATE afterwards).
+        let drawn = match &mut self.link {
+            Link::Pg(conn) => Some(draw_person_ids(conn, fresh.len()).await?),
+            Link::Pooled(_) => None,
+        };
+        let placed = self.place(&fresh, drawn.as_deref()).await?;
         let heads: Vec<(usize, Option<i64>)> = fresh
             .iter()
             .zip(&placed)
@@ -224,13 +250,23 @@ impl<'a> PersonImport<'a> {
                     .collect(),
             })
             .collect();
-        let ids = insert_persons(self.db, &mut self.conn, self.scope, &bulk).await?;
+        let pooled = drawn.is_none();
+        let ids = match (&mut self.link, drawn) {
+            (Link::Pg(conn), Some(ids)) => {
+                copy_persons(self.db, conn, self.scope, &bulk, &ids).await?;
+                ids
+            }
+            (Link::Pooled(conn), None) => insert_persons(self.db, conn, self.scope, &bulk).await?,
+            _ => return Err(StoreError::Internal("roster import: ids not drawn".into())),
+        };
         drop(bulk);
-        let heads: Vec<(i64, i64)> = heads
-            .into_iter()
-            .filter_map(|(k, h)| Some((h?, *ids.get(k)?)))
-            .collect();
-        self.set_heads(&heads).await?;
+        if pooled {
+            let heads: Vec<(i64, i64)> = heads
+                .into_iter()
+                .filter_map(|(k, h)| Some((h?, *ids.get(k)?)))
+                .collect();
+            self.set_heads(&heads).await?;
+        }
         self.outcome.stored_count += ids.len();
         Ok(numbers.into_iter().zip(ids).collect())
     }
@@ -242,23 +278,21 @@ impl<'a> PersonImport<'a> {
         counts: serde_json::Value,
     ) -> Result<ImportOutcome, StoreError> {
         self.check_references().await?;
-        audit::record(
-            &mut *self.conn,
-            AuditEntry::by(self.scope, "person.import", "node")
-                .entity_id(self.node.id)
-                .node_path(&self.node.path)
-                .detail(json!({
-                    "source": source,
-                    "rows": counts,
-                    "stored": self.outcome.stored_count,
-                    "updated": self.outcome.updated.len(),
-                    "duplicates": self.outcome.duplicates.len(),
-                    "dwellings_created": self.outcome.dwellings_created,
-                    "households_created": self.outcome.households_created,
-                })),
-        )
-        .await?;
-        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+        let (sql, params) = AuditEntry::by(self.scope, "person.import", "node")
+            .entity_id(self.node.id)
+            .node_path(&self.node.path)
+            .detail(json!({
+                "source": source,
+                "rows": counts,
+                "stored": self.outcome.stored_count,
+                "updated": self.outcome.updated.len(),
+                "duplicates": self.outcome.duplicates.len(),
+                "dwellings_created": self.outcome.dwellings_created,
+                "households_created": self.outcome.households_created,
+            }))
+            .insert();
+        self.link.execute(sql, params).await?;
+        self.link.execute("COMMIT", Params::new()).await?;
         Ok(self.outcome)
     }
 
@@ -269,7 +303,13 @@ impl<'a> PersonImport<'a> {
         let Some([person, dwelling, household]) = self.before else {
             return Ok(());
         };
-        let broken: i64 = sqlx::query_scalar(
+        let mut params = Params::new();
+        params.int(person);
+        params.int(dwelling);
+        params.int(household);
+        let (broken,) = self
+            .link
+            .fetch::<(i64,)>(
             "SELECT (SELECT count(*) FROM person p WHERE p.id > $1 AND ( \
                NOT EXISTS (SELECT 1 FROM node n WHERE n.id = p.node_id) \
                OR (p.dwelling_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dwelling d WHERE d.id = p.dwelling_id)) \
@@ -281,12 +321,12 @@ impl<'a> PersonImport<'a> {
                AND NOT EXISTS (SELECT 1 FROM node n WHERE n.id = d.node_id)) \
              + (SELECT count(*) FROM household h WHERE h.id > $3 AND h.dwelling_id IS NOT NULL \
                AND NOT EXISTS (SELECT 1 FROM dwelling d WHERE d.id = h.dwelling_id))",
-        )
-        .bind(person)
-        .bind(dwelling)
-        .bind(household)
-        .fetch_one(&mut *self.conn)
-        .await?;
+                params,
+                false,
+            )
+            .await?
+            .pop()
+            .unwrap_or_default();
         if broken > 0 {
             return Err(StoreError::Internal(format!(
                 "roster import: {broken} row(s) would reference a missing record; nothing was stored"
@@ -319,12 +359,13 @@ impl<'a> PersonImport<'a> {
                 "SELECT id_hash, id, node_path FROM person WHERE id_hash IN ({})",
                 list.join(", ")
             );
-            for r in params
-                .bind_owned(lookup(&sql, self.db))
-                .fetch_all(&mut *self.conn)
+            let lookup = self.lookup();
+            for (hash, id, path) in self
+                .link
+                .fetch::<(String, i64, String)>(&sql, params, lookup)
                 .await?
             {
-                existing.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+                existing.insert(hash, (id, path));
             }
         }
         if existing.is_empty() {
@@ -350,7 +391,12 @@ impl<'a> PersonImport<'a> {
                 }
                 OnDuplicate::Update if writable => {
                     let patch = patch_from(&r);
-                    update_in(self.db, &mut self.conn, self.scope, id, &patch)
+                    let Link::Pooled(conn) = &mut self.link else {
+                        return Err(StoreError::Internal(
+                            "roster import: updates need the pooled connection".into(),
+                        ));
+                    };
+                    update_in(self.db, conn, self.scope, id, &patch)
                         .await
                         .map_err(|e| in_row(r.row, e))?;
                     self.outcome.updated.push((r.row, id));
@@ -367,6 +413,7 @@ impl<'a> PersonImport<'a> {
     async fn place(
         &mut self,
         rows: &[ImportRow],
+        person_ids: Option<&[i64]>,
     ) -> Result<Vec<(Option<i64>, Option<i64>)>, StoreError> {
         if self.dwellings.len() >= self.places {
             self.dwellings = HashMap::new();
@@ -405,10 +452,11 @@ impl<'a> PersonImport<'a> {
         let stored = self.only_households(&to_look_up).await?;
 
         let mut pending: HashMap<i64, HouseholdRef> = HashMap::new();
-        let mut founded: Vec<i64> = Vec::new(); // dwelling of each new household
+        // Dwelling and (when the ids are drawn already) head of each new household.
+        let mut founded: Vec<(i64, Option<i64>)> = Vec::new();
         let mut crowded: Vec<(i64, usize)> = Vec::new();
         let mut refs = Vec::with_capacity(rows.len());
-        for r in rows {
+        for (k, r) in rows.iter().enumerate() {
             let Some(a) = &r.draft.address else {
                 refs.push(None);
                 continue;
@@ -429,7 +477,10 @@ impl<'a> PersonImport<'a> {
                     let first = self.created_dwellings.contains(&d)
                         && !self.households.contains_key(&d)
                         && !pending.contains_key(&d);
-                    founded.push(d);
+                    let head = person_ids
+                        .filter(|_| is_head)
+                        .and_then(|ids| ids.get(k).copied());
+                    founded.push((d, head));
                     if !first {
                         crowded.push((d, founded.len() - 1));
                     }
@@ -472,12 +523,13 @@ impl<'a> PersonImport<'a> {
                 "SELECT address_key, id FROM dwelling WHERE node_id = {node} AND address_key IN ({})",
                 list.join(", ")
             );
-            for r in params
-                .bind_owned(lookup(&sql, self.db))
-                .fetch_all(&mut *self.conn)
+            let lookup = self.lookup();
+            for (key, id) in self
+                .link
+                .fetch::<(String, i64)>(&sql, params, lookup)
                 .await?
             {
-                self.dwellings.insert(r.try_get(0)?, r.try_get(1)?);
+                self.dwellings.insert(key, id);
             }
             let new: Vec<&&DwellingAddress> = chunk
                 .iter()
@@ -514,22 +566,29 @@ impl<'a> PersonImport<'a> {
             let labels: HashMap<String, String> =
                 new.iter().map(|a| (a.key(), a.to_string())).collect();
             let mut by_id = Vec::with_capacity(new.len());
-            for r in params
-                .bind_owned(sqlx::query(&sql))
-                .fetch_all(&mut *self.conn)
-                .await?
-            {
-                let (key, id): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
+            for (key, id) in self.link.fetch::<(String, i64)>(&sql, params, true).await? {
                 by_id.push((id, labels.get(&key).cloned().unwrap_or_default()));
                 self.dwellings.insert(key, id);
                 self.created_dwellings.insert(id);
             }
             self.outcome.dwellings_created += by_id.len();
+            if backend == crate::Backend::Postgres
+                && self.outcome.dwellings_created >= self.analyze_at
+            {
+                // The planner sizes `dwelling` from statistics taken before the import: with
+                // tens of thousands of new dwellings it still expects a hundred at the node, and
+                // looks addresses up by scanning the node's whole list (600 lookups took 19 s
+                // at a million rows). ANALYZE inside the transaction counts its own new rows;
+                // doubling the threshold keeps it to a handful of runs. Without the right to
+                // analyze, PostgreSQL warns and goes on.
+                self.link.execute("ANALYZE dwelling", Params::new()).await?;
+                self.analyze_at = self.outcome.dwellings_created.saturating_mul(2);
+            }
             let logged: Vec<(i64, &str, &str)> = by_id
                 .iter()
                 .map(|(id, label)| (*id, self.node.path.as_str(), label.as_str()))
                 .collect();
-            log_created_many(self.db, &mut self.conn, self.scope, "dwelling", &logged).await?;
+            log_created(&mut self.link, self.db, self.scope, "dwelling", &logged).await?;
         }
         Ok(())
     }
@@ -547,12 +606,9 @@ impl<'a> PersonImport<'a> {
                 "SELECT dwelling_id, id FROM household WHERE dwelling_id IN ({})",
                 list.join(", ")
             );
-            for r in params
-                .bind_owned(lookup(&sql, self.db))
-                .fetch_all(&mut *self.conn)
-                .await?
-            {
-                found.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+            let lookup = self.lookup();
+            for (dwelling, id) in self.link.fetch::<(i64, i64)>(&sql, params, lookup).await? {
+                found.entry(dwelling).or_default().push(id);
             }
         }
         Ok(found
@@ -564,48 +620,50 @@ impl<'a> PersonImport<'a> {
             .collect())
     }
 
-    /// Founds one family household per entry (at that dwelling); ids in the same order.
-    async fn found_households(&mut self, dwellings: &[i64]) -> Result<Vec<i64>, StoreError> {
-        let mut ids = Vec::with_capacity(dwellings.len());
-        for chunk in dwellings.chunks(CHUNK) {
+    /// Founds one family household per entry (at that dwelling, with that head when known);
+    /// ids in the same order.
+    async fn found_households(
+        &mut self,
+        founded: &[(i64, Option<i64>)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(founded.len());
+        for chunk in founded.chunks(CHUNK) {
             let now = now_ms();
             let mut params = Params::for_bulk(self.db.backend());
             let values: Vec<String> = chunk
                 .iter()
-                .map(|d| {
+                .map(|(d, head)| {
                     let v = [
                         params.int(*d),
                         params.int(self.node.path.root_id()),
                         params.text(self.node.path.as_str()),
+                        params.opt_int(*head),
                         params.int(now),
                         params.int(now),
                     ];
-                    format!(
-                        "({}, {}, {}, 'family', {}, {})",
-                        v[0], v[1], v[2], v[3], v[4]
-                    )
+                    format!("({}, 'family')", v.join(", "))
                 })
                 .collect();
             let sql = format!(
-                "{} INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
-                 VALUES {} RETURNING id",
+                "{} INTO household (dwelling_id, district_id, node_path, head_person_id, created_at, \
+                 updated_at, kind) VALUES {} RETURNING id",
                 self.db.backend().bulk_insert(),
                 values.join(", ")
             );
             // Both databases number a multi-row VALUES list in order: sorted ids match it.
-            let mut created: Vec<i64> = params
-                .bind_owned(sqlx::query(&sql))
-                .fetch_all(&mut *self.conn)
+            let mut created: Vec<i64> = self
+                .link
+                .fetch::<(i64,)>(&sql, params, true)
                 .await?
-                .iter()
-                .map(|r| r.try_get::<i64, _>(0))
-                .collect::<Result<_, _>>()?;
+                .into_iter()
+                .map(|(id,)| id)
+                .collect();
             created.sort_unstable();
             let logged: Vec<(i64, &str, &str)> = created
                 .iter()
                 .map(|id| (*id, self.node.path.as_str(), "family"))
                 .collect();
-            log_created_many(self.db, &mut self.conn, self.scope, "household", &logged).await?;
+            log_created(&mut self.link, self.db, self.scope, "household", &logged).await?;
             ids.extend(created);
         }
         self.outcome.households_created += ids.len();
@@ -627,24 +685,87 @@ impl<'a> PersonImport<'a> {
                 cases.join(" "),
                 list.join(", ")
             );
-            params
-                .bind_owned(sqlx::query(&sql))
-                .execute(&mut *self.conn)
-                .await?;
+            self.link.execute(&sql, params).await?;
         }
         Ok(())
     }
+
+    /// Whether a lookup by a list of keys may be kept as a prepared statement: on SQLite, yes;
+    /// on PostgreSQL it is planned afresh each time, because a generic plan made while the
+    /// import's tables were still small keeps scanning them whole as they grow within the
+    /// transaction (that made a 20,000-row import spend half its time in these lookups).
+    fn lookup(&self) -> bool {
+        self.db.backend() == crate::Backend::Sqlite
+    }
 }
 
-/// A lookup by a list of keys. On PostgreSQL it is planned afresh each time (not a cached
-/// prepared statement): a generic plan made while the import's tables were still small keeps
-/// scanning them whole as they grow within the transaction, which made a 20,000-row import
-/// spend half its time in these lookups.
-fn lookup<'q>(
-    sql: &'q str,
+/// The import's connection, inside its transaction.
+enum Link {
+    /// From the pool, through sqlx's `Any`: SQLite's, and PostgreSQL's when rows may update
+    /// registered persons.
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+    /// PostgreSQL's own connection type, which can `COPY` (see `registry::copy_persons`).
+    Pg(sqlx::PgConnection),
+}
+
+impl Link {
+    async fn execute(&mut self, sql: &str, params: Params) -> Result<(), StoreError> {
+        match self {
+            Link::Pooled(conn) => {
+                params
+                    .bind_owned(sqlx::query(sql))
+                    .execute(&mut **conn)
+                    .await?;
+            }
+            Link::Pg(conn) => {
+                params.bind_pg(sqlx::query(sql)).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of a query as tuples; `cached`: kept as a prepared statement.
+    async fn fetch<T>(
+        &mut self,
+        sql: &str,
+        params: Params,
+        cached: bool,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        Ok(match self {
+            Link::Pooled(conn) => params
+                .bind_owned(sqlx::query(sql).persistent(cached))
+                .fetch_all(&mut **conn)
+                .await?
+                .iter()
+                .map(T::from_row)
+                .collect::<Result<_, _>>()?,
+            Link::Pg(conn) => params
+                .bind_pg(sqlx::query(sql).persistent(cached))
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(T::from_row)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// `created` history rows for what the import made, on whichever connection it has.
+async fn log_created(
+    link: &mut Link,
     db: &Db,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    sqlx::query(sql).persistent(db.backend() == crate::Backend::Sqlite)
+    scope: &Scope,
+    entity: &str,
+    rows: &[(i64, &str, &str)],
+) -> Result<(), StoreError> {
+    match link {
+        Link::Pooled(conn) => log_created_many(db, conn, scope, entity, rows).await,
+        Link::Pg(conn) => copy_created(conn, scope, entity, rows).await,
+    }
 }
 
 /// The row's non-empty cells as changes to the stored person. The dwelling is left alone: a
