@@ -596,6 +596,18 @@ async fn import_in(dir: &std::path::Path, args: &ImportBench) -> Result<(), CliE
 
     let xlsx_sqlite = import_run(&dir.join("sqlite-xlsx"), None, &xlsx_path)?;
     table.push(("linli import xlsx → SQLite".into(), Some(xlsx_sqlite)));
+    // The importer's own read of the xlsx: decode, find the table, judge every row, store
+    // nothing — to set beside the bare read (storing is what the two database baselines bound).
+    let xlsx_read = run_child(
+        linli_cmd(&dir.join("sqlite-xlsx"), None)?
+            .args(["import", "persons"])
+            .arg(&xlsx_path)
+            .args(["--node", "3", "--dry-run"]),
+    )?;
+    table.push((
+        "linli import xlsx --dry-run (read, judge)".into(),
+        Some(xlsx_read),
+    ));
     let bare = Instant::now();
     let mut cells = 0usize;
     linli_core::sheet::read_rows(&xlsx_path, |_, _, row| {

@@ -4,7 +4,9 @@
 //!
 //! Every chunk costs a handful of multi-row statements whatever its size: duplicates are looked
 //! up by hash 500 at a time, dwellings and households are found and created in bulk, persons go
-//! in 500 to a statement, heads are set with one `UPDATE … CASE`.
+//! in 500 to a statement and heads are set with one `UPDATE … CASE` — or, on PostgreSQL, person
+//! ids are drawn first, households are written with their head, and persons, their history and
+//! tags go in by `COPY` (see [`PersonImport::begin`]).
 
 use std::collections::HashMap;
 
@@ -352,6 +354,8 @@ impl<'a> PersonImport<'a> {
             .collect();
         let mut existing: HashMap<String, (i64, String)> = HashMap::new();
         let wanted: Vec<&String> = hashes.iter().flatten().collect();
+        // 500 to an `IN (…)` list on both databases: one array of the chunk's 5,000 keys
+        // (`= ANY($1)`, PostgreSQL) measured slower, 12 s of a 1M-row import against 9 s.
         for chunk in wanted.chunks(CHUNK) {
             let mut params = Params::for_bulk(self.db.backend());
             let list: Vec<String> = chunk.iter().map(|h| params.text((*h).clone())).collect();
