@@ -169,7 +169,7 @@ pub async fn handle(
         return Err(handled_already());
     }
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE alert SET handled_at = $1, handled_by = $2, outcome = $3, outcome_note = $4 \
          WHERE id = $5 AND handled_at IS NULL",
@@ -375,7 +375,7 @@ pub async fn raise_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> 
     }
 
     let mut run = OverdueRun::default();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for m in &missed {
         let o = &open[m.obs];
         let inserted = sqlx::query(

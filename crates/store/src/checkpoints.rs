@@ -73,7 +73,7 @@ pub async fn create_checkpoint(
     if name.is_empty() || name.chars().count() > 50 {
         return Err(StoreError::invalid("name", "卡点名称应为 1–50 个字"));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO checkpoint (node_id, district_id, node_path, name, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -236,7 +236,7 @@ pub async fn issue_pass(db: &Db, scope: &Scope, input: &PassInput) -> Result<Pas
     if purpose.is_some_and(|p| p.chars().count() > 100) {
         return Err(StoreError::invalid("purpose", "事由不能超过 100 个字"));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut inserted = None;
     // A code clash is astronomically rare; retry a couple of times rather than fail.
     for _ in 0..3 {
@@ -334,7 +334,7 @@ pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreErr
     if !scope.can_write_records(&path) {
         return Err(StoreError::Forbidden("您的角色不能收回通行证".into()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let changed = sqlx::query(
         "UPDATE gate_pass SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
     )
@@ -680,7 +680,7 @@ pub async fn add_trip(
     if !scope.can_write_records(&person.node_path) {
         return Err(StoreError::Forbidden("您的角色不能登记外出".into()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO trip (person_id, district_id, node_path, kind, destination, leave_on, return_on, \
          health_certificate, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \

@@ -101,7 +101,7 @@ pub async fn mark_case(
     }
     contact::not_in_future("diagnosed_on", "诊断日期", diagnosed_on, today())?;
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO epi_case (person_id, kind, diagnosed_on, district_id, node_path, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -423,7 +423,7 @@ pub async fn record_contact(
     let now = now_ms();
     let until =
         (classification.measure != Measure::None).then(|| format_date(classification.until));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let id = match existing {
         Some(id) => {
             sqlx::query(

@@ -249,6 +249,19 @@ impl Db {
         &self.pool
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting on the busy timeout while another connection holds it. A deferred
+    /// transaction that has read is refused at once ("database is locked": SQLite does not
+    /// wait once it holds a read snapshot) when it comes to write while another connection
+    /// holds the lock — even a transaction just dropped, whose rollback its connection's worker
+    /// runs a moment later (seen as a rare failure of the store tests).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Applies the migrations this backend has not seen yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {

@@ -146,7 +146,7 @@ pub async fn create_link(db: &Db, scope: &Scope, node_id: i64) -> Result<Link, S
     if !node.is_open() {
         return Err(StoreError::invalid("node_id", "该辖区已撤销"));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let active =
         sqlx::query("SELECT id FROM declaration_link WHERE node_id = $1 AND revoked_at IS NULL")
             .bind(node.id)
@@ -194,7 +194,7 @@ async fn managed_link(db: &Db, scope: &Scope, link_id: i64) -> Result<Link, Stor
 /// queue. Audited.
 pub async fn revoke_link(db: &Db, scope: &Scope, link_id: i64) -> Result<(), StoreError> {
     let link = managed_link(db, scope, link_id).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     revoke_in(&mut tx, scope, link.id).await?;
     audit::record(
         &mut *tx,
@@ -231,7 +231,7 @@ async fn revoke_in(
 pub async fn rotate_link(db: &Db, scope: &Scope, link_id: i64) -> Result<Link, StoreError> {
     let link = managed_link(db, scope, link_id).await?;
     let node = crate::nodes::get(db, scope, link.node_id).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     revoke_in(&mut tx, scope, link.id).await?;
     let id = insert_link(&mut *tx, scope, &node).await?;
     audit::record(
@@ -492,7 +492,7 @@ pub async fn submit(
     let phone = parsed.draft.phone.as_ref();
     let preliminary_text = preliminary.as_ref().map(|c| c.explanation.clone());
     let reference = new_reference();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO declaration (link_id, node_id, district_id, node_path, reference, name, id_kind, id_cipher, \
          id_hash, id_last4, phone_cipher, phone_last4, address, origin_code, arrived_on, purpose, symptoms_json, \
@@ -842,7 +842,7 @@ pub async fn confirm(
     };
     let now = now_ms();
     let purge_on = format_date(today() + time::Duration::days(epidemic::RETENTION_DAYS));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE declaration SET status = 'confirmed', reviewed_at = $1, reviewed_by = $2, person_id = $3, \
          arrival_id = $4, purge_on = $5 WHERE id = $6 AND status = 'confirming'",
@@ -895,7 +895,7 @@ pub async fn reject(db: &Db, scope: &Scope, id: i64, reason: &str) -> Result<(),
     let path =
         JurisdictionPath::parse(&row.try_get::<String, _>("node_path")?).map_err(internal)?;
     let purge_on = format_date(today() + time::Duration::days(epidemic::RETENTION_DAYS));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE declaration SET status = 'rejected', reviewed_at = $1, reviewed_by = $2, reject_reason = $3, \
          purge_on = $4 WHERE id = $5 AND status = 'pending'",

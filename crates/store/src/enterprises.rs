@@ -224,7 +224,7 @@ pub async fn create(
         .as_ref()
         .map(|p| keys.encrypt(p.as_str()))
         .transpose()?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO enterprise (node_id, district_id, node_path, name, kind, credit_code, address, employees, \
          contact_name, phone_cipher, phone_hash, phone_last4, link_token_hash, created_at, created_by, updated_at) \
@@ -470,7 +470,7 @@ pub async fn set_not_reopened(
             "该企业已复工，无需填写未复工原因",
         ));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE enterprise SET not_reopened_reason = $1, not_reopened_note = $2, updated_at = $3 WHERE id = $4",
     )
@@ -500,7 +500,7 @@ pub async fn renew_link(db: &Db, scope: &Scope, id: i64) -> Result<String, Store
         return Err(forbidden());
     }
     let token = random_token(LINK_TOKEN_BYTES);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE enterprise SET link_token_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(token_hash(&token))
         .bind(now_ms())
@@ -630,7 +630,7 @@ async fn insert_reopening(
             AuditEntry::by_name(None, "link", "reopening.submit", "reopening").ip(ip),
         ),
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     // Re-checked inside the transaction so two submissions at once cannot both pass.
     let pending = sqlx::query(
         "SELECT status FROM reopening WHERE enterprise_id = $1 ORDER BY id DESC LIMIT 1",
@@ -829,7 +829,7 @@ pub async fn decide(
     }
     let status = decision.status();
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE reopening SET status = $1, decided_at = $2, decided_by = $3, decision_reason = $4 \
          WHERE id = $5 AND status = 'submitted'",
@@ -941,7 +941,7 @@ pub async fn add_inspection(
             ));
         }
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO inspection (enterprise_id, reopening_id, district_id, node_path, inspected_on, inspector, findings, \
          passed, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",

@@ -114,7 +114,7 @@ pub async fn add_risk_area(db: &Db, scope: &Scope, area: &RiskArea) -> Result<i6
             "只有街道/区级干部可以发布风险地区".into(),
         ));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO risk_area (division_code, name, level, from_on, to_on, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -363,7 +363,7 @@ pub async fn record_arrival(
         classification.until.max(input.arrived_on) + time::Duration::days(RETENTION_DAYS),
     );
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO arrival (person_id, node_id, district_id, node_path, origin_code, arrived_on, purpose, \
          symptoms_json, temperature_tenths, source, status, policy_version_id, measure, until_on, explanation, \
@@ -1080,7 +1080,7 @@ pub async fn release(
         return Err(StoreError::invalid("on", "解除日期不能晚于今天"));
     }
     let purge_on = format_date(on + time::Duration::days(RETENTION_DAYS));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for id in ids {
         let row =
             sqlx::query("SELECT node_path, until_on, released_on FROM observation WHERE id = $1")

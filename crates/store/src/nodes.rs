@@ -373,7 +373,7 @@ fn check_placement(
 /// Creates a node. Admins may create roots and nodes anywhere; staff only inside their
 /// jurisdiction. Audited.
 pub async fn create(db: &Db, scope: &Scope, new: NewNode) -> Result<Node, StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let (parent_chain, parent_path) = match new.parent_id {
         Some(pid) => {
             let parent = load(&mut *tx, pid).await?;
@@ -456,7 +456,7 @@ pub async fn update(
     id: i64,
     patch: NodePatch<'_>,
 ) -> Result<Node, StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let node = match load(&mut *tx, id).await? {
         Some(n) if scope.can_read(&n.path) => n,
         _ => return Err(StoreError::NotFound),
@@ -550,7 +550,7 @@ pub async fn move_subtree(
     id: i64,
     new_parent_id: i64,
 ) -> Result<Node, StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let node = match load(&mut *tx, id).await? {
         Some(n) if scope.can_read(&n.path) => n,
         _ => return Err(StoreError::NotFound),
@@ -700,7 +700,7 @@ pub async fn close(
     id: i64,
     on: Option<time::Date>,
 ) -> Result<Node, StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let node = match load(&mut *tx, id).await? {
         Some(n) if scope.can_read(&n.path) => n,
         _ => return Err(StoreError::NotFound),

@@ -211,7 +211,7 @@ pub async fn publish(db: &Db, scope: &Scope, draft: &PolicyVersion) -> Result<i6
     }
     let rules = serde_json::to_string(draft).map_err(|e| StoreError::Internal(e.to_string()))?;
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO policy_version (policy_key, version, name, effective_from, rules_json, state, \
          created_at, created_by, published_at) VALUES ($1, $2, $3, $4, $5, 'published', $6, $7, $6) \

@@ -525,7 +525,7 @@ pub async fn create(
             });
         }
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
     let dwelling_id = match &draft.address {
         Some(a) => Some(dwelling_at(&mut tx, scope, &node, a).await?.0),
@@ -691,7 +691,7 @@ pub async fn update(
     id: i64,
     patch: &PersonPatch,
 ) -> Result<(Person, Vec<FieldWarning>), StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let warnings = update_in(db, &mut tx, scope, id, patch).await?;
     tx.commit().await?;
     Ok((get(db, scope, id).await?, warnings))
@@ -1184,7 +1184,7 @@ pub async fn add_tag(db: &Db, scope: &Scope, name: &str) -> Result<(), StoreErro
         ));
     }
     let name = linli_core::registry::parse_tag(name)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO tag (name, created_at) VALUES ($1, $2)")
         .bind(&name)
         .bind(now_ms())
@@ -1258,7 +1258,7 @@ pub async fn bulk_insert(
     scope: &Scope,
     persons: &[BulkPerson<'_>],
 ) -> Result<u64, StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let ids = insert_persons(db, &mut tx, scope, persons).await?;
     audit::record(
         &mut *tx,

@@ -261,7 +261,7 @@ pub async fn publish_template(
     if !scope.is_admin() {
         return Err(StoreError::Forbidden("只有管理员可以修改报表模板".into()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let (version, mut errors) =
         next_version(&mut tx, Versioned::Template, &template.key, effective_from).await?;
     let mut t = template.clone();
@@ -1347,7 +1347,7 @@ pub async fn submit(
     let now = now_ms();
     let manual_json = serde_json::to_string(&manual).map_err(internal)?;
     let values_json = serde_json::to_string(&snapshot).map_err(internal)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     // One statement for first submission and correction; an approved row is not touched, so
     // two submitters racing an approval cannot unlock it.
     let row = sqlx::query(
@@ -1418,7 +1418,7 @@ pub async fn approve(
     }
     let day = format_date(date);
     let values_json = serde_json::to_string(&report.values).map_err(internal)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "UPDATE report_submission SET status = 'approved', approved_by = $1, approved_at = $2, values_json = $3 \
          WHERE template_key = $4 AND node_id = $5 AND report_on = $6 AND status = 'submitted' RETURNING id",
@@ -1645,7 +1645,7 @@ pub async fn remind(
         ));
     }
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO report_reminder (template_key, node_id, report_on, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -1680,7 +1680,7 @@ pub async fn remind(
 
 /// Runs `INSERT INTO {head} VALUES` with the rows in chunks of 1,000, in one transaction.
 async fn insert(db: &Db, head: &str, rows: &[String]) -> Result<(), StoreError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for chunk in rows.chunks(1_000) {
         let sql = format!("INSERT INTO {head} VALUES {}", chunk.join(", "));
         sqlx::query(&sql).execute(&mut *tx).await?;

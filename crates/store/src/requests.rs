@@ -138,7 +138,7 @@ pub async fn save_category(
             "只有系统管理员可以修改诉求类别和时限".into(),
         ));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO request_category (code, version, name, description, respond_hours, resolve_days, escalation, active, created_at, created_by) \
          VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM request_category WHERE code = $1), $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -245,7 +245,7 @@ pub async fn create_department(
             "请填写部门名称（不超过 60 字）",
         ));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO department (name, created_at, created_by) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -558,7 +558,7 @@ async fn insert(
     // A random serial; on the rare clash with a number of the same day, draw again.
     for _ in 0..8 {
         let tracking = TrackingNumber::new(now, random_serial());
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO request (tracking_number, open311_token, node_id, district_id, node_path, intake_node_id, \
              category_id, channel, description, address, lat, lng, reporter_name, phone_cipher, phone_hash, phone_last4, \
@@ -696,7 +696,7 @@ pub async fn attach_photo(
 ) -> Result<Request, StoreError> {
     let r = get(db, scope, id).await?;
     let content_type = rules::photo_type(bytes)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     insert_photo(&mut tx, id, bytes, content_type, scope.actor(), now).await?;
     add_event(
         &mut tx,
@@ -1097,7 +1097,7 @@ async fn act(
         params.text(req.status.as_str()),
         params.int(req.updated_at)
     );
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::Conflict {
@@ -1323,7 +1323,7 @@ pub async fn blow_whistle(
     for id in department_ids {
         deps.push(department(db, *id, "department_ids").await?);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for dep in &deps {
         sqlx::query(
             "INSERT INTO request_whistle (request_id, department_id, blown_at, blown_by, due_at) VALUES ($1, $2, $3, $4, $5)",
@@ -1389,7 +1389,7 @@ pub async fn acknowledge_whistle(
             format!("不能超过 {} 字", rules::MAX_NOTE),
         ));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE request_whistle SET acknowledged_at = $1, acknowledged_by = $2, response = $3 \
          WHERE id = $4 AND acknowledged_at IS NULL",
@@ -1569,7 +1569,7 @@ pub async fn run_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> {
             params.int(id),
             params.int(updated_at)
         );
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin_write().await?;
         let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             // Someone acted on it meanwhile; the next run looks again.
@@ -1733,7 +1733,7 @@ pub async fn create_api_key(
         .await
         .map_err(|_| StoreError::invalid("node", "没有这个节点"))?;
     let key = random_token(24);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO api_key (name, key_hash, node_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )

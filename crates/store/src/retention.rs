@@ -53,7 +53,7 @@ pub async fn anonymise_due(
     if retention_days < 0 {
         return Err(StoreError::invalid("retention_days", "保留天数不能为负数"));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
 
     // Purge dates from releases, for the configured retention (release() wrote the default).
     let released = sqlx::query(

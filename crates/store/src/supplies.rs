@@ -92,7 +92,7 @@ pub async fn create_item(db: &Db, scope: &Scope, draft: &ItemDraft) -> Result<It
     if scope.role() == Role::GridWorker {
         return Err(StoreError::Forbidden("网格员不能新增物资品类".into()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO supply_item (name, unit, category, shelf_life_days, preset, created_at) \
          VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
@@ -227,7 +227,7 @@ pub async fn create_site(
             "该节点已撤销，不能设立物资点",
         ));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO supply_site (node_id, district_id, node_path, name, kind, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -463,7 +463,7 @@ pub async fn record(
     let item = item(db, item_id, "item_id").await?;
     let note = clean_note(note)?;
     let reason = movement.reason().map(|r| r.as_str());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     // The balance first: on SQLite the transaction's first statement takes the write lock, so
     // nothing read inside it can go stale.
     let balance = apply(&mut tx, &site, item.id, movement.delta()).await?;
@@ -732,7 +732,7 @@ pub async fn send_transfer(
     let to = destination(db, &from, input.to_site_id, "to_site_id").await?;
     let item = item(db, input.item_id, "item_id").await?;
     let note = clean_note(input.note)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let t = send_in(
         &mut tx,
         scope,
@@ -959,7 +959,7 @@ pub async fn send_allocation(
     }
     let total: i64 = targets.iter().map(|(_, q)| q).sum();
     let summary = json!({"lines": targets.len(), "total": total});
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut out = Vec::new();
     for (to, q) in &targets {
         out.push(
@@ -1006,7 +1006,7 @@ async fn finish_transfer(
         }));
     }
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let changed = sqlx::query(
         "UPDATE supply_transfer SET state = $1, done_at = $2, done_by = $3 WHERE id = $4 AND state = 'sent'",
     )
@@ -1295,7 +1295,7 @@ pub async fn set_threshold(
             return Err(StoreError::invalid("minimum", "预警下限应为 0 或正整数"));
         }
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     match minimum {
         Some(m) => {
             sqlx::query(
@@ -1578,7 +1578,7 @@ pub async fn create_request(
     }
     let street = street
         .ok_or_else(|| StoreError::invalid("site_id", "该物资点上级没有街道，无法向街道申领"))?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO supply_request (site_id, to_node_id, district_id, node_path, to_path, state, note, \
          created_at, created_by) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8) RETURNING id",
@@ -1664,7 +1664,7 @@ pub async fn submit_request(db: &Db, scope: &Scope, id: i64) -> Result<SupplyReq
     if !r.requestable_by(scope) {
         return Err(StoreError::Forbidden("只有申领的物资点可以提交".into()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     move_request(
         &mut tx,
         scope,
@@ -1718,7 +1718,7 @@ pub async fn approve_request(
     } else {
         RequestState::Approved
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     move_request(
         &mut tx,
         scope,
@@ -1796,7 +1796,7 @@ pub async fn fulfil_request(
         RequestState::PartlyFulfilled
     };
     let summary = json!({"request_id": r.id});
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     move_request(
         &mut tx,
         scope,

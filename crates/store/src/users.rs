@@ -236,7 +236,7 @@ pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, St
     };
     let hash = secret::hash_password(password.expose().to_owned()).await?;
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO app_user (username, display_name, role, password_hash, disabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id",
@@ -331,7 +331,7 @@ pub async fn set_password(
     let password = NewPassword::parse(password)?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     let hash = secret::hash_password(password.expose().to_owned()).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE app_user SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now_ms())
@@ -394,7 +394,7 @@ pub async fn update(
         return Err(StoreError::Invalid(errors));
     }
     let new_disabled = disabled.unwrap_or(user.disabled);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE app_user SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4")
         .bind(new_role.as_str())
         .bind(i64::from(new_disabled))
@@ -514,7 +514,7 @@ pub async fn login(
     let user_id = match user_id {
         Some(id) if ok && !disabled => id,
         _ => {
-            let mut tx = db.pool().begin().await?;
+            let mut tx = db.begin_write().await?;
             sqlx::query("INSERT INTO login_failure (username, ip, at) VALUES ($1, $2, $3)")
                 .bind(&name)
                 .bind(ip)
@@ -540,7 +540,7 @@ pub async fn login(
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     let token = random_token(32);
     let csrf_token = random_token(32);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM login_failure WHERE username = $1")
         .bind(&name)
         .execute(&mut *tx)
@@ -751,7 +751,7 @@ pub async fn logout(db: &Db, token: &str, ip: &str) -> Result<(), StoreError> {
         let session_id: i64 = row.try_get(0)?;
         let user_id: i64 = row.try_get(1)?;
         let username: String = row.try_get(2)?;
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin_write().await?;
         sqlx::query("DELETE FROM session WHERE id = $1")
             .bind(session_id)
             .execute(&mut *tx)
@@ -789,7 +789,7 @@ pub async fn issue_token(
         return Err(StoreError::invalid("label", "标签须为 1 到 100 个字符"));
     }
     let token = format!("linli_{}", random_token(32));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO api_token (user_id, label, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -816,7 +816,7 @@ pub async fn revoke_tokens(db: &Db, scope: &Scope, user_id: i64) -> Result<u64, 
     if !scope.can_manage_users() {
         return Err(StoreError::Forbidden("只有管理员可以吊销 API 令牌".into()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE api_token SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
     )

@@ -920,3 +920,39 @@ both_backends!(
             .is_err());
     }
 );
+
+both_backends!(
+    a_write_waits_for_another_writer_instead_of_failing,
+    |db: Db| async move {
+        // On SQLite a transaction that reads before it writes used to be refused at once
+        // ("database is locked") when another connection held the write lock; write
+        // transactions now take the lock when they begin, so they wait their turn instead.
+        let t = tree(&db).await;
+        let mut other = db.begin_write().await.unwrap();
+        sqlx::query("UPDATE node SET updated_at = updated_at WHERE id = $1")
+            .bind(t.grid_b.id)
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        let rename = {
+            let db = db.clone();
+            let id = t.grid_a.id;
+            tokio::spawn(async move {
+                nodes::update(
+                    &db,
+                    &op(),
+                    id,
+                    NodePatch {
+                        name: Some("第一网格"),
+                        ..Default::default()
+                    },
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        other.commit().await.unwrap();
+        let renamed = rename.await.unwrap().unwrap();
+        assert_eq!(renamed.name, "第一网格");
+    }
+);

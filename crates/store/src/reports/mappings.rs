@@ -109,7 +109,7 @@ pub async fn publish_mapping(
         }
         Err(e) => return Err(e),
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let (version, mut errors) =
         next_version(&mut tx, Versioned::Mapping, &mapping.key, effective_from).await?;
     let mut m = mapping.clone();
