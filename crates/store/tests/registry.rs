@@ -1041,3 +1041,93 @@ both_backends!(
         assert_eq!(nulls.0, 1);
     }
 );
+
+/// PostgreSQL only: a role that may not turn triggers off (`session_replication_role`, kept to
+/// superusers and roles granted it) still imports — by `COPY`, with the foreign keys checked by
+/// their triggers as usual.
+#[tokio::test]
+async fn an_import_by_a_role_without_trigger_rights_keeps_its_foreign_keys() {
+    let Some(t) = linli_store::testing::TestDb::postgres().await else {
+        return;
+    };
+    let schema = t.pg_schema().unwrap().to_owned();
+    let role = "linli_test_plain";
+    // Roles belong to the whole cluster: made once, perhaps by a test running beside this one.
+    let _ = sqlx::query(&format!("CREATE ROLE {role} LOGIN"))
+        .execute(t.db.pool())
+        .await;
+    for grant in [
+        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+    ] {
+        sqlx::query(&grant).execute(t.db.pool()).await.unwrap();
+    }
+    let w = tree(&t.db).await;
+    let url = linli_store::testing::TestDb::pg_url().unwrap();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let sep = if host.contains('?') { '&' } else { '?' };
+    let plain_url = format!("{scheme}://{role}@{host}{sep}options=-c%20search_path%3D{schema}");
+    let plain = Db::connect(&plain_url, None)
+        .await
+        .unwrap()
+        .with_keys(linli_store::secret::Keyring::load_or_create(&t.dir).unwrap());
+    assert!(
+        sqlx::query("SET session_replication_role = replica")
+            .execute(plain.pool())
+            .await
+            .is_err(),
+        "the role must not be able to turn triggers off"
+    );
+
+    let today = linli_core::clock::today();
+    let tags = vec!["独居老人".to_owned()];
+    let row = |row: usize, name: &str, body: &str, relation: &str| {
+        let n = id(body);
+        let input = PersonInput {
+            name,
+            id_number: Some(&n),
+            relation: Some(relation),
+            address: Some("9栋1单元101室"),
+            tags: &tags,
+            ..Default::default()
+        };
+        registry::ImportRow {
+            row,
+            draft: linli_core::registry::PersonDraft::parse(&input, today)
+                .unwrap()
+                .0,
+            warnings: Vec::new(),
+            category_given: false,
+        }
+    };
+    let out = registry::import_persons(
+        &plain,
+        &op(),
+        w.grid_a.id,
+        "plain.csv",
+        vec![
+            row(1, "张三", "53340119850312001", "户主"),
+            row(2, "李四", "53340119870101002", "配偶"),
+        ],
+        registry::OnDuplicate::Skip,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.stored_count, 2);
+    assert_eq!((out.dwellings_created, out.households_created), (1, 1));
+    let head = registry::get(&t.db, &op(), out.stored[0].1).await.unwrap();
+    let spouse = registry::get(&t.db, &op(), out.stored[1].1).await.unwrap();
+    assert_eq!(head.household_id, spouse.household_id);
+    assert_eq!(spouse.tags, tags);
+    let (head_id,): (Option<i64>,) =
+        sqlx::query_as("SELECT head_person_id FROM household WHERE id = $1")
+            .bind(head.household_id.unwrap())
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(head_id, Some(head.id));
+    plain.close().await;
+    t.finish().await;
+}
