@@ -489,28 +489,21 @@ impl Params {
         self.placeholder()
     }
 
-    /// Binds the values, moving them (large statements carry tens of thousands).
-    pub(crate) fn bind_owned<'q>(
+    /// Binds the values, moving them (large statements carry tens of thousands) — to a query
+    /// through sqlx's `Any`, or on a PostgreSQL connection of the driver's own type.
+    pub(crate) fn bind_owned<'q, DB>(
         self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        for v in self.values {
-            q = match v {
-                ParamValue::Text(s) => q.bind(s),
-                ParamValue::Int(i) => q.bind(i),
-                ParamValue::OptText(s) => q.bind(s),
-                ParamValue::OptInt(i) => q.bind(i),
-                ParamValue::OptBytes(b) => q.bind(b),
-            };
-        }
-        q
-    }
-
-    /// [`Params::bind_owned`] for a query on a PostgreSQL connection of the driver's own type.
-    pub(crate) fn bind_pg<'q>(
-        self,
-        mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<String>: sqlx::Encode<'q, DB>,
+        Option<i64>: sqlx::Encode<'q, DB>,
+        Option<Vec<u8>>: sqlx::Encode<'q, DB>,
+    {
         for v in self.values {
             q = match v {
                 ParamValue::Text(s) => q.bind(s),

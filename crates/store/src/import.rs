@@ -722,7 +722,10 @@ impl Link {
                     .await?;
             }
             Link::Pg(conn) => {
-                params.bind_pg(sqlx::query(sql)).execute(&mut *conn).await?;
+                params
+                    .bind_owned(sqlx::query(sql))
+                    .execute(&mut *conn)
+                    .await?;
             }
         }
         Ok(())
@@ -748,7 +751,7 @@ impl Link {
                 .map(T::from_row)
                 .collect::<Result<_, _>>()?,
             Link::Pg(conn) => params
-                .bind_pg(sqlx::query(sql).persistent(cached))
+                .bind_owned(sqlx::query(sql).persistent(cached))
                 .fetch_all(&mut *conn)
                 .await?
                 .iter()

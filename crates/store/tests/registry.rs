@@ -10,6 +10,18 @@ use linli_store::{both_backends, Db, Page, StoreError};
 mod support;
 use support::{field_of, id, op, tree};
 
+/// A roster row as the importer hands it to the store: `input` parsed as of today, no warnings.
+fn import_row(row: usize, input: &PersonInput<'_>) -> registry::ImportRow {
+    registry::ImportRow {
+        row,
+        draft: linli_core::registry::PersonDraft::parse(input, linli_core::clock::today())
+            .unwrap()
+            .0,
+        warnings: Vec::new(),
+        category_given: false,
+    }
+}
+
 fn person<'a>(
     name: &'a str,
     id_number: Option<&'a str>,
@@ -544,21 +556,13 @@ both_backends!(
     imports_place_households_and_are_atomic,
     |db: Db| async move {
         let t = tree(&db).await;
-        let today = linli_core::clock::today();
         let row = |row: usize, name: &str, body: &str, relation: &str, address: Option<&str>| {
             let n = id(body);
             let input = PersonInput {
                 relation: Some(relation),
                 ..person(name, Some(&n), None, address)
             };
-            registry::ImportRow {
-                row,
-                draft: linli_core::registry::PersonDraft::parse(&input, today)
-                    .unwrap()
-                    .0,
-                warnings: Vec::new(),
-                category_given: false,
-            }
+            import_row(row, &input)
         };
         let rows = vec![
             row(
@@ -671,21 +675,13 @@ both_backends!(
         // what it forgot the database answers, and what the database cannot tell (which of two
         // households founded at one address is the latest) it keeps.
         let t = tree(&db).await;
-        let today = linli_core::clock::today();
         let row = |row: usize, body: &str, relation: &str, address: &str| {
             let n = id(body);
             let input = PersonInput {
                 relation: Some(relation),
                 ..person("甲", Some(&n), None, Some(address))
             };
-            registry::ImportRow {
-                row,
-                draft: linli_core::registry::PersonDraft::parse(&input, today)
-                    .unwrap()
-                    .0,
-                warnings: Vec::new(),
-                category_given: false,
-            }
+            import_row(row, &input)
         };
         let operator = op();
         let mut job =
@@ -968,14 +964,7 @@ both_backends!(
                 warnings,
                 category_given: false,
             },
-            registry::ImportRow {
-                row: 8,
-                draft: linli_core::registry::PersonDraft::parse(&plain, today)
-                    .unwrap()
-                    .0,
-                warnings: Vec::new(),
-                category_given: false,
-            },
+            import_row(8, &plain),
         ];
         let out = registry::import_persons(
             &db,
@@ -1081,7 +1070,6 @@ async fn an_import_by_a_role_without_trigger_rights_keeps_its_foreign_keys() {
         "the role must not be able to turn triggers off"
     );
 
-    let today = linli_core::clock::today();
     let tags = vec!["独居老人".to_owned()];
     let row = |row: usize, name: &str, body: &str, relation: &str| {
         let n = id(body);
@@ -1093,14 +1081,7 @@ async fn an_import_by_a_role_without_trigger_rights_keeps_its_foreign_keys() {
             tags: &tags,
             ..Default::default()
         };
-        registry::ImportRow {
-            row,
-            draft: linli_core::registry::PersonDraft::parse(&input, today)
-                .unwrap()
-                .0,
-            warnings: Vec::new(),
-            category_given: false,
-        }
+        import_row(row, &input)
     };
     let out = registry::import_persons(
         &plain,
