@@ -505,10 +505,6 @@ pub async fn create(
             message: w.message,
         })
         .collect();
-    let id_hash = draft
-        .document
-        .as_ref()
-        .map(|d| keys.lookup_hash(ID_HASH, d.as_str()));
     if let Some(document) = &draft.document {
         if let Some((other, path)) = registered_with(db, document).await? {
             let visible = JurisdictionPath::parse(&path)
@@ -563,51 +559,27 @@ pub async fn create(
         }
         (None, None) => None,
     };
-    let (name_pinyin, name_initials) = draft.name.pinyin();
     let now = now_ms();
-    let id_cipher = draft
-        .document
-        .as_ref()
-        .map(|d| keys.encrypt(d.as_str()))
-        .transpose()?;
-    let phone_cipher = draft
-        .phone
-        .as_ref()
-        .map(|p| keys.encrypt(p.as_str()))
-        .transpose()?;
-    let row = sqlx::query(
-        "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, relation, name, name_pinyin, \
-         name_initials, gender, birth_date, ethnic_group, id_kind, id_cipher, id_hash, id_last4, phone_cipher, phone_hash, \
-         phone_last4, hukou_address, category, state, warnings_json, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 'active', $22, $23, $23) \
-         RETURNING id",
-    )
-    .bind(node.id)
-    .bind(node.path.root_id())
-    .bind(node.path.as_str())
-    .bind(dwelling_id)
-    .bind(household_id)
-    .bind(draft.relation.map(|r| r.as_str()))
-    .bind(draft.name.as_str())
-    .bind(&name_pinyin)
-    .bind(&name_initials)
-    .bind(draft.gender.map(|g| g.as_str()))
-    .bind(draft.birth_date.map(format_date))
-    .bind(draft.ethnic_group.as_ref().map(|e| e.as_str().to_owned()))
-    .bind(draft.document.as_ref().map(|d| d.kind().as_str()))
-    .bind(id_cipher)
-    .bind(id_hash)
-    .bind(draft.document.as_ref().map(|d| d.last4().to_owned()))
-    .bind(phone_cipher)
-    .bind(draft.phone.as_ref().map(|p| keys.lookup_hash(PHONE_HASH, p.as_str())))
-    .bind(draft.phone.as_ref().map(|p| p.last4().to_owned()))
-    .bind(draft.hukou_address.clone())
-    .bind(draft.category.as_str())
-    .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(conflict_on("id_number", "该证件号码已登记"))?;
+    let person = BulkPerson {
+        node: &node,
+        draft,
+        dwelling_id,
+        household_id,
+        warnings,
+    };
+    let mut params = Params::new();
+    let values = person_values(&mut params, keys, &person, now)?;
+    let BulkPerson {
+        draft, warnings, ..
+    } = person;
+    let row = params
+        .bind_owned(sqlx::query(&format!(
+            "INSERT INTO person ({PERSON_COLUMNS}) VALUES ({}) RETURNING id",
+            values.join(", ")
+        )))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_on("id_number", "该证件号码已登记"))?;
     let id: i64 = row.try_get(0)?;
     for t in tag_ids {
         sqlx::query("INSERT INTO person_tag (person_id, tag_id) VALUES ($1, $2)")
