@@ -225,13 +225,18 @@ impl<'a> PersonImport<'a> {
             Link::Pooled(_) => None,
         };
         let placed = self.place(&fresh, drawn.as_deref()).await?;
-        let heads: Vec<(usize, Option<i64>)> = fresh
-            .iter()
-            .zip(&placed)
-            .enumerate()
-            .filter(|(_, (r, _))| r.draft.relation == Some(Relation::Head))
-            .map(|(k, (_, (_, h)))| (k, *h))
-            .collect();
+        // Households still to be given their head (where it was not known when they were
+        // founded): (row in the chunk, household).
+        let heads: Vec<(usize, Option<i64>)> = match drawn {
+            Some(_) => Vec::new(),
+            None => fresh
+                .iter()
+                .zip(&placed)
+                .enumerate()
+                .filter(|(_, (r, _))| r.draft.relation == Some(Relation::Head))
+                .map(|(k, (_, (_, h)))| (k, *h))
+                .collect(),
+        };
         let numbers: Vec<usize> = fresh.iter().map(|r| r.row).collect();
         let node = &self.node;
         let bulk: Vec<BulkPerson<'_>> = fresh
@@ -252,7 +257,6 @@ impl<'a> PersonImport<'a> {
                     .collect(),
             })
             .collect();
-        let pooled = drawn.is_none();
         let ids = match (&mut self.link, drawn) {
             (Link::Pg(conn), Some(ids)) => {
                 copy_persons(self.db, conn, self.scope, &bulk, &ids).await?;
@@ -262,13 +266,11 @@ impl<'a> PersonImport<'a> {
             _ => return Err(StoreError::Internal("roster import: ids not drawn".into())),
         };
         drop(bulk);
-        if pooled {
-            let heads: Vec<(i64, i64)> = heads
-                .into_iter()
-                .filter_map(|(k, h)| Some((h?, *ids.get(k)?)))
-                .collect();
-            self.set_heads(&heads).await?;
-        }
+        let heads: Vec<(i64, i64)> = heads
+            .into_iter()
+            .filter_map(|(k, h)| Some((h?, *ids.get(k)?)))
+            .collect();
+        self.set_heads(&heads).await?;
         self.outcome.stored_count += ids.len();
         Ok(numbers.into_iter().zip(ids).collect())
     }
@@ -328,7 +330,7 @@ impl<'a> PersonImport<'a> {
             )
             .await?
             .pop()
-            .unwrap_or_default();
+            .ok_or_else(|| StoreError::Internal("roster import: reference check gave no row".into()))?;
         if broken > 0 {
             return Err(StoreError::Internal(format!(
                 "roster import: {broken} row(s) would reference a missing record; nothing was stored"
