@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use linli_core::idnumber::check_char;
+use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::{PersonDraft, PersonInput};
-use linli_core::{clock, NodeKind, Scope};
-use linli_store::nodes::{self, Node};
+use linli_core::{kernel::clock, NodeKind, Scope};
+use linli_store::accounts::{self, NewUser};
+use linli_store::infra::secret::{random_token, Keyring};
 use linli_store::registry::{self, BulkPerson};
-use linli_store::secret::{random_token, Keyring};
-use linli_store::users::{self, NewUser};
+use linli_store::tree::{self, Node};
 use linli_store::Db;
 
 use crate::CliError;
@@ -163,7 +163,7 @@ impl Scratch {
 async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
     let op = Scope::operator();
     crate::demo::build_tree(db).await?;
-    let tree = nodes::subtree(db, &op, None).await?;
+    let tree = tree::subtree(db, &op, None).await?;
     // People live in buildings, and in the village groups (which have no buildings).
     let homes: Vec<&Node> = tree
         .iter()
@@ -237,7 +237,7 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
     let password = format!("bench-{}", random_token(8));
     let staff_user = format!("bench_staff_{}", random_token(3));
     let grid_user = format!("bench_grid_{}", random_token(3));
-    users::create(
+    accounts::create(
         db,
         &op,
         NewUser {
@@ -249,7 +249,7 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
         },
     )
     .await?;
-    users::create(
+    accounts::create(
         db,
         &op,
         NewUser {
@@ -472,12 +472,12 @@ fn write_rosters(dir: &std::path::Path, rows: u64) -> Result<(PathBuf, PathBuf),
     use std::io::Write;
     let csv_path = dir.join("roster.csv");
     let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
-    let header: Vec<String> = linli_core::roster::TEMPLATE_HEADER
+    let header: Vec<String> = linli_core::registry::roster::TEMPLATE_HEADER
         .iter()
         .map(|h| (*h).to_owned())
         .collect();
-    csv.write_all(linli_core::roster::to_csv(std::slice::from_ref(&header)).as_bytes())?;
-    let mut xlsx = linli_core::sheet::XlsxOut::new("花名册")?;
+    csv.write_all(linli_core::registry::roster::to_csv(std::slice::from_ref(&header)).as_bytes())?;
+    let mut xlsx = linli_core::registry::sheet::XlsxOut::new("花名册")?;
     xlsx.header(&header)?;
     let mut block = Vec::with_capacity(10_000);
     for i in 0..rows {
@@ -485,7 +485,7 @@ fn write_rosters(dir: &std::path::Path, rows: u64) -> Result<(PathBuf, PathBuf),
         xlsx.row(&row)?;
         block.push(row);
         if block.len() == 10_000 || i + 1 == rows {
-            let text = linli_core::roster::to_csv(&block);
+            let text = linli_core::registry::roster::to_csv(&block);
             csv.write_all(text.trim_start_matches('\u{FEFF}').as_bytes())?;
             block.clear();
         }
@@ -610,7 +610,7 @@ async fn import_in(dir: &std::path::Path, args: &ImportBench) -> Result<(), CliE
     ));
     let bare = Instant::now();
     let mut cells = 0usize;
-    linli_core::sheet::read_rows(&xlsx_path, |_, _, row| {
+    linli_core::registry::sheet::read_rows(&xlsx_path, |_, _, row| {
         cells += row.len();
         true
     })?;

@@ -11,15 +11,15 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use linli_core::idnumber::check_char;
-use linli_core::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::PersonInput;
-use linli_core::{clock, NodeKind, Scope};
+use linli_core::{kernel::clock, NodeKind, Scope};
+use linli_store::accounts::{self, NewUser};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
+use linli_store::infra::secret::random_token;
 use linli_store::registry::Placement;
-use linli_store::secret::random_token;
-use linli_store::users::{self, NewUser};
+use linli_store::tree::{self, Node};
 use linli_store::Db;
 use linli_web::auth::ApiUser;
 
@@ -50,7 +50,7 @@ struct Phase {
 async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
     let op = Scope::operator();
     crate::demo::build_tree(db).await?;
-    let tree = nodes::subtree(db, &op, None).await?;
+    let tree = tree::subtree(db, &op, None).await?;
     let homes: Vec<&Node> = tree
         .iter()
         .filter(|n| n.kind == NodeKind::Building)
@@ -154,7 +154,7 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         let _ = linli_web::serve(listener, app).await;
     });
     let user = format!("bench_staff_{}", random_token(3));
-    let created = users::create(
+    let created = accounts::create(
         db,
         &op,
         NewUser {
@@ -166,7 +166,7 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         },
     )
     .await?;
-    let token = users::issue_token(db, &op, created.id, "bench").await?;
+    let token = accounts::issue_token(db, &op, created.id, "bench").await?;
 
     println!(
         "\n{} clients, {} s per run, {} observations; check-ins dated inside their periods.\n",

@@ -15,11 +15,11 @@
 
 use std::time::{Duration, Instant};
 
-use linli_core::clock::parse_date;
-use linli_core::report::EPIDEMIC_DAILY;
+use linli_core::kernel::clock::parse_date;
+use linli_core::reports::EPIDEMIC_DAILY;
 use linli_core::Scope;
-use linli_store::nodes;
 use linli_store::reports;
+use linli_store::tree;
 use linli_store::Db;
 
 use crate::CliError;
@@ -69,7 +69,7 @@ async fn run(db: &Db, args: &ReportBench) -> Result<(), CliError> {
         tree.nodes,
         started.elapsed().as_secs_f64()
     );
-    let district = nodes::get(db, &op, 1).await?;
+    let district = tree::get(db, &op, 1).await?;
     let stored = reports::template_on(db, EPIDEMIC_DAILY, day).await?;
 
     // Warm up, and check the whole-tree figures against the node-by-node computation.
@@ -113,7 +113,7 @@ async fn run(db: &Db, args: &ReportBench) -> Result<(), CliError> {
         page_times.push(t.elapsed());
     }
     // Node by node: the district, its streets and communities (the levels people open).
-    let upper: Vec<i64> = nodes::subtree(db, &op, Some(district.id))
+    let upper: Vec<i64> = tree::subtree(db, &op, Some(district.id))
         .await?
         .into_iter()
         .filter(|n| n.kind != linli_core::NodeKind::Grid)

@@ -3,9 +3,9 @@
 //! grids of 300–400 households, with buildings — and one account per role.
 
 use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
-use linli_store::users::{self, NewUser};
-use linli_store::{secret, Db};
+use linli_store::accounts::{self, NewUser};
+use linli_store::tree::{self, Node};
+use linli_store::{infra::secret, Db};
 
 use crate::CliError;
 
@@ -85,27 +85,27 @@ async fn add(
         opened_on: Some("2020-01-01"),
     })
     .map_err(linli_store::StoreError::Invalid)?;
-    Ok(nodes::create(db, &Scope::operator(), new).await?)
+    Ok(tree::create(db, &Scope::operator(), new).await?)
 }
 
 /// Builds the demo tree unless it is there already. Returns the number of nodes created.
 pub async fn build_tree(db: &Db) -> Result<usize, CliError> {
     let op = Scope::operator();
-    if nodes::find_by_names(db, &op, &[DISTRICT.0, STREET.0, COMMUNITY.0])
+    if tree::find_by_names(db, &op, &[DISTRICT.0, STREET.0, COMMUNITY.0])
         .await?
         .is_some()
     {
         return Ok(0);
     }
     let mut created = 0usize;
-    let district = match nodes::find_by_names(db, &op, &[DISTRICT.0]).await? {
+    let district = match tree::find_by_names(db, &op, &[DISTRICT.0]).await? {
         Some(d) => d,
         None => {
             created += 1;
             add(db, None, "district", DISTRICT.0, Some(DISTRICT.1), None).await?
         }
     };
-    let street = match nodes::find_by_names(db, &op, &[DISTRICT.0, STREET.0]).await? {
+    let street = match tree::find_by_names(db, &op, &[DISTRICT.0, STREET.0]).await? {
         Some(s) => s,
         None => {
             created += 1;
@@ -224,8 +224,13 @@ pub async fn seed_departments(db: &Db) -> Result<(), CliError> {
         "供电所",
     ] {
         if !have.iter().any(|h| h == name) {
-            requests::create_department(db, &Scope::operator(), name, linli_core::clock::now_ms())
-                .await?;
+            requests::create_department(
+                db,
+                &Scope::operator(),
+                name,
+                linli_core::kernel::clock::now_ms(),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -233,15 +238,15 @@ pub async fn seed_departments(db: &Db) -> Result<(), CliError> {
 
 /// Demo enterprises of 里布嘎社区, one in each state: reopened (and inspected), waiting for the
 /// community's decision, rejected, and not reopened for each of a few reasons. Credit codes
-/// are made valid by the GB 32100 check of `linli_core::enterprise`.
+/// are made valid by the GB 32100 check of `linli_core::enterprises`.
 pub async fn seed_enterprises(db: &Db, community: &Node) -> Result<(), CliError> {
-    use linli_core::enterprise::{
+    use linli_core::enterprises::{
         credit_check_char, ChecklistItem, EnterpriseInput, InspectionInput, NotReopened,
         ReopeningDecision, ReopeningInput,
     };
     use linli_store::enterprises;
     let op = Scope::operator();
-    let grid = nodes::find_by_names(
+    let grid = tree::find_by_names(
         db,
         &op,
         &[
@@ -333,7 +338,8 @@ pub async fn seed_enterprises(db: &Db, community: &Node) -> Result<(), CliError>
                 let r = enterprises::apply(db, &op, e.id, &apply(&all)).await?;
                 let ok = ReopeningDecision::Approve { note: None };
                 enterprises::decide(db, &op, r.id, &ok).await?;
-                let today = linli_core::clock::format_date(linli_core::clock::today());
+                let today =
+                    linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
                 let check = InspectionInput {
                     inspected_on: &today,
                     inspector: "李秀英",
@@ -377,7 +383,7 @@ pub async fn seed_supplies(db: &Db, street: &Node, community: &Node) -> Result<(
     let site = |name: &str, upper: bool| {
         SiteDraft::parse(name, None, upper).map_err(|e| CliError::Usage(format!("{e:?}")))
     };
-    let compound = nodes::find_by_names(
+    let compound = tree::find_by_names(
         db,
         &op,
         &[DISTRICT.0, STREET.0, COMMUNITY.0, COMPOUNDS[0].0],
@@ -433,15 +439,15 @@ pub async fn accounts(db: &Db, password: Option<&str>) -> Result<Vec<Login>, Cli
         let node = if path.is_empty() {
             None
         } else {
-            Some(nodes::find_by_names(db, &op, path).await?.ok_or_else(|| {
+            Some(tree::find_by_names(db, &op, path).await?.ok_or_else(|| {
                 CliError::Usage(format!("demo node {} is missing", path.join("/")))
             })?)
         };
         let node_ids: Vec<i64> = node.iter().map(|n| n.id).collect();
-        match users::find(db, &op, username).await? {
-            Some(existing) => users::set_password(db, &op, existing.id, &pw).await?,
+        match accounts::find(db, &op, username).await? {
+            Some(existing) => accounts::set_password(db, &op, existing.id, &pw).await?,
             None => {
-                users::create(
+                accounts::create(
                     db,
                     &op,
                     NewUser {

@@ -9,10 +9,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use linli_core::import_job::{
+use linli_core::registry::import_job::{
     judge_source, Counts, Judge, Judged, Outcome, RejectedRow, ReportLine, RosterSource,
 };
-use linli_core::{clock, Scope};
+use linli_core::{kernel::clock, Scope};
 use linli_store::registry::{self, OnDuplicate, PersonImport};
 use linli_store::Db;
 use serde_json::json;
@@ -299,7 +299,8 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         write_report(path, &head, &lines)?;
     }
     if let Some(path) = args.rejects {
-        let bytes = linli_core::import_job::rejected_rows_xlsx(&source.header_rows, &rejected)?;
+        let bytes =
+            linli_core::registry::import_job::rejected_rows_xlsx(&source.header_rows, &rejected)?;
         std::fs::write(path, bytes)?;
         println!(
             "{} rejected row(s) written to {}",

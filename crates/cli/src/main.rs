@@ -23,9 +23,9 @@ macro_rules! say {
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use linli_core::{clock, NewNode, NodeInput, Scope};
-use linli_store::nodes;
-use linli_store::users::{self, NewUser};
+use linli_core::{kernel::clock, NewNode, NodeInput, Scope};
+use linli_store::accounts::{self, NewUser};
+use linli_store::tree;
 use linli_store::{redact_url, Db, Page, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -324,7 +324,9 @@ async fn open(global: &Global) -> Result<Db, CliError> {
     };
     db.migrate().await?;
     // Keys stay in the data directory (or LINLI_KEY) whichever database holds the data.
-    let db = db.with_keys(linli_store::secret::Keyring::load_or_create(&global.data)?);
+    let db = db.with_keys(linli_store::infra::secret::Keyring::load_or_create(
+        &global.data,
+    )?);
     db.check_key().await?;
     Ok(db)
 }
@@ -350,8 +352,8 @@ fn password_or_prompt(given: Option<String>, what: &str) -> Result<String, CliEr
     Ok(first)
 }
 
-async fn find_user(db: &Db, username: &str) -> Result<users::User, CliError> {
-    users::find(db, &Scope::operator(), username)
+async fn find_user(db: &Db, username: &str) -> Result<accounts::User, CliError> {
+    accounts::find(db, &Scope::operator(), username)
         .await?
         .ok_or_else(|| CliError::Usage(format!("no account `{username}`")))
 }
@@ -387,7 +389,7 @@ async fn overdue_alerts(db: Db) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match linli_store::alerts::raise_overdue(&db, clock::now_ms()).await {
+        match linli_store::epidemic::alerts::raise_overdue(&db, clock::now_ms()).await {
             Ok(run) if run.raised + run.closed > 0 => {
                 tracing::info!(
                     raised = run.raised,
@@ -407,7 +409,7 @@ async fn retention_job(db: Db, days: i64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match linli_store::retention::anonymise_due(&db, clock::today(), days).await {
+        match linli_store::epidemic::retention::anonymise_due(&db, clock::today(), days).await {
             Ok(run) if run.total() > 0 => tracing::info!(?run, "retention: records anonymised"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention job failed"),
@@ -420,13 +422,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Init { admin_password } => {
             let db = open(&cli.global).await?;
-            if users::count(&db).await? > 0 {
+            if accounts::count(&db).await? > 0 {
                 return Err(CliError::Usage(
                     "already initialised: accounts exist (use `linli user passwd admin`)".into(),
                 ));
             }
             let pw = password_or_prompt(admin_password, "Password for admin")?;
-            users::create(
+            accounts::create(
                 &db,
                 &op,
                 NewUser {
@@ -497,7 +499,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     password,
                 } => {
                     let pw = password_or_prompt(password, &format!("Password for {username}"))?;
-                    let u = users::create(
+                    let u = accounts::create(
                         &db,
                         &op,
                         NewUser {
@@ -519,7 +521,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         "role",
                         "status"
                     );
-                    for u in users::list(&db, &op, Page::all()).await? {
+                    for u in accounts::list(&db, &op, Page::all()).await? {
                         let nodes: Vec<String> = u
                             .nodes
                             .iter()
@@ -539,7 +541,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 UserCommand::Passwd { username, password } => {
                     let u = find_user(&db, &username).await?;
                     let pw = password_or_prompt(password, &format!("New password for {username}"))?;
-                    users::set_password(&db, &op, u.id, &pw).await?;
+                    accounts::set_password(&db, &op, u.id, &pw).await?;
                     say!("Password of `{username}` changed; its sessions were ended.");
                 }
                 UserCommand::Token {
@@ -549,10 +551,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 } => {
                     let u = find_user(&db, &username).await?;
                     if revoke {
-                        let n = users::revoke_tokens(&db, &op, u.id).await?;
+                        let n = accounts::revoke_tokens(&db, &op, u.id).await?;
                         say!("Revoked {n} token(s) of `{username}`.");
                     } else {
-                        let token = users::issue_token(&db, &op, u.id, &label).await?;
+                        let token = accounts::issue_token(&db, &op, u.id, &label).await?;
                         eprintln!("API token for `{username}` (shown once; send as `Authorization: Bearer …`):");
                         say!("{token}");
                     }
@@ -657,7 +659,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         opened_on: opened_on.as_deref(),
                     })
                     .map_err(StoreError::Invalid)?;
-                    let n = nodes::create(&db, &op, new).await?;
+                    let n = tree::create(&db, &op, new).await?;
                     say!(
                         "Created {} `{}`, id {}, path {}.",
                         n.kind,
@@ -667,7 +669,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     );
                 }
                 NodeCommand::List { root, all } => {
-                    for n in nodes::subtree(&db, &op, root).await? {
+                    for n in tree::subtree(&db, &op, root).await? {
                         if !all && !n.is_open() {
                             continue;
                         }
@@ -695,7 +697,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     }
                 }
                 NodeCommand::Move { id, parent } => {
-                    let n = nodes::move_subtree(&db, &op, id, parent).await?;
+                    let n = tree::move_subtree(&db, &op, id, parent).await?;
                     say!("Moved `{}` to {}.", n.name, n.path);
                 }
                 NodeCommand::Close { id, on } => {
@@ -704,7 +706,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         .map(|d| clock::parse_date("on", d))
                         .transpose()
                         .map_err(StoreError::from)?;
-                    let n = nodes::close(&db, &op, id, on).await?;
+                    let n = tree::close(&db, &op, id, on).await?;
                     say!(
                         "Closed `{}` and everything under it on {}.",
                         n.name,

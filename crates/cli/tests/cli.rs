@@ -463,19 +463,21 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     // --on-duplicate update: the stored person takes the row's cells, with history.
     let csv = dir.join("update.csv");
     let fixture_rows = std::fs::read(fixture("roster.gbk.csv")).unwrap();
-    let (text, _) = linli_core::roster::decode(&fixture_rows);
-    let cells = linli_core::roster::read_csv(&text).unwrap();
-    let (header, first) = linli_core::roster::HeaderMap::detect(&cells).unwrap();
+    let (text, _) = linli_core::registry::roster::decode(&fixture_rows);
+    let cells = linli_core::registry::roster::read_csv(&text).unwrap();
+    let (header, first) = linli_core::registry::roster::HeaderMap::detect(&cells).unwrap();
     let id_col = header
-        .position(linli_core::roster::Column::IdNumber)
+        .position(linli_core::registry::roster::Column::IdNumber)
         .unwrap();
-    let name_col = header.position(linli_core::roster::Column::Name).unwrap();
+    let name_col = header
+        .position(linli_core::registry::roster::Column::Name)
+        .unwrap();
     let mut person = cells[first].clone();
     let old_name = person[name_col].clone();
     person[name_col] = format!("{old_name}改");
     let mut rows = cells[..first].to_vec();
     rows.push(person.clone());
-    std::fs::write(&csv, linli_core::roster::to_csv(&rows)).unwrap();
+    std::fs::write(&csv, linli_core::registry::roster::to_csv(&rows)).unwrap();
     let updated = ok(&linli(
         &dir,
         None,

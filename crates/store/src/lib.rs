@@ -1,31 +1,26 @@
 //! Linli's storage layer: the only crate with SQL. One query code base serves the embedded
-//! SQLite database and PostgreSQL through sqlx's `Any` driver (see `docs/storage.md`).
+//! SQLite database and PostgreSQL through sqlx's `Any` driver (see `docs/architecture.md`, "Storage").
 //!
 //! Every function that reads or changes jurisdiction data takes the caller's [`Scope`] and
 //! applies it itself, so a handler cannot forget it.
 
-pub mod alerts;
-pub mod audit;
-pub mod checkpoints;
-pub mod contacts;
-pub mod dashboard;
-mod db;
-pub mod declarations;
+// Areas: one folder each, the same word in every crate (see docs/architecture.md).
+pub mod accounts;
 pub mod enterprises;
 pub mod epidemic;
-mod import;
-pub mod nodes;
-pub mod policies;
 pub mod registry;
 pub mod reports;
 pub mod requests;
-pub mod retention;
-pub mod secret;
 pub mod supplies;
-pub mod testing;
-pub mod users;
+pub mod tree;
 
-pub use db::{redact_url, Backend, Db, SQLITE_FILE};
+// What the areas share; it imports no area.
+pub mod infra;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use infra::db::{redact_url, Backend, Db, SQLITE_FILE};
 
 use linli_core::{CoreError, Scope};
 
@@ -93,7 +88,7 @@ impl Page {
 /// The SQL condition restricting `column` (a materialised path) to the caller's jurisdiction:
 /// no condition for an admin, one range per root otherwise, and a condition that matches
 /// nothing for a scope without roots.
-pub(crate) fn scope_filter(scope: &Scope, column: &str, params: &mut db::Params) -> String {
+pub(crate) fn scope_filter(scope: &Scope, column: &str, params: &mut infra::db::Params) -> String {
     if scope.is_admin() {
         return "1 = 1".to_owned();
     }
@@ -113,4 +108,22 @@ pub(crate) fn scope_filter(scope: &Scope, column: &str, params: &mut db::Params)
         })
         .collect();
     format!("({})", ranges.join(" OR "))
+}
+
+/// What every clone of a [`Db`] shares beside the pool: the areas' in-process caches. Declared
+/// here, where the areas are composed, so the database module names none of them.
+#[derive(Debug, Default)]
+pub(crate) struct Caches {
+    /// Callers resolved recently (see [`accounts::PrincipalCache`]).
+    pub(crate) principals: accounts::PrincipalCache,
+}
+
+impl Db {
+    /// Applies the migrations this backend has not seen yet, then writes the data every
+    /// database starts with (the quarantine policy presets).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_schema().await?;
+        epidemic::ensure_presets(self).await?;
+        Ok(())
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::secret::{random_token, Keyring};
+use crate::infra::secret::{random_token, Keyring};
 use crate::Db;
 
 /// The environment variable naming the PostgreSQL database tests may use.
@@ -14,7 +14,7 @@ pub const PG_URL_VAR: &str = "LINLI_TEST_PG_URL";
 fn test_key(dir: &std::path::Path) -> Keyring {
     let (keys, hex) = Keyring::generate();
     std::fs::create_dir_all(dir).expect("create test dir");
-    std::fs::write(dir.join(crate::secret::KEY_FILE), hex).expect("write test key");
+    std::fs::write(dir.join(crate::infra::secret::KEY_FILE), hex).expect("write test key");
     keys
 }
 

@@ -2,10 +2,10 @@
 //! `now` for the overdue job.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::parse_date;
+use linli_core::kernel::clock::parse_date;
 use linli_core::Scope;
-use linli_store::alerts::{self, AlertOutcome, OverdueRun};
-use linli_store::nodes::Node;
+use linli_store::epidemic::alerts::{self, AlertOutcome, OverdueRun};
+use linli_store::tree::Node;
 use linli_store::{both_backends, epidemic, Db, StoreError};
 
 mod support;
@@ -13,7 +13,8 @@ use support::{high_risk_area, op, screening, tree};
 
 /// Unix milliseconds of a China-time instant `YYYY-MM-DD HH:MM`.
 fn at(s: &str) -> i64 {
-    linli_core::clock::parse_instant("at", &format!("{}T{}:00+08:00", &s[..10], &s[11..])).unwrap()
+    linli_core::kernel::clock::parse_instant("at", &format!("{}T{}:00+08:00", &s[..10], &s[11..]))
+        .unwrap()
 }
 
 struct World {
@@ -278,10 +279,10 @@ both_backends!(
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
-        let audited = linli_store::audit::list(
+        let audited = linli_store::infra::audit::list(
             &db,
             &op(),
-            &linli_store::audit::AuditFilter {
+            &linli_store::infra::audit::AuditFilter {
                 action_prefix: Some("alert.handle".into()),
                 ..Default::default()
             },

@@ -2,11 +2,11 @@
 //! own, on SQLite (the writer's raw fast path) and on PostgreSQL (the generic path).
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::{parse_date, parse_instant};
-use linli_core::policy::Temperature;
+use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::{parse_date, parse_instant};
 use linli_core::{Role, Scope};
 use linli_store::epidemic::{self, CheckinInput, CheckinJob, CheckinWriter};
-use linli_store::nodes::Node;
+use linli_store::tree::Node;
 use linli_store::{both_backends, Db, StoreError};
 
 mod support;
@@ -68,7 +68,7 @@ both_backends!(
         let official = Scope::for_user(10, "off", Role::Official, vec![c.path.clone()]);
         let inside = parse_instant("at", "2020-02-03T08:00:00+08:00").unwrap();
         let after = parse_instant("at", "2020-02-15T08:00:00+08:00").unwrap();
-        let future = linli_core::clock::now_ms() + 3_600_000;
+        let future = linli_core::kernel::clock::now_ms() + 3_600_000;
 
         let writer = CheckinWriter::new(db.clone());
         // Every kind, many times over, all queued at once so that they share batches.

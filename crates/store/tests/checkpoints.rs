@@ -1,15 +1,15 @@
 //! Checkpoints, passes, gate scans and trips; each test on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::checkpoint::{Direction, ScanOutcome, TripDraft, VehiclePlate};
-use linli_core::clock::parse_instant;
-use linli_core::policy::Temperature;
+use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, TripDraft, VehiclePlate};
+use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::parse_instant;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
-use linli_store::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
-use linli_store::nodes::Node;
+use linli_store::epidemic::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
 use linli_store::registry::{self, Placement};
-use linli_store::{both_backends, retention, Db, StoreError};
+use linli_store::tree::Node;
+use linli_store::{both_backends, epidemic::retention, Db, StoreError};
 
 mod support;
 use support::{date, node, op, tree};

@@ -1,12 +1,12 @@
 //! Cases, close contacts and the chain of transmission, each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::{format_date, today};
-use linli_core::contact::CaseKind;
-use linli_core::policy::{ContactKind, Measure};
+use linli_core::epidemic::contact::CaseKind;
+use linli_core::epidemic::policy::{ContactKind, Measure};
+use linli_core::kernel::clock::{format_date, today};
 use linli_core::{Role, Scope};
-use linli_store::contacts::{self, OUT_OF_SCOPE};
-use linli_store::{both_backends, nodes, Db, StoreError};
+use linli_store::epidemic::contacts::{self, OUT_OF_SCOPE};
+use linli_store::{both_backends, tree, Db, StoreError};
 use sqlx::Row;
 
 mod support;
@@ -231,7 +231,8 @@ both_backends!(
         assert_eq!(observation(&db, obs).await.2, "2022-07-15");
 
         // The check-in path works on it as on an arrival's observation.
-        let at = linli_core::clock::parse_instant("at", "2022-07-08T08:00:00+08:00").unwrap();
+        let at =
+            linli_core::kernel::clock::parse_instant("at", "2022-07-08T08:00:00+08:00").unwrap();
         epidemic_checkin(&db, obs, at).await;
     }
 );
@@ -243,7 +244,7 @@ async fn epidemic_checkin(db: &Db, obs: i64, at: i64) {
         obs,
         &linli_store::epidemic::CheckinInput {
             at,
-            temperature: Some(linli_core::policy::Temperature::parse("36.6").unwrap()),
+            temperature: Some(linli_core::epidemic::policy::Temperature::parse("36.6").unwrap()),
             symptoms: Vec::new(),
         },
     )
@@ -398,7 +399,7 @@ both_backends!(
             contacts::chain_with_names(&db, &worker, case, None).await,
             Err(StoreError::Forbidden(_))
         ));
-        let community = nodes::get(&db, &op(), t.grid_a.parent_id.unwrap())
+        let community = tree::get(&db, &op(), t.grid_a.parent_id.unwrap())
             .await
             .unwrap();
         let staff = Scope::for_user(11, "staff", Role::Staff, vec![community.path.clone()]);
@@ -407,10 +408,10 @@ both_backends!(
             .unwrap();
         assert!(named.nodes.iter().any(|n| n.label == "乙网格秘密"));
         assert_eq!(named.nodes[0].label, "张病例");
-        let entries = linli_store::audit::list(
+        let entries = linli_store::infra::audit::list(
             &db,
             &op(),
-            &linli_store::audit::AuditFilter {
+            &linli_store::infra::audit::AuditFilter {
                 action_prefix: Some("contact_chain.".into()),
                 ..Default::default()
             },
@@ -473,7 +474,7 @@ async fn arrive(db: &Db, person: i64, origin: &str, on: &str) -> i64 {
 both_backends!(
     a_contact_already_observed_after_an_arrival_keeps_one_observation,
     |db: Db| async move {
-        use linli_core::policy::{DivisionCode, RiskArea, RiskLevel};
+        use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
         let t = tree(&db).await;
         for (code, level) in [("310101", RiskLevel::Low), ("420111", RiskLevel::High)] {
             let area = RiskArea::new(
@@ -538,7 +539,8 @@ both_backends!(
         assert_eq!(row.try_get::<String, _>(2).unwrap(), "ninth-edition");
         assert_eq!(row.try_get::<i64, _>(3).unwrap(), obs);
         // A check-in on the day of arrival is still inside the period.
-        let at = linli_core::clock::parse_instant("at", "2022-07-02T20:00:00+08:00").unwrap();
+        let at =
+            linli_core::kernel::clock::parse_instant("at", "2022-07-02T20:00:00+08:00").unwrap();
         epidemic_checkin(&db, obs, at).await;
 
         // Back from a high-risk area on 07-02: 7 days centralised, to 07-08. A 次密接 (7 days

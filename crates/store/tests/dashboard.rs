@@ -3,9 +3,9 @@
 //! dashboard of a node outside the caller's jurisdiction is not found.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::parse_date;
+use linli_core::kernel::clock::parse_date;
 use linli_core::{Role, Scope};
-use linli_store::dashboard::{self, Figures};
+use linli_store::epidemic::dashboard::{self, Figures};
 use linli_store::{both_backends, Db, StoreError};
 
 mod support;

@@ -2,14 +2,14 @@
 //! each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::parse_date;
-use linli_core::policy::{DivisionCode, Measure, RiskArea, RiskLevel};
+use linli_core::epidemic::policy::{DivisionCode, Measure, RiskArea, RiskLevel};
+use linli_core::kernel::clock::parse_date;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::audit::{self, AuditFilter};
-use linli_store::declarations::{self, DeclarationInput};
-use linli_store::nodes::Node;
+use linli_store::epidemic::declarations::{self, DeclarationInput};
+use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::registry::{self, Placement};
+use linli_store::tree::Node;
 use linli_store::{both_backends, epidemic, Db, Page, StoreError};
 
 mod support;

@@ -2,14 +2,14 @@
 //! public links, inspections, not-reopened counts, scope), each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::enterprise::{
+use linli_core::enterprises::{
     credit_check_char, ChecklistItem, EnterpriseInput, InspectionInput, NotReopened,
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
 use linli_core::{Role, Scope};
-use linli_store::audit::{self, AuditFilter};
 use linli_store::enterprises::{self, Standing};
-use linli_store::nodes::Node;
+use linli_store::infra::audit::{self, AuditFilter};
+use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 
 mod support;
@@ -162,7 +162,7 @@ both_backends!(
         ));
 
         // No inspection before an approval.
-        let today = linli_core::clock::format_date(linli_core::clock::today());
+        let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
         let insp = InspectionInput {
             inspected_on: &today,
             inspector: "李四",

@@ -2,14 +2,16 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::contact::CaseKind;
-use linli_core::policy::{ContactKind, DivisionCode, Measure, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::contact::CaseKind;
+use linli_core::epidemic::policy::{
+    ContactKind, DivisionCode, Measure, RiskArea, RiskLevel, Temperature,
+};
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
-use linli_store::contacts;
+use linli_store::epidemic::contacts;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson};
-use linli_store::nodes::Node;
 use linli_store::registry::Placement;
+use linli_store::tree::Node;
 use linli_store::{both_backends, Db, StoreError};
 
 mod support;
@@ -21,7 +23,7 @@ both_backends!(
         let all = epidemic::published_policies(&db).await.unwrap();
         let dates: Vec<String> = all
             .iter()
-            .map(|p| linli_core::clock::format_date(p.policy.effective_from()))
+            .map(|p| linli_core::kernel::clock::format_date(p.policy.effective_from()))
             .collect();
         assert_eq!(
             dates,
@@ -230,7 +232,7 @@ both_backends!(
             .unwrap();
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
         let obs = r.observation_id.unwrap();
-        let at = |s: &str| linli_core::clock::parse_instant("at", s).unwrap();
+        let at = |s: &str| linli_core::kernel::clock::parse_instant("at", s).unwrap();
         let ok = epidemic::add_checkin(
             &db,
             &op(),
@@ -397,7 +399,8 @@ both_backends!(
             .unwrap();
         let worker_a = Scope::for_user(9, "wa", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let writer = epidemic::CheckinWriter::new(db.clone());
-        let at = linli_core::clock::parse_instant("at", "2020-02-03T08:00:00+08:00").unwrap();
+        let at =
+            linli_core::kernel::clock::parse_instant("at", "2020-02-03T08:00:00+08:00").unwrap();
         // 300 check-ins at once, so they share batches: worker A's on A's observation (every
         // tenth a fever), and some on B's observation, which A may not see.
         let mut tasks = Vec::new();
@@ -702,7 +705,7 @@ both_backends!(
         .await
         .unwrap();
         assert_eq!(linked, 4);
-        let run = linli_store::retention::anonymise_due(&db, date("2022-09-01"), 30)
+        let run = linli_store::epidemic::retention::anonymise_due(&db, date("2022-09-01"), 30)
             .await
             .unwrap();
         assert_eq!(run.arrivals, 0, "open observation: nothing purged");
@@ -727,11 +730,11 @@ both_backends!(
         assert_eq!(observations_of(&db, p).await, 2);
         // Released on 07-11: the four screenings of the first observation are purged with it
         // (30 days on), the new one is kept while its observation is open.
-        let run = linli_store::retention::anonymise_due(&db, date("2022-08-10"), 30)
+        let run = linli_store::epidemic::retention::anonymise_due(&db, date("2022-08-10"), 30)
             .await
             .unwrap();
         assert_eq!(run.arrivals, 0, "kept to the last day");
-        let run = linli_store::retention::anonymise_due(&db, date("2022-08-11"), 30)
+        let run = linli_store::epidemic::retention::anonymise_due(&db, date("2022-08-11"), 30)
             .await
             .unwrap();
         assert_eq!(run.arrivals, 4);

@@ -2,12 +2,14 @@
 //! version; each test on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::{format_date, today};
-use linli_core::policy::{self, ChangeKind, DivisionCode, PolicyVersion, RiskArea, RiskLevel};
+use linli_core::epidemic::policy::{
+    self, ChangeKind, DivisionCode, PolicyVersion, RiskArea, RiskLevel,
+};
+use linli_core::kernel::clock::{format_date, today};
 use linli_core::{Role, Scope};
 use linli_store::epidemic::{self, ArrivalInput};
-use linli_store::nodes::Node;
-use linli_store::{both_backends, policies, Db, StoreError};
+use linli_store::tree::Node;
+use linli_store::{both_backends, epidemic::policies, Db, StoreError};
 
 mod support;
 use support::{arrival, date, observe, op, registered, tree, Tree};

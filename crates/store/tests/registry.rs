@@ -3,7 +3,7 @@
 
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
-use linli_store::audit::{self, AuditFilter};
+use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::registry::{self, PersonPatch, Placement, SearchKind};
 use linli_store::{both_backends, Db, Page, StoreError};
 
@@ -14,7 +14,7 @@ use support::{field_of, id, op, tree};
 fn import_row(row: usize, input: &PersonInput<'_>) -> registry::ImportRow {
     registry::ImportRow {
         row,
-        draft: linli_core::registry::PersonDraft::parse(input, linli_core::clock::today())
+        draft: linli_core::registry::PersonDraft::parse(input, linli_core::kernel::clock::today())
             .unwrap()
             .0,
         warnings: Vec::new(),
@@ -386,7 +386,7 @@ both_backends!(
     bulk_insert_stores_everything_or_nothing,
     |db: Db| async move {
         let t = tree(&db).await;
-        let today = linli_core::clock::today();
+        let today = linli_core::kernel::clock::today();
         let draft = |name: &str, body: &str, phone: &str| {
             let n = id(body);
             linli_core::registry::PersonDraft::parse(
@@ -522,21 +522,25 @@ both_backends!(
         assert_eq!(log[0].ip.as_deref(), Some("10.1.1.1"));
 
         // Round trip: the importer's parser reads the export back to the same person.
-        let csv = linli_core::roster::to_csv(&full);
-        let (text, _) = linli_core::roster::decode(csv.as_bytes());
-        let cells = linli_core::roster::read_csv(&text).unwrap();
-        let (header, first) = linli_core::roster::HeaderMap::detect(&cells).unwrap();
+        let csv = linli_core::registry::roster::to_csv(&full);
+        let (text, _) = linli_core::registry::roster::decode(csv.as_bytes());
+        let cells = linli_core::registry::roster::read_csv(&text).unwrap();
+        let (header, first) = linli_core::registry::roster::HeaderMap::detect(&cells).unwrap();
         let parsed = header.extract(&cells, first);
         assert_eq!(parsed.len(), 2);
-        let verdicts = linli_core::roster::verdicts(&parsed, linli_core::clock::today());
+        let verdicts =
+            linli_core::registry::roster::verdicts(&parsed, linli_core::kernel::clock::today());
         assert!(
-            matches!(verdicts[0], linli_core::roster::Verdict::Accepted { .. }),
+            matches!(
+                verdicts[0],
+                linli_core::registry::roster::Verdict::Accepted { .. }
+            ),
             "{:?}",
             verdicts[0]
         );
         let (draft, _) = linli_core::registry::PersonDraft::parse(
             &parsed[0].fields.input(),
-            linli_core::clock::today(),
+            linli_core::kernel::clock::today(),
         )
         .unwrap();
         assert_eq!(draft.name.as_str(), "张三");
@@ -742,7 +746,7 @@ both_backends!(
     chunked_imports_join_households_across_chunks_update_and_roll_back,
     |db: Db| async move {
         let t = tree(&db).await;
-        let today = linli_core::clock::today();
+        let today = linli_core::kernel::clock::today();
         let row = |row: usize,
                    name: &str,
                    body: &str,
@@ -931,7 +935,7 @@ both_backends!(
         // gives backslashes, tabs, line breaks and `\N` meanings of their own: every field must
         // still read back exactly as the roster gave it, with its tags, warnings and history.
         let t = tree(&db).await;
-        let today = linli_core::clock::today();
+        let today = linli_core::kernel::clock::today();
         let tags = vec!["独居老人".to_owned(), "党员".to_owned()];
         let n = id("53340119850312001");
         let hukou = "浙江省\\N 杭州市\t西湖区\\\\5号\r\n附\\t";
@@ -1061,7 +1065,7 @@ async fn an_import_by_a_role_without_trigger_rights_keeps_its_foreign_keys() {
     let plain = Db::connect(&plain_url, None)
         .await
         .unwrap()
-        .with_keys(linli_store::secret::Keyring::load_or_create(&t.dir).unwrap());
+        .with_keys(linli_store::infra::secret::Keyring::load_or_create(&t.dir).unwrap());
     assert!(
         sqlx::query("SET session_replication_role = replica")
             .execute(plain.pool())

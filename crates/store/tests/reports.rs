@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use linli_core::report::mapping::{Mapping, HEALTH_BUREAU_DAILY};
-use linli_core::report::{ManualValue, NodeRole, Status, Template, Timeliness, EPIDEMIC_DAILY};
+use linli_core::reports::mapping::{Mapping, HEALTH_BUREAU_DAILY};
+use linli_core::reports::{ManualValue, NodeRole, Status, Template, Timeliness, EPIDEMIC_DAILY};
 use linli_core::{Role, Scope};
-use linli_store::audit::{self, AuditFilter};
-use linli_store::nodes::{self, Node};
+use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::reports::{self, mappings, SubmitInput};
+use linli_store::tree::{self, Node};
 use linli_store::{both_backends, Db, Page, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -68,7 +68,7 @@ async fn observation(db: &Db, at: &Node, measure: &str, start: &str, released: O
 
 /// Milliseconds of `hh:mm` China time on `on`.
 fn at(on: &str, hh: i64, mm: i64) -> i64 {
-    linli_core::clock::day_bounds(date(on)).0 + (hh * 60 + mm) * 60_000
+    linli_core::kernel::clock::day_bounds(date(on)).0 + (hh * 60 + mm) * 60_000
 }
 
 async fn alert(db: &Db, at_node: &Node, kind: &str, raised: i64, handled: Option<i64>) {
@@ -214,7 +214,7 @@ both_backends!(the_preset_is_stored_as_version_one, |db: Db| async move {
 });
 
 fn today() -> time::Date {
-    linli_core::clock::today()
+    linli_core::kernel::clock::today()
 }
 
 fn fields(e: StoreError) -> Vec<(String, String)> {
@@ -229,13 +229,13 @@ both_backends!(
     |db: Db| async move {
         // The editor's changes: a new deadline, a renamed indicator, one manual number added.
         let mut t = Template::epidemic_daily();
-        t.deadline = linli_core::report::Deadline::parse("15:30").unwrap();
+        t.deadline = linli_core::reports::Deadline::parse("15:30").unwrap();
         t.indicators[0].label = "新增来返人员".into();
-        t.indicators.push(linli_core::report::Indicator::manual(
+        t.indicators.push(linli_core::reports::Indicator::manual(
             "volunteers",
             "在岗志愿者",
             "人",
-            linli_core::report::ManualKind::Number,
+            linli_core::reports::ManualKind::Number,
         ));
         // In the past: refused, naming the field; nothing stored.
         let e = reports::publish_template(&db, &op(), &t, today() - time::Duration::days(1))
@@ -282,7 +282,9 @@ both_backends!(
         let got = fields(e);
         assert_eq!(got[0].0, "effective_from");
         assert!(
-            got[0].1.contains(&linli_core::clock::format_date(later)),
+            got[0]
+                .1
+                .contains(&linli_core::kernel::clock::format_date(later)),
             "{}",
             got[0].1
         );
@@ -759,7 +761,7 @@ both_backends!(
             Some("533401100006"),
         )
         .await;
-        nodes::close(&db, &op(), closed.id, Some(date("2022-06-01")))
+        tree::close(&db, &op(), closed.id, Some(date("2022-06-01")))
             .await
             .unwrap();
         let off = official(&w.street);
@@ -900,7 +902,7 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         // A future date cannot be submitted.
-        let future = linli_core::clock::today().next_day().unwrap();
+        let future = linli_core::kernel::clock::today().next_day().unwrap();
         assert!(matches!(
             reports::submit(&db, &sb, EPIDEMIC_DAILY, w.b.id, future, &manual(&[], true)).await,
             Err(StoreError::Invalid(ref v)) if v[0].field == "date"

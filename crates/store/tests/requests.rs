@@ -4,12 +4,12 @@
 //! resident's status check, Open311 keys, and who sees what.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::request::{
+use linli_core::requests::{
     Action, CategoryRule, Channel, RequestDraft, RequestInput, Status, Target, WhistleState,
 };
 use linli_core::{Role, Scope};
-use linli_store::nodes::Node;
 use linli_store::requests::{self, InboxFilter, Open311Filter, View};
+use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 
 mod support;
@@ -735,7 +735,7 @@ both_backends!(the_three_rates_on_a_fixed_set, |db: Db| async move {
     hotline(&db, &w.staff_b, &w.community_b, "general", T0).await;
     hotline(&db, &w.staff_a, &w.community_a, "general", T0 + DAY).await;
 
-    let day = linli_core::clock::parse_date("d", "2026-12-05").unwrap();
+    let day = linli_core::kernel::clock::parse_date("d", "2026-12-05").unwrap();
     let r = requests::rates(&db, &w.staff_a, w.community_a.id, day, day)
         .await
         .unwrap();
@@ -848,10 +848,10 @@ both_backends!(each_community_sees_only_its_requests, |db: Db| async move {
             .as_deref(),
         Some("13612348609")
     );
-    let audit = linli_store::audit::list(
+    let audit = linli_store::infra::audit::list(
         &db,
         &op(),
-        &linli_store::audit::AuditFilter {
+        &linli_store::infra::audit::AuditFilter {
             action_prefix: Some("request.unmask".into()),
             ..Default::default()
         },
@@ -1169,7 +1169,7 @@ both_backends!(photos_are_sniffed_limited_and_scoped, |db: Db| async move {
     .unwrap_err();
     assert!(photo_field(&e), "{e:?}");
     let mut big = JPEG.to_vec();
-    big.resize(linli_core::request::MAX_PHOTO_BYTES + 1, 0);
+    big.resize(linli_core::requests::MAX_PHOTO_BYTES + 1, 0);
     let e = requests::create_with_photo(
         &db,
         &w.staff_a,

@@ -3,9 +3,9 @@
 //! gone, counts kept), open ones never, and a second run changes nothing.
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::parse_date;
-use linli_store::retention::{self, RetentionRun};
-use linli_store::{both_backends, dashboard, epidemic, Db};
+use linli_core::kernel::clock::parse_date;
+use linli_store::epidemic::retention::{self, RetentionRun};
+use linli_store::{both_backends, epidemic, epidemic::dashboard, Db};
 
 mod support;
 use support::{exec, high_risk_area, node, op, screened};

@@ -2,10 +2,10 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::{NewNode, NodeInput, NodeKind, Role, Scope};
-use linli_store::audit::{self, AuditFilter};
-use linli_store::nodes::{self, NodePatch};
+use linli_store::accounts::{self, LoginError, NewUser};
+use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, LoginError, NewUser};
+use linli_store::tree::{self, NodePatch};
 use linli_store::{both_backends, Db, Page, StoreError};
 
 mod support;
@@ -18,7 +18,7 @@ async fn add(
     kind: &str,
     name: &str,
     code: Option<&str>,
-) -> nodes::Node {
+) -> tree::Node {
     add_est(db, scope, parent, kind, name, code, None).await
 }
 
@@ -30,7 +30,7 @@ async fn add_est(
     name: &str,
     code: Option<&str>,
     est: Option<i64>,
-) -> nodes::Node {
+) -> tree::Node {
     let new = NewNode::parse(NodeInput {
         parent_id: parent,
         kind,
@@ -40,7 +40,7 @@ async fn add_est(
         opened_on: Some("2020-01-01"),
     })
     .unwrap();
-    nodes::create(db, scope, new).await.unwrap()
+    tree::create(db, scope, new).await.unwrap()
 }
 
 async fn try_add(
@@ -50,7 +50,7 @@ async fn try_add(
     kind: &str,
     name: &str,
     code: Option<&str>,
-) -> Result<nodes::Node, StoreError> {
+) -> Result<tree::Node, StoreError> {
     let new = NewNode::parse(NodeInput {
         parent_id: parent,
         kind,
@@ -59,18 +59,18 @@ async fn try_add(
         ..Default::default()
     })
     .map_err(StoreError::Invalid)?;
-    nodes::create(db, scope, new).await
+    tree::create(db, scope, new).await
 }
 
 /// A small tree: district / street / community / two grids (A, B) each with a building.
 struct Tree {
-    district: nodes::Node,
-    street: nodes::Node,
-    community: nodes::Node,
-    grid_a: nodes::Node,
-    grid_b: nodes::Node,
-    building_a: nodes::Node,
-    building_b: nodes::Node,
+    district: tree::Node,
+    street: tree::Node,
+    community: tree::Node,
+    grid_a: tree::Node,
+    grid_b: tree::Node,
+    building_a: tree::Node,
+    building_b: tree::Node,
 }
 
 async fn tree(db: &Db) -> Tree {
@@ -161,18 +161,18 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
     assert_eq!(t.building_a.depth, 4);
 
     // Counts: descendants by kind; households summed over grids.
-    let s = nodes::summary(&db, &op(), t.community.id).await.unwrap();
+    let s = tree::summary(&db, &op(), t.community.id).await.unwrap();
     assert_eq!(s.counts.of(NodeKind::Grid), 2);
     assert_eq!(s.counts.of(NodeKind::Building), 2);
     assert_eq!(s.counts.households, Some(670));
-    let kids = nodes::children(&db, &op(), t.community.id, false, Page::new(None, None))
+    let kids = tree::children(&db, &op(), t.community.id, false, Page::new(None, None))
         .await
         .unwrap();
     assert_eq!(kids.len(), 2);
     assert_eq!(kids[0].counts.households, Some(350));
     assert_eq!(kids[0].counts.of(NodeKind::Building), 1);
     // Paging by id.
-    let page2 = nodes::children(
+    let page2 = tree::children(
         &db,
         &op(),
         t.community.id,
@@ -252,7 +252,7 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
     assert_eq!(field_of(&e), "parent_id");
 
     // Rename with history in the audit log.
-    let renamed = nodes::update(
+    let renamed = tree::update(
         &db,
         &op(),
         t.grid_a.id,
@@ -264,7 +264,7 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
     .await
     .unwrap();
     assert_eq!(renamed.name, "一网格");
-    let e = nodes::update(
+    let e = tree::update(
         &db,
         &op(),
         t.community.id,
@@ -278,7 +278,7 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
     assert_eq!(field_of(&e), "code");
 
     // Crumbs from the root down.
-    let crumbs = nodes::ancestors(&db, &op(), &t.building_a).await.unwrap();
+    let crumbs = tree::ancestors(&db, &op(), &t.building_a).await.unwrap();
     let names: Vec<_> = crumbs.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
@@ -299,28 +299,28 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
     )
     .await;
     // Grid A (with its building) moves into the compound.
-    let moved = nodes::move_subtree(&db, &s, t.grid_a.id, compound.id)
+    let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id)
         .await
         .unwrap();
     assert_eq!(moved.parent_id, Some(compound.id));
     assert_eq!(moved.path, compound.path.child(t.grid_a.id));
     assert_eq!(moved.depth, compound.depth + 1);
-    let building = nodes::get(&db, &s, t.building_a.id).await.unwrap();
+    let building = tree::get(&db, &s, t.building_a.id).await.unwrap();
     assert_eq!(building.path, moved.path.child(t.building_a.id));
     assert_eq!(building.depth, moved.depth + 1);
-    let sum = nodes::summary(&db, &s, compound.id).await.unwrap();
+    let sum = tree::summary(&db, &s, compound.id).await.unwrap();
     assert_eq!(sum.counts.of(NodeKind::Grid), 1);
     assert_eq!(sum.counts.households, Some(350));
     // Grid B is untouched.
-    let b = nodes::get(&db, &s, t.building_b.id).await.unwrap();
+    let b = tree::get(&db, &s, t.building_b.id).await.unwrap();
     assert_eq!(b.path, t.building_b.path);
 
     // Not under itself; not where its kinds would repeat.
-    let e = nodes::move_subtree(&db, &s, compound.id, t.building_a.id)
+    let e = tree::move_subtree(&db, &s, compound.id, t.building_a.id)
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "new_parent_id");
-    let e = nodes::move_subtree(&db, &s, t.grid_b.id, moved.id)
+    let e = tree::move_subtree(&db, &s, t.grid_b.id, moved.id)
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "kind");
@@ -334,7 +334,7 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
         Some("533401001"),
     )
     .await;
-    let e = nodes::move_subtree(&db, &s, t.community.id, other_street.id)
+    let e = tree::move_subtree(&db, &s, t.community.id, other_street.id)
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "new_parent_id");
@@ -359,27 +359,27 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         let s = op();
-        let closed = nodes::close(&db, &s, t.grid_b.id, None).await.unwrap();
+        let closed = tree::close(&db, &s, t.grid_b.id, None).await.unwrap();
         assert!(closed.closed_on.is_some());
-        let b = nodes::get(&db, &s, t.building_b.id).await.unwrap();
+        let b = tree::get(&db, &s, t.building_b.id).await.unwrap();
         assert!(b.closed_on.is_some(), "the building closes with its grid");
         // Closed nodes stay, but are left out of counts and open listings.
-        let open = nodes::children(&db, &s, t.community.id, false, Page::new(None, None))
+        let open = tree::children(&db, &s, t.community.id, false, Page::new(None, None))
             .await
             .unwrap();
         assert_eq!(open.len(), 1);
-        let all = nodes::children(&db, &s, t.community.id, true, Page::new(None, None))
+        let all = tree::children(&db, &s, t.community.id, true, Page::new(None, None))
             .await
             .unwrap();
         assert_eq!(all.len(), 2);
-        let sum = nodes::summary(&db, &s, t.community.id).await.unwrap();
+        let sum = tree::summary(&db, &s, t.community.id).await.unwrap();
         assert_eq!(sum.counts.households, Some(350));
         // A closed node takes no children and cannot close twice.
         let e = try_add(&db, &s, Some(t.grid_b.id), "building", "9栋", None)
             .await
             .unwrap_err();
         assert_eq!(field_of(&e), "parent_id");
-        assert!(nodes::close(&db, &s, t.grid_b.id, None).await.is_err());
+        assert!(tree::close(&db, &s, t.grid_b.id, None).await.is_err());
         // Its name is free again among the open siblings.
         add(
             &db,
@@ -395,7 +395,7 @@ both_backends!(
 
 both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
     let t = tree(&db).await;
-    let worker = users::create(
+    let worker = accounts::create(
         &db,
         &op(),
         NewUser {
@@ -414,25 +414,25 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
         Role::GridWorker,
         vec![t.grid_a.path.clone()],
     );
-    assert!(nodes::get(&db, &scope, t.grid_a.id).await.is_ok());
-    assert!(nodes::get(&db, &scope, t.building_a.id).await.is_ok());
+    assert!(tree::get(&db, &scope, t.grid_a.id).await.is_ok());
+    assert!(tree::get(&db, &scope, t.building_a.id).await.is_ok());
     for hidden in [t.grid_b.id, t.building_b.id, t.community.id, t.district.id] {
         assert!(
             matches!(
-                nodes::get(&db, &scope, hidden).await,
+                tree::get(&db, &scope, hidden).await,
                 Err(StoreError::NotFound)
             ),
             "{hidden}"
         );
         assert!(matches!(
-            nodes::children(&db, &scope, hidden, true, Page::new(None, None)).await,
+            tree::children(&db, &scope, hidden, true, Page::new(None, None)).await,
             Err(StoreError::NotFound)
         ));
     }
-    let mine = nodes::subtree(&db, &scope, None).await.unwrap();
+    let mine = tree::subtree(&db, &scope, None).await.unwrap();
     let ids: Vec<_> = mine.iter().map(|n| n.id).collect();
     assert_eq!(ids, [t.grid_a.id, t.building_a.id]);
-    let roots = nodes::visible_roots(&db, &scope).await.unwrap();
+    let roots = tree::visible_roots(&db, &scope).await.unwrap();
     assert_eq!(roots.len(), 1);
     assert_eq!(roots[0].node.id, t.grid_a.id);
     // Nothing can be changed, in or out of the grid.
@@ -445,15 +445,15 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
         try_add(&db, &scope, Some(t.grid_a.id), "building", "x", None).await,
         Err(StoreError::Forbidden(_))
     ));
-    assert!(nodes::close(&db, &scope, t.building_b.id, None)
+    assert!(tree::close(&db, &scope, t.building_b.id, None)
         .await
         .is_err());
     assert!(
-        nodes::move_subtree(&db, &scope, t.building_b.id, t.grid_a.id)
+        tree::move_subtree(&db, &scope, t.building_b.id, t.grid_a.id)
             .await
             .is_err()
     );
-    assert!(users::list(&db, &scope, Page::new(None, None))
+    assert!(accounts::list(&db, &scope, Page::new(None, None))
         .await
         .is_err());
     assert!(
@@ -462,13 +462,13 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
             .is_err()
     );
     // Breadcrumbs name the ancestors but mark them unreadable.
-    let crumbs = nodes::ancestors(&db, &scope, &t.building_a).await.unwrap();
+    let crumbs = tree::ancestors(&db, &scope, &t.building_a).await.unwrap();
     let readable: Vec<_> = crumbs.iter().map(|c| c.readable).collect();
     assert_eq!(readable, [false, false, false, true, true]);
     // A scope without roots sees nothing at all.
     let empty = Scope::for_user(worker.id, "wangge_a", Role::Staff, vec![]);
-    assert!(nodes::subtree(&db, &empty, None).await.unwrap().is_empty());
-    assert!(nodes::get(&db, &empty, t.grid_a.id).await.is_err());
+    assert!(tree::subtree(&db, &empty, None).await.unwrap().is_empty());
+    assert!(tree::get(&db, &empty, t.grid_a.id).await.is_err());
 
     // Staff work below their community but cannot close it.
     let staff = Scope::for_user(1, "staff", Role::Staff, vec![t.community.path.clone()]);
@@ -478,11 +478,11 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
             .is_ok()
     );
     assert!(matches!(
-        nodes::close(&db, &staff, t.community.id, None).await,
+        tree::close(&db, &staff, t.community.id, None).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        nodes::get(&db, &staff, t.street.id).await,
+        tree::get(&db, &staff, t.street.id).await,
         Err(StoreError::NotFound)
     ));
 });
@@ -493,7 +493,7 @@ both_backends!(
         let t = tree(&db).await;
         let s = op();
         // Bad accounts are refused with every field named.
-        let e = users::create(
+        let e = accounts::create(
             &db,
             &s,
             NewUser {
@@ -511,7 +511,7 @@ both_backends!(
         };
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["username", "password", "role"]);
-        let e = users::create(
+        let e = accounts::create(
             &db,
             &s,
             NewUser {
@@ -525,7 +525,7 @@ both_backends!(
         .await
         .unwrap_err();
         assert_eq!(field_of(&e), "node_ids");
-        let e = users::create(
+        let e = accounts::create(
             &db,
             &s,
             NewUser {
@@ -540,7 +540,7 @@ both_backends!(
         .unwrap_err();
         assert_eq!(field_of(&e), "node_ids");
 
-        let staff = users::create(
+        let staff = accounts::create(
             &db,
             &s,
             NewUser {
@@ -555,7 +555,7 @@ both_backends!(
         .unwrap();
         assert_eq!(staff.username, "shequ01");
         assert_eq!(staff.nodes.len(), 1);
-        let e = users::create(
+        let e = accounts::create(
             &db,
             &s,
             NewUser {
@@ -571,17 +571,17 @@ both_backends!(
         assert_eq!(field_of(&e), "username");
 
         // A login opens a session whose scope is the account's nodes.
-        let session = users::login(&db, "SHEQU01", "community-pass", "10.0.0.1", Some("test"))
+        let session = accounts::login(&db, "SHEQU01", "community-pass", "10.0.0.1", Some("test"))
             .await
             .unwrap();
-        let p = users::principal_for_session(&db, &session.token)
+        let p = accounts::principal_for_session(&db, &session.token)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(p.user.id, staff.id);
         assert_eq!(p.scope.roots(), std::slice::from_ref(&t.community.path));
         assert_eq!(p.csrf_token.as_deref(), Some(session.csrf_token.as_str()));
-        assert!(users::principal_for_session(&db, "not-a-session")
+        assert!(accounts::principal_for_session(&db, "not-a-session")
             .await
             .unwrap()
             .is_none());
@@ -589,17 +589,17 @@ both_backends!(
         // Wrong passwords fail, and five of them lock the account for a while.
         for _ in 0..5 {
             assert!(matches!(
-                users::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None).await,
+                accounts::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None).await,
                 Err(LoginError::BadCredentials)
             ));
         }
         assert!(matches!(
-            users::login(&db, "shequ01", "community-pass", "10.0.0.3", None).await,
+            accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None).await,
             Err(LoginError::Throttled { retry_after_s }) if retry_after_s > 0
         ));
         // Unknown accounts fail the same way, and count against the address.
         for i in 0..20 {
-            let r = users::login(
+            let r = accounts::login(
                 &db,
                 &format!("nobody{i}"),
                 "whatever-pass",
@@ -609,7 +609,7 @@ both_backends!(
             .await;
             assert!(matches!(r, Err(LoginError::BadCredentials)), "{i}");
         }
-        let admin = users::create(
+        let admin = accounts::create(
             &db,
             &s,
             NewUser {
@@ -623,62 +623,62 @@ both_backends!(
         .await
         .unwrap();
         assert!(matches!(
-            users::login(&db, "admin", "admin-pass-1", "10.0.0.9", None).await,
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.9", None).await,
             Err(LoginError::Throttled { .. })
         ));
         assert!(
-            users::login(&db, "admin", "admin-pass-1", "10.0.0.10", None)
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None)
                 .await
                 .is_ok()
         );
 
         // Logout ends the session.
-        users::logout(&db, &session.token, "10.0.0.1")
+        accounts::logout(&db, &session.token, "10.0.0.1")
             .await
             .unwrap();
-        assert!(users::principal_for_session(&db, &session.token)
+        assert!(accounts::principal_for_session(&db, &session.token)
             .await
             .unwrap()
             .is_none());
 
         // Tokens for scripts work until revoked; disabling an account ends everything.
-        let token = users::issue_token(&db, &s, staff.id, "report script")
+        let token = accounts::issue_token(&db, &s, staff.id, "report script")
             .await
             .unwrap();
         assert!(token.starts_with("linli_"));
-        let p = users::principal_for_token(&db, &token)
+        let p = accounts::principal_for_token(&db, &token)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(p.user.id, staff.id);
         assert!(p.csrf_token.is_none());
-        assert_eq!(users::revoke_tokens(&db, &s, staff.id).await.unwrap(), 1);
-        assert!(users::principal_for_token(&db, &token)
+        assert_eq!(accounts::revoke_tokens(&db, &s, staff.id).await.unwrap(), 1);
+        assert!(accounts::principal_for_token(&db, &token)
             .await
             .unwrap()
             .is_none());
-        let token = users::issue_token(&db, &s, staff.id, "second")
+        let token = accounts::issue_token(&db, &s, staff.id, "second")
             .await
             .unwrap();
-        users::update(&db, &s, staff.id, None, None, Some(true))
+        accounts::update(&db, &s, staff.id, None, None, Some(true))
             .await
             .unwrap();
-        assert!(users::principal_for_token(&db, &token)
+        assert!(accounts::principal_for_token(&db, &token)
             .await
             .unwrap()
             .is_none());
 
         // Passwords change; the old one stops working.
-        users::set_password(&db, &s, admin.id, "new-admin-pass")
+        accounts::set_password(&db, &s, admin.id, "new-admin-pass")
             .await
             .unwrap();
         assert!(
-            users::login(&db, "admin", "admin-pass-1", "10.0.0.11", None)
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.11", None)
                 .await
                 .is_err()
         );
         assert!(
-            users::login(&db, "admin", "new-admin-pass", "10.0.0.11", None)
+            accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None)
                 .await
                 .is_ok()
         );
@@ -729,7 +729,7 @@ both_backends!(
         assert_eq!(before.len(), after.len());
         assert!(after.iter().all(|e| e.actor == "cli"));
         // Officials read the entries about their jurisdiction only.
-        let t = nodes::find_by_names(&db, &op(), &["香格里拉市", "建塘镇"])
+        let t = tree::find_by_names(&db, &op(), &["香格里拉市", "建塘镇"])
             .await
             .unwrap()
             .unwrap();
@@ -751,7 +751,7 @@ both_backends!(
     |db: Db| async move {
         let s = op();
         let t = tree(&db).await;
-        let worker = users::create(
+        let worker = accounts::create(
             &db,
             &s,
             NewUser {
@@ -764,10 +764,10 @@ both_backends!(
         )
         .await
         .unwrap();
-        let token = users::issue_token(&db, &s, worker.id, "phone")
+        let token = accounts::issue_token(&db, &s, worker.id, "phone")
             .await
             .unwrap();
-        let p = users::principal_for_token(&db, &token)
+        let p = accounts::principal_for_token(&db, &token)
             .await
             .unwrap()
             .unwrap();
@@ -783,10 +783,10 @@ both_backends!(
             Some("533401100002"),
         )
         .await;
-        let moved = nodes::move_subtree(&db, &s, t.grid_a.id, other.id)
+        let moved = tree::move_subtree(&db, &s, t.grid_a.id, other.id)
             .await
             .unwrap();
-        let p = users::principal_for_token(&db, &token)
+        let p = accounts::principal_for_token(&db, &token)
             .await
             .unwrap()
             .unwrap();
@@ -799,8 +799,8 @@ both_backends!(
             .execute(db.pool())
             .await
             .unwrap();
-        tokio::time::sleep(users::PRINCIPAL_TTL + std::time::Duration::from_millis(100)).await;
-        assert!(users::principal_for_token(&db, &token)
+        tokio::time::sleep(accounts::PRINCIPAL_TTL + std::time::Duration::from_millis(100)).await;
+        assert!(accounts::principal_for_token(&db, &token)
             .await
             .unwrap()
             .is_none());
@@ -824,14 +824,14 @@ both_backends!(
                     continue;
                 }
                 assert!(
-                    nodes::PATH_COPIES
+                    tree::PATH_COPIES
                         .iter()
                         .any(|(t, c, _)| t == table && c == column),
                     "{table}.{column} is not rewritten when a subtree moves"
                 );
             }
         }
-        for (t, c, d) in nodes::PATH_COPIES {
+        for (t, c, d) in tree::PATH_COPIES {
             let cols = schema.get(*t).unwrap_or_else(|| panic!("no table {t}"));
             assert!(cols.iter().any(|(n, _)| n == c), "no column {t}.{c}");
             if let Some(d) = d {
@@ -885,7 +885,7 @@ both_backends!(
             Some("C01"),
         )
         .await;
-        let moved = nodes::move_subtree(&db, &s, t.grid_a.id, compound.id)
+        let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id)
             .await
             .unwrap();
         let person = linli_store::registry::get(&db, &s, person.id)
@@ -938,7 +938,7 @@ both_backends!(
             let db = db.clone();
             let id = t.grid_a.id;
             tokio::spawn(async move {
-                nodes::update(
+                tree::update(
                     &db,
                     &op(),
                     id,

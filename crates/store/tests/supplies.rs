@@ -5,8 +5,8 @@
 
 use linli_core::supplies::{Movement, Quantity, SiteDraft};
 use linli_core::{Role, Scope};
-use linli_store::nodes::Node;
 use linli_store::supplies::{self, Site, TransferInput, TransferState};
+use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;

@@ -8,11 +8,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use linli_core::clock::{parse_date, rfc3339};
+use linli_core::kernel::clock::{parse_date, rfc3339};
 use linli_core::{NewNode, NodeInput};
-use linli_store::audit::{self, AuditFilter, AuditRecord};
-use linli_store::nodes::{self, Node, NodePatch, NodeSummary};
-use linli_store::users::{self, NewUser, User};
+use linli_store::accounts::{self, NewUser, User};
+use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
+use linli_store::tree::{self, Node, NodePatch, NodeSummary};
 use linli_store::{Page, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -280,11 +280,11 @@ async fn login(
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let session = users::login(&state.db, &body.username, &body.password, &ip, ua).await?;
+    let session = accounts::login(&state.db, &body.username, &body.password, &ip, ua).await?;
     let cookie = auth::set_cookie(
         auth::SESSION_COOKIE,
         &session.token,
-        Some(users::SESSION_MAX_MS / 1000),
+        Some(accounts::SESSION_MAX_MS / 1000),
         "Lax",
         state.config.secure_cookies,
     );
@@ -305,7 +305,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        users::logout(&state.db, token, &ip).await?;
+        accounts::logout(&state.db, token, &ip).await?;
     }
     let clear = auth::set_cookie(
         auth::SESSION_COOKIE,
@@ -321,7 +321,7 @@ async fn logout(
 #[utoipa::path(get, path = "/api/v1/me", tag = "session",
     responses((status = 200, body = MeOut), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<Json<MeOut>> {
-    let nodes = nodes::visible_roots(&state.db, &user.scope).await?;
+    let nodes = tree::visible_roots(&state.db, &user.scope).await?;
     Ok(Json(MeOut {
         user: UserOut::from(user.user.clone()),
         nodes: nodes.into_iter().map(NodeOut::from_summary).collect(),
@@ -352,7 +352,7 @@ async fn list_roots(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> ApiResult<Json<Vec<NodeOut>>> {
-    let roots = nodes::visible_roots(&state.db, &user.scope).await?;
+    let roots = tree::visible_roots(&state.db, &user.scope).await?;
     Ok(Json(roots.into_iter().map(NodeOut::from_summary).collect()))
 }
 
@@ -373,7 +373,7 @@ async fn create_node(
         opened_on: body.opened_on.as_deref(),
     })
     .map_err(StoreError::Invalid)?;
-    let node = nodes::create(&state.db, &user.scope, new).await?;
+    let node = tree::create(&state.db, &user.scope, new).await?;
     Ok((StatusCode::CREATED, Json(NodeOut::from_node(node))))
 }
 
@@ -385,7 +385,7 @@ async fn get_node(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<NodeOut>> {
-    let s = nodes::summary(&state.db, &user.scope, id).await?;
+    let s = tree::summary(&state.db, &user.scope, id).await?;
     Ok(Json(NodeOut::from_summary(s)))
 }
 
@@ -420,7 +420,7 @@ async fn update_node(
         code: body.code.as_deref(),
         household_estimate,
     };
-    let node = nodes::update(&state.db, &user.scope, id, patch).await?;
+    let node = tree::update(&state.db, &user.scope, id, patch).await?;
     Ok(Json(NodeOut::from_node(node)))
 }
 
@@ -434,7 +434,7 @@ async fn node_children(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<List<NodeOut>>> {
     let page = q.page();
-    let kids = nodes::children(
+    let kids = tree::children(
         &state.db,
         &user.scope,
         id,
@@ -460,7 +460,7 @@ async fn move_node(
     Path(id): Path<i64>,
     Json(body): Json<MoveBody>,
 ) -> ApiResult<Json<NodeOut>> {
-    let node = nodes::move_subtree(&state.db, &user.scope, id, body.new_parent_id).await?;
+    let node = tree::move_subtree(&state.db, &user.scope, id, body.new_parent_id).await?;
     Ok(Json(NodeOut::from_node(node)))
 }
 
@@ -485,7 +485,7 @@ async fn close_node(
         .map(|d| parse_date("closed_on", d))
         .transpose()
         .map_err(StoreError::from)?;
-    let node = nodes::close(&state.db, &user.scope, id, on).await?;
+    let node = tree::close(&state.db, &user.scope, id, on).await?;
     Ok(Json(NodeOut::from_node(node)))
 }
 
@@ -512,7 +512,7 @@ async fn list_users(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<List<UserOut>>> {
     let page = q.page();
-    let list = users::list(&state.db, &user.scope, page).await?;
+    let list = accounts::list(&state.db, &user.scope, page).await?;
     Ok(Json(list_of(
         list.into_iter().map(UserOut::from).collect(),
         page,
@@ -528,7 +528,7 @@ async fn create_user(
     ApiUser(user): ApiUser,
     Json(body): Json<UserBody>,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
-    let created = users::create(
+    let created = accounts::create(
         &state.db,
         &user.scope,
         NewUser {
@@ -551,7 +551,9 @@ async fn get_user(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<UserOut>> {
-    Ok(Json(users::get(&state.db, &user.scope, id).await?.into()))
+    Ok(Json(
+        accounts::get(&state.db, &user.scope, id).await?.into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -570,7 +572,7 @@ async fn update_user(
     Path(id): Path<i64>,
     Json(body): Json<UserPatchBody>,
 ) -> ApiResult<Json<UserOut>> {
-    let updated = users::update(
+    let updated = accounts::update(
         &state.db,
         &user.scope,
         id,
@@ -596,7 +598,7 @@ async fn set_user_password(
     Path(id): Path<i64>,
     Json(body): Json<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    users::set_password(&state.db, &user.scope, id, &body.password).await?;
+    accounts::set_password(&state.db, &user.scope, id, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,10 +4,12 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::checkpoint::{parse_pass_code, Direction, TripDraft, VehiclePlate};
-use linli_core::clock::{display, format_date, parse_date, parse_instant, today};
+use linli_core::epidemic::checkpoint::{parse_pass_code, Direction, TripDraft, VehiclePlate};
+use linli_core::kernel::clock::{display, format_date, parse_date, parse_instant, today};
 use linli_core::CoreError;
-use linli_store::checkpoints::{self, Checkpoint, Holder, Pass, PassInput, Passer, ScanInput};
+use linli_store::epidemic::checkpoints::{
+    self, Checkpoint, Holder, Pass, PassInput, Passer, ScanInput,
+};
 use linli_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -8,10 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use linli_core::clock::{format_date, parse_date, rfc3339};
-use linli_core::contact::{parse_contact_kind, CaseKind};
+use linli_core::epidemic::contact::{parse_contact_kind, CaseKind};
+use linli_core::kernel::clock::{format_date, parse_date, rfc3339};
 use linli_core::CoreError;
-use linli_store::contacts::{self, Case, Chain, ContactInput};
+use linli_store::epidemic::contacts::{self, Case, Chain, ContactInput};
 use linli_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -101,7 +101,7 @@ async fn list_cases(
         cases: rows
             .iter()
             .map(|r| CaseOut {
-                name_masked: Some(linli_core::contact::mask_name(&r.person_name)),
+                name_masked: Some(linli_core::epidemic::contact::mask_name(&r.person_name)),
                 direct_contacts: Some(r.direct_contacts),
                 ..CaseOut::of(&r.case)
             })

@@ -4,10 +4,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::clock::rfc3339;
-use linli_core::enterprise::{
+use linli_core::enterprises::{
     EnterpriseInput, InspectionInput, NotReopened, ReopeningDecision, ReopeningInput,
 };
+use linli_core::kernel::clock::rfc3339;
 use linli_store::enterprises::{self, Enterprise, Inspection, Reopening, ReopeningCounts};
 use linli_store::{Page, StoreError};
 use serde::{Deserialize, Serialize};

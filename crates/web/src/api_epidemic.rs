@@ -3,17 +3,17 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::clock::{format_date, parse_date, parse_instant, rfc3339};
+use linli_core::kernel::clock::{format_date, parse_date, parse_instant, rfc3339};
 use std::collections::BTreeMap;
 
-use linli_core::policy::{
+use linli_core::epidemic::policy::{
     Classification, DivisionCode, PolicyDraft, PolicyVersion, RiskArea, RiskLevel, Temperature,
 };
 use linli_core::CoreError;
 use linli_store::epidemic::{
     self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput, CheckinJob,
 };
-use linli_store::{policies, StoreError};
+use linli_store::{epidemic::policies, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -310,7 +310,7 @@ async fn policy_what_if(
     let draft = draft_of(body.policy)?;
     let on = match body.on.as_deref() {
         Some(raw) => parse_date("on", raw).map_err(StoreError::from)?,
-        None => linli_core::clock::today(),
+        None => linli_core::kernel::clock::today(),
     };
     let rows = policies::what_if(&state.db, &user.scope, &draft, on).await?;
     Ok(Json(what_if_out(on, &rows)))
@@ -404,7 +404,7 @@ pub struct StageOut {
 }
 
 pub fn classification_out(c: &Classification, policy_version_id: i64) -> ClassificationOut {
-    let none = c.measure == linli_core::policy::Measure::None;
+    let none = c.measure == linli_core::epidemic::policy::Measure::None;
     ClassificationOut {
         measure: c.measure.as_str().to_owned(),
         days: c.days_total,
@@ -541,7 +541,7 @@ async fn create_checkin(
     let temperature = TemperatureIn::parse_opt(b.temperature.as_ref(), &mut errors);
     let at = match b.at.as_deref() {
         Some(raw) => parse_instant("at", raw).map_err(|e| errors.push(e)).ok(),
-        None => Some(linli_core::clock::now_ms()),
+        None => Some(linli_core::kernel::clock::now_ms()),
     };
     if temperature.is_none() && b.symptoms.is_empty() && errors.is_empty() {
         errors.push(CoreError::invalid("temperature", "请填写体温或症状"));
@@ -660,8 +660,14 @@ async fn handle_alert(
     Path(id): Path<i64>,
     Json(b): Json<HandleAlertBody>,
 ) -> ApiResult<Json<HandledAlertOut>> {
-    let h = linli_store::alerts::handle(&state.db, &user.scope, id, &b.outcome, b.note.as_deref())
-        .await?;
+    let h = linli_store::epidemic::alerts::handle(
+        &state.db,
+        &user.scope,
+        id,
+        &b.outcome,
+        b.note.as_deref(),
+    )
+    .await?;
     Ok(Json(HandledAlertOut {
         id: h.id,
         kind: h.kind,
@@ -714,7 +720,7 @@ async fn list_releases(
     };
     let on = match q.on.as_deref() {
         Some(d) => parse_date("on", d).map_err(|e| invalid(vec![e]))?,
-        None => linli_core::clock::today(),
+        None => linli_core::kernel::clock::today(),
     };
     let due = epidemic::releases_due(&state.db, &user.scope, node_id, on).await?;
     Ok(Json(ReleasesOut {
@@ -757,7 +763,7 @@ async fn create_releases(
 ) -> ApiResult<Json<ReleasedOut>> {
     let on = match b.on.as_deref() {
         Some(d) => parse_date("on", d).map_err(|e| invalid(vec![e]))?,
-        None => linli_core::clock::today(),
+        None => linli_core::kernel::clock::today(),
     };
     let released = epidemic::release(&state.db, &user.scope, &b.observation_ids, on).await?;
     Ok(Json(ReleasedOut {
@@ -790,8 +796,8 @@ pub struct FiguresOut {
     pub releases_due: i64,
 }
 
-impl From<linli_store::dashboard::Figures> for FiguresOut {
-    fn from(f: linli_store::dashboard::Figures) -> FiguresOut {
+impl From<linli_store::epidemic::dashboard::Figures> for FiguresOut {
+    fn from(f: linli_store::epidemic::dashboard::Figures) -> FiguresOut {
         FiguresOut {
             arrivals_today: f.arrivals_today,
             under_observation: f.under_observation(),
@@ -837,15 +843,15 @@ async fn get_dashboard(
 ) -> ApiResult<Json<DashboardOut>> {
     let node_id = match q.node_id {
         Some(id) => id,
-        None => linli_store::dashboard::default_node(&state.db, &user.scope)
+        None => linli_store::epidemic::dashboard::default_node(&state.db, &user.scope)
             .await?
             .ok_or(StoreError::NotFound)?,
     };
-    let d = linli_store::dashboard::epidemic_dashboard(
+    let d = linli_store::epidemic::dashboard::epidemic_dashboard(
         &state.db,
         &user.scope,
         node_id,
-        linli_core::clock::today(),
+        linli_core::kernel::clock::today(),
     )
     .await?;
     Ok(Json(DashboardOut {

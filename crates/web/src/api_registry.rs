@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::clock::rfc3339;
+use linli_core::kernel::clock::rfc3339;
 use linli_core::registry::PersonInput;
 use linli_store::registry::{
     self, Change, FieldWarning, Person, PersonHit, PersonPatch, Placement,
@@ -441,7 +441,7 @@ async fn export_persons(
     let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
     let name = format!(
         "linli-{id}-{}{}.csv",
-        linli_core::clock::format_date(linli_core::clock::today()),
+        linli_core::kernel::clock::format_date(linli_core::kernel::clock::today()),
         if q.unmasked { "-full" } else { "" }
     );
     Ok((
@@ -456,7 +456,7 @@ async fn export_persons(
             ),
             (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        linli_core::roster::to_csv(&rows),
+        linli_core::registry::roster::to_csv(&rows),
     )
         .into_response())
 }
@@ -473,12 +473,13 @@ async fn export_persons_xlsx(
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<axum::response::Response> {
-    let node = linli_store::nodes::get(&state.db, &user.scope, id).await?;
+    let node = linli_store::tree::get(&state.db, &user.scope, id).await?;
     let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
-    let today = linli_core::clock::format_date(linli_core::clock::today());
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let title = format!("{} 居民花名册（导出于 {today}）", node.name);
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, linli_core::CoreError> {
-        let mut out = linli_core::sheet::XlsxOut::new(linli_core::sheet::TEMPLATE_SHEET)?;
+        let mut out =
+            linli_core::registry::sheet::XlsxOut::new(linli_core::registry::sheet::TEMPLATE_SHEET)?;
         out.title(&title)?;
         let mut rows = rows.into_iter();
         if let Some(header) = rows.next() {

@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use linli_core::clock::{display, parse_date, rfc3339};
-use linli_core::report::{ManualValue, NodeRole, Template, TemplateDraft};
+use linli_core::kernel::clock::{display, parse_date, rfc3339};
+use linli_core::reports::{ManualValue, NodeRole, Template, TemplateDraft};
 use linli_core::CoreError;
 use linli_store::reports::mappings::{self, MappedReport, StoredMapping};
 use linli_store::reports::{self, Completeness, Report, StoredTemplate, SubmitInput};
@@ -405,7 +405,7 @@ async fn publish_template(
         indicators: body
             .indicators
             .into_iter()
-            .map(|i| linli_core::report::IndicatorDraft {
+            .map(|i| linli_core::reports::IndicatorDraft {
                 key: i.key,
                 label: i.label,
                 unit: i.unit,
@@ -463,7 +463,7 @@ pub struct MappingOut {
     pub columns: Vec<ColumnOut>,
 }
 
-fn columns_of(m: &linli_core::report::mapping::Mapping) -> Vec<ColumnOut> {
+fn columns_of(m: &linli_core::reports::mapping::Mapping) -> Vec<ColumnOut> {
     m.columns
         .iter()
         .map(|c| ColumnOut {
@@ -552,7 +552,10 @@ pub struct MappedReportOut {
     pub rows: Vec<MappedRowOut>,
 }
 
-fn cells_out(m: &linli_core::report::mapping::Mapping, cells: &[Option<ManualValue>]) -> ValuesOut {
+fn cells_out(
+    m: &linli_core::reports::mapping::Mapping,
+    cells: &[Option<ManualValue>],
+) -> ValuesOut {
     let values: reports::Values = m
         .columns
         .iter()
@@ -889,7 +892,7 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         if child.zero {
             state.push_str("·零报告");
         }
-        if child.timeliness == Some(linli_core::report::Timeliness::Late) {
+        if child.timeliness == Some(linli_core::reports::Timeliness::Late) {
             state.push_str("·迟报");
         }
         if child.role == NodeRole::Below {
@@ -936,7 +939,7 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         format!(
             "填报单位：{}　导出时间：{}",
             r.node.name,
-            display(linli_core::clock::now_ms())
+            display(linli_core::kernel::clock::now_ms())
         ),
     )?;
     sheet.set_column_width(0, 6)?;
@@ -1078,7 +1081,7 @@ pub fn mapped_xlsx(r: &MappedReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErr
             s.template.template.name,
             s.template.template.version,
             m.office,
-            display(linli_core::clock::now_ms())
+            display(linli_core::kernel::clock::now_ms())
         ),
     )?;
     sheet.set_column_width(0, 6)?;

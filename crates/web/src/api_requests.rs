@@ -6,8 +6,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::clock::{now_ms, parse_date, rfc3339};
-use linli_core::request::{Action, CategoryRule, Channel, RequestDraft, RequestInput, Target};
+use linli_core::kernel::clock::{now_ms, parse_date, rfc3339};
+use linli_core::requests::{Action, CategoryRule, Channel, RequestDraft, RequestInput, Target};
 use linli_store::requests::{self, Event, InboxFilter, Request, Whistle};
 use linli_store::{Page, StoreError};
 use serde::{Deserialize, Serialize};
@@ -118,7 +118,7 @@ pub(crate) async fn upload_photo(
             ApiError::new(e.status(), "bad_request", "请求体无法读取")
         }
     })?;
-    let sniffed = linli_core::request::photo_type(&body).map_err(StoreError::from)?;
+    let sniffed = linli_core::requests::photo_type(&body).map_err(StoreError::from)?;
     if sniffed != declared {
         return Err(refuse(&format!(
             "文件内容是 {sniffed}，与声明的 Content-Type {declared} 不符"

@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::clock::rfc3339;
+use linli_core::kernel::clock::rfc3339;
 use linli_core::supplies::{ItemDraft, Movement, Quantity, SiteDraft};
 use linli_store::supplies::{self, Entry, Site, Transfer, TransferInput};
 use linli_store::{Page, StoreError};
@@ -192,7 +192,7 @@ async fn create_site(
     ApiUser(user): ApiUser,
     Json(b): Json<SiteBody>,
 ) -> ApiResult<(StatusCode, Json<CreatedOut>)> {
-    let node = linli_store::nodes::get(&state.db, &user.scope, b.node_id).await?;
+    let node = linli_store::tree::get(&state.db, &user.scope, b.node_id).await?;
     let draft = SiteDraft::parse(
         &b.name,
         b.kind.as_deref(),

@@ -9,8 +9,8 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use linli_store::secret::constant_time_eq;
-use linli_store::users::{self, Principal};
+use linli_store::accounts::{self, Principal};
+use linli_store::infra::secret::constant_time_eq;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -98,8 +98,8 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<Arc<Princ
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let principal = match (bearer, cookie(&parts.headers, SESSION_COOKIE)) {
-        (Some(token), _) => users::principal_for_token(&state.db, token).await?,
-        (None, Some(token)) => users::principal_for_session(&state.db, token).await?,
+        (Some(token), _) => accounts::principal_for_token(&state.db, token).await?,
+        (None, Some(token)) => accounts::principal_for_session(&state.db, token).await?,
         (None, None) => None,
     };
     let principal = principal.map(Arc::new);

@@ -2,7 +2,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use linli_store::users::LoginError;
+use linli_store::accounts::LoginError;
 use linli_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;

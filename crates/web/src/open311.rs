@@ -22,8 +22,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use linli_core::clock::{now_ms, parse_instant, rfc3339};
-use linli_core::request::{RequestDraft, RequestInput};
+use linli_core::kernel::clock::{now_ms, parse_instant, rfc3339};
+use linli_core::requests::{RequestDraft, RequestInput};
 use linli_store::requests::{self, ApiKey, Category, Open311Filter, Request};
 use linli_store::StoreError;
 

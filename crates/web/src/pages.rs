@@ -11,12 +11,12 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use linli_core::clock::{display, format_date, parse_date};
+use linli_core::kernel::clock::{display, format_date, parse_date};
 use linli_core::{NewNode, NodeInput, NodeKind, Role};
-use linli_store::audit::{self, AuditFilter};
-use linli_store::nodes::{self, Crumb, NodeCounts, NodePatch, NodeSummary};
-use linli_store::users::{self, LoginError, NewUser, Principal};
-use linli_store::{secret, Page, StoreError};
+use linli_store::accounts::{self, LoginError, NewUser, Principal};
+use linli_store::infra::audit::{self, AuditFilter};
+use linli_store::tree::{self, Crumb, NodeCounts, NodePatch, NodeSummary};
+use linli_store::{infra::secret, Page, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{self, ClientIp, CsrfForm, PageUser};
@@ -347,12 +347,12 @@ async fn login_submit(
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    match users::login(&state.db, &form.username, &form.password, &ip, ua).await {
+    match accounts::login(&state.db, &form.username, &form.password, &ip, ua).await {
         Ok(session) => {
             let cookie = auth::set_cookie(
                 auth::SESSION_COOKIE,
                 &session.token,
-                Some(users::SESSION_MAX_MS / 1000),
+                Some(accounts::SESSION_MAX_MS / 1000),
                 "Lax",
                 state.config.secure_cookies,
             );
@@ -404,7 +404,7 @@ async fn logout(
 ) -> Response {
     let _ = f.form;
     if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        if let Err(e) = users::logout(&state.db, token, &ip).await {
+        if let Err(e) = accounts::logout(&state.db, token, &ip).await {
             return store_error_page(e);
         }
     }
@@ -483,7 +483,7 @@ struct HomePage {
 }
 
 async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
-    match nodes::visible_roots(&state.db, &user.scope).await {
+    match tree::visible_roots(&state.db, &user.scope).await {
         Ok(roots) => HomePage {
             shell: Shell::of(&user, "home"),
             roots: roots.iter().map(NodeRow::of).collect(),
@@ -551,13 +551,13 @@ async fn render_node(
     notice: Option<String>,
 ) -> Response {
     let scope = &user.scope;
-    let summary = match nodes::summary(&state.db, scope, id).await {
+    let summary = match tree::summary(&state.db, scope, id).await {
         Ok(s) => s,
         Err(e) => return store_error_page(e),
     };
     let result = async {
-        let crumbs = nodes::ancestors(&state.db, scope, &summary.node).await?;
-        let kids = nodes::children(
+        let crumbs = tree::ancestors(&state.db, scope, &summary.node).await?;
+        let kids = tree::children(
             &state.db,
             scope,
             id,
@@ -569,7 +569,7 @@ async fn render_node(
         let can_edit = scope.can_edit_node(&node.path) && node.is_open();
         // Where this node could move: open nodes in scope that may contain it, outside its subtree.
         let parents = if can_edit {
-            nodes::subtree(&state.db, scope, None)
+            tree::subtree(&state.db, scope, None)
                 .await?
                 .into_iter()
                 .filter(|p| {
@@ -635,7 +635,7 @@ async fn render_node(
         parents,
         errors,
         notice,
-        today: format_date(linli_core::clock::today()),
+        today: format_date(linli_core::kernel::clock::today()),
     };
     (status, view).into_response()
 }
@@ -704,7 +704,7 @@ async fn node_add_child(
             opened_on: Some(&form.opened_on),
         })
         .map_err(StoreError::Invalid)?;
-        nodes::create(&state.db, &f.user.scope, new).await
+        tree::create(&state.db, &f.user.scope, new).await
     }
     .await;
     after_node_form(&state, &f.user, id, result.map(|_| ()), "added").await
@@ -751,7 +751,7 @@ async fn node_edit(
             code: Some(&form.code),
             household_estimate: estimate,
         };
-        nodes::update(&state.db, &f.user.scope, id, patch)
+        tree::update(&state.db, &f.user.scope, id, patch)
             .await
             .map(|_| ())
     }
@@ -772,7 +772,7 @@ async fn node_move(
     let result = async {
         let target = optional_number("new_parent_id", &f.form.new_parent_id)?
             .ok_or_else(|| StoreError::invalid("new_parent_id", "请选择新的上级节点"))?;
-        nodes::move_subtree(&state.db, &f.user.scope, id, target)
+        tree::move_subtree(&state.db, &f.user.scope, id, target)
             .await
             .map(|_| ())
     }
@@ -796,7 +796,7 @@ async fn node_close(
             "" => None,
             d => Some(parse_date("closed_on", d)?),
         };
-        nodes::close(&state.db, &f.user.scope, id, on)
+        tree::close(&state.db, &f.user.scope, id, on)
             .await
             .map(|_| ())
     }
@@ -841,13 +841,13 @@ async fn render_users(
     notice: Option<String>,
 ) -> Response {
     let result = async {
-        let list = users::list(
+        let list = accounts::list(
             &state.db,
             &user.scope,
             Page::new(Some(Page::MAX_LIMIT), None),
         )
         .await?;
-        let tree = nodes::subtree(&state.db, &user.scope, None).await?;
+        let tree = tree::subtree(&state.db, &user.scope, None).await?;
         let tags = linli_store::registry::tags(&state.db).await?;
         Ok::<_, StoreError>((list, tree, tags))
     }
@@ -946,7 +946,7 @@ async fn users_create(State(state): State<AppState>, f: CsrfForm<NewUserForm>) -
         let node_ids: Vec<i64> = optional_number("node_ids", &form.node_id)?
             .into_iter()
             .collect();
-        users::create(
+        accounts::create(
             &state.db,
             &f.user.scope,
             NewUser {
@@ -994,7 +994,7 @@ async fn user_reset_password(
     Path(id): Path<i64>,
     f: CsrfForm<PasswordForm>,
 ) -> Response {
-    match users::set_password(&state.db, &f.user.scope, id, &f.form.password).await {
+    match accounts::set_password(&state.db, &f.user.scope, id, &f.form.password).await {
         Ok(()) => Redirect::to("/users?notice=password").into_response(),
         Err(e) => match form_errors(e) {
             Ok(errors) => render_users(&state, &f.user, errors, None).await,
@@ -1014,7 +1014,7 @@ async fn user_set_status(
     f: CsrfForm<StatusForm>,
 ) -> Response {
     let disabled = f.form.disabled == "1";
-    match users::update(&state.db, &f.user.scope, id, None, None, Some(disabled)).await {
+    match accounts::update(&state.db, &f.user.scope, id, None, None, Some(disabled)).await {
         Ok(_) => Redirect::to("/users?notice=saved").into_response(),
         Err(e) => match form_errors(e) {
             Ok(errors) => render_users(&state, &f.user, errors, None).await,
@@ -1084,14 +1084,14 @@ async fn account_password(
         return account_view(user, vec!["新密码：两次输入不一致".to_owned()], None);
     }
     // The current password is checked by a login, so wrong guesses are throttled like any other.
-    match users::login(&state.db, &user.user.username, &form.current, &ip, None).await {
+    match accounts::login(&state.db, &user.user.username, &form.current, &ip, None).await {
         Ok(s) => {
-            let _ = users::logout(&state.db, &s.token, &ip).await;
+            let _ = accounts::logout(&state.db, &s.token, &ip).await;
         }
         Err(LoginError::Store(e)) => return store_error_page(e),
         Err(_) => return account_view(user, vec!["当前密码：不正确".to_owned()], None),
     }
-    match users::set_password(&state.db, &user.scope, user.user.id, &form.password).await {
+    match accounts::set_password(&state.db, &user.scope, user.user.id, &form.password).await {
         // Changing the password ends every session, this one included.
         Ok(()) => Redirect::to("/login").into_response(),
         Err(e) => match form_errors(e) {

@@ -10,17 +10,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::checkpoint::{
+use linli_core::epidemic::checkpoint::{
     parse_pass_code, Direction, ScanOutcome, TripDraft, TripKind, VehiclePlate,
 };
-use linli_core::clock::{display, format_date, parse_date, today};
-use linli_core::policy::Temperature;
+use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::{display, format_date, parse_date, today};
 use linli_core::{CoreError, NodeKind, Role};
-use linli_store::checkpoints::{
+use linli_store::accounts::Principal;
+use linli_store::epidemic::checkpoints::{
     self, Checkpoint, Holder, Pass, PassInput, Passer, ScanCounts, ScanInput, ScanRecorded,
 };
-use linli_store::users::Principal;
-use linli_store::{nodes, registry, StoreError};
+use linli_store::{registry, tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
@@ -101,7 +101,7 @@ fn can_write(user: &Principal) -> bool {
 /// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
 async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
     if user.scope.is_admin() {
-        Ok(nodes::visible_roots(&state.db, &user.scope)
+        Ok(tree::visible_roots(&state.db, &user.scope)
             .await?
             .into_iter()
             .map(|r| r.node.id)
@@ -116,10 +116,10 @@ async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreE
 async fn place_choices(
     state: &AppState,
     user: &Principal,
-    allowed: impl Fn(&linli_store::nodes::Node) -> bool,
+    allowed: impl Fn(&linli_store::tree::Node) -> bool,
     current: &str,
 ) -> Result<Vec<Choice>, StoreError> {
-    let tree = nodes::subtree(&state.db, &user.scope, None).await?;
+    let tree = tree::subtree(&state.db, &user.scope, None).await?;
     let usable: Vec<_> = tree
         .iter()
         .filter(|n| {
@@ -680,7 +680,7 @@ async fn render_passes(
         f.valid_from = today.clone();
     }
     if f.valid_to.is_empty() {
-        f.valid_to = format_date(linli_core::clock::today() + time::Duration::days(30));
+        f.valid_to = format_date(linli_core::kernel::clock::today() + time::Duration::days(30));
     }
     let page = PassesPage {
         shell: Shell::of(user, "epidemic"),

@@ -10,11 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use linli_core::clock::{format_date, parse_date, today};
-use linli_core::contact::{contact_short_zh, mask_name, parse_contact_kind, CaseKind};
-use linli_core::policy::{ContactKind, Measure};
+use linli_core::epidemic::contact::{contact_short_zh, mask_name, parse_contact_kind, CaseKind};
+use linli_core::epidemic::policy::{ContactKind, Measure};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::CoreError;
-use linli_store::contacts::{self, Chain, ContactInput, LinkRow, PersonContacts, SourceOption};
+use linli_store::epidemic::contacts::{
+    self, Chain, ContactInput, LinkRow, PersonContacts, SourceOption,
+};
 use linli_store::registry::{self, Person};
 use linli_store::StoreError;
 use serde::Deserialize;
@@ -268,7 +270,7 @@ async fn chain_unmask(
 
 async fn render_chain(
     state: &AppState,
-    user: &linli_store::users::Principal,
+    user: &linli_store::accounts::Principal,
     chain: Chain,
     names_shown: bool,
 ) -> Response {
@@ -432,7 +434,7 @@ struct Loaded {
 
 async fn load(
     state: &AppState,
-    user: &linli_store::users::Principal,
+    user: &linli_store::accounts::Principal,
     id: i64,
 ) -> Result<Loaded, StoreError> {
     let person = registry::get(&state.db, &user.scope, id).await?;
@@ -446,7 +448,7 @@ async fn load(
 }
 
 fn render(
-    user: &linli_store::users::Principal,
+    user: &linli_store::accounts::Principal,
     l: Loaded,
     f: ContactFields,
     c: CaseFields,

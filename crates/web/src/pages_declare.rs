@@ -19,12 +19,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use linli_core::clock::{display, format_date, today};
-use linli_core::policy::{Classification, Measure};
+use linli_core::epidemic::policy::{Classification, Measure};
+use linli_core::kernel::clock::{display, format_date, today};
 use linli_core::NodeKind;
-use linli_store::declarations::{self, Declaration, DeclarationInput};
-use linli_store::nodes;
-use linli_store::users::Principal;
+use linli_store::accounts::Principal;
+use linli_store::epidemic::declarations::{self, Declaration, DeclarationInput};
+use linli_store::tree;
 use linli_store::StoreError;
 use serde::Deserialize;
 
@@ -560,7 +560,7 @@ async fn placement_choices(
     d: &Declaration,
     chosen: i64,
 ) -> Result<Vec<Choice>, StoreError> {
-    let tree = nodes::subtree(&state.db, &user.scope, Some(d.node_id)).await?;
+    let tree = tree::subtree(&state.db, &user.scope, Some(d.node_id)).await?;
     let base = tree.iter().map(|n| n.depth).min().unwrap_or(0);
     Ok(tree
         .iter()
@@ -771,7 +771,7 @@ async fn render_links(
 ) -> Response {
     let result = async {
         let links = declarations::links(&state.db, &user.scope).await?;
-        let tree = nodes::subtree(&state.db, &user.scope, None).await?;
+        let tree = tree::subtree(&state.db, &user.scope, None).await?;
         Ok::<_, StoreError>((links, tree))
     }
     .await;

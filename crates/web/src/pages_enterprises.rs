@@ -15,15 +15,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use linli_core::clock::{display, format_date, today};
-use linli_core::enterprise::{
+use linli_core::enterprises::{
     ChecklistItem, EnterpriseInput, EnterpriseKind, InspectionInput, NotReopened,
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
+use linli_core::kernel::clock::{display, format_date, today};
 use linli_core::{NodeKind, Role};
+use linli_store::accounts::Principal;
 use linli_store::enterprises::{self, Enterprise, LinkView, Standing};
-use linli_store::users::Principal;
-use linli_store::{nodes, Page, StoreError};
+use linli_store::{tree, Page, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
@@ -242,7 +242,7 @@ async fn picker(
     user: &Principal,
     current: i64,
 ) -> Result<Vec<Choice>, StoreError> {
-    let tree = nodes::subtree(&state.db, &user.scope, None).await?;
+    let tree = tree::subtree(&state.db, &user.scope, None).await?;
     let shown: Vec<_> = tree
         .iter()
         .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::Building | NodeKind::Compound))
@@ -268,7 +268,7 @@ async fn default_node(state: &AppState, user: &Principal) -> Result<Option<i64>,
     if let Some(n) = user.user.nodes.first() {
         return Ok(Some(n.id));
     }
-    Ok(nodes::visible_roots(&state.db, &user.scope)
+    Ok(tree::visible_roots(&state.db, &user.scope)
         .await?
         .first()
         .map(|r| r.node.id))
@@ -292,7 +292,7 @@ async fn list_page(
         },
     };
     let result = async {
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         let counts = enterprises::counts(&state.db, &user.scope, node_id).await?;
         let list = enterprises::list(
             &state.db,
@@ -468,7 +468,7 @@ async fn render_form(
             "企业由社区工作人员登记；您的账号只能查看。",
         );
     }
-    let tree = match nodes::subtree(&state.db, &user.scope, None).await {
+    let tree = match tree::subtree(&state.db, &user.scope, None).await {
         Ok(t) => t,
         Err(e) => return store_error_page(e),
     };
@@ -579,7 +579,7 @@ async fn new_submit(
 
 /// The field errors of the fields alone (when the node is missing, so the rest is still told).
 fn enterprises_parse_errors(f: &EnterpriseFields) -> Option<FieldErrors> {
-    linli_core::enterprise::EnterpriseDraft::parse(&EnterpriseInput {
+    linli_core::enterprises::EnterpriseDraft::parse(&EnterpriseInput {
         name: &f.name,
         kind: &f.kind,
         credit_code: Some(&f.credit_code),

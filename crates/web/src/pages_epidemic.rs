@@ -9,19 +9,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use linli_core::clock::{display, format_date, parse_date, today};
-use linli_core::policy::{
+use linli_core::epidemic::policy::{
     policy_in_force, Condition, DivisionCode, Measure, RiskArea, RiskLevel, Rule, Temperature,
 };
+use linli_core::kernel::clock::{display, format_date, parse_date, today};
 use linli_core::registry::PersonInput;
 use linli_core::{CoreError, NodeKind, Role};
-use linli_store::dashboard::{self, EpidemicDashboard};
+use linli_store::accounts::Principal;
+use linli_store::epidemic::dashboard::{self, EpidemicDashboard};
 use linli_store::epidemic::{
     self, Alert, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource, StoredPolicy,
 };
 use linli_store::registry::{self, Placement};
-use linli_store::users::Principal;
-use linli_store::{nodes, StoreError};
+use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
@@ -119,7 +119,7 @@ fn alert_kind_label(kind: &str) -> &str {
 /// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
 async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
     if user.scope.is_admin() {
-        Ok(nodes::visible_roots(&state.db, &user.scope)
+        Ok(tree::visible_roots(&state.db, &user.scope)
             .await?
             .into_iter()
             .map(|r| r.node.id)
@@ -203,9 +203,9 @@ async fn home(
                 .ok_or(StoreError::NotFound)?,
         };
         let dash = dashboard::epidemic_dashboard(&state.db, &user.scope, node_id, today()).await?;
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         let parent = match node.parent_id {
-            Some(pid) => nodes::get(&state.db, &user.scope, pid)
+            Some(pid) => tree::get(&state.db, &user.scope, pid)
                 .await
                 .ok()
                 .map(|p| (p.id, p.name)),
@@ -215,7 +215,7 @@ async fn home(
         for id in root_ids(&state, &user).await? {
             // The node shown and the one linked as 上级 need no second link.
             if id != node_id && parent.as_ref().is_none_or(|(pid, _)| *pid != id) {
-                let n = nodes::get(&state.db, &user.scope, id).await?;
+                let n = tree::get(&state.db, &user.scope, id).await?;
                 roots.push((n.id, n.name));
             }
         }
@@ -318,7 +318,7 @@ async fn render_alerts(
                 id: a.id,
                 kind: alert_kind_label(&a.kind).to_owned(),
                 outcomes: if can_handle {
-                    linli_store::alerts::AlertOutcome::for_kind(&a.kind)
+                    linli_store::epidemic::alerts::AlertOutcome::for_kind(&a.kind)
                         .iter()
                         .map(|o| Choice {
                             value: o.as_str().to_owned(),
@@ -387,7 +387,7 @@ async fn handle_alert(
         .and_then(|all| all.into_iter().find(|a| a.id == id))
         .map(|a| a.person_name)
         .unwrap_or_default();
-    match linli_store::alerts::handle(
+    match linli_store::epidemic::alerts::handle(
         &state.db,
         &f.user.scope,
         id,
@@ -1001,7 +1001,7 @@ async fn render_arrival_form(
     } else {
         Vec::new()
     };
-    let tree = match nodes::subtree(&state.db, &user.scope, None).await {
+    let tree = match tree::subtree(&state.db, &user.scope, None).await {
         Ok(t) => t,
         Err(e) => return store_error_page(e),
     };

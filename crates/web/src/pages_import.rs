@@ -3,7 +3,7 @@
 //!
 //! The upload is kept in memory in a small job table (`ImportJobs`), keyed by a random token
 //! and owned by the account that uploaded it; another account's job is a 404. Judging is the
-//! same as `linli import` (`linli_core::import_job::Judge`), and storing goes through the same
+//! same as `linli import` (`linli_core::registry::import_job::Judge`), and storing goes through the same
 //! `PersonImport` transaction: a failure or a rejected row in non-partial mode stores nothing.
 
 use std::collections::HashMap;
@@ -20,14 +20,14 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use linli_core::import_job::{
+use linli_core::registry::import_job::{
     judge_source, Counts, Judge, Judged, Outcome, RejectedRow, RosterSource,
 };
-use linli_core::{clock, CoreError, NodeKind};
+use linli_core::{kernel::clock, CoreError, NodeKind};
+use linli_store::accounts::Principal;
+use linli_store::infra::secret::constant_time_eq;
 use linli_store::registry::{self, OnDuplicate, PersonImport};
-use linli_store::secret::constant_time_eq;
-use linli_store::users::Principal;
-use linli_store::{nodes, StoreError};
+use linli_store::{tree, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{CsrfForm, PageUser};
@@ -334,7 +334,7 @@ fn dry_run(bytes: &[u8], judge: Judge) -> Result<Preview, CoreError> {
     let rejects_xlsx = if rejected.is_empty() {
         None
     } else {
-        Some(linli_core::import_job::rejected_rows_xlsx(
+        Some(linli_core::registry::import_job::rejected_rows_xlsx(
             &source.header_rows,
             &rejected,
         )?)
@@ -491,7 +491,7 @@ async fn render_form(
     status: StatusCode,
     errors: Vec<String>,
 ) -> Response {
-    let tree = match nodes::subtree(&state.db, &user.scope, None).await {
+    let tree = match tree::subtree(&state.db, &user.scope, None).await {
         Ok(t) => t,
         Err(e) => return store_error_page(e),
     };
@@ -546,7 +546,7 @@ async fn import_page(
 }
 
 async fn template() -> Response {
-    match linli_core::sheet::template_xlsx(true) {
+    match linli_core::registry::sheet::template_xlsx(true) {
         Ok(bytes) => xlsx_response(bytes, "居民花名册模板.xlsx"),
         Err(e) => {
             tracing::error!(error = %e, "blank template");
@@ -741,7 +741,7 @@ async fn upload(
         }
     };
     let job = Job {
-        id: linli_store::secret::random_token(16),
+        id: linli_store::infra::secret::random_token(16),
         owner: user.user.id,
         file_name: clean_file_name(&file_name),
         node_id: node.id,

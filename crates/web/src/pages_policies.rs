@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use linli_core::clock::{format_date, parse_date, today};
-use linli_core::policy::{PolicyDraft, PolicyVersion};
+use linli_core::epidemic::policy::{PolicyDraft, PolicyVersion};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::CoreError;
+use linli_store::accounts::Principal;
+use linli_store::epidemic::policies::{self, WhatIfRow};
 use linli_store::epidemic::{self, StoredPolicy};
-use linli_store::policies::{self, WhatIfRow};
-use linli_store::users::Principal;
 use linli_store::StoreError;
 use serde::Deserialize;
 
@@ -104,7 +104,7 @@ async fn base_of(state: &AppState, id: Option<i64>) -> Result<StoredPolicy, Stor
         Some(id) => all.iter().find(|p| p.id == id).cloned(),
         None => {
             let versions: Vec<PolicyVersion> = all.iter().map(|p| p.policy.clone()).collect();
-            let now = linli_core::policy::policy_in_force(&versions, today()).cloned();
+            let now = linli_core::epidemic::policy::policy_in_force(&versions, today()).cloned();
             all.iter()
                 .find(|p| Some(&p.policy) == now.as_ref())
                 .cloned()
@@ -273,8 +273,8 @@ fn draft_from(
     draft.validate().map_err(|e| e.0)
 }
 
-fn plan_of(c: &linli_core::policy::Classification) -> String {
-    if c.measure == linli_core::policy::Measure::None {
+fn plan_of(c: &linli_core::epidemic::policy::Classification) -> String {
+    if c.measure == linli_core::epidemic::policy::Measure::None {
         return "无需管控".to_owned();
     }
     let stages: Vec<String> = c
@@ -286,7 +286,7 @@ fn plan_of(c: &linli_core::policy::Classification) -> String {
 }
 
 fn change_rows(rows: &[WhatIfRow]) -> (Vec<Tally>, Vec<ChangeRow>) {
-    use linli_core::policy::ChangeKind as K;
+    use linli_core::epidemic::policy::ChangeKind as K;
     let kinds = [
         K::Released,
         K::Shortened,

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::clock::display;
+use linli_core::kernel::clock::display;
 use linli_core::registry::{Category, PersonInput, Relation};
 use linli_core::{DocumentKind, NodeKind};
 use linli_store::registry::{self, Person, PersonPatch, Placement};
-use linli_store::{nodes, StoreError};
+use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
@@ -208,12 +208,12 @@ struct FormPage {
 
 async fn render_form(
     state: &AppState,
-    user: &linli_store::users::Principal,
+    user: &linli_store::accounts::Principal,
     editing: Option<&Person>,
     f: PersonFields,
     errors: Vec<String>,
 ) -> Response {
-    let tree = match nodes::subtree(&state.db, &user.scope, None).await {
+    let tree = match tree::subtree(&state.db, &user.scope, None).await {
         Ok(t) => t,
         Err(e) => return store_error_page(e),
     };
@@ -512,7 +512,7 @@ fn field_label_zh(field: &str) -> &str {
 
 async fn render_person(
     state: &AppState,
-    user: &linli_store::users::Principal,
+    user: &linli_store::accounts::Principal,
     id: i64,
     clear: Option<registry::Unmasked>,
     notice: Option<&'static str>,

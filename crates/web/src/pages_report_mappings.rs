@@ -15,13 +15,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use linli_core::clock::{format_date, parse_date, today};
-use linli_core::report::mapping::{Column, Mapping};
-use linli_core::report::{ManualKind, EPIDEMIC_DAILY};
+use linli_core::kernel::clock::{format_date, parse_date, today};
+use linli_core::reports::mapping::{Column, Mapping};
+use linli_core::reports::{ManualKind, EPIDEMIC_DAILY};
 use linli_core::CoreError;
+use linli_store::accounts::Principal;
 use linli_store::reports::mappings::{self, StoredMapping};
 use linli_store::reports::{self, StoredTemplate};
-use linli_store::users::Principal;
 use linli_store::StoreError;
 use serde::Deserialize;
 

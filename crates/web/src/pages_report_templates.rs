@@ -15,11 +15,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use linli_core::clock::{display, format_date, parse_date, today};
-use linli_core::report::{Aggregate, IndicatorDraft, TemplateDraft};
+use linli_core::kernel::clock::{display, format_date, parse_date, today};
+use linli_core::reports::{Aggregate, IndicatorDraft, TemplateDraft};
 use linli_core::{CoreError, NodeKind};
+use linli_store::accounts::Principal;
 use linli_store::reports::{self, mappings, StoredTemplate};
-use linli_store::users::Principal;
 use linli_store::StoreError;
 
 use crate::auth::{CsrfForm, PageUser};
@@ -94,14 +94,14 @@ struct ListQuery {
 }
 
 /// What an indicator is, in words.
-fn kind_zh(kind: &linli_core::report::IndicatorKind) -> String {
+fn kind_zh(kind: &linli_core::reports::IndicatorKind) -> String {
     match kind {
-        linli_core::report::IndicatorKind::Computed { aggregate } => {
+        linli_core::reports::IndicatorKind::Computed { aggregate } => {
             format!("系统计算：{}", aggregate.label_zh())
         }
-        linli_core::report::IndicatorKind::Manual { value } => match value {
-            linli_core::report::ManualKind::Number => "填报数字".to_owned(),
-            linli_core::report::ManualKind::Text => "填报文字".to_owned(),
+        linli_core::reports::IndicatorKind::Manual { value } => match value {
+            linli_core::reports::ManualKind::Number => "填报数字".to_owned(),
+            linli_core::reports::ManualKind::Text => "填报文字".to_owned(),
         },
     }
 }
@@ -438,12 +438,12 @@ async fn edit_form(
     .into_response()
 }
 
-fn kind_value(i: &linli_core::report::Indicator) -> String {
+fn kind_value(i: &linli_core::reports::Indicator) -> String {
     match i.kind {
-        linli_core::report::IndicatorKind::Computed { aggregate } => aggregate.as_str().to_owned(),
-        linli_core::report::IndicatorKind::Manual { value } => match value {
-            linli_core::report::ManualKind::Number => MANUAL_NUMBER.to_owned(),
-            linli_core::report::ManualKind::Text => MANUAL_TEXT.to_owned(),
+        linli_core::reports::IndicatorKind::Computed { aggregate } => aggregate.as_str().to_owned(),
+        linli_core::reports::IndicatorKind::Manual { value } => match value {
+            linli_core::reports::ManualKind::Number => MANUAL_NUMBER.to_owned(),
+            linli_core::reports::ManualKind::Text => MANUAL_TEXT.to_owned(),
         },
     }
 }

@@ -13,12 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::clock::{display, format_date, parse_date, today};
-use linli_core::report::{ManualKind, ManualValue, NodeRole, Status, Timeliness, EPIDEMIC_DAILY};
+use linli_core::kernel::clock::{display, format_date, parse_date, today};
+use linli_core::reports::{ManualKind, ManualValue, NodeRole, Status, Timeliness, EPIDEMIC_DAILY};
 use linli_core::Role;
+use linli_store::accounts::Principal;
 use linli_store::reports::{self, Completeness, Report, SubmitInput};
-use linli_store::users::Principal;
-use linli_store::{dashboard, StoreError};
+use linli_store::{epidemic::dashboard, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
@@ -241,7 +241,7 @@ async fn render(
         let completeness =
             reports::completeness(&state.db, &user.scope, &t.template, t.node_id, t.date).await?;
         let parent = match report.node.parent_id {
-            Some(pid) => linli_store::nodes::get(&state.db, &user.scope, pid)
+            Some(pid) => linli_store::tree::get(&state.db, &user.scope, pid)
                 .await
                 .ok()
                 .map(|p| (p.id, p.name)),
@@ -309,7 +309,7 @@ fn page_of(
             }
         })
         .collect();
-    let numbers: Vec<&linli_core::report::Indicator> =
+    let numbers: Vec<&linli_core::reports::Indicator> =
         tpl.indicators.iter().filter(|i| i.is_number()).collect();
     let children = r
         .children
@@ -445,7 +445,7 @@ fn form_target(f: &FormFields) -> Result<(String, i64, time::Date), StoreError> 
     Ok((template, node_id, date))
 }
 
-fn label(template_field: &str, r: Option<&linli_core::report::Template>) -> String {
+fn label(template_field: &str, r: Option<&linli_core::reports::Template>) -> String {
     if let Some(key) = template_field.strip_prefix("manual.") {
         if let Some(i) = r.and_then(|t| t.indicator(key)) {
             return i.label.clone();
@@ -695,7 +695,7 @@ async fn print_page(
         rows,
         total: cells(&r.values),
         node_name: r.node.name.clone(),
-        printed: display(linli_core::clock::now_ms()),
+        printed: display(linli_core::kernel::clock::now_ms()),
         back: href(&t.template, r.node.id, &r.date),
     }
     .into_response()
@@ -817,7 +817,7 @@ async fn mapped_print_page(
             "{}（第 {} 版）· 表样第 {} 版",
             s.template.template.name, s.template.template.version, m.version
         ),
-        printed: display(linli_core::clock::now_ms()),
+        printed: display(linli_core::kernel::clock::now_ms()),
         printed_by: user.user.display_name.clone(),
         back: href(&m.source, s.node.id, &s.date),
     }
@@ -920,7 +920,7 @@ async fn trend_page(
         else {
             return Ok(None);
         };
-        let node = linli_store::nodes::get(&state.db, &user.scope, t.node_id).await?;
+        let node = linli_store::tree::get(&state.db, &user.scope, t.node_id).await?;
         let stored = reports::template_on(&state.db, &t.template, to).await?;
         let computed: Vec<_> = stored.template.computed().cloned().collect();
         let ind = q

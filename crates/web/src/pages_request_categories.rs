@@ -12,11 +12,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::clock::{display, now_ms};
-use linli_core::request::{CategoryRule, Escalation};
+use linli_core::kernel::clock::{display, now_ms};
+use linli_core::requests::{CategoryRule, Escalation};
 use linli_core::{CoreError, Role};
+use linli_store::accounts::Principal;
 use linli_store::requests::{self, Category, Department};
-use linli_store::users::Principal;
 use linli_store::StoreError;
 use serde::Deserialize;
 

@@ -17,15 +17,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use linli_core::clock::{display, format_date, now_ms, parse_date, today};
-use linli_core::request::{
+use linli_core::kernel::clock::{display, format_date, now_ms, parse_date, today};
+use linli_core::requests::{
     Action, Channel, RequestDraft, RequestInput, Status, Target, WhistleState, MAX_PHOTO_BYTES,
 };
 use linli_core::{CoreError, NodeKind};
+use linli_store::accounts::Principal;
+use linli_store::infra::secret::constant_time_eq;
 use linli_store::requests::{self, InboxFilter, Request, View};
-use linli_store::secret::constant_time_eq;
-use linli_store::users::Principal;
-use linli_store::{nodes, Page, StoreError};
+use linli_store::{tree, Page, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -340,8 +340,8 @@ async fn category_choices(state: &AppState, current: &str) -> Result<Vec<Choice>
 }
 
 /// The node a resident files to: open, community level or below; else `None`.
-async fn public_node(state: &AppState, node_id: i64) -> Option<nodes::Node> {
-    let n = nodes::get(&state.db, &linli_core::Scope::operator(), node_id)
+async fn public_node(state: &AppState, node_id: i64) -> Option<tree::Node> {
+    let n = tree::get(&state.db, &linli_core::Scope::operator(), node_id)
         .await
         .ok()?;
     (n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street)).then_some(n)
@@ -742,7 +742,7 @@ async fn root_choices(
     user: &Principal,
     current: Option<i64>,
 ) -> Result<Vec<Choice>, StoreError> {
-    let roots = nodes::visible_roots(&state.db, &user.scope).await?;
+    let roots = tree::visible_roots(&state.db, &user.scope).await?;
     Ok(roots
         .into_iter()
         .enumerate()
@@ -776,7 +776,7 @@ async fn inbox(
             Some(id) => id,
             None => return Ok(None),
         };
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         if !roots.iter().any(|c| c.selected) {
             roots.push(Choice {
                 value: node.id.to_string(),
@@ -871,7 +871,7 @@ async fn render_new(
     errors: Vec<String>,
 ) -> Response {
     let result = async {
-        let subtree = nodes::subtree(&state.db, &user.scope, None).await?;
+        let subtree = tree::subtree(&state.db, &user.scope, None).await?;
         let categories = category_choices(state, &f.category).await?;
         Ok::<_, StoreError>((subtree, categories))
     }
@@ -1064,7 +1064,7 @@ async fn request_page(
 /// The steps a request in `status` allows for this role.
 fn allowed(
     status: Status,
-    rating: Option<linli_core::request::Rating>,
+    rating: Option<linli_core::requests::Rating>,
     grid_worker: bool,
 ) -> Vec<&'static str> {
     let mut can = Vec::new();
@@ -1092,7 +1092,7 @@ fn allowed(
         (
             "rate",
             Action::Rate {
-                rating: linli_core::request::Rating::Satisfied,
+                rating: linli_core::requests::Rating::Satisfied,
                 comment: String::new(),
             },
         ),
@@ -1137,7 +1137,7 @@ async fn render_request(
         let r = requests::get(&state.db, &user.scope, id).await?;
         let events = requests::timeline(&state.db, &user.scope, id).await?;
         let whistles = requests::whistles(&state.db, &user.scope, id, now).await?;
-        let subtree = nodes::subtree(&state.db, &user.scope, None).await?;
+        let subtree = tree::subtree(&state.db, &user.scope, None).await?;
         let deps = requests::departments(&state.db).await?;
         Ok::<_, StoreError>((r, events, whistles, subtree, deps))
     }
@@ -1391,7 +1391,7 @@ fn pct(r: Option<f64>) -> (String, i64) {
     }
 }
 
-fn rate_row(node_id: i64, name: String, r: &linli_core::request::Rates) -> RateRow {
+fn rate_row(node_id: i64, name: String, r: &linli_core::requests::Rates) -> RateRow {
     let (response, response_w) = pct(r.response_rate);
     let (resolution, resolution_w) = pct(r.resolution_rate);
     let (satisfaction, satisfaction_w) = pct(r.satisfaction_rate);
@@ -1427,7 +1427,7 @@ struct RatesPage {
     from: String,
     to: String,
     total: RateRow,
-    counts: linli_core::request::Rates,
+    counts: linli_core::requests::Rates,
     median_response: String,
     median_resolution: String,
     children: Vec<RateRow>,
@@ -1469,7 +1469,7 @@ async fn rates_page(
             Some(id) => id,
             None => return Ok(None),
         };
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         if !roots.iter().any(|c| c.selected) {
             roots.push(Choice {
                 value: node.id.to_string(),
@@ -1479,7 +1479,7 @@ async fn rates_page(
         }
         let total = requests::rates(&state.db, &user.scope, node.id, from, to).await?;
         let mut children = Vec::new();
-        for c in nodes::children(
+        for c in tree::children(
             &state.db,
             &user.scope,
             node.id,

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::clock::{display, format_date, today};
+use linli_core::kernel::clock::{display, format_date, today};
 use linli_core::supplies::{AdjustReason, EntryKind, ItemDraft, Movement, Quantity, SiteDraft};
 use linli_core::CoreError;
+use linli_store::accounts::Principal;
 use linli_store::supplies::{self, Transfer, TransferInput};
-use linli_store::users::Principal;
-use linli_store::{nodes, Page, StoreError};
+use linli_store::{tree, Page, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
@@ -123,7 +123,7 @@ fn item_choices(items: &[supplies::Item], current: &str) -> Vec<Choice> {
 /// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
 async fn root_nodes(state: &AppState, user: &Principal) -> Result<Vec<(i64, String)>, StoreError> {
     if user.scope.is_admin() {
-        Ok(nodes::visible_roots(&state.db, &user.scope)
+        Ok(tree::visible_roots(&state.db, &user.scope)
             .await?
             .into_iter()
             .map(|r| (r.node.id, r.node.name))
@@ -296,7 +296,7 @@ async fn render_stock(
             Some(id) => id,
             None => return Ok(None),
         };
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         let stock = supplies::stock(&state.db, &user.scope, node.id).await?;
         let sites = supplies::sites(&state.db, &user.scope, node.id).await?;
         let transfers = supplies::transfers(&state.db, &user.scope, node.id, None).await?;
@@ -384,7 +384,7 @@ async fn create_site(State(state): State<AppState>, f: CsrfForm<SiteForm>) -> Re
     let node_id = form.node_id.trim().parse::<i64>().ok();
     let result = async {
         let node_id = node_id.ok_or(StoreError::NotFound)?;
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         let draft = SiteDraft::parse(
             &form.name,
             Some(form.kind.as_str()),
@@ -1245,7 +1245,7 @@ async fn render_requests(
         let Some(node_id) = node_id.or_else(|| roots.first().map(|r| r.0)) else {
             return Ok(None);
         };
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         let list = supplies::requests(&state.db, &user.scope, node.id).await?;
         let reserves: Vec<supplies::Site> = supplies::sites_in_scope(&state.db, &user.scope)
             .await?
@@ -1519,7 +1519,7 @@ async fn export_xlsx(
         return error_page(StatusCode::UNPROCESSABLE_ENTITY, "请指定要导出的辖区。");
     };
     let result = async {
-        let node = nodes::get(&state.db, &user.scope, node_id).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
         let stock = supplies::stock(&state.db, &user.scope, node.id).await?;
         let sites = supplies::sites(&state.db, &user.scope, node.id).await?;
         let mut site_stock = Vec::new();
@@ -1541,7 +1541,7 @@ async fn export_xlsx(
     let title = format!("{} 应急物资库存（导出于 {day}）", node.name);
     let ledger_title = format!("{} 应急物资台账（导出于 {day}）", node.name);
     let built = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, CoreError> {
-        let mut out = linli_core::sheet::XlsxOut::new("库存")?;
+        let mut out = linli_core::registry::sheet::XlsxOut::new("库存")?;
         out.title(&title)?;
         out.header(&[
             "物资点",

@@ -5,9 +5,9 @@ mod support;
 use support::*;
 
 use linli_core::Scope;
-use linli_store::nodes::{self, Node};
+use linli_store::accounts::{self};
 use linli_store::testing::TestDb;
-use linli_store::users::{self};
+use linli_store::tree::{self, Node};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -46,8 +46,8 @@ struct World {
 
 /// A gate in grid B, person B's pass (scanned once) and an outgoing trip of B.
 async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i64) {
-    use linli_store::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
-    let d = |s: &str| linli_core::clock::parse_date("d", s).unwrap();
+    use linli_store::epidemic::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
+    let d = |s: &str| linli_core::kernel::clock::parse_date("d", s).unwrap();
     let gate = checkpoints::create_checkpoint(db, &Scope::operator(), grid_b.id, "乙门")
         .await
         .unwrap();
@@ -69,7 +69,7 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
         &Scope::operator(),
         gate.id,
         &ScanInput {
-            direction: linli_core::checkpoint::Direction::In,
+            direction: linli_core::epidemic::checkpoint::Direction::In,
             passer: Passer::Person(person_b),
             temperature: None,
             at: None,
@@ -77,7 +77,7 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
     )
     .await
     .unwrap();
-    let trip = linli_core::checkpoint::TripDraft::parse(
+    let trip = linli_core::epidemic::checkpoint::TripDraft::parse(
         "medical",
         "州医院",
         Ok(d("2022-03-10")),
@@ -93,10 +93,10 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
 
 /// A request in grid B with B's phone, and a department summoned to it (see `World`).
 async fn request_world(db: &Db, grid_b: &Node) -> (i64, i64) {
-    use linli_core::request::{Channel, RequestDraft, RequestInput};
+    use linli_core::requests::{Channel, RequestDraft, RequestInput};
     use linli_store::requests;
     let op = Scope::operator();
-    let now = linli_core::clock::now_ms();
+    let now = linli_core::kernel::clock::now_ms();
     let draft = RequestDraft::parse(&RequestInput {
         description: "乙秘密家楼道漏水",
         reporter_phone: Some("13900001111"),
@@ -117,7 +117,7 @@ async fn request_world(db: &Db, grid_b: &Node) -> (i64, i64) {
 
 /// An enterprise in grid B with a pending reopening application (see `World`).
 async fn enterprise_world(db: &Db, grid_b: &Node) -> (i64, i64) {
-    use linli_core::enterprise::{EnterpriseInput, ReopeningInput};
+    use linli_core::enterprises::{EnterpriseInput, ReopeningInput};
     let op = Scope::operator();
     let e = linli_store::enterprises::create(
         db,
@@ -177,7 +177,7 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
 fn id_number(body: &str) -> String {
     format!(
         "{body}{}",
-        linli_core::idnumber::check_char(body.as_bytes())
+        linli_core::kernel::idnumber::check_char(body.as_bytes())
     )
 }
 
@@ -232,11 +232,11 @@ async fn world(db: &Db) -> World {
     linli_store::epidemic::add_risk_area(
         db,
         &Scope::operator(),
-        &linli_core::policy::RiskArea::new(
-            linli_core::policy::DivisionCode::parse("420111").unwrap(),
+        &linli_core::epidemic::policy::RiskArea::new(
+            linli_core::epidemic::policy::DivisionCode::parse("420111").unwrap(),
             None,
-            linli_core::policy::RiskLevel::High,
-            linli_core::clock::parse_date("d", "2022-06-30").unwrap(),
+            linli_core::epidemic::policy::RiskLevel::High,
+            linli_core::kernel::clock::parse_date("d", "2022-06-30").unwrap(),
             None,
         )
         .unwrap(),
@@ -248,11 +248,11 @@ async fn world(db: &Db) -> World {
         &Scope::operator(),
         linli_store::epidemic::ArrivalInput {
             person: linli_store::epidemic::ArrivalPerson::Registered(person_b.id),
-            origin_code: linli_core::policy::DivisionCode::parse("420111").unwrap(),
-            arrived_on: linli_core::clock::parse_date("d", "2022-07-02").unwrap(),
+            origin_code: linli_core::epidemic::policy::DivisionCode::parse("420111").unwrap(),
+            arrived_on: linli_core::kernel::clock::parse_date("d", "2022-07-02").unwrap(),
             purpose: None,
             symptoms: vec!["咳嗽".into()],
-            temperature: Some(linli_core::policy::Temperature::parse("38.1").unwrap()),
+            temperature: Some(linli_core::epidemic::policy::Temperature::parse("38.1").unwrap()),
             source: linli_store::epidemic::ArrivalSource::Worker,
         },
     )
@@ -506,7 +506,7 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // A bearer token works on the API.
-    let token = users::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test")
+    let token = accounts::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test")
         .await
         .unwrap();
     let r = client()
@@ -592,7 +592,7 @@ async fn html_forms_need_their_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let kids = nodes::children(
+    let kids = tree::children(
         &app.t.db,
         &Scope::operator(),
         w.grid_a.id,
@@ -634,11 +634,11 @@ async fn scope_walk(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
     let w = world(&db).await;
-    let token = users::issue_token(&db, &Scope::operator(), w.worker_a_id, "walk")
+    let token = accounts::issue_token(&db, &Scope::operator(), w.worker_a_id, "walk")
         .await
         .unwrap();
-    let before = nodes::subtree(&db, &Scope::operator(), None).await.unwrap();
-    let before_users = users::list(&db, &Scope::operator(), linli_store::Page::all())
+    let before = tree::subtree(&db, &Scope::operator(), None).await.unwrap();
+    let before_users = accounts::list(&db, &Scope::operator(), linli_store::Page::all())
         .await
         .unwrap();
     let before_json = serde_json::to_string(&(
@@ -835,8 +835,8 @@ async fn scope_walk(t: TestDb) {
     assert!(home.contains("甲网格"));
 
     // Nothing changed.
-    let after = nodes::subtree(&db, &Scope::operator(), None).await.unwrap();
-    let after_users = users::list(&db, &Scope::operator(), linli_store::Page::all())
+    let after = tree::subtree(&db, &Scope::operator(), None).await.unwrap();
+    let after_users = accounts::list(&db, &Scope::operator(), linli_store::Page::all())
         .await
         .unwrap();
     let after_json = serde_json::to_string(&(

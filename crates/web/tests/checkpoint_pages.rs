@@ -8,7 +8,7 @@ use support::*;
 
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::checkpoints;
+use linli_store::epidemic::checkpoints;
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
 use linli_store::Db;
@@ -134,7 +134,7 @@ async fn flow(t: TestDb) {
         html.contains("有效期止：有效期结束日期早于开始日期"),
         "{html}"
     );
-    let today = linli_core::clock::format_date(linli_core::clock::today());
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let to = post_location(
         &staff,
         url("/passes"),

@@ -8,10 +8,10 @@ use support::*;
 
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::nodes::Node;
+use linli_store::accounts::{self};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
-use linli_store::users::{self};
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -66,7 +66,7 @@ async fn world(db: &Db) -> World {
     let worker_b_id = user(db, "worker_b", "grid_worker", &[grid_b.id]).await;
     let staff_id = user(db, "staff", "staff", &[community.id]).await;
     let token = |id| async move {
-        users::issue_token(db, &Scope::operator(), id, "test")
+        accounts::issue_token(db, &Scope::operator(), id, "test")
             .await
             .unwrap()
     };

@@ -6,14 +6,14 @@
 mod support;
 use support::*;
 
-use linli_core::clock::today;
-use linli_core::policy::DivisionCode;
+use linli_core::epidemic::policy::DivisionCode;
+use linli_core::kernel::clock::today;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::Node;
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -6,12 +6,12 @@
 mod support;
 use support::*;
 
-use linli_core::clock::parse_date;
-use linli_core::policy::{DivisionCode, RiskArea, RiskLevel};
+use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
+use linli_core::kernel::clock::parse_date;
 use linli_core::Scope;
-use linli_store::declarations;
-use linli_store::nodes::Node;
+use linli_store::epidemic::declarations;
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::{epidemic, Db};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ async fn world(db: &Db) -> (Node, String) {
 fn id_number(body: &str) -> String {
     format!(
         "{body}{}",
-        linli_core::idnumber::check_char(body.as_bytes())
+        linli_core::kernel::idnumber::check_char(body.as_bytes())
     )
 }
 

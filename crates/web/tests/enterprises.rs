@@ -6,11 +6,11 @@
 mod support;
 use support::*;
 
-use linli_core::enterprise::credit_check_char;
+use linli_core::enterprises::credit_check_char;
 use linli_core::Scope;
-use linli_store::nodes::Node;
+use linli_store::accounts::{self};
 use linli_store::testing::TestDb;
-use linli_store::users::{self};
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -59,7 +59,7 @@ fn wrong(body: &str) -> String {
 }
 
 async fn bearer(db: &Db, user_id: i64) -> String {
-    users::issue_token(db, &Scope::operator(), user_id, "test")
+    accounts::issue_token(db, &Scope::operator(), user_id, "test")
         .await
         .unwrap()
 }
@@ -202,7 +202,7 @@ async fn contract(t: TestDb) {
     assert_eq!(s, StatusCode::CONFLICT);
 
     // Inspections after approval.
-    let today = linli_core::clock::format_date(linli_core::clock::today());
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let (s, v) = call(
         &app,
         &staff,
@@ -496,7 +496,7 @@ on_both!(
 /// The contact phone is masked until staff or an admin reveal it (API and page), each reveal
 /// audited with the caller's address; officials and grid workers get 403, outsiders 404.
 async fn unmask_contact(t: TestDb) {
-    use linli_store::audit::{self, AuditFilter};
+    use linli_store::infra::audit::{self, AuditFilter};
     let app = spawn(t).await;
     let db = app.t.db.clone();
     let w = world(&db).await;
@@ -507,7 +507,7 @@ async fn unmask_contact(t: TestDb) {
         &db,
         &Scope::operator(),
         w.grid_a.id,
-        &linli_core::enterprise::EnterpriseInput {
+        &linli_core::enterprises::EnterpriseInput {
             name: "康珠饭店",
             kind: "individual",
             credit_code: Some(&c),

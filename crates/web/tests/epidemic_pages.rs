@@ -5,15 +5,15 @@
 mod support;
 use support::*;
 
-use linli_core::clock::parse_date;
-use linli_core::policy::{DivisionCode, RiskArea, RiskLevel};
+use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
+use linli_core::kernel::clock::parse_date;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::audit::{self, AuditFilter};
 use linli_store::epidemic::{ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::Node;
+use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::{epidemic, Db, Page};
 use reqwest::StatusCode;
 
@@ -79,7 +79,7 @@ async fn world(db: &Db) -> World {
 fn id_number(body: &str) -> String {
     format!(
         "{body}{}",
-        linli_core::idnumber::check_char(body.as_bytes())
+        linli_core::kernel::idnumber::check_char(body.as_bytes())
     )
 }
 

@@ -8,9 +8,9 @@ use support::*;
 use std::time::Duration;
 
 use linli_core::Scope;
-use linli_store::audit::{self, AuditFilter};
-use linli_store::nodes::Node;
+use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::{Db, Page};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -49,7 +49,7 @@ async fn world(db: &Db) -> World {
 fn id_number(body: &str) -> String {
     format!(
         "{body}{}",
-        linli_core::idnumber::check_char(body.as_bytes())
+        linli_core::kernel::idnumber::check_char(body.as_bytes())
     )
 }
 
@@ -252,7 +252,7 @@ async fn import_flow(t: TestDb) {
         .contains("spreadsheetml"));
     let bytes = r.bytes().await.unwrap();
     let mut rows: Vec<Vec<String>> = Vec::new();
-    linli_core::sheet::read_rows_from_bytes(&bytes, |_, _, cells| {
+    linli_core::registry::sheet::read_rows_from_bytes(&bytes, |_, _, cells| {
         rows.push(cells);
         true
     })
@@ -412,8 +412,8 @@ async fn import_flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
-    let info = linli_core::sheet::read_rows_from_bytes(&bytes, |_, _, _| true).unwrap();
-    assert_eq!(info.name, linli_core::sheet::TEMPLATE_SHEET);
+    let info = linli_core::registry::sheet::read_rows_from_bytes(&bytes, |_, _, _| true).unwrap();
+    assert_eq!(info.name, linli_core::registry::sheet::TEMPLATE_SHEET);
 
     app.t.finish().await;
 }
@@ -484,7 +484,7 @@ async fn grid_worker_limits(t: TestDb) {
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
     let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
-    let info = linli_core::sheet::read_rows_from_bytes(&bytes, |_, n, cells| {
+    let info = linli_core::registry::sheet::read_rows_from_bytes(&bytes, |_, n, cells| {
         rows.push((n, cells));
         true
     })
@@ -530,11 +530,11 @@ async fn grid_worker_limits(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
-    let mut judge = linli_core::import_job::Judge::new(
-        linli_core::clock::today(),
+    let mut judge = linli_core::registry::import_job::Judge::new(
+        linli_core::kernel::clock::today(),
         linli_store::registry::tags(&db).await.unwrap(),
     );
-    linli_core::sheet::read_rows_from_bytes(&bytes, |_, n, cells| {
+    linli_core::registry::sheet::read_rows_from_bytes(&bytes, |_, n, cells| {
         judge.push(n, cells).unwrap();
         true
     })

@@ -8,9 +8,9 @@ mod support;
 use support::*;
 
 use linli_core::Scope;
+use linli_store::accounts::{self, NewUser};
 use linli_store::requests;
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -436,7 +436,7 @@ async fn conformance(t: TestDb) {
     .unwrap();
     assert_eq!(in_a.len(), 2);
     let first = in_a.iter().find(|r| r.tracking_number == id1).unwrap();
-    assert_eq!(first.channel, linli_core::request::Channel::Open311);
+    assert_eq!(first.channel, linli_core::requests::Channel::Open311);
     assert_eq!(first.reporter_name.as_deref(), Some("王阿姨"));
     assert_eq!(first.reporter_phone_masked.as_deref(), Some("136****8609"));
     assert_eq!(first.created_by, "open311:12345热线");
@@ -607,8 +607,8 @@ async fn conformance(t: TestDb) {
     // Closed in Linli is closed in Open311, with what was done as the notes.
     let op = Scope::operator();
     let rid = in_a.iter().find(|r| r.tracking_number == id1).unwrap().id;
-    let now = linli_core::clock::now_ms();
-    use linli_core::request::{Action, Target};
+    let now = linli_core::kernel::clock::now_ms();
+    use linli_core::requests::{Action, Target};
     requests::transition(
         &db,
         &op,
@@ -660,10 +660,10 @@ async fn conformance(t: TestDb) {
     );
 
     // Reads are audited.
-    let audit = linli_store::audit::list(
+    let audit = linli_store::infra::audit::list(
         &db,
         &op,
-        &linli_store::audit::AuditFilter {
+        &linli_store::infra::audit::AuditFilter {
             action_prefix: Some("request.api_read".into()),
             ..Default::default()
         },
@@ -673,7 +673,7 @@ async fn conformance(t: TestDb) {
     .unwrap();
     assert!(audit.len() >= 10);
     // A user session does not stand in for a key.
-    users::create(
+    accounts::create(
         &db,
         &op,
         NewUser {

@@ -5,8 +5,8 @@
 mod support;
 use support::*;
 
-use linli_core::clock::{format_date, parse_date, today};
-use linli_core::policy::{self, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::policy::{self, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
@@ -56,7 +56,7 @@ async fn world(db: &Db) {
     ] {
         let id = format!(
             "{body}{}",
-            linli_core::idnumber::check_char(body.as_bytes())
+            linli_core::kernel::idnumber::check_char(body.as_bytes())
         );
         let (p, _) = registry::create(
             db,

@@ -7,11 +7,11 @@
 mod support;
 use support::*;
 
-use linli_core::clock::{format_date, today};
+use linli_core::kernel::clock::{format_date, today};
 use linli_core::Scope;
-use linli_store::nodes::Node;
 use linli_store::reports::mappings;
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -87,10 +87,10 @@ fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
 }
 
 async fn publish_count(db: &Db) -> usize {
-    linli_store::audit::list(
+    linli_store::infra::audit::list(
         db,
         &Scope::operator(),
-        &linli_store::audit::AuditFilter {
+        &linli_store::infra::audit::AuditFilter {
             action_prefix: Some("report_mapping.".into()),
             ..Default::default()
         },
@@ -351,7 +351,7 @@ async fn printing(t: TestDb) {
     assert!(html.contains("打印：official"), "printed by");
     assert!(html.contains("@media print") || html.contains("/static/reports.css"));
     // The bureau's headings, in its order.
-    let preset = linli_core::report::mapping::Mapping::health_bureau_daily();
+    let preset = linli_core::reports::mapping::Mapping::health_bureau_daily();
     let mut at = 0;
     for c in &preset.columns {
         let found = html[at..]

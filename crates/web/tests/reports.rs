@@ -7,14 +7,14 @@
 mod support;
 use support::*;
 
-use linli_core::clock::parse_date;
-use linli_core::policy::DivisionCode;
+use linli_core::epidemic::policy::DivisionCode;
+use linli_core::kernel::clock::parse_date;
 use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
+use linli_store::tree::{self, Node};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -32,7 +32,7 @@ async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option
         ..Default::default()
     })
     .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
+    tree::create(db, &Scope::operator(), new).await.unwrap()
 }
 
 struct World {
@@ -523,7 +523,7 @@ async fn mapping_flow(t: TestDb) {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        let rows = linli_core::report::mapping::read_form(&r.bytes().await.unwrap()).unwrap();
+        let rows = linli_core::reports::mapping::read_form(&r.bytes().await.unwrap()).unwrap();
         assert!(rows[0][0].contains("疫情防控每日统计表"), "{:?}", rows[0]);
         let headers: Vec<&str> = columns
             .iter()
@@ -588,7 +588,7 @@ async fn template_editing(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
     user(&app.t.db, "admin", "admin", &[]).await;
-    let today = linli_core::clock::format_date(linli_core::clock::today());
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let api = format!("{}/api/v1/reports/templates", app.base);
     let (admin, official) = (
         api_login(&app, "admin").await,
@@ -723,7 +723,9 @@ async fn template_editing(t: TestDb) {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("name=\"r12.label\""));
     // Fixed: published as version 3 from tomorrow.
-    let tomorrow = linli_core::clock::format_date(linli_core::clock::today().next_day().unwrap());
+    let tomorrow = linli_core::kernel::clock::format_date(
+        linli_core::kernel::clock::today().next_day().unwrap(),
+    );
     form[at].1 = "集中隔离人数".into();
     for (k, v) in form.iter_mut() {
         match k.as_str() {
@@ -752,10 +754,10 @@ async fn template_editing(t: TestDb) {
         .collect();
     assert!(keys.contains(&"shortages") && !keys.contains(&"volunteers"));
     // Both publications are in the audit log.
-    let log = linli_store::audit::list(
+    let log = linli_store::infra::audit::list(
         &app.t.db,
         &Scope::operator(),
-        &linli_store::audit::AuditFilter {
+        &linli_store::infra::audit::AuditFilter {
             action_prefix: Some("report_template.".into()),
             ..Default::default()
         },

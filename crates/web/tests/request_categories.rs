@@ -7,12 +7,12 @@
 mod support;
 use support::*;
 
-use linli_core::clock::now_ms;
-use linli_core::request::{Channel, RequestDraft};
+use linli_core::kernel::clock::now_ms;
+use linli_core::requests::{Channel, RequestDraft};
 use linli_core::Scope;
-use linli_store::nodes::Node;
 use linli_store::requests;
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 

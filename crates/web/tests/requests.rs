@@ -7,9 +7,9 @@ mod support;
 use support::*;
 
 use linli_core::Scope;
-use linli_store::nodes::Node;
+use linli_store::accounts::{self};
 use linli_store::testing::TestDb;
-use linli_store::users::{self};
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -483,7 +483,7 @@ async fn whistles_rates_and_data(t: TestDb) {
     assert_eq!(d["whistles"][0]["response"], "已到场");
 
     // The rates: exactly the contract's keys.
-    let today = linli_core::clock::format_date(linli_core::clock::today());
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let (st, rates) = get(
         &app,
         &official,
@@ -825,10 +825,10 @@ async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(u["reporter_phone"], "13612348609");
-    let audit = linli_store::audit::list(
+    let audit = linli_store::infra::audit::list(
         &app.t.db,
         &Scope::operator(),
-        &linli_store::audit::AuditFilter {
+        &linli_store::infra::audit::AuditFilter {
             action_prefix: Some("request.unmask".into()),
             ..Default::default()
         },
@@ -900,11 +900,11 @@ async fn upload(
 }
 
 async fn token_of(db: &Db, username: &str) -> String {
-    let all = users::list(db, &Scope::operator(), linli_store::Page::all())
+    let all = accounts::list(db, &Scope::operator(), linli_store::Page::all())
         .await
         .unwrap();
     let u = all.iter().find(|u| u.username == username).unwrap();
-    users::issue_token(db, &Scope::operator(), u.id, "test")
+    accounts::issue_token(db, &Scope::operator(), u.id, "test")
         .await
         .unwrap()
 }

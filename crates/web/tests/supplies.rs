@@ -7,8 +7,8 @@ mod support;
 use support::*;
 
 use linli_core::Scope;
-use linli_store::nodes::Node;
 use linli_store::testing::TestDb;
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -682,9 +682,9 @@ on_both!(staff_keep_the_ledger_and_transfer_on_the_pages, pages_flow);
 
 /// A person in `at` under observation: arrived from a high-risk area (2022 policy).
 async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
-    use linli_core::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+    use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
     let op = Scope::operator();
-    let date = |s: &str| linli_core::clock::parse_date("d", s).unwrap();
+    let date = |s: &str| linli_core::kernel::clock::parse_date("d", s).unwrap();
     if linli_store::epidemic::risk_areas(db)
         .await
         .unwrap()
@@ -704,7 +704,7 @@ async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
     }
     let number = format!(
         "{id_body}{}",
-        linli_core::idnumber::check_char(id_body.as_bytes())
+        linli_core::kernel::idnumber::check_char(id_body.as_bytes())
     );
     let (person, _) = linli_store::registry::create(
         db,

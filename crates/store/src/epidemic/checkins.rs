@@ -21,14 +21,14 @@ mod raw;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use linli_core::clock::{display, format_date, now_ms, parse_date};
-use linli_core::policy::Temperature;
+use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::{display, format_date, now_ms, parse_date};
 use linli_core::{JurisdictionPath, Scope};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{internal, real_symptoms, CheckinInput, CheckinRecorded};
-use crate::db::Params;
+use crate::infra::db::Params;
 use crate::{Db, StoreError};
 
 /// At most this many check-ins per transaction (8 parameters each, 500 per statement).
@@ -517,7 +517,7 @@ fn check<'a>(
     if job.input.at > now + 60_000 {
         return Err(StoreError::invalid("at", "打卡时间不能晚于现在"));
     }
-    let day = linli_core::clock::date_of(job.input.at);
+    let day = linli_core::kernel::clock::date_of(job.input.at);
     if day < target.start || day > target.until {
         return Err(StoreError::invalid(
             "at",

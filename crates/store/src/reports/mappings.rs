@@ -1,20 +1,20 @@
-//! Collect once, fill many: other offices' form layouts (`linli_core::report::mapping`) stored as
+//! Collect once, fill many: other offices' form layouts (`linli_core::reports::mapping`) stored as
 //! versioned data, and a node's report of a date laid out in one of them.
 //!
 //! A mapped report is the source template's report (`reports::report`, same scope, same live
 //! values) with every row put through [`Mapping::apply`]: nothing is counted or typed twice, so
 //! its numbers are the source report's numbers by construction.
 
-use linli_core::clock::{format_date, now_ms};
-use linli_core::report::mapping::Mapping;
-use linli_core::report::ManualValue;
+use linli_core::kernel::clock::{format_date, now_ms};
+use linli_core::reports::mapping::Mapping;
+use linli_core::reports::ManualValue;
 use linli_core::{CoreError, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
 use super::{internal, latest_template, next_version, report, Report, Versioned};
-use crate::audit::{self, AuditEntry};
+use crate::infra::audit::{self, AuditEntry};
 use crate::{Db, StoreError};
 
 /// A stored mapping version.

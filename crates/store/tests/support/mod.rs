@@ -5,15 +5,15 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used)]
 
-use linli_core::clock::parse_date;
-use linli_core::idnumber::check_char;
-use linli_core::policy::{ContactKind, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::policy::{ContactKind, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::kernel::clock::parse_date;
+use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::contacts::ContactInput;
+use linli_store::epidemic::contacts::ContactInput;
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
-use linli_store::nodes::{self, Node};
 use linli_store::registry::{self, Placement};
+use linli_store::tree::{self, Node};
 use linli_store::{Db, StoreError};
 
 /// The operator's scope: the whole tree, every role.
@@ -60,7 +60,7 @@ pub async fn node_opened(
         ..Default::default()
     })
     .unwrap();
-    nodes::create(db, &op(), new).await.unwrap()
+    tree::create(db, &op(), new).await.unwrap()
 }
 
 /// District 香格里拉市, its community 里布嘎社区 and the community's grids A and B.

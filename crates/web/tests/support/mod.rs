@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::nodes::{self, Node};
+use linli_store::accounts::{self, NewUser};
 use linli_store::testing::TestDb;
-use linli_store::users::{self, NewUser};
+use linli_store::tree::{self, Node};
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -88,12 +88,12 @@ pub async fn node(
         ..Default::default()
     })
     .unwrap();
-    nodes::create(db, &Scope::operator(), new).await.unwrap()
+    tree::create(db, &Scope::operator(), new).await.unwrap()
 }
 
 /// Creates an account with [`PASSWORD`], bound to `node_ids`; its id.
 pub async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 {
-    users::create(
+    accounts::create(
         db,
         &Scope::operator(),
         NewUser {

@@ -1,0 +1,408 @@
+//! Checkpoints (卡点) at compound gates: vehicle plates, pass codes, scans and their verdicts,
+//! and outgoing trips (外出登记). Pure rules; the store keeps the records.
+
+use std::fmt;
+
+use serde::Serialize;
+use time::Date;
+
+use crate::epidemic::policy::Temperature;
+use crate::CoreError;
+
+/// The one-character abbreviations of the 31 mainland provincial divisions that open a plate
+/// (GA 36-2018, 《中华人民共和国机动车号牌》).
+const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
+
+/// Plate letters: I and O are never used (they read as 1 and 0).
+fn plate_char(c: char) -> bool {
+    (c.is_ascii_uppercase() && c != 'I' && c != 'O') || c.is_ascii_digit()
+}
+
+/// A mainland vehicle plate, normalised: `云P·12345` and `云p 12345` are `云P12345`.
+/// Regular plates have 5 characters after the issuing authority's letter (the last may be a
+/// class mark: 挂 学 警 港 澳 领 使), new-energy plates 6.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct VehiclePlate(String);
+
+impl VehiclePlate {
+    pub fn parse(raw: &str) -> Result<VehiclePlate, CoreError> {
+        Self::parse_field("plate", raw)
+    }
+
+    pub fn parse_field(field: &str, raw: &str) -> Result<VehiclePlate, CoreError> {
+        let s: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '.' | '-' | '•' | '・'))
+            .map(|c| c.to_ascii_uppercase())
+            // Full-width letters and digits, as phones type them.
+            .map(|c| match c {
+                'Ａ'..='Ｚ' | '０'..='９' => {
+                    char::from_u32(c as u32 - 0xFEE0).map_or(c, |c| c.to_ascii_uppercase())
+                }
+                'ａ'..='ｚ' => char::from_u32(c as u32 - 0xFEE0 - 32).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        if s.is_empty() {
+            return Err(CoreError::invalid(field, "请填写车牌号"));
+        }
+        let chars: Vec<char> = s.chars().collect();
+        if !PROVINCES.contains(chars[0]) {
+            return Err(CoreError::invalid(
+                field,
+                format!("车牌「{s}」应以省份简称开头，如 云P12345"),
+            ));
+        }
+        if chars.len() < 2 || !chars[1].is_ascii_uppercase() {
+            return Err(CoreError::invalid(
+                field,
+                format!("车牌「{s}」第二位应为发牌机关字母"),
+            ));
+        }
+        let rest = &chars[2..];
+        let ok = match rest.len() {
+            // Regular: 5 letters/digits, or 4 and a class mark (京A1234学).
+            5 => {
+                rest.iter().all(|c| plate_char(*c))
+                    || (rest[..4].iter().all(|c| plate_char(*c))
+                        && "挂学警港澳领使".contains(rest[4]))
+            }
+            // New energy: 6 letters/digits.
+            6 => rest.iter().all(|c| plate_char(*c)),
+            _ => false,
+        };
+        if !ok {
+            return Err(CoreError::invalid(
+                field,
+                format!("车牌「{s}」格式不对：省份简称、字母后应为 5 位（新能源 6 位）字母或数字，不含 I、O"),
+            ));
+        }
+        Ok(VehiclePlate(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for VehiclePlate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The letters of a pass code: no 0/O, 1/I/L, so a guard can read it off a card.
+pub const PASS_CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+pub const PASS_CODE_LEN: usize = 8;
+
+/// A pass code as typed at the gate, normalised (upper case, no spaces or dashes).
+pub fn parse_pass_code(raw: &str) -> Result<String, CoreError> {
+    let s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if s.chars().count() != PASS_CODE_LEN || !s.bytes().all(|b| PASS_CODE_ALPHABET.contains(&b)) {
+        return Err(CoreError::invalid(
+            "pass_code",
+            format!("通行证编码应为 {PASS_CODE_LEN} 位字母或数字（不含 0、O、1、I、L）"),
+        ));
+    }
+    Ok(s)
+}
+
+/// In or out through the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn parse(raw: &str) -> Result<Direction, CoreError> {
+        match raw.trim() {
+            "in" | "进" | "入" => Ok(Direction::In),
+            "out" | "出" => Ok(Direction::Out),
+            _ => Err(CoreError::invalid("direction", "请选择进或出")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Direction::In => "进",
+            Direction::Out => "出",
+        }
+    }
+}
+
+/// What the gate does with a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanOutcome {
+    /// A valid pass (in), or leaving.
+    Allowed,
+    /// Coming in without a valid pass here: register the person first.
+    NoPass,
+    /// 37.3 °C or more: not let through, sent to the fever clinic, whatever the pass.
+    Fever,
+}
+
+impl ScanOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanOutcome::Allowed => "allowed",
+            ScanOutcome::NoPass => "no_pass",
+            ScanOutcome::Fever => "fever",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ScanOutcome::Allowed => "放行",
+            ScanOutcome::NoPass => "无有效通行证",
+            ScanOutcome::Fever => "体温异常，引导至发热门诊",
+        }
+    }
+
+    pub fn from_str_opt(s: &str) -> Option<ScanOutcome> {
+        match s {
+            "allowed" => Some(ScanOutcome::Allowed),
+            "no_pass" => Some(ScanOutcome::NoPass),
+            "fever" => Some(ScanOutcome::Fever),
+            _ => None,
+        }
+    }
+}
+
+/// The gate's verdict: a fever stops anyone; coming in needs a pass valid here today; leaving
+/// is always logged and allowed.
+pub fn judge_scan(
+    direction: Direction,
+    temperature: Option<Temperature>,
+    valid_pass: bool,
+) -> ScanOutcome {
+    if temperature.is_some_and(Temperature::is_fever) {
+        return ScanOutcome::Fever;
+    }
+    match direction {
+        Direction::Out => ScanOutcome::Allowed,
+        Direction::In if valid_pass => ScanOutcome::Allowed,
+        Direction::In => ScanOutcome::NoPass,
+    }
+}
+
+/// The validity of a pass, both days inclusive, checked when it is issued.
+pub fn check_validity(from: Date, to: Date) -> Result<(), CoreError> {
+    if to < from {
+        return Err(CoreError::invalid("valid_to", "有效期结束日期早于开始日期"));
+    }
+    if (to - from).whole_days() > 366 {
+        return Err(CoreError::invalid("valid_to", "通行证有效期不能超过一年"));
+    }
+    Ok(())
+}
+
+/// Why a resident leaves (外出登记).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TripKind {
+    /// Work travel: needs a health certificate.
+    Work,
+    Medical,
+    Other,
+}
+
+impl TripKind {
+    pub fn parse(raw: &str) -> Result<TripKind, CoreError> {
+        match raw.trim() {
+            "work" | "务工" | "出差" => Ok(TripKind::Work),
+            "medical" | "就医" => Ok(TripKind::Medical),
+            "other" | "其他" => Ok(TripKind::Other),
+            _ => Err(CoreError::invalid("kind", "外出事由应为务工、就医或其他")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TripKind::Work => "work",
+            TripKind::Medical => "medical",
+            TripKind::Other => "other",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            TripKind::Work => "务工",
+            TripKind::Medical => "就医",
+            TripKind::Other => "其他",
+        }
+    }
+}
+
+/// An outgoing trip as entered, checked as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TripDraft {
+    pub kind: TripKind,
+    pub destination: String,
+    pub leave_on: Date,
+    pub return_on: Option<Date>,
+    pub health_certificate: bool,
+}
+
+impl TripDraft {
+    /// Every broken field at once: work travel without a health certificate, a return before
+    /// leaving, an empty or overlong destination.
+    pub fn parse(
+        kind: &str,
+        destination: &str,
+        leave_on: Result<Date, CoreError>,
+        return_on: Option<Result<Date, CoreError>>,
+        health_certificate: bool,
+    ) -> Result<TripDraft, Vec<CoreError>> {
+        let mut errors = Vec::new();
+        let kind = TripKind::parse(kind).map_err(|e| errors.push(e)).ok();
+        let dest = destination.trim();
+        if dest.is_empty() {
+            errors.push(CoreError::invalid("destination", "请填写去向"));
+        } else if dest.chars().count() > 100 {
+            errors.push(CoreError::invalid("destination", "去向不能超过 100 个字"));
+        }
+        let leave_on = leave_on.map_err(|e| errors.push(e)).ok();
+        let return_on = match return_on {
+            None => None,
+            Some(r) => r.map_err(|e| errors.push(e)).ok(),
+        };
+        if let (Some(l), Some(r)) = (leave_on, return_on) {
+            if r < l {
+                errors.push(CoreError::invalid("return_on", "返回日期早于外出日期"));
+            }
+        }
+        if kind == Some(TripKind::Work) && !health_certificate {
+            errors.push(CoreError::invalid(
+                "health_certificate",
+                "务工外出须持健康证明",
+            ));
+        }
+        match (kind, leave_on) {
+            (Some(kind), Some(leave_on)) if errors.is_empty() => Ok(TripDraft {
+                kind,
+                destination: dest.to_owned(),
+                leave_on,
+                return_on,
+                health_certificate,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn plates_are_normalised_and_checked() {
+        for (raw, want) in [
+            ("云P12345", "云P12345"),
+            ("云p·12345", "云P12345"),
+            (" 京A 1234学 ", "京A1234学"),
+            ("粤BD12345", "粤BD12345"),
+            ("沪Ａ１２３４５", "沪A12345"),
+        ] {
+            assert_eq!(VehiclePlate::parse(raw).unwrap().as_str(), want, "{raw}");
+        }
+        for bad in [
+            "",
+            "P12345",
+            "云12345",
+            "云P1234",
+            "云P1234567",
+            "云PO1234",
+            "港A12345",
+        ] {
+            let e = VehiclePlate::parse(bad).unwrap_err();
+            assert_eq!(e.field, "plate", "{bad}");
+        }
+    }
+
+    #[test]
+    fn pass_codes_are_read_as_typed_at_a_gate() {
+        assert_eq!(parse_pass_code("abcd-efgh").unwrap(), "ABCDEFGH");
+        assert_eq!(parse_pass_code(" 2345 6789 ").unwrap(), "23456789");
+        assert!(parse_pass_code("ABCDEFG").is_err());
+        assert!(
+            parse_pass_code("ABCDEFG0").is_err(),
+            "0 is not in the alphabet"
+        );
+        assert!(
+            parse_pass_code("ABCDEFGI").is_err(),
+            "I is not in the alphabet"
+        );
+    }
+
+    #[test]
+    fn a_fever_stops_anyone_and_coming_in_needs_a_pass() {
+        let fever = Some(Temperature::parse("37.3").unwrap());
+        let normal = Some(Temperature::parse("36.5").unwrap());
+        assert_eq!(judge_scan(Direction::In, fever, true), ScanOutcome::Fever);
+        assert_eq!(judge_scan(Direction::Out, fever, true), ScanOutcome::Fever);
+        assert_eq!(
+            judge_scan(Direction::In, normal, true),
+            ScanOutcome::Allowed
+        );
+        assert_eq!(judge_scan(Direction::In, None, false), ScanOutcome::NoPass);
+        assert_eq!(
+            judge_scan(Direction::Out, normal, false),
+            ScanOutcome::Allowed
+        );
+    }
+
+    #[test]
+    fn a_pass_is_valid_for_at_most_a_year() {
+        assert!(check_validity(date!(2022 - 03 - 01), date!(2022 - 03 - 01)).is_ok());
+        assert_eq!(
+            check_validity(date!(2022 - 03 - 02), date!(2022 - 03 - 01))
+                .unwrap_err()
+                .field,
+            "valid_to"
+        );
+        assert!(check_validity(date!(2022 - 01 - 01), date!(2023 - 06 - 01)).is_err());
+    }
+
+    #[test]
+    fn work_travel_needs_a_health_certificate_and_every_error_is_reported() {
+        let ok = TripDraft::parse(
+            "就医",
+            " 迪庆州人民医院 ",
+            Ok(date!(2022 - 03 - 01)),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.kind, TripKind::Medical);
+        assert_eq!(ok.destination, "迪庆州人民医院");
+        let errors = TripDraft::parse(
+            "work",
+            "",
+            Ok(date!(2022 - 03 - 05)),
+            Some(Ok(date!(2022 - 03 - 01))),
+            false,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["destination", "return_on", "health_certificate"]
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Epidemic prevention: quarantine policy and its evaluation, close contacts and the chain of
+//! transmission, checkpoints and passes.
+
+pub mod checkpoint;
+pub mod contact;
+pub mod policy;

@@ -1,0 +1,610 @@
+//! Classifying one arrival or contact under a policy, with the explanation a grid worker reads
+//! to the resident; and the what-if of a draft policy over the records under observation.
+
+use std::cmp::Reverse;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration};
+
+use super::{
+    iso_date, Condition, ContactKind, DivisionCode, Measure, PolicyVersion, RiskArea, Rule, Stage,
+    Temperature,
+};
+use crate::kernel::clock::format_date;
+use crate::CoreError;
+
+/// What screeners type for "no symptom"; such entries are not symptoms.
+const NO_SYMPTOM: [&str; 9] = ["无", "无症状", "没有", "否", "正常", "none", "no", "-", "—"];
+
+/// A person's link to a case, with the day of the last contact (quarantine counts from it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactFact {
+    pub kind: ContactKind,
+    #[serde(with = "iso_date")]
+    pub last_contact_on: Date,
+}
+
+/// What is known of an arrival or a contact when it is classified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    /// Where the person came from (for a local contact: the community's own code).
+    pub origin_code: DivisionCode,
+    /// The day of arrival, or of screening for a person already here.
+    #[serde(with = "iso_date")]
+    pub arrived_on: Date,
+    #[serde(default)]
+    pub symptoms: Vec<String>,
+    #[serde(default)]
+    pub temperature: Option<Temperature>,
+    #[serde(default)]
+    pub contact: Option<ContactFact>,
+}
+
+impl Facts {
+    /// The date whose policy applies: the last contact for a contact, else the arrival.
+    pub fn policy_date(&self) -> Date {
+        self.contact
+            .as_ref()
+            .map_or(self.arrived_on, |c| c.last_contact_on)
+    }
+
+    /// The symptoms reported, without blanks and "none" entries (「无」).
+    pub fn symptoms_present(&self) -> Vec<&str> {
+        self.symptoms
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| {
+                !s.is_empty() && !NO_SYMPTOM.iter().any(|none| none.eq_ignore_ascii_case(s))
+            })
+            .collect()
+    }
+
+    /// A temperature of 37.3 °C or more, or any symptom.
+    pub fn fever_or_symptoms(&self) -> bool {
+        self.temperature.is_some_and(Temperature::is_fever) || !self.symptoms_present().is_empty()
+    }
+}
+
+/// One stage with its dates, both inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagePlan {
+    pub measure: Measure,
+    pub days: u16,
+    #[serde(with = "iso_date")]
+    pub start: Date,
+    #[serde(with = "iso_date")]
+    pub until: Date,
+}
+
+/// The outcome of classifying facts under a policy version. Stored with the record, so it
+/// keeps the version that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classification {
+    pub policy_key: String,
+    pub policy_version: u32,
+    /// The deciding rule, 0-based (the explanation says 第 `rule_index + 1` 条); absent when no
+    /// rule matched.
+    pub rule_index: Option<usize>,
+    pub measure: Measure,
+    pub stages: Vec<StagePlan>,
+    pub days_total: u16,
+    /// Day 1: the arrival, or the last contact for a contact rule.
+    #[serde(with = "iso_date")]
+    pub start: Date,
+    /// The last day, inclusive: `start + days_total − 1` (the day before `start` for no measure).
+    #[serde(with = "iso_date")]
+    pub until: Date,
+    pub check_ins_per_day: u8,
+    pub fever_alert: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub explanation: String,
+}
+
+impl Classification {
+    /// Nothing more to do on `today`: no measure, or the last day has passed.
+    pub fn is_released_on(&self, today: Date) -> bool {
+        self.measure == Measure::None || self.until < today
+    }
+}
+
+/// Use when no division names are at hand: explanations then show codes only.
+pub fn no_names(_code: &str) -> Option<String> {
+    None
+}
+
+/// Why a condition held, kept to explain it.
+enum Evidence<'a> {
+    Area {
+        area: &'a RiskArea,
+        within_days: u16,
+    },
+    Within(&'a DivisionCode),
+    OtherProvince,
+    SameProvinceOtherCity,
+    Contact(&'a ContactFact),
+    FeverOrSymptoms,
+}
+
+impl Evidence<'_> {
+    fn about_origin(&self) -> bool {
+        !matches!(self, Evidence::Contact(_) | Evidence::FeverOrSymptoms)
+    }
+}
+
+fn check<'a>(
+    cond: &'a Condition,
+    facts: &'a Facts,
+    areas: &'a [RiskArea],
+    community: &DivisionCode,
+) -> Option<Evidence<'a>> {
+    let origin = &facts.origin_code;
+    match cond {
+        Condition::OriginRisk { level, within_days } => {
+            let first = facts
+                .arrived_on
+                .checked_sub(Duration::days(i64::from(*within_days)))
+                .unwrap_or(Date::MIN);
+            areas
+                .iter()
+                .filter(|a| {
+                    a.level() == *level
+                        && a.division_code().covers(origin)
+                        && a.in_force_between(first, facts.arrived_on)
+                })
+                // Several areas may match (a district and a street in it, or successive
+                // periods): cite the one in force latest, then the most specific.
+                .max_by_key(|a| {
+                    (
+                        a.to()
+                            .map_or(facts.arrived_on, |to| to.min(facts.arrived_on)),
+                        a.division_code().significant().len(),
+                        a.from(),
+                    )
+                })
+                .map(|area| Evidence::Area {
+                    area,
+                    within_days: *within_days,
+                })
+        }
+        Condition::OriginWithin { division_code } => division_code
+            .covers(origin)
+            .then_some(Evidence::Within(division_code)),
+        Condition::OriginOtherProvince => {
+            (origin.province() != community.province()).then_some(Evidence::OtherProvince)
+        }
+        Condition::OriginSameProvinceOtherCity => (origin.province() == community.province()
+            && origin.city() != community.city())
+        .then_some(Evidence::SameProvinceOtherCity),
+        Condition::Contact { kind } => facts
+            .contact
+            .as_ref()
+            .filter(|c| c.kind == *kind)
+            .map(Evidence::Contact),
+        Condition::FeverOrSymptoms => facts
+            .fever_or_symptoms()
+            .then_some(Evidence::FeverOrSymptoms),
+    }
+}
+
+fn add_days(d: Date, n: i64) -> Result<Date, CoreError> {
+    d.checked_add(Duration::days(n))
+        .ok_or_else(|| CoreError::invalid("arrived_on", "日期超出可计算的范围"))
+}
+
+/// Lays the stages end to end from `start` (day 1); returns them and the last day.
+fn lay_out(start: Date, stages: &[Stage]) -> Result<(Vec<StagePlan>, Date), CoreError> {
+    let mut next = start;
+    let mut plans = Vec::with_capacity(stages.len());
+    for stage in stages {
+        let until = add_days(next, i64::from(stage.days) - 1)?;
+        plans.push(StagePlan {
+            measure: stage.measure,
+            days: stage.days,
+            start: next,
+            until,
+        });
+        next = add_days(until, 1)?;
+    }
+    Ok((plans, add_days(next, -1)?))
+}
+
+/// A rule whose conditions all hold, laid out in dates.
+struct Candidate<'a> {
+    index: usize,
+    rule: &'a Rule,
+    evidence: Vec<Evidence<'a>>,
+    start: Date,
+    stages: Vec<StagePlan>,
+    until: Date,
+}
+
+/// Classifies `facts` under `policy`: every rule whose conditions hold is a candidate and the
+/// most severe wins (see the module documentation of `policy` for the order). `community` is
+/// the community's division code (its province and city decide "other province" and "other
+/// city"); `names` turns a division code into a name for the explanation, if it knows one.
+pub fn classify(
+    policy: &PolicyVersion,
+    facts: &Facts,
+    areas: &[RiskArea],
+    community: &DivisionCode,
+    names: &dyn Fn(&str) -> Option<String>,
+) -> Result<Classification, CoreError> {
+    let mut candidates = Vec::new();
+    for (index, rule) in policy.rules().iter().enumerate() {
+        let evidence: Option<Vec<Evidence>> = rule
+            .when
+            .iter()
+            .map(|c| check(c, facts, areas, community))
+            .collect();
+        let Some(evidence) = evidence else { continue };
+        let start = match (&facts.contact, rule.counts_from_contact()) {
+            (Some(contact), true) => contact.last_contact_on,
+            _ => facts.arrived_on,
+        };
+        let (stages, until) = lay_out(start, &rule.stages)?;
+        candidates.push(Candidate {
+            index,
+            rule,
+            evidence,
+            start,
+            stages,
+            until,
+        });
+    }
+    let winner = candidates.iter().max_by_key(|c| {
+        (
+            c.rule.strictest().severity(),
+            c.until,
+            c.rule.days_total(),
+            Reverse(c.index),
+        )
+    });
+    // The alert is not lost when a stricter or longer rule decides the measure.
+    let alerting = winner
+        .filter(|w| w.rule.fever_alert)
+        .or_else(|| candidates.iter().find(|c| c.rule.fever_alert));
+
+    let mut out = match winner {
+        Some(w) => Classification {
+            policy_key: policy.key().to_owned(),
+            policy_version: policy.version(),
+            rule_index: Some(w.index),
+            measure: w.rule.measure,
+            stages: w.stages.clone(),
+            days_total: w.rule.days_total(),
+            start: w.start,
+            until: w.until,
+            check_ins_per_day: w.rule.check_ins_per_day,
+            fever_alert: alerting.is_some(),
+            note: w.rule.note.clone(),
+            explanation: String::new(),
+        },
+        None => Classification {
+            policy_key: policy.key().to_owned(),
+            policy_version: policy.version(),
+            rule_index: None,
+            measure: Measure::None,
+            stages: Vec::new(),
+            days_total: 0,
+            start: facts.arrived_on,
+            until: add_days(facts.arrived_on, -1)?,
+            check_ins_per_day: 0,
+            fever_alert: false,
+            note: None,
+            explanation: String::new(),
+        },
+    };
+    // A contact no rule of this version is about (a 次密接 under the 20 measures): said so.
+    let contact_unruled = facts.contact.as_ref().filter(|_| {
+        !candidates
+            .iter()
+            .any(|c| c.evidence.iter().any(|e| matches!(e, Evidence::Contact(_))))
+    });
+    out.explanation = explain(
+        policy,
+        facts,
+        names,
+        winner,
+        alerting,
+        contact_unruled,
+        &out,
+    );
+    Ok(out)
+}
+
+/// Writes the explanation: what we know (where from, the area's level since when, the
+/// contact, the fever), which rule of which version applies, and what follows until when.
+///
+/// A contact is told of the last contact, not of an arrival, unless the origin decided
+/// (an arrival who is also a contact); `contact_unruled` is the contact when no rule of the
+/// version is about contacts of its kind, which the explanation then says.
+fn explain(
+    policy: &PolicyVersion,
+    facts: &Facts,
+    names: &dyn Fn(&str) -> Option<String>,
+    winner: Option<&Candidate>,
+    alerting: Option<&Candidate>,
+    contact_unruled: Option<&ContactFact>,
+    out: &Classification,
+) -> String {
+    let place = |code: &DivisionCode, name: Option<&str>| {
+        let name = name
+            .map(str::to_owned)
+            .or_else(|| names(code.as_str()))
+            .filter(|n| !n.trim().is_empty());
+        match name {
+            Some(n) => format!("{}（{code}）", n.trim()),
+            None => code.to_string(),
+        }
+    };
+    let day = |d: Date| format_date(d);
+
+    let evidence = winner.map_or(&[][..], |w| &w.evidence[..]);
+    let mut clauses = Vec::new();
+    let origin_said = evidence.iter().any(Evidence::about_origin);
+    let contact_said = evidence.iter().any(|e| matches!(e, Evidence::Contact(_)));
+    if let Some(c) = facts
+        .contact
+        .as_ref()
+        .filter(|_| !origin_said && !contact_said)
+    {
+        clauses.push(format!(
+            "您是{}，与{}最后接触于 {}",
+            c.kind.label_zh(),
+            match c.kind {
+                ContactKind::CloseContact => "病例",
+                ContactKind::SecondaryContact => "密切接触者",
+            },
+            day(c.last_contact_on)
+        ));
+    } else if evidence.is_empty() || origin_said {
+        clauses.push(format!(
+            "您于 {} 从 {}抵达",
+            day(facts.arrived_on),
+            spaced(place(&facts.origin_code, None))
+        ));
+    }
+    for e in evidence {
+        clauses.push(match e {
+            Evidence::Area { area, within_days } => {
+                let whom = if area.division_code() == &facts.origin_code {
+                    "该地".to_owned()
+                } else {
+                    spaced(place(area.division_code(), area.name()))
+                };
+                let level = area.level().label_zh();
+                let mut s = match area.to() {
+                    None => format!("{whom}自 {} 起为{level}地区", day(area.from())),
+                    Some(to) => {
+                        format!("{whom}于 {} 至 {} 为{level}地区", day(area.from()), day(to))
+                    }
+                };
+                if area.to().is_some_and(|to| to < facts.arrived_on) {
+                    s.push_str(&format!("，在您抵达前 {within_days} 天内"));
+                }
+                s
+            }
+            Evidence::Within(code) => format!("该地属于 {}", place(code, None)),
+            Evidence::OtherProvince => "该地属于外省".to_owned(),
+            Evidence::SameProvinceOtherCity => "该地是本省的其他城市".to_owned(),
+            Evidence::Contact(c) => format!(
+                "您是{}，最后接触日期为 {}",
+                c.kind.label_zh(),
+                day(c.last_contact_on)
+            ),
+            Evidence::FeverOrSymptoms => fever_clause(facts),
+        });
+    }
+    let mut text = clauses.join("；");
+    text.push('。');
+
+    let citation = format!(
+        "按《{}》（{} 起施行）",
+        policy.name(),
+        day(policy.effective_from())
+    );
+    // 「按《…》（… 起施行）」, then for a contact no rule is about: 「，没有适用于次密接的条款」.
+    let unruled = contact_unruled
+        .map(|c| format!("，没有适用于{}的条款", c.kind.label_zh()))
+        .unwrap_or_default();
+    match winner {
+        None => {
+            let none = if unruled.is_empty() {
+                "，没有适用的条款"
+            } else {
+                &unruled
+            };
+            text.push_str(&format!("{citation}{none}：无需管控。"));
+        }
+        Some(w) => {
+            // After 「没有适用于…的条款」 the rule that decided is named on its own: 「；按第 3 条」.
+            let rule = if unruled.is_empty() { "" } else { "；按" };
+            text.push_str(&format!(
+                "{citation}{unruled}{rule}第 {} 条（{}）：{}",
+                w.index + 1,
+                w.rule.who,
+                outcome(w, out)
+            ));
+            text.push('。');
+        }
+    }
+
+    if let Some(a) = alerting {
+        if winner.is_some_and(|w| w.index == a.index) {
+            text.push_str("已发出发热预警。");
+        } else {
+            text.push_str(&format!(
+                "另：{}，按第 {} 条（{}）发出发热预警",
+                fever_clause(facts),
+                a.index + 1,
+                a.rule.who
+            ));
+            if let Some(note) = &a.rule.note {
+                text.push_str(&format!("：{note}"));
+            }
+            text.push('。');
+        }
+    }
+    text
+}
+
+/// A bare code needs a space before the Chinese that follows; a closing 「）」 does not.
+fn spaced(place: String) -> String {
+    if place.ends_with(|c: char| c.is_ascii()) {
+        place + " "
+    } else {
+        place
+    }
+}
+
+/// 「筛查时体温 37.8℃；有症状：咳嗽、乏力」
+fn fever_clause(facts: &Facts) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = facts.temperature.filter(|t| t.is_fever()) {
+        parts.push(format!("筛查时体温 {t}（37.3℃ 及以上为发热）"));
+    }
+    let symptoms = facts.symptoms_present();
+    if !symptoms.is_empty() {
+        parts.push(format!("有症状：{}", symptoms.join("、")));
+    }
+    parts.join("；")
+}
+
+/// 「集中隔离 7 天，再健康监测 3 天，共 10 天，自 2022-07-01（最后接触之日）起算，至
+/// 2022-07-10；每天报告体温 2 次」
+fn outcome(w: &Candidate, out: &Classification) -> String {
+    if out.measure == Measure::None {
+        return Measure::None.label_zh().to_owned();
+    }
+    let mut s = String::new();
+    for (k, stage) in out.stages.iter().enumerate() {
+        if k > 0 {
+            s.push_str("，再");
+        }
+        s.push_str(&format!("{} {} 天", stage.measure.label_zh(), stage.days));
+    }
+    if out.stages.len() > 1 {
+        s.push_str(&format!("，共 {} 天", out.days_total));
+    }
+    if w.rule.counts_from_contact() {
+        s.push_str(&format!(
+            "，自 {}（最后接触之日）起算",
+            format_date(out.start)
+        ));
+    }
+    s.push_str(&format!("，至 {}", format_date(out.until)));
+    if out.check_ins_per_day > 0 {
+        s.push_str(&format!("；每天报告体温 {} 次", out.check_ins_per_day));
+    }
+    if let Some(note) = &out.note {
+        s.push_str(&format!("；{note}"));
+    }
+    s
+}
+
+/// A record under observation, with the classification it has now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveRecord {
+    pub id: i64,
+    pub facts: Facts,
+    pub current: Classification,
+}
+
+/// How a draft policy would change a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Under the draft there is no measure, or its last day has passed.
+    Released,
+    /// Same measure, later last day.
+    Extended,
+    /// Same measure, earlier last day.
+    Shortened,
+    /// Another headline measure, or the same dates with other stages.
+    MeasureChanged,
+    Unchanged,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Released => "released",
+            ChangeKind::Extended => "extended",
+            ChangeKind::Shortened => "shortened",
+            ChangeKind::MeasureChanged => "measure_changed",
+            ChangeKind::Unchanged => "unchanged",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ChangeKind::Released => "解除",
+            ChangeKind::Extended => "延长",
+            ChangeKind::Shortened => "缩短",
+            ChangeKind::MeasureChanged => "措施改变",
+            ChangeKind::Unchanged => "不变",
+        }
+    }
+}
+
+/// One record's fate under a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: i64,
+    pub kind: ChangeKind,
+    /// Days the last day moves: negative when shortened.
+    pub until_delta_days: i64,
+    pub from: Classification,
+    pub to: Classification,
+}
+
+/// Evaluates a draft against the records under observation before it is published: each
+/// record's facts are classified under the draft (whatever its effective date: that is the
+/// question asked) and compared with its current classification.
+///
+/// A record is `Released` when the draft releases it on `today` (no measure, or last day before
+/// today) while its current classification does not; a record released either way is
+/// `Unchanged`. Otherwise a different headline measure is `MeasureChanged`, a later or earlier
+/// last day `Extended` or `Shortened`, and the same dates with other stages `MeasureChanged`.
+pub fn what_if(
+    active: &[ActiveRecord],
+    draft: &PolicyVersion,
+    areas: &[RiskArea],
+    community: &DivisionCode,
+    today: Date,
+    names: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Change>, CoreError> {
+    active
+        .iter()
+        .map(|record| {
+            let to = classify(draft, &record.facts, areas, community, names)?;
+            let from = &record.current;
+            let kind = match (from.is_released_on(today), to.is_released_on(today)) {
+                (false, true) => ChangeKind::Released,
+                (true, true) => ChangeKind::Unchanged,
+                _ if to.measure != from.measure => ChangeKind::MeasureChanged,
+                _ if to.until > from.until => ChangeKind::Extended,
+                _ if to.until < from.until => ChangeKind::Shortened,
+                _ if !same_stages(&from.stages, &to.stages) => ChangeKind::MeasureChanged,
+                _ => ChangeKind::Unchanged,
+            };
+            Ok(Change {
+                id: record.id,
+                kind,
+                until_delta_days: (to.until - from.until).whole_days(),
+                from: from.clone(),
+                to,
+            })
+        })
+        .collect()
+}
+
+fn same_stages(a: &[StagePlan], b: &[StagePlan]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.measure == y.measure && x.days == y.days)
+}

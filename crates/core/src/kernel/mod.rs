@@ -1,0 +1,9 @@
+//! What every area of the core shares: the clock and calendar, ID and phone numbers, the
+//! administrative divisions, jurisdiction paths and the caller's access. Imports no area.
+
+pub mod access;
+pub mod clock;
+pub mod division;
+pub mod idnumber;
+pub mod path;
+pub mod phone;

@@ -1,0 +1,682 @@
+//! The resident registry's rules: names and their pinyin, relations to the head of household,
+//! population categories, ethnic groups, states, and dwelling addresses (3栋2单元501室).
+
+pub mod import_job;
+pub mod roster;
+pub mod sheet;
+
+use std::fmt;
+use std::str::FromStr;
+
+use pinyin::ToPinyin;
+use serde::{Deserialize, Serialize};
+
+use crate::CoreError;
+
+macro_rules! labelled_enum {
+    ($(#[$meta:meta])* $name:ident, $field:literal, { $($variant:ident = $code:literal, $zh:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn label_zh(self) -> &'static str {
+                match self { $($name::$variant => $zh),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        /// Accepts the code name or the Chinese label.
+        impl FromStr for $name {
+            type Err = CoreError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let s = s.trim();
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s || v.label_zh() == s)
+                    .ok_or_else(|| {
+                        let known: Vec<String> = $name::ALL
+                            .iter()
+                            .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
+                            .collect();
+                        CoreError::invalid($field, format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")))
+                    })
+            }
+        }
+    };
+}
+
+labelled_enum!(
+    /// A member's relation to the head of the household.
+    Relation, "relation", {
+        Head = "head", "户主";
+        Spouse = "spouse", "配偶";
+        Son = "son", "子";
+        Daughter = "daughter", "女";
+        Father = "father", "父亲";
+        Mother = "mother", "母亲";
+        Grandson = "grandson", "孙子";
+        Granddaughter = "granddaughter", "孙女";
+        Other = "other", "其他";
+    }
+);
+
+labelled_enum!(
+    /// Registered (hukou here), resident (living here), or floating (living here, hukou elsewhere).
+    Category, "category", {
+        Registered = "registered", "户籍人口";
+        Resident = "resident", "常住人口";
+        Floating = "floating", "流动人口";
+    }
+);
+
+labelled_enum!(
+    /// Where a person stands in the registry. Records are never deleted by users.
+    PersonState, "state", {
+        Active = "active", "在册";
+        MovedOut = "moved_out", "迁出";
+        Deceased = "deceased", "死亡";
+    }
+);
+
+labelled_enum!(
+    /// A family household or a collective one (a dormitory, a care home).
+    HouseholdKind, "household_kind", {
+        Family = "family", "家庭户";
+        Collective = "collective", "集体户";
+    }
+);
+
+/// The 56 ethnic groups of GB/T 3304, by their Chinese names (without 族).
+const ETHNIC_GROUPS: [&str; 56] = [
+    "汉",
+    "蒙古",
+    "回",
+    "藏",
+    "维吾尔",
+    "苗",
+    "彝",
+    "壮",
+    "布依",
+    "朝鲜",
+    "满",
+    "侗",
+    "瑶",
+    "白",
+    "土家",
+    "哈尼",
+    "哈萨克",
+    "傣",
+    "黎",
+    "傈僳",
+    "佤",
+    "畲",
+    "高山",
+    "拉祜",
+    "水",
+    "东乡",
+    "纳西",
+    "景颇",
+    "柯尔克孜",
+    "土",
+    "达斡尔",
+    "仫佬",
+    "羌",
+    "布朗",
+    "撒拉",
+    "毛南",
+    "仡佬",
+    "锡伯",
+    "阿昌",
+    "普米",
+    "塔吉克",
+    "怒",
+    "乌孜别克",
+    "俄罗斯",
+    "鄂温克",
+    "德昂",
+    "保安",
+    "裕固",
+    "京",
+    "塔塔尔",
+    "独龙",
+    "鄂伦春",
+    "赫哲",
+    "门巴",
+    "珞巴",
+    "基诺",
+];
+
+/// An ethnic group, stored as its full name (藏族); `其他` and `外国血统` are accepted too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct EthnicGroup(String);
+
+impl EthnicGroup {
+    pub fn parse(raw: &str) -> Result<EthnicGroup, CoreError> {
+        let s = raw.trim();
+        if s == "其他" || s == "外国血统" || s == "外国血统中国籍人士" {
+            return Ok(EthnicGroup(s.to_owned()));
+        }
+        let bare = s.strip_suffix('族').unwrap_or(s);
+        if ETHNIC_GROUPS.contains(&bare) {
+            return Ok(EthnicGroup(format!("{bare}族")));
+        }
+        Err(CoreError::invalid(
+            "ethnic_group",
+            format!(
+                "「{s}」不是 56 个民族之一：应填写民族名称（如「藏族」），或填「其他」「外国血统」"
+            ),
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's name: 1 to 50 characters of letters (any script), `·` for minority and foreign
+/// names, and spaces between Latin words.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<PersonName, CoreError> {
+        // Collapse inner whitespace; unify the middle dots people type (· • ・ .).
+        let s: String = raw
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .map(|c| {
+                if matches!(c, '•' | '・' | '.' | '．' | '∙') {
+                    '·'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let n = s.chars().count();
+        if n == 0 {
+            return Err(CoreError::invalid("name", "请填写姓名"));
+        }
+        if n > 50 {
+            return Err(CoreError::invalid("name", "姓名不能超过 50 个字"));
+        }
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_alphabetic() || *c == '·' || *c == ' '))
+        {
+            return Err(CoreError::invalid(
+                "name",
+                format!("姓名中不能含有「{bad}」：只能填写文字、间隔号「·」和空格"),
+            ));
+        }
+        Ok(PersonName(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name in toneless pinyin without separators (`zhangsan`) and its initials (`zs`), for
+    /// search. Latin letters are kept (lowercased); other characters are skipped.
+    pub fn pinyin(&self) -> (String, String) {
+        let mut full = String::new();
+        let mut initials = String::new();
+        for (c, p) in self.0.chars().zip(self.0.as_str().to_pinyin()) {
+            match p {
+                Some(p) => {
+                    full.push_str(p.plain());
+                    initials.push_str(p.first_letter());
+                }
+                None if c.is_ascii_alphabetic() => {
+                    let l = c.to_ascii_lowercase();
+                    full.push(l);
+                    initials.push(l);
+                }
+                None => {}
+            }
+        }
+        (full, initials)
+    }
+}
+
+/// Where a household lives inside its building node: building, unit, room. Each part is
+/// optional but a room is needed (a bungalow in a village group is just a house number).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct DwellingAddress {
+    pub building: String,
+    pub unit: String,
+    pub room: String,
+}
+
+impl DwellingAddress {
+    /// From separate columns: `3` / `3栋`, `2` / `2单元`, `501` / `501室`.
+    pub fn from_parts(
+        building: &str,
+        unit: &str,
+        room: &str,
+    ) -> Result<DwellingAddress, CoreError> {
+        let clean = |s: &str, suffixes: &[&str]| {
+            let t: String = s.trim().chars().map(fullwidth_to_ascii).collect();
+            let t = suffixes.iter().fold(t, |acc, suf| {
+                acc.strip_suffix(suf).map(str::to_owned).unwrap_or(acc)
+            });
+            t.trim().to_owned()
+        };
+        let building = clean(building, &["号楼", "栋", "幢", "楼"]);
+        let unit = clean(unit, &["单元"]);
+        let room = clean(room, &["室", "号", "户"]);
+        if room.is_empty() {
+            return Err(CoreError::invalid("room", "请填写房号或门牌号"));
+        }
+        for (field, label, v) in [
+            ("building", "楼栋号", &building),
+            ("unit", "单元号", &unit),
+            ("room", "房号", &room),
+        ] {
+            // Numbers and letters only (3, 12A, B-2): a Chinese word here means an address
+            // prefix was taken for a building (「里布嘎社区11栋」).
+            if v.len() > 20 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(CoreError::invalid(
+                    field,
+                    format!("「{v}」不是有效的{label}（最多 20 个字符，只能含数字、字母和「-」）"),
+                ));
+            }
+        }
+        Ok(DwellingAddress {
+            building,
+            unit,
+            room,
+        })
+    }
+
+    /// From one string as offices write it: `3栋2单元501室`, `3幢2单元501`, `12号楼501`,
+    /// `3-2-501`, or just `501`.
+    pub fn parse(raw: &str) -> Result<DwellingAddress, CoreError> {
+        let s: String = raw
+            .trim()
+            .chars()
+            .map(fullwidth_to_ascii)
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if s.is_empty() {
+            return Err(CoreError::invalid("address", "请填写住址"));
+        }
+        let dashed: Vec<&str> = s.split('-').collect();
+        if dashed.len() == 3
+            && dashed
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return DwellingAddress::from_parts(dashed[0], dashed[1], dashed[2]);
+        }
+        let mut rest = s.as_str();
+        let mut building = "";
+        for marker in ["号楼", "栋", "幢"] {
+            if let Some(i) = rest.find(marker) {
+                building = &rest[..i];
+                rest = &rest[i + marker.len()..];
+                break;
+            }
+        }
+        let mut unit = "";
+        if let Some(i) = rest.find("单元") {
+            unit = &rest[..i];
+            rest = &rest[i + "单元".len()..];
+        }
+        DwellingAddress::from_parts(building, unit, rest)
+            .map_err(|e| CoreError::invalid("address", format!("「{raw}」：{}", e.message)))
+    }
+
+    /// A key that is equal for equal addresses, for matching.
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.building.to_uppercase(),
+            self.unit.to_uppercase(),
+            self.room.to_uppercase()
+        )
+    }
+}
+
+impl fmt::Display for DwellingAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.building.is_empty() {
+            write!(f, "{}栋", self.building)?;
+        }
+        if !self.unit.is_empty() {
+            write!(f, "{}单元", self.unit)?;
+        }
+        if self.building.is_empty() && self.unit.is_empty() {
+            write!(f, "{}号", self.room)
+        } else {
+            write!(f, "{}室", self.room)
+        }
+    }
+}
+
+fn fullwidth_to_ascii(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
+/// A key-group tag (独居老人, 低保, …): 1 to 20 characters, no punctuation but `-`.
+pub fn parse_tag(raw: &str) -> Result<String, CoreError> {
+    let t = raw.trim();
+    let n = t.chars().count();
+    if n == 0 || n > 20 || !t.chars().all(|c| c.is_alphanumeric() || c == '-') {
+        return Err(CoreError::invalid(
+            "tags",
+            format!("「{t}」不是有效的标签：标签为 1 至 20 个字，只能含文字、数字和「-」"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+/// The tags a fresh database starts with (an admin edits the list).
+pub const DEFAULT_TAGS: [&str; 6] = ["独居老人", "低保", "残疾", "党员", "退役军人", "社区矫正"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_get_pinyin_and_initials() {
+        let n = PersonName::parse(" 张三 ").unwrap();
+        assert_eq!(n.as_str(), "张三");
+        assert_eq!(n.pinyin(), ("zhangsan".to_owned(), "zs".to_owned()));
+        let tibetan = PersonName::parse("扎西•多吉").unwrap();
+        assert_eq!(tibetan.as_str(), "扎西·多吉");
+        assert_eq!(tibetan.pinyin().1, "zxdj");
+        let latin = PersonName::parse("Anna  Li").unwrap();
+        assert_eq!(latin.as_str(), "Anna Li");
+        assert_eq!(latin.pinyin().0, "annali");
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        assert!(PersonName::parse("").is_err());
+        assert!(PersonName::parse("张3").is_err());
+        assert!(PersonName::parse("张三;DROP").is_err());
+        assert!(PersonName::parse(&"张".repeat(51)).is_err());
+    }
+
+    #[test]
+    fn enums_take_code_names_or_chinese_labels() {
+        assert_eq!("户主".parse::<Relation>().unwrap(), Relation::Head);
+        assert_eq!("spouse".parse::<Relation>().unwrap(), Relation::Spouse);
+        assert_eq!("流动人口".parse::<Category>().unwrap(), Category::Floating);
+        let e = "boss".parse::<Relation>().unwrap_err();
+        assert_eq!(e.field, "relation");
+        assert!(e.message.contains("户主"));
+    }
+
+    #[test]
+    fn ethnic_groups_are_the_56() {
+        assert_eq!(EthnicGroup::parse("藏").unwrap().as_str(), "藏族");
+        assert_eq!(EthnicGroup::parse("纳西族").unwrap().as_str(), "纳西族");
+        assert!(EthnicGroup::parse("火星族").is_err());
+        assert_eq!(ETHNIC_GROUPS.len(), 56);
+    }
+
+    #[test]
+    fn addresses_parse_as_offices_write_them() {
+        let a = DwellingAddress::parse("3栋2单元501室").unwrap();
+        assert_eq!(
+            (a.building.as_str(), a.unit.as_str(), a.room.as_str()),
+            ("3", "2", "501")
+        );
+        assert_eq!(a.to_string(), "3栋2单元501室");
+        assert_eq!(DwellingAddress::parse("3幢2单元501").unwrap(), a);
+        assert_eq!(DwellingAddress::parse("3-2-501").unwrap(), a);
+        assert_eq!(DwellingAddress::parse("３栋２单元５０１室").unwrap(), a);
+        assert_eq!(
+            DwellingAddress::from_parts("3栋", "2单元", "501室").unwrap(),
+            a
+        );
+        let house = DwellingAddress::parse("17").unwrap();
+        assert_eq!(house.to_string(), "17号");
+        assert_eq!(DwellingAddress::parse("12号楼501").unwrap().building, "12");
+        assert!(DwellingAddress::parse("3栋2单元").is_err());
+        assert!(DwellingAddress::parse("里布嘎社区11栋2单元1301室").is_err());
+        assert!(DwellingAddress::parse("云南省昆明市五华区华山街道").is_err());
+        assert_eq!(
+            DwellingAddress::parse("12A栋B-2单元301室")
+                .unwrap()
+                .building,
+            "12A"
+        );
+        assert!(DwellingAddress::parse("").is_err());
+    }
+
+    #[test]
+    fn tags_are_short_words() {
+        assert_eq!(parse_tag(" 独居老人 ").unwrap(), "独居老人");
+        assert!(parse_tag("a,b").is_err());
+        assert!(parse_tag("").is_err());
+    }
+}
+
+/// The raw fields of a person, as typed into a form, an API body or a roster row.
+#[derive(Debug, Clone, Default)]
+pub struct PersonInput<'a> {
+    pub name: &'a str,
+    pub gender: Option<&'a str>,
+    pub birth_date: Option<&'a str>,
+    pub ethnic_group: Option<&'a str>,
+    /// `resident_id` when absent.
+    pub id_kind: Option<&'a str>,
+    pub id_number: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub hukou_address: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub tags: &'a [String],
+    pub relation: Option<&'a str>,
+    /// `3栋2单元501室`
+    pub address: Option<&'a str>,
+}
+
+/// A person's fields, every one parsed. Built by [`PersonDraft::parse`].
+#[derive(Debug, Clone)]
+pub struct PersonDraft {
+    pub name: PersonName,
+    pub gender: Option<crate::Gender>,
+    pub birth_date: Option<time::Date>,
+    pub ethnic_group: Option<EthnicGroup>,
+    pub document: Option<crate::IdDocument>,
+    pub phone: Option<crate::Phone>,
+    pub hukou_address: Option<String>,
+    pub category: Category,
+    pub tags: Vec<String>,
+    pub relation: Option<Relation>,
+    pub address: Option<DwellingAddress>,
+}
+
+fn keep<T>(errors: &mut Vec<CoreError>, r: Result<T, CoreError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+fn blank(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl PersonDraft {
+    /// Parses every field, reporting all errors at once. On success, also returns warnings:
+    /// entered values that disagree with the ID number (kept as entered, never overwritten).
+    /// Gender and birth date missing from the input are taken from a resident ID number.
+    pub fn parse(
+        input: &PersonInput<'_>,
+        today: time::Date,
+    ) -> Result<(PersonDraft, Vec<CoreError>), Vec<CoreError>> {
+        let mut errors = Vec::new();
+        let name = keep(&mut errors, PersonName::parse(input.name));
+        let gender =
+            blank(input.gender).and_then(|g| keep(&mut errors, g.parse::<crate::Gender>()));
+        let birth_date = blank(input.birth_date).and_then(|d| {
+            keep(
+                &mut errors,
+                crate::kernel::clock::parse_date("birth_date", d),
+            )
+        });
+        let ethnic_group =
+            blank(input.ethnic_group).and_then(|e| keep(&mut errors, EthnicGroup::parse(e)));
+        let id_kind = match blank(input.id_kind) {
+            Some(k) => keep(
+                &mut errors,
+                k.parse::<crate::DocumentKind>()
+                    .map_err(|e| CoreError::invalid("id_kind", e.message)),
+            ),
+            None => Some(crate::DocumentKind::ResidentId),
+        };
+        let document = match (blank(input.id_number), id_kind) {
+            (Some(raw), Some(kind)) => {
+                keep(&mut errors, crate::IdDocument::parse(kind, raw, today))
+            }
+            _ => None,
+        };
+        let phone = blank(input.phone).and_then(|p| keep(&mut errors, crate::Phone::parse(p)));
+        let hukou_address = blank(input.hukou_address).map(str::to_owned);
+        if hukou_address
+            .as_deref()
+            .is_some_and(|a| a.chars().count() > 200)
+        {
+            errors.push(CoreError::invalid(
+                "hukou_address",
+                "户籍地址不能超过 200 个字",
+            ));
+        }
+        let category = match blank(input.category) {
+            Some(c) => keep(&mut errors, c.parse::<Category>()),
+            None => Some(Category::Resident),
+        };
+        let mut tags = Vec::new();
+        for t in input.tags {
+            if let Ok(t) = parse_tag(t).map_err(|e| errors.push(e)) {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+        }
+        let relation = blank(input.relation)
+            .and_then(|r| r.parse::<Relation>().map_err(|e| errors.push(e)).ok());
+        let address = blank(input.address)
+            .and_then(|a| DwellingAddress::parse(a).map_err(|e| errors.push(e)).ok());
+        if let Some(b) = birth_date {
+            if b > today {
+                errors.push(CoreError::invalid("birth_date", "出生日期不能晚于今天"));
+            }
+        }
+        let (Some(name), Some(category), true) = (name, category, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let resident = document.as_ref().and_then(crate::IdDocument::resident);
+        let warnings = resident
+            .map(|r| r.conflicts(birth_date, gender))
+            .unwrap_or_default();
+        let draft = PersonDraft {
+            gender: gender.or_else(|| resident.map(crate::ResidentId::gender)),
+            birth_date: birth_date.or_else(|| resident.map(crate::ResidentId::birth_date)),
+            name,
+            ethnic_group,
+            document,
+            phone,
+            hukou_address,
+            category,
+            tags,
+            relation,
+            address,
+        };
+        Ok((draft, warnings))
+    }
+}
+
+#[cfg(test)]
+mod draft_tests {
+    use super::*;
+    use time::macros::date;
+
+    const TODAY: time::Date = date!(2026 - 11 - 23);
+
+    fn id(body: &str) -> String {
+        format!(
+            "{body}{}",
+            crate::kernel::idnumber::check_char(body.as_bytes())
+        )
+    }
+
+    #[test]
+    fn gender_and_birth_date_come_from_the_id_number() {
+        let n = id("53340119850312001"); // sequence 001: odd, male
+        let input = PersonInput {
+            name: "张三",
+            id_number: Some(&n),
+            ..Default::default()
+        };
+        let (d, warnings) = PersonDraft::parse(&input, TODAY).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(d.gender, Some(crate::Gender::Male));
+        assert_eq!(d.birth_date, Some(date!(1985 - 03 - 12)));
+        assert_eq!(d.category, Category::Resident);
+    }
+
+    #[test]
+    fn a_conflict_with_the_id_number_is_a_warning_and_the_entry_is_kept() {
+        let n = id("53340119850312001");
+        let input = PersonInput {
+            name: "张三",
+            id_number: Some(&n),
+            gender: Some("女"),
+            ..Default::default()
+        };
+        let (d, warnings) = PersonDraft::parse(&input, TODAY).unwrap();
+        assert_eq!(d.gender, Some(crate::Gender::Female));
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "gender");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let tags = vec!["a,b".to_owned()];
+        let input = PersonInput {
+            name: "",
+            id_number: Some("123"),
+            phone: Some("12345"),
+            birth_date: Some("2099-01-01"),
+            category: Some("alien"),
+            tags: &tags,
+            ..Default::default()
+        };
+        let errs = PersonDraft::parse(&input, TODAY).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "id_number",
+                "phone",
+                "category",
+                "tags",
+                "birth_date"
+            ]
+        );
+    }
+}

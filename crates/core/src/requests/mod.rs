@@ -1,0 +1,1330 @@
+//! Residents' requests (群众诉求, 接诉即办): the rules a hotline supervisor would check, with no
+//! database and no clock of their own (every function that needs the time is given `now`, in
+//! Unix milliseconds, so tests choose it).
+//!
+//! - **Categories** carry their deadlines as data: respond within N hours, resolve within M
+//!   days. [`DEFAULT_CATEGORIES`] are the defaults from the Beijing hotline standard draft
+//!   (emergencies: feedback within 2 h; water, power, gas, heating: 24 h; general: 7 days;
+//!   complex: 15 days); admins edit them as new versions (the store keeps every version).
+//! - **Lifecycle**: received → dispatched (to a node or a department) → accepted, or returned
+//!   with a reason → in progress → resolved (what was done) → rated (满意 / 基本满意 / 不满意)
+//!   → closed. 不满意 can reopen the request. [`Status::apply`] validates every step.
+//! - **Tracking numbers**: 14 digits, the China date of intake, five random digits and a Luhn
+//!   check digit (`20261205` `48392` `7`), read out over the phone and typed on a keypad.
+//! - **The three rates** of 接诉即办, as pure functions over the requests of a period (see
+//!   [`Rates`] for their definitions), plus the median times to respond and to resolve.
+//! - **Open311** states: everything is `open` until it is closed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::kernel::clock::{date_of, format_date};
+use crate::{CoreError, Phone};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// How long a summoned department has to report after a whistle (吹哨): 30 minutes.
+pub const WHISTLE_ACK_MS: i64 = 30 * 60 * 1000;
+
+/// The longest description, address and note accepted.
+pub const MAX_DESCRIPTION: usize = 2000;
+pub const MAX_ADDRESS: usize = 200;
+pub const MAX_NOTE: usize = 1000;
+
+/// The largest photo a request takes (5 MB).
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+
+/// The content type of a request's photo, from its bytes' signature (never from the file name
+/// or what the uploader claimed): JPEG, PNG or WebP; anything else, an empty file or one over
+/// [`MAX_PHOTO_BYTES`] is refused on field `photo`.
+pub fn photo_type(bytes: &[u8]) -> Result<&'static str, CoreError> {
+    if bytes.is_empty() {
+        return Err(CoreError::invalid("photo", "照片是空文件，请重新选择"));
+    }
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(CoreError::invalid(
+            "photo",
+            format!(
+                "照片太大（{:.1} MB），上限 5 MB，请压缩或换一张",
+                bytes.len() as f64 / 1024.0 / 1024.0
+            ),
+        ));
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Ok("image/jpeg")
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Ok("image/png")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Ok("image/webp")
+    } else {
+        Err(CoreError::invalid(
+            "photo",
+            "只能上传 JPEG、PNG 或 WebP 格式的照片（文件内容不是这几种图片）",
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels
+
+/// Where a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The resident's own phone, through the public page.
+    SelfService,
+    /// A hotline operator's form.
+    Hotline,
+    /// A grid worker's patrol report.
+    Patrol,
+    /// The Open311 GeoReport v2 API.
+    Open311,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::SelfService,
+        Channel::Hotline,
+        Channel::Patrol,
+        Channel::Open311,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::SelfService => "self_service",
+            Channel::Hotline => "hotline",
+            Channel::Patrol => "patrol",
+            Channel::Open311 => "open311",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Channel::SelfService => "居民自助",
+            Channel::Hotline => "热线",
+            Channel::Patrol => "网格巡查",
+            Channel::Open311 => "Open311 接口",
+        }
+    }
+}
+
+impl FromStr for Channel {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s.trim())
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "channel",
+                    format!("「{s}」不是有效的渠道，应为 self_service（居民自助）、hotline（热线）、patrol（网格巡查）或 open311"),
+                )
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Categories
+
+/// What happens when a category's deadline passes (beyond marking the request overdue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Escalation {
+    /// Only marked overdue.
+    Never,
+    /// Escalated to the level above as soon as the response is late.
+    OnLateResponse,
+    /// Escalated to the level above when the resolution is late.
+    OnLateResolution,
+}
+
+impl Escalation {
+    pub const ALL: [Escalation; 3] = [
+        Escalation::Never,
+        Escalation::OnLateResponse,
+        Escalation::OnLateResolution,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Escalation::Never => "never",
+            Escalation::OnLateResponse => "on_late_response",
+            Escalation::OnLateResolution => "on_late_resolution",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Escalation::Never => "不升级",
+            Escalation::OnLateResponse => "响应超时即升级",
+            Escalation::OnLateResolution => "办理超时即升级",
+        }
+    }
+}
+
+impl FromStr for Escalation {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Escalation::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s.trim())
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "escalation",
+                    format!("「{s}」不是有效的升级规则，应为 never（不升级）、on_late_response（响应超时即升级）或 on_late_resolution（办理超时即升级）"),
+                )
+            })
+    }
+}
+
+/// A category's rule: its name and deadlines. Parsed, so the values are known good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryRule {
+    /// A short ASCII code (`water`, `emergency`): stable across versions; the Open311 service code.
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    /// Respond (accept the request) within this many hours of intake.
+    pub respond_hours: i64,
+    /// Resolve within this many days of intake.
+    pub resolve_days: i64,
+    pub escalation: Escalation,
+}
+
+/// The defaults (Beijing hotline standard draft): emergencies answered within 2 hours; water,
+/// power, gas and heating within 24 hours; general requests resolved within 7 days, complex
+/// ones within 15. Responses to non-urgent requests are due within 24 hours (the hotline's
+/// "contact the caller within a day").
+/// (code, name, description, respond hours, resolve days, escalation)
+pub const DEFAULT_CATEGORIES: [(&str, &str, &str, i64, i64, Escalation); 4] = [
+    (
+        "emergency",
+        "紧急诉求",
+        "危及人身财产安全、需立即处置的事项",
+        2,
+        1,
+        Escalation::OnLateResponse,
+    ),
+    (
+        "utilities",
+        "水电气热",
+        "停水、停电、停气、供暖故障",
+        24,
+        1,
+        Escalation::OnLateResolution,
+    ),
+    (
+        "general",
+        "一般诉求",
+        "环境卫生、噪声、物业、邻里等一般事项",
+        24,
+        7,
+        Escalation::OnLateResolution,
+    ),
+    (
+        "complex",
+        "复杂诉求",
+        "涉及多个部门、需协调办理的事项",
+        24,
+        15,
+        Escalation::Never,
+    ),
+];
+
+impl CategoryRule {
+    /// Parses a category as an admin types it; every broken field is listed.
+    pub fn parse(
+        code: &str,
+        name: &str,
+        description: &str,
+        respond_hours: i64,
+        resolve_days: i64,
+        escalation: &str,
+    ) -> Result<CategoryRule, Vec<CoreError>> {
+        let mut errors = Vec::new();
+        let code = code.trim();
+        if code.is_empty()
+            || code.len() > 32
+            || !code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            errors.push(CoreError::invalid(
+                "code",
+                "类别代码应为 1–32 位小写字母、数字或下划线，如 water",
+            ));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 40 {
+            errors.push(CoreError::invalid("name", "请填写类别名称（不超过 40 字）"));
+        }
+        if !(1..=24 * 30).contains(&respond_hours) {
+            errors.push(CoreError::invalid(
+                "respond_hours",
+                "响应时限应为 1 到 720 小时",
+            ));
+        }
+        if !(1..=365).contains(&resolve_days) {
+            errors.push(CoreError::invalid(
+                "resolve_days",
+                "办结时限应为 1 到 365 天",
+            ));
+        }
+        if respond_hours > resolve_days * 24 {
+            errors.push(CoreError::invalid(
+                "respond_hours",
+                "响应时限不能长于办结时限",
+            ));
+        }
+        let escalation = match escalation.parse::<Escalation>() {
+            Ok(e) => Some(e),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        match escalation {
+            Some(escalation) if errors.is_empty() => Ok(CategoryRule {
+                code: code.to_owned(),
+                name: name.to_owned(),
+                description: description.trim().chars().take(200).collect(),
+                respond_hours,
+                resolve_days,
+                escalation,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The defaults, parsed.
+    pub fn defaults() -> Vec<CategoryRule> {
+        DEFAULT_CATEGORIES
+            .iter()
+            .map(|(code, name, description, h, d, e)| CategoryRule {
+                code: (*code).to_owned(),
+                name: (*name).to_owned(),
+                description: (*description).to_owned(),
+                respond_hours: *h,
+                resolve_days: *d,
+                escalation: *e,
+            })
+            .collect()
+    }
+
+    /// The deadlines of a request received at `received_at` (ms).
+    pub fn deadlines(&self, received_at: i64) -> Deadlines {
+        Deadlines {
+            respond_by: received_at + self.respond_hours * HOUR_MS,
+            resolve_by: received_at + self.resolve_days * DAY_MS,
+        }
+    }
+
+    /// A fresh resolution deadline for a request reopened at `now`.
+    pub fn resolve_by_from(&self, now: i64) -> i64 {
+        now + self.resolve_days * DAY_MS
+    }
+}
+
+/// When a request must be responded to and resolved (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Deadlines {
+    pub respond_by: i64,
+    pub resolve_by: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ratings
+
+/// The reporter's rating of the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    FairlySatisfied,
+    /// 不满意
+    Dissatisfied,
+}
+
+impl Rating {
+    pub const ALL: [Rating; 3] = [
+        Rating::Satisfied,
+        Rating::FairlySatisfied,
+        Rating::Dissatisfied,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Satisfied => "satisfied",
+            Rating::FairlySatisfied => "fairly_satisfied",
+            Rating::Dissatisfied => "dissatisfied",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Rating::Satisfied => "满意",
+            Rating::FairlySatisfied => "基本满意",
+            Rating::Dissatisfied => "不满意",
+        }
+    }
+
+    /// 满意 and 基本满意 count as satisfied.
+    pub fn is_satisfied(self) -> bool {
+        self != Rating::Dissatisfied
+    }
+}
+
+impl FromStr for Rating {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Rating::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s || r.label_zh() == s)
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "rating",
+                    format!("「{s}」不是有效的评价，应为 satisfied（满意）、fairly_satisfied（基本满意）或 dissatisfied（不满意）"),
+                )
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Received,
+    Dispatched,
+    Accepted,
+    Returned,
+    InProgress,
+    Resolved,
+    Rated,
+    Closed,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Received,
+        Status::Dispatched,
+        Status::Accepted,
+        Status::Returned,
+        Status::InProgress,
+        Status::Resolved,
+        Status::Rated,
+        Status::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Dispatched => "dispatched",
+            Status::Accepted => "accepted",
+            Status::Returned => "returned",
+            Status::InProgress => "in_progress",
+            Status::Resolved => "resolved",
+            Status::Rated => "rated",
+            Status::Closed => "closed",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Received => "已受理",
+            Status::Dispatched => "已派单",
+            Status::Accepted => "已接单",
+            Status::Returned => "已退回",
+            Status::InProgress => "办理中",
+            Status::Resolved => "已办结",
+            Status::Rated => "已评价",
+            Status::Closed => "已关闭",
+        }
+    }
+
+    /// Still waiting for someone to act (the resolution clock runs).
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            Status::Received
+                | Status::Dispatched
+                | Status::Accepted
+                | Status::Returned
+                | Status::InProgress
+        )
+    }
+
+    /// The Open311 GeoReport v2 status: `closed` once closed, `open` before.
+    pub fn open311(self) -> &'static str {
+        if self == Status::Closed {
+            "closed"
+        } else {
+            "open"
+        }
+    }
+
+    /// Applies `action` to a request in this status (`rating` is the request's current
+    /// rating, if rated), returning the new status or a precise refusal naming both.
+    pub fn apply(self, action: &Action, rating: Option<Rating>) -> Result<Status, CoreError> {
+        use Status::*;
+        let next = match (action, self) {
+            (Action::Dispatch { .. }, Received | Returned) => Dispatched,
+            (Action::Accept, Dispatched) => Accepted,
+            (Action::Return { .. }, Dispatched | Accepted) => Returned,
+            (Action::Start, Accepted) => InProgress,
+            (Action::Resolve { .. }, Accepted | InProgress) => Resolved,
+            (Action::Rate { .. }, Resolved) => Rated,
+            (Action::Close { .. }, Resolved | Rated) => Closed,
+            (Action::Reopen { .. }, Rated | Closed) => {
+                if rating == Some(Rating::Dissatisfied) {
+                    Received
+                } else {
+                    return Err(CoreError::invalid(
+                        "action",
+                        "只有评价为「不满意」的诉求才能重新办理",
+                    ));
+                }
+            }
+            (action, from) => {
+                return Err(CoreError::invalid(
+                    "action",
+                    format!(
+                        "诉求当前为「{}」，不能{}（{}）",
+                        from.label_zh(),
+                        action.label_zh(),
+                        action.allowed_from()
+                    ),
+                ))
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl FromStr for Status {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s.trim())
+            .ok_or_else(|| CoreError::invalid("status", format!("「{s}」不是有效的诉求状态")))
+    }
+}
+
+/// Where a request is dispatched to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Target {
+    Node(i64),
+    Department(i64),
+}
+
+/// One step of the lifecycle, with what it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Dispatch { target: Target },
+    Accept,
+    Return { reason: String },
+    Start,
+    Resolve { outcome: String },
+    Rate { rating: Rating, comment: String },
+    Close { note: String },
+    Reopen { reason: String },
+}
+
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Dispatch { .. } => "dispatch",
+            Action::Accept => "accept",
+            Action::Return { .. } => "return",
+            Action::Start => "start",
+            Action::Resolve { .. } => "resolve",
+            Action::Rate { .. } => "rate",
+            Action::Close { .. } => "close",
+            Action::Reopen { .. } => "reopen",
+        }
+    }
+
+    pub fn label_zh(&self) -> &'static str {
+        match self {
+            Action::Dispatch { .. } => "派单",
+            Action::Accept => "接单",
+            Action::Return { .. } => "退回",
+            Action::Start => "开始办理",
+            Action::Resolve { .. } => "办结",
+            Action::Rate { .. } => "评价",
+            Action::Close { .. } => "关闭",
+            Action::Reopen { .. } => "重新办理",
+        }
+    }
+
+    /// The kind of the timeline event this action writes.
+    pub fn event_kind(&self) -> &'static str {
+        match self {
+            Action::Dispatch { .. } => "dispatched",
+            Action::Accept => "accepted",
+            Action::Return { .. } => "returned",
+            Action::Start => "started",
+            Action::Resolve { .. } => "resolved",
+            Action::Rate { .. } => "rated",
+            Action::Close { .. } => "closed",
+            Action::Reopen { .. } => "reopened",
+        }
+    }
+
+    fn allowed_from(&self) -> &'static str {
+        match self {
+            Action::Dispatch { .. } => "只有「已受理」或「已退回」的诉求可以派单",
+            Action::Accept => "只有「已派单」的诉求可以接单",
+            Action::Return { .. } => "只有「已派单」或「已接单」的诉求可以退回",
+            Action::Start => "只有「已接单」的诉求可以开始办理",
+            Action::Resolve { .. } => "只有「已接单」或「办理中」的诉求可以办结",
+            Action::Rate { .. } => "只有「已办结」的诉求可以评价",
+            Action::Close { .. } => "只有「已办结」或「已评价」的诉求可以关闭",
+            Action::Reopen { .. } => "只有评价为「不满意」的诉求可以重新办理",
+        }
+    }
+
+    /// The text the action carries (reason, outcome, comment, note), for the timeline.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Action::Return { reason } | Action::Reopen { reason } => Some(reason),
+            Action::Resolve { outcome } => Some(outcome),
+            Action::Rate { comment, .. } | Action::Close { note: comment } => {
+                Some(comment).filter(|c| !c.is_empty()).map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+
+    /// A return with its reason (required).
+    pub fn return_with(reason: &str) -> Result<Action, CoreError> {
+        Ok(Action::Return {
+            reason: required_text("reason", reason, "请填写退回原因")?,
+        })
+    }
+
+    /// A resolution with what was done (required).
+    pub fn resolve_with(outcome: &str) -> Result<Action, CoreError> {
+        Ok(Action::Resolve {
+            outcome: required_text("outcome", outcome, "请填写办理结果（做了什么）")?,
+        })
+    }
+
+    /// A reopening with why (required).
+    pub fn reopen_with(reason: &str) -> Result<Action, CoreError> {
+        Ok(Action::Reopen {
+            reason: required_text("reason", reason, "请填写重新办理的原因")?,
+        })
+    }
+
+    /// A rating, with an optional comment.
+    pub fn rate_with(rating: &str, comment: &str) -> Result<Action, CoreError> {
+        Ok(Action::Rate {
+            rating: rating.parse()?,
+            comment: optional_text("comment", comment)?,
+        })
+    }
+
+    /// A closing, with an optional note.
+    pub fn close_with(note: &str) -> Result<Action, CoreError> {
+        Ok(Action::Close {
+            note: optional_text("note", note)?,
+        })
+    }
+}
+
+fn required_text(field: &str, raw: &str, missing: &str) -> Result<String, CoreError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(CoreError::invalid(field, missing));
+    }
+    optional_text(field, t)
+}
+
+fn optional_text(field: &str, raw: &str) -> Result<String, CoreError> {
+    let t = raw.trim();
+    if t.chars().count() > MAX_NOTE {
+        return Err(CoreError::invalid(field, format!("不能超过 {MAX_NOTE} 字")));
+    }
+    Ok(t.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intake
+
+/// A request as typed (by a resident, an operator, a grid worker or an Open311 client).
+#[derive(Debug, Clone, Default)]
+pub struct RequestInput<'a> {
+    pub description: &'a str,
+    pub address: Option<&'a str>,
+    pub lat: Option<f64>,
+    pub long: Option<f64>,
+    pub reporter_name: Option<&'a str>,
+    pub reporter_phone: Option<&'a str>,
+    /// The resident's own page needs a phone (the status check asks for its last 4 digits).
+    pub phone_required: bool,
+}
+
+/// A request ready to store.
+#[derive(Debug, Clone)]
+pub struct RequestDraft {
+    pub description: String,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub long: Option<f64>,
+    pub reporter_name: Option<String>,
+    pub reporter_phone: Option<Phone>,
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl RequestDraft {
+    /// Parses an intake; every broken field is listed.
+    pub fn parse(input: &RequestInput<'_>) -> Result<RequestDraft, Vec<CoreError>> {
+        let mut errors = Vec::new();
+        let description = input.description.trim();
+        if description.is_empty() {
+            errors.push(CoreError::invalid("description", "请描述诉求的内容"));
+        } else if description.chars().count() > MAX_DESCRIPTION {
+            errors.push(CoreError::invalid(
+                "description",
+                format!("诉求内容不能超过 {MAX_DESCRIPTION} 字"),
+            ));
+        }
+        let address = non_empty(input.address);
+        if address.is_some_and(|a| a.chars().count() > MAX_ADDRESS) {
+            errors.push(CoreError::invalid(
+                "address",
+                format!("地址不能超过 {MAX_ADDRESS} 字"),
+            ));
+        }
+        match (input.lat, input.long) {
+            (Some(lat), Some(long)) => {
+                if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() {
+                    errors.push(CoreError::invalid("lat", "纬度应在 -90 到 90 之间"));
+                }
+                if !(-180.0..=180.0).contains(&long) || !long.is_finite() {
+                    errors.push(CoreError::invalid("long", "经度应在 -180 到 180 之间"));
+                }
+            }
+            (Some(_), None) => errors.push(CoreError::invalid("long", "给出纬度时也请给出经度")),
+            (None, Some(_)) => errors.push(CoreError::invalid("lat", "给出经度时也请给出纬度")),
+            (None, None) => {}
+        }
+        let reporter_name = non_empty(input.reporter_name);
+        if reporter_name.is_some_and(|n| n.chars().count() > 40) {
+            errors.push(CoreError::invalid("reporter_name", "姓名不能超过 40 字"));
+        }
+        let phone = match non_empty(input.reporter_phone) {
+            Some(raw) => match Phone::parse(raw) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errors.push(CoreError::invalid("reporter_phone", e.message));
+                    None
+                }
+            },
+            None => {
+                if input.phone_required {
+                    errors.push(CoreError::invalid(
+                        "reporter_phone",
+                        "必填，查询进度时要用到它的后 4 位",
+                    ));
+                }
+                None
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(RequestDraft {
+            description: description.to_owned(),
+            address: address.map(str::to_owned),
+            lat: input.lat,
+            long: input.long,
+            reporter_name: reporter_name.map(str::to_owned),
+            reporter_phone: phone,
+        })
+    }
+}
+
+/// Checks the "last 4 digits of your phone" a resident types.
+pub fn parse_last4(raw: &str) -> Result<String, CoreError> {
+    let t = raw.trim();
+    if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(t.to_owned())
+    } else {
+        Err(CoreError::invalid(
+            "phone_last4",
+            "请填写手机号码的后 4 位数字",
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracking numbers
+
+/// A request's public number: `YYYYMMDD` (China date of intake) + 5 digits + a Luhn check
+/// digit, 14 digits in all. The check digit catches a mistyped digit or swapped neighbours.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TrackingNumber(String);
+
+fn luhn_check_digit(digits: &str) -> u8 {
+    // The check digit d makes the Luhn sum of digits+d divisible by 10: double every second
+    // digit counting from the right of the full number, i.e. from the rightmost of `digits`.
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    ((10 - (sum % 10)) % 10) as u8
+}
+
+impl TrackingNumber {
+    /// The number of a request received at `at` (ms) with the serial `serial` (0..100000).
+    pub fn new(at: i64, serial: u32) -> TrackingNumber {
+        let date = format_date(date_of(at)).replace('-', "");
+        let body = format!("{date}{:05}", serial % 100_000);
+        let check = luhn_check_digit(&body);
+        TrackingNumber(format!("{body}{check}"))
+    }
+
+    /// Parses a number as typed (spaces and dashes ignored).
+    pub fn parse(raw: &str) -> Result<TrackingNumber, CoreError> {
+        let s: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CoreError::invalid(
+                "tracking_number",
+                "受理编号应为 14 位数字，如 20261205483927",
+            ));
+        }
+        let (body, check) = s.split_at(13);
+        if luhn_check_digit(body) != check.as_bytes()[0] - b'0' {
+            return Err(CoreError::invalid(
+                "tracking_number",
+                "受理编号有误（校验位不符），请核对后重新输入",
+            ));
+        }
+        Ok(TrackingNumber(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TrackingNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whistles
+
+/// Whether a summoned department reported in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhistleState {
+    /// Not yet reported; the 30 minutes have not passed.
+    Waiting,
+    /// Not reported and the 30 minutes have passed: shown in red.
+    Unanswered,
+    /// Reported within 30 minutes.
+    OnTime,
+    /// Reported after 30 minutes.
+    Late,
+}
+
+impl WhistleState {
+    /// The state of a whistle due at `due_at`, acknowledged at `acknowledged_at`, seen at `now`.
+    pub fn of(due_at: i64, acknowledged_at: Option<i64>, now: i64) -> WhistleState {
+        match acknowledged_at {
+            Some(at) if at <= due_at => WhistleState::OnTime,
+            Some(_) => WhistleState::Late,
+            None if now > due_at => WhistleState::Unanswered,
+            None => WhistleState::Waiting,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WhistleState::Waiting => "waiting",
+            WhistleState::Unanswered => "unanswered",
+            WhistleState::OnTime => "on_time",
+            WhistleState::Late => "late",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            WhistleState::Waiting => "待报到",
+            WhistleState::Unanswered => "超时未报到",
+            WhistleState::OnTime => "按时报到",
+            WhistleState::Late => "逾时报到",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three rates
+
+/// What the rates need to know of one request received in the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateFacts {
+    pub received_at: i64,
+    pub respond_by: i64,
+    /// The first acceptance (the response), if any.
+    pub responded_at: Option<i64>,
+    /// The latest resolution, if any (cleared when the request is reopened).
+    pub resolved_at: Option<i64>,
+    pub status: Status,
+    pub rating: Option<Rating>,
+}
+
+/// The three rates of 接诉即办 over the requests received in a period, with their counts.
+///
+/// - **response rate** = requests responded to (accepted) within their category's response
+///   limit ÷ requests received;
+/// - **resolution rate** = requests resolved ÷ requests closed, where a closed request counts
+///   as resolved when it was closed after a resolution and its reporter did not rate it
+///   不满意;
+/// - **satisfaction rate** = (满意 + 基本满意) ÷ requests rated.
+///
+/// A rate whose denominator is zero is `None` (no data, not 0 %).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rates {
+    pub received: i64,
+    pub responded_on_time: i64,
+    pub resolved: i64,
+    pub closed: i64,
+    pub rated: i64,
+    pub satisfied: i64,
+    pub response_rate: Option<f64>,
+    pub resolution_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+    /// Median time from intake to response (ms), over the requests responded to.
+    pub median_response_ms: Option<i64>,
+    /// Median time from intake to resolution (ms), over the requests resolved.
+    pub median_resolution_ms: Option<i64>,
+}
+
+fn ratio(n: i64, d: i64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// The median of some durations (the mean of the two middle ones for an even count).
+pub fn median(mut values: Vec<i64>) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2
+    })
+}
+
+/// The response rate's numerator test: responded, and not later than the limit.
+pub fn responded_on_time(f: &RateFacts) -> bool {
+    f.responded_at.is_some_and(|at| at <= f.respond_by)
+}
+
+/// The resolution rate's numerator test (see [`Rates`]).
+pub fn closed_resolved(f: &RateFacts) -> bool {
+    f.status == Status::Closed && f.resolved_at.is_some() && f.rating != Some(Rating::Dissatisfied)
+}
+
+/// The three rates and the medians over `facts` (the requests received in the period).
+pub fn rates(facts: &[RateFacts]) -> Rates {
+    let received = facts.len() as i64;
+    let count = |p: &dyn Fn(&RateFacts) -> bool| facts.iter().filter(|f| p(f)).count() as i64;
+    let responded = count(&responded_on_time);
+    let closed = count(&|f| f.status == Status::Closed);
+    let resolved = count(&closed_resolved);
+    let rated = count(&|f| f.rating.is_some());
+    let satisfied = count(&|f| f.rating.is_some_and(Rating::is_satisfied));
+    Rates {
+        received,
+        responded_on_time: responded,
+        resolved,
+        closed,
+        rated,
+        satisfied,
+        response_rate: ratio(responded, received),
+        resolution_rate: ratio(resolved, closed),
+        satisfaction_rate: ratio(satisfied, rated),
+        median_response_ms: median(
+            facts
+                .iter()
+                .filter_map(|f| f.responded_at.map(|at| at - f.received_at))
+                .collect(),
+        ),
+        median_resolution_ms: median(
+            facts
+                .iter()
+                .filter_map(|f| f.resolved_at.map(|at| at - f.received_at))
+                .collect(),
+        ),
+    }
+}
+
+/// What the overdue job does to one request at `now`: which deadlines have newly passed and
+/// whether the category's rule escalates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OverdueVerdict {
+    pub response_overdue: bool,
+    pub resolution_overdue: bool,
+    pub escalate: bool,
+}
+
+/// The state the overdue job reads of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverdueFacts {
+    pub status: Status,
+    pub respond_by: i64,
+    pub resolve_by: i64,
+    pub responded_at: Option<i64>,
+    pub response_overdue_at: Option<i64>,
+    pub resolution_overdue_at: Option<i64>,
+    pub escalated_at: Option<i64>,
+    pub escalation: Escalation,
+}
+
+/// Decides what is newly overdue at `now`. A response is late when nobody has accepted the
+/// request by its limit; a resolution is late while the request is still pending after its
+/// limit. Each is marked once; escalation happens once, per the category's rule.
+pub fn overdue(f: &OverdueFacts, now: i64) -> OverdueVerdict {
+    let response_overdue = f.response_overdue_at.is_none()
+        && f.responded_at.is_none()
+        && f.status.is_pending()
+        && now > f.respond_by;
+    let resolution_overdue =
+        f.resolution_overdue_at.is_none() && f.status.is_pending() && now > f.resolve_by;
+    let late_response = response_overdue || f.response_overdue_at.is_some();
+    let late_resolution = resolution_overdue || f.resolution_overdue_at.is_some();
+    let escalate = f.escalated_at.is_none()
+        && f.status.is_pending()
+        && match f.escalation {
+            Escalation::Never => false,
+            Escalation::OnLateResponse => late_response || late_resolution,
+            Escalation::OnLateResolution => late_resolution,
+        }
+        && (response_overdue || resolution_overdue);
+    OverdueVerdict {
+        response_overdue,
+        resolution_overdue,
+        escalate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn photo_type_is_read_from_the_bytes() {
+        assert_eq!(
+            photo_type(&[0xFF, 0xD8, 0xFF, 0xE0, 0]).unwrap(),
+            "image/jpeg"
+        );
+        assert_eq!(photo_type(b"\x89PNG\r\n\x1a\n....").unwrap(), "image/png");
+        assert_eq!(photo_type(b"RIFF\0\0\0\0WEBPVP8 ").unwrap(), "image/webp");
+        for bad in [
+            &b""[..],
+            b"hello, not a photo",
+            b"RIFF\0\0\0\0WAVE",
+            b"GIF89a",
+        ] {
+            assert_eq!(photo_type(bad).unwrap_err().field, "photo");
+        }
+        let mut big = vec![0xFF, 0xD8, 0xFF];
+        big.resize(MAX_PHOTO_BYTES + 1, 0);
+        assert!(photo_type(&big).is_err());
+        big.truncate(MAX_PHOTO_BYTES);
+        assert!(photo_type(&big).is_ok());
+    }
+    use super::*;
+
+    fn rule(code: &str) -> CategoryRule {
+        CategoryRule::defaults()
+            .into_iter()
+            .find(|c| c.code == code)
+            .unwrap()
+    }
+
+    #[test]
+    fn default_deadlines_follow_the_hotline_standard() {
+        let at = 1_000_000;
+        let e = rule("emergency").deadlines(at);
+        assert_eq!(e.respond_by - at, 2 * HOUR_MS);
+        assert_eq!(
+            rule("utilities").deadlines(at).resolve_by - at,
+            24 * HOUR_MS
+        );
+        assert_eq!(rule("general").deadlines(at).resolve_by - at, 7 * DAY_MS);
+        assert_eq!(rule("complex").deadlines(at).resolve_by - at, 15 * DAY_MS);
+    }
+
+    #[test]
+    fn categories_parse_with_precise_errors() {
+        let ok = CategoryRule::parse("water", "供水", "", 12, 2, "never").unwrap();
+        assert_eq!(ok.respond_hours, 12);
+        let errs = CategoryRule::parse("Water!", "", "", 0, 0, "sometimes").unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "code",
+                "name",
+                "respond_hours",
+                "resolve_days",
+                "escalation"
+            ]
+        );
+        let errs = CategoryRule::parse("x", "某类", "", 72, 1, "never").unwrap_err();
+        assert_eq!(errs[0].message, "响应时限不能长于办结时限");
+    }
+
+    #[test]
+    fn the_whole_lifecycle_and_its_refusals() {
+        use Status::*;
+        let dispatch = Action::Dispatch {
+            target: Target::Node(3),
+        };
+        let ret = Action::return_with("不属于本社区").unwrap();
+        let steps = [
+            (Received, dispatch.clone(), Dispatched),
+            (Dispatched, ret.clone(), Returned),
+            (Returned, dispatch.clone(), Dispatched),
+            (Dispatched, Action::Accept, Accepted),
+            (Accepted, Action::Start, InProgress),
+            (
+                InProgress,
+                Action::resolve_with("已疏通").unwrap(),
+                Resolved,
+            ),
+            (Resolved, Action::rate_with("不满意", "").unwrap(), Rated),
+        ];
+        for (from, action, to) in steps {
+            assert_eq!(from.apply(&action, None).unwrap(), to, "{action:?}");
+        }
+        let reopen = Action::reopen_with("还在漏水").unwrap();
+        assert_eq!(
+            Rated.apply(&reopen, Some(Rating::Dissatisfied)).unwrap(),
+            Received
+        );
+        let e = Rated.apply(&reopen, Some(Rating::Satisfied)).unwrap_err();
+        assert_eq!(e.message, "只有评价为「不满意」的诉求才能重新办理");
+        let e = Received.apply(&Action::Accept, None).unwrap_err();
+        assert_eq!(e.field, "action");
+        assert_eq!(
+            e.message,
+            "诉求当前为「已受理」，不能接单（只有「已派单」的诉求可以接单）"
+        );
+        assert!(Closed.apply(&dispatch, None).is_err());
+        assert!(Received
+            .apply(&Action::rate_with("satisfied", "").unwrap(), None)
+            .is_err());
+        assert!(InProgress
+            .apply(&Action::close_with("").unwrap(), None)
+            .is_err());
+        assert_eq!(
+            Action::resolve_with("  ").unwrap_err().message,
+            "请填写办理结果（做了什么）"
+        );
+        assert_eq!(Action::return_with("").unwrap_err().field, "reason");
+    }
+
+    #[test]
+    fn open311_sees_open_until_closed() {
+        for s in Status::ALL {
+            assert_eq!(
+                s.open311(),
+                if s == Status::Closed {
+                    "closed"
+                } else {
+                    "open"
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn tracking_numbers_carry_the_date_and_a_check_digit() {
+        // 2026-12-05T10:00:00+08:00
+        let at = 1_796_436_000_000;
+        let n = TrackingNumber::new(at, 48392);
+        assert!(n.as_str().starts_with("2026120548392"), "{n}");
+        assert_eq!(TrackingNumber::parse(n.as_str()).unwrap(), n);
+        assert_eq!(
+            TrackingNumber::parse(&format!("{} ", &n.as_str()[..7]))
+                .unwrap_err()
+                .field,
+            "tracking_number"
+        );
+        // Every single-digit typo is caught.
+        for i in 0..14 {
+            let mut b = n.as_str().as_bytes().to_vec();
+            b[i] = if b[i] == b'9' { b'0' } else { b[i] + 1 };
+            let typo = String::from_utf8(b).unwrap();
+            assert!(TrackingNumber::parse(&typo).is_err(), "{typo}");
+        }
+    }
+
+    #[test]
+    fn intake_lists_every_broken_field() {
+        let errs = RequestDraft::parse(&RequestInput {
+            description: " ",
+            lat: Some(91.0),
+            long: Some(0.0),
+            reporter_phone: Some("12"),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["description", "lat", "reporter_phone"]);
+        let errs = RequestDraft::parse(&RequestInput {
+            description: "楼道灯坏了",
+            phone_required: true,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(errs[0].field, "reporter_phone");
+        let ok = RequestDraft::parse(&RequestInput {
+            description: "楼道灯坏了",
+            reporter_phone: Some("136 1234 8609"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.reporter_phone.unwrap().last4(), "8609");
+        assert_eq!(parse_last4("86a9").unwrap_err().field, "phone_last4");
+    }
+
+    #[test]
+    fn whistles_are_due_in_thirty_minutes() {
+        let due = 1_000 + WHISTLE_ACK_MS;
+        assert_eq!(WhistleState::of(due, None, due), WhistleState::Waiting);
+        assert_eq!(
+            WhistleState::of(due, None, due + 1),
+            WhistleState::Unanswered
+        );
+        assert_eq!(
+            WhistleState::of(due, Some(due), due + 5),
+            WhistleState::OnTime
+        );
+        assert_eq!(
+            WhistleState::of(due, Some(due + 1), due + 5),
+            WhistleState::Late
+        );
+    }
+
+    fn facts(
+        status: Status,
+        responded: Option<i64>,
+        resolved: Option<i64>,
+        rating: Option<Rating>,
+    ) -> RateFacts {
+        RateFacts {
+            received_at: 0,
+            respond_by: 10,
+            responded_at: responded,
+            resolved_at: resolved,
+            status,
+            rating,
+        }
+    }
+
+    #[test]
+    fn rates_follow_their_definitions() {
+        use Rating::*;
+        use Status::*;
+        let set = [
+            facts(Closed, Some(5), Some(20), Some(Satisfied)),
+            facts(Closed, Some(10), Some(40), Some(FairlySatisfied)),
+            facts(Closed, Some(11), Some(60), Some(Dissatisfied)),
+            facts(Closed, Some(2), Some(30), None),
+            facts(Rated, Some(3), Some(50), Some(Dissatisfied)),
+            facts(InProgress, Some(30), None, None),
+            facts(Received, None, None, None),
+        ];
+        let r = rates(&set);
+        assert_eq!(r.received, 7);
+        assert_eq!(r.responded_on_time, 4, "5, 10, 2 and 3 are within 10");
+        assert_eq!(r.closed, 4);
+        assert_eq!(r.resolved, 3, "the closed 不满意 one is not resolved");
+        assert_eq!(r.rated, 4);
+        assert_eq!(r.satisfied, 2);
+        assert_eq!(r.response_rate, Some(4.0 / 7.0));
+        assert_eq!(r.resolution_rate, Some(0.75));
+        assert_eq!(r.satisfaction_rate, Some(0.5));
+        assert_eq!(r.median_response_ms, Some(7), "median of 2,3,5,10,11,30");
+        assert_eq!(r.median_resolution_ms, Some(40));
+        let empty = rates(&[]);
+        assert_eq!(empty.response_rate, None);
+        assert_eq!(empty.median_response_ms, None);
+    }
+
+    #[test]
+    fn overdue_marks_once_and_escalates_per_rule() {
+        let base = OverdueFacts {
+            status: Status::Dispatched,
+            respond_by: 100,
+            resolve_by: 1000,
+            responded_at: None,
+            response_overdue_at: None,
+            resolution_overdue_at: None,
+            escalated_at: None,
+            escalation: Escalation::OnLateResolution,
+        };
+        assert_eq!(overdue(&base, 100), OverdueVerdict::default());
+        let v = overdue(&base, 101);
+        assert!(v.response_overdue && !v.resolution_overdue && !v.escalate);
+        let marked = OverdueFacts {
+            response_overdue_at: Some(101),
+            ..base
+        };
+        assert_eq!(overdue(&marked, 500), OverdueVerdict::default());
+        let v = overdue(&marked, 1001);
+        assert!(!v.response_overdue && v.resolution_overdue && v.escalate);
+        let urgent = OverdueFacts {
+            escalation: Escalation::OnLateResponse,
+            ..base
+        };
+        assert!(overdue(&urgent, 101).escalate);
+        let resolved = OverdueFacts {
+            status: Status::Resolved,
+            ..base
+        };
+        assert_eq!(overdue(&resolved, 5000), OverdueVerdict::default());
+    }
+}

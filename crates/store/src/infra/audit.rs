@@ -1,0 +1,183 @@
+//! The audit log: append-only (the database itself refuses updates and deletes), one row per
+//! login, failed login, user or node change — and, as later areas arrive, per unmask and export.
+
+use linli_core::kernel::clock::now_ms;
+use linli_core::{JurisdictionPath, Scope};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::infra::db::Params;
+use crate::{Db, Page, StoreError};
+
+/// An entry about to be written.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    actor_id: Option<i64>,
+    actor: String,
+    action: String,
+    entity: String,
+    entity_id: Option<i64>,
+    node_path: Option<String>,
+    ip: Option<String>,
+    detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    /// An action taken by the holder of `scope`.
+    pub fn by(scope: &Scope, action: &str, entity: &str) -> AuditEntry {
+        AuditEntry::by_name(scope.user_id(), scope.actor(), action, entity)
+    }
+
+    /// An action by someone without a scope yet (a login attempt).
+    pub fn by_name(actor_id: Option<i64>, actor: &str, action: &str, entity: &str) -> AuditEntry {
+        AuditEntry {
+            actor_id,
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            entity: entity.to_owned(),
+            entity_id: None,
+            node_path: None,
+            ip: None,
+            detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    pub fn entity_id(mut self, id: i64) -> Self {
+        self.entity_id = Some(id);
+        self
+    }
+
+    pub fn node_path(mut self, path: &JurisdictionPath) -> Self {
+        self.node_path = Some(path.as_str().to_owned());
+        self
+    }
+
+    pub fn ip(mut self, ip: Option<&str>) -> Self {
+        self.ip = ip.map(str::to_owned);
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+/// Writes one entry, inside the caller's transaction when given one, so a change and its audit
+/// entry commit or fail together.
+pub async fn record<'e, E>(exec: E, entry: AuditEntry) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (sql, params) = entry.insert();
+    params.bind_owned(sqlx::query(sql)).execute(exec).await?;
+    Ok(())
+}
+
+impl AuditEntry {
+    /// The statement that writes the entry, and its values (also run on connections outside
+    /// sqlx's `Any`: the PostgreSQL roster import's).
+    pub(crate) fn insert(self) -> (&'static str, Params) {
+        let mut params = Params::new();
+        params.int(now_ms());
+        params.opt_int(self.actor_id);
+        params.text(self.actor);
+        params.text(self.action);
+        params.text(self.entity);
+        params.opt_int(self.entity_id);
+        params.opt_text(self.node_path);
+        params.opt_text(self.ip);
+        params.text(self.detail.to_string());
+        (
+            "INSERT INTO audit (at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            params,
+        )
+    }
+}
+
+/// One entry as read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<i64>,
+    pub node_path: Option<String>,
+    pub ip: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Actions starting with this (`login`, `node.`).
+    pub action_prefix: Option<String>,
+    pub actor: Option<String>,
+    /// Entries about one kind of record (`person`, `node`, `user`) …
+    pub entity: Option<String>,
+    /// … and, with it, one record.
+    pub entity_id: Option<i64>,
+}
+
+/// The newest entries first, paged by id (`after` is the last id seen). Admins read everything;
+/// officials read the entries about their jurisdiction; others nothing.
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    filter: &AuditFilter,
+    page: Page,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    if !scope.can_read_audit() {
+        return Err(StoreError::Forbidden("您的角色不能查看审计日志".into()));
+    }
+    let mut params = Params::new();
+    let mut clauses = vec![crate::scope_filter(scope, "node_path", &mut params)];
+    if let Some(after) = page.after {
+        clauses.push(format!("id < {}", params.int(after)));
+    }
+    if let Some(prefix) = filter.action_prefix.as_deref().filter(|p| !p.is_empty()) {
+        // Action names are [a-z._]; anything else matches nothing rather than acting as a wildcard.
+        let safe: String = prefix
+            .chars()
+            .filter(|c| c.is_ascii_lowercase() || *c == '.' || *c == '_')
+            .collect();
+        clauses.push(format!("action LIKE {}", params.text(format!("{safe}%"))));
+    }
+    if let Some(actor) = filter.actor.as_deref().filter(|a| !a.is_empty()) {
+        clauses.push(format!("actor = {}", params.text(actor)));
+    }
+    if let Some(entity) = filter.entity.as_deref().filter(|e| !e.is_empty()) {
+        clauses.push(format!("entity = {}", params.text(entity)));
+    }
+    if let Some(id) = filter.entity_id {
+        clauses.push(format!("entity_id = {}", params.int(id)));
+    }
+    let sql = format!(
+        "SELECT id, at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json FROM audit \
+         WHERE {} ORDER BY id DESC LIMIT {}",
+        clauses.join(" AND "),
+        params.int(page.limit)
+    );
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail_json")?;
+            Ok(AuditRecord {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor_id: r.try_get("actor_id")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                entity: r.try_get("entity")?,
+                entity_id: r.try_get("entity_id")?,
+                node_path: r.try_get("node_path")?,
+                ip: r.try_get("ip")?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect()
+}
