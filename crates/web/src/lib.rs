@@ -2,34 +2,23 @@
 //! OpenAPI document, `/healthz` and `/metrics`. Handlers are thin: they extract, call the store
 //! with the caller's scope, and render.
 
-pub mod api;
-pub mod api_checkpoints;
-pub mod api_contacts;
-pub mod api_enterprises;
-pub mod api_epidemic;
-pub mod api_registry;
-pub mod api_reports;
-pub mod api_requests;
-pub mod api_supplies;
+// Areas: one folder each, the same word in every crate (see docs/architecture.md).
+pub mod accounts;
+pub mod enterprises;
+pub mod epidemic;
+pub mod registry;
+pub mod reports;
+pub mod requests;
+pub mod supplies;
+pub mod tree;
+
+// What the areas share; neither imports an area.
 pub mod auth;
+pub mod ui;
+
 pub mod error;
 pub mod metrics;
-pub mod open311;
-pub mod pages;
-pub mod pages_checkpoints;
-pub mod pages_contacts;
-pub mod pages_declare;
-pub mod pages_enterprises;
-pub mod pages_epidemic;
-pub mod pages_import;
-pub mod pages_policies;
-pub mod pages_registry;
-pub mod pages_report_mappings;
-pub mod pages_report_templates;
-pub mod pages_reports;
-pub mod pages_request_categories;
-pub mod pages_requests;
-pub mod pages_supplies;
+mod openapi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,8 +53,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub metrics: Arc<metrics::Metrics>,
     pub openapi: Arc<String>,
-    /// Roster uploads waiting for confirmation and imports running (see `pages_import`).
-    pub imports: Arc<pages_import::ImportJobs>,
+    /// Roster uploads waiting for confirmation and imports running (see `registry::import`).
+    pub imports: Arc<registry::import::ImportJobs>,
     /// Check-ins are written in batches, each acknowledged after its commit.
     pub checkins: linli_store::epidemic::CheckinWriter,
 }
@@ -78,7 +67,7 @@ pub fn app(db: Db, config: WebConfig) -> Router {
 /// The application with extra routes served through the same layers (`linli bench` adds a
 /// no-op endpoint this way, to measure the server's own cost beside a real one).
 pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
-    let (api_routes, openapi) = api::router();
+    let (api_routes, openapi) = openapi::router();
     let openapi = openapi.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
     let state = AppState {
         checkins: linli_store::epidemic::CheckinWriter::new(db.clone()),
@@ -86,7 +75,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),
         openapi: Arc::new(openapi),
-        imports: Arc::new(pages_import::ImportJobs::default()),
+        imports: Arc::new(registry::import::ImportJobs::default()),
     };
     let api = api_routes
         .route("/api/v1/openapi.json", get(openapi_json))
@@ -94,29 +83,24 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
     // Request bodies are small everywhere but on the roster upload, which has its own limit.
     let small_bodies = Router::new()
         .merge(api)
-        .merge(pages::router())
-        .merge(pages_registry::router())
-        .merge(pages_import::router())
-        .merge(pages_epidemic::router())
-        .merge(pages_checkpoints::router())
-        .merge(pages_policies::router())
-        .merge(pages_contacts::router())
-        .merge(pages_supplies::router())
-        .merge(pages_reports::router())
-        .merge(pages_enterprises::router())
-        .merge(pages_declare::router())
-        .merge(open311::router())
-        .merge(pages_requests::router())
-        .merge(pages_request_categories::router())
+        .merge(ui::router())
+        .merge(tree::router())
+        .merge(accounts::router())
+        .merge(registry::router())
+        .merge(epidemic::router())
+        .merge(reports::router())
+        .merge(requests::router())
+        .merge(supplies::router())
+        .merge(enterprises::router())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));
     Router::new()
         .merge(small_bodies)
-        .merge(pages_import::upload_router())
-        .merge(pages_requests::upload_router())
-        .fallback(pages::not_found)
+        .merge(registry::upload_router())
+        .merge(requests::upload_router())
+        .fallback(ui::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -1,0 +1,487 @@
+//! Accounts (admins), one's own account, key-group tags, and the audit log.
+
+use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::{form_errors, store_error_page, NoticeQuery, Shell};
+use crate::ui::{optional_number, ParentOption};
+use crate::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use linli_core::kernel::clock::display;
+use linli_core::{NodeKind, Role};
+use linli_store::accounts::{self, LoginError, NewUser, Principal};
+use linli_store::infra::audit::{self, AuditFilter};
+use linli_store::tree::{self};
+use linli_store::{Page, StoreError};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(users_page).post(users_create))
+        .route("/users/{id}/password", post(user_reset_password))
+        .route("/users/{id}/status", post(user_set_status))
+        .route("/tags", post(tags_create))
+        .route("/account", get(account_page))
+        .route("/account/password", post(account_password))
+        .route("/audit", get(audit_page))
+}
+
+struct UserRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    role_label: &'static str,
+    nodes: String,
+    disabled: bool,
+    created: String,
+}
+
+struct RoleOption {
+    value: &'static str,
+    label: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/users.html")]
+struct UsersPage {
+    shell: Shell,
+    tags: Vec<String>,
+    users: Vec<UserRow>,
+    roles: Vec<RoleOption>,
+    nodes: Vec<ParentOption>,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+async fn render_users(
+    state: &AppState,
+    user: &Arc<Principal>,
+    errors: Vec<String>,
+    notice: Option<String>,
+) -> Response {
+    let result = async {
+        let list = accounts::list(
+            &state.db,
+            &user.scope,
+            Page::new(Some(Page::MAX_LIMIT), None),
+        )
+        .await?;
+        let tree = tree::subtree(&state.db, &user.scope, None).await?;
+        let tags = linli_store::registry::tags(&state.db).await?;
+        Ok::<_, StoreError>((list, tree, tags))
+    }
+    .await;
+    let (list, tree, tags) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = UsersPage {
+        shell: Shell::of(user, "users"),
+        tags,
+        users: list
+            .into_iter()
+            .map(|u| UserRow {
+                id: u.id,
+                username: u.username,
+                display_name: u.display_name,
+                role_label: u.role.label_zh(),
+                nodes: if u.role == Role::Admin {
+                    "全部".to_owned()
+                } else {
+                    u.nodes
+                        .iter()
+                        .map(|n| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("、")
+                },
+                disabled: u.disabled,
+                created: display(u.created_at),
+            })
+            .collect(),
+        roles: Role::ALL
+            .iter()
+            .map(|r| RoleOption {
+                value: r.as_str(),
+                label: r.label_zh(),
+            })
+            .collect(),
+        nodes: tree
+            .into_iter()
+            .filter(|n| n.is_open() && n.kind != NodeKind::Building)
+            .map(|n| ParentOption {
+                id: n.id,
+                label: format!(
+                    "{}{} · {}",
+                    "　".repeat(n.depth.clamp(0, 6) as usize),
+                    n.kind.label_zh(),
+                    n.name
+                ),
+            })
+            .collect(),
+        errors,
+        notice,
+    };
+    (status, page).into_response()
+}
+
+async fn users_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let notice = q.notice.map(|n| match n.as_str() {
+        "created" => "已创建账号。".to_owned(),
+        "password" => "已重置密码，该账号需重新登录。".to_owned(),
+        "tag" => "已新增标签。".to_owned(),
+        _ => "已保存。".to_owned(),
+    });
+    render_users(&state, &user, Vec::new(), notice).await
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    password: String,
+    role: String,
+    #[serde(default)]
+    node_id: String,
+}
+
+async fn users_create(State(state): State<AppState>, f: CsrfForm<NewUserForm>) -> Response {
+    let form = &f.form;
+    let result = async {
+        let node_ids: Vec<i64> = optional_number("node_ids", &form.node_id)?
+            .into_iter()
+            .collect();
+        accounts::create(
+            &state.db,
+            &f.user.scope,
+            NewUser {
+                username: &form.username,
+                display_name: Some(&form.display_name),
+                password: &form.password,
+                role: &form.role,
+                node_ids: &node_ids,
+            },
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to("/users?notice=created").into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => render_users(&state, &f.user, errors, None).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct TagForm {
+    name: String,
+}
+
+async fn tags_create(State(state): State<AppState>, f: CsrfForm<TagForm>) -> Response {
+    match linli_store::registry::add_tag(&state.db, &f.user.scope, &f.form.name).await {
+        Ok(()) => Redirect::to("/users?notice=tag").into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => render_users(&state, &f.user, errors, None).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: String,
+}
+
+async fn user_reset_password(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<PasswordForm>,
+) -> Response {
+    match accounts::set_password(&state.db, &f.user.scope, id, &f.form.password).await {
+        Ok(()) => Redirect::to("/users?notice=password").into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => render_users(&state, &f.user, errors, None).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    disabled: String,
+}
+
+async fn user_set_status(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<StatusForm>,
+) -> Response {
+    let disabled = f.form.disabled == "1";
+    match accounts::update(&state.db, &f.user.scope, id, None, None, Some(disabled)).await {
+        Ok(_) => Redirect::to("/users?notice=saved").into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => render_users(&state, &f.user, errors, None).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/account.html")]
+struct AccountPage {
+    shell: Shell,
+    username: String,
+    display_name: String,
+    role_label: &'static str,
+    nodes: String,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+fn account_view(user: &Principal, errors: Vec<String>, notice: Option<String>) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = AccountPage {
+        shell: Shell::of(user, "account"),
+        username: user.user.username.clone(),
+        display_name: user.user.display_name.clone(),
+        role_label: user.user.role.label_zh(),
+        nodes: if user.scope.is_admin() {
+            "全部辖区".to_owned()
+        } else {
+            user.user
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        },
+        errors,
+        notice,
+    };
+    (status, page).into_response()
+}
+
+async fn account_page(PageUser(user): PageUser) -> Response {
+    account_view(&user, Vec::new(), None)
+}
+
+#[derive(Deserialize)]
+struct OwnPasswordForm {
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+async fn account_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    f: CsrfForm<OwnPasswordForm>,
+) -> Response {
+    let user = &f.user;
+    let form = &f.form;
+    if form.password != form.confirm {
+        return account_view(user, vec!["新密码：两次输入不一致".to_owned()], None);
+    }
+    // The current password is checked by a login, so wrong guesses are throttled like any other.
+    match accounts::login(&state.db, &user.user.username, &form.current, &ip, None).await {
+        Ok(s) => {
+            let _ = accounts::logout(&state.db, &s.token, &ip).await;
+        }
+        Err(LoginError::Store(e)) => return store_error_page(e),
+        Err(_) => return account_view(user, vec!["当前密码：不正确".to_owned()], None),
+    }
+    match accounts::set_password(&state.db, &user.scope, user.user.id, &form.password).await {
+        // Changing the password ends every session, this one included.
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => account_view(user, errors, None),
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+struct AuditRow {
+    at: String,
+    actor: String,
+    action: String,
+    entity: String,
+    ip: String,
+    detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/audit.html")]
+struct AuditPage {
+    shell: Shell,
+    rows: Vec<AuditRow>,
+    action: String,
+    actor: String,
+    next_after: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    action: Option<String>,
+    actor: Option<String>,
+    after: Option<i64>,
+}
+
+fn action_label(a: &str) -> String {
+    let zh = match a {
+        "login" => "登录",
+        "login.failed" => "登录失败",
+        "login.throttled" => "登录被限制",
+        "logout" => "退出",
+        "node.create" => "新建辖区节点",
+        "node.update" => "修改辖区节点",
+        "node.move" => "迁移辖区节点",
+        "node.close" => "撤销辖区节点",
+        "user.create" => "新建账号",
+        "user.update" => "修改账号",
+        "user.password" => "设置密码",
+        "token.issue" => "签发 API 令牌",
+        "token.revoke" => "吊销 API 令牌",
+        "person.create" => "登记居民",
+        "person.bulk_create" => "批量登记居民",
+        "person.update" => "修改居民信息",
+        "person.unmask" => "查看完整证件号码",
+        "person.import" => "导入花名册",
+        "person.export" => "导出居民",
+        "arrival.create" => "登记来返人员",
+        "retention.anonymise" => "到期防疫记录匿名化",
+        "risk_area.create" => "发布风险地区",
+        "declaration.submit" => "居民扫码申报",
+        "declaration.confirm" => "确认健康申报",
+        "declaration.reject" => "不予确认健康申报",
+        "declaration_link.create" => "生成申报链接",
+        "declaration_link.rotate" => "重新生成申报链接",
+        "declaration_link.revoke" => "停用申报链接",
+        "alert.handle" => "处理预警",
+        "alert.overdue" => "逾期未打卡检查",
+        "tag.create" => "新增标签",
+        "supply_item.create" => "新增物资品类",
+        "supply_site.create" => "设立物资点",
+        "supply.receipt" => "物资入库",
+        "supply.issue" => "物资发放",
+        "supply.adjustment" => "物资调整",
+        "supply_transfer.send" => "发出物资调拨",
+        "supply_transfer.receive" => "接收物资调拨",
+        "supply_transfer.cancel" => "取消物资调拨",
+        "supply_threshold.set" => "设置物资预警下限",
+        "supply_request.create" => "新建物资申领",
+        "supply_request.submit" => "提交物资申领",
+        "supply_request.approve" => "审批物资申领",
+        "enterprise.create" => "登记企业",
+        "enterprise.not_reopened" => "填写未复工原因",
+        "enterprise.link" => "生成企业申请链接",
+        "enterprise.unmask" => "查看企业联系电话",
+        "reopening.submit" => "提交复工申请",
+        "reopening.approve" => "同意复工",
+        "reopening.reject" => "不同意复工",
+        "inspection.create" => "记录复工检查",
+        _ => "",
+    };
+    if zh.is_empty() {
+        a.to_owned()
+    } else {
+        format!("{zh}（{a}）")
+    }
+}
+
+fn entity_label(e: &str) -> &str {
+    match e {
+        "session" => "会话",
+        "user" => "账号",
+        "node" => "辖区节点",
+        "person" => "居民",
+        "household" => "户",
+        "dwelling" => "房屋",
+        "api_token" => "API 令牌",
+        "tag" => "标签",
+        "supply_item" => "物资品类",
+        "supply_site" => "物资点",
+        "supply_ledger" => "物资台账",
+        "supply_transfer" => "物资调拨",
+        "supply_request" => "物资申领",
+        "declaration" => "健康申报",
+        "declaration_link" => "申报链接",
+        "alert" => "预警",
+        "enterprise" => "企业",
+        "reopening" => "复工申请",
+        "inspection" => "复工检查",
+        other => other,
+    }
+}
+
+async fn audit_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let page = Page::new(Some(100), q.after);
+    let filter = AuditFilter {
+        action_prefix: q.action.clone(),
+        actor: q.actor.clone(),
+        ..AuditFilter::default()
+    };
+    let rows = match audit::list(&state.db, &user.scope, &filter, page).await {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let next_after = if rows.len() as i64 == page.limit {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    AuditPage {
+        shell: Shell::of(&user, "audit"),
+        rows: rows
+            .into_iter()
+            .map(|r| AuditRow {
+                at: display(r.at),
+                actor: r.actor,
+                action: action_label(&r.action),
+                entity: {
+                    let name = entity_label(&r.entity);
+                    match r.entity_id {
+                        Some(id) => format!("{name} #{id}"),
+                        None => name.to_owned(),
+                    }
+                },
+                ip: r.ip.unwrap_or_default(),
+                detail: if r.detail.as_object().is_some_and(|o| o.is_empty()) {
+                    String::new()
+                } else {
+                    r.detail.to_string()
+                },
+            })
+            .collect(),
+        action: q.action.unwrap_or_default(),
+        actor: q.actor.unwrap_or_default(),
+        next_after,
+    }
+    .into_response()
+}

@@ -1,0 +1,1228 @@
+//! Enterprise pages (企业复工复产): the businesses of a node with where each stands and why the
+//! rest have not reopened, the register form, a business's page (its reopening application,
+//! the community's decision, inspections, the public link), and the public link itself
+//! (`/e/{token}`): a standalone, phone-sized form, no login, that shows nothing but the
+//! business's own name, through which the business applies by itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use linli_core::enterprises::{
+    ChecklistItem, EnterpriseInput, EnterpriseKind, InspectionInput, NotReopened,
+    NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
+};
+use linli_core::kernel::clock::{display, format_date, today};
+use linli_core::{NodeKind, Role};
+use linli_store::accounts::Principal;
+use linli_store::enterprises::{self, Enterprise, LinkView, Standing};
+use linli_store::{tree, Page, StoreError};
+use serde::Deserialize;
+
+use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::Choice;
+use crate::ui::{
+    error_page, field_errors, field_label, short_label, store_error_page, FieldErrors, NoticeQuery,
+    Shell,
+};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/enterprises", get(list_page))
+        .route("/enterprises/new", get(new_form).post(new_submit))
+        .route("/enterprises/{id}", get(enterprise_page))
+        .route("/enterprises/{id}/reopening", post(apply_submit))
+        .route("/enterprises/{id}/not-reopened", post(not_reopened_submit))
+        .route("/enterprises/{id}/inspections", post(inspection_submit))
+        .route("/enterprises/{id}/link", post(link_submit))
+        // A reload of the unmasked page lands here by GET: back to the masked page.
+        .route(
+            "/enterprises/{id}/unmask",
+            post(unmask_submit).get(back_to_enterprise),
+        )
+        .route("/reopenings/{id}/decision", post(decision_submit))
+        .route("/e/{token}", get(public_form).post(public_submit))
+        // Each app gets its own counters (tests run several apps in one process).
+        .layer(Extension(Arc::new(LinkLimits::default())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits of the public link (in memory, per process)
+
+/// A fixed-window counter per key: at most `limit` hits per `window`. Simple on purpose: the
+/// link is unguessable (256 bits), so the limit only stops a holder of the link (or a script)
+/// from flooding the community with applications.
+struct Counter {
+    limit: u32,
+    window: Duration,
+    hits: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Counter {
+    /// Keys kept before expired ones are swept (bounds memory under a flood of addresses).
+    const SWEEP_AT: usize = 10_000;
+
+    fn new(limit: u32, window: Duration) -> Counter {
+        Counter {
+            limit,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a hit for `key`; false when the key is over its limit in the current window.
+    fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        // A poisoned lock only means another request panicked mid-count; the counts still hold.
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        if hits.len() >= Self::SWEEP_AT {
+            let window = self.window;
+            hits.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = hits.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.limit {
+            return false;
+        }
+        entry.1 += 1;
+        true
+    }
+}
+
+/// Page views: 60 per address per 10 minutes. Submissions: 10 per address and 5 per link per
+/// 10 minutes (a business applies once; a few retries after field errors fit).
+struct LinkLimits {
+    view_per_address: Counter,
+    post_per_address: Counter,
+    post_per_link: Counter,
+}
+
+impl Default for LinkLimits {
+    fn default() -> Self {
+        let ten = Duration::from_secs(600);
+        LinkLimits {
+            view_per_address: Counter::new(60, ten),
+            post_per_address: Counter::new(10, ten),
+            post_per_link: Counter::new(5, ten),
+        }
+    }
+}
+
+fn too_many() -> Response {
+    let mut r = error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "提交过于频繁，请 10 分钟后再试。",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("600"));
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared bits
+
+fn label(field: &str) -> &str {
+    match field {
+        "name" => "名称",
+        "kind" => "类型",
+        "address" => "经营地址",
+        "status" => "审批状态",
+        "note" => "说明",
+        "reason" => "原因",
+        other => field_label(other),
+    }
+}
+
+fn can_write(user: &Principal) -> bool {
+    matches!(user.scope.role(), Role::Admin | Role::Staff)
+}
+
+fn standing_class(s: Standing) -> &'static str {
+    match s {
+        Standing::Reopened => "reopened",
+        Standing::Pending => "pending",
+        Standing::NotReopened => "not-reopened",
+    }
+}
+
+/// Form pairs, for forms with repeated keys (checkboxes).
+fn values<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn value(pairs: &[(String, String)], key: &str) -> String {
+    values(pairs, key).first().copied().unwrap_or("").to_owned()
+}
+
+/// The absolute address of a public link, for copying into a message to the business.
+fn link_url(state: &AppState, headers: &HeaderMap, token: &str) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!(
+        "{scheme}://{host}{}",
+        crate::enterprises::api::link_path(token)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list of a node
+
+struct EnterpriseRow {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    node_name: String,
+    standing: &'static str,
+    standing_class: &'static str,
+    reason: String,
+}
+
+/// One child node's counts, for the table one level down.
+struct ChildRow {
+    id: i64,
+    name: String,
+    total: i64,
+    reopened: i64,
+    pending: i64,
+    not_reopened: i64,
+}
+
+struct CountTile {
+    label: String,
+    count: i64,
+    class: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "enterprises/enterprise_list.html")]
+struct ListPage {
+    shell: Shell,
+    node_id: i64,
+    node_name: String,
+    nodes: Vec<Choice>,
+    total: i64,
+    tiles: Vec<CountTile>,
+    reasons: Vec<CountTile>,
+    rows: Vec<EnterpriseRow>,
+    children: Vec<ChildRow>,
+    can_write: bool,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    node_id: Option<String>,
+    notice: Option<String>,
+}
+
+/// The nodes a user may pick to list: open ones down to grids (buildings hold too few).
+async fn picker(
+    state: &AppState,
+    user: &Principal,
+    current: i64,
+) -> Result<Vec<Choice>, StoreError> {
+    let tree = tree::subtree(&state.db, &user.scope, None).await?;
+    let shown: Vec<_> = tree
+        .iter()
+        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::Building | NodeKind::Compound))
+        .collect();
+    let base = shown.iter().map(|n| n.depth).min().unwrap_or(0);
+    Ok(shown
+        .iter()
+        .map(|n| Choice {
+            value: n.id.to_string(),
+            label: format!(
+                "{}{}（{}）",
+                "　".repeat((n.depth - base).clamp(0, 6) as usize),
+                n.name,
+                short_label(n.kind)
+            ),
+            selected: n.id == current,
+        })
+        .collect())
+}
+
+/// The node to show when none is asked for: the user's first bound node, else the first root.
+async fn default_node(state: &AppState, user: &Principal) -> Result<Option<i64>, StoreError> {
+    if let Some(n) = user.user.nodes.first() {
+        return Ok(Some(n.id));
+    }
+    Ok(tree::visible_roots(&state.db, &user.scope)
+        .await?
+        .first()
+        .map(|r| r.node.id))
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let asked = q
+        .node_id
+        .as_deref()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    let node_id = match asked {
+        Some(n) => n,
+        None => match default_node(&state, &user).await {
+            Ok(Some(n)) => n,
+            Ok(None) => return error_page(StatusCode::NOT_FOUND, "您还没有绑定辖区。"),
+            Err(e) => return store_error_page(e),
+        },
+    };
+    let result = async {
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
+        let counts = enterprises::counts(&state.db, &user.scope, node_id).await?;
+        let list = enterprises::list(
+            &state.db,
+            &user.scope,
+            node_id,
+            Page::new(Some(Page::MAX_LIMIT), None),
+        )
+        .await?;
+        let choices = picker(&state, &user, node_id).await?;
+        let children = enterprises::counts_by_child(&state.db, &user.scope, node_id).await?;
+        Ok::<_, StoreError>((node, counts, list, choices, children))
+    }
+    .await;
+    let (node, counts, list, choices, children) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let mut children: Vec<ChildRow> = children
+        .into_iter()
+        .map(|c| ChildRow {
+            id: c.node_id,
+            name: c.node_name,
+            total: c.counts.total,
+            reopened: c.counts.reopened,
+            pending: c.counts.pending,
+            not_reopened: c.counts.not_reopened,
+        })
+        .collect();
+    // Businesses registered on the node itself, not under any child, get a row of their own
+    // so the table adds up to the tiles.
+    if !children.is_empty() {
+        let sum = |f: fn(&ChildRow) -> i64| children.iter().map(f).sum::<i64>();
+        let own = ChildRow {
+            id: node_id,
+            name: format!("{}（本级直属）", node.name),
+            total: counts.total - sum(|c| c.total),
+            reopened: counts.reopened - sum(|c| c.reopened),
+            pending: counts.pending - sum(|c| c.pending),
+            not_reopened: counts.not_reopened - sum(|c| c.not_reopened),
+        };
+        if own.total > 0 {
+            children.push(own);
+        }
+    }
+    let notice = q.notice.map(|n| match n.as_str() {
+        "created" => "已登记。".to_owned(),
+        _ => "已保存。".to_owned(),
+    });
+    ListPage {
+        shell: Shell::of(&user, "enterprises"),
+        node_id,
+        node_name: node.name,
+        nodes: choices,
+        total: counts.total,
+        tiles: vec![
+            CountTile {
+                label: "已复工".into(),
+                count: counts.reopened,
+                class: "ok",
+            },
+            CountTile {
+                label: "待审核".into(),
+                count: counts.pending,
+                class: "flag",
+            },
+            CountTile {
+                label: "未复工".into(),
+                count: counts.not_reopened,
+                class: "bad",
+            },
+        ],
+        reasons: counts
+            .by_reason
+            .iter()
+            .map(|r| CountTile {
+                label: r.reason.label_zh().into(),
+                count: r.count,
+                class: "bad",
+            })
+            .chain(std::iter::once(CountTile {
+                label: "未说明原因".into(),
+                count: counts.reason_unknown,
+                class: "dup",
+            }))
+            .collect(),
+        rows: list.into_iter().map(row_of).collect(),
+        children,
+        can_write: can_write(&user),
+        notice,
+    }
+    .into_response()
+}
+
+fn row_of(e: Enterprise) -> EnterpriseRow {
+    let reason = match (e.standing, e.not_reopened_reason) {
+        (Standing::NotReopened, Some(r)) => match (&e.not_reopened_note, r) {
+            (Some(n), NotReopenedReason::Other) => format!("其他：{n}"),
+            _ => r.label_zh().to_owned(),
+        },
+        _ => String::new(),
+    };
+    // A rejected application says why, beside (or instead of) the reason.
+    let reason = match (&e.rejected_reason, reason.is_empty()) {
+        (Some(r), true) => format!("申请未通过（{r}）"),
+        (Some(r), false) => format!("{reason}；申请未通过（{r}）"),
+        (None, _) => reason,
+    };
+    EnterpriseRow {
+        id: e.id,
+        name: e.name,
+        kind: e.kind.label_zh(),
+        node_name: e.node_name,
+        standing: e.standing.label_zh(),
+        standing_class: standing_class(e.standing),
+        reason,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Register
+
+#[derive(Default, Deserialize)]
+struct EnterpriseFields {
+    #[serde(default)]
+    node_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    credit_code: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    employees: String,
+    #[serde(default)]
+    contact_name: String,
+    #[serde(default)]
+    contact_phone: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "enterprises/enterprise_form.html")]
+struct FormPage {
+    shell: Shell,
+    f: EnterpriseFields,
+    nodes: Vec<Choice>,
+    kinds: Vec<Choice>,
+    errors: FieldErrors,
+    others: Vec<String>,
+}
+
+const FORM_FIELDS: [&str; 8] = [
+    "node_id",
+    "name",
+    "kind",
+    "credit_code",
+    "address",
+    "employees",
+    "contact_name",
+    "contact_phone",
+];
+
+async fn render_form(
+    state: &AppState,
+    user: &Principal,
+    f: EnterpriseFields,
+    errors: FieldErrors,
+) -> Response {
+    if !can_write(user) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "企业由社区工作人员登记；您的账号只能查看。",
+        );
+    }
+    let tree = match tree::subtree(&state.db, &user.scope, None).await {
+        Ok(t) => t,
+        Err(e) => return store_error_page(e),
+    };
+    let writable: Vec<_> = tree
+        .iter()
+        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street))
+        .collect();
+    let base = writable.iter().map(|n| n.depth).min().unwrap_or(0);
+    let nodes = writable
+        .iter()
+        .map(|n| Choice {
+            value: n.id.to_string(),
+            label: format!(
+                "{}{}（{}）",
+                "　".repeat((n.depth - base).clamp(0, 6) as usize),
+                n.name,
+                short_label(n.kind)
+            ),
+            selected: n.id.to_string() == f.node_id,
+        })
+        .collect();
+    let kinds = EnterpriseKind::ALL
+        .iter()
+        .map(|k| Choice {
+            value: k.as_str().to_owned(),
+            label: k.label_zh().to_owned(),
+            selected: k.as_str() == f.kind,
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let others = errors.others(&FORM_FIELDS, label);
+    let page = FormPage {
+        shell: Shell::of(user, "enterprises"),
+        f,
+        nodes,
+        kinds,
+        errors,
+        others,
+    };
+    (status, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewQuery {
+    node_id: Option<String>,
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<NewQuery>,
+) -> Response {
+    let f = EnterpriseFields {
+        node_id: q.node_id.unwrap_or_default(),
+        kind: "enterprise".into(),
+        ..Default::default()
+    };
+    render_form(&state, &user, f, FieldErrors::default()).await
+}
+
+async fn new_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: CsrfForm<EnterpriseFields>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let Ok(node_id) = f.node_id.trim().parse::<i64>() else {
+        let mut errors = enterprises_parse_errors(&f).unwrap_or_default();
+        errors
+            .0
+            .insert(0, ("node_id".into(), "请选择所在的社区、网格或楼栋".into()));
+        return render_form(&state, &user, f, errors).await;
+    };
+    let input = EnterpriseInput {
+        name: &f.name,
+        kind: &f.kind,
+        credit_code: Some(&f.credit_code),
+        address: Some(&f.address),
+        employees: Some(&f.employees),
+        contact_name: Some(&f.contact_name),
+        contact_phone: Some(&f.contact_phone),
+    };
+    match enterprises::create(&state.db, &user.scope, node_id, &input).await {
+        Ok(reg) => {
+            let link = link_url(&state, &headers, &reg.link_token);
+            render_enterprise(
+                &state,
+                &user,
+                reg.enterprise.id,
+                Detail {
+                    new_link: Some(link),
+                    notice: Some("已登记。下面的申请链接只显示这一次，请复制发给企业。".into()),
+                    ..Detail::default()
+                },
+            )
+            .await
+        }
+        Err(e) => match field_errors(e) {
+            Ok(errors) => render_form(&state, &user, f, errors).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+/// The field errors of the fields alone (when the node is missing, so the rest is still told).
+fn enterprises_parse_errors(f: &EnterpriseFields) -> Option<FieldErrors> {
+    linli_core::enterprises::EnterpriseDraft::parse(&EnterpriseInput {
+        name: &f.name,
+        kind: &f.kind,
+        credit_code: Some(&f.credit_code),
+        address: Some(&f.address),
+        employees: Some(&f.employees),
+        contact_name: Some(&f.contact_name),
+        contact_phone: Some(&f.contact_phone),
+    })
+    .err()
+    .map(|e| FieldErrors::from_core(&e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A business's page
+
+struct ItemRow {
+    code: &'static str,
+    label: &'static str,
+    checked: bool,
+}
+
+struct ReopeningRow {
+    id: i64,
+    status: &'static str,
+    status_class: &'static str,
+    pending: bool,
+    items: Vec<ItemRow>,
+    extra_items: Vec<String>,
+    employees_back: String,
+    planned_on: String,
+    note: String,
+    channel: &'static str,
+    submitted: String,
+    decided: String,
+    decision_reason: String,
+    complete: bool,
+}
+
+struct InspectionRow {
+    inspected_on: String,
+    inspector: String,
+    findings: String,
+    passed: bool,
+}
+
+/// What a re-rendered enterprise page carries besides the records: a link made just now,
+/// a notice, and the errors (with the typed values) of the form that failed.
+#[derive(Default)]
+struct Detail {
+    new_link: Option<String>,
+    notice: Option<String>,
+    /// Which form failed: `reopening`, `decision`, `inspection`, `reason`.
+    failed: &'static str,
+    errors: FieldErrors,
+    apply: ApplyFields,
+    inspection: InspectionFields,
+    decision_reason: String,
+    /// The contact phone in clear, right after a deliberate (audited) unmask.
+    clear_phone: Option<String>,
+}
+
+#[derive(Default)]
+struct ApplyFields {
+    checked: Vec<String>,
+    extra_items: String,
+    employees_back: String,
+    planned_on: String,
+    note: String,
+}
+
+#[derive(Default)]
+struct InspectionFields {
+    inspected_on: String,
+    inspector: String,
+    findings: String,
+    passed: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "enterprises/enterprise.html")]
+struct EnterprisePage {
+    shell: Shell,
+    e: Enterprise,
+    kind: &'static str,
+    standing: &'static str,
+    standing_class: &'static str,
+    reason: String,
+    reopenings: Vec<ReopeningRow>,
+    inspections: Vec<InspectionRow>,
+    can_write: bool,
+    can_apply: bool,
+    can_inspect: bool,
+    not_reopened: bool,
+    apply_items: Vec<ItemRow>,
+    reasons: Vec<Choice>,
+    d: Detail,
+    others: Vec<String>,
+    today: String,
+    created: String,
+}
+
+async fn render_enterprise(state: &AppState, user: &Principal, id: i64, d: Detail) -> Response {
+    let result = async {
+        let e = enterprises::get(&state.db, &user.scope, id).await?;
+        let r = enterprises::reopenings(&state.db, &user.scope, id).await?;
+        let i = enterprises::inspections(&state.db, &user.scope, id).await?;
+        Ok::<_, StoreError>((e, r, i))
+    }
+    .await;
+    let (e, reopenings, inspections) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let writer = can_write(user);
+    let reopenings: Vec<ReopeningRow> = reopenings
+        .into_iter()
+        .map(|r| ReopeningRow {
+            id: r.id,
+            status: r.status.label_zh(),
+            status_class: match r.status {
+                ReopeningStatus::Approved => "reopened",
+                ReopeningStatus::Submitted => "pending",
+                ReopeningStatus::Rejected => "not-reopened",
+            },
+            pending: r.status == ReopeningStatus::Submitted,
+            items: ChecklistItem::ALL
+                .iter()
+                .map(|i| ItemRow {
+                    code: i.as_str(),
+                    label: i.label_zh(),
+                    checked: r.checked.contains(i),
+                })
+                .collect(),
+            complete: r.missing.is_empty(),
+            extra_items: r.extra_items,
+            employees_back: r.employees_back.map(|n| n.to_string()).unwrap_or_default(),
+            planned_on: r.planned_on.unwrap_or_default(),
+            note: r.note.unwrap_or_default(),
+            channel: if r.channel == "link" {
+                "企业通过链接提交"
+            } else {
+                "工作人员代为提交"
+            },
+            submitted: format!("{} {}", display(r.submitted_at), r.submitted_by),
+            decided: match (r.decided_at, r.decided_by) {
+                (Some(at), Some(by)) => format!("{} {by}", display(at)),
+                _ => String::new(),
+            },
+            decision_reason: r.decision_reason.unwrap_or_default(),
+        })
+        .collect();
+    let not_reopened = e.standing == Standing::NotReopened;
+    let apply_items = ChecklistItem::ALL
+        .iter()
+        .map(|i| ItemRow {
+            code: i.as_str(),
+            label: i.label_zh(),
+            checked: d.apply.checked.iter().any(|c| c == i.as_str()),
+        })
+        .collect();
+    let reason = row_of(e.clone()).reason;
+    let reasons = NotReopenedReason::ALL
+        .iter()
+        .map(|r| Choice {
+            value: r.as_str().to_owned(),
+            label: r.label_zh().to_owned(),
+            selected: e.not_reopened_reason == Some(*r),
+        })
+        .collect();
+    let shown: &[&str] = match d.failed {
+        "reopening" => &[
+            "checklist",
+            "extra_items",
+            "employees_back",
+            "planned_on",
+            "note",
+        ],
+        "inspection" => &["inspected_on", "inspector", "findings", "passed"],
+        "reason" => &["reason", "note"],
+        "decision" => &["reason"],
+        _ => &[],
+    };
+    let others = d.errors.others(shown, label);
+    let status = if d.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = EnterprisePage {
+        shell: Shell::of(user, "enterprises"),
+        kind: e.kind.label_zh(),
+        standing: e.standing.label_zh(),
+        standing_class: standing_class(e.standing),
+        reason,
+        can_write: writer,
+        can_apply: writer && not_reopened,
+        can_inspect: writer && e.standing == Standing::Reopened,
+        not_reopened,
+        created: format!("{} {}", display(e.created_at), e.created_by),
+        e,
+        reopenings,
+        inspections: inspections
+            .into_iter()
+            .map(|i| InspectionRow {
+                inspected_on: i.inspected_on,
+                inspector: i.inspector,
+                findings: i.findings.unwrap_or_default(),
+                passed: i.passed,
+            })
+            .collect(),
+        apply_items,
+        reasons,
+        others,
+        today: format_date(today()),
+        d,
+    };
+    (status, page).into_response()
+}
+
+async fn enterprise_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let notice = q.notice.map(|n| match n.as_str() {
+        "applied" => "已提交复工申请，等待社区审批。".to_owned(),
+        "approved" => "已同意复工。".to_owned(),
+        "rejected" => "已记录不同意复工及理由。".to_owned(),
+        "inspected" => "已记录检查。".to_owned(),
+        _ => "已保存。".to_owned(),
+    });
+    render_enterprise(
+        &state,
+        &user,
+        id,
+        Detail {
+            notice,
+            ..Detail::default()
+        },
+    )
+    .await
+}
+
+fn apply_fields(pairs: &[(String, String)]) -> ApplyFields {
+    ApplyFields {
+        checked: values(pairs, "checked")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        extra_items: value(pairs, "extra_items"),
+        employees_back: value(pairs, "employees_back"),
+        planned_on: value(pairs, "planned_on"),
+        note: value(pairs, "note"),
+    }
+}
+
+fn extra_lines(s: &str) -> Vec<String> {
+    s.lines().map(str::to_owned).collect()
+}
+
+async fn apply_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Response {
+    let CsrfForm { user, form } = form;
+    let f = apply_fields(&form);
+    let extra = extra_lines(&f.extra_items);
+    let input = ReopeningInput {
+        checked: &f.checked,
+        extra_items: &extra,
+        employees_back: Some(&f.employees_back),
+        planned_on: Some(&f.planned_on),
+        note: Some(&f.note),
+    };
+    match enterprises::apply(&state.db, &user.scope, id, &input).await {
+        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=applied")).into_response(),
+        Err(e) => match field_errors(e) {
+            Ok(errors) => {
+                render_enterprise(
+                    &state,
+                    &user,
+                    id,
+                    Detail {
+                        failed: "reopening",
+                        errors,
+                        apply: f,
+                        ..Detail::default()
+                    },
+                )
+                .await
+            }
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct DecisionFields {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decision_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: CsrfForm<DecisionFields>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    // Scope first: an application outside the jurisdiction is not found, whatever was posted.
+    let current = match enterprises::reopening(&state.db, &user.scope, id).await {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let decided = match ReopeningDecision::parse(&f.decision, Some(&f.reason)) {
+        Ok(d) => enterprises::decide(&state.db, &user.scope, id, &d).await,
+        Err(errors) => Err(StoreError::Invalid(errors)),
+    };
+    match decided {
+        Ok(r) => {
+            let notice = if r.status == ReopeningStatus::Approved {
+                "approved"
+            } else {
+                "rejected"
+            };
+            Redirect::to(&format!(
+                "/enterprises/{}?notice={notice}",
+                current.enterprise_id
+            ))
+            .into_response()
+        }
+        Err(e) => match field_errors(e) {
+            Ok(errors) => {
+                render_enterprise(
+                    &state,
+                    &user,
+                    current.enterprise_id,
+                    Detail {
+                        failed: "decision",
+                        errors,
+                        decision_reason: f.reason,
+                        ..Detail::default()
+                    },
+                )
+                .await
+            }
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct InspectionForm {
+    #[serde(default)]
+    inspected_on: String,
+    #[serde(default)]
+    inspector: String,
+    #[serde(default)]
+    findings: String,
+    #[serde(default)]
+    passed: String,
+}
+
+async fn inspection_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: CsrfForm<InspectionForm>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let input = InspectionInput {
+        inspected_on: &f.inspected_on,
+        inspector: &f.inspector,
+        findings: Some(&f.findings),
+        passed: Some(&f.passed),
+    };
+    match enterprises::add_inspection(&state.db, &user.scope, id, &input).await {
+        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=inspected")).into_response(),
+        Err(e) => match field_errors(e) {
+            Ok(errors) => {
+                render_enterprise(
+                    &state,
+                    &user,
+                    id,
+                    Detail {
+                        failed: "inspection",
+                        errors,
+                        inspection: InspectionFields {
+                            passed: !f.passed.is_empty(),
+                            inspected_on: f.inspected_on,
+                            inspector: f.inspector,
+                            findings: f.findings,
+                        },
+                        ..Detail::default()
+                    },
+                )
+                .await
+            }
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn not_reopened_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: CsrfForm<ReasonForm>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let saved = if f.reason.trim().is_empty() {
+        enterprises::set_not_reopened(&state.db, &user.scope, id, None).await
+    } else {
+        match NotReopened::parse(&f.reason, Some(&f.note)) {
+            Ok(r) => enterprises::set_not_reopened(&state.db, &user.scope, id, Some(&r)).await,
+            Err(errors) => Err(StoreError::Invalid(errors)),
+        }
+    };
+    match saved {
+        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=saved")).into_response(),
+        Err(e) => match field_errors(e) {
+            Ok(errors) => {
+                render_enterprise(
+                    &state,
+                    &user,
+                    id,
+                    Detail {
+                        failed: "reason",
+                        errors,
+                        ..Detail::default()
+                    },
+                )
+                .await
+            }
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn back_to_enterprise(Path(id): Path<i64>) -> Redirect {
+    Redirect::to(&format!("/enterprises/{id}"))
+}
+
+/// Shows the contact phone in clear (staff and admins), audited with the caller's address.
+async fn unmask_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    form: CsrfForm<Empty>,
+) -> Response {
+    let CsrfForm { user, .. } = form;
+    match enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip)).await {
+        Ok(phone) => {
+            render_enterprise(
+                &state,
+                &user,
+                id,
+                Detail {
+                    notice: Some("已显示完整联系电话（本次查看已记入审计日志）。".into()),
+                    clear_phone: Some(phone.unwrap_or_default()),
+                    ..Detail::default()
+                },
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+async fn link_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    form: CsrfForm<Empty>,
+) -> Response {
+    let CsrfForm { user, .. } = form;
+    match enterprises::renew_link(&state.db, &user.scope, id).await {
+        Ok(token) => {
+            render_enterprise(
+                &state,
+                &user,
+                id,
+                Detail {
+                    new_link: Some(link_url(&state, &headers, &token)),
+                    notice: Some(
+                        "已生成新的申请链接，旧链接已失效。链接只显示这一次，请复制发给企业。"
+                            .into(),
+                    ),
+                    ..Detail::default()
+                },
+            )
+            .await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public link
+
+#[derive(Template, WebTemplate)]
+#[template(path = "enterprises/enterprise_public.html")]
+struct PublicPage {
+    token: String,
+    view: LinkView,
+    standing: &'static str,
+    items: Vec<ItemRow>,
+    f: ApplyFields,
+    errors: FieldErrors,
+    others: Vec<String>,
+    /// Just submitted: show the receipt instead of the form.
+    submitted: bool,
+    /// No application waits or was approved: the form is shown.
+    open: bool,
+}
+
+fn link_not_found() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "链接无效或已失效，请向社区索取新的申请链接。",
+    )
+}
+
+fn render_public(
+    token: String,
+    view: LinkView,
+    f: ApplyFields,
+    errors: FieldErrors,
+    submitted: bool,
+) -> Response {
+    let items = ChecklistItem::ALL
+        .iter()
+        .map(|i| ItemRow {
+            code: i.as_str(),
+            label: i.label_zh(),
+            checked: f.checked.iter().any(|c| c == i.as_str()),
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let others = errors.others(
+        &[
+            "checklist",
+            "extra_items",
+            "employees_back",
+            "planned_on",
+            "note",
+        ],
+        label,
+    );
+    let page = PublicPage {
+        token,
+        standing: view.standing.label_zh(),
+        open: view.standing == Standing::NotReopened,
+        view,
+        items,
+        f,
+        errors,
+        others,
+        submitted,
+    };
+    let mut r = (status, page).into_response();
+    // The address carries the link's secret: keep it out of referrers and caches.
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+async fn public_form(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<LinkLimits>>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+) -> Response {
+    if !limits.view_per_address.allow(&ip) {
+        return too_many();
+    }
+    match enterprises::by_link(&state.db, &token).await {
+        Ok(view) => render_public(
+            token,
+            view,
+            ApplyFields::default(),
+            FieldErrors::default(),
+            false,
+        ),
+        Err(StoreError::NotFound) => link_not_found(),
+        Err(e) => store_error_page(e),
+    }
+}
+
+async fn public_submit(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<LinkLimits>>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if !limits.post_per_address.allow(&ip) || !limits.post_per_link.allow(&token) {
+        return too_many();
+    }
+    let f = apply_fields(&form);
+    let extra = extra_lines(&f.extra_items);
+    let input = ReopeningInput {
+        checked: &f.checked,
+        extra_items: &extra,
+        employees_back: Some(&f.employees_back),
+        planned_on: Some(&f.planned_on),
+        note: Some(&f.note),
+    };
+    let result = enterprises::apply_by_link(&state.db, &token, &input, Some(&ip)).await;
+    let view = match enterprises::by_link(&state.db, &token).await {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => return link_not_found(),
+        Err(e) => return store_error_page(e),
+    };
+    match result {
+        Ok(_) => render_public(
+            token,
+            view,
+            ApplyFields::default(),
+            FieldErrors::default(),
+            true,
+        ),
+        Err(e) => match field_errors(e) {
+            Ok(errors) => render_public(token, view, f, errors, false),
+            Err(e) => store_error_page(e),
+        },
+    }
+}

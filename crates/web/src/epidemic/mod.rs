@@ -1,0 +1,19 @@
+//! Epidemic prevention: arrivals and their screening, self-declarations, observation and
+//! check-ins, alerts, policies, cases and close contacts, checkpoints and passes.
+
+pub mod api;
+pub mod declarations;
+pub mod pages;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(pages::router())
+        .merge(pages::checkpoints::router())
+        .merge(pages::policies::router())
+        .merge(pages::contacts::router())
+        .merge(declarations::router())
+}

@@ -1,0 +1,1366 @@
+//! Epidemic pages: the area summary, open alerts, risk areas (officials declare them), the
+//! published policies in readable Chinese, and the 三问一测 arrival screening with its result
+//! (measure, dates and the explanation a worker reads to the resident).
+
+pub mod checkpoints;
+pub mod contacts;
+pub mod policies;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use linli_core::epidemic::policy::{
+    policy_in_force, Condition, DivisionCode, Measure, RiskArea, RiskLevel, Rule, Temperature,
+};
+use linli_core::kernel::clock::{display, format_date, parse_date, today};
+use linli_core::registry::PersonInput;
+use linli_core::{CoreError, NodeKind, Role};
+use linli_store::accounts::Principal;
+use linli_store::epidemic::dashboard::{self, EpidemicDashboard};
+use linli_store::epidemic::{
+    self, Alert, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource, StoredPolicy,
+};
+use linli_store::registry::{self, Placement};
+use linli_store::{tree, StoreError};
+use serde::Deserialize;
+
+use crate::auth::{CsrfForm, PageUser};
+use crate::ui::{error_page, field_label, short_label, store_error_page, NoticeQuery, Shell};
+use crate::ui::{Choice, HitRow};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/epidemic", get(home))
+        .route("/epidemic/alerts", get(alerts_page))
+        .route(
+            "/epidemic/alerts/{id}/handle",
+            axum::routing::post(handle_alert),
+        )
+        .route("/epidemic/releases", get(releases_page).post(release_batch))
+        .route("/epidemic/risk-areas", get(areas_page).post(add_area))
+        .route("/epidemic/policies", get(policies_page))
+        .route(
+            "/epidemic/arrivals/new",
+            get(arrival_form).post(arrival_submit),
+        )
+        .route("/epidemic/arrivals/{id}", get(arrival_page))
+}
+
+/// The symptoms offered as checkboxes on the screening form (free text adds others).
+const SYMPTOMS: [&str; 6] = ["发热", "咳嗽", "乏力", "咽痛", "腹泻", "嗅觉味觉减退"];
+
+/// Field names of the epidemic forms in Chinese; the registry's names otherwise.
+fn label(field: &str, area_form: bool) -> &str {
+    match field {
+        "origin_code" => "来源地区划代码",
+        "arrived_on" => "抵达日期",
+        "purpose" => "来返事由",
+        "symptoms" => "症状",
+        "temperature" => "体温",
+        "person_id" => "居民",
+        "division_code" => "区划代码",
+        "level" => "风险等级",
+        "from" => "起始日期",
+        "to" => "截止日期",
+        "name" if area_form => "地区名称",
+        "name" => "姓名",
+        other => field_label(other),
+    }
+}
+
+/// Messages for a refused form, one per field; other errors are passed back for an error page.
+fn form_errors(e: StoreError, area_form: bool) -> Result<Vec<String>, StoreError> {
+    match e {
+        StoreError::Invalid(errs) => Ok(errs
+            .iter()
+            .map(|e| format!("{}：{}", label(&e.field, area_form), e.message))
+            .collect()),
+        StoreError::Conflict { field, message } => {
+            Ok(vec![format!("{}：{}", label(&field, area_form), message)])
+        }
+        other => Err(other),
+    }
+}
+
+fn status_for(errors: &[String]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+fn level_class(l: RiskLevel) -> &'static str {
+    match l {
+        RiskLevel::High => "high",
+        RiskLevel::Medium => "medium",
+        RiskLevel::Low => "low",
+    }
+}
+
+pub(crate) fn measure_class(m: Measure) -> &'static str {
+    match m {
+        Measure::CentralizedQuarantine => "centralized",
+        Measure::HomeQuarantine => "home",
+        Measure::HealthMonitoring => "monitoring",
+        Measure::None => "none",
+    }
+}
+
+fn alert_kind_label(kind: &str) -> &str {
+    match kind {
+        "fever" => "发热",
+        "overdue" => "逾期未打卡",
+        other => other,
+    }
+}
+
+/// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
+async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
+    if user.scope.is_admin() {
+        Ok(tree::visible_roots(&state.db, &user.scope)
+            .await?
+            .into_iter()
+            .map(|r| r.node.id)
+            .collect())
+    } else {
+        Ok(user.scope.roots().iter().map(|r| r.id()).collect())
+    }
+}
+
+/// Open alerts under every root of the caller's jurisdiction, newest first.
+async fn alerts_in_scope(
+    state: &AppState,
+    user: &Principal,
+    kind: Option<&str>,
+) -> Result<Vec<Alert>, StoreError> {
+    let roots = root_ids(state, user).await?;
+    let mut all = Vec::new();
+    for root in roots {
+        all.extend(epidemic::open_alerts(&state.db, &user.scope, root, kind).await?);
+    }
+    all.sort_by(|a, b| b.raised_at.cmp(&a.raised_at).then(b.id.cmp(&a.id)));
+    // A user bound to a node and to one below it would see the lower one's alerts twice.
+    all.dedup_by_key(|a| a.id);
+    Ok(all)
+}
+
+fn in_force_today(a: &RiskArea) -> bool {
+    let d = today();
+    a.from() <= d && a.to().is_none_or(|t| t >= d)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_home.html")]
+struct HomePage {
+    shell: Shell,
+    area: String,
+    areas_in_force: usize,
+    high_in_force: usize,
+    policy: String,
+    policy_from: String,
+    can_screen: bool,
+    dash: EpidemicDashboard,
+    /// The node above the dashboard's, when the caller may open it (drill up).
+    parent: Option<(i64, String)>,
+    /// The caller's other top nodes, to switch the dashboard to (several bound nodes).
+    roots: Vec<(i64, String)>,
+}
+
+impl HomePage {
+    fn fevers_hot(&self) -> bool {
+        self.dash.total.fevers_open + self.dash.total.overdue_open > 0
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct HomeQuery {
+    /// Kept as text so a bad value is a plain 404, not an extractor error.
+    node_id: Option<String>,
+}
+
+/// The 防疫 summary: the epidemic dashboard of one node (the caller's own, or `?node_id=` to
+/// drill down) with a row per child node, plus the risk areas and the policy in force.
+async fn home(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<HomeQuery>,
+) -> Response {
+    let result = async {
+        let node_id = match q
+            .node_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(raw) => raw.parse::<i64>().map_err(|_| StoreError::NotFound)?,
+            None => dashboard::default_node(&state.db, &user.scope)
+                .await?
+                .ok_or(StoreError::NotFound)?,
+        };
+        let dash = dashboard::epidemic_dashboard(&state.db, &user.scope, node_id, today()).await?;
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
+        let parent = match node.parent_id {
+            Some(pid) => tree::get(&state.db, &user.scope, pid)
+                .await
+                .ok()
+                .map(|p| (p.id, p.name)),
+            None => None,
+        };
+        let mut roots = Vec::new();
+        for id in root_ids(&state, &user).await? {
+            // The node shown and the one linked as 上级 need no second link.
+            if id != node_id && parent.as_ref().is_none_or(|(pid, _)| *pid != id) {
+                let n = tree::get(&state.db, &user.scope, id).await?;
+                roots.push((n.id, n.name));
+            }
+        }
+        let areas = epidemic::risk_areas(&state.db).await?;
+        let policies = epidemic::published_policies(&state.db).await?;
+        Ok::<_, StoreError>((dash, parent, roots, areas, policies))
+    }
+    .await;
+    let (dash, parent, roots, areas, policies) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let versions: Vec<_> = policies.iter().map(|p| p.policy.clone()).collect();
+    let current = policy_in_force(&versions, today());
+    let in_force: Vec<_> = areas.iter().filter(|a| in_force_today(&a.area)).collect();
+    HomePage {
+        area: if user.scope.is_admin() {
+            "全部辖区".to_owned()
+        } else {
+            user.user
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        },
+        areas_in_force: in_force.len(),
+        high_in_force: in_force
+            .iter()
+            .filter(|a| a.area.level() == RiskLevel::High)
+            .count(),
+        policy: current.map(|p| p.name().to_owned()).unwrap_or_default(),
+        policy_from: current
+            .map(|p| format_date(p.effective_from()))
+            .unwrap_or_default(),
+        can_screen: user.scope.role() != Role::Official,
+        dash,
+        parent,
+        roots,
+        shell: Shell::of(&user, "epidemic"),
+    }
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+struct AlertRow {
+    id: i64,
+    kind: String,
+    kind_class: String,
+    person_id: i64,
+    person_name: String,
+    detail: String,
+    raised_at: String,
+    /// The outcomes a worker may close it with (empty for read-only roles).
+    outcomes: Vec<Choice>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_alerts.html")]
+struct AlertsPage {
+    shell: Shell,
+    kind: String,
+    rows: Vec<AlertRow>,
+    notice: String,
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct AlertsQuery {
+    kind: Option<String>,
+    handled: Option<String>,
+}
+
+async fn render_alerts(
+    state: &AppState,
+    user: &Principal,
+    kind: Option<String>,
+    notice: String,
+    error: String,
+) -> Response {
+    let kind = kind.filter(|k| k == "fever" || k == "overdue");
+    let alerts = match alerts_in_scope(state, user, kind.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => return store_error_page(e),
+    };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let can_handle = user.scope.role() != Role::Official;
+    let page = AlertsPage {
+        shell: Shell::of(user, "epidemic"),
+        kind: kind.unwrap_or_default(),
+        rows: alerts
+            .into_iter()
+            .map(|a| AlertRow {
+                id: a.id,
+                kind: alert_kind_label(&a.kind).to_owned(),
+                outcomes: if can_handle {
+                    linli_store::epidemic::alerts::AlertOutcome::for_kind(&a.kind)
+                        .iter()
+                        .map(|o| Choice {
+                            value: o.as_str().to_owned(),
+                            label: o.label_zh().to_owned(),
+                            selected: false,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                kind_class: a.kind,
+                person_id: a.person_id,
+                person_name: a.person_name,
+                detail: a.detail,
+                raised_at: display(a.raised_at),
+            })
+            .collect(),
+        notice,
+        error,
+    };
+    (status, page).into_response()
+}
+
+async fn alerts_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<AlertsQuery>,
+) -> Response {
+    let notice = q
+        .handled
+        .map(|name| format!("已记录{name}的预警处理结果。"))
+        .unwrap_or_default();
+    render_alerts(&state, &user, q.kind, notice, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct HandleForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// Closes one alert with its outcome; the list comes back with a notice or the reason why not.
+async fn handle_alert(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    f: CsrfForm<HandleForm>,
+) -> Response {
+    let kind = Some(f.form.kind.clone()).filter(|k| !k.is_empty());
+    let back = |name: &str| {
+        let mut url = format!("/epidemic/alerts?handled={}", crate::ui::url_encode(name));
+        if let Some(k) = &kind {
+            url.push_str(&format!("&kind={}", crate::ui::url_encode(k)));
+        }
+        url
+    };
+    let name = alerts_in_scope(&state, &f.user, None)
+        .await
+        .ok()
+        .and_then(|all| all.into_iter().find(|a| a.id == id))
+        .map(|a| a.person_name)
+        .unwrap_or_default();
+    match linli_store::epidemic::alerts::handle(
+        &state.db,
+        &f.user.scope,
+        id,
+        &f.form.outcome,
+        Some(&f.form.note),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back(&name)).into_response(),
+        Err(StoreError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("；");
+            render_alerts(&state, &f.user, kind, String::new(), message).await
+        }
+        Err(StoreError::Conflict { message, .. }) => {
+            render_alerts(&state, &f.user, kind, String::new(), message).await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Releases due today
+
+struct DueRow {
+    observation_id: i64,
+    person_id: i64,
+    person_name: String,
+    measure: String,
+    place: String,
+    period: String,
+    overdue: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_releases.html")]
+struct ReleasesPage {
+    shell: Shell,
+    today: String,
+    rows: Vec<DueRow>,
+    notice: String,
+    error: String,
+    can_release: bool,
+}
+
+/// Observations due for release today (overdue ones included) under every root of the caller.
+async fn due_in_scope(
+    state: &AppState,
+    user: &Principal,
+) -> Result<Vec<epidemic::DueRelease>, StoreError> {
+    let roots = root_ids(state, user).await?;
+    let mut all = Vec::new();
+    for root in roots {
+        all.extend(epidemic::releases_due(&state.db, &user.scope, root, today()).await?);
+    }
+    all.sort_by(|a, b| {
+        a.until_on
+            .cmp(&b.until_on)
+            .then(a.observation_id.cmp(&b.observation_id))
+    });
+    all.dedup_by_key(|d| d.observation_id);
+    Ok(all)
+}
+
+async fn render_releases(
+    state: &AppState,
+    user: &Principal,
+    notice: String,
+    error: String,
+) -> Response {
+    let due = match due_in_scope(state, user).await {
+        Ok(d) => d,
+        Err(e) => return store_error_page(e),
+    };
+    let today = format_date(today());
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = ReleasesPage {
+        shell: Shell::of(user, "epidemic"),
+        rows: due
+            .into_iter()
+            .map(|d| DueRow {
+                overdue: d.until_on < today,
+                observation_id: d.observation_id,
+                person_id: d.person_id,
+                person_name: d.person_name,
+                measure: d
+                    .measure
+                    .parse::<Measure>()
+                    .map(|m| m.label_zh().to_owned())
+                    .unwrap_or(d.measure),
+                place: d.place.unwrap_or_default(),
+                period: format!("{} 至 {}", d.start_on, d.until_on),
+            })
+            .collect(),
+        today,
+        notice,
+        error,
+        can_release: user.scope.role() != Role::Official,
+    };
+    (status, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct ReleasedQuery {
+    released: Option<usize>,
+}
+
+async fn releases_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ReleasedQuery>,
+) -> Response {
+    let notice = q
+        .released
+        .map(|n| format!("已解除 {n} 人的医学观察。"))
+        .unwrap_or_default();
+    render_releases(&state, &user, notice, String::new()).await
+}
+
+/// One batch: the ticked observations, all released or none.
+async fn release_batch(
+    State(state): State<AppState>,
+    f: CsrfForm<Vec<(String, String)>>,
+) -> Response {
+    let ids: Vec<i64> = f
+        .form
+        .iter()
+        .filter(|(k, _)| k == "observation")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    match epidemic::release(&state.db, &f.user.scope, &ids, today()).await {
+        Ok(n) => Redirect::to(&format!("/epidemic/releases?released={n}")).into_response(),
+        Err(StoreError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("；");
+            render_releases(&state, &f.user, String::new(), message).await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Risk areas
+
+struct AreaRow {
+    code: String,
+    name: String,
+    level: &'static str,
+    level_class: &'static str,
+    from: String,
+    to: String,
+    ended: bool,
+    created_by: String,
+}
+
+#[derive(Default)]
+struct AreaFields {
+    division_code: String,
+    name: String,
+    level: String,
+    from: String,
+    to: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_areas.html")]
+struct AreasPage {
+    shell: Shell,
+    rows: Vec<AreaRow>,
+    can_manage: bool,
+    f: AreaFields,
+    levels: Vec<Choice>,
+    errors: Vec<String>,
+    notice: Option<&'static str>,
+}
+
+async fn render_areas(
+    state: &AppState,
+    user: &Principal,
+    f: AreaFields,
+    errors: Vec<String>,
+    notice: Option<&'static str>,
+) -> Response {
+    let areas = match epidemic::risk_areas(&state.db).await {
+        Ok(a) => a,
+        Err(e) => return store_error_page(e),
+    };
+    let now = today();
+    let status = status_for(&errors);
+    let level = if f.level.is_empty() {
+        "high".to_owned()
+    } else {
+        f.level.clone()
+    };
+    let page = AreasPage {
+        shell: Shell::of(user, "epidemic"),
+        rows: areas
+            .into_iter()
+            .map(|a| AreaRow {
+                code: a.area.division_code().as_str().to_owned(),
+                name: a.area.name().unwrap_or_default().to_owned(),
+                level: a.area.level().label_zh(),
+                level_class: level_class(a.area.level()),
+                from: format_date(a.area.from()),
+                to: a.area.to().map(format_date).unwrap_or_default(),
+                ended: a.area.to().is_some_and(|t| t < now),
+                created_by: a.created_by,
+            })
+            .collect(),
+        can_manage: user.scope.can_manage_policy(),
+        levels: RiskLevel::ALL
+            .iter()
+            .map(|l| Choice {
+                value: l.as_str().to_owned(),
+                label: l.label_zh().to_owned(),
+                selected: l.as_str() == level,
+            })
+            .collect(),
+        f: AreaFields {
+            from: if f.from.is_empty() {
+                format_date(now)
+            } else {
+                f.from
+            },
+            ..f
+        },
+        errors,
+        notice,
+    };
+    (status, page).into_response()
+}
+
+async fn areas_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let notice = q.notice.map(|_| "已发布风险地区。");
+    render_areas(&state, &user, AreaFields::default(), Vec::new(), notice).await
+}
+
+#[derive(Deserialize)]
+struct AreaForm {
+    #[serde(default)]
+    division_code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+async fn add_area(State(state): State<AppState>, f: CsrfForm<AreaForm>) -> Response {
+    let user = &f.user;
+    if !user.scope.can_manage_policy() {
+        return store_error_page(StoreError::Forbidden(
+            "只有街道/区级干部可以发布风险地区".into(),
+        ));
+    }
+    let form = f.form;
+    let result = async {
+        let mut errors = Vec::new();
+        let code = DivisionCode::parse_field("division_code", &form.division_code)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let level = form
+            .level
+            .parse::<RiskLevel>()
+            .map_err(|e| errors.push(e))
+            .ok();
+        let from = parse_date("from", form.from.trim())
+            .map_err(|e| errors.push(e))
+            .ok();
+        let to = match form.to.trim() {
+            "" => None,
+            t => parse_date("to", t).map_err(|e| errors.push(e)).ok(),
+        };
+        let (Some(code), Some(level), Some(from), true) = (code, level, from, errors.is_empty())
+        else {
+            return Err(StoreError::Invalid(errors));
+        };
+        let name = Some(form.name.trim()).filter(|n| !n.is_empty());
+        let area =
+            RiskArea::new(code, name, level, from, to).map_err(|e| StoreError::Invalid(vec![e]))?;
+        epidemic::add_risk_area(&state.db, &user.scope, &area).await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to("/epidemic/risk-areas?notice=added").into_response(),
+        Err(e) => match form_errors(e, true) {
+            Ok(errors) => {
+                let fields = AreaFields {
+                    division_code: form.division_code,
+                    name: form.name,
+                    level: form.level,
+                    from: form.from,
+                    to: form.to,
+                };
+                render_areas(&state, user, fields, errors, None).await
+            }
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+struct RuleView {
+    who: String,
+    when: String,
+    plan: String,
+    check_ins: String,
+    note: String,
+    fever_alert: bool,
+    measure_class: &'static str,
+}
+
+struct PolicyView {
+    id: i64,
+    name: String,
+    version: String,
+    from: String,
+    until: String,
+    current: bool,
+    future: bool,
+    rules: Vec<RuleView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_policies.html")]
+struct PoliciesPage {
+    shell: Shell,
+    policies: Vec<PolicyView>,
+    can_edit: bool,
+    notice: String,
+}
+
+/// A condition as a worker would say it.
+pub(crate) fn condition_zh(c: &Condition) -> String {
+    match c {
+        Condition::OriginRisk { level, within_days } if *within_days == 0 => {
+            format!("抵达当天来源地为{}地区", level.label_zh())
+        }
+        Condition::OriginRisk { level, within_days } => {
+            format!("抵达前 {within_days} 天内到过{}地区", level.label_zh())
+        }
+        Condition::OriginWithin { division_code } => {
+            format!("来源地属于区划 {}", division_code.as_str())
+        }
+        Condition::OriginOtherProvince => "来自外省".to_owned(),
+        Condition::OriginSameProvinceOtherCity => "来自本省其他城市".to_owned(),
+        Condition::Contact { kind } => format!("为{}", kind.label_zh()),
+        Condition::FeverOrSymptoms => "体温 37.3℃ 及以上或有症状".to_owned(),
+    }
+}
+
+fn rule_view(r: &Rule) -> RuleView {
+    RuleView {
+        who: r.who.clone(),
+        when: if r.when.is_empty() {
+            "所有人员".to_owned()
+        } else {
+            r.when
+                .iter()
+                .map(condition_zh)
+                .collect::<Vec<_>>()
+                .join("，且")
+        },
+        plan: if r.stages.is_empty() {
+            Measure::None.label_zh().to_owned()
+        } else {
+            let stages: Vec<String> = r
+                .stages
+                .iter()
+                .map(|s| format!("{} {} 天", s.measure.label_zh(), s.days))
+                .collect();
+            if r.stages.len() > 1 {
+                format!("{}（共 {} 天）", stages.join(" → "), r.days_total())
+            } else {
+                stages.join("")
+            }
+        },
+        check_ins: if r.check_ins_per_day > 0 {
+            format!("每天报告体温 {} 次", r.check_ins_per_day)
+        } else {
+            String::new()
+        },
+        note: r.note.clone().unwrap_or_default(),
+        fever_alert: r.fever_alert,
+        measure_class: measure_class(r.strictest()),
+    }
+}
+
+fn policy_views(all: &[StoredPolicy]) -> Vec<PolicyView> {
+    let versions: Vec<_> = all.iter().map(|p| p.policy.clone()).collect();
+    let current = policy_in_force(&versions, today()).cloned();
+    let mut out = Vec::new();
+    for (i, p) in all.iter().enumerate() {
+        let policy = &p.policy;
+        // In force until the day before the next version's date (oldest first).
+        let until = all
+            .iter()
+            .skip(i + 1)
+            .map(|n| n.policy.effective_from())
+            .find(|d| *d > policy.effective_from())
+            .and_then(|d| d.previous_day())
+            .map(format_date)
+            .unwrap_or_default();
+        out.push(PolicyView {
+            id: p.id,
+            name: policy.name().to_owned(),
+            version: format!("{}@{}", policy.key(), policy.version()),
+            from: format_date(policy.effective_from()),
+            until,
+            current: current.as_ref() == Some(policy),
+            future: policy.effective_from() > today(),
+            rules: policy.rules().iter().map(rule_view).collect(),
+        });
+    }
+    // Newest first: the one in force is read most.
+    out.reverse();
+    out
+}
+
+async fn policies_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    match epidemic::published_policies(&state.db).await {
+        Ok(all) => PoliciesPage {
+            shell: Shell::of(&user, "epidemic"),
+            policies: policy_views(&all),
+            can_edit: user.scope.can_manage_policy(),
+            notice: q
+                .notice
+                .map(|_| "已发布新版本：从其生效日期起登记的人员按新版本判定。".to_owned())
+                .unwrap_or_default(),
+        }
+        .into_response(),
+        Err(e) => store_error_page(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arrival screening (三问一测)
+
+/// The form's values as typed, so a refused form comes back filled in.
+#[derive(Default, Clone)]
+struct ArrivalFields {
+    person_id: String,
+    node_id: String,
+    name: String,
+    id_number: String,
+    phone: String,
+    address: String,
+    origin_code: String,
+    arrived_on: String,
+    purpose: String,
+    symptoms: Vec<String>,
+    symptoms_other: String,
+    temperature: String,
+    proxy: bool,
+}
+
+impl ArrivalFields {
+    fn from_pairs(pairs: Vec<(String, String)>) -> ArrivalFields {
+        let mut f = ArrivalFields::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "person_id" => f.person_id = v,
+                "node_id" => f.node_id = v,
+                "name" => f.name = v,
+                "id_number" => f.id_number = v,
+                "phone" => f.phone = v,
+                "address" => f.address = v,
+                "origin_code" => f.origin_code = v,
+                "arrived_on" => f.arrived_on = v,
+                "purpose" => f.purpose = v,
+                "symptoms" => f.symptoms.push(v),
+                "symptoms_other" => f.symptoms_other = v,
+                "temperature" => f.temperature = v,
+                "proxy" => f.proxy = !v.is_empty(),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// The ticked symptoms and the free text, split on Chinese and Latin separators.
+    fn all_symptoms(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .symptoms
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for s in self
+            .symptoms_other
+            .split(|c: char| "，,、；;。".contains(c) || c.is_whitespace())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        }
+        out
+    }
+}
+
+struct SelectedPerson {
+    id: i64,
+    name: String,
+    id_masked: String,
+    phone_masked: String,
+    place: String,
+}
+
+struct SymptomChoice {
+    name: &'static str,
+    checked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_arrival_form.html")]
+struct ArrivalFormPage {
+    shell: Shell,
+    f: ArrivalFields,
+    person: Option<SelectedPerson>,
+    q: String,
+    searched: bool,
+    hits: Vec<HitRow>,
+    nodes: Vec<Choice>,
+    symptoms: Vec<SymptomChoice>,
+    errors: Vec<String>,
+    today: String,
+}
+
+#[derive(Deserialize)]
+struct ArrivalQuery {
+    person_id: Option<String>,
+    q: Option<String>,
+}
+
+async fn render_arrival_form(
+    state: &AppState,
+    user: &Principal,
+    mut f: ArrivalFields,
+    q: String,
+    errors: Vec<String>,
+) -> Response {
+    let person = match f.person_id.trim().parse::<i64>() {
+        Ok(id) => match registry::get(&state.db, &user.scope, id).await {
+            Ok(p) => Some(SelectedPerson {
+                id: p.id,
+                place: match &p.address {
+                    Some(a) => format!("{} {a}", p.node_name),
+                    None => p.node_name.clone(),
+                },
+                id_masked: p.id_number_masked.unwrap_or_default(),
+                phone_masked: p.phone_masked.unwrap_or_default(),
+                name: p.name,
+            }),
+            Err(e) => return store_error_page(e),
+        },
+        Err(_) => {
+            f.person_id.clear();
+            None
+        }
+    };
+    let searched = person.is_none() && !q.trim().is_empty();
+    let hits = if searched {
+        match registry::search(&state.db, &user.scope, &q, 20).await {
+            Ok((_, hits)) => hits
+                .into_iter()
+                .map(|h| HitRow {
+                    id: h.id,
+                    name: h.name,
+                    gender: h
+                        .gender
+                        .map(|g| g.label_zh().to_owned())
+                        .unwrap_or_default(),
+                    birth_date: h.birth_date.unwrap_or_default(),
+                    id_masked: h.id_number_masked.unwrap_or_default(),
+                    phone_masked: h.phone_masked.unwrap_or_default(),
+                    place: match h.address {
+                        Some(a) => format!("{} {a}", h.node_name),
+                        None => h.node_name,
+                    },
+                    active: h.state == linli_core::registry::PersonState::Active,
+                    state: h.state.label_zh().to_owned(),
+                })
+                .collect(),
+            Err(e) => return store_error_page(e),
+        }
+    } else {
+        Vec::new()
+    };
+    let tree = match tree::subtree(&state.db, &user.scope, None).await {
+        Ok(t) => t,
+        Err(e) => return store_error_page(e),
+    };
+    let writable: Vec<_> = tree
+        .iter()
+        .filter(|n| {
+            n.is_open()
+                && !matches!(n.kind, NodeKind::District | NodeKind::Street)
+                && user.scope.can_write_records(&n.path)
+        })
+        .collect();
+    if writable.len() == 1 && f.node_id.is_empty() {
+        f.node_id = writable[0].id.to_string();
+    }
+    let base_depth = writable.iter().map(|n| n.depth).min().unwrap_or(0);
+    let node_choices = writable
+        .iter()
+        .map(|n| Choice {
+            value: n.id.to_string(),
+            label: format!(
+                "{}{}（{}）",
+                "　".repeat((n.depth - base_depth).clamp(0, 6) as usize),
+                n.name,
+                short_label(n.kind)
+            ),
+            selected: n.id.to_string() == f.node_id,
+        })
+        .collect();
+    if f.arrived_on.is_empty() {
+        f.arrived_on = format_date(today());
+    }
+    let page = ArrivalFormPage {
+        shell: Shell::of(user, "epidemic"),
+        symptoms: SYMPTOMS
+            .iter()
+            .map(|s| SymptomChoice {
+                name: s,
+                checked: f.symptoms.iter().any(|c| c == s),
+            })
+            .collect(),
+        person,
+        q,
+        searched,
+        hits,
+        nodes: node_choices,
+        errors,
+        today: format_date(today()),
+        f,
+    };
+    (status_for(&page.errors), page).into_response()
+}
+
+fn officials_read_only() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "干部账号只能查看防疫信息；来返人员由社区工作人员或网格员登记。",
+    )
+}
+
+async fn arrival_form(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ArrivalQuery>,
+) -> Response {
+    if user.scope.role() == Role::Official {
+        return officials_read_only();
+    }
+    let f = ArrivalFields {
+        person_id: q.person_id.unwrap_or_default(),
+        ..Default::default()
+    };
+    render_arrival_form(&state, &user, f, q.q.unwrap_or_default(), Vec::new()).await
+}
+
+/// Parses the form and records the screening.
+async fn record(
+    state: &AppState,
+    user: &Principal,
+    f: &ArrivalFields,
+) -> Result<ArrivalRecorded, StoreError> {
+    let mut errors: Vec<CoreError> = Vec::new();
+    let origin = DivisionCode::parse_field("origin_code", &f.origin_code)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let arrived_on = parse_date("arrived_on", f.arrived_on.trim())
+        .map_err(|e| errors.push(e))
+        .ok();
+    let temperature = match f.temperature.trim() {
+        "" => None,
+        t => Temperature::parse(t)
+            .map_err(|e| errors.push(CoreError::invalid("temperature", e.message)))
+            .ok(),
+    };
+    let no_tags: Vec<String> = Vec::new();
+    let person = if f.person_id.trim().is_empty() {
+        let node_id = f.node_id.trim().parse::<i64>().ok();
+        if node_id.is_none() {
+            errors.push(CoreError::invalid(
+                "node_id",
+                "请选择新登记居民所在的辖区（或先查找已登记的居民）",
+            ));
+        }
+        ArrivalPerson::New {
+            placement: Placement {
+                node_id: node_id.unwrap_or_default(),
+                ..Default::default()
+            },
+            input: PersonInput {
+                name: &f.name,
+                gender: None,
+                birth_date: None,
+                ethnic_group: None,
+                id_kind: None,
+                id_number: Some(&f.id_number),
+                phone: Some(&f.phone),
+                hukou_address: None,
+                category: None,
+                tags: &no_tags,
+                relation: None,
+                address: Some(&f.address),
+            },
+        }
+    } else {
+        match f.person_id.trim().parse::<i64>() {
+            Ok(id) => ArrivalPerson::Registered(id),
+            Err(_) => return Err(StoreError::NotFound),
+        }
+    };
+    let (Some(origin_code), Some(arrived_on), true) = (origin, arrived_on, errors.is_empty())
+    else {
+        return Err(StoreError::Invalid(errors));
+    };
+    epidemic::record_arrival(
+        &state.db,
+        &user.scope,
+        ArrivalInput {
+            person,
+            origin_code,
+            arrived_on,
+            purpose: Some(f.purpose.trim().to_owned()).filter(|p| !p.is_empty()),
+            symptoms: f.all_symptoms(),
+            temperature,
+            source: if f.proxy {
+                ArrivalSource::Proxy
+            } else {
+                ArrivalSource::Worker
+            },
+        },
+    )
+    .await
+}
+
+/// A piece of the explanation; dates are kept on one line (a phone would break 2022-07-\n11).
+struct Piece {
+    text: String,
+    date: bool,
+}
+
+fn is_date_at(b: &[u8], i: usize) -> bool {
+    b.len() >= i + 10
+        && b[i..i + 10].iter().enumerate().all(|(k, c)| match k {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Splits a text into plain runs and `YYYY-MM-DD` dates.
+fn pieces(text: &str) -> Vec<Piece> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        if is_date_at(b, i) {
+            if start < i {
+                out.push(Piece {
+                    text: text[start..i].to_owned(),
+                    date: false,
+                });
+            }
+            out.push(Piece {
+                text: text[i..i + 10].to_owned(),
+                date: true,
+            });
+            i += 10;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if start < b.len() {
+        out.push(Piece {
+            text: text[start..].to_owned(),
+            date: false,
+        });
+    }
+    out
+}
+
+struct StageRow {
+    label: &'static str,
+    days: u16,
+    start: String,
+    until: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/epidemic_arrival_result.html")]
+struct ResultPage {
+    shell: Shell,
+    person_id: i64,
+    person_name: String,
+    person_masked: String,
+    origin: String,
+    arrived_on: String,
+    temperature: String,
+    symptoms: String,
+    proxy: bool,
+    measure: &'static str,
+    measure_class: &'static str,
+    none: bool,
+    days: u16,
+    start: String,
+    until: String,
+    check_ins_per_day: u8,
+    stages: Vec<StageRow>,
+    explanation: Vec<Piece>,
+    note: String,
+    policy_name: String,
+    policy_version: String,
+    fever_alert: bool,
+    observation_id: Option<i64>,
+}
+
+async fn arrival_submit(
+    State(state): State<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Response {
+    let user = &form.user;
+    if user.scope.role() == Role::Official {
+        return officials_read_only();
+    }
+    let f = ArrivalFields::from_pairs(form.form.clone());
+    let recorded = match record(&state, user, &f).await {
+        Ok(r) => r,
+        Err(e) => {
+            return match form_errors(e, false) {
+                Ok(errors) => render_arrival_form(&state, user, f, String::new(), errors).await,
+                Err(e) => store_error_page(e),
+            }
+        }
+    };
+    // Post/redirect/get: a reload of the result shows the stored screening, never posts it again.
+    Redirect::to(&format!("/epidemic/arrivals/{}", recorded.id)).into_response()
+}
+
+/// The result of a stored screening: the classification with its explanation, as the worker
+/// reads it to the resident (scoped like the screening; anything else is 404).
+async fn arrival_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let a = match epidemic::arrival_result(&state.db, &user.scope, id).await {
+        Ok(a) => a,
+        Err(e) => return store_error_page(e),
+    };
+    let person = registry::get(&state.db, &user.scope, a.person_id)
+        .await
+        .ok();
+    let policy_name = epidemic::published_policies(&state.db)
+        .await
+        .ok()
+        .and_then(|all| {
+            all.into_iter()
+                .find(|p| Some(p.id) == a.policy_version_id)
+                .map(|p| p.policy.name().to_owned())
+        })
+        .unwrap_or_default();
+    let c = &a.classification;
+    let none = c.measure == Measure::None;
+    ResultPage {
+        shell: Shell::of(&user, "epidemic"),
+        person_id: a.person_id,
+        person_name: person.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        person_masked: person
+            .as_ref()
+            .and_then(|p| p.id_number_masked.clone())
+            .unwrap_or_default(),
+        origin: a.origin_code.clone(),
+        arrived_on: a.arrived_on.clone(),
+        temperature: a
+            .temperature
+            .map(|t| format!("{:.1}", t.celsius()))
+            .unwrap_or_default(),
+        symptoms: if a.symptoms.is_empty() {
+            "无".to_owned()
+        } else {
+            a.symptoms.join("、")
+        },
+        proxy: a.source == "proxy",
+        measure: c.measure.label_zh(),
+        measure_class: measure_class(c.measure),
+        none,
+        days: c.days_total,
+        start: format_date(c.start),
+        until: format_date(c.until),
+        check_ins_per_day: c.check_ins_per_day,
+        stages: c
+            .stages
+            .iter()
+            .map(|s| StageRow {
+                label: s.measure.label_zh(),
+                days: s.days,
+                start: format_date(s.start),
+                until: format_date(s.until),
+            })
+            .collect(),
+        explanation: pieces(&c.explanation),
+        note: c.note.clone().unwrap_or_default(),
+        policy_name,
+        policy_version: format!("{}@{}", c.policy_key, c.policy_version),
+        fever_alert: c.fever_alert,
+        observation_id: a.observation_id,
+    }
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_symptoms_are_split_and_merged() {
+        let f = ArrivalFields {
+            symptoms: vec!["咳嗽".into()],
+            symptoms_other: "头痛，咳嗽、 流涕".into(),
+            ..Default::default()
+        };
+        assert_eq!(f.all_symptoms(), vec!["咳嗽", "头痛", "流涕"]);
+    }
+
+    #[test]
+    fn dates_in_the_explanation_are_kept_whole() {
+        let p = pieces("至 2022-07-11；共 7 天");
+        let got: Vec<(&str, bool)> = p.iter().map(|p| (p.text.as_str(), p.date)).collect();
+        assert_eq!(
+            got,
+            vec![("至 ", false), ("2022-07-11", true), ("；共 7 天", false)]
+        );
+        assert_eq!(pieces("2022-07-1").len(), 1);
+    }
+
+    #[test]
+    fn conditions_read_as_chinese() {
+        let c = Condition::OriginRisk {
+            level: RiskLevel::High,
+            within_days: 7,
+        };
+        assert_eq!(condition_zh(&c), "抵达前 7 天内到过高风险地区");
+    }
+}

@@ -1,0 +1,454 @@
+//! The registry's JSON API: persons (masked by default, unmasked deliberately and audited),
+//! their history, households and tags.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use linli_core::kernel::clock::rfc3339;
+use linli_store::registry::{self, Change, FieldWarning, Person, PersonHit, PersonPatch};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{ApiUser, ClientIp};
+use crate::error::{ApiResult, ErrorBody};
+use crate::ui::PersonBody;
+use crate::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search_persons, create_person))
+        .routes(routes!(get_person, update_person))
+        .routes(routes!(unmask_person))
+        .routes(routes!(person_history))
+        .routes(routes!(get_household))
+        .routes(routes!(list_tags, create_tag))
+        .routes(routes!(export_persons))
+        .routes(routes!(export_persons_xlsx))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarningOut {
+    pub field: String,
+    pub message: String,
+}
+
+impl From<FieldWarning> for WarningOut {
+    fn from(w: FieldWarning) -> Self {
+        WarningOut {
+            field: w.field,
+            message: w.message,
+        }
+    }
+}
+
+/// A person. ID and phone numbers are masked (`533401********2186`, `136****8609`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonOut {
+    pub id: i64,
+    pub node_id: i64,
+    pub node_name: String,
+    pub dwelling_id: Option<i64>,
+    pub address: Option<String>,
+    pub household_id: Option<i64>,
+    /// head, spouse, son, daughter, father, mother, grandson, granddaughter, other
+    pub relation: Option<String>,
+    pub name: String,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub ethnic_group: Option<String>,
+    /// resident_id, passport, hk_macao_permit, taiwan_permit
+    pub id_kind: Option<String>,
+    pub id_number_masked: Option<String>,
+    pub phone_masked: Option<String>,
+    pub hukou_address: Option<String>,
+    /// registered, resident, floating
+    pub category: String,
+    /// active, moved_out, deceased
+    pub state: String,
+    pub moved_out_on: Option<String>,
+    pub moved_to: Option<String>,
+    pub deceased_on: Option<String>,
+    pub tags: Vec<String>,
+    /// Entered values that disagree with the ID number, kept as entered.
+    pub warnings: Vec<WarningOut>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Person> for PersonOut {
+    fn from(p: Person) -> Self {
+        PersonOut {
+            id: p.id,
+            node_id: p.node_id,
+            node_name: p.node_name,
+            dwelling_id: p.dwelling_id,
+            address: p.address,
+            household_id: p.household_id,
+            relation: p.relation.map(|r| r.as_str().to_owned()),
+            name: p.name,
+            gender: p.gender.map(|g| g.as_str().to_owned()),
+            birth_date: p.birth_date,
+            ethnic_group: p.ethnic_group,
+            id_kind: p.id_kind.map(|k| k.as_str().to_owned()),
+            id_number_masked: p.id_number_masked,
+            phone_masked: p.phone_masked,
+            hukou_address: p.hukou_address,
+            category: p.category.as_str().to_owned(),
+            state: p.state.as_str().to_owned(),
+            moved_out_on: p.moved_out_on,
+            moved_to: p.moved_to,
+            deceased_on: p.deceased_on,
+            tags: p.tags,
+            warnings: p.warnings.into_iter().map(WarningOut::from).collect(),
+            created_at: rfc3339(p.created_at),
+            updated_at: rfc3339(p.updated_at),
+        }
+    }
+}
+
+/// Register a person. An invalid field is a 422 naming it; a conflict with the ID number is kept
+/// as entered and listed under `warnings`.
+#[utoipa::path(post, path = "/api/v1/persons", tag = "registry", request_body = PersonBody,
+    responses((status = 201, body = PersonOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_person(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(b): Json<PersonBody>,
+) -> ApiResult<(StatusCode, Json<PersonOut>)> {
+    let (p, _) = registry::create(&state.db, &user.scope, &b.placement(), &b.input()).await?;
+    Ok((StatusCode::CREATED, Json(p.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// Full ID number, its last 4, a phone number, a name prefix, pinyin initials (`zs`) or
+    /// a pinyin prefix (`zhangs`).
+    pub q: Option<String>,
+    /// At most this many (1–200, default 20).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HitOut {
+    pub id: i64,
+    pub name: String,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub id_number_masked: Option<String>,
+    pub phone_masked: Option<String>,
+    pub node_name: String,
+    pub address: Option<String>,
+    pub state: String,
+}
+
+impl From<PersonHit> for HitOut {
+    fn from(h: PersonHit) -> Self {
+        HitOut {
+            id: h.id,
+            name: h.name,
+            gender: h.gender.map(|g| g.as_str().to_owned()),
+            birth_date: h.birth_date,
+            id_number_masked: h.id_number_masked,
+            phone_masked: h.phone_masked,
+            node_name: h.node_name,
+            address: h.address,
+            state: h.state.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchOut {
+    /// How the query was read: id_number, phone, last4, pinyin or name.
+    pub kind: String,
+    pub items: Vec<HitOut>,
+}
+
+/// Search the caller's jurisdiction.
+#[utoipa::path(get, path = "/api/v1/persons", tag = "registry", params(SearchQuery),
+    responses((status = 200, body = SearchOut), (status = 401, body = ErrorBody)))]
+async fn search_persons(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<SearchOut>> {
+    let (kind, hits) = registry::search(
+        &state.db,
+        &user.scope,
+        q.q.as_deref().unwrap_or(""),
+        q.limit.unwrap_or(20),
+    )
+    .await?;
+    let kind = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok(Json(SearchOut {
+        kind,
+        items: hits.into_iter().map(HitOut::from).collect(),
+    }))
+}
+
+/// One person, masked.
+#[utoipa::path(get, path = "/api/v1/persons/{id}", tag = "registry", params(("id" = i64, Path, description = "person id")),
+    responses((status = 200, body = PersonOut), (status = 404, body = ErrorBody)))]
+async fn get_person(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<PersonOut>> {
+    Ok(Json(
+        registry::get(&state.db, &user.scope, id).await?.into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PersonPatchBody {
+    pub name: Option<String>,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub ethnic_group: Option<String>,
+    pub id_kind: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub hukou_address: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub relation: Option<String>,
+    /// active, moved_out (with moved_out_on and moved_to) or deceased (with deceased_on)
+    pub state: Option<String>,
+    pub moved_out_on: Option<String>,
+    pub moved_to: Option<String>,
+    pub deceased_on: Option<String>,
+}
+
+/// Change a person's fields; every change is kept in the history.
+#[utoipa::path(patch, path = "/api/v1/persons/{id}", tag = "registry", request_body = PersonPatchBody, params(("id" = i64, Path, description = "person id")),
+    responses((status = 200, body = PersonOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_person(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<PersonPatchBody>,
+) -> ApiResult<Json<PersonOut>> {
+    let patch = PersonPatch {
+        name: b.name,
+        gender: b.gender,
+        birth_date: b.birth_date,
+        ethnic_group: b.ethnic_group,
+        id_kind: b.id_kind,
+        id_number: b.id_number,
+        phone: b.phone,
+        hukou_address: b.hukou_address,
+        category: b.category,
+        tags: b.tags,
+        relation: b.relation,
+        state: b.state,
+        moved_out_on: b.moved_out_on,
+        moved_to: b.moved_to,
+        deceased_on: b.deceased_on,
+    };
+    let (p, _) = registry::update(&state.db, &user.scope, id, &patch).await?;
+    Ok(Json(p.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnmaskedOut {
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The clear ID and phone numbers of one person (staff and above). Audited.
+#[utoipa::path(post, path = "/api/v1/persons/{id}/unmask", tag = "registry", params(("id" = i64, Path, description = "person id")),
+    responses((status = 200, body = UnmaskedOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unmask_person(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<UnmaskedOut>> {
+    let u = registry::unmask(&state.db, &user.scope, id, Some(&ip)).await?;
+    Ok(Json(UnmaskedOut {
+        id_number: u.id_number,
+        phone: u.phone,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeOut {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+impl From<Change> for ChangeOut {
+    fn from(c: Change) -> Self {
+        ChangeOut {
+            id: c.id,
+            at: rfc3339(c.at),
+            actor: c.actor,
+            field: c.field,
+            old_value: c.old_value,
+            new_value: c.new_value,
+        }
+    }
+}
+
+/// The change history of a person, newest first (ID and phone numbers masked).
+#[utoipa::path(get, path = "/api/v1/persons/{id}/history", tag = "registry", params(("id" = i64, Path, description = "person id")),
+    responses((status = 200, body = Vec<ChangeOut>), (status = 404, body = ErrorBody)))]
+async fn person_history(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<ChangeOut>>> {
+    let h = registry::history(&state.db, &user.scope, "person", id).await?;
+    Ok(Json(h.into_iter().map(ChangeOut::from).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HouseholdOut {
+    pub id: i64,
+    pub members: Vec<PersonOut>,
+}
+
+/// A household and its members.
+#[utoipa::path(get, path = "/api/v1/households/{id}", tag = "registry", params(("id" = i64, Path, description = "household id")),
+    responses((status = 200, body = HouseholdOut), (status = 404, body = ErrorBody)))]
+async fn get_household(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<HouseholdOut>> {
+    let members = registry::household_members(&state.db, &user.scope, id).await?;
+    Ok(Json(HouseholdOut {
+        id,
+        members: members.into_iter().map(PersonOut::from).collect(),
+    }))
+}
+
+/// The key-group tags.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "registry", responses((status = 200, body = Vec<String>), (status = 401, body = ErrorBody)))]
+async fn list_tags(
+    State(state): State<AppState>,
+    ApiUser(_user): ApiUser,
+) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(registry::tags(&state.db).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TagBody {
+    pub name: String,
+}
+
+/// Add a key-group tag (admins).
+#[utoipa::path(post, path = "/api/v1/tags", tag = "registry", request_body = TagBody,
+    responses((status = 201), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_tag(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(b): Json<TagBody>,
+) -> ApiResult<StatusCode> {
+    registry::add_tag(&state.db, &user.scope, &b.name).await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// Full ID and phone numbers instead of masks (staff and above; audited).
+    #[serde(default)]
+    pub unmasked: bool,
+}
+
+/// The active persons under a node as CSV in the roster template's layout (UTF-8 with BOM, for
+/// Excel), masked unless `unmasked=true`. Every export is audited.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/persons.csv", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_persons(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
+    let name = format!(
+        "linli-{id}-{}{}.csv",
+        linli_core::kernel::clock::format_date(linli_core::kernel::clock::today()),
+        if q.unmasked { "-full" } else { "" }
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        linli_core::registry::roster::to_csv(&rows),
+    )
+        .into_response())
+}
+
+/// The active persons under a node as an xlsx in the roster template's layout (a title row, the
+/// header, one row per person, every cell text), masked unless `unmasked=true`. Audited like
+/// the CSV export; the file imports back as it is.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/persons.xlsx", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_persons_xlsx(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    let node = linli_store::tree::get(&state.db, &user.scope, id).await?;
+    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
+    let title = format!("{} 居民花名册（导出于 {today}）", node.name);
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, linli_core::CoreError> {
+        let mut out =
+            linli_core::registry::sheet::XlsxOut::new(linli_core::registry::sheet::TEMPLATE_SHEET)?;
+        out.title(&title)?;
+        let mut rows = rows.into_iter();
+        if let Some(header) = rows.next() {
+            out.header(&header)?;
+        }
+        for row in rows {
+            out.row(&row)?;
+        }
+        out.finish()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "xlsx export panicked");
+        crate::error::ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "系统内部错误，请稍后重试",
+        )
+    })?
+    .map_err(|e| {
+        tracing::error!(error = %e, "xlsx export");
+        crate::error::ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "导出文件生成失败，请稍后重试",
+        )
+    })?;
+    let name = format!(
+        "linli-{id}-{today}{}.xlsx",
+        if q.unmasked { "-full" } else { "" }
+    );
+    Ok(crate::ui::xlsx_response(bytes, &name))
+}

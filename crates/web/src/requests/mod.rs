@@ -1,0 +1,21 @@
+//! Residents' requests (接诉即办): intake, dispatch, the lifecycle, categories, Open311.
+
+pub mod api;
+pub mod open311;
+pub mod pages;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(open311::router())
+        .merge(pages::router())
+        .merge(pages::categories::router())
+}
+
+/// The photo uploads, under their own body limit.
+pub fn upload_router() -> Router<AppState> {
+    pages::upload_router()
+}

@@ -1,0 +1,1519 @@
+//! Residents' requests pages (诉求, 接诉即办). Public, no login, phone-first: `/r/{node_id}` the
+//! self-service form (a tracking number comes back), `/r/status` the status check by tracking
+//! number and the last 4 digits of the phone, where the resident also rates the outcome. Both
+//! are rate-limited per client address like `/d/{token}`, and carry no CSRF token for the same
+//! reason (no cookie authenticates them). For workers: the inbox per node (new, overdue,
+//! mine), the hotline/patrol form, one request with its timeline and the forms of the steps
+//! its state allows, whistles, and the dashboard of the three rates per node and period.
+
+pub mod categories;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use linli_core::kernel::clock::{display, format_date, now_ms, parse_date, today};
+use linli_core::requests::{
+    Action, Channel, RequestDraft, RequestInput, Status, Target, WhistleState, MAX_PHOTO_BYTES,
+};
+use linli_core::{CoreError, NodeKind};
+use linli_store::accounts::Principal;
+use linli_store::infra::secret::constant_time_eq;
+use linli_store::requests::{self, InboxFilter, Request, View};
+use linli_store::{tree, Page, StoreError};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::Choice;
+use crate::ui::RateLimiter;
+use crate::ui::{error_page, field_label, store_error_page, Shell};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/r/{node_id}", get(public_form))
+        .route("/r/status", get(status_form).post(status_lookup))
+        .route("/r/rate", post(public_rate))
+        .route("/requests", get(inbox))
+        .route("/requests/new", get(new_form))
+        .route("/requests/rates", get(rates_page))
+        .route("/requests/{id}", get(request_page))
+        .route("/requests/{id}/photo", get(photo))
+        .route("/requests/{id}/act", post(act))
+        .route("/requests/{id}/whistle", post(whistle))
+        .route("/requests/whistles/{id}/ack", post(acknowledge))
+        .layer(Extension(Arc::new(Limits::default())))
+}
+
+/// The forms that carry a photo (multipart, or urlencoded without one) and the API's photo
+/// upload, with a body limit of [`MAX_PHOTO_BODY`] instead of the 2 MiB of the other routes.
+pub fn upload_router() -> Router<AppState> {
+    Router::new()
+        .route("/r/{node_id}", post(public_submit))
+        .route("/requests/new", post(create))
+        .route("/requests/{id}/photo", post(add_photo))
+        .route(
+            "/api/v1/requests/{id}/photo",
+            post(crate::requests::api::upload_photo),
+        )
+        .layer(DefaultBodyLimit::max(MAX_PHOTO_BODY))
+        .layer(Extension(Arc::new(Limits::default())))
+}
+
+/// A photo of up to 5 MB and the form's other fields.
+const MAX_PHOTO_BODY: usize = MAX_PHOTO_BYTES + 256 * 1024;
+
+/// A form that may carry a `photo` file: `multipart/form-data` (the pages send this), or
+/// urlencoded without a photo. The `csrf` field is kept for the handler to check (signed-in
+/// forms); the photo's type is decided by the store from its bytes.
+struct PhotoForm<T> {
+    form: T,
+    csrf: String,
+    photo: Option<Bytes>,
+}
+
+fn upload_error(status: StatusCode) -> Response {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        error_page(status, "照片太大：上限 5 MB，请压缩或换一张后重试。")
+    } else {
+        error_page(status, "表单无法解析，请返回重试。")
+    }
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for PhotoForm<T> {
+    type Rejection = Response;
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut photo = None;
+        if multipart {
+            let mut m = Multipart::from_request(req, state)
+                .await
+                .map_err(|e| upload_error(e.status()))?;
+            while let Some(field) = m.next_field().await.map_err(|e| upload_error(e.status()))? {
+                let name = field.name().unwrap_or_default().to_owned();
+                if name == "photo" {
+                    let bytes = field.bytes().await.map_err(|e| upload_error(e.status()))?;
+                    // A file input left empty still sends an empty part.
+                    if !bytes.is_empty() {
+                        photo = Some(bytes);
+                    }
+                    continue;
+                }
+                let value = field.text().await.map_err(|e| upload_error(e.status()))?;
+                pairs.push((name, value));
+            }
+        } else {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            pairs = serde_urlencoded::from_bytes(&bytes)
+                .map_err(|_| error_page(StatusCode::BAD_REQUEST, "表单无法解析"))?;
+        }
+        let csrf = pairs
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let encoded = serde_urlencoded::to_string(&pairs)
+            .map_err(|_| error_page(StatusCode::BAD_REQUEST, "表单无法解析"))?;
+        let form: T = serde_urlencoded::from_str(&encoded).map_err(|e| {
+            error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("表单字段有误：{e}"),
+            )
+        })?;
+        Ok(PhotoForm { form, csrf, photo })
+    }
+}
+
+/// The signed-in form's CSRF token, as `CsrfForm` checks it.
+fn csrf_ok(user: &Principal, given: &str) -> bool {
+    let expected = user.csrf_token.as_deref().unwrap_or_default();
+    !expected.is_empty() && constant_time_eq(given, expected)
+}
+
+fn csrf_refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。",
+    )
+}
+
+/// `GET /requests/{id}/photo`: the request's photo, scoped like the request (404 outside the
+/// caller's jurisdiction or when it has none). Only signed-in staff see photos: the resident's
+/// status page (tracking number + last 4 digits of a phone, a weak proof) never shows it.
+async fn photo(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Response {
+    match requests::photo(&state.db, &user.scope, id).await {
+        Ok(p) => photo_response(p),
+        Err(e) => store_error_page(e),
+    }
+}
+
+/// A stored photo as a response: its sniffed type, private to the browser's cache.
+pub(crate) fn photo_response(p: requests::Photo) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, p.content_type),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+        ],
+        p.bytes,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct NoFields {}
+
+/// `POST /requests/{id}/photo`: the handling unit adds the photo later (one per request).
+async fn add_photo(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    form: PhotoForm<NoFields>,
+) -> Response {
+    if !csrf_ok(&user, &form.csrf) {
+        return csrf_refused();
+    }
+    let Some(bytes) = form.photo else {
+        return error_page(StatusCode::UNPROCESSABLE_ENTITY, "照片：请选择要上传的照片");
+    };
+    match requests::attach_photo(&state.db, &user.scope, id, &bytes, now_ms()).await {
+        Ok(_) => Redirect::to(&format!("/requests/{id}?notice=photo")).into_response(),
+        Err(StoreError::Invalid(errs)) => error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errs
+                .iter()
+                .map(|e| format!("{}：{}", label(&e.field), e.message))
+                .collect::<Vec<_>>()
+                .join("；"),
+        ),
+        Err(StoreError::Conflict { message, .. }) => {
+            error_page(StatusCode::CONFLICT, &format!("照片：{message}"))
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+/// Field names in Chinese.
+fn label(field: &str) -> &str {
+    match field {
+        "description" => "诉求内容",
+        "address" => "地点",
+        "reporter_phone" => "手机号码",
+        "reporter_name" => "姓名",
+        "category" => "类别",
+        "photo" => "照片",
+        "channel" => "渠道",
+        "tracking_number" => "受理编号",
+        "phone_last4" => "手机后 4 位",
+        "rating" => "评价",
+        "reason" => "原因",
+        "outcome" => "办理结果",
+        "action" => "操作",
+        "department_id" | "department_ids" => "部门",
+        "response" => "报到情况",
+        "lat" => "纬度",
+        "long" => "经度",
+        other => field_label(other),
+    }
+}
+
+fn messages(errs: &[CoreError]) -> Vec<String> {
+    errs.iter()
+        .map(|e| format!("{}：{}", label(&e.field), e.message))
+        .collect()
+}
+
+/// The messages of a refused form, or the error for an error page.
+fn refusal(e: StoreError) -> Result<Vec<String>, StoreError> {
+    match e {
+        StoreError::Invalid(errs) => Ok(messages(&errs)),
+        StoreError::Conflict { field, message } => {
+            Ok(vec![format!("{}：{message}", label(&field))])
+        }
+        other => Err(other),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits
+
+/// Submissions per address (10 per 10 minutes, as for self-declaration) and status checks and
+/// ratings per address (20 per 10 minutes: enough for a family, far too few to guess the last
+/// 4 digits of a phone).
+struct Limits {
+    post_per_address: RateLimiter,
+    lookup_per_address: RateLimiter,
+    get_per_address: RateLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let ten_minutes = Duration::from_secs(600);
+        Limits {
+            post_per_address: RateLimiter::new(10, ten_minutes),
+            lookup_per_address: RateLimiter::new(20, ten_minutes),
+            get_per_address: RateLimiter::new(60, ten_minutes),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request_message.html")]
+struct MessagePage {
+    title: &'static str,
+    message: String,
+}
+
+fn message(status: StatusCode, title: &'static str, message: String) -> Response {
+    (status, MessagePage { title, message }).into_response()
+}
+
+fn too_many(retry: Duration) -> Response {
+    let secs = retry.as_secs().max(1);
+    let mut resp = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "操作过于频繁",
+        format!(
+            "同一网络操作次数过多，请 {} 分钟后再试。急事请拨打社区电话或 12345。",
+            secs.div_ceil(60)
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+// ---------------------------------------------------------------------------------------------
+// The resident's form
+
+#[derive(Debug, Default, Deserialize)]
+struct PublicFields {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    address: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request_public_form.html")]
+struct PublicFormPage {
+    node_id: i64,
+    place: String,
+    f: PublicFields,
+    categories: Vec<Choice>,
+    errors: Vec<String>,
+}
+
+async fn category_choices(state: &AppState, current: &str) -> Result<Vec<Choice>, StoreError> {
+    Ok(requests::categories(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| Choice {
+            selected: c.rule.code == current,
+            label: format!("{}（{}）", c.rule.name, c.rule.description),
+            value: c.rule.code,
+        })
+        .collect())
+}
+
+/// The node a resident files to: open, community level or below; else `None`.
+async fn public_node(state: &AppState, node_id: i64) -> Option<tree::Node> {
+    let n = tree::get(&state.db, &linli_core::Scope::operator(), node_id)
+        .await
+        .ok()?;
+    (n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street)).then_some(n)
+}
+
+fn no_such_place() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "链接无效",
+        "没有这个社区，或它已撤销。请扫描社区最新张贴的二维码，或拨打 12345。".to_owned(),
+    )
+}
+
+async fn public_form(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Path(node_id): Path<i64>,
+) -> Response {
+    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
+        return too_many(retry);
+    }
+    let Some(node) = public_node(&state, node_id).await else {
+        return no_such_place();
+    };
+    let categories = match category_choices(&state, "general").await {
+        Ok(c) => c,
+        Err(e) => return store_error_page(e),
+    };
+    PublicFormPage {
+        node_id,
+        place: node.name,
+        f: PublicFields::default(),
+        categories,
+        errors: Vec::new(),
+    }
+    .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request_public_receipt.html")]
+struct ReceiptPage {
+    place: String,
+    tracking_number: String,
+    last4: String,
+    category: String,
+    respond_hours: i64,
+    resolve_days: i64,
+}
+
+async fn public_submit(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Path(node_id): Path<i64>,
+    PhotoForm { form: f, photo, .. }: PhotoForm<PublicFields>,
+) -> Response {
+    if let Err(retry) = limits.post_per_address.hit(&ip, Instant::now()) {
+        tracing::warn!(%ip, "request form: rate limit per address");
+        return too_many(retry);
+    }
+    let Some(node) = public_node(&state, node_id).await else {
+        return no_such_place();
+    };
+    let draft = RequestDraft::parse(&RequestInput {
+        description: &f.description,
+        address: Some(&f.address),
+        reporter_name: Some(&f.name),
+        reporter_phone: Some(&f.phone),
+        phone_required: true,
+        ..Default::default()
+    });
+    let result = match draft {
+        Ok(d) => requests::create_self_service_with_photo(
+            &state.db,
+            node.id,
+            &f.category,
+            &d,
+            photo.as_deref(),
+            now_ms(),
+        )
+        .await
+        .map(|n| (n, d)),
+        Err(errs) => Err(StoreError::Invalid(errs)),
+    };
+    match result {
+        Ok((number, draft)) => {
+            let cat = requests::category(&state.db, &f.category, "category").await;
+            let (category, respond_hours, resolve_days) = match cat {
+                Ok(c) => (c.rule.name, c.rule.respond_hours, c.rule.resolve_days),
+                Err(_) => (String::new(), 0, 0),
+            };
+            ReceiptPage {
+                place: node.name,
+                tracking_number: number.to_string(),
+                last4: draft
+                    .reporter_phone
+                    .as_ref()
+                    .map(|p| p.last4().to_owned())
+                    .unwrap_or_default(),
+                category,
+                respond_hours,
+                resolve_days,
+            }
+            .into_response()
+        }
+        Err(e) => {
+            let errors = match refusal(e) {
+                Ok(m) => m,
+                Err(e) => return store_error_page(e),
+            };
+            let categories = match category_choices(&state, &f.category).await {
+                Ok(c) => c,
+                Err(e) => return store_error_page(e),
+            };
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                PublicFormPage {
+                    node_id,
+                    place: node.name,
+                    f,
+                    categories,
+                    errors,
+                },
+            )
+                .into_response()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The resident's status check and rating
+
+#[derive(Debug, Default, Deserialize)]
+struct LookupFields {
+    #[serde(default)]
+    tracking_number: String,
+    #[serde(default)]
+    last4: String,
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    comment: String,
+}
+
+struct StepRow {
+    at: String,
+    label: &'static str,
+}
+
+struct StatusView {
+    tracking_number: String,
+    category: String,
+    status: &'static str,
+    status_class: &'static str,
+    received_at: String,
+    resolve_by: String,
+    outcome: String,
+    rating: String,
+    can_rate: bool,
+    steps: Vec<StepRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request_public_status.html")]
+struct StatusPage {
+    f: LookupFields,
+    errors: Vec<String>,
+    notice: &'static str,
+    view: Option<StatusView>,
+}
+
+fn status_class(s: Status) -> &'static str {
+    match s {
+        Status::Closed | Status::Rated => "state-received",
+        Status::Resolved => "state-received",
+        Status::Returned => "overdue",
+        _ => "state-sent",
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StatusQuery {
+    n: Option<String>,
+}
+
+async fn status_form(
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Query(q): Query<StatusQuery>,
+) -> Response {
+    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
+        return too_many(retry);
+    }
+    StatusPage {
+        f: LookupFields {
+            tracking_number: q.n.unwrap_or_default(),
+            ..Default::default()
+        },
+        errors: Vec::new(),
+        notice: "",
+        view: None,
+    }
+    .into_response()
+}
+
+fn status_view(v: requests::ResidentView) -> StatusView {
+    StatusView {
+        tracking_number: v.tracking_number,
+        category: v.category_name,
+        status: v.status.label_zh(),
+        status_class: status_class(v.status),
+        received_at: display(v.received_at),
+        resolve_by: display(v.resolve_by),
+        outcome: v.outcome.unwrap_or_default(),
+        rating: v
+            .rating
+            .map(|r| r.label_zh().to_owned())
+            .unwrap_or_default(),
+        can_rate: v.can_rate,
+        steps: v
+            .steps
+            .into_iter()
+            .map(|(at, kind)| StepRow {
+                at: display(at),
+                label: requests::event_label(&kind),
+            })
+            .collect(),
+    }
+}
+
+fn not_found_lookup(f: LookupFields) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        StatusPage {
+            f,
+            errors: vec!["没有找到：请核对受理编号和手机号码后 4 位。".to_owned()],
+            notice: "",
+            view: None,
+        },
+    )
+        .into_response()
+}
+
+async fn lookup_result(
+    result: Result<requests::ResidentView, StoreError>,
+    f: LookupFields,
+    notice: &'static str,
+) -> Response {
+    match result {
+        Ok(v) => StatusPage {
+            f: LookupFields {
+                rating: String::new(),
+                comment: String::new(),
+                ..f
+            },
+            errors: Vec::new(),
+            notice,
+            view: Some(status_view(v)),
+        }
+        .into_response(),
+        Err(StoreError::NotFound) => not_found_lookup(f),
+        Err(e) => match refusal(e) {
+            Ok(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusPage {
+                    f,
+                    errors,
+                    notice: "",
+                    view: None,
+                },
+            )
+                .into_response(),
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+async fn status_lookup(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<LookupFields>,
+) -> Response {
+    if let Err(retry) = limits.lookup_per_address.hit(&ip, Instant::now()) {
+        tracing::warn!(%ip, "request status: rate limit per address");
+        return too_many(retry);
+    }
+    let result = requests::resident_status(&state.db, &f.tracking_number, &f.last4).await;
+    lookup_result(result, f, "").await
+}
+
+async fn public_rate(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<LookupFields>,
+) -> Response {
+    if let Err(retry) = limits.lookup_per_address.hit(&ip, Instant::now()) {
+        return too_many(retry);
+    }
+    let result = match Action::rate_with(&f.rating, &f.comment) {
+        Ok(action) => {
+            requests::resident_rate(&state.db, &f.tracking_number, &f.last4, &action, now_ms())
+                .await
+        }
+        Err(e) => Err(StoreError::from(e)),
+    };
+    if let Err(StoreError::Invalid(errs)) = &result {
+        // Show the request again with the message (a rating the state no longer allows).
+        let again = requests::resident_status(&state.db, &f.tracking_number, &f.last4).await;
+        if let Ok(v) = again {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusPage {
+                    errors: messages(errs),
+                    notice: "",
+                    view: Some(status_view(v)),
+                    f,
+                },
+            )
+                .into_response();
+        }
+    }
+    lookup_result(result, f, "谢谢您的评价！").await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The inbox
+
+#[derive(Debug, Deserialize)]
+struct InboxQuery {
+    node_id: Option<i64>,
+    view: Option<String>,
+    notice: Option<String>,
+}
+
+struct Row {
+    id: i64,
+    tracking_number: String,
+    category: String,
+    description: String,
+    node_name: String,
+    status: &'static str,
+    status_class: &'static str,
+    received_at: String,
+    late: &'static str,
+    escalated: bool,
+    channel: &'static str,
+}
+
+fn row(r: Request, now: i64) -> Row {
+    let late = if r.resolution_late(now) {
+        "办理超时"
+    } else if r.response_late(now) && r.status.is_pending() {
+        "响应超时"
+    } else {
+        ""
+    };
+    Row {
+        id: r.id,
+        tracking_number: r.tracking_number,
+        category: r.category_name,
+        description: r.description.chars().take(60).collect(),
+        node_name: r.department_name.unwrap_or(r.node_name),
+        status: r.status.label_zh(),
+        status_class: status_class(r.status),
+        received_at: display(r.received_at),
+        late,
+        escalated: r.escalated_at.is_some(),
+        channel: r.channel.label_zh(),
+    }
+}
+
+struct RedWhistle {
+    request_id: i64,
+    department: String,
+    due_at: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/requests.html")]
+struct InboxPage {
+    shell: Shell,
+    node_id: i64,
+    node_name: String,
+    roots: Vec<Choice>,
+    view: &'static str,
+    rows: Vec<Row>,
+    red: Vec<RedWhistle>,
+    notice: String,
+    public_link: String,
+}
+
+/// The caller's root nodes as choices (the first selected when none is given).
+async fn root_choices(
+    state: &AppState,
+    user: &Principal,
+    current: Option<i64>,
+) -> Result<Vec<Choice>, StoreError> {
+    let roots = tree::visible_roots(&state.db, &user.scope).await?;
+    Ok(roots
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Choice {
+            selected: current.map_or(i == 0, |c| c == r.node.id),
+            value: r.node.id.to_string(),
+            label: r.node.name,
+        })
+        .collect())
+}
+
+async fn inbox(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<InboxQuery>,
+) -> Response {
+    let view_name = match q.view.as_deref() {
+        Some("new") => "new",
+        Some("overdue") => "overdue",
+        Some("mine") => "mine",
+        _ => "all",
+    };
+    let view: View = view_name.parse().unwrap_or_default();
+    let now = now_ms();
+    let result = async {
+        let mut roots = root_choices(&state, &user, q.node_id).await?;
+        let node_id = match q
+            .node_id
+            .or_else(|| roots.first().and_then(|c| c.value.parse().ok()))
+        {
+            Some(id) => id,
+            None => return Ok(None),
+        };
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
+        if !roots.iter().any(|c| c.selected) {
+            roots.push(Choice {
+                value: node.id.to_string(),
+                label: node.name.clone(),
+                selected: true,
+            });
+        }
+        let filter = InboxFilter {
+            node_id: Some(node.id),
+            view,
+            status: None,
+        };
+        let list = requests::list(
+            &state.db,
+            &user.scope,
+            &filter,
+            Page::new(Some(200), None),
+            now,
+        )
+        .await?;
+        let red = requests::unanswered_whistles(&state.db, &user.scope, now).await?;
+        Ok::<_, StoreError>(Some((roots, node, list, red)))
+    }
+    .await;
+    let (roots, node, list, red) = match result {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "您的账号没有绑定辖区，看不到诉求。"),
+        Err(e) => return store_error_page(e),
+    };
+    let notice = match q.notice.as_deref() {
+        Some("created") => "已登记诉求。",
+        _ => "",
+    };
+    InboxPage {
+        shell: Shell::of(&user, "requests"),
+        node_id: node.id,
+        public_link: format!("/r/{}", node.id),
+        node_name: node.name,
+        roots,
+        view: view_name,
+        rows: list.into_iter().map(|r| row(r, now)).collect(),
+        red: red
+            .into_iter()
+            .map(|w| RedWhistle {
+                request_id: w.request_id,
+                department: w.department_name,
+                due_at: display(w.due_at),
+            })
+            .collect(),
+        notice: notice.to_owned(),
+    }
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hotline / patrol form
+
+#[derive(Debug, Default, Deserialize)]
+struct NewFields {
+    #[serde(default)]
+    node_id: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    reporter_name: String,
+    #[serde(default)]
+    reporter_phone: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request_form.html")]
+struct NewPage {
+    shell: Shell,
+    f: NewFields,
+    places: Vec<Choice>,
+    categories: Vec<Choice>,
+    channels: Vec<Choice>,
+    errors: Vec<String>,
+}
+
+async fn render_new(
+    state: &AppState,
+    user: &Principal,
+    f: NewFields,
+    status: StatusCode,
+    errors: Vec<String>,
+) -> Response {
+    let result = async {
+        let subtree = tree::subtree(&state.db, &user.scope, None).await?;
+        let categories = category_choices(state, &f.category).await?;
+        Ok::<_, StoreError>((subtree, categories))
+    }
+    .await;
+    let (subtree, categories) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let places = subtree
+        .into_iter()
+        .filter(|n| n.is_open() && n.kind != NodeKind::Building)
+        .take(500)
+        .map(|n| Choice {
+            selected: f.node_id == n.id.to_string(),
+            label: format!(
+                "{}{} {}",
+                "\u{3000}".repeat(usize::try_from(n.depth).unwrap_or(0).min(6)),
+                crate::ui::short_label(n.kind),
+                n.name
+            ),
+            value: n.id.to_string(),
+        })
+        .collect();
+    let default_channel = if user.scope.role() == linli_core::Role::GridWorker {
+        "patrol"
+    } else {
+        "hotline"
+    };
+    let current = if f.channel.is_empty() {
+        default_channel
+    } else {
+        f.channel.as_str()
+    };
+    let channels = [Channel::Hotline, Channel::Patrol]
+        .into_iter()
+        .map(|c| Choice {
+            selected: c.as_str() == current,
+            value: c.as_str().to_owned(),
+            label: c.label_zh().to_owned(),
+        })
+        .collect();
+    (
+        status,
+        NewPage {
+            shell: Shell::of(user, "requests"),
+            f,
+            places,
+            categories,
+            channels,
+            errors,
+        },
+    )
+        .into_response()
+}
+
+async fn new_form(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+    let f = NewFields {
+        category: "general".into(),
+        ..Default::default()
+    };
+    render_new(&state, &user, f, StatusCode::OK, Vec::new()).await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    form: PhotoForm<NewFields>,
+) -> Response {
+    let PhotoForm {
+        form: f,
+        csrf,
+        photo,
+    } = form;
+    if !csrf_ok(&user, &csrf) {
+        return csrf_refused();
+    }
+    let channel = f.channel.parse::<Channel>();
+    let node_id = f
+        .node_id
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| CoreError::invalid("node_id", "请选择诉求所在的社区或网格"));
+    let draft = RequestDraft::parse(&RequestInput {
+        description: &f.description,
+        address: Some(&f.address),
+        reporter_name: Some(&f.reporter_name),
+        reporter_phone: Some(&f.reporter_phone),
+        ..Default::default()
+    });
+    let result = match (channel, node_id, draft) {
+        (Ok(channel), Ok(node_id), Ok(draft)) => {
+            requests::create_with_photo(
+                &state.db,
+                &user.scope,
+                node_id,
+                &f.category,
+                channel,
+                &draft,
+                photo.as_deref(),
+                now_ms(),
+            )
+            .await
+        }
+        (c, n, d) => {
+            let mut errs: Vec<CoreError> = Vec::new();
+            errs.extend(n.err());
+            errs.extend(c.err());
+            errs.extend(d.err().unwrap_or_default());
+            Err(StoreError::Invalid(errs))
+        }
+    };
+    match result {
+        Ok(r) => Redirect::to(&format!("/requests/{}?notice=created", r.id)).into_response(),
+        Err(e) => match refusal(e) {
+            Ok(errors) => {
+                render_new(&state, &user, f, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+            }
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One request
+
+struct EventRow {
+    at: String,
+    label: &'static str,
+    actor: String,
+    note: String,
+    system: bool,
+}
+
+struct WhistleRow {
+    id: i64,
+    department: String,
+    blown: String,
+    due_at: String,
+    state: &'static str,
+    state_class: &'static str,
+    response: String,
+    open: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request.html")]
+struct RequestPage {
+    shell: Shell,
+    r: Request,
+    status: &'static str,
+    status_class: &'static str,
+    channel: &'static str,
+    received_at: String,
+    respond_by: String,
+    resolve_by: String,
+    response_late: bool,
+    resolution_late: bool,
+    rating: String,
+    events: Vec<EventRow>,
+    whistles: Vec<WhistleRow>,
+    places: Vec<Choice>,
+    departments: Vec<Choice>,
+    /// The steps the state allows (and the role may take).
+    can: Vec<String>,
+    errors: Vec<String>,
+    notice: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn request_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let notice = match q.notice.as_deref() {
+        Some("created") => "已登记诉求，可以派单了。",
+        Some("done") => "已保存。",
+        Some("whistle") => "已吹哨，被召集部门须在 30 分钟内报到。",
+        Some("photo") => "已上传照片。",
+        _ => "",
+    };
+    render_request(&state, &user, id, StatusCode::OK, Vec::new(), notice).await
+}
+
+/// The steps a request in `status` allows for this role.
+fn allowed(
+    status: Status,
+    rating: Option<linli_core::requests::Rating>,
+    grid_worker: bool,
+) -> Vec<&'static str> {
+    let mut can = Vec::new();
+    let candidates: [(&'static str, Action); 8] = [
+        (
+            "dispatch",
+            Action::Dispatch {
+                target: Target::Node(0),
+            },
+        ),
+        ("accept", Action::Accept),
+        (
+            "return",
+            Action::Return {
+                reason: String::new(),
+            },
+        ),
+        ("start", Action::Start),
+        (
+            "resolve",
+            Action::Resolve {
+                outcome: String::new(),
+            },
+        ),
+        (
+            "rate",
+            Action::Rate {
+                rating: linli_core::requests::Rating::Satisfied,
+                comment: String::new(),
+            },
+        ),
+        (
+            "close",
+            Action::Close {
+                note: String::new(),
+            },
+        ),
+        (
+            "reopen",
+            Action::Reopen {
+                reason: String::new(),
+            },
+        ),
+    ];
+    for (name, action) in candidates {
+        let staff_only = matches!(name, "dispatch" | "rate" | "close" | "reopen");
+        if grid_worker && staff_only {
+            continue;
+        }
+        if status.apply(&action, rating).is_ok() {
+            can.push(name);
+        }
+    }
+    if status.is_pending() && !grid_worker {
+        can.push("whistle");
+    }
+    can
+}
+
+async fn render_request(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+    status: StatusCode,
+    errors: Vec<String>,
+    notice: &str,
+) -> Response {
+    let now = now_ms();
+    let result = async {
+        let r = requests::get(&state.db, &user.scope, id).await?;
+        let events = requests::timeline(&state.db, &user.scope, id).await?;
+        let whistles = requests::whistles(&state.db, &user.scope, id, now).await?;
+        let subtree = tree::subtree(&state.db, &user.scope, None).await?;
+        let deps = requests::departments(&state.db).await?;
+        Ok::<_, StoreError>((r, events, whistles, subtree, deps))
+    }
+    .await;
+    let (r, events, whistles, subtree, deps) = match result {
+        Ok(x) => x,
+        Err(e) => return store_error_page(e),
+    };
+    let grid_worker = user.scope.role() == linli_core::Role::GridWorker;
+    let places = subtree
+        .into_iter()
+        .filter(|n| n.is_open() && n.kind != NodeKind::Building && n.id != r.node_id)
+        .take(500)
+        .map(|n| Choice {
+            selected: false,
+            label: format!(
+                "{}{} {}",
+                "\u{3000}".repeat(usize::try_from(n.depth).unwrap_or(0).min(6)),
+                crate::ui::short_label(n.kind),
+                n.name
+            ),
+            value: n.id.to_string(),
+        })
+        .collect();
+    RequestPage {
+        shell: Shell::of(user, "requests"),
+        status: r.status.label_zh(),
+        status_class: status_class(r.status),
+        channel: r.channel.label_zh(),
+        received_at: display(r.received_at),
+        respond_by: display(r.respond_by),
+        resolve_by: display(r.resolve_by),
+        response_late: r.response_late(now),
+        resolution_late: r.resolution_late(now),
+        rating: r
+            .rating
+            .map(|x| x.label_zh().to_owned())
+            .unwrap_or_default(),
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: display(e.at),
+                label: e.label_zh(),
+                system: e.actor == "system",
+                actor: if e.actor == "system" {
+                    "系统".to_owned()
+                } else {
+                    e.actor
+                },
+                note: e.note.unwrap_or_default(),
+            })
+            .collect(),
+        whistles: whistles
+            .into_iter()
+            .map(|w| WhistleRow {
+                id: w.id,
+                department: w.department_name,
+                blown: format!("{} {}", display(w.blown_at), w.blown_by),
+                due_at: display(w.due_at),
+                state: w.state.label_zh(),
+                state_class: match w.state {
+                    WhistleState::Unanswered => "low",
+                    WhistleState::Late => "overdue",
+                    WhistleState::OnTime => "state-received",
+                    WhistleState::Waiting => "state-sent",
+                },
+                response: w.response.unwrap_or_default(),
+                open: w.acknowledged_at.is_none(),
+            })
+            .collect(),
+        places,
+        departments: deps
+            .into_iter()
+            .map(|d| Choice {
+                selected: false,
+                value: d.id.to_string(),
+                label: d.name,
+            })
+            .collect(),
+        can: allowed(r.status, r.rating, grid_worker)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        r,
+        errors,
+        notice: notice.to_owned(),
+    }
+    .into_response()
+    .map_status(status)
+}
+
+trait MapStatus {
+    fn map_status(self, status: StatusCode) -> Response;
+}
+
+impl MapStatus for Response {
+    fn map_status(mut self, status: StatusCode) -> Response {
+        if self.status() == StatusCode::OK {
+            *self.status_mut() = status;
+        }
+        self
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ActFields {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn parse_action(f: &ActFields) -> Result<Action, CoreError> {
+    match f.action.as_str() {
+        "dispatch" => {
+            let bad = || CoreError::invalid("target", "请选择派往的社区、网格或部门");
+            let target = match f.target.split_once(':') {
+                Some(("node", id)) => Target::Node(id.parse().map_err(|_| bad())?),
+                Some(("department", id)) => Target::Department(id.parse().map_err(|_| bad())?),
+                _ => return Err(bad()),
+            };
+            Ok(Action::Dispatch { target })
+        }
+        "accept" => Ok(Action::Accept),
+        "return" => Action::return_with(&f.reason),
+        "start" => Ok(Action::Start),
+        "resolve" => Action::resolve_with(&f.outcome),
+        "rate" => Action::rate_with(&f.rating, &f.comment),
+        "close" => Action::close_with(&f.comment),
+        "reopen" => Action::reopen_with(&f.reason),
+        other => Err(CoreError::invalid(
+            "action",
+            format!("「{other}」不是有效的操作"),
+        )),
+    }
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: CsrfForm<ActFields>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let result = match parse_action(&f) {
+        Ok(action) => requests::transition(&state.db, &user.scope, id, &action, now_ms())
+            .await
+            .map(|_| ()),
+        Err(e) => Err(StoreError::from(e)),
+    };
+    after(&state, &user, id, result, "done").await
+}
+
+async fn after(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+    result: Result<(), StoreError>,
+    notice: &str,
+) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/requests/{id}?notice={notice}")).into_response(),
+        Err(e) => {
+            let status = match &e {
+                StoreError::Conflict { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            match refusal(e) {
+                Ok(errors) => render_request(state, user, id, status, errors, "").await,
+                Err(e) => store_error_page(e),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WhistleFields {
+    #[serde(default)]
+    department_id: String,
+}
+
+async fn whistle(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: CsrfForm<WhistleFields>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let result = match f.department_id.trim().parse::<i64>() {
+        Ok(d) => requests::blow_whistle(&state.db, &user.scope, id, &[d], now_ms())
+            .await
+            .map(|_| ()),
+        Err(_) => Err(StoreError::invalid("department_ids", "请选择要召集的部门")),
+    };
+    after(&state, &user, id, result, "whistle").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AckFields {
+    #[serde(default)]
+    request_id: i64,
+    #[serde(default)]
+    response: String,
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    Path(wid): Path<i64>,
+    form: CsrfForm<AckFields>,
+) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let result = requests::acknowledge_whistle(&state.db, &user.scope, wid, &f.response, now_ms())
+        .await
+        .map(|_| ());
+    after(&state, &user, f.request_id, result, "done").await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three rates
+
+#[derive(Debug, Deserialize)]
+struct RatesQuery {
+    node_id: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// One node's rates for the page: percentages and bar widths.
+struct RateRow {
+    node_id: i64,
+    name: String,
+    received: i64,
+    response: String,
+    resolution: String,
+    satisfaction: String,
+    response_w: i64,
+    resolution_w: i64,
+    satisfaction_w: i64,
+}
+
+fn pct(r: Option<f64>) -> (String, i64) {
+    match r {
+        Some(x) => (format!("{:.1}%", x * 100.0), (x * 100.0).round() as i64),
+        None => ("—".to_owned(), 0),
+    }
+}
+
+fn rate_row(node_id: i64, name: String, r: &linli_core::requests::Rates) -> RateRow {
+    let (response, response_w) = pct(r.response_rate);
+    let (resolution, resolution_w) = pct(r.resolution_rate);
+    let (satisfaction, satisfaction_w) = pct(r.satisfaction_rate);
+    RateRow {
+        node_id,
+        name,
+        received: r.received,
+        response,
+        resolution,
+        satisfaction,
+        response_w,
+        resolution_w,
+        satisfaction_w,
+    }
+}
+
+fn duration_text(ms: Option<i64>) -> String {
+    match ms {
+        None => "—".to_owned(),
+        Some(ms) if ms < 3_600_000 => format!("{} 分钟", ms / 60_000),
+        Some(ms) if ms < 2 * 86_400_000 => format!("{:.1} 小时", ms as f64 / 3_600_000.0),
+        Some(ms) => format!("{:.1} 天", ms as f64 / 86_400_000.0),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "requests/request_rates.html")]
+struct RatesPage {
+    shell: Shell,
+    node_id: i64,
+    node_name: String,
+    roots: Vec<Choice>,
+    from: String,
+    to: String,
+    total: RateRow,
+    counts: linli_core::requests::Rates,
+    median_response: String,
+    median_resolution: String,
+    children: Vec<RateRow>,
+    errors: Vec<String>,
+}
+
+async fn rates_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<RatesQuery>,
+) -> Response {
+    let mut errors = Vec::new();
+    let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse_date("to", s).unwrap_or_else(|e| {
+            errors.push(format!("结束日期：{}", e.message));
+            today()
+        }),
+        None => today(),
+    };
+    let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse_date("from", s).unwrap_or_else(|e| {
+            errors.push(format!("开始日期：{}", e.message));
+            to - time::Duration::days(29)
+        }),
+        None => to - time::Duration::days(29),
+    };
+    let (from, to) = if from > to {
+        errors.push("开始日期不能晚于结束日期".to_owned());
+        (to, to)
+    } else {
+        (from, to)
+    };
+    let result = async {
+        let mut roots = root_choices(&state, &user, q.node_id).await?;
+        let node_id = match q
+            .node_id
+            .or_else(|| roots.first().and_then(|c| c.value.parse().ok()))
+        {
+            Some(id) => id,
+            None => return Ok(None),
+        };
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
+        if !roots.iter().any(|c| c.selected) {
+            roots.push(Choice {
+                value: node.id.to_string(),
+                label: node.name.clone(),
+                selected: true,
+            });
+        }
+        let total = requests::rates(&state.db, &user.scope, node.id, from, to).await?;
+        let mut children = Vec::new();
+        for c in tree::children(
+            &state.db,
+            &user.scope,
+            node.id,
+            false,
+            Page::new(Some(100), None),
+        )
+        .await?
+        {
+            let r = requests::rates(&state.db, &user.scope, c.node.id, from, to).await?;
+            children.push(rate_row(c.node.id, c.node.name, &r));
+        }
+        Ok::<_, StoreError>(Some((roots, node, total, children)))
+    }
+    .await;
+    let (roots, node, total, children) = match result {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "您的账号没有绑定辖区。"),
+        Err(e) => return store_error_page(e),
+    };
+    RatesPage {
+        shell: Shell::of(&user, "requests"),
+        node_id: node.id,
+        total: rate_row(node.id, node.name.clone(), &total),
+        node_name: node.name,
+        roots,
+        from: format_date(from),
+        to: format_date(to),
+        median_response: duration_text(total.median_response_ms),
+        median_resolution: duration_text(total.median_resolution_ms),
+        counts: total,
+        children,
+        errors,
+    }
+    .into_response()
+}

@@ -1,0 +1,387 @@
+//! The home page and a node's page: its figures, its children, and the forms that change the
+//! tree.
+
+use crate::auth::{CsrfForm, PageUser};
+use crate::ui::{form_errors, short_label, store_error_page, Shell};
+use crate::ui::{optional_number, ParentOption};
+use crate::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use linli_core::kernel::clock::{format_date, parse_date};
+use linli_core::{NewNode, NodeInput, NodeKind};
+use linli_store::accounts::Principal;
+use linli_store::tree::{self, Crumb, NodeCounts, NodePatch, NodeSummary};
+use linli_store::{Page, StoreError};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/nodes/{id}", get(node_page))
+        .route("/nodes/{id}/children", post(node_add_child))
+        .route("/nodes/{id}/edit", post(node_edit))
+        .route("/nodes/{id}/move", post(node_move))
+        .route("/nodes/{id}/close", post(node_close))
+}
+
+/// A node as a row of a list.
+struct NodeRow {
+    id: i64,
+    name: String,
+    kind_label: &'static str,
+    code: String,
+    counts: String,
+    households: String,
+    closed: bool,
+}
+
+fn counts_text(c: &NodeCounts) -> String {
+    let parts: Vec<String> = NodeKind::ALL
+        .iter()
+        .filter(|k| c.of(**k) > 0)
+        .map(|k| format!("{} {}", short_label(*k), c.of(*k)))
+        .collect();
+    if parts.is_empty() {
+        "—".to_owned()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+fn households_text(h: Option<i64>) -> String {
+    h.map_or_else(|| "—".to_owned(), |n| format!("{n} 户"))
+}
+
+impl NodeRow {
+    fn of(s: &NodeSummary) -> NodeRow {
+        NodeRow {
+            id: s.node.id,
+            name: s.node.name.clone(),
+            kind_label: s.node.kind.label_zh(),
+            code: s.node.code.clone().unwrap_or_default(),
+            counts: counts_text(&s.counts),
+            households: households_text(s.counts.households),
+            closed: !s.node.is_open(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tree/home.html")]
+struct HomePage {
+    shell: Shell,
+    roots: Vec<NodeRow>,
+    greeting: String,
+}
+
+async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+    match tree::visible_roots(&state.db, &user.scope).await {
+        Ok(roots) => HomePage {
+            shell: Shell::of(&user, "home"),
+            roots: roots.iter().map(NodeRow::of).collect(),
+            greeting: format!(
+                "{}（{}）",
+                user.user.display_name,
+                user.user.role.label_zh()
+            ),
+        }
+        .into_response(),
+        Err(e) => store_error_page(e),
+    }
+}
+
+struct KindOption {
+    value: &'static str,
+    label: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tree/node.html")]
+struct NodePageView {
+    shell: Shell,
+    crumbs: Vec<Crumb>,
+    id: i64,
+    name: String,
+    kind_label: &'static str,
+    code: String,
+    opened_on: String,
+    closed_on: Option<String>,
+    is_grid: bool,
+    household_estimate: String,
+    counts: String,
+    households: String,
+    children: Vec<NodeRow>,
+    show_closed: bool,
+    can_add: bool,
+    can_edit: bool,
+    can_unmask: bool,
+    can_import: bool,
+    child_kinds: Vec<KindOption>,
+    parents: Vec<ParentOption>,
+    errors: Vec<String>,
+    notice: Option<String>,
+    today: String,
+}
+
+#[derive(Deserialize, Default)]
+struct NodePageQuery {
+    closed: Option<String>,
+    notice: Option<String>,
+}
+
+async fn render_node(
+    state: &AppState,
+    user: &Arc<Principal>,
+    id: i64,
+    show_closed: bool,
+    errors: Vec<String>,
+    notice: Option<String>,
+) -> Response {
+    let scope = &user.scope;
+    let summary = match tree::summary(&state.db, scope, id).await {
+        Ok(s) => s,
+        Err(e) => return store_error_page(e),
+    };
+    let result = async {
+        let crumbs = tree::ancestors(&state.db, scope, &summary.node).await?;
+        let kids = tree::children(
+            &state.db,
+            scope,
+            id,
+            show_closed,
+            Page::new(Some(Page::MAX_LIMIT), None),
+        )
+        .await?;
+        let node = &summary.node;
+        let can_edit = scope.can_edit_node(&node.path) && node.is_open();
+        // Where this node could move: open nodes in scope that may contain it, outside its subtree.
+        let parents = if can_edit {
+            tree::subtree(&state.db, scope, None)
+                .await?
+                .into_iter()
+                .filter(|p| {
+                    p.is_open()
+                        && p.kind.may_contain(node.kind)
+                        && !p.path.is_within(&node.path)
+                        && Some(p.id) != node.parent_id
+                })
+                .take(500)
+                .map(|p| ParentOption {
+                    id: p.id,
+                    label: format!("{} · {}", p.kind.label_zh(), p.name),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok::<_, StoreError>((crumbs, kids, parents))
+    }
+    .await;
+    let (crumbs, kids, parents) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let node = &summary.node;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let view = NodePageView {
+        shell: Shell::of(user, "tree"),
+        crumbs,
+        id: node.id,
+        name: node.name.clone(),
+        kind_label: node.kind.label_zh(),
+        code: node.code.clone().unwrap_or_default(),
+        opened_on: node.opened_on.clone(),
+        closed_on: node.closed_on.clone(),
+        is_grid: node.kind == NodeKind::Grid,
+        household_estimate: node
+            .household_estimate
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+        counts: counts_text(&summary.counts),
+        households: households_text(summary.counts.households),
+        children: kids.iter().map(NodeRow::of).collect(),
+        show_closed,
+        can_add: scope.can_add_under(&node.path) && node.is_open(),
+        can_edit: scope.can_edit_node(&node.path) && node.is_open(),
+        can_unmask: scope.can_unmask(&node.path),
+        can_import: scope.can_write_records(&node.path)
+            && node.is_open()
+            && !matches!(node.kind, NodeKind::District | NodeKind::Street),
+        child_kinds: NodeKind::ALL
+            .iter()
+            .filter(|k| node.kind.may_contain(**k))
+            .map(|k| KindOption {
+                value: k.as_str(),
+                label: k.label_zh(),
+            })
+            .collect(),
+        parents,
+        errors,
+        notice,
+        today: format_date(linli_core::kernel::clock::today()),
+    };
+    (status, view).into_response()
+}
+
+async fn node_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<NodePageQuery>,
+) -> Response {
+    let notice = q.notice.as_deref().map(|n| match n {
+        "added" => "已添加下级。",
+        "saved" => "已保存。",
+        "moved" => "已迁移。",
+        "closed" => "已撤销（历史记录保留）。",
+        _ => "完成。",
+    });
+    render_node(
+        &state,
+        &user,
+        id,
+        q.closed.is_some(),
+        Vec::new(),
+        notice.map(str::to_owned),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct AddChildForm {
+    kind: String,
+    name: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    household_estimate: String,
+    #[serde(default)]
+    opened_on: String,
+}
+
+async fn node_add_child(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<AddChildForm>,
+) -> Response {
+    let form = f.form;
+    let result = async {
+        let estimate = optional_number("household_estimate", &form.household_estimate)?;
+        let new = NewNode::parse(NodeInput {
+            parent_id: Some(id),
+            kind: &form.kind,
+            name: &form.name,
+            code: Some(&form.code),
+            household_estimate: estimate,
+            opened_on: Some(&form.opened_on),
+        })
+        .map_err(StoreError::Invalid)?;
+        tree::create(&state.db, &f.user.scope, new).await
+    }
+    .await;
+    after_node_form(&state, &f.user, id, result.map(|_| ()), "added").await
+}
+
+async fn after_node_form(
+    state: &AppState,
+    user: &Arc<Principal>,
+    id: i64,
+    result: Result<(), StoreError>,
+    notice: &str,
+) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/nodes/{id}?notice={notice}")).into_response(),
+        Err(e) => match form_errors(e) {
+            Ok(errors) => render_node(state, user, id, false, errors, None).await,
+            Err(e) => store_error_page(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    name: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    household_estimate: Option<String>,
+}
+
+async fn node_edit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<EditForm>,
+) -> Response {
+    let form = f.form;
+    let result = async {
+        let estimate = match &form.household_estimate {
+            Some(raw) => Some(optional_number("household_estimate", raw)?),
+            None => None,
+        };
+        let patch = NodePatch {
+            name: Some(&form.name),
+            code: Some(&form.code),
+            household_estimate: estimate,
+        };
+        tree::update(&state.db, &f.user.scope, id, patch)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    after_node_form(&state, &f.user, id, result, "saved").await
+}
+
+#[derive(Deserialize)]
+struct MoveForm {
+    new_parent_id: String,
+}
+
+async fn node_move(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<MoveForm>,
+) -> Response {
+    let result = async {
+        let target = optional_number("new_parent_id", &f.form.new_parent_id)?
+            .ok_or_else(|| StoreError::invalid("new_parent_id", "请选择新的上级节点"))?;
+        tree::move_subtree(&state.db, &f.user.scope, id, target)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    after_node_form(&state, &f.user, id, result, "moved").await
+}
+
+#[derive(Deserialize)]
+struct CloseForm {
+    #[serde(default)]
+    closed_on: String,
+}
+
+async fn node_close(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<CloseForm>,
+) -> Response {
+    let result = async {
+        let on = match f.form.closed_on.trim() {
+            "" => None,
+            d => Some(parse_date("closed_on", d)?),
+        };
+        tree::close(&state.db, &f.user.scope, id, on)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    after_node_form(&state, &f.user, id, result, "closed").await
+}

@@ -1,0 +1,138 @@
+//! Refused forms: each field's messages in Chinese, shown under the field.
+
+use linli_store::StoreError;
+use serde::Deserialize;
+
+/// A refused form's messages, one per field, shown under the field each belongs to.
+#[derive(Default)]
+pub struct FieldErrors(pub Vec<(String, String)>);
+
+impl FieldErrors {
+    pub fn from_core(errors: &[linli_core::CoreError]) -> FieldErrors {
+        FieldErrors(
+            errors
+                .iter()
+                .map(|e| (e.field.clone(), e.message.clone()))
+                .collect(),
+        )
+    }
+
+    /// The messages of one field, joined.
+    pub fn of(&self, field: &str) -> String {
+        self.0
+            .iter()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .collect::<Vec<_>>()
+            .join("；")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Messages of fields the form has no place for, each with its field's name in Chinese.
+    pub fn others(&self, shown: &[&str], label: impl Fn(&str) -> &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(f, _)| !shown.contains(&f.as_str()))
+            .map(|(f, m)| format!("{}：{m}", label(f)))
+            .collect()
+    }
+}
+
+/// The field errors of a refused form; any other error is passed back for an error page.
+pub fn field_errors(e: StoreError) -> Result<FieldErrors, StoreError> {
+    match e {
+        StoreError::Invalid(errs) => Ok(FieldErrors::from_core(&errs)),
+        StoreError::Conflict { field, message } => Ok(FieldErrors(vec![(field, message)])),
+        other => Err(other),
+    }
+}
+
+/// Field names in Chinese, for error messages.
+pub fn field_label(field: &str) -> &str {
+    match field {
+        "name" => "名称",
+        "code" => "代码",
+        "kind" => "类型",
+        "parent_id" => "上级",
+        "new_parent_id" => "新上级",
+        "household_estimate" => "户数",
+        "opened_on" => "设立日期",
+        "closed_on" => "撤销日期",
+        "username" => "登录名",
+        "password" => "密码",
+        "role" => "角色",
+        "node_ids" => "所属辖区",
+        "display_name" => "姓名",
+        "label" => "标签",
+        "id_number" => "证件号码",
+        "id_kind" => "证件类型",
+        "phone" => "电话",
+        "gender" => "性别",
+        "birth_date" => "出生日期",
+        "ethnic_group" => "民族",
+        "hukou_address" => "户籍地址",
+        "category" => "人口类别",
+        "relation" => "与户主关系",
+        "address" => "住址",
+        "room" => "房号",
+        "tags" => "重点人群",
+        "state" => "状态",
+        "moved_out_on" => "迁出日期",
+        "moved_to" => "迁往",
+        "deceased_on" => "死亡日期",
+        "household_id" => "户",
+        "node_id" => "所属辖区",
+        "credit_code" => "统一社会信用代码",
+        "employees" => "员工人数",
+        "contact_name" => "联系人",
+        "contact_phone" => "联系电话",
+        "checklist" => "复工条件",
+        "extra_items" => "其他措施",
+        "employees_back" => "返岗人数",
+        "planned_on" => "计划复工日期",
+        "decision" => "审批意见",
+        "reason" => "原因",
+        "inspected_on" => "检查日期",
+        "inspector" => "检查人",
+        "findings" => "检查情况",
+        "passed" => "检查结论",
+        "enterprise_id" => "企业",
+        other => other,
+    }
+}
+
+/// Messages for a failed form, one per field.
+pub fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
+    match e {
+        StoreError::Invalid(errs) => Ok(errs
+            .iter()
+            .map(|e| format!("{}：{}", field_label(&e.field), e.message))
+            .collect()),
+        StoreError::Conflict { field, message } => {
+            Ok(vec![format!("{}：{}", field_label(&field), message)])
+        }
+        other => Err(other),
+    }
+}
+
+/// A form with no fields but its CSRF token.
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// An optional whole number from a form field; blank is `None`.
+pub fn optional_number(field: &str, raw: &str) -> Result<Option<i64>, StoreError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse::<i64>()
+        .map(Some)
+        .map_err(|_| StoreError::invalid(field, format!("「{raw}」不是整数")))
+}

@@ -1,0 +1,20 @@
+//! What every area's pages and API share: the layout and error pages, form errors, select
+//! options, spreadsheet downloads, rate limits and pages of results. Imports no area.
+
+pub mod api;
+pub mod choice;
+pub mod forms;
+pub mod person;
+pub mod rate;
+pub mod shell;
+pub mod xlsx;
+
+pub use api::{list_of, CountsOut, List, NodeOut, PageQuery};
+pub use choice::{choices, Choice, HitRow, ParentOption};
+pub use forms::{field_errors, field_label, form_errors, optional_number, Empty, FieldErrors};
+pub use person::PersonBody;
+pub use rate::RateLimiter;
+pub use shell::{
+    error_page, not_found, router, short_label, store_error_page, url_encode, NoticeQuery, Shell,
+};
+pub use xlsx::xlsx_response;

@@ -1,0 +1,136 @@
+//! The layout every page shares, error pages, and small helpers for links.
+
+use crate::error::ApiError;
+use crate::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use linli_core::NodeKind;
+use linli_store::accounts::Principal;
+use linli_store::StoreError;
+use serde::Deserialize;
+
+/// The stylesheet and the favicon: served to every page.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/static/app.css", get(stylesheet))
+        // Browsers ask for it on every page; an empty answer keeps their consoles quiet.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+}
+
+/// Percent-encodes a string for a query parameter.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What the layout needs on every page: who is signed in, the CSRF token for the logout form,
+/// and which navigation entries to show.
+pub struct Shell {
+    pub user_name: String,
+    pub role_label: &'static str,
+    pub csrf: String,
+    pub is_admin: bool,
+    pub can_audit: bool,
+    pub active: &'static str,
+}
+
+impl Shell {
+    pub fn of(p: &Principal, active: &'static str) -> Shell {
+        Shell {
+            user_name: p.user.display_name.clone(),
+            role_label: p.user.role.label_zh(),
+            csrf: p.csrf_token.clone().unwrap_or_default(),
+            is_admin: p.scope.is_admin(),
+            can_audit: p.scope.can_read_audit(),
+            active,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ui/error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    message: &'a str,
+}
+
+/// A small error page (used where no layout context is available).
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage {
+        status: status.as_u16(),
+        message,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message.to_owned()).into_response(),
+    }
+}
+
+/// Unknown paths: JSON under `/api/`, a page elsewhere.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found().into_response()
+    } else {
+        error_page(StatusCode::NOT_FOUND, "页面不存在，或不在您的辖区内。")
+    }
+}
+
+/// A store error shown as a page.
+pub fn store_error_page(e: StoreError) -> Response {
+    let api = ApiError::from(e);
+    let msg = match api.status {
+        StatusCode::NOT_FOUND => "未找到，或不在您的辖区内。".to_owned(),
+        StatusCode::FORBIDDEN => format!("无权执行此操作：{}。", api.message),
+        StatusCode::INTERNAL_SERVER_ERROR => "系统内部错误，请稍后重试。".to_owned(),
+        _ => api.message,
+    };
+    error_page(api.status, &msg)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+pub fn short_label(k: NodeKind) -> &'static str {
+    match k {
+        NodeKind::District => "区县",
+        NodeKind::Street => "街道",
+        NodeKind::Community => "社区",
+        NodeKind::Compound => "小区",
+        NodeKind::Grid => "网格",
+        NodeKind::Building => "楼栋",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(url_encode("/nodes/3?x=1&y"), "/nodes/3%3Fx%3D1%26y");
+    }
+}
