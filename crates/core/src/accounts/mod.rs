@@ -89,7 +89,7 @@ mod tests {
     fn passwords_have_a_floor() {
         assert!(NewPassword::parse("short").is_err());
         assert!(NewPassword::parse("aaaaaaaaaa").is_err());
-        assert!(NewPassword::parse("correct horse").is_ok());
+        NewPassword::parse("correct horse").unwrap();
         assert_eq!(
             format!("{:?}", NewPassword::parse("correct horse").unwrap()),
             "NewPassword(***)"

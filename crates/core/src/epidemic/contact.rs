@@ -397,8 +397,8 @@ mod tests {
             is_close_contact: true,
             ..Default::default()
         };
-        assert!(check_link(1, 2, ContactKind::CloseContact, case).is_ok());
-        assert!(check_link(1, 2, ContactKind::SecondaryContact, close).is_ok());
+        check_link(1, 2, ContactKind::CloseContact, case).unwrap();
+        check_link(1, 2, ContactKind::SecondaryContact, close).unwrap();
 
         let e = check_link(1, 1, ContactKind::CloseContact, case).unwrap_err();
         assert_eq!(e.field, "source_person_id");
@@ -418,7 +418,7 @@ mod tests {
     #[test]
     fn future_dates_are_refused() {
         let today = date!(2022 - 07 - 05);
-        assert!(not_in_future("last_contact_on", "最后接触日期", today, today).is_ok());
+        not_in_future("last_contact_on", "最后接触日期", today, today).unwrap();
         let e = not_in_future(
             "last_contact_on",
             "最后接触日期",

@@ -1071,7 +1071,7 @@ mod tests {
         big.resize(MAX_PHOTO_BYTES + 1, 0);
         assert!(photo_type(&big).is_err());
         big.truncate(MAX_PHOTO_BYTES);
-        assert!(photo_type(&big).is_ok());
+        photo_type(&big).unwrap();
     }
     use super::*;
 

@@ -245,19 +245,19 @@ mod tests {
 
     #[test]
     fn division_codes_are_checked_for_shape() {
-        assert!(NodeCode::parse(NodeKind::District, "533401").is_ok());
-        assert!(NodeCode::parse(NodeKind::District, " 533401 ").is_ok());
+        NodeCode::parse(NodeKind::District, "533401").unwrap();
+        NodeCode::parse(NodeKind::District, " 533401 ").unwrap();
         assert!(NodeCode::parse(NodeKind::District, "53340").is_err());
         assert!(NodeCode::parse(NodeKind::District, "5334010").is_err());
         assert!(NodeCode::parse(NodeKind::District, "53340a").is_err());
         // 99 is no province; 533400 is a prefecture, not a county.
         assert!(NodeCode::parse(NodeKind::District, "993401").is_err());
         assert!(NodeCode::parse(NodeKind::District, "533400").is_err());
-        assert!(NodeCode::parse(NodeKind::Street, "533401100").is_ok());
+        NodeCode::parse(NodeKind::Street, "533401100").unwrap();
         assert!(NodeCode::parse(NodeKind::Street, "533401000").is_err());
-        assert!(NodeCode::parse(NodeKind::Community, "533401100001").is_ok());
+        NodeCode::parse(NodeKind::Community, "533401100001").unwrap();
         assert!(NodeCode::parse(NodeKind::Community, "533401100").is_err());
-        assert!(NodeCode::parse(NodeKind::Grid, "G-01").is_ok());
+        NodeCode::parse(NodeKind::Grid, "G-01").unwrap();
         assert!(NodeCode::parse(NodeKind::Grid, "网格").is_err());
         assert!(NodeCode::parse(NodeKind::Building, "").is_err());
     }
@@ -273,7 +273,7 @@ mod tests {
         assert!(foreign
             .check_extends(NodeKind::Street, Some(&district))
             .is_err());
-        assert!(street.check_extends(NodeKind::Street, None).is_ok());
+        street.check_extends(NodeKind::Street, None).unwrap();
     }
 
     #[test]

@@ -578,6 +578,6 @@ mod tests {
     fn range_errors_come_from_the_core_rule() {
         let errors = fields("0", "7").parse().unwrap_err();
         assert_eq!(errors[0].field, "respond_hours");
-        assert!(fields(" 24 ", "7").parse().is_ok());
+        fields(" 24 ", "7").parse().unwrap();
     }
 }

@@ -1,0 +1,460 @@
+//! Checkpoints, passes, gate scans and trips; each test on SQLite and on PostgreSQL.
+
+use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, TripDraft, VehiclePlate};
+use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::parse_instant;
+use linli_core::registry::PersonInput;
+use linli_core::{Role, Scope};
+use linli_store::epidemic::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
+use linli_store::registry::{self, Placement};
+use linli_store::tree::Node;
+use linli_store::{both_backends, epidemic::retention, Db, StoreError};
+
+use crate::support::{date, node, op, tree};
+
+fn at(s: &str) -> i64 {
+    parse_instant("at", s).unwrap()
+}
+
+struct World {
+    community: Node,
+    compound_a: Node,
+    compound_b: Node,
+    worker_a: Scope,
+    worker_b: Scope,
+    staff: Scope,
+    resident_a: i64,
+}
+
+/// A community with two grids, each over one compound; a worker per grid; a resident in A.
+async fn world(db: &Db) -> World {
+    let t = tree(db).await;
+    let compound_a = node(db, Some(t.grid_a.id), "compound", "康珠小区", None).await;
+    let compound_b = node(db, Some(t.grid_b.id), "compound", "月光城小区", None).await;
+    let (p, _) = registry::create(
+        db,
+        &op(),
+        &Placement {
+            node_id: compound_a.id,
+            ..Default::default()
+        },
+        &PersonInput {
+            name: "张三",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    World {
+        worker_a: t.worker_a(),
+        worker_b: t.worker_b(),
+        staff: Scope::for_user(13, "staff", Role::Staff, vec![t.community.path.clone()]),
+        resident_a: p.id,
+        community: t.community,
+        compound_a,
+        compound_b,
+    }
+}
+
+fn scan(direction: Direction, passer: Passer, temp: Option<&str>, when: &str) -> ScanInput {
+    ScanInput {
+        direction,
+        passer,
+        temperature: temp.map(|t| Temperature::parse(t).unwrap()),
+        at: Some(at(when)),
+    }
+}
+
+async fn scan_rows(db: &Db) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM gate_scan")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+both_backends!(staff_set_up_checkpoints, |db: Db| async move {
+    let w = world(&db).await;
+    assert!(matches!(
+        checkpoints::create_checkpoint(&db, &w.worker_a, w.compound_a.id, "东门").await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, " 东门 ")
+        .await
+        .unwrap();
+    assert_eq!(gate.name, "东门");
+    match checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门").await {
+        Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "name"),
+        other => panic!("expected a name conflict, got {other:?}"),
+    }
+    checkpoints::create_checkpoint(&db, &w.staff, w.compound_b.id, "东门")
+        .await
+        .unwrap();
+    // Listed under the community for staff; each worker sees only their own gates.
+    let all = checkpoints::checkpoints(&db, &w.staff, w.community.id)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(matches!(
+        checkpoints::checkpoints(&db, &w.worker_a, w.community.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        checkpoints::checkpoint(&db, &w.worker_b, gate.id).await,
+        Err(StoreError::NotFound)
+    ));
+});
+
+both_backends!(the_gate_judges_every_scan, |db: Db| async move {
+    let w = world(&db).await;
+    let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门")
+        .await
+        .unwrap();
+    let pass = checkpoints::issue_pass(
+        &db,
+        &w.worker_a,
+        &PassInput {
+            node_id: w.compound_a.id,
+            holder: Holder::Person(w.resident_a),
+            purpose: Some("本小区居民".into()),
+            valid_from: date("2022-03-01"),
+            valid_to: date("2022-03-31"),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass.code.len(), 8);
+    assert_eq!(pass.person_name.as_deref(), Some("张三"));
+
+    // In with the card on a valid day: allowed, the holder named.
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::PassCode(pass.code.clone()),
+            Some("36.5"),
+            "2022-03-10T08:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::Allowed);
+    assert_eq!(r.holder, "张三");
+    assert_eq!(r.pass_id, Some(pass.id));
+    // Found by the person too.
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::Person(w.resident_a),
+            None,
+            "2022-03-10T09:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::Allowed);
+    // A fever stops the holder of a valid pass.
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::PassCode(pass.code.clone()),
+            Some("37.6"),
+            "2022-03-10T10:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::Fever);
+    // After the last valid day: refused, with why.
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::PassCode(pass.code.clone()),
+            Some("36.4"),
+            "2022-04-01T08:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::NoPass);
+    assert!(r.reason.unwrap().contains("过期"));
+    // Leaving needs no pass.
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::Out,
+            Passer::Plate(VehiclePlate::parse("云P12345").unwrap()),
+            None,
+            "2022-03-10T11:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::Allowed);
+    // An unknown code is a typo: refused, nothing logged.
+    let before = scan_rows(&db).await;
+    match checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::PassCode("ABCDEFGH".into()),
+            None,
+            "2022-03-10T12:00:00+08:00",
+        ),
+    )
+    .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "pass_code"),
+        other => panic!("expected an invalid pass code, got {other:?}"),
+    }
+    assert_eq!(scan_rows(&db).await, before);
+    // Revoked: refused from the next scan.
+    checkpoints::revoke_pass(&db, &w.worker_a, pass.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        checkpoints::revoke_pass(&db, &w.worker_a, pass.id).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::PassCode(pass.code.clone()),
+            None,
+            "2022-03-11T08:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::NoPass);
+    assert!(r.reason.unwrap().contains("收回"));
+
+    // A vehicle pass, found by its plate however it is typed.
+    checkpoints::issue_pass(
+        &db,
+        &w.staff,
+        &PassInput {
+            node_id: w.compound_a.id,
+            holder: Holder::Vehicle(VehiclePlate::parse("云P·A1234").unwrap()),
+            purpose: Some("保供车辆".into()),
+            valid_from: date("2022-03-01"),
+            valid_to: date("2022-03-31"),
+        },
+    )
+    .await
+    .unwrap();
+    let r = checkpoints::record_scan(
+        &db,
+        &w.worker_a,
+        gate.id,
+        &scan(
+            Direction::In,
+            Passer::Plate(VehiclePlate::parse("云pa1234").unwrap()),
+            None,
+            "2022-03-12T08:00:00+08:00",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.outcome, ScanOutcome::Allowed);
+
+    // The day's log and its counts.
+    let (list, counts) = checkpoints::scans(&db, &w.worker_a, gate.id, date("2022-03-10"))
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 4);
+    assert_eq!(list[0].direction, "out");
+    assert_eq!(counts.entered, 3);
+    assert_eq!(counts.left, 1);
+    assert_eq!(counts.fever, 1);
+    assert_eq!(counts.no_pass, 0);
+});
+
+both_backends!(
+    a_gate_outside_the_passes_place_names_nobody,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let gate_b = checkpoints::create_checkpoint(&db, &w.staff, w.compound_b.id, "南门")
+            .await
+            .unwrap();
+        let pass = checkpoints::issue_pass(
+            &db,
+            &w.worker_a,
+            &PassInput {
+                node_id: w.compound_a.id,
+                holder: Holder::Person(w.resident_a),
+                purpose: None,
+                valid_from: date("2022-03-01"),
+                valid_to: date("2022-03-31"),
+            },
+        )
+        .await
+        .unwrap();
+        // Worker B cannot read A's pass, nor name its holder through B's gate.
+        assert!(matches!(
+            checkpoints::pass(&db, &w.worker_b, pass.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let r = checkpoints::record_scan(
+            &db,
+            &w.worker_b,
+            gate_b.id,
+            &scan(
+                Direction::In,
+                Passer::PassCode(pass.code.clone()),
+                None,
+                "2022-03-10T08:00:00+08:00",
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.outcome, ScanOutcome::NoPass);
+        assert_eq!(r.holder, "辖区外通行证");
+        let (list, _) = checkpoints::scans(&db, &w.worker_b, gate_b.id, date("2022-03-10"))
+            .await
+            .unwrap();
+        assert!(list.iter().all(|s| s.holder != "张三"));
+        // Nor scan A's resident by id, nor revoke A's pass.
+        assert!(matches!(
+            checkpoints::record_scan(
+                &db,
+                &w.worker_b,
+                gate_b.id,
+                &scan(
+                    Direction::In,
+                    Passer::Person(w.resident_a),
+                    None,
+                    "2022-03-10T08:00:00+08:00"
+                ),
+            )
+            .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            checkpoints::revoke_pass(&db, &w.worker_b, pass.id).await,
+            Err(StoreError::NotFound)
+        ));
+        // An official reads but does not staff the gate.
+        let official = Scope::for_user(
+            14,
+            "official",
+            Role::Official,
+            vec![w.community.path.clone()],
+        );
+        assert!(matches!(
+            checkpoints::record_scan(
+                &db,
+                &official,
+                gate_b.id,
+                &scan(
+                    Direction::Out,
+                    Passer::Person(w.resident_a),
+                    None,
+                    "2022-03-10T08:00:00+08:00"
+                ),
+            )
+            .await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+);
+
+both_backends!(
+    scans_are_anonymised_after_their_retention,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门")
+            .await
+            .unwrap();
+        checkpoints::record_scan(
+            &db,
+            &w.worker_a,
+            gate.id,
+            &scan(
+                Direction::Out,
+                Passer::Person(w.resident_a),
+                None,
+                "2022-03-10T08:00:00+08:00",
+            ),
+        )
+        .await
+        .unwrap();
+        // Kept 60 days when so configured: not yet on 2022-04-20.
+        let run = retention::anonymise_due(&db, date("2022-04-20"), 60)
+            .await
+            .unwrap();
+        assert_eq!(run.scans, 0);
+        // With the default 30 days: due after 2022-04-09.
+        let run = retention::anonymise_due(&db, date("2022-04-09"), 30)
+            .await
+            .unwrap();
+        assert_eq!(run.scans, 0);
+        let run = retention::anonymise_due(&db, date("2022-04-10"), 30)
+            .await
+            .unwrap();
+        assert_eq!(run.scans, 1);
+        let (list, counts) = checkpoints::scans(&db, &w.worker_a, gate.id, date("2022-03-10"))
+            .await
+            .unwrap();
+        assert_eq!(list[0].holder, "已匿名");
+        assert_eq!(counts.left, 1, "the count stays");
+    }
+);
+
+both_backends!(trips_are_logged_and_closed_once, |db: Db| async move {
+    let w = world(&db).await;
+    let trip = TripDraft::parse(
+        "medical",
+        "迪庆州人民医院",
+        Ok(date("2022-03-10")),
+        Some(Ok(date("2022-03-11"))),
+        false,
+    )
+    .unwrap();
+    assert!(matches!(
+        checkpoints::add_trip(&db, &w.worker_b, w.resident_a, &trip).await,
+        Err(StoreError::NotFound)
+    ));
+    let id = checkpoints::add_trip(&db, &w.worker_a, w.resident_a, &trip)
+        .await
+        .unwrap();
+    let list = checkpoints::trips(&db, &w.staff, w.community.id)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].person_name, "张三");
+    assert!(list[0].returned_on.is_none());
+    match checkpoints::trip_returned(&db, &w.worker_a, id, date("2022-03-09")).await {
+        Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "returned_on"),
+        other => panic!("expected invalid returned_on, got {other:?}"),
+    }
+    checkpoints::trip_returned(&db, &w.worker_a, id, date("2022-03-11"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        checkpoints::trip_returned(&db, &w.worker_a, id, date("2022-03-12")).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        checkpoints::trip_returned(&db, &w.worker_b, id, date("2022-03-12")).await,
+        Err(StoreError::NotFound)
+    ));
+});

@@ -1,0 +1,21 @@
+//! The store's integration tests: every store function on SQLite and on PostgreSQL.
+//! One binary for the crate (linking is most of a cold `cargo test` on 2 cores).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod alerts;
+mod checkins;
+mod checkpoints;
+mod contacts;
+mod dashboard;
+mod declarations;
+mod enterprises;
+mod epidemic;
+mod policies;
+mod registry;
+mod reports;
+mod requests;
+mod retention;
+mod store;
+mod supplies;

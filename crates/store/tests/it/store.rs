@@ -1,0 +1,1001 @@
+//! Store tests: each body runs on SQLite and on PostgreSQL (when `LINLI_TEST_PG_URL` is set).
+
+use linli_core::{NewNode, NodeInput, NodeKind, Role, Scope};
+use linli_store::accounts::{self, LoginError, NewUser};
+use linli_store::infra::audit::{self, AuditFilter};
+use linli_store::testing::TestDb;
+use linli_store::tree::{self, NodePatch};
+use linli_store::{both_backends, Db, Page, StoreError};
+
+use crate::support::{field_of, op};
+
+async fn add(
+    db: &Db,
+    scope: &Scope,
+    parent: Option<i64>,
+    kind: &str,
+    name: &str,
+    code: Option<&str>,
+) -> tree::Node {
+    add_est(db, scope, parent, kind, name, code, None).await
+}
+
+async fn add_est(
+    db: &Db,
+    scope: &Scope,
+    parent: Option<i64>,
+    kind: &str,
+    name: &str,
+    code: Option<&str>,
+    est: Option<i64>,
+) -> tree::Node {
+    let new = NewNode::parse(NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        household_estimate: est,
+        opened_on: Some("2020-01-01"),
+    })
+    .unwrap();
+    tree::create(db, scope, new).await.unwrap()
+}
+
+async fn try_add(
+    db: &Db,
+    scope: &Scope,
+    parent: Option<i64>,
+    kind: &str,
+    name: &str,
+    code: Option<&str>,
+) -> Result<tree::Node, StoreError> {
+    let new = NewNode::parse(NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        ..Default::default()
+    })
+    .map_err(StoreError::Invalid)?;
+    tree::create(db, scope, new).await
+}
+
+/// A small tree: district / street / community / two grids (A, B) each with a building.
+struct Tree {
+    district: tree::Node,
+    street: tree::Node,
+    community: tree::Node,
+    grid_a: tree::Node,
+    grid_b: tree::Node,
+    building_a: tree::Node,
+    building_b: tree::Node,
+}
+
+async fn tree(db: &Db) -> Tree {
+    let s = op();
+    let district = add(db, &s, None, "district", "香格里拉市", Some("533401")).await;
+    let street = add(
+        db,
+        &s,
+        Some(district.id),
+        "street",
+        "建塘镇",
+        Some("533401100"),
+    )
+    .await;
+    let community = add(
+        db,
+        &s,
+        Some(street.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100001"),
+    )
+    .await;
+    let grid_a = add_est(
+        db,
+        &s,
+        Some(community.id),
+        "grid",
+        "第一网格",
+        Some("G01"),
+        Some(350),
+    )
+    .await;
+    let grid_b = add_est(
+        db,
+        &s,
+        Some(community.id),
+        "grid",
+        "第二网格",
+        Some("G02"),
+        Some(320),
+    )
+    .await;
+    let building_a = add(db, &s, Some(grid_a.id), "building", "1栋", None).await;
+    let building_b = add(db, &s, Some(grid_b.id), "building", "2栋", None).await;
+    Tree {
+        district,
+        street,
+        community,
+        grid_a,
+        grid_b,
+        building_a,
+        building_b,
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(linli_pg),
+    ignore = "LINLI_TEST_PG_URL was not set when the tests were built"
+)]
+async fn both_backends_have_the_same_tables_and_columns() {
+    let lite = TestDb::sqlite().await;
+    let pg = TestDb::postgres().await;
+    let a = lite.db.schema().await.unwrap();
+    let b = pg.db.schema().await.unwrap();
+    assert!(a.contains_key("node") && a.contains_key("audit"), "{a:?}");
+    assert_eq!(a, b, "SQLite and PostgreSQL migrations disagree");
+    lite.finish().await;
+    pg.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    let t = TestDb::sqlite().await;
+    assert_eq!(t.db.sqlite_pragma("journal_mode").await.unwrap(), "wal");
+    assert_eq!(t.db.sqlite_pragma("foreign_keys").await.unwrap(), "1");
+    // Migrating again is a no-op.
+    t.db.migrate().await.unwrap();
+    t.finish().await;
+}
+
+both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
+    let t = tree(&db).await;
+    assert_eq!(
+        t.community.path.as_str(),
+        format!("/{}/{}/{}/", t.district.id, t.street.id, t.community.id)
+    );
+    assert_eq!(t.building_a.depth, 4);
+
+    // Counts: descendants by kind; households summed over grids.
+    let s = tree::summary(&db, &op(), t.community.id).await.unwrap();
+    assert_eq!(s.counts.of(NodeKind::Grid), 2);
+    assert_eq!(s.counts.of(NodeKind::Building), 2);
+    assert_eq!(s.counts.households, Some(670));
+    let kids = tree::children(&db, &op(), t.community.id, false, Page::new(None, None))
+        .await
+        .unwrap();
+    assert_eq!(kids.len(), 2);
+    assert_eq!(kids[0].counts.households, Some(350));
+    assert_eq!(kids[0].counts.of(NodeKind::Building), 1);
+    // Paging by id.
+    let page2 = tree::children(
+        &db,
+        &op(),
+        t.community.id,
+        false,
+        Page::new(Some(1), Some(kids[0].node.id)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page2.len(), 1);
+    assert_eq!(page2[0].node.id, t.grid_b.id);
+
+    // Division codes extend their parent's.
+    let e = try_add(
+        &db,
+        &op(),
+        Some(t.district.id),
+        "street",
+        "别处",
+        Some("530102001"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(field_of(&e), "code");
+    // Kinds nest as on the ground, and never repeat along a path.
+    let e = try_add(
+        &db,
+        &op(),
+        Some(t.building_a.id),
+        "grid",
+        "楼里的网格",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(field_of(&e), "kind");
+    let e = try_add(
+        &db,
+        &op(),
+        Some(t.street.id),
+        "district",
+        "区",
+        Some("533402"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(field_of(&e), "kind");
+    // Siblings have distinct names; division codes are unique.
+    let e = try_add(
+        &db,
+        &op(),
+        Some(t.community.id),
+        "grid",
+        "第一网格",
+        Some("G09"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict { ref field, .. } if field == "name"),
+        "{e:?}"
+    );
+    let e = try_add(
+        &db,
+        &op(),
+        Some(t.street.id),
+        "community",
+        "另一个",
+        Some("533401100001"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(field_of(&e), "code");
+    // An unknown parent is a field error, not a crash.
+    let e = try_add(&db, &op(), Some(999_999), "grid", "x", None)
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "parent_id");
+
+    // Rename with history in the audit log.
+    let renamed = tree::update(
+        &db,
+        &op(),
+        t.grid_a.id,
+        NodePatch {
+            name: Some("一网格"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(renamed.name, "一网格");
+    let e = tree::update(
+        &db,
+        &op(),
+        t.community.id,
+        NodePatch {
+            code: Some("530102001001"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(field_of(&e), "code");
+
+    // Crumbs from the root down.
+    let crumbs = tree::ancestors(&db, &op(), &t.building_a).await.unwrap();
+    let names: Vec<_> = crumbs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["香格里拉市", "建塘镇", "里布嘎社区", "一网格", "1栋"]
+    );
+});
+
+both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
+    let t = tree(&db).await;
+    let s = op();
+    let compound = add(
+        &db,
+        &s,
+        Some(t.community.id),
+        "compound",
+        "康珠小区",
+        Some("C01"),
+    )
+    .await;
+    // Grid A (with its building) moves into the compound.
+    let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id)
+        .await
+        .unwrap();
+    assert_eq!(moved.parent_id, Some(compound.id));
+    assert_eq!(moved.path, compound.path.child(t.grid_a.id));
+    assert_eq!(moved.depth, compound.depth + 1);
+    let building = tree::get(&db, &s, t.building_a.id).await.unwrap();
+    assert_eq!(building.path, moved.path.child(t.building_a.id));
+    assert_eq!(building.depth, moved.depth + 1);
+    let sum = tree::summary(&db, &s, compound.id).await.unwrap();
+    assert_eq!(sum.counts.of(NodeKind::Grid), 1);
+    assert_eq!(sum.counts.households, Some(350));
+    // Grid B is untouched.
+    let b = tree::get(&db, &s, t.building_b.id).await.unwrap();
+    assert_eq!(b.path, t.building_b.path);
+
+    // Not under itself; not where its kinds would repeat.
+    let e = tree::move_subtree(&db, &s, compound.id, t.building_a.id)
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "new_parent_id");
+    let e = tree::move_subtree(&db, &s, t.grid_b.id, moved.id)
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "kind");
+    // A community keeps its statistical code, so it cannot move to a street it does not extend.
+    let other_street = add(
+        &db,
+        &s,
+        Some(t.district.id),
+        "street",
+        "金龙街道",
+        Some("533401001"),
+    )
+    .await;
+    let e = tree::move_subtree(&db, &s, t.community.id, other_street.id)
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&e), "new_parent_id");
+
+    let log = audit::list(
+        &db,
+        &s,
+        &AuditFilter {
+            action_prefix: Some("node.move".into()),
+            ..AuditFilter::default()
+        },
+        Page::new(None, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].detail["from"], t.grid_a.path.as_str());
+});
+
+both_backends!(
+    closing_a_node_closes_its_subtree_and_keeps_it,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let s = op();
+        let closed = tree::close(&db, &s, t.grid_b.id, None).await.unwrap();
+        assert!(closed.closed_on.is_some());
+        let b = tree::get(&db, &s, t.building_b.id).await.unwrap();
+        assert!(b.closed_on.is_some(), "the building closes with its grid");
+        // Closed nodes stay, but are left out of counts and open listings.
+        let open = tree::children(&db, &s, t.community.id, false, Page::new(None, None))
+            .await
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        let all = tree::children(&db, &s, t.community.id, true, Page::new(None, None))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        let sum = tree::summary(&db, &s, t.community.id).await.unwrap();
+        assert_eq!(sum.counts.households, Some(350));
+        // A closed node takes no children and cannot close twice.
+        let e = try_add(&db, &s, Some(t.grid_b.id), "building", "9栋", None)
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(&e), "parent_id");
+        assert!(tree::close(&db, &s, t.grid_b.id, None).await.is_err());
+        // Its name is free again among the open siblings.
+        add(
+            &db,
+            &s,
+            Some(t.community.id),
+            "grid",
+            "第二网格",
+            Some("G02"),
+        )
+        .await;
+    }
+);
+
+both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
+    let t = tree(&db).await;
+    let worker = accounts::create(
+        &db,
+        &op(),
+        NewUser {
+            username: "wangge_a",
+            display_name: Some("王网格"),
+            password: "grid-a-pass",
+            role: "grid_worker",
+            node_ids: &[t.grid_a.id],
+        },
+    )
+    .await
+    .unwrap();
+    let scope = Scope::for_user(
+        worker.id,
+        "wangge_a",
+        Role::GridWorker,
+        vec![t.grid_a.path.clone()],
+    );
+    tree::get(&db, &scope, t.grid_a.id).await.unwrap();
+    tree::get(&db, &scope, t.building_a.id).await.unwrap();
+    for hidden in [t.grid_b.id, t.building_b.id, t.community.id, t.district.id] {
+        assert!(
+            matches!(
+                tree::get(&db, &scope, hidden).await,
+                Err(StoreError::NotFound)
+            ),
+            "{hidden}"
+        );
+        assert!(matches!(
+            tree::children(&db, &scope, hidden, true, Page::new(None, None)).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    let mine = tree::subtree(&db, &scope, None).await.unwrap();
+    let ids: Vec<_> = mine.iter().map(|n| n.id).collect();
+    assert_eq!(ids, [t.grid_a.id, t.building_a.id]);
+    let roots = tree::visible_roots(&db, &scope).await.unwrap();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0].node.id, t.grid_a.id);
+    // Nothing can be changed, in or out of the grid.
+    assert!(
+        try_add(&db, &scope, Some(t.grid_b.id), "building", "x", None)
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        try_add(&db, &scope, Some(t.grid_a.id), "building", "x", None).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(tree::close(&db, &scope, t.building_b.id, None)
+        .await
+        .is_err());
+    assert!(
+        tree::move_subtree(&db, &scope, t.building_b.id, t.grid_a.id)
+            .await
+            .is_err()
+    );
+    assert!(accounts::list(&db, &scope, Page::new(None, None))
+        .await
+        .is_err());
+    assert!(
+        audit::list(&db, &scope, &AuditFilter::default(), Page::new(None, None))
+            .await
+            .is_err()
+    );
+    // Breadcrumbs name the ancestors but mark them unreadable.
+    let crumbs = tree::ancestors(&db, &scope, &t.building_a).await.unwrap();
+    let readable: Vec<_> = crumbs.iter().map(|c| c.readable).collect();
+    assert_eq!(readable, [false, false, false, true, true]);
+    // A scope without roots sees nothing at all.
+    let empty = Scope::for_user(worker.id, "wangge_a", Role::Staff, vec![]);
+    assert!(tree::subtree(&db, &empty, None).await.unwrap().is_empty());
+    assert!(tree::get(&db, &empty, t.grid_a.id).await.is_err());
+
+    // Staff work below their community but cannot close it.
+    let staff = Scope::for_user(1, "staff", Role::Staff, vec![t.community.path.clone()]);
+    assert!(
+        try_add(&db, &staff, Some(t.grid_a.id), "building", "5栋", None)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        tree::close(&db, &staff, t.community.id, None).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        tree::get(&db, &staff, t.street.id).await,
+        Err(StoreError::NotFound)
+    ));
+});
+
+both_backends!(
+    accounts_log_in_are_throttled_and_audited,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let s = op();
+        // Bad accounts are refused with every field named.
+        let e = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "x",
+                display_name: None,
+                password: "short",
+                role: "boss",
+                node_ids: &[],
+            },
+        )
+        .await
+        .unwrap_err();
+        let StoreError::Invalid(errs) = e else {
+            panic!("{e:?}")
+        };
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["username", "password", "role"]);
+        let e = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "gw01",
+                display_name: None,
+                password: "long enough",
+                role: "grid_worker",
+                node_ids: &[t.community.id],
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "node_ids");
+        let e = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "st01",
+                display_name: None,
+                password: "long enough",
+                role: "staff",
+                node_ids: &[],
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "node_ids");
+
+        let staff = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "Shequ01",
+                display_name: Some("李社工"),
+                password: "community-pass",
+                role: "staff",
+                node_ids: &[t.community.id],
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(staff.username, "shequ01");
+        assert_eq!(staff.nodes.len(), 1);
+        let e = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "shequ01",
+                display_name: None,
+                password: "community-pass",
+                role: "staff",
+                node_ids: &[t.community.id],
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(field_of(&e), "username");
+
+        // A login opens a session whose scope is the account's nodes.
+        let session = accounts::login(&db, "SHEQU01", "community-pass", "10.0.0.1", Some("test"))
+            .await
+            .unwrap();
+        let p = accounts::principal_for_session(&db, &session.token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.user.id, staff.id);
+        assert_eq!(p.scope.roots(), std::slice::from_ref(&t.community.path));
+        assert_eq!(p.csrf_token.as_deref(), Some(session.csrf_token.as_str()));
+        assert!(accounts::principal_for_session(&db, "not-a-session")
+            .await
+            .unwrap()
+            .is_none());
+
+        // Wrong passwords fail, and five of them lock the account for a while.
+        for _ in 0..5 {
+            assert!(matches!(
+                accounts::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None).await,
+                Err(LoginError::BadCredentials)
+            ));
+        }
+        assert!(matches!(
+            accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None).await,
+            Err(LoginError::Throttled { retry_after_s }) if retry_after_s > 0
+        ));
+        // Unknown accounts fail the same way, and count against the address.
+        for i in 0..20 {
+            let r = accounts::login(
+                &db,
+                &format!("nobody{i}"),
+                "whatever-pass",
+                "10.0.0.9",
+                None,
+            )
+            .await;
+            assert!(matches!(r, Err(LoginError::BadCredentials)), "{i}");
+        }
+        let admin = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "admin",
+                display_name: None,
+                password: "admin-pass-1",
+                role: "admin",
+                node_ids: &[],
+            },
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.9", None).await,
+            Err(LoginError::Throttled { .. })
+        ));
+        assert!(
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None)
+                .await
+                .is_ok()
+        );
+
+        // Logout ends the session.
+        accounts::logout(&db, &session.token, "10.0.0.1")
+            .await
+            .unwrap();
+        assert!(accounts::principal_for_session(&db, &session.token)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Tokens for scripts work until revoked; disabling an account ends everything.
+        let token = accounts::issue_token(&db, &s, staff.id, "report script")
+            .await
+            .unwrap();
+        assert!(token.starts_with("linli_"));
+        let p = accounts::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.user.id, staff.id);
+        assert!(p.csrf_token.is_none());
+        assert_eq!(accounts::revoke_tokens(&db, &s, staff.id).await.unwrap(), 1);
+        assert!(accounts::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .is_none());
+        let token = accounts::issue_token(&db, &s, staff.id, "second")
+            .await
+            .unwrap();
+        accounts::update(&db, &s, staff.id, None, None, Some(true))
+            .await
+            .unwrap();
+        assert!(accounts::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Passwords change; the old one stops working.
+        accounts::set_password(&db, &s, admin.id, "new-admin-pass")
+            .await
+            .unwrap();
+        assert!(
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.11", None)
+                .await
+                .is_err()
+        );
+        assert!(
+            accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None)
+                .await
+                .is_ok()
+        );
+
+        // Everything above is in the audit log, with who and from where.
+        let log = audit::list(&db, &s, &AuditFilter::default(), Page::all())
+            .await
+            .unwrap();
+        let count = |a: &str| log.iter().filter(|e| e.action == a).count();
+        assert_eq!(count("login"), 3);
+        assert_eq!(count("login.failed"), 26);
+        assert_eq!(count("login.throttled"), 2);
+        assert_eq!(count("logout"), 1);
+        assert_eq!(count("user.create"), 2);
+        assert_eq!(count("user.update"), 1);
+        assert_eq!(count("user.password"), 1);
+        assert_eq!(count("token.issue"), 2);
+        assert!(log.iter().any(|e| e.action == "login.failed"
+            && e.ip.as_deref() == Some("10.0.0.2")
+            && e.detail["reason"] == "wrong password"));
+        assert!(
+            log.iter()
+                .all(|e| !e.detail.to_string().contains("community-pass")),
+            "no password in the log"
+        );
+    }
+);
+
+both_backends!(
+    the_audit_log_refuses_updates_and_deletes,
+    |db: Db| async move {
+        tree(&db).await;
+        let before = audit::list(&db, &op(), &AuditFilter::default(), Page::all())
+            .await
+            .unwrap();
+        assert!(!before.is_empty());
+        assert!(sqlx::query("UPDATE audit SET actor = 'someone else'")
+            .execute(db.pool())
+            .await
+            .is_err());
+        assert!(sqlx::query("DELETE FROM audit")
+            .execute(db.pool())
+            .await
+            .is_err());
+        let after = audit::list(&db, &op(), &AuditFilter::default(), Page::all())
+            .await
+            .unwrap();
+        assert_eq!(before.len(), after.len());
+        assert!(after.iter().all(|e| e.actor == "cli"));
+        // Officials read the entries about their jurisdiction only.
+        let t = tree::find_by_names(&db, &op(), &["香格里拉市", "建塘镇"])
+            .await
+            .unwrap()
+            .unwrap();
+        let official = Scope::for_user(7, "jd", Role::Official, vec![t.path.clone()]);
+        let theirs = audit::list(&db, &official, &AuditFilter::default(), Page::all())
+            .await
+            .unwrap();
+        assert!(!theirs.is_empty() && theirs.len() < after.len());
+        assert!(theirs.iter().all(|e| e
+            .node_path
+            .as_deref()
+            .unwrap_or("")
+            .starts_with(t.path.as_str())));
+    }
+);
+
+both_backends!(
+    a_resolved_caller_follows_changes_to_their_account_and_jurisdiction,
+    |db: Db| async move {
+        let s = op();
+        let t = tree(&db).await;
+        let worker = accounts::create(
+            &db,
+            &s,
+            NewUser {
+                username: "wangge01",
+                display_name: None,
+                password: "grid-pass-1",
+                role: "grid_worker",
+                node_ids: &[t.grid_a.id],
+            },
+        )
+        .await
+        .unwrap();
+        let token = accounts::issue_token(&db, &s, worker.id, "phone")
+            .await
+            .unwrap();
+        let p = accounts::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.scope.roots(), std::slice::from_ref(&t.grid_a.path));
+
+        // A move of the grid through the store is seen by the very next request.
+        let other = add(
+            &db,
+            &s,
+            Some(t.street.id),
+            "community",
+            "团结社区",
+            Some("533401100002"),
+        )
+        .await;
+        let moved = tree::move_subtree(&db, &s, t.grid_a.id, other.id)
+            .await
+            .unwrap();
+        let p = accounts::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.scope.roots(), std::slice::from_ref(&moved.path));
+
+        // A change the store did not make (another process) is seen once the cache entry
+        // has aged out.
+        sqlx::query("UPDATE app_user SET disabled = 1 WHERE id = $1")
+            .bind(worker.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        tokio::time::sleep(accounts::PRINCIPAL_TTL + std::time::Duration::from_millis(100)).await;
+        assert!(accounts::principal_for_token(&db, &token)
+            .await
+            .unwrap()
+            .is_none());
+    }
+);
+
+both_backends!(
+    every_copy_of_a_node_path_is_rewritten_by_a_move,
+    |db: Db| async move {
+        // Every path column of the schema is either rewritten by a move or is history.
+        let schema = db.schema().await.unwrap();
+        let history = [
+            ("node", "path"),
+            ("audit", "node_path"),
+            ("change_log", "node_path"),
+        ];
+        for (table, columns) in &schema {
+            for (column, _) in columns {
+                if !column.ends_with("path") || history.contains(&(table.as_str(), column.as_str()))
+                {
+                    continue;
+                }
+                assert!(
+                    tree::PATH_COPIES
+                        .iter()
+                        .any(|(t, c, _)| t == table && c == column),
+                    "{table}.{column} is not rewritten when a subtree moves"
+                );
+            }
+        }
+        for (t, c, d) in tree::PATH_COPIES {
+            let cols = schema.get(*t).unwrap_or_else(|| panic!("no table {t}"));
+            assert!(cols.iter().any(|(n, _)| n == c), "no column {t}.{c}");
+            if let Some(d) = d {
+                assert!(cols.iter().any(|(n, _)| n == d), "no column {t}.{d}");
+            }
+        }
+
+        // A resident and a supplies ledger under grid A move with it; the ledger stays
+        // append-only for everything but its location.
+        let s = op();
+        let t = tree(&db).await;
+        let (person, _) = linli_store::registry::create(
+            &db,
+            &s,
+            &linli_store::registry::Placement {
+                node_id: t.building_a.id,
+                ..Default::default()
+            },
+            &linli_core::registry::PersonInput {
+                name: "张三",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let site = linli_store::supplies::create_site(
+            &db,
+            &s,
+            t.grid_a.id,
+            &linli_core::supplies::SiteDraft::parse("网格物资柜", None, false).unwrap(),
+        )
+        .await
+        .unwrap();
+        let item = linli_store::supplies::items(&db).await.unwrap()[0].id;
+        linli_store::supplies::record(
+            &db,
+            &s,
+            site.id,
+            item,
+            &linli_core::supplies::Movement::parse("receipt", 100, None).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        let compound = add(
+            &db,
+            &s,
+            Some(t.community.id),
+            "compound",
+            "康珠小区",
+            Some("C01"),
+        )
+        .await;
+        let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id)
+            .await
+            .unwrap();
+        let person = linli_store::registry::get(&db, &s, person.id)
+            .await
+            .unwrap();
+        assert_eq!(person.node_path, moved.path.child(t.building_a.id));
+        let paths: Vec<(String,)> = sqlx::query_as(
+            "SELECT node_path FROM supply_ledger UNION ALL SELECT node_path FROM supply_balance",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(paths.len(), 2);
+        for (p,) in paths {
+            assert_eq!(p, moved.path.as_str());
+        }
+        assert!(
+            sqlx::query("UPDATE supply_ledger SET delta = 1")
+                .execute(db.pool())
+                .await
+                .is_err(),
+            "what an entry says cannot change"
+        );
+        // A worker of the compound now sees the resident; one bound elsewhere does not.
+        let compound_worker = Scope::for_user(20, "w", Role::Staff, vec![compound.path.clone()]);
+        assert!(linli_store::registry::get(&db, &compound_worker, person.id)
+            .await
+            .is_ok());
+        let grid_b_worker = Scope::for_user(21, "b", Role::GridWorker, vec![t.grid_b.path.clone()]);
+        assert!(linli_store::registry::get(&db, &grid_b_worker, person.id)
+            .await
+            .is_err());
+    }
+);
+
+both_backends!(
+    a_write_waits_for_another_writer_instead_of_failing,
+    |db: Db| async move {
+        // On SQLite a transaction that reads before it writes used to be refused at once
+        // ("database is locked") when another connection held the write lock; write
+        // transactions now take the lock when they begin, so they wait their turn instead.
+        let t = tree(&db).await;
+        let mut other = db.begin_write().await.unwrap();
+        sqlx::query("UPDATE node SET updated_at = updated_at WHERE id = $1")
+            .bind(t.grid_b.id)
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        let rename = {
+            let db = db.clone();
+            let id = t.grid_a.id;
+            tokio::spawn(async move {
+                tree::update(
+                    &db,
+                    &op(),
+                    id,
+                    NodePatch {
+                        name: Some("第一网格"),
+                        ..Default::default()
+                    },
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        other.commit().await.unwrap();
+        let renamed = rename.await.unwrap().unwrap();
+        assert_eq!(renamed.name, "第一网格");
+    }
+);
+
+/// A test that panics before `finish` leaves no directory behind: the database is removed when
+/// its `TestDb` is dropped during the unwinding.
+#[tokio::test]
+async fn a_panicking_test_leaves_no_sqlite_directory() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let failed = tokio::spawn(async move {
+        let t = TestDb::sqlite().await;
+        let _ = tx.send(t.dir.clone());
+        panic!("a failing test");
+    })
+    .await;
+    assert!(failed.is_err());
+    let dir = rx.await.unwrap();
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+}
+
+/// The same on PostgreSQL: the schema goes too.
+#[tokio::test]
+#[cfg_attr(
+    not(linli_pg),
+    ignore = "LINLI_TEST_PG_URL was not set when the tests were built"
+)]
+async fn a_panicking_test_leaves_no_postgres_schema() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let failed = tokio::spawn(async move {
+        let t = TestDb::postgres().await;
+        let _ = tx.send(t.pg_schema().unwrap().to_owned());
+        panic!("a failing test");
+    })
+    .await;
+    assert!(failed.is_err());
+    let schema = rx.await.unwrap();
+    let db = Db::connect(&TestDb::pg_url(), None).await.unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1",
+    )
+    .bind(&schema)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
+    assert_eq!(left, 0, "schema {schema} is left behind");
+}

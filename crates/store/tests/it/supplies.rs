@@ -1,0 +1,783 @@
+//! Supplies store tests, each on SQLite and on PostgreSQL: the ledger's invariants (balance =
+//! sum of entries, never negative, also under concurrent issues), transfers, stock over a
+//! subtree, and who may do what where.
+
+use linli_core::supplies::{Movement, Quantity, SiteDraft};
+use linli_core::{Role, Scope};
+use linli_store::supplies::{self, Site, TransferInput, TransferState};
+use linli_store::tree::Node;
+use linli_store::{both_backends, Db, Page, StoreError};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+
+use crate::support::{
+    arrival, count, high_risk_area, observe, op, registered, street_tree, Street,
+};
+
+struct World {
+    street: Node,
+    community_a: Node,
+    community_b: Node,
+    grid_a: Node,
+    reserve: Site,
+    store_a: Site,
+    store_b: Site,
+    masks: i64,
+}
+
+/// A street with a reserve and two communities, each with a store; community A has a grid.
+async fn world(db: &Db) -> World {
+    let Street {
+        street,
+        community_a,
+        community_b,
+        grid_a,
+        ..
+    } = street_tree(db, None).await;
+    let site = |name: &str, upper: bool| SiteDraft::parse(name, None, upper).unwrap();
+    let reserve = supplies::create_site(db, &op(), street.id, &site("街道储备库", true))
+        .await
+        .unwrap();
+    let store_a = supplies::create_site(db, &op(), community_a.id, &site("社区物资点", false))
+        .await
+        .unwrap();
+    let store_b = supplies::create_site(db, &op(), community_b.id, &site("社区物资点", false))
+        .await
+        .unwrap();
+    let masks = supplies::items(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.name == "医用外科口罩")
+        .unwrap()
+        .id;
+    World {
+        street,
+        community_a,
+        community_b,
+        grid_a,
+        reserve,
+        store_a,
+        store_b,
+        masks,
+    }
+}
+
+fn mv(kind: &str, q: i64, reason: Option<&str>) -> Movement {
+    Movement::parse(kind, q, reason).unwrap()
+}
+
+async fn balance(db: &Db, site: &Site, item: i64) -> i64 {
+    supplies::site_stock(db, &op(), site.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.item.id == item)
+        .unwrap()
+        .quantity
+}
+
+async fn ledger_sum(db: &Db, site: &Site, item: i64) -> i64 {
+    supplies::ledger(db, &op(), site.id, Page::all())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.item_id == item)
+        .map(|e| e.delta)
+        .sum()
+}
+
+both_backends!(
+    a_fresh_database_lists_the_seven_preset_items,
+    |db: Db| async move {
+        let names: Vec<String> = supplies::items(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "医用外科口罩",
+                "N95口罩",
+                "消毒液",
+                "测温枪",
+                "防护服",
+                "手套",
+                "护目镜"
+            ]
+        );
+        db.migrate().await.unwrap();
+        assert_eq!(supplies::items(&db).await.unwrap().len(), 7);
+    }
+);
+
+both_backends!(
+    the_balance_is_always_the_sum_of_the_ledger,
+    |db: Db| async move {
+        let w = world(&db).await;
+        // Random sequences of receipts, issues and adjustments (proptest generates them; the
+        // store runs them): after every step the cache equals the ledger and never goes below
+        // zero, and a refused step changes nothing.
+        let mut runner = TestRunner::deterministic();
+        let steps = proptest::collection::vec((0usize..4, 1i64..120), 1..40);
+        for round in 0..12 {
+            let moves = steps.new_tree(&mut runner).unwrap().current();
+            let site = if round % 2 == 0 {
+                &w.store_a
+            } else {
+                &w.store_b
+            };
+            let mut model = balance(&db, site, w.masks).await;
+            for (k, q) in moves {
+                let m = match k {
+                    0 => mv("receipt", q, None),
+                    1 => mv("issue", q, None),
+                    2 => mv("adjustment", q, Some("damaged")),
+                    _ => mv("adjustment", q, Some("count_correction")),
+                };
+                let entries_before = count(&db, "supply_ledger").await;
+                match supplies::record(&db, &op(), site.id, w.masks, &m, None).await {
+                    Ok(e) => {
+                        model += m.delta();
+                        assert_eq!(e.balance_after, model);
+                    }
+                    Err(StoreError::Conflict { field, .. }) => {
+                        assert_eq!(field, "quantity");
+                        assert!(model + m.delta() < 0, "refused a covered movement");
+                        assert_eq!(count(&db, "supply_ledger").await, entries_before);
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+                assert!(model >= 0);
+            }
+            assert_eq!(balance(&db, site, w.masks).await, model);
+            assert_eq!(ledger_sum(&db, site, w.masks).await, model);
+            assert!(supplies::consistency_check(&db, &op())
+                .await
+                .unwrap()
+                .is_empty());
+        }
+    }
+);
+
+both_backends!(
+    concurrent_issues_never_drive_a_balance_below_zero,
+    |db: Db| async move {
+        let w = world(&db).await;
+        supplies::record(
+            &db,
+            &op(),
+            w.store_a.id,
+            w.masks,
+            &mv("receipt", 100, None),
+            None,
+        )
+        .await
+        .unwrap();
+        // 30 issues of 7 race for 100 units: exactly 14 can be served.
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let db = db.clone();
+            let (site, item) = (w.store_a.id, w.masks);
+            tasks.push(tokio::spawn(async move {
+                supplies::record(&db, &op(), site, item, &mv("issue", 7, None), None).await
+            }));
+        }
+        let mut served = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(e) => {
+                    assert!(e.balance_after >= 0);
+                    served += 1;
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        assert_eq!(served, 14);
+        assert_eq!(balance(&db, &w.store_a, w.masks).await, 2);
+        assert_eq!(ledger_sum(&db, &w.store_a, w.masks).await, 2);
+        assert!(supplies::consistency_check(&db, &op())
+            .await
+            .unwrap()
+            .is_empty());
+    }
+);
+
+both_backends!(
+    the_ledger_refuses_updates_and_deletes,
+    |db: Db| async move {
+        let w = world(&db).await;
+        supplies::record(
+            &db,
+            &op(),
+            w.store_a.id,
+            w.masks,
+            &mv("receipt", 5, None),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(sqlx::query("UPDATE supply_ledger SET delta = 500")
+            .execute(db.pool())
+            .await
+            .is_err());
+        assert!(sqlx::query("DELETE FROM supply_ledger")
+            .execute(db.pool())
+            .await
+            .is_err());
+        assert_eq!(ledger_sum(&db, &w.store_a, w.masks).await, 5);
+        // A cache tampered with behind the store's back is caught by the check.
+        sqlx::query("UPDATE supply_balance SET quantity = 50")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let bad = supplies::consistency_check(&db, &op()).await.unwrap();
+        assert_eq!(bad.len(), 1);
+        assert_eq!((bad[0].cached, bad[0].ledger), (50, 5));
+    }
+);
+
+both_backends!(
+    an_issue_beyond_the_balance_writes_nothing,
+    |db: Db| async move {
+        let w = world(&db).await;
+        supplies::record(
+            &db,
+            &op(),
+            w.store_a.id,
+            w.masks,
+            &mv("receipt", 10, None),
+            None,
+        )
+        .await
+        .unwrap();
+        let (entries, audits) = (count(&db, "supply_ledger").await, count(&db, "audit").await);
+        let err = supplies::record(
+            &db,
+            &op(),
+            w.store_a.id,
+            w.masks,
+            &mv("issue", 11, None),
+            None,
+        )
+        .await
+        .unwrap_err();
+        match err {
+            StoreError::Conflict { field, message } => {
+                assert_eq!(field, "quantity");
+                assert!(message.contains("现有 10"), "{message}");
+            }
+            other => panic!("{other}"),
+        }
+        // Never received anything: also a conflict, not an error.
+        assert!(matches!(
+            supplies::record(
+                &db,
+                &op(),
+                w.store_b.id,
+                w.masks,
+                &mv("issue", 1, None),
+                None
+            )
+            .await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(count(&db, "supply_ledger").await, entries);
+        assert_eq!(count(&db, "audit").await, audits);
+        assert_eq!(balance(&db, &w.store_a, w.masks).await, 10);
+    }
+);
+
+both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
+    let w = world(&db).await;
+    supplies::record(
+        &db,
+        &op(),
+        w.store_a.id,
+        w.masks,
+        &mv("receipt", 100, None),
+        None,
+    )
+    .await
+    .unwrap();
+    let send = |q: i64| TransferInput {
+        from_site_id: w.store_a.id,
+        to_site_id: w.store_b.id,
+        item_id: w.masks,
+        quantity: Quantity::new("quantity", q).unwrap(),
+        note: Some("支援北门社区"),
+    };
+    // More than is on hand: refused, nothing in transit.
+    assert!(matches!(
+        supplies::send_transfer(&db, &op(), &send(101)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let t = supplies::send_transfer(&db, &op(), &send(40))
+        .await
+        .unwrap();
+    assert_eq!(t.state, TransferState::Sent);
+    assert_eq!(balance(&db, &w.store_a, w.masks).await, 60);
+    // In transit towards B: B's stock shows it, the street's total is conserved.
+    let line = |lines: Vec<supplies::StockLine>| {
+        let l = lines.into_iter().find(|l| l.item.id == w.masks).unwrap();
+        (l.quantity, l.in_transit)
+    };
+    assert_eq!(
+        line(supplies::stock(&db, &op(), w.community_b.id).await.unwrap()),
+        (0, 40)
+    );
+    assert_eq!(
+        line(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        (60, 40)
+    );
+    let r = supplies::receive_transfer(&db, &op(), t.id).await.unwrap();
+    assert_eq!(r.state, TransferState::Received);
+    assert_eq!(balance(&db, &w.store_b, w.masks).await, 40);
+    assert_eq!(
+        line(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        (100, 0)
+    );
+    // Once only: neither received again nor cancelled afterwards.
+    assert!(matches!(
+        supplies::receive_transfer(&db, &op(), t.id).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        supplies::cancel_transfer(&db, &op(), t.id).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // A cancelled transfer returns to its source.
+    let t2 = supplies::send_transfer(&db, &op(), &send(25))
+        .await
+        .unwrap();
+    assert_eq!(balance(&db, &w.store_a, w.masks).await, 35);
+    supplies::cancel_transfer(&db, &op(), t2.id).await.unwrap();
+    assert_eq!(balance(&db, &w.store_a, w.masks).await, 60);
+    assert!(matches!(
+        supplies::receive_transfer(&db, &op(), t2.id).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let kinds: Vec<&str> = supplies::ledger(&db, &op(), w.store_a.id, Page::all())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["transfer_return", "transfer_out", "transfer_out", "receipt"]
+    );
+    assert!(supplies::consistency_check(&db, &op())
+        .await
+        .unwrap()
+        .is_empty());
+    let listed = supplies::transfers(&db, &op(), w.community_b.id, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+});
+
+both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
+    let w = world(&db).await;
+    let grid_store = supplies::create_site(
+        &db,
+        &op(),
+        w.grid_a.id,
+        &SiteDraft::parse("网格物资柜", None, false).unwrap(),
+    )
+    .await
+    .unwrap();
+    for (site, q) in [
+        (&w.reserve, 1000),
+        (&w.store_a, 200),
+        (&grid_store, 30),
+        (&w.store_b, 7),
+    ] {
+        supplies::record(&db, &op(), site.id, w.masks, &mv("receipt", q, None), None)
+            .await
+            .unwrap();
+    }
+    let masks_at = |lines: Vec<supplies::StockLine>| {
+        lines
+            .into_iter()
+            .find(|l| l.item.id == w.masks)
+            .unwrap()
+            .quantity
+    };
+    assert_eq!(
+        masks_at(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        1237
+    );
+    assert_eq!(
+        masks_at(supplies::stock(&db, &op(), w.community_a.id).await.unwrap()),
+        230
+    );
+    assert_eq!(
+        masks_at(supplies::stock(&db, &op(), w.grid_a.id).await.unwrap()),
+        30
+    );
+    assert_eq!(
+        masks_at(supplies::stock(&db, &op(), w.community_b.id).await.unwrap()),
+        7
+    );
+    // A threshold above the balance marks the site low, in its own and its ancestors' stock.
+    supplies::set_threshold(&db, &op(), w.store_b.id, w.masks, Some(50))
+        .await
+        .unwrap();
+    let low = |lines: Vec<supplies::StockLine>| {
+        lines
+            .into_iter()
+            .find(|l| l.item.id == w.masks)
+            .unwrap()
+            .low_sites
+    };
+    assert_eq!(
+        low(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        low(supplies::stock(&db, &op(), w.community_a.id).await.unwrap()),
+        0
+    );
+    let sites = supplies::sites(&db, &op(), w.community_a.id).await.unwrap();
+    assert_eq!(sites.len(), 2);
+});
+
+both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
+    let w = world(&db).await;
+    let staff_a = Scope::for_user(2, "staff_a", Role::Staff, vec![w.community_a.path.clone()]);
+    let worker = Scope::for_user(3, "worker", Role::GridWorker, vec![w.grid_a.path.clone()]);
+    let official = Scope::for_user(4, "official", Role::Official, vec![w.street.path.clone()]);
+    let staff_b = Scope::for_user(5, "staff_b", Role::Staff, vec![w.community_b.path.clone()]);
+    let receipt = mv("receipt", 50, None);
+
+    // Staff write at their community's sites; elsewhere the site does not exist for them.
+    supplies::record(&db, &staff_a, w.store_a.id, w.masks, &receipt, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        supplies::record(&db, &staff_a, w.store_b.id, w.masks, &receipt, None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        supplies::get_site(&db, &staff_a, w.reserve.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        supplies::stock(&db, &staff_a, w.street.id).await,
+        Err(StoreError::NotFound)
+    ));
+    // A grid worker sees neither the community's store nor can add one there.
+    assert!(matches!(
+        supplies::ledger(&db, &worker, w.store_a.id, Page::all()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        supplies::create_site(
+            &db,
+            &worker,
+            w.grid_a.id,
+            &SiteDraft::parse("x", None, false).unwrap()
+        )
+        .await,
+        Err(StoreError::Forbidden(_))
+    ));
+    // Officials read the street and dispatch from its reserve, but keep no ledger.
+    assert_eq!(
+        supplies::sites(&db, &official, w.street.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(matches!(
+        supplies::record(&db, &official, w.reserve.id, w.masks, &receipt, None).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    supplies::record(
+        &db,
+        &op(),
+        w.reserve.id,
+        w.masks,
+        &mv("receipt", 500, None),
+        None,
+    )
+    .await
+    .unwrap();
+    let to_b = TransferInput {
+        from_site_id: w.reserve.id,
+        to_site_id: w.store_b.id,
+        item_id: w.masks,
+        quantity: Quantity::new("quantity", 100).unwrap(),
+        note: None,
+    };
+    let t = supplies::send_transfer(&db, &official, &to_b)
+        .await
+        .unwrap();
+    // An official does not dispatch from a community's store.
+    let from_a = TransferInput {
+        from_site_id: w.store_a.id,
+        ..to_b.clone()
+    };
+    assert!(matches!(
+        supplies::send_transfer(&db, &official, &from_a).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    // Only the destination's staff receive: not the sender, not the neighbour.
+    assert!(matches!(
+        supplies::receive_transfer(&db, &official, t.id).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        supplies::receive_transfer(&db, &staff_a, t.id).await,
+        Err(StoreError::NotFound)
+    ));
+    supplies::receive_transfer(&db, &staff_b, t.id)
+        .await
+        .unwrap();
+    // Staff send from their store to a neighbour they cannot read.
+    // (100 is more than store A holds.)
+    assert!(matches!(
+        supplies::send_transfer(&db, &staff_a, &from_a).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let small = TransferInput {
+        quantity: Quantity::new("quantity", 10).unwrap(),
+        ..from_a.clone()
+    };
+    let t2 = supplies::send_transfer(&db, &staff_a, &small)
+        .await
+        .unwrap();
+    assert!(matches!(
+        supplies::cancel_transfer(&db, &staff_b, t2.id).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    supplies::receive_transfer(&db, &staff_b, t2.id)
+        .await
+        .unwrap();
+    assert!(supplies::consistency_check(&db, &op())
+        .await
+        .unwrap()
+        .is_empty());
+});
+
+/// A person in `at` under observation: arrived from a high-risk area (2022 policy).
+async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
+    use linli_store::epidemic::{self, ArrivalInput};
+    if epidemic::risk_areas(db).await.unwrap().is_empty() {
+        high_risk_area(db).await;
+    }
+    let person = registered(db, at, name, id_body, Some("1栋1单元101室")).await;
+    observe(
+        db,
+        ArrivalInput {
+            purpose: None,
+            ..arrival(person, "420111", "2022-07-02")
+        },
+    )
+    .await;
+}
+
+both_backends!(
+    a_reserve_allocates_by_need_all_or_nothing,
+    |db: Db| async move {
+        let w = world(&db).await;
+        observed_person(&db, &w.grid_a, "甲一", "53340119800101001").await;
+        observed_person(&db, &w.grid_a, "甲二", "53340119800101002").await;
+        observed_person(&db, &w.community_b, "乙一", "53340119800101003").await;
+        supplies::record(
+            &db,
+            &op(),
+            w.reserve.id,
+            w.masks,
+            &mv("receipt", 50, None),
+            None,
+        )
+        .await
+        .unwrap();
+        supplies::record(
+            &db,
+            &op(),
+            w.store_b.id,
+            w.masks,
+            &mv("receipt", 4, None),
+            None,
+        )
+        .await
+        .unwrap();
+        let (reserve, available, recipients) =
+            supplies::allocation_basis(&db, &op(), w.reserve.id, w.masks)
+                .await
+                .unwrap();
+        assert_eq!((reserve.id, available), (w.reserve.id, 50));
+        let seen: Vec<(i64, i64, i64)> = recipients
+            .iter()
+            .map(|r| (r.site.id, r.observed, r.on_hand))
+            .collect();
+        assert_eq!(seen, [(w.store_a.id, 2, 0), (w.store_b.id, 1, 4)]);
+        // 2 masks a day for 7 days: A needs 28, B 14 − 4 = 10.
+        let needs: Vec<linli_core::supplies::Need> = recipients
+            .iter()
+            .map(|r| linli_core::supplies::Need {
+                site_id: r.site.id,
+                observed: r.observed,
+                daily_use: 2,
+                days: 7,
+                on_hand: r.on_hand,
+            })
+            .collect();
+        let plan = linli_core::supplies::allocate(available, &needs);
+        let q: Vec<i64> = plan.iter().map(|a| a.quantity).collect();
+        assert_eq!(q, [28, 10]);
+        // Beyond what the reserve holds: nothing is sent.
+        let q = |n: i64| Quantity::new("quantity", n).unwrap();
+        assert!(matches!(
+            supplies::send_allocation(
+                &db,
+                &op(),
+                w.reserve.id,
+                w.masks,
+                &[(w.store_a.id, q(40)), (w.store_b.id, q(20))]
+            )
+            .await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(balance(&db, &w.reserve, w.masks).await, 50);
+        let sent = supplies::send_allocation(
+            &db,
+            &op(),
+            w.reserve.id,
+            w.masks,
+            &[(w.store_a.id, q(28)), (w.store_b.id, q(10))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(balance(&db, &w.reserve, w.masks).await, 12);
+        // A community store is not a reserve.
+        assert!(matches!(
+            supplies::allocation_basis(&db, &op(), w.store_a.id, w.masks).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(supplies::consistency_check(&db, &op())
+            .await
+            .unwrap()
+            .is_empty());
+    }
+);
+
+both_backends!(
+    a_request_goes_from_draft_to_fulfilled_line_by_line,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let staff_a = Scope::for_user(2, "staff_a", Role::Staff, vec![w.community_a.path.clone()]);
+        let official = Scope::for_user(4, "official", Role::Official, vec![w.street.path.clone()]);
+        let gloves = supplies::items(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.name == "手套")
+            .unwrap()
+            .id;
+        let q = |n: i64| Quantity::new("quantity", n).unwrap();
+        supplies::record(
+            &db,
+            &op(),
+            w.reserve.id,
+            w.masks,
+            &mv("receipt", 1000, None),
+            None,
+        )
+        .await
+        .unwrap();
+        supplies::record(
+            &db,
+            &op(),
+            w.reserve.id,
+            gloves,
+            &mv("receipt", 100, None),
+            None,
+        )
+        .await
+        .unwrap();
+
+        let r = supplies::create_request(
+            &db,
+            &staff_a,
+            w.store_a.id,
+            &[(w.masks, q(500)), (gloves, q(80))],
+            Some("隔离户增多"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.state, supplies::RequestState::Draft);
+        assert_eq!(r.to_node_id, w.street.id);
+        // Officials do not decide a draft; the community submits it first.
+        assert!(matches!(
+            supplies::approve_request(&db, &official, r.id, &[(w.masks, 400)]).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            supplies::submit_request(&db, &official, r.id).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        supplies::submit_request(&db, &staff_a, r.id).await.unwrap();
+        // Staff do not approve their own request; more than asked is refused.
+        assert!(matches!(
+            supplies::approve_request(&db, &staff_a, r.id, &[(w.masks, 400)]).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            supplies::approve_request(&db, &official, r.id, &[(w.masks, 600)]).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let r = supplies::approve_request(&db, &official, r.id, &[(w.masks, 400), (gloves, 80)])
+            .await
+            .unwrap();
+        assert_eq!(r.state, supplies::RequestState::Approved);
+        // Part now, the rest later; never beyond what was approved.
+        let r = supplies::fulfil_request(&db, &official, r.id, w.reserve.id, &[(w.masks, q(300))])
+            .await
+            .unwrap();
+        assert_eq!(r.state, supplies::RequestState::PartlyFulfilled);
+        assert!(matches!(
+            supplies::fulfil_request(&db, &official, r.id, w.reserve.id, &[(w.masks, q(101))])
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        let r = supplies::fulfil_request(
+            &db,
+            &official,
+            r.id,
+            w.reserve.id,
+            &[(w.masks, q(100)), (gloves, q(80))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.state, supplies::RequestState::Fulfilled);
+        let fulfilled: Vec<i64> = r.lines.iter().map(|l| l.fulfilled).collect();
+        assert_eq!(fulfilled, [400, 80]);
+        assert_eq!(balance(&db, &w.reserve, w.masks).await, 600);
+        // The transfers wait for the community to receive them.
+        let sent = supplies::transfers(&db, &staff_a, w.community_a.id, Some("sent"))
+            .await
+            .unwrap();
+        assert_eq!(sent.len(), 3);
+        // The neighbour sees none of it.
+        let staff_b = Scope::for_user(5, "staff_b", Role::Staff, vec![w.community_b.path.clone()]);
+        assert!(matches!(
+            supplies::get_request(&db, &staff_b, r.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            supplies::requests(&db, &official, w.street.id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);

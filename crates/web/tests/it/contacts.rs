@@ -1,0 +1,530 @@
+//! Cases, close contacts and the chain of transmission over HTTP, on SQLite and on PostgreSQL:
+//! the API contract (201/200/409/422 with fields), the chain as JSON and as SVG (masked names,
+//! anonymous out-of-scope persons), and the pages with their forms.
+
+use crate::support::*;
+
+use linli_core::registry::PersonInput;
+use linli_core::Scope;
+use linli_store::accounts::{self};
+use linli_store::registry::{self, Placement};
+use linli_store::testing::TestDb;
+use linli_store::tree::Node;
+use linli_store::Db;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn resident(db: &Db, at: &Node, name: &str) -> i64 {
+    registry::create(
+        db,
+        &Scope::operator(),
+        &Placement {
+            node_id: at.id,
+            ..Default::default()
+        },
+        &PersonInput {
+            name,
+            address: Some("3栋2单元501室"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .0
+    .id
+}
+
+/// Clear names that must never appear in a chain.
+const NAMES: [&str; 5] = ["张病例", "李密接", "王密接", "乙网格秘密", "赵次密"];
+
+struct World {
+    case: i64,
+    li: i64,
+    wang: i64,
+    b_person: i64,
+    zhao: i64,
+    worker: String,
+    worker_b: String,
+    staff: String,
+}
+
+async fn world(db: &Db) -> World {
+    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
+    let community = node(
+        db,
+        Some(district.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100003"),
+    )
+    .await;
+    let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
+    let grid_b = node(db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let worker_id = user(db, "worker_a", "grid_worker", &[grid_a.id]).await;
+    let worker_b_id = user(db, "worker_b", "grid_worker", &[grid_b.id]).await;
+    let staff_id = user(db, "staff", "staff", &[community.id]).await;
+    let token = |id| async move {
+        accounts::issue_token(db, &Scope::operator(), id, "test")
+            .await
+            .unwrap()
+    };
+    World {
+        case: resident(db, &grid_a, "张病例").await,
+        li: resident(db, &grid_a, "李密接").await,
+        wang: resident(db, &grid_a, "王密接").await,
+        b_person: resident(db, &grid_b, "乙网格秘密").await,
+        zhao: resident(db, &grid_a, "赵次密").await,
+        worker: token(worker_id).await,
+        worker_b: token(worker_b_id).await,
+        staff: token(staff_id).await,
+    }
+}
+
+async fn post_json(app: &App, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let r = client()
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_text(app: &App, token: &str, path: &str) -> (StatusCode, String, String) {
+    let r = client()
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, r.text().await.unwrap())
+}
+
+fn fields(body: &Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn api(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+
+    // Cases.
+    let (s, body) = post_json(&app, &w.worker, "/api/v1/cases", json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["person_id", "kind", "diagnosed_on"]);
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/cases",
+        json!({"person_id": w.case, "kind": "confirmed", "diagnosed_on": "2022-07-03"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["kind_label"], "确诊病例");
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/cases",
+        json!({"person_id": w.case, "kind": "asymptomatic", "diagnosed_on": "2022-07-03"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(fields(&body), ["person_id"]);
+    // Another grid's person: not found for the worker.
+    let (s, _) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/cases",
+        json!({"person_id": w.b_person, "kind": "confirmed", "diagnosed_on": "2022-07-03"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Contacts: bad input names each field, nothing stored.
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.li, "source_person_id": w.case, "type": "朋友", "last_contact_on": "2099-01-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["type"]);
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.li, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2099-01-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["last_contact_on"]);
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.li, "source_person_id": w.wang, "type": "secondary_contact", "last_contact_on": "2022-07-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("次密接"));
+
+    // A close contact, then a later contact with the same case.
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.li, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2022-07-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["type"], "close_contact");
+    assert_eq!(body["classification"]["measure"], "centralized_quarantine");
+    assert_eq!(body["classification"]["start"], "2022-07-01");
+    assert_eq!(body["classification"]["until"], "2022-07-10");
+    assert_eq!(body["classification"]["policy_version"], "ninth-edition@1");
+    let obs = body["observation_id"].as_i64().unwrap();
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.li, "source_person_id": w.case, "type": "密接", "last_contact_on": "2022-07-03"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["created"], false);
+    assert_eq!(body["observation_id"], obs);
+    assert_eq!(body["observation_until"], "2022-07-12");
+    // A cycle: the case as a contact of its own contact.
+    post_json(
+        &app,
+        &w.worker,
+        "/api/v1/cases",
+        json!({"person_id": w.li, "kind": "asymptomatic", "diagnosed_on": "2022-07-04"}),
+    )
+    .await;
+    let (s, body) = post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.case, "source_person_id": w.li, "type": "close_contact", "last_contact_on": "2022-07-02"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("循环")
+            || body.to_string().contains("循环")
+    );
+
+    // The community's staff link a person of grid B, and a secondary contact of them in grid A.
+    let (s, body) = post_json(
+        &app,
+        &w.staff,
+        "/api/v1/contacts",
+        json!({"person_id": w.b_person, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2022-07-02"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, body) = post_json(
+        &app,
+        &w.staff,
+        "/api/v1/contacts",
+        json!({"person_id": w.zhao, "source_person_id": w.b_person, "type": "secondary_contact", "last_contact_on": "2022-07-02"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["classification"]["measure"], "home_quarantine");
+    post_json(
+        &app,
+        &w.worker,
+        "/api/v1/contacts",
+        json!({"person_id": w.wang, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2022-07-02"}),
+    )
+    .await;
+
+    // The worker's chain: grid B's person is an anonymous node.
+    let (s, _, text) = get_text(&app, &w.worker, &format!("/api/v1/cases/{}/chain", w.case)).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    for n in NAMES {
+        assert!(!text.contains(n), "the chain shows {n}: {text}");
+    }
+    let chain: Value = serde_json::from_str(&text).unwrap();
+    let nodes = chain["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5);
+    assert_eq!(chain["edges"].as_array().unwrap().len(), 4);
+    assert_eq!(nodes[0]["label"], "张**");
+    assert_eq!(nodes[0]["case_kind"], "confirmed");
+    let hidden: Vec<&Value> = nodes.iter().filter(|n| n["in_scope"] == false).collect();
+    assert_eq!(hidden.len(), 1);
+    assert_eq!(hidden[0]["label"], "辖区外人员");
+    assert!(hidden[0]["person_id"].is_null() && hidden[0]["last_contact_on"].is_null());
+    assert!(!nodes.iter().any(|n| n["person_id"] == w.b_person));
+    let zhao = nodes.iter().find(|n| n["person_id"] == w.zhao).unwrap();
+    assert_eq!(zhao["generation"], 2);
+    assert_eq!(zhao["type"], "secondary_contact");
+
+    // The SVG: masked names only, the anonymous node, a line per link.
+    let (s, ct, svg) = get_text(
+        &app,
+        &w.worker,
+        &format!("/api/v1/cases/{}/chain.svg", w.case),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("image/svg+xml"), "{ct}");
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    for n in NAMES {
+        assert!(!svg.contains(n), "the SVG shows {n}");
+    }
+    assert!(svg.contains("张** · 确诊") && svg.contains("赵** · 次密接"));
+    assert!(svg.contains("辖区外人员"));
+    assert_eq!(svg.matches("<line ").count(), 4);
+    assert_eq!(svg.matches("<rect ").count(), 5);
+    assert!(!svg.contains(&format!("/persons/{}/", w.b_person)));
+
+    // Staff see the whole chain; grid B's worker cannot open grid A's case.
+    let (_, _, staff_svg) = get_text(
+        &app,
+        &w.staff,
+        &format!("/api/v1/cases/{}/chain.svg", w.case),
+    )
+    .await;
+    assert!(!staff_svg.contains("辖区外人员") && staff_svg.contains("乙*** · 密接"));
+    for path in ["chain", "chain.svg"] {
+        let (s, _, text) = get_text(
+            &app,
+            &w.worker_b,
+            &format!("/api/v1/cases/{}/{path}", w.case),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(!text.contains("张"));
+    }
+    // Clear names: refused to the grid worker, shown to staff.
+    let (s, _) = post_json(
+        &app,
+        &w.worker,
+        &format!("/api/v1/cases/{}/chain/unmask", w.case),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = post_json(
+        &app,
+        &w.staff,
+        &format!("/api/v1/cases/{}/chain/unmask", w.case),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["nodes"][0]["label"], "张病例");
+    assert!(body.to_string().contains("乙网格秘密"));
+    // A person who is not a case has no chain.
+    let (s, _, _) = get_text(&app, &w.worker, &format!("/api/v1/cases/{}/chain", w.wang)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The list of cases keeps to the scope.
+    let (_, _, text) = get_text(&app, &w.worker, "/api/v1/cases").await;
+    let cases: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(cases["cases"].as_array().unwrap().len(), 2);
+    let (_, _, text) = get_text(&app, &w.worker_b, "/api/v1/cases").await;
+    assert!(text.contains("\"cases\":[]"), "{text}");
+    app.t.finish().await;
+}
+
+on_both!(contacts_api, api);
+
+async fn pages(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let url = |p: String| format!("{}{p}", app.base);
+    let c = client();
+    let login = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", "worker_a"),
+            ("password", "test-pass-123"),
+            ("csrf", csrf_in(&login).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = c
+        .get(url(format!("/persons/{}/contacts", w.case)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("标记为病例"));
+    let csrf = csrf_in(&page);
+
+    // Mark the case: a future date is refused with the form kept, then accepted.
+    let r = c
+        .post(url(format!("/persons/{}/case", w.case)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "confirmed"),
+            ("diagnosed_on", "2099-01-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("诊断日期："));
+    let r = c
+        .post(url(format!("/persons/{}/case", w.case)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "confirmed"),
+            ("diagnosed_on", "2022-07-03"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Link a close contact from their page: the case is offered as a source.
+    let page = c
+        .get(url(format!("/persons/{}/contacts", w.li)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!(
+        "<option value=\"{}\">张病例（确诊病例）</option>",
+        w.case
+    )));
+    let case = w.case.to_string();
+    let r = c
+        .post(url(format!("/persons/{}/contacts", w.li)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("type", "secondary_contact"),
+            ("source_person_id", case.as_str()),
+            ("last_contact_on", "2022-07-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("来源：「次密接」的来源必须是已登记的密接"),
+        "{text}"
+    );
+    assert!(
+        text.contains("value=\"2022-07-01\""),
+        "the form is filled back"
+    );
+    let r = c
+        .post(url(format!("/persons/{}/contacts", w.li)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("type", "close_contact"),
+            ("source_person_id", case.as_str()),
+            ("last_contact_on", "2022-07-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = c
+        .get(url(format!("/persons/{}/contacts?notice=contact", w.li)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("集中隔离") && page.contains("2022-07-10"),
+        "{page}"
+    );
+    assert!(page.contains("张**"));
+
+    // A CSRF-less post changes nothing.
+    let r = c
+        .post(url(format!("/persons/{}/contacts", w.wang)))
+        .form(&[
+            ("type", "close_contact"),
+            ("source_person_id", case.as_str()),
+            ("last_contact_on", "2022-07-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // The chain page embeds the SVG, without clear names of the chain.
+    let r = c
+        .get(url(format!("/epidemic/cases/{}", w.case)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<svg") && page.contains("李** · 密接"));
+    assert!(
+        !page.contains("/unmask"),
+        "a grid worker is not offered clear names"
+    );
+    let r = c
+        .post(url(format!("/epidemic/cases/{}/unmask", w.case)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    for n in NAMES {
+        assert!(!page.contains(n), "the chain page shows {n}");
+    }
+    let list = c
+        .get(url("/epidemic/cases".to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&format!("/epidemic/cases/{}", w.case)));
+    // Another grid's person page is not found.
+    let r = c
+        .get(url(format!("/persons/{}/contacts", w.b_person)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    app.t.finish().await;
+}
+
+on_both!(contacts_pages, pages);

@@ -1,0 +1,151 @@
+//! The epidemic dashboard on /epidemic and /api/v1/epidemic/dashboard against the real server on
+//! SQLite and on PostgreSQL: a community's table has a row per grid plus 本级直属 and the total,
+//! rows drill down, and a grid worker cannot open a node outside their grid.
+
+use crate::support::*;
+
+use linli_core::epidemic::policy::DivisionCode;
+use linli_core::kernel::clock::today;
+use linli_core::registry::PersonInput;
+use linli_core::Scope;
+use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
+use linli_store::registry::{self, Placement};
+use linli_store::testing::TestDb;
+use linli_store::tree::Node;
+use linli_store::Db;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A resident of `at` screened on arrival today.
+async fn arrived_today(db: &Db, at: &Node, name: &str) {
+    let (p, _) = registry::create(
+        db,
+        &Scope::operator(),
+        &Placement {
+            node_id: at.id,
+            ..Default::default()
+        },
+        &PersonInput {
+            name,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    epidemic::record_arrival(
+        db,
+        &Scope::operator(),
+        ArrivalInput {
+            person: ArrivalPerson::Registered(p.id),
+            origin_code: DivisionCode::parse("110101").unwrap(),
+            arrived_on: today(),
+            purpose: None,
+            symptoms: Vec::new(),
+            temperature: None,
+            source: ArrivalSource::Worker,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn flow(t: TestDb) {
+    let app = spawn(t).await;
+    let base = app.base.clone();
+    let db = app.db();
+    let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
+    let street = node(
+        &db,
+        Some(district.id),
+        "street",
+        "建塘镇",
+        Some("533401100"),
+    )
+    .await;
+    let community = node(
+        &db,
+        Some(street.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100003"),
+    )
+    .await;
+    let grid_a = node(&db, Some(community.id), "grid", "甲网格", Some("GA")).await;
+    let grid_b = node(&db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    user(&db, "staff", "staff", &[community.id]).await;
+    user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
+    arrived_today(&db, &grid_a, "甲一").await;
+    arrived_today(&db, &grid_a, "甲二").await;
+    arrived_today(&db, &grid_b, "乙一").await;
+    arrived_today(&db, &community, "直属一").await;
+
+    // Staff open their community: a row per grid linking down, 本级直属 and the total.
+    let staff = sign_in(&app, "staff").await.0;
+    let (status, html) = get(&staff, format!("{base}/epidemic")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("疫情看板 · 里布嘎社区"), "{html}");
+    assert!(html.contains(&format!("href=\"/epidemic?node_id={}\">甲网格", grid_a.id)));
+    assert!(html.contains(&format!("href=\"/epidemic?node_id={}\">乙网格", grid_b.id)));
+    assert!(html.contains("本级直属"));
+    assert!(html.contains("合计"));
+    // Drill down to grid A: its own dashboard, with a link back up.
+    let (status, html) = get(&staff, format!("{base}/epidemic?node_id={}", grid_a.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("疫情看板 · 甲网格"));
+    assert!(html.contains(&format!(
+        "href=\"/epidemic?node_id={}\">↑ 上级：里布嘎社区",
+        community.id
+    )));
+
+    // The API gives the same figures, and they add up.
+    let r = staff
+        .get(format!(
+            "{base}/api/v1/epidemic/dashboard?node_id={}",
+            community.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["total"]["arrivals_today"], 4);
+    assert_eq!(v["direct"]["arrivals_today"], 1);
+    assert_eq!(v["children"][0]["name"], "甲网格");
+    assert_eq!(v["children"][0]["figures"]["arrivals_today"], 2);
+    assert_eq!(v["children"][1]["figures"]["arrivals_today"], 1);
+    // Above the staff's community: not found.
+    let (status, _) = get(&staff, format!("{base}/epidemic?node_id={}", street.id)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A grid worker: their grid by default; grid B, the community or nonsense are not found.
+    let worker = sign_in(&app, "worker_a").await.0;
+    let (status, html) = get(&worker, format!("{base}/epidemic")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("疫情看板 · 甲网格"));
+    assert!(
+        !html.contains("上级：里布嘎社区"),
+        "the community is not theirs"
+    );
+    for q in [
+        grid_b.id.to_string(),
+        community.id.to_string(),
+        "abc".to_owned(),
+    ] {
+        let (status, html) = get(&worker, format!("{base}/epidemic?node_id={q}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{q}");
+        assert!(!html.contains("乙网格"), "{q}");
+        let r = worker
+            .get(format!("{base}/api/v1/epidemic/dashboard?node_id={q}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(r.status().as_u16(), 400 | 404),
+            "{q}: {}",
+            r.status()
+        );
+    }
+    app.finish().await;
+}
+
+on_both!(epidemic_dashboard, flow);

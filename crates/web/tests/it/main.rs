@@ -1,0 +1,21 @@
+//! The web tests: the real server on an ephemeral port, with a fresh database each, driven over HTTP.
+//! One binary for the crate (linking is most of a cold `cargo test` on 2 cores).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod api;
+mod checkpoint_pages;
+mod contacts;
+mod dashboard;
+mod declare;
+mod enterprises;
+mod epidemic_pages;
+mod import;
+mod open311;
+mod policies;
+mod report_mappings;
+mod reports;
+mod request_categories;
+mod requests;
+mod supplies;

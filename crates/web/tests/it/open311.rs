@@ -1,0 +1,698 @@
+//! Open311 GeoReport v2 conformance, against the real server on SQLite and on PostgreSQL,
+//! written from the spec (wiki.open311.org/GeoReport_v2): every method in both formats, every
+//! field of each document, the filters of GET requests, and the error document
+//! (`[{code, description}]`, `<errors><error>…`) with its HTTP status.
+
+use crate::support::*;
+
+use linli_core::Scope;
+use linli_store::accounts::{self, NewUser};
+use linli_store::requests;
+use linli_store::testing::TestDb;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Resp {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {}", self.text))
+    }
+}
+
+async fn send(r: reqwest::RequestBuilder) -> Resp {
+    let r = r.send().await.unwrap();
+    Resp {
+        status: r.status(),
+        content_type: r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default(),
+        text: r.text().await.unwrap(),
+    }
+}
+
+async fn get(app: &App, path: &str) -> Resp {
+    send(client().get(format!("{}{path}", app.base))).await
+}
+
+async fn post_form(app: &App, path: &str, form: &[(&str, &str)]) -> Resp {
+    send(client().post(format!("{}{path}", app.base)).form(form)).await
+}
+
+/// The spec's error document in JSON: one error with this code.
+fn assert_json_error(r: &Resp, code: u16) {
+    assert_eq!(r.status.as_u16(), code, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "{}",
+        r.content_type
+    );
+    let v = r.json();
+    let errors = v.as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["code"], code);
+    assert!(!errors[0]["description"].as_str().unwrap().is_empty());
+    assert_eq!(
+        errors[0].as_object().unwrap().len(),
+        2,
+        "only code and description"
+    );
+}
+
+fn assert_xml_error(r: &Resp, code: u16) {
+    assert_eq!(r.status.as_u16(), code, "{}", r.text);
+    assert!(r.content_type.starts_with("text/xml"), "{}", r.content_type);
+    assert!(
+        r.text
+            .starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><errors><error>"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains(&format!("<code>{code}</code><description>")),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.ends_with("</description></error></errors>"),
+        "{}",
+        r.text
+    );
+}
+
+const REQUEST_FIELDS: [&str; 17] = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+];
+
+async fn conformance(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let d = node(&db, None, "district", "香格里拉市", Some("533401")).await;
+    let street = node(&db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
+    let a = node(
+        &db,
+        Some(street.id),
+        "community",
+        "里布嘎社区",
+        Some("533401100003"),
+    )
+    .await;
+    let b = node(
+        &db,
+        Some(street.id),
+        "community",
+        "北门社区",
+        Some("533401100004"),
+    )
+    .await;
+    let (_, key_a) = requests::create_api_key(&db, &Scope::operator(), "12345热线", a.id, 0)
+        .await
+        .unwrap();
+    let (_, key_b) = requests::create_api_key(&db, &Scope::operator(), "北门小程序", b.id, 0)
+        .await
+        .unwrap();
+
+    // GET services, both formats, every field.
+    let r = get(&app, "/open311/v2/services.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type.starts_with("application/json"));
+    let services = r.json();
+    let services = services.as_array().unwrap();
+    assert_eq!(services.len(), 4);
+    let mut keys: Vec<&str> = services[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "description",
+            "group",
+            "keywords",
+            "metadata",
+            "service_code",
+            "service_name",
+            "type"
+        ]
+    );
+    assert_eq!(services[0]["service_code"], "emergency");
+    assert_eq!(services[0]["service_name"], "紧急诉求");
+    assert_eq!(services[0]["metadata"], false);
+    assert_eq!(services[0]["type"], "realtime");
+    let r = get(&app, "/open311/v2/services.xml").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type.starts_with("text/xml"));
+    assert!(r.text.starts_with(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><services><service><service_code>emergency</service_code>\
+         <service_name>紧急诉求</service_name><description>"
+    ), "{}", r.text);
+    assert!(r.text.contains("<metadata>false</metadata><type>realtime</type><keywords></keywords><group>接诉即办</group></service>"));
+    assert_eq!(r.text.matches("<service>").count(), 4);
+    assert!(r.text.ends_with("</service></services>"));
+
+    // GET a service definition.
+    let r = get(&app, "/open311/v2/services/utilities.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json(),
+        json!({"service_code": "utilities", "attributes": []})
+    );
+    let r = get(&app, "/open311/v2/services/utilities.xml").await;
+    assert_eq!(
+        r.text,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><service_definition><service_code>utilities</service_code><attributes></attributes></service_definition>"
+    );
+    assert_json_error(&get(&app, "/open311/v2/services/nope.json").await, 404);
+    assert_xml_error(&get(&app, "/open311/v2/services/nope.xml").await, 404);
+    assert_xml_error(&get(&app, "/open311/v2/services.html").await, 404);
+
+    // POST a request: the key, the service code and a location are required.
+    let p = "/open311/v2/requests.json";
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("service_code", "general"),
+                ("lat", "27.8"),
+                ("long", "99.7"),
+            ],
+        )
+        .await,
+        403,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", "wrong"),
+                ("service_code", "general"),
+                ("lat", "27.8"),
+                ("long", "99.7"),
+            ],
+        )
+        .await,
+        403,
+    );
+    assert_xml_error(
+        &post_form(&app, "/open311/v2/requests.xml", &[("api_key", "wrong")]).await,
+        403,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[("api_key", &key_a), ("lat", "27.8"), ("long", "99.7")],
+        )
+        .await,
+        400,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", &key_a),
+                ("service_code", "nope"),
+                ("lat", "27.8"),
+                ("long", "99.7"),
+            ],
+        )
+        .await,
+        404,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", &key_a),
+                ("service_code", "general"),
+                ("description", "x"),
+            ],
+        )
+        .await,
+        400,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", &key_a),
+                ("service_code", "general"),
+                ("lat", "north"),
+                ("long", "99.7"),
+            ],
+        )
+        .await,
+        400,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", &key_a),
+                ("service_code", "general"),
+                ("lat", "127.8"),
+                ("long", "99.7"),
+            ],
+        )
+        .await,
+        400,
+    );
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", &key_a),
+                ("service_code", "general"),
+                ("address_string", "x"),
+                ("phone", "12"),
+            ],
+        )
+        .await,
+        400,
+    );
+    let long_text = "长".repeat(4001);
+    assert_json_error(
+        &post_form(
+            &app,
+            p,
+            &[
+                ("api_key", &key_a),
+                ("service_code", "general"),
+                ("address_string", "x"),
+                ("description", &long_text),
+            ],
+        )
+        .await,
+        400,
+    );
+    let before = requests::list(
+        &db,
+        &Scope::operator(),
+        &Default::default(),
+        linli_store::Page::new(None, None),
+        0,
+    )
+    .await
+    .unwrap();
+    assert!(before.is_empty(), "refused posts store nothing");
+
+    let r = post_form(
+        &app,
+        p,
+        &[
+            ("api_key", &key_a),
+            ("service_code", "utilities"),
+            ("lat", "27.83"),
+            ("long", "99.70"),
+            ("address_string", "3栋 <2单元> & 车库"),
+            ("description", "停水了 \"一整天\""),
+            ("first_name", "阿姨"),
+            ("last_name", "王"),
+            ("phone", "13612348609"),
+            ("email", "w@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let created = r.json();
+    let created = created.as_array().unwrap();
+    assert_eq!(created.len(), 1);
+    let mut keys: Vec<&str> = created[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "account_id",
+            "service_notice",
+            "service_request_id",
+            "token"
+        ]
+    );
+    let id1 = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token1 = created[0]["token"].as_str().unwrap().to_owned();
+    assert_eq!(id1.len(), 14);
+    assert_eq!(
+        created[0]["service_notice"],
+        "已受理，24 小时内响应，1 天内办结"
+    );
+    let r = post_form(
+        &app,
+        "/open311/v2/requests.xml",
+        &[
+            ("api_key", &key_a),
+            ("service_code", "general"),
+            ("address_string", "5栋"),
+            ("description", "路灯不亮"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>"), "{}", r.text);
+    assert!(r.text.contains("</service_request_id><token>"));
+    assert!(
+        r.text
+            .ends_with("<account_id/></request></service_requests>"),
+        "{}",
+        r.text
+    );
+    let id2 = r
+        .text
+        .split("<service_request_id>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Without a description, the service's name stands in.
+    let r = post_form(
+        &app,
+        p,
+        &[
+            ("api_key", &key_b),
+            ("service_code", "emergency"),
+            ("address_id", "B-12"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let id_b = r.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Posted requests land in the key's node inbox, masked, by channel open311.
+    let in_a = requests::list(
+        &db,
+        &Scope::for_user(1, "x", linli_core::Role::Staff, vec![a.path.clone()]),
+        &Default::default(),
+        linli_store::Page::new(None, None),
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(in_a.len(), 2);
+    let first = in_a.iter().find(|r| r.tracking_number == id1).unwrap();
+    assert_eq!(first.channel, linli_core::requests::Channel::Open311);
+    assert_eq!(first.reporter_name.as_deref(), Some("王阿姨"));
+    assert_eq!(first.reporter_phone_masked.as_deref(), Some("136****8609"));
+    assert_eq!(first.created_by, "open311:12345热线");
+
+    // GET requests needs a key and sees only its node.
+    assert_json_error(&get(&app, "/open311/v2/requests.json").await, 403);
+    assert_xml_error(
+        &get(&app, "/open311/v2/requests.xml?api_key=wrong").await,
+        403,
+    );
+    let list = |q: String| {
+        let base = app.base.clone();
+        async move {
+            let r = send(client().get(format!("{base}/open311/v2/requests.json?{q}"))).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["service_request_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let ka = format!("api_key={key_a}");
+    assert_eq!(list(ka.clone()).await, [id2.clone(), id1.clone()]);
+    assert_eq!(
+        list(format!("api_key={key_b}")).await,
+        std::slice::from_ref(&id_b)
+    );
+    assert_eq!(
+        list(format!("{ka}&service_code=utilities")).await,
+        std::slice::from_ref(&id1)
+    );
+    assert_eq!(
+        list(format!("{ka}&service_code=utilities,general")).await,
+        [id2.clone(), id1.clone()]
+    );
+    assert_eq!(
+        list(format!("{ka}&service_request_id={id1},{id_b}")).await,
+        std::slice::from_ref(&id1),
+        "B's id is not A's to read"
+    );
+    assert_eq!(
+        list(format!("{ka}&status=open")).await,
+        [id2.clone(), id1.clone()]
+    );
+    assert_eq!(
+        list(format!("{ka}&status=closed")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(format!("{ka}&status=open,closed")).await,
+        [id2.clone(), id1.clone()]
+    );
+    assert_eq!(
+        list(format!(
+            "{ka}&start_date=2000-01-01T00:00:00Z&end_date=2000-01-02T00:00:00%2B08:00"
+        ))
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(format!("{ka}&start_date=2000-01-01T00:00:00Z"))
+            .await
+            .len(),
+        2
+    );
+    assert_json_error(
+        &get(
+            &app,
+            &format!("/open311/v2/requests.json?{ka}&start_date=yesterday"),
+        )
+        .await,
+        400,
+    );
+    assert_json_error(
+        &get(
+            &app,
+            &format!("/open311/v2/requests.json?{ka}&status=pending"),
+        )
+        .await,
+        400,
+    );
+
+    // Every field of a request, in both formats, with escaping; never the reporter's phone.
+    let r = get(&app, &format!("/open311/v2/requests/{id1}.json?{ka}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    let one = &doc.as_array().unwrap()[0];
+    let mut keys: Vec<&str> = one
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    let mut want = REQUEST_FIELDS.to_vec();
+    want.sort();
+    assert_eq!(keys, want);
+    assert_eq!(one["status"], "open");
+    assert_eq!(one["service_code"], "utilities");
+    assert_eq!(one["service_name"], "水电气热");
+    assert_eq!(one["description"], "停水了 \"一整天\"");
+    assert_eq!(one["address"], "3栋 <2单元> & 车库");
+    assert_eq!(one["lat"], 27.83);
+    assert_eq!(one["long"], 99.7);
+    assert_eq!(one["agency_responsible"], "里布嘎社区");
+    assert!(one["requested_datetime"]
+        .as_str()
+        .unwrap()
+        .ends_with("+08:00"));
+    assert!(!r.text.contains("8609") && !r.text.contains("王阿姨"));
+    let r = get(&app, &format!("/open311/v2/requests/{id1}.xml?{ka}")).await;
+    assert!(r.text.starts_with(&format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>{id1}</service_request_id><status>open</status>"
+    )), "{}", r.text);
+    assert!(
+        r.text
+            .contains("<description>停水了 &quot;一整天&quot;</description>"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("<address>3栋 &lt;2单元&gt; &amp; 车库</address><address_id/><zipcode/><lat>27.83</lat><long>99.7</long><media_url/></request></service_requests>"), "{}", r.text);
+    for f in REQUEST_FIELDS {
+        assert!(
+            r.text.contains(&format!("<{f}>")) || r.text.contains(&format!("<{f}/>")),
+            "{f}"
+        );
+    }
+    assert_json_error(
+        &get(&app, &format!("/open311/v2/requests/{id_b}.json?{ka}")).await,
+        404,
+    );
+    assert_xml_error(
+        &get(
+            &app,
+            &format!("/open311/v2/requests/20000101000000.xml?{ka}"),
+        )
+        .await,
+        404,
+    );
+    assert_json_error(
+        &get(&app, &format!("/open311/v2/requests/{id1}.json")).await,
+        403,
+    );
+
+    // Tokens.
+    let r = get(&app, &format!("/open311/v2/tokens/{token1}.json?{ka}")).await;
+    assert_eq!(
+        r.json(),
+        json!([{"service_request_id": id1, "token": token1}])
+    );
+    let r = get(&app, &format!("/open311/v2/tokens/{token1}.xml?{ka}")).await;
+    assert_eq!(r.text, format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>{id1}</service_request_id><token>{token1}</token></request></service_requests>"));
+    assert_json_error(
+        &get(
+            &app,
+            &format!("/open311/v2/tokens/{token1}.json?api_key={key_b}"),
+        )
+        .await,
+        404,
+    );
+    assert_json_error(
+        &get(&app, &format!("/open311/v2/tokens/nope.json?{ka}")).await,
+        404,
+    );
+
+    // Closed in Linli is closed in Open311, with what was done as the notes.
+    let op = Scope::operator();
+    let rid = in_a.iter().find(|r| r.tracking_number == id1).unwrap().id;
+    let now = linli_core::kernel::clock::now_ms();
+    use linli_core::requests::{Action, Target};
+    requests::transition(
+        &db,
+        &op,
+        rid,
+        &Action::Dispatch {
+            target: Target::Node(a.id),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    requests::transition(&db, &op, rid, &Action::Accept, now)
+        .await
+        .unwrap();
+    requests::transition(
+        &db,
+        &op,
+        rid,
+        &Action::resolve_with("已恢复供水").unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    requests::transition(&db, &op, rid, &Action::close_with("").unwrap(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        list(format!("{ka}&status=closed")).await,
+        std::slice::from_ref(&id1)
+    );
+    let r = get(&app, &format!("/open311/v2/requests/{id1}.json?{ka}")).await;
+    assert_eq!(r.json()[0]["status"], "closed");
+    assert_eq!(r.json()[0]["status_notes"], "已恢复供水");
+
+    // A photo added in Linli is given as media_url: this server's address of it.
+    assert_eq!(r.json()[0]["media_url"], serde_json::Value::Null);
+    requests::attach_photo(&db, &op, rid, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", now)
+        .await
+        .unwrap();
+    let photo_url = format!("/api/v1/requests/{rid}/photo");
+    let r = get(&app, &format!("/open311/v2/requests/{id1}.json?{ka}")).await;
+    assert_eq!(r.json()[0]["media_url"], photo_url.as_str());
+    let r = get(&app, &format!("/open311/v2/requests/{id1}.xml?{ka}")).await;
+    assert!(
+        r.text
+            .contains(&format!("<media_url>{photo_url}</media_url>")),
+        "{}",
+        r.text
+    );
+
+    // Reads are audited.
+    let audit = linli_store::infra::audit::list(
+        &db,
+        &op,
+        &linli_store::infra::audit::AuditFilter {
+            action_prefix: Some("request.api_read".into()),
+            ..Default::default()
+        },
+        linli_store::Page::new(None, None),
+    )
+    .await
+    .unwrap();
+    assert!(audit.len() >= 10);
+    // A user session does not stand in for a key.
+    accounts::create(
+        &db,
+        &op,
+        NewUser {
+            username: "staff",
+            display_name: None,
+            password: "test-pass-123",
+            role: "staff",
+            node_ids: &[a.id],
+        },
+    )
+    .await
+    .unwrap();
+    let c = client();
+    c.post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "staff", "password": "test-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    let r = send(c.get(format!("{}/open311/v2/requests.json", app.base))).await;
+    assert_json_error(&r, 403);
+    app.t.finish().await;
+}
+
+on_both!(open311_conformance, conformance);

@@ -1,0 +1,207 @@
+//! What the web crate's integration tests share: the real server on a test database, the nodes
+//! and accounts a test needs, clients signed in through the API or the login form, and small
+//! request helpers. Each test file keeps only its own world and flows.
+#![allow(dead_code)]
+
+use linli_core::{NewNode, NodeInput, Scope};
+use linli_store::accounts::{self, NewUser};
+use linli_store::testing::TestDb;
+use linli_store::tree::{self, Node};
+use linli_store::Db;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Two tests of one async body `$body(TestDb)`: `$name::sqlite` and `$name::postgres` (the
+/// latter skipped, with a notice, when no PostgreSQL test database is configured).
+macro_rules! on_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body(linli_store::testing::TestDb::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(linli_pg),
+                ignore = "LINLI_TEST_PG_URL was not set when the tests were built"
+            )]
+            async fn postgres() {
+                super::$body(linli_store::testing::TestDb::postgres().await).await;
+            }
+        }
+    };
+}
+pub(crate) use on_both;
+
+/// Every test account's password.
+pub const PASSWORD: &str = "test-pass-123";
+
+/// A server listening on an ephemeral port, and its database.
+pub struct App {
+    pub base: String,
+    pub t: TestDb,
+}
+
+impl App {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn db(&self) -> Db {
+        self.t.db.clone()
+    }
+
+    /// Removes the test database.
+    pub async fn finish(self) {
+        self.t.finish().await;
+    }
+}
+
+/// Serves the whole application (pages, API, Open311) on the test database.
+pub async fn spawn(t: TestDb) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
+    tokio::spawn(async move {
+        let _ = linli_web::serve(listener, app).await;
+    });
+    App {
+        base: format!("http://{addr}"),
+        t,
+    }
+}
+
+/// Creates a node as the operator.
+pub async fn node(
+    db: &Db,
+    parent: Option<i64>,
+    kind: &str,
+    name: &str,
+    code: Option<&str>,
+) -> Node {
+    let new = NewNode::parse(NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        ..Default::default()
+    })
+    .unwrap();
+    tree::create(db, &Scope::operator(), new).await.unwrap()
+}
+
+/// Creates an account with [`PASSWORD`], bound to `node_ids`; its id.
+pub async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 {
+    accounts::create(
+        db,
+        &Scope::operator(),
+        NewUser {
+            username,
+            display_name: None,
+            password: PASSWORD,
+            role,
+            node_ids,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+/// A client that keeps cookies and shows redirects instead of following them.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token of the first form on a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A client signed in through the API (session cookie).
+pub async fn api_login(app: &App, username: &str) -> reqwest::Client {
+    let c = client();
+    let r = c
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "login {username}");
+    c
+}
+
+/// A client signed in through the login form, and the session's CSRF token (read from the
+/// account page: every page's shell carries it).
+pub async fn sign_in(app: &App, username: &str) -> (reqwest::Client, String) {
+    let c = client();
+    let (_, page) = get(&c, app.url("/login")).await;
+    let r = c
+        .post(app.url("/login"))
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("csrf", csrf_in(&page).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {username}");
+    let (status, page) = get(&c, app.url("/account")).await;
+    assert_eq!(status, StatusCode::OK, "account page of {username}");
+    let csrf = csrf_in(&page);
+    (c, csrf)
+}
+
+/// GET: status and body.
+pub async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status();
+    (status, r.text().await.unwrap())
+}
+
+/// POST a form: status and body.
+pub async fn post(c: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let r = c.post(url).form(form).send().await.unwrap();
+    let status = r.status();
+    (status, r.text().await.unwrap())
+}
+
+/// POST a form: status and the redirect's target when there is one, else the body.
+pub async fn post_form(
+    c: &reqwest::Client,
+    url: String,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let r = c.post(url).form(form).send().await.unwrap();
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    let body = r.text().await.unwrap();
+    (status, location.unwrap_or(body))
+}
+
+/// POST JSON: status and the JSON answer (`null` when the body is not JSON).
+pub async fn post_json(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
+    let r = c.post(url).json(&body).send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// GET JSON: status and the JSON answer (`null` when the body is not JSON).
+pub async fn get_json(c: &reqwest::Client, url: String) -> (StatusCode, Value) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
