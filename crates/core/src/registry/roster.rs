@@ -1367,30 +1367,28 @@ pub const TEMPLATE_HEADER: [&str; 13] = [
 ];
 
 /// Writes rows as CSV for Excel: UTF-8 with a byte-order mark (without it, Excel on a Chinese
-/// Windows reads UTF-8 as GBK), CRLF line ends, fields quoted where needed.
+/// Windows reads UTF-8 as GBK), CRLF line ends, fields quoted where needed (by `csv`), and a
+/// cell that begins with `=` `+` `-` `@` prefixed with `'`, which Excel would otherwise evaluate
+/// as a formula.
 pub fn to_csv(rows: &[Vec<String>]) -> String {
-    let mut out = String::from("\u{FEFF}");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .flexible(true)
+        .from_writer(Vec::new());
     for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .map(|cell| {
-                // A leading = + - @ would make Excel evaluate the cell as a formula.
-                let cell = if cell.starts_with(['=', '+', '-', '@']) {
-                    format!("'{cell}")
-                } else {
-                    cell.clone()
-                };
-                if cell.contains([',', '"', '\r', '\n']) {
-                    format!("\"{}\"", cell.replace('"', "\"\""))
-                } else {
-                    cell
-                }
-            })
-            .collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        let guarded = row.iter().map(|cell| {
+            if cell.starts_with(['=', '+', '-', '@']) {
+                format!("'{cell}")
+            } else {
+                cell.clone()
+            }
+        });
+        // Writing into memory fails only on an I/O error, and a Vec has none.
+        w.write_record(guarded).expect("CSV into memory");
     }
-    out
+    let bytes = w.into_inner().expect("CSV into memory");
+    // Every cell was a String, so the output is UTF-8.
+    format!("\u{FEFF}{}", String::from_utf8_lossy(&bytes))
 }
 
 #[cfg(test)]
@@ -1410,6 +1408,23 @@ mod tests {
     fn whole(bytes: &[u8]) -> Vec<(usize, Vec<String>)> {
         let (text, _) = decode(bytes);
         CsvRows::new(&text).map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn exported_csv_opens_in_excel_as_written() {
+        let rows = vec![
+            vec!["姓名".to_owned(), "备注".to_owned()],
+            vec!["张三".to_owned(), "=1+1".to_owned()],
+            vec!["李四".to_owned(), "说\"是\"，好\n的".to_owned()],
+        ];
+        let csv = to_csv(&rows);
+        assert_eq!(
+            csv,
+            "\u{FEFF}姓名,备注\r\n张三,'=1+1\r\n李四,\"说\"\"是\"\"，好\n的\"\r\n"
+        );
+        // And it reads back as written (the formula guard aside).
+        let back = read_csv(csv.trim_start_matches('\u{FEFF}')).unwrap();
+        assert_eq!(back[2], rows[2]);
     }
 
     #[test]

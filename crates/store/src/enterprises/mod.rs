@@ -12,13 +12,14 @@ use linli_core::enterprises::{
     ReopeningDraft, ReopeningInput, ReopeningStatus,
 };
 use linli_core::kernel::clock::{format_date, now_ms, today};
-use linli_core::{CoreError, JurisdictionPath, NodeKind, Phone, Role, Scope};
+use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::internal;
 use crate::infra::secret::{random_token, token_hash, Keyring};
 use crate::{Db, Page, StoreError};
 
@@ -28,10 +29,6 @@ const PHONE_HASH: &str = "phone";
 
 /// Bytes of randomness in a public application link (256 bits, like session tokens).
 const LINK_TOKEN_BYTES: usize = 32;
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 /// Staff and admins register businesses and decide on their applications.
 fn can_write(scope: &Scope, path: &JurisdictionPath) -> bool {
@@ -109,24 +106,6 @@ const ENTERPRISE_COLUMNS: &str = "e.id, e.node_id, n.name AS node_name, e.node_p
      (SELECT r.status FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1) AS latest, \
      (SELECT r.decision_reason FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1) AS latest_reason";
 
-fn mask_phone(keys: &Keyring, cipher: Option<Vec<u8>>) -> Result<Option<String>, StoreError> {
-    let Some(c) = cipher else { return Ok(None) };
-    let clear = keys.decrypt(&c)?;
-    Ok(Some(
-        Phone::parse(&clear)
-            .map(|p| p.masked())
-            .unwrap_or_else(|_| {
-                // Stored numbers were parsed on the way in; should one not parse, hide all but 4.
-                let n = clear.chars().count();
-                clear
-                    .chars()
-                    .enumerate()
-                    .map(|(i, c)| if i + 4 < n { '*' } else { c })
-                    .collect()
-            }),
-    ))
-}
-
 fn enterprise_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Enterprise, StoreError> {
     let kind: String = r.try_get("kind")?;
     let reason: Option<String> = r.try_get("not_reopened_reason")?;
@@ -143,7 +122,7 @@ fn enterprise_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Enterpri
         address: r.try_get("address")?,
         employees: r.try_get("employees")?,
         contact_name: r.try_get("contact_name")?,
-        contact_phone_masked: mask_phone(keys, r.try_get("phone_cipher")?)?,
+        contact_phone_masked: keys.masked_phone(r.try_get("phone_cipher")?)?,
         standing: Standing::of(latest.as_deref()),
         not_reopened_reason: reason.map(|s| s.parse()).transpose().map_err(internal)?,
         not_reopened_note: r.try_get("not_reopened_note")?,

@@ -23,11 +23,8 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
+use crate::infra::errors::internal;
 use crate::{Db, StoreError};
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 /// How an alert was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

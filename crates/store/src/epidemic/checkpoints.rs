@@ -206,10 +206,7 @@ fn pass_of(r: &sqlx::any::AnyRow) -> Result<Pass, StoreError> {
 /// A new pass code: 8 characters from an alphabet without look-alikes (31^8 ≈ 8.5 × 10^11).
 fn new_pass_code() -> String {
     let mut buf = [0u8; PASS_CODE_LEN];
-    // Same stance as `secret::random_token`: a predictable code must never be issued.
-    if getrandom::getrandom(&mut buf).is_err() {
-        std::process::abort();
-    }
+    crate::infra::secret::random_bytes(&mut buf);
     // 256 is not a multiple of 31: the slight bias does not matter for a gate card.
     buf.iter()
         .map(|b| PASS_CODE_ALPHABET[usize::from(*b) % PASS_CODE_ALPHABET.len()] as char)

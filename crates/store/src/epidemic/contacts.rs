@@ -20,13 +20,14 @@ use linli_core::epidemic::policy::{
     self, Classification, ContactFact, ContactKind, Facts, Measure, RiskArea,
 };
 use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
-use linli_core::{CoreError, JurisdictionPath, Scope};
+use linli_core::{JurisdictionPath, Scope};
 use serde_json::json;
 use sqlx::Row;
 use time::Date;
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::internal;
 use crate::registry::Person;
 use crate::{epidemic, scope_filter, Db, StoreError};
 
@@ -36,10 +37,6 @@ pub const MAX_GENERATIONS: u32 = 6;
 const MAX_CHAIN_LINKS: i64 = 2_000;
 /// What an out-of-scope person is called in a chain.
 pub const OUT_OF_SCOPE: &str = "辖区外人员";
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 fn contact_kind(raw: &str) -> Result<ContactKind, StoreError> {
     raw.parse::<ContactKind>().map_err(internal)

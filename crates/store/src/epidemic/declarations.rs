@@ -29,13 +29,10 @@ use sqlx::Row;
 use crate::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::internal;
 use crate::infra::secret::random_token;
 use crate::registry::{self, Placement, ID_HASH};
 use crate::{Db, StoreError};
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 /// The actor recorded in the audit log for what a resident sends through a public form.
 pub const RESIDENT_ACTOR: &str = "resident";
@@ -594,15 +591,6 @@ const DECLARATION_SELECT: &str = "SELECT d.id, d.reference, d.node_id, n.name AS
     d.temperature_tenths, d.preliminary, d.status, d.submitted_at, d.reviewed_at, d.reviewed_by, d.reject_reason, \
     d.person_id, d.arrival_id FROM declaration d JOIN node n ON n.id = d.node_id";
 
-/// All but the last four characters hidden (for a number that no longer parses).
-fn generic_mask(s: &str) -> String {
-    let n = s.chars().count();
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| if i + 4 < n { '*' } else { c })
-        .collect()
-}
-
 fn document_of(db: &Db, r: &sqlx::any::AnyRow) -> Result<(DocumentKind, String), StoreError> {
     let kind: String = r.try_get("id_kind")?;
     let kind: DocumentKind = kind.parse().map_err(internal)?;
@@ -615,7 +603,7 @@ fn declaration_from_row(db: &Db, r: &sqlx::any::AnyRow) -> Result<Declaration, S
     let (kind, clear) = document_of(db, r)?;
     let id_number_masked = IdDocument::parse(kind, &clear, today())
         .map(|d| d.masked())
-        .unwrap_or_else(|_| generic_mask(&clear));
+        .unwrap_or_else(|_| crate::infra::secret::mask_all_but_last4(&clear));
     let phone_cipher: Option<Vec<u8>> = r.try_get("phone_cipher")?;
     let phone_masked = phone_cipher
         .map(|c| keys.decrypt(&c))
@@ -623,7 +611,7 @@ fn declaration_from_row(db: &Db, r: &sqlx::any::AnyRow) -> Result<Declaration, S
         .map(|p| {
             Phone::parse(&p)
                 .map(|p| p.masked())
-                .unwrap_or_else(|_| generic_mask(&p))
+                .unwrap_or_else(|_| crate::infra::secret::mask_all_but_last4(&p))
         });
     let path: String = r.try_get("node_path")?;
     let symptoms: String = r.try_get("symptoms_json")?;

@@ -16,7 +16,7 @@ use linli_core::epidemic::policy::{
 };
 use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
 use linli_core::registry::PersonInput;
-use linli_core::{CoreError, JurisdictionPath, Scope};
+use linli_core::{JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -24,14 +24,11 @@ use time::Date;
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::internal;
 use crate::{Db, StoreError};
 
 mod checkins;
 pub use checkins::{CheckinJob, CheckinWriter};
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 /// Days screening, check-in and scan records are kept after release before they are
 /// anonymised (the default; configurable per call of the purge job).

@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub(crate) mod db;
+pub(crate) mod errors;
 pub mod secret;

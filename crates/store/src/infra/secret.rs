@@ -7,14 +7,19 @@ use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 
+/// Fills `buf` from the OS random source. It does not fail on any platform Linli runs on; if
+/// it ever did, a predictable token or code would be catastrophic, so the process aborts
+/// instead of continuing.
+pub fn random_bytes(buf: &mut [u8]) {
+    if getrandom::getrandom(buf).is_err() {
+        std::process::abort();
+    }
+}
+
 /// `bytes` random bytes from the OS, as lowercase hex.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    // The OS random source does not fail on any platform Linli runs on; if it ever did, a
-    // zero token would be catastrophic, so abort instead of continuing.
-    if getrandom::getrandom(&mut buf).is_err() {
-        std::process::abort();
-    }
+    random_bytes(&mut buf);
     hex(&buf)
 }
 
@@ -320,4 +325,31 @@ mod key_tests {
         assert_eq!(k1.fingerprint(), k2.fingerprint());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+impl Keyring {
+    /// A stored phone number, decrypted and masked for display (`136****8609`). A stored
+    /// number was parsed on the way in; should one not parse, all but its last 4 characters
+    /// are hidden.
+    pub(crate) fn masked_phone(
+        &self,
+        cipher: Option<Vec<u8>>,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(c) = cipher else { return Ok(None) };
+        let clear = self.decrypt(&c)?;
+        Ok(Some(
+            linli_core::Phone::parse(&clear)
+                .map(|p| p.masked())
+                .unwrap_or_else(|_| mask_all_but_last4(&clear)),
+        ))
+    }
+}
+
+/// Every character but the last 4 as `*`.
+pub(crate) fn mask_all_but_last4(s: &str) -> String {
+    let n = s.chars().count();
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i + 4 < n { '*' } else { c })
+        .collect()
 }

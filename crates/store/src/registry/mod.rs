@@ -16,6 +16,7 @@ use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::internal;
 use crate::infra::secret::Keyring;
 use crate::{Db, StoreError};
 
@@ -138,10 +139,6 @@ pub enum SearchKind {
     Name,
 }
 
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
-
 fn parse_opt<T: std::str::FromStr<Err = CoreError>>(
     v: Option<String>,
 ) -> Result<Option<T>, StoreError> {
@@ -159,27 +156,8 @@ fn mask_document(
     let clear = keys.decrypt(&c)?;
     Ok(Some(match IdDocument::parse(kind, &clear, today()) {
         Ok(d) => d.masked(),
-        Err(_) => generic_mask(&clear),
+        Err(_) => crate::infra::secret::mask_all_but_last4(&clear),
     }))
-}
-
-fn mask_phone(keys: &Keyring, cipher: Option<Vec<u8>>) -> Result<Option<String>, StoreError> {
-    let Some(c) = cipher else { return Ok(None) };
-    let clear = keys.decrypt(&c)?;
-    Ok(Some(
-        Phone::parse(&clear)
-            .map(|p| p.masked())
-            .unwrap_or_else(|_| generic_mask(&clear)),
-    ))
-}
-
-/// All but the last four characters hidden.
-fn generic_mask(s: &str) -> String {
-    let n = s.chars().count();
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| if i + 4 < n { '*' } else { c })
-        .collect()
 }
 
 const PERSON_SELECT: &str = "SELECT p.id, p.node_id, n.name AS node_name, p.node_path, p.dwelling_id, \
@@ -224,7 +202,7 @@ fn person_from_row(
         ethnic_group: row.try_get("ethnic_group")?,
         id_number_masked: mask_document(keys, id_kind, row.try_get("id_cipher")?)?,
         id_kind,
-        phone_masked: mask_phone(keys, row.try_get("phone_cipher")?)?,
+        phone_masked: keys.masked_phone(row.try_get("phone_cipher")?)?,
         hukou_address: row.try_get("hukou_address")?,
         category: category.parse().map_err(internal)?,
         state: state.parse().map_err(internal)?,
@@ -1130,7 +1108,7 @@ pub async fn search(
                     parse_opt(r.try_get("id_kind")?)?,
                     r.try_get("id_cipher")?,
                 )?,
-                phone_masked: mask_phone(keys, r.try_get("phone_cipher")?)?,
+                phone_masked: keys.masked_phone(r.try_get("phone_cipher")?)?,
                 node_name: r.try_get("node_name")?,
                 address: address_of(r)?,
                 state: state.parse().map_err(internal)?,

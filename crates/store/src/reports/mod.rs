@@ -40,14 +40,11 @@ use sqlx::Row;
 use crate::epidemic::dashboard::grouping;
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::internal;
 use crate::tree::{self, Node};
 use crate::{Db, Page, StoreError};
 
 pub mod mappings;
-
-fn internal(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 /// Children with more than this many rows are not broken down (a CASE arm per child).
 const MAX_CHILDREN: usize = 2_000;

@@ -24,13 +24,14 @@ use linli_core::requests::{
     self as rules, Action, CategoryRule, Channel, Escalation, OverdueFacts, RateFacts, Rates,
     Rating, RequestDraft, Status, Target, TrackingNumber, WhistleState, WHISTLE_ACK_MS,
 };
-use linli_core::{CoreError, JurisdictionPath, Phone, Role, Scope};
+use linli_core::{CoreError, JurisdictionPath, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::{internal, unique_to};
 use crate::infra::secret::{constant_time_eq, random_token, token_hash, Keyring};
 use crate::{scope_filter, Db, Page, StoreError};
 
@@ -41,10 +42,6 @@ const PHONE_HASH: &str = "phone";
 
 /// The name of the deadlines job's lease.
 pub const DEADLINES_JOB: &str = "request_deadlines";
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 fn not_grid_worker(scope: &Scope, what: &str) -> Result<(), StoreError> {
     if scope.role() == Role::GridWorker {
@@ -174,18 +171,6 @@ pub async fn save_category(
     let saved = category_from_row(&row)?;
     tx.commit().await?;
     Ok(saved)
-}
-
-fn unique_to(e: sqlx::Error, field: &str, message: &str) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_unique_violation() {
-            return StoreError::Conflict {
-                field: field.into(),
-                message: message.into(),
-            };
-        }
-    }
-    e.into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,23 +330,6 @@ const REQUEST_SELECT: &str = "SELECT r.id, r.tracking_number, r.open311_token, r
      FROM request r JOIN node n ON n.id = r.node_id JOIN request_category c ON c.id = r.category_id \
      LEFT JOIN department d ON d.id = r.department_id";
 
-fn mask_phone(keys: &Keyring, cipher: Option<Vec<u8>>) -> Result<Option<String>, StoreError> {
-    let Some(c) = cipher else { return Ok(None) };
-    let clear = keys.decrypt(&c)?;
-    Ok(Some(
-        Phone::parse(&clear)
-            .map(|p| p.masked())
-            .unwrap_or_else(|_| {
-                let n = clear.chars().count();
-                clear
-                    .chars()
-                    .enumerate()
-                    .map(|(i, c)| if i + 4 < n { '*' } else { c })
-                    .collect()
-            }),
-    ))
-}
-
 fn request_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Request, StoreError> {
     let channel: String = r.try_get("channel")?;
     let status: String = r.try_get("status")?;
@@ -384,7 +352,7 @@ fn request_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Request, St
         lat: r.try_get("lat")?,
         long: r.try_get("lng")?,
         reporter_name: r.try_get("reporter_name")?,
-        reporter_phone_masked: mask_phone(keys, r.try_get("phone_cipher")?)?,
+        reporter_phone_masked: keys.masked_phone(r.try_get("phone_cipher")?)?,
         status: status.parse().map_err(internal)?,
         department_id: r.try_get("department_id")?,
         department_name: r.try_get("department_name")?,
@@ -722,9 +690,7 @@ pub async fn attach_photo(
 
 fn random_serial() -> u32 {
     let mut buf = [0u8; 4];
-    if getrandom::getrandom(&mut buf).is_err() {
-        std::process::abort();
-    }
+    crate::infra::secret::random_bytes(&mut buf);
     u32::from_le_bytes(buf) % 100_000
 }
 

@@ -20,20 +20,17 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::supplies::{
     days_of_cover, EntryKind, ItemDraft, Movement, Quantity, SiteDraft, SiteKind, COVER_WINDOW_DAYS,
 };
-use linli_core::{CoreError, JurisdictionPath, NodeKind, Role, Scope};
+use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
+use crate::infra::errors::{internal, unique_to};
 use crate::{scope_filter, Db, Page, StoreError};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-fn internal(e: CoreError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
 
 // ---------------------------------------------------------------------------------------------
 // Items
@@ -122,18 +119,6 @@ pub async fn create_item(db: &Db, scope: &Scope, draft: &ItemDraft) -> Result<It
         shelf_life_days: draft.shelf_life_days,
         preset: false,
     })
-}
-
-fn unique_to(e: sqlx::Error, field: &str, message: &str) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_unique_violation() {
-            return StoreError::Conflict {
-                field: field.into(),
-                message: message.into(),
-            };
-        }
-    }
-    e.into()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -184,12 +184,8 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             .map_err(IntoResponse::into_response)?;
         let given: CsrfField = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| crate::ui::error_page(StatusCode::BAD_REQUEST, "表单无法解析"))?;
-        let expected = user.csrf_token.as_deref().unwrap_or_default();
-        if expected.is_empty() || !constant_time_eq(&given.csrf, expected) {
-            return Err(crate::ui::error_page(
-                StatusCode::FORBIDDEN,
-                "表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。",
-            ));
+        if !csrf_ok(&user, &given.csrf) {
+            return Err(csrf_refused());
         }
         let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             crate::ui::error_page(
@@ -199,4 +195,20 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         })?;
         Ok(CsrfForm { user, form })
     }
+}
+
+/// Whether a form's `csrf` field carries the session's CSRF token: the one check behind
+/// `CsrfForm` and the multipart forms (roster upload, request photos), which read their fields
+/// themselves.
+pub fn csrf_ok(user: &Principal, given: &str) -> bool {
+    let expected = user.csrf_token.as_deref().unwrap_or_default();
+    !expected.is_empty() && constant_time_eq(given, expected)
+}
+
+/// The page a form with a wrong or missing CSRF token gets.
+pub fn csrf_refused() -> Response {
+    crate::ui::error_page(
+        StatusCode::FORBIDDEN,
+        "表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。",
+    )
 }

@@ -25,11 +25,11 @@ use linli_core::registry::import_job::{
 };
 use linli_core::{kernel::clock, CoreError, NodeKind};
 use linli_store::accounts::Principal;
-use linli_store::infra::secret::constant_time_eq;
 use linli_store::registry::{self, OnDuplicate, PersonImport};
 use linli_store::{tree, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{csrf_ok, csrf_refused};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::xlsx_response;
 use crate::ui::Choice;
@@ -574,13 +574,6 @@ fn multipart_error(status: StatusCode) -> Response {
     }
 }
 
-fn csrf_refused() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。",
-    )
-}
-
 /// `POST /persons/import`: the upload. Like `CsrfForm`, the session's CSRF token must come with
 /// the form, and it must come first (before the file), so a forged post is refused before its
 /// file is read.
@@ -593,8 +586,7 @@ async fn upload(
         Ok(m) => m,
         Err(e) => return multipart_error(e.status()),
     };
-    let expected = user.csrf_token.as_deref().unwrap_or_default();
-    let mut csrf_ok = false;
+    let mut csrf_checked = false;
     let mut f = UploadFields::default();
     let mut file: Option<(String, Bytes)> = None;
     loop {
@@ -604,7 +596,7 @@ async fn upload(
             Err(e) => return multipart_error(e.status()),
         };
         let name = field.name().unwrap_or_default().to_owned();
-        if !csrf_ok && name != "csrf" {
+        if !csrf_checked && name != "csrf" {
             return csrf_refused();
         }
         if name == "file" {
@@ -621,10 +613,10 @@ async fn upload(
         };
         match name.as_str() {
             "csrf" => {
-                if expected.is_empty() || !constant_time_eq(&value, expected) {
+                if !csrf_ok(&user, &value) {
                     return csrf_refused();
                 }
-                csrf_ok = true;
+                csrf_checked = true;
             }
             "node_id" => f.node_id = value,
             "on_duplicate" => f.on_duplicate = value,
@@ -632,7 +624,7 @@ async fn upload(
             _ => {}
         }
     }
-    if !csrf_ok {
+    if !csrf_checked {
         return csrf_refused();
     }
     let refuse = |msg: String| (StatusCode::UNPROCESSABLE_ENTITY, vec![msg]);

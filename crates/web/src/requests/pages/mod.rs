@@ -25,12 +25,12 @@ use linli_core::requests::{
 };
 use linli_core::{CoreError, NodeKind};
 use linli_store::accounts::Principal;
-use linli_store::infra::secret::constant_time_eq;
 use linli_store::requests::{self, InboxFilter, Request, View};
 use linli_store::{tree, Page, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::auth::{csrf_ok, csrf_refused};
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::Choice;
 use crate::ui::RateLimiter;
@@ -137,19 +137,6 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PhotoForm<T> {
         })?;
         Ok(PhotoForm { form, csrf, photo })
     }
-}
-
-/// The signed-in form's CSRF token, as `CsrfForm` checks it.
-fn csrf_ok(user: &Principal, given: &str) -> bool {
-    let expected = user.csrf_token.as_deref().unwrap_or_default();
-    !expected.is_empty() && constant_time_eq(given, expected)
-}
-
-fn csrf_refused() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。",
-    )
 }
 
 /// `GET /requests/{id}/photo`: the request's photo, scoped like the request (404 outside the
