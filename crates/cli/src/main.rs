@@ -456,111 +456,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo {
             password,
             serve: addr,
-        } => {
-            let db = open(&cli.global).await?;
-            let created = demo::build_tree(&db).await?;
-            if created == 0 {
-                say!("The demo community exists already; resetting the demo accounts' passwords.");
-            } else {
-                say!(
-                    "Built the demo community: {created} nodes (香格里拉市 → 建塘镇 → 里布嘎社区)."
-                );
-            }
-            let logins = demo::accounts(&db, password.as_deref()).await?;
-            say!("\nDemo accounts:");
-            say!("  {:<12} {:<12} {:<16} 辖区", "login", "role", "password");
-            for l in &logins {
-                say!(
-                    "  {:<12} {:<12} {:<16} {}",
-                    l.username,
-                    l.role,
-                    l.password,
-                    l.node
-                );
-            }
-            if let Some(listen) = addr {
-                let args = ServeArgs {
-                    listen,
-                    secure_cookies: false,
-                    trust_forwarded_for: false,
-                    retention_days: linli_store::epidemic::RETENTION_DAYS,
-                };
-                serve(db, &args).await?;
-            }
-        }
-        Command::User(cmd) => {
-            let db = open(&cli.global).await?;
-            match cmd {
-                UserCommand::Add {
-                    username,
-                    role,
-                    nodes,
-                    display_name,
-                    password,
-                } => {
-                    let pw = password_or_prompt(password, &format!("Password for {username}"))?;
-                    let u = accounts::create(
-                        &db,
-                        &op,
-                        NewUser {
-                            username: &username,
-                            display_name: display_name.as_deref(),
-                            password: &pw,
-                            role: &role,
-                            node_ids: &nodes,
-                        },
-                    )
-                    .await?;
-                    say!("Created `{}` ({}), id {}.", u.username, u.role, u.id);
-                }
-                UserCommand::List => {
-                    say!(
-                        "{:>5}  {:<20} {:<12} {:<8} nodes",
-                        "id",
-                        "login",
-                        "role",
-                        "status"
-                    );
-                    for u in accounts::list(&db, &op, Page::all()).await? {
-                        let nodes: Vec<String> = u
-                            .nodes
-                            .iter()
-                            .map(|n| format!("{}#{}", n.name, n.id))
-                            .collect();
-                        let status = if u.disabled { "disabled" } else { "active" };
-                        say!(
-                            "{:>5}  {:<20} {:<12} {:<8} {}",
-                            u.id,
-                            u.username,
-                            u.role.as_str(),
-                            status,
-                            nodes.join(", ")
-                        );
-                    }
-                }
-                UserCommand::Passwd { username, password } => {
-                    let u = find_user(&db, &username).await?;
-                    let pw = password_or_prompt(password, &format!("New password for {username}"))?;
-                    accounts::set_password(&db, &op, u.id, &pw).await?;
-                    say!("Password of `{username}` changed; its sessions were ended.");
-                }
-                UserCommand::Token {
-                    username,
-                    label,
-                    revoke,
-                } => {
-                    let u = find_user(&db, &username).await?;
-                    if revoke {
-                        let n = accounts::revoke_tokens(&db, &op, u.id).await?;
-                        say!("Revoked {n} token(s) of `{username}`.");
-                    } else {
-                        let token = accounts::issue_token(&db, &op, u.id, &label).await?;
-                        eprintln!("API token for `{username}` (shown once; send as `Authorization: Bearer …`):");
-                        say!("{token}");
-                    }
-                }
-            }
-        }
+        } => demo(open(&cli.global).await?, password, addr).await?,
+        Command::User(cmd) => user(&open(&cli.global).await?, &op, cmd).await?,
         Command::Import(ImportCommand::Persons {
             file,
             node,
@@ -639,81 +536,193 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 k.node_id
             );
         }
-        Command::Node(cmd) => {
-            let db = open(&cli.global).await?;
-            match cmd {
-                NodeCommand::Add {
-                    parent,
-                    kind,
-                    name,
-                    code,
-                    households,
-                    opened_on,
-                } => {
-                    let new = NewNode::parse(NodeInput {
-                        parent_id: parent,
-                        kind: &kind,
-                        name: &name,
-                        code: code.as_deref(),
-                        household_estimate: households,
-                        opened_on: opened_on.as_deref(),
-                    })
-                    .map_err(StoreError::Invalid)?;
-                    let n = tree::create(&db, &op, new).await?;
-                    say!(
-                        "Created {} `{}`, id {}, path {}.",
-                        n.kind,
-                        n.name,
-                        n.id,
-                        n.path
-                    );
-                }
-                NodeCommand::List { root, all } => {
-                    for n in tree::subtree(&db, &op, root).await? {
-                        if !all && !n.is_open() {
-                            continue;
-                        }
-                        let indent = "  ".repeat(usize::try_from(n.depth).unwrap_or(0));
-                        let code = n
-                            .code
-                            .as_deref()
-                            .map(|c| format!(" [{c}]"))
-                            .unwrap_or_default();
-                        let hh = n
-                            .household_estimate
-                            .map(|h| format!(" {h}户"))
-                            .unwrap_or_default();
-                        let closed = n
-                            .closed_on
-                            .as_deref()
-                            .map(|c| format!(" (closed {c})"))
-                            .unwrap_or_default();
-                        say!(
-                            "{:>6} {indent}{} {}{code}{hh}{closed}",
-                            n.id,
-                            n.kind.label_zh(),
-                            n.name
-                        );
-                    }
-                }
-                NodeCommand::Move { id, parent } => {
-                    let n = tree::move_subtree(&db, &op, id, parent).await?;
-                    say!("Moved `{}` to {}.", n.name, n.path);
-                }
-                NodeCommand::Close { id, on } => {
-                    let on = on
-                        .as_deref()
-                        .map(|d| clock::parse_date("on", d))
-                        .transpose()
-                        .map_err(StoreError::from)?;
-                    let n = tree::close(&db, &op, id, on).await?;
-                    say!(
-                        "Closed `{}` and everything under it on {}.",
-                        n.name,
-                        n.closed_on.unwrap_or_default()
-                    );
-                }
+        Command::Node(cmd) => node(&open(&cli.global).await?, &op, cmd).await?,
+    }
+    Ok(())
+}
+
+/// `linli demo`: builds the demo tree and accounts, prints the logins, and serves when asked.
+async fn demo(db: Db, password: Option<String>, addr: Option<String>) -> Result<(), CliError> {
+    let created = demo::build_tree(&db).await?;
+    if created == 0 {
+        say!("The demo community exists already; resetting the demo accounts' passwords.");
+    } else {
+        say!("Built the demo community: {created} nodes (香格里拉市 → 建塘镇 → 里布嘎社区).");
+    }
+    let logins = demo::accounts(&db, password.as_deref()).await?;
+    say!("\nDemo accounts:");
+    say!("  {:<12} {:<12} {:<16} 辖区", "login", "role", "password");
+    for l in &logins {
+        say!(
+            "  {:<12} {:<12} {:<16} {}",
+            l.username,
+            l.role,
+            l.password,
+            l.node
+        );
+    }
+    if let Some(listen) = addr {
+        let args = ServeArgs {
+            listen,
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            retention_days: linli_store::epidemic::RETENTION_DAYS,
+        };
+        serve(db, &args).await?;
+    }
+    Ok(())
+}
+
+/// `linli user …`
+async fn user(db: &Db, op: &Scope, cmd: UserCommand) -> Result<(), CliError> {
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            nodes,
+            display_name,
+            password,
+        } => {
+            let pw = password_or_prompt(password, &format!("Password for {username}"))?;
+            let u = accounts::create(
+                db,
+                op,
+                NewUser {
+                    username: &username,
+                    display_name: display_name.as_deref(),
+                    password: &pw,
+                    role: &role,
+                    node_ids: &nodes,
+                },
+            )
+            .await?;
+            say!("Created `{}` ({}), id {}.", u.username, u.role, u.id);
+        }
+        UserCommand::List => {
+            say!(
+                "{:>5}  {:<20} {:<12} {:<8} nodes",
+                "id",
+                "login",
+                "role",
+                "status"
+            );
+            for u in accounts::list(db, op, Page::all()).await? {
+                let nodes: Vec<String> = u
+                    .nodes
+                    .iter()
+                    .map(|n| format!("{}#{}", n.name, n.id))
+                    .collect();
+                let status = if u.disabled { "disabled" } else { "active" };
+                say!(
+                    "{:>5}  {:<20} {:<12} {:<8} {}",
+                    u.id,
+                    u.username,
+                    u.role.as_str(),
+                    status,
+                    nodes.join(", ")
+                );
             }
+        }
+        UserCommand::Passwd { username, password } => {
+            let u = find_user(db, &username).await?;
+            let pw = password_or_prompt(password, &format!("New password for {username}"))?;
+            accounts::set_password(db, op, u.id, &pw).await?;
+            say!("Password of `{username}` changed; its sessions were ended.");
+        }
+        UserCommand::Token {
+            username,
+            label,
+            revoke,
+        } => {
+            let u = find_user(db, &username).await?;
+            if revoke {
+                let n = accounts::revoke_tokens(db, op, u.id).await?;
+                say!("Revoked {n} token(s) of `{username}`.");
+            } else {
+                let token = accounts::issue_token(db, op, u.id, &label).await?;
+                eprintln!(
+                    "API token for `{username}` (shown once; send as `Authorization: Bearer …`):"
+                );
+                say!("{token}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `linli node …`
+async fn node(db: &Db, op: &Scope, cmd: NodeCommand) -> Result<(), CliError> {
+    match cmd {
+        NodeCommand::Add {
+            parent,
+            kind,
+            name,
+            code,
+            households,
+            opened_on,
+        } => {
+            let new = NewNode::parse(NodeInput {
+                parent_id: parent,
+                kind: &kind,
+                name: &name,
+                code: code.as_deref(),
+                household_estimate: households,
+                opened_on: opened_on.as_deref(),
+            })
+            .map_err(StoreError::Invalid)?;
+            let n = tree::create(db, op, new).await?;
+            say!(
+                "Created {} `{}`, id {}, path {}.",
+                n.kind,
+                n.name,
+                n.id,
+                n.path
+            );
+        }
+        NodeCommand::List { root, all } => {
+            for n in tree::subtree(db, op, root).await? {
+                if !all && !n.is_open() {
+                    continue;
+                }
+                let indent = "  ".repeat(usize::try_from(n.depth).unwrap_or(0));
+                let code = n
+                    .code
+                    .as_deref()
+                    .map(|c| format!(" [{c}]"))
+                    .unwrap_or_default();
+                let hh = n
+                    .household_estimate
+                    .map(|h| format!(" {h}户"))
+                    .unwrap_or_default();
+                let closed = n
+                    .closed_on
+                    .as_deref()
+                    .map(|c| format!(" (closed {c})"))
+                    .unwrap_or_default();
+                say!(
+                    "{:>6} {indent}{} {}{code}{hh}{closed}",
+                    n.id,
+                    n.kind.label_zh(),
+                    n.name
+                );
+            }
+        }
+        NodeCommand::Move { id, parent } => {
+            let n = tree::move_subtree(db, op, id, parent).await?;
+            say!("Moved `{}` to {}.", n.name, n.path);
+        }
+        NodeCommand::Close { id, on } => {
+            let on = on
+                .as_deref()
+                .map(|d| clock::parse_date("on", d))
+                .transpose()
+                .map_err(StoreError::from)?;
+            let n = tree::close(db, op, id, on).await?;
+            say!(
+                "Closed `{}` and everything under it on {}.",
+                n.name,
+                n.closed_on.unwrap_or_default()
+            );
         }
     }
     Ok(())

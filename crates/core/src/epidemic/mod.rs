@@ -3,4 +3,5 @@
 
 pub mod checkpoint;
 pub mod contact;
+pub mod observation;
 pub mod policy;

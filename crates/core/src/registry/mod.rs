@@ -392,6 +392,83 @@ pub fn parse_tag(raw: &str) -> Result<String, CoreError> {
     Ok(t.to_owned())
 }
 
+/// A person's state after an edit, with the dates and place that go with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub state: PersonState,
+    /// `YYYY-MM-DD`, for a person who moved out.
+    pub moved_out_on: Option<String>,
+    pub moved_to: Option<String>,
+    /// `YYYY-MM-DD`, for a person who died.
+    pub deceased_on: Option<String>,
+}
+
+/// The rule for a person's state: moving out needs a date and where to, a death needs a date,
+/// and neither date may be later than `today`; an active person keeps none of them. `state` is
+/// the new state as typed (`None`: `current` stays); the other values are the edited ones, or
+/// the stored ones where the edit left them out (an empty one is missing). Every broken rule is
+/// reported at once.
+pub fn state_change(
+    state: Option<&str>,
+    current: PersonState,
+    moved_out_on: Option<&str>,
+    moved_to: Option<&str>,
+    deceased_on: Option<&str>,
+    today: time::Date,
+) -> Result<StateChange, Vec<CoreError>> {
+    let mut errors = Vec::new();
+    let state = match state {
+        Some(s) => s
+            .parse::<PersonState>()
+            .map_err(|e| errors.push(e))
+            .unwrap_or(current),
+        None => current,
+    };
+    let mut date = |field: &str, raw: Option<&str>, missing: &str| -> Option<String> {
+        let Some(raw) = raw.filter(|s| !s.trim().is_empty()) else {
+            errors.push(CoreError::invalid(field, missing));
+            return None;
+        };
+        match crate::kernel::clock::parse_date(field, raw) {
+            Ok(d) if d > today => {
+                errors.push(CoreError::invalid(field, "日期不能晚于今天"));
+                None
+            }
+            Ok(d) => Some(crate::kernel::clock::format_date(d)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    };
+    let mut change = StateChange {
+        state,
+        moved_out_on: None,
+        moved_to: None,
+        deceased_on: None,
+    };
+    match state {
+        PersonState::Active => {}
+        PersonState::MovedOut => {
+            change.moved_out_on = date("moved_out_on", moved_out_on, "迁出须填写迁出日期");
+            change.moved_to = moved_to
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty());
+            if change.moved_to.is_none() {
+                errors.push(CoreError::invalid("moved_to", "迁出须填写迁往地"));
+            }
+        }
+        PersonState::Deceased => {
+            change.deceased_on = date("deceased_on", deceased_on, "死亡须填写死亡日期");
+        }
+    }
+    if errors.is_empty() {
+        Ok(change)
+    } else {
+        Err(errors)
+    }
+}
+
 /// The tags a fresh database starts with (an admin edits the list).
 pub const DEFAULT_TAGS: [&str; 6] = ["独居老人", "低保", "残疾", "党员", "退役军人", "社区矫正"];
 
@@ -606,6 +683,131 @@ impl PersonDraft {
             address,
         };
         Ok((draft, warnings))
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use time::macros::date;
+
+    const TODAY: time::Date = date!(2026 - 11 - 23);
+
+    fn fields(r: Result<StateChange, Vec<CoreError>>) -> Vec<(String, String)> {
+        r.unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn each_state_asks_for_its_own_dates() {
+        use PersonState::*;
+        // (typed state, current, moved out on, moved to, deceased on) → state and its dates
+        let ok = [
+            (
+                None,
+                Active,
+                Some("2026-01-01"),
+                Some("昆明"),
+                None,
+                Active,
+                None,
+                None,
+                None,
+            ),
+            (
+                Some("moved_out"),
+                Active,
+                Some("2026-11-23"),
+                Some(" 昆明 "),
+                None,
+                MovedOut,
+                Some("2026-11-23"),
+                Some("昆明"),
+                None,
+            ),
+            (
+                Some("死亡"),
+                MovedOut,
+                Some("2026-01-01"),
+                Some("昆明"),
+                Some("2026-02-03"),
+                Deceased,
+                None,
+                None,
+                Some("2026-02-03"),
+            ),
+            (
+                Some("active"),
+                Deceased,
+                None,
+                None,
+                Some("2026-02-03"),
+                Active,
+                None,
+                None,
+                None,
+            ),
+        ];
+        for (i, (typed, current, out_on, to, died_on, state, e_out, e_to, e_died)) in
+            ok.into_iter().enumerate()
+        {
+            let c = state_change(typed, current, out_on, to, died_on, TODAY).unwrap();
+            assert_eq!(
+                c,
+                StateChange {
+                    state,
+                    moved_out_on: e_out.map(str::to_owned),
+                    moved_to: e_to.map(str::to_owned),
+                    deceased_on: e_died.map(str::to_owned),
+                },
+                "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_or_future_dates_are_refused_all_at_once() {
+        use PersonState::*;
+        assert_eq!(
+            fields(state_change(
+                Some("moved_out"),
+                Active,
+                Some(" "),
+                None,
+                None,
+                TODAY
+            )),
+            [
+                ("moved_out_on".to_owned(), "迁出须填写迁出日期".to_owned()),
+                ("moved_to".to_owned(), "迁出须填写迁往地".to_owned()),
+            ]
+        );
+        assert_eq!(
+            fields(state_change(
+                Some("deceased"),
+                Active,
+                None,
+                None,
+                Some("2026-11-24"),
+                TODAY
+            )),
+            [("deceased_on".to_owned(), "日期不能晚于今天".to_owned())]
+        );
+        let e = fields(state_change(Some("gone"), Active, None, None, None, TODAY));
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, "state");
+        let e = fields(state_change(
+            Some("moved_out"),
+            Active,
+            Some("2026-13-01"),
+            Some("x"),
+            None,
+            TODAY,
+        ));
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, "moved_out_on");
     }
 }
 

@@ -16,6 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use linli_core::epidemic::contact::{self, CaseKind, ChainLink, SourceFacts};
+use linli_core::epidemic::observation::Weight;
 use linli_core::epidemic::policy::{
     self, Classification, ContactFact, ContactKind, Facts, Measure, RiskArea,
 };
@@ -308,7 +309,7 @@ async fn classify_contact(
 /// person's observation. One transaction; audited.
 ///
 /// One person, one observation: a worker checks in, calls and releases a person, not a record.
-/// The links' plan is the strictest of all the person's links (`epidemic::weight`: strictest
+/// The links' plan is the strictest of all the person's links (`observation::Weight`: strictest
 /// measure, then later last day, then more days), and goes to the person's observation through
 /// `epidemic::observe`, as an arrival's plan does. When the person is already under an open
 /// observation:
@@ -412,7 +413,7 @@ pub async fn record_contact(
             continue;
         }
         let other = classify_contact(db, &person, &areas, kind, on).await?;
-        if epidemic::weight(&other.0) > epidemic::weight(&best.0) {
+        if Weight::of_plan(&other.0) > Weight::of_plan(&best.0) {
             best = other;
         }
     }

@@ -10,6 +10,7 @@ pub mod declarations;
 pub mod policies;
 pub mod retention;
 
+use linli_core::epidemic::observation::{self, Change, Weight};
 use linli_core::epidemic::policy::{
     self, Classification, DivisionCode, Measure, PolicyVersion, RiskArea, RiskLevel, StagePlan,
     Temperature,
@@ -301,7 +302,7 @@ pub(crate) async fn division_of(
 ///
 /// One person, one observation ([`observe`]): someone already under an open observation (after
 /// a contact link or an earlier arrival) gets no second one. It is upgraded or extended in
-/// place when this arrival's plan weighs more ([`weight`]), kept as it is otherwise (and when
+/// place when this arrival's plan weighs more ([`observation::Weight`]), kept as it is otherwise (and when
 /// no measure applies); the explanation then says so and names the last day, and
 /// `observation_id` is that observation.
 pub async fn record_arrival(
@@ -590,19 +591,6 @@ async fn open_observation(
 // One observation per person
 // ---------------------------------------------------------------------------------------------
 
-/// The order in which a person's classifications compete for their one observation: the
-/// strictest measure, then the later last day, then more days (as `policy::classify` orders
-/// the rules of one policy).
-pub(crate) fn weight(c: &Classification) -> (u8, Date, u16) {
-    let strictest = c
-        .stages
-        .iter()
-        .map(|s| s.measure.severity())
-        .max()
-        .unwrap_or(c.measure.severity());
-    (strictest, c.until, c.days_total)
-}
-
 /// A person's open observation, as far as a new plan needs it.
 #[derive(Debug, Clone)]
 pub(crate) struct OpenObservation {
@@ -620,14 +608,12 @@ pub(crate) struct OpenObservation {
 }
 
 impl OpenObservation {
-    /// Its plan's place in the order of [`weight`].
-    pub(crate) fn weight(&self) -> (u8, Date, u16) {
-        let days = (self.until - self.start).whole_days() + 1;
-        (
-            self.strictest,
-            self.until,
-            u16::try_from(days.max(0)).unwrap_or(u16::MAX),
-        )
+    /// What a new plan meets, for [`observation::change`].
+    fn as_open(&self) -> observation::Open {
+        observation::Open {
+            weight: Weight::of_period(self.strictest, self.start, self.until),
+            by_arrival: self.arrival_id.is_some(),
+        }
     }
 }
 
@@ -759,36 +745,34 @@ impl Observed {
 
 /// Puts a person under one observation at a time: the one way a plan (an arrival's, or the
 /// strictest of a person's contact links) reaches the `observation` table, for
-/// [`record_arrival`] and `contacts::record_contact`, in the caller's transaction.
-///
-/// - No open observation: one is opened when the plan has a measure.
-/// - One opened by the person's links, and the plan is theirs too: it follows that plan
-///   wholly (measure, stages, dates, check-ins, policy).
-/// - Otherwise (an arrival's plan, or an observation an arrival decided): it is changed in
-///   place to the plan when the plan weighs more by [`weight`] — keeping its first day, so the
-///   days already observed and their check-ins stay inside the period; an arrival's plan also
-///   becomes the one it follows (`arrival_id`) — and kept as it is otherwise.
-///
-/// A plan with no measure leaves an open observation as it is.
+/// [`record_arrival`] and `contacts::record_contact`, in the caller's transaction. What
+/// becomes of an open observation is the core rule [`observation::change`]; an arrival's plan
+/// that upgrades one also becomes the one it follows (`arrival_id`).
 pub(crate) async fn observe(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     new: &NewObservation<'_>,
 ) -> Result<Observed, StoreError> {
     let plan = new.plan;
-    let Some(obs) = open_observation_of(tx, new.person.id).await? else {
-        if plan.measure == Measure::None {
-            return Ok(Observed::Unobserved);
+    let open = open_observation_of(tx, new.person.id).await?;
+    let change = observation::change(
+        open.as_ref().map(OpenObservation::as_open),
+        plan.measure,
+        Weight::of_plan(plan),
+        new.arrival_id.is_some(),
+    );
+    let obs = match (change, open) {
+        (Change::Unobserved, _) => return Ok(Observed::Unobserved),
+        (Change::Open, _) | (_, None) => {
+            let id = open_observation(tx, new).await?;
+            return Ok(Observed::Opened {
+                id,
+                until: plan.until,
+            });
         }
-        let id = open_observation(tx, new).await?;
-        return Ok(Observed::Opened {
-            id,
-            until: plan.until,
-        });
+        (Change::Keep, Some(obs)) => return Ok(Observed::Kept(obs)),
+        (Change::Follow | Change::Upgrade, Some(obs)) => obs,
     };
-    let links_own_it = new.arrival_id.is_none() && obs.arrival_id.is_none();
-    if plan.measure == Measure::None || (!links_own_it && obs.weight() >= weight(plan)) {
-        return Ok(Observed::Kept(obs));
-    }
+    let links_own_it = change == Change::Follow;
     let start = if links_own_it {
         plan.start
     } else {

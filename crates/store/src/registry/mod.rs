@@ -5,7 +5,8 @@ pub(crate) mod import;
 
 use linli_core::kernel::clock::{format_date, now_ms, today};
 use linli_core::registry::{
-    Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
+    state_change, Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
+    StateChange,
 };
 use linli_core::{
     CoreError, DocumentKind, Gender, IdDocument, JurisdictionPath, NodeKind, Phone, Scope,
@@ -667,124 +668,25 @@ pub(crate) async fn update_in(
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-    let id_clear = row
-        .try_get::<Option<Vec<u8>>, _>(0)?
-        .map(|c| keys.decrypt(&c))
-        .transpose()?;
-    let phone_clear = row
-        .try_get::<Option<Vec<u8>>, _>(1)?
-        .map(|c| keys.decrypt(&c))
-        .transpose()?;
-    let pick = |new: &Option<String>, old: Option<String>| -> Option<String> {
-        match new {
-            Some(v) => Some(v.clone()),
-            None => old,
-        }
+    let clear = |i: usize| -> Result<Option<String>, StoreError> {
+        row.try_get::<Option<Vec<u8>>, _>(i)?
+            .map(|c| keys.decrypt(&c))
+            .transpose()
     };
-    let name = pick(&patch.name, Some(current.name.clone())).unwrap_or_default();
-    let gender = pick(&patch.gender, current.gender.map(|g| g.as_str().to_owned()));
-    let birth_date = pick(&patch.birth_date, current.birth_date.clone());
-    let ethnic_group = pick(&patch.ethnic_group, current.ethnic_group.clone());
-    let id_kind = pick(
-        &patch.id_kind,
-        current.id_kind.map(|k| k.as_str().to_owned()),
-    );
-    let id_number = pick(&patch.id_number, id_clear.clone());
-    let phone = pick(&patch.phone, phone_clear.clone());
-    let hukou_address = pick(&patch.hukou_address, current.hukou_address.clone());
-    let category = pick(&patch.category, Some(current.category.as_str().to_owned()));
-    let relation = pick(
-        &patch.relation,
-        current.relation.map(|r| r.as_str().to_owned()),
-    );
-    let tags = patch.tags.clone().unwrap_or_else(|| current.tags.clone());
-    let input = PersonInput {
-        name: &name,
-        gender: gender.as_deref(),
-        birth_date: birth_date.as_deref(),
-        ethnic_group: ethnic_group.as_deref(),
-        id_kind: id_kind.as_deref(),
-        id_number: id_number.as_deref(),
-        phone: phone.as_deref(),
-        hukou_address: hukou_address.as_deref(),
-        category: category.as_deref(),
-        tags: &tags,
-        relation: relation.as_deref(),
-        address: None,
-    };
-    let (draft, warnings) = PersonDraft::parse(&input, today()).map_err(StoreError::Invalid)?;
-    // State and its dates.
-    let mut errors = Vec::new();
-    let state = match &patch.state {
-        Some(s) => s
-            .parse::<PersonState>()
-            .map_err(|e| errors.push(e))
-            .ok()
-            .unwrap_or(current.state),
-        None => current.state,
-    };
-    let date_field = |field: &str,
-                      v: &Option<String>,
-                      old: &Option<String>,
-                      errors: &mut Vec<CoreError>|
-     -> Option<String> {
-        let raw = v
-            .clone()
-            .or_else(|| old.clone())
-            .filter(|s| !s.trim().is_empty())?;
-        match linli_core::kernel::clock::parse_date(field, &raw) {
-            Ok(d) if d > today() => {
-                errors.push(CoreError::invalid(field, "日期不能晚于今天"));
-                None
-            }
-            Ok(d) => Some(format_date(d)),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        }
-    };
-    let (mut moved_out_on, mut moved_to, mut deceased_on) = (None, None, None);
-    match state {
-        PersonState::Active => {}
-        PersonState::MovedOut => {
-            moved_out_on = date_field(
-                "moved_out_on",
-                &patch.moved_out_on,
-                &current.moved_out_on,
-                &mut errors,
-            );
-            moved_to = pick(&patch.moved_to, current.moved_to.clone())
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty());
-            if moved_out_on.is_none() && !errors.iter().any(|e| e.field == "moved_out_on") {
-                errors.push(CoreError::invalid("moved_out_on", "迁出须填写迁出日期"));
-            }
-            if moved_to.is_none() {
-                errors.push(CoreError::invalid("moved_to", "迁出须填写迁往地"));
-            }
-        }
-        PersonState::Deceased => {
-            deceased_on = date_field(
-                "deceased_on",
-                &patch.deceased_on,
-                &current.deceased_on,
-                &mut errors,
-            );
-            if deceased_on.is_none() && !errors.iter().any(|e| e.field == "deceased_on") {
-                errors.push(CoreError::invalid("deceased_on", "死亡须填写死亡日期"));
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(StoreError::Invalid(errors));
-    }
-    let new_id_hash = draft
-        .document
-        .as_ref()
-        .map(|d| keys.lookup_hash(ID_HASH, d.as_str()));
-    let tag_ids = tag_ids(tx, &draft.tags).await?;
-    let (name_pinyin, name_initials) = draft.name.pinyin();
+    let (id_clear, phone_clear) = (clear(0)?, clear(1)?);
+    let edited = Edited::of(&current, patch, &id_clear, &phone_clear);
+    let (draft, warnings) =
+        PersonDraft::parse(&edited.input(), today()).map_err(StoreError::Invalid)?;
+    let or_stored = |new: &Option<String>, old: &Option<String>| new.clone().or(old.clone());
+    let state = state_change(
+        patch.state.as_deref(),
+        current.state,
+        or_stored(&patch.moved_out_on, &current.moved_out_on).as_deref(),
+        or_stored(&patch.moved_to, &current.moved_to).as_deref(),
+        or_stored(&patch.deceased_on, &current.deceased_on).as_deref(),
+        today(),
+    )
+    .map_err(StoreError::Invalid)?;
     let warnings: Vec<FieldWarning> = warnings
         .into_iter()
         .map(|w| FieldWarning {
@@ -792,16 +694,105 @@ pub(crate) async fn update_in(
             message: w.message,
         })
         .collect();
-    let id_cipher = match (&draft.document, &id_clear) {
-        (Some(d), Some(old)) if d.as_str() == old => None, // unchanged: keep the stored cipher
-        (Some(d), _) => Some(Some(keys.encrypt(d.as_str())?)),
-        (None, _) => Some(None),
-    };
-    let phone_cipher = match (&draft.phone, &phone_clear) {
-        (Some(p), Some(old)) if p.as_str() == old => None,
-        (Some(p), _) => Some(Some(keys.encrypt(p.as_str())?)),
-        (None, _) => Some(None),
-    };
+    write_update(
+        tx,
+        keys,
+        id,
+        &draft,
+        &state,
+        &warnings,
+        (&id_clear, &phone_clear),
+    )
+    .await?;
+    let changed = log_update(tx, scope, &current, &draft, &state).await?;
+    if !changed.is_empty() {
+        audit::record(
+            &mut *tx,
+            AuditEntry::by(scope, "person.update", "person")
+                .entity_id(id)
+                .node_path(&current.node_path)
+                .detail(json!({"fields": changed})),
+        )
+        .await?;
+    }
+    Ok(warnings)
+}
+
+/// A person's fields after an edit: each edited one, else the stored one.
+struct Edited {
+    name: String,
+    gender: Option<String>,
+    birth_date: Option<String>,
+    ethnic_group: Option<String>,
+    id_kind: Option<String>,
+    id_number: Option<String>,
+    phone: Option<String>,
+    hukou_address: Option<String>,
+    category: Option<String>,
+    relation: Option<String>,
+    tags: Vec<String>,
+}
+
+impl Edited {
+    fn of(
+        current: &Person,
+        patch: &PersonPatch,
+        id_clear: &Option<String>,
+        phone_clear: &Option<String>,
+    ) -> Edited {
+        let pick = |new: &Option<String>, old: Option<String>| new.clone().or(old);
+        Edited {
+            name: pick(&patch.name, Some(current.name.clone())).unwrap_or_default(),
+            gender: pick(&patch.gender, current.gender.map(|g| g.as_str().to_owned())),
+            birth_date: pick(&patch.birth_date, current.birth_date.clone()),
+            ethnic_group: pick(&patch.ethnic_group, current.ethnic_group.clone()),
+            id_kind: pick(
+                &patch.id_kind,
+                current.id_kind.map(|k| k.as_str().to_owned()),
+            ),
+            id_number: pick(&patch.id_number, id_clear.clone()),
+            phone: pick(&patch.phone, phone_clear.clone()),
+            hukou_address: pick(&patch.hukou_address, current.hukou_address.clone()),
+            category: pick(&patch.category, Some(current.category.as_str().to_owned())),
+            relation: pick(
+                &patch.relation,
+                current.relation.map(|r| r.as_str().to_owned()),
+            ),
+            tags: patch.tags.clone().unwrap_or_else(|| current.tags.clone()),
+        }
+    }
+
+    fn input(&self) -> PersonInput<'_> {
+        PersonInput {
+            name: &self.name,
+            gender: self.gender.as_deref(),
+            birth_date: self.birth_date.as_deref(),
+            ethnic_group: self.ethnic_group.as_deref(),
+            id_kind: self.id_kind.as_deref(),
+            id_number: self.id_number.as_deref(),
+            phone: self.phone.as_deref(),
+            hukou_address: self.hukou_address.as_deref(),
+            category: self.category.as_deref(),
+            tags: &self.tags,
+            relation: self.relation.as_deref(),
+            address: None,
+        }
+    }
+}
+
+/// Writes an edited person: the row, the ID and phone numbers where they changed (an unchanged
+/// one keeps its stored cipher), and the tags.
+async fn write_update(
+    tx: &mut sqlx::AnyConnection,
+    keys: &Keyring,
+    id: i64,
+    draft: &PersonDraft,
+    state: &StateChange,
+    warnings: &[FieldWarning],
+    (id_clear, phone_clear): (&Option<String>, &Option<String>),
+) -> Result<(), StoreError> {
+    let tag_ids = tag_ids(tx, &draft.tags).await?;
+    let (name_pinyin, name_initials) = draft.name.pinyin();
     sqlx::query(
         "UPDATE person SET name = $1, name_pinyin = $2, name_initials = $3, gender = $4, birth_date = $5, \
          ethnic_group = $6, hukou_address = $7, category = $8, relation = $9, state = $10, moved_out_on = $11, \
@@ -816,31 +807,43 @@ pub(crate) async fn update_in(
     .bind(draft.hukou_address.clone())
     .bind(draft.category.as_str())
     .bind(draft.relation.map(|r| r.as_str()))
-    .bind(state.as_str())
-    .bind(moved_out_on.clone())
-    .bind(moved_to.clone())
-    .bind(deceased_on.clone())
-    .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
+    .bind(state.state.as_str())
+    .bind(state.moved_out_on.clone())
+    .bind(state.moved_to.clone())
+    .bind(state.deceased_on.clone())
+    .bind(serde_json::to_string(warnings).unwrap_or_else(|_| "[]".into()))
     .bind(now_ms())
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    if let Some(c) = id_cipher {
+    let id_changed = draft.document.as_ref().map(|d| d.as_str()) != id_clear.as_deref()
+        || draft.document.is_none();
+    if id_changed {
+        let cipher = match &draft.document {
+            Some(d) => Some(keys.encrypt(d.as_str())?),
+            None => None,
+        };
         sqlx::query("UPDATE person SET id_kind = $1, id_cipher = $2, id_hash = $3, id_last4 = $4 WHERE id = $5")
             .bind(draft.document.as_ref().map(|d| d.kind().as_str()))
-            .bind(c)
-            .bind(new_id_hash)
+            .bind(cipher)
+            .bind(draft.document.as_ref().map(|d| keys.lookup_hash(ID_HASH, d.as_str())))
             .bind(draft.document.as_ref().map(|d| d.last4().to_owned()))
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("id_number", "该证件号码已登记在其他居民名下"))?;
     }
-    if let Some(c) = phone_cipher {
+    let phone_changed =
+        draft.phone.as_ref().map(|p| p.as_str()) != phone_clear.as_deref() || draft.phone.is_none();
+    if phone_changed {
+        let cipher = match &draft.phone {
+            Some(p) => Some(keys.encrypt(p.as_str())?),
+            None => None,
+        };
         sqlx::query(
             "UPDATE person SET phone_cipher = $1, phone_hash = $2, phone_last4 = $3 WHERE id = $4",
         )
-        .bind(c)
+        .bind(cipher)
         .bind(
             draft
                 .phone
@@ -863,10 +866,20 @@ pub(crate) async fn update_in(
             .execute(&mut *tx)
             .await?;
     }
-    // History, field by field, with ID and phone numbers masked.
-    let new_id_masked = draft.document.as_ref().map(IdDocument::masked);
-    let new_phone_masked = draft.phone.as_ref().map(Phone::masked);
-    let diffs: Vec<(&str, Option<String>, Option<String>)> = vec![
+    Ok(())
+}
+
+/// Records each changed field of an edited person in its history, ID and phone numbers
+/// masked; returns the names of the changed fields.
+async fn log_update(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    current: &Person,
+    draft: &PersonDraft,
+    state: &StateChange,
+) -> Result<Vec<&'static str>, StoreError> {
+    let label = |l: &str| Some(l.to_owned());
+    let diffs: [(&'static str, Option<String>, Option<String>); 14] = [
         (
             "name",
             Some(current.name.clone()),
@@ -874,8 +887,8 @@ pub(crate) async fn update_in(
         ),
         (
             "gender",
-            current.gender.map(|g| g.label_zh().to_owned()),
-            draft.gender.map(|g| g.label_zh().to_owned()),
+            current.gender.and_then(|g| label(g.label_zh())),
+            draft.gender.and_then(|g| label(g.label_zh())),
         ),
         (
             "birth_date",
@@ -887,8 +900,16 @@ pub(crate) async fn update_in(
             current.ethnic_group.clone(),
             draft.ethnic_group.as_ref().map(|e| e.as_str().to_owned()),
         ),
-        ("id_number", current.id_number_masked.clone(), new_id_masked),
-        ("phone", current.phone_masked.clone(), new_phone_masked),
+        (
+            "id_number",
+            current.id_number_masked.clone(),
+            draft.document.as_ref().map(IdDocument::masked),
+        ),
+        (
+            "phone",
+            current.phone_masked.clone(),
+            draft.phone.as_ref().map(Phone::masked),
+        ),
         (
             "hukou_address",
             current.hukou_address.clone(),
@@ -896,13 +917,13 @@ pub(crate) async fn update_in(
         ),
         (
             "category",
-            Some(current.category.label_zh().to_owned()),
-            Some(draft.category.label_zh().to_owned()),
+            label(current.category.label_zh()),
+            label(draft.category.label_zh()),
         ),
         (
             "relation",
-            current.relation.map(|r| r.label_zh().to_owned()),
-            draft.relation.map(|r| r.label_zh().to_owned()),
+            current.relation.and_then(|r| label(r.label_zh())),
+            draft.relation.and_then(|r| label(r.label_zh())),
         ),
         (
             "tags",
@@ -911,12 +932,20 @@ pub(crate) async fn update_in(
         ),
         (
             "state",
-            Some(current.state.label_zh().to_owned()),
-            Some(state.label_zh().to_owned()),
+            label(current.state.label_zh()),
+            label(state.state.label_zh()),
         ),
-        ("moved_out_on", current.moved_out_on.clone(), moved_out_on),
-        ("moved_to", current.moved_to.clone(), moved_to),
-        ("deceased_on", current.deceased_on.clone(), deceased_on),
+        (
+            "moved_out_on",
+            current.moved_out_on.clone(),
+            state.moved_out_on.clone(),
+        ),
+        ("moved_to", current.moved_to.clone(), state.moved_to.clone()),
+        (
+            "deceased_on",
+            current.deceased_on.clone(),
+            state.deceased_on.clone(),
+        ),
     ];
     let mut changed = Vec::new();
     for (field, old, new) in diffs {
@@ -925,7 +954,7 @@ pub(crate) async fn update_in(
             log_change(
                 tx,
                 scope,
-                ("person", id, &current.node_path),
+                ("person", current.id, &current.node_path),
                 field,
                 old.as_deref(),
                 new.as_deref(),
@@ -934,17 +963,7 @@ pub(crate) async fn update_in(
             changed.push(field);
         }
     }
-    if !changed.is_empty() {
-        audit::record(
-            &mut *tx,
-            AuditEntry::by(scope, "person.update", "person")
-                .entity_id(id)
-                .node_path(&current.node_path)
-                .detail(json!({"fields": changed})),
-        )
-        .await?;
-    }
-    Ok(warnings)
+    Ok(changed)
 }
 
 /// The change history of a person, household or dwelling the caller may read, newest first.

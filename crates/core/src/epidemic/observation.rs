@@ -1,0 +1,181 @@
+//! One person, one observation: how a new plan (an arrival's, or the strictest of a person's
+//! contact links) meets the observation the person may already be under. The store's `observe`
+//! applies [`change`], and the contact links pick their plan by [`Weight`].
+
+use time::Date;
+
+use super::policy::{Classification, Measure};
+
+/// Where a plan stands in the order plans compete in: the strictest measure of its stages,
+/// then the later last day, then more days (the order in which `policy::classify` ranks the
+/// rules of one policy). Compared field by field, in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Weight {
+    strictest: u8,
+    until: Date,
+    days: u16,
+}
+
+impl Weight {
+    /// A classification's plan.
+    pub fn of_plan(c: &Classification) -> Weight {
+        let strictest = c
+            .stages
+            .iter()
+            .map(|s| s.measure.severity())
+            .max()
+            .unwrap_or(c.measure.severity());
+        Weight {
+            strictest,
+            until: c.until,
+            days: c.days_total,
+        }
+    }
+
+    /// An open observation's: the strictest measure of its stages and its period.
+    pub fn of_period(strictest: u8, start: Date, until: Date) -> Weight {
+        let days = (until - start).whole_days() + 1;
+        Weight {
+            strictest,
+            until,
+            days: u16::try_from(days.max(0)).unwrap_or(u16::MAX),
+        }
+    }
+}
+
+/// The open observation a new plan meets.
+#[derive(Debug, Clone, Copy)]
+pub struct Open {
+    pub weight: Weight,
+    /// An arrival's plan opened or last upgraded it (else the person's contact links did).
+    pub by_arrival: bool,
+}
+
+/// What becomes of a person's observation when a new plan comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing open and no measure: the person is not observed.
+    Unobserved,
+    /// Nothing open: an observation opens with the plan.
+    Open,
+    /// The open observation stays as it is (the new plan weighs no more, or has no measure).
+    Keep,
+    /// The links' own observation meets the links' plan: it follows the plan wholly (measure,
+    /// stages, dates, check-ins, policy), lighter or not.
+    Follow,
+    /// Upgraded in place to the heavier plan. It keeps its first day, so the days already
+    /// observed and their check-ins stay inside the period, and its own last day when that is
+    /// later: a stricter plan never shortens what the person already owes.
+    Upgrade,
+}
+
+/// The one rule: what a plan with `measure` and `weight` (an arrival's when `by_arrival`, else
+/// the links') does to the person's `open` observation.
+pub fn change(open: Option<Open>, measure: Measure, weight: Weight, by_arrival: bool) -> Change {
+    let Some(open) = open else {
+        return if measure == Measure::None {
+            Change::Unobserved
+        } else {
+            Change::Open
+        };
+    };
+    let links_own_it = !by_arrival && !open.by_arrival;
+    if measure == Measure::None || (!links_own_it && open.weight >= weight) {
+        Change::Keep
+    } else if links_own_it {
+        Change::Follow
+    } else {
+        Change::Upgrade
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn w(strictest: u8, until: Date, days: u16) -> Weight {
+        Weight {
+            strictest,
+            until,
+            days,
+        }
+    }
+
+    #[test]
+    fn weights_order_by_strictness_then_last_day_then_length() {
+        let d = date!(2020 - 02 - 10);
+        let later = date!(2020 - 02 - 11);
+        assert!(w(3, d, 1) > w(2, later, 30)); // centralised beats home, whatever the dates
+        assert!(w(2, later, 1) > w(2, d, 30)); // then the later last day
+        assert!(w(2, d, 14) > w(2, d, 7)); // then more days
+        assert_eq!(
+            Weight::of_period(2, date!(2020 - 01 - 28), d),
+            w(2, d, 14),
+            "a period counts both of its ends"
+        );
+    }
+
+    #[test]
+    fn a_plan_meets_the_open_observation_as_the_rule_says() {
+        use Change::*;
+        use Measure::{CentralizedQuarantine, HealthMonitoring, HomeQuarantine};
+        let no_measure = Measure::None;
+        let nothing = Option::None;
+        let d = date!(2020 - 02 - 10);
+        let light = w(1, d, 7);
+        let heavy = w(3, d, 14);
+        let open = |weight, by_arrival| Some(super::Open { weight, by_arrival });
+        // (open observation, plan measure, plan weight, plan by an arrival, expected)
+        let cases = [
+            (nothing, no_measure, light, true, Unobserved),
+            (nothing, HealthMonitoring, light, true, Change::Open),
+            (nothing, HomeQuarantine, light, false, Change::Open),
+            // A plan without a measure never touches an open observation.
+            (open(light, true), no_measure, heavy, true, Keep),
+            (open(light, false), no_measure, heavy, false, Keep),
+            // An arrival's plan, or an arrival's observation: heavier upgrades, else kept.
+            (
+                open(light, true),
+                CentralizedQuarantine,
+                heavy,
+                true,
+                Upgrade,
+            ),
+            (open(heavy, true), HealthMonitoring, light, true, Keep),
+            (open(heavy, true), CentralizedQuarantine, heavy, true, Keep), // equal: kept
+            (
+                open(light, true),
+                CentralizedQuarantine,
+                heavy,
+                false,
+                Upgrade,
+            ),
+            (open(heavy, true), HealthMonitoring, light, false, Keep),
+            (
+                open(light, false),
+                CentralizedQuarantine,
+                heavy,
+                true,
+                Upgrade,
+            ),
+            (open(heavy, false), HealthMonitoring, light, true, Keep),
+            // The links' plan on the links' observation: followed, lighter or not.
+            (open(heavy, false), HealthMonitoring, light, false, Follow),
+            (
+                open(light, false),
+                CentralizedQuarantine,
+                heavy,
+                false,
+                Follow,
+            ),
+        ];
+        for (i, (open, measure, weight, by_arrival, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                change(open, measure, weight, by_arrival),
+                expected,
+                "case {i}"
+            );
+        }
+    }
+}
