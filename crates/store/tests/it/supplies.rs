@@ -5,7 +5,7 @@
 use linli_core::kernel::clock::now_ms;
 use linli_core::supplies::{Movement, Quantity, SiteDraft};
 use linli_core::{Role, Scope};
-use linli_store::supplies::{self, Site, TransferInput, TransferState};
+use linli_store::supplies::{self, Site, SiteStockLine, TransferInput, TransferState};
 use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
@@ -791,11 +791,18 @@ both_backends!(
         .unwrap();
         assert_eq!(r.state, supplies::RequestState::Draft);
         assert_eq!(r.to_node_id, w.street.id);
-        // Officials do not decide a draft; the community submits it first.
-        assert!(matches!(
-            supplies::approve_request(&db, &official, r.id, &[(w.masks, 400)], now_ms()).await,
-            Err(StoreError::Conflict { .. })
-        ));
+        // Officials do not decide a draft; the community submits it first. The refusal is
+        // core's lifecycle, naming the state and the action.
+        match supplies::approve_request(&db, &official, r.id, &[(w.masks, 400)], now_ms()).await {
+            Err(StoreError::Conflict { field, message }) => {
+                assert_eq!(field, "state");
+                assert_eq!(
+                    message,
+                    "该申领当前为「草稿」，不能批准（只有「已提交」的申领可以批准）"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             supplies::submit_request(&db, &official, r.id, now_ms()).await,
             Err(StoreError::Forbidden(_))
@@ -878,5 +885,67 @@ both_backends!(
                 .len(),
             1
         );
+    }
+);
+
+both_backends!(
+    recent_issues_are_counted_at_the_time_given,
+    |db: Db| async move {
+        let w = world(&db).await;
+        // A fixed instant (2026-12-01T00:00:00Z): the store is given the time, so the 14-day
+        // window of days of cover can be tested on both of its edges.
+        const T: i64 = 1_796_083_200_000;
+        const DAY: i64 = 86_400_000;
+        let before = |days: i64| T - days * DAY;
+        let store = w.store_a.id;
+        supplies::record(
+            &db,
+            &op(),
+            store,
+            w.masks,
+            &mv("receipt", 1_000, None),
+            None,
+            before(30),
+        )
+        .await
+        .unwrap();
+        // 15 days before T is outside the window; exactly 14 days before is its first instant.
+        for (days, q) in [(15, 500), (14, 70), (1, 70)] {
+            let e = supplies::record(
+                &db,
+                &op(),
+                store,
+                w.masks,
+                &mv("issue", q, None),
+                None,
+                before(days),
+            )
+            .await
+            .unwrap();
+            assert_eq!(e.at, before(days));
+        }
+        let masks = |lines: Vec<SiteStockLine>| {
+            let l = lines.into_iter().find(|l| l.item.id == w.masks).unwrap();
+            (l.quantity, l.issued_recently, l.days_of_cover)
+        };
+        // 360 on hand; 140 issued in 14 days is 10 a day: 36 days.
+        assert_eq!(
+            masks(supplies::site_stock(&db, &op(), store, T).await.unwrap()),
+            (360, 140, Some(36))
+        );
+        // A day later the issue of 14 days before T has left the window: 5 a day, 72 days.
+        assert_eq!(
+            masks(
+                supplies::site_stock(&db, &op(), store, T + DAY)
+                    .await
+                    .unwrap()
+            ),
+            (360, 70, Some(72))
+        );
+        let entries = supplies::ledger(&db, &op(), store, Page::all())
+            .await
+            .unwrap();
+        let times: Vec<i64> = entries.iter().map(|e| e.at).collect();
+        assert_eq!(times, [before(1), before(14), before(15), before(30)]);
     }
 );
