@@ -372,6 +372,7 @@ pub async fn seed_supplies(db: &Db, street: &Node, community: &Node) -> Result<(
     use linli_core::supplies::{Movement, SiteDraft};
     use linli_store::supplies;
     let op = Scope::operator();
+    let now = linli_core::kernel::clock::now_ms();
     let items = supplies::items(db).await?;
     let item = |name: &str| {
         items
@@ -390,12 +391,24 @@ pub async fn seed_supplies(db: &Db, street: &Node, community: &Node) -> Result<(
     )
     .await?
     .ok_or_else(|| CliError::Usage("demo compound is missing".into()))?;
-    let reserve =
-        supplies::create_site(db, &op, street.id, &site("建塘镇应急物资储备库", true)?).await?;
-    let store =
-        supplies::create_site(db, &op, community.id, &site("里布嘎社区物资点", false)?).await?;
+    let reserve = supplies::create_site(
+        db,
+        &op,
+        street.id,
+        &site("建塘镇应急物资储备库", true)?,
+        now,
+    )
+    .await?;
+    let store = supplies::create_site(
+        db,
+        &op,
+        community.id,
+        &site("里布嘎社区物资点", false)?,
+        now,
+    )
+    .await?;
     let cabinet =
-        supplies::create_site(db, &op, compound.id, &site("康珠小区物资柜", false)?).await?;
+        supplies::create_site(db, &op, compound.id, &site("康珠小区物资柜", false)?, now).await?;
     let moves: [(&supplies::Site, &str, &str, i64); 14] = [
         (&reserve, "医用外科口罩", "receipt", 20_000),
         (&reserve, "N95口罩", "receipt", 2_000),
@@ -414,9 +427,9 @@ pub async fn seed_supplies(db: &Db, street: &Node, community: &Node) -> Result<(
     ];
     for (at, name, kind, q) in moves {
         let m = Movement::parse(kind, q, None).map_err(|e| CliError::Usage(format!("{e:?}")))?;
-        supplies::record(db, &op, at.id, item(name)?, &m, Some("演示数据")).await?;
+        supplies::record(db, &op, at.id, item(name)?, &m, Some("演示数据"), now).await?;
     }
-    supplies::set_threshold(db, &op, store.id, item("医用外科口罩")?, Some(1_000)).await?;
+    supplies::set_threshold(db, &op, store.id, item("医用外科口罩")?, Some(1_000), now).await?;
     Ok(())
 }
 

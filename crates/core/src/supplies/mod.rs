@@ -1,13 +1,16 @@
 //! Emergency supplies (应急物资): the values a ledger entry is made of, parsed once so the store
 //! only ever sees good ones, and the arithmetic officials read — days of cover and the
-//! allocation suggestion for a reserve. The ledger itself lives in `store::supplies`.
+//! allocation suggestion for a reserve; who may act where ([`can_write_at`],
+//! [`can_dispatch_from`], [`can_decide_request`]) and the lifecycles of requests and transfers
+//! ([`RequestState::apply`], [`TransferState::apply`]). The ledger itself lives in
+//! `store::supplies`, which refuses with these rules; the pages offer buttons with them.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::CoreError;
+use crate::{CoreError, JurisdictionPath, Role, Scope};
 
 /// The largest quantity one entry may move: far above any real delivery, far below overflow.
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
@@ -651,6 +654,313 @@ pub fn allocate(available: i64, needs: &[Need]) -> Vec<Allocation> {
     out
 }
 
+// ---------------------------------------------------------------------------------------------
+// Who may act where: the store refuses with these and the pages offer buttons with them, so
+// the two cannot disagree.
+
+/// Recording entries, adding sites, setting thresholds, receiving transfers and drafting
+/// requests at `path`: staff and admins, within their jurisdiction.
+pub fn can_write_at(scope: &Scope, path: &JurisdictionPath) -> bool {
+    matches!(scope.role(), Role::Admin | Role::Staff) && scope.can_read(path)
+}
+
+/// Sending, cancelling and allocating from a site of `kind` at `path`: whoever may write there,
+/// and officials from the reserves of their jurisdiction (a street's reserve is theirs to
+/// send from; a community's own store is not).
+pub fn can_dispatch_from(scope: &Scope, path: &JurisdictionPath, kind: SiteKind) -> bool {
+    can_write_at(scope, path)
+        || (scope.role() == Role::Official && kind == SiteKind::Reserve && scope.can_read(path))
+}
+
+/// Approving and fulfilling a request addressed to the street at `street_path`: the street's
+/// officials and admins.
+pub fn can_decide_request(scope: &Scope, street_path: &JurisdictionPath) -> bool {
+    matches!(scope.role(), Role::Admin | Role::Official) && scope.can_read(street_path)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycles: a request from a community to its street, and a transfer between two sites.
+
+/// "只有「甲」或「乙」的申领可以提交": the states an action starts from, read off the lifecycle, so the
+/// refusal cannot disagree with the rule.
+fn only_from(states: &[&'static str], what: &str, action: &str) -> String {
+    let names: Vec<String> = states.iter().map(|s| format!("「{s}」")).collect();
+    format!("只有{}的{what}可以{action}", names.join("或"))
+}
+
+/// Where a supply request stands: draft → submitted → approved (or rejected when nothing is
+/// approved) → partly fulfilled → fulfilled. [`RequestState::apply`] is the one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Draft,
+    Submitted,
+    Approved,
+    PartlyFulfilled,
+    Fulfilled,
+    Rejected,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 6] = [
+        RequestState::Draft,
+        RequestState::Submitted,
+        RequestState::Approved,
+        RequestState::PartlyFulfilled,
+        RequestState::Fulfilled,
+        RequestState::Rejected,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Draft => "draft",
+            RequestState::Submitted => "submitted",
+            RequestState::Approved => "approved",
+            RequestState::PartlyFulfilled => "partly_fulfilled",
+            RequestState::Fulfilled => "fulfilled",
+            RequestState::Rejected => "rejected",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            RequestState::Draft => "草稿",
+            RequestState::Submitted => "已提交",
+            RequestState::Approved => "已批准",
+            RequestState::PartlyFulfilled => "部分发放",
+            RequestState::Fulfilled => "已发放",
+            RequestState::Rejected => "未批准",
+        }
+    }
+
+    /// Applies `action` to a request in this state: the new state, or a refusal naming both.
+    pub fn apply(self, action: RequestAction) -> Result<RequestState, CoreError> {
+        self.next(action).ok_or_else(|| {
+            let labels: Vec<&str> = action.from_states().map(RequestState::label_zh).collect();
+            CoreError::invalid(
+                "state",
+                format!(
+                    "该申领当前为「{}」，不能{}（{}）",
+                    self.label_zh(),
+                    action.label_zh(),
+                    only_from(&labels, "申领", action.label_zh())
+                ),
+            )
+        })
+    }
+
+    /// The one match over (action, state); `None` where the action does not apply.
+    fn next(self, action: RequestAction) -> Option<RequestState> {
+        use RequestState::*;
+        Some(match (action, self) {
+            (RequestAction::Submit, Draft) => Submitted,
+            (RequestAction::Approve, Submitted) => Approved,
+            (RequestAction::Reject, Submitted) => Rejected,
+            (RequestAction::FulfilPart, Approved | PartlyFulfilled) => PartlyFulfilled,
+            (RequestAction::FulfilAll, Approved | PartlyFulfilled) => Fulfilled,
+            _ => return None,
+        })
+    }
+
+    /// Whether `action` may be taken now (the pages' buttons).
+    pub fn allows(self, action: RequestAction) -> bool {
+        self.next(action).is_some()
+    }
+}
+
+impl FromStr for RequestState {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RequestState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s.trim())
+            .ok_or_else(|| CoreError::invalid("state", format!("「{s}」不是有效的申领状态")))
+    }
+}
+
+/// One step of a request. Approval and fulfilment each have two outcomes, told apart by the
+/// quantities ([`RequestAction::decision`], [`RequestAction::fulfilment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestAction {
+    Submit,
+    Approve,
+    Reject,
+    /// Sends part of what is approved; some stays open.
+    FulfilPart,
+    /// Sends the rest of what is approved.
+    FulfilAll,
+}
+
+impl RequestAction {
+    pub const ALL: [RequestAction; 5] = [
+        RequestAction::Submit,
+        RequestAction::Approve,
+        RequestAction::Reject,
+        RequestAction::FulfilPart,
+        RequestAction::FulfilAll,
+    ];
+
+    /// A decision with these approved quantities: nothing approved at all is a rejection.
+    pub fn decision(approved: &[i64]) -> RequestAction {
+        if approved.iter().all(|q| *q == 0) {
+            RequestAction::Reject
+        } else {
+            RequestAction::Approve
+        }
+    }
+
+    /// A fulfilment that leaves nothing approved unsent (`complete`) ends the request.
+    pub fn fulfilment(complete: bool) -> RequestAction {
+        if complete {
+            RequestAction::FulfilAll
+        } else {
+            RequestAction::FulfilPart
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            RequestAction::Submit => "提交",
+            RequestAction::Approve => "批准",
+            RequestAction::Reject => "不予批准",
+            RequestAction::FulfilPart | RequestAction::FulfilAll => "发放",
+        }
+    }
+
+    /// The states this action starts from, read off [`RequestState::apply`] (the store's
+    /// conditional `UPDATE … WHERE state IN (…)`).
+    pub fn from_states(self) -> impl Iterator<Item = RequestState> {
+        RequestState::ALL
+            .into_iter()
+            .filter(move |s| s.allows(self))
+    }
+
+    /// Whether the step records who took it (a decision or a fulfilment), not only when a
+    /// draft was submitted.
+    pub fn is_decision(self) -> bool {
+        self != RequestAction::Submit
+    }
+}
+
+/// Where a transfer stands: sent (in transit) → received, or cancelled back to its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    Sent,
+    Received,
+    Cancelled,
+}
+
+impl TransferState {
+    pub const ALL: [TransferState; 3] = [
+        TransferState::Sent,
+        TransferState::Received,
+        TransferState::Cancelled,
+    ];
+
+    /// The states whose stock is on its way: counted at the destination, not yet on hand.
+    pub const IN_TRANSIT: [TransferState; 1] = [TransferState::Sent];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferState::Sent => "sent",
+            TransferState::Received => "received",
+            TransferState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            TransferState::Sent => "在途",
+            TransferState::Received => "已接收",
+            TransferState::Cancelled => "已取消",
+        }
+    }
+
+    /// Applies `action` to a transfer in this state: the new state, or a refusal naming both.
+    pub fn apply(self, action: TransferAction) -> Result<TransferState, CoreError> {
+        self.next(action).ok_or_else(|| {
+            let labels: Vec<&str> = action.from_states().map(TransferState::label_zh).collect();
+            CoreError::invalid(
+                "state",
+                format!(
+                    "该调拨当前为「{}」，不能{}（{}）",
+                    self.label_zh(),
+                    action.label_zh(),
+                    only_from(&labels, "调拨", action.label_zh())
+                ),
+            )
+        })
+    }
+
+    /// The one match over (action, state); `None` where the action does not apply.
+    fn next(self, action: TransferAction) -> Option<TransferState> {
+        use TransferState::*;
+        Some(match (action, self) {
+            (TransferAction::Receive, Sent) => Received,
+            (TransferAction::Cancel, Sent) => Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Whether `action` may be taken now (the pages' buttons).
+    pub fn allows(self, action: TransferAction) -> bool {
+        self.next(action).is_some()
+    }
+}
+
+impl FromStr for TransferState {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TransferState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s.trim())
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "state",
+                    "应为 sent（在途）、received（已接收）或 cancelled（已取消）",
+                )
+            })
+    }
+}
+
+/// How a transfer in transit ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferAction {
+    /// At the destination: the stock is added there.
+    Receive,
+    /// By the sender: the stock returns to the source.
+    Cancel,
+}
+
+impl TransferAction {
+    pub const ALL: [TransferAction; 2] = [TransferAction::Receive, TransferAction::Cancel];
+
+    /// The stored name (the audit action `supply_transfer.…`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferAction::Receive => "receive",
+            TransferAction::Cancel => "cancel",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            TransferAction::Receive => "接收",
+            TransferAction::Cancel => "取消",
+        }
+    }
+
+    /// The states this action starts from, read off [`TransferState::apply`].
+    pub fn from_states(self) -> impl Iterator<Item = TransferState> {
+        TransferState::ALL
+            .into_iter()
+            .filter(move |s| s.allows(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -806,6 +1116,164 @@ mod tests {
         let a = allocate(10, &[need(1, 1, 0), need(2, 1, 0), need(3, 1, 0)]);
         let q: Vec<i64> = a.iter().map(|a| a.quantity).collect();
         assert_eq!(q, [4, 3, 3]);
+    }
+
+    #[test]
+    fn request_lifecycle_table() {
+        use RequestAction as A;
+        use RequestState::*;
+        // Every (action, state) pair: the state it leads to, or None for a refusal.
+        let table: [(A, [Option<RequestState>; 6]); 5] = [
+            //                Draft            Submitted        Approved               PartlyFulfilled        Fulfilled Rejected
+            (A::Submit, [Some(Submitted), None, None, None, None, None]),
+            (A::Approve, [None, Some(Approved), None, None, None, None]),
+            (A::Reject, [None, Some(Rejected), None, None, None, None]),
+            (
+                A::FulfilPart,
+                [
+                    None,
+                    None,
+                    Some(PartlyFulfilled),
+                    Some(PartlyFulfilled),
+                    None,
+                    None,
+                ],
+            ),
+            (
+                A::FulfilAll,
+                [None, None, Some(Fulfilled), Some(Fulfilled), None, None],
+            ),
+        ];
+        assert_eq!(table.map(|(a, _)| a), A::ALL);
+        for (action, row) in table {
+            for (from, want) in RequestState::ALL.into_iter().zip(row) {
+                match (from.apply(action), want) {
+                    (Ok(got), Some(want)) => assert_eq!(got, want, "{action:?} from {from:?}"),
+                    (Err(e), None) => {
+                        assert_eq!(e.field, "state");
+                        assert!(
+                            e.message.contains(from.label_zh())
+                                && e.message.contains(action.label_zh()),
+                            "the refusal names both: {}",
+                            e.message
+                        );
+                        assert!(!from.allows(action));
+                    }
+                    (got, want) => panic!("{action:?} from {from:?}: {got:?}, want {want:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            Draft.apply(A::Approve).unwrap_err().message,
+            "该申领当前为「草稿」，不能批准（只有「已提交」的申领可以批准）"
+        );
+        assert_eq!(
+            Fulfilled.apply(A::FulfilPart).unwrap_err().message,
+            "该申领当前为「已发放」，不能发放（只有「已批准」或「部分发放」的申领可以发放）"
+        );
+        let from: Vec<RequestState> = A::FulfilAll.from_states().collect();
+        assert_eq!(from, [Approved, PartlyFulfilled]);
+        for s in RequestState::ALL {
+            assert_eq!(s.as_str().parse::<RequestState>().unwrap(), s);
+        }
+        assert!("open".parse::<RequestState>().is_err());
+    }
+
+    #[test]
+    fn request_outcomes_follow_the_quantities() {
+        assert_eq!(RequestAction::decision(&[0, 0]), RequestAction::Reject);
+        assert_eq!(RequestAction::decision(&[]), RequestAction::Reject);
+        assert_eq!(RequestAction::decision(&[0, 3]), RequestAction::Approve);
+        assert_eq!(RequestAction::fulfilment(true), RequestAction::FulfilAll);
+        assert_eq!(RequestAction::fulfilment(false), RequestAction::FulfilPart);
+        // The two outcomes of a step start from the same states (the pages offer one form).
+        let from = |a: RequestAction| a.from_states().collect::<Vec<_>>();
+        assert_eq!(from(RequestAction::Approve), from(RequestAction::Reject));
+        assert_eq!(
+            from(RequestAction::FulfilPart),
+            from(RequestAction::FulfilAll)
+        );
+        assert!(!RequestAction::Submit.is_decision());
+        assert!(RequestAction::FulfilPart.is_decision());
+    }
+
+    #[test]
+    fn transfer_lifecycle_table() {
+        use TransferAction as A;
+        use TransferState::*;
+        let table: [(A, [Option<TransferState>; 3]); 2] = [
+            //                 Sent             Received Cancelled
+            (A::Receive, [Some(Received), None, None]),
+            (A::Cancel, [Some(Cancelled), None, None]),
+        ];
+        assert_eq!(table.map(|(a, _)| a), A::ALL);
+        for (action, row) in table {
+            for (from, want) in TransferState::ALL.into_iter().zip(row) {
+                match (from.apply(action), want) {
+                    (Ok(got), Some(want)) => assert_eq!(got, want, "{action:?} from {from:?}"),
+                    (Err(e), None) => {
+                        assert_eq!(e.field, "state");
+                        assert!(e.message.contains(from.label_zh()), "{}", e.message);
+                    }
+                    (got, want) => panic!("{action:?} from {from:?}: {got:?}, want {want:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            Received.apply(A::Cancel).unwrap_err().message,
+            "该调拨当前为「已接收」，不能取消（只有「在途」的调拨可以取消）"
+        );
+        // In transit is exactly the state a transfer can still end from.
+        for a in A::ALL {
+            assert_eq!(
+                a.from_states().collect::<Vec<_>>(),
+                TransferState::IN_TRANSIT
+            );
+        }
+        for s in TransferState::ALL {
+            assert_eq!(s.as_str().parse::<TransferState>().unwrap(), s);
+        }
+        assert!("lost".parse::<TransferState>().is_err());
+    }
+
+    #[test]
+    fn who_may_act_where_table() {
+        let p = |s: &str| JurisdictionPath::parse(s).unwrap();
+        let street = p("/1/2/");
+        let community = p("/1/2/3/");
+        let elsewhere = p("/1/9/");
+        let bound = |role| Scope::for_user(1, "u", role, vec![street.clone()]);
+        let nowhere = Scope::for_user(2, "n", Role::Staff, Vec::new());
+        use Role::*;
+        use SiteKind::*;
+        // (scope, path, kind): write, dispatch, decide a request addressed to `path`.
+        let cases: Vec<(Scope, &JurisdictionPath, SiteKind, [bool; 3])> = vec![
+            (Scope::operator(), &elsewhere, Store, [true, true, true]),
+            (bound(Admin), &elsewhere, Store, [true, true, true]),
+            (bound(Staff), &community, Store, [true, true, false]),
+            (bound(Staff), &street, Reserve, [true, true, false]),
+            (bound(Staff), &elsewhere, Reserve, [false, false, false]),
+            (bound(Official), &street, Reserve, [false, true, true]),
+            (bound(Official), &community, Store, [false, false, true]),
+            (bound(Official), &elsewhere, Reserve, [false, false, false]),
+            (bound(GridWorker), &community, Store, [false, false, false]),
+            (bound(GridWorker), &street, Reserve, [false, false, false]),
+            (nowhere, &community, Reserve, [false, false, false]),
+        ];
+        for (scope, path, kind, want) in cases {
+            let got = [
+                can_write_at(&scope, path),
+                can_dispatch_from(&scope, path, kind),
+                can_decide_request(&scope, path),
+            ];
+            assert_eq!(
+                got,
+                want,
+                "{:?} at {} ({kind:?})",
+                scope.role(),
+                path.as_str()
+            );
+        }
     }
 
     proptest! {

@@ -7,7 +7,11 @@
 //! below zero on either database (the loser updates no row and gets a conflict).
 //! [`consistency_check`] proves the cache equals the ledger.
 //!
-//! Who may do what (fail closed; outside the caller's jurisdiction is `NotFound`):
+//! Every function that writes (or reads relative to the present) is given `now` (Unix ms) by its
+//! caller, so each rule can be tested at a fixed time.
+//!
+//! Who may do what (fail closed; outside the caller's jurisdiction is `NotFound`; the rules are
+//! `linli_core::supplies::{can_write_at, can_dispatch_from, can_decide_request}`):
 //! - everyone reads the sites, ledgers, stock and transfers within their jurisdiction;
 //! - staff and admins record entries, add sites and set thresholds at sites in theirs;
 //! - officials also dispatch (send and cancel transfers) from reserves in theirs;
@@ -16,10 +20,12 @@
 
 use std::collections::BTreeMap;
 
-use linli_core::kernel::clock::now_ms;
 use linli_core::supplies::{
-    days_of_cover, EntryKind, ItemDraft, Movement, Quantity, SiteDraft, SiteKind, COVER_WINDOW_DAYS,
+    can_decide_request, can_dispatch_from, can_write_at, days_of_cover, EntryKind, ItemDraft,
+    Movement, Quantity, RequestAction, SiteDraft, SiteKind, TransferAction, COVER_WINDOW_DAYS,
 };
+// The lifecycles are core's; named here too because the store's callers read them off records.
+pub use linli_core::supplies::{RequestState, TransferState};
 use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -31,6 +37,21 @@ use crate::infra::errors::{internal, unique_to};
 use crate::{scope_filter, Db, Page, StoreError};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Stored names as an SQL list (`'sent', 'received'`) for `IN (…)`, rendered from the enums so
+/// no status or kind is typed again in SQL. The names are core's static ASCII words, never
+/// input, so inlining them is safe (and keeps each statement's text constant for the planner).
+fn sql_names<T: Copy>(values: impl IntoIterator<Item = T>, name: fn(T) -> &'static str) -> String {
+    let names: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            let n = name(v);
+            debug_assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            format!("'{n}'")
+        })
+        .collect();
+    names.join(", ")
+}
 
 // ---------------------------------------------------------------------------------------------
 // Items
@@ -85,7 +106,12 @@ async fn item(db: &Db, id: i64, field: &str) -> Result<Item, StoreError> {
 }
 
 /// Adds an item (staff, officials and admins). Audited.
-pub async fn create_item(db: &Db, scope: &Scope, draft: &ItemDraft) -> Result<Item, StoreError> {
+pub async fn create_item(
+    db: &Db,
+    scope: &Scope,
+    draft: &ItemDraft,
+    now: i64,
+) -> Result<Item, StoreError> {
     if scope.role() == Role::GridWorker {
         return Err(StoreError::Forbidden("网格员不能新增物资品类".into()));
     }
@@ -98,7 +124,7 @@ pub async fn create_item(db: &Db, scope: &Scope, draft: &ItemDraft) -> Result<It
     .bind(&draft.unit)
     .bind(draft.category.as_str())
     .bind(draft.shelf_life_days)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| unique_to(e, "name", "已有同名物资"))?;
@@ -160,20 +186,6 @@ async fn load_site(db: &Db, id: i64) -> Result<Option<Site>, StoreError> {
     row.as_ref().map(site_from_row).transpose()
 }
 
-/// Recording entries, adding sites and thresholds: staff and admins, within their jurisdiction.
-pub fn can_write_at(scope: &Scope, path: &JurisdictionPath) -> bool {
-    matches!(scope.role(), Role::Admin | Role::Staff) && scope.can_read(path)
-}
-
-/// Sending (and cancelling) a transfer from a site: whoever may write there, and officials
-/// from the reserves of their jurisdiction.
-pub fn can_dispatch_from(scope: &Scope, site: &Site) -> bool {
-    can_write_at(scope, &site.node_path)
-        || (scope.role() == Role::Official
-            && site.kind == SiteKind::Reserve
-            && scope.can_read(&site.node_path))
-}
-
 /// A site the caller may read; anything else is `NotFound`.
 pub async fn get_site(db: &Db, scope: &Scope, id: i64) -> Result<Site, StoreError> {
     match load_site(db, id).await? {
@@ -199,6 +211,7 @@ pub async fn create_site(
     scope: &Scope,
     node_id: i64,
     draft: &SiteDraft,
+    now: i64,
 ) -> Result<Site, StoreError> {
     let node = crate::tree::get(db, scope, node_id).await?;
     if !can_write_at(scope, &node.path) {
@@ -222,7 +235,7 @@ pub async fn create_site(
     .bind(node.path.as_str())
     .bind(&draft.name)
     .bind(draft.kind.as_str())
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut *tx)
     .await
@@ -298,7 +311,7 @@ pub async fn transfer_targets(
     from_site_id: i64,
 ) -> Result<Vec<Site>, StoreError> {
     let from = get_site(db, scope, from_site_id).await?;
-    if !can_dispatch_from(scope, &from) {
+    if !can_dispatch_from(scope, &from.node_path, from.kind) {
         return Err(StoreError::Forbidden("您不能从这个物资点调出物资".into()));
     }
     let rows = sqlx::query(&format!(
@@ -336,8 +349,13 @@ pub struct Entry {
 
 /// Changes the cached balance by `delta` inside `tx` and returns the new balance. A decrease
 /// that would go below zero changes nothing and is a conflict naming what is on hand.
-async fn apply(tx: &mut Tx<'_>, site: &Site, item_id: i64, delta: i64) -> Result<i64, StoreError> {
-    let now = now_ms();
+async fn apply(
+    tx: &mut Tx<'_>,
+    site: &Site,
+    item_id: i64,
+    delta: i64,
+    now: i64,
+) -> Result<i64, StoreError> {
     if delta > 0 {
         let row = sqlx::query(
             "INSERT INTO supply_balance (site_id, item_id, district_id, node_path, quantity, updated_at) \
@@ -402,6 +420,7 @@ async fn append(
     note: Option<&str>,
     transfer_id: Option<i64>,
     balance_after: i64,
+    now: i64,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "INSERT INTO supply_ledger (site_id, item_id, district_id, node_path, kind, delta, reason, note, \
@@ -418,11 +437,19 @@ async fn append(
     .bind(note)
     .bind(transfer_id)
     .bind(balance_after)
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get(0)?)
+}
+
+/// A lifecycle refusal from core is a conflict: the record is no longer where the caller saw it.
+fn state_conflict(e: linli_core::CoreError) -> StoreError {
+    StoreError::Conflict {
+        field: e.field,
+        message: e.message,
+    }
 }
 
 fn clean_note(note: Option<&str>) -> Result<Option<String>, StoreError> {
@@ -443,6 +470,7 @@ pub async fn record(
     item_id: i64,
     movement: &Movement,
     note: Option<&str>,
+    now: i64,
 ) -> Result<Entry, StoreError> {
     let site = writable_site(db, scope, site_id).await?;
     let item = item(db, item_id, "item_id").await?;
@@ -451,7 +479,7 @@ pub async fn record(
     let mut tx = db.begin_write().await?;
     // The balance first: on SQLite the transaction's first statement takes the write lock, so
     // nothing read inside it can go stale.
-    let balance = apply(&mut tx, &site, item.id, movement.delta()).await?;
+    let balance = apply(&mut tx, &site, item.id, movement.delta(), now).await?;
     let id = append(
         &mut tx,
         scope,
@@ -463,6 +491,7 @@ pub async fn record(
         note.as_deref(),
         None,
         balance,
+        now,
     )
     .await?;
     audit::record(
@@ -493,7 +522,7 @@ pub async fn record(
         note,
         transfer_id: None,
         balance_after: balance,
-        at: now_ms(),
+        at: now,
         actor: scope.actor().to_owned(),
     })
 }
@@ -571,41 +600,6 @@ pub async fn ledger_under(
 // Transfers
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransferState {
-    Sent,
-    Received,
-    Cancelled,
-}
-
-impl TransferState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferState::Sent => "sent",
-            TransferState::Received => "received",
-            TransferState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            TransferState::Sent => "在途",
-            TransferState::Received => "已接收",
-            TransferState::Cancelled => "已取消",
-        }
-    }
-
-    fn parse(s: &str) -> Result<TransferState, StoreError> {
-        match s {
-            "sent" => Ok(TransferState::Sent),
-            "received" => Ok(TransferState::Received),
-            "cancelled" => Ok(TransferState::Cancelled),
-            other => Err(StoreError::Internal(format!("transfer state `{other}`"))),
-        }
-    }
-}
-
 /// A transfer as read back.
 #[derive(Debug, Clone, Serialize)]
 pub struct Transfer {
@@ -633,17 +627,17 @@ pub struct Transfer {
 impl Transfer {
     /// Whether `scope` may receive it now (in transit; staff or admins at the destination).
     pub fn receivable_by(&self, scope: &Scope) -> bool {
-        self.state == TransferState::Sent
+        self.state.allows(TransferAction::Receive)
             && JurisdictionPath::parse(&self.to_path).is_ok_and(|p| can_write_at(scope, &p))
     }
 
-    /// Whether `scope` may be offered to cancel it (in transit; the sender's side). The store
-    /// checks the source's kind again when it is done.
+    /// Whether `scope` may be offered to cancel it (in transit; the sender's side). A transfer
+    /// does not carry its source's kind, so the offer assumes a reserve (the kind officials may
+    /// dispatch from); the store checks the real kind when it is done.
     pub fn cancellable_by(&self, scope: &Scope) -> bool {
-        self.state == TransferState::Sent
-            && JurisdictionPath::parse(&self.from_path).is_ok_and(|p| {
-                can_write_at(scope, &p) || (scope.role() == Role::Official && scope.can_read(&p))
-            })
+        self.state.allows(TransferAction::Cancel)
+            && JurisdictionPath::parse(&self.from_path)
+                .is_ok_and(|p| can_dispatch_from(scope, &p, SiteKind::Reserve))
     }
 
     fn readable_by(&self, scope: &Scope) -> bool {
@@ -671,7 +665,7 @@ fn transfer_from_row(r: &sqlx::any::AnyRow) -> Result<Transfer, StoreError> {
         to_site_id: r.try_get(6)?,
         to_site_name: r.try_get(7)?,
         quantity: r.try_get(8)?,
-        state: TransferState::parse(&r.try_get::<String, _>(9)?)?,
+        state: r.try_get::<String, _>(9)?.parse().map_err(internal)?,
         note: r.try_get(10)?,
         sent_at: r.try_get(11)?,
         sent_by: r.try_get(12)?,
@@ -712,6 +706,7 @@ pub async fn send_transfer(
     db: &Db,
     scope: &Scope,
     input: &TransferInput<'_>,
+    now: i64,
 ) -> Result<Transfer, StoreError> {
     let from = dispatch_site(db, scope, input.from_site_id).await?;
     let to = destination(db, &from, input.to_site_id, "to_site_id").await?;
@@ -727,6 +722,7 @@ pub async fn send_transfer(
         input.quantity.get(),
         note,
         None,
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -736,7 +732,7 @@ pub async fn send_transfer(
 /// The source of a transfer: readable (else `NotFound`) and one the caller may dispatch from.
 async fn dispatch_site(db: &Db, scope: &Scope, id: i64) -> Result<Site, StoreError> {
     let from = get_site(db, scope, id).await?;
-    if !can_dispatch_from(scope, &from) {
+    if !can_dispatch_from(scope, &from.node_path, from.kind) {
         return Err(StoreError::Forbidden("您不能从这个物资点调出物资".into()));
     }
     Ok(from)
@@ -766,12 +762,12 @@ async fn send_in(
     q: i64,
     note: Option<String>,
     allocation: Option<&serde_json::Value>,
+    now: i64,
 ) -> Result<Transfer, StoreError> {
-    let balance = apply(tx, from, item.id, -q).await?;
-    let now = now_ms();
+    let balance = apply(tx, from, item.id, -q, now).await?;
     let row = sqlx::query(
         "INSERT INTO supply_transfer (item_id, from_site_id, to_site_id, district_id, from_path, to_path, \
-         quantity, state, note, sent_at, sent_by) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8, $9, $10) \
+         quantity, state, note, sent_at, sent_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          RETURNING id",
     )
     .bind(item.id)
@@ -781,6 +777,7 @@ async fn send_in(
     .bind(from.node_path.as_str())
     .bind(to.node_path.as_str())
     .bind(q)
+    .bind(TransferState::Sent.as_str())
     .bind(note.as_deref())
     .bind(now)
     .bind(scope.actor())
@@ -798,6 +795,7 @@ async fn send_in(
         note.as_deref(),
         Some(id),
         balance,
+        now,
     )
     .await?;
     let mut detail =
@@ -880,9 +878,12 @@ pub async fn allocation_basis(
     .copied()
     .unwrap_or(0);
     let (lo, hi) = reserve.node_path.subtree_bounds();
+    let in_transit = sql_names(TransferState::IN_TRANSIT, TransferState::as_str);
     let rows = sqlx::query(&format!(
-        "{SITE_SELECT} WHERE s.node_path >= $1 AND s.node_path < $2 AND s.kind = 'store' \
-         AND n.kind = 'community' ORDER BY s.node_path, s.name, s.id"
+        "{SITE_SELECT} WHERE s.node_path >= $1 AND s.node_path < $2 AND s.kind IN ({}) \
+         AND n.kind IN ({}) ORDER BY s.node_path, s.name, s.id",
+        sql_names([SiteKind::Store], SiteKind::as_str),
+        sql_names([NodeKind::Community], NodeKind::as_str),
     ))
     .bind(lo)
     .bind(hi)
@@ -903,10 +904,10 @@ pub async fn allocation_basis(
         .fetch_one(db.pool())
         .await?
         .try_get(0)?;
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "SELECT CAST(COALESCE((SELECT SUM(quantity) FROM supply_balance WHERE site_id = $1 AND item_id = $2), 0) AS BIGINT), \
-             CAST(COALESCE((SELECT SUM(quantity) FROM supply_transfer WHERE to_site_id = $1 AND item_id = $2 AND state = 'sent'), 0) AS BIGINT)",
-        )
+             CAST(COALESCE((SELECT SUM(quantity) FROM supply_transfer WHERE to_site_id = $1 AND item_id = $2 AND state IN ({in_transit})), 0) AS BIGINT)",
+        ))
         .bind(site.id)
         .bind(item.id)
         .fetch_one(db.pool())
@@ -932,6 +933,7 @@ pub async fn send_allocation(
     reserve_id: i64,
     item_id: i64,
     lines: &[(i64, Quantity)],
+    now: i64,
 ) -> Result<Vec<Transfer>, StoreError> {
     let reserve = dispatch_site(db, scope, reserve_id).await?;
     let item = item(db, item_id, "item_id").await?;
@@ -957,6 +959,7 @@ pub async fn send_allocation(
                 *q,
                 Some("按需分配".to_owned()),
                 Some(&summary),
+                now,
             )
             .await?,
         );
@@ -972,29 +975,33 @@ async fn finish_transfer(
     db: &Db,
     scope: &Scope,
     id: i64,
-    outcome: TransferState,
+    action: TransferAction,
+    now: i64,
 ) -> Result<Transfer, StoreError> {
     let t = get_transfer(db, scope, id).await?;
-    let (site_id, kind, action) = match outcome {
-        TransferState::Received => (t.to_site_id, EntryKind::TransferIn, "receive"),
-        _ => (t.from_site_id, EntryKind::TransferReturn, "cancel"),
+    let (site_id, kind) = match action {
+        TransferAction::Receive => (t.to_site_id, EntryKind::TransferIn),
+        TransferAction::Cancel => (t.from_site_id, EntryKind::TransferReturn),
     };
     let site = load_site(db, site_id).await?.ok_or(StoreError::NotFound)?;
-    let allowed = match outcome {
-        TransferState::Received => can_write_at(scope, &site.node_path),
-        _ => can_dispatch_from(scope, &site),
+    let allowed = match action {
+        TransferAction::Receive => can_write_at(scope, &site.node_path),
+        TransferAction::Cancel => can_dispatch_from(scope, &site.node_path, site.kind),
     };
     if !allowed {
-        return Err(StoreError::Forbidden(match outcome {
-            TransferState::Received => "只有接收方物资点的工作人员可以确认接收".into(),
-            _ => "只有调出方可以取消调拨".into(),
+        return Err(StoreError::Forbidden(match action {
+            TransferAction::Receive => "只有接收方物资点的工作人员可以确认接收".into(),
+            TransferAction::Cancel => "只有调出方可以取消调拨".into(),
         }));
     }
-    let now = now_ms();
+    let outcome = t.state.apply(action).map_err(state_conflict)?;
     let mut tx = db.begin_write().await?;
-    let changed = sqlx::query(
-        "UPDATE supply_transfer SET state = $1, done_at = $2, done_by = $3 WHERE id = $4 AND state = 'sent'",
-    )
+    // Conditional on the states the action starts from: of two callers racing, one changes
+    // the row and the other gets the conflict below.
+    let changed = sqlx::query(&format!(
+        "UPDATE supply_transfer SET state = $1, done_at = $2, done_by = $3 WHERE id = $4 AND state IN ({})",
+        sql_names(action.from_states(), TransferState::as_str)
+    ))
     .bind(outcome.as_str())
     .bind(now)
     .bind(scope.actor())
@@ -1008,7 +1015,7 @@ async fn finish_transfer(
             message: "该调拨已接收或已取消".into(),
         });
     }
-    let balance = apply(&mut tx, &site, t.item_id, t.quantity).await?;
+    let balance = apply(&mut tx, &site, t.item_id, t.quantity, now).await?;
     append(
         &mut tx,
         scope,
@@ -1020,13 +1027,14 @@ async fn finish_transfer(
         None,
         Some(t.id),
         balance,
+        now,
     )
     .await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(
             scope,
-            &format!("supply_transfer.{action}"),
+            &format!("supply_transfer.{}", action.as_str()),
             "supply_transfer",
         )
         .entity_id(t.id)
@@ -1044,13 +1052,23 @@ async fn finish_transfer(
 }
 
 /// Receives a transfer at its destination (staff or admins there).
-pub async fn receive_transfer(db: &Db, scope: &Scope, id: i64) -> Result<Transfer, StoreError> {
-    finish_transfer(db, scope, id, TransferState::Received).await
+pub async fn receive_transfer(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    now: i64,
+) -> Result<Transfer, StoreError> {
+    finish_transfer(db, scope, id, TransferAction::Receive, now).await
 }
 
 /// Cancels a transfer still in transit; the stock returns to its source.
-pub async fn cancel_transfer(db: &Db, scope: &Scope, id: i64) -> Result<Transfer, StoreError> {
-    finish_transfer(db, scope, id, TransferState::Cancelled).await
+pub async fn cancel_transfer(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    now: i64,
+) -> Result<Transfer, StoreError> {
+    finish_transfer(db, scope, id, TransferAction::Cancel, now).await
 }
 
 /// Transfers from or to a site under `node_id`, newest first; `state` narrows.
@@ -1061,12 +1079,7 @@ pub async fn transfers(
     state: Option<&str>,
 ) -> Result<Vec<Transfer>, StoreError> {
     let state = match state.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Some(TransferState::parse(s).map_err(|_| {
-            StoreError::invalid(
-                "state",
-                "应为 sent（在途）、received（已接收）或 cancelled（已取消）",
-            )
-        })?),
+        Some(s) => Some(s.parse::<TransferState>()?),
         None => None,
     };
     let node = crate::tree::get(db, scope, node_id).await?;
@@ -1143,8 +1156,11 @@ pub async fn stock(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<StockLine
     .await?;
     let transit = sums_by_item(
         db,
-        "SELECT item_id, CAST(SUM(quantity) AS BIGINT) FROM supply_transfer \
-         WHERE state = 'sent' AND to_path >= $1 AND to_path < $2 GROUP BY item_id",
+        &format!(
+            "SELECT item_id, CAST(SUM(quantity) AS BIGINT) FROM supply_transfer \
+             WHERE state IN ({}) AND to_path >= $1 AND to_path < $2 GROUP BY item_id",
+            sql_names(TransferState::IN_TRANSIT, TransferState::as_str)
+        ),
         &lo,
         &hi,
     )
@@ -1214,6 +1230,7 @@ pub async fn site_stock(
     db: &Db,
     scope: &Scope,
     site_id: i64,
+    now: i64,
 ) -> Result<Vec<SiteStockLine>, StoreError> {
     let site = get_site(db, scope, site_id).await?;
     let balances = site_sums(
@@ -1225,8 +1242,11 @@ pub async fn site_stock(
     .await?;
     let transit = site_sums(
         db,
-        "SELECT item_id, CAST(SUM(quantity) AS BIGINT) FROM supply_transfer \
-         WHERE to_site_id = $1 AND state = 'sent' GROUP BY item_id",
+        &format!(
+            "SELECT item_id, CAST(SUM(quantity) AS BIGINT) FROM supply_transfer \
+             WHERE to_site_id = $1 AND state IN ({}) GROUP BY item_id",
+            sql_names(TransferState::IN_TRANSIT, TransferState::as_str)
+        ),
         site.id,
         None,
     )
@@ -1238,11 +1258,14 @@ pub async fn site_stock(
         None,
     )
     .await?;
-    let since = now_ms() - COVER_WINDOW_DAYS * 86_400_000;
+    let since = now - COVER_WINDOW_DAYS * 86_400_000;
     let issued = site_sums(
         db,
-        "SELECT item_id, CAST(SUM(-delta) AS BIGINT) FROM supply_ledger \
-         WHERE site_id = $1 AND kind = 'issue' AND at >= $2 GROUP BY item_id",
+        &format!(
+            "SELECT item_id, CAST(SUM(-delta) AS BIGINT) FROM supply_ledger \
+             WHERE site_id = $1 AND kind IN ({}) AND at >= $2 GROUP BY item_id",
+            sql_names([EntryKind::Issue], EntryKind::as_str)
+        ),
         site.id,
         Some(since),
     )
@@ -1272,6 +1295,7 @@ pub async fn set_threshold(
     site_id: i64,
     item_id: i64,
     minimum: Option<i64>,
+    now: i64,
 ) -> Result<(), StoreError> {
     let site = writable_site(db, scope, site_id).await?;
     let item = item(db, item_id, "item_id").await?;
@@ -1291,7 +1315,7 @@ pub async fn set_threshold(
             .bind(site.id)
             .bind(item.id)
             .bind(m)
-            .bind(now_ms())
+            .bind(now)
             .bind(scope.actor())
             .execute(&mut *tx)
             .await?;
@@ -1372,56 +1396,6 @@ pub async fn consistency_check(db: &Db, scope: &Scope) -> Result<Vec<Mismatch>, 
 // Requests from a community to its street
 // ---------------------------------------------------------------------------------------------
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    Draft,
-    Submitted,
-    Approved,
-    PartlyFulfilled,
-    Fulfilled,
-    Rejected,
-}
-
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Draft => "draft",
-            RequestState::Submitted => "submitted",
-            RequestState::Approved => "approved",
-            RequestState::PartlyFulfilled => "partly_fulfilled",
-            RequestState::Fulfilled => "fulfilled",
-            RequestState::Rejected => "rejected",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            RequestState::Draft => "草稿",
-            RequestState::Submitted => "已提交",
-            RequestState::Approved => "已批准",
-            RequestState::PartlyFulfilled => "部分发放",
-            RequestState::Fulfilled => "已发放",
-            RequestState::Rejected => "未批准",
-        }
-    }
-
-    fn parse(s: &str) -> Result<RequestState, StoreError> {
-        [
-            RequestState::Draft,
-            RequestState::Submitted,
-            RequestState::Approved,
-            RequestState::PartlyFulfilled,
-            RequestState::Fulfilled,
-            RequestState::Rejected,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-        .ok_or_else(|| StoreError::Internal(format!("request state `{s}`")))
-    }
-}
-
 /// One line of a request: requested, approved (once decided) and fulfilled so far.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestLine {
@@ -1470,8 +1444,7 @@ impl SupplyRequest {
 
     /// The street's officials (and admins) decide and fulfil.
     pub fn decidable_by(&self, scope: &Scope) -> bool {
-        matches!(scope.role(), Role::Admin | Role::Official)
-            && Self::path(&self.to_path).is_some_and(|p| scope.can_read(&p))
+        Self::path(&self.to_path).is_some_and(|p| can_decide_request(scope, &p))
     }
 }
 
@@ -1511,7 +1484,7 @@ async fn load_request(db: &Db, id: i64) -> Result<Option<SupplyRequest>, StoreEr
         site_id: r.try_get(1)?,
         site_name: r.try_get(2)?,
         to_node_id: r.try_get(3)?,
-        state: RequestState::parse(&r.try_get::<String, _>(4)?)?,
+        state: r.try_get::<String, _>(4)?.parse().map_err(internal)?,
         note: r.try_get(5)?,
         created_at: r.try_get(6)?,
         created_by: r.try_get(7)?,
@@ -1538,6 +1511,7 @@ pub async fn create_request(
     site_id: i64,
     lines: &[(i64, Quantity)],
     note: Option<&str>,
+    now: i64,
 ) -> Result<SupplyRequest, StoreError> {
     let site = writable_site(db, scope, site_id).await?;
     if lines.is_empty() {
@@ -1566,15 +1540,16 @@ pub async fn create_request(
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO supply_request (site_id, to_node_id, district_id, node_path, to_path, state, note, \
-         created_at, created_by) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8) RETURNING id",
+         created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(site.id)
     .bind(street.id)
     .bind(site.node_path.root_id())
     .bind(site.node_path.as_str())
     .bind(street.path.as_str())
+    .bind(RequestState::Draft.as_str())
     .bind(note.as_deref())
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut *tx)
     .await?;
@@ -1601,24 +1576,26 @@ pub async fn create_request(
     get_request(db, scope, id).await
 }
 
-/// Moves a request from `from` to `to` inside `tx`, or says it is no longer there.
+/// Applies `action` to a request inside `tx` (core's lifecycle refuses first, naming both the
+/// state and the action), or says it is no longer where the caller saw it.
 async fn move_request(
     tx: &mut Tx<'_>,
     scope: &Scope,
     r: &SupplyRequest,
-    from: &[RequestState],
-    to: RequestState,
-    decided: bool,
-) -> Result<(), StoreError> {
-    let from_list: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let states = from_list.join(", ");
+    action: RequestAction,
+    now: i64,
+) -> Result<RequestState, StoreError> {
+    let to = r.state.apply(action).map_err(state_conflict)?;
+    // Conditional on the states the action starts from: of two callers racing, one changes
+    // the row and the other gets the conflict below.
+    let states = sql_names(action.from_states(), RequestState::as_str);
     // A decision records who took it; a submission only when.
-    let q = if decided {
+    let q = if action.is_decision() {
         sqlx::query(&format!(
             "UPDATE supply_request SET state = $1, decided_at = $2, decided_by = $3 WHERE id = $4 AND state IN ({states})"
         ))
         .bind(to.as_str())
-        .bind(now_ms())
+        .bind(now)
         .bind(scope.actor())
         .bind(r.id)
         .execute(&mut **tx)
@@ -1628,7 +1605,7 @@ async fn move_request(
             "UPDATE supply_request SET state = $1, submitted_at = $2 WHERE id = $3 AND state IN ({states})"
         ))
         .bind(to.as_str())
-        .bind(now_ms())
+        .bind(now)
         .bind(r.id)
         .execute(&mut **tx)
         .await?
@@ -1640,25 +1617,22 @@ async fn move_request(
             message: format!("该申领当前为「{}」，不能这样办理", r.state.label_zh()),
         });
     }
-    Ok(())
+    Ok(to)
 }
 
 /// Submits a draft to the street (the requesting side). Audited.
-pub async fn submit_request(db: &Db, scope: &Scope, id: i64) -> Result<SupplyRequest, StoreError> {
+pub async fn submit_request(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    now: i64,
+) -> Result<SupplyRequest, StoreError> {
     let r = get_request(db, scope, id).await?;
     if !r.requestable_by(scope) {
         return Err(StoreError::Forbidden("只有申领的物资点可以提交".into()));
     }
     let mut tx = db.begin_write().await?;
-    move_request(
-        &mut tx,
-        scope,
-        &r,
-        &[RequestState::Draft],
-        RequestState::Submitted,
-        false,
-    )
-    .await?;
+    move_request(&mut tx, scope, &r, RequestAction::Submit, now).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "supply_request.submit", "supply_request").entity_id(r.id),
@@ -1675,6 +1649,7 @@ pub async fn approve_request(
     scope: &Scope,
     id: i64,
     approved: &[(i64, i64)],
+    now: i64,
 ) -> Result<SupplyRequest, StoreError> {
     let r = get_request(db, scope, id).await?;
     if !r.decidable_by(scope) {
@@ -1698,19 +1673,14 @@ pub async fn approve_request(
         }
         decided.push((line.item_id, q));
     }
-    let outcome = if decided.iter().all(|(_, q)| *q == 0) {
-        RequestState::Rejected
-    } else {
-        RequestState::Approved
-    };
+    let quantities: Vec<i64> = decided.iter().map(|(_, q)| *q).collect();
     let mut tx = db.begin_write().await?;
-    move_request(
+    let outcome = move_request(
         &mut tx,
         scope,
         &r,
-        &[RequestState::Submitted],
-        outcome,
-        true,
+        RequestAction::decision(&quantities),
+        now,
     )
     .await?;
     for (item_id, q) in &decided {
@@ -1743,6 +1713,7 @@ pub async fn fulfil_request(
     id: i64,
     from_site_id: i64,
     lines: &[(i64, Quantity)],
+    now: i64,
 ) -> Result<SupplyRequest, StoreError> {
     let r = get_request(db, scope, id).await?;
     if !r.decidable_by(scope) {
@@ -1775,22 +1746,9 @@ pub async fn fulfil_request(
             .sum();
         l.fulfilled + sent_now >= l.approved.unwrap_or(0)
     });
-    let outcome = if all_done {
-        RequestState::Fulfilled
-    } else {
-        RequestState::PartlyFulfilled
-    };
     let summary = json!({"request_id": r.id});
     let mut tx = db.begin_write().await?;
-    move_request(
-        &mut tx,
-        scope,
-        &r,
-        &[RequestState::Approved, RequestState::PartlyFulfilled],
-        outcome,
-        true,
-    )
-    .await?;
+    move_request(&mut tx, scope, &r, RequestAction::fulfilment(all_done), now).await?;
     for (item, q) in &sends {
         // Conditional on what is still open, so two officials cannot both fulfil the rest.
         let changed = sqlx::query(
@@ -1818,6 +1776,7 @@ pub async fn fulfil_request(
             *q,
             Some(format!("申领 #{}", r.id)),
             Some(&summary),
+            now,
         )
         .await?;
     }

@@ -861,6 +861,7 @@ both_backends!(
             &s,
             t.grid_a.id,
             &linli_core::supplies::SiteDraft::parse("网格物资柜", None, false).unwrap(),
+            linli_core::kernel::clock::now_ms(),
         )
         .await
         .unwrap();
@@ -872,6 +873,7 @@ both_backends!(
             item,
             &linli_core::supplies::Movement::parse("receipt", 100, None).unwrap(),
             None,
+            linli_core::kernel::clock::now_ms(),
         )
         .await
         .unwrap();

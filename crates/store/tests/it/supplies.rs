@@ -2,9 +2,10 @@
 //! sum of entries, never negative, also under concurrent issues), transfers, stock over a
 //! subtree, and who may do what where.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::supplies::{Movement, Quantity, SiteDraft};
 use linli_core::{Role, Scope};
-use linli_store::supplies::{self, Site, TransferInput, TransferState};
+use linli_store::supplies::{self, Site, SiteStockLine, TransferInput, TransferState};
 use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
@@ -35,15 +36,27 @@ async fn world(db: &Db) -> World {
         ..
     } = street_tree(db, None).await;
     let site = |name: &str, upper: bool| SiteDraft::parse(name, None, upper).unwrap();
-    let reserve = supplies::create_site(db, &op(), street.id, &site("街道储备库", true))
+    let reserve = supplies::create_site(db, &op(), street.id, &site("街道储备库", true), now_ms())
         .await
         .unwrap();
-    let store_a = supplies::create_site(db, &op(), community_a.id, &site("社区物资点", false))
-        .await
-        .unwrap();
-    let store_b = supplies::create_site(db, &op(), community_b.id, &site("社区物资点", false))
-        .await
-        .unwrap();
+    let store_a = supplies::create_site(
+        db,
+        &op(),
+        community_a.id,
+        &site("社区物资点", false),
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    let store_b = supplies::create_site(
+        db,
+        &op(),
+        community_b.id,
+        &site("社区物资点", false),
+        now_ms(),
+    )
+    .await
+    .unwrap();
     let masks = supplies::items(db)
         .await
         .unwrap()
@@ -68,7 +81,7 @@ fn mv(kind: &str, q: i64, reason: Option<&str>) -> Movement {
 }
 
 async fn balance(db: &Db, site: &Site, item: i64) -> i64 {
-    supplies::site_stock(db, &op(), site.id)
+    supplies::site_stock(db, &op(), site.id, now_ms())
         .await
         .unwrap()
         .into_iter()
@@ -138,7 +151,7 @@ both_backends!(
                     _ => mv("adjustment", q, Some("count_correction")),
                 };
                 let entries_before = count(&db, "supply_ledger").await;
-                match supplies::record(&db, &op(), site.id, w.masks, &m, None).await {
+                match supplies::record(&db, &op(), site.id, w.masks, &m, None, now_ms()).await {
                     Ok(e) => {
                         model += m.delta();
                         assert_eq!(e.balance_after, model);
@@ -173,6 +186,7 @@ both_backends!(
             w.masks,
             &mv("receipt", 100, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -182,7 +196,16 @@ both_backends!(
             let db = db.clone();
             let (site, item) = (w.store_a.id, w.masks);
             tasks.push(tokio::spawn(async move {
-                supplies::record(&db, &op(), site, item, &mv("issue", 7, None), None).await
+                supplies::record(
+                    &db,
+                    &op(),
+                    site,
+                    item,
+                    &mv("issue", 7, None),
+                    None,
+                    now_ms(),
+                )
+                .await
             }));
         }
         let mut served = 0;
@@ -217,6 +240,7 @@ both_backends!(
             w.masks,
             &mv("receipt", 5, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -251,6 +275,7 @@ both_backends!(
             w.masks,
             &mv("receipt", 10, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -262,6 +287,7 @@ both_backends!(
             w.masks,
             &mv("issue", 11, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -280,7 +306,8 @@ both_backends!(
                 w.store_b.id,
                 w.masks,
                 &mv("issue", 1, None),
-                None
+                None,
+                now_ms()
             )
             .await,
             Err(StoreError::Conflict { .. })
@@ -300,6 +327,7 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
         w.masks,
         &mv("receipt", 100, None),
         None,
+        now_ms(),
     )
     .await
     .unwrap();
@@ -312,10 +340,10 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
     };
     // More than is on hand: refused, nothing in transit.
     assert!(matches!(
-        supplies::send_transfer(&db, &op(), &send(101)).await,
+        supplies::send_transfer(&db, &op(), &send(101), now_ms()).await,
         Err(StoreError::Conflict { .. })
     ));
-    let t = supplies::send_transfer(&db, &op(), &send(40))
+    let t = supplies::send_transfer(&db, &op(), &send(40), now_ms())
         .await
         .unwrap();
     assert_eq!(t.state, TransferState::Sent);
@@ -333,7 +361,9 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
         line(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
         (60, 40)
     );
-    let r = supplies::receive_transfer(&db, &op(), t.id).await.unwrap();
+    let r = supplies::receive_transfer(&db, &op(), t.id, now_ms())
+        .await
+        .unwrap();
     assert_eq!(r.state, TransferState::Received);
     assert_eq!(balance(&db, &w.store_b, w.masks).await, 40);
     assert_eq!(
@@ -342,22 +372,24 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
     );
     // Once only: neither received again nor cancelled afterwards.
     assert!(matches!(
-        supplies::receive_transfer(&db, &op(), t.id).await,
+        supplies::receive_transfer(&db, &op(), t.id, now_ms()).await,
         Err(StoreError::Conflict { .. })
     ));
     assert!(matches!(
-        supplies::cancel_transfer(&db, &op(), t.id).await,
+        supplies::cancel_transfer(&db, &op(), t.id, now_ms()).await,
         Err(StoreError::Conflict { .. })
     ));
     // A cancelled transfer returns to its source.
-    let t2 = supplies::send_transfer(&db, &op(), &send(25))
+    let t2 = supplies::send_transfer(&db, &op(), &send(25), now_ms())
         .await
         .unwrap();
     assert_eq!(balance(&db, &w.store_a, w.masks).await, 35);
-    supplies::cancel_transfer(&db, &op(), t2.id).await.unwrap();
+    supplies::cancel_transfer(&db, &op(), t2.id, now_ms())
+        .await
+        .unwrap();
     assert_eq!(balance(&db, &w.store_a, w.masks).await, 60);
     assert!(matches!(
-        supplies::receive_transfer(&db, &op(), t2.id).await,
+        supplies::receive_transfer(&db, &op(), t2.id, now_ms()).await,
         Err(StoreError::Conflict { .. })
     ));
     let kinds: Vec<&str> = supplies::ledger(&db, &op(), w.store_a.id, Page::all())
@@ -387,6 +419,7 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
         &op(),
         w.grid_a.id,
         &SiteDraft::parse("网格物资柜", None, false).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -396,9 +429,17 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
         (&grid_store, 30),
         (&w.store_b, 7),
     ] {
-        supplies::record(&db, &op(), site.id, w.masks, &mv("receipt", q, None), None)
-            .await
-            .unwrap();
+        supplies::record(
+            &db,
+            &op(),
+            site.id,
+            w.masks,
+            &mv("receipt", q, None),
+            None,
+            now_ms(),
+        )
+        .await
+        .unwrap();
     }
     let masks_at = |lines: Vec<supplies::StockLine>| {
         lines
@@ -424,7 +465,7 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
         7
     );
     // A threshold above the balance marks the site low, in its own and its ancestors' stock.
-    supplies::set_threshold(&db, &op(), w.store_b.id, w.masks, Some(50))
+    supplies::set_threshold(&db, &op(), w.store_b.id, w.masks, Some(50), now_ms())
         .await
         .unwrap();
     let low = |lines: Vec<supplies::StockLine>| {
@@ -455,11 +496,28 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
     let receipt = mv("receipt", 50, None);
 
     // Staff write at their community's sites; elsewhere the site does not exist for them.
-    supplies::record(&db, &staff_a, w.store_a.id, w.masks, &receipt, None)
-        .await
-        .unwrap();
+    supplies::record(
+        &db,
+        &staff_a,
+        w.store_a.id,
+        w.masks,
+        &receipt,
+        None,
+        now_ms(),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        supplies::record(&db, &staff_a, w.store_b.id, w.masks, &receipt, None).await,
+        supplies::record(
+            &db,
+            &staff_a,
+            w.store_b.id,
+            w.masks,
+            &receipt,
+            None,
+            now_ms()
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
@@ -480,7 +538,8 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
             &db,
             &worker,
             w.grid_a.id,
-            &SiteDraft::parse("x", None, false).unwrap()
+            &SiteDraft::parse("x", None, false).unwrap(),
+            now_ms()
         )
         .await,
         Err(StoreError::Forbidden(_))
@@ -494,7 +553,16 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         3
     );
     assert!(matches!(
-        supplies::record(&db, &official, w.reserve.id, w.masks, &receipt, None).await,
+        supplies::record(
+            &db,
+            &official,
+            w.reserve.id,
+            w.masks,
+            &receipt,
+            None,
+            now_ms()
+        )
+        .await,
         Err(StoreError::Forbidden(_))
     ));
     supplies::record(
@@ -504,6 +572,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         w.masks,
         &mv("receipt", 500, None),
         None,
+        now_ms(),
     )
     .await
     .unwrap();
@@ -514,7 +583,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         quantity: Quantity::new("quantity", 100).unwrap(),
         note: None,
     };
-    let t = supplies::send_transfer(&db, &official, &to_b)
+    let t = supplies::send_transfer(&db, &official, &to_b, now_ms())
         .await
         .unwrap();
     // An official does not dispatch from a community's store.
@@ -523,39 +592,39 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         ..to_b.clone()
     };
     assert!(matches!(
-        supplies::send_transfer(&db, &official, &from_a).await,
+        supplies::send_transfer(&db, &official, &from_a, now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     // Only the destination's staff receive: not the sender, not the neighbour.
     assert!(matches!(
-        supplies::receive_transfer(&db, &official, t.id).await,
+        supplies::receive_transfer(&db, &official, t.id, now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        supplies::receive_transfer(&db, &staff_a, t.id).await,
+        supplies::receive_transfer(&db, &staff_a, t.id, now_ms()).await,
         Err(StoreError::NotFound)
     ));
-    supplies::receive_transfer(&db, &staff_b, t.id)
+    supplies::receive_transfer(&db, &staff_b, t.id, now_ms())
         .await
         .unwrap();
     // Staff send from their store to a neighbour they cannot read.
     // (100 is more than store A holds.)
     assert!(matches!(
-        supplies::send_transfer(&db, &staff_a, &from_a).await,
+        supplies::send_transfer(&db, &staff_a, &from_a, now_ms()).await,
         Err(StoreError::Conflict { .. })
     ));
     let small = TransferInput {
         quantity: Quantity::new("quantity", 10).unwrap(),
         ..from_a.clone()
     };
-    let t2 = supplies::send_transfer(&db, &staff_a, &small)
+    let t2 = supplies::send_transfer(&db, &staff_a, &small, now_ms())
         .await
         .unwrap();
     assert!(matches!(
-        supplies::cancel_transfer(&db, &staff_b, t2.id).await,
+        supplies::cancel_transfer(&db, &staff_b, t2.id, now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
-    supplies::receive_transfer(&db, &staff_b, t2.id)
+    supplies::receive_transfer(&db, &staff_b, t2.id, now_ms())
         .await
         .unwrap();
     assert!(supplies::consistency_check(&db, &op())
@@ -595,6 +664,7 @@ both_backends!(
             w.masks,
             &mv("receipt", 50, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -605,6 +675,7 @@ both_backends!(
             w.masks,
             &mv("receipt", 4, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -640,7 +711,8 @@ both_backends!(
                 &op(),
                 w.reserve.id,
                 w.masks,
-                &[(w.store_a.id, q(40)), (w.store_b.id, q(20))]
+                &[(w.store_a.id, q(40)), (w.store_b.id, q(20))],
+                now_ms()
             )
             .await,
             Err(StoreError::Conflict { .. })
@@ -652,6 +724,7 @@ both_backends!(
             w.reserve.id,
             w.masks,
             &[(w.store_a.id, q(28)), (w.store_b.id, q(10))],
+            now_ms(),
         )
         .await
         .unwrap();
@@ -690,6 +763,7 @@ both_backends!(
             w.masks,
             &mv("receipt", 1000, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -700,6 +774,7 @@ both_backends!(
             gloves,
             &mv("receipt", 100, None),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -710,42 +785,72 @@ both_backends!(
             w.store_a.id,
             &[(w.masks, q(500)), (gloves, q(80))],
             Some("隔离户增多"),
+            now_ms(),
         )
         .await
         .unwrap();
         assert_eq!(r.state, supplies::RequestState::Draft);
         assert_eq!(r.to_node_id, w.street.id);
-        // Officials do not decide a draft; the community submits it first.
+        // Officials do not decide a draft; the community submits it first. The refusal is
+        // core's lifecycle, naming the state and the action.
+        match supplies::approve_request(&db, &official, r.id, &[(w.masks, 400)], now_ms()).await {
+            Err(StoreError::Conflict { field, message }) => {
+                assert_eq!(field, "state");
+                assert_eq!(
+                    message,
+                    "该申领当前为「草稿」，不能批准（只有「已提交」的申领可以批准）"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
-            supplies::approve_request(&db, &official, r.id, &[(w.masks, 400)]).await,
-            Err(StoreError::Conflict { .. })
-        ));
-        assert!(matches!(
-            supplies::submit_request(&db, &official, r.id).await,
+            supplies::submit_request(&db, &official, r.id, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
-        supplies::submit_request(&db, &staff_a, r.id).await.unwrap();
+        supplies::submit_request(&db, &staff_a, r.id, now_ms())
+            .await
+            .unwrap();
         // Staff do not approve their own request; more than asked is refused.
         assert!(matches!(
-            supplies::approve_request(&db, &staff_a, r.id, &[(w.masks, 400)]).await,
+            supplies::approve_request(&db, &staff_a, r.id, &[(w.masks, 400)], now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
-            supplies::approve_request(&db, &official, r.id, &[(w.masks, 600)]).await,
+            supplies::approve_request(&db, &official, r.id, &[(w.masks, 600)], now_ms()).await,
             Err(StoreError::Invalid(_))
         ));
-        let r = supplies::approve_request(&db, &official, r.id, &[(w.masks, 400), (gloves, 80)])
-            .await
-            .unwrap();
+        let r = supplies::approve_request(
+            &db,
+            &official,
+            r.id,
+            &[(w.masks, 400), (gloves, 80)],
+            now_ms(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.state, supplies::RequestState::Approved);
         // Part now, the rest later; never beyond what was approved.
-        let r = supplies::fulfil_request(&db, &official, r.id, w.reserve.id, &[(w.masks, q(300))])
-            .await
-            .unwrap();
+        let r = supplies::fulfil_request(
+            &db,
+            &official,
+            r.id,
+            w.reserve.id,
+            &[(w.masks, q(300))],
+            now_ms(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.state, supplies::RequestState::PartlyFulfilled);
         assert!(matches!(
-            supplies::fulfil_request(&db, &official, r.id, w.reserve.id, &[(w.masks, q(101))])
-                .await,
+            supplies::fulfil_request(
+                &db,
+                &official,
+                r.id,
+                w.reserve.id,
+                &[(w.masks, q(101))],
+                now_ms()
+            )
+            .await,
             Err(StoreError::Invalid(_))
         ));
         let r = supplies::fulfil_request(
@@ -754,6 +859,7 @@ both_backends!(
             r.id,
             w.reserve.id,
             &[(w.masks, q(100)), (gloves, q(80))],
+            now_ms(),
         )
         .await
         .unwrap();
@@ -779,5 +885,67 @@ both_backends!(
                 .len(),
             1
         );
+    }
+);
+
+both_backends!(
+    recent_issues_are_counted_at_the_time_given,
+    |db: Db| async move {
+        let w = world(&db).await;
+        // A fixed instant (2026-12-01T00:00:00Z): the store is given the time, so the 14-day
+        // window of days of cover can be tested on both of its edges.
+        const T: i64 = 1_796_083_200_000;
+        const DAY: i64 = 86_400_000;
+        let before = |days: i64| T - days * DAY;
+        let store = w.store_a.id;
+        supplies::record(
+            &db,
+            &op(),
+            store,
+            w.masks,
+            &mv("receipt", 1_000, None),
+            None,
+            before(30),
+        )
+        .await
+        .unwrap();
+        // 15 days before T is outside the window; exactly 14 days before is its first instant.
+        for (days, q) in [(15, 500), (14, 70), (1, 70)] {
+            let e = supplies::record(
+                &db,
+                &op(),
+                store,
+                w.masks,
+                &mv("issue", q, None),
+                None,
+                before(days),
+            )
+            .await
+            .unwrap();
+            assert_eq!(e.at, before(days));
+        }
+        let masks = |lines: Vec<SiteStockLine>| {
+            let l = lines.into_iter().find(|l| l.item.id == w.masks).unwrap();
+            (l.quantity, l.issued_recently, l.days_of_cover)
+        };
+        // 360 on hand; 140 issued in 14 days is 10 a day: 36 days.
+        assert_eq!(
+            masks(supplies::site_stock(&db, &op(), store, T).await.unwrap()),
+            (360, 140, Some(36))
+        );
+        // A day later the issue of 14 days before T has left the window: 5 a day, 72 days.
+        assert_eq!(
+            masks(
+                supplies::site_stock(&db, &op(), store, T + DAY)
+                    .await
+                    .unwrap()
+            ),
+            (360, 70, Some(72))
+        );
+        let entries = supplies::ledger(&db, &op(), store, Page::all())
+            .await
+            .unwrap();
+        let times: Vec<i64> = entries.iter().map(|e| e.at).collect();
+        assert_eq!(times, [before(1), before(14), before(15), before(30)]);
     }
 );

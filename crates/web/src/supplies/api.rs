@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::kernel::clock::rfc3339;
+use linli_core::kernel::clock::{now_ms, rfc3339};
 use linli_core::supplies::{ItemDraft, Movement, Quantity, SiteDraft};
 use linli_store::supplies::{self, Entry, Site, Transfer, TransferInput};
 use linli_store::{Page, StoreError};
@@ -112,7 +112,7 @@ async fn create_item(
     }
     let draft = ItemDraft::parse(&b.name, &b.unit, &b.category, b.shelf_life_days)
         .map_err(StoreError::Invalid)?;
-    let item = supplies::create_item(&state.db, &user.scope, &draft).await?;
+    let item = supplies::create_item(&state.db, &user.scope, &draft, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(item.into())))
 }
 
@@ -199,7 +199,7 @@ async fn create_site(
         supplies::is_upper_level(node.kind),
     )
     .map_err(StoreError::Invalid)?;
-    let site = supplies::create_site(&state.db, &user.scope, node.id, &draft).await?;
+    let site = supplies::create_site(&state.db, &user.scope, node.id, &draft, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(CreatedOut { id: site.id })))
 }
 
@@ -306,6 +306,7 @@ async fn create_entry(
         b.item_id,
         &movement,
         b.note.as_deref(),
+        now_ms(),
     )
     .await
     .map_err(supply_error)?;
@@ -390,7 +391,7 @@ async fn site_stock(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<SiteStockOut>> {
     let site = supplies::get_site(&state.db, &user.scope, id).await?;
-    let lines = supplies::site_stock(&state.db, &user.scope, id).await?;
+    let lines = supplies::site_stock(&state.db, &user.scope, id, now_ms()).await?;
     Ok(Json(SiteStockOut {
         site: site.into(),
         items: lines
@@ -427,7 +428,7 @@ async fn set_threshold(
     Path(id): Path<i64>,
     Json(b): Json<ThresholdBody>,
 ) -> ApiResult<StatusCode> {
-    supplies::set_threshold(&state.db, &user.scope, id, b.item_id, b.minimum).await?;
+    supplies::set_threshold(&state.db, &user.scope, id, b.item_id, b.minimum, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -534,6 +535,7 @@ async fn send_transfer(
             quantity,
             note: b.note.as_deref(),
         },
+        now_ms(),
     )
     .await
     .map_err(supply_error)?;
@@ -549,7 +551,7 @@ async fn receive_transfer(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<TransferOut>> {
-    let t = supplies::receive_transfer(&state.db, &user.scope, id)
+    let t = supplies::receive_transfer(&state.db, &user.scope, id, now_ms())
         .await
         .map_err(supply_error)?;
     Ok(Json(t.into()))
@@ -564,7 +566,7 @@ async fn cancel_transfer(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<TransferOut>> {
-    let t = supplies::cancel_transfer(&state.db, &user.scope, id)
+    let t = supplies::cancel_transfer(&state.db, &user.scope, id, now_ms())
         .await
         .map_err(supply_error)?;
     Ok(Json(t.into()))
@@ -728,8 +730,15 @@ async fn create_request(
     Json(b): Json<RequestBody>,
 ) -> ApiResult<(StatusCode, Json<RequestOut>)> {
     let lines = quantities(&b.lines)?;
-    let r = supplies::create_request(&state.db, &user.scope, b.site_id, &lines, b.note.as_deref())
-        .await?;
+    let r = supplies::create_request(
+        &state.db,
+        &user.scope,
+        b.site_id,
+        &lines,
+        b.note.as_deref(),
+        now_ms(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(r.into())))
 }
 
@@ -742,7 +751,7 @@ async fn submit_request(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<RequestOut>> {
-    let r = supplies::submit_request(&state.db, &user.scope, id)
+    let r = supplies::submit_request(&state.db, &user.scope, id, now_ms())
         .await
         .map_err(supply_error)?;
     Ok(Json(r.into()))
@@ -767,7 +776,7 @@ async fn approve_request(
     Json(b): Json<ApproveBody>,
 ) -> ApiResult<Json<RequestOut>> {
     let approved: Vec<(i64, i64)> = b.lines.iter().map(|l| (l.item_id, l.quantity)).collect();
-    let r = supplies::approve_request(&state.db, &user.scope, id, &approved)
+    let r = supplies::approve_request(&state.db, &user.scope, id, &approved, now_ms())
         .await
         .map_err(supply_error)?;
     Ok(Json(r.into()))
@@ -792,7 +801,7 @@ async fn fulfil_request(
     Json(b): Json<FulfilBody>,
 ) -> ApiResult<Json<RequestOut>> {
     let lines = quantities(&b.lines)?;
-    let r = supplies::fulfil_request(&state.db, &user.scope, id, b.from_site_id, &lines)
+    let r = supplies::fulfil_request(&state.db, &user.scope, id, b.from_site_id, &lines, now_ms())
         .await
         .map_err(supply_error)?;
     Ok(Json(r.into()))

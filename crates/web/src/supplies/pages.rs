@@ -11,8 +11,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::kernel::clock::{display, format_date, today};
-use linli_core::supplies::{AdjustReason, EntryKind, ItemDraft, Movement, Quantity, SiteDraft};
+use linli_core::kernel::clock::{display, format_date, now_ms, today};
+use linli_core::supplies::{
+    can_dispatch_from, can_write_at, AdjustReason, EntryKind, ItemDraft, Movement, Quantity,
+    RequestAction, SiteDraft,
+};
 use linli_core::CoreError;
 use linli_store::accounts::Principal;
 use linli_store::supplies::{self, Transfer, TransferInput};
@@ -347,7 +350,7 @@ async fn render_stock(
             .map(|t| transfer_row(t, user))
             .collect(),
         back,
-        can_add_site: supplies::can_write_at(&user.scope, &node.path) && node.is_open(),
+        can_add_site: can_write_at(&user.scope, &node.path) && node.is_open(),
         node_id: node.id,
         node_name: node.name,
         f: forms.site,
@@ -391,7 +394,7 @@ async fn create_site(State(state): State<AppState>, f: CsrfForm<SiteForm>) -> Re
             supplies::is_upper_level(node.kind),
         )
         .map_err(invalid)?;
-        supplies::create_site(&state.db, &user.scope, node.id, &draft).await
+        supplies::create_site(&state.db, &user.scope, node.id, &draft, now_ms()).await
     }
     .await;
     match result {
@@ -452,7 +455,7 @@ async fn create_item(
         };
         let draft = ItemDraft::parse(&form.name, &form.unit, &form.category, shelf_life_days)
             .map_err(StoreError::Invalid)?;
-        supplies::create_item(&state.db, &user.scope, &draft).await
+        supplies::create_item(&state.db, &user.scope, &draft, now_ms()).await
     }
     .await;
     let errors = match result {
@@ -636,7 +639,7 @@ async fn render_site(
 ) -> Response {
     let result = async {
         let site = supplies::get_site(&state.db, &user.scope, site_id).await?;
-        let stock = supplies::site_stock(&state.db, &user.scope, site.id).await?;
+        let stock = supplies::site_stock(&state.db, &user.scope, site.id, now_ms()).await?;
         let entries =
             supplies::ledger(&state.db, &user.scope, site.id, Page::new(Some(100), None)).await?;
         let transfers: Vec<Transfer> =
@@ -647,7 +650,7 @@ async fn render_site(
                 .take(30)
                 .collect();
         let items = supplies::items(&state.db).await?;
-        let can_dispatch = supplies::can_dispatch_from(&user.scope, &site);
+        let can_dispatch = can_dispatch_from(&user.scope, &site.node_path, site.kind);
         let targets = if can_dispatch {
             supplies::transfer_targets(&state.db, &user.scope, site.id).await?
         } else {
@@ -730,10 +733,10 @@ async fn render_site(
             .collect(),
         transfers: transfers.iter().map(|t| transfer_row(t, user)).collect(),
         back: format!("/supplies/sites/{}", site.id),
-        can_write: supplies::can_write_at(&user.scope, &site.node_path),
+        can_write: can_write_at(&user.scope, &site.node_path),
         can_dispatch,
         can_allocate: can_dispatch && site.kind == linli_core::supplies::SiteKind::Reserve,
-        can_request: supplies::can_write_at(&user.scope, &site.node_path)
+        can_request: can_write_at(&user.scope, &site.node_path)
             && site.kind == linli_core::supplies::SiteKind::Store,
         notice,
         items: item_choices(&items, &f.item_id),
@@ -799,6 +802,7 @@ async fn record_entry(
             item_id,
             &movement,
             Some(&form.note),
+            now_ms(),
         )
         .await
     }
@@ -848,6 +852,7 @@ async fn send_transfer(
                 quantity,
                 note: Some(&form.note),
             },
+            now_ms(),
         )
         .await
     }
@@ -894,7 +899,7 @@ async fn set_threshold(
         let (Some(item_id), true) = (item_id, errors.is_empty()) else {
             return Err(invalid(errors));
         };
-        supplies::set_threshold(&state.db, &user.scope, id, item_id, minimum).await
+        supplies::set_threshold(&state.db, &user.scope, id, item_id, minimum, now_ms()).await
     }
     .await;
     match result {
@@ -927,9 +932,9 @@ async fn finish_transfer(
     receive: bool,
 ) -> Response {
     let result = if receive {
-        supplies::receive_transfer(&state.db, &user.scope, id).await
+        supplies::receive_transfer(&state.db, &user.scope, id, now_ms()).await
     } else {
-        supplies::cancel_transfer(&state.db, &user.scope, id).await
+        supplies::cancel_transfer(&state.db, &user.scope, id, now_ms()).await
     };
     match result {
         Ok(_) => {
@@ -1152,7 +1157,7 @@ async fn allocate_submit(
         )
         .await;
     }
-    match supplies::send_allocation(&state.db, &user.scope, id, item_id, &lines).await {
+    match supplies::send_allocation(&state.db, &user.scope, id, item_id, &lines, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/supplies/sites/{id}?notice=allocated")).into_response(),
         Err(e) => match form_errors(e) {
             Ok((status, errors)) => {
@@ -1252,7 +1257,7 @@ async fn render_requests(
             .into_iter()
             .filter(|s| {
                 s.kind == linli_core::supplies::SiteKind::Reserve
-                    && supplies::can_dispatch_from(&user.scope, s)
+                    && can_dispatch_from(&user.scope, &s.node_path, s.kind)
             })
             .collect();
         Ok::<_, StoreError>(Some((node, list, reserves)))
@@ -1270,7 +1275,6 @@ async fn render_requests(
         rows: list
             .iter()
             .map(|r| {
-                use supplies::RequestState as S;
                 RequestRow {
                     id: r.id,
                     site: r.site_name.clone(),
@@ -1292,9 +1296,12 @@ async fn render_requests(
                             open: (l.approved.unwrap_or(0) - l.fulfilled).max(0),
                         })
                         .collect(),
-                    can_submit: r.state == S::Draft && r.requestable_by(&user.scope),
-                    can_approve: r.state == S::Submitted && r.decidable_by(&user.scope),
-                    can_fulfil: matches!(r.state, S::Approved | S::PartlyFulfilled)
+                    can_submit: r.state.allows(RequestAction::Submit)
+                        && r.requestable_by(&user.scope),
+                    // Approving and rejecting start from the same states: one decision form.
+                    can_approve: r.state.allows(RequestAction::Approve)
+                        && r.decidable_by(&user.scope),
+                    can_fulfil: r.state.allows(RequestAction::FulfilPart)
                         && r.decidable_by(&user.scope)
                         && !reserves.is_empty(),
                 }
@@ -1403,9 +1410,10 @@ async fn create_request(
     let note = form_value(&f.form, "note");
     let submit = form_value(&f.form, "action") == "submit";
     let result = async {
-        let r = supplies::create_request(&state.db, &user.scope, id, &lines, Some(&note)).await?;
+        let r = supplies::create_request(&state.db, &user.scope, id, &lines, Some(&note), now_ms())
+            .await?;
         if submit {
-            supplies::submit_request(&state.db, &user.scope, r.id).await?;
+            supplies::submit_request(&state.db, &user.scope, r.id, now_ms()).await?;
         }
         Ok::<_, StoreError>(r.site_id)
     }
@@ -1431,7 +1439,7 @@ async fn submit_request(
     f: CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     let node_id = form_value(&f.form, "node_id").parse().ok();
-    let result = supplies::submit_request(&state.db, &f.user.scope, id)
+    let result = supplies::submit_request(&state.db, &f.user.scope, id, now_ms())
         .await
         .map(|_| ());
     after_request_action(&state, &f.user, node_id, result, "submitted").await
@@ -1457,7 +1465,7 @@ async fn approve_request(
             .await
         }
     };
-    let result = supplies::approve_request(&state.db, &f.user.scope, id, &lines)
+    let result = supplies::approve_request(&state.db, &f.user.scope, id, &lines, now_ms())
         .await
         .map(|_| ());
     after_request_action(&state, &f.user, node_id, result, "approved").await
@@ -1494,7 +1502,7 @@ async fn fulfil_request(
         )
         .await;
     };
-    let result = supplies::fulfil_request(&state.db, &f.user.scope, id, from, &lines)
+    let result = supplies::fulfil_request(&state.db, &f.user.scope, id, from, &lines, now_ms())
         .await
         .map(|_| ());
     after_request_action(&state, &f.user, node_id, result, "fulfilled").await
@@ -1526,7 +1534,7 @@ async fn export_xlsx(
         for s in &sites {
             site_stock.push((
                 s.clone(),
-                supplies::site_stock(&state.db, &user.scope, s.id).await?,
+                supplies::site_stock(&state.db, &user.scope, s.id, now_ms()).await?,
             ));
         }
         let ledger = supplies::ledger_under(&state.db, &user.scope, node.id, 100_000).await?;

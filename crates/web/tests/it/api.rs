@@ -144,17 +144,37 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
     use linli_store::supplies;
     let op = Scope::operator();
     let site = |name: &str| SiteDraft::parse(name, None, false).unwrap();
-    let b = supplies::create_site(db, &op, grid_b.id, &site("乙网格秘密物资柜"))
-        .await
-        .unwrap();
-    let c = supplies::create_site(db, &op, community.id, &site("社区物资点"))
-        .await
-        .unwrap();
+    let b = supplies::create_site(
+        db,
+        &op,
+        grid_b.id,
+        &site("乙网格秘密物资柜"),
+        linli_core::kernel::clock::now_ms(),
+    )
+    .await
+    .unwrap();
+    let c = supplies::create_site(
+        db,
+        &op,
+        community.id,
+        &site("社区物资点"),
+        linli_core::kernel::clock::now_ms(),
+    )
+    .await
+    .unwrap();
     let masks = supplies::items(db).await.unwrap()[0].id;
     let receipt = Movement::parse("receipt", 100, None).unwrap();
-    supplies::record(db, &op, b.id, masks, &receipt, None)
-        .await
-        .unwrap();
+    supplies::record(
+        db,
+        &op,
+        b.id,
+        masks,
+        &receipt,
+        None,
+        linli_core::kernel::clock::now_ms(),
+    )
+    .await
+    .unwrap();
     let t = supplies::send_transfer(
         db,
         &op,
@@ -165,6 +185,7 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
             quantity: Quantity::new("quantity", 10).unwrap(),
             note: None,
         },
+        linli_core::kernel::clock::now_ms(),
     )
     .await
     .unwrap();

@@ -4,6 +4,7 @@
 
 use crate::support::*;
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::Scope;
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
@@ -274,6 +275,7 @@ async fn api_contract(t: TestDb) {
         &Scope::operator(),
         w.street.id,
         &linli_core::supplies::SiteDraft::parse("街道储备库", None, true).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap()
@@ -285,6 +287,7 @@ async fn api_contract(t: TestDb) {
         masks,
         &linli_core::supplies::Movement::parse("receipt", 1000, None).unwrap(),
         None,
+        now_ms(),
     )
     .await
     .unwrap();
@@ -472,6 +475,7 @@ async fn pages_flow(t: TestDb) {
         &Scope::operator(),
         w.community_b.id,
         &linli_core::supplies::SiteDraft::parse("北门物资点", None, false).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap()
@@ -546,6 +550,7 @@ async fn pages_flow(t: TestDb) {
         &op,
         w.street.id,
         &linli_core::supplies::SiteDraft::parse("街道储备库", None, true).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap()
@@ -557,6 +562,7 @@ async fn pages_flow(t: TestDb) {
         masks.parse().unwrap(),
         &linli_core::supplies::Movement::parse("receipt", 1000, None).unwrap(),
         None,
+        now_ms(),
     )
     .await
     .unwrap();
@@ -755,6 +761,7 @@ async fn allocation_api(t: TestDb) {
         &op,
         w.street.id,
         &SiteDraft::parse("街道储备库", None, true).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap()
@@ -764,6 +771,7 @@ async fn allocation_api(t: TestDb) {
         &op,
         w.community_a.id,
         &SiteDraft::parse("甲物资点", None, false).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap()
@@ -773,15 +781,16 @@ async fn allocation_api(t: TestDb) {
         &op,
         w.community_b.id,
         &SiteDraft::parse("乙物资点", None, false).unwrap(),
+        now_ms(),
     )
     .await
     .unwrap()
     .id;
     let receipt = |n| Movement::parse("receipt", n, None).unwrap();
-    supplies::record(&db, &op, reserve, masks, &receipt(1000), None)
+    supplies::record(&db, &op, reserve, masks, &receipt(1000), None, now_ms())
         .await
         .unwrap();
-    supplies::record(&db, &op, store_a, masks, &receipt(5), None)
+    supplies::record(&db, &op, store_a, masks, &receipt(5), None, now_ms())
         .await
         .unwrap();
     // 3 masks on their way to A.
@@ -795,6 +804,7 @@ async fn allocation_api(t: TestDb) {
             quantity: linli_core::supplies::Quantity::parse("quantity", "3").unwrap(),
             note: None,
         },
+        now_ms(),
     )
     .await
     .unwrap();
