@@ -2,6 +2,7 @@
 //! 里布嘎社区, 10 compounds (8,652 households) and 6 village groups (971 households), split into
 //! grids of 300–400 households, with buildings — and one account per role.
 
+use linli_core::kernel::labels::Labelled;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::accounts::{self, NewUser};
 use linli_store::tree::{self, Node};

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 // ---------------------------------------------------------------------------------------------
@@ -149,89 +150,153 @@ impl fmt::Display for CreditCode {
 // Labelled choices
 // ---------------------------------------------------------------------------------------------
 
-macro_rules! labelled_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal, { $($variant:ident = $code:literal, $zh:literal;)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn label_zh(self) -> &'static str {
-                match self { $($name::$variant => $zh),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        /// Accepts the code name or the Chinese label.
-        impl FromStr for $name {
-            type Err = CoreError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let s = s.trim();
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s || v.label_zh() == s)
-                    .ok_or_else(|| {
-                        let known: Vec<String> = $name::ALL
-                            .iter()
-                            .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
-                            .collect();
-                        CoreError::invalid($field, format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")))
-                    })
-            }
-        }
-    };
+/// A company (any legal form) or an individual business (个体工商户: shops, stalls).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EnterpriseKind {
+    #[strum(serialize = "enterprise", props(zh = "企业"))]
+    Enterprise,
+    #[strum(serialize = "individual", props(zh = "个体工商户"))]
+    Individual,
 }
 
-labelled_enum!(
-    /// A company (any legal form) or an individual business (个体工商户: shops, stalls).
-    EnterpriseKind, "kind", {
-        Enterprise = "enterprise", "企业";
-        Individual = "individual", "个体工商户";
-    }
-);
+impl Labelled for EnterpriseKind {
+    const FIELD: &'static str = "kind";
+}
 
-labelled_enum!(
-    /// The four conditions every business had to show before reopening, from the source reports.
-    ChecklistItem, "checklist", {
-        Thermometers = "thermometers", "配备体温计";
-        Disinfection = "disinfection", "每日两次消毒";
-        Masks = "masks", "员工全部佩戴口罩";
-        StaffRegistration = "staff_registration", "员工信息登记";
+impl FromStr for EnterpriseKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
     }
-);
+}
 
-labelled_enum!(
-    /// Why a business has not reopened, so the community knows what help is needed.
-    NotReopenedReason, "reason", {
-        WorkersShort = "workers_short", "员工未返岗";
-        NoProtectiveSupplies = "no_protective_supplies", "缺少防护物资";
-        NoMaterials = "no_materials", "原材料短缺";
-        NoDemand = "no_demand", "市场需求不足";
-        Other = "other", "其他";
-    }
-);
+/// The four conditions every business had to show before reopening, from the source reports.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecklistItem {
+    #[strum(serialize = "thermometers", props(zh = "配备体温计"))]
+    Thermometers,
+    #[strum(serialize = "disinfection", props(zh = "每日两次消毒"))]
+    Disinfection,
+    #[strum(serialize = "masks", props(zh = "员工全部佩戴口罩"))]
+    Masks,
+    #[strum(serialize = "staff_registration", props(zh = "员工信息登记"))]
+    StaffRegistration,
+}
 
-labelled_enum!(
-    /// Where a reopening application stands.
-    ReopeningStatus, "status", {
-        Submitted = "submitted", "待审核";
-        Approved = "approved", "已同意复工";
-        Rejected = "rejected", "未通过";
+impl Labelled for ChecklistItem {
+    const FIELD: &'static str = "checklist";
+}
+
+impl FromStr for ChecklistItem {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
     }
-);
+}
+
+/// Why a business has not reopened, so the community knows what help is needed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotReopenedReason {
+    #[strum(serialize = "workers_short", props(zh = "员工未返岗"))]
+    WorkersShort,
+    #[strum(serialize = "no_protective_supplies", props(zh = "缺少防护物资"))]
+    NoProtectiveSupplies,
+    #[strum(serialize = "no_materials", props(zh = "原材料短缺"))]
+    NoMaterials,
+    #[strum(serialize = "no_demand", props(zh = "市场需求不足"))]
+    NoDemand,
+    #[strum(serialize = "other", props(zh = "其他"))]
+    Other,
+}
+
+impl Labelled for NotReopenedReason {
+    const FIELD: &'static str = "reason";
+}
+
+impl FromStr for NotReopenedReason {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
+    }
+}
+
+/// Where a reopening application stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReopeningStatus {
+    #[strum(serialize = "submitted", props(zh = "待审核"))]
+    Submitted,
+    #[strum(serialize = "approved", props(zh = "已同意复工"))]
+    Approved,
+    #[strum(serialize = "rejected", props(zh = "未通过"))]
+    Rejected,
+}
+
+impl Labelled for ReopeningStatus {
+    const FIELD: &'static str = "status";
+}
+
+impl FromStr for ReopeningStatus {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Small parsed fields

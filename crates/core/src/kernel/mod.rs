@@ -5,5 +5,6 @@ pub mod access;
 pub mod clock;
 pub mod division;
 pub mod idnumber;
+pub mod labels;
 pub mod path;
 pub mod phone;

@@ -11,94 +11,162 @@ use std::str::FromStr;
 use pinyin::ToPinyin;
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
-macro_rules! labelled_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal, { $($variant:ident = $code:literal, $zh:literal;)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn label_zh(self) -> &'static str {
-                match self { $($name::$variant => $zh),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        /// Accepts the code name or the Chinese label.
-        impl FromStr for $name {
-            type Err = CoreError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let s = s.trim();
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s || v.label_zh() == s)
-                    .ok_or_else(|| {
-                        let known: Vec<String> = $name::ALL
-                            .iter()
-                            .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
-                            .collect();
-                        CoreError::invalid($field, format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")))
-                    })
-            }
-        }
-    };
+/// A member's relation to the head of the household.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    #[strum(serialize = "head", props(zh = "户主"))]
+    Head,
+    #[strum(serialize = "spouse", props(zh = "配偶"))]
+    Spouse,
+    #[strum(serialize = "son", props(zh = "子"))]
+    Son,
+    #[strum(serialize = "daughter", props(zh = "女"))]
+    Daughter,
+    #[strum(serialize = "father", props(zh = "父亲"))]
+    Father,
+    #[strum(serialize = "mother", props(zh = "母亲"))]
+    Mother,
+    #[strum(serialize = "grandson", props(zh = "孙子"))]
+    Grandson,
+    #[strum(serialize = "granddaughter", props(zh = "孙女"))]
+    Granddaughter,
+    #[strum(serialize = "other", props(zh = "其他"))]
+    Other,
 }
 
-labelled_enum!(
-    /// A member's relation to the head of the household.
-    Relation, "relation", {
-        Head = "head", "户主";
-        Spouse = "spouse", "配偶";
-        Son = "son", "子";
-        Daughter = "daughter", "女";
-        Father = "father", "父亲";
-        Mother = "mother", "母亲";
-        Grandson = "grandson", "孙子";
-        Granddaughter = "granddaughter", "孙女";
-        Other = "other", "其他";
-    }
-);
+impl Labelled for Relation {
+    const FIELD: &'static str = "relation";
+}
 
-labelled_enum!(
-    /// Registered (hukou here), resident (living here), or floating (living here, hukou elsewhere).
-    Category, "category", {
-        Registered = "registered", "户籍人口";
-        Resident = "resident", "常住人口";
-        Floating = "floating", "流动人口";
+impl FromStr for Relation {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
     }
-);
+}
 
-labelled_enum!(
-    /// Where a person stands in the registry. Records are never deleted by users.
-    PersonState, "state", {
-        Active = "active", "在册";
-        MovedOut = "moved_out", "迁出";
-        Deceased = "deceased", "死亡";
-    }
-);
+/// Registered (hukou here), resident (living here), or floating (living here, hukou elsewhere).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    #[strum(serialize = "registered", props(zh = "户籍人口"))]
+    Registered,
+    #[strum(serialize = "resident", props(zh = "常住人口"))]
+    Resident,
+    #[strum(serialize = "floating", props(zh = "流动人口"))]
+    Floating,
+}
 
-labelled_enum!(
-    /// A family household or a collective one (a dormitory, a care home).
-    HouseholdKind, "household_kind", {
-        Family = "family", "家庭户";
-        Collective = "collective", "集体户";
+impl Labelled for Category {
+    const FIELD: &'static str = "category";
+}
+
+impl FromStr for Category {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
     }
-);
+}
+
+/// Where a person stands in the registry. Records are never deleted by users.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonState {
+    #[strum(serialize = "active", props(zh = "在册"))]
+    Active,
+    #[strum(serialize = "moved_out", props(zh = "迁出"))]
+    MovedOut,
+    #[strum(serialize = "deceased", props(zh = "死亡"))]
+    Deceased,
+}
+
+impl Labelled for PersonState {
+    const FIELD: &'static str = "state";
+}
+
+impl FromStr for PersonState {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
+    }
+}
+
+/// A family household or a collective one (a dormitory, a care home).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HouseholdKind {
+    #[strum(serialize = "family", props(zh = "家庭户"))]
+    Family,
+    #[strum(serialize = "collective", props(zh = "集体户"))]
+    Collective,
+}
+
+impl Labelled for HouseholdKind {
+    const FIELD: &'static str = "household_kind";
+}
+
+impl FromStr for HouseholdKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
+    }
+}
 
 /// The 56 ethnic groups of GB/T 3304, by their Chinese names (without 族).
 const ETHNIC_GROUPS: [&str; 56] = [

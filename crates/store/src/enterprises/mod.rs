@@ -12,6 +12,7 @@ use linli_core::enterprises::{
     ReopeningDraft, ReopeningInput, ReopeningStatus,
 };
 use linli_core::kernel::clock::{format_date, now_ms, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
 use serde_json::json;

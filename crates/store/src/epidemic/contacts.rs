@@ -13,6 +13,7 @@
 //! chain of a case in scope is read across grids, but a person outside the caller's
 //! jurisdiction appears only as an anonymous 「辖区外人员」 node, without name or id.
 
+use linli_core::kernel::labels::Labelled;
 use std::collections::{HashMap, HashSet};
 
 use linli_core::epidemic::contact::{self, CaseKind, ChainLink, SourceFacts};

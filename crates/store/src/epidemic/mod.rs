@@ -16,6 +16,7 @@ use linli_core::epidemic::policy::{
     Temperature,
 };
 use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{JurisdictionPath, Scope};
 use serde::Serialize;

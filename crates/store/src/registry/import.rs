@@ -8,6 +8,7 @@
 //! ids are drawn first, households are written with their head, and persons, their history and
 //! tags go in by `COPY` (see [`PersonImport::begin`]).
 
+use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 
 use linli_core::kernel::clock::{format_date, now_ms};

@@ -4,6 +4,7 @@
 pub(crate) mod import;
 
 use linli_core::kernel::clock::{format_date, now_ms, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{
     state_change, Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
     StateChange,

@@ -5,6 +5,7 @@ use linli_core::enterprises::{
     credit_check_char, ChecklistItem, EnterpriseInput, InspectionInput, NotReopened,
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
+use linli_core::kernel::labels::Labelled;
 use linli_core::{Role, Scope};
 use linli_store::enterprises::{self, Standing};
 use linli_store::infra::audit::{self, AuditFilter};

@@ -1,5 +1,6 @@
 //! Registry store tests, each on SQLite and on PostgreSQL.
 
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
 use linli_store::infra::audit::{self, AuditFilter};

@@ -8,6 +8,7 @@ use linli_core::enterprises::{
     EnterpriseInput, InspectionInput, NotReopened, ReopeningDecision, ReopeningInput,
 };
 use linli_core::kernel::clock::rfc3339;
+use linli_core::kernel::labels::Labelled;
 use linli_store::enterprises::{self, Enterprise, Inspection, Reopening, ReopeningCounts};
 use linli_store::{Page, StoreError};
 use serde::{Deserialize, Serialize};

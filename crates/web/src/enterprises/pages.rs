@@ -4,6 +4,7 @@
 //! (`/e/{token}`): a standalone, phone-sized form, no login, that shows nothing but the
 //! business's own name, through which the business applies by itself.
 
+use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

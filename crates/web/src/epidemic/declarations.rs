@@ -8,6 +8,7 @@
 //! limits (per client address and per link) and the review by a worker are what keep abuse
 //! out of the registry.
 
+use linli_core::kernel::labels::Labelled;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

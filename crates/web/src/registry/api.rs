@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use linli_core::kernel::clock::rfc3339;
+use linli_core::kernel::labels::Labelled;
 use linli_store::registry::{self, Change, FieldWarning, Person, PersonHit, PersonPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

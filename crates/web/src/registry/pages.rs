@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::display;
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{Category, PersonInput, Relation};
 use linli_core::{DocumentKind, NodeKind};
 use linli_store::registry::{self, Person, PersonPatch, Placement};

@@ -1,6 +1,7 @@
 //! API tests against the real server on an ephemeral port, with a fresh database each.
 
 use crate::support::*;
+use linli_core::kernel::labels::Labelled;
 
 use linli_core::Scope;
 use linli_store::accounts::{self};

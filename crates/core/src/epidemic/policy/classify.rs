@@ -1,6 +1,7 @@
 //! Classifying one arrival or contact under a policy, with the explanation a grid worker reads
 //! to the resident; and the what-if of a draft policy over the records under observation.
 
+use crate::kernel::labels::Labelled;
 use std::cmp::Reverse;
 
 use serde::{Deserialize, Serialize};

@@ -41,6 +41,7 @@ use time::Date;
 
 use crate::kernel::clock::{format_date, parse_date};
 use crate::kernel::division::PROVINCE_PREFIXES;
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 pub use classify::{
@@ -57,89 +58,120 @@ pub const MAX_LOOK_BACK_DAYS: u16 = 30;
 pub const MAX_RULES: usize = 50;
 pub const MAX_CONDITIONS: usize = 6;
 
-/// An enum with a stable code name (serde, URLs) and a Chinese label; `FromStr` takes either,
-/// plus any extra aliases people write.
-macro_rules! coded_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal,
-     { $($(#[$vmeta:meta])* $variant:ident = $code:literal, $zh:literal $(| $alias:literal)*;)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            /// The name shown to people.
-            pub fn label_zh(self) -> &'static str {
-                match self { $($name::$variant => $zh),+ }
-            }
-
-            fn aliases(self) -> &'static [&'static str] {
-                match self { $($name::$variant => &[$($alias),*]),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = CoreError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let s = s.trim();
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s || v.label_zh() == s || v.aliases().contains(&s))
-                    .ok_or_else(|| {
-                        let known: Vec<String> = $name::ALL
-                            .iter()
-                            .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
-                            .collect();
-                        CoreError::invalid(
-                            $field,
-                            format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")),
-                        )
-                    })
-            }
-        }
-    };
+/// The level a risk area is declared at.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    #[strum(serialize = "high", props(zh = "高风险", aliases = "高"))]
+    High,
+    #[strum(serialize = "medium", props(zh = "中风险", aliases = "中"))]
+    Medium,
+    #[strum(serialize = "low", props(zh = "低风险", aliases = "低"))]
+    Low,
 }
 
-coded_enum!(
-    /// The level a risk area is declared at.
-    RiskLevel, "level", {
-        High = "high", "高风险" | "高";
-        Medium = "medium", "中风险" | "中";
-        Low = "low", "低风险" | "低";
-    }
-);
+impl Labelled for RiskLevel {
+    const FIELD: &'static str = "level";
+}
 
-coded_enum!(
-    /// What a policy asks of a person for some days.
-    Measure, "measure", {
-        CentralizedQuarantine = "centralized_quarantine", "集中隔离";
-        HomeQuarantine = "home_quarantine", "居家隔离";
-        HealthMonitoring = "health_monitoring", "健康监测";
-        /// Nothing to do. (Never glob-import this enum: the variant shadows `Option::None`.)
-        None = "none", "无需管控";
+impl FromStr for RiskLevel {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
     }
-);
+}
 
-coded_enum!(
-    /// How a person is linked to a case.
-    ContactKind, "kind", {
-        CloseContact = "close_contact", "密切接触者" | "密接";
-        SecondaryContact = "secondary_contact", "次密接" | "密接的密接";
+/// What a policy asks of a person for some days.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    #[strum(serialize = "centralized_quarantine", props(zh = "集中隔离"))]
+    CentralizedQuarantine,
+    #[strum(serialize = "home_quarantine", props(zh = "居家隔离"))]
+    HomeQuarantine,
+    #[strum(serialize = "health_monitoring", props(zh = "健康监测"))]
+    HealthMonitoring,
+    /// Nothing to do. (Never glob-import this enum: the variant shadows `Option::None`.)
+    #[strum(serialize = "none", props(zh = "无需管控"))]
+    None,
+}
+
+impl Labelled for Measure {
+    const FIELD: &'static str = "measure";
+}
+
+impl FromStr for Measure {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
     }
-);
+}
+
+/// How a person is linked to a case.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    #[strum(
+        serialize = "close_contact",
+        props(zh = "密切接触者", aliases = "密接")
+    )]
+    CloseContact,
+    #[strum(
+        serialize = "secondary_contact",
+        props(zh = "次密接", aliases = "密接的密接")
+    )]
+    SecondaryContact,
+}
+
+impl Labelled for ContactKind {
+    const FIELD: &'static str = "kind";
+}
+
+impl FromStr for ContactKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Self::parse_labelled(s)
+    }
+}
 
 impl Measure {
     /// Higher is stricter; decides which of several matching rules wins.

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linli_core::epidemic::contact::{parse_contact_kind, CaseKind};
 use linli_core::kernel::clock::{format_date, parse_date, rfc3339};
+use linli_core::kernel::labels::Labelled;
 use linli_core::CoreError;
 use linli_store::epidemic::contacts::{self, Case, Chain, ContactInput};
 use linli_store::StoreError;

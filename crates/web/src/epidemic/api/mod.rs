@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use linli_core::kernel::clock::{format_date, parse_date, parse_instant, rfc3339};
+use linli_core::kernel::labels::Labelled;
 use std::collections::BTreeMap;
 
 use linli_core::epidemic::policy::{

@@ -15,6 +15,7 @@ use linli_core::epidemic::checkpoint::{
 };
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::{display, format_date, parse_date, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{CoreError, NodeKind, Role};
 use linli_store::accounts::Principal;
 use linli_store::epidemic::checkpoints::{

@@ -13,6 +13,7 @@ use axum::Router;
 use linli_core::epidemic::contact::{contact_short_zh, mask_name, parse_contact_kind, CaseKind};
 use linli_core::epidemic::policy::{ContactKind, Measure};
 use linli_core::kernel::clock::{format_date, parse_date, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::CoreError;
 use linli_store::epidemic::contacts::{
     self, Chain, ContactInput, LinkRow, PersonContacts, SourceOption,

@@ -17,6 +17,7 @@ use linli_core::epidemic::policy::{
     policy_in_force, Condition, DivisionCode, Measure, RiskArea, RiskLevel, Rule, Temperature,
 };
 use linli_core::kernel::clock::{display, format_date, parse_date, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{CoreError, NodeKind, Role};
 use linli_store::accounts::Principal;

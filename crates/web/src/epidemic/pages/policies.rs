@@ -2,6 +2,7 @@
 //! in a form (days of each stage, check-ins per day, notes) or as JSON, tried against the people
 //! under observation (试算: who would be released, extended, shortened, changed) and published.
 
+use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 
 use askama::Template;

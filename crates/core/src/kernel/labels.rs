@@ -1,0 +1,105 @@
+//! Enums with a stable code (stored in the database, sent in URLs and the API) and a Chinese
+//! label (shown to people). The variants take their code and label from strum derives —
+//! `#[strum(serialize = "code", props(zh = "标签", aliases = "别名|…"))]` with `IntoStaticStr`,
+//! `EnumProperty` and `VariantArray` — and [`Labelled`] adds what every such enum offers: its
+//! list of variants, code, label, and parsing from any of what people type.
+
+use crate::CoreError;
+
+/// An enum whose variants carry a code and a Chinese label (see the module notes). Bring it
+/// into scope to call `as_str`, `label_zh` or `ALL`.
+pub trait Labelled:
+    Copy + PartialEq + strum::VariantArray + strum::EnumProperty + Into<&'static str> + 'static
+{
+    /// The input field a refusal names.
+    const FIELD: &'static str;
+    /// Every variant, in declaration order.
+    const ALL: &'static [Self] = Self::VARIANTS;
+
+    /// The stable code.
+    fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The name shown to people.
+    fn label_zh(self) -> &'static str {
+        self.get_str("zh").unwrap_or_else(|| self.as_str())
+    }
+
+    /// The variant named by its code, its label or one of its aliases (surrounding spaces
+    /// ignored); otherwise an error on [`Labelled::FIELD`] that lists the choices.
+    fn parse_labelled(s: &str) -> Result<Self, CoreError> {
+        let s = s.trim();
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| {
+                v.as_str() == s
+                    || v.label_zh() == s
+                    || v.get_str("aliases")
+                        .is_some_and(|a| a.split('|').any(|a| a == s))
+            })
+            .ok_or_else(|| {
+                let known: Vec<String> = Self::ALL
+                    .iter()
+                    .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
+                    .collect();
+                CoreError::invalid(
+                    Self::FIELD,
+                    format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enterprises::{ChecklistItem, EnterpriseKind, NotReopenedReason, ReopeningStatus};
+    use crate::epidemic::policy::{ContactKind, Measure, RiskLevel};
+    use crate::registry::{Category, HouseholdKind, PersonState, Relation};
+
+    /// Every variant has a label of its own and parses back from its code and its label.
+    fn round_trips<T: Labelled + std::fmt::Debug + std::str::FromStr<Err = CoreError>>() {
+        for v in T::ALL {
+            assert!(v.get_str("zh").is_some(), "{v:?} has no label");
+            assert_eq!(v.as_str().parse::<T>(), Ok(*v));
+            assert_eq!(format!(" {} ", v.label_zh()).parse::<T>(), Ok(*v));
+        }
+        let e = "不存在".parse::<T>().unwrap_err();
+        assert_eq!(e.field, T::FIELD);
+        assert!(e.message.contains(T::ALL[0].label_zh()), "{}", e.message);
+    }
+
+    #[test]
+    fn every_labelled_enum_round_trips() {
+        round_trips::<Relation>();
+        round_trips::<Category>();
+        round_trips::<PersonState>();
+        round_trips::<HouseholdKind>();
+        round_trips::<EnterpriseKind>();
+        round_trips::<ChecklistItem>();
+        round_trips::<NotReopenedReason>();
+        round_trips::<ReopeningStatus>();
+        round_trips::<RiskLevel>();
+        round_trips::<Measure>();
+        round_trips::<ContactKind>();
+    }
+
+    #[test]
+    fn codes_labels_and_aliases_are_those_stored_and_typed() {
+        assert_eq!(Relation::Head.as_str(), "head");
+        assert_eq!(Relation::Head.to_string(), "head");
+        assert_eq!(PersonState::MovedOut.as_str(), "moved_out");
+        assert_eq!(Measure::CentralizedQuarantine.label_zh(), "集中隔离");
+        assert_eq!("高".parse::<RiskLevel>(), Ok(RiskLevel::High));
+        assert_eq!(
+            "密接的密接".parse::<ContactKind>(),
+            Ok(ContactKind::SecondaryContact)
+        );
+        assert_eq!(
+            serde_json::to_string(&PersonState::MovedOut).unwrap(),
+            "\"moved_out\""
+        );
+    }
+}
