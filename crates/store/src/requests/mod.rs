@@ -1553,6 +1553,37 @@ pub struct OverdueRun {
 /// those whose category says so (to the node above the one responsible), and writes each as
 /// a timeline event by `system`. Idempotent: each mark is made once.
 pub async fn run_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> {
+    let mut run = OverdueRun::default();
+    for late in overdue_candidates(db, now).await? {
+        let verdict = rules::overdue(&late.facts, now);
+        if verdict.response_overdue || verdict.resolution_overdue || verdict.escalate {
+            mark_overdue(db, &late, verdict, now, &mut run).await?;
+        }
+    }
+    Ok(run)
+}
+
+/// A pending request with a deadline passed and not yet marked, as the job reads it.
+struct LateRequest {
+    id: i64,
+    facts: OverdueFacts,
+    path: JurisdictionPath,
+    updated_at: i64,
+}
+
+impl LateRequest {
+    /// The node an escalation goes to: the one above the node responsible (a district stays).
+    fn above(&self) -> i64 {
+        let ids = self.path.ids();
+        if ids.len() >= 2 {
+            ids[ids.len() - 2]
+        } else {
+            self.path.id()
+        }
+    }
+}
+
+async fn overdue_candidates(db: &Db, now: i64) -> Result<Vec<LateRequest>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT r.id, r.status, r.respond_by, r.resolve_by, r.responded_at, r.response_overdue_at, \
          r.resolution_overdue_at, r.escalated_at, c.escalation, r.node_path, r.updated_at \
@@ -1566,106 +1597,115 @@ pub async fn run_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> {
     .bind(now)
     .fetch_all(db.pool())
     .await?;
-    let mut run = OverdueRun::default();
-    for r in &rows {
-        let id: i64 = r.try_get(0)?;
-        let status: String = r.try_get(1)?;
-        let escalation: String = r.try_get(8)?;
-        let facts = OverdueFacts {
-            status: status.parse().map_err(internal)?,
-            respond_by: r.try_get(2)?,
-            resolve_by: r.try_get(3)?,
-            responded_at: r.try_get(4)?,
-            response_overdue_at: r.try_get(5)?,
-            resolution_overdue_at: r.try_get(6)?,
-            escalated_at: r.try_get(7)?,
-            escalation: escalation.parse::<Escalation>().map_err(internal)?,
-        };
-        let path = JurisdictionPath::parse(&r.try_get::<String, _>(9)?).map_err(internal)?;
-        let updated_at: i64 = r.try_get(10)?;
-        let verdict = rules::overdue(&facts, now);
-        if !(verdict.response_overdue || verdict.resolution_overdue || verdict.escalate) {
-            continue;
-        }
-        let mut params = Params::new();
-        let mut sets = vec![format!("updated_at = {}", params.int(now))];
-        if verdict.response_overdue {
-            sets.push(format!("response_overdue_at = {}", params.int(now)));
-        }
-        if verdict.resolution_overdue {
-            sets.push(format!("resolution_overdue_at = {}", params.int(now)));
-        }
-        let ids = path.ids();
-        let above = if ids.len() >= 2 {
-            ids[ids.len() - 2]
-        } else {
-            path.id()
-        };
-        if verdict.escalate {
-            sets.push(format!("escalated_at = {}", params.int(now)));
-            sets.push(format!("escalated_node_id = {}", params.int(above)));
-        }
-        let sql = format!(
-            "UPDATE request SET {} WHERE id = {} AND updated_at = {}",
-            sets.join(", "),
-            params.int(id),
-            params.int(updated_at)
-        );
-        let mut tx = db.begin_write().await?;
-        let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
-        if done.rows_affected() != 1 {
-            // Someone acted on it meanwhile; the next run looks again.
-            continue;
-        }
-        if verdict.response_overdue {
-            add_event(
-                &mut tx,
-                id,
-                now,
-                "system",
-                EventKind::ResponseOverdue,
-                None,
-                json!({"respond_by": facts.respond_by}),
-            )
-            .await?;
-            run.response_overdue += 1;
-        }
-        if verdict.resolution_overdue {
-            add_event(
-                &mut tx,
-                id,
-                now,
-                "system",
-                EventKind::ResolutionOverdue,
-                None,
-                json!({"resolve_by": facts.resolve_by}),
-            )
-            .await?;
-            run.resolution_overdue += 1;
-        }
-        if verdict.escalate {
-            let name = sqlx::query("SELECT name FROM node WHERE id = $1")
-                .bind(above)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get::<String, _>(0))
-                .transpose()?
-                .unwrap_or_default();
-            add_event(
-                &mut tx,
-                id,
-                now,
-                "system",
-                EventKind::Escalated,
-                Some(&format!("已升级至{name}")),
-                json!({"node_id": above, "rule": facts.escalation.as_str()}),
-            )
-            .await?;
-            run.escalated += 1;
-        }
-        tx.commit().await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get(1)?;
+            let escalation: String = r.try_get(8)?;
+            Ok(LateRequest {
+                id: r.try_get(0)?,
+                facts: OverdueFacts {
+                    status: status.parse().map_err(internal)?,
+                    respond_by: r.try_get(2)?,
+                    resolve_by: r.try_get(3)?,
+                    responded_at: r.try_get(4)?,
+                    response_overdue_at: r.try_get(5)?,
+                    resolution_overdue_at: r.try_get(6)?,
+                    escalated_at: r.try_get(7)?,
+                    escalation: escalation.parse::<Escalation>().map_err(internal)?,
+                },
+                path: JurisdictionPath::parse(&r.try_get::<String, _>(9)?).map_err(internal)?,
+                updated_at: r.try_get(10)?,
+            })
+        })
+        .collect()
+}
+
+/// Writes one request's verdict: the marks, conditional on the row read (someone acting on
+/// it meanwhile leaves it for the next run), and a `system` event for each.
+async fn mark_overdue(
+    db: &Db,
+    late: &LateRequest,
+    verdict: rules::OverdueVerdict,
+    now: i64,
+    run: &mut OverdueRun,
+) -> Result<(), StoreError> {
+    let mut params = Params::new();
+    let mut sets = vec![format!("updated_at = {}", params.int(now))];
+    if verdict.response_overdue {
+        sets.push(format!("response_overdue_at = {}", params.int(now)));
     }
-    Ok(run)
+    if verdict.resolution_overdue {
+        sets.push(format!("resolution_overdue_at = {}", params.int(now)));
+    }
+    if verdict.escalate {
+        sets.push(format!("escalated_at = {}", params.int(now)));
+        sets.push(format!("escalated_node_id = {}", params.int(late.above())));
+    }
+    let sql = format!(
+        "UPDATE request SET {} WHERE id = {} AND updated_at = {}",
+        sets.join(", "),
+        params.int(late.id),
+        params.int(late.updated_at)
+    );
+    let mut tx = db.begin_write().await?;
+    let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
+    if done.rows_affected() != 1 {
+        return Ok(());
+    }
+    let (id, facts) = (late.id, &late.facts);
+    if verdict.response_overdue {
+        let detail = json!({"respond_by": facts.respond_by});
+        add_event(
+            &mut tx,
+            id,
+            now,
+            "system",
+            EventKind::ResponseOverdue,
+            None,
+            detail,
+        )
+        .await?;
+        run.response_overdue += 1;
+    }
+    if verdict.resolution_overdue {
+        let detail = json!({"resolve_by": facts.resolve_by});
+        add_event(
+            &mut tx,
+            id,
+            now,
+            "system",
+            EventKind::ResolutionOverdue,
+            None,
+            detail,
+        )
+        .await?;
+        run.resolution_overdue += 1;
+    }
+    if verdict.escalate {
+        let above = late.above();
+        let name = sqlx::query("SELECT name FROM node WHERE id = $1")
+            .bind(above)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .unwrap_or_default();
+        let note = format!("已升级至{name}");
+        let detail = json!({"node_id": above, "rule": facts.escalation.as_str()});
+        add_event(
+            &mut tx,
+            id,
+            now,
+            "system",
+            EventKind::Escalated,
+            Some(&note),
+            detail,
+        )
+        .await?;
+        run.escalated += 1;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Runs the deadlines job if `holder` gets its lease (held for `ttl_ms`); `None` when another
