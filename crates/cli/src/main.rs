@@ -374,7 +374,10 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
     let retention = tokio::spawn(retention_job(db.clone(), args.retention_days));
     // Residents' requests past their deadlines, every minute, under a database lease so that
     // of several servers only one escalates.
-    let deadlines = tokio::spawn(linli_store::requests::deadlines_every_minute(db.clone()));
+    let deadlines = tokio::spawn(linli_store::requests::deadlines_every_minute(
+        db.clone(),
+        clock::now_ms,
+    ));
     linli_web::serve(listener, linli_web::app(db.clone(), config)).await?;
     overdue.abort();
     retention.abort();

@@ -9,6 +9,8 @@
 //! - **Lifecycle**: received → dispatched (to a node or a department) → accepted, or returned
 //!   with a reason → in progress → resolved (what was done) → rated (满意 / 基本满意 / 不满意)
 //!   → closed. 不满意 can reopen the request. [`Status::apply`] validates every step.
+//! - **Who may do what**: [`permit`] judges the actor's role, then the request's state; the
+//!   store refuses with it and the pages draw their buttons from [`allowed`], its listing.
 //! - **Tracking numbers**: 14 digits, the China date of intake, five random digits and a Luhn
 //!   check digit (`20261205` `48392` `7`), read out over the phone and typed on a keypad.
 //! - **The three rates** of 接诉即办, as pure functions over the requests of a period (see
@@ -21,7 +23,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::kernel::clock::{date_of, format_date};
-use crate::{CoreError, Phone};
+use crate::{CoreError, Phone, Role};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -450,16 +452,22 @@ impl Status {
         }
     }
 
-    /// Still waiting for someone to act (the resolution clock runs).
+    /// Still waiting for someone to act (the resolution clock runs). SQL lists of pending
+    /// states are rendered from this slice, so the two cannot drift apart.
+    pub const PENDING: [Status; 5] = [
+        Status::Received,
+        Status::Dispatched,
+        Status::Accepted,
+        Status::Returned,
+        Status::InProgress,
+    ];
+
+    /// Pending and not yet taken by a handling unit (an inbox's 新诉求).
+    pub const UNTAKEN: [Status; 3] = [Status::Received, Status::Dispatched, Status::Returned];
+
+    /// Still waiting for someone to act (one of [`Status::PENDING`]).
     pub fn is_pending(self) -> bool {
-        matches!(
-            self,
-            Status::Received
-                | Status::Dispatched
-                | Status::Accepted
-                | Status::Returned
-                | Status::InProgress
-        )
+        Status::PENDING.contains(&self)
     }
 
     /// The Open311 GeoReport v2 status: `closed` once closed, `open` before.
@@ -473,6 +481,8 @@ impl Status {
 
     /// Applies `action` to a request in this status (`rating` is the request's current
     /// rating, if rated), returning the new status or a precise refusal naming both.
+    /// 满意 and 基本满意 close the request at once; 不满意 leaves it rated, for staff to
+    /// reopen or close.
     pub fn apply(self, action: &Action, rating: Option<Rating>) -> Result<Status, CoreError> {
         use Status::*;
         let next = match (action, self) {
@@ -481,6 +491,7 @@ impl Status {
             (Action::Return { .. }, Dispatched | Accepted) => Returned,
             (Action::Start, Accepted) => InProgress,
             (Action::Resolve { .. }, Accepted | InProgress) => Resolved,
+            (Action::Rate { rating, .. }, Resolved) if rating.is_satisfied() => Closed,
             (Action::Rate { .. }, Resolved) => Rated,
             (Action::Close { .. }, Resolved | Rated) => Closed,
             (Action::Reopen { .. }, Rated | Closed) => {
@@ -568,16 +579,40 @@ impl Action {
     }
 
     /// The kind of the timeline event this action writes.
-    pub fn event_kind(&self) -> &'static str {
+    pub fn event_kind(&self) -> EventKind {
         match self {
-            Action::Dispatch { .. } => "dispatched",
-            Action::Accept => "accepted",
-            Action::Return { .. } => "returned",
-            Action::Start => "started",
-            Action::Resolve { .. } => "resolved",
-            Action::Rate { .. } => "rated",
-            Action::Close { .. } => "closed",
-            Action::Reopen { .. } => "reopened",
+            Action::Dispatch { .. } => EventKind::Dispatched,
+            Action::Accept => EventKind::Accepted,
+            Action::Return { .. } => EventKind::Returned,
+            Action::Start => EventKind::Started,
+            Action::Resolve { .. } => EventKind::Resolved,
+            Action::Rate { .. } => EventKind::Rated,
+            Action::Close { .. } => EventKind::Closed,
+            Action::Reopen { .. } => EventKind::Reopened,
+        }
+    }
+
+    /// The timeline events of this action when it led to `next`: its own, then 关闭 when a
+    /// rating closed the request (see [`Status::apply`]).
+    pub fn events(&self, next: Status) -> Vec<EventKind> {
+        let mut kinds = vec![self.event_kind()];
+        if next == Status::Closed && !matches!(self, Action::Close { .. }) {
+            kinds.push(EventKind::Closed);
+        }
+        kinds
+    }
+
+    /// The step this action is, without what it carries.
+    pub fn step(&self) -> Step {
+        match self {
+            Action::Dispatch { .. } => Step::Dispatch,
+            Action::Accept => Step::Accept,
+            Action::Return { .. } => Step::Return,
+            Action::Start => Step::Start,
+            Action::Resolve { .. } => Step::Resolve,
+            Action::Rate { .. } => Step::Rate,
+            Action::Close { .. } => Step::Close,
+            Action::Reopen { .. } => Step::Reopen,
         }
     }
 
@@ -640,6 +675,260 @@ impl Action {
         Ok(Action::Close {
             note: optional_text("note", note)?,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may do what
+
+/// What can be done to a request, as its page offers it: each lifecycle [`Action`] without
+/// what it carries, and 吹哨 (summoning departments, which changes no state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    Dispatch,
+    Accept,
+    Return,
+    Start,
+    Resolve,
+    Rate,
+    Close,
+    Reopen,
+    Whistle,
+}
+
+impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Dispatch,
+        Step::Accept,
+        Step::Return,
+        Step::Start,
+        Step::Resolve,
+        Step::Rate,
+        Step::Close,
+        Step::Reopen,
+        Step::Whistle,
+    ];
+
+    /// The name the pages' forms carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Dispatch => "dispatch",
+            Step::Accept => "accept",
+            Step::Return => "return",
+            Step::Start => "start",
+            Step::Resolve => "resolve",
+            Step::Rate => "rate",
+            Step::Close => "close",
+            Step::Reopen => "reopen",
+            Step::Whistle => "whistle",
+        }
+    }
+
+    /// An action of this step to put to [`Status::apply`]: what an action carries decides
+    /// which state it leads to, never which states it may start from. `None` for 吹哨.
+    fn probe(self) -> Option<Action> {
+        Some(match self {
+            Step::Dispatch => Action::Dispatch {
+                target: Target::Node(0),
+            },
+            Step::Accept => Action::Accept,
+            Step::Return => Action::Return {
+                reason: String::new(),
+            },
+            Step::Start => Action::Start,
+            Step::Resolve => Action::Resolve {
+                outcome: String::new(),
+            },
+            Step::Rate => Action::Rate {
+                rating: Rating::Dissatisfied,
+                comment: String::new(),
+            },
+            Step::Close => Action::Close {
+                note: String::new(),
+            },
+            Step::Reopen => Action::Reopen {
+                reason: String::new(),
+            },
+            Step::Whistle => return None,
+        })
+    }
+}
+
+/// Who acts on a request: a signed-in user in their role, or the resident who filed it (no
+/// account; known by the tracking number and the last 4 digits of their phone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(Role),
+    Resident,
+}
+
+/// Why a step is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// This actor may never take the step, whatever the request's state.
+    Forbidden(String),
+    /// The request's state does not allow the step; names both.
+    Invalid(CoreError),
+}
+
+/// The rule of who may take which step on a request in `status` (`rating` is its current
+/// rating). The role is judged first: a refusal the actor can do nothing about comes before
+/// one about the state. The store refuses with it; [`allowed`] lists what it permits.
+pub fn permit(
+    status: Status,
+    rating: Option<Rating>,
+    actor: Actor,
+    step: Step,
+) -> Result<(), Refusal> {
+    role_may(actor, step).map_err(Refusal::Forbidden)?;
+    match step.probe() {
+        Some(action) => status.apply(&action, rating).map(drop),
+        None if status.is_pending() => Ok(()),
+        None => Err(CoreError::invalid(
+            "request",
+            format!("诉求已「{}」，不能再吹哨", status.label_zh()),
+        )),
+    }
+    .map_err(Refusal::Invalid)
+}
+
+/// The steps `actor` may take on a request in `status`: the buttons its page draws.
+pub fn allowed(status: Status, rating: Option<Rating>, actor: Actor) -> Vec<Step> {
+    Step::ALL
+        .into_iter()
+        .filter(|step| permit(status, rating, actor, *step).is_ok())
+        .collect()
+}
+
+/// The role half of [`permit`]. Whoever sees a request handles it (accept, return, start,
+/// resolve); steering and judging it (dispatch, rate, close, reopen, 吹哨) is for everyone
+/// but grid workers; the resident only rates.
+fn role_may(actor: Actor, step: Step) -> Result<(), String> {
+    let grid_worker_may_not = match step {
+        Step::Dispatch => "派单",
+        Step::Rate => "代录评价",
+        Step::Close => "关闭诉求",
+        Step::Reopen => "重新办理诉求",
+        Step::Whistle => "吹哨",
+        Step::Accept | Step::Return | Step::Start | Step::Resolve => "",
+    };
+    match actor {
+        Actor::Resident if step == Step::Rate => Ok(()),
+        Actor::Resident => Err("居民只能评价自己的诉求".to_owned()),
+        Actor::User(Role::GridWorker) if !grid_worker_may_not.is_empty() => {
+            Err(format!("网格员不能{grid_worker_may_not}"))
+        }
+        Actor::User(_) => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline events
+
+/// The kind of a step on a request's timeline. [`EventKind::as_str`] is what the event rows
+/// store and the API shows: never change one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Received,
+    Dispatched,
+    Accepted,
+    Returned,
+    Started,
+    Resolved,
+    Rated,
+    Closed,
+    Reopened,
+    Whistled,
+    WhistleAcknowledged,
+    ResponseOverdue,
+    ResolutionOverdue,
+    Escalated,
+    PhotoAdded,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 15] = [
+        EventKind::Received,
+        EventKind::Dispatched,
+        EventKind::Accepted,
+        EventKind::Returned,
+        EventKind::Started,
+        EventKind::Resolved,
+        EventKind::Rated,
+        EventKind::Closed,
+        EventKind::Reopened,
+        EventKind::Whistled,
+        EventKind::WhistleAcknowledged,
+        EventKind::ResponseOverdue,
+        EventKind::ResolutionOverdue,
+        EventKind::Escalated,
+        EventKind::PhotoAdded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Received => "received",
+            EventKind::Dispatched => "dispatched",
+            EventKind::Accepted => "accepted",
+            EventKind::Returned => "returned",
+            EventKind::Started => "started",
+            EventKind::Resolved => "resolved",
+            EventKind::Rated => "rated",
+            EventKind::Closed => "closed",
+            EventKind::Reopened => "reopened",
+            EventKind::Whistled => "whistled",
+            EventKind::WhistleAcknowledged => "whistle_acknowledged",
+            EventKind::ResponseOverdue => "response_overdue",
+            EventKind::ResolutionOverdue => "resolution_overdue",
+            EventKind::Escalated => "escalated",
+            EventKind::PhotoAdded => "photo_added",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            EventKind::Received => "受理",
+            EventKind::Dispatched => "派单",
+            EventKind::Accepted => "接单",
+            EventKind::Returned => "退回",
+            EventKind::Started => "开始办理",
+            EventKind::Resolved => "办结",
+            EventKind::Rated => "评价",
+            EventKind::Closed => "关闭",
+            EventKind::Reopened => "重新办理",
+            EventKind::Whistled => "吹哨",
+            EventKind::WhistleAcknowledged => "部门报到",
+            EventKind::ResponseOverdue => "响应超时",
+            EventKind::ResolutionOverdue => "办理超时",
+            EventKind::Escalated => "升级",
+            EventKind::PhotoAdded => "补充照片",
+        }
+    }
+
+    /// Whether the resident's status page lists it: whistles and escalations are the
+    /// administration's own business.
+    pub fn shown_to_resident(self) -> bool {
+        !matches!(
+            self,
+            EventKind::Whistled | EventKind::WhistleAcknowledged | EventKind::Escalated
+        )
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| CoreError::invalid("kind", format!("「{s}」不是已知的诉求事件")))
+    }
+}
+
+// Serialized as the stored string, so the API shows exactly what the rows hold.
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -1134,6 +1423,9 @@ mod tests {
                 Resolved,
             ),
             (Resolved, Action::rate_with("不满意", "").unwrap(), Rated),
+            (Resolved, Action::rate_with("满意", "").unwrap(), Closed),
+            (Resolved, Action::rate_with("基本满意", "").unwrap(), Closed),
+            (Rated, Action::close_with("").unwrap(), Closed),
         ];
         for (from, action, to) in steps {
             assert_eq!(from.apply(&action, None).unwrap(), to, "{action:?}");
@@ -1163,6 +1455,134 @@ mod tests {
             "请填写办理结果（做了什么）"
         );
         assert_eq!(Action::return_with("").unwrap_err().field, "reason");
+    }
+
+    #[test]
+    fn a_step_writes_its_event_and_a_closing_rating_also_closed() {
+        use EventKind as E;
+        let rate = |r| Action::rate_with(r, "").unwrap();
+        assert_eq!(rate("满意").events(Status::Closed), [E::Rated, E::Closed]);
+        assert_eq!(rate("不满意").events(Status::Rated), [E::Rated]);
+        let close = Action::close_with("").unwrap();
+        assert_eq!(close.events(Status::Closed), [E::Closed]);
+        assert_eq!(Action::Accept.events(Status::Accepted), [E::Accepted]);
+    }
+
+    /// Who may do what, over every status × rating × role: the buttons a page draws and the
+    /// steps the store accepts.
+    #[test]
+    fn allowed_steps_by_status_rating_and_role() {
+        use Rating::*;
+        use Status::*;
+        const ANY: &[Option<Rating>] = &[
+            None,
+            Some(Satisfied),
+            Some(FairlySatisfied),
+            Some(Dissatisfied),
+        ];
+        const NOT_DISSATISFIED: &[Option<Rating>] = &[None, Some(Satisfied), Some(FairlySatisfied)];
+        const DISSATISFIED: &[Option<Rating>] = &[Some(Dissatisfied)];
+        /// (status, ratings, admins/officials/staff, grid workers, the resident)
+        type Row = (
+            Status,
+            &'static [Option<Rating>],
+            &'static str,
+            &'static str,
+            &'static str,
+        );
+        let table: [Row; 10] = [
+            (Received, ANY, "dispatch whistle", "", ""),
+            (
+                Dispatched,
+                ANY,
+                "accept return whistle",
+                "accept return",
+                "",
+            ),
+            (
+                Accepted,
+                ANY,
+                "return start resolve whistle",
+                "return start resolve",
+                "",
+            ),
+            (Returned, ANY, "dispatch whistle", "", ""),
+            (InProgress, ANY, "resolve whistle", "resolve", ""),
+            (Resolved, ANY, "rate close", "", "rate"),
+            (Rated, NOT_DISSATISFIED, "close", "", ""),
+            (Rated, DISSATISFIED, "close reopen", "", ""),
+            (Closed, NOT_DISSATISFIED, "", "", ""),
+            (Closed, DISSATISFIED, "reopen", "", ""),
+        ];
+        let names = |steps: Vec<Step>| -> String {
+            let names: Vec<&str> = steps.into_iter().map(Step::as_str).collect();
+            names.join(" ")
+        };
+        let mut cases = 0;
+        for (status, ratings, staff, grid, resident) in table {
+            for rating in ratings {
+                for role in Role::ALL {
+                    let want = if role == Role::GridWorker {
+                        grid
+                    } else {
+                        staff
+                    };
+                    let got = names(allowed(status, *rating, Actor::User(role)));
+                    assert_eq!(got, want, "{status:?} {rating:?} {role:?}");
+                    cases += 1;
+                }
+                let got = names(allowed(status, *rating, Actor::Resident));
+                assert_eq!(got, resident, "{status:?} {rating:?} resident");
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, Status::ALL.len() * ANY.len() * (Role::ALL.len() + 1));
+    }
+
+    #[test]
+    fn refusals_name_the_role_before_the_state() {
+        let grid = Actor::User(Role::GridWorker);
+        let e = permit(Status::Closed, None, grid, Step::Dispatch).unwrap_err();
+        assert_eq!(e, Refusal::Forbidden("网格员不能派单".into()));
+        let e = permit(Status::Resolved, None, Actor::Resident, Step::Close).unwrap_err();
+        assert_eq!(e, Refusal::Forbidden("居民只能评价自己的诉求".into()));
+        let staff = Actor::User(Role::Staff);
+        let Err(Refusal::Invalid(e)) = permit(Status::Received, None, staff, Step::Accept) else {
+            panic!("a state refusal")
+        };
+        assert_eq!(e.field, "action");
+        let Err(Refusal::Invalid(e)) = permit(Status::Closed, None, staff, Step::Whistle) else {
+            panic!("a state refusal")
+        };
+        assert_eq!(e.message, "诉求已「已关闭」，不能再吹哨");
+    }
+
+    #[test]
+    fn event_kinds_keep_their_stored_strings() {
+        let stored = [
+            "received",
+            "dispatched",
+            "accepted",
+            "returned",
+            "started",
+            "resolved",
+            "rated",
+            "closed",
+            "reopened",
+            "whistled",
+            "whistle_acknowledged",
+            "response_overdue",
+            "resolution_overdue",
+            "escalated",
+            "photo_added",
+        ];
+        let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(kinds, stored);
+        for k in EventKind::ALL {
+            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert!("other".parse::<EventKind>().is_err());
     }
 
     #[test]

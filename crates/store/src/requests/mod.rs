@@ -8,9 +8,8 @@
 //!
 //! Who may do what (fail closed; outside the caller's jurisdiction is `NotFound`):
 //! - everyone reads, and records intake, within their jurisdiction;
-//! - whoever sees a request accepts, returns, starts and resolves it (the handling unit);
-//! - dispatching, closing, reopening, recording a rating and blowing a whistle: everyone but
-//!   grid workers;
+//! - who may take which step of the lifecycle, or blow a whistle, in which state: the one rule
+//!   `linli_core::requests::permit` (the pages draw their buttons from the same rule);
 //! - categories: admins; departments: admins and officials;
 //! - a resident reads only the status of their own request, by tracking number and the last
 //!   4 digits of their phone, and rates it the same way;
@@ -21,8 +20,9 @@
 
 use linli_core::kernel::clock::{day_start_ms, format_date};
 use linli_core::requests::{
-    self as rules, Action, CategoryRule, Channel, Escalation, OverdueFacts, RateFacts, Rates,
-    Rating, RequestDraft, Status, Target, TrackingNumber, WhistleState, WHISTLE_ACK_MS,
+    self as rules, Action, Actor, CategoryRule, Channel, Escalation, EventKind, OverdueFacts,
+    RateFacts, Rates, Rating, Refusal, RequestDraft, Status, Step, Target, TrackingNumber,
+    WhistleState, WHISTLE_ACK_MS,
 };
 use linli_core::{CoreError, JurisdictionPath, Role, Scope};
 use serde::Serialize;
@@ -43,11 +43,24 @@ const PHONE_HASH: &str = "phone";
 /// The name of the deadlines job's lease.
 pub const DEADLINES_JOB: &str = "request_deadlines";
 
-fn not_grid_worker(scope: &Scope, what: &str) -> Result<(), StoreError> {
-    if scope.role() == Role::GridWorker {
-        return Err(StoreError::Forbidden(format!("网格员不能{what}")));
+/// A status as an SQL literal. Statuses are fixed lowercase ASCII words, so writing them into
+/// the text is safe, and it keeps the statement's shape constant for the planner.
+fn sql_status(status: Status) -> String {
+    format!("'{}'", status.as_str())
+}
+
+/// `column IN ('received', …)`, rendered from a list of statuses such as [`Status::PENDING`].
+fn status_in(column: &str, statuses: &[Status]) -> String {
+    let list: Vec<String> = statuses.iter().map(|s| sql_status(*s)).collect();
+    format!("{column} IN ({})", list.join(", "))
+}
+
+/// The store's answer to a step core refuses.
+fn refused(r: Refusal) -> StoreError {
+    match r {
+        Refusal::Forbidden(message) => StoreError::Forbidden(message),
+        Refusal::Invalid(e) => e.into(),
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,13 +540,14 @@ async fn insert(
     for _ in 0..8 {
         let tracking = TrackingNumber::new(now, random_serial());
         let mut tx = db.begin_write().await?;
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "INSERT INTO request (tracking_number, open311_token, node_id, district_id, node_path, intake_node_id, \
              category_id, channel, description, address, lat, lng, reporter_name, phone_cipher, phone_hash, phone_last4, \
              status, created_by_user_id, created_by, api_key_id, received_at, respond_by, resolve_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'received', $16, $17, $18, $19, $20, $21, $19) \
+             VALUES ($1, $2, $3, $4, $5, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, {}, $16, $17, $18, $19, $20, $21, $19) \
              RETURNING id",
-        )
+            sql_status(Status::Received),
+        ))
         .bind(tracking.as_str())
         .bind(random_token(16))
         .bind(node.id)
@@ -576,7 +590,7 @@ async fn insert(
             id,
             now,
             &intake.actor,
-            "received",
+            EventKind::Received,
             None,
             json!({"channel": intake.channel.as_str(), "category": category.rule.code,
                 "node_id": node.id, "photo": photo.is_some()}),
@@ -671,7 +685,7 @@ pub async fn attach_photo(
         id,
         now,
         scope.actor(),
-        "photo_added",
+        EventKind::PhotoAdded,
         None,
         json!({"content_type": content_type, "size": bytes.len()}),
     )
@@ -699,7 +713,7 @@ async fn add_event(
     request_id: i64,
     at: i64,
     actor: &str,
-    kind: &str,
+    kind: EventKind,
     note: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
@@ -709,7 +723,7 @@ async fn add_event(
     .bind(request_id)
     .bind(at)
     .bind(actor)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(note.map(str::to_owned))
     .bind(detail.to_string())
     .execute(&mut **tx)
@@ -723,7 +737,7 @@ pub struct Event {
     pub id: i64,
     pub at: i64,
     pub actor: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub note: Option<String>,
     pub detail: serde_json::Value,
 }
@@ -731,29 +745,7 @@ pub struct Event {
 impl Event {
     /// The kind in words, for pages.
     pub fn label_zh(&self) -> &'static str {
-        event_label(&self.kind)
-    }
-}
-
-/// A timeline event's kind in words.
-pub fn event_label(kind: &str) -> &'static str {
-    match kind {
-        "received" => "受理",
-        "dispatched" => "派单",
-        "accepted" => "接单",
-        "returned" => "退回",
-        "started" => "开始办理",
-        "resolved" => "办结",
-        "rated" => "评价",
-        "closed" => "关闭",
-        "reopened" => "重新办理",
-        "whistled" => "吹哨",
-        "whistle_acknowledged" => "部门报到",
-        "response_overdue" => "响应超时",
-        "resolution_overdue" => "办理超时",
-        "escalated" => "升级",
-        "photo_added" => "补充照片",
-        _ => "其他",
+        self.kind.label_zh()
     }
 }
 
@@ -767,11 +759,12 @@ async fn events_of(db: &Db, id: i64) -> Result<Vec<Event>, StoreError> {
     rows.iter()
         .map(|r| {
             let detail: String = r.try_get(5)?;
+            let kind: String = r.try_get(3)?;
             Ok(Event {
                 id: r.try_get(0)?,
                 at: r.try_get(1)?,
                 actor: r.try_get(2)?,
-                kind: r.try_get(3)?,
+                kind: kind.parse().map_err(internal)?,
                 note: r.try_get(4)?,
                 detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
             })
@@ -844,15 +837,14 @@ pub async fn list(
             params.text(hi)
         ));
     }
-    const PENDING: &str =
-        "r.status IN ('received', 'dispatched', 'accepted', 'returned', 'in_progress')";
     match filter.view {
         View::All => {}
-        View::New => conds.push("r.status IN ('received', 'dispatched', 'returned')".into()),
+        View::New => conds.push(status_in("r.status", &Status::UNTAKEN)),
         View::Overdue => {
             let p = params.int(now);
             conds.push(format!(
-                "{PENDING} AND (r.resolve_by < {p} OR (r.responded_at IS NULL AND r.respond_by < {p}))"
+                "{} AND (r.resolve_by < {p} OR (r.responded_at IS NULL AND r.respond_by < {p}))",
+                status_in("r.status", &Status::PENDING)
             ));
         }
         View::Mine => match scope.user_id() {
@@ -932,42 +924,98 @@ pub async fn transition(
     now: i64,
 ) -> Result<Request, StoreError> {
     let req = get(db, scope, id).await?;
-    act(db, Some(scope), req, action, now).await
+    act(db, By::User(scope), req, action, now).await
 }
 
-/// The step, by a signed-in user (`Some(scope)`) or by the resident whose request it is.
+/// Who takes a step: a signed-in user, or the resident whose request it is.
+#[derive(Clone, Copy)]
+enum By<'a> {
+    User(&'a Scope),
+    Resident,
+}
+
+impl By<'_> {
+    fn actor(self) -> Actor {
+        match self {
+            By::User(s) => Actor::User(s.role()),
+            By::Resident => Actor::Resident,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            By::User(s) => s.actor(),
+            By::Resident => "居民",
+        }
+    }
+
+    fn user_id(self) -> Option<i64> {
+        match self {
+            By::User(s) => s.user_id(),
+            By::Resident => None,
+        }
+    }
+}
+
+/// A step being taken: by whom, on what, with which action, leading to which status, when.
+#[derive(Clone, Copy)]
+struct Taking<'a> {
+    by: By<'a>,
+    req: &'a Request,
+    action: &'a Action,
+    next: Status,
+    now: i64,
+}
+
+/// Where a step sends the request, and what its event and audit entry say of that.
+struct Routing {
+    move_to: Option<crate::tree::Node>,
+    department_id: Option<i64>,
+    detail: serde_json::Value,
+}
+
+/// One step: refused by core's rule (role, then state) before anything is read or written;
+/// then routed, applied as one conditional UPDATE, and recorded.
 async fn act(
     db: &Db,
-    who: Option<&Scope>,
+    by: By<'_>,
     req: Request,
     action: &Action,
     now: i64,
 ) -> Result<Request, StoreError> {
-    let id = req.id;
-    let resident = Scope::for_user(0, "居民", Role::Staff, vec![req.node_path.clone()]);
-    let scope = who.unwrap_or(&resident);
-    let (actor_id, actor) = match who {
-        Some(s) => (s.user_id(), s.actor()),
-        None => (None, "居民"),
+    rules::permit(req.status, req.rating, by.actor(), action.step()).map_err(refused)?;
+    let routing = route(db, by, &req, action).await?;
+    let step = Taking {
+        by,
+        req: &req,
+        action,
+        next: req.status.apply(action, req.rating)?,
+        now,
     };
-    if who.is_none() && !matches!(action, Action::Rate { .. }) {
-        return Err(StoreError::Forbidden("居民只能评价自己的诉求".into()));
-    }
-    match action {
-        Action::Dispatch { .. } => not_grid_worker(scope, "派单")?,
-        Action::Close { .. } => not_grid_worker(scope, "关闭诉求")?,
-        Action::Reopen { .. } => not_grid_worker(scope, "重新办理诉求")?,
-        Action::Rate { .. } => not_grid_worker(scope, "代录评价")?,
-        _ => {}
-    }
-    let mut detail = json!({});
-    // Where a dispatch sends it.
-    let mut move_to: Option<crate::tree::Node> = None;
-    let mut department_id = req.department_id;
-    match action {
-        Action::Dispatch {
-            target: Target::Node(node_id),
-        } => {
+    let mut params = Params::new();
+    let sets = changes(db, &step, &routing, &mut params).await?;
+    let mut tx = db.begin_write().await?;
+    update_unless_taken(&mut tx, &req, &sets, params).await?;
+    record_step(&mut tx, &step, routing.detail).await?;
+    tx.commit().await?;
+    load(db, req.id).await?.ok_or(StoreError::NotFound)
+}
+
+/// Where a dispatch or a return sends the request; a dispatch target must be an open node in
+/// the caller's jurisdiction, or a department.
+async fn route(db: &Db, by: By<'_>, req: &Request, action: &Action) -> Result<Routing, StoreError> {
+    let mut routing = Routing {
+        move_to: None,
+        department_id: req.department_id,
+        detail: json!({}),
+    };
+    match (action, by) {
+        (
+            Action::Dispatch {
+                target: Target::Node(node_id),
+            },
+            By::User(scope),
+        ) => {
             let node = match crate::tree::get(db, scope, *node_id).await {
                 Ok(n) => n,
                 Err(StoreError::NotFound) => {
@@ -978,51 +1026,63 @@ async fn act(
             if !node.is_open() {
                 return Err(StoreError::invalid("node_id", "该节点已撤销"));
             }
-            detail = json!({"node_id": node.id, "node_name": node.name});
-            department_id = None;
-            move_to = Some(node);
+            routing.detail = json!({"node_id": node.id, "node_name": node.name});
+            routing.department_id = None;
+            routing.move_to = Some(node);
         }
-        Action::Dispatch {
-            target: Target::Department(dep_id),
-        } => {
+        (
+            Action::Dispatch {
+                target: Target::Department(dep_id),
+            },
+            _,
+        ) => {
             let dep = department(db, *dep_id, "department_id").await?;
-            detail = json!({"department_id": dep.id, "department_name": dep.name});
-            department_id = Some(dep.id);
+            routing.detail = json!({"department_id": dep.id, "department_name": dep.name});
+            routing.department_id = Some(dep.id);
         }
-        Action::Return { .. } => {
+        (Action::Return { .. }, _) => {
             // Back to where it came in, for the dispatcher to send on again.
             if req.intake_node_id != req.node_id {
-                move_to = Some(crate::tree::get(db, &Scope::operator(), req.intake_node_id).await?);
+                let intake = crate::tree::get(db, &Scope::operator(), req.intake_node_id).await?;
+                routing.move_to = Some(intake);
             }
-            department_id = None;
+            routing.department_id = None;
         }
-        Action::Rate { rating, .. } => detail = json!({"rating": rating.as_str()}),
+        (Action::Rate { rating, .. }, _) => routing.detail = json!({"rating": rating.as_str()}),
+        // Core's rule lets only a signed-in user dispatch; nothing else moves the request.
         _ => {}
     }
-    let next = req
-        .status
-        .apply(action, req.rating)
-        .map_err(StoreError::from)?;
+    Ok(routing)
+}
 
-    let mut params = Params::new();
+/// The columns a step sets (`status = next`, and what the action carries), bound in `params`.
+async fn changes(
+    db: &Db,
+    step: &Taking<'_>,
+    routing: &Routing,
+    params: &mut Params,
+) -> Result<Vec<String>, StoreError> {
+    let now = step.now;
     let mut sets = vec![
-        format!("status = {}", params.text(next.as_str())),
+        format!("status = {}", params.text(step.next.as_str())),
         format!("updated_at = {}", params.int(now)),
-        format!("department_id = {}", params.opt_int(department_id)),
+        format!("department_id = {}", params.opt_int(routing.department_id)),
     ];
-    if let Some(node) = &move_to {
+    if let Some(node) = &routing.move_to {
         sets.push(format!("node_id = {}", params.int(node.id)));
         sets.push(format!("node_path = {}", params.text(node.path.as_str())));
         sets.push(format!("district_id = {}", params.int(node.path.root_id())));
     }
-    let mut also_closed = false;
-    match action {
+    match step.action {
         Action::Accept => {
             sets.push(format!(
                 "responded_at = COALESCE(responded_at, {})",
                 params.int(now)
             ));
-            sets.push(format!("handler_user_id = {}", params.opt_int(actor_id)));
+            sets.push(format!(
+                "handler_user_id = {}",
+                params.opt_int(step.by.user_id())
+            ));
         }
         Action::Resolve { outcome } => {
             sets.push(format!("resolved_at = {}", params.int(now)));
@@ -1031,23 +1091,19 @@ async fn act(
         Action::Rate { rating, .. } => {
             sets.push(format!("rating = {}", params.text(rating.as_str())));
             sets.push(format!("rated_at = {}", params.int(now)));
-            if rating.is_satisfied() {
-                // A satisfied reporter closes the request; 不满意 leaves it for staff to
-                // reopen (or to close with a note).
-                also_closed = true;
-                sets[0] = format!("status = {}", params.text(Status::Closed.as_str()));
-                sets.push(format!("closed_at = {}", params.int(now)));
-            }
         }
-        Action::Close { .. } => sets.push(format!("closed_at = {}", params.int(now))),
         Action::Reopen { .. } => {
-            let rule = category_by_id(db, req.category_id).await?.rule;
-            sets.push("resolved_at = NULL".into());
-            sets.push("outcome = NULL".into());
-            sets.push("rating = NULL".into());
-            sets.push("rated_at = NULL".into());
-            sets.push("closed_at = NULL".into());
-            sets.push("resolution_overdue_at = NULL".into());
+            let rule = category_by_id(db, step.req.category_id).await?.rule;
+            for column in [
+                "resolved_at",
+                "outcome",
+                "rating",
+                "rated_at",
+                "closed_at",
+                "resolution_overdue_at",
+            ] {
+                sets.push(format!("{column} = NULL"));
+            }
             sets.push(format!(
                 "resolve_by = {}",
                 params.int(rule.resolve_by_from(now))
@@ -1055,49 +1111,74 @@ async fn act(
         }
         _ => {}
     }
+    // Closing, or a rating that closed it (core decides which).
+    if step.next == Status::Closed {
+        sets.push(format!("closed_at = {}", params.int(now)));
+    }
+    Ok(sets)
+}
+
+/// The UPDATE, conditional on the state read: a second person acting on the same request
+/// changes nothing and is told so.
+async fn update_unless_taken(
+    tx: &mut Tx<'_>,
+    req: &Request,
+    sets: &[String],
+    mut params: Params,
+) -> Result<(), StoreError> {
     let sql = format!(
         "UPDATE request SET {} WHERE id = {} AND status = {} AND updated_at = {}",
         sets.join(", "),
-        params.int(id),
+        params.int(req.id),
         params.text(req.status.as_str()),
         params.int(req.updated_at)
     );
-    let mut tx = db.begin_write().await?;
-    let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
+    let done = params.bind(sqlx::query(&sql)).execute(&mut **tx).await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::Conflict {
             field: "status".into(),
             message: "该诉求刚被他人处理，请刷新后再试".into(),
         });
     }
-    add_event(
-        &mut tx,
-        id,
+    Ok(())
+}
+
+/// The step's timeline events (its own, and 关闭 when a rating closed it) and audit entry.
+async fn record_step(
+    tx: &mut Tx<'_>,
+    step: &Taking<'_>,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
+    let Taking {
+        by,
+        req,
+        action,
+        next,
         now,
-        actor,
-        action.event_kind(),
-        action.note(),
-        detail.clone(),
-    )
-    .await?;
-    if also_closed {
-        add_event(&mut tx, id, now, actor, "closed", None, json!({})).await?;
+    } = *step;
+    for (i, kind) in action.events(next).into_iter().enumerate() {
+        // The action's own event carries its note and detail; a closing that follows does not.
+        let (note, detail) = if i == 0 {
+            (action.note(), detail.clone())
+        } else {
+            (None, json!({}))
+        };
+        add_event(tx, req.id, now, by.name(), kind, note, detail).await?;
     }
     audit::record(
-        &mut *tx,
+        &mut **tx,
         AuditEntry::by_name(
-            actor_id,
-            actor,
+            by.user_id(),
+            by.name(),
             &format!("request.{}", action.as_str()),
             "request",
         )
-        .entity_id(id)
+        .entity_id(req.id)
         .node_path(&req.node_path)
         .detail(detail),
     )
     .await?;
-    tx.commit().await?;
-    load(db, id).await?.ok_or(StoreError::NotFound)
+    Ok(())
 }
 
 async fn category_by_id(db: &Db, id: i64) -> Result<Category, StoreError> {
@@ -1128,7 +1209,7 @@ pub struct ResidentView {
     /// Whether the resident can rate it now.
     pub can_rate: bool,
     /// (time, kind) of each step, oldest first.
-    pub steps: Vec<(i64, String)>,
+    pub steps: Vec<(i64, EventKind)>,
 }
 
 /// The request with this tracking number whose phone ends in `last4`; `NotFound` for any
@@ -1161,18 +1242,13 @@ pub async fn resident_status(
     let steps = events_of(db, req.id)
         .await?
         .into_iter()
-        .filter(|e| {
-            !matches!(
-                e.kind.as_str(),
-                "whistled" | "whistle_acknowledged" | "escalated"
-            )
-        })
+        .filter(|e| e.kind.shown_to_resident())
         .map(|e| (e.at, e.kind))
         .collect();
     Ok(ResidentView {
         tracking_number: req.tracking_number,
         category_name: req.category_name,
-        can_rate: req.status == Status::Resolved,
+        can_rate: rules::allowed(req.status, req.rating, Actor::Resident).contains(&Step::Rate),
         status: req.status,
         received_at: req.received_at,
         resolve_by: req.resolve_by,
@@ -1194,7 +1270,7 @@ pub async fn resident_rate(
         return Err(StoreError::invalid("rating", "请选择评价"));
     }
     let req = own_request(db, tracking, last4).await?;
-    act(db, None, req, action, now).await?;
+    act(db, By::Resident, req, action, now).await?;
     resident_status(db, tracking, last4).await
 }
 
@@ -1271,17 +1347,17 @@ pub async fn blow_whistle(
     now: i64,
 ) -> Result<Vec<Whistle>, StoreError> {
     let req = get(db, scope, request_id).await?;
-    not_grid_worker(scope, "吹哨")?;
+    rules::permit(
+        req.status,
+        req.rating,
+        Actor::User(scope.role()),
+        Step::Whistle,
+    )
+    .map_err(refused)?;
     if department_ids.is_empty() {
         return Err(StoreError::invalid(
             "department_ids",
             "请至少选择一个要召集的部门",
-        ));
-    }
-    if !req.status.is_pending() {
-        return Err(StoreError::invalid(
-            "request",
-            format!("诉求已「{}」，不能再吹哨", req.status.label_zh()),
         ));
     }
     let mut deps = Vec::new();
@@ -1308,7 +1384,7 @@ pub async fn blow_whistle(
         request_id,
         now,
         scope.actor(),
-        "whistled",
+        EventKind::Whistled,
         Some(&names.join("、")),
         json!({"department_ids": department_ids}),
     )
@@ -1376,7 +1452,7 @@ pub async fn acknowledge_whistle(
         request_id,
         now,
         scope.actor(),
-        "whistle_acknowledged",
+        EventKind::WhistleAcknowledged,
         Some(response),
         json!({"whistle_id": whistle_id}),
     )
@@ -1477,118 +1553,159 @@ pub struct OverdueRun {
 /// those whose category says so (to the node above the one responsible), and writes each as
 /// a timeline event by `system`. Idempotent: each mark is made once.
 pub async fn run_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> {
-    let rows = sqlx::query(
+    let mut run = OverdueRun::default();
+    for late in overdue_candidates(db, now).await? {
+        let verdict = rules::overdue(&late.facts, now);
+        if verdict.response_overdue || verdict.resolution_overdue || verdict.escalate {
+            mark_overdue(db, &late, verdict, now, &mut run).await?;
+        }
+    }
+    Ok(run)
+}
+
+/// A pending request with a deadline passed and not yet marked, as the job reads it.
+struct LateRequest {
+    id: i64,
+    facts: OverdueFacts,
+    path: JurisdictionPath,
+    updated_at: i64,
+}
+
+impl LateRequest {
+    /// The node an escalation goes to: the one above the node responsible (a district stays).
+    fn above(&self) -> i64 {
+        let ids = self.path.ids();
+        if ids.len() >= 2 {
+            ids[ids.len() - 2]
+        } else {
+            self.path.id()
+        }
+    }
+}
+
+async fn overdue_candidates(db: &Db, now: i64) -> Result<Vec<LateRequest>, StoreError> {
+    let rows = sqlx::query(&format!(
         "SELECT r.id, r.status, r.respond_by, r.resolve_by, r.responded_at, r.response_overdue_at, \
          r.resolution_overdue_at, r.escalated_at, c.escalation, r.node_path, r.updated_at \
          FROM request r JOIN request_category c ON c.id = r.category_id \
-         WHERE r.status IN ('received', 'dispatched', 'accepted', 'returned', 'in_progress') \
+         WHERE {} \
          AND ((r.response_overdue_at IS NULL AND r.responded_at IS NULL AND r.respond_by < $1) \
               OR (r.resolution_overdue_at IS NULL AND r.resolve_by < $1)) \
          ORDER BY r.id LIMIT 5000",
-    )
+        status_in("r.status", &Status::PENDING)
+    ))
     .bind(now)
     .fetch_all(db.pool())
     .await?;
-    let mut run = OverdueRun::default();
-    for r in &rows {
-        let id: i64 = r.try_get(0)?;
-        let status: String = r.try_get(1)?;
-        let escalation: String = r.try_get(8)?;
-        let facts = OverdueFacts {
-            status: status.parse().map_err(internal)?,
-            respond_by: r.try_get(2)?,
-            resolve_by: r.try_get(3)?,
-            responded_at: r.try_get(4)?,
-            response_overdue_at: r.try_get(5)?,
-            resolution_overdue_at: r.try_get(6)?,
-            escalated_at: r.try_get(7)?,
-            escalation: escalation.parse::<Escalation>().map_err(internal)?,
-        };
-        let path = JurisdictionPath::parse(&r.try_get::<String, _>(9)?).map_err(internal)?;
-        let updated_at: i64 = r.try_get(10)?;
-        let verdict = rules::overdue(&facts, now);
-        if !(verdict.response_overdue || verdict.resolution_overdue || verdict.escalate) {
-            continue;
-        }
-        let mut params = Params::new();
-        let mut sets = vec![format!("updated_at = {}", params.int(now))];
-        if verdict.response_overdue {
-            sets.push(format!("response_overdue_at = {}", params.int(now)));
-        }
-        if verdict.resolution_overdue {
-            sets.push(format!("resolution_overdue_at = {}", params.int(now)));
-        }
-        let ids = path.ids();
-        let above = if ids.len() >= 2 {
-            ids[ids.len() - 2]
-        } else {
-            path.id()
-        };
-        if verdict.escalate {
-            sets.push(format!("escalated_at = {}", params.int(now)));
-            sets.push(format!("escalated_node_id = {}", params.int(above)));
-        }
-        let sql = format!(
-            "UPDATE request SET {} WHERE id = {} AND updated_at = {}",
-            sets.join(", "),
-            params.int(id),
-            params.int(updated_at)
-        );
-        let mut tx = db.begin_write().await?;
-        let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
-        if done.rows_affected() != 1 {
-            // Someone acted on it meanwhile; the next run looks again.
-            continue;
-        }
-        if verdict.response_overdue {
-            add_event(
-                &mut tx,
-                id,
-                now,
-                "system",
-                "response_overdue",
-                None,
-                json!({"respond_by": facts.respond_by}),
-            )
-            .await?;
-            run.response_overdue += 1;
-        }
-        if verdict.resolution_overdue {
-            add_event(
-                &mut tx,
-                id,
-                now,
-                "system",
-                "resolution_overdue",
-                None,
-                json!({"resolve_by": facts.resolve_by}),
-            )
-            .await?;
-            run.resolution_overdue += 1;
-        }
-        if verdict.escalate {
-            let name = sqlx::query("SELECT name FROM node WHERE id = $1")
-                .bind(above)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get::<String, _>(0))
-                .transpose()?
-                .unwrap_or_default();
-            add_event(
-                &mut tx,
-                id,
-                now,
-                "system",
-                "escalated",
-                Some(&format!("已升级至{name}")),
-                json!({"node_id": above, "rule": facts.escalation.as_str()}),
-            )
-            .await?;
-            run.escalated += 1;
-        }
-        tx.commit().await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get(1)?;
+            let escalation: String = r.try_get(8)?;
+            Ok(LateRequest {
+                id: r.try_get(0)?,
+                facts: OverdueFacts {
+                    status: status.parse().map_err(internal)?,
+                    respond_by: r.try_get(2)?,
+                    resolve_by: r.try_get(3)?,
+                    responded_at: r.try_get(4)?,
+                    response_overdue_at: r.try_get(5)?,
+                    resolution_overdue_at: r.try_get(6)?,
+                    escalated_at: r.try_get(7)?,
+                    escalation: escalation.parse::<Escalation>().map_err(internal)?,
+                },
+                path: JurisdictionPath::parse(&r.try_get::<String, _>(9)?).map_err(internal)?,
+                updated_at: r.try_get(10)?,
+            })
+        })
+        .collect()
+}
+
+/// Writes one request's verdict: the marks, conditional on the row read (someone acting on
+/// it meanwhile leaves it for the next run), and a `system` event for each.
+async fn mark_overdue(
+    db: &Db,
+    late: &LateRequest,
+    verdict: rules::OverdueVerdict,
+    now: i64,
+    run: &mut OverdueRun,
+) -> Result<(), StoreError> {
+    let mut params = Params::new();
+    let mut sets = vec![format!("updated_at = {}", params.int(now))];
+    if verdict.response_overdue {
+        sets.push(format!("response_overdue_at = {}", params.int(now)));
     }
-    Ok(run)
+    if verdict.resolution_overdue {
+        sets.push(format!("resolution_overdue_at = {}", params.int(now)));
+    }
+    if verdict.escalate {
+        sets.push(format!("escalated_at = {}", params.int(now)));
+        sets.push(format!("escalated_node_id = {}", params.int(late.above())));
+    }
+    let sql = format!(
+        "UPDATE request SET {} WHERE id = {} AND updated_at = {}",
+        sets.join(", "),
+        params.int(late.id),
+        params.int(late.updated_at)
+    );
+    let mut tx = db.begin_write().await?;
+    let done = params.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
+    if done.rows_affected() != 1 {
+        return Ok(());
+    }
+    let (id, facts) = (late.id, &late.facts);
+    if verdict.response_overdue {
+        let detail = json!({"respond_by": facts.respond_by});
+        add_event(
+            &mut tx,
+            id,
+            now,
+            "system",
+            EventKind::ResponseOverdue,
+            None,
+            detail,
+        )
+        .await?;
+        run.response_overdue += 1;
+    }
+    if verdict.resolution_overdue {
+        let detail = json!({"resolve_by": facts.resolve_by});
+        add_event(
+            &mut tx,
+            id,
+            now,
+            "system",
+            EventKind::ResolutionOverdue,
+            None,
+            detail,
+        )
+        .await?;
+        run.resolution_overdue += 1;
+    }
+    if verdict.escalate {
+        let above = late.above();
+        let name = sqlx::query("SELECT name FROM node WHERE id = $1")
+            .bind(above)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .unwrap_or_default();
+        let note = format!("已升级至{name}");
+        let detail = json!({"node_id": above, "rule": facts.escalation.as_str()});
+        add_event(
+            &mut tx,
+            id,
+            now,
+            "system",
+            EventKind::Escalated,
+            Some(&note),
+            detail,
+        )
+        .await?;
+        run.escalated += 1;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Runs the deadlines job if `holder` gets its lease (held for `ttl_ms`); `None` when another
@@ -1829,8 +1946,8 @@ pub async fn open311_list(
             conds.push(format!("r.received_at <= {}", params.int(end)));
         }
         match filter.status.as_deref() {
-            Some("closed") => conds.push("r.status = 'closed'".into()),
-            Some("open") => conds.push("r.status <> 'closed'".into()),
+            Some("closed") => conds.push(format!("r.status = {}", sql_status(Status::Closed))),
+            Some("open") => conds.push(format!("r.status <> {}", sql_status(Status::Closed))),
             _ => {}
         }
     }
@@ -1867,22 +1984,15 @@ pub async fn open311_by_token(db: &Db, key: &ApiKey, token: &str) -> Result<Requ
 }
 
 /// The deadlines job as a server runs it: once a minute, under the lease (held 5 minutes and
-/// renewed on each run, so a crashed holder is replaced within 5 minutes). `linli serve` spawns
-/// this beside its other jobs.
-pub async fn deadlines_every_minute(db: Db) {
+/// renewed on each run, so a crashed holder is replaced within 5 minutes), at the time `clock`
+/// tells. `linli serve` spawns this beside its other jobs.
+pub async fn deadlines_every_minute(db: Db, clock: fn() -> i64) {
     let holder = format!("server-{}", random_token(8));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match run_deadlines_job(
-            &db,
-            &holder,
-            linli_core::kernel::clock::now_ms(),
-            5 * 60_000,
-        )
-        .await
-        {
+        match run_deadlines_job(&db, &holder, clock(), 5 * 60_000).await {
             Ok(Some(run)) if run != OverdueRun::default() => {
                 tracing::info!(?run, "request deadlines: requests marked overdue")
             }

@@ -91,7 +91,7 @@ async fn kinds(db: &Db, id: i64) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_owned())
         .collect()
 }
 

@@ -244,7 +244,7 @@ impl From<Event> for EventOut {
             label: e.label_zh().to_owned(),
             at: rfc3339(e.at),
             actor: e.actor,
-            kind: e.kind,
+            kind: e.kind.as_str().to_owned(),
             note: e.note,
         }
     }

@@ -21,7 +21,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use linli_core::kernel::clock::{display, format_date, now_ms, parse_date, today};
 use linli_core::requests::{
-    Action, Channel, RequestDraft, RequestInput, Status, Target, WhistleState, MAX_PHOTO_BYTES,
+    self as rules, Action, Actor, Channel, RequestDraft, RequestInput, Status, Target,
+    WhistleState, MAX_PHOTO_BYTES,
 };
 use linli_core::{CoreError, NodeKind};
 use linli_store::accounts::Principal;
@@ -556,7 +557,7 @@ fn status_view(v: requests::ResidentView) -> StatusView {
             .into_iter()
             .map(|(at, kind)| StepRow {
                 at: display(at),
-                label: requests::event_label(&kind),
+                label: kind.label_zh(),
             })
             .collect(),
     }
@@ -1050,69 +1051,6 @@ async fn request_page(
     render_request(&state, &user, id, StatusCode::OK, Vec::new(), notice).await
 }
 
-/// The steps a request in `status` allows for this role.
-fn allowed(
-    status: Status,
-    rating: Option<linli_core::requests::Rating>,
-    grid_worker: bool,
-) -> Vec<&'static str> {
-    let mut can = Vec::new();
-    let candidates: [(&'static str, Action); 8] = [
-        (
-            "dispatch",
-            Action::Dispatch {
-                target: Target::Node(0),
-            },
-        ),
-        ("accept", Action::Accept),
-        (
-            "return",
-            Action::Return {
-                reason: String::new(),
-            },
-        ),
-        ("start", Action::Start),
-        (
-            "resolve",
-            Action::Resolve {
-                outcome: String::new(),
-            },
-        ),
-        (
-            "rate",
-            Action::Rate {
-                rating: linli_core::requests::Rating::Satisfied,
-                comment: String::new(),
-            },
-        ),
-        (
-            "close",
-            Action::Close {
-                note: String::new(),
-            },
-        ),
-        (
-            "reopen",
-            Action::Reopen {
-                reason: String::new(),
-            },
-        ),
-    ];
-    for (name, action) in candidates {
-        let staff_only = matches!(name, "dispatch" | "rate" | "close" | "reopen");
-        if grid_worker && staff_only {
-            continue;
-        }
-        if status.apply(&action, rating).is_ok() {
-            can.push(name);
-        }
-    }
-    if status.is_pending() && !grid_worker {
-        can.push("whistle");
-    }
-    can
-}
-
 async fn render_request(
     state: &AppState,
     user: &Principal,
@@ -1135,7 +1073,6 @@ async fn render_request(
         Ok(x) => x,
         Err(e) => return store_error_page(e),
     };
-    let grid_worker = user.scope.role() == linli_core::Role::GridWorker;
     let places = subtree
         .into_iter()
         .filter(|n| n.is_open() && n.kind != NodeKind::Building && n.id != r.node_id)
@@ -1206,9 +1143,9 @@ async fn render_request(
                 label: d.name,
             })
             .collect(),
-        can: allowed(r.status, r.rating, grid_worker)
+        can: rules::allowed(r.status, r.rating, Actor::User(user.scope.role()))
             .into_iter()
-            .map(str::to_owned)
+            .map(|step| step.as_str().to_owned())
             .collect(),
         r,
         errors,
