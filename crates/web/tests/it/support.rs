@@ -283,3 +283,20 @@ pub fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {end:?} after {start:?} in: {html}"));
     &html[from..from + len]
 }
+
+/// The innermost `<tag…>…</tag>` element around the first `needle` in `html` (by the nearest
+/// opening before it and the nearest closing after it; right for elements that do not nest).
+pub fn enclosing<'a>(html: &'a str, tag: &str, needle: &str) -> &'a str {
+    let at = html
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in: {html}"));
+    let open = format!("<{tag}");
+    let close = format!("</{tag}>");
+    let start = html[..at]
+        .rfind(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> around {needle:?} in: {html}"));
+    let len = html[at..]
+        .find(&close)
+        .unwrap_or_else(|| panic!("no </{tag}> after {needle:?} in: {html}"));
+    &html[start..at + len + close.len()]
+}
