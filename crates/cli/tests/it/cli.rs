@@ -151,7 +151,11 @@ async fn story(t: TestDb, db_url: Option<String>) {
     assert!(line("3栋").contains(&b), "{list}");
     let lines: Vec<&str> = list.lines().collect();
     let at = |name: &str| lines.iter().position(|l| l.contains(name)).unwrap();
-    assert_eq!(at("3栋"), at("二网格") + 1, "the building is listed under 二网格: {list}");
+    assert_eq!(
+        at("3栋"),
+        at("二网格") + 1,
+        "the building is listed under 二网格: {list}"
+    );
 
     ok(&linli(
         &data,

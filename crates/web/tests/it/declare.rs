@@ -117,7 +117,11 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("class=\"field-error\""), "{html}");
-    assert_eq!(field_errors(&html), ["校验码不符：18 位中有字符录入错误，请逐位核对"], "{html}");
+    assert_eq!(
+        field_errors(&html),
+        ["校验码不符：18 位中有字符录入错误，请逐位核对"],
+        "{html}"
+    );
     assert!(html.contains("value=\"张三\"") && html.contains("value=\"36.6\""));
     assert_eq!(
         declarations::queue(&db, &Scope::operator())

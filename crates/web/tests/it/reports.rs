@@ -341,7 +341,10 @@ async fn pages_flow(t: TestDb) {
         "the submit form"
     );
     // The figures are the records': A's one arrival, no manual figure yet, not yet reported.
-    assert_eq!(row_cells(&html, "当日新增来返人员"), ["当日新增来返人员", "1", "人"]);
+    assert_eq!(
+        row_cells(&html, "当日新增来返人员"),
+        ["当日新增来返人员", "1", "人"]
+    );
     assert_eq!(row_cells(&html, "公共区域消杀")[1], "—");
     assert!(html.contains("<span class=\"badge st-draft\">"), "{html}");
     // A form without its CSRF token is refused; a zero report on a day with events comes back
