@@ -141,9 +141,20 @@ async fn story(t: TestDb, db_url: Option<String>) {
     let moved = ok(&linli(&data, url, &["node", "move", &b, "--parent", &g2]));
     assert!(moved.contains(&format!("/{d}/{c}/{g2}/{b}/")), "{moved}");
     let list = ok(&linli(&data, url, &["node", "list"]));
-    assert!(
-        list.contains("一网格") && list.contains("350户") && list.contains("3栋"),
-        "{list}"
+    // Each on its own line: the grid with its households, the building moved under 二网格.
+    let line = |name: &str| {
+        list.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in: {list}"))
+    };
+    assert!(line("一网格").ends_with("350户"), "{list}");
+    assert!(line("3栋").contains(&b), "{list}");
+    let lines: Vec<&str> = list.lines().collect();
+    let at = |name: &str| lines.iter().position(|l| l.contains(name)).unwrap();
+    assert_eq!(
+        at("3栋"),
+        at("二网格") + 1,
+        "the building is listed under 二网格: {list}"
     );
 
     ok(&linli(
@@ -162,10 +173,11 @@ async fn story(t: TestDb, db_url: Option<String>) {
         ],
     ));
     let users = ok(&linli(&data, url, &["user", "list"]));
-    assert!(
-        users.contains("wangge01") && users.contains("grid_worker"),
-        "{users}"
-    );
+    let wangge = users
+        .lines()
+        .find(|l| l.contains("wangge01"))
+        .unwrap_or_else(|| panic!("{users}"));
+    assert!(wangge.contains("grid_worker"), "{users}");
     ok(&linli(
         &data,
         url,

@@ -471,11 +471,10 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
 
     // Staff work below their community but cannot close it.
     let staff = Scope::for_user(1, "staff", Role::Staff, vec![t.community.path.clone()]);
-    assert!(
-        try_add(&db, &staff, Some(t.grid_a.id), "building", "5栋", None)
-            .await
-            .is_ok()
-    );
+    let added = try_add(&db, &staff, Some(t.grid_a.id), "building", "5栋", None)
+        .await
+        .expect("staff add below their community");
+    assert_eq!(added.parent_id, Some(t.grid_a.id));
     assert!(matches!(
         tree::close(&db, &staff, t.community.id, None).await,
         Err(StoreError::Forbidden(_))
@@ -625,11 +624,10 @@ both_backends!(
             accounts::login(&db, "admin", "admin-pass-1", "10.0.0.9", None).await,
             Err(LoginError::Throttled { .. })
         ));
-        assert!(
-            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None)
-                .await
-                .is_ok()
-        );
+        let other = accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None)
+            .await
+            .expect("another address is not throttled");
+        assert_eq!(other.user.username, "admin");
 
         // Logout ends the session.
         accounts::logout(&db, &session.token, "10.0.0.1")
@@ -676,11 +674,10 @@ both_backends!(
                 .await
                 .is_err()
         );
-        assert!(
-            accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None)
-                .await
-                .is_ok()
-        );
+        let again = accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None)
+            .await
+            .expect("the new password works");
+        assert_eq!(again.user.username, "admin");
 
         // Everything above is in the audit log, with who and from where.
         let log = audit::list(&db, &s, &AuditFilter::default(), Page::all())
@@ -912,9 +909,10 @@ both_backends!(
         );
         // A worker of the compound now sees the resident; one bound elsewhere does not.
         let compound_worker = Scope::for_user(20, "w", Role::Staff, vec![compound.path.clone()]);
-        assert!(linli_store::registry::get(&db, &compound_worker, person.id)
+        let seen = linli_store::registry::get(&db, &compound_worker, person.id)
             .await
-            .is_ok());
+            .expect("the compound's worker sees the resident");
+        assert_eq!(seen.id, person.id);
         let grid_b_worker = Scope::for_user(21, "b", Role::GridWorker, vec![t.grid_b.path.clone()]);
         assert!(linli_store::registry::get(&db, &grid_b_worker, person.id)
             .await

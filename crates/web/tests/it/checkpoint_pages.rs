@@ -75,8 +75,13 @@ async fn flow(t: TestDb) {
     let (staff, staff_csrf) = sign_in(&app, "staff").await;
     let (status, html) = get(&staff, url("/checkpoints")).await;
     assert_eq!(status, StatusCode::OK);
+    // The form is offered (设置卡点), and the existing checkpoint is listed under its grid.
     assert!(
-        html.contains("设置卡点") && html.contains("乙网格北门"),
+        html.contains("<summary>设置卡点</summary>")
+            && html.contains(&format!(
+                "href=\"/checkpoints/{}\">乙网格北门</a><span class=\"muted small\">乙网格</span>",
+                b_gate.id
+            )),
         "{html}"
     );
     let grid_a_id = grid_a.id.to_string();
@@ -177,10 +182,8 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        html.contains("cp-verdict allowed") && html.contains("放行") && html.contains("扎西"),
-        "{html}"
-    );
+    assert!(html.contains("cp-verdict allowed"), "{html}");
+    assert_eq!(verdict(&html), "放行 扎西 进 · 36.5℃");
 
     // A code nobody was given: 422, nothing logged, the value kept.
     let (status, html) = post(
@@ -235,10 +238,8 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        html.contains("cp-verdict fever") && html.contains("体温异常"),
-        "{html}"
-    );
+    assert!(html.contains("cp-verdict fever"), "{html}");
+    assert_eq!(verdict(&html), "体温异常 扎西 进 · 37.8℃ 引导至发热门诊");
 
     // A plate without a pass: no valid pass, with the reason; leaving is allowed.
     let (status, html) = post(
@@ -252,13 +253,8 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        html.contains("cp-verdict no-pass")
-            && html.contains("无有效通行证")
-            && html.contains("没有通行证")
-            && html.contains("云P12345"),
-        "{html}"
-    );
+    assert!(html.contains("cp-verdict no-pass"), "{html}");
+    assert_eq!(verdict(&html), "无有效通行证 云P12345 进 没有通行证");
     let (status, html) = post(
         &worker,
         url(&gate),
@@ -271,6 +267,7 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("cp-verdict allowed"), "{html}");
+    assert_eq!(verdict(&html), "放行 云P12345 出");
     // Today's counts: 3 in, 1 out, 1 without pass, 1 fever.
     assert!(
         html.contains("<span class=\"n\">3</span>进")
@@ -348,6 +345,12 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(to, "/trips?notice=returned");
+    let (_, html) = get(&worker, url("/trips")).await;
+    assert!(
+        html.contains(&format!("<span class=\"tag grey\">{today} 已返回</span>"))
+            && !html.contains("已返回</button>"),
+        "{html}"
+    );
 
     // The official reads the gate's log but has no form, and a scan is refused.
     let (official, o_csrf) = sign_in(&app, "official").await;
@@ -389,8 +392,14 @@ async fn flow(t: TestDb) {
         html.contains("cp-verdict no-pass") && html.contains("通行证已收回"),
         "{html}"
     );
+    assert!(verdict(&html).starts_with("无有效通行证 扎西"), "{html}");
 
     app.t.finish().await;
 }
 
 on_both!(checkpoint_pages, flow);
+
+/// The gate's verdict box as text: verdict, holder, direction and temperature.
+fn verdict(html: &str) -> String {
+    text_of(between(html, "aria-live=\"polite\">", "</section>"))
+}

@@ -383,7 +383,11 @@ async fn pages(t: TestDb) {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
-    assert!(page.contains("标记为病例"));
+    // Not a case yet: the form to mark one is offered.
+    assert!(
+        page.contains("未登记为病例") && page.contains("<summary>标记为病例</summary>"),
+        "{page}"
+    );
     let csrf = csrf_in(&page);
 
     // Mark the case: a future date is refused with the form kept, then accepted.
@@ -398,7 +402,12 @@ async fn pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("诊断日期："));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("诊断日期：诊断日期 2099-01-01 晚于今天"),
+        "{text}"
+    );
+    assert!(text.contains("value=\"2099-01-01\""), "the form is kept");
     let r = c
         .post(url(format!("/persons/{}/case", w.case)))
         .form(&[
@@ -410,6 +419,18 @@ async fn pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = c
+        .get(url(format!("/persons/{}/contacts", w.case)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<span class=\"tag now\">确诊病例</span> 诊断日期 2022-07-03"),
+        "{page}"
+    );
 
     // Link a close contact from their page: the case is offered as a source.
     let page = c
@@ -466,11 +487,12 @@ async fn pages(t: TestDb) {
         .text()
         .await
         .unwrap();
+    // The link as recorded: close contact of the (masked) case, the measure and its end date.
+    let text = text_of(&page);
     assert!(
-        page.contains("集中隔离") && page.contains("2022-07-10"),
-        "{page}"
+        text.contains("密切接触者 · 来源 张** 最后接触 2022-07-01 集中隔离 至 2022-07-10"),
+        "{text}"
     );
-    assert!(page.contains("张**"));
 
     // A CSRF-less post changes nothing.
     let r = c

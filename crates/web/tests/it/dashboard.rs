@@ -86,8 +86,16 @@ async fn flow(t: TestDb) {
     assert!(html.contains("疫情看板 · 里布嘎社区"), "{html}");
     assert!(html.contains(&format!("href=\"/epidemic?node_id={}\">甲网格", grid_a.id)));
     assert!(html.contains(&format!("href=\"/epidemic?node_id={}\">乙网格", grid_b.id)));
-    assert!(html.contains("本级直属"));
-    assert!(html.contains("合计"));
+    // Each row's arrivals today: two in A, one in B, one directly under the community, four in all.
+    let arrivals = |needle: &str| row_cells(&html, needle)[..2].to_vec();
+    assert_eq!(arrivals(">甲网格<"), ["甲网格", "2"]);
+    assert_eq!(arrivals(">乙网格<"), ["乙网格", "1"]);
+    assert_eq!(arrivals("本级直属"), ["本级直属", "1"]);
+    assert_eq!(arrivals("合计"), ["合计", "4"]);
+    assert!(
+        html.contains("<span class=\"n\">4</span><span class=\"label\">今日来返</span>"),
+        "the tile counts all four: {html}"
+    );
     // Drill down to grid A: its own dashboard, with a link back up.
     let (status, html) = get(&staff, format!("{base}/epidemic?node_id={}", grid_a.id)).await;
     assert_eq!(status, StatusCode::OK);

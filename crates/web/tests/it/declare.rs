@@ -117,6 +117,11 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("class=\"field-error\""), "{html}");
+    assert_eq!(
+        field_errors(&html),
+        ["校验码不符：18 位中有字符录入错误，请逐位核对"],
+        "{html}"
+    );
     assert!(html.contains("value=\"张三\"") && html.contains("value=\"36.6\""));
     assert_eq!(
         declarations::queue(&db, &Scope::operator())
@@ -134,8 +139,22 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("社区工作人员核实后会联系您"));
-    assert!(html.contains("集中隔离"), "{html}");
+    assert!(
+        html.contains("张三，您的健康申报已收到。社区工作人员核实后会联系您"),
+        "{html}"
+    );
+    let reference = declarations::queue(&db, &Scope::operator()).await.unwrap()[0]
+        .reference
+        .clone();
+    assert!(
+        html.contains(&format!("<div class=\"reference\">{reference}</div>")),
+        "{html}"
+    );
+    // The preliminary verdict: from high-risk 420111 on 2022-07-05, 集中隔离 for 7 days.
+    assert_eq!(
+        verdict(&html),
+        "集中隔离 7 天 2022-07-05 至 2022-07-11 每天报告体温 2 次"
+    );
     assert!(!html.contains(&zhang) && !html.contains(&zhang[6..14]));
     assert!(!html.contains("<nav"));
 
@@ -183,6 +202,7 @@ async fn flow(t: TestDb) {
     let (status, html) = get(&a, url(&format!("/epidemic/declarations/{zhang_id}"))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("确认并判定") && !html.contains(&zhang));
+    assert!(html.contains("张三") && html.contains("420111"), "{html}");
     // Without the CSRF token nothing happens.
     let (status, _) = post(
         &a,
@@ -200,8 +220,15 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("集中隔离") && html.contains("请向居民宣读"));
-    assert!(html.contains("420111"));
+    assert!(html.contains("请向居民宣读") && html.contains("420111"));
+    assert_eq!(
+        verdict(&html),
+        "集中隔离 7 天 2022-07-05 至 2022-07-11 每天报告体温 2 次"
+    );
+    assert!(
+        html.contains(&format!("申报 {reference} 已确认，已新登记为居民")),
+        "{html}"
+    );
     // Twice: refused cleanly.
     let (status, html) = post(
         &a,
@@ -284,6 +311,19 @@ async fn flow(t: TestDb) {
 }
 
 on_both!(declare_pages, flow);
+
+/// The verdict box as text: measure, days, dates and check-ins.
+fn verdict(html: &str) -> String {
+    text_of(between(html, "<div class=\"measure\">", "\n</div>"))
+}
+
+/// The messages shown under fields.
+fn field_errors(html: &str) -> Vec<String> {
+    html.split("class=\"field-error\"")
+        .skip(1)
+        .map(|rest| text_of(&rest[rest.find('>').unwrap() + 1..rest.find("</").unwrap()]))
+        .collect()
+}
 
 /// Ten submissions from one address in ten minutes, then 429 with Retry-After, in Chinese.
 #[tokio::test]

@@ -317,6 +317,9 @@ async fn pages(t: TestDb) {
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("href=\"/enterprises\" class=\"on\""));
     assert!(page.contains("里布嘎社区"));
+    let before = between(&page, "<p class=\"muted small\">共 ", " 家企业")
+        .parse::<usize>()
+        .unwrap();
 
     // A wrong check character: the form comes back with the error under the field and the
     // values kept.
@@ -369,7 +372,18 @@ async fn pages(t: TestDb) {
     assert!(!page.contains("13612348609"));
     let link = link_in(&page);
     let (_, again) = get(&staff, url("/enterprises")).await;
-    assert!(again.contains("格桑商贸有限公司") && again.contains("未复工"));
+    // Listed, one more than before, standing 未复工 in its own row.
+    assert_eq!(
+        text_of(enclosing(&again, "li", ">格桑商贸有限公司</a>"))
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["未复工", "格桑商贸有限公司"]
+    );
+    assert!(
+        again.contains(&format!("共 {} 家企业", before + 1)),
+        "{again}"
+    );
     assert!(!again.contains(&link), "the link is shown only once");
 
     // The public link: no login, the business's own name only.
@@ -400,6 +414,10 @@ async fn pages(t: TestDb) {
         "a bad count is refused"
     );
     assert!(page.contains("返岗人数"), "{page}");
+    assert!(
+        page.contains("name=\"employees_back\" value=\"x\" inputmode=\"numeric\" maxlength=\"7\" aria-invalid=\"true\""),
+        "the error is on the count, kept as typed: {page}"
+    );
     assert!(page.contains("value=\"thermometers\" checked"));
     let (s, page) = post(
         &public,
@@ -415,9 +433,12 @@ async fn pages(t: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("已提交"));
+    assert!(page.contains("<p class=\"standing pending big\">已提交</p>"));
     let (_, page) = get(&public, url(&link)).await;
-    assert!(page.contains("待审核"));
+    assert!(
+        page.contains("<p class=\"standing pending big\">待审核</p>"),
+        "{page}"
+    );
     assert!(!page.contains("name=\"checked\""), "no second application");
 
     // Staff approve it on the business's page.
@@ -428,7 +449,14 @@ async fn pages(t: TestDb) {
     let id: i64 = list[at..].split('"').next().unwrap().parse().unwrap();
     let (s, page) = get(&staff, url(&format!("/enterprises/{id}"))).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("企业通过链接提交"));
+    // The pending application as the business sent it.
+    let pending = enclosing(&page, "section", "id=\"pending\"");
+    assert!(pending.contains("企业通过链接提交"), "{pending}");
+    assert!(
+        pending.contains("<span>返岗 40 人</span>")
+            && pending.contains("<li class=\"yes\">✔ 设置临时隔离室</li>"),
+        "{pending}"
+    );
     let marker = "action=\"/reopenings/";
     let start = page.find(marker).unwrap() + marker.len();
     let rid = page[start..].split('/').next().unwrap().to_owned();
@@ -450,9 +478,17 @@ async fn pages(t: TestDb) {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (_, page) = get(&staff, url(&format!("/enterprises/{id}?notice=approved"))).await;
     assert!(page.contains("已同意复工"));
-    assert!(page.contains("记录复工检查"));
+    // The standing itself (the notice above comes from the query string).
+    assert!(
+        page.contains("格桑商贸有限公司 <span class=\"standing reopened\">已复工</span></h1>"),
+        "{page}"
+    );
+    assert!(page.contains("<h2>记录复工检查</h2>"));
     let (_, page) = get(&public, url(&link)).await;
-    assert!(page.contains("已复工"));
+    assert!(
+        page.contains("<p class=\"standing reopened big\">已复工</p>"),
+        "{page}"
+    );
 
     // The link is rate limited: a flood of submissions gets 429.
     let mut last = StatusCode::OK;

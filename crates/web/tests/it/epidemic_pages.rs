@@ -126,7 +126,8 @@ async fn flow(t: TestDb) {
         html.contains("href=\"/epidemic\" class=\"on\">防疫"),
         "{html}"
     );
-    assert!(html.contains("登记来返人员"));
+    assert!(html.contains("登记来返人员"), "staff may screen");
+    assert!(html.contains("疫情看板 · 里布嘎社区"), "{html}");
 
     // CSRF: without the token, or with a wrong one, nothing is recorded.
     let mut forged = arrival("guess");
@@ -164,8 +165,14 @@ async fn flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
-    assert!(html.contains("来源地区划代码："), "{html}");
-    assert!(html.contains("体温："), "{html}");
+    assert_eq!(
+        errors(&html),
+        [
+            "来源地区划代码：「12」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字",
+            "体温：体温 55.0℃ 不在 34.0 至 43.0℃ 之间，请重新测量"
+        ],
+        "{html}"
+    );
     assert!(html.contains("value=\"张三\""), "the name comes back");
     assert_eq!(screenings(&db).await, 0);
 
@@ -207,6 +214,10 @@ async fn flow(t: TestDb) {
     let (status, again) = get(&staff, url(&location)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(again.contains("请向居民宣读"));
+    assert!(
+        text_of(&again).contains("集中隔离 7 天 2022-07-05 至 2022-07-11"),
+        "{again}"
+    );
     assert_eq!(screenings(&db).await, 1);
 
     // A fever raises an alert: the banner, then the alerts page.
@@ -233,6 +244,10 @@ async fn flow(t: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = get(&staff, url(&location)).await;
     assert!(html.contains("已发出发热预警"), "{html}");
+    assert!(
+        html.contains("<dt>体温</dt><dd>38.2 ℃</dd>") && html.contains("<dd>咳嗽</dd>"),
+        "{html}"
+    );
     // The grid B resident has a fever too (entered by staff, who may).
     let b_id = w.b_person.to_string();
     let (status, b_screening) = post_form(
@@ -334,7 +349,12 @@ async fn flow(t: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
     let (status, html) = get(&worker, url(&location)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("代老人/无智能手机者登记"));
+    assert!(
+        html.contains("<dt>登记方式</dt><dd>代老人/无智能手机者登记</dd>")
+            && html.contains("<dt>体温</dt><dd>36.4 ℃</dd>")
+            && html.contains("丁老人"),
+        "{html}"
+    );
 
     // Risk areas: staff sees the list but no form, and a post is refused.
     let (status, html) = get(&staff, url("/epidemic/risk-areas")).await;
@@ -380,7 +400,8 @@ async fn flow(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("区划代码："));
+    let html = r.text().await.unwrap();
+    assert_eq!(errors(&html), ["区划代码：「31011」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字"], "{html}");
     let r = official
         .post(url("/epidemic/risk-areas"))
         .form(&new_area(&official_csrf))
@@ -389,7 +410,11 @@ async fn flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = get(&official, url("/epidemic/risk-areas?notice=added")).await;
-    assert!(html.contains("上海市浦东新区") && html.contains("中风险"));
+    // The new area's own line: its level, code, dates and who declared it.
+    assert_eq!(
+        text_of(enclosing(&html, "li", "<strong>上海市浦东新区</strong>")),
+        "中风险 上海市浦东新区 代码 310115 2022-07-02 至 今 发布：official"
+    );
     let (status, _) = get(&official, url("/epidemic/arrivals/new")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
@@ -401,7 +426,13 @@ async fn flow(t: TestDb) {
     assert!(html.contains("集中隔离 7 天 → 健康监测 3 天（共 10 天）"));
     assert!(html.contains("抵达前 7 天内到过高风险地区"));
     assert!(html.contains("每天报告体温 2 次"));
-    assert!(html.contains("现行"));
+    // 现行 marks the policy in force today (乙类乙管), not the ninth edition.
+    assert!(
+        html.contains("“乙类乙管”总体方案<span class=\"tag now\">现行</span></h2>")
+            && html.contains("<h2>新型冠状病毒肺炎防控方案（第九版）</h2>")
+            && html.matches("<span class=\"tag now\">现行</span>").count() == 1,
+        "{html}"
+    );
 
     // Releases: B's 2020 home quarantine ended long ago, so it is due (overdue). Worker A does
     // not see it; staff release it in one batch and the list empties.
@@ -426,7 +457,8 @@ async fn flow(t: TestDb) {
     let (_, html) = get(&worker, url("/epidemic/releases")).await;
     assert!(!html.contains("乙居民"), "{html}");
     let (_, html) = get(&staff, url("/epidemic/releases")).await;
-    assert!(html.contains("乙居民") && html.contains("已逾期"), "{html}");
+    let row = text_of(enclosing(&html, "li", ">乙居民</a>"));
+    assert!(row.ends_with("已逾期") || row.contains("已逾期 "), "{row}");
     let id = obs.to_string();
     let (status, _) = post(
         &staff,
@@ -447,8 +479,20 @@ async fn flow(t: TestDb) {
         html.contains("已解除 1 人") && !html.contains(&format!("value=\"{obs}\"")),
         "{html}"
     );
+    // The notice comes from the query string; the list itself no longer has B's resident.
+    let (_, html) = get(&staff, url("/epidemic/releases")).await;
+    assert!(!html.contains("乙居民"), "{html}");
 
     app.t.finish().await;
 }
 
 on_both!(epidemic_pages, flow);
+
+/// The messages of a refused form's error list.
+fn errors(html: &str) -> Vec<String> {
+    between(html, "<ul class=\"error\" role=\"alert\">", "</ul>")
+        .split("<li>")
+        .skip(1)
+        .map(text_of)
+        .collect()
+}

@@ -216,19 +216,32 @@ async fn import_flow(t: TestDb) {
     let (status, html) = get(&staff, format!("{}{job}", app.base)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("CSV（UTF-8 编码）"), "{html}");
+    assert!(
+        html.contains("<dt>文件</dt><dd>花名册.csv</dd>")
+            && html.contains("<dt>数据行</dt><dd>5 行</dd>"),
+        "{html}"
+    );
     for (label, n) in [("导入", 2), ("导入（待核实）", 1), ("拒绝", 1), ("重复", 1)] {
         assert!(html.contains(&tile(label, n)), "{label} {n}: {html}");
     }
-    assert!(
-        html.contains("第 5 行"),
+    assert_eq!(
+        row_cells(&html, "第 5 行")[..2],
+        ["第 5 行", "拒绝"],
         "the rejected row by its line number"
     );
-    assert!(
-        html.contains("与第 3 行是同一人"),
+    assert_eq!(
+        row_cells(&html, "与第 3 行是同一人")[1],
+        "重复",
         "a duplicate names the line it repeats"
     );
-    assert!(html.contains("备注"), "the column left out is named");
-    assert!(html.contains("rejects.xlsx"));
+    assert!(
+        html.contains("<dt>未导入的列</dt><dd>备注</dd>"),
+        "the column left out is named: {html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"{job}/rejects.xlsx\"")),
+        "{html}"
+    );
     for full in [&good1, &good2, &good3, &bad] {
         assert!(
             !html.contains(full.as_str()),
@@ -287,7 +300,11 @@ async fn import_flow(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("部分导入"));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<ul class=\"error\" role=\"alert\"><li>有 1 行被拒绝：不勾选「部分导入」"),
+        "the refusal counts the rejected line: {html}"
+    );
     assert_eq!(registered(&db, w.community.id).await, 0);
 
     // With it, the good rows are stored in the background and the page shows the result.
@@ -311,6 +328,10 @@ async fn import_flow(t: TestDb) {
     let (status, html) = get(&staff, format!("{}{job}", app.base)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("导入完成"), "{html}");
+    assert!(
+        html.contains("<dd>5 行（其中待核实 1 行，文件内重复 1 行）</dd>"),
+        "{html}"
+    );
     assert!(html.contains(&tile("新登记", 3)), "{html}");
     assert!(html.contains(&tile("被拒绝，未导入", 1)), "{html}");
 

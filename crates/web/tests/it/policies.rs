@@ -266,9 +266,13 @@ async fn flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
-    assert!(page.contains("试算结果"));
+    assert!(
+        page.contains("试算结果 <span class=\"muted small\">2022-07-06 · "),
+        "the what-if is for the day asked: {page}"
+    );
     assert!(page.contains("<strong>2</strong> 缩短"), "{page}");
-    assert!(page.contains("张三") && page.contains("-2 天"));
+    // 张三's own row: shortened by two days.
+    assert_eq!(row_cells(&page, ">张三</a>")[..2], ["张三", "缩短 -2 天"]);
     // A typo comes back with the field in words and the value as typed.
     let r = official
         .post(url("/epidemic/policies/edit"))

@@ -270,7 +270,15 @@ async fn editing(t: TestDb) {
     assert_eq!(v2.mapping.unit_header, "社区（村）");
     let (_, html) = get(&admin, app.url("/reports/templates")).await;
     assert!(html.contains("id=\"m-street-weekly\""));
-    assert!(html.contains("待生效") && html.contains("现行"), "{html}");
+    // The layout's own versions: 1 in force, 2 pending from tomorrow (the template's version
+    // table above has the same state words).
+    let section = enclosing(&html, "section", "id=\"m-street-weekly\"");
+    let v1 = row_cells(section, "第 1 版");
+    assert_eq!((v1[0].as_str(), v1[2].as_str()), ("第 1 版", "现行"));
+    assert_eq!(
+        row_cells(section, "第 2 版")[..4],
+        ["第 2 版", tomorrow.as_str(), "待生效", "3"]
+    );
     assert!(html.contains("/reports/mappings/street-weekly/edit"));
     // Both publications audited, by the admin.
     assert_eq!(publish_count(&app.t.db).await, 2);
@@ -346,6 +354,10 @@ async fn printing(t: TestDb) {
     assert_eq!(s, StatusCode::OK, "{html}");
     assert!(html.contains("建塘镇疫情防控每日统计表"), "its title");
     assert!(html.contains("社区（村）") && html.contains(&day));
+    assert!(
+        html.contains(&format!("填报单位：建塘镇　日期：{day}")),
+        "{html}"
+    );
     assert!(html.contains("打印：official"), "printed by");
     assert!(html.contains("@media print") || html.contains("/static/reports.css"));
     // The bureau's headings, in its order.
@@ -385,7 +397,10 @@ async fn printing(t: TestDb) {
         .unwrap();
     assert_eq!(total[disinfection], "5");
     assert_eq!(rows[0][disinfection], "3");
-    assert!(html.contains("入户排查"), "the text column is copied");
+    assert!(
+        rows[0].iter().any(|c| c == "入户排查"),
+        "the text column is copied into 里布嘎社区's row: {html}"
+    );
 
     // Scope as for the report: a grid worker can't print another grid's or community's, nor
     // can staff print their street's; an unknown layout is 404 too.

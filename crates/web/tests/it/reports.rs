@@ -340,6 +340,13 @@ async fn pages_flow(t: TestDb) {
         html.contains("name=\"m.disinfection_rounds\""),
         "the submit form"
     );
+    // The figures are the records': A's one arrival, no manual figure yet, not yet reported.
+    assert_eq!(
+        row_cells(&html, "当日新增来返人员"),
+        ["当日新增来返人员", "1", "人"]
+    );
+    assert_eq!(row_cells(&html, "公共区域消杀")[1], "—");
+    assert!(html.contains("<span class=\"badge st-draft\">"), "{html}");
     // A form without its CSRF token is refused; a zero report on a day with events comes back
     // refused with the reason and the typed values.
     let submit = format!("{}/reports/submit", app.base);
@@ -365,7 +372,10 @@ async fn pages_flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
-    assert!(html.contains("不能报零报告"), "{html}");
+    assert!(
+        html.contains("不能报零报告：当日新增来返人员 1人"),
+        "the refusal names the arrival: {html}"
+    );
     assert!(html.contains("今日平安"), "the form is filled back");
     let r = staff
         .post(&submit)
@@ -381,7 +391,11 @@ async fn pages_flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = get(&staff, at(&w.a)).await;
-    assert!(html.contains("已报送"));
+    assert!(
+        html.contains("<span class=\"badge st-submitted\">已报送</span>"),
+        "{html}"
+    );
+    assert_eq!(row_cells(&html, "公共区域消杀")[1..], ["2", "次"]);
     // Another community's report is not found; the print view, the chart and the styles load.
     assert_eq!(get(&staff, at(&w.b)).await.0, StatusCode::NOT_FOUND);
     let (s, html) = get(
@@ -390,7 +404,15 @@ async fn pages_flow(t: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(html.contains("合计"));
+    // The total row under the 合计 label holds A's figures: one arrival, two disinfections.
+    let heads = row_cells(&html, "<th>序号</th>");
+    let col = |label: &str| heads.iter().position(|h| h == label).unwrap();
+    let total = row_cells(&html, "合计");
+    assert_eq!(total[1], "合计");
+    assert_eq!(total[col("当日新增来返人员")], "1", "{html}");
+    assert_eq!(total[col("公共区域消杀")], "2", "{html}");
+    assert_eq!(total[col("集中隔离人数")], "0", "{html}");
+    assert_eq!(row_cells(&html, "甲网格")[col("当日新增来返人员")], "1");
     let (s, html) = get(
         &staff,
         format!(
@@ -667,6 +689,10 @@ async fn template_editing(t: TestDb) {
         html.contains("第 2 版") && !html.contains("/edit\""),
         "no edit link"
     );
+    assert_eq!(
+        row_cells(&html, "第 2 版")[..4],
+        ["第 2 版", today.as_str(), "现行", "15:30"]
+    );
 
     let (adm, csrf) = sign_in(&app, "admin").await;
     let (s, html) = get(&adm, edit.clone()).await;
@@ -707,8 +733,10 @@ async fn template_editing(t: TestDb) {
     let r = adm.post(&edit).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
-    assert!(html.contains("截止时间："), "{html}");
-    assert!(html.contains("「17:6」不是有效的截止时间"), "{html}");
+    assert!(
+        html.contains("截止时间：「17:6」不是有效的截止时间"),
+        "{html}"
+    );
     assert!(html.contains("生效日期不能早于今天"), "{html}");
     assert!(html.contains("第 3 项指标的名称"), "{html}");
     assert!(html.contains("value=\"防控物资缺口\""), "the form is kept");
@@ -735,8 +763,9 @@ async fn template_editing(t: TestDb) {
     let r = adm.post(&edit).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = get(&adm, format!("{}/reports/templates", app.base)).await;
-    assert!(
-        html.contains("第 3 版") && html.contains("待生效"),
+    assert_eq!(
+        row_cells(&html, "第 3 版")[..4],
+        ["第 3 版", tomorrow.as_str(), "待生效", "17:00"],
         "{html}"
     );
     let (_, list) = get_json(&admin, api.clone()).await;

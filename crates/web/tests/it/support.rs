@@ -205,3 +205,98 @@ pub async fn get_json(c: &reqwest::Client, url: String) -> (StatusCode, Value) {
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// The text of an HTML fragment: tags removed, runs of whitespace made one space, trimmed.
+pub fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(ch),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first table row (`<tr…>…</tr>`) of `html` that contains `needle`; panics, showing the
+/// page, when none does.
+pub fn row_with<'a>(html: &'a str, needle: &str) -> &'a str {
+    let mut rest = html;
+    let mut offset = 0;
+    while let Some(start) = rest.find("<tr") {
+        let from = offset + start;
+        let Some(len) = html[from..].find("</tr>") else {
+            break;
+        };
+        let row = &html[from..from + len + "</tr>".len()];
+        if row.contains(needle) {
+            return row;
+        }
+        offset = from + len;
+        rest = &html[offset..];
+    }
+    panic!("no table row with {needle:?}: {html}");
+}
+
+/// The text of each cell (`<td>` or `<th>`) of a table row, in order.
+pub fn cells(row: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = row;
+    loop {
+        let td = rest.find("<td");
+        let th = rest.find("<th");
+        let start = match (td, th) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        let tag = &rest[start + 1..start + 3];
+        let body_from = start + rest[start..].find('>').unwrap() + 1;
+        let close = format!("</{tag}>");
+        let body_len = rest[body_from..].find(&close).unwrap();
+        out.push(text_of(&rest[body_from..body_from + body_len]));
+        rest = &rest[body_from + body_len + close.len()..];
+    }
+    out
+}
+
+/// The cells of the first table row containing `needle`.
+pub fn row_cells(html: &str, needle: &str) -> Vec<String> {
+    cells(row_with(html, needle))
+}
+
+/// The part of `html` from the first `start` to the next `end` after it (both excluded); panics,
+/// showing the page, when either is missing.
+pub fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in: {html}"))
+        + start.len();
+    let len = html[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end:?} after {start:?} in: {html}"));
+    &html[from..from + len]
+}
+
+/// The innermost `<tag…>…</tag>` element around the first `needle` in `html` (by the nearest
+/// opening before it and the nearest closing after it; right for elements that do not nest).
+pub fn enclosing<'a>(html: &'a str, tag: &str, needle: &str) -> &'a str {
+    let at = html
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in: {html}"));
+    let open = format!("<{tag}");
+    let close = format!("</{tag}>");
+    let start = html[..at]
+        .rfind(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> around {needle:?} in: {html}"));
+    let len = html[at..]
+        .find(&close)
+        .unwrap_or_else(|| panic!("no </{tag}> after {needle:?} in: {html}"));
+    &html[start..at + len + close.len()]
+}
