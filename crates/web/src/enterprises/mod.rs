@@ -2,11 +2,12 @@
 
 pub mod api;
 pub mod pages;
+pub mod public;
 
 use axum::Router;
 
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    pages::router()
+    Router::new().merge(pages::router()).merge(public::router())
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod declarations;
 pub mod pages;
+pub mod public;
 
 use axum::Router;
 
@@ -16,4 +17,5 @@ pub fn router() -> Router<AppState> {
         .merge(pages::policies::router())
         .merge(pages::contacts::router())
         .merge(declarations::router())
+        .merge(public::router())
 }

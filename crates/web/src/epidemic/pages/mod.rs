@@ -1157,9 +1157,9 @@ async fn record(
 }
 
 /// A piece of the explanation; dates are kept on one line (a phone would break 2022-07-\n11).
-struct Piece {
-    text: String,
-    date: bool,
+pub(crate) struct Piece {
+    pub(crate) text: String,
+    pub(crate) date: bool,
 }
 
 fn is_date_at(b: &[u8], i: usize) -> bool {
@@ -1170,8 +1170,9 @@ fn is_date_at(b: &[u8], i: usize) -> bool {
         })
 }
 
-/// Splits a text into plain runs and `YYYY-MM-DD` dates.
-fn pieces(text: &str) -> Vec<Piece> {
+/// Splits a text into plain runs and `YYYY-MM-DD` dates (the arrival result and the
+/// resident's receipt).
+pub(crate) fn pieces(text: &str) -> Vec<Piece> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let (mut start, mut i) = (0, 0);

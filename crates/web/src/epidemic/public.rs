@@ -1,0 +1,377 @@
+//! The public self-declaration form behind a compound's QR code (`/d/{token}`): no login,
+//! rate-limited, standalone pages that show nothing but the compound's name and what the
+//! resident typed.
+//!
+//! The public post carries no CSRF token on purpose: no cookie authenticates it, so a forged
+//! cross-site post can do nothing a stranger with the address could not do anyway; the rate
+//! limits (per client address and per link) and the review by a worker are what keep abuse
+//! out of the registry.
+
+use linli_core::kernel::labels::Labelled;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use linli_core::epidemic::policy::{Classification, Measure};
+use linli_core::kernel::clock::{format_date, today};
+use linli_store::epidemic::declarations::{self, DeclarationInput};
+use linli_store::StoreError;
+
+use super::pages::{pieces, Piece};
+use crate::auth::ClientIp;
+use crate::ui::RateLimiter;
+use crate::ui::{field_label, store_error_page, FieldErrors};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/d/{token}", get(public_form).post(public_submit))
+        // Each app gets its own counters (tests run several apps in one process).
+        .layer(Extension(Arc::new(Limits::default())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits (in memory, per process)
+
+/// The public form's limits: submissions per client address (10 per 10 minutes — a family
+/// declaring one by one on one phone fits) and per link (300 per 10 minutes — a compound's
+/// gate at rush hour), and page views per address.
+struct Limits {
+    post_per_address: RateLimiter,
+    post_per_link: RateLimiter,
+    get_per_address: RateLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let ten_minutes = Duration::from_secs(600);
+        Limits {
+            post_per_address: RateLimiter::new(10, ten_minutes),
+            post_per_link: RateLimiter::new(300, ten_minutes),
+            get_per_address: RateLimiter::new(60, ten_minutes),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/declare_message.html")]
+struct MessagePage {
+    title: &'static str,
+    message: String,
+}
+
+fn message(status: StatusCode, title: &'static str, message: String) -> Response {
+    (status, MessagePage { title, message }).into_response()
+}
+
+fn too_many(retry: Duration) -> Response {
+    let secs = retry.as_secs().max(1);
+    let minutes = secs.div_ceil(60);
+    let mut resp = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "提交过于频繁",
+        format!(
+            "同一网络提交次数过多，请 {minutes} 分钟后再试。如有急事，请直接联系社区工作人员。"
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn link_gone() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "链接无效",
+        "该申报链接无效或已停用，请扫描小区最新张贴的二维码，或联系社区工作人员。".to_owned(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public form
+
+/// The symptoms offered as checkboxes (free text adds others).
+const SYMPTOMS: [&str; 6] = ["发热", "咳嗽", "乏力", "咽痛", "腹泻", "嗅觉味觉减退"];
+
+/// The form's values as typed, so a refused form comes back filled in.
+#[derive(Default)]
+struct Fields {
+    name: String,
+    id_number: String,
+    phone: String,
+    address: String,
+    origin_code: String,
+    arrived_on: String,
+    purpose: String,
+    symptoms: Vec<String>,
+    symptoms_other: String,
+    temperature: String,
+}
+
+impl Fields {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Fields {
+        let mut f = Fields::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "name" => f.name = v,
+                "id_number" => f.id_number = v,
+                "phone" => f.phone = v,
+                "address" => f.address = v,
+                "origin_code" => f.origin_code = v,
+                "arrived_on" => f.arrived_on = v,
+                "purpose" => f.purpose = v,
+                "symptoms" => f.symptoms.push(v),
+                "symptoms_other" => f.symptoms_other = v,
+                "temperature" => f.temperature = v,
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn input(&self) -> DeclarationInput {
+        let mut symptoms: Vec<String> = self.symptoms.clone();
+        symptoms.extend(
+            self.symptoms_other
+                .split(|c: char| "，,、；;。".contains(c) || c.is_whitespace())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+        DeclarationInput {
+            name: self.name.clone(),
+            id_number: self.id_number.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+            origin_code: self.origin_code.clone(),
+            arrived_on: self.arrived_on.clone(),
+            purpose: self.purpose.clone(),
+            symptoms,
+            temperature: self.temperature.clone(),
+        }
+    }
+}
+
+struct SymptomChoice {
+    name: &'static str,
+    checked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/declare_form.html")]
+struct FormPage {
+    token: String,
+    place: String,
+    f: Fields,
+    symptoms: Vec<SymptomChoice>,
+    errors: FieldErrors,
+    today: String,
+}
+
+impl FormPage {
+    /// Messages of fields the form has no place for.
+    fn other_errors(&self) -> Vec<String> {
+        const SHOWN: [&str; 9] = [
+            "name",
+            "id_number",
+            "phone",
+            "address",
+            "origin_code",
+            "arrived_on",
+            "purpose",
+            "symptoms",
+            "temperature",
+        ];
+        self.errors.others(&SHOWN, field_label)
+    }
+}
+
+fn render_form(token: String, place: String, f: Fields, errors: FieldErrors) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = FormPage {
+        symptoms: SYMPTOMS
+            .iter()
+            .map(|s| SymptomChoice {
+                name: s,
+                checked: f.symptoms.iter().any(|c| c == s),
+            })
+            .collect(),
+        token,
+        place,
+        f,
+        errors,
+        today: format_date(today()),
+    };
+    // Whatever was typed must not outlive the tab in a shared phone's cache.
+    (status, [(header::CACHE_CONTROL, "no-store")], page).into_response()
+}
+
+async fn public_form(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+) -> Response {
+    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
+        return too_many(retry);
+    }
+    match declarations::link_for_token(&state.db, &token).await {
+        Ok(link) => render_form(
+            token,
+            link.node_name,
+            Fields {
+                arrived_on: format_date(today()),
+                ..Fields::default()
+            },
+            FieldErrors::default(),
+        ),
+        Err(StoreError::NotFound) => link_gone(),
+        Err(e) => store_error_page(e),
+    }
+}
+
+pub(crate) struct StageRow {
+    pub(crate) label: &'static str,
+    pub(crate) days: u16,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/declare_receipt.html")]
+struct ReceiptPage {
+    place: String,
+    name: String,
+    reference: String,
+    verdict: Option<Verdict>,
+}
+
+/// A classification as the pages show it.
+pub(crate) struct Verdict {
+    pub(crate) measure: &'static str,
+    pub(crate) measure_class: &'static str,
+    pub(crate) none: bool,
+    pub(crate) days: u16,
+    pub(crate) start: String,
+    pub(crate) until: String,
+    pub(crate) check_ins_per_day: u8,
+    pub(crate) stages: Vec<StageRow>,
+    pub(crate) explanation: Vec<Piece>,
+    pub(crate) fever_alert: bool,
+}
+
+fn measure_class(m: Measure) -> &'static str {
+    match m {
+        Measure::CentralizedQuarantine => "centralized",
+        Measure::HomeQuarantine => "home",
+        Measure::HealthMonitoring => "monitoring",
+        Measure::None => "none",
+    }
+}
+
+impl Verdict {
+    pub(crate) fn of(c: &Classification) -> Verdict {
+        Verdict {
+            measure: c.measure.label_zh(),
+            measure_class: measure_class(c.measure),
+            none: c.measure == Measure::None,
+            days: c.days_total,
+            start: format_date(c.start),
+            until: format_date(c.until),
+            check_ins_per_day: c.check_ins_per_day,
+            stages: c
+                .stages
+                .iter()
+                .map(|s| StageRow {
+                    label: s.measure.label_zh(),
+                    days: s.days,
+                })
+                .collect(),
+            explanation: pieces(&c.explanation),
+            fever_alert: c.fever_alert,
+        }
+    }
+}
+
+async fn public_submit(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let now = Instant::now();
+    if let Err(retry) = limits.post_per_address.hit(&ip, now) {
+        tracing::warn!(%ip, "declaration form: rate limit per address");
+        return too_many(retry);
+    }
+    let link = match declarations::link_for_token(&state.db, &token).await {
+        Ok(l) => l,
+        Err(StoreError::NotFound) => return link_gone(),
+        Err(e) => return store_error_page(e),
+    };
+    if let Err(retry) = limits.post_per_link.hit(&token, now) {
+        tracing::warn!(link = link.id, "declaration form: rate limit per link");
+        return too_many(retry);
+    }
+    let f = Fields::from_pairs(pairs);
+    match declarations::submit(&state.db, &token, &f.input(), Some(&ip)).await {
+        Ok(receipt) => {
+            let page = ReceiptPage {
+                place: link.node_name,
+                name: f.name.trim().to_owned(),
+                reference: receipt.reference,
+                verdict: receipt.preliminary.as_ref().map(Verdict::of),
+            };
+            (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], page).into_response()
+        }
+        Err(StoreError::Invalid(errors)) => render_form(
+            token,
+            link.node_name,
+            f,
+            FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect()),
+        ),
+        Err(StoreError::NotFound) => link_gone(),
+        Err(e) => store_error_page(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_refuses_the_eleventh_hit_and_forgets_after_the_window() {
+        let l = RateLimiter::new(10, Duration::from_secs(600));
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            l.hit("1.2.3.4", t0).unwrap();
+        }
+        let retry = l.hit("1.2.3.4", t0 + Duration::from_secs(60)).unwrap_err();
+        assert_eq!(retry, Duration::from_secs(540));
+        assert!(
+            l.hit("5.6.7.8", t0).is_ok(),
+            "another address is not limited"
+        );
+        l.hit("1.2.3.4", t0 + Duration::from_secs(600)).unwrap();
+    }
+
+    #[test]
+    fn symptoms_typed_freely_are_split() {
+        let f = Fields {
+            symptoms: vec!["咳嗽".into()],
+            symptoms_other: "头痛，流涕".into(),
+            ..Fields::default()
+        };
+        assert_eq!(f.input().symptoms, vec!["咳嗽", "头痛", "流涕"]);
+    }
+}
