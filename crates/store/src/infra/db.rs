@@ -532,6 +532,24 @@ impl Params {
     }
 }
 
+/// Stored names as an SQL list (`'sent', 'received'`) for `IN (…)` or `=`, rendered from the
+/// enums so no status or kind is typed again in SQL. The names are core's static ASCII words, never
+/// input, so inlining them is safe (and keeps each statement's text constant for the planner).
+pub(crate) fn sql_names<T: Copy>(
+    values: impl IntoIterator<Item = T>,
+    name: fn(T) -> &'static str,
+) -> String {
+    let names: Vec<String> = values
+        .into_iter()
+        .map(|v| {
+            let n = name(v);
+            debug_assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            format!("'{n}'")
+        })
+        .collect();
+    names.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

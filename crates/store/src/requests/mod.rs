@@ -30,7 +30,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::Params;
+use crate::infra::db::{sql_names, Params};
 use crate::infra::errors::{internal, unique_to};
 use crate::infra::secret::{constant_time_eq, random_token, token_hash, Keyring};
 use crate::{scope_filter, Db, Page, StoreError};
@@ -43,16 +43,17 @@ const PHONE_HASH: &str = "phone";
 /// The name of the deadlines job's lease.
 pub const DEADLINES_JOB: &str = "request_deadlines";
 
-/// A status as an SQL literal. Statuses are fixed lowercase ASCII words, so writing them into
-/// the text is safe, and it keeps the statement's shape constant for the planner.
+/// A status as an SQL literal (see [`sql_names`]).
 fn sql_status(status: Status) -> String {
-    format!("'{}'", status.as_str())
+    sql_names([status], Status::as_str)
 }
 
 /// `column IN ('received', …)`, rendered from a list of statuses such as [`Status::PENDING`].
 fn status_in(column: &str, statuses: &[Status]) -> String {
-    let list: Vec<String> = statuses.iter().map(|s| sql_status(*s)).collect();
-    format!("{column} IN ({})", list.join(", "))
+    format!(
+        "{column} IN ({})",
+        sql_names(statuses.iter().copied(), Status::as_str)
+    )
 }
 
 /// The store's answer to a step core refuses.

@@ -32,26 +32,12 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
+use crate::infra::db::sql_names;
 use crate::infra::db::Params;
 use crate::infra::errors::{internal, unique_to};
 use crate::{scope_filter, Db, Page, StoreError};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-/// Stored names as an SQL list (`'sent', 'received'`) for `IN (…)`, rendered from the enums so
-/// no status or kind is typed again in SQL. The names are core's static ASCII words, never
-/// input, so inlining them is safe (and keeps each statement's text constant for the planner).
-fn sql_names<T: Copy>(values: impl IntoIterator<Item = T>, name: fn(T) -> &'static str) -> String {
-    let names: Vec<String> = values
-        .into_iter()
-        .map(|v| {
-            let n = name(v);
-            debug_assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
-            format!("'{n}'")
-        })
-        .collect();
-    names.join(", ")
-}
 
 // ---------------------------------------------------------------------------------------------
 // Items
