@@ -678,13 +678,18 @@ pub(crate) async fn update_in(
     let edited = Edited::of(&current, patch, &id_clear, &phone_clear);
     let (draft, warnings) =
         PersonDraft::parse(&edited.input(), today()).map_err(StoreError::Invalid)?;
-    let or_stored = |new: &Option<String>, old: &Option<String>| new.clone().or(old.clone());
     let state = state_change(
         patch.state.as_deref(),
         current.state,
-        or_stored(&patch.moved_out_on, &current.moved_out_on).as_deref(),
-        or_stored(&patch.moved_to, &current.moved_to).as_deref(),
-        or_stored(&patch.deceased_on, &current.deceased_on).as_deref(),
+        patch
+            .moved_out_on
+            .as_deref()
+            .or(current.moved_out_on.as_deref()),
+        patch.moved_to.as_deref().or(current.moved_to.as_deref()),
+        patch
+            .deceased_on
+            .as_deref()
+            .or(current.deceased_on.as_deref()),
         today(),
     )
     .map_err(StoreError::Invalid)?;
@@ -817,9 +822,10 @@ async fn write_update(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    let id_changed = draft.document.as_ref().map(|d| d.as_str()) != id_clear.as_deref()
-        || draft.document.is_none();
-    if id_changed {
+    // An unchanged number keeps its stored cipher; a new or removed one is written.
+    let id_unchanged =
+        matches!((&draft.document, id_clear), (Some(d), Some(old)) if d.as_str() == old);
+    if !id_unchanged {
         let cipher = match &draft.document {
             Some(d) => Some(keys.encrypt(d.as_str())?),
             None => None,
@@ -834,9 +840,9 @@ async fn write_update(
             .await
             .map_err(conflict_on("id_number", "该证件号码已登记在其他居民名下"))?;
     }
-    let phone_changed =
-        draft.phone.as_ref().map(|p| p.as_str()) != phone_clear.as_deref() || draft.phone.is_none();
-    if phone_changed {
+    let phone_unchanged =
+        matches!((&draft.phone, phone_clear), (Some(p), Some(old)) if p.as_str() == old);
+    if !phone_unchanged {
         let cipher = match &draft.phone {
             Some(p) => Some(keys.encrypt(p.as_str())?),
             None => None,
