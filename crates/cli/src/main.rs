@@ -112,6 +112,10 @@ enum ApikeyCommand {
         #[arg(long)]
         node: i64,
     },
+    /// List the keys (never the keys themselves): node, creator, use, revoked or not.
+    List,
+    /// Revoke a key by its id: its next call is refused.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -200,7 +204,8 @@ struct ServeArgs {
     /// Mark cookies Secure (when served over HTTPS).
     #[arg(long, env = "LINLI_SECURE_COOKIES")]
     secure_cookies: bool,
-    /// Take client addresses from X-Forwarded-For (only behind a trusted proxy).
+    /// Take client addresses from the rightmost X-Forwarded-For hop (only behind one trusted
+    /// proxy that appends the address it saw).
     #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
     /// Days epidemic records are kept after release before they are anonymised.
@@ -538,6 +543,30 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 k.id,
                 k.node_id
             );
+        }
+        Command::Apikey(ApikeyCommand::List) => {
+            let db = open(&cli.global).await?;
+            for k in linli_store::requests::list_api_keys(&db, &op).await? {
+                let state = match k.revoked_at {
+                    Some(at) => format!("revoked {}", clock::rfc3339(at)),
+                    None => "live".to_owned(),
+                };
+                say!(
+                    "{}\t{}\tnode {} {}\tcreated {} by {}\t{} requests\t{state}",
+                    k.id,
+                    k.name,
+                    k.node_id,
+                    k.node_name,
+                    clock::rfc3339(k.created_at),
+                    k.created_by,
+                    k.requests
+                );
+            }
+        }
+        Command::Apikey(ApikeyCommand::Revoke { id }) => {
+            let db = open(&cli.global).await?;
+            linli_store::requests::revoke_api_key(&db, &op, id, clock::now_ms()).await?;
+            say!("Revoked Open311 API key {id}.");
         }
         Command::Node(cmd) => node(&open(&cli.global).await?, &op, cmd).await?,
     }

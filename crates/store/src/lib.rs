@@ -51,6 +51,17 @@ impl StoreError {
     pub fn invalid(field: &str, message: impl Into<String>) -> StoreError {
         StoreError::Invalid(vec![CoreError::invalid(field, message)])
     }
+
+    /// PostgreSQL refused text it cannot store (SQLSTATE 22021, a NUL byte; 22P05): bad input,
+    /// not a fault of the server. SQLite stores such text, so this happens on PostgreSQL only.
+    pub fn is_unstorable_text(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("22021" | "22P05"))
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<CoreError> for StoreError {

@@ -128,6 +128,14 @@ impl From<StoreError> for ApiError {
                     format!("{field}: {message}"),
                 )
             },
+            e if e.is_unstorable_text() => {
+                // A NUL in text that slipped past `ui::input`: the input's fault, not ours.
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    "输入含有数据库无法保存的字符（如空字符 U+0000），请删除后重试",
+                )
+            }
             other => {
                 // The chain goes to the log; the client learns only that it failed.
                 tracing::error!(error = %other, "internal error");

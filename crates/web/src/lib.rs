@@ -105,6 +105,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
             state.clone(),
             metrics::track,
         ))
+        .layer(middleware::from_fn(ui::input::refuse_nul))
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -138,7 +139,20 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+/// Prometheus text, for admins only (a session or an admin's API token, which is what a scraper
+/// sends as its bearer token): routes, counts and timings tell an outsider what is used and when.
+async fn metrics_text(
+    State(state): State<AppState>,
+    auth::ApiUser(user): auth::ApiUser,
+) -> Response {
+    if !user.scope.is_admin() {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "只有系统管理员可以读取运行指标",
+        )
+        .into_response();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -184,6 +198,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
         "content-security-policy",
         HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self'; frame-ancestors 'none'"),
     );
+    // Pages and answers carry personal data (an unmasked number, a roster): no shared or
+    // browser cache may keep them unless the handler said otherwise (stylesheets, QR images).
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     resp
 }
 

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::CoreError;
 
+pub mod throttle;
+
 /// A login name: 3 to 32 characters, lowercase ASCII letters, digits, `_`, `.` or `-`,
 /// starting with a letter. (The person's Chinese name goes in the display name.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

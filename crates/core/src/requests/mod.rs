@@ -17,6 +17,8 @@
 //!   [`Rates`] for their definitions), plus the median times to respond and to resolve.
 //! - **Open311** states: everything is `open` until it is closed.
 
+pub mod open311;
+
 use std::fmt;
 use std::str::FromStr;
 

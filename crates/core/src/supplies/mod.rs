@@ -658,6 +658,12 @@ pub fn allocate(available: i64, needs: &[Need]) -> Vec<Allocation> {
 // Who may act where: the store refuses with these and the pages offer buttons with them, so
 // the two cannot disagree.
 
+/// Adding an item to the catalogue every site shares (口罩, 消毒液 …): admins only, so that one
+/// community's staff cannot add names all others then see in their lists.
+pub fn can_define_items(scope: &Scope) -> bool {
+    scope.is_admin()
+}
+
 /// Recording entries, adding sites, setting thresholds, receiving transfers and drafting
 /// requests at `path`: staff and admins, within their jurisdiction.
 pub fn can_write_at(scope: &Scope, path: &JurisdictionPath) -> bool {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use linli_core::accounts::throttle::{self, Failures};
 use linli_core::kernel::clock::now_ms;
 use linli_core::{CoreError, JurisdictionPath, NewPassword, NodeKind, Role, Scope, Username};
 use serde::Serialize;
@@ -13,11 +14,6 @@ use crate::infra::secret::{self, random_token, token_hash};
 use crate::tree::unique_to_conflict;
 use crate::{Db, Page, StoreError};
 
-/// Failed logins for one account within `THROTTLE_WINDOW_MS` before it is locked out.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// Failed logins from one address within the window before it is locked out.
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// A session ends after this long without a request…
 pub const SESSION_IDLE_MS: i64 = 12 * 3600 * 1000;
 /// …and at the latest this long after login.
@@ -317,19 +313,64 @@ pub async fn list(db: &Db, scope: &Scope, page: Page) -> Result<Vec<User>, Store
     Ok(users)
 }
 
-/// Sets a new password: admins for anyone, everyone for themselves. Ends the account's other
-/// sessions. Audited.
+/// Resets another account's password (admins, and the operator at the command line). Ends that
+/// account's sessions. Audited. One's own password is changed with [`change_own_password`],
+/// which asks for the current one: a stolen session must not become a permanent takeover.
 pub async fn set_password(
     db: &Db,
     scope: &Scope,
     user_id: i64,
     password: &str,
 ) -> Result<(), StoreError> {
-    if !(scope.can_manage_users() || scope.user_id() == Some(user_id)) {
+    if scope.user_id() == Some(user_id) {
+        return Err(StoreError::Forbidden(
+            "修改自己的密码需要输入当前密码".into(),
+        ));
+    }
+    if !scope.can_manage_users() {
         return Err(StoreError::Forbidden("您只能修改自己的密码".into()));
     }
     let password = NewPassword::parse(password)?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
+    write_password(db, scope, &user, password).await
+}
+
+/// Changes the caller's own password after checking the current one. A wrong current password
+/// counts as a failed login of the account from `ip` (same delays), so a stolen session cannot
+/// guess it faster than the login page allows. Ends every session of the account, this one
+/// included. Audited.
+pub async fn change_own_password(
+    db: &Db,
+    scope: &Scope,
+    current: &str,
+    password: &str,
+    ip: &str,
+) -> Result<(), LoginError> {
+    let user_id = scope
+        .user_id()
+        .ok_or_else(|| StoreError::Forbidden("命令行操作员没有自己的密码".into()))?;
+    let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
+    let password = NewPassword::parse(password).map_err(StoreError::from)?;
+    check_password(
+        db,
+        &user.username,
+        current,
+        ip,
+        now_ms(),
+        "user.password.failed",
+    )
+    .await?;
+    write_password(db, scope, &user, password).await?;
+    Ok(())
+}
+
+async fn write_password(
+    db: &Db,
+    scope: &Scope,
+    user: &User,
+    password: NewPassword,
+) -> Result<(), StoreError> {
+    let user_id = user.id;
     let hash = secret::hash_password(password.expose().to_owned()).await?;
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE app_user SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -450,25 +491,32 @@ pub async fn update(
     load_user(db, user_id).await?.ok_or(StoreError::NotFound)
 }
 
-async fn failures_since(
-    db: &Db,
-    column: &str,
-    value: &str,
-    since: i64,
-) -> Result<(i64, i64), StoreError> {
-    let sql =
-        format!("SELECT COUNT(*), MIN(at) FROM login_failure WHERE {column} = $1 AND at > $2");
-    let row = sqlx::query(&sql)
-        .bind(value)
-        .bind(since)
-        .fetch_one(db.pool())
-        .await?;
-    let n: i64 = row.try_get(0)?;
-    let oldest: Option<i64> = row.try_get(1)?;
-    Ok((n, oldest.unwrap_or(since)))
+/// The failures on record that bear on a login of `name` from `ip` at `now`.
+async fn failures(db: &Db, name: &str, ip: &str, now: i64) -> Result<Failures, StoreError> {
+    let pair = sqlx::query(
+        "SELECT COUNT(*), MAX(at) FROM login_failure WHERE username = $1 AND ip = $2 AND at > $3",
+    )
+    .bind(name)
+    .bind(ip)
+    .bind(now - throttle::PAIR_WINDOW_MS)
+    .fetch_one(db.pool())
+    .await?;
+    let address =
+        sqlx::query("SELECT COUNT(*), MIN(at) FROM login_failure WHERE ip = $1 AND at > $2")
+            .bind(ip)
+            .bind(now - throttle::ADDRESS_WINDOW_MS)
+            .fetch_one(db.pool())
+            .await?;
+    Ok(Failures {
+        pair: pair.try_get(0)?,
+        pair_last_at: pair.try_get(1)?,
+        address: address.try_get(0)?,
+        address_oldest_at: address.try_get(1)?,
+    })
 }
 
-/// Checks a login name and password, throttled per account and per address, and opens a
+/// Checks a login name and password, throttled per account and address and per address (the
+/// rule: `linli_core::accounts::throttle`), and opens a
 /// session. Every attempt — success, failure, refusal — is audited.
 pub async fn login(
     db: &Db,
@@ -479,73 +527,23 @@ pub async fn login(
 ) -> Result<NewSession, LoginError> {
     let name = username.trim().to_ascii_lowercase();
     let now = now_ms();
-    let since = now - THROTTLE_WINDOW_MS;
-    let (by_account, oldest_a) = failures_since(db, "username", &name, since).await?;
-    let (by_address, oldest_i) = failures_since(db, "ip", ip, since).await?;
-    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
-        let oldest = if by_account >= MAX_FAILURES_PER_ACCOUNT {
-            oldest_a
-        } else {
-            oldest_i
-        };
-        let retry_after_s = ((oldest + THROTTLE_WINDOW_MS - now) / 1000).max(1);
-        audit::record(
-            db.pool(),
-            AuditEntry::by_name(None, &name, "login.throttled", "session")
-                .ip(Some(ip))
-                .detail(json!({"failures_account": by_account, "failures_address": by_address})),
-        )
-        .await?;
-        return Err(LoginError::Throttled { retry_after_s });
-    }
-    let row = sqlx::query("SELECT id, password_hash, disabled FROM app_user WHERE username = $1")
-        .bind(&name)
-        .fetch_optional(db.pool())
-        .await?;
-    let (user_id, hash, disabled) = match &row {
-        Some(r) => (
-            Some(r.try_get::<i64, _>(0)?),
-            r.try_get::<String, _>(1)?,
-            r.try_get::<i64, _>(2)? != 0,
-        ),
-        None => (None, secret::dummy_hash().await.to_owned(), false),
-    };
-    let ok = secret::verify_password(password.to_owned(), hash).await?;
-    let user_id = match user_id {
-        Some(id) if ok && !disabled => id,
-        _ => {
-            let mut tx = db.begin_write().await?;
-            sqlx::query("INSERT INTO login_failure (username, ip, at) VALUES ($1, $2, $3)")
-                .bind(&name)
-                .bind(ip)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let reason = match (user_id, ok, disabled) {
-                (None, _, _) => "unknown account",
-                (Some(_), true, true) => "account disabled",
-                _ => "wrong password",
-            };
-            audit::record(
-                &mut *tx,
-                AuditEntry::by_name(user_id, &name, "login.failed", "session")
-                    .ip(Some(ip))
-                    .detail(json!({"reason": reason})),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(LoginError::BadCredentials);
-        }
-    };
+    let user_id = check_password(db, &name, password, ip, now, "login.failed").await?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     let token = random_token(32);
     let csrf_token = random_token(32);
     let mut tx = db.begin_write().await?;
-    sqlx::query("DELETE FROM login_failure WHERE username = $1")
+    // Only this address's record is wiped: a guesser elsewhere keeps the delays earned.
+    sqlx::query("DELETE FROM login_failure WHERE username = $1 AND ip = $2")
         .bind(&name)
+        .bind(ip)
         .execute(&mut *tx)
         .await?;
-    // Expired sessions are swept here rather than by a job: logins are frequent enough.
+    // Expired sessions and failures are swept here rather than by a job: logins are frequent
+    // enough.
+    sqlx::query("DELETE FROM login_failure WHERE at < $1")
+        .bind(now - throttle::PAIR_WINDOW_MS)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM session WHERE expires_at < $1 OR last_seen_at < $2")
         .bind(now)
         .bind(now - SESSION_IDLE_MS)
@@ -578,6 +576,71 @@ pub async fn login(
         csrf_token,
         user,
     })
+}
+
+/// Checks a password of the account `name` (lowercase) typed from `ip`: refused while the
+/// throttle says wait, and each failure recorded (and audited as `failed_action`) so that it
+/// counts towards the next delay. Returns the account's id.
+async fn check_password(
+    db: &Db,
+    name: &str,
+    password: &str,
+    ip: &str,
+    now: i64,
+    failed_action: &str,
+) -> Result<i64, LoginError> {
+    let f = failures(db, name, ip, now).await?;
+    if let Some(wait) = throttle::wait_ms(&f, now) {
+        // Rounded up: "retry in 0 s" would invite an immediate, refused retry.
+        let retry_after_s = (wait + 999) / 1000;
+        audit::record(
+            db.pool(),
+            AuditEntry::by_name(None, name, "login.throttled", "session")
+                .ip(Some(ip))
+                .detail(json!({"failures_pair": f.pair, "failures_address": f.address})),
+        )
+        .await?;
+        return Err(LoginError::Throttled { retry_after_s });
+    }
+    let row = sqlx::query("SELECT id, password_hash, disabled FROM app_user WHERE username = $1")
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?;
+    let (user_id, hash, disabled) = match &row {
+        Some(r) => (
+            Some(r.try_get::<i64, _>(0)?),
+            r.try_get::<String, _>(1)?,
+            r.try_get::<i64, _>(2)? != 0,
+        ),
+        None => (None, secret::dummy_hash().await.to_owned(), false),
+    };
+    let ok = secret::verify_password(password.to_owned(), hash).await?;
+    match user_id {
+        Some(id) if ok && !disabled => Ok(id),
+        _ => {
+            let mut tx = db.begin_write().await?;
+            sqlx::query("INSERT INTO login_failure (username, ip, at) VALUES ($1, $2, $3)")
+                .bind(name)
+                .bind(ip)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let reason = match (user_id, ok, disabled) {
+                (None, _, _) => "unknown account",
+                (Some(_), true, true) => "account disabled",
+                _ => "wrong password",
+            };
+            audit::record(
+                &mut *tx,
+                AuditEntry::by_name(user_id, name, failed_action, "session")
+                    .ip(Some(ip))
+                    .detail(json!({"reason": reason})),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(LoginError::BadCredentials)
+        }
+    }
 }
 
 /// How long a resolved caller is reused without asking the database again. Every request

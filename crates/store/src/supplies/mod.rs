@@ -26,7 +26,7 @@ use linli_core::supplies::{
 };
 // The lifecycles are core's; named here too because the store's callers read them off records.
 pub use linli_core::supplies::{RequestState, TransferState};
-use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
+use linli_core::{JurisdictionPath, NodeKind, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -98,8 +98,10 @@ pub async fn create_item(
     draft: &ItemDraft,
     now: i64,
 ) -> Result<Item, StoreError> {
-    if scope.role() == Role::GridWorker {
-        return Err(StoreError::Forbidden("网格员不能新增物资品类".into()));
+    if !linli_core::supplies::can_define_items(scope) {
+        return Err(StoreError::Forbidden(
+            "只有系统管理员可以新增物资品类".into(),
+        ));
     }
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(

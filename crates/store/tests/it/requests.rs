@@ -1028,7 +1028,7 @@ both_backends!(open311_keys_file_into_their_node, |db: Db| async move {
     );
     assert_eq!(
         ids(list(Open311Filter {
-            service_code: Some("utilities".into()),
+            service_codes: vec!["utilities".into()],
             ..Default::default()
         })
         .await),

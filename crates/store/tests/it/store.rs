@@ -584,7 +584,7 @@ both_backends!(
             .unwrap()
             .is_none());
 
-        // Wrong passwords fail, and five of them lock the account for a while.
+        // Wrong passwords fail, and five of them from one address make that address wait…
         for _ in 0..5 {
             assert!(matches!(
                 accounts::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None).await,
@@ -592,8 +592,18 @@ both_backends!(
             ));
         }
         assert!(matches!(
-            accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None).await,
-            Err(LoginError::Throttled { retry_after_s }) if retry_after_s > 0
+            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None).await,
+            Err(LoginError::Throttled { retry_after_s }) if (1..=30).contains(&retry_after_s)
+        ));
+        // …but never lock the owner out from another address (issue 24, finding 7).
+        let owner = accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None)
+            .await
+            .expect("the guesser's failures do not lock the account elsewhere");
+        assert_eq!(owner.user.id, staff.id);
+        // The owner's success does not wipe the guesser's record.
+        assert!(matches!(
+            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None).await,
+            Err(LoginError::Throttled { .. })
         ));
         // Unknown accounts fail the same way, and count against the address.
         for i in 0..20 {
@@ -678,19 +688,52 @@ both_backends!(
             .await
             .expect("the new password works");
         assert_eq!(again.user.username, "admin");
+        // One's own password needs the current one (issue 24, finding 4), even for an admin.
+        let me = accounts::principal_for_session(&db, &again.token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            accounts::set_password(&db, &me.scope, admin.id, "stolen-session-1").await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            accounts::change_own_password(
+                &db,
+                &me.scope,
+                "a-guess-1",
+                "stolen-session-1",
+                "10.0.0.12"
+            )
+            .await,
+            Err(LoginError::BadCredentials)
+        ));
+        accounts::change_own_password(
+            &db,
+            &me.scope,
+            "new-admin-pass",
+            "newer-admin-pass",
+            "10.0.0.12",
+        )
+        .await
+        .unwrap();
+        accounts::login(&db, "admin", "newer-admin-pass", "10.0.0.12", None)
+            .await
+            .expect("the changed password works");
 
         // Everything above is in the audit log, with who and from where.
         let log = audit::list(&db, &s, &AuditFilter::default(), Page::all())
             .await
             .unwrap();
         let count = |a: &str| log.iter().filter(|e| e.action == a).count();
-        assert_eq!(count("login"), 3);
+        assert_eq!(count("login"), 5);
         assert_eq!(count("login.failed"), 26);
-        assert_eq!(count("login.throttled"), 2);
+        assert_eq!(count("login.throttled"), 3);
+        assert_eq!(count("user.password.failed"), 1);
         assert_eq!(count("logout"), 1);
         assert_eq!(count("user.create"), 2);
         assert_eq!(count("user.update"), 1);
-        assert_eq!(count("user.password"), 1);
+        assert_eq!(count("user.password"), 2);
         assert_eq!(count("token.issue"), 2);
         assert!(log.iter().any(|e| e.action == "login.failed"
             && e.ip.as_deref() == Some("10.0.0.2")

@@ -1,7 +1,7 @@
 //! Accounts (admins) and the audit log through the API.
 
 use crate::auth::{self, ApiUser, ClientIp};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ui::NodeOut;
 use crate::ui::{list_of, List, PageQuery};
 use crate::AppState;
@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linli_core::kernel::clock::rfc3339;
-use linli_store::accounts::{self, NewUser, User};
+use linli_store::accounts::{self, LoginError, NewUser, User};
 use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
 use linli_store::tree::{self};
 use linli_store::Page;
@@ -199,19 +199,40 @@ async fn update_user(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordBody {
     pub password: String,
+    /// The caller's current password: required to change one's own, ignored when an admin
+    /// resets another account's.
+    pub current_password: Option<String>,
 }
 
-/// Set a password: admins for anyone, everyone for themselves. Ends the account's sessions.
+/// Set a password: admins reset anyone else's; everyone changes their own with the current
+/// one (a wrong one counts as a failed login). Ends the account's sessions.
 #[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users", request_body = PasswordBody, params(("id" = i64, Path, description = "user id")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn set_user_password(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
     Json(body): Json<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    accounts::set_password(&state.db, &user.scope, id, &body.password).await?;
-    Ok(StatusCode::NO_CONTENT)
+    if user.scope.user_id() != Some(id) {
+        accounts::set_password(&state.db, &user.scope, id, &body.password).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let Some(current) = body.current_password.as_deref() else {
+        return Err(ApiError::invalid(
+            "current_password",
+            "修改自己的密码需要输入当前密码",
+        ));
+    };
+    match accounts::change_own_password(&state.db, &user.scope, current, &body.password, &ip).await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(LoginError::BadCredentials) => {
+            Err(ApiError::invalid("current_password", "当前密码不正确"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

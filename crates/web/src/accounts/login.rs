@@ -34,10 +34,20 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after login.
+/// Only same-site paths are followed after login: one leading `/` and then no second `/` or
+/// `\` right after it, and no whitespace or control character anywhere — browsers drop tabs and
+/// newlines from URLs, so `/\t/evil.example` would become `//evil.example`, another host (and a
+/// newline cannot go in a `Location` header at all).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n[1..].starts_with(['/', '\\'])
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -186,6 +196,15 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        // Issue 24, finding 3: what browsers strip or cannot carry in a header.
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/x")), "/");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/");
+        assert_eq!(safe_next(Some("/\u{3000}/x")), "/");
+        assert_eq!(
+            safe_next(Some("/nodes/3?tab=people")),
+            "/nodes/3?tab=people"
+        );
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -302,18 +302,23 @@ async fn account_password(
     if form.password != form.confirm {
         return account_view(user, vec!["新密码：两次输入不一致".to_owned()], None);
     }
-    // The current password is checked by a login, so wrong guesses are throttled like any other.
-    match accounts::login(&state.db, &user.user.username, &form.current, &ip, None).await {
-        Ok(s) => {
-            let _ = accounts::logout(&state.db, &s.token, &ip).await;
-        }
-        Err(LoginError::Store(e)) => return store_error_page(e),
-        Err(_) => return account_view(user, vec!["当前密码：不正确".to_owned()], None),
-    }
-    match accounts::set_password(&state.db, &user.scope, user.user.id, &form.password).await {
+    // A wrong current password counts as a failed login, so guesses are throttled alike.
+    match accounts::change_own_password(&state.db, &user.scope, &form.current, &form.password, &ip)
+        .await
+    {
         // Changing the password ends every session, this one included.
         Ok(()) => Redirect::to("/login").into_response(),
-        Err(e) => match form_errors(e) {
+        Err(LoginError::BadCredentials) => {
+            account_view(user, vec!["当前密码：不正确".to_owned()], None)
+        }
+        Err(LoginError::Throttled { retry_after_s }) => account_view(
+            user,
+            vec![format!(
+                "当前密码：错误次数过多，请 {retry_after_s} 秒后再试"
+            )],
+            None,
+        ),
+        Err(LoginError::Store(e)) => match form_errors(e) {
             Ok(errors) => account_view(user, errors, None),
             Err(e) => store_error_page(e),
         },

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_client_ip::RightmostXForwardedFor;
 use linli_store::accounts::{self, Principal};
 use linli_store::infra::secret::constant_time_eq;
 use serde::de::DeserializeOwned;
@@ -50,20 +51,16 @@ pub fn set_cookie(
     c
 }
 
-/// The caller's address: the peer, or the first `X-Forwarded-For` hop when Linli is configured
-/// to sit behind a trusted proxy.
-pub fn client_ip(parts: &Parts, trust_forwarded: bool) -> String {
+/// The caller's address: the peer, or — when Linli is configured to sit behind one trusted
+/// proxy — the rightmost `X-Forwarded-For` hop, the one that proxy appended. The leftmost hops
+/// are whatever the client chose to send, so trusting them would let anyone pick the address
+/// that rate limits and the audit log see.
+pub async fn client_ip(parts: &mut Parts, trust_forwarded: bool) -> String {
     if trust_forwarded {
-        if let Some(first) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+        if let Ok(RightmostXForwardedFor(ip)) =
+            RightmostXForwardedFor::from_request_parts(parts, &()).await
         {
-            let ip = first.trim();
-            if !ip.is_empty() {
-                return ip.to_owned();
-            }
+            return ip.to_string();
         }
     }
     parts
@@ -82,7 +79,9 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts, state.config.trust_forwarded_for)))
+        Ok(ClientIp(
+            client_ip(parts, state.config.trust_forwarded_for).await,
+        ))
     }
 }
 

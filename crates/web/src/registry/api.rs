@@ -2,7 +2,8 @@
 //! their history, households and tags.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
@@ -13,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ApiUser, ClientIp};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ui::PersonBody;
 use crate::AppState;
 
@@ -25,8 +26,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(person_history))
         .routes(routes!(get_household))
         .routes(routes!(list_tags, create_tag))
-        .routes(routes!(export_persons))
-        .routes(routes!(export_persons_xlsx))
+        .routes(routes!(export_persons, export_persons_post))
+        .routes(routes!(export_persons_xlsx, export_persons_xlsx_post))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -361,61 +362,118 @@ async fn create_tag(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportQuery {
-    /// Full ID and phone numbers instead of masks (staff and above; audited).
+    /// Full ID and phone numbers instead of masks (staff and above; audited). Only with POST:
+    /// a GET can be triggered by a link on another site, and the audit would blame the victim.
     #[serde(default)]
     pub unmasked: bool,
 }
 
+/// The format of a roster export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
 /// The active persons under a node as CSV in the roster template's layout (UTF-8 with BOM, for
-/// Excel), masked unless `unmasked=true`. Every export is audited.
+/// Excel), masked. Every export is audited. `unmasked=true` is refused here: use POST.
 #[utoipa::path(get, path = "/api/v1/nodes/{id}/persons.csv", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 405, body = ErrorBody)))]
 async fn export_persons(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
-    let name = format!(
-        "linli-{id}-{}{}.csv",
-        linli_core::kernel::clock::format_date(linli_core::kernel::clock::today()),
-        if q.unmasked { "-full" } else { "" }
-    );
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        linli_core::registry::roster::to_csv(&rows),
-    )
-        .into_response())
+) -> ApiResult<Response> {
+    refuse_unmasked_get(q.unmasked)?;
+    export_file(&state, &user.scope, &ip, id, ExportFormat::Csv, false).await
+}
+
+/// The same CSV, unmasked when `unmasked=true` (staff and above; audited). A POST, so that no
+/// link or image on another site can make a signed-in browser fetch the clear roster.
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/persons.csv", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_persons_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    export_file(&state, &user.scope, &ip, id, ExportFormat::Csv, q.unmasked).await
 }
 
 /// The active persons under a node as an xlsx in the roster template's layout (a title row, the
-/// header, one row per person, every cell text), masked unless `unmasked=true`. Audited like
-/// the CSV export; the file imports back as it is.
+/// header, one row per person, every cell text), masked. Audited like the CSV export; the file
+/// imports back as it is. `unmasked=true` is refused here: use POST.
 #[utoipa::path(get, path = "/api/v1/nodes/{id}/persons.xlsx", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 405, body = ErrorBody)))]
 async fn export_persons_xlsx(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
-) -> ApiResult<axum::response::Response> {
-    let node = linli_store::tree::get(&state.db, &user.scope, id).await?;
-    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
+) -> ApiResult<Response> {
+    refuse_unmasked_get(q.unmasked)?;
+    export_file(&state, &user.scope, &ip, id, ExportFormat::Xlsx, false).await
+}
+
+/// The same xlsx, unmasked when `unmasked=true` (staff and above; audited); a POST for the
+/// reason given on the CSV export.
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/persons.xlsx", tag = "registry", params(("id" = i64, Path, description = "node id"), ExportQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_persons_xlsx_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    export_file(&state, &user.scope, &ip, id, ExportFormat::Xlsx, q.unmasked).await
+}
+
+fn refuse_unmasked_get(unmasked: bool) -> ApiResult<()> {
+    if unmasked {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "导出完整号码须使用 POST 请求（防止跨站链接冒用您的身份）",
+        ));
+    }
+    Ok(())
+}
+
+/// The roster export of node `id` as a file, masked unless `unmasked`; audited by the store.
+/// Shared by the API and the node page's export form.
+pub async fn export_file(
+    state: &AppState,
+    scope: &linli_core::Scope,
+    ip: &str,
+    id: i64,
+    format: ExportFormat,
+    unmasked: bool,
+) -> ApiResult<Response> {
+    let node = linli_store::tree::get(&state.db, scope, id).await?;
+    let rows = registry::export(&state.db, scope, id, unmasked, Some(ip)).await?;
     let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
+    let full = if unmasked { "-full" } else { "" };
+    if format == ExportFormat::Csv {
+        let name = format!("linli-{id}-{today}{full}.csv");
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            linli_core::registry::roster::to_csv(&rows),
+        )
+            .into_response());
+    }
     let title = format!("{} 居民花名册（导出于 {today}）", node.name);
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, linli_core::CoreError> {
         let mut out =
@@ -433,7 +491,7 @@ async fn export_persons_xlsx(
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "xlsx export panicked");
-        crate::error::ApiError::new(
+        ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "系统内部错误，请稍后重试",
@@ -441,15 +499,14 @@ async fn export_persons_xlsx(
     })?
     .map_err(|e| {
         tracing::error!(error = %e, "xlsx export");
-        crate::error::ApiError::new(
+        ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "导出文件生成失败，请稍后重试",
         )
     })?;
-    let name = format!(
-        "linli-{id}-{today}{}.xlsx",
-        if q.unmasked { "-full" } else { "" }
-    );
-    Ok(crate::ui::xlsx_response(bytes, &name))
+    Ok(crate::ui::xlsx_response(
+        bytes,
+        &format!("linli-{id}-{today}{full}.xlsx"),
+    ))
 }

@@ -16,6 +16,7 @@ use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::registry::api::{export_file, ExportFormat};
 use crate::ui::{choices, Choice, HitRow};
 use crate::ui::{form_errors, short_label, store_error_page, Empty, NoticeQuery, Shell};
 use crate::AppState;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/persons/{id}/edit", get(edit_page).post(edit))
         // A reload of the unmasked page lands here by GET: back to the masked page.
         .route("/persons/{id}/unmask", post(unmask).get(back_to_person))
+        .route("/persons/export", post(export_unmasked))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,5 +579,35 @@ async fn unmask(
             .await
         }
         Err(e) => store_error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ExportForm {
+    node_id: i64,
+    /// `csv` or `xlsx`.
+    format: String,
+}
+
+/// The node page's "导出完整号码" buttons: a form post with the session's CSRF token, so that
+/// only a deliberate click in Linli exports the clear roster (audited by the store).
+async fn export_unmasked(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    f: CsrfForm<ExportForm>,
+) -> Response {
+    let format = match f.form.format.as_str() {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        _ => {
+            return crate::ui::error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "导出格式应为 csv 或 xlsx",
+            )
+        }
+    };
+    match export_file(&state, &f.user.scope, &ip, f.form.node_id, format, true).await {
+        Ok(resp) => resp,
+        Err(e) => crate::ui::error_page(e.status, &e.message),
     }
 }

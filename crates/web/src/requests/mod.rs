@@ -13,6 +13,7 @@ pub fn router() -> Router<AppState> {
         .merge(open311::router())
         .merge(pages::router())
         .merge(pages::categories::router())
+        .merge(pages::api_keys::router())
 }
 
 /// The photo uploads, under their own body limit.

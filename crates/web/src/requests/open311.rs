@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use linli_core::kernel::clock::{now_ms, parse_instant, rfc3339};
+use linli_core::requests::open311::list_values;
 use linli_core::requests::{RequestDraft, RequestInput};
 use linli_store::requests::{self, ApiKey, Category, Open311Filter, Request};
 use linli_store::StoreError;
@@ -341,17 +342,6 @@ async fn get_root(
     }
 }
 
-fn comma_list(raw: Option<&String>) -> Vec<String> {
-    raw.map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
 async fn list_requests(state: &AppState, format: Format, q: &HashMap<String, String>) -> Response {
     let key = match key_of(state, format, q.get("api_key").map(String::as_str)).await {
         Ok(k) => k,
@@ -370,7 +360,10 @@ async fn list_requests(state: &AppState, format: Format, q: &HashMap<String, Str
         (Ok(s), Ok(e)) => (s, e),
         (Err(m), _) | (_, Err(m)) => return error(format, StatusCode::BAD_REQUEST, m),
     };
-    let statuses = comma_list(q.get("status"));
+    let statuses = match list_values("status", q.get("status").map(String::as_str)) {
+        Ok(s) => s,
+        Err(m) => return error(format, StatusCode::BAD_REQUEST, m),
+    };
     if let Some(bad) = statuses
         .iter()
         .find(|s| !matches!(s.as_str(), "open" | "closed"))
@@ -386,31 +379,24 @@ async fn list_requests(state: &AppState, format: Format, q: &HashMap<String, Str
         [one] => Some(one.clone()),
         _ => None,
     };
-    let codes = comma_list(q.get("service_code"));
-    let ids = comma_list(q.get("service_request_id"));
-    let now = now_ms();
-    // Several service codes: one query each, merged newest first.
-    let mut out: Vec<Request> = Vec::new();
-    let code_filters: Vec<Option<String>> = if codes.is_empty() || !ids.is_empty() {
-        vec![None]
-    } else {
-        codes.into_iter().map(Some).collect()
+    let list = |field: &str| list_values(field, q.get(field).map(String::as_str));
+    let (service_codes, ids) = match (list("service_code"), list("service_request_id")) {
+        (Ok(c), Ok(i)) => (c, i),
+        (Err(m), _) | (_, Err(m)) => return error(format, StatusCode::BAD_REQUEST, m),
     };
-    for code in code_filters {
-        let filter = Open311Filter {
-            ids: ids.clone(),
-            service_code: code,
-            start,
-            end,
-            status: status.clone(),
-        };
-        match requests::open311_list(&state.db, &key, &filter, now).await {
-            Ok(rs) => out.extend(rs),
-            Err(e) => return store_error(format, e),
-        }
-    }
-    out.sort_by_key(|r| std::cmp::Reverse(r.id));
-    out.truncate(1000);
+    // One query and one audited read, however many codes were asked for.
+    let filter = Open311Filter {
+        ids,
+        service_codes,
+        start,
+        end,
+        status,
+    };
+    // Newest first, at most 1000: the store's order and bound.
+    let out = match requests::open311_list(&state.db, &key, &filter, now_ms()).await {
+        Ok(rs) => rs,
+        Err(e) => return store_error(format, e),
+    };
     render(
         format,
         StatusCode::OK,

@@ -99,7 +99,7 @@ pub struct ItemBody {
     pub shelf_life_days: Option<i64>,
 }
 
-/// Add an item (not grid workers). Audited.
+/// Add an item to the catalogue every site shares (admins only). Audited.
 #[utoipa::path(post, path = "/api/v1/supplies/items", tag = "supplies", request_body = ItemBody,
     responses((status = 201, body = ItemOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_item(
@@ -107,8 +107,9 @@ async fn create_item(
     ApiUser(user): ApiUser,
     Json(b): Json<ItemBody>,
 ) -> ApiResult<(StatusCode, Json<ItemOut>)> {
-    if user.scope.role() == linli_core::Role::GridWorker {
-        return Err(StoreError::Forbidden("网格员不能新增物资品类".into()).into());
+    // Refused before the body is judged: the answer is the same whatever was typed.
+    if !linli_core::supplies::can_define_items(&user.scope) {
+        return Err(StoreError::Forbidden("只有系统管理员可以新增物资品类".into()).into());
     }
     let draft = ItemDraft::parse(&b.name, &b.unit, &b.category, b.shelf_life_days)
         .map_err(StoreError::Invalid)?;

@@ -356,7 +356,7 @@ async fn render_stock(
         f: forms.site,
         errors,
         notice,
-        can_add_item: user.scope.is_admin(),
+        can_add_item: linli_core::supplies::can_define_items(&user.scope),
         categories: linli_core::supplies::ItemCategory::ALL
             .iter()
             .map(|c| Choice {
@@ -433,8 +433,8 @@ fn item_label(field: &str) -> &str {
     }
 }
 
-/// Adds an item to the catalogue (admins only; the store allows staff too, the page keeps the
-/// catalogue with admins). A refusal re-renders the stock page with the form as typed.
+/// Adds an item to the catalogue (admins only: `can_define_items`). A refusal re-renders the
+/// stock page with the form as typed.
 async fn create_item(
     State(state): State<AppState>,
     Query(q): Query<ItemQuery>,
@@ -442,7 +442,7 @@ async fn create_item(
 ) -> Response {
     let user = &f.user;
     let form = f.form;
-    if !user.scope.is_admin() {
+    if !linli_core::supplies::can_define_items(&user.scope) {
         return error_page(StatusCode::FORBIDDEN, "只有系统管理员可以新增物资品类。");
     }
     let shelf = form.shelf_life_days.trim();

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod choice;
 pub mod forms;
+pub mod input;
 pub mod person;
 pub mod rate;
 pub mod shell;

@@ -193,14 +193,6 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
     (b.id, t.id)
 }
 
-/// The ID number with the body's check character.
-fn id_number(body: &str) -> String {
-    format!(
-        "{body}{}",
-        linli_core::kernel::idnumber::check_char(body.as_bytes())
-    )
-}
-
 async fn world(db: &Db) -> World {
     let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
     let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
@@ -314,7 +306,26 @@ async fn health_metrics_and_openapi_are_served() {
     let c = client();
     let r = c.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // Metrics are for admins: anonymous callers and other roles are refused (issue 24, 9).
     let r = c.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let district = node(&app.t.db, None, "district", "香格里拉市", Some("533401")).await;
+    user(&app.t.db, "admin", "admin", &[]).await;
+    user(&app.t.db, "official", "official", &[district.id]).await;
+    let official = api_login(&app, "official").await;
+    let r = official
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let admin = api_login(&app, "admin").await;
+    let r = admin
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(text.contains("linli_up 1"));
     assert!(

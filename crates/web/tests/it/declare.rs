@@ -50,13 +50,6 @@ async fn world(db: &Db) -> (Node, String) {
     (grid_a, link.token)
 }
 
-fn id_number(body: &str) -> String {
-    format!(
-        "{body}{}",
-        linli_core::kernel::idnumber::check_char(body.as_bytes())
-    )
-}
-
 fn anonymous() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

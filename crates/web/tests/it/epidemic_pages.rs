@@ -73,14 +73,6 @@ async fn world(db: &Db) -> World {
     }
 }
 
-/// The ID number with the body's check character.
-fn id_number(body: &str) -> String {
-    format!(
-        "{body}{}",
-        linli_core::kernel::idnumber::check_char(body.as_bytes())
-    )
-}
-
 /// Arrival screenings recorded so far (each is audited).
 async fn screenings(db: &Db) -> usize {
     audit::list(

@@ -43,14 +43,6 @@ async fn world(db: &Db) -> World {
     }
 }
 
-/// The ID number with the body's check character.
-fn id_number(body: &str) -> String {
-    format!(
-        "{body}{}",
-        linli_core::kernel::idnumber::check_char(body.as_bytes())
-    )
-}
-
 /// The same body with a wrong check character.
 fn wrong_id_number(body: &str) -> String {
     let good = id_number(body);
@@ -519,10 +511,11 @@ async fn grid_worker_limits(t: TestDb) {
     assert!(person.contains(&masked), "{person:?}");
     assert!(!person.iter().any(|c| c == &full || c == "13900000001"));
     let r = worker
-        .get(format!(
+        .post(format!(
             "{}/api/v1/nodes/{}/persons.xlsx?unmasked=true",
             app.base, w.grid_a.id
         ))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
@@ -537,17 +530,38 @@ async fn grid_worker_limits(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
-    // Staff may export the full numbers, and the export reads back through the importer.
-    let (staff, _) = sign_in(&app, "staff").await;
+    // Staff may export the full numbers, but not by a plain GET, which a link on another site
+    // could trigger in their browser (issue 24, finding 5)…
+    let (staff, csrf) = sign_in(&app, "staff").await;
+    let url = format!(
+        "{}/api/v1/nodes/{}/persons.csv?unmasked=true",
+        app.base, w.community.id
+    );
+    let r = staff.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(!r.text().await.unwrap().contains(&full));
+    // …nor by a cross-site form post, which carries no CSRF token…
+    let community = w.community.id.to_string();
+    let (status, _) = post(
+        &staff,
+        app.url("/persons/export"),
+        &[("node_id", community.as_str()), ("format", "xlsx")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // …only by the node page's button; the export reads back through the importer.
     let r = staff
-        .get(format!(
-            "{}/api/v1/nodes/{}/persons.xlsx?unmasked=true",
-            app.base, w.community.id
-        ))
+        .post(app.url("/persons/export"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("node_id", community.as_str()),
+            ("format", "xlsx"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
     let bytes = r.bytes().await.unwrap();
     let mut judge = linli_core::registry::import_job::Judge::new(
         linli_core::kernel::clock::today(),
@@ -579,7 +593,11 @@ async fn grid_worker_limits(t: TestDb) {
     .unwrap();
     // (The test's own counting exports run as `cli`.)
     let web: Vec<_> = exports.iter().filter(|e| e.actor != "cli").collect();
-    assert_eq!(web.len(), 2, "two exports; the refused one is not counted");
+    assert_eq!(
+        web.len(),
+        2,
+        "two exports; the refused ones are not counted"
+    );
     assert!(web
         .iter()
         .any(|e| e.detail["unmasked"] == true && e.actor == "staff"));

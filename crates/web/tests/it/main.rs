@@ -11,6 +11,7 @@ mod dashboard;
 mod declare;
 mod enterprises;
 mod epidemic_pages;
+mod hardening;
 mod import;
 mod open311;
 mod policies;

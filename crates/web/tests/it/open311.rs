@@ -472,6 +472,42 @@ async fn conformance(t: TestDb) {
         list(format!("{ka}&service_code=utilities,general")).await,
         [id2.clone(), id1.clone()]
     );
+    // Repeats are read once: no duplicated results, one query and one audit entry (issue 24,
+    // finding 2: 5,000 repeats wrote 5,000 audit rows).
+    let reads = || async {
+        linli_store::infra::audit::list(
+            &db,
+            &Scope::operator(),
+            &linli_store::infra::audit::AuditFilter {
+                action_prefix: Some("request.api_read".into()),
+                ..Default::default()
+            },
+            linli_store::Page::new(Some(linli_store::Page::MAX_LIMIT), None),
+        )
+        .await
+        .unwrap()
+        .len()
+    };
+    let before = reads().await;
+    let repeated = vec!["general"; 5000].join(",");
+    assert_eq!(
+        list(format!("{ka}&service_code=utilities,{repeated}")).await,
+        [id2.clone(), id1.clone()]
+    );
+    assert_eq!(reads().await, before + 1);
+    let many: Vec<String> = (0..51).map(|i| format!("c{i}")).collect();
+    assert_json_error(
+        &get(
+            &app,
+            &format!(
+                "/open311/v2/requests.json?{ka}&service_code={}",
+                many.join(",")
+            ),
+        )
+        .await,
+        400,
+    );
+    assert_eq!(reads().await, before + 1, "a refused list reads nothing");
     assert_eq!(
         list(format!("{ka}&service_request_id={id1},{id_b}")).await,
         std::slice::from_ref(&id1),
@@ -696,3 +732,72 @@ async fn conformance(t: TestDb) {
 }
 
 on_both!(open311_conformance, conformance);
+
+/// Finding 2: API keys could not be listed or revoked. An admin makes one on the page (shown
+/// once), sees it listed with its node, and revokes it: its next call is refused.
+async fn api_keys_page(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let d = node(&db, None, "district", "香格里拉市", Some("533401")).await;
+    let street = node(&db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
+    user(&db, "admin", "admin", &[]).await;
+    user(&db, "official", "official", &[street.id]).await;
+
+    let (official, _) = sign_in(&app, "official").await;
+    let r = official
+        .get(app.url("/requests/api-keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let (admin, csrf) = sign_in(&app, "admin").await;
+    let street_id = street.id.to_string();
+    let r = admin
+        .post(app.url("/requests/api-keys"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "12345热线"),
+            ("node_id", &street_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let key = text_of(between(&html, r#"<code class="key">"#, "</code>"));
+    assert!(key.len() >= 24, "{key}");
+    let row = row_cells(&html, "12345热线");
+    assert_eq!(row[1], "建塘镇");
+    assert_eq!(row[5], "有效");
+    // The list shown later never holds the key itself.
+    let (_, listed) = super::support::get(&admin, app.url("/requests/api-keys")).await;
+    assert!(!listed.contains(&key));
+
+    let call = || async {
+        send(client().get(format!(
+            "{}/open311/v2/requests.json?api_key={key}",
+            app.base
+        )))
+        .await
+    };
+    assert_eq!(call().await.status, StatusCode::OK);
+    let id = requests::list_api_keys(&db, &Scope::operator())
+        .await
+        .unwrap()[0]
+        .id;
+    let r = admin
+        .post(app.url(&format!("/requests/api-keys/{id}/revoke")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_json_error(&call().await, 403);
+    let (_, listed) =
+        super::support::get(&admin, app.url("/requests/api-keys?notice=revoked")).await;
+    assert!(row_cells(&listed, "12345热线")[5].starts_with("已吊销"));
+    app.t.finish().await;
+}
+
+on_both!(open311_api_keys, api_keys_page);

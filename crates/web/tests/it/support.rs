@@ -34,6 +34,14 @@ macro_rules! on_both {
 }
 pub(crate) use on_both;
 
+/// The ID number with the body's check character.
+pub fn id_number(body: &str) -> String {
+    format!(
+        "{body}{}",
+        linli_core::kernel::idnumber::check_char(body.as_bytes())
+    )
+}
+
 /// Every test account's password.
 pub const PASSWORD: &str = "test-pass-123";
 
@@ -60,9 +68,14 @@ impl App {
 
 /// Serves the whole application (pages, API, Open311) on the test database.
 pub async fn spawn(t: TestDb) -> App {
+    spawn_with(t, linli_web::WebConfig::default()).await
+}
+
+/// [`spawn`] with settings of its own (e.g. behind a trusted proxy).
+pub async fn spawn_with(t: TestDb, config: linli_web::WebConfig) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = linli_web::app(t.db.clone(), linli_web::WebConfig::default());
+    let app = linli_web::app(t.db.clone(), config);
     tokio::spawn(async move {
         let _ = linli_web::serve(listener, app).await;
     });

@@ -6,6 +6,7 @@
 //! mine), the hotline/patrol form, one request with its timeline and the forms of the steps
 //! its state allows, whistles, and the dashboard of the three rates per node and period.
 
+pub mod api_keys;
 pub mod categories;
 
 use std::sync::Arc;
@@ -122,6 +123,15 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PhotoForm<T> {
                 .map_err(IntoResponse::into_response)?;
             pairs = serde_urlencoded::from_bytes(&bytes)
                 .map_err(|_| error_page(StatusCode::BAD_REQUEST, "表单无法解析"))?;
+        }
+        // Multipart text is not seen by `ui::input::refuse_nul`, which reads no multipart body.
+        if let Some(field) =
+            crate::ui::input::nul_field(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
+            return Err(error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &crate::ui::input::nul_message(field),
+            ));
         }
         let csrf = pairs
             .iter()
