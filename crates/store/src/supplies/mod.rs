@@ -120,6 +120,7 @@ pub async fn create_item(
         AuditEntry::by(scope, "supply_item.create", "supply_item")
             .entity_id(id)
             .detail(json!({"name": draft.name, "unit": draft.unit})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -233,6 +234,7 @@ pub async fn create_site(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": draft.name, "kind": draft.kind.as_str(), "node_id": node.id})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -493,6 +495,7 @@ pub async fn record(
             "site_id": site.id, "item_id": item.id, "delta": movement.delta(),
             "reason": reason, "balance_after": balance,
         })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -795,6 +798,7 @@ async fn send_in(
             .entity_id(id)
             .node_path(&from.node_path)
             .detail(detail),
+        now,
     )
     .await?;
     Ok(Transfer {
@@ -1026,6 +1030,7 @@ async fn finish_transfer(
         .entity_id(t.id)
         .node_path(&site.node_path)
         .detail(json!({"site_id": site.id, "item_id": t.item_id, "quantity": t.quantity})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1320,6 +1325,7 @@ pub async fn set_threshold(
             .entity_id(site.id)
             .node_path(&site.node_path)
             .detail(json!({"item_id": item.id, "minimum": minimum})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1556,6 +1562,7 @@ pub async fn create_request(
             .entity_id(id)
             .node_path(&site.node_path)
             .detail(json!({"site_id": site.id, "lines": lines.len()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1622,6 +1629,7 @@ pub async fn submit_request(
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "supply_request.submit", "supply_request").entity_id(r.id),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1684,6 +1692,7 @@ pub async fn approve_request(
         AuditEntry::by(scope, "supply_request.approve", "supply_request")
             .entity_id(r.id)
             .detail(json!({"state": outcome.as_str(), "approved": decided})),
+        now,
     )
     .await?;
     tx.commit().await?;

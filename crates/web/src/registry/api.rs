@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
 use linli_store::registry::{self, Change, FieldWarning, Person, PersonHit, PersonPatch};
@@ -118,7 +119,8 @@ async fn create_person(
     ApiUser(user): ApiUser,
     Json(b): Json<PersonBody>,
 ) -> ApiResult<(StatusCode, Json<PersonOut>)> {
-    let (p, _) = registry::create(&state.db, &user.scope, &b.placement(), &b.input()).await?;
+    let (p, _) =
+        registry::create(&state.db, &user.scope, &b.placement(), &b.input(), now_ms()).await?;
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 
@@ -251,7 +253,7 @@ async fn update_person(
         moved_to: b.moved_to,
         deceased_on: b.deceased_on,
     };
-    let (p, _) = registry::update(&state.db, &user.scope, id, &patch).await?;
+    let (p, _) = registry::update(&state.db, &user.scope, id, &patch, now_ms()).await?;
     Ok(Json(p.into()))
 }
 
@@ -270,7 +272,7 @@ async fn unmask_person(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<UnmaskedOut>> {
-    let u = registry::unmask(&state.db, &user.scope, id, Some(&ip)).await?;
+    let u = registry::unmask(&state.db, &user.scope, id, Some(&ip), now_ms()).await?;
     Ok(Json(UnmaskedOut {
         id_number: u.id_number,
         phone: u.phone,
@@ -355,7 +357,7 @@ async fn create_tag(
     ApiUser(user): ApiUser,
     Json(b): Json<TagBody>,
 ) -> ApiResult<StatusCode> {
-    registry::add_tag(&state.db, &user.scope, &b.name).await?;
+    registry::add_tag(&state.db, &user.scope, &b.name, now_ms()).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -378,7 +380,8 @@ async fn export_persons(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
+    let rows =
+        registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip), now_ms()).await?;
     let name = format!(
         "linli-{id}-{}{}.csv",
         linli_core::kernel::clock::format_date(linli_core::kernel::clock::today()),
@@ -414,7 +417,8 @@ async fn export_persons_xlsx(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<axum::response::Response> {
     let node = linli_store::tree::get(&state.db, &user.scope, id).await?;
-    let rows = registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip)).await?;
+    let rows =
+        registry::export(&state.db, &user.scope, id, q.unmasked, Some(&ip), now_ms()).await?;
     let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let title = format!("{} 居民花名册（导出于 {today}）", node.name);
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, linli_core::CoreError> {
