@@ -3,6 +3,7 @@
 //! a grid worker, beside two baselines on the same database and server: a bare indexed point
 //! query on the pool (no HTTP) and a `/healthz` round trip (HTTP with no search).
 
+use linli_core::kernel::clock::now_ms;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -130,7 +131,7 @@ impl Scratch {
             Some(url) => Db::connect(url, Some(&schema)).await?,
             None => Db::open_sqlite_dir(&dir).await?,
         };
-        db.migrate().await?;
+        db.migrate(now_ms()).await?;
         let db = db.with_keys(Keyring::generate().0);
         db.check_key().await?;
         Ok(Scratch {
@@ -213,7 +214,7 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
                 draft,
             ));
         }
-        registry::bulk_insert(db, &op, &rows).await?;
+        registry::bulk_insert(db, &op, &rows, now_ms()).await?;
         bar.set_position(end);
         i = end;
     }
@@ -247,6 +248,7 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
             role: "staff",
             node_ids: &[community.id],
         },
+        now_ms(),
     )
     .await?;
     accounts::create(
@@ -259,6 +261,7 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
             role: "grid_worker",
             node_ids: &[grid.id],
         },
+        now_ms(),
     )
     .await?;
     let client = |user: String| {

@@ -5,6 +5,7 @@
 //! so the load generator shares the machine's cores with the server, as it would on a 2-core
 //! box; the no-op run says what that costs.
 
+use linli_core::kernel::clock::now_ms;
 use std::time::{Duration, Instant};
 
 use axum::extract::Path;
@@ -80,7 +81,7 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         None,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    epidemic::add_risk_area(db, &op, &area).await?;
+    epidemic::add_risk_area(db, &op, &area, now_ms()).await?;
     let arrived_on = clock::parse_date("arrived_on", "2020-02-01")
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let origin = DivisionCode::parse("110101").map_err(|e| CliError::Usage(e.to_string()))?;
@@ -119,6 +120,7 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
                 temperature: Some(temperature),
                 source: ArrivalSource::Worker,
             },
+            now_ms(),
         )
         .await?;
         let obs = r.observation_id.ok_or_else(|| {
@@ -164,9 +166,10 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
             role: "staff",
             node_ids: &[community.id],
         },
+        now_ms(),
     )
     .await?;
-    let token = accounts::issue_token(db, &op, created.id, "bench").await?;
+    let token = accounts::issue_token(db, &op, created.id, "bench", now_ms()).await?;
 
     println!(
         "\n{} clients, {} s per run, {} observations; check-ins dated inside their periods.\n",

@@ -2,6 +2,7 @@
 //! 里布嘎社区, 10 compounds (8,652 households) and 6 village groups (971 households), split into
 //! grids of 300–400 households, with buildings — and one account per role.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::accounts::{self, NewUser};
@@ -86,7 +87,7 @@ async fn add(
         opened_on: Some("2020-01-01"),
     })
     .map_err(linli_store::StoreError::Invalid)?;
-    Ok(tree::create(db, &Scope::operator(), new).await?)
+    Ok(tree::create(db, &Scope::operator(), new, now_ms()).await?)
 }
 
 /// Builds the demo tree unless it is there already. Returns the number of nodes created.
@@ -324,6 +325,7 @@ pub async fn seed_enterprises(db: &Db, community: &Node) -> Result<(), CliError>
                 contact_phone: Some("13988870001"),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await?
         .enterprise;
@@ -336,9 +338,9 @@ pub async fn seed_enterprises(db: &Db, community: &Node) -> Result<(), CliError>
         }
         match state {
             "approved" => {
-                let r = enterprises::apply(db, &op, e.id, &apply(&all)).await?;
+                let r = enterprises::apply(db, &op, e.id, &apply(&all), now_ms()).await?;
                 let ok = ReopeningDecision::Approve { note: None };
-                enterprises::decide(db, &op, r.id, &ok).await?;
+                enterprises::decide(db, &op, r.id, &ok, now_ms()).await?;
                 let today =
                     linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
                 let check = InspectionInput {
@@ -347,20 +349,20 @@ pub async fn seed_enterprises(db: &Db, community: &Node) -> Result<(), CliError>
                     findings: Some("体温计、消毒记录、员工登记齐全"),
                     passed: Some("合格"),
                 };
-                enterprises::add_inspection(db, &op, e.id, &check).await?;
+                enterprises::add_inspection(db, &op, e.id, &check, now_ms()).await?;
             }
             "submitted" => {
-                enterprises::apply(db, &op, e.id, &apply(&all)).await?;
+                enterprises::apply(db, &op, e.id, &apply(&all), now_ms()).await?;
             }
             "rejected" => {
-                let r = enterprises::apply(db, &op, e.id, &apply(partial)).await?;
+                let r = enterprises::apply(db, &op, e.id, &apply(partial), now_ms()).await?;
                 let no = ReopeningDecision::parse("reject", Some("员工信息未登记，请补齐后再申请"))
                     .map_err(bad)?;
-                enterprises::decide(db, &op, r.id, &no).await?;
+                enterprises::decide(db, &op, r.id, &no, now_ms()).await?;
             }
             reason => {
                 let r = NotReopened::parse(reason, None).map_err(bad)?;
-                enterprises::set_not_reopened(db, &op, e.id, Some(&r)).await?;
+                enterprises::set_not_reopened(db, &op, e.id, Some(&r), now_ms()).await?;
             }
         }
     }
@@ -459,7 +461,7 @@ pub async fn accounts(db: &Db, password: Option<&str>) -> Result<Vec<Login>, Cli
         };
         let node_ids: Vec<i64> = node.iter().map(|n| n.id).collect();
         match accounts::find(db, &op, username).await? {
-            Some(existing) => accounts::set_password(db, &op, existing.id, &pw).await?,
+            Some(existing) => accounts::set_password(db, &op, existing.id, &pw, now_ms()).await?,
             None => {
                 accounts::create(
                     db,
@@ -471,6 +473,7 @@ pub async fn accounts(db: &Db, password: Option<&str>) -> Result<Vec<Login>, Cli
                         role,
                         node_ids: &node_ids,
                     },
+                    now_ms(),
                 )
                 .await?;
             }

@@ -6,6 +6,7 @@
 //! side, which adds them to one open transaction: the file is never held whole, and parsing
 //! overlaps with the database's work.
 
+use linli_core::kernel::clock::now_ms;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -196,7 +197,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
             bar.set_message("有被拒绝的行，不保存；继续检查其余各行");
         }
         if let Some(j) = job.as_mut() {
-            for (row, id) in j.add(chunk.rows).await? {
+            for (row, id) in j.add(chunk.rows, now_ms()).await? {
                 lines.set_person(row, id);
             }
         }
@@ -225,7 +226,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 .file_name()
                 .and_then(|f| f.to_str())
                 .unwrap_or("roster");
-            let outcome = j.commit(name, json!(counts)).await?;
+            let outcome = j.commit(name, json!(counts), now_ms()).await?;
             stored = outcome.stored_count;
             for (row, id) in &outcome.updated {
                 if let Some(l) = lines.detail_mut(*row) {

@@ -20,6 +20,7 @@ macro_rules! say {
     }};
 }
 
+use linli_core::kernel::clock::now_ms;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -327,7 +328,7 @@ async fn open(global: &Global) -> Result<Db, CliError> {
             Db::open_sqlite_dir(&global.data).await?
         }
     };
-    db.migrate().await?;
+    db.migrate(now_ms()).await?;
     // Keys stay in the data directory (or LINLI_KEY) whichever database holds the data.
     let db = db.with_keys(linli_store::infra::secret::Keyring::load_or_create(
         &global.data,
@@ -417,7 +418,9 @@ async fn retention_job(db: Db, days: i64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match linli_store::epidemic::retention::anonymise_due(&db, clock::today(), days).await {
+        match linli_store::epidemic::retention::anonymise_due(&db, clock::today(), days, now_ms())
+            .await
+        {
             Ok(run) if run.total() > 0 => tracing::info!(?run, "retention: records anonymised"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention job failed"),
@@ -446,6 +449,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     role: "admin",
                     node_ids: &[],
                 },
+                now_ms(),
             )
             .await?;
             say!(
@@ -626,6 +630,7 @@ async fn user(db: &Db, op: &Scope, cmd: UserCommand) -> Result<(), CliError> {
                     role: &role,
                     node_ids: &nodes,
                 },
+                now_ms(),
             )
             .await?;
             say!("Created `{}` ({}), id {}.", u.username, u.role, u.id);
@@ -658,7 +663,7 @@ async fn user(db: &Db, op: &Scope, cmd: UserCommand) -> Result<(), CliError> {
         UserCommand::Passwd { username, password } => {
             let u = find_user(db, &username).await?;
             let pw = password_or_prompt(password, &format!("New password for {username}"))?;
-            accounts::set_password(db, op, u.id, &pw).await?;
+            accounts::set_password(db, op, u.id, &pw, now_ms()).await?;
             say!("Password of `{username}` changed; its sessions were ended.");
         }
         UserCommand::Token {
@@ -668,10 +673,10 @@ async fn user(db: &Db, op: &Scope, cmd: UserCommand) -> Result<(), CliError> {
         } => {
             let u = find_user(db, &username).await?;
             if revoke {
-                let n = accounts::revoke_tokens(db, op, u.id).await?;
+                let n = accounts::revoke_tokens(db, op, u.id, now_ms()).await?;
                 say!("Revoked {n} token(s) of `{username}`.");
             } else {
-                let token = accounts::issue_token(db, op, u.id, &label).await?;
+                let token = accounts::issue_token(db, op, u.id, &label, now_ms()).await?;
                 eprintln!(
                     "API token for `{username}` (shown once; send as `Authorization: Bearer …`):"
                 );
@@ -702,7 +707,7 @@ async fn node(db: &Db, op: &Scope, cmd: NodeCommand) -> Result<(), CliError> {
                 opened_on: opened_on.as_deref(),
             })
             .map_err(StoreError::Invalid)?;
-            let n = tree::create(db, op, new).await?;
+            let n = tree::create(db, op, new, now_ms()).await?;
             say!(
                 "Created {} `{}`, id {}, path {}.",
                 n.kind,
@@ -740,7 +745,7 @@ async fn node(db: &Db, op: &Scope, cmd: NodeCommand) -> Result<(), CliError> {
             }
         }
         NodeCommand::Move { id, parent } => {
-            let n = tree::move_subtree(db, op, id, parent).await?;
+            let n = tree::move_subtree(db, op, id, parent, now_ms()).await?;
             say!("Moved `{}` to {}.", n.name, n.path);
         }
         NodeCommand::Close { id, on } => {
@@ -749,7 +754,7 @@ async fn node(db: &Db, op: &Scope, cmd: NodeCommand) -> Result<(), CliError> {
                 .map(|d| clock::parse_date("on", d))
                 .transpose()
                 .map_err(StoreError::from)?;
-            let n = tree::close(db, op, id, on).await?;
+            let n = tree::close(db, op, id, on, now_ms()).await?;
             say!(
                 "Closed `{}` and everything under it on {}.",
                 n.name,

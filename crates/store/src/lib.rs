@@ -132,9 +132,9 @@ pub(crate) struct Caches {
 impl Db {
     /// Applies the migrations this backend has not seen yet, then writes the data every
     /// database starts with (the quarantine policy presets).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self, now: i64) -> Result<(), StoreError> {
         self.migrate_schema().await?;
-        epidemic::ensure_presets(self).await?;
+        epidemic::ensure_presets(self, now).await?;
         Ok(())
     }
 }

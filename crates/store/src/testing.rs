@@ -8,6 +8,7 @@
 //! of its run, and `.ci/run` fails on any ignored test. A half compiled to run that finds no
 //! URL at run time fails.
 
+use linli_core::kernel::clock::now_ms;
 use std::path::PathBuf;
 
 use crate::infra::secret::{random_token, Keyring};
@@ -42,7 +43,7 @@ impl TestDb {
             .await
             .expect("open sqlite")
             .with_keys(test_key(&dir));
-        db.migrate().await.expect("migrate sqlite");
+        db.migrate(now_ms()).await.expect("migrate sqlite");
         db.check_key().await.expect("record the key");
         TestDb {
             db,
@@ -62,7 +63,7 @@ impl TestDb {
             .await
             .expect("connect postgres")
             .with_keys(test_key(&dir));
-        db.migrate().await.expect("migrate postgres");
+        db.migrate(now_ms()).await.expect("migrate postgres");
         db.check_key().await.expect("record the key");
         TestDb {
             db,

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use linli_core::accounts::throttle::{self, Failures};
-use linli_core::kernel::clock::now_ms;
 use linli_core::{CoreError, JurisdictionPath, NewPassword, NodeKind, Role, Scope, Username};
 use serde::Serialize;
 use serde_json::json;
@@ -203,7 +202,12 @@ async fn check_binding(
 }
 
 /// Creates an account (admins only). Audited; the password is never logged.
-pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, StoreError> {
+pub async fn create(
+    db: &Db,
+    scope: &Scope,
+    new: NewUser<'_>,
+    now: i64,
+) -> Result<User, StoreError> {
     if !scope.can_manage_users() {
         return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
     }
@@ -231,7 +235,6 @@ pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, St
         return Err(StoreError::Invalid(errors));
     };
     let hash = secret::hash_password(password.expose().to_owned()).await?;
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO app_user (username, display_name, role, password_hash, disabled, created_at, updated_at) \
@@ -263,6 +266,7 @@ pub async fn create(db: &Db, scope: &Scope, new: NewUser<'_>) -> Result<User, St
             .detail(
                 json!({"username": username.as_str(), "role": role.as_str(), "node_ids": node_ids}),
             ),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -321,6 +325,7 @@ pub async fn set_password(
     scope: &Scope,
     user_id: i64,
     password: &str,
+    now: i64,
 ) -> Result<(), StoreError> {
     if scope.user_id() == Some(user_id) {
         return Err(StoreError::Forbidden(
@@ -332,7 +337,7 @@ pub async fn set_password(
     }
     let password = NewPassword::parse(password)?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
-    write_password(db, scope, &user, password).await
+    write_password(db, scope, &user, password, now).await
 }
 
 /// Changes the caller's own password after checking the current one. A wrong current password
@@ -345,22 +350,15 @@ pub async fn change_own_password(
     current: &str,
     password: &str,
     ip: &str,
+    now: i64,
 ) -> Result<(), LoginError> {
     let user_id = scope
         .user_id()
         .ok_or_else(|| StoreError::Forbidden("命令行操作员没有自己的密码".into()))?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     let password = NewPassword::parse(password).map_err(StoreError::from)?;
-    check_password(
-        db,
-        &user.username,
-        current,
-        ip,
-        now_ms(),
-        "user.password.failed",
-    )
-    .await?;
-    write_password(db, scope, &user, password).await?;
+    check_password(db, &user.username, current, ip, now, "user.password.failed").await?;
+    write_password(db, scope, &user, password, now).await?;
     Ok(())
 }
 
@@ -369,13 +367,14 @@ async fn write_password(
     scope: &Scope,
     user: &User,
     password: NewPassword,
+    now: i64,
 ) -> Result<(), StoreError> {
     let user_id = user.id;
     let hash = secret::hash_password(password.expose().to_owned()).await?;
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE app_user SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
-        .bind(now_ms())
+        .bind(now)
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -388,6 +387,7 @@ async fn write_password(
         AuditEntry::by(scope, "user.password", "user")
             .entity_id(user_id)
             .detail(json!({"username": user.username})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -404,6 +404,7 @@ pub async fn update(
     role: Option<&str>,
     node_ids: Option<&[i64]>,
     disabled: Option<bool>,
+    now: i64,
 ) -> Result<User, StoreError> {
     if !scope.can_manage_users() {
         return Err(StoreError::Forbidden("只有管理员可以管理账号".into()));
@@ -439,7 +440,7 @@ pub async fn update(
     sqlx::query("UPDATE app_user SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4")
         .bind(new_role.as_str())
         .bind(i64::from(new_disabled))
-        .bind(now_ms())
+        .bind(now)
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -469,7 +470,7 @@ pub async fn update(
         sqlx::query(
             "UPDATE api_token SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -484,6 +485,7 @@ pub async fn update(
                 "node_ids": [current, new_nodes],
                 "disabled": [user.disabled, new_disabled],
             })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -524,9 +526,9 @@ pub async fn login(
     password: &str,
     ip: &str,
     user_agent: Option<&str>,
+    now: i64,
 ) -> Result<NewSession, LoginError> {
     let name = username.trim().to_ascii_lowercase();
-    let now = now_ms();
     let user_id = check_password(db, &name, password, ip, now, "login.failed").await?;
     let user = load_user(db, user_id).await?.ok_or(StoreError::NotFound)?;
     let token = random_token(32);
@@ -569,7 +571,7 @@ pub async fn login(
     if let Some(first) = user.nodes.first() {
         entry = entry.node_path(&first.path);
     }
-    audit::record(&mut *tx, entry).await?;
+    audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(NewSession {
         token,
@@ -598,6 +600,7 @@ async fn check_password(
             AuditEntry::by_name(None, name, "login.throttled", "session")
                 .ip(Some(ip))
                 .detail(json!({"failures_pair": f.pair, "failures_address": f.address})),
+            now,
         )
         .await?;
         return Err(LoginError::Throttled { retry_after_s });
@@ -635,6 +638,7 @@ async fn check_password(
                 AuditEntry::by_name(user_id, name, failed_action, "session")
                     .ip(Some(ip))
                     .detail(json!({"reason": reason})),
+                now,
             )
             .await?;
             tx.commit().await?;
@@ -726,12 +730,15 @@ fn principal_user(rows: &[sqlx::any::AnyRow]) -> Result<Option<User>, StoreError
 }
 
 /// The caller behind a session cookie, if the session is live and the account enabled.
-pub async fn principal_for_session(db: &Db, token: &str) -> Result<Option<Principal>, StoreError> {
+pub async fn principal_for_session(
+    db: &Db,
+    token: &str,
+    now: i64,
+) -> Result<Option<Principal>, StoreError> {
     let hash = token_hash(token);
     if let Some(p) = db.caches.principals.get(false, &hash) {
         return Ok(Some(p));
     }
-    let now = now_ms();
     let rows = sqlx::query(&format!(
         "SELECT s.id AS session_id, s.csrf_token, s.last_seen_at, {PRINCIPAL_COLUMNS} \
          FROM session s JOIN app_user u ON u.id = s.user_id {PRINCIPAL_JOINS} \
@@ -767,12 +774,15 @@ pub async fn principal_for_session(db: &Db, token: &str) -> Result<Option<Princi
 }
 
 /// The caller behind a bearer token, if the token is live and the account enabled.
-pub async fn principal_for_token(db: &Db, token: &str) -> Result<Option<Principal>, StoreError> {
+pub async fn principal_for_token(
+    db: &Db,
+    token: &str,
+    now: i64,
+) -> Result<Option<Principal>, StoreError> {
     let hash = token_hash(token);
     if let Some(p) = db.caches.principals.get(true, &hash) {
         return Ok(Some(p));
     }
-    let now = now_ms();
     let rows = sqlx::query(&format!(
         "SELECT t.id AS token_id, t.last_used_at, {PRINCIPAL_COLUMNS} \
          FROM api_token t JOIN app_user u ON u.id = t.user_id {PRINCIPAL_JOINS} \
@@ -803,7 +813,7 @@ pub async fn principal_for_token(db: &Db, token: &str) -> Result<Option<Principa
 }
 
 /// Ends a session (logout). Audited.
-pub async fn logout(db: &Db, token: &str, ip: &str) -> Result<(), StoreError> {
+pub async fn logout(db: &Db, token: &str, ip: &str, now: i64) -> Result<(), StoreError> {
     let row = sqlx::query(
         "SELECT s.id, s.user_id, u.username FROM session s JOIN app_user u ON u.id = s.user_id WHERE s.token_hash = $1",
     )
@@ -824,6 +834,7 @@ pub async fn logout(db: &Db, token: &str, ip: &str) -> Result<(), StoreError> {
             AuditEntry::by_name(Some(user_id), &username, "logout", "session")
                 .entity_id(session_id)
                 .ip(Some(ip)),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -839,6 +850,7 @@ pub async fn issue_token(
     scope: &Scope,
     user_id: i64,
     label: &str,
+    now: i64,
 ) -> Result<String, StoreError> {
     if !scope.can_manage_users() {
         return Err(StoreError::Forbidden("只有管理员可以签发 API 令牌".into()));
@@ -859,7 +871,7 @@ pub async fn issue_token(
     .bind(user_id)
     .bind(label)
     .bind(token_hash(&token))
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
@@ -868,6 +880,7 @@ pub async fn issue_token(
         AuditEntry::by(scope, "token.issue", "api_token")
             .entity_id(id)
             .detail(json!({"username": user.username, "label": label})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -875,7 +888,12 @@ pub async fn issue_token(
 }
 
 /// Revokes every live token of an account. Audited. Returns how many were revoked.
-pub async fn revoke_tokens(db: &Db, scope: &Scope, user_id: i64) -> Result<u64, StoreError> {
+pub async fn revoke_tokens(
+    db: &Db,
+    scope: &Scope,
+    user_id: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
     if !scope.can_manage_users() {
         return Err(StoreError::Forbidden("只有管理员可以吊销 API 令牌".into()));
     }
@@ -883,7 +901,7 @@ pub async fn revoke_tokens(db: &Db, scope: &Scope, user_id: i64) -> Result<u64, 
     let n = sqlx::query(
         "UPDATE api_token SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(user_id)
     .execute(&mut *tx)
     .await?
@@ -893,6 +911,7 @@ pub async fn revoke_tokens(db: &Db, scope: &Scope, user_id: i64) -> Result<u64, 
         AuditEntry::by(scope, "token.revoke", "api_token")
             .entity_id(user_id)
             .detail(json!({"revoked": n})),
+        now,
     )
     .await?;
     tx.commit().await?;

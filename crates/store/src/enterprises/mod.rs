@@ -11,7 +11,7 @@ use linli_core::enterprises::{
     InspectionDraft, InspectionInput, NotReopened, NotReopenedReason, ReopeningDecision,
     ReopeningDraft, ReopeningInput, ReopeningStatus,
 };
-use linli_core::kernel::clock::{format_date, now_ms, today};
+use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
@@ -179,6 +179,7 @@ pub async fn create(
     scope: &Scope,
     node_id: i64,
     input: &EnterpriseInput<'_>,
+    now: i64,
 ) -> Result<Registered, StoreError> {
     let keys = db.keys()?;
     let parsed = EnterpriseDraft::parse(input);
@@ -198,7 +199,6 @@ pub async fn create(
         check_code_free(db, scope, code, None).await?;
     }
     let token = random_token(LINK_TOKEN_BYTES);
-    let now = now_ms();
     let phone_cipher = draft
         .contact_phone
         .as_ref()
@@ -243,6 +243,7 @@ pub async fn create(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": draft.name, "kind": draft.kind.as_str()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -308,6 +309,7 @@ pub async fn unmask_contact(
     scope: &Scope,
     id: i64,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Option<String>, StoreError> {
     let keys = db.keys()?;
     let row = sqlx::query("SELECT node_path, phone_cipher FROM enterprise WHERE id = $1")
@@ -333,6 +335,7 @@ pub async fn unmask_contact(
             .node_path(&path)
             .ip(ip)
             .detail(json!({"fields": ["contact_phone"]})),
+        now,
     )
     .await?;
     Ok(phone)
@@ -439,6 +442,7 @@ pub async fn set_not_reopened(
     scope: &Scope,
     id: i64,
     reason: Option<&NotReopened>,
+    now: i64,
 ) -> Result<Enterprise, StoreError> {
     let e = get(db, scope, id).await?;
     if !can_write(scope, &e.node_path) {
@@ -456,7 +460,7 @@ pub async fn set_not_reopened(
     )
     .bind(reason.map(|r| r.reason.as_str()))
     .bind(reason.and_then(|r| r.note.clone()))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .execute(&mut *tx)
     .await?;
@@ -466,6 +470,7 @@ pub async fn set_not_reopened(
             .entity_id(id)
             .node_path(&e.node_path)
             .detail(json!({"reason": reason.map(|r| r.reason.as_str())})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -474,7 +479,7 @@ pub async fn set_not_reopened(
 
 /// Makes a new public application link for a business, replacing the old one (which stops
 /// working). Returns the token, shown once. Audited.
-pub async fn renew_link(db: &Db, scope: &Scope, id: i64) -> Result<String, StoreError> {
+pub async fn renew_link(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<String, StoreError> {
     let e = get(db, scope, id).await?;
     if !can_write(scope, &e.node_path) {
         return Err(forbidden());
@@ -483,7 +488,7 @@ pub async fn renew_link(db: &Db, scope: &Scope, id: i64) -> Result<String, Store
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE enterprise SET link_token_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(token_hash(&token))
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -492,6 +497,7 @@ pub async fn renew_link(db: &Db, scope: &Scope, id: i64) -> Result<String, Store
         AuditEntry::by(scope, "enterprise.link", "enterprise")
             .entity_id(id)
             .node_path(&e.node_path),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -581,6 +587,7 @@ async fn insert_reopening(
     e: &Enterprise,
     draft: &ReopeningDraft,
     who: Submitter<'_>,
+    now: i64,
 ) -> Result<Reopening, StoreError> {
     match e.standing {
         Standing::Reopened => {
@@ -644,7 +651,7 @@ async fn insert_reopening(
     .bind(draft.planned_on.map(format_date))
     .bind(draft.note.clone())
     .bind(channel)
-    .bind(now_ms())
+    .bind(now)
     .bind(by)
     .fetch_one(&mut *tx)
     .await?;
@@ -655,6 +662,7 @@ async fn insert_reopening(
             .entity_id(id)
             .node_path(&e.node_path)
             .detail(json!({"enterprise_id": e.id, "missing": draft.missing().len()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -679,13 +687,14 @@ pub async fn apply(
     scope: &Scope,
     enterprise_id: i64,
     input: &ReopeningInput<'_>,
+    now: i64,
 ) -> Result<Reopening, StoreError> {
     let e = get(db, scope, enterprise_id).await?;
     if !can_write(scope, &e.node_path) {
         return Err(forbidden());
     }
     let draft = ReopeningDraft::parse(input).map_err(StoreError::Invalid)?;
-    insert_reopening(db, &e, &draft, Submitter::Staff(scope)).await
+    insert_reopening(db, &e, &draft, Submitter::Staff(scope), now).await
 }
 
 /// What the public link shows: the business's own name and where its application stands.
@@ -731,12 +740,13 @@ pub async fn apply_by_link(
     token: &str,
     input: &ReopeningInput<'_>,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Reopening, StoreError> {
     let view = by_link(db, token).await?;
     let draft = ReopeningDraft::parse(input).map_err(StoreError::Invalid)?;
     // The link's holder acts for this one business only; an operator scope reads it back.
     let e = get(db, &Scope::operator(), view.enterprise_id).await?;
-    insert_reopening(db, &e, &draft, Submitter::Link { ip }).await
+    insert_reopening(db, &e, &draft, Submitter::Link { ip }, now).await
 }
 
 /// The applications of a business in scope, newest first.
@@ -780,6 +790,7 @@ pub async fn decide(
     scope: &Scope,
     reopening_id: i64,
     decision: &ReopeningDecision,
+    now: i64,
 ) -> Result<Reopening, StoreError> {
     let current = reopening(db, scope, reopening_id).await?;
     let row = sqlx::query("SELECT node_path FROM reopening WHERE id = $1")
@@ -808,7 +819,6 @@ pub async fn decide(
         }
     }
     let status = decision.status();
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE reopening SET status = $1, decided_at = $2, decided_by = $3, decision_reason = $4 \
@@ -846,6 +856,7 @@ pub async fn decide(
             .entity_id(reopening_id)
             .node_path(&path)
             .detail(json!({"enterprise_id": current.enterprise_id, "reason": decision.reason()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -893,6 +904,7 @@ pub async fn add_inspection(
     scope: &Scope,
     enterprise_id: i64,
     input: &InspectionInput<'_>,
+    now: i64,
 ) -> Result<Inspection, StoreError> {
     let e = get(db, scope, enterprise_id).await?;
     if !can_write(scope, &e.node_path) {
@@ -934,7 +946,7 @@ pub async fn add_inspection(
     .bind(draft.inspector.clone())
     .bind(draft.findings.clone())
     .bind(i64::from(draft.passed))
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut *tx)
     .await?;
@@ -945,6 +957,7 @@ pub async fn add_inspection(
             .entity_id(id)
             .node_path(&e.node_path)
             .detail(json!({"enterprise_id": enterprise_id, "passed": draft.passed})),
+        now,
     )
     .await?;
     tx.commit().await?;

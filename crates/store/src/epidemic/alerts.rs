@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use linli_core::kernel::clock::{date_of, day_start_ms, display, format_date, now_ms, parse_date};
+use linli_core::kernel::clock::{date_of, day_start_ms, display, format_date, parse_date};
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -133,6 +133,7 @@ pub async fn handle(
     alert_id: i64,
     outcome: &str,
     note: Option<&str>,
+    now: i64,
 ) -> Result<HandledAlert, StoreError> {
     let row = sqlx::query("SELECT kind, node_path, handled_at FROM alert WHERE id = $1")
         .bind(alert_id)
@@ -165,7 +166,6 @@ pub async fn handle(
     if row.try_get::<Option<i64>, _>(2)?.is_some() {
         return Err(handled_already());
     }
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE alert SET handled_at = $1, handled_by = $2, outcome = $3, outcome_note = $4 \
@@ -187,6 +187,7 @@ pub async fn handle(
             .entity_id(alert_id)
             .node_path(&path)
             .detail(json!({"kind": kind, "outcome": outcome.as_str()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -408,6 +409,7 @@ pub async fn raise_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> 
             &mut *tx,
             AuditEntry::by_name(None, "system", "alert.overdue", "alert")
                 .detail(json!({"raised": run.raised, "closed": run.closed})),
+            now,
         )
         .await?;
     }

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use linli_core::epidemic::policy::Temperature;
-use linli_core::kernel::clock::{display, format_date, now_ms, parse_date};
+use linli_core::kernel::clock::{display, format_date, parse_date};
 use linli_core::{JurisdictionPath, Scope};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
@@ -41,11 +41,14 @@ const CHECKPOINT_EVERY: usize = 4_000;
 /// How long an idle writer keeps its connection.
 const KEEP_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// One check-in to write, with the caller's scope.
+/// One check-in to write, with the caller's scope and the time it was received (what "the
+/// future" is judged against and the row's `recorded_at`: each job keeps its own, whichever
+/// batch it lands in).
 pub struct CheckinJob {
     pub scope: Scope,
     pub observation_id: i64,
     pub input: CheckinInput,
+    pub now: i64,
 }
 
 struct Queued {
@@ -373,6 +376,8 @@ struct Accepted<'a> {
     input: &'a CheckinInput,
     symptoms: Vec<String>,
     fever: bool,
+    /// When the check-in was received.
+    now: i64,
 }
 
 /// Writes check-ins in one transaction: every job gets its answer (a rule broken by one job is
@@ -417,8 +422,7 @@ pub(crate) async fn write_batch(
         }
     }
 
-    let now = now_ms();
-    let (mut results, accepted) = judge(jobs, |id| targets.get(&id), now);
+    let (mut results, accepted) = judge(jobs, |id| targets.get(&id));
 
     if !accepted.is_empty() {
         let mut tx = conn.begin().await?;
@@ -435,7 +439,7 @@ pub(crate) async fn write_batch(
                     params.opt_int(tenths(a.input.temperature)),
                     params.text(symptoms_json(&a.symptoms)),
                     params.text(jobs[a.job].scope.actor()),
-                    params.int(now),
+                    params.int(a.now),
                 ));
             }
             let insert = format!(
@@ -495,11 +499,7 @@ pub(crate) async fn write_batch(
 
 /// The rules a check-in must meet: visible and writable by the caller, observation open, `at`
 /// inside its period (China dates, both ends included) and not in the future.
-fn check<'a>(
-    job: &CheckinJob,
-    target: Option<&'a Target>,
-    now: i64,
-) -> Result<&'a Target, StoreError> {
+fn check<'a>(job: &CheckinJob, target: Option<&'a Target>) -> Result<&'a Target, StoreError> {
     let target = target.ok_or(StoreError::NotFound)?;
     if !job.scope.can_read(&target.path) {
         return Err(StoreError::NotFound);
@@ -514,7 +514,7 @@ fn check<'a>(
         ));
     }
     // A minute of clock skew between a phone and the server is not "the future".
-    if job.input.at > now + 60_000 {
+    if job.input.at > job.now + 60_000 {
         return Err(StoreError::invalid("at", "打卡时间不能晚于现在"));
     }
     let day = linli_core::kernel::clock::date_of(job.input.at);
@@ -538,7 +538,6 @@ fn check<'a>(
 fn judge<'a>(
     jobs: &[&'a CheckinJob],
     targets: impl Fn(i64) -> Option<&'a Target>,
-    now: i64,
 ) -> (
     Vec<Option<Result<CheckinRecorded, StoreError>>>,
     Vec<Accepted<'a>>,
@@ -547,7 +546,7 @@ fn judge<'a>(
         (0..jobs.len()).map(|_| None).collect();
     let mut accepted = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        match check(job, targets(job.observation_id), now) {
+        match check(job, targets(job.observation_id)) {
             Ok(target) => {
                 let symptoms = real_symptoms(&job.input.symptoms);
                 let fever =
@@ -559,6 +558,7 @@ fn judge<'a>(
                     input: &job.input,
                     symptoms,
                     fever,
+                    now: job.now,
                 });
             }
             Err(e) => results[i] = Some(Err(e)),
@@ -611,7 +611,7 @@ async fn raise_fever(
     .bind(a.obs)
     .bind(a.target.person_path.root_id())
     .bind(a.target.person_path.as_str())
-    .bind(now_ms())
+    .bind(a.now)
     .bind(fever_detail(a))
     .fetch_one(&mut **tx)
     .await?;
@@ -704,8 +704,7 @@ fn write_in_transaction(
         targets.insert(id, found?);
     }
 
-    let now = now_ms();
-    let (mut results, accepted) = judge(jobs, |id| targets.get(&id).and_then(Option::as_ref), now);
+    let (mut results, accepted) = judge(jobs, |id| targets.get(&id).and_then(Option::as_ref));
     for a in &accepted {
         let insert = &mut stmts.insert;
         insert.bind_int(1, a.obs)?;
@@ -715,7 +714,7 @@ fn write_in_transaction(
         insert.bind_opt_int(5, tenths(a.input.temperature))?;
         insert.bind_text(6, &symptoms_json(&a.symptoms))?;
         insert.bind_text(7, jobs[a.job].scope.actor())?;
-        insert.bind_int(8, now)?;
+        insert.bind_int(8, a.now)?;
         let stepped = insert.step();
         insert.reset();
         stepped?;
@@ -726,7 +725,7 @@ fn write_in_transaction(
             alert.bind_int(2, a.obs)?;
             alert.bind_int(3, a.target.person_path.root_id())?;
             alert.bind_text(4, a.target.person_path.as_str())?;
-            alert.bind_int(5, now_ms())?;
+            alert.bind_int(5, a.now)?;
             alert.bind_text(6, &fever_detail(a))?;
             let stepped = alert.step();
             alert.reset();

@@ -6,7 +6,7 @@ use linli_core::epidemic::checkpoint::{
     judge_scan, Direction, ScanOutcome, TripDraft, VehiclePlate, PASS_CODE_ALPHABET, PASS_CODE_LEN,
 };
 use linli_core::epidemic::policy::Temperature;
-use linli_core::kernel::clock::{date_of, day_bounds, format_date, now_ms, parse_date};
+use linli_core::kernel::clock::{date_of, day_bounds, format_date, parse_date};
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -59,6 +59,7 @@ pub async fn create_checkpoint(
     scope: &Scope,
     node_id: i64,
     name: &str,
+    now: i64,
 ) -> Result<Checkpoint, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
     if !scope.can_add_under(&node.path) {
@@ -82,7 +83,7 @@ pub async fn create_checkpoint(
     .bind(node.path.root_id())
     .bind(node.path.as_str())
     .bind(name)
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut *tx)
     .await
@@ -100,6 +101,7 @@ pub async fn create_checkpoint(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": name})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -215,7 +217,12 @@ fn new_pass_code() -> String {
 
 /// Issues a pass for a person in the caller's jurisdiction or for a vehicle, valid at every
 /// checkpoint under `node_id`. Staff and grid workers within their jurisdiction. Audited.
-pub async fn issue_pass(db: &Db, scope: &Scope, input: &PassInput) -> Result<Pass, StoreError> {
+pub async fn issue_pass(
+    db: &Db,
+    scope: &Scope,
+    input: &PassInput,
+    now: i64,
+) -> Result<Pass, StoreError> {
     let node = tree::get(db, scope, input.node_id).await?;
     if !scope.can_write_records(&node.path) {
         return Err(StoreError::Forbidden("您的角色不能发放通行证".into()));
@@ -252,7 +259,7 @@ pub async fn issue_pass(db: &Db, scope: &Scope, input: &PassInput) -> Result<Pas
         .bind(purpose)
         .bind(format_date(input.valid_from))
         .bind(format_date(input.valid_to))
-        .bind(now_ms())
+        .bind(now)
         .bind(scope.actor())
         .fetch_one(&mut *tx)
         .await;
@@ -277,6 +284,7 @@ pub async fn issue_pass(db: &Db, scope: &Scope, input: &PassInput) -> Result<Pas
                 "valid_from": format_date(input.valid_from),
                 "valid_to": format_date(input.valid_to),
             })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -316,7 +324,7 @@ pub async fn passes(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Pass>, S
 }
 
 /// Revokes a pass at once (the gate refuses it from the next scan). Audited.
-pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
+pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<(), StoreError> {
     let mut params = Params::new();
     let filter = scope_filter(scope, "node_path", &mut params);
     let id_param = params.int(id);
@@ -335,7 +343,7 @@ pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreErr
     let changed = sqlx::query(
         "UPDATE gate_pass SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .bind(id)
     .execute(&mut *tx)
@@ -352,6 +360,7 @@ pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreErr
         AuditEntry::by(scope, "pass.revoke", "gate_pass")
             .entity_id(id)
             .node_path(&path),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -459,12 +468,12 @@ pub async fn record_scan(
     scope: &Scope,
     checkpoint_id: i64,
     input: &ScanInput,
+    now: i64,
 ) -> Result<ScanRecorded, StoreError> {
     let cp = checkpoint(db, scope, checkpoint_id).await?;
     if !scope.can_write_records(&cp.node_path) {
         return Err(StoreError::Forbidden("您的角色不能登记卡点通行".into()));
     }
-    let now = now_ms();
     let at = input.at.unwrap_or(now);
     if at > now + 60_000 {
         return Err(StoreError::invalid("at", "通行时间不能晚于现在"));
@@ -672,6 +681,7 @@ pub async fn add_trip(
     scope: &Scope,
     person_id: i64,
     trip: &TripDraft,
+    now: i64,
 ) -> Result<i64, StoreError> {
     let person = registry::get(db, scope, person_id).await?;
     if !scope.can_write_records(&person.node_path) {
@@ -691,7 +701,7 @@ pub async fn add_trip(
     .bind(format_date(trip.leave_on))
     .bind(trip.return_on.map(format_date))
     .bind(i64::from(trip.health_certificate))
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut *tx)
     .await?;
@@ -702,6 +712,7 @@ pub async fn add_trip(
             .entity_id(id)
             .node_path(&person.node_path)
             .detail(json!({"person_id": person.id, "kind": trip.kind.as_str()})),
+        now,
     )
     .await?;
     tx.commit().await?;

@@ -21,7 +21,7 @@ use linli_core::epidemic::observation::Weight;
 use linli_core::epidemic::policy::{
     self, Classification, ContactFact, ContactKind, Facts, Measure, RiskArea,
 };
-use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::{JurisdictionPath, Scope};
 use serde_json::json;
 use sqlx::Row;
@@ -93,13 +93,13 @@ pub async fn mark_case(
     person_id: i64,
     kind: CaseKind,
     diagnosed_on: Date,
+    now: i64,
 ) -> Result<Case, StoreError> {
     let person = crate::registry::get(db, scope, person_id).await?;
     if !scope.can_write_records(&person.node_path) {
         return Err(StoreError::Forbidden("您的角色不能登记病例".into()));
     }
     contact::not_in_future("diagnosed_on", "诊断日期", diagnosed_on, today())?;
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO epi_case (person_id, kind, diagnosed_on, district_id, node_path, created_at, created_by) \
@@ -132,6 +132,7 @@ pub async fn mark_case(
                 "kind": kind.as_str(),
                 "diagnosed_on": format_date(diagnosed_on),
             })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -327,6 +328,7 @@ pub async fn record_contact(
     db: &Db,
     scope: &Scope,
     input: &ContactInput,
+    now: i64,
 ) -> Result<ContactRecorded, StoreError> {
     contact::not_in_future(
         "last_contact_on",
@@ -419,7 +421,6 @@ pub async fn record_contact(
         }
     }
 
-    let now = now_ms();
     let until =
         (classification.measure != Measure::None).then(|| format_date(classification.until));
     let mut tx = db.begin_write().await?;
@@ -509,6 +510,7 @@ pub async fn record_contact(
             "policy": classification.policy_key,
             "observation_id": observation_id,
         })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -752,6 +754,7 @@ pub async fn chain_with_names(
     scope: &Scope,
     case_person_id: i64,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Chain, StoreError> {
     let case = crate::registry::get(db, scope, case_person_id).await?;
     if !scope.can_unmask(&case.node_path) {
@@ -765,6 +768,7 @@ pub async fn chain_with_names(
             .node_path(&case.node_path)
             .ip(ip)
             .detail(json!({"fields": ["name"], "person_ids": shown})),
+        now,
     )
     .await?;
     Ok(chain)

@@ -19,7 +19,7 @@
 //!   Every step is audited.
 
 use linli_core::epidemic::policy::{self, Classification, DivisionCode, Temperature};
-use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::registry::{PersonDraft, PersonInput};
 use linli_core::{CoreError, DocumentKind, IdDocument, JurisdictionPath, NodeKind, Phone, Scope};
 use serde::Serialize;
@@ -98,6 +98,7 @@ async fn insert_link<'e, E>(
     exec: E,
     scope: &Scope,
     node: &crate::tree::Node,
+    now: i64,
 ) -> Result<i64, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -110,7 +111,7 @@ where
     .bind(node.path.root_id())
     .bind(node.path.as_str())
     .bind(random_token(TOKEN_LEN / 2))
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(exec)
     .await?;
@@ -129,7 +130,12 @@ async fn link_by_id(db: &Db, id: i64) -> Result<Link, StoreError> {
 /// Opens a declaration link for a node at or below a community that the caller may write
 /// records in. A node has at most one active link (rotate it to get a new address). Audited
 /// (without the token).
-pub async fn create_link(db: &Db, scope: &Scope, node_id: i64) -> Result<Link, StoreError> {
+pub async fn create_link(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    now: i64,
+) -> Result<Link, StoreError> {
     let node = crate::tree::get(db, scope, node_id).await?;
     if !scope.can_write_records(&node.path) {
         return Err(StoreError::Forbidden("您的角色不能管理申报链接".into()));
@@ -155,13 +161,14 @@ pub async fn create_link(db: &Db, scope: &Scope, node_id: i64) -> Result<Link, S
             message: "该辖区已有有效的申报链接；如需更换，请「重新生成」".into(),
         });
     }
-    let id = insert_link(&mut *tx, scope, &node).await?;
+    let id = insert_link(&mut *tx, scope, &node, now).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "declaration_link.create", "declaration_link")
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"node_id": node.id})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -189,15 +196,16 @@ async fn managed_link(db: &Db, scope: &Scope, link_id: i64) -> Result<Link, Stor
 
 /// Revokes a link: its address answers 404 from now on. Declarations already sent stay in the
 /// queue. Audited.
-pub async fn revoke_link(db: &Db, scope: &Scope, link_id: i64) -> Result<(), StoreError> {
+pub async fn revoke_link(db: &Db, scope: &Scope, link_id: i64, now: i64) -> Result<(), StoreError> {
     let link = managed_link(db, scope, link_id).await?;
     let mut tx = db.begin_write().await?;
-    revoke_in(&mut tx, scope, link.id).await?;
+    revoke_in(&mut tx, scope, link.id, now).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "declaration_link.revoke", "declaration_link")
             .entity_id(link.id)
             .node_path(&link.node_path),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -208,11 +216,12 @@ async fn revoke_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     scope: &Scope,
     link_id: i64,
+    now: i64,
 ) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE declaration_link SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .bind(link_id)
     .execute(&mut **tx)
@@ -225,18 +234,24 @@ async fn revoke_in(
 
 /// Replaces a link's address (a printed code was photographed and passed around): the old token
 /// is revoked and a new one issued for the same node, in one transaction. Audited.
-pub async fn rotate_link(db: &Db, scope: &Scope, link_id: i64) -> Result<Link, StoreError> {
+pub async fn rotate_link(
+    db: &Db,
+    scope: &Scope,
+    link_id: i64,
+    now: i64,
+) -> Result<Link, StoreError> {
     let link = managed_link(db, scope, link_id).await?;
     let node = crate::tree::get(db, scope, link.node_id).await?;
     let mut tx = db.begin_write().await?;
-    revoke_in(&mut tx, scope, link.id).await?;
-    let id = insert_link(&mut *tx, scope, &node).await?;
+    revoke_in(&mut tx, scope, link.id, now).await?;
+    let id = insert_link(&mut *tx, scope, &node, now).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "declaration_link.rotate", "declaration_link")
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"replaces": link.id})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -471,6 +486,7 @@ pub async fn submit(
     token: &str,
     input: &DeclarationInput,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Receipt, StoreError> {
     let link = link_for_token(db, token).await?;
     let parsed = parse_input(input).map_err(StoreError::Invalid)?;
@@ -516,7 +532,7 @@ pub async fn submit(
     .bind(serde_json::to_string(&parsed.symptoms).unwrap_or_else(|_| "[]".into()))
     .bind(parsed.temperature.map(|t| i64::from(t.tenths())))
     .bind(preliminary_text)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
@@ -527,6 +543,7 @@ pub async fn submit(
             .node_path(&path)
             .ip(ip)
             .detail(json!({"link_id": link.id, "reference": reference})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -748,6 +765,7 @@ pub async fn confirm(
     scope: &Scope,
     id: i64,
     node_id: Option<i64>,
+    now: i64,
 ) -> Result<Confirmed, StoreError> {
     let row = reviewable(db, scope, id).await?;
     let decl_path =
@@ -815,7 +833,7 @@ pub async fn confirm(
             .map_err(internal)?,
         source: ArrivalSource::SelfDeclared,
     };
-    let recorded = match epidemic::record_arrival(db, scope, input).await {
+    let recorded = match epidemic::record_arrival(db, scope, input, now).await {
         Ok(r) => r,
         Err(e) => {
             // Give the declaration back to the queue; the error says what to fix.
@@ -828,7 +846,6 @@ pub async fn confirm(
             return Err(e);
         }
     };
-    let now = now_ms();
     let purge_on = format_date(today() + time::Duration::days(epidemic::RETENTION_DAYS));
     let mut tx = db.begin_write().await?;
     sqlx::query(
@@ -858,6 +875,7 @@ pub async fn confirm(
                 "person_id": recorded.person_id,
                 "matched": matched,
             })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -871,7 +889,13 @@ pub async fn confirm(
 
 /// Rejects a declaration with a reason (a prank, a duplicate, someone not living here).
 /// Audited.
-pub async fn reject(db: &Db, scope: &Scope, id: i64, reason: &str) -> Result<(), StoreError> {
+pub async fn reject(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(StoreError::invalid("reason", "请填写不予确认的原因"));
@@ -888,7 +912,7 @@ pub async fn reject(db: &Db, scope: &Scope, id: i64, reason: &str) -> Result<(),
         "UPDATE declaration SET status = 'rejected', reviewed_at = $1, reviewed_by = $2, reject_reason = $3, \
          purge_on = $4 WHERE id = $5 AND status = 'pending'",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .bind(reason)
     .bind(&purge_on)
@@ -904,6 +928,7 @@ pub async fn reject(db: &Db, scope: &Scope, id: i64, reason: &str) -> Result<(),
             .entity_id(id)
             .node_path(&path)
             .detail(json!({"reason": reason})),
+        now,
     )
     .await?;
     tx.commit().await?;

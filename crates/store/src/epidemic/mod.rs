@@ -15,7 +15,7 @@ use linli_core::epidemic::policy::{
     self, Classification, DivisionCode, Measure, PolicyVersion, RiskArea, RiskLevel, StagePlan,
     Temperature,
 };
-use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{JurisdictionPath, Scope};
@@ -42,7 +42,7 @@ pub const RETENTION_DAYS: i64 = 30;
 
 /// Stores the shipped presets (published, with their historical dates) that are missing, so a
 /// fresh database classifies every arrival by the rules of its own date. Run after migrating.
-pub async fn ensure_presets(db: &Db) -> Result<(), StoreError> {
+pub async fn ensure_presets(db: &Db, now: i64) -> Result<(), StoreError> {
     for p in policy::presets() {
         let found =
             sqlx::query("SELECT id FROM policy_version WHERE policy_key = $1 AND version = $2")
@@ -53,7 +53,6 @@ pub async fn ensure_presets(db: &Db) -> Result<(), StoreError> {
         if found.is_some() {
             continue;
         }
-        let now = now_ms();
         sqlx::query(
             "INSERT INTO policy_version (policy_key, version, name, effective_from, rules_json, state, \
              created_at, created_by, published_at) VALUES ($1, $2, $3, $4, $5, 'published', $6, 'system', $6)",
@@ -115,7 +114,12 @@ pub(crate) async fn policy_on(
 // ---------------------------------------------------------------------------------------------
 
 /// Declares a risk area (officials and admins). Audited.
-pub async fn add_risk_area(db: &Db, scope: &Scope, area: &RiskArea) -> Result<i64, StoreError> {
+pub async fn add_risk_area(
+    db: &Db,
+    scope: &Scope,
+    area: &RiskArea,
+    now: i64,
+) -> Result<i64, StoreError> {
     if !scope.can_manage_policy() {
         return Err(StoreError::Forbidden(
             "只有街道/区级干部可以发布风险地区".into(),
@@ -131,7 +135,7 @@ pub async fn add_risk_area(db: &Db, scope: &Scope, area: &RiskArea) -> Result<i6
     .bind(area.level().as_str())
     .bind(format_date(area.from()))
     .bind(area.to().map(format_date))
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.actor())
     .fetch_one(&mut *tx)
     .await?;
@@ -146,6 +150,7 @@ pub async fn add_risk_area(db: &Db, scope: &Scope, area: &RiskArea) -> Result<i6
                 "from": format_date(area.from()),
                 "to": area.to().map(format_date),
             })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -310,6 +315,7 @@ pub async fn record_arrival(
     db: &Db,
     scope: &Scope,
     input: ArrivalInput<'_>,
+    now: i64,
 ) -> Result<ArrivalRecorded, StoreError> {
     if input.arrived_on > today() {
         return Err(StoreError::invalid("arrived_on", "抵达日期不能晚于今天"));
@@ -328,7 +334,7 @@ pub async fn record_arrival(
             match find_by_id_number(db, scope, input.id_kind, input.id_number).await? {
                 Some(id) => id,
                 None => {
-                    crate::registry::create(db, scope, placement, input)
+                    crate::registry::create(db, scope, placement, input, now)
                         .await?
                         .0
                         .id
@@ -369,7 +375,6 @@ pub async fn record_arrival(
     let purge_on = format_date(
         classification.until.max(input.arrived_on) + time::Duration::days(RETENTION_DAYS),
     );
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO arrival (person_id, node_id, district_id, node_path, origin_code, arrived_on, purpose, \
@@ -442,7 +447,18 @@ pub async fn record_arrival(
             ),
             None => format!("排查时有症状：{}", input.symptoms.join("、")),
         };
-        Some(raise_alert(&mut tx, "fever", &person, observation_id, Some(id), &detail).await?)
+        Some(
+            raise_alert(
+                &mut tx,
+                "fever",
+                &person,
+                observation_id,
+                Some(id),
+                &detail,
+                now,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -465,6 +481,7 @@ pub async fn record_arrival(
                     Observed::Changed { .. } => "changed",
                 },
             })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -851,6 +868,7 @@ async fn raise_alert(
     observation_id: Option<i64>,
     arrival_id: Option<i64>,
     detail: &str,
+    now: i64,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "INSERT INTO alert (kind, person_id, observation_id, arrival_id, district_id, node_path, raised_at, detail) \
@@ -862,7 +880,7 @@ async fn raise_alert(
     .bind(arrival_id)
     .bind(person.node_path.root_id())
     .bind(person.node_path.as_str())
-    .bind(now_ms())
+    .bind(now)
     .bind(detail)
     .fetch_one(&mut **tx)
     .await?;
@@ -907,11 +925,13 @@ pub async fn add_checkin(
     scope: &Scope,
     observation_id: i64,
     input: &CheckinInput,
+    now: i64,
 ) -> Result<CheckinRecorded, StoreError> {
     let job = CheckinJob {
         scope: scope.clone(),
         observation_id,
         input: input.clone(),
+        now,
     };
     let mut conn = db.pool().acquire().await?;
     checkins::write_batch(db, &mut conn, &[&job])
@@ -1059,6 +1079,7 @@ pub async fn release(
     scope: &Scope,
     ids: &[i64],
     on: time::Date,
+    now: i64,
 ) -> Result<usize, StoreError> {
     if ids.is_empty() {
         return Err(StoreError::invalid(
@@ -1116,6 +1137,7 @@ pub async fn release(
         &mut *tx,
         AuditEntry::by(scope, "observation.release", "observation")
             .detail(json!({"ids": ids, "on": format_date(on)})),
+        now,
     )
     .await?;
     tx.commit().await?;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use linli_core::epidemic::policy::{
     self, ActiveRecord, Change, DivisionCode, PolicyVersion, RiskArea, Temperature,
 };
-use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::{JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -183,7 +183,12 @@ pub async fn next_version(db: &Db, key: &str) -> Result<u32, StoreError> {
 /// and a version reaching back would classify later screenings of earlier days differently
 /// from those made on them. The version number must be above every stored one of its key.
 /// Audited.
-pub async fn publish(db: &Db, scope: &Scope, draft: &PolicyVersion) -> Result<i64, StoreError> {
+pub async fn publish(
+    db: &Db,
+    scope: &Scope,
+    draft: &PolicyVersion,
+    now: i64,
+) -> Result<i64, StoreError> {
     if !scope.can_manage_policy() {
         return Err(StoreError::Forbidden(
             "只有干部和管理员可以发布防控政策".into(),
@@ -210,7 +215,6 @@ pub async fn publish(db: &Db, scope: &Scope, draft: &PolicyVersion) -> Result<i6
         });
     }
     let rules = serde_json::to_string(draft).map_err(|e| StoreError::Internal(e.to_string()))?;
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO policy_version (policy_key, version, name, effective_from, rules_json, state, \
@@ -245,6 +249,7 @@ pub async fn publish(db: &Db, scope: &Scope, draft: &PolicyVersion) -> Result<i6
                 "effective_from": format_date(draft.effective_from()),
                 "rules": draft.rules().len(),
             })),
+        now,
     )
     .await?;
     tx.commit().await?;

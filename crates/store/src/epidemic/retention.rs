@@ -3,7 +3,7 @@
 //! themselves stay, so the dashboard and reports still count them. Idempotent: an anonymised
 //! row is never touched again.
 
-use linli_core::kernel::clock::{format_date, now_ms};
+use linli_core::kernel::clock::format_date;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -49,6 +49,7 @@ pub async fn anonymise_due(
     db: &Db,
     today: time::Date,
     retention_days: i64,
+    now: i64,
 ) -> Result<RetentionRun, StoreError> {
     if retention_days < 0 {
         return Err(StoreError::invalid("retention_days", "保留天数不能为负数"));
@@ -92,7 +93,6 @@ pub async fn anonymise_due(
     .await?;
 
     let today = format_date(today);
-    let now = now_ms();
     // Only released observations: an open one is still being followed, whatever its date.
     let observations = sqlx::query(
         "UPDATE observation SET person_id = NULL, place = CASE WHEN place IS NULL THEN NULL ELSE $3 END, \
@@ -191,6 +191,7 @@ pub async fn anonymise_due(
                 "declarations": run.declarations,
                 "scans": run.scans,
             })),
+            now,
         )
         .await?;
     }

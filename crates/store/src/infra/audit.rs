@@ -1,7 +1,6 @@
 //! The audit log: append-only (the database itself refuses updates and deletes), one row per
 //! login, failed login, user or node change — and, as later areas arrive, per unmask and export.
 
-use linli_core::kernel::clock::now_ms;
 use linli_core::{JurisdictionPath, Scope};
 use serde::Serialize;
 use sqlx::Row;
@@ -63,13 +62,14 @@ impl AuditEntry {
     }
 }
 
-/// Writes one entry, inside the caller's transaction when given one, so a change and its audit
-/// entry commit or fail together.
-pub async fn record<'e, E>(exec: E, entry: AuditEntry) -> Result<(), StoreError>
+/// Writes one entry at `now` (the time of the change it records, which the caller was given),
+/// inside the caller's transaction when given one, so a change and its audit entry commit or
+/// fail together.
+pub async fn record<'e, E>(exec: E, entry: AuditEntry, now: i64) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let (sql, params) = entry.insert();
+    let (sql, params) = entry.insert(now);
     params.bind_owned(sqlx::query(sql)).execute(exec).await?;
     Ok(())
 }
@@ -77,9 +77,9 @@ where
 impl AuditEntry {
     /// The statement that writes the entry, and its values (also run on connections outside
     /// sqlx's `Any`: the PostgreSQL roster import's).
-    pub(crate) fn insert(self) -> (&'static str, Params) {
+    pub(crate) fn insert(self, now: i64) -> (&'static str, Params) {
         let mut params = Params::new();
-        params.int(now_ms());
+        params.int(now);
         params.opt_int(self.actor_id);
         params.text(self.actor);
         params.text(self.action);

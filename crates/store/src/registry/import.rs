@@ -11,7 +11,7 @@
 use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 
-use linli_core::kernel::clock::{format_date, now_ms};
+use linli_core::kernel::clock::format_date;
 use linli_core::registry::{DwellingAddress, Relation};
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
@@ -217,15 +217,19 @@ impl<'a> PersonImport<'a> {
     /// skipped, updated or fail the import, per the `OnDuplicate` given to `begin`. Returns
     /// (row, new person id) of the rows stored — until [`PersonImport::commit`], in a
     /// transaction that may still be rolled back.
-    pub async fn add(&mut self, rows: Vec<ImportRow>) -> Result<Vec<(usize, i64)>, StoreError> {
-        let fresh = self.sort_out_duplicates(rows).await?;
+    pub async fn add(
+        &mut self,
+        rows: Vec<ImportRow>,
+        now: i64,
+    ) -> Result<Vec<(usize, i64)>, StoreError> {
+        let fresh = self.sort_out_duplicates(rows, now).await?;
         // On PostgreSQL's own connection the persons' ids are drawn first, so the households
         // their 户主 rows found are written with their head (no UPDATE afterwards).
         let drawn = match &mut self.link {
             Link::Pg(conn) => Some(draw_person_ids(conn, fresh.len()).await?),
             Link::Pooled(_) => None,
         };
-        let placed = self.place(&fresh, drawn.as_deref()).await?;
+        let placed = self.place(&fresh, drawn.as_deref(), now).await?;
         // Households still to be given their head (where it was not known when they were
         // founded): (row in the chunk, household).
         let heads: Vec<(usize, Option<i64>)> = match drawn {
@@ -260,10 +264,12 @@ impl<'a> PersonImport<'a> {
             .collect();
         let ids = match (&mut self.link, drawn) {
             (Link::Pg(conn), Some(ids)) => {
-                copy_persons(self.db, conn, self.scope, &bulk, &ids).await?;
+                copy_persons(self.db, conn, self.scope, &bulk, &ids, now).await?;
                 ids
             }
-            (Link::Pooled(conn), None) => insert_persons(self.db, conn, self.scope, &bulk).await?,
+            (Link::Pooled(conn), None) => {
+                insert_persons(self.db, conn, self.scope, &bulk, now).await?
+            }
             _ => return Err(StoreError::Internal("roster import: ids not drawn".into())),
         };
         drop(bulk);
@@ -271,7 +277,7 @@ impl<'a> PersonImport<'a> {
             .into_iter()
             .filter_map(|(k, h)| Some((h?, *ids.get(k)?)))
             .collect();
-        self.set_heads(&heads).await?;
+        self.set_heads(&heads, now).await?;
         self.outcome.stored_count += ids.len();
         Ok(numbers.into_iter().zip(ids).collect())
     }
@@ -281,6 +287,7 @@ impl<'a> PersonImport<'a> {
         mut self,
         source: &str,
         counts: serde_json::Value,
+        now: i64,
     ) -> Result<ImportOutcome, StoreError> {
         self.check_references().await?;
         let (sql, params) = AuditEntry::by(self.scope, "person.import", "node")
@@ -295,7 +302,7 @@ impl<'a> PersonImport<'a> {
                 "dwellings_created": self.outcome.dwellings_created,
                 "households_created": self.outcome.households_created,
             }))
-            .insert();
+            .insert(now);
         self.link.execute(sql, params).await?;
         self.link.execute("COMMIT", Params::new()).await?;
         Ok(self.outcome)
@@ -344,6 +351,7 @@ impl<'a> PersonImport<'a> {
     async fn sort_out_duplicates(
         &mut self,
         rows: Vec<ImportRow>,
+        now: i64,
     ) -> Result<Vec<ImportRow>, StoreError> {
         let keys = self.db.keys()?;
         let hashes: Vec<Option<String>> = rows
@@ -403,7 +411,7 @@ impl<'a> PersonImport<'a> {
                             "roster import: updates need the pooled connection".into(),
                         ));
                     };
-                    update_in(self.db, conn, self.scope, id, &patch)
+                    update_in(self.db, conn, self.scope, id, &patch, now)
                         .await
                         .map_err(|e| in_row(r.row, e))?;
                     self.outcome.updated.push((r.row, id));
@@ -421,6 +429,7 @@ impl<'a> PersonImport<'a> {
         &mut self,
         rows: &[ImportRow],
         person_ids: Option<&[i64]>,
+        now: i64,
     ) -> Result<Vec<(Option<i64>, Option<i64>)>, StoreError> {
         if self.dwellings.len() >= self.places {
             self.dwellings = HashMap::new();
@@ -438,7 +447,7 @@ impl<'a> PersonImport<'a> {
                 }
             }
         }
-        self.find_or_create_dwellings(&missing).await?;
+        self.find_or_create_dwellings(&missing, now).await?;
 
         // Dwellings met for the first time by a member (not a head) may have one stored
         // household to join: look them up together.
@@ -497,7 +506,7 @@ impl<'a> PersonImport<'a> {
             pending.insert(d, h);
             refs.push(Some((d, h)));
         }
-        let new_ids = self.found_households(&founded).await?;
+        let new_ids = self.found_households(&founded, now).await?;
         let resolve = |h: HouseholdRef| match h {
             HouseholdRef::Stored(id) => id,
             HouseholdRef::New(k) => new_ids[k],
@@ -520,6 +529,7 @@ impl<'a> PersonImport<'a> {
     async fn find_or_create_dwellings(
         &mut self,
         addresses: &[&DwellingAddress],
+        now: i64,
     ) -> Result<(), StoreError> {
         let backend = self.db.backend();
         for chunk in addresses.chunks(CHUNK) {
@@ -545,7 +555,6 @@ impl<'a> PersonImport<'a> {
             if new.is_empty() {
                 continue;
             }
-            let now = now_ms();
             let mut params = Params::for_bulk(backend);
             let values: Vec<String> = new
                 .iter()
@@ -595,7 +604,15 @@ impl<'a> PersonImport<'a> {
                 .iter()
                 .map(|(id, label)| (*id, self.node.path.as_str(), label.as_str()))
                 .collect();
-            log_created(&mut self.link, self.db, self.scope, "dwelling", &logged).await?;
+            log_created(
+                &mut self.link,
+                self.db,
+                self.scope,
+                "dwelling",
+                &logged,
+                now,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -632,10 +649,10 @@ impl<'a> PersonImport<'a> {
     async fn found_households(
         &mut self,
         founded: &[(i64, Option<i64>)],
+        now: i64,
     ) -> Result<Vec<i64>, StoreError> {
         let mut ids = Vec::with_capacity(founded.len());
         for chunk in founded.chunks(CHUNK) {
-            let now = now_ms();
             let mut params = Params::for_bulk(self.db.backend());
             let values: Vec<String> = chunk
                 .iter()
@@ -670,7 +687,15 @@ impl<'a> PersonImport<'a> {
                 .iter()
                 .map(|id| (*id, self.node.path.as_str(), "family"))
                 .collect();
-            log_created(&mut self.link, self.db, self.scope, "household", &logged).await?;
+            log_created(
+                &mut self.link,
+                self.db,
+                self.scope,
+                "household",
+                &logged,
+                now,
+            )
+            .await?;
             ids.extend(created);
         }
         self.outcome.households_created += ids.len();
@@ -678,14 +703,14 @@ impl<'a> PersonImport<'a> {
     }
 
     /// `household.head_person_id` for households founded by a 户主 row: one statement per 500.
-    async fn set_heads(&mut self, heads: &[(i64, i64)]) -> Result<(), StoreError> {
+    async fn set_heads(&mut self, heads: &[(i64, i64)], now: i64) -> Result<(), StoreError> {
         for chunk in heads.chunks(CHUNK) {
             let mut params = Params::for_bulk(self.db.backend());
             let cases: Vec<String> = chunk
                 .iter()
                 .map(|(h, p)| format!("WHEN {} THEN {}", params.int(*h), params.int(*p)))
                 .collect();
-            let now = params.int(now_ms());
+            let now = params.int(now);
             let list: Vec<String> = chunk.iter().map(|(h, _)| params.int(*h)).collect();
             let sql = format!(
                 "UPDATE household SET head_person_id = CASE id {} END, updated_at = {now} WHERE id IN ({})",
@@ -771,10 +796,11 @@ async fn log_created(
     scope: &Scope,
     entity: &str,
     rows: &[(i64, &str, &str)],
+    now: i64,
 ) -> Result<(), StoreError> {
     match link {
-        Link::Pooled(conn) => log_created_many(db, conn, scope, entity, rows).await,
-        Link::Pg(conn) => copy_created(conn, scope, entity, rows).await,
+        Link::Pooled(conn) => log_created_many(db, conn, scope, entity, rows, now).await,
+        Link::Pg(conn) => copy_created(conn, scope, entity, rows, now).await,
     }
 }
 
@@ -822,10 +848,13 @@ pub async fn import_persons(
     source: &str,
     rows: Vec<ImportRow>,
     on_duplicate: OnDuplicate,
+    now: i64,
 ) -> Result<ImportOutcome, StoreError> {
     let count = rows.len();
     let mut job = PersonImport::begin(db, scope, node_id, on_duplicate).await?;
-    let stored = job.add(rows).await?;
-    let outcome = job.commit(source, json!({ "to_store": count })).await?;
+    let stored = job.add(rows, now).await?;
+    let outcome = job
+        .commit(source, json!({ "to_store": count }), now)
+        .await?;
     Ok(ImportOutcome { stored, ..outcome })
 }

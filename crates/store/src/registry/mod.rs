@@ -3,7 +3,7 @@
 
 pub(crate) mod import;
 
-use linli_core::kernel::clock::{format_date, now_ms, today};
+use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{
     state_change, Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
@@ -283,12 +283,13 @@ pub(crate) async fn log_change(
     field: &str,
     old: Option<&str>,
     new: Option<&str>,
+    now: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO change_log (at, actor_id, actor, entity, entity_id, node_path, field, old_value, new_value) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(scope.user_id())
     .bind(scope.actor())
     .bind(entity)
@@ -382,6 +383,7 @@ pub(crate) async fn found_household(
     node: &crate::tree::Node,
     dwelling_id: i64,
     kind: &str,
+    now: i64,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
@@ -391,7 +393,7 @@ pub(crate) async fn found_household(
     .bind(node.path.root_id())
     .bind(node.path.as_str())
     .bind(kind)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
@@ -402,6 +404,7 @@ pub(crate) async fn found_household(
         "created",
         None,
         Some(kind),
+        now,
     )
     .await?;
     Ok(id)
@@ -413,6 +416,7 @@ async fn dwelling_at(
     scope: &Scope,
     node: &crate::tree::Node,
     address: &DwellingAddress,
+    now: i64,
 ) -> Result<(i64, bool), StoreError> {
     let key = address.key();
     let found = sqlx::query("SELECT id FROM dwelling WHERE node_id = $1 AND address_key = $2")
@@ -423,7 +427,6 @@ async fn dwelling_at(
     if let Some(r) = found {
         return Ok((r.try_get(0)?, false));
     }
-    let now = now_ms();
     let row = sqlx::query(
         "INSERT INTO dwelling (node_id, district_id, node_path, building, unit, room, address_key, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
@@ -446,6 +449,7 @@ async fn dwelling_at(
         "created",
         None,
         Some(&address.to_string()),
+        now,
     )
     .await?;
     Ok((id, true))
@@ -476,6 +480,7 @@ pub async fn create(
     scope: &Scope,
     placement: &Placement,
     input: &PersonInput<'_>,
+    now: i64,
 ) -> Result<(Person, Vec<FieldWarning>), StoreError> {
     let keys = db.keys()?;
     let (draft, warnings) = PersonDraft::parse(input, today()).map_err(StoreError::Invalid)?;
@@ -506,7 +511,7 @@ pub async fn create(
     let mut tx = db.begin_write().await?;
     let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
     let dwelling_id = match &draft.address {
-        Some(a) => Some(dwelling_at(&mut tx, scope, &node, a).await?.0),
+        Some(a) => Some(dwelling_at(&mut tx, scope, &node, a, now).await?.0),
         None => None,
     };
     // Household: the one asked for, else the dwelling's only one, else a new one.
@@ -534,14 +539,13 @@ pub async fn create(
                     } else {
                         "family"
                     };
-                    let hid = found_household(&mut tx, scope, &node, d, kind).await?;
+                    let hid = found_household(&mut tx, scope, &node, d, kind, now).await?;
                     Some(hid)
                 }
             }
         }
         (None, None) => None,
     };
-    let now = now_ms();
     let person = BulkPerson {
         node: &node,
         draft,
@@ -585,6 +589,7 @@ pub async fn create(
         "created",
         None,
         Some(draft.name.as_str()),
+        now,
     )
     .await?;
     audit::record(
@@ -593,6 +598,7 @@ pub async fn create(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"warnings": warnings.len()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -605,6 +611,7 @@ pub async fn unmask(
     scope: &Scope,
     id: i64,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Unmasked, StoreError> {
     let keys = db.keys()?;
     let row = sqlx::query("SELECT node_path, id_cipher, phone_cipher FROM person WHERE id = $1")
@@ -632,6 +639,7 @@ pub async fn unmask(
             .node_path(&path)
             .ip(ip)
             .detail(json!({"fields": ["id_number", "phone"]})),
+        now,
     )
     .await?;
     Ok(out)
@@ -644,9 +652,10 @@ pub async fn update(
     scope: &Scope,
     id: i64,
     patch: &PersonPatch,
+    now: i64,
 ) -> Result<(Person, Vec<FieldWarning>), StoreError> {
     let mut tx = db.begin_write().await?;
-    let warnings = update_in(db, &mut tx, scope, id, patch).await?;
+    let warnings = update_in(db, &mut tx, scope, id, patch, now).await?;
     tx.commit().await?;
     Ok((get(db, scope, id).await?, warnings))
 }
@@ -659,6 +668,7 @@ pub(crate) async fn update_in(
     scope: &Scope,
     id: i64,
     patch: &PersonPatch,
+    now: i64,
 ) -> Result<Vec<FieldWarning>, StoreError> {
     let keys = db.keys()?;
     let current = get(db, scope, id).await?;
@@ -708,9 +718,10 @@ pub(crate) async fn update_in(
         &state,
         &warnings,
         (&id_clear, &phone_clear),
+        now,
     )
     .await?;
-    let changed = log_update(tx, scope, &current, &draft, &state).await?;
+    let changed = log_update(tx, scope, &current, &draft, &state, now).await?;
     if !changed.is_empty() {
         audit::record(
             &mut *tx,
@@ -718,6 +729,7 @@ pub(crate) async fn update_in(
                 .entity_id(id)
                 .node_path(&current.node_path)
                 .detail(json!({"fields": changed})),
+            now,
         )
         .await?;
     }
@@ -788,6 +800,7 @@ impl Edited {
 
 /// Writes an edited person: the row, the ID and phone numbers where they changed (an unchanged
 /// one keeps its stored cipher), and the tags.
+#[allow(clippy::too_many_arguments)]
 async fn write_update(
     tx: &mut sqlx::AnyConnection,
     keys: &Keyring,
@@ -796,6 +809,7 @@ async fn write_update(
     state: &StateChange,
     warnings: &[FieldWarning],
     (id_clear, phone_clear): (&Option<String>, &Option<String>),
+    now: i64,
 ) -> Result<(), StoreError> {
     let tag_ids = tag_ids(tx, &draft.tags).await?;
     let (name_pinyin, name_initials) = draft.name.pinyin();
@@ -818,7 +832,7 @@ async fn write_update(
     .bind(state.moved_to.clone())
     .bind(state.deceased_on.clone())
     .bind(serde_json::to_string(warnings).unwrap_or_else(|_| "[]".into()))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .execute(&mut *tx)
     .await?;
@@ -884,6 +898,7 @@ async fn log_update(
     current: &Person,
     draft: &PersonDraft,
     state: &StateChange,
+    now: i64,
 ) -> Result<Vec<&'static str>, StoreError> {
     let label = |l: &str| Some(l.to_owned());
     let diffs: [(&'static str, Option<String>, Option<String>); 14] = [
@@ -965,6 +980,7 @@ async fn log_update(
                 field,
                 old.as_deref(),
                 new.as_deref(),
+                now,
             )
             .await?;
             changed.push(field);
@@ -1155,7 +1171,7 @@ pub async fn tags(db: &Db) -> Result<Vec<String>, StoreError> {
 }
 
 /// Adds a tag to the list (admins only). Audited.
-pub async fn add_tag(db: &Db, scope: &Scope, name: &str) -> Result<(), StoreError> {
+pub async fn add_tag(db: &Db, scope: &Scope, name: &str, now: i64) -> Result<(), StoreError> {
     if !scope.is_admin() {
         return Err(StoreError::Forbidden(
             "只有管理员可以修改重点人群标签列表".into(),
@@ -1165,13 +1181,14 @@ pub async fn add_tag(db: &Db, scope: &Scope, name: &str) -> Result<(), StoreErro
     let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO tag (name, created_at) VALUES ($1, $2)")
         .bind(&name)
-        .bind(now_ms())
+        .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(conflict_on("tags", "该标签已存在"))?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "tag.create", "tag").detail(json!({"name": name})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1235,12 +1252,14 @@ pub async fn bulk_insert(
     db: &Db,
     scope: &Scope,
     persons: &[BulkPerson<'_>],
+    now: i64,
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
-    let ids = insert_persons(db, &mut tx, scope, persons).await?;
+    let ids = insert_persons(db, &mut tx, scope, persons, now).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "person.bulk_create", "person").detail(json!({"count": ids.len()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1254,6 +1273,7 @@ pub(crate) async fn insert_persons(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     persons: &[BulkPerson<'_>],
+    now: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let keys = db.keys()?;
     for p in persons {
@@ -1269,7 +1289,6 @@ pub(crate) async fn insert_persons(
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect::<Result<_, StoreError>>()?;
-    let now = now_ms();
     let mut ids = Vec::with_capacity(persons.len());
     // While one statement runs on the database (SQLite: sqlx's worker thread; PostgreSQL: the
     // server), the next one is built here — encryption, hashes and pinyin are most of this
@@ -1309,7 +1328,7 @@ pub(crate) async fn insert_persons(
             }
             ids.push(id);
         }
-        log_created_many(db, tx, scope, "person", &created_rows).await?;
+        log_created_many(db, tx, scope, "person", &created_rows, now).await?;
         if !tag_rows.is_empty() {
             let sql = format!(
                 "{} INTO person_tag (person_id, tag_id) VALUES {}",
@@ -1332,8 +1351,8 @@ pub(crate) async fn log_created_many(
     scope: &Scope,
     entity: &str,
     rows: &[(i64, &str, &str)],
+    now: i64,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
     for chunk in rows.chunks(BULK_ROWS) {
         let mut params = Params::for_bulk(db.backend());
         let values: Vec<String> = chunk
@@ -1506,6 +1525,7 @@ pub(crate) async fn copy_persons(
     scope: &Scope,
     persons: &[BulkPerson<'_>],
     ids: &[i64],
+    now: i64,
 ) -> Result<(), StoreError> {
     let keys = db.keys()?;
     for p in persons {
@@ -1536,7 +1556,6 @@ pub(crate) async fn copy_persons(
     if ids.len() != persons.len() {
         return Err(StoreError::Internal("person ids: one per person".into()));
     }
-    let now = now_ms();
     let duplicate = conflict_on("id_number", "该证件号码已登记");
     let mut copy = conn
         .copy_in_raw(&format!("COPY person (id, {PERSON_COLUMNS}) FROM STDIN"))
@@ -1566,7 +1585,7 @@ pub(crate) async fn copy_persons(
         .zip(persons)
         .map(|(id, p)| (*id, p.node.path.as_str(), p.draft.name.as_str()))
         .collect();
-    copy_created(conn, scope, "person", &logged).await?;
+    copy_created(conn, scope, "person", &logged, now).await?;
     if !tag_rows.is_empty() {
         let mut copy = conn
             .copy_in_raw("COPY person_tag (person_id, tag_id) FROM STDIN")
@@ -1590,11 +1609,11 @@ pub(crate) async fn copy_created(
     scope: &Scope,
     entity: &str,
     rows: &[(i64, &str, &str)],
+    now: i64,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let now = now_ms();
     let mut copy = conn
         .copy_in_raw(&format!(
             "COPY change_log ({CHANGE_LOG_COLUMNS}) FROM STDIN"
@@ -1637,6 +1656,7 @@ pub async fn export(
     node_id: i64,
     unmask: bool,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Vec<ExportRow>, StoreError> {
     let keys = db.keys()?;
     let node = crate::tree::get(db, scope, node_id).await?;
@@ -1709,6 +1729,7 @@ pub async fn export(
             .node_path(&node.path)
             .ip(ip)
             .detail(json!({"persons": out.len() - 1, "unmasked": unmask})),
+        now,
     )
     .await?;
     Ok(out)

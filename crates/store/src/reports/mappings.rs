@@ -5,7 +5,7 @@
 //! values) with every row put through [`Mapping::apply`]: nothing is counted or typed twice, so
 //! its numbers are the source report's numbers by construction.
 
-use linli_core::kernel::clock::{format_date, now_ms};
+use linli_core::kernel::clock::format_date;
 use linli_core::reports::mapping::Mapping;
 use linli_core::reports::ManualValue;
 use linli_core::{CoreError, Scope};
@@ -95,6 +95,7 @@ pub async fn publish_mapping(
     scope: &Scope,
     mapping: &Mapping,
     effective_from: time::Date,
+    now: i64,
 ) -> Result<StoredMapping, StoreError> {
     if !scope.is_admin() {
         return Err(StoreError::Forbidden("只有管理员可以修改报表表样".into()));
@@ -121,7 +122,6 @@ pub async fn publish_mapping(
         return Err(StoreError::Invalid(errors));
     }
     let json = serde_json::to_string(&m).map_err(internal)?;
-    let now = now_ms();
     let row = sqlx::query(
         "INSERT INTO report_mapping (mapping_key, version, name, source_key, effective_from, definition_json, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -145,6 +145,7 @@ pub async fn publish_mapping(
                 json!({"key": m.key, "version": m.version, "source": m.source,
                 "effective_from": format_date(effective_from)}),
             ),
+        now,
     )
     .await?;
     tx.commit().await?;

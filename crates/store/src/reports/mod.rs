@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use linli_core::kernel::clock::{self, day_bounds, format_date, now_ms};
+use linli_core::kernel::clock::{self, day_bounds, format_date};
 use linli_core::reports::{
     Aggregate, ManualKind, ManualValue, ManualValues, NodeRole, Status, Template, Timeliness,
 };
@@ -254,6 +254,7 @@ pub async fn publish_template(
     scope: &Scope,
     template: &Template,
     effective_from: time::Date,
+    now: i64,
 ) -> Result<StoredTemplate, StoreError> {
     if !scope.is_admin() {
         return Err(StoreError::Forbidden("只有管理员可以修改报表模板".into()));
@@ -270,7 +271,6 @@ pub async fn publish_template(
         return Err(StoreError::Invalid(errors));
     }
     let json = serde_json::to_string(&t).map_err(internal)?;
-    let now = now_ms();
     let row = sqlx::query(
         "INSERT INTO report_template (template_key, version, name, level, effective_from, definition_json, created_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -290,8 +290,7 @@ pub async fn publish_template(
         &mut *tx,
         AuditEntry::by(scope, "report_template.publish", "report_template")
             .entity_id(id)
-            .detail(json!({"key": t.key, "version": t.version, "effective_from": format_date(effective_from)})),
-    )
+            .detail(json!({"key": t.key, "version": t.version, "effective_from": format_date(effective_from)})), now)
     .await?;
     tx.commit().await?;
     Ok(StoredTemplate {
@@ -1244,6 +1243,7 @@ pub async fn submit(
     node_id: i64,
     date: time::Date,
     input: &SubmitInput,
+    now: i64,
 ) -> Result<Report, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
     let stored = template_on(db, key, date).await?;
@@ -1341,7 +1341,6 @@ pub async fn submit(
             snapshot.insert(ind.key.clone(), v);
         }
     }
-    let now = now_ms();
     let manual_json = serde_json::to_string(&manual).map_err(internal)?;
     let values_json = serde_json::to_string(&snapshot).map_err(internal)?;
     let mut tx = db.begin_write().await?;
@@ -1379,8 +1378,7 @@ pub async fn submit(
         AuditEntry::by(scope, "report.submit", "report_submission")
             .entity_id(id)
             .node_path(&node.path)
-            .detail(json!({"template": t.key, "version": t.version, "date": day, "zero": input.zero, "manual": manual})),
-    )
+            .detail(json!({"template": t.key, "version": t.version, "date": day, "zero": input.zero, "manual": manual})), now)
     .await?;
     tx.commit().await?;
     build(db, scope, stored, node, date).await
@@ -1395,6 +1393,7 @@ pub async fn approve(
     key: &str,
     node_id: i64,
     date: time::Date,
+    now: i64,
 ) -> Result<Report, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
     let stored = template_on(db, key, date).await?;
@@ -1421,7 +1420,7 @@ pub async fn approve(
          WHERE template_key = $4 AND node_id = $5 AND report_on = $6 AND status = 'submitted' RETURNING id",
     )
     .bind(scope.actor())
-    .bind(now_ms())
+    .bind(now)
     .bind(&values_json)
     .bind(&t.key)
     .bind(node.id)
@@ -1441,6 +1440,7 @@ pub async fn approve(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"template": t.key, "date": day})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1617,6 +1617,7 @@ pub async fn remind(
     key: &str,
     node_id: i64,
     date: time::Date,
+    now: i64,
 ) -> Result<Reminder, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
     let stored = template_on(db, key, date).await?;
@@ -1641,7 +1642,6 @@ pub async fn remind(
             format!("「{}」已报送，无需提醒", node.name),
         ));
     }
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO report_reminder (template_key, node_id, report_on, created_at, created_by) \
@@ -1661,6 +1661,7 @@ pub async fn remind(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"template": t.key, "date": day, "node": node.name})),
+        now,
     )
     .await?;
     tx.commit().await?;

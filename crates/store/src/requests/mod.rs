@@ -173,8 +173,7 @@ pub async fn save_category(
         AuditEntry::by(scope, "request_category.save", "request_category")
             .entity_id(id)
             .detail(json!({"code": rule.code, "respond_hours": rule.respond_hours,
-                "resolve_days": rule.resolve_days, "escalation": rule.escalation.as_str(), "active": active})),
-    )
+                "resolve_days": rule.resolve_days, "escalation": rule.escalation.as_str(), "active": active})), now)
     .await?;
     let row = sqlx::query(&format!(
         "SELECT {CATEGORY_COLUMNS} FROM request_category WHERE id = $1"
@@ -260,6 +259,7 @@ pub async fn create_department(
         AuditEntry::by(scope, "department.create", "department")
             .entity_id(id)
             .detail(json!({"name": name})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -606,6 +606,7 @@ async fn insert(
             entry.entity_id(id).node_path(&node.path).detail(
                 json!({"channel": intake.channel.as_str(), "tracking_number": tracking.as_str()}),
             ),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -697,6 +698,7 @@ pub async fn attach_photo(
             .entity_id(id)
             .node_path(&r.node_path)
             .detail(json!({"content_type": content_type, "size": bytes.len()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -887,6 +889,7 @@ pub async fn unmask_phone(
     scope: &Scope,
     id: i64,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Option<String>, StoreError> {
     let req = get(db, scope, id).await?;
     if !scope.can_unmask(&req.node_path) {
@@ -904,6 +907,7 @@ pub async fn unmask_phone(
             .entity_id(id)
             .node_path(&req.node_path)
             .ip(ip),
+        now,
     )
     .await?;
     Ok(clear)
@@ -1177,6 +1181,7 @@ async fn record_step(
         .entity_id(req.id)
         .node_path(&req.node_path)
         .detail(detail),
+        now,
     )
     .await?;
     Ok(())
@@ -1396,6 +1401,7 @@ pub async fn blow_whistle(
             .entity_id(request_id)
             .node_path(&req.node_path)
             .detail(json!({"department_ids": department_ids})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1464,6 +1470,7 @@ pub async fn acknowledge_whistle(
             .entity_id(request_id)
             .node_path(&req.node_path)
             .detail(json!({"whistle_id": whistle_id})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1834,6 +1841,7 @@ pub async fn create_api_key(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": name, "node_id": node.id})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1920,6 +1928,7 @@ pub async fn revoke_api_key(db: &Db, scope: &Scope, id: i64, now: i64) -> Result
         AuditEntry::by(scope, "api_key.revoke", "api_key")
             .entity_id(id)
             .detail(json!({"name": name})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -2054,6 +2063,7 @@ pub async fn open311_list(
         AuditEntry::by_name(None, &key.actor(), "request.api_read", "request")
             .node_path(&key.node_path)
             .detail(json!({"count": out.len()})),
+        now,
     )
     .await?;
     Ok(out)

@@ -122,6 +122,7 @@ pub async fn create_item(
         AuditEntry::by(scope, "supply_item.create", "supply_item")
             .entity_id(id)
             .detail(json!({"name": draft.name, "unit": draft.unit})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -235,6 +236,7 @@ pub async fn create_site(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": draft.name, "kind": draft.kind.as_str(), "node_id": node.id})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -495,6 +497,7 @@ pub async fn record(
             "site_id": site.id, "item_id": item.id, "delta": movement.delta(),
             "reason": reason, "balance_after": balance,
         })),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -797,6 +800,7 @@ async fn send_in(
             .entity_id(id)
             .node_path(&from.node_path)
             .detail(detail),
+        now,
     )
     .await?;
     Ok(Transfer {
@@ -1028,6 +1032,7 @@ async fn finish_transfer(
         .entity_id(t.id)
         .node_path(&site.node_path)
         .detail(json!({"site_id": site.id, "item_id": t.item_id, "quantity": t.quantity})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1322,6 +1327,7 @@ pub async fn set_threshold(
             .entity_id(site.id)
             .node_path(&site.node_path)
             .detail(json!({"item_id": item.id, "minimum": minimum})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1558,6 +1564,7 @@ pub async fn create_request(
             .entity_id(id)
             .node_path(&site.node_path)
             .detail(json!({"site_id": site.id, "lines": lines.len()})),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1624,6 +1631,7 @@ pub async fn submit_request(
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "supply_request.submit", "supply_request").entity_id(r.id),
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -1686,6 +1694,7 @@ pub async fn approve_request(
         AuditEntry::by(scope, "supply_request.approve", "supply_request")
             .entity_id(r.id)
             .detail(json!({"state": outcome.as_str(), "approved": decided})),
+        now,
     )
     .await?;
     tx.commit().await?;

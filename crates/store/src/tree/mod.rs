@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use linli_core::kernel::clock::{self, format_date, now_ms};
+use linli_core::kernel::clock::{self, format_date};
 use linli_core::tree::check_household_estimate;
 use linli_core::{CoreError, JurisdictionPath, NewNode, NodeCode, NodeKind, NodeName, Scope};
 use serde::Serialize;
@@ -372,7 +372,7 @@ fn check_placement(
 
 /// Creates a node. Admins may create roots and nodes anywhere; staff only inside their
 /// jurisdiction. Audited.
-pub async fn create(db: &Db, scope: &Scope, new: NewNode) -> Result<Node, StoreError> {
+pub async fn create(db: &Db, scope: &Scope, new: NewNode, now: i64) -> Result<Node, StoreError> {
     let mut tx = db.begin_write().await?;
     let (parent_chain, parent_path) = match new.parent_id {
         Some(pid) => {
@@ -401,7 +401,6 @@ pub async fn create(db: &Db, scope: &Scope, new: NewNode) -> Result<Node, StoreE
     if let Some(code) = &new.code {
         code.check_extends(new.kind, nearest_division_code(&parent_chain).as_ref())?;
     }
-    let now = now_ms();
     let depth = parent_path.as_ref().map_or(0, |p| p.depth() + 1);
     // The path needs the id; insert with a unique placeholder path, then set it.
     let placeholder = format!("pending:{now}:{}", crate::infra::secret::random_token(8));
@@ -442,6 +441,7 @@ pub async fn create(db: &Db, scope: &Scope, new: NewNode) -> Result<Node, StoreE
                 "code": new.code.as_ref().map(NodeCode::as_str),
                 "parent_id": new.parent_id,
             })),
+        now,
     )
     .await?;
     let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -455,6 +455,7 @@ pub async fn update(
     scope: &Scope,
     id: i64,
     patch: NodePatch<'_>,
+    now: i64,
 ) -> Result<Node, StoreError> {
     let mut tx = db.begin_write().await?;
     let node = match load(&mut *tx, id).await? {
@@ -510,7 +511,7 @@ pub async fn update(
         .bind(&new_name)
         .bind(new_code.clone())
         .bind(new_estimate)
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -534,6 +535,7 @@ pub async fn update(
             .entity_id(id)
             .node_path(&node.path)
             .detail(serde_json::Value::Object(changes)),
+        now,
     )
     .await?;
     let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -549,6 +551,7 @@ pub async fn move_subtree(
     scope: &Scope,
     id: i64,
     new_parent_id: i64,
+    now: i64,
 ) -> Result<Node, StoreError> {
     let mut tx = db.begin_write().await?;
     let node = match load(&mut *tx, id).await? {
@@ -616,7 +619,7 @@ pub async fn move_subtree(
     .bind(new_path.as_str())
     .bind(old_len + 1)
     .bind(delta)
-    .bind(now_ms())
+    .bind(now)
     .bind(&lo)
     .bind(&hi)
     .execute(&mut *tx)
@@ -650,8 +653,7 @@ pub async fn move_subtree(
         AuditEntry::by(scope, "node.move", "node")
             .entity_id(node.id)
             .node_path(&new_path)
-            .detail(json!({"from": node.path.as_str(), "to": new_path.as_str(), "new_parent_id": parent.id})),
-    )
+            .detail(json!({"from": node.path.as_str(), "to": new_path.as_str(), "new_parent_id": parent.id})), now)
     .await?;
     let moved = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
     tx.commit().await?;
@@ -699,6 +701,7 @@ pub async fn close(
     scope: &Scope,
     id: i64,
     on: Option<time::Date>,
+    now: i64,
 ) -> Result<Node, StoreError> {
     let mut tx = db.begin_write().await?;
     let node = match load(&mut *tx, id).await? {
@@ -720,7 +723,7 @@ pub async fn close(
         "UPDATE node SET closed_on = $1, updated_at = $2 WHERE path >= $3 AND path < $4 AND closed_on IS NULL",
     )
     .bind(format_date(on))
-    .bind(now_ms())
+    .bind(now)
     .bind(&lo)
     .bind(&hi)
     .execute(&mut *tx)
@@ -732,6 +735,7 @@ pub async fn close(
             .entity_id(node.id)
             .node_path(&node.path)
             .detail(json!({"closed_on": format_date(on), "nodes_closed": closed})),
+        now,
     )
     .await?;
     let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;

@@ -1,6 +1,7 @@
 //! Alert handling and overdue check-in alerts, each on SQLite and on PostgreSQL, with a fixed
 //! `now` for the overdue job.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_core::Scope;
 use linli_store::epidemic::alerts::{self, AlertOutcome, OverdueRun};
@@ -162,6 +163,7 @@ both_backends!(
             handled,
             "contacted",
             Some("电话联系，体温正常"),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -192,6 +194,7 @@ both_backends!(
             &op(),
             &[obs, late],
             parse_date("d", "2022-07-08").unwrap(),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -224,15 +227,15 @@ both_backends!(
 
         // Another grid's worker: not found; an official: may not; a wrong outcome: named.
         assert!(matches!(
-            alerts::handle(&db, &w.worker_b, alert, "excluded", None).await,
+            alerts::handle(&db, &w.worker_b, alert, "excluded", None, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            alerts::handle(&db, &w.official, alert, "excluded", None).await,
+            alerts::handle(&db, &w.official, alert, "excluded", None, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         for bad in ["contacted", "late_checkin", "cured"] {
-            let e = alerts::handle(&db, &w.worker_a, alert, bad, None)
+            let e = alerts::handle(&db, &w.worker_a, alert, bad, None, now_ms())
                 .await
                 .unwrap_err();
             assert!(
@@ -241,7 +244,7 @@ both_backends!(
             );
         }
         assert!(matches!(
-            alerts::handle(&db, &w.worker_a, 999_999, "excluded", None).await,
+            alerts::handle(&db, &w.worker_a, 999_999, "excluded", None, now_ms()).await,
             Err(StoreError::NotFound)
         ));
 
@@ -251,6 +254,7 @@ both_backends!(
             alert,
             "observing",
             Some("县医院发热门诊留观"),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -273,7 +277,7 @@ both_backends!(
             ("observing".to_owned(), "县医院发热门诊留观".to_owned())
         );
         // Twice: a clean conflict, the first outcome kept.
-        let e = alerts::handle(&db, &w.worker_a, alert, "excluded", None)
+        let e = alerts::handle(&db, &w.worker_a, alert, "excluded", None, now_ms())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");

@@ -2,6 +2,7 @@
 //! own, on SQLite (the writer's raw fast path) and on PostgreSQL (the generic path).
 
 use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{parse_date, parse_instant};
 use linli_core::{Role, Scope};
 use linli_store::epidemic::{self, CheckinInput, CheckinJob, CheckinWriter};
@@ -57,7 +58,7 @@ both_backends!(
         let oc = observed(&db, &grid_a, "王五", "53340119900101003").await;
         let released = parse_date("on", "2020-02-20").unwrap();
         assert_eq!(
-            epidemic::release(&db, &op(), &[oc], released)
+            epidemic::release(&db, &op(), &[oc], released, now_ms())
                 .await
                 .unwrap(),
             1
@@ -100,6 +101,7 @@ both_backends!(
                     temperature: Some(Temperature::parse(t).unwrap()),
                     symptoms,
                 },
+                now: now_ms(),
             };
             tasks.push((kind, i, tokio::spawn(async move { writer.add(job).await })));
         }

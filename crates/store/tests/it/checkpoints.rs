@@ -2,6 +2,7 @@
 
 use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, TripDraft, VehiclePlate};
 use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_instant;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
@@ -42,6 +43,7 @@ async fn world(db: &Db) -> World {
             name: "张三",
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -76,18 +78,18 @@ async fn scan_rows(db: &Db) -> i64 {
 both_backends!(staff_set_up_checkpoints, |db: Db| async move {
     let w = world(&db).await;
     assert!(matches!(
-        checkpoints::create_checkpoint(&db, &w.worker_a, w.compound_a.id, "东门").await,
+        checkpoints::create_checkpoint(&db, &w.worker_a, w.compound_a.id, "东门", now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
-    let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, " 东门 ")
+    let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, " 东门 ", now_ms())
         .await
         .unwrap();
     assert_eq!(gate.name, "东门");
-    match checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门").await {
+    match checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门", now_ms()).await {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "name"),
         other => panic!("expected a name conflict, got {other:?}"),
     }
-    checkpoints::create_checkpoint(&db, &w.staff, w.compound_b.id, "东门")
+    checkpoints::create_checkpoint(&db, &w.staff, w.compound_b.id, "东门", now_ms())
         .await
         .unwrap();
     // Listed under the community for staff; each worker sees only their own gates.
@@ -107,7 +109,7 @@ both_backends!(staff_set_up_checkpoints, |db: Db| async move {
 
 both_backends!(the_gate_judges_every_scan, |db: Db| async move {
     let w = world(&db).await;
-    let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门")
+    let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门", now_ms())
         .await
         .unwrap();
     let pass = checkpoints::issue_pass(
@@ -120,6 +122,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             valid_from: date("2022-03-01"),
             valid_to: date("2022-03-31"),
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -137,6 +140,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             Some("36.5"),
             "2022-03-10T08:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -154,6 +158,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             None,
             "2022-03-10T09:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -169,6 +174,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             Some("37.6"),
             "2022-03-10T10:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -184,6 +190,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             Some("36.4"),
             "2022-04-01T08:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -200,6 +207,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             None,
             "2022-03-10T11:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -216,6 +224,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             None,
             "2022-03-10T12:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     {
@@ -224,11 +233,11 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
     }
     assert_eq!(scan_rows(&db).await, before);
     // Revoked: refused from the next scan.
-    checkpoints::revoke_pass(&db, &w.worker_a, pass.id)
+    checkpoints::revoke_pass(&db, &w.worker_a, pass.id, now_ms())
         .await
         .unwrap();
     assert!(matches!(
-        checkpoints::revoke_pass(&db, &w.worker_a, pass.id).await,
+        checkpoints::revoke_pass(&db, &w.worker_a, pass.id, now_ms()).await,
         Err(StoreError::Conflict { .. })
     ));
     let r = checkpoints::record_scan(
@@ -241,6 +250,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             None,
             "2022-03-11T08:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -258,6 +268,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             valid_from: date("2022-03-01"),
             valid_to: date("2022-03-31"),
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -271,6 +282,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
             None,
             "2022-03-12T08:00:00+08:00",
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -292,9 +304,10 @@ both_backends!(
     a_gate_outside_the_passes_place_names_nobody,
     |db: Db| async move {
         let w = world(&db).await;
-        let gate_b = checkpoints::create_checkpoint(&db, &w.staff, w.compound_b.id, "南门")
-            .await
-            .unwrap();
+        let gate_b =
+            checkpoints::create_checkpoint(&db, &w.staff, w.compound_b.id, "南门", now_ms())
+                .await
+                .unwrap();
         let pass = checkpoints::issue_pass(
             &db,
             &w.worker_a,
@@ -305,6 +318,7 @@ both_backends!(
                 valid_from: date("2022-03-01"),
                 valid_to: date("2022-03-31"),
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -323,6 +337,7 @@ both_backends!(
                 None,
                 "2022-03-10T08:00:00+08:00",
             ),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -344,12 +359,13 @@ both_backends!(
                     None,
                     "2022-03-10T08:00:00+08:00"
                 ),
+                now_ms(),
             )
             .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            checkpoints::revoke_pass(&db, &w.worker_b, pass.id).await,
+            checkpoints::revoke_pass(&db, &w.worker_b, pass.id, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         // An official reads but does not staff the gate.
@@ -370,6 +386,7 @@ both_backends!(
                     None,
                     "2022-03-10T08:00:00+08:00"
                 ),
+                now_ms(),
             )
             .await,
             Err(StoreError::Forbidden(_))
@@ -381,7 +398,7 @@ both_backends!(
     scans_are_anonymised_after_their_retention,
     |db: Db| async move {
         let w = world(&db).await;
-        let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门")
+        let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门", now_ms())
             .await
             .unwrap();
         checkpoints::record_scan(
@@ -394,20 +411,21 @@ both_backends!(
                 None,
                 "2022-03-10T08:00:00+08:00",
             ),
+            now_ms(),
         )
         .await
         .unwrap();
         // Kept 60 days when so configured: not yet on 2022-04-20.
-        let run = retention::anonymise_due(&db, date("2022-04-20"), 60)
+        let run = retention::anonymise_due(&db, date("2022-04-20"), 60, now_ms())
             .await
             .unwrap();
         assert_eq!(run.scans, 0);
         // With the default 30 days: due after 2022-04-09.
-        let run = retention::anonymise_due(&db, date("2022-04-09"), 30)
+        let run = retention::anonymise_due(&db, date("2022-04-09"), 30, now_ms())
             .await
             .unwrap();
         assert_eq!(run.scans, 0);
-        let run = retention::anonymise_due(&db, date("2022-04-10"), 30)
+        let run = retention::anonymise_due(&db, date("2022-04-10"), 30, now_ms())
             .await
             .unwrap();
         assert_eq!(run.scans, 1);
@@ -430,10 +448,10 @@ both_backends!(trips_are_logged_and_closed_once, |db: Db| async move {
     )
     .unwrap();
     assert!(matches!(
-        checkpoints::add_trip(&db, &w.worker_b, w.resident_a, &trip).await,
+        checkpoints::add_trip(&db, &w.worker_b, w.resident_a, &trip, now_ms()).await,
         Err(StoreError::NotFound)
     ));
-    let id = checkpoints::add_trip(&db, &w.worker_a, w.resident_a, &trip)
+    let id = checkpoints::add_trip(&db, &w.worker_a, w.resident_a, &trip, now_ms())
         .await
         .unwrap();
     let list = checkpoints::trips(&db, &w.staff, w.community.id)

@@ -2,6 +2,7 @@
 
 use linli_core::epidemic::contact::CaseKind;
 use linli_core::epidemic::policy::{ContactKind, Measure};
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::{Role, Scope};
 use linli_store::epidemic::contacts::{self, OUT_OF_SCOPE};
@@ -29,24 +30,39 @@ both_backends!(
         let d = resident(&db, &t.grid_a, "赵路人", "53340119800101004").await;
 
         // A close contact of someone who is not a case.
-        let e = contacts::record_contact(&db, &op(), &link(b, d, Close, "2022-07-01"))
+        let e = contacts::record_contact(&db, &op(), &link(b, d, Close, "2022-07-01"), now_ms())
             .await
             .unwrap_err();
         let (field, msg) = field_of(e);
         assert_eq!(field, "source_person_id");
         assert!(msg.contains("病例"), "{msg}");
 
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            case,
+            CaseKind::Confirmed,
+            date("2022-07-02"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         // A person is a case once.
         assert!(matches!(
-            contacts::mark_case(&db, &op(), case, CaseKind::Asymptomatic, date("2022-07-02")).await,
+            contacts::mark_case(
+                &db,
+                &op(),
+                case,
+                CaseKind::Asymptomatic,
+                date("2022-07-02"),
+                now_ms()
+            )
+            .await,
             Err(StoreError::Conflict { .. })
         ));
         // Self-link.
         let (field, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(case, case, Close, "2022-07-01"))
+            contacts::record_contact(&db, &op(), &link(case, case, Close, "2022-07-01"), now_ms())
                 .await
                 .unwrap_err(),
         );
@@ -54,16 +70,21 @@ both_backends!(
         assert!(msg.contains("本人"), "{msg}");
         // A 次密接 whose source is a case, not a 密接.
         let (field, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(c, case, Secondary, "2022-07-01"))
-                .await
-                .unwrap_err(),
+            contacts::record_contact(
+                &db,
+                &op(),
+                &link(c, case, Secondary, "2022-07-01"),
+                now_ms(),
+            )
+            .await
+            .unwrap_err(),
         );
         assert_eq!(field, "source_person_id");
         assert!(msg.contains("次密接") && msg.contains("密接"), "{msg}");
         // A last contact in the future.
         let tomorrow = format_date(today() + time::Duration::days(1));
         let (field, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(b, case, Close, &tomorrow))
+            contacts::record_contact(&db, &op(), &link(b, case, Close, &tomorrow), now_ms())
                 .await
                 .unwrap_err(),
         );
@@ -72,25 +93,32 @@ both_backends!(
         assert_eq!(count(&db, "contact_link").await, 0);
         assert_eq!(count(&db, "observation").await, 0);
 
-        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"))
+        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
             .await
             .unwrap();
-        contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-02"))
+        contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-02"), now_ms())
             .await
             .unwrap();
         // b becomes a case too; c's contacts would loop back: case → b → c → … → case.
-        contacts::mark_case(&db, &op(), c, CaseKind::Asymptomatic, date("2022-07-03"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            c,
+            CaseKind::Asymptomatic,
+            date("2022-07-03"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         let (field, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(case, c, Close, "2022-07-03"))
+            contacts::record_contact(&db, &op(), &link(case, c, Close, "2022-07-03"), now_ms())
                 .await
                 .unwrap_err(),
         );
         assert_eq!(field, "source_person_id");
         assert!(msg.contains("循环"), "{msg}");
         let (_, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(b, c, Close, "2022-07-03"))
+            contacts::record_contact(&db, &op(), &link(b, c, Close, "2022-07-03"), now_ms())
                 .await
                 .unwrap_err(),
         );
@@ -98,23 +126,44 @@ both_backends!(
         assert_eq!(count(&db, "contact_link").await, 2);
         // A source outside the caller's grid is unknown to them.
         let other = resident(&db, &t.grid_b, "孙乙", "53340119800101005").await;
-        contacts::mark_case(&db, &op(), other, CaseKind::Confirmed, date("2022-07-02"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            other,
+            CaseKind::Confirmed,
+            date("2022-07-02"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         let worker = Scope::for_user(9, "worker_a", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let (field, _) = field_of(
-            contacts::record_contact(&db, &worker, &link(d, other, Close, "2022-07-02"))
+            contacts::record_contact(&db, &worker, &link(d, other, Close, "2022-07-02"), now_ms())
                 .await
                 .unwrap_err(),
         );
         assert_eq!(field, "source_person_id");
         // And a person outside it cannot be linked at all.
         assert!(matches!(
-            contacts::record_contact(&db, &worker, &link(other, case, Close, "2022-07-02")).await,
+            contacts::record_contact(
+                &db,
+                &worker,
+                &link(other, case, Close, "2022-07-02"),
+                now_ms()
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            contacts::mark_case(&db, &worker, other, CaseKind::Confirmed, date("2022-07-02")).await,
+            contacts::mark_case(
+                &db,
+                &worker,
+                other,
+                CaseKind::Confirmed,
+                date("2022-07-02"),
+                now_ms()
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -143,13 +192,20 @@ both_backends!(
         let t = tree(&db).await;
         let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
         let b = resident(&db, &t.grid_a, "李密接", "53340119800101002").await;
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-03"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            case,
+            CaseKind::Confirmed,
+            date("2022-07-03"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
 
         // 9th edition: 7 days centralised + 3 days monitoring from the last contact (2022-07-01),
         // not from today, the day it is registered.
-        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"))
+        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
             .await
             .unwrap();
         assert!(r.created);
@@ -175,7 +231,7 @@ both_backends!(
         );
 
         // A later contact with the same case moves the planned end; the same observation.
-        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-04"))
+        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-04"), now_ms())
             .await
             .unwrap();
         assert!(!r.created);
@@ -192,7 +248,7 @@ both_backends!(
 
         // An earlier date for the same pair is refused, nothing moves.
         let (field, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-02"))
+            contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-02"), now_ms())
                 .await
                 .unwrap_err(),
         );
@@ -208,20 +264,29 @@ both_backends!(
             case2,
             CaseKind::Asymptomatic,
             date("2022-07-06"),
+            now_ms(),
         )
         .await
         .unwrap();
-        let r = contacts::record_contact(&db, &op(), &link(b, case2, Close, "2022-07-06"))
-            .await
-            .unwrap();
+        let r =
+            contacts::record_contact(&db, &op(), &link(b, case2, Close, "2022-07-06"), now_ms())
+                .await
+                .unwrap();
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(observation(&db, obs).await.2, "2022-07-15");
         // An earlier contact with a third source does not shorten it.
         let c = resident(&db, &t.grid_a, "吴次密", "53340119800101007").await;
-        contacts::mark_case(&db, &op(), c, CaseKind::Confirmed, date("2022-07-02"))
-            .await
-            .unwrap();
-        let r = contacts::record_contact(&db, &op(), &link(b, c, Close, "2022-07-02"))
+        contacts::mark_case(
+            &db,
+            &op(),
+            c,
+            CaseKind::Confirmed,
+            date("2022-07-02"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        let r = contacts::record_contact(&db, &op(), &link(b, c, Close, "2022-07-02"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.until, date("2022-07-11"));
@@ -245,6 +310,7 @@ async fn epidemic_checkin(db: &Db, obs: i64, at: i64) {
             temperature: Some(linli_core::epidemic::policy::Temperature::parse("36.6").unwrap()),
             symptoms: Vec::new(),
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -256,12 +322,19 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2020-01-25"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            case,
+            CaseKind::Confirmed,
+            date("2020-01-25"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         // 2020 practice: 14 days centralised from the last contact.
         let a = resident(&db, &t.grid_a, "甲", "53340119800101011").await;
-        let r = contacts::record_contact(&db, &op(), &link(a, case, Close, "2020-02-01"))
+        let r = contacts::record_contact(&db, &op(), &link(a, case, Close, "2020-02-01"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.policy_key, "community-2020");
@@ -269,33 +342,35 @@ both_backends!(
         assert_eq!(r.classification.until, date("2020-02-14"));
         // The 2020 practice has no rule for a contact of a contact: no measure, no observation.
         let a2 = resident(&db, &t.grid_a, "甲二", "53340119800101012").await;
-        let r = contacts::record_contact(&db, &op(), &link(a2, a, Secondary, "2020-02-02"))
-            .await
-            .unwrap();
+        let r =
+            contacts::record_contact(&db, &op(), &link(a2, a, Secondary, "2020-02-02"), now_ms())
+                .await
+                .unwrap();
         assert_eq!(r.classification.measure, Measure::None);
         assert!(r.observation_id.is_none());
         // 9th edition: a contact of a contact, 7 days home quarantine.
         let b = resident(&db, &t.grid_a, "乙", "53340119800101013").await;
-        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"))
+        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
             .await
             .unwrap();
         let b2 = resident(&db, &t.grid_a, "乙二", "53340119800101014").await;
-        let r = contacts::record_contact(&db, &op(), &link(b2, b, Secondary, "2022-07-02"))
-            .await
-            .unwrap();
+        let r =
+            contacts::record_contact(&db, &op(), &link(b2, b, Secondary, "2022-07-02"), now_ms())
+                .await
+                .unwrap();
         assert_eq!(r.classification.policy_key, "ninth-edition");
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
         assert_eq!(r.classification.until, date("2022-07-08"));
         assert!(r.observation_id.is_some());
         // 20 measures (from 2022-11-11): 5 + 3 days; on the day before, still the 9th edition.
         let c = resident(&db, &t.grid_a, "丙", "53340119800101015").await;
-        let r = contacts::record_contact(&db, &op(), &link(c, case, Close, "2022-11-10"))
+        let r = contacts::record_contact(&db, &op(), &link(c, case, Close, "2022-11-10"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.policy_key, "ninth-edition");
         assert_eq!(r.classification.days_total, 10);
         let d = resident(&db, &t.grid_a, "丁", "53340119800101016").await;
-        let r = contacts::record_contact(&db, &op(), &link(d, case, Close, "2022-11-11"))
+        let r = contacts::record_contact(&db, &op(), &link(d, case, Close, "2022-11-11"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.policy_key, "twenty-measures");
@@ -303,7 +378,7 @@ both_backends!(
         assert_eq!(r.classification.until, date("2022-11-18"));
         // Class B: no quarantine.
         let e = resident(&db, &t.grid_a, "戊", "53340119800101017").await;
-        let r = contacts::record_contact(&db, &op(), &link(e, case, Close, "2023-01-08"))
+        let r = contacts::record_contact(&db, &op(), &link(e, case, Close, "2023-01-08"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.policy_key, "class-b");
@@ -312,7 +387,7 @@ both_backends!(
         // Before any policy: refused, naming the date.
         let f = resident(&db, &t.grid_a, "己", "53340119800101018").await;
         let (field, msg) = field_of(
-            contacts::record_contact(&db, &op(), &link(f, case, Close, "2019-12-01"))
+            contacts::record_contact(&db, &op(), &link(f, case, Close, "2019-12-01"), now_ms())
                 .await
                 .unwrap_err(),
         );
@@ -339,17 +414,24 @@ both_backends!(
         let b = resident(&db, &t.grid_b, "乙网格秘密", "53340119800101002").await;
         let c = resident(&db, &t.grid_a, "王次密", "53340119800101003").await;
         let d = resident(&db, &t.grid_a, "赵密接", "53340119800101004").await;
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-03"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            case,
+            CaseKind::Confirmed,
+            date("2022-07-03"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         // Community staff record the chain crossing the grids.
-        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"))
+        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
             .await
             .unwrap();
-        contacts::record_contact(&db, &op(), &link(d, case, Close, "2022-07-02"))
+        contacts::record_contact(&db, &op(), &link(d, case, Close, "2022-07-02"), now_ms())
             .await
             .unwrap();
-        contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-02"))
+        contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-02"), now_ms())
             .await
             .unwrap();
 
@@ -394,14 +476,14 @@ both_backends!(
 
         // Clear names: never for a grid worker; for staff, audited with the ids shown.
         assert!(matches!(
-            contacts::chain_with_names(&db, &worker, case, None).await,
+            contacts::chain_with_names(&db, &worker, case, None, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         let community = tree::get(&db, &op(), t.grid_a.parent_id.unwrap())
             .await
             .unwrap();
         let staff = Scope::for_user(11, "staff", Role::Staff, vec![community.path.clone()]);
-        let named = contacts::chain_with_names(&db, &staff, case, Some("10.0.0.9"))
+        let named = contacts::chain_with_names(&db, &staff, case, Some("10.0.0.9"), now_ms())
             .await
             .unwrap();
         assert!(named.nodes.iter().any(|n| n.label == "乙网格秘密"));
@@ -483,14 +565,21 @@ both_backends!(
                 None,
             )
             .unwrap();
-            linli_store::epidemic::add_risk_area(&db, &op(), &area)
+            linli_store::epidemic::add_risk_area(&db, &op(), &area, now_ms())
                 .await
                 .unwrap();
         }
         let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
-        contacts::mark_case(&db, &op(), case, CaseKind::Confirmed, date("2022-07-04"))
-            .await
-            .unwrap();
+        contacts::mark_case(
+            &db,
+            &op(),
+            case,
+            CaseKind::Confirmed,
+            date("2022-07-04"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
 
         // Back from a low-risk area on 07-02: 3 days of health monitoring at home. Found on
         // 07-05 to be a 密接 (last contact 07-03): 7 days centralised + 3 of monitoring from the
@@ -506,7 +595,7 @@ both_backends!(
                 0
             )
         );
-        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-03"))
+        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-03"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.until, date("2022-07-12"));
@@ -547,9 +636,10 @@ both_backends!(
         let c = resident(&db, &t.grid_a, "王返乡", "53340119800101003").await;
         let obs_c = arrive(&db, c, "420111", "2022-07-02").await;
         let before = observation(&db, obs_c).await;
-        let r = contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-01"))
-            .await
-            .unwrap();
+        let r =
+            contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-01"), now_ms())
+                .await
+                .unwrap();
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
         assert_eq!(r.classification.until, date("2022-07-07"));
         assert_eq!(r.observation_id, Some(obs_c));
@@ -560,12 +650,13 @@ both_backends!(
         assert_eq!(page.sources[0].observation_id, Some(obs_c));
 
         // Once that observation is released, a new contact opens a new one.
-        linli_store::epidemic::release(&db, &op(), &[obs_c], date("2022-07-08"))
+        linli_store::epidemic::release(&db, &op(), &[obs_c], date("2022-07-08"), now_ms())
             .await
             .unwrap();
-        let r = contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-09"))
-            .await
-            .unwrap();
+        let r =
+            contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-09"), now_ms())
+                .await
+                .unwrap();
         let again = r.observation_id.unwrap();
         assert_ne!(again, obs_c);
         assert_eq!(observation(&db, again).await.3, 1);

@@ -2,6 +2,7 @@
 //! each on SQLite and on PostgreSQL.
 
 use linli_core::epidemic::policy::{DivisionCode, Measure, RiskArea, RiskLevel};
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
@@ -39,6 +40,7 @@ async fn world(db: &Db) -> World {
             Some(parse_date("d", "2022-07-20").unwrap()),
         )
         .unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -88,19 +90,19 @@ both_backends!(
     links_are_per_node_unguessable_and_can_be_rotated_and_revoked,
     |db: Db| async move {
         let w = world(&db).await;
-        let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id)
+        let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
             .await
             .unwrap();
         assert_eq!(link.token.len(), 64, "256 bits as hex");
         assert!(link.token.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(link.node_name, "甲网格");
         // One active link per node.
-        let e = declarations::create_link(&db, &w.worker_a, w.grid_a.id)
+        let e = declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
         // Not above a community, not outside the scope, not by an official.
-        let e = declarations::create_link(&db, &op(), w.district.id)
+        let e = declarations::create_link(&db, &op(), w.district.id, now_ms())
             .await
             .unwrap_err();
         assert!(
@@ -108,11 +110,11 @@ both_backends!(
             "{e:?}"
         );
         assert!(matches!(
-            declarations::create_link(&db, &w.worker_b, w.grid_a.id).await,
+            declarations::create_link(&db, &w.worker_b, w.grid_a.id, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            declarations::create_link(&db, &w.official, w.grid_b.id).await,
+            declarations::create_link(&db, &w.official, w.grid_b.id, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         // Listed for its grid's worker only.
@@ -125,7 +127,7 @@ both_backends!(
             .unwrap()
             .is_empty());
         assert!(matches!(
-            declarations::rotate_link(&db, &w.worker_b, link.id).await,
+            declarations::rotate_link(&db, &w.worker_b, link.id, now_ms()).await,
             Err(StoreError::NotFound)
         ));
 
@@ -139,7 +141,7 @@ both_backends!(
         ));
 
         // Rotating: the old address is dead, the new one works, for the same node.
-        let new = declarations::rotate_link(&db, &w.worker_a, link.id)
+        let new = declarations::rotate_link(&db, &w.worker_a, link.id, now_ms())
             .await
             .unwrap();
         assert_ne!(new.token, link.token);
@@ -153,13 +155,14 @@ both_backends!(
             &link.token,
             &typed("张三", &id("53340119850312001")),
             None,
+            now_ms(),
         )
         .await
         .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
         declarations::link_for_token(&db, &new.token).await.unwrap();
 
-        declarations::revoke_link(&db, &w.worker_a, new.id)
+        declarations::revoke_link(&db, &w.worker_a, new.id, now_ms())
             .await
             .unwrap();
         assert!(matches!(
@@ -171,7 +174,7 @@ both_backends!(
             .unwrap()
             .is_empty());
         // A node may have a link again once its last one is revoked.
-        declarations::create_link(&db, &w.worker_a, w.grid_a.id)
+        declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
             .await
             .unwrap();
         let logged = actions(&db, "declaration_link.").await;
@@ -189,7 +192,7 @@ both_backends!(
     a_declaration_waits_in_its_grids_queue_and_is_confirmed_once,
     |db: Db| async move {
         let w = world(&db).await;
-        let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id)
+        let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
             .await
             .unwrap();
         let number = id("53340119850312001");
@@ -199,7 +202,7 @@ both_backends!(
         bad.origin_code = "4201".into();
         bad.temperature = "98".into();
         bad.phone = String::new();
-        let e = declarations::submit(&db, &link.token, &bad, Some("10.0.0.9"))
+        let e = declarations::submit(&db, &link.token, &bad, Some("10.0.0.9"), now_ms())
             .await
             .unwrap_err();
         let StoreError::Invalid(errors) = e else {
@@ -211,10 +214,15 @@ both_backends!(
         }
         assert_eq!(count(&db, "declaration").await, 0);
 
-        let receipt =
-            declarations::submit(&db, &link.token, &typed("张三", &number), Some("10.0.0.9"))
-                .await
-                .unwrap();
+        let receipt = declarations::submit(
+            &db,
+            &link.token,
+            &typed("张三", &number),
+            Some("10.0.0.9"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         assert_eq!(receipt.reference.len(), 11);
         let pre = receipt.preliminary.clone().unwrap();
         assert_eq!(pre.measure, Measure::CentralizedQuarantine, "{pre:?}");
@@ -242,10 +250,10 @@ both_backends!(
             declarations::get(&db, &w.worker_b, receipt.id)
                 .await
                 .map(|_| ()),
-            declarations::confirm(&db, &w.worker_b, receipt.id, None)
+            declarations::confirm(&db, &w.worker_b, receipt.id, None, now_ms())
                 .await
                 .map(|_| ()),
-            declarations::reject(&db, &w.worker_b, receipt.id, "不是本网格").await,
+            declarations::reject(&db, &w.worker_b, receipt.id, "不是本网格", now_ms()).await,
         ] {
             assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
         }
@@ -255,7 +263,7 @@ both_backends!(
             1
         );
         assert!(matches!(
-            declarations::confirm(&db, &w.official, receipt.id, None).await,
+            declarations::confirm(&db, &w.official, receipt.id, None, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
 
@@ -276,7 +284,7 @@ both_backends!(
         assert!(one.matched.is_none() && !one.registered_elsewhere);
 
         // A node outside the declaration's is refused, and nothing happens.
-        let e = declarations::confirm(&db, &w.worker_a, receipt.id, Some(w.grid_b.id))
+        let e = declarations::confirm(&db, &w.worker_a, receipt.id, Some(w.grid_b.id), now_ms())
             .await
             .unwrap_err();
         assert!(
@@ -292,9 +300,15 @@ both_backends!(
         );
 
         // Confirmed under the building below the grid: registered, classified, observed.
-        let done = declarations::confirm(&db, &w.worker_a, receipt.id, Some(w.building_a.id))
-            .await
-            .unwrap();
+        let done = declarations::confirm(
+            &db,
+            &w.worker_a,
+            receipt.id,
+            Some(w.building_a.id),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         assert!(!done.matched);
         let c = &done.arrival.classification;
         assert_eq!(c.measure, Measure::CentralizedQuarantine);
@@ -324,10 +338,10 @@ both_backends!(
 
         // Confirming twice (or rejecting after) fails cleanly and records nothing more.
         for r in [
-            declarations::confirm(&db, &w.worker_a, receipt.id, None)
+            declarations::confirm(&db, &w.worker_a, receipt.id, None, now_ms())
                 .await
                 .map(|_| ()),
-            declarations::reject(&db, &w.worker_a, receipt.id, "重复").await,
+            declarations::reject(&db, &w.worker_a, receipt.id, "重复", now_ms()).await,
         ] {
             assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
         }
@@ -335,12 +349,12 @@ both_backends!(
         assert_eq!(count(&db, "person").await, 1);
 
         // The same person declares again: matched by ID number, not registered twice.
-        let again = declarations::submit(&db, &link.token, &typed("张三", &number), None)
+        let again = declarations::submit(&db, &link.token, &typed("张三", &number), None, now_ms())
             .await
             .unwrap();
         let seen = declarations::get(&db, &w.worker_a, again.id).await.unwrap();
         assert_eq!(seen.matched.as_ref().map(|m| m.id), Some(done.person_id));
-        let second = declarations::confirm(&db, &w.worker_a, again.id, None)
+        let second = declarations::confirm(&db, &w.worker_a, again.id, None, now_ms())
             .await
             .unwrap();
         assert!(second.matched);
@@ -361,17 +375,18 @@ both_backends!(
             &link.token,
             &typed("李四", &id("53340119900101002")),
             None,
+            now_ms(),
         )
         .await
         .unwrap();
-        let e = declarations::reject(&db, &w.worker_a, prank.id, "  ")
+        let e = declarations::reject(&db, &w.worker_a, prank.id, "  ", now_ms())
             .await
             .unwrap_err();
         assert!(
             matches!(e, StoreError::Invalid(ref v) if v[0].field == "reason"),
             "{e:?}"
         );
-        declarations::reject(&db, &w.worker_a, prank.id, "经核实不在本小区居住")
+        declarations::reject(&db, &w.worker_a, prank.id, "经核实不在本小区居住", now_ms())
             .await
             .unwrap();
         let r = declarations::get(&db, &w.worker_a, prank.id).await.unwrap();
@@ -407,19 +422,20 @@ both_backends!(
                 id_number: Some(&number),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
-        let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id)
+        let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
             .await
             .unwrap();
-        let r = declarations::submit(&db, &link.token, &typed("乙秘密", &number), None)
+        let r = declarations::submit(&db, &link.token, &typed("乙秘密", &number), None, now_ms())
             .await
             .unwrap();
         let seen = declarations::get(&db, &w.worker_a, r.id).await.unwrap();
         assert!(seen.matched.is_none());
         assert!(seen.registered_elsewhere);
-        let e = declarations::confirm(&db, &w.worker_a, r.id, None)
+        let e = declarations::confirm(&db, &w.worker_a, r.id, None, now_ms())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");

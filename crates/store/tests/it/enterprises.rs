@@ -5,6 +5,7 @@ use linli_core::enterprises::{
     credit_check_char, ChecklistItem, EnterpriseInput, InspectionInput, NotReopened,
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::{Role, Scope};
 use linli_store::enterprises::{self, Standing};
@@ -43,6 +44,7 @@ async fn register(db: &Db, s: &Scope, at: &Node, name: &str, body: &str) -> i64 
             employees: Some("12"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap()
@@ -90,6 +92,7 @@ both_backends!(
                 employees: Some("46"),
                 address: Some("长征路 12 号"),
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -117,6 +120,7 @@ both_backends!(
                 employees_back: Some("40"),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -129,13 +133,14 @@ both_backends!(
             Standing::Pending
         );
         // A second application while one is pending is a conflict.
-        let again = enterprises::apply(&db, &staff, e.id, &ReopeningInput::default()).await;
+        let again =
+            enterprises::apply(&db, &staff, e.id, &ReopeningInput::default(), now_ms()).await;
         assert!(
             matches!(again, Err(StoreError::Conflict { .. })),
             "{again:?}"
         );
         let approve = ReopeningDecision::Approve { note: None };
-        match enterprises::decide(&db, &staff, r.id, &approve).await {
+        match enterprises::decide(&db, &staff, r.id, &approve, now_ms()).await {
             Err(StoreError::Invalid(e)) => {
                 assert_eq!(e[0].field, "checklist");
                 assert!(e[0].message.contains("每日两次消毒"), "{}", e[0].message);
@@ -145,7 +150,7 @@ both_backends!(
         let reject = ReopeningDecision::Reject {
             reason: "未落实每日两次消毒".into(),
         };
-        let r = enterprises::decide(&db, &staff, r.id, &reject)
+        let r = enterprises::decide(&db, &staff, r.id, &reject, now_ms())
             .await
             .unwrap();
         assert_eq!(r.status, ReopeningStatus::Rejected);
@@ -156,7 +161,7 @@ both_backends!(
         assert_eq!(after.rejected_reason.as_deref(), Some("未落实每日两次消毒"));
         // A decided application is not decided again.
         assert!(matches!(
-            enterprises::decide(&db, &staff, r.id, &approve).await,
+            enterprises::decide(&db, &staff, r.id, &approve, now_ms()).await,
             Err(StoreError::Conflict { .. })
         ));
 
@@ -168,7 +173,7 @@ both_backends!(
             findings: Some("体温登记齐全"),
             passed: Some("合格"),
         };
-        match enterprises::add_inspection(&db, &staff, e.id, &insp).await {
+        match enterprises::add_inspection(&db, &staff, e.id, &insp, now_ms()).await {
             Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "enterprise_id"),
             other => panic!("{other:?}"),
         }
@@ -183,10 +188,11 @@ both_backends!(
                 checked: &items,
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
-        let r2 = enterprises::decide(&db, &staff, r2.id, &approve)
+        let r2 = enterprises::decide(&db, &staff, r2.id, &approve, now_ms())
             .await
             .unwrap();
         assert_eq!(r2.status, ReopeningStatus::Approved);
@@ -198,11 +204,11 @@ both_backends!(
         assert_eq!(list.iter().map(|r| r.id).collect::<Vec<_>>(), [r2.id, r.id]);
         // After approval no new application.
         assert!(matches!(
-            enterprises::apply(&db, &staff, e.id, &ReopeningInput::default()).await,
+            enterprises::apply(&db, &staff, e.id, &ReopeningInput::default(), now_ms()).await,
             Err(StoreError::Conflict { .. })
         ));
 
-        let i = enterprises::add_inspection(&db, &staff, e.id, &insp)
+        let i = enterprises::add_inspection(&db, &staff, e.id, &insp, now_ms())
             .await
             .unwrap();
         assert!(i.passed);
@@ -248,6 +254,7 @@ both_backends!(
                 credit_code: Some(&bad),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         {
@@ -275,6 +282,7 @@ both_backends!(
                 credit_code: Some(&good),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         {
@@ -296,6 +304,7 @@ both_backends!(
                 credit_code: Some(&good),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         {
@@ -316,6 +325,7 @@ both_backends!(
                     kind: "individual",
                     ..Default::default()
                 },
+                now_ms(),
             )
             .await
             .unwrap();
@@ -360,20 +370,22 @@ both_backends!(
             ..Default::default()
         };
         assert!(matches!(
-            enterprises::apply(&db, &worker_a, in_a, &input).await,
+            enterprises::apply(&db, &worker_a, in_a, &input, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
-        let r = enterprises::apply(&db, &staff, in_a, &input).await.unwrap();
+        let r = enterprises::apply(&db, &staff, in_a, &input, now_ms())
+            .await
+            .unwrap();
         let approve = ReopeningDecision::Approve { note: None };
         assert!(matches!(
-            enterprises::decide(&db, &official, r.id, &approve).await,
+            enterprises::decide(&db, &official, r.id, &approve, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         // Staff of another jurisdiction do not even find it.
         let d2 = node(&db, None, "district", "德钦县", Some("533422")).await;
         let stranger = scope(Role::Staff, &d2);
         assert!(matches!(
-            enterprises::decide(&db, &stranger, r.id, &approve).await,
+            enterprises::decide(&db, &stranger, r.id, &approve, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -389,12 +401,13 @@ both_backends!(
                     name: "丙",
                     kind: "individual",
                     ..Default::default()
-                }
+                },
+                now_ms(),
             )
             .await,
             Err(StoreError::Forbidden(_))
         ));
-        enterprises::decide(&db, &staff, r.id, &approve)
+        enterprises::decide(&db, &staff, r.id, &approve, now_ms())
             .await
             .unwrap();
     }
@@ -414,6 +427,7 @@ both_backends!(
                 kind: "individual",
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -438,6 +452,7 @@ both_backends!(
                 ..Default::default()
             },
             Some("10.0.0.9"),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -448,7 +463,7 @@ both_backends!(
             Standing::Pending
         );
         // A renewed link replaces the old one.
-        let fresh = enterprises::renew_link(&db, &staff, reg.enterprise.id)
+        let fresh = enterprises::renew_link(&db, &staff, reg.enterprise.id, now_ms())
             .await
             .unwrap();
         assert!(matches!(
@@ -489,19 +504,19 @@ both_backends!(
         let d = register(&db, &staff, &t.grid_b, "丁", "91533401MA6K00004").await;
         let _e = register(&db, &staff, &t.grid_b, "戊", "91533401MA6K00005").await;
         let short = NotReopened::parse("workers_short", None).unwrap();
-        enterprises::set_not_reopened(&db, &staff, a, Some(&short))
+        enterprises::set_not_reopened(&db, &staff, a, Some(&short), now_ms())
             .await
             .unwrap();
-        enterprises::set_not_reopened(&db, &staff, c, Some(&short))
+        enterprises::set_not_reopened(&db, &staff, c, Some(&short), now_ms())
             .await
             .unwrap();
         let other = NotReopened::parse("other", Some("店主在外地")).unwrap();
-        let got = enterprises::set_not_reopened(&db, &staff, b, Some(&other))
+        let got = enterprises::set_not_reopened(&db, &staff, b, Some(&other), now_ms())
             .await
             .unwrap();
         assert_eq!(got.not_reopened_note.as_deref(), Some("店主在外地"));
         // d applies and is approved: its reason (set before) is cleared.
-        enterprises::set_not_reopened(&db, &staff, d, Some(&short))
+        enterprises::set_not_reopened(&db, &staff, d, Some(&short), now_ms())
             .await
             .unwrap();
         let items = all_items();
@@ -513,6 +528,7 @@ both_backends!(
                 checked: &items,
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -521,6 +537,7 @@ both_backends!(
             &staff,
             r.id,
             &ReopeningDecision::Approve { note: None },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -530,9 +547,11 @@ both_backends!(
             .not_reopened_reason
             .is_none());
         // A reopened business takes no not-reopened reason.
-        assert!(enterprises::set_not_reopened(&db, &staff, d, Some(&short))
-            .await
-            .is_err());
+        assert!(
+            enterprises::set_not_reopened(&db, &staff, d, Some(&short), now_ms())
+                .await
+                .is_err()
+        );
 
         let all = enterprises::counts(&db, &staff, t.community.id)
             .await
@@ -589,14 +608,14 @@ both_backends!(
 
         let staff = scope(Role::Staff, &t.community);
         assert_eq!(
-            enterprises::unmask_contact(&db, &staff, e, Some("10.0.0.7"))
+            enterprises::unmask_contact(&db, &staff, e, Some("10.0.0.7"), now_ms())
                 .await
                 .unwrap()
                 .as_deref(),
             Some("13612348609")
         );
         assert_eq!(
-            enterprises::unmask_contact(&db, &op(), e, None)
+            enterprises::unmask_contact(&db, &op(), e, None, now_ms())
                 .await
                 .unwrap()
                 .as_deref(),
@@ -621,17 +640,17 @@ both_backends!(
         // Officials and grid workers in scope: refused; outside scope: not found.
         for role in [Role::Official, Role::GridWorker] {
             assert!(matches!(
-                enterprises::unmask_contact(&db, &scope(role, &t.grid_a), e, None).await,
+                enterprises::unmask_contact(&db, &scope(role, &t.grid_a), e, None, now_ms()).await,
                 Err(StoreError::Forbidden(_))
             ));
         }
         let other_staff = scope(Role::Staff, &t.grid_b);
         assert!(matches!(
-            enterprises::unmask_contact(&db, &other_staff, e, None).await,
+            enterprises::unmask_contact(&db, &other_staff, e, None, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            enterprises::unmask_contact(&db, &staff, e + 1000, None).await,
+            enterprises::unmask_contact(&db, &staff, e + 1000, None, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         // Refusals are not audited as reveals.

@@ -5,6 +5,7 @@ use linli_core::epidemic::contact::CaseKind;
 use linli_core::epidemic::policy::{
     ContactKind, DivisionCode, Measure, RiskArea, RiskLevel, Temperature,
 };
+use linli_core::kernel::clock::now_ms;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
 use linli_store::epidemic::contacts;
@@ -28,7 +29,7 @@ both_backends!(
             vec!["2020-01-20", "2022-06-28", "2022-11-11", "2023-01-08"]
         );
         // Migrating again adds nothing.
-        db.migrate().await.unwrap();
+        db.migrate(now_ms()).await.unwrap();
         assert_eq!(epidemic::published_policies(&db).await.unwrap().len(), 4);
     }
 );
@@ -45,11 +46,11 @@ both_backends!(only_officials_declare_risk_areas, |db: Db| async move {
     .unwrap();
     let staff = Scope::for_user(5, "staff", Role::Staff, vec![t.grid_a.path.clone()]);
     assert!(matches!(
-        epidemic::add_risk_area(&db, &staff, &area).await,
+        epidemic::add_risk_area(&db, &staff, &area, now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     let official = Scope::for_user(6, "official", Role::Official, vec![t.grid_a.path.clone()]);
-    epidemic::add_risk_area(&db, &official, &area)
+    epidemic::add_risk_area(&db, &official, &area, now_ms())
         .await
         .unwrap();
     let listed = epidemic::risk_areas(&db).await.unwrap();
@@ -73,13 +74,14 @@ both_backends!(
                 Some(date("2022-07-10")),
             )
             .unwrap(),
+            now_ms(),
         )
         .await
         .unwrap();
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
 
         // 9th edition, from a high-risk area: 7 days centralised, an observation opened.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
@@ -93,22 +95,34 @@ both_backends!(
         assert!(r.observation_id.is_some());
         assert!(r.alert_id.is_none());
         // Released, so the next screening is not folded into it (one observation at a time).
-        epidemic::release(&db, &op(), &[r.observation_id.unwrap()], date("2022-07-08"))
-            .await
-            .unwrap();
+        epidemic::release(
+            &db,
+            &op(),
+            &[r.observation_id.unwrap()],
+            date("2022-07-08"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
 
         // 2020: from Hubei, 14 days centralised.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420102", "2020-02-01"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420102", "2020-02-01"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
         assert_eq!(r.classification.days_total, 14);
-        epidemic::release(&db, &op(), &[r.observation_id.unwrap()], date("2020-02-14"))
-            .await
-            .unwrap();
+        epidemic::release(
+            &db,
+            &op(),
+            &[r.observation_id.unwrap()],
+            date("2020-02-14"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
 
         // Class B (2023): nothing, and no observation.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2023-03-01"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2023-03-01"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::None);
@@ -119,7 +133,9 @@ both_backends!(
         // A fever at screening in 2020 raises an alert.
         let mut fever = arrival(p, "530100", "2020-02-03");
         fever.temperature = Some(Temperature::parse("38.2").unwrap());
-        let r = epidemic::record_arrival(&db, &op(), fever).await.unwrap();
+        let r = epidemic::record_arrival(&db, &op(), fever, now_ms())
+            .await
+            .unwrap();
         assert!(r.classification.fever_alert);
         assert!(r.alert_id.is_some());
         assert_eq!(count(&db, "alert").await, 1);
@@ -143,6 +159,7 @@ both_backends!(
                 },
                 ..arrival(0, "420111", "2019-12-01")
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -155,12 +172,14 @@ both_backends!(
         // Under Class B no measure applies, but a fever at the door is still an alert.
         let mut fever = arrival(p, "530100", "2023-03-02");
         fever.symptoms = vec!["咳嗽".into()];
-        let r = epidemic::record_arrival(&db, &op(), fever).await.unwrap();
+        let r = epidemic::record_arrival(&db, &op(), fever, now_ms())
+            .await
+            .unwrap();
         assert_eq!(r.classification.measure, Measure::None);
         assert!(r.alert_id.is_some());
 
         // Arrivals cannot lie in the future.
-        let e = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2099-01-01"))
+        let e = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2099-01-01"), now_ms())
             .await
             .unwrap_err();
         assert!(
@@ -176,15 +195,25 @@ both_backends!(
         let t = tree(&db).await;
         let in_b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
         let worker = Scope::for_user(9, "wg", Role::GridWorker, vec![t.grid_a.path.clone()]);
-        let e = epidemic::record_arrival(&db, &worker, arrival(in_b, "110101", "2022-07-02"))
-            .await
-            .unwrap_err();
+        let e = epidemic::record_arrival(
+            &db,
+            &worker,
+            arrival(in_b, "110101", "2022-07-02"),
+            now_ms(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
         assert_eq!(count(&db, "arrival").await, 0);
         let official = Scope::for_user(6, "official", Role::Official, vec![t.grid_b.path.clone()]);
-        let e = epidemic::record_arrival(&db, &official, arrival(in_b, "110101", "2022-07-02"))
-            .await
-            .unwrap_err();
+        let e = epidemic::record_arrival(
+            &db,
+            &official,
+            arrival(in_b, "110101", "2022-07-02"),
+            now_ms(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
     }
 );
@@ -204,7 +233,9 @@ async fn arrive_new(db: &Db, at: &Node, id_number: &str) -> epidemic::ArrivalRec
         },
         ..arrival(0, "110101", "2022-07-02")
     };
-    epidemic::record_arrival(db, &op(), input).await.unwrap()
+    epidemic::record_arrival(db, &op(), input, now_ms())
+        .await
+        .unwrap()
 }
 
 both_backends!(
@@ -225,7 +256,7 @@ both_backends!(
         let t = tree(&db).await;
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
         // 2020: from another province, 14 days of home quarantine from 2020-02-01.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "110101", "2020-02-01"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "110101", "2020-02-01"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
@@ -240,6 +271,7 @@ both_backends!(
                 temperature: Some(Temperature::parse("36.6").unwrap()),
                 symptoms: vec!["无".into()],
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -254,6 +286,7 @@ both_backends!(
                 temperature: Some(Temperature::parse("36.6").unwrap()),
                 symptoms: Vec::new(),
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -270,6 +303,7 @@ both_backends!(
                 temperature: Some(Temperature::parse("37.3").unwrap()),
                 symptoms: Vec::new(),
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -301,6 +335,7 @@ both_backends!(
                 temperature: Some(Temperature::parse("36.6").unwrap()),
                 symptoms: Vec::new(),
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -315,12 +350,12 @@ both_backends!(
         let a = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
         let b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
         // 2020, other province: 14 days of home quarantine, 2020-02-01 to 2020-02-14.
-        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"))
+        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"), now_ms())
             .await
             .unwrap()
             .observation_id
             .unwrap();
-        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-05"))
+        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-05"), now_ms())
             .await
             .unwrap()
             .observation_id
@@ -340,7 +375,7 @@ both_backends!(
             .unwrap();
         assert_eq!(due.len(), 1, "B's observation is not in A's grid");
         // B is not due on 02-14: the whole batch is refused and A stays open.
-        let e = epidemic::release(&db, &op(), &[oa, ob], date("2020-02-14"))
+        let e = epidemic::release(&db, &op(), &[oa, ob], date("2020-02-14"), now_ms())
             .await
             .unwrap_err();
         assert!(
@@ -355,12 +390,12 @@ both_backends!(
             1
         );
         // Worker A cannot release B's.
-        let e = epidemic::release(&db, &worker_a, &[ob], date("2020-02-20"))
+        let e = epidemic::release(&db, &worker_a, &[ob], date("2020-02-20"), now_ms())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");
         assert_eq!(
-            epidemic::release(&db, &op(), &[oa, ob], date("2020-02-20"))
+            epidemic::release(&db, &op(), &[oa, ob], date("2020-02-20"), now_ms())
                 .await
                 .unwrap(),
             2
@@ -372,7 +407,7 @@ both_backends!(
                 .is_empty()
         );
         // Released observations take no more check-ins, and cannot be released twice.
-        let e = epidemic::release(&db, &op(), &[oa], date("2020-02-20"))
+        let e = epidemic::release(&db, &op(), &[oa], date("2020-02-20"), now_ms())
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
@@ -385,12 +420,12 @@ both_backends!(
         let t = tree(&db).await;
         let a = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
         let b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
-        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"))
+        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"), now_ms())
             .await
             .unwrap()
             .observation_id
             .unwrap();
-        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-01"))
+        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-01"), now_ms())
             .await
             .unwrap()
             .observation_id
@@ -420,6 +455,7 @@ both_backends!(
                             temperature: Some(Temperature::parse(t).unwrap()),
                             symptoms: Vec::new(),
                         },
+                        now: now_ms(),
                     })
                     .await
             }));
@@ -483,7 +519,9 @@ async fn high_risk(db: &Db, code: &str) {
         None,
     )
     .unwrap();
-    epidemic::add_risk_area(db, &op(), &area).await.unwrap();
+    epidemic::add_risk_area(db, &op(), &area, now_ms())
+        .await
+        .unwrap();
 }
 
 /// A confirmed case, their close contact, and a 次密接 of that contact last in contact on
@@ -492,19 +530,32 @@ async fn secondary_contact(db: &Db, grid: &Node, on: &str) -> (i64, i64) {
     let case = resident(db, grid, "张病例", "53340119800101001").await;
     let b = resident(db, grid, "李密接", "53340119800101002").await;
     let c = resident(db, grid, "王次密", "53340119800101003").await;
-    contacts::mark_case(db, &op(), case, CaseKind::Confirmed, date("2022-07-02"))
-        .await
-        .unwrap();
+    contacts::mark_case(
+        db,
+        &op(),
+        case,
+        CaseKind::Confirmed,
+        date("2022-07-02"),
+        now_ms(),
+    )
+    .await
+    .unwrap();
     contacts::record_contact(
         db,
         &op(),
         &link(b, case, ContactKind::CloseContact, "2022-07-01"),
+        now_ms(),
     )
     .await
     .unwrap();
-    let r = contacts::record_contact(db, &op(), &link(c, b, ContactKind::SecondaryContact, on))
-        .await
-        .unwrap();
+    let r = contacts::record_contact(
+        db,
+        &op(),
+        &link(c, b, ContactKind::SecondaryContact, on),
+        now_ms(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.classification.measure, Measure::HomeQuarantine);
     (c, r.observation_id.unwrap())
 }
@@ -539,7 +590,7 @@ both_backends!(
         // Back from a high-risk area on 07-03: 7 days centralised, to 07-09. The same
         // observation is upgraded (keeping its first day), the arrival linked to it, and the
         // worker reads out what happened.
-        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
@@ -578,6 +629,7 @@ both_backends!(
             &db,
             &op(),
             &link(c, b, ContactKind::SecondaryContact, "2022-07-04"),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -598,7 +650,7 @@ both_backends!(
 
         // Back from a high-risk area on 07-03: centralised to 07-09, stricter but shorter. The
         // observation becomes centralised and still runs to 07-12, the last days at home.
-        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.observation_id, Some(obs));
@@ -633,9 +685,10 @@ both_backends!(
         let t = tree(&db).await;
         high_risk(&db, "420111").await;
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
-        let first = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"))
-            .await
-            .unwrap();
+        let first =
+            epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"), now_ms())
+                .await
+                .unwrap();
         let obs = first.observation_id.unwrap();
         assert!(
             !first.classification.explanation.contains("已在医学观察中"),
@@ -644,9 +697,10 @@ both_backends!(
         );
 
         // Again on 07-05 (back and forth): the planned end moves to the later one, 07-11.
-        let second = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-05"))
-            .await
-            .unwrap();
+        let second =
+            epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-05"), now_ms())
+                .await
+                .unwrap();
         assert_eq!(second.observation_id, Some(obs));
         assert_eq!(
             observation(&db, obs).await,
@@ -664,7 +718,9 @@ both_backends!(
         // alert points at the person's observation.
         let mut late = arrival(p, "420111", "2022-07-03");
         late.temperature = Some(Temperature::parse("38.0").unwrap());
-        let r = epidemic::record_arrival(&db, &op(), late).await.unwrap();
+        let r = epidemic::record_arrival(&db, &op(), late, now_ms())
+            .await
+            .unwrap();
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(observation(&db, obs).await.2, "2022-07-11");
         assert_eq!(observation(&db, obs).await.3, Some(second.id));
@@ -680,7 +736,7 @@ both_backends!(
 
         // A screening with no measure (local, same city) leaves it exactly as it is.
         let before = observation(&db, obs).await;
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "533401", "2022-07-06"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "533401", "2022-07-06"), now_ms())
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::None);
@@ -703,9 +759,10 @@ both_backends!(
         .await
         .unwrap();
         assert_eq!(linked, 4);
-        let run = linli_store::epidemic::retention::anonymise_due(&db, date("2022-09-01"), 30)
-            .await
-            .unwrap();
+        let run =
+            linli_store::epidemic::retention::anonymise_due(&db, date("2022-09-01"), 30, now_ms())
+                .await
+                .unwrap();
         assert_eq!(run.arrivals, 0, "open observation: nothing purged");
 
         // Releasing the one observation releases the person: the next arrival opens a new one.
@@ -715,10 +772,10 @@ both_backends!(
                 .unwrap()
                 .is_empty()
         );
-        epidemic::release(&db, &op(), &[obs], date("2022-07-11"))
+        epidemic::release(&db, &op(), &[obs], date("2022-07-11"), now_ms())
             .await
             .unwrap();
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-12"))
+        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-12"), now_ms())
             .await
             .unwrap();
         let again = r.observation_id.unwrap();
@@ -728,13 +785,15 @@ both_backends!(
         assert_eq!(observations_of(&db, p).await, 2);
         // Released on 07-11: the four screenings of the first observation are purged with it
         // (30 days on), the new one is kept while its observation is open.
-        let run = linli_store::epidemic::retention::anonymise_due(&db, date("2022-08-10"), 30)
-            .await
-            .unwrap();
+        let run =
+            linli_store::epidemic::retention::anonymise_due(&db, date("2022-08-10"), 30, now_ms())
+                .await
+                .unwrap();
         assert_eq!(run.arrivals, 0, "kept to the last day");
-        let run = linli_store::epidemic::retention::anonymise_due(&db, date("2022-08-11"), 30)
-            .await
-            .unwrap();
+        let run =
+            linli_store::epidemic::retention::anonymise_due(&db, date("2022-08-11"), 30, now_ms())
+                .await
+                .unwrap();
         assert_eq!(run.arrivals, 4);
         assert_eq!(run.observations, 1);
         let (kept,): (i64,) = sqlx::query_as(

@@ -4,6 +4,7 @@
 use linli_core::epidemic::policy::{
     self, ChangeKind, DivisionCode, PolicyVersion, RiskArea, RiskLevel,
 };
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::{Role, Scope};
 use linli_store::epidemic::{self, ArrivalInput};
@@ -36,6 +37,7 @@ async fn area(db: &Db, code: &str, level: RiskLevel) {
             Some(date("2022-07-10")),
         )
         .unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -105,7 +107,7 @@ both_backends!(
         assert_eq!(of(w.high_b).change.kind, ChangeKind::Shortened);
 
         // Released observations are no longer compared.
-        epidemic::release(&db, &op(), &[w.high_b], date("2022-07-09"))
+        epidemic::release(&db, &op(), &[w.high_b], date("2022-07-09"), now_ms())
             .await
             .unwrap();
         let open: Vec<i64> = policies::what_if(&db, &op(), &draft, date("2022-07-07"))
@@ -140,7 +142,7 @@ both_backends!(
         ));
         let next = ninth_with_high_risk_days(5, 2, today());
         assert!(matches!(
-            policies::publish(&db, &staff, &next).await,
+            policies::publish(&db, &staff, &next, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         // A scope without roots sees nothing.
@@ -165,13 +167,13 @@ both_backends!(
 
         // Not backdated: the version would reclassify earlier days differently.
         let past = ninth_with_high_risk_days(5, 2, date("2022-07-06"));
-        match policies::publish(&db, &op(), &past).await {
+        match policies::publish(&db, &op(), &past, now_ms()).await {
             Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "effective_from"),
             other => panic!("expected invalid effective_from, got {other:?}"),
         }
         // A version number already taken is a conflict naming the next free one.
         let same = ninth_with_high_risk_days(5, 1, today());
-        match policies::publish(&db, &op(), &same).await {
+        match policies::publish(&db, &op(), &same, now_ms()).await {
             Err(StoreError::Conflict { field, message }) => {
                 assert_eq!(field, "version");
                 assert!(message.contains('2'), "{message}");
@@ -182,7 +184,9 @@ both_backends!(
 
         let official = Scope::for_user(6, "official", Role::Official, vec![w.grid_a.path.clone()]);
         let next = ninth_with_high_risk_days(5, 2, today());
-        let id = policies::publish(&db, &official, &next).await.unwrap();
+        let id = policies::publish(&db, &official, &next, now_ms())
+            .await
+            .unwrap();
         let all = epidemic::published_policies(&db).await.unwrap();
         assert_eq!(all.len(), 5);
         assert_eq!(all.last().unwrap().id, id);
@@ -193,7 +197,7 @@ both_backends!(
         );
         // Publishing the same number twice: the second is told.
         assert!(matches!(
-            policies::publish(&db, &official, &next).await,
+            policies::publish(&db, &official, &next, now_ms()).await,
             Err(StoreError::Conflict { .. })
         ));
 

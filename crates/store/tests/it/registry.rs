@@ -1,5 +1,6 @@
 //! Registry store tests, each on SQLite and on PostgreSQL.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
@@ -58,6 +59,7 @@ both_backends!(
                     Some("3栋2单元501室"),
                 )
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -108,6 +110,7 @@ both_backends!(
                     Some("3-2-501"),
                 )
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -126,6 +129,7 @@ both_backends!(
                 ..Default::default()
             },
             &person("张三", Some(&n.to_lowercase()), None, None),
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -145,6 +149,7 @@ both_backends!(
                 ..Default::default()
             },
             &person("王五", Some(&bad), None, None),
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -156,7 +161,7 @@ both_backends!(
         assert_eq!(count.0, 2);
 
         // Unmasking shows the clear values and is audited.
-        let clear = registry::unmask(&db, &op(), p.id, Some("10.0.0.1"))
+        let clear = registry::unmask(&db, &op(), p.id, Some("10.0.0.1"), now_ms())
             .await
             .unwrap();
         assert_eq!(clear.id_number.as_deref(), Some(n.as_str()));
@@ -194,6 +199,7 @@ both_backends!(a_gender_conflict_is_kept_and_flagged, |db: Db| async move {
             gender: Some("女"),
             ..person("卓玛", Some(&n), None, None)
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -217,6 +223,7 @@ both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
             ..Default::default()
         },
         &person("张三", None, Some("13612348609"), None),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -225,7 +232,9 @@ both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
         tags: Some(vec!["独居老人".into()]),
         ..Default::default()
     };
-    let (p2, _) = registry::update(&db, &op(), p.id, &patch).await.unwrap();
+    let (p2, _) = registry::update(&db, &op(), p.id, &patch, now_ms())
+        .await
+        .unwrap();
     assert_eq!(p2.phone_masked.as_deref(), Some("137****5678"));
     assert_eq!(p2.tags, ["独居老人"]);
     // Moving out needs a date and a destination.
@@ -237,6 +246,7 @@ both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
             state: Some("moved_out".into()),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap_err();
@@ -255,6 +265,7 @@ both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
             moved_to: Some("昆明市".into()),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -268,6 +279,7 @@ both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
             tags: Some(vec!["不存在".into()]),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap_err();
@@ -310,17 +322,25 @@ both_backends!(
             &op(),
             &place_a,
             &person("张三", Some(&n), Some("13612348609"), None),
+            now_ms(),
         )
         .await
         .unwrap();
-        registry::create(&db, &op(), &place_a, &person("赵四", None, None, None))
-            .await
-            .unwrap();
+        registry::create(
+            &db,
+            &op(),
+            &place_a,
+            &person("赵四", None, None, None),
+            now_ms(),
+        )
+        .await
+        .unwrap();
         let (other, _) = registry::create(
             &db,
             &op(),
             &place_b,
             &person("张山", None, Some("13900001111"), None),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -363,19 +383,26 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            registry::unmask(&db, &worker, other.id, None).await,
+            registry::unmask(&db, &worker, other.id, None, now_ms()).await,
             Err(StoreError::NotFound)
         ));
         // …and may not unmask even in their own grid.
         assert!(matches!(
-            registry::unmask(&db, &worker, zs.id, None).await,
+            registry::unmask(&db, &worker, zs.id, None, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         // Officials read but do not write.
         let official = Scope::for_user(8, "jd", Role::Official, vec![t.community.path.clone()]);
         registry::get(&db, &official, zs.id).await.unwrap();
         assert!(matches!(
-            registry::create(&db, &official, &place_a, &person("钱七", None, None, None)).await,
+            registry::create(
+                &db,
+                &official,
+                &place_a,
+                &person("钱七", None, None, None),
+                now_ms()
+            )
+            .await,
             Err(StoreError::Forbidden(_))
         ));
     }
@@ -408,7 +435,9 @@ both_backends!(
             })
             .collect();
         assert_eq!(
-            registry::bulk_insert(&db, &op(), &rows).await.unwrap(),
+            registry::bulk_insert(&db, &op(), &rows, now_ms())
+                .await
+                .unwrap(),
             1203
         );
         let (kind, hits) = registry::search(&db, &op(), "13900000042", 5)
@@ -431,7 +460,9 @@ both_backends!(
             registry::BulkPerson::new(&t.grid_a, draft("新人", "53340119950101001", "13800000001")),
             registry::BulkPerson::new(&t.grid_a, draft("王五", "53340119900101000", "13800000002")),
         ];
-        let e = registry::bulk_insert(&db, &op(), &again).await.unwrap_err();
+        let e = registry::bulk_insert(&db, &op(), &again, now_ms())
+            .await
+            .unwrap_err();
         assert_eq!(field_of(&e), "id_number");
         let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
             .fetch_one(db.pool())
@@ -441,7 +472,7 @@ both_backends!(
         // Officials may not.
         let official = Scope::for_user(8, "jd", Role::Official, vec![t.community.path.clone()]);
         assert!(matches!(
-            registry::bulk_insert(&db, &official, &again[..1]).await,
+            registry::bulk_insert(&db, &official, &again[..1], now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
     }
@@ -467,6 +498,7 @@ both_backends!(
                 hukou_address: Some("云南省香格里拉市, 建塘镇"),
                 ..person("张三", Some(&n), Some("13612348609"), Some("3栋2单元501室"))
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -478,12 +510,13 @@ both_backends!(
                 ..Default::default()
             },
             &person("李四", None, None, None),
+            now_ms(),
         )
         .await
         .unwrap();
 
         // Masked by default; only the grid's people.
-        let rows = registry::export(&db, &op(), t.grid_a.id, false, None)
+        let rows = registry::export(&db, &op(), t.grid_a.id, false, None, now_ms())
             .await
             .unwrap();
         assert_eq!(rows.len(), 2, "header and one person");
@@ -494,14 +527,14 @@ both_backends!(
         // Unmasked for staff, refused to grid workers; both audited when they happen.
         let worker = Scope::for_user(9, "wg", Role::GridWorker, vec![t.grid_a.path.clone()]);
         assert!(matches!(
-            registry::export(&db, &worker, t.grid_a.id, true, None).await,
+            registry::export(&db, &worker, t.grid_a.id, true, None, now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
-            registry::export(&db, &worker, t.grid_b.id, false, None).await,
+            registry::export(&db, &worker, t.grid_b.id, false, None, now_ms()).await,
             Err(StoreError::NotFound)
         ));
-        let full = registry::export(&db, &op(), t.community.id, true, Some("10.1.1.1"))
+        let full = registry::export(&db, &op(), t.community.id, true, Some("10.1.1.1"), now_ms())
             .await
             .unwrap();
         assert_eq!(full.len(), 3);
@@ -592,6 +625,7 @@ both_backends!(
             "test.csv",
             rows,
             registry::OnDuplicate::Skip,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -630,6 +664,7 @@ both_backends!(
             "test.csv",
             again,
             registry::OnDuplicate::Skip,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -646,6 +681,7 @@ both_backends!(
             "test.csv",
             third,
             registry::OnDuplicate::Fail,
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -664,6 +700,7 @@ both_backends!(
             "x.csv",
             Vec::new(),
             registry::OnDuplicate::Skip,
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -713,10 +750,10 @@ both_backends!(
             ],
         ];
         for chunk in chunks {
-            ids.extend(job.add(chunk).await.unwrap());
+            ids.extend(job.add(chunk, now_ms()).await.unwrap());
         }
         let out = job
-            .commit("forgetful.csv", serde_json::json!({"rows": 8}))
+            .commit("forgetful.csv", serde_json::json!({"rows": 8}), now_ms())
             .await
             .unwrap();
         assert_eq!((out.dwellings_created, out.households_created), (3, 4));
@@ -788,14 +825,17 @@ both_backends!(
             )
             .await
             .unwrap();
-            job.add(vec![row(
-                1,
-                "甲",
-                "53340119850312001",
-                "户主",
-                Some("1栋1单元101室"),
-                None,
-            )])
+            job.add(
+                vec![row(
+                    1,
+                    "甲",
+                    "53340119850312001",
+                    "户主",
+                    Some("1栋1单元101室"),
+                    None,
+                )],
+                now_ms(),
+            )
             .await
             .unwrap();
         }
@@ -807,41 +847,47 @@ both_backends!(
                 .await
                 .unwrap();
         let mut stored = job
-            .add(vec![row(
-                1,
-                "甲",
-                "53340119850312001",
-                "户主",
-                Some("1栋1单元101室"),
-                None,
-            )])
+            .add(
+                vec![row(
+                    1,
+                    "甲",
+                    "53340119850312001",
+                    "户主",
+                    Some("1栋1单元101室"),
+                    None,
+                )],
+                now_ms(),
+            )
             .await
             .unwrap();
         stored.extend(
-            job.add(vec![
-                row(2, "乙", "53340119870101002", "配偶", Some("1-1-101"), None),
-                row(
-                    3,
-                    "丙",
-                    "53340119900101003",
-                    "户主",
-                    Some("2栋1单元101室"),
-                    None,
-                ),
-                row(
-                    4,
-                    "丁",
-                    "53340119900101004",
-                    "户主",
-                    Some("2栋1单元101室"),
-                    None,
-                ),
-            ])
+            job.add(
+                vec![
+                    row(2, "乙", "53340119870101002", "配偶", Some("1-1-101"), None),
+                    row(
+                        3,
+                        "丙",
+                        "53340119900101003",
+                        "户主",
+                        Some("2栋1单元101室"),
+                        None,
+                    ),
+                    row(
+                        4,
+                        "丁",
+                        "53340119900101004",
+                        "户主",
+                        Some("2栋1单元101室"),
+                        None,
+                    ),
+                ],
+                now_ms(),
+            )
             .await
             .unwrap(),
         );
         let out = job
-            .commit("chunks.csv", serde_json::json!({"rows": 4}))
+            .commit("chunks.csv", serde_json::json!({"rows": 4}), now_ms())
             .await
             .unwrap();
         assert_eq!((out.stored_count, stored.len()), (4, 4));
@@ -889,6 +935,7 @@ both_backends!(
                 ),
             ],
             registry::OnDuplicate::Skip,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -911,6 +958,7 @@ both_backends!(
                 Some("13612348609"),
             )],
             registry::OnDuplicate::Update,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -976,6 +1024,7 @@ both_backends!(
             "a\\b\tc.csv",
             rows,
             registry::OnDuplicate::Skip,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -995,7 +1044,9 @@ both_backends!(
         assert_eq!(stored_tags, given);
         assert_eq!(p.warnings.len(), 1);
         assert_eq!(p.warnings[0].field, "gender");
-        let shown = registry::unmask(&db, &op(), first, None).await.unwrap();
+        let shown = registry::unmask(&db, &op(), first, None, now_ms())
+            .await
+            .unwrap();
         assert_eq!(shown.id_number.as_deref(), Some(n.as_str()));
         assert_eq!(shown.phone.as_deref(), Some("13800138000"));
         let history = registry::history(&db, &op(), "person", first)
@@ -1018,7 +1069,7 @@ both_backends!(
             (None, None, None, None, None)
         );
         assert!(q.tags.is_empty() && q.warnings.is_empty());
-        assert!(registry::unmask(&db, &op(), second, None)
+        assert!(registry::unmask(&db, &op(), second, None, now_ms())
             .await
             .unwrap()
             .phone
@@ -1098,6 +1149,7 @@ async fn an_import_by_a_role_without_trigger_rights_keeps_its_foreign_keys() {
             row(2, "李四", "53340119870101002", "配偶"),
         ],
         registry::OnDuplicate::Skip,
+        now_ms(),
     )
     .await
     .unwrap();

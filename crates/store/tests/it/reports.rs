@@ -3,6 +3,7 @@
 //! timeliness, reminders, scope, and a property test on generated trees (a parent equals the sum
 //! of its children plus its own direct records; manual numbers roll up).
 
+use linli_core::kernel::clock::now_ms;
 use std::collections::BTreeMap;
 
 use linli_core::reports::mapping::{Mapping, HEALTH_BUREAU_DAILY};
@@ -188,7 +189,7 @@ both_backends!(the_preset_is_stored_as_version_one, |db: Db| async move {
     let mut t = Template::epidemic_daily();
     t.indicators.pop();
     let from = today() + time::Duration::days(10);
-    let v2 = reports::publish_template(&db, &op(), &t, from)
+    let v2 = reports::publish_template(&db, &op(), &t, from, now_ms())
         .await
         .unwrap();
     assert_eq!(v2.template.version, 2);
@@ -206,7 +207,8 @@ both_backends!(the_preset_is_stored_as_version_one, |db: Db| async move {
     assert_eq!(on(from).await, 2);
     assert_eq!(on(day()).await, 1, "a past day keeps its version");
     assert!(matches!(
-        reports::publish_template(&db, &official(&world(&db).await.street), &t, from).await,
+        reports::publish_template(&db, &official(&world(&db).await.street), &t, from, now_ms())
+            .await,
         Err(StoreError::Forbidden(_))
     ));
 });
@@ -236,9 +238,10 @@ both_backends!(
             linli_core::reports::ManualKind::Number,
         ));
         // In the past: refused, naming the field; nothing stored.
-        let e = reports::publish_template(&db, &op(), &t, today() - time::Duration::days(1))
-            .await
-            .unwrap_err();
+        let e =
+            reports::publish_template(&db, &op(), &t, today() - time::Duration::days(1), now_ms())
+                .await
+                .unwrap_err();
         let got = fields(e);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "effective_from");
@@ -247,7 +250,7 @@ both_backends!(
         let mut bad = t.clone();
         bad.indicators[1].label = " ".into();
         bad.name = String::new();
-        let e = reports::publish_template(&db, &op(), &bad, date("2021-01-01"))
+        let e = reports::publish_template(&db, &op(), &bad, date("2021-01-01"), now_ms())
             .await
             .unwrap_err();
         let names: Vec<String> = fields(e).into_iter().map(|(f, _)| f).collect();
@@ -259,7 +262,7 @@ both_backends!(
         );
 
         // Today is fine: today's report follows the new version at once.
-        let v2 = reports::publish_template(&db, &op(), &t, today())
+        let v2 = reports::publish_template(&db, &op(), &t, today(), now_ms())
             .await
             .unwrap();
         assert_eq!(v2.template.version, 2);
@@ -271,12 +274,13 @@ both_backends!(
         assert_eq!(now.template.indicators.last().unwrap().key, "volunteers");
         // A version dated before the newest one is refused (versions apply in order).
         let later = today() + time::Duration::days(5);
-        reports::publish_template(&db, &op(), &t, later)
+        reports::publish_template(&db, &op(), &t, later, now_ms())
             .await
             .unwrap();
-        let e = reports::publish_template(&db, &op(), &t, today() + time::Duration::days(2))
-            .await
-            .unwrap_err();
+        let e =
+            reports::publish_template(&db, &op(), &t, today() + time::Duration::days(2), now_ms())
+                .await
+                .unwrap_err();
         let got = fields(e);
         assert_eq!(got[0].0, "effective_from");
         assert!(
@@ -305,7 +309,7 @@ both_backends!(
         // A template may not take a mapping's key.
         let mut clash = t.clone();
         clash.key = HEALTH_BUREAU_DAILY.into();
-        let e = reports::publish_template(&db, &op(), &clash, today())
+        let e = reports::publish_template(&db, &op(), &clash, today(), now_ms())
             .await
             .unwrap_err();
         assert_eq!(fields(e)[0].0, "key");
@@ -456,9 +460,17 @@ both_backends!(
         arrival(&db, &w.grid_a, DAY).await;
         alert(&db, &w.a, "fever", at(DAY, 9, 0), None).await;
         let st = staff(&w.a);
-        let e = reports::submit(&db, &st, EPIDEMIC_DAILY, w.a.id, day(), &manual(&[], true))
-            .await
-            .unwrap_err();
+        let e = reports::submit(
+            &db,
+            &st,
+            EPIDEMIC_DAILY,
+            w.a.id,
+            day(),
+            &manual(&[], true),
+            now_ms(),
+        )
+        .await
+        .unwrap_err();
         match e {
             StoreError::Invalid(errs) => {
                 assert_eq!(errs[0].field, "zero");
@@ -483,6 +495,7 @@ both_backends!(
             w.b.id,
             day(),
             &manual(&[("notes", "平安")], true),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -504,6 +517,7 @@ both_backends!(
             w.b.id,
             day(),
             &manual(&[("disinfection_rounds", "2")], true),
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -519,6 +533,7 @@ both_backends!(
             w.b.id,
             day(),
             &manual(&[("disinfection_rounds", "abc")], false),
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -552,7 +567,8 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
             EPIDEMIC_DAILY,
             w.grid_a.id,
             day(),
-            &manual(&[("disinfection_rounds", "1")], false)
+            &manual(&[("disinfection_rounds", "1")], false),
+            now_ms(),
         )
         .await,
         Err(StoreError::Forbidden(_))
@@ -564,18 +580,19 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
             EPIDEMIC_DAILY,
             w.a.id,
             day(),
-            &manual(&[("disinfection_rounds", "1")], false)
+            &manual(&[("disinfection_rounds", "1")], false),
+            now_ms(),
         )
         .await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.grid_a.id, day(), &manual(&[("disinfection_rounds", "1")], false)).await,
+        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.grid_a.id, day(), &manual(&[("disinfection_rounds", "1")], false), now_ms()).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "node_id"
     ));
     // Approving a draft is refused.
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day()).await,
+        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     let r = reports::submit(
@@ -588,6 +605,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
             &[("disinfection_rounds", "3"), ("notes", "入户排查")],
             false,
         ),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -601,6 +619,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         w.a.id,
         day(),
         &manual(&[("disinfection_rounds", "4")], false),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -616,6 +635,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         w.street.id,
         day(),
         &manual(&[], false),
+        now_ms(),
     )
     .await
     .unwrap_err();
@@ -628,26 +648,26 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     }
     // Nobody approves their own level; grid workers never.
     assert!(matches!(
-        reports::approve(&db, &sa, EPIDEMIC_DAILY, w.a.id, day()).await,
+        reports::approve(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::approve(&db, &worker, EPIDEMIC_DAILY, w.a.id, day()).await,
+        reports::approve(&db, &worker, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
         Err(StoreError::NotFound)
     ));
-    let r = reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day())
+    let r = reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms())
         .await
         .unwrap();
     assert_eq!(r.status, Status::Approved);
     assert_eq!(r.approved_by.as_deref(), Some("official"));
     assert!(r.approved_at.is_some());
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day()).await,
+        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     // Locked: no correction, and the values stay those approved even when records arrive late.
     assert!(matches!(
-        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), &manual(&[("disinfection_rounds", "9")], false)).await,
+        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), &manual(&[("disinfection_rounds", "9")], false), now_ms()).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     arrival(&db, &w.a, DAY).await;
@@ -674,14 +694,15 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         w.b.id,
         day(),
         &manual(&[("disinfection_rounds", "2")], false),
+        now_ms(),
     )
     .await
     .unwrap();
-    reports::approve(&db, &off, EPIDEMIC_DAILY, w.b.id, day())
+    reports::approve(&db, &off, EPIDEMIC_DAILY, w.b.id, day(), now_ms())
         .await
         .unwrap();
     assert!(matches!(
-        reports::submit(&db, &st_street, EPIDEMIC_DAILY, w.street.id, day(), &manual(&[("disinfection_rounds", "6")], false)).await,
+        reports::submit(&db, &st_street, EPIDEMIC_DAILY, w.street.id, day(), &manual(&[("disinfection_rounds", "6")], false), now_ms()).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "manual.disinfection_rounds"
     ));
     let r = reports::submit(
@@ -691,6 +712,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         w.street.id,
         day(),
         &manual(&[], false),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -700,7 +722,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         "4 + 2 from the communities"
     );
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.street.id, day()).await,
+        reports::approve(&db, &off, EPIDEMIC_DAILY, w.street.id, day(), now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     let r = reports::approve(
@@ -709,6 +731,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         EPIDEMIC_DAILY,
         w.street.id,
         day(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -759,7 +782,7 @@ both_backends!(
             Some("533401100006"),
         )
         .await;
-        tree::close(&db, &op(), closed.id, Some(date("2022-06-01")))
+        tree::close(&db, &op(), closed.id, Some(date("2022-06-01")), now_ms())
             .await
             .unwrap();
         let off = official(&w.street);
@@ -771,6 +794,7 @@ both_backends!(
             w.a.id,
             day(),
             &manual(&[], true),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -787,6 +811,7 @@ both_backends!(
             w.b.id,
             day(),
             &manual(&[("disinfection_rounds", "1")], false),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -820,7 +845,7 @@ both_backends!(
         assert_eq!((own.expected, own.submitted, own.on_time), (1, 1, 1));
 
         // The street reminds the missing community; its staff see it; audited.
-        let rem = reports::remind(&db, &off, EPIDEMIC_DAILY, c.id, day())
+        let rem = reports::remind(&db, &off, EPIDEMIC_DAILY, c.id, day(), now_ms())
             .await
             .unwrap();
         assert_eq!(rem.created_by, "official");
@@ -851,11 +876,11 @@ both_backends!(
         assert_eq!(log[0].entity_id, Some(rem.id));
         // Reminding one that reported, or from the same level, is refused.
         assert!(matches!(
-            reports::remind(&db, &off, EPIDEMIC_DAILY, w.a.id, day()).await,
+            reports::remind(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
             Err(StoreError::Invalid(_))
         ));
         assert!(matches!(
-            reports::remind(&db, &staff(&c), EPIDEMIC_DAILY, c.id, day()).await,
+            reports::remind(&db, &staff(&c), EPIDEMIC_DAILY, c.id, day(), now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
 
@@ -878,15 +903,24 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.a.id, day(), &manual(&[], true)).await,
+            reports::submit(
+                &db,
+                &sb,
+                EPIDEMIC_DAILY,
+                w.a.id,
+                day(),
+                &manual(&[], true),
+                now_ms()
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::approve(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            reports::approve(&db, &sb, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::remind(&db, &sb, EPIDEMIC_DAILY, c.id, day()).await,
+            reports::remind(&db, &sb, EPIDEMIC_DAILY, c.id, day(), now_ms()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -902,7 +936,7 @@ both_backends!(
         // A future date cannot be submitted.
         let future = linli_core::kernel::clock::today().next_day().unwrap();
         assert!(matches!(
-            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.b.id, future, &manual(&[], true)).await,
+            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.b.id, future, &manual(&[], true), now_ms()).await,
             Err(StoreError::Invalid(ref v)) if v[0].field == "date"
         ));
     }
@@ -1057,6 +1091,7 @@ both_backends!(
                         all[*ci].id,
                         day(),
                         &manual(&[("disinfection_rounds", &v.to_string())], false),
+                        now_ms(),
                     )
                     .await
                     .unwrap();
@@ -1187,6 +1222,7 @@ both_backends!(
                 &[("disinfection_rounds", "3"), ("notes", "入户排查")],
                 false,
             ),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -1197,6 +1233,7 @@ both_backends!(
             w.b.id,
             day(),
             &manual(&[("disinfection_rounds", "4")], false),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -1296,14 +1333,14 @@ both_backends!(
         // Admins only.
         let w = world(&db).await;
         assert!(matches!(
-            mappings::publish_mapping(&db, &official(&w.street), &m, today()).await,
+            mappings::publish_mapping(&db, &official(&w.street), &m, today(), now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         // Every fault at once: an unknown indicator, a text in a sum, a past date.
         let mut bad = m.clone();
         bad.columns[2].sources = vec!["masks".into()];
         bad.columns[3].sources = vec!["releases".into(), "notes".into()];
-        let e = mappings::publish_mapping(&db, &op(), &bad, date("2021-01-01"))
+        let e = mappings::publish_mapping(&db, &op(), &bad, date("2021-01-01"), now_ms())
             .await
             .unwrap_err();
         let names: Vec<String> = fields(e).into_iter().map(|(f, _)| f).collect();
@@ -1313,19 +1350,19 @@ both_backends!(
         );
         let mut clash = m.clone();
         clash.key = EPIDEMIC_DAILY.into();
-        let e = mappings::publish_mapping(&db, &op(), &clash, today())
+        let e = mappings::publish_mapping(&db, &op(), &clash, today(), now_ms())
             .await
             .unwrap_err();
         assert!(fields(e).iter().any(|(f, _)| f == "key"));
         let mut orphan = m.clone();
         orphan.source = "no-such".into();
-        let e = mappings::publish_mapping(&db, &op(), &orphan, today())
+        let e = mappings::publish_mapping(&db, &op(), &orphan, today(), now_ms())
             .await
             .unwrap_err();
         assert_eq!(fields(e)[0].0, "source");
 
         // A new layout from today on; a past day keeps version 1.
-        let v2 = mappings::publish_mapping(&db, &op(), &m, today())
+        let v2 = mappings::publish_mapping(&db, &op(), &m, today(), now_ms())
             .await
             .unwrap();
         assert_eq!(v2.mapping.version, 2);

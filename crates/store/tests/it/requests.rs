@@ -3,6 +3,7 @@
 //! clock, the job lease, whistles and their 30 minutes, the three rates on a fixed set, the
 //! resident's status check, Open311 keys, and who sees what.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::requests::{
     Action, CategoryRule, Channel, RequestDraft, RequestInput, Status, Target, WhistleState,
 };
@@ -816,7 +817,7 @@ both_backends!(each_community_sees_only_its_requests, |db: Db| async move {
         requests::whistles(&db, &w.staff_a, b.id, T0)
             .await
             .map(|_| ()),
-        requests::unmask_phone(&db, &w.staff_a, b.id, None)
+        requests::unmask_phone(&db, &w.staff_a, b.id, None, now_ms())
             .await
             .map(|_| ()),
     ] {
@@ -836,11 +837,11 @@ both_backends!(each_community_sees_only_its_requests, |db: Db| async move {
         .unwrap();
     assert_eq!(all(w.worker_a.clone(), View::New).await, vec![a.id]);
     assert!(matches!(
-        requests::unmask_phone(&db, &w.worker_a, a.id, None).await,
+        requests::unmask_phone(&db, &w.worker_a, a.id, None, now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     assert_eq!(
-        requests::unmask_phone(&db, &w.staff_a, a.id, Some("10.0.0.1"))
+        requests::unmask_phone(&db, &w.staff_a, a.id, Some("10.0.0.1"), now_ms())
             .await
             .unwrap()
             .as_deref(),

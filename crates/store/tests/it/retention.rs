@@ -2,6 +2,7 @@
 //! observation are anonymised once their purge date has passed (personal link and free text
 //! gone, counts kept), open ones never, and a second run changes nothing.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_store::epidemic::retention::{self, RetentionRun};
 use linli_store::{both_backends, epidemic, epidemic::dashboard, Db};
@@ -41,6 +42,7 @@ both_backends!(
             &op(),
             &[released],
             parse_date("d", "2022-07-08").unwrap(),
+            now_ms(),
         )
         .await
         .unwrap();
@@ -54,13 +56,15 @@ both_backends!(
         assert_eq!(person_links(&db).await, (2, 2));
 
         // Released on 07-08 with 30 days: kept through 08-07, anonymised from 08-08 on.
-        let run = retention::anonymise_due(&db, parse_date("d", "2022-08-07").unwrap(), 30)
-            .await
-            .unwrap();
+        let run =
+            retention::anonymise_due(&db, parse_date("d", "2022-08-07").unwrap(), 30, now_ms())
+                .await
+                .unwrap();
         assert_eq!(run, RetentionRun::default(), "nothing due yet");
-        let run = retention::anonymise_due(&db, parse_date("d", "2022-08-08").unwrap(), 30)
-            .await
-            .unwrap();
+        let run =
+            retention::anonymise_due(&db, parse_date("d", "2022-08-08").unwrap(), 30, now_ms())
+                .await
+                .unwrap();
         assert_eq!((run.arrivals, run.observations, run.checkins), (1, 1, 1));
         assert_eq!(
             person_links(&db).await,
@@ -81,9 +85,10 @@ both_backends!(
             .unwrap();
         assert_eq!(sym, "[]");
         // Idempotent: again, nothing; years later the open one is still not touched.
-        let again = retention::anonymise_due(&db, parse_date("d", "2030-01-01").unwrap(), 30)
-            .await
-            .unwrap();
+        let again =
+            retention::anonymise_due(&db, parse_date("d", "2030-01-01").unwrap(), 30, now_ms())
+                .await
+                .unwrap();
         assert_eq!(again, RetentionRun::default());
         let _ = open;
         // Still counted: the arrivals of 07-02 are both on the dashboard of that day.

@@ -1,5 +1,6 @@
 //! Store tests: each body runs on SQLite and on PostgreSQL (when `LINLI_TEST_PG_URL` is set).
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::{NewNode, NodeInput, NodeKind, Role, Scope};
 use linli_store::accounts::{self, LoginError, NewUser};
 use linli_store::infra::audit::{self, AuditFilter};
@@ -38,7 +39,7 @@ async fn add_est(
         opened_on: Some("2020-01-01"),
     })
     .unwrap();
-    tree::create(db, scope, new).await.unwrap()
+    tree::create(db, scope, new, now_ms()).await.unwrap()
 }
 
 async fn try_add(
@@ -57,7 +58,7 @@ async fn try_add(
         ..Default::default()
     })
     .map_err(StoreError::Invalid)?;
-    tree::create(db, scope, new).await
+    tree::create(db, scope, new, now_ms()).await
 }
 
 /// A small tree: district / street / community / two grids (A, B) each with a building.
@@ -147,7 +148,7 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     assert_eq!(t.db.sqlite_pragma("journal_mode").await.unwrap(), "wal");
     assert_eq!(t.db.sqlite_pragma("foreign_keys").await.unwrap(), "1");
     // Migrating again is a no-op.
-    t.db.migrate().await.unwrap();
+    t.db.migrate(now_ms()).await.unwrap();
     t.finish().await;
 }
 
@@ -259,6 +260,7 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
             name: Some("一网格"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -271,6 +273,7 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
             code: Some("530102001001"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap_err();
@@ -298,7 +301,7 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
     )
     .await;
     // Grid A (with its building) moves into the compound.
-    let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id)
+    let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id, now_ms())
         .await
         .unwrap();
     assert_eq!(moved.parent_id, Some(compound.id));
@@ -315,11 +318,11 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
     assert_eq!(b.path, t.building_b.path);
 
     // Not under itself; not where its kinds would repeat.
-    let e = tree::move_subtree(&db, &s, compound.id, t.building_a.id)
+    let e = tree::move_subtree(&db, &s, compound.id, t.building_a.id, now_ms())
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "new_parent_id");
-    let e = tree::move_subtree(&db, &s, t.grid_b.id, moved.id)
+    let e = tree::move_subtree(&db, &s, t.grid_b.id, moved.id, now_ms())
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "kind");
@@ -333,7 +336,7 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
         Some("533401001"),
     )
     .await;
-    let e = tree::move_subtree(&db, &s, t.community.id, other_street.id)
+    let e = tree::move_subtree(&db, &s, t.community.id, other_street.id, now_ms())
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), "new_parent_id");
@@ -358,7 +361,9 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         let s = op();
-        let closed = tree::close(&db, &s, t.grid_b.id, None).await.unwrap();
+        let closed = tree::close(&db, &s, t.grid_b.id, None, now_ms())
+            .await
+            .unwrap();
         assert!(closed.closed_on.is_some());
         let b = tree::get(&db, &s, t.building_b.id).await.unwrap();
         assert!(b.closed_on.is_some(), "the building closes with its grid");
@@ -378,7 +383,9 @@ both_backends!(
             .await
             .unwrap_err();
         assert_eq!(field_of(&e), "parent_id");
-        assert!(tree::close(&db, &s, t.grid_b.id, None).await.is_err());
+        assert!(tree::close(&db, &s, t.grid_b.id, None, now_ms())
+            .await
+            .is_err());
         // Its name is free again among the open siblings.
         add(
             &db,
@@ -404,6 +411,7 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
             role: "grid_worker",
             node_ids: &[t.grid_a.id],
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -444,11 +452,11 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
         try_add(&db, &scope, Some(t.grid_a.id), "building", "x", None).await,
         Err(StoreError::Forbidden(_))
     ));
-    assert!(tree::close(&db, &scope, t.building_b.id, None)
+    assert!(tree::close(&db, &scope, t.building_b.id, None, now_ms())
         .await
         .is_err());
     assert!(
-        tree::move_subtree(&db, &scope, t.building_b.id, t.grid_a.id)
+        tree::move_subtree(&db, &scope, t.building_b.id, t.grid_a.id, now_ms())
             .await
             .is_err()
     );
@@ -476,7 +484,7 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
         .expect("staff add below their community");
     assert_eq!(added.parent_id, Some(t.grid_a.id));
     assert!(matches!(
-        tree::close(&db, &staff, t.community.id, None).await,
+        tree::close(&db, &staff, t.community.id, None, now_ms()).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
@@ -501,6 +509,7 @@ both_backends!(
                 role: "boss",
                 node_ids: &[],
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -519,6 +528,7 @@ both_backends!(
                 role: "grid_worker",
                 node_ids: &[t.community.id],
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -533,6 +543,7 @@ both_backends!(
                 role: "staff",
                 node_ids: &[],
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
@@ -548,6 +559,7 @@ both_backends!(
                 role: "staff",
                 node_ids: &[t.community.id],
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -563,46 +575,56 @@ both_backends!(
                 role: "staff",
                 node_ids: &[t.community.id],
             },
+            now_ms(),
         )
         .await
         .unwrap_err();
         assert_eq!(field_of(&e), "username");
 
         // A login opens a session whose scope is the account's nodes.
-        let session = accounts::login(&db, "SHEQU01", "community-pass", "10.0.0.1", Some("test"))
-            .await
-            .unwrap();
-        let p = accounts::principal_for_session(&db, &session.token)
+        let session = accounts::login(
+            &db,
+            "SHEQU01",
+            "community-pass",
+            "10.0.0.1",
+            Some("test"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        let p = accounts::principal_for_session(&db, &session.token, now_ms())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(p.user.id, staff.id);
         assert_eq!(p.scope.roots(), std::slice::from_ref(&t.community.path));
         assert_eq!(p.csrf_token.as_deref(), Some(session.csrf_token.as_str()));
-        assert!(accounts::principal_for_session(&db, "not-a-session")
-            .await
-            .unwrap()
-            .is_none());
+        assert!(
+            accounts::principal_for_session(&db, "not-a-session", now_ms())
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // Wrong passwords fail, and five of them from one address make that address wait…
         for _ in 0..5 {
             assert!(matches!(
-                accounts::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None).await,
+                accounts::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None, now_ms()).await,
                 Err(LoginError::BadCredentials)
             ));
         }
         assert!(matches!(
-            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None).await,
+            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None, now_ms()).await,
             Err(LoginError::Throttled { retry_after_s }) if (1..=30).contains(&retry_after_s)
         ));
         // …but never lock the owner out from another address (issue 24, finding 7).
-        let owner = accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None)
+        let owner = accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None, now_ms())
             .await
             .expect("the guesser's failures do not lock the account elsewhere");
         assert_eq!(owner.user.id, staff.id);
         // The owner's success does not wipe the guesser's record.
         assert!(matches!(
-            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None).await,
+            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None, now_ms()).await,
             Err(LoginError::Throttled { .. })
         ));
         // Unknown accounts fail the same way, and count against the address.
@@ -613,6 +635,7 @@ both_backends!(
                 "whatever-pass",
                 "10.0.0.9",
                 None,
+                now_ms(),
             )
             .await;
             assert!(matches!(r, Err(LoginError::BadCredentials)), "{i}");
@@ -627,74 +650,82 @@ both_backends!(
                 role: "admin",
                 node_ids: &[],
             },
+            now_ms(),
         )
         .await
         .unwrap();
         assert!(matches!(
-            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.9", None).await,
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.9", None, now_ms()).await,
             Err(LoginError::Throttled { .. })
         ));
-        let other = accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None)
+        let other = accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None, now_ms())
             .await
             .expect("another address is not throttled");
         assert_eq!(other.user.username, "admin");
 
         // Logout ends the session.
-        accounts::logout(&db, &session.token, "10.0.0.1")
+        accounts::logout(&db, &session.token, "10.0.0.1", now_ms())
             .await
             .unwrap();
-        assert!(accounts::principal_for_session(&db, &session.token)
-            .await
-            .unwrap()
-            .is_none());
+        assert!(
+            accounts::principal_for_session(&db, &session.token, now_ms())
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // Tokens for scripts work until revoked; disabling an account ends everything.
-        let token = accounts::issue_token(&db, &s, staff.id, "report script")
+        let token = accounts::issue_token(&db, &s, staff.id, "report script", now_ms())
             .await
             .unwrap();
         assert!(token.starts_with("linli_"));
-        let p = accounts::principal_for_token(&db, &token)
+        let p = accounts::principal_for_token(&db, &token, now_ms())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(p.user.id, staff.id);
         assert!(p.csrf_token.is_none());
-        assert_eq!(accounts::revoke_tokens(&db, &s, staff.id).await.unwrap(), 1);
-        assert!(accounts::principal_for_token(&db, &token)
+        assert_eq!(
+            accounts::revoke_tokens(&db, &s, staff.id, now_ms())
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(accounts::principal_for_token(&db, &token, now_ms())
             .await
             .unwrap()
             .is_none());
-        let token = accounts::issue_token(&db, &s, staff.id, "second")
+        let token = accounts::issue_token(&db, &s, staff.id, "second", now_ms())
             .await
             .unwrap();
-        accounts::update(&db, &s, staff.id, None, None, Some(true))
+        accounts::update(&db, &s, staff.id, None, None, Some(true), now_ms())
             .await
             .unwrap();
-        assert!(accounts::principal_for_token(&db, &token)
+        assert!(accounts::principal_for_token(&db, &token, now_ms())
             .await
             .unwrap()
             .is_none());
 
         // Passwords change; the old one stops working.
-        accounts::set_password(&db, &s, admin.id, "new-admin-pass")
+        accounts::set_password(&db, &s, admin.id, "new-admin-pass", now_ms())
             .await
             .unwrap();
         assert!(
-            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.11", None)
+            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.11", None, now_ms())
                 .await
                 .is_err()
         );
-        let again = accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None)
+        let again = accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None, now_ms())
             .await
             .expect("the new password works");
         assert_eq!(again.user.username, "admin");
         // One's own password needs the current one (issue 24, finding 4), even for an admin.
-        let me = accounts::principal_for_session(&db, &again.token)
+        let me = accounts::principal_for_session(&db, &again.token, now_ms())
             .await
             .unwrap()
             .unwrap();
         assert!(matches!(
-            accounts::set_password(&db, &me.scope, admin.id, "stolen-session-1").await,
+            accounts::set_password(&db, &me.scope, admin.id, "stolen-session-1", now_ms()).await,
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
@@ -703,7 +734,8 @@ both_backends!(
                 &me.scope,
                 "a-guess-1",
                 "stolen-session-1",
-                "10.0.0.12"
+                "10.0.0.12",
+                now_ms(),
             )
             .await,
             Err(LoginError::BadCredentials)
@@ -714,12 +746,20 @@ both_backends!(
             "new-admin-pass",
             "newer-admin-pass",
             "10.0.0.12",
+            now_ms(),
         )
         .await
         .unwrap();
-        accounts::login(&db, "admin", "newer-admin-pass", "10.0.0.12", None)
-            .await
-            .expect("the changed password works");
+        accounts::login(
+            &db,
+            "admin",
+            "newer-admin-pass",
+            "10.0.0.12",
+            None,
+            now_ms(),
+        )
+        .await
+        .expect("the changed password works");
 
         // Everything above is in the audit log, with who and from where.
         let log = audit::list(&db, &s, &AuditFilter::default(), Page::all())
@@ -800,13 +840,14 @@ both_backends!(
                 role: "grid_worker",
                 node_ids: &[t.grid_a.id],
             },
+            now_ms(),
         )
         .await
         .unwrap();
-        let token = accounts::issue_token(&db, &s, worker.id, "phone")
+        let token = accounts::issue_token(&db, &s, worker.id, "phone", now_ms())
             .await
             .unwrap();
-        let p = accounts::principal_for_token(&db, &token)
+        let p = accounts::principal_for_token(&db, &token, now_ms())
             .await
             .unwrap()
             .unwrap();
@@ -822,10 +863,10 @@ both_backends!(
             Some("533401100002"),
         )
         .await;
-        let moved = tree::move_subtree(&db, &s, t.grid_a.id, other.id)
+        let moved = tree::move_subtree(&db, &s, t.grid_a.id, other.id, now_ms())
             .await
             .unwrap();
-        let p = accounts::principal_for_token(&db, &token)
+        let p = accounts::principal_for_token(&db, &token, now_ms())
             .await
             .unwrap()
             .unwrap();
@@ -839,7 +880,7 @@ both_backends!(
             .await
             .unwrap();
         tokio::time::sleep(accounts::PRINCIPAL_TTL + std::time::Duration::from_millis(100)).await;
-        assert!(accounts::principal_for_token(&db, &token)
+        assert!(accounts::principal_for_token(&db, &token, now_ms())
             .await
             .unwrap()
             .is_none());
@@ -893,6 +934,7 @@ both_backends!(
                 name: "张三",
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -926,7 +968,7 @@ both_backends!(
             Some("C01"),
         )
         .await;
-        let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id)
+        let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id, now_ms())
             .await
             .unwrap();
         let person = linli_store::registry::get(&db, &s, person.id)
@@ -988,6 +1030,7 @@ both_backends!(
                         name: Some("第一网格"),
                         ..Default::default()
                     },
+                    now_ms(),
                 )
                 .await
             })

@@ -121,7 +121,7 @@ both_backends!(
                 "护目镜"
             ]
         );
-        db.migrate().await.unwrap();
+        db.migrate(now_ms()).await.unwrap();
         assert_eq!(supplies::items(&db).await.unwrap().len(), 7);
     }
 );

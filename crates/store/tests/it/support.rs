@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use linli_core::epidemic::policy::{ContactKind, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::PersonInput;
@@ -58,7 +59,7 @@ pub async fn node_opened(
         ..Default::default()
     })
     .unwrap();
-    tree::create(db, &op(), new).await.unwrap()
+    tree::create(db, &op(), new, now_ms()).await.unwrap()
 }
 
 /// District 香格里拉市, its community 里布嘎社区 and the community's grids A and B.
@@ -197,6 +198,7 @@ pub async fn registered(db: &Db, at: &Node, name: &str, body: &str, address: Opt
             address,
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap()
@@ -225,7 +227,7 @@ pub fn arrival(person: i64, origin: &str, on: &str) -> ArrivalInput<'static> {
 
 /// Records `input` as the operator; the observation it opened (which it must open).
 pub async fn observe(db: &Db, input: ArrivalInput<'_>) -> i64 {
-    epidemic::record_arrival(db, &op(), input)
+    epidemic::record_arrival(db, &op(), input, now_ms())
         .await
         .unwrap()
         .observation_id
@@ -245,6 +247,7 @@ pub async fn high_risk_area(db: &Db) {
             None,
         )
         .unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -266,7 +269,9 @@ pub async fn screening(
         temperature: Some(Temperature::parse(if fever { "38.4" } else { "36.5" }).unwrap()),
         ..arrival(person, "420111", on)
     };
-    epidemic::record_arrival(db, &op(), input).await.unwrap()
+    epidemic::record_arrival(db, &op(), input, now_ms())
+        .await
+        .unwrap()
 }
 
 /// A [`screening`]'s observation id.

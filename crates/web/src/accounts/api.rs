@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
 use linli_store::accounts::{self, LoginError, NewUser, User};
 use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
@@ -150,6 +151,7 @@ async fn create_user(
             role: &body.role,
             node_ids: &body.node_ids,
         },
+        now_ms(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(created))))
@@ -191,6 +193,7 @@ async fn update_user(
         body.role.as_deref(),
         body.node_ids.as_deref(),
         body.disabled,
+        now_ms(),
     )
     .await?;
     Ok(Json(updated.into()))
@@ -216,7 +219,7 @@ async fn set_user_password(
     Json(body): Json<PasswordBody>,
 ) -> ApiResult<StatusCode> {
     if user.scope.user_id() != Some(id) {
-        accounts::set_password(&state.db, &user.scope, id, &body.password).await?;
+        accounts::set_password(&state.db, &user.scope, id, &body.password, now_ms()).await?;
         return Ok(StatusCode::NO_CONTENT);
     }
     let Some(current) = body.current_password.as_deref() else {
@@ -225,7 +228,15 @@ async fn set_user_password(
             "修改自己的密码需要输入当前密码",
         ));
     };
-    match accounts::change_own_password(&state.db, &user.scope, current, &body.password, &ip).await
+    match accounts::change_own_password(
+        &state.db,
+        &user.scope,
+        current,
+        &body.password,
+        &ip,
+        now_ms(),
+    )
+    .await
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(LoginError::BadCredentials) => {
@@ -300,7 +311,8 @@ async fn login(
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let session = accounts::login(&state.db, &body.username, &body.password, &ip, ua).await?;
+    let session =
+        accounts::login(&state.db, &body.username, &body.password, &ip, ua, now_ms()).await?;
     let cookie = auth::set_cookie(
         auth::SESSION_COOKIE,
         &session.token,
@@ -325,7 +337,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        accounts::logout(&state.db, token, &ip).await?;
+        accounts::logout(&state.db, token, &ip, now_ms()).await?;
     }
     let clear = auth::set_cookie(
         auth::SESSION_COOKIE,

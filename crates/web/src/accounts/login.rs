@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use linli_core::kernel::clock::now_ms;
 use linli_store::accounts::{self, LoginError};
 use linli_store::infra::secret;
 use serde::Deserialize;
@@ -119,7 +120,7 @@ async fn login_submit(
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    match accounts::login(&state.db, &form.username, &form.password, &ip, ua).await {
+    match accounts::login(&state.db, &form.username, &form.password, &ip, ua, now_ms()).await {
         Ok(session) => {
             let cookie = auth::set_cookie(
                 auth::SESSION_COOKIE,
@@ -172,7 +173,7 @@ async fn logout(
 ) -> Response {
     let _ = f.form;
     if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        if let Err(e) = accounts::logout(&state.db, token, &ip).await {
+        if let Err(e) = accounts::logout(&state.db, token, &ip, now_ms()).await {
             return store_error_page(e);
         }
     }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::display;
+use linli_core::kernel::clock::now_ms;
 use linli_core::{NodeKind, Role};
 use linli_store::accounts::{self, LoginError, NewUser, Principal};
 use linli_store::infra::audit::{self, AuditFilter};
@@ -175,6 +176,7 @@ async fn users_create(State(state): State<AppState>, f: CsrfForm<NewUserForm>) -
                 role: &form.role,
                 node_ids: &node_ids,
             },
+            now_ms(),
         )
         .await
     }
@@ -194,7 +196,7 @@ struct TagForm {
 }
 
 async fn tags_create(State(state): State<AppState>, f: CsrfForm<TagForm>) -> Response {
-    match linli_store::registry::add_tag(&state.db, &f.user.scope, &f.form.name).await {
+    match linli_store::registry::add_tag(&state.db, &f.user.scope, &f.form.name, now_ms()).await {
         Ok(()) => Redirect::to("/users?notice=tag").into_response(),
         Err(e) => match form_errors(e) {
             Ok(errors) => render_users(&state, &f.user, errors, None).await,
@@ -213,7 +215,7 @@ async fn user_reset_password(
     Path(id): Path<i64>,
     f: CsrfForm<PasswordForm>,
 ) -> Response {
-    match accounts::set_password(&state.db, &f.user.scope, id, &f.form.password).await {
+    match accounts::set_password(&state.db, &f.user.scope, id, &f.form.password, now_ms()).await {
         Ok(()) => Redirect::to("/users?notice=password").into_response(),
         Err(e) => match form_errors(e) {
             Ok(errors) => render_users(&state, &f.user, errors, None).await,
@@ -233,7 +235,17 @@ async fn user_set_status(
     f: CsrfForm<StatusForm>,
 ) -> Response {
     let disabled = f.form.disabled == "1";
-    match accounts::update(&state.db, &f.user.scope, id, None, None, Some(disabled)).await {
+    match accounts::update(
+        &state.db,
+        &f.user.scope,
+        id,
+        None,
+        None,
+        Some(disabled),
+        now_ms(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to("/users?notice=saved").into_response(),
         Err(e) => match form_errors(e) {
             Ok(errors) => render_users(&state, &f.user, errors, None).await,
@@ -303,8 +315,15 @@ async fn account_password(
         return account_view(user, vec!["新密码：两次输入不一致".to_owned()], None);
     }
     // A wrong current password counts as a failed login, so guesses are throttled alike.
-    match accounts::change_own_password(&state.db, &user.scope, &form.current, &form.password, &ip)
-        .await
+    match accounts::change_own_password(
+        &state.db,
+        &user.scope,
+        &form.current,
+        &form.password,
+        &ip,
+        now_ms(),
+    )
+    .await
     {
         // Changing the password ends every session, this one included.
         Ok(()) => Redirect::to("/login").into_response(),

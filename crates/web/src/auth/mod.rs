@@ -1,6 +1,7 @@
 //! Who is calling: session cookies and bearer tokens, resolved once per request into a
 //! `Principal` (account + scope); CSRF checks for HTML forms; the client's address.
 
+use linli_core::kernel::clock::now_ms;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -97,8 +98,8 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<Arc<Princ
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let principal = match (bearer, cookie(&parts.headers, SESSION_COOKIE)) {
-        (Some(token), _) => accounts::principal_for_token(&state.db, token).await?,
-        (None, Some(token)) => accounts::principal_for_session(&state.db, token).await?,
+        (Some(token), _) => accounts::principal_for_token(&state.db, token, now_ms()).await?,
+        (None, Some(token)) => accounts::principal_for_session(&state.db, token, now_ms()).await?,
         (None, None) => None,
     };
     let principal = principal.map(Arc::new);

@@ -7,6 +7,7 @@ use axum::Json;
 use linli_core::enterprises::{
     EnterpriseInput, InspectionInput, NotReopened, ReopeningDecision, ReopeningInput,
 };
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
 use linli_store::enterprises::{self, Enterprise, Inspection, Reopening, ReopeningCounts};
@@ -157,6 +158,7 @@ async fn create_enterprise(
             contact_name: b.contact_name.as_deref(),
             contact_phone: b.contact_phone.as_deref(),
         },
+        now_ms(),
     )
     .await
     .map_err(api_err)?;
@@ -276,9 +278,10 @@ async fn unmask_enterprise(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<UnmaskedContactOut>> {
-    let contact_phone = enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip))
-        .await
-        .map_err(api_err)?;
+    let contact_phone =
+        enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip), now_ms())
+            .await
+            .map_err(api_err)?;
     Ok(Json(UnmaskedContactOut { contact_phone }))
 }
 
@@ -326,7 +329,7 @@ async fn set_not_reopened(
         Some(r) => Some(NotReopened::parse(r, b.note.as_deref()).map_err(StoreError::Invalid)?),
         None => None,
     };
-    let e = enterprises::set_not_reopened(&state.db, &user.scope, id, reason.as_ref())
+    let e = enterprises::set_not_reopened(&state.db, &user.scope, id, reason.as_ref(), now_ms())
         .await
         .map_err(api_err)?;
     Ok(Json(e.into()))
@@ -347,7 +350,7 @@ async fn renew_link(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<LinkOut>> {
-    let token = enterprises::renew_link(&state.db, &user.scope, id)
+    let token = enterprises::renew_link(&state.db, &user.scope, id, now_ms())
         .await
         .map_err(api_err)?;
     Ok(Json(LinkOut {
@@ -394,6 +397,7 @@ async fn create_reopening(
             planned_on: b.planned_on.as_deref(),
             note: b.note.as_deref(),
         },
+        now_ms(),
     )
     .await
     .map_err(api_err)?;
@@ -426,7 +430,7 @@ async fn decide_reopening(
         .map_err(api_err)?;
     let decision =
         ReopeningDecision::parse(&b.decision, b.reason.as_deref()).map_err(StoreError::Invalid)?;
-    let r = enterprises::decide(&state.db, &user.scope, id, &decision)
+    let r = enterprises::decide(&state.db, &user.scope, id, &decision, now_ms())
         .await
         .map_err(api_err)?;
     Ok(Json(r.into()))
@@ -513,6 +517,7 @@ async fn create_inspection(
             findings: b.findings.as_deref(),
             passed: Some(if b.passed { "true" } else { "false" }),
         },
+        now_ms(),
     )
     .await
     .map_err(api_err)?;

@@ -4,6 +4,7 @@
 //! (`/e/{token}`): a standalone, phone-sized form, no login, that shows nothing but the
 //! business's own name, through which the business applies by itself.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 
 use askama::Template;
@@ -476,7 +477,7 @@ async fn new_submit(
         contact_name: Some(&f.contact_name),
         contact_phone: Some(&f.contact_phone),
     };
-    match enterprises::create(&state.db, &user.scope, node_id, &input).await {
+    match enterprises::create(&state.db, &user.scope, node_id, &input, now_ms()).await {
         Ok(reg) => {
             let link = link_url(&state, &headers, &reg.link_token);
             render_enterprise(
@@ -777,7 +778,7 @@ async fn apply_submit(
         planned_on: Some(&f.planned_on),
         note: Some(&f.note),
     };
-    match enterprises::apply(&state.db, &user.scope, id, &input).await {
+    match enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=applied")).into_response(),
         Err(e) => match field_errors(e) {
             Ok(errors) => {
@@ -819,7 +820,7 @@ async fn decision_submit(
         Err(e) => return store_error_page(e),
     };
     let decided = match ReopeningDecision::parse(&f.decision, Some(&f.reason)) {
-        Ok(d) => enterprises::decide(&state.db, &user.scope, id, &d).await,
+        Ok(d) => enterprises::decide(&state.db, &user.scope, id, &d, now_ms()).await,
         Err(errors) => Err(StoreError::Invalid(errors)),
     };
     match decided {
@@ -879,7 +880,7 @@ async fn inspection_submit(
         findings: Some(&f.findings),
         passed: Some(&f.passed),
     };
-    match enterprises::add_inspection(&state.db, &user.scope, id, &input).await {
+    match enterprises::add_inspection(&state.db, &user.scope, id, &input, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=inspected")).into_response(),
         Err(e) => match field_errors(e) {
             Ok(errors) => {
@@ -921,10 +922,12 @@ async fn not_reopened_submit(
 ) -> Response {
     let CsrfForm { user, form: f } = form;
     let saved = if f.reason.trim().is_empty() {
-        enterprises::set_not_reopened(&state.db, &user.scope, id, None).await
+        enterprises::set_not_reopened(&state.db, &user.scope, id, None, now_ms()).await
     } else {
         match NotReopened::parse(&f.reason, Some(&f.note)) {
-            Ok(r) => enterprises::set_not_reopened(&state.db, &user.scope, id, Some(&r)).await,
+            Ok(r) => {
+                enterprises::set_not_reopened(&state.db, &user.scope, id, Some(&r), now_ms()).await
+            }
             Err(errors) => Err(StoreError::Invalid(errors)),
         }
     };
@@ -964,7 +967,7 @@ async fn unmask_submit(
     form: CsrfForm<Empty>,
 ) -> Response {
     let CsrfForm { user, .. } = form;
-    match enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip)).await {
+    match enterprises::unmask_contact(&state.db, &user.scope, id, Some(&ip), now_ms()).await {
         Ok(phone) => {
             render_enterprise(
                 &state,
@@ -989,7 +992,7 @@ async fn link_submit(
     form: CsrfForm<Empty>,
 ) -> Response {
     let CsrfForm { user, .. } = form;
-    match enterprises::renew_link(&state.db, &user.scope, id).await {
+    match enterprises::renew_link(&state.db, &user.scope, id, now_ms()).await {
         Ok(token) => {
             render_enterprise(
                 &state,

@@ -1,6 +1,7 @@
 //! A business's own reopening application behind its link (`/e/{token}`): no login,
 //! rate-limited per address and per link.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -220,7 +221,7 @@ async fn public_submit(
         planned_on: Some(&f.planned_on),
         note: Some(&f.note),
     };
-    let result = enterprises::apply_by_link(&state.db, &token, &input, Some(&ip)).await;
+    let result = enterprises::apply_by_link(&state.db, &token, &input, Some(&ip), now_ms()).await;
     let view = match enterprises::by_link(&state.db, &token).await {
         Ok(v) => v,
         Err(StoreError::NotFound) => return link_not_found(),

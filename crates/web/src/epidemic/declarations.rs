@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::display;
+use linli_core::kernel::clock::now_ms;
 use linli_core::NodeKind;
 use linli_store::accounts::Principal;
 use linli_store::epidemic::declarations::{self, Declaration};
@@ -258,7 +259,7 @@ async fn confirm(
 ) -> Response {
     let user = &form.user;
     let node_id = form.form.node_id.trim().parse::<i64>().ok();
-    match declarations::confirm(&state.db, &user.scope, id, node_id).await {
+    match declarations::confirm(&state.db, &user.scope, id, node_id, now_ms()).await {
         Ok(done) => {
             // The record is stored; what follows only dresses the answer.
             let d = declarations::get(&state.db, &user.scope, id).await.ok();
@@ -297,7 +298,7 @@ async fn reject(
         Ok(d) => d.reference,
         Err(e) => return store_error_page(e),
     };
-    match declarations::reject(&state.db, &user.scope, id, &form.form.reason).await {
+    match declarations::reject(&state.db, &user.scope, id, &form.form.reason, now_ms()).await {
         Ok(()) => Redirect::to(&format!(
             "/epidemic/declarations?rejected={}",
             crate::ui::url_encode(&reference)
@@ -461,7 +462,7 @@ async fn create_link(
         )
         .await;
     };
-    match declarations::create_link(&state.db, &user.scope, node_id).await {
+    match declarations::create_link(&state.db, &user.scope, node_id, now_ms()).await {
         Ok(_) => Redirect::to("/epidemic/declaration-links?done=created").into_response(),
         Err(e) => match review_errors(e) {
             Ok(errors) => render_links(&state, user, &headers, errors, String::new()).await,
@@ -478,7 +479,7 @@ async fn rotate_link(
     Path(id): Path<i64>,
     form: CsrfForm<Empty>,
 ) -> Response {
-    match declarations::rotate_link(&state.db, &form.user.scope, id).await {
+    match declarations::rotate_link(&state.db, &form.user.scope, id, now_ms()).await {
         Ok(_) => Redirect::to("/epidemic/declaration-links?done=rotated").into_response(),
         Err(e) => store_error_page(e),
     }
@@ -489,7 +490,7 @@ async fn revoke_link(
     Path(id): Path<i64>,
     form: CsrfForm<Empty>,
 ) -> Response {
-    match declarations::revoke_link(&state.db, &form.user.scope, id).await {
+    match declarations::revoke_link(&state.db, &form.user.scope, id, now_ms()).await {
         Ok(()) => Redirect::to("/epidemic/declaration-links?done=revoked").into_response(),
         Err(e) => store_error_page(e),
     }

@@ -7,6 +7,7 @@
 //! limits (per client address and per link) and the review by a worker are what keep abuse
 //! out of the registry.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -324,7 +325,7 @@ async fn public_submit(
         return too_many(retry);
     }
     let f = Fields::from_pairs(pairs);
-    match declarations::submit(&state.db, &token, &f.input(), Some(&ip)).await {
+    match declarations::submit(&state.db, &token, &f.input(), Some(&ip), now_ms()).await {
         Ok(receipt) => {
             let page = ReceiptPage {
                 place: link.node_name,

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
 use linli_store::registry::{self, Change, FieldWarning, Person, PersonHit, PersonPatch};
@@ -119,7 +120,8 @@ async fn create_person(
     ApiUser(user): ApiUser,
     Json(b): Json<PersonBody>,
 ) -> ApiResult<(StatusCode, Json<PersonOut>)> {
-    let (p, _) = registry::create(&state.db, &user.scope, &b.placement(), &b.input()).await?;
+    let (p, _) =
+        registry::create(&state.db, &user.scope, &b.placement(), &b.input(), now_ms()).await?;
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 
@@ -252,7 +254,7 @@ async fn update_person(
         moved_to: b.moved_to,
         deceased_on: b.deceased_on,
     };
-    let (p, _) = registry::update(&state.db, &user.scope, id, &patch).await?;
+    let (p, _) = registry::update(&state.db, &user.scope, id, &patch, now_ms()).await?;
     Ok(Json(p.into()))
 }
 
@@ -271,7 +273,7 @@ async fn unmask_person(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<UnmaskedOut>> {
-    let u = registry::unmask(&state.db, &user.scope, id, Some(&ip)).await?;
+    let u = registry::unmask(&state.db, &user.scope, id, Some(&ip), now_ms()).await?;
     Ok(Json(UnmaskedOut {
         id_number: u.id_number,
         phone: u.phone,
@@ -356,7 +358,7 @@ async fn create_tag(
     ApiUser(user): ApiUser,
     Json(b): Json<TagBody>,
 ) -> ApiResult<StatusCode> {
-    registry::add_tag(&state.db, &user.scope, &b.name).await?;
+    registry::add_tag(&state.db, &user.scope, &b.name, now_ms()).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -456,7 +458,7 @@ pub async fn export_file(
     unmasked: bool,
 ) -> ApiResult<Response> {
     let node = linli_store::tree::get(&state.db, scope, id).await?;
-    let rows = registry::export(&state.db, scope, id, unmasked, Some(ip)).await?;
+    let rows = registry::export(&state.db, scope, id, unmasked, Some(ip), now_ms()).await?;
     let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let full = if unmasked { "-full" } else { "" };
     if format == ExportFormat::Csv {

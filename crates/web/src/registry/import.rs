@@ -6,6 +6,7 @@
 //! same as `linli import` (`linli_core::registry::import_job::Judge`), and storing goes through the same
 //! `PersonImport` transaction: a failure or a rejected row in non-partial mode stores nothing.
 
+use linli_core::kernel::clock::now_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -409,7 +410,10 @@ async fn import(
                 c.rejected
             ));
         }
-        store.add(chunk.rows).await.map_err(failure_text)?;
+        store
+            .add(chunk.rows, now_ms())
+            .await
+            .map_err(failure_text)?;
         job.processed
             .fetch_add(chunk.lines.len(), Ordering::Relaxed);
     }
@@ -419,7 +423,7 @@ async fn import(
         Err(_) => return Err("读取文件时出错，未保存任何数据。".to_owned()),
     }
     let outcome = store
-        .commit(&job.file_name, serde_json::json!(counts))
+        .commit(&job.file_name, serde_json::json!(counts), now_ms())
         .await
         .map_err(failure_text)?;
     Ok(Done {

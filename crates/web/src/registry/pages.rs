@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::display;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{Category, PersonInput, Relation};
 use linli_core::{DocumentKind, NodeKind};
@@ -343,6 +344,7 @@ async fn create(State(state): State<AppState>, form: CsrfForm<Vec<(String, Strin
                 ..Default::default()
             },
             &input,
+            now_ms(),
         )
         .await
     }
@@ -428,7 +430,7 @@ async fn edit(
         moved_to: Some(f.moved_to.clone()),
         deceased_on: Some(f.deceased_on.clone()),
     };
-    match registry::update(&state.db, &user.scope, id, &patch).await {
+    match registry::update(&state.db, &user.scope, id, &patch, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/persons/{id}?notice=saved")).into_response(),
         Err(e) => match person_form_errors(e) {
             Ok(errors) => render_form(&state, user, Some(&current), f, errors).await,
@@ -567,7 +569,7 @@ async fn unmask(
     form: CsrfForm<Empty>,
 ) -> Response {
     let _ = &form.form;
-    match registry::unmask(&state.db, &form.user.scope, id, Some(&ip)).await {
+    match registry::unmask(&state.db, &form.user.scope, id, Some(&ip), now_ms()).await {
         Ok(clear) => {
             render_person(
                 &state,

@@ -6,6 +6,7 @@
 //! segment is `{date}.xlsx`: axum 0.8 cannot mix a parameter with a literal suffix in one
 //! segment, so the segment is one parameter and the handler splits `.xlsx` off itself.
 
+use linli_core::kernel::clock::now_ms;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -433,7 +434,8 @@ async fn publish_template(
             return Err(StoreError::Invalid(errors).into());
         }
     };
-    let stored = reports::publish_template(&state.db, &user.scope, &template, from).await?;
+    let stored =
+        reports::publish_template(&state.db, &user.scope, &template, from, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
@@ -697,7 +699,16 @@ async fn submit_report(
 ) -> ApiResult<Json<ReportOut>> {
     let d = date(&raw)?;
     let input = body.input()?;
-    let r = reports::submit(&state.db, &user.scope, &template, node_id, d, &input).await?;
+    let r = reports::submit(
+        &state.db,
+        &user.scope,
+        &template,
+        node_id,
+        d,
+        &input,
+        now_ms(),
+    )
+    .await?;
     Ok(Json(r.into()))
 }
 
@@ -716,7 +727,7 @@ async fn approve_report(
     Path((template, node_id, raw)): Path<(String, i64, String)>,
 ) -> ApiResult<Json<ReportOut>> {
     let d = date(&raw)?;
-    let r = reports::approve(&state.db, &user.scope, &template, node_id, d).await?;
+    let r = reports::approve(&state.db, &user.scope, &template, node_id, d, now_ms()).await?;
     Ok(Json(r.into()))
 }
 
@@ -752,7 +763,7 @@ async fn remind_node(
     Path((template, node_id, raw)): Path<(String, i64, String)>,
 ) -> ApiResult<(StatusCode, Json<ReminderOut>)> {
     let d = date(&raw)?;
-    let r = reports::remind(&state.db, &user.scope, &template, node_id, d).await?;
+    let r = reports::remind(&state.db, &user.scope, &template, node_id, d, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(r.into())))
 }
 

@@ -467,7 +467,8 @@ async fn unmask_phone(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<UnmaskedPhoneOut>> {
-    let reporter_phone = requests::unmask_phone(&state.db, &user.scope, id, Some(&ip)).await?;
+    let reporter_phone =
+        requests::unmask_phone(&state.db, &user.scope, id, Some(&ip), now_ms()).await?;
     Ok(Json(UnmaskedPhoneOut { reporter_phone }))
 }
 

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod open311;
 pub mod pages;
+pub mod public;
 
 use axum::Router;
 
@@ -12,11 +13,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(open311::router())
         .merge(pages::router())
+        .merge(public::router())
         .merge(pages::categories::router())
         .merge(pages::api_keys::router())
 }
 
 /// The photo uploads, under their own body limit.
 pub fn upload_router() -> Router<AppState> {
-    pages::upload_router()
+    Router::new()
+        .merge(pages::upload_router())
+        .merge(public::upload_router())
 }

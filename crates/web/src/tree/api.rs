@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_core::{NewNode, NodeInput};
 use linli_store::tree::{self, NodePatch};
@@ -67,7 +68,7 @@ async fn create_node(
         opened_on: body.opened_on.as_deref(),
     })
     .map_err(StoreError::Invalid)?;
-    let node = tree::create(&state.db, &user.scope, new).await?;
+    let node = tree::create(&state.db, &user.scope, new, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(NodeOut::from_node(node))))
 }
 
@@ -114,7 +115,7 @@ async fn update_node(
         code: body.code.as_deref(),
         household_estimate,
     };
-    let node = tree::update(&state.db, &user.scope, id, patch).await?;
+    let node = tree::update(&state.db, &user.scope, id, patch, now_ms()).await?;
     Ok(Json(NodeOut::from_node(node)))
 }
 
@@ -154,7 +155,7 @@ async fn move_node(
     Path(id): Path<i64>,
     Json(body): Json<MoveBody>,
 ) -> ApiResult<Json<NodeOut>> {
-    let node = tree::move_subtree(&state.db, &user.scope, id, body.new_parent_id).await?;
+    let node = tree::move_subtree(&state.db, &user.scope, id, body.new_parent_id, now_ms()).await?;
     Ok(Json(NodeOut::from_node(node)))
 }
 
@@ -179,6 +180,6 @@ async fn close_node(
         .map(|d| parse_date("closed_on", d))
         .transpose()
         .map_err(StoreError::from)?;
-    let node = tree::close(&state.db, &user.scope, id, on).await?;
+    let node = tree::close(&state.db, &user.scope, id, on, now_ms()).await?;
     Ok(Json(NodeOut::from_node(node)))
 }

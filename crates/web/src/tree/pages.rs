@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date};
 use linli_core::{NewNode, NodeInput, NodeKind};
 use linli_store::accounts::Principal;
@@ -286,7 +287,7 @@ async fn node_add_child(
             opened_on: Some(&form.opened_on),
         })
         .map_err(StoreError::Invalid)?;
-        tree::create(&state.db, &f.user.scope, new).await
+        tree::create(&state.db, &f.user.scope, new, now_ms()).await
     }
     .await;
     after_node_form(&state, &f.user, id, result.map(|_| ()), "added").await
@@ -333,7 +334,7 @@ async fn node_edit(
             code: Some(&form.code),
             household_estimate: estimate,
         };
-        tree::update(&state.db, &f.user.scope, id, patch)
+        tree::update(&state.db, &f.user.scope, id, patch, now_ms())
             .await
             .map(|_| ())
     }
@@ -354,7 +355,7 @@ async fn node_move(
     let result = async {
         let target = optional_number("new_parent_id", &f.form.new_parent_id)?
             .ok_or_else(|| StoreError::invalid("new_parent_id", "请选择新的上级节点"))?;
-        tree::move_subtree(&state.db, &f.user.scope, id, target)
+        tree::move_subtree(&state.db, &f.user.scope, id, target, now_ms())
             .await
             .map(|_| ())
     }
@@ -378,7 +379,7 @@ async fn node_close(
             "" => None,
             d => Some(parse_date("closed_on", d)?),
         };
-        tree::close(&state.db, &f.user.scope, id, on)
+        tree::close(&state.db, &f.user.scope, id, on, now_ms())
             .await
             .map(|_| ())
     }

@@ -1,6 +1,7 @@
 //! API tests against the real server on an ephemeral port, with a fresh database each.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 
 use linli_core::Scope;
@@ -47,7 +48,7 @@ struct World {
 async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i64) {
     use linli_store::epidemic::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
     let d = |s: &str| linli_core::kernel::clock::parse_date("d", s).unwrap();
-    let gate = checkpoints::create_checkpoint(db, &Scope::operator(), grid_b.id, "乙门")
+    let gate = checkpoints::create_checkpoint(db, &Scope::operator(), grid_b.id, "乙门", now_ms())
         .await
         .unwrap();
     let pass = checkpoints::issue_pass(
@@ -60,6 +61,7 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
             valid_from: d("2022-03-01"),
             valid_to: d("2022-03-31"),
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -73,6 +75,7 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
             temperature: None,
             at: None,
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -84,7 +87,7 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
         false,
     )
     .unwrap();
-    let trip = checkpoints::add_trip(db, &Scope::operator(), person_b, &trip)
+    let trip = checkpoints::add_trip(db, &Scope::operator(), person_b, &trip, now_ms())
         .await
         .unwrap();
     (gate.id, pass.id, trip)
@@ -128,11 +131,12 @@ async fn enterprise_world(db: &Db, grid_b: &Node) -> (i64, i64) {
             contact_phone: Some("13900001111"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap()
     .enterprise;
-    let r = linli_store::enterprises::apply(db, &op, e.id, &ReopeningInput::default())
+    let r = linli_store::enterprises::apply(db, &op, e.id, &ReopeningInput::default(), now_ms())
         .await
         .unwrap();
     (e.id, r.id)
@@ -221,6 +225,7 @@ async fn world(db: &Db) -> World {
             address: Some("1-1-101"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -237,6 +242,7 @@ async fn world(db: &Db) -> World {
             relation: Some("户主"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -252,6 +258,7 @@ async fn world(db: &Db) -> World {
             None,
         )
         .unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -267,6 +274,7 @@ async fn world(db: &Db) -> World {
             temperature: Some(linli_core::epidemic::policy::Temperature::parse("38.1").unwrap()),
             source: linli_store::epidemic::ArrivalSource::Worker,
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -537,7 +545,7 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // A bearer token works on the API.
-    let token = accounts::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test")
+    let token = accounts::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test", now_ms())
         .await
         .unwrap();
     let r = client()
@@ -665,7 +673,7 @@ async fn scope_walk(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
     let w = world(&db).await;
-    let token = accounts::issue_token(&db, &Scope::operator(), w.worker_a_id, "walk")
+    let token = accounts::issue_token(&db, &Scope::operator(), w.worker_a_id, "walk", now_ms())
         .await
         .unwrap();
     let before = tree::subtree(&db, &Scope::operator(), None).await.unwrap();

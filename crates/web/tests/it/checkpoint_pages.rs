@@ -3,6 +3,7 @@
 //! issuing and the trip form's rule for work travel.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
@@ -25,6 +26,7 @@ async fn person(db: &Db, node_id: i64, name: &str) -> i64 {
             address: Some("3栋2单元501室"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -67,7 +69,7 @@ async fn flow(t: TestDb) {
     user(&db, "staff", "staff", &[community.id]).await;
     user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
     let resident = person(&db, grid_a.id, "扎西").await;
-    let b_gate = checkpoints::create_checkpoint(&db, &op, grid_b.id, "乙网格北门")
+    let b_gate = checkpoints::create_checkpoint(&db, &op, grid_b.id, "乙网格北门", now_ms())
         .await
         .unwrap();
 

@@ -3,6 +3,7 @@
 //! anonymous out-of-scope persons), and the pages with their forms.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
@@ -27,6 +28,7 @@ async fn resident(db: &Db, at: &Node, name: &str) -> i64 {
             address: Some("3栋2单元501室"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap()
@@ -64,7 +66,7 @@ async fn world(db: &Db) -> World {
     let worker_b_id = user(db, "worker_b", "grid_worker", &[grid_b.id]).await;
     let staff_id = user(db, "staff", "staff", &[community.id]).await;
     let token = |id| async move {
-        accounts::issue_token(db, &Scope::operator(), id, "test")
+        accounts::issue_token(db, &Scope::operator(), id, "test", now_ms())
             .await
             .unwrap()
     };

@@ -3,6 +3,7 @@
 //! rows drill down, and a grid worker cannot open a node outside their grid.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::epidemic::policy::DivisionCode;
 use linli_core::kernel::clock::today;
@@ -29,6 +30,7 @@ async fn arrived_today(db: &Db, at: &Node, name: &str) {
             name,
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -44,6 +46,7 @@ async fn arrived_today(db: &Db, at: &Node, name: &str) {
             temperature: None,
             source: ArrivalSource::Worker,
         },
+        now_ms(),
     )
     .await
     .unwrap();

@@ -3,6 +3,7 @@
 //! else on the public pages, and the review queue confined to the worker's grid.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
 use linli_core::kernel::clock::parse_date;
@@ -41,10 +42,11 @@ async fn world(db: &Db) -> (Node, String) {
             Some(parse_date("to", "2022-07-20").unwrap()),
         )
         .unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
-    let link = declarations::create_link(db, &Scope::operator(), grid_a.id)
+    let link = declarations::create_link(db, &Scope::operator(), grid_a.id, now_ms())
         .await
         .unwrap();
     (grid_a, link.token)
@@ -285,7 +287,7 @@ async fn flow(t: TestDb) {
         .await
         .unwrap()
         .remove(0);
-    declarations::revoke_link(&db, &Scope::operator(), link.id)
+    declarations::revoke_link(&db, &Scope::operator(), link.id, now_ms())
         .await
         .unwrap();
     let (status, html) = get(&resident, url(&format!("/d/{token}"))).await;

@@ -3,6 +3,7 @@
 //! register form, the public link, the decision), scope, CSRF and the link's rate limit.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::enterprises::credit_check_char;
 use linli_core::Scope;
@@ -57,7 +58,7 @@ fn wrong(body: &str) -> String {
 }
 
 async fn bearer(db: &Db, user_id: i64) -> String {
-    accounts::issue_token(db, &Scope::operator(), user_id, "test")
+    accounts::issue_token(db, &Scope::operator(), user_id, "test", now_ms())
         .await
         .unwrap()
 }
@@ -548,6 +549,7 @@ async fn unmask_contact(t: TestDb) {
             contact_phone: Some("13612348609"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap()

@@ -2,6 +2,7 @@
 //! real server on SQLite and on PostgreSQL: CSRF, scope, roles, and what the result page says.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
 use linli_core::kernel::clock::parse_date;
@@ -52,6 +53,7 @@ async fn world(db: &Db) -> World {
             address: Some("9栋1单元101室"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -63,7 +65,7 @@ async fn world(db: &Db) -> World {
         Some(parse_date("to", "2022-07-20").unwrap()),
     )
     .unwrap();
-    epidemic::add_risk_area(db, &Scope::operator(), &area)
+    epidemic::add_risk_area(db, &Scope::operator(), &area, now_ms())
         .await
         .unwrap();
     World {
@@ -440,6 +442,7 @@ async fn flow(t: TestDb) {
             temperature: None,
             source: ArrivalSource::Worker,
         },
+        now_ms(),
     )
     .await
     .unwrap()

@@ -46,6 +46,7 @@ async fn world(db: &Db) -> World {
             phone: Some("13800000001"),
             ..Default::default()
         },
+        linli_core::kernel::clock::now_ms(),
     )
     .await
     .unwrap();

@@ -2,6 +2,7 @@
 //! export, against the real server on SQLite and on PostgreSQL.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use std::time::Duration;
 
@@ -106,7 +107,7 @@ fn tile(label: &str, n: usize) -> String {
 
 /// Persons registered under a node (its subtree), as the export sees them.
 async fn registered(db: &Db, node_id: i64) -> usize {
-    linli_store::registry::export(db, &Scope::operator(), node_id, false, None)
+    linli_store::registry::export(db, &Scope::operator(), node_id, false, None, now_ms())
         .await
         .unwrap()
         .len()

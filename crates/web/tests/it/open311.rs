@@ -4,6 +4,7 @@
 //! (`[{code, description}]`, `<errors><error>…`) with its HTTP status.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::Scope;
 use linli_store::accounts::{self, NewUser};
@@ -717,6 +718,7 @@ async fn conformance(t: TestDb) {
             role: "staff",
             node_ids: &[a.id],
         },
+        now_ms(),
     )
     .await
     .unwrap();

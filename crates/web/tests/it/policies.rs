@@ -2,6 +2,7 @@
 //! officials only; each flow on SQLite and PostgreSQL.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::epidemic::policy::{self, DivisionCode, RiskArea, RiskLevel, Temperature};
 use linli_core::kernel::clock::{format_date, parse_date, today};
@@ -45,6 +46,7 @@ async fn world(db: &Db) {
             Some(date("2022-07-20")),
         )
         .unwrap(),
+        now_ms(),
     )
     .await
     .unwrap();
@@ -68,6 +70,7 @@ async fn world(db: &Db) {
                 id_number: Some(&id),
                 ..Default::default()
             },
+            now_ms(),
         )
         .await
         .unwrap();
@@ -83,6 +86,7 @@ async fn world(db: &Db) {
                 temperature: Some(Temperature::parse("36.6").unwrap()),
                 source: ArrivalSource::Worker,
             },
+            now_ms(),
         )
         .await
         .unwrap();

@@ -4,6 +4,7 @@
 //! do what where.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::epidemic::policy::DivisionCode;
 use linli_core::kernel::clock::parse_date;
@@ -30,7 +31,9 @@ async fn node(db: &Db, parent: Option<i64>, kind: &str, name: &str, code: Option
         ..Default::default()
     })
     .unwrap();
-    tree::create(db, &Scope::operator(), new).await.unwrap()
+    tree::create(db, &Scope::operator(), new, now_ms())
+        .await
+        .unwrap()
 }
 
 struct World {
@@ -88,6 +91,7 @@ async fn world(db: &Db) -> World {
             name: "张三",
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -103,6 +107,7 @@ async fn world(db: &Db) -> World {
             temperature: None,
             source: ArrivalSource::Worker,
         },
+        now_ms(),
     )
     .await
     .unwrap();

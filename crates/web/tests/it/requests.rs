@@ -3,6 +3,7 @@
 //! outside the jurisdiction), whistles, categories, departments and the rates' exact shape.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 
 use linli_core::Scope;
 use linli_store::accounts::{self};
@@ -902,7 +903,7 @@ async fn token_of(db: &Db, username: &str) -> String {
         .await
         .unwrap();
     let u = all.iter().find(|u| u.username == username).unwrap();
-    accounts::issue_token(db, &Scope::operator(), u.id, "test")
+    accounts::issue_token(db, &Scope::operator(), u.id, "test", now_ms())
         .await
         .unwrap()
 }

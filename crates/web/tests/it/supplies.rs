@@ -702,7 +702,7 @@ async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
             None,
         )
         .unwrap();
-        linli_store::epidemic::add_risk_area(db, &op, &area)
+        linli_store::epidemic::add_risk_area(db, &op, &area, now_ms())
             .await
             .unwrap();
     }
@@ -723,6 +723,7 @@ async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
             address: Some("1栋1单元101室"),
             ..Default::default()
         },
+        now_ms(),
     )
     .await
     .unwrap();
@@ -738,6 +739,7 @@ async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
             temperature: Some(Temperature::parse("36.5").unwrap()),
             source: linli_store::epidemic::ArrivalSource::Worker,
         },
+        now_ms(),
     )
     .await
     .unwrap();

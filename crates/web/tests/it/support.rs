@@ -3,6 +3,7 @@
 //! request helpers. Each test file keeps only its own world and flows.
 #![allow(dead_code)]
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::accounts::{self, NewUser};
 use linli_store::testing::TestDb;
@@ -101,7 +102,9 @@ pub async fn node(
         ..Default::default()
     })
     .unwrap();
-    tree::create(db, &Scope::operator(), new).await.unwrap()
+    tree::create(db, &Scope::operator(), new, now_ms())
+        .await
+        .unwrap()
 }
 
 /// Creates an account with [`PASSWORD`], bound to `node_ids`; its id.
@@ -116,6 +119,7 @@ pub async fn user(db: &Db, username: &str, role: &str, node_ids: &[i64]) -> i64 
             role,
             node_ids,
         },
+        now_ms(),
     )
     .await
     .unwrap()

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use linli_core::epidemic::checkpoint::{parse_pass_code, Direction, TripDraft, VehiclePlate};
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, parse_instant, today};
 use linli_core::CoreError;
 use linli_store::epidemic::checkpoints::{
@@ -106,7 +107,8 @@ async fn create_checkpoint(
     ApiUser(user): ApiUser,
     Json(b): Json<CheckpointBody>,
 ) -> ApiResult<(StatusCode, Json<CheckpointOut>)> {
-    let c = checkpoints::create_checkpoint(&state.db, &user.scope, b.node_id, &b.name).await?;
+    let c = checkpoints::create_checkpoint(&state.db, &user.scope, b.node_id, &b.name, now_ms())
+        .await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
@@ -203,6 +205,7 @@ async fn create_scan(
             temperature,
             at,
         },
+        now_ms(),
     )
     .await?;
     Ok((
@@ -393,6 +396,7 @@ async fn create_pass(
             valid_from,
             valid_to,
         },
+        now_ms(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(p.into())))
@@ -408,7 +412,7 @@ async fn revoke_pass(
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    checkpoints::revoke_pass(&state.db, &user.scope, id).await?;
+    checkpoints::revoke_pass(&state.db, &user.scope, id, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -450,7 +454,7 @@ async fn create_trip(
         b.health_certificate,
     )
     .map_err(invalid)?;
-    let id = checkpoints::add_trip(&state.db, &user.scope, b.person_id, &draft).await?;
+    let id = checkpoints::add_trip(&state.db, &user.scope, b.person_id, &draft, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(CreatedOut { id })))
 }
 

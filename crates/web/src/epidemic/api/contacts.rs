@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linli_core::epidemic::contact::{parse_contact_kind, CaseKind};
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date, rfc3339};
 use linli_core::kernel::labels::Labelled;
 use linli_core::CoreError;
@@ -132,7 +133,7 @@ async fn create_case(
     else {
         return Err(StoreError::Invalid(errors).into());
     };
-    let case = contacts::mark_case(&state.db, &user.scope, person_id, kind, on).await?;
+    let case = contacts::mark_case(&state.db, &user.scope, person_id, kind, on, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(CaseOut::of(&case))))
 }
 
@@ -204,6 +205,7 @@ async fn create_contact(
             kind,
             last_contact_on,
         },
+        now_ms(),
     )
     .await?;
     let status = if r.created {
@@ -332,7 +334,7 @@ async fn unmask_chain(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ChainOut>> {
-    let chain = contacts::chain_with_names(&state.db, &user.scope, id, Some(&ip)).await?;
+    let chain = contacts::chain_with_names(&state.db, &user.scope, id, Some(&ip), now_ms()).await?;
     Ok(Json(chain_out(chain)))
 }
 

@@ -6,6 +6,7 @@ pub mod contacts;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date, parse_instant, rfc3339};
 use linli_core::kernel::labels::Labelled;
 use std::collections::BTreeMap;
@@ -164,7 +165,7 @@ async fn create_risk_area(
     }
     let area =
         RiskArea::new(code, b.name.as_deref(), level, from, to).map_err(|e| invalid(vec![e]))?;
-    let id = epidemic::add_risk_area(&state.db, &user.scope, &area).await?;
+    let id = epidemic::add_risk_area(&state.db, &user.scope, &area, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
         Json(RiskAreaOut::of(id, &area, user.scope.actor().to_owned())),
@@ -242,7 +243,7 @@ async fn publish_policy(
         return Err(StoreError::Forbidden("只有干部和管理员可以发布防控政策".into()).into());
     }
     let draft = draft_of(body)?;
-    let id = policies::publish(&state.db, &user.scope, &draft)
+    let id = policies::publish(&state.db, &user.scope, &draft, now_ms())
         .await
         .map_err(version_conflict)?;
     Ok((
@@ -492,6 +493,7 @@ async fn create_arrival(
                 ArrivalSource::Worker
             },
         },
+        now_ms(),
     )
     .await?;
     Ok((
@@ -563,6 +565,7 @@ async fn create_checkin(
                 temperature,
                 symptoms: b.symptoms,
             },
+            now: linli_core::kernel::clock::now_ms(),
         })
         .await?;
     Ok((
@@ -670,6 +673,7 @@ async fn handle_alert(
         id,
         &b.outcome,
         b.note.as_deref(),
+        now_ms(),
     )
     .await?;
     Ok(Json(HandledAlertOut {
@@ -769,7 +773,8 @@ async fn create_releases(
         Some(d) => parse_date("on", d).map_err(|e| invalid(vec![e]))?,
         None => linli_core::kernel::clock::today(),
     };
-    let released = epidemic::release(&state.db, &user.scope, &b.observation_ids, on).await?;
+    let released =
+        epidemic::release(&state.db, &user.scope, &b.observation_ids, on, now_ms()).await?;
     Ok(Json(ReleasedOut {
         released,
         on: format_date(on),

@@ -14,6 +14,7 @@ use linli_core::epidemic::checkpoint::{
     parse_pass_code, Direction, ScanOutcome, TripDraft, TripKind, VehiclePlate,
 };
 use linli_core::epidemic::policy::Temperature;
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::{CoreError, NodeKind, Role};
@@ -320,7 +321,8 @@ async fn create_checkpoint(State(state): State<AppState>, f: CsrfForm<Checkpoint
     let form = f.form;
     let result = match form.node_id.trim().parse::<i64>() {
         Ok(node_id) => {
-            checkpoints::create_checkpoint(&state.db, &user.scope, node_id, &form.name).await
+            checkpoints::create_checkpoint(&state.db, &user.scope, node_id, &form.name, now_ms())
+                .await
         }
         Err(_) => Err(StoreError::invalid("node_id", "请选择设卡点的小区或网格")),
     };
@@ -523,6 +525,7 @@ async fn gate_scan(
                     temperature,
                     at: None,
                 },
+                now_ms(),
             )
             .await
         }
@@ -788,6 +791,7 @@ async fn issue_pass(State(state): State<AppState>, f: CsrfForm<PassForm>) -> Res
                     valid_from,
                     valid_to,
                 },
+                now_ms(),
             )
             .await
         }
@@ -856,7 +860,7 @@ async fn revoke_pass(
     Path(id): Path<i64>,
     f: CsrfForm<EmptyForm>,
 ) -> Response {
-    match checkpoints::revoke_pass(&state.db, &f.user.scope, id).await {
+    match checkpoints::revoke_pass(&state.db, &f.user.scope, id, now_ms()).await {
         Ok(()) => Redirect::to("/passes?notice=revoked").into_response(),
         Err(StoreError::Conflict { message, .. }) => {
             render_passes(
@@ -1058,7 +1062,9 @@ async fn add_trip(State(state): State<AppState>, f: CsrfForm<TripForm>) -> Respo
         certificate,
     );
     let result = match (person_id, draft) {
-        (Some(pid), Ok(draft)) => checkpoints::add_trip(&state.db, &user.scope, pid, &draft).await,
+        (Some(pid), Ok(draft)) => {
+            checkpoints::add_trip(&state.db, &user.scope, pid, &draft, now_ms()).await
+        }
         (pid, draft) => {
             let mut errors = Vec::new();
             if pid.is_none() {

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use linli_core::epidemic::contact::{contact_short_zh, mask_name, parse_contact_kind, CaseKind};
 use linli_core::epidemic::policy::{ContactKind, Measure};
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::CoreError;
@@ -263,7 +264,7 @@ async fn chain_unmask(
     form: CsrfForm<NoFields>,
 ) -> Response {
     let NoFields {} = form.form;
-    match contacts::chain_with_names(&state.db, &form.user.scope, id, Some(&ip)).await {
+    match contacts::chain_with_names(&state.db, &form.user.scope, id, Some(&ip), now_ms()).await {
         Ok(chain) => render_chain(&state, &form.user, chain, true).await,
         Err(e) => store_error_page(e),
     }
@@ -570,6 +571,7 @@ async fn add_contact(
                     kind,
                     last_contact_on,
                 },
+                now_ms(),
             )
             .await
             .map(|_| ())
@@ -601,9 +603,11 @@ async fn mark_case(
         .map_err(|e| errors.push(e))
         .ok();
     let result = match (kind, on, errors.is_empty()) {
-        (Some(kind), Some(on), true) => contacts::mark_case(&state.db, &user.scope, id, kind, on)
-            .await
-            .map(|_| ()),
+        (Some(kind), Some(on), true) => {
+            contacts::mark_case(&state.db, &user.scope, id, kind, on, now_ms())
+                .await
+                .map(|_| ())
+        }
         _ => Err(StoreError::Invalid(errors)),
     };
     match result {

@@ -16,6 +16,7 @@ use axum::Router;
 use linli_core::epidemic::policy::{
     policy_in_force, Condition, DivisionCode, Measure, RiskArea, RiskLevel, Rule, Temperature,
 };
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
@@ -395,6 +396,7 @@ async fn handle_alert(
         id,
         &f.form.outcome,
         Some(&f.form.note),
+        now_ms(),
     )
     .await
     {
@@ -527,7 +529,7 @@ async fn release_batch(
         .filter(|(k, _)| k == "observation")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    match epidemic::release(&state.db, &f.user.scope, &ids, today()).await {
+    match epidemic::release(&state.db, &f.user.scope, &ids, today(), now_ms()).await {
         Ok(n) => Redirect::to(&format!("/epidemic/releases?released={n}")).into_response(),
         Err(StoreError::Invalid(errors)) => {
             let message = errors
@@ -687,7 +689,7 @@ async fn add_area(State(state): State<AppState>, f: CsrfForm<AreaForm>) -> Respo
         let name = Some(form.name.trim()).filter(|n| !n.is_empty());
         let area =
             RiskArea::new(code, name, level, from, to).map_err(|e| StoreError::Invalid(vec![e]))?;
-        epidemic::add_risk_area(&state.db, &user.scope, &area).await
+        epidemic::add_risk_area(&state.db, &user.scope, &area, now_ms()).await
     }
     .await;
     match result {
@@ -1152,6 +1154,7 @@ async fn record(
                 ArrivalSource::Worker
             },
         },
+        now_ms(),
     )
     .await
 }

@@ -2,6 +2,7 @@
 //! in a form (days of each stage, check-ins per day, notes) or as JSON, tried against the people
 //! under observation (试算: who would be released, extended, shortened, changed) and published.
 
+use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 
@@ -356,7 +357,9 @@ async fn edit_submit(
     let mut tried = None;
     match &draft {
         Err(e) => errors.extend(error_lines(e)),
-        Ok(draft) if publish => match policies::publish(&state.db, &user.scope, draft).await {
+        Ok(draft) if publish => match policies::publish(&state.db, &user.scope, draft, now_ms())
+            .await
+        {
             Ok(_) => return Redirect::to("/epidemic/policies?notice=published").into_response(),
             Err(StoreError::Invalid(e)) => errors.extend(error_lines(&e)),
             Err(StoreError::Conflict { field, message }) => {

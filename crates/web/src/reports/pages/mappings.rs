@@ -6,6 +6,7 @@
 //! column, and every column offers one more empty 「加上」 choice, so a sum grows one indicator
 //! per round trip. A refused form comes back as typed, each fault beside its column.
 
+use linli_core::kernel::clock::now_ms;
 use std::collections::{BTreeSet, HashMap};
 
 use askama::Template;
@@ -640,7 +641,7 @@ async fn submit(
     }
     let from = parse_date("effective_from", &effective_from);
     let result = match (errs.is_empty(), from) {
-        (true, Ok(d)) => mappings::publish_mapping(&state.db, &user.scope, &m, d)
+        (true, Ok(d)) => mappings::publish_mapping(&state.db, &user.scope, &m, d, now_ms())
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(errs) => Ok(errs),

@@ -7,6 +7,7 @@
 pub mod mappings;
 pub mod templates;
 
+use linli_core::kernel::clock::now_ms;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -475,7 +476,17 @@ async fn submit(State(state): State<AppState>, form: CsrfForm<FormFields>) -> Re
         .filter_map(|(k, v)| k.strip_prefix("m.").map(|k| (k.to_owned(), v.clone())))
         .collect();
     let input = SubmitInput { manual, zero };
-    match reports::submit(&state.db, &user.scope, &template, node_id, date, &input).await {
+    match reports::submit(
+        &state.db,
+        &user.scope,
+        &template,
+        node_id,
+        date,
+        &input,
+        now_ms(),
+    )
+    .await
+    {
         Ok(r) => Redirect::to(&format!(
             "{}&notice={}",
             href(&template, r.node.id, &r.date),
@@ -521,7 +532,7 @@ async fn approve(State(state): State<AppState>, form: CsrfForm<FormFields>) -> R
         Ok(t) => t,
         Err(e) => return store_error_page(e),
     };
-    match reports::approve(&state.db, &user.scope, &template, node_id, date).await {
+    match reports::approve(&state.db, &user.scope, &template, node_id, date, now_ms()).await {
         Ok(r) => Redirect::to(&format!(
             "{}&notice=approved",
             href(&template, r.node.id, &r.date)
@@ -560,7 +571,7 @@ async fn remind(State(state): State<AppState>, form: CsrfForm<FormFields>) -> Re
     let Ok(target_id) = field(&f, "target_id").trim().parse::<i64>() else {
         return store_error_page(StoreError::NotFound);
     };
-    match reports::remind(&state.db, &user.scope, &template, target_id, date).await {
+    match reports::remind(&state.db, &user.scope, &template, target_id, date, now_ms()).await {
         Ok(_) => Redirect::to(&format!(
             "{}&notice=reminded#completeness",
             href(&template, node_id, &format_date(date))

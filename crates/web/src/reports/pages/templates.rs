@@ -6,6 +6,7 @@
 //! refused form comes back as typed, each fault beside its field. Works without JavaScript: 增加
 //! 一项 posts the form and returns it with one more empty row.
 
+use linli_core::kernel::clock::now_ms;
 use std::collections::{BTreeSet, HashMap};
 
 use askama::Template;
@@ -604,7 +605,7 @@ async fn edit_submit(
     let parsed = draft.parse();
     let from = parse_date("effective_from", &effective_from);
     let result = match (parsed, from) {
-        (Ok(t), Ok(d)) => reports::publish_template(&state.db, &user.scope, &t, d)
+        (Ok(t), Ok(d)) => reports::publish_template(&state.db, &user.scope, &t, d, now_ms())
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(errs) => Ok(errs),

@@ -1,25 +1,20 @@
-//! Residents' requests pages (诉求, 接诉即办). Public, no login, phone-first: `/r/{node_id}` the
-//! self-service form (a tracking number comes back), `/r/status` the status check by tracking
-//! number and the last 4 digits of the phone, where the resident also rates the outcome. Both
-//! are rate-limited per client address like `/d/{token}`, and carry no CSRF token for the same
-//! reason (no cookie authenticates them). For workers: the inbox per node (new, overdue,
-//! mine), the hotline/patrol form, one request with its timeline and the forms of the steps
-//! its state allows, whistles, and the dashboard of the three rates per node and period.
+//! Residents' requests pages (诉求, 接诉即办) for workers: the inbox per node (new, overdue,
+//! mine), the hotline/patrol form, one request with its timeline and the forms of the steps its
+//! state allows, whistles, and the dashboard of the three rates per node and period. The
+//! resident's own pages (`/r/…`, no login) are in `requests/public.rs`; the photo form, the
+//! field labels and the refusal messages they share live here.
 
 pub mod api_keys;
 pub mod categories;
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::Router;
 use linli_core::kernel::clock::{display, format_date, now_ms, parse_date, today};
 use linli_core::requests::{
     self as rules, Action, Actor, Channel, RequestDraft, RequestInput, Status, Target,
@@ -33,17 +28,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::auth::{csrf_ok, csrf_refused};
-use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::auth::{CsrfForm, PageUser};
 use crate::ui::Choice;
-use crate::ui::RateLimiter;
 use crate::ui::{error_page, field_label, store_error_page, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/r/{node_id}", get(public_form))
-        .route("/r/status", get(status_form).post(status_lookup))
-        .route("/r/rate", post(public_rate))
         .route("/requests", get(inbox))
         .route("/requests/new", get(new_form))
         .route("/requests/rates", get(rates_page))
@@ -52,14 +43,13 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/act", post(act))
         .route("/requests/{id}/whistle", post(whistle))
         .route("/requests/whistles/{id}/ack", post(acknowledge))
-        .layer(Extension(Arc::new(Limits::default())))
 }
 
-/// The forms that carry a photo (multipart, or urlencoded without one) and the API's photo
-/// upload, with a body limit of [`MAX_PHOTO_BODY`] instead of the 2 MiB of the other routes.
+/// The staff forms that carry a photo (multipart, or urlencoded without one) and the API's
+/// photo upload, with a body limit of [`MAX_PHOTO_BODY`] instead of the 2 MiB of the other
+/// routes. The resident's form has its own, in `public.rs`.
 pub fn upload_router() -> Router<AppState> {
     Router::new()
-        .route("/r/{node_id}", post(public_submit))
         .route("/requests/new", post(create))
         .route("/requests/{id}/photo", post(add_photo))
         .route(
@@ -67,19 +57,18 @@ pub fn upload_router() -> Router<AppState> {
             post(crate::requests::api::upload_photo),
         )
         .layer(DefaultBodyLimit::max(MAX_PHOTO_BODY))
-        .layer(Extension(Arc::new(Limits::default())))
 }
 
 /// A photo of up to 5 MB and the form's other fields.
-const MAX_PHOTO_BODY: usize = MAX_PHOTO_BYTES + 256 * 1024;
+pub(super) const MAX_PHOTO_BODY: usize = MAX_PHOTO_BYTES + 256 * 1024;
 
 /// A form that may carry a `photo` file: `multipart/form-data` (the pages send this), or
 /// urlencoded without a photo. The `csrf` field is kept for the handler to check (signed-in
 /// forms); the photo's type is decided by the store from its bytes.
-struct PhotoForm<T> {
-    form: T,
-    csrf: String,
-    photo: Option<Bytes>,
+pub(super) struct PhotoForm<T> {
+    pub(super) form: T,
+    pub(super) csrf: String,
+    pub(super) photo: Option<Bytes>,
 }
 
 fn upload_error(status: StatusCode) -> Response {
@@ -210,7 +199,7 @@ async fn add_photo(
 }
 
 /// Field names in Chinese.
-fn label(field: &str) -> &str {
+pub(super) fn label(field: &str) -> &str {
     match field {
         "description" => "诉求内容",
         "address" => "地点",
@@ -233,14 +222,14 @@ fn label(field: &str) -> &str {
     }
 }
 
-fn messages(errs: &[CoreError]) -> Vec<String> {
+pub(super) fn messages(errs: &[CoreError]) -> Vec<String> {
     errs.iter()
         .map(|e| format!("{}：{}", label(&e.field), e.message))
         .collect()
 }
 
 /// The messages of a refused form, or the error for an error page.
-fn refusal(e: StoreError) -> Result<Vec<String>, StoreError> {
+pub(super) fn refusal(e: StoreError) -> Result<Vec<String>, StoreError> {
     match e {
         StoreError::Invalid(errs) => Ok(messages(&errs)),
         StoreError::Conflict { field, message } => {
@@ -250,84 +239,11 @@ fn refusal(e: StoreError) -> Result<Vec<String>, StoreError> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Rate limits
-
-/// Submissions per address (10 per 10 minutes, as for self-declaration) and status checks and
-/// ratings per address (20 per 10 minutes: enough for a family, far too few to guess the last
-/// 4 digits of a phone).
-struct Limits {
-    post_per_address: RateLimiter,
-    lookup_per_address: RateLimiter,
-    get_per_address: RateLimiter,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        let ten_minutes = Duration::from_secs(600);
-        Limits {
-            post_per_address: RateLimiter::new(10, ten_minutes),
-            lookup_per_address: RateLimiter::new(20, ten_minutes),
-            get_per_address: RateLimiter::new(60, ten_minutes),
-        }
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "requests/request_message.html")]
-struct MessagePage {
-    title: &'static str,
-    message: String,
-}
-
-fn message(status: StatusCode, title: &'static str, message: String) -> Response {
-    (status, MessagePage { title, message }).into_response()
-}
-
-fn too_many(retry: Duration) -> Response {
-    let secs = retry.as_secs().max(1);
-    let mut resp = message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "操作过于频繁",
-        format!(
-            "同一网络操作次数过多，请 {} 分钟后再试。急事请拨打社区电话或 12345。",
-            secs.div_ceil(60)
-        ),
-    );
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
-}
-
-// ---------------------------------------------------------------------------------------------
-// The resident's form
-
-#[derive(Debug, Default, Deserialize)]
-struct PublicFields {
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    category: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    address: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "requests/request_public_form.html")]
-struct PublicFormPage {
-    node_id: i64,
-    place: String,
-    f: PublicFields,
-    categories: Vec<Choice>,
-    errors: Vec<String>,
-}
-
-async fn category_choices(state: &AppState, current: &str) -> Result<Vec<Choice>, StoreError> {
+/// The categories as choices, `current` selected (the resident's form and the hotline form).
+pub(super) async fn category_choices(
+    state: &AppState,
+    current: &str,
+) -> Result<Vec<Choice>, StoreError> {
     Ok(requests::categories(&state.db)
         .await?
         .into_iter()
@@ -339,334 +255,14 @@ async fn category_choices(state: &AppState, current: &str) -> Result<Vec<Choice>
         .collect())
 }
 
-/// The node a resident files to: open, community level or below; else `None`.
-async fn public_node(state: &AppState, node_id: i64) -> Option<tree::Node> {
-    let n = tree::get(&state.db, &linli_core::Scope::operator(), node_id)
-        .await
-        .ok()?;
-    (n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street)).then_some(n)
-}
-
-fn no_such_place() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "链接无效",
-        "没有这个社区，或它已撤销。请扫描社区最新张贴的二维码，或拨打 12345。".to_owned(),
-    )
-}
-
-async fn public_form(
-    State(state): State<AppState>,
-    Extension(limits): Extension<Arc<Limits>>,
-    ClientIp(ip): ClientIp,
-    Path(node_id): Path<i64>,
-) -> Response {
-    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
-        return too_many(retry);
-    }
-    let Some(node) = public_node(&state, node_id).await else {
-        return no_such_place();
-    };
-    let categories = match category_choices(&state, "general").await {
-        Ok(c) => c,
-        Err(e) => return store_error_page(e),
-    };
-    PublicFormPage {
-        node_id,
-        place: node.name,
-        f: PublicFields::default(),
-        categories,
-        errors: Vec::new(),
-    }
-    .into_response()
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "requests/request_public_receipt.html")]
-struct ReceiptPage {
-    place: String,
-    tracking_number: String,
-    last4: String,
-    category: String,
-    respond_hours: i64,
-    resolve_days: i64,
-}
-
-async fn public_submit(
-    State(state): State<AppState>,
-    Extension(limits): Extension<Arc<Limits>>,
-    ClientIp(ip): ClientIp,
-    Path(node_id): Path<i64>,
-    PhotoForm { form: f, photo, .. }: PhotoForm<PublicFields>,
-) -> Response {
-    if let Err(retry) = limits.post_per_address.hit(&ip, Instant::now()) {
-        tracing::warn!(%ip, "request form: rate limit per address");
-        return too_many(retry);
-    }
-    let Some(node) = public_node(&state, node_id).await else {
-        return no_such_place();
-    };
-    let draft = RequestDraft::parse(&RequestInput {
-        description: &f.description,
-        address: Some(&f.address),
-        reporter_name: Some(&f.name),
-        reporter_phone: Some(&f.phone),
-        phone_required: true,
-        ..Default::default()
-    });
-    let result = match draft {
-        Ok(d) => requests::create_self_service_with_photo(
-            &state.db,
-            node.id,
-            &f.category,
-            &d,
-            photo.as_deref(),
-            now_ms(),
-        )
-        .await
-        .map(|n| (n, d)),
-        Err(errs) => Err(StoreError::Invalid(errs)),
-    };
-    match result {
-        Ok((number, draft)) => {
-            let cat = requests::category(&state.db, &f.category, "category").await;
-            let (category, respond_hours, resolve_days) = match cat {
-                Ok(c) => (c.rule.name, c.rule.respond_hours, c.rule.resolve_days),
-                Err(_) => (String::new(), 0, 0),
-            };
-            ReceiptPage {
-                place: node.name,
-                tracking_number: number.to_string(),
-                last4: draft
-                    .reporter_phone
-                    .as_ref()
-                    .map(|p| p.last4().to_owned())
-                    .unwrap_or_default(),
-                category,
-                respond_hours,
-                resolve_days,
-            }
-            .into_response()
-        }
-        Err(e) => {
-            let errors = match refusal(e) {
-                Ok(m) => m,
-                Err(e) => return store_error_page(e),
-            };
-            let categories = match category_choices(&state, &f.category).await {
-                Ok(c) => c,
-                Err(e) => return store_error_page(e),
-            };
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                PublicFormPage {
-                    node_id,
-                    place: node.name,
-                    f,
-                    categories,
-                    errors,
-                },
-            )
-                .into_response()
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The resident's status check and rating
-
-#[derive(Debug, Default, Deserialize)]
-struct LookupFields {
-    #[serde(default)]
-    tracking_number: String,
-    #[serde(default)]
-    last4: String,
-    #[serde(default)]
-    rating: String,
-    #[serde(default)]
-    comment: String,
-}
-
-struct StepRow {
-    at: String,
-    label: &'static str,
-}
-
-struct StatusView {
-    tracking_number: String,
-    category: String,
-    status: &'static str,
-    status_class: &'static str,
-    received_at: String,
-    resolve_by: String,
-    outcome: String,
-    rating: String,
-    can_rate: bool,
-    steps: Vec<StepRow>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "requests/request_public_status.html")]
-struct StatusPage {
-    f: LookupFields,
-    errors: Vec<String>,
-    notice: &'static str,
-    view: Option<StatusView>,
-}
-
-fn status_class(s: Status) -> &'static str {
+/// The CSS class of a status badge (the inbox, one request, the resident's status page).
+pub(super) fn status_class(s: Status) -> &'static str {
     match s {
         Status::Closed | Status::Rated => "state-received",
         Status::Resolved => "state-received",
         Status::Returned => "overdue",
         _ => "state-sent",
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StatusQuery {
-    n: Option<String>,
-}
-
-async fn status_form(
-    Extension(limits): Extension<Arc<Limits>>,
-    ClientIp(ip): ClientIp,
-    Query(q): Query<StatusQuery>,
-) -> Response {
-    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
-        return too_many(retry);
-    }
-    StatusPage {
-        f: LookupFields {
-            tracking_number: q.n.unwrap_or_default(),
-            ..Default::default()
-        },
-        errors: Vec::new(),
-        notice: "",
-        view: None,
-    }
-    .into_response()
-}
-
-fn status_view(v: requests::ResidentView) -> StatusView {
-    StatusView {
-        tracking_number: v.tracking_number,
-        category: v.category_name,
-        status: v.status.label_zh(),
-        status_class: status_class(v.status),
-        received_at: display(v.received_at),
-        resolve_by: display(v.resolve_by),
-        outcome: v.outcome.unwrap_or_default(),
-        rating: v
-            .rating
-            .map(|r| r.label_zh().to_owned())
-            .unwrap_or_default(),
-        can_rate: v.can_rate,
-        steps: v
-            .steps
-            .into_iter()
-            .map(|(at, kind)| StepRow {
-                at: display(at),
-                label: kind.label_zh(),
-            })
-            .collect(),
-    }
-}
-
-fn not_found_lookup(f: LookupFields) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        StatusPage {
-            f,
-            errors: vec!["没有找到：请核对受理编号和手机号码后 4 位。".to_owned()],
-            notice: "",
-            view: None,
-        },
-    )
-        .into_response()
-}
-
-async fn lookup_result(
-    result: Result<requests::ResidentView, StoreError>,
-    f: LookupFields,
-    notice: &'static str,
-) -> Response {
-    match result {
-        Ok(v) => StatusPage {
-            f: LookupFields {
-                rating: String::new(),
-                comment: String::new(),
-                ..f
-            },
-            errors: Vec::new(),
-            notice,
-            view: Some(status_view(v)),
-        }
-        .into_response(),
-        Err(StoreError::NotFound) => not_found_lookup(f),
-        Err(e) => match refusal(e) {
-            Ok(errors) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                StatusPage {
-                    f,
-                    errors,
-                    notice: "",
-                    view: None,
-                },
-            )
-                .into_response(),
-            Err(e) => store_error_page(e),
-        },
-    }
-}
-
-async fn status_lookup(
-    State(state): State<AppState>,
-    Extension(limits): Extension<Arc<Limits>>,
-    ClientIp(ip): ClientIp,
-    Form(f): Form<LookupFields>,
-) -> Response {
-    if let Err(retry) = limits.lookup_per_address.hit(&ip, Instant::now()) {
-        tracing::warn!(%ip, "request status: rate limit per address");
-        return too_many(retry);
-    }
-    let result = requests::resident_status(&state.db, &f.tracking_number, &f.last4).await;
-    lookup_result(result, f, "").await
-}
-
-async fn public_rate(
-    State(state): State<AppState>,
-    Extension(limits): Extension<Arc<Limits>>,
-    ClientIp(ip): ClientIp,
-    Form(f): Form<LookupFields>,
-) -> Response {
-    if let Err(retry) = limits.lookup_per_address.hit(&ip, Instant::now()) {
-        return too_many(retry);
-    }
-    let result = match Action::rate_with(&f.rating, &f.comment) {
-        Ok(action) => {
-            requests::resident_rate(&state.db, &f.tracking_number, &f.last4, &action, now_ms())
-                .await
-        }
-        Err(e) => Err(StoreError::from(e)),
-    };
-    if let Err(StoreError::Invalid(errs)) = &result {
-        // Show the request again with the message (a rating the state no longer allows).
-        let again = requests::resident_status(&state.db, &f.tracking_number, &f.last4).await;
-        if let Ok(v) = again {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                StatusPage {
-                    errors: messages(errs),
-                    notice: "",
-                    view: Some(status_view(v)),
-                    f,
-                },
-            )
-                .into_response();
-        }
-    }
-    lookup_result(result, f, "谢谢您的评价！").await
 }
 
 // ---------------------------------------------------------------------------------------------
