@@ -3,9 +3,8 @@
 
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -20,7 +19,7 @@ use linli_store::StoreError;
 
 use super::pages::{apply_fields, extra_lines, label, ApplyFields, ItemRow};
 use crate::auth::ClientIp;
-use crate::ui::{error_page, field_errors, store_error_page, FieldErrors};
+use crate::ui::{error_page, field_errors, store_error_page, FieldErrors, RateLimiter};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,63 +32,23 @@ pub fn router() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Rate limits of the public link (in memory, per process)
 
-/// A fixed-window counter per key: at most `limit` hits per `window`. Simple on purpose: the
-/// link is unguessable (256 bits), so the limit only stops a holder of the link (or a script)
-/// from flooding the community with applications.
-struct Counter {
-    limit: u32,
-    window: Duration,
-    hits: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl Counter {
-    /// Keys kept before expired ones are swept (bounds memory under a flood of addresses).
-    const SWEEP_AT: usize = 10_000;
-
-    fn new(limit: u32, window: Duration) -> Counter {
-        Counter {
-            limit,
-            window,
-            hits: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts a hit for `key`; false when the key is over its limit in the current window.
-    fn allow(&self, key: &str) -> bool {
-        let now = Instant::now();
-        // A poisoned lock only means another request panicked mid-count; the counts still hold.
-        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
-        if hits.len() >= Self::SWEEP_AT {
-            let window = self.window;
-            hits.retain(|_, (start, _)| now.duration_since(*start) < window);
-        }
-        let entry = hits.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.limit {
-            return false;
-        }
-        entry.1 += 1;
-        true
-    }
-}
-
 /// Page views: 60 per address per 10 minutes. Submissions: 10 per address and 5 per link per
 /// 10 minutes (a business applies once; a few retries after field errors fit).
+/// The link is unguessable (256 bits), so these only stop a holder of the link (or a script)
+/// from flooding the community with applications.
 struct LinkLimits {
-    view_per_address: Counter,
-    post_per_address: Counter,
-    post_per_link: Counter,
+    view_per_address: RateLimiter,
+    post_per_address: RateLimiter,
+    post_per_link: RateLimiter,
 }
 
 impl Default for LinkLimits {
     fn default() -> Self {
         let ten = Duration::from_secs(600);
         LinkLimits {
-            view_per_address: Counter::new(60, ten),
-            post_per_address: Counter::new(10, ten),
-            post_per_link: Counter::new(5, ten),
+            view_per_address: RateLimiter::new(60, ten),
+            post_per_address: RateLimiter::new(10, ten),
+            post_per_link: RateLimiter::new(5, ten),
         }
     }
 }
@@ -186,7 +145,7 @@ async fn public_form(
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
 ) -> Response {
-    if !limits.view_per_address.allow(&ip) {
+    if limits.view_per_address.hit(&ip).is_err() {
         return too_many();
     }
     match enterprises::by_link(&state.db, &token).await {
@@ -209,7 +168,7 @@ async fn public_submit(
     Path(token): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !limits.post_per_address.allow(&ip) || !limits.post_per_link.allow(&token) {
+    if limits.post_per_address.hit(&ip).is_err() || limits.post_per_link.hit(&token).is_err() {
         return too_many();
     }
     let f = apply_fields(&form);

@@ -5,7 +5,7 @@
 //! authenticates them).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -142,7 +142,7 @@ async fn public_form(
     ClientIp(ip): ClientIp,
     Path(node_id): Path<i64>,
 ) -> Response {
-    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
+    if let Err(retry) = limits.get_per_address.hit(&ip) {
         return too_many(retry);
     }
     let Some(node) = public_node(&state, node_id).await else {
@@ -180,7 +180,7 @@ async fn public_submit(
     Path(node_id): Path<i64>,
     PhotoForm { form: f, photo, .. }: PhotoForm<PublicFields>,
 ) -> Response {
-    if let Err(retry) = limits.post_per_address.hit(&ip, Instant::now()) {
+    if let Err(retry) = limits.post_per_address.hit(&ip) {
         tracing::warn!(%ip, "request form: rate limit per address");
         return too_many(retry);
     }
@@ -305,7 +305,7 @@ async fn status_form(
     ClientIp(ip): ClientIp,
     Query(q): Query<StatusQuery>,
 ) -> Response {
-    if let Err(retry) = limits.get_per_address.hit(&ip, Instant::now()) {
+    if let Err(retry) = limits.get_per_address.hit(&ip) {
         return too_many(retry);
     }
     StatusPage {
@@ -398,7 +398,7 @@ async fn status_lookup(
     ClientIp(ip): ClientIp,
     Form(f): Form<LookupFields>,
 ) -> Response {
-    if let Err(retry) = limits.lookup_per_address.hit(&ip, Instant::now()) {
+    if let Err(retry) = limits.lookup_per_address.hit(&ip) {
         tracing::warn!(%ip, "request status: rate limit per address");
         return too_many(retry);
     }
@@ -412,7 +412,7 @@ async fn public_rate(
     ClientIp(ip): ClientIp,
     Form(f): Form<LookupFields>,
 ) -> Response {
-    if let Err(retry) = limits.lookup_per_address.hit(&ip, Instant::now()) {
+    if let Err(retry) = limits.lookup_per_address.hit(&ip) {
         return too_many(retry);
     }
     let result = match Action::rate_with(&f.rating, &f.comment) {

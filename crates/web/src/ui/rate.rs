@@ -1,50 +1,82 @@
-//! Rate limits for the public forms, in memory, per process.
+//! Rate limits for the public forms, in memory, per process: governor's keyed GCRA limiter
+//! (a maintained crate in place of the hand-written sliding window it replaced).
+//!
+//! `limit` hits per `window` means a burst of `limit`, then one more each `window / limit`:
+//! smoother than a window that empties all at once, and a flood is held to the same average.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
-/// A sliding-window counter per key: at most `limit` hits in `window`.
-pub struct RateLimiter {
-    limit: usize,
-    window: Duration,
-    hits: Mutex<HashMap<String, VecDeque<Instant>>>,
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::HashMapStateStore;
+use governor::Quota;
+
+/// One limiter per kind of hit, one state per key (an address, a link token).
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    inner: governor::RateLimiter<String, HashMapStateStore<String>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
 }
 
 impl RateLimiter {
-    /// Keys kept before expired ones are swept (bounds memory under a flood of addresses).
+    pub fn new(limit: u32, window: Duration) -> RateLimiter {
+        RateLimiter::with_clock(limit, window, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    /// Keys kept before idle ones are swept (bounds memory under a flood of addresses).
     const SWEEP_AT: usize = 10_000;
 
-    pub fn new(limit: usize, window: Duration) -> RateLimiter {
+    /// A limiter on a clock of one's own (a test's fake clock).
+    pub fn with_clock(limit: u32, window: Duration, clock: C) -> RateLimiter<C> {
+        let burst = NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN);
+        let period = (window / burst.get()).max(Duration::from_nanos(1));
+        // `with_period` is `None` only for a zero period, excluded just above.
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(burst))
+            .allow_burst(burst);
         RateLimiter {
-            limit,
-            window,
-            hits: Mutex::new(HashMap::new()),
+            inner: governor::RateLimiter::new(quota, HashMapStateStore::default(), clock.clone()),
+            clock,
         }
     }
 
-    /// Counts a hit for `key`, or refuses it with the time until the oldest hit leaves the
-    /// window (a refused hit is not counted).
-    pub fn hit(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        // A poisoned lock only means another request panicked mid-count; the counts are
-        // still usable.
-        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
-        if hits.len() >= Self::SWEEP_AT {
-            let window = self.window;
-            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+    /// Counts a hit for `key`, or refuses it with the time until the next one is allowed (a
+    /// refused hit is not counted).
+    pub fn hit(&self, key: &str) -> Result<(), Duration> {
+        if self.inner.len() >= Self::SWEEP_AT {
+            self.inner.retain_recent();
         }
-        let q = hits.entry(key.to_owned()).or_default();
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            q.pop_front();
+        self.inner
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    #[test]
+    fn a_burst_then_one_hit_per_share_of_the_window() {
+        let clock = FakeRelativeClock::default();
+        let l = RateLimiter::with_clock(10, Duration::from_secs(600), clock.clone());
+        for _ in 0..10 {
+            l.hit("1.2.3.4").unwrap();
         }
-        if q.len() >= self.limit {
-            let oldest = q.front().copied().unwrap_or(now);
-            return Err(self.window.saturating_sub(now.duration_since(oldest)));
+        assert_eq!(l.hit("1.2.3.4").unwrap_err(), Duration::from_secs(60));
+        l.hit("5.6.7.8").expect("another address is not limited");
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(l.hit("1.2.3.4").unwrap_err(), Duration::from_secs(1));
+        clock.advance(Duration::from_secs(1));
+        l.hit("1.2.3.4").unwrap();
+        assert!(l.hit("1.2.3.4").is_err(), "one hit earned, one spent");
+        // After a whole quiet window the full burst is back.
+        clock.advance(Duration::from_secs(600));
+        for _ in 0..10 {
+            l.hit("1.2.3.4").unwrap();
         }
-        q.push_back(now);
-        Ok(())
     }
 }
