@@ -263,15 +263,16 @@ impl Limits {
     }
 
     fn check_entry_size(&self, name: &str, size: u64, normalized: &str) -> Result<(), CoreError> {
+        // The tighter limit first: it is the one to name.
+        if is_shared_strings(normalized) && size > self.shared_strings_bytes {
+            return Err(self.shared_strings_too_big());
+        }
         if size > self.entry_bytes {
             return Err(refused(format!(
                 "文件中的「{}」解压后超过 {} 上限，未导入任何数据",
                 shown(name),
                 size_text(self.entry_bytes)
             )));
-        }
-        if is_shared_strings(normalized) && size > self.shared_strings_bytes {
-            return Err(self.shared_strings_too_big());
         }
         Ok(())
     }
