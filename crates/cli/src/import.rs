@@ -170,11 +170,13 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     let reader = std::thread::spawn(move || read_and_judge(&path, judge, &sender));
 
     let scope = Scope::operator();
-    let mut job = if args.dry_run {
-        None
+    // A dry run goes through the same job, which then judges each chunk against the registry
+    // as the import would and writes nothing: its verdicts are the import's.
+    let mut job = Some(if args.dry_run {
+        PersonImport::dry_run(db, &scope, args.node, args.on_duplicate).await?
     } else {
-        Some(PersonImport::begin(db, &scope, args.node, args.on_duplicate).await?)
-    };
+        PersonImport::begin(db, &scope, args.node, args.on_duplicate).await?
+    });
     // Drawn on a terminal only (indicatif stays quiet when stderr is a file or a pipe).
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
@@ -184,13 +186,16 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut lines = Lines::default();
     let mut rejected: Vec<RejectedRow> = Vec::new();
+    // From the lines, not the rejected rows' cells: those are kept only up to a limit.
+    let mut any_rejected = false;
     while let Some(chunk) = receiver.recv().await {
         bar.inc(chunk.lines.len() as u64);
+        any_rejected |= chunk.lines.iter().any(|l| l.outcome == Outcome::Rejected);
         for l in chunk.lines {
             lines.push(l);
         }
         rejected.extend(chunk.rejected);
-        if !rejected.is_empty() && !args.partial && job.is_some() {
+        if any_rejected && !args.partial && job.is_some() {
             // Nothing will be stored: roll back now and only judge the rest for the report.
             job = None;
             lines.clear_persons();
@@ -215,7 +220,11 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
     let counts = lines.counts();
     let mut stored = 0usize;
     let note = match job {
-        None if args.dry_run => "dry run: nothing was stored".to_owned(),
+        None if args.dry_run => format!(
+            "dry run: nothing was stored; {} row(s) rejected: the import would store nothing \
+             (fix them, or pass --partial to store the good rows)",
+            counts.rejected
+        ),
         None => format!(
             "{} row(s) rejected: nothing was stored (fix them, or pass --partial to store the good rows)",
             counts.rejected
@@ -227,32 +236,31 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 .and_then(|f| f.to_str())
                 .unwrap_or("roster");
             let outcome = j.commit(name, json!(counts), now_ms()).await?;
-            stored = outcome.stored_count;
             for (row, id) in &outcome.updated {
                 if let Some(l) = lines.detail_mut(*row) {
-                    l.outcome = Outcome::Duplicate;
-                    l.field = Some("id_number".into());
-                    l.reason = Some(format!("已登记（居民编号 {id}），已按本表更新"));
-                    l.person_id = Some(*id);
+                    l.updated(*id);
                 }
             }
             for (row, existing) in &outcome.duplicates {
                 if let Some(l) = lines.detail_mut(*row) {
-                    l.outcome = Outcome::Duplicate;
-                    l.field = Some("id_number".into());
-                    l.reason = Some(match existing {
-                        Some(id) => format!("已登记（居民编号 {id}），跳过"),
-                        None => "已在其他辖区登记，跳过".into(),
-                    });
-                    l.person_id = *existing;
+                    l.registered(*existing);
                 }
             }
-            format!(
-                "stored {stored} person(s), updated {}, {} new dwelling(s), {} new household(s)",
-                outcome.updated.len(),
-                outcome.dwellings_created,
-                outcome.households_created
-            )
+            if args.dry_run {
+                format!(
+                    "dry run: nothing was stored; the import would store {} person(s) and update {}",
+                    outcome.stored_count,
+                    outcome.updated.len()
+                )
+            } else {
+                stored = outcome.stored_count;
+                format!(
+                    "stored {stored} person(s), updated {}, {} new dwelling(s), {} new household(s)",
+                    outcome.updated.len(),
+                    outcome.dwellings_created,
+                    outcome.households_created
+                )
+            }
         }
     };
     let counts = lines.counts();
@@ -303,11 +311,21 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
         let bytes =
             linli_core::registry::import_job::rejected_rows_xlsx(&source.header_rows, &rejected)?;
         std::fs::write(path, bytes)?;
-        println!(
-            "{} rejected row(s) written to {}",
-            rejected.len(),
-            path.display()
-        );
+        if rejected.len() < counts.rejected {
+            // The reader keeps a bounded number of them (`Limits::rejected_rows`).
+            println!(
+                "the first {} of {} rejected row(s) written to {}",
+                rejected.len(),
+                counts.rejected,
+                path.display()
+            );
+        } else {
+            println!(
+                "{} rejected row(s) written to {}",
+                rejected.len(),
+                path.display()
+            );
+        }
     }
     if counts.rejected > 0 && !args.partial && !args.dry_run {
         return Err(CliError::Usage(format!(

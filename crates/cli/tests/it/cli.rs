@@ -423,6 +423,33 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     );
     let c = person_count(&dir);
     assert!(c == 288 || c == -1, "{c}");
+    // Issue 24, finding 8: the dry run of that second import gives its verdicts (it judged
+    // the file alone: "accepted 279, flagged 9"), and stores nothing.
+    let dry = ok(&linli(
+        &dir,
+        None,
+        &[
+            "import",
+            "persons",
+            roster,
+            "--node",
+            "3",
+            "--partial",
+            "--dry-run",
+        ],
+    ));
+    let verdicts = |out: &str| -> String {
+        out.lines()
+            .find(|l| l.contains(" data rows "))
+            .and_then(|l| l.split(" — ").nth(1))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(verdicts(&dry), verdicts(&again), "{dry}\n{again}");
+    assert!(dry.contains("duplicate 290"), "{dry}");
+    assert!(dry.contains("the import would store 0 person(s)"), "{dry}");
+    let c = person_count(&dir);
+    assert!(c == 288 || c == -1, "{c}");
 
     // The report names spreadsheet rows and counts outcomes; the rejected rows come back as an
     // xlsx that re-imports to the same ten rejections (once fixed, they would go in).

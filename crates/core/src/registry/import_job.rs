@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::registry::limits::Limits;
 use crate::registry::roster::{Assessor, HeaderMap, RosterRow, Verdict};
 use crate::registry::PersonDraft;
 use crate::CoreError;
@@ -55,6 +56,11 @@ pub struct Judge {
     /// the row it repeats as staff see it.
     sheet_rows: Vec<u32>,
     judged: Judged,
+    limits: Limits,
+    /// Rejected rows whose cells were kept, and their size: past [`Limits::rejected_rows`] or
+    /// [`Limits::rejected_bytes`] a rejected row is reported but its cells are dropped.
+    kept_rejected: usize,
+    kept_rejected_bytes: usize,
 }
 
 impl Judge {
@@ -68,7 +74,21 @@ impl Judge {
             header_rows: Vec::new(),
             sheet_rows: Vec::new(),
             judged: Judged::default(),
+            limits: Limits::default(),
+            kept_rejected: 0,
+            kept_rejected_bytes: 0,
         }
+    }
+
+    /// The same judge within other limits than the default ones (tests use tiny ones).
+    pub fn within(mut self, limits: Limits) -> Judge {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits the file is read and judged within.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Feeds one row; fails when the first rows hold no header.
@@ -147,11 +167,20 @@ impl Judge {
             }
             let cells = self.raw.remove(&row.sheet_row);
             if line.outcome == Outcome::Rejected {
-                self.judged.rejected.push(RejectedRow {
-                    sheet_row: row.sheet_row,
-                    cells: cells.unwrap_or_default(),
-                    reason: line.reason.clone().unwrap_or_default(),
-                });
+                let cells = cells.unwrap_or_default();
+                // A String's own 24 bytes count too: a row of empty cells is not free.
+                let size: usize = cells.iter().map(|c| c.len() + 24).sum();
+                if self.kept_rejected < self.limits.rejected_rows
+                    && self.kept_rejected_bytes + size <= self.limits.rejected_bytes
+                {
+                    self.kept_rejected += 1;
+                    self.kept_rejected_bytes += size;
+                    self.judged.rejected.push(RejectedRow {
+                        sheet_row: row.sheet_row,
+                        cells,
+                        reason: line.reason.clone().unwrap_or_default(),
+                    });
+                }
             }
             if let Some((draft, warnings)) = draft {
                 self.judged.rows.push(ImportRow {
@@ -202,10 +231,15 @@ pub fn judge_source(
     mut on_chunk: impl FnMut(Judged) -> bool,
 ) -> Result<SourceInfo, CoreError> {
     let unreadable = |e: std::io::Error| CoreError::invalid("file", format!("无法读取文件：{e}"));
+    let limits = *judge.limits();
     // The first failure (no header found) stops the reading and is returned.
     let mut failure: Option<CoreError> = None;
     let mut stopped = false;
     let mut on_row = |sheet_row: usize, cells: Vec<String>| -> bool {
+        if let Err(e) = limits.check_row(sheet_row, &cells) {
+            failure = Some(e);
+            return false;
+        }
         if let Err(e) = judge.push(sheet_row, cells) {
             failure = Some(e);
             return false;
@@ -222,7 +256,10 @@ pub fn judge_source(
             let mut file = std::fs::File::open(path).map_err(unreadable)?;
             let n = std::io::Read::read(&mut file, &mut magic).map_err(unreadable)?;
             if crate::registry::sheet::is_workbook(&magic[..n]) {
-                let info = crate::registry::sheet::read_rows(path, |_, n, cells| on_row(n, cells))?;
+                let info =
+                    crate::registry::sheet::read_rows_within(path, &limits, |_, n, cells| {
+                        on_row(n, cells)
+                    })?;
                 (Some((info.format, info.name)), None)
             } else {
                 let file = std::fs::File::open(path).map_err(unreadable)?;
@@ -237,9 +274,11 @@ pub fn judge_source(
         }
         RosterSource::Bytes(bytes) => {
             if crate::registry::sheet::is_workbook(bytes) {
-                let info = crate::registry::sheet::read_rows_from_bytes(bytes, |_, n, cells| {
-                    on_row(n, cells)
-                })?;
+                let info = crate::registry::sheet::read_rows_from_bytes_within(
+                    bytes,
+                    &limits,
+                    |_, n, cells| on_row(n, cells),
+                )?;
                 (Some((info.format, info.name)), None)
             } else {
                 (
@@ -452,6 +491,28 @@ pub struct ReportLine {
     pub duplicate_of_row: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person_id: Option<i64>,
+}
+
+impl ReportLine {
+    /// The row's ID number is registered already, and the import skips it; `existing` is the
+    /// stored person when the importer may see them.
+    pub fn registered(&mut self, existing: Option<i64>) {
+        self.outcome = Outcome::Duplicate;
+        self.field = Some("id_number".into());
+        self.reason = Some(match existing {
+            Some(id) => format!("已登记（居民编号 {id}），跳过"),
+            None => "已在其他辖区登记，跳过".into(),
+        });
+        self.person_id = existing;
+    }
+
+    /// The row's ID number is registered already, and the import updates that person.
+    pub fn updated(&mut self, id: i64) {
+        self.outcome = Outcome::Duplicate;
+        self.field = Some("id_number".into());
+        self.reason = Some(format!("已登记（居民编号 {id}），已按本表更新"));
+        self.person_id = Some(id);
+    }
 }
 
 /// Outcome counts of a report.

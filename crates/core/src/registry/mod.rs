@@ -2,6 +2,7 @@
 //! population categories, ethnic groups, states, and dwelling addresses (3栋2单元501室).
 
 pub mod import_job;
+pub mod limits;
 pub mod roster;
 pub mod sheet;
 

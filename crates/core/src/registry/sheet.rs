@@ -17,6 +17,7 @@ use std::path::Path;
 use calamine::{Data, DataRef, Ods, Reader, Sheet, SheetType, Xls, Xlsb, Xlsx, XlsxError};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
 
+use crate::registry::limits::Limits;
 use crate::registry::roster::HeaderMap;
 use crate::CoreError;
 
@@ -75,10 +76,19 @@ pub struct SheetInfo {
 /// Reads the roster sheet of the workbook at `path` row by row; see [`read_rows_from_bytes`].
 pub fn read_rows(
     path: &Path,
+    on_row: impl FnMut(&SheetInfo, usize, Vec<String>) -> bool,
+) -> Result<SheetInfo, CoreError> {
+    read_rows_within(path, &Limits::default(), on_row)
+}
+
+/// [`read_rows`] within other limits than the default ones.
+pub fn read_rows_within(
+    path: &Path,
+    limits: &Limits,
     mut on_row: impl FnMut(&SheetInfo, usize, Vec<String>) -> bool,
 ) -> Result<SheetInfo, CoreError> {
     let file = File::open(path).map_err(|e| unreadable(format!("{}：{e}", path.display())))?;
-    read_workbook(BufReader::new(file), &mut on_row)
+    read_workbook(BufReader::new(file), limits, &mut on_row)
 }
 
 /// Reads the roster sheet of a workbook held in memory (an upload) row by row.
@@ -91,13 +101,22 @@ pub fn read_rows(
 /// cells start at column A, a missing cell is `""`, and the row ends at its last cell with text,
 /// so rows differ in length.
 ///
-/// An error after some rows were delivered (a damaged file) still fails the whole read: the
-/// caller must not use the rows it got.
+/// An error after some rows were delivered (a damaged file, a limit of [`Limits`] passed)
+/// still fails the whole read: the caller must not use the rows it got.
 pub fn read_rows_from_bytes(
     bytes: &[u8],
+    on_row: impl FnMut(&SheetInfo, usize, Vec<String>) -> bool,
+) -> Result<SheetInfo, CoreError> {
+    read_rows_from_bytes_within(bytes, &Limits::default(), on_row)
+}
+
+/// [`read_rows_from_bytes`] within other limits than the default ones.
+pub fn read_rows_from_bytes_within(
+    bytes: &[u8],
+    limits: &Limits,
     mut on_row: impl FnMut(&SheetInfo, usize, Vec<String>) -> bool,
 ) -> Result<SheetInfo, CoreError> {
-    read_workbook(Cursor::new(bytes), &mut on_row)
+    read_workbook(Cursor::new(bytes), limits, &mut on_row)
 }
 
 /// The row callback, behind a pointer so the readers below are not compiled again for every
@@ -148,28 +167,41 @@ fn sniff<RS: Read + Seek>(rs: &mut RS) -> Result<Container, CoreError> {
     })
 }
 
-fn read_workbook<RS: Read + Seek>(mut rs: RS, on_row: &mut OnRow) -> Result<SheetInfo, CoreError> {
+fn read_workbook<RS: Read + Seek>(
+    mut rs: RS,
+    limits: &Limits,
+    on_row: &mut OnRow,
+) -> Result<SheetInfo, CoreError> {
     match sniff(&mut rs)? {
         Container::Zip => {
+            // Before calamine opens it: opening reads the shared strings whole.
+            limits.check_archive(&mut rs, false)?;
+            rs.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             // A zip may be any of three formats; the wrong reader fails fast on the missing
             // workbook part, so each is tried in turn and the xlsx error, the likely one, is shown.
             let xlsx_error = match Xlsx::new(&mut rs) {
-                Ok(mut book) => return stream_xlsx(&mut book, on_row),
+                Ok(mut book) => return stream_xlsx(&mut book, limits, on_row),
                 Err(e) => e,
             };
             rs.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+            limits.check_archive(&mut rs, true)?;
+            rs.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             if let Ok(mut book) = Xlsb::new(&mut rs) {
-                return read_whole(&mut book, WorkbookFormat::Xlsb, on_row);
+                return read_whole(&mut book, WorkbookFormat::Xlsb, limits, on_row);
             }
             rs.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             if let Ok(mut book) = Ods::new(&mut rs) {
-                return read_whole(&mut book, WorkbookFormat::Ods, on_row);
+                return read_whole(&mut book, WorkbookFormat::Ods, limits, on_row);
             }
             Err(unreadable(xlsx_error))
         }
         Container::Ole => {
+            // calamine reads every sheet of an xls whole as it opens it.
+            let size = rs.seek(SeekFrom::End(0)).map_err(unreadable)?;
+            limits.check_whole_read(size, "xls")?;
+            rs.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             let xls_error = match Xls::new(&mut rs) {
-                Ok(mut book) => return read_whole(&mut book, WorkbookFormat::Xls, on_row),
+                Ok(mut book) => return read_whole(&mut book, WorkbookFormat::Xls, limits, on_row),
                 Err(calamine::XlsError::Password) => return Err(password_protected()),
                 Err(e) => e,
             };
@@ -211,6 +243,7 @@ fn put_cell(cells: &mut Vec<String>, col: usize, text: String) {
 /// sheet that has one is read on from where the look stopped, never twice.
 fn stream_xlsx<RS: Read + Seek>(
     book: &mut Xlsx<RS>,
+    limits: &Limits,
     on_row: &mut OnRow,
 ) -> Result<SheetInfo, CoreError> {
     let names = worksheet_names(book.sheets_metadata());
@@ -241,7 +274,15 @@ fn stream_xlsx<RS: Read + Seek>(
                         break;
                     }
                     if !text.is_empty() {
-                        put(&mut probe, row as usize, col as usize, text);
+                        let at = row as usize;
+                        check_cell(
+                            limits,
+                            row,
+                            col,
+                            &text,
+                            probe.get(at).map_or(0, |r| row_len(r)),
+                        )?;
+                        put(&mut probe, at, col as usize, text);
                     }
                 }
                 Ok(None) => {
@@ -278,6 +319,8 @@ fn stream_xlsx<RS: Read + Seek>(
         }
         // The rest of the sheet, one row assembled at a time.
         let mut current: Option<(u32, Vec<String>)> = None;
+        // Bytes of text in `current` so far.
+        let mut current_len = 0usize;
         let mut next = ahead;
         loop {
             let (row, col, text) = match next.take() {
@@ -295,6 +338,12 @@ fn stream_xlsx<RS: Read + Seek>(
             if text.is_empty() {
                 continue;
             }
+            let so_far = match &current {
+                Some((at, _)) if *at == row => current_len,
+                _ => 0,
+            };
+            check_cell(limits, row, col, &text, so_far)?;
+            current_len = so_far + text.len();
             match &mut current {
                 Some((at, cells)) if *at == row => put_cell(cells, col as usize, text),
                 Some((at, _)) if *at > row => {
@@ -333,6 +382,7 @@ fn stream_xlsx<RS: Read + Seek>(
 fn read_whole<RS: Read + Seek, R: Reader<RS>>(
     book: &mut R,
     format: WorkbookFormat,
+    limits: &Limits,
     on_row: &mut OnRow,
 ) -> Result<SheetInfo, CoreError>
 where
@@ -388,13 +438,50 @@ where
         };
         for (i, row) in range.rows().enumerate() {
             let cells = row_text(row);
-            if !cells.is_empty() && !on_row(&info, top as usize + i + 1, cells) {
+            let at = top as usize + i + 1;
+            if cells.is_empty() {
+                continue;
+            }
+            limits.check_row(at, &cells)?;
+            if !on_row(&info, at, cells) {
                 break;
             }
         }
         return Ok(info);
     }
     Err(no_roster(names.is_empty(), first_error))
+}
+
+/// Bytes of text in a row so far.
+fn row_len(cells: &[String]) -> usize {
+    cells.iter().map(String::len).sum()
+}
+
+/// Checks a streamed cell as it arrives (0-based position), before its row grows: a row is
+/// assembled whole before [`Limits::check_row`] could see it.
+fn check_cell(
+    limits: &Limits,
+    row: u32,
+    col: u32,
+    text: &str,
+    row_so_far: usize,
+) -> Result<(), CoreError> {
+    let sheet_row = row as usize + 1;
+    if sheet_row > limits.rows {
+        return Err(limits.too_many_rows());
+    }
+    if col as usize >= limits.columns {
+        return Err(limits.too_many_columns(sheet_row));
+    }
+    if text.len() > limits.cell_chars && text.chars().count() > limits.cell_chars {
+        return Err(limits.cell_too_long(sheet_row, col as usize + 1));
+    }
+    // Bytes, not characters: up to 4 a character, so a row is refused by bytes only well past
+    // its limit in characters, which `check_row` counts exactly.
+    if row_so_far + text.len() > limits.row_chars.saturating_mul(4) {
+        return Err(limits.row_too_long(sheet_row));
+    }
+    Ok(())
 }
 
 fn unreadable(e: impl std::fmt::Display) -> CoreError {
@@ -955,10 +1042,15 @@ mod tests {
         let (streamed_info, streamed) = read_all(&bytes).unwrap();
         let mut book = Xlsx::new(Cursor::new(&bytes[..])).unwrap();
         let mut whole = Vec::new();
-        let whole_info = read_whole(&mut book, WorkbookFormat::Xlsx, &mut |_, n, cells| {
-            whole.push((n, cells));
-            true
-        })
+        let whole_info = read_whole(
+            &mut book,
+            WorkbookFormat::Xlsx,
+            &Limits::default(),
+            &mut |_, n, cells| {
+                whole.push((n, cells));
+                true
+            },
+        )
         .unwrap();
         assert_eq!(whole_info, streamed_info);
         assert_eq!(whole, streamed);
@@ -1117,10 +1209,15 @@ mod tests {
         assert_eq!(rows[1], (2, expected));
         let mut whole_book = Xlsx::new(Cursor::new(&bytes[..])).unwrap();
         let mut whole = Vec::new();
-        read_whole(&mut whole_book, WorkbookFormat::Xlsx, &mut |_, n, cells| {
-            whole.push((n, cells));
-            true
-        })
+        read_whole(
+            &mut whole_book,
+            WorkbookFormat::Xlsx,
+            &Limits::default(),
+            &mut |_, n, cells| {
+                whole.push((n, cells));
+                true
+            },
+        )
         .unwrap();
         assert_eq!(whole, rows);
 

@@ -103,6 +103,9 @@ pub struct PersonImport<'a> {
     /// (see `find_or_create_dwellings`).
     analyze_at: usize,
     outcome: ImportOutcome,
+    /// A dry run (see [`PersonImport::dry_run`]): rows are judged against the registry, and
+    /// nothing is written.
+    dry: bool,
 }
 
 impl<'a> PersonImport<'a> {
@@ -198,7 +201,45 @@ impl<'a> PersonImport<'a> {
             places: PLACES,
             analyze_at: 2_000,
             outcome: ImportOutcome::default(),
+            dry: false,
         })
+    }
+
+    /// A dry run of the import `begin` would open: the same checks of the node and of every
+    /// chunk against the registry (`sort_out_duplicates`, the code the import runs), so the
+    /// verdicts are the import's — registered ID numbers skipped, updated or failing the
+    /// import per `on_duplicate` — but nothing is written, no transaction is held (on SQLite
+    /// an import's holds the one write lock) and no sequence moves. What it cannot foresee is
+    /// a write the database itself would refuse.
+    pub async fn dry_run(
+        db: &'a Db,
+        scope: &'a Scope,
+        node_id: i64,
+        on_duplicate: OnDuplicate,
+    ) -> Result<PersonImport<'a>, StoreError> {
+        let node = writable_node(db, scope, node_id).await?;
+        let link = Link::Pooled(db.pool().acquire().await?);
+        Ok(PersonImport {
+            db,
+            scope,
+            node,
+            on_duplicate,
+            link,
+            before: None,
+            dwellings: HashMap::new(),
+            created_dwellings: std::collections::HashSet::new(),
+            households: HashMap::new(),
+            crowded: HashMap::new(),
+            places: PLACES,
+            analyze_at: 2_000,
+            outcome: ImportOutcome::default(),
+            dry: true,
+        })
+    }
+
+    /// What the import has done (or, in a dry run, would do) so far.
+    pub fn outcome(&self) -> &ImportOutcome {
+        &self.outcome
     }
 
     /// The node an import by `scope` into `node_id` would write under, or why it may not
@@ -223,6 +264,10 @@ impl<'a> PersonImport<'a> {
         now: i64,
     ) -> Result<Vec<(usize, i64)>, StoreError> {
         let fresh = self.sort_out_duplicates(rows, now).await?;
+        if self.dry {
+            self.outcome.stored_count += fresh.len();
+            return Ok(Vec::new());
+        }
         // On PostgreSQL's own connection the persons' ids are drawn first, so the households
         // their 户主 rows found are written with their head (no UPDATE afterwards).
         let drawn = match &mut self.link {
@@ -282,13 +327,18 @@ impl<'a> PersonImport<'a> {
         Ok(numbers.into_iter().zip(ids).collect())
     }
 
-    /// Ends the import: one audit entry (the job: file name, counts, actor), then commit.
+    /// Ends the import: one audit entry (the job: file name, counts, actor), then commit. A
+    /// dry run writes nothing and returns what the import would have done (no dwellings or
+    /// households are counted: none were looked for).
     pub async fn commit(
         mut self,
         source: &str,
         counts: serde_json::Value,
         now: i64,
     ) -> Result<ImportOutcome, StoreError> {
+        if self.dry {
+            return Ok(self.outcome);
+        }
         self.check_references().await?;
         let (sql, params) = AuditEntry::by(self.scope, "person.import", "node")
             .entity_id(self.node.id)
@@ -403,6 +453,9 @@ impl<'a> PersonImport<'a> {
                         field: "id_number".into(),
                         message: format!("第 {} 条数据：该证件号码已登记，未导入任何数据", r.row),
                     })
+                }
+                OnDuplicate::Update if writable && self.dry => {
+                    self.outcome.updated.push((r.row, id));
                 }
                 OnDuplicate::Update if writable => {
                     let patch = patch_from(&r);

@@ -1169,3 +1169,100 @@ async fn an_import_by_a_role_without_trigger_rights_keeps_its_foreign_keys() {
     plain.close().await;
     t.finish().await;
 }
+
+both_backends!(
+    a_dry_run_gives_the_verdicts_of_the_import_and_writes_nothing,
+    |db: Db| async move {
+        // Issue 24, finding 8: over a registry holding the roster already, a dry run said
+        // "accepted" where the import said "duplicate" and stored nothing.
+        let t = tree(&db).await;
+        let operator = op();
+        let rows = || {
+            vec![
+                import_row(
+                    1,
+                    &person(
+                        "甲",
+                        Some(&id("53340119850312001")),
+                        None,
+                        Some("1栋1单元101室"),
+                    ),
+                ),
+                import_row(2, &person("乙", Some(&id("53340119870101002")), None, None)),
+                import_row(3, &person("丙", Some(&id("53340119900101003")), None, None)),
+            ]
+        };
+        let first = registry::import_persons(
+            &db,
+            &operator,
+            t.grid_a.id,
+            "a.csv",
+            rows(),
+            registry::OnDuplicate::Skip,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.stored_count, 3);
+        // One more row the registry does not hold yet.
+        let mut file = rows();
+        file.push(import_row(
+            4,
+            &person("丁", Some(&id("53340119900101004")), None, None),
+        ));
+        let counts = |db: Db| async move {
+            let mut n = Vec::new();
+            for table in ["person", "dwelling", "household", "audit", "change_log"] {
+                let c: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+                n.push(c.0);
+            }
+            n
+        };
+        let before = counts(db.clone()).await;
+        for on_duplicate in [registry::OnDuplicate::Skip, registry::OnDuplicate::Update] {
+            let mut dry =
+                registry::PersonImport::dry_run(&db, &operator, t.grid_a.id, on_duplicate)
+                    .await
+                    .unwrap();
+            assert!(dry.add(file.clone(), now_ms()).await.unwrap().is_empty());
+            let dry = dry
+                .commit("a.csv", serde_json::json!({}), now_ms())
+                .await
+                .unwrap();
+            assert_eq!(counts(db.clone()).await, before, "a dry run writes nothing");
+            // The import itself, rolled back (dropped before commit): the same verdicts.
+            let mut real = registry::PersonImport::begin(&db, &operator, t.grid_a.id, on_duplicate)
+                .await
+                .unwrap();
+            real.add(file.clone(), now_ms()).await.unwrap();
+            let real = real.outcome().clone();
+            assert_eq!(dry.stored_count, real.stored_count, "{on_duplicate:?}");
+            assert_eq!(dry.duplicates, real.duplicates, "{on_duplicate:?}");
+            assert_eq!(dry.updated, real.updated, "{on_duplicate:?}");
+            assert_eq!(dry.stored_count, 1);
+            assert_eq!(dry.duplicates.len() + dry.updated.len(), 3);
+        }
+        assert_eq!(counts(db.clone()).await, before);
+        // With "fail", the dry run fails as the import does.
+        let mut dry = registry::PersonImport::dry_run(
+            &db,
+            &operator,
+            t.grid_a.id,
+            registry::OnDuplicate::Fail,
+        )
+        .await
+        .unwrap();
+        let e = dry.add(file.clone(), now_ms()).await.unwrap_err();
+        let mut real =
+            registry::PersonImport::begin(&db, &operator, t.grid_a.id, registry::OnDuplicate::Fail)
+                .await
+                .unwrap();
+        let f = real.add(file, now_ms()).await.unwrap_err();
+        drop(real);
+        assert_eq!(e.to_string(), f.to_string());
+        assert_eq!(counts(db.clone()).await, before);
+    }
+);

@@ -305,12 +305,59 @@ fn outcome_class(o: Outcome) -> &'static str {
     }
 }
 
-/// The dry run: every row judged, nothing stored.
-fn dry_run(bytes: &[u8], judge: Judge) -> Result<Preview, CoreError> {
+/// Why a dry run gave no preview.
+enum PreviewFailure {
+    /// The file cannot be read (or passes a limit of `registry::limits`).
+    File(CoreError),
+    /// What the import itself would answer (a registered ID number with 重复时 = 报错), or a
+    /// store failure, as one line.
+    Store(String),
+    Internal,
+}
+
+/// The dry run: every row judged, by the file and against the registry, as the import will
+/// judge it (`PersonImport::dry_run`: the import's own duplicate checks, writing nothing).
+/// Rows with a rejected one are still checked against the registry, so the preview also says
+/// what 部分导入 would store.
+async fn dry_run(
+    state: &AppState,
+    user: &Principal,
+    node_id: i64,
+    on_duplicate: OnDuplicate,
+    bytes: Bytes,
+    judge: Judge,
+) -> Result<Preview, PreviewFailure> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Judged>(4);
+    let reader = tokio::task::spawn_blocking(move || {
+        read_and_judge(&bytes, judge, |chunk| sender.blocking_send(chunk).is_ok())
+    });
+    let mut check = PersonImport::dry_run(&state.db, &user.scope, node_id, on_duplicate)
+        .await
+        .map_err(|e| PreviewFailure::Store(failure_text(e)))?;
     let mut counts = Counts::default();
     let mut problems = Vec::new();
     let mut rejected: Vec<RejectedRow> = Vec::new();
-    let source = read_and_judge(bytes, judge, |chunk| {
+    while let Some(mut chunk) = receiver.recv().await {
+        let before = (
+            check.outcome().duplicates.len(),
+            check.outcome().updated.len(),
+        );
+        check
+            .add(std::mem::take(&mut chunk.rows), now_ms())
+            .await
+            .map_err(|e| PreviewFailure::Store(failure_text(e)))?;
+        let outcome = check.outcome();
+        let lines = &mut chunk.lines;
+        for (row, existing) in outcome.duplicates.iter().skip(before.0) {
+            if let Ok(k) = lines.binary_search_by_key(row, |l| l.row) {
+                lines[k].registered(*existing);
+            }
+        }
+        for (row, id) in outcome.updated.iter().skip(before.1) {
+            if let Ok(k) = lines.binary_search_by_key(row, |l| l.row) {
+                lines[k].updated(*id);
+            }
+        }
         add_counts(&mut counts, Counts::of(&chunk.lines));
         for l in &chunk.lines {
             if l.outcome == Outcome::Accepted || problems.len() >= PREVIEW_PROBLEMS {
@@ -331,15 +378,22 @@ fn dry_run(bytes: &[u8], judge: Judge) -> Result<Preview, CoreError> {
             });
         }
         rejected.extend(chunk.rejected);
-        true
-    })?;
+    }
+    let source = match reader.await {
+        Ok(Ok(source)) => source,
+        Ok(Err(e)) => return Err(PreviewFailure::File(e)),
+        Err(e) => {
+            tracing::error!(error = %e, "import preview panicked");
+            return Err(PreviewFailure::Internal);
+        }
+    };
     let rejects_xlsx = if rejected.is_empty() {
         None
     } else {
-        Some(linli_core::registry::import_job::rejected_rows_xlsx(
-            &source.header_rows,
-            &rejected,
-        )?)
+        Some(
+            linli_core::registry::import_job::rejected_rows_xlsx(&source.header_rows, &rejected)
+                .map_err(PreviewFailure::File)?,
+        )
     };
     Ok(Preview {
         source: source.description,
@@ -682,15 +736,18 @@ async fn upload(
         Err(e) => return store_error_page(e),
     };
     let judge = Judge::new(clock::today(), tags);
-    let for_preview = bytes.clone();
-    let preview = match tokio::task::spawn_blocking(move || dry_run(&for_preview, judge)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
+    let on_duplicate = parse_on_duplicate(&f.on_duplicate);
+    let preview = match dry_run(&state, &user, node.id, on_duplicate, bytes.clone(), judge).await {
+        Ok(p) => p,
+        Err(PreviewFailure::File(e)) => {
             let errors = vec![format!("文件「{file_name}」：{}", e.message)];
             return render_form(&state, &user, &f, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
         }
-        Err(e) => {
-            tracing::error!(error = %e, "import preview panicked");
+        Err(PreviewFailure::Store(message)) => {
+            let errors = vec![format!("文件「{file_name}」：{message}")];
+            return render_form(&state, &user, &f, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
+        }
+        Err(PreviewFailure::Internal) => {
             return error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "系统内部错误，请稍后重试。",
@@ -708,7 +765,7 @@ async fn upload(
         state: Mutex::new(JobState {
             phase: Phase::Previewed,
             options: Options {
-                on_duplicate: parse_on_duplicate(&f.on_duplicate),
+                on_duplicate,
                 partial: f.partial,
             },
             bytes: Some(bytes),

@@ -183,6 +183,44 @@ async fn import_flow(t: TestDb) {
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("请选择要导入的花名册"));
+    // Issue 24, finding 1: a workbook whose shared strings inflate past their limit (65 MB
+    // from 200 KB) is refused before it is read, with a message naming the limit.
+    let bomb = {
+        use std::io::Write;
+        let template = linli_core::registry::sheet::template_xlsx(false).unwrap();
+        let mut src = zip::ZipArchive::new(std::io::Cursor::new(template)).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for i in 0..src.len() {
+            let mut f = src.by_index(i).unwrap();
+            out.start_file(f.name().unwrap().into_owned(), options)
+                .unwrap();
+            std::io::copy(&mut f, &mut out).unwrap();
+        }
+        out.start_file("xl/sharedStrings.xml", options).unwrap();
+        out.write_all(b"<sst>").unwrap();
+        let block = b"<si><t>a</t></si>".repeat(1000);
+        for _ in 0..4000 {
+            out.write_all(&block).unwrap();
+        }
+        out.write_all(b"</sst>").unwrap();
+        out.finish().unwrap().into_inner()
+    };
+    let r = upload(
+        &app,
+        &staff,
+        &[("csrf", &csrf), ("node_id", &community)],
+        Some(("bomb.xlsx", &bomb)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("共享字符串表（sharedStrings.xml）解压后超过 64 MB 上限"),
+        "{html}"
+    );
+    assert_eq!(registered(&db, w.community.id).await, 0);
     // A file with no roster header says so.
     let r = upload(
         &app,
@@ -365,6 +403,13 @@ async fn import_flow(t: TestDb) {
     .await;
     let again = job_path(&r);
     assert_ne!(again, job);
+    // Issue 24, finding 8: its preview judges the file against the registry, as the import
+    // will (it used to say 导入 3): 3 registered, and row 5 repeating row 1.
+    let (_, html) = get(&staff, format!("{}{again}", app.base)).await;
+    assert!(html.contains(&tile("重复", 4)), "{html}");
+    assert!(html.contains(&tile("导入", 0)), "{html}");
+    assert!(html.contains("已登记（居民编号"), "{html}");
+    assert_eq!(registered(&db, w.community.id).await, 3);
     let r = staff
         .post(format!("{}{again}/commit", app.base))
         .form(&[("csrf", csrf.as_str()), ("partial", "1")])
