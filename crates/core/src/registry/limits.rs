@@ -118,11 +118,11 @@ impl Default for Limits {
 
 /// A size as the messages say it: "1 GB", "64 MB", "300 KB".
 pub fn size_text(bytes: u64) -> String {
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GB", bytes / GIB)
-    } else if bytes >= MIB && bytes % MIB == 0 {
+    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MB", bytes / MIB)
-    } else if bytes >= KIB && bytes % KIB == 0 {
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
         format!("{} KB", bytes / KIB)
     } else {
         format!("{bytes} 字节")
@@ -585,7 +585,12 @@ mod tests {
 
     /// `base` with entries added or replaced, each written by its closure (so a big one is
     /// never held whole), deflated.
-    fn rezip(base: &[u8], entries: Vec<(&str, Box<dyn Fn(&mut dyn Write)>)>) -> Vec<u8> {
+    /// What writes an entry's bytes, a piece at a time.
+    type Writer = Box<dyn Fn(&mut dyn Write)>;
+    /// An entry to write: its name, and its writer.
+    type Entry<'a> = (&'a str, Writer);
+
+    fn rezip(base: &[u8], entries: Vec<Entry<'_>>) -> Vec<u8> {
         let mut src = zip::ZipArchive::new(Cursor::new(base)).unwrap();
         let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default()
@@ -607,7 +612,7 @@ mod tests {
     }
 
     /// A shared strings table of `count` one-letter strings.
-    fn shared_strings(count: usize, declared: &'static str) -> Box<dyn Fn(&mut dyn Write)> {
+    fn shared_strings(count: usize, declared: &'static str) -> Writer {
         Box::new(move |w: &mut dyn Write| {
             write!(w, r#"<?xml version="1.0"?><sst xmlns="x" count="{declared}" uniqueCount="{declared}">"#).unwrap();
             let item = b"<si><t>a</t></si>".repeat(1000);
@@ -713,7 +718,7 @@ mod tests {
     }
 
     /// A worksheet whose rows are `row`, `count` times, under the template's header.
-    fn sheet(row: String, count: usize) -> Box<dyn Fn(&mut dyn Write)> {
+    fn sheet(row: String, count: usize) -> Writer {
         Box::new(move |w: &mut dyn Write| {
             w.write_all(
                 r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c><c r="B1" t="inlineStr"><is><t>身份证号码</t></is></c></row>"#
@@ -785,7 +790,7 @@ mod tests {
 
     #[test]
     fn parts_read_whole_have_their_own_cap() {
-        let styles: Box<dyn Fn(&mut dyn Write)> = Box::new(|w: &mut dyn Write| {
+        let styles: Writer = Box::new(|w: &mut dyn Write| {
             w.write_all(br#"<styleSheet xmlns="x"><cellXfs>"#).unwrap();
             for _ in 0..2000 {
                 w.write_all(b"<xf numFmtId=\"0\"/>").unwrap();
