@@ -179,3 +179,52 @@ mod tests {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Following an observation day by day: what the list of people under observation shows.
+
+/// Day `n` of `m` of an observation running from `start` to `until` (both included) on `on`:
+/// the start is day 1. Before the start it is day 1, after the end (a release not yet
+/// recorded) the last day, so the list never shows "day 0" or "day 15 of 14".
+pub fn day_of(start: Date, until: Date, on: Date) -> (i64, i64) {
+    let days = ((until - start).whole_days() + 1).max(1);
+    let day = ((on - start).whole_days() + 1).clamp(1, days);
+    (day, days)
+}
+
+/// Whether a person still owes check-ins on a day: fewer than the day's quota came in. An
+/// observation without check-ins (a quota of 0) never owes any.
+pub fn owes_checkins(done: i64, per_day: u8) -> bool {
+    done < i64::from(per_day)
+}
+
+#[cfg(test)]
+mod following_tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn days_count_from_one_and_stay_within_the_period() {
+        let (start, until) = (date!(2020 - 02 - 01), date!(2020 - 02 - 14));
+        let table = [
+            (date!(2020 - 01 - 31), (1, 14)),
+            (date!(2020 - 02 - 01), (1, 14)),
+            (date!(2020 - 02 - 10), (10, 14)),
+            (date!(2020 - 02 - 14), (14, 14)),
+            (date!(2020 - 02 - 20), (14, 14)),
+        ];
+        for (on, expected) in table {
+            assert_eq!(day_of(start, until, on), expected, "{on}");
+        }
+        assert_eq!(day_of(start, start, start), (1, 1), "a one-day period");
+    }
+
+    #[test]
+    fn check_ins_are_owed_until_the_quota_is_met() {
+        assert!(owes_checkins(0, 2));
+        assert!(owes_checkins(1, 2));
+        assert!(!owes_checkins(2, 2));
+        assert!(!owes_checkins(3, 2));
+        assert!(!owes_checkins(0, 0), "no quota, nothing owed");
+    }
+}

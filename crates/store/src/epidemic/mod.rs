@@ -7,6 +7,7 @@ pub mod checkpoints;
 pub mod contacts;
 pub mod dashboard;
 pub mod declarations;
+pub mod observations;
 pub mod policies;
 pub mod retention;
 

@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .merge(pages::checkpoints::router())
         .merge(pages::policies::router())
         .merge(pages::contacts::router())
+        .merge(pages::observations::router())
         .merge(declarations::router())
         .merge(public::router())
 }

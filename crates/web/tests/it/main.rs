@@ -13,6 +13,7 @@ mod enterprises;
 mod epidemic_pages;
 mod hardening;
 mod import;
+mod observations;
 mod open311;
 mod policies;
 mod report_mappings;

@@ -2,6 +2,7 @@
 
 pub mod checkpoints;
 pub mod contacts;
+pub mod observations;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

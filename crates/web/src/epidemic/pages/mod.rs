@@ -4,6 +4,7 @@
 
 pub mod checkpoints;
 pub mod contacts;
+pub mod observations;
 pub mod policies;
 
 use askama::Template;
@@ -123,7 +124,7 @@ fn alert_kind_label(kind: &str) -> &str {
 }
 
 /// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
-async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
+pub(super) async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
     if user.scope.is_admin() {
         Ok(tree::visible_roots(&state.db, &user.scope)
             .await?

@@ -1,0 +1,188 @@
+//! Who is under observation in a node, as a grid worker follows them day by day: measure, day
+//! N of M, today's check-ins against the day's quota, the last temperature and open alerts,
+//! grouped by the node each person lives in (a grid or a building).
+
+use linli_core::epidemic::observation::{day_of, owes_checkins};
+use linli_core::epidemic::policy::{Measure, Temperature};
+use linli_core::kernel::clock::{day_bounds, format_date, parse_date};
+use linli_core::kernel::labels::Labelled;
+use linli_core::{JurisdictionPath, NodeKind, Scope};
+use sqlx::Row;
+use time::Date;
+
+use crate::infra::db::Params;
+use crate::infra::errors::internal;
+use crate::{Db, StoreError};
+
+/// What to list, besides the node.
+#[derive(Debug, Clone, Default)]
+pub struct ObservationFilter {
+    pub measure: Option<Measure>,
+    /// Only those who still owe check-ins today.
+    pub pending: bool,
+    /// Only those whose last day is today or past (to release).
+    pub ending: bool,
+    /// A name prefix.
+    pub q: Option<String>,
+}
+
+/// One person under observation, as the list shows them.
+#[derive(Debug, Clone)]
+pub struct UnderObservation {
+    pub id: i64,
+    pub person_id: i64,
+    pub person_name: String,
+    pub measure: Measure,
+    pub place: Option<String>,
+    pub start_on: Date,
+    pub until: Date,
+    pub day: i64,
+    pub days: i64,
+    pub checkins_done: i64,
+    pub checkins_due: i64,
+    pub last_temperature: Option<Temperature>,
+    pub open_alerts: i64,
+    /// Where the person lives: the node of the observation, and its parent (a building's grid).
+    pub node_name: String,
+    pub node_kind: Option<NodeKind>,
+    pub parent_name: Option<String>,
+}
+
+impl UnderObservation {
+    pub fn owes_checkins(&self) -> bool {
+        owes_checkins(
+            self.checkins_done,
+            u8::try_from(self.checkins_due).unwrap_or(u8::MAX),
+        )
+    }
+}
+
+/// One page of the list and how many match in all.
+#[derive(Debug, Clone)]
+pub struct ObservationPage {
+    pub items: Vec<UnderObservation>,
+    pub total: i64,
+}
+
+/// The most rows one page (and one export) holds.
+pub const MAX_PAGE: i64 = 5_000;
+
+/// Everyone under an open observation within `node_id` (in the caller's scope) as of `on`,
+/// ordered by where they live and then by name; `limit` rows from `offset`.
+pub async fn under_observation(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    filter: &ObservationFilter,
+    on: Date,
+    limit: i64,
+    offset: i64,
+) -> Result<ObservationPage, StoreError> {
+    let node = crate::tree::get(db, scope, node_id).await?;
+    let from = "FROM observation o JOIN person p ON p.id = o.person_id \
+                LEFT JOIN node n ON n.path = o.node_path LEFT JOIN node pn ON pn.id = n.parent_id";
+    // Each statement gets placeholders of its own: one binding no unused value.
+    let mut params = Params::new();
+    let (where_, _) = conditions(&node.path, filter, on, false, &mut params);
+    let count_sql = format!("SELECT COUNT(*) {from} WHERE {where_}");
+    let total: i64 = params
+        .bind(sqlx::query(&count_sql))
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    let mut params = Params::new();
+    let (where_, done) = conditions(&node.path, filter, on, true, &mut params);
+    let lim = params.int(limit.clamp(1, MAX_PAGE));
+    let off = params.int(offset.max(0));
+    let sql = format!(
+        "SELECT o.id, o.person_id, p.name, o.measure, o.place, o.start_on, o.until_on, \
+                o.check_ins_per_day, o.node_path, n.name, n.kind, pn.name, {done}, \
+                (SELECT c.temperature_tenths FROM checkin c WHERE c.observation_id = o.id \
+                   AND c.temperature_tenths IS NOT NULL ORDER BY c.at DESC LIMIT 1), \
+                (SELECT COUNT(*) FROM alert a WHERE a.person_id = o.person_id AND a.handled_at IS NULL) \
+         {from} WHERE {where_} ORDER BY o.node_path, p.name, o.id LIMIT {lim} OFFSET {off}"
+    );
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in &rows {
+        // Belt and braces: the subtree is the caller's, but each row is checked as elsewhere.
+        let path = JurisdictionPath::parse(&r.try_get::<String, _>(8)?).map_err(internal)?;
+        if !scope.can_read(&path) {
+            continue;
+        }
+        let start_on = parse_date("start_on", &r.try_get::<String, _>(5)?).map_err(internal)?;
+        let until = parse_date("until_on", &r.try_get::<String, _>(6)?).map_err(internal)?;
+        let (day, days) = day_of(start_on, until, on);
+        let measure: String = r.try_get(3)?;
+        let kind: Option<String> = r.try_get(10)?;
+        items.push(UnderObservation {
+            id: r.try_get(0)?,
+            person_id: r.try_get(1)?,
+            person_name: r.try_get(2)?,
+            measure: measure.parse().map_err(internal)?,
+            place: r.try_get(4)?,
+            start_on,
+            until,
+            day,
+            days,
+            checkins_due: r.try_get(7)?,
+            node_name: r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
+            node_kind: kind.and_then(|k| k.parse().ok()),
+            parent_name: r.try_get(11)?,
+            checkins_done: r.try_get(12)?,
+            last_temperature: r
+                .try_get::<Option<i64>, _>(13)?
+                .and_then(|t| Temperature::from_tenths(t).ok()),
+            open_alerts: r.try_get(14)?,
+        });
+    }
+    Ok(ObservationPage { items, total })
+}
+
+/// The WHERE clause of the list within `path`, and the expression counting a row's check-ins
+/// on `on` (used by the filter, and by the list when `with_done`; empty when neither wants it,
+/// so that no statement binds a value it does not use).
+fn conditions(
+    path: &JurisdictionPath,
+    filter: &ObservationFilter,
+    on: Date,
+    with_done: bool,
+    params: &mut Params,
+) -> (String, String) {
+    let (lo, hi) = path.subtree_bounds();
+    let (day_start, day_end) = day_bounds(on);
+    let mut conds = vec![
+        "o.released_on IS NULL".to_owned(),
+        format!("o.node_path >= {}", params.text(lo)),
+        format!("o.node_path < {}", params.text(hi)),
+    ];
+    if let Some(m) = filter.measure {
+        conds.push(format!("o.measure = {}", params.text(m.as_str())));
+    }
+    if filter.ending {
+        conds.push(format!("o.until_on <= {}", params.text(format_date(on))));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // A prefix of the name: LIKE's wildcards typed by the user are taken literally.
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        conds.push(format!(
+            "p.name LIKE {} ESCAPE '\\'",
+            params.text(format!("{escaped}%"))
+        ));
+    }
+    if !(with_done || filter.pending) {
+        return (conds.join(" AND "), String::new());
+    }
+    let ds = params.int(day_start);
+    let de = params.int(day_end);
+    let done = format!(
+        "(SELECT COUNT(*) FROM checkin c WHERE c.observation_id = o.id AND c.at >= {ds} AND c.at < {de})"
+    );
+    if filter.pending {
+        conds.push(format!("{done} < o.check_ins_per_day"));
+    }
+    (conds.join(" AND "), done)
+}

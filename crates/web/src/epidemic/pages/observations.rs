@@ -1,0 +1,337 @@
+//! 正在观察: everyone under a measure within a node, phone first, grouped by where they live —
+//! measure, day N of M, today's check-ins done and due, last temperature, open alerts — with
+//! filters (measure, not yet reported today, ending today, a name), pages and an xlsx export.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use linli_core::epidemic::policy::Measure;
+use linli_core::kernel::clock::{format_date, today};
+use linli_core::kernel::labels::Labelled;
+use linli_store::accounts::Principal;
+use linli_store::epidemic::observations::{self, ObservationFilter, UnderObservation, MAX_PAGE};
+use linli_store::{tree, StoreError};
+use serde::Deserialize;
+
+use super::root_ids;
+use crate::auth::PageUser;
+use crate::ui::{error_page, store_error_page, url_encode, Choice, Shell};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/epidemic/observations", get(list_page))
+        .route("/epidemic/observations.xlsx", get(export))
+}
+
+/// Rows per page on a phone.
+const PER_PAGE: i64 = 100;
+
+/// The measures a person can be under (`none` is no observation).
+const MEASURES: [Measure; 3] = [
+    Measure::CentralizedQuarantine,
+    Measure::HomeQuarantine,
+    Measure::HealthMonitoring,
+];
+
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    node_id: Option<i64>,
+    #[serde(default)]
+    measure: String,
+    #[serde(default)]
+    pending: String,
+    #[serde(default)]
+    ending: String,
+    #[serde(default)]
+    q: String,
+    page: Option<i64>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> ObservationFilter {
+        ObservationFilter {
+            measure: self.measure.parse().ok().filter(|m| *m != Measure::None),
+            pending: !self.pending.is_empty(),
+            ending: !self.ending.is_empty(),
+            q: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        }
+    }
+
+    /// The query string of these filters for `node_id` (for the export and the page links).
+    fn query_string(&self, node_id: i64) -> String {
+        let mut s = format!("node_id={node_id}");
+        for (k, v) in [
+            ("measure", &self.measure),
+            ("pending", &self.pending),
+            ("ending", &self.ending),
+            ("q", &self.q),
+        ] {
+            if !v.is_empty() {
+                s.push_str(&format!("&{k}={}", url_encode(v)));
+            }
+        }
+        s
+    }
+}
+
+struct Row {
+    person_id: i64,
+    name: String,
+    measure: &'static str,
+    measure_class: &'static str,
+    day: String,
+    until: String,
+    checkins: String,
+    owes: bool,
+    temperature: String,
+    fever: bool,
+    open_alerts: i64,
+    place: String,
+}
+
+struct Group {
+    place: String,
+    rows: Vec<Row>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/observations.html")]
+struct ListPage {
+    shell: Shell,
+    node_name: String,
+    today: String,
+    nodes: Vec<Choice>,
+    measures: Vec<Choice>,
+    pending: bool,
+    ending: bool,
+    q: String,
+    total: i64,
+    groups: Vec<Group>,
+    export: String,
+    prev: String,
+    next: String,
+    page_label: String,
+}
+
+fn place_of(o: &UnderObservation) -> String {
+    match &o.parent_name {
+        Some(parent) if o.node_kind == Some(linli_core::NodeKind::Building) => {
+            format!("{parent} › {}", o.node_name)
+        }
+        _ => o.node_name.clone(),
+    }
+}
+
+fn row_of(o: UnderObservation) -> Row {
+    let place = o.place.clone().unwrap_or_default();
+    Row {
+        owes: o.owes_checkins(),
+        person_id: o.person_id,
+        measure: o.measure.label_zh(),
+        measure_class: match o.measure {
+            Measure::CentralizedQuarantine => "high",
+            Measure::HomeQuarantine => "medium",
+            _ => "low",
+        },
+        day: format!("第 {} / {} 天", o.day, o.days),
+        until: format_date(o.until),
+        checkins: format!("{}/{}", o.checkins_done, o.checkins_due),
+        fever: o.last_temperature.is_some_and(|t| t.is_fever()),
+        temperature: o
+            .last_temperature
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "—".to_owned()),
+        open_alerts: o.open_alerts,
+        name: o.person_name,
+        place,
+    }
+}
+
+/// The node asked for, or the caller's first; and every node they may pick from.
+async fn node_and_choices(
+    state: &AppState,
+    user: &Principal,
+    asked: Option<i64>,
+) -> Result<(i64, String, Vec<Choice>), StoreError> {
+    let roots = root_ids(state, user).await?;
+    let node_id = match asked.or_else(|| roots.first().copied()) {
+        Some(id) => id,
+        None => return Err(StoreError::NotFound),
+    };
+    let node = tree::get(&state.db, &user.scope, node_id).await?;
+    let mut choices = Vec::new();
+    for root in roots {
+        for n in tree::subtree(&state.db, &user.scope, Some(root)).await? {
+            if n.is_open() {
+                choices.push(Choice {
+                    selected: n.id == node_id,
+                    label: format!(
+                        "{}{} · {}",
+                        "　".repeat(n.depth.clamp(0, 6) as usize),
+                        crate::ui::short_label(n.kind),
+                        n.name
+                    ),
+                    value: n.id.to_string(),
+                });
+            }
+        }
+    }
+    Ok((node_id, node.name, choices))
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let page_no = q.page.unwrap_or(1).max(1);
+    let result = async {
+        let (node_id, node_name, nodes) = node_and_choices(&state, &user, q.node_id).await?;
+        let page = observations::under_observation(
+            &state.db,
+            &user.scope,
+            node_id,
+            &q.filter(),
+            today(),
+            PER_PAGE,
+            (page_no - 1) * PER_PAGE,
+        )
+        .await?;
+        Ok::<_, StoreError>((node_id, node_name, nodes, page))
+    }
+    .await;
+    let (node_id, node_name, nodes, page) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    for o in page.items {
+        let place = place_of(&o);
+        match groups.last_mut() {
+            Some(g) if g.place == place => g.rows.push(row_of(o)),
+            _ => groups.push(Group {
+                place,
+                rows: vec![row_of(o)],
+            }),
+        }
+    }
+    let qs = q.query_string(node_id);
+    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let link = |n: i64| format!("/epidemic/observations?{qs}&page={n}");
+    let filter = q.filter();
+    ListPage {
+        shell: Shell::of(&user, "epidemic"),
+        node_name,
+        today: format_date(today()),
+        nodes,
+        measures: MEASURES
+            .iter()
+            .map(|m| Choice {
+                value: m.as_str().to_owned(),
+                label: m.label_zh().to_owned(),
+                selected: filter.measure == Some(*m),
+            })
+            .collect(),
+        pending: filter.pending,
+        ending: filter.ending,
+        q: q.q.clone(),
+        total: page.total,
+        groups,
+        export: format!("/epidemic/observations.xlsx?{qs}"),
+        prev: if page_no > 1 {
+            link(page_no - 1)
+        } else {
+            String::new()
+        },
+        next: if page_no < pages {
+            link(page_no + 1)
+        } else {
+            String::new()
+        },
+        page_label: format!("第 {page_no} / {pages} 页"),
+    }
+    .into_response()
+}
+
+/// The same list as an xlsx (every match, up to the store's page limit).
+async fn export(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let result = async {
+        let (node_id, node_name, _) = node_and_choices(&state, &user, q.node_id).await?;
+        let page = observations::under_observation(
+            &state.db,
+            &user.scope,
+            node_id,
+            &q.filter(),
+            today(),
+            MAX_PAGE,
+            0,
+        )
+        .await?;
+        Ok::<_, StoreError>((node_id, node_name, page))
+    }
+    .await;
+    let (node_id, node_name, page) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let day = format_date(today());
+    let title = format!("{node_name} 正在观察人员（{day}，共 {} 人）", page.total);
+    let built = tokio::task::spawn_blocking(move || {
+        let mut out = linli_core::registry::sheet::XlsxOut::new("正在观察")?;
+        out.title(&title)?;
+        out.header(&[
+            "住址",
+            "姓名",
+            "管控措施",
+            "第几天",
+            "截止日期",
+            "今日打卡",
+            "最近体温",
+            "待处理预警",
+            "隔离地点",
+        ])?;
+        for o in page.items {
+            let place = place_of(&o);
+            let r = row_of(o);
+            out.row(&[
+                place,
+                r.name,
+                r.measure.to_owned(),
+                r.day,
+                r.until,
+                r.checkins,
+                r.temperature,
+                r.open_alerts.to_string(),
+                r.place,
+            ])?;
+        }
+        out.finish()
+    })
+    .await;
+    match built {
+        Ok(Ok(bytes)) => crate::ui::xlsx_response(bytes, &format!("正在观察-{node_id}-{day}.xlsx")),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "observations export");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "导出文件生成失败，请稍后重试。",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "observations export panicked");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "导出文件生成失败，请稍后重试。",
+            )
+        }
+    }
+}
