@@ -209,6 +209,10 @@ struct ServeArgs {
     /// proxy that appends the address it saw).
     #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// The address residents reach the server at, printed in QR codes and posters
+    /// (e.g. https://linli.example.org); by default the address each browser used.
+    #[arg(long, env = "LINLI_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
     /// Days epidemic records are kept after release before they are anonymised.
     #[arg(long, env = "LINLI_RETENTION_DAYS", default_value_t = linli_store::epidemic::RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(0..))]
     retention_days: i64,
@@ -365,9 +369,17 @@ async fn find_user(db: &Db, username: &str) -> Result<accounts::User, CliError> 
 }
 
 async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
+    if args.public_url.is_none() {
+        say!(
+            "No --public-url (LINLI_PUBLIC_URL): QR codes and posters will carry the address \
+             each browser used to reach this server (http://{} from this machine).",
+            args.listen
+        );
+    }
     let config = linli_web::WebConfig {
         secure_cookies: args.secure_cookies,
         trust_forwarded_for: args.trust_forwarded_for,
+        public_url: args.public_url.clone(),
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -602,6 +614,7 @@ async fn demo(db: Db, password: Option<String>, addr: Option<String>) -> Result<
             listen,
             secure_cookies: false,
             trust_forwarded_for: false,
+            public_url: None,
             retention_days: linli_store::epidemic::RETENTION_DAYS,
         };
         serve(db, &args).await?;
@@ -810,4 +823,22 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `--public-url`: an http(s) address with a host and nothing after it but an optional path.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("should start with http:// or https://")?;
+    let ok = !rest.is_empty()
+        && !rest.starts_with('/')
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]/_~".contains(&b));
+    if !ok {
+        return Err("should be an address such as https://linli.example.org".into());
+    }
+    Ok(url.to_owned())
 }

@@ -44,6 +44,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// The address residents reach the server at (`https://linli.example.org`), printed in
+    /// QR codes and posters; `None`: the `Host` the staff member's browser used.
+    pub public_url: Option<String>,
 }
 
 /// What every handler can reach.

@@ -10,7 +10,7 @@ use linli_core::kernel::labels::Labelled;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -92,17 +92,9 @@ fn value(pairs: &[(String, String)], key: &str) -> String {
 
 /// The absolute address of a public link, for copying into a message to the business.
 fn link_url(state: &AppState, headers: &HeaderMap, token: &str) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if state.config.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
     format!(
-        "{scheme}://{host}{}",
+        "{}{}",
+        crate::ui::qr::public_base(state, headers),
         crate::enterprises::api::link_path(token)
     )
 }
@@ -485,7 +477,7 @@ async fn new_submit(
                 &user,
                 reg.enterprise.id,
                 Detail {
-                    new_link: Some(link),
+                    new_link: Some(crate::ui::qr::link_and_svg(link, 160)),
                     notice: Some("已登记。下面的申请链接只显示这一次，请复制发给企业。".into()),
                     ..Detail::default()
                 },
@@ -551,7 +543,8 @@ struct InspectionRow {
 /// a notice, and the errors (with the typed values) of the form that failed.
 #[derive(Default)]
 struct Detail {
-    new_link: Option<String>,
+    /// The application link shown once, with its QR code (an inline `<svg>`).
+    new_link: Option<(String, String)>,
     notice: Option<String>,
     /// Which form failed: `reopening`, `decision`, `inspection`, `reason`.
     failed: &'static str,
@@ -999,7 +992,10 @@ async fn link_submit(
                 &user,
                 id,
                 Detail {
-                    new_link: Some(link_url(&state, &headers, &token)),
+                    new_link: Some(crate::ui::qr::link_and_svg(
+                        link_url(&state, &headers, &token),
+                        160,
+                    )),
                     notice: Some(
                         "已生成新的申请链接，旧链接已失效。链接只显示这一次，请复制发给企业。"
                             .into(),

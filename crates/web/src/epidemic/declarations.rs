@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -320,6 +320,8 @@ struct LinkRow {
     id: i64,
     place: String,
     url: String,
+    /// The URL's QR code, an inline `<svg>`.
+    qr: String,
     created: String,
 }
 
@@ -332,24 +334,6 @@ struct LinksPage {
     can_manage: bool,
     errors: Vec<String>,
     notice: String,
-}
-
-/// The address residents type or scan: this server as the worker reached it.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    let scheme = if state.config.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
 }
 
 async fn render_links(
@@ -369,7 +353,7 @@ async fn render_links(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
-    let base = base_url(state, headers);
+    let base = crate::ui::qr::public_base(state, headers);
     let linked: Vec<i64> = links.iter().map(|l| l.node_id).collect();
     let eligible: Vec<_> = tree
         .iter()
@@ -393,11 +377,15 @@ async fn render_links(
         shell: Shell::of(user, "epidemic"),
         rows: links
             .into_iter()
-            .map(|l| LinkRow {
-                id: l.id,
-                place: format!("{}（{}）", l.node_name, short_label(l.node_kind)),
-                url: format!("{base}/d/{}", l.token),
-                created: format!("{} {} 生成", display(l.created_at), l.created_by),
+            .map(|l| {
+                let url = format!("{base}/d/{}", l.token);
+                LinkRow {
+                    id: l.id,
+                    place: format!("{}（{}）", l.node_name, short_label(l.node_kind)),
+                    qr: crate::ui::qr::svg(&url, 96).unwrap_or_default(),
+                    url,
+                    created: format!("{} {} 生成", display(l.created_at), l.created_by),
+                }
             })
             .collect(),
         nodes: eligible
@@ -501,6 +489,8 @@ async fn revoke_link(
 struct PrintPage {
     place: String,
     url: String,
+    /// The URL's QR code, an inline `<svg>` (empty if the URL were too long to encode).
+    qr: String,
 }
 
 /// A page to print and post at the gate: the place and the address, large.
@@ -517,8 +507,14 @@ async fn print_page(
     let Some(link) = links.into_iter().find(|l| l.id == id) else {
         return store_error_page(StoreError::NotFound);
     };
+    let url = format!(
+        "{}/d/{}",
+        crate::ui::qr::public_base(&state, &headers),
+        link.token
+    );
     PrintPage {
-        url: format!("{}/d/{}", base_url(&state, &headers), link.token),
+        qr: crate::ui::qr::svg(&url, 320).unwrap_or_default(),
+        url,
         place: link.node_name,
     }
     .into_response()

@@ -16,6 +16,7 @@ mod import;
 mod observations;
 mod open311;
 mod policies;
+mod qr;
 mod report_mappings;
 mod reports;
 mod request_categories;

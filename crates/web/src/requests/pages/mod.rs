@@ -330,6 +330,8 @@ struct InboxPage {
     red: Vec<RedWhistle>,
     notice: String,
     public_link: String,
+    /// The public link's QR code, an inline `<svg>`.
+    public_qr: String,
 }
 
 /// The caller's root nodes as choices (the first selected when none is given).
@@ -353,6 +355,7 @@ async fn root_choices(
 async fn inbox(
     State(state): State<AppState>,
     PageUser(user): PageUser,
+    headers: axum::http::HeaderMap,
     Query(q): Query<InboxQuery>,
 ) -> Response {
     let view_name = match q.view.as_deref() {
@@ -409,7 +412,20 @@ async fn inbox(
     InboxPage {
         shell: Shell::of(&user, "requests"),
         node_id: node.id,
-        public_link: format!("/r/{}", node.id),
+        public_link: format!(
+            "{}/r/{}",
+            crate::ui::qr::public_base(&state, &headers),
+            node.id
+        ),
+        public_qr: crate::ui::qr::svg(
+            &format!(
+                "{}/r/{}",
+                crate::ui::qr::public_base(&state, &headers),
+                node.id
+            ),
+            120,
+        )
+        .unwrap_or_default(),
         node_name: node.name,
         roots,
         view: view_name,
