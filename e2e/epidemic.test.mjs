@@ -167,6 +167,15 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     assert.ok(observed >= 1, `the screened arrival is under observation (${observed})`);
     await shot(page, 'epidemic-dashboard-360.png');
     await reportOverflow(page, 'epidemic dashboard at 360px');
+    // The tile opens the list of people under observation, grouped by where they live.
+    await clickAndWait(page, page.locator('.epi-dash ul.epi-tiles li:nth-child(2) a'));
+    assert.equal(pathOf(page), '/epidemic/observations');
+    const person = page.locator('ul.observations li', { hasText: NAME }).first();
+    const line = await person.innerText();
+    assert.ok(line.includes('集中隔离') && line.includes('第 7 / 7 天') && line.includes('今日打卡 0/0'), `the person's line: ${line}`);
+    assert.ok((await page.locator('h2.group').first().innerText()).includes('第01网格'), 'grouped by grid');
+    await shot(page, 'epidemic-observations-360.png');
+    await reportOverflow(page, 'observations at 360px');
     await logOut(page);
   });
   await t.test('an official drafts a shorter 9th edition and tries it before publishing', async () => {

@@ -192,10 +192,20 @@ pub fn day_of(start: Date, until: Date, on: Date) -> (i64, i64) {
     (day, days)
 }
 
-/// Whether a person still owes check-ins on a day: fewer than the day's quota came in. An
-/// observation without check-ins (a quota of 0) never owes any.
-pub fn owes_checkins(done: i64, per_day: u8) -> bool {
-    done < i64::from(per_day)
+/// The check-ins due on `on`: the day's quota within the period, none outside it (a check-in
+/// outside the period is refused, so none can be owed).
+pub fn checkins_due_on(per_day: u8, start: Date, until: Date, on: Date) -> i64 {
+    if (start..=until).contains(&on) {
+        i64::from(per_day)
+    } else {
+        0
+    }
+}
+
+/// Whether a person still owes check-ins on a day: fewer than the day's due came in. Nothing
+/// due (a quota of 0, or a day outside the period) owes nothing.
+pub fn owes_checkins(done: i64, due: i64) -> bool {
+    done < due
 }
 
 #[cfg(test)]
@@ -220,11 +230,16 @@ mod following_tests {
     }
 
     #[test]
-    fn check_ins_are_owed_until_the_quota_is_met() {
+    fn check_ins_are_owed_within_the_period_until_the_quota_is_met() {
+        let (start, until) = (date!(2020 - 02 - 01), date!(2020 - 02 - 14));
+        assert_eq!(checkins_due_on(2, start, until, date!(2020 - 02 - 01)), 2);
+        assert_eq!(checkins_due_on(2, start, until, date!(2020 - 02 - 14)), 2);
+        assert_eq!(checkins_due_on(2, start, until, date!(2020 - 02 - 15)), 0);
+        assert_eq!(checkins_due_on(2, start, until, date!(2020 - 01 - 31)), 0);
         assert!(owes_checkins(0, 2));
         assert!(owes_checkins(1, 2));
         assert!(!owes_checkins(2, 2));
         assert!(!owes_checkins(3, 2));
-        assert!(!owes_checkins(0, 0), "no quota, nothing owed");
+        assert!(!owes_checkins(0, 0), "nothing due, nothing owed");
     }
 }

@@ -2,7 +2,7 @@
 //! N of M, today's check-ins against the day's quota, the last temperature and open alerts,
 //! grouped by the node each person lives in (a grid or a building).
 
-use linli_core::epidemic::observation::{day_of, owes_checkins};
+use linli_core::epidemic::observation::{checkins_due_on, day_of, owes_checkins};
 use linli_core::epidemic::policy::{Measure, Temperature};
 use linli_core::kernel::clock::{day_bounds, format_date, parse_date};
 use linli_core::kernel::labels::Labelled;
@@ -50,10 +50,7 @@ pub struct UnderObservation {
 
 impl UnderObservation {
     pub fn owes_checkins(&self) -> bool {
-        owes_checkins(
-            self.checkins_done,
-            u8::try_from(self.checkins_due).unwrap_or(u8::MAX),
-        )
+        owes_checkins(self.checkins_done, self.checkins_due)
     }
 }
 
@@ -125,7 +122,12 @@ pub async fn under_observation(
             until,
             day,
             days,
-            checkins_due: r.try_get(7)?,
+            checkins_due: checkins_due_on(
+                u8::try_from(r.try_get::<i64, _>(7)?).unwrap_or(u8::MAX),
+                start_on,
+                until,
+                on,
+            ),
             node_name: r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
             node_kind: kind.and_then(|k| k.parse().ok()),
             parent_name: r.try_get(11)?,
@@ -182,7 +184,11 @@ fn conditions(
         "(SELECT COUNT(*) FROM checkin c WHERE c.observation_id = o.id AND c.at >= {ds} AND c.at < {de})"
     );
     if filter.pending {
-        conds.push(format!("{done} < o.check_ins_per_day"));
+        // `checkins_due_on` in SQL: the quota within the period, nothing outside it.
+        let day = params.text(format_date(on));
+        conds.push(format!(
+            "o.start_on <= {day} AND o.until_on >= {day} AND {done} < o.check_ins_per_day"
+        ));
     }
     (conds.join(" AND "), done)
 }

@@ -138,6 +138,23 @@ both_backends!(
         .unwrap();
         assert_eq!(late.total, 3);
         assert!(late.items.iter().all(|o| (o.day, o.days) == (14, 14)));
+        // After the period nothing is due, so nobody owes check-ins.
+        assert!(late
+            .items
+            .iter()
+            .all(|o| o.checkins_due == 0 && !o.owes_checkins()));
+        let owing_late = observations::under_observation(
+            &db,
+            &op(),
+            t.community.id,
+            &pending,
+            date("2020-02-20"),
+            100,
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(owing_late.total, 0);
         let centralized = ObservationFilter {
             measure: Some(Measure::CentralizedQuarantine),
             ..ObservationFilter::default()
