@@ -435,18 +435,16 @@ pub async fn record_arrival(
     .execute(&mut *tx)
     .await?;
 
-    // A fever or a symptom at the door is referred to a clinic whatever the policy of the day
-    // asks (the later presets have no fever row): the alert is raised either way.
-    let fever = classification.fever_alert || facts.fever_or_symptoms();
+    // Core decides whether the screening raises a fever alert (a fever or a symptom always
+    // does, whatever the day's policy); the store only keeps it.
+    let fever = classification.fever_alert;
     let alert_id = if fever {
-        let detail = match input.temperature {
-            Some(t) => format!(
-                "排查时体温 {:.1}℃；{}",
-                t.celsius(),
-                input.symptoms.join("、")
-            ),
-            None => format!("排查时有症状：{}", input.symptoms.join("、")),
-        };
+        let detail = classification
+            .alerts
+            .iter()
+            .map(|a| format!("排查时{}", a.message))
+            .collect::<Vec<_>>()
+            .join("；");
         Some(
             raise_alert(
                 &mut tx,
