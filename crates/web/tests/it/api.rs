@@ -246,6 +246,8 @@ async fn world(db: &Db) -> World {
     )
     .await
     .unwrap();
+    // B's pass and trip come first: once under quarantine, B gets neither.
+    let (checkpoint_b, pass_b, trip_b) = checkpoint_world(db, &grid_b, person_b.id).await;
     // B arrived from a high-risk area in 2022 with a fever: an observation and an alert.
     linli_store::epidemic::add_risk_area(
         db,
@@ -281,7 +283,6 @@ async fn world(db: &Db) -> World {
     let (site_b, transfer_b) = supply_world(db, &grid_b, &community).await;
     let (enterprise_b, reopening_b) = enterprise_world(db, &grid_b).await;
     let (request_b, whistle_b) = request_world(db, &grid_b).await;
-    let (checkpoint_b, pass_b, trip_b) = checkpoint_world(db, &grid_b, person_b.id).await;
     World {
         checkpoint_b,
         pass_b,
