@@ -6,7 +6,10 @@ use std::fmt;
 use serde::Serialize;
 use time::Date;
 
-use crate::epidemic::policy::Temperature;
+use crate::epidemic::contact::CaseKind;
+use crate::epidemic::policy::{Measure, Temperature};
+use crate::kernel::clock::format_date;
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 /// The one-character abbreviations of the 31 mainland provincial divisions that open a plate
@@ -153,6 +156,8 @@ pub enum ScanOutcome {
     NoPass,
     /// 37.3 °C or more: not let through, sent to the fever clinic, whatever the pass.
     Fever,
+    /// Going out while under quarantine, a case or an active close contact.
+    UnderQuarantine,
 }
 
 impl ScanOutcome {
@@ -161,6 +166,7 @@ impl ScanOutcome {
             ScanOutcome::Allowed => "allowed",
             ScanOutcome::NoPass => "no_pass",
             ScanOutcome::Fever => "fever",
+            ScanOutcome::UnderQuarantine => "under_quarantine",
         }
     }
 
@@ -169,6 +175,7 @@ impl ScanOutcome {
             ScanOutcome::Allowed => "放行",
             ScanOutcome::NoPass => "无有效通行证",
             ScanOutcome::Fever => "体温异常，引导至发热门诊",
+            ScanOutcome::UnderQuarantine => "隔离管控中，不得外出",
         }
     }
 
@@ -177,25 +184,133 @@ impl ScanOutcome {
             "allowed" => Some(ScanOutcome::Allowed),
             "no_pass" => Some(ScanOutcome::NoPass),
             "fever" => Some(ScanOutcome::Fever),
+            "under_quarantine" => Some(ScanOutcome::UnderQuarantine),
             _ => None,
         }
     }
 }
 
-/// The gate's verdict: a fever stops anyone; coming in needs a pass valid here today; leaving
-/// is always logged and allowed.
+/// Why the epidemic records keep a person in, on the day of a scan, a pass or a trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Restriction {
+    /// An open observation whose stage that day is centralised or home quarantine.
+    Quarantine {
+        measure: Measure,
+        #[serde(with = "crate::epidemic::policy::iso_date")]
+        until: Date,
+    },
+    /// Marked 确诊 or 无症状 (a case has no end date in the records).
+    Case {
+        case: CaseKind,
+        #[serde(with = "crate::epidemic::policy::iso_date")]
+        since: Date,
+    },
+    /// A close contact whose plan has not ended.
+    CloseContact {
+        #[serde(with = "crate::epidemic::policy::iso_date")]
+        until: Date,
+    },
+}
+
+impl Restriction {
+    /// Only quarantine keeps a person in: health monitoring lets them go about.
+    pub fn of_observation(measure: Measure, until: Date) -> Option<Restriction> {
+        matches!(
+            measure,
+            Measure::CentralizedQuarantine | Measure::HomeQuarantine
+        )
+        .then_some(Restriction::Quarantine { measure, until })
+    }
+
+    /// 「居家隔离（至 2022-07-14）」, 「确诊病例（2022-03-01 起）」, 「密切接触者（管控至 2022-07-10）」.
+    pub fn label_zh(&self) -> String {
+        match self {
+            Restriction::Quarantine { measure, until } => {
+                format!("{}（至 {}）", measure.label_zh(), format_date(*until))
+            }
+            Restriction::Case { case, since } => {
+                format!("{}（{} 起）", case.label_zh(), format_date(*since))
+            }
+            Restriction::CloseContact { until } => {
+                format!("密切接触者（管控至 {}）", format_date(*until))
+            }
+        }
+    }
+
+    /// The one a guard or a worker is told of when several hold: the quarantine (its measure
+    /// and last day are what they act on), then a case, then a contact.
+    pub fn first(all: &[Restriction]) -> Option<&Restriction> {
+        all.iter().min_by_key(|r| match r {
+            Restriction::Quarantine { .. } => 0,
+            Restriction::Case { .. } => 1,
+            Restriction::CloseContact { .. } => 2,
+        })
+    }
+}
+
+/// What the gate does and what it tells the guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanVerdict {
+    pub outcome: ScanOutcome,
+    /// A fever was read: an alert goes to the gate's node, whatever the outcome.
+    pub fever_alert: bool,
+    /// Why not, in Chinese; `None` when let through.
+    pub message: Option<String>,
+}
+
+/// The gate's verdict, from what the records say of the person on the day of the scan:
+///
+/// | direction | restricted | fever | valid pass | outcome |
+/// |---|---|---|---|---|
+/// | out | yes | any | any | under_quarantine |
+/// | any | no (or in) | yes | any | fever |
+/// | in | any | no | yes | allowed |
+/// | in | any | no | no | no_pass |
+/// | out | no | no | any | allowed |
+///
+/// A person under quarantine may come home (a pass still counts inward); a fever stops anyone
+/// and raises an alert even when the person is refused for quarantine.
 pub fn judge_scan(
     direction: Direction,
     temperature: Option<Temperature>,
     valid_pass: bool,
-) -> ScanOutcome {
-    if temperature.is_some_and(Temperature::is_fever) {
-        return ScanOutcome::Fever;
+    restrictions: &[Restriction],
+) -> ScanVerdict {
+    let fever = temperature.filter(|t| t.is_fever());
+    let restricted = Restriction::first(restrictions);
+    let (outcome, message) = match (direction, restricted, fever) {
+        (Direction::Out, Some(r), _) => (
+            ScanOutcome::UnderQuarantine,
+            Some(format!("不予放行：{}，不得外出", r.label_zh())),
+        ),
+        (_, _, Some(t)) => (
+            ScanOutcome::Fever,
+            Some(format!(
+                "体温 {:.1} ℃，不予放行：已发出发热预警，请引导至发热门诊",
+                t.celsius()
+            )),
+        ),
+        (Direction::In, _, None) if valid_pass => (ScanOutcome::Allowed, None),
+        (Direction::In, _, None) => (ScanOutcome::NoPass, None),
+        (Direction::Out, None, None) => (ScanOutcome::Allowed, None),
+    };
+    ScanVerdict {
+        outcome,
+        fever_alert: fever.is_some(),
+        message,
     }
-    match direction {
-        Direction::Out => ScanOutcome::Allowed,
-        Direction::In if valid_pass => ScanOutcome::Allowed,
-        Direction::In => ScanOutcome::NoPass,
+}
+
+/// A pass or a trip for someone the records keep in is refused, naming why (field
+/// `person_id`).
+pub fn refuse_if_restricted(what: &str, restrictions: &[Restriction]) -> Result<(), CoreError> {
+    match Restriction::first(restrictions) {
+        None => Ok(()),
+        Some(r) => Err(CoreError::invalid(
+            "person_id",
+            format!("此人为{}，不能{what}", r.label_zh()),
+        )),
     }
 }
 
@@ -350,21 +465,91 @@ mod tests {
         );
     }
 
+    /// direction, temperature, valid pass, restrictions → outcome, fever alert, message says.
+    type Row = (
+        Direction,
+        Option<Temperature>,
+        bool,
+        Vec<Restriction>,
+        ScanOutcome,
+        bool,
+        Option<&'static str>,
+    );
+
     #[test]
-    fn a_fever_stops_anyone_and_coming_in_needs_a_pass() {
-        let fever = Some(Temperature::parse("37.3").unwrap());
-        let normal = Some(Temperature::parse("36.5").unwrap());
-        assert_eq!(judge_scan(Direction::In, fever, true), ScanOutcome::Fever);
-        assert_eq!(judge_scan(Direction::Out, fever, true), ScanOutcome::Fever);
+    fn the_gate_verdict_over_direction_status_fever_and_pass() {
+        use Direction::{In, Out};
+        use ScanOutcome::*;
+        let t = |s: &str| Some(Temperature::parse(s).unwrap());
+        let home = Restriction::Quarantine {
+            measure: Measure::HomeQuarantine,
+            until: date!(2022 - 07 - 14),
+        };
+        let centralised = Restriction::Quarantine {
+            measure: Measure::CentralizedQuarantine,
+            until: date!(2022 - 07 - 08),
+        };
+        let case = Restriction::Case {
+            case: CaseKind::Confirmed,
+            since: date!(2022 - 07 - 01),
+        };
+        let contact = Restriction::CloseContact {
+            until: date!(2022 - 07 - 10),
+        };
+        let none: &[Restriction] = &[];
+        #[rustfmt::skip]
+        let table: Vec<Row> = vec![
+            // Free people: a fever stops anyone; in needs a pass; out is allowed.
+            (In, t("36.5"), true, none.to_vec(), Allowed, false, None),
+            (In, None, false, none.to_vec(), NoPass, false, None),
+            (In, t("37.3"), true, none.to_vec(), Fever, true, Some("体温 37.3 ℃，不予放行：已发出发热预警")),
+            (In, t("37.2"), false, none.to_vec(), NoPass, false, None),
+            (Out, t("36.5"), false, none.to_vec(), Allowed, false, None),
+            (Out, t("38.0"), true, none.to_vec(), Fever, true, Some("体温 38.0 ℃")),
+            // Under quarantine, a case, an active close contact: not out, with measure and date.
+            (Out, t("36.5"), true, vec![home.clone()], UnderQuarantine, false, Some("不予放行：居家隔离（至 2022-07-14），不得外出")),
+            (Out, None, true, vec![centralised.clone()], UnderQuarantine, false, Some("集中隔离（至 2022-07-08）")),
+            (Out, None, true, vec![case.clone()], UnderQuarantine, false, Some("确诊病例（2022-07-01 起）")),
+            (Out, None, true, vec![contact.clone()], UnderQuarantine, false, Some("密切接触者（管控至 2022-07-10）")),
+            // Several: the quarantine is named.
+            (Out, None, true, vec![contact.clone(), case.clone(), centralised.clone()], UnderQuarantine, false, Some("集中隔离（至 2022-07-08）")),
+            // A fever on the way out while under quarantine: refused for the quarantine, alert raised.
+            (Out, t("38.5"), true, vec![home.clone()], UnderQuarantine, true, Some("居家隔离")),
+            // Coming home is not refused for quarantine; a fever still is.
+            (In, t("36.5"), true, vec![home.clone()], Allowed, false, None),
+            (In, t("37.5"), true, vec![case.clone()], Fever, true, Some("发热门诊")),
+        ];
+        for (direction, temp, pass, restrictions, outcome, alert, says) in table {
+            let v = judge_scan(direction, temp, pass, &restrictions);
+            let ctx = format!("{direction:?} {temp:?} pass={pass} {restrictions:?}: {v:?}");
+            assert_eq!(v.outcome, outcome, "{ctx}");
+            assert_eq!(v.fever_alert, alert, "{ctx}");
+            match says {
+                Some(s) => assert!(
+                    v.message.as_deref().unwrap_or_default().contains(s),
+                    "{ctx}"
+                ),
+                None => assert_eq!(v.message, None, "{ctx}"),
+            }
+        }
+    }
+
+    #[test]
+    fn passes_and_trips_are_refused_naming_the_measure() {
+        assert!(refuse_if_restricted("发放通行证", &[]).is_ok());
+        // Health monitoring keeps nobody in.
         assert_eq!(
-            judge_scan(Direction::In, normal, true),
-            ScanOutcome::Allowed
+            Restriction::of_observation(Measure::HealthMonitoring, date!(2022 - 07 - 04)),
+            None
         );
-        assert_eq!(judge_scan(Direction::In, None, false), ScanOutcome::NoPass);
-        assert_eq!(
-            judge_scan(Direction::Out, normal, false),
-            ScanOutcome::Allowed
-        );
+        let home =
+            Restriction::of_observation(Measure::HomeQuarantine, date!(2022 - 07 - 14)).unwrap();
+        let e = refuse_if_restricted("发放通行证", &[home]).unwrap_err();
+        assert_eq!(e.field, "person_id");
+        assert_eq!(e.message, "此人为居家隔离（至 2022-07-14），不能发放通行证");
+        for s in [ScanOutcome::UnderQuarantine, ScanOutcome::Fever] {
+            assert_eq!(ScanOutcome::from_str_opt(s.as_str()), Some(s));
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use linli_core::epidemic::checkpoint::{
     judge_scan, Direction, ScanOutcome, TripDraft, VehiclePlate, PASS_CODE_ALPHABET, PASS_CODE_LEN,
 };
-use linli_core::epidemic::policy::Temperature;
+use linli_core::epidemic::checkpoint::{refuse_if_restricted, Restriction};
+use linli_core::epidemic::contact::{mask_name, CaseKind};
+use linli_core::epidemic::policy::{Measure, StagePlan, Temperature};
 use linli_core::kernel::clock::{date_of, day_bounds, format_date, parse_date};
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
@@ -229,7 +231,12 @@ pub async fn issue_pass(
     }
     linli_core::epidemic::checkpoint::check_validity(input.valid_from, input.valid_to)?;
     let (person_id, plate) = match &input.holder {
-        Holder::Person(id) => (Some(registry::get(db, scope, *id).await?.id), None),
+        Holder::Person(id) => {
+            let id = registry::get(db, scope, *id).await?.id;
+            // No pass for someone the records keep in: the refusal names the measure.
+            refuse_if_restricted("发放通行证", &restrictions(db, id, date_of(now)).await?)?;
+            (Some(id), None)
+        }
         Holder::Vehicle(p) => (None, Some(p.as_str().to_owned())),
     };
     let purpose = input
@@ -388,14 +395,82 @@ pub struct ScanInput {
     pub at: Option<i64>,
 }
 
+/// What the epidemic records say keeps a person in on `day`: an open observation whose stage
+/// that day is a quarantine (past its last day and not yet released, its last stage: only a
+/// release ends it), a case, a close contact whose plan has not ended. Callers have checked
+/// the person against the caller's scope (or read only the verdict, never the person).
+async fn restrictions(db: &Db, person_id: i64, day: Date) -> Result<Vec<Restriction>, StoreError> {
+    let mut out = Vec::new();
+    let rows = sqlx::query(
+        "SELECT measure, stages_json, until_on FROM observation WHERE person_id = $1 AND released_on IS NULL",
+    )
+    .bind(person_id)
+    .fetch_all(db.pool())
+    .await?;
+    for r in &rows {
+        let until = date_col("until_on", &r.try_get::<String, _>(2)?)?;
+        let stages: Vec<StagePlan> =
+            serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or_default();
+        let measure = stages
+            .iter()
+            .find(|s| s.start <= day && day <= s.until)
+            .or_else(|| stages.last().filter(|s| s.until < day))
+            .map(|s| s.measure);
+        // Stages that do not read: the headline measure, failing closed.
+        let measure = match measure {
+            Some(m) => m,
+            None if stages.is_empty() => r
+                .try_get::<String, _>(0)?
+                .parse::<Measure>()
+                .map_err(|e| StoreError::Internal(e.to_string()))?,
+            None => continue, // before its first day
+        };
+        out.extend(Restriction::of_observation(measure, until));
+    }
+    let case = sqlx::query(
+        "SELECT kind, diagnosed_on FROM epi_case WHERE person_id = $1 AND diagnosed_on <= $2",
+    )
+    .bind(person_id)
+    .bind(format_date(day))
+    .fetch_optional(db.pool())
+    .await?;
+    if let Some(r) = case {
+        out.push(Restriction::Case {
+            case: r
+                .try_get::<String, _>(0)?
+                .parse::<CaseKind>()
+                .map_err(|e| StoreError::Internal(e.to_string()))?,
+            since: date_col("diagnosed_on", &r.try_get::<String, _>(1)?)?,
+        });
+    }
+    let contact: Option<String> = sqlx::query_scalar(
+        "SELECT MAX(until_on) FROM contact_link WHERE person_id = $1 AND kind = 'close_contact' \
+         AND until_on IS NOT NULL AND until_on >= $2",
+    )
+    .bind(person_id)
+    .bind(format_date(day))
+    .fetch_one(db.pool())
+    .await?;
+    if let Some(until) = contact {
+        out.push(Restriction::CloseContact {
+            until: date_col("until_on", &until)?,
+        });
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanRecorded {
     pub id: i64,
     pub outcome: ScanOutcome,
+    /// Why not, in Chinese (the measure and its last day for `under_quarantine`).
+    pub message: Option<String>,
+    /// The fever alert raised at the gate's node.
+    pub alert_id: Option<i64>,
     pub pass_id: Option<i64>,
     /// Why a pass did not count (expired, revoked, for another place), when one was shown.
     pub reason: Option<String>,
-    /// The person's name or the plate, as the guard should see it.
+    /// The person's name masked (张**) or the plate: the guard needs no more for the verdict.
     pub holder: String,
 }
 
@@ -480,6 +555,9 @@ pub async fn record_scan(
     }
     let day = date_of(at);
 
+    // Whose status decides the verdict: the pass's holder even when the pass is of somewhere
+    // else (the guard then learns the verdict, never the person).
+    let mut status_of: Option<i64> = None;
     let (candidates, person_id, plate, mut holder) = match &input.passer {
         Passer::PassCode(code) => {
             let rows = pass_rows(db, "code", Param::Text(code)).await?;
@@ -489,6 +567,7 @@ pub async fn record_scan(
                     "没有这个通行证编码，请核对",
                 ));
             };
+            status_of = first.person_id;
             // A pass of somewhere outside the guard's jurisdiction names nobody: neither to
             // the guard nor, through the stored scan, to whoever reads this gate's log.
             if !scope.can_read(&first.path) {
@@ -497,7 +576,8 @@ pub async fn record_scan(
                 let (person, plate) = (first.person_id, first.plate.clone());
                 let holder = first
                     .person_name
-                    .clone()
+                    .as_deref()
+                    .map(mask_name)
                     .or_else(|| plate.clone())
                     .unwrap_or_default();
                 (rows, person, plate, holder)
@@ -511,11 +591,12 @@ pub async fn record_scan(
         ),
         Passer::Person(id) => {
             let person = registry::get(db, scope, *id).await?;
+            status_of = Some(person.id);
             (
                 pass_rows(db, "person_id", Param::Int(person.id)).await?,
                 Some(person.id),
                 None,
-                person.name,
+                mask_name(&person.name),
             )
         }
     };
@@ -537,8 +618,20 @@ pub async fn record_scan(
     if holder.is_empty() {
         holder = "未登记".into();
     }
-    let outcome = judge_scan(input.direction, input.temperature, valid.is_some());
+    let status_of = status_of.or(person_id);
+    let restricted = match status_of {
+        Some(id) => restrictions(db, id, day).await?,
+        None => Vec::new(),
+    };
+    let verdict = judge_scan(
+        input.direction,
+        input.temperature,
+        valid.is_some(),
+        &restricted,
+    );
+    let outcome = verdict.outcome;
     let purge_on = format_date(day + time::Duration::days(RETENTION_DAYS));
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO gate_scan (checkpoint_id, district_id, node_path, at, direction, person_id, plate, \
          pass_id, temperature_tenths, outcome, recorded_by, purge_on) \
@@ -556,10 +649,37 @@ pub async fn record_scan(
     .bind(outcome.as_str())
     .bind(scope.actor())
     .bind(purge_on)
-    .fetch_one(db.pool())
+    .fetch_one(&mut *tx)
     .await?;
+    let id: i64 = row.try_get(0)?;
+    // A fever at the gate is followed up like a check-in's, by whoever works the gate's node.
+    // A passer nobody can name (a plate alone) has no one to follow: the scan says fever.
+    let alert_id = match (verdict.fever_alert, status_of, input.temperature) {
+        (true, Some(person), Some(t)) => Some(
+            crate::epidemic::raise_alert_at(
+                &mut tx,
+                "fever",
+                person,
+                &cp.node_path,
+                None,
+                None,
+                &format!(
+                    "卡点「{}」{}测温 {:.1} ℃",
+                    cp.name,
+                    input.direction.label_zh(),
+                    t.celsius()
+                ),
+                now,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    tx.commit().await?;
     Ok(ScanRecorded {
-        id: row.try_get(0)?,
+        id,
+        message: verdict.message,
+        alert_id,
         outcome,
         pass_id,
         reason: if outcome == ScanOutcome::Allowed {
@@ -616,7 +736,11 @@ pub async fn scans(
                 holder: if anonymised {
                     crate::epidemic::retention::ANONYMISED.to_owned()
                 } else {
-                    name.or(plate).unwrap_or_else(|| "未登记".into())
+                    // A guard reads this log: names masked, as in the verdict.
+                    name.as_deref()
+                        .map(mask_name)
+                        .or(plate)
+                        .unwrap_or_else(|| "未登记".into())
                 },
                 temperature: tenths.map(|t| format!("{:.1}", t as f64 / 10.0)),
                 outcome: r.try_get(6)?,
@@ -645,6 +769,7 @@ pub async fn scans(
         match outcome.as_str() {
             "no_pass" => counts.no_pass += n,
             "fever" => counts.fever += n,
+            "under_quarantine" => counts.under_quarantine += n,
             _ => {}
         }
     }
@@ -657,6 +782,7 @@ pub struct ScanCounts {
     pub left: i64,
     pub no_pass: i64,
     pub fever: i64,
+    pub under_quarantine: i64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -687,6 +813,10 @@ pub async fn add_trip(
     if !scope.can_write_records(&person.node_path) {
         return Err(StoreError::Forbidden("您的角色不能登记外出".into()));
     }
+    refuse_if_restricted(
+        "登记外出",
+        &restrictions(db, person.id, trip.leave_on).await?,
+    )?;
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO trip (person_id, district_id, node_path, kind, destination, leave_on, return_on, \

@@ -436,18 +436,16 @@ pub async fn record_arrival(
     .execute(&mut *tx)
     .await?;
 
-    // A fever or a symptom at the door is referred to a clinic whatever the policy of the day
-    // asks (the later presets have no fever row): the alert is raised either way.
-    let fever = classification.fever_alert || facts.fever_or_symptoms();
+    // Core decides whether the screening raises a fever alert (a fever or a symptom always
+    // does, whatever the day's policy); the store only keeps it.
+    let fever = classification.fever_alert;
     let alert_id = if fever {
-        let detail = match input.temperature {
-            Some(t) => format!(
-                "排查时体温 {:.1}℃；{}",
-                t.celsius(),
-                input.symptoms.join("、")
-            ),
-            None => format!("排查时有症状：{}", input.symptoms.join("、")),
-        };
+        let detail = classification
+            .alerts
+            .iter()
+            .map(|a| format!("排查时{}", a.message))
+            .collect::<Vec<_>>()
+            .join("；");
         Some(
             raise_alert(
                 &mut tx,
@@ -871,16 +869,42 @@ async fn raise_alert(
     detail: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
+    raise_alert_at(
+        tx,
+        kind,
+        person.id,
+        &person.node_path,
+        observation_id,
+        arrival_id,
+        detail,
+        now,
+    )
+    .await
+}
+
+/// Raises an alert about `person_id` under `node_path` (the person's place, or a gate's node
+/// for a fever at a gate), so whoever works that node sees it among its alerts.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn raise_alert_at(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: &str,
+    person_id: i64,
+    node_path: &JurisdictionPath,
+    observation_id: Option<i64>,
+    arrival_id: Option<i64>,
+    detail: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "INSERT INTO alert (kind, person_id, observation_id, arrival_id, district_id, node_path, raised_at, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(kind)
-    .bind(person.id)
+    .bind(person_id)
     .bind(observation_id)
     .bind(arrival_id)
-    .bind(person.node_path.root_id())
-    .bind(person.node_path.as_str())
+    .bind(node_path.root_id())
+    .bind(node_path.as_str())
     .bind(now)
     .bind(detail)
     .fetch_one(&mut **tx)

@@ -145,7 +145,7 @@ both_backends!(the_gate_judges_every_scan, |db: Db| async move {
     .await
     .unwrap();
     assert_eq!(r.outcome, ScanOutcome::Allowed);
-    assert_eq!(r.holder, "张三");
+    assert_eq!(r.holder, "张*", "the guard sees the name masked");
     assert_eq!(r.pass_id, Some(pass.id));
     // Found by the person too.
     let r = checkpoints::record_scan(
@@ -476,3 +476,178 @@ both_backends!(trips_are_logged_and_closed_once, |db: Db| async move {
         Err(StoreError::NotFound)
     ));
 });
+
+both_backends!(
+    the_gate_knows_who_is_under_quarantine,
+    |db: Db| async move {
+        use linli_core::epidemic::contact::CaseKind;
+        use linli_store::epidemic::{self, contacts};
+        let w = world(&db).await;
+        let gate = checkpoints::create_checkpoint(&db, &w.staff, w.compound_a.id, "东门", now_ms())
+            .await
+            .unwrap();
+        // A pass issued while free, then an arrival from Hubei (2020): 14 days centralised.
+        let pass = checkpoints::issue_pass(
+            &db,
+            &w.staff,
+            &PassInput {
+                node_id: w.compound_a.id,
+                holder: Holder::Person(w.resident_a),
+                purpose: None,
+                valid_from: date("2020-01-01"),
+                valid_to: date("2020-12-31"),
+            },
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        let arrival = crate::support::arrival(w.resident_a, "420111", "2020-02-01");
+        epidemic::record_arrival(&db, &op(), arrival, now_ms())
+            .await
+            .unwrap();
+
+        // Going out on day 3: refused, with the measure and the last day.
+        let r = checkpoints::record_scan(
+            &db,
+            &w.worker_a,
+            gate.id,
+            &scan(
+                Direction::Out,
+                Passer::PassCode(pass.code.clone()),
+                Some("36.5"),
+                "2020-02-03T09:00:00+08:00",
+            ),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.outcome, ScanOutcome::UnderQuarantine);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("不予放行：集中隔离（至 2020-02-14），不得外出")
+        );
+        assert_eq!(r.holder, "张*");
+        assert!(r.alert_id.is_none());
+        // Coming back in with the pass is not refused for quarantine.
+        let r = checkpoints::record_scan(
+            &db,
+            &w.worker_a,
+            gate.id,
+            &scan(
+                Direction::In,
+                Passer::PassCode(pass.code.clone()),
+                Some("36.5"),
+                "2020-02-03T10:00:00+08:00",
+            ),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.outcome, ScanOutcome::Allowed);
+
+        // No new pass, no trip: both refused naming the measure.
+        let e = checkpoints::issue_pass(
+            &db,
+            &w.staff,
+            &PassInput {
+                node_id: w.compound_a.id,
+                holder: Holder::Person(w.resident_a),
+                purpose: None,
+                valid_from: date("2020-02-03"),
+                valid_to: date("2020-02-10"),
+            },
+            now_ms(),
+        )
+        .await
+        .unwrap_err();
+        match e {
+            StoreError::Invalid(v) => {
+                assert_eq!(v[0].field, "person_id");
+                assert!(v[0].message.contains("集中隔离（至 2020-02-14）"), "{v:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let trip = TripDraft::parse("就医", "县医院", Ok(date("2020-02-04")), None, false).unwrap();
+        let e = checkpoints::add_trip(&db, &w.staff, w.resident_a, &trip, now_ms())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Invalid(v) if v[0].message.contains("不能登记外出")),
+            "{e:?}"
+        );
+
+        // A fever at the gate refuses entry and raises an alert in the gate's node.
+        let r = checkpoints::record_scan(
+            &db,
+            &w.worker_a,
+            gate.id,
+            &scan(
+                Direction::In,
+                Passer::PassCode(pass.code.clone()),
+                Some("37.3"),
+                "2020-02-03T11:00:00+08:00",
+            ),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.outcome, ScanOutcome::Fever);
+        let alert_id = r.alert_id.expect("a fever alert");
+        let alerts = epidemic::open_alerts(&db, &w.worker_a, w.compound_a.id, Some("fever"))
+            .await
+            .unwrap();
+        let raised = alerts.iter().find(|a| a.id == alert_id).expect("listed");
+        assert!(raised.detail.contains("东门"), "{raised:?}");
+        let (path,): (String,) = sqlx::query_as("SELECT node_path FROM alert WHERE id = $1")
+            .bind(alert_id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(path, w.compound_a.path.as_str());
+        let (_, counts) = checkpoints::scans(&db, &w.worker_a, gate.id, date("2020-02-03"))
+            .await
+            .unwrap();
+        assert_eq!(counts.under_quarantine, 1);
+
+        // A case is refused going out whatever the observation says (a released one here).
+        let obs: Vec<i64> = sqlx::query_scalar("SELECT id FROM observation WHERE person_id = $1")
+            .bind(w.resident_a)
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        epidemic::release(&db, &op(), &obs, date("2020-02-14"), now_ms())
+            .await
+            .unwrap();
+        let out = scan(
+            Direction::Out,
+            Passer::Person(w.resident_a),
+            None,
+            "2020-02-20T09:00:00+08:00",
+        );
+        let r = checkpoints::record_scan(&db, &w.worker_a, gate.id, &out, now_ms())
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, ScanOutcome::Allowed, "released: free to go");
+        contacts::mark_case(
+            &db,
+            &op(),
+            w.resident_a,
+            CaseKind::Confirmed,
+            date("2020-02-18"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        let r = checkpoints::record_scan(&db, &w.worker_a, gate.id, &out, now_ms())
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, ScanOutcome::UnderQuarantine);
+        assert!(
+            r.message
+                .as_deref()
+                .unwrap()
+                .contains("确诊病例（2020-02-18 起）"),
+            "{r:?}"
+        );
+    }
+);

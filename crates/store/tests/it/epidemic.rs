@@ -139,6 +139,19 @@ both_backends!(
         assert!(r.classification.fever_alert);
         assert!(r.alert_id.is_some());
         assert_eq!(count(&db, "alert").await, 1);
+        // The fever adds an alert to the origin's 14 days at home (another city of the
+        // province), it never replaces them with a day of its own.
+        assert_eq!(
+            (r.classification.measure, r.classification.days_total),
+            (Measure::HomeQuarantine, 14)
+        );
+        assert!(r.observation_id.is_some());
+        let detail: String = sqlx::query_scalar("SELECT detail FROM alert WHERE id = $1")
+            .bind(r.alert_id.unwrap())
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(detail, "排查时体温 38.2 ℃ 已发出发热预警，请立即送发热门诊");
         // No policy before 2020-01-20: refused, and the new person is not registered either.
         let before = count(&db, "person").await;
         let n = id("53340119990101009");
@@ -812,5 +825,57 @@ both_backends!(
         let shown = epidemic::arrival_result(&db, &op(), r.id).await.unwrap();
         assert_eq!(shown.observation_id, Some(again));
         assert_eq!(shown.classification, r.classification);
+    }
+);
+
+both_backends!(
+    a_fever_under_the_2020_preset_as_first_stored_keeps_the_quarantine,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let p = resident(&db, &t.grid_a, "张三", "53340119870101001").await;
+        // The 2020 preset as databases published it before: its fever row set 1 day of
+        // centralised quarantine. It still loads, and a fever adds to the origin's 14 days.
+        let json: String = sqlx::query_scalar(
+            "SELECT rules_json FROM policy_version WHERE policy_key = 'community-2020'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old["rules"][4]["measure"] = "centralized_quarantine".into();
+        old["rules"][4]["stages"] =
+            serde_json::json!([{"measure": "centralized_quarantine", "days": 1}]);
+        old["rules"][4]["check_ins_per_day"] = 2.into();
+        sqlx::query(
+            "UPDATE policy_version SET rules_json = $1 WHERE policy_key = 'community-2020'",
+        )
+        .bind(old.to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+
+        let mut fever = arrival(p, "440106", "2020-02-01");
+        fever.temperature = Some(Temperature::parse("37.6").unwrap());
+        let r = epidemic::record_arrival(&db, &op(), fever, now_ms())
+            .await
+            .unwrap();
+        let c = &r.classification;
+        assert_eq!(
+            (c.measure, c.days_total, c.until),
+            (Measure::HomeQuarantine, 14, date("2020-02-14"))
+        );
+        assert_eq!(
+            c.headline(),
+            "居家隔离 14 天；体温 37.6 ℃ 已发出发热预警，请立即送发热门诊"
+        );
+        assert!(r.alert_id.is_some() && r.observation_id.is_some());
+        // Not due for release on the day of arrival.
+        let due = epidemic::releases_due(&db, &op(), t.grid_a.id, date("2020-02-01"))
+            .await
+            .unwrap();
+        assert!(due.is_empty(), "{due:?}");
+        // The result page reads it back whole, alerts included.
+        let back = epidemic::arrival_result(&db, &op(), r.id).await.unwrap();
+        assert_eq!(back.classification.alerts, c.alerts);
     }
 );

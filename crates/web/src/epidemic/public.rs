@@ -268,22 +268,40 @@ pub(crate) struct Verdict {
     pub(crate) stages: Vec<StageRow>,
     pub(crate) explanation: Vec<Piece>,
     pub(crate) fever_alert: bool,
+    /// The measure and the alerts beside it, in one line.
+    pub(crate) headline: String,
+    /// One line per alert (a fever: the alert and the referral).
+    pub(crate) alerts: Vec<String>,
 }
 
-fn measure_class(m: Measure) -> &'static str {
-    match m {
+/// The colour of the verdict box: no measure with an alert is not the calm green of 无需管控.
+pub(crate) fn measure_class(c: &Classification) -> &'static str {
+    match c.measure {
         Measure::CentralizedQuarantine => "centralized",
         Measure::HomeQuarantine => "home",
         Measure::HealthMonitoring => "monitoring",
+        Measure::None if c.fever_alert => "alerted",
         Measure::None => "none",
     }
 }
 
 impl Verdict {
+    /// For the resident's receipt: the alert is raised when a worker confirms the declaration,
+    /// so the resident is told where to go rather than that an alert went out.
+    pub(crate) fn for_resident(c: &Classification) -> Verdict {
+        Verdict {
+            headline: c.headline_for_resident(),
+            alerts: c.alerts.iter().map(|a| a.advice_zh()).collect(),
+            ..Verdict::of(c)
+        }
+    }
+
     pub(crate) fn of(c: &Classification) -> Verdict {
         Verdict {
+            headline: c.headline(),
+            alerts: c.alerts.iter().map(|a| a.message.clone()).collect(),
             measure: c.measure.label_zh(),
-            measure_class: measure_class(c.measure),
+            measure_class: measure_class(c),
             none: c.measure == Measure::None,
             days: c.days_total,
             start: format_date(c.start),
@@ -330,7 +348,7 @@ async fn public_submit(
                 place: link.node_name,
                 name: f.name.trim().to_owned(),
                 reference: receipt.reference,
-                verdict: receipt.preliminary.as_ref().map(Verdict::of),
+                verdict: receipt.preliminary.as_ref().map(Verdict::for_resident),
             };
             (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], page).into_response()
         }

@@ -246,6 +246,8 @@ async fn world(db: &Db) -> World {
     )
     .await
     .unwrap();
+    // B's pass and trip come first: once under quarantine, B gets neither.
+    let (checkpoint_b, pass_b, trip_b) = checkpoint_world(db, &grid_b, person_b.id).await;
     // B arrived from a high-risk area in 2022 with a fever: an observation and an alert.
     linli_store::epidemic::add_risk_area(
         db,
@@ -281,7 +283,6 @@ async fn world(db: &Db) -> World {
     let (site_b, transfer_b) = supply_world(db, &grid_b, &community).await;
     let (enterprise_b, reopening_b) = enterprise_world(db, &grid_b).await;
     let (request_b, whistle_b) = request_world(db, &grid_b).await;
-    let (checkpoint_b, pass_b, trip_b) = checkpoint_world(db, &grid_b, person_b.id).await;
     World {
         checkpoint_b,
         pass_b,
@@ -1201,6 +1202,33 @@ async fn epidemic_follows_the_contract() {
         "{explanation}"
     );
     let obs = a["observation_id"].as_i64().unwrap();
+    assert_eq!(a["alerts"], json!([]));
+
+    // Class B with 38.4 at screening: no measure, and the alert beside it, with the referral.
+    let r = staff
+        .post(url("/api/v1/arrivals"))
+        .json(&json!({
+            "person": {"node_id": w.grid_a.id, "name": "赵六", "id_number": id_number("53340119900101011"), "address": "1-1-103"},
+            "origin_code": "110105", "arrived_on": "2023-03-01", "temperature": 38.4
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["classification"]["measure"], "none");
+    assert_eq!(b["classification"]["fever_alert"], true);
+    assert_eq!(
+        b["classification"]["headline"],
+        "无需管控；体温 38.4 ℃ 已发出发热预警，请立即送发热门诊"
+    );
+    let alerts = b["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{b}");
+    assert_eq!(alerts[0]["kind"], "fever");
+    assert_eq!(alerts[0]["referral"], "fever_clinic");
+    assert_eq!(alerts[0]["temperature"], 38.4);
+    assert_eq!(alerts[0]["id"], b["alert_id"]);
+    assert!(b["alert_id"].as_i64().is_some());
 
     // Check-ins: a late entry inside the period is fine; a fever raises an alert.
     let r = staff

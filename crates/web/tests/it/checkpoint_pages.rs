@@ -185,7 +185,7 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("cp-verdict allowed"), "{html}");
-    assert_eq!(verdict(&html), "放行 扎西 进 · 36.5℃");
+    assert_eq!(verdict(&html), "放行 扎* 进 · 36.5℃");
 
     // A code nobody was given: 422, nothing logged, the value kept.
     let (status, html) = post(
@@ -241,7 +241,10 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("cp-verdict fever"), "{html}");
-    assert_eq!(verdict(&html), "体温异常 扎西 进 · 37.8℃ 引导至发热门诊");
+    assert_eq!(
+        verdict(&html),
+        "体温异常 扎* 进 · 37.8℃ 已发出发热预警，引导至发热门诊"
+    );
 
     // A plate without a pass: no valid pass, with the reason; leaving is allowed.
     let (status, html) = post(
@@ -359,7 +362,8 @@ async fn flow(t: TestDb) {
     let (status, html) = get(&official, url(&gate)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        !html.contains("name=\"direction\"") && html.contains("扎西"),
+        // The gate's log shows names masked, as the verdict does.
+        !html.contains("name=\"direction\"") && html.contains("扎*") && !html.contains("扎西"),
         "{html}"
     );
     let (status, _) = post(
@@ -394,7 +398,72 @@ async fn flow(t: TestDb) {
         html.contains("cp-verdict no-pass") && html.contains("通行证已收回"),
         "{html}"
     );
-    assert!(verdict(&html).starts_with("无有效通行证 扎西"), "{html}");
+    assert!(verdict(&html).starts_with("无有效通行证 扎*"), "{html}");
+
+    // Gates that know: a confirmed case is refused going out, with the reason, on the page...
+    linli_store::epidemic::contacts::mark_case(
+        &db,
+        &op,
+        resident,
+        linli_core::epidemic::contact::CaseKind::Confirmed,
+        linli_core::kernel::clock::today(),
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    let (status, html) = post(
+        &worker,
+        url(&gate),
+        &[("csrf", &w_csrf), ("code", &code), ("direction", "out")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let said = verdict(&html);
+    assert!(
+        said.starts_with("隔离管控中，不得外出 扎* 出") && said.contains("不予放行：确诊病例（"),
+        "{said}"
+    );
+    // ...and through the API: 200 with the outcome; no pass for them (422 naming why).
+    let gate_id = checkpoints::checkpoints(&db, &op, grid_a.id).await.unwrap()[0].id;
+    let r = worker
+        .post(url(&format!("/api/v1/checkpoints/{gate_id}/scans")))
+        .json(&serde_json::json!({"direction": "out", "person_id": resident}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["outcome"], "under_quarantine", "{body}");
+    assert_eq!(body["holder"], "扎*");
+    assert!(
+        body["message"].as_str().unwrap().contains("确诊病例"),
+        "{body}"
+    );
+    let day = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
+    let r = staff
+        .post(url("/api/v1/passes"))
+        .json(
+            &serde_json::json!({"node_id": grid_a.id, "person_id": resident,
+            "valid_from": day, "valid_to": day}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "person_id", "{body}");
+    assert!(body.to_string().contains("确诊病例"), "{body}");
+    // A fever at the gate raises an alert in the gate's node.
+    let r = worker
+        .post(url(&format!("/api/v1/checkpoints/{gate_id}/scans")))
+        .json(&serde_json::json!({"direction": "in", "person_id": resident, "temperature": 38.1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["outcome"], "fever");
+    assert!(body["alert_id"].as_i64().is_some(), "{body}");
 
     app.t.finish().await;
 }

@@ -166,6 +166,13 @@ async fn flow(t: TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert!(!receipt.contains("张三") && !receipt.contains(&zhang[14..]));
     assert!(receipt.contains("李四") && !receipt.contains(&li));
+    // The receipt says both: the measure, and where a fever sends the resident.
+    assert!(
+        receipt.contains(
+            "集中隔离 7 天；体温 38.2 ℃，请立即前往发热门诊就诊（途中戴好口罩，不乘公共交通），工作人员会联系您"
+        ),
+        "{receipt}"
+    );
 
     // An out-of-scope worker sees nothing of either and can do nothing.
     let zhang_id = pending_id(&db, "张三").await;

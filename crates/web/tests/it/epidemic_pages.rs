@@ -238,6 +238,13 @@ async fn flow(t: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = get(&staff, url(&location)).await;
     assert!(html.contains("已发出发热预警"), "{html}");
+    // The fever adds an alert to the origin's measure (from the same city: none), never a
+    // measure of its own; the page says both, and not in the calm green of 无需管控.
+    assert!(
+        html.contains("无需管控；体温 38.2 ℃、有症状（咳嗽）已发出发热预警，请立即送发热门诊"),
+        "{html}"
+    );
+    assert!(html.contains("verdict-box alerted"), "{html}");
     assert!(
         html.contains("<dt>体温</dt><dd>38.2 ℃</dd>") && html.contains("<dd>咳嗽</dd>"),
         "{html}"

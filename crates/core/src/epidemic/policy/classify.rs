@@ -98,10 +98,150 @@ pub struct Classification {
     #[serde(with = "iso_date")]
     pub until: Date,
     pub check_ins_per_day: u8,
+    /// A fever alert is raised: a fever or a symptom at screening (whatever the policy says),
+    /// or a matching rule that asks for one.
     pub fever_alert: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub explanation: String,
+    /// What the screening adds beside the measure (absent in classifications stored before).
+    #[serde(default)]
+    pub alerts: Vec<ScreeningAlert>,
+}
+
+/// The kind of an alert a screening raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Fever,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Fever => "fever",
+        }
+    }
+}
+
+/// Where the person is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Referral {
+    /// 发热门诊
+    FeverClinic,
+}
+
+impl Referral {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Referral::FeverClinic => "发热门诊",
+        }
+    }
+}
+
+/// An alert a screening raises beside (never instead of) its measure, with the referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreeningAlert {
+    pub kind: AlertKind,
+    pub referral: Referral,
+    /// The reading that raised it, when it was a fever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<Temperature>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<String>,
+    /// For the worker: 「体温 37.6 ℃ 已发出发热预警，请立即送发热门诊」.
+    pub message: String,
+}
+
+impl ScreeningAlert {
+    /// The fever alert for `facts`, worded for the worker.
+    pub fn fever(facts: &Facts) -> ScreeningAlert {
+        let temperature = facts.temperature.filter(|t| t.is_fever());
+        let symptoms: Vec<String> = facts
+            .symptoms_present()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let referral = Referral::FeverClinic;
+        let reason = reason_zh(temperature, &symptoms);
+        let message = format!("{reason}已发出发热预警，请立即送{}", referral.label_zh());
+        ScreeningAlert {
+            kind: AlertKind::Fever,
+            referral,
+            temperature,
+            symptoms,
+            message,
+        }
+    }
+
+    /// Worded for the resident, whose declaration no worker has seen yet: 「体温 37.6 ℃，请立即
+    /// 前往发热门诊就诊…」.
+    pub fn advice_zh(&self) -> String {
+        let reason = reason_zh(self.temperature, &self.symptoms);
+        let reason = reason.trim_end();
+        let lead = if reason.is_empty() {
+            String::new()
+        } else {
+            format!("{reason}，")
+        };
+        format!(
+            "{lead}请立即前往{}就诊（途中戴好口罩，不乘公共交通），工作人员会联系您",
+            self.referral.label_zh()
+        )
+    }
+}
+
+/// 「体温 37.6 ℃ 」, 「有症状（咳嗽）」, both joined by 「、」; empty when neither.
+fn reason_zh(temperature: Option<Temperature>, symptoms: &[String]) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = temperature {
+        parts.push(format!("体温 {:.1} ℃", t.celsius()));
+    }
+    if !symptoms.is_empty() {
+        parts.push(format!("有症状（{}）", symptoms.join("、")));
+    }
+    match parts.as_slice() {
+        [] => String::new(),
+        // A bare 「℃」 needs a space before the Chinese that follows.
+        [one] if one.ends_with('℃') => format!("{one} "),
+        _ => parts.join("、"),
+    }
+}
+
+impl Classification {
+    /// The measure in a few words: 「居家隔离 14 天」, 「集中隔离 7 天，再健康监测 3 天」, 「无需管控」.
+    pub fn measure_zh(&self) -> String {
+        if self.measure == Measure::None || self.stages.is_empty() {
+            return self.measure.label_zh().to_owned();
+        }
+        self.stages
+            .iter()
+            .map(|s| format!("{} {} 天", s.measure.label_zh(), s.days))
+            .collect::<Vec<_>>()
+            .join("，再")
+    }
+
+    /// What the worker reads first: the measure and every alert beside it, 「居家隔离 14 天；
+    /// 体温 37.6 ℃ 已发出发热预警，请立即送发热门诊」.
+    pub fn headline(&self) -> String {
+        let mut s = self.measure_zh();
+        for a in &self.alerts {
+            s.push('；');
+            s.push_str(&a.message);
+        }
+        s
+    }
+
+    /// The same for the resident's receipt (the alert is raised when a worker confirms).
+    pub fn headline_for_resident(&self) -> String {
+        let mut s = self.measure_zh();
+        for a in &self.alerts {
+            s.push('；');
+            s.push_str(&a.advice_zh());
+        }
+        s
+    }
 }
 
 impl Classification {
@@ -255,18 +395,31 @@ pub fn classify(
             until,
         });
     }
-    let winner = candidates.iter().max_by_key(|c| {
-        (
-            c.rule.strictest().severity(),
-            c.until,
-            c.rule.days_total(),
-            Reverse(c.index),
-        )
-    });
+    // Measures combine, they do not replace: a fever rule never decides the measure (it adds
+    // its alert below), so a fever cannot shorten or swap what the origin or a contact asks.
+    let winner = candidates
+        .iter()
+        .filter(|c| !c.rule.is_fever_rule())
+        .max_by_key(|c| {
+            (
+                c.rule.strictest().severity(),
+                c.until,
+                c.rule.days_total(),
+                Reverse(c.index),
+            )
+        });
     // The alert is not lost when a stricter or longer rule decides the measure.
     let alerting = winner
         .filter(|w| w.rule.fever_alert)
         .or_else(|| candidates.iter().find(|c| c.rule.fever_alert));
+    // A fever or a symptom at the door is referred to a clinic whatever the policy of the day
+    // says (the later presets have no fever row), so the alert is raised either way.
+    let fever_alert = alerting.is_some() || facts.fever_or_symptoms();
+    let alerts = if fever_alert {
+        vec![ScreeningAlert::fever(facts)]
+    } else {
+        Vec::new()
+    };
 
     let mut out = match winner {
         Some(w) => Classification {
@@ -279,9 +432,10 @@ pub fn classify(
             start: w.start,
             until: w.until,
             check_ins_per_day: w.rule.check_ins_per_day,
-            fever_alert: alerting.is_some(),
+            fever_alert,
             note: w.rule.note.clone(),
             explanation: String::new(),
+            alerts,
         },
         None => Classification {
             policy_key: policy.key().to_owned(),
@@ -293,9 +447,10 @@ pub fn classify(
             start: facts.arrived_on,
             until: add_days(facts.arrived_on, -1)?,
             check_ins_per_day: 0,
-            fever_alert: false,
+            fever_alert,
             note: None,
             explanation: String::new(),
+            alerts,
         },
     };
     // A contact no rule of this version is about (a 次密接 under the 20 measures): said so.
@@ -413,10 +568,12 @@ fn explain(
         .unwrap_or_default();
     match winner {
         None => {
-            let none = if unruled.is_empty() {
-                "，没有适用的条款"
-            } else {
+            let none = if !unruled.is_empty() {
                 &unruled
+            } else if alerting.is_some() {
+                "，没有规定隔离的条款"
+            } else {
+                "，没有适用的条款"
             };
             text.push_str(&format!("{citation}{none}：无需管控。"));
         }
@@ -448,6 +605,13 @@ fn explain(
             }
             text.push('。');
         }
+    } else if out.fever_alert {
+        // No rule asks for it, the door does: said with the referral.
+        text.push_str(&format!(
+            "另：{}，已发出发热预警，请立即送{}。",
+            fever_clause(facts),
+            Referral::FeverClinic.label_zh()
+        ));
     }
     text
 }

@@ -45,8 +45,8 @@ use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 pub use classify::{
-    classify, no_names, what_if, ActiveRecord, Change, ChangeKind, Classification, ContactFact,
-    Facts, StagePlan,
+    classify, no_names, what_if, ActiveRecord, AlertKind, Change, ChangeKind, Classification,
+    ContactFact, Facts, Referral, ScreeningAlert, StagePlan,
 };
 pub use presets::{preset_drafts, presets};
 
@@ -655,6 +655,15 @@ impl Rule {
         self.stages.iter().map(|s| s.days).sum()
     }
 
+    /// True when the rule is about a fever or a symptom. Such a rule adds a fever alert and a
+    /// referral to whatever the other rules decide; it never sets a measure of its own (a fever
+    /// must not turn 14 days of quarantine into 1).
+    pub fn is_fever_rule(&self) -> bool {
+        self.when
+            .iter()
+            .any(|c| matches!(c, Condition::FeverOrSymptoms))
+    }
+
     /// The strictest measure among the stages.
     pub fn strictest(&self) -> Measure {
         self.stages
@@ -706,9 +715,17 @@ impl fmt::Display for InvalidPolicy {
 
 impl std::error::Error for InvalidPolicy {}
 
+/// Stored versions are read through this: the 2020 preset as first shipped gave its fever row
+/// 1 day of centralised quarantine, which `validate` now refuses. Such a row is read as what it
+/// always meant (an alert and a referral), so databases published before still load.
 impl TryFrom<PolicyDraft> for PolicyVersion {
     type Error = InvalidPolicy;
-    fn try_from(draft: PolicyDraft) -> Result<PolicyVersion, InvalidPolicy> {
+    fn try_from(mut draft: PolicyDraft) -> Result<PolicyVersion, InvalidPolicy> {
+        for rule in draft.rules.iter_mut().filter(|r| r.is_fever_rule()) {
+            rule.measure = Measure::None;
+            rule.stages.clear();
+            rule.check_ins_per_day = 0;
+        }
         draft.validate()
     }
 }
@@ -847,6 +864,14 @@ fn validate_rule(at: &str, mut rule: Rule, errors: &mut Vec<CoreError>) -> Rule 
         ));
     }
 
+    if rule.is_fever_rule() && (rule.measure != Measure::None || !rule.stages.is_empty()) {
+        errors.push(CoreError::invalid(
+            format!("{at}.stages"),
+            "「发热或有症状」的条款只发出发热预警并转诊发热门诊，不设隔离措施：\
+             隔离与否、隔离多少天由来源地、接触等其他条款决定（措施请设为「无需管控」）",
+        ));
+        return rule;
+    }
     if rule.measure == Measure::None {
         if !rule.stages.is_empty() {
             errors.push(CoreError::invalid(

@@ -89,16 +89,16 @@ pub fn preset_drafts() -> Vec<PolicyDraft> {
                 2,
                 Some("自最后一次接触之日起集中医学观察"),
             ),
-            // The table gives no days: the person is isolated where found until the fever
-            // clinic's finding (1 day), and reclassified by the other rows afterwards.
+            // The table gives no days: a fever adds an alert and a referral to whatever the
+            // rows above decide, and never a measure of its own (see `Rule::is_fever_rule`).
             Rule {
                 fever_alert: true,
                 ..row(
                     "发热（37.3℃ 及以上）或咳嗽等症状的人员",
                     vec![Condition::FeverOrSymptoms],
-                    &[(Centralised, 1)],
-                    2,
-                    Some("就地隔离，转诊发热门诊；排除后按其他条款重新判定"),
+                    &[],
+                    0,
+                    Some("就地隔离，转诊发热门诊"),
                 )
             },
         ],

@@ -336,23 +336,25 @@ fn preset_2020_by_origin_contact_and_fever() {
         arrival("same city, symptom 「无」 is none", "530103", day)
             .symptoms(&["无", " "])
             .none_by(None),
-        // Fever: isolate on the spot, refer to clinic, alert.
+        // Fever: an alert and a referral beside the measure, never a measure of its own.
         arrival("same city, 37.3", "530103", day)
             .temp("37.3")
-            .expect(C, 1, day, 4)
-            .alert(),
+            .none_by(None)
+            .alert()
+            .says(&["没有规定隔离的条款：无需管控。", "按第 5 条"]),
         arrival("same city, cough", "530103", day)
             .symptoms(&["咳嗽"])
-            .expect(C, 1, day, 4)
+            .none_by(None)
             .alert(),
         arrival(
-            "other province, fever: isolation beats home quarantine",
+            "other province, fever: 14 days of home quarantine kept, alert added",
             "440106",
             day,
         )
         .temp("38.2")
-        .expect(C, 1, day, 4)
-        .alert(),
+        .expect(H, 14, date!(2020 - 02 - 07), 1)
+        .alert()
+        .says(&["居家隔离 14 天", "按第 5 条"]),
         arrival(
             "Hubei with fever: 14 days kept, alert raised",
             "420111",
@@ -386,11 +388,11 @@ fn preset_2020_by_origin_contact_and_fever() {
         )
         .contact(SecondaryContact, date!(2020 - 01 - 22))
         .symptoms(&["咳嗽"])
-        .expect(C, 1, day, 4)
+        .none_by(None)
         .alert()
         .says(&[
-            "您是次密接，与密切接触者最后接触于 2020-01-22；有症状：咳嗽。",
-            "没有适用于次密接的条款；按第 5 条（",
+            "您是次密接，与密切接触者最后接触于 2020-01-22。",
+            "没有适用于次密接的条款：无需管控。另：有症状：咳嗽，按第 5 条（",
         ]),
     ];
     run_table(&p, &[], KUNMING, &cases);
@@ -489,11 +491,15 @@ fn ninth_edition_by_risk_level_and_contact() {
         )
         .contact(SecondaryContact, date!(2022 - 07 - 01))
         .expect(C, 7, date!(2022 - 07 - 08), 2),
-        // POLICIES.md lists no fever row for the 9th edition: the observation module's own
-        // fever alert (check-ins ≥ 37.3 °C) covers it; the policy stays as published.
+        // POLICIES.md lists no fever row for the 9th edition: a fever at the door is referred
+        // to a clinic all the same.
         arrival("fever, no fever row in this edition", "530302", day)
             .temp("38.5")
-            .none_by(None),
+            .none_by(None)
+            .alert()
+            .says(&[
+                "另：筛查时体温 38.5℃（37.3℃ 及以上为发热），已发出发热预警，请立即送发热门诊。",
+            ]),
     ];
     run_table(&p, &areas_mid_2022(), KUNMING, &cases);
 
@@ -550,7 +556,10 @@ fn twenty_measures_abolish_medium_and_secondary_contacts() {
         arrival("arrival from elsewhere: unchanged", "440106", day)
             .none_by(Some(2))
             .says(&["您于 2022-11-20 从 440106 抵达。按《"]),
-        arrival("fever", KUNMING, day).temp("38.0").none_by(Some(2)),
+        arrival("fever", KUNMING, day)
+            .temp("38.0")
+            .none_by(Some(2))
+            .alert(),
     ];
     run_table(&p, &areas, KUNMING, &cases);
     let c = classify(&p, &cases[4].facts(), &areas, &code(KUNMING), &no_names).unwrap();
@@ -581,7 +590,8 @@ fn class_b_is_none_for_everyone() {
         arrival("fever and cough", KUNMING, day)
             .temp("39.0")
             .symptoms(&["咳嗽"])
-            .none_by(Some(0)),
+            .none_by(Some(0))
+            .alert(),
     ];
     run_table(&p, &areas, KUNMING, &cases);
 }
@@ -913,9 +923,16 @@ fn json_is_validated_on_parse() {
              "fever_alert": true}
         ]
     }"#;
+    // Published by hand, a fever rule with a measure is refused (a fever never sets one)...
+    let refused = PolicyDraft::from_json(hand).unwrap_err();
+    assert_eq!(refused.0[0].field, "rules[1].stages", "{refused}");
+    // ...while a stored version of that shape (the 2020 preset as first shipped) still loads,
+    // read as an alert and a referral only.
     let p: PolicyVersion = serde_json::from_str(hand).unwrap();
     assert_eq!(p.rules().len(), 2);
     assert_eq!(p.rules()[1].check_ins_per_day, 0);
+    assert_eq!(p.rules()[1].measure, Measure::None);
+    assert!(p.rules()[1].stages.is_empty());
     assert!(p.rules()[1].fever_alert);
 }
 
@@ -1016,21 +1033,17 @@ fn explanation_reads_to_the_resident() {
          集中隔离 14 天，至 2020-02-07；每天报告体温 2 次；集中医学观察。\
          另：筛查时体温 38.0℃（37.3℃ 及以上为发热）；有症状：咳嗽，\
          按第 5 条（发热（37.3℃ 及以上）或咳嗽等症状的人员）发出发热预警：\
-         就地隔离，转诊发热门诊；排除后按其他条款重新判定。"
+         就地隔离，转诊发热门诊。"
     );
-    // Fever deciding on its own.
+    // A fever with no measure to add to: the alert and the referral alone.
     let local_fever = Facts {
         origin_code: code(KUNMING),
         ..hubei_fever
     };
     let c = classify(&early, &local_fever, &[], &code(KUNMING), &gazetteer).unwrap();
+    assert_eq!(c.measure, Measure::None);
     assert!(
-        c.explanation.starts_with("筛查时体温 38.0℃"),
-        "{}",
-        c.explanation
-    );
-    assert!(
-        c.explanation.ends_with("已发出发热预警。"),
+        c.explanation.ends_with("按第 5 条（发热（37.3℃ 及以上）或咳嗽等症状的人员）发出发热预警：就地隔离，转诊发热门诊。"),
         "{}",
         c.explanation
     );
@@ -1217,4 +1230,141 @@ fn a_draft_read_from_json_names_the_line_or_the_field() {
         e.0.iter().any(|e| e.field == "rules[2].stages[0].days"),
         "{e}"
     );
+}
+
+/// Measures combine, they do not replace: under every preset, over arrivals and contacts of
+/// every kind, a fever or a symptom adds a fever alert and a referral to a fever clinic and
+/// leaves the measure, its stages and its dates exactly as they are without it.
+#[test]
+fn a_fever_adds_an_alert_and_never_changes_the_measure_under_any_preset() {
+    use ContactKind::*;
+    let areas = [
+        area("420111", RiskLevel::High, date!(2020 - 01 - 01), None),
+        area("310115", RiskLevel::Medium, date!(2020 - 01 - 01), None),
+        area("310101", RiskLevel::Low, date!(2020 - 01 - 01), None),
+    ];
+    let fevers: [(&str, Option<&str>, &[&str]); 4] = [
+        ("37.3 exactly", Some("37.3"), &[]),
+        ("37.6", Some("37.6"), &[]),
+        ("a cough", None, &["咳嗽"]),
+        ("39.0 and a cough", Some("39.0"), &["咳嗽", "乏力"]),
+    ];
+    for p in presets() {
+        let day = p.effective_from() + time::Duration::days(5);
+        let bases = [
+            arrival("own community", KUNMING, day),
+            arrival("same city", "530103", day),
+            arrival("same province", "530302", day),
+            arrival("other province", "440106", day),
+            arrival("Hubei, high-risk", "420111", day),
+            arrival("medium-risk", "310115", day),
+            arrival("low-risk", "310101", day),
+            arrival("close contact", KUNMING, day)
+                .contact(CloseContact, day - time::Duration::days(1)),
+            arrival("secondary contact", KUNMING, day)
+                .contact(SecondaryContact, day - time::Duration::days(1)),
+            arrival("close contact from Hubei", "420111", day)
+                .contact(CloseContact, day - time::Duration::days(2)),
+        ];
+        for base in &bases {
+            let calm = classify(&p, &base.facts(), &areas, &code(KUNMING), &no_names).unwrap();
+            let ctx = format!("{} / {}", p.key(), base.what);
+            assert!(!calm.fever_alert && calm.alerts.is_empty(), "{ctx}");
+            assert_eq!(calm.headline(), calm.measure_zh(), "{ctx}");
+            for (what, t, symptoms) in fevers {
+                let mut facts = base.facts();
+                facts.temperature = t.map(|t| Temperature::parse(t).unwrap());
+                facts.symptoms = symptoms.iter().map(|s| (*s).to_owned()).collect();
+                let hot = classify(&p, &facts, &areas, &code(KUNMING), &no_names).unwrap();
+                let ctx = format!("{ctx} + {what}: {}", hot.explanation);
+                assert_eq!(hot.measure, calm.measure, "measure — {ctx}");
+                assert_eq!(hot.stages, calm.stages, "stages — {ctx}");
+                assert_eq!(hot.until, calm.until, "until — {ctx}");
+                assert_eq!(hot.days_total, calm.days_total, "days — {ctx}");
+                assert_eq!(hot.check_ins_per_day, calm.check_ins_per_day, "{ctx}");
+                assert_eq!(hot.rule_index, calm.rule_index, "deciding rule — {ctx}");
+                assert!(hot.fever_alert, "alert — {ctx}");
+                assert_eq!(hot.alerts.len(), 1, "{ctx}");
+                let alert = &hot.alerts[0];
+                assert_eq!(
+                    (alert.kind, alert.referral),
+                    (AlertKind::Fever, Referral::FeverClinic),
+                    "{ctx}"
+                );
+                assert_eq!(
+                    hot.headline(),
+                    format!("{}；{}", calm.measure_zh(), alert.message),
+                    "{ctx}"
+                );
+                assert!(
+                    alert.message.ends_with("已发出发热预警，请立即送发热门诊"),
+                    "{ctx}"
+                );
+                // The facts and the deciding rule are read out as before.
+                let cited = |e: &str| e.split('：').next().unwrap_or_default().to_owned();
+                if calm.rule_index.is_some() {
+                    assert_eq!(cited(&hot.explanation), cited(&calm.explanation), "{ctx}");
+                }
+                assert!(hot.explanation.contains("发热预警"), "{ctx}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_headline_says_the_measure_and_the_alert() {
+    let facts = |origin: &str, on: Date, t: &str| Facts {
+        origin_code: code(origin),
+        arrived_on: on,
+        symptoms: vec![],
+        temperature: Some(Temperature::parse(t).unwrap()),
+        contact: None,
+    };
+    // The two reports of the issue: 2020, another province with 37.6; Class B with 38.4.
+    let c = classify(
+        &preset("community-2020"),
+        &facts("440106", date!(2020 - 02 - 01), "37.6"),
+        &[],
+        &code(KUNMING),
+        &no_names,
+    )
+    .unwrap();
+    assert_eq!(
+        c.headline(),
+        "居家隔离 14 天；体温 37.6 ℃ 已发出发热预警，请立即送发热门诊"
+    );
+    assert_eq!(c.until, date!(2020 - 02 - 14));
+    assert_eq!(
+        c.headline_for_resident(),
+        "居家隔离 14 天；体温 37.6 ℃，请立即前往发热门诊就诊（途中戴好口罩，不乘公共交通），工作人员会联系您"
+    );
+    let c = classify(
+        &preset("class-b"),
+        &facts(KUNMING, date!(2023 - 03 - 01), "38.4"),
+        &[],
+        &code(KUNMING),
+        &no_names,
+    )
+    .unwrap();
+    assert_eq!(
+        c.headline(),
+        "无需管控；体温 38.4 ℃ 已发出发热预警，请立即送发热门诊"
+    );
+    // Stages read in order; symptoms are named.
+    let mut f = facts(KUNMING, date!(2022 - 07 - 02), "36.5");
+    f.symptoms = vec!["咳嗽".into()];
+    f.contact = Some(ContactFact {
+        kind: ContactKind::CloseContact,
+        last_contact_on: date!(2022 - 07 - 01),
+    });
+    let c = classify(&preset("ninth-edition"), &f, &[], &code(KUNMING), &no_names).unwrap();
+    assert_eq!(
+        c.headline(),
+        "集中隔离 7 天，再健康监测 3 天；有症状（咳嗽）已发出发热预警，请立即送发热门诊"
+    );
+    // A classification stored before alerts were kept reads back without them.
+    let mut old = serde_json::to_value(&c).unwrap();
+    old.as_object_mut().unwrap().remove("alerts");
+    let back: Classification = serde_json::from_value(old).unwrap();
+    assert!(back.alerts.is_empty() && back.fever_alert);
 }

@@ -4,7 +4,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::epidemic::checkpoint::{parse_pass_code, Direction, TripDraft, VehiclePlate};
+use linli_core::epidemic::checkpoint::{
+    parse_pass_code, Direction, ScanOutcome, TripDraft, VehiclePlate,
+};
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, parse_instant, today};
 use linli_core::CoreError;
@@ -133,13 +135,17 @@ pub struct ScanBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScanOut {
     pub id: i64,
-    /// allowed, no_pass or fever
+    /// allowed, no_pass, fever or under_quarantine
     pub outcome: String,
     pub outcome_label: String,
-    /// The person's name or the plate (「辖区外通行证」 for a pass of elsewhere).
+    /// The person's name masked (张**) or the plate (「辖区外通行证」 for a pass of elsewhere).
     pub holder: String,
     /// Why a pass shown did not count.
     pub reason: Option<String>,
+    /// Why not let through: the measure and its last day (under_quarantine), the fever.
+    pub message: Option<String>,
+    /// The fever alert raised at the gate's node.
+    pub alert_id: Option<i64>,
     pub pass_id: Option<i64>,
 }
 
@@ -148,7 +154,7 @@ pub struct ScanOut {
 /// (nothing logged). Exactly one of `pass_code`, `plate`, `person_id`.
 #[utoipa::path(post, path = "/api/v1/checkpoints/{id}/scans", tag = "checkpoints",
     params(("id" = i64, Path, description = "Checkpoint id")), request_body = ScanBody,
-    responses((status = 201, body = ScanOut), (status = 403, body = ErrorBody),
+    responses((status = 201, body = ScanOut), (status = 200, description = "Refused for quarantine (outcome under_quarantine)", body = ScanOut), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_scan(
     State(state): State<AppState>,
@@ -208,10 +214,19 @@ async fn create_scan(
         now_ms(),
     )
     .await?;
+    // The contract of issue 18: a refusal for quarantine is the gate's answer, not a new
+    // passage, so it is 200; every other scan keeps its 201.
+    let status = if r.outcome == ScanOutcome::UnderQuarantine {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((
-        StatusCode::CREATED,
+        status,
         Json(ScanOut {
             id: r.id,
+            message: r.message,
+            alert_id: r.alert_id,
             outcome: r.outcome.as_str().to_owned(),
             outcome_label: r.outcome.label_zh().to_owned(),
             holder: r.holder,

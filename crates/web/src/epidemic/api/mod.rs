@@ -392,6 +392,9 @@ pub struct ClassificationOut {
     pub until: Option<String>,
     pub check_ins_per_day: u8,
     pub fever_alert: bool,
+    /// The measure and every alert beside it, as the result page leads with it:
+    /// 「居家隔离 14 天；体温 37.6 ℃ 已发出发热预警，请立即送发热门诊」.
+    pub headline: String,
     /// What to read to the resident: which area, which level since when, which rule of which
     /// policy version, how many days, until when.
     pub explanation: String,
@@ -418,6 +421,7 @@ pub fn classification_out(c: &Classification, policy_version_id: i64) -> Classif
         until: (!none).then(|| format_date(c.until)),
         check_ins_per_day: c.check_ins_per_day,
         fever_alert: c.fever_alert,
+        headline: c.headline(),
         explanation: c.explanation.clone(),
         policy_version: format!("{}@{}", c.policy_key, c.policy_version),
         policy_version_id,
@@ -441,6 +445,41 @@ pub struct ArrivalOut {
     pub classification: ClassificationOut,
     pub observation_id: Option<i64>,
     pub alert_id: Option<i64>,
+    /// The alerts this screening raised beside its measure (a fever or a symptom: a fever
+    /// alert and a referral to a fever clinic), whatever the policy of the day.
+    pub alerts: Vec<AlertRaisedOut>,
+}
+
+/// An alert raised by a screening.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRaisedOut {
+    /// The stored alert (see `GET /api/v1/alerts`).
+    pub id: Option<i64>,
+    /// `fever`.
+    pub kind: String,
+    /// `fever_clinic` (发热门诊).
+    pub referral: String,
+    pub temperature: Option<f64>,
+    pub symptoms: Vec<String>,
+    /// 「体温 37.6 ℃ 已发出发热预警，请立即送发热门诊」.
+    pub message: String,
+}
+
+/// The alerts of a classification, with the id of the one alert the store raised for them.
+pub fn alerts_out(c: &Classification, alert_id: Option<i64>) -> Vec<AlertRaisedOut> {
+    c.alerts
+        .iter()
+        .map(|a| AlertRaisedOut {
+            id: alert_id,
+            kind: a.kind.as_str().to_owned(),
+            referral: match a.referral {
+                linli_core::epidemic::policy::Referral::FeverClinic => "fever_clinic".to_owned(),
+            },
+            temperature: a.temperature.map(|t| t.celsius()),
+            symptoms: a.symptoms.clone(),
+            message: a.message.clone(),
+        })
+        .collect()
 }
 
 /// Record an arrival screening (三问一测) and classify it by the policy in force on its date.
@@ -508,6 +547,7 @@ async fn create_arrival(
             ),
             observation_id: recorded.observation_id,
             alert_id: recorded.alert_id,
+            alerts: alerts_out(&recorded.classification, recorded.alert_id),
         }),
     ))
 }

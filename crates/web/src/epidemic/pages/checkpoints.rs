@@ -361,7 +361,7 @@ struct Verdict {
     class: &'static str,
     label: &'static str,
     /// What to do next (a fever: the fever clinic).
-    advice: &'static str,
+    advice: String,
     holder: String,
     reason: String,
     direction: &'static str,
@@ -390,6 +390,8 @@ fn outcome_class(o: ScanOutcome) -> &'static str {
         ScanOutcome::Allowed => "allowed",
         ScanOutcome::NoPass => "no-pass",
         ScanOutcome::Fever => "fever",
+        // Refused like a fever: the same red.
+        ScanOutcome::UnderQuarantine => "fever",
     }
 }
 
@@ -567,8 +569,10 @@ fn verdict_of(
             other => other.label_zh(),
         },
         advice: match r.outcome {
-            ScanOutcome::Fever => "引导至发热门诊",
-            _ => "",
+            ScanOutcome::Fever => "已发出发热预警，引导至发热门诊".to_owned(),
+            // The measure and its last day, as the guard tells the person.
+            ScanOutcome::UnderQuarantine => r.message.clone().unwrap_or_default(),
+            _ => String::new(),
         },
         holder: r.holder.clone(),
         reason: r.reason.clone().unwrap_or_default(),

@@ -1239,6 +1239,8 @@ struct ResultPage {
     policy_name: String,
     policy_version: String,
     fever_alert: bool,
+    headline: String,
+    alerts: Vec<String>,
     observation_id: Option<i64>,
 }
 
@@ -1310,7 +1312,7 @@ async fn arrival_page(
         },
         proxy: a.source == "proxy",
         measure: c.measure.label_zh(),
-        measure_class: measure_class(c.measure),
+        measure_class: crate::epidemic::public::measure_class(c),
         none,
         days: c.days_total,
         start: format_date(c.start),
@@ -1331,6 +1333,8 @@ async fn arrival_page(
         policy_name,
         policy_version: format!("{}@{}", c.policy_key, c.policy_version),
         fever_alert: c.fever_alert,
+        headline: c.headline(),
+        alerts: c.alerts.iter().map(|a| a.message.clone()).collect(),
         observation_id: a.observation_id,
     }
     .into_response()
