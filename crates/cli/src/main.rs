@@ -369,13 +369,6 @@ async fn find_user(db: &Db, username: &str) -> Result<accounts::User, CliError> 
 }
 
 async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
-    if args.public_url.is_none() {
-        say!(
-            "No --public-url (LINLI_PUBLIC_URL): QR codes and posters will carry the address \
-             each browser used to reach this server (http://{} from this machine).",
-            args.listen
-        );
-    }
     let config = linli_web::WebConfig {
         secure_cookies: args.secure_cookies,
         trust_forwarded_for: args.trust_forwarded_for,
@@ -387,6 +380,14 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = db.backend().as_str(), "serving");
     say!("Linli is serving at http://{addr}/");
+    // To the log, not stdout: scripts read the address line and may close the pipe after it.
+    if args.public_url.is_none() {
+        tracing::warn!(
+            fallback = %format!("http://{addr}/"),
+            "no --public-url (LINLI_PUBLIC_URL): QR codes and posters carry the address each \
+             browser used to reach this server"
+        );
+    }
     // Overdue check-in alerts, every minute (idempotent, so several servers may all run it).
     let overdue = tokio::spawn(overdue_alerts(db.clone()));
     let retention = tokio::spawn(retention_job(db.clone(), args.retention_days));

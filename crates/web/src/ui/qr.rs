@@ -113,7 +113,7 @@ pub fn png(text: &str, scale: usize) -> Option<Vec<u8>> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct QrQuery {
     /// A public page of this app: `/d/…`, `/r/…`, `/e/…` or `/o/…`.
-    pub path: String,
+    pub path: Option<String>,
     /// `svg` (default) or `png`.
     pub format: Option<String>,
 }
@@ -128,14 +128,15 @@ async fn qr_code(
     headers: HeaderMap,
     Query(q): Query<QrQuery>,
 ) -> Response {
-    if !is_public_path(&q.path) {
+    let path = q.path.unwrap_or_default();
+    if !is_public_path(&path) {
         return ApiError::invalid(
             "path",
             "只能为本系统的公开页面（/d/、/r/、/e/、/o/ 开头）生成二维码",
         )
         .into_response();
     }
-    let url = format!("{}{}", public_base(&state, &headers), q.path);
+    let url = format!("{}{path}", public_base(&state, &headers));
     let cache = (header::CACHE_CONTROL, "private, max-age=3600");
     match q.format.as_deref().unwrap_or("svg") {
         "svg" => match svg(&url, 240) {
