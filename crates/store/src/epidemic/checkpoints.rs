@@ -7,6 +7,7 @@ use linli_core::epidemic::checkpoint::{
 };
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::{date_of, day_bounds, format_date, parse_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;

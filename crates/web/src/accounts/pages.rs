@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::display;
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use linli_core::{NodeKind, Role};
 use linli_store::accounts::{self, LoginError, NewUser, Principal};
 use linli_store::infra::audit::{self, AuditFilter};

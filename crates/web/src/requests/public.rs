@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use linli_core::kernel::clock::{display, now_ms};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{Action, RequestDraft, RequestInput};
 use linli_core::NodeKind;
 use linli_store::requests;

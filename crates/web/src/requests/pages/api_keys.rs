@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::{display, now_ms};
+use linli_core::kernel::labels::Labelled;
 use linli_core::NodeKind;
 use linli_store::accounts::Principal;
 use linli_store::{requests, tree, StoreError};
