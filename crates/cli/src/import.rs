@@ -7,6 +7,7 @@
 //! overlaps with the database's work.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

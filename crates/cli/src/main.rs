@@ -21,6 +21,7 @@ macro_rules! say {
 }
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

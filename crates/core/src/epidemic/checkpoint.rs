@@ -115,11 +115,27 @@ pub fn parse_pass_code(raw: &str) -> Result<String, CoreError> {
 }
 
 /// In or out through the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    #[strum(serialize = "in", props(zh = "进"))]
     In,
+    #[strum(serialize = "out", props(zh = "出"))]
     Out,
+}
+
+impl Labelled for Direction {
+    const FIELD: &'static str = "direction";
 }
 
 impl Direction {
@@ -130,55 +146,41 @@ impl Direction {
             _ => Err(CoreError::invalid("direction", "请选择进或出")),
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Direction::In => "进",
-            Direction::Out => "出",
-        }
-    }
 }
 
 /// What the gate does with a scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanOutcome {
     /// A valid pass (in), or leaving.
+    #[strum(serialize = "allowed", props(zh = "放行"))]
     Allowed,
     /// Coming in without a valid pass here: register the person first.
+    #[strum(serialize = "no_pass", props(zh = "无有效通行证"))]
     NoPass,
     /// 37.3 °C or more: not let through, sent to the fever clinic, whatever the pass.
+    #[strum(serialize = "fever", props(zh = "体温异常，引导至发热门诊"))]
     Fever,
     /// Going out while under quarantine, a case or an active close contact.
+    #[strum(serialize = "under_quarantine", props(zh = "隔离管控中，不得外出"))]
     UnderQuarantine,
 }
 
+impl Labelled for ScanOutcome {
+    const FIELD: &'static str = "outcome";
+}
+
 impl ScanOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanOutcome::Allowed => "allowed",
-            ScanOutcome::NoPass => "no_pass",
-            ScanOutcome::Fever => "fever",
-            ScanOutcome::UnderQuarantine => "under_quarantine",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            ScanOutcome::Allowed => "放行",
-            ScanOutcome::NoPass => "无有效通行证",
-            ScanOutcome::Fever => "体温异常，引导至发热门诊",
-            ScanOutcome::UnderQuarantine => "隔离管控中，不得外出",
-        }
-    }
-
     pub fn from_str_opt(s: &str) -> Option<ScanOutcome> {
         match s {
             "allowed" => Some(ScanOutcome::Allowed),
@@ -326,13 +328,30 @@ pub fn check_validity(from: Date, to: Date) -> Result<(), CoreError> {
 }
 
 /// Why a resident leaves (外出登记).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TripKind {
     /// Work travel: needs a health certificate.
+    #[strum(serialize = "work", props(zh = "务工"))]
     Work,
+    #[strum(serialize = "medical", props(zh = "就医"))]
     Medical,
+    #[strum(serialize = "other", props(zh = "其他"))]
     Other,
+}
+
+impl Labelled for TripKind {
+    const FIELD: &'static str = "kind";
 }
 
 impl TripKind {
@@ -342,22 +361,6 @@ impl TripKind {
             "medical" | "就医" => Ok(TripKind::Medical),
             "other" | "其他" => Ok(TripKind::Other),
             _ => Err(CoreError::invalid("kind", "外出事由应为务工、就医或其他")),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TripKind::Work => "work",
-            TripKind::Medical => "medical",
-            TripKind::Other => "other",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            TripKind::Work => "务工",
-            TripKind::Medical => "就医",
-            TripKind::Other => "其他",
         }
     }
 }
@@ -424,6 +427,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[(Direction::In, "in", "进"), (Direction::Out, "out", "出")]);
+        assert_table(&[
+            (ScanOutcome::Allowed, "allowed", "放行"),
+            (ScanOutcome::NoPass, "no_pass", "无有效通行证"),
+            (ScanOutcome::Fever, "fever", "体温异常，引导至发热门诊"),
+            (
+                ScanOutcome::UnderQuarantine,
+                "under_quarantine",
+                "隔离管控中，不得外出",
+            ),
+        ]);
+        assert_table(&[
+            (TripKind::Work, "work", "务工"),
+            (TripKind::Medical, "medical", "就医"),
+            (TripKind::Other, "other", "其他"),
+        ]);
+    }
 
     #[test]
     fn plates_are_normalised_and_checked() {

@@ -12,7 +12,6 @@
 //!   (at most three): 张三 → 张*, 欧阳娜娜 → 欧***.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -20,47 +19,44 @@ use time::Date;
 
 use crate::epidemic::policy::ContactKind;
 use crate::kernel::clock::format_date;
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 /// How a case was diagnosed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
     /// 确诊病例
+    #[strum(serialize = "confirmed", props(zh = "确诊病例"))]
     Confirmed,
     /// 无症状感染者
+    #[strum(serialize = "asymptomatic", props(zh = "无症状感染者"))]
     Asymptomatic,
 }
 
+impl Labelled for CaseKind {
+    const FIELD: &'static str = "case_kind";
+}
+
 impl CaseKind {
-    pub const ALL: &'static [CaseKind] = &[CaseKind::Confirmed, CaseKind::Asymptomatic];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseKind::Confirmed => "confirmed",
-            CaseKind::Asymptomatic => "asymptomatic",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            CaseKind::Confirmed => "确诊病例",
-            CaseKind::Asymptomatic => "无症状感染者",
-        }
-    }
-
     /// The two-character form for tight places (graph nodes).
     pub fn short_zh(self) -> &'static str {
         match self {
             CaseKind::Confirmed => "确诊",
             CaseKind::Asymptomatic => "无症状",
         }
-    }
-}
-
-impl fmt::Display for CaseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -342,6 +338,15 @@ pub fn lay_out(nodes: &[(i64, u32)], links: &[ChainLink]) -> Layout {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (CaseKind::Confirmed, "confirmed", "确诊病例"),
+            (CaseKind::Asymptomatic, "asymptomatic", "无症状感染者"),
+        ]);
+    }
 
     fn link(source: i64, person: i64, kind: ContactKind, on: Date) -> ChainLink {
         ChainLink {

@@ -1,71 +1,57 @@
 //! Who may do what, where: roles and the caller's scope.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::labels::Labelled;
 use crate::kernel::path::JurisdictionPath;
 use crate::CoreError;
 
 /// A user's one role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, everywhere.
+    #[strum(serialize = "admin", props(zh = "系统管理员"))]
     Admin,
     /// Street or district official: reads the subtree, dispatches, approves.
+    #[strum(serialize = "official", props(zh = "街道/区县干部"))]
     Official,
     /// Community worker: reads and writes the subtree.
+    #[strum(serialize = "staff", props(zh = "社区工作者"))]
     Staff,
     /// Grid worker: reads and writes their own grid(s) only.
+    #[strum(serialize = "grid_worker", props(zh = "网格员"))]
     GridWorker,
 }
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Official, Role::Staff, Role::GridWorker];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Official => "official",
-            Role::Staff => "staff",
-            Role::GridWorker => "grid_worker",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Role::Admin => "系统管理员",
-            Role::Official => "街道/区县干部",
-            Role::Staff => "社区工作者",
-            Role::GridWorker => "网格员",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+impl Labelled for Role {
+    const FIELD: &'static str = "role";
 }
 
 impl FromStr for Role {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                let known: Vec<String> = Role::ALL
-                    .iter()
-                    .map(|r| format!("{}（{}）", r.label_zh(), r.as_str()))
-                    .collect();
-                CoreError::invalid(
-                    "role",
-                    format!("「{s}」不是有效的角色，应为以下之一：{}", known.join("、")),
-                )
-            })
+        Role::from_code(s).ok_or_else(|| {
+            CoreError::invalid(
+                "role",
+                format!("「{s}」不是有效的角色，应为以下之一：{}", Self::choices()),
+            )
+        })
     }
 }
 
@@ -182,13 +168,24 @@ impl Scope {
 mod tests {
     use super::*;
 
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (Role::Admin, "admin", "系统管理员"),
+            (Role::Official, "official", "街道/区县干部"),
+            (Role::Staff, "staff", "社区工作者"),
+            (Role::GridWorker, "grid_worker", "网格员"),
+        ]);
+    }
+
     fn path(s: &str) -> JurisdictionPath {
         JurisdictionPath::parse(s).unwrap()
     }
 
     #[test]
     fn roles_parse_from_their_names_only() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
         }
         assert!("root".parse::<Role>().is_err());

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::macros::date;
 use time::{Date, Month};
 
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 const FIELD: &str = "id_number";
@@ -47,36 +48,30 @@ const EXCEL_MESSAGE: &str =
 const SHAPE_MESSAGE: &str = "身份证号码应为 18 位（旧版为 15 位）";
 
 /// Gender as an ID number records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Gender {
+    #[strum(serialize = "male", props(zh = "男"))]
     Male,
+    #[strum(serialize = "female", props(zh = "女"))]
     Female,
 }
 
-impl Gender {
-    pub const ALL: [Gender; 2] = [Gender::Male, Gender::Female];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Gender::Male => "male",
-            Gender::Female => "female",
-        }
-    }
-
-    /// The name shown in the UI.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Gender::Male => "男",
-            Gender::Female => "女",
-        }
-    }
-}
-
-impl fmt::Display for Gender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+impl Labelled for Gender {
+    const FIELD: &'static str = "gender";
 }
 
 impl FromStr for Gender {
@@ -85,7 +80,8 @@ impl FromStr for Gender {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         Gender::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|g| g.as_str() == s || g.label_zh() == s)
             .ok_or_else(|| {
                 CoreError::invalid(
@@ -349,68 +345,48 @@ impl Serialize for ResidentId {
 }
 
 /// The kinds of identity document a person may be registered under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
+    #[strum(serialize = "resident_id", props(zh = "居民身份证"))]
     ResidentId,
+    #[strum(serialize = "passport", props(zh = "护照"))]
     Passport,
+    #[strum(serialize = "hk_macao_permit", props(zh = "港澳居民来往内地通行证"))]
     HkMacaoPermit,
+    #[strum(serialize = "taiwan_permit", props(zh = "台湾居民来往大陆通行证"))]
     TaiwanPermit,
 }
 
-impl DocumentKind {
-    pub const ALL: [DocumentKind; 4] = [
-        DocumentKind::ResidentId,
-        DocumentKind::Passport,
-        DocumentKind::HkMacaoPermit,
-        DocumentKind::TaiwanPermit,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::ResidentId => "resident_id",
-            DocumentKind::Passport => "passport",
-            DocumentKind::HkMacaoPermit => "hk_macao_permit",
-            DocumentKind::TaiwanPermit => "taiwan_permit",
-        }
-    }
-
-    /// The name shown in the UI.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            DocumentKind::ResidentId => "居民身份证",
-            DocumentKind::Passport => "护照",
-            DocumentKind::HkMacaoPermit => "港澳居民来往内地通行证",
-            DocumentKind::TaiwanPermit => "台湾居民来往大陆通行证",
-        }
-    }
-}
-
-impl fmt::Display for DocumentKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+impl Labelled for DocumentKind {
+    const FIELD: &'static str = "document_kind";
 }
 
 impl FromStr for DocumentKind {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DocumentKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                CoreError::invalid(
-                    "document_kind",
-                    format!(
-                        "「{s}」不是有效的证件类型，应为以下之一：{}",
-                        DocumentKind::ALL
-                            .iter()
-                            .map(|k| format!("{}（{}）", k.label_zh(), k.as_str()))
-                            .collect::<Vec<_>>()
-                            .join("、")
-                    ),
-                )
-            })
+        DocumentKind::from_code(s).ok_or_else(|| {
+            CoreError::invalid(
+                "document_kind",
+                format!(
+                    "「{s}」不是有效的证件类型，应为以下之一：{}",
+                    Self::choices()
+                ),
+            )
+        })
     }
 }
 
@@ -528,6 +504,29 @@ impl fmt::Debug for IdDocument {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (Gender::Male, "male", "男"),
+            (Gender::Female, "female", "女"),
+        ]);
+        assert_table(&[
+            (DocumentKind::ResidentId, "resident_id", "居民身份证"),
+            (DocumentKind::Passport, "passport", "护照"),
+            (
+                DocumentKind::HkMacaoPermit,
+                "hk_macao_permit",
+                "港澳居民来往内地通行证",
+            ),
+            (
+                DocumentKind::TaiwanPermit,
+                "taiwan_permit",
+                "台湾居民来往大陆通行证",
+            ),
+        ]);
+    }
 
     const TODAY: Date = date!(2026 - 06 - 01);
 
@@ -743,7 +742,7 @@ mod tests {
 
     #[test]
     fn genders_parse_from_code_names_and_chinese() {
-        for g in Gender::ALL {
+        for &g in Gender::ALL {
             assert_eq!(g.as_str().parse::<Gender>().unwrap(), g);
             assert_eq!(g.label_zh().parse::<Gender>().unwrap(), g);
         }
@@ -752,7 +751,7 @@ mod tests {
 
     #[test]
     fn document_kinds_parse_from_their_names_only() {
-        for k in DocumentKind::ALL {
+        for &k in DocumentKind::ALL {
             assert_eq!(k.as_str().parse::<DocumentKind>().unwrap(), k);
         }
         assert!("护照".parse::<DocumentKind>().is_err());

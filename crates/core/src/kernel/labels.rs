@@ -26,6 +26,21 @@ pub trait Labelled:
         self.get_str("zh").unwrap_or_else(|| self.as_str())
     }
 
+    /// The variant whose code is exactly `s` (for the enums whose own `FromStr` accepts only
+    /// the code: each keeps its refusal message).
+    fn from_code(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == s)
+    }
+
+    /// The choices as a refusal lists them: `标签（code）`, joined with `、`.
+    fn choices() -> String {
+        Self::ALL
+            .iter()
+            .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
     /// The variant named by its code, its label or one of its aliases (surrounding spaces
     /// ignored); otherwise an error on [`Labelled::FIELD`] that lists the choices.
     fn parse_labelled(s: &str) -> Result<Self, CoreError> {
@@ -40,14 +55,21 @@ pub trait Labelled:
                         .is_some_and(|a| a.split('|').any(|a| a == s))
             })
             .ok_or_else(|| {
-                let known: Vec<String> = Self::ALL
-                    .iter()
-                    .map(|v| format!("{}（{}）", v.label_zh(), v.as_str()))
-                    .collect();
                 CoreError::invalid(
                     Self::FIELD,
-                    format!("「{s}」不是可选的值，应为以下之一：{}", known.join("、")),
+                    format!("「{s}」不是可选的值，应为以下之一：{}", Self::choices()),
                 )
             })
+    }
+}
+
+/// Asserts that `T`'s variants are exactly those of `table`, in its order, with these codes
+/// and labels: codes are stored and labels shown, so changing one must be deliberate.
+#[cfg(test)]
+pub(crate) fn assert_table<T: Labelled + std::fmt::Debug>(table: &[(T, &str, &str)]) {
+    let variants: Vec<T> = table.iter().map(|row| row.0).collect();
+    assert_eq!(T::ALL, &variants[..]);
+    for &(v, code, zh) in table {
+        assert_eq!((v.as_str(), v.label_zh()), (code, zh), "{v:?}");
     }
 }

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 const FIELD: &str = "phone";
@@ -17,34 +18,30 @@ const FIELD: &str = "phone";
 const NOT_A_NUMBER: &str = "不是有效的手机或固定电话号码";
 
 /// Which kind of number a [`Phone`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PhoneKind {
+    #[strum(serialize = "mobile", props(zh = "手机"))]
     Mobile,
+    #[strum(serialize = "landline", props(zh = "固定电话"))]
     Landline,
 }
 
-impl PhoneKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhoneKind::Mobile => "mobile",
-            PhoneKind::Landline => "landline",
-        }
-    }
-
-    /// The name shown in the UI.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            PhoneKind::Mobile => "手机",
-            PhoneKind::Landline => "固定电话",
-        }
-    }
-}
-
-impl fmt::Display for PhoneKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+impl Labelled for PhoneKind {
+    const FIELD: &'static str = "phone_kind";
 }
 
 /// A normalised mainland phone number: a mobile (`13612348609`) or a landline with its area
@@ -246,6 +243,15 @@ impl Serialize for Phone {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (PhoneKind::Mobile, "mobile", "手机"),
+            (PhoneKind::Landline, "landline", "固定电话"),
+        ]);
+    }
 
     fn normal(raw: &str) -> String {
         Phone::parse(raw).unwrap().as_str().to_owned()

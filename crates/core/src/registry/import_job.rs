@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::kernel::labels::Labelled;
 use crate::registry::limits::Limits;
 use crate::registry::roster::{Assessor, HeaderMap, RosterRow, Verdict};
 use crate::registry::PersonDraft;
@@ -448,33 +449,31 @@ impl RosterStream {
 }
 
 /// A row's outcome as the report gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    #[strum(serialize = "accepted", props(zh = "导入"))]
     Accepted,
+    #[strum(serialize = "flagged", props(zh = "导入（待核实）"))]
     Flagged,
+    #[strum(serialize = "rejected", props(zh = "拒绝"))]
     Rejected,
+    #[strum(serialize = "duplicate", props(zh = "重复"))]
     Duplicate,
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Flagged => "flagged",
-            Outcome::Rejected => "rejected",
-            Outcome::Duplicate => "duplicate",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "导入",
-            Outcome::Flagged => "导入（待核实）",
-            Outcome::Rejected => "拒绝",
-            Outcome::Duplicate => "重复",
-        }
-    }
+impl Labelled for Outcome {
+    const FIELD: &'static str = "outcome";
 }
 
 /// One data row of the import report.
@@ -633,6 +632,17 @@ pub fn judge(
 mod tests {
     use super::*;
     use crate::kernel::clock::parse_date;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (Outcome::Accepted, "accepted", "导入"),
+            (Outcome::Flagged, "flagged", "导入（待核实）"),
+            (Outcome::Rejected, "rejected", "拒绝"),
+            (Outcome::Duplicate, "duplicate", "重复"),
+        ]);
+    }
 
     fn cells(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()

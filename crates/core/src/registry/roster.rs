@@ -18,6 +18,7 @@ use std::fmt;
 use time::macros::date;
 use time::{Date, Duration, Month};
 
+use crate::kernel::labels::Labelled;
 use crate::registry::{DwellingAddress, PersonDraft, PersonInput};
 use crate::{CoreError, DocumentKind};
 
@@ -905,7 +906,8 @@ fn document_kind(cell: &str) -> String {
     short
         .or_else(|| {
             DocumentKind::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .find(|k| k.label_zh() == cell || k.as_str() == cell)
         })
         .map_or_else(|| cell.to_owned(), |k| k.as_str().to_owned())

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, PrimitiveDateTime, Time};
 
 use crate::kernel::clock::CST;
+use crate::kernel::labels::Labelled;
 use crate::tree::NodeKind;
 use crate::CoreError;
 
@@ -30,80 +31,60 @@ pub mod mapping;
 
 /// A named, scoped aggregate over the records on the report date, counted by the store over the
 /// node's whole subtree. Each is additive: a parent's value is the sum of its children's plus the
-/// records placed on the parent itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// records placed on the parent itself. Its label is the usual one; a template may label its
+/// indicator otherwise.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     /// Arrival screenings whose arrival date is the report date.
+    #[strum(serialize = "arrivals_new", props(zh = "当日新增来返人员"))]
     ArrivalsNew,
     /// Observations under centralised quarantine on the date (started, not yet released).
+    #[strum(serialize = "under_centralized_quarantine", props(zh = "集中隔离人数"))]
     UnderCentralizedQuarantine,
     /// Observations under home quarantine on the date.
+    #[strum(serialize = "under_home_quarantine", props(zh = "居家隔离人数"))]
     UnderHomeQuarantine,
     /// Observations under health monitoring on the date.
+    #[strum(serialize = "health_monitoring", props(zh = "健康监测人数"))]
     HealthMonitoring,
     /// Fever alerts raised by the end of the date and not handled by then.
+    #[strum(serialize = "fevers_open", props(zh = "发热未处置"))]
     FeversOpen,
     /// Observations released on the date.
+    #[strum(serialize = "releases", props(zh = "当日解除隔离"))]
     Releases,
     /// Overdue check-in alerts raised on the date.
+    #[strum(serialize = "checkins_missed", props(zh = "当日漏报打卡"))]
     CheckinsMissed,
     /// Reopening applications approved on the date.
+    #[strum(serialize = "enterprises_reopened", props(zh = "当日批准复工企业"))]
     EnterprisesReopened,
 }
 
-impl Aggregate {
-    pub const ALL: [Aggregate; 8] = [
-        Aggregate::ArrivalsNew,
-        Aggregate::UnderCentralizedQuarantine,
-        Aggregate::UnderHomeQuarantine,
-        Aggregate::HealthMonitoring,
-        Aggregate::FeversOpen,
-        Aggregate::Releases,
-        Aggregate::CheckinsMissed,
-        Aggregate::EnterprisesReopened,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Aggregate::ArrivalsNew => "arrivals_new",
-            Aggregate::UnderCentralizedQuarantine => "under_centralized_quarantine",
-            Aggregate::UnderHomeQuarantine => "under_home_quarantine",
-            Aggregate::HealthMonitoring => "health_monitoring",
-            Aggregate::FeversOpen => "fevers_open",
-            Aggregate::Releases => "releases",
-            Aggregate::CheckinsMissed => "checkins_missed",
-            Aggregate::EnterprisesReopened => "enterprises_reopened",
-        }
-    }
-
-    /// The usual label of the aggregate (a template may label its indicator otherwise).
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Aggregate::ArrivalsNew => "当日新增来返人员",
-            Aggregate::UnderCentralizedQuarantine => "集中隔离人数",
-            Aggregate::UnderHomeQuarantine => "居家隔离人数",
-            Aggregate::HealthMonitoring => "健康监测人数",
-            Aggregate::FeversOpen => "发热未处置",
-            Aggregate::Releases => "当日解除隔离",
-            Aggregate::CheckinsMissed => "当日漏报打卡",
-            Aggregate::EnterprisesReopened => "当日批准复工企业",
-        }
-    }
-}
-
-impl fmt::Display for Aggregate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+impl Labelled for Aggregate {
+    const FIELD: &'static str = "aggregate";
 }
 
 impl FromStr for Aggregate {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Aggregate::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        Aggregate::from_code(s)
             .ok_or_else(|| CoreError::invalid("aggregate", format!("「{s}」不是系统能计算的指标")))
     }
 }
@@ -201,24 +182,27 @@ impl Indicator {
 }
 
 /// How often a template is reported. Only daily reports exist so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
+    #[strum(serialize = "daily", props(zh = "每日"))]
     Daily,
 }
 
-impl Period {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Daily => "daily",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Period::Daily => "每日",
-        }
-    }
+impl Labelled for Period {
+    const FIELD: &'static str = "period";
 }
 
 /// The time of day (China Standard Time) by which the report of a date is due, `16:00`.
@@ -288,11 +272,29 @@ impl<'de> Deserialize<'de> for Deadline {
 }
 
 /// Whether a submission came in by the deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Timeliness {
+    #[strum(serialize = "on_time", props(zh = "按时"))]
     OnTime,
+    #[strum(serialize = "late", props(zh = "迟报"))]
     Late,
+}
+
+impl Labelled for Timeliness {
+    const FIELD: &'static str = "timeliness";
 }
 
 impl Timeliness {
@@ -304,51 +306,38 @@ impl Timeliness {
             Timeliness::Late
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Timeliness::OnTime => "on_time",
-            Timeliness::Late => "late",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Timeliness::OnTime => "按时",
-            Timeliness::Late => "迟报",
-        }
-    }
 }
 
 /// Where a submission stands: draft (nothing submitted yet) → submitted (by staff of the node
 /// or above) → approved (by the parent level; locked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    #[strum(serialize = "draft", props(zh = "未报送"))]
     Draft,
+    #[strum(serialize = "submitted", props(zh = "已报送"))]
     Submitted,
+    #[strum(serialize = "approved", props(zh = "已审核"))]
     Approved,
 }
 
+impl Labelled for Status {
+    const FIELD: &'static str = "status";
+}
+
 impl Status {
-    pub const ALL: [Status; 3] = [Status::Draft, Status::Submitted, Status::Approved];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Submitted => "submitted",
-            Status::Approved => "approved",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Status::Draft => "未报送",
-            Status::Submitted => "已报送",
-            Status::Approved => "已审核",
-        }
-    }
-
     /// Submitting (or correcting a submission) is allowed until it is approved.
     pub fn check_submit(self) -> Result<Status, CoreError> {
         match self {
@@ -378,9 +367,7 @@ impl Status {
 impl FromStr for Status {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        Status::from_code(s)
             .ok_or_else(|| CoreError::invalid("status", format!("「{s}」不是报告状态")))
     }
 }
@@ -924,6 +911,47 @@ mod tests {
     use super::*;
     use crate::kernel::clock::{day_bounds, parse_date};
 
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (Aggregate::ArrivalsNew, "arrivals_new", "当日新增来返人员"),
+            (
+                Aggregate::UnderCentralizedQuarantine,
+                "under_centralized_quarantine",
+                "集中隔离人数",
+            ),
+            (
+                Aggregate::UnderHomeQuarantine,
+                "under_home_quarantine",
+                "居家隔离人数",
+            ),
+            (
+                Aggregate::HealthMonitoring,
+                "health_monitoring",
+                "健康监测人数",
+            ),
+            (Aggregate::FeversOpen, "fevers_open", "发热未处置"),
+            (Aggregate::Releases, "releases", "当日解除隔离"),
+            (Aggregate::CheckinsMissed, "checkins_missed", "当日漏报打卡"),
+            (
+                Aggregate::EnterprisesReopened,
+                "enterprises_reopened",
+                "当日批准复工企业",
+            ),
+        ]);
+        assert_table(&[(Period::Daily, "daily", "每日")]);
+        assert_table(&[
+            (Timeliness::OnTime, "on_time", "按时"),
+            (Timeliness::Late, "late", "迟报"),
+        ]);
+        assert_table(&[
+            (Status::Draft, "draft", "未报送"),
+            (Status::Submitted, "submitted", "已报送"),
+            (Status::Approved, "approved", "已审核"),
+        ]);
+    }
+
     fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -1073,7 +1101,7 @@ mod tests {
         assert_eq!(Status::Submitted.check_approve().unwrap(), Status::Approved);
         assert!(Status::Draft.check_approve().is_err());
         assert!(Status::Approved.check_approve().is_err());
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }
     }

@@ -25,6 +25,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::kernel::clock::{date_of, format_date};
+use crate::kernel::labels::Labelled;
 use crate::{CoreError, Phone, Role};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -75,52 +76,42 @@ pub fn photo_type(bytes: &[u8]) -> Result<&'static str, CoreError> {
 // Channels
 
 /// Where a request came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// The resident's own phone, through the public page.
+    #[strum(serialize = "self_service", props(zh = "居民自助"))]
     SelfService,
     /// A hotline operator's form.
+    #[strum(serialize = "hotline", props(zh = "热线"))]
     Hotline,
     /// A grid worker's patrol report.
+    #[strum(serialize = "patrol", props(zh = "网格巡查"))]
     Patrol,
     /// The Open311 GeoReport v2 API.
+    #[strum(serialize = "open311", props(zh = "Open311 接口"))]
     Open311,
 }
 
-impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::SelfService,
-        Channel::Hotline,
-        Channel::Patrol,
-        Channel::Open311,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::SelfService => "self_service",
-            Channel::Hotline => "hotline",
-            Channel::Patrol => "patrol",
-            Channel::Open311 => "open311",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Channel::SelfService => "居民自助",
-            Channel::Hotline => "热线",
-            Channel::Patrol => "网格巡查",
-            Channel::Open311 => "Open311 接口",
-        }
-    }
+impl Labelled for Channel {
+    const FIELD: &'static str = "channel";
 }
 
 impl FromStr for Channel {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Channel::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s.trim())
+        Channel::from_code(s.trim())
             .ok_or_else(|| {
                 CoreError::invalid(
                     "channel",
@@ -134,47 +125,39 @@ impl FromStr for Channel {
 // Categories
 
 /// What happens when a category's deadline passes (beyond marking the request overdue).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Escalation {
     /// Only marked overdue.
+    #[strum(serialize = "never", props(zh = "不升级"))]
     Never,
     /// Escalated to the level above as soon as the response is late.
+    #[strum(serialize = "on_late_response", props(zh = "响应超时即升级"))]
     OnLateResponse,
     /// Escalated to the level above when the resolution is late.
+    #[strum(serialize = "on_late_resolution", props(zh = "办理超时即升级"))]
     OnLateResolution,
 }
 
-impl Escalation {
-    pub const ALL: [Escalation; 3] = [
-        Escalation::Never,
-        Escalation::OnLateResponse,
-        Escalation::OnLateResolution,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Escalation::Never => "never",
-            Escalation::OnLateResponse => "on_late_response",
-            Escalation::OnLateResolution => "on_late_resolution",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Escalation::Never => "不升级",
-            Escalation::OnLateResponse => "响应超时即升级",
-            Escalation::OnLateResolution => "办理超时即升级",
-        }
-    }
+impl Labelled for Escalation {
+    const FIELD: &'static str = "escalation";
 }
 
 impl FromStr for Escalation {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Escalation::ALL
-            .into_iter()
-            .find(|e| e.as_str() == s.trim())
+        Escalation::from_code(s.trim())
             .ok_or_else(|| {
                 CoreError::invalid(
                     "escalation",
@@ -343,40 +326,36 @@ pub struct Deadlines {
 // Ratings
 
 /// The reporter's rating of the outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Rating {
     /// 满意
+    #[strum(serialize = "satisfied", props(zh = "满意"))]
     Satisfied,
     /// 基本满意
+    #[strum(serialize = "fairly_satisfied", props(zh = "基本满意"))]
     FairlySatisfied,
     /// 不满意
+    #[strum(serialize = "dissatisfied", props(zh = "不满意"))]
     Dissatisfied,
 }
 
+impl Labelled for Rating {
+    const FIELD: &'static str = "rating";
+}
+
 impl Rating {
-    pub const ALL: [Rating; 3] = [
-        Rating::Satisfied,
-        Rating::FairlySatisfied,
-        Rating::Dissatisfied,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rating::Satisfied => "satisfied",
-            Rating::FairlySatisfied => "fairly_satisfied",
-            Rating::Dissatisfied => "dissatisfied",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Rating::Satisfied => "满意",
-            Rating::FairlySatisfied => "基本满意",
-            Rating::Dissatisfied => "不满意",
-        }
-    }
-
     /// 满意 and 基本满意 count as satisfied.
     pub fn is_satisfied(self) -> bool {
         self != Rating::Dissatisfied
@@ -388,7 +367,8 @@ impl FromStr for Rating {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         Rating::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|r| r.as_str() == s || r.label_zh() == s)
             .ok_or_else(|| {
                 CoreError::invalid(
@@ -403,57 +383,43 @@ impl FromStr for Rating {
 // Lifecycle
 
 /// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    #[strum(serialize = "received", props(zh = "已受理"))]
     Received,
+    #[strum(serialize = "dispatched", props(zh = "已派单"))]
     Dispatched,
+    #[strum(serialize = "accepted", props(zh = "已接单"))]
     Accepted,
+    #[strum(serialize = "returned", props(zh = "已退回"))]
     Returned,
+    #[strum(serialize = "in_progress", props(zh = "办理中"))]
     InProgress,
+    #[strum(serialize = "resolved", props(zh = "已办结"))]
     Resolved,
+    #[strum(serialize = "rated", props(zh = "已评价"))]
     Rated,
+    #[strum(serialize = "closed", props(zh = "已关闭"))]
     Closed,
 }
 
+impl Labelled for Status {
+    const FIELD: &'static str = "status";
+}
+
 impl Status {
-    pub const ALL: [Status; 8] = [
-        Status::Received,
-        Status::Dispatched,
-        Status::Accepted,
-        Status::Returned,
-        Status::InProgress,
-        Status::Resolved,
-        Status::Rated,
-        Status::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::Dispatched => "dispatched",
-            Status::Accepted => "accepted",
-            Status::Returned => "returned",
-            Status::InProgress => "in_progress",
-            Status::Resolved => "resolved",
-            Status::Rated => "rated",
-            Status::Closed => "closed",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Status::Received => "已受理",
-            Status::Dispatched => "已派单",
-            Status::Accepted => "已接单",
-            Status::Returned => "已退回",
-            Status::InProgress => "办理中",
-            Status::Resolved => "已办结",
-            Status::Rated => "已评价",
-            Status::Closed => "已关闭",
-        }
-    }
-
     /// Still waiting for someone to act (the resolution clock runs). SQL lists of pending
     /// states are rendered from this slice, so the two cannot drift apart.
     pub const PENDING: [Status; 5] = [
@@ -525,9 +491,7 @@ impl Status {
 impl FromStr for Status {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
+        Status::from_code(s.trim())
             .ok_or_else(|| CoreError::invalid("status", format!("「{s}」不是有效的诉求状态")))
     }
 }
@@ -829,84 +793,55 @@ fn role_may(actor: Actor, step: Step) -> Result<(), String> {
 
 /// The kind of a step on a request's timeline. [`EventKind::as_str`] is what the event rows
 /// store and the API shows: never change one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 pub enum EventKind {
+    #[strum(serialize = "received", props(zh = "受理"))]
     Received,
+    #[strum(serialize = "dispatched", props(zh = "派单"))]
     Dispatched,
+    #[strum(serialize = "accepted", props(zh = "接单"))]
     Accepted,
+    #[strum(serialize = "returned", props(zh = "退回"))]
     Returned,
+    #[strum(serialize = "started", props(zh = "开始办理"))]
     Started,
+    #[strum(serialize = "resolved", props(zh = "办结"))]
     Resolved,
+    #[strum(serialize = "rated", props(zh = "评价"))]
     Rated,
+    #[strum(serialize = "closed", props(zh = "关闭"))]
     Closed,
+    #[strum(serialize = "reopened", props(zh = "重新办理"))]
     Reopened,
+    #[strum(serialize = "whistled", props(zh = "吹哨"))]
     Whistled,
+    #[strum(serialize = "whistle_acknowledged", props(zh = "部门报到"))]
     WhistleAcknowledged,
+    #[strum(serialize = "response_overdue", props(zh = "响应超时"))]
     ResponseOverdue,
+    #[strum(serialize = "resolution_overdue", props(zh = "办理超时"))]
     ResolutionOverdue,
+    #[strum(serialize = "escalated", props(zh = "升级"))]
     Escalated,
+    #[strum(serialize = "photo_added", props(zh = "补充照片"))]
     PhotoAdded,
 }
 
+impl Labelled for EventKind {
+    const FIELD: &'static str = "kind";
+}
+
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
-        EventKind::Received,
-        EventKind::Dispatched,
-        EventKind::Accepted,
-        EventKind::Returned,
-        EventKind::Started,
-        EventKind::Resolved,
-        EventKind::Rated,
-        EventKind::Closed,
-        EventKind::Reopened,
-        EventKind::Whistled,
-        EventKind::WhistleAcknowledged,
-        EventKind::ResponseOverdue,
-        EventKind::ResolutionOverdue,
-        EventKind::Escalated,
-        EventKind::PhotoAdded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Received => "received",
-            EventKind::Dispatched => "dispatched",
-            EventKind::Accepted => "accepted",
-            EventKind::Returned => "returned",
-            EventKind::Started => "started",
-            EventKind::Resolved => "resolved",
-            EventKind::Rated => "rated",
-            EventKind::Closed => "closed",
-            EventKind::Reopened => "reopened",
-            EventKind::Whistled => "whistled",
-            EventKind::WhistleAcknowledged => "whistle_acknowledged",
-            EventKind::ResponseOverdue => "response_overdue",
-            EventKind::ResolutionOverdue => "resolution_overdue",
-            EventKind::Escalated => "escalated",
-            EventKind::PhotoAdded => "photo_added",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            EventKind::Received => "受理",
-            EventKind::Dispatched => "派单",
-            EventKind::Accepted => "接单",
-            EventKind::Returned => "退回",
-            EventKind::Started => "开始办理",
-            EventKind::Resolved => "办结",
-            EventKind::Rated => "评价",
-            EventKind::Closed => "关闭",
-            EventKind::Reopened => "重新办理",
-            EventKind::Whistled => "吹哨",
-            EventKind::WhistleAcknowledged => "部门报到",
-            EventKind::ResponseOverdue => "响应超时",
-            EventKind::ResolutionOverdue => "办理超时",
-            EventKind::Escalated => "升级",
-            EventKind::PhotoAdded => "补充照片",
-        }
-    }
-
     /// Whether the resident's status page lists it: whistles and escalations are the
     /// administration's own business.
     pub fn shown_to_resident(self) -> bool {
@@ -920,9 +855,7 @@ impl EventKind {
 impl FromStr for EventKind {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EventKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        EventKind::from_code(s)
             .ok_or_else(|| CoreError::invalid("kind", format!("「{s}」不是已知的诉求事件")))
     }
 }
@@ -1142,17 +1075,35 @@ impl fmt::Display for TrackingNumber {
 // Whistles
 
 /// Whether a summoned department reported in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WhistleState {
     /// Not yet reported; the 30 minutes have not passed.
+    #[strum(serialize = "waiting", props(zh = "待报到"))]
     Waiting,
     /// Not reported and the 30 minutes have passed: shown in red.
+    #[strum(serialize = "unanswered", props(zh = "超时未报到"))]
     Unanswered,
     /// Reported within 30 minutes.
+    #[strum(serialize = "on_time", props(zh = "按时报到"))]
     OnTime,
     /// Reported after 30 minutes.
+    #[strum(serialize = "late", props(zh = "逾时报到"))]
     Late,
+}
+
+impl Labelled for WhistleState {
+    const FIELD: &'static str = "whistle";
 }
 
 impl WhistleState {
@@ -1163,24 +1114,6 @@ impl WhistleState {
             Some(_) => WhistleState::Late,
             None if now > due_at => WhistleState::Unanswered,
             None => WhistleState::Waiting,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WhistleState::Waiting => "waiting",
-            WhistleState::Unanswered => "unanswered",
-            WhistleState::OnTime => "on_time",
-            WhistleState::Late => "late",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            WhistleState::Waiting => "待报到",
-            WhistleState::Unanswered => "超时未报到",
-            WhistleState::OnTime => "按时报到",
-            WhistleState::Late => "逾时报到",
         }
     }
 }
@@ -1341,6 +1274,76 @@ pub fn overdue(f: &OverdueFacts, now: i64) -> OverdueVerdict {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (Channel::SelfService, "self_service", "居民自助"),
+            (Channel::Hotline, "hotline", "热线"),
+            (Channel::Patrol, "patrol", "网格巡查"),
+            (Channel::Open311, "open311", "Open311 接口"),
+        ]);
+        assert_table(&[
+            (Escalation::Never, "never", "不升级"),
+            (
+                Escalation::OnLateResponse,
+                "on_late_response",
+                "响应超时即升级",
+            ),
+            (
+                Escalation::OnLateResolution,
+                "on_late_resolution",
+                "办理超时即升级",
+            ),
+        ]);
+        assert_table(&[
+            (Rating::Satisfied, "satisfied", "满意"),
+            (Rating::FairlySatisfied, "fairly_satisfied", "基本满意"),
+            (Rating::Dissatisfied, "dissatisfied", "不满意"),
+        ]);
+        assert_table(&[
+            (Status::Received, "received", "已受理"),
+            (Status::Dispatched, "dispatched", "已派单"),
+            (Status::Accepted, "accepted", "已接单"),
+            (Status::Returned, "returned", "已退回"),
+            (Status::InProgress, "in_progress", "办理中"),
+            (Status::Resolved, "resolved", "已办结"),
+            (Status::Rated, "rated", "已评价"),
+            (Status::Closed, "closed", "已关闭"),
+        ]);
+        assert_table(&[
+            (EventKind::Received, "received", "受理"),
+            (EventKind::Dispatched, "dispatched", "派单"),
+            (EventKind::Accepted, "accepted", "接单"),
+            (EventKind::Returned, "returned", "退回"),
+            (EventKind::Started, "started", "开始办理"),
+            (EventKind::Resolved, "resolved", "办结"),
+            (EventKind::Rated, "rated", "评价"),
+            (EventKind::Closed, "closed", "关闭"),
+            (EventKind::Reopened, "reopened", "重新办理"),
+            (EventKind::Whistled, "whistled", "吹哨"),
+            (
+                EventKind::WhistleAcknowledged,
+                "whistle_acknowledged",
+                "部门报到",
+            ),
+            (EventKind::ResponseOverdue, "response_overdue", "响应超时"),
+            (
+                EventKind::ResolutionOverdue,
+                "resolution_overdue",
+                "办理超时",
+            ),
+            (EventKind::Escalated, "escalated", "升级"),
+            (EventKind::PhotoAdded, "photo_added", "补充照片"),
+        ]);
+        assert_table(&[
+            (WhistleState::Waiting, "waiting", "待报到"),
+            (WhistleState::Unanswered, "unanswered", "超时未报到"),
+            (WhistleState::OnTime, "on_time", "按时报到"),
+            (WhistleState::Late, "late", "逾时报到"),
+        ]);
+    }
 
     #[test]
     fn photo_type_is_read_from_the_bytes() {
@@ -1523,7 +1526,7 @@ mod tests {
         let mut cases = 0;
         for (status, ratings, staff, grid, resident) in table {
             for rating in ratings {
-                for role in Role::ALL {
+                for &role in Role::ALL {
                     let want = if role == Role::GridWorker {
                         grid
                     } else {
@@ -1580,7 +1583,7 @@ mod tests {
         ];
         let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(kinds, stored);
-        for k in EventKind::ALL {
+        for &k in EventKind::ALL {
             assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
@@ -1589,7 +1592,7 @@ mod tests {
 
     #[test]
     fn open311_sees_open_until_closed() {
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert_eq!(
                 s.open311(),
                 if s == Status::Closed {

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use crate::kernel::labels::Labelled;
 use crate::{CoreError, JurisdictionPath, Role, Scope};
 
 /// The largest quantity one entry may move: far above any real delivery, far below overflow.
@@ -70,55 +71,45 @@ impl fmt::Display for Quantity {
 }
 
 /// What a ledger entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// Stock arrived from outside (a purchase, a donation, an allocation from above).
+    #[strum(serialize = "receipt", props(zh = "入库"))]
     Receipt,
     /// Stock handed out (to workers, to households).
+    #[strum(serialize = "issue", props(zh = "发放"))]
     Issue,
     /// A correction with a reason: lost, damaged, expired, or a recount.
+    #[strum(serialize = "adjustment", props(zh = "调整"))]
     Adjustment,
     /// Left this site on a transfer (in transit until received).
+    #[strum(serialize = "transfer_out", props(zh = "调出"))]
     TransferOut,
     /// Arrived on a transfer.
+    #[strum(serialize = "transfer_in", props(zh = "调入"))]
     TransferIn,
     /// A cancelled transfer came back to its source.
+    #[strum(serialize = "transfer_return", props(zh = "调拨退回"))]
     TransferReturn,
 }
 
+impl Labelled for EntryKind {
+    const FIELD: &'static str = "kind";
+}
+
 impl EntryKind {
-    pub const ALL: [EntryKind; 6] = [
-        EntryKind::Receipt,
-        EntryKind::Issue,
-        EntryKind::Adjustment,
-        EntryKind::TransferOut,
-        EntryKind::TransferIn,
-        EntryKind::TransferReturn,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Receipt => "receipt",
-            EntryKind::Issue => "issue",
-            EntryKind::Adjustment => "adjustment",
-            EntryKind::TransferOut => "transfer_out",
-            EntryKind::TransferIn => "transfer_in",
-            EntryKind::TransferReturn => "transfer_return",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            EntryKind::Receipt => "入库",
-            EntryKind::Issue => "发放",
-            EntryKind::Adjustment => "调整",
-            EntryKind::TransferOut => "调出",
-            EntryKind::TransferIn => "调入",
-            EntryKind::TransferReturn => "调拨退回",
-        }
-    }
-
     /// Kinds a worker records by hand; transfers write the other three.
     pub fn is_manual(self) -> bool {
         matches!(
@@ -131,9 +122,7 @@ impl EntryKind {
 impl FromStr for EntryKind {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EntryKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
+        EntryKind::from_code(s.trim())
             .ok_or_else(|| {
                 CoreError::invalid(
                     "kind",
@@ -144,42 +133,36 @@ impl FromStr for EntryKind {
 }
 
 /// Why stock was adjusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AdjustReason {
+    #[strum(serialize = "lost", props(zh = "丢失"))]
     Lost,
+    #[strum(serialize = "damaged", props(zh = "损坏"))]
     Damaged,
+    #[strum(serialize = "expired", props(zh = "过期"))]
     Expired,
     /// A stocktake found a different count: either direction.
+    #[strum(serialize = "count_correction", props(zh = "盘点更正"))]
     CountCorrection,
 }
 
+impl Labelled for AdjustReason {
+    const FIELD: &'static str = "reason";
+}
+
 impl AdjustReason {
-    pub const ALL: [AdjustReason; 4] = [
-        AdjustReason::Lost,
-        AdjustReason::Damaged,
-        AdjustReason::Expired,
-        AdjustReason::CountCorrection,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdjustReason::Lost => "lost",
-            AdjustReason::Damaged => "damaged",
-            AdjustReason::Expired => "expired",
-            AdjustReason::CountCorrection => "count_correction",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            AdjustReason::Lost => "丢失",
-            AdjustReason::Damaged => "损坏",
-            AdjustReason::Expired => "过期",
-            AdjustReason::CountCorrection => "盘点更正",
-        }
-    }
-
     /// Lost, damaged and expired stock only ever goes down.
     pub fn only_decreases(self) -> bool {
         self != AdjustReason::CountCorrection
@@ -189,9 +172,7 @@ impl AdjustReason {
 impl FromStr for AdjustReason {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AdjustReason::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s.trim())
+        AdjustReason::from_code(s.trim())
             .ok_or_else(|| {
                 CoreError::invalid(
                     "reason",
@@ -344,58 +325,45 @@ impl Movement {
 }
 
 /// What an item is filed under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemCategory {
     /// Masks, gloves, goggles, gowns.
+    #[strum(serialize = "protective", props(zh = "防护用品"))]
     Protective,
+    #[strum(serialize = "disinfection", props(zh = "消杀用品"))]
     Disinfection,
     /// Thermometers and other instruments.
+    #[strum(serialize = "equipment", props(zh = "器械"))]
     Equipment,
+    #[strum(serialize = "other", props(zh = "其他"))]
     Other,
 }
 
-impl ItemCategory {
-    pub const ALL: [ItemCategory; 4] = [
-        ItemCategory::Protective,
-        ItemCategory::Disinfection,
-        ItemCategory::Equipment,
-        ItemCategory::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemCategory::Protective => "protective",
-            ItemCategory::Disinfection => "disinfection",
-            ItemCategory::Equipment => "equipment",
-            ItemCategory::Other => "other",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            ItemCategory::Protective => "防护用品",
-            ItemCategory::Disinfection => "消杀用品",
-            ItemCategory::Equipment => "器械",
-            ItemCategory::Other => "其他",
-        }
-    }
+impl Labelled for ItemCategory {
+    const FIELD: &'static str = "category";
 }
 
 impl FromStr for ItemCategory {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ItemCategory::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| {
-                CoreError::invalid(
-                    "category",
-                    format!(
-                        "「{s}」不是有效的类别，应为 protective、disinfection、equipment 或 other"
-                    ),
-                )
-            })
+        ItemCategory::from_code(s.trim()).ok_or_else(|| {
+            CoreError::invalid(
+                "category",
+                format!("「{s}」不是有效的类别，应为 protective、disinfection、equipment 或 other"),
+            )
+        })
     }
 }
 
@@ -454,29 +422,30 @@ pub const PRESET_ITEMS: [(&str, &str, ItemCategory, Option<i64>); 7] = [
 ];
 
 /// What a site is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     /// A community's own store room (社区物资点).
+    #[strum(serialize = "store", props(zh = "物资点"))]
     Store,
     /// A street's or district's reserve (储备库), from which communities are supplied.
+    #[strum(serialize = "reserve", props(zh = "储备库"))]
     Reserve,
 }
 
-impl SiteKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SiteKind::Store => "store",
-            SiteKind::Reserve => "reserve",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            SiteKind::Store => "物资点",
-            SiteKind::Reserve => "储备库",
-        }
-    }
+impl Labelled for SiteKind {
+    const FIELD: &'static str = "kind";
 }
 
 impl FromStr for SiteKind {
@@ -696,50 +665,39 @@ fn only_from(states: &[&'static str], what: &str, action: &str) -> String {
 
 /// Where a supply request stands: draft → submitted → approved (or rejected when nothing is
 /// approved) → partly fulfilled → fulfilled. [`RequestState::apply`] is the one rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
+    #[strum(serialize = "draft", props(zh = "草稿"))]
     Draft,
+    #[strum(serialize = "submitted", props(zh = "已提交"))]
     Submitted,
+    #[strum(serialize = "approved", props(zh = "已批准"))]
     Approved,
+    #[strum(serialize = "partly_fulfilled", props(zh = "部分发放"))]
     PartlyFulfilled,
+    #[strum(serialize = "fulfilled", props(zh = "已发放"))]
     Fulfilled,
+    #[strum(serialize = "rejected", props(zh = "未批准"))]
     Rejected,
 }
 
+impl Labelled for RequestState {
+    const FIELD: &'static str = "state";
+}
+
 impl RequestState {
-    pub const ALL: [RequestState; 6] = [
-        RequestState::Draft,
-        RequestState::Submitted,
-        RequestState::Approved,
-        RequestState::PartlyFulfilled,
-        RequestState::Fulfilled,
-        RequestState::Rejected,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Draft => "draft",
-            RequestState::Submitted => "submitted",
-            RequestState::Approved => "approved",
-            RequestState::PartlyFulfilled => "partly_fulfilled",
-            RequestState::Fulfilled => "fulfilled",
-            RequestState::Rejected => "rejected",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            RequestState::Draft => "草稿",
-            RequestState::Submitted => "已提交",
-            RequestState::Approved => "已批准",
-            RequestState::PartlyFulfilled => "部分发放",
-            RequestState::Fulfilled => "已发放",
-            RequestState::Rejected => "未批准",
-        }
-    }
-
     /// Applies `action` to a request in this state: the new state, or a refusal naming both.
     pub fn apply(self, action: RequestAction) -> Result<RequestState, CoreError> {
         self.next(action).ok_or_else(|| {
@@ -778,9 +736,7 @@ impl RequestState {
 impl FromStr for RequestState {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RequestState::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
+        RequestState::from_code(s.trim())
             .ok_or_else(|| CoreError::invalid("state", format!("「{s}」不是有效的申领状态")))
     }
 }
@@ -838,7 +794,8 @@ impl RequestAction {
     /// conditional `UPDATE … WHERE state IN (…)`).
     pub fn from_states(self) -> impl Iterator<Item = RequestState> {
         RequestState::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(move |s| s.allows(self))
     }
 
@@ -850,40 +807,35 @@ impl RequestAction {
 }
 
 /// Where a transfer stands: sent (in transit) → received, or cancelled back to its source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferState {
+    #[strum(serialize = "sent", props(zh = "在途"))]
     Sent,
+    #[strum(serialize = "received", props(zh = "已接收"))]
     Received,
+    #[strum(serialize = "cancelled", props(zh = "已取消"))]
     Cancelled,
 }
 
-impl TransferState {
-    pub const ALL: [TransferState; 3] = [
-        TransferState::Sent,
-        TransferState::Received,
-        TransferState::Cancelled,
-    ];
+impl Labelled for TransferState {
+    const FIELD: &'static str = "state";
+}
 
+impl TransferState {
     /// The states whose stock is on its way: counted at the destination, not yet on hand.
     pub const IN_TRANSIT: [TransferState; 1] = [TransferState::Sent];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferState::Sent => "sent",
-            TransferState::Received => "received",
-            TransferState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            TransferState::Sent => "在途",
-            TransferState::Received => "已接收",
-            TransferState::Cancelled => "已取消",
-        }
-    }
 
     /// Applies `action` to a transfer in this state: the new state, or a refusal naming both.
     pub fn apply(self, action: TransferAction) -> Result<TransferState, CoreError> {
@@ -920,49 +872,46 @@ impl TransferState {
 impl FromStr for TransferState {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TransferState::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
-            .ok_or_else(|| {
-                CoreError::invalid(
-                    "state",
-                    "应为 sent（在途）、received（已接收）或 cancelled（已取消）",
-                )
-            })
+        TransferState::from_code(s.trim()).ok_or_else(|| {
+            CoreError::invalid(
+                "state",
+                "应为 sent（在途）、received（已接收）或 cancelled（已取消）",
+            )
+        })
     }
 }
 
-/// How a transfer in transit ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// How a transfer in transit ends. Its code is stored as the audit action `supply_transfer.…`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 pub enum TransferAction {
     /// At the destination: the stock is added there.
+    #[strum(serialize = "receive", props(zh = "接收"))]
     Receive,
     /// By the sender: the stock returns to the source.
+    #[strum(serialize = "cancel", props(zh = "取消"))]
     Cancel,
 }
 
+impl Labelled for TransferAction {
+    const FIELD: &'static str = "action";
+}
+
 impl TransferAction {
-    pub const ALL: [TransferAction; 2] = [TransferAction::Receive, TransferAction::Cancel];
-
-    /// The stored name (the audit action `supply_transfer.…`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferAction::Receive => "receive",
-            TransferAction::Cancel => "cancel",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            TransferAction::Receive => "接收",
-            TransferAction::Cancel => "取消",
-        }
-    }
-
     /// The states this action starts from, read off [`TransferState::apply`].
     pub fn from_states(self) -> impl Iterator<Item = TransferState> {
         TransferState::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(move |s| s.allows(self))
     }
 }
@@ -971,6 +920,60 @@ impl TransferAction {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (EntryKind::Receipt, "receipt", "入库"),
+            (EntryKind::Issue, "issue", "发放"),
+            (EntryKind::Adjustment, "adjustment", "调整"),
+            (EntryKind::TransferOut, "transfer_out", "调出"),
+            (EntryKind::TransferIn, "transfer_in", "调入"),
+            (EntryKind::TransferReturn, "transfer_return", "调拨退回"),
+        ]);
+        assert_table(&[
+            (AdjustReason::Lost, "lost", "丢失"),
+            (AdjustReason::Damaged, "damaged", "损坏"),
+            (AdjustReason::Expired, "expired", "过期"),
+            (
+                AdjustReason::CountCorrection,
+                "count_correction",
+                "盘点更正",
+            ),
+        ]);
+        assert_table(&[
+            (ItemCategory::Protective, "protective", "防护用品"),
+            (ItemCategory::Disinfection, "disinfection", "消杀用品"),
+            (ItemCategory::Equipment, "equipment", "器械"),
+            (ItemCategory::Other, "other", "其他"),
+        ]);
+        assert_table(&[
+            (SiteKind::Store, "store", "物资点"),
+            (SiteKind::Reserve, "reserve", "储备库"),
+        ]);
+        assert_table(&[
+            (RequestState::Draft, "draft", "草稿"),
+            (RequestState::Submitted, "submitted", "已提交"),
+            (RequestState::Approved, "approved", "已批准"),
+            (
+                RequestState::PartlyFulfilled,
+                "partly_fulfilled",
+                "部分发放",
+            ),
+            (RequestState::Fulfilled, "fulfilled", "已发放"),
+            (RequestState::Rejected, "rejected", "未批准"),
+        ]);
+        assert_table(&[
+            (TransferState::Sent, "sent", "在途"),
+            (TransferState::Received, "received", "已接收"),
+            (TransferState::Cancelled, "cancelled", "已取消"),
+        ]);
+        assert_table(&[
+            (TransferAction::Receive, "receive", "接收"),
+            (TransferAction::Cancel, "cancel", "取消"),
+        ]);
+    }
 
     #[test]
     fn quantities_are_positive_whole_numbers() {
@@ -1152,7 +1155,7 @@ mod tests {
         ];
         assert_eq!(table.map(|(a, _)| a), A::ALL);
         for (action, row) in table {
-            for (from, want) in RequestState::ALL.into_iter().zip(row) {
+            for (from, want) in RequestState::ALL.iter().copied().zip(row) {
                 match (from.apply(action), want) {
                     (Ok(got), Some(want)) => assert_eq!(got, want, "{action:?} from {from:?}"),
                     (Err(e), None) => {
@@ -1179,7 +1182,7 @@ mod tests {
         );
         let from: Vec<RequestState> = A::FulfilAll.from_states().collect();
         assert_eq!(from, [Approved, PartlyFulfilled]);
-        for s in RequestState::ALL {
+        for &s in RequestState::ALL {
             assert_eq!(s.as_str().parse::<RequestState>().unwrap(), s);
         }
         assert!("open".parse::<RequestState>().is_err());
@@ -1214,7 +1217,7 @@ mod tests {
         ];
         assert_eq!(table.map(|(a, _)| a), A::ALL);
         for (action, row) in table {
-            for (from, want) in TransferState::ALL.into_iter().zip(row) {
+            for (from, want) in TransferState::ALL.iter().copied().zip(row) {
                 match (from.apply(action), want) {
                     (Ok(got), Some(want)) => assert_eq!(got, want, "{action:?} from {from:?}"),
                     (Err(e), None) => {
@@ -1236,7 +1239,7 @@ mod tests {
                 TransferState::IN_TRANSIT
             );
         }
-        for s in TransferState::ALL {
+        for &s in TransferState::ALL {
             assert_eq!(s.as_str().parse::<TransferState>().unwrap(), s);
         }
         assert!("lost".parse::<TransferState>().is_err());

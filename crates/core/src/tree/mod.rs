@@ -6,53 +6,47 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::division::PROVINCE_PREFIXES;
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 /// The kind of a jurisdiction node, from the county-level district down to a building.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
+    #[strum(serialize = "district", props(zh = "区县"))]
     District,
+    #[strum(serialize = "street", props(zh = "街道/乡镇"))]
     Street,
+    #[strum(serialize = "community", props(zh = "社区/村"))]
     Community,
+    #[strum(serialize = "compound", props(zh = "小区/村民小组"))]
     Compound,
+    #[strum(serialize = "grid", props(zh = "网格"))]
     Grid,
+    #[strum(serialize = "building", props(zh = "楼栋"))]
     Building,
 }
 
+impl Labelled for NodeKind {
+    const FIELD: &'static str = "kind";
+}
+
 impl NodeKind {
-    pub const ALL: [NodeKind; 6] = [
-        NodeKind::District,
-        NodeKind::Street,
-        NodeKind::Community,
-        NodeKind::Compound,
-        NodeKind::Grid,
-        NodeKind::Building,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeKind::District => "district",
-            NodeKind::Street => "street",
-            NodeKind::Community => "community",
-            NodeKind::Compound => "compound",
-            NodeKind::Grid => "grid",
-            NodeKind::Building => "building",
-        }
-    }
-
-    /// The name shown in the UI.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            NodeKind::District => "区县",
-            NodeKind::Street => "街道/乡镇",
-            NodeKind::Community => "社区/村",
-            NodeKind::Compound => "小区/村民小组",
-            NodeKind::Grid => "网格",
-            NodeKind::Building => "楼栋",
-        }
-    }
-
     /// Which kinds may sit directly under this one. Levels may be skipped (a village community
     /// has no compounds), and grids and compounds nest either way: a city compound is split into
     /// grids, while a village grid spans several village groups.
@@ -79,31 +73,18 @@ impl NodeKind {
     }
 }
 
-impl fmt::Display for NodeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for NodeKind {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        NodeKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let known: Vec<String> = NodeKind::ALL
-                    .iter()
-                    .map(|k| format!("{}（{}）", k.label_zh(), k.as_str()))
-                    .collect();
-                CoreError::invalid(
-                    "kind",
-                    format!(
-                        "「{s}」不是有效的节点类型，应为以下之一：{}",
-                        known.join("、")
-                    ),
-                )
-            })
+        NodeKind::from_code(s).ok_or_else(|| {
+            CoreError::invalid(
+                "kind",
+                format!(
+                    "「{s}」不是有效的节点类型，应为以下之一：{}",
+                    Self::choices()
+                ),
+            )
+        })
     }
 }
 
@@ -242,6 +223,19 @@ impl fmt::Display for NodeName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (NodeKind::District, "district", "区县"),
+            (NodeKind::Street, "street", "街道/乡镇"),
+            (NodeKind::Community, "community", "社区/村"),
+            (NodeKind::Compound, "compound", "小区/村民小组"),
+            (NodeKind::Grid, "grid", "网格"),
+            (NodeKind::Building, "building", "楼栋"),
+        ]);
+    }
 
     #[test]
     fn division_codes_are_checked_for_shape() {

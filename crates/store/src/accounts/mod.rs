@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use linli_core::accounts::throttle::{self, Failures};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{CoreError, JurisdictionPath, NewPassword, NodeKind, Role, Scope, Username};
 use serde::Serialize;
 use serde_json::json;

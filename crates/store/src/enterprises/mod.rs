@@ -41,15 +41,32 @@ fn forbidden() -> StoreError {
 }
 
 /// Where a business stands, from its latest application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
     /// The latest application was approved.
+    #[strum(serialize = "reopened", props(zh = "已复工"))]
     Reopened,
     /// The latest application waits for the community's decision.
+    #[strum(serialize = "pending", props(zh = "待审核"))]
     Pending,
     /// No application yet, or the latest was rejected.
+    #[strum(serialize = "not_reopened", props(zh = "未复工"))]
     NotReopened,
+}
+
+impl Labelled for Standing {
+    const FIELD: &'static str = "standing";
 }
 
 impl Standing {
@@ -58,22 +75,6 @@ impl Standing {
             Some("approved") => Standing::Reopened,
             Some("submitted") => Standing::Pending,
             _ => Standing::NotReopened,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Standing::Reopened => "reopened",
-            Standing::Pending => "pending",
-            Standing::NotReopened => "not_reopened",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Standing::Reopened => "已复工",
-            Standing::Pending => "待审核",
-            Standing::NotReopened => "未复工",
         }
     }
 }
@@ -1025,4 +1026,23 @@ pub async fn counts_by_child(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use linli_core::kernel::labels::Labelled;
+        let table = [
+            (Standing::Reopened, "reopened", "已复工"),
+            (Standing::Pending, "pending", "待审核"),
+            (Standing::NotReopened, "not_reopened", "未复工"),
+        ];
+        assert_eq!(Standing::ALL, table.map(|row| row.0));
+        for (v, code, zh) in table {
+            assert_eq!((v.as_str(), v.label_zh()), (code, zh), "{v:?}");
+        }
+    }
 }

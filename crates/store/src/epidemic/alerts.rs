@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 
 use linli_core::kernel::clock::{date_of, day_start_ms, display, format_date, parse_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -27,23 +28,44 @@ use crate::infra::errors::internal;
 use crate::{Db, StoreError};
 
 /// How an alert was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertOutcome {
     /// Fever: seen at the clinic, COVID excluded (就诊排除).
+    #[strum(serialize = "excluded", props(zh = "已转诊发热门诊，排除"))]
     Excluded,
     /// Fever: kept under observation at the clinic (留观).
+    #[strum(serialize = "observing", props(zh = "已转诊发热门诊，留观"))]
     Observing,
     /// Fever: transferred to a designated hospital (转诊).
+    #[strum(serialize = "transferred", props(zh = "已转诊定点医院"))]
     Transferred,
     /// Fever: a false reading, normal when measured again (误测，复测正常).
+    #[strum(serialize = "false_reading", props(zh = "误测，复测正常"))]
     FalseReading,
     /// Overdue: reached, reading taken and normal (已联系，情况正常).
+    #[strum(serialize = "contacted", props(zh = "已联系，情况正常"))]
     Contacted,
     /// Overdue: could not be reached, reported up (联系不上，已上报).
+    #[strum(serialize = "escalated", props(zh = "联系不上，已上报"))]
     Escalated,
     /// Overdue: closed by the system when the missing check-in arrived (已补报).
+    #[strum(serialize = "late_checkin", props(zh = "已补报打卡（系统关闭）"))]
     LateCheckin,
+}
+
+impl Labelled for AlertOutcome {
+    const FIELD: &'static str = "outcome";
 }
 
 impl AlertOutcome {
@@ -54,30 +76,6 @@ impl AlertOutcome {
         AlertOutcome::FalseReading,
     ];
     pub const OVERDUE: [AlertOutcome; 2] = [AlertOutcome::Contacted, AlertOutcome::Escalated];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertOutcome::Excluded => "excluded",
-            AlertOutcome::Observing => "observing",
-            AlertOutcome::Transferred => "transferred",
-            AlertOutcome::FalseReading => "false_reading",
-            AlertOutcome::Contacted => "contacted",
-            AlertOutcome::Escalated => "escalated",
-            AlertOutcome::LateCheckin => "late_checkin",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            AlertOutcome::Excluded => "已转诊发热门诊，排除",
-            AlertOutcome::Observing => "已转诊发热门诊，留观",
-            AlertOutcome::Transferred => "已转诊定点医院",
-            AlertOutcome::FalseReading => "误测，复测正常",
-            AlertOutcome::Contacted => "已联系，情况正常",
-            AlertOutcome::Escalated => "联系不上，已上报",
-            AlertOutcome::LateCheckin => "已补报打卡（系统关闭）",
-        }
-    }
 
     /// The outcomes a worker may choose for an alert of `kind`.
     pub fn for_kind(kind: &str) -> &'static [AlertOutcome] {
@@ -421,6 +419,32 @@ pub async fn raise_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> 
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use linli_core::kernel::labels::Labelled;
+        let table = [
+            (AlertOutcome::Excluded, "excluded", "已转诊发热门诊，排除"),
+            (AlertOutcome::Observing, "observing", "已转诊发热门诊，留观"),
+            (AlertOutcome::Transferred, "transferred", "已转诊定点医院"),
+            (
+                AlertOutcome::FalseReading,
+                "false_reading",
+                "误测，复测正常",
+            ),
+            (AlertOutcome::Contacted, "contacted", "已联系，情况正常"),
+            (AlertOutcome::Escalated, "escalated", "联系不上，已上报"),
+            (
+                AlertOutcome::LateCheckin,
+                "late_checkin",
+                "已补报打卡（系统关闭）",
+            ),
+        ];
+        assert_eq!(AlertOutcome::ALL, table.map(|row| row.0));
+        for (v, code, zh) in table {
+            assert_eq!((v.as_str(), v.label_zh()), (code, zh), "{v:?}");
+        }
+    }
 
     #[test]
     fn two_checkins_a_day_are_due_by_noon_and_by_eight_in_the_evening() {

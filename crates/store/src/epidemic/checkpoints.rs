@@ -9,6 +9,7 @@ use linli_core::epidemic::checkpoint::{refuse_if_restricted, Restriction};
 use linli_core::epidemic::contact::{mask_name, CaseKind};
 use linli_core::epidemic::policy::{Measure, StagePlan, Temperature};
 use linli_core::kernel::clock::{date_of, day_bounds, format_date, parse_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;

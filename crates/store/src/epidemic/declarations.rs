@@ -20,6 +20,7 @@
 
 use linli_core::epidemic::policy::{self, Classification, DivisionCode, Temperature};
 use linli_core::kernel::clock::{format_date, parse_date, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{PersonDraft, PersonInput};
 use linli_core::{CoreError, DocumentKind, IdDocument, JurisdictionPath, NodeKind, Phone, Scope};
 use serde::Serialize;

@@ -29,6 +29,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use linli_core::kernel::clock::{self, day_bounds, format_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::reports::{
     Aggregate, ManualKind, ManualValue, ManualValues, NodeRole, Status, Template, Timeliness,
 };

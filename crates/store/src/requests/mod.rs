@@ -19,6 +19,7 @@
 //! (so that community sees it in its inbox), a return sends it back to where it came in.
 
 use linli_core::kernel::clock::{day_start_ms, format_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{
     self as rules, Action, Actor, CategoryRule, Channel, Escalation, EventKind, OverdueFacts,
     RateFacts, Rates, Rating, Refusal, RequestDraft, Status, Step, Target, TrackingNumber,

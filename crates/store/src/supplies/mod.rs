@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use linli_core::kernel::labels::Labelled;
 use linli_core::supplies::{
     can_decide_request, can_dispatch_from, can_write_at, days_of_cover, EntryKind, ItemDraft,
     Movement, Quantity, RequestAction, SiteDraft, SiteKind, TransferAction, COVER_WINDOW_DAYS,

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use linli_core::kernel::clock::{self, format_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::tree::check_household_estimate;
 use linli_core::{CoreError, JurisdictionPath, NewNode, NodeCode, NodeKind, NodeName, Scope};
 use serde::Serialize;

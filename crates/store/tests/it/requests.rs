@@ -4,6 +4,7 @@
 //! resident's status check, Open311 keys, and who sees what.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{
     Action, CategoryRule, Channel, RequestDraft, RequestInput, Status, Target, WhistleState,
 };

@@ -3,6 +3,7 @@
 //! subtree, and who may do what where.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use linli_core::supplies::{Movement, Quantity, SiteDraft};
 use linli_core::{Role, Scope};
 use linli_store::supplies::{self, Site, SiteStockLine, TransferInput, TransferState};

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
+use linli_core::kernel::labels::Labelled;
 use linli_store::accounts::{self, LoginError, NewUser, User};
 use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
 use linli_store::tree::{self};

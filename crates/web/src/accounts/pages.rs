@@ -2,7 +2,7 @@
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::{form_errors, store_error_page, NoticeQuery, Shell};
-use crate::ui::{optional_number, ParentOption};
+use crate::ui::{node_options, optional_number, ParentOption};
 use crate::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::display;
 use linli_core::kernel::clock::now_ms;
-use linli_core::{NodeKind, Role};
+use linli_core::kernel::labels::Labelled;
+use linli_core::Role;
 use linli_store::accounts::{self, LoginError, NewUser, Principal};
 use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::tree::{self};
@@ -116,19 +117,7 @@ async fn render_users(
                 label: r.label_zh(),
             })
             .collect(),
-        nodes: tree
-            .into_iter()
-            .filter(|n| n.is_open() && n.kind != NodeKind::Building)
-            .map(|n| ParentOption {
-                id: n.id,
-                label: format!(
-                    "{}{} · {}",
-                    "　".repeat(n.depth.clamp(0, 6) as usize),
-                    n.kind.label_zh(),
-                    n.name
-                ),
-            })
-            .collect(),
+        nodes: node_options(tree),
         errors,
         notice,
     };

@@ -15,7 +15,7 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -26,7 +26,7 @@ use linli_store::StoreError;
 
 use super::pages::{pieces, Piece};
 use crate::auth::ClientIp;
-use crate::ui::RateLimiter;
+use crate::ui::{self, RateLimiter};
 use crate::ui::{field_label, store_error_page, FieldErrors};
 use crate::AppState;
 
@@ -72,19 +72,15 @@ fn message(status: StatusCode, title: &'static str, message: String) -> Response
 }
 
 fn too_many(retry: Duration) -> Response {
-    let secs = retry.as_secs().max(1);
-    let minutes = secs.div_ceil(60);
-    let mut resp = message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "提交过于频繁",
-        format!(
-            "同一网络提交次数过多，请 {minutes} 分钟后再试。如有急事，请直接联系社区工作人员。"
-        ),
-    );
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
+    ui::too_many(retry, |minutes| {
+        message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "提交过于频繁",
+            format!(
+                "同一网络提交次数过多，请 {minutes} 分钟后再试。如有急事，请直接联系社区工作人员。"
+            ),
+        )
+    })
 }
 
 fn link_gone() -> Response {

@@ -7,6 +7,7 @@
 //! `PersonImport` transaction: a failure or a rejected row in non-partial mode stores nothing.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

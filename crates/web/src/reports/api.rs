@@ -7,6 +7,7 @@
 //! segment, so the segment is one parameter and the handler splits `.xlsx` off itself.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use linli_core::kernel::clock::{now_ms, parse_date, rfc3339};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{Action, CategoryRule, Channel, RequestDraft, RequestInput, Target};
 use linli_store::requests::{self, Event, InboxFilter, Request, Whistle};
 use linli_store::{Page, StoreError};

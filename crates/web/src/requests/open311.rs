@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use linli_core::kernel::clock::{now_ms, parse_instant, rfc3339};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::open311::list_values;
 use linli_core::requests::{RequestDraft, RequestInput};
 use linli_store::requests::{self, ApiKey, Category, Open311Filter, Request};

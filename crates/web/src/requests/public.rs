@@ -10,11 +10,12 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use linli_core::kernel::clock::{display, now_ms};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{Action, RequestDraft, RequestInput};
 use linli_core::NodeKind;
 use linli_store::requests;
@@ -23,7 +24,7 @@ use serde::Deserialize;
 
 use super::pages::{category_choices, messages, refusal, status_class, PhotoForm, MAX_PHOTO_BODY};
 use crate::auth::ClientIp;
-use crate::ui::{store_error_page, Choice, RateLimiter};
+use crate::ui::{self, store_error_page, Choice, RateLimiter};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -78,19 +79,13 @@ fn message(status: StatusCode, title: &'static str, message: String) -> Response
 }
 
 fn too_many(retry: Duration) -> Response {
-    let secs = retry.as_secs().max(1);
-    let mut resp = message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "操作过于频繁",
-        format!(
-            "同一网络操作次数过多，请 {} 分钟后再试。急事请拨打社区电话或 12345。",
-            secs.div_ceil(60)
-        ),
-    );
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
+    ui::too_many(retry, |minutes| {
+        message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "操作过于频繁",
+            format!("同一网络操作次数过多，请 {minutes} 分钟后再试。急事请拨打社区电话或 12345。"),
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

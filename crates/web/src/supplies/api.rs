@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use linli_core::kernel::clock::{now_ms, rfc3339};
+use linli_core::kernel::labels::Labelled;
 use linli_core::supplies::{ItemDraft, Movement, Quantity, SiteDraft};
 use linli_store::supplies::{self, Entry, Site, Transfer, TransferInput};
 use linli_store::{Page, StoreError};

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::{display, format_date, now_ms, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::supplies::{
     can_dispatch_from, can_write_at, AdjustReason, EntryKind, ItemDraft, Movement, Quantity,
     RequestAction, SiteDraft,

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{NewNode, NodeInput, NodeKind};
 use linli_store::accounts::Principal;
 use linli_store::tree::{self, Crumb, NodeCounts, NodePatch, NodeSummary};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use linli_core::kernel::clock::rfc3339;
+use linli_core::kernel::labels::Labelled;
 use linli_store::tree::{Node, NodeSummary};
 use linli_store::Page;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,9 @@
 //! Options of a `<select>`, and a person as a row of a list.
 
+use linli_core::kernel::labels::Labelled;
+use linli_core::NodeKind;
+use linli_store::tree::Node;
+
 /// One option of a `<select>`.
 pub struct Choice {
     pub value: String,
@@ -33,4 +37,21 @@ pub struct HitRow {
 pub struct ParentOption {
     pub id: i64,
     pub label: String,
+}
+
+/// The nodes of `tree` a key or an account may be bound to: open ones above the buildings,
+/// indented by depth (capped, so a deep tree stays readable).
+pub fn node_options(tree: Vec<Node>) -> Vec<ParentOption> {
+    tree.into_iter()
+        .filter(|n| n.is_open() && n.kind != NodeKind::Building)
+        .map(|n| ParentOption {
+            id: n.id,
+            label: format!(
+                "{}{} · {}",
+                "　".repeat(n.depth.clamp(0, 6) as usize),
+                n.kind.label_zh(),
+                n.name
+            ),
+        })
+        .collect()
 }

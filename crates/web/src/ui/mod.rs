@@ -12,10 +12,10 @@ pub mod shell;
 pub mod xlsx;
 
 pub use api::{list_of, CountsOut, List, NodeOut, PageQuery};
-pub use choice::{choices, Choice, HitRow, ParentOption};
+pub use choice::{choices, node_options, Choice, HitRow, ParentOption};
 pub use forms::{field_errors, field_label, form_errors, optional_number, Empty, FieldErrors};
 pub use person::PersonBody;
-pub use rate::RateLimiter;
+pub use rate::{too_many, RateLimiter};
 pub use shell::{
     error_page, not_found, router, short_label, store_error_page, url_encode, NoticeQuery, Shell,
 };

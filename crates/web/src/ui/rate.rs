@@ -7,6 +7,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::HashMapStateStore;
@@ -52,6 +54,17 @@ impl<C: Clock + Clone> RateLimiter<C> {
             .check_key(&key.to_owned())
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
+}
+
+/// A public page's refusal of a hit for `retry`: `page` draws it, given the whole minutes to
+/// wait, and the response tells clients the seconds in `Retry-After` (at least 1).
+pub fn too_many(retry: Duration, page: impl FnOnce(u64) -> Response) -> Response {
+    let secs = retry.as_secs().max(1);
+    let mut resp = page(secs.div_ceil(60));
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use linli_core::kernel::labels::Labelled;
 use linli_core::NodeKind;
 use linli_store::accounts::Principal;
 use linli_store::StoreError;

@@ -198,16 +198,11 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
 }
 
 async fn world(db: &Db) -> World {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
-    let community = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let Town {
+        district,
+        community,
+        ..
+    } = town(db).await;
     let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
     let grid_b = node(db, Some(community.id), "grid", "乙网格秘密", Some("GB")).await;
     node(db, Some(grid_a.id), "building", "甲楼", None).await;

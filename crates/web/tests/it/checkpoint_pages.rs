@@ -8,28 +8,21 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::epidemic::checkpoints;
-use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
 use linli_store::Db;
 use reqwest::StatusCode;
 
-async fn person(db: &Db, node_id: i64, name: &str) -> i64 {
-    let (p, _) = registry::create(
+async fn resident(db: &Db, node_id: i64, name: &str) -> i64 {
+    let p = person(
         db,
-        &Scope::operator(),
-        &Placement {
-            node_id,
-            ..Default::default()
-        },
-        &PersonInput {
+        node_id,
+        PersonInput {
             name,
             address: Some("3栋2单元501室"),
             ..Default::default()
         },
-        now_ms(),
     )
-    .await
-    .unwrap();
+    .await;
     p.id
 }
 
@@ -46,29 +39,14 @@ async fn flow(t: TestDb) {
     let url = |p: &str| format!("{}{p}", app.base);
     let op = Scope::operator();
 
-    let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(
-        &db,
-        Some(district.id),
-        "street",
-        "建塘镇",
-        Some("533401100"),
-    )
-    .await;
-    let community = node(
-        &db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(&db, Some(community.id), "grid", "甲网格", Some("GA")).await;
-    let grid_b = node(&db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let Town {
+        street, community, ..
+    } = town(&db).await;
+    let (grid_a, grid_b) = grids_ab(&db, community.id).await;
     user(&db, "official", "official", &[street.id]).await;
     user(&db, "staff", "staff", &[community.id]).await;
     user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
-    let resident = person(&db, grid_a.id, "扎西").await;
+    let resident = resident(&db, grid_a.id, "扎西").await;
     let b_gate = checkpoints::create_checkpoint(&db, &op, grid_b.id, "乙网格北门", now_ms())
         .await
         .unwrap();

@@ -52,16 +52,8 @@ struct World {
 
 async fn world(db: &Db) -> World {
     let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        db,
-        Some(district.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let community = add_community(db, district.id, "里布嘎社区", "533401100003").await;
+    let (grid_a, grid_b) = grids_ab(db, community.id).await;
     let worker_id = user(db, "worker_a", "grid_worker", &[grid_a.id]).await;
     let worker_b_id = user(db, "worker_b", "grid_worker", &[grid_b.id]).await;
     let staff_id = user(db, "staff", "staff", &[community.id]).await;

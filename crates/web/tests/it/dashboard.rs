@@ -3,14 +3,9 @@
 //! rows drill down, and a grid worker cannot open a node outside their grid.
 
 use crate::support::*;
-use linli_core::kernel::clock::now_ms;
 
-use linli_core::epidemic::policy::DivisionCode;
 use linli_core::kernel::clock::today;
 use linli_core::registry::PersonInput;
-use linli_core::Scope;
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
 use linli_store::Db;
@@ -19,62 +14,26 @@ use serde_json::Value;
 
 /// A resident of `at` screened on arrival today.
 async fn arrived_today(db: &Db, at: &Node, name: &str) {
-    let (p, _) = registry::create(
+    let p = person(
         db,
-        &Scope::operator(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
+        at.id,
+        PersonInput {
             name,
             ..Default::default()
         },
-        now_ms(),
     )
-    .await
-    .unwrap();
-    epidemic::record_arrival(
-        db,
-        &Scope::operator(),
-        ArrivalInput {
-            person: ArrivalPerson::Registered(p.id),
-            origin_code: DivisionCode::parse("110101").unwrap(),
-            arrived_on: today(),
-            purpose: None,
-            symptoms: Vec::new(),
-            temperature: None,
-            source: ArrivalSource::Worker,
-        },
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    .await;
+    arrival(db, p.id, "110101", today(), None).await;
 }
 
 async fn flow(t: TestDb) {
     let app = spawn(t).await;
     let base = app.base.clone();
     let db = app.db();
-    let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(
-        &db,
-        Some(district.id),
-        "street",
-        "建塘镇",
-        Some("533401100"),
-    )
-    .await;
-    let community = node(
-        &db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(&db, Some(community.id), "grid", "甲网格", Some("GA")).await;
-    let grid_b = node(&db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let Town {
+        street, community, ..
+    } = town(&db).await;
+    let (grid_a, grid_b) = grids_ab(&db, community.id).await;
     user(&db, "staff", "staff", &[community.id]).await;
     user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
     arrived_today(&db, &grid_a, "甲一").await;

@@ -19,16 +19,8 @@ use serde_json::{json, Value};
 /// for grid A (returns its token).
 async fn world(db: &Db) -> (Node, String) {
     let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        db,
-        Some(district.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let community = add_community(db, district.id, "里布嘎社区", "533401100003").await;
+    let (grid_a, grid_b) = grids_ab(db, community.id).await;
     user(db, "worker_a", "grid_worker", &[grid_a.id]).await;
     user(db, "worker_b", "grid_worker", &[grid_b.id]).await;
     epidemic::add_risk_area(

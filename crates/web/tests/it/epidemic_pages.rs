@@ -8,9 +8,8 @@ use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
 use linli_core::kernel::clock::parse_date;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::epidemic::{ArrivalInput, ArrivalPerson, ArrivalSource};
 use linli_store::infra::audit::{self, AuditFilter};
-use linli_store::registry::{self, Placement};
+use linli_store::registry::{self};
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
 use linli_store::{epidemic, Db, Page};
@@ -26,37 +25,23 @@ struct World {
 /// A community with two grids; an official on the street, staff on the community, a worker on
 /// grid A; one resident in grid B; a high-risk area declared for Hongshan, Wuhan in July 2022.
 async fn world(db: &Db) -> World {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
-    let community = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let Town {
+        street, community, ..
+    } = town(db).await;
+    let (grid_a, grid_b) = grids_ab(db, community.id).await;
     user(db, "official", "official", &[street.id]).await;
     user(db, "staff", "staff", &[community.id]).await;
     user(db, "worker_a", "grid_worker", &[grid_a.id]).await;
-    let (b, _) = registry::create(
+    let b = person(
         db,
-        &Scope::operator(),
-        &Placement {
-            node_id: grid_b.id,
-            ..Default::default()
-        },
-        &PersonInput {
+        grid_b.id,
+        PersonInput {
             name: "乙居民",
             address: Some("9栋1单元101室"),
             ..Default::default()
         },
-        now_ms(),
     )
-    .await
-    .unwrap();
+    .await;
     let area = RiskArea::new(
         DivisionCode::parse("420111").unwrap(),
         Some("武汉市洪山区"),
@@ -437,22 +422,14 @@ async fn flow(t: TestDb) {
 
     // Releases: B's 2020 home quarantine ended long ago, so it is due (overdue). Worker A does
     // not see it; staff release it in one batch and the list empties.
-    let obs = epidemic::record_arrival(
+    let obs = crate::support::arrival(
         &db,
-        &Scope::operator(),
-        ArrivalInput {
-            person: ArrivalPerson::Registered(w.b_person),
-            origin_code: DivisionCode::parse("110101").unwrap(),
-            arrived_on: parse_date("d", "2020-02-01").unwrap(),
-            purpose: None,
-            symptoms: Vec::new(),
-            temperature: None,
-            source: ArrivalSource::Worker,
-        },
-        now_ms(),
+        w.b_person,
+        "110101",
+        parse_date("d", "2020-02-01").unwrap(),
+        None,
     )
     .await
-    .unwrap()
     .observation_id
     .unwrap();
     let (worker, _) = sign_in(&app, "worker_a").await;

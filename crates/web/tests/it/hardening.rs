@@ -19,37 +19,22 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
-    let community = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let Town { community, .. } = town(db).await;
     let grid = node(db, Some(community.id), "grid", "一网格", Some("G1")).await;
     let staff = user(db, "staff", "staff", &[community.id]).await;
     let admin = user(db, "admin", "admin", &[]).await;
     let id = id_number("53340119800101001");
-    let (person, _) = linli_store::registry::create(
+    let person = person(
         db,
-        &Scope::operator(),
-        &linli_store::registry::Placement {
-            node_id: grid.id,
-            ..Default::default()
-        },
-        &linli_core::registry::PersonInput {
+        grid.id,
+        linli_core::registry::PersonInput {
             name: "王五",
             id_number: Some(&id),
             phone: Some("13800000001"),
             ..Default::default()
         },
-        linli_core::kernel::clock::now_ms(),
     )
-    .await
-    .unwrap();
+    .await;
     let person = person.id;
     World {
         grid: grid.id,

@@ -22,18 +22,8 @@ struct World {
 
 /// A community with two grids; staff bound to the community, a worker for each grid.
 async fn world(db: &Db) -> World {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
-    let community = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let grid_a = node(db, Some(community.id), "grid", "甲网格", Some("GA")).await;
-    let grid_b = node(db, Some(community.id), "grid", "乙网格", Some("GB")).await;
+    let Town { community, .. } = town(db).await;
+    let (grid_a, grid_b) = grids_ab(db, community.id).await;
     user(db, "staff", "staff", &[community.id]).await;
     user(db, "staff2", "staff", &[community.id]).await;
     user(db, "worker_a", "grid_worker", &[grid_a.id]).await;

@@ -111,24 +111,12 @@ const REQUEST_FIELDS: [&str; 17] = [
 async fn conformance(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let d = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(&db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let a = node(
-        &db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let b = node(
-        &db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
+    let Town {
+        street,
+        community: a,
+        ..
+    } = town(&db).await;
+    let b = add_community(&db, street.id, "北门社区", "533401100004").await;
     let (_, key_a) = requests::create_api_key(&db, &Scope::operator(), "12345热线", a.id, 0)
         .await
         .unwrap();

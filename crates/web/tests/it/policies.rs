@@ -4,12 +4,11 @@
 use crate::support::*;
 use linli_core::kernel::clock::now_ms;
 
-use linli_core::epidemic::policy::{self, DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::policy::{self, DivisionCode, RiskArea, RiskLevel};
 use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::registry::{self, Placement};
+use linli_store::epidemic::{self};
 use linli_store::testing::TestDb;
 use linli_store::Db;
 use reqwest::StatusCode;
@@ -22,16 +21,9 @@ fn date(s: &str) -> time::Date {
 /// A street with one community and grid; an official on the street, staff on the community;
 /// two residents screened in July 2022 from a high-risk area (9th edition: 7 days centralised).
 async fn world(db: &Db) {
-    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
-    let community = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let Town {
+        street, community, ..
+    } = town(db).await;
     let grid = node(db, Some(community.id), "grid", "甲网格", None).await;
     user(db, "official", "official", &[street.id]).await;
     user(db, "staff", "staff", &[community.id]).await;
@@ -58,38 +50,17 @@ async fn world(db: &Db) {
             "{body}{}",
             linli_core::kernel::idnumber::check_char(body.as_bytes())
         );
-        let (p, _) = registry::create(
+        let p = person(
             db,
-            &Scope::operator(),
-            &Placement {
-                node_id: grid.id,
-                ..Default::default()
-            },
-            &PersonInput {
+            grid.id,
+            PersonInput {
                 name,
                 id_number: Some(&id),
                 ..Default::default()
             },
-            now_ms(),
         )
-        .await
-        .unwrap();
-        epidemic::record_arrival(
-            db,
-            &Scope::operator(),
-            ArrivalInput {
-                person: ArrivalPerson::Registered(p.id),
-                origin_code: DivisionCode::parse("420111").unwrap(),
-                arrived_on: date(on),
-                purpose: None,
-                symptoms: Vec::new(),
-                temperature: Some(Temperature::parse("36.6").unwrap()),
-                source: ArrivalSource::Worker,
-            },
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        .await;
+        arrival(db, p.id, "420111", date(on), Some("36.6")).await;
     }
 }
 

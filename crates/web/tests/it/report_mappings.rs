@@ -24,24 +24,12 @@ struct World {
 /// A street with two communities, each with a grid; an admin, an official on the street,
 /// staff on A, on B and on the street, a grid worker in A's grid.
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
+    let Town {
+        street,
+        community: a,
+        ..
+    } = town(db).await;
+    let b = add_community(db, street.id, "北门社区", "533401100004").await;
     let grid_a = node(db, Some(a.id), "grid", "甲网格", None).await;
     let grid_b = node(db, Some(b.id), "grid", "乙网格", None).await;
     user(db, "admin", "admin", &[]).await;

@@ -6,12 +6,9 @@
 use crate::support::*;
 use linli_core::kernel::clock::now_ms;
 
-use linli_core::epidemic::policy::DivisionCode;
 use linli_core::kernel::clock::parse_date;
 use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Scope};
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
-use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
 use linli_store::tree::{self, Node};
 use linli_store::Db;
@@ -47,32 +44,13 @@ struct World {
 /// A street with three communities and a grid in A; an official on the street and one on the
 /// district, staff on A and B, a grid worker in A's grid. A has one arrival on the day.
 async fn world(db: &Db) -> World {
+    // This file's own `node`, opened in 2020: the report dates lie before today.
     let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
     let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
-    let c = node(
-        db,
-        Some(street.id),
-        "community",
-        "长征社区",
-        Some("533401100005"),
-    )
-    .await;
+    let community = |name, code| node(db, Some(street.id), "community", name, Some(code));
+    let a = community("里布嘎社区", "533401100003").await;
+    let b = community("北门社区", "533401100004").await;
+    let c = community("长征社区", "533401100005").await;
     let grid = node(db, Some(a.id), "grid", "甲网格", None).await;
     user(db, "official", "official", &[street.id]).await;
     user(db, "district", "official", &[d.id]).await;
@@ -80,37 +58,16 @@ async fn world(db: &Db) -> World {
     user(db, "staff_b", "staff", &[b.id]).await;
     user(db, "street_staff", "staff", &[street.id]).await;
     user(db, "worker", "grid_worker", &[grid.id]).await;
-    let (p, _) = registry::create(
+    let p = person(
         db,
-        &Scope::operator(),
-        &Placement {
-            node_id: grid.id,
-            ..Default::default()
-        },
-        &PersonInput {
+        grid.id,
+        PersonInput {
             name: "张三",
             ..Default::default()
         },
-        now_ms(),
     )
-    .await
-    .unwrap();
-    epidemic::record_arrival(
-        db,
-        &Scope::operator(),
-        ArrivalInput {
-            person: ArrivalPerson::Registered(p.id),
-            origin_code: DivisionCode::parse("110101").unwrap(),
-            arrived_on: parse_date("d", DAY).unwrap(),
-            purpose: None,
-            symptoms: Vec::new(),
-            temperature: None,
-            source: ArrivalSource::Worker,
-        },
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    .await;
+    arrival(db, p.id, "110101", parse_date("d", DAY).unwrap(), None).await;
     World {
         street,
         a,

@@ -21,16 +21,9 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let community = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let Town {
+        street, community, ..
+    } = town(db).await;
     user(db, "admin", "admin", &[]).await;
     user(db, "official", "official", &[street.id]).await;
     user(db, "staff", "staff", &[community.id]).await;

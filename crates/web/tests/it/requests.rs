@@ -21,24 +21,12 @@ struct World {
 }
 
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let community_a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let community_b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
+    let Town {
+        street,
+        community: community_a,
+        ..
+    } = town(db).await;
+    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
     let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
     user(db, "official", "official", &[street.id]).await;
     user(db, "staff_a", "staff", &[community_a.id]).await;

@@ -21,24 +21,12 @@ struct World {
 /// A street with two communities and a grid in A; an official on the street, staff on each
 /// community, a grid worker in A's grid.
 async fn world(db: &Db) -> World {
-    let d = node(db, None, "district", "香格里拉市", Some("533401")).await;
-    let street = node(db, Some(d.id), "street", "建塘镇", Some("533401100")).await;
-    let community_a = node(
-        db,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
-    let community_b = node(
-        db,
-        Some(street.id),
-        "community",
-        "北门社区",
-        Some("533401100004"),
-    )
-    .await;
+    let Town {
+        street,
+        community: community_a,
+        ..
+    } = town(db).await;
+    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
     let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
     user(db, "official", "official", &[street.id]).await;
     user(db, "staff_a", "staff", &[community_a.id]).await;
@@ -686,7 +674,7 @@ on_both!(staff_keep_the_ledger_and_transfer_on_the_pages, pages_flow);
 
 /// A person in `at` under observation: arrived from a high-risk area (2022 policy).
 async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
-    use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+    use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
     let op = Scope::operator();
     let date = |s: &str| linli_core::kernel::clock::parse_date("d", s).unwrap();
     if linli_store::epidemic::risk_areas(db)
@@ -710,39 +698,18 @@ async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
         "{id_body}{}",
         linli_core::kernel::idnumber::check_char(id_body.as_bytes())
     );
-    let (person, _) = linli_store::registry::create(
+    let person = person(
         db,
-        &op,
-        &linli_store::registry::Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &linli_core::registry::PersonInput {
+        at.id,
+        linli_core::registry::PersonInput {
             name,
             id_number: Some(&number),
             address: Some("1栋1单元101室"),
             ..Default::default()
         },
-        now_ms(),
     )
-    .await
-    .unwrap();
-    let recorded = linli_store::epidemic::record_arrival(
-        db,
-        &op,
-        linli_store::epidemic::ArrivalInput {
-            person: linli_store::epidemic::ArrivalPerson::Registered(person.id),
-            origin_code: DivisionCode::parse("420111").unwrap(),
-            arrived_on: date("2022-07-02"),
-            purpose: None,
-            symptoms: Vec::new(),
-            temperature: Some(Temperature::parse("36.5").unwrap()),
-            source: linli_store::epidemic::ArrivalSource::Worker,
-        },
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    .await;
+    let recorded = arrival(db, person.id, "420111", date("2022-07-02"), Some("36.5")).await;
     assert!(recorded.observation_id.is_some());
 }
 

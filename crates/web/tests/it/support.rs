@@ -3,9 +3,13 @@
 //! request helpers. Each test file keeps only its own world and flows.
 #![allow(dead_code)]
 
+use linli_core::epidemic::policy::{DivisionCode, Temperature};
 use linli_core::kernel::clock::now_ms;
+use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::accounts::{self, NewUser};
+use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
+use linli_store::registry::{self, Person, Placement};
 use linli_store::testing::TestDb;
 use linli_store::tree::{self, Node};
 use linli_store::Db;
@@ -103,6 +107,73 @@ pub async fn node(
     })
     .unwrap();
     tree::create(db, &Scope::operator(), new, now_ms())
+        .await
+        .unwrap()
+}
+
+/// The top of most tests' trees, with real statistical codes: district 香格里拉市 (533401) ›
+/// street 建塘镇 (533401100) › community 里布嘎社区 (533401100003).
+pub struct Town {
+    pub district: Node,
+    pub street: Node,
+    pub community: Node,
+}
+
+/// Creates the [`Town`], top down (so its ids come first, as the tests expect).
+pub async fn town(db: &Db) -> Town {
+    let district = node(db, None, "district", "香格里拉市", Some("533401")).await;
+    let street = node(db, Some(district.id), "street", "建塘镇", Some("533401100")).await;
+    let community = add_community(db, street.id, "里布嘎社区", "533401100003").await;
+    Town {
+        district,
+        street,
+        community,
+    }
+}
+
+/// A community named `name` with the statistical `code`, under `parent`.
+pub async fn add_community(db: &Db, parent: i64, name: &str, code: &str) -> Node {
+    node(db, Some(parent), "community", name, Some(code)).await
+}
+
+/// The two grids of most tests under `community`: 甲网格 (GA) and 乙网格 (GB).
+pub async fn grids_ab(db: &Db, community: i64) -> (Node, Node) {
+    let a = node(db, Some(community), "grid", "甲网格", Some("GA")).await;
+    let b = node(db, Some(community), "grid", "乙网格", Some("GB")).await;
+    (a, b)
+}
+
+/// Registers a person at `node_id` as the operator.
+pub async fn person(db: &Db, node_id: i64, input: PersonInput<'_>) -> Person {
+    let placement = Placement {
+        node_id,
+        ..Default::default()
+    };
+    registry::create(db, &Scope::operator(), &placement, &input, now_ms())
+        .await
+        .unwrap()
+        .0
+}
+
+/// A grid worker's record of `person` arriving from the division `origin` on `on`, with no
+/// symptoms and the `temperature` if one was taken.
+pub async fn arrival(
+    db: &Db,
+    person: i64,
+    origin: &str,
+    on: time::Date,
+    temperature: Option<&str>,
+) -> ArrivalRecorded {
+    let input = ArrivalInput {
+        person: ArrivalPerson::Registered(person),
+        origin_code: DivisionCode::parse(origin).unwrap(),
+        arrived_on: on,
+        purpose: None,
+        symptoms: Vec::new(),
+        temperature: temperature.map(|t| Temperature::parse(t).unwrap()),
+        source: ArrivalSource::Worker,
+    };
+    epidemic::record_arrival(db, &Scope::operator(), input, now_ms())
         .await
         .unwrap()
 }

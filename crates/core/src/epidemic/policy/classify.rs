@@ -1,7 +1,6 @@
 //! Classifying one arrival or contact under a policy, with the explanation a grid worker reads
 //! to the resident; and the what-if of a draft policy over the records under observation.
 
-use crate::kernel::labels::Labelled;
 use std::cmp::Reverse;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +11,7 @@ use super::{
     Temperature,
 };
 use crate::kernel::clock::format_date;
+use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 /// What screeners type for "no symptom"; such entries are not symptoms.
@@ -679,40 +679,39 @@ pub struct ActiveRecord {
 }
 
 /// How a draft policy would change a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::EnumProperty,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// Under the draft there is no measure, or its last day has passed.
+    #[strum(serialize = "released", props(zh = "解除"))]
     Released,
     /// Same measure, later last day.
+    #[strum(serialize = "extended", props(zh = "延长"))]
     Extended,
     /// Same measure, earlier last day.
+    #[strum(serialize = "shortened", props(zh = "缩短"))]
     Shortened,
     /// Another headline measure, or the same dates with other stages.
+    #[strum(serialize = "measure_changed", props(zh = "措施改变"))]
     MeasureChanged,
+    #[strum(serialize = "unchanged", props(zh = "不变"))]
     Unchanged,
 }
 
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Released => "released",
-            ChangeKind::Extended => "extended",
-            ChangeKind::Shortened => "shortened",
-            ChangeKind::MeasureChanged => "measure_changed",
-            ChangeKind::Unchanged => "unchanged",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            ChangeKind::Released => "解除",
-            ChangeKind::Extended => "延长",
-            ChangeKind::Shortened => "缩短",
-            ChangeKind::MeasureChanged => "措施改变",
-            ChangeKind::Unchanged => "不变",
-        }
-    }
+impl Labelled for ChangeKind {
+    const FIELD: &'static str = "change";
 }
 
 /// One record's fate under a draft.
@@ -772,4 +771,21 @@ fn same_stages(a: &[StagePlan], b: &[StagePlan]) -> bool {
         && a.iter()
             .zip(b)
             .all(|(x, y)| x.measure == y.measure && x.days == y.days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_labels_stay_as_stored_and_shown() {
+        use crate::kernel::labels::assert_table;
+        assert_table(&[
+            (ChangeKind::Released, "released", "解除"),
+            (ChangeKind::Extended, "extended", "延长"),
+            (ChangeKind::Shortened, "shortened", "缩短"),
+            (ChangeKind::MeasureChanged, "measure_changed", "措施改变"),
+            (ChangeKind::Unchanged, "unchanged", "不变"),
+        ]);
+    }
 }

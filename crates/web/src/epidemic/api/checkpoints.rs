@@ -9,6 +9,7 @@ use linli_core::epidemic::checkpoint::{
 };
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, parse_instant, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::CoreError;
 use linli_store::epidemic::checkpoints::{
     self, Checkpoint, Holder, Pass, PassInput, Passer, ScanInput,

@@ -8,6 +8,7 @@ pub mod mappings;
 pub mod templates;
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 
 use askama::Template;

@@ -7,6 +7,7 @@
 //! 一项 posts the form and returns it with one more empty row.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use std::collections::{BTreeSet, HashMap};
 
 use askama::Template;

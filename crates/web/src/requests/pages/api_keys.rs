@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::{display, now_ms};
-use linli_core::NodeKind;
 use linli_store::accounts::Principal;
 use linli_store::{requests, tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, store_error_page, Empty, NoticeQuery, ParentOption, Shell};
+use crate::ui::{
+    error_page, node_options, store_error_page, Empty, NoticeQuery, ParentOption, Shell,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -85,19 +86,7 @@ async fn render(
                 revoked: k.revoked_at.map(display).unwrap_or_default(),
             })
             .collect(),
-        nodes: nodes
-            .into_iter()
-            .filter(|n| n.is_open() && n.kind != NodeKind::Building)
-            .map(|n| ParentOption {
-                id: n.id,
-                label: format!(
-                    "{}{} · {}",
-                    "　".repeat(n.depth.clamp(0, 6) as usize),
-                    n.kind.label_zh(),
-                    n.name
-                ),
-            })
-            .collect(),
+        nodes: node_options(nodes),
         new_key,
         errors,
         name,

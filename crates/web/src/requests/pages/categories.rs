@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::{display, now_ms};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{CategoryRule, Escalation};
 use linli_core::{CoreError, Role};
 use linli_store::accounts::Principal;

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::kernel::clock::{display, format_date, now_ms, parse_date, today};
+use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{
     self as rules, Action, Actor, Channel, RequestDraft, RequestInput, Status, Target,
     WhistleState, MAX_PHOTO_BYTES,
