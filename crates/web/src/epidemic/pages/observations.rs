@@ -152,18 +152,27 @@ fn row_of(o: UnderObservation) -> Row {
     }
 }
 
+/// The node asked for, or the caller's first (in scope): its id and name.
+async fn chosen_node(
+    state: &AppState,
+    user: &Principal,
+    asked: Option<i64>,
+) -> Result<(i64, String, Vec<i64>), StoreError> {
+    let roots = root_ids(state, user).await?;
+    let node_id = asked
+        .or_else(|| roots.first().copied())
+        .ok_or(StoreError::NotFound)?;
+    let node = tree::get(&state.db, &user.scope, node_id).await?;
+    Ok((node_id, node.name, roots))
+}
+
 /// The node asked for, or the caller's first; and every node they may pick from.
 async fn node_and_choices(
     state: &AppState,
     user: &Principal,
     asked: Option<i64>,
 ) -> Result<(i64, String, Vec<Choice>), StoreError> {
-    let roots = root_ids(state, user).await?;
-    let node_id = match asked.or_else(|| roots.first().copied()) {
-        Some(id) => id,
-        None => return Err(StoreError::NotFound),
-    };
-    let node = tree::get(&state.db, &user.scope, node_id).await?;
+    let (node_id, name, roots) = chosen_node(state, user, asked).await?;
     let mut choices = Vec::new();
     for root in roots {
         for n in tree::subtree(&state.db, &user.scope, Some(root)).await? {
@@ -181,7 +190,7 @@ async fn node_and_choices(
             }
         }
     }
-    Ok((node_id, node.name, choices))
+    Ok((node_id, name, choices))
 }
 
 async fn list_page(
@@ -265,7 +274,8 @@ async fn export(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let result = async {
-        let (node_id, node_name, _) = node_and_choices(&state, &user, q.node_id).await?;
+        // The export needs the node only, not the picker's walk of the whole tree.
+        let (node_id, node_name, _) = chosen_node(&state, &user, q.node_id).await?;
         let page = observations::under_observation(
             &state.db,
             &user.scope,

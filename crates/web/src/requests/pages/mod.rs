@@ -410,23 +410,19 @@ async fn inbox(
         Some("created") => "已登记诉求。",
         _ => "",
     };
-    InboxPage {
-        shell: Shell::of(&user, "requests"),
-        node_id: node.id,
-        public_link: format!(
+    let (public_link, public_qr) = crate::ui::qr::link_and_svg(
+        format!(
             "{}/r/{}",
             crate::ui::qr::public_base(&state, &headers),
             node.id
         ),
-        public_qr: crate::ui::qr::svg(
-            &format!(
-                "{}/r/{}",
-                crate::ui::qr::public_base(&state, &headers),
-                node.id
-            ),
-            120,
-        )
-        .unwrap_or_default(),
+        120,
+    );
+    InboxPage {
+        shell: Shell::of(&user, "requests"),
+        node_id: node.id,
+        public_link,
+        public_qr,
         node_name: node.name,
         roots,
         view: view_name,
