@@ -95,23 +95,12 @@ impl fmt::Display for VehiclePlate {
 }
 
 /// The letters of a pass code: no 0/O, 1/I/L, so a guard can read it off a card.
-pub const PASS_CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-pub const PASS_CODE_LEN: usize = 8;
+pub const PASS_CODE_ALPHABET: &[u8] = crate::kernel::token::ALPHABET;
+pub const PASS_CODE_LEN: usize = crate::kernel::token::PASS_CODE.len;
 
 /// A pass code as typed at the gate, normalised (upper case, no spaces or dashes).
 pub fn parse_pass_code(raw: &str) -> Result<String, CoreError> {
-    let s: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    if s.chars().count() != PASS_CODE_LEN || !s.bytes().all(|b| PASS_CODE_ALPHABET.contains(&b)) {
-        return Err(CoreError::invalid(
-            "pass_code",
-            format!("通行证编码应为 {PASS_CODE_LEN} 位字母或数字（不含 0、O、1、I、L）"),
-        ));
-    }
-    Ok(s)
+    crate::kernel::token::parse_code(crate::kernel::token::PASS_CODE, raw)
 }
 
 /// In or out through the gate.

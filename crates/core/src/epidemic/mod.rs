@@ -5,3 +5,4 @@ pub mod checkpoint;
 pub mod contact;
 pub mod observation;
 pub mod policy;
+pub mod timeline;

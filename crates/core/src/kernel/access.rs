@@ -93,6 +93,18 @@ impl Scope {
         }
     }
 
+    /// A resident acting through a link of their own (a self check-in): may read and write
+    /// records at `path` (their observation's node) and its subtree only, as a grid worker
+    /// would; recorded as `actor`. Never given to a session: the link's code is the authority.
+    pub fn for_link(actor: &str, path: JurisdictionPath) -> Scope {
+        Scope {
+            user_id: None,
+            actor: actor.to_owned(),
+            role: Role::GridWorker,
+            roots: vec![path],
+        }
+    }
+
     pub fn user_id(&self) -> Option<i64> {
         self.user_id
     }

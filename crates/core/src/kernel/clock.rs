@@ -60,6 +60,35 @@ pub fn parse_instant(field: &str, raw: &str) -> Result<i64, CoreError> {
         })
 }
 
+/// Parses a wall-clock time in China as a browser's `datetime-local` field sends it
+/// (`2026-11-23T08:30`, seconds optional) into Unix milliseconds.
+pub fn parse_local(field: &str, raw: &str) -> Result<i64, CoreError> {
+    let raw_t = raw.trim();
+    let parsed = time::PrimitiveDateTime::parse(
+        raw_t,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+    )
+    .or_else(|_| {
+        time::PrimitiveDateTime::parse(
+            raw_t,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        )
+    });
+    parsed
+        .map(|t| t.assume_offset(CST).unix_timestamp() * 1000)
+        .map_err(|_| {
+            CoreError::invalid(
+                field,
+                format!("「{raw}」不是有效时间，格式应如 2020-01-25T08:30"),
+            )
+        })
+}
+
+/// A `datetime-local` field's value for an instant (China time, to the minute).
+pub fn format_local(ms: i64) -> String {
+    display(ms).replacen(' ', "T", 1)
+}
+
 /// The calendar date in China of an instant.
 pub fn date_of(ms: i64) -> Date {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -87,6 +116,19 @@ pub fn format_date(d: Date) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_are_china_time_and_round_trip() {
+        let ms = parse_local("at", "2020-02-03T08:30").unwrap();
+        assert_eq!(rfc3339(ms), "2020-02-03T08:30:00+08:00");
+        assert_eq!(
+            parse_local("at", "2020-02-03T08:30:15").unwrap(),
+            ms + 15_000
+        );
+        assert_eq!(format_local(ms), "2020-02-03T08:30");
+        let e = parse_local("at", "2020-02-30T08:30").unwrap_err();
+        assert_eq!(e.field, "at");
+    }
 
     #[test]
     fn instants_parse_with_their_offset_and_fall_on_china_dates() {

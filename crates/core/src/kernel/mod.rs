@@ -8,3 +8,4 @@ pub mod idnumber;
 pub mod labels;
 pub mod path;
 pub mod phone;
+pub mod token;

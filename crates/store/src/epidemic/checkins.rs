@@ -21,8 +21,10 @@ mod raw;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use linli_core::epidemic::observation::CheckinChannel;
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::{display, format_date, parse_date};
+use linli_core::kernel::labels::Labelled;
 use linli_core::{JurisdictionPath, Scope};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +33,7 @@ use super::{internal, real_symptoms, CheckinInput, CheckinRecorded};
 use crate::infra::db::Params;
 use crate::{Db, StoreError};
 
-/// At most this many check-ins per transaction (8 parameters each, 500 per statement).
+/// At most this many check-ins per transaction (9 parameters each, 500 per statement).
 const MAX_BATCH: usize = 2_000;
 const ROWS_PER_STATEMENT: usize = 500;
 /// Requests waiting beyond this many wait for room in the queue (back-pressure, not memory).
@@ -49,6 +51,8 @@ pub struct CheckinJob {
     pub observation_id: i64,
     pub input: CheckinInput,
     pub now: i64,
+    /// Who entered it: the API, a worker's round (代录) or the person's own link.
+    pub channel: CheckinChannel,
 }
 
 struct Queued {
@@ -431,7 +435,7 @@ pub(crate) async fn write_batch(
             let mut values = Vec::with_capacity(part.len());
             for a in part {
                 values.push(format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {})",
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {})",
                     params.int(a.obs),
                     params.int(a.target.path.root_id()),
                     params.text(a.target.path.as_str()),
@@ -440,11 +444,12 @@ pub(crate) async fn write_batch(
                     params.text(symptoms_json(&a.symptoms)),
                     params.text(jobs[a.job].scope.actor()),
                     params.int(a.now),
+                    params.text(jobs[a.job].channel.as_str()),
                 ));
             }
             let insert = format!(
                 "INSERT INTO checkin (observation_id, district_id, node_path, at, temperature_tenths, \
-                 symptoms_json, recorded_by, recorded_at) VALUES {}",
+                 symptoms_json, recorded_by, recorded_at, channel) VALUES {}",
                 values.join(", ")
             );
             let mut ids = match db.backend() {
@@ -634,7 +639,8 @@ impl<'c> Statements<'c> {
             )?,
             insert: raw.prepare(
                 c"INSERT INTO checkin (observation_id, district_id, node_path, at, temperature_tenths, \
-                  symptoms_json, recorded_by, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                  symptoms_json, recorded_by, recorded_at, channel) \
+                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?,
             alert: raw.prepare(
                 c"INSERT INTO alert (kind, person_id, observation_id, arrival_id, district_id, \
@@ -715,6 +721,7 @@ fn write_in_transaction(
         insert.bind_text(6, &symptoms_json(&a.symptoms))?;
         insert.bind_text(7, jobs[a.job].scope.actor())?;
         insert.bind_int(8, a.now)?;
+        insert.bind_text(9, jobs[a.job].channel.as_str())?;
         let stepped = insert.step();
         insert.reset();
         stepped?;

@@ -3,7 +3,7 @@
 //! (`linli_core::epidemic::checkpoint`); this module keeps the records within the caller's scope.
 
 use linli_core::epidemic::checkpoint::{
-    judge_scan, Direction, ScanOutcome, TripDraft, VehiclePlate, PASS_CODE_ALPHABET, PASS_CODE_LEN,
+    judge_scan, Direction, ScanOutcome, TripDraft, VehiclePlate,
 };
 use linli_core::epidemic::checkpoint::{refuse_if_restricted, Restriction};
 use linli_core::epidemic::contact::{mask_name, CaseKind};
@@ -208,16 +208,6 @@ fn pass_of(r: &sqlx::any::AnyRow) -> Result<Pass, StoreError> {
     })
 }
 
-/// A new pass code: 8 characters from an alphabet without look-alikes (31^8 ≈ 8.5 × 10^11).
-fn new_pass_code() -> String {
-    let mut buf = [0u8; PASS_CODE_LEN];
-    crate::infra::secret::random_bytes(&mut buf);
-    // 256 is not a multiple of 31: the slight bias does not matter for a gate card.
-    buf.iter()
-        .map(|b| PASS_CODE_ALPHABET[usize::from(*b) % PASS_CODE_ALPHABET.len()] as char)
-        .collect()
-}
-
 /// Issues a pass for a person in the caller's jurisdiction or for a vehicle, valid at every
 /// checkpoint under `node_id`. Staff and grid workers within their jurisdiction. Audited.
 pub async fn issue_pass(
@@ -252,7 +242,7 @@ pub async fn issue_pass(
     let mut inserted = None;
     // A code clash is astronomically rare; retry a couple of times rather than fail.
     for _ in 0..3 {
-        let code = new_pass_code();
+        let code = crate::infra::secret::short_code(linli_core::kernel::token::PASS_CODE);
         let r = sqlx::query(
             "INSERT INTO gate_pass (node_id, district_id, node_path, code, person_id, plate, purpose, \
              valid_from, valid_to, created_at, created_by) \

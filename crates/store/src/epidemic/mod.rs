@@ -10,6 +10,8 @@ pub mod declarations;
 pub mod observations;
 pub mod policies;
 pub mod retention;
+pub mod self_checkin;
+pub mod timeline;
 
 use linli_core::epidemic::observation::{self, Change, Weight};
 use linli_core::epidemic::policy::{
@@ -957,6 +959,7 @@ pub async fn add_checkin(
         observation_id,
         input: input.clone(),
         now,
+        channel: linli_core::epidemic::observation::CheckinChannel::Api,
     };
     let mut conn = db.pool().acquire().await?;
     checkins::write_batch(db, &mut conn, &[&job])

@@ -96,7 +96,7 @@ pub async fn anonymise_due(
     // Only released observations: an open one is still being followed, whatever its date.
     let observations = sqlx::query(
         "UPDATE observation SET person_id = NULL, place = CASE WHEN place IS NULL THEN NULL ELSE $3 END, \
-         anonymised_at = $2 WHERE anonymised_at IS NULL AND released_on IS NOT NULL AND purge_on < $1",
+         self_token = NULL, anonymised_at = $2 WHERE anonymised_at IS NULL AND released_on IS NOT NULL AND purge_on < $1",
     )
     .bind(&today)
     .bind(now)

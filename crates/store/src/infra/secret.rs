@@ -23,6 +23,19 @@ pub fn random_token(bytes: usize) -> String {
     hex(&buf)
 }
 
+/// A new short code of `kind` (a pass code, a self check-in link) from the OS random source.
+pub fn short_code(kind: linli_core::kernel::token::CodeKind) -> String {
+    use linli_core::kernel::token::{code_from_random, random_bytes_for};
+    loop {
+        let mut buf = vec![0u8; random_bytes_for(kind)];
+        random_bytes(&mut buf);
+        // Runs short only when most of 28 bytes fall in the top 8 of 256: practically never.
+        if let Some(code) = code_from_random(kind, &buf) {
+            return code;
+        }
+    }
+}
+
 /// SHA-256 of a token, hex: what the database keeps for sessions and API tokens, so a copy
 /// of the database does not hand out logins.
 pub fn token_hash(token: &str) -> String {

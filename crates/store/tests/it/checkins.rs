@@ -102,6 +102,7 @@ both_backends!(
                     symptoms,
                 },
                 now: now_ms(),
+                channel: linli_core::epidemic::observation::CheckinChannel::Api,
             };
             tasks.push((kind, i, tokio::spawn(async move { writer.add(job).await })));
         }

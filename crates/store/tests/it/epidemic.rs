@@ -469,6 +469,7 @@ both_backends!(
                             symptoms: Vec::new(),
                         },
                         now: now_ms(),
+                        channel: linli_core::epidemic::observation::CheckinChannel::Api,
                     })
                     .await
             }));

@@ -5,6 +5,7 @@ pub mod api;
 pub mod declarations;
 pub mod pages;
 pub mod public;
+pub mod self_checkin;
 
 use axum::Router;
 
@@ -17,6 +18,9 @@ pub fn router() -> Router<AppState> {
         .merge(pages::policies::router())
         .merge(pages::contacts::router())
         .merge(pages::observations::router())
+        .merge(pages::rounds::router())
+        .merge(pages::timeline::router())
         .merge(declarations::router())
         .merge(public::router())
+        .merge(self_checkin::router())
 }

@@ -95,7 +95,7 @@ fn link_gone() -> Response {
 // The public form
 
 /// The symptoms offered as checkboxes (free text adds others).
-const SYMPTOMS: [&str; 6] = ["发热", "咳嗽", "乏力", "咽痛", "腹泻", "嗅觉味觉减退"];
+const SYMPTOMS: [&str; 6] = linli_core::epidemic::observation::SYMPTOM_CHOICES;
 
 /// The form's values as typed, so a refused form comes back filled in.
 #[derive(Default)]

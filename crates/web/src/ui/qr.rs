@@ -20,9 +20,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(qr_code))
 }
 
-/// The paths of the pages residents open without signing in: declarations, requests,
-/// enterprises, self check-in.
-pub const PUBLIC_PREFIXES: [&str; 4] = ["/d/", "/r/", "/e/", "/o/"];
+/// The paths a printed code may carry: the pages residents open without signing in
+/// (declarations, requests, enterprises, self check-in) and a pass (`/p/`, which opens the gate
+/// page for a signed-in guard).
+pub const PUBLIC_PREFIXES: [&str; 5] = ["/d/", "/r/", "/e/", "/o/", "/p/"];
 
 /// The address residents type or scan: `--public-url` when the server was given one, else
 /// this server as the caller reached it (the `Host` header, checked to be a plain host).
@@ -166,7 +167,13 @@ mod tests {
 
     #[test]
     fn only_the_apps_public_pages_are_encoded() {
-        for ok in ["/d/abc123", "/r/42", "/e/Ab-_9", "/o/x7k2m9p4"] {
+        for ok in [
+            "/d/abc123",
+            "/r/42",
+            "/e/Ab-_9",
+            "/o/x7k2m9p4",
+            "/p/7KQ4MZ2A",
+        ] {
             assert!(is_public_path(ok), "{ok}");
         }
         for bad in [

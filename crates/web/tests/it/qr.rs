@@ -7,7 +7,7 @@ use linli_store::testing::TestDb;
 use reqwest::StatusCode;
 
 /// Decodes the one QR code in a PNG.
-fn decode_png(bytes: &[u8]) -> String {
+pub(crate) fn decode_png(bytes: &[u8]) -> String {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];

@@ -607,6 +607,7 @@ async fn create_checkin(
                 symptoms: b.symptoms,
             },
             now: linli_core::kernel::clock::now_ms(),
+            channel: linli_core::epidemic::observation::CheckinChannel::Api,
         })
         .await?;
     Ok((

@@ -1,6 +1,7 @@
 //! `GET /api/v1/observations`: who is under observation within a node, day by day.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
@@ -15,7 +16,9 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_observations))
+    OpenApiRouter::new()
+        .routes(routes!(list_observations))
+        .routes(routes!(create_self_link))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -130,5 +133,42 @@ async fn list_observations(
         date: format_date(on),
         total: page.total,
         items: page.items.into_iter().map(ObservationOut::from).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SelfLinkOut {
+    /// The short code (10 characters, no 0/O/1/I/L), to type or to print.
+    pub token: String,
+    /// The resident's page, at the app's public address.
+    pub url: String,
+}
+
+/// The observation's self check-in link (`/o/{token}`), made on first asking: the same link
+/// after that, until the release ends it. Whoever may record check-ins there.
+#[utoipa::path(post, path = "/api/v1/observations/{id}/self-link", tag = "epidemic",
+    params(("id" = i64, Path, description = "Observation id")),
+    responses((status = 200, body = SelfLinkOut), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_self_link(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<SelfLinkOut>> {
+    let link = linli_store::epidemic::self_checkin::self_link(
+        &state.db,
+        &user.scope,
+        id,
+        linli_core::kernel::clock::now_ms(),
+    )
+    .await?;
+    Ok(Json(SelfLinkOut {
+        url: format!(
+            "{}/o/{}",
+            crate::ui::qr::public_base(&state, &headers),
+            link.token
+        ),
+        token: link.token,
     }))
 }

@@ -25,6 +25,7 @@ use linli_store::epidemic::checkpoints::{
 use linli_store::{registry, tree, StoreError};
 use serde::Deserialize;
 
+use super::root_ids;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::{error_page, field_label, short_label, store_error_page, Shell};
 use crate::ui::{Choice, HitRow};
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/checkpoints/{id}", get(gate_page).post(gate_scan))
         .route("/passes", get(passes_page).post(issue_pass))
         .route("/passes/{id}", get(pass_page))
+        .route("/passes/{id}/card", get(pass_card))
+        .route("/p/{code}", get(pass_scanned))
         .route("/passes/{id}/revoke", post(revoke_pass))
         .route("/trips", get(trips_page).post(add_trip))
         .route("/trips/{id}/returned", post(trip_returned))
@@ -98,19 +101,6 @@ fn officials_read_only() -> Response {
 
 fn can_write(user: &Principal) -> bool {
     user.scope.role() != Role::Official
-}
-
-/// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
-async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
-    if user.scope.is_admin() {
-        Ok(tree::visible_roots(&state.db, &user.scope)
-            .await?
-            .into_iter()
-            .map(|r| r.node.id)
-            .collect())
-    } else {
-        Ok(user.scope.roots().iter().map(|r| r.id()).collect())
-    }
 }
 
 /// Compounds, grids and communities the caller may use in a form (open, `allowed`), indented
@@ -450,21 +440,72 @@ async fn render_gate(
     (status_for(&page.errors), page).into_response()
 }
 
+#[derive(Deserialize)]
+struct GateQuery {
+    /// A pass code from a scanned pass (`/p/{code}`): the form comes filled in.
+    #[serde(default)]
+    code: String,
+}
+
 async fn gate_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
+    Query(q): Query<GateQuery>,
 ) -> Response {
-    render_gate(
-        &state,
-        &user,
-        id,
-        None,
-        String::new(),
-        String::new(),
-        Vec::new(),
-    )
-    .await
+    // Only a well-formed code is carried over; anything else is left for the guard to type.
+    let code = parse_pass_code(&q.code).unwrap_or_default();
+    render_gate(&state, &user, id, None, code, String::new(), Vec::new()).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/checkpoint_choose.html")]
+struct ChoosePage {
+    shell: Shell,
+    code: String,
+    gates: Vec<Checkpoint>,
+}
+
+/// What a pass's QR code opens (`/p/{code}`): a signed-in guard's phone camera lands on the
+/// gate page with the code filled in — their one gate directly, a choice when they keep
+/// several. Signing in first when needed comes back here (the login keeps the address).
+async fn pass_scanned(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(raw): Path<String>,
+) -> Response {
+    let code = match parse_pass_code(&raw) {
+        Ok(c) => c,
+        Err(e) => return error_page(StatusCode::NOT_FOUND, &e.message),
+    };
+    let result = async {
+        let mut gates: Vec<Checkpoint> = Vec::new();
+        for root in root_ids(&state, &user).await? {
+            gates.extend(checkpoints::checkpoints(&state.db, &user.scope, root).await?);
+        }
+        gates.retain(|g| user.scope.can_write_records(&g.node_path));
+        gates.sort_by_key(|g| g.id);
+        gates.dedup_by_key(|g| g.id);
+        Ok::<_, StoreError>(gates)
+    }
+    .await;
+    let gates = match result {
+        Ok(g) => g,
+        Err(e) => return store_error_page(e),
+    };
+    match gates.as_slice() {
+        [] => error_page(
+            StatusCode::FORBIDDEN,
+            "您的辖区内没有可以值守的卡点，不能登记通行。",
+        ),
+        [one] => Redirect::to(&format!("/checkpoints/{}?code={code}", one.id)).into_response(),
+        _ => ChoosePage {
+            shell: Shell::of(&user, "epidemic"),
+            code,
+            gates,
+        }
+        .into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -827,6 +868,50 @@ struct PassPage {
     p: PassRow,
     issued: bool,
     can_revoke: bool,
+    /// The code's QR (an inline SVG of `/p/{code}` at the public address).
+    qr: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/checkpoint_pass_card.html")]
+struct PassCard {
+    p: PassRow,
+    grouped: String,
+    qr: String,
+    url: String,
+}
+
+/// The link a pass's QR code carries: the gate page for that pass, at the public address.
+fn pass_url(state: &AppState, headers: &axum::http::HeaderMap, code: &str) -> String {
+    format!("{}/p/{code}", crate::ui::qr::public_base(state, headers))
+}
+
+/// A card to print and carry (about A6): the QR code a guard scans, the code to type when the
+/// camera fails, the holder's masked name and the validity.
+async fn pass_card(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    match checkpoints::pass(&state.db, &user.scope, id).await {
+        Ok(p) => {
+            let mut row = pass_row(p, &format_date(today()));
+            if !row.vehicle {
+                // A card is carried in the street: the name masked, as the gate shows it.
+                row.holder = linli_core::epidemic::contact::mask_name(&row.holder);
+            }
+            let (url, qr) = crate::ui::qr::link_and_svg(pass_url(&state, &headers, &row.code), 260);
+            PassCard {
+                grouped: linli_core::kernel::token::grouped(&row.code),
+                p: row,
+                qr,
+                url,
+            }
+            .into_response()
+        }
+        Err(e) => store_error_page(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -838,6 +923,7 @@ struct IssuedQuery {
 async fn pass_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
+    headers: axum::http::HeaderMap,
     Path(id): Path<i64>,
     Query(q): Query<IssuedQuery>,
 ) -> Response {
@@ -845,6 +931,8 @@ async fn pass_page(
         Ok(p) => {
             let row = pass_row(p, &format_date(today()));
             PassPage {
+                qr: crate::ui::qr::svg(&pass_url(&state, &headers, &row.code), 200)
+                    .unwrap_or_default(),
                 shell: Shell::of(&user, "epidemic"),
                 can_revoke: can_write(&user) && !row.revoked,
                 p: row,

@@ -6,6 +6,8 @@ pub mod checkpoints;
 pub mod contacts;
 pub mod observations;
 pub mod policies;
+pub mod rounds;
+pub mod timeline;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -55,7 +57,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The symptoms offered as checkboxes on the screening form (free text adds others).
-const SYMPTOMS: [&str; 6] = ["发热", "咳嗽", "乏力", "咽痛", "腹泻", "嗅觉味觉减退"];
+const SYMPTOMS: [&str; 6] = linli_core::epidemic::observation::SYMPTOM_CHOICES;
 
 /// Field names of the epidemic forms in Chinese; the registry's names otherwise.
 fn label(field: &str, area_form: bool) -> &str {

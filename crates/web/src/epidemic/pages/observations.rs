@@ -80,6 +80,7 @@ impl ListQuery {
 }
 
 struct Row {
+    id: i64,
     person_id: i64,
     name: String,
     measure: &'static str,
@@ -113,6 +114,7 @@ struct ListPage {
     total: i64,
     groups: Vec<Group>,
     export: String,
+    round: String,
     prev: String,
     next: String,
     page_label: String,
@@ -131,6 +133,7 @@ fn row_of(o: UnderObservation) -> Row {
     let place = o.place.clone().unwrap_or_default();
     Row {
         owes: o.owes_checkins(),
+        id: o.id,
         person_id: o.person_id,
         measure: o.measure.label_zh(),
         measure_class: match o.measure {
@@ -167,7 +170,7 @@ async fn chosen_node(
 }
 
 /// The node asked for, or the caller's first; and every node they may pick from.
-async fn node_and_choices(
+pub(super) async fn node_and_choices(
     state: &AppState,
     user: &Principal,
     asked: Option<i64>,
@@ -252,6 +255,7 @@ async fn list_page(
         total: page.total,
         groups,
         export: format!("/epidemic/observations.xlsx?{qs}"),
+        round: format!("/epidemic/rounds?node_id={node_id}"),
         prev: if page_no > 1 {
             link(page_no - 1)
         } else {

@@ -1,0 +1,255 @@
+//! One person's epidemic timeline (`linli_core::epidemic::timeline`): their screenings,
+//! observations, check-ins, alerts, passes, gate scans and trips, read by person and merged.
+
+use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, TripKind};
+use linli_core::epidemic::observation::CheckinChannel;
+use linli_core::epidemic::policy::{Measure, Temperature};
+use linli_core::epidemic::timeline::{order, Event, EventKind};
+use linli_core::kernel::clock::{day_start_ms, parse_date};
+use linli_core::kernel::labels::Labelled;
+use linli_core::Scope;
+use sqlx::Row;
+
+use crate::infra::errors::internal;
+use crate::{Db, StoreError};
+
+/// At most this many check-ins and scans each (the newest): a long observation's rounds would
+/// otherwise bury everything else.
+const MAX_PER_KIND: i64 = 300;
+
+/// The timeline of `person_id`, newest first. A person outside the caller's scope is
+/// `NotFound`, as everywhere.
+pub async fn of_person(db: &Db, scope: &Scope, person_id: i64) -> Result<Vec<Event>, StoreError> {
+    crate::registry::get(db, scope, person_id).await?;
+    let pool = db.pool();
+    let mut events = Vec::new();
+    let date_ms = |raw: String| -> Result<i64, StoreError> {
+        Ok(day_start_ms(parse_date("date", &raw).map_err(internal)?))
+    };
+
+    for r in sqlx::query(
+        "SELECT created_at, origin_code, arrived_on, measure, until_on, temperature_tenths, status \
+         FROM arrival WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let measure = measure_label(&r.try_get::<String, _>(3)?);
+        let until: Option<String> = r.try_get(4)?;
+        let t = temperature(r.try_get(5)?);
+        let pending = r.try_get::<String, _>(6)? == "pending_review";
+        events.push(Event {
+            at: r.try_get(0)?,
+            kind: EventKind::Arrival,
+            detail: format!(
+                "{} 从 {} 抵达；{}{}{}{}",
+                r.try_get::<String, _>(2)?,
+                r.try_get::<String, _>(1)?,
+                measure,
+                until.map(|u| format!("至 {u}")).unwrap_or_default(),
+                t.map(|t| format!("；体温 {t}")).unwrap_or_default(),
+                if pending { "（自主申报，待核实）" } else { "" },
+            ),
+            warn: t.is_some_and(|t| t.is_fever()),
+        });
+    }
+
+    for r in sqlx::query(
+        "SELECT start_on, until_on, measure, place, released_on, released_by, check_ins_per_day \
+         FROM observation WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let until: String = r.try_get(1)?;
+        let place: Option<String> = r.try_get(3)?;
+        events.push(Event {
+            at: date_ms(r.try_get(0)?)?,
+            kind: EventKind::Observation,
+            detail: format!(
+                "{}，至 {until}，每天打卡 {} 次{}",
+                measure_label(&r.try_get::<String, _>(2)?),
+                r.try_get::<i64, _>(6)?,
+                place.map(|p| format!("；地点 {p}")).unwrap_or_default(),
+            ),
+            warn: false,
+        });
+        if let Some(on) = r.try_get::<Option<String>, _>(4)? {
+            let by: Option<String> = r.try_get(5)?;
+            events.push(Event {
+                at: date_ms(on)?,
+                kind: EventKind::Release,
+                detail: by.map(|b| format!("经办 {b}")).unwrap_or_default(),
+                warn: false,
+            });
+        }
+    }
+
+    for r in sqlx::query(&format!(
+        "SELECT c.at, c.temperature_tenths, c.symptoms_json, c.channel, c.recorded_by \
+         FROM checkin c JOIN observation o ON o.id = c.observation_id \
+         WHERE o.person_id = $1 ORDER BY c.at DESC LIMIT {MAX_PER_KIND}"
+    ))
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let t = temperature(r.try_get(1)?);
+        let symptoms: Vec<String> =
+            serde_json::from_str(&r.try_get::<String, _>(2)?).unwrap_or_default();
+        let channel: CheckinChannel = code(r.try_get(3)?)?;
+        let by: String = r.try_get(4)?;
+        let mut detail = t.map(|t| format!("体温 {t}")).unwrap_or_default();
+        if !symptoms.is_empty() {
+            if !detail.is_empty() {
+                detail.push('；');
+            }
+            detail.push_str(&format!("症状 {}", symptoms.join("、")));
+        }
+        detail.push_str(&format!("（{}", channel.label_zh()));
+        if channel == CheckinChannel::Round {
+            detail.push_str(&format!(" {by}"));
+        }
+        detail.push('）');
+        events.push(Event {
+            at: r.try_get(0)?,
+            kind: EventKind::Checkin,
+            warn: t.is_some_and(|t| t.is_fever()) || !symptoms.is_empty(),
+            detail,
+        });
+    }
+
+    for r in sqlx::query(
+        "SELECT raised_at, kind, detail, handled_at, handled_by, outcome FROM alert WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let kind: String = r.try_get(1)?;
+        let handled_at: Option<i64> = r.try_get(3)?;
+        events.push(Event {
+            at: r.try_get(0)?,
+            kind: EventKind::Alert,
+            detail: format!(
+                "{}：{}",
+                if kind == "fever" { "发热预警" } else { "漏报预警" },
+                r.try_get::<String, _>(2)?
+            ),
+            warn: handled_at.is_none(),
+        });
+        if let Some(at) = handled_at {
+            let by: Option<String> = r.try_get(4)?;
+            let outcome: Option<String> = r.try_get(5)?;
+            events.push(Event {
+                at,
+                kind: EventKind::AlertHandled,
+                detail: [outcome, by.map(|b| format!("经办 {b}"))]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("；"),
+                warn: false,
+            });
+        }
+    }
+
+    for r in sqlx::query(
+        "SELECT p.created_at, n.name, p.valid_from, p.valid_to, p.purpose, p.revoked_at \
+         FROM gate_pass p JOIN node n ON n.id = p.node_id WHERE p.person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let purpose: Option<String> = r.try_get(4)?;
+        let revoked = r.try_get::<Option<i64>, _>(5)?.is_some();
+        events.push(Event {
+            at: r.try_get(0)?,
+            kind: EventKind::Pass,
+            detail: format!(
+                "{}，{} 至 {}{}{}",
+                r.try_get::<String, _>(1)?,
+                r.try_get::<String, _>(2)?,
+                r.try_get::<String, _>(3)?,
+                purpose.map(|p| format!("；{p}")).unwrap_or_default(),
+                if revoked { "（已作废）" } else { "" }
+            ),
+            warn: false,
+        });
+    }
+
+    for r in sqlx::query(&format!(
+        "SELECT s.at, c.name, s.direction, s.outcome, s.temperature_tenths \
+         FROM gate_scan s JOIN checkpoint c ON c.id = s.checkpoint_id \
+         WHERE s.person_id = $1 ORDER BY s.at DESC LIMIT {MAX_PER_KIND}"
+    ))
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let direction: Direction = code(r.try_get(2)?)?;
+        let outcome: ScanOutcome = code(r.try_get(3)?)?;
+        let t = temperature(r.try_get(4)?);
+        events.push(Event {
+            at: r.try_get(0)?,
+            kind: EventKind::Scan,
+            detail: format!(
+                "{} {}：{}{}",
+                r.try_get::<String, _>(1)?,
+                direction.label_zh(),
+                outcome.label_zh(),
+                t.map(|t| format!("；体温 {t}")).unwrap_or_default()
+            ),
+            warn: outcome != ScanOutcome::Allowed,
+        });
+    }
+
+    for r in sqlx::query(
+        "SELECT created_at, kind, destination, leave_on, return_on, returned_on FROM trip \
+         WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        let kind: TripKind = code(r.try_get(1)?)?;
+        let back: Option<String> = r.try_get(4)?;
+        let returned: Option<String> = r.try_get(5)?;
+        events.push(Event {
+            at: r.try_get(0)?,
+            kind: EventKind::Trip,
+            detail: format!(
+                "{}：{}，{} 出发{}{}",
+                kind.label_zh(),
+                r.try_get::<String, _>(2)?,
+                r.try_get::<String, _>(3)?,
+                back.map(|b| format!("，预计 {b} 返回")).unwrap_or_default(),
+                returned
+                    .map(|d| format!("；{d} 已返回"))
+                    .unwrap_or_default()
+            ),
+            warn: false,
+        });
+    }
+
+    order(&mut events);
+    Ok(events)
+}
+
+/// A stored code back to its enum.
+fn code<T: Labelled>(s: String) -> Result<T, StoreError> {
+    T::from_code(&s).ok_or_else(|| internal(format!("unknown {} code {s:?}", T::FIELD)))
+}
+
+fn temperature(tenths: Option<i64>) -> Option<Temperature> {
+    tenths.and_then(|t| Temperature::from_tenths(t).ok())
+}
+
+fn measure_label(code: &str) -> &'static str {
+    code.parse::<Measure>()
+        .map(|m| m.label_zh())
+        .unwrap_or("（未知措施）")
+}
