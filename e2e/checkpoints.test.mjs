@@ -99,8 +99,14 @@ test('browser: staff set up a gate and issue a pass; a grid worker logs scans on
     code = (await page.locator('.cp-code').innerText()).trim();
     assert.match(code, /^[2-9A-HJKMNP-Z]{8}$/, `an 8-character code is shown: ${code}`);
     assert.ok((await bodyText(page)).includes(RESIDENT));
+    assert.equal(await page.locator('#qr svg').count(), 1, 'the pass shows its QR code');
     await shot(page, 'checkpoint-pass-360.png');
     await reportOverflow(page, 'issued pass at 360px');
+    await clickAndWait(page, page.locator('main a', { hasText: '打印通行卡' }));
+    assert.match(pathOf(page), /^\/passes\/\d+\/card$/);
+    assert.equal((await page.locator('#holder').innerText()).trim(), `${RESIDENT[0]}*`, 'the card masks the name');
+    await shot(page, 'checkpoint-pass-card-360.png');
+    await page.goto(`${base}/passes`);
     await logOut(page);
   });
 
@@ -170,6 +176,17 @@ test('browser: staff set up a gate and issue a pass; a grid worker logs scans on
     const trips = await bodyText(page);
     assert.ok(trips.includes('已登记外出') && trips.includes('昆明市官渡区'), 'the trip is listed');
     await shot(page, 'checkpoint-trips-360.png');
+
+    // The pass's QR code carries /p/{code}: a guard's camera opens the gate with it filled in.
+    res = await page.goto(`${base}/p/${code}`);
+    assert.equal(res.status(), 200);
+    assert.match(pathOf(page), /^\/checkpoints\/\d+$/, 'the one gate of the grid worker opens');
+    assert.equal(await page.inputValue('form.cp-scan input[name=code]'), code, 'the code is filled in');
+    res = await clickAndWait(page, page.locator('form.cp-scan button[value=out]'));
+    assert.equal(res.status(), 200);
+    verdict = await page.locator('.cp-verdict').innerText();
+    assert.ok(verdict.includes('放行') && verdict.includes('出'), `out through the scanned pass: ${verdict}`);
+    await shot(page, 'checkpoint-scanned-pass-360.png');
     await logOut(page);
   });
 });

@@ -56,8 +56,10 @@ pub async fn of_person(db: &Db, scope: &Scope, person_id: i64) -> Result<Vec<Eve
     }
 
     for r in sqlx::query(
-        "SELECT start_on, until_on, measure, place, released_on, released_by, check_ins_per_day \
-         FROM observation WHERE person_id = $1",
+        "SELECT o.start_on, o.until_on, o.measure, o.place, o.released_on, \
+                COALESCE(u.display_name, o.released_by), o.check_ins_per_day \
+         FROM observation o LEFT JOIN app_user u ON u.username = o.released_by \
+         WHERE o.person_id = $1",
     )
     .bind(person_id)
     .fetch_all(pool)
@@ -88,8 +90,10 @@ pub async fn of_person(db: &Db, scope: &Scope, person_id: i64) -> Result<Vec<Eve
     }
 
     for r in sqlx::query(&format!(
-        "SELECT c.at, c.temperature_tenths, c.symptoms_json, c.channel, c.recorded_by \
+        "SELECT c.at, c.temperature_tenths, c.symptoms_json, c.channel, \
+                COALESCE(u.display_name, c.recorded_by) \
          FROM checkin c JOIN observation o ON o.id = c.observation_id \
+         LEFT JOIN app_user u ON u.username = c.recorded_by \
          WHERE o.person_id = $1 ORDER BY c.at DESC LIMIT {MAX_PER_KIND}"
     ))
     .bind(person_id)
@@ -122,7 +126,9 @@ pub async fn of_person(db: &Db, scope: &Scope, person_id: i64) -> Result<Vec<Eve
     }
 
     for r in sqlx::query(
-        "SELECT raised_at, kind, detail, handled_at, handled_by, outcome FROM alert WHERE person_id = $1",
+        "SELECT a.raised_at, a.kind, a.detail, a.handled_at, COALESCE(u.display_name, a.handled_by), \
+                a.outcome \
+         FROM alert a LEFT JOIN app_user u ON u.username = a.handled_by WHERE a.person_id = $1",
     )
     .bind(person_id)
     .fetch_all(pool)
@@ -142,7 +148,10 @@ pub async fn of_person(db: &Db, scope: &Scope, person_id: i64) -> Result<Vec<Eve
         });
         if let Some(at) = handled_at {
             let by: Option<String> = r.try_get(4)?;
-            let outcome: Option<String> = r.try_get(5)?;
+            let outcome: Option<String> = r.try_get::<Option<String>, _>(5)?.map(|o| {
+                super::alerts::AlertOutcome::from_code(&o)
+                    .map_or(o, |a| a.label_zh().to_owned())
+            });
             events.push(Event {
                 at,
                 kind: EventKind::AlertHandled,
