@@ -4,6 +4,12 @@
 //! and parses the same JSON body but writes nothing. Both run in this process on one runtime,
 //! so the load generator shares the machine's cores with the server, as it would on a 2-core
 //! box; the no-op run says what that costs.
+//!
+//! Besides the API, the two ways people enter check-ins in the browser: a grid worker's round
+//! page (`/epidemic/rounds`, 20 persons a form post, session and CSRF as a browser sends them)
+//! and the resident's own link (`/o/{code}`, a form post, no login; each observation from an
+//! address of its own, as residents' phones are, so the per-address limit is not what is
+//! measured). Every mode writes through the same batching writer.
 
 use linli_core::kernel::clock::now_ms;
 use std::time::{Duration, Instant};
@@ -64,28 +70,40 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         return Err(CliError::Usage("the demo tree has no buildings".into()));
     }
 
-    // People under home quarantine: arrivals from another province on 2020-02-01, classified by
-    // the 2020 preset (14 days at home, check-ins twice a day). Check-ins are then dated inside
-    // that period — entered late, as the API allows.
+    // People under centralised quarantine from today: the 9th edition republished with today's
+    // date and 420111 declared high-risk, so arrivals from there today get 7 days with two
+    // check-ins a day, and check-ins dated now (the self check-in page has no other) fall
+    // inside every period.
     println!(
         "Seeding {} persons under observation ({} database)…",
         args.observations,
         db.backend().as_str()
     );
     let started = Instant::now();
+    let usage = |e: linli_core::CoreError| CliError::Usage(e.to_string());
+    let mut ninth = linli_core::epidemic::policy::presets()
+        .into_iter()
+        .find(|p| p.key() == "ninth-edition")
+        .ok_or_else(|| CliError::Usage("no 9th-edition preset".into()))?
+        .to_draft();
+    ninth.version = epidemic::policies::next_version(db, "ninth-edition").await?;
+    ninth.effective_from = clock::today();
+    let ninth = ninth
+        .validate()
+        .map_err(|e| CliError::Usage(format!("{:?}", e.0)))?;
+    epidemic::policies::publish(db, &op, &ninth, now_ms()).await?;
     let area = RiskArea::new(
-        DivisionCode::parse("110101").map_err(|e| CliError::Usage(e.to_string()))?,
-        Some("北京市东城区"),
+        DivisionCode::parse("420111").map_err(usage)?,
+        Some("武汉市洪山区"),
         RiskLevel::High,
-        clock::parse_date("from", "2020-01-20").map_err(|e| CliError::Usage(e.to_string()))?,
+        clock::today(),
         None,
     )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .map_err(usage)?;
     epidemic::add_risk_area(db, &op, &area, now_ms()).await?;
-    let arrived_on = clock::parse_date("arrived_on", "2020-02-01")
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let origin = DivisionCode::parse("110101").map_err(|e| CliError::Usage(e.to_string()))?;
-    let temperature = Temperature::parse("36.5").map_err(|e| CliError::Usage(e.to_string()))?;
+    let arrived_on = clock::today();
+    let origin = DivisionCode::parse("420111").map_err(usage)?;
+    let temperature = Temperature::parse("36.5").map_err(usage)?;
     let mut observations = Vec::with_capacity(args.observations as usize);
     for k in 0..args.observations {
         // Distinct for k < 21,000 (lcm of 10, 12, 28 and 1000).
@@ -125,11 +143,19 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         .await?;
         let obs = r.observation_id.ok_or_else(|| {
             CliError::Usage(format!(
-                "the 2020 preset put arrival {} under no observation",
+                "the republished 9th edition put arrival {} under no observation",
                 r.id
             ))
         })?;
         observations.push(obs);
+    }
+    let mut self_codes = Vec::with_capacity(observations.len());
+    for obs in &observations {
+        self_codes.push(
+            epidemic::self_checkin::self_link(db, &op, *obs, now_ms())
+                .await?
+                .token,
+        );
     }
     println!("Seeded in {:.1} s.", started.elapsed().as_secs_f64());
 
@@ -151,18 +177,25 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = linli_web::app_with(db.clone(), linli_web::WebConfig::default(), noop);
+    // Behind a "proxy" that names each resident's address (the self check-in mode sends one per
+    // observation), as residents' phones arrive from many addresses.
+    let config = linli_web::WebConfig {
+        trust_forwarded_for: true,
+        ..Default::default()
+    };
+    let app = linli_web::app_with(db.clone(), config, noop);
     tokio::spawn(async move {
         let _ = linli_web::serve(listener, app).await;
     });
     let user = format!("bench_staff_{}", random_token(3));
+    let password = format!("bench-{}", random_token(8));
     let created = accounts::create(
         db,
         &op,
         NewUser {
             username: &user,
             display_name: None,
-            password: &format!("bench-{}", random_token(8)),
+            password: &password,
             role: "staff",
             node_ids: &[community.id],
         },
@@ -170,29 +203,45 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
     )
     .await?;
     let token = accounts::issue_token(db, &op, created.id, "bench", now_ms()).await?;
+    // The round page is a browser's: a session cookie and its CSRF token.
+    let session = accounts::login(db, &user, &password, "127.0.0.1", None, now_ms())
+        .await
+        .map_err(|e| CliError::Usage(format!("bench login: {e}")))?;
+    let seeded = Seeded {
+        token,
+        session: session.token,
+        csrf: session.csrf_token,
+        community: community.id,
+        observations,
+        self_codes,
+    };
 
     println!(
-        "\n{} clients, {} s per run, {} observations; check-ins dated inside their periods.\n",
+        "\n{} clients, {} s per run, {} observations; check-ins dated now, inside every period.\n",
         args.clients, args.seconds, args.observations
     );
     println!(
-        "{:<40} {:>10} {:>9} {:>9} {:>9} {:>7}",
-        "run", "req/s", "p50 ms", "p99 ms", "max ms", "errors"
+        "{:<44} {:>9} {:>12} {:>8} {:>8} {:>8} {:>7}",
+        "run", "req/s", "check-ins/s", "p50 ms", "p99 ms", "max ms", "errors"
     );
     let duration = Duration::from_secs(args.seconds.max(1));
-    for (label, prefix) in [
-        ("baseline: no-op endpoint (auth + JSON)", "/bench"),
-        ("check-ins (batched, acked after commit)", "/api/v1"),
+    for (label, mode) in [
+        ("baseline: no-op endpoint (auth + JSON)", Mode::Noop),
+        ("API: one check-in a request", Mode::Api),
+        ("round page: 20 persons a form post", Mode::Round),
+        ("self check-in page /o/{code} (form post)", Mode::SelfPage),
     ] {
         // A short warm-up opens the connections and fills the caches.
         let warm = Duration::from_millis(500);
-        let _ = phase(addr, prefix, &token, &observations, args.clients, warm).await?;
-        let p = phase(addr, prefix, &token, &observations, args.clients, duration).await?;
+        let _ = phase(addr, mode, &seeded, args.clients, warm).await?;
+        let p = phase(addr, mode, &seeded, args.clients, duration).await?;
         let (p50, p99, max) = percentiles(p.latencies);
+        let rate = p.requests as f64 / p.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "{:<40} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+            "{:<44} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
             label,
-            p.requests as f64 / p.elapsed.as_secs_f64().max(1e-9),
+            rate,
+            rate * mode.checkins_per_request() as f64,
             ms(p50),
             ms(p99),
             ms(max),
@@ -202,51 +251,123 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
     Ok(())
 }
 
-/// One run: `clients` connections, each posting check-ins one after another (keep-alive, no
-/// pipelining) until `duration` has passed.
+/// What the server was seeded with, for the clients to post against.
+#[derive(Clone)]
+struct Seeded {
+    token: String,
+    session: String,
+    csrf: String,
+    community: i64,
+    observations: Vec<i64>,
+    self_codes: Vec<String>,
+}
+
+/// Persons on one round form post.
+const ROUND_SIZE: usize = 20;
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Noop,
+    Api,
+    Round,
+    SelfPage,
+}
+
+impl Mode {
+    fn checkins_per_request(self) -> usize {
+        match self {
+            Mode::Round => ROUND_SIZE,
+            _ => 1,
+        }
+    }
+
+    /// Request `i` of this mode, and the status that means it was stored.
+    fn request(self, s: &Seeded, i: usize) -> (Vec<u8>, u16) {
+        // One in a hundred is a fever, which raises an alert in the same transaction.
+        let temperature = |i: usize| if i % 100 == 99 { "37.6" } else { "36.5" };
+        let n = s.observations.len();
+        match self {
+            Mode::Noop | Mode::Api => {
+                let prefix = if matches!(self, Mode::Noop) { "/bench" } else { "/api/v1" };
+                let obs = s.observations[i % n];
+                let body = format!(r#"{{"temperature":{}}}"#, temperature(i));
+                let head = format!(
+                    "POST {prefix}/observations/{obs}/checkins HTTP/1.1\r\nhost: bench\r\n\
+                     authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\n\r\n",
+                    s.token,
+                    body.len()
+                );
+                ([head.into_bytes(), body.into_bytes()].concat(), 201)
+            }
+            Mode::Round => {
+                let mut body = format!("csrf={}&node_id={}", s.csrf, s.community);
+                for k in 0..ROUND_SIZE {
+                    let j = i * ROUND_SIZE + k;
+                    let obs = s.observations[j % n];
+                    body.push_str(&format!("&obs={obs}&t_{obs}={}", temperature(j)));
+                }
+                let head = format!(
+                    "POST /epidemic/rounds HTTP/1.1\r\nhost: bench\r\n\
+                     cookie: linli_session={}\r\n\
+                     content-type: application/x-www-form-urlencoded\r\n\
+                     content-length: {}\r\n\r\n",
+                    s.session,
+                    body.len()
+                );
+                ([head.into_bytes(), body.into_bytes()].concat(), 303)
+            }
+            Mode::SelfPage => {
+                let k = i % n;
+                let body = format!("temperature={}", temperature(i));
+                let head = format!(
+                    "POST /o/{} HTTP/1.1\r\nhost: bench\r\n\
+                     x-forwarded-for: 10.{}.{}.{}\r\n\
+                     content-type: application/x-www-form-urlencoded\r\n\
+                     content-length: {}\r\n\r\n",
+                    s.self_codes[k],
+                    (k >> 16) & 255,
+                    (k >> 8) & 255,
+                    k & 255,
+                    body.len()
+                );
+                ([head.into_bytes(), body.into_bytes()].concat(), 200)
+            }
+        }
+    }
+}
+
+/// One run: `clients` connections, each posting requests of `mode` one after another
+/// (keep-alive, no pipelining) until `duration` has passed.
 async fn phase(
     addr: std::net::SocketAddr,
-    prefix: &str,
-    token: &str,
-    observations: &[i64],
+    mode: Mode,
+    seeded: &Seeded,
     clients: usize,
     duration: Duration,
 ) -> Result<Phase, CliError> {
-    // 2020-02-03 08:00 China time: inside every seeded observation's period.
-    let first_at = clock::parse_instant("at", "2020-02-03T08:00:00+08:00")
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    // Each request is built before its timed exchange.
+    let seeded = std::sync::Arc::new(seeded.clone());
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for c in 0..clients {
-        let prefix = prefix.to_owned();
-        let token = token.to_owned();
-        let observations = observations.to_vec();
+        let seeded = seeded.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await?;
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut i = c;
             while started.elapsed() < duration {
-                let obs = observations[i % observations.len()];
-                // One in a hundred is a fever, which raises an alert in the same transaction.
-                let temperature = if i % 100 == 99 { "37.6" } else { "36.5" };
-                let at = clock::rfc3339(first_at + (i as i64 % 86_400) * 1000);
-                let body = format!(r#"{{"temperature":{temperature},"at":"{at}"}}"#);
-                let request = format!(
-                    "POST {prefix}/observations/{obs}/checkins HTTP/1.1\r\nhost: bench\r\n\
-                     authorization: Bearer {token}\r\ncontent-type: application/json\r\n\
-                     content-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
+                let (request, ok) = mode.request(&seeded, i);
                 let t = Instant::now();
-                let (status, answer) = conn.exchange(request.as_bytes()).await?;
-                if status == 201 {
+                let (status, answer) = conn.exchange(&request).await?;
+                if status == ok {
                     latencies.push(t.elapsed());
                 } else {
                     errors += 1;
                     if errors == 1 {
                         eprintln!(
-                            "unexpected answer {status}: {}",
+                            "{mode:?}: unexpected answer {status}: {}",
                             String::from_utf8_lossy(&answer)
                         );
                     }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_checkins;
+mod bench_observations;
 mod bench_report;
 mod demo;
 mod import;
@@ -162,6 +163,16 @@ enum BenchCommand {
         /// Concurrent HTTP clients (connections).
         #[arg(long, default_value_t = 64)]
         clients: usize,
+    },
+    /// The 正在观察 list at a street with many people under observation, in the store and
+    /// through HTTP, beside a plain indexed count.
+    Observations {
+        /// Persons under observation, spread over the street's buildings.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        observations: u64,
+        /// Timed queries per measure.
+        #[arg(long, default_value_t = 50)]
+        queries: usize,
     },
     /// One day's daily report for every node of a district (10,000 grids, a month of records),
     /// live, beside a plain GROUP BY over the same tables.
@@ -521,6 +532,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 observations,
                 seconds,
                 clients: clients.max(1),
+                database_url: cli.global.database_url.clone(),
+            })
+            .await?;
+        }
+        Command::Bench(BenchCommand::Observations {
+            observations,
+            queries,
+        }) => {
+            bench_observations::observations(bench_observations::ObservationsBench {
+                observations,
+                queries,
                 database_url: cli.global.database_url.clone(),
             })
             .await?;
