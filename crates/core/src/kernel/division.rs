@@ -362,12 +362,25 @@ impl ResolveError {
                 } else {
                     String::new()
                 };
+                let example = candidates
+                    .first()
+                    .map_or_else(|| "云南昆明五华".to_owned(), |h| said_with_parent(h.division));
                 format!(
-                    "「{typed}」有 {total} 处：{}{more}，请写上省市（如「云南昆明五华」）或选一个",
+                    "「{typed}」有 {total} 处：{}{more}，请写上省市（如「{example}」）或选一个",
                     list.join("、")
                 )
             }
         }
+    }
+}
+
+/// A division said short with its parent, as one would type it to be precise: 「武汉洪山」,
+/// 「北京朝阳」; a province by its full name.
+fn said_with_parent(d: &Division) -> String {
+    let chain = chain(d);
+    match chain.as_slice() {
+        [.., parent, own] => format!("{}{}", parent.short, own.short),
+        _ => d.full_name(),
     }
 }
 
@@ -593,6 +606,13 @@ mod tests {
         let message = resolve("朝阳").unwrap_err().message_zh("朝阳");
         assert!(message.contains("北京市朝阳区（110105）"), "{message}");
         assert!(message.contains("辽宁省朝阳市（211300）"), "{message}");
+        // The example given is one of them, said precisely enough to resolve.
+        assert!(
+            message.ends_with("请写上省市（如「辽宁朝阳」）或选一个"),
+            "{message}"
+        );
+        assert_eq!(resolve("辽宁朝阳").map(|d| d.code), Ok("211300"));
+        assert_eq!(resolve("北京朝阳").map(|d| d.code), Ok("110105"));
         // A prefecture and its seat: both named, the coarser is not guessed.
         assert!(matches!(
             resolve("大理"),

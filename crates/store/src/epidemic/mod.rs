@@ -362,7 +362,7 @@ pub async fn record_arrival(
         &facts,
         &areas,
         &community,
-        &policy::no_names,
+        &policy::division_names,
     )
     .map_err(|e| StoreError::Invalid(vec![e]))?;
 

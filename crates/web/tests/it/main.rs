@@ -15,6 +15,7 @@ mod hardening;
 mod import;
 mod observations;
 mod open311;
+mod places;
 mod policies;
 mod qr;
 mod report_mappings;
