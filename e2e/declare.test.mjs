@@ -82,7 +82,8 @@ test('browser: a resident self-declares through the QR link on a phone, the grid
     await phone.fill('input[name=id_number]', BAD_ID);
     await phone.fill('input[name=phone]', '13988886666');
     await phone.fill('input[name=address]', '5栋1单元302室');
-    await phone.fill('input[name=origin_code]', '420102');
+    // The place by name, as a resident says it (420102, Wuhan's 江岸区).
+    await phone.fill('input[name=origin_code]', '武汉江岸');
     await phone.fill('input[name=arrived_on]', '2020-02-01');
     await phone.fill('input[name=purpose]', '返乡');
     await phone.fill('input[name=temperature]', '38.2');
@@ -103,6 +104,7 @@ test('browser: a resident self-declares through the QR link on a phone, the grid
     assert.match((await phone.locator('.receipt .reference').innerText()).trim(), /^[0-9A-F]{5}-[0-9A-F]{5}$/);
     assert.equal((await phone.locator('.verdict-box .measure').innerText()).trim(), '集中隔离', 'the preliminary result');
     assert.ok(!text.includes(ID) && !text.includes(ID.slice(6, 14)), 'the ID number is not echoed');
+    assert.ok(text.includes('从湖北省武汉市江岸区抵达'), `the receipt names the place: ${text}`);
     await shot(phone, 'declare-receipt-360.png');
     await reportOverflow(phone, 'receipt at 360px');
   });

@@ -3,9 +3,12 @@
 //   cd e2e && npm ci && LINLI_BIN=../target/debug/linli npm test
 //
 // official (和丽华, bound to 建塘镇) declares 武汉市洪山区 (420111) a high-risk area for July
-// 2022 on a phone. gridworker (格桑, bound to 第01网格) opens 防疫 on a 360×740 phone, screens
-// a resident arriving from there on 2022-07-05 — a wrong origin code first, refused with the
-// form filled back — and reads the result: 集中隔离, 7 days, and the explanation to read aloud.
+// 2022 on a phone, typing the place by name (武汉洪山). gridworker (格桑, bound to 第01网格) opens
+// 防疫 on a 360×740 phone, screens a resident arriving from there on 2022-07-05 — a wrong origin
+// code first, refused with the form filled back; then the place picker: the script suggests
+// places as a name is typed, and 「hongshan」 (洪山区 in Wuhan, 红山区 in Chifeng) is answered with
+// both to choose from — and reads the result: 集中隔离, 7 days, and the explanation to read
+// aloud, naming the place.
 // The policies page renders the rules in Chinese. The official then drafts a 9th edition with
 // 5 days for high-risk arrivals and tries it (试算): 王五 would be shortened by two days.
 //
@@ -58,8 +61,7 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     await clickAndWait(page, page.locator('main a[href="/epidemic/risk-areas"]').first());
     assert.equal(pathOf(page), '/epidemic/risk-areas');
     await page.locator('summary', { hasText: '发布风险地区' }).click();
-    await page.fill('input[name=division_code]', '420111');
-    await page.fill('input[name=name]', '武汉市洪山区');
+    await page.fill('input[name=division_code]', '武汉洪山');
     await page.selectOption('select[name=level]', 'high');
     await page.fill('input[name=from]', '2022-07-01');
     await page.fill('input[name=to]', '2022-07-20');
@@ -71,7 +73,8 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     assert.equal(pathOf(page), '/epidemic/risk-areas');
     const text = await bodyText(page);
     assert.ok(text.includes('已发布风险地区'), 'the notice is shown');
-    assert.ok(text.includes('武汉市洪山区') && text.includes('高风险'), 'the area is listed with its level');
+    assert.ok(text.includes('湖北省武汉市洪山区') && text.includes('高风险'), 'the area is listed by name with its level');
+    assert.ok(text.includes('代码 420111'), 'and its code');
     assert.ok(text.includes('2022-07-01 至 2022-07-20'), 'with its dates');
     await logOut(page);
   });
@@ -113,11 +116,31 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     await shot(page, 'epidemic-form-refused-360.png');
     assert.equal(refused.status(), 422, 'a bad origin code answers 422');
     const errors = (await page.locator('main [role=alert]').allInnerTexts()).join('\n');
-    assert.ok(errors.includes('来源地区划代码'), `the error names the field: ${errors}`);
+    assert.ok(errors.includes('来源地：「4201」'), `the error names the field: ${errors}`);
     assert.equal(await page.inputValue('input[name=name]'), NAME, 'the name comes back');
     assert.equal(await page.inputValue('input[name=temperature]'), '36.6', 'the temperature comes back');
 
-    await page.fill('input[name=origin_code]', '420111');
+    // The picker: with the script, typing a name fills the suggestions from /api/v1/places
+    // (without it, the provinces and prefectures are listed and a name typed is resolved on
+    // submit).
+    const origin = page.locator('input[name=origin_code]');
+    await origin.fill('');
+    await origin.pressSequentially('武汉洪', { delay: 30 });
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#places-origin_code option')].some((o) => o.value === '湖北省武汉市洪山区（420111）'),
+    null, { timeout: 10_000 });
+    // Pinyin shared by two districts: both are offered, nothing is guessed.
+    await origin.fill('hongshan');
+    const ambiguous = await clickAndWait(page, submit(page, '登记并判定'));
+    assert.equal(ambiguous.status(), 422, 'an ambiguous place answers 422');
+    const said = (await page.locator('main [role=alert]').allInnerTexts()).join('\n');
+    assert.ok(said.includes('「hongshan」有 2 处'), `the candidates are named: ${said}`);
+    const pick = page.locator('fieldset.place-pick');
+    assert.equal(await pick.locator('input[type=radio]').count(), 2, 'two places to choose from');
+    await pick.scrollIntoViewIfNeeded();
+    await shot(page, 'epidemic-place-picker-360.png');
+    await reportOverflow(page, 'place picker at 360px');
+    await pick.getByLabel('湖北省武汉市洪山区（420111）').check();
     const done = await clickAndWait(page, submit(page, '登记并判定'));
     await shot(page, 'epidemic-result-360.png');
     await reportOverflow(page, 'screening result at 360px');
@@ -134,7 +157,9 @@ test('browser: an official declares a high-risk area, a grid worker screens an a
     assert.equal(dates.trim(), '2022-07-05 至 2022-07-11', 'from the arrival to 2022-07-11');
     const explanation = await page.locator('section.explain p').innerText();
     console.log(`explanation: ${explanation}`);
-    assert.ok(explanation.includes('420111'), 'the explanation names the area');
+    assert.ok(explanation.includes('从湖北省武汉市洪山区抵达'), 'the explanation names the place');
+    assert.ok(!explanation.includes('420111'), 'by its name, not its code');
+    assert.ok((await bodyText(page)).includes('湖北省武汉市洪山区（420111）'), 'the facts keep the code beside the name');
     assert.ok(explanation.includes('高风险'), 'and its level');
     assert.ok(explanation.includes('第九版'), 'and the policy version');
     const text = await bodyText(page);

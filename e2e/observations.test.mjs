@@ -162,7 +162,9 @@ test('browser: a grid worker follows quarantines on a phone; a resident checks i
     assert.equal(checkins.length, 2, checkins.join(' | '));
     assert.ok(checkins[0].includes('体温 36.4℃（本人打卡）'), checkins[0]);
     assert.ok(checkins[1].includes('体温 36.6℃（网格员代录 格桑）'), checkins[1]);
-    assert.equal(await page.locator('li[data-kind=arrival]').count(), 1);
+    const arrival = await page.locator('li[data-kind=arrival]').allInnerTexts();
+    assert.equal(arrival.length, 1);
+    assert.ok(arrival[0].includes('从湖北省武汉市洪山区抵达'), `the place by name: ${arrival[0]}`);
     await shot(page, 'observation-timeline-360.png');
     await reportOverflow(page, 'timeline at 360px');
     await logOut(page);

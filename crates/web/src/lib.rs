@@ -87,6 +87,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
     let small_bodies = Router::new()
         .merge(api)
         .merge(ui::router())
+        .merge(ui::places::router())
         .merge(tree::router())
         .merge(accounts::router())
         .merge(registry::router())

@@ -20,6 +20,7 @@ use crate::AppState;
         (name = "epidemic", description = "Risk areas, policies (editor and what-if), arrival \
             screening, check-ins, alerts, releases, cases and close contacts, the dashboard"),
         (name = "checkpoints", description = "Gates, passes, scans and outgoing trips"),
+        (name = "places", description = "GB/T 2260 divisions by name, pinyin or code (public)"),
         (name = "qr", description = "QR codes of the app's public pages (SVG or PNG)"),
         (name = "reports", description = "Daily reports computed from the records, approval, \
             completeness, other offices' layouts"),
@@ -43,6 +44,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::epidemic::api::contacts::routes())
         .merge(crate::epidemic::api::observations::routes())
         .merge(crate::ui::qr::routes())
+        .merge(crate::ui::places::routes())
         .merge(crate::enterprises::api::routes())
         .merge(crate::supplies::api::routes())
         .merge(crate::reports::api::routes())

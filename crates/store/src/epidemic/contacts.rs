@@ -301,7 +301,13 @@ async fn classify_contact(
             last_contact_on,
         }),
     };
-    let c = policy::classify(&stored.policy, &facts, areas, &community, &policy::no_names)?;
+    let c = policy::classify(
+        &stored.policy,
+        &facts,
+        areas,
+        &community,
+        &policy::division_names,
+    )?;
     Ok((c, stored.id))
 }
 

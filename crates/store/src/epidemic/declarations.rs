@@ -390,7 +390,8 @@ fn parse_input(input: &DeclarationInput) -> Result<Parsed, Vec<CoreError>> {
             None
         }
     };
-    let origin = DivisionCode::parse_field("origin_code", &input.origin_code)
+    // A name the resident typed (「昆明五华」, 「kunming」) is resolved here: the code is stored.
+    let origin = DivisionCode::resolve_field("origin_code", &input.origin_code)
         .map_err(|e| errors.push(e))
         .ok();
     let arrived_on = match parse_date("arrived_on", input.arrived_on.trim()) {
@@ -468,7 +469,7 @@ async fn preliminary(
         &facts,
         &areas,
         &community,
-        &policy::no_names,
+        &policy::division_names,
     )
     .ok())
 }

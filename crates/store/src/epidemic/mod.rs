@@ -364,7 +364,7 @@ pub async fn record_arrival(
         &facts,
         &areas,
         &community,
-        &policy::no_names,
+        &policy::division_names,
     )
     .map_err(|e| StoreError::Invalid(vec![e]))?;
 

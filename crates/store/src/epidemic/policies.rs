@@ -111,8 +111,9 @@ pub async fn what_if(
             contact: None,
         };
         // The record's current plan is its own version's classification of the same facts.
-        let current = policy::classify(version, &facts, &areas, &community, &policy::no_names)
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let current =
+            policy::classify(version, &facts, &areas, &community, &policy::division_names)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
         about.push((
             observation_id,
             person_id,
@@ -142,8 +143,15 @@ pub async fn what_if(
             .push(record);
     }
     for (community, group) in by_community.values() {
-        for change in policy::what_if(group, draft, &areas, community, today, &policy::no_names)
-            .map_err(|e| StoreError::Internal(e.to_string()))?
+        for change in policy::what_if(
+            group,
+            draft,
+            &areas,
+            community,
+            today,
+            &policy::division_names,
+        )
+        .map_err(|e| StoreError::Internal(e.to_string()))?
         {
             changes.insert(change.id, change);
         }

@@ -43,9 +43,9 @@ pub async fn of_person(db: &Db, scope: &Scope, person_id: i64) -> Result<Vec<Eve
             at: r.try_get(0)?,
             kind: EventKind::Arrival,
             detail: format!(
-                "{} 从 {} 抵达；{}{}{}{}",
+                "{} 从{}抵达；{}{}{}{}",
                 r.try_get::<String, _>(2)?,
-                r.try_get::<String, _>(1)?,
+                linli_core::kernel::division::describe(&r.try_get::<String, _>(1)?),
                 measure,
                 until.map(|u| format!("至 {u}")).unwrap_or_default(),
                 t.map(|t| format!("；体温 {t}")).unwrap_or_default(),

@@ -88,7 +88,9 @@ both_backends!(
         assert_eq!(r.classification.days_total, 7);
         assert_eq!(r.classification.until, date("2022-07-08"));
         assert!(
-            r.classification.explanation.contains("420111"),
+            r.classification
+                .explanation
+                .contains("从湖北省武汉市洪山区抵达"),
             "{}",
             r.classification.explanation
         );
@@ -621,7 +623,7 @@ both_backends!(
         );
         let text = &r.classification.explanation;
         for part in [
-            "420111",
+            "湖北省武汉市洪山区",
             "已在医学观察中",
             "2022-07-01",
             "改为集中隔离",

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::public::Verdict;
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::places;
 use crate::ui::Choice;
 use crate::ui::{field_label, short_label, store_error_page, Shell};
 use crate::AppState;
@@ -113,7 +114,7 @@ async fn queue_page(
                     name: d.name,
                     id_masked: d.id_number_masked,
                     place: format!("{} {}", d.node_name, d.address),
-                    origin: d.origin_code,
+                    origin: places::place_label(&d.origin_code),
                     arrived_on: d.arrived_on,
                     submitted_at: display(d.submitted_at),
                     fever,
@@ -141,6 +142,13 @@ struct ReviewPage {
     can_review: bool,
     errors: Vec<String>,
     reason: String,
+}
+
+impl ReviewPage {
+    /// 「湖北省武汉市洪山区（420111）」
+    fn origin(&self) -> String {
+        places::place_label(&self.d.origin_code)
+    }
 }
 
 /// Open nodes at or below the declaration's node that the caller may register people in.
@@ -217,7 +225,7 @@ fn review_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
     let label = |f: &str| match f {
         "reason" => "原因".to_owned(),
         "declaration_id" => "申报".to_owned(),
-        "origin_code" => "来源地区划代码".to_owned(),
+        "origin_code" => "来源地".to_owned(),
         "arrived_on" => "抵达日期".to_owned(),
         other => field_label(other).to_owned(),
     };

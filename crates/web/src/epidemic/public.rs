@@ -26,6 +26,7 @@ use linli_store::StoreError;
 
 use super::pages::{pieces, Piece};
 use crate::auth::ClientIp;
+use crate::ui::places::{self, PlacePicker};
 use crate::ui::{self, RateLimiter};
 use crate::ui::{field_label, store_error_page, FieldErrors};
 use crate::AppState;
@@ -105,6 +106,8 @@ struct Fields {
     phone: String,
     address: String,
     origin_code: String,
+    /// The candidate chosen for an ambiguous place name.
+    origin_code_pick: String,
     arrived_on: String,
     purpose: String,
     symptoms: Vec<String>,
@@ -122,6 +125,7 @@ impl Fields {
                 "phone" => f.phone = v,
                 "address" => f.address = v,
                 "origin_code" => f.origin_code = v,
+                "origin_code_pick" => f.origin_code_pick = v,
                 "arrived_on" => f.arrived_on = v,
                 "purpose" => f.purpose = v,
                 "symptoms" => f.symptoms.push(v),
@@ -130,6 +134,7 @@ impl Fields {
                 _ => {}
             }
         }
+        places::chosen(&mut f.origin_code, &f.origin_code_pick);
         f
     }
 
@@ -168,6 +173,7 @@ struct FormPage {
     place: String,
     f: Fields,
     symptoms: Vec<SymptomChoice>,
+    picker: PlacePicker,
     errors: FieldErrors,
     today: String,
 }
@@ -206,6 +212,12 @@ fn render_form(token: String, place: String, f: Fields, errors: FieldErrors) -> 
             .collect(),
         token,
         place,
+        picker: PlacePicker::new(
+            "origin_code",
+            "从哪里来（地名、拼音或行政区划代码）",
+            &f.origin_code,
+        )
+        .invalid(!errors.of("origin_code").is_empty()),
         f,
         errors,
         today: format_date(today()),

@@ -6,6 +6,7 @@ pub mod choice;
 pub mod forms;
 pub mod input;
 pub mod person;
+pub mod places;
 pub mod qr;
 pub mod rate;
 pub mod shell;

@@ -1193,7 +1193,7 @@ async fn epidemic_follows_the_contract() {
         .contains('@'));
     let explanation = a["classification"]["explanation"].as_str().unwrap();
     assert!(
-        explanation.contains("110105") && explanation.contains("2022-07-11"),
+        explanation.contains("北京市朝阳区") && explanation.contains("2022-07-11"),
         "{explanation}"
     );
     let obs = a["observation_id"].as_i64().unwrap();

@@ -57,7 +57,8 @@ fn declaration<'a>(name: &'a str, id: &'a str, temperature: &'a str) -> Vec<(&'a
         ("id_number", id),
         ("phone", "13912345678"),
         ("address", "3栋2单元501室"),
-        ("origin_code", "420111"),
+        // A place typed by name, as a resident would: resolved to 420111.
+        ("origin_code", "武汉洪山"),
         ("arrived_on", "2022-07-05"),
         ("purpose", "探亲"),
         ("temperature", temperature),
@@ -142,6 +143,10 @@ async fn flow(t: TestDb) {
         verdict(&html),
         "集中隔离 7 天 2022-07-05 至 2022-07-11 每天报告体温 2 次"
     );
+    assert!(
+        text_of(&html).contains("从湖北省武汉市洪山区抵达"),
+        "the receipt names the place: {html}"
+    );
     assert!(!html.contains(&zhang) && !html.contains(&zhang[6..14]));
     assert!(!html.contains("<nav"));
 
@@ -214,7 +219,7 @@ async fn flow(t: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("请向居民宣读") && html.contains("420111"));
+    assert!(html.contains("请向居民宣读") && html.contains("从湖北省武汉市洪山区抵达"));
     assert_eq!(
         verdict(&html),
         "集中隔离 7 天 2022-07-05 至 2022-07-11 每天报告体温 2 次"

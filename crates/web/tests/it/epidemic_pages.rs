@@ -147,7 +147,7 @@ async fn flow(t: TestDb) {
     assert_eq!(
         errors(&html),
         [
-            "来源地区划代码：「12」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字",
+            "来源地：「12」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字",
             "体温：体温 55.0℃ 不在 34.0 至 43.0℃ 之间，请重新测量"
         ],
         "{html}"
@@ -183,7 +183,7 @@ async fn flow(t: TestDb) {
         .split("</p>")
         .next()
         .unwrap();
-    assert!(explain.contains("420111"), "{explain}");
+    assert!(explain.contains("从湖北省武汉市洪山区抵达"), "{explain}");
     assert!(explain.contains("高风险"), "{explain}");
     assert!(explain.contains("2022-07-11"), "{explain}");
     assert!(!html.contains("已发出发热预警"));
@@ -387,7 +387,7 @@ async fn flow(t: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
-    assert_eq!(errors(&html), ["区划代码：「31011」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字"], "{html}");
+    assert_eq!(errors(&html), ["地区：「31011」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字"], "{html}");
     let r = official
         .post(url("/epidemic/risk-areas"))
         .form(&new_area(&official_csrf))

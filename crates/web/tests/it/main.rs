@@ -16,6 +16,7 @@ mod import;
 mod observations;
 mod open311;
 mod pass_cards;
+mod places;
 mod policies;
 mod qr;
 mod report_mappings;

@@ -256,6 +256,12 @@ pub fn no_names(_code: &str) -> Option<String> {
     None
 }
 
+/// The names explanations use: the GB/T 2260 table shipped with Linli (「云南省昆明市」), current
+/// and retired codes; longer codes are named by [`classify`] from their county.
+pub fn division_names(code: &str) -> Option<String> {
+    crate::kernel::division::full_name(code)
+}
+
 /// Why a condition held, kept to explain it.
 enum Evidence<'a> {
     Area {
@@ -486,14 +492,26 @@ fn explain(
     contact_unruled: Option<&ContactFact>,
     out: &Classification,
 ) -> String {
-    let place = |code: &DivisionCode, name: Option<&str>| {
-        let name = name
-            .map(str::to_owned)
-            .or_else(|| names(code.as_str()))
-            .filter(|n| !n.trim().is_empty());
-        match name {
-            Some(n) => format!("{}（{code}）", n.trim()),
-            None => code.to_string(),
+    // A place by its name (「云南省昆明市」); a street or community code by its county and the
+    // code, or by the name the risk area was given; the bare code when nothing names it.
+    let place = |code: &DivisionCode, given: Option<&str>| {
+        let given = given.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(n) = names(code.as_str()).filter(|n| !n.trim().is_empty()) {
+            return n;
+        }
+        match (given, code.as_str().get(..6).and_then(names)) {
+            (Some(n), Some(county)) if n.starts_with(&county) => n.to_owned(),
+            (Some(n), Some(county)) => format!("{county}{n}"),
+            (Some(n), None) => format!("{n}（{code}）"),
+            (None, Some(county)) => {
+                let level = if code.as_str().len() == 9 {
+                    "街道"
+                } else {
+                    "社区"
+                };
+                format!("{county}（{level} {code}）")
+            }
+            (None, None) => code.to_string(),
         }
     };
     let day = |d: Date| format_date(d);
@@ -518,9 +536,9 @@ fn explain(
         ));
     } else if evidence.is_empty() || origin_said {
         clauses.push(format!(
-            "您于 {} 从 {}抵达",
+            "您于 {} 从{}抵达",
             day(facts.arrived_on),
-            spaced(place(&facts.origin_code, None))
+            between(place(&facts.origin_code, None))
         ));
     }
     for e in evidence {
@@ -543,7 +561,7 @@ fn explain(
                 }
                 s
             }
-            Evidence::Within(code) => format!("该地属于 {}", place(code, None)),
+            Evidence::Within(code) => format!("该地属于{}", between(place(code, None)).trim_end()),
             Evidence::OtherProvince => "该地属于外省".to_owned(),
             Evidence::SameProvinceOtherCity => "该地是本省的其他城市".to_owned(),
             Evidence::Contact(c) => format!(
@@ -614,6 +632,16 @@ fn explain(
         ));
     }
     text
+}
+
+/// A place inside a sentence: a code is set off by spaces (「从 530302 抵达」), a name is not
+/// (「从云南省昆明市抵达」).
+fn between(place: String) -> String {
+    if place.starts_with(|c: char| c.is_ascii()) {
+        format!(" {}", spaced(place))
+    } else {
+        spaced(place)
+    }
 }
 
 /// A bare code needs a space before the Chinese that follows; a closing 「）」 does not.

@@ -40,13 +40,13 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::Date;
 
 use crate::kernel::clock::{format_date, parse_date};
-use crate::kernel::division::PROVINCE_PREFIXES;
+use crate::kernel::division::{self, PROVINCE_PREFIXES};
 use crate::kernel::labels::Labelled;
 use crate::CoreError;
 
 pub use classify::{
-    classify, no_names, what_if, ActiveRecord, AlertKind, Change, ChangeKind, Classification,
-    ContactFact, Facts, Referral, ScreeningAlert, StagePlan,
+    classify, division_names, no_names, what_if, ActiveRecord, AlertKind, Change, ChangeKind,
+    Classification, ContactFact, Facts, Referral, ScreeningAlert, StagePlan,
 };
 pub use presets::{preset_drafts, presets};
 
@@ -253,6 +253,29 @@ impl DivisionCode {
             ));
         }
         Ok(DivisionCode(code.to_owned()))
+    }
+
+    /// Reads what a person typed for a place: a code (6, 9 or 12 digits, as [`parse_field`]
+    /// takes), or a name, full name, pinyin or initials that the GB/T 2260 table resolves to
+    /// one division (「昆明」, 「kunming」, 「km」, 「云南省昆明市（530100）」). An ambiguous name is
+    /// refused with its candidates named; errors name `field`.
+    ///
+    /// [`parse_field`]: DivisionCode::parse_field
+    pub fn resolve_field(field: &str, typed: &str) -> Result<DivisionCode, CoreError> {
+        let t = typed.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return DivisionCode::parse_field(field, t);
+        }
+        match division::resolve(t) {
+            Ok(d) => DivisionCode::parse_field(field, d.code),
+            Err(e) => Err(CoreError::invalid(field, e.message_zh(t))),
+        }
+    }
+
+    /// The place as a person reads it: 「云南省昆明市」, 「湖北省武汉市洪山区（街道 420111001）」,
+    /// the bare code when the table does not know it.
+    pub fn describe(&self) -> String {
+        division::describe(&self.0)
     }
 
     pub fn as_str(&self) -> &str {

@@ -950,7 +950,7 @@ fn explanation_reads_to_the_resident() {
     let c = classify(&p, &facts, &areas, &code(KUNMING), &gazetteer).unwrap();
     assert_eq!(
         c.explanation,
-        "您于 2022-07-02 从 湖北省武汉市洪山区（420111）抵达；该地自 2022-06-30 起为高风险地区。\
+        "您于 2022-07-02 从湖北省武汉市洪山区抵达；该地自 2022-06-30 起为高风险地区。\
          按《新型冠状病毒肺炎防控方案（第九版）》（2022-06-28 起施行）第 3 条（7 天内到过高风险地区的人员）：\
          集中隔离 7 天，至 2022-07-08；每天报告体温 2 次。"
     );
@@ -964,6 +964,15 @@ fn explanation_reads_to_the_resident() {
     assert!(
         c.explanation.starts_with(
             "您于 2022-07-02 从 420111001 抵达；420111 自 2022-06-30 起为高风险地区。"
+        ),
+        "{}",
+        c.explanation
+    );
+    // With the shipped table: a street by its county and code, the area by its name.
+    let c = classify(&p, &street, &areas, &code(KUNMING), &division_names).unwrap();
+    assert!(
+        c.explanation.starts_with(
+            "您于 2022-07-02 从湖北省武汉市洪山区（街道 420111001）抵达；湖北省武汉市洪山区自 2022-06-30 起为高风险地区。"
         ),
         "{}",
         c.explanation
@@ -1028,7 +1037,7 @@ fn explanation_reads_to_the_resident() {
     let c = classify(&early, &hubei_fever, &[], &code(KUNMING), &gazetteer).unwrap();
     assert_eq!(
         c.explanation,
-        "您于 2020-01-25 从 湖北省武汉市洪山区（420111）抵达；该地属于 湖北省（420000）。\
+        "您于 2020-01-25 从湖北省武汉市洪山区抵达；该地属于湖北省。\
          按《社区疫情防控措施（2020 年初）》（2020-01-20 起施行）第 1 条（来自湖北省的人员）：\
          集中隔离 14 天，至 2020-02-07；每天报告体温 2 次；集中医学观察。\
          另：筛查时体温 38.0℃（37.3℃ 及以上为发热）；有症状：咳嗽，\

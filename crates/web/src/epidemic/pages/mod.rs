@@ -34,9 +34,11 @@ use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::places::{self, PlacePicker};
 use crate::ui::{error_page, field_label, short_label, store_error_page, NoticeQuery, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
+use linli_core::kernel::division;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -62,13 +64,13 @@ const SYMPTOMS: [&str; 6] = linli_core::epidemic::observation::SYMPTOM_CHOICES;
 /// Field names of the epidemic forms in Chinese; the registry's names otherwise.
 fn label(field: &str, area_form: bool) -> &str {
     match field {
-        "origin_code" => "来源地区划代码",
+        "origin_code" => "来源地",
         "arrived_on" => "抵达日期",
         "purpose" => "来返事由",
         "symptoms" => "症状",
         "temperature" => "体温",
         "person_id" => "居民",
-        "division_code" => "区划代码",
+        "division_code" => "地区",
         "level" => "风险等级",
         "from" => "起始日期",
         "to" => "截止日期",
@@ -551,6 +553,8 @@ async fn release_batch(
 
 struct AreaRow {
     code: String,
+    /// 「湖北省武汉市洪山区」: the table's name, or the name given for a street or community.
+    place: String,
     name: String,
     level: &'static str,
     level_class: &'static str,
@@ -577,6 +581,7 @@ struct AreasPage {
     can_manage: bool,
     f: AreaFields,
     levels: Vec<Choice>,
+    picker: PlacePicker,
     errors: Vec<String>,
     notice: Option<&'static str>,
 }
@@ -603,15 +608,27 @@ async fn render_areas(
         shell: Shell::of(user, "epidemic"),
         rows: areas
             .into_iter()
-            .map(|a| AreaRow {
-                code: a.area.division_code().as_str().to_owned(),
-                name: a.area.name().unwrap_or_default().to_owned(),
-                level: a.area.level().label_zh(),
-                level_class: level_class(a.area.level()),
-                from: format_date(a.area.from()),
-                to: a.area.to().map(format_date).unwrap_or_default(),
-                ended: a.area.to().is_some_and(|t| t < now),
-                created_by: a.created_by,
+            .map(|a| {
+                let place =
+                    division::describe_named(a.area.division_code().as_str(), a.area.name());
+                // The name the notice gave, when the place's own name does not already say it.
+                let given = a.area.name().unwrap_or_default().trim();
+                let name = if place.ends_with(given) {
+                    String::new()
+                } else {
+                    given.to_owned()
+                };
+                AreaRow {
+                    code: a.area.division_code().as_str().to_owned(),
+                    place,
+                    name,
+                    level: a.area.level().label_zh(),
+                    level_class: level_class(a.area.level()),
+                    from: format_date(a.area.from()),
+                    to: a.area.to().map(format_date).unwrap_or_default(),
+                    ended: a.area.to().is_some_and(|t| t < now),
+                    created_by: a.created_by,
+                }
             })
             .collect(),
         can_manage: user.scope.can_manage_policy(),
@@ -623,6 +640,8 @@ async fn render_areas(
                 selected: l.as_str() == level,
             })
             .collect(),
+        picker: PlacePicker::new("division_code", "地区", &f.division_code)
+            .invalid(errors.iter().any(|e| e.starts_with("地区"))),
         f: AreaFields {
             from: if f.from.is_empty() {
                 format_date(now)
@@ -651,6 +670,8 @@ struct AreaForm {
     #[serde(default)]
     division_code: String,
     #[serde(default)]
+    division_code_pick: String,
+    #[serde(default)]
     name: String,
     #[serde(default)]
     level: String,
@@ -667,10 +688,11 @@ async fn add_area(State(state): State<AppState>, f: CsrfForm<AreaForm>) -> Respo
             "只有街道/区级干部可以发布风险地区".into(),
         ));
     }
-    let form = f.form;
+    let mut form = f.form;
+    places::chosen(&mut form.division_code, &form.division_code_pick);
     let result = async {
         let mut errors = Vec::new();
-        let code = DivisionCode::parse_field("division_code", &form.division_code)
+        let code = DivisionCode::resolve_field("division_code", &form.division_code)
             .map_err(|e| errors.push(e))
             .ok();
         let level = form
@@ -756,7 +778,7 @@ pub(crate) fn condition_zh(c: &Condition) -> String {
             format!("抵达前 {within_days} 天内到过{}地区", level.label_zh())
         }
         Condition::OriginWithin { division_code } => {
-            format!("来源地属于区划 {}", division_code.as_str())
+            format!("来源地属于{}", places::place_label(division_code.as_str()))
         }
         Condition::OriginOtherProvince => "来自外省".to_owned(),
         Condition::OriginSameProvinceOtherCity => "来自本省其他城市".to_owned(),
@@ -866,6 +888,8 @@ struct ArrivalFields {
     phone: String,
     address: String,
     origin_code: String,
+    /// The candidate chosen for an ambiguous place name.
+    origin_code_pick: String,
     arrived_on: String,
     purpose: String,
     symptoms: Vec<String>,
@@ -886,6 +910,7 @@ impl ArrivalFields {
                 "phone" => f.phone = v,
                 "address" => f.address = v,
                 "origin_code" => f.origin_code = v,
+                "origin_code_pick" => f.origin_code_pick = v,
                 "arrived_on" => f.arrived_on = v,
                 "purpose" => f.purpose = v,
                 "symptoms" => f.symptoms.push(v),
@@ -895,6 +920,7 @@ impl ArrivalFields {
                 _ => {}
             }
         }
+        places::chosen(&mut f.origin_code, &f.origin_code_pick);
         f
     }
 
@@ -944,6 +970,7 @@ struct ArrivalFormPage {
     hits: Vec<HitRow>,
     nodes: Vec<Choice>,
     symptoms: Vec<SymptomChoice>,
+    picker: PlacePicker,
     errors: Vec<String>,
     today: String,
 }
@@ -1054,6 +1081,7 @@ async fn render_arrival_form(
         searched,
         hits,
         nodes: node_choices,
+        picker: PlacePicker::new("origin_code", "来源地", &f.origin_code),
         errors,
         today: format_date(today()),
         f,
@@ -1090,7 +1118,7 @@ async fn record(
     f: &ArrivalFields,
 ) -> Result<ArrivalRecorded, StoreError> {
     let mut errors: Vec<CoreError> = Vec::new();
-    let origin = DivisionCode::parse_field("origin_code", &f.origin_code)
+    let origin = DivisionCode::resolve_field("origin_code", &f.origin_code)
         .map_err(|e| errors.push(e))
         .ok();
     let arrived_on = parse_date("arrived_on", f.arrived_on.trim())
@@ -1301,7 +1329,7 @@ async fn arrival_page(
             .as_ref()
             .and_then(|p| p.id_number_masked.clone())
             .unwrap_or_default(),
-        origin: a.origin_code.clone(),
+        origin: places::place_label(&a.origin_code),
         arrived_on: a.arrived_on.clone(),
         temperature: a
             .temperature
