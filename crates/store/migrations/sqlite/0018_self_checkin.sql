@@ -9,3 +9,6 @@ ALTER TABLE checkin ADD COLUMN channel TEXT NOT NULL DEFAULT 'api'
 CREATE INDEX alert_person_idx ON alert (person_id, raised_at);
 CREATE INDEX gate_scan_person_idx ON gate_scan (person_id, at);
 CREATE INDEX trip_person_idx ON trip (person_id, leave_on);
+-- The observations list walks the open observations of a subtree in (place, id) order and
+-- stops after a page; counts read the same index.
+CREATE INDEX observation_open_path_idx ON observation (node_path, id) WHERE released_on IS NULL;

@@ -65,7 +65,7 @@ pub struct ObservationPage {
 pub const MAX_PAGE: i64 = 5_000;
 
 /// Everyone under an open observation within `node_id` (in the caller's scope) as of `on`,
-/// ordered by where they live and then by name; `limit` rows from `offset`.
+/// ordered by where they live and then by who came first; `limit` rows from `offset`.
 pub async fn under_observation(
     db: &Db,
     scope: &Scope,
@@ -76,7 +76,13 @@ pub async fn under_observation(
     offset: i64,
 ) -> Result<ObservationPage, StoreError> {
     let node = crate::tree::get(db, scope, node_id).await?;
-    let from = "FROM observation o JOIN person p ON p.id = o.person_id";
+    // The person is joined only to filter by name: an open observation always has its person
+    // (only released ones are anonymised), and the count then reads the index alone.
+    let from = if filter.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+        "FROM observation o JOIN person p ON p.id = o.person_id"
+    } else {
+        "FROM observation o"
+    };
     // Each statement gets placeholders of its own: one binding no unused value.
     let mut params = Params::new();
     let (where_, _) = conditions(&node.path, filter, on, false, &mut params);
@@ -92,7 +98,9 @@ pub async fn under_observation(
     let off = params.int(offset.max(0));
     // The page's ids first, then the per-row figures for those rows only: in one query the
     // sorter would compute every row's check-in count, last temperature and alerts before
-    // keeping a hundred (at 100,000 under observation, most of the time).
+    // keeping a hundred (at 100,000 under observation, most of the time). Within a place the
+    // order is the observation's (who came first), not the name: so the page is a walk of the
+    // open-observation index that stops after the page, with no sort of the whole subtree.
     let sql = format!(
         "SELECT o.id, o.person_id, p.name, o.measure, o.place, o.start_on, o.until_on, \
                 o.check_ins_per_day, o.node_path, n.name, n.kind, pn.name, {done}, \
@@ -100,10 +108,10 @@ pub async fn under_observation(
                    AND c.temperature_tenths IS NOT NULL ORDER BY c.at DESC LIMIT 1), \
                 (SELECT COUNT(*) FROM alert a WHERE a.person_id = o.person_id AND a.handled_at IS NULL) \
          FROM (SELECT o.id AS page_id {from} WHERE {where_} \
-               ORDER BY o.node_path, p.name, o.id LIMIT {lim} OFFSET {off}) pg \
+               ORDER BY o.node_path, o.id LIMIT {lim} OFFSET {off}) pg \
          JOIN observation o ON o.id = pg.page_id JOIN person p ON p.id = o.person_id \
          LEFT JOIN node n ON n.path = o.node_path LEFT JOIN node pn ON pn.id = n.parent_id \
-         ORDER BY o.node_path, p.name, o.id"
+         ORDER BY o.node_path, o.id"
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
     let mut items = Vec::with_capacity(rows.len());
