@@ -13,6 +13,7 @@ use linli_core::enterprises::{
 };
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
+use linli_core::labelled;
 use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -40,33 +41,19 @@ fn forbidden() -> StoreError {
     StoreError::Forbidden("只有社区工作者可以登记企业和审批复工".into())
 }
 
-/// Where a business stands, from its latest application.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Standing {
-    /// The latest application was approved.
-    #[strum(serialize = "reopened", props(zh = "已复工"))]
-    Reopened,
-    /// The latest application waits for the community's decision.
-    #[strum(serialize = "pending", props(zh = "待审核"))]
-    Pending,
-    /// No application yet, or the latest was rejected.
-    #[strum(serialize = "not_reopened", props(zh = "未复工"))]
-    NotReopened,
-}
-
-impl Labelled for Standing {
-    const FIELD: &'static str = "standing";
+labelled! {
+    /// Where a business stands, from its latest application.
+    pub enum Standing: "standing" {
+        /// The latest application was approved.
+        #[strum(serialize = "reopened", props(zh = "已复工"))]
+        Reopened,
+        /// The latest application waits for the community's decision.
+        #[strum(serialize = "pending", props(zh = "待审核"))]
+        Pending,
+        /// No application yet, or the latest was rejected.
+        #[strum(serialize = "not_reopened", props(zh = "未复工"))]
+        NotReopened,
+    }
 }
 
 impl Standing {
