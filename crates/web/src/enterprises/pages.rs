@@ -28,8 +28,7 @@ use serde::Deserialize;
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::Choice;
 use crate::ui::{
-    error_page, field_errors, field_label, short_label, store_error_page, FieldErrors, NoticeQuery,
-    Shell,
+    error_page, field_errors, field_label, store_error_page, FieldErrors, NoticeQuery, Shell,
 };
 use crate::AppState;
 
@@ -164,16 +163,7 @@ async fn picker(
     let base = shown.iter().map(|n| n.depth).min().unwrap_or(0);
     Ok(shown
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id == current,
-        })
+        .map(|n| Choice::node(n, base, n.id == current))
         .collect())
 }
 
@@ -393,16 +383,7 @@ async fn render_form(
     let base = writable.iter().map(|n| n.depth).min().unwrap_or(0);
     let nodes = writable
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == f.node_id,
-        })
+        .map(|n| Choice::node(n, base, n.id.to_string() == f.node_id))
         .collect();
     let kinds = EnterpriseKind::ALL
         .iter()

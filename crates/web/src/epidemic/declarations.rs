@@ -155,16 +155,7 @@ async fn placement_choices(
     Ok(tree
         .iter()
         .filter(|n| n.is_open() && user.scope.can_write_records(&n.path))
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id == chosen,
-        })
+        .map(|n| Choice::node(n, base, n.id == chosen))
         .collect())
 }
 
@@ -390,16 +381,7 @@ async fn render_links(
             .collect(),
         nodes: eligible
             .iter()
-            .map(|n| Choice {
-                value: n.id.to_string(),
-                label: format!(
-                    "{}{}（{}）",
-                    "　".repeat((n.depth - depth).clamp(0, 6) as usize),
-                    n.name,
-                    short_label(n.kind)
-                ),
-                selected: false,
-            })
+            .map(|n| Choice::node(n, depth, false))
             .collect(),
         can_manage: user.scope.role() != linli_core::Role::Official,
         errors,

@@ -26,7 +26,7 @@ use linli_store::{registry, tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, short_label, store_error_page, Shell};
+use crate::ui::{error_page, field_label, store_error_page, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
 
@@ -136,16 +136,7 @@ async fn place_choices(
     let base = usable.iter().map(|n| n.depth).min().unwrap_or(0);
     Ok(usable
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == current || usable.len() == 1,
-        })
+        .map(|n| Choice::node(n, base, n.id.to_string() == current || usable.len() == 1))
         .collect())
 }
 
@@ -156,26 +147,7 @@ async fn person_hits(
     q: &str,
 ) -> Result<Vec<HitRow>, StoreError> {
     let (_, hits) = registry::search(&state.db, &user.scope, q, 20).await?;
-    Ok(hits
-        .into_iter()
-        .map(|h| HitRow {
-            id: h.id,
-            name: h.name,
-            gender: h
-                .gender
-                .map(|g| g.label_zh().to_owned())
-                .unwrap_or_default(),
-            birth_date: h.birth_date.unwrap_or_default(),
-            id_masked: h.id_number_masked.unwrap_or_default(),
-            phone_masked: h.phone_masked.unwrap_or_default(),
-            place: match h.address {
-                Some(a) => format!("{} {a}", h.node_name),
-                None => h.node_name,
-            },
-            active: h.state == linli_core::registry::PersonState::Active,
-            state: h.state.label_zh().to_owned(),
-        })
-        .collect())
+    Ok(hits.into_iter().map(HitRow::from).collect())
 }
 
 /// The chosen person, shown above a form.

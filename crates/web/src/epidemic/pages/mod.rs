@@ -32,7 +32,7 @@ use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, short_label, store_error_page, NoticeQuery, Shell};
+use crate::ui::{error_page, field_label, store_error_page, NoticeQuery, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
 
@@ -981,26 +981,7 @@ async fn render_arrival_form(
     let searched = person.is_none() && !q.trim().is_empty();
     let hits = if searched {
         match registry::search(&state.db, &user.scope, &q, 20).await {
-            Ok((_, hits)) => hits
-                .into_iter()
-                .map(|h| HitRow {
-                    id: h.id,
-                    name: h.name,
-                    gender: h
-                        .gender
-                        .map(|g| g.label_zh().to_owned())
-                        .unwrap_or_default(),
-                    birth_date: h.birth_date.unwrap_or_default(),
-                    id_masked: h.id_number_masked.unwrap_or_default(),
-                    phone_masked: h.phone_masked.unwrap_or_default(),
-                    place: match h.address {
-                        Some(a) => format!("{} {a}", h.node_name),
-                        None => h.node_name,
-                    },
-                    active: h.state == linli_core::registry::PersonState::Active,
-                    state: h.state.label_zh().to_owned(),
-                })
-                .collect(),
+            Ok((_, hits)) => hits.into_iter().map(HitRow::from).collect(),
             Err(e) => return store_error_page(e),
         }
     } else {
@@ -1024,16 +1005,7 @@ async fn render_arrival_form(
     let base_depth = writable.iter().map(|n| n.depth).min().unwrap_or(0);
     let node_choices = writable
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base_depth).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == f.node_id,
-        })
+        .map(|n| Choice::node(n, base_depth, n.id.to_string() == f.node_id))
         .collect();
     if f.arrived_on.is_empty() {
         f.arrived_on = format_date(today());
