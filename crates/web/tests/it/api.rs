@@ -512,12 +512,7 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid");
-    let fields: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["name", "code"]);
 
     // Accounts: admins create them; nobody else can.
@@ -573,14 +568,7 @@ async fn html_forms_need_their_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // With it, the login works and lands on the home page.
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = get(&c, format!("{}/login", app.base)).await;
     let csrf = extract_csrf(&page);
     let r = c
         .post(format!("{}/login", app.base))
@@ -594,23 +582,19 @@ async fn html_forms_need_their_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let home = c
-        .get(format!("{}/", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = get(&c, format!("{}/", app.base)).await;
     assert!(home.contains("香格里拉市"));
     // A form post with a wrong token changes nothing.
-    let r = c
-        .post(format!("{}/nodes/{}/children", app.base, w.grid_a.id))
-        .form(&[("csrf", "wrong"), ("kind", "building"), ("name", "伪造楼")])
-        .send()
+    assert_eq!(
+        post_any(
+            &c,
+            format!("{}/nodes/{}/children", app.base, w.grid_a.id),
+            &[("csrf", "wrong"), ("kind", "building"), ("name", "伪造楼")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        .0,
+        StatusCode::FORBIDDEN
+    );
     // With the session's token, it works.
     let csrf = extract_csrf(&home);
     let r = c
@@ -827,14 +811,7 @@ async fn scope_walk(t: TestDb) {
 
     // HTML pages of grid B are refused too (session login as worker A).
     let c = client();
-    let login_page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, login_page) = get(&c, format!("{}/login", app.base)).await;
     let csrf = extract_csrf(&login_page);
     c.post(format!("{}/login", app.base))
         .form(&[
@@ -859,14 +836,7 @@ async fn scope_walk(t: TestDb) {
         let text = r.text().await.unwrap();
         assert!(!leaks(&text), "{page} leaked grid B");
     }
-    let home = c
-        .get(format!("{}/", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = get(&c, format!("{}/", app.base)).await;
     assert!(home.contains("甲网格"));
 
     // Nothing changed.
@@ -929,14 +899,7 @@ async fn persons_follow_the_contract() {
     assert_eq!(p["tags"][0], "独居老人");
 
     // Reading shows masks only.
-    let text = staff
-        .get(format!("{}/api/v1/persons/{pid}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = get(&staff, format!("{}/api/v1/persons/{pid}", app.base)).await;
     assert!(
         !text.contains(&n) && !text.contains("13612348609") && !text.contains(&n[6..14]),
         "{text}"
@@ -1133,12 +1096,7 @@ async fn epidemic_follows_the_contract() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, vec!["division_code", "level", "from"]);
     let r = admin
         .post(url("/api/v1/risk-areas"))

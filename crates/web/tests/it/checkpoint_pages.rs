@@ -307,13 +307,10 @@ async fn flow(t: TestDb) {
         .await
         .unwrap()
         .is_empty());
-    let r = worker
-        .post(url("/trips"))
-        .form(&trip(true))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_any(&worker, url("/trips"), &trip(true)).await.0,
+        StatusCode::SEE_OTHER
+    );
     let trips = checkpoints::trips(&db, &op, grid_a.id).await.unwrap();
     assert_eq!(trips.len(), 1);
     let (_, html) = get(&worker, url("/trips")).await;

@@ -344,13 +344,10 @@ async fn pages(t: TestDb) {
     // Without the CSRF token nothing happens.
     let mut no_csrf = form(code("91533401MA6K12345"));
     no_csrf.remove(0);
-    let r = staff
-        .post(url("/enterprises/new"))
-        .form(&no_csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, url("/enterprises/new"), &no_csrf).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // Registered: the page shows the public link once, the phone masked.
     let r = staff

@@ -27,14 +27,7 @@ async fn flow(t: TestDb) {
     let app = spawn_with(t, config).await;
     let db = app.db();
     let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        &db,
-        Some(district.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let community = add_community(&db, district.id, "里布嘎社区", "533401100003").await;
     user(&db, "staff", "staff", &[community.id]).await;
 
     // Signed-in callers only.

@@ -8,77 +8,25 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::Scope;
 use linli_store::accounts::{self};
 use linli_store::testing::TestDb;
-use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-struct World {
-    street: Node,
-    community_a: Node,
-    community_b: Node,
-    grid: Node,
-}
-
-async fn world(db: &Db) -> World {
-    let Town {
-        street,
-        community: community_a,
-        ..
-    } = town(db).await;
-    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
-    let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
-    user(db, "official", "official", &[street.id]).await;
-    user(db, "staff_a", "staff", &[community_a.id]).await;
-    user(db, "staff_b", "staff", &[community_b.id]).await;
-    user(db, "worker", "grid_worker", &[grid.id]).await;
-    World {
-        street,
-        community_a,
-        community_b,
-        grid,
-    }
-}
-
-async fn login(app: &App, username: &str) -> reqwest::Client {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": username, "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "login {username}");
-    c
-}
-
 async fn post(app: &App, c: &reqwest::Client, path: &str, body: Value) -> (StatusCode, Value) {
-    let r = c
-        .post(format!("{}{path}", app.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    post_json(c, app.url(path), body).await
 }
 
 async fn get(app: &App, c: &reqwest::Client, path: &str) -> (StatusCode, Value) {
-    let r = c.get(format!("{}{path}", app.base)).send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    get_json(c, app.url(path)).await
 }
 
 async fn the_lifecycle_over_http(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
-    let official = login(&app, "official").await;
-    let staff_a = login(&app, "staff_a").await;
-    let staff_b = login(&app, "staff_b").await;
-    let worker = login(&app, "worker").await;
+    let w = neighbours(&app.t.db).await;
+    let official = api_login(&app, "official").await;
+    let staff_a = api_login(&app, "staff_a").await;
+    let staff_b = api_login(&app, "staff_b").await;
+    let worker = api_login(&app, "worker").await;
 
     // Bad intake: every field named, nothing stored.
     let (st, e) = post(&app, &official, "/api/v1/requests", json!({
@@ -86,12 +34,7 @@ async fn the_lifecycle_over_http(t: TestDb) {
     }))
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&e);
     assert_eq!(fields, ["description", "lat", "reporter_phone"]);
     let (st, e) = post(
         &app,
@@ -366,10 +309,10 @@ on_both!(the_lifecycle_over_http, the_lifecycle_over_http);
 
 async fn whistles_rates_and_data(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
-    let official = login(&app, "official").await;
-    let staff_a = login(&app, "staff_a").await;
-    let worker = login(&app, "worker").await;
+    let w = neighbours(&app.t.db).await;
+    let official = api_login(&app, "official").await;
+    let staff_a = api_login(&app, "staff_a").await;
+    let worker = api_login(&app, "worker").await;
 
     // Departments and categories.
     let (st, _) = post(
@@ -507,12 +450,7 @@ async fn whistles_rates_and_data(t: TestDb) {
     assert_eq!(rates["resolution_rate"], Value::Null);
     let (st, e) = get(&app, &official, "/api/v1/requests/rates?from=2026-13-01").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&e);
     assert_eq!(fields, ["node_id", "from", "to"]);
     let (st, _) = get(
         &app,
@@ -551,17 +489,6 @@ on_both!(whistles_rates_and_data, whistles_rates_and_data);
 // ---------------------------------------------------------------------------------------------
 // Pages
 
-async fn form(c: &reqwest::Client, url: String, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = c.post(url).form(fields).send().await.unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
-}
-
 fn tracking_in(html: &str) -> String {
     let marker = "id=\"tracking-number\">";
     let start = html.find(marker).unwrap() + marker.len();
@@ -570,7 +497,7 @@ fn tracking_in(html: &str) -> String {
 
 async fn pages_from_resident_to_rating(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
+    let w = neighbours(&app.t.db).await;
     let resident = client();
     let base = app.base.clone();
 
@@ -588,7 +515,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/{}", w.community_a.id),
         &[
@@ -601,7 +528,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("手机号码：必填"), "{html}");
     assert!(html.contains("楼道灯坏了"), "the words come back");
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/{}", w.community_a.id),
         &[
@@ -618,7 +545,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(tracking.len(), 14);
 
     // Status: wrong digits reveal nothing; right ones show the state, not the people.
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "1234")],
@@ -626,7 +553,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(!html.contains("楼道灯"));
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "5678")],
@@ -668,7 +595,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         .unwrap();
     assert!(page.contains("139****5678") && !page.contains("13900005678"));
     // Without the CSRF token: refused.
-    let (st, _) = form(
+    let (st, _) = post_form(
         &staff,
         format!("{base}/requests/{rid}/act"),
         &[
@@ -678,7 +605,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     )
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, loc) = form(
+    let (st, loc) = post_form(
         &staff,
         format!("{base}/requests/{rid}/act"),
         &[
@@ -690,7 +617,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::SEE_OTHER, "{loc}");
     // A refused step comes back with its reason.
-    let (st, html) = form(
+    let (st, html) = post_form(
         &staff,
         format!("{base}/requests/{rid}/act"),
         &[("csrf", &csrf), ("action", "resolve"), ("outcome", "x")],
@@ -704,7 +631,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         if !extra.0.is_empty() {
             fields.push(extra);
         }
-        let (st, loc) = form(&worker, format!("{base}/requests/{rid}/act"), &fields).await;
+        let (st, loc) = post_form(&worker, format!("{base}/requests/{rid}/act"), &fields).await;
         assert_eq!(st, StatusCode::SEE_OTHER, "{action}: {loc}");
     }
     // Staff B cannot open it.
@@ -717,7 +644,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // The resident sees the outcome and rates it; satisfied closes it.
-    let (_, html) = form(
+    let (_, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "5678")],
@@ -728,7 +655,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         !html.contains("worker") && !html.contains("staff_a"),
         "who handled it is not shown"
     );
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/rate"),
         &[
@@ -740,7 +667,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("评价："), "{html}");
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/rate"),
         &[
@@ -771,7 +698,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     // Status checks are rate-limited per address (20 per 10 minutes; 3 used above).
     let mut last = StatusCode::OK;
     for _ in 0..20 {
-        let (st, _) = form(
+        let (st, _) = post_form(
             &resident,
             format!("{base}/r/status"),
             &[("tracking_number", &tracking), ("last4", "0000")],
@@ -787,9 +714,9 @@ on_both!(pages_from_resident_to_rating, pages_from_resident_to_rating);
 
 async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
-    let staff_a = login(&app, "staff_a").await;
-    let worker = login(&app, "worker").await;
+    let w = neighbours(&app.t.db).await;
+    let staff_a = api_login(&app, "staff_a").await;
+    let worker = api_login(&app, "worker").await;
     let (_, r) = post(&app, &staff_a, "/api/v1/requests", json!({
         "node_id": w.grid.id, "category": "general", "description": "噪声扰民", "reporter_phone": "13612348609"
     }))
@@ -840,36 +767,13 @@ on_both!(
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
 
-/// A `multipart/form-data` body (reqwest is built without its multipart feature): text fields,
-/// then the file, if any, as `photo`.
-fn multipart(fields: &[(&str, &str)], photo: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    let boundary = "----linli-test-boundary-7f3a";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    if let Some((file_name, bytes)) = photo {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{file_name}\"\r\nContent-Type: image/jpeg\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn upload(
     c: &reqwest::Client,
     url: String,
     fields: &[(&str, &str)],
     photo: Option<(&str, &[u8])>,
 ) -> (StatusCode, String) {
-    let (content_type, body) = multipart(fields, photo);
+    let (content_type, body) = multipart(fields, photo.map(|(n, b)| ("photo", n, "image/jpeg", b)));
     let r = c
         .post(url)
         .header("content-type", content_type)
@@ -877,13 +781,7 @@ async fn upload(
         .send()
         .await
         .unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
+    target_or_body(r).await
 }
 
 async fn token_of(db: &Db, username: &str) -> String {
@@ -903,11 +801,11 @@ async fn count(app: &App, c: &reqwest::Client) -> usize {
 
 async fn photos_over_http(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
+    let w = neighbours(&app.t.db).await;
     let base = app.base.clone();
     let resident = client();
-    let staff_a_api = login(&app, "staff_a").await;
-    let staff_b_api = login(&app, "staff_b").await;
+    let staff_a_api = api_login(&app, "staff_a").await;
+    let staff_b_api = api_login(&app, "staff_b").await;
     let public = format!("{base}/r/{}", w.community_a.id);
     let fields = [
         ("phone", "13900005678"),
@@ -959,7 +857,7 @@ async fn photos_over_http(t: TestDb) {
     assert_eq!(without["photo_url"], Value::Null);
 
     // The resident's status page does not show it.
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "5678")],

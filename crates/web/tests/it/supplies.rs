@@ -12,33 +12,6 @@ use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-struct World {
-    street: Node,
-    community_a: Node,
-    community_b: Node,
-}
-
-/// A street with two communities and a grid in A; an official on the street, staff on each
-/// community, a grid worker in A's grid.
-async fn world(db: &Db) -> World {
-    let Town {
-        street,
-        community: community_a,
-        ..
-    } = town(db).await;
-    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
-    let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
-    user(db, "official", "official", &[street.id]).await;
-    user(db, "staff_a", "staff", &[community_a.id]).await;
-    user(db, "staff_b", "staff", &[community_b.id]).await;
-    user(db, "worker", "grid_worker", &[grid.id]).await;
-    World {
-        street,
-        community_a,
-        community_b,
-    }
-}
-
 async fn ledger_rows(db: &Db) -> i64 {
     let op = Scope::operator();
     let mut n = 0;
@@ -71,7 +44,7 @@ fn stock_of(stock: &Value, name: &str) -> (i64, i64) {
 async fn api_contract(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     let url = |p: &str| format!("{}{p}", app.base);
     let staff_a = api_login(&app, "staff_a").await;
     let staff_b = api_login(&app, "staff_b").await;
@@ -346,7 +319,7 @@ async fn api_contract(t: TestDb) {
 async fn pages_flow(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     let url = |p: &str| format!("{}{p}", app.base);
     let (staff, csrf) = sign_in(&app, "staff_a").await;
 
@@ -397,22 +370,20 @@ async fn pages_flow(t: TestDb) {
     };
 
     // Without the CSRF token nothing is recorded.
-    let r = staff
-        .post(&entries)
-        .form(&entry("guess", "receipt", "300"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, &entries, &entry("guess", "receipt", "300"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(ledger_rows(&db).await, 0);
 
-    let r = staff
-        .post(&entries)
-        .form(&entry(&csrf, "receipt", "300"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_any(&staff, &entries, &entry(&csrf, "receipt", "300"))
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
     // A bad quantity comes back with the field's message, the form filled in.
     let r = staff
         .post(&entries)
@@ -435,13 +406,12 @@ async fn pages_flow(t: TestDb) {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("库存不足：现有 300"));
     assert_eq!(ledger_rows(&db).await, 1);
-    let r = staff
-        .post(&entries)
-        .form(&entry(&csrf, "issue", "40"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_any(&staff, &entries, &entry(&csrf, "issue", "40"))
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
     let (_, html) = get(&staff, url(&format!("/supplies/sites/{site}"))).await;
     assert!(html.contains("260 只"), "{html}");
     assert!(html.contains("-40 只"));
@@ -721,7 +691,7 @@ async fn allocation_api(t: TestDb) {
     use linli_store::supplies;
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     let op = Scope::operator();
     let url = |p: &str| format!("{}{p}", app.base);
     let masks = supplies::items(&db).await.unwrap()[0].id;
@@ -910,7 +880,7 @@ on_both!(
 async fn items_form(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     user(&db, "admin", "admin", &[]).await;
     let url = |p: &str| format!("{}{p}", app.base);
     let count = || async { linli_store::supplies::items(&db).await.unwrap().len() };
