@@ -89,17 +89,8 @@ macro_rules! labelled {
         $vis:vis enum $name:ident : $field:literal { $($body:tt)* }
     ) => {
         $(#[$meta])*
-        #[derive(
-            Debug,
-            Clone,
-            Copy,
-            PartialEq,
-            Eq,
-            ::serde::Serialize,
-            ::strum::IntoStaticStr,
-            ::strum::VariantArray,
-            ::strum::EnumProperty,
-        )]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, ::serde::Serialize)]
+        #[derive(::strum::IntoStaticStr, ::strum::VariantArray, ::strum::EnumProperty)]
         #[serde(rename_all = "snake_case")]
         $vis enum $name { $($body)* }
 

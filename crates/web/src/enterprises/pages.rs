@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::Choice;
 use crate::ui::{
-    error_page, field_errors, field_label, store_error_page, FieldErrors, NoticeQuery, Shell,
+    error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
 };
 use crate::AppState;
 
@@ -925,9 +925,6 @@ async fn not_reopened_submit(
         },
     }
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn back_to_enterprise(Path(id): Path<i64>) -> Redirect {
     Redirect::to(&format!("/enterprises/{id}"))

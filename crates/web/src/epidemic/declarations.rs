@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::public::Verdict;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::Choice;
-use crate::ui::{field_label, short_label, store_error_page, Shell};
+use crate::ui::{field_label, form_errors_with, short_label, store_error_page, Empty, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -205,23 +205,13 @@ async fn review_page(
 
 /// Messages for a refused review, one per field; other errors are passed back for a page.
 fn review_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    let label = |f: &str| match f {
-        "reason" => "原因".to_owned(),
-        "declaration_id" => "申报".to_owned(),
-        "origin_code" => "来源地区划代码".to_owned(),
-        "arrived_on" => "抵达日期".to_owned(),
-        other => field_label(other).to_owned(),
-    };
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{message}", label(&field))])
-        }
-        other => Err(other),
-    }
+    form_errors_with(e, |f| match f {
+        "reason" => "原因",
+        "declaration_id" => "申报",
+        "origin_code" => "来源地区划代码",
+        "arrived_on" => "抵达日期",
+        other => field_label(other),
+    })
 }
 
 #[derive(Deserialize)]
@@ -440,9 +430,6 @@ async fn create_link(
         },
     }
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn rotate_link(
     State(state): State<AppState>,

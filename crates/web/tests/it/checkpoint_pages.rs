@@ -291,14 +291,8 @@ async fn flow(t: TestDb) {
         }
         f
     };
-    let r = worker
-        .post(url("/trips"))
-        .form(&trip(false))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&worker, url("/trips"), &trip(false)).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("健康证明：务工外出须持健康证明") && html.contains("value=\"昆明\""),
         "{html}"

@@ -134,14 +134,8 @@ async fn flow(t: TestDb) {
             _ => {}
         }
     }
-    let r = staff
-        .post(url("/epidemic/arrivals/new"))
-        .form(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&staff, url("/epidemic/arrivals/new"), &bad).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         errors(&html),
         [
@@ -376,14 +370,8 @@ async fn flow(t: TestDb) {
     );
     let mut wrong = new_area(&official_csrf);
     wrong[1].1 = "31011".into();
-    let r = official
-        .post(url("/epidemic/risk-areas"))
-        .form(&wrong)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&official, url("/epidemic/risk-areas"), &wrong).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&html), ["区划代码：「31011」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字"], "{html}");
     assert_eq!(
         post_any(

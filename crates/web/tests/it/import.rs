@@ -291,14 +291,13 @@ async fn import_flow(t: TestDb) {
     );
 
     // Without 部分导入, a file with a rejected row is not imported.
-    let r = staff
-        .post(format!("{}{job}/commit", app.base))
-        .form(&[("csrf", csrf.as_str()), ("on_duplicate", "skip")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(
+        &staff,
+        format!("{}{job}/commit", app.base),
+        &[("csrf", csrf.as_str()), ("on_duplicate", "skip")],
+    )
+    .await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("<ul class=\"error\" role=\"alert\"><li>有 1 行被拒绝：不勾选「部分导入」"),
         "the refusal counts the rejected line: {html}"

@@ -223,14 +223,13 @@ async fn flow(t: TestDb) {
         f
     };
     // 试算: the page lists both residents as shortened; nothing is stored.
-    let r = official
-        .post(url("/epidemic/policies/edit"))
-        .form(&fields("5", "whatif", &today_s))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.unwrap();
+    let (r, page) = post_any(
+        &official,
+        url("/epidemic/policies/edit"),
+        &fields("5", "whatif", &today_s),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
     assert!(
         page.contains("试算结果 <span class=\"muted small\">2022-07-06 · "),
         "the what-if is for the day asked: {page}"
@@ -239,14 +238,13 @@ async fn flow(t: TestDb) {
     // 张三's own row: shortened by two days.
     assert_eq!(row_cells(&page, ">张三</a>")[..2], ["张三", "缩短 -2 天"]);
     // A typo comes back with the field in words and the value as typed.
-    let r = official
-        .post(url("/epidemic/policies/edit"))
-        .form(&fields("五", "whatif", &today_s))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = r.text().await.unwrap();
+    let (r, page) = post_any(
+        &official,
+        url("/epidemic/policies/edit"),
+        &fields("五", "whatif", &today_s),
+    )
+    .await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("第 3 条规则 · 第 1 阶段 · 天数"), "{page}");
     assert!(page.contains("name=\"days_2_0\" value=\"五\""));
     // Publishing from the page.

@@ -385,14 +385,8 @@ async fn pages_flow(t: TestDb) {
         StatusCode::SEE_OTHER
     );
     // A bad quantity comes back with the field's message, the form filled in.
-    let r = staff
-        .post(&entries)
-        .form(&entry(&csrf, "issue", "三十"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&staff, &entries, &entry(&csrf, "issue", "三十")).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("数量："), "{html}");
     assert!(html.contains("value=\"三十\""));
     assert!(html.contains("<option value=\"issue\" selected>"));

@@ -25,8 +25,9 @@ use linli_store::epidemic::checkpoints::{
 use linli_store::{registry, tree, StoreError};
 use serde::Deserialize;
 
+use super::{root_ids, status_for};
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, store_error_page, Shell};
+use crate::ui::{error_page, field_label, form_errors_with, store_error_page, Empty, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
 
@@ -69,24 +70,7 @@ fn label(field: &str) -> &str {
 
 /// Messages for a refused form, one per field; other errors are passed back for an error page.
 fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", label(&field), message)])
-        }
-        other => Err(other),
-    }
-}
-
-fn status_for(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
+    form_errors_with(e, label)
 }
 
 fn officials_read_only() -> Response {
@@ -98,19 +82,6 @@ fn officials_read_only() -> Response {
 
 fn can_write(user: &Principal) -> bool {
     user.scope.role() != Role::Official
-}
-
-/// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
-async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
-    if user.scope.is_admin() {
-        Ok(tree::visible_roots(&state.db, &user.scope)
-            .await?
-            .into_iter()
-            .map(|r| r.node.id)
-            .collect())
-    } else {
-        Ok(user.scope.roots().iter().map(|r| r.id()).collect())
-    }
 }
 
 /// Compounds, grids and communities the caller may use in a form (open, `allowed`), indented
@@ -828,13 +799,10 @@ async fn pass_page(
     }
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
 async fn revoke_pass(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    f: CsrfForm<EmptyForm>,
+    f: CsrfForm<Empty>,
 ) -> Response {
     match checkpoints::revoke_pass(&state.db, &f.user.scope, id, now_ms()).await {
         Ok(()) => Redirect::to("/passes?notice=revoked").into_response(),
@@ -1074,7 +1042,7 @@ async fn add_trip(State(state): State<AppState>, f: CsrfForm<TripForm>) -> Respo
 async fn trip_returned(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    f: CsrfForm<EmptyForm>,
+    f: CsrfForm<Empty>,
 ) -> Response {
     match checkpoints::trip_returned(&state.db, &f.user.scope, id, today()).await {
         Ok(()) => Redirect::to("/trips?notice=returned").into_response(),

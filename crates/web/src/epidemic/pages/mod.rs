@@ -32,7 +32,7 @@ use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, store_error_page, NoticeQuery, Shell};
+use crate::ui::{error_page, field_label, form_errors_with, store_error_page, NoticeQuery, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
 
@@ -78,16 +78,7 @@ fn label(field: &str, area_form: bool) -> &str {
 
 /// Messages for a refused form, one per field; other errors are passed back for an error page.
 fn form_errors(e: StoreError, area_form: bool) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field, area_form), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", label(&field, area_form), message)])
-        }
-        other => Err(other),
-    }
+    form_errors_with(e, |f| label(f, area_form))
 }
 
 fn status_for(errors: &[String]) -> StatusCode {
