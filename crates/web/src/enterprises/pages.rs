@@ -733,6 +733,19 @@ pub(crate) fn apply_fields(pairs: &[(String, String)]) -> ApplyFields {
     }
 }
 
+impl ApplyFields {
+    /// The application as the store takes it; `extra` holds the lines of `extra_items`.
+    pub(crate) fn input<'a>(&'a self, extra: &'a [String]) -> ReopeningInput<'a> {
+        ReopeningInput {
+            checked: &self.checked,
+            extra_items: extra,
+            employees_back: Some(&self.employees_back),
+            planned_on: Some(&self.planned_on),
+            note: Some(&self.note),
+        }
+    }
+}
+
 pub(crate) fn extra_lines(s: &str) -> Vec<String> {
     s.lines().map(str::to_owned).collect()
 }
@@ -745,13 +758,7 @@ async fn apply_submit(
     let CsrfForm { user, form } = form;
     let f = apply_fields(&form);
     let extra = extra_lines(&f.extra_items);
-    let input = ReopeningInput {
-        checked: &f.checked,
-        extra_items: &extra,
-        employees_back: Some(&f.employees_back),
-        planned_on: Some(&f.planned_on),
-        note: Some(&f.note),
-    };
+    let input = f.input(&extra);
     match enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=applied")).into_response(),
         Err(e) => match field_errors(e) {

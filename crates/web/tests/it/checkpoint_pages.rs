@@ -394,12 +394,12 @@ async fn flow(t: TestDb) {
     );
     // ...and through the API: 200 with the outcome; no pass for them (422 naming why).
     let gate_id = checkpoints::checkpoints(&db, &op, grid_a.id).await.unwrap()[0].id;
-    let r = worker
-        .post(url(&format!("/api/v1/checkpoints/{gate_id}/scans")))
-        .json(&serde_json::json!({"direction": "out", "person_id": resident}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &worker,
+        url(&format!("/api/v1/checkpoints/{gate_id}/scans")),
+        &serde_json::json!({"direction": "out", "person_id": resident}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["outcome"], "under_quarantine", "{body}");
@@ -423,12 +423,12 @@ async fn flow(t: TestDb) {
     assert_eq!(body["error"]["fields"][0]["field"], "person_id", "{body}");
     assert!(body.to_string().contains("确诊病例"), "{body}");
     // A fever at the gate raises an alert in the gate's node.
-    let r = worker
-        .post(url(&format!("/api/v1/checkpoints/{gate_id}/scans")))
-        .json(&serde_json::json!({"direction": "in", "person_id": resident, "temperature": 38.1}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &worker,
+        url(&format!("/api/v1/checkpoints/{gate_id}/scans")),
+        &serde_json::json!({"direction": "in", "person_id": resident, "temperature": 38.1}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["outcome"], "fever");

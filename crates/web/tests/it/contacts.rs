@@ -354,11 +354,7 @@ async fn pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = c
-        .get(url(format!("/persons/{}/contacts", w.case)))
-        .send()
-        .await
-        .unwrap();
+    let page = fetch(&c, url(format!("/persons/{}/contacts", w.case))).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     // Not a case yet: the form to mark one is offered.
@@ -469,11 +465,7 @@ async fn pages(t: TestDb) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // The chain page embeds the SVG, without clear names of the chain.
-    let r = c
-        .get(url(format!("/epidemic/cases/{}", w.case)))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&c, url(format!("/epidemic/cases/{}", w.case))).await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     assert!(page.contains("<svg") && page.contains("李** · 密接"));
@@ -497,11 +489,7 @@ async fn pages(t: TestDb) {
     let (_, list) = get(&c, url("/epidemic/cases".to_owned())).await;
     assert!(list.contains(&format!("/epidemic/cases/{}", w.case)));
     // Another grid's person page is not found.
-    let r = c
-        .get(url(format!("/persons/{}/contacts", w.b_person)))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&c, url(format!("/persons/{}/contacts", w.b_person))).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.t.finish().await;
 }

@@ -81,14 +81,7 @@ async fn registered(db: &Db, node_id: i64) -> usize {
 /// Waits for an import to leave the running state; returns the final state.
 async fn wait_for(app: &App, c: &reqwest::Client, job: &str) -> Value {
     for _ in 0..200 {
-        let s: Value = c
-            .get(format!("{}{job}/status", app.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = json_at(c, format!("{}{job}/status", app.base)).await;
         if s["state"] != "running" {
             return s;
         }
@@ -246,11 +239,7 @@ async fn import_flow(t: TestDb) {
     assert_eq!(registered(&db, w.community.id).await, 0);
 
     // The rejected rows download as a valid xlsx with the reason.
-    let r = staff
-        .get(format!("{}{job}/rejects.xlsx", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, format!("{}{job}/rejects.xlsx", app.base)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -434,11 +423,7 @@ async fn import_flow(t: TestDb) {
     }
 
     // The blank template is a workbook whose roster sheet the importer recognises.
-    let r = staff
-        .get(format!("{}/persons/template.xlsx", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, format!("{}/persons/template.xlsx", app.base)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
     let info = linli_core::registry::sheet::read_rows_from_bytes(&bytes, |_, _, _| true).unwrap();

@@ -734,11 +734,7 @@ async fn api_keys_page(t: TestDb) {
     user(&db, "official", "official", &[street.id]).await;
 
     let (official, _) = sign_in(&app, "official").await;
-    let r = official
-        .get(app.url("/requests/api-keys"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&official, app.url("/requests/api-keys")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     let (admin, csrf) = sign_in(&app, "admin").await;

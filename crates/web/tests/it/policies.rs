@@ -87,19 +87,9 @@ async fn flow(t: TestDb) {
 
     // API: staff may not try a policy; an official sees who would change.
     let body = json!({"policy": ninth(5, 2, "2022-07-06"), "on": "2022-07-06"});
-    let r = staff
-        .post(url("/api/v1/policies/what-if"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&staff, url("/api/v1/policies/what-if"), &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = official
-        .post(url("/api/v1/policies/what-if"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies/what-if"), &body).await;
     assert_eq!(r.status(), StatusCode::OK);
     let out: Value = r.json().await.unwrap();
     assert_eq!(out["counts"]["shortened"], 2, "{out}");
@@ -111,12 +101,7 @@ async fn flow(t: TestDb) {
 
     // A broken draft names the field; nothing is published.
     let bad = json!({"policy": ninth(0, 2, "2022-07-06")});
-    let r = official
-        .post(url("/api/v1/policies/what-if"))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies/what-if"), &bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let e: Value = r.json().await.unwrap();
     assert_eq!(
@@ -125,53 +110,27 @@ async fn flow(t: TestDb) {
     );
 
     // Publishing: not backdated, numbered above the last, then 409 on a second try.
-    let r = official
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, "2022-07-06"))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &official,
+        url("/api/v1/policies"),
+        &ninth(5, 2, "2022-07-06"),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let today_s = format_date(today());
-    let r = staff
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, &today_s))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&staff, url("/api/v1/policies"), &ninth(5, 2, &today_s)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = official
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, &today_s))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies"), &ninth(5, 2, &today_s)).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["policy_version"], "ninth-edition@2");
-    let r = official
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, &today_s))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies"), &ninth(5, 2, &today_s)).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let all: Value = official
-        .get(url("/api/v1/policies"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = json_at(&official, url("/api/v1/policies")).await;
     assert_eq!(all["policies"].as_array().unwrap().len(), 5);
 
     // Pages: staff are refused the editor.
-    let r = staff
-        .get(url("/epidemic/policies/edit"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, url("/epidemic/policies/edit")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let (_, listing) = get(&official, url("/epidemic/policies")).await;
     assert!(listing.contains("/epidemic/policies/edit?from="));

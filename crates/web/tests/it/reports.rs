@@ -497,11 +497,7 @@ async fn mapping_flow(t: TestDb) {
         );
 
         // The workbook holds the same numbers, in the bureau's column order.
-        let r = official
-            .get(at("health-bureau-daily", n, ".xlsx"))
-            .send()
-            .await
-            .unwrap();
+        let r = fetch(&official, at("health-bureau-daily", n, ".xlsx")).await;
         assert_eq!(r.status(), StatusCode::OK);
         let rows = linli_core::reports::mapping::read_form(&r.bytes().await.unwrap()).unwrap();
         assert!(rows[0][0].contains("疫情防控每日统计表"), "{:?}", rows[0]);
@@ -541,11 +537,7 @@ async fn mapping_flow(t: TestDb) {
             .0,
         StatusCode::NOT_FOUND
     );
-    let r = staff_b
-        .get(at("health-bureau-daily", &w.a, ".xlsx"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_b, at("health-bureau-daily", &w.a, ".xlsx")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let (pc, _) = sign_in(&app, "staff_a").await;
     let (s, html) = get(

@@ -16,6 +16,17 @@ async fn post(app: &App, c: &reqwest::Client, path: &str, body: Value) -> (Statu
     post_json(c, app.url(path), body).await
 }
 
+/// POST one step of a request's lifecycle (`accept`, `start`, `resolve`, …) through the API.
+async fn act(
+    app: &App,
+    c: &reqwest::Client,
+    id: i64,
+    step: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    post(app, c, &format!("/api/v1/requests/{id}/{step}"), body).await
+}
+
 async fn get(app: &App, c: &reqwest::Client, path: &str) -> (StatusCode, Value) {
     get_json(c, app.url(path)).await
 }
@@ -86,18 +97,13 @@ async fn the_lifecycle_over_http(t: TestDb) {
             .0,
         StatusCode::NOT_FOUND
     );
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/accept"),
-        json!({}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{e}");
-    let (st, d) = post(
+    let (st, d) = act(
         &app,
         &official,
-        &format!("/api/v1/requests/{id}/dispatch"),
+        id,
+        "dispatch",
         json!({"node_id": w.community_a.id}),
     )
     .await;
@@ -106,66 +112,31 @@ async fn the_lifecycle_over_http(t: TestDb) {
     assert_eq!(d["request"]["node_id"], w.community_a.id);
 
     // A step the state does not allow: 422 naming why.
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/resolve"),
-        json!({"outcome": "修好了"}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "resolve", json!({"outcome": "修好了"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "action");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("不能办结"),
         "{e}"
     );
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/return"),
-        json!({"reason": ""}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "return", json!({"reason": ""})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "reason");
-    let (st, _) = post(
-        &app,
-        &official,
-        &format!("/api/v1/requests/{id}/dispatch"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &official, id, "dispatch", json!({})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Staff A sends it to the grid; the grid worker accepts, works, resolves.
-    let (st, _) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/accept"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &staff_a, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, e) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/start"),
-        json!({}),
-    )
-    .await;
+    let (st, e) = act(&app, &worker, id, "start", json!({})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "not dispatched to the grid: {e}");
-    let (st, _) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/start"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &staff_a, id, "start", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, d) = post(
+    let (st, d) = act(
         &app,
         &staff_a,
-        &format!("/api/v1/requests/{id}/resolve"),
+        id,
+        "resolve",
         json!({"outcome": "联系水务所抢修，已恢复供水"}),
     )
     .await;
@@ -174,84 +145,51 @@ async fn the_lifecycle_over_http(t: TestDb) {
     assert_eq!(d["request"]["outcome"], "联系水务所抢修，已恢复供水");
 
     // The call back: 不满意; reopened; resolved again; 满意 closes it.
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/rate"),
-        json!({"rating": "great"}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "rate", json!({"rating": "great"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "rating");
-    let (st, d) = post(
+    let (st, d) = act(
         &app,
         &staff_a,
-        &format!("/api/v1/requests/{id}/rate"),
+        id,
+        "rate",
         json!({"rating": "dissatisfied", "comment": "水压还是很低"}),
     )
     .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "rated");
-    let (st, _) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/reopen"),
-        json!({"reason": "x"}),
-    )
-    .await;
+    let (st, _) = act(&app, &worker, id, "reopen", json!({"reason": "x"})).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, d) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/reopen"),
-        json!({"reason": "水压仍低"}),
-    )
-    .await;
+    let (st, d) = act(&app, &staff_a, id, "reopen", json!({"reason": "水压仍低"})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "received");
     assert_eq!(d["request"]["rating"], Value::Null);
-    post(
+    act(
         &app,
         &staff_a,
-        &format!("/api/v1/requests/{id}/dispatch"),
+        id,
+        "dispatch",
         json!({"node_id": w.grid.id}),
     )
     .await;
-    let (st, _) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/accept"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &worker, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = post(
+    let (st, _) = act(
         &app,
         &worker,
-        &format!("/api/v1/requests/{id}/resolve"),
+        id,
+        "resolve",
         json!({"outcome": "更换了减压阀"}),
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, e) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/rate"),
-        json!({"rating": "satisfied"}),
-    )
-    .await;
+    let (st, e) = act(&app, &worker, id, "rate", json!({"rating": "satisfied"})).await;
     assert_eq!(
         st,
         StatusCode::FORBIDDEN,
         "grid workers do not record ratings: {e}"
     );
-    let (st, d) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/rate"),
-        json!({"rating": "satisfied"}),
-    )
-    .await;
+    let (st, d) = act(&app, &staff_a, id, "rate", json!({"rating": "satisfied"})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "closed");
     let kinds: Vec<&str> = d["timeline"]
@@ -364,18 +302,20 @@ async fn whistles_rates_and_data(t: TestDb) {
     .await;
     let id = r["id"].as_i64().unwrap();
     assert_eq!(r["channel"], "patrol");
-    let (st, _) = post(
+    let (st, _) = act(
         &app,
         &worker,
-        &format!("/api/v1/requests/{id}/whistles"),
+        id,
+        "whistles",
         json!({"department_ids": [water]}),
     )
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, ws) = post(
+    let (st, ws) = act(
         &app,
         &official,
-        &format!("/api/v1/requests/{id}/whistles"),
+        id,
+        "whistles",
         json!({"department_ids": [water]}),
     )
     .await;
@@ -502,18 +442,10 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     let base = app.base.clone();
 
     // The public form: no login; a street is not a place to file to.
-    let r = resident
-        .get(format!("{base}/r/{}", w.community_a.id))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&resident, format!("{base}/r/{}", w.community_a.id)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("里布嘎社区"));
-    let r = resident
-        .get(format!("{base}/r/{}", w.street.id))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&resident, format!("{base}/r/{}", w.street.id)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let (st, html) = post_form(
         &resident,
@@ -636,11 +568,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     }
     // Staff B cannot open it.
     let (staff_b, _) = sign_in(&app, "staff_b").await;
-    let r = staff_b
-        .get(format!("{base}/requests/{rid}"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_b, format!("{base}/requests/{rid}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // The resident sees the outcome and rates it; satisfied closes it.
@@ -722,21 +650,9 @@ async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     }))
     .await;
     let id = r["id"].as_i64().unwrap();
-    let (st, _) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/unmask"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &worker, id, "unmask", json!({})).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, u) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/unmask"),
-        json!({}),
-    )
-    .await;
+    let (st, u) = act(&app, &staff_a, id, "unmask", json!({})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(u["reporter_phone"], "13612348609");
     let audit = linli_store::infra::audit::list(
@@ -865,11 +781,7 @@ async fn photos_over_http(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::OK);
     assert!(!html.contains("/photo"));
-    let r = resident
-        .get(format!("{base}/requests/{id}/photo"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&resident, format!("{base}/requests/{id}/photo")).await;
     assert_ne!(r.status(), StatusCode::OK);
 
     // Staff of the community see it on the request page and get its bytes, typed by them.
@@ -912,11 +824,7 @@ async fn photos_over_http(t: TestDb) {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     // No photo: 404.
-    let r = staff_a
-        .get(format!("{base}/requests/{plain}/photo"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_a, format!("{base}/requests/{plain}/photo")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // The staff form with a JPEG: the CSRF token is required.
@@ -951,11 +859,7 @@ async fn photos_over_http(t: TestDb) {
         .unwrap()
         .parse()
         .unwrap();
-    let r = staff_a
-        .get(format!("{base}/requests/{patrol}/photo"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_a, format!("{base}/requests/{patrol}/photo")).await;
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     assert_eq!(count(&app, &staff_a_api).await, 3);
 

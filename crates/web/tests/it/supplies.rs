@@ -50,14 +50,7 @@ async fn api_contract(t: TestDb) {
     let staff_b = api_login(&app, "staff_b").await;
 
     // Items: the seven presets.
-    let items: Value = staff_a
-        .get(url("/api/v1/supplies/items"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: Value = json_at(&staff_a, url("/api/v1/supplies/items")).await;
     let names: Vec<&str> = items["items"]
         .as_array()
         .unwrap()
@@ -219,14 +212,7 @@ async fn api_contract(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let check: Value = official
-        .get(url("/api/v1/supplies/consistency"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let check: Value = json_at(&official, url("/api/v1/supplies/consistency")).await;
     assert_eq!(check["consistent"], true);
 
     // A request from A to the street: drafted, submitted, approved in part, fulfilled from the
@@ -827,11 +813,11 @@ async fn allocation_api(t: TestDb) {
         (format!("item_id={masks}"), "site_id"),
         (format!("site_id={reserve}"), "item_id"),
     ] {
-        let r = official
-            .get(url(&format!("/api/v1/supplies/allocation?{query}")))
-            .send()
-            .await
-            .unwrap();
+        let r = fetch(
+            &official,
+            url(&format!("/api/v1/supplies/allocation?{query}")),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["error"]["fields"][0]["field"], field, "{query}: {e}");

@@ -352,6 +352,25 @@ pub fn multipart(
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// GET: the response.
+pub async fn fetch(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::Response {
+    c.get(url).send().await.unwrap()
+}
+
+/// GET a JSON answer, which must parse.
+pub async fn json_at(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    fetch(c, url).await.json().await.unwrap()
+}
+
+/// POST a JSON body (any serde value): the response.
+pub async fn send_json<B: serde::Serialize + ?Sized>(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &B,
+) -> reqwest::Response {
+    c.post(url).json(body).send().await.unwrap()
+}
+
 /// POST JSON: status and the JSON answer (`null` when the body is not JSON).
 pub async fn post_json(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
     let r = c.post(url).json(&body).send().await.unwrap();

@@ -735,6 +735,19 @@ struct PoliciesPage {
     notice: String,
 }
 
+/// Who a rule applies to, as a worker would say it: its conditions joined, or everyone.
+pub(crate) fn conditions_zh(r: &Rule) -> String {
+    if r.when.is_empty() {
+        "所有人员".to_owned()
+    } else {
+        r.when
+            .iter()
+            .map(condition_zh)
+            .collect::<Vec<_>>()
+            .join("，且")
+    }
+}
+
 /// A condition as a worker would say it.
 pub(crate) fn condition_zh(c: &Condition) -> String {
     match c {
@@ -757,15 +770,7 @@ pub(crate) fn condition_zh(c: &Condition) -> String {
 fn rule_view(r: &Rule) -> RuleView {
     RuleView {
         who: r.who.clone(),
-        when: if r.when.is_empty() {
-            "所有人员".to_owned()
-        } else {
-            r.when
-                .iter()
-                .map(condition_zh)
-                .collect::<Vec<_>>()
-                .join("，且")
-        },
+        when: conditions_zh(r),
         plan: if r.stages.is_empty() {
             Measure::None.label_zh().to_owned()
         } else {
