@@ -10,19 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  clickAndWait,
-  logIn,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, logIn, optionValueContaining, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 test('browser: an admin makes and revokes an Open311 key on a phone', { timeout: 300_000 }, async (t) => {
   if (skipWithoutChromium(t)) return;

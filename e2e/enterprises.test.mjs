@@ -14,20 +14,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  clickAndWait,
-  DESKTOP,
-  logIn,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, DESKTOP, logIn, optionValueContaining, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 // GB 32100-2015: 31 characters, weights 3^(i-1) mod 31, C18 = 31 − (Σ mod 31), 31 → 0.
 const ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';

@@ -16,21 +16,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  clickAndWait,
-  idCheck,
-  logIn,
-  logOut,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, idCheck, logIn, logOut, optionValueContaining, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const ID_BODY = '53340119900815002';
 const ID = ID_BODY + idCheck(ID_BODY);

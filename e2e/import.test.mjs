@@ -15,21 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  bodyText,
-  clickAndWait,
-  DESKTOP,
-  idCheck,
-  logIn,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, DESKTOP, idCheck, logIn, optionValueContaining, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROSTER = join(HERE, '../../shared/fixtures/roster.gbk.csv');

@@ -7,21 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DESKTOP,
-  PASSWORD,
-  PHONE,
-  bodyText,
-  clickAndWait,
-  logIn,
-  logOut,
-  openLogin,
-  pathOf,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { DESKTOP, PASSWORD, PHONE, bodyText, clickAndWait, logIn, logOut, openLogin, pathOf, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 // ---------------------------------------------------------------- tree helper
 

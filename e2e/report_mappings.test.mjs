@@ -16,21 +16,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import {
-  DESKTOP,
-  PASSWORD,
-  PHONE,
-  SHOTS,
-  bodyText,
-  clickAndWait,
-  logIn,
-  logOut,
-  pathOf,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { DESKTOP, PASSWORD, PHONE, SHOTS, bodyText, clickAndWait, logIn, logOut, pathOf, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const button = (page, text) =>
   page.locator('main form button[type=submit]', { hasText: text }).first();

@@ -19,20 +19,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DESKTOP,
-  PASSWORD,
-  PHONE,
-  bodyText,
-  clickAndWait,
-  logIn,
-  logOut,
-  pathOf,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { DESKTOP, PASSWORD, PHONE, bodyText, clickAndWait, logIn, logOut, pathOf, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 /** Goes to /reports through the header link 报表. */
 async function openReports(page) {

@@ -11,19 +11,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  clickAndWait,
-  logIn,
-  logOut,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, logIn, logOut, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const button = (page, text) => page.locator('main button[type=submit]', { hasText: text }).first();
 

@@ -15,21 +15,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  clickAndWait,
-  DESKTOP,
-  logIn,
-  logOut,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, DESKTOP, logIn, logOut, optionValueContaining, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const PHONE_NUMBER = '13612348609';
 // A 96×64 PNG (sky, a grey pipe, water), as a phone's camera would attach it.

@@ -20,20 +20,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  clickAndWait,
-  logIn,
-  logOut,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, clickAndWait, logIn, logOut, optionValueContaining, PASSWORD, pathOf, PHONE, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 /** Goes to /supplies through the header link 物资. */
 async function openSupplies(page) {

@@ -288,7 +288,11 @@ impl Mode {
         let n = s.observations.len();
         match self {
             Mode::Noop | Mode::Api => {
-                let prefix = if matches!(self, Mode::Noop) { "/bench" } else { "/api/v1" };
+                let prefix = if matches!(self, Mode::Noop) {
+                    "/bench"
+                } else {
+                    "/api/v1"
+                };
                 let obs = s.observations[i % n];
                 let body = format!(r#"{{"temperature":{}}}"#, temperature(i));
                 let head = format!(

@@ -114,7 +114,11 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
             pending.push(obs);
         }
         if (k + 1) % 10_000 == 0 {
-            println!("  {} seeded ({:.0} s)", k + 1, started.elapsed().as_secs_f64());
+            println!(
+                "  {} seeded ({:.0} s)",
+                k + 1,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     for obs in pending {
@@ -171,7 +175,8 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
     );
     let report = |label: &str, mut times: Vec<Duration>, rows: i64| {
         times.sort_unstable();
-        let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+        let at =
+            |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
         println!(
             "{:<44} {:>9.2} {:>9.2} {:>9.2} {:>9}",
             label,
@@ -194,7 +199,10 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
     report("baseline: indexed COUNT(*) of the street", times, count);
 
     for (label, filter) in [
-        ("store: page 1 (100 rows), no filter", ObservationFilter::default()),
+        (
+            "store: page 1 (100 rows), no filter",
+            ObservationFilter::default(),
+        ),
         (
             "store: page 1, not yet reported today",
             ObservationFilter {
@@ -244,10 +252,8 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let status = r.status();
-            let body: serde_json::Value = r
-                .json()
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let body: serde_json::Value =
+                r.json().await.map_err(|e| CliError::Usage(e.to_string()))?;
             times.push(t.elapsed());
             if !status.is_success() {
                 return Err(CliError::Usage(format!("{path}: {status} {body}")));

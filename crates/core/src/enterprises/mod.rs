@@ -3,11 +3,11 @@
 //! decision, the inspections that follow, and why a business has not reopened yet.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
 // ---------------------------------------------------------------------------------------------
@@ -150,151 +150,59 @@ impl fmt::Display for CreditCode {
 // Labelled choices
 // ---------------------------------------------------------------------------------------------
 
-/// A company (any legal form) or an individual business (个体工商户: shops, stalls).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EnterpriseKind {
-    #[strum(serialize = "enterprise", props(zh = "企业"))]
-    Enterprise,
-    #[strum(serialize = "individual", props(zh = "个体工商户"))]
-    Individual,
-}
-
-impl Labelled for EnterpriseKind {
-    const FIELD: &'static str = "kind";
-}
-
-impl FromStr for EnterpriseKind {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// A company (any legal form) or an individual business (个体工商户: shops, stalls).
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum EnterpriseKind: "kind", FromStr {
+        #[strum(serialize = "enterprise", props(zh = "企业"))]
+        Enterprise,
+        #[strum(serialize = "individual", props(zh = "个体工商户"))]
+        Individual,
     }
 }
 
-/// The four conditions every business had to show before reopening, from the source reports.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ChecklistItem {
-    #[strum(serialize = "thermometers", props(zh = "配备体温计"))]
-    Thermometers,
-    #[strum(serialize = "disinfection", props(zh = "每日两次消毒"))]
-    Disinfection,
-    #[strum(serialize = "masks", props(zh = "员工全部佩戴口罩"))]
-    Masks,
-    #[strum(serialize = "staff_registration", props(zh = "员工信息登记"))]
-    StaffRegistration,
-}
-
-impl Labelled for ChecklistItem {
-    const FIELD: &'static str = "checklist";
-}
-
-impl FromStr for ChecklistItem {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// The four conditions every business had to show before reopening, from the source reports.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum ChecklistItem: "checklist", FromStr {
+        #[strum(serialize = "thermometers", props(zh = "配备体温计"))]
+        Thermometers,
+        #[strum(serialize = "disinfection", props(zh = "每日两次消毒"))]
+        Disinfection,
+        #[strum(serialize = "masks", props(zh = "员工全部佩戴口罩"))]
+        Masks,
+        #[strum(serialize = "staff_registration", props(zh = "员工信息登记"))]
+        StaffRegistration,
     }
 }
 
-/// Why a business has not reopened, so the community knows what help is needed.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum NotReopenedReason {
-    #[strum(serialize = "workers_short", props(zh = "员工未返岗"))]
-    WorkersShort,
-    #[strum(serialize = "no_protective_supplies", props(zh = "缺少防护物资"))]
-    NoProtectiveSupplies,
-    #[strum(serialize = "no_materials", props(zh = "原材料短缺"))]
-    NoMaterials,
-    #[strum(serialize = "no_demand", props(zh = "市场需求不足"))]
-    NoDemand,
-    #[strum(serialize = "other", props(zh = "其他"))]
-    Other,
-}
-
-impl Labelled for NotReopenedReason {
-    const FIELD: &'static str = "reason";
-}
-
-impl FromStr for NotReopenedReason {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// Why a business has not reopened, so the community knows what help is needed.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum NotReopenedReason: "reason", FromStr {
+        #[strum(serialize = "workers_short", props(zh = "员工未返岗"))]
+        WorkersShort,
+        #[strum(serialize = "no_protective_supplies", props(zh = "缺少防护物资"))]
+        NoProtectiveSupplies,
+        #[strum(serialize = "no_materials", props(zh = "原材料短缺"))]
+        NoMaterials,
+        #[strum(serialize = "no_demand", props(zh = "市场需求不足"))]
+        NoDemand,
+        #[strum(serialize = "other", props(zh = "其他"))]
+        Other,
     }
 }
 
-/// Where a reopening application stands.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ReopeningStatus {
-    #[strum(serialize = "submitted", props(zh = "待审核"))]
-    Submitted,
-    #[strum(serialize = "approved", props(zh = "已同意复工"))]
-    Approved,
-    #[strum(serialize = "rejected", props(zh = "未通过"))]
-    Rejected,
-}
-
-impl Labelled for ReopeningStatus {
-    const FIELD: &'static str = "status";
-}
-
-impl FromStr for ReopeningStatus {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// Where a reopening application stands.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum ReopeningStatus: "status", FromStr {
+        #[strum(serialize = "submitted", props(zh = "待审核"))]
+        Submitted,
+        #[strum(serialize = "approved", props(zh = "已同意复工"))]
+        Approved,
+        #[strum(serialize = "rejected", props(zh = "未通过"))]
+        Rejected,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::epidemic::contact::CaseKind;
 use crate::epidemic::policy::{Measure, Temperature};
 use crate::kernel::clock::format_date;
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
 /// The one-character abbreviations of the 31 mainland provincial divisions that open a plate
@@ -103,28 +104,14 @@ pub fn parse_pass_code(raw: &str) -> Result<String, CoreError> {
     crate::kernel::token::parse_code(crate::kernel::token::PASS_CODE, raw)
 }
 
-/// In or out through the gate.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    #[strum(serialize = "in", props(zh = "进"))]
-    In,
-    #[strum(serialize = "out", props(zh = "出"))]
-    Out,
-}
-
-impl Labelled for Direction {
-    const FIELD: &'static str = "direction";
+labelled! {
+    /// In or out through the gate.
+    pub enum Direction: "direction" {
+        #[strum(serialize = "in", props(zh = "进"))]
+        In,
+        #[strum(serialize = "out", props(zh = "出"))]
+        Out,
+    }
 }
 
 impl Direction {
@@ -137,36 +124,22 @@ impl Direction {
     }
 }
 
-/// What the gate does with a scan.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ScanOutcome {
-    /// A valid pass (in), or leaving.
-    #[strum(serialize = "allowed", props(zh = "放行"))]
-    Allowed,
-    /// Coming in without a valid pass here: register the person first.
-    #[strum(serialize = "no_pass", props(zh = "无有效通行证"))]
-    NoPass,
-    /// 37.3 °C or more: not let through, sent to the fever clinic, whatever the pass.
-    #[strum(serialize = "fever", props(zh = "体温异常，引导至发热门诊"))]
-    Fever,
-    /// Going out while under quarantine, a case or an active close contact.
-    #[strum(serialize = "under_quarantine", props(zh = "隔离管控中，不得外出"))]
-    UnderQuarantine,
-}
-
-impl Labelled for ScanOutcome {
-    const FIELD: &'static str = "outcome";
+labelled! {
+    /// What the gate does with a scan.
+    pub enum ScanOutcome: "outcome" {
+        /// A valid pass (in), or leaving.
+        #[strum(serialize = "allowed", props(zh = "放行"))]
+        Allowed,
+        /// Coming in without a valid pass here: register the person first.
+        #[strum(serialize = "no_pass", props(zh = "无有效通行证"))]
+        NoPass,
+        /// 37.3 °C or more: not let through, sent to the fever clinic, whatever the pass.
+        #[strum(serialize = "fever", props(zh = "体温异常，引导至发热门诊"))]
+        Fever,
+        /// Going out while under quarantine, a case or an active close contact.
+        #[strum(serialize = "under_quarantine", props(zh = "隔离管控中，不得外出"))]
+        UnderQuarantine,
+    }
 }
 
 impl ScanOutcome {
@@ -316,31 +289,17 @@ pub fn check_validity(from: Date, to: Date) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Why a resident leaves (外出登记).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum TripKind {
-    /// Work travel: needs a health certificate.
-    #[strum(serialize = "work", props(zh = "务工"))]
-    Work,
-    #[strum(serialize = "medical", props(zh = "就医"))]
-    Medical,
-    #[strum(serialize = "other", props(zh = "其他"))]
-    Other,
-}
-
-impl Labelled for TripKind {
-    const FIELD: &'static str = "kind";
+labelled! {
+    /// Why a resident leaves (外出登记).
+    pub enum TripKind: "kind" {
+        /// Work travel: needs a health certificate.
+        #[strum(serialize = "work", props(zh = "务工"))]
+        Work,
+        #[strum(serialize = "medical", props(zh = "就医"))]
+        Medical,
+        #[strum(serialize = "other", props(zh = "其他"))]
+        Other,
+    }
 }
 
 impl TripKind {

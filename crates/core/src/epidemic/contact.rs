@@ -20,34 +20,20 @@ use time::Date;
 use crate::epidemic::policy::ContactKind;
 use crate::kernel::clock::format_date;
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
-/// How a case was diagnosed.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseKind {
-    /// 确诊病例
-    #[strum(serialize = "confirmed", props(zh = "确诊病例"))]
-    Confirmed,
-    /// 无症状感染者
-    #[strum(serialize = "asymptomatic", props(zh = "无症状感染者"))]
-    Asymptomatic,
-}
-
-impl Labelled for CaseKind {
-    const FIELD: &'static str = "case_kind";
+labelled! {
+    /// How a case was diagnosed.
+    #[derive(Hash, strum::Display)]
+    pub enum CaseKind: "case_kind" {
+        /// 确诊病例
+        #[strum(serialize = "confirmed", props(zh = "确诊病例"))]
+        Confirmed,
+        /// 无症状感染者
+        #[strum(serialize = "asymptomatic", props(zh = "无症状感染者"))]
+        Asymptomatic,
+    }
 }
 
 impl CaseKind {

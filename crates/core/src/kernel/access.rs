@@ -2,45 +2,30 @@
 
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::kernel::labels::Labelled;
 use crate::kernel::path::JurisdictionPath;
+use crate::labelled;
 use crate::CoreError;
 
-/// A user's one role.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, everywhere.
-    #[strum(serialize = "admin", props(zh = "系统管理员"))]
-    Admin,
-    /// Street or district official: reads the subtree, dispatches, approves.
-    #[strum(serialize = "official", props(zh = "街道/区县干部"))]
-    Official,
-    /// Community worker: reads and writes the subtree.
-    #[strum(serialize = "staff", props(zh = "社区工作者"))]
-    Staff,
-    /// Grid worker: reads and writes their own grid(s) only.
-    #[strum(serialize = "grid_worker", props(zh = "网格员"))]
-    GridWorker,
-}
-
-impl Labelled for Role {
-    const FIELD: &'static str = "role";
+labelled! {
+    /// A user's one role.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum Role: "role" {
+        /// Everything, everywhere.
+        #[strum(serialize = "admin", props(zh = "系统管理员"))]
+        Admin,
+        /// Street or district official: reads the subtree, dispatches, approves.
+        #[strum(serialize = "official", props(zh = "街道/区县干部"))]
+        Official,
+        /// Community worker: reads and writes the subtree.
+        #[strum(serialize = "staff", props(zh = "社区工作者"))]
+        Staff,
+        /// Grid worker: reads and writes their own grid(s) only.
+        #[strum(serialize = "grid_worker", props(zh = "网格员"))]
+        GridWorker,
+    }
 }
 
 impl FromStr for Role {

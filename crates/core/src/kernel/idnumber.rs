@@ -17,6 +17,7 @@ use time::macros::date;
 use time::{Date, Month};
 
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
 const FIELD: &str = "id_number";
@@ -47,31 +48,15 @@ const EXCEL_MESSAGE: &str =
 
 const SHAPE_MESSAGE: &str = "身份证号码应为 18 位（旧版为 15 位）";
 
-/// Gender as an ID number records it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Gender {
-    #[strum(serialize = "male", props(zh = "男"))]
-    Male,
-    #[strum(serialize = "female", props(zh = "女"))]
-    Female,
-}
-
-impl Labelled for Gender {
-    const FIELD: &'static str = "gender";
+labelled! {
+    /// Gender as an ID number records it.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum Gender: "gender" {
+        #[strum(serialize = "male", props(zh = "男"))]
+        Male,
+        #[strum(serialize = "female", props(zh = "女"))]
+        Female,
+    }
 }
 
 impl FromStr for Gender {
@@ -344,35 +329,19 @@ impl Serialize for ResidentId {
     }
 }
 
-/// The kinds of identity document a person may be registered under.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    #[strum(serialize = "resident_id", props(zh = "居民身份证"))]
-    ResidentId,
-    #[strum(serialize = "passport", props(zh = "护照"))]
-    Passport,
-    #[strum(serialize = "hk_macao_permit", props(zh = "港澳居民来往内地通行证"))]
-    HkMacaoPermit,
-    #[strum(serialize = "taiwan_permit", props(zh = "台湾居民来往大陆通行证"))]
-    TaiwanPermit,
-}
-
-impl Labelled for DocumentKind {
-    const FIELD: &'static str = "document_kind";
+labelled! {
+    /// The kinds of identity document a person may be registered under.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum DocumentKind: "document_kind" {
+        #[strum(serialize = "resident_id", props(zh = "居民身份证"))]
+        ResidentId,
+        #[strum(serialize = "passport", props(zh = "护照"))]
+        Passport,
+        #[strum(serialize = "hk_macao_permit", props(zh = "港澳居民来往内地通行证"))]
+        HkMacaoPermit,
+        #[strum(serialize = "taiwan_permit", props(zh = "台湾居民来往大陆通行证"))]
+        TaiwanPermit,
+    }
 }
 
 impl FromStr for DocumentKind {

@@ -3,6 +3,7 @@
 //! `#[strum(serialize = "code", props(zh = "标签", aliases = "别名|…"))]` with `IntoStaticStr`,
 //! `EnumProperty` and `VariantArray` — and [`Labelled`] adds what every such enum offers: its
 //! list of variants, code, label, and parsing from any of what people type.
+//! [`labelled!`](crate::labelled) declares such an enum with those derives in one place.
 
 use crate::CoreError;
 
@@ -61,6 +62,42 @@ pub trait Labelled:
                 )
             })
     }
+}
+
+/// Declares a code table: the enum with the derives every one of them needs (`Serialize` with
+/// snake_case codes, and the strum derives [`Labelled`] reads), and its [`Labelled`] impl naming
+/// the input field a refusal points at. `, FromStr` adds the lenient parse
+/// ([`Labelled::parse_labelled`]); enums with their own parse leave it out and write `FromStr`.
+/// Extra derives (`Hash`, `Deserialize`, `strum::Display`, …) go in the enum's own attributes.
+#[macro_export]
+macro_rules! labelled {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident : $field:literal, FromStr { $($body:tt)* }
+    ) => {
+        $crate::labelled! { $(#[$meta])* $vis enum $name : $field { $($body)* } }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::CoreError;
+            fn from_str(s: &str) -> Result<Self, $crate::CoreError> {
+                <Self as $crate::kernel::labels::Labelled>::parse_labelled(s)
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident : $field:literal { $($body:tt)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, ::serde::Serialize)]
+        #[derive(::strum::IntoStaticStr, ::strum::VariantArray, ::strum::EnumProperty)]
+        #[serde(rename_all = "snake_case")]
+        $vis enum $name { $($body)* }
+
+        impl $crate::kernel::labels::Labelled for $name {
+            const FIELD: &'static str = $field;
+        }
+    };
 }
 
 /// Asserts that `T`'s variants are exactly those of `table`, in its order, with these codes

@@ -10,38 +10,22 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
 const FIELD: &str = "phone";
 
 const NOT_A_NUMBER: &str = "不是有效的手机或固定电话号码";
 
-/// Which kind of number a [`Phone`] is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PhoneKind {
-    #[strum(serialize = "mobile", props(zh = "手机"))]
-    Mobile,
-    #[strum(serialize = "landline", props(zh = "固定电话"))]
-    Landline,
-}
-
-impl Labelled for PhoneKind {
-    const FIELD: &'static str = "phone_kind";
+labelled! {
+    /// Which kind of number a [`Phone`] is.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum PhoneKind: "phone_kind" {
+        #[strum(serialize = "mobile", props(zh = "手机"))]
+        Mobile,
+        #[strum(serialize = "landline", props(zh = "固定电话"))]
+        Landline,
+    }
 }
 
 /// A normalised mainland phone number: a mobile (`13612348609`) or a landline with its area

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::registry::limits::Limits;
 use crate::registry::roster::{Assessor, HeaderMap, RosterRow, Verdict};
 use crate::registry::PersonDraft;
@@ -448,32 +448,18 @@ impl RosterStream {
     }
 }
 
-/// A row's outcome as the report gives it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    #[strum(serialize = "accepted", props(zh = "导入"))]
-    Accepted,
-    #[strum(serialize = "flagged", props(zh = "导入（待核实）"))]
-    Flagged,
-    #[strum(serialize = "rejected", props(zh = "拒绝"))]
-    Rejected,
-    #[strum(serialize = "duplicate", props(zh = "重复"))]
-    Duplicate,
-}
-
-impl Labelled for Outcome {
-    const FIELD: &'static str = "outcome";
+labelled! {
+    /// A row's outcome as the report gives it.
+    pub enum Outcome: "outcome" {
+        #[strum(serialize = "accepted", props(zh = "导入"))]
+        Accepted,
+        #[strum(serialize = "flagged", props(zh = "导入（待核实）"))]
+        Flagged,
+        #[strum(serialize = "rejected", props(zh = "拒绝"))]
+        Rejected,
+        #[strum(serialize = "duplicate", props(zh = "重复"))]
+        Duplicate,
+    }
 }
 
 /// One data row of the import report.

@@ -7,165 +7,72 @@ pub mod roster;
 pub mod sheet;
 
 use std::fmt;
-use std::str::FromStr;
 
 use pinyin::ToPinyin;
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
-/// A member's relation to the head of the household.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Relation {
-    #[strum(serialize = "head", props(zh = "户主"))]
-    Head,
-    #[strum(serialize = "spouse", props(zh = "配偶"))]
-    Spouse,
-    #[strum(serialize = "son", props(zh = "子"))]
-    Son,
-    #[strum(serialize = "daughter", props(zh = "女"))]
-    Daughter,
-    #[strum(serialize = "father", props(zh = "父亲"))]
-    Father,
-    #[strum(serialize = "mother", props(zh = "母亲"))]
-    Mother,
-    #[strum(serialize = "grandson", props(zh = "孙子"))]
-    Grandson,
-    #[strum(serialize = "granddaughter", props(zh = "孙女"))]
-    Granddaughter,
-    #[strum(serialize = "other", props(zh = "其他"))]
-    Other,
-}
-
-impl Labelled for Relation {
-    const FIELD: &'static str = "relation";
-}
-
-impl FromStr for Relation {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// A member's relation to the head of the household.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum Relation: "relation", FromStr {
+        #[strum(serialize = "head", props(zh = "户主"))]
+        Head,
+        #[strum(serialize = "spouse", props(zh = "配偶"))]
+        Spouse,
+        #[strum(serialize = "son", props(zh = "子"))]
+        Son,
+        #[strum(serialize = "daughter", props(zh = "女"))]
+        Daughter,
+        #[strum(serialize = "father", props(zh = "父亲"))]
+        Father,
+        #[strum(serialize = "mother", props(zh = "母亲"))]
+        Mother,
+        #[strum(serialize = "grandson", props(zh = "孙子"))]
+        Grandson,
+        #[strum(serialize = "granddaughter", props(zh = "孙女"))]
+        Granddaughter,
+        #[strum(serialize = "other", props(zh = "其他"))]
+        Other,
     }
 }
 
-/// Registered (hukou here), resident (living here), or floating (living here, hukou elsewhere).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    #[strum(serialize = "registered", props(zh = "户籍人口"))]
-    Registered,
-    #[strum(serialize = "resident", props(zh = "常住人口"))]
-    Resident,
-    #[strum(serialize = "floating", props(zh = "流动人口"))]
-    Floating,
-}
-
-impl Labelled for Category {
-    const FIELD: &'static str = "category";
-}
-
-impl FromStr for Category {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// Registered (hukou here), resident (living here), or floating (living here, hukou elsewhere).
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum Category: "category", FromStr {
+        #[strum(serialize = "registered", props(zh = "户籍人口"))]
+        Registered,
+        #[strum(serialize = "resident", props(zh = "常住人口"))]
+        Resident,
+        #[strum(serialize = "floating", props(zh = "流动人口"))]
+        Floating,
     }
 }
 
-/// Where a person stands in the registry. Records are never deleted by users.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PersonState {
-    #[strum(serialize = "active", props(zh = "在册"))]
-    Active,
-    #[strum(serialize = "moved_out", props(zh = "迁出"))]
-    MovedOut,
-    #[strum(serialize = "deceased", props(zh = "死亡"))]
-    Deceased,
-}
-
-impl Labelled for PersonState {
-    const FIELD: &'static str = "state";
-}
-
-impl FromStr for PersonState {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// Where a person stands in the registry. Records are never deleted by users.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum PersonState: "state", FromStr {
+        #[strum(serialize = "active", props(zh = "在册"))]
+        Active,
+        #[strum(serialize = "moved_out", props(zh = "迁出"))]
+        MovedOut,
+        #[strum(serialize = "deceased", props(zh = "死亡"))]
+        Deceased,
     }
 }
 
-/// A family household or a collective one (a dormitory, a care home).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum HouseholdKind {
-    #[strum(serialize = "family", props(zh = "家庭户"))]
-    Family,
-    #[strum(serialize = "collective", props(zh = "集体户"))]
-    Collective,
-}
-
-impl Labelled for HouseholdKind {
-    const FIELD: &'static str = "household_kind";
-}
-
-impl FromStr for HouseholdKind {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// A family household or a collective one (a dormitory, a care home).
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum HouseholdKind: "household_kind", FromStr {
+        #[strum(serialize = "family", props(zh = "家庭户"))]
+        Family,
+        #[strum(serialize = "collective", props(zh = "集体户"))]
+        Collective,
     }
 }
 

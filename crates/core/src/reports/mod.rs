@@ -15,6 +15,7 @@ use time::{Date, PrimitiveDateTime, Time};
 
 use crate::kernel::clock::CST;
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::tree::NodeKind;
 use crate::CoreError;
 
@@ -29,56 +30,38 @@ pub const MAX_MANUAL_TEXT: usize = 500;
 
 pub mod mapping;
 
-/// A named, scoped aggregate over the records on the report date, counted by the store over the
-/// node's whole subtree. Each is additive: a parent's value is the sum of its children's plus the
-/// records placed on the parent itself. Its label is the usual one; a template may label its
-/// indicator otherwise.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Aggregate {
-    /// Arrival screenings whose arrival date is the report date.
-    #[strum(serialize = "arrivals_new", props(zh = "当日新增来返人员"))]
-    ArrivalsNew,
-    /// Observations under centralised quarantine on the date (started, not yet released).
-    #[strum(serialize = "under_centralized_quarantine", props(zh = "集中隔离人数"))]
-    UnderCentralizedQuarantine,
-    /// Observations under home quarantine on the date.
-    #[strum(serialize = "under_home_quarantine", props(zh = "居家隔离人数"))]
-    UnderHomeQuarantine,
-    /// Observations under health monitoring on the date.
-    #[strum(serialize = "health_monitoring", props(zh = "健康监测人数"))]
-    HealthMonitoring,
-    /// Fever alerts raised by the end of the date and not handled by then.
-    #[strum(serialize = "fevers_open", props(zh = "发热未处置"))]
-    FeversOpen,
-    /// Observations released on the date.
-    #[strum(serialize = "releases", props(zh = "当日解除隔离"))]
-    Releases,
-    /// Overdue check-in alerts raised on the date.
-    #[strum(serialize = "checkins_missed", props(zh = "当日漏报打卡"))]
-    CheckinsMissed,
-    /// Reopening applications approved on the date.
-    #[strum(serialize = "enterprises_reopened", props(zh = "当日批准复工企业"))]
-    EnterprisesReopened,
-}
-
-impl Labelled for Aggregate {
-    const FIELD: &'static str = "aggregate";
+labelled! {
+    /// A named, scoped aggregate over the records on the report date, counted by the store over the
+    /// node's whole subtree. Each is additive: a parent's value is the sum of its children's plus the
+    /// records placed on the parent itself. Its label is the usual one; a template may label its
+    /// indicator otherwise.
+    #[derive(Hash, PartialOrd, Ord, Deserialize, strum::Display)]
+    pub enum Aggregate: "aggregate" {
+        /// Arrival screenings whose arrival date is the report date.
+        #[strum(serialize = "arrivals_new", props(zh = "当日新增来返人员"))]
+        ArrivalsNew,
+        /// Observations under centralised quarantine on the date (started, not yet released).
+        #[strum(serialize = "under_centralized_quarantine", props(zh = "集中隔离人数"))]
+        UnderCentralizedQuarantine,
+        /// Observations under home quarantine on the date.
+        #[strum(serialize = "under_home_quarantine", props(zh = "居家隔离人数"))]
+        UnderHomeQuarantine,
+        /// Observations under health monitoring on the date.
+        #[strum(serialize = "health_monitoring", props(zh = "健康监测人数"))]
+        HealthMonitoring,
+        /// Fever alerts raised by the end of the date and not handled by then.
+        #[strum(serialize = "fevers_open", props(zh = "发热未处置"))]
+        FeversOpen,
+        /// Observations released on the date.
+        #[strum(serialize = "releases", props(zh = "当日解除隔离"))]
+        Releases,
+        /// Overdue check-in alerts raised on the date.
+        #[strum(serialize = "checkins_missed", props(zh = "当日漏报打卡"))]
+        CheckinsMissed,
+        /// Reopening applications approved on the date.
+        #[strum(serialize = "enterprises_reopened", props(zh = "当日批准复工企业"))]
+        EnterprisesReopened,
+    }
 }
 
 impl FromStr for Aggregate {
@@ -181,28 +164,13 @@ impl Indicator {
     }
 }
 
-/// How often a template is reported. Only daily reports exist so far.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    #[strum(serialize = "daily", props(zh = "每日"))]
-    Daily,
-}
-
-impl Labelled for Period {
-    const FIELD: &'static str = "period";
+labelled! {
+    /// How often a template is reported. Only daily reports exist so far.
+    #[derive(Hash, Deserialize)]
+    pub enum Period: "period" {
+        #[strum(serialize = "daily", props(zh = "每日"))]
+        Daily,
+    }
 }
 
 /// The time of day (China Standard Time) by which the report of a date is due, `16:00`.
@@ -271,30 +239,15 @@ impl<'de> Deserialize<'de> for Deadline {
     }
 }
 
-/// Whether a submission came in by the deadline.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Timeliness {
-    #[strum(serialize = "on_time", props(zh = "按时"))]
-    OnTime,
-    #[strum(serialize = "late", props(zh = "迟报"))]
-    Late,
-}
-
-impl Labelled for Timeliness {
-    const FIELD: &'static str = "timeliness";
+labelled! {
+    /// Whether a submission came in by the deadline.
+    #[derive(Hash, Deserialize)]
+    pub enum Timeliness: "timeliness" {
+        #[strum(serialize = "on_time", props(zh = "按时"))]
+        OnTime,
+        #[strum(serialize = "late", props(zh = "迟报"))]
+        Late,
+    }
 }
 
 impl Timeliness {
@@ -308,33 +261,18 @@ impl Timeliness {
     }
 }
 
-/// Where a submission stands: draft (nothing submitted yet) → submitted (by staff of the node
-/// or above) → approved (by the parent level; locked).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    #[strum(serialize = "draft", props(zh = "未报送"))]
-    Draft,
-    #[strum(serialize = "submitted", props(zh = "已报送"))]
-    Submitted,
-    #[strum(serialize = "approved", props(zh = "已审核"))]
-    Approved,
-}
-
-impl Labelled for Status {
-    const FIELD: &'static str = "status";
+labelled! {
+    /// Where a submission stands: draft (nothing submitted yet) → submitted (by staff of the node
+    /// or above) → approved (by the parent level; locked).
+    #[derive(Hash, Deserialize)]
+    pub enum Status: "status" {
+        #[strum(serialize = "draft", props(zh = "未报送"))]
+        Draft,
+        #[strum(serialize = "submitted", props(zh = "已报送"))]
+        Submitted,
+        #[strum(serialize = "approved", props(zh = "已审核"))]
+        Approved,
+    }
 }
 
 impl Status {

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::kernel::clock::{date_of, format_date};
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::{CoreError, Phone, Role};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -75,37 +76,23 @@ pub fn photo_type(bytes: &[u8]) -> Result<&'static str, CoreError> {
 // ---------------------------------------------------------------------------------------------
 // Channels
 
-/// Where a request came in.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The resident's own phone, through the public page.
-    #[strum(serialize = "self_service", props(zh = "居民自助"))]
-    SelfService,
-    /// A hotline operator's form.
-    #[strum(serialize = "hotline", props(zh = "热线"))]
-    Hotline,
-    /// A grid worker's patrol report.
-    #[strum(serialize = "patrol", props(zh = "网格巡查"))]
-    Patrol,
-    /// The Open311 GeoReport v2 API.
-    #[strum(serialize = "open311", props(zh = "Open311 接口"))]
-    Open311,
-}
-
-impl Labelled for Channel {
-    const FIELD: &'static str = "channel";
+labelled! {
+    /// Where a request came in.
+    #[derive(Hash)]
+    pub enum Channel: "channel" {
+        /// The resident's own phone, through the public page.
+        #[strum(serialize = "self_service", props(zh = "居民自助"))]
+        SelfService,
+        /// A hotline operator's form.
+        #[strum(serialize = "hotline", props(zh = "热线"))]
+        Hotline,
+        /// A grid worker's patrol report.
+        #[strum(serialize = "patrol", props(zh = "网格巡查"))]
+        Patrol,
+        /// The Open311 GeoReport v2 API.
+        #[strum(serialize = "open311", props(zh = "Open311 接口"))]
+        Open311,
+    }
 }
 
 impl FromStr for Channel {
@@ -124,34 +111,20 @@ impl FromStr for Channel {
 // ---------------------------------------------------------------------------------------------
 // Categories
 
-/// What happens when a category's deadline passes (beyond marking the request overdue).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Escalation {
-    /// Only marked overdue.
-    #[strum(serialize = "never", props(zh = "不升级"))]
-    Never,
-    /// Escalated to the level above as soon as the response is late.
-    #[strum(serialize = "on_late_response", props(zh = "响应超时即升级"))]
-    OnLateResponse,
-    /// Escalated to the level above when the resolution is late.
-    #[strum(serialize = "on_late_resolution", props(zh = "办理超时即升级"))]
-    OnLateResolution,
-}
-
-impl Labelled for Escalation {
-    const FIELD: &'static str = "escalation";
+labelled! {
+    /// What happens when a category's deadline passes (beyond marking the request overdue).
+    #[derive(Hash)]
+    pub enum Escalation: "escalation" {
+        /// Only marked overdue.
+        #[strum(serialize = "never", props(zh = "不升级"))]
+        Never,
+        /// Escalated to the level above as soon as the response is late.
+        #[strum(serialize = "on_late_response", props(zh = "响应超时即升级"))]
+        OnLateResponse,
+        /// Escalated to the level above when the resolution is late.
+        #[strum(serialize = "on_late_resolution", props(zh = "办理超时即升级"))]
+        OnLateResolution,
+    }
 }
 
 impl FromStr for Escalation {
@@ -325,34 +298,20 @@ pub struct Deadlines {
 // ---------------------------------------------------------------------------------------------
 // Ratings
 
-/// The reporter's rating of the outcome.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Rating {
-    /// 满意
-    #[strum(serialize = "satisfied", props(zh = "满意"))]
-    Satisfied,
-    /// 基本满意
-    #[strum(serialize = "fairly_satisfied", props(zh = "基本满意"))]
-    FairlySatisfied,
-    /// 不满意
-    #[strum(serialize = "dissatisfied", props(zh = "不满意"))]
-    Dissatisfied,
-}
-
-impl Labelled for Rating {
-    const FIELD: &'static str = "rating";
+labelled! {
+    /// The reporter's rating of the outcome.
+    #[derive(Hash)]
+    pub enum Rating: "rating" {
+        /// 满意
+        #[strum(serialize = "satisfied", props(zh = "满意"))]
+        Satisfied,
+        /// 基本满意
+        #[strum(serialize = "fairly_satisfied", props(zh = "基本满意"))]
+        FairlySatisfied,
+        /// 不满意
+        #[strum(serialize = "dissatisfied", props(zh = "不满意"))]
+        Dissatisfied,
+    }
 }
 
 impl Rating {
@@ -382,41 +341,27 @@ impl FromStr for Rating {
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
-/// Where a request stands.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    #[strum(serialize = "received", props(zh = "已受理"))]
-    Received,
-    #[strum(serialize = "dispatched", props(zh = "已派单"))]
-    Dispatched,
-    #[strum(serialize = "accepted", props(zh = "已接单"))]
-    Accepted,
-    #[strum(serialize = "returned", props(zh = "已退回"))]
-    Returned,
-    #[strum(serialize = "in_progress", props(zh = "办理中"))]
-    InProgress,
-    #[strum(serialize = "resolved", props(zh = "已办结"))]
-    Resolved,
-    #[strum(serialize = "rated", props(zh = "已评价"))]
-    Rated,
-    #[strum(serialize = "closed", props(zh = "已关闭"))]
-    Closed,
-}
-
-impl Labelled for Status {
-    const FIELD: &'static str = "status";
+labelled! {
+    /// Where a request stands.
+    #[derive(Hash)]
+    pub enum Status: "status" {
+        #[strum(serialize = "received", props(zh = "已受理"))]
+        Received,
+        #[strum(serialize = "dispatched", props(zh = "已派单"))]
+        Dispatched,
+        #[strum(serialize = "accepted", props(zh = "已接单"))]
+        Accepted,
+        #[strum(serialize = "returned", props(zh = "已退回"))]
+        Returned,
+        #[strum(serialize = "in_progress", props(zh = "办理中"))]
+        InProgress,
+        #[strum(serialize = "resolved", props(zh = "已办结"))]
+        Resolved,
+        #[strum(serialize = "rated", props(zh = "已评价"))]
+        Rated,
+        #[strum(serialize = "closed", props(zh = "已关闭"))]
+        Closed,
+    }
 }
 
 impl Status {
@@ -1074,36 +1019,22 @@ impl fmt::Display for TrackingNumber {
 // ---------------------------------------------------------------------------------------------
 // Whistles
 
-/// Whether a summoned department reported in time.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum WhistleState {
-    /// Not yet reported; the 30 minutes have not passed.
-    #[strum(serialize = "waiting", props(zh = "待报到"))]
-    Waiting,
-    /// Not reported and the 30 minutes have passed: shown in red.
-    #[strum(serialize = "unanswered", props(zh = "超时未报到"))]
-    Unanswered,
-    /// Reported within 30 minutes.
-    #[strum(serialize = "on_time", props(zh = "按时报到"))]
-    OnTime,
-    /// Reported after 30 minutes.
-    #[strum(serialize = "late", props(zh = "逾时报到"))]
-    Late,
-}
-
-impl Labelled for WhistleState {
-    const FIELD: &'static str = "whistle";
+labelled! {
+    /// Whether a summoned department reported in time.
+    pub enum WhistleState: "whistle" {
+        /// Not yet reported; the 30 minutes have not passed.
+        #[strum(serialize = "waiting", props(zh = "待报到"))]
+        Waiting,
+        /// Not reported and the 30 minutes have passed: shown in red.
+        #[strum(serialize = "unanswered", props(zh = "超时未报到"))]
+        Unanswered,
+        /// Reported within 30 minutes.
+        #[strum(serialize = "on_time", props(zh = "按时报到"))]
+        OnTime,
+        /// Reported after 30 minutes.
+        #[strum(serialize = "late", props(zh = "逾时报到"))]
+        Late,
+    }
 }
 
 impl WhistleState {

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::{CoreError, JurisdictionPath, Role, Scope};
 
 /// The largest quantity one entry may move: far above any real delivery, far below overflow.
@@ -70,43 +71,29 @@ impl fmt::Display for Quantity {
     }
 }
 
-/// What a ledger entry records.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    /// Stock arrived from outside (a purchase, a donation, an allocation from above).
-    #[strum(serialize = "receipt", props(zh = "入库"))]
-    Receipt,
-    /// Stock handed out (to workers, to households).
-    #[strum(serialize = "issue", props(zh = "发放"))]
-    Issue,
-    /// A correction with a reason: lost, damaged, expired, or a recount.
-    #[strum(serialize = "adjustment", props(zh = "调整"))]
-    Adjustment,
-    /// Left this site on a transfer (in transit until received).
-    #[strum(serialize = "transfer_out", props(zh = "调出"))]
-    TransferOut,
-    /// Arrived on a transfer.
-    #[strum(serialize = "transfer_in", props(zh = "调入"))]
-    TransferIn,
-    /// A cancelled transfer came back to its source.
-    #[strum(serialize = "transfer_return", props(zh = "调拨退回"))]
-    TransferReturn,
-}
-
-impl Labelled for EntryKind {
-    const FIELD: &'static str = "kind";
+labelled! {
+    /// What a ledger entry records.
+    #[derive(Hash)]
+    pub enum EntryKind: "kind" {
+        /// Stock arrived from outside (a purchase, a donation, an allocation from above).
+        #[strum(serialize = "receipt", props(zh = "入库"))]
+        Receipt,
+        /// Stock handed out (to workers, to households).
+        #[strum(serialize = "issue", props(zh = "发放"))]
+        Issue,
+        /// A correction with a reason: lost, damaged, expired, or a recount.
+        #[strum(serialize = "adjustment", props(zh = "调整"))]
+        Adjustment,
+        /// Left this site on a transfer (in transit until received).
+        #[strum(serialize = "transfer_out", props(zh = "调出"))]
+        TransferOut,
+        /// Arrived on a transfer.
+        #[strum(serialize = "transfer_in", props(zh = "调入"))]
+        TransferIn,
+        /// A cancelled transfer came back to its source.
+        #[strum(serialize = "transfer_return", props(zh = "调拨退回"))]
+        TransferReturn,
+    }
 }
 
 impl EntryKind {
@@ -132,34 +119,20 @@ impl FromStr for EntryKind {
     }
 }
 
-/// Why stock was adjusted.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum AdjustReason {
-    #[strum(serialize = "lost", props(zh = "丢失"))]
-    Lost,
-    #[strum(serialize = "damaged", props(zh = "损坏"))]
-    Damaged,
-    #[strum(serialize = "expired", props(zh = "过期"))]
-    Expired,
-    /// A stocktake found a different count: either direction.
-    #[strum(serialize = "count_correction", props(zh = "盘点更正"))]
-    CountCorrection,
-}
-
-impl Labelled for AdjustReason {
-    const FIELD: &'static str = "reason";
+labelled! {
+    /// Why stock was adjusted.
+    #[derive(Hash)]
+    pub enum AdjustReason: "reason" {
+        #[strum(serialize = "lost", props(zh = "丢失"))]
+        Lost,
+        #[strum(serialize = "damaged", props(zh = "损坏"))]
+        Damaged,
+        #[strum(serialize = "expired", props(zh = "过期"))]
+        Expired,
+        /// A stocktake found a different count: either direction.
+        #[strum(serialize = "count_correction", props(zh = "盘点更正"))]
+        CountCorrection,
+    }
 }
 
 impl AdjustReason {
@@ -324,35 +297,21 @@ impl Movement {
     }
 }
 
-/// What an item is filed under.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemCategory {
-    /// Masks, gloves, goggles, gowns.
-    #[strum(serialize = "protective", props(zh = "防护用品"))]
-    Protective,
-    #[strum(serialize = "disinfection", props(zh = "消杀用品"))]
-    Disinfection,
-    /// Thermometers and other instruments.
-    #[strum(serialize = "equipment", props(zh = "器械"))]
-    Equipment,
-    #[strum(serialize = "other", props(zh = "其他"))]
-    Other,
-}
-
-impl Labelled for ItemCategory {
-    const FIELD: &'static str = "category";
+labelled! {
+    /// What an item is filed under.
+    #[derive(Hash)]
+    pub enum ItemCategory: "category" {
+        /// Masks, gloves, goggles, gowns.
+        #[strum(serialize = "protective", props(zh = "防护用品"))]
+        Protective,
+        #[strum(serialize = "disinfection", props(zh = "消杀用品"))]
+        Disinfection,
+        /// Thermometers and other instruments.
+        #[strum(serialize = "equipment", props(zh = "器械"))]
+        Equipment,
+        #[strum(serialize = "other", props(zh = "其他"))]
+        Other,
+    }
 }
 
 impl FromStr for ItemCategory {
@@ -421,31 +380,17 @@ pub const PRESET_ITEMS: [(&str, &str, ItemCategory, Option<i64>); 7] = [
     ("护目镜", "副", ItemCategory::Protective, None),
 ];
 
-/// What a site is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SiteKind {
-    /// A community's own store room (社区物资点).
-    #[strum(serialize = "store", props(zh = "物资点"))]
-    Store,
-    /// A street's or district's reserve (储备库), from which communities are supplied.
-    #[strum(serialize = "reserve", props(zh = "储备库"))]
-    Reserve,
-}
-
-impl Labelled for SiteKind {
-    const FIELD: &'static str = "kind";
+labelled! {
+    /// What a site is.
+    #[derive(Hash)]
+    pub enum SiteKind: "kind" {
+        /// A community's own store room (社区物资点).
+        #[strum(serialize = "store", props(zh = "物资点"))]
+        Store,
+        /// A street's or district's reserve (储备库), from which communities are supplied.
+        #[strum(serialize = "reserve", props(zh = "储备库"))]
+        Reserve,
+    }
 }
 
 impl FromStr for SiteKind {
@@ -663,38 +608,24 @@ fn only_from(states: &[&'static str], what: &str, action: &str) -> String {
     format!("只有{}的{what}可以{action}", names.join("或"))
 }
 
-/// Where a supply request stands: draft → submitted → approved (or rejected when nothing is
-/// approved) → partly fulfilled → fulfilled. [`RequestState::apply`] is the one rule.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    #[strum(serialize = "draft", props(zh = "草稿"))]
-    Draft,
-    #[strum(serialize = "submitted", props(zh = "已提交"))]
-    Submitted,
-    #[strum(serialize = "approved", props(zh = "已批准"))]
-    Approved,
-    #[strum(serialize = "partly_fulfilled", props(zh = "部分发放"))]
-    PartlyFulfilled,
-    #[strum(serialize = "fulfilled", props(zh = "已发放"))]
-    Fulfilled,
-    #[strum(serialize = "rejected", props(zh = "未批准"))]
-    Rejected,
-}
-
-impl Labelled for RequestState {
-    const FIELD: &'static str = "state";
+labelled! {
+    /// Where a supply request stands: draft → submitted → approved (or rejected when nothing is
+    /// approved) → partly fulfilled → fulfilled. [`RequestState::apply`] is the one rule.
+    #[derive(Hash)]
+    pub enum RequestState: "state" {
+        #[strum(serialize = "draft", props(zh = "草稿"))]
+        Draft,
+        #[strum(serialize = "submitted", props(zh = "已提交"))]
+        Submitted,
+        #[strum(serialize = "approved", props(zh = "已批准"))]
+        Approved,
+        #[strum(serialize = "partly_fulfilled", props(zh = "部分发放"))]
+        PartlyFulfilled,
+        #[strum(serialize = "fulfilled", props(zh = "已发放"))]
+        Fulfilled,
+        #[strum(serialize = "rejected", props(zh = "未批准"))]
+        Rejected,
+    }
 }
 
 impl RequestState {
@@ -806,31 +737,17 @@ impl RequestAction {
     }
 }
 
-/// Where a transfer stands: sent (in transit) → received, or cancelled back to its source.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum TransferState {
-    #[strum(serialize = "sent", props(zh = "在途"))]
-    Sent,
-    #[strum(serialize = "received", props(zh = "已接收"))]
-    Received,
-    #[strum(serialize = "cancelled", props(zh = "已取消"))]
-    Cancelled,
-}
-
-impl Labelled for TransferState {
-    const FIELD: &'static str = "state";
+labelled! {
+    /// Where a transfer stands: sent (in transit) → received, or cancelled back to its source.
+    #[derive(Hash)]
+    pub enum TransferState: "state" {
+        #[strum(serialize = "sent", props(zh = "在途"))]
+        Sent,
+        #[strum(serialize = "received", props(zh = "已接收"))]
+        Received,
+        #[strum(serialize = "cancelled", props(zh = "已取消"))]
+        Cancelled,
+    }
 }
 
 impl TransferState {

@@ -7,43 +7,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel::division::PROVINCE_PREFIXES;
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
-/// The kind of a jurisdiction node, from the county-level district down to a building.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeKind {
-    #[strum(serialize = "district", props(zh = "区县"))]
-    District,
-    #[strum(serialize = "street", props(zh = "街道/乡镇"))]
-    Street,
-    #[strum(serialize = "community", props(zh = "社区/村"))]
-    Community,
-    #[strum(serialize = "compound", props(zh = "小区/村民小组"))]
-    Compound,
-    #[strum(serialize = "grid", props(zh = "网格"))]
-    Grid,
-    #[strum(serialize = "building", props(zh = "楼栋"))]
-    Building,
-}
-
-impl Labelled for NodeKind {
-    const FIELD: &'static str = "kind";
+labelled! {
+    /// The kind of a jurisdiction node, from the county-level district down to a building.
+    #[derive(Hash, PartialOrd, Ord, Deserialize, strum::Display)]
+    pub enum NodeKind: "kind" {
+        #[strum(serialize = "district", props(zh = "区县"))]
+        District,
+        #[strum(serialize = "street", props(zh = "街道/乡镇"))]
+        Street,
+        #[strum(serialize = "community", props(zh = "社区/村"))]
+        Community,
+        #[strum(serialize = "compound", props(zh = "小区/村民小组"))]
+        Compound,
+        #[strum(serialize = "grid", props(zh = "网格"))]
+        Grid,
+        #[strum(serialize = "building", props(zh = "楼栋"))]
+        Building,
+    }
 }
 
 impl NodeKind {

@@ -866,20 +866,16 @@ pub async fn issue_token(
     }
     let token = format!("linli_{}", random_token(32));
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO api_token (user_id, label, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(user_id)
-    .bind(label)
-    .bind(token_hash(&token))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO api_token (user_id, label, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(label)
+        .bind(token_hash(&token))
+        .bind(now),
         AuditEntry::by(scope, "token.issue", "api_token")
-            .entity_id(id)
             .detail(json!({"username": user.username, "label": label})),
         now,
     )

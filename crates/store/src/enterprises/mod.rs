@@ -13,6 +13,7 @@ use linli_core::enterprises::{
 };
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
+use linli_core::labelled;
 use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -40,33 +41,19 @@ fn forbidden() -> StoreError {
     StoreError::Forbidden("只有社区工作者可以登记企业和审批复工".into())
 }
 
-/// Where a business stands, from its latest application.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Standing {
-    /// The latest application was approved.
-    #[strum(serialize = "reopened", props(zh = "已复工"))]
-    Reopened,
-    /// The latest application waits for the community's decision.
-    #[strum(serialize = "pending", props(zh = "待审核"))]
-    Pending,
-    /// No application yet, or the latest was rejected.
-    #[strum(serialize = "not_reopened", props(zh = "未复工"))]
-    NotReopened,
-}
-
-impl Labelled for Standing {
-    const FIELD: &'static str = "standing";
+labelled! {
+    /// Where a business stands, from its latest application.
+    pub enum Standing: "standing" {
+        /// The latest application was approved.
+        #[strum(serialize = "reopened", props(zh = "已复工"))]
+        Reopened,
+        /// The latest application waits for the community's decision.
+        #[strum(serialize = "pending", props(zh = "待审核"))]
+        Pending,
+        /// No application yet, or the latest was rejected.
+        #[strum(serialize = "not_reopened", props(zh = "未复工"))]
+        NotReopened,
+    }
 }
 
 impl Standing {
@@ -206,45 +193,41 @@ pub async fn create(
         .map(|p| keys.encrypt(p.as_str()))
         .transpose()?;
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO enterprise (node_id, district_id, node_path, name, kind, credit_code, address, employees, \
-         contact_name, phone_cipher, phone_hash, phone_last4, link_token_hash, created_at, created_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14) RETURNING id",
-    )
-    .bind(node.id)
-    .bind(node.path.root_id())
-    .bind(node.path.as_str())
-    .bind(draft.name.clone())
-    .bind(draft.kind.as_str())
-    .bind(draft.credit_code.as_ref().map(|c| c.as_str().to_owned()))
-    .bind(draft.address.clone())
-    .bind(draft.employees)
-    .bind(draft.contact_name.clone())
-    .bind(phone_cipher)
-    .bind(
-        draft
-            .contact_phone
-            .as_ref()
-            .map(|p| keys.lookup_hash(PHONE_HASH, p.as_str())),
-    )
-    .bind(draft.contact_phone.as_ref().map(|p| p.last4().to_owned()))
-    .bind(token_hash(&token))
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(crate::registry::conflict_on(
-        "credit_code",
-        "该统一社会信用代码已登记",
-    ))?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO enterprise (node_id, district_id, node_path, name, kind, credit_code, address, employees, \
+             contact_name, phone_cipher, phone_hash, phone_last4, link_token_hash, created_at, created_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14) RETURNING id",
+        )
+        .bind(node.id)
+        .bind(node.path.root_id())
+        .bind(node.path.as_str())
+        .bind(draft.name.clone())
+        .bind(draft.kind.as_str())
+        .bind(draft.credit_code.as_ref().map(|c| c.as_str().to_owned()))
+        .bind(draft.address.clone())
+        .bind(draft.employees)
+        .bind(draft.contact_name.clone())
+        .bind(phone_cipher)
+        .bind(
+            draft
+                .contact_phone
+                .as_ref()
+                .map(|p| keys.lookup_hash(PHONE_HASH, p.as_str())),
+        )
+        .bind(draft.contact_phone.as_ref().map(|p| p.last4().to_owned()))
+        .bind(token_hash(&token))
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "enterprise.create", "enterprise")
-            .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": draft.name, "kind": draft.kind.as_str()})),
         now,
+        crate::registry::conflict_on(
+            "credit_code",
+            "该统一社会信用代码已登记",
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -635,32 +618,28 @@ async fn insert_reopening(
             });
         }
     }
-    let row = sqlx::query(
-        "INSERT INTO reopening (enterprise_id, district_id, node_path, status, thermometers, disinfection, masks, \
-         staff_registration, extra_items_json, employees_back, planned_on, note, channel, submitted_at, submitted_by) \
-         VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-    )
-    .bind(e.id)
-    .bind(e.node_path.root_id())
-    .bind(e.node_path.as_str())
-    .bind(has(ChecklistItem::Thermometers))
-    .bind(has(ChecklistItem::Disinfection))
-    .bind(has(ChecklistItem::Masks))
-    .bind(has(ChecklistItem::StaffRegistration))
-    .bind(serde_json::to_string(&draft.extra_items).unwrap_or_else(|_| "[]".into()))
-    .bind(draft.employees_back)
-    .bind(draft.planned_on.map(format_date))
-    .bind(draft.note.clone())
-    .bind(channel)
-    .bind(now)
-    .bind(by)
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO reopening (enterprise_id, district_id, node_path, status, thermometers, disinfection, masks, \
+             staff_registration, extra_items_json, employees_back, planned_on, note, channel, submitted_at, submitted_by) \
+             VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(e.id)
+        .bind(e.node_path.root_id())
+        .bind(e.node_path.as_str())
+        .bind(has(ChecklistItem::Thermometers))
+        .bind(has(ChecklistItem::Disinfection))
+        .bind(has(ChecklistItem::Masks))
+        .bind(has(ChecklistItem::StaffRegistration))
+        .bind(serde_json::to_string(&draft.extra_items).unwrap_or_else(|_| "[]".into()))
+        .bind(draft.employees_back)
+        .bind(draft.planned_on.map(format_date))
+        .bind(draft.note.clone())
+        .bind(channel)
+        .bind(now)
+        .bind(by),
         entry
-            .entity_id(id)
             .node_path(&e.node_path)
             .detail(json!({"enterprise_id": e.id, "missing": draft.missing().len()})),
         now,

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use linli_core::kernel::clock::{date_of, day_start_ms, display, format_date, parse_date};
 use linli_core::kernel::labels::Labelled;
+use linli_core::labelled;
 use linli_core::{CoreError, JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -27,45 +28,31 @@ use crate::infra::audit::{self, AuditEntry};
 use crate::infra::errors::internal;
 use crate::{Db, StoreError};
 
-/// How an alert was closed.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertOutcome {
-    /// Fever: seen at the clinic, COVID excluded (就诊排除).
-    #[strum(serialize = "excluded", props(zh = "已转诊发热门诊，排除"))]
-    Excluded,
-    /// Fever: kept under observation at the clinic (留观).
-    #[strum(serialize = "observing", props(zh = "已转诊发热门诊，留观"))]
-    Observing,
-    /// Fever: transferred to a designated hospital (转诊).
-    #[strum(serialize = "transferred", props(zh = "已转诊定点医院"))]
-    Transferred,
-    /// Fever: a false reading, normal when measured again (误测，复测正常).
-    #[strum(serialize = "false_reading", props(zh = "误测，复测正常"))]
-    FalseReading,
-    /// Overdue: reached, reading taken and normal (已联系，情况正常).
-    #[strum(serialize = "contacted", props(zh = "已联系，情况正常"))]
-    Contacted,
-    /// Overdue: could not be reached, reported up (联系不上，已上报).
-    #[strum(serialize = "escalated", props(zh = "联系不上，已上报"))]
-    Escalated,
-    /// Overdue: closed by the system when the missing check-in arrived (已补报).
-    #[strum(serialize = "late_checkin", props(zh = "已补报打卡（系统关闭）"))]
-    LateCheckin,
-}
-
-impl Labelled for AlertOutcome {
-    const FIELD: &'static str = "outcome";
+labelled! {
+    /// How an alert was closed.
+    pub enum AlertOutcome: "outcome" {
+        /// Fever: seen at the clinic, COVID excluded (就诊排除).
+        #[strum(serialize = "excluded", props(zh = "已转诊发热门诊，排除"))]
+        Excluded,
+        /// Fever: kept under observation at the clinic (留观).
+        #[strum(serialize = "observing", props(zh = "已转诊发热门诊，留观"))]
+        Observing,
+        /// Fever: transferred to a designated hospital (转诊).
+        #[strum(serialize = "transferred", props(zh = "已转诊定点医院"))]
+        Transferred,
+        /// Fever: a false reading, normal when measured again (误测，复测正常).
+        #[strum(serialize = "false_reading", props(zh = "误测，复测正常"))]
+        FalseReading,
+        /// Overdue: reached, reading taken and normal (已联系，情况正常).
+        #[strum(serialize = "contacted", props(zh = "已联系，情况正常"))]
+        Contacted,
+        /// Overdue: could not be reached, reported up (联系不上，已上报).
+        #[strum(serialize = "escalated", props(zh = "联系不上，已上报"))]
+        Escalated,
+        /// Overdue: closed by the system when the missing check-in arrived (已补报).
+        #[strum(serialize = "late_checkin", props(zh = "已补报打卡（系统关闭）"))]
+        LateCheckin,
+    }
 }
 
 impl AlertOutcome {

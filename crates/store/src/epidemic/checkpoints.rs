@@ -78,33 +78,29 @@ pub async fn create_checkpoint(
         return Err(StoreError::invalid("name", "卡点名称应为 1–50 个字"));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO checkpoint (node_id, district_id, node_path, name, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(node.id)
-    .bind(node.path.root_id())
-    .bind(node.path.as_str())
-    .bind(name)
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
-            field: "name".into(),
-            message: format!("「{}」已有名为「{name}」的卡点", node.name),
-        },
-        other => StoreError::Db(other),
-    })?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO checkpoint (node_id, district_id, node_path, name, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(node.id)
+        .bind(node.path.root_id())
+        .bind(node.path.as_str())
+        .bind(name)
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "checkpoint.create", "checkpoint")
-            .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": name})),
         now,
+        |e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
+                field: "name".into(),
+                message: format!("「{}」已有名为「{name}」的卡点", node.name),
+            },
+            other => StoreError::Db(other),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -809,28 +805,24 @@ pub async fn add_trip(
         &restrictions(db, person.id, trip.leave_on).await?,
     )?;
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO trip (person_id, district_id, node_path, kind, destination, leave_on, return_on, \
-         health_certificate, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         RETURNING id",
-    )
-    .bind(person.id)
-    .bind(person.node_path.root_id())
-    .bind(person.node_path.as_str())
-    .bind(trip.kind.as_str())
-    .bind(&trip.destination)
-    .bind(format_date(trip.leave_on))
-    .bind(trip.return_on.map(format_date))
-    .bind(i64::from(trip.health_certificate))
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO trip (person_id, district_id, node_path, kind, destination, leave_on, return_on, \
+             health_certificate, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             RETURNING id",
+        )
+        .bind(person.id)
+        .bind(person.node_path.root_id())
+        .bind(person.node_path.as_str())
+        .bind(trip.kind.as_str())
+        .bind(&trip.destination)
+        .bind(format_date(trip.leave_on))
+        .bind(trip.return_on.map(format_date))
+        .bind(i64::from(trip.health_certificate))
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "trip.create", "trip")
-            .entity_id(id)
             .node_path(&person.node_path)
             .detail(json!({"person_id": person.id, "kind": trip.kind.as_str()})),
         now,

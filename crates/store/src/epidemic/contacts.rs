@@ -101,31 +101,20 @@ pub async fn mark_case(
     }
     contact::not_in_future("diagnosed_on", "诊断日期", diagnosed_on, today())?;
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO epi_case (person_id, kind, diagnosed_on, district_id, node_path, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(person.id)
-    .bind(kind.as_str())
-    .bind(format_date(diagnosed_on))
-    .bind(person.node_path.root_id())
-    .bind(person.node_path.as_str())
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
-            field: "person_id".into(),
-            message: "此人已登记为病例".into(),
-        },
-        _ => e.into(),
-    })?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO epi_case (person_id, kind, diagnosed_on, district_id, node_path, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(person.id)
+        .bind(kind.as_str())
+        .bind(format_date(diagnosed_on))
+        .bind(person.node_path.root_id())
+        .bind(person.node_path.as_str())
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "case.create", "epi_case")
-            .entity_id(id)
             .node_path(&person.node_path)
             .detail(json!({
                 "person_id": person.id,
@@ -133,6 +122,13 @@ pub async fn mark_case(
                 "diagnosed_on": format_date(diagnosed_on),
             })),
         now,
+        |e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
+                field: "person_id".into(),
+                message: "此人已登记为病例".into(),
+            },
+            _ => e.into(),
+        },
     )
     .await?;
     tx.commit().await?;

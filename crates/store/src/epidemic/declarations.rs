@@ -508,40 +508,36 @@ pub async fn submit(
     let preliminary_text = preliminary.as_ref().map(|c| c.explanation.clone());
     let reference = new_reference();
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO declaration (link_id, node_id, district_id, node_path, reference, name, id_kind, id_cipher, \
-         id_hash, id_last4, phone_cipher, phone_last4, address, origin_code, arrived_on, purpose, symptoms_json, \
-         temperature_tenths, preliminary, status, submitted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'pending', $20) \
-         RETURNING id",
-    )
-    .bind(link.id)
-    .bind(link.node_id)
-    .bind(path.root_id())
-    .bind(path.as_str())
-    .bind(&reference)
-    .bind(parsed.draft.name.as_str())
-    .bind(document.kind().as_str())
-    .bind(keys.encrypt(document.as_str())?)
-    .bind(keys.lookup_hash(ID_HASH, document.as_str()))
-    .bind(document.last4())
-    .bind(phone.map(|p| keys.encrypt(p.as_str())).transpose()?)
-    .bind(phone.map(|p| p.last4().to_owned()))
-    .bind(parsed.draft.address.as_ref().map(ToString::to_string))
-    .bind(parsed.origin.as_str())
-    .bind(format_date(parsed.arrived_on))
-    .bind(parsed.purpose.clone())
-    .bind(serde_json::to_string(&parsed.symptoms).unwrap_or_else(|_| "[]".into()))
-    .bind(parsed.temperature.map(|t| i64::from(t.tenths())))
-    .bind(preliminary_text)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO declaration (link_id, node_id, district_id, node_path, reference, name, id_kind, id_cipher, \
+             id_hash, id_last4, phone_cipher, phone_last4, address, origin_code, arrived_on, purpose, symptoms_json, \
+             temperature_tenths, preliminary, status, submitted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'pending', $20) \
+             RETURNING id",
+        )
+        .bind(link.id)
+        .bind(link.node_id)
+        .bind(path.root_id())
+        .bind(path.as_str())
+        .bind(&reference)
+        .bind(parsed.draft.name.as_str())
+        .bind(document.kind().as_str())
+        .bind(keys.encrypt(document.as_str())?)
+        .bind(keys.lookup_hash(ID_HASH, document.as_str()))
+        .bind(document.last4())
+        .bind(phone.map(|p| keys.encrypt(p.as_str())).transpose()?)
+        .bind(phone.map(|p| p.last4().to_owned()))
+        .bind(parsed.draft.address.as_ref().map(ToString::to_string))
+        .bind(parsed.origin.as_str())
+        .bind(format_date(parsed.arrived_on))
+        .bind(parsed.purpose.clone())
+        .bind(serde_json::to_string(&parsed.symptoms).unwrap_or_else(|_| "[]".into()))
+        .bind(parsed.temperature.map(|t| i64::from(t.tenths())))
+        .bind(preliminary_text)
+        .bind(now),
         AuditEntry::by_name(None, RESIDENT_ACTOR, "declaration.submit", "declaration")
-            .entity_id(id)
             .node_path(&path)
             .ip(ip)
             .detail(json!({"link_id": link.id, "reference": reference})),

@@ -129,24 +129,20 @@ pub async fn add_risk_area(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO risk_area (division_code, name, level, from_on, to_on, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(area.division_code().as_str())
-    .bind(area.name())
-    .bind(area.level().as_str())
-    .bind(format_date(area.from()))
-    .bind(area.to().map(format_date))
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO risk_area (division_code, name, level, from_on, to_on, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(area.division_code().as_str())
+        .bind(area.name())
+        .bind(area.level().as_str())
+        .bind(format_date(area.from()))
+        .bind(area.to().map(format_date))
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "risk_area.create", "risk_area")
-            .entity_id(id)
             .detail(json!({
                 "division_code": area.division_code().as_str(),
                 "level": area.level().as_str(),

@@ -224,33 +224,21 @@ pub async fn publish(
     }
     let rules = serde_json::to_string(draft).map_err(|e| StoreError::Internal(e.to_string()))?;
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO policy_version (policy_key, version, name, effective_from, rules_json, state, \
-         created_at, created_by, published_at) VALUES ($1, $2, $3, $4, $5, 'published', $6, $7, $6) \
-         RETURNING id",
-    )
-    .bind(draft.key())
-    .bind(i64::from(draft.version()))
-    .bind(draft.name())
-    .bind(format_date(draft.effective_from()))
-    .bind(rules)
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match e {
-        // Two officials publishing the same number at once: the second is told, not failed.
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
-            field: "version".into(),
-            message: format!("「{}」第 {} 版刚刚已由他人发布", draft.key(), draft.version()),
-        },
-        other => StoreError::Db(other),
-    })?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO policy_version (policy_key, version, name, effective_from, rules_json, state, \
+             created_at, created_by, published_at) VALUES ($1, $2, $3, $4, $5, 'published', $6, $7, $6) \
+             RETURNING id",
+        )
+        .bind(draft.key())
+        .bind(i64::from(draft.version()))
+        .bind(draft.name())
+        .bind(format_date(draft.effective_from()))
+        .bind(rules)
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "policy.publish", "policy_version")
-            .entity_id(id)
             .detail(json!({
                 "key": draft.key(),
                 "version": draft.version(),
@@ -258,6 +246,14 @@ pub async fn publish(
                 "rules": draft.rules().len(),
             })),
         now,
+        |e| match e {
+            // Two officials publishing the same number at once: the second is told, not failed.
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
+                field: "version".into(),
+                message: format!("「{}」第 {} 版刚刚已由他人发布", draft.key(), draft.version()),
+            },
+            other => StoreError::Db(other),
+        },
     )
     .await?;
     tx.commit().await?;

@@ -74,6 +74,32 @@ where
     Ok(())
 }
 
+/// Runs `insert` (an `INSERT … RETURNING id`) and writes `entry` about the new row in the same
+/// transaction, so a creation and its audit entry commit or fail together; returns the id.
+pub async fn insert_recorded<'q>(
+    conn: &mut sqlx::AnyConnection,
+    insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    entry: AuditEntry,
+    now: i64,
+) -> Result<i64, StoreError> {
+    insert_recorded_or(conn, insert, entry, now, StoreError::Db).await
+}
+
+/// [`insert_recorded`], with the insert's own failure (mostly a taken unique name) turned into
+/// the refusal the caller words.
+pub async fn insert_recorded_or<'q>(
+    conn: &mut sqlx::AnyConnection,
+    insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    entry: AuditEntry,
+    now: i64,
+    refusal: impl FnOnce(sqlx::Error) -> StoreError + Send,
+) -> Result<i64, StoreError> {
+    let row = insert.fetch_one(&mut *conn).await.map_err(refusal)?;
+    let id: i64 = row.try_get(0)?;
+    record(&mut *conn, entry.entity_id(id), now).await?;
+    Ok(id)
+}
+
 impl AuditEntry {
     /// The statement that writes the entry, and its values (also run on connections outside
     /// sqlx's `Any`: the PostgreSQL roster import's).

@@ -122,25 +122,21 @@ pub async fn publish_mapping(
         return Err(StoreError::Invalid(errors));
     }
     let json = serde_json::to_string(&m).map_err(internal)?;
-    let row = sqlx::query(
-        "INSERT INTO report_mapping (mapping_key, version, name, source_key, effective_from, definition_json, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(&m.key)
-    .bind(m.version)
-    .bind(&m.name)
-    .bind(&m.source)
-    .bind(format_date(effective_from))
-    .bind(&json)
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO report_mapping (mapping_key, version, name, source_key, effective_from, definition_json, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(&m.key)
+        .bind(m.version)
+        .bind(&m.name)
+        .bind(&m.source)
+        .bind(format_date(effective_from))
+        .bind(&json)
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "report_mapping.publish", "report_mapping")
-            .entity_id(id)
             .detail(
                 json!({"key": m.key, "version": m.version, "source": m.source,
                 "effective_from": format_date(effective_from)}),

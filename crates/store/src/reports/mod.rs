@@ -1644,22 +1644,18 @@ pub async fn remind(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO report_reminder (template_key, node_id, report_on, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(&t.key)
-    .bind(node.id)
-    .bind(&day)
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO report_reminder (template_key, node_id, report_on, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&t.key)
+        .bind(node.id)
+        .bind(&day)
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "report.remind", "report_reminder")
-            .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"template": t.key, "date": day, "node": node.name})),
         now,

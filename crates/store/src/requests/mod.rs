@@ -245,22 +245,18 @@ pub async fn create_department(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO department (name, created_at, created_by) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(name)
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| unique_to(e, "name", "已有同名部门"))?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO department (name, created_at, created_by) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "department.create", "department")
-            .entity_id(id)
             .detail(json!({"name": name})),
         now,
+        |e| unique_to(e, "name", "已有同名部门"),
     )
     .await?;
     tx.commit().await?;
@@ -1825,21 +1821,17 @@ pub async fn create_api_key(
         .map_err(|_| StoreError::invalid("node", "没有这个节点"))?;
     let key = random_token(24);
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO api_key (name, key_hash, node_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(name)
-    .bind(token_hash(&key))
-    .bind(node.id)
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO api_key (name, key_hash, node_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(name)
+        .bind(token_hash(&key))
+        .bind(node.id)
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "api_key.create", "api_key")
-            .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": name, "node_id": node.id})),
         now,

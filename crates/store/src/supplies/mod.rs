@@ -105,25 +105,21 @@ pub async fn create_item(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO supply_item (name, unit, category, shelf_life_days, preset, created_at) \
-         VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
-    )
-    .bind(&draft.name)
-    .bind(&draft.unit)
-    .bind(draft.category.as_str())
-    .bind(draft.shelf_life_days)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| unique_to(e, "name", "已有同名物资"))?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO supply_item (name, unit, category, shelf_life_days, preset, created_at) \
+             VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
+        )
+        .bind(&draft.name)
+        .bind(&draft.unit)
+        .bind(draft.category.as_str())
+        .bind(draft.shelf_life_days)
+        .bind(now),
         AuditEntry::by(scope, "supply_item.create", "supply_item")
-            .entity_id(id)
             .detail(json!({"name": draft.name, "unit": draft.unit})),
         now,
+        |e| unique_to(e, "name", "已有同名物资"),
     )
     .await?;
     tx.commit().await?;
@@ -216,28 +212,24 @@ pub async fn create_site(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO supply_site (node_id, district_id, node_path, name, kind, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(node.id)
-    .bind(node.path.root_id())
-    .bind(node.path.as_str())
-    .bind(&draft.name)
-    .bind(draft.kind.as_str())
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| unique_to(e, "name", "该节点已有同名物资点"))?;
-    let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    let id = audit::insert_recorded_or(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO supply_site (node_id, district_id, node_path, name, kind, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(node.id)
+        .bind(node.path.root_id())
+        .bind(node.path.as_str())
+        .bind(&draft.name)
+        .bind(draft.kind.as_str())
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "supply_site.create", "supply_site")
-            .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"name": draft.name, "kind": draft.kind.as_str(), "node_id": node.id})),
         now,
+        |e| unique_to(e, "name", "该节点已有同名物资点"),
     )
     .await?;
     tx.commit().await?;

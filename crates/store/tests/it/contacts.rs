@@ -9,7 +9,10 @@ use linli_store::epidemic::contacts::{self, OUT_OF_SCOPE};
 use linli_store::{both_backends, tree, Db, StoreError};
 use sqlx::Row;
 
-use crate::support::{arrival, count, date, link, observations_of, observe, op, resident, tree};
+use crate::support::{
+    add_contact, arrival, count, date, link, make_case, observations_of, observe, op, resident,
+    tree,
+};
 
 fn field_of(e: StoreError) -> (String, String) {
     match e {
@@ -37,16 +40,7 @@ both_backends!(
         assert_eq!(field, "source_person_id");
         assert!(msg.contains("病例"), "{msg}");
 
-        contacts::mark_case(
-            &db,
-            &op(),
-            case,
-            CaseKind::Confirmed,
-            date("2022-07-02"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, case, CaseKind::Confirmed, "2022-07-02").await;
         // A person is a case once.
         assert!(matches!(
             contacts::mark_case(
@@ -93,23 +87,10 @@ both_backends!(
         assert_eq!(count(&db, "contact_link").await, 0);
         assert_eq!(count(&db, "observation").await, 0);
 
-        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
-            .await
-            .unwrap();
-        contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-02"), now_ms())
-            .await
-            .unwrap();
+        add_contact(&db, link(b, case, Close, "2022-07-01")).await;
+        add_contact(&db, link(c, b, Secondary, "2022-07-02")).await;
         // b becomes a case too; c's contacts would loop back: case → b → c → … → case.
-        contacts::mark_case(
-            &db,
-            &op(),
-            c,
-            CaseKind::Asymptomatic,
-            date("2022-07-03"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, c, CaseKind::Asymptomatic, "2022-07-03").await;
         let (field, msg) = field_of(
             contacts::record_contact(&db, &op(), &link(case, c, Close, "2022-07-03"), now_ms())
                 .await
@@ -126,16 +107,7 @@ both_backends!(
         assert_eq!(count(&db, "contact_link").await, 2);
         // A source outside the caller's grid is unknown to them.
         let other = resident(&db, &t.grid_b, "孙乙", "53340119800101005").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            other,
-            CaseKind::Confirmed,
-            date("2022-07-02"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, other, CaseKind::Confirmed, "2022-07-02").await;
         let worker = Scope::for_user(9, "worker_a", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let (field, _) = field_of(
             contacts::record_contact(&db, &worker, &link(d, other, Close, "2022-07-02"), now_ms())
@@ -192,22 +164,11 @@ both_backends!(
         let t = tree(&db).await;
         let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
         let b = resident(&db, &t.grid_a, "李密接", "53340119800101002").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            case,
-            CaseKind::Confirmed,
-            date("2022-07-03"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, case, CaseKind::Confirmed, "2022-07-03").await;
 
         // 9th edition: 7 days centralised + 3 days monitoring from the last contact (2022-07-01),
         // not from today, the day it is registered.
-        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(b, case, Close, "2022-07-01")).await;
         assert!(r.created);
         assert_eq!(r.classification.policy_key, "ninth-edition");
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
@@ -231,9 +192,7 @@ both_backends!(
         );
 
         // A later contact with the same case moves the planned end; the same observation.
-        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-04"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(b, case, Close, "2022-07-04")).await;
         assert!(!r.created);
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(r.classification.until, date("2022-07-13"));
@@ -258,37 +217,14 @@ both_backends!(
 
         // A second case met later: the later end wins, still one observation.
         let case2 = resident(&db, &t.grid_a, "周病例", "53340119800101006").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            case2,
-            CaseKind::Asymptomatic,
-            date("2022-07-06"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
-        let r =
-            contacts::record_contact(&db, &op(), &link(b, case2, Close, "2022-07-06"), now_ms())
-                .await
-                .unwrap();
+        make_case(&db, case2, CaseKind::Asymptomatic, "2022-07-06").await;
+        let r = add_contact(&db, link(b, case2, Close, "2022-07-06")).await;
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(observation(&db, obs).await.2, "2022-07-15");
         // An earlier contact with a third source does not shorten it.
         let c = resident(&db, &t.grid_a, "吴次密", "53340119800101007").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            c,
-            CaseKind::Confirmed,
-            date("2022-07-02"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
-        let r = contacts::record_contact(&db, &op(), &link(b, c, Close, "2022-07-02"), now_ms())
-            .await
-            .unwrap();
+        make_case(&db, c, CaseKind::Confirmed, "2022-07-02").await;
+        let r = add_contact(&db, link(b, c, Close, "2022-07-02")).await;
         assert_eq!(r.classification.until, date("2022-07-11"));
         assert_eq!(r.observation_until, Some(date("2022-07-15")));
         assert_eq!(observation(&db, obs).await.2, "2022-07-15");
@@ -322,65 +258,40 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            case,
-            CaseKind::Confirmed,
-            date("2020-01-25"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, case, CaseKind::Confirmed, "2020-01-25").await;
         // 2020 practice: 14 days centralised from the last contact.
         let a = resident(&db, &t.grid_a, "甲", "53340119800101011").await;
-        let r = contacts::record_contact(&db, &op(), &link(a, case, Close, "2020-02-01"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(a, case, Close, "2020-02-01")).await;
         assert_eq!(r.classification.policy_key, "community-2020");
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
         assert_eq!(r.classification.until, date("2020-02-14"));
         // The 2020 practice has no rule for a contact of a contact: no measure, no observation.
         let a2 = resident(&db, &t.grid_a, "甲二", "53340119800101012").await;
-        let r =
-            contacts::record_contact(&db, &op(), &link(a2, a, Secondary, "2020-02-02"), now_ms())
-                .await
-                .unwrap();
+        let r = add_contact(&db, link(a2, a, Secondary, "2020-02-02")).await;
         assert_eq!(r.classification.measure, Measure::None);
         assert!(r.observation_id.is_none());
         // 9th edition: a contact of a contact, 7 days home quarantine.
         let b = resident(&db, &t.grid_a, "乙", "53340119800101013").await;
-        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
-            .await
-            .unwrap();
+        add_contact(&db, link(b, case, Close, "2022-07-01")).await;
         let b2 = resident(&db, &t.grid_a, "乙二", "53340119800101014").await;
-        let r =
-            contacts::record_contact(&db, &op(), &link(b2, b, Secondary, "2022-07-02"), now_ms())
-                .await
-                .unwrap();
+        let r = add_contact(&db, link(b2, b, Secondary, "2022-07-02")).await;
         assert_eq!(r.classification.policy_key, "ninth-edition");
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
         assert_eq!(r.classification.until, date("2022-07-08"));
         assert!(r.observation_id.is_some());
         // 20 measures (from 2022-11-11): 5 + 3 days; on the day before, still the 9th edition.
         let c = resident(&db, &t.grid_a, "丙", "53340119800101015").await;
-        let r = contacts::record_contact(&db, &op(), &link(c, case, Close, "2022-11-10"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(c, case, Close, "2022-11-10")).await;
         assert_eq!(r.classification.policy_key, "ninth-edition");
         assert_eq!(r.classification.days_total, 10);
         let d = resident(&db, &t.grid_a, "丁", "53340119800101016").await;
-        let r = contacts::record_contact(&db, &op(), &link(d, case, Close, "2022-11-11"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(d, case, Close, "2022-11-11")).await;
         assert_eq!(r.classification.policy_key, "twenty-measures");
         assert_eq!(r.classification.days_total, 8);
         assert_eq!(r.classification.until, date("2022-11-18"));
         // Class B: no quarantine.
         let e = resident(&db, &t.grid_a, "戊", "53340119800101017").await;
-        let r = contacts::record_contact(&db, &op(), &link(e, case, Close, "2023-01-08"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(e, case, Close, "2023-01-08")).await;
         assert_eq!(r.classification.policy_key, "class-b");
         assert_eq!(r.classification.measure, Measure::None);
         assert!(r.observation_id.is_none());
@@ -414,26 +325,11 @@ both_backends!(
         let b = resident(&db, &t.grid_b, "乙网格秘密", "53340119800101002").await;
         let c = resident(&db, &t.grid_a, "王次密", "53340119800101003").await;
         let d = resident(&db, &t.grid_a, "赵密接", "53340119800101004").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            case,
-            CaseKind::Confirmed,
-            date("2022-07-03"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, case, CaseKind::Confirmed, "2022-07-03").await;
         // Community staff record the chain crossing the grids.
-        contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-01"), now_ms())
-            .await
-            .unwrap();
-        contacts::record_contact(&db, &op(), &link(d, case, Close, "2022-07-02"), now_ms())
-            .await
-            .unwrap();
-        contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-02"), now_ms())
-            .await
-            .unwrap();
+        add_contact(&db, link(b, case, Close, "2022-07-01")).await;
+        add_contact(&db, link(d, case, Close, "2022-07-02")).await;
+        add_contact(&db, link(c, b, Secondary, "2022-07-02")).await;
 
         let worker = Scope::for_user(9, "worker_a", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let chain = contacts::chain(&db, &worker, case).await.unwrap();
@@ -570,16 +466,7 @@ both_backends!(
                 .unwrap();
         }
         let case = resident(&db, &t.grid_a, "张病例", "53340119800101001").await;
-        contacts::mark_case(
-            &db,
-            &op(),
-            case,
-            CaseKind::Confirmed,
-            date("2022-07-04"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        make_case(&db, case, CaseKind::Confirmed, "2022-07-04").await;
 
         // Back from a low-risk area on 07-02: 3 days of health monitoring at home. Found on
         // 07-05 to be a 密接 (last contact 07-03): 7 days centralised + 3 of monitoring from the
@@ -595,9 +482,7 @@ both_backends!(
                 0
             )
         );
-        let r = contacts::record_contact(&db, &op(), &link(b, case, Close, "2022-07-03"), now_ms())
-            .await
-            .unwrap();
+        let r = add_contact(&db, link(b, case, Close, "2022-07-03")).await;
         assert_eq!(r.classification.until, date("2022-07-12"));
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(r.observation_until, Some(date("2022-07-12")));
@@ -636,10 +521,7 @@ both_backends!(
         let c = resident(&db, &t.grid_a, "王返乡", "53340119800101003").await;
         let obs_c = arrive(&db, c, "420111", "2022-07-02").await;
         let before = observation(&db, obs_c).await;
-        let r =
-            contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-01"), now_ms())
-                .await
-                .unwrap();
+        let r = add_contact(&db, link(c, b, Secondary, "2022-07-01")).await;
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
         assert_eq!(r.classification.until, date("2022-07-07"));
         assert_eq!(r.observation_id, Some(obs_c));
@@ -653,10 +535,7 @@ both_backends!(
         linli_store::epidemic::release(&db, &op(), &[obs_c], date("2022-07-08"), now_ms())
             .await
             .unwrap();
-        let r =
-            contacts::record_contact(&db, &op(), &link(c, b, Secondary, "2022-07-09"), now_ms())
-                .await
-                .unwrap();
+        let r = add_contact(&db, link(c, b, Secondary, "2022-07-09")).await;
         let again = r.observation_id.unwrap();
         assert_ne!(again, obs_c);
         assert_eq!(observation(&db, again).await.3, 1);

@@ -14,7 +14,10 @@ use linli_store::registry::Placement;
 use linli_store::tree::Node;
 use linli_store::{both_backends, Db, StoreError};
 
-use crate::support::{arrival, count, date, id, link, observations_of, op, resident, tree};
+use crate::support::{
+    add_contact, arrival, count, date, id, link, make_case, observations_of, op, resident,
+    risk_area, tree,
+};
 
 both_backends!(
     a_fresh_database_holds_the_four_presets_published,
@@ -63,21 +66,7 @@ both_backends!(
     arrivals_are_classified_by_the_policy_of_their_own_date,
     |db: Db| async move {
         let t = tree(&db).await;
-        epidemic::add_risk_area(
-            &db,
-            &op(),
-            &RiskArea::new(
-                DivisionCode::parse("420111").unwrap(),
-                None,
-                RiskLevel::High,
-                date("2022-06-30"),
-                Some(date("2022-07-10")),
-            )
-            .unwrap(),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        risk_area(&db, "420111", RiskLevel::High).await;
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
 
         // 9th edition, from a high-risk area: 7 days centralised, an observation opened.
@@ -546,32 +535,9 @@ async fn secondary_contact(db: &Db, grid: &Node, on: &str) -> (i64, i64) {
     let case = resident(db, grid, "张病例", "53340119800101001").await;
     let b = resident(db, grid, "李密接", "53340119800101002").await;
     let c = resident(db, grid, "王次密", "53340119800101003").await;
-    contacts::mark_case(
-        db,
-        &op(),
-        case,
-        CaseKind::Confirmed,
-        date("2022-07-02"),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    contacts::record_contact(
-        db,
-        &op(),
-        &link(b, case, ContactKind::CloseContact, "2022-07-01"),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    let r = contacts::record_contact(
-        db,
-        &op(),
-        &link(c, b, ContactKind::SecondaryContact, on),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    make_case(db, case, CaseKind::Confirmed, "2022-07-02").await;
+    add_contact(db, link(b, case, ContactKind::CloseContact, "2022-07-01")).await;
+    let r = add_contact(db, link(c, b, ContactKind::SecondaryContact, on)).await;
     assert_eq!(r.classification.measure, Measure::HomeQuarantine);
     (c, r.observation_id.unwrap())
 }
@@ -641,14 +607,7 @@ both_backends!(
         assert_eq!(page.sources[0].observation_id, Some(obs));
 
         // A later contact asking less (home to 07-10) now keeps the arrival's plan.
-        let r = contacts::record_contact(
-            &db,
-            &op(),
-            &link(c, b, ContactKind::SecondaryContact, "2022-07-04"),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let r = add_contact(&db, link(c, b, ContactKind::SecondaryContact, "2022-07-04")).await;
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(observation(&db, obs).await.0, "centralized_quarantine");
         assert_eq!(observations_of(&db, c).await, 1);

@@ -1,9 +1,7 @@
 //! Policy editing: a draft tried against the open observations (what-if) and published as a new
 //! version; each test on SQLite and on PostgreSQL.
 
-use linli_core::epidemic::policy::{
-    self, ChangeKind, DivisionCode, PolicyVersion, RiskArea, RiskLevel,
-};
+use linli_core::epidemic::policy::{self, ChangeKind, PolicyVersion, RiskLevel};
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::{Role, Scope};
@@ -11,7 +9,7 @@ use linli_store::epidemic::{self, ArrivalInput};
 use linli_store::tree::Node;
 use linli_store::{both_backends, epidemic::policies, Db, StoreError};
 
-use crate::support::{arrival, date, observe, op, registered, tree, Tree};
+use crate::support::{arrival, date, observe, op, registered, risk_area, tree, Tree};
 
 /// An arrival of `person` on `on` from `origin` with no stated purpose; its observation.
 async fn arrive(db: &Db, person: i64, origin: &str, on: &str) -> i64 {
@@ -23,24 +21,6 @@ async fn arrive(db: &Db, person: i64, origin: &str, on: &str) -> i64 {
         },
     )
     .await
-}
-
-async fn area(db: &Db, code: &str, level: RiskLevel) {
-    epidemic::add_risk_area(
-        db,
-        &op(),
-        &RiskArea::new(
-            DivisionCode::parse(code).unwrap(),
-            None,
-            level,
-            date("2022-06-30"),
-            Some(date("2022-07-10")),
-        )
-        .unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap();
 }
 
 /// The 9th edition with its high-risk rule cut from 7 to `days` days of centralised quarantine.
@@ -65,8 +45,8 @@ struct World {
 
 async fn world(db: &Db) -> World {
     let Tree { grid_a, grid_b, .. } = tree(db).await;
-    area(db, "420111", RiskLevel::High).await;
-    area(db, "110101", RiskLevel::Medium).await;
+    risk_area(db, "420111", RiskLevel::High).await;
+    risk_area(db, "110101", RiskLevel::Medium).await;
     let p1 = registered(db, &grid_a, "张三", "53340119850312001", None).await;
     let p2 = registered(db, &grid_a, "李四", "53340119900101002", None).await;
     let p3 = registered(db, &grid_b, "王五", "53340119750505003", None).await;

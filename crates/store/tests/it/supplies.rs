@@ -81,6 +81,26 @@ fn mv(kind: &str, q: i64, reason: Option<&str>) -> Movement {
     Movement::parse(kind, q, reason).unwrap()
 }
 
+/// Receives `q` of `item` into `site` (the stock most tests start from).
+async fn receive(db: &Db, site: i64, item: i64, q: i64) {
+    supplies::record(
+        db,
+        &op(),
+        site,
+        item,
+        &mv("receipt", q, None),
+        None,
+        now_ms(),
+    )
+    .await
+    .unwrap();
+}
+
+/// The ledger and the balances agree everywhere.
+async fn assert_consistent(db: &Db) {
+    assert_eq!(supplies::consistency_check(db, &op()).await.unwrap(), []);
+}
+
 async fn balance(db: &Db, site: &Site, item: i64) -> i64 {
     supplies::site_stock(db, &op(), site.id, now_ms())
         .await
@@ -168,10 +188,7 @@ both_backends!(
             }
             assert_eq!(balance(&db, site, w.masks).await, model);
             assert_eq!(ledger_sum(&db, site, w.masks).await, model);
-            assert!(supplies::consistency_check(&db, &op())
-                .await
-                .unwrap()
-                .is_empty());
+            assert_consistent(&db).await;
         }
     }
 );
@@ -180,17 +197,7 @@ both_backends!(
     concurrent_issues_never_drive_a_balance_below_zero,
     |db: Db| async move {
         let w = world(&db).await;
-        supplies::record(
-            &db,
-            &op(),
-            w.store_a.id,
-            w.masks,
-            &mv("receipt", 100, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        receive(&db, w.store_a.id, w.masks, 100).await;
         // 30 issues of 7 race for 100 units: exactly 14 can be served.
         let mut tasks = Vec::new();
         for _ in 0..30 {
@@ -223,10 +230,7 @@ both_backends!(
         assert_eq!(served, 14);
         assert_eq!(balance(&db, &w.store_a, w.masks).await, 2);
         assert_eq!(ledger_sum(&db, &w.store_a, w.masks).await, 2);
-        assert!(supplies::consistency_check(&db, &op())
-            .await
-            .unwrap()
-            .is_empty());
+        assert_consistent(&db).await;
     }
 );
 
@@ -234,17 +238,7 @@ both_backends!(
     the_ledger_refuses_updates_and_deletes,
     |db: Db| async move {
         let w = world(&db).await;
-        supplies::record(
-            &db,
-            &op(),
-            w.store_a.id,
-            w.masks,
-            &mv("receipt", 5, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        receive(&db, w.store_a.id, w.masks, 5).await;
         assert!(sqlx::query("UPDATE supply_ledger SET delta = 500")
             .execute(db.pool())
             .await
@@ -269,17 +263,7 @@ both_backends!(
     an_issue_beyond_the_balance_writes_nothing,
     |db: Db| async move {
         let w = world(&db).await;
-        supplies::record(
-            &db,
-            &op(),
-            w.store_a.id,
-            w.masks,
-            &mv("receipt", 10, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        receive(&db, w.store_a.id, w.masks, 10).await;
         let (entries, audits) = (count(&db, "supply_ledger").await, count(&db, "audit").await);
         let err = supplies::record(
             &db,
@@ -321,17 +305,7 @@ both_backends!(
 
 both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
     let w = world(&db).await;
-    supplies::record(
-        &db,
-        &op(),
-        w.store_a.id,
-        w.masks,
-        &mv("receipt", 100, None),
-        None,
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    receive(&db, w.store_a.id, w.masks, 100).await;
     let send = |q: i64| TransferInput {
         from_site_id: w.store_a.id,
         to_site_id: w.store_b.id,
@@ -403,10 +377,7 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
         kinds,
         ["transfer_return", "transfer_out", "transfer_out", "receipt"]
     );
-    assert!(supplies::consistency_check(&db, &op())
-        .await
-        .unwrap()
-        .is_empty());
+    assert_consistent(&db).await;
     let listed = supplies::transfers(&db, &op(), w.community_b.id, None)
         .await
         .unwrap();
@@ -430,17 +401,7 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
         (&grid_store, 30),
         (&w.store_b, 7),
     ] {
-        supplies::record(
-            &db,
-            &op(),
-            site.id,
-            w.masks,
-            &mv("receipt", q, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        receive(&db, site.id, w.masks, q).await;
     }
     let masks_at = |lines: Vec<supplies::StockLine>| {
         lines
@@ -566,17 +527,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         .await,
         Err(StoreError::Forbidden(_))
     ));
-    supplies::record(
-        &db,
-        &op(),
-        w.reserve.id,
-        w.masks,
-        &mv("receipt", 500, None),
-        None,
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    receive(&db, w.reserve.id, w.masks, 500).await;
     let to_b = TransferInput {
         from_site_id: w.reserve.id,
         to_site_id: w.store_b.id,
@@ -628,10 +579,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
     supplies::receive_transfer(&db, &staff_b, t2.id, now_ms())
         .await
         .unwrap();
-    assert!(supplies::consistency_check(&db, &op())
-        .await
-        .unwrap()
-        .is_empty());
+    assert_consistent(&db).await;
 });
 
 /// A person in `at` under observation: arrived from a high-risk area (2022 policy).
@@ -658,28 +606,8 @@ both_backends!(
         observed_person(&db, &w.grid_a, "甲一", "53340119800101001").await;
         observed_person(&db, &w.grid_a, "甲二", "53340119800101002").await;
         observed_person(&db, &w.community_b, "乙一", "53340119800101003").await;
-        supplies::record(
-            &db,
-            &op(),
-            w.reserve.id,
-            w.masks,
-            &mv("receipt", 50, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
-        supplies::record(
-            &db,
-            &op(),
-            w.store_b.id,
-            w.masks,
-            &mv("receipt", 4, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        receive(&db, w.reserve.id, w.masks, 50).await;
+        receive(&db, w.store_b.id, w.masks, 4).await;
         let (reserve, available, recipients) =
             supplies::allocation_basis(&db, &op(), w.reserve.id, w.masks)
                 .await
@@ -736,10 +664,7 @@ both_backends!(
             supplies::allocation_basis(&db, &op(), w.store_a.id, w.masks).await,
             Err(StoreError::Invalid(_))
         ));
-        assert!(supplies::consistency_check(&db, &op())
-            .await
-            .unwrap()
-            .is_empty());
+        assert_consistent(&db).await;
     }
 );
 
@@ -757,28 +682,8 @@ both_backends!(
             .unwrap()
             .id;
         let q = |n: i64| Quantity::new("quantity", n).unwrap();
-        supplies::record(
-            &db,
-            &op(),
-            w.reserve.id,
-            w.masks,
-            &mv("receipt", 1000, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
-        supplies::record(
-            &db,
-            &op(),
-            w.reserve.id,
-            gloves,
-            &mv("receipt", 100, None),
-            None,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        receive(&db, w.reserve.id, w.masks, 1000).await;
+        receive(&db, w.reserve.id, gloves, 100).await;
 
         let r = supplies::create_request(
             &db,

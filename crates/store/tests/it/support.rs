@@ -3,13 +3,14 @@
 //! file keeps only its own world and the helpers that differ from these.
 #![allow(dead_code)]
 
+use linli_core::epidemic::contact::CaseKind;
 use linli_core::epidemic::policy::{ContactKind, DivisionCode, RiskArea, RiskLevel, Temperature};
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Role, Scope};
-use linli_store::epidemic::contacts::ContactInput;
+use linli_store::epidemic::contacts::{self, ContactInput, ContactRecorded};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
 use linli_store::registry::{self, Placement};
 use linli_store::tree::{self, Node};
@@ -236,15 +237,24 @@ pub async fn observe(db: &Db, input: ArrivalInput<'_>) -> i64 {
 
 /// Declares 420111 (武汉市洪山区) a high-risk area from 2022-06-30 on, with no end.
 pub async fn high_risk_area(db: &Db) {
+    area_from_june_30(db, "420111", RiskLevel::High, None).await;
+}
+
+/// Declares `code` a risk area of `level` from 2022-06-30 to 2022-07-10.
+pub async fn risk_area(db: &Db, code: &str, level: RiskLevel) {
+    area_from_june_30(db, code, level, Some("2022-07-10")).await;
+}
+
+async fn area_from_june_30(db: &Db, code: &str, level: RiskLevel, until: Option<&str>) {
     epidemic::add_risk_area(
         db,
         &op(),
         &RiskArea::new(
-            DivisionCode::parse("420111").unwrap(),
+            DivisionCode::parse(code).unwrap(),
             None,
-            RiskLevel::High,
+            level,
             date("2022-06-30"),
-            None,
+            until.map(date),
         )
         .unwrap(),
         now_ms(),
@@ -300,6 +310,20 @@ pub fn link(person: i64, source: i64, kind: ContactKind, on: &str) -> ContactInp
         kind,
         last_contact_on: date(on),
     }
+}
+
+/// Marks `person` a case of `kind`, diagnosed `on`.
+pub async fn make_case(db: &Db, person: i64, kind: CaseKind, on: &str) {
+    contacts::mark_case(db, &op(), person, kind, date(on), now_ms())
+        .await
+        .unwrap();
+}
+
+/// Records a contact link (see [`link`]).
+pub async fn add_contact(db: &Db, input: ContactInput) -> ContactRecorded {
+    contacts::record_contact(db, &op(), &input, now_ms())
+        .await
+        .unwrap()
 }
 
 /// The number of rows in `table`.

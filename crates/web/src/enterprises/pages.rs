@@ -28,8 +28,7 @@ use serde::Deserialize;
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::Choice;
 use crate::ui::{
-    error_page, field_errors, field_label, short_label, store_error_page, FieldErrors, NoticeQuery,
-    Shell,
+    error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
 };
 use crate::AppState;
 
@@ -164,16 +163,7 @@ async fn picker(
     let base = shown.iter().map(|n| n.depth).min().unwrap_or(0);
     Ok(shown
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id == current,
-        })
+        .map(|n| Choice::node(n, base, n.id == current))
         .collect())
 }
 
@@ -393,16 +383,7 @@ async fn render_form(
     let base = writable.iter().map(|n| n.depth).min().unwrap_or(0);
     let nodes = writable
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == f.node_id,
-        })
+        .map(|n| Choice::node(n, base, n.id.to_string() == f.node_id))
         .collect();
     let kinds = EnterpriseKind::ALL
         .iter()
@@ -752,6 +733,19 @@ pub(crate) fn apply_fields(pairs: &[(String, String)]) -> ApplyFields {
     }
 }
 
+impl ApplyFields {
+    /// The application as the store takes it; `extra` holds the lines of `extra_items`.
+    pub(crate) fn input<'a>(&'a self, extra: &'a [String]) -> ReopeningInput<'a> {
+        ReopeningInput {
+            checked: &self.checked,
+            extra_items: extra,
+            employees_back: Some(&self.employees_back),
+            planned_on: Some(&self.planned_on),
+            note: Some(&self.note),
+        }
+    }
+}
+
 pub(crate) fn extra_lines(s: &str) -> Vec<String> {
     s.lines().map(str::to_owned).collect()
 }
@@ -764,13 +758,7 @@ async fn apply_submit(
     let CsrfForm { user, form } = form;
     let f = apply_fields(&form);
     let extra = extra_lines(&f.extra_items);
-    let input = ReopeningInput {
-        checked: &f.checked,
-        extra_items: &extra,
-        employees_back: Some(&f.employees_back),
-        planned_on: Some(&f.planned_on),
-        note: Some(&f.note),
-    };
+    let input = f.input(&extra);
     match enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=applied")).into_response(),
         Err(e) => match field_errors(e) {
@@ -944,9 +932,6 @@ async fn not_reopened_submit(
         },
     }
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn back_to_enterprise(Path(id): Path<i64>) -> Redirect {
     Redirect::to(&format!("/enterprises/{id}"))

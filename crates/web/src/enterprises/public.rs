@@ -13,7 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Form, Router};
-use linli_core::enterprises::{ChecklistItem, ReopeningInput};
+use linli_core::enterprises::ChecklistItem;
 use linli_store::enterprises::{self, LinkView, Standing};
 use linli_store::StoreError;
 
@@ -173,13 +173,7 @@ async fn public_submit(
     }
     let f = apply_fields(&form);
     let extra = extra_lines(&f.extra_items);
-    let input = ReopeningInput {
-        checked: &f.checked,
-        extra_items: &extra,
-        employees_back: Some(&f.employees_back),
-        planned_on: Some(&f.planned_on),
-        note: Some(&f.note),
-    };
+    let input = f.input(&extra);
     let result = enterprises::apply_by_link(&state.db, &token, &input, Some(&ip), now_ms()).await;
     let view = match enterprises::by_link(&state.db, &token).await {
         Ok(v) => v,

@@ -22,7 +22,7 @@ use super::public::Verdict;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::places;
 use crate::ui::Choice;
-use crate::ui::{field_label, short_label, store_error_page, Shell};
+use crate::ui::{field_label, form_errors_with, short_label, store_error_page, Empty, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -163,16 +163,7 @@ async fn placement_choices(
     Ok(tree
         .iter()
         .filter(|n| n.is_open() && user.scope.can_write_records(&n.path))
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id == chosen,
-        })
+        .map(|n| Choice::node(n, base, n.id == chosen))
         .collect())
 }
 
@@ -222,23 +213,13 @@ async fn review_page(
 
 /// Messages for a refused review, one per field; other errors are passed back for a page.
 fn review_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    let label = |f: &str| match f {
-        "reason" => "原因".to_owned(),
-        "declaration_id" => "申报".to_owned(),
-        "origin_code" => "来源地".to_owned(),
-        "arrived_on" => "抵达日期".to_owned(),
-        other => field_label(other).to_owned(),
-    };
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{message}", label(&field))])
-        }
-        other => Err(other),
-    }
+    form_errors_with(e, |f| match f {
+        "reason" => "原因",
+        "declaration_id" => "申报",
+        "origin_code" => "来源地",
+        "arrived_on" => "抵达日期",
+        other => field_label(other),
+    })
 }
 
 #[derive(Deserialize)]
@@ -398,16 +379,7 @@ async fn render_links(
             .collect(),
         nodes: eligible
             .iter()
-            .map(|n| Choice {
-                value: n.id.to_string(),
-                label: format!(
-                    "{}{}（{}）",
-                    "　".repeat((n.depth - depth).clamp(0, 6) as usize),
-                    n.name,
-                    short_label(n.kind)
-                ),
-                selected: false,
-            })
+            .map(|n| Choice::node(n, depth, false))
             .collect(),
         can_manage: user.scope.role() != linli_core::Role::Official,
         errors,
@@ -466,9 +438,6 @@ async fn create_link(
         },
     }
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn rotate_link(
     State(state): State<AppState>,

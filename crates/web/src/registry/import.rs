@@ -35,7 +35,7 @@ use crate::auth::{csrf_ok, csrf_refused};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::xlsx_response;
 use crate::ui::Choice;
-use crate::ui::{error_page, field_label, form_errors, short_label, store_error_page, Shell};
+use crate::ui::{error_page, field_label, form_errors, store_error_page, Shell};
 use crate::AppState;
 
 /// The largest upload accepted (the whole request, with the form's other fields).
@@ -562,16 +562,7 @@ async fn render_form(
                 && !matches!(n.kind, NodeKind::District | NodeKind::Street)
                 && user.scope.can_write_records(&n.path)
         })
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat(n.depth.clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == f.node_id,
-        })
+        .map(|n| Choice::node(n, 0, n.id.to_string() == f.node_id))
         .collect();
     let page = ImportPage {
         shell: Shell::of(user, "persons"),

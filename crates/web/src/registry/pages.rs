@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::registry::api::{export_file, ExportFormat};
 use crate::ui::{choices, Choice, HitRow};
-use crate::ui::{form_errors, short_label, store_error_page, Empty, NoticeQuery, Shell};
+use crate::ui::{form_errors, store_error_page, Empty, NoticeQuery, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -78,26 +78,7 @@ async fn search_page(
         searched: !text.trim().is_empty(),
         q: text,
         kind_label,
-        hits: hits
-            .into_iter()
-            .map(|h| HitRow {
-                id: h.id,
-                name: h.name,
-                gender: h
-                    .gender
-                    .map(|g| g.label_zh().to_owned())
-                    .unwrap_or_default(),
-                birth_date: h.birth_date.unwrap_or_default(),
-                id_masked: h.id_number_masked.unwrap_or_default(),
-                phone_masked: h.phone_masked.unwrap_or_default(),
-                place: match h.address {
-                    Some(a) => format!("{} {a}", h.node_name),
-                    None => h.node_name,
-                },
-                active: h.state == linli_core::registry::PersonState::Active,
-                state: h.state.label_zh().to_owned(),
-            })
-            .collect(),
+        hits: hits.into_iter().map(HitRow::from).collect(),
         can_write: user.scope.role() != linli_core::Role::Official,
     }
     .into_response()
@@ -201,16 +182,7 @@ async fn render_form(
     let node_choices = tree
         .iter()
         .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street))
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat(n.depth.clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == f.node_id,
-        })
+        .map(|n| Choice::node(n, 0, n.id.to_string() == f.node_id))
         .collect();
     let status = if errors.is_empty() {
         StatusCode::OK

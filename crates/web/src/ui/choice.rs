@@ -2,6 +2,7 @@
 
 use linli_core::kernel::labels::Labelled;
 use linli_core::NodeKind;
+use linli_store::registry::PersonHit;
 use linli_store::tree::Node;
 
 /// One option of a `<select>`.
@@ -21,6 +22,23 @@ pub fn choices<'a>(items: impl Iterator<Item = (&'a str, &'a str)>, current: &st
         .collect()
 }
 
+impl Choice {
+    /// A node as an option: its name and kind, indented by its depth below `base` (capped, so
+    /// a deep tree stays readable).
+    pub fn node(n: &Node, base: i64, selected: bool) -> Choice {
+        Choice {
+            value: n.id.to_string(),
+            label: format!(
+                "{}{}（{}）",
+                "　".repeat((n.depth - base).clamp(0, 6) as usize),
+                n.name,
+                crate::ui::short_label(n.kind)
+            ),
+            selected,
+        }
+    }
+}
+
 /// A person found by a search, as a row of a list (masked).
 pub struct HitRow {
     pub id: i64,
@@ -32,6 +50,28 @@ pub struct HitRow {
     pub place: String,
     pub state: String,
     pub active: bool,
+}
+
+impl From<PersonHit> for HitRow {
+    fn from(h: PersonHit) -> HitRow {
+        HitRow {
+            id: h.id,
+            name: h.name,
+            gender: h
+                .gender
+                .map(|g| g.label_zh().to_owned())
+                .unwrap_or_default(),
+            birth_date: h.birth_date.unwrap_or_default(),
+            id_masked: h.id_number_masked.unwrap_or_default(),
+            phone_masked: h.phone_masked.unwrap_or_default(),
+            place: match h.address {
+                Some(a) => format!("{} {a}", h.node_name),
+                None => h.node_name,
+            },
+            active: h.state == linli_core::registry::PersonState::Active,
+            state: h.state.label_zh().to_owned(),
+        }
+    }
 }
 
 pub struct ParentOption {

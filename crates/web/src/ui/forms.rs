@@ -110,13 +110,21 @@ pub fn field_label(field: &str) -> &str {
 
 /// Messages for a failed form, one per field.
 pub fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
+    form_errors_with(e, field_label)
+}
+
+/// [`form_errors`], with the form's own names for its fields.
+pub fn form_errors_with(
+    e: StoreError,
+    label: impl Fn(&str) -> &str,
+) -> Result<Vec<String>, StoreError> {
     match e {
         StoreError::Invalid(errs) => Ok(errs
             .iter()
-            .map(|e| format!("{}：{}", field_label(&e.field), e.message))
+            .map(|e| format!("{}：{}", label(&e.field), e.message))
             .collect()),
         StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", field_label(&field), message)])
+            Ok(vec![format!("{}：{}", label(&field), message)])
         }
         other => Err(other),
     }

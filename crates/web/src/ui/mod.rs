@@ -14,7 +14,9 @@ pub mod xlsx;
 
 pub use api::{list_of, CountsOut, List, NodeOut, PageQuery};
 pub use choice::{choices, node_options, Choice, HitRow, ParentOption};
-pub use forms::{field_errors, field_label, form_errors, optional_number, Empty, FieldErrors};
+pub use forms::{
+    field_errors, field_label, form_errors, form_errors_with, optional_number, Empty, FieldErrors,
+};
 pub use person::PersonBody;
 pub use rate::{too_many, RateLimiter};
 pub use shell::{

@@ -317,18 +317,10 @@ async fn health_metrics_and_openapi_are_served() {
     user(&app.t.db, "admin", "admin", &[]).await;
     user(&app.t.db, "official", "official", &[district.id]).await;
     let official = api_login(&app, "official").await;
-    let r = official
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&official, format!("{}/metrics", app.base)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let admin = api_login(&app, "admin").await;
-    let r = admin
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&admin, format!("{}/metrics", app.base)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(text.contains("linli_up 1"));
@@ -338,14 +330,7 @@ async fn health_metrics_and_openapi_are_served() {
         ),
         "{text}"
     );
-    let doc: Value = c
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = json_at(&c, format!("{}/api/v1/openapi.json", app.base)).await;
     for path in [
         "/api/v1/session",
         "/api/v1/nodes",
@@ -360,11 +345,7 @@ async fn health_metrics_and_openapi_are_served() {
     }
     assert!(doc["paths"]["/api/v1/nodes"]["post"].is_object());
     // Unknown API paths answer in the API's error shape.
-    let r = c
-        .get(format!("{}/api/v1/nope", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&c, format!("{}/api/v1/nope", app.base)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
@@ -377,12 +358,12 @@ async fn sessions_follow_the_contract() {
     world(&app.t.db).await;
     let c = client();
     // Wrong password: 401 in the error shape; nothing is set.
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": "admin", "password": "wrong"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &c,
+        format!("{}/api/v1/session", app.base),
+        &json!({"username": "admin", "password": "wrong"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
@@ -397,12 +378,12 @@ async fn sessions_follow_the_contract() {
     );
 
     // Right password: a session cookie, HttpOnly and SameSite.
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": "admin", "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &c,
+        format!("{}/api/v1/session", app.base),
+        &json!({"username": "admin", "password": "test-pass-123"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let cookie = r
         .headers()
@@ -417,14 +398,7 @@ async fn sessions_follow_the_contract() {
             && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    let me: Value = c
-        .get(format!("{}/api/v1/me", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = json_at(&c, format!("{}/api/v1/me", app.base)).await;
     assert_eq!(me["user"]["username"], "admin");
     assert!(me["user"]["id"].is_i64());
 
@@ -461,12 +435,12 @@ async fn nodes_and_users_follow_the_contract() {
     let app = spawn(TestDb::sqlite().await).await;
     let w = world(&app.t.db).await;
     let admin = api_login(&app, "admin").await;
-    let r = admin
-        .post(format!("{}/api/v1/nodes", app.base))
-        .json(&json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &admin,
+        format!("{}/api/v1/nodes", app.base),
+        &json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
     assert!(created["id"].is_i64());
@@ -475,14 +449,11 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(created["kind_label"], "楼栋");
     assert!(created["created_at"].as_str().unwrap().ends_with("+08:00"));
 
-    let got: Value = admin
-        .get(format!("{}/api/v1/nodes/{}", app.base, w.community.id))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = json_at(
+        &admin,
+        format!("{}/api/v1/nodes/{}", app.base, w.community.id),
+    )
+    .await;
     assert_eq!(got["name"], "里布嘎社区");
     assert_eq!(got["counts"]["by_kind"]["grid"], 2);
     assert_eq!(got["counts"]["by_kind"]["building"], 3);
@@ -512,32 +483,22 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid");
-    let fields: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["name", "code"]);
 
     // Accounts: admins create them; nobody else can.
-    let r = admin
-        .post(format!("{}/api/v1/users", app.base))
-        .json(&json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&admin, format!("{}/api/v1/users", app.base), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let u: Value = r.json().await.unwrap();
     assert_eq!(u["role"], "grid_worker");
     assert_eq!(u["nodes"][0]["id"], w.grid_b.id);
     let staff = api_login(&app, "staff").await;
-    let r = staff
-        .post(format!("{}/api/v1/users", app.base))
-        .json(&json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        format!("{}/api/v1/users", app.base),
+        &json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // A bearer token works on the API.
@@ -573,14 +534,7 @@ async fn html_forms_need_their_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // With it, the login works and lands on the home page.
-    let page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = get(&c, format!("{}/login", app.base)).await;
     let csrf = extract_csrf(&page);
     let r = c
         .post(format!("{}/login", app.base))
@@ -594,23 +548,19 @@ async fn html_forms_need_their_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let home = c
-        .get(format!("{}/", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = get(&c, format!("{}/", app.base)).await;
     assert!(home.contains("香格里拉市"));
     // A form post with a wrong token changes nothing.
-    let r = c
-        .post(format!("{}/nodes/{}/children", app.base, w.grid_a.id))
-        .form(&[("csrf", "wrong"), ("kind", "building"), ("name", "伪造楼")])
-        .send()
+    assert_eq!(
+        post_any(
+            &c,
+            format!("{}/nodes/{}/children", app.base, w.grid_a.id),
+            &[("csrf", "wrong"), ("kind", "building"), ("name", "伪造楼")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        .0,
+        StatusCode::FORBIDDEN
+    );
     // With the session's token, it works.
     let csrf = extract_csrf(&home);
     let r = c
@@ -827,14 +777,7 @@ async fn scope_walk(t: TestDb) {
 
     // HTML pages of grid B are refused too (session login as worker A).
     let c = client();
-    let login_page = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, login_page) = get(&c, format!("{}/login", app.base)).await;
     let csrf = extract_csrf(&login_page);
     c.post(format!("{}/login", app.base))
         .form(&[
@@ -846,11 +789,7 @@ async fn scope_walk(t: TestDb) {
         .await
         .unwrap();
     for id in node_ids {
-        let r = c
-            .get(format!("{}/nodes/{id}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let r = fetch(&c, format!("{}/nodes/{id}", app.base)).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert!(!leaks(&r.text().await.unwrap()));
     }
@@ -859,14 +798,7 @@ async fn scope_walk(t: TestDb) {
         let text = r.text().await.unwrap();
         assert!(!leaks(&text), "{page} leaked grid B");
     }
-    let home = c
-        .get(format!("{}/", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, home) = get(&c, format!("{}/", app.base)).await;
     assert!(home.contains("甲网格"));
 
     // Nothing changed.
@@ -906,22 +838,17 @@ async fn persons_follow_the_contract() {
     let n = id_number("53340119850312001");
     // An invalid ID number is a 422 naming the field; nothing is stored.
     let bad = format!("{}{}", &n[..17], if n.ends_with('0') { '1' } else { '0' });
-    let r = staff
-        .post(format!("{}/api/v1/persons", app.base))
-        .json(&json!({"node_id": w.grid_a.id, "name": "张三", "id_number": bad, "phone": "13612348609"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        format!("{}/api/v1/persons", app.base),
+        &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": bad, "phone": "13612348609"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "id_number");
 
-    let r = staff
-        .post(format!("{}/api/v1/persons", app.base))
-        .json(&json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&staff, format!("{}/api/v1/persons", app.base), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let p: Value = r.json().await.unwrap();
     let pid = p["id"].as_i64().unwrap();
@@ -929,14 +856,7 @@ async fn persons_follow_the_contract() {
     assert_eq!(p["tags"][0], "独居老人");
 
     // Reading shows masks only.
-    let text = staff
-        .get(format!("{}/api/v1/persons/{pid}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = get(&staff, format!("{}/api/v1/persons/{pid}", app.base)).await;
     assert!(
         !text.contains(&n) && !text.contains("13612348609") && !text.contains(&n[6..14]),
         "{text}"
@@ -946,15 +866,15 @@ async fn persons_follow_the_contract() {
     assert_eq!(p["phone_masked"], "136****8609");
 
     // Unmask: clear values, and an audit entry listed by entity.
-    let u: Value = staff
-        .post(format!("{}/api/v1/persons/{pid}/unmask", app.base))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let u: Value = send_json(
+        &staff,
+        format!("{}/api/v1/persons/{pid}/unmask", app.base),
+        &json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(u["id_number"], n.as_str());
     assert_eq!(u["phone"], "13612348609");
     let admin = api_login(&app, "admin").await;
@@ -981,12 +901,12 @@ async fn persons_follow_the_contract() {
     );
     // A grid worker may not unmask, even in their own grid.
     let worker = api_login(&app, "worker_a").await;
-    let r = worker
-        .post(format!("{}/api/v1/persons/{pid}/unmask", app.base))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &worker,
+        format!("{}/api/v1/persons/{pid}/unmask", app.base),
+        &json!({}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Search by pinyin initials, last 4, phone.
@@ -1011,25 +931,22 @@ async fn persons_follow_the_contract() {
     }
 
     // The tag list is data: admins add to it, nobody else.
-    let r = admin
-        .post(format!("{}/api/v1/tags", app.base))
-        .json(&json!({"name": "留守儿童"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &admin,
+        format!("{}/api/v1/tags", app.base),
+        &json!({"name": "留守儿童"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = staff
-        .post(format!("{}/api/v1/tags", app.base))
-        .json(&json!({"name": "别的"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        format!("{}/api/v1/tags", app.base),
+        &json!({"name": "别的"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let tags: Vec<String> = staff
-        .get(format!("{}/api/v1/tags", app.base))
-        .send()
+    let tags: Vec<String> = fetch(&staff, format!("{}/api/v1/tags", app.base))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -1045,14 +962,7 @@ async fn persons_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::OK);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["ethnic_group"], "纳西族");
-    let h: Value = staff
-        .get(format!("{}/api/v1/persons/{pid}/history", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = json_at(&staff, format!("{}/api/v1/persons/{pid}/history", app.base)).await;
     let phone = h
         .as_array()
         .unwrap()
@@ -1070,21 +980,21 @@ async fn failed_logins_are_throttled_with_retry_after() {
     world(&app.t.db).await;
     let c = client();
     for _ in 0..5 {
-        let r = c
-            .post(format!("{}/api/v1/session", app.base))
-            .json(&json!({"username": "staff", "password": "guess-guess"}))
-            .send()
-            .await
-            .unwrap();
+        let r = send_json(
+            &c,
+            format!("{}/api/v1/session", app.base),
+            &json!({"username": "staff", "password": "guess-guess"}),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     // The sixth try is refused even with the right password, and says when to come back.
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": "staff", "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &c,
+        format!("{}/api/v1/session", app.base),
+        &json!({"username": "staff", "password": "test-pass-123"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: i64 = r
         .headers()
@@ -1098,12 +1008,12 @@ async fn failed_logins_are_throttled_with_retry_after() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "throttled");
     // Another account from the same address is not locked by it.
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": "admin", "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &c,
+        format!("{}/api/v1/session", app.base),
+        &json!({"username": "admin", "password": "test-pass-123"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     app.t.finish().await;
 }
@@ -1118,56 +1028,27 @@ async fn epidemic_follows_the_contract() {
 
     // Risk areas: staff may not declare one; an admin may; bad fields are named.
     let area = json!({"division_code": "110105", "level": "medium", "from": "2022-07-01", "to": "2022-07-20"});
-    let r = staff
-        .post(url("/api/v1/risk-areas"))
-        .json(&area)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&staff, url("/api/v1/risk-areas"), &area).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = admin
-        .post(url("/api/v1/risk-areas"))
-        .json(&json!({"division_code": "99x", "level": "very", "from": "2022-13-01"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &admin,
+        url("/api/v1/risk-areas"),
+        &json!({"division_code": "99x", "level": "very", "from": "2022-13-01"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, vec!["division_code", "level", "from"]);
-    let r = admin
-        .post(url("/api/v1/risk-areas"))
-        .json(&area)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&admin, url("/api/v1/risk-areas"), &area).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let listed: Value = staff
-        .get(url("/api/v1/risk-areas"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = json_at(&staff, url("/api/v1/risk-areas")).await;
     assert!(listed["risk_areas"]
         .as_array()
         .unwrap()
         .iter()
         .any(|a| a["division_code"] == "110105"));
-    let policies: Value = staff
-        .get(url("/api/v1/policies"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let policies: Value = json_at(&staff, url("/api/v1/policies")).await;
     assert_eq!(policies["policies"].as_array().unwrap().len(), 4);
 
     // An arrival with an inline new person, from the medium-risk area: 9th edition, 7 days home.
@@ -1226,27 +1107,27 @@ async fn epidemic_follows_the_contract() {
     assert!(b["alert_id"].as_i64().is_some());
 
     // Check-ins: a late entry inside the period is fine; a fever raises an alert.
-    let r = staff
-        .post(url(&format!("/api/v1/observations/{obs}/checkins")))
-        .json(&json!({"temperature": 36.6, "symptoms": [], "at": "2022-07-06T08:00:00+08:00"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        url(&format!("/api/v1/observations/{obs}/checkins")),
+        &json!({"temperature": 36.6, "symptoms": [], "at": "2022-07-06T08:00:00+08:00"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = staff
-        .post(url(&format!("/api/v1/observations/{obs}/checkins")))
-        .json(&json!({"temperature": "37.8", "at": "2022-07-06T20:00:00+08:00"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        url(&format!("/api/v1/observations/{obs}/checkins")),
+        &json!({"temperature": "37.8", "at": "2022-07-06T20:00:00+08:00"}),
+    )
+    .await;
     let c: Value = r.json().await.unwrap();
     assert!(c["alert_id"].is_i64(), "{c}");
-    let r = staff
-        .post(url(&format!("/api/v1/observations/{obs}/checkins")))
-        .json(&json!({"temperature": 36.6, "at": "2022-07-20T08:00:00+08:00"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        url(&format!("/api/v1/observations/{obs}/checkins")),
+        &json!({"temperature": 36.6, "at": "2022-07-20T08:00:00+08:00"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let alerts: Value = staff
         .get(url(&format!(
@@ -1287,34 +1168,34 @@ async fn epidemic_follows_the_contract() {
             .any(|d| d["observation_id"] == obs),
         "{due}"
     );
-    let r = staff
-        .post(url("/api/v1/releases"))
-        .json(&json!({"observation_ids": [obs], "on": "2022-07-10"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        url("/api/v1/releases"),
+        &json!({"observation_ids": [obs], "on": "2022-07-10"}),
+    )
+    .await;
     assert_eq!(
         r.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "not due before its last day"
     );
-    let r = staff
-        .post(url("/api/v1/releases"))
-        .json(&json!({"observation_ids": [obs], "on": "2022-07-11"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        url("/api/v1/releases"),
+        &json!({"observation_ids": [obs], "on": "2022-07-11"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r: Value = r.json().await.unwrap();
     assert_eq!(r["released"], 1);
 
     // Neither person_id nor person: a 422 naming the field.
-    let r = staff
-        .post(url("/api/v1/arrivals"))
-        .json(&json!({"origin_code": "110105", "arrived_on": "2022-07-05"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        url("/api/v1/arrivals"),
+        &json!({"origin_code": "110105", "arrived_on": "2022-07-05"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.t.finish().await;
 }

@@ -291,14 +291,8 @@ async fn flow(t: TestDb) {
         }
         f
     };
-    let r = worker
-        .post(url("/trips"))
-        .form(&trip(false))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&worker, url("/trips"), &trip(false)).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("健康证明：务工外出须持健康证明") && html.contains("value=\"昆明\""),
         "{html}"
@@ -307,13 +301,10 @@ async fn flow(t: TestDb) {
         .await
         .unwrap()
         .is_empty());
-    let r = worker
-        .post(url("/trips"))
-        .form(&trip(true))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_any(&worker, url("/trips"), &trip(true)).await.0,
+        StatusCode::SEE_OTHER
+    );
     let trips = checkpoints::trips(&db, &op, grid_a.id).await.unwrap();
     assert_eq!(trips.len(), 1);
     let (_, html) = get(&worker, url("/trips")).await;
@@ -403,12 +394,12 @@ async fn flow(t: TestDb) {
     );
     // ...and through the API: 200 with the outcome; no pass for them (422 naming why).
     let gate_id = checkpoints::checkpoints(&db, &op, grid_a.id).await.unwrap()[0].id;
-    let r = worker
-        .post(url(&format!("/api/v1/checkpoints/{gate_id}/scans")))
-        .json(&serde_json::json!({"direction": "out", "person_id": resident}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &worker,
+        url(&format!("/api/v1/checkpoints/{gate_id}/scans")),
+        &serde_json::json!({"direction": "out", "person_id": resident}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["outcome"], "under_quarantine", "{body}");
@@ -432,12 +423,12 @@ async fn flow(t: TestDb) {
     assert_eq!(body["error"]["fields"][0]["field"], "person_id", "{body}");
     assert!(body.to_string().contains("确诊病例"), "{body}");
     // A fever at the gate raises an alert in the gate's node.
-    let r = worker
-        .post(url(&format!("/api/v1/checkpoints/{gate_id}/scans")))
-        .json(&serde_json::json!({"direction": "in", "person_id": resident, "temperature": 38.1}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &worker,
+        url(&format!("/api/v1/checkpoints/{gate_id}/scans")),
+        &serde_json::json!({"direction": "in", "person_id": resident, "temperature": 38.1}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["outcome"], "fever");

@@ -102,15 +102,6 @@ async fn get_text(app: &App, token: &str, path: &str) -> (StatusCode, String, St
     (status, ct, r.text().await.unwrap())
 }
 
-fn fields(body: &Value) -> Vec<String> {
-    body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn api(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
@@ -119,7 +110,7 @@ async fn api(t: TestDb) {
     // Cases.
     let (s, body) = post_json(&app, &w.worker, "/api/v1/cases", json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(fields(&body), ["person_id", "kind", "diagnosed_on"]);
+    assert_eq!(error_fields(&body), ["person_id", "kind", "diagnosed_on"]);
     let (s, body) = post_json(
         &app,
         &w.worker,
@@ -138,7 +129,7 @@ async fn api(t: TestDb) {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "conflict");
-    assert_eq!(fields(&body), ["person_id"]);
+    assert_eq!(error_fields(&body), ["person_id"]);
     // Another grid's person: not found for the worker.
     let (s, _) = post_json(
         &app,
@@ -158,7 +149,7 @@ async fn api(t: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(fields(&body), ["type"]);
+    assert_eq!(error_fields(&body), ["type"]);
     let (s, body) = post_json(
         &app,
         &w.worker,
@@ -167,7 +158,7 @@ async fn api(t: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(fields(&body), ["last_contact_on"]);
+    assert_eq!(error_fields(&body), ["last_contact_on"]);
     let (s, body) = post_json(
         &app,
         &w.worker,
@@ -351,14 +342,7 @@ async fn pages(t: TestDb) {
     let w = world(&db).await;
     let url = |p: String| format!("{}{p}", app.base);
     let c = client();
-    let login = c
-        .get(format!("{}/login", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, login) = get(&c, format!("{}/login", app.base)).await;
     let r = c
         .post(format!("{}/login", app.base))
         .form(&[
@@ -370,11 +354,7 @@ async fn pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = c
-        .get(url(format!("/persons/{}/contacts", w.case)))
-        .send()
-        .await
-        .unwrap();
+    let page = fetch(&c, url(format!("/persons/{}/contacts", w.case))).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     // Not a case yet: the form to mark one is offered.
@@ -413,28 +393,14 @@ async fn pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = c
-        .get(url(format!("/persons/{}/contacts", w.case)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = get(&c, url(format!("/persons/{}/contacts", w.case))).await;
     assert!(
         page.contains("<span class=\"tag now\">确诊病例</span> 诊断日期 2022-07-03"),
         "{page}"
     );
 
     // Link a close contact from their page: the case is offered as a source.
-    let page = c
-        .get(url(format!("/persons/{}/contacts", w.li)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = get(&c, url(format!("/persons/{}/contacts", w.li))).await;
     assert!(page.contains(&format!(
         "<option value=\"{}\">张病例（确诊病例）</option>",
         w.case
@@ -473,14 +439,11 @@ async fn pages(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let page = c
-        .get(url(format!("/persons/{}/contacts?notice=contact", w.li)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = get(
+        &c,
+        url(format!("/persons/{}/contacts?notice=contact", w.li)),
+    )
+    .await;
     // The link as recorded: close contact of the (masked) case, the measure and its end date.
     let text = text_of(&page);
     assert!(
@@ -502,11 +465,7 @@ async fn pages(t: TestDb) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // The chain page embeds the SVG, without clear names of the chain.
-    let r = c
-        .get(url(format!("/epidemic/cases/{}", w.case)))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&c, url(format!("/epidemic/cases/{}", w.case))).await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     assert!(page.contains("<svg") && page.contains("李** · 密接"));
@@ -514,31 +473,23 @@ async fn pages(t: TestDb) {
         !page.contains("/unmask"),
         "a grid worker is not offered clear names"
     );
-    let r = c
-        .post(url(format!("/epidemic/cases/{}/unmask", w.case)))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
+    assert_eq!(
+        post_any(
+            &c,
+            url(format!("/epidemic/cases/{}/unmask", w.case)),
+            &[("csrf", csrf.as_str())]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        .0,
+        StatusCode::FORBIDDEN
+    );
     for n in NAMES {
         assert!(!page.contains(n), "the chain page shows {n}");
     }
-    let list = c
-        .get(url("/epidemic/cases".to_owned()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, list) = get(&c, url("/epidemic/cases".to_owned())).await;
     assert!(list.contains(&format!("/epidemic/cases/{}", w.case)));
     // Another grid's person page is not found.
-    let r = c
-        .get(url(format!("/persons/{}/contacts", w.b_person)))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&c, url(format!("/persons/{}/contacts", w.b_person))).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.t.finish().await;
 }

@@ -104,11 +104,11 @@ async fn flow(t: TestDb) {
         let (status, html) = get(&worker, format!("{base}/epidemic?node_id={q}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{q}");
         assert!(!html.contains("乙网格"), "{q}");
-        let r = worker
-            .get(format!("{base}/api/v1/epidemic/dashboard?node_id={q}"))
-            .send()
-            .await
-            .unwrap();
+        let r = fetch(
+            &worker,
+            format!("{base}/api/v1/epidemic/dashboard?node_id={q}"),
+        )
+        .await;
         assert!(
             matches!(r.status().as_u16(), 400 | 404),
             "{q}: {}",

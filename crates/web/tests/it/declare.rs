@@ -259,28 +259,28 @@ async fn flow(t: TestDb) {
         .await
         .unwrap();
     let alert_id = alerts["alerts"][0]["id"].as_i64().unwrap();
-    let r = b
-        .post(url(&format!("/api/v1/alerts/{alert_id}/handle")))
-        .json(&json!({"outcome": "excluded"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &b,
+        url(&format!("/api/v1/alerts/{alert_id}/handle")),
+        &json!({"outcome": "excluded"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = a
-        .post(url(&format!("/api/v1/alerts/{alert_id}/handle")))
-        .json(&json!({"outcome": "contacted"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &a,
+        url(&format!("/api/v1/alerts/{alert_id}/handle")),
+        &json!({"outcome": "contacted"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "outcome", "{body}");
-    let r = a
-        .post(url(&format!("/api/v1/alerts/{alert_id}/handle")))
-        .json(&json!({"outcome": "excluded", "note": "发热门诊排除"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &a,
+        url(&format!("/api/v1/alerts/{alert_id}/handle")),
+        &json!({"outcome": "excluded", "note": "发热门诊排除"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["outcome"], "excluded");

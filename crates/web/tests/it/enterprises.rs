@@ -329,14 +329,8 @@ async fn pages(t: TestDb) {
             ("contact_phone".to_owned(), "13612348609".to_owned()),
         ]
     };
-    let r = staff
-        .post(url("/enterprises/new"))
-        .form(&form(bad.clone()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = r.text().await.unwrap();
+    let (r, page) = post_any(&staff, url("/enterprises/new"), &form(bad.clone())).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("校验位"), "{page}");
     assert!(page.contains(&format!("value=\"{bad}\"")));
     assert!(page.contains("value=\"格桑商贸有限公司\""));
@@ -344,23 +338,19 @@ async fn pages(t: TestDb) {
     // Without the CSRF token nothing happens.
     let mut no_csrf = form(code("91533401MA6K12345"));
     no_csrf.remove(0);
-    let r = staff
-        .post(url("/enterprises/new"))
-        .form(&no_csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, url("/enterprises/new"), &no_csrf).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // Registered: the page shows the public link once, the phone masked.
-    let r = staff
-        .post(url("/enterprises/new"))
-        .form(&form(code("91533401MA6K12345")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.unwrap();
+    let (r, page) = post_any(
+        &staff,
+        url("/enterprises/new"),
+        &form(code("91533401MA6K12345")),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
     assert!(page.contains("136****8609"));
     assert!(!page.contains("13612348609"));
     let link = link_in(&page);

@@ -110,21 +110,19 @@ async fn flow(t: TestDb) {
 
     // CSRF: without the token, or with a wrong one, nothing is recorded.
     let mut forged = arrival("guess");
-    let r = staff
-        .post(url("/epidemic/arrivals/new"))
-        .form(&forged)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, url("/epidemic/arrivals/new"), &forged)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     forged.remove(0);
-    let r = staff
-        .post(url("/epidemic/arrivals/new"))
-        .form(&forged)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, url("/epidemic/arrivals/new"), &forged)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(screenings(&db).await, 0);
 
     // A refused form comes back with field messages, filled in.
@@ -136,14 +134,8 @@ async fn flow(t: TestDb) {
             _ => {}
         }
     }
-    let r = staff
-        .post(url("/epidemic/arrivals/new"))
-        .form(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&staff, url("/epidemic/arrivals/new"), &bad).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         errors(&html),
         [
@@ -357,44 +349,40 @@ async fn flow(t: TestDb) {
             ("to".to_owned(), String::new()),
         ]
     };
-    let r = staff
-        .post(url("/epidemic/risk-areas"))
-        .form(&new_area(&csrf))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, url("/epidemic/risk-areas"), &new_area(&csrf))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(epidemic::risk_areas(&db).await.unwrap().len(), 1);
 
     // An official declares one; screening is not theirs.
     let (official, official_csrf) = sign_in(&app, "official").await;
     let (_, html) = get(&official, url("/epidemic/risk-areas")).await;
     assert!(html.contains("action=\"/epidemic/risk-areas\""));
-    let r = official
-        .post(url("/epidemic/risk-areas"))
-        .form(&new_area("guess"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "CSRF on the area form");
+    assert_eq!(
+        post_any(&official, url("/epidemic/risk-areas"), &new_area("guess"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "CSRF on the area form"
+    );
     let mut wrong = new_area(&official_csrf);
     wrong[1].1 = "31011".into();
-    let r = official
-        .post(url("/epidemic/risk-areas"))
-        .form(&wrong)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&official, url("/epidemic/risk-areas"), &wrong).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&html), ["地区：「31011」不是行政区划代码：应为 6 位（省、市、县）、9 位（街道）或 12 位（社区/村）数字"], "{html}");
-    let r = official
-        .post(url("/epidemic/risk-areas"))
-        .form(&new_area(&official_csrf))
-        .send()
+    assert_eq!(
+        post_any(
+            &official,
+            url("/epidemic/risk-areas"),
+            &new_area(&official_csrf)
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     let (_, html) = get(&official, url("/epidemic/risk-areas?notice=added")).await;
     // The new area's own line: its level, code, dates and who declared it.
     assert_eq!(

@@ -139,12 +139,12 @@ async fn own_password_needs_the_current_one(t: TestDb) {
 
     // With the right current password the owner changes it, and every session ends.
     let staff = client();
-    let r = staff
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": "staff", "password": "reset-by-admin-1"}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        app.url("/api/v1/session"),
+        &json!({"username": "staff", "password": "reset-by-admin-1"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = staff
         .put(&url)
@@ -164,12 +164,12 @@ async fn nul_bytes_are_refused_with_the_field(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
     let anon = client();
-    let r = anon
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": "staff\u{0}", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &anon,
+        app.url("/api/v1/session"),
+        &json!({"username": "staff\u{0}", "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "username");
@@ -214,12 +214,12 @@ async fn unmasked_answers_are_not_cached(t: TestDb) {
     let app = spawn(t).await;
     let w = world(&app.t.db).await;
     let staff = api_login(&app, "staff").await;
-    let r = staff
-        .post(app.url(&format!("/api/v1/persons/{}/unmask", w.person)))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &staff,
+        app.url(&format!("/api/v1/persons/{}/unmask", w.person)),
+        &json!({}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let body: Value = r.json().await.unwrap();

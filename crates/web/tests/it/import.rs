@@ -41,39 +41,13 @@ fn wrong_id_number(body: &str) -> String {
     format!("{body}{wrong}")
 }
 
-/// A multipart/form-data body by hand: the text fields in order, then the file.
-fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    let boundary = "----linli-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    if let Some((file_name, bytes)) = file {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn upload(
     app: &App,
     c: &reqwest::Client,
     fields: &[(&str, &str)],
     file: Option<(&str, &[u8])>,
 ) -> reqwest::Response {
-    let (content_type, body) = multipart(fields, file);
+    let (content_type, body) = multipart(fields, file.map(|(n, b)| ("file", n, "text/csv", b)));
     c.post(format!("{}/persons/import", app.base))
         .header("content-type", content_type)
         .body(body)
@@ -107,14 +81,7 @@ async fn registered(db: &Db, node_id: i64) -> usize {
 /// Waits for an import to leave the running state; returns the final state.
 async fn wait_for(app: &App, c: &reqwest::Client, job: &str) -> Value {
     for _ in 0..200 {
-        let s: Value = c
-            .get(format!("{}{job}/status", app.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = json_at(c, format!("{}{job}/status", app.base)).await;
         if s["state"] != "running" {
             return s;
         }
@@ -272,11 +239,7 @@ async fn import_flow(t: TestDb) {
     assert_eq!(registered(&db, w.community.id).await, 0);
 
     // The rejected rows download as a valid xlsx with the reason.
-    let r = staff
-        .get(format!("{}{job}/rejects.xlsx", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, format!("{}{job}/rejects.xlsx", app.base)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -305,23 +268,25 @@ async fn import_flow(t: TestDb) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(!body.contains("王三"));
     }
-    let r = other
-        .post(format!("{}{job}/commit", app.base))
-        .form(&[("csrf", other_csrf.as_str()), ("partial", "1")])
-        .send()
+    assert_eq!(
+        post_any(
+            &other,
+            format!("{}{job}/commit", app.base),
+            &[("csrf", other_csrf.as_str()), ("partial", "1")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        .0,
+        StatusCode::NOT_FOUND
+    );
 
     // Without 部分导入, a file with a rejected row is not imported.
-    let r = staff
-        .post(format!("{}{job}/commit", app.base))
-        .form(&[("csrf", csrf.as_str()), ("on_duplicate", "skip")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(
+        &staff,
+        format!("{}{job}/commit", app.base),
+        &[("csrf", csrf.as_str()), ("on_duplicate", "skip")],
+    )
+    .await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("<ul class=\"error\" role=\"alert\"><li>有 1 行被拒绝：不勾选「部分导入」"),
         "the refusal counts the rejected line: {html}"
@@ -357,13 +322,16 @@ async fn import_flow(t: TestDb) {
     assert!(html.contains(&tile("被拒绝，未导入", 1)), "{html}");
 
     // A job is confirmed once: a second confirmation changes nothing.
-    let r = staff
-        .post(format!("{}{job}/commit", app.base))
-        .form(&[("csrf", csrf.as_str()), ("partial", "1")])
-        .send()
+    assert_eq!(
+        post_any(
+            &staff,
+            format!("{}{job}/commit", app.base),
+            &[("csrf", csrf.as_str()), ("partial", "1")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(registered(&db, w.community.id).await, 3);
 
     // The import is one audited job with the file name and counts.
@@ -400,13 +368,16 @@ async fn import_flow(t: TestDb) {
     assert!(html.contains(&tile("导入", 0)), "{html}");
     assert!(html.contains("已登记（居民编号"), "{html}");
     assert_eq!(registered(&db, w.community.id).await, 3);
-    let r = staff
-        .post(format!("{}{again}/commit", app.base))
-        .form(&[("csrf", csrf.as_str()), ("partial", "1")])
-        .send()
+    assert_eq!(
+        post_any(
+            &staff,
+            format!("{}{again}/commit", app.base),
+            &[("csrf", csrf.as_str()), ("partial", "1")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(wait_for(&app, &staff, &again).await["state"], "done");
     assert_eq!(registered(&db, w.community.id).await, 3);
     let (_, html) = get(&staff, format!("{}{again}", app.base)).await;
@@ -435,7 +406,7 @@ async fn import_flow(t: TestDb) {
     let too_big = vec![b'a'; 65 * 1024 * 1024];
     let (content_type, body) = multipart(
         &[("csrf", &csrf), ("node_id", &community)],
-        Some(("huge.csv", &too_big)),
+        Some(("file", "huge.csv", "text/csv", &too_big)),
     );
     match staff
         .post(format!("{}/persons/import", app.base))
@@ -452,11 +423,7 @@ async fn import_flow(t: TestDb) {
     }
 
     // The blank template is a workbook whose roster sheet the importer recognises.
-    let r = staff
-        .get(format!("{}/persons/template.xlsx", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, format!("{}/persons/template.xlsx", app.base)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
     let info = linli_core::registry::sheet::read_rows_from_bytes(&bytes, |_, _, _| true).unwrap();
@@ -508,13 +475,16 @@ async fn grid_worker_limits(t: TestDb) {
     )
     .await;
     let job = job_path(&r);
-    let r = worker
-        .post(format!("{}{job}/commit", app.base))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
+    assert_eq!(
+        post_any(
+            &worker,
+            format!("{}{job}/commit", app.base),
+            &[("csrf", csrf.as_str())]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(wait_for(&app, &worker, &job).await["state"], "done");
     assert_eq!(registered(&db, w.grid_a.id).await, 1);
 

@@ -54,14 +54,7 @@ async fn flow(t: TestDb) {
     let app = spawn(t).await;
     let db = app.db();
     let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        &db,
-        Some(district.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let community = add_community(&db, district.id, "里布嘎社区", "533401100003").await;
     let grid_a = node(&db, Some(community.id), "grid", "甲网格", None).await;
     let grid_b = node(&db, Some(community.id), "grid", "乙网格", None).await;
     let building = node(&db, Some(grid_a.id), "building", "3栋", None).await;

@@ -734,11 +734,7 @@ async fn api_keys_page(t: TestDb) {
     user(&db, "official", "official", &[street.id]).await;
 
     let (official, _) = sign_in(&app, "official").await;
-    let r = official
-        .get(app.url("/requests/api-keys"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&official, app.url("/requests/api-keys")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     let (admin, csrf) = sign_in(&app, "admin").await;
@@ -776,13 +772,16 @@ async fn api_keys_page(t: TestDb) {
         .await
         .unwrap()[0]
         .id;
-    let r = admin
-        .post(app.url(&format!("/requests/api-keys/{id}/revoke")))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
+    assert_eq!(
+        post_any(
+            &admin,
+            app.url(&format!("/requests/api-keys/{id}/revoke")),
+            &[("csrf", csrf.as_str())]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     assert_json_error(&call().await, 403);
     let (_, listed) =
         super::support::get(&admin, app.url("/requests/api-keys?notice=revoked")).await;

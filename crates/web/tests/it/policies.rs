@@ -87,19 +87,9 @@ async fn flow(t: TestDb) {
 
     // API: staff may not try a policy; an official sees who would change.
     let body = json!({"policy": ninth(5, 2, "2022-07-06"), "on": "2022-07-06"});
-    let r = staff
-        .post(url("/api/v1/policies/what-if"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&staff, url("/api/v1/policies/what-if"), &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = official
-        .post(url("/api/v1/policies/what-if"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies/what-if"), &body).await;
     assert_eq!(r.status(), StatusCode::OK);
     let out: Value = r.json().await.unwrap();
     assert_eq!(out["counts"]["shortened"], 2, "{out}");
@@ -111,12 +101,7 @@ async fn flow(t: TestDb) {
 
     // A broken draft names the field; nothing is published.
     let bad = json!({"policy": ninth(0, 2, "2022-07-06")});
-    let r = official
-        .post(url("/api/v1/policies/what-if"))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies/what-if"), &bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let e: Value = r.json().await.unwrap();
     assert_eq!(
@@ -125,62 +110,29 @@ async fn flow(t: TestDb) {
     );
 
     // Publishing: not backdated, numbered above the last, then 409 on a second try.
-    let r = official
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, "2022-07-06"))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(
+        &official,
+        url("/api/v1/policies"),
+        &ninth(5, 2, "2022-07-06"),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let today_s = format_date(today());
-    let r = staff
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, &today_s))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&staff, url("/api/v1/policies"), &ninth(5, 2, &today_s)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = official
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, &today_s))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies"), &ninth(5, 2, &today_s)).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["policy_version"], "ninth-edition@2");
-    let r = official
-        .post(url("/api/v1/policies"))
-        .json(&ninth(5, 2, &today_s))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(&official, url("/api/v1/policies"), &ninth(5, 2, &today_s)).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let all: Value = official
-        .get(url("/api/v1/policies"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = json_at(&official, url("/api/v1/policies")).await;
     assert_eq!(all["policies"].as_array().unwrap().len(), 5);
 
     // Pages: staff are refused the editor.
-    let r = staff
-        .get(url("/epidemic/policies/edit"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, url("/epidemic/policies/edit")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let listing = official
-        .get(url("/epidemic/policies"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, listing) = get(&official, url("/epidemic/policies")).await;
     assert!(listing.contains("/epidemic/policies/edit?from="));
     let ninth_id = all["policies"]
         .as_array()
@@ -190,14 +142,11 @@ async fn flow(t: TestDb) {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    let form = official
-        .get(url(&format!("/epidemic/policies/edit?from={ninth_id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, form) = get(
+        &official,
+        url(&format!("/epidemic/policies/edit?from={ninth_id}")),
+    )
+    .await;
     assert!(form.contains("name=\"days_2_0\" value=\"7\""), "{form}");
     // The next free version number is offered.
     assert!(form.contains("name=\"version\" value=\"3\""));
@@ -233,14 +182,13 @@ async fn flow(t: TestDb) {
         f
     };
     // 试算: the page lists both residents as shortened; nothing is stored.
-    let r = official
-        .post(url("/epidemic/policies/edit"))
-        .form(&fields("5", "whatif", &today_s))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.unwrap();
+    let (r, page) = post_any(
+        &official,
+        url("/epidemic/policies/edit"),
+        &fields("5", "whatif", &today_s),
+    )
+    .await;
+    assert_eq!(r, StatusCode::OK);
     assert!(
         page.contains("试算结果 <span class=\"muted small\">2022-07-06 · "),
         "the what-if is for the day asked: {page}"
@@ -249,24 +197,26 @@ async fn flow(t: TestDb) {
     // 张三's own row: shortened by two days.
     assert_eq!(row_cells(&page, ">张三</a>")[..2], ["张三", "缩短 -2 天"]);
     // A typo comes back with the field in words and the value as typed.
-    let r = official
-        .post(url("/epidemic/policies/edit"))
-        .form(&fields("五", "whatif", &today_s))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = r.text().await.unwrap();
+    let (r, page) = post_any(
+        &official,
+        url("/epidemic/policies/edit"),
+        &fields("五", "whatif", &today_s),
+    )
+    .await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("第 3 条规则 · 第 1 阶段 · 天数"), "{page}");
     assert!(page.contains("name=\"days_2_0\" value=\"五\""));
     // Publishing from the page.
-    let r = official
-        .post(url("/epidemic/policies/edit"))
-        .form(&fields("5", "publish", &today_s))
-        .send()
+    assert_eq!(
+        post_any(
+            &official,
+            url("/epidemic/policies/edit"),
+            &fields("5", "publish", &today_s)
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(epidemic::published_policies(&db).await.unwrap().len(), 6);
 
     app.t.finish().await;

@@ -27,14 +27,7 @@ async fn flow(t: TestDb) {
     let app = spawn_with(t, config).await;
     let db = app.db();
     let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
-    let community = node(
-        &db,
-        Some(district.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100003"),
-    )
-    .await;
+    let community = add_community(&db, district.id, "里布嘎社区", "533401100003").await;
     user(&db, "staff", "staff", &[community.id]).await;
 
     // Signed-in callers only.
@@ -46,11 +39,11 @@ async fn flow(t: TestDb) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let staff = api_login(&app, "staff").await;
     let path = format!("/r/{}", community.id);
-    let r = staff
-        .get(app.url(&format!("/api/v1/qr?path={path}&format=png")))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(
+        &staff,
+        app.url(&format!("/api/v1/qr?path={path}&format=png")),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/png");
     let bytes = r.bytes().await.unwrap();
@@ -59,11 +52,7 @@ async fn flow(t: TestDb) {
         format!("https://linli.example.org{path}"),
         "the code carries the public address, not the one the test used"
     );
-    let r = staff
-        .get(app.url(&format!("/api/v1/qr?path={path}")))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff, app.url(&format!("/api/v1/qr?path={path}"))).await;
     assert_eq!(r.headers()["content-type"], "image/svg+xml");
     assert!(r.text().await.unwrap().starts_with("<svg"));
     // Only the app's own public pages.

@@ -24,24 +24,14 @@ struct World {
 /// A street with two communities, each with a grid; an admin, an official on the street,
 /// staff on A, on B and on the street, a grid worker in A's grid.
 async fn world(db: &Db) -> World {
-    let Town {
-        street,
-        community: a,
-        ..
-    } = town(db).await;
-    let b = add_community(db, street.id, "北门社区", "533401100004").await;
-    let grid_a = node(db, Some(a.id), "grid", "甲网格", None).await;
-    let grid_b = node(db, Some(b.id), "grid", "乙网格", None).await;
+    let n = neighbours(db).await;
+    let grid_b = node(db, Some(n.community_b.id), "grid", "乙网格", None).await;
     user(db, "admin", "admin", &[]).await;
-    user(db, "official", "official", &[street.id]).await;
-    user(db, "staff_a", "staff", &[a.id]).await;
-    user(db, "staff_b", "staff", &[b.id]).await;
-    user(db, "street_staff", "staff", &[street.id]).await;
-    user(db, "worker", "grid_worker", &[grid_a.id]).await;
+    user(db, "street_staff", "staff", &[n.street.id]).await;
     World {
-        street,
-        a,
-        b,
+        street: n.street,
+        a: n.community_a,
+        b: n.community_b,
         grid_b,
     }
 }
@@ -50,21 +40,6 @@ fn owned(form: &[(&str, &str)]) -> Vec<(String, String)> {
     form.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
-}
-
-async fn post_owned(
-    c: &reqwest::Client,
-    url: String,
-    form: &[(String, String)],
-) -> (StatusCode, String) {
-    let r = c.post(url).form(form).send().await.unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
 }
 
 fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
@@ -150,7 +125,7 @@ async fn editing(t: TestDb) {
         ("c2.s0", "masks"),
         ("action", "publish"),
     ]);
-    let (s, html) = post_owned(&admin, new.clone(), &form).await;
+    let (s, html) = post_any(&admin, new.clone(), &form).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("第 3 列（口罩）的取数指标"), "{html}");
     assert!(html.contains("没有「masks」这项指标"), "{html}");
@@ -164,7 +139,7 @@ async fn editing(t: TestDb) {
     // 增加一列 gives one more column, nothing published.
     let mut add = form.clone();
     set(&mut add, "action", "add");
-    let (s, html) = post_owned(&admin, new.clone(), &add).await;
+    let (s, html) = post_any(&admin, new.clone(), &add).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("name=\"c4.header\""), "{html}");
 
@@ -172,7 +147,7 @@ async fn editing(t: TestDb) {
     set(&mut form, "c2.s0", "disinfection_rounds");
     set(&mut form, "c2.header", "消杀");
     set(&mut form, "c2.unit", "次");
-    let (s, to) = post_owned(&admin, new.clone(), &form).await;
+    let (s, to) = post_any(&admin, new.clone(), &form).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{to}");
     assert_eq!(
         to,
@@ -194,7 +169,7 @@ async fn editing(t: TestDb) {
     );
     assert_eq!(v1.mapping.columns[1].sources.len(), 2, "a sum");
     // The same key again on the new form: refused (it would publish over the layout).
-    let (s, html) = post_owned(&admin, new.clone(), &form).await;
+    let (s, html) = post_any(&admin, new.clone(), &form).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("表样代码「street-weekly」已被使用"), "{html}");
 
@@ -230,10 +205,10 @@ async fn editing(t: TestDb) {
     // A date in the past first: refused, named.
     let mut past = form.clone();
     set(&mut past, "effective_from", "2020-01-01");
-    let (s, html) = post_owned(&admin, edit.clone(), &past).await;
+    let (s, html) = post_any(&admin, edit.clone(), &past).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("生效日期：生效日期不能早于今天"), "{html}");
-    let (s, to) = post_owned(&admin, edit.clone(), &form).await;
+    let (s, to) = post_any(&admin, edit.clone(), &form).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{to}");
     assert_eq!(
         to,

@@ -135,12 +135,7 @@ async fn api_contract(t: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&e);
     assert_eq!(fields, vec!["manual.notes"]);
     let (s, e) = post_json(
         &staff_a,
@@ -313,13 +308,16 @@ async fn pages_flow(t: TestDb) {
     // refused with the reason and the typed values.
     let submit = format!("{}/reports/submit", app.base);
     let node = w.a.id.to_string();
-    let r = staff
-        .post(&submit)
-        .form(&[("node_id", node.as_str()), ("date", DAY), ("zero", "1")])
-        .send()
+    assert_eq!(
+        post_any(
+            &staff,
+            &submit,
+            &[("node_id", node.as_str()), ("date", DAY), ("zero", "1")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        .0,
+        StatusCode::FORBIDDEN
+    );
     let r = staff
         .post(&submit)
         .form(&[
@@ -499,11 +497,7 @@ async fn mapping_flow(t: TestDb) {
         );
 
         // The workbook holds the same numbers, in the bureau's column order.
-        let r = official
-            .get(at("health-bureau-daily", n, ".xlsx"))
-            .send()
-            .await
-            .unwrap();
+        let r = fetch(&official, at("health-bureau-daily", n, ".xlsx")).await;
         assert_eq!(r.status(), StatusCode::OK);
         let rows = linli_core::reports::mapping::read_form(&r.bytes().await.unwrap()).unwrap();
         assert!(rows[0][0].contains("疫情防控每日统计表"), "{:?}", rows[0]);
@@ -543,11 +537,7 @@ async fn mapping_flow(t: TestDb) {
             .0,
         StatusCode::NOT_FOUND
     );
-    let r = staff_b
-        .get(at("health-bureau-daily", &w.a, ".xlsx"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_b, at("health-bureau-daily", &w.a, ".xlsx")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let (pc, _) = sign_in(&app, "staff_a").await;
     let (s, html) = get(
@@ -595,12 +585,7 @@ async fn template_editing(t: TestDb) {
     bad["indicators"][1]["aggregate"] = json!("masks");
     let (s, e) = post_json(&admin, api.clone(), bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&e);
     assert_eq!(
         fields,
         vec!["deadline", "indicators[1].kind", "effective_from"]
@@ -638,13 +623,16 @@ async fn template_editing(t: TestDb) {
     let edit = format!("{}/reports/templates/epidemic-daily/edit", app.base);
     let (staff, staff_csrf) = sign_in(&app, "street_staff").await;
     assert_eq!(get(&staff, edit.clone()).await.0, StatusCode::FORBIDDEN);
-    let r = staff
-        .post(&edit)
-        .form(&[("csrf", staff_csrf.as_str()), ("deadline", "10:00")])
-        .send()
+    assert_eq!(
+        post_any(
+            &staff,
+            &edit,
+            &[("csrf", staff_csrf.as_str()), ("deadline", "10:00")]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        .0,
+        StatusCode::FORBIDDEN
+    );
     let (s, html) = get(&staff, format!("{}/reports/templates", app.base)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(

@@ -8,77 +8,36 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::Scope;
 use linli_store::accounts::{self};
 use linli_store::testing::TestDb;
-use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-struct World {
-    street: Node,
-    community_a: Node,
-    community_b: Node,
-    grid: Node,
-}
-
-async fn world(db: &Db) -> World {
-    let Town {
-        street,
-        community: community_a,
-        ..
-    } = town(db).await;
-    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
-    let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
-    user(db, "official", "official", &[street.id]).await;
-    user(db, "staff_a", "staff", &[community_a.id]).await;
-    user(db, "staff_b", "staff", &[community_b.id]).await;
-    user(db, "worker", "grid_worker", &[grid.id]).await;
-    World {
-        street,
-        community_a,
-        community_b,
-        grid,
-    }
-}
-
-async fn login(app: &App, username: &str) -> reqwest::Client {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = c
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"username": username, "password": "test-pass-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "login {username}");
-    c
-}
-
 async fn post(app: &App, c: &reqwest::Client, path: &str, body: Value) -> (StatusCode, Value) {
-    let r = c
-        .post(format!("{}{path}", app.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    post_json(c, app.url(path), body).await
+}
+
+/// POST one step of a request's lifecycle (`accept`, `start`, `resolve`, …) through the API.
+async fn act(
+    app: &App,
+    c: &reqwest::Client,
+    id: i64,
+    step: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    post(app, c, &format!("/api/v1/requests/{id}/{step}"), body).await
 }
 
 async fn get(app: &App, c: &reqwest::Client, path: &str) -> (StatusCode, Value) {
-    let r = c.get(format!("{}{path}", app.base)).send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    get_json(c, app.url(path)).await
 }
 
 async fn the_lifecycle_over_http(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
-    let official = login(&app, "official").await;
-    let staff_a = login(&app, "staff_a").await;
-    let staff_b = login(&app, "staff_b").await;
-    let worker = login(&app, "worker").await;
+    let w = neighbours(&app.t.db).await;
+    let official = api_login(&app, "official").await;
+    let staff_a = api_login(&app, "staff_a").await;
+    let staff_b = api_login(&app, "staff_b").await;
+    let worker = api_login(&app, "worker").await;
 
     // Bad intake: every field named, nothing stored.
     let (st, e) = post(&app, &official, "/api/v1/requests", json!({
@@ -86,12 +45,7 @@ async fn the_lifecycle_over_http(t: TestDb) {
     }))
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&e);
     assert_eq!(fields, ["description", "lat", "reporter_phone"]);
     let (st, e) = post(
         &app,
@@ -143,18 +97,13 @@ async fn the_lifecycle_over_http(t: TestDb) {
             .0,
         StatusCode::NOT_FOUND
     );
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/accept"),
-        json!({}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{e}");
-    let (st, d) = post(
+    let (st, d) = act(
         &app,
         &official,
-        &format!("/api/v1/requests/{id}/dispatch"),
+        id,
+        "dispatch",
         json!({"node_id": w.community_a.id}),
     )
     .await;
@@ -163,66 +112,31 @@ async fn the_lifecycle_over_http(t: TestDb) {
     assert_eq!(d["request"]["node_id"], w.community_a.id);
 
     // A step the state does not allow: 422 naming why.
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/resolve"),
-        json!({"outcome": "修好了"}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "resolve", json!({"outcome": "修好了"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "action");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("不能办结"),
         "{e}"
     );
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/return"),
-        json!({"reason": ""}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "return", json!({"reason": ""})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "reason");
-    let (st, _) = post(
-        &app,
-        &official,
-        &format!("/api/v1/requests/{id}/dispatch"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &official, id, "dispatch", json!({})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Staff A sends it to the grid; the grid worker accepts, works, resolves.
-    let (st, _) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/accept"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &staff_a, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, e) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/start"),
-        json!({}),
-    )
-    .await;
+    let (st, e) = act(&app, &worker, id, "start", json!({})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "not dispatched to the grid: {e}");
-    let (st, _) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/start"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &staff_a, id, "start", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, d) = post(
+    let (st, d) = act(
         &app,
         &staff_a,
-        &format!("/api/v1/requests/{id}/resolve"),
+        id,
+        "resolve",
         json!({"outcome": "联系水务所抢修，已恢复供水"}),
     )
     .await;
@@ -231,84 +145,51 @@ async fn the_lifecycle_over_http(t: TestDb) {
     assert_eq!(d["request"]["outcome"], "联系水务所抢修，已恢复供水");
 
     // The call back: 不满意; reopened; resolved again; 满意 closes it.
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/rate"),
-        json!({"rating": "great"}),
-    )
-    .await;
+    let (st, e) = act(&app, &staff_a, id, "rate", json!({"rating": "great"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "rating");
-    let (st, d) = post(
+    let (st, d) = act(
         &app,
         &staff_a,
-        &format!("/api/v1/requests/{id}/rate"),
+        id,
+        "rate",
         json!({"rating": "dissatisfied", "comment": "水压还是很低"}),
     )
     .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "rated");
-    let (st, _) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/reopen"),
-        json!({"reason": "x"}),
-    )
-    .await;
+    let (st, _) = act(&app, &worker, id, "reopen", json!({"reason": "x"})).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, d) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/reopen"),
-        json!({"reason": "水压仍低"}),
-    )
-    .await;
+    let (st, d) = act(&app, &staff_a, id, "reopen", json!({"reason": "水压仍低"})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "received");
     assert_eq!(d["request"]["rating"], Value::Null);
-    post(
+    act(
         &app,
         &staff_a,
-        &format!("/api/v1/requests/{id}/dispatch"),
+        id,
+        "dispatch",
         json!({"node_id": w.grid.id}),
     )
     .await;
-    let (st, _) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/accept"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &worker, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = post(
+    let (st, _) = act(
         &app,
         &worker,
-        &format!("/api/v1/requests/{id}/resolve"),
+        id,
+        "resolve",
         json!({"outcome": "更换了减压阀"}),
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, e) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/rate"),
-        json!({"rating": "satisfied"}),
-    )
-    .await;
+    let (st, e) = act(&app, &worker, id, "rate", json!({"rating": "satisfied"})).await;
     assert_eq!(
         st,
         StatusCode::FORBIDDEN,
         "grid workers do not record ratings: {e}"
     );
-    let (st, d) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/rate"),
-        json!({"rating": "satisfied"}),
-    )
-    .await;
+    let (st, d) = act(&app, &staff_a, id, "rate", json!({"rating": "satisfied"})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "closed");
     let kinds: Vec<&str> = d["timeline"]
@@ -366,10 +247,10 @@ on_both!(the_lifecycle_over_http, the_lifecycle_over_http);
 
 async fn whistles_rates_and_data(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
-    let official = login(&app, "official").await;
-    let staff_a = login(&app, "staff_a").await;
-    let worker = login(&app, "worker").await;
+    let w = neighbours(&app.t.db).await;
+    let official = api_login(&app, "official").await;
+    let staff_a = api_login(&app, "staff_a").await;
+    let worker = api_login(&app, "worker").await;
 
     // Departments and categories.
     let (st, _) = post(
@@ -421,18 +302,20 @@ async fn whistles_rates_and_data(t: TestDb) {
     .await;
     let id = r["id"].as_i64().unwrap();
     assert_eq!(r["channel"], "patrol");
-    let (st, _) = post(
+    let (st, _) = act(
         &app,
         &worker,
-        &format!("/api/v1/requests/{id}/whistles"),
+        id,
+        "whistles",
         json!({"department_ids": [water]}),
     )
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, ws) = post(
+    let (st, ws) = act(
         &app,
         &official,
-        &format!("/api/v1/requests/{id}/whistles"),
+        id,
+        "whistles",
         json!({"department_ids": [water]}),
     )
     .await;
@@ -507,12 +390,7 @@ async fn whistles_rates_and_data(t: TestDb) {
     assert_eq!(rates["resolution_rate"], Value::Null);
     let (st, e) = get(&app, &official, "/api/v1/requests/rates?from=2026-13-01").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = e["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&e);
     assert_eq!(fields, ["node_id", "from", "to"]);
     let (st, _) = get(
         &app,
@@ -551,17 +429,6 @@ on_both!(whistles_rates_and_data, whistles_rates_and_data);
 // ---------------------------------------------------------------------------------------------
 // Pages
 
-async fn form(c: &reqwest::Client, url: String, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = c.post(url).form(fields).send().await.unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
-}
-
 fn tracking_in(html: &str) -> String {
     let marker = "id=\"tracking-number\">";
     let start = html.find(marker).unwrap() + marker.len();
@@ -570,25 +437,17 @@ fn tracking_in(html: &str) -> String {
 
 async fn pages_from_resident_to_rating(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
+    let w = neighbours(&app.t.db).await;
     let resident = client();
     let base = app.base.clone();
 
     // The public form: no login; a street is not a place to file to.
-    let r = resident
-        .get(format!("{base}/r/{}", w.community_a.id))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&resident, format!("{base}/r/{}", w.community_a.id)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("里布嘎社区"));
-    let r = resident
-        .get(format!("{base}/r/{}", w.street.id))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&resident, format!("{base}/r/{}", w.street.id)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/{}", w.community_a.id),
         &[
@@ -601,7 +460,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("手机号码：必填"), "{html}");
     assert!(html.contains("楼道灯坏了"), "the words come back");
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/{}", w.community_a.id),
         &[
@@ -618,7 +477,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(tracking.len(), 14);
 
     // Status: wrong digits reveal nothing; right ones show the state, not the people.
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "1234")],
@@ -626,7 +485,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(!html.contains("楼道灯"));
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "5678")],
@@ -668,7 +527,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         .unwrap();
     assert!(page.contains("139****5678") && !page.contains("13900005678"));
     // Without the CSRF token: refused.
-    let (st, _) = form(
+    let (st, _) = post_form(
         &staff,
         format!("{base}/requests/{rid}/act"),
         &[
@@ -678,7 +537,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     )
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, loc) = form(
+    let (st, loc) = post_form(
         &staff,
         format!("{base}/requests/{rid}/act"),
         &[
@@ -690,7 +549,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::SEE_OTHER, "{loc}");
     // A refused step comes back with its reason.
-    let (st, html) = form(
+    let (st, html) = post_form(
         &staff,
         format!("{base}/requests/{rid}/act"),
         &[("csrf", &csrf), ("action", "resolve"), ("outcome", "x")],
@@ -704,20 +563,16 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         if !extra.0.is_empty() {
             fields.push(extra);
         }
-        let (st, loc) = form(&worker, format!("{base}/requests/{rid}/act"), &fields).await;
+        let (st, loc) = post_form(&worker, format!("{base}/requests/{rid}/act"), &fields).await;
         assert_eq!(st, StatusCode::SEE_OTHER, "{action}: {loc}");
     }
     // Staff B cannot open it.
     let (staff_b, _) = sign_in(&app, "staff_b").await;
-    let r = staff_b
-        .get(format!("{base}/requests/{rid}"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_b, format!("{base}/requests/{rid}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // The resident sees the outcome and rates it; satisfied closes it.
-    let (_, html) = form(
+    let (_, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "5678")],
@@ -728,7 +583,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
         !html.contains("worker") && !html.contains("staff_a"),
         "who handled it is not shown"
     );
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/rate"),
         &[
@@ -740,7 +595,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("评价："), "{html}");
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/rate"),
         &[
@@ -771,7 +626,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     // Status checks are rate-limited per address (20 per 10 minutes; 3 used above).
     let mut last = StatusCode::OK;
     for _ in 0..20 {
-        let (st, _) = form(
+        let (st, _) = post_form(
             &resident,
             format!("{base}/r/status"),
             &[("tracking_number", &tracking), ("last4", "0000")],
@@ -787,29 +642,17 @@ on_both!(pages_from_resident_to_rating, pages_from_resident_to_rating);
 
 async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
-    let staff_a = login(&app, "staff_a").await;
-    let worker = login(&app, "worker").await;
+    let w = neighbours(&app.t.db).await;
+    let staff_a = api_login(&app, "staff_a").await;
+    let worker = api_login(&app, "worker").await;
     let (_, r) = post(&app, &staff_a, "/api/v1/requests", json!({
         "node_id": w.grid.id, "category": "general", "description": "噪声扰民", "reporter_phone": "13612348609"
     }))
     .await;
     let id = r["id"].as_i64().unwrap();
-    let (st, _) = post(
-        &app,
-        &worker,
-        &format!("/api/v1/requests/{id}/unmask"),
-        json!({}),
-    )
-    .await;
+    let (st, _) = act(&app, &worker, id, "unmask", json!({})).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, u) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests/{id}/unmask"),
-        json!({}),
-    )
-    .await;
+    let (st, u) = act(&app, &staff_a, id, "unmask", json!({})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(u["reporter_phone"], "13612348609");
     let audit = linli_store::infra::audit::list(
@@ -840,36 +683,13 @@ on_both!(
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
 
-/// A `multipart/form-data` body (reqwest is built without its multipart feature): text fields,
-/// then the file, if any, as `photo`.
-fn multipart(fields: &[(&str, &str)], photo: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    let boundary = "----linli-test-boundary-7f3a";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    if let Some((file_name, bytes)) = photo {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{file_name}\"\r\nContent-Type: image/jpeg\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn upload(
     c: &reqwest::Client,
     url: String,
     fields: &[(&str, &str)],
     photo: Option<(&str, &[u8])>,
 ) -> (StatusCode, String) {
-    let (content_type, body) = multipart(fields, photo);
+    let (content_type, body) = multipart(fields, photo.map(|(n, b)| ("photo", n, "image/jpeg", b)));
     let r = c
         .post(url)
         .header("content-type", content_type)
@@ -877,13 +697,7 @@ async fn upload(
         .send()
         .await
         .unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    let body = r.text().await.unwrap();
-    (status, location.unwrap_or(body))
+    target_or_body(r).await
 }
 
 async fn token_of(db: &Db, username: &str) -> String {
@@ -903,11 +717,11 @@ async fn count(app: &App, c: &reqwest::Client) -> usize {
 
 async fn photos_over_http(t: TestDb) {
     let app = spawn(t).await;
-    let w = world(&app.t.db).await;
+    let w = neighbours(&app.t.db).await;
     let base = app.base.clone();
     let resident = client();
-    let staff_a_api = login(&app, "staff_a").await;
-    let staff_b_api = login(&app, "staff_b").await;
+    let staff_a_api = api_login(&app, "staff_a").await;
+    let staff_b_api = api_login(&app, "staff_b").await;
     let public = format!("{base}/r/{}", w.community_a.id);
     let fields = [
         ("phone", "13900005678"),
@@ -959,7 +773,7 @@ async fn photos_over_http(t: TestDb) {
     assert_eq!(without["photo_url"], Value::Null);
 
     // The resident's status page does not show it.
-    let (st, html) = form(
+    let (st, html) = post_form(
         &resident,
         format!("{base}/r/status"),
         &[("tracking_number", &tracking), ("last4", "5678")],
@@ -967,11 +781,7 @@ async fn photos_over_http(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::OK);
     assert!(!html.contains("/photo"));
-    let r = resident
-        .get(format!("{base}/requests/{id}/photo"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&resident, format!("{base}/requests/{id}/photo")).await;
     assert_ne!(r.status(), StatusCode::OK);
 
     // Staff of the community see it on the request page and get its bytes, typed by them.
@@ -1014,11 +824,7 @@ async fn photos_over_http(t: TestDb) {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     // No photo: 404.
-    let r = staff_a
-        .get(format!("{base}/requests/{plain}/photo"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_a, format!("{base}/requests/{plain}/photo")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // The staff form with a JPEG: the CSRF token is required.
@@ -1053,11 +859,7 @@ async fn photos_over_http(t: TestDb) {
         .unwrap()
         .parse()
         .unwrap();
-    let r = staff_a
-        .get(format!("{base}/requests/{patrol}/photo"))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(&staff_a, format!("{base}/requests/{patrol}/photo")).await;
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     assert_eq!(count(&app, &staff_a_api).await, 3);
 

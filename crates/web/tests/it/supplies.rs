@@ -12,33 +12,6 @@ use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-struct World {
-    street: Node,
-    community_a: Node,
-    community_b: Node,
-}
-
-/// A street with two communities and a grid in A; an official on the street, staff on each
-/// community, a grid worker in A's grid.
-async fn world(db: &Db) -> World {
-    let Town {
-        street,
-        community: community_a,
-        ..
-    } = town(db).await;
-    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
-    let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
-    user(db, "official", "official", &[street.id]).await;
-    user(db, "staff_a", "staff", &[community_a.id]).await;
-    user(db, "staff_b", "staff", &[community_b.id]).await;
-    user(db, "worker", "grid_worker", &[grid.id]).await;
-    World {
-        street,
-        community_a,
-        community_b,
-    }
-}
-
 async fn ledger_rows(db: &Db) -> i64 {
     let op = Scope::operator();
     let mut n = 0;
@@ -71,20 +44,13 @@ fn stock_of(stock: &Value, name: &str) -> (i64, i64) {
 async fn api_contract(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     let url = |p: &str| format!("{}{p}", app.base);
     let staff_a = api_login(&app, "staff_a").await;
     let staff_b = api_login(&app, "staff_b").await;
 
     // Items: the seven presets.
-    let items: Value = staff_a
-        .get(url("/api/v1/supplies/items"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: Value = json_at(&staff_a, url("/api/v1/supplies/items")).await;
     let names: Vec<&str> = items["items"]
         .as_array()
         .unwrap()
@@ -246,14 +212,7 @@ async fn api_contract(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let check: Value = official
-        .get(url("/api/v1/supplies/consistency"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let check: Value = json_at(&official, url("/api/v1/supplies/consistency")).await;
     assert_eq!(check["consistent"], true);
 
     // A request from A to the street: drafted, submitted, approved in part, fulfilled from the
@@ -346,7 +305,7 @@ async fn api_contract(t: TestDb) {
 async fn pages_flow(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     let url = |p: &str| format!("{}{p}", app.base);
     let (staff, csrf) = sign_in(&app, "staff_a").await;
 
@@ -397,31 +356,23 @@ async fn pages_flow(t: TestDb) {
     };
 
     // Without the CSRF token nothing is recorded.
-    let r = staff
-        .post(&entries)
-        .form(&entry("guess", "receipt", "300"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_any(&staff, &entries, &entry("guess", "receipt", "300"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(ledger_rows(&db).await, 0);
 
-    let r = staff
-        .post(&entries)
-        .form(&entry(&csrf, "receipt", "300"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_any(&staff, &entries, &entry(&csrf, "receipt", "300"))
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
     // A bad quantity comes back with the field's message, the form filled in.
-    let r = staff
-        .post(&entries)
-        .form(&entry(&csrf, "issue", "三十"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+    let (r, html) = post_any(&staff, &entries, &entry(&csrf, "issue", "三十")).await;
+    assert_eq!(r, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("数量："), "{html}");
     assert!(html.contains("value=\"三十\""));
     assert!(html.contains("<option value=\"issue\" selected>"));
@@ -435,13 +386,12 @@ async fn pages_flow(t: TestDb) {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("库存不足：现有 300"));
     assert_eq!(ledger_rows(&db).await, 1);
-    let r = staff
-        .post(&entries)
-        .form(&entry(&csrf, "issue", "40"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_any(&staff, &entries, &entry(&csrf, "issue", "40"))
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
     let (_, html) = get(&staff, url(&format!("/supplies/sites/{site}"))).await;
     assert!(html.contains("260 只"), "{html}");
     assert!(html.contains("-40 只"));
@@ -721,7 +671,7 @@ async fn allocation_api(t: TestDb) {
     use linli_store::supplies;
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     let op = Scope::operator();
     let url = |p: &str| format!("{}{p}", app.base);
     let masks = supplies::items(&db).await.unwrap()[0].id;
@@ -863,11 +813,11 @@ async fn allocation_api(t: TestDb) {
         (format!("item_id={masks}"), "site_id"),
         (format!("site_id={reserve}"), "item_id"),
     ] {
-        let r = official
-            .get(url(&format!("/api/v1/supplies/allocation?{query}")))
-            .send()
-            .await
-            .unwrap();
+        let r = fetch(
+            &official,
+            url(&format!("/api/v1/supplies/allocation?{query}")),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["error"]["fields"][0]["field"], field, "{query}: {e}");
@@ -910,7 +860,7 @@ on_both!(
 async fn items_form(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
-    let w = world(&db).await;
+    let w = neighbours(&db).await;
     user(&db, "admin", "admin", &[]).await;
     let url = |p: &str| format!("{}{p}", app.base);
     let count = || async { linli_store::supplies::items(&db).await.unwrap().len() };

@@ -136,6 +136,36 @@ pub async fn add_community(db: &Db, parent: i64, name: &str, code: &str) -> Node
     node(db, Some(parent), "community", name, Some(code)).await
 }
 
+/// The town with a second community (北门社区) beside the first and a grid (甲网格) in the
+/// first; an official on the street, staff on each community (`staff_a`, `staff_b`) and a grid
+/// worker (`worker`) in the grid.
+pub struct Neighbours {
+    pub street: Node,
+    pub community_a: Node,
+    pub community_b: Node,
+    pub grid: Node,
+}
+
+pub async fn neighbours(db: &Db) -> Neighbours {
+    let Town {
+        street,
+        community: community_a,
+        ..
+    } = town(db).await;
+    let community_b = add_community(db, street.id, "北门社区", "533401100004").await;
+    let grid = node(db, Some(community_a.id), "grid", "甲网格", None).await;
+    user(db, "official", "official", &[street.id]).await;
+    user(db, "staff_a", "staff", &[community_a.id]).await;
+    user(db, "staff_b", "staff", &[community_b.id]).await;
+    user(db, "worker", "grid_worker", &[grid.id]).await;
+    Neighbours {
+        street,
+        community_a,
+        community_b,
+        grid,
+    }
+}
+
 /// The two grids of most tests under `community`: 甲网格 (GA) and 乙网格 (GB).
 pub async fn grids_ab(db: &Db, community: i64) -> (Node, Node) {
     let a = node(db, Some(community), "grid", "甲网格", Some("GA")).await;
@@ -268,7 +298,20 @@ pub async fn post_form(
     url: String,
     form: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let r = c.post(url).form(form).send().await.unwrap();
+    post_any(c, url, form).await
+}
+
+/// [`post_form`] for any form serde can write (owned pairs, a `Vec`, …) and any URL.
+pub async fn post_any<F: serde::Serialize + ?Sized>(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    form: &F,
+) -> (StatusCode, String) {
+    target_or_body(c.post(url).form(form).send().await.unwrap()).await
+}
+
+/// The status, and the redirect's target when there is one, else the body.
+pub async fn target_or_body(r: reqwest::Response) -> (StatusCode, String) {
     let status = r.status();
     let location = r
         .headers()
@@ -276,6 +319,56 @@ pub async fn post_form(
         .map(|l| l.to_str().unwrap().to_owned());
     let body = r.text().await.unwrap();
     (status, location.unwrap_or(body))
+}
+
+/// A multipart/form-data body by hand: the text fields in order, then, when given, a file as
+/// `(field, file name, content type, bytes)`. Returns the content type with its boundary, and
+/// the body.
+pub fn multipart(
+    fields: &[(&str, &str)],
+    file: Option<(&str, &str, &str, &[u8])>,
+) -> (String, Vec<u8>) {
+    let boundary = "----linli-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((field, file_name, content_type, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// GET: the response.
+pub async fn fetch(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::Response {
+    c.get(url).send().await.unwrap()
+}
+
+/// GET a JSON answer, which must parse.
+pub async fn json_at(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    fetch(c, url).await.json().await.unwrap()
+}
+
+/// POST a JSON body (any serde value): the response.
+pub async fn send_json<B: serde::Serialize + ?Sized>(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &B,
+) -> reqwest::Response {
+    c.post(url).json(body).send().await.unwrap()
 }
 
 /// POST JSON: status and the JSON answer (`null` when the body is not JSON).
@@ -292,6 +385,16 @@ pub async fn get_json(c: &reqwest::Client, url: String) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The fields a JSON refusal names, in its order.
+pub fn error_fields(body: &Value) -> Vec<&str> {
+    body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect()
 }
 
 /// The text of an HTML fragment: tags removed, runs of whitespace made one space, trimmed.

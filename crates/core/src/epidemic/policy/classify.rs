@@ -12,6 +12,7 @@ use super::{
 };
 use crate::kernel::clock::format_date;
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
 /// What screeners type for "no symptom"; such entries are not symptoms.
@@ -706,40 +707,25 @@ pub struct ActiveRecord {
     pub current: Classification,
 }
 
-/// How a draft policy would change a record.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    /// Under the draft there is no measure, or its last day has passed.
-    #[strum(serialize = "released", props(zh = "解除"))]
-    Released,
-    /// Same measure, later last day.
-    #[strum(serialize = "extended", props(zh = "延长"))]
-    Extended,
-    /// Same measure, earlier last day.
-    #[strum(serialize = "shortened", props(zh = "缩短"))]
-    Shortened,
-    /// Another headline measure, or the same dates with other stages.
-    #[strum(serialize = "measure_changed", props(zh = "措施改变"))]
-    MeasureChanged,
-    #[strum(serialize = "unchanged", props(zh = "不变"))]
-    Unchanged,
-}
-
-impl Labelled for ChangeKind {
-    const FIELD: &'static str = "change";
+labelled! {
+    /// How a draft policy would change a record.
+    #[derive(Hash, Deserialize)]
+    pub enum ChangeKind: "change" {
+        /// Under the draft there is no measure, or its last day has passed.
+        #[strum(serialize = "released", props(zh = "解除"))]
+        Released,
+        /// Same measure, later last day.
+        #[strum(serialize = "extended", props(zh = "延长"))]
+        Extended,
+        /// Same measure, earlier last day.
+        #[strum(serialize = "shortened", props(zh = "缩短"))]
+        Shortened,
+        /// Another headline measure, or the same dates with other stages.
+        #[strum(serialize = "measure_changed", props(zh = "措施改变"))]
+        MeasureChanged,
+        #[strum(serialize = "unchanged", props(zh = "不变"))]
+        Unchanged,
+    }
 }
 
 /// One record's fate under a draft.

@@ -42,6 +42,7 @@ use time::Date;
 use crate::kernel::clock::{format_date, parse_date};
 use crate::kernel::division::{self, PROVINCE_PREFIXES};
 use crate::kernel::labels::Labelled;
+use crate::labelled;
 use crate::CoreError;
 
 pub use classify::{
@@ -58,118 +59,49 @@ pub const MAX_LOOK_BACK_DAYS: u16 = 30;
 pub const MAX_RULES: usize = 50;
 pub const MAX_CONDITIONS: usize = 6;
 
-/// The level a risk area is declared at.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskLevel {
-    #[strum(serialize = "high", props(zh = "高风险", aliases = "高"))]
-    High,
-    #[strum(serialize = "medium", props(zh = "中风险", aliases = "中"))]
-    Medium,
-    #[strum(serialize = "low", props(zh = "低风险", aliases = "低"))]
-    Low,
-}
-
-impl Labelled for RiskLevel {
-    const FIELD: &'static str = "level";
-}
-
-impl FromStr for RiskLevel {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// The level a risk area is declared at.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum RiskLevel: "level", FromStr {
+        #[strum(serialize = "high", props(zh = "高风险", aliases = "高"))]
+        High,
+        #[strum(serialize = "medium", props(zh = "中风险", aliases = "中"))]
+        Medium,
+        #[strum(serialize = "low", props(zh = "低风险", aliases = "低"))]
+        Low,
     }
 }
 
-/// What a policy asks of a person for some days.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Measure {
-    #[strum(serialize = "centralized_quarantine", props(zh = "集中隔离"))]
-    CentralizedQuarantine,
-    #[strum(serialize = "home_quarantine", props(zh = "居家隔离"))]
-    HomeQuarantine,
-    #[strum(serialize = "health_monitoring", props(zh = "健康监测"))]
-    HealthMonitoring,
-    /// Nothing to do. (Never glob-import this enum: the variant shadows `Option::None`.)
-    #[strum(serialize = "none", props(zh = "无需管控"))]
-    None,
-}
-
-impl Labelled for Measure {
-    const FIELD: &'static str = "measure";
-}
-
-impl FromStr for Measure {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// What a policy asks of a person for some days.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum Measure: "measure", FromStr {
+        #[strum(serialize = "centralized_quarantine", props(zh = "集中隔离"))]
+        CentralizedQuarantine,
+        #[strum(serialize = "home_quarantine", props(zh = "居家隔离"))]
+        HomeQuarantine,
+        #[strum(serialize = "health_monitoring", props(zh = "健康监测"))]
+        HealthMonitoring,
+        /// Nothing to do. (Never glob-import this enum: the variant shadows `Option::None`.)
+        #[strum(serialize = "none", props(zh = "无需管控"))]
+        None,
     }
 }
 
-/// How a person is linked to a case.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactKind {
-    #[strum(
-        serialize = "close_contact",
-        props(zh = "密切接触者", aliases = "密接")
-    )]
-    CloseContact,
-    #[strum(
-        serialize = "secondary_contact",
-        props(zh = "次密接", aliases = "密接的密接")
-    )]
-    SecondaryContact,
-}
-
-impl Labelled for ContactKind {
-    const FIELD: &'static str = "kind";
-}
-
-impl FromStr for ContactKind {
-    type Err = CoreError;
-    fn from_str(s: &str) -> Result<Self, CoreError> {
-        Self::parse_labelled(s)
+labelled! {
+    /// How a person is linked to a case.
+    #[derive(Hash, Deserialize, strum::Display)]
+    pub enum ContactKind: "kind", FromStr {
+        #[strum(
+            serialize = "close_contact",
+            props(zh = "密切接触者", aliases = "密接")
+        )]
+        CloseContact,
+        #[strum(
+            serialize = "secondary_contact",
+            props(zh = "次密接", aliases = "密接的密接")
+        )]
+        SecondaryContact,
     }
 }
 

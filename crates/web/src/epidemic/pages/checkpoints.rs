@@ -25,9 +25,9 @@ use linli_store::epidemic::checkpoints::{
 use linli_store::{registry, tree, StoreError};
 use serde::Deserialize;
 
-use super::root_ids;
+use super::{root_ids, status_for};
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, short_label, store_error_page, Shell};
+use crate::ui::{error_page, field_label, form_errors_with, store_error_page, Empty, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
 
@@ -72,24 +72,7 @@ fn label(field: &str) -> &str {
 
 /// Messages for a refused form, one per field; other errors are passed back for an error page.
 fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", label(&field), message)])
-        }
-        other => Err(other),
-    }
-}
-
-fn status_for(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
+    form_errors_with(e, label)
 }
 
 fn officials_read_only() -> Response {
@@ -126,16 +109,7 @@ async fn place_choices(
     let base = usable.iter().map(|n| n.depth).min().unwrap_or(0);
     Ok(usable
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == current || usable.len() == 1,
-        })
+        .map(|n| Choice::node(n, base, n.id.to_string() == current || usable.len() == 1))
         .collect())
 }
 
@@ -146,26 +120,7 @@ async fn person_hits(
     q: &str,
 ) -> Result<Vec<HitRow>, StoreError> {
     let (_, hits) = registry::search(&state.db, &user.scope, q, 20).await?;
-    Ok(hits
-        .into_iter()
-        .map(|h| HitRow {
-            id: h.id,
-            name: h.name,
-            gender: h
-                .gender
-                .map(|g| g.label_zh().to_owned())
-                .unwrap_or_default(),
-            birth_date: h.birth_date.unwrap_or_default(),
-            id_masked: h.id_number_masked.unwrap_or_default(),
-            phone_masked: h.phone_masked.unwrap_or_default(),
-            place: match h.address {
-                Some(a) => format!("{} {a}", h.node_name),
-                None => h.node_name,
-            },
-            active: h.state == linli_core::registry::PersonState::Active,
-            state: h.state.label_zh().to_owned(),
-        })
-        .collect())
+    Ok(hits.into_iter().map(HitRow::from).collect())
 }
 
 /// The chosen person, shown above a form.
@@ -944,13 +899,10 @@ async fn pass_page(
     }
 }
 
-#[derive(Deserialize)]
-struct EmptyForm {}
-
 async fn revoke_pass(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    f: CsrfForm<EmptyForm>,
+    f: CsrfForm<Empty>,
 ) -> Response {
     match checkpoints::revoke_pass(&state.db, &f.user.scope, id, now_ms()).await {
         Ok(()) => Redirect::to("/passes?notice=revoked").into_response(),
@@ -1190,7 +1142,7 @@ async fn add_trip(State(state): State<AppState>, f: CsrfForm<TripForm>) -> Respo
 async fn trip_returned(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    f: CsrfForm<EmptyForm>,
+    f: CsrfForm<Empty>,
 ) -> Response {
     match checkpoints::trip_returned(&state.db, &f.user.scope, id, today()).await {
         Ok(()) => Redirect::to("/trips?notice=returned").into_response(),

@@ -24,7 +24,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
-use crate::ui::{store_error_page, NoticeQuery, Shell};
+use crate::ui::{form_errors_with, store_error_page, NoticeQuery, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -416,16 +416,7 @@ fn label(field: &str) -> &str {
 
 /// Messages for a refused form; other errors are passed back for an error page.
 fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{message}", label(&field))])
-        }
-        other => Err(other),
-    }
+    form_errors_with(e, label)
 }
 
 struct Loaded {

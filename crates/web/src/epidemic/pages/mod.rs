@@ -35,7 +35,7 @@ use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::places::{self, PlacePicker};
-use crate::ui::{error_page, field_label, short_label, store_error_page, NoticeQuery, Shell};
+use crate::ui::{error_page, field_label, form_errors_with, store_error_page, NoticeQuery, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
 use linli_core::kernel::division;
@@ -82,16 +82,7 @@ fn label(field: &str, area_form: bool) -> &str {
 
 /// Messages for a refused form, one per field; other errors are passed back for an error page.
 fn form_errors(e: StoreError, area_form: bool) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field, area_form), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", label(&field, area_form), message)])
-        }
-        other => Err(other),
-    }
+    form_errors_with(e, |f| label(f, area_form))
 }
 
 fn status_for(errors: &[String]) -> StatusCode {
@@ -768,6 +759,19 @@ struct PoliciesPage {
     notice: String,
 }
 
+/// Who a rule applies to, as a worker would say it: its conditions joined, or everyone.
+pub(crate) fn conditions_zh(r: &Rule) -> String {
+    if r.when.is_empty() {
+        "所有人员".to_owned()
+    } else {
+        r.when
+            .iter()
+            .map(condition_zh)
+            .collect::<Vec<_>>()
+            .join("，且")
+    }
+}
+
 /// A condition as a worker would say it.
 pub(crate) fn condition_zh(c: &Condition) -> String {
     match c {
@@ -790,15 +794,7 @@ pub(crate) fn condition_zh(c: &Condition) -> String {
 fn rule_view(r: &Rule) -> RuleView {
     RuleView {
         who: r.who.clone(),
-        when: if r.when.is_empty() {
-            "所有人员".to_owned()
-        } else {
-            r.when
-                .iter()
-                .map(condition_zh)
-                .collect::<Vec<_>>()
-                .join("，且")
-        },
+        when: conditions_zh(r),
         plan: if r.stages.is_empty() {
             Measure::None.label_zh().to_owned()
         } else {
@@ -1010,26 +1006,7 @@ async fn render_arrival_form(
     let searched = person.is_none() && !q.trim().is_empty();
     let hits = if searched {
         match registry::search(&state.db, &user.scope, &q, 20).await {
-            Ok((_, hits)) => hits
-                .into_iter()
-                .map(|h| HitRow {
-                    id: h.id,
-                    name: h.name,
-                    gender: h
-                        .gender
-                        .map(|g| g.label_zh().to_owned())
-                        .unwrap_or_default(),
-                    birth_date: h.birth_date.unwrap_or_default(),
-                    id_masked: h.id_number_masked.unwrap_or_default(),
-                    phone_masked: h.phone_masked.unwrap_or_default(),
-                    place: match h.address {
-                        Some(a) => format!("{} {a}", h.node_name),
-                        None => h.node_name,
-                    },
-                    active: h.state == linli_core::registry::PersonState::Active,
-                    state: h.state.label_zh().to_owned(),
-                })
-                .collect(),
+            Ok((_, hits)) => hits.into_iter().map(HitRow::from).collect(),
             Err(e) => return store_error_page(e),
         }
     } else {
@@ -1053,16 +1030,7 @@ async fn render_arrival_form(
     let base_depth = writable.iter().map(|n| n.depth).min().unwrap_or(0);
     let node_choices = writable
         .iter()
-        .map(|n| Choice {
-            value: n.id.to_string(),
-            label: format!(
-                "{}{}（{}）",
-                "　".repeat((n.depth - base_depth).clamp(0, 6) as usize),
-                n.name,
-                short_label(n.kind)
-            ),
-            selected: n.id.to_string() == f.node_id,
-        })
+        .map(|n| Choice::node(n, base_depth, n.id.to_string() == f.node_id))
         .collect();
     if f.arrived_on.is_empty() {
         f.arrived_on = format_date(today());

@@ -23,7 +23,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::epidemic::pages::{condition_zh, measure_class};
+use crate::epidemic::pages::{conditions_zh, measure_class};
 use crate::ui::{error_page, store_error_page, Shell};
 use crate::AppState;
 
@@ -123,15 +123,7 @@ fn rule_edits(policy: &PolicyDraft) -> Vec<RuleEdit> {
         .map(|(i, r)| RuleEdit {
             index: i,
             who: r.who.clone(),
-            when: if r.when.is_empty() {
-                "所有人员".to_owned()
-            } else {
-                r.when
-                    .iter()
-                    .map(condition_zh)
-                    .collect::<Vec<_>>()
-                    .join("，且")
-            },
+            when: conditions_zh(r),
             stages: r
                 .stages
                 .iter()
