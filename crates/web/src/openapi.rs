@@ -43,6 +43,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::epidemic::api::checkpoints::routes())
         .merge(crate::epidemic::api::contacts::routes())
         .merge(crate::epidemic::api::observations::routes())
+        .merge(crate::epidemic::api::sites::routes())
         .merge(crate::ui::qr::routes())
         .merge(crate::ui::places::routes())
         .merge(crate::enterprises::api::routes())

@@ -223,6 +223,10 @@ pub struct ContactRecorded {
     /// That observation's planned last day after this link: the strictest of the person's links,
     /// or of their arrival when its plan weighs more.
     pub observation_until: Option<Date>,
+    /// The room of a centralised quarantine, given now or kept from before.
+    pub room: Option<epidemic::sites::Placed>,
+    /// Centralised quarantine, and no open site covering the person had a free room (暂无空床).
+    pub no_bed: bool,
 }
 
 /// True when `target` is reachable from `from` along links (source → person): `target` was
@@ -483,6 +487,13 @@ pub async fn record_contact(
     )
     .await?;
     let observation_id = observed.id();
+    // A centralised stage ahead gets a room by itself, as after a screening.
+    let placement = match observation_id {
+        Some(obs) => {
+            epidemic::sites::place_after_observe(&mut tx, scope, &person, obs, now).await?
+        }
+        None => epidemic::sites::Placement::NotNeeded,
+    };
     if let Some(obs) = observation_id {
         sqlx::query("UPDATE contact_link SET observation_id = $1 WHERE person_id = $2")
             .bind(obs)
@@ -527,6 +538,8 @@ pub async fn record_contact(
         observation_id,
         observation_until: observed.until(),
         classification,
+        room: placement.placed().cloned(),
+        no_bed: matches!(placement, epidemic::sites::Placement::NoBed),
     })
 }
 

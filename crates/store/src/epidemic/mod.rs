@@ -11,6 +11,7 @@ pub mod observations;
 pub mod policies;
 pub mod retention;
 pub mod self_checkin;
+pub mod sites;
 pub mod timeline;
 
 use linli_core::epidemic::observation::{self, Change, Weight};
@@ -259,6 +260,10 @@ pub struct ArrivalRecorded {
     /// no measure applies and the person is not under observation).
     pub observation_id: Option<i64>,
     pub alert_id: Option<i64>,
+    /// The room of a centralised quarantine, given now or kept from before.
+    pub room: Option<sites::Placed>,
+    /// Centralised quarantine, and no open site covering the person had a free room (暂无空床).
+    pub no_bed: bool,
 }
 
 /// The finest division code on the path of a node: the community's (12 digits), else its
@@ -421,6 +426,14 @@ pub async fn record_arrival(
     if let Some(note) = observed.already_observed_zh(&classification) {
         classification.explanation.push_str(&note);
     }
+    // A centralised stage ahead gets a room by itself; none free never fails the screening.
+    let placement = match observation_id {
+        Some(obs) => sites::place_after_observe(&mut tx, scope, &person, obs, now).await?,
+        None => sites::Placement::NotNeeded,
+    };
+    if let Some(sentence) = placement.sentence_zh() {
+        classification.explanation.push_str(&sentence);
+    }
     // The screening names the observation it put or kept the person under: its records are
     // kept while that observation is open and purged after it (see `retention`). Its whole
     // classification is kept for the result page ([`arrival_result`]).
@@ -489,6 +502,8 @@ pub async fn record_arrival(
         policy_version_id: stored.id,
         observation_id,
         alert_id,
+        room: placement.placed().cloned(),
+        no_bed: matches!(placement, sites::Placement::NoBed),
     })
 }
 
@@ -1156,6 +1171,8 @@ pub async fn release(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        // Released from quarantine, out of the room: the bed is free from tomorrow.
+        sites::check_out_released(&mut tx, *id, on, scope.actor()).await?;
     }
     audit::record(
         &mut *tx,

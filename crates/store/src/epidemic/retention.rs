@@ -27,6 +27,8 @@ pub struct RetentionRun {
     pub declarations: u64,
     /// Checkpoint scans (kept `retention_days` after the scan).
     pub scans: u64,
+    /// Quarantine stays of anonymised observations (the room and nights stay, not the person).
+    pub stays: u64,
 }
 
 impl RetentionRun {
@@ -37,6 +39,7 @@ impl RetentionRun {
             + self.alerts
             + self.declarations
             + self.scans
+            + self.stays
     }
 }
 
@@ -101,6 +104,16 @@ pub async fn anonymise_due(
     .bind(&today)
     .bind(now)
     .bind(ANONYMISED)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    // A stay goes with its observation: who slept where is personal, the occupied nights are not.
+    let stays = sqlx::query(
+        "UPDATE quarantine_stay SET person_id = NULL, household_id = NULL, anonymised_at = $1 \
+         WHERE anonymised_at IS NULL AND EXISTS (SELECT 1 FROM observation o \
+         WHERE o.id = quarantine_stay.observation_id AND o.anonymised_at IS NOT NULL)",
+    )
+    .bind(now)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -177,6 +190,7 @@ pub async fn anonymise_due(
         alerts,
         declarations,
         scans,
+        stays,
     };
     if run.total() > 0 {
         audit::record(
@@ -190,6 +204,7 @@ pub async fn anonymise_due(
                 "alerts": run.alerts,
                 "declarations": run.declarations,
                 "scans": run.scans,
+                "stays": run.stays,
             })),
             now,
         )

@@ -693,6 +693,8 @@ pub const PATH_COPIES: &[(&str, &str, Option<&str>)] = &[
     ("gate_pass", "node_path", Some("district_id")),
     ("gate_scan", "node_path", Some("district_id")),
     ("trip", "node_path", Some("district_id")),
+    ("quarantine_site", "node_path", Some("district_id")),
+    ("quarantine_stay", "node_path", Some("district_id")),
 ];
 
 /// Closes a node and every open node under it on `on` (today by default). Closed nodes stay in

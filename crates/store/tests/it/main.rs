@@ -18,5 +18,6 @@ mod registry;
 mod reports;
 mod requests;
 mod retention;
+mod sites;
 mod store;
 mod supplies;

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .merge(pages::observations::router())
         .merge(pages::rounds::router())
         .merge(pages::timeline::router())
+        .merge(pages::sites::router())
         .merge(declarations::router())
         .merge(public::router())
         .merge(self_checkin::router())

@@ -42,6 +42,64 @@ struct World {
     checkpoint_b: i64,
     pass_b: i64,
     trip_b: i64,
+    /// A quarantine site in grid B (its name carries B's secret).
+    qsite_b: i64,
+}
+
+/// A quarantine site in grid B, and one at the community (seen from grid A, which it serves)
+/// where person B has a room: A's worker must see neither B's site nor B's name.
+async fn quarantine_world(db: &Db, grid_b: &Node, community: &Node, observation_b: i64) -> i64 {
+    use linli_core::epidemic::sites::{NewRoom, RoomNumber};
+    use linli_store::epidemic::sites::{self, SiteInput};
+    let input = |name| SiteInput {
+        name,
+        address: Some("乙秘密路 1 号"),
+        phone: None,
+        open: true,
+    };
+    let hidden = sites::create_site(
+        db,
+        &Scope::operator(),
+        grid_b.id,
+        &input("乙秘密隔离点"),
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    let shared = SiteInput {
+        address: None,
+        ..input("社区隔离点")
+    };
+    let shared = sites::create_site(db, &Scope::operator(), community.id, &shared, now_ms())
+        .await
+        .unwrap();
+    let room = NewRoom::new(1, RoomNumber::parse("101").unwrap(), 2).unwrap();
+    sites::add_rooms(db, &Scope::operator(), shared.id, &[room], now_ms())
+        .await
+        .unwrap();
+    // B's room, given by hand on a day of B's 2022 quarantine.
+    let room_id: i64 = sites::site_day(
+        db,
+        &Scope::operator(),
+        shared.id,
+        linli_core::kernel::clock::today(),
+        now_ms(),
+    )
+    .await
+    .unwrap()
+    .rooms[0]
+        .id;
+    let on = linli_core::kernel::clock::parse_date("d", "2022-07-03").unwrap();
+    sites::assign(
+        db,
+        &Scope::operator(),
+        observation_b,
+        room_id,
+        linli_core::kernel::clock::day_start_ms(on) + 12 * 3_600_000,
+    )
+    .await
+    .unwrap();
+    hidden.id
 }
 
 /// A gate in grid B, person B's pass (scanned once) and an outgoing trip of B.
@@ -278,7 +336,9 @@ async fn world(db: &Db) -> World {
     let (site_b, transfer_b) = supply_world(db, &grid_b, &community).await;
     let (enterprise_b, reopening_b) = enterprise_world(db, &grid_b).await;
     let (request_b, whistle_b) = request_world(db, &grid_b).await;
+    let qsite_b = quarantine_world(db, &grid_b, &community, arrival.observation_id.unwrap()).await;
     World {
+        qsite_b,
         checkpoint_b,
         pass_b,
         trip_b,
@@ -706,6 +766,8 @@ async fn scope_walk(t: TestDb) {
                 vec![w.pass_b]
             } else if path.starts_with("/api/v1/trips") {
                 vec![w.trip_b]
+            } else if path.starts_with("/api/v1/quarantine-sites") {
+                vec![w.qsite_b]
             } else {
                 node_ids.to_vec()
             };

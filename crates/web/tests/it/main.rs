@@ -24,4 +24,5 @@ mod reports;
 mod request_categories;
 mod requests;
 mod self_checkin;
+mod sites;
 mod supplies;

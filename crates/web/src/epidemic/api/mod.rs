@@ -3,6 +3,7 @@
 pub mod checkpoints;
 pub mod contacts;
 pub mod observations;
+pub mod sites;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -448,6 +449,40 @@ pub struct ArrivalOut {
     /// The alerts this screening raised beside its measure (a fever or a symptom: a fever
     /// alert and a referral to a fever clinic), whatever the policy of the day.
     pub alerts: Vec<AlertRaisedOut>,
+    /// The room of a centralised quarantine, given by itself (see `/api/v1/quarantine-sites`).
+    pub quarantine_room: Option<QuarantineRoomOut>,
+    /// Centralised quarantine and no open site covering the person had a free room:
+    /// 「暂无空床，请联系隔离点」. The screening is recorded all the same.
+    pub no_bed: bool,
+}
+
+/// Where a person under centralised quarantine stays.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantineRoomOut {
+    pub stay_id: i64,
+    pub site_id: i64,
+    pub site_name: String,
+    pub site_phone: Option<String>,
+    pub floor: i64,
+    pub room: String,
+    /// First and last night, `YYYY-MM-DD`.
+    pub from: String,
+    pub until: String,
+}
+
+impl From<epidemic::sites::Placed> for QuarantineRoomOut {
+    fn from(p: epidemic::sites::Placed) -> Self {
+        QuarantineRoomOut {
+            stay_id: p.stay_id,
+            site_id: p.site_id,
+            site_name: p.site_name,
+            site_phone: p.site_phone,
+            floor: p.floor,
+            room: p.room,
+            from: p.from,
+            until: p.until,
+        }
+    }
 }
 
 /// An alert raised by a screening.
@@ -548,6 +583,8 @@ async fn create_arrival(
             observation_id: recorded.observation_id,
             alert_id: recorded.alert_id,
             alerts: alerts_out(&recorded.classification, recorded.alert_id),
+            quarantine_room: recorded.room.map(QuarantineRoomOut::from),
+            no_bed: recorded.no_bed,
         }),
     ))
 }

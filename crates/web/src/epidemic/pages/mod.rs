@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod observations;
 pub mod policies;
 pub mod rounds;
+pub mod sites;
 pub mod timeline;
 
 use askama::Template;
@@ -171,6 +172,8 @@ struct HomePage {
     parent: Option<(i64, String)>,
     /// The caller's other top nodes, to switch the dashboard to (several bound nodes).
     roots: Vec<(i64, String)>,
+    /// Beds today in the open quarantine sites serving the node.
+    beds: linli_core::epidemic::sites::Beds,
 }
 
 impl HomePage {
@@ -205,6 +208,9 @@ async fn home(
                 .ok_or(StoreError::NotFound)?,
         };
         let dash = dashboard::epidemic_dashboard(&state.db, &user.scope, node_id, today()).await?;
+        let beds =
+            epidemic::sites::beds_serving(&state.db, &user.scope, node_id, today(), now_ms())
+                .await?;
         let node = tree::get(&state.db, &user.scope, node_id).await?;
         let parent = match node.parent_id {
             Some(pid) => tree::get(&state.db, &user.scope, pid)
@@ -223,10 +229,10 @@ async fn home(
         }
         let areas = epidemic::risk_areas(&state.db).await?;
         let policies = epidemic::published_policies(&state.db).await?;
-        Ok::<_, StoreError>((dash, parent, roots, areas, policies))
+        Ok::<_, StoreError>((dash, parent, roots, areas, policies, beds))
     }
     .await;
-    let (dash, parent, roots, areas, policies) = match result {
+    let (dash, parent, roots, areas, policies, beds) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -257,6 +263,7 @@ async fn home(
         dash,
         parent,
         roots,
+        beds,
         shell: Shell::of(&user, "epidemic"),
     }
     .into_response()
@@ -1240,6 +1247,10 @@ struct ResultPage {
     headline: String,
     alerts: Vec<String>,
     observation_id: Option<i64>,
+    /// The quarantine room (`建塘宾馆 2 楼 201 室`), its site and the site's phone.
+    room: Option<epidemic::sites::Placed>,
+    /// A centralised stage and no room: 暂无空床，请联系隔离点.
+    no_bed: bool,
 }
 
 async fn arrival_submit(
@@ -1289,7 +1300,20 @@ async fn arrival_page(
         .unwrap_or_default();
     let c = &a.classification;
     let none = c.measure == Measure::None;
+    let room = match a.observation_id {
+        Some(o) => epidemic::sites::stay_of_observation(&state.db, &user.scope, o)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let centralised = linli_core::epidemic::sites::Period::new(c.start, c.until)
+        .ok()
+        .and_then(|p| linli_core::epidemic::sites::centralised_span(c.measure, &c.stages, p))
+        .is_some();
     ResultPage {
+        no_bed: centralised && room.is_none(),
+        room,
         shell: Shell::of(&user, "epidemic"),
         person_id: a.person_id,
         person_name: person.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
