@@ -7,9 +7,8 @@
 //!
 //! Besides the API, the two ways people enter check-ins in the browser: a grid worker's round
 //! page (`/epidemic/rounds`, 20 persons a form post, session and CSRF as a browser sends them)
-//! and the resident's own link (`/o/{code}`, a form post, no login; each observation from an
-//! address of its own, as residents' phones are, so the per-address limit is not what is
-//! measured). Every mode writes through the same batching writer.
+//! and the resident's own link (`/o/{code}`, a form post, no login; each post from an address
+//! of its own, as residents' phones are, so the per-address limit is not what is measured). Every mode writes through the same batching writer.
 
 use linli_core::kernel::clock::now_ms;
 use std::time::{Duration, Instant};
@@ -324,15 +323,17 @@ impl Mode {
             Mode::SelfPage => {
                 let k = i % n;
                 let body = format!("temperature={}", temperature(i));
+                // Each post from an address of its own: residents' phones, not one guesser
+                // (the per-address limit, 20 in 10 minutes, is a test's business, not this).
                 let head = format!(
                     "POST /o/{} HTTP/1.1\r\nhost: bench\r\n\
                      x-forwarded-for: 10.{}.{}.{}\r\n\
                      content-type: application/x-www-form-urlencoded\r\n\
                      content-length: {}\r\n\r\n",
                     s.self_codes[k],
-                    (k >> 16) & 255,
-                    (k >> 8) & 255,
-                    k & 255,
+                    (i >> 16) & 255,
+                    (i >> 8) & 255,
+                    i & 255,
                     body.len()
                 );
                 ([head.into_bytes(), body.into_bytes()].concat(), 200)
