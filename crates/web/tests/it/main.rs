@@ -4,6 +4,7 @@
 
 mod support;
 
+mod accounts_pages;
 mod api;
 mod checkpoint_pages;
 mod contacts;
