@@ -1479,6 +1479,50 @@ pub async fn stay_of_observation(
     }))
 }
 
+/// Whom a room is being found for: an open observation the caller may read, its person, where
+/// they live, and the last night of its centralised stage from today (none: no room needed).
+#[derive(Debug, Clone)]
+pub struct RoomSeeker {
+    pub observation_id: i64,
+    pub person_id: i64,
+    pub person_name: String,
+    pub node_id: i64,
+    pub until: Option<Date>,
+}
+
+/// The observation a room is sought for (see [`RoomSeeker`]); a released one is refused.
+pub async fn room_seeker(
+    db: &Db,
+    scope: &Scope,
+    observation_id: i64,
+    now: i64,
+) -> Result<RoomSeeker, StoreError> {
+    let mut tx = db.pool().begin().await?;
+    let obs = observation_row(&mut tx, observation_id).await?;
+    drop(tx);
+    if !scope.can_read(&obs.node_path) {
+        return Err(StoreError::NotFound);
+    }
+    if obs.released {
+        return Err(StoreError::invalid("observation_id", "该医学观察已解除"));
+    }
+    let name: String = sqlx::query("SELECT name FROM person WHERE id = $1")
+        .bind(obs.person_id)
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    Ok(RoomSeeker {
+        observation_id,
+        person_id: obs.person_id,
+        person_name: name,
+        node_id: obs.node_path.id(),
+        until: obs
+            .span
+            .and_then(|s| stay_for(s, date_of(now)))
+            .map(|p| p.until),
+    })
+}
+
 /// The rooms of a site with a free bed every night from today to `until`, for the move form.
 pub async fn rooms_free(
     db: &Db,

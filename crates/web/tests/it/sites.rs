@@ -341,3 +341,101 @@ async fn flow(t: TestDb) {
 }
 
 on_both!(sites_rooms_and_rooms_given_to_arrivals, flow);
+
+/// A room by hand for someone screened when no bed was free: the page says there is none, a
+/// site opened later is offered with its free rooms, the chosen room is taken and named; a
+/// grid worker of another grid cannot open the page.
+async fn room_by_hand_flow(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.db();
+    let town = town(&db).await;
+    let (grid_a, grid_b) = grids_ab(&db, town.community.id).await;
+    user(&db, "staff", "staff", &[town.community.id]).await;
+    user(&db, "worker_b", "grid_worker", &[grid_b.id]).await;
+    quarantine_from_today(&db).await;
+    let staff_api = api_login(&app, "staff").await;
+    let screened = arrives(&staff_api, &app, grid_a.id, "赵六").await;
+    assert_eq!(screened["no_bed"], true, "{screened}");
+    let obs = screened["observation_id"].as_i64().unwrap();
+    let (staff, csrf) = sign_in(&app, "staff").await;
+    let page = app.url(&format!("/epidemic/observations/{obs}/room"));
+    let (status, html) = get(&staff, page.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"no-site\""), "{html}");
+
+    // A community site with one 2-bed room opens.
+    let community = town.community.id.to_string();
+    let (status, to) = post_form(
+        &staff,
+        app.url("/epidemic/sites/new"),
+        &[
+            ("csrf", &csrf),
+            ("node_id", &community),
+            ("name", "社区卫生院"),
+            ("address", "团结街 1 号"),
+            ("phone", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+    let site_id: i64 = to
+        .trim_start_matches("/epidemic/sites/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, to) = post_form(
+        &staff,
+        app.url(&format!("/epidemic/sites/{site_id}/rooms")),
+        &[
+            ("csrf", csrf.as_str()),
+            ("floor_from", "1"),
+            ("floor_to", "1"),
+            ("room_from", "1"),
+            ("room_to", "1"),
+            ("beds", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+    let (_, html) = get(&staff, page.clone()).await;
+    assert!(html.contains("社区卫生院（空床 2）"), "{html}");
+    let (_, html) = get(&staff, format!("{page}?site_id={site_id}")).await;
+    let room_id = between(&html, "name=\"room_id\" value=\"", "\"").to_owned();
+    assert!(html.contains("1 楼 101 室"), "{html}");
+
+    // No room chosen: refused, nothing taken; then the room.
+    let site = site_id.to_string();
+    let (status, html) = post(&staff, page.clone(), &[("csrf", &csrf), ("site_id", &site)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("请选择一个房间"), "{html}");
+    let (status, to) = post_form(
+        &staff,
+        page.clone(),
+        &[("csrf", &csrf), ("site_id", &site), ("room_id", &room_id)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+    let (_, html) = get(&staff, app.url(&to)).await;
+    assert_eq!(
+        text_of(enclosing(&html, "p", "id=\"done\"")),
+        "已安排入住：社区卫生院 1 楼 101 室。"
+    );
+    // The same room again is refused: the person already stays there those nights.
+    let (status, _) = post(
+        &staff,
+        page.clone(),
+        &[("csrf", &csrf), ("site_id", &site), ("room_id", &room_id)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (worker_b, _) = sign_in(&app, "worker_b").await;
+    let (status, html) = get(&worker_b, page).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains("赵六"));
+    app.finish().await;
+}
+
+on_both!(sites_room_by_hand, room_by_hand_flow);

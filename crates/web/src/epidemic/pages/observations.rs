@@ -81,6 +81,8 @@ impl ListQuery {
 
 struct Row {
     id: i64,
+    /// Under centralised quarantine: the row links to its room.
+    centralized: bool,
     person_id: i64,
     name: String,
     measure: &'static str,
@@ -134,6 +136,7 @@ fn row_of(o: UnderObservation) -> Row {
     Row {
         owes: o.owes_checkins(),
         id: o.id,
+        centralized: o.measure == Measure::CentralizedQuarantine,
         person_id: o.person_id,
         measure: o.measure.label_zh(),
         measure_class: match o.measure {

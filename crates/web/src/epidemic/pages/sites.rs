@@ -32,6 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/epidemic/sites/{id}/rooms", post(add_rooms))
         .route("/epidemic/stays/{id}/move", post(move_stay))
         .route("/epidemic/stays/{id}/check-out", post(check_out))
+        .route(
+            "/epidemic/observations/{id}/room",
+            get(room_page).post(room_assign),
+        )
 }
 
 /// Sites per page.
@@ -813,4 +817,159 @@ async fn check_out(
     let user = &f.user;
     let result = sites::check_out(&state.db, &user.scope, id, today(), now_ms()).await;
     after_stay(&state, user, &f.form, result, "checked_out").await
+}
+
+// ---------------------------------------------------------------------------------------------
+// A room by hand: for someone screened when no bed was free (暂无空床), or placed elsewhere.
+
+struct SiteOption {
+    id: i64,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "epidemic/room_assign.html")]
+struct RoomPage {
+    shell: Shell,
+    observation_id: i64,
+    person_id: i64,
+    person_name: String,
+    /// The room now, 「建塘宾馆 2 楼 201 室」, or empty.
+    current: String,
+    until: String,
+    /// No centralised stage ahead: nothing to place.
+    needs_room: bool,
+    sites: Vec<SiteOption>,
+    site_id: Option<i64>,
+    rooms: Vec<(i64, String)>,
+    error: String,
+    done: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct RoomQuery {
+    site_id: Option<i64>,
+    done: Option<String>,
+}
+
+async fn render_room(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+    q: RoomQuery,
+    error: String,
+) -> Response {
+    let now = now_ms();
+    let result = async {
+        let seeker = sites::room_seeker(&state.db, &user.scope, id, now).await?;
+        let current = sites::stay_of_observation(&state.db, &user.scope, id).await?;
+        let filter = SiteFilter {
+            node_id: Some(seeker.node_id),
+            open: Some(true),
+            with_free: true,
+            ..SiteFilter::default()
+        };
+        let found = match seeker.until {
+            Some(_) => {
+                sites::sites(&state.db, &user.scope, &filter, today(), now, 200, 0)
+                    .await?
+                    .items
+            }
+            None => Vec::new(),
+        };
+        let rooms = match (q.site_id, seeker.until) {
+            (Some(site), Some(until)) => {
+                sites::rooms_free(&state.db, &user.scope, site, until, now).await?
+            }
+            _ => Vec::new(),
+        };
+        Ok::<_, StoreError>((seeker, current, found, rooms))
+    }
+    .await;
+    let (seeker, current, found, rooms) = match result {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (
+        status,
+        RoomPage {
+            shell: Shell::of(user, "epidemic"),
+            observation_id: id,
+            person_id: seeker.person_id,
+            person_name: seeker.person_name,
+            current: current
+                .filter(|_| seeker.until.is_some())
+                .map(|p| p.place_zh())
+                .unwrap_or_default(),
+            until: seeker.until.map(format_date).unwrap_or_default(),
+            needs_room: seeker.until.is_some(),
+            sites: found
+                .into_iter()
+                .map(|s| SiteOption {
+                    selected: Some(s.site.id) == q.site_id,
+                    label: format!("{}（空床 {}）", s.site.name, s.beds.free()),
+                    id: s.site.id,
+                })
+                .collect(),
+            site_id: q.site_id,
+            rooms,
+            error,
+            done: q.done.is_some(),
+        },
+    )
+        .into_response()
+}
+
+async fn room_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<RoomQuery>,
+) -> Response {
+    render_room(&state, &user, id, q, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct RoomForm {
+    #[serde(default)]
+    room_id: String,
+    #[serde(default)]
+    site_id: String,
+}
+
+async fn room_assign(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<RoomForm>,
+) -> Response {
+    let site_id = f.form.site_id.parse().ok();
+    let Ok(room_id) = f.form.room_id.parse::<i64>() else {
+        let q = RoomQuery {
+            site_id,
+            done: None,
+        };
+        return render_room(&state, &f.user, id, q, "请选择一个房间".to_owned()).await;
+    };
+    match sites::assign(&state.db, &f.user.scope, id, room_id, now_ms()).await {
+        Ok(_) => Redirect::to(&format!("/epidemic/observations/{id}/room?done=1")).into_response(),
+        Err(StoreError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("；");
+            let q = RoomQuery {
+                site_id,
+                done: None,
+            };
+            render_room(&state, &f.user, id, q, message).await
+        }
+        Err(e) => store_error_page(e),
+    }
 }
