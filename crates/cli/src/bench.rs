@@ -698,6 +698,41 @@ async fn import_in(dir: &std::path::Path, args: &ImportBench) -> Result<(), CliE
     Ok(())
 }
 
+/// Arrivals from 420111 today get 7 days of centralised quarantine with two check-ins a day:
+/// the 9th edition republished with today's date and 420111 declared high-risk from today. The
+/// benches that need observations running today seed with this; the origin to screen from.
+pub(crate) async fn quarantine_from_today(
+    db: &linli_store::Db,
+) -> Result<linli_core::epidemic::policy::DivisionCode, CliError> {
+    use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel};
+    use linli_core::kernel::clock;
+    use linli_store::epidemic;
+    let op = linli_core::Scope::operator();
+    let usage = |e: linli_core::CoreError| CliError::Usage(e.to_string());
+    let mut ninth = linli_core::epidemic::policy::presets()
+        .into_iter()
+        .find(|p| p.key() == "ninth-edition")
+        .ok_or_else(|| CliError::Usage("no 9th-edition preset".into()))?
+        .to_draft();
+    ninth.version = epidemic::policies::next_version(db, "ninth-edition").await?;
+    ninth.effective_from = clock::today();
+    let ninth = ninth
+        .validate()
+        .map_err(|e| CliError::Usage(format!("{:?}", e.0)))?;
+    epidemic::policies::publish(db, &op, &ninth, now_ms()).await?;
+    let origin = DivisionCode::parse("420111").map_err(usage)?;
+    let area = RiskArea::new(
+        origin.clone(),
+        Some("武汉市洪山区"),
+        RiskLevel::High,
+        clock::today(),
+        None,
+    )
+    .map_err(usage)?;
+    epidemic::add_risk_area(db, &op, &area, now_ms()).await?;
+    Ok(origin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

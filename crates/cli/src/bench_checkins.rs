@@ -17,7 +17,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::PersonInput;
 use linli_core::{kernel::clock, NodeKind, Scope};
@@ -80,28 +80,8 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
     );
     let started = Instant::now();
     let usage = |e: linli_core::CoreError| CliError::Usage(e.to_string());
-    let mut ninth = linli_core::epidemic::policy::presets()
-        .into_iter()
-        .find(|p| p.key() == "ninth-edition")
-        .ok_or_else(|| CliError::Usage("no 9th-edition preset".into()))?
-        .to_draft();
-    ninth.version = epidemic::policies::next_version(db, "ninth-edition").await?;
-    ninth.effective_from = clock::today();
-    let ninth = ninth
-        .validate()
-        .map_err(|e| CliError::Usage(format!("{:?}", e.0)))?;
-    epidemic::policies::publish(db, &op, &ninth, now_ms()).await?;
-    let area = RiskArea::new(
-        DivisionCode::parse("420111").map_err(usage)?,
-        Some("武汉市洪山区"),
-        RiskLevel::High,
-        clock::today(),
-        None,
-    )
-    .map_err(usage)?;
-    epidemic::add_risk_area(db, &op, &area, now_ms()).await?;
+    let origin = crate::bench::quarantine_from_today(db).await?;
     let arrived_on = clock::today();
-    let origin = DivisionCode::parse("420111").map_err(usage)?;
     let temperature = Temperature::parse("36.5").map_err(usage)?;
     let mut observations = Vec::with_capacity(args.observations as usize);
     for k in 0..args.observations {

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use linli_core::epidemic::policy::{DivisionCode, RiskArea, RiskLevel, Temperature};
+use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::{self, now_ms};
 use linli_core::registry::PersonInput;
 use linli_core::{NodeKind, Scope};
@@ -52,27 +52,7 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
 
     // Arrivals from a high-risk area today under the 9th edition republished with today's date:
     // 7 days of centralised quarantine each, so everyone is on day 1 and owes check-ins.
-    let mut ninth = linli_core::epidemic::policy::presets()
-        .into_iter()
-        .find(|p| p.key() == "ninth-edition")
-        .ok_or_else(|| CliError::Usage("no 9th-edition preset".into()))?
-        .to_draft();
-    ninth.version = epidemic::policies::next_version(db, "ninth-edition").await?;
-    ninth.effective_from = clock::today();
-    let ninth = ninth
-        .validate()
-        .map_err(|e| CliError::Usage(format!("{:?}", e.0)))?;
-    epidemic::policies::publish(db, &op, &ninth, now_ms()).await?;
-    let area = RiskArea::new(
-        DivisionCode::parse("420111").map_err(usage)?,
-        Some("武汉市洪山区"),
-        RiskLevel::High,
-        clock::today(),
-        None,
-    )
-    .map_err(usage)?;
-    epidemic::add_risk_area(db, &op, &area, now_ms()).await?;
-    let origin = DivisionCode::parse("420111").map_err(usage)?;
+    let origin = crate::bench::quarantine_from_today(db).await?;
     let normal = Temperature::parse("36.5").map_err(usage)?;
 
     println!(

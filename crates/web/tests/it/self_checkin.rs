@@ -4,47 +4,16 @@
 
 use crate::support::*;
 
-use linli_core::epidemic::policy::{self, DivisionCode, RiskArea, RiskLevel};
 use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
 use linli_core::kernel::token::ALPHABET;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
-use linli_store::epidemic::{self, policies};
+use linli_store::epidemic;
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::json;
-
-/// From today on, arrivals from 420111 (high risk) go to 7 days of centralised quarantine
-/// (the 9th edition, republished with today's date), so observations run today.
-async fn quarantine_from_today(db: &Db) {
-    let mut draft = policy::presets()
-        .into_iter()
-        .find(|p| p.key() == "ninth-edition")
-        .unwrap()
-        .to_draft();
-    draft.version = 2;
-    draft.effective_from = today();
-    policies::publish(db, &Scope::operator(), &draft.validate().unwrap(), now_ms())
-        .await
-        .unwrap();
-    epidemic::add_risk_area(
-        db,
-        &Scope::operator(),
-        &RiskArea::new(
-            DivisionCode::parse("420111").unwrap(),
-            None,
-            RiskLevel::High,
-            today(),
-            None,
-        )
-        .unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-}
 
 /// `name` at `at`, arrived today from the high-risk area: their person id and observation id.
 async fn observed_today(db: &Db, at: &Node, name: &str) -> (i64, i64) {

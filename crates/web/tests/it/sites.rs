@@ -6,45 +6,10 @@
 
 use crate::support::*;
 
-use linli_core::epidemic::policy::{self, DivisionCode, RiskArea, RiskLevel};
-use linli_core::kernel::clock::{format_date, now_ms, today};
-use linli_core::Scope;
-use linli_store::epidemic::{self, policies};
+use linli_core::kernel::clock::{format_date, today};
 use linli_store::testing::TestDb;
-use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-/// The 9th edition republished from today and 420111 high-risk from today: arrivals from there
-/// get 7 days of centralised quarantine starting today.
-async fn quarantine_from_today(db: &Db) {
-    let mut draft = policy::presets()
-        .into_iter()
-        .find(|p| p.key() == "ninth-edition")
-        .unwrap()
-        .to_draft();
-    draft.version = 2;
-    draft.effective_from = today();
-    let version = draft.validate().unwrap();
-    policies::publish(db, &Scope::operator(), &version, now_ms())
-        .await
-        .unwrap();
-    epidemic::add_risk_area(
-        db,
-        &Scope::operator(),
-        &RiskArea::new(
-            DivisionCode::parse("420111").unwrap(),
-            None,
-            RiskLevel::High,
-            today(),
-            None,
-        )
-        .unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-}
 
 /// Screens `name`, registered now at `node_id`, arriving today from 420111; the API answer.
 async fn arrives(c: &reqwest::Client, app: &App, node_id: i64, name: &str) -> Value {

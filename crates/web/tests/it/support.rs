@@ -491,3 +491,39 @@ pub fn enclosing<'a>(html: &'a str, tag: &str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no </{tag}> after {needle:?} in: {html}"));
     &html[start..at + len + close.len()]
 }
+
+/// The 9th edition republished from today and 420111 high-risk from today: arrivals from there
+/// get 7 days of centralised quarantine starting today.
+pub async fn quarantine_from_today(db: &Db) {
+    let mut draft = linli_core::epidemic::policy::presets()
+        .into_iter()
+        .find(|p| p.key() == "ninth-edition")
+        .unwrap()
+        .to_draft();
+    draft.version = 2;
+    draft.effective_from = linli_core::kernel::clock::today();
+    let version = draft.validate().unwrap();
+    linli_store::epidemic::policies::publish(
+        db,
+        &Scope::operator(),
+        &version,
+        linli_core::kernel::clock::now_ms(),
+    )
+    .await
+    .unwrap();
+    linli_store::epidemic::add_risk_area(
+        db,
+        &Scope::operator(),
+        &linli_core::epidemic::policy::RiskArea::new(
+            DivisionCode::parse("420111").unwrap(),
+            None,
+            linli_core::epidemic::policy::RiskLevel::High,
+            linli_core::kernel::clock::today(),
+            None,
+        )
+        .unwrap(),
+        linli_core::kernel::clock::now_ms(),
+    )
+    .await
+    .unwrap();
+}
