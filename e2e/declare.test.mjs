@@ -47,7 +47,7 @@ test('browser: a resident self-declares through the QR link on a phone, the grid
     assert.equal(made.status(), 200, 'after creating: HTTP status');
     assert.ok((await bodyText(worker)).includes('已生成申报链接'), 'the notice is shown');
     link = await worker.locator('.link-url a').first().getAttribute('href');
-    assert.match(link, /\/d\/[0-9a-f]{64}$/, 'the link carries a 256-bit token');
+    assert.match(link, /\/d\/[2-9A-HJKMNP-Z]{10}$/, 'the link carries a short code a person can type');
     await shot(worker, 'declare-links-360.png');
     await reportOverflow(worker, 'links at 360px');
 

@@ -34,6 +34,15 @@ pub const SELF_CHECKIN: CodeKind = CodeKind {
     what: "打卡码",
 };
 
+/// A compound's declaration link (`/d/{code}`), printed on a poster with a short link a person
+/// can type: the same strength as a self check-in code, behind the public form's limit of 60
+/// views per address in 10 minutes.
+pub const DECLARATION: CodeKind = CodeKind {
+    field: "token",
+    len: 10,
+    what: "申报码",
+};
+
 /// Random bytes each code character may be drawn from: enough that rejection sampling
 /// (dropping bytes ≥ 248, the largest multiple of 31 below 256) almost never runs short.
 pub const fn random_bytes_for(kind: CodeKind) -> usize {

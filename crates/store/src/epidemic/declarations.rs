@@ -2,8 +2,9 @@
 //! (community, compound, grid or building), the declarations residents send through it without
 //! logging in, and their review by a worker.
 //!
-//! - **Links.** The token is 256 random bits (64 hex characters) in the address `/d/{token}`.
-//!   It is stored in clear, unlike session tokens: it grants no login, only the form, and the
+//! - **Links.** The token is a short code a person can type off a poster (10 characters without
+//!   look-alikes, `kernel::token::DECLARATION`) in the address `/d/{token}`; links made before it
+//!   carry 64 hex characters and still work. It is stored in clear, unlike session tokens: it grants no login, only the form, and the
 //!   worker must be able to print the same address again. A link is revoked (`revoked_at`) or
 //!   rotated (the old row revoked and a new token issued in one transaction, history kept);
 //!   a node has at most one active link. A revoked token answers 404 like an unknown one.
@@ -39,7 +40,8 @@ use crate::{Db, StoreError};
 pub const RESIDENT_ACTOR: &str = "resident";
 
 /// Characters of a link token: 32 random bytes as hex.
-const TOKEN_LEN: usize = 64;
+/// The length of the hex tokens of links made before short codes (still honoured).
+const OLD_TOKEN_LEN: usize = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Links
@@ -111,7 +113,9 @@ where
     .bind(node.id)
     .bind(node.path.root_id())
     .bind(node.path.as_str())
-    .bind(random_token(TOKEN_LEN / 2))
+    .bind(crate::infra::secret::short_code(
+        linli_core::kernel::token::DECLARATION,
+    ))
     .bind(now)
     .bind(scope.actor())
     .fetch_one(exec)
@@ -280,14 +284,18 @@ pub async fn links(db: &Db, scope: &Scope) -> Result<Vec<Link>, StoreError> {
 /// The active link with this token (public: no scope), or `NotFound` — for an unknown, malformed
 /// or revoked token alike, and for a node that was closed.
 pub async fn link_for_token(db: &Db, token: &str) -> Result<PublicLink, StoreError> {
-    if token.len() != TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(StoreError::NotFound);
-    }
+    let token = if token.len() == OLD_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        token.to_ascii_lowercase()
+    } else {
+        // As typed: case, dashes and full-width forms do not matter.
+        linli_core::kernel::token::parse_code(linli_core::kernel::token::DECLARATION, token)
+            .map_err(|_| StoreError::NotFound)?
+    };
     let row = sqlx::query(
         "SELECT l.id, l.node_id, n.name FROM declaration_link l JOIN node n ON n.id = l.node_id \
          WHERE l.token = $1 AND l.revoked_at IS NULL AND n.closed_on IS NULL",
     )
-    .bind(token.to_ascii_lowercase())
+    .bind(&token)
     .fetch_optional(db.pool())
     .await?
     .ok_or(StoreError::NotFound)?;

@@ -93,8 +93,24 @@ both_backends!(
         let link = declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
             .await
             .unwrap();
-        assert_eq!(link.token.len(), 64, "256 bits as hex");
-        assert!(link.token.bytes().all(|b| b.is_ascii_hexdigit()));
+        // A short code a person can type off the poster, found again as typed.
+        assert_eq!(link.token.len(), 10, "{}", link.token);
+        assert!(link
+            .token
+            .bytes()
+            .all(|b| linli_core::kernel::token::ALPHABET.contains(&b)));
+        let as_typed = format!(
+            "{}-{}",
+            link.token[..5].to_ascii_lowercase(),
+            &link.token[5..]
+        );
+        assert_eq!(
+            declarations::link_for_token(&db, &as_typed)
+                .await
+                .unwrap()
+                .id,
+            link.id
+        );
         assert_eq!(link.node_name, "甲网格");
         // One active link per node.
         let e = declarations::create_link(&db, &w.worker_a, w.grid_a.id, now_ms())
