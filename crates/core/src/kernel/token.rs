@@ -43,6 +43,14 @@ pub const DECLARATION: CodeKind = CodeKind {
     what: "申报码",
 };
 
+/// A business's reopening link (`/e/{code}`): it lets its holder apply for that business, so
+/// two characters more (12: 59 bits), still short enough to read out on the phone.
+pub const ENTERPRISE: CodeKind = CodeKind {
+    field: "token",
+    len: 12,
+    what: "企业申报码",
+};
+
 /// Random bytes each code character may be drawn from: enough that rejection sampling
 /// (dropping bytes ≥ 248, the largest multiple of 31 below 256) almost never runs short.
 pub const fn random_bytes_for(kind: CodeKind) -> usize {

@@ -22,7 +22,7 @@ use sqlx::Row;
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
 use crate::infra::errors::internal;
-use crate::infra::secret::{random_token, token_hash, Keyring};
+use crate::infra::secret::{token_hash, Keyring};
 use crate::{Db, Page, StoreError};
 
 /// Hash domain of the contact phones' lookup hashes (the same as persons' phones, so one
@@ -30,7 +30,13 @@ use crate::{Db, Page, StoreError};
 const PHONE_HASH: &str = "phone";
 
 /// Bytes of randomness in a public application link (256 bits, like session tokens).
-const LINK_TOKEN_BYTES: usize = 32;
+/// Links made before short codes carried 32 random bytes as hex; they still work.
+const OLD_LINK_TOKEN_BYTES: usize = 32;
+
+/// A new link code (`kernel::token::ENTERPRISE`, a person can type it).
+fn new_link_token() -> String {
+    crate::infra::secret::short_code(linli_core::kernel::token::ENTERPRISE)
+}
 
 /// Staff and admins register businesses and decide on their applications.
 fn can_write(scope: &Scope, path: &JurisdictionPath) -> bool {
@@ -186,7 +192,7 @@ pub async fn create(
     if let Some(code) = &draft.credit_code {
         check_code_free(db, scope, code, None).await?;
     }
-    let token = random_token(LINK_TOKEN_BYTES);
+    let token = new_link_token();
     let phone_cipher = draft
         .contact_phone
         .as_ref()
@@ -468,7 +474,7 @@ pub async fn renew_link(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<Str
     if !can_write(scope, &e.node_path) {
         return Err(forbidden());
     }
-    let token = random_token(LINK_TOKEN_BYTES);
+    let token = new_link_token();
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE enterprise SET link_token_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(token_hash(&token))
@@ -689,17 +695,23 @@ pub struct LinkView {
 
 /// The business a public link token belongs to, or `NotFound`.
 pub async fn by_link(db: &Db, token: &str) -> Result<LinkView, StoreError> {
-    // Tokens are hex; anything else cannot match and is not worth a query.
-    if token.len() != LINK_TOKEN_BYTES * 2 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(StoreError::NotFound);
-    }
+    // An old hex token as it is; a code as typed (case, dashes, full-width); anything else
+    // cannot match and is not worth a query.
+    let token = if token.len() == OLD_LINK_TOKEN_BYTES * 2
+        && token.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        token.to_owned()
+    } else {
+        linli_core::kernel::token::parse_code(linli_core::kernel::token::ENTERPRISE, token)
+            .map_err(|_| StoreError::NotFound)?
+    };
     let row = sqlx::query(
         "SELECT e.id, e.name, \
          (SELECT r.status FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1), \
          (SELECT r.decision_reason FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1) \
          FROM enterprise e WHERE e.link_token_hash = $1",
     )
-    .bind(token_hash(token))
+    .bind(token_hash(&token))
     .fetch_optional(db.pool())
     .await?
     .ok_or(StoreError::NotFound)?;

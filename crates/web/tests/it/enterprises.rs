@@ -294,7 +294,12 @@ on_both!(the_api_follows_the_contract, contract);
 /// The `/e/{token}` path shown on the enterprise page after registering.
 fn link_in(html: &str) -> String {
     let start = html.find("/e/").unwrap();
-    html[start..start + 3 + 64].to_owned()
+    let code: String = html[start + 3..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    assert_eq!(code.len(), 12, "a code a person can type: {code}");
+    format!("/e/{code}")
 }
 
 async fn pages(t: TestDb) {
@@ -377,9 +382,16 @@ async fn pages(t: TestDb) {
     for private in ["136****8609", "格桑</", "甲网格", "里布嘎社区", "91533401"] {
         assert!(!page.contains(private), "public page shows {private}");
     }
-    // A made-up token is not found.
-    let (s, _) = get(&public, url(&format!("/e/{}", "ab".repeat(32)))).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Typed off a slip of paper, in lower case and with a dash, it still opens.
+    let typed = format!("{}-{}", link[..9].to_ascii_lowercase(), &link[9..]);
+    let (s, page) = get(&public, url(&typed)).await;
+    assert_eq!(s, StatusCode::OK, "{typed}");
+    assert!(page.contains("格桑商贸有限公司"));
+    // A made-up token is not found, in the old form and in the new.
+    for made_up in ["ab".repeat(32), "ABCDEFGHJKMN".to_owned()] {
+        let (s, _) = get(&public, url(&format!("/e/{made_up}"))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
     // The business applies with two items missing, then staff see it pending.
     let (s, page) = post(
         &public,
