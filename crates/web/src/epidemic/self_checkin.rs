@@ -282,11 +282,7 @@ async fn public_submit(
     let recorded = match self_checkin::record(&state.checkins, &view, input, now).await {
         Ok(r) => r,
         Err(StoreError::Invalid(errors)) => {
-            let message = errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("；");
+            let message = crate::ui::forms::messages(&errors);
             return refused(message, form, view);
         }
         Err(e) => return store_error_page(e),

@@ -55,6 +55,16 @@ pub fn field_errors(e: StoreError) -> Result<FieldErrors, StoreError> {
 }
 
 /// Field names in Chinese, for error messages.
+/// Refusals' messages in one line, for a page that shows them above a form with no per-field
+/// places (each message already says what is wrong).
+pub fn messages(errors: &[linli_core::CoreError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
 pub fn field_label(field: &str) -> &str {
     match field {
         "name" => "名称",

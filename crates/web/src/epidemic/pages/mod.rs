@@ -405,11 +405,7 @@ async fn handle_alert(
     {
         Ok(_) => Redirect::to(&back(&name)).into_response(),
         Err(StoreError::Invalid(errors)) => {
-            let message = errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("；");
+            let message = crate::ui::forms::messages(&errors);
             render_alerts(&state, &f.user, kind, String::new(), message).await
         }
         Err(StoreError::Conflict { message, .. }) => {
@@ -535,11 +531,7 @@ async fn release_batch(
     match epidemic::release(&state.db, &f.user.scope, &ids, today(), now_ms()).await {
         Ok(n) => Redirect::to(&format!("/epidemic/releases?released={n}")).into_response(),
         Err(StoreError::Invalid(errors)) => {
-            let message = errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("；");
+            let message = crate::ui::forms::messages(&errors);
             render_releases(&state, &f.user, String::new(), message).await
         }
         Err(e) => store_error_page(e),

@@ -325,11 +325,7 @@ async fn round_submit(
 /// A refused check-in as its row shows it.
 fn refusal(e: StoreError) -> String {
     match e {
-        StoreError::Invalid(errors) => errors
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("；"),
+        StoreError::Invalid(errors) => crate::ui::forms::messages(&errors),
         StoreError::NotFound => "找不到该观察记录（可能已移出您的辖区）".to_owned(),
         StoreError::Forbidden(m) => m,
         other => {

@@ -959,11 +959,7 @@ async fn room_assign(
     match sites::assign(&state.db, &f.user.scope, id, room_id, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/epidemic/observations/{id}/room?done=1")).into_response(),
         Err(StoreError::Invalid(errors)) => {
-            let message = errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("；");
+            let message = crate::ui::forms::messages(&errors);
             let q = RoomQuery {
                 site_id,
                 done: None,
