@@ -1549,104 +1549,91 @@ async fn export_xlsx(
     let day = format_date(today());
     let title = format!("{} 应急物资库存（导出于 {day}）", node.name);
     let ledger_title = format!("{} 应急物资台账（导出于 {day}）", node.name);
-    let built = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, CoreError> {
-        let mut out = linli_core::registry::sheet::XlsxOut::new("库存")?;
-        out.title(&title)?;
-        out.header(&[
-            "物资点",
-            "所属辖区",
-            "物资",
-            "单位",
-            "库存",
-            "在途",
-            "预警下限",
-            "低于下限",
-        ])?;
-        for line in &stock {
-            out.row(&[
-                "合计".to_owned(),
-                String::new(),
-                line.item.name.clone(),
-                line.item.unit.clone(),
-                line.quantity.to_string(),
-                line.in_transit.to_string(),
-                String::new(),
-                if line.low_sites > 0 {
-                    format!("{} 个物资点", line.low_sites)
-                } else {
-                    String::new()
-                },
+    crate::ui::xlsx_built(
+        "supplies",
+        &format!("物资-{node_id}-{day}.xlsx"),
+        move || {
+            let mut out = linli_core::registry::sheet::XlsxOut::new("库存")?;
+            out.title(&title)?;
+            out.header(&[
+                "物资点",
+                "所属辖区",
+                "物资",
+                "单位",
+                "库存",
+                "在途",
+                "预警下限",
+                "低于下限",
             ])?;
-        }
-        for (site, lines) in &site_stock {
-            for l in lines
-                .iter()
-                .filter(|l| l.quantity > 0 || l.in_transit > 0 || l.minimum.is_some())
-            {
+            for line in &stock {
                 out.row(&[
-                    site.name.clone(),
-                    site.node_name.clone(),
-                    l.item.name.clone(),
-                    l.item.unit.clone(),
-                    l.quantity.to_string(),
-                    l.in_transit.to_string(),
-                    l.minimum.map(|m| m.to_string()).unwrap_or_default(),
-                    if l.is_low() {
-                        "是".to_owned()
+                    "合计".to_owned(),
+                    String::new(),
+                    line.item.name.clone(),
+                    line.item.unit.clone(),
+                    line.quantity.to_string(),
+                    line.in_transit.to_string(),
+                    String::new(),
+                    if line.low_sites > 0 {
+                        format!("{} 个物资点", line.low_sites)
                     } else {
                         String::new()
                     },
                 ])?;
             }
-        }
-        out.add_sheet("台账")?;
-        out.title(&ledger_title)?;
-        out.header(&[
-            "时间",
-            "物资点",
-            "物资",
-            "类型",
-            "变动",
-            "结存",
-            "调整原因",
-            "备注",
-            "经办人",
-        ])?;
-        for (site_name, e) in &ledger {
-            out.row(&[
-                display(e.at),
-                site_name.clone(),
-                e.item_name.clone(),
-                e.kind.label_zh().to_owned(),
-                e.delta.to_string(),
-                e.balance_after.to_string(),
-                e.reason
-                    .as_deref()
-                    .and_then(|r| r.parse::<AdjustReason>().ok())
-                    .map(|r| r.label_zh().to_owned())
-                    .unwrap_or_default(),
-                e.note.clone().unwrap_or_default(),
-                e.actor.clone(),
+            for (site, lines) in &site_stock {
+                for l in lines
+                    .iter()
+                    .filter(|l| l.quantity > 0 || l.in_transit > 0 || l.minimum.is_some())
+                {
+                    out.row(&[
+                        site.name.clone(),
+                        site.node_name.clone(),
+                        l.item.name.clone(),
+                        l.item.unit.clone(),
+                        l.quantity.to_string(),
+                        l.in_transit.to_string(),
+                        l.minimum.map(|m| m.to_string()).unwrap_or_default(),
+                        if l.is_low() {
+                            "是".to_owned()
+                        } else {
+                            String::new()
+                        },
+                    ])?;
+                }
+            }
+            out.add_sheet("台账")?;
+            out.title(&ledger_title)?;
+            out.header(&[
+                "时间",
+                "物资点",
+                "物资",
+                "类型",
+                "变动",
+                "结存",
+                "调整原因",
+                "备注",
+                "经办人",
             ])?;
-        }
-        out.finish()
-    })
-    .await;
-    match built {
-        Ok(Ok(bytes)) => crate::ui::xlsx_response(bytes, &format!("物资-{node_id}-{day}.xlsx")),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "supplies export");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "导出文件生成失败，请稍后重试。",
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "supplies export panicked");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "导出文件生成失败，请稍后重试。",
-            )
-        }
-    }
+            for (site_name, e) in &ledger {
+                out.row(&[
+                    display(e.at),
+                    site_name.clone(),
+                    e.item_name.clone(),
+                    e.kind.label_zh().to_owned(),
+                    e.delta.to_string(),
+                    e.balance_after.to_string(),
+                    e.reason
+                        .as_deref()
+                        .and_then(|r| r.parse::<AdjustReason>().ok())
+                        .map(|r| r.label_zh().to_owned())
+                        .unwrap_or_default(),
+                    e.note.clone().unwrap_or_default(),
+                    e.actor.clone(),
+                ])?;
+            }
+            out.finish()
+        },
+    )
+    .await
 }

@@ -22,4 +22,4 @@ pub use rate::{too_many, RateLimiter};
 pub use shell::{
     error_page, not_found, router, short_label, store_error_page, url_encode, NoticeQuery, Shell,
 };
-pub use xlsx::xlsx_response;
+pub use xlsx::{xlsx_built, xlsx_response};

@@ -1,6 +1,6 @@
 //! Spreadsheet downloads.
 
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// An xlsx download. The file name goes out percent-encoded (RFC 6266 `filename*`), with an
@@ -41,4 +41,22 @@ pub fn xlsx_response(bytes: Vec<u8>, file_name: &str) -> Response {
         bytes,
     )
         .into_response()
+}
+
+/// Builds a spreadsheet off the async threads and answers it as a download. A failure, or a
+/// panic while building, is logged under `what` and answered with the export's error page.
+pub async fn xlsx_built<F>(what: &'static str, file_name: &str, build: F) -> Response
+where
+    F: FnOnce() -> Result<Vec<u8>, linli_core::CoreError> + Send + 'static,
+{
+    let error = match tokio::task::spawn_blocking(build).await {
+        Ok(Ok(bytes)) => return xlsx_response(bytes, file_name),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("panicked: {e}"),
+    };
+    tracing::error!(error, what, "export failed");
+    crate::ui::error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "导出文件生成失败，请稍后重试。",
+    )
 }

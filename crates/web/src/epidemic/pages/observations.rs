@@ -5,7 +5,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -19,7 +18,7 @@ use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::PageUser;
-use crate::ui::{error_page, store_error_page, url_encode, Choice, Shell};
+use crate::ui::{store_error_page, url_encode, Choice, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -302,53 +301,40 @@ async fn export(
     };
     let day = format_date(today());
     let title = format!("{node_name} 正在观察人员（{day}，共 {} 人）", page.total);
-    let built = tokio::task::spawn_blocking(move || {
-        let mut out = linli_core::registry::sheet::XlsxOut::new("正在观察")?;
-        out.title(&title)?;
-        out.header(&[
-            "住址",
-            "姓名",
-            "管控措施",
-            "第几天",
-            "截止日期",
-            "今日打卡",
-            "最近体温",
-            "待处理预警",
-            "隔离地点",
-        ])?;
-        for o in page.items {
-            let place = place_of(&o);
-            let r = row_of(o);
-            out.row(&[
-                place,
-                r.name,
-                r.measure.to_owned(),
-                r.day,
-                r.until,
-                r.checkins,
-                r.temperature,
-                r.open_alerts.to_string(),
-                r.place,
+    crate::ui::xlsx_built(
+        "observations",
+        &format!("正在观察-{node_id}-{day}.xlsx"),
+        move || {
+            let mut out = linli_core::registry::sheet::XlsxOut::new("正在观察")?;
+            out.title(&title)?;
+            out.header(&[
+                "住址",
+                "姓名",
+                "管控措施",
+                "第几天",
+                "截止日期",
+                "今日打卡",
+                "最近体温",
+                "待处理预警",
+                "隔离地点",
             ])?;
-        }
-        out.finish()
-    })
-    .await;
-    match built {
-        Ok(Ok(bytes)) => crate::ui::xlsx_response(bytes, &format!("正在观察-{node_id}-{day}.xlsx")),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "observations export");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "导出文件生成失败，请稍后重试。",
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "observations export panicked");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "导出文件生成失败，请稍后重试。",
-            )
-        }
-    }
+            for o in page.items {
+                let place = place_of(&o);
+                let r = row_of(o);
+                out.row(&[
+                    place,
+                    r.name,
+                    r.measure.to_owned(),
+                    r.day,
+                    r.until,
+                    r.checkins,
+                    r.temperature,
+                    r.open_alerts.to_string(),
+                    r.place,
+                ])?;
+            }
+            out.finish()
+        },
+    )
+    .await
 }

@@ -326,7 +326,7 @@ async fn export(
         page.beds.total,
         page.beds.free()
     );
-    let built = tokio::task::spawn_blocking(move || {
+    crate::ui::xlsx_built("sites", &format!("集中隔离点-{day}.xlsx"), move || {
         let mut out = linli_core::registry::sheet::XlsxOut::new("集中隔离点")?;
         out.title(&title)?;
         out.header(&[
@@ -356,17 +356,7 @@ async fn export(
         }
         out.finish()
     })
-    .await;
-    match built {
-        Ok(Ok(bytes)) => crate::ui::xlsx_response(bytes, &format!("集中隔离点-{day}.xlsx")),
-        other => {
-            tracing::error!(result = ?other.err(), "sites export");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "导出文件生成失败，请稍后重试。",
-            )
-        }
-    }
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
