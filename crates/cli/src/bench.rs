@@ -733,6 +733,67 @@ pub(crate) async fn quarantine_from_today(
     Ok(origin)
 }
 
+/// `count` synthetic persons screened on arrival today from the high-risk area of
+/// [`quarantine_from_today`] (which it sets up), spread over `homes`: each under centralised
+/// quarantine from today. The observations' ids, in order; progress every 10,000.
+pub(crate) async fn observed_today(
+    db: &linli_store::Db,
+    homes: &[&linli_store::tree::Node],
+    count: u64,
+) -> Result<Vec<i64>, CliError> {
+    use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
+    let origin = quarantine_from_today(db).await?;
+    let normal = linli_core::epidemic::policy::Temperature::parse("36.5")
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if homes.is_empty() {
+        return Err(CliError::Usage("the demo tree has no buildings".into()));
+    }
+    let op = linli_core::Scope::operator();
+    let started = std::time::Instant::now();
+    let mut observations = Vec::with_capacity(count as usize);
+    for k in 0..count {
+        let name = synthetic(k).0;
+        let r = epidemic::record_arrival(
+            db,
+            &op,
+            ArrivalInput {
+                person: ArrivalPerson::New {
+                    placement: linli_store::registry::Placement {
+                        node_id: homes[(k % homes.len() as u64) as usize].id,
+                        ..Default::default()
+                    },
+                    input: linli_core::registry::PersonInput {
+                        name: &name,
+                        ..Default::default()
+                    },
+                },
+                origin_code: origin.clone(),
+                arrived_on: linli_core::kernel::clock::today(),
+                purpose: None,
+                symptoms: Vec::new(),
+                temperature: Some(normal),
+                source: ArrivalSource::Worker,
+            },
+            now_ms(),
+        )
+        .await?;
+        observations.push(r.observation_id.ok_or_else(|| {
+            CliError::Usage(format!(
+                "the republished 9th edition put arrival {} under no observation",
+                r.id
+            ))
+        })?);
+        if (k + 1) % 10_000 == 0 {
+            println!(
+                "  {} seeded ({:.0} s)",
+                k + 1,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(observations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

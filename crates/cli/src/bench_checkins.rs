@@ -17,14 +17,10 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use linli_core::epidemic::policy::Temperature;
-use linli_core::kernel::idnumber::check_char;
-use linli_core::registry::PersonInput;
-use linli_core::{kernel::clock, NodeKind, Scope};
+use linli_core::{NodeKind, Scope};
 use linli_store::accounts::{self, NewUser};
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource};
+use linli_store::epidemic;
 use linli_store::infra::secret::random_token;
-use linli_store::registry::Placement;
 use linli_store::tree::{self, Node};
 use linli_store::Db;
 use linli_web::auth::ApiUser;
@@ -65,9 +61,6 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         .iter()
         .find(|n| n.kind == NodeKind::Community)
         .ok_or_else(|| CliError::Usage("no community".into()))?;
-    if homes.is_empty() {
-        return Err(CliError::Usage("the demo tree has no buildings".into()));
-    }
 
     // People under centralised quarantine from today: the 9th edition republished with today's
     // date and 420111 declared high-risk, so arrivals from there today get 7 days with two
@@ -79,55 +72,7 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
         db.backend().as_str()
     );
     let started = Instant::now();
-    let usage = |e: linli_core::CoreError| CliError::Usage(e.to_string());
-    let origin = crate::bench::quarantine_from_today(db).await?;
-    let arrived_on = clock::today();
-    let temperature = Temperature::parse("36.5").map_err(usage)?;
-    let mut observations = Vec::with_capacity(args.observations as usize);
-    for k in 0..args.observations {
-        // Distinct for k < 21,000 (lcm of 10, 12, 28 and 1000).
-        let body = format!(
-            "110101198{}{:02}{:02}{:03}",
-            k % 10,
-            1 + k % 12,
-            1 + k % 28,
-            k % 1000
-        );
-        let id = format!("{body}{}", check_char(body.as_bytes()));
-        let name = crate::bench::synthetic(k).0;
-        let r = epidemic::record_arrival(
-            db,
-            &op,
-            ArrivalInput {
-                person: ArrivalPerson::New {
-                    placement: Placement {
-                        node_id: homes[(k % homes.len() as u64) as usize].id,
-                        ..Default::default()
-                    },
-                    input: PersonInput {
-                        name: &name,
-                        id_number: Some(&id),
-                        ..Default::default()
-                    },
-                },
-                origin_code: origin.clone(),
-                arrived_on,
-                purpose: Some("返乡".into()),
-                symptoms: Vec::new(),
-                temperature: Some(temperature),
-                source: ArrivalSource::Worker,
-            },
-            now_ms(),
-        )
-        .await?;
-        let obs = r.observation_id.ok_or_else(|| {
-            CliError::Usage(format!(
-                "the republished 9th edition put arrival {} under no observation",
-                r.id
-            ))
-        })?;
-        observations.push(obs);
-    }
+    let observations = crate::bench::observed_today(db, &homes, args.observations).await?;
     let mut self_codes = Vec::with_capacity(observations.len());
     for obs in &observations {
         self_codes.push(

@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::{self, now_ms};
-use linli_core::registry::PersonInput;
 use linli_core::{NodeKind, Scope};
 use linli_store::accounts::{self, NewUser};
 use linli_store::epidemic::observations::{self, ObservationFilter};
-use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput};
+use linli_store::epidemic::{self, CheckinInput};
 use linli_store::infra::secret::random_token;
-use linli_store::registry::Placement;
 use linli_store::tree::{self, Node};
 use linli_store::Db;
 
@@ -45,14 +43,10 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
         .iter()
         .find(|n| n.kind == NodeKind::Street)
         .ok_or_else(|| CliError::Usage("the demo tree has no street".into()))?;
-    if homes.is_empty() {
-        return Err(CliError::Usage("the demo tree has no buildings".into()));
-    }
     let usage = |e: linli_core::CoreError| CliError::Usage(e.to_string());
 
-    // Arrivals from a high-risk area today under the 9th edition republished with today's date:
-    // 7 days of centralised quarantine each, so everyone is on day 1 and owes check-ins.
-    let origin = crate::bench::quarantine_from_today(db).await?;
+    // Arrivals from a high-risk area today: 7 days of centralised quarantine each, so everyone
+    // is on day 1 and owes check-ins.
     let normal = Temperature::parse("36.5").map_err(usage)?;
 
     println!(
@@ -62,50 +56,13 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
         db.backend().as_str()
     );
     let started = Instant::now();
-    let mut pending = Vec::new();
-    for k in 0..args.observations {
-        let name = crate::bench::synthetic(k).0;
-        let r = epidemic::record_arrival(
-            db,
-            &op,
-            ArrivalInput {
-                person: ArrivalPerson::New {
-                    placement: Placement {
-                        node_id: homes[(k % homes.len() as u64) as usize].id,
-                        ..Default::default()
-                    },
-                    input: PersonInput {
-                        name: &name,
-                        ..Default::default()
-                    },
-                },
-                origin_code: origin.clone(),
-                arrived_on: clock::today(),
-                purpose: None,
-                symptoms: Vec::new(),
-                temperature: Some(normal),
-                source: ArrivalSource::Worker,
-            },
-            now_ms(),
-        )
-        .await?;
-        // Half of them have reported once today (the list reads check-ins per row).
-        if let (Some(obs), true) = (r.observation_id, k % 2 == 0) {
-            pending.push(obs);
-        }
-        if (k + 1) % 10_000 == 0 {
-            println!(
-                "  {} seeded ({:.0} s)",
-                k + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    for obs in pending {
+    let observations = crate::bench::observed_today(db, &homes, args.observations).await?;
+    // Half of them have reported once today (the list reads check-ins per row).
+    for obs in observations.iter().step_by(2) {
         epidemic::add_checkin(
             db,
             &op,
-            obs,
+            *obs,
             &CheckinInput {
                 at: now_ms(),
                 temperature: Some(normal),
