@@ -261,3 +261,29 @@ export async function optionValueContaining(select, text) {
   }
   return hit.value;
 }
+
+/** Today in China, as the server dates things. */
+export const chinaToday = () => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+
+/**
+ * Through the API as the signed-in official on `page`: the 9th edition republished from today
+ * and 武汉市洪山区 (420111) declared high-risk from today, so arrivals from there today get 7
+ * days of centralised quarantine.
+ */
+export async function quarantineFromToday(page, base) {
+  const listed = await page.request.get(`${base}/api/v1/policies`);
+  assert.equal(listed.status(), 200);
+  const { policies } = await listed.json();
+  const ninth = policies.filter((p) => p.key === 'ninth-edition');
+  assert.ok(ninth.length > 0, 'the 9th edition is published');
+  const version = Math.max(...ninth.map((p) => p.version)) + 1;
+  const { id: _id, ...draft } = ninth[0];
+  const published = await page.request.post(`${base}/api/v1/policies`, {
+    data: { ...draft, version, effective_from: chinaToday() },
+  });
+  assert.equal(published.status(), 201, await published.text());
+  const area = await page.request.post(`${base}/api/v1/risk-areas`, {
+    data: { division_code: '420111', level: 'high', from: chinaToday() },
+  });
+  assert.equal(area.status(), 201, await area.text());
+}

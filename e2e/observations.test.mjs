@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   bodyText,
+  chinaToday,
   clickAndWait,
   logIn,
   logOut,
@@ -22,14 +23,12 @@ import {
   PASSWORD,
   pathOf,
   PHONE,
+  quarantineFromToday,
   reportOverflow,
   shot,
   skipWithoutChromium,
   startStack,
 } from './helpers.mjs';
-
-/** Today in China, as the server dates things. */
-const today = () => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
 
 const RESIDENTS = ['次仁', '拉姆'];
 
@@ -43,21 +42,7 @@ test('browser: a grid worker follows quarantines on a phone; a resident checks i
   await t.test('an official puts arrivals from 420111 under quarantine from today', async () => {
     const page = await newPage(PHONE);
     await logIn(page, base, 'official', PASSWORD);
-    const listed = await page.request.get(`${base}/api/v1/policies`);
-    assert.equal(listed.status(), 200);
-    const { policies } = await listed.json();
-    const ninth = policies.filter((p) => p.key === 'ninth-edition');
-    assert.ok(ninth.length > 0, 'the 9th edition is published');
-    const version = Math.max(...ninth.map((p) => p.version)) + 1;
-    const { id: _id, ...draft } = ninth[0];
-    const published = await page.request.post(`${base}/api/v1/policies`, {
-      data: { ...draft, version, effective_from: today() },
-    });
-    assert.equal(published.status(), 201, await published.text());
-    const area = await page.request.post(`${base}/api/v1/risk-areas`, {
-      data: { division_code: '420111', level: 'high', from: today() },
-    });
-    assert.equal(area.status(), 201, await area.text());
+    await quarantineFromToday(page, base);
     await logOut(page);
   });
 
@@ -71,7 +56,7 @@ test('browser: a grid worker follows quarantines on a phone; a resident checks i
         data: {
           person: { node_id: grid, name, address: '2栋1单元302室' },
           origin_code: '420111',
-          arrived_on: today(),
+          arrived_on: chinaToday(),
         },
       });
       assert.equal(r.status(), 201, await r.text());

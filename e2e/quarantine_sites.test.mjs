@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   bodyText,
+  chinaToday,
   clickAndWait,
   logIn,
   logOut,
@@ -22,14 +23,12 @@ import {
   PASSWORD,
   pathOf,
   PHONE,
+  quarantineFromToday,
   reportOverflow,
   shot,
   skipWithoutChromium,
   startStack,
 } from './helpers.mjs';
-
-/** Today in China, as the server dates things. */
-const today = () => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
 
 const RETURNEE = '扎西';
 
@@ -41,18 +40,7 @@ test('browser: staff set up a quarantine site; an arrival gets a room; the dashb
   await t.test('an official puts arrivals from 420111 under centralised quarantine from today', async () => {
     const page = await newPage(PHONE);
     await logIn(page, base, 'official', PASSWORD);
-    const { policies } = await (await page.request.get(`${base}/api/v1/policies`)).json();
-    const ninth = policies.filter((p) => p.key === 'ninth-edition');
-    const version = Math.max(...ninth.map((p) => p.version)) + 1;
-    const { id: _id, ...draft } = ninth[0];
-    const published = await page.request.post(`${base}/api/v1/policies`, {
-      data: { ...draft, version, effective_from: today() },
-    });
-    assert.equal(published.status(), 201, await published.text());
-    const area = await page.request.post(`${base}/api/v1/risk-areas`, {
-      data: { division_code: '420111', level: 'high', from: today() },
-    });
-    assert.equal(area.status(), 201, await area.text());
+    await quarantineFromToday(page, base);
     await logOut(page);
   });
 
@@ -101,7 +89,7 @@ test('browser: staff set up a quarantine site; an arrival gets a room; the dashb
     await page.selectOption('select[name=node_id]', grid);
     await page.fill('input[name=name]', RETURNEE);
     await page.fill('input[name=origin_code]', '420111');
-    await page.fill('input[name=arrived_on]', today());
+    await page.fill('input[name=arrived_on]', chinaToday());
     await page.fill('input[name=temperature]', '36.5');
     await clickAndWait(page, page.locator('button', { hasText: '登记并判定' }));
     assert.match(pathOf(page), /^\/epidemic\/arrivals\/\d+$/);
