@@ -146,7 +146,7 @@ test('browser: staff set up a gate and issue a pass; a grid worker logs scans on
     await clickAndWait(page, page.locator('main a.pill', { hasText: '外出登记' }).first());
     assert.equal(pathOf(page), '/trips');
     await page.locator('summary', { hasText: '登记外出' }).click();
-    await page.fill('form[role=search] input[name=q]', RESIDENT);
+    await page.fill('form[role=search] input[name=find]', RESIDENT);
     await clickAndWait(page, submit(page, '查找'));
     await clickAndWait(page, page.locator('ul.pick a', { hasText: RESIDENT }).first());
     await page.selectOption('select[name=kind]', 'work');

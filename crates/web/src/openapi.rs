@@ -19,7 +19,9 @@ use crate::AppState;
         (name = "registry", description = "Persons, households and key-group tags"),
         (name = "epidemic", description = "Risk areas, policies (editor and what-if), arrival \
             screening, check-ins, alerts, releases, cases and close contacts, the dashboard"),
-        (name = "checkpoints", description = "Gates, passes, scans and outgoing trips"),
+        (name = "checkpoints", description = "Gates, passes and scans"),
+        (name = "trips", description = "Outgoing trips by kind (local and field work with a \
+            daily log, work travel, visits to relatives, medical visits) and organised group trips"),
         (name = "places", description = "GB/T 2260 divisions by name, pinyin or code (public)"),
         (name = "qr", description = "QR codes of the app's public pages (SVG or PNG)"),
         (name = "reports", description = "Daily reports computed from the records, approval, \
@@ -44,6 +46,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::epidemic::api::contacts::routes())
         .merge(crate::epidemic::api::observations::routes())
         .merge(crate::epidemic::api::sites::routes())
+        .merge(crate::epidemic::api::trips::routes())
         .merge(crate::ui::qr::routes())
         .merge(crate::ui::places::routes())
         .merge(crate::enterprises::api::routes())

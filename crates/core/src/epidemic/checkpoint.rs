@@ -1,5 +1,6 @@
 //! Checkpoints (卡点) at compound gates: vehicle plates, pass codes, scans and their verdicts,
-//! and outgoing trips (外出登记). Pure rules; the store keeps the records.
+//! and who the epidemic records keep in. Pure rules; the store keeps the records. Trips are in
+//! [`crate::epidemic::trips`].
 
 use std::fmt;
 
@@ -289,87 +290,6 @@ pub fn check_validity(from: Date, to: Date) -> Result<(), CoreError> {
     Ok(())
 }
 
-labelled! {
-    /// Why a resident leaves (外出登记).
-    pub enum TripKind: "kind" {
-        /// Work travel: needs a health certificate.
-        #[strum(serialize = "work", props(zh = "务工"))]
-        Work,
-        #[strum(serialize = "medical", props(zh = "就医"))]
-        Medical,
-        #[strum(serialize = "other", props(zh = "其他"))]
-        Other,
-    }
-}
-
-impl TripKind {
-    pub fn parse(raw: &str) -> Result<TripKind, CoreError> {
-        match raw.trim() {
-            "work" | "务工" | "出差" => Ok(TripKind::Work),
-            "medical" | "就医" => Ok(TripKind::Medical),
-            "other" | "其他" => Ok(TripKind::Other),
-            _ => Err(CoreError::invalid("kind", "外出事由应为务工、就医或其他")),
-        }
-    }
-}
-
-/// An outgoing trip as entered, checked as a whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TripDraft {
-    pub kind: TripKind,
-    pub destination: String,
-    pub leave_on: Date,
-    pub return_on: Option<Date>,
-    pub health_certificate: bool,
-}
-
-impl TripDraft {
-    /// Every broken field at once: work travel without a health certificate, a return before
-    /// leaving, an empty or overlong destination.
-    pub fn parse(
-        kind: &str,
-        destination: &str,
-        leave_on: Result<Date, CoreError>,
-        return_on: Option<Result<Date, CoreError>>,
-        health_certificate: bool,
-    ) -> Result<TripDraft, Vec<CoreError>> {
-        let mut errors = Vec::new();
-        let kind = TripKind::parse(kind).map_err(|e| errors.push(e)).ok();
-        let dest = destination.trim();
-        if dest.is_empty() {
-            errors.push(CoreError::invalid("destination", "请填写去向"));
-        } else if dest.chars().count() > 100 {
-            errors.push(CoreError::invalid("destination", "去向不能超过 100 个字"));
-        }
-        let leave_on = leave_on.map_err(|e| errors.push(e)).ok();
-        let return_on = match return_on {
-            None => None,
-            Some(r) => r.map_err(|e| errors.push(e)).ok(),
-        };
-        if let (Some(l), Some(r)) = (leave_on, return_on) {
-            if r < l {
-                errors.push(CoreError::invalid("return_on", "返回日期早于外出日期"));
-            }
-        }
-        if kind == Some(TripKind::Work) && !health_certificate {
-            errors.push(CoreError::invalid(
-                "health_certificate",
-                "务工外出须持健康证明",
-            ));
-        }
-        match (kind, leave_on) {
-            (Some(kind), Some(leave_on)) if errors.is_empty() => Ok(TripDraft {
-                kind,
-                destination: dest.to_owned(),
-                leave_on,
-                return_on,
-                health_certificate,
-            }),
-            _ => Err(errors),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -389,11 +309,6 @@ mod tests {
                 "under_quarantine",
                 "隔离管控中，不得外出",
             ),
-        ]);
-        assert_table(&[
-            (TripKind::Work, "work", "务工"),
-            (TripKind::Medical, "medical", "就医"),
-            (TripKind::Other, "other", "其他"),
         ]);
     }
 
@@ -534,32 +449,5 @@ mod tests {
             "valid_to"
         );
         assert!(check_validity(date!(2022 - 01 - 01), date!(2023 - 06 - 01)).is_err());
-    }
-
-    #[test]
-    fn work_travel_needs_a_health_certificate_and_every_error_is_reported() {
-        let ok = TripDraft::parse(
-            "就医",
-            " 迪庆州人民医院 ",
-            Ok(date!(2022 - 03 - 01)),
-            None,
-            false,
-        )
-        .unwrap();
-        assert_eq!(ok.kind, TripKind::Medical);
-        assert_eq!(ok.destination, "迪庆州人民医院");
-        let errors = TripDraft::parse(
-            "work",
-            "",
-            Ok(date!(2022 - 03 - 05)),
-            Some(Ok(date!(2022 - 03 - 01))),
-            false,
-        )
-        .unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec!["destination", "return_on", "health_certificate"]
-        );
     }
 }

@@ -1,5 +1,5 @@
 //! Epidemic prevention: quarantine policy and its evaluation, close contacts and the chain of
-//! transmission, checkpoints and passes, centralised quarantine sites.
+//! transmission, checkpoints and passes, trips, centralised quarantine sites.
 
 pub mod checkpoint;
 pub mod contact;
@@ -7,3 +7,4 @@ pub mod observation;
 pub mod policy;
 pub mod sites;
 pub mod timeline;
+pub mod trips;

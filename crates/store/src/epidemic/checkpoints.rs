@@ -1,16 +1,14 @@
 //! Checkpoints (卡点) at compound gates, passes for people and vehicles, scans logged at the
-//! gate with the guard's verdict, and outgoing trips (外出登记). The rules are pure
+//! gate with the guard's verdict, and who the records keep in (trips read it too). The rules are pure
 //! (`linli_core::epidemic::checkpoint`); this module keeps the records within the caller's scope.
 
-use linli_core::epidemic::checkpoint::{
-    judge_scan, Direction, ScanOutcome, TripDraft, VehiclePlate,
-};
+use linli_core::epidemic::checkpoint::{judge_scan, Direction, ScanOutcome, VehiclePlate};
 use linli_core::epidemic::checkpoint::{refuse_if_restricted, Restriction};
 use linli_core::epidemic::contact::{mask_name, CaseKind};
 use linli_core::epidemic::policy::{Measure, StagePlan, Temperature};
 use linli_core::kernel::clock::{date_of, day_bounds, format_date, parse_date};
 use linli_core::kernel::labels::Labelled;
-use linli_core::{CoreError, JurisdictionPath, Scope};
+use linli_core::{JurisdictionPath, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -386,7 +384,11 @@ pub struct ScanInput {
 /// that day is a quarantine (past its last day and not yet released, its last stage: only a
 /// release ends it), a case, a close contact whose plan has not ended. Callers have checked
 /// the person against the caller's scope (or read only the verdict, never the person).
-async fn restrictions(db: &Db, person_id: i64, day: Date) -> Result<Vec<Restriction>, StoreError> {
+pub(crate) async fn restrictions(
+    db: &Db,
+    person_id: i64,
+    day: Date,
+) -> Result<Vec<Restriction>, StoreError> {
     let mut out = Vec::new();
     let rows = sqlx::query(
         "SELECT measure, stages_json, until_on FROM observation WHERE person_id = $1 AND released_on IS NULL",
@@ -770,137 +772,4 @@ pub struct ScanCounts {
     pub no_pass: i64,
     pub fever: i64,
     pub under_quarantine: i64,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Trips
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Trip {
-    pub id: i64,
-    pub person_id: i64,
-    pub person_name: String,
-    pub kind: String,
-    pub destination: String,
-    pub leave_on: String,
-    pub return_on: Option<String>,
-    pub health_certificate: bool,
-    pub returned_on: Option<String>,
-}
-
-/// Logs an outgoing trip of a person in the caller's jurisdiction. Audited.
-pub async fn add_trip(
-    db: &Db,
-    scope: &Scope,
-    person_id: i64,
-    trip: &TripDraft,
-    now: i64,
-) -> Result<i64, StoreError> {
-    let person = registry::get(db, scope, person_id).await?;
-    if !scope.can_write_records(&person.node_path) {
-        return Err(StoreError::Forbidden("您的角色不能登记外出".into()));
-    }
-    refuse_if_restricted(
-        "登记外出",
-        &restrictions(db, person.id, trip.leave_on).await?,
-    )?;
-    let mut tx = db.begin_write().await?;
-    let id = audit::insert_recorded(
-        &mut tx,
-        sqlx::query(
-            "INSERT INTO trip (person_id, district_id, node_path, kind, destination, leave_on, return_on, \
-             health_certificate, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             RETURNING id",
-        )
-        .bind(person.id)
-        .bind(person.node_path.root_id())
-        .bind(person.node_path.as_str())
-        .bind(trip.kind.as_str())
-        .bind(&trip.destination)
-        .bind(format_date(trip.leave_on))
-        .bind(trip.return_on.map(format_date))
-        .bind(i64::from(trip.health_certificate))
-        .bind(now)
-        .bind(scope.actor()),
-        AuditEntry::by(scope, "trip.create", "trip")
-            .node_path(&person.node_path)
-            .detail(json!({"person_id": person.id, "kind": trip.kind.as_str()})),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-/// Trips under a node: those not yet back first, then by leaving date, newest first.
-pub async fn trips(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Trip>, StoreError> {
-    let node = tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
-    let mut params = Params::new();
-    let filter = scope_filter(scope, "t.node_path", &mut params);
-    let (lo, hi) = (params.text(lo), params.text(hi));
-    let rows = params
-        .bind(sqlx::query(&format!(
-            "SELECT t.id, t.person_id, p.name, t.kind, t.destination, t.leave_on, t.return_on, \
-             t.health_certificate, t.returned_on FROM trip t JOIN person p ON p.id = t.person_id \
-             WHERE t.node_path >= {lo} AND t.node_path < {hi} AND {filter} \
-             ORDER BY CASE WHEN t.returned_on IS NULL THEN 0 ELSE 1 END, t.leave_on DESC, t.id DESC \
-             LIMIT 500"
-        )))
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Trip {
-                id: r.try_get(0)?,
-                person_id: r.try_get(1)?,
-                person_name: r.try_get(2)?,
-                kind: r.try_get(3)?,
-                destination: r.try_get(4)?,
-                leave_on: r.try_get(5)?,
-                return_on: r.try_get(6)?,
-                health_certificate: r.try_get::<i64, _>(7)? != 0,
-                returned_on: r.try_get(8)?,
-            })
-        })
-        .collect()
-}
-
-/// Marks a trip as back on `on` (once; not before it left).
-pub async fn trip_returned(db: &Db, scope: &Scope, id: i64, on: Date) -> Result<(), StoreError> {
-    let mut params = Params::new();
-    let filter = scope_filter(scope, "node_path", &mut params);
-    let id_param = params.int(id);
-    let row = params
-        .bind(sqlx::query(&format!(
-            "SELECT node_path, leave_on, returned_on FROM trip WHERE id = {id_param} AND {filter}"
-        )))
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let path = path_of(&row.try_get::<String, _>(0)?)?;
-    if !scope.can_write_records(&path) {
-        return Err(StoreError::Forbidden("您的角色不能登记返回".into()));
-    }
-    let leave_on = date_col("leave_on", &row.try_get::<String, _>(1)?)?;
-    if on < leave_on {
-        return Err(StoreError::Invalid(vec![CoreError::invalid(
-            "returned_on",
-            "返回日期早于外出日期",
-        )]));
-    }
-    let changed =
-        sqlx::query("UPDATE trip SET returned_on = $1 WHERE id = $2 AND returned_on IS NULL")
-            .bind(format_date(on))
-            .bind(id)
-            .execute(db.pool())
-            .await?
-            .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::Conflict {
-            field: "state".into(),
-            message: "已登记返回".into(),
-        });
-    }
-    Ok(())
 }

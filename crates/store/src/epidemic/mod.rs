@@ -13,6 +13,7 @@ pub mod retention;
 pub mod self_checkin;
 pub mod sites;
 pub mod timeline;
+pub mod trips;
 
 use linli_core::epidemic::observation::{self, Change, Weight};
 use linli_core::epidemic::policy::{

@@ -193,15 +193,7 @@ fn conditions(
         conds.push(format!("o.until_on <= {}", params.text(format_date(on))));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // A prefix of the name: LIKE's wildcards typed by the user are taken literally.
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        conds.push(format!(
-            "p.name LIKE {} ESCAPE '\\'",
-            params.text(format!("{escaped}%"))
-        ));
+        conds.push(params.prefix_like("p.name", q));
     }
     if !(with_done || filter.pending) {
         return (conds.join(" AND "), String::new());

@@ -1,10 +1,11 @@
 //! One person's epidemic timeline (`linli_core::epidemic::timeline`): their screenings,
 //! observations, check-ins, alerts, passes, gate scans and trips, read by person and merged.
 
-use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, TripKind};
+use linli_core::epidemic::checkpoint::{Direction, ScanOutcome};
 use linli_core::epidemic::observation::CheckinChannel;
 use linli_core::epidemic::policy::{Measure, Temperature};
 use linli_core::epidemic::timeline::{order, Event, EventKind};
+use linli_core::epidemic::trips::TripKind;
 use linli_core::kernel::clock::{day_start_ms, parse_date};
 use linli_core::kernel::labels::Labelled;
 use linli_core::Scope;

@@ -473,6 +473,18 @@ impl Params {
         self.placeholder()
     }
 
+    /// `column LIKE 'prefix%'` for what a person typed, LIKE's wildcards in it taken literally.
+    pub(crate) fn prefix_like(&mut self, column: &str, typed: &str) -> String {
+        let escaped = typed
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!(
+            "{column} LIKE {} ESCAPE '\\'",
+            self.text(format!("{escaped}%"))
+        )
+    }
+
     pub(crate) fn opt_text(&mut self, v: Option<String>) -> String {
         self.values.push(ParamValue::OptText(v));
         self.placeholder()

@@ -1120,8 +1120,7 @@ pub async fn search(
         }
         let scope_sql = crate::scope_filter(scope, "p.node_path", &mut params);
         let sql = format!(
-            "SELECT p.id, p.name, p.gender, p.birth_date, p.id_kind, p.id_cipher, p.phone_cipher, n.name AS node_name, \
-             d.building, d.unit, d.room, p.state FROM person p JOIN node n ON n.id = p.node_id \
+            "SELECT {HIT_COLUMNS} FROM person p JOIN node n ON n.id = p.node_id \
              LEFT JOIN dwelling d ON d.id = p.dwelling_id \
              WHERE {condition} AND {scope_sql} ORDER BY {order}, p.id LIMIT {}",
             params.int(limit)
@@ -1138,26 +1137,75 @@ pub async fn search(
     }
     let hits = rows
         .iter()
-        .map(|r| {
-            let state: String = r.try_get("state")?;
-            Ok(PersonHit {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                gender: parse_opt(r.try_get("gender")?)?,
-                birth_date: r.try_get("birth_date")?,
-                id_number_masked: mask_document(
-                    keys,
-                    parse_opt(r.try_get("id_kind")?)?,
-                    r.try_get("id_cipher")?,
-                )?,
-                phone_masked: keys.masked_phone(r.try_get("phone_cipher")?)?,
-                node_name: r.try_get("node_name")?,
-                address: address_of(r)?,
-                state: state.parse().map_err(internal)?,
-            })
-        })
+        .map(|r| hit_of(keys, r))
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok((kind, hits))
+}
+
+/// The columns a [`PersonHit`] is read from (`p` person, `n` node, `d` dwelling).
+const HIT_COLUMNS: &str =
+    "p.id, p.name, p.gender, p.birth_date, p.id_kind, p.id_cipher, p.phone_cipher, \
+     n.name AS node_name, d.building, d.unit, d.room, p.state";
+
+fn hit_of(
+    keys: &crate::infra::secret::Keyring,
+    r: &sqlx::any::AnyRow,
+) -> Result<PersonHit, StoreError> {
+    let state: String = r.try_get("state")?;
+    Ok(PersonHit {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        gender: parse_opt(r.try_get("gender")?)?,
+        birth_date: r.try_get("birth_date")?,
+        id_number_masked: mask_document(
+            keys,
+            parse_opt(r.try_get("id_kind")?)?,
+            r.try_get("id_cipher")?,
+        )?,
+        phone_masked: keys.masked_phone(r.try_get("phone_cipher")?)?,
+        node_name: r.try_get("node_name")?,
+        address: address_of(r)?,
+        state: state.parse().map_err(internal)?,
+    })
+}
+
+/// The active residents of a node (in the caller's scope), by where they live and household,
+/// optionally those whose name starts with `name_prefix`; at most `limit`. For pick lists that
+/// name several people at once (an organised trip's passengers).
+pub async fn residents(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    name_prefix: &str,
+    limit: i64,
+) -> Result<Vec<PersonHit>, StoreError> {
+    let keys = db.keys()?;
+    let node = crate::tree::get(db, scope, node_id).await?;
+    let (lo, hi) = node.path.subtree_bounds();
+    let mut params = Params::new();
+    let mut conds = vec![
+        format!("p.node_path >= {}", params.text(lo)),
+        format!("p.node_path < {}", params.text(hi)),
+        "p.state = 'active'".to_owned(),
+        crate::scope_filter(scope, "p.node_path", &mut params),
+    ];
+    if !name_prefix.trim().is_empty() {
+        conds.push(params.prefix_like("p.name", name_prefix.trim()));
+    }
+    let sql = format!(
+        "SELECT {HIT_COLUMNS} FROM person p JOIN node n ON n.id = p.node_id \
+         LEFT JOIN dwelling d ON d.id = p.dwelling_id WHERE {} \
+         ORDER BY p.node_path, p.household_id, p.id LIMIT {}",
+        conds.join(" AND "),
+        params.int(limit.clamp(1, 1000))
+    );
+    params
+        .bind(sqlx::query(&sql))
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| hit_of(keys, r))
+        .collect()
 }
 
 /// The key-group tags, in the order they were added.

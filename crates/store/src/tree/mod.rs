@@ -693,6 +693,7 @@ pub const PATH_COPIES: &[(&str, &str, Option<&str>)] = &[
     ("gate_pass", "node_path", Some("district_id")),
     ("gate_scan", "node_path", Some("district_id")),
     ("trip", "node_path", Some("district_id")),
+    ("trip_group", "node_path", Some("district_id")),
     ("quarantine_site", "node_path", Some("district_id")),
     ("quarantine_stay", "node_path", Some("district_id")),
 ];

@@ -1,7 +1,8 @@
-//! Checkpoints, passes, gate scans and trips; each test on SQLite and on PostgreSQL.
+//! Checkpoints, passes and gate scans (trips: `trips.rs`); each test on SQLite and on PostgreSQL.
 
-use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, TripDraft, VehiclePlate};
+use linli_core::epidemic::checkpoint::{Direction, ScanOutcome, VehiclePlate};
 use linli_core::epidemic::policy::Temperature;
+use linli_core::epidemic::trips::TripDraft;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_instant;
 use linli_core::registry::PersonInput;
@@ -437,46 +438,6 @@ both_backends!(
     }
 );
 
-both_backends!(trips_are_logged_and_closed_once, |db: Db| async move {
-    let w = world(&db).await;
-    let trip = TripDraft::parse(
-        "medical",
-        "迪庆州人民医院",
-        Ok(date("2022-03-10")),
-        Some(Ok(date("2022-03-11"))),
-        false,
-    )
-    .unwrap();
-    assert!(matches!(
-        checkpoints::add_trip(&db, &w.worker_b, w.resident_a, &trip, now_ms()).await,
-        Err(StoreError::NotFound)
-    ));
-    let id = checkpoints::add_trip(&db, &w.worker_a, w.resident_a, &trip, now_ms())
-        .await
-        .unwrap();
-    let list = checkpoints::trips(&db, &w.staff, w.community.id)
-        .await
-        .unwrap();
-    assert_eq!(list.len(), 1);
-    assert_eq!(list[0].person_name, "张三");
-    assert!(list[0].returned_on.is_none());
-    match checkpoints::trip_returned(&db, &w.worker_a, id, date("2022-03-09")).await {
-        Err(StoreError::Invalid(e)) => assert_eq!(e[0].field, "returned_on"),
-        other => panic!("expected invalid returned_on, got {other:?}"),
-    }
-    checkpoints::trip_returned(&db, &w.worker_a, id, date("2022-03-11"))
-        .await
-        .unwrap();
-    assert!(matches!(
-        checkpoints::trip_returned(&db, &w.worker_a, id, date("2022-03-12")).await,
-        Err(StoreError::Conflict { .. })
-    ));
-    assert!(matches!(
-        checkpoints::trip_returned(&db, &w.worker_b, id, date("2022-03-12")).await,
-        Err(StoreError::NotFound)
-    ));
-});
-
 both_backends!(
     the_gate_knows_who_is_under_quarantine,
     |db: Db| async move {
@@ -568,9 +529,10 @@ both_backends!(
             other => panic!("{other:?}"),
         }
         let trip = TripDraft::parse("就医", "县医院", Ok(date("2020-02-04")), None, false).unwrap();
-        let e = checkpoints::add_trip(&db, &w.staff, w.resident_a, &trip, now_ms())
-            .await
-            .unwrap_err();
+        let e =
+            linli_store::epidemic::trips::add_trip(&db, &w.staff, w.resident_a, &trip, now_ms())
+                .await
+                .unwrap_err();
         assert!(
             matches!(&e, StoreError::Invalid(v) if v[0].message.contains("不能登记外出")),
             "{e:?}"

@@ -21,3 +21,4 @@ mod retention;
 mod sites;
 mod store;
 mod supplies;
+mod trips;

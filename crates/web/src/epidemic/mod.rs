@@ -1,5 +1,5 @@
 //! Epidemic prevention: arrivals and their screening, self-declarations, observation and
-//! check-ins, alerts, policies, cases and close contacts, checkpoints and passes.
+//! check-ins, alerts, policies, cases and close contacts, checkpoints, passes and trips, quarantine sites.
 
 pub mod api;
 pub mod declarations;
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(pages::rounds::router())
         .merge(pages::timeline::router())
         .merge(pages::sites::router())
+        .merge(pages::trips::router())
         .merge(declarations::router())
         .merge(public::router())
         .merge(self_checkin::router())

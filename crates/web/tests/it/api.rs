@@ -137,7 +137,7 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
     )
     .await
     .unwrap();
-    let trip = linli_core::epidemic::checkpoint::TripDraft::parse(
+    let trip = linli_core::epidemic::trips::TripDraft::parse(
         "medical",
         "州医院",
         Ok(d("2022-03-10")),
@@ -145,9 +145,10 @@ async fn checkpoint_world(db: &Db, grid_b: &Node, person_b: i64) -> (i64, i64, i
         false,
     )
     .unwrap();
-    let trip = checkpoints::add_trip(db, &Scope::operator(), person_b, &trip, now_ms())
-        .await
-        .unwrap();
+    let trip =
+        linli_store::epidemic::trips::add_trip(db, &Scope::operator(), person_b, &trip, now_ms())
+            .await
+            .unwrap();
     (gate.id, pass.id, trip)
 }
 

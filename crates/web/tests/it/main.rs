@@ -27,3 +27,4 @@ mod requests;
 mod self_checkin;
 mod sites;
 mod supplies;
+mod trips;

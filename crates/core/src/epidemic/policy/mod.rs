@@ -39,6 +39,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use time::Date;
 
+use crate::epidemic::trips::TripKind;
 use crate::kernel::clock::{format_date, parse_date};
 use crate::kernel::division::{self, PROVINCE_PREFIXES};
 use crate::kernel::labels::Labelled;
@@ -642,6 +643,10 @@ pub struct PolicyDraft {
     /// 1 for the first publication; an edit published for the same date needs a higher number.
     pub version: u32,
     pub rules: Vec<Rule>,
+    /// Kinds of trip this policy stops while in force (the early 2020 measures stopped visits
+    /// to relatives); never medical visits. Absent in versions published before trips had kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspended_trips: Vec<TripKind>,
 }
 
 /// A validated, publishable policy. Built only through [`PolicyDraft::validate`] (also when
@@ -655,6 +660,8 @@ pub struct PolicyVersion {
     effective_from: Date,
     version: u32,
     rules: Vec<Rule>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suspended_trips: Vec<TripKind>,
 }
 
 /// All the problems found in a draft, each with its field path (`rules[2].stages[0].days`).
@@ -743,6 +750,17 @@ impl PolicyDraft {
         for (i, rule) in self.rules.into_iter().enumerate() {
             rules.push(validate_rule(&format!("rules[{i}]"), rule, &mut errors));
         }
+        let mut suspended_trips: Vec<TripKind> = Vec::new();
+        for (i, kind) in self.suspended_trips.into_iter().enumerate() {
+            if !kind.may_be_suspended() {
+                errors.push(CoreError::invalid(
+                    format!("suspended_trips[{i}]"),
+                    format!("{}不能暂停", kind.label_zh()),
+                ));
+            } else if !suspended_trips.contains(&kind) {
+                suspended_trips.push(kind);
+            }
+        }
         if errors.is_empty() {
             Ok(PolicyVersion {
                 key,
@@ -750,6 +768,7 @@ impl PolicyDraft {
                 effective_from: self.effective_from,
                 version: self.version,
                 rules,
+                suspended_trips,
             })
         } else {
             Err(InvalidPolicy(errors))
@@ -913,7 +932,17 @@ impl PolicyVersion {
             effective_from: self.effective_from,
             version: self.version,
             rules: self.rules.clone(),
+            suspended_trips: self.suspended_trips.clone(),
         }
+    }
+
+    /// The kinds of trip this version stops while in force.
+    pub fn suspended_trips(&self) -> &[TripKind] {
+        &self.suspended_trips
+    }
+
+    pub fn suspends(&self, kind: TripKind) -> bool {
+        self.suspended_trips.contains(&kind)
     }
 }
 

@@ -11,6 +11,7 @@ use super::{
     Condition, ContactKind, DivisionCode, Measure, PolicyDraft, PolicyVersion, RiskLevel, Rule,
     Stage,
 };
+use crate::epidemic::trips::TripKind;
 
 /// Hubei province (GB/T 2260 42).
 const HUBEI: &str = "420000";
@@ -58,6 +59,8 @@ pub fn preset_drafts() -> Vec<PolicyDraft> {
         name: "社区疫情防控措施（2020 年初）".to_owned(),
         effective_from: date!(2020 - 01 - 20),
         version: 1,
+        // 「不串门、不聚餐、不走亲访友」: the early 2020 measures stopped visits to relatives.
+        suspended_trips: vec![TripKind::Relatives],
         rules: vec![
             row(
                 "来自湖北省的人员",
@@ -109,6 +112,7 @@ pub fn preset_drafts() -> Vec<PolicyDraft> {
         name: "新型冠状病毒肺炎防控方案（第九版）".to_owned(),
         effective_from: date!(2022 - 06 - 28),
         version: 1,
+        suspended_trips: Vec::new(),
         rules: vec![
             row(
                 "密切接触者",
@@ -155,6 +159,7 @@ pub fn preset_drafts() -> Vec<PolicyDraft> {
         name: "进一步优化新冠肺炎疫情防控措施（二十条）".to_owned(),
         effective_from: date!(2022 - 11 - 11),
         version: 1,
+        suspended_trips: Vec::new(),
         rules: vec![
             row(
                 "密切接触者",
@@ -182,6 +187,7 @@ pub fn preset_drafts() -> Vec<PolicyDraft> {
         name: "新型冠状病毒感染“乙类乙管”总体方案".to_owned(),
         effective_from: date!(2023 - 01 - 08),
         version: 1,
+        suspended_trips: Vec::new(),
         rules: vec![row(
             "所有人员（不再隔离，不再判定密切接触者，不再划定风险区）",
             vec![],

@@ -1,12 +1,9 @@
-//! The checkpoint JSON API: checkpoints at gates, passes, scans with the gate's verdict, and
-//! outgoing trips.
+//! The checkpoint JSON API: checkpoints at gates, passes, and scans with the gate's verdict.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use linli_core::epidemic::checkpoint::{
-    parse_pass_code, Direction, ScanOutcome, TripDraft, VehiclePlate,
-};
+use linli_core::epidemic::checkpoint::{parse_pass_code, Direction, ScanOutcome, VehiclePlate};
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, parse_instant, today};
 use linli_core::kernel::labels::Labelled;
@@ -31,8 +28,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_scans, create_scan))
         .routes(routes!(list_passes, create_pass))
         .routes(routes!(revoke_pass))
-        .routes(routes!(list_trips, create_trip))
-        .routes(routes!(trip_returned))
 }
 
 fn invalid(errors: Vec<CoreError>) -> ApiError {
@@ -46,7 +41,7 @@ pub struct NodeQuery {
 }
 
 impl NodeQuery {
-    fn node(&self) -> Result<i64, ApiError> {
+    pub(crate) fn node(&self) -> Result<i64, ApiError> {
         self.node_id
             .ok_or_else(|| ApiError::invalid("node_id", "请给出 node_id"))
     }
@@ -429,116 +424,5 @@ async fn revoke_pass(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     checkpoints::revoke_pass(&state.db, &user.scope, id, now_ms()).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Trips
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TripBody {
-    pub person_id: i64,
-    /// work, medical or other
-    pub kind: String,
-    pub destination: String,
-    pub leave_on: String,
-    pub return_on: Option<String>,
-    /// Required for work travel.
-    #[serde(default)]
-    pub health_certificate: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedOut {
-    pub id: i64,
-}
-
-/// Log an outgoing trip (work travel needs a health certificate). Audited.
-#[utoipa::path(post, path = "/api/v1/trips", tag = "checkpoints", request_body = TripBody,
-    responses((status = 201, body = CreatedOut), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_trip(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Json(b): Json<TripBody>,
-) -> ApiResult<(StatusCode, Json<CreatedOut>)> {
-    let draft = TripDraft::parse(
-        &b.kind,
-        &b.destination,
-        parse_date("leave_on", &b.leave_on),
-        b.return_on.as_deref().map(|r| parse_date("return_on", r)),
-        b.health_certificate,
-    )
-    .map_err(invalid)?;
-    let id = checkpoints::add_trip(&state.db, &user.scope, b.person_id, &draft, now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedOut { id })))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TripOut {
-    pub id: i64,
-    pub person_id: i64,
-    pub person_name: String,
-    pub kind: String,
-    pub destination: String,
-    pub leave_on: String,
-    pub return_on: Option<String>,
-    pub health_certificate: bool,
-    pub returned_on: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TripsOut {
-    pub trips: Vec<TripOut>,
-}
-
-/// Trips in a node's subtree: those not back yet first.
-#[utoipa::path(get, path = "/api/v1/trips", tag = "checkpoints", params(NodeQuery),
-    responses((status = 200, body = TripsOut), (status = 404, body = ErrorBody)))]
-async fn list_trips(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Query(q): Query<NodeQuery>,
-) -> ApiResult<Json<TripsOut>> {
-    let list = checkpoints::trips(&state.db, &user.scope, q.node()?).await?;
-    Ok(Json(TripsOut {
-        trips: list
-            .into_iter()
-            .map(|t| TripOut {
-                id: t.id,
-                person_id: t.person_id,
-                person_name: t.person_name,
-                kind: t.kind,
-                destination: t.destination,
-                leave_on: t.leave_on,
-                return_on: t.return_on,
-                health_certificate: t.health_certificate,
-                returned_on: t.returned_on,
-            })
-            .collect(),
-    }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReturnBody {
-    /// `YYYY-MM-DD`; today when absent.
-    pub on: Option<String>,
-}
-
-/// Mark a trip as back (once).
-#[utoipa::path(post, path = "/api/v1/trips/{id}/return", tag = "checkpoints",
-    params(("id" = i64, Path, description = "Trip id")), request_body = ReturnBody,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn trip_returned(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<ReturnBody>,
-) -> ApiResult<StatusCode> {
-    let on = match b.on.as_deref() {
-        Some(raw) => parse_date("on", raw).map_err(StoreError::from)?,
-        None => today(),
-    };
-    checkpoints::trip_returned(&state.db, &user.scope, id, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }

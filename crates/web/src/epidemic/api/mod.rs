@@ -4,6 +4,7 @@ pub mod checkpoints;
 pub mod contacts;
 pub mod observations;
 pub mod sites;
+pub mod trips;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -1,7 +1,7 @@
 //! Checkpoint pages (卡点): the caller's gates with today's counts, the fast gate page a grid
 //! worker keeps open on a phone (进 / 出, a pass code or a plate, the temperature, and a big
 //! verdict), passes for people and vehicles (the code shown large to write on the card), and
-//! outgoing trips (外出登记). Forms work without JavaScript; a refused form comes back filled in.
+//! Trips are in `trips.rs`. Forms work without JavaScript; a refused form comes back filled in.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,9 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::epidemic::checkpoint::{
-    parse_pass_code, Direction, ScanOutcome, TripDraft, TripKind, VehiclePlate,
-};
+use linli_core::epidemic::checkpoint::{parse_pass_code, Direction, ScanOutcome, VehiclePlate};
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{display, format_date, parse_date, today};
@@ -40,12 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/passes/{id}/card", get(pass_card))
         .route("/p/{code}", get(pass_scanned))
         .route("/passes/{id}/revoke", post(revoke_pass))
-        .route("/trips", get(trips_page).post(add_trip))
-        .route("/trips/{id}/returned", post(trip_returned))
 }
 
 /// Field names of the checkpoint forms in Chinese.
-fn label(field: &str) -> &str {
+pub(super) fn label(field: &str) -> &str {
     match field {
         "name" => "卡点名称",
         "node_id" => "地点",
@@ -64,6 +60,11 @@ fn label(field: &str) -> &str {
         "return_on" => "预计返回",
         "returned_on" => "返回日期",
         "health_certificate" => "健康证明",
+        "organiser" => "带队人",
+        "vehicle_plate" => "车牌",
+        "person_ids" => "同行人员",
+        "on" => "日期",
+        "note" => "备注",
         "state" => "状态",
         "at" => "时间",
         other => field_label(other),
@@ -71,18 +72,18 @@ fn label(field: &str) -> &str {
 }
 
 /// Messages for a refused form, one per field; other errors are passed back for an error page.
-fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
+pub(super) fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
     form_errors_with(e, label)
 }
 
-fn officials_read_only() -> Response {
+pub(super) fn officials_read_only() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "干部账号只能查看卡点信息；通行登记、通行证和外出登记由社区工作人员或网格员办理。",
     )
 }
 
-fn can_write(user: &Principal) -> bool {
+pub(super) fn can_write(user: &Principal) -> bool {
     user.scope.role() != Role::Official
 }
 
@@ -114,7 +115,7 @@ async fn place_choices(
 }
 
 /// People found by the registry search, for the pick lists of the pass and trip forms.
-async fn person_hits(
+pub(super) async fn person_hits(
     state: &AppState,
     user: &Principal,
     q: &str,
@@ -124,13 +125,13 @@ async fn person_hits(
 }
 
 /// The chosen person, shown above a form.
-struct SelectedPerson {
-    id: i64,
-    name: String,
-    place: String,
+pub(super) struct SelectedPerson {
+    pub(super) id: i64,
+    pub(super) name: String,
+    pub(super) place: String,
 }
 
-async fn selected_person(
+pub(super) async fn selected_person(
     state: &AppState,
     user: &Principal,
     raw: &str,
@@ -152,10 +153,10 @@ async fn selected_person(
 }
 
 #[derive(Deserialize)]
-struct PickQuery {
-    person_id: Option<String>,
-    q: Option<String>,
-    notice: Option<String>,
+pub(super) struct PickQuery {
+    pub(super) person_id: Option<String>,
+    pub(super) q: Option<String>,
+    pub(super) notice: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -918,247 +919,5 @@ async fn revoke_pass(
             .await
         }
         Err(e) => store_error_page(e),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Trips
-
-struct TripRow {
-    id: i64,
-    person_id: i64,
-    person_name: String,
-    kind: &'static str,
-    destination: String,
-    leave_on: String,
-    return_on: String,
-    health_certificate: bool,
-    returned_on: String,
-}
-
-#[derive(Default)]
-struct TripFields {
-    person_id: String,
-    kind: String,
-    destination: String,
-    leave_on: String,
-    return_on: String,
-    health_certificate: bool,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "epidemic/checkpoint_trips.html")]
-struct TripsPage {
-    shell: Shell,
-    rows: Vec<TripRow>,
-    can_add: bool,
-    f: TripFields,
-    kinds: Vec<Choice>,
-    person: Option<SelectedPerson>,
-    q: String,
-    searched: bool,
-    hits: Vec<HitRow>,
-    errors: Vec<String>,
-    notice: String,
-    today: String,
-}
-
-async fn render_trips(
-    state: &AppState,
-    user: &Principal,
-    mut f: TripFields,
-    q: String,
-    errors: Vec<String>,
-    notice: String,
-) -> Response {
-    let result = async {
-        let mut all = Vec::new();
-        for root in root_ids(state, user).await? {
-            all.extend(checkpoints::trips(&state.db, &user.scope, root).await?);
-        }
-        let mut seen = std::collections::HashSet::new();
-        all.retain(|t| seen.insert(t.id));
-        all.sort_by(|a, b| {
-            a.returned_on
-                .is_some()
-                .cmp(&b.returned_on.is_some())
-                .then(b.leave_on.cmp(&a.leave_on))
-                .then(b.id.cmp(&a.id))
-        });
-        let can_add = can_write(user);
-        let person = if can_add {
-            selected_person(state, user, &f.person_id).await?
-        } else {
-            None
-        };
-        let searched = can_add && person.is_none() && !q.trim().is_empty();
-        let hits = if searched {
-            person_hits(state, user, &q).await?
-        } else {
-            Vec::new()
-        };
-        Ok::<_, StoreError>((all, can_add, person, searched, hits))
-    }
-    .await;
-    let (all, can_add, person, searched, hits) = match result {
-        Ok(r) => r,
-        Err(e) => return store_error_page(e),
-    };
-    if f.leave_on.is_empty() {
-        f.leave_on = format_date(today());
-    }
-    let kinds = [TripKind::Work, TripKind::Medical, TripKind::Other]
-        .iter()
-        .map(|k| Choice {
-            value: k.as_str().to_owned(),
-            label: k.label_zh().to_owned(),
-            selected: k.as_str() == f.kind,
-        })
-        .collect();
-    let page = TripsPage {
-        shell: Shell::of(user, "epidemic"),
-        rows: all
-            .into_iter()
-            .map(|t| TripRow {
-                id: t.id,
-                person_id: t.person_id,
-                person_name: t.person_name,
-                kind: TripKind::parse(&t.kind).map_or("", TripKind::label_zh),
-                destination: t.destination,
-                leave_on: t.leave_on,
-                return_on: t.return_on.unwrap_or_default(),
-                health_certificate: t.health_certificate,
-                returned_on: t.returned_on.unwrap_or_default(),
-            })
-            .collect(),
-        can_add,
-        f,
-        kinds,
-        person,
-        q,
-        searched,
-        hits,
-        errors,
-        notice,
-        today: format_date(today()),
-    };
-    (status_for(&page.errors), page).into_response()
-}
-
-async fn trips_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Query(q): Query<PickQuery>,
-) -> Response {
-    let notice = match q.notice.as_deref() {
-        Some("added") => "已登记外出。".to_owned(),
-        Some("returned") => "已登记返回。".to_owned(),
-        _ => String::new(),
-    };
-    let f = TripFields {
-        person_id: q.person_id.unwrap_or_default(),
-        ..Default::default()
-    };
-    render_trips(
-        &state,
-        &user,
-        f,
-        q.q.unwrap_or_default(),
-        Vec::new(),
-        notice,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-struct TripForm {
-    #[serde(default)]
-    person_id: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    destination: String,
-    #[serde(default)]
-    leave_on: String,
-    #[serde(default)]
-    return_on: String,
-    #[serde(default)]
-    health_certificate: String,
-}
-
-async fn add_trip(State(state): State<AppState>, f: CsrfForm<TripForm>) -> Response {
-    let user = &f.user;
-    if !can_write(user) {
-        return officials_read_only();
-    }
-    let form = f.form;
-    let certificate = !form.health_certificate.is_empty();
-    let person_id = form.person_id.trim().parse::<i64>().ok();
-    let return_on = match form.return_on.trim() {
-        "" => None,
-        r => Some(parse_date("return_on", r)),
-    };
-    let draft = TripDraft::parse(
-        &form.kind,
-        &form.destination,
-        parse_date("leave_on", form.leave_on.trim()),
-        return_on,
-        certificate,
-    );
-    let result = match (person_id, draft) {
-        (Some(pid), Ok(draft)) => {
-            checkpoints::add_trip(&state.db, &user.scope, pid, &draft, now_ms()).await
-        }
-        (pid, draft) => {
-            let mut errors = Vec::new();
-            if pid.is_none() {
-                errors.push(CoreError::invalid("person_id", "请先查找并选定外出的居民"));
-            }
-            if let Err(e) = draft {
-                errors.extend(e);
-            }
-            Err(StoreError::Invalid(errors))
-        }
-    };
-    match result {
-        Ok(_) => Redirect::to("/trips?notice=added").into_response(),
-        Err(e) => match form_errors(e) {
-            Ok(errors) => {
-                let fields = TripFields {
-                    person_id: form.person_id,
-                    kind: form.kind,
-                    destination: form.destination,
-                    leave_on: form.leave_on,
-                    return_on: form.return_on,
-                    health_certificate: certificate,
-                };
-                render_trips(&state, user, fields, String::new(), errors, String::new()).await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
-}
-
-async fn trip_returned(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    f: CsrfForm<Empty>,
-) -> Response {
-    match checkpoints::trip_returned(&state.db, &f.user.scope, id, today()).await {
-        Ok(()) => Redirect::to("/trips?notice=returned").into_response(),
-        Err(e) => match form_errors(e) {
-            Ok(errors) => {
-                render_trips(
-                    &state,
-                    &f.user,
-                    TripFields::default(),
-                    String::new(),
-                    errors,
-                    String::new(),
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
     }
 }

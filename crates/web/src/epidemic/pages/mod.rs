@@ -9,6 +9,7 @@ pub mod policies;
 pub mod rounds;
 pub mod sites;
 pub mod timeline;
+pub mod trips;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -747,6 +748,8 @@ struct PolicyView {
     current: bool,
     future: bool,
     rules: Vec<RuleView>,
+    /// 「探亲访友」… the kinds of trip it suspends, joined.
+    suspended_trips: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -835,6 +838,12 @@ fn policy_views(all: &[StoredPolicy]) -> Vec<PolicyView> {
             .map(format_date)
             .unwrap_or_default();
         out.push(PolicyView {
+            suspended_trips: policy
+                .suspended_trips()
+                .iter()
+                .map(|k| k.label_zh())
+                .collect::<Vec<_>>()
+                .join("、"),
             id: p.id,
             name: policy.name().to_owned(),
             version: format!("{}@{}", policy.key(), policy.version()),

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use linli_core::epidemic::policy::{PolicyDraft, PolicyVersion};
+use linli_core::epidemic::trips::TripKind;
 use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::CoreError;
 use linli_store::accounts::Principal;
@@ -24,7 +25,7 @@ use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
 use crate::epidemic::pages::{conditions_zh, measure_class};
-use crate::ui::{error_page, store_error_page, Shell};
+use crate::ui::{error_page, store_error_page, Choice, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -76,6 +77,8 @@ struct EditPage {
     effective_from: String,
     version: String,
     rules: Vec<RuleEdit>,
+    /// The kinds of trip a policy may suspend, ticked where this one does.
+    trips: Vec<Choice>,
     json: String,
     on: String,
     errors: Vec<String>,
@@ -113,6 +116,19 @@ async fn base_of(state: &AppState, id: Option<i64>) -> Result<StoredPolicy, Stor
         }
     };
     chosen.ok_or(StoreError::NotFound)
+}
+
+/// Checkboxes of the trip kinds a policy may suspend (`suspend_{code}`).
+fn trip_choices(ticked: impl Fn(TripKind) -> bool) -> Vec<Choice> {
+    TripKind::ALL
+        .iter()
+        .filter(|k| k.may_be_suspended())
+        .map(|&k| Choice {
+            value: k.as_str().to_owned(),
+            label: k.label_zh().to_owned(),
+            selected: ticked(k),
+        })
+        .collect()
 }
 
 fn rule_edits(policy: &PolicyDraft) -> Vec<RuleEdit> {
@@ -170,6 +186,7 @@ async fn edit_form(
         effective_from: format_date(draft.effective_from),
         version: next.to_string(),
         rules: rule_edits(&draft),
+        trips: trip_choices(|k| draft.suspended_trips.contains(&k)),
         json: serde_json::to_string_pretty(&draft).unwrap_or_default(),
         on: format_date(today()),
         errors: Vec::new(),
@@ -206,6 +223,7 @@ fn field_zh(field: &str) -> String {
             ("name", _) => "名称".to_owned(),
             ("version", _) => "版本号".to_owned(),
             ("effective_from", _) => "生效日期".to_owned(),
+            ("suspended_trips", Some(i)) => format!("第 {i} 项暂停的外出事由"),
             ("policy", _) => "政策 JSON".to_owned(),
             ("on", _) => "试算日期".to_owned(),
             (other, _) => other.to_owned(),
@@ -261,6 +279,11 @@ fn draft_from(
         let note = get(&format!("note_{r}"));
         rule.note = (!note.is_empty()).then(|| note.to_owned());
     }
+    draft.suspended_trips = TripKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| fields.contains_key(&format!("suspend_{}", k.as_str())))
+        .collect();
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -427,6 +450,11 @@ async fn edit_submit(
             shown.version.to_string()
         } else {
             typed("version")
+        },
+        trips: if draft.is_err() && !json_mode {
+            trip_choices(|k| fields.contains_key(&format!("suspend_{}", k.as_str())))
+        } else {
+            trip_choices(|k| shown.suspended_trips.contains(&k))
         },
         rules,
         json: if json_mode {
