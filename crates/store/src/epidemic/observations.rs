@@ -204,10 +204,17 @@ fn conditions(
         "(SELECT COUNT(*) FROM checkin c WHERE c.observation_id = o.id AND c.at >= {ds} AND c.at < {de})"
     );
     if filter.pending {
-        // `checkins_due_on` in SQL: the quota within the period, nothing outside it.
+        // `checkins_due_on` in SQL: the quota within the period, nothing outside it. The day's
+        // count is the one kept on the observation (migration 0021) when `on` is the day of its
+        // latest check-in, none when it is later; only an earlier day counts the rows.
         let day = params.text(format_date(on));
+        let d = params.int(day_start);
+        let counted = format!(
+            "CASE WHEN o.last_checkin_day = {d} THEN o.last_day_checkins \
+             WHEN o.last_checkin_day IS NULL OR o.last_checkin_day < {d} THEN 0 ELSE {done} END"
+        );
         conds.push(format!(
-            "o.start_on <= {day} AND o.until_on >= {day} AND {done} < o.check_ins_per_day"
+            "o.start_on <= {day} AND o.until_on >= {day} AND {counted} < o.check_ins_per_day"
         ));
     }
     (conds.join(" AND "), done)

@@ -206,3 +206,52 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    the_pending_filter_counts_any_day_right,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let zhang = observed(&db, &t.grid_a, "张一", "53340119800101001").await;
+        let li = observed(&db, &t.grid_a, "李二", "53340119800101002").await;
+        // Twice a day is due. 张一: both on the 3rd, one on the 4th. 李二: one on the 3rd, then
+        // one entered late for the 2nd (the kept count is the 3rd's, and stays so).
+        check_in(&db, zhang, "2020-02-03T08:00:00+08:00", "36.6").await;
+        check_in(&db, zhang, "2020-02-03T18:00:00+08:00", "36.5").await;
+        check_in(&db, zhang, "2020-02-04T08:00:00+08:00", "36.5").await;
+        check_in(&db, li, "2020-02-03T23:59:59+08:00", "36.4").await;
+        check_in(&db, li, "2020-02-02T00:00:00+08:00", "36.4").await;
+        let pending = ObservationFilter {
+            pending: true,
+            ..ObservationFilter::default()
+        };
+        for (day, owing) in [
+            ("2020-02-02", vec!["张一", "李二"]),
+            ("2020-02-03", vec!["李二"]),
+            ("2020-02-04", vec!["张一", "李二"]),
+            ("2020-02-05", vec!["张一", "李二"]),
+        ] {
+            let p = observations::under_observation(
+                &db,
+                &op(),
+                t.community.id,
+                &pending,
+                date(day),
+                100,
+                0,
+            )
+            .await
+            .unwrap();
+            let names: Vec<&str> = p.items.iter().map(|o| o.person_name.as_str()).collect();
+            assert_eq!((p.total as usize, names), (owing.len(), owing), "{day}");
+        }
+        let (day, n): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT last_checkin_day, last_day_checkins FROM observation WHERE id = $1",
+        )
+        .bind(li)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let third = linli_core::kernel::clock::day_start_ms(date("2020-02-03"));
+        assert_eq!((day, n), (Some(third), 1));
+    }
+);
