@@ -254,3 +254,92 @@ async fn flow(t: TestDb) {
 }
 
 on_both!(trips_by_kind_daily_log_and_groups, flow);
+
+/// An official stops visits to relatives in a new policy version through the editor's
+/// checkboxes; the policies page says so and a worker's visit is refused naming the version.
+async fn suspension_flow(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.db();
+    let town = town(&db).await;
+    let (grid_a, _) = grids_ab(&db, town.community.id).await;
+    user(&db, "official", "official", &[town.street.id]).await;
+    user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
+    let he = person(
+        &db,
+        grid_a.id,
+        PersonInput {
+            name: "和建国",
+            ..Default::default()
+        },
+    )
+    .await
+    .id;
+    let (official, csrf) = sign_in(&app, "official").await;
+    let (status, form) = get(&official, app.url("/epidemic/policies/edit")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        form.contains("name=\"suspend_relatives\" value=\"1\">")
+            && !form.contains("suspend_medical"),
+        "探亲访友 offered unticked, 就医 never: {form}"
+    );
+    // Today's policy (Class B) has one rule and no stages: post its fields back with the box.
+    let base_id = between(&form, "name=\"base_id\" value=\"", "\"").to_owned();
+    let value_of =
+        |name: &str| between(&form, &format!("name=\"{name}\" value=\""), "\"").to_owned();
+    let day = format_date(today());
+    let fields: Vec<(String, String)> = [
+        ("csrf", csrf.clone()),
+        ("base_id", base_id),
+        ("mode", "form".to_owned()),
+        ("key", value_of("key")),
+        ("name", value_of("name")),
+        ("effective_from", day.clone()),
+        ("version", value_of("version")),
+        ("check_ins_0", value_of("check_ins_0")),
+        ("note_0", String::new()),
+        ("suspend_relatives", "1".to_owned()),
+        ("action", "publish".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (status, to) = post_any(&official, app.url("/epidemic/policies/edit"), &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+    let (_, page) = get(&official, app.url("/epidemic/policies")).await;
+    assert!(
+        text_of(&page).contains("暂停外出登记：探亲访友"),
+        "{}",
+        text_of(&page)
+    );
+
+    let api = api_login(&app, "worker_a").await;
+    let (status, body) = post_json(
+        &api,
+        app.url("/api/v1/trips"),
+        json!({"person_id": he, "kind": "relatives", "destination": "奔子栏镇", "leave_on": day}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), ["kind"]);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("探亲访友暂停"),
+        "{body}"
+    );
+    let (status, _) = post_json(
+        &api,
+        app.url("/api/v1/trips"),
+        json!({"person_id": he, "kind": "medical", "destination": "县人民医院", "leave_on": day}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a medical visit is never stopped"
+    );
+    app.finish().await;
+}
+
+on_both!(trips_suspended_by_the_policy_editor, suspension_flow);
