@@ -92,6 +92,15 @@ fn date_col(field: &str, raw: &str) -> Result<Date, StoreError> {
     parse_date(field, raw).map_err(internal)
 }
 
+/// Refuses a caller who may read but not write the records at `path` (an official).
+fn may_write(scope: &Scope, path: &JurisdictionPath) -> Result<(), StoreError> {
+    if scope.can_write_records(path) {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("您的角色只能查看外出登记".into()))
+    }
+}
+
 /// Refuses a kind the policy in force on the day of leaving suspends.
 async fn check_policy(db: &Db, kind: TripKind, leave_on: Date) -> Result<(), StoreError> {
     let policy = crate::epidemic::policy_on(db, leave_on).await?;
@@ -140,9 +149,7 @@ pub async fn add_trip(
     now: i64,
 ) -> Result<i64, StoreError> {
     let person = registry::get(db, scope, person_id).await?;
-    if !scope.can_write_records(&person.node_path) {
-        return Err(StoreError::Forbidden("您的角色不能登记外出".into()));
-    }
+    may_write(scope, &person.node_path)?;
     check_policy(db, trip.kind, trip.leave_on).await?;
     refuse_if_restricted(
         "登记外出",
@@ -190,9 +197,7 @@ pub async fn add_group_trip(
     now: i64,
 ) -> Result<GroupTripRecorded, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
-    if !scope.can_write_records(&node.path) {
-        return Err(StoreError::Forbidden("您的角色不能登记外出".into()));
-    }
+    may_write(scope, &node.path)?;
     check_policy(db, group.trip.kind, group.trip.leave_on).await?;
     let mut members = Vec::with_capacity(group.person_ids.len());
     let mut errors = Vec::new();
@@ -515,9 +520,7 @@ pub async fn log_day(
             .fetch_one(db.pool())
             .await?,
     )?;
-    if !scope.can_write_records(&path) {
-        return Err(StoreError::Forbidden("您的角色不能记录外出日志".into()));
-    }
+    may_write(scope, &path)?;
     let entry = TripLogDraft::parse(&t.draft(), t.returned_on, on, temperature, note, today)
         .map_err(StoreError::Invalid)?;
     let mut tx = db.begin_write().await?;
@@ -585,9 +588,7 @@ pub async fn trip_returned(db: &Db, scope: &Scope, id: i64, on: Date) -> Result<
         .await?
         .ok_or(StoreError::NotFound)?;
     let path = path_of(&row.try_get::<String, _>(0)?)?;
-    if !scope.can_write_records(&path) {
-        return Err(StoreError::Forbidden("您的角色不能登记返回".into()));
-    }
+    may_write(scope, &path)?;
     let leave_on = date_col("leave_on", &row.try_get::<String, _>(1)?)?;
     if on < leave_on {
         return Err(StoreError::Invalid(vec![CoreError::invalid(
