@@ -319,22 +319,15 @@ fn row_of(e: Enterprise) -> EnterpriseRow {
 // Register
 
 #[derive(Default, Deserialize)]
+#[serde(default)]
 struct EnterpriseFields {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     credit_code: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     employees: String,
-    #[serde(default)]
     contact_name: String,
-    #[serde(default)]
     contact_phone: String,
 }
 
@@ -837,15 +830,12 @@ async fn decision_submit(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct InspectionForm {
-    #[serde(default)]
     inspected_on: String,
-    #[serde(default)]
     inspector: String,
-    #[serde(default)]
     findings: String,
-    #[serde(default)]
     passed: String,
 }
 

@@ -78,6 +78,19 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     }
 }
 
+/// A message on a page a resident opens without signing in (a dead link, a refusal): `title`
+/// and the message as an alert, under the name of the service (`service`), and a link onward
+/// where there is one to offer.
+#[derive(Template, WebTemplate)]
+#[template(path = "ui/message.html")]
+pub struct PublicMessage<'a> {
+    pub service: &'a str,
+    pub title: &'a str,
+    pub message: &'a str,
+    /// Where to go next, and the link's words.
+    pub link: Option<(&'a str, &'a str)>,
+}
+
 /// Unknown paths: JSON under `/api/`, a page elsewhere.
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {

@@ -34,6 +34,7 @@ use linli_store::registry::{self, Placement};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
+use super::public::{symptom_choices, ArrivalFields, SymptomChoice};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::places::{self, PlacePicker};
 use crate::ui::{error_page, field_label, form_errors_with, store_error_page, NoticeQuery, Shell};
@@ -58,9 +59,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/epidemic/arrivals/{id}", get(arrival_page))
 }
-
-/// The symptoms offered as checkboxes on the screening form (free text adds others).
-const SYMPTOMS: [&str; 6] = linli_core::epidemic::observation::SYMPTOM_CHOICES;
 
 /// Field names of the epidemic forms in Chinese; the registry's names otherwise.
 fn label(field: &str, area_form: bool) -> &str {
@@ -363,13 +361,11 @@ async fn alerts_page(
     render_alerts(&state, &user, q.kind, notice, String::new()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct HandleForm {
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     note: String,
-    #[serde(default)]
     kind: String,
 }
 
@@ -655,19 +651,14 @@ async fn areas_page(
     render_areas(&state, &user, AreaFields::default(), Vec::new(), notice).await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct AreaForm {
-    #[serde(default)]
     division_code: String,
-    #[serde(default)]
     division_code_pick: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     level: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
 }
 
@@ -681,29 +672,14 @@ async fn add_area(State(state): State<AppState>, f: CsrfForm<AreaForm>) -> Respo
     let mut form = f.form;
     places::chosen(&mut form.division_code, &form.division_code_pick);
     let result = async {
-        let mut errors = Vec::new();
-        let code = DivisionCode::resolve_field("division_code", &form.division_code)
-            .map_err(|e| errors.push(e))
-            .ok();
-        let level = form
-            .level
-            .parse::<RiskLevel>()
-            .map_err(|e| errors.push(e))
-            .ok();
-        let from = parse_date("from", form.from.trim())
-            .map_err(|e| errors.push(e))
-            .ok();
-        let to = match form.to.trim() {
-            "" => None,
-            t => parse_date("to", t).map_err(|e| errors.push(e)).ok(),
-        };
-        let (Some(code), Some(level), Some(from), true) = (code, level, from, errors.is_empty())
-        else {
-            return Err(StoreError::Invalid(errors));
-        };
-        let name = Some(form.name.trim()).filter(|n| !n.is_empty());
-        let area =
-            RiskArea::new(code, name, level, from, to).map_err(|e| StoreError::Invalid(vec![e]))?;
+        let area = super::api::risk_area(
+            DivisionCode::resolve_field("division_code", &form.division_code),
+            &form.level,
+            form.from.trim(),
+            Some(form.to.trim()).filter(|t| !t.is_empty()),
+            Some(form.name.trim()).filter(|n| !n.is_empty()),
+        )
+        .map_err(StoreError::Invalid)?;
         epidemic::add_risk_area(&state.db, &user.scope, &area, now_ms()).await
     }
     .await;
@@ -873,85 +849,12 @@ async fn policies_page(
 // ---------------------------------------------------------------------------------------------
 // Arrival screening (三问一测)
 
-/// The form's values as typed, so a refused form comes back filled in.
-#[derive(Default, Clone)]
-struct ArrivalFields {
-    person_id: String,
-    node_id: String,
-    name: String,
-    id_number: String,
-    phone: String,
-    address: String,
-    origin_code: String,
-    /// The candidate chosen for an ambiguous place name.
-    origin_code_pick: String,
-    arrived_on: String,
-    purpose: String,
-    symptoms: Vec<String>,
-    symptoms_other: String,
-    temperature: String,
-    proxy: bool,
-}
-
-impl ArrivalFields {
-    fn from_pairs(pairs: Vec<(String, String)>) -> ArrivalFields {
-        let mut f = ArrivalFields::default();
-        for (k, v) in pairs {
-            match k.as_str() {
-                "person_id" => f.person_id = v,
-                "node_id" => f.node_id = v,
-                "name" => f.name = v,
-                "id_number" => f.id_number = v,
-                "phone" => f.phone = v,
-                "address" => f.address = v,
-                "origin_code" => f.origin_code = v,
-                "origin_code_pick" => f.origin_code_pick = v,
-                "arrived_on" => f.arrived_on = v,
-                "purpose" => f.purpose = v,
-                "symptoms" => f.symptoms.push(v),
-                "symptoms_other" => f.symptoms_other = v,
-                "temperature" => f.temperature = v,
-                "proxy" => f.proxy = !v.is_empty(),
-                _ => {}
-            }
-        }
-        places::chosen(&mut f.origin_code, &f.origin_code_pick);
-        f
-    }
-
-    /// The ticked symptoms and the free text, split on Chinese and Latin separators.
-    fn all_symptoms(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .symptoms
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        for s in self
-            .symptoms_other
-            .split(|c: char| "，,、；;。".contains(c) || c.is_whitespace())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            if !out.iter().any(|o| o == s) {
-                out.push(s.to_owned());
-            }
-        }
-        out
-    }
-}
-
 struct SelectedPerson {
     id: i64,
     name: String,
     id_masked: String,
     phone_masked: String,
     place: String,
-}
-
-struct SymptomChoice {
-    name: &'static str,
-    checked: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -1036,13 +939,7 @@ async fn render_arrival_form(
     }
     let page = ArrivalFormPage {
         shell: Shell::of(user, "epidemic"),
-        symptoms: SYMPTOMS
-            .iter()
-            .map(|s| SymptomChoice {
-                name: s,
-                checked: f.symptoms.iter().any(|c| c == s),
-            })
-            .collect(),
+        symptoms: symptom_choices(&f.symptoms),
         person,
         q,
         searched,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::PageUser;
-use crate::ui::{store_error_page, url_encode, Choice, Shell};
+use crate::ui::{store_error_page, url_encode, Choice, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -116,9 +116,7 @@ struct ListPage {
     groups: Vec<Group>,
     export: String,
     round: String,
-    prev: String,
-    next: String,
-    page_label: String,
+    pager: Pager,
 }
 
 fn place_of(o: &UnderObservation) -> String {
@@ -203,7 +201,7 @@ async fn list_page(
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let page_no = q.page.unwrap_or(1).max(1);
+    let page_no = Pager::asked(q.page);
     let result = async {
         let (node_id, node_name, nodes) = node_and_choices(&state, &user, q.node_id).await?;
         let page = observations::under_observation(
@@ -213,7 +211,7 @@ async fn list_page(
             &q.filter(),
             today(),
             PER_PAGE,
-            (page_no - 1) * PER_PAGE,
+            Pager::offset(page_no, PER_PAGE),
         )
         .await?;
         Ok::<_, StoreError>((node_id, node_name, nodes, page))
@@ -235,8 +233,6 @@ async fn list_page(
         }
     }
     let qs = q.query_string(node_id);
-    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |n: i64| format!("/epidemic/observations?{qs}&page={n}");
     let filter = q.filter();
     ListPage {
         shell: Shell::of(&user, "epidemic"),
@@ -254,21 +250,13 @@ async fn list_page(
         pending: filter.pending,
         ending: filter.ending,
         q: q.q.clone(),
+        pager: Pager::new(page_no, page.total, PER_PAGE, |n| {
+            format!("/epidemic/observations?{qs}&page={n}")
+        }),
         total: page.total,
         groups,
         export: format!("/epidemic/observations.xlsx?{qs}"),
         round: format!("/epidemic/rounds?node_id={node_id}"),
-        prev: if page_no > 1 {
-            link(page_no - 1)
-        } else {
-            String::new()
-        },
-        next: if page_no < pages {
-            link(page_no + 1)
-        } else {
-            String::new()
-        },
-        page_label: format!("第 {page_no} / {pages} 页"),
     }
     .into_response()
 }

@@ -20,7 +20,9 @@ use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, store_error_page, url_encode, Choice, Shell};
+use crate::ui::{
+    error_page, field_label, form_errors_with, store_error_page, url_encode, Choice, Pager, Shell,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -64,16 +66,7 @@ fn label(field: &str) -> &str {
 
 /// Messages for a refused form; other errors are passed back for an error page.
 fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", label(&field), message)])
-        }
-        other => Err(other),
-    }
+    form_errors_with(e, label)
 }
 
 fn status_for(errors: &[String]) -> StatusCode {
@@ -187,9 +180,7 @@ struct ListPage {
     export: String,
     can_create: bool,
     notice: String,
-    prev: String,
-    next: String,
-    page_label: String,
+    pager: Pager,
 }
 
 /// The open nodes of the caller's jurisdiction as choices (indented by depth), `selected` chosen;
@@ -225,7 +216,7 @@ async fn list_page(
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let page_no = q.page.unwrap_or(1).max(1);
+    let page_no = Pager::asked(q.page);
     let result = async {
         let page = sites::sites(
             &state.db,
@@ -234,7 +225,7 @@ async fn list_page(
             today(),
             now_ms(),
             PER_PAGE,
-            (page_no - 1) * PER_PAGE,
+            Pager::offset(page_no, PER_PAGE),
         )
         .await?;
         // Only the nodes a site can be about: districts, streets and communities.
@@ -253,8 +244,6 @@ async fn list_page(
         Err(e) => return store_error_page(e),
     };
     let qs = q.query_string();
-    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |n: i64| format!("/epidemic/sites?{qs}&page={n}");
     let filter = q.filter();
     ListPage {
         shell: Shell::of(&user, "epidemic"),
@@ -274,6 +263,9 @@ async fn list_page(
             .collect(),
         q: q.q.clone(),
         free: filter.with_free,
+        pager: Pager::new(page_no, page.total, PER_PAGE, |n| {
+            format!("/epidemic/sites?{qs}&page={n}")
+        }),
         total: page.total,
         beds_total: page.beds.total,
         beds_free: page.beds.free(),
@@ -284,17 +276,6 @@ async fn list_page(
             Some("created") => "已添加隔离点。".to_owned(),
             _ => String::new(),
         },
-        prev: if page_no > 1 {
-            link(page_no - 1)
-        } else {
-            String::new()
-        },
-        next: if page_no < pages {
-            link(page_no + 1)
-        } else {
-            String::new()
-        },
-        page_label: format!("第 {page_no} / {pages} 页"),
     }
     .into_response()
 }
@@ -363,17 +344,13 @@ async fn export(
 // A new site
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct SiteForm {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     phone: String,
     /// Present when ticked (the edit form); a new site is open.
-    #[serde(default)]
     open: String,
 }
 
@@ -464,21 +441,15 @@ async fn create(State(state): State<AppState>, f: CsrfForm<SiteForm>) -> Respons
 // A site's page
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct RoomsForm {
-    #[serde(default)]
     floor_from: String,
-    #[serde(default)]
     floor_to: String,
-    #[serde(default)]
     room_from: String,
-    #[serde(default)]
     room_to: String,
-    #[serde(default)]
     beds: String,
     /// One room by its number (a door numbered otherwise), with `floor` and `beds`.
-    #[serde(default)]
     number: String,
-    #[serde(default)]
     floor: String,
 }
 

@@ -353,6 +353,21 @@ async fn newest(
         .ok_or(StoreError::NotFound)
 }
 
+/// The newest version of layout `key` and the newest version of its source template (`None`
+/// when the template is gone).
+async fn newest_and_source(
+    state: &AppState,
+    user: &Principal,
+    key: &str,
+) -> Result<(StoredMapping, Option<StoredTemplate>), StoreError> {
+    let base = newest(state, user, key).await?;
+    match reports::latest_template(&state.db, &user.scope, &base.mapping.source).await {
+        Ok(s) => Ok((base, Some(s))),
+        Err(StoreError::NotFound) => Ok((base, None)),
+        Err(e) => Err(e),
+    }
+}
+
 async fn edit_form(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -361,18 +376,7 @@ async fn edit_form(
     if let Some(refused) = admin_only(&user) {
         return refused;
     }
-    let loaded = async {
-        let base = newest(&state, &user, &key).await?;
-        let source =
-            match reports::latest_template(&state.db, &user.scope, &base.mapping.source).await {
-                Ok(s) => Some(s),
-                Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e),
-            };
-        Ok::<_, StoreError>((base, source))
-    }
-    .await;
-    let (base, source) = match loaded {
+    let (base, source) = match newest_and_source(&state, &user, &key).await {
         Ok(x) => x,
         Err(e) => return store_error_page(e),
     };
@@ -570,18 +574,7 @@ async fn edit_submit(
     if let Some(refused) = admin_only(&user) {
         return refused;
     }
-    let loaded = async {
-        let base = newest(&state, &user, &key).await?;
-        let source =
-            match reports::latest_template(&state.db, &user.scope, &base.mapping.source).await {
-                Ok(s) => Some(s),
-                Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e),
-            };
-        Ok::<_, StoreError>((base, source))
-    }
-    .await;
-    let (base, source) = match loaded {
+    let (base, source) = match newest_and_source(&state, &user, &key).await {
         Ok(x) => x,
         Err(e) => return store_error_page(e),
     };

@@ -76,21 +76,15 @@ const CATEGORY_FIELDS: [&str; 6] = [
 
 /// A category form as typed (kept as text so a refused value comes back as it was).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct CategoryFields {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     respond_hours: String,
-    #[serde(default)]
     resolve_days: String,
-    #[serde(default)]
     escalation: String,
     /// The version the edit form was opened on; empty on the add form.
-    #[serde(default)]
     version: String,
 }
 

@@ -444,20 +444,14 @@ async fn inbox(
 // The hotline / patrol form
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct NewFields {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     channel: String,
-    #[serde(default)]
     category: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     reporter_name: String,
-    #[serde(default)]
     reporter_phone: String,
 }
 
@@ -788,18 +782,13 @@ impl MapStatus for Response {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct ActFields {
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     target: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     rating: String,
-    #[serde(default)]
     comment: String,
 }
 
