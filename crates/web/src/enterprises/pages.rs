@@ -752,23 +752,31 @@ async fn apply_submit(
     let f = apply_fields(&form);
     let extra = extra_lines(&f.extra_items);
     let input = f.input(&extra);
-    match enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await {
-        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=applied")).into_response(),
+    let applied = enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await;
+    after_form(&state, &user, id, applied.map(|_| "applied"), |errors| {
+        Detail {
+            failed: "reopening",
+            errors,
+            apply: f,
+            ..Detail::default()
+        }
+    })
+    .await
+}
+
+/// After one of the enterprise page's forms: back to the page with the notice `result` names,
+/// or the page again with the refused form (placed by `refused`) and its messages.
+async fn after_form(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+    result: Result<&str, StoreError>,
+    refused: impl FnOnce(FieldErrors) -> Detail,
+) -> Response {
+    match result {
+        Ok(notice) => Redirect::to(&format!("/enterprises/{id}?notice={notice}")).into_response(),
         Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    id,
-                    Detail {
-                        failed: "reopening",
-                        errors,
-                        apply: f,
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
+            Ok(errors) => render_enterprise(state, user, id, refused(errors)).await,
             Err(e) => store_error_page(e),
         },
     }
@@ -797,37 +805,22 @@ async fn decision_submit(
         Ok(d) => enterprises::decide(&state.db, &user.scope, id, &d, now_ms()).await,
         Err(errors) => Err(StoreError::Invalid(errors)),
     };
-    match decided {
-        Ok(r) => {
-            let notice = if r.status == ReopeningStatus::Approved {
-                "approved"
-            } else {
-                "rejected"
-            };
-            Redirect::to(&format!(
-                "/enterprises/{}?notice={notice}",
-                current.enterprise_id
-            ))
-            .into_response()
+    let notice = decided.map(|r| {
+        if r.status == ReopeningStatus::Approved {
+            "approved"
+        } else {
+            "rejected"
         }
-        Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    current.enterprise_id,
-                    Detail {
-                        failed: "decision",
-                        errors,
-                        decision_reason: f.reason,
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    });
+    after_form(&state, &user, current.enterprise_id, notice, |errors| {
+        Detail {
+            failed: "decision",
+            errors,
+            decision_reason: f.reason,
+            ..Detail::default()
+        }
+    })
+    .await
 }
 
 #[derive(Default, Deserialize)]
@@ -851,31 +844,21 @@ async fn inspection_submit(
         findings: Some(&f.findings),
         passed: Some(&f.passed),
     };
-    match enterprises::add_inspection(&state.db, &user.scope, id, &input, now_ms()).await {
-        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=inspected")).into_response(),
-        Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    id,
-                    Detail {
-                        failed: "inspection",
-                        errors,
-                        inspection: InspectionFields {
-                            passed: !f.passed.is_empty(),
-                            inspected_on: f.inspected_on,
-                            inspector: f.inspector,
-                            findings: f.findings,
-                        },
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    let added = enterprises::add_inspection(&state.db, &user.scope, id, &input, now_ms()).await;
+    after_form(&state, &user, id, added.map(|_| "inspected"), |errors| {
+        Detail {
+            failed: "inspection",
+            errors,
+            inspection: InspectionFields {
+                passed: !f.passed.is_empty(),
+                inspected_on: f.inspected_on,
+                inspector: f.inspector,
+                findings: f.findings,
+            },
+            ..Detail::default()
+        }
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -902,25 +885,12 @@ async fn not_reopened_submit(
             Err(errors) => Err(StoreError::Invalid(errors)),
         }
     };
-    match saved {
-        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=saved")).into_response(),
-        Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    id,
-                    Detail {
-                        failed: "reason",
-                        errors,
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    after_form(&state, &user, id, saved.map(|_| "saved"), |errors| Detail {
+        failed: "reason",
+        errors,
+        ..Detail::default()
+    })
+    .await
 }
 
 async fn back_to_enterprise(Path(id): Path<i64>) -> Redirect {

@@ -280,6 +280,8 @@ async fn public_form(
 pub(crate) struct StageRow {
     pub(crate) label: &'static str,
     pub(crate) days: u16,
+    pub(crate) start: String,
+    pub(crate) until: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -348,6 +350,8 @@ impl Verdict {
                 .map(|s| StageRow {
                     label: s.measure.label_zh(),
                     days: s.days,
+                    start: format_date(s.start),
+                    until: format_date(s.until),
                 })
                 .collect(),
             explanation: pieces(&c.explanation),

@@ -1035,17 +1035,7 @@ async fn render_allocation(
     let daily_use = q.daily_use.filter(|d| (0..=1_000).contains(d)).unwrap_or(2);
     let days = q.days.filter(|d| (1..=365).contains(d)).unwrap_or(7);
     let available = q.available.unwrap_or(in_reserve).clamp(0, in_reserve);
-    let needs: Vec<linli_core::supplies::Need> = recipients
-        .iter()
-        .map(|r| linli_core::supplies::Need {
-            site_id: r.site.id,
-            observed: r.observed,
-            daily_use,
-            days,
-            on_hand: r.on_hand,
-        })
-        .collect();
-    let plan = linli_core::supplies::allocate(available, &needs);
+    let plan = super::api::allocation_plan(&recipients, available, daily_use, days);
     let unit = items
         .iter()
         .find(|i| i.id == item_id)

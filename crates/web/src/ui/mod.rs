@@ -25,4 +25,4 @@ pub use shell::{
     error_page, not_found, router, short_label, store_error_page, url_encode, NoticeQuery,
     PublicMessage, Shell,
 };
-pub use xlsx::{xlsx_built, xlsx_response};
+pub use xlsx::{xlsx_built, xlsx_response, xlsx_table};

@@ -34,7 +34,7 @@ use linli_store::registry::{self, Placement};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
-use super::public::{symptom_choices, ArrivalFields, SymptomChoice};
+use super::public::{symptom_choices, ArrivalFields, SymptomChoice, Verdict};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::places::{self, PlacePicker};
 use crate::ui::{error_page, field_label, form_errors_with, store_error_page, NoticeQuery, Shell};
@@ -1101,13 +1101,6 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece> {
     out
 }
 
-struct StageRow {
-    label: &'static str,
-    days: u16,
-    start: String,
-    until: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "epidemic/epidemic_arrival_result.html")]
 struct ResultPage {
@@ -1120,21 +1113,10 @@ struct ResultPage {
     temperature: String,
     symptoms: String,
     proxy: bool,
-    measure: &'static str,
-    measure_class: &'static str,
-    none: bool,
-    days: u16,
-    start: String,
-    until: String,
-    check_ins_per_day: u8,
-    stages: Vec<StageRow>,
-    explanation: Vec<Piece>,
+    verdict: Verdict,
     note: String,
     policy_name: String,
     policy_version: String,
-    fever_alert: bool,
-    headline: String,
-    alerts: Vec<String>,
     observation_id: Option<i64>,
     /// The quarantine room (`建塘宾馆 2 楼 201 室`), its site and the site's phone.
     room: Option<epidemic::sites::Placed>,
@@ -1188,7 +1170,6 @@ async fn arrival_page(
         })
         .unwrap_or_default();
     let c = &a.classification;
-    let none = c.measure == Measure::None;
     let room = match a.observation_id {
         Some(o) => epidemic::sites::stay_of_observation(&state.db, &user.scope, o)
             .await
@@ -1222,30 +1203,10 @@ async fn arrival_page(
             a.symptoms.join("、")
         },
         proxy: a.source == "proxy",
-        measure: c.measure.label_zh(),
-        measure_class: crate::epidemic::public::measure_class(c),
-        none,
-        days: c.days_total,
-        start: format_date(c.start),
-        until: format_date(c.until),
-        check_ins_per_day: c.check_ins_per_day,
-        stages: c
-            .stages
-            .iter()
-            .map(|s| StageRow {
-                label: s.measure.label_zh(),
-                days: s.days,
-                start: format_date(s.start),
-                until: format_date(s.until),
-            })
-            .collect(),
-        explanation: pieces(&c.explanation),
+        verdict: Verdict::of(c),
         note: c.note.clone().unwrap_or_default(),
         policy_name,
         policy_version: format!("{}@{}", c.policy_key, c.policy_version),
-        fever_alert: c.fever_alert,
-        headline: c.headline(),
-        alerts: c.alerts.iter().map(|a| a.message.clone()).collect(),
         observation_id: a.observation_id,
     }
     .into_response()

@@ -12,7 +12,9 @@ use linli_core::epidemic::policy::Measure;
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_store::accounts::Principal;
-use linli_store::epidemic::observations::{self, ObservationFilter, UnderObservation, MAX_PAGE};
+use linli_store::epidemic::observations::{
+    self, ObservationFilter, ObservationPage, UnderObservation, MAX_PAGE,
+};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
@@ -52,6 +54,29 @@ struct ListQuery {
 }
 
 impl ListQuery {
+    /// The people under observation below `node_id` whom the filters pick: `limit` of them,
+    /// from `offset`, and how many in all.
+    async fn matches(
+        &self,
+        state: &AppState,
+        user: &Principal,
+        node_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<ObservationPage, StoreError> {
+        let filter = self.filter();
+        observations::under_observation(
+            &state.db,
+            &user.scope,
+            node_id,
+            &filter,
+            today(),
+            limit,
+            offset,
+        )
+        .await
+    }
+
     fn filter(&self) -> ObservationFilter {
         ObservationFilter {
             measure: self.measure.parse().ok().filter(|m| *m != Measure::None),
@@ -204,16 +229,15 @@ async fn list_page(
     let page_no = Pager::asked(q.page);
     let result = async {
         let (node_id, node_name, nodes) = node_and_choices(&state, &user, q.node_id).await?;
-        let page = observations::under_observation(
-            &state.db,
-            &user.scope,
-            node_id,
-            &q.filter(),
-            today(),
-            PER_PAGE,
-            Pager::offset(page_no, PER_PAGE),
-        )
-        .await?;
+        let page = q
+            .matches(
+                &state,
+                &user,
+                node_id,
+                PER_PAGE,
+                Pager::offset(page_no, PER_PAGE),
+            )
+            .await?;
         Ok::<_, StoreError>((node_id, node_name, nodes, page))
     }
     .await;
@@ -270,16 +294,7 @@ async fn export(
     let result = async {
         // The export needs the node only, not the picker's walk of the whole tree.
         let (node_id, node_name, _) = chosen_node(&state, &user, q.node_id).await?;
-        let page = observations::under_observation(
-            &state.db,
-            &user.scope,
-            node_id,
-            &q.filter(),
-            today(),
-            MAX_PAGE,
-            0,
-        )
-        .await?;
+        let page = q.matches(&state, &user, node_id, MAX_PAGE, 0).await?;
         Ok::<_, StoreError>((node_id, node_name, page))
     }
     .await;
@@ -289,40 +304,38 @@ async fn export(
     };
     let day = format_date(today());
     let title = format!("{node_name} 正在观察人员（{day}，共 {} 人）", page.total);
-    crate::ui::xlsx_built(
+    let rows = page.items.into_iter().map(|o| {
+        let place = place_of(&o);
+        let r = row_of(o);
+        vec![
+            place,
+            r.name,
+            r.measure.to_owned(),
+            r.day,
+            r.until,
+            r.checkins,
+            r.temperature,
+            r.open_alerts.to_string(),
+            r.place,
+        ]
+    });
+    crate::ui::xlsx_table(
         "observations",
         &format!("正在观察-{node_id}-{day}.xlsx"),
-        move || {
-            let mut out = linli_core::registry::sheet::XlsxOut::new("正在观察")?;
-            out.title(&title)?;
-            out.header(&[
-                "住址",
-                "姓名",
-                "管控措施",
-                "第几天",
-                "截止日期",
-                "今日打卡",
-                "最近体温",
-                "待处理预警",
-                "隔离地点",
-            ])?;
-            for o in page.items {
-                let place = place_of(&o);
-                let r = row_of(o);
-                out.row(&[
-                    place,
-                    r.name,
-                    r.measure.to_owned(),
-                    r.day,
-                    r.until,
-                    r.checkins,
-                    r.temperature,
-                    r.open_alerts.to_string(),
-                    r.place,
-                ])?;
-            }
-            out.finish()
-        },
+        "正在观察",
+        title,
+        &[
+            "住址",
+            "姓名",
+            "管控措施",
+            "第几天",
+            "截止日期",
+            "今日打卡",
+            "最近体温",
+            "待处理预警",
+            "隔离地点",
+        ],
+        rows,
     )
     .await
 }

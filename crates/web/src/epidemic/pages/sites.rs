@@ -307,10 +307,26 @@ async fn export(
         page.beds.total,
         page.beds.free()
     );
-    crate::ui::xlsx_built("sites", &format!("集中隔离点-{day}.xlsx"), move || {
-        let mut out = linli_core::registry::sheet::XlsxOut::new("集中隔离点")?;
-        out.title(&title)?;
-        out.header(&[
+    let rows = page.items.into_iter().map(|s| {
+        let r = SiteRow::from(s);
+        vec![
+            r.name,
+            r.node_name,
+            r.address,
+            r.phone,
+            if r.open { "启用" } else { "关闭" }.to_owned(),
+            r.rooms.to_string(),
+            r.total.to_string(),
+            r.occupied.to_string(),
+            r.free.to_string(),
+        ]
+    });
+    crate::ui::xlsx_table(
+        "sites",
+        &format!("集中隔离点-{day}.xlsx"),
+        "集中隔离点",
+        title,
+        &[
             "名称",
             "所属辖区",
             "地址",
@@ -320,23 +336,9 @@ async fn export(
             "床位",
             "已住",
             "空闲",
-        ])?;
-        for s in page.items {
-            let r = SiteRow::from(s);
-            out.row(&[
-                r.name,
-                r.node_name,
-                r.address,
-                r.phone,
-                if r.open { "启用" } else { "关闭" }.to_owned(),
-                r.rooms.to_string(),
-                r.total.to_string(),
-                r.occupied.to_string(),
-                r.free.to_string(),
-            ])?;
-        }
-        out.finish()
-    })
+        ],
+        rows,
+    )
     .await
 }
 
