@@ -26,6 +26,7 @@ use linli_store::{tree, Page, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
@@ -386,11 +387,7 @@ async fn render_form(
             selected: k.as_str() == f.kind,
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let others = errors.others(&FORM_FIELDS, label);
     let page = FormPage {
         shell: Shell::of(user, "enterprises"),
@@ -652,11 +649,7 @@ async fn render_enterprise(state: &AppState, user: &Principal, id: i64, d: Detai
         _ => &[],
     };
     let others = d.errors.others(shown, label);
-    let status = if d.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!d.errors.is_empty());
     let page = EnterprisePage {
         shell: Shell::of(user, "enterprises"),
         kind: e.kind.label_zh(),

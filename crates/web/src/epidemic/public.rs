@@ -26,6 +26,7 @@ use linli_store::StoreError;
 
 use super::pages::{pieces, Piece};
 use crate::auth::ClientIp;
+use crate::ui::form_status;
 use crate::ui::places::{self, PlacePicker};
 use crate::ui::{self, RateLimiter};
 use crate::ui::{field_label, store_error_page, FieldErrors};
@@ -230,11 +231,7 @@ impl FormPage {
 }
 
 fn render_form(token: String, place: String, f: ArrivalFields, errors: FieldErrors) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = FormPage {
         symptoms: symptom_choices(&f.symptoms),
         token,

@@ -59,6 +59,20 @@ impl Shell {
     }
 }
 
+/// The caller's jurisdiction in one line: 全部辖区 for an admin, else the bound nodes' names.
+pub fn jurisdiction(p: &Principal) -> String {
+    if p.scope.is_admin() {
+        "全部辖区".to_owned()
+    } else {
+        p.user
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "ui/error.html")]
 struct ErrorPage<'a> {

@@ -36,6 +36,7 @@ use serde::Deserialize;
 
 use super::public::{symptom_choices, ArrivalFields, SymptomChoice, Verdict};
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::places::{self, PlacePicker};
 use crate::ui::{error_page, field_label, form_errors_with, store_error_page, NoticeQuery, Shell};
 use crate::ui::{Choice, HitRow};
@@ -238,16 +239,7 @@ async fn home(
     let current = policy_in_force(&versions, today());
     let in_force: Vec<_> = areas.iter().filter(|a| in_force_today(&a.area)).collect();
     HomePage {
-        area: if user.scope.is_admin() {
-            "全部辖区".to_owned()
-        } else {
-            user.user
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join("、")
-        },
+        area: crate::ui::jurisdiction(&user),
         areas_in_force: in_force.len(),
         high_in_force: in_force
             .iter()
@@ -310,11 +302,7 @@ async fn render_alerts(
         Ok(a) => a,
         Err(e) => return store_error_page(e),
     };
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!error.is_empty());
     let can_handle = user.scope.role() != Role::Official;
     let page = AlertsPage {
         shell: Shell::of(user, "epidemic"),
@@ -465,11 +453,7 @@ async fn render_releases(
         Err(e) => return store_error_page(e),
     };
     let today = format_date(today());
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!error.is_empty());
     let page = ReleasesPage {
         shell: Shell::of(user, "epidemic"),
         rows: due

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::{
     error_page, field_label, form_errors_with, store_error_page, url_encode, Choice, Pager, Shell,
 };
@@ -67,14 +68,6 @@ fn label(field: &str) -> &str {
 /// Messages for a refused form; other errors are passed back for an error page.
 fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
     form_errors_with(e, label)
-}
-
-fn status_for(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
 }
 
 /// Whether the caller's role may set up and run sites (within their jurisdiction).
@@ -409,7 +402,7 @@ async fn render_new(
         form,
         errors,
     };
-    (status_for(&page.errors), page).into_response()
+    (form_status(!page.errors.is_empty()), page).into_response()
 }
 
 async fn new_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
@@ -635,7 +628,7 @@ async fn render_site(
         rooms_form,
         day,
     };
-    (status_for(&page.errors), page).into_response()
+    (form_status(!page.errors.is_empty()), page).into_response()
 }
 
 async fn site_page(
@@ -854,11 +847,7 @@ async fn render_room(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!error.is_empty());
     (
         status,
         RoomPage {

@@ -22,6 +22,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, url_encode, FieldErrors, Shell,
@@ -331,11 +332,7 @@ async fn render_category(
             &format!("没有「{code}」这个诉求类别。"),
         );
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let f = f.unwrap_or_else(|| CategoryFields::of(latest));
     let page = CategoryPage {
         shell: Shell::of(user, "requests"),
