@@ -309,18 +309,8 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Response> {
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let session =
-        accounts::login(&state.db, &body.username, &body.password, &ip, ua, now_ms()).await?;
-    let cookie = auth::set_cookie(
-        auth::SESSION_COOKIE,
-        &session.token,
-        Some(accounts::SESSION_MAX_MS / 1000),
-        "Lax",
-        state.config.secure_cookies,
-    );
+    let (session, cookie) =
+        auth::sign_in(&state, &ip, &headers, &body.username, &body.password).await?;
     Ok((
         [(header::SET_COOKIE, cookie)],
         Json(UserOut::from(session.user)),
@@ -337,16 +327,7 @@ async fn logout(
     ApiUser(_user): ApiUser,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        accounts::logout(&state.db, token, &ip, now_ms()).await?;
-    }
-    let clear = auth::set_cookie(
-        auth::SESSION_COOKIE,
-        "",
-        Some(0),
-        "Lax",
-        state.config.secure_cookies,
-    );
+    let clear = auth::sign_out(&state, &ip, &headers).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 

@@ -10,8 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use linli_core::kernel::clock::now_ms;
-use linli_store::accounts::{self, LoginError};
+use linli_store::accounts::LoginError;
 use linli_store::infra::secret;
 use serde::Deserialize;
 
@@ -117,18 +116,8 @@ async fn login_submit(
             Some(msg),
         );
     }
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    match accounts::login(&state.db, &form.username, &form.password, &ip, ua, now_ms()).await {
-        Ok(session) => {
-            let cookie = auth::set_cookie(
-                auth::SESSION_COOKIE,
-                &session.token,
-                Some(accounts::SESSION_MAX_MS / 1000),
-                "Lax",
-                state.config.secure_cookies,
-            );
+    match auth::sign_in(&state, &ip, &headers, &form.username, &form.password).await {
+        Ok((_, cookie)) => {
             let clear = auth::set_cookie(
                 auth::LOGIN_CSRF_COOKIE,
                 "",
@@ -172,19 +161,10 @@ async fn logout(
     f: CsrfForm<Empty>,
 ) -> Response {
     let _ = f.form;
-    if let Some(token) = auth::cookie(&headers, auth::SESSION_COOKIE) {
-        if let Err(e) = accounts::logout(&state.db, token, &ip, now_ms()).await {
-            return store_error_page(e);
-        }
+    match auth::sign_out(&state, &ip, &headers).await {
+        Ok(clear) => ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response(),
+        Err(e) => store_error_page(e),
     }
-    let clear = auth::set_cookie(
-        auth::SESSION_COOKIE,
-        "",
-        Some(0),
-        "Lax",
-        state.config.secure_cookies,
-    );
-    ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
 }
 
 #[cfg(test)]

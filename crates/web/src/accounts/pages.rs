@@ -1,13 +1,13 @@
 //! Accounts (admins), one's own account, key-group tags, and the audit log.
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::{form_errors, store_error_page, NoticeQuery, Shell};
 use crate::ui::{node_options, optional_number, ParentOption};
 use crate::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -82,11 +82,7 @@ async fn render_users(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = UsersPage {
         shell: Shell::of(user, "users"),
         tags,
@@ -256,26 +252,13 @@ struct AccountPage {
 }
 
 fn account_view(user: &Principal, errors: Vec<String>, notice: Option<String>) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = AccountPage {
         shell: Shell::of(user, "account"),
         username: user.user.username.clone(),
         display_name: user.user.display_name.clone(),
         role_label: user.user.role.label_zh(),
-        nodes: if user.scope.is_admin() {
-            "全部辖区".to_owned()
-        } else {
-            user.user
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join("、")
-        },
+        nodes: crate::ui::jurisdiction(user),
         errors,
         notice,
     };

@@ -52,6 +52,47 @@ pub fn set_cookie(
     c
 }
 
+/// Signs in with a name and a password (the login form, the API): the new session and the
+/// `Set-Cookie` that carries it.
+pub async fn sign_in(
+    state: &AppState,
+    ip: &str,
+    headers: &HeaderMap,
+    username: &str,
+    password: &str,
+) -> Result<(accounts::NewSession, String), accounts::LoginError> {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let session = accounts::login(&state.db, username, password, ip, ua, now_ms()).await?;
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        &session.token,
+        Some(accounts::SESSION_MAX_MS / 1000),
+        "Lax",
+        state.config.secure_cookies,
+    );
+    Ok((session, cookie))
+}
+
+/// Ends the session of the cookie sent, if there is one: the `Set-Cookie` that clears it.
+pub async fn sign_out(
+    state: &AppState,
+    ip: &str,
+    headers: &HeaderMap,
+) -> Result<String, linli_store::StoreError> {
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+        accounts::logout(&state.db, token, ip, now_ms()).await?;
+    }
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        "",
+        Some(0),
+        "Lax",
+        state.config.secure_cookies,
+    ))
+}
+
 /// The caller's address: the peer, or — when Linli is configured to sit behind one trusted
 /// proxy — the rightmost `X-Forwarded-For` hop, the one that proxy appended. The leftmost hops
 /// are whatever the client chose to send, so trusting them would let anyone pick the address

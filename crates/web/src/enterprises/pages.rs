@@ -26,6 +26,7 @@ use linli_store::{tree, Page, StoreError};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
@@ -319,22 +320,15 @@ fn row_of(e: Enterprise) -> EnterpriseRow {
 // Register
 
 #[derive(Default, Deserialize)]
+#[serde(default)]
 struct EnterpriseFields {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     credit_code: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     employees: String,
-    #[serde(default)]
     contact_name: String,
-    #[serde(default)]
     contact_phone: String,
 }
 
@@ -393,11 +387,7 @@ async fn render_form(
             selected: k.as_str() == f.kind,
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let others = errors.others(&FORM_FIELDS, label);
     let page = FormPage {
         shell: Shell::of(user, "enterprises"),
@@ -659,11 +649,7 @@ async fn render_enterprise(state: &AppState, user: &Principal, id: i64, d: Detai
         _ => &[],
     };
     let others = d.errors.others(shown, label);
-    let status = if d.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!d.errors.is_empty());
     let page = EnterprisePage {
         shell: Shell::of(user, "enterprises"),
         kind: e.kind.label_zh(),
@@ -759,23 +745,31 @@ async fn apply_submit(
     let f = apply_fields(&form);
     let extra = extra_lines(&f.extra_items);
     let input = f.input(&extra);
-    match enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await {
-        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=applied")).into_response(),
+    let applied = enterprises::apply(&state.db, &user.scope, id, &input, now_ms()).await;
+    after_form(&state, &user, id, applied.map(|_| "applied"), |errors| {
+        Detail {
+            failed: "reopening",
+            errors,
+            apply: f,
+            ..Detail::default()
+        }
+    })
+    .await
+}
+
+/// After one of the enterprise page's forms: back to the page with the notice `result` names,
+/// or the page again with the refused form (placed by `refused`) and its messages.
+async fn after_form(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+    result: Result<&str, StoreError>,
+    refused: impl FnOnce(FieldErrors) -> Detail,
+) -> Response {
+    match result {
+        Ok(notice) => Redirect::to(&format!("/enterprises/{id}?notice={notice}")).into_response(),
         Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    id,
-                    Detail {
-                        failed: "reopening",
-                        errors,
-                        apply: f,
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
+            Ok(errors) => render_enterprise(state, user, id, refused(errors)).await,
             Err(e) => store_error_page(e),
         },
     }
@@ -804,48 +798,30 @@ async fn decision_submit(
         Ok(d) => enterprises::decide(&state.db, &user.scope, id, &d, now_ms()).await,
         Err(errors) => Err(StoreError::Invalid(errors)),
     };
-    match decided {
-        Ok(r) => {
-            let notice = if r.status == ReopeningStatus::Approved {
-                "approved"
-            } else {
-                "rejected"
-            };
-            Redirect::to(&format!(
-                "/enterprises/{}?notice={notice}",
-                current.enterprise_id
-            ))
-            .into_response()
+    let notice = decided.map(|r| {
+        if r.status == ReopeningStatus::Approved {
+            "approved"
+        } else {
+            "rejected"
         }
-        Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    current.enterprise_id,
-                    Detail {
-                        failed: "decision",
-                        errors,
-                        decision_reason: f.reason,
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    });
+    after_form(&state, &user, current.enterprise_id, notice, |errors| {
+        Detail {
+            failed: "decision",
+            errors,
+            decision_reason: f.reason,
+            ..Detail::default()
+        }
+    })
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct InspectionForm {
-    #[serde(default)]
     inspected_on: String,
-    #[serde(default)]
     inspector: String,
-    #[serde(default)]
     findings: String,
-    #[serde(default)]
     passed: String,
 }
 
@@ -861,31 +837,21 @@ async fn inspection_submit(
         findings: Some(&f.findings),
         passed: Some(&f.passed),
     };
-    match enterprises::add_inspection(&state.db, &user.scope, id, &input, now_ms()).await {
-        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=inspected")).into_response(),
-        Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    id,
-                    Detail {
-                        failed: "inspection",
-                        errors,
-                        inspection: InspectionFields {
-                            passed: !f.passed.is_empty(),
-                            inspected_on: f.inspected_on,
-                            inspector: f.inspector,
-                            findings: f.findings,
-                        },
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    let added = enterprises::add_inspection(&state.db, &user.scope, id, &input, now_ms()).await;
+    after_form(&state, &user, id, added.map(|_| "inspected"), |errors| {
+        Detail {
+            failed: "inspection",
+            errors,
+            inspection: InspectionFields {
+                passed: !f.passed.is_empty(),
+                inspected_on: f.inspected_on,
+                inspector: f.inspector,
+                findings: f.findings,
+            },
+            ..Detail::default()
+        }
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -912,25 +878,12 @@ async fn not_reopened_submit(
             Err(errors) => Err(StoreError::Invalid(errors)),
         }
     };
-    match saved {
-        Ok(_) => Redirect::to(&format!("/enterprises/{id}?notice=saved")).into_response(),
-        Err(e) => match field_errors(e) {
-            Ok(errors) => {
-                render_enterprise(
-                    &state,
-                    &user,
-                    id,
-                    Detail {
-                        failed: "reason",
-                        errors,
-                        ..Detail::default()
-                    },
-                )
-                .await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    after_form(&state, &user, id, saved.map(|_| "saved"), |errors| Detail {
+        failed: "reason",
+        errors,
+        ..Detail::default()
+    })
+    .await
 }
 
 async fn back_to_enterprise(Path(id): Path<i64>) -> Redirect {

@@ -19,6 +19,7 @@ use linli_store::StoreError;
 
 use super::pages::{apply_fields, extra_lines, label, ApplyFields, ItemRow};
 use crate::auth::ClientIp;
+use crate::ui::form_status;
 use crate::ui::{error_page, field_errors, store_error_page, FieldErrors, RateLimiter};
 use crate::AppState;
 
@@ -104,11 +105,7 @@ fn render_public(
             checked: f.checked.iter().any(|c| c == i.as_str()),
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let others = errors.others(
         &[
             "checklist",

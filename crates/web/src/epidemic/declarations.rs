@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::public::Verdict;
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::places;
 use crate::ui::Choice;
 use crate::ui::{field_label, form_errors_with, short_label, store_error_page, Empty, Shell};
@@ -184,11 +185,7 @@ async fn render_review(
         Err(e) => return store_error_page(e),
     };
     let (fever, health) = health_of(&d);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = ReviewPage {
         shell: Shell::of(user, "epidemic"),
         submitted_at: display(d.submitted_at),
@@ -357,11 +354,7 @@ async fn render_links(
         })
         .collect();
     let depth = eligible.iter().map(|n| n.depth).min().unwrap_or(0);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = LinksPage {
         shell: Shell::of(user, "epidemic"),
         rows: links

@@ -26,6 +26,7 @@ use linli_store::StoreError;
 
 use super::pages::{pieces, Piece};
 use crate::auth::ClientIp;
+use crate::ui::form_status;
 use crate::ui::places::{self, PlacePicker};
 use crate::ui::{self, RateLimiter};
 use crate::ui::{field_label, store_error_page, FieldErrors};
@@ -61,15 +62,17 @@ impl Default for Limits {
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "epidemic/declare_message.html")]
-struct MessagePage {
-    title: &'static str,
-    message: String,
-}
+/// The service's name on its message pages (the self check-in pages use it too).
+pub(crate) const SERVICE: &str = "来返人员健康申报";
 
 fn message(status: StatusCode, title: &'static str, message: String) -> Response {
-    (status, MessagePage { title, message }).into_response()
+    let page = ui::PublicMessage {
+        service: SERVICE,
+        title,
+        message: &message,
+        link: None,
+    };
+    (status, page).into_response()
 }
 
 fn too_many(retry: Duration) -> Response {
@@ -95,31 +98,35 @@ fn link_gone() -> Response {
 // ---------------------------------------------------------------------------------------------
 // The public form
 
-/// The symptoms offered as checkboxes (free text adds others).
-const SYMPTOMS: [&str; 6] = linli_core::epidemic::observation::SYMPTOM_CHOICES;
-
-/// The form's values as typed, so a refused form comes back filled in.
-#[derive(Default)]
-struct Fields {
-    name: String,
-    id_number: String,
-    phone: String,
-    address: String,
-    origin_code: String,
+/// An arrival's form as typed, so a refused form comes back filled in: the resident's form
+/// here, and the worker's (`pages`), which adds the person, the node and `proxy` (the resident's
+/// form never reads those three).
+#[derive(Default, Clone)]
+pub(crate) struct ArrivalFields {
+    pub person_id: String,
+    pub node_id: String,
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+    pub address: String,
+    pub origin_code: String,
     /// The candidate chosen for an ambiguous place name.
-    origin_code_pick: String,
-    arrived_on: String,
-    purpose: String,
-    symptoms: Vec<String>,
-    symptoms_other: String,
-    temperature: String,
+    pub origin_code_pick: String,
+    pub arrived_on: String,
+    pub purpose: String,
+    pub symptoms: Vec<String>,
+    pub symptoms_other: String,
+    pub temperature: String,
+    pub proxy: bool,
 }
 
-impl Fields {
-    fn from_pairs(pairs: Vec<(String, String)>) -> Fields {
-        let mut f = Fields::default();
+impl ArrivalFields {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> ArrivalFields {
+        let mut f = ArrivalFields::default();
         for (k, v) in pairs {
             match k.as_str() {
+                "person_id" => f.person_id = v,
+                "node_id" => f.node_id = v,
                 "name" => f.name = v,
                 "id_number" => f.id_number = v,
                 "phone" => f.phone = v,
@@ -131,6 +138,7 @@ impl Fields {
                 "symptoms" => f.symptoms.push(v),
                 "symptoms_other" => f.symptoms_other = v,
                 "temperature" => f.temperature = v,
+                "proxy" => f.proxy = !v.is_empty(),
                 _ => {}
             }
         }
@@ -138,15 +146,28 @@ impl Fields {
         f
     }
 
+    /// The ticked symptoms and the free text, split on Chinese and Latin separators.
+    pub fn all_symptoms(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .symptoms
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for s in self
+            .symptoms_other
+            .split(|c: char| "，,、；;。".contains(c) || c.is_whitespace())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        }
+        out
+    }
+
     fn input(&self) -> DeclarationInput {
-        let mut symptoms: Vec<String> = self.symptoms.clone();
-        symptoms.extend(
-            self.symptoms_other
-                .split(|c: char| "，,、；;。".contains(c) || c.is_whitespace())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        );
         DeclarationInput {
             name: self.name.clone(),
             id_number: self.id_number.clone(),
@@ -155,15 +176,28 @@ impl Fields {
             origin_code: self.origin_code.clone(),
             arrived_on: self.arrived_on.clone(),
             purpose: self.purpose.clone(),
-            symptoms,
+            symptoms: self.all_symptoms(),
             temperature: self.temperature.clone(),
         }
     }
 }
 
-struct SymptomChoice {
-    name: &'static str,
-    checked: bool,
+/// A symptom's checkbox on a form.
+pub(crate) struct SymptomChoice {
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+/// The symptoms offered as checkboxes (free text adds others), those in `ticked` checked: the
+/// declaration forms' and the self check-in page's.
+pub(crate) fn symptom_choices(ticked: &[String]) -> Vec<SymptomChoice> {
+    linli_core::epidemic::observation::SYMPTOM_CHOICES
+        .iter()
+        .map(|s| SymptomChoice {
+            name: s,
+            checked: ticked.iter().any(|c| c == s),
+        })
+        .collect()
 }
 
 #[derive(Template, WebTemplate)]
@@ -171,7 +205,7 @@ struct SymptomChoice {
 struct FormPage {
     token: String,
     place: String,
-    f: Fields,
+    f: ArrivalFields,
     symptoms: Vec<SymptomChoice>,
     picker: PlacePicker,
     errors: FieldErrors,
@@ -196,20 +230,10 @@ impl FormPage {
     }
 }
 
-fn render_form(token: String, place: String, f: Fields, errors: FieldErrors) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+fn render_form(token: String, place: String, f: ArrivalFields, errors: FieldErrors) -> Response {
+    let status = form_status(!errors.is_empty());
     let page = FormPage {
-        symptoms: SYMPTOMS
-            .iter()
-            .map(|s| SymptomChoice {
-                name: s,
-                checked: f.symptoms.iter().any(|c| c == s),
-            })
-            .collect(),
+        symptoms: symptom_choices(&f.symptoms),
         token,
         place,
         picker: PlacePicker::new(
@@ -239,9 +263,9 @@ async fn public_form(
         Ok(link) => render_form(
             token,
             link.node_name,
-            Fields {
+            ArrivalFields {
                 arrived_on: format_date(today()),
-                ..Fields::default()
+                ..ArrivalFields::default()
             },
             FieldErrors::default(),
         ),
@@ -253,6 +277,8 @@ async fn public_form(
 pub(crate) struct StageRow {
     pub(crate) label: &'static str,
     pub(crate) days: u16,
+    pub(crate) start: String,
+    pub(crate) until: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -321,6 +347,8 @@ impl Verdict {
                 .map(|s| StageRow {
                     label: s.measure.label_zh(),
                     days: s.days,
+                    start: format_date(s.start),
+                    until: format_date(s.until),
                 })
                 .collect(),
             explanation: pieces(&c.explanation),
@@ -349,7 +377,7 @@ async fn public_submit(
         tracing::warn!(link = link.id, "declaration form: rate limit per link");
         return too_many(retry);
     }
-    let f = Fields::from_pairs(pairs);
+    let f = ArrivalFields::from_pairs(pairs);
     match declarations::submit(&state.db, &token, &f.input(), Some(&ip), now_ms()).await {
         Ok(receipt) => {
             let page = ReceiptPage {
@@ -377,10 +405,10 @@ mod tests {
 
     #[test]
     fn symptoms_typed_freely_are_split() {
-        let f = Fields {
+        let f = ArrivalFields {
             symptoms: vec!["咳嗽".into()],
             symptoms_other: "头痛，流涕".into(),
-            ..Fields::default()
+            ..ArrivalFields::default()
         };
         assert_eq!(f.input().symptoms, vec!["咳嗽", "头痛", "流涕"]);
     }

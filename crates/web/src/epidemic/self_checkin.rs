@@ -16,7 +16,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use linli_core::epidemic::observation::SYMPTOM_CHOICES;
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
@@ -26,6 +25,7 @@ use linli_store::epidemic::CheckinInput;
 use linli_store::{tree, StoreError};
 use serde_json::json;
 
+use super::public::{symptom_choices, SymptomChoice};
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::{self, store_error_page, RateLimiter, Shell};
 use crate::AppState;
@@ -63,11 +63,6 @@ impl Default for Limits {
 // ---------------------------------------------------------------------------------------------
 // The resident's page
 
-struct SymptomChoice {
-    name: &'static str,
-    checked: bool,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "epidemic/self_checkin.html")]
 struct PublicPage {
@@ -82,23 +77,14 @@ struct PublicPage {
     fever: bool,
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "epidemic/declare_message.html")]
-struct MessagePage {
-    title: &'static str,
-    message: String,
-}
-
 fn message(status: StatusCode, title: &'static str, message: &str) -> Response {
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        MessagePage {
-            title,
-            message: message.to_owned(),
-        },
-    )
-        .into_response()
+    let page = ui::PublicMessage {
+        service: super::public::SERVICE,
+        title,
+        message,
+        link: None,
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], page).into_response()
 }
 
 fn unknown() -> Response {
@@ -130,13 +116,7 @@ fn too_many(retry: Duration) -> Response {
 fn render(token: String, view: SelfView, status: StatusCode, form: Form, result: Done) -> Response {
     let page = PublicPage {
         measure: view.measure.label_zh(),
-        symptoms: SYMPTOM_CHOICES
-            .iter()
-            .map(|s| SymptomChoice {
-                name: s,
-                checked: form.symptoms.iter().any(|c| c == s),
-            })
-            .collect(),
+        symptoms: symptom_choices(&form.symptoms),
         temperature: form.temperature,
         error: result.error,
         done: result.done,

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::registry::api::{export_file, ExportFormat};
+use crate::ui::form_status;
 use crate::ui::{choices, Choice, HitRow};
 use crate::ui::{form_errors, store_error_page, Empty, NoticeQuery, Shell};
 use crate::AppState;
@@ -184,11 +185,7 @@ async fn render_form(
         .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street))
         .map(|n| Choice::node(n, 0, n.id.to_string() == f.node_id))
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = FormPage {
         shell: Shell::of(user, "persons"),
         title: if editing.is_some() {

@@ -21,7 +21,7 @@ use linli_store::reports::mappings::{self, MappedReport, StoredMapping};
 use linli_store::reports::{self, Completeness, Report, StoredTemplate, SubmitInput};
 use linli_store::StoreError;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -338,6 +338,26 @@ impl SubmitBody {
 
 fn date(raw: &str) -> Result<time::Date, ApiError> {
     parse_date("date", raw).map_err(|e| StoreError::from(e).into())
+}
+
+/// A node's report of a day as its path names it: `/api/v1/reports/{template}/{node_id}/{date}/…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ReportPath {
+    /// template key
+    pub template: String,
+    /// node id
+    pub node_id: i64,
+    /// YYYY-MM-DD
+    pub date: String,
+}
+
+impl ReportPath {
+    /// The template, the node and the day (a bad date is refused in the API's error shape).
+    fn parts(self) -> Result<(String, i64, time::Date), ApiError> {
+        let day = date(&self.date)?;
+        Ok((self.template, self.node_id, day))
+    }
 }
 
 /// The report templates (newest version of each): the preset `epidemic-daily` (疫情防控日报表).
@@ -686,19 +706,17 @@ async fn get_report(
 /// each indicator) when the day's records show anything. A higher level submits no manual values
 /// and only once every reporting node below is approved. Audited.
 #[utoipa::path(post, path = "/api/v1/reports/{template}/{node_id}/{date}/submit", tag = "reports",
-    params(("template" = String, Path, description = "template key"),
-           ("node_id" = i64, Path, description = "node id"),
-           ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(ReportPath),
     request_body = SubmitBody,
     responses((status = 200, body = ReportOut), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn submit_report(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((template, node_id, raw)): Path<(String, i64, String)>,
+    Path(at): Path<ReportPath>,
     Json(body): Json<SubmitBody>,
 ) -> ApiResult<Json<ReportOut>> {
-    let d = date(&raw)?;
+    let (template, node_id, d) = at.parts()?;
     let input = body.input()?;
     let r = reports::submit(
         &state.db,
@@ -717,17 +735,15 @@ async fn submit_report(
 /// report is approved only once every reporting node below is approved. Approved reports are
 /// locked. Audited.
 #[utoipa::path(post, path = "/api/v1/reports/{template}/{node_id}/{date}/approve", tag = "reports",
-    params(("template" = String, Path, description = "template key"),
-           ("node_id" = i64, Path, description = "node id"),
-           ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(ReportPath),
     responses((status = 200, body = ReportOut), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn approve_report(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((template, node_id, raw)): Path<(String, i64, String)>,
+    Path(at): Path<ReportPath>,
 ) -> ApiResult<Json<ReportOut>> {
-    let d = date(&raw)?;
+    let (template, node_id, d) = at.parts()?;
     let r = reports::approve(&state.db, &user.scope, &template, node_id, d, now_ms()).await?;
     Ok(Json(r.into()))
 }
@@ -735,17 +751,15 @@ async fn approve_report(
 /// Completeness and timeliness under a node: the open reporting-level nodes expected, how many
 /// submitted (on time, late), and which are missing.
 #[utoipa::path(get, path = "/api/v1/reports/{template}/{node_id}/{date}/completeness", tag = "reports",
-    params(("template" = String, Path, description = "template key"),
-           ("node_id" = i64, Path, description = "node id"),
-           ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(ReportPath),
     responses((status = 200, body = CompletenessOut), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 async fn get_completeness(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((template, node_id, raw)): Path<(String, i64, String)>,
+    Path(at): Path<ReportPath>,
 ) -> ApiResult<Json<CompletenessOut>> {
-    let d = date(&raw)?;
+    let (template, node_id, d) = at.parts()?;
     let c = reports::completeness(&state.db, &user.scope, &template, node_id, d).await?;
     Ok(Json(c.into()))
 }
@@ -753,17 +767,15 @@ async fn get_completeness(
 /// Remind a reporting node that has not reported (officials or staff above it). Its staff see
 /// the reminder on the report. Audited.
 #[utoipa::path(post, path = "/api/v1/reports/{template}/{node_id}/{date}/remind", tag = "reports",
-    params(("template" = String, Path, description = "template key"),
-           ("node_id" = i64, Path, description = "id of the node to remind"),
-           ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(ReportPath),
     responses((status = 201, body = ReminderOut), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn remind_node(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((template, node_id, raw)): Path<(String, i64, String)>,
+    Path(at): Path<ReportPath>,
 ) -> ApiResult<(StatusCode, Json<ReminderOut>)> {
-    let d = date(&raw)?;
+    let (template, node_id, d) = at.parts()?;
     let r = reports::remind(&state.db, &user.scope, &template, node_id, d, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(r.into())))
 }

@@ -282,6 +282,20 @@ async fn key_of(state: &AppState, format: Format, raw: Option<&str>) -> Result<A
     }
 }
 
+/// A `{name}.{fmt}` path of one resource and the query's `api_key`: the name, the format and
+/// the key, or the answer that refuses them.
+async fn named_with_key<'a>(
+    state: &AppState,
+    file: &'a str,
+    q: &HashMap<String, String>,
+) -> Result<(&'a str, Format, ApiKey), Response> {
+    let Some((name, format)) = split_format(file) else {
+        return Err(no_such_resource());
+    };
+    let key = key_of(state, format, q.get("api_key").map(String::as_str)).await?;
+    Ok((name, format, key))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests
 
@@ -412,11 +426,8 @@ async fn get_request(
     Path(file): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((id, format)) = split_format(&file) else {
-        return no_such_resource();
-    };
-    let key = match key_of(&state, format, q.get("api_key").map(String::as_str)).await {
-        Ok(k) => k,
+    let (id, format, key) = match named_with_key(&state, &file, &q).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let filter = Open311Filter {
@@ -445,11 +456,8 @@ async fn get_token(
     Path(file): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((token, format)) = split_format(&file) else {
-        return no_such_resource();
-    };
-    let key = match key_of(&state, format, q.get("api_key").map(String::as_str)).await {
-        Ok(k) => k,
+    let (token, format, key) = match named_with_key(&state, &file, &q).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     match requests::open311_by_token(&state.db, &key, token).await {

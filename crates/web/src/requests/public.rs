@@ -67,15 +67,14 @@ impl Default for Limits {
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "requests/request_message.html")]
-struct MessagePage {
-    title: &'static str,
-    message: String,
-}
-
 fn message(status: StatusCode, title: &'static str, message: String) -> Response {
-    (status, MessagePage { title, message }).into_response()
+    let page = ui::PublicMessage {
+        service: "居民诉求",
+        title,
+        message: &message,
+        link: Some(("/r/status", "查询诉求进度")),
+    };
+    (status, page).into_response()
 }
 
 fn too_many(retry: Duration) -> Response {
@@ -92,16 +91,12 @@ fn too_many(retry: Duration) -> Response {
 // The resident's form
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct PublicFields {
-    #[serde(default)]
     phone: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     category: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     address: String,
 }
 
@@ -252,14 +247,11 @@ async fn public_submit(
 // The resident's status check and rating
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct LookupFields {
-    #[serde(default)]
     tracking_number: String,
-    #[serde(default)]
     last4: String,
-    #[serde(default)]
     rating: String,
-    #[serde(default)]
     comment: String,
 }
 

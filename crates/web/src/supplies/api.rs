@@ -867,6 +867,27 @@ pub struct AllocationOut {
 /// The allocation the page `/supplies/sites/{id}/allocate` suggests: each community store under
 /// the reserve with its need, stock and stock in transit, and the reserve's units shared by
 /// shortfall. Only for those who may dispatch from the reserve; nothing moves.
+/// How `available` units of a reserve would go to `recipients` (the API's suggestion, the
+/// allocation page's form): by need, `daily_use` a person a day for `days` days.
+pub(crate) fn allocation_plan(
+    recipients: &[supplies::Recipient],
+    available: i64,
+    daily_use: i64,
+    days: i64,
+) -> Vec<linli_core::supplies::Allocation> {
+    let needs: Vec<linli_core::supplies::Need> = recipients
+        .iter()
+        .map(|r| linli_core::supplies::Need {
+            site_id: r.site.id,
+            observed: r.observed,
+            daily_use,
+            days,
+            on_hand: r.on_hand,
+        })
+        .collect();
+    linli_core::supplies::allocate(available, &needs)
+}
+
 #[utoipa::path(get, path = "/api/v1/supplies/allocation", tag = "supplies", params(AllocationQuery),
     responses((status = 200, body = AllocationOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn allocation(
@@ -904,17 +925,7 @@ async fn allocation(
         .map(|i| i.unit)
         .unwrap_or_default();
     let available = q.quantity.unwrap_or(in_reserve).min(in_reserve);
-    let needs: Vec<linli_core::supplies::Need> = recipients
-        .iter()
-        .map(|r| linli_core::supplies::Need {
-            site_id: r.site.id,
-            observed: r.observed,
-            daily_use,
-            days,
-            on_hand: r.on_hand,
-        })
-        .collect();
-    let plan = linli_core::supplies::allocate(available, &needs);
+    let plan = allocation_plan(&recipients, available, daily_use, days);
     Ok(Json(AllocationOut {
         site_id: reserve.id,
         item_id,

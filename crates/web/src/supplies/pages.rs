@@ -212,14 +212,11 @@ struct SiteFields {
 
 /// The item form as typed (admins only), kept when refused.
 #[derive(Default, Deserialize)]
+#[serde(default)]
 struct ItemForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     unit: String,
-    #[serde(default)]
     category: String,
-    #[serde(default)]
     shelf_life_days: String,
 }
 
@@ -372,13 +369,11 @@ async fn render_stock(
     (status, page).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct SiteForm {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     kind: String,
 }
 
@@ -521,29 +516,22 @@ struct EntryRow {
 
 /// The entry form as typed.
 #[derive(Default, Deserialize)]
+#[serde(default)]
 struct EntryForm {
-    #[serde(default)]
     item_id: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     quantity: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     note: String,
 }
 
 /// The transfer form as typed.
 #[derive(Default, Deserialize)]
+#[serde(default)]
 struct TransferForm {
-    #[serde(default)]
     to_site_id: String,
-    #[serde(default)]
     item_id: String,
-    #[serde(default)]
     quantity: String,
-    #[serde(default)]
     note: String,
 }
 
@@ -808,17 +796,28 @@ async fn record_entry(
         .await
     }
     .await;
+    after_site_form(&state, user, id, result, "entry", |errors| SiteForms {
+        f: form,
+        errors,
+        ..SiteForms::default()
+    })
+    .await
+}
+
+/// After one of the site page's forms: back to the page with `notice`, or the page again with
+/// the refused form (placed by `refused`) and its messages.
+async fn after_site_form<T>(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+    result: Result<T, StoreError>,
+    notice: &str,
+    refused: impl FnOnce(Vec<String>) -> SiteForms,
+) -> Response {
     match result {
-        Ok(_) => Redirect::to(&format!("/supplies/sites/{id}?notice=entry")).into_response(),
+        Ok(_) => Redirect::to(&format!("/supplies/sites/{id}?notice={notice}")).into_response(),
         Err(e) => match form_errors(e) {
-            Ok((status, errors)) => {
-                let forms = SiteForms {
-                    f: form,
-                    errors,
-                    ..SiteForms::default()
-                };
-                render_site(&state, user, id, status, forms).await
-            }
+            Ok((status, errors)) => render_site(state, user, id, status, refused(errors)).await,
             Err(e) => store_error_page(e),
         },
     }
@@ -858,20 +857,12 @@ async fn send_transfer(
         .await
     }
     .await;
-    match result {
-        Ok(_) => Redirect::to(&format!("/supplies/sites/{id}?notice=sent")).into_response(),
-        Err(e) => match form_errors(e) {
-            Ok((status, t_errors)) => {
-                let forms = SiteForms {
-                    t: form,
-                    t_errors,
-                    ..SiteForms::default()
-                };
-                render_site(&state, user, id, status, forms).await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    after_site_form(&state, user, id, result, "sent", |t_errors| SiteForms {
+        t: form,
+        t_errors,
+        ..SiteForms::default()
+    })
+    .await
 }
 
 async fn set_threshold(
@@ -903,20 +894,14 @@ async fn set_threshold(
         supplies::set_threshold(&state.db, &user.scope, id, item_id, minimum, now_ms()).await
     }
     .await;
-    match result {
-        Ok(()) => Redirect::to(&format!("/supplies/sites/{id}?notice=threshold")).into_response(),
-        Err(e) => match form_errors(e) {
-            Ok((status, th_errors)) => {
-                let forms = SiteForms {
-                    th: form,
-                    th_errors,
-                    ..SiteForms::default()
-                };
-                render_site(&state, user, id, status, forms).await
-            }
-            Err(e) => store_error_page(e),
-        },
-    }
+    after_site_form(&state, user, id, result, "threshold", |th_errors| {
+        SiteForms {
+            th: form,
+            th_errors,
+            ..SiteForms::default()
+        }
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1050,17 +1035,7 @@ async fn render_allocation(
     let daily_use = q.daily_use.filter(|d| (0..=1_000).contains(d)).unwrap_or(2);
     let days = q.days.filter(|d| (1..=365).contains(d)).unwrap_or(7);
     let available = q.available.unwrap_or(in_reserve).clamp(0, in_reserve);
-    let needs: Vec<linli_core::supplies::Need> = recipients
-        .iter()
-        .map(|r| linli_core::supplies::Need {
-            site_id: r.site.id,
-            observed: r.observed,
-            daily_use,
-            days,
-            on_hand: r.on_hand,
-        })
-        .collect();
-    let plan = linli_core::supplies::allocate(available, &needs);
+    let plan = super::api::allocation_plan(&recipients, available, daily_use, days);
     let unit = items
         .iter()
         .find(|i| i.id == item_id)

@@ -2,13 +2,13 @@
 //! tree.
 
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::{form_errors, short_label, store_error_page, Shell};
 use crate::ui::{optional_number, ParentOption};
 use crate::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -190,11 +190,7 @@ async fn render_node(
         Err(e) => return store_error_page(e),
     };
     let node = &summary.node;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let view = NodePageView {
         shell: Shell::of(user, "tree"),
         crumbs,

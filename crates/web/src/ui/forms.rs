@@ -1,5 +1,6 @@
 //! Refused forms: each field's messages in Chinese, shown under the field.
 
+use axum::http::StatusCode;
 use linli_store::StoreError;
 use serde::Deserialize;
 
@@ -137,6 +138,15 @@ pub fn form_errors_with(
             Ok(vec![format!("{}：{}", label(&field), message)])
         }
         other => Err(other),
+    }
+}
+
+/// The status of a page with a form: 422 when it shows a refused form again, else 200.
+pub fn form_status(refused: bool) -> StatusCode {
+    if refused {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
     }
 }
 

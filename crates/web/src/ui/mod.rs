@@ -5,6 +5,7 @@ pub mod api;
 pub mod choice;
 pub mod forms;
 pub mod input;
+pub mod pager;
 pub mod person;
 pub mod places;
 pub mod qr;
@@ -15,11 +16,14 @@ pub mod xlsx;
 pub use api::{list_of, CountsOut, List, NodeOut, PageQuery};
 pub use choice::{choices, node_options, Choice, HitRow, ParentOption};
 pub use forms::{
-    field_errors, field_label, form_errors, form_errors_with, optional_number, Empty, FieldErrors,
+    field_errors, field_label, form_errors, form_errors_with, form_status, optional_number, Empty,
+    FieldErrors,
 };
+pub use pager::Pager;
 pub use person::PersonBody;
 pub use rate::{too_many, RateLimiter};
 pub use shell::{
-    error_page, not_found, router, short_label, store_error_page, url_encode, NoticeQuery, Shell,
+    error_page, jurisdiction, not_found, router, short_label, store_error_page, url_encode,
+    NoticeQuery, PublicMessage, Shell,
 };
-pub use xlsx::{xlsx_built, xlsx_response};
+pub use xlsx::{xlsx_built, xlsx_response, xlsx_table};

@@ -59,6 +59,20 @@ impl Shell {
     }
 }
 
+/// The caller's jurisdiction in one line: 全部辖区 for an admin, else the bound nodes' names.
+pub fn jurisdiction(p: &Principal) -> String {
+    if p.scope.is_admin() {
+        "全部辖区".to_owned()
+    } else {
+        p.user
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "ui/error.html")]
 struct ErrorPage<'a> {
@@ -76,6 +90,19 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => (status, message.to_owned()).into_response(),
     }
+}
+
+/// A message on a page a resident opens without signing in (a dead link, a refusal): `title`
+/// and the message as an alert, under the name of the service (`service`), and a link onward
+/// where there is one to offer.
+#[derive(Template, WebTemplate)]
+#[template(path = "ui/message.html")]
+pub struct PublicMessage<'a> {
+    pub service: &'a str,
+    pub title: &'a str,
+    pub message: &'a str,
+    /// Where to go next, and the link's words.
+    pub link: Option<(&'a str, &'a str)>,
 }
 
 /// Unknown paths: JSON under `/api/`, a page elsewhere.

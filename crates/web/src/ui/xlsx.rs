@@ -60,3 +60,28 @@ where
         "导出文件生成失败，请稍后重试。",
     )
 }
+
+/// A one-sheet table as a download ([`xlsx_built`]): a title line, the header, then `rows`
+/// (made into cells off the async threads too).
+pub async fn xlsx_table<R>(
+    what: &'static str,
+    file_name: &str,
+    sheet: &'static str,
+    title: String,
+    header: &'static [&'static str],
+    rows: R,
+) -> Response
+where
+    R: IntoIterator<Item = Vec<String>> + Send + 'static,
+{
+    xlsx_built(what, file_name, move || {
+        let mut out = linli_core::registry::sheet::XlsxOut::new(sheet)?;
+        out.title(&title)?;
+        out.header(header)?;
+        for row in rows {
+            out.row(&row)?;
+        }
+        out.finish()
+    })
+    .await
+}

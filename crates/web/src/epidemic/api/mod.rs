@@ -146,33 +146,38 @@ async fn create_risk_area(
     if !user.scope.can_manage_policy() {
         return Err(StoreError::Forbidden("只有街道/区级干部可以发布风险地区".into()).into());
     }
-    let mut errors = Vec::new();
-    let code = DivisionCode::parse_field("division_code", &b.division_code)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let level = b
-        .level
-        .parse::<RiskLevel>()
-        .map_err(|e| errors.push(e))
-        .ok();
-    let from = parse_date("from", &b.from).map_err(|e| errors.push(e)).ok();
-    let to = match b.to.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(t) => parse_date("to", t).map_err(|e| errors.push(e)).ok(),
-        None => None,
-    };
-    let (Some(code), Some(level), Some(from)) = (code, level, from) else {
-        return Err(invalid(errors));
-    };
-    if !errors.is_empty() {
-        return Err(invalid(errors));
-    }
-    let area =
-        RiskArea::new(code, b.name.as_deref(), level, from, to).map_err(|e| invalid(vec![e]))?;
+    let area = risk_area(
+        DivisionCode::parse_field("division_code", &b.division_code),
+        &b.level,
+        &b.from,
+        b.to.as_deref().filter(|s| !s.trim().is_empty()),
+        b.name.as_deref(),
+    )
+    .map_err(invalid)?;
     let id = epidemic::add_risk_area(&state.db, &user.scope, &area, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
         Json(RiskAreaOut::of(id, &area, user.scope.actor().to_owned())),
     ))
+}
+
+/// A risk area from its parts as typed (the API's body, the page's form), every fault at once.
+pub(crate) fn risk_area(
+    code: Result<DivisionCode, CoreError>,
+    level: &str,
+    from: &str,
+    to: Option<&str>,
+    name: Option<&str>,
+) -> Result<RiskArea, Vec<CoreError>> {
+    let mut errors = Vec::new();
+    let code = code.map_err(|e| errors.push(e)).ok();
+    let level = level.parse::<RiskLevel>().map_err(|e| errors.push(e)).ok();
+    let from = parse_date("from", from).map_err(|e| errors.push(e)).ok();
+    let to = to.and_then(|t| parse_date("to", t).map_err(|e| errors.push(e)).ok());
+    let (Some(code), Some(level), Some(from), true) = (code, level, from, errors.is_empty()) else {
+        return Err(errors);
+    };
+    RiskArea::new(code, name, level, from, to).map_err(|e| vec![e])
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,7 +6,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,6 +23,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::{form_errors_with, store_error_page, NoticeQuery, Shell};
 use crate::AppState;
 
@@ -449,11 +449,7 @@ fn render(
     case_errors: Vec<String>,
     notice: Option<&'static str>,
 ) -> Response {
-    let status = if errors.is_empty() && case_errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty() || !case_errors.is_empty());
     let selected: Option<i64> = f.source_person_id.trim().parse().ok();
     let choices = l
         .options

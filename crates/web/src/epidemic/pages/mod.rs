@@ -35,7 +35,9 @@ use linli_store::registry::{self, Placement};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
+use super::public::{symptom_choices, ArrivalFields, SymptomChoice, Verdict};
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::places::{self, PlacePicker};
 use crate::ui::{error_page, field_label, form_errors_with, store_error_page, NoticeQuery, Shell};
 use crate::ui::{Choice, HitRow};
@@ -59,9 +61,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/epidemic/arrivals/{id}", get(arrival_page))
 }
-
-/// The symptoms offered as checkboxes on the screening form (free text adds others).
-const SYMPTOMS: [&str; 6] = linli_core::epidemic::observation::SYMPTOM_CHOICES;
 
 /// Field names of the epidemic forms in Chinese; the registry's names otherwise.
 fn label(field: &str, area_form: bool) -> &str {
@@ -241,16 +240,7 @@ async fn home(
     let current = policy_in_force(&versions, today());
     let in_force: Vec<_> = areas.iter().filter(|a| in_force_today(&a.area)).collect();
     HomePage {
-        area: if user.scope.is_admin() {
-            "全部辖区".to_owned()
-        } else {
-            user.user
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join("、")
-        },
+        area: crate::ui::jurisdiction(&user),
         areas_in_force: in_force.len(),
         high_in_force: in_force
             .iter()
@@ -313,11 +303,7 @@ async fn render_alerts(
         Ok(a) => a,
         Err(e) => return store_error_page(e),
     };
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!error.is_empty());
     let can_handle = user.scope.role() != Role::Official;
     let page = AlertsPage {
         shell: Shell::of(user, "epidemic"),
@@ -364,13 +350,11 @@ async fn alerts_page(
     render_alerts(&state, &user, q.kind, notice, String::new()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct HandleForm {
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     note: String,
-    #[serde(default)]
     kind: String,
 }
 
@@ -470,11 +454,7 @@ async fn render_releases(
         Err(e) => return store_error_page(e),
     };
     let today = format_date(today());
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!error.is_empty());
     let page = ReleasesPage {
         shell: Shell::of(user, "epidemic"),
         rows: due
@@ -656,19 +636,14 @@ async fn areas_page(
     render_areas(&state, &user, AreaFields::default(), Vec::new(), notice).await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct AreaForm {
-    #[serde(default)]
     division_code: String,
-    #[serde(default)]
     division_code_pick: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     level: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
 }
 
@@ -682,29 +657,14 @@ async fn add_area(State(state): State<AppState>, f: CsrfForm<AreaForm>) -> Respo
     let mut form = f.form;
     places::chosen(&mut form.division_code, &form.division_code_pick);
     let result = async {
-        let mut errors = Vec::new();
-        let code = DivisionCode::resolve_field("division_code", &form.division_code)
-            .map_err(|e| errors.push(e))
-            .ok();
-        let level = form
-            .level
-            .parse::<RiskLevel>()
-            .map_err(|e| errors.push(e))
-            .ok();
-        let from = parse_date("from", form.from.trim())
-            .map_err(|e| errors.push(e))
-            .ok();
-        let to = match form.to.trim() {
-            "" => None,
-            t => parse_date("to", t).map_err(|e| errors.push(e)).ok(),
-        };
-        let (Some(code), Some(level), Some(from), true) = (code, level, from, errors.is_empty())
-        else {
-            return Err(StoreError::Invalid(errors));
-        };
-        let name = Some(form.name.trim()).filter(|n| !n.is_empty());
-        let area =
-            RiskArea::new(code, name, level, from, to).map_err(|e| StoreError::Invalid(vec![e]))?;
+        let area = super::api::risk_area(
+            DivisionCode::resolve_field("division_code", &form.division_code),
+            &form.level,
+            form.from.trim(),
+            Some(form.to.trim()).filter(|t| !t.is_empty()),
+            Some(form.name.trim()).filter(|n| !n.is_empty()),
+        )
+        .map_err(StoreError::Invalid)?;
         epidemic::add_risk_area(&state.db, &user.scope, &area, now_ms()).await
     }
     .await;
@@ -882,85 +842,12 @@ async fn policies_page(
 // ---------------------------------------------------------------------------------------------
 // Arrival screening (三问一测)
 
-/// The form's values as typed, so a refused form comes back filled in.
-#[derive(Default, Clone)]
-struct ArrivalFields {
-    person_id: String,
-    node_id: String,
-    name: String,
-    id_number: String,
-    phone: String,
-    address: String,
-    origin_code: String,
-    /// The candidate chosen for an ambiguous place name.
-    origin_code_pick: String,
-    arrived_on: String,
-    purpose: String,
-    symptoms: Vec<String>,
-    symptoms_other: String,
-    temperature: String,
-    proxy: bool,
-}
-
-impl ArrivalFields {
-    fn from_pairs(pairs: Vec<(String, String)>) -> ArrivalFields {
-        let mut f = ArrivalFields::default();
-        for (k, v) in pairs {
-            match k.as_str() {
-                "person_id" => f.person_id = v,
-                "node_id" => f.node_id = v,
-                "name" => f.name = v,
-                "id_number" => f.id_number = v,
-                "phone" => f.phone = v,
-                "address" => f.address = v,
-                "origin_code" => f.origin_code = v,
-                "origin_code_pick" => f.origin_code_pick = v,
-                "arrived_on" => f.arrived_on = v,
-                "purpose" => f.purpose = v,
-                "symptoms" => f.symptoms.push(v),
-                "symptoms_other" => f.symptoms_other = v,
-                "temperature" => f.temperature = v,
-                "proxy" => f.proxy = !v.is_empty(),
-                _ => {}
-            }
-        }
-        places::chosen(&mut f.origin_code, &f.origin_code_pick);
-        f
-    }
-
-    /// The ticked symptoms and the free text, split on Chinese and Latin separators.
-    fn all_symptoms(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .symptoms
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        for s in self
-            .symptoms_other
-            .split(|c: char| "，,、；;。".contains(c) || c.is_whitespace())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            if !out.iter().any(|o| o == s) {
-                out.push(s.to_owned());
-            }
-        }
-        out
-    }
-}
-
 struct SelectedPerson {
     id: i64,
     name: String,
     id_masked: String,
     phone_masked: String,
     place: String,
-}
-
-struct SymptomChoice {
-    name: &'static str,
-    checked: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -1045,13 +932,7 @@ async fn render_arrival_form(
     }
     let page = ArrivalFormPage {
         shell: Shell::of(user, "epidemic"),
-        symptoms: SYMPTOMS
-            .iter()
-            .map(|s| SymptomChoice {
-                name: s,
-                checked: f.symptoms.iter().any(|c| c == s),
-            })
-            .collect(),
+        symptoms: symptom_choices(&f.symptoms),
         person,
         q,
         searched,
@@ -1213,13 +1094,6 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece> {
     out
 }
 
-struct StageRow {
-    label: &'static str,
-    days: u16,
-    start: String,
-    until: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "epidemic/epidemic_arrival_result.html")]
 struct ResultPage {
@@ -1232,21 +1106,10 @@ struct ResultPage {
     temperature: String,
     symptoms: String,
     proxy: bool,
-    measure: &'static str,
-    measure_class: &'static str,
-    none: bool,
-    days: u16,
-    start: String,
-    until: String,
-    check_ins_per_day: u8,
-    stages: Vec<StageRow>,
-    explanation: Vec<Piece>,
+    verdict: Verdict,
     note: String,
     policy_name: String,
     policy_version: String,
-    fever_alert: bool,
-    headline: String,
-    alerts: Vec<String>,
     observation_id: Option<i64>,
     /// The quarantine room (`建塘宾馆 2 楼 201 室`), its site and the site's phone.
     room: Option<epidemic::sites::Placed>,
@@ -1300,7 +1163,6 @@ async fn arrival_page(
         })
         .unwrap_or_default();
     let c = &a.classification;
-    let none = c.measure == Measure::None;
     let room = match a.observation_id {
         Some(o) => epidemic::sites::stay_of_observation(&state.db, &user.scope, o)
             .await
@@ -1334,30 +1196,10 @@ async fn arrival_page(
             a.symptoms.join("、")
         },
         proxy: a.source == "proxy",
-        measure: c.measure.label_zh(),
-        measure_class: crate::epidemic::public::measure_class(c),
-        none,
-        days: c.days_total,
-        start: format_date(c.start),
-        until: format_date(c.until),
-        check_ins_per_day: c.check_ins_per_day,
-        stages: c
-            .stages
-            .iter()
-            .map(|s| StageRow {
-                label: s.measure.label_zh(),
-                days: s.days,
-                start: format_date(s.start),
-                until: format_date(s.until),
-            })
-            .collect(),
-        explanation: pieces(&c.explanation),
+        verdict: Verdict::of(c),
         note: c.note.clone().unwrap_or_default(),
         policy_name,
         policy_version: format!("{}@{}", c.policy_key, c.policy_version),
-        fever_alert: c.fever_alert,
-        headline: c.headline(),
-        alerts: c.alerts.iter().map(|a| a.message.clone()).collect(),
         observation_id: a.observation_id,
     }
     .into_response()

@@ -12,13 +12,15 @@ use linli_core::epidemic::policy::Measure;
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_store::accounts::Principal;
-use linli_store::epidemic::observations::{self, ObservationFilter, UnderObservation, MAX_PAGE};
+use linli_store::epidemic::observations::{
+    self, ObservationFilter, ObservationPage, UnderObservation, MAX_PAGE,
+};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::PageUser;
-use crate::ui::{store_error_page, url_encode, Choice, Shell};
+use crate::ui::{store_error_page, url_encode, Choice, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -52,6 +54,29 @@ struct ListQuery {
 }
 
 impl ListQuery {
+    /// The people under observation below `node_id` whom the filters pick: `limit` of them,
+    /// from `offset`, and how many in all.
+    async fn matches(
+        &self,
+        state: &AppState,
+        user: &Principal,
+        node_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<ObservationPage, StoreError> {
+        let filter = self.filter();
+        observations::under_observation(
+            &state.db,
+            &user.scope,
+            node_id,
+            &filter,
+            today(),
+            limit,
+            offset,
+        )
+        .await
+    }
+
     fn filter(&self) -> ObservationFilter {
         ObservationFilter {
             measure: self.measure.parse().ok().filter(|m| *m != Measure::None),
@@ -116,9 +141,7 @@ struct ListPage {
     groups: Vec<Group>,
     export: String,
     round: String,
-    prev: String,
-    next: String,
-    page_label: String,
+    pager: Pager,
 }
 
 fn place_of(o: &UnderObservation) -> String {
@@ -203,19 +226,18 @@ async fn list_page(
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let page_no = q.page.unwrap_or(1).max(1);
+    let page_no = Pager::asked(q.page);
     let result = async {
         let (node_id, node_name, nodes) = node_and_choices(&state, &user, q.node_id).await?;
-        let page = observations::under_observation(
-            &state.db,
-            &user.scope,
-            node_id,
-            &q.filter(),
-            today(),
-            PER_PAGE,
-            (page_no - 1) * PER_PAGE,
-        )
-        .await?;
+        let page = q
+            .matches(
+                &state,
+                &user,
+                node_id,
+                PER_PAGE,
+                Pager::offset(page_no, PER_PAGE),
+            )
+            .await?;
         Ok::<_, StoreError>((node_id, node_name, nodes, page))
     }
     .await;
@@ -235,8 +257,6 @@ async fn list_page(
         }
     }
     let qs = q.query_string(node_id);
-    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |n: i64| format!("/epidemic/observations?{qs}&page={n}");
     let filter = q.filter();
     ListPage {
         shell: Shell::of(&user, "epidemic"),
@@ -254,21 +274,13 @@ async fn list_page(
         pending: filter.pending,
         ending: filter.ending,
         q: q.q.clone(),
+        pager: Pager::new(page_no, page.total, PER_PAGE, |n| {
+            format!("/epidemic/observations?{qs}&page={n}")
+        }),
         total: page.total,
         groups,
         export: format!("/epidemic/observations.xlsx?{qs}"),
         round: format!("/epidemic/rounds?node_id={node_id}"),
-        prev: if page_no > 1 {
-            link(page_no - 1)
-        } else {
-            String::new()
-        },
-        next: if page_no < pages {
-            link(page_no + 1)
-        } else {
-            String::new()
-        },
-        page_label: format!("第 {page_no} / {pages} 页"),
     }
     .into_response()
 }
@@ -282,16 +294,7 @@ async fn export(
     let result = async {
         // The export needs the node only, not the picker's walk of the whole tree.
         let (node_id, node_name, _) = chosen_node(&state, &user, q.node_id).await?;
-        let page = observations::under_observation(
-            &state.db,
-            &user.scope,
-            node_id,
-            &q.filter(),
-            today(),
-            MAX_PAGE,
-            0,
-        )
-        .await?;
+        let page = q.matches(&state, &user, node_id, MAX_PAGE, 0).await?;
         Ok::<_, StoreError>((node_id, node_name, page))
     }
     .await;
@@ -301,40 +304,38 @@ async fn export(
     };
     let day = format_date(today());
     let title = format!("{node_name} 正在观察人员（{day}，共 {} 人）", page.total);
-    crate::ui::xlsx_built(
+    let rows = page.items.into_iter().map(|o| {
+        let place = place_of(&o);
+        let r = row_of(o);
+        vec![
+            place,
+            r.name,
+            r.measure.to_owned(),
+            r.day,
+            r.until,
+            r.checkins,
+            r.temperature,
+            r.open_alerts.to_string(),
+            r.place,
+        ]
+    });
+    crate::ui::xlsx_table(
         "observations",
         &format!("正在观察-{node_id}-{day}.xlsx"),
-        move || {
-            let mut out = linli_core::registry::sheet::XlsxOut::new("正在观察")?;
-            out.title(&title)?;
-            out.header(&[
-                "住址",
-                "姓名",
-                "管控措施",
-                "第几天",
-                "截止日期",
-                "今日打卡",
-                "最近体温",
-                "待处理预警",
-                "隔离地点",
-            ])?;
-            for o in page.items {
-                let place = place_of(&o);
-                let r = row_of(o);
-                out.row(&[
-                    place,
-                    r.name,
-                    r.measure.to_owned(),
-                    r.day,
-                    r.until,
-                    r.checkins,
-                    r.temperature,
-                    r.open_alerts.to_string(),
-                    r.place,
-                ])?;
-            }
-            out.finish()
-        },
+        "正在观察",
+        title,
+        &[
+            "住址",
+            "姓名",
+            "管控措施",
+            "第几天",
+            "截止日期",
+            "今日打卡",
+            "最近体温",
+            "待处理预警",
+            "隔离地点",
+        ],
+        rows,
     )
     .await
 }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
 use crate::epidemic::pages::{conditions_zh, measure_class};
+use crate::ui::form_status;
 use crate::ui::{error_page, store_error_page, Choice, Shell};
 use crate::AppState;
 
@@ -421,11 +422,7 @@ async fn edit_submit(
     }
     let typed = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let (tallies, changes) = tried.as_deref().map(change_rows).unwrap_or_default();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let page = EditPage {
         shell: Shell::of(&user, "epidemic"),
         base_id: base.id,

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::observations::node_and_choices;
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{store_error_page, Choice, Shell};
+use crate::ui::{store_error_page, Choice, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -68,8 +68,7 @@ struct RoundPage {
     at_error: String,
     persons: Vec<Person>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pager: Pager,
     saved: Option<i64>,
     alerts: i64,
     refused: usize,
@@ -93,13 +92,54 @@ fn person_of(o: UnderObservation) -> Person {
     }
 }
 
+/// One page of a round as loaded: the node, the node picker, the people and how many in all.
+struct Loaded {
+    node_id: i64,
+    node_name: String,
+    nodes: Vec<Choice>,
+    persons: Vec<Person>,
+    total: i64,
+}
+
+impl RoundPage {
+    /// The page as first shown (nothing saved, nothing refused).
+    fn of(user: &Principal, loaded: Loaded, pending: bool, page: i64) -> RoundPage {
+        let Loaded {
+            node_id,
+            node_name,
+            nodes,
+            persons,
+            total,
+        } = loaded;
+        let pending_q = if pending { "&pending=1" } else { "" };
+        RoundPage {
+            shell: Shell::of(user, "epidemic"),
+            node_id,
+            node_name,
+            nodes,
+            pending,
+            at: format_local(now_ms()),
+            at_error: String::new(),
+            persons,
+            total,
+            pager: Pager::new(page, total, PER_ROUND, |n| {
+                format!("/epidemic/rounds?node_id={node_id}&page={n}{pending_q}")
+            }),
+            saved: None,
+            alerts: 0,
+            refused: 0,
+            elsewhere: Vec::new(),
+        }
+    }
+}
+
 async fn load(
     state: &AppState,
     user: &Principal,
     node_id: Option<i64>,
     pending: bool,
     page: i64,
-) -> Result<(i64, String, Vec<Choice>, Vec<Person>, i64), StoreError> {
+) -> Result<Loaded, StoreError> {
     let (node_id, node_name, nodes) = node_and_choices(state, user, node_id).await?;
     let filter = ObservationFilter {
         pending,
@@ -112,11 +152,16 @@ async fn load(
         &filter,
         today(),
         PER_ROUND,
-        (page - 1) * PER_ROUND,
+        Pager::offset(page, PER_ROUND),
     )
     .await?;
-    let persons = found.items.into_iter().map(person_of).collect();
-    Ok((node_id, node_name, nodes, persons, found.total))
+    Ok(Loaded {
+        node_id,
+        node_name,
+        nodes,
+        persons: found.items.into_iter().map(person_of).collect(),
+        total: found.total,
+    })
 }
 
 async fn round_page(
@@ -124,29 +169,16 @@ async fn round_page(
     PageUser(user): PageUser,
     Query(q): Query<RoundQuery>,
 ) -> Response {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = Pager::asked(q.page);
     let pending = !q.pending.is_empty();
-    let (node_id, node_name, nodes, persons, total) =
-        match load(&state, &user, q.node_id, pending, page).await {
-            Ok(r) => r,
-            Err(e) => return store_error_page(e),
-        };
+    let loaded = match load(&state, &user, q.node_id, pending, page).await {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
     RoundPage {
-        shell: Shell::of(&user, "epidemic"),
-        node_id,
-        node_name,
-        nodes,
-        pending,
-        at: format_local(now_ms()),
-        at_error: String::new(),
-        persons,
-        total,
-        page,
-        pages: ((total + PER_ROUND - 1) / PER_ROUND).max(1),
         saved: q.saved,
         alerts: q.alerts.unwrap_or(0),
-        refused: 0,
-        elsewhere: Vec::new(),
+        ..RoundPage::of(&user, loaded, pending, page)
     }
     .into_response()
 }
@@ -274,12 +306,12 @@ async fn round_submit(
         }
     }
     // Something was refused: the page again, the refused rows keeping what was typed.
-    let (node_id, node_name, nodes, mut persons, total) =
-        match load(&state, &user, node_id, pending, page).await {
-            Ok(r) => r,
-            Err(e) => return store_error_page(e),
-        };
-    for p in &mut persons {
+    let mut loaded = match load(&state, &user, node_id, pending, page).await {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let persons = &mut loaded.persons;
+    for p in persons.iter_mut() {
         if let Some(msg) = errors.get(&p.observation_id) {
             p.error = msg.clone();
         }
@@ -302,21 +334,13 @@ async fn round_submit(
     (
         status,
         RoundPage {
-            shell: Shell::of(&user, "epidemic"),
-            node_id,
-            node_name,
-            nodes,
-            pending,
             at: at_raw,
             at_error,
-            persons,
-            total,
-            page,
-            pages: ((total + PER_ROUND - 1) / PER_ROUND).max(1),
             saved: Some(saved),
             alerts,
             refused: errors.len(),
             elsewhere,
+            ..RoundPage::of(&user, loaded, pending, page)
         },
     )
         .into_response()

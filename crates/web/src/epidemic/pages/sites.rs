@@ -20,7 +20,10 @@ use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{error_page, field_label, store_error_page, url_encode, Choice, Shell};
+use crate::ui::form_status;
+use crate::ui::{
+    error_page, field_label, form_errors_with, store_error_page, url_encode, Choice, Pager, Shell,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -64,24 +67,7 @@ fn label(field: &str) -> &str {
 
 /// Messages for a refused form; other errors are passed back for an error page.
 fn form_errors(e: StoreError) -> Result<Vec<String>, StoreError> {
-    match e {
-        StoreError::Invalid(errs) => Ok(errs
-            .iter()
-            .map(|e| format!("{}：{}", label(&e.field), e.message))
-            .collect()),
-        StoreError::Conflict { field, message } => {
-            Ok(vec![format!("{}：{}", label(&field), message)])
-        }
-        other => Err(other),
-    }
-}
-
-fn status_for(errors: &[String]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
+    form_errors_with(e, label)
 }
 
 /// Whether the caller's role may set up and run sites (within their jurisdiction).
@@ -187,9 +173,7 @@ struct ListPage {
     export: String,
     can_create: bool,
     notice: String,
-    prev: String,
-    next: String,
-    page_label: String,
+    pager: Pager,
 }
 
 /// The open nodes of the caller's jurisdiction as choices (indented by depth), `selected` chosen;
@@ -225,7 +209,7 @@ async fn list_page(
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let page_no = q.page.unwrap_or(1).max(1);
+    let page_no = Pager::asked(q.page);
     let result = async {
         let page = sites::sites(
             &state.db,
@@ -234,7 +218,7 @@ async fn list_page(
             today(),
             now_ms(),
             PER_PAGE,
-            (page_no - 1) * PER_PAGE,
+            Pager::offset(page_no, PER_PAGE),
         )
         .await?;
         // Only the nodes a site can be about: districts, streets and communities.
@@ -253,8 +237,6 @@ async fn list_page(
         Err(e) => return store_error_page(e),
     };
     let qs = q.query_string();
-    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |n: i64| format!("/epidemic/sites?{qs}&page={n}");
     let filter = q.filter();
     ListPage {
         shell: Shell::of(&user, "epidemic"),
@@ -274,6 +256,9 @@ async fn list_page(
             .collect(),
         q: q.q.clone(),
         free: filter.with_free,
+        pager: Pager::new(page_no, page.total, PER_PAGE, |n| {
+            format!("/epidemic/sites?{qs}&page={n}")
+        }),
         total: page.total,
         beds_total: page.beds.total,
         beds_free: page.beds.free(),
@@ -284,17 +269,6 @@ async fn list_page(
             Some("created") => "已添加隔离点。".to_owned(),
             _ => String::new(),
         },
-        prev: if page_no > 1 {
-            link(page_no - 1)
-        } else {
-            String::new()
-        },
-        next: if page_no < pages {
-            link(page_no + 1)
-        } else {
-            String::new()
-        },
-        page_label: format!("第 {page_no} / {pages} 页"),
     }
     .into_response()
 }
@@ -326,10 +300,26 @@ async fn export(
         page.beds.total,
         page.beds.free()
     );
-    crate::ui::xlsx_built("sites", &format!("集中隔离点-{day}.xlsx"), move || {
-        let mut out = linli_core::registry::sheet::XlsxOut::new("集中隔离点")?;
-        out.title(&title)?;
-        out.header(&[
+    let rows = page.items.into_iter().map(|s| {
+        let r = SiteRow::from(s);
+        vec![
+            r.name,
+            r.node_name,
+            r.address,
+            r.phone,
+            if r.open { "启用" } else { "关闭" }.to_owned(),
+            r.rooms.to_string(),
+            r.total.to_string(),
+            r.occupied.to_string(),
+            r.free.to_string(),
+        ]
+    });
+    crate::ui::xlsx_table(
+        "sites",
+        &format!("集中隔离点-{day}.xlsx"),
+        "集中隔离点",
+        title,
+        &[
             "名称",
             "所属辖区",
             "地址",
@@ -339,23 +329,9 @@ async fn export(
             "床位",
             "已住",
             "空闲",
-        ])?;
-        for s in page.items {
-            let r = SiteRow::from(s);
-            out.row(&[
-                r.name,
-                r.node_name,
-                r.address,
-                r.phone,
-                if r.open { "启用" } else { "关闭" }.to_owned(),
-                r.rooms.to_string(),
-                r.total.to_string(),
-                r.occupied.to_string(),
-                r.free.to_string(),
-            ])?;
-        }
-        out.finish()
-    })
+        ],
+        rows,
+    )
     .await
 }
 
@@ -363,17 +339,13 @@ async fn export(
 // A new site
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct SiteForm {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     phone: String,
     /// Present when ticked (the edit form); a new site is open.
-    #[serde(default)]
     open: String,
 }
 
@@ -430,7 +402,7 @@ async fn render_new(
         form,
         errors,
     };
-    (status_for(&page.errors), page).into_response()
+    (form_status(!page.errors.is_empty()), page).into_response()
 }
 
 async fn new_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
@@ -464,21 +436,15 @@ async fn create(State(state): State<AppState>, f: CsrfForm<SiteForm>) -> Respons
 // A site's page
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct RoomsForm {
-    #[serde(default)]
     floor_from: String,
-    #[serde(default)]
     floor_to: String,
-    #[serde(default)]
     room_from: String,
-    #[serde(default)]
     room_to: String,
-    #[serde(default)]
     beds: String,
     /// One room by its number (a door numbered otherwise), with `floor` and `beds`.
-    #[serde(default)]
     number: String,
-    #[serde(default)]
     floor: String,
 }
 
@@ -662,7 +628,7 @@ async fn render_site(
         rooms_form,
         day,
     };
-    (status_for(&page.errors), page).into_response()
+    (form_status(!page.errors.is_empty()), page).into_response()
 }
 
 async fn site_page(
@@ -881,11 +847,7 @@ async fn render_room(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
-    let status = if error.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!error.is_empty());
     (
         status,
         RoomPage {

@@ -27,7 +27,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
-use crate::reports::pages::templates::place_errors;
+use crate::reports::pages::templates::{date_faults, faults_apart, place_errors, NOT_PUBLISHED};
 use crate::ui::{error_page, store_error_page, Shell};
 use crate::AppState;
 
@@ -353,6 +353,21 @@ async fn newest(
         .ok_or(StoreError::NotFound)
 }
 
+/// The newest version of layout `key` and the newest version of its source template (`None`
+/// when the template is gone).
+async fn newest_and_source(
+    state: &AppState,
+    user: &Principal,
+    key: &str,
+) -> Result<(StoredMapping, Option<StoredTemplate>), StoreError> {
+    let base = newest(state, user, key).await?;
+    match reports::latest_template(&state.db, &user.scope, &base.mapping.source).await {
+        Ok(s) => Ok((base, Some(s))),
+        Err(StoreError::NotFound) => Ok((base, None)),
+        Err(e) => Err(e),
+    }
+}
+
 async fn edit_form(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -361,18 +376,7 @@ async fn edit_form(
     if let Some(refused) = admin_only(&user) {
         return refused;
     }
-    let loaded = async {
-        let base = newest(&state, &user, &key).await?;
-        let source =
-            match reports::latest_template(&state.db, &user.scope, &base.mapping.source).await {
-                Ok(s) => Some(s),
-                Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e),
-            };
-        Ok::<_, StoreError>((base, source))
-    }
-    .await;
-    let (base, source) = match loaded {
+    let (base, source) = match newest_and_source(&state, &user, &key).await {
         Ok(x) => x,
         Err(e) => return store_error_page(e),
     };
@@ -570,18 +574,7 @@ async fn edit_submit(
     if let Some(refused) = admin_only(&user) {
         return refused;
     }
-    let loaded = async {
-        let base = newest(&state, &user, &key).await?;
-        let source =
-            match reports::latest_template(&state.db, &user.scope, &base.mapping.source).await {
-                Ok(s) => Some(s),
-                Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e),
-            };
-        Ok::<_, StoreError>((base, source))
-    }
-    .await;
-    let (base, source) = match loaded {
+    let (base, source) = match newest_and_source(&state, &user, &key).await {
         Ok(x) => x,
         Err(e) => return store_error_page(e),
     };
@@ -641,12 +634,9 @@ async fn submit(
     }
     let from = parse_date("effective_from", &effective_from);
     let result = match (errs.is_empty(), from) {
-        (true, Ok(d)) => mappings::publish_mapping(&state.db, &user.scope, &m, d, now_ms())
-            .await
-            .map_err(|e| match e {
-                StoreError::Invalid(errs) => Ok(errs),
-                other => Err(other),
-            }),
+        (true, Ok(d)) => {
+            faults_apart(mappings::publish_mapping(&state.db, &user.scope, &m, d, now_ms()).await)
+        }
         (_, d) => {
             // Said at once with the other faults (the store checks again when publishing).
             match &source {
@@ -656,15 +646,7 @@ async fn submit(
                     format!("没有代码为「{source_key}」的报表模板"),
                 )),
             }
-            match d {
-                Err(e) => errs.push(e),
-                Ok(d) => {
-                    let newest = base.map(|b| b.effective_from.as_str());
-                    if let Err(StoreError::Invalid(e)) = reports::check_effective_from(d, newest) {
-                        errs.extend(e);
-                    }
-                }
-            }
+            date_faults(&mut errs, d, base.map(|b| b.effective_from.as_str()));
             Err(Ok(errs))
         }
     };
@@ -675,10 +657,8 @@ async fn submit(
         ))
         .into_response(),
         Err(Ok(errs)) => {
-            let errs = place_errors(errs, "columns", "col", &from_row, |i, m| {
-                if let Some(r) = rows.get_mut(i) {
-                    r.errors.push(m.to_owned());
-                }
+            let errs = place_errors(errs, "columns", "col", &from_row, &mut rows, |r| {
+                &mut r.errors
             });
             // The form as typed, an empty new column still at the end.
             if rows
@@ -696,10 +676,7 @@ async fn submit(
                 draft(key, rows),
                 errs,
             );
-            p.errors.insert(
-                0,
-                "未发布：请按下面的提示修改（表单已保留您填写的内容）".to_owned(),
-            );
+            p.errors.insert(0, NOT_PUBLISHED.to_owned());
             (StatusCode::UNPROCESSABLE_ENTITY, p).into_response()
         }
         Err(Err(e)) => store_error_page(e),

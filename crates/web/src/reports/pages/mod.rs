@@ -540,26 +540,38 @@ async fn approve(State(state): State<AppState>, form: CsrfForm<FormFields>) -> R
         ))
         .into_response(),
         Err(StoreError::Invalid(errs)) => {
-            let q = ReportQuery {
-                template: Some(template),
-                node_id: Some(node_id),
-                date: Some(format_date(date)),
-                notice: None,
-            };
-            let messages = errs.iter().map(|e| e.message.clone()).collect();
-            render(
-                &state,
-                &user,
-                q,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                messages,
-                "",
-                None,
-            )
-            .await
+            refused(&state, &user, template, node_id, date, &errs).await
         }
         Err(e) => store_error_page(e),
     }
+}
+
+/// The viewer's report again, with the messages of a refused approval or reminder.
+async fn refused(
+    state: &AppState,
+    user: &Principal,
+    template: String,
+    node_id: i64,
+    date: time::Date,
+    errs: &[linli_core::CoreError],
+) -> Response {
+    let q = ReportQuery {
+        template: Some(template),
+        node_id: Some(node_id),
+        date: Some(format_date(date)),
+        notice: None,
+    };
+    let messages = errs.iter().map(|e| e.message.clone()).collect();
+    render(
+        state,
+        user,
+        q,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        messages,
+        "",
+        None,
+    )
+    .await
 }
 
 /// Reminds `target_id`, then returns to the viewer's report (`node_id`).
@@ -579,23 +591,7 @@ async fn remind(State(state): State<AppState>, form: CsrfForm<FormFields>) -> Re
         ))
         .into_response(),
         Err(StoreError::Invalid(errs)) => {
-            let q = ReportQuery {
-                template: Some(template),
-                node_id: Some(node_id),
-                date: Some(format_date(date)),
-                notice: None,
-            };
-            let messages = errs.iter().map(|e| e.message.clone()).collect();
-            render(
-                &state,
-                &user,
-                q,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                messages,
-                "",
-                None,
-            )
-            .await
+            refused(&state, &user, template, node_id, date, &errs).await
         }
         Err(e) => store_error_page(e),
     }

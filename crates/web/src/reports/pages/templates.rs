@@ -542,12 +542,45 @@ fn draft_of(key: &str, f: &FormFields, rows: &mut [Row]) -> (TemplateDraft, Vec<
 /// Core faults named `{list}[n].x` (n: the index in the parsed draft) renamed `{prefix}{i}.x`
 /// after the form row `i` they came from (`from_row[n]`), each message also handed to
 /// `attach(i, message)` to be shown beside that row. Shared by the template and layout editors.
-pub(crate) fn place_errors(
+/// The first line over a refused publication's messages.
+pub(crate) const NOT_PUBLISHED: &str = "未发布：请按下面的提示修改（表单已保留您填写的内容）";
+
+/// The store's answer to a publication with its faults (`Err(Ok)`, for the form again) set apart
+/// from other errors (`Err(Err)`, for an error page).
+pub(crate) fn faults_apart<T>(
+    published: Result<T, StoreError>,
+) -> Result<T, Result<Vec<CoreError>, StoreError>> {
+    published.map_err(|e| match e {
+        StoreError::Invalid(errs) => Ok(errs),
+        other => Err(other),
+    })
+}
+
+/// Adds the effective date's faults to `errs`: a bad date, or a good one the store would refuse
+/// after the newest version's (`newest`). Said at once with the other faults (the store checks
+/// again when publishing).
+pub(crate) fn date_faults(
+    errs: &mut Vec<CoreError>,
+    from: Result<time::Date, CoreError>,
+    newest: Option<&str>,
+) {
+    match from {
+        Err(e) => errs.push(e),
+        Ok(d) => {
+            if let Err(StoreError::Invalid(e)) = reports::check_effective_from(d, newest) {
+                errs.extend(e);
+            }
+        }
+    }
+}
+
+pub(crate) fn place_errors<R>(
     errors: Vec<CoreError>,
     list: &str,
     prefix: &str,
     from_row: &[usize],
-    mut attach: impl FnMut(usize, &str),
+    rows: &mut [R],
+    messages: impl Fn(&mut R) -> &mut Vec<String>,
 ) -> Vec<CoreError> {
     errors
         .into_iter()
@@ -562,7 +595,9 @@ pub(crate) fn place_errors(
                     Some((row, tail.trim_start_matches('.').to_owned()))
                 });
             if let Some((row, what)) = at {
-                attach(row, &e.message);
+                if let Some(r) = rows.get_mut(row) {
+                    messages(r).push(e.message.clone());
+                }
                 e.field = format!("{prefix}{row}.{what}");
             }
             e
@@ -606,23 +641,12 @@ async fn edit_submit(
     let parsed = draft.parse();
     let from = parse_date("effective_from", &effective_from);
     let result = match (parsed, from) {
-        (Ok(t), Ok(d)) => reports::publish_template(&state.db, &user.scope, &t, d, now_ms())
-            .await
-            .map_err(|e| match e {
-                StoreError::Invalid(errs) => Ok(errs),
-                other => Err(other),
-            }),
+        (Ok(t), Ok(d)) => {
+            faults_apart(reports::publish_template(&state.db, &user.scope, &t, d, now_ms()).await)
+        }
         (t, d) => {
             let mut errs = t.err().unwrap_or_default();
-            match d {
-                Err(e) => errs.push(e),
-                // Said at once with the other faults (the store checks again when publishing).
-                Ok(d) => {
-                    if let Err(StoreError::Invalid(e)) = reports::check_effective_from(d, None) {
-                        errs.extend(e);
-                    }
-                }
-            }
+            date_faults(&mut errs, d, None);
             Err(Ok(errs))
         }
     };
@@ -633,10 +657,8 @@ async fn edit_submit(
         ))
         .into_response(),
         Err(Ok(errs)) => {
-            let errs = place_errors(errs, "indicators", "row", &from_row, |i, m| {
-                if let Some(r) = rows.get_mut(i) {
-                    r.errors.push(m.to_owned());
-                }
+            let errs = place_errors(errs, "indicators", "row", &from_row, &mut rows, |r| {
+                &mut r.errors
             });
             // The form as typed, an empty new row still at the end.
             if rows
@@ -655,10 +677,7 @@ async fn edit_submit(
                 rows,
                 errs,
             );
-            p.errors.insert(
-                0,
-                "未发布：请按下面的提示修改（表单已保留您填写的内容）".to_owned(),
-            );
+            p.errors.insert(0, NOT_PUBLISHED.to_owned());
             (StatusCode::UNPROCESSABLE_ENTITY, p).into_response()
         }
         Err(Err(e)) => store_error_page(e),

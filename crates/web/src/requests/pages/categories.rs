@@ -22,6 +22,7 @@ use linli_store::StoreError;
 use serde::Deserialize;
 
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::form_status;
 use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, url_encode, FieldErrors, Shell,
@@ -76,21 +77,15 @@ const CATEGORY_FIELDS: [&str; 6] = [
 
 /// A category form as typed (kept as text so a refused value comes back as it was).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct CategoryFields {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     respond_hours: String,
-    #[serde(default)]
     resolve_days: String,
-    #[serde(default)]
     escalation: String,
     /// The version the edit form was opened on; empty on the add form.
-    #[serde(default)]
     version: String,
 }
 
@@ -337,11 +332,7 @@ async fn render_category(
             &format!("没有「{code}」这个诉求类别。"),
         );
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = form_status(!errors.is_empty());
     let f = f.unwrap_or_else(|| CategoryFields::of(latest));
     let page = CategoryPage {
         shell: Shell::of(user, "requests"),

@@ -24,7 +24,8 @@ use linli_core::requests::{
 use linli_core::{CoreError, NodeKind};
 use linli_store::accounts::Principal;
 use linli_store::requests::{self, InboxFilter, Request, View};
-use linli_store::{tree, Page, StoreError};
+use linli_store::tree::{self, Node};
+use linli_store::{Page, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -336,21 +337,36 @@ struct InboxPage {
 }
 
 /// The caller's root nodes as choices (the first selected when none is given).
-async fn root_choices(
+/// The node a list is about (`asked`, else the caller's first root) and the picker's choices:
+/// the caller's roots, and the node itself when it lies below them. `None` for a caller with
+/// no jurisdiction.
+async fn chosen_node(
     state: &AppState,
     user: &Principal,
-    current: Option<i64>,
-) -> Result<Vec<Choice>, StoreError> {
-    let roots = tree::visible_roots(&state.db, &user.scope).await?;
-    Ok(roots
+    asked: Option<i64>,
+) -> Result<Option<(Node, Vec<Choice>)>, StoreError> {
+    let visible = tree::visible_roots(&state.db, &user.scope).await?;
+    let Some(node_id) = asked.or_else(|| visible.first().map(|r| r.node.id)) else {
+        return Ok(None);
+    };
+    let mut roots: Vec<Choice> = visible
         .into_iter()
         .enumerate()
         .map(|(i, r)| Choice {
-            selected: current.map_or(i == 0, |c| c == r.node.id),
+            selected: asked.map_or(i == 0, |c| c == r.node.id),
             value: r.node.id.to_string(),
             label: r.node.name,
         })
-        .collect())
+        .collect();
+    let node = tree::get(&state.db, &user.scope, node_id).await?;
+    if !roots.iter().any(|c| c.selected) {
+        roots.push(Choice {
+            value: node.id.to_string(),
+            label: node.name.clone(),
+            selected: true,
+        });
+    }
+    Ok(Some((node, roots)))
 }
 
 async fn inbox(
@@ -368,22 +384,9 @@ async fn inbox(
     let view: View = view_name.parse().unwrap_or_default();
     let now = now_ms();
     let result = async {
-        let mut roots = root_choices(&state, &user, q.node_id).await?;
-        let node_id = match q
-            .node_id
-            .or_else(|| roots.first().and_then(|c| c.value.parse().ok()))
-        {
-            Some(id) => id,
-            None => return Ok(None),
+        let Some((node, roots)) = chosen_node(&state, &user, q.node_id).await? else {
+            return Ok(None);
         };
-        let node = tree::get(&state.db, &user.scope, node_id).await?;
-        if !roots.iter().any(|c| c.selected) {
-            roots.push(Choice {
-                value: node.id.to_string(),
-                label: node.name.clone(),
-                selected: true,
-            });
-        }
         let filter = InboxFilter {
             node_id: Some(node.id),
             view,
@@ -444,20 +447,14 @@ async fn inbox(
 // The hotline / patrol form
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct NewFields {
-    #[serde(default)]
     node_id: String,
-    #[serde(default)]
     channel: String,
-    #[serde(default)]
     category: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     reporter_name: String,
-    #[serde(default)]
     reporter_phone: String,
 }
 
@@ -788,18 +785,13 @@ impl MapStatus for Response {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct ActFields {
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     target: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     rating: String,
-    #[serde(default)]
     comment: String,
 }
 
@@ -1006,22 +998,9 @@ async fn rates_page(
         (from, to)
     };
     let result = async {
-        let mut roots = root_choices(&state, &user, q.node_id).await?;
-        let node_id = match q
-            .node_id
-            .or_else(|| roots.first().and_then(|c| c.value.parse().ok()))
-        {
-            Some(id) => id,
-            None => return Ok(None),
+        let Some((node, roots)) = chosen_node(&state, &user, q.node_id).await? else {
+            return Ok(None);
         };
-        let node = tree::get(&state.db, &user.scope, node_id).await?;
-        if !roots.iter().any(|c| c.selected) {
-            roots.push(Choice {
-                value: node.id.to_string(),
-                label: node.name.clone(),
-                selected: true,
-            });
-        }
         let total = requests::rates(&state.db, &user.scope, node.id, from, to).await?;
         let mut children = Vec::new();
         for c in tree::children(
