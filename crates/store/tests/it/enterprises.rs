@@ -13,7 +13,7 @@ use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 
-use crate::support::{node, op, tree};
+use crate::support::{audited, node, op, tree};
 
 fn code(body: &str) -> String {
     format!("{body}{}", credit_check_char(body.as_bytes()).unwrap())
@@ -477,17 +477,7 @@ both_backends!(
                 .enterprise_id,
             reg.enterprise.id
         );
-        let a = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("reopening.submit".into()),
-                ..AuditFilter::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let a = audited(&db, "reopening.submit").await;
         assert_eq!(a[0].actor, "link");
         assert_eq!(a[0].ip.as_deref(), Some("10.0.0.9"));
     }
@@ -621,19 +611,9 @@ both_backends!(
                 .as_deref(),
             Some("13612348609")
         );
-        let audited = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("enterprise.unmask".into()),
-                ..AuditFilter::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
-        assert_eq!(audited.len(), 2, "every unmask is audited");
-        assert!(audited
+        let unmasks = audited(&db, "enterprise.unmask").await;
+        assert_eq!(unmasks.len(), 2, "every unmask is audited");
+        assert!(unmasks
             .iter()
             .any(|a| a.ip.as_deref() == Some("10.0.0.7") && a.entity_id == Some(e)));
 
@@ -654,20 +634,6 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         // Refusals are not audited as reveals.
-        assert_eq!(
-            audit::list(
-                &db,
-                &op(),
-                &AuditFilter {
-                    action_prefix: Some("enterprise.unmask".into()),
-                    ..AuditFilter::default()
-                },
-                Page::new(None, None),
-            )
-            .await
-            .unwrap()
-            .len(),
-            2
-        );
+        assert_eq!(audited(&db, "enterprise.unmask").await.len(), 2);
     }
 );

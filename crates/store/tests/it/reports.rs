@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 use linli_core::reports::mapping::{Mapping, HEALTH_BUREAU_DAILY};
 use linli_core::reports::{ManualValue, NodeRole, Status, Template, Timeliness, EPIDEMIC_DAILY};
 use linli_core::{Role, Scope};
-use linli_store::infra::audit::{self, AuditFilter};
-use linli_store::reports::{self, mappings, SubmitInput};
+use linli_store::reports::{self, mappings, Report, SubmitInput};
 use linli_store::tree::{self, Node};
-use linli_store::{both_backends, Db, Page, StoreError};
+use linli_store::{both_backends, Db, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
-use crate::support::{date, node_opened, op, street_tree, Street};
+use crate::support::{audited, date, node_opened, op, street_tree, Street};
 
 const DAY: &str = "2022-07-02";
 
@@ -137,6 +136,34 @@ fn manual(pairs: &[(&str, &str)], zero: bool) -> SubmitInput {
             .collect(),
         zero,
     }
+}
+
+/// `who` submits `at`'s daily epidemic report for [`DAY`] with these manual values (see
+/// [`manual`]).
+async fn submit(
+    db: &Db,
+    who: &Scope,
+    at: &Node,
+    pairs: &[(&str, &str)],
+    zero: bool,
+) -> Result<Report, StoreError> {
+    let input = manual(pairs, zero);
+    reports::submit(db, who, EPIDEMIC_DAILY, at.id, day(), &input, now_ms()).await
+}
+
+/// The staff of `at` submit its report (see [`submit`]).
+async fn staff_submit(db: &Db, at: &Node, pairs: &[(&str, &str)], zero: bool) -> Report {
+    submit(db, &staff(at), at, pairs, zero).await.unwrap()
+}
+
+/// `who` approves `at`'s daily epidemic report for [`DAY`].
+async fn approve(db: &Db, who: &Scope, at: &Node) -> Result<Report, StoreError> {
+    reports::approve(db, who, EPIDEMIC_DAILY, at.id, day(), now_ms()).await
+}
+
+/// `at`'s daily epidemic report for [`DAY`] as `who` reads it.
+async fn report(db: &Db, who: &Scope, at: &Node) -> Result<Report, StoreError> {
+    reports::report(db, who, EPIDEMIC_DAILY, at.id, day()).await
 }
 
 struct World {
@@ -314,17 +341,7 @@ both_backends!(
             .unwrap_err();
         assert_eq!(fields(e)[0].0, "key");
         // Audited.
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("report_template.".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "report_template.").await;
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].action, "report_template.publish");
     }
@@ -414,9 +431,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     assert_eq!(b["arrivals_new"], 0);
 
     // The street's report: the sum of its two communities, one line each, nothing direct.
-    let r = reports::report(&db, &op(), EPIDEMIC_DAILY, w.street.id, day())
-        .await
-        .unwrap();
+    let r = report(&db, &op(), &w.street).await.unwrap();
     assert_eq!(r.role, NodeRole::Rollup);
     assert_eq!(r.status, Status::Draft);
     assert_eq!(r.children.len(), 2);
@@ -429,9 +444,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     assert_eq!(number(r.values.get("disinfection_rounds")), 0);
     assert_eq!(r.values.get("notes"), Some(&None));
     // Community A's own report: the grid's line and A's direct records.
-    let ra = reports::report(&db, &op(), EPIDEMIC_DAILY, w.a.id, day())
-        .await
-        .unwrap();
+    let ra = report(&db, &op(), &w.a).await.unwrap();
     assert_eq!(ra.children[0].node_id, w.grid_a.id);
     assert_eq!(number(ra.children[0].values.get("arrivals_new")), 1);
     assert_eq!(ra.direct["arrivals_new"], 1);
@@ -460,17 +473,7 @@ both_backends!(
         arrival(&db, &w.grid_a, DAY).await;
         alert(&db, &w.a, "fever", at(DAY, 9, 0), None).await;
         let st = staff(&w.a);
-        let e = reports::submit(
-            &db,
-            &st,
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(&[], true),
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
+        let e = submit(&db, &st, &w.a, &[], true).await.unwrap_err();
         match e {
             StoreError::Invalid(errs) => {
                 assert_eq!(errs[0].field, "zero");
@@ -481,24 +484,14 @@ both_backends!(
             }
             other => panic!("{other:?}"),
         }
-        let r = reports::report(&db, &st, EPIDEMIC_DAILY, w.a.id, day())
-            .await
-            .unwrap();
+        let r = report(&db, &st, &w.a).await.unwrap();
         assert_eq!(r.status, Status::Draft, "nothing stored");
 
         // Community B has no events: its zero report is taken, numbers read as 0.
         let sb = staff(&w.b);
-        let r = reports::submit(
-            &db,
-            &sb,
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("notes", "平安")], true),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let r = submit(&db, &sb, &w.b, &[("notes", "平安")], true)
+            .await
+            .unwrap();
         assert_eq!(r.status, Status::Submitted);
         assert!(r.zero);
         assert_eq!(number(r.values.get("disinfection_rounds")), 0);
@@ -510,40 +503,22 @@ both_backends!(
             "submitted after the day's 16:00"
         );
         // A zero report with a number is refused, naming it.
-        let e = reports::submit(
-            &db,
-            &sb,
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "2")], true),
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
+        let e = submit(&db, &sb, &w.b, &[("disinfection_rounds", "2")], true)
+            .await
+            .unwrap_err();
         assert!(
             matches!(e, StoreError::Invalid(ref v) if v[0].field == "manual.disinfection_rounds"),
             "{e:?}"
         );
         // An ordinary report needs its numbers; a bad one says which and why; nothing changes.
-        let e = reports::submit(
-            &db,
-            &sb,
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "abc")], false),
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
+        let e = submit(&db, &sb, &w.b, &[("disinfection_rounds", "abc")], false)
+            .await
+            .unwrap_err();
         assert!(
             matches!(e, StoreError::Invalid(ref v) if v[0].message == "「公共区域消杀」应为不小于 0 的整数，收到「abc」"),
             "{e:?}"
         );
-        let r = reports::report(&db, &sb, EPIDEMIC_DAILY, w.b.id, day())
-            .await
-            .unwrap();
+        let r = report(&db, &sb, &w.b).await.unwrap();
         assert!(r.zero);
     }
 );
@@ -561,65 +536,47 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
 
     // Who submits: staff of the node or above; not grid workers, not officials; not a grid.
     assert!(matches!(
-        reports::submit(
+        submit(
             &db,
             &worker,
-            EPIDEMIC_DAILY,
-            w.grid_a.id,
-            day(),
-            &manual(&[("disinfection_rounds", "1")], false),
-            now_ms(),
+            &w.grid_a,
+            &[("disinfection_rounds", "1")],
+            false
         )
         .await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::submit(
-            &db,
-            &off,
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(&[("disinfection_rounds", "1")], false),
-            now_ms(),
-        )
-        .await,
+        submit(&db, &off, &w.a, &[("disinfection_rounds", "1")], false).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.grid_a.id, day(), &manual(&[("disinfection_rounds", "1")], false), now_ms()).await,
+        submit(&db, &sa, &w.grid_a, &[("disinfection_rounds", "1")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "node_id"
     ));
     // Approving a draft is refused.
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &off, &w.a).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
-    let r = reports::submit(
+    let r = submit(
         &db,
         &sa,
-        EPIDEMIC_DAILY,
-        w.a.id,
-        day(),
-        &manual(
-            &[("disinfection_rounds", "3"), ("notes", "入户排查")],
-            false,
-        ),
-        now_ms(),
+        &w.a,
+        &[("disinfection_rounds", "3"), ("notes", "入户排查")],
+        false,
     )
     .await
     .unwrap();
     assert_eq!(number(r.values.get("disinfection_rounds")), 3);
     // A correction before approval keeps the first submission time.
     let first = r.submitted_at;
-    let r = reports::submit(
+    let r = submit(
         &db,
         &st_street,
-        EPIDEMIC_DAILY,
-        w.a.id,
-        day(),
-        &manual(&[("disinfection_rounds", "4")], false),
-        now_ms(),
+        &w.a,
+        &[("disinfection_rounds", "4")],
+        false,
     )
     .await
     .unwrap();
@@ -628,17 +585,9 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     assert_eq!(r.values["notes"], None);
 
     // The street's own report waits for both communities to be approved.
-    let e = reports::submit(
-        &db,
-        &st_street,
-        EPIDEMIC_DAILY,
-        w.street.id,
-        day(),
-        &manual(&[], false),
-        now_ms(),
-    )
-    .await
-    .unwrap_err();
+    let e = submit(&db, &st_street, &w.street, &[], false)
+        .await
+        .unwrap_err();
     match e {
         StoreError::Invalid(v) => assert_eq!(
             v[0].message,
@@ -648,32 +597,28 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     }
     // Nobody approves their own level; grid workers never.
     assert!(matches!(
-        reports::approve(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &sa, &w.a).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::approve(&db, &worker, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &worker, &w.a).await,
         Err(StoreError::NotFound)
     ));
-    let r = reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms())
-        .await
-        .unwrap();
+    let r = approve(&db, &off, &w.a).await.unwrap();
     assert_eq!(r.status, Status::Approved);
     assert_eq!(r.approved_by.as_deref(), Some("official"));
     assert!(r.approved_at.is_some());
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &off, &w.a).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     // Locked: no correction, and the values stay those approved even when records arrive late.
     assert!(matches!(
-        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), &manual(&[("disinfection_rounds", "9")], false), now_ms()).await,
+        submit(&db, &sa, &w.a, &[("disinfection_rounds", "9")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     arrival(&db, &w.a, DAY).await;
-    let r = reports::report(&db, &sa, EPIDEMIC_DAILY, w.a.id, day())
-        .await
-        .unwrap();
+    let r = report(&db, &sa, &w.a).await.unwrap();
     assert_eq!(
         number(r.values.get("arrivals_new")),
         1,
@@ -687,66 +632,31 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
 
     // Once B is approved too, the street submits (no manual values of its own) and the
     // district approves it.
-    reports::submit(
-        &db,
-        &sb,
-        EPIDEMIC_DAILY,
-        w.b.id,
-        day(),
-        &manual(&[("disinfection_rounds", "2")], false),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    reports::approve(&db, &off, EPIDEMIC_DAILY, w.b.id, day(), now_ms())
+    submit(&db, &sb, &w.b, &[("disinfection_rounds", "2")], false)
         .await
         .unwrap();
+    approve(&db, &off, &w.b).await.unwrap();
     assert!(matches!(
-        reports::submit(&db, &st_street, EPIDEMIC_DAILY, w.street.id, day(), &manual(&[("disinfection_rounds", "6")], false), now_ms()).await,
+        submit(&db, &st_street, &w.street, &[("disinfection_rounds", "6")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "manual.disinfection_rounds"
     ));
-    let r = reports::submit(
-        &db,
-        &st_street,
-        EPIDEMIC_DAILY,
-        w.street.id,
-        day(),
-        &manual(&[], false),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    let r = submit(&db, &st_street, &w.street, &[], false)
+        .await
+        .unwrap();
     assert_eq!(
         number(r.values.get("disinfection_rounds")),
         6,
         "4 + 2 from the communities"
     );
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.street.id, day(), now_ms()).await,
+        approve(&db, &off, &w.street).await,
         Err(StoreError::Forbidden(_))
     ));
-    let r = reports::approve(
-        &db,
-        &official(&w.district),
-        EPIDEMIC_DAILY,
-        w.street.id,
-        day(),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    let r = approve(&db, &official(&w.district), &w.street)
+        .await
+        .unwrap();
     assert_eq!(r.status, Status::Approved);
-    let log = audit::list(
-        &db,
-        &op(),
-        &AuditFilter {
-            action_prefix: Some("report.".into()),
-            ..Default::default()
-        },
-        Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let log = audited(&db, "report.").await;
     let actions: Vec<&str> = log.iter().rev().map(|a| a.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -787,34 +697,14 @@ both_backends!(
             .unwrap();
         let off = official(&w.street);
         // A on time (its submission time set back before the deadline), B late, C missing.
-        reports::submit(
-            &db,
-            &staff(&w.a),
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(&[], true),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        staff_submit(&db, &w.a, &[], true).await;
         sqlx::query("UPDATE report_submission SET submitted_at = $1 WHERE node_id = $2")
             .bind(at(DAY, 15, 59))
             .bind(w.a.id)
             .execute(db.pool())
             .await
             .unwrap();
-        reports::submit(
-            &db,
-            &staff(&w.b),
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "1")], false),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        staff_submit(&db, &w.b, &[("disinfection_rounds", "1")], false).await;
         let k = reports::completeness(&db, &off, EPIDEMIC_DAILY, w.street.id, day())
             .await
             .unwrap();
@@ -853,25 +743,13 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(seen.len(), 1);
-        let r = reports::report(&db, &staff(&c), EPIDEMIC_DAILY, c.id, day())
-            .await
-            .unwrap();
+        let r = report(&db, &staff(&c), &c).await.unwrap();
         assert_eq!(r.reminders.len(), 1);
         let k = reports::completeness(&db, &off, EPIDEMIC_DAILY, w.street.id, day())
             .await
             .unwrap();
         assert_eq!(k.missing[0].reminders, 1);
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("report.remind".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "report.remind").await;
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].entity_id, Some(rem.id));
         // Reminding one that reported, or from the same level, is refused.
@@ -887,7 +765,7 @@ both_backends!(
         // Scope: another community's staff find nothing of A.
         let sb = staff(&w.b);
         assert!(matches!(
-            reports::report(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            report(&db, &sb, &w.a).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -903,20 +781,11 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::submit(
-                &db,
-                &sb,
-                EPIDEMIC_DAILY,
-                w.a.id,
-                day(),
-                &manual(&[], true),
-                now_ms()
-            )
-            .await,
+            submit(&db, &sb, &w.a, &[], true).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::approve(&db, &sb, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+            approve(&db, &sb, &w.a).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -930,7 +799,7 @@ both_backends!(
         let nobody = Scope::for_user(7, "nobody", Role::Staff, vec![]);
         assert!(reports::templates(&db, &nobody).await.unwrap().is_empty());
         assert!(matches!(
-            reports::report(&db, &nobody, EPIDEMIC_DAILY, w.a.id, day()).await,
+            report(&db, &nobody, &w.a).await,
             Err(StoreError::NotFound)
         ));
         // A future date cannot be submitted.
@@ -1084,14 +953,12 @@ both_backends!(
             // Communities submit their manual number (None: not submitted).
             for (ci, m) in communities.iter().zip(&manuals) {
                 if let Some(v) = m {
-                    reports::submit(
+                    submit(
                         &db,
                         &op(),
-                        EPIDEMIC_DAILY,
-                        all[*ci].id,
-                        day(),
-                        &manual(&[("disinfection_rounds", &v.to_string())], false),
-                        now_ms(),
+                        &all[*ci],
+                        &[("disinfection_rounds", &v.to_string())],
+                        false,
                     )
                     .await
                     .unwrap();
@@ -1124,9 +991,7 @@ both_backends!(
                     .await
                     .unwrap();
                 assert_eq!(tree[&n.id], got, "case {case} node {i}");
-                let rep = reports::report(&db, &op(), EPIDEMIC_DAILY, n.id, day())
-                    .await
-                    .unwrap();
+                let rep = report(&db, &op(), n).await.unwrap();
                 for k in keys {
                     let model: i64 = (0..all.len())
                         .filter(|j| within(*j, i))
@@ -1212,36 +1077,17 @@ both_backends!(
         observation(&db, &w.b, "centralized_quarantine", "2022-06-28", Some(DAY)).await;
         observation(&db, &w.b, "centralized_quarantine", "2022-06-29", None).await;
         alert(&db, &w.b, "fever", at(DAY, 9, 0), None).await;
-        reports::submit(
+        staff_submit(
             &db,
-            &staff(&w.a),
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(
-                &[("disinfection_rounds", "3"), ("notes", "入户排查")],
-                false,
-            ),
-            now_ms(),
+            &w.a,
+            &[("disinfection_rounds", "3"), ("notes", "入户排查")],
+            false,
         )
-        .await
-        .unwrap();
-        reports::submit(
-            &db,
-            &staff(&w.b),
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "4")], false),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        .await;
+        staff_submit(&db, &w.b, &[("disinfection_rounds", "4")], false).await;
 
         for n in [&w.street, &w.a, &w.district] {
-            let src = reports::report(&db, &op(), EPIDEMIC_DAILY, n.id, day())
-                .await
-                .unwrap();
+            let src = report(&db, &op(), n).await.unwrap();
             let mapped = mappings::mapped_report(&db, &op(), HEALTH_BUREAU_DAILY, n.id, day())
                 .await
                 .unwrap();
@@ -1377,17 +1223,7 @@ both_backends!(
         };
         assert_eq!(on(today()).await.columns[0].key, "isolation_total");
         assert_eq!(on(day()).await, Mapping::health_bureau_daily());
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("report_mapping.".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "report_mapping.").await;
         assert_eq!(log.len(), 1);
     }
 );

@@ -12,9 +12,10 @@ use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Role, Scope};
 use linli_store::epidemic::contacts::{self, ContactInput, ContactRecorded};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
-use linli_store::registry::{self, Placement};
+use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
+use linli_store::registry::{self, FieldWarning, Person, Placement};
 use linli_store::tree::{self, Node};
-use linli_store::{Db, StoreError};
+use linli_store::{Db, Page, StoreError};
 
 /// The operator's scope: the whole tree, every role.
 pub fn op() -> Scope {
@@ -182,29 +183,42 @@ pub async fn street_tree(db: &Db, opened_on: Option<&str>) -> Street {
     }
 }
 
+/// Registers `input` at node `at` as `who`, with no dwelling or household given; the person and
+/// the warnings.
+pub async fn register(
+    db: &Db,
+    who: &Scope,
+    at: i64,
+    input: &PersonInput<'_>,
+) -> Result<(Person, Vec<FieldWarning>), StoreError> {
+    let placement = Placement {
+        node_id: at,
+        ..Default::default()
+    };
+    registry::create(db, who, &placement, input, now_ms()).await
+}
+
+/// Registers `name` at `at` (a node of the tree) as the operator with nothing else known; the
+/// person's id.
+pub async fn named(db: &Db, at: &Node, name: &str) -> i64 {
+    let input = PersonInput {
+        name,
+        ..Default::default()
+    };
+    register(db, &op(), at.id, &input).await.unwrap().0.id
+}
+
 /// Registers `name` at `at` as the operator, with the ID number of `body` and `address`; the
 /// person's id.
 pub async fn registered(db: &Db, at: &Node, name: &str, body: &str, address: Option<&str>) -> i64 {
     let n = id(body);
-    registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            address,
-            ..Default::default()
-        },
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .0
-    .id
+    let input = PersonInput {
+        name,
+        id_number: Some(&n),
+        address,
+        ..Default::default()
+    };
+    register(db, &op(), at.id, &input).await.unwrap().0.id
 }
 
 /// Registers a resident of `at` living at 3栋2单元501室 (see [`registered`]); the person's id.
@@ -347,4 +361,16 @@ pub fn field_of(e: &StoreError) -> String {
         StoreError::Conflict { field, .. } => field.clone(),
         other => format!("{other:?}"),
     }
+}
+
+/// The audit entries whose action starts with `prefix`, newest first (the first page), as the
+/// operator reads them.
+pub async fn audited(db: &Db, prefix: &str) -> Vec<AuditRecord> {
+    let filter = AuditFilter {
+        action_prefix: Some(prefix.into()),
+        ..Default::default()
+    };
+    audit::list(db, &op(), &filter, Page::new(None, None))
+        .await
+        .unwrap()
 }
