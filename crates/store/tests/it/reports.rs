@@ -166,29 +166,9 @@ async fn report(db: &Db, who: &Scope, at: &Node) -> Result<Report, StoreError> {
     reports::report(db, who, EPIDEMIC_DAILY, at.id, day()).await
 }
 
-struct World {
-    district: Node,
-    street: Node,
-    a: Node,
-    b: Node,
-    grid_a: Node,
-}
-
-async fn world(db: &Db) -> World {
-    let Street {
-        district,
-        street,
-        community_a: a,
-        community_b: b,
-        grid_a,
-    } = street_tree(db, Some(OPENED_ON)).await;
-    World {
-        district,
-        street,
-        a,
-        b,
-        grid_a,
-    }
+/// The [`Street`] tree, every node opened on [`OPENED_ON`].
+async fn world(db: &Db) -> Street {
+    street_tree(db, Some(OPENED_ON)).await
 }
 
 fn staff(n: &Node) -> Scope {
@@ -350,18 +330,25 @@ both_backends!(
 both_backends!(computed_values_match_the_records, |db: Db| async move {
     let w = world(&db).await;
     // Community A: two arrivals today (one on its grid), one yesterday.
-    arrival(&db, &w.a, DAY).await;
+    arrival(&db, &w.community_a, DAY).await;
     arrival(&db, &w.grid_a, DAY).await;
-    arrival(&db, &w.a, "2022-07-01").await;
+    arrival(&db, &w.community_a, "2022-07-01").await;
     // Observations: under centralised quarantine since yesterday; home quarantine starting
     // tomorrow (not yet); health monitoring released today (a release, not under monitoring);
     // home quarantine released yesterday (gone); centralised released tomorrow (still under).
     observation(&db, &w.grid_a, "centralized_quarantine", "2022-07-01", None).await;
-    observation(&db, &w.a, "home_quarantine", "2022-07-03", None).await;
-    observation(&db, &w.a, "health_monitoring", "2022-06-30", Some(DAY)).await;
+    observation(&db, &w.community_a, "home_quarantine", "2022-07-03", None).await;
     observation(
         &db,
-        &w.a,
+        &w.community_a,
+        "health_monitoring",
+        "2022-06-30",
+        Some(DAY),
+    )
+    .await;
+    observation(
+        &db,
+        &w.community_a,
         "home_quarantine",
         "2022-06-20",
         Some("2022-07-01"),
@@ -369,17 +356,24 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     .await;
     observation(
         &db,
-        &w.a,
+        &w.community_a,
         "centralized_quarantine",
         "2022-06-25",
         Some("2022-07-03"),
     )
     .await;
-    observation(&db, &w.b, "home_quarantine", DAY, None).await;
+    observation(&db, &w.community_b, "home_quarantine", DAY, None).await;
     // Alerts: a fever raised this morning, open; one handled this afternoon (not open at the end
     // of the day); one raised yesterday, handled tomorrow (open); one raised tomorrow (not yet).
-    alert(&db, &w.a, "fever", at(DAY, 9, 0), None).await;
-    alert(&db, &w.a, "fever", at(DAY, 9, 0), Some(at(DAY, 15, 0))).await;
+    alert(&db, &w.community_a, "fever", at(DAY, 9, 0), None).await;
+    alert(
+        &db,
+        &w.community_a,
+        "fever",
+        at(DAY, 9, 0),
+        Some(at(DAY, 15, 0)),
+    )
+    .await;
     alert(
         &db,
         &w.grid_a,
@@ -388,7 +382,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
         Some(at("2022-07-03", 8, 0)),
     )
     .await;
-    alert(&db, &w.a, "fever", at("2022-07-03", 0, 10), None).await;
+    alert(&db, &w.community_a, "fever", at("2022-07-03", 0, 10), None).await;
     // Overdue check-ins: one raised today at 23:59 China time, one yesterday.
     alert(
         &db,
@@ -401,12 +395,12 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     alert(&db, &w.grid_a, "overdue", at("2022-07-01", 12, 0), None).await;
     // Reopenings approved today (one just after midnight China time = the previous UTC day),
     // one yesterday, one rejected today.
-    reopening(&db, &w.b, at(DAY, 0, 1), "approved").await;
-    reopening(&db, &w.b, at(DAY, 18, 0), "approved").await;
-    reopening(&db, &w.b, at("2022-07-01", 18, 0), "approved").await;
-    reopening(&db, &w.b, at(DAY, 18, 0), "rejected").await;
+    reopening(&db, &w.community_b, at(DAY, 0, 1), "approved").await;
+    reopening(&db, &w.community_b, at(DAY, 18, 0), "approved").await;
+    reopening(&db, &w.community_b, at("2022-07-01", 18, 0), "approved").await;
+    reopening(&db, &w.community_b, at(DAY, 18, 0), "rejected").await;
 
-    let a = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.a.id, day())
+    let a = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.community_a.id, day())
         .await
         .unwrap();
     let expect_a: BTreeMap<String, i64> = [
@@ -423,7 +417,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     assert_eq!(a, expect_a);
-    let b = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.b.id, day())
+    let b = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.community_b.id, day())
         .await
         .unwrap();
     assert_eq!(b["under_home_quarantine"], 1);
@@ -444,7 +438,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     assert_eq!(number(r.values.get("disinfection_rounds")), 0);
     assert_eq!(r.values.get("notes"), Some(&None));
     // Community A's own report: the grid's line and A's direct records.
-    let ra = report(&db, &op(), &w.a).await.unwrap();
+    let ra = report(&db, &op(), &w.community_a).await.unwrap();
     assert_eq!(ra.children[0].node_id, w.grid_a.id);
     assert_eq!(number(ra.children[0].values.get("arrivals_new")), 1);
     assert_eq!(ra.direct["arrivals_new"], 1);
@@ -454,9 +448,15 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
         "not reported yet"
     );
     // Another day counts that day's records.
-    let next = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.a.id, date("2022-07-03"))
-        .await
-        .unwrap();
+    let next = reports::computed(
+        &db,
+        &op(),
+        EPIDEMIC_DAILY,
+        w.community_a.id,
+        date("2022-07-03"),
+    )
+    .await
+    .unwrap();
     assert_eq!(next["arrivals_new"], 0);
     assert_eq!(next["under_home_quarantine"], 1);
     assert_eq!(next["under_centralized_quarantine"], 1);
@@ -471,9 +471,11 @@ both_backends!(
     |db: Db| async move {
         let w = world(&db).await;
         arrival(&db, &w.grid_a, DAY).await;
-        alert(&db, &w.a, "fever", at(DAY, 9, 0), None).await;
-        let st = staff(&w.a);
-        let e = submit(&db, &st, &w.a, &[], true).await.unwrap_err();
+        alert(&db, &w.community_a, "fever", at(DAY, 9, 0), None).await;
+        let st = staff(&w.community_a);
+        let e = submit(&db, &st, &w.community_a, &[], true)
+            .await
+            .unwrap_err();
         match e {
             StoreError::Invalid(errs) => {
                 assert_eq!(errs[0].field, "zero");
@@ -484,12 +486,12 @@ both_backends!(
             }
             other => panic!("{other:?}"),
         }
-        let r = report(&db, &st, &w.a).await.unwrap();
+        let r = report(&db, &st, &w.community_a).await.unwrap();
         assert_eq!(r.status, Status::Draft, "nothing stored");
 
         // Community B has no events: its zero report is taken, numbers read as 0.
-        let sb = staff(&w.b);
-        let r = submit(&db, &sb, &w.b, &[("notes", "平安")], true)
+        let sb = staff(&w.community_b);
+        let r = submit(&db, &sb, &w.community_b, &[("notes", "平安")], true)
             .await
             .unwrap();
         assert_eq!(r.status, Status::Submitted);
@@ -503,32 +505,44 @@ both_backends!(
             "submitted after the day's 16:00"
         );
         // A zero report with a number is refused, naming it.
-        let e = submit(&db, &sb, &w.b, &[("disinfection_rounds", "2")], true)
-            .await
-            .unwrap_err();
+        let e = submit(
+            &db,
+            &sb,
+            &w.community_b,
+            &[("disinfection_rounds", "2")],
+            true,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, StoreError::Invalid(ref v) if v[0].field == "manual.disinfection_rounds"),
             "{e:?}"
         );
         // An ordinary report needs its numbers; a bad one says which and why; nothing changes.
-        let e = submit(&db, &sb, &w.b, &[("disinfection_rounds", "abc")], false)
-            .await
-            .unwrap_err();
+        let e = submit(
+            &db,
+            &sb,
+            &w.community_b,
+            &[("disinfection_rounds", "abc")],
+            false,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, StoreError::Invalid(ref v) if v[0].message == "「公共区域消杀」应为不小于 0 的整数，收到「abc」"),
             "{e:?}"
         );
-        let r = report(&db, &sb, &w.b).await.unwrap();
+        let r = report(&db, &sb, &w.community_b).await.unwrap();
         assert!(r.zero);
     }
 );
 
 both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     let w = world(&db).await;
-    arrival(&db, &w.a, DAY).await;
+    arrival(&db, &w.community_a, DAY).await;
     let (sa, sb, st_street, off) = (
-        staff(&w.a),
-        staff(&w.b),
+        staff(&w.community_a),
+        staff(&w.community_b),
         staff(&w.street),
         official(&w.street),
     );
@@ -547,7 +561,14 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        submit(&db, &off, &w.a, &[("disinfection_rounds", "1")], false).await,
+        submit(
+            &db,
+            &off,
+            &w.community_a,
+            &[("disinfection_rounds", "1")],
+            false
+        )
+        .await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
@@ -556,13 +577,13 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     ));
     // Approving a draft is refused.
     assert!(matches!(
-        approve(&db, &off, &w.a).await,
+        approve(&db, &off, &w.community_a).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     let r = submit(
         &db,
         &sa,
-        &w.a,
+        &w.community_a,
         &[("disinfection_rounds", "3"), ("notes", "入户排查")],
         false,
     )
@@ -574,7 +595,7 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     let r = submit(
         &db,
         &st_street,
-        &w.a,
+        &w.community_a,
         &[("disinfection_rounds", "4")],
         false,
     )
@@ -597,45 +618,51 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     }
     // Nobody approves their own level; grid workers never.
     assert!(matches!(
-        approve(&db, &sa, &w.a).await,
+        approve(&db, &sa, &w.community_a).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        approve(&db, &worker, &w.a).await,
+        approve(&db, &worker, &w.community_a).await,
         Err(StoreError::NotFound)
     ));
-    let r = approve(&db, &off, &w.a).await.unwrap();
+    let r = approve(&db, &off, &w.community_a).await.unwrap();
     assert_eq!(r.status, Status::Approved);
     assert_eq!(r.approved_by.as_deref(), Some("official"));
     assert!(r.approved_at.is_some());
     assert!(matches!(
-        approve(&db, &off, &w.a).await,
+        approve(&db, &off, &w.community_a).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     // Locked: no correction, and the values stay those approved even when records arrive late.
     assert!(matches!(
-        submit(&db, &sa, &w.a, &[("disinfection_rounds", "9")], false).await,
+        submit(&db, &sa, &w.community_a, &[("disinfection_rounds", "9")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
-    arrival(&db, &w.a, DAY).await;
-    let r = report(&db, &sa, &w.a).await.unwrap();
+    arrival(&db, &w.community_a, DAY).await;
+    let r = report(&db, &sa, &w.community_a).await.unwrap();
     assert_eq!(
         number(r.values.get("arrivals_new")),
         1,
         "the approved figure"
     );
     assert_eq!(number(r.values.get("disinfection_rounds")), 4);
-    let live = reports::computed(&db, &sa, EPIDEMIC_DAILY, w.a.id, day())
+    let live = reports::computed(&db, &sa, EPIDEMIC_DAILY, w.community_a.id, day())
         .await
         .unwrap();
     assert_eq!(live["arrivals_new"], 2, "the records themselves");
 
     // Once B is approved too, the street submits (no manual values of its own) and the
     // district approves it.
-    submit(&db, &sb, &w.b, &[("disinfection_rounds", "2")], false)
-        .await
-        .unwrap();
-    approve(&db, &off, &w.b).await.unwrap();
+    submit(
+        &db,
+        &sb,
+        &w.community_b,
+        &[("disinfection_rounds", "2")],
+        false,
+    )
+    .await
+    .unwrap();
+    approve(&db, &off, &w.community_b).await.unwrap();
     assert!(matches!(
         submit(&db, &st_street, &w.street, &[("disinfection_rounds", "6")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "manual.disinfection_rounds"
@@ -697,14 +724,14 @@ both_backends!(
             .unwrap();
         let off = official(&w.street);
         // A on time (its submission time set back before the deadline), B late, C missing.
-        staff_submit(&db, &w.a, &[], true).await;
+        staff_submit(&db, &w.community_a, &[], true).await;
         sqlx::query("UPDATE report_submission SET submitted_at = $1 WHERE node_id = $2")
             .bind(at(DAY, 15, 59))
-            .bind(w.a.id)
+            .bind(w.community_a.id)
             .execute(db.pool())
             .await
             .unwrap();
-        staff_submit(&db, &w.b, &[("disinfection_rounds", "1")], false).await;
+        staff_submit(&db, &w.community_b, &[("disinfection_rounds", "1")], false).await;
         let k = reports::completeness(&db, &off, EPIDEMIC_DAILY, w.street.id, day())
             .await
             .unwrap();
@@ -729,9 +756,15 @@ both_backends!(
                 .unwrap();
         assert_eq!(earlier.expected, 4);
         // A community's own completeness is itself.
-        let own = reports::completeness(&db, &staff(&w.a), EPIDEMIC_DAILY, w.a.id, day())
-            .await
-            .unwrap();
+        let own = reports::completeness(
+            &db,
+            &staff(&w.community_a),
+            EPIDEMIC_DAILY,
+            w.community_a.id,
+            day(),
+        )
+        .await
+        .unwrap();
         assert_eq!((own.expected, own.submitted, own.on_time), (1, 1, 1));
 
         // The street reminds the missing community; its staff see it; audited.
@@ -754,7 +787,7 @@ both_backends!(
         assert_eq!(log[0].entity_id, Some(rem.id));
         // Reminding one that reported, or from the same level, is refused.
         assert!(matches!(
-            reports::remind(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+            reports::remind(&db, &off, EPIDEMIC_DAILY, w.community_a.id, day(), now_ms()).await,
             Err(StoreError::Invalid(_))
         ));
         assert!(matches!(
@@ -763,17 +796,17 @@ both_backends!(
         ));
 
         // Scope: another community's staff find nothing of A.
-        let sb = staff(&w.b);
+        let sb = staff(&w.community_b);
         assert!(matches!(
-            report(&db, &sb, &w.a).await,
+            report(&db, &sb, &w.community_a).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::computed(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            reports::computed(&db, &sb, EPIDEMIC_DAILY, w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::completeness(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            reports::completeness(&db, &sb, EPIDEMIC_DAILY, w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -781,11 +814,11 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            submit(&db, &sb, &w.a, &[], true).await,
+            submit(&db, &sb, &w.community_a, &[], true).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            approve(&db, &sb, &w.a).await,
+            approve(&db, &sb, &w.community_a).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -799,13 +832,13 @@ both_backends!(
         let nobody = Scope::for_user(7, "nobody", Role::Staff, vec![]);
         assert!(reports::templates(&db, &nobody).await.unwrap().is_empty());
         assert!(matches!(
-            report(&db, &nobody, &w.a).await,
+            report(&db, &nobody, &w.community_a).await,
             Err(StoreError::NotFound)
         ));
         // A future date cannot be submitted.
         let future = linli_core::kernel::clock::today().next_day().unwrap();
         assert!(matches!(
-            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.b.id, future, &manual(&[], true), now_ms()).await,
+            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.community_b.id, future, &manual(&[], true), now_ms()).await,
             Err(StoreError::Invalid(ref v)) if v[0].field == "date"
         ));
     }
@@ -1068,25 +1101,39 @@ both_backends!(
         let sum_col = m.columns.iter().position(|c| c.is_sum()).unwrap();
 
         let w = world(&db).await;
-        arrival(&db, &w.a, DAY).await;
+        arrival(&db, &w.community_a, DAY).await;
         arrival(&db, &w.grid_a, DAY).await;
         observation(&db, &w.grid_a, "centralized_quarantine", "2022-07-01", None).await;
-        observation(&db, &w.a, "home_quarantine", "2022-06-30", None).await;
-        observation(&db, &w.a, "home_quarantine", "2022-06-30", None).await;
-        observation(&db, &w.b, "home_quarantine", DAY, None).await;
-        observation(&db, &w.b, "centralized_quarantine", "2022-06-28", Some(DAY)).await;
-        observation(&db, &w.b, "centralized_quarantine", "2022-06-29", None).await;
-        alert(&db, &w.b, "fever", at(DAY, 9, 0), None).await;
+        observation(&db, &w.community_a, "home_quarantine", "2022-06-30", None).await;
+        observation(&db, &w.community_a, "home_quarantine", "2022-06-30", None).await;
+        observation(&db, &w.community_b, "home_quarantine", DAY, None).await;
+        observation(
+            &db,
+            &w.community_b,
+            "centralized_quarantine",
+            "2022-06-28",
+            Some(DAY),
+        )
+        .await;
+        observation(
+            &db,
+            &w.community_b,
+            "centralized_quarantine",
+            "2022-06-29",
+            None,
+        )
+        .await;
+        alert(&db, &w.community_b, "fever", at(DAY, 9, 0), None).await;
         staff_submit(
             &db,
-            &w.a,
+            &w.community_a,
             &[("disinfection_rounds", "3"), ("notes", "入户排查")],
             false,
         )
         .await;
-        staff_submit(&db, &w.b, &[("disinfection_rounds", "4")], false).await;
+        staff_submit(&db, &w.community_b, &[("disinfection_rounds", "4")], false).await;
 
-        for n in [&w.street, &w.a, &w.district] {
+        for n in [&w.street, &w.community_a, &w.district] {
             let src = report(&db, &op(), n).await.unwrap();
             let mapped = mappings::mapped_report(&db, &op(), HEALTH_BUREAU_DAILY, n.id, day())
                 .await
@@ -1152,15 +1199,22 @@ both_backends!(
 
         // Scope: the same rules as the report. B's staff do not see A; unknown keys are not found.
         assert!(matches!(
-            mappings::mapped_report(&db, &staff(&w.b), HEALTH_BUREAU_DAILY, w.a.id, day()).await,
+            mappings::mapped_report(
+                &db,
+                &staff(&w.community_b),
+                HEALTH_BUREAU_DAILY,
+                w.community_a.id,
+                day()
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            mappings::mapped_report(&db, &op(), "no-such", w.a.id, day()).await,
+            mappings::mapped_report(&db, &op(), "no-such", w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            mappings::mapped_report(&db, &op(), EPIDEMIC_DAILY, w.a.id, day()).await,
+            mappings::mapped_report(&db, &op(), EPIDEMIC_DAILY, w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(mappings::is_mapping(&db, HEALTH_BUREAU_DAILY)

@@ -368,19 +368,19 @@ async fn world(db: &Db) -> World {
 async fn health_metrics_and_openapi_are_served() {
     let app = spawn(TestDb::sqlite().await).await;
     let c = client();
-    let r = c.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    let r = fetch(&c, app.url("/healthz")).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Metrics are for admins: anonymous callers and other roles are refused (issue 24, 9).
-    let r = c.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let r = fetch(&c, app.url("/metrics")).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let district = node(&app.t.db, None, "district", "香格里拉市", Some("533401")).await;
     user(&app.t.db, "admin", "admin", &[]).await;
     user(&app.t.db, "official", "official", &[district.id]).await;
     let official = api_login(&app, "official").await;
-    let r = fetch(&official, format!("{}/metrics", app.base)).await;
+    let r = fetch(&official, app.url("/metrics")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let admin = api_login(&app, "admin").await;
-    let r = fetch(&admin, format!("{}/metrics", app.base)).await;
+    let r = fetch(&admin, app.url("/metrics")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(text.contains("linli_up 1"));
@@ -390,7 +390,7 @@ async fn health_metrics_and_openapi_are_served() {
         ),
         "{text}"
     );
-    let doc: Value = json_at(&c, format!("{}/api/v1/openapi.json", app.base)).await;
+    let doc: Value = json_at(&c, app.url("/api/v1/openapi.json")).await;
     for path in [
         "/api/v1/session",
         "/api/v1/nodes",
@@ -405,7 +405,7 @@ async fn health_metrics_and_openapi_are_served() {
     }
     assert!(doc["paths"]["/api/v1/nodes"]["post"].is_object());
     // Unknown API paths answer in the API's error shape.
-    let r = fetch(&c, format!("{}/api/v1/nope", app.base)).await;
+    let r = fetch(&c, app.url("/api/v1/nope")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
@@ -420,7 +420,7 @@ async fn sessions_follow_the_contract() {
     // Wrong password: 401 in the error shape; nothing is set.
     let r = send_json(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "wrong"}),
     )
     .await;
@@ -429,18 +429,14 @@ async fn sessions_follow_the_contract() {
     assert_eq!(body["error"]["code"], "unauthenticated");
     assert!(body["error"]["fields"].is_array());
     assert_eq!(
-        c.get(format!("{}/api/v1/me", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        fetch(&c, app.url("/api/v1/me")).await.status(),
         StatusCode::UNAUTHORIZED
     );
 
     // Right password: a session cookie, HttpOnly and SameSite.
     let r = send_json(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "test-pass-123"}),
     )
     .await;
@@ -458,13 +454,13 @@ async fn sessions_follow_the_contract() {
             && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    let me: Value = json_at(&c, format!("{}/api/v1/me", app.base)).await;
+    let me: Value = json_at(&c, app.url("/api/v1/me")).await;
     assert_eq!(me["user"]["username"], "admin");
     assert!(me["user"]["id"].is_i64());
 
     // A cookie-authenticated API write must be JSON (a cross-site form cannot send JSON).
     let r = c
-        .post(format!("{}/api/v1/nodes", app.base))
+        .post(app.url("/api/v1/nodes"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("kind=district&name=x&code=533402")
         .send()
@@ -473,18 +469,10 @@ async fn sessions_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Logout ends it.
-    let r = c
-        .delete(format!("{}/api/v1/session", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = c.delete(app.url("/api/v1/session")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        c.get(format!("{}/api/v1/me", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        fetch(&c, app.url("/api/v1/me")).await.status(),
         StatusCode::UNAUTHORIZED
     );
     app.t.finish().await;
@@ -497,7 +485,7 @@ async fn nodes_and_users_follow_the_contract() {
     let admin = api_login(&app, "admin").await;
     let r = send_json(
         &admin,
-        format!("{}/api/v1/nodes", app.base),
+        app.url("/api/v1/nodes"),
         &json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}),
     )
     .await;
@@ -517,23 +505,23 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(got["name"], "里布嘎社区");
     assert_eq!(got["counts"]["by_kind"]["grid"], 2);
     assert_eq!(got["counts"]["by_kind"]["building"], 3);
-    let kids: Value = admin
-        .get(format!(
+    let kids: Value = fetch(
+        &admin,
+        format!(
             "{}/api/v1/nodes/{}/children?limit=1",
             app.base, w.community.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(kids["items"].as_array().unwrap().len(), 1);
     assert_eq!(kids["next_after"], w.grid_a.id);
 
     // Bad input: 422 naming every field.
     let r = admin
-        .post(format!("{}/api/v1/nodes", app.base))
+        .post(app.url("/api/v1/nodes"))
         .json(
             &json!({"parent_id": w.district.id, "kind": "street", "name": "", "code": "53340110"}),
         )
@@ -547,7 +535,7 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(fields, ["name", "code"]);
 
     // Accounts: admins create them; nobody else can.
-    let r = send_json(&admin, format!("{}/api/v1/users", app.base), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]})).await;
+    let r = send_json(&admin, app.url("/api/v1/users"), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let u: Value = r.json().await.unwrap();
     assert_eq!(u["role"], "grid_worker");
@@ -555,7 +543,7 @@ async fn nodes_and_users_follow_the_contract() {
     let staff = api_login(&app, "staff").await;
     let r = send_json(
         &staff,
-        format!("{}/api/v1/users", app.base),
+        app.url("/api/v1/users"),
         &json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}),
     )
     .await;
@@ -583,7 +571,7 @@ async fn html_forms_need_their_csrf_token() {
     let c = client();
     // The login form without its CSRF cookie is refused.
     let r = c
-        .post(format!("{}/login", app.base))
+        .post(app.url("/login"))
         .form(&[
             ("username", "admin"),
             ("password", "test-pass-123"),
@@ -594,10 +582,10 @@ async fn html_forms_need_their_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // With it, the login works and lands on the home page.
-    let (_, page) = get(&c, format!("{}/login", app.base)).await;
+    let (_, page) = get(&c, app.url("/login")).await;
     let csrf = extract_csrf(&page);
     let r = c
-        .post(format!("{}/login", app.base))
+        .post(app.url("/login"))
         .form(&[
             ("username", "admin"),
             ("password", "test-pass-123"),
@@ -608,7 +596,7 @@ async fn html_forms_need_their_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, home) = get(&c, format!("{}/", app.base)).await;
+    let (_, home) = get(&c, app.url("/")).await;
     assert!(home.contains("香格里拉市"));
     // A form post with a wrong token changes nothing.
     assert_eq!(
@@ -696,7 +684,7 @@ async fn scope_walk(t: TestDb) {
     .unwrap();
 
     let doc: Value = client()
-        .get(format!("{}/api/v1/openapi.json", app.base))
+        .get(app.url("/api/v1/openapi.json"))
         .send()
         .await
         .unwrap()
@@ -839,9 +827,9 @@ async fn scope_walk(t: TestDb) {
 
     // HTML pages of grid B are refused too (session login as worker A).
     let c = client();
-    let (_, login_page) = get(&c, format!("{}/login", app.base)).await;
+    let (_, login_page) = get(&c, app.url("/login")).await;
     let csrf = extract_csrf(&login_page);
-    c.post(format!("{}/login", app.base))
+    c.post(app.url("/login"))
         .form(&[
             ("username", "worker_a"),
             ("password", "test-pass-123"),
@@ -856,11 +844,11 @@ async fn scope_walk(t: TestDb) {
         assert!(!leaks(&r.text().await.unwrap()));
     }
     for page in ["/", "/account", "/users", "/audit"] {
-        let r = c.get(format!("{}{page}", app.base)).send().await.unwrap();
+        let r = fetch(&c, format!("{}{page}", app.base)).await;
         let text = r.text().await.unwrap();
         assert!(!leaks(&text), "{page} leaked grid B");
     }
-    let (_, home) = get(&c, format!("{}/", app.base)).await;
+    let (_, home) = get(&c, app.url("/")).await;
     assert!(home.contains("甲网格"));
 
     // Nothing changed.
@@ -902,7 +890,7 @@ async fn persons_follow_the_contract() {
     let bad = format!("{}{}", &n[..17], if n.ends_with('0') { '1' } else { '0' });
     let r = send_json(
         &staff,
-        format!("{}/api/v1/persons", app.base),
+        app.url("/api/v1/persons"),
         &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": bad, "phone": "13612348609"}),
     )
     .await;
@@ -910,7 +898,7 @@ async fn persons_follow_the_contract() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "id_number");
 
-    let r = send_json(&staff, format!("{}/api/v1/persons", app.base), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]})).await;
+    let r = send_json(&staff, app.url("/api/v1/persons"), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let p: Value = r.json().await.unwrap();
     let pid = p["id"].as_i64().unwrap();
@@ -940,17 +928,14 @@ async fn persons_follow_the_contract() {
     assert_eq!(u["id_number"], n.as_str());
     assert_eq!(u["phone"], "13612348609");
     let admin = api_login(&app, "admin").await;
-    let log: Value = admin
-        .get(format!(
-            "{}/api/v1/audit?entity=person&entity_id={pid}",
-            app.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = fetch(
+        &admin,
+        format!("{}/api/v1/audit?entity=person&entity_id={pid}", app.base),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let actions: Vec<&str> = log["items"]
         .as_array()
         .unwrap()
@@ -974,7 +959,7 @@ async fn persons_follow_the_contract() {
     // Search by pinyin initials, last 4, phone.
     for q in ["zs", &n[14..], "13612348609", "张"] {
         let s: Value = worker
-            .get(format!("{}/api/v1/persons", app.base))
+            .get(app.url("/api/v1/persons"))
             .query(&[("q", q)])
             .send()
             .await
@@ -995,19 +980,14 @@ async fn persons_follow_the_contract() {
     // The tag list is data: admins add to it, nobody else.
     let r = send_json(
         &admin,
-        format!("{}/api/v1/tags", app.base),
+        app.url("/api/v1/tags"),
         &json!({"name": "留守儿童"}),
     )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = send_json(
-        &staff,
-        format!("{}/api/v1/tags", app.base),
-        &json!({"name": "别的"}),
-    )
-    .await;
+    let r = send_json(&staff, app.url("/api/v1/tags"), &json!({"name": "别的"})).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let tags: Vec<String> = fetch(&staff, format!("{}/api/v1/tags", app.base))
+    let tags: Vec<String> = fetch(&staff, app.url("/api/v1/tags"))
         .await
         .json()
         .await
@@ -1044,7 +1024,7 @@ async fn failed_logins_are_throttled_with_retry_after() {
     for _ in 0..5 {
         let r = send_json(
             &c,
-            format!("{}/api/v1/session", app.base),
+            app.url("/api/v1/session"),
             &json!({"username": "staff", "password": "guess-guess"}),
         )
         .await;
@@ -1053,7 +1033,7 @@ async fn failed_logins_are_throttled_with_retry_after() {
     // The sixth try is refused even with the right password, and says when to come back.
     let r = send_json(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "staff", "password": "test-pass-123"}),
     )
     .await;
@@ -1072,7 +1052,7 @@ async fn failed_logins_are_throttled_with_retry_after() {
     // Another account from the same address is not locked by it.
     let r = send_json(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "test-pass-123"}),
     )
     .await;
@@ -1191,17 +1171,17 @@ async fn epidemic_follows_the_contract() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let alerts: Value = staff
-        .get(url(&format!(
+    let alerts: Value = fetch(
+        &staff,
+        url(&format!(
             "/api/v1/alerts?node_id={}&kind=fever",
             w.community.id
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let list = alerts["alerts"].as_array().unwrap();
     assert!(list
         .iter()
@@ -1211,17 +1191,17 @@ async fn epidemic_follows_the_contract() {
         .all(|x| x["raised_at"].is_string() && x["person_id"].is_i64()));
 
     // Releases due on the last day, then released in one batch.
-    let due: Value = staff
-        .get(url(&format!(
+    let due: Value = fetch(
+        &staff,
+        url(&format!(
             "/api/v1/releases?node_id={}&on=2022-07-11",
             w.community.id
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(
         due["due"]
             .as_array()
