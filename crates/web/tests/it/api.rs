@@ -255,6 +255,20 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
     (b.id, t.id)
 }
 
+/// POSTs `body` as JSON, checks the answer's status, and returns its JSON (`null` when the
+/// answer is not JSON).
+async fn expect_post<B: serde::Serialize + ?Sized>(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &B,
+    status: StatusCode,
+) -> Value {
+    let r = send_json(c, url, body).await;
+    assert_eq!(r.status(), status);
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 async fn world(db: &Db) -> World {
     let Town {
         district,
@@ -418,14 +432,13 @@ async fn sessions_follow_the_contract() {
     world(&app.t.db).await;
     let c = client();
     // Wrong password: 401 in the error shape; nothing is set.
-    let r = send_json(
+    let body = expect_post(
         &c,
         app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "wrong"}),
+        StatusCode::UNAUTHORIZED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
     assert!(body["error"]["fields"].is_array());
     assert_eq!(
@@ -483,14 +496,13 @@ async fn nodes_and_users_follow_the_contract() {
     let app = spawn(TestDb::sqlite().await).await;
     let w = world(&app.t.db).await;
     let admin = api_login(&app, "admin").await;
-    let r = send_json(
+    let created = expect_post(
         &admin,
         app.url("/api/v1/nodes"),
         &json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let created: Value = r.json().await.unwrap();
     assert!(created["id"].is_i64());
     assert_eq!(created["parent_id"], w.grid_a.id);
     assert_eq!(created["kind"], "building");
@@ -535,19 +547,17 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(fields, ["name", "code"]);
 
     // Accounts: admins create them; nobody else can.
-    let r = send_json(&admin, app.url("/api/v1/users"), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let u: Value = r.json().await.unwrap();
+    let u = expect_post(&admin, app.url("/api/v1/users"), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]}), StatusCode::CREATED).await;
     assert_eq!(u["role"], "grid_worker");
     assert_eq!(u["nodes"][0]["id"], w.grid_b.id);
     let staff = api_login(&app, "staff").await;
-    let r = send_json(
+    expect_post(
         &staff,
         app.url("/api/v1/users"),
         &json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}),
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // A bearer token works on the API.
     let token = accounts::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test", now_ms())
@@ -888,19 +898,16 @@ async fn persons_follow_the_contract() {
     let n = id_number("53340119850312001");
     // An invalid ID number is a 422 naming the field; nothing is stored.
     let bad = format!("{}{}", &n[..17], if n.ends_with('0') { '1' } else { '0' });
-    let r = send_json(
+    let body = expect_post(
         &staff,
         app.url("/api/v1/persons"),
         &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": bad, "phone": "13612348609"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "id_number");
 
-    let r = send_json(&staff, app.url("/api/v1/persons"), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let p: Value = r.json().await.unwrap();
+    let p = expect_post(&staff, app.url("/api/v1/persons"), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]}), StatusCode::CREATED).await;
     let pid = p["id"].as_i64().unwrap();
     assert_eq!(p["gender"], "male");
     assert_eq!(p["tags"][0], "独居老人");
@@ -948,13 +955,13 @@ async fn persons_follow_the_contract() {
     );
     // A grid worker may not unmask, even in their own grid.
     let worker = api_login(&app, "worker_a").await;
-    let r = send_json(
+    expect_post(
         &worker,
         format!("{}/api/v1/persons/{pid}/unmask", app.base),
         &json!({}),
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Search by pinyin initials, last 4, phone.
     for q in ["zs", &n[14..], "13612348609", "张"] {
@@ -978,15 +985,20 @@ async fn persons_follow_the_contract() {
     }
 
     // The tag list is data: admins add to it, nobody else.
-    let r = send_json(
+    expect_post(
         &admin,
         app.url("/api/v1/tags"),
         &json!({"name": "留守儿童"}),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r = send_json(&staff, app.url("/api/v1/tags"), &json!({"name": "别的"})).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    expect_post(
+        &staff,
+        app.url("/api/v1/tags"),
+        &json!({"name": "别的"}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let tags: Vec<String> = fetch(&staff, app.url("/api/v1/tags"))
         .await
         .json()
@@ -1022,13 +1034,13 @@ async fn failed_logins_are_throttled_with_retry_after() {
     world(&app.t.db).await;
     let c = client();
     for _ in 0..5 {
-        let r = send_json(
+        expect_post(
             &c,
             app.url("/api/v1/session"),
             &json!({"username": "staff", "password": "guess-guess"}),
+            StatusCode::UNAUTHORIZED,
         )
         .await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     // The sixth try is refused even with the right password, and says when to come back.
     let r = send_json(
@@ -1050,13 +1062,13 @@ async fn failed_logins_are_throttled_with_retry_after() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "throttled");
     // Another account from the same address is not locked by it.
-    let r = send_json(
+    expect_post(
         &c,
         app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "test-pass-123"}),
+        StatusCode::OK,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
     app.t.finish().await;
 }
 
@@ -1070,20 +1082,29 @@ async fn epidemic_follows_the_contract() {
 
     // Risk areas: staff may not declare one; an admin may; bad fields are named.
     let area = json!({"division_code": "110105", "level": "medium", "from": "2022-07-01", "to": "2022-07-20"});
-    let r = send_json(&staff, url("/api/v1/risk-areas"), &area).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = send_json(
+    expect_post(
+        &staff,
+        url("/api/v1/risk-areas"),
+        &area,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let body = expect_post(
         &admin,
         url("/api/v1/risk-areas"),
         &json!({"division_code": "99x", "level": "very", "from": "2022-13-01"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = r.json().await.unwrap();
     let fields = error_fields(&body);
     assert_eq!(fields, vec!["division_code", "level", "from"]);
-    let r = send_json(&admin, url("/api/v1/risk-areas"), &area).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    expect_post(
+        &admin,
+        url("/api/v1/risk-areas"),
+        &area,
+        StatusCode::CREATED,
+    )
+    .await;
     let listed: Value = json_at(&staff, url("/api/v1/risk-areas")).await;
     assert!(listed["risk_areas"]
         .as_array()
@@ -1149,13 +1170,13 @@ async fn epidemic_follows_the_contract() {
     assert!(b["alert_id"].as_i64().is_some());
 
     // Check-ins: a late entry inside the period is fine; a fever raises an alert.
-    let r = send_json(
+    expect_post(
         &staff,
         url(&format!("/api/v1/observations/{obs}/checkins")),
         &json!({"temperature": 36.6, "symptoms": [], "at": "2022-07-06T08:00:00+08:00"}),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
     let r = send_json(
         &staff,
         url(&format!("/api/v1/observations/{obs}/checkins")),
@@ -1164,13 +1185,13 @@ async fn epidemic_follows_the_contract() {
     .await;
     let c: Value = r.json().await.unwrap();
     assert!(c["alert_id"].is_i64(), "{c}");
-    let r = send_json(
+    expect_post(
         &staff,
         url(&format!("/api/v1/observations/{obs}/checkins")),
         &json!({"temperature": 36.6, "at": "2022-07-20T08:00:00+08:00"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let alerts: Value = fetch(
         &staff,
         url(&format!(
@@ -1221,23 +1242,22 @@ async fn epidemic_follows_the_contract() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "not due before its last day"
     );
-    let r = send_json(
+    let r = expect_post(
         &staff,
         url("/api/v1/releases"),
         &json!({"observation_ids": [obs], "on": "2022-07-11"}),
+        StatusCode::OK,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let r: Value = r.json().await.unwrap();
     assert_eq!(r["released"], 1);
 
     // Neither person_id nor person: a 422 naming the field.
-    let r = send_json(
+    expect_post(
         &staff,
         url("/api/v1/arrivals"),
         &json!({"origin_code": "110105", "arrived_on": "2022-07-05"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.t.finish().await;
 }
