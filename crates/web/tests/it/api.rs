@@ -693,14 +693,7 @@ async fn scope_walk(t: TestDb) {
     ))
     .unwrap();
 
-    let doc: Value = client()
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = json_at(&client(), app.url("/api/v1/openapi.json")).await;
     let paths = doc["paths"].as_object().unwrap();
     let node_ids = [w.grid_b.id, w.building_b.id, w.community.id, w.district.id];
     let user_ids = [w.admin_id, w.staff_id, w.worker_b_id];
