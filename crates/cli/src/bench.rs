@@ -161,10 +161,63 @@ impl Scratch {
     }
 }
 
+/// The demo tree, built afresh in the scratch database, as the operator reads it.
+pub(crate) async fn demo_nodes(db: &Db) -> Result<Vec<Node>, CliError> {
+    crate::demo::build_tree(db).await?;
+    Ok(tree::subtree(db, &Scope::operator(), None).await?)
+}
+
+/// The buildings among `nodes`.
+pub(crate) fn buildings(nodes: &[Node]) -> Vec<&Node> {
+    nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Building)
+        .collect()
+}
+
+/// The first node of `kind` among `nodes`; a usage error naming `what` when there is none.
+pub(crate) fn first_of<'a>(
+    nodes: &'a [Node],
+    kind: NodeKind,
+    what: &str,
+) -> Result<&'a Node, CliError> {
+    nodes
+        .iter()
+        .find(|n| n.kind == kind)
+        .ok_or_else(|| CliError::Usage(what.to_owned()))
+}
+
+/// A bench account of `role` on `node`, created by the operator.
+pub(crate) async fn bench_account(
+    db: &Db,
+    username: &str,
+    password: &str,
+    role: &str,
+    node: i64,
+) -> Result<accounts::User, CliError> {
+    let new = NewUser {
+        username,
+        display_name: None,
+        password,
+        role,
+        node_ids: &[node],
+    };
+    Ok(accounts::create(db, &Scope::operator(), new, now_ms()).await?)
+}
+
+/// Serves `app` on an ephemeral port in this process; its address.
+pub(crate) async fn serve_here(app: axum::Router) -> Result<std::net::SocketAddr, CliError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = linli_web::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
 async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
     let op = Scope::operator();
-    crate::demo::build_tree(db).await?;
-    let tree = tree::subtree(db, &op, None).await?;
+    let tree = demo_nodes(db).await?;
     // People live in buildings, and in the village groups (which have no buildings).
     let homes: Vec<&Node> = tree
         .iter()
@@ -173,14 +226,8 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
                 || (n.kind == NodeKind::Compound && n.name.starts_with("村民小组"))
         })
         .collect();
-    let community = tree
-        .iter()
-        .find(|n| n.kind == NodeKind::Community)
-        .ok_or_else(|| CliError::Usage("no community".into()))?;
-    let grid = tree
-        .iter()
-        .find(|n| n.kind == NodeKind::Grid)
-        .ok_or_else(|| CliError::Usage("no grid".into()))?;
+    let community = first_of(&tree, NodeKind::Community, "no community")?;
+    let grid = first_of(&tree, NodeKind::Grid, "no grid")?;
     println!(
         "Seeding {} persons into {} homes ({} database)…",
         args.persons,
@@ -228,42 +275,13 @@ async fn run(db: &Db, args: &SearchBench) -> Result<(), CliError> {
     );
 
     // The server, in this process, on an ephemeral port.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let app = linli_web::app(db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
-    let base = format!("http://{addr}");
+    let base = format!("http://{}", serve_here(app).await?);
     let password = format!("bench-{}", random_token(8));
     let staff_user = format!("bench_staff_{}", random_token(3));
     let grid_user = format!("bench_grid_{}", random_token(3));
-    accounts::create(
-        db,
-        &op,
-        NewUser {
-            username: &staff_user,
-            display_name: None,
-            password: &password,
-            role: "staff",
-            node_ids: &[community.id],
-        },
-        now_ms(),
-    )
-    .await?;
-    accounts::create(
-        db,
-        &op,
-        NewUser {
-            username: &grid_user,
-            display_name: None,
-            password: &password,
-            role: "grid_worker",
-            node_ids: &[grid.id],
-        },
-        now_ms(),
-    )
-    .await?;
+    bench_account(db, &staff_user, &password, "staff", community.id).await?;
+    bench_account(db, &grid_user, &password, "grid_worker", grid.id).await?;
     let client = |user: String| {
         let base = base.clone();
         let password = password.clone();

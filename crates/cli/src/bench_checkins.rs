@@ -18,10 +18,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use linli_core::{NodeKind, Scope};
-use linli_store::accounts::{self, NewUser};
+use linli_store::accounts;
 use linli_store::epidemic;
 use linli_store::infra::secret::random_token;
-use linli_store::tree::{self, Node};
 use linli_store::Db;
 use linli_web::auth::ApiUser;
 
@@ -51,16 +50,9 @@ struct Phase {
 
 async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
     let op = Scope::operator();
-    crate::demo::build_tree(db).await?;
-    let tree = tree::subtree(db, &op, None).await?;
-    let homes: Vec<&Node> = tree
-        .iter()
-        .filter(|n| n.kind == NodeKind::Building)
-        .collect();
-    let community = tree
-        .iter()
-        .find(|n| n.kind == NodeKind::Community)
-        .ok_or_else(|| CliError::Usage("no community".into()))?;
+    let tree = crate::bench::demo_nodes(db).await?;
+    let homes = crate::bench::buildings(&tree);
+    let community = crate::bench::first_of(&tree, NodeKind::Community, "no community")?;
 
     // People under centralised quarantine from today: the 9th edition republished with today's
     // date and 420111 declared high-risk, so arrivals from there today get 7 days with two
@@ -99,33 +91,16 @@ async fn run(db: &Db, args: &CheckinsBench) -> Result<(), CliError> {
                 },
             ),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     // Behind a "proxy" that names each resident's address (the self check-in mode sends one per
     // observation), as residents' phones arrive from many addresses.
     let config = linli_web::WebConfig {
         trust_forwarded_for: true,
         ..Default::default()
     };
-    let app = linli_web::app_with(db.clone(), config, noop);
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
+    let addr = crate::bench::serve_here(linli_web::app_with(db.clone(), config, noop)).await?;
     let user = format!("bench_staff_{}", random_token(3));
     let password = format!("bench-{}", random_token(8));
-    let created = accounts::create(
-        db,
-        &op,
-        NewUser {
-            username: &user,
-            display_name: None,
-            password: &password,
-            role: "staff",
-            node_ids: &[community.id],
-        },
-        now_ms(),
-    )
-    .await?;
+    let created = crate::bench::bench_account(db, &user, &password, "staff", community.id).await?;
     let token = accounts::issue_token(db, &op, created.id, "bench", now_ms()).await?;
     // The round page is a browser's: a session cookie and its CSRF token.
     let session = accounts::login(db, &user, &password, "127.0.0.1", None, now_ms())

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use linli_core::epidemic::policy::Temperature;
 use linli_core::kernel::clock::{self, now_ms};
 use linli_core::{NodeKind, Scope};
-use linli_store::accounts::{self, NewUser};
+use linli_store::accounts;
 use linli_store::epidemic::observations::{self, ObservationFilter};
 use linli_store::epidemic::{self, CheckinInput};
 use linli_store::infra::secret::random_token;
-use linli_store::tree::{self, Node};
 use linli_store::Db;
 
 use crate::CliError;
@@ -33,16 +32,9 @@ pub async fn observations(args: ObservationsBench) -> Result<(), CliError> {
 
 async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
     let op = Scope::operator();
-    crate::demo::build_tree(db).await?;
-    let nodes = tree::subtree(db, &op, None).await?;
-    let homes: Vec<&Node> = nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Building)
-        .collect();
-    let street = nodes
-        .iter()
-        .find(|n| n.kind == NodeKind::Street)
-        .ok_or_else(|| CliError::Usage("the demo tree has no street".into()))?;
+    let nodes = crate::bench::demo_nodes(db).await?;
+    let homes = crate::bench::buildings(&nodes);
+    let street = crate::bench::first_of(&nodes, NodeKind::Street, "the demo tree has no street")?;
     let usage = |e: linli_core::CoreError| CliError::Usage(e.to_string());
 
     // Arrivals from a high-risk area today: 7 days of centralised quarantine each, so everyone
@@ -75,26 +67,11 @@ async fn run(db: &Db, args: &ObservationsBench) -> Result<(), CliError> {
     println!("Seeded in {:.1} s.", started.elapsed().as_secs_f64());
 
     // The server, and an official of the street with an API token.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
     let app = linli_web::app(db.clone(), linli_web::WebConfig::default());
-    tokio::spawn(async move {
-        let _ = linli_web::serve(listener, app).await;
-    });
+    let base = format!("http://{}", crate::bench::serve_here(app).await?);
     let user = format!("bench_official_{}", random_token(3));
-    let created = accounts::create(
-        db,
-        &op,
-        NewUser {
-            username: &user,
-            display_name: None,
-            password: &format!("bench-{}", random_token(8)),
-            role: "official",
-            node_ids: &[street.id],
-        },
-        now_ms(),
-    )
-    .await?;
+    let password = format!("bench-{}", random_token(8));
+    let created = crate::bench::bench_account(db, &user, &password, "official", street.id).await?;
     let token = accounts::issue_token(db, &op, created.id, "bench", now_ms()).await?;
     let http = reqwest::Client::new();
     let scope = linli_store::accounts::principal_for_token(db, &token, now_ms())

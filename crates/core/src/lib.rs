@@ -41,6 +41,12 @@ impl CoreError {
     }
 }
 
+/// The fields a list of refusals names, in order (for tests).
+#[cfg(test)]
+pub(crate) fn fields_of(errors: impl IntoIterator<Item = CoreError>) -> Vec<String> {
+    errors.into_iter().map(|e| e.field).collect()
+}
+
 #[cfg(test)]
 mod label_tests {
     //! Every enum that is `Labelled`, checked where the areas are composed (kernel names none).

@@ -121,6 +121,24 @@ pub(crate) fn scope_filter(scope: &Scope, column: &str, params: &mut infra::db::
     format!("({})", ranges.join(" OR "))
 }
 
+/// The one row of `select` (its columns and `FROM`) whose `id_column` is `id` and whose
+/// `path_column` lies in the caller's jurisdiction: none is [`StoreError::NotFound`], so a row
+/// outside the jurisdiction is not told apart from a missing one.
+pub(crate) async fn scoped_row(
+    db: &Db,
+    scope: &Scope,
+    select: &str,
+    id_column: &str,
+    path_column: &str,
+    id: i64,
+) -> Result<sqlx::any::AnyRow, StoreError> {
+    let mut params = infra::db::Params::new();
+    let filter = scope_filter(scope, path_column, &mut params);
+    let id_param = params.int(id);
+    let sql = format!("{select} WHERE {id_column} = {id_param} AND {filter}");
+    params.one_row(db, &sql).await
+}
+
 /// What every clone of a [`Db`] shares beside the pool: the areas' in-process caches. Declared
 /// here, where the areas are composed, so the database module names none of them.
 #[derive(Debug, Default)]

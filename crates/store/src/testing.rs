@@ -173,3 +173,37 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Creates a node as the operator: how the store, web and CLI tests grow their trees.
+pub async fn node(
+    db: &Db,
+    parent: Option<i64>,
+    kind: &str,
+    name: &str,
+    code: Option<&str>,
+) -> crate::tree::Node {
+    node_opened(db, parent, kind, name, code, None).await
+}
+
+/// [`node`], opened on `opened_on` (`YYYY-MM-DD`) when given.
+pub async fn node_opened(
+    db: &Db,
+    parent: Option<i64>,
+    kind: &str,
+    name: &str,
+    code: Option<&str>,
+    opened_on: Option<&str>,
+) -> crate::tree::Node {
+    let new = linli_core::NewNode::parse(linli_core::NodeInput {
+        parent_id: parent,
+        kind,
+        name,
+        code,
+        opened_on,
+        ..Default::default()
+    })
+    .expect("a valid test node");
+    crate::tree::create(db, &linli_core::Scope::operator(), new, now_ms())
+        .await
+        .expect("the test node is stored")
+}

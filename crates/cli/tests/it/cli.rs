@@ -42,6 +42,36 @@ fn id_in(created: &str) -> String {
         .to_owned()
 }
 
+/// `linli node add` with the parent when given, and any further flags.
+fn node_add(
+    data: &Path,
+    db_url: Option<&str>,
+    parent: Option<&str>,
+    kind: &str,
+    name: &str,
+    flags: &[&str],
+) -> Output {
+    let mut args = vec!["node", "add"];
+    if let Some(p) = parent {
+        args.extend(["--parent", p]);
+    }
+    args.extend(["--kind", kind, "--name", name]);
+    args.extend(flags);
+    linli(data, db_url, &args)
+}
+
+/// `linli demo` on SQLite with the accounts' `password`: what it printed.
+fn demo(data: &Path, password: &str) -> String {
+    ok(&linli(data, None, &["demo", "--password", password]))
+}
+
+/// `linli import persons <file>` on SQLite with `flags`.
+fn import_persons(data: &Path, file: &str, flags: &[&str]) -> Output {
+    let mut args = vec!["import", "persons", file];
+    args.extend(flags);
+    linli(data, None, &args)
+}
+
 async fn story(t: TestDb, db_url: Option<String>) {
     let data = t.dir.clone();
     let url = db_url.as_deref();
@@ -60,81 +90,28 @@ async fn story(t: TestDb, db_url: Option<String>) {
     );
     ok(&linli(&data, url, &["migrate"]));
 
-    let d = id_in(&ok(&linli(
-        &data,
-        url,
-        &[
-            "node",
-            "add",
-            "--kind",
-            "district",
-            "--name",
-            "香格里拉市",
-            "--code",
-            "533401",
-        ],
-    )));
-    let c = id_in(&ok(&linli(
-        &data,
-        url,
-        &[
-            "node",
-            "add",
-            "--parent",
-            &d,
-            "--kind",
+    // The tree, top down: each node's parent (by its place in this list), kind, name and flags.
+    let tree: [(Option<usize>, &str, &str, &[&str]); 5] = [
+        (None, "district", "香格里拉市", &["--code", "533401"]),
+        (
+            Some(0),
             "community",
-            "--name",
             "里布嘎社区",
-            "--code",
-            "533401100003",
-        ],
-    )));
-    let g1 = id_in(&ok(&linli(
-        &data,
-        url,
-        &[
-            "node",
-            "add",
-            "--parent",
-            &c,
-            "--kind",
-            "grid",
-            "--name",
-            "一网格",
-            "--households",
-            "350",
-        ],
-    )));
-    let g2 = id_in(&ok(&linli(
-        &data,
-        url,
-        &[
-            "node",
-            "add",
-            "--parent",
-            &c,
-            "--kind",
-            "grid",
-            "--name",
-            "二网格",
-        ],
-    )));
-    let b = id_in(&ok(&linli(
-        &data,
-        url,
-        &[
-            "node", "add", "--parent", &g1, "--kind", "building", "--name", "3栋",
-        ],
-    )));
+            &["--code", "533401100003"],
+        ),
+        (Some(1), "grid", "一网格", &["--households", "350"]),
+        (Some(1), "grid", "二网格", &[]),
+        (Some(2), "building", "3栋", &[]),
+    ];
+    let mut ids: Vec<String> = Vec::new();
+    for (parent, kind, name, flags) in tree {
+        let parent = parent.map(|i| ids[i].clone());
+        let added = node_add(&data, url, parent.as_deref(), kind, name, flags);
+        ids.push(id_in(&ok(&added)));
+    }
+    let [d, c, g1, g2, b] = <[String; 5]>::try_from(ids).unwrap();
     // A bad code is refused with the field and the reason.
-    let bad = linli(
-        &data,
-        url,
-        &[
-            "node", "add", "--parent", &d, "--kind", "street", "--name", "x", "--code", "12345",
-        ],
-    );
+    let bad = node_add(&data, url, Some(&d), "street", "x", &["--code", "12345"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("code: 「12345」不是街道/乡镇代码：街道/乡镇代码为 9 位数字"));
@@ -227,20 +204,16 @@ async fn story(t: TestDb, db_url: Option<String>) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = http
-        .get(format!("{base}/api/v1/nodes/{g1}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = http
-        .get(format!("{base}/api/v1/nodes/{g2}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404, "grid 2 is outside wangge01's grid");
+    // Grid 2 is outside wangge01's grid.
+    for (grid, status) in [(&g1, 200), (&g2, 404)] {
+        let r = http
+            .get(format!("{base}/api/v1/nodes/{grid}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "node {grid}");
+    }
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -277,11 +250,7 @@ async fn the_cli_story_on_postgres() {
 #[tokio::test]
 async fn the_demo_builds_the_source_reports_community() {
     let t = TestDb::sqlite().await;
-    let out = ok(&linli(
-        &t.dir,
-        None,
-        &["demo", "--password", "demo-pass-2020"],
-    ));
+    let out = demo(&t.dir, "demo-pass-2020");
     assert!(
         out.contains("gridworker") && out.contains("demo-pass-2020"),
         "{out}"
@@ -317,11 +286,7 @@ async fn the_demo_builds_the_source_reports_community() {
         "compounds and village groups"
     );
     // Running it again keeps the tree and resets the demo passwords.
-    let again = ok(&linli(
-        &t.dir,
-        None,
-        &["demo", "--password", "demo-pass-2021"],
-    ));
+    let again = demo(&t.dir, "demo-pass-2021");
     assert!(again.contains("exists already"));
     let list2 = ok(&linli(&t.dir, None, &["node", "list"]));
     assert_eq!(list, list2);
@@ -353,29 +318,16 @@ fn person_count(db_dir: &Path) -> i64 {
 async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     let t = TestDb::sqlite().await;
     let dir = t.dir.clone();
-    ok(&linli(
-        &dir,
-        None,
-        &["demo", "--password", "demo-pass-2020"],
-    ));
+    demo(&dir, "demo-pass-2020");
     let roster = fixture("roster.gbk.csv");
     let roster = roster.to_str().unwrap();
     let report = dir.join("report.json");
     let report_s = report.to_str().unwrap();
     // Community 里布嘎社区 is node 3 in the demo.
-    let dry = ok(&linli(
+    let dry = ok(&import_persons(
         &dir,
-        None,
-        &[
-            "import",
-            "persons",
-            roster,
-            "--node",
-            "3",
-            "--dry-run",
-            "--report",
-            report_s,
-        ],
+        roster,
+        &["--node", "3", "--dry-run", "--report", report_s],
     ));
     assert!(
         dry.contains("accepted 279, flagged 9, rejected 10, duplicate 2"),
@@ -389,34 +341,21 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     assert_eq!(rows[22]["outcome"], "rejected");
     assert_eq!(rows[22]["field"], "id_number");
     // Rejected rows without --partial: an error, and nothing stored.
-    let refused = linli(&dir, None, &["import", "persons", roster, "--node", "3"]);
+    let refused = import_persons(&dir, roster, &["--node", "3"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("10 row(s) rejected"));
     let c = person_count(&dir);
     assert!(c == 0 || c == -1, "{c}");
     // With --partial the good rows are stored; a second import changes nothing.
-    let first = ok(&linli(
+    let first = ok(&import_persons(
         &dir,
-        None,
-        &[
-            "import",
-            "persons",
-            roster,
-            "--node",
-            "3",
-            "--partial",
-            "--report",
-            report_s,
-        ],
+        roster,
+        &["--node", "3", "--partial", "--report", report_s],
     ));
     assert!(first.contains("stored 288 person(s)"), "{first}");
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(r["rows"][0]["person_id"].is_i64());
-    let again = ok(&linli(
-        &dir,
-        None,
-        &["import", "persons", roster, "--node", "3", "--partial"],
-    ));
+    let again = ok(&import_persons(&dir, roster, &["--node", "3", "--partial"]));
     assert!(
         again.contains("stored 0 person(s)") && again.contains("duplicate 290"),
         "{again}"
@@ -425,18 +364,10 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     assert!(c == 288 || c == -1, "{c}");
     // Issue 24, finding 8: the dry run of that second import gives its verdicts (it judged
     // the file alone: "accepted 279, flagged 9"), and stores nothing.
-    let dry = ok(&linli(
+    let dry = ok(&import_persons(
         &dir,
-        None,
-        &[
-            "import",
-            "persons",
-            roster,
-            "--node",
-            "3",
-            "--partial",
-            "--dry-run",
-        ],
+        roster,
+        &["--node", "3", "--partial", "--dry-run"],
     ));
     let verdicts = |out: &str| -> String {
         out.lines()
@@ -454,13 +385,10 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     // The report names spreadsheet rows and counts outcomes; the rejected rows come back as an
     // xlsx that re-imports to the same ten rejections (once fixed, they would go in).
     let rejects = dir.join("rejects.xlsx");
-    let out = ok(&linli(
+    let out = ok(&import_persons(
         &dir,
-        None,
+        roster,
         &[
-            "import",
-            "persons",
-            roster,
             "--node",
             "3",
             "--dry-run",
@@ -482,17 +410,10 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
         "{}",
         r["rows"][22]
     );
-    let again = linli(
+    let again = import_persons(
         &dir,
-        None,
-        &[
-            "import",
-            "persons",
-            rejects.to_str().unwrap(),
-            "--node",
-            "3",
-            "--dry-run",
-        ],
+        rejects.to_str().unwrap(),
+        &["--node", "3", "--dry-run"],
     );
     let again = String::from_utf8_lossy(&again.stdout).to_string();
     assert!(
@@ -518,18 +439,10 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     let mut rows = cells[..first].to_vec();
     rows.push(person.clone());
     std::fs::write(&csv, linli_core::registry::roster::to_csv(&rows)).unwrap();
-    let updated = ok(&linli(
+    let updated = ok(&import_persons(
         &dir,
-        None,
-        &[
-            "import",
-            "persons",
-            csv.to_str().unwrap(),
-            "--node",
-            "3",
-            "--on-duplicate",
-            "update",
-        ],
+        csv.to_str().unwrap(),
+        &["--node", "3", "--on-duplicate", "update"],
     ));
     assert!(updated.contains("updated 1"), "{updated}");
     let _ = id_col;
@@ -554,20 +467,13 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
 async fn the_xlsx_roster_gets_the_same_verdicts() {
     let t = TestDb::sqlite().await;
     let dir = t.dir.clone();
-    ok(&linli(
-        &dir,
-        None,
-        &["demo", "--password", "demo-pass-2020"],
-    ));
+    demo(&dir, "demo-pass-2020");
     let x = fixture("roster.xlsx");
     let report = dir.join("report.json");
-    let out = ok(&linli(
+    let out = ok(&import_persons(
         &dir,
-        None,
+        x.to_str().unwrap(),
         &[
-            "import",
-            "persons",
-            x.to_str().unwrap(),
             "--node",
             "3",
             "--dry-run",

@@ -208,38 +208,16 @@ pub fn owes_checkins(done: i64, due: i64) -> bool {
     done < due
 }
 
-/// Who entered a check-in: the person's own link, a grid worker's round on their behalf (代录),
-/// or another system through the API. Stored with each check-in and shown on the timeline.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckinChannel {
-    #[strum(serialize = "api", props(zh = "接口录入"))]
-    Api,
-    #[strum(serialize = "round", props(zh = "网格员代录"))]
-    Round,
-    #[strum(serialize = "self_report", props(zh = "本人打卡"))]
-    SelfReport,
-}
-
-impl crate::kernel::labels::Labelled for CheckinChannel {
-    const FIELD: &'static str = "channel";
-}
-
-impl std::str::FromStr for CheckinChannel {
-    type Err = crate::CoreError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        use crate::kernel::labels::Labelled;
-        Self::parse_labelled(s)
+crate::labelled! {
+    /// Who entered a check-in: the person's own link, a grid worker's round on their behalf (代录),
+    /// or another system through the API. Stored with each check-in and shown on the timeline.
+    pub enum CheckinChannel: "channel", FromStr {
+        #[strum(serialize = "api", props(zh = "接口录入"))]
+        Api,
+        #[strum(serialize = "round", props(zh = "网格员代录"))]
+        Round,
+        #[strum(serialize = "self_report", props(zh = "本人打卡"))]
+        SelfReport,
     }
 }
 

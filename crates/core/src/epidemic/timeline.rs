@@ -1,42 +1,28 @@
 //! One person's epidemic record on one timeline: screenings, observations and their release,
 //! check-ins (and who entered them), alerts, passes, gate scans and trips, newest first.
 
-/// What happened.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    #[strum(serialize = "arrival", props(zh = "来返登记"))]
-    Arrival,
-    #[strum(serialize = "observation", props(zh = "开始观察"))]
-    Observation,
-    #[strum(serialize = "release", props(zh = "解除观察"))]
-    Release,
-    #[strum(serialize = "checkin", props(zh = "健康打卡"))]
-    Checkin,
-    #[strum(serialize = "alert", props(zh = "预警"))]
-    Alert,
-    #[strum(serialize = "alert_handled", props(zh = "预警已处理"))]
-    AlertHandled,
-    #[strum(serialize = "pass", props(zh = "发放通行证"))]
-    Pass,
-    #[strum(serialize = "scan", props(zh = "卡口通行"))]
-    Scan,
-    #[strum(serialize = "trip", props(zh = "外出登记"))]
-    Trip,
-}
-
-impl crate::kernel::labels::Labelled for EventKind {
-    const FIELD: &'static str = "kind";
+crate::labelled! {
+    /// What happened.
+    pub enum EventKind: "kind" {
+        #[strum(serialize = "arrival", props(zh = "来返登记"))]
+        Arrival,
+        #[strum(serialize = "observation", props(zh = "开始观察"))]
+        Observation,
+        #[strum(serialize = "release", props(zh = "解除观察"))]
+        Release,
+        #[strum(serialize = "checkin", props(zh = "健康打卡"))]
+        Checkin,
+        #[strum(serialize = "alert", props(zh = "预警"))]
+        Alert,
+        #[strum(serialize = "alert_handled", props(zh = "预警已处理"))]
+        AlertHandled,
+        #[strum(serialize = "pass", props(zh = "发放通行证"))]
+        Pass,
+        #[strum(serialize = "scan", props(zh = "卡口通行"))]
+        Scan,
+        #[strum(serialize = "trip", props(zh = "外出登记"))]
+        Trip,
+    }
 }
 
 /// One entry of the timeline: when, what, and a line of detail already in Chinese.

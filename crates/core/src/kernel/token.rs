@@ -18,38 +18,29 @@ pub struct CodeKind {
     pub what: &'static str,
 }
 
+impl CodeKind {
+    /// A kind of code: the input field a refusal names, its length, and what people call it.
+    pub const fn new(field: &'static str, len: usize, what: &'static str) -> CodeKind {
+        CodeKind { field, len, what }
+    }
+}
+
 /// The code on a pass card, typed at the gate: 31^8 ≈ 8.5 × 10^11.
-pub const PASS_CODE: CodeKind = CodeKind {
-    field: "pass_code",
-    len: 8,
-    what: "通行证编码",
-};
+pub const PASS_CODE: CodeKind = CodeKind::new("pass_code", 8, "通行证编码");
 
 /// A resident's self check-in link (`/o/{code}`): 31^10 ≈ 8.2 × 10^14 (49 bits). At the public
 /// pages' rate limit (30 tries a minute from one address) and a million live links, one
 /// address would need about 50,000 years for an even chance of hitting any of them.
-pub const SELF_CHECKIN: CodeKind = CodeKind {
-    field: "token",
-    len: 10,
-    what: "打卡码",
-};
+pub const SELF_CHECKIN: CodeKind = CodeKind::new("token", 10, "打卡码");
 
 /// A compound's declaration link (`/d/{code}`), printed on a poster with a short link a person
 /// can type: the same strength as a self check-in code, behind the public form's limit of 60
 /// views per address in 10 minutes.
-pub const DECLARATION: CodeKind = CodeKind {
-    field: "token",
-    len: 10,
-    what: "申报码",
-};
+pub const DECLARATION: CodeKind = CodeKind::new("token", 10, "申报码");
 
 /// A business's reopening link (`/e/{code}`): it lets its holder apply for that business, so
 /// two characters more (12: 59 bits), still short enough to read out on the phone.
-pub const ENTERPRISE: CodeKind = CodeKind {
-    field: "token",
-    len: 12,
-    what: "企业申报码",
-};
+pub const ENTERPRISE: CodeKind = CodeKind::new("token", 12, "企业申报码");
 
 /// Random bytes each code character may be drawn from: enough that rejection sampling
 /// (dropping bytes ≥ 248, the largest multiple of 31 below 256) almost never runs short.

@@ -240,6 +240,22 @@ fn put_cell(cells: &mut Vec<String>, col: usize, text: String) {
 }
 
 /// Streams an xlsx: each worksheet's first 20 rows are read to look for the header, and the
+/// The roster header of sheet `name` among its first rows, or `None` with why kept as the
+/// first error seen (the next sheet may still hold the roster).
+fn detect_header(
+    probe: &[Vec<String>],
+    name: &str,
+    first_error: &mut Option<String>,
+) -> Option<(HeaderMap, usize)> {
+    match HeaderMap::detect(probe) {
+        Ok(found) => Some(found),
+        Err(e) => {
+            first_error.get_or_insert_with(|| format!("工作表「{name}」：{}", e.message));
+            None
+        }
+    }
+}
+
 /// sheet that has one is read on from where the look stopped, never twice.
 fn stream_xlsx<RS: Read + Seek>(
     book: &mut Xlsx<RS>,
@@ -299,12 +315,8 @@ fn stream_xlsx<RS: Read + Seek>(
             first_error.get_or_insert_with(|| format!("工作表「{name}」：{e}"));
             continue;
         }
-        let (header, first) = match HeaderMap::detect(&probe) {
-            Ok(found) => found,
-            Err(e) => {
-                first_error.get_or_insert_with(|| format!("工作表「{name}」：{}", e.message));
-                continue;
-            }
+        let Some((header, first)) = detect_header(&probe, name, &mut first_error) else {
+            continue;
         };
         let info = SheetInfo {
             format: WorkbookFormat::Xlsx,
@@ -423,12 +435,8 @@ where
                 probe[at] = cells;
             }
         }
-        let (header, first) = match HeaderMap::detect(&probe) {
-            Ok(found) => found,
-            Err(e) => {
-                first_error.get_or_insert_with(|| format!("工作表「{name}」：{}", e.message));
-                continue;
-            }
+        let Some((header, first)) = detect_header(&probe, name, &mut first_error) else {
+            continue;
         };
         let info = SheetInfo {
             format,
@@ -845,6 +853,23 @@ mod tests {
         Ok((info, rows))
     }
 
+    /// An xlsx read as a whole workbook (the path the streaming reader must agree with).
+    fn read_xlsx_whole(bytes: &[u8]) -> (SheetInfo, Rows) {
+        let mut book = Xlsx::new(Cursor::new(bytes)).unwrap();
+        let mut rows = Vec::new();
+        let info = read_whole(
+            &mut book,
+            WorkbookFormat::Xlsx,
+            &Limits::default(),
+            &mut |_, n, cells| {
+                rows.push((n, cells));
+                true
+            },
+        )
+        .unwrap();
+        (info, rows)
+    }
+
     fn strings(cells: &[&str]) -> Vec<String> {
         cells.iter().map(|c| (*c).to_owned()).collect()
     }
@@ -1040,18 +1065,7 @@ mod tests {
         out.row(&["", "李四", "533401198703152223"]).unwrap();
         let bytes = out.finish().unwrap();
         let (streamed_info, streamed) = read_all(&bytes).unwrap();
-        let mut book = Xlsx::new(Cursor::new(&bytes[..])).unwrap();
-        let mut whole = Vec::new();
-        let whole_info = read_whole(
-            &mut book,
-            WorkbookFormat::Xlsx,
-            &Limits::default(),
-            &mut |_, n, cells| {
-                whole.push((n, cells));
-                true
-            },
-        )
-        .unwrap();
+        let (whole_info, whole) = read_xlsx_whole(&bytes);
         assert_eq!(whole_info, streamed_info);
         assert_eq!(whole, streamed);
         assert_eq!(
@@ -1207,18 +1221,7 @@ mod tests {
             "true",
         ]);
         assert_eq!(rows[1], (2, expected));
-        let mut whole_book = Xlsx::new(Cursor::new(&bytes[..])).unwrap();
-        let mut whole = Vec::new();
-        read_whole(
-            &mut whole_book,
-            WorkbookFormat::Xlsx,
-            &Limits::default(),
-            &mut |_, n, cells| {
-                whole.push((n, cells));
-                true
-            },
-        )
-        .unwrap();
+        let (_, whole) = read_xlsx_whole(&bytes);
         assert_eq!(whole, rows);
 
         // The parser then refuses the number and reads the date.

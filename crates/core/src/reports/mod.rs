@@ -939,12 +939,7 @@ mod tests {
         t.key = "Epidemic Daily".into();
         t.indicators[1].key = "arrivals_new".into();
         t.indicators[2].label = " ".into();
-        let fields: Vec<String> = t
-            .validate()
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields = crate::fields_of(t.validate().unwrap_err());
         assert_eq!(
             fields,
             vec!["key", "indicators[1].key", "indicators[2].label"]

@@ -736,54 +736,42 @@ fn role_may(actor: Actor, step: Step) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // Timeline events
 
-/// The kind of a step on a request's timeline. [`EventKind::as_str`] is what the event rows
-/// store and the API shows: never change one.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-pub enum EventKind {
-    #[strum(serialize = "received", props(zh = "受理"))]
-    Received,
-    #[strum(serialize = "dispatched", props(zh = "派单"))]
-    Dispatched,
-    #[strum(serialize = "accepted", props(zh = "接单"))]
-    Accepted,
-    #[strum(serialize = "returned", props(zh = "退回"))]
-    Returned,
-    #[strum(serialize = "started", props(zh = "开始办理"))]
-    Started,
-    #[strum(serialize = "resolved", props(zh = "办结"))]
-    Resolved,
-    #[strum(serialize = "rated", props(zh = "评价"))]
-    Rated,
-    #[strum(serialize = "closed", props(zh = "关闭"))]
-    Closed,
-    #[strum(serialize = "reopened", props(zh = "重新办理"))]
-    Reopened,
-    #[strum(serialize = "whistled", props(zh = "吹哨"))]
-    Whistled,
-    #[strum(serialize = "whistle_acknowledged", props(zh = "部门报到"))]
-    WhistleAcknowledged,
-    #[strum(serialize = "response_overdue", props(zh = "响应超时"))]
-    ResponseOverdue,
-    #[strum(serialize = "resolution_overdue", props(zh = "办理超时"))]
-    ResolutionOverdue,
-    #[strum(serialize = "escalated", props(zh = "升级"))]
-    Escalated,
-    #[strum(serialize = "photo_added", props(zh = "补充照片"))]
-    PhotoAdded,
-}
-
-impl Labelled for EventKind {
-    const FIELD: &'static str = "kind";
+labelled! {
+    /// The kind of a step on a request's timeline. [`EventKind::as_str`] is what the event rows
+    /// store and the API shows: never change one.
+    #[derive(Hash)]
+    pub enum EventKind: "kind" {
+        #[strum(serialize = "received", props(zh = "受理"))]
+        Received,
+        #[strum(serialize = "dispatched", props(zh = "派单"))]
+        Dispatched,
+        #[strum(serialize = "accepted", props(zh = "接单"))]
+        Accepted,
+        #[strum(serialize = "returned", props(zh = "退回"))]
+        Returned,
+        #[strum(serialize = "started", props(zh = "开始办理"))]
+        Started,
+        #[strum(serialize = "resolved", props(zh = "办结"))]
+        Resolved,
+        #[strum(serialize = "rated", props(zh = "评价"))]
+        Rated,
+        #[strum(serialize = "closed", props(zh = "关闭"))]
+        Closed,
+        #[strum(serialize = "reopened", props(zh = "重新办理"))]
+        Reopened,
+        #[strum(serialize = "whistled", props(zh = "吹哨"))]
+        Whistled,
+        #[strum(serialize = "whistle_acknowledged", props(zh = "部门报到"))]
+        WhistleAcknowledged,
+        #[strum(serialize = "response_overdue", props(zh = "响应超时"))]
+        ResponseOverdue,
+        #[strum(serialize = "resolution_overdue", props(zh = "办理超时"))]
+        ResolutionOverdue,
+        #[strum(serialize = "escalated", props(zh = "升级"))]
+        Escalated,
+        #[strum(serialize = "photo_added", props(zh = "补充照片"))]
+        PhotoAdded,
+    }
 }
 
 impl EventKind {
@@ -802,13 +790,6 @@ impl FromStr for EventKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         EventKind::from_code(s)
             .ok_or_else(|| CoreError::invalid("kind", format!("「{s}」不是已知的诉求事件")))
-    }
-}
-
-// Serialized as the stored string, so the API shows exactly what the rows hold.
-impl Serialize for EventKind {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
 

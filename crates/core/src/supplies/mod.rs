@@ -798,29 +798,17 @@ impl FromStr for TransferState {
     }
 }
 
-/// How a transfer in transit ends. Its code is stored as the audit action `supply_transfer.…`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::EnumProperty,
-)]
-pub enum TransferAction {
-    /// At the destination: the stock is added there.
-    #[strum(serialize = "receive", props(zh = "接收"))]
-    Receive,
-    /// By the sender: the stock returns to the source.
-    #[strum(serialize = "cancel", props(zh = "取消"))]
-    Cancel,
-}
-
-impl Labelled for TransferAction {
-    const FIELD: &'static str = "action";
+labelled! {
+    /// How a transfer in transit ends. Its code is stored as the audit action `supply_transfer.…`.
+    #[derive(Hash)]
+    pub enum TransferAction: "action" {
+        /// At the destination: the stock is added there.
+        #[strum(serialize = "receive", props(zh = "接收"))]
+        Receive,
+        /// By the sender: the stock returns to the source.
+        #[strum(serialize = "cancel", props(zh = "取消"))]
+        Cancel,
+    }
 }
 
 impl TransferAction {

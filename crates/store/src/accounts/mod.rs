@@ -260,8 +260,8 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "user.create", "user")
             .entity_id(id)
             .detail(
@@ -270,7 +270,6 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
     load_user(db, id).await?.ok_or(StoreError::NotFound)
 }
 
@@ -383,15 +382,14 @@ async fn write_password(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "user.password", "user")
             .entity_id(user_id)
             .detail(json!({"username": user.username})),
         now,
     )
     .await?;
-    tx.commit().await?;
     db.caches.principals.clear();
     Ok(())
 }
@@ -476,8 +474,8 @@ pub async fn update(
         .execute(&mut *tx)
         .await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "user.update", "user")
             .entity_id(user_id)
             .detail(json!({
@@ -489,7 +487,6 @@ pub async fn update(
         now,
     )
     .await?;
-    tx.commit().await?;
     db.caches.principals.clear();
     load_user(db, user_id).await?.ok_or(StoreError::NotFound)
 }
@@ -572,8 +569,7 @@ pub async fn login(
     if let Some(first) = user.nodes.first() {
         entry = entry.node_path(&first.path);
     }
-    audit::record(&mut *tx, entry, now).await?;
-    tx.commit().await?;
+    audit::commit_recorded(tx, entry, now).await?;
     Ok(NewSession {
         token,
         csrf_token,
@@ -634,15 +630,14 @@ async fn check_password(
                 (Some(_), true, true) => "account disabled",
                 _ => "wrong password",
             };
-            audit::record(
-                &mut *tx,
+            audit::commit_recorded(
+                tx,
                 AuditEntry::by_name(user_id, name, failed_action, "session")
                     .ip(Some(ip))
                     .detail(json!({"reason": reason})),
                 now,
             )
             .await?;
-            tx.commit().await?;
             Err(LoginError::BadCredentials)
         }
     }
@@ -830,15 +825,14 @@ pub async fn logout(db: &Db, token: &str, ip: &str, now: i64) -> Result<(), Stor
             .bind(session_id)
             .execute(&mut *tx)
             .await?;
-        audit::record(
-            &mut *tx,
+        audit::commit_recorded(
+            tx,
             AuditEntry::by_name(Some(user_id), &username, "logout", "session")
                 .entity_id(session_id)
                 .ip(Some(ip)),
             now,
         )
         .await?;
-        tx.commit().await?;
         db.caches.principals.clear();
     }
     Ok(())
@@ -903,15 +897,14 @@ pub async fn revoke_tokens(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "token.revoke", "api_token")
             .entity_id(user_id)
             .detail(json!({"revoked": n})),
         now,
     )
     .await?;
-    tx.commit().await?;
     db.caches.principals.clear();
     Ok(n)
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::Params;
+use crate::infra::db::{row_by_id, Params};
 use crate::infra::errors::internal;
 use crate::infra::secret::{token_hash, Keyring};
 use crate::{Db, Page, StoreError};
@@ -279,11 +279,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Enterprise, StoreErr
     let sql = format!(
         "SELECT {ENTERPRISE_COLUMNS} FROM enterprise e JOIN node n ON n.id = e.node_id WHERE e.id = $1"
     );
-    let row = sqlx::query(&sql)
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(db, &sql, id).await?;
     let e = enterprise_from_row(keys, &row)?;
     if !scope.can_read(&e.node_path) {
         return Err(StoreError::NotFound);
@@ -302,11 +298,12 @@ pub async fn unmask_contact(
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     let keys = db.keys()?;
-    let row = sqlx::query("SELECT node_path, phone_cipher FROM enterprise WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        "SELECT node_path, phone_cipher FROM enterprise WHERE id = $1",
+        id,
+    )
+    .await?;
     let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
     if !scope.can_read(&path) {
         return Err(StoreError::NotFound);
@@ -454,8 +451,8 @@ pub async fn set_not_reopened(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "enterprise.not_reopened", "enterprise")
             .entity_id(id)
             .node_path(&e.node_path)
@@ -463,7 +460,6 @@ pub async fn set_not_reopened(
         now,
     )
     .await?;
-    tx.commit().await?;
     get(db, scope, id).await
 }
 
@@ -482,15 +478,14 @@ pub async fn renew_link(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<Str
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "enterprise.link", "enterprise")
             .entity_id(id)
             .node_path(&e.node_path),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(token)
 }
 
@@ -656,13 +651,12 @@ async fn insert_reopening(
 }
 
 async fn reopening_by_id(db: &Db, id: i64) -> Result<Reopening, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {REOPENING_COLUMNS} FROM reopening WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        &format!("SELECT {REOPENING_COLUMNS} FROM reopening WHERE id = $1"),
+        id,
+    )
+    .await?;
     reopening_from_row(&row)
 }
 
@@ -759,13 +753,12 @@ pub async fn reopenings(
 
 /// One application in scope.
 pub async fn reopening(db: &Db, scope: &Scope, id: i64) -> Result<Reopening, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {REOPENING_COLUMNS} FROM reopening WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        &format!("SELECT {REOPENING_COLUMNS} FROM reopening WHERE id = $1"),
+        id,
+    )
+    .await?;
     let path =
         JurisdictionPath::parse(&row.try_get::<String, _>("node_path")?).map_err(internal)?;
     if !scope.can_read(&path) {
@@ -842,8 +835,8 @@ pub async fn decide(
         ReopeningStatus::Approved => "reopening.approve",
         _ => "reopening.reject",
     };
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, action, "reopening")
             .entity_id(reopening_id)
             .node_path(&path)
@@ -851,7 +844,6 @@ pub async fn decide(
         now,
     )
     .await?;
-    tx.commit().await?;
     reopening_by_id(db, reopening_id).await
 }
 
@@ -943,8 +935,8 @@ pub async fn add_inspection(
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "inspection.create", "inspection")
             .entity_id(id)
             .node_path(&e.node_path)
@@ -952,7 +944,6 @@ pub async fn add_inspection(
         now,
     )
     .await?;
-    tx.commit().await?;
     let row = sqlx::query(&format!(
         "SELECT {INSPECTION_COLUMNS} FROM inspection WHERE id = $1"
     ))

@@ -25,6 +25,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
+use crate::infra::db::row_by_id;
 use crate::infra::errors::internal;
 use crate::{Db, StoreError};
 
@@ -120,11 +121,12 @@ pub async fn handle(
     note: Option<&str>,
     now: i64,
 ) -> Result<HandledAlert, StoreError> {
-    let row = sqlx::query("SELECT kind, node_path, handled_at FROM alert WHERE id = $1")
-        .bind(alert_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        "SELECT kind, node_path, handled_at FROM alert WHERE id = $1",
+        alert_id,
+    )
+    .await?;
     let path = JurisdictionPath::parse(&row.try_get::<String, _>(1)?).map_err(internal)?;
     if !scope.can_read(&path) {
         return Err(StoreError::NotFound);
@@ -166,8 +168,8 @@ pub async fn handle(
     if done.rows_affected() != 1 {
         return Err(handled_already());
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "alert.handle", "alert")
             .entity_id(alert_id)
             .node_path(&path)
@@ -175,7 +177,6 @@ pub async fn handle(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(HandledAlert {
         id: alert_id,
         kind,

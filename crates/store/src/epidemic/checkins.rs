@@ -384,6 +384,17 @@ struct Accepted<'a> {
     now: i64,
 }
 
+impl Accepted<'_> {
+    /// The job's answer once it is stored as `id` (with the fever alert it raised, if any).
+    fn recorded(&self, id: i64, alert_id: Option<i64>) -> CheckinRecorded {
+        CheckinRecorded {
+            id,
+            observation_id: self.obs,
+            alert_id,
+        }
+    }
+}
+
 /// Writes check-ins in one transaction: every job gets its answer (a rule broken by one job is
 /// that job's error only); `Err` only when the transaction itself failed.
 pub(crate) async fn write_batch(
@@ -490,11 +501,7 @@ pub(crate) async fn write_batch(
                 } else {
                     None
                 };
-                results[a.job] = Some(Ok(CheckinRecorded {
-                    id,
-                    observation_id: a.obs,
-                    alert_id,
-                }));
+                results[a.job] = Some(Ok(a.recorded(id, alert_id)));
             }
         }
         tx.commit().await?;
@@ -741,11 +748,7 @@ fn write_in_transaction(
         } else {
             None
         };
-        results[a.job] = Some(Ok(CheckinRecorded {
-            id,
-            observation_id: a.obs,
-            alert_id,
-        }));
+        results[a.job] = Some(Ok(a.recorded(id, alert_id)));
     }
     Ok(finish(results))
 }

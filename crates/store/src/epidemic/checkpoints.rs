@@ -17,7 +17,7 @@ use time::Date;
 use crate::epidemic::RETENTION_DAYS;
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
-use crate::{registry, scope_filter, tree, Db, StoreError};
+use crate::{registry, scope_filter, scoped_row, tree, Db, StoreError};
 
 fn path_of(raw: &str) -> Result<JurisdictionPath, StoreError> {
     JurisdictionPath::parse(raw).map_err(|e| StoreError::Internal(e.to_string()))
@@ -113,16 +113,8 @@ pub async fn create_checkpoint(
 
 /// One checkpoint in the caller's jurisdiction (404 otherwise).
 pub async fn checkpoint(db: &Db, scope: &Scope, id: i64) -> Result<Checkpoint, StoreError> {
-    let mut params = Params::new();
-    let filter = scope_filter(scope, "c.node_path", &mut params);
-    let id_param = params.int(id);
-    let row = params
-        .bind(sqlx::query(&format!(
-            "SELECT {CHECKPOINT_COLUMNS} WHERE c.id = {id_param} AND {filter}"
-        )))
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let select = format!("SELECT {CHECKPOINT_COLUMNS}");
+    let row = scoped_row(db, scope, &select, "c.id", "c.node_path", id).await?;
     checkpoint_of(&row)
 }
 
@@ -265,8 +257,8 @@ pub async fn issue_pass(
         }
     }
     let (id, code) = inserted.ok_or_else(|| StoreError::Internal("通行证编码重复".into()))?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "pass.issue", "gate_pass")
             .entity_id(id)
             .node_path(&node.path)
@@ -279,22 +271,13 @@ pub async fn issue_pass(
         now,
     )
     .await?;
-    tx.commit().await?;
     pass(db, scope, id).await.map(|p| Pass { code, ..p })
 }
 
 /// One pass in the caller's jurisdiction.
 pub async fn pass(db: &Db, scope: &Scope, id: i64) -> Result<Pass, StoreError> {
-    let mut params = Params::new();
-    let filter = scope_filter(scope, "g.node_path", &mut params);
-    let id_param = params.int(id);
-    let row = params
-        .bind(sqlx::query(&format!(
-            "SELECT {PASS_COLUMNS} WHERE g.id = {id_param} AND {filter}"
-        )))
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let select = format!("SELECT {PASS_COLUMNS}");
+    let row = scoped_row(db, scope, &select, "g.id", "g.node_path", id).await?;
     pass_of(&row)
 }
 
@@ -317,16 +300,8 @@ pub async fn passes(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Pass>, S
 
 /// Revokes a pass at once (the gate refuses it from the next scan). Audited.
 pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<(), StoreError> {
-    let mut params = Params::new();
-    let filter = scope_filter(scope, "node_path", &mut params);
-    let id_param = params.int(id);
-    let row = params
-        .bind(sqlx::query(&format!(
-            "SELECT node_path, revoked_at FROM gate_pass WHERE id = {id_param} AND {filter}"
-        )))
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let select = "SELECT node_path, revoked_at FROM gate_pass";
+    let row = scoped_row(db, scope, select, "id", "node_path", id).await?;
     let path = path_of(&row.try_get::<String, _>(0)?)?;
     if !scope.can_write_records(&path) {
         return Err(StoreError::Forbidden("您的角色不能收回通行证".into()));
@@ -347,15 +322,14 @@ pub async fn revoke_pass(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<()
             message: "该通行证已收回".into(),
         });
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "pass.revoke", "gate_pass")
             .entity_id(id)
             .node_path(&path),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

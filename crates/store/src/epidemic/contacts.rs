@@ -501,8 +501,8 @@ pub async fn record_contact(
             .execute(&mut *tx)
             .await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(
             scope,
             if existing.is_some() {
@@ -526,7 +526,6 @@ pub async fn record_contact(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(ContactRecorded {
         id,
         created: existing.is_none(),

@@ -30,7 +30,7 @@ use sqlx::Row;
 
 use crate::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::Params;
+use crate::infra::db::{row_by_id, Params};
 use crate::infra::errors::internal;
 use crate::infra::secret::random_token;
 use crate::registry::{self, Placement, ID_HASH};
@@ -124,11 +124,7 @@ where
 }
 
 async fn link_by_id(db: &Db, id: i64) -> Result<Link, StoreError> {
-    let row = sqlx::query(&format!("{LINK_SELECT} WHERE l.id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(db, &format!("{LINK_SELECT} WHERE l.id = $1"), id).await?;
     link_from_row(&row)
 }
 
@@ -167,8 +163,8 @@ pub async fn create_link(
         });
     }
     let id = insert_link(&mut *tx, scope, &node, now).await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "declaration_link.create", "declaration_link")
             .entity_id(id)
             .node_path(&node.path)
@@ -176,19 +172,17 @@ pub async fn create_link(
         now,
     )
     .await?;
-    tx.commit().await?;
     link_by_id(db, id).await
 }
 
 /// An active link the caller may manage; `NotFound` outside the scope or once revoked.
 async fn managed_link(db: &Db, scope: &Scope, link_id: i64) -> Result<Link, StoreError> {
-    let row = sqlx::query(&format!(
-        "{LINK_SELECT} WHERE l.id = $1 AND l.revoked_at IS NULL"
-    ))
-    .bind(link_id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        &format!("{LINK_SELECT} WHERE l.id = $1 AND l.revoked_at IS NULL"),
+        link_id,
+    )
+    .await?;
     let link = link_from_row(&row)?;
     if !scope.can_read(&link.node_path) {
         return Err(StoreError::NotFound);
@@ -205,15 +199,14 @@ pub async fn revoke_link(db: &Db, scope: &Scope, link_id: i64, now: i64) -> Resu
     let link = managed_link(db, scope, link_id).await?;
     let mut tx = db.begin_write().await?;
     revoke_in(&mut tx, scope, link.id, now).await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "declaration_link.revoke", "declaration_link")
             .entity_id(link.id)
             .node_path(&link.node_path),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -250,8 +243,8 @@ pub async fn rotate_link(
     let mut tx = db.begin_write().await?;
     revoke_in(&mut tx, scope, link.id, now).await?;
     let id = insert_link(&mut *tx, scope, &node, now).await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "declaration_link.rotate", "declaration_link")
             .entity_id(id)
             .node_path(&node.path)
@@ -259,7 +252,6 @@ pub async fn rotate_link(
         now,
     )
     .await?;
-    tx.commit().await?;
     link_by_id(db, id).await
 }
 
@@ -691,11 +683,7 @@ pub async fn queue(db: &Db, scope: &Scope) -> Result<Vec<Declaration>, StoreErro
 /// One declaration in the caller's jurisdiction (`NotFound` otherwise), with the registered
 /// person its ID number matches.
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Declaration, StoreError> {
-    let row = sqlx::query(&format!("{DECLARATION_SELECT} WHERE d.id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(db, &format!("{DECLARATION_SELECT} WHERE d.id = $1"), id).await?;
     let mut d = declaration_from_row(db, &row)?;
     if !scope.can_read(&d.node_path) {
         return Err(StoreError::NotFound);
@@ -734,11 +722,7 @@ pub struct Confirmed {
 
 /// A declaration the caller may review, still pending; the right error otherwise.
 async fn reviewable(db: &Db, scope: &Scope, id: i64) -> Result<sqlx::any::AnyRow, StoreError> {
-    let row = sqlx::query(&format!("{DECLARATION_SELECT} WHERE d.id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(db, &format!("{DECLARATION_SELECT} WHERE d.id = $1"), id).await?;
     let path =
         JurisdictionPath::parse(&row.try_get::<String, _>("node_path")?).map_err(internal)?;
     if !scope.can_read(&path) {
@@ -871,8 +855,8 @@ pub async fn confirm(
         .bind(recorded.id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "declaration.confirm", "declaration")
             .entity_id(id)
             .node_path(&decl_path)
@@ -884,7 +868,6 @@ pub async fn confirm(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(Confirmed {
         declaration_id: id,
         person_id: recorded.person_id,
@@ -928,8 +911,8 @@ pub async fn reject(
     if done.rows_affected() != 1 {
         return Err(already_reviewed());
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "declaration.reject", "declaration")
             .entity_id(id)
             .node_path(&path)
@@ -937,6 +920,5 @@ pub async fn reject(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }

@@ -30,7 +30,7 @@ use sqlx::Row;
 use time::Date;
 
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::Params;
+use crate::infra::db::{row_by_id, Params};
 use crate::infra::errors::internal;
 use crate::{Db, StoreError};
 
@@ -473,8 +473,8 @@ pub async fn record_arrival(
     } else {
         None
     };
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "arrival.create", "arrival")
             .entity_id(id)
             .node_path(&person.node_path)
@@ -495,7 +495,6 @@ pub async fn record_arrival(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(ArrivalRecorded {
         id,
         person_id: person.id,
@@ -526,15 +525,9 @@ pub struct ArrivalResult {
 /// A screening the caller may read, with its classification. Not in scope, unknown, anonymised
 /// or recorded before classifications were kept whole: `NotFound` (nothing said about which).
 pub async fn arrival_result(db: &Db, scope: &Scope, id: i64) -> Result<ArrivalResult, StoreError> {
-    let row = sqlx::query(
-        "SELECT node_path, person_id, origin_code, arrived_on, temperature_tenths, symptoms_json, source, \
+    let row = row_by_id(db, "SELECT node_path, person_id, origin_code, arrived_on, temperature_tenths, symptoms_json, source, \
          classification_json, policy_version_id, observation_id FROM arrival \
-         WHERE id = $1 AND anonymised_at IS NULL",
-    )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+         WHERE id = $1 AND anonymised_at IS NULL", id).await?;
     let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
     if !scope.can_read(&path) {
         return Err(StoreError::NotFound);
@@ -1175,13 +1168,12 @@ pub async fn release(
         // Released from quarantine, out of the room: the bed is free from tomorrow.
         sites::check_out_released(&mut tx, *id, on, scope.actor()).await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "observation.release", "observation")
             .detail(json!({"ids": ids, "on": format_date(on)})),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(ids.len())
 }

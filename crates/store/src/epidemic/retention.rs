@@ -80,20 +80,16 @@ pub async fn anonymise_due(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
-        "UPDATE arrival SET purge_on = (SELECT o.purge_on FROM observation o WHERE o.id = arrival.observation_id) \
-         WHERE anonymised_at IS NULL AND EXISTS (SELECT 1 FROM observation o WHERE o.id = arrival.observation_id \
-         AND o.released_on IS NOT NULL)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE checkin SET purge_on = (SELECT o.purge_on FROM observation o WHERE o.id = checkin.observation_id) \
-         WHERE anonymised_at IS NULL AND EXISTS (SELECT 1 FROM observation o WHERE o.id = checkin.observation_id \
-         AND o.released_on IS NOT NULL)",
-    )
-    .execute(&mut *tx)
-    .await?;
+    // Screenings and check-ins go with their released observation.
+    for table in ["arrival", "checkin"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET purge_on = (SELECT o.purge_on FROM observation o WHERE o.id = {table}.observation_id) \
+             WHERE anonymised_at IS NULL AND EXISTS (SELECT 1 FROM observation o WHERE o.id = {table}.observation_id \
+             AND o.released_on IS NOT NULL)"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
 
     let today = format_date(today);
     // Only released observations: an open one is still being followed, whatever its date.

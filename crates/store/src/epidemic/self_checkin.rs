@@ -17,6 +17,7 @@ use sqlx::Row;
 
 use super::{CheckinInput, CheckinJob, CheckinRecorded, CheckinWriter};
 use crate::infra::audit::{self, AuditEntry};
+use crate::infra::db::row_by_id;
 use crate::infra::errors::{internal, unique_to};
 use crate::infra::secret::short_code;
 use crate::{Db, StoreError};
@@ -91,8 +92,8 @@ pub async fn self_link(
         .await;
         match set {
             Ok(done) if done.rows_affected() == 1 => {
-                audit::record(
-                    &mut *tx,
+                audit::commit_recorded(
+                    tx,
                     AuditEntry::by(scope, "observation.self_link", "observation")
                         .entity_id(observation_id)
                         .node_path(&path)
@@ -100,7 +101,6 @@ pub async fn self_link(
                     now,
                 )
                 .await?;
-                tx.commit().await?;
                 return Ok(SelfLink { token, ..link });
             }
             // Made meanwhile by someone else, or released: read it again.
@@ -144,16 +144,15 @@ pub async fn existing_link(
 }
 
 async fn link_row(db: &Db, observation_id: i64) -> Result<SelfLink, StoreError> {
-    let r = sqlx::query(
+    let r = row_by_id(
+        db,
         "SELECT o.id, COALESCE(o.self_token, ''), COALESCE(o.person_id, 0), COALESCE(p.name, ''), \
                 o.node_path, \
                 CASE WHEN o.released_on IS NULL AND o.person_id IS NOT NULL THEN 0 ELSE 1 END \
          FROM observation o LEFT JOIN person p ON p.id = o.person_id WHERE o.id = $1",
+        observation_id,
     )
-    .bind(observation_id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    .await?;
     Ok(SelfLink {
         observation_id: r.try_get(0)?,
         token: r.try_get(1)?,

@@ -25,7 +25,7 @@ use sqlx::Row;
 use time::Date;
 
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::Params;
+use crate::infra::db::{row_by_id, Params};
 use crate::infra::errors::internal;
 use crate::{scope_filter, tree, Db, StoreError};
 
@@ -198,8 +198,8 @@ pub async fn create_site(
     .await
     .map_err(|e| name_taken(e, &node.name, p.name.as_str()))?;
     let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_site.create", "quarantine_site")
             .entity_id(id)
             .node_path(&node.path)
@@ -207,7 +207,6 @@ pub async fn create_site(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(Site {
         id,
         node_id: node.id,
@@ -250,8 +249,8 @@ pub async fn update_site(
     .execute(&mut *tx)
     .await
     .map_err(|e| name_taken(e, &site.node_name, p.name.as_str()))?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_site.update", "quarantine_site")
             .entity_id(id)
             .node_path(&site.node_path)
@@ -259,7 +258,6 @@ pub async fn update_site(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(Site {
         name: p.name.as_str().to_owned(),
         address: p.address,
@@ -275,12 +273,11 @@ pub async fn site(db: &Db, scope: &Scope, id: i64) -> Result<Site, StoreError> {
     let filter = visible_filter(scope, "s.node_path", &mut params);
     let id_param = params.int(id);
     let row = params
-        .bind(sqlx::query(&format!(
-            "SELECT {SITE_COLUMNS} WHERE s.id = {id_param} AND {filter}"
-        )))
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        .one_row(
+            db,
+            &format!("SELECT {SITE_COLUMNS} WHERE s.id = {id_param} AND {filter}"),
+        )
+        .await?;
     let site = site_of(&row)?;
     // The SQL said so; the rule says it again (fail closed on an odd path).
     if !site_visible(scope, &site.node_path) {
@@ -370,8 +367,8 @@ pub async fn add_rooms(
             .execute(&mut *tx)
             .await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_room.create", "quarantine_site")
             .entity_id(site_id)
             .node_path(&site.node_path)
@@ -384,7 +381,6 @@ pub async fn add_rooms(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(rooms.len())
 }
 
@@ -441,8 +437,8 @@ pub async fn set_room_beds(
         .bind(room.id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_room.update", "quarantine_room")
             .entity_id(room.id)
             .node_path(&site.node_path)
@@ -450,7 +446,6 @@ pub async fn set_room_beds(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -465,12 +460,12 @@ struct RoomRow {
 
 /// The room and its site, when the caller may see the site.
 async fn room_in(db: &Db, scope: &Scope, room_id: i64) -> Result<(Site, RoomRow), StoreError> {
-    let row =
-        sqlx::query("SELECT id, site_id, floor, number, beds FROM quarantine_room WHERE id = $1")
-            .bind(room_id)
-            .fetch_optional(db.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        "SELECT id, site_id, floor, number, beds FROM quarantine_room WHERE id = $1",
+        room_id,
+    )
+    .await?;
     let site = site(db, scope, row.try_get(1)?).await?;
     Ok((
         site,
@@ -1235,8 +1230,8 @@ pub async fn assign(
         now,
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_stay.assign", "quarantine_stay")
             .entity_id(placed.stay_id)
             .node_path(&obs.node_path)
@@ -1247,7 +1242,6 @@ pub async fn assign(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(placed)
 }
 
@@ -1264,14 +1258,8 @@ struct OpenStay {
 }
 
 async fn open_stay(db: &Db, scope: &Scope, stay_id: i64) -> Result<OpenStay, StoreError> {
-    let r = sqlx::query(
-        "SELECT id, site_id, room_id, person_id, observation_id, node_path, from_on, until_on, left_on, \
-         household_id FROM quarantine_stay WHERE id = $1",
-    )
-    .bind(stay_id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let r = row_by_id(db, "SELECT id, site_id, room_id, person_id, observation_id, node_path, from_on, until_on, left_on, \
+         household_id FROM quarantine_stay WHERE id = $1", stay_id).await?;
     let site = site(db, scope, r.try_get(1)?).await?;
     if !can_manage_site(scope, &site.node_path) {
         return Err(StoreError::Forbidden(
@@ -1359,8 +1347,8 @@ pub async fn move_stay(
         now,
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_stay.move", "quarantine_stay")
             .entity_id(placed.stay_id)
             .node_path(&old.node_path)
@@ -1371,7 +1359,6 @@ pub async fn move_stay(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(placed)
 }
 
@@ -1411,8 +1398,8 @@ pub async fn check_out(
             message: "此人刚刚已被他人办理退房".into(),
         });
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "quarantine_stay.check_out", "quarantine_stay")
             .entity_id(stay.id)
             .node_path(&stay.node_path)
@@ -1422,7 +1409,6 @@ pub async fn check_out(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

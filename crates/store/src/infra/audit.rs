@@ -74,6 +74,18 @@ where
     Ok(())
 }
 
+/// Writes `entry` as the last statement of `tx` and commits it: the change and its entry land
+/// together or not at all.
+pub async fn commit_recorded(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    entry: AuditEntry,
+    now: i64,
+) -> Result<(), StoreError> {
+    record(&mut *tx, entry, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Runs `insert` (an `INSERT … RETURNING id`) and writes `entry` about the new row in the same
 /// transaction, so a creation and its audit entry commit or fail together; returns the id.
 pub async fn insert_recorded<'q>(

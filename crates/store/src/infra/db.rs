@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::any::AnyRow;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -527,6 +528,15 @@ impl Params {
         q
     }
 
+    /// The one row `sql` selects with these values bound: none is [`StoreError::NotFound`]
+    /// (which callers also give for a row outside the caller's scope).
+    pub(crate) async fn one_row(&self, db: &Db, sql: &str) -> Result<AnyRow, StoreError> {
+        self.bind(sqlx::query(sql))
+            .fetch_optional(db.pool())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     pub(crate) fn bind<'q>(
         &self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -542,6 +552,15 @@ impl Params {
         }
         q
     }
+}
+
+/// The one row `sql` selects with `id` bound to `$1`: none is [`StoreError::NotFound`].
+pub(crate) async fn row_by_id(db: &Db, sql: &str, id: i64) -> Result<AnyRow, StoreError> {
+    sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// Stored names as an SQL list (`'sent', 'received'`) for `IN (…)` or `=`, rendered from the

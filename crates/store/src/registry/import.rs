@@ -187,22 +187,15 @@ impl<'a> PersonImport<'a> {
         } else {
             None
         };
-        Ok(PersonImport {
+        Ok(PersonImport::fresh(
             db,
             scope,
             node,
             on_duplicate,
             link,
             before,
-            dwellings: HashMap::new(),
-            created_dwellings: std::collections::HashSet::new(),
-            households: HashMap::new(),
-            crowded: HashMap::new(),
-            places: PLACES,
-            analyze_at: 2_000,
-            outcome: ImportOutcome::default(),
-            dry: false,
-        })
+            false,
+        ))
     }
 
     /// A dry run of the import `begin` would open: the same checks of the node and of every
@@ -219,13 +212,35 @@ impl<'a> PersonImport<'a> {
     ) -> Result<PersonImport<'a>, StoreError> {
         let node = writable_node(db, scope, node_id).await?;
         let link = Link::Pooled(db.pool().acquire().await?);
-        Ok(PersonImport {
+        Ok(PersonImport::fresh(
             db,
             scope,
             node,
             on_duplicate,
             link,
-            before: None,
+            None,
+            true,
+        ))
+    }
+
+    /// A job that has read and written nothing yet: `before` holds the largest person,
+    /// dwelling and household ids when its references are checked before commit.
+    fn fresh(
+        db: &'a Db,
+        scope: &'a Scope,
+        node: Node,
+        on_duplicate: OnDuplicate,
+        link: Link,
+        before: Option<[i64; 3]>,
+        dry: bool,
+    ) -> PersonImport<'a> {
+        PersonImport {
+            db,
+            scope,
+            node,
+            on_duplicate,
+            link,
+            before,
             dwellings: HashMap::new(),
             created_dwellings: std::collections::HashSet::new(),
             households: HashMap::new(),
@@ -233,8 +248,8 @@ impl<'a> PersonImport<'a> {
             places: PLACES,
             analyze_at: 2_000,
             outcome: ImportOutcome::default(),
-            dry: true,
-        })
+            dry,
+        }
     }
 
     /// What the import has done (or, in a dry run, would do) so far.

@@ -17,7 +17,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::Params;
+use crate::infra::db::{row_by_id, Params};
 use crate::infra::errors::internal;
 use crate::infra::secret::Keyring;
 use crate::{Db, StoreError};
@@ -234,11 +234,7 @@ where
 /// A person the caller may read; `NotFound` otherwise.
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Person, StoreError> {
     let keys = db.keys()?;
-    let row = sqlx::query(&format!("{PERSON_SELECT} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(db, &format!("{PERSON_SELECT} WHERE p.id = $1"), id).await?;
     let path: String = row.try_get("node_path")?;
     if !scope.can_read(&JurisdictionPath::parse(&path).map_err(internal)?) {
         return Err(StoreError::NotFound);
@@ -592,8 +588,8 @@ pub async fn create(
         now,
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "person.create", "person")
             .entity_id(id)
             .node_path(&node.path)
@@ -601,7 +597,6 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok((get(db, scope, id).await?, warnings))
 }
 
@@ -614,11 +609,12 @@ pub async fn unmask(
     now: i64,
 ) -> Result<Unmasked, StoreError> {
     let keys = db.keys()?;
-    let row = sqlx::query("SELECT node_path, id_cipher, phone_cipher FROM person WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        "SELECT node_path, id_cipher, phone_cipher FROM person WHERE id = $1",
+        id,
+    )
+    .await?;
     let path = JurisdictionPath::parse(&row.try_get::<String, _>(0)?).map_err(internal)?;
     if !scope.can_read(&path) {
         return Err(StoreError::NotFound);
@@ -1233,13 +1229,12 @@ pub async fn add_tag(db: &Db, scope: &Scope, name: &str, now: i64) -> Result<(),
         .execute(&mut *tx)
         .await
         .map_err(conflict_on("tags", "该标签已存在"))?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "tag.create", "tag").detail(json!({"name": name})),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -1304,13 +1299,12 @@ pub async fn bulk_insert(
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
     let ids = insert_persons(db, &mut tx, scope, persons, now).await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "person.bulk_create", "person").detail(json!({"count": ids.len()})),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(ids.len() as u64)
 }
 

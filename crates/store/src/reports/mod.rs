@@ -287,13 +287,9 @@ pub async fn publish_template(
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
-        AuditEntry::by(scope, "report_template.publish", "report_template")
+    audit::commit_recorded(tx, AuditEntry::by(scope, "report_template.publish", "report_template")
             .entity_id(id)
-            .detail(json!({"key": t.key, "version": t.version, "effective_from": format_date(effective_from)})), now)
-    .await?;
-    tx.commit().await?;
+            .detail(json!({"key": t.key, "version": t.version, "effective_from": format_date(effective_from)})), now).await?;
     Ok(StoredTemplate {
         id,
         effective_from: format_date(effective_from),
@@ -1374,14 +1370,10 @@ pub async fn submit(
         ));
     };
     let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
-        AuditEntry::by(scope, "report.submit", "report_submission")
+    audit::commit_recorded(tx, AuditEntry::by(scope, "report.submit", "report_submission")
             .entity_id(id)
             .node_path(&node.path)
-            .detail(json!({"template": t.key, "version": t.version, "date": day, "zero": input.zero, "manual": manual})), now)
-    .await?;
-    tx.commit().await?;
+            .detail(json!({"template": t.key, "version": t.version, "date": day, "zero": input.zero, "manual": manual})), now).await?;
     build(db, scope, stored, node, date).await
 }
 
@@ -1435,8 +1427,8 @@ pub async fn approve(
         });
     };
     let id: i64 = row.try_get(0)?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "report.approve", "report_submission")
             .entity_id(id)
             .node_path(&node.path)
@@ -1444,7 +1436,6 @@ pub async fn approve(
         now,
     )
     .await?;
-    tx.commit().await?;
     build(db, scope, stored, node, date).await
 }
 

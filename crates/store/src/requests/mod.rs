@@ -31,7 +31,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::infra::audit::{self, AuditEntry};
-use crate::infra::db::{sql_names, Params};
+use crate::infra::db::{row_by_id, sql_names, Params};
 use crate::infra::errors::{internal, unique_to};
 use crate::infra::secret::{constant_time_eq, random_token, token_hash, Keyring};
 use crate::{scope_filter, Db, Page, StoreError};
@@ -598,15 +598,14 @@ async fn insert(
             Some(scope) => AuditEntry::by(scope, "request.create", "request"),
             None => AuditEntry::by_name(None, &intake.actor, "request.create", "request"),
         };
-        audit::record(
-            &mut *tx,
+        audit::commit_recorded(
+            tx,
             entry.entity_id(id).node_path(&node.path).detail(
                 json!({"channel": intake.channel.as_str(), "tracking_number": tracking.as_str()}),
             ),
             now,
         )
         .await?;
-        tx.commit().await?;
         return Ok(id);
     }
     Err(StoreError::Internal(
@@ -651,13 +650,12 @@ pub struct Photo {
 /// request has none.
 pub async fn photo(db: &Db, scope: &Scope, id: i64) -> Result<Photo, StoreError> {
     get(db, scope, id).await?;
-    let row = sqlx::query(
+    let row = row_by_id(
+        db,
         "SELECT content_type, bytes, created_at FROM request_photo WHERE request_id = $1",
+        id,
     )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    .await?;
     Ok(Photo {
         content_type: row.try_get(0)?,
         bytes: row.try_get(1)?,
@@ -689,8 +687,8 @@ pub async fn attach_photo(
         json!({"content_type": content_type, "size": bytes.len()}),
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "request.photo_add", "request")
             .entity_id(id)
             .node_path(&r.node_path)
@@ -698,7 +696,6 @@ pub async fn attach_photo(
         now,
     )
     .await?;
-    tx.commit().await?;
     get(db, scope, id).await
 }
 
@@ -1392,8 +1389,8 @@ pub async fn blow_whistle(
         json!({"department_ids": department_ids}),
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "request.whistle", "request")
             .entity_id(request_id)
             .node_path(&req.node_path)
@@ -1401,7 +1398,6 @@ pub async fn blow_whistle(
         now,
     )
     .await?;
-    tx.commit().await?;
     whistles_of(db, request_id, now).await
 }
 
@@ -1414,11 +1410,12 @@ pub async fn acknowledge_whistle(
     response: &str,
     now: i64,
 ) -> Result<Whistle, StoreError> {
-    let row = sqlx::query("SELECT request_id FROM request_whistle WHERE id = $1")
-        .bind(whistle_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = row_by_id(
+        db,
+        "SELECT request_id FROM request_whistle WHERE id = $1",
+        whistle_id,
+    )
+    .await?;
     let request_id: i64 = row.try_get(0)?;
     let req = get(db, scope, request_id).await?;
     let response = response.trim();
@@ -1461,8 +1458,8 @@ pub async fn acknowledge_whistle(
         json!({"whistle_id": whistle_id}),
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "request.whistle_ack", "request")
             .entity_id(request_id)
             .node_path(&req.node_path)
@@ -1470,7 +1467,6 @@ pub async fn acknowledge_whistle(
         now,
     )
     .await?;
-    tx.commit().await?;
     whistles_of(db, request_id, now)
         .await?
         .into_iter()
@@ -1916,15 +1912,14 @@ pub async fn revoke_api_key(db: &Db, scope: &Scope, id: i64, now: i64) -> Result
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "api_key.revoke", "api_key")
             .entity_id(id)
             .detail(json!({"name": name})),
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -477,8 +477,8 @@ pub async fn record(
         now,
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(
             scope,
             &format!("supply.{}", movement.kind().as_str()),
@@ -493,7 +493,6 @@ pub async fn record(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(Entry {
         id,
         site_id: site.id,
@@ -1015,8 +1014,8 @@ async fn finish_transfer(
         now,
     )
     .await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(
             scope,
             &format!("supply_transfer.{}", action.as_str()),
@@ -1028,7 +1027,6 @@ async fn finish_transfer(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(Transfer {
         state: outcome,
         done_at: Some(now),
@@ -1314,8 +1312,8 @@ pub async fn set_threshold(
                 .await?;
         }
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "supply_threshold.set", "supply_site")
             .entity_id(site.id)
             .node_path(&site.node_path)
@@ -1323,7 +1321,6 @@ pub async fn set_threshold(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -1551,8 +1548,8 @@ pub async fn create_request(
         .execute(&mut *tx)
         .await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "supply_request.create", "supply_request")
             .entity_id(id)
             .node_path(&site.node_path)
@@ -1560,7 +1557,6 @@ pub async fn create_request(
         now,
     )
     .await?;
-    tx.commit().await?;
     get_request(db, scope, id).await
 }
 
@@ -1621,13 +1617,12 @@ pub async fn submit_request(
     }
     let mut tx = db.begin_write().await?;
     move_request(&mut tx, scope, &r, RequestAction::Submit, now).await?;
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "supply_request.submit", "supply_request").entity_id(r.id),
         now,
     )
     .await?;
-    tx.commit().await?;
     get_request(db, scope, id).await
 }
 
@@ -1682,15 +1677,14 @@ pub async fn approve_request(
         .execute(&mut *tx)
         .await?;
     }
-    audit::record(
-        &mut *tx,
+    audit::commit_recorded(
+        tx,
         AuditEntry::by(scope, "supply_request.approve", "supply_request")
             .entity_id(r.id)
             .detail(json!({"state": outcome.as_str(), "approved": decided})),
         now,
     )
     .await?;
-    tx.commit().await?;
     get_request(db, scope, id).await
 }
 

@@ -459,13 +459,7 @@ pub async fn update(
     now: i64,
 ) -> Result<Node, StoreError> {
     let mut tx = db.begin_write().await?;
-    let node = match load(&mut *tx, id).await? {
-        Some(n) if scope.can_read(&n.path) => n,
-        _ => return Err(StoreError::NotFound),
-    };
-    if !scope.can_edit_node(&node.path) {
-        return Err(StoreError::Forbidden("您的角色不能修改这个节点".into()));
-    }
+    let node = for_change(&mut tx, scope, id, "您的角色不能修改这个节点").await?;
     let mut errors = Vec::new();
     let name = patch
         .name
@@ -539,10 +533,7 @@ pub async fn update(
         now,
     )
     .await?;
-    let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
-    tx.commit().await?;
-    db.caches.principals.clear();
-    Ok(node)
+    committed(db, tx, id).await
 }
 
 /// Moves a node and its whole subtree under a new parent, rewriting every path below in one
@@ -656,10 +647,7 @@ pub async fn move_subtree(
             .node_path(&new_path)
             .detail(json!({"from": node.path.as_str(), "to": new_path.as_str(), "new_parent_id": parent.id})), now)
     .await?;
-    let moved = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
-    tx.commit().await?;
-    db.caches.principals.clear();
-    Ok(moved)
+    committed(db, tx, id).await
 }
 
 /// Columns outside `node` that hold a copy of a node path, with the district column that goes
@@ -708,13 +696,7 @@ pub async fn close(
     now: i64,
 ) -> Result<Node, StoreError> {
     let mut tx = db.begin_write().await?;
-    let node = match load(&mut *tx, id).await? {
-        Some(n) if scope.can_read(&n.path) => n,
-        _ => return Err(StoreError::NotFound),
-    };
-    if !scope.can_edit_node(&node.path) {
-        return Err(StoreError::Forbidden("您的角色不能撤销这个节点".into()));
-    }
+    let node = for_change(&mut tx, scope, id, "您的角色不能撤销这个节点").await?;
     if !node.is_open() {
         return Err(StoreError::invalid("id", "该节点已撤销"));
     }
@@ -742,6 +724,34 @@ pub async fn close(
         now,
     )
     .await?;
+    committed(db, tx, id).await
+}
+
+/// Node `id`, read in `tx` for a change: missing or outside the caller's sight is `NotFound`; a
+/// caller who sees it but may not edit it is refused with `refusal`.
+async fn for_change(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    id: i64,
+    refusal: &str,
+) -> Result<Node, StoreError> {
+    let node = match load(&mut *tx, id).await? {
+        Some(n) if scope.can_read(&n.path) => n,
+        _ => return Err(StoreError::NotFound),
+    };
+    if !scope.can_edit_node(&node.path) {
+        return Err(StoreError::Forbidden(refusal.to_owned()));
+    }
+    Ok(node)
+}
+
+/// Commits a change to the tree and answers node `id` as it now stands. Scopes are paths, so
+/// every cached caller may have changed: the cache is emptied.
+async fn committed(
+    db: &Db,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+) -> Result<Node, StoreError> {
     let node = load(&mut *tx, id).await?.ok_or(StoreError::NotFound)?;
     tx.commit().await?;
     db.caches.principals.clear();

@@ -281,17 +281,7 @@ both_backends!(
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
-        let audited = linli_store::infra::audit::list(
-            &db,
-            &op(),
-            &linli_store::infra::audit::AuditFilter {
-                action_prefix: Some("alert.handle".into()),
-                ..Default::default()
-            },
-            linli_store::Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let audited = crate::support::audited(&db, "alert.handle").await;
         assert_eq!(audited.len(), 1);
     }
 );

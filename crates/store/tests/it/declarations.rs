@@ -8,11 +8,11 @@ use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::epidemic::declarations::{self, DeclarationInput};
 use linli_store::infra::audit::{self, AuditFilter};
-use linli_store::registry::{self, Placement};
+use linli_store::registry;
 use linli_store::tree::Node;
 use linli_store::{both_backends, epidemic, Db, Page, StoreError};
 
-use crate::support::{count, id, node, op, tree};
+use crate::support::{count, id, node, op, register, tree};
 
 struct World {
     district: Node,
@@ -434,19 +434,15 @@ both_backends!(
     |db: Db| async move {
         let w = world(&db).await;
         let number = id("53340119700101999");
-        registry::create(
+        register(
             &db,
             &op(),
-            &Placement {
-                node_id: w.grid_b.id,
-                ..Default::default()
-            },
+            w.grid_b.id,
             &PersonInput {
                 name: "乙秘密",
                 id_number: Some(&number),
                 ..Default::default()
             },
-            now_ms(),
         )
         .await
         .unwrap();

@@ -8,12 +8,12 @@ use linli_core::enterprises::{
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::{Role, Scope};
-use linli_store::enterprises::{self, Standing};
+use linli_store::enterprises::{self, Registered, Reopening, Standing};
 use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 
-use crate::support::{node, op, tree};
+use crate::support::{audited, node, op, tree};
 
 fn code(body: &str) -> String {
     format!("{body}{}", credit_check_char(body.as_bytes()).unwrap())
@@ -32,7 +32,7 @@ fn all_items() -> Vec<String> {
 
 async fn register(db: &Db, s: &Scope, at: &Node, name: &str, body: &str) -> i64 {
     let c = code(body);
-    enterprises::create(
+    create(
         db,
         s,
         at.id,
@@ -44,12 +44,41 @@ async fn register(db: &Db, s: &Scope, at: &Node, name: &str, body: &str) -> i64 
             employees: Some("12"),
             ..Default::default()
         },
-        now_ms(),
     )
     .await
     .unwrap()
     .enterprise
     .id
+}
+
+/// Registers `input` at node `at` as `who`.
+async fn create(
+    db: &Db,
+    who: &Scope,
+    at: i64,
+    input: &EnterpriseInput<'_>,
+) -> Result<Registered, StoreError> {
+    enterprises::create(db, who, at, input, now_ms()).await
+}
+
+/// A company (kind `enterprise`) called `name`.
+fn firm<'a>(name: &'a str, credit_code: Option<&'a str>) -> EnterpriseInput<'a> {
+    EnterpriseInput {
+        name,
+        kind: "enterprise",
+        credit_code,
+        ..Default::default()
+    }
+}
+
+/// `who` applies to reopen `enterprise`.
+async fn apply(
+    db: &Db,
+    who: &Scope,
+    enterprise: i64,
+    input: &ReopeningInput<'_>,
+) -> Result<Reopening, StoreError> {
+    enterprises::apply(db, who, enterprise, input, now_ms()).await
 }
 
 async fn actions(db: &Db) -> Vec<String> {
@@ -79,7 +108,7 @@ both_backends!(
         let body = "91533401MA6K12345";
         // Lower case with spaces: normalised before the check.
         let typed = format!(" {} ", code(body).to_lowercase());
-        let reg = enterprises::create(
+        let reg = create(
             &db,
             &staff,
             t.grid_a.id,
@@ -92,7 +121,6 @@ both_backends!(
                 employees: Some("46"),
                 address: Some("长征路 12 号"),
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -110,7 +138,7 @@ both_backends!(
             "staff_registration".to_owned(),
         ];
         let extra = vec!["设置隔离观察室".to_owned()];
-        let r = enterprises::apply(
+        let r = apply(
             &db,
             &staff,
             e.id,
@@ -120,7 +148,6 @@ both_backends!(
                 employees_back: Some("40"),
                 ..Default::default()
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -133,8 +160,7 @@ both_backends!(
             Standing::Pending
         );
         // A second application while one is pending is a conflict.
-        let again =
-            enterprises::apply(&db, &staff, e.id, &ReopeningInput::default(), now_ms()).await;
+        let again = apply(&db, &staff, e.id, &ReopeningInput::default()).await;
         assert!(
             matches!(again, Err(StoreError::Conflict { .. })),
             "{again:?}"
@@ -180,7 +206,7 @@ both_backends!(
 
         // Applied again, everything ticked, approved.
         let items = all_items();
-        let r2 = enterprises::apply(
+        let r2 = apply(
             &db,
             &staff,
             e.id,
@@ -188,7 +214,6 @@ both_backends!(
                 checked: &items,
                 ..Default::default()
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -204,7 +229,7 @@ both_backends!(
         assert_eq!(list.iter().map(|r| r.id).collect::<Vec<_>>(), [r2.id, r.id]);
         // After approval no new application.
         assert!(matches!(
-            enterprises::apply(&db, &staff, e.id, &ReopeningInput::default(), now_ms()).await,
+            apply(&db, &staff, e.id, &ReopeningInput::default()).await,
             Err(StoreError::Conflict { .. })
         ));
 
@@ -244,20 +269,7 @@ both_backends!(
         let last = good.chars().last().unwrap();
         let wrong = if last == '0' { '1' } else { '0' };
         let bad = format!("{}{wrong}", &good[..17]);
-        match enterprises::create(
-            &db,
-            &staff,
-            t.community.id,
-            &EnterpriseInput {
-                name: "某公司",
-                kind: "enterprise",
-                credit_code: Some(&bad),
-                ..Default::default()
-            },
-            now_ms(),
-        )
-        .await
-        {
+        match create(&db, &staff, t.community.id, &firm("某公司", Some(&bad))).await {
             Err(StoreError::Invalid(e)) => {
                 assert_eq!(e.len(), 1);
                 assert_eq!(e[0].field, "credit_code");
@@ -271,52 +283,23 @@ both_backends!(
                 .is_empty()
         );
         register(&db, &staff, &t.community, "甲公司", "91533401MA6K12345").await;
-        // The same code again: a conflict on credit_code that names the record in scope …
-        match enterprises::create(
-            &db,
-            &staff,
-            t.grid_b.id,
-            &EnterpriseInput {
-                name: "乙公司",
-                kind: "enterprise",
-                credit_code: Some(&good),
-                ..Default::default()
-            },
-            now_ms(),
-        )
-        .await
-        {
-            Err(StoreError::Conflict { field, message }) => {
-                assert_eq!(field, "credit_code");
-                assert!(message.contains("企业编号"), "{message}");
-            }
-            other => panic!("{other:?}"),
-        }
-        // … and does not name it to someone who cannot see it.
+        // The same code again: a conflict on credit_code that names the record to staff who
+        // can see it, and not to those who cannot.
         let other_staff = scope(Role::Staff, &t.grid_b);
-        match enterprises::create(
-            &db,
-            &other_staff,
-            t.grid_b.id,
-            &EnterpriseInput {
-                name: "乙公司",
-                kind: "enterprise",
-                credit_code: Some(&good),
-                ..Default::default()
-            },
-            now_ms(),
-        )
-        .await
-        {
-            Err(StoreError::Conflict { field, message }) => {
-                assert_eq!(field, "credit_code");
-                assert!(!message.contains("编号"), "{message}");
+        for (who, names_it) in [(&staff, true), (&other_staff, false)] {
+            let again = firm("乙公司", Some(&good));
+            match create(&db, who, t.grid_b.id, &again).await {
+                Err(StoreError::Conflict { field, message }) => {
+                    assert_eq!(field, "credit_code");
+                    let named = if names_it { "企业编号" } else { "编号" };
+                    assert_eq!(message.contains(named), names_it, "{message}");
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
         }
         // Individual businesses may go without a code; several may.
         for n in ["扎西便利店", "卓玛小吃"] {
-            enterprises::create(
+            create(
                 &db,
                 &staff,
                 t.grid_a.id,
@@ -325,7 +308,6 @@ both_backends!(
                     kind: "individual",
                     ..Default::default()
                 },
-                now_ms(),
             )
             .await
             .unwrap();
@@ -370,12 +352,10 @@ both_backends!(
             ..Default::default()
         };
         assert!(matches!(
-            enterprises::apply(&db, &worker_a, in_a, &input, now_ms()).await,
+            apply(&db, &worker_a, in_a, &input).await,
             Err(StoreError::Forbidden(_))
         ));
-        let r = enterprises::apply(&db, &staff, in_a, &input, now_ms())
-            .await
-            .unwrap();
+        let r = apply(&db, &staff, in_a, &input).await.unwrap();
         let approve = ReopeningDecision::Approve { note: None };
         assert!(matches!(
             enterprises::decide(&db, &official, r.id, &approve, now_ms()).await,
@@ -393,7 +373,7 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            enterprises::create(
+            create(
                 &db,
                 &official,
                 t.community.id,
@@ -401,8 +381,7 @@ both_backends!(
                     name: "丙",
                     kind: "individual",
                     ..Default::default()
-                },
-                now_ms(),
+                }
             )
             .await,
             Err(StoreError::Forbidden(_))
@@ -418,7 +397,7 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         let staff = scope(Role::Staff, &t.community);
-        let reg = enterprises::create(
+        let reg = create(
             &db,
             &staff,
             t.grid_a.id,
@@ -427,7 +406,6 @@ both_backends!(
                 kind: "individual",
                 ..Default::default()
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -477,17 +455,7 @@ both_backends!(
                 .enterprise_id,
             reg.enterprise.id
         );
-        let a = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("reopening.submit".into()),
-                ..AuditFilter::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let a = audited(&db, "reopening.submit").await;
         assert_eq!(a[0].actor, "link");
         assert_eq!(a[0].ip.as_deref(), Some("10.0.0.9"));
     }
@@ -520,7 +488,7 @@ both_backends!(
             .await
             .unwrap();
         let items = all_items();
-        let r = enterprises::apply(
+        let r = apply(
             &db,
             &staff,
             d,
@@ -528,7 +496,6 @@ both_backends!(
                 checked: &items,
                 ..Default::default()
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -621,19 +588,9 @@ both_backends!(
                 .as_deref(),
             Some("13612348609")
         );
-        let audited = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("enterprise.unmask".into()),
-                ..AuditFilter::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
-        assert_eq!(audited.len(), 2, "every unmask is audited");
-        assert!(audited
+        let unmasks = audited(&db, "enterprise.unmask").await;
+        assert_eq!(unmasks.len(), 2, "every unmask is audited");
+        assert!(unmasks
             .iter()
             .any(|a| a.ip.as_deref() == Some("10.0.0.7") && a.entity_id == Some(e)));
 
@@ -654,20 +611,6 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         // Refusals are not audited as reveals.
-        assert_eq!(
-            audit::list(
-                &db,
-                &op(),
-                &AuditFilter {
-                    action_prefix: Some("enterprise.unmask".into()),
-                    ..AuditFilter::default()
-                },
-                Page::new(None, None),
-            )
-            .await
-            .unwrap()
-            .len(),
-            2
-        );
+        assert_eq!(audited(&db, "enterprise.unmask").await.len(), 2);
     }
 );

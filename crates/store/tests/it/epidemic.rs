@@ -15,8 +15,8 @@ use linli_store::tree::Node;
 use linli_store::{both_backends, Db, StoreError};
 
 use crate::support::{
-    add_contact, arrival, count, date, id, link, make_case, observations_of, op, resident,
-    risk_area, tree,
+    add_contact, arrival, arrive, count, date, id, link, make_case, observations_of, observe, op,
+    resident, risk_area, tree,
 };
 
 both_backends!(
@@ -70,7 +70,7 @@ both_backends!(
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
 
         // 9th edition, from a high-risk area: 7 days centralised, an observation opened.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"), now_ms())
+        let r = arrive(&db, arrival(p, "420111", "2022-07-02"))
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
@@ -97,7 +97,7 @@ both_backends!(
         .unwrap();
 
         // 2020: from Hubei, 14 days centralised.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420102", "2020-02-01"), now_ms())
+        let r = arrive(&db, arrival(p, "420102", "2020-02-01"))
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
@@ -113,7 +113,7 @@ both_backends!(
         .unwrap();
 
         // Class B (2023): nothing, and no observation.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2023-03-01"), now_ms())
+        let r = arrive(&db, arrival(p, "420111", "2023-03-01"))
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::None);
@@ -124,9 +124,7 @@ both_backends!(
         // A fever at screening in 2020 raises an alert.
         let mut fever = arrival(p, "530100", "2020-02-03");
         fever.temperature = Some(Temperature::parse("38.2").unwrap());
-        let r = epidemic::record_arrival(&db, &op(), fever, now_ms())
-            .await
-            .unwrap();
+        let r = arrive(&db, fever).await.unwrap();
         assert!(r.classification.fever_alert);
         assert!(r.alert_id.is_some());
         assert_eq!(count(&db, "alert").await, 1);
@@ -146,9 +144,8 @@ both_backends!(
         // No policy before 2020-01-20: refused, and the new person is not registered either.
         let before = count(&db, "person").await;
         let n = id("53340119990101009");
-        let e = epidemic::record_arrival(
+        let e = arrive(
             &db,
-            &op(),
             ArrivalInput {
                 person: ArrivalPerson::New {
                     placement: Placement {
@@ -163,7 +160,6 @@ both_backends!(
                 },
                 ..arrival(0, "420111", "2019-12-01")
             },
-            now_ms(),
         )
         .await
         .unwrap_err();
@@ -176,14 +172,12 @@ both_backends!(
         // Under Class B no measure applies, but a fever at the door is still an alert.
         let mut fever = arrival(p, "530100", "2023-03-02");
         fever.symptoms = vec!["咳嗽".into()];
-        let r = epidemic::record_arrival(&db, &op(), fever, now_ms())
-            .await
-            .unwrap();
+        let r = arrive(&db, fever).await.unwrap();
         assert_eq!(r.classification.measure, Measure::None);
         assert!(r.alert_id.is_some());
 
         // Arrivals cannot lie in the future.
-        let e = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2099-01-01"), now_ms())
+        let e = arrive(&db, arrival(p, "420111", "2099-01-01"))
             .await
             .unwrap_err();
         assert!(
@@ -260,7 +254,7 @@ both_backends!(
         let t = tree(&db).await;
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
         // 2020: from another province, 14 days of home quarantine from 2020-02-01.
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "110101", "2020-02-01"), now_ms())
+        let r = arrive(&db, arrival(p, "110101", "2020-02-01"))
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::HomeQuarantine);
@@ -354,16 +348,8 @@ both_backends!(
         let a = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
         let b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
         // 2020, other province: 14 days of home quarantine, 2020-02-01 to 2020-02-14.
-        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"), now_ms())
-            .await
-            .unwrap()
-            .observation_id
-            .unwrap();
-        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-05"), now_ms())
-            .await
-            .unwrap()
-            .observation_id
-            .unwrap();
+        let oa = observe(&db, arrival(a, "110101", "2020-02-01")).await;
+        let ob = observe(&db, arrival(b, "110101", "2020-02-05")).await;
         let worker_a = Scope::for_user(9, "wa", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let community = t.community.id;
         // On 02-14 only A is due; the community sees A, worker A sees A under their grid.
@@ -424,16 +410,8 @@ both_backends!(
         let t = tree(&db).await;
         let a = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
         let b = resident(&db, &t.grid_b, "李四", "53340119870101002").await;
-        let oa = epidemic::record_arrival(&db, &op(), arrival(a, "110101", "2020-02-01"), now_ms())
-            .await
-            .unwrap()
-            .observation_id
-            .unwrap();
-        let ob = epidemic::record_arrival(&db, &op(), arrival(b, "110101", "2020-02-01"), now_ms())
-            .await
-            .unwrap()
-            .observation_id
-            .unwrap();
+        let oa = observe(&db, arrival(a, "110101", "2020-02-01")).await;
+        let ob = observe(&db, arrival(b, "110101", "2020-02-01")).await;
         let worker_a = Scope::for_user(9, "wa", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let writer = epidemic::CheckinWriter::new(db.clone());
         let at =
@@ -572,7 +550,7 @@ both_backends!(
         // Back from a high-risk area on 07-03: 7 days centralised, to 07-09. The same
         // observation is upgraded (keeping its first day), the arrival linked to it, and the
         // worker reads out what happened.
-        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"), now_ms())
+        let r = arrive(&db, arrival(c, "420111", "2022-07-03"))
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::CentralizedQuarantine);
@@ -625,7 +603,7 @@ both_backends!(
 
         // Back from a high-risk area on 07-03: centralised to 07-09, stricter but shorter. The
         // observation becomes centralised and still runs to 07-12, the last days at home.
-        let r = epidemic::record_arrival(&db, &op(), arrival(c, "420111", "2022-07-03"), now_ms())
+        let r = arrive(&db, arrival(c, "420111", "2022-07-03"))
             .await
             .unwrap();
         assert_eq!(r.observation_id, Some(obs));
@@ -660,10 +638,9 @@ both_backends!(
         let t = tree(&db).await;
         high_risk(&db, "420111").await;
         let p = resident(&db, &t.grid_a, "张三", "53340119850312001").await;
-        let first =
-            epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-02"), now_ms())
-                .await
-                .unwrap();
+        let first = arrive(&db, arrival(p, "420111", "2022-07-02"))
+            .await
+            .unwrap();
         let obs = first.observation_id.unwrap();
         assert!(
             !first.classification.explanation.contains("已在医学观察中"),
@@ -672,10 +649,9 @@ both_backends!(
         );
 
         // Again on 07-05 (back and forth): the planned end moves to the later one, 07-11.
-        let second =
-            epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-05"), now_ms())
-                .await
-                .unwrap();
+        let second = arrive(&db, arrival(p, "420111", "2022-07-05"))
+            .await
+            .unwrap();
         assert_eq!(second.observation_id, Some(obs));
         assert_eq!(
             observation(&db, obs).await,
@@ -693,9 +669,7 @@ both_backends!(
         // alert points at the person's observation.
         let mut late = arrival(p, "420111", "2022-07-03");
         late.temperature = Some(Temperature::parse("38.0").unwrap());
-        let r = epidemic::record_arrival(&db, &op(), late, now_ms())
-            .await
-            .unwrap();
+        let r = arrive(&db, late).await.unwrap();
         assert_eq!(r.observation_id, Some(obs));
         assert_eq!(observation(&db, obs).await.2, "2022-07-11");
         assert_eq!(observation(&db, obs).await.3, Some(second.id));
@@ -711,7 +685,7 @@ both_backends!(
 
         // A screening with no measure (local, same city) leaves it exactly as it is.
         let before = observation(&db, obs).await;
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "533401", "2022-07-06"), now_ms())
+        let r = arrive(&db, arrival(p, "533401", "2022-07-06"))
             .await
             .unwrap();
         assert_eq!(r.classification.measure, Measure::None);
@@ -750,7 +724,7 @@ both_backends!(
         epidemic::release(&db, &op(), &[obs], date("2022-07-11"), now_ms())
             .await
             .unwrap();
-        let r = epidemic::record_arrival(&db, &op(), arrival(p, "420111", "2022-07-12"), now_ms())
+        let r = arrive(&db, arrival(p, "420111", "2022-07-12"))
             .await
             .unwrap();
         let again = r.observation_id.unwrap();
@@ -818,9 +792,7 @@ both_backends!(
 
         let mut fever = arrival(p, "440106", "2020-02-01");
         fever.temperature = Some(Temperature::parse("37.6").unwrap());
-        let r = epidemic::record_arrival(&db, &op(), fever, now_ms())
-            .await
-            .unwrap();
+        let r = arrive(&db, fever).await.unwrap();
         let c = &r.classification;
         assert_eq!(
             (c.measure, c.days_total, c.until),

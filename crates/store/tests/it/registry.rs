@@ -8,7 +8,7 @@ use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::registry::{self, PersonPatch, Placement, SearchKind};
 use linli_store::{both_backends, Db, Page, StoreError};
 
-use crate::support::{field_of, id, op, tree};
+use crate::support::{audited, count, field_of, id, op, register, tree};
 
 /// A roster row as the importer hands it to the store: `input` parsed as of today, no warnings.
 fn import_row(row: usize, input: &PersonInput<'_>) -> registry::ImportRow {
@@ -20,6 +20,17 @@ fn import_row(row: usize, input: &PersonInput<'_>) -> registry::ImportRow {
         warnings: Vec::new(),
         category_given: false,
     }
+}
+
+/// Imports `rows` from "test.csv" into node `at` as `who`.
+async fn import(
+    db: &Db,
+    who: &Scope,
+    at: i64,
+    rows: Vec<registry::ImportRow>,
+    on_duplicate: registry::OnDuplicate,
+) -> Result<registry::ImportOutcome, StoreError> {
+    registry::import_persons(db, who, at, "test.csv", rows, on_duplicate, now_ms()).await
 }
 
 fn person<'a>(
@@ -42,13 +53,10 @@ both_backends!(
     |db: Db| async move {
         let t = tree(&db).await;
         let n = id("53340119850312001");
-        let (p, warnings) = registry::create(
+        let (p, warnings) = register(
             &db,
             &op(),
-            &Placement {
-                node_id: t.grid_a.id,
-                ..Default::default()
-            },
+            t.grid_a.id,
             &PersonInput {
                 relation: Some("户主"),
                 ethnic_group: Some("藏"),
@@ -59,7 +67,6 @@ both_backends!(
                     Some("3栋2单元501室"),
                 )
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -94,13 +101,10 @@ both_backends!(
             .all(|(v,)| !v.contains(&n) && !v.contains("13612348609")));
 
         // A second member joins the dwelling's household.
-        let (wife, _) = registry::create(
+        let (wife, _) = register(
             &db,
             &op(),
-            &Placement {
-                node_id: t.grid_a.id,
-                ..Default::default()
-            },
+            t.grid_a.id,
             &PersonInput {
                 relation: Some("配偶"),
                 ..person(
@@ -110,7 +114,6 @@ both_backends!(
                     Some("3-2-501"),
                 )
             },
-            now_ms(),
         )
         .await
         .unwrap();
@@ -121,15 +124,11 @@ both_backends!(
         assert_eq!(members.len(), 2);
 
         // The same ID number again is a conflict naming the field.
-        let e = registry::create(
+        let e = register(
             &db,
             &op(),
-            &Placement {
-                node_id: t.grid_b.id,
-                ..Default::default()
-            },
+            t.grid_b.id,
             &person("张三", Some(&n.to_lowercase()), None, None),
-            now_ms(),
         )
         .await
         .unwrap_err();
@@ -141,24 +140,16 @@ both_backends!(
         } else {
             bad
         };
-        let e = registry::create(
+        let e = register(
             &db,
             &op(),
-            &Placement {
-                node_id: t.grid_a.id,
-                ..Default::default()
-            },
+            t.grid_a.id,
             &person("王五", Some(&bad), None, None),
-            now_ms(),
         )
         .await
         .unwrap_err();
         assert_eq!(field_of(&e), "id_number");
-        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        assert_eq!(count.0, 2);
+        assert_eq!(count(&db, "person").await, 2);
 
         // Unmasking shows the clear values and is audited.
         let clear = registry::unmask(&db, &op(), p.id, Some("10.0.0.1"), now_ms())
@@ -188,18 +179,14 @@ both_backends!(
 both_backends!(a_gender_conflict_is_kept_and_flagged, |db: Db| async move {
     let t = tree(&db).await;
     let n = id("53340119850312001"); // odd sequence: male
-    let (p, warnings) = registry::create(
+    let (p, warnings) = register(
         &db,
         &op(),
-        &Placement {
-            node_id: t.grid_a.id,
-            ..Default::default()
-        },
+        t.grid_a.id,
         &PersonInput {
             gender: Some("女"),
             ..person("卓玛", Some(&n), None, None)
         },
-        now_ms(),
     )
     .await
     .unwrap();
@@ -215,15 +202,11 @@ both_backends!(a_gender_conflict_is_kept_and_flagged, |db: Db| async move {
 
 both_backends!(changes_are_recorded_field_by_field, |db: Db| async move {
     let t = tree(&db).await;
-    let (p, _) = registry::create(
+    let (p, _) = register(
         &db,
         &op(),
-        &Placement {
-            node_id: t.grid_a.id,
-            ..Default::default()
-        },
+        t.grid_a.id,
         &person("张三", None, Some("13612348609"), None),
-        now_ms(),
     )
     .await
     .unwrap();
@@ -464,11 +447,7 @@ both_backends!(
             .await
             .unwrap_err();
         assert_eq!(field_of(&e), "id_number");
-        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        assert_eq!(count.0, 1203);
+        assert_eq!(count(&db, "person").await, 1203);
         // Officials may not.
         let official = Scope::for_user(8, "jd", Role::Official, vec![t.community.path.clone()]);
         assert!(matches!(
@@ -484,13 +463,10 @@ both_backends!(
         let t = tree(&db).await;
         let n = id("53340119850312001");
         let tags = vec!["独居老人".to_owned(), "党员".to_owned()];
-        registry::create(
+        register(
             &db,
             &op(),
-            &Placement {
-                node_id: t.grid_a.id,
-                ..Default::default()
-            },
+            t.grid_a.id,
             &PersonInput {
                 relation: Some("户主"),
                 ethnic_group: Some("藏族"),
@@ -498,22 +474,12 @@ both_backends!(
                 hukou_address: Some("云南省香格里拉市, 建塘镇"),
                 ..person("张三", Some(&n), Some("13612348609"), Some("3栋2单元501室"))
             },
-            now_ms(),
         )
         .await
         .unwrap();
-        registry::create(
-            &db,
-            &op(),
-            &Placement {
-                node_id: t.grid_b.id,
-                ..Default::default()
-            },
-            &person("李四", None, None, None),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        register(&db, &op(), t.grid_b.id, &person("李四", None, None, None))
+            .await
+            .unwrap();
 
         // Masked by default; only the grid's people.
         let rows = registry::export(&db, &op(), t.grid_a.id, false, None, now_ms())
@@ -538,17 +504,7 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(full.len(), 3);
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("person.export".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "person.export").await;
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].detail["unmasked"], true);
         assert_eq!(log[0].ip.as_deref(), Some("10.1.1.1"));
@@ -618,17 +574,9 @@ both_backends!(
             ),
             row(4, "赵六", "53340119920101004", "其他", None),
         ];
-        let out = registry::import_persons(
-            &db,
-            &op(),
-            t.grid_a.id,
-            "test.csv",
-            rows,
-            registry::OnDuplicate::Skip,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let out = import(&db, &op(), t.grid_a.id, rows, registry::OnDuplicate::Skip)
+            .await
+            .unwrap();
         assert_eq!(out.stored.len(), 4);
         assert_eq!((out.dwellings_created, out.households_created), (2, 2));
         let zs = registry::get(&db, &op(), out.stored[0].1).await.unwrap();
@@ -657,40 +605,24 @@ both_backends!(
             ),
             row(2, "新人", "53340119990101009", "户主", None),
         ];
-        let out = registry::import_persons(
-            &db,
-            &op(),
-            t.grid_a.id,
-            "test.csv",
-            again,
-            registry::OnDuplicate::Skip,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let out = import(&db, &op(), t.grid_a.id, again, registry::OnDuplicate::Skip)
+            .await
+            .unwrap();
         assert_eq!(out.duplicates, vec![(1, Some(zs.id))]);
         assert_eq!(out.stored.len(), 1);
         let third = vec![
             row(1, "孙七", "53340119990101010", "户主", None),
             row(2, "张三", "53340119850312001", "户主", None),
         ];
-        let e = registry::import_persons(
-            &db,
-            &op(),
-            t.grid_a.id,
-            "test.csv",
-            third,
-            registry::OnDuplicate::Fail,
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(field_of(&e), "id_number");
-        let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
-            .fetch_one(db.pool())
+        let e = import(&db, &op(), t.grid_a.id, third, registry::OnDuplicate::Fail)
             .await
-            .unwrap();
-        assert_eq!(count.0, 5, "the failed import stored nothing");
+            .unwrap_err();
+        assert_eq!(field_of(&e), "id_number");
+        assert_eq!(
+            count(&db, "person").await,
+            5,
+            "the failed import stored nothing"
+        );
         // Grid workers import into their own grid only.
         let worker = Scope::for_user(9, "wg", Role::GridWorker, vec![t.grid_a.path.clone()]);
         let e = registry::import_persons(
@@ -806,14 +738,18 @@ both_backends!(
                 category_given: false,
             }
         };
-        let count = |db: Db| async move {
-            let c: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
-                .fetch_one(db.pool())
-                .await
-                .unwrap();
-            c.0
-        };
 
+        // The head of the first household, in row 1.
+        let head = || {
+            row(
+                1,
+                "甲",
+                "53340119850312001",
+                "户主",
+                Some("1栋1单元101室"),
+                None,
+            )
+        };
         let operator = op();
         // A job dropped before commit stores nothing, whatever its chunks did.
         {
@@ -825,41 +761,16 @@ both_backends!(
             )
             .await
             .unwrap();
-            job.add(
-                vec![row(
-                    1,
-                    "甲",
-                    "53340119850312001",
-                    "户主",
-                    Some("1栋1单元101室"),
-                    None,
-                )],
-                now_ms(),
-            )
-            .await
-            .unwrap();
+            job.add(vec![head()], now_ms()).await.unwrap();
         }
-        assert_eq!(count(db.clone()).await, 0);
+        assert_eq!(count(&db, "person").await, 0);
 
         // The head in chunk 1, the spouse in chunk 2: one household.
         let mut job =
             registry::PersonImport::begin(&db, &operator, t.grid_a.id, registry::OnDuplicate::Skip)
                 .await
                 .unwrap();
-        let mut stored = job
-            .add(
-                vec![row(
-                    1,
-                    "甲",
-                    "53340119850312001",
-                    "户主",
-                    Some("1栋1单元101室"),
-                    None,
-                )],
-                now_ms(),
-            )
-            .await
-            .unwrap();
+        let mut stored = job.add(vec![head()], now_ms()).await.unwrap();
         stored.extend(
             job.add(
                 vec![
@@ -971,7 +882,7 @@ both_backends!(
             .await
             .unwrap();
         assert!(history.iter().any(|c| c.field == "phone"));
-        assert_eq!(count(db.clone()).await, 6);
+        assert_eq!(count(&db, "person").await, 6);
     }
 );
 

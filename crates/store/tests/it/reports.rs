@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 use linli_core::reports::mapping::{Mapping, HEALTH_BUREAU_DAILY};
 use linli_core::reports::{ManualValue, NodeRole, Status, Template, Timeliness, EPIDEMIC_DAILY};
 use linli_core::{Role, Scope};
-use linli_store::infra::audit::{self, AuditFilter};
-use linli_store::reports::{self, mappings, SubmitInput};
+use linli_store::reports::{self, mappings, Report, SubmitInput};
 use linli_store::tree::{self, Node};
-use linli_store::{both_backends, Db, Page, StoreError};
+use linli_store::{both_backends, Db, StoreError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
-use crate::support::{date, node_opened, op, street_tree, Street};
+use crate::support::{audited, date, node_opened, op, street_tree, Street};
 
 const DAY: &str = "2022-07-02";
 
@@ -139,29 +138,37 @@ fn manual(pairs: &[(&str, &str)], zero: bool) -> SubmitInput {
     }
 }
 
-struct World {
-    district: Node,
-    street: Node,
-    a: Node,
-    b: Node,
-    grid_a: Node,
+/// `who` submits `at`'s daily epidemic report for [`DAY`] with these manual values (see
+/// [`manual`]).
+async fn submit(
+    db: &Db,
+    who: &Scope,
+    at: &Node,
+    pairs: &[(&str, &str)],
+    zero: bool,
+) -> Result<Report, StoreError> {
+    let input = manual(pairs, zero);
+    reports::submit(db, who, EPIDEMIC_DAILY, at.id, day(), &input, now_ms()).await
 }
 
-async fn world(db: &Db) -> World {
-    let Street {
-        district,
-        street,
-        community_a: a,
-        community_b: b,
-        grid_a,
-    } = street_tree(db, Some(OPENED_ON)).await;
-    World {
-        district,
-        street,
-        a,
-        b,
-        grid_a,
-    }
+/// The staff of `at` submit its report (see [`submit`]).
+async fn staff_submit(db: &Db, at: &Node, pairs: &[(&str, &str)], zero: bool) -> Report {
+    submit(db, &staff(at), at, pairs, zero).await.unwrap()
+}
+
+/// `who` approves `at`'s daily epidemic report for [`DAY`].
+async fn approve(db: &Db, who: &Scope, at: &Node) -> Result<Report, StoreError> {
+    reports::approve(db, who, EPIDEMIC_DAILY, at.id, day(), now_ms()).await
+}
+
+/// `at`'s daily epidemic report for [`DAY`] as `who` reads it.
+async fn report(db: &Db, who: &Scope, at: &Node) -> Result<Report, StoreError> {
+    reports::report(db, who, EPIDEMIC_DAILY, at.id, day()).await
+}
+
+/// The [`Street`] tree, every node opened on [`OPENED_ON`].
+async fn world(db: &Db) -> Street {
+    street_tree(db, Some(OPENED_ON)).await
 }
 
 fn staff(n: &Node) -> Scope {
@@ -314,17 +321,7 @@ both_backends!(
             .unwrap_err();
         assert_eq!(fields(e)[0].0, "key");
         // Audited.
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("report_template.".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "report_template.").await;
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].action, "report_template.publish");
     }
@@ -333,18 +330,25 @@ both_backends!(
 both_backends!(computed_values_match_the_records, |db: Db| async move {
     let w = world(&db).await;
     // Community A: two arrivals today (one on its grid), one yesterday.
-    arrival(&db, &w.a, DAY).await;
+    arrival(&db, &w.community_a, DAY).await;
     arrival(&db, &w.grid_a, DAY).await;
-    arrival(&db, &w.a, "2022-07-01").await;
+    arrival(&db, &w.community_a, "2022-07-01").await;
     // Observations: under centralised quarantine since yesterday; home quarantine starting
     // tomorrow (not yet); health monitoring released today (a release, not under monitoring);
     // home quarantine released yesterday (gone); centralised released tomorrow (still under).
     observation(&db, &w.grid_a, "centralized_quarantine", "2022-07-01", None).await;
-    observation(&db, &w.a, "home_quarantine", "2022-07-03", None).await;
-    observation(&db, &w.a, "health_monitoring", "2022-06-30", Some(DAY)).await;
+    observation(&db, &w.community_a, "home_quarantine", "2022-07-03", None).await;
     observation(
         &db,
-        &w.a,
+        &w.community_a,
+        "health_monitoring",
+        "2022-06-30",
+        Some(DAY),
+    )
+    .await;
+    observation(
+        &db,
+        &w.community_a,
         "home_quarantine",
         "2022-06-20",
         Some("2022-07-01"),
@@ -352,17 +356,24 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     .await;
     observation(
         &db,
-        &w.a,
+        &w.community_a,
         "centralized_quarantine",
         "2022-06-25",
         Some("2022-07-03"),
     )
     .await;
-    observation(&db, &w.b, "home_quarantine", DAY, None).await;
+    observation(&db, &w.community_b, "home_quarantine", DAY, None).await;
     // Alerts: a fever raised this morning, open; one handled this afternoon (not open at the end
     // of the day); one raised yesterday, handled tomorrow (open); one raised tomorrow (not yet).
-    alert(&db, &w.a, "fever", at(DAY, 9, 0), None).await;
-    alert(&db, &w.a, "fever", at(DAY, 9, 0), Some(at(DAY, 15, 0))).await;
+    alert(&db, &w.community_a, "fever", at(DAY, 9, 0), None).await;
+    alert(
+        &db,
+        &w.community_a,
+        "fever",
+        at(DAY, 9, 0),
+        Some(at(DAY, 15, 0)),
+    )
+    .await;
     alert(
         &db,
         &w.grid_a,
@@ -371,7 +382,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
         Some(at("2022-07-03", 8, 0)),
     )
     .await;
-    alert(&db, &w.a, "fever", at("2022-07-03", 0, 10), None).await;
+    alert(&db, &w.community_a, "fever", at("2022-07-03", 0, 10), None).await;
     // Overdue check-ins: one raised today at 23:59 China time, one yesterday.
     alert(
         &db,
@@ -384,12 +395,12 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     alert(&db, &w.grid_a, "overdue", at("2022-07-01", 12, 0), None).await;
     // Reopenings approved today (one just after midnight China time = the previous UTC day),
     // one yesterday, one rejected today.
-    reopening(&db, &w.b, at(DAY, 0, 1), "approved").await;
-    reopening(&db, &w.b, at(DAY, 18, 0), "approved").await;
-    reopening(&db, &w.b, at("2022-07-01", 18, 0), "approved").await;
-    reopening(&db, &w.b, at(DAY, 18, 0), "rejected").await;
+    reopening(&db, &w.community_b, at(DAY, 0, 1), "approved").await;
+    reopening(&db, &w.community_b, at(DAY, 18, 0), "approved").await;
+    reopening(&db, &w.community_b, at("2022-07-01", 18, 0), "approved").await;
+    reopening(&db, &w.community_b, at(DAY, 18, 0), "rejected").await;
 
-    let a = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.a.id, day())
+    let a = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.community_a.id, day())
         .await
         .unwrap();
     let expect_a: BTreeMap<String, i64> = [
@@ -406,7 +417,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     assert_eq!(a, expect_a);
-    let b = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.b.id, day())
+    let b = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.community_b.id, day())
         .await
         .unwrap();
     assert_eq!(b["under_home_quarantine"], 1);
@@ -414,9 +425,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     assert_eq!(b["arrivals_new"], 0);
 
     // The street's report: the sum of its two communities, one line each, nothing direct.
-    let r = reports::report(&db, &op(), EPIDEMIC_DAILY, w.street.id, day())
-        .await
-        .unwrap();
+    let r = report(&db, &op(), &w.street).await.unwrap();
     assert_eq!(r.role, NodeRole::Rollup);
     assert_eq!(r.status, Status::Draft);
     assert_eq!(r.children.len(), 2);
@@ -429,9 +438,7 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
     assert_eq!(number(r.values.get("disinfection_rounds")), 0);
     assert_eq!(r.values.get("notes"), Some(&None));
     // Community A's own report: the grid's line and A's direct records.
-    let ra = reports::report(&db, &op(), EPIDEMIC_DAILY, w.a.id, day())
-        .await
-        .unwrap();
+    let ra = report(&db, &op(), &w.community_a).await.unwrap();
     assert_eq!(ra.children[0].node_id, w.grid_a.id);
     assert_eq!(number(ra.children[0].values.get("arrivals_new")), 1);
     assert_eq!(ra.direct["arrivals_new"], 1);
@@ -441,9 +448,15 @@ both_backends!(computed_values_match_the_records, |db: Db| async move {
         "not reported yet"
     );
     // Another day counts that day's records.
-    let next = reports::computed(&db, &op(), EPIDEMIC_DAILY, w.a.id, date("2022-07-03"))
-        .await
-        .unwrap();
+    let next = reports::computed(
+        &db,
+        &op(),
+        EPIDEMIC_DAILY,
+        w.community_a.id,
+        date("2022-07-03"),
+    )
+    .await
+    .unwrap();
     assert_eq!(next["arrivals_new"], 0);
     assert_eq!(next["under_home_quarantine"], 1);
     assert_eq!(next["under_centralized_quarantine"], 1);
@@ -458,19 +471,11 @@ both_backends!(
     |db: Db| async move {
         let w = world(&db).await;
         arrival(&db, &w.grid_a, DAY).await;
-        alert(&db, &w.a, "fever", at(DAY, 9, 0), None).await;
-        let st = staff(&w.a);
-        let e = reports::submit(
-            &db,
-            &st,
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(&[], true),
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
+        alert(&db, &w.community_a, "fever", at(DAY, 9, 0), None).await;
+        let st = staff(&w.community_a);
+        let e = submit(&db, &st, &w.community_a, &[], true)
+            .await
+            .unwrap_err();
         match e {
             StoreError::Invalid(errs) => {
                 assert_eq!(errs[0].field, "zero");
@@ -481,24 +486,14 @@ both_backends!(
             }
             other => panic!("{other:?}"),
         }
-        let r = reports::report(&db, &st, EPIDEMIC_DAILY, w.a.id, day())
-            .await
-            .unwrap();
+        let r = report(&db, &st, &w.community_a).await.unwrap();
         assert_eq!(r.status, Status::Draft, "nothing stored");
 
         // Community B has no events: its zero report is taken, numbers read as 0.
-        let sb = staff(&w.b);
-        let r = reports::submit(
-            &db,
-            &sb,
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("notes", "平安")], true),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let sb = staff(&w.community_b);
+        let r = submit(&db, &sb, &w.community_b, &[("notes", "平安")], true)
+            .await
+            .unwrap();
         assert_eq!(r.status, Status::Submitted);
         assert!(r.zero);
         assert_eq!(number(r.values.get("disinfection_rounds")), 0);
@@ -510,14 +505,12 @@ both_backends!(
             "submitted after the day's 16:00"
         );
         // A zero report with a number is refused, naming it.
-        let e = reports::submit(
+        let e = submit(
             &db,
             &sb,
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "2")], true),
-            now_ms(),
+            &w.community_b,
+            &[("disinfection_rounds", "2")],
+            true,
         )
         .await
         .unwrap_err();
@@ -526,14 +519,12 @@ both_backends!(
             "{e:?}"
         );
         // An ordinary report needs its numbers; a bad one says which and why; nothing changes.
-        let e = reports::submit(
+        let e = submit(
             &db,
             &sb,
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "abc")], false),
-            now_ms(),
+            &w.community_b,
+            &[("disinfection_rounds", "abc")],
+            false,
         )
         .await
         .unwrap_err();
@@ -541,19 +532,17 @@ both_backends!(
             matches!(e, StoreError::Invalid(ref v) if v[0].message == "「公共区域消杀」应为不小于 0 的整数，收到「abc」"),
             "{e:?}"
         );
-        let r = reports::report(&db, &sb, EPIDEMIC_DAILY, w.b.id, day())
-            .await
-            .unwrap();
+        let r = report(&db, &sb, &w.community_b).await.unwrap();
         assert!(r.zero);
     }
 );
 
 both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     let w = world(&db).await;
-    arrival(&db, &w.a, DAY).await;
+    arrival(&db, &w.community_a, DAY).await;
     let (sa, sb, st_street, off) = (
-        staff(&w.a),
-        staff(&w.b),
+        staff(&w.community_a),
+        staff(&w.community_b),
         staff(&w.street),
         official(&w.street),
     );
@@ -561,65 +550,54 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
 
     // Who submits: staff of the node or above; not grid workers, not officials; not a grid.
     assert!(matches!(
-        reports::submit(
+        submit(
             &db,
             &worker,
-            EPIDEMIC_DAILY,
-            w.grid_a.id,
-            day(),
-            &manual(&[("disinfection_rounds", "1")], false),
-            now_ms(),
+            &w.grid_a,
+            &[("disinfection_rounds", "1")],
+            false
         )
         .await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::submit(
+        submit(
             &db,
             &off,
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(&[("disinfection_rounds", "1")], false),
-            now_ms(),
+            &w.community_a,
+            &[("disinfection_rounds", "1")],
+            false
         )
         .await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.grid_a.id, day(), &manual(&[("disinfection_rounds", "1")], false), now_ms()).await,
+        submit(&db, &sa, &w.grid_a, &[("disinfection_rounds", "1")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "node_id"
     ));
     // Approving a draft is refused.
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &off, &w.community_a).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
-    let r = reports::submit(
+    let r = submit(
         &db,
         &sa,
-        EPIDEMIC_DAILY,
-        w.a.id,
-        day(),
-        &manual(
-            &[("disinfection_rounds", "3"), ("notes", "入户排查")],
-            false,
-        ),
-        now_ms(),
+        &w.community_a,
+        &[("disinfection_rounds", "3"), ("notes", "入户排查")],
+        false,
     )
     .await
     .unwrap();
     assert_eq!(number(r.values.get("disinfection_rounds")), 3);
     // A correction before approval keeps the first submission time.
     let first = r.submitted_at;
-    let r = reports::submit(
+    let r = submit(
         &db,
         &st_street,
-        EPIDEMIC_DAILY,
-        w.a.id,
-        day(),
-        &manual(&[("disinfection_rounds", "4")], false),
-        now_ms(),
+        &w.community_a,
+        &[("disinfection_rounds", "4")],
+        false,
     )
     .await
     .unwrap();
@@ -628,17 +606,9 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     assert_eq!(r.values["notes"], None);
 
     // The street's own report waits for both communities to be approved.
-    let e = reports::submit(
-        &db,
-        &st_street,
-        EPIDEMIC_DAILY,
-        w.street.id,
-        day(),
-        &manual(&[], false),
-        now_ms(),
-    )
-    .await
-    .unwrap_err();
+    let e = submit(&db, &st_street, &w.street, &[], false)
+        .await
+        .unwrap_err();
     match e {
         StoreError::Invalid(v) => assert_eq!(
             v[0].message,
@@ -648,118 +618,78 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
     }
     // Nobody approves their own level; grid workers never.
     assert!(matches!(
-        reports::approve(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &sa, &w.community_a).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        reports::approve(&db, &worker, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &worker, &w.community_a).await,
         Err(StoreError::NotFound)
     ));
-    let r = reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms())
-        .await
-        .unwrap();
+    let r = approve(&db, &off, &w.community_a).await.unwrap();
     assert_eq!(r.status, Status::Approved);
     assert_eq!(r.approved_by.as_deref(), Some("official"));
     assert!(r.approved_at.is_some());
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+        approve(&db, &off, &w.community_a).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
     // Locked: no correction, and the values stay those approved even when records arrive late.
     assert!(matches!(
-        reports::submit(&db, &sa, EPIDEMIC_DAILY, w.a.id, day(), &manual(&[("disinfection_rounds", "9")], false), now_ms()).await,
+        submit(&db, &sa, &w.community_a, &[("disinfection_rounds", "9")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "status"
     ));
-    arrival(&db, &w.a, DAY).await;
-    let r = reports::report(&db, &sa, EPIDEMIC_DAILY, w.a.id, day())
-        .await
-        .unwrap();
+    arrival(&db, &w.community_a, DAY).await;
+    let r = report(&db, &sa, &w.community_a).await.unwrap();
     assert_eq!(
         number(r.values.get("arrivals_new")),
         1,
         "the approved figure"
     );
     assert_eq!(number(r.values.get("disinfection_rounds")), 4);
-    let live = reports::computed(&db, &sa, EPIDEMIC_DAILY, w.a.id, day())
+    let live = reports::computed(&db, &sa, EPIDEMIC_DAILY, w.community_a.id, day())
         .await
         .unwrap();
     assert_eq!(live["arrivals_new"], 2, "the records themselves");
 
     // Once B is approved too, the street submits (no manual values of its own) and the
     // district approves it.
-    reports::submit(
+    submit(
         &db,
         &sb,
-        EPIDEMIC_DAILY,
-        w.b.id,
-        day(),
-        &manual(&[("disinfection_rounds", "2")], false),
-        now_ms(),
+        &w.community_b,
+        &[("disinfection_rounds", "2")],
+        false,
     )
     .await
     .unwrap();
-    reports::approve(&db, &off, EPIDEMIC_DAILY, w.b.id, day(), now_ms())
-        .await
-        .unwrap();
+    approve(&db, &off, &w.community_b).await.unwrap();
     assert!(matches!(
-        reports::submit(&db, &st_street, EPIDEMIC_DAILY, w.street.id, day(), &manual(&[("disinfection_rounds", "6")], false), now_ms()).await,
+        submit(&db, &st_street, &w.street, &[("disinfection_rounds", "6")], false).await,
         Err(StoreError::Invalid(ref v)) if v[0].field == "manual.disinfection_rounds"
     ));
-    let r = reports::submit(
-        &db,
-        &st_street,
-        EPIDEMIC_DAILY,
-        w.street.id,
-        day(),
-        &manual(&[], false),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    let r = submit(&db, &st_street, &w.street, &[], false)
+        .await
+        .unwrap();
     assert_eq!(
         number(r.values.get("disinfection_rounds")),
         6,
         "4 + 2 from the communities"
     );
     assert!(matches!(
-        reports::approve(&db, &off, EPIDEMIC_DAILY, w.street.id, day(), now_ms()).await,
+        approve(&db, &off, &w.street).await,
         Err(StoreError::Forbidden(_))
     ));
-    let r = reports::approve(
-        &db,
-        &official(&w.district),
-        EPIDEMIC_DAILY,
-        w.street.id,
-        day(),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    let r = approve(&db, &official(&w.district), &w.street)
+        .await
+        .unwrap();
     assert_eq!(r.status, Status::Approved);
-    let log = audit::list(
-        &db,
-        &op(),
-        &AuditFilter {
-            action_prefix: Some("report.".into()),
-            ..Default::default()
-        },
-        Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let log = audited(&db, "report.").await;
     let actions: Vec<&str> = log.iter().rev().map(|a| a.action.as_str()).collect();
-    assert_eq!(
-        actions,
-        vec![
-            "report.submit",
-            "report.submit",
-            "report.approve",
-            "report.submit",
-            "report.approve",
-            "report.submit",
-            "report.approve"
-        ]
-    );
+    // A's first submission, then a submission and its approval each: A's correction, B, the
+    // street.
+    let mut expected = vec!["report.submit"];
+    expected.extend(["report.submit", "report.approve"].repeat(3));
+    assert_eq!(actions, expected);
 });
 
 both_backends!(
@@ -787,34 +717,14 @@ both_backends!(
             .unwrap();
         let off = official(&w.street);
         // A on time (its submission time set back before the deadline), B late, C missing.
-        reports::submit(
-            &db,
-            &staff(&w.a),
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(&[], true),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        staff_submit(&db, &w.community_a, &[], true).await;
         sqlx::query("UPDATE report_submission SET submitted_at = $1 WHERE node_id = $2")
             .bind(at(DAY, 15, 59))
-            .bind(w.a.id)
+            .bind(w.community_a.id)
             .execute(db.pool())
             .await
             .unwrap();
-        reports::submit(
-            &db,
-            &staff(&w.b),
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "1")], false),
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        staff_submit(&db, &w.community_b, &[("disinfection_rounds", "1")], false).await;
         let k = reports::completeness(&db, &off, EPIDEMIC_DAILY, w.street.id, day())
             .await
             .unwrap();
@@ -839,9 +749,15 @@ both_backends!(
                 .unwrap();
         assert_eq!(earlier.expected, 4);
         // A community's own completeness is itself.
-        let own = reports::completeness(&db, &staff(&w.a), EPIDEMIC_DAILY, w.a.id, day())
-            .await
-            .unwrap();
+        let own = reports::completeness(
+            &db,
+            &staff(&w.community_a),
+            EPIDEMIC_DAILY,
+            w.community_a.id,
+            day(),
+        )
+        .await
+        .unwrap();
         assert_eq!((own.expected, own.submitted, own.on_time), (1, 1, 1));
 
         // The street reminds the missing community; its staff see it; audited.
@@ -853,30 +769,18 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(seen.len(), 1);
-        let r = reports::report(&db, &staff(&c), EPIDEMIC_DAILY, c.id, day())
-            .await
-            .unwrap();
+        let r = report(&db, &staff(&c), &c).await.unwrap();
         assert_eq!(r.reminders.len(), 1);
         let k = reports::completeness(&db, &off, EPIDEMIC_DAILY, w.street.id, day())
             .await
             .unwrap();
         assert_eq!(k.missing[0].reminders, 1);
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("report.remind".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "report.remind").await;
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].entity_id, Some(rem.id));
         // Reminding one that reported, or from the same level, is refused.
         assert!(matches!(
-            reports::remind(&db, &off, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+            reports::remind(&db, &off, EPIDEMIC_DAILY, w.community_a.id, day(), now_ms()).await,
             Err(StoreError::Invalid(_))
         ));
         assert!(matches!(
@@ -885,17 +789,17 @@ both_backends!(
         ));
 
         // Scope: another community's staff find nothing of A.
-        let sb = staff(&w.b);
+        let sb = staff(&w.community_b);
         assert!(matches!(
-            reports::report(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            report(&db, &sb, &w.community_a).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::computed(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            reports::computed(&db, &sb, EPIDEMIC_DAILY, w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::completeness(&db, &sb, EPIDEMIC_DAILY, w.a.id, day()).await,
+            reports::completeness(&db, &sb, EPIDEMIC_DAILY, w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -903,20 +807,11 @@ both_backends!(
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::submit(
-                &db,
-                &sb,
-                EPIDEMIC_DAILY,
-                w.a.id,
-                day(),
-                &manual(&[], true),
-                now_ms()
-            )
-            .await,
+            submit(&db, &sb, &w.community_a, &[], true).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            reports::approve(&db, &sb, EPIDEMIC_DAILY, w.a.id, day(), now_ms()).await,
+            approve(&db, &sb, &w.community_a).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -930,13 +825,13 @@ both_backends!(
         let nobody = Scope::for_user(7, "nobody", Role::Staff, vec![]);
         assert!(reports::templates(&db, &nobody).await.unwrap().is_empty());
         assert!(matches!(
-            reports::report(&db, &nobody, EPIDEMIC_DAILY, w.a.id, day()).await,
+            report(&db, &nobody, &w.community_a).await,
             Err(StoreError::NotFound)
         ));
         // A future date cannot be submitted.
         let future = linli_core::kernel::clock::today().next_day().unwrap();
         assert!(matches!(
-            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.b.id, future, &manual(&[], true), now_ms()).await,
+            reports::submit(&db, &sb, EPIDEMIC_DAILY, w.community_b.id, future, &manual(&[], true), now_ms()).await,
             Err(StoreError::Invalid(ref v)) if v[0].field == "date"
         ));
     }
@@ -1084,14 +979,12 @@ both_backends!(
             // Communities submit their manual number (None: not submitted).
             for (ci, m) in communities.iter().zip(&manuals) {
                 if let Some(v) = m {
-                    reports::submit(
+                    submit(
                         &db,
                         &op(),
-                        EPIDEMIC_DAILY,
-                        all[*ci].id,
-                        day(),
-                        &manual(&[("disinfection_rounds", &v.to_string())], false),
-                        now_ms(),
+                        &all[*ci],
+                        &[("disinfection_rounds", &v.to_string())],
+                        false,
                     )
                     .await
                     .unwrap();
@@ -1124,9 +1017,7 @@ both_backends!(
                     .await
                     .unwrap();
                 assert_eq!(tree[&n.id], got, "case {case} node {i}");
-                let rep = reports::report(&db, &op(), EPIDEMIC_DAILY, n.id, day())
-                    .await
-                    .unwrap();
+                let rep = report(&db, &op(), n).await.unwrap();
                 for k in keys {
                     let model: i64 = (0..all.len())
                         .filter(|j| within(*j, i))
@@ -1203,45 +1094,40 @@ both_backends!(
         let sum_col = m.columns.iter().position(|c| c.is_sum()).unwrap();
 
         let w = world(&db).await;
-        arrival(&db, &w.a, DAY).await;
+        arrival(&db, &w.community_a, DAY).await;
         arrival(&db, &w.grid_a, DAY).await;
         observation(&db, &w.grid_a, "centralized_quarantine", "2022-07-01", None).await;
-        observation(&db, &w.a, "home_quarantine", "2022-06-30", None).await;
-        observation(&db, &w.a, "home_quarantine", "2022-06-30", None).await;
-        observation(&db, &w.b, "home_quarantine", DAY, None).await;
-        observation(&db, &w.b, "centralized_quarantine", "2022-06-28", Some(DAY)).await;
-        observation(&db, &w.b, "centralized_quarantine", "2022-06-29", None).await;
-        alert(&db, &w.b, "fever", at(DAY, 9, 0), None).await;
-        reports::submit(
+        observation(&db, &w.community_a, "home_quarantine", "2022-06-30", None).await;
+        observation(&db, &w.community_a, "home_quarantine", "2022-06-30", None).await;
+        observation(&db, &w.community_b, "home_quarantine", DAY, None).await;
+        observation(
             &db,
-            &staff(&w.a),
-            EPIDEMIC_DAILY,
-            w.a.id,
-            day(),
-            &manual(
-                &[("disinfection_rounds", "3"), ("notes", "入户排查")],
-                false,
-            ),
-            now_ms(),
+            &w.community_b,
+            "centralized_quarantine",
+            "2022-06-28",
+            Some(DAY),
         )
-        .await
-        .unwrap();
-        reports::submit(
+        .await;
+        observation(
             &db,
-            &staff(&w.b),
-            EPIDEMIC_DAILY,
-            w.b.id,
-            day(),
-            &manual(&[("disinfection_rounds", "4")], false),
-            now_ms(),
+            &w.community_b,
+            "centralized_quarantine",
+            "2022-06-29",
+            None,
         )
-        .await
-        .unwrap();
+        .await;
+        alert(&db, &w.community_b, "fever", at(DAY, 9, 0), None).await;
+        staff_submit(
+            &db,
+            &w.community_a,
+            &[("disinfection_rounds", "3"), ("notes", "入户排查")],
+            false,
+        )
+        .await;
+        staff_submit(&db, &w.community_b, &[("disinfection_rounds", "4")], false).await;
 
-        for n in [&w.street, &w.a, &w.district] {
-            let src = reports::report(&db, &op(), EPIDEMIC_DAILY, n.id, day())
-                .await
-                .unwrap();
+        for n in [&w.street, &w.community_a, &w.district] {
+            let src = report(&db, &op(), n).await.unwrap();
             let mapped = mappings::mapped_report(&db, &op(), HEALTH_BUREAU_DAILY, n.id, day())
                 .await
                 .unwrap();
@@ -1306,15 +1192,22 @@ both_backends!(
 
         // Scope: the same rules as the report. B's staff do not see A; unknown keys are not found.
         assert!(matches!(
-            mappings::mapped_report(&db, &staff(&w.b), HEALTH_BUREAU_DAILY, w.a.id, day()).await,
+            mappings::mapped_report(
+                &db,
+                &staff(&w.community_b),
+                HEALTH_BUREAU_DAILY,
+                w.community_a.id,
+                day()
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            mappings::mapped_report(&db, &op(), "no-such", w.a.id, day()).await,
+            mappings::mapped_report(&db, &op(), "no-such", w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            mappings::mapped_report(&db, &op(), EPIDEMIC_DAILY, w.a.id, day()).await,
+            mappings::mapped_report(&db, &op(), EPIDEMIC_DAILY, w.community_a.id, day()).await,
             Err(StoreError::NotFound)
         ));
         assert!(mappings::is_mapping(&db, HEALTH_BUREAU_DAILY)
@@ -1377,17 +1270,7 @@ both_backends!(
         };
         assert_eq!(on(today()).await.columns[0].key, "isolation_total");
         assert_eq!(on(day()).await, Mapping::health_bureau_daily());
-        let log = audit::list(
-            &db,
-            &op(),
-            &AuditFilter {
-                action_prefix: Some("report_mapping.".into()),
-                ..Default::default()
-            },
-            Page::new(None, None),
-        )
-        .await
-        .unwrap();
+        let log = audited(&db, "report_mapping.").await;
         assert_eq!(log.len(), 1);
     }
 );

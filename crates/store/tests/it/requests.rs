@@ -13,7 +13,7 @@ use linli_store::requests::{self, InboxFilter, Open311Filter, View};
 use linli_store::tree::Node;
 use linli_store::{both_backends, Db, Page, StoreError};
 
-use crate::support::{op, street_tree, Street};
+use crate::support::{audited, op, street_tree, Street};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
@@ -88,6 +88,37 @@ fn dispatch_to(node: &Node) -> Action {
     }
 }
 
+/// `who` takes `action` on request `id` at `at`.
+async fn step(
+    db: &Db,
+    who: &Scope,
+    id: i64,
+    action: Action,
+    at: i64,
+) -> Result<requests::Request, StoreError> {
+    requests::transition(db, who, id, &action, at).await
+}
+
+fn resolve(outcome: &str) -> Action {
+    Action::resolve_with(outcome).unwrap()
+}
+
+fn rate(rating: &str, comment: &str) -> Action {
+    Action::rate_with(rating, comment).unwrap()
+}
+
+fn reopen(reason: &str) -> Action {
+    Action::reopen_with(reason).unwrap()
+}
+
+fn close(note: &str) -> Action {
+    Action::close_with(note).unwrap()
+}
+
+fn send_back(reason: &str) -> Action {
+    Action::return_with(reason).unwrap()
+}
+
 async fn kinds(db: &Db, id: i64) -> Vec<String> {
     requests::timeline(db, &op(), id)
         .await
@@ -109,11 +140,11 @@ both_backends!(the_lifecycle_with_return_and_reopen, |db: Db| async move {
     assert!(r.tracking_number.starts_with("20261205"));
 
     // Dispatched to community B, which returns it: back to the street.
-    let r = requests::transition(
+    let r = step(
         &db,
         &w.official,
         r.id,
-        &dispatch_to(&w.community_b),
+        dispatch_to(&w.community_b),
         T0 + HOUR,
     )
     .await
@@ -123,11 +154,11 @@ both_backends!(the_lifecycle_with_return_and_reopen, |db: Db| async move {
         (Status::Dispatched, w.community_b.id)
     );
     requests::get(&db, &w.staff_b, r.id).await.unwrap();
-    let r = requests::transition(
+    let r = step(
         &db,
         &w.staff_b,
         r.id,
-        &Action::return_with("不在本社区").unwrap(),
+        send_back("不在本社区"),
         T0 + 2 * HOUR,
     )
     .await
@@ -139,51 +170,45 @@ both_backends!(the_lifecycle_with_return_and_reopen, |db: Db| async move {
     ));
 
     // Dispatched again, to A: accepted (the response), worked, resolved.
-    let r = requests::transition(
+    let r = step(
         &db,
         &w.official,
         r.id,
-        &dispatch_to(&w.community_a),
+        dispatch_to(&w.community_a),
         T0 + 3 * HOUR,
     )
     .await
     .unwrap();
-    let r = requests::transition(&db, &w.staff_a, r.id, &Action::Accept, T0 + 4 * HOUR)
+    let r = step(&db, &w.staff_a, r.id, Action::Accept, T0 + 4 * HOUR)
         .await
         .unwrap();
     assert_eq!(r.responded_at, Some(T0 + 4 * HOUR));
     assert_eq!(r.handler_user_id, Some(2));
-    let r = requests::transition(&db, &w.staff_a, r.id, &Action::Start, T0 + 5 * HOUR)
+    let r = step(&db, &w.staff_a, r.id, Action::Start, T0 + 5 * HOUR)
         .await
         .unwrap();
-    let r = requests::transition(
-        &db,
-        &w.staff_a,
-        r.id,
-        &Action::resolve_with("更换了灯泡").unwrap(),
-        T0 + DAY,
-    )
-    .await
-    .unwrap();
+    let r = step(&db, &w.staff_a, r.id, resolve("更换了灯泡"), T0 + DAY)
+        .await
+        .unwrap();
     assert_eq!(r.status, Status::Resolved);
     assert_eq!(r.outcome.as_deref(), Some("更换了灯泡"));
 
     // The resident is not satisfied and staff reopen it: a fresh resolution deadline.
-    let r = requests::transition(
+    let r = step(
         &db,
         &w.staff_a,
         r.id,
-        &Action::rate_with("不满意", "灯还是不亮").unwrap(),
+        rate("不满意", "灯还是不亮"),
         T0 + 2 * DAY,
     )
     .await
     .unwrap();
     assert_eq!(r.status, Status::Rated);
-    let r = requests::transition(
+    let r = step(
         &db,
         &w.staff_a,
         r.id,
-        &Action::reopen_with("居民反映仍未解决").unwrap(),
+        reopen("居民反映仍未解决"),
         T0 + 3 * DAY,
     )
     .await
@@ -198,52 +223,27 @@ both_backends!(the_lifecycle_with_return_and_reopen, |db: Db| async move {
     );
 
     // Round two ends satisfied, which closes it.
-    let r = requests::transition(&db, &w.staff_a, r.id, &dispatch_to(&w.grid_a), T0 + 3 * DAY)
+    let r = step(&db, &w.staff_a, r.id, dispatch_to(&w.grid_a), T0 + 3 * DAY)
         .await
         .unwrap();
-    let r = requests::transition(&db, &w.worker_a, r.id, &Action::Accept, T0 + 3 * DAY + HOUR)
+    let r = step(&db, &w.worker_a, r.id, Action::Accept, T0 + 3 * DAY + HOUR)
         .await
         .unwrap();
-    let r = requests::transition(
-        &db,
-        &w.worker_a,
-        r.id,
-        &Action::resolve_with("更换了线路").unwrap(),
-        T0 + 4 * DAY,
-    )
-    .await
-    .unwrap();
-    let r = requests::transition(
-        &db,
-        &w.staff_a,
-        r.id,
-        &Action::rate_with("satisfied", "").unwrap(),
-        T0 + 5 * DAY,
-    )
-    .await
-    .unwrap();
+    let r = step(&db, &w.worker_a, r.id, resolve("更换了线路"), T0 + 4 * DAY)
+        .await
+        .unwrap();
+    let r = step(&db, &w.staff_a, r.id, rate("satisfied", ""), T0 + 5 * DAY)
+        .await
+        .unwrap();
     assert_eq!(r.status, Status::Closed);
     assert_eq!(r.closed_at, Some(T0 + 5 * DAY));
 
-    assert_eq!(
-        kinds(&db, r.id).await,
-        [
-            "received",
-            "dispatched",
-            "returned",
-            "dispatched",
-            "accepted",
-            "started",
-            "resolved",
-            "rated",
-            "reopened",
-            "dispatched",
-            "accepted",
-            "resolved",
-            "rated",
-            "closed"
-        ]
-    );
+    // The two rounds, each from intake (or reopening) to its rating.
+    let rounds = [
+        "received dispatched returned dispatched accepted started resolved rated",
+        "reopened dispatched accepted resolved rated closed",
+    ];
+    assert_eq!(kinds(&db, r.id).await.join(" "), rounds.join(" "));
     let tl = requests::timeline(&db, &op(), r.id).await.unwrap();
     assert_eq!(tl[2].note.as_deref(), Some("不在本社区"));
     assert_eq!(tl[2].actor, "staff_b");
@@ -254,7 +254,7 @@ both_backends!(refused_steps_change_nothing, |db: Db| async move {
     let w = world(&db).await;
     let r = hotline(&db, &w.staff_a, &w.community_a, "general", T0).await;
     let before = kinds(&db, r.id).await;
-    let e = requests::transition(&db, &w.staff_a, r.id, &Action::Accept, T0 + 1)
+    let e = step(&db, &w.staff_a, r.id, Action::Accept, T0 + 1)
         .await
         .unwrap_err();
     match e {
@@ -275,30 +275,30 @@ both_backends!(refused_steps_change_nothing, |db: Db| async move {
         Action::Start,
     ] {
         assert!(matches!(
-            requests::transition(&db, &w.staff_a, r.id, &action, T0 + 1).await,
+            step(&db, &w.staff_a, r.id, action, T0 + 1).await,
             Err(StoreError::Invalid(_))
         ));
     }
     // Grid workers do not dispatch; nobody dispatches outside their jurisdiction.
     assert!(
         matches!(
-            requests::transition(&db, &w.worker_a, r.id, &dispatch_to(&w.grid_a), T0 + 1).await,
+            step(&db, &w.worker_a, r.id, dispatch_to(&w.grid_a), T0 + 1).await,
             Err(StoreError::NotFound)
         ),
         "the request sits on the community: the grid worker does not see it"
     );
-    let e = requests::transition(&db, &w.staff_a, r.id, &dispatch_to(&w.community_b), T0 + 1)
+    let e = step(&db, &w.staff_a, r.id, dispatch_to(&w.community_b), T0 + 1)
         .await
         .unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref errs) if errs[0].field == "node_id"),
         "{e:?}"
     );
-    let e = requests::transition(
+    let e = step(
         &db,
         &w.staff_a,
         r.id,
-        &Action::Dispatch {
+        Action::Dispatch {
             target: Target::Department(999),
         },
         T0 + 1,
@@ -310,43 +310,25 @@ both_backends!(refused_steps_change_nothing, |db: Db| async move {
         "{e:?}"
     );
     // A satisfied rating cannot be reopened.
-    let r = requests::transition(&db, &w.staff_a, r.id, &dispatch_to(&w.grid_a), T0 + 2)
+    let r = step(&db, &w.staff_a, r.id, dispatch_to(&w.grid_a), T0 + 2)
         .await
         .unwrap();
-    let r = requests::transition(&db, &w.worker_a, r.id, &Action::Accept, T0 + 3)
+    let r = step(&db, &w.worker_a, r.id, Action::Accept, T0 + 3)
         .await
         .unwrap();
-    let e = requests::transition(&db, &w.worker_a, r.id, &dispatch_to(&w.grid_a), T0 + 4)
+    let e = step(&db, &w.worker_a, r.id, dispatch_to(&w.grid_a), T0 + 4)
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
-    let r = requests::transition(
-        &db,
-        &w.worker_a,
-        r.id,
-        &Action::resolve_with("已处理").unwrap(),
-        T0 + 5,
-    )
-    .await
-    .unwrap();
-    let r = requests::transition(
-        &db,
-        &w.staff_a,
-        r.id,
-        &Action::rate_with("基本满意", "").unwrap(),
-        T0 + 6,
-    )
-    .await
-    .unwrap();
-    let e = requests::transition(
-        &db,
-        &w.staff_a,
-        r.id,
-        &Action::reopen_with("再看看").unwrap(),
-        T0 + 7,
-    )
-    .await
-    .unwrap_err();
+    let r = step(&db, &w.worker_a, r.id, resolve("已处理"), T0 + 5)
+        .await
+        .unwrap();
+    let r = step(&db, &w.staff_a, r.id, rate("基本满意", ""), T0 + 6)
+        .await
+        .unwrap();
+    let e = step(&db, &w.staff_a, r.id, reopen("再看看"), T0 + 7)
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref errs) if errs[0].message.contains("不满意")),
         "{e:?}"
@@ -356,37 +338,20 @@ both_backends!(refused_steps_change_nothing, |db: Db| async move {
         before.len() + 5,
         "dispatched, accepted, resolved, rated, closed"
     );
-    // Bad intake stores nothing.
-    let e = requests::create(
-        &db,
-        &w.staff_a,
-        w.community_a.id,
-        "nope",
-        Channel::Hotline,
-        &draft("x", None),
-        T0,
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref errs) if errs[0].field == "category"),
-        "{e:?}"
-    );
-    let e = requests::create(
-        &db,
-        &w.staff_a,
-        w.community_b.id,
-        "general",
-        Channel::Hotline,
-        &draft("x", None),
-        T0,
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref errs) if errs[0].field == "node_id"),
-        "{e:?}"
-    );
+    // Bad intake stores nothing: an unknown category, a node outside the caller's jurisdiction.
+    for (at, category, field) in [
+        (&w.community_a, "nope", "category"),
+        (&w.community_b, "general", "node_id"),
+    ] {
+        let x = draft("x", None);
+        let e = requests::create(&db, &w.staff_a, at.id, category, Channel::Hotline, &x, T0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Invalid(ref errs) if errs[0].field == field),
+            "{e:?}"
+        );
+    }
     let all = requests::list(
         &db,
         &op(),
@@ -433,16 +398,16 @@ both_backends!(deadlines_and_the_overdue_job, |db: Db| async move {
     );
 
     // The general request is accepted in time; after 7 days it is late to resolve and escalated.
-    requests::transition(
+    step(
         &db,
         &w.staff_a,
         general.id,
-        &dispatch_to(&w.grid_a),
+        dispatch_to(&w.grid_a),
         T0 + HOUR,
     )
     .await
     .unwrap();
-    requests::transition(&db, &w.worker_a, general.id, &Action::Accept, T0 + 2 * HOUR)
+    step(&db, &w.worker_a, general.id, Action::Accept, T0 + 2 * HOUR)
         .await
         .unwrap();
     let run = requests::run_overdue(&db, T0 + 7 * DAY + 1).await.unwrap();
@@ -665,57 +630,33 @@ async fn walk(db: &Db, w: &World, accept_after: Option<i64>, end: &str) -> i64 {
     let Some(after) = accept_after else {
         return r.id;
     };
-    requests::transition(db, &w.staff_a, r.id, &dispatch_to(&w.grid_a), T0 + 1)
+    step(db, &w.staff_a, r.id, dispatch_to(&w.grid_a), T0 + 1)
         .await
         .unwrap();
-    requests::transition(db, &w.worker_a, r.id, &Action::Accept, T0 + after)
+    step(db, &w.worker_a, r.id, Action::Accept, T0 + after)
         .await
         .unwrap();
     if end == "accepted" {
         return r.id;
     }
-    requests::transition(
-        db,
-        &w.worker_a,
-        r.id,
-        &Action::resolve_with("已处理").unwrap(),
-        T0 + 2 * DAY,
-    )
-    .await
-    .unwrap();
+    step(db, &w.worker_a, r.id, resolve("已处理"), T0 + 2 * DAY)
+        .await
+        .unwrap();
     match end {
         "resolved" => {}
         "closed_unrated" => {
-            requests::transition(
-                db,
-                &w.staff_a,
-                r.id,
-                &Action::close_with("联系不上").unwrap(),
-                T0 + 3 * DAY,
-            )
-            .await
-            .unwrap();
-        }
-        rating => {
-            requests::transition(
-                db,
-                &w.staff_a,
-                r.id,
-                &Action::rate_with(rating, "").unwrap(),
-                T0 + 3 * DAY,
-            )
-            .await
-            .unwrap();
-            if rating == "dissatisfied" {
-                requests::transition(
-                    db,
-                    &w.staff_a,
-                    r.id,
-                    &Action::close_with("已解释").unwrap(),
-                    T0 + 4 * DAY,
-                )
+            step(db, &w.staff_a, r.id, close("联系不上"), T0 + 3 * DAY)
                 .await
                 .unwrap();
+        }
+        rating => {
+            step(db, &w.staff_a, r.id, rate(rating, ""), T0 + 3 * DAY)
+                .await
+                .unwrap();
+            if rating == "dissatisfied" {
+                step(db, &w.staff_a, r.id, close("已解释"), T0 + 4 * DAY)
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -812,7 +753,7 @@ both_backends!(each_community_sees_only_its_requests, |db: Db| async move {
     for e in [
         requests::get(&db, &w.staff_a, b.id).await.map(|_| ()),
         requests::timeline(&db, &w.staff_a, b.id).await.map(|_| ()),
-        requests::transition(&db, &w.staff_a, b.id, &dispatch_to(&w.grid_a), T0)
+        step(&db, &w.staff_a, b.id, dispatch_to(&w.grid_a), T0)
             .await
             .map(|_| ()),
         requests::whistles(&db, &w.staff_a, b.id, T0)
@@ -833,7 +774,7 @@ both_backends!(each_community_sees_only_its_requests, |db: Db| async move {
         Err(StoreError::NotFound)
     ));
     // The grid worker sees it once it is dispatched to the grid; cannot unmask the phone.
-    requests::transition(&db, &w.staff_a, a.id, &dispatch_to(&w.grid_a), T0)
+    step(&db, &w.staff_a, a.id, dispatch_to(&w.grid_a), T0)
         .await
         .unwrap();
     assert_eq!(all(w.worker_a.clone(), View::New).await, vec![a.id]);
@@ -848,17 +789,7 @@ both_backends!(each_community_sees_only_its_requests, |db: Db| async move {
             .as_deref(),
         Some("13612348609")
     );
-    let audit = linli_store::infra::audit::list(
-        &db,
-        &op(),
-        &linli_store::infra::audit::AuditFilter {
-            action_prefix: Some("request.unmask".into()),
-            ..Default::default()
-        },
-        Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let audit = audited(&db, "request.unmask").await;
     assert_eq!(audit.len(), 1);
 });
 
@@ -905,21 +836,15 @@ both_backends!(
             requests::resident_rate(&db, n.as_str(), "1234", &rate, T0 + 1).await,
             Err(StoreError::Invalid(_))
         ));
-        requests::transition(&db, &w.staff_a, id, &dispatch_to(&w.grid_a), T0 + 1)
+        step(&db, &w.staff_a, id, dispatch_to(&w.grid_a), T0 + 1)
             .await
             .unwrap();
-        requests::transition(&db, &w.worker_a, id, &Action::Accept, T0 + 2)
+        step(&db, &w.worker_a, id, Action::Accept, T0 + 2)
             .await
             .unwrap();
-        requests::transition(
-            &db,
-            &w.worker_a,
-            id,
-            &Action::resolve_with("已清运").unwrap(),
-            T0 + 3,
-        )
-        .await
-        .unwrap();
+        step(&db, &w.worker_a, id, resolve("已清运"), T0 + 3)
+            .await
+            .unwrap();
         let v = requests::resident_status(&db, n.as_str(), "1234")
             .await
             .unwrap();

@@ -18,6 +18,16 @@ fn noon(d: &str) -> i64 {
     day_start_ms(date(d)) + 12 * 3_600_000
 }
 
+/// The site on `on` as `who` sees it at noon that day.
+async fn day_at(db: &Db, who: &Scope, site: i64, on: &str) -> Result<sites::SiteDay, StoreError> {
+    sites::site_day(db, who, site, date(on), noon(on)).await
+}
+
+/// `who` checks `stay` out on `on`, at noon that day.
+async fn check_out_on(db: &Db, who: &Scope, stay: i64, on: &str) -> Result<(), StoreError> {
+    sites::check_out(db, who, stay, date(on), noon(on)).await
+}
+
 fn scope(id: i64, name: &str, role: Role, node: &Node) -> Scope {
     Scope::for_user(id, name, role, vec![node.path.clone()])
 }
@@ -158,15 +168,7 @@ both_backends!(arrivals_get_rooms_night_by_night, |db: Db| async move {
     assert_eq!(beds("2022-07-01", "2022-07-02").await.occupied, 0);
 
     // Check-out on the 4th: the night of the 4th is taken, the 5th is free.
-    let day = sites::site_day(
-        &db,
-        &official,
-        site.id,
-        date("2022-07-02"),
-        noon("2022-07-02"),
-    )
-    .await
-    .unwrap();
+    let day = day_at(&db, &official, site.id, "2022-07-02").await.unwrap();
     let stay_of = |number: &str| {
         day.rooms
             .iter()
@@ -176,41 +178,23 @@ both_backends!(arrivals_get_rooms_night_by_night, |db: Db| async move {
             .clone()
     };
     let c_stay = stay_of("202")[0].stay_id;
-    sites::check_out(
-        &db,
-        &official,
-        c_stay,
-        date("2022-07-04"),
-        noon("2022-07-04"),
-    )
-    .await
-    .unwrap();
+    check_out_on(&db, &official, c_stay, "2022-07-04")
+        .await
+        .unwrap();
     assert_eq!(beds("2022-07-04", "2022-07-04").await.occupied, 4);
     assert_eq!(beds("2022-07-05", "2022-07-04").await.occupied, 3);
     // Checked out once only.
-    let again = sites::check_out(
-        &db,
-        &official,
-        c_stay,
-        date("2022-07-04"),
-        noon("2022-07-04"),
-    )
-    .await
-    .unwrap_err();
+    let again = check_out_on(&db, &official, c_stay, "2022-07-04")
+        .await
+        .unwrap_err();
     assert_eq!(field_of(&again), "stay_id");
 
     // By hand: 203 is full, 张一 already has a room, 202 takes 赵五 from today.
     let e_obs = e.observation_id.unwrap();
-    let rooms = sites::site_day(
-        &db,
-        &official,
-        site.id,
-        date("2022-07-05"),
-        noon("2022-07-05"),
-    )
-    .await
-    .unwrap()
-    .rooms;
+    let rooms = day_at(&db, &official, site.id, "2022-07-05")
+        .await
+        .unwrap()
+        .rooms;
     let id_of = |n: &str| rooms.iter().find(|r| r.number == n).unwrap().id;
     let full = sites::assign(&db, &official, e_obs, id_of("203"), noon("2022-07-05"))
         .await
@@ -255,15 +239,7 @@ both_backends!(arrivals_get_rooms_night_by_night, |db: Db| async move {
         (moved.from.as_str(), moved.until.as_str()),
         ("2022-07-06", "2022-07-08")
     );
-    let day6 = sites::site_day(
-        &db,
-        &official,
-        site.id,
-        date("2022-07-06"),
-        noon("2022-07-06"),
-    )
-    .await
-    .unwrap();
+    let day6 = day_at(&db, &official, site.id, "2022-07-06").await.unwrap();
     let in_room = |n: &str| {
         let mut names: Vec<String> = day6
             .rooms
@@ -396,9 +372,7 @@ both_backends!(
         let names = |scope: Scope| {
             let db = db.clone();
             async move {
-                let day =
-                    sites::site_day(&db, &scope, site.id, date("2022-07-03"), noon("2022-07-03"))
-                        .await?;
+                let day = day_at(&db, &scope, site.id, "2022-07-03").await?;
                 let mut seen: Vec<String> = day
                     .rooms
                     .iter()
@@ -528,12 +502,12 @@ both_backends!(
 
         // Worker A can neither move nor check out, even their own grid's person.
         let stay = a2.room.as_ref().unwrap().stay_id;
-        let e = sites::check_out(&db, &worker_a, stay, date("2022-07-03"), noon("2022-07-03"))
+        let e = check_out_on(&db, &worker_a, stay, "2022-07-03")
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
         // Another street's staff cannot tell the stay exists.
-        let e = sites::check_out(&db, &stranger, stay, date("2022-07-03"), noon("2022-07-03"))
+        let e = check_out_on(&db, &stranger, stay, "2022-07-03")
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound), "{e:?}");

@@ -2,7 +2,7 @@
 
 use linli_core::kernel::clock::now_ms;
 use linli_core::{NewNode, NodeInput, NodeKind, Role, Scope};
-use linli_store::accounts::{self, LoginError, NewUser};
+use linli_store::accounts::{self, LoginError, NewSession, NewUser};
 use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::testing::TestDb;
 use linli_store::tree::{self, NodePatch};
@@ -10,20 +10,14 @@ use linli_store::{both_backends, Db, Page, StoreError};
 
 use crate::support::{field_of, op};
 
-async fn add(
-    db: &Db,
-    scope: &Scope,
-    parent: Option<i64>,
-    kind: &str,
-    name: &str,
-    code: Option<&str>,
-) -> tree::Node {
-    add_est(db, scope, parent, kind, name, code, None).await
+/// Creates a node under `parent` as the operator, opened on 2020-01-01.
+async fn add(db: &Db, parent: &tree::Node, kind: &str, name: &str, code: &str) -> tree::Node {
+    add_est(db, Some(parent.id), kind, name, Some(code), None).await
 }
 
+/// Creates a node as the operator, opened on 2020-01-01, with `est` households.
 async fn add_est(
     db: &Db,
-    scope: &Scope,
     parent: Option<i64>,
     kind: &str,
     name: &str,
@@ -39,19 +33,19 @@ async fn add_est(
         opened_on: Some("2020-01-01"),
     })
     .unwrap();
-    tree::create(db, scope, new, now_ms()).await.unwrap()
+    tree::create(db, &op(), new, now_ms()).await.unwrap()
 }
 
 async fn try_add(
     db: &Db,
     scope: &Scope,
-    parent: Option<i64>,
+    parent: i64,
     kind: &str,
     name: &str,
     code: Option<&str>,
 ) -> Result<tree::Node, StoreError> {
     let new = NewNode::parse(NodeInput {
-        parent_id: parent,
+        parent_id: Some(parent),
         kind,
         name,
         code,
@@ -59,6 +53,55 @@ async fn try_add(
     })
     .map_err(StoreError::Invalid)?;
     tree::create(db, scope, new, now_ms()).await
+}
+
+/// An account of `role` on `nodes`.
+fn user<'a>(
+    display_name: Option<&'a str>,
+    username: &'a str,
+    password: &'a str,
+    role: &'a str,
+    nodes: &'a [i64],
+) -> NewUser<'a> {
+    NewUser {
+        username,
+        display_name,
+        password,
+        role,
+        node_ids: nodes,
+    }
+}
+
+/// Logs `username` in from `ip` (no user agent).
+async fn login(
+    db: &Db,
+    username: &str,
+    password: &str,
+    ip: &str,
+) -> Result<NewSession, LoginError> {
+    accounts::login(db, username, password, ip, None, now_ms()).await
+}
+
+/// Changes node `id` as the operator.
+async fn rename_or_recode(
+    db: &Db,
+    id: i64,
+    patch: NodePatch<'_>,
+) -> Result<tree::Node, StoreError> {
+    tree::update(db, &op(), id, patch, now_ms()).await
+}
+
+/// The roots of the scope that `token` resolves to, if it still resolves.
+async fn token_roots(db: &Db, token: &str) -> Option<Vec<linli_core::JurisdictionPath>> {
+    let p = accounts::principal_for_token(db, token, now_ms())
+        .await
+        .unwrap();
+    p.map(|p| p.scope.roots().to_vec())
+}
+
+/// Creates `new` as the operator.
+async fn create_user(db: &Db, new: NewUser<'_>) -> Result<accounts::User, StoreError> {
+    accounts::create(db, &op(), new, now_ms()).await
 }
 
 /// A small tree: district / street / community / two grids (A, B) each with a building.
@@ -73,48 +116,17 @@ struct Tree {
 }
 
 async fn tree(db: &Db) -> Tree {
-    let s = op();
-    let district = add(db, &s, None, "district", "香格里拉市", Some("533401")).await;
-    let street = add(
-        db,
-        &s,
-        Some(district.id),
-        "street",
-        "建塘镇",
-        Some("533401100"),
-    )
-    .await;
-    let community = add(
-        db,
-        &s,
-        Some(street.id),
-        "community",
-        "里布嘎社区",
-        Some("533401100001"),
-    )
-    .await;
-    let grid_a = add_est(
-        db,
-        &s,
-        Some(community.id),
-        "grid",
-        "第一网格",
-        Some("G01"),
-        Some(350),
-    )
-    .await;
-    let grid_b = add_est(
-        db,
-        &s,
-        Some(community.id),
-        "grid",
-        "第二网格",
-        Some("G02"),
-        Some(320),
-    )
-    .await;
-    let building_a = add(db, &s, Some(grid_a.id), "building", "1栋", None).await;
-    let building_b = add(db, &s, Some(grid_b.id), "building", "2栋", None).await;
+    let district = add_est(db, None, "district", "香格里拉市", Some("533401"), None).await;
+    let street = add(db, &district, "street", "建塘镇", "533401100").await;
+    let community = add(db, &street, "community", "里布嘎社区", "533401100001").await;
+    let grid =
+        |name, code, est| add_est(db, Some(community.id), "grid", name, Some(code), Some(est));
+    let grid_a = grid("第一网格", "G01", 350).await;
+    let grid_b = grid("第二网格", "G02", 320).await;
+    let building =
+        |grid: &tree::Node, name| add_est(db, Some(grid.id), "building", name, None, None);
+    let building_a = building(&grid_a, "1栋").await;
+    let building_b = building(&grid_b, "2栋").await;
     Tree {
         district,
         street,
@@ -184,96 +196,68 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
     assert_eq!(page2.len(), 1);
     assert_eq!(page2[0].node.id, t.grid_b.id);
 
-    // Division codes extend their parent's.
-    let e = try_add(
-        &db,
-        &op(),
-        Some(t.district.id),
-        "street",
-        "别处",
-        Some("530102001"),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(field_of(&e), "code");
-    // Kinds nest as on the ground, and never repeat along a path.
-    let e = try_add(
-        &db,
-        &op(),
-        Some(t.building_a.id),
-        "grid",
-        "楼里的网格",
-        None,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(field_of(&e), "kind");
-    let e = try_add(
-        &db,
-        &op(),
-        Some(t.street.id),
-        "district",
-        "区",
-        Some("533402"),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(field_of(&e), "kind");
-    // Siblings have distinct names; division codes are unique.
-    let e = try_add(
-        &db,
-        &op(),
-        Some(t.community.id),
-        "grid",
-        "第一网格",
-        Some("G09"),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Conflict { ref field, .. } if field == "name"),
-        "{e:?}"
-    );
-    let e = try_add(
-        &db,
-        &op(),
-        Some(t.street.id),
-        "community",
-        "另一个",
-        Some("533401100001"),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(field_of(&e), "code");
-    // An unknown parent is a field error, not a crash.
-    let e = try_add(&db, &op(), Some(999_999), "grid", "x", None)
-        .await
-        .unwrap_err();
-    assert_eq!(field_of(&e), "parent_id");
+    // Each refused node, the field named, and whether it is a conflict: division codes extend
+    // their parent's; kinds nest as on the ground, and never repeat along a path; siblings have
+    // distinct names; division codes are unique; an unknown parent is a field error, not a
+    // crash.
+    let refused = [
+        (
+            t.district.id,
+            "street",
+            "别处",
+            Some("530102001"),
+            "code",
+            false,
+        ),
+        (t.building_a.id, "grid", "楼里的网格", None, "kind", false),
+        (t.street.id, "district", "区", Some("533402"), "kind", false),
+        (
+            t.community.id,
+            "grid",
+            "第一网格",
+            Some("G09"),
+            "name",
+            true,
+        ),
+        (
+            t.street.id,
+            "community",
+            "另一个",
+            Some("533401100001"),
+            "code",
+            false,
+        ),
+        (999_999, "grid", "x", None, "parent_id", false),
+    ];
+    for (parent, kind, name, code, field, conflict) in refused {
+        let e = try_add(&db, &op(), parent, kind, name, code)
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(&e), field, "{name}: {e:?}");
+        if conflict {
+            assert!(matches!(e, StoreError::Conflict { .. }), "{name}: {e:?}");
+        }
+    }
 
     // Rename with history in the audit log.
-    let renamed = tree::update(
+    let renamed = rename_or_recode(
         &db,
-        &op(),
         t.grid_a.id,
         NodePatch {
             name: Some("一网格"),
             ..Default::default()
         },
-        now_ms(),
     )
     .await
     .unwrap();
     assert_eq!(renamed.name, "一网格");
-    let e = tree::update(
+    let e = rename_or_recode(
         &db,
-        &op(),
         t.community.id,
         NodePatch {
             code: Some("530102001001"),
             ..Default::default()
         },
-        now_ms(),
     )
     .await
     .unwrap_err();
@@ -291,15 +275,7 @@ both_backends!(tree_is_built_counted_and_checked, |db: Db| async move {
 both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
     let t = tree(&db).await;
     let s = op();
-    let compound = add(
-        &db,
-        &s,
-        Some(t.community.id),
-        "compound",
-        "康珠小区",
-        Some("C01"),
-    )
-    .await;
+    let compound = add(&db, &t.community, "compound", "康珠小区", "C01").await;
     // Grid A (with its building) moves into the compound.
     let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id, now_ms())
         .await
@@ -327,15 +303,7 @@ both_backends!(moving_a_subtree_rewrites_its_paths, |db: Db| async move {
         .unwrap_err();
     assert_eq!(field_of(&e), "kind");
     // A community keeps its statistical code, so it cannot move to a street it does not extend.
-    let other_street = add(
-        &db,
-        &s,
-        Some(t.district.id),
-        "street",
-        "金龙街道",
-        Some("533401001"),
-    )
-    .await;
+    let other_street = add(&db, &t.district, "street", "金龙街道", "533401001").await;
     let e = tree::move_subtree(&db, &s, t.community.id, other_street.id, now_ms())
         .await
         .unwrap_err();
@@ -379,7 +347,7 @@ both_backends!(
         let sum = tree::summary(&db, &s, t.community.id).await.unwrap();
         assert_eq!(sum.counts.households, Some(350));
         // A closed node takes no children and cannot close twice.
-        let e = try_add(&db, &s, Some(t.grid_b.id), "building", "9栋", None)
+        let e = try_add(&db, &s, t.grid_b.id, "building", "9栋", None)
             .await
             .unwrap_err();
         assert_eq!(field_of(&e), "parent_id");
@@ -387,31 +355,21 @@ both_backends!(
             .await
             .is_err());
         // Its name is free again among the open siblings.
-        add(
-            &db,
-            &s,
-            Some(t.community.id),
-            "grid",
-            "第二网格",
-            Some("G02"),
-        )
-        .await;
+        add(&db, &t.community, "grid", "第二网格", "G02").await;
     }
 );
 
 both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
     let t = tree(&db).await;
-    let worker = accounts::create(
+    let worker = create_user(
         &db,
-        &op(),
-        NewUser {
-            username: "wangge_a",
-            display_name: Some("王网格"),
-            password: "grid-a-pass",
-            role: "grid_worker",
-            node_ids: &[t.grid_a.id],
-        },
-        now_ms(),
+        user(
+            Some("王网格"),
+            "wangge_a",
+            "grid-a-pass",
+            "grid_worker",
+            &[t.grid_a.id],
+        ),
     )
     .await
     .unwrap();
@@ -443,13 +401,11 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
     assert_eq!(roots.len(), 1);
     assert_eq!(roots[0].node.id, t.grid_a.id);
     // Nothing can be changed, in or out of the grid.
-    assert!(
-        try_add(&db, &scope, Some(t.grid_b.id), "building", "x", None)
-            .await
-            .is_err()
-    );
+    assert!(try_add(&db, &scope, t.grid_b.id, "building", "x", None)
+        .await
+        .is_err());
     assert!(matches!(
-        try_add(&db, &scope, Some(t.grid_a.id), "building", "x", None).await,
+        try_add(&db, &scope, t.grid_a.id, "building", "x", None).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(tree::close(&db, &scope, t.building_b.id, None, now_ms())
@@ -479,7 +435,7 @@ both_backends!(a_grid_worker_sees_only_their_grid, |db: Db| async move {
 
     // Staff work below their community but cannot close it.
     let staff = Scope::for_user(1, "staff", Role::Staff, vec![t.community.path.clone()]);
-    let added = try_add(&db, &staff, Some(t.grid_a.id), "building", "5栋", None)
+    let added = try_add(&db, &staff, t.grid_a.id, "building", "5栋", None)
         .await
         .expect("staff add below their community");
     assert_eq!(added.parent_id, Some(t.grid_a.id));
@@ -499,83 +455,47 @@ both_backends!(
         let t = tree(&db).await;
         let s = op();
         // Bad accounts are refused with every field named.
-        let e = accounts::create(
-            &db,
-            &s,
-            NewUser {
-                username: "x",
-                display_name: None,
-                password: "short",
-                role: "boss",
-                node_ids: &[],
-            },
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
+        let e = create_user(&db, user(None, "x", "short", "boss", &[]))
+            .await
+            .unwrap_err();
         let StoreError::Invalid(errs) = e else {
             panic!("{e:?}")
         };
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["username", "password", "role"]);
-        let e = accounts::create(
-            &db,
-            &s,
-            NewUser {
-                username: "gw01",
-                display_name: None,
-                password: "long enough",
-                role: "grid_worker",
-                node_ids: &[t.community.id],
-            },
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(field_of(&e), "node_ids");
-        let e = accounts::create(
-            &db,
-            &s,
-            NewUser {
-                username: "st01",
-                display_name: None,
-                password: "long enough",
-                role: "staff",
-                node_ids: &[],
-            },
-            now_ms(),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(field_of(&e), "node_ids");
+        // A grid worker on a community, staff on nothing.
+        let community = [t.community.id];
+        for bad in [
+            user(None, "gw01", "long enough", "grid_worker", &community),
+            user(None, "st01", "long enough", "staff", &[]),
+        ] {
+            let e = create_user(&db, bad).await.unwrap_err();
+            assert_eq!(field_of(&e), "node_ids");
+        }
 
-        let staff = accounts::create(
+        let staff = create_user(
             &db,
-            &s,
-            NewUser {
-                username: "Shequ01",
-                display_name: Some("李社工"),
-                password: "community-pass",
-                role: "staff",
-                node_ids: &[t.community.id],
-            },
-            now_ms(),
+            user(
+                Some("李社工"),
+                "Shequ01",
+                "community-pass",
+                "staff",
+                &[t.community.id],
+            ),
         )
         .await
         .unwrap();
         assert_eq!(staff.username, "shequ01");
         assert_eq!(staff.nodes.len(), 1);
-        let e = accounts::create(
+        let e = create_user(
             &db,
-            &s,
-            NewUser {
-                username: "shequ01",
-                display_name: None,
-                password: "community-pass",
-                role: "staff",
-                node_ids: &[t.community.id],
-            },
-            now_ms(),
+            user(
+                None,
+                "shequ01",
+                "community-pass",
+                "staff",
+                &[t.community.id],
+            ),
         )
         .await
         .unwrap_err();
@@ -609,56 +529,37 @@ both_backends!(
         // Wrong passwords fail, and five of them from one address make that address wait…
         for _ in 0..5 {
             assert!(matches!(
-                accounts::login(&db, "shequ01", "wrong-pass", "10.0.0.2", None, now_ms()).await,
+                login(&db, "shequ01", "wrong-pass", "10.0.0.2").await,
                 Err(LoginError::BadCredentials)
             ));
         }
         assert!(matches!(
-            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None, now_ms()).await,
+            login(&db, "shequ01", "community-pass", "10.0.0.2").await,
             Err(LoginError::Throttled { retry_after_s }) if (1..=30).contains(&retry_after_s)
         ));
         // …but never lock the owner out from another address (issue 24, finding 7).
-        let owner = accounts::login(&db, "shequ01", "community-pass", "10.0.0.3", None, now_ms())
+        let owner = login(&db, "shequ01", "community-pass", "10.0.0.3")
             .await
             .expect("the guesser's failures do not lock the account elsewhere");
         assert_eq!(owner.user.id, staff.id);
         // The owner's success does not wipe the guesser's record.
         assert!(matches!(
-            accounts::login(&db, "shequ01", "community-pass", "10.0.0.2", None, now_ms()).await,
+            login(&db, "shequ01", "community-pass", "10.0.0.2").await,
             Err(LoginError::Throttled { .. })
         ));
         // Unknown accounts fail the same way, and count against the address.
         for i in 0..20 {
-            let r = accounts::login(
-                &db,
-                &format!("nobody{i}"),
-                "whatever-pass",
-                "10.0.0.9",
-                None,
-                now_ms(),
-            )
-            .await;
+            let r = login(&db, &format!("nobody{i}"), "whatever-pass", "10.0.0.9").await;
             assert!(matches!(r, Err(LoginError::BadCredentials)), "{i}");
         }
-        let admin = accounts::create(
-            &db,
-            &s,
-            NewUser {
-                username: "admin",
-                display_name: None,
-                password: "admin-pass-1",
-                role: "admin",
-                node_ids: &[],
-            },
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let admin = create_user(&db, user(None, "admin", "admin-pass-1", "admin", &[]))
+            .await
+            .unwrap();
         assert!(matches!(
-            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.9", None, now_ms()).await,
+            login(&db, "admin", "admin-pass-1", "10.0.0.9").await,
             Err(LoginError::Throttled { .. })
         ));
-        let other = accounts::login(&db, "admin", "admin-pass-1", "10.0.0.10", None, now_ms())
+        let other = login(&db, "admin", "admin-pass-1", "10.0.0.10")
             .await
             .expect("another address is not throttled");
         assert_eq!(other.user.username, "admin");
@@ -710,12 +611,10 @@ both_backends!(
         accounts::set_password(&db, &s, admin.id, "new-admin-pass", now_ms())
             .await
             .unwrap();
-        assert!(
-            accounts::login(&db, "admin", "admin-pass-1", "10.0.0.11", None, now_ms())
-                .await
-                .is_err()
-        );
-        let again = accounts::login(&db, "admin", "new-admin-pass", "10.0.0.11", None, now_ms())
+        assert!(login(&db, "admin", "admin-pass-1", "10.0.0.11")
+            .await
+            .is_err());
+        let again = login(&db, "admin", "new-admin-pass", "10.0.0.11")
             .await
             .expect("the new password works");
         assert_eq!(again.user.username, "admin");
@@ -750,16 +649,9 @@ both_backends!(
         )
         .await
         .unwrap();
-        accounts::login(
-            &db,
-            "admin",
-            "newer-admin-pass",
-            "10.0.0.12",
-            None,
-            now_ms(),
-        )
-        .await
-        .expect("the changed password works");
+        login(&db, "admin", "newer-admin-pass", "10.0.0.12")
+            .await
+            .expect("the changed password works");
 
         // Everything above is in the audit log, with who and from where.
         let log = audit::list(&db, &s, &AuditFilter::default(), Page::all())
@@ -830,47 +722,35 @@ both_backends!(
     |db: Db| async move {
         let s = op();
         let t = tree(&db).await;
-        let worker = accounts::create(
+        let worker = create_user(
             &db,
-            &s,
-            NewUser {
-                username: "wangge01",
-                display_name: None,
-                password: "grid-pass-1",
-                role: "grid_worker",
-                node_ids: &[t.grid_a.id],
-            },
-            now_ms(),
+            user(
+                None,
+                "wangge01",
+                "grid-pass-1",
+                "grid_worker",
+                &[t.grid_a.id],
+            ),
         )
         .await
         .unwrap();
         let token = accounts::issue_token(&db, &s, worker.id, "phone", now_ms())
             .await
             .unwrap();
-        let p = accounts::principal_for_token(&db, &token, now_ms())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(p.scope.roots(), std::slice::from_ref(&t.grid_a.path));
+        assert_eq!(
+            token_roots(&db, &token).await,
+            Some(vec![t.grid_a.path.clone()])
+        );
 
         // A move of the grid through the store is seen by the very next request.
-        let other = add(
-            &db,
-            &s,
-            Some(t.street.id),
-            "community",
-            "团结社区",
-            Some("533401100002"),
-        )
-        .await;
+        let other = add(&db, &t.street, "community", "团结社区", "533401100002").await;
         let moved = tree::move_subtree(&db, &s, t.grid_a.id, other.id, now_ms())
             .await
             .unwrap();
-        let p = accounts::principal_for_token(&db, &token, now_ms())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(p.scope.roots(), std::slice::from_ref(&moved.path));
+        assert_eq!(
+            token_roots(&db, &token).await,
+            Some(vec![moved.path.clone()])
+        );
 
         // A change the store did not make (another process) is seen once the cache entry
         // has aged out.
@@ -880,10 +760,7 @@ both_backends!(
             .await
             .unwrap();
         tokio::time::sleep(accounts::PRINCIPAL_TTL + std::time::Duration::from_millis(100)).await;
-        assert!(accounts::principal_for_token(&db, &token, now_ms())
-            .await
-            .unwrap()
-            .is_none());
+        assert_eq!(token_roots(&db, &token).await, None);
     }
 );
 
@@ -923,21 +800,7 @@ both_backends!(
         // append-only for everything but its location.
         let s = op();
         let t = tree(&db).await;
-        let (person, _) = linli_store::registry::create(
-            &db,
-            &s,
-            &linli_store::registry::Placement {
-                node_id: t.building_a.id,
-                ..Default::default()
-            },
-            &linli_core::registry::PersonInput {
-                name: "张三",
-                ..Default::default()
-            },
-            now_ms(),
-        )
-        .await
-        .unwrap();
+        let person = crate::support::named(&db, &t.building_a, "张三").await;
         let site = linli_store::supplies::create_site(
             &db,
             &s,
@@ -959,21 +822,11 @@ both_backends!(
         )
         .await
         .unwrap();
-        let compound = add(
-            &db,
-            &s,
-            Some(t.community.id),
-            "compound",
-            "康珠小区",
-            Some("C01"),
-        )
-        .await;
+        let compound = add(&db, &t.community, "compound", "康珠小区", "C01").await;
         let moved = tree::move_subtree(&db, &s, t.grid_a.id, compound.id, now_ms())
             .await
             .unwrap();
-        let person = linli_store::registry::get(&db, &s, person.id)
-            .await
-            .unwrap();
+        let person = linli_store::registry::get(&db, &s, person).await.unwrap();
         assert_eq!(person.node_path, moved.path.child(t.building_a.id));
         let paths: Vec<(String,)> = sqlx::query_as(
             "SELECT node_path FROM supply_ledger UNION ALL SELECT node_path FROM supply_balance",
@@ -1022,15 +875,13 @@ both_backends!(
             let db = db.clone();
             let id = t.grid_a.id;
             tokio::spawn(async move {
-                tree::update(
+                rename_or_recode(
                     &db,
-                    &op(),
                     id,
                     NodePatch {
                         name: Some("第一网格"),
                         ..Default::default()
                     },
-                    now_ms(),
                 )
                 .await
             })

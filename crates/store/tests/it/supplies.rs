@@ -16,11 +16,10 @@ use crate::support::{
     arrival, count, high_risk_area, observe, op, registered, street_tree, Street,
 };
 
+/// The [`Street`] tree with a reserve at the street and a store in each community, and the id
+/// of the masks item.
 struct World {
-    street: Node,
-    community_a: Node,
-    community_b: Node,
-    grid_a: Node,
+    tree: Street,
     reserve: Site,
     store_a: Site,
     store_b: Site,
@@ -29,35 +28,16 @@ struct World {
 
 /// A street with a reserve and two communities, each with a store; community A has a grid.
 async fn world(db: &Db) -> World {
-    let Street {
-        street,
-        community_a,
-        community_b,
-        grid_a,
-        ..
-    } = street_tree(db, None).await;
-    let site = |name: &str, upper: bool| SiteDraft::parse(name, None, upper).unwrap();
-    let reserve = supplies::create_site(db, &op(), street.id, &site("街道储备库", true), now_ms())
-        .await
-        .unwrap();
-    let store_a = supplies::create_site(
-        db,
-        &op(),
-        community_a.id,
-        &site("社区物资点", false),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    let store_b = supplies::create_site(
-        db,
-        &op(),
-        community_b.id,
-        &site("社区物资点", false),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    let tree = street_tree(db, None).await;
+    let site = |at: i64, name: &'static str, upper: bool| async move {
+        let draft = SiteDraft::parse(name, None, upper).unwrap();
+        supplies::create_site(db, &op(), at, &draft, now_ms())
+            .await
+            .unwrap()
+    };
+    let reserve = site(tree.street.id, "街道储备库", true).await;
+    let store_a = site(tree.community_a.id, "社区物资点", false).await;
+    let store_b = site(tree.community_b.id, "社区物资点", false).await;
     let masks = supplies::items(db)
         .await
         .unwrap()
@@ -66,10 +46,7 @@ async fn world(db: &Db) -> World {
         .unwrap()
         .id;
     World {
-        street,
-        community_a,
-        community_b,
-        grid_a,
+        tree,
         reserve,
         store_a,
         store_b,
@@ -329,11 +306,15 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
         (l.quantity, l.in_transit)
     };
     assert_eq!(
-        line(supplies::stock(&db, &op(), w.community_b.id).await.unwrap()),
+        line(
+            supplies::stock(&db, &op(), w.tree.community_b.id)
+                .await
+                .unwrap()
+        ),
         (0, 40)
     );
     assert_eq!(
-        line(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        line(supplies::stock(&db, &op(), w.tree.street.id).await.unwrap()),
         (60, 40)
     );
     let r = supplies::receive_transfer(&db, &op(), t.id, now_ms())
@@ -342,7 +323,7 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
     assert_eq!(r.state, TransferState::Received);
     assert_eq!(balance(&db, &w.store_b, w.masks).await, 40);
     assert_eq!(
-        line(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        line(supplies::stock(&db, &op(), w.tree.street.id).await.unwrap()),
         (100, 0)
     );
     // Once only: neither received again nor cancelled afterwards.
@@ -378,7 +359,7 @@ both_backends!(transfers_leave_arrive_or_return_once, |db: Db| async move {
         ["transfer_return", "transfer_out", "transfer_out", "receipt"]
     );
     assert_consistent(&db).await;
-    let listed = supplies::transfers(&db, &op(), w.community_b.id, None)
+    let listed = supplies::transfers(&db, &op(), w.tree.community_b.id, None)
         .await
         .unwrap();
     assert_eq!(listed.len(), 2);
@@ -389,7 +370,7 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
     let grid_store = supplies::create_site(
         &db,
         &op(),
-        w.grid_a.id,
+        w.tree.grid_a.id,
         &SiteDraft::parse("网格物资柜", None, false).unwrap(),
         now_ms(),
     )
@@ -411,19 +392,27 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
             .quantity
     };
     assert_eq!(
-        masks_at(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        masks_at(supplies::stock(&db, &op(), w.tree.street.id).await.unwrap()),
         1237
     );
     assert_eq!(
-        masks_at(supplies::stock(&db, &op(), w.community_a.id).await.unwrap()),
+        masks_at(
+            supplies::stock(&db, &op(), w.tree.community_a.id)
+                .await
+                .unwrap()
+        ),
         230
     );
     assert_eq!(
-        masks_at(supplies::stock(&db, &op(), w.grid_a.id).await.unwrap()),
+        masks_at(supplies::stock(&db, &op(), w.tree.grid_a.id).await.unwrap()),
         30
     );
     assert_eq!(
-        masks_at(supplies::stock(&db, &op(), w.community_b.id).await.unwrap()),
+        masks_at(
+            supplies::stock(&db, &op(), w.tree.community_b.id)
+                .await
+                .unwrap()
+        ),
         7
     );
     // A threshold above the balance marks the site low, in its own and its ancestors' stock.
@@ -438,23 +427,47 @@ both_backends!(stock_is_summed_over_the_subtree, |db: Db| async move {
             .low_sites
     };
     assert_eq!(
-        low(supplies::stock(&db, &op(), w.street.id).await.unwrap()),
+        low(supplies::stock(&db, &op(), w.tree.street.id).await.unwrap()),
         1
     );
     assert_eq!(
-        low(supplies::stock(&db, &op(), w.community_a.id).await.unwrap()),
+        low(supplies::stock(&db, &op(), w.tree.community_a.id)
+            .await
+            .unwrap()),
         0
     );
-    let sites = supplies::sites(&db, &op(), w.community_a.id).await.unwrap();
+    let sites = supplies::sites(&db, &op(), w.tree.community_a.id)
+        .await
+        .unwrap();
     assert_eq!(sites.len(), 2);
 });
 
 both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
     let w = world(&db).await;
-    let staff_a = Scope::for_user(2, "staff_a", Role::Staff, vec![w.community_a.path.clone()]);
-    let worker = Scope::for_user(3, "worker", Role::GridWorker, vec![w.grid_a.path.clone()]);
-    let official = Scope::for_user(4, "official", Role::Official, vec![w.street.path.clone()]);
-    let staff_b = Scope::for_user(5, "staff_b", Role::Staff, vec![w.community_b.path.clone()]);
+    let staff_a = Scope::for_user(
+        2,
+        "staff_a",
+        Role::Staff,
+        vec![w.tree.community_a.path.clone()],
+    );
+    let worker = Scope::for_user(
+        3,
+        "worker",
+        Role::GridWorker,
+        vec![w.tree.grid_a.path.clone()],
+    );
+    let official = Scope::for_user(
+        4,
+        "official",
+        Role::Official,
+        vec![w.tree.street.path.clone()],
+    );
+    let staff_b = Scope::for_user(
+        5,
+        "staff_b",
+        Role::Staff,
+        vec![w.tree.community_b.path.clone()],
+    );
     let receipt = mv("receipt", 50, None);
 
     // Staff write at their community's sites; elsewhere the site does not exist for them.
@@ -487,7 +500,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        supplies::stock(&db, &staff_a, w.street.id).await,
+        supplies::stock(&db, &staff_a, w.tree.street.id).await,
         Err(StoreError::NotFound)
     ));
     // A grid worker sees neither the community's store nor can add one there.
@@ -499,7 +512,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
         supplies::create_site(
             &db,
             &worker,
-            w.grid_a.id,
+            w.tree.grid_a.id,
             &SiteDraft::parse("x", None, false).unwrap(),
             now_ms()
         )
@@ -508,7 +521,7 @@ both_backends!(each_role_acts_only_where_it_may, |db: Db| async move {
     ));
     // Officials read the street and dispatch from its reserve, but keep no ledger.
     assert_eq!(
-        supplies::sites(&db, &official, w.street.id)
+        supplies::sites(&db, &official, w.tree.street.id)
             .await
             .unwrap()
             .len(),
@@ -603,9 +616,9 @@ both_backends!(
     a_reserve_allocates_by_need_all_or_nothing,
     |db: Db| async move {
         let w = world(&db).await;
-        observed_person(&db, &w.grid_a, "甲一", "53340119800101001").await;
-        observed_person(&db, &w.grid_a, "甲二", "53340119800101002").await;
-        observed_person(&db, &w.community_b, "乙一", "53340119800101003").await;
+        observed_person(&db, &w.tree.grid_a, "甲一", "53340119800101001").await;
+        observed_person(&db, &w.tree.grid_a, "甲二", "53340119800101002").await;
+        observed_person(&db, &w.tree.community_b, "乙一", "53340119800101003").await;
         receive(&db, w.reserve.id, w.masks, 50).await;
         receive(&db, w.store_b.id, w.masks, 4).await;
         let (reserve, available, recipients) =
@@ -672,8 +685,18 @@ both_backends!(
     a_request_goes_from_draft_to_fulfilled_line_by_line,
     |db: Db| async move {
         let w = world(&db).await;
-        let staff_a = Scope::for_user(2, "staff_a", Role::Staff, vec![w.community_a.path.clone()]);
-        let official = Scope::for_user(4, "official", Role::Official, vec![w.street.path.clone()]);
+        let staff_a = Scope::for_user(
+            2,
+            "staff_a",
+            Role::Staff,
+            vec![w.tree.community_a.path.clone()],
+        );
+        let official = Scope::for_user(
+            4,
+            "official",
+            Role::Official,
+            vec![w.tree.street.path.clone()],
+        );
         let gloves = supplies::items(&db)
             .await
             .unwrap()
@@ -696,7 +719,7 @@ both_backends!(
         .await
         .unwrap();
         assert_eq!(r.state, supplies::RequestState::Draft);
-        assert_eq!(r.to_node_id, w.street.id);
+        assert_eq!(r.to_node_id, w.tree.street.id);
         // Officials do not decide a draft; the community submits it first. The refusal is
         // core's lifecycle, naming the state and the action.
         match supplies::approve_request(&db, &official, r.id, &[(w.masks, 400)], now_ms()).await {
@@ -774,18 +797,23 @@ both_backends!(
         assert_eq!(fulfilled, [400, 80]);
         assert_eq!(balance(&db, &w.reserve, w.masks).await, 600);
         // The transfers wait for the community to receive them.
-        let sent = supplies::transfers(&db, &staff_a, w.community_a.id, Some("sent"))
+        let sent = supplies::transfers(&db, &staff_a, w.tree.community_a.id, Some("sent"))
             .await
             .unwrap();
         assert_eq!(sent.len(), 3);
         // The neighbour sees none of it.
-        let staff_b = Scope::for_user(5, "staff_b", Role::Staff, vec![w.community_b.path.clone()]);
+        let staff_b = Scope::for_user(
+            5,
+            "staff_b",
+            Role::Staff,
+            vec![w.tree.community_b.path.clone()],
+        );
         assert!(matches!(
             supplies::get_request(&db, &staff_b, r.id).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            supplies::requests(&db, &official, w.street.id)
+            supplies::requests(&db, &official, w.tree.street.id)
                 .await
                 .unwrap()
                 .len(),

@@ -9,12 +9,13 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::parse_date;
 use linli_core::kernel::idnumber::check_char;
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Role, Scope};
+use linli_core::{Role, Scope};
 use linli_store::epidemic::contacts::{self, ContactInput, ContactRecorded};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
-use linli_store::registry::{self, Placement};
-use linli_store::tree::{self, Node};
-use linli_store::{Db, StoreError};
+use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
+use linli_store::registry::{self, FieldWarning, Person, Placement};
+use linli_store::tree::Node;
+use linli_store::{Db, Page, StoreError};
 
 /// The operator's scope: the whole tree, every role.
 pub fn op() -> Scope {
@@ -31,37 +32,7 @@ pub fn id(body: &str) -> String {
     format!("{body}{}", check_char(body.as_bytes()))
 }
 
-/// Creates a node as the operator.
-pub async fn node(
-    db: &Db,
-    parent: Option<i64>,
-    kind: &str,
-    name: &str,
-    code: Option<&str>,
-) -> Node {
-    node_opened(db, parent, kind, name, code, None).await
-}
-
-/// Creates a node as the operator, opened on `opened_on` (`YYYY-MM-DD`) when given.
-pub async fn node_opened(
-    db: &Db,
-    parent: Option<i64>,
-    kind: &str,
-    name: &str,
-    code: Option<&str>,
-    opened_on: Option<&str>,
-) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        opened_on,
-        ..Default::default()
-    })
-    .unwrap();
-    tree::create(db, &op(), new, now_ms()).await.unwrap()
-}
+pub use linli_store::testing::{node, node_opened};
 
 /// District 香格里拉市, its community 里布嘎社区 and the community's grids A and B.
 pub struct Tree {
@@ -182,29 +153,42 @@ pub async fn street_tree(db: &Db, opened_on: Option<&str>) -> Street {
     }
 }
 
+/// Registers `input` at node `at` as `who`, with no dwelling or household given; the person and
+/// the warnings.
+pub async fn register(
+    db: &Db,
+    who: &Scope,
+    at: i64,
+    input: &PersonInput<'_>,
+) -> Result<(Person, Vec<FieldWarning>), StoreError> {
+    let placement = Placement {
+        node_id: at,
+        ..Default::default()
+    };
+    registry::create(db, who, &placement, input, now_ms()).await
+}
+
+/// Registers `name` at `at` (a node of the tree) as the operator with nothing else known; the
+/// person's id.
+pub async fn named(db: &Db, at: &Node, name: &str) -> i64 {
+    let input = PersonInput {
+        name,
+        ..Default::default()
+    };
+    register(db, &op(), at.id, &input).await.unwrap().0.id
+}
+
 /// Registers `name` at `at` as the operator, with the ID number of `body` and `address`; the
 /// person's id.
 pub async fn registered(db: &Db, at: &Node, name: &str, body: &str, address: Option<&str>) -> i64 {
     let n = id(body);
-    registry::create(
-        db,
-        &op(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            id_number: Some(&n),
-            address,
-            ..Default::default()
-        },
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .0
-    .id
+    let input = PersonInput {
+        name,
+        id_number: Some(&n),
+        address,
+        ..Default::default()
+    };
+    register(db, &op(), at.id, &input).await.unwrap().0.id
 }
 
 /// Registers a resident of `at` living at 3栋2单元501室 (see [`registered`]); the person's id.
@@ -226,13 +210,14 @@ pub fn arrival(person: i64, origin: &str, on: &str) -> ArrivalInput<'static> {
     }
 }
 
+/// Records `input` as the operator.
+pub async fn arrive(db: &Db, input: ArrivalInput<'_>) -> Result<ArrivalRecorded, StoreError> {
+    epidemic::record_arrival(db, &op(), input, now_ms()).await
+}
+
 /// Records `input` as the operator; the observation it opened (which it must open).
 pub async fn observe(db: &Db, input: ArrivalInput<'_>) -> i64 {
-    epidemic::record_arrival(db, &op(), input, now_ms())
-        .await
-        .unwrap()
-        .observation_id
-        .unwrap()
+    arrive(db, input).await.unwrap().observation_id.unwrap()
 }
 
 /// Declares 420111 (武汉市洪山区) a high-risk area from 2022-06-30 on, with no end.
@@ -347,4 +332,16 @@ pub fn field_of(e: &StoreError) -> String {
         StoreError::Conflict { field, .. } => field.clone(),
         other => format!("{other:?}"),
     }
+}
+
+/// The audit entries whose action starts with `prefix`, newest first (the first page), as the
+/// operator reads them.
+pub async fn audited(db: &Db, prefix: &str) -> Vec<AuditRecord> {
+    let filter = AuditFilter {
+        action_prefix: Some(prefix.into()),
+        ..Default::default()
+    };
+    audit::list(db, &op(), &filter, Page::new(None, None))
+        .await
+        .unwrap()
 }

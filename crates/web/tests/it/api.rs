@@ -256,6 +256,20 @@ async fn supply_world(db: &Db, grid_b: &Node, community: &Node) -> (i64, i64) {
     (b.id, t.id)
 }
 
+/// POSTs `body` as JSON, checks the answer's status, and returns its JSON (`null` when the
+/// answer is not JSON).
+async fn expect_post<B: serde::Serialize + ?Sized>(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &B,
+    status: StatusCode,
+) -> Value {
+    let r = send_json(c, url, body).await;
+    assert_eq!(r.status(), status);
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 async fn world(db: &Db) -> World {
     let Town {
         district,
@@ -369,19 +383,19 @@ async fn world(db: &Db) -> World {
 async fn health_metrics_and_openapi_are_served() {
     let app = spawn(TestDb::sqlite().await).await;
     let c = client();
-    let r = c.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    let r = fetch(&c, app.url("/healthz")).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Metrics are for admins: anonymous callers and other roles are refused (issue 24, 9).
-    let r = c.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let r = fetch(&c, app.url("/metrics")).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let district = node(&app.t.db, None, "district", "香格里拉市", Some("533401")).await;
     user(&app.t.db, "admin", "admin", &[]).await;
     user(&app.t.db, "official", "official", &[district.id]).await;
     let official = api_login(&app, "official").await;
-    let r = fetch(&official, format!("{}/metrics", app.base)).await;
+    let r = fetch(&official, app.url("/metrics")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let admin = api_login(&app, "admin").await;
-    let r = fetch(&admin, format!("{}/metrics", app.base)).await;
+    let r = fetch(&admin, app.url("/metrics")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(text.contains("linli_up 1"));
@@ -391,7 +405,7 @@ async fn health_metrics_and_openapi_are_served() {
         ),
         "{text}"
     );
-    let doc: Value = json_at(&c, format!("{}/api/v1/openapi.json", app.base)).await;
+    let doc: Value = json_at(&c, app.url("/api/v1/openapi.json")).await;
     for path in [
         "/api/v1/session",
         "/api/v1/nodes",
@@ -406,7 +420,7 @@ async fn health_metrics_and_openapi_are_served() {
     }
     assert!(doc["paths"]["/api/v1/nodes"]["post"].is_object());
     // Unknown API paths answer in the API's error shape.
-    let r = fetch(&c, format!("{}/api/v1/nope", app.base)).await;
+    let r = fetch(&c, app.url("/api/v1/nope")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
@@ -419,29 +433,24 @@ async fn sessions_follow_the_contract() {
     world(&app.t.db).await;
     let c = client();
     // Wrong password: 401 in the error shape; nothing is set.
-    let r = send_json(
+    let body = expect_post(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "wrong"}),
+        StatusCode::UNAUTHORIZED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
     assert!(body["error"]["fields"].is_array());
     assert_eq!(
-        c.get(format!("{}/api/v1/me", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        fetch(&c, app.url("/api/v1/me")).await.status(),
         StatusCode::UNAUTHORIZED
     );
 
     // Right password: a session cookie, HttpOnly and SameSite.
     let r = send_json(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "test-pass-123"}),
     )
     .await;
@@ -459,13 +468,13 @@ async fn sessions_follow_the_contract() {
             && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    let me: Value = json_at(&c, format!("{}/api/v1/me", app.base)).await;
+    let me: Value = json_at(&c, app.url("/api/v1/me")).await;
     assert_eq!(me["user"]["username"], "admin");
     assert!(me["user"]["id"].is_i64());
 
     // A cookie-authenticated API write must be JSON (a cross-site form cannot send JSON).
     let r = c
-        .post(format!("{}/api/v1/nodes", app.base))
+        .post(app.url("/api/v1/nodes"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("kind=district&name=x&code=533402")
         .send()
@@ -474,18 +483,10 @@ async fn sessions_follow_the_contract() {
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Logout ends it.
-    let r = c
-        .delete(format!("{}/api/v1/session", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = c.delete(app.url("/api/v1/session")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        c.get(format!("{}/api/v1/me", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        fetch(&c, app.url("/api/v1/me")).await.status(),
         StatusCode::UNAUTHORIZED
     );
     app.t.finish().await;
@@ -496,14 +497,13 @@ async fn nodes_and_users_follow_the_contract() {
     let app = spawn(TestDb::sqlite().await).await;
     let w = world(&app.t.db).await;
     let admin = api_login(&app, "admin").await;
-    let r = send_json(
+    let created = expect_post(
         &admin,
-        format!("{}/api/v1/nodes", app.base),
+        app.url("/api/v1/nodes"),
         &json!({"parent_id": w.grid_a.id, "kind": "building", "name": "新楼", "code": null}),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let created: Value = r.json().await.unwrap();
     assert!(created["id"].is_i64());
     assert_eq!(created["parent_id"], w.grid_a.id);
     assert_eq!(created["kind"], "building");
@@ -518,23 +518,23 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(got["name"], "里布嘎社区");
     assert_eq!(got["counts"]["by_kind"]["grid"], 2);
     assert_eq!(got["counts"]["by_kind"]["building"], 3);
-    let kids: Value = admin
-        .get(format!(
+    let kids: Value = fetch(
+        &admin,
+        format!(
             "{}/api/v1/nodes/{}/children?limit=1",
             app.base, w.community.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(kids["items"].as_array().unwrap().len(), 1);
     assert_eq!(kids["next_after"], w.grid_a.id);
 
     // Bad input: 422 naming every field.
     let r = admin
-        .post(format!("{}/api/v1/nodes", app.base))
+        .post(app.url("/api/v1/nodes"))
         .json(
             &json!({"parent_id": w.district.id, "kind": "street", "name": "", "code": "53340110"}),
         )
@@ -548,19 +548,17 @@ async fn nodes_and_users_follow_the_contract() {
     assert_eq!(fields, ["name", "code"]);
 
     // Accounts: admins create them; nobody else can.
-    let r = send_json(&admin, format!("{}/api/v1/users", app.base), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let u: Value = r.json().await.unwrap();
+    let u = expect_post(&admin, app.url("/api/v1/users"), &json!({"username": "wangge09", "password": "grid-pass-09", "role": "grid_worker", "node_ids": [w.grid_b.id]}), StatusCode::CREATED).await;
     assert_eq!(u["role"], "grid_worker");
     assert_eq!(u["nodes"][0]["id"], w.grid_b.id);
     let staff = api_login(&app, "staff").await;
-    let r = send_json(
+    expect_post(
         &staff,
-        format!("{}/api/v1/users", app.base),
+        app.url("/api/v1/users"),
         &json!({"username": "sneaky", "password": "sneaky-pass", "role": "admin", "node_ids": []}),
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // A bearer token works on the API.
     let token = accounts::issue_token(&app.t.db, &Scope::operator(), w.staff_id, "test", now_ms())
@@ -584,7 +582,7 @@ async fn html_forms_need_their_csrf_token() {
     let c = client();
     // The login form without its CSRF cookie is refused.
     let r = c
-        .post(format!("{}/login", app.base))
+        .post(app.url("/login"))
         .form(&[
             ("username", "admin"),
             ("password", "test-pass-123"),
@@ -595,10 +593,10 @@ async fn html_forms_need_their_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // With it, the login works and lands on the home page.
-    let (_, page) = get(&c, format!("{}/login", app.base)).await;
+    let (_, page) = get(&c, app.url("/login")).await;
     let csrf = extract_csrf(&page);
     let r = c
-        .post(format!("{}/login", app.base))
+        .post(app.url("/login"))
         .form(&[
             ("username", "admin"),
             ("password", "test-pass-123"),
@@ -609,7 +607,7 @@ async fn html_forms_need_their_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, home) = get(&c, format!("{}/", app.base)).await;
+    let (_, home) = get(&c, app.url("/")).await;
     assert!(home.contains("香格里拉市"));
     // A form post with a wrong token changes nothing.
     assert_eq!(
@@ -696,14 +694,7 @@ async fn scope_walk(t: TestDb) {
     ))
     .unwrap();
 
-    let doc: Value = client()
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = json_at(&client(), app.url("/api/v1/openapi.json")).await;
     let paths = doc["paths"].as_object().unwrap();
     let node_ids = [w.grid_b.id, w.building_b.id, w.community.id, w.district.id];
     let user_ids = [w.admin_id, w.staff_id, w.worker_b_id];
@@ -840,9 +831,9 @@ async fn scope_walk(t: TestDb) {
 
     // HTML pages of grid B are refused too (session login as worker A).
     let c = client();
-    let (_, login_page) = get(&c, format!("{}/login", app.base)).await;
+    let (_, login_page) = get(&c, app.url("/login")).await;
     let csrf = extract_csrf(&login_page);
-    c.post(format!("{}/login", app.base))
+    c.post(app.url("/login"))
         .form(&[
             ("username", "worker_a"),
             ("password", "test-pass-123"),
@@ -857,11 +848,11 @@ async fn scope_walk(t: TestDb) {
         assert!(!leaks(&r.text().await.unwrap()));
     }
     for page in ["/", "/account", "/users", "/audit"] {
-        let r = c.get(format!("{}{page}", app.base)).send().await.unwrap();
+        let r = fetch(&c, format!("{}{page}", app.base)).await;
         let text = r.text().await.unwrap();
         assert!(!leaks(&text), "{page} leaked grid B");
     }
-    let (_, home) = get(&c, format!("{}/", app.base)).await;
+    let (_, home) = get(&c, app.url("/")).await;
     assert!(home.contains("甲网格"));
 
     // Nothing changed.
@@ -901,19 +892,16 @@ async fn persons_follow_the_contract() {
     let n = id_number("53340119850312001");
     // An invalid ID number is a 422 naming the field; nothing is stored.
     let bad = format!("{}{}", &n[..17], if n.ends_with('0') { '1' } else { '0' });
-    let r = send_json(
+    let body = expect_post(
         &staff,
-        format!("{}/api/v1/persons", app.base),
+        app.url("/api/v1/persons"),
         &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": bad, "phone": "13612348609"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "id_number");
 
-    let r = send_json(&staff, format!("{}/api/v1/persons", app.base), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let p: Value = r.json().await.unwrap();
+    let p = expect_post(&staff, app.url("/api/v1/persons"), &json!({"node_id": w.grid_a.id, "name": "张三", "id_number": n, "phone": "136 1234 8609", "address": "3栋2单元501室", "relation": "户主", "tags": ["独居老人"]}), StatusCode::CREATED).await;
     let pid = p["id"].as_i64().unwrap();
     assert_eq!(p["gender"], "male");
     assert_eq!(p["tags"][0], "独居老人");
@@ -941,17 +929,14 @@ async fn persons_follow_the_contract() {
     assert_eq!(u["id_number"], n.as_str());
     assert_eq!(u["phone"], "13612348609");
     let admin = api_login(&app, "admin").await;
-    let log: Value = admin
-        .get(format!(
-            "{}/api/v1/audit?entity=person&entity_id={pid}",
-            app.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = fetch(
+        &admin,
+        format!("{}/api/v1/audit?entity=person&entity_id={pid}", app.base),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let actions: Vec<&str> = log["items"]
         .as_array()
         .unwrap()
@@ -964,18 +949,18 @@ async fn persons_follow_the_contract() {
     );
     // A grid worker may not unmask, even in their own grid.
     let worker = api_login(&app, "worker_a").await;
-    let r = send_json(
+    expect_post(
         &worker,
         format!("{}/api/v1/persons/{pid}/unmask", app.base),
         &json!({}),
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Search by pinyin initials, last 4, phone.
     for q in ["zs", &n[14..], "13612348609", "张"] {
         let s: Value = worker
-            .get(format!("{}/api/v1/persons", app.base))
+            .get(app.url("/api/v1/persons"))
             .query(&[("q", q)])
             .send()
             .await
@@ -994,21 +979,21 @@ async fn persons_follow_the_contract() {
     }
 
     // The tag list is data: admins add to it, nobody else.
-    let r = send_json(
+    expect_post(
         &admin,
-        format!("{}/api/v1/tags", app.base),
+        app.url("/api/v1/tags"),
         &json!({"name": "留守儿童"}),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r = send_json(
+    expect_post(
         &staff,
-        format!("{}/api/v1/tags", app.base),
+        app.url("/api/v1/tags"),
         &json!({"name": "别的"}),
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let tags: Vec<String> = fetch(&staff, format!("{}/api/v1/tags", app.base))
+    let tags: Vec<String> = fetch(&staff, app.url("/api/v1/tags"))
         .await
         .json()
         .await
@@ -1043,18 +1028,18 @@ async fn failed_logins_are_throttled_with_retry_after() {
     world(&app.t.db).await;
     let c = client();
     for _ in 0..5 {
-        let r = send_json(
+        expect_post(
             &c,
-            format!("{}/api/v1/session", app.base),
+            app.url("/api/v1/session"),
             &json!({"username": "staff", "password": "guess-guess"}),
+            StatusCode::UNAUTHORIZED,
         )
         .await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     // The sixth try is refused even with the right password, and says when to come back.
     let r = send_json(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "staff", "password": "test-pass-123"}),
     )
     .await;
@@ -1071,13 +1056,13 @@ async fn failed_logins_are_throttled_with_retry_after() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "throttled");
     // Another account from the same address is not locked by it.
-    let r = send_json(
+    expect_post(
         &c,
-        format!("{}/api/v1/session", app.base),
+        app.url("/api/v1/session"),
         &json!({"username": "admin", "password": "test-pass-123"}),
+        StatusCode::OK,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
     app.t.finish().await;
 }
 
@@ -1091,20 +1076,29 @@ async fn epidemic_follows_the_contract() {
 
     // Risk areas: staff may not declare one; an admin may; bad fields are named.
     let area = json!({"division_code": "110105", "level": "medium", "from": "2022-07-01", "to": "2022-07-20"});
-    let r = send_json(&staff, url("/api/v1/risk-areas"), &area).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = send_json(
+    expect_post(
+        &staff,
+        url("/api/v1/risk-areas"),
+        &area,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let body = expect_post(
         &admin,
         url("/api/v1/risk-areas"),
         &json!({"division_code": "99x", "level": "very", "from": "2022-13-01"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = r.json().await.unwrap();
     let fields = error_fields(&body);
     assert_eq!(fields, vec!["division_code", "level", "from"]);
-    let r = send_json(&admin, url("/api/v1/risk-areas"), &area).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    expect_post(
+        &admin,
+        url("/api/v1/risk-areas"),
+        &area,
+        StatusCode::CREATED,
+    )
+    .await;
     let listed: Value = json_at(&staff, url("/api/v1/risk-areas")).await;
     assert!(listed["risk_areas"]
         .as_array()
@@ -1170,13 +1164,13 @@ async fn epidemic_follows_the_contract() {
     assert!(b["alert_id"].as_i64().is_some());
 
     // Check-ins: a late entry inside the period is fine; a fever raises an alert.
-    let r = send_json(
+    expect_post(
         &staff,
         url(&format!("/api/v1/observations/{obs}/checkins")),
         &json!({"temperature": 36.6, "symptoms": [], "at": "2022-07-06T08:00:00+08:00"}),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
     let r = send_json(
         &staff,
         url(&format!("/api/v1/observations/{obs}/checkins")),
@@ -1185,24 +1179,24 @@ async fn epidemic_follows_the_contract() {
     .await;
     let c: Value = r.json().await.unwrap();
     assert!(c["alert_id"].is_i64(), "{c}");
-    let r = send_json(
+    expect_post(
         &staff,
         url(&format!("/api/v1/observations/{obs}/checkins")),
         &json!({"temperature": 36.6, "at": "2022-07-20T08:00:00+08:00"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let alerts: Value = staff
-        .get(url(&format!(
+    let alerts: Value = fetch(
+        &staff,
+        url(&format!(
             "/api/v1/alerts?node_id={}&kind=fever",
             w.community.id
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let list = alerts["alerts"].as_array().unwrap();
     assert!(list
         .iter()
@@ -1212,17 +1206,17 @@ async fn epidemic_follows_the_contract() {
         .all(|x| x["raised_at"].is_string() && x["person_id"].is_i64()));
 
     // Releases due on the last day, then released in one batch.
-    let due: Value = staff
-        .get(url(&format!(
+    let due: Value = fetch(
+        &staff,
+        url(&format!(
             "/api/v1/releases?node_id={}&on=2022-07-11",
             w.community.id
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(
         due["due"]
             .as_array()
@@ -1242,23 +1236,22 @@ async fn epidemic_follows_the_contract() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "not due before its last day"
     );
-    let r = send_json(
+    let r = expect_post(
         &staff,
         url("/api/v1/releases"),
         &json!({"observation_ids": [obs], "on": "2022-07-11"}),
+        StatusCode::OK,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let r: Value = r.json().await.unwrap();
     assert_eq!(r["released"], 1);
 
     // Neither person_id nor person: a 422 naming the field.
-    let r = send_json(
+    expect_post(
         &staff,
         url("/api/v1/arrivals"),
         &json!({"origin_code": "110105", "arrived_on": "2022-07-05"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.t.finish().await;
 }

@@ -8,7 +8,6 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::accounts::{self};
-use linli_store::registry::{self, Placement};
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
 use linli_store::Db;
@@ -16,24 +15,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 async fn resident(db: &Db, at: &Node, name: &str) -> i64 {
-    registry::create(
-        db,
-        &Scope::operator(),
-        &Placement {
-            node_id: at.id,
-            ..Default::default()
-        },
-        &PersonInput {
-            name,
-            address: Some("3栋2单元501室"),
-            ..Default::default()
-        },
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .0
-    .id
+    let input = PersonInput {
+        name,
+        address: Some("3栋2单元501室"),
+        ..Default::default()
+    };
+    person(db, at.id, input).await.id
 }
 
 /// Clear names that must never appear in a chain.
@@ -86,6 +73,30 @@ async fn post_json(app: &App, token: &str, path: &str, body: Value) -> (StatusCo
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// `token` reports `person` a case of `kind`, diagnosed `on`.
+async fn case(app: &App, token: &str, person: i64, kind: &str, on: &str) -> (StatusCode, Value) {
+    let body = json!({"person_id": person, "kind": kind, "diagnosed_on": on});
+    post_json(app, token, "/api/v1/cases", body).await
+}
+
+/// `token` records that `person` was last in contact with `source` on `on`, as a `kind`.
+async fn contact(
+    app: &App,
+    token: &str,
+    person: i64,
+    source: i64,
+    kind: &str,
+    on: &str,
+) -> (StatusCode, Value) {
+    let body = json!({
+        "person_id": person,
+        "source_person_id": source,
+        "type": kind,
+        "last_contact_on": on,
+    });
+    post_json(app, token, "/api/v1/contacts", body).await
+}
+
 async fn get_text(app: &App, token: &str, path: &str) -> (StatusCode, String, String) {
     let r = client()
         .get(format!("{}{path}", app.base))
@@ -111,59 +122,31 @@ async fn api(t: TestDb) {
     let (s, body) = post_json(&app, &w.worker, "/api/v1/cases", json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_fields(&body), ["person_id", "kind", "diagnosed_on"]);
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/cases",
-        json!({"person_id": w.case, "kind": "confirmed", "diagnosed_on": "2022-07-03"}),
-    )
-    .await;
+    let (s, body) = case(&app, &w.worker, w.case, "confirmed", "2022-07-03").await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(body["kind_label"], "确诊病例");
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/cases",
-        json!({"person_id": w.case, "kind": "asymptomatic", "diagnosed_on": "2022-07-03"}),
-    )
-    .await;
+    let (s, body) = case(&app, &w.worker, w.case, "asymptomatic", "2022-07-03").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "conflict");
     assert_eq!(error_fields(&body), ["person_id"]);
     // Another grid's person: not found for the worker.
-    let (s, _) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/cases",
-        json!({"person_id": w.b_person, "kind": "confirmed", "diagnosed_on": "2022-07-03"}),
-    )
-    .await;
+    let (s, _) = case(&app, &w.worker, w.b_person, "confirmed", "2022-07-03").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Contacts: bad input names each field, nothing stored.
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.li, "source_person_id": w.case, "type": "朋友", "last_contact_on": "2099-01-01"}),
-    )
-    .await;
+    let (s, body) = contact(&app, &w.worker, w.li, w.case, "朋友", "2099-01-01").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_fields(&body), ["type"]);
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.li, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2099-01-01"}),
-    )
-    .await;
+    let (s, body) = contact(&app, &w.worker, w.li, w.case, "close_contact", "2099-01-01").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_fields(&body), ["last_contact_on"]);
-    let (s, body) = post_json(
+    let (s, body) = contact(
         &app,
         &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.li, "source_person_id": w.wang, "type": "secondary_contact", "last_contact_on": "2022-07-01"}),
+        w.li,
+        w.wang,
+        "secondary_contact",
+        "2022-07-01",
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -173,13 +156,7 @@ async fn api(t: TestDb) {
         .contains("次密接"));
 
     // A close contact, then a later contact with the same case.
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.li, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2022-07-01"}),
-    )
-    .await;
+    let (s, body) = contact(&app, &w.worker, w.li, w.case, "close_contact", "2022-07-01").await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(body["type"], "close_contact");
     assert_eq!(body["classification"]["measure"], "centralized_quarantine");
@@ -187,32 +164,14 @@ async fn api(t: TestDb) {
     assert_eq!(body["classification"]["until"], "2022-07-10");
     assert_eq!(body["classification"]["policy_version"], "ninth-edition@1");
     let obs = body["observation_id"].as_i64().unwrap();
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.li, "source_person_id": w.case, "type": "密接", "last_contact_on": "2022-07-03"}),
-    )
-    .await;
+    let (s, body) = contact(&app, &w.worker, w.li, w.case, "密接", "2022-07-03").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["created"], false);
     assert_eq!(body["observation_id"], obs);
     assert_eq!(body["observation_until"], "2022-07-12");
     // A cycle: the case as a contact of its own contact.
-    post_json(
-        &app,
-        &w.worker,
-        "/api/v1/cases",
-        json!({"person_id": w.li, "kind": "asymptomatic", "diagnosed_on": "2022-07-04"}),
-    )
-    .await;
-    let (s, body) = post_json(
-        &app,
-        &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.case, "source_person_id": w.li, "type": "close_contact", "last_contact_on": "2022-07-02"}),
-    )
-    .await;
+    case(&app, &w.worker, w.li, "asymptomatic", "2022-07-04").await;
+    let (s, body) = contact(&app, &w.worker, w.case, w.li, "close_contact", "2022-07-02").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         body["error"]["message"].as_str().unwrap().contains("循环")
@@ -220,28 +179,34 @@ async fn api(t: TestDb) {
     );
 
     // The community's staff link a person of grid B, and a secondary contact of them in grid A.
-    let (s, body) = post_json(
+    let (s, body) = contact(
         &app,
         &w.staff,
-        "/api/v1/contacts",
-        json!({"person_id": w.b_person, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2022-07-02"}),
+        w.b_person,
+        w.case,
+        "close_contact",
+        "2022-07-02",
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
-    let (s, body) = post_json(
+    let (s, body) = contact(
         &app,
         &w.staff,
-        "/api/v1/contacts",
-        json!({"person_id": w.zhao, "source_person_id": w.b_person, "type": "secondary_contact", "last_contact_on": "2022-07-02"}),
+        w.zhao,
+        w.b_person,
+        "secondary_contact",
+        "2022-07-02",
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(body["classification"]["measure"], "home_quarantine");
-    post_json(
+    contact(
         &app,
         &w.worker,
-        "/api/v1/contacts",
-        json!({"person_id": w.wang, "source_person_id": w.case, "type": "close_contact", "last_contact_on": "2022-07-02"}),
+        w.wang,
+        w.case,
+        "close_contact",
+        "2022-07-02",
     )
     .await;
 
@@ -341,19 +306,7 @@ async fn pages(t: TestDb) {
     let db = app.t.db.clone();
     let w = world(&db).await;
     let url = |p: String| format!("{}{p}", app.base);
-    let c = client();
-    let (_, login) = get(&c, format!("{}/login", app.base)).await;
-    let r = c
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("username", "worker_a"),
-            ("password", "test-pass-123"),
-            ("csrf", csrf_in(&login).as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (c, csrf) = sign_in(&app, "worker_a").await;
     let page = fetch(&c, url(format!("/persons/{}/contacts", w.case))).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
@@ -362,37 +315,38 @@ async fn pages(t: TestDb) {
         page.contains("未登记为病例") && page.contains("<summary>标记为病例</summary>"),
         "{page}"
     );
-    let csrf = csrf_in(&page);
 
     // Mark the case: a future date is refused with the form kept, then accepted.
-    let r = c
-        .post(url(format!("/persons/{}/case", w.case)))
-        .form(&[
+    let (status, text) = post(
+        &c,
+        url(format!("/persons/{}/case", w.case)),
+        &[
             ("csrf", csrf.as_str()),
             ("kind", "confirmed"),
             ("diagnosed_on", "2099-01-01"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let text = r.text().await.unwrap();
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         text.contains("诊断日期：诊断日期 2099-01-01 晚于今天"),
         "{text}"
     );
     assert!(text.contains("value=\"2099-01-01\""), "the form is kept");
-    let r = c
-        .post(url(format!("/persons/{}/case", w.case)))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("kind", "confirmed"),
-            ("diagnosed_on", "2022-07-03"),
-        ])
-        .send()
+    assert_eq!(
+        post(
+            &c,
+            url(format!("/persons/{}/case", w.case)),
+            &[
+                ("csrf", csrf.as_str()),
+                ("kind", "confirmed"),
+                ("diagnosed_on", "2022-07-03"),
+            ]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     let (_, page) = get(&c, url(format!("/persons/{}/contacts", w.case))).await;
     assert!(
         page.contains("<span class=\"tag now\">确诊病例</span> 诊断日期 2022-07-03"),
@@ -406,19 +360,18 @@ async fn pages(t: TestDb) {
         w.case
     )));
     let case = w.case.to_string();
-    let r = c
-        .post(url(format!("/persons/{}/contacts", w.li)))
-        .form(&[
+    let (status, text) = post(
+        &c,
+        url(format!("/persons/{}/contacts", w.li)),
+        &[
             ("csrf", csrf.as_str()),
             ("type", "secondary_contact"),
             ("source_person_id", case.as_str()),
             ("last_contact_on", "2022-07-01"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let text = r.text().await.unwrap();
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         text.contains("来源：「次密接」的来源必须是已登记的密接"),
         "{text}"
@@ -427,18 +380,21 @@ async fn pages(t: TestDb) {
         text.contains("value=\"2022-07-01\""),
         "the form is filled back"
     );
-    let r = c
-        .post(url(format!("/persons/{}/contacts", w.li)))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("type", "close_contact"),
-            ("source_person_id", case.as_str()),
-            ("last_contact_on", "2022-07-01"),
-        ])
-        .send()
+    assert_eq!(
+        post(
+            &c,
+            url(format!("/persons/{}/contacts", w.li)),
+            &[
+                ("csrf", csrf.as_str()),
+                ("type", "close_contact"),
+                ("source_person_id", case.as_str()),
+                ("last_contact_on", "2022-07-01"),
+            ]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        .0,
+        StatusCode::SEE_OTHER
+    );
     let (_, page) = get(
         &c,
         url(format!("/persons/{}/contacts?notice=contact", w.li)),
@@ -452,17 +408,20 @@ async fn pages(t: TestDb) {
     );
 
     // A CSRF-less post changes nothing.
-    let r = c
-        .post(url(format!("/persons/{}/contacts", w.wang)))
-        .form(&[
-            ("type", "close_contact"),
-            ("source_person_id", case.as_str()),
-            ("last_contact_on", "2022-07-01"),
-        ])
-        .send()
+    assert_eq!(
+        post(
+            &c,
+            url(format!("/persons/{}/contacts", w.wang)),
+            &[
+                ("type", "close_contact"),
+                ("source_person_id", case.as_str()),
+                ("last_contact_on", "2022-07-01"),
+            ]
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        .0,
+        StatusCode::FORBIDDEN
+    );
 
     // The chain page embeds the SVG, without clear names of the chain.
     let r = fetch(&c, url(format!("/epidemic/cases/{}", w.case))).await;

@@ -5,7 +5,6 @@
 use crate::support::*;
 
 use linli_core::kernel::clock::today;
-use linli_core::registry::PersonInput;
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
 use linli_store::Db;
@@ -14,15 +13,7 @@ use serde_json::Value;
 
 /// A resident of `at` screened on arrival today.
 async fn arrived_today(db: &Db, at: &Node, name: &str) {
-    let p = person(
-        db,
-        at.id,
-        PersonInput {
-            name,
-            ..Default::default()
-        },
-    )
-    .await;
+    let p = named(db, at.id, name).await;
     arrival(db, p.id, "110101", today(), None).await;
 }
 

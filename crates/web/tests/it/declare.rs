@@ -247,17 +247,11 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("已发出发热预警"));
-    let alerts: Value = a
-        .get(url(&format!(
-            "/api/v1/alerts?node_id={}&kind=fever",
-            grid_a.id
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = json_at(
+        &a,
+        url(&format!("/api/v1/alerts?node_id={}&kind=fever", grid_a.id)),
+    )
+    .await;
     let alert_id = alerts["alerts"][0]["id"].as_i64().unwrap();
     let r = send_json(
         &b,

@@ -7,7 +7,6 @@ use linli_core::kernel::clock::now_ms;
 
 use linli_core::enterprises::credit_check_char;
 use linli_core::Scope;
-use linli_store::accounts::{self};
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
 use linli_store::Db;
@@ -49,67 +48,38 @@ fn wrong(body: &str) -> String {
     format!("{body}{}", if last == '0' { '1' } else { '0' })
 }
 
-async fn bearer(db: &Db, user_id: i64) -> String {
-    accounts::issue_token(db, &Scope::operator(), user_id, "test", now_ms())
+/// `who` decides reopening application `rid`.
+async fn decide(who: &Bearer<'_>, rid: i64, decision: Value) -> (StatusCode, Value) {
+    who.post(&format!("/api/v1/reopenings/{rid}/decision"), decision)
         .await
-        .unwrap()
-}
-
-async fn call(
-    app: &App,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let c = reqwest::Client::new();
-    let req = c
-        .request(method.parse().unwrap(), format!("{}{path}", app.base))
-        .bearer_auth(token);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 async fn contract(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
     let w = world(&db).await;
-    let staff = bearer(&db, w.staff_id).await;
+    let staff = bearer(&app, w.staff_id).await;
     let body = "91533401MA6K12345";
 
     // A wrong check character: 422 naming credit_code, nothing stored.
-    let (s, v) = call(
-        &app,
-        &staff,
-        "POST",
-        "/api/v1/enterprises",
-        Some(
+    let (s, v) = staff
+        .post(
+            "/api/v1/enterprises",
             json!({"node_id": w.grid_a.id, "name": "格桑商贸有限公司", "kind": "enterprise",
                     "credit_code": wrong(body)}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["fields"][0]["field"], "credit_code");
     // Lower case is accepted, normalised.
-    let (s, v) = call(
-        &app,
-        &staff,
-        "POST",
-        "/api/v1/enterprises",
-        Some(
+    let (s, v) = staff
+        .post(
+            "/api/v1/enterprises",
             json!({"node_id": w.grid_a.id, "name": "格桑商贸有限公司", "kind": "enterprise",
                     "credit_code": code(body).to_lowercase(), "employees": 46,
                     "contact_phone": "13612348609"}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["credit_code"], code(body));
     assert_eq!(v["contact_phone"], "136****8609");
@@ -117,130 +87,86 @@ async fn contract(t: TestDb) {
     assert!(v["application_link"].as_str().unwrap().starts_with("/e/"));
     let id = v["id"].as_i64().unwrap();
     // The same code again: 409 naming credit_code.
-    let (s, v) = call(
-        &app,
-        &staff,
-        "POST",
-        "/api/v1/enterprises",
-        Some(
+    let (s, v) = staff
+        .post(
+            "/api/v1/enterprises",
             json!({"node_id": w.grid_b.id, "name": "另一家", "kind": "enterprise",
                     "credit_code": code(body)}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["error"]["fields"][0]["field"], "credit_code");
 
     // Apply, with the four items; an official may not decide, staff approve.
-    let (s, v) = call(
-        &app,
-        &staff,
-        "POST",
-        &format!("/api/v1/enterprises/{id}/reopening"),
-        Some(
+    let (s, v) = staff
+        .post(
+            &format!("/api/v1/enterprises/{id}/reopening"),
             json!({"checked": ["thermometers", "disinfection", "masks", "staff_registration"],
                     "extra_items": ["设置临时隔离室"], "employees_back": "40"}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["status"], "submitted");
     let rid = v["id"].as_i64().unwrap();
-    let official = bearer(&db, w.official_id).await;
-    let (s, _) = call(
-        &app,
-        &official,
-        "POST",
-        &format!("/api/v1/reopenings/{rid}/decision"),
-        Some(json!({"decision": "approve"})),
-    )
-    .await;
+    let official = bearer(&app, w.official_id).await;
+    let (s, _) = decide(&official, rid, json!({"decision": "approve"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, v) = call(
-        &app,
-        &staff,
-        "POST",
-        &format!("/api/v1/reopenings/{rid}/decision"),
-        Some(json!({"decision": "reject"})),
-    )
-    .await;
+    let (s, v) = decide(&staff, rid, json!({"decision": "reject"})).await;
     assert_eq!(
         s,
         StatusCode::UNPROCESSABLE_ENTITY,
         "a rejection needs a reason"
     );
     assert_eq!(v["error"]["fields"][0]["field"], "reason");
-    let (s, v) = call(
-        &app,
+    let (s, v) = decide(
         &staff,
-        "POST",
-        &format!("/api/v1/reopenings/{rid}/decision"),
-        Some(json!({"decision": "approve", "reason": "条件齐备"})),
+        rid,
+        json!({"decision": "approve", "reason": "条件齐备"}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["status"], "approved");
     assert_eq!(v["decided_by"], "staff");
     // Deciding again is a conflict.
-    let (s, _) = call(
-        &app,
-        &staff,
-        "POST",
-        &format!("/api/v1/reopenings/{rid}/decision"),
-        Some(json!({"decision": "approve"})),
-    )
-    .await;
+    let (s, _) = decide(&staff, rid, json!({"decision": "approve"})).await;
     assert_eq!(s, StatusCode::CONFLICT);
 
     // Inspections after approval.
     let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
-    let (s, v) = call(
-        &app,
-        &staff,
-        "POST",
-        &format!("/api/v1/enterprises/{id}/inspections"),
-        Some(json!({"inspected_on": today, "inspector": "李四", "passed": true})),
-    )
-    .await;
+    let (s, v) = staff
+        .post(
+            &format!("/api/v1/enterprises/{id}/inspections"),
+            json!({"inspected_on": today, "inspector": "李四", "passed": true}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let (s, v) = call(
-        &app,
-        &staff,
-        "GET",
-        &format!("/api/v1/enterprises/{id}/inspections"),
-        None,
-    )
-    .await;
+    let (s, v) = staff
+        .get(&format!("/api/v1/enterprises/{id}/inspections"))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["inspections"].as_array().unwrap().len(), 1);
 
     // A second business in grid B, not reopened for want of workers.
-    let (_, v) = call(
-        &app,
-        &staff,
-        "POST",
-        "/api/v1/enterprises",
-        Some(json!({"node_id": w.grid_b.id, "name": "卓玛小吃", "kind": "individual"})),
-    )
-    .await;
+    let (_, v) = staff
+        .post(
+            "/api/v1/enterprises",
+            json!({"node_id": w.grid_b.id, "name": "卓玛小吃", "kind": "individual"}),
+        )
+        .await;
     let b = v["id"].as_i64().unwrap();
-    let (s, v) = call(
-        &app,
-        &staff,
-        "PUT",
-        &format!("/api/v1/enterprises/{b}/not-reopened"),
-        Some(json!({"reason": "workers_short"})),
-    )
-    .await;
+    let (s, v) = staff
+        .put(
+            &format!("/api/v1/enterprises/{b}/not-reopened"),
+            json!({"reason": "workers_short"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = call(
-        &app,
-        &staff,
-        "GET",
-        &format!("/api/v1/enterprise-counts?node_id={}", w.community.id),
-        None,
-    )
-    .await;
+    let (s, v) = staff
+        .get(&format!(
+            "/api/v1/enterprise-counts?node_id={}",
+            w.community.id
+        ))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         (v["total"].as_i64(), v["reopened"].as_i64()),
@@ -251,37 +177,18 @@ async fn contract(t: TestDb) {
     // One level down: grid A (reopened) and grid B (waiting for workers).
     assert_eq!(v["children"][0]["node_id"], w.grid_a.id);
     assert_eq!(v["children"][1]["not_reopened"], 1);
-    let (s, v) = call(
-        &app,
-        &staff,
-        "GET",
-        &format!("/api/v1/enterprises?node_id={}", w.community.id),
-        None,
-    )
-    .await;
+    let (s, v) = staff
+        .get(&format!("/api/v1/enterprises?node_id={}", w.community.id))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["enterprises"].as_array().unwrap().len(), 2);
 
     // Grid A's worker sees grid A's business, not grid B's.
-    let worker = bearer(&db, w.worker_a_id).await;
-    let (s, v) = call(
-        &app,
-        &worker,
-        "GET",
-        &format!("/api/v1/enterprises/{id}"),
-        None,
-    )
-    .await;
+    let worker = bearer(&app, w.worker_a_id).await;
+    let (s, v) = worker.get(&format!("/api/v1/enterprises/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["reopenings"].as_array().unwrap().len(), 1);
-    let (s, _) = call(
-        &app,
-        &worker,
-        "GET",
-        &format!("/api/v1/enterprises/{b}"),
-        None,
-    )
-    .await;
+    let (s, _) = worker.get(&format!("/api/v1/enterprises/{b}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     app.t.finish().await;
 }
@@ -495,15 +402,13 @@ async fn pages(t: TestDb) {
 
     // Grid A's worker reads grid A; a business of grid B is not found.
     let (_, v) = {
-        let staff_token = bearer(&db, w.staff_id).await;
-        call(
-            &app,
-            &staff_token,
-            "POST",
-            "/api/v1/enterprises",
-            Some(json!({"node_id": w.grid_b.id, "name": "乙小店", "kind": "individual"})),
-        )
-        .await
+        let staff_token = bearer(&app, w.staff_id).await;
+        staff_token
+            .post(
+                "/api/v1/enterprises",
+                json!({"node_id": w.grid_b.id, "name": "乙小店", "kind": "individual"}),
+            )
+            .await
     };
     let b = v["id"].as_i64().unwrap();
     let (worker, _) = sign_in(&app, "worker_a").await;
@@ -525,7 +430,6 @@ on_both!(
 /// The contact phone is masked until staff or an admin reveal it (API and page), each reveal
 /// audited with the caller's address; officials and grid workers get 403, outsiders 404.
 async fn unmask_contact(t: TestDb) {
-    use linli_store::infra::audit::{self, AuditFilter};
     let app = spawn(t).await;
     let db = app.t.db.clone();
     let w = world(&db).await;
@@ -550,35 +454,16 @@ async fn unmask_contact(t: TestDb) {
     .enterprise
     .id;
     let path = format!("/api/v1/enterprises/{id}/unmask");
-    let audited = || async {
-        audit::list(
-            &db,
-            &Scope::operator(),
-            &AuditFilter {
-                action_prefix: Some("enterprise.unmask".into()),
-                ..AuditFilter::default()
-            },
-            linli_store::Page::new(None, None),
-        )
-        .await
-        .unwrap()
-    };
+    let audited = || async { audited(&db, "enterprise.unmask").await };
 
     // The read stays masked.
-    let staff = bearer(&db, w.staff_id).await;
-    let (s, v) = call(
-        &app,
-        &staff,
-        "GET",
-        &format!("/api/v1/enterprises/{id}"),
-        None,
-    )
-    .await;
+    let staff = bearer(&app, w.staff_id).await;
+    let (s, v) = staff.get(&format!("/api/v1/enterprises/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(!v.to_string().contains("13612348609"), "{v}");
     for user_id in [w.staff_id, admin_id] {
-        let token = bearer(&db, user_id).await;
-        let (s, v) = call(&app, &token, "POST", &path, None).await;
+        let token = bearer(&app, user_id).await;
+        let (s, v) = token.call("POST", &path, None).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["contact_phone"], "13612348609");
     }
@@ -587,19 +472,18 @@ async fn unmask_contact(t: TestDb) {
         (w.worker_a_id, StatusCode::FORBIDDEN),
         (staff_b_id, StatusCode::NOT_FOUND),
     ] {
-        let token = bearer(&db, user_id).await;
-        let (s, v) = call(&app, &token, "POST", &path, None).await;
+        let token = bearer(&app, user_id).await;
+        let (s, v) = token.call("POST", &path, None).await;
         assert_eq!(s, want, "{v}");
         assert!(!v.to_string().contains("13612348609"));
     }
-    let (s, _) = call(
-        &app,
-        &staff,
-        "POST",
-        &format!("/api/v1/enterprises/{}/unmask", id + 1000),
-        None,
-    )
-    .await;
+    let (s, _) = staff
+        .call(
+            "POST",
+            &format!("/api/v1/enterprises/{}/unmask", id + 1000),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let a = audited().await;
     assert_eq!(a.len(), 2, "each reveal audited, refusals not");

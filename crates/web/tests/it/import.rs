@@ -7,10 +7,9 @@ use linli_core::kernel::clock::now_ms;
 use std::time::Duration;
 
 use linli_core::Scope;
-use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
-use linli_store::{Db, Page};
+use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -39,6 +38,24 @@ fn wrong_id_number(body: &str) -> String {
     let good = id_number(body);
     let wrong = if good.ends_with('1') { '2' } else { '1' };
     format!("{body}{wrong}")
+}
+
+/// Confirms the import job at `job` (its page's path), all of it or, with `partial`, its good
+/// rows: the status.
+async fn commit(
+    app: &App,
+    c: &reqwest::Client,
+    job: &str,
+    csrf: &str,
+    partial: bool,
+) -> StatusCode {
+    let mut form = vec![("csrf", csrf)];
+    if partial {
+        form.push(("partial", "1"));
+    }
+    post_any(c, format!("{}{job}/commit", app.base), &form)
+        .await
+        .0
 }
 
 async fn upload(
@@ -114,22 +131,13 @@ async fn import_flow(t: TestDb) {
     let community = w.community.id.to_string();
 
     // A forged upload (no token, or a wrong one) is refused before anything is read.
-    let r = upload(
-        &app,
-        &staff,
-        &[("node_id", &community)],
-        Some(("花名册.csv", csv.as_bytes())),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = upload(
-        &app,
-        &staff,
-        &[("csrf", "guess"), ("node_id", &community)],
-        Some(("花名册.csv", csv.as_bytes())),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let file = Some(("花名册.csv", csv.as_bytes()));
+    for token in [None, Some("guess")] {
+        let mut fields: Vec<(&str, &str)> = token.map(|t| ("csrf", t)).into_iter().collect();
+        fields.push(("node_id", &community));
+        let r = upload(&app, &staff, &fields, file).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{token:?}");
+    }
     // No file: the form comes back with the message.
     let r = upload(
         &app,
@@ -269,13 +277,7 @@ async fn import_flow(t: TestDb) {
         assert!(!body.contains("王三"));
     }
     assert_eq!(
-        post_any(
-            &other,
-            format!("{}{job}/commit", app.base),
-            &[("csrf", other_csrf.as_str()), ("partial", "1")]
-        )
-        .await
-        .0,
+        commit(&app, &other, &job, &other_csrf, true).await,
         StatusCode::NOT_FOUND
     );
 
@@ -323,29 +325,13 @@ async fn import_flow(t: TestDb) {
 
     // A job is confirmed once: a second confirmation changes nothing.
     assert_eq!(
-        post_any(
-            &staff,
-            format!("{}{job}/commit", app.base),
-            &[("csrf", csrf.as_str()), ("partial", "1")]
-        )
-        .await
-        .0,
+        commit(&app, &staff, &job, &csrf, true).await,
         StatusCode::SEE_OTHER
     );
     assert_eq!(registered(&db, w.community.id).await, 3);
 
     // The import is one audited job with the file name and counts.
-    let entries = audit::list(
-        &db,
-        &Scope::operator(),
-        &AuditFilter {
-            action_prefix: Some("person.import".into()),
-            ..AuditFilter::default()
-        },
-        Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let entries = audited(&db, "person.import").await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].actor, "staff");
     assert_eq!(entries[0].detail["source"], "花名册.csv");
@@ -369,13 +355,7 @@ async fn import_flow(t: TestDb) {
     assert!(html.contains("已登记（居民编号"), "{html}");
     assert_eq!(registered(&db, w.community.id).await, 3);
     assert_eq!(
-        post_any(
-            &staff,
-            format!("{}{again}/commit", app.base),
-            &[("csrf", csrf.as_str()), ("partial", "1")]
-        )
-        .await
-        .0,
+        commit(&app, &staff, &again, &csrf, true).await,
         StatusCode::SEE_OTHER
     );
     assert_eq!(wait_for(&app, &staff, &again).await["state"], "done");
@@ -476,13 +456,7 @@ async fn grid_worker_limits(t: TestDb) {
     .await;
     let job = job_path(&r);
     assert_eq!(
-        post_any(
-            &worker,
-            format!("{}{job}/commit", app.base),
-            &[("csrf", csrf.as_str())]
-        )
-        .await
-        .0,
+        commit(&app, &worker, &job, &csrf, false).await,
         StatusCode::SEE_OTHER
     );
     assert_eq!(wait_for(&app, &worker, &job).await["state"], "done");
@@ -586,17 +560,7 @@ async fn grid_worker_limits(t: TestDb) {
         judged.rows[0].draft.document.as_ref().map(|d| d.as_str()),
         Some(full.as_str())
     );
-    let exports = audit::list(
-        &db,
-        &Scope::operator(),
-        &AuditFilter {
-            action_prefix: Some("person.export".into()),
-            ..AuditFilter::default()
-        },
-        Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let exports = audited(&db, "person.export").await;
     // (The test's own counting exports run as `cli`.)
     let web: Vec<_> = exports.iter().filter(|e| e.actor != "cli").collect();
     assert_eq!(

@@ -46,6 +46,12 @@ async fn post_form(app: &App, path: &str, form: &[(&str, &str)]) -> Resp {
     send(client().post(format!("{}{path}", app.base)).form(form)).await
 }
 
+/// POST the form written as `pairs` (see [`form`]).
+async fn post_pairs(app: &App, path: &str, pairs: &str) -> Resp {
+    let url = format!("{}{path}", app.base);
+    send(client().post(url).form(&form(None, pairs))).await
+}
+
 /// The spec's error document in JSON: one error with this code.
 fn assert_json_error(r: &Resp, code: u16) {
     assert_eq!(r.status.as_u16(), code, "{}", r.text);
@@ -131,13 +137,7 @@ async fn conformance(t: TestDb) {
     let services = r.json();
     let services = services.as_array().unwrap();
     assert_eq!(services.len(), 4);
-    let mut keys: Vec<&str> = services[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
+    let keys = keys_of(&services[0]);
     assert_eq!(
         keys,
         [
@@ -181,132 +181,64 @@ async fn conformance(t: TestDb) {
     assert_xml_error(&get(&app, "/open311/v2/services/nope.xml").await, 404);
     assert_xml_error(&get(&app, "/open311/v2/services.html").await, 404);
 
-    // POST a request: the key, the service code and a location are required.
+    // POST a request: the key, the service code and a location are required. Each refusal, in
+    // JSON or in XML, is the spec's error document with its status.
     let p = "/open311/v2/requests.json";
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("service_code", "general"),
-                ("lat", "27.8"),
-                ("long", "99.7"),
-            ],
-        )
-        .await,
-        403,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", "wrong"),
-                ("service_code", "general"),
-                ("lat", "27.8"),
-                ("long", "99.7"),
-            ],
-        )
-        .await,
-        403,
-    );
-    assert_xml_error(
-        &post_form(&app, "/open311/v2/requests.xml", &[("api_key", "wrong")]).await,
-        403,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[("api_key", &key_a), ("lat", "27.8"), ("long", "99.7")],
-        )
-        .await,
-        400,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", &key_a),
-                ("service_code", "nope"),
-                ("lat", "27.8"),
-                ("long", "99.7"),
-            ],
-        )
-        .await,
-        404,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", &key_a),
-                ("service_code", "general"),
-                ("description", "x"),
-            ],
-        )
-        .await,
-        400,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", &key_a),
-                ("service_code", "general"),
-                ("lat", "north"),
-                ("long", "99.7"),
-            ],
-        )
-        .await,
-        400,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", &key_a),
-                ("service_code", "general"),
-                ("lat", "127.8"),
-                ("long", "99.7"),
-            ],
-        )
-        .await,
-        400,
-    );
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", &key_a),
-                ("service_code", "general"),
-                ("address_string", "x"),
-                ("phone", "12"),
-            ],
-        )
-        .await,
-        400,
-    );
     let long_text = "长".repeat(4001);
-    assert_json_error(
-        &post_form(
-            &app,
-            p,
-            &[
-                ("api_key", &key_a),
-                ("service_code", "general"),
-                ("address_string", "x"),
-                ("description", &long_text),
-            ],
-        )
-        .await,
-        400,
-    );
+    let refused = [
+        (
+            "service_code=general&lat=27.8&long=99.7".to_owned(),
+            403,
+            false,
+        ),
+        (
+            "api_key=wrong&service_code=general&lat=27.8&long=99.7".to_owned(),
+            403,
+            false,
+        ),
+        ("api_key=wrong".to_owned(), 403, true),
+        (format!("api_key={key_a}&lat=27.8&long=99.7"), 400, false),
+        (
+            format!("api_key={key_a}&service_code=nope&lat=27.8&long=99.7"),
+            404,
+            false,
+        ),
+        (
+            format!("api_key={key_a}&service_code=general&description=x"),
+            400,
+            false,
+        ),
+        (
+            format!("api_key={key_a}&service_code=general&lat=north&long=99.7"),
+            400,
+            false,
+        ),
+        (
+            format!("api_key={key_a}&service_code=general&lat=127.8&long=99.7"),
+            400,
+            false,
+        ),
+        (
+            format!("api_key={key_a}&service_code=general&address_string=x&phone=12"),
+            400,
+            false,
+        ),
+        (
+            format!(
+                "api_key={key_a}&service_code=general&address_string=x&description={long_text}"
+            ),
+            400,
+            false,
+        ),
+    ];
+    for (pairs, code, xml) in &refused {
+        if *xml {
+            let r = post_pairs(&app, "/open311/v2/requests.xml", pairs).await;
+            assert_xml_error(&r, *code);
+        } else {
+            assert_json_error(&post_pairs(&app, p, pairs).await, *code);
+        }
+    }
     let before = requests::list(
         &db,
         &Scope::operator(),
@@ -339,13 +271,7 @@ async fn conformance(t: TestDb) {
     let created = r.json();
     let created = created.as_array().unwrap();
     assert_eq!(created.len(), 1);
-    let mut keys: Vec<&str> = created[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
+    let keys = keys_of(&created[0]);
     assert_eq!(
         keys,
         [
@@ -549,13 +475,7 @@ async fn conformance(t: TestDb) {
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
     let one = &doc.as_array().unwrap()[0];
-    let mut keys: Vec<&str> = one
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
+    let keys = keys_of(one);
     let mut want = REQUEST_FIELDS.to_vec();
     want.sort();
     assert_eq!(keys, want);
@@ -683,17 +603,7 @@ async fn conformance(t: TestDb) {
     );
 
     // Reads are audited.
-    let audit = linli_store::infra::audit::list(
-        &db,
-        &op,
-        &linli_store::infra::audit::AuditFilter {
-            action_prefix: Some("request.api_read".into()),
-            ..Default::default()
-        },
-        linli_store::Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let audit = audited(&db, "request.api_read").await;
     assert!(audit.len() >= 10);
     // A user session does not stand in for a key.
     accounts::create(

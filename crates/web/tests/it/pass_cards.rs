@@ -5,18 +5,13 @@
 use crate::support::*;
 
 use linli_core::kernel::clock::{now_ms, today};
-use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::epidemic::checkpoints::{self, Holder, PassInput};
 use linli_store::testing::TestDb;
 use reqwest::StatusCode;
 
 async fn flow(t: TestDb) {
-    let config = linli_web::WebConfig {
-        public_url: Some("https://linli.example.org".into()),
-        ..Default::default()
-    };
-    let app = spawn_with(t, config).await;
+    let app = spawn_public(t).await;
     let db = app.db();
     let op = Scope::operator();
     let Town { community, .. } = town(&db).await;
@@ -29,15 +24,7 @@ async fn flow(t: TestDb) {
     let west = checkpoints::create_checkpoint(&db, &op, community.id, "社区西门", now_ms())
         .await
         .unwrap();
-    let resident = person(
-        &db,
-        grid_a.id,
-        PersonInput {
-            name: "扎西",
-            ..Default::default()
-        },
-    )
-    .await;
+    let resident = named(&db, grid_a.id, "扎西").await;
     let pass = checkpoints::issue_pass(
         &db,
         &op,
@@ -56,15 +43,9 @@ async fn flow(t: TestDb) {
 
     // The pass's QR code decodes to the gate link at the public address.
     let staff_api = api_login(&app, "staff").await;
-    let r = staff_api
-        .get(app.url(&format!("/api/v1/qr?path=/p/{code}&format=png")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        crate::qr::decode_png(&r.bytes().await.unwrap()),
-        format!("https://linli.example.org/p/{code}")
+        crate::qr::png_target(&app, &staff_api, &format!("/p/{code}")).await,
+        format!("{PUBLIC_URL}/p/{code}")
     );
 
     // A phone with no session is sent to the login, which comes back to the pass.

@@ -7,7 +7,7 @@ use linli_store::testing::TestDb;
 use reqwest::StatusCode;
 
 /// Decodes the one QR code in a PNG.
-pub(crate) fn decode_png(bytes: &[u8]) -> String {
+fn decode_png(bytes: &[u8]) -> String {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
@@ -19,12 +19,16 @@ pub(crate) fn decode_png(bytes: &[u8]) -> String {
     grids[0].decode().unwrap().1
 }
 
+/// What the PNG code of the public page at `path` carries, as `c` asks for it.
+pub(crate) async fn png_target(app: &App, c: &reqwest::Client, path: &str) -> String {
+    let r = fetch(c, app.url(&format!("/api/v1/qr?path={path}&format=png"))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    decode_png(&r.bytes().await.unwrap())
+}
+
 async fn flow(t: TestDb) {
-    let config = linli_web::WebConfig {
-        public_url: Some("https://linli.example.org".into()),
-        ..Default::default()
-    };
-    let app = spawn_with(t, config).await;
+    let app = spawn_public(t).await;
     let db = app.db();
     let district = node(&db, None, "district", "香格里拉市", Some("533401")).await;
     let community = add_community(&db, district.id, "里布嘎社区", "533401100003").await;
@@ -39,17 +43,9 @@ async fn flow(t: TestDb) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let staff = api_login(&app, "staff").await;
     let path = format!("/r/{}", community.id);
-    let r = fetch(
-        &staff,
-        app.url(&format!("/api/v1/qr?path={path}&format=png")),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], "image/png");
-    let bytes = r.bytes().await.unwrap();
     assert_eq!(
-        decode_png(&bytes),
-        format!("https://linli.example.org{path}"),
+        png_target(&app, &staff, &path).await,
+        format!("{PUBLIC_URL}{path}"),
         "the code carries the public address, not the one the test used"
     );
     let r = fetch(&staff, app.url(&format!("/api/v1/qr?path={path}"))).await;

@@ -6,7 +6,6 @@
 use crate::support::*;
 
 use linli_core::kernel::clock::{format_date, today};
-use linli_core::Scope;
 use linli_store::reports::mappings;
 use linli_store::testing::TestDb;
 use linli_store::tree::Node;
@@ -48,18 +47,7 @@ fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
 }
 
 async fn publish_count(db: &Db) -> usize {
-    linli_store::infra::audit::list(
-        db,
-        &Scope::operator(),
-        &linli_store::infra::audit::AuditFilter {
-            action_prefix: Some("report_mapping.".into()),
-            ..Default::default()
-        },
-        linli_store::Page::new(None, None),
-    )
-    .await
-    .unwrap()
-    .len()
+    audited(db, "report_mapping.").await.len()
 }
 
 async fn editing(t: TestDb) {

@@ -7,7 +7,6 @@ use crate::support::*;
 use linli_core::kernel::clock::now_ms;
 
 use linli_core::kernel::clock::parse_date;
-use linli_core::registry::PersonInput;
 use linli_core::{NewNode, NodeInput, Scope};
 use linli_store::testing::TestDb;
 use linli_store::tree::{self, Node};
@@ -58,15 +57,7 @@ async fn world(db: &Db) -> World {
     user(db, "staff_b", "staff", &[b.id]).await;
     user(db, "street_staff", "staff", &[street.id]).await;
     user(db, "worker", "grid_worker", &[grid.id]).await;
-    let p = person(
-        db,
-        grid.id,
-        PersonInput {
-            name: "张三",
-            ..Default::default()
-        },
-    )
-    .await;
+    let p = named(db, grid.id, "张三").await;
     arrival(db, p.id, "110101", parse_date("d", DAY).unwrap(), None).await;
     World {
         street,
@@ -318,38 +309,29 @@ async fn pages_flow(t: TestDb) {
         .0,
         StatusCode::FORBIDDEN
     );
-    let r = staff
-        .post(&submit)
-        .form(&[
+    // The day's report as submitted: zero or not, and one manual value.
+    let report = |zero, manual: (&'static str, &'static str)| {
+        [
             ("csrf", csrf.as_str()),
             ("node_id", node.as_str()),
             ("date", DAY),
-            ("zero", "1"),
-            ("m.notes", "今日平安"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = r.text().await.unwrap();
+            ("zero", zero),
+            manual,
+        ]
+    };
+    let zero_report = report("1", ("m.notes", "今日平安"));
+    let (status, html) = post_any(&staff, &submit, &zero_report).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("不能报零报告：当日新增来返人员 1人"),
         "the refusal names the arrival: {html}"
     );
     assert!(html.contains("今日平安"), "the form is filled back");
-    let r = staff
-        .post(&submit)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("node_id", node.as_str()),
-            ("date", DAY),
-            ("zero", "0"),
-            ("m.disinfection_rounds", "2"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let figures = report("0", ("m.disinfection_rounds", "2"));
+    assert_eq!(
+        post_any(&staff, &submit, &figures).await.0,
+        StatusCode::SEE_OTHER
+    );
     let (_, html) = get(&staff, at(&w.a)).await;
     assert!(
         html.contains("<span class=\"badge st-submitted\">已报送</span>"),
@@ -731,17 +713,7 @@ async fn template_editing(t: TestDb) {
         .collect();
     assert!(keys.contains(&"shortages") && !keys.contains(&"volunteers"));
     // Both publications are in the audit log.
-    let log = linli_store::infra::audit::list(
-        &app.t.db,
-        &Scope::operator(),
-        &linli_store::infra::audit::AuditFilter {
-            action_prefix: Some("report_template.".into()),
-            ..Default::default()
-        },
-        linli_store::Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let log = audited(&app.t.db, "report_template.").await;
     assert_eq!(log.len(), 2);
     assert!(log.iter().all(|a| a.actor == "admin"));
     app.t.finish().await;

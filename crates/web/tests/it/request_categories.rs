@@ -54,6 +54,16 @@ async fn new_request(db: &Db, node_id: i64, category: &str) -> requests::Request
     .unwrap()
 }
 
+/// Posts the categories form (see [`form`]): the status, and where it redirects or the page.
+async fn save_category(
+    c: &reqwest::Client,
+    app: &App,
+    csrf: Option<&str>,
+    pairs: &str,
+) -> (StatusCode, String) {
+    post_any(c, app.url("/requests/categories"), &form(csrf, pairs)).await
+}
+
 async fn versions(db: &Db, code: &str) -> Vec<requests::Category> {
     requests::category_versions(db, code).await.unwrap()
 }
@@ -77,21 +87,12 @@ async fn edit_makes_a_new_version(t: TestDb) {
     assert!(page.contains("name=\"version\" value=\"1\""), "{page}");
     let csrf = csrf_in(&page);
 
-    let (s, to) = post_form(
-        &c,
-        app.url("/requests/categories"),
-        &[
-            ("csrf", &csrf),
-            ("code", "general"),
-            ("version", "1"),
-            ("name", "一般诉求"),
-            ("description", "环境卫生、噪声、物业、邻里等一般事项"),
-            ("respond_hours", "12"),
-            ("resolve_days", "5"),
-            ("escalation", "on_late_resolution"),
-        ],
-    )
-    .await;
+    let pairs = concat!(
+        "code=general&version=1&name=一般诉求",
+        "&description=环境卫生、噪声、物业、邻里等一般事项&respond_hours=12",
+        "&resolve_days=5&escalation=on_late_resolution",
+    );
+    let (s, to) = save_category(&c, &app, Some(&csrf), pairs).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{to}");
     assert!(to.starts_with("/requests/categories?notice=saved"), "{to}");
     let v = versions(&db, "general").await;
@@ -119,18 +120,11 @@ async fn edit_makes_a_new_version(t: TestDb) {
     assert_eq!(again.resolve_by - again.received_at, 7 * DAY_MS);
 
     // A second save from the same (now stale) form is refused, naming why.
-    let (s, body) = post(
+    let (s, body) = save_category(
         &c,
-        app.url("/requests/categories"),
-        &[
-            ("csrf", &csrf),
-            ("code", "general"),
-            ("version", "1"),
-            ("name", "一般诉求"),
-            ("respond_hours", "24"),
-            ("resolve_days", "9"),
-            ("escalation", "never"),
-        ],
+        &app,
+        Some(&csrf),
+        "code=general&version=1&name=一般诉求&respond_hours=24&resolve_days=9&escalation=never",
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -169,20 +163,11 @@ async fn bad_values_come_back_on_the_form(t: TestDb) {
     let (c, csrf) = sign_in(&app, "admin").await;
 
     // Zero hours on the edit form: the category's page again, the field named, input kept.
-    let (s, body) = post(
-        &c,
-        app.url("/requests/categories"),
-        &[
-            ("csrf", &csrf),
-            ("code", "general"),
-            ("version", "1"),
-            ("name", "一般诉求（改）"),
-            ("respond_hours", "0"),
-            ("resolve_days", "7"),
-            ("escalation", "never"),
-        ],
-    )
-    .await;
+    let pairs = concat!(
+        "code=general&version=1&name=一般诉求（改）&respond_hours=0",
+        "&resolve_days=7&escalation=never",
+    );
+    let (s, body) = save_category(&c, &app, Some(&csrf), pairs).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         body.contains("响应时限：响应时限应为 1 到 720 小时"),
@@ -199,17 +184,11 @@ async fn bad_values_come_back_on_the_form(t: TestDb) {
     assert!(body.contains("历史版本"), "the category's page: {body}");
 
     // Text in the days on the add form: the list page with the add form open.
-    let (s, body) = post(
+    let (s, body) = save_category(
         &c,
-        app.url("/requests/categories"),
-        &[
-            ("csrf", &csrf),
-            ("code", "water"),
-            ("name", "供水"),
-            ("respond_hours", "二十四"),
-            ("resolve_days", "three"),
-            ("escalation", "never"),
-        ],
+        &app,
+        Some(&csrf),
+        "code=water&name=供水&respond_hours=二十四&resolve_days=three&escalation=never",
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -222,17 +201,11 @@ async fn bad_values_come_back_on_the_form(t: TestDb) {
     );
 
     // A bad code is named too.
-    let (s, body) = post(
+    let (s, body) = save_category(
         &c,
-        app.url("/requests/categories"),
-        &[
-            ("csrf", &csrf),
-            ("code", "Water!"),
-            ("name", "供水"),
-            ("respond_hours", "24"),
-            ("resolve_days", "1"),
-            ("escalation", "never"),
-        ],
+        &app,
+        Some(&csrf),
+        "code=Water!&name=供水&respond_hours=24&resolve_days=1&escalation=never",
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -244,17 +217,11 @@ async fn bad_values_come_back_on_the_form(t: TestDb) {
     assert!(versions(&db, "Water!").await.is_empty());
 
     // Without the CSRF token nothing is saved either.
-    let (s, _) = post(
+    let (s, _) = save_category(
         &c,
-        app.url("/requests/categories"),
-        &[
-            ("code", "general"),
-            ("version", "1"),
-            ("name", "一般诉求"),
-            ("respond_hours", "24"),
-            ("resolve_days", "3"),
-            ("escalation", "never"),
-        ],
+        &app,
+        None,
+        "code=general&version=1&name=一般诉求&respond_hours=24&resolve_days=3&escalation=never",
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -285,18 +252,11 @@ async fn only_admins_save(t: TestDb) {
         let (s, page) = get(&c, app.url("/requests/categories/general")).await;
         assert_eq!(s, StatusCode::OK);
         assert!(!page.contains("name=\"respond_hours\""), "{who}: no form");
-        let (s, body) = post(
+        let (s, body) = save_category(
             &c,
-            app.url("/requests/categories"),
-            &[
-                ("csrf", &csrf),
-                ("code", "general"),
-                ("version", "1"),
-                ("name", "一般诉求"),
-                ("respond_hours", "24"),
-                ("resolve_days", "3"),
-                ("escalation", "never"),
-            ],
+            &app,
+            Some(&csrf),
+            "code=general&version=1&name=一般诉求&respond_hours=24&resolve_days=3&escalation=never",
         )
         .await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{who}: {body}");
@@ -384,17 +344,11 @@ async fn retired_categories_leave_the_resident_form(t: TestDb) {
     let (s, page) = get(&c, app.url("/requests/categories/complex")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("已停用"), "{page}");
-    let (s, _) = post_form(
+    let (s, _) = save_category(
         &c,
-        app.url("/requests/categories"),
-        &[
-            ("csrf", &csrf),
-            ("code", "complex"),
-            ("name", "复杂诉求"),
-            ("respond_hours", "24"),
-            ("resolve_days", "15"),
-            ("escalation", "never"),
-        ],
+        &app,
+        Some(&csrf),
+        "code=complex&name=复杂诉求&respond_hours=24&resolve_days=15&escalation=never",
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER);

@@ -17,70 +17,51 @@ async fn post(app: &App, c: &reqwest::Client, path: &str, body: Value) -> (Statu
 }
 
 /// POST one step of a request's lifecycle (`accept`, `start`, `resolve`, …) through the API.
-async fn act(
-    app: &App,
-    c: &reqwest::Client,
-    id: i64,
-    step: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    post(app, c, &format!("/api/v1/requests/{id}/{step}"), body).await
+async fn act(c: &Api<'_>, id: i64, step: &str, body: Value) -> (StatusCode, Value) {
+    c.post(&format!("/api/v1/requests/{id}/{step}"), body).await
 }
 
-async fn get(app: &App, c: &reqwest::Client, path: &str) -> (StatusCode, Value) {
+async fn api_get(app: &App, c: &reqwest::Client, path: &str) -> (StatusCode, Value) {
     get_json(c, app.url(path)).await
 }
 
 async fn the_lifecycle_over_http(t: TestDb) {
     let app = spawn(t).await;
     let w = neighbours(&app.t.db).await;
-    let official = api_login(&app, "official").await;
-    let staff_a = api_login(&app, "staff_a").await;
-    let staff_b = api_login(&app, "staff_b").await;
-    let worker = api_login(&app, "worker").await;
+    let official = api_as(&app, "official").await;
+    let staff_a = api_as(&app, "staff_a").await;
+    let staff_b = api_as(&app, "staff_b").await;
+    let worker = api_as(&app, "worker").await;
 
     // Bad intake: every field named, nothing stored.
-    let (st, e) = post(&app, &official, "/api/v1/requests", json!({
+    let (st, e) = official.post("/api/v1/requests", json!({
         "node_id": w.street.id, "category": "general", "description": " ", "reporter_phone": "12", "lat": 100.0, "long": 1.0
     }))
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = error_fields(&e);
     assert_eq!(fields, ["description", "lat", "reporter_phone"]);
-    let (st, e) = post(
-        &app,
-        &official,
-        "/api/v1/requests",
-        json!({
-            "node_id": w.street.id, "category": "nope", "description": "x"
-        }),
-    )
-    .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(e["error"]["fields"][0]["field"], "category");
-    let (st, e) = post(
-        &app,
-        &staff_b,
-        "/api/v1/requests",
-        json!({
-            "node_id": w.community_a.id, "category": "general", "description": "x"
-        }),
-    )
-    .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert_eq!(e["error"]["fields"][0]["field"], "node_id");
+    // An unknown category; a node outside the caller's jurisdiction.
+    for (who, node, category, field) in [
+        (&official, w.street.id, "nope", "category"),
+        (&staff_b, w.community_a.id, "general", "node_id"),
+    ] {
+        let body = json!({"node_id": node, "category": category, "description": "x"});
+        let (st, e) = who.post("/api/v1/requests", body).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["error"]["fields"][0]["field"], field);
+    }
 
     // The hotline operator at the street records a call.
-    let (st, r) = post(
-        &app,
-        &official,
-        "/api/v1/requests",
-        json!({
-            "node_id": w.street.id, "category": "utilities", "description": "3栋停水一天了",
-            "address": "3栋", "reporter_name": "王阿姨", "reporter_phone": "13612348609"
-        }),
-    )
-    .await;
+    let (st, r) = official
+        .post(
+            "/api/v1/requests",
+            json!({
+                "node_id": w.street.id, "category": "utilities", "description": "3栋停水一天了",
+                "address": "3栋", "reporter_name": "王阿姨", "reporter_phone": "13612348609"
+            }),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{r}");
     let id = r["id"].as_i64().unwrap();
     assert_eq!(r["status"], "received");
@@ -92,15 +73,12 @@ async fn the_lifecycle_over_http(t: TestDb) {
 
     // Community A cannot see it until it is dispatched there.
     assert_eq!(
-        get(&app, &staff_a, &format!("/api/v1/requests/{id}"))
-            .await
-            .0,
+        staff_a.get(&format!("/api/v1/requests/{id}")).await.0,
         StatusCode::NOT_FOUND
     );
-    let (st, e) = act(&app, &staff_a, id, "accept", json!({})).await;
+    let (st, e) = act(&staff_a, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{e}");
     let (st, d) = act(
-        &app,
         &official,
         id,
         "dispatch",
@@ -112,28 +90,27 @@ async fn the_lifecycle_over_http(t: TestDb) {
     assert_eq!(d["request"]["node_id"], w.community_a.id);
 
     // A step the state does not allow: 422 naming why.
-    let (st, e) = act(&app, &staff_a, id, "resolve", json!({"outcome": "修好了"})).await;
+    let (st, e) = act(&staff_a, id, "resolve", json!({"outcome": "修好了"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "action");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("不能办结"),
         "{e}"
     );
-    let (st, e) = act(&app, &staff_a, id, "return", json!({"reason": ""})).await;
+    let (st, e) = act(&staff_a, id, "return", json!({"reason": ""})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "reason");
-    let (st, _) = act(&app, &official, id, "dispatch", json!({})).await;
+    let (st, _) = act(&official, id, "dispatch", json!({})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Staff A sends it to the grid; the grid worker accepts, works, resolves.
-    let (st, _) = act(&app, &staff_a, id, "accept", json!({})).await;
+    let (st, _) = act(&staff_a, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, e) = act(&app, &worker, id, "start", json!({})).await;
+    let (st, e) = act(&worker, id, "start", json!({})).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "not dispatched to the grid: {e}");
-    let (st, _) = act(&app, &staff_a, id, "start", json!({})).await;
+    let (st, _) = act(&staff_a, id, "start", json!({})).await;
     assert_eq!(st, StatusCode::OK);
     let (st, d) = act(
-        &app,
         &staff_a,
         id,
         "resolve",
@@ -145,11 +122,10 @@ async fn the_lifecycle_over_http(t: TestDb) {
     assert_eq!(d["request"]["outcome"], "联系水务所抢修，已恢复供水");
 
     // The call back: 不满意; reopened; resolved again; 满意 closes it.
-    let (st, e) = act(&app, &staff_a, id, "rate", json!({"rating": "great"})).await;
+    let (st, e) = act(&staff_a, id, "rate", json!({"rating": "great"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "rating");
     let (st, d) = act(
-        &app,
         &staff_a,
         id,
         "rate",
@@ -158,38 +134,24 @@ async fn the_lifecycle_over_http(t: TestDb) {
     .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "rated");
-    let (st, _) = act(&app, &worker, id, "reopen", json!({"reason": "x"})).await;
+    let (st, _) = act(&worker, id, "reopen", json!({"reason": "x"})).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, d) = act(&app, &staff_a, id, "reopen", json!({"reason": "水压仍低"})).await;
+    let (st, d) = act(&staff_a, id, "reopen", json!({"reason": "水压仍低"})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "received");
     assert_eq!(d["request"]["rating"], Value::Null);
-    act(
-        &app,
-        &staff_a,
-        id,
-        "dispatch",
-        json!({"node_id": w.grid.id}),
-    )
-    .await;
-    let (st, _) = act(&app, &worker, id, "accept", json!({})).await;
+    act(&staff_a, id, "dispatch", json!({"node_id": w.grid.id})).await;
+    let (st, _) = act(&worker, id, "accept", json!({})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = act(
-        &app,
-        &worker,
-        id,
-        "resolve",
-        json!({"outcome": "更换了减压阀"}),
-    )
-    .await;
+    let (st, _) = act(&worker, id, "resolve", json!({"outcome": "更换了减压阀"})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, e) = act(&app, &worker, id, "rate", json!({"rating": "satisfied"})).await;
+    let (st, e) = act(&worker, id, "rate", json!({"rating": "satisfied"})).await;
     assert_eq!(
         st,
         StatusCode::FORBIDDEN,
         "grid workers do not record ratings: {e}"
     );
-    let (st, d) = act(&app, &staff_a, id, "rate", json!({"rating": "satisfied"})).await;
+    let (st, d) = act(&staff_a, id, "rate", json!({"rating": "satisfied"})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(d["request"]["status"], "closed");
     let kinds: Vec<&str> = d["timeline"]
@@ -221,24 +183,21 @@ async fn the_lifecycle_over_http(t: TestDb) {
 
     // The inbox: "mine" is what I filed or last accepted.
     for (c, n) in [(&official, 1), (&worker, 1), (&staff_a, 0)] {
-        let (_, l) = get(&app, c, "/api/v1/requests?view=mine").await;
+        let (_, l) = c.get("/api/v1/requests?view=mine").await;
         assert_eq!(l["items"].as_array().unwrap().len(), n);
     }
-    let (_, l) = get(&app, &staff_a, "/api/v1/requests").await;
+    let (_, l) = staff_a.get("/api/v1/requests").await;
     assert_eq!(l["items"][0]["id"], id);
-    let (_, l) = get(&app, &staff_b, "/api/v1/requests").await;
+    let (_, l) = staff_b.get("/api/v1/requests").await;
     assert_eq!(l["items"].as_array().unwrap().len(), 0);
-    let (_, l) = get(&app, &official, "/api/v1/requests?view=new").await;
+    let (_, l) = official.get("/api/v1/requests?view=new").await;
     assert_eq!(l["items"].as_array().unwrap().len(), 0);
-    let (st, e) = get(&app, &official, "/api/v1/requests?view=everything").await;
+    let (st, e) = official.get("/api/v1/requests?view=everything").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "view");
-    let (st, _) = get(
-        &app,
-        &staff_a,
-        &format!("/api/v1/requests?node_id={}", w.community_b.id),
-    )
-    .await;
+    let (st, _) = staff_a
+        .get(&format!("/api/v1/requests?node_id={}", w.community_b.id))
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     app.t.finish().await;
 }
@@ -248,38 +207,26 @@ on_both!(the_lifecycle_over_http, the_lifecycle_over_http);
 async fn whistles_rates_and_data(t: TestDb) {
     let app = spawn(t).await;
     let w = neighbours(&app.t.db).await;
-    let official = api_login(&app, "official").await;
-    let staff_a = api_login(&app, "staff_a").await;
-    let worker = api_login(&app, "worker").await;
+    let official = api_as(&app, "official").await;
+    let staff_a = api_as(&app, "staff_a").await;
+    let worker = api_as(&app, "worker").await;
 
     // Departments and categories.
-    let (st, _) = post(
-        &app,
-        &staff_a,
-        "/api/v1/departments",
-        json!({"name": "水务所"}),
-    )
-    .await;
+    let (st, _) = staff_a
+        .post("/api/v1/departments", json!({"name": "水务所"}))
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, d) = post(
-        &app,
-        &official,
-        "/api/v1/departments",
-        json!({"name": "水务所"}),
-    )
-    .await;
+    let (st, d) = official
+        .post("/api/v1/departments", json!({"name": "水务所"}))
+        .await;
     assert_eq!(st, StatusCode::CREATED);
     let water = d["id"].as_i64().unwrap();
-    let (st, e) = post(
-        &app,
-        &official,
-        "/api/v1/departments",
-        json!({"name": "水务所"}),
-    )
-    .await;
+    let (st, e) = official
+        .post("/api/v1/departments", json!({"name": "水务所"}))
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "name");
-    let (_, cats) = get(&app, &worker, "/api/v1/request-categories").await;
+    let (_, cats) = worker.get("/api/v1/request-categories").await;
     let codes: Vec<&str> = cats
         .as_array()
         .unwrap()
@@ -289,30 +236,22 @@ async fn whistles_rates_and_data(t: TestDb) {
     assert_eq!(codes, ["emergency", "utilities", "general", "complex"]);
     assert_eq!(cats[0]["respond_hours"], 2);
     assert_eq!(cats[3]["resolve_days"], 15);
-    let (st, _) = post(&app, &official, "/api/v1/request-categories", json!({
+    let (st, _) = official.post("/api/v1/request-categories", json!({
         "code": "general", "name": "一般诉求", "respond_hours": 12, "resolve_days": 5, "escalation": "never"
     }))
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     // A whistle on a request at community A.
-    let (_, r) = post(&app, &staff_a, "/api/v1/requests", json!({
+    let (_, r) = staff_a.post("/api/v1/requests", json!({
         "node_id": w.community_a.id, "category": "complex", "channel": "patrol", "description": "河道垃圾堆积"
     }))
     .await;
     let id = r["id"].as_i64().unwrap();
     assert_eq!(r["channel"], "patrol");
-    let (st, _) = act(
-        &app,
-        &worker,
-        id,
-        "whistles",
-        json!({"department_ids": [water]}),
-    )
-    .await;
+    let (st, _) = act(&worker, id, "whistles", json!({"department_ids": [water]})).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, ws) = act(
-        &app,
         &official,
         id,
         "whistles",
@@ -323,54 +262,42 @@ async fn whistles_rates_and_data(t: TestDb) {
     assert_eq!(ws[0]["state"], "waiting");
     assert_eq!(ws[0]["department_name"], "水务所");
     let wid = ws[0]["id"].as_i64().unwrap();
-    let (st, e) = post(
-        &app,
-        &staff_a,
-        &format!("/api/v1/whistles/{wid}/acknowledge"),
-        json!({"response": ""}),
-    )
-    .await;
+    let (st, e) = staff_a
+        .post(
+            &format!("/api/v1/whistles/{wid}/acknowledge"),
+            json!({"response": ""}),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "response");
-    let (st, a) = post(
-        &app,
-        &official,
-        &format!("/api/v1/whistles/{wid}/acknowledge"),
-        json!({"response": "已到场"}),
-    )
-    .await;
+    let (st, a) = official
+        .post(
+            &format!("/api/v1/whistles/{wid}/acknowledge"),
+            json!({"response": "已到场"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(a["state"], "on_time");
-    let (st, _) = post(
-        &app,
-        &official,
-        &format!("/api/v1/whistles/{wid}/acknowledge"),
-        json!({"response": "again"}),
-    )
-    .await;
+    let (st, _) = official
+        .post(
+            &format!("/api/v1/whistles/{wid}/acknowledge"),
+            json!({"response": "again"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
-    let (_, d) = get(&app, &staff_a, &format!("/api/v1/requests/{id}")).await;
+    let (_, d) = staff_a.get(&format!("/api/v1/requests/{id}")).await;
     assert_eq!(d["whistles"][0]["response"], "已到场");
 
     // The rates: exactly the contract's keys.
     let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
-    let (st, rates) = get(
-        &app,
-        &official,
-        &format!(
+    let (st, rates) = official
+        .get(&format!(
             "/api/v1/requests/rates?node_id={}&from={today}&to={today}",
             w.street.id
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(st, StatusCode::OK, "{rates}");
-    let mut keys: Vec<&str> = rates
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
+    let keys = keys_of(&rates);
     assert_eq!(
         keys,
         [
@@ -388,23 +315,20 @@ async fn whistles_rates_and_data(t: TestDb) {
     assert_eq!(rates["received"], 1);
     assert_eq!(rates["response_rate"], 0.0);
     assert_eq!(rates["resolution_rate"], Value::Null);
-    let (st, e) = get(&app, &official, "/api/v1/requests/rates?from=2026-13-01").await;
+    let (st, e) = official.get("/api/v1/requests/rates?from=2026-13-01").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = error_fields(&e);
     assert_eq!(fields, ["node_id", "from", "to"]);
-    let (st, _) = get(
-        &app,
-        &staff_a,
-        &format!(
+    let (st, _) = staff_a
+        .get(&format!(
             "/api/v1/requests/rates?node_id={}&from={today}&to={today}",
             w.community_b.id
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     // Every operation is in the OpenAPI document.
-    let (_, doc) = get(&app, &official, "/api/v1/openapi.json").await;
+    let (_, doc) = official.get("/api/v1/openapi.json").await;
     for p in [
         "/api/v1/requests",
         "/api/v1/requests/{id}",
@@ -428,6 +352,32 @@ on_both!(whistles_rates_and_data, whistles_rates_and_data);
 
 // ---------------------------------------------------------------------------------------------
 // Pages
+
+/// The resident checks request `tracking` with the last four digits of their phone.
+async fn check_status(
+    c: &reqwest::Client,
+    base: &str,
+    tracking: &str,
+    last4: &str,
+) -> (StatusCode, String) {
+    let form = [("tracking_number", tracking), ("last4", last4)];
+    post_form(c, format!("{base}/r/status"), &form).await
+}
+
+/// The resident (phone ending 5678) rates request `tracking`.
+async fn rate_it(
+    c: &reqwest::Client,
+    base: &str,
+    tracking: &str,
+    rating: &str,
+) -> (StatusCode, String) {
+    let form = [
+        ("tracking_number", tracking),
+        ("last4", "5678"),
+        ("rating", rating),
+    ];
+    post_form(c, format!("{base}/r/rate"), &form).await
+}
 
 fn tracking_in(html: &str) -> String {
     let marker = "id=\"tracking-number\">";
@@ -477,34 +427,17 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(tracking.len(), 14);
 
     // Status: wrong digits reveal nothing; right ones show the state, not the people.
-    let (st, html) = post_form(
-        &resident,
-        format!("{base}/r/status"),
-        &[("tracking_number", &tracking), ("last4", "1234")],
-    )
-    .await;
+    let (st, html) = check_status(&resident, &base, &tracking, "1234").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(!html.contains("楼道灯"));
-    let (st, html) = post_form(
-        &resident,
-        format!("{base}/r/status"),
-        &[("tracking_number", &tracking), ("last4", "5678")],
-    )
-    .await;
+    let (st, html) = check_status(&resident, &base, &tracking, "5678").await;
     assert_eq!(st, StatusCode::OK);
     assert!(html.contains("已受理"));
     assert!(!html.contains("提交评价"), "nothing to rate yet");
 
     // Staff see it in the inbox, masked; act on it through the forms.
     let (staff, csrf) = sign_in(&app, "staff_a").await;
-    let inbox = staff
-        .get(format!("{base}/requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let inbox = get(&staff, format!("{base}/requests")).await.1;
     assert!(inbox.contains("楼道灯坏了"));
     let id = app.t.db.clone();
     let list = linli_store::requests::list(
@@ -517,14 +450,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     .await
     .unwrap();
     let rid = list[0].id;
-    let page = staff
-        .get(format!("{base}/requests/{rid}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get(&staff, format!("{base}/requests/{rid}")).await.1;
     assert!(page.contains("139****5678") && !page.contains("13900005678"));
     // Without the CSRF token: refused.
     let (st, _) = post_form(
@@ -572,52 +498,22 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // The resident sees the outcome and rates it; satisfied closes it.
-    let (_, html) = post_form(
-        &resident,
-        format!("{base}/r/status"),
-        &[("tracking_number", &tracking), ("last4", "5678")],
-    )
-    .await;
+    let (_, html) = check_status(&resident, &base, &tracking, "5678").await;
     assert!(html.contains("已更换灯泡") && html.contains("提交评价"));
     assert!(
         !html.contains("worker") && !html.contains("staff_a"),
         "who handled it is not shown"
     );
-    let (st, html) = post_form(
-        &resident,
-        format!("{base}/r/rate"),
-        &[
-            ("tracking_number", &tracking),
-            ("last4", "5678"),
-            ("rating", "nope"),
-        ],
-    )
-    .await;
+    let (st, html) = rate_it(&resident, &base, &tracking, "nope").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("评价："), "{html}");
-    let (st, html) = post_form(
-        &resident,
-        format!("{base}/r/rate"),
-        &[
-            ("tracking_number", &tracking),
-            ("last4", "5678"),
-            ("rating", "fairly_satisfied"),
-        ],
-    )
-    .await;
+    let (st, html) = rate_it(&resident, &base, &tracking, "fairly_satisfied").await;
     assert_eq!(st, StatusCode::OK);
     assert!(html.contains("谢谢您的评价") && html.contains("已关闭"));
 
     // The dashboard.
     let (official, _) = sign_in(&app, "official").await;
-    let html = official
-        .get(format!("{base}/requests/rates"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get(&official, format!("{base}/requests/rates")).await.1;
     assert!(
         html.contains("100.0%") && html.contains("里布嘎社区"),
         "{html}"
@@ -626,12 +522,7 @@ async fn pages_from_resident_to_rating(t: TestDb) {
     // Status checks are rate-limited per address (20 per 10 minutes; 3 used above).
     let mut last = StatusCode::OK;
     for _ in 0..20 {
-        let (st, _) = post_form(
-            &resident,
-            format!("{base}/r/status"),
-            &[("tracking_number", &tracking), ("last4", "0000")],
-        )
-        .await;
+        let (st, _) = check_status(&resident, &base, &tracking, "0000").await;
         last = st;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
@@ -643,29 +534,19 @@ on_both!(pages_from_resident_to_rating, pages_from_resident_to_rating);
 async fn the_reporter_phone_is_unmasked_only_with_an_audit(t: TestDb) {
     let app = spawn(t).await;
     let w = neighbours(&app.t.db).await;
-    let staff_a = api_login(&app, "staff_a").await;
-    let worker = api_login(&app, "worker").await;
-    let (_, r) = post(&app, &staff_a, "/api/v1/requests", json!({
+    let staff_a = api_as(&app, "staff_a").await;
+    let worker = api_as(&app, "worker").await;
+    let (_, r) = staff_a.post("/api/v1/requests", json!({
         "node_id": w.grid.id, "category": "general", "description": "噪声扰民", "reporter_phone": "13612348609"
     }))
     .await;
     let id = r["id"].as_i64().unwrap();
-    let (st, _) = act(&app, &worker, id, "unmask", json!({})).await;
+    let (st, _) = act(&worker, id, "unmask", json!({})).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, u) = act(&app, &staff_a, id, "unmask", json!({})).await;
+    let (st, u) = act(&staff_a, id, "unmask", json!({})).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(u["reporter_phone"], "13612348609");
-    let audit = linli_store::infra::audit::list(
-        &app.t.db,
-        &Scope::operator(),
-        &linli_store::infra::audit::AuditFilter {
-            action_prefix: Some("request.unmask".into()),
-            ..Default::default()
-        },
-        linli_store::Page::new(None, None),
-    )
-    .await
-    .unwrap();
+    let audit = audited(&app.t.db, "request.unmask").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "staff_a");
     app.t.finish().await;
@@ -711,7 +592,7 @@ async fn token_of(db: &Db, username: &str) -> String {
 }
 
 async fn count(app: &App, c: &reqwest::Client) -> usize {
-    let (_, list) = get(app, c, "/api/v1/requests?limit=500").await;
+    let (_, list) = api_get(app, c, "/api/v1/requests?limit=500").await;
     list["items"].as_array().unwrap().len()
 }
 
@@ -759,7 +640,7 @@ async fn photos_over_http(t: TestDb) {
     let tracking = tracking_in(&html);
     let (st, _) = upload(&resident, public.clone(), &fields, Some(("", b""))).await;
     assert_eq!(st, StatusCode::OK);
-    let (_, list) = get(&app, &staff_a_api, "/api/v1/requests?limit=500").await;
+    let (_, list) = api_get(&app, &staff_a_api, "/api/v1/requests?limit=500").await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     let with = items
@@ -773,12 +654,7 @@ async fn photos_over_http(t: TestDb) {
     assert_eq!(without["photo_url"], Value::Null);
 
     // The resident's status page does not show it.
-    let (st, html) = post_form(
-        &resident,
-        format!("{base}/r/status"),
-        &[("tracking_number", &tracking), ("last4", "5678")],
-    )
-    .await;
+    let (st, html) = check_status(&resident, &base, &tracking, "5678").await;
     assert_eq!(st, StatusCode::OK);
     assert!(!html.contains("/photo"));
     let r = fetch(&resident, format!("{base}/requests/{id}/photo")).await;
@@ -786,14 +662,7 @@ async fn photos_over_http(t: TestDb) {
 
     // Staff of the community see it on the request page and get its bytes, typed by them.
     let (staff_a, csrf) = sign_in(&app, "staff_a").await;
-    let page = staff_a
-        .get(format!("{base}/requests/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get(&staff_a, format!("{base}/requests/{id}")).await.1;
     assert!(
         page.contains(&format!("<img src=\"/requests/{id}/photo\"")),
         "{page}"
@@ -952,7 +821,7 @@ async fn photos_over_http(t: TestDb) {
     big.resize(5 * 1024 * 1024 + 1, 0);
     let r = send(Some(&token_a), "image/png", big).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let (_, still) = get(&app, &staff_a_api, &format!("/api/v1/requests/{api_id}")).await;
+    let (_, still) = api_get(&app, &staff_a_api, &format!("/api/v1/requests/{api_id}")).await;
     assert_eq!(still["request"]["photo_url"], Value::Null);
     let r = send(Some(&token_a), "image/png", PNG.to_vec())
         .await
@@ -964,7 +833,7 @@ async fn photos_over_http(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let (_, detail) = get(&app, &staff_a_api, &format!("/api/v1/requests/{api_id}")).await;
+    let (_, detail) = api_get(&app, &staff_a_api, &format!("/api/v1/requests/{api_id}")).await;
     assert!(detail["timeline"]
         .as_array()
         .unwrap()
@@ -972,7 +841,7 @@ async fn photos_over_http(t: TestDb) {
         .any(|e| e["kind"] == "photo_added"));
 
     // Both operations are in the OpenAPI document (so the scope walk in api.rs calls them).
-    let (_, doc) = get(&app, &bare, "/api/v1/openapi.json").await;
+    let (_, doc) = api_get(&app, &bare, "/api/v1/openapi.json").await;
     let item = &doc["paths"]["/api/v1/requests/{id}/photo"];
     assert!(
         item["get"].is_object() && item["post"].is_object(),

@@ -6,7 +6,6 @@ use crate::support::*;
 
 use linli_core::kernel::clock::{format_date, now_ms, parse_date, today};
 use linli_core::kernel::token::ALPHABET;
-use linli_core::registry::PersonInput;
 use linli_core::Scope;
 use linli_store::epidemic;
 use linli_store::testing::TestDb;
@@ -15,17 +14,42 @@ use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::json;
 
+/// The server on `t` with the [`Town`]: the app, its database and the community.
+async fn in_town(t: TestDb) -> (App, Db, Node) {
+    let app = spawn(t).await;
+    let db = app.db();
+    let Town { community, .. } = town(&db).await;
+    (app, db, community)
+}
+
+/// `c` asks for the self check-in link of observation `obs` through the API.
+async fn self_link(c: &Api<'_>, obs: i64) -> (StatusCode, serde_json::Value) {
+    c.post(&format!("/api/v1/observations/{obs}/self-link"), json!({}))
+        .await
+}
+
+/// The round form: the CSRF token, the building and the time when given, then per row the
+/// observation, its temperature and its symptoms when any.
+fn round_form(
+    csrf: &str,
+    node_id: Option<&str>,
+    at: Option<&str>,
+    rows: &[(i64, &str, Option<&str>)],
+) -> Vec<(String, String)> {
+    let mut form = vec![("csrf".to_owned(), csrf.to_owned())];
+    form.extend(node_id.map(|n| ("node_id".to_owned(), n.to_owned())));
+    form.extend(at.map(|t| ("at".to_owned(), t.to_owned())));
+    for &(obs, temperature, symptoms) in rows {
+        form.push(("obs".to_owned(), obs.to_string()));
+        form.push((format!("t_{obs}"), temperature.to_owned()));
+        form.extend(symptoms.map(|s| (format!("s_{obs}"), s.to_owned())));
+    }
+    form
+}
+
 /// `name` at `at`, arrived today from the high-risk area: their person id and observation id.
 async fn observed_today(db: &Db, at: &Node, name: &str) -> (i64, i64) {
-    let p = person(
-        db,
-        at.id,
-        PersonInput {
-            name,
-            ..Default::default()
-        },
-    )
-    .await;
+    let p = named(db, at.id, name).await;
     let a = arrival(db, p.id, "420111", today(), None).await;
     (p.id, a.observation_id.expect("an observation"))
 }
@@ -41,11 +65,7 @@ async fn checkins_of(db: &Db, person_id: i64) -> usize {
 }
 
 async fn self_checkin_flow(t: TestDb) {
-    let config = linli_web::WebConfig {
-        public_url: Some("https://linli.example.org".into()),
-        ..Default::default()
-    };
-    let app = spawn_with(t, config).await;
+    let app = spawn_public(t).await;
     let db = app.db();
     let Town { community, .. } = town(&db).await;
     let (grid_a, grid_b) = grids_ab(&db, community.id).await;
@@ -56,45 +76,24 @@ async fn self_checkin_flow(t: TestDb) {
 
     // The API makes the link once: a 10-character code of the unambiguous alphabet, at the
     // public address; asking again gives the same link.
-    let staff = api_login(&app, "staff").await;
-    let (status, body) = post_json(
-        &staff,
-        app.url(&format!("/api/v1/observations/{obs}/self-link")),
-        json!({}),
-    )
-    .await;
+    let staff = api_as(&app, "staff").await;
+    let (status, body) = self_link(&staff, obs).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(token.len(), 10);
     assert!(token.bytes().all(|b| ALPHABET.contains(&b)), "{token}");
     assert_eq!(body["url"], format!("https://linli.example.org/o/{token}"));
-    let (_, again) = post_json(
-        &staff,
-        app.url(&format!("/api/v1/observations/{obs}/self-link")),
-        json!({}),
-    )
-    .await;
+    let (_, again) = self_link(&staff, obs).await;
     assert_eq!(again["token"], token.as_str());
     // A grid worker of another grid cannot see that observation, let alone its link.
-    let worker_b = api_login(&app, "worker_b").await;
-    let (status, _) = post_json(
-        &worker_b,
-        app.url(&format!("/api/v1/observations/{obs}/self-link")),
-        json!({}),
-    )
-    .await;
+    let worker_b = api_as(&app, "worker_b").await;
+    let (status, _) = self_link(&worker_b, obs).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The QR code of the link decodes to the link.
-    let r = staff
-        .get(app.url(&format!("/api/v1/qr?path=/o/{token}&format=png")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        crate::qr::decode_png(&r.bytes().await.unwrap()),
-        format!("https://linli.example.org/o/{token}")
+        crate::qr::png_target(&app, &staff.client, &format!("/o/{token}")).await,
+        format!("{PUBLIC_URL}/o/{token}")
     );
 
     // The resident, with no login: their masked name, day 1 of 7, nothing reported yet. The
@@ -206,20 +205,10 @@ on_both!(self_checkin, self_checkin_flow);
 
 /// The link dies with the release: 410 for the page and for a check-in.
 async fn released_link_flow(t: TestDb) {
-    let app = spawn(t).await;
-    let db = app.db();
-    let Town { community, .. } = town(&db).await;
+    let (app, db, community) = in_town(t).await;
     user(&db, "staff", "staff", &[community.id]).await;
     // An arrival of 2020 under the 2020 preset: home quarantine long over, not yet released.
-    let p = person(
-        &db,
-        community.id,
-        PersonInput {
-            name: "李二",
-            ..Default::default()
-        },
-    )
-    .await;
+    let p = named(&db, community.id, "李二").await;
     let a = arrival(
         &db,
         p.id,
@@ -236,12 +225,9 @@ async fn released_link_flow(t: TestDb) {
     let (status, _) = get(&resident, app.url(&format!("/o/{}", link.token))).await;
     assert_eq!(status, StatusCode::OK);
     // Outside the period a check-in is refused with the period named.
-    let (status, html) = post(
-        &resident,
-        app.url(&format!("/o/{}", link.token)),
-        &[("temperature", "36.6")],
-    )
-    .await;
+    let own_page = app.url(&format!("/o/{}", link.token));
+    let check_in = || post(&resident, own_page.clone(), &[("temperature", "36.6")]);
+    let (status, html) = check_in().await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("不在观察期 2020-02-01 至 2020-02-14 之内"),
@@ -254,22 +240,12 @@ async fn released_link_flow(t: TestDb) {
     let (status, html) = get(&resident, app.url(&format!("/o/{}", link.token))).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("观察已解除"), "{html}");
-    let (status, _) = post(
-        &resident,
-        app.url(&format!("/o/{}", link.token)),
-        &[("temperature", "36.6")],
-    )
-    .await;
+    let (status, _) = check_in().await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(checkins_of(&db, p.id).await, 0);
     // And no new link for a released observation.
-    let staff = api_login(&app, "staff").await;
-    let (status, body) = post_json(
-        &staff,
-        app.url(&format!("/api/v1/observations/{obs}/self-link")),
-        json!({}),
-    )
-    .await;
+    let staff = api_as(&app, "staff").await;
+    let (status, body) = self_link(&staff, obs).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     app.finish().await;
 }
@@ -278,9 +254,7 @@ on_both!(self_checkin_released, released_link_flow);
 
 /// The worker's page makes the link and prints a card whose QR code carries it.
 async fn link_page_flow(t: TestDb) {
-    let app = spawn(t).await;
-    let db = app.db();
-    let Town { community, .. } = town(&db).await;
+    let (app, db, community) = in_town(t).await;
     let (grid_a, _) = grids_ab(&db, community.id).await;
     user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
     quarantine_from_today(&db).await;
@@ -321,9 +295,7 @@ on_both!(self_checkin_link_page, link_page_flow);
 /// The round page: everyone under observation in a building, one submit, 代录 marked; a bad
 /// value anywhere stores nothing; a refused row is named while the others are kept.
 async fn round_flow(t: TestDb) {
-    let app = spawn(t).await;
-    let db = app.db();
-    let Town { community, .. } = town(&db).await;
+    let (app, db, community) = in_town(t).await;
     let (grid_a, grid_b) = grids_ab(&db, community.id).await;
     let building = node(&db, Some(grid_a.id), "building", "3栋", None).await;
     user(&db, "worker_a", "grid_worker", &[grid_a.id]).await;
@@ -341,24 +313,15 @@ async fn round_flow(t: TestDb) {
     }
     assert!(text_of(&html).contains("共 2 人"), "{html}");
 
-    let t_zhang = format!("t_{obs_zhang}");
-    let t_li = format!("t_{obs_li}");
-    let s_li = format!("s_{obs_li}");
     let node_id = building.id.to_string();
     // A bad temperature on one row: that row is named, nothing is stored.
-    let (status, html) = post(
-        &worker,
-        round.clone(),
-        &[
-            ("csrf", &csrf),
-            ("node_id", &node_id),
-            ("obs", &obs_zhang.to_string()),
-            (&t_zhang, "36.6"),
-            ("obs", &obs_li.to_string()),
-            (&t_li, "365"),
-        ],
-    )
-    .await;
+    let rows = round_form(
+        &csrf,
+        Some(&node_id),
+        None,
+        &[(obs_zhang, "36.6", None), (obs_li, "365", None)],
+    );
+    let (status, html) = post_any(&worker, round.clone(), &rows).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let refused = text_of(enclosing(&html, "li", "class=\"refused\""));
     assert!(refused.contains("李二："), "{refused}");
@@ -370,20 +333,13 @@ async fn round_flow(t: TestDb) {
     assert_eq!(checkins_of(&db, li).await, 0);
 
     // Both rows good, one with a fever and a symptom: both stored, one alert, back to the page.
-    let (status, to) = post_form(
-        &worker,
-        round.clone(),
-        &[
-            ("csrf", &csrf),
-            ("node_id", &node_id),
-            ("obs", &obs_zhang.to_string()),
-            (&t_zhang, "36.6"),
-            ("obs", &obs_li.to_string()),
-            (&t_li, "37.8"),
-            (&s_li, "咳嗽"),
-        ],
-    )
-    .await;
+    let rows = round_form(
+        &csrf,
+        Some(&node_id),
+        None,
+        &[(obs_zhang, "36.6", None), (obs_li, "37.8", Some("咳嗽"))],
+    );
+    let (status, to) = post_any(&worker, round.clone(), &rows).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
     assert!(to.contains("saved=2&alerts=1"), "{to}");
     let (_, html) = get(&worker, app.url(&to)).await;
@@ -397,18 +353,13 @@ async fn round_flow(t: TestDb) {
 
     // A time before the period: each row is refused with the period; nothing stored.
     let yesterday = format!("{}T08:00", format_date(today().previous_day().unwrap()));
-    let (status, html) = post(
-        &worker,
-        round.clone(),
-        &[
-            ("csrf", &csrf),
-            ("node_id", &node_id),
-            ("at", &yesterday),
-            ("obs", &obs_zhang.to_string()),
-            (&t_zhang, "36.4"),
-        ],
-    )
-    .await;
+    let rows = round_form(
+        &csrf,
+        Some(&node_id),
+        Some(&yesterday),
+        &[(obs_zhang, "36.4", None)],
+    );
+    let (status, html) = post_any(&worker, round.clone(), &rows).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("不在观察期"), "{html}");
     assert_eq!(checkins_of(&db, zhang).await, 1);
@@ -425,16 +376,8 @@ async fn round_flow(t: TestDb) {
     let (worker_b, csrf_b) = sign_in(&app, "worker_b").await;
     let (status, _) = get(&worker_b, format!("{round}?node_id={}", building.id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, html) = post(
-        &worker_b,
-        round,
-        &[
-            ("csrf", &csrf_b),
-            ("obs", &obs_zhang.to_string()),
-            (&t_zhang, "36.6"),
-        ],
-    )
-    .await;
+    let rows = round_form(&csrf_b, None, None, &[(obs_zhang, "36.6", None)]);
+    let (status, html) = post_any(&worker_b, round, &rows).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(
         !html.contains("张一"),

@@ -12,6 +12,30 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// Screens `name`, registered now at `node_id`, arriving today from 420111; the API answer.
+/// The new-site form as `c` posts it (the site's name, address and phone): the status, and where it leads or the page again.
+async fn new_site(
+    app: &App,
+    c: &reqwest::Client,
+    csrf: &str,
+    node_id: &str,
+    [name, address, phone]: [&str; 3],
+) -> (StatusCode, String) {
+    let form = [
+        ("csrf", csrf),
+        ("node_id", node_id),
+        ("name", name),
+        ("address", address),
+        ("phone", phone),
+    ];
+    post_any(c, app.url("/epidemic/sites/new"), &form).await
+}
+
+/// The id of the site whose page `to` is.
+fn site_in(to: &str) -> i64 {
+    let path = to.trim_start_matches("/epidemic/sites/");
+    path.split('?').next().unwrap().parse().unwrap()
+}
+
 async fn arrives(c: &reqwest::Client, app: &App, node_id: i64, name: &str) -> Value {
     let (status, body) = post_json(
         c,
@@ -52,69 +76,37 @@ async fn flow(t: TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("建塘镇"));
     let street = town.street.id.to_string();
-    let (status, html) = post(
-        &official,
-        app.url("/epidemic/sites/new"),
-        &[
-            ("csrf", &csrf),
-            ("node_id", &street),
-            ("name", "建塘宾馆"),
-            ("address", "金龙街 8 号"),
-            ("phone", "12"),
-        ],
-    )
-    .await;
+    let site = ["建塘宾馆", "金龙街 8 号", "12"];
+
+    let (status, html) = new_site(&app, &official, &csrf, &street, site).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains("联系电话") && html.contains("金龙街 8 号"),
         "{html}"
     );
-    let (status, to) = post_form(
-        &official,
-        app.url("/epidemic/sites/new"),
-        &[
-            ("csrf", &csrf),
-            ("node_id", &street),
-            ("name", "建塘宾馆"),
-            ("address", "金龙街 8 号"),
-            ("phone", "0887-8221234"),
-        ],
-    )
-    .await;
+    let site = ["建塘宾馆", "金龙街 8 号", "0887-8221234"];
+
+    let (status, to) = new_site(&app, &official, &csrf, &street, site).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
-    let site_id: i64 = to
-        .trim_start_matches("/epidemic/sites/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let site_id = site_in(&to);
     // Rooms in bulk: floor 2, rooms 01–02, 1 bed each; again is refused (numbers taken).
     let rooms_url = app.url(&format!("/epidemic/sites/{site_id}/rooms"));
-    let block = [
-        ("csrf", csrf.as_str()),
-        ("floor_from", "2"),
-        ("floor_to", "2"),
-        ("room_from", "1"),
-        ("room_to", "2"),
-        ("beds", "1"),
-    ];
-    let (status, to) = post_form(&official, rooms_url.clone(), &block).await;
+    let block = form(
+        Some(&csrf),
+        "floor_from=2&floor_to=2&room_from=1&room_to=2&beds=1",
+    );
+    let (status, to) = post_any(&official, rooms_url.clone(), &block).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
-    let (status, html) = post(&official, rooms_url.clone(), &block).await;
+    let (status, html) = post_any(&official, rooms_url.clone(), &block).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("房间号已存在"), "{html}");
-    let (status, html) = post(
+    let (status, html) = post_any(
         &official,
         rooms_url.clone(),
-        &[
-            ("csrf", &csrf),
-            ("floor_from", "5"),
-            ("floor_to", "2"),
-            ("room_from", "1"),
-            ("room_to", "2"),
-            ("beds", "0"),
-        ],
+        &form(
+            Some(&csrf),
+            "floor_from=5&floor_to=2&room_from=1&room_to=2&beds=0",
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -330,37 +322,18 @@ async fn room_by_hand_flow(t: TestDb) {
 
     // A community site with one 2-bed room opens.
     let community = town.community.id.to_string();
-    let (status, to) = post_form(
-        &staff,
-        app.url("/epidemic/sites/new"),
-        &[
-            ("csrf", &csrf),
-            ("node_id", &community),
-            ("name", "社区卫生院"),
-            ("address", "团结街 1 号"),
-            ("phone", ""),
-        ],
-    )
-    .await;
+    let site = ["社区卫生院", "团结街 1 号", ""];
+
+    let (status, to) = new_site(&app, &staff, &csrf, &community, site).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
-    let site_id: i64 = to
-        .trim_start_matches("/epidemic/sites/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let (status, to) = post_form(
+    let site_id = site_in(&to);
+    let (status, to) = post_any(
         &staff,
         app.url(&format!("/epidemic/sites/{site_id}/rooms")),
-        &[
-            ("csrf", csrf.as_str()),
-            ("floor_from", "1"),
-            ("floor_to", "1"),
-            ("room_from", "1"),
-            ("room_to", "1"),
-            ("beds", "2"),
-        ],
+        &form(
+            Some(&csrf),
+            "floor_from=1&floor_to=1&room_from=1&room_to=1&beds=2",
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{to}");

@@ -41,240 +41,185 @@ fn stock_of(stock: &Value, name: &str) -> (i64, i64) {
     )
 }
 
+/// The stock answer for `node` as `c` sees it.
+async fn stock(c: &Api<'_>, node: i64) -> Value {
+    c.get(&format!("/api/v1/supplies/stock?node_id={node}"))
+        .await
+        .1
+}
+
+/// `c` takes step `what` (submit, approve, fulfil, …) on supplies request `request`.
+async fn step(c: &Api<'_>, request: i64, what: &str, body: Value) -> (StatusCode, Value) {
+    c.post(&format!("/api/v1/supplies/requests/{request}/{what}"), body)
+        .await
+}
+
 async fn api_contract(t: TestDb) {
     let app = spawn(t).await;
     let db = app.t.db.clone();
     let w = neighbours(&db).await;
-    let url = |p: &str| format!("{}{p}", app.base);
-    let staff_a = api_login(&app, "staff_a").await;
-    let staff_b = api_login(&app, "staff_b").await;
+    let staff_a = api_as(&app, "staff_a").await;
+    let staff_b = api_as(&app, "staff_b").await;
 
-    // Items: the seven presets.
-    let items: Value = json_at(&staff_a, url("/api/v1/supplies/items")).await;
+    // Items: the seven presets the store seeds (the store tests name them), every one listed.
+    let items: Value = staff_a.get("/api/v1/supplies/items").await.1;
     let names: Vec<&str> = items["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["name"].as_str().unwrap())
         .collect();
-    for preset in [
-        "医用外科口罩",
-        "N95口罩",
-        "消毒液",
-        "测温枪",
-        "防护服",
-        "手套",
-        "护目镜",
-    ] {
-        assert!(names.contains(&preset), "{preset} missing: {names:?}");
+    let presets = linli_store::supplies::items(&db).await.unwrap();
+    assert_eq!(presets.len(), 7);
+    for preset in &presets {
+        let name = preset.name.as_str();
+        assert!(names.contains(&name), "{name} missing: {names:?}");
     }
     let masks = items["items"][0]["id"].as_i64().unwrap();
     assert!(items["items"][0]["unit"].is_string());
 
     // Sites: 201 with the id; outside the jurisdiction 404.
-    let (s, site_a) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/sites"),
-        json!({"node_id": w.community_a.id, "name": "里布嘎物资点"}),
-    )
-    .await;
+    let (s, site_a) = staff_a
+        .post(
+            "/api/v1/supplies/sites",
+            json!({"node_id": w.community_a.id, "name": "里布嘎物资点"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{site_a}");
     let site_a = site_a["id"].as_i64().unwrap();
-    let (s, _) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/sites"),
-        json!({"node_id": w.community_b.id, "name": "越界"}),
-    )
-    .await;
+    let (s, _) = staff_a
+        .post(
+            "/api/v1/supplies/sites",
+            json!({"node_id": w.community_b.id, "name": "越界"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (_, site_b) = post_json(
-        &staff_b,
-        url("/api/v1/supplies/sites"),
-        json!({"node_id": w.community_b.id, "name": "北门物资点"}),
-    )
-    .await;
+    let (_, site_b) = staff_b
+        .post(
+            "/api/v1/supplies/sites",
+            json!({"node_id": w.community_b.id, "name": "北门物资点"}),
+        )
+        .await;
     let site_b = site_b["id"].as_i64().unwrap();
 
     // Ledger: a receipt, an issue, an adjustment; bad input names the field.
     let entry = |kind: &str, q: i64, reason: Option<&str>| json!({"site_id": site_a, "item_id": masks, "kind": kind, "quantity": q, "reason": reason});
-    let (s, e) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/ledger"),
-        entry("receipt", 500, None),
-    )
-    .await;
+    let (s, e) = staff_a
+        .post("/api/v1/supplies/ledger", entry("receipt", 500, None))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
     assert_eq!(e["balance_after"], 500);
-    let (s, e) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/ledger"),
-        entry("issue", 120, None),
-    )
-    .await;
+    let (s, e) = staff_a
+        .post("/api/v1/supplies/ledger", entry("issue", 120, None))
+        .await;
     assert_eq!((s, e["delta"].as_i64()), (StatusCode::CREATED, Some(-120)));
-    let (s, e) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/ledger"),
-        entry("adjustment", 5, Some("damaged")),
-    )
-    .await;
+    let (s, e) = staff_a
+        .post(
+            "/api/v1/supplies/ledger",
+            entry("adjustment", 5, Some("damaged")),
+        )
+        .await;
     assert_eq!(
         (s, e["balance_after"].as_i64()),
         (StatusCode::CREATED, Some(375))
     );
-    let (s, e) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/ledger"),
-        entry("adjustment", 5, None),
-    )
-    .await;
+    let (s, e) = staff_a
+        .post("/api/v1/supplies/ledger", entry("adjustment", 5, None))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["fields"][0]["field"], "reason");
 
     // An issue beyond the balance: 409, and nothing written.
     let before = ledger_rows(&db).await;
-    let (s, e) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/ledger"),
-        entry("issue", 376, None),
-    )
-    .await;
+    let (s, e) = staff_a
+        .post("/api/v1/supplies/ledger", entry("issue", 376, None))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert_eq!(e["error"]["fields"][0]["field"], "quantity");
     assert_eq!(ledger_rows(&db).await, before);
 
     // A transfer from A to B: in transit, then received by B (A may not receive it).
-    let (s, t) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/transfers"),
-        json!({"from_site_id": site_a, "to_site_id": site_b, "item_id": masks, "quantity": 75}),
-    )
-    .await;
+    let (s, t) = staff_a
+        .post(
+            "/api/v1/supplies/transfers",
+            json!({"from_site_id": site_a, "to_site_id": site_b, "item_id": masks, "quantity": 75}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     assert_eq!(t["state"], "sent");
     let transfer = t["id"].as_i64().unwrap();
-    let official = api_login(&app, "official").await;
-    let stock = |c: reqwest::Client, node: i64| {
-        let u = url(&format!("/api/v1/supplies/stock?node_id={node}"));
-        async move {
-            c.get(u)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
+    let official = api_as(&app, "official").await;
     assert_eq!(
-        stock_of(&stock(official.clone(), w.street.id).await, "医用外科口罩"),
+        stock_of(&stock(&official, w.street.id).await, "医用外科口罩"),
         (300, 75)
     );
     assert_eq!(
-        stock_of(
-            &stock(staff_b.clone(), w.community_b.id).await,
-            "医用外科口罩"
-        ),
+        stock_of(&stock(&staff_b, w.community_b.id).await, "医用外科口罩"),
         (0, 75)
     );
-    let (s, _) = post_json(
-        &staff_a,
-        url(&format!("/api/v1/supplies/transfers/{transfer}/receive")),
-        json!({}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, t) = post_json(
-        &staff_b,
-        url(&format!("/api/v1/supplies/transfers/{transfer}/receive")),
-        json!({}),
-    )
-    .await;
-    assert_eq!((s, t["state"].as_str()), (StatusCode::OK, Some("received")));
-    let (s, _) = post_json(
-        &staff_b,
-        url(&format!("/api/v1/supplies/transfers/{transfer}/receive")),
-        json!({}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CONFLICT);
+    // Only B receives it, once.
+    let receive = format!("/api/v1/supplies/transfers/{transfer}/receive");
+    for (who, status, state) in [
+        (&staff_a, StatusCode::FORBIDDEN, None),
+        (&staff_b, StatusCode::OK, Some("received")),
+        (&staff_b, StatusCode::CONFLICT, None),
+    ] {
+        let (s, t) = who.post(&receive, json!({})).await;
+        assert_eq!(s, status, "{t}");
+        if state.is_some() {
+            assert_eq!(t["state"].as_str(), state);
+        }
+    }
     assert_eq!(
-        stock_of(&stock(official.clone(), w.street.id).await, "医用外科口罩"),
+        stock_of(&stock(&official, w.street.id).await, "医用外科口罩"),
         (375, 0)
     );
     // Staff of A cannot read the street's sum; the consistency check holds.
-    let r = staff_a
-        .get(url(&format!(
-            "/api/v1/supplies/stock?node_id={}",
-            w.street.id
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let check: Value = json_at(&official, url("/api/v1/supplies/consistency")).await;
+    assert_eq!(
+        staff_a
+            .get(&format!("/api/v1/supplies/stock?node_id={}", w.street.id))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let check: Value = official.get("/api/v1/supplies/consistency").await.1;
     assert_eq!(check["consistent"], true);
 
     // A request from A to the street: drafted, submitted, approved in part, fulfilled from the
     // reserve.
-    let reserve = linli_store::supplies::create_site(
-        &db,
-        &Scope::operator(),
-        w.street.id,
-        &linli_core::supplies::SiteDraft::parse("街道储备库", None, true).unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .id;
-    linli_store::supplies::record(
-        &db,
-        &Scope::operator(),
-        reserve,
-        masks,
-        &linli_core::supplies::Movement::parse("receipt", 1000, None).unwrap(),
-        None,
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    let (s, r) = post_json(
-        &staff_a,
-        url("/api/v1/supplies/requests"),
+    let reserve = supply_site(&db, w.street.id, "街道储备库", true).await;
+    stock_up(&db, reserve, masks, 1000).await;
+    let (s, r) = staff_a.post("/api/v1/supplies/requests",
         json!({"site_id": site_a, "lines": [{"item_id": masks, "quantity": 500}], "note": "隔离户增多"}),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     assert_eq!(r["state"], "draft");
     let request = r["id"].as_i64().unwrap();
-    let act = |c: &reqwest::Client, what: &str, body: Value| {
-        let (c, u) = (
-            c.clone(),
-            url(&format!("/api/v1/supplies/requests/{request}/{what}")),
-        );
-        async move { post_json(&c, u, body).await }
-    };
-    let (s, r) = act(&staff_a, "submit", json!({})).await;
+    let (s, r) = step(&staff_a, request, "submit", json!({})).await;
     assert_eq!(
         (s, r["state"].as_str()),
         (StatusCode::OK, Some("submitted"))
     );
-    let (s, _) = act(
+    let (s, _) = step(
         &staff_a,
+        request,
         "approve",
         json!({"lines": [{"item_id": masks, "quantity": 500}]}),
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, r) = act(
+    let (s, r) = step(
         &official,
+        request,
         "approve",
         json!({"lines": [{"item_id": masks, "quantity": 300}]}),
     )
     .await;
     assert_eq!((s, r["state"].as_str()), (StatusCode::OK, Some("approved")));
-    let (s, r) = act(
+    let (s, r) = step(
         &official,
+        request,
         "fulfil",
         json!({"from_site_id": reserve, "lines": [{"item_id": masks, "quantity": 300}]}),
     )
@@ -285,19 +230,15 @@ async fn api_contract(t: TestDb) {
         "{r}"
     );
     assert_eq!(r["lines"][0]["fulfilled"], 300);
-    let (s, _) = act(&official, "approve", json!({"lines": []})).await;
+    let (s, _) = step(&official, request, "approve", json!({"lines": []})).await;
     assert_eq!(s, StatusCode::CONFLICT);
     let listed: Value = staff_a
-        .get(url(&format!(
+        .get(&format!(
             "/api/v1/supplies/requests?node_id={}",
             w.community_a.id
-        )))
-        .send()
+        ))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(listed["requests"].as_array().unwrap().len(), 1);
     app.t.finish().await;
 }
@@ -408,17 +349,9 @@ async fn pages_flow(t: TestDb) {
     assert!(html.contains("1 个物资点库存不足"), "{html}");
 
     // A transfer to the neighbouring community, received by its staff on their page.
-    let site_b = linli_store::supplies::create_site(
-        &db,
-        &Scope::operator(),
-        w.community_b.id,
-        &linli_core::supplies::SiteDraft::parse("北门物资点", None, false).unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .id
-    .to_string();
+    let site_b = supply_site(&db, w.community_b.id, "北门物资点", false)
+        .await
+        .to_string();
     let (status, _) = post_form(
         &staff,
         url(&format!("/supplies/sites/{site}/transfers")),
@@ -469,41 +402,22 @@ async fn pages_flow(t: TestDb) {
     assert!(!html.contains("设立物资点"));
 
     // The export is an xlsx.
-    let r = staff
-        .get(url(&format!(
+    let r = fetch(
+        &staff,
+        url(&format!(
             "/supplies/stock.xlsx?node_id={}",
             w.community_a.id
-        )))
-        .send()
-        .await
-        .unwrap();
+        )),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
     assert_eq!(&bytes[..2], b"PK");
 
     // An official allocates from the street's reserve: the suggestion, then the transfers.
     let op = Scope::operator();
-    let reserve = linli_store::supplies::create_site(
-        &db,
-        &op,
-        w.street.id,
-        &linli_core::supplies::SiteDraft::parse("街道储备库", None, true).unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .id;
-    linli_store::supplies::record(
-        &db,
-        &op,
-        reserve,
-        masks.parse().unwrap(),
-        &linli_core::supplies::Movement::parse("receipt", 1000, None).unwrap(),
-        None,
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    let reserve = supply_site(&db, w.street.id, "街道储备库", true).await;
+    stock_up(&db, reserve, masks.parse().unwrap(), 1000).await;
     let (official, csrf_o) = sign_in(&app, "official").await;
     let (status, html) = get(&official, url(&format!("/supplies/sites/{reserve}"))).await;
     assert_eq!(status, StatusCode::OK);
@@ -583,32 +497,21 @@ async fn pages_flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
     // More than approved: refused on the page, nothing sent.
-    let (status, html) = post_form(
-        &official,
-        url(&format!("/supplies/requests/{request}/fulfil")),
-        &[
-            ("csrf", &csrf_o),
+    let reserve = reserve.to_string();
+    let fulfil = |q| {
+        [
+            ("csrf", csrf_o.as_str()),
             ("node_id", &street),
-            ("from_site_id", &reserve.to_string()),
+            ("from_site_id", &reserve),
             ("item", &masks),
-            ("q", "101"),
-        ],
-    )
-    .await;
+            ("q", q),
+        ]
+    };
+    let fulfil_url = url(&format!("/supplies/requests/{request}/fulfil"));
+    let (status, html) = post_form(&official, fulfil_url.clone(), &fulfil("101")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("还可发放 100"), "{html}");
-    let (status, _) = post_form(
-        &official,
-        url(&format!("/supplies/requests/{request}/fulfil")),
-        &[
-            ("csrf", &csrf_o),
-            ("node_id", &street),
-            ("from_site_id", &reserve.to_string()),
-            ("item", &masks),
-            ("q", "100"),
-        ],
-    )
-    .await;
+    let (status, _) = post_form(&official, fulfil_url, &fulfil("100")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = get(&staff, url("/supplies/requests")).await;
     assert!(
@@ -667,7 +570,6 @@ async fn observed_person(db: &Db, at: &Node, name: &str, id_body: &str) {
 /// in transit, suggested quantity per community), for those who may dispatch from the reserve
 /// only, names a bad parameter, and moves nothing.
 async fn allocation_api(t: TestDb) {
-    use linli_core::supplies::{Movement, SiteDraft};
     use linli_store::supplies;
     let app = spawn(t).await;
     let db = app.t.db.clone();
@@ -675,43 +577,11 @@ async fn allocation_api(t: TestDb) {
     let op = Scope::operator();
     let url = |p: &str| format!("{}{p}", app.base);
     let masks = supplies::items(&db).await.unwrap()[0].id;
-    let reserve = supplies::create_site(
-        &db,
-        &op,
-        w.street.id,
-        &SiteDraft::parse("街道储备库", None, true).unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let store_a = supplies::create_site(
-        &db,
-        &op,
-        w.community_a.id,
-        &SiteDraft::parse("甲物资点", None, false).unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let store_b = supplies::create_site(
-        &db,
-        &op,
-        w.community_b.id,
-        &SiteDraft::parse("乙物资点", None, false).unwrap(),
-        now_ms(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let receipt = |n| Movement::parse("receipt", n, None).unwrap();
-    supplies::record(&db, &op, reserve, masks, &receipt(1000), None, now_ms())
-        .await
-        .unwrap();
-    supplies::record(&db, &op, store_a, masks, &receipt(5), None, now_ms())
-        .await
-        .unwrap();
+    let reserve = supply_site(&db, w.street.id, "街道储备库", true).await;
+    let store_a = supply_site(&db, w.community_a.id, "甲物资点", false).await;
+    let store_b = supply_site(&db, w.community_b.id, "乙物资点", false).await;
+    stock_up(&db, reserve, masks, 1000).await;
+    stock_up(&db, store_a, masks, 5).await;
     // 3 masks on their way to A.
     supplies::send_transfer(
         &db,
@@ -734,13 +604,12 @@ async fn allocation_api(t: TestDb) {
         .unwrap()
         .len();
 
-    let official = api_login(&app, "official").await;
+    let official = api_as(&app, "official").await;
     let q = format!(
         "/api/v1/supplies/allocation?site_id={reserve}&item_id={masks}&quantity=20&daily_use=2&days=7"
     );
-    let r = official.get(url(&q)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let v: Value = r.json().await.unwrap();
+    let (status, v) = official.get(&q).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(v["in_reserve"], 997, "{v}");
     assert_eq!(v["available"], 20);
     let lines = v["lines"].as_array().unwrap();
@@ -774,15 +643,11 @@ async fn allocation_api(t: TestDb) {
     assert_eq!(v["suggested"], 20);
     // Less than needed: shared by shortfall, never more than available.
     let v: Value = official
-        .get(url(&format!(
+        .get(&format!(
             "/api/v1/supplies/allocation?site_id={reserve}&item_id={masks}&quantity=10"
-        )))
-        .send()
+        ))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(v["suggested"], 10, "{v}");
     // The page shows the same suggestion.
     let (page, _) = sign_in(&app, "official").await;
@@ -813,31 +678,27 @@ async fn allocation_api(t: TestDb) {
         (format!("item_id={masks}"), "site_id"),
         (format!("site_id={reserve}"), "item_id"),
     ] {
-        let r = fetch(
-            &official,
-            url(&format!("/api/v1/supplies/allocation?{query}")),
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
-        let e: Value = r.json().await.unwrap();
+        let (status, e) = official
+            .get(&format!("/api/v1/supplies/allocation?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(e["error"]["fields"][0]["field"], field, "{query}: {e}");
     }
     // An official dispatches from reserves only: a community's store is refused.
-    let r = official
-        .get(url(&format!(
-            "/api/v1/supplies/allocation?site_id={store_a}&item_id={masks}"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        official
+            .get(&format!(
+                "/api/v1/supplies/allocation?site_id={store_a}&item_id={masks}"
+            ))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
     // Staff of a community cannot dispatch from the street's reserve: it is not theirs (404).
-    let staff = api_login(&app, "staff_a").await;
-    let r = staff.get(url(&q)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let worker = api_login(&app, "worker").await;
-    let r = worker.get(url(&q)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let staff = api_as(&app, "staff_a").await;
+    assert_eq!(staff.get(&q).await.0, StatusCode::NOT_FOUND);
+    let worker = api_as(&app, "worker").await;
+    assert_eq!(worker.get(&q).await.0, StatusCode::NOT_FOUND);
     // Nothing moved.
     assert_eq!(
         supplies::transfers(&db, &op, w.street.id, None)
@@ -872,71 +733,51 @@ async fn items_form(t: TestDb) {
     assert!(html.contains("新增物资品类"), "{html}");
     let action = format!("/supplies/items?node_id={}", w.street.id);
 
-    // Bad input: the fields named, the form open and filled back, nothing added.
-    let (status, html) = post_form(
-        &admin,
-        url(&action),
-        &[
-            ("csrf", &csrf),
-            ("name", "隔离衣"),
-            ("unit", ""),
-            ("category", "equipment"),
-            ("shelf_life_days", "三年"),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("保质期：请填写整数天数"), "{html}");
-    assert!(html.contains("value=\"隔离衣\""), "{html}");
-    assert!(html.contains("value=\"三年\""), "{html}");
-    assert!(html.contains("value=\"equipment\" selected"), "{html}");
-    let (status, html) = post_form(
-        &admin,
-        url(&action),
-        &[
-            ("csrf", &csrf),
-            ("name", "隔离衣"),
-            ("unit", ""),
-            ("category", "protective"),
-            ("shelf_life_days", "0"),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        html.contains("计量单位：") && html.contains("保质期："),
-        "{html}"
-    );
-    // A preset's name is taken.
-    let (status, html) = post_form(
-        &admin,
-        url(&action),
-        &[
-            ("csrf", &csrf),
-            ("name", "医用外科口罩"),
-            ("unit", "只"),
-            ("category", "protective"),
-            ("shelf_life_days", ""),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("物资名称：已有同名物资"), "{html}");
+    // The item form as the admin fills it in.
+    let item = |name: &str, unit: &str, category: &str, shelf_life_days: &str| {
+        [
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("unit", unit),
+            ("category", category),
+            ("shelf_life_days", shelf_life_days),
+        ]
+        .map(|(k, v)| (k, v.to_owned()))
+    };
+
+    // Bad input: the fields named, the form open and filled back, nothing added. A preset's
+    // name is taken.
+    let refused = [
+        (
+            item("隔离衣", "", "equipment", "三年"),
+            &[
+                "保质期：请填写整数天数",
+                "value=\"隔离衣\"",
+                "value=\"三年\"",
+                "value=\"equipment\" selected",
+            ][..],
+        ),
+        (
+            item("隔离衣", "", "protective", "0"),
+            &["计量单位：", "保质期："],
+        ),
+        (
+            item("医用外科口罩", "只", "protective", ""),
+            &["物资名称：已有同名物资"],
+        ),
+    ];
+    for (form, says) in refused {
+        let (status, html) = post_any(&admin, url(&action), &form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        for s in says {
+            assert!(html.contains(s), "{s}: {html}");
+        }
+    }
     assert_eq!(count().await, before);
 
     // A good one.
-    let (status, location) = post_form(
-        &admin,
-        url(&action),
-        &[
-            ("csrf", &csrf),
-            ("name", "隔离衣"),
-            ("unit", "件"),
-            ("category", "protective"),
-            ("shelf_life_days", "730"),
-        ],
-    )
-    .await;
+    let gown = item("隔离衣", "件", "protective", "730");
+    let (status, location) = post_any(&admin, url(&action), &gown).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
     assert_eq!(
         location,

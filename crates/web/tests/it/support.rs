@@ -6,12 +6,12 @@
 use linli_core::epidemic::policy::{DivisionCode, Temperature};
 use linli_core::kernel::clock::now_ms;
 use linli_core::registry::PersonInput;
-use linli_core::{NewNode, NodeInput, Scope};
+use linli_core::Scope;
 use linli_store::accounts::{self, NewUser};
 use linli_store::epidemic::{self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource};
 use linli_store::registry::{self, Person, Placement};
 use linli_store::testing::TestDb;
-use linli_store::tree::{self, Node};
+use linli_store::tree::Node;
 use linli_store::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -76,6 +76,18 @@ pub async fn spawn(t: TestDb) -> App {
     spawn_with(t, linli_web::WebConfig::default()).await
 }
 
+/// The public address the QR-code and link tests serve under.
+pub const PUBLIC_URL: &str = "https://linli.example.org";
+
+/// [`spawn`] serving under [`PUBLIC_URL`], so printed links and codes carry it.
+pub async fn spawn_public(t: TestDb) -> App {
+    let config = linli_web::WebConfig {
+        public_url: Some(PUBLIC_URL.into()),
+        ..Default::default()
+    };
+    spawn_with(t, config).await
+}
+
 /// [`spawn`] with settings of its own (e.g. behind a trusted proxy).
 pub async fn spawn_with(t: TestDb, config: linli_web::WebConfig) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -90,26 +102,7 @@ pub async fn spawn_with(t: TestDb, config: linli_web::WebConfig) -> App {
     }
 }
 
-/// Creates a node as the operator.
-pub async fn node(
-    db: &Db,
-    parent: Option<i64>,
-    kind: &str,
-    name: &str,
-    code: Option<&str>,
-) -> Node {
-    let new = NewNode::parse(NodeInput {
-        parent_id: parent,
-        kind,
-        name,
-        code,
-        ..Default::default()
-    })
-    .unwrap();
-    tree::create(db, &Scope::operator(), new, now_ms())
-        .await
-        .unwrap()
-}
+pub use linli_store::testing::node;
 
 /// The top of most tests' trees, with real statistical codes: district 香格里拉市 (533401) ›
 /// street 建塘镇 (533401100) › community 里布嘎社区 (533401100003).
@@ -185,6 +178,15 @@ pub async fn person(db: &Db, node_id: i64, input: PersonInput<'_>) -> Person {
         .0
 }
 
+/// Registers `name` at `at_node` as the operator, with nothing else known.
+pub async fn named(db: &Db, at_node: i64, name: &str) -> Person {
+    let input = PersonInput {
+        name,
+        ..Default::default()
+    };
+    person(db, at_node, input).await
+}
+
 /// A grid worker's record of `person` arriving from the division `origin` on `on`, with no
 /// symptoms and the `temperature` if one was taken.
 pub async fn arrival(
@@ -206,6 +208,40 @@ pub async fn arrival(
     epidemic::record_arrival(db, &Scope::operator(), input, now_ms())
         .await
         .unwrap()
+}
+
+/// A supplies site called `name` at node `at`, set up by the operator (`upper`: a reserve that
+/// supplies the levels below); its id.
+pub async fn supply_site(db: &Db, at: i64, name: &str, upper: bool) -> i64 {
+    let draft = linli_core::supplies::SiteDraft::parse(name, None, upper).unwrap();
+    linli_store::supplies::create_site(db, &Scope::operator(), at, &draft, now_ms())
+        .await
+        .unwrap()
+        .id
+}
+
+/// The operator records a receipt of `quantity` of `item` at `site`.
+pub async fn stock_up(db: &Db, site: i64, item: i64, quantity: i64) {
+    let receipt = linli_core::supplies::Movement::parse("receipt", quantity, None).unwrap();
+    linli_store::supplies::record(db, &Scope::operator(), site, item, &receipt, None, now_ms())
+        .await
+        .unwrap();
+}
+
+/// The audit entries whose action starts with `prefix`, newest first (the first page).
+pub async fn audited(db: &Db, prefix: &str) -> Vec<linli_store::infra::audit::AuditRecord> {
+    let filter = linli_store::infra::audit::AuditFilter {
+        action_prefix: Some(prefix.into()),
+        ..Default::default()
+    };
+    linli_store::infra::audit::list(
+        db,
+        &Scope::operator(),
+        &filter,
+        linli_store::Page::new(None, None),
+    )
+    .await
+    .unwrap()
 }
 
 /// Creates an account with [`PASSWORD`], bound to `node_ids`; its id.
@@ -256,6 +292,77 @@ pub async fn api_login(app: &App, username: &str) -> reqwest::Client {
     c
 }
 
+/// A client signed in through the API, bound to the server it talks to: JSON in, the status and
+/// the JSON answer out.
+pub struct Api<'a> {
+    app: &'a App,
+    pub client: reqwest::Client,
+}
+
+/// [`api_login`] as an [`Api`].
+pub async fn api_as<'a>(app: &'a App, username: &str) -> Api<'a> {
+    Api {
+        app,
+        client: api_login(app, username).await,
+    }
+}
+
+impl Api<'_> {
+    /// GET `path` (see [`get_json`]).
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        get_json(&self.client, self.app.url(path)).await
+    }
+
+    /// POST `body` to `path` (see [`post_json`]).
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        post_json(&self.client, self.app.url(path), body).await
+    }
+}
+
+/// A caller of the API with a bearer token (an account's script token).
+pub struct Bearer<'a> {
+    app: &'a App,
+    pub token: String,
+}
+
+/// A script token of account `user_id`, issued by the operator, as a [`Bearer`].
+pub async fn bearer(app: &App, user_id: i64) -> Bearer<'_> {
+    let token = accounts::issue_token(&app.t.db, &Scope::operator(), user_id, "test", now_ms())
+        .await
+        .unwrap();
+    Bearer { app, token }
+}
+
+impl Bearer<'_> {
+    /// `method` on `path` with an optional JSON body: the status and the JSON answer (`null`
+    /// when the body is not JSON).
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let req = reqwest::Client::new()
+            .request(method.parse().unwrap(), self.app.url(path))
+            .bearer_auth(&self.token);
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PUT", path, Some(body)).await
+    }
+}
+
 /// A client signed in through the login form, and the session's CSRF token (read from the
 /// account page: every page's shell carries it).
 pub async fn sign_in(app: &App, username: &str) -> (reqwest::Client, String) {
@@ -283,6 +390,17 @@ pub async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
     let r = c.get(url).send().await.unwrap();
     let status = r.status();
     (status, r.text().await.unwrap())
+}
+
+/// A form written as it is sent, `key=value` pairs joined by `&` (values as typed, not
+/// percent-encoded, with no `&` or `=` in them), after the CSRF token when one is given.
+pub fn form(csrf: Option<&str>, pairs: &str) -> Vec<(String, String)> {
+    let token = csrf.map(|t| ("csrf".to_owned(), t.to_owned()));
+    let fields = pairs.split('&').map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap();
+        (k.to_owned(), v.to_owned())
+    });
+    token.into_iter().chain(fields).collect()
 }
 
 /// POST a form: status and body.
@@ -385,6 +503,13 @@ pub async fn get_json(c: &reqwest::Client, url: String) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The keys of a JSON object, sorted.
+pub fn keys_of(v: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    keys
 }
 
 /// The fields a JSON refusal names, in its order.

@@ -856,13 +856,7 @@ fn validation_names_the_field() {
     draft.version = 0;
     draft.rules[0].stages[0].days = 0;
     draft.rules[4].check_ins_per_day = 9;
-    let fields: Vec<String> = draft
-        .validate()
-        .unwrap_err()
-        .0
-        .into_iter()
-        .map(|e| e.field)
-        .collect();
+    let fields = crate::fields_of(draft.validate().unwrap_err().0);
     assert_eq!(
         fields,
         [
