@@ -539,7 +539,7 @@ pub struct ReasonCountOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(no_recursion)]
-pub struct CountsOut {
+pub struct EnterpriseCountsOut {
     pub node_id: i64,
     pub total: i64,
     pub reopened: i64,
@@ -550,12 +550,12 @@ pub struct CountsOut {
     /// Not reopened, no reason given yet.
     pub reason_unknown: i64,
     /// The same counts for each child node with any business under it (one level down).
-    pub children: Vec<CountsOut>,
+    pub children: Vec<EnterpriseCountsOut>,
 }
 
-impl CountsOut {
-    fn of(node_id: i64, c: ReopeningCounts) -> CountsOut {
-        CountsOut {
+impl EnterpriseCountsOut {
+    fn of(node_id: i64, c: ReopeningCounts) -> EnterpriseCountsOut {
+        EnterpriseCountsOut {
             node_id,
             total: c.total,
             reopened: c.reopened,
@@ -578,12 +578,12 @@ impl CountsOut {
 
 /// How many businesses under a node have reopened, wait, or have not — and why not.
 #[utoipa::path(get, path = "/api/v1/enterprise-counts", tag = "enterprises", params(CountsQuery),
-    responses((status = 200, body = CountsOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = EnterpriseCountsOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn reopening_counts(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(q): Query<CountsQuery>,
-) -> ApiResult<Json<CountsOut>> {
+) -> ApiResult<Json<EnterpriseCountsOut>> {
     let node_id = need_node(q.node_id)?;
     let c = enterprises::counts(&state.db, &user.scope, node_id)
         .await
@@ -591,10 +591,10 @@ async fn reopening_counts(
     let children = enterprises::counts_by_child(&state.db, &user.scope, node_id)
         .await
         .map_err(api_err)?;
-    let mut out = CountsOut::of(node_id, c);
+    let mut out = EnterpriseCountsOut::of(node_id, c);
     out.children = children
         .into_iter()
-        .map(|k| CountsOut::of(k.node_id, k.counts))
+        .map(|k| EnterpriseCountsOut::of(k.node_id, k.counts))
         .collect();
     Ok(Json(out))
 }

@@ -596,19 +596,19 @@ async fn rate(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct CloseBody {
+pub struct RequestCloseBody {
     pub note: Option<String>,
 }
 
 /// Close a resolved or rated request (not grid workers).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/close", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")), request_body = CloseBody,
+    params(("id" = i64, Path, description = "Request id")), request_body = RequestCloseBody,
     responses((status = 200, body = RequestDetailOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn close(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
-    Json(b): Json<CloseBody>,
+    Json(b): Json<RequestCloseBody>,
 ) -> ApiResult<Json<RequestDetailOut>> {
     let action = Action::close_with(b.note.as_deref().unwrap_or(""));
     step(&state, &user.scope, id, action).await

@@ -122,7 +122,7 @@ async fn create_item(
 // Sites
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SiteOut {
+pub struct SupplySiteOut {
     pub id: i64,
     pub node_id: i64,
     pub node_name: String,
@@ -131,9 +131,9 @@ pub struct SiteOut {
     pub kind: String,
 }
 
-impl From<Site> for SiteOut {
+impl From<Site> for SupplySiteOut {
     fn from(s: Site) -> Self {
-        SiteOut {
+        SupplySiteOut {
             id: s.id,
             node_id: s.node_id,
             node_name: s.node_name,
@@ -144,8 +144,8 @@ impl From<Site> for SiteOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SitesOut {
-    pub sites: Vec<SiteOut>,
+pub struct SupplySitesOut {
+    pub sites: Vec<SupplySiteOut>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -160,16 +160,16 @@ fn need_node(node_id: Option<i64>, what: &str) -> Result<i64, ApiError> {
 
 /// The sites in a node's subtree.
 #[utoipa::path(get, path = "/api/v1/supplies/sites", tag = "supplies", params(NodeQuery),
-    responses((status = 200, body = SitesOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = SupplySitesOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_sites(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(q): Query<NodeQuery>,
-) -> ApiResult<Json<SitesOut>> {
+) -> ApiResult<Json<SupplySitesOut>> {
     let node_id = need_node(q.node_id, "列出该节点之下的物资点")?;
     let sites = supplies::sites(&state.db, &user.scope, node_id).await?;
-    Ok(Json(SitesOut {
-        sites: sites.into_iter().map(SiteOut::from).collect(),
+    Ok(Json(SupplySitesOut {
+        sites: sites.into_iter().map(SupplySiteOut::from).collect(),
     }))
 }
 
@@ -379,7 +379,7 @@ pub struct SiteStockItemOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SiteStockOut {
-    pub site: SiteOut,
+    pub site: SupplySiteOut,
     pub items: Vec<SiteStockItemOut>,
 }
 
@@ -635,7 +635,7 @@ pub struct RequestLineOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RequestOut {
+pub struct SupplyRequestOut {
     pub id: i64,
     pub site_id: i64,
     pub site_name: String,
@@ -650,9 +650,9 @@ pub struct RequestOut {
     pub lines: Vec<RequestLineOut>,
 }
 
-impl From<supplies::SupplyRequest> for RequestOut {
+impl From<supplies::SupplyRequest> for SupplyRequestOut {
     fn from(r: supplies::SupplyRequest) -> Self {
-        RequestOut {
+        SupplyRequestOut {
             id: r.id,
             site_id: r.site_id,
             site_name: r.site_name,
@@ -679,8 +679,8 @@ impl From<supplies::SupplyRequest> for RequestOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RequestsOut {
-    pub requests: Vec<RequestOut>,
+pub struct SupplyRequestsOut {
+    pub requests: Vec<SupplyRequestOut>,
 }
 
 /// Every line's quantity parsed, every bad one reported.
@@ -702,21 +702,21 @@ fn quantities(lines: &[LineBody]) -> Result<Vec<(i64, Quantity)>, ApiError> {
 
 /// Requests from sites under a node, or addressed to a street under it, newest first.
 #[utoipa::path(get, path = "/api/v1/supplies/requests", tag = "supplies", params(NodeQuery),
-    responses((status = 200, body = RequestsOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = SupplyRequestsOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_requests(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(q): Query<NodeQuery>,
-) -> ApiResult<Json<RequestsOut>> {
+) -> ApiResult<Json<SupplyRequestsOut>> {
     let node_id = need_node(q.node_id, "列出该节点之下的申领")?;
     let list = supplies::requests(&state.db, &user.scope, node_id).await?;
-    Ok(Json(RequestsOut {
-        requests: list.into_iter().map(RequestOut::from).collect(),
+    Ok(Json(SupplyRequestsOut {
+        requests: list.into_iter().map(SupplyRequestOut::from).collect(),
     }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct RequestBody {
+pub struct SupplyRequestBody {
     /// The requesting community's site.
     pub site_id: i64,
     pub lines: Vec<LineBody>,
@@ -724,13 +724,13 @@ pub struct RequestBody {
 }
 
 /// Draft a request to the street above the site (staff and admins at the site). Audited.
-#[utoipa::path(post, path = "/api/v1/supplies/requests", tag = "supplies", request_body = RequestBody,
-    responses((status = 201, body = RequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/supplies/requests", tag = "supplies", request_body = SupplyRequestBody,
+    responses((status = 201, body = SupplyRequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_request(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Json(b): Json<RequestBody>,
-) -> ApiResult<(StatusCode, Json<RequestOut>)> {
+    Json(b): Json<SupplyRequestBody>,
+) -> ApiResult<(StatusCode, Json<SupplyRequestOut>)> {
     let lines = quantities(&b.lines)?;
     let r = supplies::create_request(
         &state.db,
@@ -747,12 +747,12 @@ async fn create_request(
 /// Submit a draft request to the street.
 #[utoipa::path(post, path = "/api/v1/supplies/requests/{id}/submit", tag = "supplies",
     params(("id" = i64, Path, description = "Request id")),
-    responses((status = 200, body = RequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = SupplyRequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn submit_request(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
-) -> ApiResult<Json<RequestOut>> {
+) -> ApiResult<Json<SupplyRequestOut>> {
     let r = supplies::submit_request(&state.db, &user.scope, id, now_ms())
         .await
         .map_err(supply_error)?;
@@ -769,14 +769,14 @@ pub struct ApproveBody {
 /// Decide a submitted request (the street's officials, admins). Audited.
 #[utoipa::path(post, path = "/api/v1/supplies/requests/{id}/approve", tag = "supplies",
     params(("id" = i64, Path, description = "Request id")), request_body = ApproveBody,
-    responses((status = 200, body = RequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = SupplyRequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn approve_request(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
     Json(b): Json<ApproveBody>,
-) -> ApiResult<Json<RequestOut>> {
+) -> ApiResult<Json<SupplyRequestOut>> {
     let approved: Vec<(i64, i64)> = b.lines.iter().map(|l| (l.item_id, l.quantity)).collect();
     let r = supplies::approve_request(&state.db, &user.scope, id, &approved, now_ms())
         .await
@@ -794,14 +794,14 @@ pub struct FulfilBody {
 /// Fulfil an approved request, fully or in part, by transfers from a reserve. Audited.
 #[utoipa::path(post, path = "/api/v1/supplies/requests/{id}/fulfil", tag = "supplies",
     params(("id" = i64, Path, description = "Request id")), request_body = FulfilBody,
-    responses((status = 200, body = RequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = SupplyRequestOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn fulfil_request(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
     Json(b): Json<FulfilBody>,
-) -> ApiResult<Json<RequestOut>> {
+) -> ApiResult<Json<SupplyRequestOut>> {
     let lines = quantities(&b.lines)?;
     let r = supplies::fulfil_request(&state.db, &user.scope, id, b.from_site_id, &lines, now_ms())
         .await

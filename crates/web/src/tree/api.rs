@@ -160,19 +160,19 @@ async fn move_node(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct CloseBody {
+pub struct NodeCloseBody {
     /// `YYYY-MM-DD`, today when omitted.
     pub closed_on: Option<String>,
 }
 
 /// Close a node and its subtree (they stay in history).
-#[utoipa::path(post, path = "/api/v1/nodes/{id}/close", tag = "nodes", request_body = CloseBody, params(("id" = i64, Path, description = "node id")),
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/close", tag = "nodes", request_body = NodeCloseBody, params(("id" = i64, Path, description = "node id")),
     responses((status = 200, body = NodeOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn close_node(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(id): Path<i64>,
-    Json(body): Json<CloseBody>,
+    Json(body): Json<NodeCloseBody>,
 ) -> ApiResult<Json<NodeOut>> {
     let on = body
         .closed_on

@@ -49,7 +49,7 @@ pub struct SitesQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SiteOut {
+pub struct QuarantineSiteOut {
     pub id: i64,
     pub name: String,
     pub node_id: i64,
@@ -63,9 +63,9 @@ pub struct SiteOut {
     pub beds_free: i64,
 }
 
-impl From<SiteSummary> for SiteOut {
+impl From<SiteSummary> for QuarantineSiteOut {
     fn from(s: SiteSummary) -> Self {
-        SiteOut {
+        QuarantineSiteOut {
             id: s.site.id,
             name: s.site.name,
             node_id: s.site.node_id,
@@ -82,25 +82,25 @@ impl From<SiteSummary> for SiteOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SitesOut {
+pub struct QuarantineSitesOut {
     pub date: String,
     pub total: i64,
     /// Beds of every matching site together.
     pub beds_total: i64,
     pub beds_occupied: i64,
     pub beds_free: i64,
-    pub items: Vec<SiteOut>,
+    pub items: Vec<QuarantineSiteOut>,
 }
 
 /// The centralised quarantine sites the caller may see (those of their jurisdiction and those
 /// above it, which serve it), with rooms and beds on a day.
 #[utoipa::path(get, path = "/api/v1/quarantine-sites", tag = "epidemic", params(SitesQuery),
-    responses((status = 200, body = SitesOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = QuarantineSitesOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_sites(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(q): Query<SitesQuery>,
-) -> ApiResult<Json<SitesOut>> {
+) -> ApiResult<Json<QuarantineSitesOut>> {
     let on = day(q.date.as_deref())?;
     let filter = SiteFilter {
         node_id: q.node_id,
@@ -118,13 +118,17 @@ async fn list_sites(
         q.offset.unwrap_or(0),
     )
     .await?;
-    Ok(Json(SitesOut {
+    Ok(Json(QuarantineSitesOut {
         date: format_date(on),
         total: page.total,
         beds_total: page.beds.total,
         beds_occupied: page.beds.occupied,
         beds_free: page.beds.free(),
-        items: page.items.into_iter().map(SiteOut::from).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(QuarantineSiteOut::from)
+            .collect(),
     }))
 }
 
