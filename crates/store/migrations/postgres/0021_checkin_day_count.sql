@@ -38,7 +38,11 @@ $$;
 CREATE TRIGGER checkin_day_count AFTER INSERT ON checkin
     FOR EACH ROW EXECUTE FUNCTION checkin_day_count();
 
--- The filter reads the open observations of a subtree from this index alone.
+-- The filter reads the open observations of a subtree from this index alone, in the list's
+-- order (place, then who came first), so a page stops after its rows. Not a partial index:
+-- SQLite's planner preferred observation_report_idx (released_on, node_path, …) to a partial
+-- one and read every row from the table (100 ms for a street of 100,000); this one has that
+-- index's prefix and covers the filter (18 ms).
 CREATE INDEX observation_open_pending_idx ON observation
-    (node_path, start_on, until_on, check_ins_per_day, last_checkin_day, last_day_checkins)
-    WHERE released_on IS NULL;
+    (released_on, node_path, id, start_on, until_on, check_ins_per_day, last_checkin_day,
+     last_day_checkins);

@@ -26,7 +26,9 @@ use super::checkpoints::{
 use super::observations::node_and_choices;
 use super::status_for;
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{form_errors_with, store_error_page, url_encode, Choice, Empty, HitRow, Shell};
+use crate::ui::{
+    form_errors_with, store_error_page, url_encode, Choice, Empty, HitRow, Pager, Shell,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -178,9 +180,7 @@ struct ListPage {
     total: i64,
     rows: Vec<Row>,
     export: String,
-    prev: String,
-    next: String,
-    page_label: String,
+    pager: Pager,
     can_add: bool,
     f: Fields,
     form_kinds: Vec<Choice>,
@@ -199,7 +199,7 @@ async fn render_list(
     mut f: Fields,
     errors: Vec<String>,
 ) -> Response {
-    let page_no = q.page.unwrap_or(1).max(1);
+    let page_no = Pager::asked(q.page);
     let on = today();
     let can_add = can_write(user);
     let result = async {
@@ -211,7 +211,7 @@ async fn render_list(
             &q.filter(),
             on,
             PER_PAGE,
-            (page_no - 1) * PER_PAGE,
+            Pager::offset(page_no, PER_PAGE),
         )
         .await?;
         let person = if can_add {
@@ -236,8 +236,6 @@ async fn render_list(
         f.leave_on = format_date(on);
     }
     let qs = q.query_string(node_id);
-    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |n: i64| format!("/trips?{qs}&page={n}");
     let notice = match q.notice.as_str() {
         "added" => "已登记外出。",
         "group" => "已登记集体出行。",
@@ -262,17 +260,9 @@ async fn render_list(
         total: page.total,
         rows: page.items.into_iter().map(|t| row_of(t, on)).collect(),
         export: format!("/trips.xlsx?{qs}"),
-        prev: if page_no > 1 {
-            link(page_no - 1)
-        } else {
-            String::new()
-        },
-        next: if page_no < pages {
-            link(page_no + 1)
-        } else {
-            String::new()
-        },
-        page_label: format!("第 {page_no} / {pages} 页"),
+        pager: Pager::new(page_no, page.total, PER_PAGE, |n| {
+            format!("/trips?{qs}&page={n}")
+        }),
         can_add,
         form_kinds: kind_choices(&f.kind),
         f,
@@ -326,49 +316,40 @@ async fn export(
     };
     let day = format_date(on);
     let title = format!("{node_name} 外出登记（{day}，共 {} 条）", page.total);
-    crate::ui::xlsx_built(
+    let rows = page.items.into_iter().map(move |t| {
+        let r = row_of(t, on);
+        let daily = |v: String| if r.daily { v } else { String::new() };
+        vec![
+            r.person_name.clone(),
+            r.kind.to_owned(),
+            r.destination.clone(),
+            r.leave_on.clone(),
+            r.return_on.clone(),
+            r.returned_on.clone(),
+            if r.health_certificate { "有" } else { "" }.to_owned(),
+            if r.group { "是" } else { "" }.to_owned(),
+            daily(r.logs.to_string()),
+            daily(r.temperature.clone()),
+        ]
+    });
+    crate::ui::xlsx_table(
         "trips",
         &format!("外出登记-{node_id}-{day}.xlsx"),
-        move || {
-            let mut out = linli_core::registry::sheet::XlsxOut::new("外出登记")?;
-            out.title(&title)?;
-            out.header(&[
-                "姓名",
-                "事由",
-                "去向",
-                "外出日期",
-                "预计返回",
-                "返回日期",
-                "健康证明",
-                "集体出行",
-                "日志天数",
-                "最近体温",
-            ])?;
-            for t in page.items {
-                let r = row_of(t, on);
-                out.row(&[
-                    r.person_name,
-                    r.kind.to_owned(),
-                    r.destination,
-                    r.leave_on,
-                    r.return_on,
-                    r.returned_on,
-                    if r.health_certificate { "有" } else { "" }.to_owned(),
-                    if r.group { "是" } else { "" }.to_owned(),
-                    if r.daily {
-                        r.logs.to_string()
-                    } else {
-                        String::new()
-                    },
-                    if r.daily {
-                        r.temperature
-                    } else {
-                        String::new()
-                    },
-                ])?;
-            }
-            out.finish()
-        },
+        "外出登记",
+        title,
+        &[
+            "姓名",
+            "事由",
+            "去向",
+            "外出日期",
+            "预计返回",
+            "返回日期",
+            "健康证明",
+            "集体出行",
+            "日志天数",
+            "最近体温",
+        ],
+        rows,
     )
     .await
 }
