@@ -30,6 +30,12 @@ labelled! {
 }
 
 impl NodeKind {
+    /// Whether residents reach this node directly (a request link, a poster): a community and
+    /// what lies in it; a street or district hands them to its communities.
+    pub fn serves_residents(self) -> bool {
+        !matches!(self, NodeKind::District | NodeKind::Street)
+    }
+
     /// Which kinds may sit directly under this one. Levels may be skipped (a village community
     /// has no compounds), and grids and compounds nest either way: a city compound is split into
     /// grids, while a village grid spans several village groups.

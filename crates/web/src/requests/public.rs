@@ -17,7 +17,6 @@ use axum::{Extension, Form, Router};
 use linli_core::kernel::clock::{display, now_ms};
 use linli_core::kernel::labels::Labelled;
 use linli_core::requests::{Action, RequestDraft, RequestInput};
-use linli_core::NodeKind;
 use linli_store::requests;
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
@@ -115,7 +114,7 @@ async fn public_node(state: &AppState, node_id: i64) -> Option<tree::Node> {
     let n = tree::get(&state.db, &linli_core::Scope::operator(), node_id)
         .await
         .ok()?;
-    (n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street)).then_some(n)
+    (n.is_open() && n.kind.serves_residents()).then_some(n)
 }
 
 fn no_such_place() -> Response {

@@ -851,3 +851,33 @@ async fn photos_over_http(t: TestDb) {
 }
 
 on_both!(photos_over_http, photos_over_http);
+
+/// The resident link the requests page prints is one a resident can open: a community's for
+/// its staff; none for a street official (a street takes no requests itself, `/r/{street}` was
+/// a 404 printed on the page).
+async fn the_printed_resident_link_opens(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.db();
+    let town = town(&db).await;
+    user(&db, "official", "official", &[town.street.id]).await;
+    user(&db, "staff", "staff", &[town.community.id]).await;
+    let anonymous = client();
+    for (who, node, printed) in [
+        ("staff", town.community.id, true),
+        ("official", town.street.id, false),
+    ] {
+        let (c, _) = sign_in(&app, who).await;
+        let (status, html) = get(&c, app.url("/requests")).await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        let link = format!("href=\"/r/{node}\"");
+        assert_eq!(html.contains(&link), printed, "{who}: {html}");
+        for href in html.split("href=\"/r/").skip(1) {
+            let path = format!("/r/{}", href.split('"').next().unwrap());
+            let (status, _) = get(&anonymous, app.url(&path)).await;
+            assert_eq!(status, StatusCode::OK, "{who} printed {path}");
+        }
+    }
+    app.finish().await;
+}
+
+on_both!(the_printed_resident_link_opens, the_printed_resident_link_opens);

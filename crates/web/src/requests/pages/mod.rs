@@ -331,6 +331,8 @@ struct InboxPage {
     rows: Vec<Row>,
     red: Vec<RedWhistle>,
     notice: String,
+    /// Whether the node takes residents' requests itself (a community or below).
+    serves_residents: bool,
     public_link: String,
     /// The public link's QR code, an inline `<svg>`.
     public_qr: String,
@@ -413,17 +415,24 @@ async fn inbox(
         Some("created") => "已登记诉求。",
         _ => "",
     };
-    let (public_link, public_qr) = crate::ui::qr::link_and_svg(
-        format!(
-            "{}/r/{}",
-            crate::ui::qr::public_base(&state, &headers),
-            node.id
-        ),
-        120,
-    );
+    // A street or district takes no residents' requests itself (its link would be a 404).
+    let serves_residents = node.kind.serves_residents();
+    let (public_link, public_qr) = if serves_residents {
+        crate::ui::qr::link_and_svg(
+            format!(
+                "{}/r/{}",
+                crate::ui::qr::public_base(&state, &headers),
+                node.id
+            ),
+            120,
+        )
+    } else {
+        (String::new(), String::new())
+    };
     InboxPage {
         shell: Shell::of(&user, "requests"),
         node_id: node.id,
+        serves_residents,
         public_link,
         public_qr,
         node_name: node.name,
