@@ -40,6 +40,16 @@ pub const DISTRICT: (&str, &str) = ("香格里拉市", "533401");
 pub const STREET: (&str, &str) = ("建塘镇", "533401100");
 pub const COMMUNITY: (&str, &str) = ("里布嘎社区", "533401100003");
 
+/// The seed `linli demo` generates residents and history with unless `--seed` says otherwise.
+pub const DEFAULT_SEED: u64 = 2020;
+
+/// The demo community's node.
+pub async fn community(db: &Db) -> Result<Node, CliError> {
+    tree::find_by_names(db, &Scope::operator(), &[DISTRICT.0, STREET.0, COMMUNITY.0])
+        .await?
+        .ok_or_else(|| CliError::Usage("the demo community is missing".into()))
+}
+
 /// The demo accounts: login, display name, role, and which node (by name path) they work in.
 const ACCOUNTS: [(&str, &str, &str, &[&str]); 4] = [
     ("admin", "系统管理员", "admin", &[]),
