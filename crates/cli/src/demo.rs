@@ -26,6 +26,9 @@ const COMPOUNDS: [(&str, i64); 10] = [
     ("和谐家园", 400),
 ];
 
+/// The compound whose gate the demo history keeps (passes and scans).
+pub const COMPOUND_WITH_GATE: &str = COMPOUNDS[0].0;
+
 /// Village grids: each spans two village groups (村民小组) and their households.
 const VILLAGE_GRIDS: [[(&str, i64); 2]; 3] = [
     [("一组", 182), ("六组", 146)],

@@ -24,6 +24,22 @@ pub struct Residents {
     pub persons: usize,
     pub households: usize,
     pub dwellings: usize,
+    /// Every resident, in the order they were registered.
+    pub list: Vec<Resident>,
+}
+
+/// A registered resident, as the history step picks people.
+#[derive(Debug, Clone)]
+pub struct Resident {
+    pub id: i64,
+    /// The building or village group.
+    pub node_id: i64,
+    /// The household's number in this build (members share it).
+    pub household: usize,
+    /// Age in 2020.
+    pub age: i32,
+    /// The division code of the ID number's hukou when it is not here (流动/常住).
+    pub from: Option<&'static str>,
 }
 
 /// Ethnic groups of the community and their weights (Shangri-La: Tibetan, Han, Naxi, Lisu…).
@@ -336,18 +352,33 @@ pub async fn populate(
     };
     let now = clock::now_ms();
     let mut made = Residents::default();
+    let mut household = 0;
     for (home, households) in homes {
         let mut rows = Vec::new();
+        let mut meta = Vec::new();
         for k in 0..households as usize {
             let at = address(home, k);
+            household += 1;
             for spec in g.household() {
                 let row = g.row(rows.len() + 1, &spec, &at)?;
                 rows.push(row);
+                meta.push(Resident {
+                    id: 0,
+                    node_id: home.id,
+                    household,
+                    age: 2020 - spec.born,
+                    from: (spec.origin != Origin::Local).then_some(spec.region),
+                });
             }
         }
         let count = rows.len();
         let mut job = PersonImport::begin(db, &op, home.id, OnDuplicate::Fail).await?;
-        job.add(rows, now).await?;
+        for (row, id) in job.add(rows, now).await? {
+            if let Some(m) = meta.get_mut(row - 1) {
+                m.id = id;
+            }
+        }
+        made.list.extend(meta.into_iter().filter(|m| m.id > 0));
         let outcome = job
             .commit("演示数据", serde_json::json!({ "to_store": count }), now)
             .await?;

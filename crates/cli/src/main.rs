@@ -6,6 +6,7 @@ mod bench_checkins;
 mod bench_observations;
 mod bench_report;
 mod demo;
+mod demo_history;
 mod demo_people;
 mod import;
 
@@ -653,6 +654,23 @@ async fn demo(
             people.persons,
             people.households,
             people.dwellings
+        );
+        let h = demo_history::build(&db, &community, &people.list, build.small, &mut rng).await?;
+        say!(
+            "History of January–February 2020: {} arrivals, {} observations, {} check-ins, \
+             {} alerts handled, {} cases and {} close contacts, {} passes and {} gate scans, \
+             {} trips, {} released, {} daily reports.",
+            h.arrivals,
+            h.observations,
+            h.checkins,
+            h.alerts_handled,
+            h.cases,
+            h.contacts,
+            h.passes,
+            h.scans,
+            h.trips,
+            h.released,
+            h.reports
         );
         say!("Built in {:.1} s.", started.elapsed().as_secs_f64());
     }

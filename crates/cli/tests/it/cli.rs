@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use linli_store::testing::TestDb;
 
-fn linli(data: &Path, db_url: Option<&str>, args: &[&str]) -> Output {
+pub(crate) fn linli(data: &Path, db_url: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_linli"));
     cmd.args(args)
         .arg("--data")
@@ -20,7 +20,7 @@ fn linli(data: &Path, db_url: Option<&str>, args: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "stdout: {}\nstderr: {}",
