@@ -5,7 +5,8 @@
 //! twice a day (some missed, so overdue alerts are raised by the same sweep the server runs),
 //! alerts handled the next morning, two cases and their close contacts, a gate at 康珠小区 with
 //! passes and scans, trips, releases, and the community's daily report (on time, late, zero).
-//! The last days are left as they stood: open alerts, people still in quarantine.
+//! It runs on into March 2020 until the last quarantine is released, so the records say who was
+//! under observation on each day (`released_on`) and nothing is left open today.
 
 use std::collections::{HashMap, HashSet};
 
@@ -111,7 +112,8 @@ struct Builder<'a> {
 }
 
 /// Builds the history from `FIRST_DAY` to its last day (2020-02-29, or 2020-02-12 with
-/// `small`), over the residents registered by `demo_people`.
+/// `small`) and on until every observation is released, over the residents registered by
+/// `demo_people`.
 pub async fn build(
     db: &Db,
     community: &Node,
@@ -136,13 +138,14 @@ pub async fn build(
     } else {
         date!(2020 - 02 - 29)
     };
-    // Arrivals stop a little before the end, releases a little later: the last days keep
-    // people in quarantine and alerts open, as a real community's screen would.
+    // Arrivals stop nine days before the end (at the end in `small`); after the end the days go on
+    // with check-ins and releases only, until the last quarantine is over and its alerts are
+    // handled, as they were: the demo opened today shows no one still "in quarantine since 2020".
     let arrivals_until = last - Duration::days(if small { 0 } else { 9 });
-    let releases_until = last - Duration::days(if small { 2 } else { 5 });
     let gate = b.gate(small).await?;
     let mut day = FIRST_DAY;
-    while day <= last {
+    while day <= last || b.observations.iter().any(|o| !o.released) {
+        let outbreak = day <= last;
         if day >= date!(2020 - 01 - 22) && day <= arrivals_until {
             let n = if small {
                 2
@@ -155,20 +158,18 @@ pub async fn build(
         }
         b.diagnose(day).await?;
         b.checkins(day).await?;
-        if let Some((checkpoint, passes)) = &gate {
+        if let (Some((checkpoint, passes)), true) = (&gate, outbreak) {
             b.scans(day, *checkpoint, passes).await?;
         }
-        if day.day().is_multiple_of(3) {
+        if outbreak && day.day().is_multiple_of(3) {
             b.trip(day, small).await?;
         }
         epidemic::alerts::raise_overdue(db, at(day, 23, 30)).await?;
-        if day < last - Duration::days(1) {
-            b.handle_alerts(day).await?;
+        b.handle_alerts(day).await?;
+        b.release(day).await?;
+        if outbreak {
+            b.report(day, day < date!(2020 - 01 - 22)).await?;
         }
-        if day <= releases_until {
-            b.release(day).await?;
-        }
-        b.report(day, day < date!(2020 - 01 - 22)).await?;
         day += Duration::days(1);
     }
     Ok(b.made)
