@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use linli_core::epidemic::checkpoint::Direction;
 use linli_core::epidemic::contact::CaseKind;
+use linli_core::epidemic::observation::CheckinChannel;
 use linli_core::epidemic::policy::{ContactKind, DivisionCode, Temperature};
 use linli_core::epidemic::trips::TripDraft;
 use linli_core::kernel::clock::day_start_ms;
@@ -19,7 +20,8 @@ use linli_core::Scope;
 use linli_store::epidemic::checkpoints::{self, Holder, PassInput, Passer, ScanInput};
 use linli_store::epidemic::contacts::{self, ContactInput};
 use linli_store::epidemic::{
-    self, alerts, trips, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput,
+    self, alerts, trips, ArrivalInput, ArrivalPerson, ArrivalSource, CheckinInput, CheckinJob,
+    CheckinWriter,
 };
 use linli_store::reports::{self, SubmitInput};
 use linli_store::tree::{self, Node};
@@ -108,6 +110,7 @@ struct Builder<'a> {
     arrived: HashMap<Date, Vec<i64>>,
     screened: HashSet<i64>,
     cases: Vec<CasePlan>,
+    writer: CheckinWriter,
     made: History,
 }
 
@@ -131,6 +134,7 @@ pub async fn build(
         arrived: HashMap::new(),
         screened: HashSet::new(),
         cases: Vec::new(),
+        writer: CheckinWriter::new(db.clone()),
         made: History::default(),
     };
     let last = if small {
@@ -335,7 +339,9 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The day's check-ins: morning and afternoon readings, about one in twenty missed.
+    /// The day's check-ins: morning and afternoon readings, about one in twenty missed, most by
+    /// the person's own link and the rest entered on a worker's round. They go through the
+    /// server's batching writer, all of a day at once, so they share a few transactions.
     async fn checkins(&mut self, day: Date) -> Result<(), CliError> {
         let mut due = Vec::new();
         for o in &self.observations {
@@ -343,6 +349,7 @@ impl Builder<'_> {
                 due.push((o.id, o.per_day, o.fever_on == Some(day)));
             }
         }
+        let mut writes = tokio::task::JoinSet::new();
         for (id, per_day, fever) in due {
             for slot in 0..i64::from(per_day.max(1)) {
                 if self.rng.chance(5) {
@@ -354,14 +361,29 @@ impl Builder<'_> {
                 } else {
                     (361 + self.rng.below(9) as i64, Vec::new())
                 };
-                let input = CheckinInput {
-                    at: when,
-                    temperature: Some(temperature(tenths)?),
-                    symptoms,
+                let channel = if self.rng.chance(60) {
+                    CheckinChannel::SelfReport
+                } else {
+                    CheckinChannel::Round
                 };
-                epidemic::add_checkin(self.db, &self.op, id, &input, when + 60_000).await?;
-                self.made.checkins += 1;
+                let job = CheckinJob {
+                    scope: self.op.clone(),
+                    observation_id: id,
+                    input: CheckinInput {
+                        at: when,
+                        temperature: Some(temperature(tenths)?),
+                        symptoms,
+                    },
+                    now: when + 60_000,
+                    channel,
+                };
+                let writer = self.writer.clone();
+                writes.spawn(async move { writer.add(job).await });
             }
+        }
+        while let Some(done) = writes.join_next().await {
+            done.map_err(|e| CliError::Usage(format!("check-in task: {e}")))??;
+            self.made.checkins += 1;
         }
         Ok(())
     }
@@ -370,7 +392,12 @@ impl Builder<'_> {
     /// transferred), missed check-ins followed up by phone.
     async fn handle_alerts(&mut self, day: Date) -> Result<(), CliError> {
         let cases: HashSet<i64> = self.cases.iter().map(|c| c.person).collect();
-        let open = epidemic::open_alerts(self.db, &self.op, self.community.id, None).await?;
+        let mut open = epidemic::open_alerts(self.db, &self.op, self.community.id, None).await?;
+        // The day's check-ins were written concurrently: order by what the alert is about, not
+        // by id, so a seed handles the same alerts the same way.
+        open.sort_by(|a, b| {
+            (a.raised_at, a.person_id, &a.kind).cmp(&(b.raised_at, b.person_id, &b.kind))
+        });
         for (k, a) in open.into_iter().enumerate() {
             let outcome = match a.kind.as_str() {
                 "fever" if cases.contains(&a.person_id) => "transferred",
