@@ -264,14 +264,19 @@ async fn the_cli_story_on_sqlite() {
 )]
 async fn the_cli_story_on_postgres() {
     let t = TestDb::postgres().await;
+    let url = binary_url(&t);
+    story(t, Some(url)).await;
+}
+
+/// The database URL that gives the binary the PostgreSQL test schema of `t`, through the
+/// connection's search_path.
+pub(crate) fn binary_url(t: &TestDb) -> String {
     let base = TestDb::pg_url();
-    // The binary gets its own schema through the connection's search_path.
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!(
+    format!(
         "{base}{sep}options=-c%20search_path%3D{}",
         t.pg_schema().unwrap()
-    );
-    story(t, Some(url)).await;
+    )
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use linli_store::epidemic::dashboard::epidemic_dashboard;
 use linli_store::testing::TestDb;
 use time::macros::date;
 
-use crate::cli::{linli, ok};
+use crate::cli::{binary_url, linli, ok};
 
 async fn count(t: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
@@ -122,12 +122,7 @@ async fn the_small_demo_has_residents_and_a_history_on_sqlite() {
 )]
 async fn the_small_demo_has_residents_and_a_history_on_postgres() {
     let t = TestDb::postgres().await;
-    let base = TestDb::pg_url();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!(
-        "{base}{sep}options=-c%20search_path%3D{}",
-        t.pg_schema().unwrap()
-    );
+    let url = binary_url(&t);
     small_demo(t, Some(url)).await;
 }
 
