@@ -26,6 +26,9 @@ const COMPOUNDS: [(&str, i64); 10] = [
     ("和谐家园", 400),
 ];
 
+/// The compound whose gate the demo history keeps (passes and scans).
+pub const COMPOUND_WITH_GATE: &str = COMPOUNDS[0].0;
+
 /// Village grids: each spans two village groups (村民小组) and their households.
 const VILLAGE_GRIDS: [[(&str, i64); 2]; 3] = [
     [("一组", 182), ("六组", 146)],
@@ -39,6 +42,16 @@ const HOUSEHOLDS_PER_BUILDING: i64 = 36;
 pub const DISTRICT: (&str, &str) = ("香格里拉市", "533401");
 pub const STREET: (&str, &str) = ("建塘镇", "533401100");
 pub const COMMUNITY: (&str, &str) = ("里布嘎社区", "533401100003");
+
+/// The seed `linli demo` generates residents and history with unless `--seed` says otherwise.
+pub const DEFAULT_SEED: u64 = 2020;
+
+/// The demo community's node.
+pub async fn community(db: &Db) -> Result<Node, CliError> {
+    tree::find_by_names(db, &Scope::operator(), &[DISTRICT.0, STREET.0, COMMUNITY.0])
+        .await?
+        .ok_or_else(|| CliError::Usage("the demo community is missing".into()))
+}
 
 /// The demo accounts: login, display name, role, and which node (by name path) they work in.
 const ACCOUNTS: [(&str, &str, &str, &[&str]); 4] = [

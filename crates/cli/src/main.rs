@@ -6,6 +6,8 @@ mod bench_checkins;
 mod bench_observations;
 mod bench_report;
 mod demo;
+mod demo_history;
+mod demo_people;
 mod import;
 
 /// Prints a line to stdout; a closed pipe (`linli node list | head`) ends the program quietly
@@ -88,6 +90,12 @@ enum Command {
         /// Serve the demo at this address once it is built.
         #[arg(long, value_name = "ADDR")]
         serve: Option<String>,
+        /// A small demo for tests: three buildings of residents and a short history.
+        #[arg(long)]
+        small: bool,
+        /// The seed of the generated residents and history (the same seed builds the same demo).
+        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        seed: u64,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -493,7 +501,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo {
             password,
             serve: addr,
-        } => demo(open(&cli.global).await?, password, addr).await?,
+            small,
+            seed,
+        } => {
+            let build = DemoBuild { small, seed };
+            demo(open(&cli.global).await?, password, addr, build).await?
+        }
         Command::User(cmd) => user(&open(&cli.global).await?, &op, cmd).await?,
         Command::Import(ImportCommand::Persons {
             file,
@@ -613,13 +626,53 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `linli demo`: builds the demo tree and accounts, prints the logins, and serves when asked.
-async fn demo(db: Db, password: Option<String>, addr: Option<String>) -> Result<(), CliError> {
+/// What `linli demo` generates besides the tree.
+struct DemoBuild {
+    small: bool,
+    seed: u64,
+}
+
+/// `linli demo`: builds the demo tree, its residents and accounts, prints the logins, and
+/// serves when asked. A demo that exists already is kept as it is (only passwords are reset).
+async fn demo(
+    db: Db,
+    password: Option<String>,
+    addr: Option<String>,
+    build: DemoBuild,
+) -> Result<(), CliError> {
+    let started = std::time::Instant::now();
     let created = demo::build_tree(&db).await?;
     if created == 0 {
         say!("The demo community exists already; resetting the demo accounts' passwords.");
     } else {
         say!("Built the demo community: {created} nodes (香格里拉市 → 建塘镇 → 里布嘎社区).");
+        let community = demo::community(&db).await?;
+        let mut rng = bench::Rng(build.seed);
+        let people = demo_people::populate(&db, &community, build.small, &mut rng).await?;
+        say!(
+            "Registered {} residents in {} households ({} dwellings).",
+            people.persons,
+            people.households,
+            people.dwellings
+        );
+        let h = demo_history::build(&db, &community, &people.list, build.small, &mut rng).await?;
+        say!(
+            "History of January–February 2020: {} arrivals, {} observations, {} check-ins, \
+             {} alerts handled, {} cases and {} close contacts, {} passes and {} gate scans, \
+             {} trips, {} released, {} daily reports.",
+            h.arrivals,
+            h.observations,
+            h.checkins,
+            h.alerts_handled,
+            h.cases,
+            h.contacts,
+            h.passes,
+            h.scans,
+            h.trips,
+            h.released,
+            h.reports
+        );
+        say!("Built in {:.1} s.", started.elapsed().as_secs_f64());
     }
     let logins = demo::accounts(&db, password.as_deref()).await?;
     say!("\nDemo accounts:");

@@ -880,4 +880,7 @@ async fn the_printed_resident_link_opens(t: TestDb) {
     app.finish().await;
 }
 
-on_both!(the_printed_resident_link_opens, the_printed_resident_link_opens);
+on_both!(
+    the_printed_resident_link_opens,
+    the_printed_resident_link_opens
+);
