@@ -39,6 +39,8 @@ pub struct Trip {
     pub logs: i64,
     pub last_temperature: Option<Temperature>,
     pub log_due: bool,
+    /// Where the person lived when the trip was registered (its scope and its alerts' node).
+    pub node_path: JurisdictionPath,
 }
 
 impl Trip {
@@ -355,14 +357,11 @@ pub async fn trips(
     let off = params.int(offset.max(0));
     let rows = params
         .bind(sqlx::query(&format!(
-            "SELECT t.id, t.person_id, p.name, t.kind, t.destination, t.leave_on, t.return_on, \
-             t.health_certificate, t.returned_on, t.group_id, \
-             (SELECT COUNT(*) FROM trip_log l WHERE l.trip_id = t.id), \
-             (SELECT l.temperature_tenths FROM trip_log l WHERE l.trip_id = t.id ORDER BY l.log_on DESC LIMIT 1), \
-             (SELECT COUNT(*) FROM trip_log l WHERE l.trip_id = t.id AND l.log_on = {today}) \
+            "SELECT {} \
              FROM trip t JOIN person p ON p.id = t.person_id WHERE {where_} \
              ORDER BY CASE WHEN t.returned_on IS NULL THEN 0 ELSE 1 END, t.leave_on DESC, t.id DESC \
-             LIMIT {lim} OFFSET {off}"
+             LIMIT {lim} OFFSET {off}",
+            trip_columns(&today)
         )))
         .fetch_all(db.pool())
         .await?;
@@ -371,6 +370,18 @@ pub async fn trips(
         .map(|r| trip_of(r, on))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(TripPage { items, total })
+}
+
+/// The columns [`trip_of`] reads (`t` trip, `p` person); `today` is the placeholder of the day
+/// whose log entry makes a trip no longer due.
+fn trip_columns(today: &str) -> String {
+    format!(
+        "t.id, t.person_id, p.name, t.kind, t.destination, t.leave_on, t.return_on, \
+         t.health_certificate, t.returned_on, t.group_id, \
+         (SELECT COUNT(*) FROM trip_log l WHERE l.trip_id = t.id), \
+         (SELECT l.temperature_tenths FROM trip_log l WHERE l.trip_id = t.id ORDER BY l.log_on DESC LIMIT 1), \
+         (SELECT COUNT(*) FROM trip_log l WHERE l.trip_id = t.id AND l.log_on = {today}), t.node_path"
+    )
 }
 
 fn trip_of(r: &sqlx::any::AnyRow, on: Date) -> Result<Trip, StoreError> {
@@ -403,6 +414,7 @@ fn trip_of(r: &sqlx::any::AnyRow, on: Date) -> Result<Trip, StoreError> {
             .transpose()
             .map_err(internal)?,
         log_due: log_due(kind, leave_on, return_on, returned_on, logged_today, on),
+        node_path: path_of(&r.try_get::<String, _>(13)?)?,
     })
 }
 
@@ -433,25 +445,27 @@ pub struct TripGroup {
     pub persons: i64,
 }
 
-/// One trip in the caller's scope, with its log.
-pub async fn trip(db: &Db, scope: &Scope, id: i64, on: Date) -> Result<TripDetail, StoreError> {
+/// One trip in the caller's scope, without its log.
+async fn trip_row(db: &Db, scope: &Scope, id: i64, on: Date) -> Result<Trip, StoreError> {
     let mut params = Params::new();
     let filter = scope_filter(scope, "t.node_path", &mut params);
     let today = params.text(format_date(on));
     let id_param = params.int(id);
     let row = params
         .bind(sqlx::query(&format!(
-            "SELECT t.id, t.person_id, p.name, t.kind, t.destination, t.leave_on, t.return_on, \
-             t.health_certificate, t.returned_on, t.group_id, \
-             (SELECT COUNT(*) FROM trip_log l WHERE l.trip_id = t.id), \
-             (SELECT l.temperature_tenths FROM trip_log l WHERE l.trip_id = t.id ORDER BY l.log_on DESC LIMIT 1), \
-             (SELECT COUNT(*) FROM trip_log l WHERE l.trip_id = t.id AND l.log_on = {today}) \
-             FROM trip t JOIN person p ON p.id = t.person_id WHERE t.id = {id_param} AND {filter}"
+            "SELECT {} \
+             FROM trip t JOIN person p ON p.id = t.person_id WHERE t.id = {id_param} AND {filter}",
+            trip_columns(&today)
         )))
         .fetch_optional(db.pool())
         .await?
         .ok_or(StoreError::NotFound)?;
-    let trip = trip_of(&row, on)?;
+    trip_of(&row, on)
+}
+
+/// One trip in the caller's scope, with its log.
+pub async fn trip(db: &Db, scope: &Scope, id: i64, on: Date) -> Result<TripDetail, StoreError> {
+    let trip = trip_row(db, scope, id, on).await?;
     let logs = sqlx::query(
         "SELECT id, log_on, temperature_tenths, note, alert_id, created_by FROM trip_log \
          WHERE trip_id = $1 ORDER BY log_on DESC",
@@ -512,15 +526,9 @@ pub async fn log_day(
     today: Date,
     now: i64,
 ) -> Result<TripLogRecorded, StoreError> {
-    let detail = trip(db, scope, trip_id, today).await?;
-    let t = &detail.trip;
-    let path = path_of(
-        &sqlx::query_scalar::<_, String>("SELECT node_path FROM trip WHERE id = $1")
-            .bind(trip_id)
-            .fetch_one(db.pool())
-            .await?,
-    )?;
-    may_write(scope, &path)?;
+    let t = trip_row(db, scope, trip_id, today).await?;
+    let path = &t.node_path;
+    may_write(scope, path)?;
     let entry = TripLogDraft::parse(&t.draft(), t.returned_on, on, temperature, note, today)
         .map_err(StoreError::Invalid)?;
     let mut tx = db.begin_write().await?;
@@ -530,7 +538,7 @@ pub async fn log_day(
                 &mut tx,
                 "fever",
                 t.person_id,
-                &path,
+                path,
                 None,
                 None,
                 &format!(
@@ -566,7 +574,7 @@ pub async fn log_day(
         &mut *tx,
         AuditEntry::by(scope, "trip.log", "trip")
             .entity_id(trip_id)
-            .node_path(&path)
+            .node_path(path)
             .detail(json!({"on": format_date(entry.on), "fever": alert_id.is_some()})),
         now,
     )
