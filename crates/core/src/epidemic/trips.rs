@@ -208,6 +208,61 @@ pub fn check_allowed(kind: TripKind, policy: Option<&PolicyVersion>) -> Result<(
     }
 }
 
+/// The days a trip keeps someone away, as far as the records know: from leaving to the day
+/// they came back, else to the planned last day; open-ended when neither is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Away {
+    pub kind: TripKind,
+    pub leave_on: Date,
+    pub return_on: Option<Date>,
+    pub returned_on: Option<Date>,
+}
+
+impl Away {
+    fn last_day(&self) -> Option<Date> {
+        self.returned_on.or(self.return_on)
+    }
+
+    /// Whether `new` falls in days this trip still holds. A person who came back on a day may
+    /// leave again that day; a trip only planned to end on a day still holds it.
+    pub fn clashes_with(&self, new: &TripDraft) -> bool {
+        let starts_before_this_ends = match (self.returned_on, self.return_on) {
+            (Some(back), _) => new.leave_on < back,
+            (None, Some(end)) => new.leave_on <= end,
+            (None, None) => true,
+        };
+        let ends_after_this_starts = new.return_on.is_none_or(|end| end >= self.leave_on);
+        starts_before_this_ends && ends_after_this_starts
+    }
+}
+
+/// Refuses a trip whose days fall in another trip of the same person that the records still
+/// hold (the worker logs the return first), naming that trip.
+pub fn check_no_clash(new: &TripDraft, others: &[Away]) -> Result<(), CoreError> {
+    match others.iter().find(|o| o.clashes_with(new)) {
+        None => Ok(()),
+        Some(o) => {
+            let until = match o.last_day() {
+                Some(d) => format!("至 {}", format_date(d)),
+                None => "未填返回日期".to_owned(),
+            };
+            let back = if o.returned_on.is_some() {
+                "已返回"
+            } else {
+                "尚未登记返回"
+            };
+            Err(CoreError::invalid(
+                "leave_on",
+                format!(
+                    "与已有的{}（{} 起，{until}，{back}）时间重叠；如已返回，请先登记返回",
+                    o.kind.label_zh(),
+                    format_date(o.leave_on)
+                ),
+            ))
+        }
+    }
+}
+
 /// Whether a daily-log trip still waits for `today`'s entry: it is of a daily-log kind, has
 /// left, has not come back and its period runs today, and today holds no entry yet.
 pub fn log_due(
@@ -366,6 +421,58 @@ mod tests {
 
     fn fields(r: Result<impl std::fmt::Debug, Vec<CoreError>>) -> Vec<String> {
         r.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_trip_may_not_fall_in_days_another_still_holds() {
+        let feb = |d: u8| Date::from_calendar_date(2020, time::Month::February, d).unwrap();
+        let new = |leave: u8, back: Option<u8>| {
+            draft("relatives", "德钦县", feb(leave), back.map(feb), false).unwrap()
+        };
+        let local = |returned: Option<u8>| Away {
+            kind: TripKind::LocalWork,
+            leave_on: feb(10),
+            return_on: Some(feb(16)),
+            returned_on: returned.map(feb),
+        };
+        let open = Away {
+            kind: TripKind::Other,
+            leave_on: feb(10),
+            return_on: None,
+            returned_on: None,
+        };
+        // (existing, new leave, new back) → clashes
+        let table: &[(Away, u8, Option<u8>, bool)] = &[
+            (local(None), 12, Some(13), true),      // inside
+            (local(None), 16, Some(18), true),      // the planned last day is still held
+            (local(None), 17, Some(18), false),     // after the plan
+            (local(None), 5, Some(9), false),       // before it
+            (local(None), 5, Some(10), true),       // ends on its first day
+            (local(None), 5, None, true),           // open-ended, from before
+            (local(Some(12)), 12, Some(13), false), // came back on the 12th, may leave again
+            (local(Some(12)), 11, Some(11), true),  // but not while still away
+            (open, 28, Some(29), true),             // nobody knows when it ends
+            (open, 1, Some(9), false),
+        ];
+        for (i, (away, leave, back, clash)) in table.iter().enumerate() {
+            assert_eq!(away.clashes_with(&new(*leave, *back)), *clash, "row {i}");
+        }
+        let e = check_no_clash(&new(12, Some(13)), &[local(Some(20)), open]).unwrap_err();
+        assert_eq!(e.field, "leave_on");
+        assert!(
+            e.message
+                .contains("市内务工（2020-02-10 起，至 2020-02-20，已返回）"),
+            "{}",
+            e.message
+        );
+        let e = check_no_clash(&new(28, None), &[open]).unwrap_err();
+        assert!(
+            e.message
+                .contains("其他（2020-02-10 起，未填返回日期，尚未登记返回）"),
+            "{}",
+            e.message
+        );
+        check_no_clash(&new(17, Some(18)), &[local(None)]).unwrap();
     }
 
     #[test]

@@ -29,6 +29,11 @@ pub struct RetentionRun {
     pub scans: u64,
     /// Quarantine stays of anonymised observations (the room and nights stay, not the person).
     pub stays: u64,
+    /// Trips over (back, or past their planned last day) `retention_days` before today, with
+    /// the notes of their daily log.
+    pub trips: u64,
+    /// Organised trips whose every member's trip is anonymised (the organiser and plate go).
+    pub trip_groups: u64,
 }
 
 impl RetentionRun {
@@ -40,6 +45,8 @@ impl RetentionRun {
             + self.declarations
             + self.scans
             + self.stays
+            + self.trips
+            + self.trip_groups
     }
 }
 
@@ -134,12 +141,48 @@ pub async fn anonymise_due(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // A trip is kept `retention_days` after it is over: the day back, else the planned last
+    // day. One still out with no last day is never due.
+    let trip_cutoff = format_date(
+        linli_core::kernel::clock::parse_date("today", &today)
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            - time::Duration::days(retention_days),
+    );
+    let trips = sqlx::query(
+        "UPDATE trip SET person_id = NULL, destination = $3, anonymised_at = $2 \
+         WHERE anonymised_at IS NULL AND COALESCE(returned_on, return_on) < $1",
+    )
+    .bind(&trip_cutoff)
+    .bind(now)
+    .bind(ANONYMISED)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE trip_log SET note = $1 WHERE note IS NOT NULL AND note <> $1 \
+         AND EXISTS (SELECT 1 FROM trip t WHERE t.id = trip_log.trip_id AND t.anonymised_at IS NOT NULL)",
+    )
+    .bind(ANONYMISED)
+    .execute(&mut *tx)
+    .await?;
+    let trip_groups = sqlx::query(
+        "UPDATE trip_group SET organiser = $2, destination = $2, vehicle_plate = NULL, anonymised_at = $1 \
+         WHERE anonymised_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM trip t WHERE t.group_id = trip_group.id AND t.anonymised_at IS NULL)",
+    )
+    .bind(now)
+    .bind(ANONYMISED)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     // Handled alerts of anonymised records lose their link too; an open one stays until handled.
     let alerts = sqlx::query(
         "UPDATE alert SET person_id = NULL, detail = $2, outcome_note = NULL, anonymised_at = $1 \
          WHERE anonymised_at IS NULL AND handled_at IS NOT NULL AND ( \
            EXISTS (SELECT 1 FROM observation o WHERE o.id = alert.observation_id AND o.anonymised_at IS NOT NULL) \
-           OR EXISTS (SELECT 1 FROM arrival a WHERE a.id = alert.arrival_id AND a.anonymised_at IS NOT NULL))",
+           OR EXISTS (SELECT 1 FROM arrival a WHERE a.id = alert.arrival_id AND a.anonymised_at IS NOT NULL) \
+           OR EXISTS (SELECT 1 FROM trip_log l JOIN trip t ON t.id = l.trip_id \
+             WHERE l.alert_id = alert.id AND t.anonymised_at IS NOT NULL))",
     )
     .bind(now)
     .bind(ANONYMISED)
@@ -187,6 +230,8 @@ pub async fn anonymise_due(
         declarations,
         scans,
         stays,
+        trips,
+        trip_groups,
     };
     if run.total() > 0 {
         audit::record(
@@ -201,6 +246,8 @@ pub async fn anonymise_due(
                 "declarations": run.declarations,
                 "scans": run.scans,
                 "stays": run.stays,
+                "trips": run.trips,
+                "trip_groups": run.trip_groups,
             })),
             now,
         )

@@ -6,7 +6,7 @@
 use linli_core::epidemic::checkpoint::refuse_if_restricted;
 use linli_core::epidemic::policy::Temperature;
 use linli_core::epidemic::trips::{
-    check_allowed, log_due, GroupTripDraft, TripDraft, TripKind, TripLogDraft,
+    check_allowed, check_no_clash, log_due, Away, GroupTripDraft, TripDraft, TripKind, TripLogDraft,
 };
 use linli_core::kernel::clock::{format_date, parse_date};
 use linli_core::kernel::labels::Labelled;
@@ -110,6 +110,39 @@ async fn check_policy(db: &Db, kind: TripKind, leave_on: Date) -> Result<(), Sto
         .map_err(|e| StoreError::Invalid(vec![e]))
 }
 
+/// Why the records refuse `trip` for the person for clashing with another of their trips, if
+/// they do.
+async fn clash(db: &Db, person_id: i64, trip: &TripDraft) -> Result<Option<CoreError>, StoreError> {
+    Ok(check_no_clash(trip, &away(db, person_id, trip.leave_on).await?).err())
+}
+
+/// The person's trips not back before `from` (those that might still hold days from it on).
+async fn away(db: &Db, person_id: i64, from: Date) -> Result<Vec<Away>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT kind, leave_on, return_on, returned_on FROM trip \
+         WHERE person_id = $1 AND (returned_on IS NULL OR returned_on > $2)",
+    )
+    .bind(person_id)
+    .bind(format_date(from))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let opt = |i: usize, field: &str| -> Result<Option<Date>, StoreError> {
+                r.try_get::<Option<String>, _>(i)?
+                    .map(|d| date_col(field, &d))
+                    .transpose()
+            };
+            Ok(Away {
+                kind: TripKind::parse(&r.try_get::<String, _>(0)?).map_err(internal)?,
+                leave_on: date_col("leave_on", &r.try_get::<String, _>(1)?)?,
+                return_on: opt(2, "return_on")?,
+                returned_on: opt(3, "returned_on")?,
+            })
+        })
+        .collect()
+}
+
 /// Inserts one person's trip inside a transaction (no audit: the caller records one entry).
 async fn insert_trip(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -157,6 +190,9 @@ pub async fn add_trip(
         "登记外出",
         &restrictions(db, person.id, trip.leave_on).await?,
     )?;
+    if let Some(e) = clash(db, person.id, trip).await? {
+        return Err(StoreError::Invalid(vec![e]));
+    }
     let mut tx = db.begin_write().await?;
     let id = insert_trip(
         &mut tx,
@@ -220,10 +256,14 @@ pub async fn add_group_trip(
             }
             Err(e) => return Err(e),
         };
-        if let Err(e) = refuse_if_restricted(
+        let refused = match refuse_if_restricted(
             "集体出行",
             &restrictions(db, person.id, group.trip.leave_on).await?,
         ) {
+            Ok(()) => clash(db, person.id, &group.trip).await?,
+            Err(e) => Some(e),
+        };
+        if let Some(e) = refused {
             errors.push(CoreError::invalid(
                 field,
                 format!("{}：{}", person.name, e.message),

@@ -240,7 +240,7 @@ both_backends!(
             }
             other => panic!("{other:?}"),
         }
-        trips::add_trip(
+        let medical = trips::add_trip(
             &db,
             &w,
             a,
@@ -249,6 +249,9 @@ both_backends!(
         )
         .await
         .unwrap();
+        trips::trip_returned(&db, &w, medical, date("2020-02-04"))
+            .await
+            .unwrap();
         // Under Class B management (2023) the same visit is registered.
         trips::add_trip(
             &db,
@@ -344,5 +347,107 @@ both_backends!(
                 .await
                 .unwrap();
         assert_eq!(audits, 1);
+    }
+);
+
+both_backends!(
+    a_trip_is_refused_in_days_another_trip_still_holds,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let a = resident(&db, &t.grid_a, "和建国", "53340119800101019").await;
+        let b = resident(&db, &t.grid_a, "李秀英", "53340119800101020").await;
+        let w = t.worker_a();
+        let work = trips::add_trip(
+            &db,
+            &w,
+            a,
+            &draft(
+                "local_work",
+                "城区建筑工地",
+                "2022-03-10",
+                Some("2022-03-16"),
+            ),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        // A second local-work period over the first: refused, naming the first; nothing stored.
+        let e = trips::add_trip(
+            &db,
+            &w,
+            a,
+            &draft("local_work", "工业园区", "2022-03-14", Some("2022-03-20")),
+            now_ms(),
+        )
+        .await
+        .unwrap_err();
+        match e {
+            StoreError::Invalid(v) => {
+                assert_eq!(v[0].field, "leave_on");
+                assert!(
+                    v[0].message
+                        .contains("市内务工（2022-03-10 起，至 2022-03-16，尚未登记返回）"),
+                    "{v:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count(&db, "trip").await, 1);
+        // The day after the planned period is free; so is the period once they came back early.
+        trips::add_trip(
+            &db,
+            &w,
+            a,
+            &draft("local_work", "工业园区", "2022-03-17", Some("2022-03-20")),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        trips::trip_returned(&db, &w, work, date("2022-03-12"))
+            .await
+            .unwrap();
+        trips::add_trip(
+            &db,
+            &w,
+            a,
+            &draft(
+                "medical",
+                "迪庆州人民医院",
+                "2022-03-13",
+                Some("2022-03-13"),
+            ),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        // In a group, the one already away is named and the group refused whole.
+        let group = GroupTripDraft::parse(
+            Ok(draft(
+                "field_work",
+                "后山茶园",
+                "2022-03-18",
+                Some("2022-03-19"),
+            )),
+            "和师傅",
+            "",
+            &[b, a],
+        )
+        .unwrap();
+        let e = trips::add_group_trip(&db, &w, t.grid_a.id, &group, now_ms())
+            .await
+            .unwrap_err();
+        match e {
+            StoreError::Invalid(v) => {
+                assert_eq!(v.len(), 1, "{v:?}");
+                assert_eq!(v[0].field, "person_ids[1]");
+                assert!(
+                    v[0].message.starts_with("和建国：与已有的市内务工"),
+                    "{v:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count(&db, "trip").await, 3);
+        assert_eq!(count(&db, "trip_group").await, 0);
     }
 );
