@@ -117,6 +117,20 @@ test('browser: staff set up a quarantine site; an arrival gets a room; the dashb
     assert.ok(room.includes(RETURNEE), room);
     assert.ok(room.includes('退房') && room.includes('换房'), 'staff run the site');
     await shot(page, 'sites-occupied-360.png');
+    // A bed more in 202 counts at once; no bed in 201, where the returnee sleeps, is refused.
+    const r202 = page.locator('li[data-room="202"] form.beds');
+    await r202.locator('input[name=beds]').fill('2');
+    await clickAndWait(page, r202.locator('button'));
+    assert.ok((await bodyText(page)).includes('已修改床位数'));
+    assert.equal((await page.locator('#beds-free').innerText()).trim(), '4');
+    const r201 = page.locator('li[data-room="201"] form.beds');
+    await r201.locator('input[name=beds]').fill('0');
+    const res = await clickAndWait(page, r201.locator('button'));
+    assert.equal(res.status(), 422);
+    assert.ok((await page.locator('main .error').innerText()).includes('每间床位数应为 1–'));
+    assert.equal((await page.locator('#beds-free').innerText()).trim(), '4', 'nothing changed');
+    await shot(page, 'sites-beds-360.png');
+    await reportOverflow(page, 'site page with bed forms at 360px');
     await logOut(page);
   });
 

@@ -223,9 +223,14 @@ impl Away {
         self.returned_on.or(self.return_on)
     }
 
-    /// Whether `new` falls in days this trip still holds. A person who came back on a day may
-    /// leave again that day; a trip only planned to end on a day still holds it.
+    /// Whether `new` falls in days this trip still holds, and is of the same sort: two periods
+    /// of daily-log work, or two trips away (a day at the doctor's inside a period of local
+    /// work is fine). A person who came back on a day may leave again that day; a trip only
+    /// planned to end on a day still holds it.
     pub fn clashes_with(&self, new: &TripDraft) -> bool {
+        if self.kind.daily_log() != new.kind.daily_log() {
+            return false;
+        }
         let starts_before_this_ends = match (self.returned_on, self.return_on) {
             (Some(back), _) => new.leave_on < back,
             (None, Some(end)) => new.leave_on <= end,
@@ -424,10 +429,10 @@ mod tests {
     }
 
     #[test]
-    fn a_trip_may_not_fall_in_days_another_still_holds() {
+    fn a_trip_may_not_fall_in_days_another_of_its_sort_still_holds() {
         let feb = |d: u8| Date::from_calendar_date(2020, time::Month::February, d).unwrap();
-        let new = |leave: u8, back: Option<u8>| {
-            draft("relatives", "德钦县", feb(leave), back.map(feb), false).unwrap()
+        let new = |kind: &str, leave: u8, back: Option<u8>| {
+            draft(kind, "德钦县人民医院", feb(leave), back.map(feb), true).unwrap()
         };
         let local = |returned: Option<u8>| Away {
             kind: TripKind::LocalWork,
@@ -441,23 +446,30 @@ mod tests {
             return_on: None,
             returned_on: None,
         };
-        // (existing, new leave, new back) → clashes
-        let table: &[(Away, u8, Option<u8>, bool)] = &[
-            (local(None), 12, Some(13), true),      // inside
-            (local(None), 16, Some(18), true),      // the planned last day is still held
-            (local(None), 17, Some(18), false),     // after the plan
-            (local(None), 5, Some(9), false),       // before it
-            (local(None), 5, Some(10), true),       // ends on its first day
-            (local(None), 5, None, true),           // open-ended, from before
-            (local(Some(12)), 12, Some(13), false), // came back on the 12th, may leave again
-            (local(Some(12)), 11, Some(11), true),  // but not while still away
-            (open, 28, Some(29), true),             // nobody knows when it ends
-            (open, 1, Some(9), false),
+        // (existing, new kind, new leave, new back) → clashes
+        let table: &[(Away, &str, u8, Option<u8>, bool)] = &[
+            (local(None), "field_work", 12, Some(13), true), // inside
+            (local(None), "field_work", 16, Some(18), true), // the planned last day is held
+            (local(None), "field_work", 17, Some(18), false), // after the plan
+            (local(None), "field_work", 5, Some(9), false),  // before it
+            (local(None), "field_work", 5, Some(10), true),  // ends on its first day
+            (local(None), "medical", 12, Some(12), false),   // a day at the doctor's
+            (local(Some(12)), "local_work", 12, Some(13), false), // back on the 12th, off again
+            (local(Some(12)), "local_work", 11, Some(11), true), // but not while still away
+            (open, "relatives", 28, Some(29), true),         // nobody knows when it ends
+            (open, "medical", 28, None, true),
+            (open, "relatives", 1, Some(9), false),
+            (open, "local_work", 12, Some(13), false),
         ];
-        for (i, (away, leave, back, clash)) in table.iter().enumerate() {
-            assert_eq!(away.clashes_with(&new(*leave, *back)), *clash, "row {i}");
+        for (i, (away, kind, leave, back, clash)) in table.iter().enumerate() {
+            assert_eq!(
+                away.clashes_with(&new(kind, *leave, *back)),
+                *clash,
+                "row {i}"
+            );
         }
-        let e = check_no_clash(&new(12, Some(13)), &[local(Some(20)), open]).unwrap_err();
+        let e =
+            check_no_clash(&new("field_work", 12, Some(13)), &[open, local(Some(20))]).unwrap_err();
         assert_eq!(e.field, "leave_on");
         assert!(
             e.message
@@ -465,14 +477,14 @@ mod tests {
             "{}",
             e.message
         );
-        let e = check_no_clash(&new(28, None), &[open]).unwrap_err();
+        let e = check_no_clash(&new("relatives", 28, None), &[open]).unwrap_err();
         assert!(
             e.message
                 .contains("其他（2020-02-10 起，未填返回日期，尚未登记返回）"),
             "{}",
             e.message
         );
-        check_no_clash(&new(17, Some(18)), &[local(None)]).unwrap();
+        check_no_clash(&new("field_work", 17, Some(18)), &[local(None)]).unwrap();
     }
 
     #[test]

@@ -167,6 +167,44 @@ both_backends!(arrivals_get_rooms_night_by_night, |db: Db| async move {
     assert_eq!(beds("2022-07-09", "2022-07-02").await.occupied, 0);
     assert_eq!(beds("2022-07-01", "2022-07-02").await.occupied, 0);
 
+    // A room's beds: never fewer than the people it holds on any night ahead, within range, by
+    // whoever runs the site only.
+    let r201 = day_at(&db, &official, site.id, "2022-07-03")
+        .await
+        .unwrap()
+        .rooms
+        .iter()
+        .find(|r| r.number == "201")
+        .unwrap()
+        .id;
+    let refused = sites::set_room_beds(&db, &official, r201, 1, noon("2022-07-03"))
+        .await
+        .unwrap_err();
+    match &refused {
+        StoreError::Invalid(v) => assert_eq!(
+            (v[0].field.as_str(), v[0].message.as_str()),
+            ("beds", "2022-07-03 该房间住有 2 人，床位不能少于 2")
+        ),
+        other => panic!("{other:?}"),
+    }
+    let refused = sites::set_room_beds(&db, &official, r201, 0, noon("2022-07-03"))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&refused), "beds");
+    let worker = scope(31, "worker_a", Role::GridWorker, &s.grid_a);
+    assert!(matches!(
+        sites::set_room_beds(&db, &worker, r201, 3, noon("2022-07-03")).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    sites::set_room_beds(&db, &official, r201, 3, noon("2022-07-03"))
+        .await
+        .unwrap();
+    assert_eq!(beds("2022-07-03", "2022-07-03").await.total, 6);
+    sites::set_room_beds(&db, &official, r201, 2, noon("2022-07-03"))
+        .await
+        .unwrap();
+    assert_eq!(beds("2022-07-03", "2022-07-03").await.total, 5);
+
     // Check-out on the 4th: the night of the 4th is taken, the 5th is free.
     let day = day_at(&db, &official, site.id, "2022-07-02").await.unwrap();
     let stay_of = |number: &str| {
@@ -286,8 +324,8 @@ both_backends!(arrivals_get_rooms_night_by_night, |db: Db| async move {
             .fetch_one(db.pool())
             .await
             .unwrap();
-    // site + rooms + 4 automatic rooms + check-out + assign + move
-    assert_eq!(audited.0, 9);
+    // site + rooms + 4 automatic rooms + two changes of beds + check-out + assign + move
+    assert_eq!(audited.0, 11);
 });
 
 both_backends!(

@@ -240,10 +240,56 @@ async fn flow(t: TestDb) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // A room's beds from the site page: the grid worker may not; a typo or fewer beds than
+    // sleepers is refused, naming the field; one bed more counts at once.
+    let room = occ["rooms"][0]["id"].to_string();
+    let beds_url = app.url(&format!("/epidemic/rooms/{room}/beds"));
+    let site_s = site_id.to_string();
+    let (status, _) = post(
+        &worker,
+        beds_url.clone(),
+        &[("csrf", &worker_csrf), ("site_id", &site_s), ("beds", "2")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (beds, says) in [("两", "床位数请填整数"), ("0", "每间床位数应为 1–")] {
+        let (status, html) = post_any(
+            &official,
+            beds_url.clone(),
+            &[
+                ("csrf", csrf.as_str()),
+                ("site_id", &site_s),
+                ("beds", beds),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{beds}");
+        assert!(text_of(&html).contains(says), "{beds}: {}", text_of(&html));
+    }
+    let (status, to) = post_form(
+        &official,
+        beds_url.clone(),
+        &[("csrf", &csrf), ("site_id", &site_s), ("beds", "2")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+    assert_eq!(to, format!("/epidemic/sites/{site_id}?notice=beds"));
+    let (_, list) = get_json(
+        &w_api,
+        app.url(&format!("/api/v1/quarantine-sites?node_id={}", grid_a.id)),
+    )
+    .await;
+    assert_eq!(
+        (
+            &list["items"][0]["beds_total"],
+            &list["items"][0]["beds_free"]
+        ),
+        (&json!(3), &json!(1))
+    );
+
     // Check-out: a grid worker may not; the official may. The bed is free from tomorrow.
     let stay = a["quarantine_room"]["stay_id"].to_string();
     let checkout = app.url(&format!("/epidemic/stays/{stay}/check-out"));
-    let site_s = site_id.to_string();
     let (status, _) = post(
         &worker,
         checkout.clone(),

@@ -25,6 +25,7 @@ async fn flow(t: TestDb) {
     let he = person(&db, grid_a.id, named("和建国")).await.id;
     let li = person(&db, grid_a.id, named("李秀英")).await.id;
     let wang = person(&db, grid_a.id, named("王芳")).await.id;
+    let zhao = person(&db, grid_a.id, named("赵明")).await.id;
     let day = format_date(today());
     let week = format_date(today() + time::Duration::days(6));
     let api = api_login(&app, "worker_a").await;
@@ -179,14 +180,15 @@ async fn flow(t: TestDb) {
     for name in ["和建国", "李秀英", "王芳"] {
         assert!(html.contains(name), "{name}");
     }
-    // 和建国 is already out today? No: a group may carry him too; 王芳 is put under quarantine.
+    // 和建国 already has local work these days; 王芳 is put under quarantine: both named.
     quarantine_from_today(&db).await;
     arrival(&db, wang, "420111", today(), None).await;
     let grid = grid_a.id.to_string();
-    let (he_s, wang_s) = (he.to_string(), wang.to_string());
+    let (he_s, wang_s, zhao_s) = (he.to_string(), wang.to_string(), zhao.to_string());
     let group_form = [
         ("csrf", csrf.as_str()),
         ("node_id", &grid),
+        ("person_id", &zhao_s),
         ("person_id", &he_s),
         ("person_id", &wang_s),
         ("kind", "local_work"),
@@ -201,6 +203,10 @@ async fn flow(t: TestDb) {
     let text = text_of(&html);
     assert!(text.contains("同行人员：王芳：此人为集中隔离"), "{text}");
     assert!(
+        text.contains("同行人员：和建国：与已有的市内务工"),
+        "{text}"
+    );
+    assert!(
         html.contains(&format!("value=\"{wang}\" checked")) && html.contains("value=\"工业园区\""),
         "the ticks and fields stay"
     );
@@ -213,7 +219,7 @@ async fn flow(t: TestDb) {
     assert_eq!(trips_before, 2, "nothing stored");
     let form: Vec<_> = group_form
         .iter()
-        .filter(|(_, v)| *v != wang_s)
+        .filter(|(_, v)| *v != wang_s && *v != he_s)
         .copied()
         .collect();
     let (status, to) = post_form(&worker, app.url("/trips/groups/new"), &form).await;

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/epidemic/sites/{id}/rooms", post(add_rooms))
         .route("/epidemic/stays/{id}/move", post(move_stay))
         .route("/epidemic/stays/{id}/check-out", post(check_out))
+        .route("/epidemic/rooms/{id}/beds", post(set_beds))
         .route(
             "/epidemic/observations/{id}/room",
             get(room_page).post(room_assign),
@@ -539,6 +540,7 @@ fn notice_zh(code: Option<&str>) -> String {
         Some("rooms") => "已添加房间。",
         Some("moved") => "已换房。",
         Some("checked_out") => "已退房，床位自明日起空出。",
+        Some("beds") => "已修改床位数。",
         _ => "",
     }
     .to_owned()
@@ -773,6 +775,32 @@ async fn check_out(
     let user = &f.user;
     let result = sites::check_out(&state.db, &user.scope, id, today(), now_ms()).await;
     after_stay(&state, user, &f.form, result, "checked_out").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct BedsForm {
+    #[serde(default)]
+    site_id: String,
+    #[serde(default)]
+    beds: String,
+}
+
+/// A room's beds changed (a bed added, or one taken out of use); never below who sleeps there.
+async fn set_beds(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<BedsForm>,
+) -> Response {
+    let user = &f.user;
+    let result = match f.form.beds.trim().parse::<i64>() {
+        Ok(beds) => sites::set_room_beds(&state.db, &user.scope, id, beds, now_ms()).await,
+        Err(_) => Err(StoreError::invalid("beds", "床位数请填整数")),
+    };
+    let back = StayForm {
+        site_id: f.form.site_id.clone(),
+        room_id: String::new(),
+    };
+    after_stay(&state, user, &back, result, "beds").await
 }
 
 // ---------------------------------------------------------------------------------------------
