@@ -2,6 +2,7 @@
 //! administrative divisions, jurisdiction paths and the caller's access. Imports no area.
 
 pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod division;
 pub mod idnumber;

@@ -916,3 +916,29 @@ pub async fn count(db: &Db) -> Result<i64, StoreError> {
         .await?;
     Ok(row.try_get(0)?)
 }
+
+/// The display names of the accounts `ids`, for those who read the audit log (which names its
+/// actors by login name and id). Ids that are no account are left out.
+pub async fn display_names(
+    db: &Db,
+    scope: &Scope,
+    ids: &[i64],
+) -> Result<HashMap<i64, String>, StoreError> {
+    if !scope.can_read_audit() {
+        return Err(StoreError::Forbidden("您的角色不能查看审计日志".into()));
+    }
+    let mut names = HashMap::new();
+    if ids.is_empty() {
+        return Ok(names);
+    }
+    let mut params = crate::infra::db::Params::new();
+    let list: Vec<String> = ids.iter().map(|&id| params.int(id)).collect();
+    let sql = format!(
+        "SELECT id, display_name FROM app_user WHERE id IN ({})",
+        list.join(", ")
+    );
+    for r in params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
+        names.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    Ok(names)
+}

@@ -1,6 +1,7 @@
 //! Signing in and out, accounts, one's own account, key-group tags and the audit log.
 
 pub mod api;
+pub mod audit;
 pub mod login;
 pub mod pages;
 
@@ -9,5 +10,8 @@ use axum::Router;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(login::router()).merge(pages::router())
+    Router::new()
+        .merge(login::router())
+        .merge(pages::router())
+        .merge(audit::router())
 }

@@ -1,4 +1,4 @@
-//! Accounts (admins), one's own account, key-group tags, and the audit log.
+//! Accounts (admins), one's own account and key-group tags.
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::form_status;
@@ -16,7 +16,6 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::Role;
 use linli_store::accounts::{self, LoginError, NewUser, Principal};
-use linli_store::infra::audit::{self, AuditFilter};
 use linli_store::tree::{self};
 use linli_store::{Page, StoreError};
 use serde::Deserialize;
@@ -30,7 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/tags", post(tags_create))
         .route("/account", get(account_page))
         .route("/account/password", post(account_password))
-        .route("/audit", get(audit_page))
 }
 
 struct UserRow {
@@ -314,170 +312,4 @@ async fn account_password(
             Err(e) => store_error_page(e),
         },
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Audit
-
-struct AuditRow {
-    at: String,
-    actor: String,
-    action: String,
-    entity: String,
-    ip: String,
-    detail: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "accounts/audit.html")]
-struct AuditPage {
-    shell: Shell,
-    rows: Vec<AuditRow>,
-    action: String,
-    actor: String,
-    next_after: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct AuditQuery {
-    action: Option<String>,
-    actor: Option<String>,
-    after: Option<i64>,
-}
-
-fn action_label(a: &str) -> String {
-    let zh = match a {
-        "login" => "登录",
-        "login.failed" => "登录失败",
-        "login.throttled" => "登录被限制",
-        "logout" => "退出",
-        "node.create" => "新建辖区节点",
-        "node.update" => "修改辖区节点",
-        "node.move" => "迁移辖区节点",
-        "node.close" => "撤销辖区节点",
-        "user.create" => "新建账号",
-        "user.update" => "修改账号",
-        "user.password" => "设置密码",
-        "token.issue" => "签发 API 令牌",
-        "token.revoke" => "吊销 API 令牌",
-        "person.create" => "登记居民",
-        "person.bulk_create" => "批量登记居民",
-        "person.update" => "修改居民信息",
-        "person.unmask" => "查看完整证件号码",
-        "person.import" => "导入花名册",
-        "person.export" => "导出居民",
-        "arrival.create" => "登记来返人员",
-        "retention.anonymise" => "到期防疫记录匿名化",
-        "risk_area.create" => "发布风险地区",
-        "declaration.submit" => "居民扫码申报",
-        "declaration.confirm" => "确认健康申报",
-        "declaration.reject" => "不予确认健康申报",
-        "declaration_link.create" => "生成申报链接",
-        "declaration_link.rotate" => "重新生成申报链接",
-        "declaration_link.revoke" => "停用申报链接",
-        "alert.handle" => "处理预警",
-        "alert.overdue" => "逾期未打卡检查",
-        "tag.create" => "新增标签",
-        "supply_item.create" => "新增物资品类",
-        "supply_site.create" => "设立物资点",
-        "supply.receipt" => "物资入库",
-        "supply.issue" => "物资发放",
-        "supply.adjustment" => "物资调整",
-        "supply_transfer.send" => "发出物资调拨",
-        "supply_transfer.receive" => "接收物资调拨",
-        "supply_transfer.cancel" => "取消物资调拨",
-        "supply_threshold.set" => "设置物资预警下限",
-        "supply_request.create" => "新建物资申领",
-        "supply_request.submit" => "提交物资申领",
-        "supply_request.approve" => "审批物资申领",
-        "enterprise.create" => "登记企业",
-        "enterprise.not_reopened" => "填写未复工原因",
-        "enterprise.link" => "生成企业申请链接",
-        "enterprise.unmask" => "查看企业联系电话",
-        "reopening.submit" => "提交复工申请",
-        "reopening.approve" => "同意复工",
-        "reopening.reject" => "不同意复工",
-        "inspection.create" => "记录复工检查",
-        _ => "",
-    };
-    if zh.is_empty() {
-        a.to_owned()
-    } else {
-        format!("{zh}（{a}）")
-    }
-}
-
-fn entity_label(e: &str) -> &str {
-    match e {
-        "session" => "会话",
-        "user" => "账号",
-        "node" => "辖区节点",
-        "person" => "居民",
-        "household" => "户",
-        "dwelling" => "房屋",
-        "api_token" => "API 令牌",
-        "tag" => "标签",
-        "supply_item" => "物资品类",
-        "supply_site" => "物资点",
-        "supply_ledger" => "物资台账",
-        "supply_transfer" => "物资调拨",
-        "supply_request" => "物资申领",
-        "declaration" => "健康申报",
-        "declaration_link" => "申报链接",
-        "alert" => "预警",
-        "enterprise" => "企业",
-        "reopening" => "复工申请",
-        "inspection" => "复工检查",
-        other => other,
-    }
-}
-
-async fn audit_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Query(q): Query<AuditQuery>,
-) -> Response {
-    let page = Page::new(Some(100), q.after);
-    let filter = AuditFilter {
-        action_prefix: q.action.clone(),
-        actor: q.actor.clone(),
-        ..AuditFilter::default()
-    };
-    let rows = match audit::list(&state.db, &user.scope, &filter, page).await {
-        Ok(r) => r,
-        Err(e) => return store_error_page(e),
-    };
-    let next_after = if rows.len() as i64 == page.limit {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    AuditPage {
-        shell: Shell::of(&user, "audit"),
-        rows: rows
-            .into_iter()
-            .map(|r| AuditRow {
-                at: display(r.at),
-                actor: r.actor,
-                action: action_label(&r.action),
-                entity: {
-                    let name = entity_label(&r.entity);
-                    match r.entity_id {
-                        Some(id) => format!("{name} #{id}"),
-                        None => name.to_owned(),
-                    }
-                },
-                ip: r.ip.unwrap_or_default(),
-                detail: if r.detail.as_object().is_some_and(|o| o.is_empty()) {
-                    String::new()
-                } else {
-                    r.detail.to_string()
-                },
-            })
-            .collect(),
-        action: q.action.unwrap_or_default(),
-        actor: q.actor.unwrap_or_default(),
-        next_after,
-    }
-    .into_response()
 }
