@@ -327,17 +327,16 @@ fn admin_only(user: &Principal) -> Option<Response> {
         .then(|| error_page(StatusCode::FORBIDDEN, "只有管理员可以修改报表模板。"))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn page(
-    user: &Principal,
-    base: &StoredTemplate,
+/// What the form starts from or comes back with.
+struct Draft {
     name: String,
     deadline: String,
     level: String,
     effective_from: String,
     rows: Vec<Row>,
-    errors: Vec<CoreError>,
-) -> EditPage {
+}
+
+fn page(user: &Principal, base: &StoredTemplate, d: Draft, errors: Vec<CoreError>) -> EditPage {
     let mut field_errors: HashMap<String, Vec<String>> = HashMap::new();
     for e in &errors {
         field_errors
@@ -350,17 +349,17 @@ fn page(
         key: base.template.key.clone(),
         base_version: base.template.version,
         base_from: base.effective_from.clone(),
-        name,
-        deadline,
-        level,
-        effective_from,
+        name: d.name,
+        deadline: d.deadline,
+        level: d.level,
+        effective_from: d.effective_from,
         min_date: format_date(today()),
         levels: NodeKind::ALL
             .iter()
             .map(|k| (k.as_str(), k.label_zh()))
             .collect(),
         kinds: kinds(),
-        rows,
+        rows: d.rows,
         errors: errors
             .iter()
             .map(|e| format!("{}：{}", field_label(&e.field), e.message))
@@ -427,17 +426,14 @@ async fn edit_form(
         .collect();
     rows.push(blank_row(rows.len()));
     let tomorrow = today().next_day().unwrap_or_else(today);
-    page(
-        &user,
-        &base,
-        t.name.clone(),
-        t.deadline.to_string(),
-        t.level.as_str().to_owned(),
-        format_date(tomorrow),
+    let draft = Draft {
+        name: t.name.clone(),
+        deadline: t.deadline.to_string(),
+        level: t.level.as_str().to_owned(),
+        effective_from: format_date(tomorrow),
         rows,
-        Vec::new(),
-    )
-    .into_response()
+    };
+    page(&user, &base, draft, Vec::new()).into_response()
 }
 
 fn kind_value(i: &linli_core::reports::Indicator) -> String {
@@ -619,23 +615,17 @@ async fn edit_submit(
         Err(e) => return store_error_page(e),
     };
     let mut rows = rows_of(&f);
-    let name = field(&f, "name").to_owned();
-    let deadline = field(&f, "deadline").to_owned();
-    let level = field(&f, "level").to_owned();
     let effective_from = field(&f, "effective_from").to_owned();
+    let typed = |rows: Vec<Row>| Draft {
+        name: field(&f, "name").to_owned(),
+        deadline: field(&f, "deadline").to_owned(),
+        level: field(&f, "level").to_owned(),
+        effective_from: effective_from.clone(),
+        rows,
+    };
     if field(&f, "action") == "add" {
         rows.push(blank_row(rows.len()));
-        return page(
-            &user,
-            &base,
-            name,
-            deadline,
-            level,
-            effective_from,
-            rows,
-            Vec::new(),
-        )
-        .into_response();
+        return page(&user, &base, typed(rows), Vec::new()).into_response();
     }
     let (draft, from_row) = draft_of(&base.template.key, &f, &mut rows);
     let parsed = draft.parse();
@@ -667,16 +657,7 @@ async fn edit_submit(
             {
                 rows.push(blank_row(rows.len()));
             }
-            let mut p = page(
-                &user,
-                &base,
-                name,
-                deadline,
-                level,
-                effective_from,
-                rows,
-                errs,
-            );
+            let mut p = page(&user, &base, typed(rows), errs);
             p.errors.insert(0, NOT_PUBLISHED.to_owned());
             (StatusCode::UNPROCESSABLE_ENTITY, p).into_response()
         }
