@@ -24,6 +24,7 @@ use linli_store::accounts::Principal;
 use linli_store::reports::{self, mappings, StoredTemplate};
 use linli_store::StoreError;
 
+use super::{faults_by_field, field, FormFields};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::{error_page, store_error_page, Shell};
 use crate::AppState;
@@ -337,13 +338,6 @@ struct Draft {
 }
 
 fn page(user: &Principal, base: &StoredTemplate, d: Draft, errors: Vec<CoreError>) -> EditPage {
-    let mut field_errors: HashMap<String, Vec<String>> = HashMap::new();
-    for e in &errors {
-        field_errors
-            .entry(e.field.clone())
-            .or_default()
-            .push(e.message.clone());
-    }
     EditPage {
         shell: Shell::of(user, "reports"),
         key: base.template.key.clone(),
@@ -364,7 +358,7 @@ fn page(user: &Principal, base: &StoredTemplate, d: Draft, errors: Vec<CoreError
             .iter()
             .map(|e| format!("{}：{}", field_label(&e.field), e.message))
             .collect(),
-        field_errors,
+        field_errors: faults_by_field(&errors),
     }
 }
 
@@ -444,12 +438,6 @@ fn kind_value(i: &linli_core::reports::Indicator) -> String {
             linli_core::reports::ManualKind::Text => MANUAL_TEXT.to_owned(),
         },
     }
-}
-
-type FormFields = HashMap<String, String>;
-
-fn field<'a>(f: &'a FormFields, name: &str) -> &'a str {
-    f.get(name).map(String::as_str).unwrap_or_default()
 }
 
 /// The rows as posted: `rows` says how many; row `i` is `r{i}.label`, `r{i}.unit`,
