@@ -10,7 +10,7 @@ use linli_core::kernel::labels::Labelled;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::ui::form_status;
+use crate::ui::qr::PublicBase;
 use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
@@ -91,12 +92,8 @@ fn value(pairs: &[(String, String)], key: &str) -> String {
 }
 
 /// The absolute address of a public link, for copying into a message to the business.
-fn link_url(state: &AppState, headers: &HeaderMap, token: &str) -> String {
-    format!(
-        "{}{}",
-        crate::ui::qr::public_base(state, headers),
-        crate::enterprises::api::link_path(token)
-    )
+fn link_url(base: &str, token: &str) -> String {
+    format!("{base}{}", crate::enterprises::api::link_path(token))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +329,21 @@ struct EnterpriseFields {
     contact_phone: String,
 }
 
+impl EnterpriseFields {
+    /// The business as typed, for the store (the node is parsed apart).
+    fn input(&self) -> EnterpriseInput<'_> {
+        EnterpriseInput {
+            name: &self.name,
+            kind: &self.kind,
+            credit_code: Some(&self.credit_code),
+            address: Some(&self.address),
+            employees: Some(&self.employees),
+            contact_name: Some(&self.contact_name),
+            contact_phone: Some(&self.contact_phone),
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "enterprises/enterprise_form.html")]
 struct FormPage {
@@ -420,7 +432,7 @@ async fn new_form(
 
 async fn new_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     form: CsrfForm<EnterpriseFields>,
 ) -> Response {
     let CsrfForm { user, form: f } = form;
@@ -431,18 +443,10 @@ async fn new_submit(
             .insert(0, ("node_id".into(), "请选择所在的社区、网格或楼栋".into()));
         return render_form(&state, &user, f, errors).await;
     };
-    let input = EnterpriseInput {
-        name: &f.name,
-        kind: &f.kind,
-        credit_code: Some(&f.credit_code),
-        address: Some(&f.address),
-        employees: Some(&f.employees),
-        contact_name: Some(&f.contact_name),
-        contact_phone: Some(&f.contact_phone),
-    };
+    let input = f.input();
     match enterprises::create(&state.db, &user.scope, node_id, &input, now_ms()).await {
         Ok(reg) => {
-            let link = link_url(&state, &headers, &reg.link_token);
+            let link = link_url(&base, &reg.link_token);
             render_enterprise(
                 &state,
                 &user,
@@ -464,17 +468,9 @@ async fn new_submit(
 
 /// The field errors of the fields alone (when the node is missing, so the rest is still told).
 fn enterprises_parse_errors(f: &EnterpriseFields) -> Option<FieldErrors> {
-    linli_core::enterprises::EnterpriseDraft::parse(&EnterpriseInput {
-        name: &f.name,
-        kind: &f.kind,
-        credit_code: Some(&f.credit_code),
-        address: Some(&f.address),
-        employees: Some(&f.employees),
-        contact_name: Some(&f.contact_name),
-        contact_phone: Some(&f.contact_phone),
-    })
-    .err()
-    .map(|e| FieldErrors::from_core(&e))
+    linli_core::enterprises::EnterpriseDraft::parse(&f.input())
+        .err()
+        .map(|e| FieldErrors::from_core(&e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -919,7 +915,7 @@ async fn unmask_submit(
 async fn link_submit(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     form: CsrfForm<Empty>,
 ) -> Response {
     let CsrfForm { user, .. } = form;
@@ -930,10 +926,7 @@ async fn link_submit(
                 &user,
                 id,
                 Detail {
-                    new_link: Some(crate::ui::qr::link_and_svg(
-                        link_url(&state, &headers, &token),
-                        160,
-                    )),
+                    new_link: Some(crate::ui::qr::link_and_svg(link_url(&base, &token), 160)),
                     notice: Some(
                         "已生成新的申请链接，旧链接已失效。链接只显示这一次，请复制发给企业。"
                             .into(),

@@ -5,7 +5,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,6 +21,7 @@ use super::public::Verdict;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::form_status;
 use crate::ui::places;
+use crate::ui::qr::PublicBase;
 use crate::ui::Choice;
 use crate::ui::{field_label, form_errors_with, short_label, store_error_page, Empty, Shell};
 use crate::AppState;
@@ -325,7 +325,7 @@ struct LinksPage {
 async fn render_links(
     state: &AppState,
     user: &Principal,
-    headers: &HeaderMap,
+    base: &str,
     errors: Vec<String>,
     notice: String,
 ) -> Response {
@@ -339,7 +339,6 @@ async fn render_links(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
-    let base = crate::ui::qr::public_base(state, headers);
     let linked: Vec<i64> = links.iter().map(|l| l.node_id).collect();
     let eligible: Vec<_> = tree
         .iter()
@@ -389,7 +388,7 @@ struct LinksQuery {
 async fn links_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     Query(q): Query<LinksQuery>,
 ) -> Response {
     let notice = match q.done.as_deref() {
@@ -398,7 +397,7 @@ async fn links_page(
         Some("revoked") => "已停用该链接。",
         _ => "",
     };
-    render_links(&state, &user, &headers, Vec::new(), notice.to_owned()).await
+    render_links(&state, &user, &base, Vec::new(), notice.to_owned()).await
 }
 
 #[derive(Deserialize)]
@@ -409,7 +408,7 @@ struct LinkForm {
 
 async fn create_link(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     form: CsrfForm<LinkForm>,
 ) -> Response {
     let user = &form.user;
@@ -417,7 +416,7 @@ async fn create_link(
         return render_links(
             &state,
             user,
-            &headers,
+            &base,
             vec!["所属辖区：请选择小区、网格或楼栋".to_owned()],
             String::new(),
         )
@@ -426,7 +425,7 @@ async fn create_link(
     match declarations::create_link(&state.db, &user.scope, node_id, now_ms()).await {
         Ok(_) => Redirect::to("/epidemic/declaration-links?done=created").into_response(),
         Err(e) => match review_errors(e) {
-            Ok(errors) => render_links(&state, user, &headers, errors, String::new()).await,
+            Ok(errors) => render_links(&state, user, &base, errors, String::new()).await,
             Err(e) => store_error_page(e),
         },
     }
@@ -467,7 +466,7 @@ struct PrintPage {
 async fn print_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     Path(id): Path<i64>,
 ) -> Response {
     let links = match declarations::links(&state.db, &user.scope).await {
@@ -477,11 +476,7 @@ async fn print_page(
     let Some(link) = links.into_iter().find(|l| l.id == id) else {
         return store_error_page(StoreError::NotFound);
     };
-    let url = format!(
-        "{}/d/{}",
-        crate::ui::qr::public_base(&state, &headers),
-        link.token
-    );
+    let url = format!("{base}/d/{}", link.token);
     PrintPage {
         qr: crate::ui::qr::svg(&url, 320).unwrap_or_default(),
         url,

@@ -27,6 +27,7 @@ use serde_json::json;
 
 use super::public::{symptom_choices, SymptomChoice};
 use crate::auth::{ClientIp, CsrfForm, PageUser};
+use crate::ui::qr::PublicBase;
 use crate::ui::{self, store_error_page, RateLimiter, Shell};
 use crate::AppState;
 
@@ -332,7 +333,7 @@ struct CardPage {
 async fn link_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     Path(id): Path<i64>,
 ) -> Response {
     // Seeing the link takes the right to make one: the code is as good as the link.
@@ -343,10 +344,7 @@ async fn link_page(
     let (url, qr) = if link.token.is_empty() {
         (String::new(), String::new())
     } else {
-        ui::qr::link_and_svg(
-            format!("{}/o/{}", ui::qr::public_base(&state, &headers), link.token),
-            220,
-        )
+        ui::qr::link_and_svg(format!("{base}/o/{}", link.token), 220)
     };
     LinkPage {
         shell: Shell::of(&user, "epidemic"),
@@ -365,7 +363,7 @@ async fn link_page(
 async fn card_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     Path(id): Path<i64>,
 ) -> Response {
     let result = async {
@@ -394,10 +392,7 @@ async fn card_page(
         .map(|c| c.name.as_str())
         .collect::<Vec<_>>()
         .join(" · ");
-    let (url, qr) = ui::qr::link_and_svg(
-        format!("{}/o/{}", ui::qr::public_base(&state, &headers), link.token),
-        320,
-    );
+    let (url, qr) = ui::qr::link_and_svg(format!("{base}/o/{}", link.token), 320);
     CardPage {
         observation_id: id,
         place,

@@ -783,7 +783,8 @@ async fn remind_node(
 // ---------------------------------------------------------------------------------------------
 // The workbook
 
-/// The cell formats both report workbooks use (a template's layout and a mapped one).
+/// The cell formats both report workbooks use (a template's layout and a mapped one), and the
+/// parts of the sheet both lay out alike.
 struct SheetFormats {
     title: rust_xlsxwriter::Format,
     head: rust_xlsxwriter::Format,
@@ -792,6 +793,9 @@ struct SheetFormats {
     total_name: rust_xlsxwriter::Format,
     total_num: rust_xlsxwriter::Format,
 }
+
+type Sheet = rust_xlsxwriter::Worksheet;
+type XlsxResult<T = ()> = Result<T, rust_xlsxwriter::XlsxError>;
 
 impl SheetFormats {
     fn new() -> SheetFormats {
@@ -814,104 +818,156 @@ impl SheetFormats {
             cell: bordered,
         }
     }
+
+    /// Rows 0 to 3: the title and the status line across the `cols` columns, then 序号, the
+    /// units' column (`unit_header`) and one column per `(header, unit)`, each unit in brackets
+    /// on the row below its header.
+    fn write_heading<'a>(
+        &self,
+        sheet: &mut Sheet,
+        cols: u16,
+        title: &str,
+        status: &str,
+        unit_header: &str,
+        columns: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> XlsxResult {
+        sheet.merge_range(0, 0, 0, cols - 1, title, &self.title)?;
+        sheet.merge_range(1, 0, 1, cols - 1, status, &rust_xlsxwriter::Format::new())?;
+        sheet.write_with_format(2, 0, "序号", &self.head)?;
+        sheet.write_with_format(2, 1, unit_header, &self.head)?;
+        sheet.write_with_format(3, 0, "", &self.head)?;
+        sheet.write_with_format(3, 1, "", &self.head)?;
+        for (i, (header, unit)) in columns.enumerate() {
+            let c = 2 + i as u16;
+            sheet.write_with_format(2, c, header, &self.head)?;
+            let unit = if unit.is_empty() {
+                String::new()
+            } else {
+                format!("（{unit}）")
+            };
+            sheet.write_with_format(3, c, unit, &self.head)?;
+        }
+        Ok(())
+    }
+
+    /// The value cells of one row from column 2: numbers as number cells (bold in the total
+    /// row), so the office can sum them.
+    fn write_values<'a>(
+        &self,
+        sheet: &mut Sheet,
+        row: u32,
+        values: impl Iterator<Item = Option<&'a ManualValue>>,
+        bold: bool,
+    ) -> XlsxResult {
+        for (i, v) in values.enumerate() {
+            let c = 2 + i as u16;
+            match v {
+                Some(ManualValue::Number(n)) => {
+                    let f = if bold { &self.total_num } else { &self.num };
+                    sheet.write_number_with_format(row, c, *n as f64, f)?;
+                }
+                Some(ManualValue::Text(s)) => {
+                    sheet.write_with_format(row, c, s, &self.cell)?;
+                }
+                None => {
+                    sheet.write_with_format(row, c, "", &self.cell)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The unit's name in column 1, marked when the node is closed.
+    fn write_unit(&self, sheet: &mut Sheet, row: u32, name: &str, closed: bool) -> XlsxResult {
+        let name = if closed {
+            format!("{name}（已撤销）")
+        } else {
+            name.to_owned()
+        };
+        sheet.write_with_format(row, 1, name, &self.cell)?;
+        Ok(())
+    }
+
+    /// The 合计 label of the total row.
+    fn write_total_label(&self, sheet: &mut Sheet, row: u32) -> XlsxResult {
+        sheet.write_with_format(row, 0, "", &self.total_name)?;
+        sheet.write_with_format(row, 1, "合计", &self.total_name)?;
+        Ok(())
+    }
+}
+
+/// Under the table: a line two rows down, the widths of 序号, the units' column and the value
+/// columns (`text` ones wider), the header row's height and the frozen panes.
+fn finish_sheet(
+    sheet: &mut Sheet,
+    row: u32,
+    footer: String,
+    text: impl Iterator<Item = bool>,
+) -> XlsxResult {
+    sheet.write(row + 2, 0, footer)?;
+    sheet.set_column_width(0, 6)?;
+    sheet.set_column_width(1, 18)?;
+    for (i, text) in text.enumerate() {
+        sheet.set_column_width(2 + i as u16, if text { 30 } else { 12 })?;
+    }
+    sheet.set_row_height(2, 32)?;
+    sheet.set_freeze_panes(4, 2)?;
+    Ok(())
+}
+
+/// A template's values in the order of its indicators.
+fn in_order<'a>(
+    t: &'a Template,
+    values: &'a reports::Values,
+) -> impl Iterator<Item = Option<&'a ManualValue>> + 'a {
+    t.indicators
+        .iter()
+        .map(|ind| values.get(&ind.key).and_then(Option::as_ref))
 }
 
 /// The report in the offices' layout: a title, the date and status, a header of indicators with
 /// their units, one row per child node (本级直属 when records sit on the node itself), a total
 /// row, and who submitted and approved it. Numbers are number cells, so the office can sum them.
-pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
-
+pub fn report_xlsx(r: &Report) -> XlsxResult<Vec<u8>> {
     let t = &r.template.template;
-    let mut book = Workbook::new();
+    let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("日报表")?;
-    let SheetFormats {
-        title,
-        head,
-        cell,
-        num,
-        total_name,
-        total_num,
-    } = SheetFormats::new();
+    let mut f = SheetFormats::new();
     // Our own layout's header is tinted; another office's stays plain, as their forms print.
-    let head = head.set_background_color(rust_xlsxwriter::Color::RGB(0xDD_EB_F7));
+    f.head = f
+        .head
+        .set_background_color(rust_xlsxwriter::Color::RGB(0xDD_EB_F7));
 
     // 序号, 单位, one column per indicator, 报送情况.
     let cols = 3 + t.indicators.len() as u16;
-    sheet.merge_range(
-        0,
-        0,
-        0,
-        cols - 1,
+    let status = format!(
+        "报告日期：{}　截止时间：{}　状态：{}{}",
+        r.date,
+        t.deadline,
+        r.status_line_zh(),
+        if r.zero { "　零报告" } else { "" }
+    );
+    let columns = t
+        .indicators
+        .iter()
+        .map(|i| (i.label.as_str(), i.unit.as_str()));
+    f.write_heading(
+        sheet,
+        cols,
         &format!("{}{}", r.node.name, t.name),
-        &title,
+        &status,
+        "单位",
+        columns,
     )?;
-    let status = r.status_line_zh();
-    sheet.merge_range(
-        1,
-        0,
-        1,
-        cols - 1,
-        &format!(
-            "报告日期：{}　截止时间：{}　状态：{}{}",
-            r.date,
-            t.deadline,
-            status,
-            if r.zero { "　零报告" } else { "" }
-        ),
-        &Format::new(),
-    )?;
-    // Header: indicator labels, then a row of units.
-    sheet.write_with_format(2, 0, "序号", &head)?;
-    sheet.write_with_format(2, 1, "单位", &head)?;
-    sheet.write_with_format(3, 0, "", &head)?;
-    sheet.write_with_format(3, 1, "", &head)?;
-    for (i, ind) in t.indicators.iter().enumerate() {
-        let c = 2 + i as u16;
-        sheet.write_with_format(2, c, &ind.label, &head)?;
-        let unit = if ind.unit.is_empty() {
-            String::new()
-        } else {
-            format!("（{}）", ind.unit)
-        };
-        sheet.write_with_format(3, c, unit, &head)?;
-    }
     let last = cols - 1;
-    sheet.write_with_format(2, last, "报送情况", &head)?;
-    sheet.write_with_format(3, last, "", &head)?;
+    sheet.write_with_format(2, last, "报送情况", &f.head)?;
+    sheet.write_with_format(3, last, "", &f.head)?;
     let mut row = 4u32;
-    let write_values = |sheet: &mut rust_xlsxwriter::Worksheet,
-                        row: u32,
-                        values: &reports::Values,
-                        bold: bool|
-     -> Result<(), rust_xlsxwriter::XlsxError> {
-        for (i, ind) in t.indicators.iter().enumerate() {
-            let c = 2 + i as u16;
-            let f = if bold { &total_num } else { &num };
-            match values.get(&ind.key).and_then(Option::as_ref) {
-                Some(ManualValue::Number(n)) => {
-                    sheet.write_number_with_format(row, c, *n as f64, f)?;
-                }
-                Some(ManualValue::Text(s)) => {
-                    sheet.write_with_format(row, c, s, &cell)?;
-                }
-                None => {
-                    sheet.write_with_format(row, c, "", &cell)?;
-                }
-            }
-        }
-        Ok(())
-    };
     for (i, child) in r.children.iter().enumerate() {
-        sheet.write_number_with_format(row, 0, (i + 1) as f64, &cell)?;
-        let name = if child.closed {
-            format!("{}（已撤销）", child.name)
-        } else {
-            child.name.clone()
-        };
-        sheet.write_with_format(row, 1, name, &cell)?;
-        write_values(sheet, row, &child.values, false)?;
+        sheet.write_number_with_format(row, 0, (i + 1) as f64, &f.cell)?;
+        f.write_unit(sheet, row, &child.name, child.closed)?;
+        f.write_values(sheet, row, in_order(t, &child.values), false)?;
         let mut state = child.status.label_zh().to_owned();
         if child.zero {
             state.push_str("·零报告");
@@ -922,17 +978,16 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         if child.role == NodeRole::Below {
             state.clear();
         }
-        sheet.write_with_format(row, last, state, &cell)?;
+        sheet.write_with_format(row, last, state, &f.cell)?;
         row += 1;
     }
     if r.direct.values().any(|n| *n != 0) || r.children.is_empty() || r.role == NodeRole::Reporting
     {
-        let direct: reports::Values = t
+        let direct: Vec<Option<ManualValue>> = t
             .indicators
             .iter()
             .map(|i| {
-                let v = r
-                    .direct
+                r.direct
                     .get(&i.key)
                     .map(|n| ManualValue::Number(*n))
                     .or_else(|| {
@@ -942,39 +997,30 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
                         } else {
                             None
                         }
-                    });
-                (i.key.clone(), v)
+                    })
             })
             .collect();
-        sheet.write_with_format(row, 0, "", &cell)?;
-        sheet.write_with_format(row, 1, "本级直属", &cell)?;
-        write_values(sheet, row, &direct, false)?;
-        sheet.write_with_format(row, last, "", &cell)?;
+        sheet.write_with_format(row, 0, "", &f.cell)?;
+        sheet.write_with_format(row, 1, "本级直属", &f.cell)?;
+        f.write_values(sheet, row, direct.iter().map(Option::as_ref), false)?;
+        sheet.write_with_format(row, last, "", &f.cell)?;
         row += 1;
     }
-    sheet.write_with_format(row, 0, "", &total_name)?;
-    sheet.write_with_format(row, 1, "合计", &total_name)?;
-    write_values(sheet, row, &r.values, true)?;
-    sheet.write_with_format(row, last, "", &total_name)?;
-    row += 2;
-    sheet.write(
-        row,
-        0,
-        format!(
-            "填报单位：{}　导出时间：{}",
-            r.node.name,
-            display(linli_core::kernel::clock::now_ms())
-        ),
-    )?;
-    sheet.set_column_width(0, 6)?;
-    sheet.set_column_width(1, 18)?;
-    for (i, ind) in t.indicators.iter().enumerate() {
-        let w = if ind.is_number() { 12 } else { 30 };
-        sheet.set_column_width(2 + i as u16, w)?;
-    }
+    f.write_total_label(sheet, row)?;
+    f.write_values(sheet, row, in_order(t, &r.values), true)?;
+    sheet.write_with_format(row, last, "", &f.total_name)?;
     sheet.set_column_width(last, 16)?;
-    sheet.set_row_height(2, 32)?;
-    sheet.set_freeze_panes(4, 2)?;
+    let footer = format!(
+        "填报单位：{}　导出时间：{}",
+        r.node.name,
+        display(linli_core::kernel::clock::now_ms())
+    );
+    finish_sheet(
+        sheet,
+        row,
+        footer,
+        t.indicators.iter().map(|i| !i.is_number()),
+    )?;
     book.save_to_buffer()
 }
 
@@ -982,12 +1028,10 @@ pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
 /// status, the form's headers and units in its own order, one row per child node (and
 /// 本级直属), a total row, and a line saying where the numbers come from. Number cells stay
 /// numbers, so the office can check the sums.
-pub fn mapped_xlsx(r: &MappedReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
-
+pub fn mapped_xlsx(r: &MappedReport) -> XlsxResult<Vec<u8>> {
     let m = &r.mapping.mapping;
     let s = &r.source;
-    let mut book = Workbook::new();
+    let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     // Excel's rules for a sheet name: at most 31 characters, none of []:*?/\.
     let tab: String = m
@@ -1001,124 +1045,52 @@ pub fn mapped_xlsx(r: &MappedReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErr
     } else {
         tab.as_str()
     })?;
-    let SheetFormats {
-        title,
-        head,
-        cell,
-        num,
-        total_name,
-        total_num,
-    } = SheetFormats::new();
+    let f = SheetFormats::new();
 
     // 序号, the units' column, then the form's columns.
     let cols = 2 + m.columns.len() as u16;
-    sheet.merge_range(
-        0,
-        0,
-        0,
-        cols - 1,
-        &format!("{}{}", s.node.name, m.name),
-        &title,
-    )?;
-    let status = s.status_line_zh();
-    sheet.merge_range(
-        1,
-        0,
-        1,
-        cols - 1,
-        &format!(
-            "填报单位：{}　日期：{}　状态：{}{}",
-            s.node.name,
-            s.date,
-            status,
-            if s.zero { "　零报告" } else { "" }
-        ),
-        &Format::new(),
-    )?;
-    sheet.write_with_format(2, 0, "序号", &head)?;
-    sheet.write_with_format(2, 1, &m.unit_header, &head)?;
-    sheet.write_with_format(3, 0, "", &head)?;
-    sheet.write_with_format(3, 1, "", &head)?;
-    for (i, c) in m.columns.iter().enumerate() {
-        let col = 2 + i as u16;
-        sheet.write_with_format(2, col, &c.header, &head)?;
-        let unit = if c.unit.is_empty() {
-            String::new()
-        } else {
-            format!("（{}）", c.unit)
-        };
-        sheet.write_with_format(3, col, unit, &head)?;
-    }
-    let write_cells = |sheet: &mut rust_xlsxwriter::Worksheet,
-                       row: u32,
-                       cells: &[Option<ManualValue>],
-                       bold: bool|
-     -> Result<(), rust_xlsxwriter::XlsxError> {
-        for (i, v) in cells.iter().enumerate() {
-            let col = 2 + i as u16;
-            match v {
-                Some(ManualValue::Number(n)) => {
-                    sheet.write_number_with_format(
-                        row,
-                        col,
-                        *n as f64,
-                        if bold { &total_num } else { &num },
-                    )?;
-                }
-                Some(ManualValue::Text(t)) => {
-                    sheet.write_with_format(row, col, t, &cell)?;
-                }
-                None => {
-                    sheet.write_with_format(row, col, "", &cell)?;
-                }
-            }
-        }
-        Ok(())
-    };
+    let status = format!(
+        "填报单位：{}　日期：{}　状态：{}{}",
+        s.node.name,
+        s.date,
+        s.status_line_zh(),
+        if s.zero { "　零报告" } else { "" }
+    );
+    let columns = m
+        .columns
+        .iter()
+        .map(|c| (c.header.as_str(), c.unit.as_str()));
+    let title = format!("{}{}", s.node.name, m.name);
+    f.write_heading(sheet, cols, &title, &status, &m.unit_header, columns)?;
     let mut row = 4u32;
     let mut n = 0;
     for line in &r.rows {
         if line.node_id.is_some() {
             n += 1;
-            sheet.write_number_with_format(row, 0, n as f64, &cell)?;
+            sheet.write_number_with_format(row, 0, n as f64, &f.cell)?;
         } else {
-            sheet.write_with_format(row, 0, "", &cell)?;
+            sheet.write_with_format(row, 0, "", &f.cell)?;
         }
-        let name = if line.closed {
-            format!("{}（已撤销）", line.name)
-        } else {
-            line.name.clone()
-        };
-        sheet.write_with_format(row, 1, name, &cell)?;
-        write_cells(sheet, row, &line.cells, false)?;
+        f.write_unit(sheet, row, &line.name, line.closed)?;
+        f.write_values(sheet, row, line.cells.iter().map(Option::as_ref), false)?;
         row += 1;
     }
-    sheet.write_with_format(row, 0, "", &total_name)?;
-    sheet.write_with_format(row, 1, "合计", &total_name)?;
-    write_cells(sheet, row, &r.total, true)?;
-    row += 2;
-    sheet.write(
-        row,
-        0,
-        format!(
-            "数据来源：{}（第 {} 版），由系统按{}表样自动生成，无需重复填报。导出时间：{}",
-            s.template.template.name,
-            s.template.template.version,
-            m.office,
-            display(linli_core::kernel::clock::now_ms())
-        ),
-    )?;
-    sheet.set_column_width(0, 6)?;
-    sheet.set_column_width(1, 18)?;
-    for (i, c) in m.columns.iter().enumerate() {
-        let text = c.sources.len() == 1
+    f.write_total_label(sheet, row)?;
+    f.write_values(sheet, row, r.total.iter().map(Option::as_ref), true)?;
+    let footer = format!(
+        "数据来源：{}（第 {} 版），由系统按{}表样自动生成，无需重复填报。导出时间：{}",
+        s.template.template.name,
+        s.template.template.version,
+        m.office,
+        display(linli_core::kernel::clock::now_ms())
+    );
+    let text = m.columns.iter().map(|c| {
+        c.sources.len() == 1
             && s.template
                 .template
                 .indicator(&c.sources[0])
-                .is_some_and(|ind| !ind.is_number());
-        sheet.set_column_width(2 + i as u16, if text { 30 } else { 12 })?;
-    }
-    sheet.set_row_height(2, 32)?;
-    sheet.set_freeze_panes(4, 2)?;
+                .is_some_and(|ind| !ind.is_number())
+    });
+    finish_sheet(sheet, row, footer, text)?;
     book.save_to_buffer()
 }

@@ -512,16 +512,32 @@ async fn dispatch(
     .await
 }
 
-/// Accept (the response: the deadline for it stops here).
-#[utoipa::path(post, path = "/api/v1/requests/{id}/accept", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")),
-    responses((status = 200, body = RequestDetailOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn accept(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    step(&state, &user.scope, id, Ok(Action::Accept)).await
+/// A lifecycle step's handler: `POST {path}` on a request, the action made by `$action` (from
+/// the JSON body `$b` when the step takes one), answering the request as it now is. `errors`
+/// are the statuses besides 200 it documents.
+macro_rules! step_handler {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident $(($b:ident: $body:ident))?, $path:literal, errors($($code:literal),*) => $action:expr
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(post, path = $path, tag = "requests",
+            params(("id" = i64, Path, description = "Request id")) $(, request_body = $body)?,
+            responses((status = 200, body = RequestDetailOut) $(, (status = $code, body = ErrorBody))*))]
+        async fn $name(
+            State(state): State<AppState>,
+            ApiUser(user): ApiUser,
+            Path(id): Path<i64>,
+            $(Json($b): Json<$body>,)?
+        ) -> ApiResult<Json<RequestDetailOut>> {
+            step(&state, &user.scope, id, $action).await
+        }
+    };
+}
+
+step_handler! {
+    /// Accept (the response: the deadline for it stops here).
+    accept, "/api/v1/requests/{id}/accept", errors(404, 409, 422) => Ok(Action::Accept)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -529,29 +545,15 @@ pub struct ReasonBody {
     pub reason: String,
 }
 
-/// Return to the dispatcher with a reason; the request goes back to where it came in.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/return", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")), request_body = ReasonBody,
-    responses((status = 200, body = RequestDetailOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn return_request(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<ReasonBody>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    step(&state, &user.scope, id, Action::return_with(&b.reason)).await
+step_handler! {
+    /// Return to the dispatcher with a reason; the request goes back to where it came in.
+    return_request(b: ReasonBody), "/api/v1/requests/{id}/return", errors(404, 409, 422)
+        => Action::return_with(&b.reason)
 }
 
-/// Start work on an accepted request.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/start", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")),
-    responses((status = 200, body = RequestDetailOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn start(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    step(&state, &user.scope, id, Ok(Action::Start)).await
+step_handler! {
+    /// Start work on an accepted request.
+    start, "/api/v1/requests/{id}/start", errors(404, 409, 422) => Ok(Action::Start)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -560,17 +562,10 @@ pub struct ResolveBody {
     pub outcome: String,
 }
 
-/// Resolve, saying what was done.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/resolve", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")), request_body = ResolveBody,
-    responses((status = 200, body = RequestDetailOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn resolve(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<ResolveBody>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    step(&state, &user.scope, id, Action::resolve_with(&b.outcome)).await
+step_handler! {
+    /// Resolve, saying what was done.
+    resolve(b: ResolveBody), "/api/v1/requests/{id}/resolve", errors(404, 409, 422)
+        => Action::resolve_with(&b.outcome)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -580,19 +575,11 @@ pub struct RateBody {
     pub comment: Option<String>,
 }
 
-/// Record the reporter's rating (from a call back; not grid workers). 满意 and 基本满意 close
-/// the request.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/rate", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")), request_body = RateBody,
-    responses((status = 200, body = RequestDetailOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn rate(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<RateBody>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    let action = Action::rate_with(&b.rating, b.comment.as_deref().unwrap_or(""));
-    step(&state, &user.scope, id, action).await
+step_handler! {
+    /// Record the reporter's rating (from a call back; not grid workers). 满意 and 基本满意 close
+    /// the request.
+    rate(b: RateBody), "/api/v1/requests/{id}/rate", errors(403, 404, 409, 422)
+        => Action::rate_with(&b.rating, b.comment.as_deref().unwrap_or(""))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -600,31 +587,16 @@ pub struct RequestCloseBody {
     pub note: Option<String>,
 }
 
-/// Close a resolved or rated request (not grid workers).
-#[utoipa::path(post, path = "/api/v1/requests/{id}/close", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")), request_body = RequestCloseBody,
-    responses((status = 200, body = RequestDetailOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn close(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<RequestCloseBody>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    let action = Action::close_with(b.note.as_deref().unwrap_or(""));
-    step(&state, &user.scope, id, action).await
+step_handler! {
+    /// Close a resolved or rated request (not grid workers).
+    close(b: RequestCloseBody), "/api/v1/requests/{id}/close", errors(403, 404, 409, 422)
+        => Action::close_with(b.note.as_deref().unwrap_or(""))
 }
 
-/// Reopen a request rated 不满意 (not grid workers): handled again with a fresh deadline.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/reopen", tag = "requests",
-    params(("id" = i64, Path, description = "Request id")), request_body = ReasonBody,
-    responses((status = 200, body = RequestDetailOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn reopen(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<ReasonBody>,
-) -> ApiResult<Json<RequestDetailOut>> {
-    step(&state, &user.scope, id, Action::reopen_with(&b.reason)).await
+step_handler! {
+    /// Reopen a request rated 不满意 (not grid workers): handled again with a fresh deadline.
+    reopen(b: ReasonBody), "/api/v1/requests/{id}/reopen", errors(403, 404, 409, 422)
+        => Action::reopen_with(&b.reason)
 }
 
 // ---------------------------------------------------------------------------------------------

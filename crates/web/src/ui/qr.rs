@@ -3,7 +3,8 @@
 //! are encoded, at the app's public address, so the endpoint cannot be used to make codes that
 //! point elsewhere.
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use qrcode::{Color, EcLevel, QrCode};
@@ -45,6 +46,19 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
         "http"
     };
     format!("{scheme}://{host}")
+}
+
+/// [`public_base`] as an extractor, for the handlers that print the app's public links.
+pub struct PublicBase(pub String);
+
+impl FromRequestParts<AppState> for PublicBase {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PublicBase(public_base(state, &parts.headers)))
+    }
 }
 
 /// Whether `path` is one of the app's public pages: a known prefix, then only characters a
@@ -124,9 +138,8 @@ pub struct QrQuery {
 #[utoipa::path(get, path = "/api/v1/qr", tag = "qr", params(QrQuery),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn qr_code(
-    State(state): State<AppState>,
     ApiUser(_user): ApiUser,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     Query(q): Query<QrQuery>,
 ) -> Response {
     let path = q.path.unwrap_or_default();
@@ -137,7 +150,7 @@ async fn qr_code(
         )
         .into_response();
     }
-    let url = format!("{}{path}", public_base(&state, &headers));
+    let url = format!("{base}{path}");
     let cache = (header::CACHE_CONTROL, "private, max-age=3600");
     match q.format.as_deref().unwrap_or("svg") {
         "svg" => match svg(&url, 240) {

@@ -1,7 +1,6 @@
 //! `GET /api/v1/observations`: who is under observation within a node, day by day.
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::Json;
 use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
@@ -13,6 +12,7 @@ use utoipa_axum::routes;
 
 use crate::auth::ApiUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::ui::qr::PublicBase;
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -153,7 +153,7 @@ pub struct SelfLinkOut {
 async fn create_self_link(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    headers: HeaderMap,
+    PublicBase(base): PublicBase,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<SelfLinkOut>> {
     let link = linli_store::epidemic::self_checkin::self_link(
@@ -164,11 +164,7 @@ async fn create_self_link(
     )
     .await?;
     Ok(Json(SelfLinkOut {
-        url: format!(
-            "{}/o/{}",
-            crate::ui::qr::public_base(&state, &headers),
-            link.token
-        ),
+        url: format!("{base}/o/{}", link.token),
         token: link.token,
     }))
 }

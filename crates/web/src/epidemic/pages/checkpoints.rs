@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use super::{root_ids, status_for};
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::qr::PublicBase;
 use crate::ui::{error_page, field_label, form_errors_with, store_error_page, Empty, Shell};
 use crate::ui::{Choice, HitRow};
 use crate::AppState;
@@ -838,8 +839,8 @@ struct PassCard {
 }
 
 /// The link a pass's QR code carries: the gate page for that pass, at the public address.
-fn pass_url(state: &AppState, headers: &axum::http::HeaderMap, code: &str) -> String {
-    format!("{}/p/{code}", crate::ui::qr::public_base(state, headers))
+fn pass_url(base: &str, code: &str) -> String {
+    format!("{base}/p/{code}")
 }
 
 /// A card to print and carry (about A6): the QR code a guard scans, the code to type when the
@@ -847,7 +848,7 @@ fn pass_url(state: &AppState, headers: &axum::http::HeaderMap, code: &str) -> St
 async fn pass_card(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: axum::http::HeaderMap,
+    PublicBase(base): PublicBase,
     Path(id): Path<i64>,
 ) -> Response {
     match checkpoints::pass(&state.db, &user.scope, id).await {
@@ -857,7 +858,7 @@ async fn pass_card(
                 // A card is carried in the street: the name masked, as the gate shows it.
                 row.holder = linli_core::epidemic::contact::mask_name(&row.holder);
             }
-            let (url, qr) = crate::ui::qr::link_and_svg(pass_url(&state, &headers, &row.code), 260);
+            let (url, qr) = crate::ui::qr::link_and_svg(pass_url(&base, &row.code), 260);
             PassCard {
                 grouped: linli_core::kernel::token::grouped(&row.code),
                 p: row,
@@ -879,7 +880,7 @@ struct IssuedQuery {
 async fn pass_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: axum::http::HeaderMap,
+    PublicBase(base): PublicBase,
     Path(id): Path<i64>,
     Query(q): Query<IssuedQuery>,
 ) -> Response {
@@ -887,8 +888,7 @@ async fn pass_page(
         Ok(p) => {
             let row = pass_row(p, &format_date(today()));
             PassPage {
-                qr: crate::ui::qr::svg(&pass_url(&state, &headers, &row.code), 200)
-                    .unwrap_or_default(),
+                qr: crate::ui::qr::svg(&pass_url(&base, &row.code), 200).unwrap_or_default(),
                 shell: Shell::of(&user, "epidemic"),
                 can_revoke: can_write(&user) && !row.revoked,
                 p: row,

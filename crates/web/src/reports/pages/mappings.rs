@@ -26,8 +26,9 @@ use linli_store::reports::{self, StoredTemplate};
 use linli_store::StoreError;
 use serde::Deserialize;
 
+use super::templates::{date_faults, faults_apart, place_errors, NOT_PUBLISHED};
+use super::{faults_by_field, field, FormFields};
 use crate::auth::{CsrfForm, PageUser};
-use crate::reports::pages::templates::{date_faults, faults_apart, place_errors, NOT_PUBLISHED};
 use crate::ui::{error_page, store_error_page, Shell};
 use crate::AppState;
 
@@ -180,13 +181,6 @@ fn page(
     d: Draft,
     errors: Vec<CoreError>,
 ) -> EditPage {
-    let mut field_errors: HashMap<String, Vec<String>> = HashMap::new();
-    for e in &errors {
-        field_errors
-            .entry(e.field.clone())
-            .or_default()
-            .push(e.message.clone());
-    }
     let headers: Vec<String> = d.rows.iter().map(|r| r.header.clone()).collect();
     EditPage {
         shell: Shell::of(user, "reports"),
@@ -219,7 +213,7 @@ fn page(
             .iter()
             .map(|e| format!("{}：{}", field_label(&e.field, &headers), e.message))
             .collect(),
-        field_errors,
+        field_errors: faults_by_field(&errors),
     }
 }
 
@@ -417,12 +411,6 @@ async fn edit_form(
         Vec::new(),
     )
     .into_response()
-}
-
-type FormFields = HashMap<String, String>;
-
-fn field<'a>(f: &'a FormFields, name: &str) -> &'a str {
-    f.get(name).map(String::as_str).unwrap_or_default()
 }
 
 /// The columns as posted, in the order asked for: `cols` says how many; column `i` is

@@ -430,11 +430,24 @@ fn page_of(
 // ---------------------------------------------------------------------------------------------
 // Forms
 
-/// The submit, approve and remind forms: every field as text (manual values are `m.<key>`).
+/// The posted forms (here, and the template and layout editors'): every field as text (manual
+/// values are `m.<key>`).
 type FormFields = HashMap<String, String>;
 
 fn field<'a>(f: &'a FormFields, name: &str) -> &'a str {
     f.get(name).map(String::as_str).unwrap_or_default()
+}
+
+/// The faults by field, for the editors to show each beside its input.
+fn faults_by_field(errors: &[linli_core::CoreError]) -> HashMap<String, Vec<String>> {
+    let mut by_field: HashMap<String, Vec<String>> = HashMap::new();
+    for e in errors {
+        by_field
+            .entry(e.field.clone())
+            .or_default()
+            .push(e.message.clone());
+    }
+    by_field
 }
 
 fn form_target(f: &FormFields) -> Result<(String, i64, time::Date), StoreError> {

@@ -24,6 +24,7 @@ use linli_store::accounts::Principal;
 use linli_store::reports::{self, mappings, StoredTemplate};
 use linli_store::StoreError;
 
+use super::{faults_by_field, field, FormFields};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::{error_page, store_error_page, Shell};
 use crate::AppState;
@@ -327,45 +328,37 @@ fn admin_only(user: &Principal) -> Option<Response> {
         .then(|| error_page(StatusCode::FORBIDDEN, "只有管理员可以修改报表模板。"))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn page(
-    user: &Principal,
-    base: &StoredTemplate,
+/// What the form starts from or comes back with.
+struct Draft {
     name: String,
     deadline: String,
     level: String,
     effective_from: String,
     rows: Vec<Row>,
-    errors: Vec<CoreError>,
-) -> EditPage {
-    let mut field_errors: HashMap<String, Vec<String>> = HashMap::new();
-    for e in &errors {
-        field_errors
-            .entry(e.field.clone())
-            .or_default()
-            .push(e.message.clone());
-    }
+}
+
+fn page(user: &Principal, base: &StoredTemplate, d: Draft, errors: Vec<CoreError>) -> EditPage {
     EditPage {
         shell: Shell::of(user, "reports"),
         key: base.template.key.clone(),
         base_version: base.template.version,
         base_from: base.effective_from.clone(),
-        name,
-        deadline,
-        level,
-        effective_from,
+        name: d.name,
+        deadline: d.deadline,
+        level: d.level,
+        effective_from: d.effective_from,
         min_date: format_date(today()),
         levels: NodeKind::ALL
             .iter()
             .map(|k| (k.as_str(), k.label_zh()))
             .collect(),
         kinds: kinds(),
-        rows,
+        rows: d.rows,
         errors: errors
             .iter()
             .map(|e| format!("{}：{}", field_label(&e.field), e.message))
             .collect(),
-        field_errors,
+        field_errors: faults_by_field(&errors),
     }
 }
 
@@ -427,17 +420,14 @@ async fn edit_form(
         .collect();
     rows.push(blank_row(rows.len()));
     let tomorrow = today().next_day().unwrap_or_else(today);
-    page(
-        &user,
-        &base,
-        t.name.clone(),
-        t.deadline.to_string(),
-        t.level.as_str().to_owned(),
-        format_date(tomorrow),
+    let draft = Draft {
+        name: t.name.clone(),
+        deadline: t.deadline.to_string(),
+        level: t.level.as_str().to_owned(),
+        effective_from: format_date(tomorrow),
         rows,
-        Vec::new(),
-    )
-    .into_response()
+    };
+    page(&user, &base, draft, Vec::new()).into_response()
 }
 
 fn kind_value(i: &linli_core::reports::Indicator) -> String {
@@ -448,12 +438,6 @@ fn kind_value(i: &linli_core::reports::Indicator) -> String {
             linli_core::reports::ManualKind::Text => MANUAL_TEXT.to_owned(),
         },
     }
-}
-
-type FormFields = HashMap<String, String>;
-
-fn field<'a>(f: &'a FormFields, name: &str) -> &'a str {
-    f.get(name).map(String::as_str).unwrap_or_default()
 }
 
 /// The rows as posted: `rows` says how many; row `i` is `r{i}.label`, `r{i}.unit`,
@@ -619,23 +603,17 @@ async fn edit_submit(
         Err(e) => return store_error_page(e),
     };
     let mut rows = rows_of(&f);
-    let name = field(&f, "name").to_owned();
-    let deadline = field(&f, "deadline").to_owned();
-    let level = field(&f, "level").to_owned();
     let effective_from = field(&f, "effective_from").to_owned();
+    let typed = |rows: Vec<Row>| Draft {
+        name: field(&f, "name").to_owned(),
+        deadline: field(&f, "deadline").to_owned(),
+        level: field(&f, "level").to_owned(),
+        effective_from: effective_from.clone(),
+        rows,
+    };
     if field(&f, "action") == "add" {
         rows.push(blank_row(rows.len()));
-        return page(
-            &user,
-            &base,
-            name,
-            deadline,
-            level,
-            effective_from,
-            rows,
-            Vec::new(),
-        )
-        .into_response();
+        return page(&user, &base, typed(rows), Vec::new()).into_response();
     }
     let (draft, from_row) = draft_of(&base.template.key, &f, &mut rows);
     let parsed = draft.parse();
@@ -667,16 +645,7 @@ async fn edit_submit(
             {
                 rows.push(blank_row(rows.len()));
             }
-            let mut p = page(
-                &user,
-                &base,
-                name,
-                deadline,
-                level,
-                effective_from,
-                rows,
-                errs,
-            );
+            let mut p = page(&user, &base, typed(rows), errs);
             p.errors.insert(0, NOT_PUBLISHED.to_owned());
             (StatusCode::UNPROCESSABLE_ENTITY, p).into_response()
         }

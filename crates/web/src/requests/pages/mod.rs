@@ -31,6 +31,7 @@ use serde::Deserialize;
 
 use crate::auth::{csrf_ok, csrf_refused};
 use crate::auth::{CsrfForm, PageUser};
+use crate::ui::qr::PublicBase;
 use crate::ui::Choice;
 use crate::ui::{error_page, field_label, store_error_page, Shell};
 use crate::AppState;
@@ -374,7 +375,7 @@ async fn chosen_node(
 async fn inbox(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    headers: axum::http::HeaderMap,
+    PublicBase(base): PublicBase,
     Query(q): Query<InboxQuery>,
 ) -> Response {
     let view_name = match q.view.as_deref() {
@@ -418,14 +419,7 @@ async fn inbox(
     // A street or district takes no residents' requests itself (its link would be a 404).
     let serves_residents = node.kind.serves_residents();
     let (public_link, public_qr) = if serves_residents {
-        crate::ui::qr::link_and_svg(
-            format!(
-                "{}/r/{}",
-                crate::ui::qr::public_base(&state, &headers),
-                node.id
-            ),
-            120,
-        )
+        crate::ui::qr::link_and_svg(format!("{base}/r/{}", node.id), 120)
     } else {
         (String::new(), String::new())
     };
