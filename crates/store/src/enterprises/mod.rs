@@ -14,7 +14,7 @@ use linli_core::enterprises::{
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::labelled;
-use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
+use linli_core::{JurisdictionPath, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -129,35 +129,6 @@ fn enterprise_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Enterpri
     })
 }
 
-/// The node a business may be registered under: open, in scope, writable, at community level
-/// or below.
-async fn writable_node(
-    db: &Db,
-    scope: &Scope,
-    node_id: i64,
-) -> Result<crate::tree::Node, StoreError> {
-    let node = match crate::tree::get(db, scope, node_id).await {
-        Ok(n) => n,
-        Err(StoreError::NotFound) => {
-            return Err(StoreError::invalid("node_id", "您的辖区内没有这个节点"))
-        }
-        Err(e) => return Err(e),
-    };
-    if !can_write(scope, &node.path) {
-        return Err(forbidden());
-    }
-    if !node.is_open() {
-        return Err(StoreError::invalid("node_id", "该节点已撤销"));
-    }
-    if matches!(node.kind, NodeKind::District | NodeKind::Street) {
-        return Err(StoreError::invalid(
-            "node_id",
-            "企业只能登记在社区/村、小区、网格或楼栋之下",
-        ));
-    }
-    Ok(node)
-}
-
 /// A registered business and the one-time token of its public application link (`/e/{token}`);
 /// only the token's SHA-256 is stored, so the link is shown now or made anew later.
 #[derive(Debug, Clone)]
@@ -177,7 +148,21 @@ pub async fn create(
 ) -> Result<Registered, StoreError> {
     let keys = db.keys()?;
     let parsed = EnterpriseDraft::parse(input);
-    let node = writable_node(db, scope, node_id).await;
+    let may_write = |node: &crate::tree::Node| {
+        if can_write(scope, &node.path) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    };
+    let node = crate::tree::registration_node(
+        db,
+        scope,
+        node_id,
+        may_write,
+        "企业只能登记在社区/村、小区、网格或楼栋之下",
+    )
+    .await;
     // Field errors first (all of them), then where it goes.
     let draft = match (parsed, node) {
         (Err(mut errors), Err(StoreError::Invalid(more))) => {
@@ -918,32 +903,29 @@ pub async fn add_inspection(
         }
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO inspection (enterprise_id, reopening_id, district_id, node_path, inspected_on, inspector, findings, \
-         passed, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(enterprise_id)
-    .bind(reopening_id)
-    .bind(e.node_path.root_id())
-    .bind(e.node_path.as_str())
-    .bind(format_date(draft.inspected_on))
-    .bind(draft.inspector.clone())
-    .bind(draft.findings.clone())
-    .bind(i64::from(draft.passed))
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::commit_recorded(
-        tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO inspection (enterprise_id, reopening_id, district_id, node_path, inspected_on, inspector, findings, \
+             passed, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(enterprise_id)
+        .bind(reopening_id)
+        .bind(e.node_path.root_id())
+        .bind(e.node_path.as_str())
+        .bind(format_date(draft.inspected_on))
+        .bind(draft.inspector.clone())
+        .bind(draft.findings.clone())
+        .bind(i64::from(draft.passed))
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "inspection.create", "inspection")
-            .entity_id(id)
             .node_path(&e.node_path)
             .detail(json!({"enterprise_id": enterprise_id, "passed": draft.passed})),
         now,
     )
     .await?;
+    tx.commit().await?;
     let row = sqlx::query(&format!(
         "SELECT {INSPECTION_COLUMNS} FROM inspection WHERE id = $1"
     ))
