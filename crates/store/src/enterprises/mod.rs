@@ -272,6 +272,16 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Enterprise, StoreErr
     Ok(e)
 }
 
+/// One business the caller may change (staff and admins of its jurisdiction); `NotFound`
+/// outside the jurisdiction, forbidden to the other roles.
+async fn writable(db: &Db, scope: &Scope, id: i64) -> Result<Enterprise, StoreError> {
+    let e = get(db, scope, id).await?;
+    if !can_write(scope, &e.node_path) {
+        return Err(forbidden());
+    }
+    Ok(e)
+}
+
 /// The clear contact phone of one business (`None` when none was given), for staff and admins
 /// within their jurisdiction; officials and grid workers see it masked only. Every call is
 /// audited with the caller's address, like a person's unmask.
@@ -323,11 +333,8 @@ pub async fn list(
 ) -> Result<Vec<Enterprise>, StoreError> {
     let keys = db.keys()?;
     let node = crate::tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();
-    let lo = params.text(lo);
-    let hi = params.text(hi);
-    let scoped = crate::scope_filter(scope, "e.node_path", &mut params);
+    let under = crate::under_node(&node.path, scope, "e.node_path", &mut params);
     let (after, order) = match page.after {
         Some(a) => (format!(" AND e.id > {}", params.int(a)), "e.id"),
         None => (String::new(), "e.name, e.id"),
@@ -335,7 +342,7 @@ pub async fn list(
     let limit = params.int(page.limit.min(Page::MAX_LIMIT));
     let sql = format!(
         "SELECT {ENTERPRISE_COLUMNS} FROM enterprise e JOIN node n ON n.id = e.node_id \
-         WHERE e.node_path >= {lo} AND e.node_path < {hi} AND {scoped}{after} ORDER BY {order} LIMIT {limit}"
+         WHERE {under}{after} ORDER BY {order} LIMIT {limit}"
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
     rows.iter().map(|r| enterprise_from_row(keys, r)).collect()
@@ -363,16 +370,13 @@ pub struct ReasonCount {
 /// Counts of the businesses under a node in scope: reopened, pending, not reopened by reason.
 pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<ReopeningCounts, StoreError> {
     let node = crate::tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();
-    let lo = params.text(lo);
-    let hi = params.text(hi);
-    let scoped = crate::scope_filter(scope, "e.node_path", &mut params);
+    let under = crate::under_node(&node.path, scope, "e.node_path", &mut params);
     let sql = format!(
         "SELECT s.latest, s.reason, COUNT(*) FROM (\
            SELECT e.not_reopened_reason AS reason, \
                   (SELECT r.status FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1) AS latest \
-           FROM enterprise e WHERE e.node_path >= {lo} AND e.node_path < {hi} AND {scoped}) s \
+           FROM enterprise e WHERE {under}) s \
          GROUP BY s.latest, s.reason"
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
@@ -416,10 +420,7 @@ pub async fn set_not_reopened(
     reason: Option<&NotReopened>,
     now: i64,
 ) -> Result<Enterprise, StoreError> {
-    let e = get(db, scope, id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, id).await?;
     if reason.is_some() && e.standing == Standing::Reopened {
         return Err(StoreError::invalid(
             "reason",
@@ -451,10 +452,7 @@ pub async fn set_not_reopened(
 /// Makes a new public application link for a business, replacing the old one (which stops
 /// working). Returns the token, shown once. Audited.
 pub async fn renew_link(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<String, StoreError> {
-    let e = get(db, scope, id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, id).await?;
     let token = new_link_token();
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE enterprise SET link_token_hash = $1, updated_at = $2 WHERE id = $3")
@@ -654,10 +652,7 @@ pub async fn apply(
     input: &ReopeningInput<'_>,
     now: i64,
 ) -> Result<Reopening, StoreError> {
-    let e = get(db, scope, enterprise_id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, enterprise_id).await?;
     let draft = ReopeningDraft::parse(input).map_err(StoreError::Invalid)?;
     insert_reopening(db, &e, &draft, Submitter::Staff(scope), now).await
 }
@@ -875,10 +870,7 @@ pub async fn add_inspection(
     input: &InspectionInput<'_>,
     now: i64,
 ) -> Result<Inspection, StoreError> {
-    let e = get(db, scope, enterprise_id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, enterprise_id).await?;
     let draft = InspectionDraft::parse(input, today()).map_err(StoreError::Invalid)?;
     let approved = sqlx::query(
         "SELECT id, decided_at FROM reopening WHERE enterprise_id = $1 AND status = 'approved' ORDER BY id DESC LIMIT 1",
