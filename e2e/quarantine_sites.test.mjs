@@ -13,22 +13,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bodyText,
-  chinaToday,
-  clickAndWait,
-  logIn,
-  logOut,
-  optionValueContaining,
-  PASSWORD,
-  pathOf,
-  PHONE,
-  quarantineFromToday,
-  reportOverflow,
-  shot,
-  skipWithoutChromium,
-  startStack,
-} from './helpers.mjs';
+import { bodyText, chinaToday, clickAndWait, logIn, logOut, optionValueContaining, PASSWORD, pathOf, PHONE, quarantineFromToday, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const RETURNEE = '扎西';
 

@@ -8,6 +8,7 @@ the newest is the current table, the older ones give the codes retired since. Ne
 """
 import csv
 import json
+import os
 import re
 import sys
 
@@ -37,49 +38,17 @@ PINYIN_FIX = {
     "重庆": "chong qing",
 }
 
-# Replacements not told by a code that keeps its name (merged or renamed divisions), checked
-# against the newest table below.
-REPLACED = {
-    "130526": "130505",  # 任县 → 任泽区
-    "130527": "130506",  # 南和县 → 南和区
-    "140726": "140703",  # 太谷县 → 太谷区
-    "320611": "320613",  # 港闸区 → 崇川区
-    "320684": "320614",  # 海门市 → 海门区
-    "330103": "330105",  # 下城区 → 拱墅区
-    "340208": "340209",  # 三山区 → 弋江区
-    "340221": "340210",  # 芜湖县 → 湾沚区
-    "340222": "340212",  # 繁昌县 → 繁昌区
-    "340225": "340281",  # 无为县 → 无为市
-    "350402": "350404",  # 梅列区 → 三元区
-    "350427": "350405",  # 沙县 → 沙县区
-    "350625": "350605",  # 长泰县 → 长泰区
-    "350681": "350604",  # 龙海市 → 龙海区
-    "360105": "360112",  # 湾里区 → 新建区
-    "360727": "360783",  # 龙南县 → 龙南市
-    "370634": "370614",  # 长岛县 → 蓬莱区
-    "370684": "370614",  # 蓬莱市 → 蓬莱区
-    "410306": "410308",  # 吉利区 → 孟津区
-    "410322": "410308",  # 孟津县 → 孟津区
-    "410381": "410307",  # 偃师市 → 偃师区
-    "421023": "421088",  # 监利县 → 监利市
-    "431121": "431181",  # 祁阳县 → 祁阳市
-    "450127": "450181",  # 横县 → 横州市
-    "451023": "451082",  # 平果县 → 平果市
-    "510132": "510118",  # 新津县 → 新津区
-    "513425": "513402",  # 会理县 → 会理市
-    "520221": "520204",  # 水城县 → 水城区
-    "520522": "520581",  # 黔西县 → 黔西市
-    "530422": "530481",  # 澄江县 → 澄江市
-    "532331": "532302",  # 禄丰县 → 禄丰市
-    "540422": "540481",  # 米林县 → 米林市
-    "540530": "540581",  # 错那县 → 错那市
-    "610322": "610305",  # 凤翔县 → 凤翔区
-    "610928": "610981",  # 旬阳县 → 旬阳市
-    "630122": "630106",  # 湟中县 → 湟中区
-    "632321": "632301",  # 同仁县 → 同仁市
-    "652923": "652902",  # 库车县 → 库车市
-    "654223": "654203",  # 沙湾县 → 沙湾市
-}
+# Replacements not told by a code that keeps its name (merged or renamed divisions), listed in
+# replaced.tsv beside this file and checked against the newest table below.
+def read_replaced():
+    """replaced.tsv as {retired code: the code that replaced it}."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replaced.tsv")
+    with open(path, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
+    return {old: new for old, new, *_names in rows}
+
+
+REPLACED = read_replaced()
 
 # GB/T 2260 lists these at province level only; the package keeps them apart without codes.
 EXTRA = [("710000", "台湾省"), ("810000", "香港特别行政区"), ("820000", "澳门特别行政区")]

@@ -121,6 +121,20 @@ pub(crate) fn scope_filter(scope: &Scope, column: &str, params: &mut infra::db::
     format!("({})", ranges.join(" OR "))
 }
 
+/// The SQL condition restricting `column` (a materialised path) to the subtree under `path`
+/// (itself included) and to the caller's jurisdiction: what a list under a node selects.
+pub(crate) fn under_node(
+    path: &linli_core::JurisdictionPath,
+    scope: &Scope,
+    column: &str,
+    params: &mut infra::db::Params,
+) -> String {
+    let (lo, hi) = path.subtree_bounds();
+    let (lo, hi) = (params.text(lo), params.text(hi));
+    let scoped = scope_filter(scope, column, params);
+    format!("{column} >= {lo} AND {column} < {hi} AND {scoped}")
+}
+
 /// The one row of `select` (its columns and `FROM`) whose `id_column` is `id` and whose
 /// `path_column` lies in the caller's jurisdiction: none is [`StoreError::NotFound`], so a row
 /// outside the jurisdiction is not told apart from a missing one.

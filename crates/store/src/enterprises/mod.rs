@@ -14,7 +14,7 @@ use linli_core::enterprises::{
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::labelled;
-use linli_core::{JurisdictionPath, NodeKind, Role, Scope};
+use linli_core::{JurisdictionPath, Role, Scope};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -129,35 +129,6 @@ fn enterprise_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Enterpri
     })
 }
 
-/// The node a business may be registered under: open, in scope, writable, at community level
-/// or below.
-async fn writable_node(
-    db: &Db,
-    scope: &Scope,
-    node_id: i64,
-) -> Result<crate::tree::Node, StoreError> {
-    let node = match crate::tree::get(db, scope, node_id).await {
-        Ok(n) => n,
-        Err(StoreError::NotFound) => {
-            return Err(StoreError::invalid("node_id", "您的辖区内没有这个节点"))
-        }
-        Err(e) => return Err(e),
-    };
-    if !can_write(scope, &node.path) {
-        return Err(forbidden());
-    }
-    if !node.is_open() {
-        return Err(StoreError::invalid("node_id", "该节点已撤销"));
-    }
-    if matches!(node.kind, NodeKind::District | NodeKind::Street) {
-        return Err(StoreError::invalid(
-            "node_id",
-            "企业只能登记在社区/村、小区、网格或楼栋之下",
-        ));
-    }
-    Ok(node)
-}
-
 /// A registered business and the one-time token of its public application link (`/e/{token}`);
 /// only the token's SHA-256 is stored, so the link is shown now or made anew later.
 #[derive(Debug, Clone)]
@@ -177,7 +148,21 @@ pub async fn create(
 ) -> Result<Registered, StoreError> {
     let keys = db.keys()?;
     let parsed = EnterpriseDraft::parse(input);
-    let node = writable_node(db, scope, node_id).await;
+    let may_write = |node: &crate::tree::Node| {
+        if can_write(scope, &node.path) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    };
+    let node = crate::tree::registration_node(
+        db,
+        scope,
+        node_id,
+        may_write,
+        "企业只能登记在社区/村、小区、网格或楼栋之下",
+    )
+    .await;
     // Field errors first (all of them), then where it goes.
     let draft = match (parsed, node) {
         (Err(mut errors), Err(StoreError::Invalid(more))) => {
@@ -287,6 +272,16 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Enterprise, StoreErr
     Ok(e)
 }
 
+/// One business the caller may change (staff and admins of its jurisdiction); `NotFound`
+/// outside the jurisdiction, forbidden to the other roles.
+async fn writable(db: &Db, scope: &Scope, id: i64) -> Result<Enterprise, StoreError> {
+    let e = get(db, scope, id).await?;
+    if !can_write(scope, &e.node_path) {
+        return Err(forbidden());
+    }
+    Ok(e)
+}
+
 /// The clear contact phone of one business (`None` when none was given), for staff and admins
 /// within their jurisdiction; officials and grid workers see it masked only. Every call is
 /// audited with the caller's address, like a person's unmask.
@@ -338,11 +333,8 @@ pub async fn list(
 ) -> Result<Vec<Enterprise>, StoreError> {
     let keys = db.keys()?;
     let node = crate::tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();
-    let lo = params.text(lo);
-    let hi = params.text(hi);
-    let scoped = crate::scope_filter(scope, "e.node_path", &mut params);
+    let under = crate::under_node(&node.path, scope, "e.node_path", &mut params);
     let (after, order) = match page.after {
         Some(a) => (format!(" AND e.id > {}", params.int(a)), "e.id"),
         None => (String::new(), "e.name, e.id"),
@@ -350,7 +342,7 @@ pub async fn list(
     let limit = params.int(page.limit.min(Page::MAX_LIMIT));
     let sql = format!(
         "SELECT {ENTERPRISE_COLUMNS} FROM enterprise e JOIN node n ON n.id = e.node_id \
-         WHERE e.node_path >= {lo} AND e.node_path < {hi} AND {scoped}{after} ORDER BY {order} LIMIT {limit}"
+         WHERE {under}{after} ORDER BY {order} LIMIT {limit}"
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
     rows.iter().map(|r| enterprise_from_row(keys, r)).collect()
@@ -378,16 +370,13 @@ pub struct ReasonCount {
 /// Counts of the businesses under a node in scope: reopened, pending, not reopened by reason.
 pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<ReopeningCounts, StoreError> {
     let node = crate::tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();
-    let lo = params.text(lo);
-    let hi = params.text(hi);
-    let scoped = crate::scope_filter(scope, "e.node_path", &mut params);
+    let under = crate::under_node(&node.path, scope, "e.node_path", &mut params);
     let sql = format!(
         "SELECT s.latest, s.reason, COUNT(*) FROM (\
            SELECT e.not_reopened_reason AS reason, \
                   (SELECT r.status FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1) AS latest \
-           FROM enterprise e WHERE e.node_path >= {lo} AND e.node_path < {hi} AND {scoped}) s \
+           FROM enterprise e WHERE {under}) s \
          GROUP BY s.latest, s.reason"
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
@@ -431,10 +420,7 @@ pub async fn set_not_reopened(
     reason: Option<&NotReopened>,
     now: i64,
 ) -> Result<Enterprise, StoreError> {
-    let e = get(db, scope, id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, id).await?;
     if reason.is_some() && e.standing == Standing::Reopened {
         return Err(StoreError::invalid(
             "reason",
@@ -466,10 +452,7 @@ pub async fn set_not_reopened(
 /// Makes a new public application link for a business, replacing the old one (which stops
 /// working). Returns the token, shown once. Audited.
 pub async fn renew_link(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<String, StoreError> {
-    let e = get(db, scope, id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, id).await?;
     let token = new_link_token();
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE enterprise SET link_token_hash = $1, updated_at = $2 WHERE id = $3")
@@ -669,10 +652,7 @@ pub async fn apply(
     input: &ReopeningInput<'_>,
     now: i64,
 ) -> Result<Reopening, StoreError> {
-    let e = get(db, scope, enterprise_id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, enterprise_id).await?;
     let draft = ReopeningDraft::parse(input).map_err(StoreError::Invalid)?;
     insert_reopening(db, &e, &draft, Submitter::Staff(scope), now).await
 }
@@ -890,10 +870,7 @@ pub async fn add_inspection(
     input: &InspectionInput<'_>,
     now: i64,
 ) -> Result<Inspection, StoreError> {
-    let e = get(db, scope, enterprise_id).await?;
-    if !can_write(scope, &e.node_path) {
-        return Err(forbidden());
-    }
+    let e = writable(db, scope, enterprise_id).await?;
     let draft = InspectionDraft::parse(input, today()).map_err(StoreError::Invalid)?;
     let approved = sqlx::query(
         "SELECT id, decided_at FROM reopening WHERE enterprise_id = $1 AND status = 'approved' ORDER BY id DESC LIMIT 1",
@@ -918,32 +895,29 @@ pub async fn add_inspection(
         }
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "INSERT INTO inspection (enterprise_id, reopening_id, district_id, node_path, inspected_on, inspector, findings, \
-         passed, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(enterprise_id)
-    .bind(reopening_id)
-    .bind(e.node_path.root_id())
-    .bind(e.node_path.as_str())
-    .bind(format_date(draft.inspected_on))
-    .bind(draft.inspector.clone())
-    .bind(draft.findings.clone())
-    .bind(i64::from(draft.passed))
-    .bind(now)
-    .bind(scope.actor())
-    .fetch_one(&mut *tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    audit::commit_recorded(
-        tx,
+    let id = audit::insert_recorded(
+        &mut tx,
+        sqlx::query(
+            "INSERT INTO inspection (enterprise_id, reopening_id, district_id, node_path, inspected_on, inspector, findings, \
+             passed, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(enterprise_id)
+        .bind(reopening_id)
+        .bind(e.node_path.root_id())
+        .bind(e.node_path.as_str())
+        .bind(format_date(draft.inspected_on))
+        .bind(draft.inspector.clone())
+        .bind(draft.findings.clone())
+        .bind(i64::from(draft.passed))
+        .bind(now)
+        .bind(scope.actor()),
         AuditEntry::by(scope, "inspection.create", "inspection")
-            .entity_id(id)
             .node_path(&e.node_path)
             .detail(json!({"enterprise_id": enterprise_id, "passed": draft.passed})),
         now,
     )
     .await?;
+    tx.commit().await?;
     let row = sqlx::query(&format!(
         "SELECT {INSPECTION_COLUMNS} FROM inspection WHERE id = $1"
     ))

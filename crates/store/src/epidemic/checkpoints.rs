@@ -17,7 +17,7 @@ use time::Date;
 use crate::epidemic::RETENTION_DAYS;
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Params;
-use crate::{registry, scope_filter, scoped_row, tree, Db, StoreError};
+use crate::{registry, scoped_row, tree, under_node, Db, StoreError};
 
 fn path_of(raw: &str) -> Result<JurisdictionPath, StoreError> {
     JurisdictionPath::parse(raw).map_err(|e| StoreError::Internal(e.to_string()))
@@ -125,14 +125,12 @@ pub async fn checkpoints(
     node_id: i64,
 ) -> Result<Vec<Checkpoint>, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();
-    let filter = scope_filter(scope, "c.node_path", &mut params);
-    let (lo, hi) = (params.text(lo), params.text(hi));
+    let under = under_node(&node.path, scope, "c.node_path", &mut params);
     let rows = params
         .bind(sqlx::query(&format!(
-            "SELECT {CHECKPOINT_COLUMNS} WHERE c.node_path >= {lo} AND c.node_path < {hi} \
-             AND c.closed_at IS NULL AND {filter} ORDER BY n.name, c.name, c.id"
+            "SELECT {CHECKPOINT_COLUMNS} WHERE {under} AND c.closed_at IS NULL \
+             ORDER BY n.name, c.name, c.id"
         )))
         .fetch_all(db.pool())
         .await?;
@@ -284,14 +282,11 @@ pub async fn pass(db: &Db, scope: &Scope, id: i64) -> Result<Pass, StoreError> {
 /// The passes issued under a node, newest first (at most 500).
 pub async fn passes(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Pass>, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
-    let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();
-    let filter = scope_filter(scope, "g.node_path", &mut params);
-    let (lo, hi) = (params.text(lo), params.text(hi));
+    let under = under_node(&node.path, scope, "g.node_path", &mut params);
     let rows = params
         .bind(sqlx::query(&format!(
-            "SELECT {PASS_COLUMNS} WHERE g.node_path >= {lo} AND g.node_path < {hi} AND {filter} \
-             ORDER BY g.id DESC LIMIT 500"
+            "SELECT {PASS_COLUMNS} WHERE {under} ORDER BY g.id DESC LIMIT 500"
         )))
         .fetch_all(db.pool())
         .await?;

@@ -9,12 +9,10 @@ use linli_core::registry::{
     state_change, Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
     StateChange,
 };
-use linli_core::{
-    CoreError, DocumentKind, Gender, IdDocument, JurisdictionPath, NodeKind, Phone, Scope,
-};
+use linli_core::{CoreError, DocumentKind, Gender, IdDocument, JurisdictionPath, Phone, Scope};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::{row_by_id, Params};
@@ -73,7 +71,7 @@ pub struct Unmasked {
 }
 
 /// One change of one field.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Change {
     pub id: i64,
     pub at: i64,
@@ -306,26 +304,21 @@ pub(crate) async fn writable_node(
     scope: &Scope,
     node_id: i64,
 ) -> Result<crate::tree::Node, StoreError> {
-    let node = match crate::tree::get(db, scope, node_id).await {
-        Ok(n) => n,
-        Err(StoreError::NotFound) => {
-            return Err(StoreError::invalid("node_id", "您的辖区内没有这个节点"))
+    let may_write = |node: &crate::tree::Node| {
+        if scope.can_write_records(&node.path) {
+            Ok(())
+        } else {
+            Err(StoreError::Forbidden("您的角色不能修改人口台账".into()))
         }
-        Err(e) => return Err(e),
     };
-    if !scope.can_write_records(&node.path) {
-        return Err(StoreError::Forbidden("您的角色不能修改人口台账".into()));
-    }
-    if !node.is_open() {
-        return Err(StoreError::invalid("node_id", "该节点已撤销"));
-    }
-    if matches!(node.kind, NodeKind::District | NodeKind::Street) {
-        return Err(StoreError::invalid(
-            "node_id",
-            "居民只能登记在社区/村、小区/村民小组、网格或楼栋之下",
-        ));
-    }
-    Ok(node)
+    crate::tree::registration_node(
+        db,
+        scope,
+        node_id,
+        may_write,
+        "居民只能登记在社区/村、小区/村民小组、网格或楼栋之下",
+    )
+    .await
 }
 
 /// The path of a person, household or dwelling the caller may read; `NotFound` for one that is
@@ -1000,18 +993,10 @@ pub async fn history(
     .bind(id)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Change {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                field: r.try_get("field")?,
-                old_value: r.try_get("old_value")?,
-                new_value: r.try_get("new_value")?,
-            })
-        })
-        .collect()
+    Ok(rows
+        .iter()
+        .map(Change::from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// The byte-order upper bound of all strings starting with `prefix` (U+10FFFF is the largest

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
-use super::{internal, latest_template, next_version, report, Report, Versioned};
+use super::{internal, latest_template, next_version, read_layouts, report, Report, Versioned};
 use crate::infra::audit::{self, AuditEntry};
 use crate::{Db, StoreError};
 
@@ -27,8 +27,6 @@ pub struct StoredMapping {
     pub created_by: String,
     pub mapping: Mapping,
 }
-
-const COLUMNS: &str = "id, effective_from, created_at, created_by, definition_json";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredMapping, StoreError> {
     let json: String = r.try_get("definition_json")?;
@@ -44,47 +42,20 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredMapping, StoreError> {
 /// The newest version of every mapping (layouts hold no personal data: every signed-in role
 /// reads them; an empty scope reads nothing).
 pub async fn mappings(db: &Db, scope: &Scope) -> Result<Vec<StoredMapping>, StoreError> {
-    if !scope.is_admin() && scope.roots().is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM report_mapping m WHERE version = \
-         (SELECT MAX(version) FROM report_mapping u WHERE u.mapping_key = m.mapping_key) \
-         ORDER BY mapping_key"
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let rows = read_layouts(db, scope, &Versioned::Mapping.newest()).await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Every version of every mapping, by key, newest version first: the list's history (which
 /// version is in force for which dates). Same readers as [`mappings`].
 pub async fn mapping_versions(db: &Db, scope: &Scope) -> Result<Vec<StoredMapping>, StoreError> {
-    if !scope.is_admin() && scope.roots().is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM report_mapping ORDER BY mapping_key, version DESC"
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let rows = read_layouts(db, scope, &Versioned::Mapping.history()).await?;
     rows.iter().map(from_row).collect()
 }
 
 /// The version of mapping `key` in force on `date`. Unknown (or not yet in force): `NotFound`.
 pub async fn mapping_on(db: &Db, key: &str, date: time::Date) -> Result<StoredMapping, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM report_mapping WHERE mapping_key = $1 AND effective_from <= $2 \
-         ORDER BY effective_from DESC, version DESC LIMIT 1"
-    ))
-    .bind(key)
-    .bind(format_date(date))
-    .fetch_optional(db.pool())
-    .await?;
-    match row {
-        Some(r) => from_row(&r),
-        None => Err(StoreError::NotFound),
-    }
+    from_row(&Versioned::Mapping.in_force(db, key, date).await?)
 }
 
 /// Publishes a new version of a mapping (admins), checked against the newest version of its

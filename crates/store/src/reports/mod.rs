@@ -81,40 +81,37 @@ fn template_from_row(r: &sqlx::any::AnyRow) -> Result<StoredTemplate, StoreError
     })
 }
 
-const TEMPLATE_COLUMNS: &str = "id, effective_from, created_at, created_by, definition_json";
+/// The columns a stored version (of a template or a mapping) is read with.
+const VERSION_COLUMNS: &str = "id, effective_from, created_at, created_by, definition_json";
 
-/// Templates are not personal data: every signed-in role reads them; an empty scope reads
-/// nothing (fail closed).
-fn reads_templates(scope: &Scope) -> bool {
+/// Templates and mappings are not personal data: every signed-in role reads them; an empty
+/// scope reads nothing (fail closed).
+fn reads_layouts(scope: &Scope) -> bool {
     scope.is_admin() || !scope.roots().is_empty()
+}
+
+/// The rows of `sql` (a [`Versioned`] list), none for a scope that reads no layouts.
+pub(crate) async fn read_layouts(
+    db: &Db,
+    scope: &Scope,
+    sql: &str,
+) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+    if !reads_layouts(scope) {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query(sql).fetch_all(db.pool()).await?)
 }
 
 /// The newest version of every template. Templates are not personal data: every signed-in role
 /// reads them (the scope is taken for uniformity and to fail closed on an empty one).
 pub async fn templates(db: &Db, scope: &Scope) -> Result<Vec<StoredTemplate>, StoreError> {
-    if !reads_templates(scope) {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT {TEMPLATE_COLUMNS} FROM report_template t WHERE version = \
-         (SELECT MAX(version) FROM report_template u WHERE u.template_key = t.template_key) \
-         ORDER BY template_key"
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let rows = read_layouts(db, scope, &Versioned::Template.newest()).await?;
     rows.iter().map(template_from_row).collect()
 }
 
 /// Every version of every template, by key, newest version first: the template list's history.
 pub async fn template_versions(db: &Db, scope: &Scope) -> Result<Vec<StoredTemplate>, StoreError> {
-    if !reads_templates(scope) {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT {TEMPLATE_COLUMNS} FROM report_template ORDER BY template_key, version DESC"
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let rows = read_layouts(db, scope, &Versioned::Template.history()).await?;
     rows.iter().map(template_from_row).collect()
 }
 
@@ -125,20 +122,17 @@ pub async fn latest_template(
     scope: &Scope,
     key: &str,
 ) -> Result<StoredTemplate, StoreError> {
-    if !reads_templates(scope) {
+    if !reads_layouts(scope) {
         return Err(StoreError::NotFound);
     }
     let row = sqlx::query(&format!(
-        "SELECT {TEMPLATE_COLUMNS} FROM report_template WHERE template_key = $1 \
+        "SELECT {VERSION_COLUMNS} FROM report_template WHERE template_key = $1 \
          ORDER BY version DESC LIMIT 1"
     ))
     .bind(key)
     .fetch_optional(db.pool())
     .await?;
-    match row {
-        Some(r) => template_from_row(&r),
-        None => Err(StoreError::NotFound),
-    }
+    template_from_row(&row.ok_or(StoreError::NotFound)?)
 }
 
 /// The version of template `key` in force on `date`: the newest whose effective date is not
@@ -148,18 +142,7 @@ pub async fn template_on(
     key: &str,
     date: time::Date,
 ) -> Result<StoredTemplate, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TEMPLATE_COLUMNS} FROM report_template WHERE template_key = $1 AND effective_from <= $2 \
-         ORDER BY effective_from DESC, version DESC LIMIT 1"
-    ))
-    .bind(key)
-    .bind(format_date(date))
-    .fetch_optional(db.pool())
-    .await?;
-    match row {
-        Some(r) => template_from_row(&r),
-        None => Err(StoreError::NotFound),
-    }
+    template_from_row(&Versioned::Template.in_force(db, key, date).await?)
 }
 
 /// The effective-date rule of a new version (of a template or a mapping): not in the past (a
@@ -202,6 +185,42 @@ impl Versioned {
             Versioned::Template => ("report_template", "template_key"),
             Versioned::Mapping => ("report_mapping", "mapping_key"),
         }
+    }
+
+    /// The newest version of every key, by key.
+    pub(crate) fn newest(self) -> String {
+        let (table, column) = self.table();
+        format!(
+            "SELECT {VERSION_COLUMNS} FROM {table} v WHERE version = \
+             (SELECT MAX(version) FROM {table} u WHERE u.{column} = v.{column}) \
+             ORDER BY {column}"
+        )
+    }
+
+    /// Every version of every key, by key, newest version first.
+    pub(crate) fn history(self) -> String {
+        let (table, column) = self.table();
+        format!("SELECT {VERSION_COLUMNS} FROM {table} ORDER BY {column}, version DESC")
+    }
+
+    /// The version of `key` in force on `date`: the newest whose effective date is not after
+    /// it. Unknown (or not yet in force): `NotFound`.
+    pub(crate) async fn in_force(
+        self,
+        db: &Db,
+        key: &str,
+        date: time::Date,
+    ) -> Result<sqlx::any::AnyRow, StoreError> {
+        let (table, column) = self.table();
+        sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM {table} WHERE {column} = $1 AND effective_from <= $2 \
+             ORDER BY effective_from DESC, version DESC LIMIT 1"
+        ))
+        .bind(key)
+        .bind(format_date(date))
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
     }
 }
 

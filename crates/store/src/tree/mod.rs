@@ -125,6 +125,33 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Node, StoreError> {
     }
 }
 
+/// The node a form registers a record under (a resident, a business): in the caller's
+/// jurisdiction (else a field error on `node_id`), passing the area's own write check, open, and
+/// at community level or below (else `too_high`, which says where such records go).
+pub(crate) async fn registration_node(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    may_write: impl FnOnce(&Node) -> Result<(), StoreError>,
+    too_high: &str,
+) -> Result<Node, StoreError> {
+    let node = match get(db, scope, node_id).await {
+        Ok(n) => n,
+        Err(StoreError::NotFound) => {
+            return Err(StoreError::invalid("node_id", "您的辖区内没有这个节点"))
+        }
+        Err(e) => return Err(e),
+    };
+    may_write(&node)?;
+    if !node.is_open() {
+        return Err(StoreError::invalid("node_id", "该节点已撤销"));
+    }
+    if matches!(node.kind, NodeKind::District | NodeKind::Street) {
+        return Err(StoreError::invalid("node_id", too_high));
+    }
+    Ok(node)
+}
+
 /// The node with its counts.
 pub async fn summary(db: &Db, scope: &Scope, id: i64) -> Result<NodeSummary, StoreError> {
     let node = get(db, scope, id).await?;

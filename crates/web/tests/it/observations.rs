@@ -100,23 +100,15 @@ async fn flow(t: TestDb) {
     );
 
     // The export holds the same rows.
-    let r = staff
-        .get(app.url(&format!(
+    let rows = xlsx_rows(
+        &staff,
+        app.url(&format!(
             "/epidemic/observations.xlsx?node_id={}",
             community.id
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let bytes = r.bytes().await.unwrap();
-    use calamine::Reader;
-    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
-    let sheet = book.worksheet_range("正在观察").unwrap();
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
+        )),
+        "正在观察",
+    )
+    .await;
     assert!(
         rows[0][0].starts_with("里布嘎社区 正在观察人员"),
         "{rows:?}"

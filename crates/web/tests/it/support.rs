@@ -480,6 +480,20 @@ pub async fn json_at(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
     fetch(c, url).await.json().await.unwrap()
 }
 
+/// GET a workbook (200 asserted): the cells of its sheet `sheet`, as text, row by row.
+pub async fn xlsx_rows(c: &reqwest::Client, url: String, sheet: &str) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let r = fetch(c, url).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let range = book.worksheet_range(sheet).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
 /// POST a JSON body (any serde value): the response.
 pub async fn send_json<B: serde::Serialize + ?Sized>(
     c: &reqwest::Client,

@@ -145,20 +145,12 @@ async fn flow(t: TestDb) {
     assert!(text_of(&html).contains("体温："), "{}", text_of(&html));
 
     // The export holds the listed rows.
-    let r = worker
-        .get(app.url(&format!("/trips.xlsx?node_id={}&state=all", grid_a.id)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let bytes = r.bytes().await.unwrap();
-    use calamine::Reader;
-    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
-    let sheet = book.worksheet_range("外出登记").unwrap();
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
+    let rows = xlsx_rows(
+        &worker,
+        app.url(&format!("/trips.xlsx?node_id={}&state=all", grid_a.id)),
+        "外出登记",
+    )
+    .await;
     assert_eq!(rows[1][..3], ["姓名", "事由", "去向"]);
     let mut got: Vec<(&str, &str, &str)> = rows[2..]
         .iter()
