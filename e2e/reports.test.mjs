@@ -10,7 +10,8 @@
 //   indicator), and report with the disinfection rounds filled in;
 // - staff of 达瓦社区 (扎西) file a zero report on the phone;
 // - the street official (和丽华) sees the completeness (3 expected, 2 reported, 金龙社区
-//   missing), reminds 金龙社区, approves 达瓦社区, and opens the print view and the trend chart;
+//   missing), reminds 金龙社区, returns 里布嘎社区's report with a reason (退回: then 1 reported),
+//   approves 达瓦社区, and opens the print view and the trend chart;
 // - the admin, on a 360 px phone, opens 报表模板, edits the template: a bad deadline comes back
 //   with the reason beside the field and the form kept; 17:00 from tomorrow is published as
 //   version 2; the street's 「按卫健局表样导出」 link gives the health bureau's workbook.
@@ -126,6 +127,18 @@ test('browser: a community files a zero report, the street sees completeness and
     text = await bodyText(page);
     assert.ok(text.includes('已发送提醒'), 'the reminder notice');
     assert.ok(text.includes('已提醒 1 次'), 'the reminder is counted');
+
+    // 里布嘎社区's report goes back with a reason (退回); its page says why, it counts as missing.
+    await clickAndWait(page, page.locator('table.rep-children a', { hasText: '里布嘎社区' }));
+    await page.locator('#return-report summary').click();
+    await page.fill('#return-report textarea[name=reason]', '消杀次数与台账不符，请核对后重报');
+    const returned = await clickAndWait(page, page.locator('#return-report button[type=submit]'));
+    assert.equal(returned.status(), 200);
+    assert.ok((await page.locator('#returned').innerText()).includes('消杀次数与台账不符'));
+    assert.ok((await bodyText(page)).includes('已退回'), 'the badge');
+    await shot(page, 'reports-returned-1280.png');
+    await clickAndWait(page, page.locator('.crumbs a', { hasText: '建塘镇' }));
+    assert.match(await page.locator('#completeness').innerText(), /已报\s*1/);
 
     // The street's own report waits for its communities; 达瓦社区 is approved from its page.
     await clickAndWait(page, page.locator('table.rep-children a', { hasText: '达瓦社区' }));

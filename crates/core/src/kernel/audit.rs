@@ -63,6 +63,7 @@ pub fn action_zh(code: &str) -> Option<&'static str> {
         "report.submit" => "报送日报",
         "report.approve" => "审核通过日报",
         "report.remind" => "催报",
+        "report.return" => "退回日报",
         "report_template.publish" => "发布报表模板",
         "report_mapping.publish" => "发布报表对照",
         "request.create" => "登记诉求",

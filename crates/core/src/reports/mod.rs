@@ -272,14 +272,20 @@ labelled! {
         Submitted,
         #[strum(serialize = "approved", props(zh = "已审核"))]
         Approved,
+        /// Sent back by the approver with a reason; the node corrects and submits again.
+        #[strum(serialize = "returned", props(zh = "已退回"))]
+        Returned,
     }
 }
+
+/// The longest reason an approver may give for returning a report.
+pub const MAX_RETURN_REASON: usize = 200;
 
 impl Status {
     /// Submitting (or correcting a submission) is allowed until it is approved.
     pub fn check_submit(self) -> Result<Status, CoreError> {
         match self {
-            Status::Draft | Status::Submitted => Ok(Status::Submitted),
+            Status::Draft | Status::Submitted | Status::Returned => Ok(Status::Submitted),
             Status::Approved => Err(CoreError::invalid(
                 "status",
                 "该报告已审核，数据已锁定，不能再修改",
@@ -293,12 +299,43 @@ impl Status {
             Status::Submitted => Ok(Status::Approved),
             Status::Draft => Err(CoreError::invalid("status", "该报告尚未报送，不能审核")),
             Status::Approved => Err(CoreError::invalid("status", "该报告已审核")),
+            Status::Returned => Err(CoreError::invalid(
+                "status",
+                "该报告已退回，待重新报送后再审核",
+            )),
         }
     }
 
-    /// Counted as reported (in completeness and in the parent's manual sums).
+    /// Only a submitted report can be returned (退回), with a reason of one to
+    /// [`MAX_RETURN_REASON`] characters; the reason comes back trimmed.
+    pub fn check_return(self, reason: &str) -> Result<(Status, String), Vec<CoreError>> {
+        let mut errors = Vec::new();
+        match self {
+            Status::Submitted => {}
+            Status::Draft => errors.push(CoreError::invalid("status", "该报告尚未报送，不能退回")),
+            Status::Approved => errors.push(CoreError::invalid("status", "该报告已审核，不能退回")),
+            Status::Returned => errors.push(CoreError::invalid("status", "该报告已退回")),
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            errors.push(CoreError::invalid("reason", "请写明退回原因"));
+        } else if reason.chars().count() > MAX_RETURN_REASON {
+            errors.push(CoreError::invalid(
+                "reason",
+                format!("退回原因不能超过 {MAX_RETURN_REASON} 个字"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok((Status::Returned, reason.to_owned()))
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Counted as reported (in completeness and in the parent's manual sums): submitted or
+    /// approved; a returned report counts again once submitted again.
     pub fn is_reported(self) -> bool {
-        self != Status::Draft
+        matches!(self, Status::Submitted | Status::Approved)
     }
 }
 
@@ -887,6 +924,7 @@ mod tests {
             (Status::Draft, "draft", "未报送"),
             (Status::Submitted, "submitted", "已报送"),
             (Status::Approved, "approved", "已审核"),
+            (Status::Returned, "returned", "已退回"),
         ]);
     }
 
@@ -1034,6 +1072,35 @@ mod tests {
         assert_eq!(Status::Submitted.check_approve().unwrap(), Status::Approved);
         assert!(Status::Draft.check_approve().is_err());
         assert!(Status::Approved.check_approve().is_err());
+        for &s in Status::ALL {
+            // Only what is submitted and not yet approved can be sent back; and only that counts
+            // as reported together with the approved.
+            let returned = s.check_return(" 人数与花名册不符，请核对 ");
+            assert_eq!(returned.is_ok(), s == Status::Submitted, "{s:?}");
+            assert_eq!(
+                s.is_reported(),
+                matches!(s, Status::Submitted | Status::Approved),
+                "{s:?}"
+            );
+        }
+        assert_eq!(
+            Status::Submitted.check_return(" 人数不符 ").unwrap(),
+            (Status::Returned, "人数不符".to_owned())
+        );
+        // A returned report is corrected and submitted again, not approved as it stands.
+        assert_eq!(Status::Returned.check_submit().unwrap(), Status::Submitted);
+        assert_eq!(
+            Status::Returned.check_approve().unwrap_err().field,
+            "status"
+        );
+        let fields = |r: Result<_, Vec<CoreError>>| -> Vec<String> {
+            r.unwrap_err().into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(fields(Status::Submitted.check_return("  ")), ["reason"]);
+        assert_eq!(
+            fields(Status::Approved.check_return(&"长".repeat(MAX_RETURN_REASON + 1))),
+            ["status", "reason"]
+        );
         for &s in Status::ALL {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }

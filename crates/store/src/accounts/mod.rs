@@ -942,3 +942,25 @@ pub async fn display_names(
     }
     Ok(names)
 }
+
+/// The display names of the accounts whose login names are `logins` (records keep who acted by
+/// login name; pages show the person). Login names that are no account are left out.
+pub async fn names_by_login(
+    db: &Db,
+    logins: &[&str],
+) -> Result<HashMap<String, String>, StoreError> {
+    let mut names = HashMap::new();
+    if logins.is_empty() {
+        return Ok(names);
+    }
+    let mut params = crate::infra::db::Params::new();
+    let list: Vec<String> = logins.iter().map(|l| params.text(*l)).collect();
+    let sql = format!(
+        "SELECT username, display_name FROM app_user WHERE username IN ({})",
+        list.join(", ")
+    );
+    for r in params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
+        names.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    Ok(names)
+}

@@ -486,10 +486,21 @@ pub struct Submission {
     pub updated_at: i64,
     pub approved_by: Option<String>,
     pub approved_at: Option<i64>,
+    /// Who sent it back, when and why (退回), while it waits to be submitted again.
+    pub returned: Option<Returned>,
+}
+
+/// A report sent back by its approver.
+#[derive(Debug, Clone, Serialize)]
+pub struct Returned {
+    pub by: String,
+    pub at: i64,
+    pub reason: String,
 }
 
 const SUBMISSION_SELECT: &str = "SELECT s.id, s.node_id, n.kind, n.path, s.template_id, s.status, s.zero, \
-     s.manual_json, s.values_json, s.submitted_by, s.submitted_at, s.updated_at, s.approved_by, s.approved_at \
+     s.manual_json, s.values_json, s.submitted_by, s.submitted_at, s.updated_at, s.approved_by, s.approved_at, \
+     s.returned_by, s.returned_at, s.return_reason \
      FROM report_submission s JOIN node n ON n.id = s.node_id";
 
 fn submission_from_row(r: &sqlx::any::AnyRow) -> Result<Submission, StoreError> {
@@ -513,6 +524,14 @@ fn submission_from_row(r: &sqlx::any::AnyRow) -> Result<Submission, StoreError> 
         updated_at: r.try_get(11)?,
         approved_by: r.try_get(12)?,
         approved_at: r.try_get(13)?,
+        returned: match (
+            r.try_get::<Option<String>, _>(14)?,
+            r.try_get::<Option<i64>, _>(15)?,
+            r.try_get::<Option<String>, _>(16)?,
+        ) {
+            (Some(by), Some(at), Some(reason)) => Some(Returned { by, at, reason }),
+            _ => None,
+        },
     })
 }
 
@@ -584,6 +603,8 @@ pub struct Report {
     pub updated_at: Option<i64>,
     pub approved_by: Option<String>,
     pub approved_at: Option<i64>,
+    /// Sent back by the approver (status `returned`), with why.
+    pub returned: Option<Returned>,
     pub timeliness: Option<Timeliness>,
     /// The instant the report was due (Unix ms).
     pub due_at: i64,
@@ -595,6 +616,13 @@ impl Report {
     /// Who approved or submitted it and when, as the report's printouts and xlsx head it:
     /// 已审核（…）, 已报送（…） or 未报送.
     pub fn status_line_zh(&self) -> String {
+        if let Some(r) = self
+            .returned
+            .as_ref()
+            .filter(|_| self.status == Status::Returned)
+        {
+            return format!("已退回（{}，{}）：{}", r.by, clock::display(r.at), r.reason);
+        }
         match (
             &self.approved_by,
             self.approved_at,
@@ -860,6 +888,7 @@ async fn build(
         updated_at: own.map(|s| s.updated_at),
         approved_by: own.and_then(|s| s.approved_by.clone()),
         approved_at: own.and_then(|s| s.approved_at),
+        returned: own.and_then(|s| s.returned.clone()),
         timeliness: own.map(|s| Timeliness::of(deadline, date, s.submitted_at)),
         due_at: deadline.instant_on(date),
         children: lines,
@@ -1368,8 +1397,9 @@ pub async fn submit(
          VALUES ($1, $2, $3, $4, 'submitted', $5, $6, $7, $8, $9, $9) \
          ON CONFLICT (template_key, node_id, report_on) DO UPDATE SET \
          template_id = excluded.template_id, zero = excluded.zero, manual_json = excluded.manual_json, \
-         values_json = excluded.values_json, submitted_by = excluded.submitted_by, updated_at = excluded.updated_at \
-         WHERE report_submission.status = 'submitted' RETURNING id",
+         values_json = excluded.values_json, submitted_by = excluded.submitted_by, updated_at = excluded.updated_at, \
+         status = 'submitted', returned_by = NULL, returned_at = NULL, return_reason = NULL \
+         WHERE report_submission.status IN ('submitted', 'returned') RETURNING id",
     )
     .bind(&t.key)
     .bind(stored.id)
@@ -1452,6 +1482,66 @@ pub async fn approve(
             .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"template": t.key, "date": day})),
+        now,
+    )
+    .await?;
+    build(db, scope, stored, node, date).await
+}
+
+/// Returns (退回) the submitted report of `node_id` for `date` with a reason: whoever may approve
+/// it. The node sees the reason on its report, corrects it and submits again; until then it
+/// counts as not reported. Audited with the reason.
+pub async fn return_report(
+    db: &Db,
+    scope: &Scope,
+    key: &str,
+    node_id: i64,
+    date: time::Date,
+    reason: &str,
+    now: i64,
+) -> Result<Report, StoreError> {
+    let node = tree::get(db, scope, node_id).await?;
+    let stored = template_on(db, key, date).await?;
+    if !can_approve(scope, &node) {
+        return Err(StoreError::Forbidden(match scope.role() {
+            Role::GridWorker => "网格员不能退回报告".into(),
+            _ => "报告由上级审核，不能退回本级的报告".into(),
+        }));
+    }
+    let report = build(db, scope, stored.clone(), node.clone(), date).await?;
+    let (status, reason) = report
+        .status
+        .check_return(reason)
+        .map_err(StoreError::Invalid)?;
+    let day = format_date(date);
+    let mut tx = db.begin_write().await?;
+    let row = sqlx::query(
+        "UPDATE report_submission SET status = $1, returned_by = $2, returned_at = $3, return_reason = $4 \
+         WHERE template_key = $5 AND node_id = $6 AND report_on = $7 AND status = $8 RETURNING id",
+    )
+    .bind(status.as_str())
+    .bind(scope.actor())
+    .bind(now)
+    .bind(&reason)
+    .bind(&stored.template.key)
+    .bind(node.id)
+    .bind(&day)
+    .bind(Status::Submitted.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::Conflict {
+            field: "status".into(),
+            message: "该报告刚被他人审核或修改，请刷新后再试".into(),
+        });
+    };
+    let id: i64 = row.try_get(0)?;
+    audit::commit_recorded(
+        tx,
+        AuditEntry::by(scope, "report.return", "report_submission")
+            .entity_id(id)
+            .node_path(&node.path)
+            .detail(json!({"template": stored.template.key, "date": day, "reason": reason})),
         now,
     )
     .await?;

@@ -1274,3 +1274,81 @@ both_backends!(
         assert_eq!(log.len(), 1);
     }
 );
+
+both_backends!(
+    a_returned_report_counts_as_missing_until_submitted_again,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let (sa, off) = (staff(&w.community_a), official(&w.street));
+        let give_back = |who: Scope, reason: &'static str| {
+            let db = db.clone();
+            let at = w.community_a.clone();
+            async move {
+                reports::return_report(&db, &who, EPIDEMIC_DAILY, at.id, day(), reason, now_ms())
+                    .await
+            }
+        };
+        // Nothing submitted: nothing to send back.
+        assert!(matches!(
+            give_back(off.clone(), "请核对").await,
+            Err(StoreError::Invalid(ref v)) if v[0].field == "status"
+        ));
+        let first = staff_submit(&db, &w.community_a, &[("disinfection_rounds", "3")], false)
+            .await
+            .submitted_at;
+        // Not by the node's own staff; not without a reason.
+        assert!(matches!(
+            give_back(sa.clone(), "请核对").await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            give_back(off.clone(), "   ").await,
+            Err(StoreError::Invalid(ref v)) if v[0].field == "reason"
+        ));
+        let r = give_back(off.clone(), " 消杀次数与台账不符，请核对 ")
+            .await
+            .unwrap();
+        assert_eq!(r.status, Status::Returned);
+        assert_eq!(
+            r.returned.as_ref().unwrap().reason,
+            "消杀次数与台账不符，请核对"
+        );
+        assert!(
+            r.status_line_zh().starts_with("已退回（official，"),
+            "{}",
+            r.status_line_zh()
+        );
+        // Returned: not reported in the street's completeness; neither approved nor returned again.
+        let c = reports::completeness(&db, &off, EPIDEMIC_DAILY, w.street.id, day())
+            .await
+            .unwrap();
+        assert!(
+            c.missing.iter().any(|m| m.node_id == w.community_a.id),
+            "{c:?}"
+        );
+        assert!(matches!(
+            approve(&db, &off, &w.community_a).await,
+            Err(StoreError::Invalid(ref v)) if v[0].field == "status"
+        ));
+        assert!(matches!(
+            give_back(off.clone(), "再核对").await,
+            Err(StoreError::Invalid(ref v)) if v[0].field == "status"
+        ));
+        // Corrected and submitted again: the reason goes, the first submission time stays.
+        let r = staff_submit(&db, &w.community_a, &[("disinfection_rounds", "4")], false).await;
+        assert_eq!((r.status, r.returned.is_none()), (Status::Submitted, true));
+        assert_eq!(r.submitted_at, first);
+        assert_eq!(number(r.values.get("disinfection_rounds")), 4);
+        approve(&db, &off, &w.community_a).await.unwrap();
+        assert!(matches!(
+            give_back(off.clone(), "已审核也想退").await,
+            Err(StoreError::Invalid(ref v)) if v[0].field == "status"
+        ));
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = 'report.return'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(n, 1);
+    }
+);

@@ -36,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_report))
         .routes(routes!(submit_report))
         .routes(routes!(approve_report))
+        .routes(routes!(return_report))
         .routes(routes!(get_completeness))
         .routes(routes!(remind_node))
 }
@@ -173,7 +174,8 @@ pub struct ReportOut {
     /// reporting (types and submits), rollup (sums the reporting nodes below) or below (reads only).
     pub role: String,
     pub date: String,
-    /// draft (nothing submitted), submitted or approved (locked).
+    /// draft (nothing submitted), submitted, approved (locked) or returned (sent back with a
+    /// reason; submit again).
     pub status: String,
     pub status_label: String,
     /// An explicit zero report (零报告).
@@ -190,6 +192,10 @@ pub struct ReportOut {
     pub submitted_at: Option<String>,
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,
+    /// While returned: who sent it back, when and why.
+    pub returned_by: Option<String>,
+    pub returned_at: Option<String>,
+    pub return_reason: Option<String>,
     /// on_time or late (by the first submission); null when not submitted.
     pub timeliness: Option<String>,
     /// When the report was due: the template's deadline on the date.
@@ -224,6 +230,9 @@ impl From<Report> for ReportOut {
             submitted_at: r.submitted_at.map(rfc3339),
             approved_by: r.approved_by.clone(),
             approved_at: r.approved_at.map(rfc3339),
+            returned_by: r.returned.as_ref().map(|x| x.by.clone()),
+            returned_at: r.returned.as_ref().map(|x| rfc3339(x.at)),
+            return_reason: r.returned.as_ref().map(|x| x.reason.clone()),
             timeliness: r.timeliness.map(|t| t.as_str().to_owned()),
             due_at: rfc3339(r.due_at),
             children: r
@@ -745,6 +754,38 @@ async fn approve_report(
 ) -> ApiResult<Json<ReportOut>> {
     let (template, node_id, d) = at.parts()?;
     let r = reports::approve(&state.db, &user.scope, &template, node_id, d, now_ms()).await?;
+    Ok(Json(r.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportReturnBody {
+    /// Why it goes back (1–200 characters), shown to the node on its report.
+    pub reason: String,
+}
+
+/// Return (退回) a submitted report with a reason: whoever may approve it. The node corrects it
+/// and submits again; until then it counts as not reported. Audited.
+#[utoipa::path(post, path = "/api/v1/reports/{template}/{node_id}/{date}/return", tag = "reports",
+    params(ReportPath), request_body = ReportReturnBody,
+    responses((status = 200, body = ReportOut), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn return_report(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(at): Path<ReportPath>,
+    Json(b): Json<ReportReturnBody>,
+) -> ApiResult<Json<ReportOut>> {
+    let (template, node_id, d) = at.parts()?;
+    let r = reports::return_report(
+        &state.db,
+        &user.scope,
+        &template,
+        node_id,
+        d,
+        &b.reason,
+        now_ms(),
+    )
+    .await?;
     Ok(Json(r.into()))
 }
 

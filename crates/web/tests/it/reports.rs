@@ -177,6 +177,37 @@ async fn api_contract(t: TestDb) {
     let (_, c) = get_json(&official, url(&w.street, "/completeness")).await;
     assert_eq!(c["missing_nodes"][0]["reminders"], 1);
 
+    // Returned with a reason (退回): not by the community itself, not without a reason; while
+    // returned it is not counted as reported; submitted again, the reason goes.
+    let (s, e) = post_json(&official, url(&w.b, "/return"), json!({"reason": " "})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], "reason");
+    let (s, _) = post_json(&staff_b, url(&w.b, "/return"), json!({"reason": "自己退"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = post_json(
+        &official,
+        url(&w.b, "/return"),
+        json!({"reason": "零报告与预警记录不符，请核对"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (&r["status"], &r["return_reason"], &r["returned_by"]),
+        (
+            &json!("returned"),
+            &json!("零报告与预警记录不符，请核对"),
+            &json!("official")
+        )
+    );
+    let (_, c) = get_json(&official, url(&w.street, "/completeness")).await;
+    assert_eq!(c["submitted"], 1, "{c}");
+    let (s, r) = post_json(&staff_b, url(&w.b, "/submit"), json!({"zero": true})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (&r["status"], &r["return_reason"]),
+        (&json!("submitted"), &Value::Null)
+    );
+
     // Approval: not by the community itself; by the street official; then locked.
     let (s, _) = post_json(&staff_a, url(&w.a, "/approve"), json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);

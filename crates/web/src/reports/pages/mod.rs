@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports", get(report_page))
         .route("/reports/submit", post(submit))
         .route("/reports/approve", post(approve))
+        .route("/reports/return", post(return_report))
         .route("/reports/remind", post(remind))
         .route("/reports/print", get(print_page))
         .route("/reports/print/mapped", get(mapped_print_page))
@@ -162,6 +163,8 @@ struct ReportPage {
     timeliness: String,
     submitted: String,
     approved: String,
+    /// Why the approver sent it back, and who and when; empty unless returned.
+    returned: String,
     due: String,
     reminders: Vec<String>,
     values: Vec<ValueRow>,
@@ -203,6 +206,7 @@ fn status_class(s: Status) -> &'static str {
         Status::Draft => "draft",
         Status::Submitted => "submitted",
         Status::Approved => "approved",
+        Status::Returned => "returned",
     }
 }
 
@@ -222,6 +226,7 @@ async fn report_page(
         Some("submitted") => "已报送。",
         Some("zero") => "已报送零报告。",
         Some("approved") => "已审核，数据已锁定。",
+        Some("returned") => "已退回，待其更正后重新报送。",
         Some("reminded") => "已发送提醒。",
         _ => "",
     };
@@ -241,8 +246,9 @@ async fn render(
         let Some(t) = target(state, user, q.template, q.node_id, q.date.as_deref()).await? else {
             return Ok(None);
         };
-        let report =
+        let mut report =
             reports::report(&state.db, &user.scope, &t.template, t.node_id, t.date).await?;
+        named(state, &mut report).await?;
         let completeness =
             reports::completeness(&state.db, &user.scope, &t.template, t.node_id, t.date).await?;
         let parent = match report.node.parent_id {
@@ -285,6 +291,29 @@ async fn render(
     );
     page.mapped = mapped;
     (status, page).into_response()
+}
+
+/// The report with the people who submitted, approved, returned and reminded named by their
+/// display names (the records keep login names).
+async fn named(state: &AppState, r: &mut Report) -> Result<(), StoreError> {
+    let mut logins: Vec<&str> = [&r.submitted_by, &r.approved_by]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    logins.extend(r.returned.iter().map(|x| x.by.as_str()));
+    logins.extend(r.reminders.iter().map(|m| m.created_by.as_str()));
+    let names = linli_store::accounts::names_by_login(&state.db, &logins).await?;
+    let name = |login: &mut String| {
+        if let Some(n) = names.get(login.as_str()) {
+            login.clone_from(n);
+        }
+    };
+    r.submitted_by.iter_mut().for_each(name);
+    r.approved_by.iter_mut().for_each(name);
+    r.returned.iter_mut().for_each(|x| name(&mut x.by));
+    r.reminders.iter_mut().for_each(|m| name(&mut m.created_by));
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -395,6 +424,12 @@ fn page_of(
             .unwrap_or_default(),
         submitted: when(&r.submitted_by, r.submitted_at),
         approved: when(&r.approved_by, r.approved_at),
+        returned: r
+            .returned
+            .as_ref()
+            .filter(|_| r.status == Status::Returned)
+            .map(|x| format!("{}（{} · {}）", x.reason, x.by, display(x.at)))
+            .unwrap_or_default(),
         due: display(r.due_at),
         reminders: r
             .reminders
@@ -474,6 +509,7 @@ fn label(template_field: &str, r: Option<&linli_core::reports::Template>) -> Str
         "status" => "状态".to_owned(),
         "date" => "日期".to_owned(),
         "node_id" => "报送单位".to_owned(),
+        "reason" => "退回原因".to_owned(),
         other => other.to_owned(),
     }
 }
@@ -549,6 +585,37 @@ async fn approve(State(state): State<AppState>, form: CsrfForm<FormFields>) -> R
     match reports::approve(&state.db, &user.scope, &template, node_id, date, now_ms()).await {
         Ok(r) => Redirect::to(&format!(
             "{}&notice=approved",
+            href(&template, r.node.id, &r.date)
+        ))
+        .into_response(),
+        Err(StoreError::Invalid(errs)) => {
+            refused(&state, &user, template, node_id, date, &errs).await
+        }
+        Err(e) => store_error_page(e),
+    }
+}
+
+/// Sends the report back with the reason typed (退回).
+async fn return_report(State(state): State<AppState>, form: CsrfForm<FormFields>) -> Response {
+    let CsrfForm { user, form: f } = form;
+    let (template, node_id, date) = match form_target(&f) {
+        Ok(t) => t,
+        Err(e) => return store_error_page(e),
+    };
+    let reason = field(&f, "reason");
+    match reports::return_report(
+        &state.db,
+        &user.scope,
+        &template,
+        node_id,
+        date,
+        reason,
+        now_ms(),
+    )
+    .await
+    {
+        Ok(r) => Redirect::to(&format!(
+            "{}&notice=returned",
             href(&template, r.node.id, &r.date)
         ))
         .into_response(),
