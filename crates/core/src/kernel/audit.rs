@@ -64,6 +64,7 @@ pub fn action_zh(code: &str) -> Option<&'static str> {
         "report.approve" => "审核通过日报",
         "report.remind" => "催报",
         "report.return" => "退回日报",
+        "list.export" => "导出名单",
         "report_template.publish" => "发布报表模板",
         "report_mapping.publish" => "发布报表对照",
         "request.create" => "登记诉求",

@@ -85,3 +85,34 @@ where
     })
     .await
 }
+
+/// Records, before the file is built, that `user` downloads a list of people (`entity`: `trip`,
+/// `observation`, …) under `node_id` with the page's filters: every export of personal data is
+/// audited, masked or not. No entry, no file: a failure answers the error page.
+pub async fn audit_export(
+    state: &crate::AppState,
+    user: &linli_store::accounts::Principal,
+    entity: &'static str,
+    node_id: i64,
+    query: Option<&str>,
+    rows: usize,
+) -> Result<(), Response> {
+    use linli_store::infra::audit::{self, AuditEntry};
+    let result = async {
+        let node = linli_store::tree::get(&state.db, &user.scope, node_id).await?;
+        audit::record(
+            state.db.pool(),
+            AuditEntry::by(&user.scope, "list.export", entity)
+                .node_path(&node.path)
+                .detail(serde_json::json!({
+                    "node_id": node.id,
+                    "query": query.unwrap_or_default(),
+                    "rows": rows,
+                })),
+            linli_core::kernel::clock::now_ms(),
+        )
+        .await
+    }
+    .await;
+    result.map_err(crate::ui::store_error_page)
+}

@@ -164,6 +164,26 @@ async fn flow(t: TestDb) {
             ("李秀英", "出山劳作", "36.6℃")
         ]
     );
+    // The download is audited: who, which list, under which node, with which filters, how many.
+    let exported = linli_store::infra::audit::list(
+        &db,
+        &linli_core::Scope::operator(),
+        &linli_store::infra::audit::AuditFilter {
+            action_prefix: Some("list.export".into()),
+            ..Default::default()
+        },
+        linli_store::Page::new(Some(10), None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(exported.len(), 1);
+    let e = &exported[0];
+    assert_eq!((e.actor.as_str(), e.entity.as_str()), ("worker_a", "trip"));
+    assert_eq!(e.detail["rows"], 2);
+    assert_eq!(
+        e.detail["query"],
+        format!("node_id={}&state=all", grid_a.id)
+    );
 
     // An organised trip through the group page: everyone of the grid is listed to tick.
     let group_page = app.url(&format!("/trips/groups/new?node_id={}", grid_a.id));

@@ -290,6 +290,7 @@ async fn export(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
     let result = async {
         // The export needs the node only, not the picker's walk of the whole tree.
@@ -302,6 +303,18 @@ async fn export(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
+    if let Err(refused) = crate::ui::xlsx::audit_export(
+        &state,
+        &user,
+        "observation",
+        node_id,
+        raw.as_deref(),
+        page.items.len(),
+    )
+    .await
+    {
+        return refused;
+    }
     let day = format_date(today());
     let title = format!("{node_name} 正在观察人员（{day}，共 {} 人）", page.total);
     let rows = page.items.into_iter().map(|o| {

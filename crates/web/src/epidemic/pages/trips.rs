@@ -293,6 +293,7 @@ async fn export(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
     let on = today();
     let result = async {
@@ -314,6 +315,18 @@ async fn export(
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
+    if let Err(refused) = crate::ui::xlsx::audit_export(
+        &state,
+        &user,
+        "trip",
+        node_id,
+        raw.as_deref(),
+        page.items.len(),
+    )
+    .await
+    {
+        return refused;
+    }
     let day = format_date(on);
     let title = format!("{node_name} 外出登记（{day}，共 {} 条）", page.total);
     let rows = page.items.into_iter().map(move |t| {
