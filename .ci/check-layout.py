@@ -18,7 +18,7 @@ AREAS = {"accounts", "tree", "registry", "epidemic", "reports", "requests", "sup
 SHARED = {"core": {"kernel"}, "store": {"infra"}, "web": {"ui", "auth"}, "cli": set()}
 # Files a crate may keep at the top of src/ beside its area folders.
 TOP_FILES = {
-    "core": {"lib.rs"},
+    "core": {"lib.rs", "fuzzing.rs"},
     "store": {"lib.rs", "testing.rs"},
     "web": {"lib.rs", "error.rs", "metrics.rs", "openapi.rs"},
     "cli": None,  # the binary's commands: not split by area

@@ -15,6 +15,8 @@ pub mod supplies;
 pub mod tree;
 
 // What the areas share; it imports no area.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kernel;
 
 pub use accounts::{NewPassword, Username};
