@@ -457,3 +457,137 @@ mod tests {
         assert_eq!(parse_slot_key("garbage"), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The list: open and handled alerts, searched, filtered and paged
+
+/// Which alerts a list holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlertState {
+    /// Waiting for someone (the worker's list).
+    #[default]
+    Open,
+    /// Closed, with their outcome.
+    Handled,
+    /// Both, the open ones first.
+    All,
+}
+
+/// What an alert list is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// `fever` or `overdue`.
+    pub kind: Option<String>,
+    pub state: AlertState,
+    /// The start of the person's name.
+    pub q: Option<String>,
+}
+
+/// One alert of a list, with how it was closed if it was.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedAlert {
+    pub alert: super::Alert,
+    pub handled_at: Option<i64>,
+    pub handled_by: Option<String>,
+    pub outcome: Option<AlertOutcome>,
+    pub outcome_note: Option<String>,
+}
+
+/// A page of alerts and how many match in all.
+#[derive(Debug, Clone)]
+pub struct AlertPage {
+    pub items: Vec<ListedAlert>,
+    pub total: i64,
+}
+
+/// The most rows one page (and one export) holds.
+pub const MAX_ALERT_PAGE: i64 = 5_000;
+
+/// Alerts under `node_id` within the caller's scope: open ones newest first (with `All`, before
+/// the handled ones), `limit` rows from `offset`, with the count of all that match. Alerts whose
+/// person was anonymised after retention are not listed.
+pub async fn alerts(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    f: &AlertFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<AlertPage, StoreError> {
+    let kind = f.kind.as_deref().filter(|k| !k.is_empty());
+    if let Some(k) = kind {
+        if !matches!(k, "fever" | "overdue") {
+            return Err(StoreError::invalid(
+                "kind",
+                "应为 fever（发热）或 overdue（逾期未打卡）",
+            ));
+        }
+    }
+    let node = crate::tree::get(db, scope, node_id).await?;
+    // The WHERE clause, once for the count and once for the page (parameters bind once).
+    let conditions = |params: &mut crate::infra::db::Params| {
+        let mut conds = vec![crate::under_node(&node.path, scope, "a.node_path", params)];
+        if let Some(k) = kind {
+            conds.push(format!("a.kind = {}", params.text(k)));
+        }
+        match f.state {
+            AlertState::Open => conds.push("a.handled_at IS NULL".to_owned()),
+            AlertState::Handled => conds.push("a.handled_at IS NOT NULL".to_owned()),
+            AlertState::All => {}
+        }
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            conds.push(params.prefix_like("p.name", q));
+        }
+        conds.join(" AND ")
+    };
+    let mut params = crate::infra::db::Params::new();
+    let where_ = conditions(&mut params);
+    let total: i64 = params
+        .bind(sqlx::query(&format!(
+            "SELECT COUNT(*) FROM alert a JOIN person p ON p.id = a.person_id WHERE {where_}"
+        )))
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    let mut params = crate::infra::db::Params::new();
+    let where_ = conditions(&mut params);
+    let (lim, off) = (
+        params.int(limit.clamp(1, MAX_ALERT_PAGE)),
+        params.int(offset.max(0)),
+    );
+    let rows = params
+        .bind(sqlx::query(&format!(
+            "SELECT a.id, a.kind, a.person_id, p.name, a.observation_id, a.arrival_id, a.node_path, \
+             a.raised_at, a.detail, a.handled_at, a.handled_by, a.outcome, a.outcome_note \
+             FROM alert a JOIN person p ON p.id = a.person_id WHERE {where_} \
+             ORDER BY CASE WHEN a.handled_at IS NULL THEN 0 ELSE 1 END, a.raised_at DESC, a.id DESC \
+             LIMIT {lim} OFFSET {off}"
+        )))
+        .fetch_all(db.pool())
+        .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(ListedAlert {
+                alert: super::Alert {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    person_id: r.try_get(2)?,
+                    person_name: r.try_get(3)?,
+                    observation_id: r.try_get(4)?,
+                    arrival_id: r.try_get(5)?,
+                    node_path: r.try_get(6)?,
+                    raised_at: r.try_get(7)?,
+                    detail: r.try_get(8)?,
+                },
+                handled_at: r.try_get(9)?,
+                handled_by: r.try_get(10)?,
+                outcome: r
+                    .try_get::<Option<String>, _>(11)?
+                    .and_then(|o| AlertOutcome::from_code(&o)),
+                outcome_note: r.try_get(12)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(AlertPage { items, total })
+}

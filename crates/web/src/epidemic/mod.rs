@@ -14,6 +14,7 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(pages::router())
+        .merge(pages::alerts::router())
         .merge(pages::checkpoints::router())
         .merge(pages::policies::router())
         .merge(pages::contacts::router())

@@ -247,10 +247,47 @@ async fn flow(t: TestDb) {
     assert!(html.contains("38.5") && html.contains("乙居民"), "{html}");
     let (_, html) = get(&staff, url("/epidemic/alerts?kind=fever")).await;
     assert!(html.contains("张三") && html.contains("乙居民"), "{html}");
+    // Searched by name; handled, an alert leaves the open list and stays under 已处理 with
+    // its outcome; the export holds what the filters hold.
+    let (_, html) = get(&staff, url("/epidemic/alerts?q=%E5%BC%A0")).await;
+    assert!(html.contains("张三") && !html.contains("乙居民"), "{html}");
+    let zhang = between(&html, "id=\"alert-", "\"").to_owned();
+    let (status, to) = post_form(
+        &staff,
+        url(&format!("/epidemic/alerts/{zhang}/handle")),
+        &[
+            ("csrf", csrf.as_str()),
+            ("outcome", "transferred"),
+            ("note", "县医院发热门诊"),
+            ("state", "open"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+    let (_, html) = get(&staff, url("/epidemic/alerts?kind=fever")).await;
+    assert!(!html.contains("张三") && html.contains("乙居民"), "{html}");
+    let (_, html) = get(&staff, url("/epidemic/alerts?state=handled")).await;
+    let text = text_of(&html);
+    assert!(
+        text.contains("张三") && text.contains("已处理：已转诊定点医院（县医院发热门诊）"),
+        "{text}"
+    );
+    let rows = xlsx_rows(
+        &staff,
+        url("/epidemic/alerts.xlsx?state=all&kind=fever"),
+        "预警",
+    )
+    .await;
+    let mut got: Vec<(&str, &str)> = rows[2..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[4].as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("乙居民", "待处理"), ("张三", "已处理")]);
 
     // A grid worker: their grid only.
     let (worker, worker_csrf) = sign_in(&app, "worker_a").await;
-    let (_, html) = get(&worker, url("/epidemic/alerts")).await;
+    let (_, html) = get(&worker, url("/epidemic/alerts?state=all")).await;
     assert!(html.contains("张三"), "{html}");
     assert!(!html.contains("乙居民"), "another grid's alert: {html}");
     // Nor another grid's screening, nor one that does not exist: the same 404.

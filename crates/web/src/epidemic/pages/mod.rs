@@ -2,6 +2,7 @@
 //! published policies in readable Chinese, and the 三问一测 arrival screening with its result
 //! (measure, dates and the explanation a worker reads to the resident).
 
+pub mod alerts;
 pub mod checkpoints;
 pub mod contacts;
 pub mod observations;
@@ -22,14 +23,14 @@ use linli_core::epidemic::policy::{
     policy_in_force, Condition, DivisionCode, Measure, RiskArea, RiskLevel, Rule, Temperature,
 };
 use linli_core::kernel::clock::now_ms;
-use linli_core::kernel::clock::{display, format_date, parse_date, today};
+use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{CoreError, NodeKind, Role};
 use linli_store::accounts::Principal;
 use linli_store::epidemic::dashboard::{self, EpidemicDashboard};
 use linli_store::epidemic::{
-    self, Alert, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource, StoredPolicy,
+    self, ArrivalInput, ArrivalPerson, ArrivalRecorded, ArrivalSource, StoredPolicy,
 };
 use linli_store::registry::{self, Placement};
 use linli_store::{tree, StoreError};
@@ -47,11 +48,6 @@ use linli_core::kernel::division;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/epidemic", get(home))
-        .route("/epidemic/alerts", get(alerts_page))
-        .route(
-            "/epidemic/alerts/{id}/handle",
-            axum::routing::post(handle_alert),
-        )
         .route("/epidemic/releases", get(releases_page).post(release_batch))
         .route("/epidemic/risk-areas", get(areas_page).post(add_area))
         .route("/epidemic/policies", get(policies_page))
@@ -111,14 +107,6 @@ pub(crate) fn measure_class(m: Measure) -> &'static str {
     }
 }
 
-fn alert_kind_label(kind: &str) -> &str {
-    match kind {
-        "fever" => "发热",
-        "overdue" => "逾期未打卡",
-        other => other,
-    }
-}
-
 /// The nodes at the top of the caller's jurisdiction (an admin's: the tree's roots).
 pub(super) async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i64>, StoreError> {
     if user.scope.is_admin() {
@@ -130,23 +118,6 @@ pub(super) async fn root_ids(state: &AppState, user: &Principal) -> Result<Vec<i
     } else {
         Ok(user.scope.roots().iter().map(|r| r.id()).collect())
     }
-}
-
-/// Open alerts under every root of the caller's jurisdiction, newest first.
-async fn alerts_in_scope(
-    state: &AppState,
-    user: &Principal,
-    kind: Option<&str>,
-) -> Result<Vec<Alert>, StoreError> {
-    let roots = root_ids(state, user).await?;
-    let mut all = Vec::new();
-    for root in roots {
-        all.extend(epidemic::open_alerts(&state.db, &user.scope, root, kind).await?);
-    }
-    all.sort_by(|a, b| b.raised_at.cmp(&a.raised_at).then(b.id.cmp(&a.id)));
-    // A user bound to a node and to one below it would see the lower one's alerts twice.
-    all.dedup_by_key(|a| a.id);
-    Ok(all)
 }
 
 fn in_force_today(a: &RiskArea) -> bool {
@@ -258,146 +229,6 @@ async fn home(
         shell: Shell::of(&user, "epidemic"),
     }
     .into_response()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Alerts
-
-struct AlertRow {
-    id: i64,
-    kind: String,
-    kind_class: String,
-    person_id: i64,
-    person_name: String,
-    detail: String,
-    raised_at: String,
-    /// The outcomes a worker may close it with (empty for read-only roles).
-    outcomes: Vec<Choice>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "epidemic/epidemic_alerts.html")]
-struct AlertsPage {
-    shell: Shell,
-    kind: String,
-    rows: Vec<AlertRow>,
-    notice: String,
-    error: String,
-}
-
-#[derive(Deserialize)]
-struct AlertsQuery {
-    kind: Option<String>,
-    handled: Option<String>,
-}
-
-async fn render_alerts(
-    state: &AppState,
-    user: &Principal,
-    kind: Option<String>,
-    notice: String,
-    error: String,
-) -> Response {
-    let kind = kind.filter(|k| k == "fever" || k == "overdue");
-    let alerts = match alerts_in_scope(state, user, kind.as_deref()).await {
-        Ok(a) => a,
-        Err(e) => return store_error_page(e),
-    };
-    let status = form_status(!error.is_empty());
-    let can_handle = user.scope.role() != Role::Official;
-    let page = AlertsPage {
-        shell: Shell::of(user, "epidemic"),
-        kind: kind.unwrap_or_default(),
-        rows: alerts
-            .into_iter()
-            .map(|a| AlertRow {
-                id: a.id,
-                kind: alert_kind_label(&a.kind).to_owned(),
-                outcomes: if can_handle {
-                    linli_store::epidemic::alerts::AlertOutcome::for_kind(&a.kind)
-                        .iter()
-                        .map(|o| Choice {
-                            value: o.as_str().to_owned(),
-                            label: o.label_zh().to_owned(),
-                            selected: false,
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-                kind_class: a.kind,
-                person_id: a.person_id,
-                person_name: a.person_name,
-                detail: a.detail,
-                raised_at: display(a.raised_at),
-            })
-            .collect(),
-        notice,
-        error,
-    };
-    (status, page).into_response()
-}
-
-async fn alerts_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Query(q): Query<AlertsQuery>,
-) -> Response {
-    let notice = q
-        .handled
-        .map(|name| format!("已记录{name}的预警处理结果。"))
-        .unwrap_or_default();
-    render_alerts(&state, &user, q.kind, notice, String::new()).await
-}
-
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct HandleForm {
-    outcome: String,
-    note: String,
-    kind: String,
-}
-
-/// Closes one alert with its outcome; the list comes back with a notice or the reason why not.
-async fn handle_alert(
-    State(state): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<i64>,
-    f: CsrfForm<HandleForm>,
-) -> Response {
-    let kind = Some(f.form.kind.clone()).filter(|k| !k.is_empty());
-    let back = |name: &str| {
-        let mut url = format!("/epidemic/alerts?handled={}", crate::ui::url_encode(name));
-        if let Some(k) = &kind {
-            url.push_str(&format!("&kind={}", crate::ui::url_encode(k)));
-        }
-        url
-    };
-    let name = alerts_in_scope(&state, &f.user, None)
-        .await
-        .ok()
-        .and_then(|all| all.into_iter().find(|a| a.id == id))
-        .map(|a| a.person_name)
-        .unwrap_or_default();
-    match linli_store::epidemic::alerts::handle(
-        &state.db,
-        &f.user.scope,
-        id,
-        &f.form.outcome,
-        Some(&f.form.note),
-        now_ms(),
-    )
-    .await
-    {
-        Ok(_) => Redirect::to(&back(&name)).into_response(),
-        Err(StoreError::Invalid(errors)) => {
-            let message = crate::ui::forms::messages(&errors);
-            render_alerts(&state, &f.user, kind, String::new(), message).await
-        }
-        Err(StoreError::Conflict { message, .. }) => {
-            render_alerts(&state, &f.user, kind, String::new(), message).await
-        }
-        Err(e) => store_error_page(e),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
