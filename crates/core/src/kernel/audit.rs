@@ -69,6 +69,7 @@ pub fn action_zh(code: &str) -> Option<&'static str> {
         "report_mapping.publish" => "发布报表对照",
         "request.create" => "登记诉求",
         "request.api_read" => "接口读取诉求",
+        "request.public_setting" => "修改诉求公开查询设置",
         "request.photo_add" => "上传诉求照片",
         "request.unmask" => "查看诉求人联系方式",
         "request.whistle" => "街乡吹哨",
@@ -196,6 +197,8 @@ pub fn detail_key_zh(key: &str) -> Option<&'static str> {
         "zero" => "零报告",
         "households_created" => "新建户",
         "dwellings_created" => "新建房屋",
+        "public_read" => "公开查询",
+        "publish_descriptions" => "公开诉求内容",
         _ => return None,
     };
     Some(zh)

@@ -24,9 +24,85 @@ pub fn list_values(field: &str, raw: Option<&str>) -> Result<Vec<String>, String
     Ok(out)
 }
 
+/// The address as the public (keyless) view shows it: at building level, never the unit or
+/// the room. The text is cut right after the first numbered building marker (`3栋`, `3幢`,
+/// `3座`, `12号楼`); with no building marker it is cut before the first unit marker
+/// (`2单元`) or else before its trailing number (`501室`, `3-2-501`, `17号`: a room, a
+/// `building-unit-room` triple, or a house number, each of which can single out a household).
+/// `None` when nothing remains to show.
+pub fn public_address(raw: &str) -> Option<String> {
+    let s: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let numbered = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    // The start of the run of number characters ending at byte `end`, if it has a digit.
+    let run_start = |end: usize| -> Option<usize> {
+        let start = s[..end]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| numbered(*c))
+            .last()
+            .map_or(end, |(i, _)| i);
+        s[start..end]
+            .bytes()
+            .any(|b| b.is_ascii_digit())
+            .then_some(start)
+    };
+    let building = s.char_indices().find_map(|(i, _)| {
+        let marker = ["号楼", "栋", "幢", "座"]
+            .into_iter()
+            .find(|m| s[i..].starts_with(m))?;
+        run_start(i).map(|_| i + marker.len())
+    });
+    let cut = match building {
+        Some(end) => end,
+        None => {
+            let unit = s
+                .char_indices()
+                .filter(|(i, _)| s[*i..].starts_with("单元"))
+                .find_map(|(i, _)| run_start(i));
+            match unit {
+                Some(start) => start,
+                None => {
+                    let trimmed = s.trim_end_matches(['室', '号', '户', '房']).len();
+                    run_start(trimmed).unwrap_or(s.len())
+                }
+            }
+        }
+    };
+    let out = s[..cut].trim_end_matches(['-', ',', '，', '、']).to_owned();
+    (!out.is_empty()).then_some(out)
+}
+
+/// A coordinate as the public view shows it: rounded to 4 decimals (about 11 m), enough to
+/// find the building on a map.
+pub fn public_coordinate(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_addresses_stop_at_the_building() {
+        for (raw, public) in [
+            ("里布嘎社区3栋2单元501室", Some("里布嘎社区3栋")),
+            ("3栋2单元", Some("3栋")),
+            ("建设路8号3栋2单元501室", Some("建设路8号3栋")),
+            ("里布嘎社区12号楼501", Some("里布嘎社区12号楼")),
+            ("里布嘎社区 3 幢 501", Some("里布嘎社区3幢")),
+            ("A座1203", Some("A座")),
+            ("里布嘎社区2单元501室", Some("里布嘎社区")),
+            ("里布嘎社区3-2-501", Some("里布嘎社区")),
+            ("尼史村民小组17号", Some("尼史村民小组")),
+            ("里布嘎社区501室", Some("里布嘎社区")),
+            ("里布嘎社区卫生服务站门口", Some("里布嘎社区卫生服务站门口")),
+            ("栋梁社区5栋", Some("栋梁社区5栋")),
+            ("3-2-501", None),
+            ("", None),
+        ] {
+            assert_eq!(public_address(raw).as_deref(), public, "{raw}");
+        }
+    }
 
     #[test]
     fn values_are_read_once_in_order() {

@@ -2005,6 +2005,33 @@ pub async fn open311_list(
     let scope = key.scope();
     let mut params = Params::new();
     let mut conds = vec![scope_filter(&scope, "r.node_path", &mut params)];
+    conds.extend(open311_conditions(filter, now, &mut params));
+    let sql = format!(
+        "{REQUEST_SELECT} WHERE {} ORDER BY r.id DESC LIMIT 1000",
+        conds.join(" AND ")
+    );
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let req = request_from_row(keys, r)?;
+        if scope.can_read(&req.node_path) {
+            out.push(req);
+        }
+    }
+    audit::record(
+        db.pool(),
+        AuditEntry::by_name(None, &key.actor(), "request.api_read", "request")
+            .node_path(&key.node_path)
+            .detail(json!({"count": out.len()})),
+        now,
+    )
+    .await?;
+    Ok(out)
+}
+
+/// The SQL conditions of Open311's filters (both views share them).
+fn open311_conditions(filter: &Open311Filter, now: i64, params: &mut Params) -> Vec<String> {
+    let mut conds = Vec::new();
     if !filter.ids.is_empty() {
         let ph: Vec<String> = filter
             .ids
@@ -2034,27 +2061,7 @@ pub async fn open311_list(
             _ => {}
         }
     }
-    let sql = format!(
-        "{REQUEST_SELECT} WHERE {} ORDER BY r.id DESC LIMIT 1000",
-        conds.join(" AND ")
-    );
-    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let req = request_from_row(keys, r)?;
-        if scope.can_read(&req.node_path) {
-            out.push(req);
-        }
-    }
-    audit::record(
-        db.pool(),
-        AuditEntry::by_name(None, &key.actor(), "request.api_read", "request")
-            .node_path(&key.node_path)
-            .detail(json!({"count": out.len()})),
-        now,
-    )
-    .await?;
-    Ok(out)
+    conds
 }
 
 /// The request with this Open311 token within the key's node.
@@ -2065,6 +2072,260 @@ pub async fn open311_by_token(db: &Db, key: &ApiKey, token: &str) -> Result<Requ
         .await?
         .ok_or(StoreError::NotFound)?;
     get(db, &key.scope(), row.try_get(0)?).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open311 public reading (no key)
+// ---------------------------------------------------------------------------------------------
+
+/// A node's choice about keyless Open311 reading. It covers the node's subtree; a node with no
+/// setting of its own or above is read publicly without descriptions ([`Open311Policy`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Open311Setting {
+    pub node_id: i64,
+    pub node_name: String,
+    #[serde(skip)]
+    pub node_path: JurisdictionPath,
+    pub public_read: bool,
+    pub publish_descriptions: bool,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// What the settings on a request's way from the root say: the stricter wins where several
+/// apply (a street's "off" is not undone by its community, nor a community's by its street).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Open311Policy {
+    pub public_read: bool,
+    pub publish_descriptions: bool,
+}
+
+impl Open311Policy {
+    /// The policy for a request at `paths` (its current node and its intake node).
+    fn of(settings: &[Open311Setting], paths: &[&JurisdictionPath]) -> Open311Policy {
+        let applicable: Vec<&Open311Setting> = settings
+            .iter()
+            .filter(|s| paths.iter().any(|p| p.is_within(&s.node_path)))
+            .collect();
+        Open311Policy {
+            public_read: applicable.iter().all(|s| s.public_read),
+            // Off by default: descriptions are the residents' own words.
+            publish_descriptions: !applicable.is_empty()
+                && applicable.iter().all(|s| s.publish_descriptions),
+        }
+    }
+}
+
+async fn all_open311_settings(db: &Db) -> Result<Vec<Open311Setting>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT s.node_id, n.name, n.path, s.public_read, s.publish_descriptions, s.updated_at, \
+         s.updated_by FROM open311_setting s JOIN node n ON n.id = s.node_id ORDER BY n.path",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Open311Setting {
+                node_id: r.try_get(0)?,
+                node_name: r.try_get(1)?,
+                node_path: JurisdictionPath::parse(&r.try_get::<String, _>(2)?)
+                    .map_err(internal)?,
+                public_read: r.try_get::<i64, _>(3)? != 0,
+                publish_descriptions: r.try_get::<i64, _>(4)? != 0,
+                updated_at: r.try_get(5)?,
+                updated_by: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+/// The settings within the caller's jurisdiction, by node path.
+pub async fn open311_settings(db: &Db, scope: &Scope) -> Result<Vec<Open311Setting>, StoreError> {
+    Ok(all_open311_settings(db)
+        .await?
+        .into_iter()
+        .filter(|s| scope.can_read(&s.node_path))
+        .collect())
+}
+
+/// The policy in force at a node (its own setting and those above it).
+pub async fn open311_policy_at(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+) -> Result<Open311Policy, StoreError> {
+    let node = crate::tree::get(db, scope, node_id).await?;
+    let settings = all_open311_settings(db).await?;
+    Ok(Open311Policy::of(&settings, &[&node.path]))
+}
+
+/// Who may change a node's setting: admins, and community staff within their jurisdiction.
+fn may_set_open311(scope: &Scope, path: &JurisdictionPath) -> bool {
+    match scope.role() {
+        Role::Admin => true,
+        Role::Staff => scope.can_read(path),
+        Role::Official | Role::GridWorker => false,
+    }
+}
+
+/// Sets a node's keyless reading and description publishing (admins, and staff of the node's
+/// community). Audited with the values before and after.
+pub async fn set_open311_setting(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    public_read: bool,
+    publish_descriptions: bool,
+    now: i64,
+) -> Result<Open311Setting, StoreError> {
+    let node = crate::tree::get(db, scope, node_id).await?;
+    if !may_set_open311(scope, &node.path) {
+        return Err(StoreError::Forbidden(
+            "只有系统管理员和本社区工作人员可以修改公开查询设置".into(),
+        ));
+    }
+    let mut tx = db.begin_write().await?;
+    let before = sqlx::query(
+        "SELECT public_read, publish_descriptions FROM open311_setting WHERE node_id = $1",
+    )
+    .bind(node.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| {
+        Ok::<_, StoreError>(json!({
+            "public_read": r.try_get::<i64, _>(0)? != 0,
+            "publish_descriptions": r.try_get::<i64, _>(1)? != 0,
+        }))
+    })
+    .transpose()?;
+    sqlx::query(
+        "INSERT INTO open311_setting (node_id, public_read, publish_descriptions, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node_id) DO UPDATE SET \
+         public_read = excluded.public_read, publish_descriptions = excluded.publish_descriptions, \
+         updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(node.id)
+    .bind(i64::from(public_read))
+    .bind(i64::from(publish_descriptions))
+    .bind(now)
+    .bind(scope.actor())
+    .execute(&mut *tx)
+    .await?;
+    audit::commit_recorded(
+        tx,
+        AuditEntry::by(scope, "request.public_setting", "node")
+            .entity_id(node.id)
+            .node_path(&node.path)
+            .detail(json!({
+                "node": node.name,
+                "before": before,
+                "public_read": public_read,
+                "publish_descriptions": publish_descriptions,
+            })),
+        now,
+    )
+    .await?;
+    Ok(Open311Setting {
+        node_id: node.id,
+        node_name: node.name,
+        node_path: node.path,
+        public_read,
+        publish_descriptions,
+        updated_at: now,
+        updated_by: scope.actor().to_owned(),
+    })
+}
+
+/// A request as keyless Open311 clients see it: no reporter, no photo, the address at building
+/// level and coordinates rounded (`linli_core::requests::open311`), the description only where
+/// the community publishes descriptions.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicRequest {
+    pub tracking_number: String,
+    pub status: Status,
+    /// The agency's public response: the outcome once resolved.
+    pub outcome: Option<String>,
+    pub category_code: String,
+    pub category_name: String,
+    pub agency: String,
+    pub description: Option<String>,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub long: Option<f64>,
+    pub received_at: i64,
+    pub updated_at: i64,
+    pub resolve_by: i64,
+}
+
+/// The public requests that match, newest first (at most 1000; the same filters and window
+/// as [`open311_list`]). Requests of nodes whose reading is off are left out, as if they did
+/// not exist. Not audited: nothing in the view is personal, and the calls are rate-limited.
+/// The reporter's phone is never decrypted on this path.
+pub async fn open311_public_list(
+    db: &Db,
+    filter: &Open311Filter,
+    now: i64,
+) -> Result<Vec<PublicRequest>, StoreError> {
+    let settings = all_open311_settings(db).await?;
+    let mut params = Params::new();
+    let mut conds = open311_conditions(filter, now, &mut params);
+    // Leave out the subtrees whose reading is off in SQL, so that the bound of 1000 counts
+    // public requests only.
+    for s in settings.iter().filter(|s| !s.public_read) {
+        let (lo, hi) = s.node_path.subtree_bounds();
+        let (lo, hi) = (params.text(lo), params.text(hi));
+        conds.push(format!(
+            "NOT (r.node_path >= {lo} AND r.node_path < {hi}) AND NOT (i.path >= {lo} AND i.path < {hi})"
+        ));
+    }
+    if conds.is_empty() {
+        conds.push("1 = 1".to_owned());
+    }
+    let sql = format!(
+        "SELECT r.tracking_number, r.node_path, i.path AS intake_path, c.code, c.name, \
+         r.description, r.address, r.lat, r.lng, r.status, d.name AS department_name, \
+         n.name AS node_name, r.received_at, r.updated_at, r.resolve_by, r.outcome \
+         FROM request r JOIN node n ON n.id = r.node_id JOIN node i ON i.id = r.intake_node_id \
+         JOIN request_category c ON c.id = r.category_id \
+         LEFT JOIN department d ON d.id = r.department_id \
+         WHERE {} ORDER BY r.id DESC LIMIT 1000",
+        conds.join(" AND ")
+    );
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let path = JurisdictionPath::parse(&r.try_get::<String, _>(1)?).map_err(internal)?;
+        let intake = JurisdictionPath::parse(&r.try_get::<String, _>(2)?).map_err(internal)?;
+        let policy = Open311Policy::of(&settings, &[&path, &intake]);
+        if !policy.public_read {
+            continue;
+        }
+        let status: String = r.try_get(9)?;
+        let department: Option<String> = r.try_get(10)?;
+        let address: Option<String> = r.try_get(6)?;
+        let lat: Option<f64> = r.try_get(7)?;
+        let long: Option<f64> = r.try_get(8)?;
+        out.push(PublicRequest {
+            tracking_number: r.try_get(0)?,
+            status: status.parse().map_err(internal)?,
+            outcome: r.try_get(15)?,
+            category_code: r.try_get(3)?,
+            category_name: r.try_get(4)?,
+            agency: department.map_or_else(|| r.try_get(11), Ok)?,
+            description: if policy.publish_descriptions {
+                Some(r.try_get(5)?)
+            } else {
+                None
+            },
+            address: address.as_deref().and_then(rules::open311::public_address),
+            lat: lat.map(rules::open311::public_coordinate),
+            long: long.map(rules::open311::public_coordinate),
+            received_at: r.try_get(12)?,
+            updated_at: r.try_get(13)?,
+            resolve_by: r.try_get(14)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The deadlines job as a server runs it: once a minute, under the lease (held 5 minutes and

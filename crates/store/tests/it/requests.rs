@@ -1144,3 +1144,147 @@ both_backends!(photos_are_sniffed_limited_and_scoped, |db: Db| async move {
         "image/jpeg"
     );
 });
+
+both_backends!(
+    open311_public_view_is_redacted_and_follows_the_settings,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let a = hotline(&db, &w.staff_a, &w.community_a, "general", T0).await;
+        let b = hotline(&db, &w.staff_b, &w.community_b, "utilities", T0 + HOUR).await;
+        let public = |f: Open311Filter| {
+            let db = db.clone();
+            async move {
+                requests::open311_public_list(&db, &f, T0 + DAY)
+                    .await
+                    .unwrap()
+            }
+        };
+        let numbers = |v: &[requests::PublicRequest]| {
+            v.iter()
+                .map(|r| r.tracking_number.clone())
+                .collect::<Vec<_>>()
+        };
+
+        // Default: every node is read, without descriptions, the address at building level.
+        let all = public(Open311Filter::default()).await;
+        assert_eq!(
+            numbers(&all),
+            vec![b.tracking_number.clone(), a.tracking_number.clone()]
+        );
+        let pa = &all[1];
+        assert_eq!(pa.address.as_deref(), Some("3栋"), "no unit: {pa:?}");
+        assert_eq!(pa.description, None);
+        assert_eq!(
+            (pa.category_code.as_str(), pa.status),
+            ("general", a.status)
+        );
+        assert_eq!(pa.agency, w.community_a.name);
+        let shown = format!("{all:?}");
+        assert!(
+            !shown.contains("王阿姨") && !shown.contains("8609") && !shown.contains("楼道灯"),
+            "{shown}"
+        );
+        // The spec's filters apply as in the keyed view.
+        let only = |f: Open311Filter| async { numbers(&public(f).await) };
+        assert_eq!(
+            only(Open311Filter {
+                service_codes: vec!["utilities".into()],
+                ..Default::default()
+            })
+            .await,
+            vec![b.tracking_number.clone()]
+        );
+        assert_eq!(
+            only(Open311Filter {
+                status: Some("closed".into()),
+                ..Default::default()
+            })
+            .await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            only(Open311Filter {
+                end: Some(T0 + 30 * 60_000),
+                ..Default::default()
+            })
+            .await,
+            vec![a.tracking_number.clone()]
+        );
+
+        // Who may change the settings: admins and the community's staff.
+        for (who, node) in [(&w.official, &w.community_a), (&w.worker_a, &w.grid_a)] {
+            assert!(matches!(
+                requests::set_open311_setting(&db, who, node.id, false, false, T0).await,
+                Err(StoreError::Forbidden(_))
+            ));
+        }
+        assert!(matches!(
+            requests::set_open311_setting(&db, &w.staff_b, w.community_a.id, false, false, T0)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(public(Open311Filter::default()).await.len() == 2);
+
+        // Community A publishes its descriptions: A's only.
+        requests::set_open311_setting(&db, &w.staff_a, w.community_a.id, true, true, T0)
+            .await
+            .unwrap();
+        let all = public(Open311Filter::default()).await;
+        assert_eq!(all[1].description.as_deref(), Some("楼道灯坏了一周"));
+        assert_eq!(all[0].description, None);
+        let policy = requests::open311_policy_at(&db, &w.staff_a, w.grid_a.id)
+            .await
+            .unwrap();
+        assert!(policy.public_read && policy.publish_descriptions);
+
+        // Community A turns reading off: its requests are gone, also when asked for by number.
+        requests::set_open311_setting(&db, &w.staff_a, w.community_a.id, false, true, T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            numbers(&public(Open311Filter::default()).await),
+            vec![b.tracking_number.clone()]
+        );
+        assert!(public(Open311Filter {
+            ids: vec![a.tracking_number.clone()],
+            ..Default::default()
+        })
+        .await
+        .is_empty());
+
+        // The street turns reading off: the stricter wins, community B publishes nothing either.
+        requests::set_open311_setting(&db, &w.staff_b, w.community_b.id, true, true, T0 + 2)
+            .await
+            .unwrap();
+        requests::set_open311_setting(&db, &op(), w.street.id, false, false, T0 + 3)
+            .await
+            .unwrap();
+        assert!(public(Open311Filter::default()).await.is_empty());
+        requests::set_open311_setting(&db, &op(), w.street.id, true, false, T0 + 4)
+            .await
+            .unwrap();
+        let all = public(Open311Filter::default()).await;
+        assert_eq!(numbers(&all), vec![b.tracking_number.clone()]);
+        assert_eq!(all[0].description, None, "the street does not publish");
+
+        // Each change is audited with the values before and after; the staff see their own.
+        let entries = audited(&db, "request.public_setting").await;
+        assert_eq!(entries.len(), 5);
+        let settings = requests::open311_settings(&db, &w.staff_a).await.unwrap();
+        assert_eq!(settings.len(), 1);
+        assert!(!settings[0].public_read && settings[0].publish_descriptions);
+        assert_eq!(settings[0].updated_by, "staff_a");
+
+        // The keyed view is unchanged: full, reporter included, whatever the settings.
+        let (_, secret) = requests::create_api_key(&db, &op(), "热线", w.community_a.id, T0)
+            .await
+            .unwrap();
+        let key = requests::api_key(&db, &secret).await.unwrap().unwrap();
+        let full = requests::open311_list(&db, &key, &Open311Filter::default(), T0 + DAY)
+            .await
+            .unwrap();
+        assert_eq!(full.len(), 1);
+        assert_eq!(full[0].reporter_name.as_deref(), Some("王阿姨"));
+        assert_eq!(full[0].description, "楼道灯坏了一周");
+    }
+);

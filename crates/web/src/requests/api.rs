@@ -39,6 +39,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_categories, save_category))
         .routes(routes!(list_departments, create_department))
         .routes(routes!(get_photo))
+        .routes(routes!(list_open311_settings))
+        .routes(routes!(set_open311_setting))
         // The upload is routed by `pages_requests::upload_router` (its body limit is 5 MB,
         // above the 2 MiB of the other API routes); only its description joins the document.
         .merge(OpenApiRouter::with_openapi(PhotoUploadDoc::openapi()))
@@ -854,4 +856,76 @@ async fn create_department(
             name: d.name,
         }),
     ))
+}
+
+/// A node's Open311 public reading setting (see `/requests/open311`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Open311SettingOut {
+    pub node_id: i64,
+    pub node_name: String,
+    /// Keyless Open311 clients read the node's requests (a redacted view).
+    pub public_read: bool,
+    /// That view carries the descriptions.
+    pub publish_descriptions: bool,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+impl From<requests::Open311Setting> for Open311SettingOut {
+    fn from(s: requests::Open311Setting) -> Self {
+        Open311SettingOut {
+            node_id: s.node_id,
+            node_name: s.node_name,
+            public_read: s.public_read,
+            publish_descriptions: s.publish_descriptions,
+            updated_at: rfc3339(s.updated_at),
+            updated_by: s.updated_by,
+        }
+    }
+}
+
+/// The Open311 public reading settings within the caller's jurisdiction. A node without one
+/// (nor one above it) is read publicly, without descriptions; where several apply, the
+/// stricter wins.
+#[utoipa::path(get, path = "/api/v1/open311-settings", tag = "requests",
+    responses((status = 200, body = [Open311SettingOut])))]
+async fn list_open311_settings(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> ApiResult<Json<Vec<Open311SettingOut>>> {
+    let settings = requests::open311_settings(&state.db, &user.scope).await?;
+    Ok(Json(
+        settings.into_iter().map(Open311SettingOut::from).collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Open311SettingBody {
+    pub public_read: bool,
+    pub publish_descriptions: bool,
+}
+
+/// Set a node's Open311 public reading (admins, and community staff within their
+/// jurisdiction). Audited.
+#[utoipa::path(put, path = "/api/v1/open311-settings/{node_id}", tag = "requests",
+    params(("node_id" = i64, Path, description = "Node id")),
+    request_body = Open311SettingBody,
+    responses((status = 200, body = Open311SettingOut), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn set_open311_setting(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(node_id): Path<i64>,
+    Json(b): Json<Open311SettingBody>,
+) -> ApiResult<Json<Open311SettingOut>> {
+    let s = requests::set_open311_setting(
+        &state.db,
+        &user.scope,
+        node_id,
+        b.public_read,
+        b.publish_descriptions,
+        now_ms(),
+    )
+    .await?;
+    Ok(Json(s.into()))
 }

@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .merge(public::router())
         .merge(pages::categories::router())
         .merge(pages::api_keys::router())
+        .merge(pages::open311_settings::router())
 }
 
 /// The photo uploads, under their own body limit.

@@ -6,29 +6,41 @@
 //!
 //! - `GET  /open311/v2/services.{fmt}` and `/services/{service_code}.{fmt}`: public.
 //! - `POST /open311/v2/requests.{fmt}`: form-encoded, `api_key` required.
-//! - `GET  /open311/v2/requests.{fmt}`, `/requests/{id}.{fmt}`, `/tokens/{token}.{fmt}`:
-//!   `api_key` required too (a choice the spec allows): requests are residents' words about
-//!   their homes, so they are read only by a known client, only within its node, and every read
-//!   is audited.
+//! - `GET  /open311/v2/requests.{fmt}` and `/requests/{id}.{fmt}` **without** `api_key` (the
+//!   spec's GET calls take none, so standard clients send none): the public, redacted view of
+//!   the requests of every node whose public reading is on (the default; a node setting turns
+//!   it off, see `store::requests::Open311Setting`): status, service, times, the address at
+//!   building level, coordinates to about 11 m, the agency and its public response; never the
+//!   reporter's name or phone, nor the photo, and the description only where the community
+//!   publishes descriptions. A request of a node whose reading is off answers 404 as if it did
+//!   not exist. Not audited (nothing personal); rate-limited per client address, as the other
+//!   keyless calls (services) are.
+//! - The same GETs **with** `api_key`, and `/tokens/{token}.{fmt}` (key required): the full
+//!   view of the key's node, every read audited, as before. A wrong key is refused (403), never
+//!   served the public view.
 //!
 //! Linli's states map onto the spec's two: `closed` once closed, `open` before. The
 //! `service_request_id` is the request's 14-digit tracking number.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use linli_core::kernel::clock::{now_ms, parse_instant, rfc3339};
 use linli_core::kernel::labels::Labelled;
 use linli_core::requests::open311::list_values;
 use linli_core::requests::{RequestDraft, RequestInput};
-use linli_store::requests::{self, ApiKey, Category, Open311Filter, Request};
+use linli_store::requests::{self, ApiKey, Category, Open311Filter, PublicRequest, Request};
 use linli_store::StoreError;
 
+use crate::auth::ClientIp;
+use crate::ui::{self, RateLimiter};
 use crate::AppState;
 
 /// The longest description the spec allows.
@@ -40,6 +52,48 @@ pub fn router() -> Router<AppState> {
         .route("/open311/v2/services/{file}", get(service_definition))
         .route("/open311/v2/requests/{file}", get(get_request))
         .route("/open311/v2/tokens/{file}", get(get_token))
+        .layer(Extension(Arc::new(Limits::default())))
+}
+
+/// The keyless calls per client address: 120 per 10 minutes, twice a public page's 60 since
+/// a client reads the services and then the requests, and pages through them by date.
+struct Limits {
+    keyless_per_address: RateLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            keyless_per_address: RateLimiter::new(120, Duration::from_secs(600)),
+        }
+    }
+}
+
+/// Counts a keyless call from `ip`: `None` when allowed, else the spec's error document with
+/// 429 and `Retry-After`.
+fn keyless_refusal(limits: &Limits, ip: &str, format: Format) -> Option<Response> {
+    let retry = limits.keyless_per_address.hit(ip).err()?;
+    tracing::warn!(%ip, "open311: rate limit per address");
+    Some(ui::too_many(retry, |minutes| {
+        error(
+            format,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests from this address: retry in {minutes} minutes"),
+        )
+    }))
+}
+
+/// The key a GET names: `None` without one (the public view), the key, or the refusal of a
+/// key that is not live.
+async fn optional_key(
+    state: &AppState,
+    format: Format,
+    q: &HashMap<String, String>,
+) -> Result<Option<ApiKey>, Response> {
+    match q.get("api_key").map(|k| k.trim()).filter(|k| !k.is_empty()) {
+        None => Ok(None),
+        Some(raw) => key_of(state, format, Some(raw)).await.map(Some),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,10 +295,18 @@ async fn services(state: &AppState, format: Format) -> Response {
     }
 }
 
-async fn service_definition(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+async fn service_definition(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
+    Path(file): Path<String>,
+) -> Response {
     let Some((code, format)) = split_format(&file) else {
         return no_such_resource();
     };
+    if let Some(r) = keyless_refusal(&limits, &ip, format) {
+        return r;
+    }
     let cats = match requests::categories(&state.db).await {
         Ok(c) => c,
         Err(e) => return store_error(format, e),
@@ -343,25 +405,77 @@ fn requests_doc(rs: &[Request]) -> V {
     V::List("request", rs.iter().map(request_doc).collect())
 }
 
+/// The public view of a request: the fields of [`request_doc`], with what is withheld null
+/// (`description` unless published, `media_url` always) so that clients see one shape.
+fn public_request_doc(r: &PublicRequest) -> V {
+    let status_notes = match (&r.outcome, r.status) {
+        (Some(o), _) => o.clone(),
+        (None, st) => st.label_zh().to_owned(),
+    };
+    V::Obj(vec![
+        ("service_request_id", s(r.tracking_number.clone())),
+        ("status", s(r.status.open311())),
+        ("status_notes", s(status_notes)),
+        ("service_name", s(r.category_name.clone())),
+        ("service_code", s(r.category_code.clone())),
+        ("description", opt(r.description.clone())),
+        ("agency_responsible", s(r.agency.clone())),
+        ("service_notice", s("")),
+        ("requested_datetime", s(rfc3339(r.received_at))),
+        ("updated_datetime", s(rfc3339(r.updated_at))),
+        ("expected_datetime", s(rfc3339(r.resolve_by))),
+        ("address", opt(r.address.clone())),
+        ("address_id", V::Null),
+        ("zipcode", V::Null),
+        ("lat", r.lat.map_or(V::Null, V::Num)),
+        ("long", r.long.map_or(V::Null, V::Num)),
+        ("media_url", V::Null),
+    ])
+}
+
+fn public_requests_doc(rs: &[PublicRequest]) -> V {
+    V::List("request", rs.iter().map(public_request_doc).collect())
+}
+
 /// `GET /open311/v2/services.{fmt}` and `GET /open311/v2/requests.{fmt}`.
 async fn get_root(
     State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
     Path(resource): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match split_format(&resource) {
-        Some(("services", format)) => services(&state, format).await,
-        Some(("requests", format)) => list_requests(&state, format, &q).await,
+        Some(("services", format)) => {
+            if let Some(r) = keyless_refusal(&limits, &ip, format) {
+                return r;
+            }
+            services(&state, format).await
+        }
+        Some(("requests", format)) => {
+            let key = match optional_key(&state, format, &q).await {
+                Ok(k) => k,
+                Err(r) => return r,
+            };
+            if key.is_none() {
+                if let Some(r) = keyless_refusal(&limits, &ip, format) {
+                    return r;
+                }
+            }
+            list_requests(&state, format, &q, key.as_ref()).await
+        }
         Some((_, format)) => error(format, StatusCode::NOT_FOUND, "unknown resource"),
         None => no_such_resource(),
     }
 }
 
-async fn list_requests(state: &AppState, format: Format, q: &HashMap<String, String>) -> Response {
-    let key = match key_of(state, format, q.get("api_key").map(String::as_str)).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+/// `key`: the full view of its node; `None`: the public view.
+async fn list_requests(
+    state: &AppState,
+    format: Format,
+    q: &HashMap<String, String>,
+    key: Option<&ApiKey>,
+) -> Response {
     // A bad date is the message of a 400.
     let date = |field: &str| -> Result<Option<i64>, String> {
         match q.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
@@ -408,40 +522,55 @@ async fn list_requests(state: &AppState, format: Format, q: &HashMap<String, Str
         status,
     };
     // Newest first, at most 1000: the store's order and bound.
-    let out = match requests::open311_list(&state.db, &key, &filter, now_ms()).await {
-        Ok(rs) => rs,
-        Err(e) => return store_error(format, e),
+    let doc = match key {
+        Some(key) => requests::open311_list(&state.db, key, &filter, now_ms())
+            .await
+            .map(|rs| requests_doc(&rs)),
+        None => requests::open311_public_list(&state.db, &filter, now_ms())
+            .await
+            .map(|rs| public_requests_doc(&rs)),
     };
-    render(
-        format,
-        StatusCode::OK,
-        "service_requests",
-        &requests_doc(&out),
-    )
+    match doc {
+        Ok(doc) => render(format, StatusCode::OK, "service_requests", &doc),
+        Err(e) => store_error(format, e),
+    }
 }
 
 /// `GET /open311/v2/requests/{service_request_id}.{fmt}`.
 async fn get_request(
     State(state): State<AppState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ClientIp(ip): ClientIp,
     Path(file): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (id, format, key) = match named_with_key(&state, &file, &q).await {
-        Ok(x) => x,
+    let Some((id, format)) = split_format(&file) else {
+        return no_such_resource();
+    };
+    let key = match optional_key(&state, format, &q).await {
+        Ok(k) => k,
         Err(r) => return r,
     };
+    if key.is_none() {
+        if let Some(r) = keyless_refusal(&limits, &ip, format) {
+            return r;
+        }
+    }
     let filter = Open311Filter {
         ids: vec![id.to_owned()],
         ..Default::default()
     };
-    match requests::open311_list(&state.db, &key, &filter, now_ms()).await {
-        Ok(rs) if !rs.is_empty() => render(
-            format,
-            StatusCode::OK,
-            "service_requests",
-            &requests_doc(&rs),
-        ),
-        Ok(_) => error(
+    let found = match &key {
+        Some(key) => requests::open311_list(&state.db, key, &filter, now_ms())
+            .await
+            .map(|rs| (!rs.is_empty()).then(|| requests_doc(&rs))),
+        None => requests::open311_public_list(&state.db, &filter, now_ms())
+            .await
+            .map(|rs| (!rs.is_empty()).then(|| public_requests_doc(&rs))),
+    };
+    match found {
+        Ok(Some(doc)) => render(format, StatusCode::OK, "service_requests", &doc),
+        Ok(None) => error(
             format,
             StatusCode::NOT_FOUND,
             format!("service_request_id {id} was not found"),

@@ -34,34 +34,46 @@ pub fn router() -> Router<AppState> {
         .layer(Extension(Arc::new(Limits::default())))
 }
 
-/// The resident's form, which may carry a photo: the body limit of the staff photo forms. Its
-/// counters are its own, as they were when it shared the staff upload router.
+/// The resident's form, which may carry a photo: the body limit of the staff photo forms. The
+/// submissions are counted here alone, so this router carries only their limiter ([`Limits`]
+/// of the pages above holds the others; each counter lives in exactly one of the two).
 pub fn upload_router() -> Router<AppState> {
     Router::new()
         .route("/r/{node_id}", post(public_submit))
         .layer(DefaultBodyLimit::max(MAX_PHOTO_BODY))
-        .layer(Extension(Arc::new(Limits::default())))
+        .layer(Extension(Arc::new(SubmitLimits::default())))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rate limits
 
-/// Submissions per address (10 per 10 minutes, as for self-declaration) and status checks and
-/// ratings per address (20 per 10 minutes: enough for a family, far too few to guess the last
-/// 4 digits of a phone).
+const TEN_MINUTES: Duration = Duration::from_secs(600);
+
+/// Status checks and ratings per address (20 per 10 minutes: enough for a family, far too few
+/// to guess the last 4 digits of a phone) and page views per address.
 struct Limits {
-    post_per_address: RateLimiter,
     lookup_per_address: RateLimiter,
     get_per_address: RateLimiter,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        let ten_minutes = Duration::from_secs(600);
         Limits {
-            post_per_address: RateLimiter::new(10, ten_minutes),
-            lookup_per_address: RateLimiter::new(20, ten_minutes),
-            get_per_address: RateLimiter::new(60, ten_minutes),
+            lookup_per_address: RateLimiter::new(20, TEN_MINUTES),
+            get_per_address: RateLimiter::new(60, TEN_MINUTES),
+        }
+    }
+}
+
+/// Submissions per address (10 per 10 minutes, as for self-declaration).
+struct SubmitLimits {
+    post_per_address: RateLimiter,
+}
+
+impl Default for SubmitLimits {
+    fn default() -> SubmitLimits {
+        SubmitLimits {
+            post_per_address: RateLimiter::new(10, TEN_MINUTES),
         }
     }
 }
@@ -164,7 +176,7 @@ struct ReceiptPage {
 
 async fn public_submit(
     State(state): State<AppState>,
-    Extension(limits): Extension<Arc<Limits>>,
+    Extension(limits): Extension<Arc<SubmitLimits>>,
     ClientIp(ip): ClientIp,
     Path(node_id): Path<i64>,
     PhotoForm { form: f, photo, .. }: PhotoForm<PublicFields>,

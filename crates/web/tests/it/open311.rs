@@ -354,8 +354,12 @@ async fn conformance(t: TestDb) {
     assert_eq!(first.reporter_phone_masked.as_deref(), Some("136****8609"));
     assert_eq!(first.created_by, "open311:12345热线");
 
-    // GET requests needs a key and sees only its node.
-    assert_json_error(&get(&app, "/open311/v2/requests.json").await, 403);
+    // GET requests without a key is the public view (tested in `public_view`); a wrong key is
+    // refused, never served that view. With a key it sees only its node.
+    assert_eq!(
+        get(&app, "/open311/v2/requests.json").await.status,
+        StatusCode::OK
+    );
     assert_xml_error(
         &get(&app, "/open311/v2/requests.xml?api_key=wrong").await,
         403,
@@ -521,10 +525,11 @@ async fn conformance(t: TestDb) {
         .await,
         404,
     );
-    assert_json_error(
-        &get(&app, &format!("/open311/v2/requests/{id1}.json")).await,
-        403,
-    );
+    // Without a key: the public view of the same request.
+    let r = get(&app, &format!("/open311/v2/requests/{id1}.json")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()[0]["address"], "3栋");
+    assert_eq!(r.json()[0]["description"], Value::Null);
 
     // Tokens.
     let r = get(&app, &format!("/open311/v2/tokens/{token1}.json?{ka}")).await;
@@ -627,11 +632,235 @@ async fn conformance(t: TestDb) {
         .await
         .unwrap();
     let r = send(c.get(format!("{}/open311/v2/requests.json", app.base))).await;
-    assert_json_error(&r, 403);
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        !r.text.contains("王阿姨") && !r.text.contains("停水了"),
+        "a session reads the public view only: {}",
+        r.text
+    );
     app.t.finish().await;
 }
 
 on_both!(open311_conformance, conformance);
+
+/// Issue 23 item 6: standard clients read requests without a key, in a redacted view; keyed
+/// clients read the full view as before; a node setting turns the public view off.
+async fn public_view(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let Town {
+        community: a,
+        street,
+        ..
+    } = town(&db).await;
+    let (_, key) = requests::create_api_key(&db, &Scope::operator(), "12345热线", a.id, 0)
+        .await
+        .unwrap();
+    let r = post_form(
+        &app,
+        "/open311/v2/requests.json",
+        &[
+            ("api_key", &key),
+            ("service_code", "utilities"),
+            ("lat", "27.831234"),
+            ("long", "99.701234"),
+            ("address_string", "里布嘎社区3栋2单元501室"),
+            ("description", "停水了一整天"),
+            ("first_name", "阿姨"),
+            ("last_name", "王"),
+            ("phone", "13612348609"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = ["王阿姨", "王", "8609", "停水了", "2单元", "501"];
+    let assert_redacted = |r: &Resp| {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        for s in secret {
+            assert!(!r.text.contains(s), "{s} in {}", r.text);
+        }
+    };
+
+    // JSON: every field of the spec, the private ones null.
+    for path in [
+        "/open311/v2/requests.json".to_owned(),
+        format!("/open311/v2/requests/{id}.json"),
+        "/open311/v2/requests.json?service_code=utilities&status=open".to_owned(),
+        "/open311/v2/requests.json?start_date=2000-01-01T00:00:00Z".to_owned(),
+    ] {
+        let r = get(&app, &path).await;
+        assert_redacted(&r);
+        let v = r.json();
+        let list = v.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{path}: {}", r.text);
+        let one = &list[0];
+        assert_eq!(keys_of(one), {
+            let mut k = REQUEST_FIELDS.to_vec();
+            k.sort_unstable();
+            k
+        });
+        assert_eq!(one["service_request_id"], id.as_str());
+        assert_eq!(one["status"], "open");
+        assert_eq!(one["service_code"], "utilities");
+        assert_eq!(one["address"], "里布嘎社区3栋");
+        assert_eq!(one["description"], Value::Null);
+        assert_eq!(one["media_url"], Value::Null);
+        assert_eq!(one["lat"], 27.8312);
+        assert_eq!(one["agency_responsible"], "里布嘎社区");
+        assert!(!one["requested_datetime"].as_str().unwrap().is_empty());
+    }
+    // Filters that match nothing, and a bad date.
+    for q in [
+        "service_code=general",
+        "status=closed",
+        "end_date=2000-01-01T00:00:00Z",
+    ] {
+        let r = get(&app, &format!("/open311/v2/requests.json?{q}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json(), json!([]), "{q}");
+    }
+    assert_json_error(
+        &get(&app, "/open311/v2/requests.json?start_date=yesterday").await,
+        400,
+    );
+    // XML, the list and the one request.
+    for path in [
+        "/open311/v2/requests.xml".to_owned(),
+        format!("/open311/v2/requests/{id}.xml"),
+    ] {
+        let r = get(&app, &path).await;
+        assert_redacted(&r);
+        assert!(r.content_type.starts_with("text/xml"));
+        assert!(
+            r.text.contains("<address>里布嘎社区3栋</address>")
+                && r.text.contains("<description/>")
+                && r.text
+                    .contains(&format!("<service_request_id>{id}</service_request_id>")),
+            "{}",
+            r.text
+        );
+    }
+
+    // With a key: the full view, as before.
+    let r = get(
+        &app,
+        &format!("/open311/v2/requests/{id}.json?api_key={key}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()[0]["description"], "停水了一整天");
+    assert_eq!(r.json()[0]["address"], "里布嘎社区3栋2单元501室");
+    assert_json_error(
+        &get(&app, "/open311/v2/requests.json?api_key=wrong").await,
+        403,
+    );
+
+    // The community publishes its descriptions through the API (community staff).
+    let staff = user(&db, "staff", "staff", &[a.id]).await;
+    let official = user(&db, "official", "official", &[street.id]).await;
+    let (st, v) = bearer(&app, official)
+        .await
+        .put(
+            &format!("/api/v1/open311-settings/{}", a.id),
+            json!({"public_read": true, "publish_descriptions": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let staff_api = bearer(&app, staff).await;
+    let (st, v) = staff_api
+        .put(
+            &format!("/api/v1/open311-settings/{}", a.id),
+            json!({"public_read": true, "publish_descriptions": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["publish_descriptions"], true);
+    let r = get(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(r.json()[0]["description"], "停水了一整天");
+    assert!(!r.text.contains("王阿姨") && !r.text.contains("8609"));
+
+    // …and turns public reading off on the page: keyless answers 404 / an empty list, keyed
+    // clients are unaffected.
+    let (page, csrf) = sign_in(&app, "staff").await;
+    let (st, html) = super::support::get(&page, app.url("/requests/open311")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(html.contains("公开查询设置") && html.contains("公开诉求内容"));
+    let a_id = a.id.to_string();
+    let (st, _) = post_any(
+        &page,
+        app.url("/requests/open311"),
+        &[("csrf", csrf.as_str()), ("node_id", &a_id)],
+    )
+    .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (_, listed) = super::support::get(&page, app.url("/requests/open311?notice=saved")).await;
+    assert_eq!(row_cells(&listed, "里布嘎社区")[1], "关闭");
+    assert_eq!(
+        get(&app, "/open311/v2/requests.json").await.json(),
+        json!([])
+    );
+    assert_json_error(
+        &get(&app, &format!("/open311/v2/requests/{id}.json")).await,
+        404,
+    );
+    assert_xml_error(
+        &get(&app, &format!("/open311/v2/requests/{id}.xml")).await,
+        404,
+    );
+    let r = get(
+        &app,
+        &format!("/open311/v2/requests/{id}.xml?api_key={key}"),
+    )
+    .await;
+    assert!(
+        r.text.contains("王") || r.text.contains("停水了"),
+        "{}",
+        r.text
+    );
+    let (_, v) = staff_api.get("/api/v1/open311-settings").await;
+    assert_eq!(v[0]["public_read"], false);
+    assert_eq!(audited(&db, "request.public_setting").await.len(), 2);
+    app.t.finish().await;
+}
+
+on_both!(open311_public_view, public_view);
+
+/// Keyless calls are rate-limited per address, with the spec's error document and
+/// `Retry-After`; keyed calls are not counted.
+async fn keyless_calls_are_rate_limited(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let Town { community: a, .. } = town(&db).await;
+    let (_, key) = requests::create_api_key(&db, &Scope::operator(), "热线", a.id, 0)
+        .await
+        .unwrap();
+    for i in 0..120 {
+        let path = if i % 2 == 0 {
+            "/open311/v2/services.json"
+        } else {
+            "/open311/v2/requests.xml"
+        };
+        assert_eq!(get(&app, path).await.status, StatusCode::OK, "call {i}");
+    }
+    let r = send(client().get(format!("{}/open311/v2/requests.json", app.base))).await;
+    assert_json_error(&r, 429);
+    assert_xml_error(&get(&app, "/open311/v2/services.xml").await, 429);
+    let r = client()
+        .get(format!("{}/open311/v2/requests.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    let r = get(&app, &format!("/open311/v2/requests.json?api_key={key}")).await;
+    assert_eq!(r.status, StatusCode::OK, "keyed calls are not counted");
+    app.t.finish().await;
+}
+
+on_both!(open311_keyless_rate_limit, keyless_calls_are_rate_limited);
 
 /// Finding 2: API keys could not be listed or revoked. An admin makes one on the page (shown
 /// once), sees it listed with its node, and revokes it: its next call is refused.

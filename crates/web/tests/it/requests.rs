@@ -884,3 +884,32 @@ on_both!(
     the_printed_resident_link_opens,
     the_printed_resident_link_opens
 );
+
+/// The resident's pages carry two limiters, one per router: submissions (10 per 10 minutes)
+/// on the upload router, page views and status checks on the other. Each counter lives in one
+/// of them only, so submissions used up still leave the form and the status check open, and
+/// the 11th submission is refused.
+async fn resident_limits_are_counted_once_each(t: TestDb) {
+    let app = spawn(t).await;
+    let w = neighbours(&app.t.db).await;
+    let resident = client();
+    let base = app.base.clone();
+    let form = format!("{base}/r/{}", w.community_a.id);
+    for i in 0..10 {
+        let (st, _) = post_form(&resident, form.clone(), &[("category", "general")]).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "submission {i}");
+    }
+    let (st, _) = post_form(&resident, form.clone(), &[("category", "general")]).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(fetch(&resident, form).await.status(), StatusCode::OK);
+    let r = fetch(&resident, format!("{base}/r/status")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = check_status(&resident, &base, "20260101000000", "0000").await;
+    assert_ne!(st, StatusCode::TOO_MANY_REQUESTS);
+    app.t.finish().await;
+}
+
+on_both!(
+    resident_limits_are_counted_once_each,
+    resident_limits_are_counted_once_each
+);

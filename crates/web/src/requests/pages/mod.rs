@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod categories;
+pub mod open311_settings;
 
 use askama::Template;
 use askama_web::WebTemplate;
