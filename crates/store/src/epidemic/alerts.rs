@@ -503,6 +503,17 @@ pub struct AlertPage {
 /// The most rows one page (and one export) holds.
 pub const MAX_ALERT_PAGE: i64 = 5_000;
 
+/// Refuses an alert kind other than `fever` and `overdue`.
+pub(crate) fn check_kind(kind: Option<&str>) -> Result<(), StoreError> {
+    match kind {
+        None | Some("fever" | "overdue") => Ok(()),
+        Some(_) => Err(StoreError::invalid(
+            "kind",
+            "应为 fever（发热）或 overdue（逾期未打卡）",
+        )),
+    }
+}
+
 /// Alerts under `node_id` within the caller's scope: open ones newest first (with `All`, before
 /// the handled ones), `limit` rows from `offset`, with the count of all that match. Alerts whose
 /// person was anonymised after retention are not listed.
@@ -515,14 +526,7 @@ pub async fn alerts(
     offset: i64,
 ) -> Result<AlertPage, StoreError> {
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
-    if let Some(k) = kind {
-        if !matches!(k, "fever" | "overdue") {
-            return Err(StoreError::invalid(
-                "kind",
-                "应为 fever（发热）或 overdue（逾期未打卡）",
-            ));
-        }
-    }
+    check_kind(kind)?;
     let node = crate::tree::get(db, scope, node_id).await?;
     // The WHERE clause, once for the count and once for the page (parameters bind once).
     let conditions = |params: &mut crate::infra::db::Params| {

@@ -995,14 +995,7 @@ pub async fn open_alerts(
     node_id: i64,
     kind: Option<&str>,
 ) -> Result<Vec<Alert>, StoreError> {
-    if let Some(k) = kind {
-        if !matches!(k, "fever" | "overdue") {
-            return Err(StoreError::invalid(
-                "kind",
-                "应为 fever（发热）或 overdue（逾期未打卡）",
-            ));
-        }
-    }
+    alerts::check_kind(kind)?;
     let node = crate::tree::get(db, scope, node_id).await?;
     let (lo, hi) = node.path.subtree_bounds();
     let mut params = Params::new();

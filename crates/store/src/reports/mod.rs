@@ -1469,6 +1469,26 @@ pub async fn approve(
     .bind(&day)
     .fetch_optional(&mut *tx)
     .await?;
+    decided(
+        tx,
+        row,
+        AuditEntry::by(scope, "report.approve", "report_submission")
+            .node_path(&node.path)
+            .detail(json!({"template": t.key, "date": day})),
+        now,
+    )
+    .await?;
+    build(db, scope, stored, node, date).await
+}
+
+/// Commits an approver's decision: `row` is what its `UPDATE … RETURNING id` gave (none: the
+/// report changed under them), recorded as `entry` about that submission.
+async fn decided(
+    tx: sqlx::Transaction<'_, sqlx::Any>,
+    row: Option<sqlx::any::AnyRow>,
+    entry: AuditEntry,
+    now: i64,
+) -> Result<(), StoreError> {
     let Some(row) = row else {
         return Err(StoreError::Conflict {
             field: "status".into(),
@@ -1476,16 +1496,7 @@ pub async fn approve(
         });
     };
     let id: i64 = row.try_get(0)?;
-    audit::commit_recorded(
-        tx,
-        AuditEntry::by(scope, "report.approve", "report_submission")
-            .entity_id(id)
-            .node_path(&node.path)
-            .detail(json!({"template": t.key, "date": day})),
-        now,
-    )
-    .await?;
-    build(db, scope, stored, node, date).await
+    audit::commit_recorded(tx, entry.entity_id(id), now).await
 }
 
 /// Returns (退回) the submitted report of `node_id` for `date` with a reason: whoever may approve
@@ -1529,17 +1540,10 @@ pub async fn return_report(
     .bind(Status::Submitted.as_str())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else {
-        return Err(StoreError::Conflict {
-            field: "status".into(),
-            message: "该报告刚被他人审核或修改，请刷新后再试".into(),
-        });
-    };
-    let id: i64 = row.try_get(0)?;
-    audit::commit_recorded(
+    decided(
         tx,
+        row,
         AuditEntry::by(scope, "report.return", "report_submission")
-            .entity_id(id)
             .node_path(&node.path)
             .detail(json!({"template": stored.template.key, "date": day, "reason": reason})),
         now,
