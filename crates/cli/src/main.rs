@@ -96,6 +96,10 @@ enum Command {
         /// The seed of the generated residents and history (the same seed builds the same demo).
         #[arg(long, default_value_t = demo::DEFAULT_SEED)]
         seed: u64,
+        /// Serve as if the date in China were this day (YYYY-MM-DD), e.g. 2020-02-10 in the
+        /// outbreak weeks of the history (with --serve; `linli serve --as-of` later does the same).
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of, requires = "serve")]
+        as_of: Option<time::Date>,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -236,6 +240,10 @@ struct ServeArgs {
     /// Days epidemic records are kept after release before they are anonymised.
     #[arg(long, env = "LINLI_RETENTION_DAYS", default_value_t = linli_store::epidemic::RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(0..))]
     retention_days: i64,
+    /// Run as if the date in China were this day (YYYY-MM-DD), the time of day kept: pages,
+    /// API and background jobs all see it. Demo databases only (made by `linli demo`).
+    #[arg(long, env = "LINLI_AS_OF", value_name = "DATE", value_parser = parse_as_of)]
+    as_of: Option<time::Date>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -389,6 +397,18 @@ async fn find_user(db: &Db, username: &str) -> Result<accounts::User, CliError> 
 }
 
 async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
+    if let Some(day) = args.as_of {
+        // Checked before the clock moves and before anything is served: a shifted clock writes
+        // records dated on another day, which only a demo's made-up data may receive.
+        if !db.is_demo().await? {
+            return Err(CliError::Usage(format!(
+                "--as-of {} (LINLI_AS_OF) is for demo databases only: this database was not \
+                 made by `linli demo`",
+                clock::format_date(day)
+            )));
+        }
+        clock::set_as_of(day)?;
+    }
     let config = linli_web::WebConfig {
         secure_cookies: args.secure_cookies,
         trust_forwarded_for: args.trust_forwarded_for,
@@ -400,6 +420,12 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<(), CliError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = db.backend().as_str(), "serving");
     say!("Linli is serving at http://{addr}/");
+    if let Some(day) = clock::as_of() {
+        say!(
+            "Showing the demo as of {} (China date; the time of day runs on).",
+            clock::format_date(day)
+        );
+    }
     // To the log, not stdout: scripts read the address line and may close the pipe after it.
     if args.public_url.is_none() {
         tracing::warn!(
@@ -503,9 +529,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             serve: addr,
             small,
             seed,
+            as_of,
         } => {
             let build = DemoBuild { small, seed };
-            demo(open(&cli.global).await?, password, addr, build).await?
+            demo(open(&cli.global).await?, password, addr, as_of, build).await?
         }
         Command::User(cmd) => user(&open(&cli.global).await?, &op, cmd).await?,
         Command::Import(ImportCommand::Persons {
@@ -638,10 +665,13 @@ async fn demo(
     db: Db,
     password: Option<String>,
     addr: Option<String>,
+    as_of: Option<time::Date>,
     build: DemoBuild,
 ) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let created = demo::build_tree(&db).await?;
+    // Demo-only modes (`serve --as-of`) look for this mark.
+    db.mark_demo(now_ms()).await?;
     if created == 0 {
         say!("The demo community exists already; resetting the demo accounts' passwords.");
     } else {
@@ -693,6 +723,7 @@ async fn demo(
             trust_forwarded_for: false,
             public_url: None,
             retention_days: linli_store::epidemic::RETENTION_DAYS,
+            as_of,
         };
         serve(db, &args).await?;
     }
@@ -900,6 +931,11 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `--as-of`: a calendar date `YYYY-MM-DD`.
+fn parse_as_of(raw: &str) -> Result<time::Date, String> {
+    clock::parse_date("as_of", raw).map_err(|e| e.message)
 }
 
 /// `--public-url`: an http(s) address with a host and nothing after it but an optional path.

@@ -1,5 +1,12 @@
 //! Time as Linli stores and shows it: instants as Unix milliseconds (UTC), calendar dates as
 //! `YYYY-MM-DD`, and display in China Standard Time (UTC+8, no daylight saving since 1991).
+//!
+//! A demo server may run *as of* a past day (`linli serve --as-of 2020-02-10`): [`set_as_of`],
+//! called once at start-up before anything reads the clock, shifts [`now_ms`] and [`today`] by
+//! whole days for the rest of the process, so every caller — pages, API, background jobs — sees
+//! that day with the time of day still running. Nothing sets it afterwards and tests never do.
+
+use std::sync::OnceLock;
 
 use time::format_description::well_known::Rfc3339;
 use time::macros::{format_description, offset};
@@ -10,9 +17,48 @@ use crate::CoreError;
 /// China Standard Time.
 pub const CST: UtcOffset = offset!(+8);
 
-/// Now, in Unix milliseconds.
+/// The as-of shift: the day the process was told to run as, and the whole-day offset added to
+/// the real clock. Unset (no shift) unless `serve --as-of` set it at start-up.
+static AS_OF: OnceLock<AsOf> = OnceLock::new();
+
+#[derive(Debug, Clone, Copy)]
+struct AsOf {
+    day: Date,
+    shift_ms: i64,
+}
+
+/// Now, in Unix milliseconds (shifted to the as-of day when one was set at start-up).
 pub fn now_ms() -> i64 {
+    real_now_ms() + AS_OF.get().map_or(0, |a| a.shift_ms)
+}
+
+/// Now by the machine's clock, whatever the as-of day.
+pub fn real_now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The whole days (in milliseconds) that move the instant `real_ms` onto the date `day` in China
+/// at the same time of day. Whole days keep the clock steady: it still runs forward at the real
+/// pace, and a server left running past midnight moves on to the next day as a real one would.
+pub fn shift_to(day: Date, real_ms: i64) -> i64 {
+    day_start_ms(day) - day_start_ms(date_of(real_ms))
+}
+
+/// Runs the rest of the process as of `day` (China date), the time of day kept. Once only, at
+/// start-up: a second call is refused, so the clock cannot jump while serving.
+pub fn set_as_of(day: Date) -> Result<(), CoreError> {
+    let a = AsOf {
+        day,
+        shift_ms: shift_to(day, real_now_ms()),
+    };
+    AS_OF
+        .set(a)
+        .map_err(|_| CoreError::invalid("as_of", "显示日期只能在启动时设置一次".to_owned()))
+}
+
+/// The day the process was started as of, if any (what the pages' banner says).
+pub fn as_of() -> Option<Date> {
+    AS_OF.get().map(|a| a.day)
 }
 
 /// An instant as RFC 3339 with the +08:00 offset, e.g. `2026-11-23T21:05:00.123+08:00`.
@@ -36,9 +82,9 @@ pub fn display(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Today's date in China.
+/// Today's date in China (the as-of day's, when one was set at start-up).
 pub fn today() -> Date {
-    OffsetDateTime::now_utc().to_offset(CST).date()
+    date_of(now_ms())
 }
 
 /// Parses a calendar date `YYYY-MM-DD`.
@@ -149,6 +195,50 @@ mod tests {
         // 2020-01-25T00:00:00Z is 08:00 in Beijing.
         assert_eq!(rfc3339(1_579_910_400_000), "2020-01-25T08:00:00+08:00");
         assert_eq!(display(1_579_910_400_000), "2020-01-25 08:00");
+    }
+
+    #[test]
+    fn an_as_of_shift_is_whole_days_and_keeps_the_time_of_day() {
+        let real = parse_instant("now", "2026-12-07T19:05:30.250+08:00").unwrap();
+        let day = parse_date("as_of", "2020-02-10").unwrap();
+        let shift = shift_to(day, real);
+        assert_eq!(shift % 86_400_000, 0, "whole days");
+        assert_eq!(rfc3339(real + shift), "2020-02-10T19:05:30.25+08:00");
+        assert_eq!(date_of(real + shift), day);
+        // An hour later, and past midnight, the shifted clock runs on like the real one.
+        assert_eq!(display(real + 3_600_000 + shift), "2020-02-10 20:05");
+        assert_eq!(
+            format_date(date_of(real + 5 * 3_600_000 + shift)),
+            "2020-02-11"
+        );
+    }
+
+    #[test]
+    fn an_as_of_shift_counts_china_dates_not_utc_ones() {
+        // 01:00 in Beijing is still the previous day in UTC: the shift is by the China date.
+        let real = parse_instant("now", "2026-12-08T01:00:00+08:00").unwrap();
+        let day = parse_date("as_of", "2020-02-10").unwrap();
+        assert_eq!(
+            rfc3339(real + shift_to(day, real)),
+            "2020-02-10T01:00:00+08:00"
+        );
+        let late = parse_instant("now", "2026-12-07T23:59:59+08:00").unwrap();
+        assert_eq!(display(late + shift_to(day, late)), "2020-02-10 23:59");
+        // A day after the real one shifts forward; the same day does not shift.
+        let ahead = parse_date("as_of", "2026-12-09").unwrap();
+        assert_eq!(shift_to(ahead, late), 2 * 86_400_000);
+        assert_eq!(shift_to(date_of(late), late), 0);
+    }
+
+    #[test]
+    fn without_an_as_of_day_the_clock_is_the_real_one() {
+        // No test sets the process-wide day, so every other test runs on the real clock.
+        assert_eq!(as_of(), None);
+        let before = real_now_ms();
+        let now = now_ms();
+        assert!(now >= before && now - before < 60_000);
+        let (d0, t, d1) = (date_of(real_now_ms()), today(), date_of(real_now_ms()));
+        assert!(t == d0 || t == d1);
     }
 
     #[test]

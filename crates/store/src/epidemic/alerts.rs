@@ -403,6 +403,19 @@ pub async fn raise_overdue(db: &Db, now: i64) -> Result<OverdueRun, StoreError> 
     Ok(run)
 }
 
+/// The condition that an alert (`a`: its alias and a dot, or nothing) is open. As a rule, not
+/// handled. While the process runs as of a past day (`serve --as-of`, demo databases only) the
+/// records also hold that day's future, so it is the ones raised before the instant `day_end`
+/// gives (a placeholder, asked for only when used) and handled after it.
+pub(crate) fn open_at(a: &str, day_end: impl FnOnce() -> String) -> String {
+    if linli_core::kernel::clock::as_of().is_some() {
+        let e = day_end();
+        format!("({a}raised_at < {e} AND ({a}handled_at IS NULL OR {a}handled_at >= {e}))")
+    } else {
+        format!("{a}handled_at IS NULL")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,9 +107,10 @@ pub async fn epidemic_dashboard(
     let mut p = Params::new();
     let (child, range) = grouping(&node, &children, &mut p);
     let t = p.text(today_s.clone());
+    let open = super::observations::open_on("", || t.clone());
     let sql = format!(
         "SELECT {child} AS child, measure, COUNT(*), COUNT(CASE WHEN until_on <= {t} THEN 1 END) \
-         FROM observation WHERE {range} AND released_on IS NULL GROUP BY 1, 2"
+         FROM observation WHERE {range} AND {open} GROUP BY 1, 2"
     );
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
         let f = per.entry(r.try_get(0)?).or_default();
@@ -127,8 +128,9 @@ pub async fn epidemic_dashboard(
     // Open alerts by kind.
     let mut p = Params::new();
     let (child, range) = grouping(&node, &children, &mut p);
+    let open = super::alerts::open_at("", || p.int(linli_core::kernel::clock::day_bounds(today).1));
     let sql = format!(
-        "SELECT {child} AS child, kind, COUNT(*) FROM alert WHERE {range} AND handled_at IS NULL \
+        "SELECT {child} AS child, kind, COUNT(*) FROM alert WHERE {range} AND {open} \
          GROUP BY 1, 2"
     );
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {

@@ -1005,10 +1005,13 @@ pub async fn open_alerts(
         Some(k) => format!(" AND a.kind = {}", params.text(k)),
         None => String::new(),
     };
+    let open = alerts::open_at("a.", || {
+        params.int(linli_core::kernel::clock::day_bounds(today()).1)
+    });
     let sql = format!(
         "SELECT a.id, a.kind, a.person_id, p.name, a.observation_id, a.arrival_id, a.node_path, a.raised_at, a.detail \
          FROM alert a JOIN person p ON p.id = a.person_id \
-         WHERE a.handled_at IS NULL AND a.node_path >= {lo} AND a.node_path < {hi}{kind_filter} \
+         WHERE {open} AND a.node_path >= {lo} AND a.node_path < {hi}{kind_filter} \
          ORDER BY a.raised_at DESC, a.id DESC LIMIT 500"
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
@@ -1064,12 +1067,13 @@ pub async fn releases_due(
 ) -> Result<Vec<DueRelease>, StoreError> {
     let node = crate::tree::get(db, scope, node_id).await?;
     let (lo, hi) = node.path.subtree_bounds();
-    let rows = sqlx::query(
+    let open = observations::open_on("o.", || "$1".to_owned());
+    let rows = sqlx::query(&format!(
         "SELECT o.id, o.person_id, p.name, o.measure, o.place, o.start_on, o.until_on, o.node_path \
          FROM observation o JOIN person p ON p.id = o.person_id \
-         WHERE o.released_on IS NULL AND o.until_on <= $1 AND o.node_path >= $2 AND o.node_path < $3 \
+         WHERE {open} AND o.until_on <= $1 AND o.node_path >= $2 AND o.node_path < $3 \
          ORDER BY o.until_on, o.id LIMIT 1000",
-    )
+    ))
     .bind(format_date(on))
     .bind(&lo)
     .bind(&hi)

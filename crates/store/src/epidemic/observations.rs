@@ -4,7 +4,7 @@
 
 use linli_core::epidemic::observation::{checkins_due_on, day_of, owes_checkins};
 use linli_core::epidemic::policy::{Measure, Temperature};
-use linli_core::kernel::clock::{day_bounds, format_date, parse_date};
+use linli_core::kernel::clock::{self, day_bounds, format_date, parse_date};
 use linli_core::kernel::labels::Labelled;
 use linli_core::{JurisdictionPath, NodeKind, Scope};
 use sqlx::Row;
@@ -172,6 +172,20 @@ pub async fn count_open_baseline(db: &Db, lo: &str, hi: &str) -> Result<i64, Sto
     .try_get(0)?)
 }
 
+/// The condition that an observation (`o`: its alias and a dot, or nothing) is open on the day
+/// `day` gives (a placeholder, asked for only when used). As a rule, the ones not released: the
+/// index of open observations serves it. While the process runs as of a past day (`serve
+/// --as-of`, demo databases only) the records also hold that day's future, so it is the ones
+/// started by then and not released by its end — as the daily report counts them.
+pub(crate) fn open_on(o: &str, day: impl FnOnce() -> String) -> String {
+    if clock::as_of().is_some() {
+        let d = day();
+        format!("({o}start_on <= {d} AND ({o}released_on IS NULL OR {o}released_on > {d}))")
+    } else {
+        format!("{o}released_on IS NULL")
+    }
+}
+
 fn conditions(
     path: &JurisdictionPath,
     filter: &ObservationFilter,
@@ -182,7 +196,7 @@ fn conditions(
     let (lo, hi) = path.subtree_bounds();
     let (day_start, day_end) = day_bounds(on);
     let mut conds = vec![
-        "o.released_on IS NULL".to_owned(),
+        open_on("o.", || params.text(format_date(on))),
         format!("o.node_path >= {}", params.text(lo)),
         format!("o.node_path < {}", params.text(hi)),
     ];

@@ -73,6 +73,9 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 /// The file the embedded database lives in, inside the data directory.
 pub const SQLITE_FILE: &str = "linli.db";
 
+/// The `setting` row `linli demo` leaves: its value is when (Unix milliseconds) it first ran.
+const DEMO_SETTING: &str = "demo_built_at";
+
 impl Db {
     /// Opens (creating if needed) the embedded SQLite database in `dir`.
     pub async fn open_sqlite_dir(dir: &Path) -> Result<Db, StoreError> {
@@ -240,6 +243,28 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Records that `linli demo` has run on this database (kept once, with the first time), so
+    /// that demo-only modes such as `serve --as-of` can tell a demo from real data.
+    pub async fn mark_demo(&self, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO setting (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(DEMO_SETTING)
+        .bind(now.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `linli demo` has run on this database ([`Db::mark_demo`]).
+    pub async fn is_demo(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT value FROM setting WHERE name = $1")
+            .bind(DEMO_SETTING)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     pub fn backend(&self) -> Backend {

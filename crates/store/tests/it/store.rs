@@ -936,3 +936,12 @@ async fn a_panicking_test_leaves_no_postgres_schema() {
     db.close().await;
     assert_eq!(left, 0, "schema {schema} is left behind");
 }
+
+both_backends!(a_demo_database_is_marked_once, |db: Db| async move {
+    assert!(!db.is_demo().await.unwrap(), "a new database is not a demo");
+    db.mark_demo(1_000).await.unwrap();
+    assert!(db.is_demo().await.unwrap());
+    // Marking again keeps the first mark (no conflict error).
+    db.mark_demo(2_000).await.unwrap();
+    assert!(db.is_demo().await.unwrap());
+});

@@ -8,6 +8,7 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use linli_core::kernel::clock;
 use linli_core::kernel::labels::Labelled;
 use linli_core::NodeKind;
 use linli_store::accounts::Principal;
@@ -33,6 +34,12 @@ pub fn url_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The banner every page shows while the server runs as of another day (`serve --as-of`, demo
+/// databases only): the date the pages show, which moves on at midnight as the clock does.
+pub fn as_of_banner() -> Option<String> {
+    clock::as_of().map(|_| format!("演示数据 · 按 {} 显示", clock::format_date(clock::today())))
 }
 
 /// What the layout needs on every page: who is signed in, the CSRF token for the logout form,
