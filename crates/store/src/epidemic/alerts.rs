@@ -541,16 +541,32 @@ pub async fn alerts(
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
     check_kind(kind)?;
     let node = crate::tree::get(db, scope, node_id).await?;
+    let as_of_end = linli_core::kernel::clock::as_of()
+        .map(|_| linli_core::kernel::clock::day_bounds(linli_core::kernel::clock::today()).1);
     // The WHERE clause, once for the count and once for the page (parameters bind once).
     let conditions = |params: &mut crate::infra::db::Params| {
         let mut conds = vec![crate::under_node(&node.path, scope, "a.node_path", params)];
         if let Some(k) = kind {
             conds.push(format!("a.kind = {}", params.text(k)));
         }
-        match f.state {
-            AlertState::Open => conds.push("a.handled_at IS NULL".to_owned()),
-            AlertState::Handled => conds.push("a.handled_at IS NOT NULL".to_owned()),
-            AlertState::All => {}
+        match as_of_end {
+            // As of a past day (a demo): that day's alerts, open or handled as they were then.
+            Some(end) => {
+                let e = params.int(end);
+                conds.push(format!("a.raised_at < {e}"));
+                match f.state {
+                    AlertState::Open => {
+                        conds.push(format!("(a.handled_at IS NULL OR a.handled_at >= {e})"))
+                    }
+                    AlertState::Handled => conds.push(format!("a.handled_at < {e}")),
+                    AlertState::All => {}
+                }
+            }
+            None => match f.state {
+                AlertState::Open => conds.push("a.handled_at IS NULL".to_owned()),
+                AlertState::Handled => conds.push("a.handled_at IS NOT NULL".to_owned()),
+                AlertState::All => {}
+            },
         }
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             conds.push(params.prefix_like("p.name", q));
@@ -603,6 +619,18 @@ pub async fn alerts(
                     .try_get::<Option<String>, _>(11)?
                     .and_then(|o| AlertOutcome::from_code(&o)),
                 outcome_note: r.try_get(12)?,
+            })
+        })
+        .map(|a: Result<ListedAlert, StoreError>| {
+            // As of a past day, what was handled only later was still open then.
+            a.map(|mut a| {
+                if let (Some(end), Some(at)) = (as_of_end, a.handled_at) {
+                    if at >= end {
+                        (a.handled_at, a.handled_by, a.outcome, a.outcome_note) =
+                            (None, None, None, None);
+                    }
+                }
+                a
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
