@@ -361,53 +361,49 @@ async fn named_with_key<'a>(
 // ---------------------------------------------------------------------------------------------
 // Requests
 
+/// A request as keyed clients read it: every field of the public view ([`doc`]), the
+/// description always, and the photo's address.
 fn request_doc(r: &Request) -> V {
-    let status_notes = match (&r.outcome, r.status) {
-        (Some(o), _) => o.clone(),
-        (None, st) => st.label_zh().to_owned(),
+    let view = PublicRequest {
+        tracking_number: r.tracking_number.clone(),
+        status: r.status,
+        outcome: r.outcome.clone(),
+        category_code: r.category_code.clone(),
+        category_name: r.category_name.clone(),
+        agency: r
+            .department_name
+            .clone()
+            .unwrap_or_else(|| r.node_name.clone()),
+        description: Some(r.description.clone()),
+        address: r.address.clone(),
+        lat: r.lat,
+        long: r.long,
+        received_at: r.received_at,
+        updated_at: r.updated_at,
+        resolve_by: r.resolve_by,
     };
-    V::Obj(vec![
-        ("service_request_id", s(r.tracking_number.clone())),
-        ("status", s(r.status.open311())),
-        ("status_notes", s(status_notes)),
-        ("service_name", s(r.category_name.clone())),
-        ("service_code", s(r.category_code.clone())),
-        ("description", s(r.description.clone())),
-        (
-            "agency_responsible",
-            s(r.department_name
-                .clone()
-                .unwrap_or_else(|| r.node_name.clone())),
-        ),
-        ("service_notice", s("")),
-        ("requested_datetime", s(rfc3339(r.received_at))),
-        ("updated_datetime", s(rfc3339(r.updated_at))),
-        ("expected_datetime", s(rfc3339(r.resolve_by))),
-        ("address", opt(r.address.clone())),
-        ("address_id", V::Null),
-        ("zipcode", V::Null),
-        ("lat", r.lat.map_or(V::Null, V::Num)),
-        ("long", r.long.map_or(V::Null, V::Num)),
-        // The photo's address on this server (relative: the server does not know the name it
-        // is reached by); reading it takes a signed-in account of the request's jurisdiction.
-        (
-            "media_url",
-            if r.has_photo {
-                s(format!("/api/v1/requests/{}/photo", r.id))
-            } else {
-                V::Null
-            },
-        ),
-    ])
+    // The photo's address on this server (relative: the server does not know the name it is
+    // reached by); reading it takes a signed-in account of the request's jurisdiction.
+    let media_url = if r.has_photo {
+        s(format!("/api/v1/requests/{}/photo", r.id))
+    } else {
+        V::Null
+    };
+    doc(&view, media_url)
 }
 
 fn requests_doc(rs: &[Request]) -> V {
     V::List("request", rs.iter().map(request_doc).collect())
 }
 
-/// The public view of a request: the fields of [`request_doc`], with what is withheld null
-/// (`description` unless published, `media_url` always) so that clients see one shape.
+/// The public view of a request: what is withheld is null (`description` unless published,
+/// `media_url` always) so that clients see one shape.
 fn public_request_doc(r: &PublicRequest) -> V {
+    doc(r, V::Null)
+}
+
+/// One request in GeoReport v2's fields, keyed or public alike.
+fn doc(r: &PublicRequest, media_url: V) -> V {
     let status_notes = match (&r.outcome, r.status) {
         (Some(o), _) => o.clone(),
         (None, st) => st.label_zh().to_owned(),
@@ -429,7 +425,7 @@ fn public_request_doc(r: &PublicRequest) -> V {
         ("zipcode", V::Null),
         ("lat", r.lat.map_or(V::Null, V::Num)),
         ("long", r.long.map_or(V::Null, V::Num)),
-        ("media_url", V::Null),
+        ("media_url", media_url),
     ])
 }
 
