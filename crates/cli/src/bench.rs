@@ -186,7 +186,7 @@ impl Scratch {
 
 /// The demo tree, built afresh in the scratch database, as the operator reads it.
 pub(crate) async fn demo_nodes(db: &Db) -> Result<Vec<Node>, CliError> {
-    crate::demo::build_tree(db).await?;
+    crate::demo::build_tree(db, true).await?;
     Ok(tree::subtree(db, &Scope::operator(), None).await?)
 }
 

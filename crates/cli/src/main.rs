@@ -6,8 +6,6 @@ mod bench_checkins;
 mod bench_observations;
 mod bench_report;
 mod demo;
-mod demo_history;
-mod demo_people;
 mod import;
 
 /// Prints a line to stdout; a closed pipe (`linli node list | head`) ends the program quietly
@@ -669,27 +667,60 @@ async fn demo(
     build: DemoBuild,
 ) -> Result<(), CliError> {
     let started = std::time::Instant::now();
-    let created = demo::build_tree(&db).await?;
+    let created = demo::build_tree(&db, build.small).await?;
     // Demo-only modes (`serve --as-of`) look for this mark.
     db.mark_demo(now_ms()).await?;
+    let (logins, posts) = demo::accounts(&db, password.as_deref()).await?;
     if created == 0 {
         say!("The demo community exists already; resetting the demo accounts' passwords.");
     } else {
-        say!("Built the demo community: {created} nodes (香格里拉市 → 建塘镇 → 里布嘎社区).");
-        let community = demo::community(&db).await?;
+        let communities = demo::communities(&db).await?;
+        let names: Vec<&str> = communities.iter().map(|(p, _)| p.name).collect();
+        say!(
+            "Built the demo district: {created} nodes (香格里拉市 → {}).",
+            names.join("、")
+        );
         let mut rng = bench::Rng(build.seed);
-        let people = demo_people::populate(&db, &community, build.small, &mut rng).await?;
+        let people = demo::people::populate(&db, &communities, build.small, &mut rng).await?;
         say!(
             "Registered {} residents in {} households ({} dwellings).",
             people.persons,
             people.households,
             people.dwellings
         );
-        let h = demo_history::build(&db, &community, &people.list, build.small, &mut rng).await?;
+        let op = Scope::operator();
+        let mut streets: Vec<linli_store::tree::Node> = Vec::new();
+        for (_, c) in &communities {
+            if let Some(pid) = c.parent_id {
+                if !streets.iter().any(|s| s.id == pid) {
+                    streets.push(linli_store::tree::get(&db, &op, pid).await?);
+                }
+            }
+        }
+        let sites = demo::month::quarantine_sites(&db, &streets, build.small).await?;
+        let places: Vec<demo::history::Place<'_>> = communities
+            .iter()
+            .filter_map(|(plan, c)| {
+                let street = streets.iter().find(|s| Some(s.id) == c.parent_id)?;
+                let households: i64 = plan.compounds.iter().map(|(_, h)| h).sum::<i64>()
+                    + plan
+                        .village_grids
+                        .iter()
+                        .flatten()
+                        .map(|(_, h)| h)
+                        .sum::<i64>();
+                Some(demo::history::Place {
+                    community: c,
+                    street,
+                    scale: households as f64 / 9_623.0,
+                })
+            })
+            .collect();
+        let h = demo::history::build(&db, &places, &people.list, build.small, &mut rng).await?;
         say!(
             "History of January–February 2020: {} arrivals, {} observations, {} check-ins, \
              {} alerts handled, {} cases and {} close contacts, {} passes and {} gate scans, \
-             {} trips, {} released, {} daily reports.",
+             {} trips, {} released, {} daily reports; {} quarantine sites with {} beds.",
             h.arrivals,
             h.observations,
             h.checkins,
@@ -700,11 +731,33 @@ async fn demo(
             h.scans,
             h.trips,
             h.released,
-            h.reports
+            h.reports,
+            sites.sites,
+            sites.beds
+        );
+        let staff = demo::month::Posts::load(&db).await?;
+        let last = demo::history::last_day(build.small);
+        let ledger =
+            demo::month::supplies_month(&db, &staff, &streets, &communities, last, &mut rng)
+                .await?;
+        let businesses =
+            demo::month::enterprises_month(&db, &staff, &communities, &mut rng).await?;
+        let asked = demo::month::requests_month(
+            &db,
+            &staff,
+            &communities,
+            &people.list,
+            last,
+            build.small,
+            &mut rng,
+        )
+        .await?;
+        say!(
+            "The month's work: {asked} residents' requests, {ledger} supply ledger entries, \
+             {businesses} businesses and their reopening."
         );
         say!("Built in {:.1} s.", started.elapsed().as_secs_f64());
     }
-    let logins = demo::accounts(&db, password.as_deref()).await?;
     say!("\nDemo accounts:");
     say!("  {:<12} {:<12} {:<16} 辖区", "login", "role", "password");
     for l in &logins {
@@ -716,6 +769,11 @@ async fn demo(
             l.node
         );
     }
+    say!(
+        "  and {} workers in posts (every community and grid; 账号 lists them), password {}",
+        posts.count,
+        posts.password
+    );
     if let Some(listen) = addr {
         let args = ServeArgs {
             listen,

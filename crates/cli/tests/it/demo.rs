@@ -63,6 +63,31 @@ async fn small_demo(t: TestDb, url: Option<String>) {
     assert!(count(&t, "SELECT COUNT(*) FROM gate_scan").await > 20);
     assert!(count(&t, "SELECT COUNT(*) FROM trip").await > 0);
     assert!(count(&t, "SELECT COUNT(*) FROM report_submission").await > 20);
+    // Centralised quarantine had rooms: the Hubei arrivals stayed in them.
+    assert!(count(&t, "SELECT COUNT(*) FROM quarantine_room").await >= 20);
+    assert!(count(&t, "SELECT COUNT(*) FROM quarantine_stay").await > 0);
+    // Workers in posts: the four printed accounts and one per grid besides.
+    assert!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM app_user WHERE role = 'grid_worker'"
+        )
+        .await
+            >= 28
+    );
+    assert!(out.contains("workers in posts"), "{out}");
+    // The month's work, done by the workers in their posts: every request received was
+    // dispatched, handled and is closed by now, by the grid's worker.
+    let requests = count(&t, "SELECT COUNT(*) FROM request").await;
+    assert!(requests >= 20, "{requests} requests");
+    let done = "SELECT COUNT(*) FROM request WHERE status = 'closed'";
+    assert_eq!(count(&t, done).await, requests);
+    let by_workers = "SELECT COUNT(*) FROM request_event WHERE kind = 'resolved' \
+         AND actor IN (SELECT username FROM app_user WHERE role = 'grid_worker')";
+    assert_eq!(count(&t, by_workers).await, requests);
+    assert!(count(&t, "SELECT COUNT(*) FROM supply_ledger").await > 40);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM supply_request").await, 1);
+    assert!(count(&t, "SELECT COUNT(*) FROM reopening").await >= 5);
 
     // The community's dashboard on a day of the outbreak counts that day's arrivals, and so
     // does the row of the grid they live in.
@@ -98,6 +123,33 @@ async fn small_demo(t: TestDb, url: Option<String>) {
     };
     assert!(number("arrivals_new") > 0);
     assert!(number("under_centralized_quarantine") + number("under_home_quarantine") > 0);
+    // The street reported its roll-up and the district approved it; its rows add up.
+    let street = linli_store::tree::get(&t.db, &op, community.parent_id.unwrap())
+        .await
+        .unwrap();
+    let s = linli_store::reports::report(
+        &t.db,
+        &op,
+        linli_core::reports::EPIDEMIC_DAILY,
+        street.id,
+        date!(2020 - 02 - 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.status, linli_core::reports::Status::Approved);
+    let rows: i64 = s
+        .lines()
+        .iter()
+        .map(|l| match l.values.get("arrivals_new") {
+            Some(Some(linli_core::reports::ManualValue::Number(n))) => *n,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(
+        rows,
+        number("arrivals_new"),
+        "one community: the street's rows"
+    );
 
     // Running it again keeps everything as it is.
     let again = ok(&linli(

@@ -512,6 +512,13 @@ impl Template {
         out
     }
 
+    /// Whether a node of `kind` submits its report to the level above: the reporting level and
+    /// the roll-up levels do, except the top of the tree (`has_parent` false), which has no one
+    /// to submit to — its page shows the sums and no 未报送.
+    pub fn submits(&self, kind: NodeKind, has_parent: bool) -> bool {
+        has_parent && self.role_of(kind) != NodeRole::Below
+    }
+
     /// What a node of `kind` does with this template.
     pub fn role_of(&self, kind: NodeKind) -> NodeRole {
         match kind.cmp(&self.level) {
@@ -1112,6 +1119,11 @@ mod tests {
         assert_eq!(t.role_of(NodeKind::Community), NodeRole::Reporting);
         assert_eq!(t.role_of(NodeKind::Street), NodeRole::Rollup);
         assert_eq!(t.role_of(NodeKind::District), NodeRole::Rollup);
+        // Who submits: the reporting level and the roll-ups below the top of the tree.
+        assert!(t.submits(NodeKind::Community, true));
+        assert!(t.submits(NodeKind::Street, true));
+        assert!(!t.submits(NodeKind::District, false));
+        assert!(!t.submits(NodeKind::Grid, true));
         assert_eq!(t.role_of(NodeKind::Grid), NodeRole::Below);
     }
 

@@ -488,6 +488,17 @@ pub struct Submission {
     pub approved_at: Option<i64>,
     /// Who sent it back, when and why (退回), while it waits to be submitted again.
     pub returned: Option<Returned>,
+    /// The breakdown locked at approval (none before, or for reports approved before it was
+    /// kept).
+    pub lines: Option<LockedLines>,
+}
+
+/// An approved report's breakdown: each child's values and the records placed on the node
+/// itself, as they were when the figures were locked, so that they still add up to them.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct LockedLines {
+    pub children: BTreeMap<i64, Values>,
+    pub direct: BTreeMap<String, i64>,
 }
 
 /// A report sent back by its approver.
@@ -500,7 +511,7 @@ pub struct Returned {
 
 const SUBMISSION_SELECT: &str = "SELECT s.id, s.node_id, n.kind, n.path, s.template_id, s.status, s.zero, \
      s.manual_json, s.values_json, s.submitted_by, s.submitted_at, s.updated_at, s.approved_by, s.approved_at, \
-     s.returned_by, s.returned_at, s.return_reason \
+     s.returned_by, s.returned_at, s.return_reason, s.lines_json \
      FROM report_submission s JOIN node n ON n.id = s.node_id";
 
 fn submission_from_row(r: &sqlx::any::AnyRow) -> Result<Submission, StoreError> {
@@ -531,6 +542,10 @@ fn submission_from_row(r: &sqlx::any::AnyRow) -> Result<Submission, StoreError> 
         ) {
             (Some(by), Some(at), Some(reason)) => Some(Returned { by, at, reason }),
             _ => None,
+        },
+        lines: match r.try_get::<Option<String>, _>(17)? {
+            Some(json) => Some(serde_json::from_str(&json).map_err(internal)?),
+            None => None,
         },
     })
 }
@@ -584,6 +599,9 @@ pub struct Reminder {
     pub created_by: String,
 }
 
+/// What the top of the tree shows for a status: it sums its levels and submits to no one.
+pub const TOP_STATUS_ZH: &str = "汇总（最高一级，无需报送）";
+
 /// The report of one node for one date.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -616,6 +634,9 @@ impl Report {
     /// Who approved or submitted it and when, as the report's printouts and xlsx head it:
     /// 已审核（…）, 已报送（…） or 未报送.
     pub fn status_line_zh(&self) -> String {
+        if !self.submits() {
+            return TOP_STATUS_ZH.to_owned();
+        }
         if let Some(r) = self
             .returned
             .as_ref()
@@ -635,12 +656,18 @@ impl Report {
         }
     }
 
+    /// Whether this node submits its report at all ([`Template::submits`]): the top of the
+    /// tree does not, and shows no status.
+    pub fn submits(&self) -> bool {
+        self.template
+            .template
+            .submits(self.node.kind, self.node.parent_id.is_some())
+    }
+
     /// Whether `scope` may submit this report now (role, level and status; the roll-up rule is
     /// checked on submission).
     pub fn submittable_by(&self, scope: &Scope) -> bool {
-        can_submit(scope, &self.node)
-            && self.role != NodeRole::Below
-            && self.status != Status::Approved
+        can_submit(scope, &self.node) && self.submits() && self.status != Status::Approved
     }
 
     /// Whether `scope` may approve this report now (role, level and status).
@@ -844,6 +871,9 @@ async fn build(
         manual_of(t, role, own, &reported_at_level),
         computed_values(t, Some(&total(&counts))),
     );
+    let locked = own
+        .filter(|s| s.status == Status::Approved)
+        .and_then(|s| s.lines.as_ref());
     let values = match own {
         Some(s) if s.status == Status::Approved => s.snapshot.clone(),
         _ => live,
@@ -868,10 +898,16 @@ async fn build(
                 status: child_own.map_or(Status::Draft, |s| s.status),
                 zero: child_own.is_some_and(|s| s.zero),
                 timeliness: child_own.map(|s| Timeliness::of(deadline, date, s.submitted_at)),
-                values: with_computed(
-                    manual_of(t, child_role, child_own, &below),
-                    computed_values(t, counts.get(&c.id)),
-                ),
+                // Approved: the child's line as it was locked (a child made since has none).
+                values: match locked {
+                    Some(l) => l.children.get(&c.id).cloned().unwrap_or_else(|| {
+                        t.indicators.iter().map(|i| (i.key.clone(), None)).collect()
+                    }),
+                    None => with_computed(
+                        manual_of(t, child_role, child_own, &below),
+                        computed_values(t, counts.get(&c.id)),
+                    ),
+                },
             }
         })
         .collect();
@@ -882,7 +918,10 @@ async fn build(
         status: own.map_or(Status::Draft, |s| s.status),
         zero: own.is_some_and(|s| s.zero),
         values,
-        direct: computed_values(t, counts.get(&0)),
+        direct: match locked {
+            Some(l) => l.direct.clone(),
+            None => computed_values(t, counts.get(&0)),
+        },
         submitted_by: own.map(|s| s.submitted_by.clone()),
         submitted_at: own.map(|s| s.submitted_at),
         updated_at: own.map(|s| s.updated_at),
@@ -1301,6 +1340,12 @@ pub async fn submit(
     }
     let day = format_date(date);
     let role = t.role_of(node.kind);
+    if role != NodeRole::Below && !t.submits(node.kind, node.parent_id.is_some()) {
+        return Err(StoreError::invalid(
+            "node_id",
+            format!("「{}」是最高一级，汇总下级报告，无需报送", node.name),
+        ));
+    }
     if role == NodeRole::Below {
         return Err(StoreError::invalid(
             "node_id",
@@ -1456,9 +1501,20 @@ pub async fn approve(
     }
     let day = format_date(date);
     let values_json = serde_json::to_string(&report.values).map_err(internal)?;
+    // The breakdown is locked with the figures, so the two keep adding up.
+    let lines = LockedLines {
+        children: report
+            .children
+            .iter()
+            .map(|c| (c.node_id, c.values.clone()))
+            .collect(),
+        direct: report.direct.clone(),
+    };
+    let lines_json = serde_json::to_string(&lines).map_err(internal)?;
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
-        "UPDATE report_submission SET status = 'approved', approved_by = $1, approved_at = $2, values_json = $3 \
+        "UPDATE report_submission SET status = 'approved', approved_by = $1, approved_at = $2, values_json = $3, \
+         lines_json = $7 \
          WHERE template_key = $4 AND node_id = $5 AND report_on = $6 AND status = 'submitted' RETURNING id",
     )
     .bind(scope.actor())
@@ -1467,6 +1523,7 @@ pub async fn approve(
     .bind(&t.key)
     .bind(node.id)
     .bind(&day)
+    .bind(&lines_json)
     .fetch_optional(&mut *tx)
     .await?;
     decided(

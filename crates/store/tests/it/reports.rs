@@ -121,6 +121,11 @@ fn number(v: Option<&Option<ManualValue>>) -> i64 {
 }
 
 /// A number or nothing (a manual value not reported) as 0.
+/// The sum of indicator `key` over a report's rows (children and 本级直属).
+fn line_sum(r: &Report, key: &str) -> i64 {
+    r.lines().iter().map(|l| number0(l.values.get(key))).sum()
+}
+
 fn number0(v: Option<&Option<ManualValue>>) -> i64 {
     match v {
         Some(None) => 0,
@@ -650,6 +655,8 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         .await
         .unwrap();
     assert_eq!(live["arrivals_new"], 2, "the records themselves");
+    // The breakdown is locked with the figures: the rows still add up to the approved total.
+    assert_eq!(line_sum(&r, "arrivals_new"), 1, "{:?}", r.lines());
 
     // Once B is approved too, the street submits (no manual values of its own) and the
     // district approves it.
@@ -683,6 +690,21 @@ both_backends!(approval_goes_up_the_tree_and_locks, |db: Db| async move {
         .await
         .unwrap();
     assert_eq!(r.status, Status::Approved);
+    // A record placed after the street's approval changes neither its total nor its rows.
+    arrival(&db, &w.grid_a, DAY).await;
+    let r = report(&db, &off, &w.street).await.unwrap();
+    let total = number(r.values.get("arrivals_new"));
+    assert_eq!(total, 2);
+    assert_eq!(line_sum(&r, "arrivals_new"), total, "{:?}", r.lines());
+    // The district is the top of the tree: it submits to no one and shows no 未报送.
+    let top = report(&db, &op(), &w.district).await.unwrap();
+    assert!(!top.submits());
+    assert_eq!(top.status_line_zh(), reports::TOP_STATUS_ZH);
+    assert!(!top.submittable_by(&op()));
+    let e = submit(&db, &op(), &w.district, &[], false)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(e)[0].0, "node_id");
     let log = audited(&db, "report.").await;
     let actions: Vec<&str> = log.iter().rev().map(|a| a.action.as_str()).collect();
     // A's first submission, then a submission and its approval each: A's correction, B, the

@@ -415,8 +415,16 @@ fn page_of(
         parent,
         prev_date: to_date(t.date.previous_day()),
         next_date: to_date(t.date.next_day().filter(|d| *d <= today())),
-        status: r.status.label_zh(),
-        status_class: status_class(r.status),
+        status: if r.submits() {
+            r.status.label_zh()
+        } else {
+            reports::TOP_STATUS_ZH
+        },
+        status_class: if r.submits() {
+            status_class(r.status)
+        } else {
+            "top"
+        },
         zero: r.zero,
         timeliness: r
             .timeliness

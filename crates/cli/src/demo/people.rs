@@ -1,5 +1,6 @@
-//! `linli demo`, its residents: about 25,000 persons in the demo community's buildings and
-//! village groups (`--small`: three buildings of the first grid), in households of one to five
+//! `linli demo`, its residents: about 25,000 persons in 里布嘎社区's buildings and village
+//! groups and some 5,000 more in the two smaller communities (`--small`: three buildings of the
+//! first grid of 里布嘎社区), in households of one to five
 //! with a head, spouses, children and grandparents, a Shangri-La mix of ethnic groups, 户籍,
 //! 常住 and 流动 residents, key-group tags and phones. They go in through the roster import
 //! (`PersonImport`), one import per building, so dwellings and households are made as an
@@ -15,6 +16,7 @@ use linli_store::registry::{ImportRow, OnDuplicate, PersonImport};
 use linli_store::tree::{self, Node};
 use linli_store::Db;
 
+use super::CommunityPlan;
 use crate::bench::Rng;
 use crate::CliError;
 
@@ -32,6 +34,8 @@ pub struct Residents {
 #[derive(Debug, Clone)]
 pub struct Resident {
     pub id: i64,
+    /// The community they live in.
+    pub community: i64,
     /// The building or village group.
     pub node_id: i64,
     /// The household's number in this build (members share it).
@@ -121,6 +125,8 @@ struct Generator<'r> {
     rng: &'r mut Rng,
     ids: HashSet<String>,
     today: time::Date,
+    /// Where the community's own residents' hukou is (its street).
+    hukou_here: String,
 }
 
 impl Generator<'_> {
@@ -186,7 +192,7 @@ impl Generator<'_> {
         let phone =
             (age >= 16 && self.rng.chance(if age >= 80 { 50 } else { 95 })).then(|| self.phone());
         let hukou = match s.origin {
-            Origin::Local => "云南省迪庆藏族自治州香格里拉市建塘镇".to_owned(),
+            Origin::Local => self.hukou_here.clone(),
             _ => linli_core::kernel::division::full_name(s.region).unwrap_or_default(),
         };
         let category = match s.origin {
@@ -320,14 +326,38 @@ fn address(home: &Node, k: usize) -> String {
     }
 }
 
-/// Fills the demo community's homes with residents: every building and village group, or with
-/// `small` the first three buildings of the first grid.
+/// Fills the communities' homes with residents: every building and village group, or with
+/// `small` the first three buildings of the first grid of the first community.
 pub async fn populate(
     db: &Db,
-    community: &Node,
+    communities: &[(&CommunityPlan, Node)],
     small: bool,
     rng: &mut Rng,
 ) -> Result<Residents, CliError> {
+    let mut g = Generator {
+        rng,
+        ids: HashSet::new(),
+        today: clock::today(),
+        hukou_here: String::new(),
+    };
+    let mut made = Residents::default();
+    for (plan, community) in communities {
+        g.hukou_here = format!("云南省迪庆藏族自治州香格里拉市{}", plan.street.0);
+        populate_one(db, community, small, &mut g, &mut made).await?;
+        if small {
+            break;
+        }
+    }
+    Ok(made)
+}
+
+async fn populate_one(
+    db: &Db,
+    community: &Node,
+    small: bool,
+    g: &mut Generator<'_>,
+    made: &mut Residents,
+) -> Result<(), CliError> {
     let op = Scope::operator();
     let nodes = tree::subtree(db, &op, Some(community.id)).await?;
     let mut homes: Vec<(&Node, i64)> = Vec::new();
@@ -338,21 +368,15 @@ pub async fn populate(
             .filter(|n| matches!(n.kind, NodeKind::Building | NodeKind::Compound))
             .collect();
         let total = grid.household_estimate.unwrap_or(0);
-        let split = crate::demo::split_evenly(total, under.len().max(1) as i64);
+        let split = super::split_evenly(total, under.len().max(1) as i64);
         homes.extend(under.into_iter().zip(split));
         if small {
             homes.truncate(3);
             break;
         }
     }
-    let mut g = Generator {
-        rng,
-        ids: HashSet::new(),
-        today: clock::today(),
-    };
-    let now = clock::now_ms();
-    let mut made = Residents::default();
-    let mut household = 0;
+    let now = super::opening_ms();
+    let mut household = made.list.last().map_or(0, |r| r.household);
     for (home, households) in homes {
         let mut rows = Vec::new();
         let mut meta = Vec::new();
@@ -364,6 +388,7 @@ pub async fn populate(
                 rows.push(row);
                 meta.push(Resident {
                     id: 0,
+                    community: community.id,
                     node_id: home.id,
                     household,
                     age: 2020 - spec.born,
@@ -386,5 +411,5 @@ pub async fn populate(
         made.households += outcome.households_created;
         made.dwellings += outcome.dwellings_created;
     }
-    Ok(made)
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! `linli demo`, its history: the outbreak weeks of January–February 2020 in 里布嘎社区 under
+//! `linli demo`, its history: the outbreak weeks of January–February 2020 in the communities under
 //! the 2020 preset (社区疫情防控措施（2020 年初）), made by the app's own operations — each
 //! with the instant it happened as its `now` — day after day: arrival screenings (Hubei →
 //! centralised quarantine, other provinces and cities → home quarantine, a few fevers), check-ins
@@ -28,8 +28,8 @@ use linli_store::tree::{self, Node};
 use linli_store::{Db, StoreError};
 use time::{macros::date, Date, Duration};
 
+use super::people::Resident;
 use crate::bench::Rng;
-use crate::demo_people::Resident;
 use crate::CliError;
 
 /// What the history step did.
@@ -87,7 +87,8 @@ struct CasePlan {
     kind: CaseKind,
 }
 
-fn at(day: Date, hour: i64, minute: i64) -> i64 {
+/// The instant of `hour:minute` on `day` (China time).
+pub fn at(day: Date, hour: i64, minute: i64) -> i64 {
     day_start_ms(day) + (hour * 60 + minute) * 60_000
 }
 
@@ -102,88 +103,185 @@ fn usage(e: impl std::fmt::Debug) -> CliError {
 struct Builder<'a> {
     db: &'a Db,
     op: Scope,
-    rng: &'a mut Rng,
+    rng: Rng,
     community: &'a Node,
-    residents: &'a [Resident],
+    residents: Vec<Resident>,
+    /// Its share of the arrivals, cases and trips of 里布嘎社区 (1.0).
+    scale: f64,
+    /// The cases to come: two in 里布嘎社区 (one with `small`), none elsewhere.
+    cases_wanted: usize,
     observations: Vec<Obs>,
     /// Arrivals of each day (person ids), for fellow travellers of a case.
     arrived: HashMap<Date, Vec<i64>>,
     screened: HashSet<i64>,
     cases: Vec<CasePlan>,
     writer: CheckinWriter,
+    /// The gate of 康珠小区 (in 里布嘎社区 only): the checkpoint and the passes' codes.
+    gate: Option<(i64, Vec<String>)>,
     made: History,
 }
 
+/// The outbreak's last day in the demo: 29 February 2020 (12 February with `small`).
+pub fn last_day(small: bool) -> Date {
+    if small {
+        date!(2020 - 02 - 12)
+    } else {
+        date!(2020 - 02 - 29)
+    }
+}
+
+/// One community the history runs in: its node, the residents registered there, and its size
+/// against 里布嘎社区 (1.0).
+pub struct Place<'a> {
+    pub community: &'a Node,
+    pub street: &'a Node,
+    pub scale: f64,
+}
+
 /// Builds the history from `FIRST_DAY` to its last day (2020-02-29, or 2020-02-12 with
-/// `small`) and on until every observation is released, over the residents registered by
-/// `demo_people`.
+/// `small`) and on until every observation is released, in every community at once, day by
+/// day, over the residents registered by `people`. The first community keeps the gate and the
+/// cases. Each day's community reports are approved by the street in the evening; once all of
+/// a street's are, the street reports its roll-up and the district approves it.
 pub async fn build(
     db: &Db,
-    community: &Node,
+    places: &[Place<'_>],
     residents: &[Resident],
     small: bool,
     rng: &mut Rng,
 ) -> Result<History, CliError> {
-    let mut b = Builder {
-        db,
-        op: Scope::operator(),
-        rng,
-        community,
-        residents,
-        observations: Vec::new(),
-        arrived: HashMap::new(),
-        screened: HashSet::new(),
-        cases: Vec::new(),
-        writer: CheckinWriter::new(db.clone()),
-        made: History::default(),
-    };
-    let last = if small {
-        date!(2020 - 02 - 12)
-    } else {
-        date!(2020 - 02 - 29)
-    };
+    let mut builders = Vec::new();
+    for (k, p) in places.iter().enumerate() {
+        let mut b = Builder {
+            db,
+            op: Scope::operator(),
+            rng: Rng(rng.next()),
+            community: p.community,
+            residents: residents
+                .iter()
+                .filter(|r| r.community == p.community.id)
+                .cloned()
+                .collect(),
+            scale: p.scale,
+            cases_wanted: match (k, small) {
+                (0, true) => 1,
+                (0, false) => 2,
+                _ => 0,
+            },
+            observations: Vec::new(),
+            arrived: HashMap::new(),
+            screened: HashSet::new(),
+            cases: Vec::new(),
+            writer: CheckinWriter::new(db.clone()),
+            gate: None,
+            made: History::default(),
+        };
+        if k == 0 {
+            b.gate = b.gate(small).await?;
+        }
+        builders.push(b);
+    }
+    let mut streets: Vec<&Node> = Vec::new();
+    for p in places {
+        if !streets.iter().any(|s| s.id == p.street.id) {
+            streets.push(p.street);
+        }
+    }
+    let last = last_day(small);
     // Arrivals stop nine days before the end (at the end in `small`); after the end the days go on
     // with check-ins and releases only, until the last quarantine is over and its alerts are
     // handled, as they were: the demo opened today shows no one still "in quarantine since 2020".
     let arrivals_until = last - Duration::days(if small { 0 } else { 9 });
-    let gate = b.gate(small).await?;
+    let mut made = History::default();
     let mut day = FIRST_DAY;
-    while day <= last || b.observations.iter().any(|o| !o.released) {
+    let open = |bs: &[Builder<'_>]| {
+        bs.iter()
+            .any(|b| b.observations.iter().any(|o| !o.released))
+    };
+    while day <= last || open(&builders) {
         let outbreak = day <= last;
-        if day >= date!(2020 - 01 - 22) && day <= arrivals_until {
-            let n = if small {
-                2
-            } else if day <= date!(2020 - 02 - 03) {
-                14 + b.rng.below(8) as usize
-            } else {
-                4 + b.rng.below(6) as usize
-            };
-            b.arrivals(day, n, small).await?;
-        }
-        b.diagnose(day).await?;
-        b.checkins(day).await?;
-        if let (Some((checkpoint, passes)), true) = (&gate, outbreak) {
-            b.scans(day, *checkpoint, passes).await?;
-        }
-        if outbreak && day.day().is_multiple_of(3) {
-            b.trip(day, small).await?;
+        for b in &mut builders {
+            if day >= date!(2020 - 01 - 22) && day <= arrivals_until {
+                let n = if small {
+                    2
+                } else if day <= date!(2020 - 02 - 03) {
+                    14 + b.rng.below(8) as usize
+                } else {
+                    4 + b.rng.below(6) as usize
+                };
+                let n = (n as f64 * b.scale).round() as usize;
+                b.arrivals(day, n).await?;
+            }
+            b.diagnose(day).await?;
+            b.checkins(day).await?;
+            if let (Some((checkpoint, passes)), true) = (b.gate.clone(), outbreak) {
+                b.scans(day, checkpoint, &passes).await?;
+            }
+            if outbreak && day.day().is_multiple_of(3) {
+                let count = if small {
+                    1
+                } else {
+                    (3.0 * b.scale).ceil() as usize
+                };
+                b.trip(day, count).await?;
+            }
         }
         epidemic::alerts::raise_overdue(db, at(day, 23, 30)).await?;
-        b.handle_alerts(day).await?;
-        b.release(day).await?;
+        for b in &mut builders {
+            b.handle_alerts(day).await?;
+            b.release(day).await?;
+            if outbreak {
+                b.report(day, day < date!(2020 - 01 - 22)).await?;
+            }
+        }
         if outbreak {
-            b.report(day, day < date!(2020 - 01 - 22)).await?;
+            for street in &streets {
+                made.reports += street_report(db, street, day).await?;
+            }
         }
         day += Duration::days(1);
     }
-    Ok(b.made)
+    for b in builders {
+        made.add(&b.made);
+    }
+    Ok(made)
+}
+
+/// A street's roll-up of the day, reported at 21:00 once its communities' reports are approved,
+/// and approved by the district at 22:00.
+async fn street_report(db: &Db, street: &Node, day: Date) -> Result<usize, CliError> {
+    let op = Scope::operator();
+    let key = linli_core::reports::EPIDEMIC_DAILY;
+    let input = SubmitInput {
+        manual: Vec::new(),
+        zero: false,
+    };
+    reports::submit(db, &op, key, street.id, day, &input, at(day, 21, 0)).await?;
+    reports::approve(db, &op, key, street.id, day, at(day, 22, 0)).await?;
+    Ok(1)
+}
+
+impl History {
+    fn add(&mut self, o: &History) {
+        self.arrivals += o.arrivals;
+        self.observations += o.observations;
+        self.checkins += o.checkins;
+        self.alerts_handled += o.alerts_handled;
+        self.cases += o.cases;
+        self.contacts += o.contacts;
+        self.passes += o.passes;
+        self.scans += o.scans;
+        self.trips += o.trips;
+        self.reports += o.reports;
+        self.released += o.released;
+    }
 }
 
 impl Builder<'_> {
     /// A resident of 16 or more not screened yet.
     fn someone(&mut self) -> Option<Resident> {
         for _ in 0..1000 {
-            let r = self.rng.pick(self.residents);
+            let r = self.rng.pick(&self.residents);
             if r.age >= 16 && !self.screened.contains(&r.id) {
                 return Some(r.clone());
             }
@@ -191,7 +289,7 @@ impl Builder<'_> {
         None
     }
 
-    async fn arrivals(&mut self, day: Date, n: usize, small: bool) -> Result<(), CliError> {
+    async fn arrivals(&mut self, day: Date, n: usize) -> Result<(), CliError> {
         for k in 0..n {
             let Some(person) = self.someone() else {
                 return Ok(());
@@ -235,7 +333,12 @@ impl Builder<'_> {
             .await?;
             self.made.arrivals += 1;
             self.arrived.entry(day).or_default().push(person.id);
-            let Some(obs) = r.observation_id else {
+            // An observation the person is already under (as a close contact) is kept as it
+            // is: it is followed already.
+            let Some(obs) = r
+                .observation_id
+                .filter(|id| self.observations.iter().all(|o| o.id != *id))
+            else {
                 continue;
             };
             self.made.observations += 1;
@@ -251,7 +354,7 @@ impl Builder<'_> {
             // Cases: the first Hubei arrival (and, in the full demo, one a week later) falls
             // ill in centralised quarantine.
             let hubei = origin.starts_with("42");
-            let wanted = if small { 1 } else { 2 };
+            let wanted = self.cases_wanted;
             let due = self.cases.is_empty()
                 || (self.cases.len() < wanted && day >= date!(2020 - 01 - 31));
             if hubei && due && self.cases.len() < wanted {
@@ -303,6 +406,8 @@ impl Builder<'_> {
             let travellers = self.arrived.get(&arrived_on).cloned().unwrap_or_default();
             contacts.extend(travellers.into_iter().filter(|p| *p != person).take(2));
             for (k, contact) in contacts.into_iter().enumerate() {
+                // Under observation as a contact: not screened again as an arrival.
+                self.screened.insert(contact);
                 let r = contacts::record_contact(
                     self.db,
                     &self.op,
@@ -438,10 +543,10 @@ impl Builder<'_> {
             self.db,
             &self.op,
             &[
-                crate::demo::DISTRICT.0,
-                crate::demo::STREET.0,
-                crate::demo::COMMUNITY.0,
-                crate::demo::COMPOUND_WITH_GATE,
+                super::DISTRICT.0,
+                super::STREET.0,
+                super::COMMUNITY.name,
+                super::COMPOUND_WITH_GATE,
             ],
         )
         .await?
@@ -522,9 +627,8 @@ impl Builder<'_> {
 
     /// A trip registered today by someone not under observation: work in town (logged day by
     /// day, back the same evening), a visit to the hospital, or work travel with a certificate.
-    async fn trip(&mut self, day: Date, small: bool) -> Result<(), CliError> {
+    async fn trip(&mut self, day: Date, count: usize) -> Result<(), CliError> {
         let observed: HashSet<i64> = self.observations.iter().map(|o| o.person).collect();
-        let count = if small { 1 } else { 3 };
         for _ in 0..count {
             let Some(person) = self.someone() else {
                 return Ok(());
