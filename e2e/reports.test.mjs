@@ -20,7 +20,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESKTOP, PASSWORD, PHONE, bodyText, clickAndWait, logIn, logOut, pathOf, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
+import { DESKTOP, PASSWORD, PHONE, bodyText, chinaToday, clickAndWait, logIn, logOut, optionValueContaining, pathOf, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 /** Goes to /reports through the header link 报表. */
 async function openReports(page) {
@@ -76,12 +76,20 @@ test('browser: a community files a zero report, the street sees completeness and
     assert.ok(text.includes('里布嘎社区'), 'the viewer\'s community');
     assert.ok(text.includes('未报送'), 'nothing filed yet');
 
+    // A returnee arrives in 第01网格 today: the day has an event.
+    await page.goto(`${base}/persons/new`);
+    const grid = Number(await optionValueContaining(page.locator('select[name=node_id]'), '第01网格'));
+    const arrived = await page.request.post(`${base}/api/v1/arrivals`, {
+      data: { person: { node_id: grid, name: '达娃卓玛', address: '3栋1单元101室' }, origin_code: '530102', arrived_on: chinaToday() },
+    });
+    assert.equal(arrived.status(), 201, await arrived.text());
+    await openReports(page);
     const refused = await clickAndWait(page, button(page, '零报告'));
     assert.equal(refused.status(), 422, 'a zero report on a day with events is refused');
     await shot(page, 'reports-zero-refused-360.png');
     text = await bodyText(page);
     assert.ok(text.includes('不能报零报告'), 'the refusal says why');
-    assert.ok(text.includes('当日批准复工企业'), 'the refusal names the indicator');
+    assert.ok(text.includes('当日新增来返人员'), 'the refusal names the indicator');
 
     await page.fill('input[name="m.disinfection_rounds"]', '2');
     await page.fill('textarea[name="m.notes"]', '复工企业已逐户检查');

@@ -289,6 +289,50 @@ pub async fn supplies_month(
         }
         day += Duration::days(1);
     }
+    // The month ends with 里布嘎社区's store handing masks out to its compounds' gates, down
+    // to 900 — below its threshold of 1,000, so the stock page shows it low — and 200 of them
+    // in the cabinet of 康珠小区.
+    if let Some((staff, store, community)) = stores.first() {
+        let have = held.get(&(store.id, masks)).copied().unwrap_or(0);
+        let (kind, q, note) = if have >= 900 {
+            ("issue", have - 900, "月末下发各小区卡口")
+        } else {
+            ("receipt", 900 - have, "街道补充")
+        };
+        if q > 0 {
+            let m = Movement::parse(kind, q, None).map_err(usage)?;
+            supplies::record(db, staff, store.id, masks, &m, Some(note), at(last, 17, 30)).await?;
+            entries += 1;
+        }
+        let path = [
+            super::DISTRICT.0,
+            super::STREET.0,
+            community.name.as_str(),
+            super::COMPOUND_WITH_GATE,
+        ];
+        if let Some(compound) = tree::find_by_names(db, staff, &path).await? {
+            let cabinet = supplies::create_site(
+                db,
+                staff,
+                compound.id,
+                &site("康珠小区物资柜", false)?,
+                at(last, 17, 40),
+            )
+            .await?;
+            let m = Movement::parse("receipt", 200, None).map_err(usage)?;
+            supplies::record(
+                db,
+                staff,
+                cabinet.id,
+                masks,
+                &m,
+                Some("卡口值守用"),
+                at(last, 17, 45),
+            )
+            .await?;
+            entries += 1;
+        }
+    }
     Ok(entries)
 }
 

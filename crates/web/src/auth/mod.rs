@@ -19,6 +19,8 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::AppState;
 
+pub mod names;
+
 pub const SESSION_COOKIE: &str = "linli_session";
 pub const LOGIN_CSRF_COOKIE: &str = "linli_login_csrf";
 

@@ -406,6 +406,22 @@ async fn pages_flow(t: TestDb) {
             .0,
         StatusCode::OK
     );
+    // The district is the top of the tree: its page sums the street and offers no 报送, and
+    // its own status is not 未报送.
+    let (district, _) = sign_in(&app, "district").await;
+    let top = w.street.parent_id.unwrap();
+    let (s, html) = get(
+        &district,
+        format!("{}/reports?node_id={top}&date={DAY}", app.base),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("<span class=\"badge st-top\">汇总（最高一级，无需报送）</span>"),
+        "{html}"
+    );
+    assert!(!html.contains("action=\"/reports/submit\""), "{html}");
+    assert_eq!(row_cells(&html, "当日新增来返人员")[1], "1");
     app.t.finish().await;
 }
 

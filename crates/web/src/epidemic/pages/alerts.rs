@@ -169,17 +169,8 @@ async fn load(
     let mut page =
         alerts::alerts(&state.db, &user.scope, node_id, &q.filter(), limit, offset).await?;
     // Who handled it, by name rather than login.
-    let logins: Vec<&str> = page
-        .items
-        .iter()
-        .filter_map(|a| a.handled_by.as_deref())
-        .collect();
-    let names = linli_store::accounts::names_by_login(&state.db, &logins).await?;
-    for a in &mut page.items {
-        if let Some(name) = a.handled_by.as_deref().and_then(|l| names.get(l)) {
-            a.handled_by = Some(name.clone());
-        }
-    }
+    let handlers = page.items.iter_mut().filter_map(|a| a.handled_by.as_mut());
+    crate::auth::names::name_actors(&state.db, handlers).await?;
     Ok((node_id, node_name, nodes, page))
 }
 

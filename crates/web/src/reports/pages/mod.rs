@@ -296,24 +296,13 @@ async fn render(
 /// The report with the people who submitted, approved, returned and reminded named by their
 /// display names (the records keep login names).
 async fn named(state: &AppState, r: &mut Report) -> Result<(), StoreError> {
-    let mut logins: Vec<&str> = [&r.submitted_by, &r.approved_by]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
-    logins.extend(r.returned.iter().map(|x| x.by.as_str()));
-    logins.extend(r.reminders.iter().map(|m| m.created_by.as_str()));
-    let names = linli_store::accounts::names_by_login(&state.db, &logins).await?;
-    let name = |login: &mut String| {
-        if let Some(n) = names.get(login.as_str()) {
-            login.clone_from(n);
-        }
-    };
-    r.submitted_by.iter_mut().for_each(name);
-    r.approved_by.iter_mut().for_each(name);
-    r.returned.iter_mut().for_each(|x| name(&mut x.by));
-    r.reminders.iter_mut().for_each(|m| name(&mut m.created_by));
-    Ok(())
+    let actors = r
+        .submitted_by
+        .iter_mut()
+        .chain(r.approved_by.iter_mut())
+        .chain(r.returned.iter_mut().map(|x| &mut x.by))
+        .chain(r.reminders.iter_mut().map(|m| &mut m.created_by));
+    crate::auth::names::name_actors(&state.db, actors).await
 }
 
 #[allow(clippy::too_many_arguments)]
