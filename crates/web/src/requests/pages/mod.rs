@@ -682,11 +682,16 @@ async fn render_request(
     let now = now_ms();
     let result = async {
         let r = requests::get(&state.db, &user.scope, id).await?;
-        let events = requests::timeline(&state.db, &user.scope, id).await?;
-        let whistles = requests::whistles(&state.db, &user.scope, id, now).await?;
+        let mut events = requests::timeline(&state.db, &user.scope, id).await?;
+        let mut whistles = requests::whistles(&state.db, &user.scope, id, now).await?;
+        // The timeline names people, not their logins; the server's own steps are greyed.
+        let system: Vec<bool> = events.iter().map(|e| e.actor == "system").collect();
+        let actors = events.iter_mut().map(|e| &mut e.actor);
+        let blowers = whistles.iter_mut().map(|w| &mut w.blown_by);
+        crate::auth::names::name_actors(&state.db, actors.chain(blowers)).await?;
         let subtree = tree::subtree(&state.db, &user.scope, None).await?;
         let deps = requests::departments(&state.db).await?;
-        Ok::<_, StoreError>((r, events, whistles, subtree, deps))
+        Ok::<_, StoreError>((r, events.into_iter().zip(system), whistles, subtree, deps))
     }
     .await;
     let (r, events, whistles, subtree, deps) = match result {
@@ -723,16 +728,11 @@ async fn render_request(
             .map(|x| x.label_zh().to_owned())
             .unwrap_or_default(),
         events: events
-            .into_iter()
-            .map(|e| EventRow {
+            .map(|(e, system)| EventRow {
                 at: display(e.at),
                 label: e.label_zh(),
-                system: e.actor == "system",
-                actor: if e.actor == "system" {
-                    "系统".to_owned()
-                } else {
-                    e.actor
-                },
+                system,
+                actor: e.actor,
                 note: e.note.unwrap_or_default(),
             })
             .collect(),
