@@ -6,7 +6,8 @@
 // in February), so 2020-02-10 is a day of it. Served as of that day, every page carries the banner
 // 「演示数据 · 按 2020-02-10 显示」 (the login page too), and the pages a newcomer opens first show
 // that day's figures, not zeros: the 防疫 dashboard, the daily report of that date (the report
-// page's default date) and the 正在观察 list. On a 360 px phone the banner does not overflow.
+// page's default date), the 正在观察 list, and the requests, stores, businesses and beds. On a
+// 360 px phone the banner does not overflow.
 //
 // Screenshots land in e2e/screenshots/as-of-*.png (gitignored).
 
@@ -25,6 +26,12 @@ async function banner(page) {
   const b = page.locator('.as-of');
   assert.equal(await b.count(), 1, `one as-of banner on ${pathOf(page)}`);
   return (await b.innerText()).trim();
+}
+
+/** How many links on the page's main part lead to an item whose path matches `re`. */
+async function itemLinks(page, re) {
+  const hrefs = await page.locator('main a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  return new Set(hrefs.filter((h) => re.test(h.split('?')[0]))).size;
 }
 
 /** The number shown in the dashboard tile labelled `label`. */
@@ -81,6 +88,24 @@ test('browser: the demo served as of 2020-02-10 shows that day, with a banner on
       const total = Number((summary.match(/共 (\d+) 人/) || [])[1]);
       assert.ok(total > 0, `people under observation on ${DAY}: ${summary}`);
       await reportOverflow(page, `observations as of ${DAY} at ${size}px`);
+
+      // The work around the outbreak shows too: residents' requests, the stores, the
+      // businesses (each list links its items), and the quarantine beds on the dashboard.
+      for (const [path, item, least] of [
+        ['/requests', /^\/requests\/\d+$/, 1],
+        ['/supplies', /^\/supplies\/sites\/\d+$/, 2],
+        ['/enterprises', /^\/enterprises\/\d+$/, 5],
+      ]) {
+        const r = await page.goto(`${base}${path}`);
+        assert.equal(r.status(), 200, path);
+        assert.equal(await banner(page), BANNER);
+        const n = await itemLinks(page, item);
+        assert.ok(n >= least, `${path} as of ${DAY} lists ${n} items (at least ${least})`);
+      }
+      await page.goto(`${base}/epidemic`);
+      const beds = (await page.locator('#beds-tile').innerText()).replace(/\s+/g, ' ');
+      const bedsTotal = Number((beds.match(/共 (\d+)/) || [])[1]);
+      assert.ok(bedsTotal > 0, `quarantine beds serve the community: ${beds}`);
     });
   }
 
