@@ -38,13 +38,23 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh SQLite database in a new temporary directory.
     pub async fn sqlite() -> TestDb {
+        let t = TestDb::sqlite_until(i64::MAX).await;
+        t.db.migrate(now_ms()).await.expect("migrate sqlite");
+        t.db.check_key().await.expect("record the key");
+        t
+    }
+
+    /// A fresh SQLite database with the schema migrations up to `version` only, as an earlier
+    /// release left it (an upgrade test fills it, then runs `Db::migrate`).
+    pub async fn sqlite_until(version: i64) -> TestDb {
         let dir = std::env::temp_dir().join(format!("linli-test-{}", random_token(8)));
         let db = Db::open_sqlite_dir(&dir)
             .await
             .expect("open sqlite")
             .with_keys(test_key(&dir));
-        db.migrate(now_ms()).await.expect("migrate sqlite");
-        db.check_key().await.expect("record the key");
+        db.migrate_schema_until(version)
+            .await
+            .expect("migrate sqlite");
         TestDb {
             db,
             dir,
@@ -56,6 +66,14 @@ impl TestDb {
     /// A fresh schema in the PostgreSQL test database. Panics when `LINLI_TEST_PG_URL` is not
     /// set: a PostgreSQL test without its database fails, it does not pass.
     pub async fn postgres() -> TestDb {
+        let t = TestDb::postgres_until(i64::MAX).await;
+        t.db.migrate(now_ms()).await.expect("migrate postgres");
+        t.db.check_key().await.expect("record the key");
+        t
+    }
+
+    /// [`TestDb::sqlite_until`] on PostgreSQL.
+    pub async fn postgres_until(version: i64) -> TestDb {
         let url = TestDb::pg_url();
         let schema = format!("t_{}", random_token(8));
         let dir = std::env::temp_dir().join(format!("linli-test-{schema}"));
@@ -63,8 +81,9 @@ impl TestDb {
             .await
             .expect("connect postgres")
             .with_keys(test_key(&dir));
-        db.migrate(now_ms()).await.expect("migrate postgres");
-        db.check_key().await.expect("record the key");
+        db.migrate_schema_until(version)
+            .await
+            .expect("migrate postgres");
         TestDb {
             db,
             dir,

@@ -999,7 +999,7 @@ mod tests {
 
         let mut d = draft.clone();
         d.deadline = "25:00".into();
-        d.level = "city".into();
+        d.level = "town".into();
         d.indicators[0].aggregate = Some("masks".into());
         d.indicators[3].label = String::new();
         d.indicators[9].value = Some("date".into());
@@ -1028,7 +1028,7 @@ mod tests {
                 "indicators[10].key",
             ]
         );
-        assert_eq!(got[0].1, "「city」不是辖区层级");
+        assert_eq!(got[0].1, "「town」不是辖区层级");
         assert_eq!(got[2].1, "「masks」不是系统能计算的指标");
     }
 

@@ -11,9 +11,14 @@ use crate::labelled;
 use crate::CoreError;
 
 labelled! {
-    /// The kind of a jurisdiction node, from the county-level district down to a building.
+    /// The kind of a jurisdiction node, from the province down to a building's unit. The order
+    /// is the levels' order, highest first.
     #[derive(Hash, PartialOrd, Ord, Deserialize, strum::Display)]
     pub enum NodeKind: "kind" {
+        #[strum(serialize = "province", props(zh = "省"))]
+        Province,
+        #[strum(serialize = "city", props(zh = "市/州"))]
+        City,
         #[strum(serialize = "district", props(zh = "区县"))]
         District,
         #[strum(serialize = "street", props(zh = "街道/乡镇"))]
@@ -26,6 +31,8 @@ labelled! {
         Grid,
         #[strum(serialize = "building", props(zh = "楼栋"))]
         Building,
+        #[strum(serialize = "unit", props(zh = "单元"))]
+        Unit,
     }
 }
 
@@ -33,28 +40,41 @@ impl NodeKind {
     /// Whether residents reach this node directly (a request link, a poster): a community and
     /// what lies in it; a street or district hands them to its communities.
     pub fn serves_residents(self) -> bool {
-        !matches!(self, NodeKind::District | NodeKind::Street)
+        !self.is_upper_level()
     }
 
-    /// Which kinds may sit directly under this one. Levels may be skipped (a village community
-    /// has no compounds), and grids and compounds nest either way: a city compound is split into
-    /// grids, while a village grid spans several village groups.
+    /// A level of government above the community (province to street): it governs through
+    /// its communities, holds no residents of its own and keeps reserves rather than stores.
+    pub fn is_upper_level(self) -> bool {
+        matches!(
+            self,
+            NodeKind::Province | NodeKind::City | NodeKind::District | NodeKind::Street
+        )
+    }
+
+    /// Which kinds may sit directly under this one: a lower kind. Levels may be skipped (a
+    /// province holds districts directly where it has no cities; a village community has no
+    /// compounds; a building may have no units), and grids and compounds nest either way: a
+    /// city compound is split into grids, while a village grid spans several village groups.
     pub fn may_contain(self, child: NodeKind) -> bool {
         use NodeKind::*;
         match self {
+            Province => matches!(child, City | District),
+            City => matches!(child, District),
             District => matches!(child, Street | Community),
             Street => matches!(child, Community),
             Community => matches!(child, Compound | Grid | Building),
             Compound => matches!(child, Grid | Building),
             Grid => matches!(child, Compound | Building),
-            Building => false,
+            Building => matches!(child, Unit),
+            Unit => false,
         }
     }
 
     /// The number of digits of the statistical division code this kind carries, if it has one.
     pub fn division_code_len(self) -> Option<usize> {
         match self {
-            NodeKind::District => Some(6),
+            NodeKind::Province | NodeKind::City | NodeKind::District => Some(6),
             NodeKind::Street => Some(9),
             NodeKind::Community => Some(12),
             _ => None,
@@ -109,14 +129,28 @@ impl NodeCode {
                         ),
                     ));
                 }
-                // The digits a level adds may not be all zero: 533400 is a prefecture, not a
-                // county; 533401000 is no street.
-                let added = match len {
-                    6 => &code[4..6],
-                    9 => &code[6..9],
-                    _ => &code[9..12],
+                // GB/T 2260: a province's code ends in 0000 (530000), a city's in 00 (533400);
+                // the digits any other level adds may not be all zero (533400 is no county,
+                // 533401000 no street).
+                let (added, zeros) = match (kind, len) {
+                    (NodeKind::Province, _) => (&code[2..2], &code[2..6]),
+                    (NodeKind::City, _) => (&code[2..4], &code[4..6]),
+                    (_, 6) => (&code[4..6], ""),
+                    (_, 9) => (&code[6..9], ""),
+                    _ => (&code[9..12], ""),
                 };
-                if added.bytes().all(|b| b == b'0') {
+                if !zeros.bytes().all(|b| b == b'0') {
+                    return Err(CoreError::invalid(
+                        "code",
+                        format!(
+                            "「{code}」不是{}代码：{}代码末 {} 位为 0",
+                            kind.label_zh(),
+                            kind.label_zh(),
+                            zeros.len()
+                        ),
+                    ));
+                }
+                if !added.is_empty() && added.bytes().all(|b| b == b'0') {
                     return Err(CoreError::invalid(
                         "code",
                         format!(
@@ -154,7 +188,12 @@ impl NodeCode {
         let (Some(_), Some(parent)) = (kind.division_code_len(), ancestor) else {
             return Ok(());
         };
-        if parent.0.bytes().all(|b| b.is_ascii_digit()) && !self.0.starts_with(&parent.0) {
+        // A province's and a city's codes pad their prefix with zeros (530000, 533400).
+        let mut prefix = parent.0.as_str();
+        while prefix.len() > 2 && prefix.len() <= 6 && prefix.ends_with("00") {
+            prefix = &prefix[..prefix.len() - 2];
+        }
+        if parent.0.bytes().all(|b| b.is_ascii_digit()) && !self.0.starts_with(prefix) {
             return Err(CoreError::invalid(
                 "code",
                 format!(
@@ -217,12 +256,15 @@ mod tests {
     fn codes_and_labels_stay_as_stored_and_shown() {
         use crate::kernel::labels::assert_table;
         assert_table(&[
+            (NodeKind::Province, "province", "省"),
+            (NodeKind::City, "city", "市/州"),
             (NodeKind::District, "district", "区县"),
             (NodeKind::Street, "street", "街道/乡镇"),
             (NodeKind::Community, "community", "社区/村"),
             (NodeKind::Compound, "compound", "小区/村民小组"),
             (NodeKind::Grid, "grid", "网格"),
             (NodeKind::Building, "building", "楼栋"),
+            (NodeKind::Unit, "unit", "单元"),
         ]);
     }
 
@@ -243,6 +285,13 @@ mod tests {
         NodeCode::parse(NodeKind::Grid, "G-01").unwrap();
         assert!(NodeCode::parse(NodeKind::Grid, "网格").is_err());
         assert!(NodeCode::parse(NodeKind::Building, "").is_err());
+        // A province ends in 0000, a city in 00 (and is not its province).
+        NodeCode::parse(NodeKind::Province, "530000").unwrap();
+        assert!(NodeCode::parse(NodeKind::Province, "533400").is_err());
+        assert!(NodeCode::parse(NodeKind::Province, "990000").is_err());
+        NodeCode::parse(NodeKind::City, "533400").unwrap();
+        assert!(NodeCode::parse(NodeKind::City, "533401").is_err());
+        assert!(NodeCode::parse(NodeKind::City, "530000").is_err());
     }
 
     #[test]
@@ -257,6 +306,21 @@ mod tests {
             .check_extends(NodeKind::Street, Some(&district))
             .is_err());
         street.check_extends(NodeKind::Street, None).unwrap();
+        // Under a city and a province, whose codes pad their prefix with zeros.
+        let province = NodeCode::parse(NodeKind::Province, "530000").unwrap();
+        let city = NodeCode::parse(NodeKind::City, "533400").unwrap();
+        city.check_extends(NodeKind::City, Some(&province)).unwrap();
+        district
+            .check_extends(NodeKind::District, Some(&city))
+            .unwrap();
+        let kunming = NodeCode::parse(NodeKind::District, "530102").unwrap();
+        assert!(kunming
+            .check_extends(NodeKind::District, Some(&city))
+            .is_err());
+        let sichuan = NodeCode::parse(NodeKind::City, "510100").unwrap();
+        assert!(sichuan
+            .check_extends(NodeKind::City, Some(&province))
+            .is_err());
     }
 
     #[test]
@@ -268,6 +332,16 @@ mod tests {
         assert!(!Building.may_contain(Grid));
         assert!(!Community.may_contain(Street));
         assert!(!Grid.may_contain(Grid));
+        // Province → city → district, a city skipped, units in buildings and nothing below.
+        assert!(Province.may_contain(City) && City.may_contain(District));
+        assert!(Province.may_contain(District));
+        assert!(!City.may_contain(Street) && !District.may_contain(City));
+        assert!(Building.may_contain(Unit) && !Unit.may_contain(Building));
+        assert!(!Grid.may_contain(Unit));
+        // Only the levels below the street serve residents directly.
+        for k in NodeKind::ALL {
+            assert_eq!(k.serves_residents(), *k >= Community, "{k:?}");
+        }
     }
 
     #[test]

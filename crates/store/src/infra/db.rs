@@ -298,6 +298,26 @@ impl Db {
         Ok(())
     }
 
+    /// Applies the schema migrations up to `version` only: an upgrade test builds a database
+    /// as an earlier release left it, fills it, then migrates the rest.
+    #[cfg(feature = "testing")]
+    pub async fn migrate_schema_until(&self, version: i64) -> Result<(), StoreError> {
+        let all = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        let mut some = sqlx::migrate::Migrator::DEFAULT;
+        some.migrations = all
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        some.run(&self.pool).await?;
+        Ok(())
+    }
+
     /// Answers a trivial query: the database is reachable.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

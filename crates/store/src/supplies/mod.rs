@@ -243,9 +243,9 @@ pub async fn create_site(
     })
 }
 
-/// Whether a node is a street or a district (its sites default to reserves).
+/// Whether a node is a street or above (its sites default to reserves).
 pub fn is_upper_level(kind: NodeKind) -> bool {
-    matches!(kind, NodeKind::District | NodeKind::Street)
+    kind.is_upper_level()
 }
 
 /// The sites in the subtree of `node_id` (a node in scope), by path then name.

@@ -146,7 +146,7 @@ pub(crate) async fn registration_node(
     if !node.is_open() {
         return Err(StoreError::invalid("node_id", "该节点已撤销"));
     }
-    if matches!(node.kind, NodeKind::District | NodeKind::Street) {
+    if node.kind.is_upper_level() {
         return Err(StoreError::invalid("node_id", too_high));
     }
     Ok(node)

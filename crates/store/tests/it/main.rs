@@ -12,6 +12,7 @@ mod dashboard;
 mod declarations;
 mod enterprises;
 mod epidemic;
+mod levels;
 mod observations;
 mod policies;
 mod registry;

@@ -384,7 +384,7 @@ async fn render_form(
     };
     let writable: Vec<_> = tree
         .iter()
-        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street))
+        .filter(|n| n.is_open() && n.kind.serves_residents())
         .collect();
     let base = writable.iter().map(|n| n.depth).min().unwrap_or(0);
     let nodes = writable

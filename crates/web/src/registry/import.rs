@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use linli_core::registry::import_job::{
     judge_source, Counts, Judge, Judged, Outcome, RejectedRow, RosterSource,
 };
-use linli_core::{kernel::clock, CoreError, NodeKind};
+use linli_core::{kernel::clock, CoreError};
 use linli_store::accounts::Principal;
 use linli_store::registry::{self, OnDuplicate, PersonImport};
 use linli_store::{tree, StoreError};
@@ -558,9 +558,7 @@ async fn render_form(
     let nodes = tree
         .iter()
         .filter(|n| {
-            n.is_open()
-                && !matches!(n.kind, NodeKind::District | NodeKind::Street)
-                && user.scope.can_write_records(&n.path)
+            n.is_open() && n.kind.serves_residents() && user.scope.can_write_records(&n.path)
         })
         .map(|n| Choice::node(n, 0, n.id.to_string() == f.node_id))
         .collect();

@@ -11,7 +11,7 @@ use linli_core::kernel::clock::display;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{Category, PersonInput, Relation};
-use linli_core::{DocumentKind, NodeKind};
+use linli_core::DocumentKind;
 use linli_store::registry::{self, Person, PersonPatch, Placement};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
@@ -182,7 +182,7 @@ async fn render_form(
     };
     let node_choices = tree
         .iter()
-        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::District | NodeKind::Street))
+        .filter(|n| n.is_open() && n.kind.serves_residents())
         .map(|n| Choice::node(n, 0, n.id.to_string() == f.node_id))
         .collect();
     let status = form_status(!errors.is_empty());

@@ -30,7 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct NodeBody {
     /// The parent; omit for a root (admins only).
     pub parent_id: Option<i64>,
-    /// district, street, community, compound, grid or building
+    /// province, city, district, street, community, compound, grid, building or unit
     pub kind: String,
     pub name: String,
     /// 6 digits for a district, 9 for a street, 12 for a community; free below.

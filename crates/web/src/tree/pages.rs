@@ -214,7 +214,7 @@ async fn render_node(
         can_unmask: scope.can_unmask(&node.path),
         can_import: scope.can_write_records(&node.path)
             && node.is_open()
-            && !matches!(node.kind, NodeKind::District | NodeKind::Street),
+            && node.kind.serves_residents(),
         child_kinds: NodeKind::ALL
             .iter()
             .filter(|k| node.kind.may_contain(**k))

@@ -46,7 +46,7 @@ impl PageQuery {
 pub struct NodeOut {
     pub id: i64,
     pub parent_id: Option<i64>,
-    /// district, street, community, compound, grid or building
+    /// province, city, district, street, community, compound, grid, building or unit
     pub kind: String,
     /// The kind in Chinese, as shown in the UI.
     pub kind_label: String,

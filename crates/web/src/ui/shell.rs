@@ -146,12 +146,15 @@ async fn stylesheet() -> Response {
 
 pub fn short_label(k: NodeKind) -> &'static str {
     match k {
+        NodeKind::Province => "省",
+        NodeKind::City => "市",
         NodeKind::District => "区县",
         NodeKind::Street => "街道",
         NodeKind::Community => "社区",
         NodeKind::Compound => "小区",
         NodeKind::Grid => "网格",
         NodeKind::Building => "楼栋",
+        NodeKind::Unit => "单元",
     }
 }
 

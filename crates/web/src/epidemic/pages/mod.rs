@@ -26,7 +26,7 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
-use linli_core::{CoreError, NodeKind, Role};
+use linli_core::{CoreError, Role};
 use linli_store::accounts::Principal;
 use linli_store::epidemic::dashboard::{self, EpidemicDashboard};
 use linli_store::epidemic::{
@@ -745,9 +745,7 @@ async fn render_arrival_form(
     let writable: Vec<_> = tree
         .iter()
         .filter(|n| {
-            n.is_open()
-                && !matches!(n.kind, NodeKind::District | NodeKind::Street)
-                && user.scope.can_write_records(&n.path)
+            n.is_open() && n.kind.serves_residents() && user.scope.can_write_records(&n.path)
         })
         .collect();
     if writable.len() == 1 && f.node_id.is_empty() {

@@ -385,12 +385,7 @@ async fn render_new(
     let selected = form.node_id.trim().parse().ok();
     let nodes = match node_choices(state, user, selected, |n| {
         linli_core::epidemic::sites::can_manage_site(&user.scope, &n.path)
-            && matches!(
-                n.kind,
-                linli_core::NodeKind::District
-                    | linli_core::NodeKind::Street
-                    | linli_core::NodeKind::Community
-            )
+            && (n.kind.is_upper_level() || n.kind == linli_core::NodeKind::Community)
     })
     .await
     {
