@@ -147,24 +147,6 @@ struct ListQuery {
     notice: Option<String>,
 }
 
-/// The nodes a user may pick to list: open ones down to grids (buildings hold too few).
-async fn picker(
-    state: &AppState,
-    user: &Principal,
-    current: i64,
-) -> Result<Vec<Choice>, StoreError> {
-    let tree = tree::subtree(&state.db, &user.scope, None).await?;
-    let shown: Vec<_> = tree
-        .iter()
-        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::Building | NodeKind::Compound))
-        .collect();
-    let base = shown.iter().map(|n| n.depth).min().unwrap_or(0);
-    Ok(shown
-        .iter()
-        .map(|n| Choice::node(n, base, n.id == current))
-        .collect())
-}
-
 /// The node to show when none is asked for: the user's first bound node, else the first root.
 async fn default_node(state: &AppState, user: &Principal) -> Result<Option<i64>, StoreError> {
     if let Some(n) = user.user.nodes.first() {
@@ -203,7 +185,7 @@ async fn list_page(
             Page::new(Some(Page::MAX_LIMIT), None),
         )
         .await?;
-        let choices = picker(&state, &user, node_id).await?;
+        let choices = crate::ui::node_picker(&state.db, &user, node_id).await?;
         let children = enterprises::counts_by_child(&state.db, &user.scope, node_id).await?;
         Ok::<_, StoreError>((node, counts, list, choices, children))
     }
