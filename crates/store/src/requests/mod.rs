@@ -824,18 +824,29 @@ pub struct InboxFilter {
     pub status: Option<Status>,
     /// One category, by its code.
     pub category: Option<String>,
-    /// Words in the description, the address, the reporter's name or the tracking number (never
-    /// the phone: it is stored encrypted and shown masked).
+    /// Words in the description, the address, the reporter's name or the tracking number; a
+    /// whole phone number also finds the reporter's phone, for callers who may see phones
+    /// unmasked (not grid workers). Digits of a phone never match: it is stored encrypted.
     pub q: Option<String>,
     /// Received within `[from, before)` (Unix milliseconds), either end open.
     pub received: (Option<i64>, Option<i64>),
 }
 
+/// The lookup hash of the search when it is a whole phone number and the caller may see phones
+/// unmasked (grid workers may not): the inbox then also matches the reporter's phone.
+fn phone_term(keys: &Keyring, scope: &Scope, filter: &InboxFilter) -> Option<String> {
+    if scope.role() == Role::GridWorker {
+        return None;
+    }
+    let phone = linli_core::kernel::phone::Phone::parse(filter.q.as_deref()?.trim()).ok()?;
+    Some(keys.lookup_hash(PHONE_HASH, phone.as_str()))
+}
+
 /// The WHERE clause of an inbox: the caller's jurisdiction, `under` (a node's path, already
-/// checked in scope) and the filter.
+/// checked in scope) and the filter (`phone`: the search's [`phone_term`]).
 fn inbox_conditions(
     scope: &Scope,
-    under: Option<&JurisdictionPath>,
+    (under, phone): (Option<&JurisdictionPath>, Option<&str>),
     filter: &InboxFilter,
     now: i64,
     params: &mut Params,
@@ -876,7 +887,7 @@ fn inbox_conditions(
         conds.push(format!("c.code = {}", params.text(code)));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        conds.push(params.contains_any(
+        let words = params.contains_any(
             &[
                 "r.description",
                 "r.address",
@@ -884,7 +895,11 @@ fn inbox_conditions(
                 "r.tracking_number",
             ],
             q,
-        ));
+        );
+        conds.push(match phone {
+            Some(hash) => format!("({words} OR r.phone_hash = {})", params.text(hash)),
+            None => words,
+        });
     }
     conds.extend(params.in_range("r.received_at", filter.received));
     conds
@@ -912,8 +927,15 @@ pub async fn list(
 ) -> Result<Vec<Request>, StoreError> {
     let keys = db.keys()?;
     let under = inbox_node(db, scope, filter).await?;
+    let phone = phone_term(keys, scope, filter);
     let mut params = Params::new();
-    let mut conds = inbox_conditions(scope, under.as_ref(), filter, now, &mut params);
+    let mut conds = inbox_conditions(
+        scope,
+        (under.as_ref(), phone.as_deref()),
+        filter,
+        now,
+        &mut params,
+    );
     if let Some(after) = page.after {
         conds.push(format!("r.id < {}", params.int(after)));
     }
@@ -944,11 +966,21 @@ pub async fn inbox(
 ) -> Result<crate::Listed<Request>, StoreError> {
     let keys = db.keys()?;
     let under = inbox_node(db, scope, filter).await?;
+    let phone = phone_term(keys, scope, filter);
     let (total, rows) = crate::infra::db::counted_page(
         db,
         request_columns!(),
         request_from!(),
-        |params| inbox_conditions(scope, under.as_ref(), filter, now, params).join(" AND "),
+        |params| {
+            inbox_conditions(
+                scope,
+                (under.as_ref(), phone.as_deref()),
+                filter,
+                now,
+                params,
+            )
+            .join(" AND ")
+        },
         "r.id DESC",
         (limit.clamp(1, crate::MAX_LIST_ROWS), offset),
     )

@@ -1377,8 +1377,22 @@ both_backends!(
             (1, vec![water.id])
         );
         assert_eq!(ids(q("灯_"), official.clone(), (50, 0)).await.0, 0);
-        // Never the phone: it is encrypted.
+        // Digits of the phone never match (it is encrypted); the whole number does, for those
+        // who may see it unmasked, and not for a grid worker (who sees the lamp, sent to them).
         assert_eq!(ids(q("1361234"), official.clone(), (50, 0)).await.0, 0);
+        assert_eq!(ids(q("13612348609"), official.clone(), (50, 0)).await.0, 3);
+        assert_eq!(
+            ids(q("13612348609"), w.staff_b.clone(), (50, 0)).await,
+            (1, vec![noise.id])
+        );
+        assert_eq!(
+            ids(all.clone(), w.worker_a.clone(), (50, 0)).await,
+            (1, vec![lamp.id])
+        );
+        assert_eq!(
+            ids(q("13612348609"), w.worker_a.clone(), (50, 0)).await.0,
+            0
+        );
         // Category, status, node and days received.
         let f = InboxFilter {
             category: Some("general".into()),

@@ -955,6 +955,15 @@ async fn the_inbox_filters_pages_and_exports(t: TestDb) {
     assert!(!html.contains("3栋停水一天了"), "{html}");
     let (_, html) = get(&c, url(&format!("/requests?node_id={}", w.community_a.id))).await;
     assert!(html.contains("3栋停水一天了") && !html.contains("夜间施工噪音"));
+    // A whole phone number finds its reporter's requests; part of one finds nothing.
+    let (_, html) = get(
+        &c,
+        url(&format!("/requests?node_id={street}&q=13612348609")),
+    )
+    .await;
+    assert!(text_of(&html).contains("共 3 条"), "{html}");
+    let (_, html) = get(&c, url(&format!("/requests?node_id={street}&q=8609"))).await;
+    assert!(text_of(&html).contains("共 0 条"), "{html}");
     // The days received: today holds all three, yesterday none.
     let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
     let (_, html) = get(
