@@ -70,6 +70,17 @@ impl From<CoreError> for StoreError {
     }
 }
 
+/// One page of a filtered list, and how many rows match in all.
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// The most rows one list page or export reads at once: an export holds every matching row up
+/// to this, so a spreadsheet stays a size a worker's computer opens.
+pub const MAX_LIST_ROWS: i64 = 10_000;
+
 /// A page of a list ordered by id: at most `limit` rows after the id `after`.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {

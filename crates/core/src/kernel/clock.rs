@@ -159,9 +159,74 @@ pub fn format_date(d: Date) -> String {
         .unwrap_or_default()
 }
 
+/// The days a list is filtered to, as typed in its `from` and `to` fields (`YYYY-MM-DD`, China
+/// time, both days included); either end may be left open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl DayRange {
+    /// Parses the two fields (blank: open). A bad date or a `to` before `from` names its field.
+    pub fn parse(from: &str, to: &str) -> Result<DayRange, CoreError> {
+        let day = |field: &str, raw: &str| {
+            Some(raw.trim())
+                .filter(|r| !r.is_empty())
+                .map(|r| parse_date(field, r))
+                .transpose()
+        };
+        let range = DayRange {
+            from: day("from", from)?,
+            to: day("to", to)?,
+        };
+        if let (Some(f), Some(t)) = (range.from, range.to) {
+            if t < f {
+                return Err(CoreError::invalid(
+                    "to",
+                    format!(
+                        "结束日期 {} 早于开始日期 {}",
+                        format_date(t),
+                        format_date(f)
+                    ),
+                ));
+            }
+        }
+        Ok(range)
+    }
+
+    /// The half-open range of Unix milliseconds `[start, end)` the days cover, each end `None`
+    /// when open.
+    pub fn bounds(&self) -> (Option<i64>, Option<i64>) {
+        (
+            self.from.map(day_start_ms),
+            self.to.map(|d| day_bounds(d).1),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_ranges_cover_whole_china_days_and_refuse_backwards() {
+        let r = DayRange::parse("2020-02-03", " 2020-02-04 ").unwrap();
+        let (from, before) = r.bounds();
+        assert_eq!(from, Some(parse_local("at", "2020-02-03T00:00").unwrap()));
+        assert_eq!(before, Some(parse_local("at", "2020-02-05T00:00").unwrap()));
+        assert_eq!(DayRange::parse("", "").unwrap().bounds(), (None, None));
+        let open_end = DayRange::parse("2020-02-03", "").unwrap();
+        assert_eq!(open_end.bounds().1, None);
+        assert_eq!(DayRange::parse("2020-02-30", "").unwrap_err().field, "from");
+        let backwards = DayRange::parse("2020-02-04", "2020-02-03").unwrap_err();
+        assert_eq!(backwards.field, "to");
+        assert!(
+            backwards.message.contains("2020-02-03"),
+            "{}",
+            backwards.message
+        );
+    }
 
     #[test]
     fn local_times_are_china_time_and_round_trip() {

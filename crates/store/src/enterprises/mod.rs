@@ -348,6 +348,75 @@ pub async fn list(
     rows.iter().map(|r| enterprise_from_row(keys, r)).collect()
 }
 
+/// What a list of businesses is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct EnterpriseFilter {
+    /// Words in the name or the credit code.
+    pub q: Option<String>,
+    pub kind: Option<EnterpriseKind>,
+    pub standing: Option<Standing>,
+}
+
+/// The latest application's status of the business `e`, as SQL (NULL with none).
+const LATEST_STATUS: &str =
+    "(SELECT r.status FROM reopening r WHERE r.enterprise_id = e.id ORDER BY r.id DESC LIMIT 1)";
+
+impl Standing {
+    /// The SQL condition that a business stands here (the inverse of [`Standing::of`]).
+    fn condition(self) -> String {
+        let (approved, submitted) = (
+            ReopeningStatus::Approved.as_str(),
+            ReopeningStatus::Submitted.as_str(),
+        );
+        match self {
+            Standing::Reopened => format!("{LATEST_STATUS} = '{approved}'"),
+            Standing::Pending => format!("{LATEST_STATUS} = '{submitted}'"),
+            Standing::NotReopened => {
+                format!("COALESCE({LATEST_STATUS}, '') NOT IN ('{approved}', '{submitted}')")
+            }
+        }
+    }
+}
+
+/// Businesses under a node in scope as a page shows them: filtered, by name, `limit` (at most
+/// [`crate::MAX_LIST_ROWS`]) from `offset`, and how many match in all.
+pub async fn page(
+    db: &Db,
+    scope: &Scope,
+    node_id: i64,
+    filter: &EnterpriseFilter,
+    (limit, offset): (i64, i64),
+) -> Result<crate::Listed<Enterprise>, StoreError> {
+    let keys = db.keys()?;
+    let node = crate::tree::get(db, scope, node_id).await?;
+    let (total, rows) = crate::infra::db::counted_page(
+        db,
+        ENTERPRISE_COLUMNS,
+        "enterprise e JOIN node n ON n.id = e.node_id",
+        |params| {
+            let mut conds = vec![crate::under_node(&node.path, scope, "e.node_path", params)];
+            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                conds.push(params.contains_any(&["e.name", "e.credit_code"], q));
+            }
+            if let Some(kind) = filter.kind {
+                conds.push(format!("e.kind = {}", params.text(kind.as_str())));
+            }
+            if let Some(standing) = filter.standing {
+                conds.push(standing.condition());
+            }
+            conds.join(" AND ")
+        },
+        "e.name, e.id",
+        (limit.clamp(1, crate::MAX_LIST_ROWS), offset),
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| enterprise_from_row(keys, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Listed { items, total })
+}
+
 /// How many businesses under a node stand where, and why those not reopened have not.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReopeningCounts {

@@ -159,24 +159,25 @@ pub struct AuditFilter {
     pub entity: Option<String>,
     /// … and, with it, one record.
     pub entity_id: Option<i64>,
+    /// Words in the actor's login, the action or the kind of record.
+    pub q: Option<String>,
+    /// Recorded within `[from, before)` (Unix milliseconds), either end open.
+    pub at: (Option<i64>, Option<i64>),
 }
 
-/// The newest entries first, paged by id (`after` is the last id seen). Admins read everything;
-/// officials read the entries about their jurisdiction; others nothing.
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    filter: &AuditFilter,
-    page: Page,
-) -> Result<Vec<AuditRecord>, StoreError> {
-    if !scope.can_read_audit() {
-        return Err(StoreError::Forbidden("您的角色不能查看审计日志".into()));
+/// Who may read the audit: admins everything, officials the entries about their
+/// jurisdiction, others nothing.
+fn readable(scope: &Scope) -> Result<(), StoreError> {
+    if scope.can_read_audit() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("您的角色不能查看审计日志".into()))
     }
-    let mut params = Params::new();
-    let mut clauses = vec![crate::scope_filter(scope, "node_path", &mut params)];
-    if let Some(after) = page.after {
-        clauses.push(format!("id < {}", params.int(after)));
-    }
+}
+
+/// The WHERE clauses of a filter within the caller's scope.
+fn clauses(scope: &Scope, filter: &AuditFilter, params: &mut Params) -> Vec<String> {
+    let mut clauses = vec![crate::scope_filter(scope, "node_path", params)];
     if let Some(prefix) = filter.action_prefix.as_deref().filter(|p| !p.is_empty()) {
         // Action names are [a-z._]; anything else matches nothing rather than acting as a wildcard.
         let safe: String = prefix
@@ -194,28 +195,76 @@ pub async fn list(
     if let Some(id) = filter.entity_id {
         clauses.push(format!("entity_id = {}", params.int(id)));
     }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        clauses.push(params.contains_any(&["actor", "action", "entity"], q));
+    }
+    clauses.extend(params.in_range("at", filter.at));
+    clauses
+}
+
+const AUDIT_COLUMNS: &str =
+    "id, at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json";
+
+/// The newest entries first, paged by id (`after` is the last id seen). Admins read everything;
+/// officials read the entries about their jurisdiction; others nothing.
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    filter: &AuditFilter,
+    page: Page,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    readable(scope)?;
+    let mut params = Params::new();
+    let mut clauses = clauses(scope, filter, &mut params);
+    if let Some(after) = page.after {
+        clauses.push(format!("id < {}", params.int(after)));
+    }
     let sql = format!(
-        "SELECT id, at, actor_id, actor, action, entity, entity_id, node_path, ip, detail_json FROM audit \
-         WHERE {} ORDER BY id DESC LIMIT {}",
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE {} ORDER BY id DESC LIMIT {}",
         clauses.join(" AND "),
         params.int(page.limit)
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
-    rows.iter()
-        .map(|r| {
-            let detail: String = r.try_get("detail_json")?;
-            Ok(AuditRecord {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor_id: r.try_get("actor_id")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                entity: r.try_get("entity")?,
-                entity_id: r.try_get("entity_id")?,
-                node_path: r.try_get("node_path")?,
-                ip: r.try_get("ip")?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
-        })
-        .collect()
+    rows.iter().map(record_from_row).collect()
+}
+
+/// The entries as a page shows them: `limit` (at most [`crate::MAX_LIST_ROWS`]) from
+/// `offset`, newest first, and how many match in all. The same readers as [`list`].
+pub async fn page(
+    db: &Db,
+    scope: &Scope,
+    filter: &AuditFilter,
+    (limit, offset): (i64, i64),
+) -> Result<crate::Listed<AuditRecord>, StoreError> {
+    readable(scope)?;
+    let (total, rows) = crate::infra::db::counted_page(
+        db,
+        AUDIT_COLUMNS,
+        "audit",
+        |params| clauses(scope, filter, params).join(" AND "),
+        "id DESC",
+        (limit.clamp(1, crate::MAX_LIST_ROWS), offset),
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(record_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Listed { items, total })
+}
+
+fn record_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
+    let detail: String = r.try_get("detail_json")?;
+    Ok(AuditRecord {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        actor_id: r.try_get("actor_id")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        entity: r.try_get("entity")?,
+        entity_id: r.try_get("entity_id")?,
+        node_path: r.try_get("node_path")?,
+        ip: r.try_get("ip")?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+    })
 }

@@ -487,6 +487,14 @@ pub(crate) fn copy_text(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// What a person typed, with LIKE's wildcards (and the escape itself) escaped by `\\`.
+fn like_literal(typed: &str) -> String {
+    typed
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 impl Params {
     pub(crate) fn new() -> Params {
         Params::default()
@@ -521,14 +529,39 @@ impl Params {
 
     /// `column LIKE 'prefix%'` for what a person typed, LIKE's wildcards in it taken literally.
     pub(crate) fn prefix_like(&mut self, column: &str, typed: &str) -> String {
-        let escaped = typed
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = like_literal(typed);
         format!(
             "{column} LIKE {} ESCAPE '\\'",
             self.text(format!("{escaped}%"))
         )
+    }
+
+    /// Whether any of `columns` contains what a person typed (`LIKE '%…%'`, LIKE's wildcards
+    /// in it taken literally), as one parenthesised condition.
+    pub(crate) fn contains_any(&mut self, columns: &[&str], typed: &str) -> String {
+        let escaped = like_literal(typed);
+        let each: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} LIKE {} ESCAPE '\\'", self.text(format!("%{escaped}%"))))
+            .collect();
+        format!("({})", each.join(" OR "))
+    }
+
+    /// `column` within the half-open range `[from, before)` of instants, either end open: the
+    /// conditions to add (none for an open range).
+    pub(crate) fn in_range(
+        &mut self,
+        column: &str,
+        (from, before): (Option<i64>, Option<i64>),
+    ) -> Vec<String> {
+        let mut conds = Vec::new();
+        if let Some(f) = from {
+            conds.push(format!("{column} >= {}", self.int(f)));
+        }
+        if let Some(b) = before {
+            conds.push(format!("{column} < {}", self.int(b)));
+        }
+        conds
     }
 
     pub(crate) fn opt_text(&mut self, v: Option<String>) -> String {
@@ -597,6 +630,38 @@ impl Params {
         }
         q
     }
+}
+
+/// A filtered list: how many rows match in all, and the `limit` rows from `offset` in `order`.
+/// `conditions` writes the WHERE clause into fresh parameters; it is called twice, once for the
+/// count and once for the page, so the filter is written once and both statements agree.
+pub(crate) async fn counted_page(
+    db: &Db,
+    columns: &str,
+    from: &str,
+    conditions: impl Fn(&mut Params) -> String,
+    order: &str,
+    (limit, offset): (i64, i64),
+) -> Result<(i64, Vec<AnyRow>), StoreError> {
+    let mut params = Params::new();
+    let where_ = conditions(&mut params);
+    let total: i64 = params
+        .bind(sqlx::query(&format!(
+            "SELECT COUNT(*) FROM {from} WHERE {where_}"
+        )))
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    let mut params = Params::new();
+    let where_ = conditions(&mut params);
+    let (lim, off) = (params.int(limit.max(1)), params.int(offset.max(0)));
+    let rows = params
+        .bind(sqlx::query(&format!(
+            "SELECT {columns} FROM {from} WHERE {where_} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+        )))
+        .fetch_all(db.pool())
+        .await?;
+    Ok((total, rows))
 }
 
 /// The one row `sql` selects with `id` bound to `$1`: none is [`StoreError::NotFound`].

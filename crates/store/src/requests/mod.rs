@@ -331,15 +331,25 @@ impl Request {
     }
 }
 
-const REQUEST_SELECT: &str = "SELECT r.id, r.tracking_number, r.open311_token, r.node_id, n.name AS node_name, r.node_path, \
+/// The columns a request is read with ([`request_from_row`]) and the tables they come from.
+macro_rules! request_columns {
+    () => {
+        "r.id, r.tracking_number, r.open311_token, r.node_id, n.name AS node_name, r.node_path, \
      r.intake_node_id, r.category_id, c.code AS category_code, c.name AS category_name, r.channel, r.description, \
      r.address, r.lat, r.lng, r.reporter_name, r.phone_cipher, r.status, r.department_id, d.name AS department_name, \
      r.handler_user_id, r.created_by_user_id, r.created_by, r.received_at, r.respond_by, r.resolve_by, \
      r.responded_at, r.resolved_at, r.outcome, r.rating, r.rated_at, r.closed_at, r.response_overdue_at, \
      r.resolution_overdue_at, r.escalated_at, r.escalated_node_id, r.updated_at, \
-     (SELECT COUNT(*) FROM request_photo p WHERE p.request_id = r.id) AS photo_count \
-     FROM request r JOIN node n ON n.id = r.node_id JOIN request_category c ON c.id = r.category_id \
-     LEFT JOIN department d ON d.id = r.department_id";
+     (SELECT COUNT(*) FROM request_photo p WHERE p.request_id = r.id) AS photo_count"
+    };
+}
+macro_rules! request_from {
+    () => {
+        "request r JOIN node n ON n.id = r.node_id JOIN request_category c ON c.id = r.category_id \
+     LEFT JOIN department d ON d.id = r.department_id"
+    };
+}
+const REQUEST_SELECT: &str = concat!("SELECT ", request_columns!(), " FROM ", request_from!());
 
 fn request_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Request, StoreError> {
     let channel: String = r.try_get("channel")?;
@@ -812,22 +822,38 @@ pub struct InboxFilter {
     pub node_id: Option<i64>,
     pub view: View,
     pub status: Option<Status>,
+    /// One category, by its code.
+    pub category: Option<String>,
+    /// Words in the description, the address, the reporter's name or the tracking number; a
+    /// whole phone number also finds the reporter's phone, for callers who may see phones
+    /// unmasked (not grid workers). Digits of a phone never match: it is stored encrypted.
+    pub q: Option<String>,
+    /// Received within `[from, before)` (Unix milliseconds), either end open.
+    pub received: (Option<i64>, Option<i64>),
 }
 
-/// A page of the caller's inbox, newest first (`page.after` is a request id).
-pub async fn list(
-    db: &Db,
+/// The lookup hash of the search when it is a whole phone number and the caller may see phones
+/// unmasked (grid workers may not): the inbox then also matches the reporter's phone.
+fn phone_term(keys: &Keyring, scope: &Scope, filter: &InboxFilter) -> Option<String> {
+    if scope.role() == Role::GridWorker {
+        return None;
+    }
+    let phone = linli_core::kernel::phone::Phone::parse(filter.q.as_deref()?.trim()).ok()?;
+    Some(keys.lookup_hash(PHONE_HASH, phone.as_str()))
+}
+
+/// The WHERE clause of an inbox: the caller's jurisdiction, `under` (a node's path, already
+/// checked in scope) and the filter (`phone`: the search's [`phone_term`]).
+fn inbox_conditions(
     scope: &Scope,
+    (under, phone): (Option<&JurisdictionPath>, Option<&str>),
     filter: &InboxFilter,
-    page: Page,
     now: i64,
-) -> Result<Vec<Request>, StoreError> {
-    let keys = db.keys()?;
-    let mut params = Params::new();
-    let mut conds = vec![scope_filter(scope, "r.node_path", &mut params)];
-    if let Some(node_id) = filter.node_id {
-        let node = crate::tree::get(db, scope, node_id).await?;
-        let (lo, hi) = node.path.subtree_bounds();
+    params: &mut Params,
+) -> Vec<String> {
+    let mut conds = vec![scope_filter(scope, "r.node_path", params)];
+    if let Some(path) = under {
+        let (lo, hi) = path.subtree_bounds();
         conds.push(format!(
             "r.node_path >= {} AND r.node_path < {}",
             params.text(lo),
@@ -857,6 +883,59 @@ pub async fn list(
     if let Some(status) = filter.status {
         conds.push(format!("r.status = {}", params.text(status.as_str())));
     }
+    if let Some(code) = filter.category.as_deref().filter(|c| !c.is_empty()) {
+        conds.push(format!("c.code = {}", params.text(code)));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let words = params.contains_any(
+            &[
+                "r.description",
+                "r.address",
+                "r.reporter_name",
+                "r.tracking_number",
+            ],
+            q,
+        );
+        conds.push(match phone {
+            Some(hash) => format!("({words} OR r.phone_hash = {})", params.text(hash)),
+            None => words,
+        });
+    }
+    conds.extend(params.in_range("r.received_at", filter.received));
+    conds
+}
+
+/// The path of the filter's node, checked in the caller's scope (`NotFound` outside it).
+async fn inbox_node(
+    db: &Db,
+    scope: &Scope,
+    filter: &InboxFilter,
+) -> Result<Option<JurisdictionPath>, StoreError> {
+    Ok(match filter.node_id {
+        Some(id) => Some(crate::tree::get(db, scope, id).await?.path),
+        None => None,
+    })
+}
+
+/// A page of the caller's inbox, newest first (`page.after` is a request id).
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    filter: &InboxFilter,
+    page: Page,
+    now: i64,
+) -> Result<Vec<Request>, StoreError> {
+    let keys = db.keys()?;
+    let under = inbox_node(db, scope, filter).await?;
+    let phone = phone_term(keys, scope, filter);
+    let mut params = Params::new();
+    let mut conds = inbox_conditions(
+        scope,
+        (under.as_ref(), phone.as_deref()),
+        filter,
+        now,
+        &mut params,
+    );
     if let Some(after) = page.after {
         conds.push(format!("r.id < {}", params.int(after)));
     }
@@ -874,6 +953,43 @@ pub async fn list(
         }
     }
     Ok(out)
+}
+
+/// The inbox as a worker pages it: `limit` requests (at most [`crate::MAX_LIST_ROWS`]) from
+/// `offset`, newest first, and how many match the filter in all.
+pub async fn inbox(
+    db: &Db,
+    scope: &Scope,
+    filter: &InboxFilter,
+    (limit, offset): (i64, i64),
+    now: i64,
+) -> Result<crate::Listed<Request>, StoreError> {
+    let keys = db.keys()?;
+    let under = inbox_node(db, scope, filter).await?;
+    let phone = phone_term(keys, scope, filter);
+    let (total, rows) = crate::infra::db::counted_page(
+        db,
+        request_columns!(),
+        request_from!(),
+        |params| {
+            inbox_conditions(
+                scope,
+                (under.as_ref(), phone.as_deref()),
+                filter,
+                now,
+                params,
+            )
+            .join(" AND ")
+        },
+        "r.id DESC",
+        (limit.clamp(1, crate::MAX_LIST_ROWS), offset),
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| request_from_row(keys, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Listed { items, total })
 }
 
 /// The clear reporter phone of one request, for staff and above within their jurisdiction.

@@ -510,10 +510,19 @@ pub async fn record(
     })
 }
 
-const ENTRY_SELECT: &str =
-    "SELECT l.id, l.site_id, l.item_id, i.name, i.unit, l.kind, l.delta, l.reason, \
-     l.note, l.transfer_id, l.balance_after, l.at, l.actor FROM supply_ledger l \
-     JOIN supply_item i ON i.id = l.item_id";
+/// The columns an entry is read with ([`entry_from_row`]) and the tables they come from.
+macro_rules! entry_columns {
+    () => {
+        "l.id, l.site_id, l.item_id, i.name, i.unit, l.kind, l.delta, l.reason, \
+         l.note, l.transfer_id, l.balance_after, l.at, l.actor"
+    };
+}
+macro_rules! entry_from {
+    () => {
+        "supply_ledger l JOIN supply_item i ON i.id = l.item_id"
+    };
+}
+const ENTRY_SELECT: &str = concat!("SELECT ", entry_columns!(), " FROM ", entry_from!());
 
 fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<Entry, StoreError> {
     let kind: String = r.try_get(5)?;
@@ -551,6 +560,56 @@ pub async fn ledger(
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(entry_from_row).collect()
+}
+
+/// What a site's ledger is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub item_id: Option<i64>,
+    pub kind: Option<EntryKind>,
+    /// Recorded within `[from, before)` (Unix milliseconds), either end open.
+    pub at: (Option<i64>, Option<i64>),
+    /// Words in the note or the login of who recorded it.
+    pub q: Option<String>,
+}
+
+/// A site's ledger as a page shows it: filtered, newest first, `limit` (at most
+/// [`crate::MAX_LIST_ROWS`]) from `offset`, and how many entries match in all.
+pub async fn ledger_page(
+    db: &Db,
+    scope: &Scope,
+    site_id: i64,
+    filter: &LedgerFilter,
+    (limit, offset): (i64, i64),
+) -> Result<crate::Listed<Entry>, StoreError> {
+    let site = get_site(db, scope, site_id).await?;
+    let (total, rows) = crate::infra::db::counted_page(
+        db,
+        entry_columns!(),
+        entry_from!(),
+        |params| {
+            let mut conds = vec![format!("l.site_id = {}", params.int(site.id))];
+            if let Some(item) = filter.item_id {
+                conds.push(format!("l.item_id = {}", params.int(item)));
+            }
+            if let Some(kind) = filter.kind {
+                conds.push(format!("l.kind = {}", params.text(kind.as_str())));
+            }
+            conds.extend(params.in_range("l.at", filter.at));
+            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                conds.push(params.contains_any(&["l.note", "l.actor"], q));
+            }
+            conds.join(" AND ")
+        },
+        "l.id DESC",
+        (limit.clamp(1, crate::MAX_LIST_ROWS), offset),
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(entry_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Listed { items, total })
 }
 
 /// The ledger entries of every site under `node_id`, oldest first (for the export), with the

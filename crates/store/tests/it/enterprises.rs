@@ -614,3 +614,113 @@ both_backends!(
         assert_eq!(audited(&db, "enterprise.unmask").await.len(), 2);
     }
 );
+
+both_backends!(
+    the_list_searches_filters_counts_and_pages,
+    |db: Db| async move {
+        use linli_core::enterprises::EnterpriseKind;
+        use linli_store::enterprises::EnterpriseFilter;
+        let t = tree(&db).await;
+        let staff = scope(Role::Staff, &t.community);
+        let gesang = register(
+            &db,
+            &staff,
+            &t.grid_a,
+            "格桑商贸有限公司",
+            "91533401MA6K12345",
+        )
+        .await;
+        let zhuoma = register(
+            &db,
+            &staff,
+            &t.grid_b,
+            "卓玛酒店有限公司",
+            "91533401MA6K54321",
+        )
+        .await;
+        let shop = create(
+            &db,
+            &staff,
+            t.grid_a.id,
+            &EnterpriseInput {
+                name: "扎西便利店",
+                kind: "individual",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .enterprise
+        .id;
+        // 格桑 reopens; 卓玛 waits for the decision; the shop has not applied.
+        let items = all_items();
+        let full = ReopeningInput {
+            checked: &items,
+            ..Default::default()
+        };
+        let r = apply(&db, &staff, gesang, &full).await.unwrap();
+        let approve = ReopeningDecision::Approve { note: None };
+        enterprises::decide(&db, &staff, r.id, &approve, now_ms())
+            .await
+            .unwrap();
+        apply(&db, &staff, zhuoma, &full).await.unwrap();
+        let ids = |f: EnterpriseFilter, who: Scope, at: i64, page: (i64, i64)| {
+            let db = db.clone();
+            async move {
+                let l = enterprises::page(&db, &who, at, &f, page).await.unwrap();
+                (
+                    l.total,
+                    l.items.into_iter().map(|e| e.id).collect::<Vec<_>>(),
+                )
+            }
+        };
+        let all = EnterpriseFilter::default();
+        let c = t.community.id;
+        // By name: 卓玛, 扎西, 格桑 (as the database collates them), counted and paged.
+        let (total, every) = ids(all.clone(), staff.clone(), c, (50, 0)).await;
+        assert_eq!(total, 3);
+        let (_, first) = ids(all.clone(), staff.clone(), c, (2, 0)).await;
+        let (_, rest) = ids(all.clone(), staff.clone(), c, (2, 2)).await;
+        assert_eq!([first, rest].concat(), every);
+        let q = |s: &str| EnterpriseFilter {
+            q: Some(s.to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(q("酒店"), staff.clone(), c, (50, 0)).await,
+            (1, vec![zhuoma])
+        );
+        assert_eq!(
+            ids(q("MA6K1234"), staff.clone(), c, (50, 0)).await,
+            (1, vec![gesang])
+        );
+        let f = EnterpriseFilter {
+            kind: Some(EnterpriseKind::Individual),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, staff.clone(), c, (50, 0)).await, (1, vec![shop]));
+        for (standing, want) in [
+            (Standing::Reopened, gesang),
+            (Standing::Pending, zhuoma),
+            (Standing::NotReopened, shop),
+        ] {
+            let f = EnterpriseFilter {
+                standing: Some(standing),
+                ..Default::default()
+            };
+            assert_eq!(ids(f, staff.clone(), c, (50, 0)).await, (1, vec![want]));
+        }
+        // The node: grid A holds 格桑 and the shop; its worker sees nothing of grid B.
+        let worker_a = scope(Role::GridWorker, &t.grid_a);
+        assert_eq!(
+            ids(all.clone(), worker_a.clone(), t.grid_a.id, (50, 0))
+                .await
+                .0,
+            2
+        );
+        assert!(matches!(
+            enterprises::page(&db, &worker_a, t.grid_b.id, &all, (50, 0)).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+);

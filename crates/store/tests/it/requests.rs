@@ -1288,3 +1288,159 @@ both_backends!(
         assert_eq!(full[0].description, "楼道灯坏了一周");
     }
 );
+
+both_backends!(
+    the_inbox_searches_filters_counts_and_pages,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let create = |node: Node, category: &'static str, description: &'static str, at: i64| {
+            let (db, scope) = (db.clone(), w.official.clone());
+            async move {
+                let d = RequestDraft::parse(&RequestInput {
+                    description,
+                    address: Some("幸福路8号"),
+                    reporter_name: Some("赵大妈"),
+                    reporter_phone: Some("13612348609"),
+                    ..Default::default()
+                })
+                .unwrap();
+                requests::create(&db, &scope, node.id, category, Channel::Hotline, &d, at)
+                    .await
+                    .unwrap()
+            }
+        };
+        let lamp = create(w.community_a.clone(), "general", "楼道灯坏了", T0).await;
+        let water = create(
+            w.community_a.clone(),
+            "emergency",
+            "水管爆裂_漏水",
+            T0 + DAY,
+        )
+        .await;
+        let noise = create(
+            w.community_b.clone(),
+            "general",
+            "夜间施工噪音",
+            T0 + 2 * DAY,
+        )
+        .await;
+        step(&db, &w.official, lamp.id, dispatch_to(&w.grid_a), T0 + HOUR)
+            .await
+            .unwrap();
+        let ids = |f: InboxFilter, scope: Scope, page: (i64, i64)| {
+            let db = db.clone();
+            async move {
+                let l = requests::inbox(&db, &scope, &f, page, T0 + 2 * DAY)
+                    .await
+                    .unwrap();
+                (
+                    l.total,
+                    l.items.into_iter().map(|r| r.id).collect::<Vec<_>>(),
+                )
+            }
+        };
+        let all = InboxFilter::default();
+        let official = w.official.clone();
+        assert_eq!(
+            ids(all.clone(), official.clone(), (50, 0)).await,
+            (3, vec![noise.id, water.id, lamp.id])
+        );
+        // Paging: the count stays, the rows move on.
+        assert_eq!(
+            ids(all.clone(), official.clone(), (2, 0)).await,
+            (3, vec![noise.id, water.id])
+        );
+        assert_eq!(
+            ids(all.clone(), official.clone(), (2, 2)).await,
+            (3, vec![lamp.id])
+        );
+        // The search: description, address, reporter, tracking number; a wildcard is literal.
+        let q = |s: &str| InboxFilter {
+            q: Some(s.to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(q("施工"), official.clone(), (50, 0)).await,
+            (1, vec![noise.id])
+        );
+        assert_eq!(
+            ids(q("幸福路").clone(), official.clone(), (50, 0)).await.0,
+            3
+        );
+        assert_eq!(ids(q("赵大妈"), official.clone(), (50, 0)).await.0, 3);
+        assert_eq!(
+            ids(q(&water.tracking_number), official.clone(), (50, 0)).await,
+            (1, vec![water.id])
+        );
+        assert_eq!(
+            ids(q("爆裂_"), official.clone(), (50, 0)).await,
+            (1, vec![water.id])
+        );
+        assert_eq!(ids(q("灯_"), official.clone(), (50, 0)).await.0, 0);
+        // Digits of the phone never match (it is encrypted); the whole number does, for those
+        // who may see it unmasked, and not for a grid worker (who sees the lamp, sent to them).
+        assert_eq!(ids(q("1361234"), official.clone(), (50, 0)).await.0, 0);
+        assert_eq!(ids(q("13612348609"), official.clone(), (50, 0)).await.0, 3);
+        assert_eq!(
+            ids(q("13612348609"), w.staff_b.clone(), (50, 0)).await,
+            (1, vec![noise.id])
+        );
+        assert_eq!(
+            ids(all.clone(), w.worker_a.clone(), (50, 0)).await,
+            (1, vec![lamp.id])
+        );
+        assert_eq!(
+            ids(q("13612348609"), w.worker_a.clone(), (50, 0)).await.0,
+            0
+        );
+        // Category, status, node and days received.
+        let f = InboxFilter {
+            category: Some("general".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(f, official.clone(), (50, 0)).await,
+            (2, vec![noise.id, lamp.id])
+        );
+        let f = InboxFilter {
+            status: Some(Status::Dispatched),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, official.clone(), (50, 0)).await, (1, vec![lamp.id]));
+        let f = InboxFilter {
+            node_id: Some(w.community_a.id),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(f, official.clone(), (50, 0)).await,
+            (2, vec![water.id, lamp.id])
+        );
+        let f = InboxFilter {
+            received: (Some(T0 + HOUR), Some(T0 + 2 * DAY)),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, official.clone(), (50, 0)).await, (1, vec![water.id]));
+        // The overdue view counts in SQL too: the emergency is late two days on.
+        let f = InboxFilter {
+            view: View::Overdue,
+            ..Default::default()
+        };
+        assert!(ids(f, official.clone(), (50, 0))
+            .await
+            .1
+            .contains(&water.id));
+        // Scope: a community's staff count their own only; another community's node is refused.
+        assert_eq!(
+            ids(all.clone(), w.staff_b.clone(), (50, 0)).await,
+            (1, vec![noise.id])
+        );
+        let f = InboxFilter {
+            node_id: Some(w.community_a.id),
+            ..Default::default()
+        };
+        assert!(matches!(
+            requests::inbox(&db, &w.staff_b, &f, (50, 0), T0).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+);

@@ -945,3 +945,118 @@ both_backends!(a_demo_database_is_marked_once, |db: Db| async move {
     db.mark_demo(2_000).await.unwrap();
     assert!(db.is_demo().await.unwrap());
 });
+
+both_backends!(
+    the_audit_list_searches_filters_counts_and_pages,
+    |db: Db| async move {
+        use linli_store::infra::audit::AuditEntry;
+        let s = crate::support::street_tree(&db, None).await;
+        // 2020-02-01T00:00:00+08:00, long before the tree's own entries.
+        const T0: i64 = 1_580_486_400_000;
+        const DAY: i64 = 86_400_000;
+        let staff_a = Scope::for_user(2, "staff_a", Role::Staff, vec![s.community_a.path.clone()]);
+        let staff_b = Scope::for_user(3, "staff_b", Role::Staff, vec![s.community_b.path.clone()]);
+        for (scope, action, entity, path, at) in [
+            (
+                &staff_a,
+                "person.unmask",
+                "person",
+                Some(&s.community_a.path),
+                T0,
+            ),
+            (
+                &staff_b,
+                "person.unmask",
+                "person",
+                Some(&s.community_b.path),
+                T0 + DAY,
+            ),
+            (&op(), "list.export", "request", None, T0 + 2 * DAY),
+        ] {
+            let mut e = AuditEntry::by(scope, action, entity);
+            if let Some(p) = path {
+                e = e.node_path(p);
+            }
+            audit::record(db.pool(), e, at).await.unwrap();
+        }
+        let actions = |f: AuditFilter, scope: Scope, page: (i64, i64)| {
+            let db = db.clone();
+            async move {
+                let l = audit::page(&db, &scope, &f, page).await.unwrap();
+                let got: Vec<String> = l
+                    .items
+                    .iter()
+                    .map(|r| format!("{} {}", r.actor, r.action))
+                    .collect();
+                (l.total, got)
+            }
+        };
+        let early = AuditFilter {
+            at: (Some(T0), Some(T0 + 3 * DAY)),
+            ..Default::default()
+        };
+        assert_eq!(
+            actions(early.clone(), op(), (10, 0)).await,
+            (
+                3,
+                vec![
+                    "cli list.export".to_owned(),
+                    "staff_b person.unmask".into(),
+                    "staff_a person.unmask".into()
+                ]
+            )
+        );
+        // Pages: the count stays.
+        assert_eq!(
+            actions(early.clone(), op(), (2, 2)).await,
+            (3, vec!["staff_a person.unmask".to_owned()])
+        );
+        // The days: the first two only.
+        let f = AuditFilter {
+            at: (Some(T0), Some(T0 + 2 * DAY)),
+            ..Default::default()
+        };
+        assert_eq!(actions(f, op(), (10, 0)).await.0, 2);
+        // Search in actor, action and entity; the exact actor; the action's prefix.
+        let f = |q: &str| AuditFilter {
+            q: Some(q.to_owned()),
+            ..early.clone()
+        };
+        assert_eq!(
+            actions(f("_b"), op(), (10, 0)).await,
+            (1, vec!["staff_b person.unmask".to_owned()])
+        );
+        assert_eq!(actions(f("request"), op(), (10, 0)).await.0, 1);
+        assert_eq!(actions(f("unmask"), op(), (10, 0)).await.0, 2);
+        assert_eq!(
+            actions(f("%"), op(), (10, 0)).await.0,
+            0,
+            "a wildcard is literal"
+        );
+        let f = AuditFilter {
+            actor: Some("staff_a".into()),
+            ..early.clone()
+        };
+        assert_eq!(actions(f, op(), (10, 0)).await.0, 1);
+        let f = AuditFilter {
+            action_prefix: Some("list.".into()),
+            ..early.clone()
+        };
+        assert_eq!(actions(f, op(), (10, 0)).await.0, 1);
+        // An official of community A reads A's entries only; staff read none.
+        let official_a = Scope::for_user(
+            5,
+            "official_a",
+            Role::Official,
+            vec![s.community_a.path.clone()],
+        );
+        assert_eq!(
+            actions(early.clone(), official_a, (10, 0)).await,
+            (1, vec!["staff_a person.unmask".to_owned()])
+        );
+        assert!(matches!(
+            audit::page(&db, &staff_a, &early, (10, 0)).await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+);

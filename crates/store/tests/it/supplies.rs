@@ -883,3 +883,103 @@ both_backends!(
         assert_eq!(times, [before(1), before(14), before(15), before(30)]);
     }
 );
+
+both_backends!(
+    a_sites_ledger_is_searched_filtered_counted_and_paged,
+    |db: Db| async move {
+        use linli_core::supplies::EntryKind;
+        use linli_store::supplies::LedgerFilter;
+        let w = world(&db).await;
+        let gloves = supplies::items(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id != w.masks)
+            .unwrap()
+            .id;
+        const DAY: i64 = 86_400_000;
+        // 2020-02-01T10:00+08:00, then a day and two days later.
+        const T0: i64 = 1_580_522_400_000;
+        let site = w.store_a.id;
+        let rec = |item: i64, m: Movement, note: Option<&'static str>, at: i64| {
+            let db = db.clone();
+            async move {
+                supplies::record(&db, &op(), site, item, &m, note, at)
+                    .await
+                    .unwrap()
+                    .id
+            }
+        };
+        let a = rec(
+            w.masks,
+            mv("receipt", 100, None),
+            Some("县红十字会捐赠"),
+            T0,
+        )
+        .await;
+        let b = rec(w.masks, mv("issue", 30, None), Some("发给一网格"), T0 + DAY).await;
+        let c = rec(gloves, mv("receipt", 10, None), None, T0 + DAY).await;
+        let d = rec(
+            w.masks,
+            mv("adjustment", -2, Some("damaged")),
+            None,
+            T0 + 2 * DAY,
+        )
+        .await;
+        // Another site's entry never shows.
+        receive(&db, w.store_b.id, w.masks, 5).await;
+        let ids = |f: LedgerFilter, who: Scope, page: (i64, i64)| {
+            let db = db.clone();
+            async move {
+                let l = supplies::ledger_page(&db, &who, site, &f, page)
+                    .await
+                    .unwrap();
+                (
+                    l.total,
+                    l.items.into_iter().map(|e| e.id).collect::<Vec<_>>(),
+                )
+            }
+        };
+        let all = LedgerFilter::default();
+        assert_eq!(ids(all.clone(), op(), (50, 0)).await, (4, vec![d, c, b, a]));
+        assert_eq!(ids(all.clone(), op(), (3, 3)).await, (4, vec![a]));
+        let f = LedgerFilter {
+            item_id: Some(w.masks),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, op(), (50, 0)).await, (3, vec![d, b, a]));
+        let f = LedgerFilter {
+            kind: Some(EntryKind::Receipt),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, op(), (50, 0)).await, (2, vec![c, a]));
+        let f = LedgerFilter {
+            at: (Some(T0 + DAY - 3_600_000), Some(T0 + 2 * DAY - 3_600_000)),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, op(), (50, 0)).await, (2, vec![c, b]));
+        let f = LedgerFilter {
+            q: Some("网格".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(f, op(), (50, 0)).await, (1, vec![b]));
+        // Who may read: community A's staff yes, community B's not even find it.
+        let staff_a = Scope::for_user(
+            2,
+            "staff_a",
+            Role::Staff,
+            vec![w.tree.community_a.path.clone()],
+        );
+        let staff_b = Scope::for_user(
+            3,
+            "staff_b",
+            Role::Staff,
+            vec![w.tree.community_b.path.clone()],
+        );
+        assert_eq!(ids(all.clone(), staff_a, (50, 0)).await.0, 4);
+        assert!(matches!(
+            supplies::ledger_page(&db, &staff_b, site, &all, (50, 0)).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+);

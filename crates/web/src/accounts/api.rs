@@ -275,6 +275,7 @@ async fn list_audit(
         actor: q.actor.clone(),
         entity: q.entity.clone(),
         entity_id: q.entity_id,
+        ..AuditFilter::default()
     };
     let rows = audit::list(&state.db, &user.scope, &filter, page).await?;
     Ok(Json(list_of(

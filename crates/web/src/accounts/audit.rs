@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -17,17 +18,22 @@ use linli_core::kernel::clock::display;
 use linli_core::kernel::labels::Labelled;
 use linli_core::Role;
 use linli_store::accounts;
+use linli_store::accounts::Principal;
 use linli_store::infra::audit::{self, AuditFilter, AuditRecord};
-use linli_store::Page;
+use linli_store::{Listed, StoreError, MAX_LIST_ROWS};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::PageUser;
-use crate::ui::{store_error_page, Shell};
+use crate::ui::{
+    error_page, form_status, store_error_page, url_encode, Choice, ListExport, Pager, Shell,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(audit_page))
+    Router::new()
+        .route("/audit", get(audit_page))
+        .route("/audit.xlsx", get(export))
 }
 
 struct AuditRow {
@@ -47,16 +53,91 @@ struct AuditRow {
 struct AuditPage {
     shell: Shell,
     rows: Vec<AuditRow>,
-    action: String,
+    actions: Vec<Choice>,
     actor: String,
-    next_after: Option<i64>,
+    q: String,
+    from: String,
+    to: String,
+    total: i64,
+    export: String,
+    pager: Pager,
+    error: String,
 }
 
-#[derive(Deserialize)]
+/// Entries a page.
+const PER_PAGE: i64 = 100;
+
+/// The kinds of action the filter offers (an action prefix and its name).
+const ACTIONS: &[(&str, &str)] = &[
+    ("", "全部"),
+    ("login", "登录与登录失败"),
+    ("node.", "辖区变更"),
+    ("user.", "账号变更"),
+    ("token.", "API 令牌"),
+    ("person.", "居民信息（含查看完整号码）"),
+    ("list.export", "导出名单"),
+    ("request.", "诉求"),
+    ("enterprise.", "企业"),
+    ("supply.", "应急物资"),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct AuditQuery {
-    action: Option<String>,
-    actor: Option<String>,
-    after: Option<i64>,
+    action: String,
+    /// One account's login, exactly.
+    actor: String,
+    /// Words in the login, the action or the kind of record.
+    q: String,
+    from: String,
+    to: String,
+    page: Option<i64>,
+}
+
+impl AuditQuery {
+    /// The store's filter, and the refusal of the days as the page shows it (the days then
+    /// left out, the rest still applied).
+    fn filter(&self) -> (AuditFilter, Option<String>) {
+        let (at, error) = match crate::ui::day_range(&self.from, &self.to) {
+            Ok(r) => (r.bounds(), None),
+            Err(e) => ((None, None), Some(e)),
+        };
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let filter = AuditFilter {
+            action_prefix: some(&self.action),
+            actor: some(&self.actor),
+            q: some(&self.q),
+            at,
+            ..AuditFilter::default()
+        };
+        (filter, error)
+    }
+
+    fn query_string(&self) -> String {
+        format!(
+            "action={}&actor={}&q={}&from={}&to={}",
+            url_encode(&self.action),
+            url_encode(&self.actor),
+            url_encode(&self.q),
+            url_encode(&self.from),
+            url_encode(&self.to)
+        )
+    }
+}
+
+/// The entries as filtered, `limit` from `offset`, and their actors' names.
+async fn load(
+    state: &AppState,
+    user: &Principal,
+    filter: &AuditFilter,
+    page: (i64, i64),
+) -> Result<(Listed<AuditRecord>, HashMap<i64, String>), StoreError> {
+    let list = audit::page(&state.db, &user.scope, filter, page).await?;
+    let mut ids: Vec<i64> = list.items.iter().filter_map(|r| r.actor_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = accounts::display_names(&state.db, &user.scope, &ids).await?;
+    Ok((list, names))
 }
 
 /// A stored code's Chinese name, for the codes a detail carries (measures, trip kinds, roles,
@@ -160,31 +241,24 @@ async fn audit_page(
     PageUser(user): PageUser,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let page = Page::new(Some(100), q.after);
-    let filter = AuditFilter {
-        action_prefix: q.action.clone(),
-        actor: q.actor.clone(),
-        ..AuditFilter::default()
-    };
-    let rows = match audit::list(&state.db, &user.scope, &filter, page).await {
+    let page_no = Pager::asked(q.page);
+    let (filter, error) = q.filter();
+    let (list, names) = match load(
+        &state,
+        &user,
+        &filter,
+        (PER_PAGE, Pager::offset(page_no, PER_PAGE)),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
-    let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.actor_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names = match accounts::display_names(&state.db, &user.scope, &ids).await {
-        Ok(n) => n,
-        Err(e) => return store_error_page(e),
-    };
-    let next_after = if rows.len() as i64 == page.limit {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    AuditPage {
+    let qs = q.query_string();
+    let page = AuditPage {
         shell: Shell::of(&user, "audit"),
-        rows: rows
+        rows: list
+            .items
             .iter()
             .map(|r| AuditRow {
                 at: display(r.at),
@@ -195,11 +269,96 @@ async fn audit_page(
                 raw: raw(r),
             })
             .collect(),
-        action: q.action.unwrap_or_default(),
-        actor: q.actor.unwrap_or_default(),
-        next_after,
-    }
-    .into_response()
+        actions: crate::ui::choices(ACTIONS.iter().copied(), q.action.trim()),
+        actor: q.actor.clone(),
+        q: q.q.clone(),
+        from: q.from.clone(),
+        to: q.to.clone(),
+        total: list.total,
+        export: format!("/audit.xlsx?{qs}"),
+        pager: Pager::new(page_no, list.total, PER_PAGE, |n| {
+            format!("/audit?{qs}&page={n}")
+        }),
+        error: error.unwrap_or_default(),
+    };
+    (form_status(!page.error.is_empty()), page).into_response()
+}
+
+/// The entries as filtered (up to [`MAX_LIST_ROWS`]) as xlsx; reading the audit out is itself
+/// audited.
+async fn export(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<AuditQuery>,
+    RawQuery(raw_query): RawQuery,
+) -> Response {
+    let filter = match q.filter() {
+        (f, None) => f,
+        (_, Some(e)) => return error_page(StatusCode::UNPROCESSABLE_ENTITY, &e),
+    };
+    let (list, names) = match load(&state, &user, &filter, (MAX_LIST_ROWS, 0)).await {
+        Ok(r) => r,
+        Err(e) => return store_error_page(e),
+    };
+    let rows = list
+        .items
+        .iter()
+        .map(|r| {
+            vec![
+                display(r.at),
+                actor_zh(r, &names),
+                r.actor.clone(),
+                sentence(r),
+                r.ip.clone().unwrap_or_default(),
+                r.action.clone(),
+                r.entity.clone(),
+                r.entity_id.map(|id| id.to_string()).unwrap_or_default(),
+                r.node_path.clone().unwrap_or_default(),
+                if r.detail.is_null() {
+                    String::new()
+                } else {
+                    r.detail.to_string()
+                },
+            ]
+        })
+        .collect();
+    crate::ui::audited_list(
+        &state,
+        &user,
+        ListExport {
+            entity: "audit",
+            name: "审计日志",
+            header: &[
+                "时间",
+                "操作人",
+                "登录名",
+                "事项",
+                "地址",
+                "操作代码",
+                "记录类别",
+                "记录编号",
+                "辖区路径",
+                "详情",
+            ],
+            node_id: None,
+            // Whose entries: everything for an admin, an official's jurisdiction otherwise.
+            place: if user.scope.is_admin() {
+                "全部".to_owned()
+            } else {
+                user.user
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            },
+            key: user.user.username.clone(),
+            query: raw_query,
+        },
+        list.total,
+        rows,
+    )
+    .await
 }
 
 #[cfg(test)]

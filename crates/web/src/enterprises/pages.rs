@@ -9,7 +9,7 @@ use linli_core::kernel::labels::Labelled;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,22 +21,23 @@ use linli_core::enterprises::{
 use linli_core::kernel::clock::{display, format_date, today};
 use linli_core::{NodeKind, Role};
 use linli_store::accounts::Principal;
-use linli_store::enterprises::{self, Enterprise, Standing};
-use linli_store::{tree, Page, StoreError};
+use linli_store::enterprises::{self, Enterprise, EnterpriseFilter, Standing};
+use linli_store::{tree, StoreError, MAX_LIST_ROWS};
 use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
-use crate::ui::form_status;
 use crate::ui::qr::PublicBase;
 use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
 };
+use crate::ui::{form_status, url_encode, ListExport, Pager};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/enterprises", get(list_page))
+        .route("/enterprises.xlsx", get(list_export))
         .route("/enterprises/new", get(new_form).post(new_submit))
         .route("/enterprises/{id}", get(enterprise_page))
         .route("/enterprises/{id}/reopening", post(apply_submit))
@@ -139,30 +140,68 @@ struct ListPage {
     children: Vec<ChildRow>,
     can_write: bool,
     notice: Option<String>,
+    // The list's filters, how many match, its pages and its export.
+    kinds: Vec<Choice>,
+    standings: Vec<Choice>,
+    q: String,
+    matched: i64,
+    pager: Pager,
+    export: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct ListQuery {
     node_id: Option<String>,
     notice: Option<String>,
+    /// Words in the name or the credit code.
+    q: String,
+    /// `enterprise` or `individual`, blank for both.
+    kind: String,
+    /// `reopened`, `pending` or `not_reopened`, blank for all.
+    standing: String,
+    page: Option<i64>,
 }
 
-/// The nodes a user may pick to list: open ones down to grids (buildings hold too few).
-async fn picker(
+/// Businesses a page.
+const PER_PAGE: i64 = 50;
+
+impl ListQuery {
+    /// The node asked for (an unreadable number is none asked).
+    fn asked(&self) -> Option<i64> {
+        self.node_id
+            .as_deref()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+    }
+
+    fn filter(&self) -> EnterpriseFilter {
+        EnterpriseFilter {
+            q: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+            kind: EnterpriseKind::from_code(self.kind.trim()),
+            standing: Standing::from_code(self.standing.trim()),
+        }
+    }
+
+    fn query_string(&self, node_id: i64) -> String {
+        format!(
+            "node_id={node_id}&q={}&kind={}&standing={}",
+            url_encode(&self.q),
+            url_encode(&self.kind),
+            url_encode(&self.standing)
+        )
+    }
+}
+
+/// The node of the list: the one asked for, else the user's default; `None` without any.
+async fn list_node(
     state: &AppState,
     user: &Principal,
-    current: i64,
-) -> Result<Vec<Choice>, StoreError> {
-    let tree = tree::subtree(&state.db, &user.scope, None).await?;
-    let shown: Vec<_> = tree
-        .iter()
-        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::Building | NodeKind::Compound))
-        .collect();
-    let base = shown.iter().map(|n| n.depth).min().unwrap_or(0);
-    Ok(shown
-        .iter()
-        .map(|n| Choice::node(n, base, n.id == current))
-        .collect())
+    q: &ListQuery,
+) -> Result<Option<i64>, StoreError> {
+    match q.asked() {
+        Some(n) => Ok(Some(n)),
+        None => default_node(state, user).await,
+    }
 }
 
 /// The node to show when none is asked for: the user's first bound node, else the first root.
@@ -181,29 +220,24 @@ async fn list_page(
     PageUser(user): PageUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let asked = q
-        .node_id
-        .as_deref()
-        .and_then(|s| s.trim().parse::<i64>().ok());
-    let node_id = match asked {
-        Some(n) => n,
-        None => match default_node(&state, &user).await {
-            Ok(Some(n)) => n,
-            Ok(None) => return error_page(StatusCode::NOT_FOUND, "您还没有绑定辖区。"),
-            Err(e) => return store_error_page(e),
-        },
+    let node_id = match list_node(&state, &user, &q).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "您还没有绑定辖区。"),
+        Err(e) => return store_error_page(e),
     };
+    let page_no = Pager::asked(q.page);
     let result = async {
         let node = tree::get(&state.db, &user.scope, node_id).await?;
         let counts = enterprises::counts(&state.db, &user.scope, node_id).await?;
-        let list = enterprises::list(
+        let list = enterprises::page(
             &state.db,
             &user.scope,
             node_id,
-            Page::new(Some(Page::MAX_LIMIT), None),
+            &q.filter(),
+            (PER_PAGE, Pager::offset(page_no, PER_PAGE)),
         )
         .await?;
-        let choices = picker(&state, &user, node_id).await?;
+        let choices = crate::ui::node_picker(&state.db, &user, node_id).await?;
         let children = enterprises::counts_by_child(&state.db, &user.scope, node_id).await?;
         Ok::<_, StoreError>((node, counts, list, choices, children))
     }
@@ -239,7 +273,7 @@ async fn list_page(
             children.push(own);
         }
     }
-    let notice = q.notice.map(|n| match n.as_str() {
+    let notice = q.notice.as_deref().map(|n| match n {
         "created" => "已登记。".to_owned(),
         _ => "已保存。".to_owned(),
     });
@@ -280,15 +314,122 @@ async fn list_page(
                 class: "dup",
             }))
             .collect(),
-        rows: list.into_iter().map(row_of).collect(),
+        matched: list.total,
+        rows: list.items.into_iter().map(row_of).collect(),
         children,
         can_write: can_write(&user),
         notice,
+        kinds: std::iter::once(Choice {
+            value: String::new(),
+            label: "全部".into(),
+            selected: q.kind.trim().is_empty(),
+        })
+        .chain(EnterpriseKind::ALL.iter().map(|k| Choice {
+            value: k.as_str().to_owned(),
+            label: k.label_zh().to_owned(),
+            selected: k.as_str() == q.kind.trim(),
+        }))
+        .collect(),
+        standings: std::iter::once(Choice {
+            value: String::new(),
+            label: "全部".into(),
+            selected: q.standing.trim().is_empty(),
+        })
+        .chain(Standing::ALL.iter().map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: s.label_zh().to_owned(),
+            selected: s.as_str() == q.standing.trim(),
+        }))
+        .collect(),
+        q: q.q.clone(),
+        pager: Pager::new(page_no, list.total, PER_PAGE, |n| {
+            format!("/enterprises?{}&page={n}", q.query_string(node_id))
+        }),
+        export: format!("/enterprises.xlsx?{}", q.query_string(node_id)),
     }
     .into_response()
 }
 
-fn row_of(e: Enterprise) -> EnterpriseRow {
+/// The businesses as filtered (up to [`MAX_LIST_ROWS`]) as xlsx, contact phones masked;
+/// audited, as it names contact people.
+async fn list_export(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let result = async {
+        let Some(node_id) = list_node(&state, &user, &q).await? else {
+            return Ok(None);
+        };
+        let node = tree::get(&state.db, &user.scope, node_id).await?;
+        let list = enterprises::page(
+            &state.db,
+            &user.scope,
+            node_id,
+            &q.filter(),
+            (MAX_LIST_ROWS, 0),
+        )
+        .await?;
+        Ok::<_, StoreError>(Some((node, list)))
+    }
+    .await;
+    let (node, list) = match result {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "您还没有绑定辖区。"),
+        Err(e) => return store_error_page(e),
+    };
+    let rows = list
+        .items
+        .into_iter()
+        .map(|e| {
+            let reason = reason_text(&e);
+            vec![
+                e.name,
+                e.kind.label_zh().to_owned(),
+                e.credit_code.unwrap_or_default(),
+                e.node_name,
+                e.address.unwrap_or_default(),
+                e.employees.map(|n| n.to_string()).unwrap_or_default(),
+                e.contact_name.unwrap_or_default(),
+                e.contact_phone_masked.unwrap_or_default(),
+                e.standing.label_zh().to_owned(),
+                reason,
+            ]
+        })
+        .collect();
+    crate::ui::audited_list(
+        &state,
+        &user,
+        ListExport {
+            entity: "enterprise",
+            name: "企业复工",
+            header: &[
+                "名称",
+                "类型",
+                "统一社会信用代码",
+                "所在辖区",
+                "地址",
+                "从业人数",
+                "联系人",
+                "联系电话",
+                "复工状态",
+                "未复工原因",
+            ],
+            node_id: Some(node.id),
+            place: node.name,
+            key: node.id.to_string(),
+            query: raw,
+        },
+        list.total,
+        rows,
+    )
+    .await
+}
+
+/// Why a business has not reopened, in words (empty when it has or waits), with a rejected
+/// application's reason.
+fn reason_text(e: &Enterprise) -> String {
     let reason = match (e.standing, e.not_reopened_reason) {
         (Standing::NotReopened, Some(r)) => match (&e.not_reopened_note, r) {
             (Some(n), NotReopenedReason::Other) => format!("其他：{n}"),
@@ -297,11 +438,15 @@ fn row_of(e: Enterprise) -> EnterpriseRow {
         _ => String::new(),
     };
     // A rejected application says why, beside (or instead of) the reason.
-    let reason = match (&e.rejected_reason, reason.is_empty()) {
+    match (&e.rejected_reason, reason.is_empty()) {
         (Some(r), true) => format!("申请未通过（{r}）"),
         (Some(r), false) => format!("{reason}；申请未通过（{r}）"),
         (None, _) => reason,
-    };
+    }
+}
+
+fn row_of(e: Enterprise) -> EnterpriseRow {
+    let reason = reason_text(&e);
     EnterpriseRow {
         id: e.id,
         name: e.name,

@@ -339,6 +339,7 @@ async fn list_requests(
         node_id: q.node_id,
         view,
         status,
+        ..InboxFilter::default()
     };
     let page = Page::new(q.limit, q.after);
     let now = now_ms();

@@ -1,6 +1,8 @@
-//! Emergency supplies: items, sites, the ledger, transfers and requests.
+//! Emergency supplies: items, sites, the ledger (searched, filtered, exported), transfers and
+//! requests.
 
 pub mod api;
+pub mod ledger;
 pub mod pages;
 
 use axum::Router;
@@ -8,5 +10,5 @@ use axum::Router;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    pages::router()
+    pages::router().merge(ledger::router())
 }

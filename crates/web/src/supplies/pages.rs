@@ -23,6 +23,7 @@ use linli_store::supplies::{self, Transfer, TransferInput};
 use linli_store::{tree, Page, StoreError};
 use serde::Deserialize;
 
+use super::ledger::EntryRow;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::Choice;
 use crate::ui::{error_page, field_label, store_error_page, Shell};
@@ -502,18 +503,6 @@ struct SiteStockRow {
     cover: String,
 }
 
-struct EntryRow {
-    at: String,
-    kind: &'static str,
-    kind_class: &'static str,
-    item: String,
-    delta: String,
-    balance_after: i64,
-    reason: &'static str,
-    note: String,
-    actor: String,
-}
-
 /// The entry form as typed.
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -697,29 +686,7 @@ async fn render_site(
                 },
             })
             .collect(),
-        entries: entries
-            .into_iter()
-            .map(|e| EntryRow {
-                at: display(e.at),
-                kind: e.kind.label_zh(),
-                kind_class: if e.delta > 0 { "in" } else { "out" },
-                item: e.item_name,
-                delta: if e.delta > 0 {
-                    format!("+{} {}", e.delta, e.unit)
-                } else {
-                    format!("{} {}", e.delta, e.unit)
-                },
-                balance_after: e.balance_after,
-                reason: e
-                    .reason
-                    .as_deref()
-                    .and_then(|r| r.parse::<AdjustReason>().ok())
-                    .map(AdjustReason::label_zh)
-                    .unwrap_or(""),
-                note: e.note.unwrap_or_default(),
-                actor: e.actor,
-            })
-            .collect(),
+        entries: entries.into_iter().map(EntryRow::of).collect(),
         transfers: transfers.iter().map(|t| transfer_row(t, user)).collect(),
         back: format!("/supplies/sites/{}", site.id),
         can_write: can_write_at(&user.scope, &site.node_path),

@@ -39,6 +39,26 @@ impl Choice {
     }
 }
 
+/// The nodes a list may be narrowed to, as options: every open node of the caller's
+/// jurisdiction down to grids (compounds and buildings hold too few to list by), `current`
+/// selected.
+pub async fn node_picker(
+    db: &linli_store::Db,
+    user: &linli_store::accounts::Principal,
+    current: i64,
+) -> Result<Vec<Choice>, linli_store::StoreError> {
+    let tree = linli_store::tree::subtree(db, &user.scope, None).await?;
+    let shown: Vec<_> = tree
+        .iter()
+        .filter(|n| n.is_open() && !matches!(n.kind, NodeKind::Building | NodeKind::Compound))
+        .collect();
+    let base = shown.iter().map(|n| n.depth).min().unwrap_or(0);
+    Ok(shown
+        .iter()
+        .map(|n| Choice::node(n, base, n.id == current))
+        .collect())
+}
+
 /// A person found by a search, as a row of a list (masked).
 pub struct HitRow {
     pub id: i64,

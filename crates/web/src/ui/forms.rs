@@ -66,6 +66,19 @@ pub fn messages(errors: &[linli_core::CoreError]) -> String {
         .join("；")
 }
 
+/// A list's day filter from its `from` and `to` fields: the range, or the refusal as a page
+/// shows it (「开始日期：「2020-02-30」不是有效日期……」).
+pub fn day_range(from: &str, to: &str) -> Result<linli_core::kernel::clock::DayRange, String> {
+    linli_core::kernel::clock::DayRange::parse(from, to).map_err(|e| {
+        let field = if e.field == "from" {
+            "开始日期"
+        } else {
+            "结束日期"
+        };
+        format!("{field}：{}", e.message)
+    })
+}
+
 pub fn field_label(field: &str) -> &str {
     match field {
         "name" => "名称",

@@ -14,10 +14,10 @@ pub mod shell;
 pub mod xlsx;
 
 pub use api::{list_of, CountsOut, List, NodeOut, PageQuery};
-pub use choice::{choices, node_options, Choice, HitRow, ParentOption};
+pub use choice::{choices, node_options, node_picker, Choice, HitRow, ParentOption};
 pub use forms::{
-    field_errors, field_label, form_errors, form_errors_with, form_status, optional_number, Empty,
-    FieldErrors,
+    day_range, field_errors, field_label, form_errors, form_errors_with, form_status,
+    optional_number, Empty, FieldErrors,
 };
 pub use pager::Pager;
 pub use person::PersonBody;
@@ -26,4 +26,4 @@ pub use shell::{
     error_page, jurisdiction, not_found, router, short_label, store_error_page, url_encode,
     NoticeQuery, PublicMessage, Shell,
 };
-pub use xlsx::{xlsx_built, xlsx_response, xlsx_table};
+pub use xlsx::{audited_list, xlsx_built, xlsx_response, xlsx_table, ListExport};

@@ -97,22 +97,92 @@ pub async fn audit_export(
     query: Option<&str>,
     rows: usize,
 ) -> Result<(), Response> {
+    record_export(state, user, entity, Some(node_id), query, rows).await
+}
+
+/// [`audit_export`] for a list under a node, or (`None`) over the caller's whole jurisdiction.
+async fn record_export(
+    state: &crate::AppState,
+    user: &linli_store::accounts::Principal,
+    entity: &'static str,
+    node_id: Option<i64>,
+    query: Option<&str>,
+    rows: usize,
+) -> Result<(), Response> {
     use linli_store::infra::audit::{self, AuditEntry};
     let result = async {
-        let node = linli_store::tree::get(&state.db, &user.scope, node_id).await?;
+        let mut entry = AuditEntry::by(&user.scope, "list.export", entity);
+        if let Some(id) = node_id {
+            let node = linli_store::tree::get(&state.db, &user.scope, id).await?;
+            entry = entry.node_path(&node.path);
+        }
         audit::record(
             state.db.pool(),
-            AuditEntry::by(&user.scope, "list.export", entity)
-                .node_path(&node.path)
-                .detail(serde_json::json!({
-                    "node_id": node.id,
-                    "query": query.unwrap_or_default(),
-                    "rows": rows,
-                })),
+            entry.detail(serde_json::json!({
+                "node_id": node_id,
+                "query": query.unwrap_or_default(),
+                "rows": rows,
+            })),
             linli_core::kernel::clock::now_ms(),
         )
         .await
     }
     .await;
     result.map_err(crate::ui::store_error_page)
+}
+
+/// One list's spreadsheet: what it is and where it was taken.
+pub struct ListExport {
+    /// What the audit entry names (`request`, `enterprise`, `supply_ledger`, `audit`).
+    pub entity: &'static str,
+    /// The list's name: the sheet's, and the start of the title and of the file name.
+    pub name: &'static str,
+    pub header: &'static [&'static str],
+    /// The node the list is under (its path goes in the audit entry); `None` for a list over
+    /// the caller's whole jurisdiction.
+    pub node_id: Option<i64>,
+    /// Where, in words, for the title (「城关街道」, 「城关街道 · 东门物资点」).
+    pub place: String,
+    /// What tells one file from another in its name (a node's or a site's id).
+    pub key: String,
+    /// The page's filters as asked (the query string), kept in the audit entry.
+    pub query: Option<String>,
+}
+
+/// A filtered list as a download, the same way for every list: the export is audited first (no
+/// entry, no file), then written with the title 「{place} {name}（{day} 导出，共 {total} 条）」 as
+/// 「{name}-{key}-{day}.xlsx」.
+pub async fn audited_list(
+    state: &crate::AppState,
+    user: &linli_store::accounts::Principal,
+    export: ListExport,
+    total: i64,
+    rows: Vec<Vec<String>>,
+) -> Response {
+    if let Err(refused) = record_export(
+        state,
+        user,
+        export.entity,
+        export.node_id,
+        export.query.as_deref(),
+        rows.len(),
+    )
+    .await
+    {
+        return refused;
+    }
+    let day = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
+    let title = format!(
+        "{} {}（{day} 导出，共 {total} 条）",
+        export.place, export.name
+    );
+    xlsx_table(
+        export.entity,
+        &format!("{}-{}-{day}.xlsx", export.name, export.key),
+        export.name,
+        title,
+        export.header,
+        rows,
+    )
+    .await
 }

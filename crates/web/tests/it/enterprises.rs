@@ -521,3 +521,101 @@ async fn unmask_contact(t: TestDb) {
 }
 
 on_both!(staff_and_admins_unmask_a_contact_phone, unmask_contact);
+
+/// The list's search and filters change its rows; its export holds the filtered businesses,
+/// phones masked, and is audited; a grid worker's holds their grid's only.
+async fn the_list_filters_and_exports(t: TestDb) {
+    use linli_core::enterprises::EnterpriseInput;
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = world(&db).await;
+    let staff = Scope::for_user(
+        w.staff_id,
+        "staff",
+        linli_core::Role::Staff,
+        vec![w.community.path.clone()],
+    );
+    let gesang = code("91533401MA6K12345");
+    for (at, name, kind, credit) in [
+        (
+            &w.grid_a,
+            "格桑商贸有限公司",
+            "enterprise",
+            Some(gesang.as_str()),
+        ),
+        (&w.grid_b, "卓玛酒店", "individual", None),
+        (&w.grid_a, "扎西便利店", "individual", None),
+    ] {
+        let input = EnterpriseInput {
+            name,
+            kind,
+            credit_code: credit,
+            contact_name: Some("格桑"),
+            contact_phone: Some("13612348609"),
+            ..Default::default()
+        };
+        linli_store::enterprises::create(&db, &staff, at.id, &input, now_ms())
+            .await
+            .unwrap();
+    }
+    let (c, _) = sign_in(&app, "staff").await;
+    let base = format!("/enterprises?node_id={}", w.community.id);
+    let (st, html) = get(&c, app.url(&base)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(text_of(&html).contains("符合条件 3 家"), "{html}");
+    let (_, html) = get(&c, app.url(&format!("{base}&q=MA6K1234"))).await;
+    assert!(
+        html.contains("格桑商贸有限公司") && !html.contains("扎西便利店"),
+        "{html}"
+    );
+    let (_, html) = get(&c, app.url(&format!("{base}&kind=individual"))).await;
+    assert!(html.contains("扎西便利店") && html.contains("卓玛酒店"));
+    assert!(!html.contains("格桑商贸有限公司"), "{html}");
+    let (_, html) = get(&c, app.url(&format!("{base}&standing=reopened"))).await;
+    assert!(text_of(&html).contains("符合条件 0 家"), "{html}");
+
+    let rows = xlsx_rows(
+        &c,
+        app.url(&format!(
+            "/enterprises.xlsx?node_id={}&kind=individual",
+            w.community.id
+        )),
+        "企业复工",
+    )
+    .await;
+    assert!(rows[0][0].contains("共 2 条"), "{:?}", rows[0]);
+    let mut got: Vec<(&str, &str, &str)> = rows[2..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[7].as_str(), r[8].as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("卓玛酒店", "136****8609", "未复工"),
+            ("扎西便利店", "136****8609", "未复工")
+        ]
+    );
+    let audit = audited(&db, "list.export").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entity, "enterprise");
+    assert_eq!(
+        audit[0].node_path.as_deref(),
+        Some(w.community.path.as_str())
+    );
+
+    let (worker, _) = sign_in(&app, "worker_a").await;
+    let rows = xlsx_rows(&worker, app.url("/enterprises.xlsx"), "企业复工").await;
+    let mut names: Vec<&str> = rows[2..].iter().map(|r| r[0].as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["扎西便利店", "格桑商贸有限公司"]);
+    let (st, _) = get(
+        &worker,
+        app.url(&format!("/enterprises.xlsx?node_id={}", w.grid_b.id)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    app.t.finish().await;
+}
+
+on_both!(the_list_filters_and_exports, the_list_filters_and_exports);

@@ -913,3 +913,138 @@ on_both!(
     resident_limits_are_counted_once_each,
     resident_limits_are_counted_once_each
 );
+
+/// The inbox's filters change its rows; its export holds the filtered rows, phones masked, and
+/// leaves an audit entry; bad days are refused by name.
+async fn the_inbox_filters_pages_and_exports(t: TestDb) {
+    let app = spawn(t).await;
+    let w = neighbours(&app.t.db).await;
+    let official = api_as(&app, "official").await;
+    for (node, category, description, name) in [
+        (w.community_a.id, "utilities", "3栋停水一天了", "王阿姨"),
+        (w.community_a.id, "general", "楼道灯坏了", "李大爷"),
+        (w.community_b.id, "general", "夜间施工噪音", "赵大妈"),
+    ] {
+        let (st, r) = official
+            .post(
+                "/api/v1/requests",
+                json!({"node_id": node, "category": category, "description": description,
+                       "address": "幸福路8号", "reporter_name": name, "reporter_phone": "13612348609"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{r}");
+    }
+    let (c, _) = sign_in(&app, "official").await;
+    let url = |p: &str| app.url(p);
+    let street = w.street.id;
+    let (st, html) = get(&c, url(&format!("/requests?node_id={street}"))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(text_of(&html).contains("共 3 条"), "{html}");
+    // Search by reporter, by words; category; node.
+    let (_, html) = get(&c, url(&format!("/requests?node_id={street}&q=%E8%B5%B5"))).await;
+    assert!(
+        html.contains("夜间施工噪音") && !html.contains("楼道灯坏了"),
+        "{html}"
+    );
+    let (_, html) = get(
+        &c,
+        url(&format!("/requests?node_id={street}&category=general")),
+    )
+    .await;
+    assert!(html.contains("夜间施工噪音") && html.contains("楼道灯坏了"));
+    assert!(!html.contains("3栋停水一天了"), "{html}");
+    let (_, html) = get(&c, url(&format!("/requests?node_id={}", w.community_a.id))).await;
+    assert!(html.contains("3栋停水一天了") && !html.contains("夜间施工噪音"));
+    // A whole phone number finds its reporter's requests; part of one finds nothing.
+    let (_, html) = get(
+        &c,
+        url(&format!("/requests?node_id={street}&q=13612348609")),
+    )
+    .await;
+    assert!(text_of(&html).contains("共 3 条"), "{html}");
+    let (_, html) = get(&c, url(&format!("/requests?node_id={street}&q=8609"))).await;
+    assert!(text_of(&html).contains("共 0 条"), "{html}");
+    // The days received: today holds all three, yesterday none.
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
+    let (_, html) = get(
+        &c,
+        url(&format!(
+            "/requests?node_id={street}&from={today}&to={today}"
+        )),
+    )
+    .await;
+    assert!(text_of(&html).contains("共 3 条"));
+    let (_, html) = get(
+        &c,
+        url(&format!("/requests?node_id={street}&to=2020-01-01")),
+    )
+    .await;
+    assert!(text_of(&html).contains("共 0 条"), "{html}");
+    let (st, html) = get(
+        &c,
+        url(&format!("/requests?node_id={street}&from=2020-02-30")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text_of(&html).contains("开始日期：「2020-02-30」不是有效日期"),
+        "{html}"
+    );
+    let (st, _) = get(&c, url(&format!("/requests.xlsx?node_id={street}&to=x"))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        audited(&app.t.db, "list.export").await.is_empty(),
+        "a refused export is not one"
+    );
+
+    // The export: the filtered rows, the phone masked, and audited with the filters.
+    let rows = xlsx_rows(
+        &c,
+        url(&format!("/requests.xlsx?node_id={street}&category=general")),
+        "诉求",
+    )
+    .await;
+    assert!(rows[0][0].contains("共 2 条"), "{:?}", rows[0]);
+    assert_eq!(rows[1][0], "编号");
+    let mut got: Vec<(&str, &str, &str)> = rows[2..]
+        .iter()
+        .map(|r| (r[4].as_str(), r[6].as_str(), r[7].as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("夜间施工噪音", "赵大妈", "136****8609"),
+            ("楼道灯坏了", "李大爷", "136****8609")
+        ]
+    );
+    let audit = audited(&app.t.db, "list.export").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].entity.as_str(), audit[0].actor.as_str()),
+        ("request", "official")
+    );
+    assert_eq!(audit[0].detail["rows"], 2);
+    assert!(audit[0].detail["query"]
+        .as_str()
+        .unwrap()
+        .contains("category=general"));
+
+    // Another community's staff export only their own.
+    let (b, _) = sign_in(&app, "staff_b").await;
+    let rows = xlsx_rows(&b, url("/requests.xlsx"), "诉求").await;
+    let got: Vec<&str> = rows[2..].iter().map(|r| r[4].as_str()).collect();
+    assert_eq!(got, ["夜间施工噪音"]);
+    let (st, _) = get(
+        &b,
+        url(&format!("/requests.xlsx?node_id={}", w.community_a.id)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    app.t.finish().await;
+}
+
+on_both!(
+    the_inbox_filters_pages_and_exports,
+    the_inbox_filters_pages_and_exports
+);

@@ -829,3 +829,85 @@ async fn items_form(t: TestDb) {
 }
 
 on_both!(admins_add_items_on_the_stock_page, items_form);
+
+/// A site's ledger page: the item, kind, words and days change its rows; the export holds the
+/// filtered entries and is audited; another community's staff do not find the site.
+async fn the_ledger_filters_and_exports(t: TestDb) {
+    let app = spawn(t).await;
+    let db = app.t.db.clone();
+    let w = neighbours(&db).await;
+    let site = supply_site(&db, w.community_a.id, "社区物资点", false).await;
+    let items = linli_store::supplies::items(&db).await.unwrap();
+    let (masks, other) = (&items[0], &items[1]);
+    let op = Scope::operator();
+    for (item, kind, q, note) in [
+        (masks.id, "receipt", 100, Some("红十字会捐赠")),
+        (masks.id, "issue", 30, Some("发给甲网格")),
+        (other.id, "receipt", 8, None),
+    ] {
+        let m = linli_core::supplies::Movement::parse(kind, q, None).unwrap();
+        linli_store::supplies::record(&db, &op, site, item, &m, note, now_ms())
+            .await
+            .unwrap();
+    }
+    let (c, _) = sign_in(&app, "staff_a").await;
+    let base = format!("/supplies/sites/{site}/ledger");
+    let (st, html) = get(&c, app.url(&base)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(text_of(&html).contains("共 3 笔"), "{html}");
+    let (_, html) = get(&c, app.url(&format!("{base}?item={}", masks.id))).await;
+    assert!(text_of(&html).contains("共 2 笔"), "{html}");
+    let (_, html) = get(&c, app.url(&format!("{base}?kind=issue"))).await;
+    let text = text_of(&html);
+    assert!(
+        text.contains("共 1 笔") && text.contains("发给甲网格"),
+        "{text}"
+    );
+    let (_, html) = get(
+        &c,
+        app.url(&format!("{base}?q=%E7%BA%A2%E5%8D%81%E5%AD%97")),
+    )
+    .await;
+    let text = text_of(&html);
+    assert!(
+        text.contains("共 1 笔") && text.contains("红十字会捐赠"),
+        "{text}"
+    );
+    let (_, html) = get(&c, app.url(&format!("{base}?to=2020-01-01"))).await;
+    assert!(text_of(&html).contains("共 0 笔"));
+    let (st, html) = get(&c, app.url(&format!("{base}?kind=gift"))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&html).contains("「gift」不是台账的类别"), "{html}");
+    // The site's page links to it.
+    let (_, html) = get(&c, app.url(&format!("/supplies/sites/{site}"))).await;
+    assert!(html.contains(&format!("href=\"{base}\"")), "{html}");
+
+    let rows = xlsx_rows(
+        &c,
+        app.url(&format!("{base}.xlsx?item={}", masks.id)),
+        "物资台账",
+    )
+    .await;
+    assert!(rows[0][0].contains("共 2 条"), "{:?}", rows[0]);
+    let got: Vec<(&str, &str, &str)> = rows[2..]
+        .iter()
+        .map(|r| (r[1].as_str(), r[4].as_str(), r[5].as_str()))
+        .collect();
+    assert_eq!(got, [("发放", "-30", "70"), ("入库", "100", "100")]);
+    let audit = audited(&db, "list.export").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entity, "supply_ledger");
+    assert_eq!(audit[0].detail["rows"], 2);
+
+    let (b, _) = sign_in(&app, "staff_b").await;
+    for path in [base.clone(), format!("{base}.xlsx")] {
+        let (st, _) = get(&b, app.url(&path)).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{path}");
+    }
+    app.t.finish().await;
+}
+
+on_both!(
+    the_ledger_filters_and_exports,
+    the_ledger_filters_and_exports
+);

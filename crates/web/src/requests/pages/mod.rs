@@ -11,7 +11,7 @@ pub mod open311_settings;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,9 +24,9 @@ use linli_core::requests::{
 };
 use linli_core::{CoreError, NodeKind};
 use linli_store::accounts::Principal;
-use linli_store::requests::{self, InboxFilter, Request, View};
+use linli_store::requests::{self, InboxFilter, Request};
 use linli_store::tree::{self, Node};
-use linli_store::{Page, StoreError};
+use linli_store::{Listed, Page, StoreError, MAX_LIST_ROWS};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -34,12 +34,15 @@ use crate::auth::{csrf_ok, csrf_refused};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::qr::PublicBase;
 use crate::ui::Choice;
-use crate::ui::{error_page, field_label, store_error_page, Shell};
+use crate::ui::{
+    error_page, field_label, form_status, store_error_page, url_encode, ListExport, Pager, Shell,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests", get(inbox))
+        .route("/requests.xlsx", get(inbox_export))
         .route("/requests/new", get(new_form))
         .route("/requests/rates", get(rates_page))
         .route("/requests/{id}", get(request_page))
@@ -272,11 +275,98 @@ pub(super) fn status_class(s: Status) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // The inbox
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct InboxQuery {
     node_id: Option<i64>,
     view: Option<String>,
     notice: Option<String>,
+    /// A status code (`received`, …), blank for any.
+    status: String,
+    /// A category code, blank for any.
+    category: String,
+    q: String,
+    /// Received from / to these days (`YYYY-MM-DD`, both included).
+    from: String,
+    to: String,
+    page: Option<i64>,
+}
+
+/// Requests a page of the inbox.
+const INBOX_PER_PAGE: i64 = 50;
+
+impl InboxQuery {
+    fn view_name(&self) -> &'static str {
+        match self.view.as_deref() {
+            Some("new") => "new",
+            Some("overdue") => "overdue",
+            Some("mine") => "mine",
+            _ => "all",
+        }
+    }
+
+    /// The store's filter under `node_id`, and what in the query was refused (left out of the
+    /// filter, each named precisely).
+    fn filter(&self, node_id: i64) -> (InboxFilter, Vec<String>) {
+        let mut errors = Vec::new();
+        let status = match self.status.trim() {
+            "" => None,
+            s => match s.parse::<Status>() {
+                Ok(st) => Some(st),
+                Err(_) => {
+                    errors.push(format!("状态：「{s}」不是诉求的状态"));
+                    None
+                }
+            },
+        };
+        let received = match crate::ui::day_range(&self.from, &self.to) {
+            Ok(r) => r.bounds(),
+            Err(e) => {
+                errors.push(e);
+                (None, None)
+            }
+        };
+        let filter = InboxFilter {
+            node_id: Some(node_id),
+            view: self.view_name().parse().unwrap_or_default(),
+            status,
+            category: Some(self.category.trim().to_owned()).filter(|c| !c.is_empty()),
+            q: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+            received,
+        };
+        (filter, errors)
+    }
+
+    /// The inbox's filters as a query string (for the pager and the export).
+    fn query_string(&self, node_id: i64) -> String {
+        format!(
+            "node_id={node_id}&view={}&status={}&category={}&q={}&from={}&to={}",
+            self.view_name(),
+            url_encode(&self.status),
+            url_encode(&self.category),
+            url_encode(&self.q),
+            url_encode(&self.from),
+            url_encode(&self.to)
+        )
+    }
+}
+
+/// The inbox under the node asked for (or the caller's first root): the node, the roots to
+/// pick from, `limit` matching requests from `offset` and what in the query was refused.
+/// `None` for a caller with no jurisdiction.
+async fn load_inbox(
+    state: &AppState,
+    user: &Principal,
+    q: &InboxQuery,
+    page: (i64, i64),
+    now: i64,
+) -> Result<Option<(Node, Vec<Choice>, Listed<Request>, Vec<String>)>, StoreError> {
+    let Some((node, roots)) = chosen_node(state, user, q.node_id).await? else {
+        return Ok(None);
+    };
+    let (filter, errors) = q.filter(node.id);
+    let list = requests::inbox(&state.db, &user.scope, &filter, page, now).await?;
+    Ok(Some((node, roots, list, errors)))
 }
 
 struct Row {
@@ -293,14 +383,19 @@ struct Row {
     channel: &'static str,
 }
 
-fn row(r: Request, now: i64) -> Row {
-    let late = if r.resolution_late(now) {
+/// 「办理超时」, 「响应超时」 or nothing.
+fn late_label(r: &Request, now: i64) -> &'static str {
+    if r.resolution_late(now) {
         "办理超时"
     } else if r.response_late(now) && r.status.is_pending() {
         "响应超时"
     } else {
         ""
-    };
+    }
+}
+
+fn row(r: Request, now: i64) -> Row {
+    let late = late_label(&r, now);
     Row {
         id: r.id,
         tracking_number: r.tracking_number,
@@ -330,9 +425,21 @@ struct InboxPage {
     node_name: String,
     roots: Vec<Choice>,
     view: &'static str,
+    /// The filter form: the nodes, statuses and categories to pick, what was typed.
+    nodes: Vec<Choice>,
+    statuses: Vec<Choice>,
+    categories: Vec<Choice>,
+    q: String,
+    from: String,
+    to: String,
+    total: i64,
+    export: String,
+    pager: Pager,
     rows: Vec<Row>,
     red: Vec<RedWhistle>,
     notice: String,
+    /// What in the filters was refused.
+    error: String,
     /// Whether the node takes residents' requests itself (a community or below).
     serves_residents: bool,
     public_link: String,
@@ -379,36 +486,27 @@ async fn inbox(
     PublicBase(base): PublicBase,
     Query(q): Query<InboxQuery>,
 ) -> Response {
-    let view_name = match q.view.as_deref() {
-        Some("new") => "new",
-        Some("overdue") => "overdue",
-        Some("mine") => "mine",
-        _ => "all",
-    };
-    let view: View = view_name.parse().unwrap_or_default();
     let now = now_ms();
+    let page_no = Pager::asked(q.page);
     let result = async {
-        let Some((node, roots)) = chosen_node(&state, &user, q.node_id).await? else {
-            return Ok(None);
-        };
-        let filter = InboxFilter {
-            node_id: Some(node.id),
-            view,
-            status: None,
-        };
-        let list = requests::list(
-            &state.db,
-            &user.scope,
-            &filter,
-            Page::new(Some(200), None),
+        let Some((node, roots, list, errors)) = load_inbox(
+            &state,
+            &user,
+            &q,
+            (INBOX_PER_PAGE, Pager::offset(page_no, INBOX_PER_PAGE)),
             now,
         )
-        .await?;
+        .await?
+        else {
+            return Ok(None);
+        };
         let red = requests::unanswered_whistles(&state.db, &user.scope, now).await?;
-        Ok::<_, StoreError>(Some((roots, node, list, red)))
+        let nodes = crate::ui::node_picker(&state.db, &user, node.id).await?;
+        let categories = requests::categories(&state.db).await?;
+        Ok::<_, StoreError>(Some((roots, node, list, errors, red, nodes, categories)))
     }
     .await;
-    let (roots, node, list, red) = match result {
+    let (roots, node, list, errors, red, nodes, categories) = match result {
         Ok(Some(r)) => r,
         Ok(None) => return error_page(StatusCode::NOT_FOUND, "您的账号没有绑定辖区，看不到诉求。"),
         Err(e) => return store_error_page(e),
@@ -424,7 +522,8 @@ async fn inbox(
     } else {
         (String::new(), String::new())
     };
-    InboxPage {
+    let qs = q.query_string(node.id);
+    let page = InboxPage {
         shell: Shell::of(&user, "requests"),
         node_id: node.id,
         serves_residents,
@@ -432,8 +531,39 @@ async fn inbox(
         public_qr,
         node_name: node.name,
         roots,
-        view: view_name,
-        rows: list.into_iter().map(|r| row(r, now)).collect(),
+        nodes,
+        statuses: std::iter::once(Choice {
+            value: String::new(),
+            label: "全部".into(),
+            selected: q.status.trim().is_empty(),
+        })
+        .chain(Status::ALL.iter().map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: s.label_zh().to_owned(),
+            selected: s.as_str() == q.status.trim(),
+        }))
+        .collect(),
+        categories: std::iter::once(Choice {
+            value: String::new(),
+            label: "全部".into(),
+            selected: q.category.trim().is_empty(),
+        })
+        .chain(categories.into_iter().map(|c| Choice {
+            selected: c.rule.code == q.category.trim(),
+            label: c.rule.name,
+            value: c.rule.code,
+        }))
+        .collect(),
+        view: q.view_name(),
+        q: q.q.clone(),
+        from: q.from.clone(),
+        to: q.to.clone(),
+        total: list.total,
+        export: format!("/requests.xlsx?{qs}"),
+        pager: Pager::new(page_no, list.total, INBOX_PER_PAGE, |n| {
+            format!("/requests?{qs}&page={n}")
+        }),
+        rows: list.items.into_iter().map(|r| row(r, now)).collect(),
         red: red
             .into_iter()
             .map(|w| RedWhistle {
@@ -443,8 +573,78 @@ async fn inbox(
             })
             .collect(),
         notice: notice.to_owned(),
+        error: errors.join("；"),
+    };
+    (form_status(!page.error.is_empty()), page).into_response()
+}
+
+/// The inbox as filtered, every page (up to [`MAX_LIST_ROWS`]), as xlsx: audited, since it
+/// names residents; their phones stay masked (unmasking is one request at a time, audited).
+async fn inbox_export(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(q): Query<InboxQuery>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let now = now_ms();
+    // Bad filters refuse the file rather than export more than was asked for.
+    let (_, errors) = q.filter(0);
+    if !errors.is_empty() {
+        return error_page(StatusCode::UNPROCESSABLE_ENTITY, &errors.join("；"));
     }
-    .into_response()
+    let (node, list) = match load_inbox(&state, &user, &q, (MAX_LIST_ROWS, 0), now).await {
+        Ok(Some((node, _, list, _))) => (node, list),
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "您的账号没有绑定辖区，看不到诉求。"),
+        Err(e) => return store_error_page(e),
+    };
+    let rows = list
+        .items
+        .into_iter()
+        .map(|r| {
+            let late = late_label(&r, now).to_owned();
+            vec![
+                r.tracking_number,
+                display(r.received_at),
+                r.status.label_zh().to_owned(),
+                r.category_name,
+                r.description,
+                r.address.unwrap_or_default(),
+                r.reporter_name.unwrap_or_default(),
+                r.reporter_phone_masked.unwrap_or_default(),
+                r.department_name.unwrap_or(r.node_name),
+                r.channel.label_zh().to_owned(),
+                late,
+            ]
+        })
+        .collect();
+    crate::ui::audited_list(
+        &state,
+        &user,
+        ListExport {
+            entity: "request",
+            name: "诉求",
+            header: &[
+                "编号",
+                "登记时间",
+                "状态",
+                "类别",
+                "诉求内容",
+                "地址",
+                "反映人",
+                "联系电话",
+                "承办",
+                "渠道",
+                "超时",
+            ],
+            node_id: Some(node.id),
+            place: node.name,
+            key: node.id.to_string(),
+            query: raw,
+        },
+        list.total,
+        rows,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
