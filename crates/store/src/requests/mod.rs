@@ -36,6 +36,9 @@ use crate::infra::errors::{internal, unique_to};
 use crate::infra::secret::{constant_time_eq, random_token, token_hash, Keyring};
 use crate::{scope_filter, Db, Page, StoreError};
 
+mod todo;
+pub use todo::{todo, RequestTodo};
+
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Hash domain of phone lookup hashes (the same as persons', so one number finds both).
