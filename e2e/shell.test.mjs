@@ -112,10 +112,12 @@ test('browser: the shell at 360 px and 1366 px, and a grid worker\'s to-do', { t
     const obs = await page.locator('main').boundingBox();
     assert.ok(obs.width >= 1300, `正在观察 is ${obs.width}px wide at 1366 px`);
     await shot(page, 'shell-observations-1366.png');
-    // A form keeps its reading measure.
-    await page.goto(`${base}/persons/new`);
-    const form = await page.locator('main').boundingBox();
-    assert.ok(form.width <= 960, `a form page stays ${form.width}px wide`);
+    // Forms keep their reading measure (the arrival form has a person search above it).
+    for (const path of ['/persons/new', '/epidemic/arrivals/new']) {
+      await page.goto(`${base}${path}`);
+      const form = await page.locator('main').boundingBox();
+      assert.ok(form.width <= 960, `${path} stays ${form.width}px wide`);
+    }
     // A phone list is unchanged: rows, within the screen.
     await page.setViewportSize({ width: 360, height: 740 });
     await page.goto(`${base}/users`);
