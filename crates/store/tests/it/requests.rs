@@ -1326,6 +1326,22 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!((t.pending, t.first.len()), (2, 1));
+        // The inbox's pending view lists the same two (newest first).
+        let pending = requests::list(
+            &db,
+            &w.worker_a,
+            &InboxFilter {
+                node_id: Some(w.grid_a.id),
+                view: "pending".parse().unwrap(),
+                ..Default::default()
+            },
+            Page::new(None, None),
+            T0 + 3 * HOUR,
+        )
+        .await
+        .unwrap();
+        let ids: Vec<i64> = pending.iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![waiting.id, taken.id]);
 
         // Staff of the community: the grid's two and the community's own; none of them theirs.
         let t = requests::todo(&db, &w.staff_a, w.community_a.id, 10)

@@ -5,6 +5,8 @@
 //!
 //! Every figure comes from the list it links to (the same store function and filter), so the
 //! count on the home page is the count on the list; each reads the as-of day as its list does.
+//! (Requests link to the inbox's `view=pending`, which the API serves; the inbox page shows all
+//! requests for it until its view choices offer 待办.)
 
 use linli_core::kernel::clock::{display, format_date, today};
 use linli_core::kernel::labels::Labelled;
@@ -156,7 +158,7 @@ async fn of_node(
                 text: r.tracking_number,
             })
             .collect(),
-        href: format!("/requests?node_id={node_id}"),
+        href: format!("/requests?node_id={node_id}&view=pending"),
         action: None,
     };
 

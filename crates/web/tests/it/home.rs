@@ -153,6 +153,28 @@ async fn todo_flow(t: TestDb) {
     .await;
     assert!(text_of(&list).contains("共 1 人"), "{list}");
 
+    // The requests line leads to the pending view; the API lists the same two.
+    let link = format!("/requests?node_id={}&#38;view=pending", grid_a.id);
+    assert!(home.contains(&link), "{link} not in {home}");
+    let api = api_as(&app, "worker").await;
+    let (status, body) = api
+        .get(&format!(
+            "/api/v1/requests?view=pending&node_id={}",
+            grid_a.id
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut numbers: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tracking_number"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    let mut expected = vec![taken.as_str(), waiting.as_str()];
+    expected.sort_unstable();
+    assert_eq!(numbers, expected);
+
     // Staff keep the cards of their nodes.
     let (s, _) = sign_in(&app, "staff").await;
     let (_, home) = get(&s, app.url("/")).await;
