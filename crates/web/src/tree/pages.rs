@@ -81,17 +81,19 @@ struct HomePage {
     shell: Shell,
     roots: Vec<NodeRow>,
     greeting: String,
-    /// A grid worker's day, grid by grid (empty for other roles: they get their nodes' cards).
+    /// The day's work in each bound node: a grid worker's whole home, above the cards for
+    /// community staff; none for officials and admins (their scope is the dashboard's).
     todos: Vec<GridTodo>,
+    /// A grid worker: the to-do replaces the cards.
+    worker: bool,
     today: String,
 }
 
 async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
     let result = async {
-        let todos = if user.user.role == Role::GridWorker {
-            todo::for_worker(&state.db, &user).await?
-        } else {
-            Vec::new()
+        let todos = match user.user.role {
+            Role::GridWorker | Role::Staff => todo::for_bound_nodes(&state.db, &user).await?,
+            Role::Official | Role::Admin => Vec::new(),
         };
         let roots = tree::visible_roots(&state.db, &user.scope).await?;
         Ok::<_, StoreError>((roots, todos))
@@ -107,6 +109,7 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
                 user.user.role.label_zh()
             ),
             todos,
+            worker: user.user.role == Role::GridWorker,
             today: format_date(linli_core::kernel::clock::today()),
         }
         .into_response(),

@@ -1,7 +1,7 @@
-//! A grid worker's home: the day's work in each of their grids as a to-do list — open alerts,
-//! check-ins due today and not yet in, pending requests, observations due for release — each a
-//! count, the first few by name, and a link to where the work is done. (Tasks do not exist
-//! yet; they join the list when they do.)
+//! A grid worker's home (and the top of a community worker's): the day's work in each of their
+//! nodes as a to-do list — open alerts, check-ins due today and not yet in, pending requests,
+//! observations due for release — each a count, the first few by name, and a link to where the
+//! work is done. (Tasks do not exist yet; they join the list when they do.)
 //!
 //! Every figure comes from the list it links to (the same store function and filter), so the
 //! count on the home page is the count on the list; each reads the as-of day as its list does.
@@ -53,8 +53,9 @@ impl GridTodo {
     }
 }
 
-/// The to-do of every grid the worker is bound to, in the order of their account.
-pub async fn for_worker(db: &Db, user: &Principal) -> Result<Vec<GridTodo>, StoreError> {
+/// The to-do of every node the user is bound to (a grid worker's grids, a community worker's
+/// communities), in the order of their account.
+pub async fn for_bound_nodes(db: &Db, user: &Principal) -> Result<Vec<GridTodo>, StoreError> {
     let mut out = Vec::with_capacity(user.user.nodes.len());
     for node in &user.user.nodes {
         out.push(of_node(db, user, node.id, &node.name).await?);

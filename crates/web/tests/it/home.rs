@@ -1,6 +1,7 @@
 //! The shell: a grid worker's home is the day's to-do of their grid (alerts, check-ins due,
 //! requests, releases), with the same counts as the lists it links to and nobody from another
-//! grid; other roles keep their nodes' cards. Phone numbers seen in the clear dial.
+//! grid; community staff get the same counts for their community above their nodes' cards,
+//! officials the cards alone. Phone numbers seen in the clear dial.
 
 use crate::support::*;
 
@@ -175,11 +176,34 @@ async fn todo_flow(t: TestDb) {
     expected.sort_unstable();
     assert_eq!(numbers, expected);
 
-    // Staff keep the cards of their nodes.
+    // Staff keep the cards of their nodes, under the same counts for their community: both
+    // grids, none of it theirs.
     let (s, _) = sign_in(&app, "staff").await;
     let (_, home) = get(&s, app.url("/")).await;
     assert!(
-        !home.contains("今日待办") && home.contains("里布嘎社区"),
+        home.contains("<ul class=\"cards\">")
+            && home.contains(&format!("href=\"/nodes/{}\"", community.id)),
+        "{home}"
+    );
+    assert!(line(&home, "alerts").starts_with("2 待处理预警"), "{home}");
+    let checkins = line(&home, "checkins");
+    assert!(checkins.starts_with("3 今日未打卡"), "{checkins}");
+    assert!(checkins.contains("王三"), "{checkins}");
+    assert!(line(&home, "requests").starts_with("3 待办诉求 "), "{home}");
+    assert!(!line(&home, "requests").contains("其中我已接单"), "{home}");
+    let releases = line(&home, "releases");
+    assert!(releases.starts_with("2 到期待解除"), "{releases}");
+    assert!(
+        releases.contains("钱五") && releases.contains("赵四"),
+        "{releases}"
+    );
+
+    // An official keeps the cards alone (the dashboard has their figures).
+    user(&db, "official", "official", &[community.id]).await;
+    let (o, _) = sign_in(&app, "official").await;
+    let (_, home) = get(&o, app.url("/")).await;
+    assert!(
+        !home.contains("data-todo") && home.contains("<ul class=\"cards\">"),
         "{home}"
     );
     app.finish().await;
