@@ -6,14 +6,15 @@
 // in February), so 2020-02-10 is a day of it. Served as of that day, every page carries the banner
 // 「演示数据 · 按 2020-02-10 显示」 (the login page too), and the pages a newcomer opens first show
 // that day's figures, not zeros: the 防疫 dashboard, the daily report of that date (the report
-// page's default date), the 正在观察 list, and the requests, stores, businesses and beds. On a
-// 360 px phone the banner does not overflow.
+// page's default date), the 正在观察 list, whose open-alert badges count that day's open alerts,
+// and the requests, stores, businesses and beds. Printed sheets (the report's print view, a
+// declaration poster) carry the banner as well. On a 360 px phone the banner does not overflow.
 //
 // Screenshots land in e2e/screenshots/as-of-*.png (gitignored).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bodyText, logIn, PASSWORD, pathOf, PHONE, DESKTOP, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
+import { bodyText, clickAndWait, logIn, PASSWORD, pathOf, PHONE, DESKTOP, reportOverflow, shot, skipWithoutChromium, startStack } from './helpers.mjs';
 
 const DAY = '2020-02-10';
 const BANNER = `演示数据 · 按 ${DAY} 显示`;
@@ -78,6 +79,10 @@ test('browser: the demo served as of 2020-02-10 shows that day, with a banner on
       const numbers = values.map((v) => Number(v.trim())).filter((n) => Number.isFinite(n));
       assert.ok(numbers.some((n) => n > 0), `the report of ${DAY} has non-zero figures: ${values.join(' ')}`);
       await shot(page, `as-of-report-${size}.png`);
+      // Its print view (and every other printed sheet) says which day it shows, on paper too.
+      await clickAndWait(page, page.locator('a.pill', { hasText: /^打印$/ }));
+      assert.equal(pathOf(page), '/reports/print');
+      assert.equal(await banner(page), BANNER, 'the report print view shows the banner');
 
       // The observations list: who was under observation that day (released later on).
       const obs = await page.goto(`${base}/epidemic/observations`);
@@ -89,6 +94,14 @@ test('browser: the demo served as of 2020-02-10 shows that day, with a banner on
       assert.ok(total > 0, `people under observation on ${DAY}: ${summary}`);
       await reportOverflow(page, `observations as of ${DAY} at ${size}px`);
 
+      // A person's open-alert badge counts the alerts open that day, as the alert list does.
+      const badged = page.locator('ul.rows li', { has: page.locator('a.badge.fever') }).first();
+      assert.equal(await badged.count(), 1, `someone had an open alert on ${DAY}`);
+      const name = (await badged.locator('a').first().innerText()).trim();
+      const badge = Number((await badged.locator('a.badge.fever').innerText()).replace(/\D/g, ''));
+      await page.goto(`${base}/epidemic/alerts?q=${encodeURIComponent(name)}`);
+      const listed = await page.locator('#summary').innerText();
+      assert.ok(listed.includes(`共 ${badge} 条`), `${name}: badge ${badge}, the alert list: ${listed}`);
       // The work around the outbreak shows too: residents' requests, the stores, the
       // businesses (each list links its items), and the quarantine beds on the dashboard.
       for (const [path, item, least] of [
@@ -108,6 +121,20 @@ test('browser: the demo served as of 2020-02-10 shows that day, with a banner on
       assert.ok(bedsTotal > 0, `quarantine beds serve the community: ${beds}`);
     });
   }
+
+  await t.test('printed sheets carry the banner', async () => {
+    const page = await newPage(DESKTOP);
+    await logIn(page, base, 'staff', PASSWORD);
+    await page.goto(`${base}/epidemic/declaration-links`);
+    // A new declaration link, then its poster.
+    const form = page.locator('form[action="/epidemic/declaration-links"]');
+    await form.locator('select[name=node_id]').selectOption({ index: 1 });
+    await clickAndWait(page, form.locator('button[type=submit]'));
+    const print = page.locator('a[href$="/print"]').first();
+    assert.equal(await print.count(), 1, 'a declaration link to print');
+    await clickAndWait(page, print);
+    assert.equal(await banner(page), BANNER, `the poster ${pathOf(page)} shows the banner`);
+  });
 
   await t.test('the error page carries the banner too', async () => {
     const page = await newPage(PHONE);

@@ -516,6 +516,15 @@ pub struct AlertPage {
 /// The most rows one page (and one export) holds.
 pub const MAX_ALERT_PAGE: i64 = 5_000;
 
+/// An alert kind (`fever`, `overdue`) in words.
+pub fn kind_zh(kind: &str) -> &'static str {
+    match kind {
+        "fever" => "发热",
+        "overdue" => "逾期未打卡",
+        _ => "其他",
+    }
+}
+
 /// Refuses an alert kind other than `fever` and `overdue`.
 pub(crate) fn check_kind(kind: Option<&str>) -> Result<(), StoreError> {
     match kind {

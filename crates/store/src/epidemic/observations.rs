@@ -96,6 +96,8 @@ pub async fn under_observation(
     let (where_, done) = conditions(&node.path, filter, on, true, &mut params);
     let lim = params.int(limit.clamp(1, MAX_PAGE));
     let off = params.int(offset.max(0));
+    // A person's alerts open on `on` (as of a past day: raised by then, not handled by then).
+    let alert_open = super::alerts::open_at("a.", || params.int(day_bounds(on).1));
     // The page's ids first, then the per-row figures for those rows only: in one query the
     // sorter would compute every row's check-in count, last temperature and alerts before
     // keeping a hundred (at 100,000 under observation, most of the time). Within a place the
@@ -106,7 +108,7 @@ pub async fn under_observation(
                 o.check_ins_per_day, o.node_path, n.name, n.kind, pn.name, {done}, \
                 (SELECT c.temperature_tenths FROM checkin c WHERE c.observation_id = o.id \
                    AND c.temperature_tenths IS NOT NULL ORDER BY c.at DESC LIMIT 1), \
-                (SELECT COUNT(*) FROM alert a WHERE a.person_id = o.person_id AND a.handled_at IS NULL) \
+                (SELECT COUNT(*) FROM alert a WHERE a.person_id = o.person_id AND {alert_open}) \
          FROM (SELECT o.id AS page_id {from} WHERE {where_} \
                ORDER BY o.node_path, o.id LIMIT {lim} OFFSET {off}) pg \
          JOIN observation o ON o.id = pg.page_id JOIN person p ON p.id = o.person_id \

@@ -36,6 +36,9 @@ use crate::infra::errors::{internal, unique_to};
 use crate::infra::secret::{constant_time_eq, random_token, token_hash, Keyring};
 use crate::{scope_filter, Db, Page, StoreError};
 
+mod todo;
+pub use todo::{todo, RequestTodo};
+
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Hash domain of phone lookup hashes (the same as persons', so one number finds both).
@@ -793,6 +796,8 @@ pub enum View {
     All,
     /// Waiting for someone to take it: received, dispatched or returned.
     New,
+    /// Still waiting on someone, taken or not (a worker's to-do counts these).
+    Pending,
     /// Pending past a deadline (response or resolution).
     Overdue,
     /// Filed or accepted by the caller.
@@ -805,11 +810,12 @@ impl std::str::FromStr for View {
         match s.trim() {
             "" | "all" => Ok(View::All),
             "new" => Ok(View::New),
+            "pending" => Ok(View::Pending),
             "overdue" => Ok(View::Overdue),
             "mine" => Ok(View::Mine),
             other => Err(CoreError::invalid(
                 "view",
-                format!("「{other}」不是有效的筛选，应为 all、new（新诉求）、overdue（超时）或 mine（我的）"),
+                format!("「{other}」不是有效的筛选，应为 all、new（新诉求）、pending（待办）、overdue（超时）或 mine（我的）"),
             )),
         }
     }
@@ -863,6 +869,7 @@ fn inbox_conditions(
     match filter.view {
         View::All => {}
         View::New => conds.push(status_in("r.status", &Status::UNTAKEN)),
+        View::Pending => conds.push(status_in("r.status", &Status::PENDING)),
         View::Overdue => {
             let p = params.int(now);
             conds.push(format!(

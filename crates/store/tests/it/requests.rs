@@ -1442,5 +1442,74 @@ both_backends!(
             requests::inbox(&db, &w.staff_b, &f, (50, 0), T0).await,
             Err(StoreError::NotFound)
         ));
+    a_workers_todo_counts_pending_requests_in_the_grid,
+    |db: Db| async move {
+        let w = world(&db).await;
+        // In the grid: one the worker took, one waiting, one resolved. Beside it: one in the
+        // community (not the grid) and one in the other community.
+        let taken = hotline(&db, &w.staff_a, &w.grid_a, "general", T0).await;
+        let waiting = hotline(&db, &w.staff_a, &w.grid_a, "general", T0 + 1).await;
+        let done = hotline(&db, &w.staff_a, &w.grid_a, "general", T0 + 2).await;
+        let upstairs = hotline(&db, &w.staff_a, &w.community_a, "general", T0 + 3).await;
+        hotline(&db, &w.staff_b, &w.community_b, "general", T0 + 4).await;
+        for r in [&taken, &done] {
+            step(&db, &w.staff_a, r.id, dispatch_to(&w.grid_a), T0 + 5)
+                .await
+                .unwrap();
+        }
+        step(&db, &w.worker_a, taken.id, Action::Accept, T0 + HOUR)
+            .await
+            .unwrap();
+        step(&db, &w.worker_a, done.id, Action::Accept, T0 + HOUR)
+            .await
+            .unwrap();
+        step(&db, &w.worker_a, done.id, resolve("已修好"), T0 + 2 * HOUR)
+            .await
+            .unwrap();
+
+        let t = requests::todo(&db, &w.worker_a, w.grid_a.id, 5)
+            .await
+            .unwrap();
+        assert_eq!((t.pending, t.mine), (2, 1));
+        // The worker's own first, then the rest by deadline.
+        let ids: Vec<i64> = t.first.iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![taken.id, waiting.id]);
+        let t = requests::todo(&db, &w.worker_a, w.grid_a.id, 1)
+            .await
+            .unwrap();
+        assert_eq!((t.pending, t.first.len()), (2, 1));
+        // The inbox's pending view lists the same two (newest first).
+        let pending = requests::list(
+            &db,
+            &w.worker_a,
+            &InboxFilter {
+                node_id: Some(w.grid_a.id),
+                view: "pending".parse().unwrap(),
+                ..Default::default()
+            },
+            Page::new(None, None),
+            T0 + 3 * HOUR,
+        )
+        .await
+        .unwrap();
+        let ids: Vec<i64> = pending.iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![waiting.id, taken.id]);
+
+        // Staff of the community: the grid's two and the community's own; none of them theirs.
+        let t = requests::todo(&db, &w.staff_a, w.community_a.id, 10)
+            .await
+            .unwrap();
+        assert_eq!((t.pending, t.mine), (3, 0));
+        let mut ids: Vec<i64> = t.first.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![taken.id, waiting.id, upstairs.id]);
+
+        // Outside the caller's scope: not found, as everywhere.
+        for node in [&w.community_a, &w.community_b] {
+            assert!(matches!(
+                requests::todo(&db, &w.worker_a, node.id, 5).await,
+                Err(StoreError::NotFound)
+            ));
+        }
     }
 );

@@ -19,7 +19,7 @@ use linli_core::enterprises::{
     NotReopenedReason, ReopeningDecision, ReopeningInput, ReopeningStatus,
 };
 use linli_core::kernel::clock::{display, format_date, today};
-use linli_core::{NodeKind, Role};
+use linli_core::Role;
 use linli_store::accounts::Principal;
 use linli_store::enterprises::{self, Enterprise, EnterpriseFilter, Standing};
 use linli_store::{tree, StoreError, MAX_LIST_ROWS};

@@ -306,7 +306,7 @@ pub struct RequestListOut {
 pub struct InboxQuery {
     /// Only this node's subtree (else the caller's whole jurisdiction).
     pub node_id: Option<i64>,
-    /// all (default), new, overdue or mine.
+    /// all (default), new, pending, overdue or mine.
     pub view: Option<String>,
     /// One status only.
     pub status: Option<String>,

@@ -1,7 +1,9 @@
-//! The jurisdiction tree: the home page, a node's page, and the tree through the API.
+//! The jurisdiction tree: the home page (a grid worker's to-do), a node's page, and the tree
+//! through the API.
 
 pub mod api;
 pub mod pages;
+pub mod todo;
 
 use axum::Router;
 

@@ -1,6 +1,7 @@
 //! The home page and a node's page: its figures, its children, and the forms that change the
 //! tree.
 
+use super::todo::{self, GridTodo};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::form_status;
 use crate::ui::{form_errors, short_label, store_error_page, Shell};
@@ -15,7 +16,7 @@ use axum::Router;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::{format_date, parse_date};
 use linli_core::kernel::labels::Labelled;
-use linli_core::{NewNode, NodeInput, NodeKind};
+use linli_core::{NewNode, NodeInput, NodeKind, Role};
 use linli_store::accounts::Principal;
 use linli_store::tree::{self, Crumb, NodeCounts, NodePatch, NodeSummary};
 use linli_store::{Page, StoreError};
@@ -80,11 +81,26 @@ struct HomePage {
     shell: Shell,
     roots: Vec<NodeRow>,
     greeting: String,
+    /// The day's work in each bound node: a grid worker's whole home, above the cards for
+    /// community staff; none for officials and admins (their scope is the dashboard's).
+    todos: Vec<GridTodo>,
+    /// A grid worker: the to-do replaces the cards.
+    worker: bool,
+    today: String,
 }
 
 async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
-    match tree::visible_roots(&state.db, &user.scope).await {
-        Ok(roots) => HomePage {
+    let result = async {
+        let todos = match user.user.role {
+            Role::GridWorker | Role::Staff => todo::for_bound_nodes(&state.db, &user).await?,
+            Role::Official | Role::Admin => Vec::new(),
+        };
+        let roots = tree::visible_roots(&state.db, &user.scope).await?;
+        Ok::<_, StoreError>((roots, todos))
+    }
+    .await;
+    match result {
+        Ok((roots, todos)) => HomePage {
             shell: Shell::of(&user, "home"),
             roots: roots.iter().map(NodeRow::of).collect(),
             greeting: format!(
@@ -92,6 +108,9 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
                 user.user.display_name,
                 user.user.role.label_zh()
             ),
+            todos,
+            worker: user.user.role == Role::GridWorker,
+            today: format_date(linli_core::kernel::clock::today()),
         }
         .into_response(),
         Err(e) => store_error_page(e),

@@ -7,8 +7,6 @@
 use std::sync::OnceLock;
 
 use axum::extract::Query;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use linli_core::kernel::division::{self, Division, DivisionKind, ResolveError};
@@ -28,12 +26,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/static/places.js", get(script))
 }
 
-async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+async fn script() -> axum::response::Response {
+    super::shell::static_file(
+        "text/javascript; charset=utf-8",
         include_str!("../../static/places.js"),
     )
 }

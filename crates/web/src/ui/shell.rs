@@ -19,6 +19,7 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(stylesheet))
+        .route("/static/shell.js", get(shell_script))
         // Browsers ask for it on every page; an empty answer keeps their consoles quiet.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
@@ -34,6 +35,16 @@ pub fn url_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The `tel:` target of a phone number shown in the clear (`0887-822 1234` dials
+/// `08878221234`): its digits, and a leading `+` for an international number. Separators are
+/// dropped so that every phone's dialler reads it the same way.
+pub fn tel_href(number: impl AsRef<str>) -> String {
+    let number = number.as_ref().trim();
+    let plus = if number.starts_with('+') { "+" } else { "" };
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    format!("{plus}{digits}")
 }
 
 /// The banner every page shows while the server runs as of another day (`serve --as-of`, demo
@@ -133,15 +144,31 @@ pub fn store_error_page(e: StoreError) -> Response {
     error_page(api.status, &msg)
 }
 
-async fn stylesheet() -> Response {
+/// A file of `static/` built into the binary, as the browser is sent it (cached for an hour).
+pub fn static_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../static/app.css"),
+        body,
     )
         .into_response()
+}
+
+async fn stylesheet() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    )
+}
+
+/// The header's small script (see the file).
+async fn shell_script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/shell.js"),
+    )
 }
 
 pub fn short_label(k: NodeKind) -> &'static str {
@@ -170,5 +197,19 @@ mod tests {
     #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(url_encode("/nodes/3?x=1&y"), "/nodes/3%3Fx%3D1%26y");
+    }
+
+    #[test]
+    fn phone_numbers_dial_their_digits() {
+        let table = [
+            ("13800138000", "13800138000"),
+            ("0887-8221234", "08878221234"),
+            (" 0887 822 1234 ", "08878221234"),
+            ("+86 138-0013-8000", "+8613800138000"),
+            ("（0887）8221234", "08878221234"),
+        ];
+        for (shown, dialled) in table {
+            assert_eq!(tel_href(shown), dialled, "{shown}");
+        }
     }
 }

@@ -13,6 +13,7 @@ mod declare;
 mod enterprises;
 mod epidemic_pages;
 mod hardening;
+mod home;
 mod import;
 mod observations;
 mod open311;

@@ -36,14 +36,6 @@ const PER_PAGE: i64 = 50;
 /// The states a list can show, as the filter offers them.
 const STATES: &[(&str, &str)] = &[("open", "待处理"), ("handled", "已处理"), ("all", "全部")];
 
-fn kind_label(kind: &str) -> &str {
-    match kind {
-        "fever" => "发热",
-        "overdue" => "逾期未打卡",
-        _ => "其他",
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct AlertsQuery {
@@ -146,7 +138,7 @@ fn row_of(a: ListedAlert, can_handle: bool) -> AlertRow {
     };
     AlertRow {
         id: a.alert.id,
-        kind: kind_label(&a.alert.kind).to_owned(),
+        kind: alerts::kind_zh(&a.alert.kind).to_owned(),
         kind_class: a.alert.kind.clone(),
         person_id: a.alert.person_id,
         person_name: a.alert.person_name.clone(),
@@ -257,7 +249,7 @@ async fn export(
         let handled = outcome_text(&a);
         vec![
             a.alert.person_name,
-            kind_label(&a.alert.kind).to_owned(),
+            alerts::kind_zh(&a.alert.kind).to_owned(),
             a.alert.detail,
             display(a.alert.raised_at),
             if a.handled_at.is_some() {
