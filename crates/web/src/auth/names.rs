@@ -5,12 +5,9 @@
 use linli_core::kernel::audit::system_actor_zh;
 use linli_store::{accounts, Db, StoreError};
 
-/// Replaces each actor in place by the name a person reads.
-pub async fn name_actors<'a>(
-    db: &Db,
-    actors: impl IntoIterator<Item = &'a mut String>,
-) -> Result<(), StoreError> {
-    let mut actors: Vec<&'a mut String> = actors.into_iter().collect();
+/// Replaces each actor in place by the name a person reads. (A `Vec`, not an iterator: a
+/// borrowing iterator held across the await makes handlers' futures not `Send`.)
+pub async fn name_actors(db: &Db, mut actors: Vec<&mut String>) -> Result<(), StoreError> {
     let mut logins: Vec<&str> = actors.iter().map(|a| a.as_str()).collect();
     logins.sort_unstable();
     logins.dedup();

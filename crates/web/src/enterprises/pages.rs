@@ -710,9 +710,15 @@ struct EnterprisePage {
 
 async fn render_enterprise(state: &AppState, user: &Principal, id: i64, d: Detail) -> Response {
     let result = async {
-        let e = enterprises::get(&state.db, &user.scope, id).await?;
-        let r = enterprises::reopenings(&state.db, &user.scope, id).await?;
+        let mut e = enterprises::get(&state.db, &user.scope, id).await?;
+        let mut r = enterprises::reopenings(&state.db, &user.scope, id).await?;
         let i = enterprises::inspections(&state.db, &user.scope, id).await?;
+        // Who registered, submitted and decided, by name (records keep logins).
+        let actors = std::iter::once(&mut e.created_by).chain(
+            r.iter_mut()
+                .flat_map(|x| std::iter::once(&mut x.submitted_by).chain(x.decided_by.as_mut())),
+        );
+        crate::auth::names::name_actors(&state.db, actors.collect()).await?;
         Ok::<_, StoreError>((e, r, i))
     }
     .await;

@@ -170,7 +170,9 @@ async fn load(
     page: (i64, i64),
 ) -> Result<(Site, Listed<Entry>), StoreError> {
     let site = supplies::get_site(&state.db, &user.scope, site_id).await?;
-    let list = supplies::ledger_page(&state.db, &user.scope, site.id, filter, page).await?;
+    let mut list = supplies::ledger_page(&state.db, &user.scope, site.id, filter, page).await?;
+    let actors = list.items.iter_mut().map(|e| &mut e.actor);
+    crate::auth::names::name_actors(&state.db, actors.collect()).await?;
     Ok((site, list))
 }
 

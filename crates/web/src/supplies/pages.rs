@@ -24,6 +24,7 @@ use linli_store::{tree, Page, StoreError};
 use serde::Deserialize;
 
 use super::ledger::EntryRow;
+use crate::auth::names::name_actors;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::Choice;
 use crate::ui::{error_page, field_label, store_error_page, Shell};
@@ -159,6 +160,14 @@ struct TransferRow {
     note: String,
     can_receive: bool,
     can_cancel: bool,
+}
+
+/// Names who sent and who received or cancelled each transfer (records keep logins).
+async fn name_transfers(state: &AppState, ts: &mut [Transfer]) -> Result<(), StoreError> {
+    let actors = ts
+        .iter_mut()
+        .flat_map(|t| std::iter::once(&mut t.sent_by).chain(t.done_by.as_mut()));
+    name_actors(&state.db, actors.collect()).await
 }
 
 fn transfer_row(t: &Transfer, user: &Principal) -> TransferRow {
@@ -301,7 +310,8 @@ async fn render_stock(
         let node = tree::get(&state.db, &user.scope, node_id).await?;
         let stock = supplies::stock(&state.db, &user.scope, node.id).await?;
         let sites = supplies::sites(&state.db, &user.scope, node.id).await?;
-        let transfers = supplies::transfers(&state.db, &user.scope, node.id, None).await?;
+        let mut transfers = supplies::transfers(&state.db, &user.scope, node.id, None).await?;
+        name_transfers(state, &mut transfers).await?;
         Ok::<_, StoreError>(Some((roots, node, stock, sites, transfers)))
     }
     .await;
@@ -618,15 +628,21 @@ async fn render_site(
     let result = async {
         let site = supplies::get_site(&state.db, &user.scope, site_id).await?;
         let stock = supplies::site_stock(&state.db, &user.scope, site.id, now_ms()).await?;
-        let entries =
+        let mut entries =
             supplies::ledger(&state.db, &user.scope, site.id, Page::new(Some(100), None)).await?;
-        let transfers: Vec<Transfer> =
+        let mut transfers: Vec<Transfer> =
             supplies::transfers(&state.db, &user.scope, site.node_id, None)
                 .await?
                 .into_iter()
                 .filter(|t| t.from_site_id == site.id || t.to_site_id == site.id)
                 .take(30)
                 .collect();
+        name_actors(
+            &state.db,
+            entries.iter_mut().map(|e| &mut e.actor).collect(),
+        )
+        .await?;
+        name_transfers(state, &mut transfers).await?;
         let items = supplies::items(&state.db).await?;
         let can_dispatch = can_dispatch_from(&user.scope, &site.node_path, site.kind);
         let targets = if can_dispatch {
@@ -1194,7 +1210,11 @@ async fn render_requests(
             return Ok(None);
         };
         let node = tree::get(&state.db, &user.scope, node_id).await?;
-        let list = supplies::requests(&state.db, &user.scope, node.id).await?;
+        let mut list = supplies::requests(&state.db, &user.scope, node.id).await?;
+        let actors = list
+            .iter_mut()
+            .flat_map(|r| std::iter::once(&mut r.created_by).chain(r.decided_by.as_mut()));
+        name_actors(&state.db, actors.collect()).await?;
         let reserves: Vec<supplies::Site> = supplies::sites_in_scope(&state.db, &user.scope)
             .await?
             .into_iter()
@@ -1480,7 +1500,12 @@ async fn export_xlsx(
                 supplies::site_stock(&state.db, &user.scope, s.id, now_ms()).await?,
             ));
         }
-        let ledger = supplies::ledger_under(&state.db, &user.scope, node.id, 100_000).await?;
+        let mut ledger = supplies::ledger_under(&state.db, &user.scope, node.id, 100_000).await?;
+        name_actors(
+            &state.db,
+            ledger.iter_mut().map(|(_, e)| &mut e.actor).collect(),
+        )
+        .await?;
         Ok::<_, StoreError>((node, stock, site_stock, ledger))
     }
     .await;

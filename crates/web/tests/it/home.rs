@@ -175,6 +175,18 @@ async fn todo_flow(t: TestDb) {
     let mut expected = vec![taken.as_str(), waiting.as_str()];
     expected.sort_unstable();
     assert_eq!(numbers, expected);
+    // The inbox page offers the view (待办) and counts the same two.
+    let (w, _) = sign_in(&app, "worker").await;
+    let (_, inbox) = get(
+        &w,
+        app.url(&format!("/requests?node_id={}&view=pending", grid_a.id)),
+    )
+    .await;
+    assert!(text_of(&inbox).contains("共 2 条"), "{inbox}");
+    assert!(
+        inbox.contains("class=\"pill on\" href=\"/requests?node_id="),
+        "{inbox}"
+    );
 
     // Staff keep the cards of their nodes, under the same counts for their community: both
     // grids, none of it theirs.

@@ -162,7 +162,7 @@ async fn load(
         alerts::alerts(&state.db, &user.scope, node_id, &q.filter(), limit, offset).await?;
     // Who handled it, by name rather than login.
     let handlers = page.items.iter_mut().filter_map(|a| a.handled_by.as_mut());
-    crate::auth::names::name_actors(&state.db, handlers).await?;
+    crate::auth::names::name_actors(&state.db, handlers.collect()).await?;
     Ok((node_id, node_name, nodes, page))
 }
 

@@ -302,7 +302,7 @@ async fn named(state: &AppState, r: &mut Report) -> Result<(), StoreError> {
         .chain(r.approved_by.iter_mut())
         .chain(r.returned.iter_mut().map(|x| &mut x.by))
         .chain(r.reminders.iter_mut().map(|m| &mut m.created_by));
-    crate::auth::names::name_actors(&state.db, actors).await
+    crate::auth::names::name_actors(&state.db, actors.collect()).await
 }
 
 #[allow(clippy::too_many_arguments)]

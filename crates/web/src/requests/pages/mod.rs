@@ -299,6 +299,7 @@ impl InboxQuery {
     fn view_name(&self) -> &'static str {
         match self.view.as_deref() {
             Some("new") => "new",
+            Some("pending") => "pending",
             Some("overdue") => "overdue",
             Some("mine") => "mine",
             _ => "all",
@@ -888,7 +889,7 @@ async fn render_request(
         let system: Vec<bool> = events.iter().map(|e| e.actor == "system").collect();
         let actors = events.iter_mut().map(|e| &mut e.actor);
         let blowers = whistles.iter_mut().map(|w| &mut w.blown_by);
-        crate::auth::names::name_actors(&state.db, actors.chain(blowers)).await?;
+        crate::auth::names::name_actors(&state.db, actors.chain(blowers).collect()).await?;
         let subtree = tree::subtree(&state.db, &user.scope, None).await?;
         let deps = requests::departments(&state.db).await?;
         Ok::<_, StoreError>((r, events.into_iter().zip(system), whistles, subtree, deps))
