@@ -1442,6 +1442,10 @@ both_backends!(
             requests::inbox(&db, &w.staff_b, &f, (50, 0), T0).await,
             Err(StoreError::NotFound)
         ));
+    }
+);
+
+both_backends!(
     a_workers_todo_counts_pending_requests_in_the_grid,
     |db: Db| async move {
         let w = world(&db).await;
