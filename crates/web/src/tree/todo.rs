@@ -155,8 +155,10 @@ async fn of_node(
             .into_iter()
             .map(|r| TodoItem {
                 href: format!("/requests/{}", r.id),
-                detail: format!("{} · {}", r.status.label_zh(), r.category_name),
-                text: r.tracking_number,
+                // What was asked and when, not the state today: as of a past day (a demo) the
+                // request may have been closed since.
+                detail: format!("{} 受理 · {}", display(r.received_at), r.category_name),
+                text: r.description.chars().take(14).collect(),
             })
             .collect(),
         href: format!("/requests?node_id={node_id}&view=pending"),

@@ -108,10 +108,14 @@ async fn todo_flow(t: TestDb) {
 
     let reqs = line(&home, "requests");
     assert!(reqs.starts_with("2 待办诉求 其中我已接单 1"), "{reqs}");
-    // The worker's own first.
-    let (first, second) = (reqs.find(&taken).unwrap(), reqs.find(&waiting).unwrap());
+    // The worker's own first, each by what was asked.
+    let (first, second) = (
+        reqs.find("楼道灯坏了").unwrap(),
+        reqs.find("垃圾没有清运").unwrap(),
+    );
     assert!(first < second, "{reqs}");
     assert!(reqs.contains("已接单"), "{reqs}");
+    assert!(!reqs.contains("路面积水"), "grid B's request: {reqs}");
 
     let releases = line(&home, "releases");
     assert!(releases.starts_with("1 到期待解除"), "{releases}");
