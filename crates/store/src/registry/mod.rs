@@ -1032,7 +1032,8 @@ pub fn classify(q: &str) -> Option<(SearchKind, String)> {
 }
 
 /// Searches the caller's jurisdiction by full ID number, its last four characters, phone,
-/// name prefix, pinyin initials (`zs`) or full pinyin prefix (`zhangs`). Exact numbers are found
+/// name prefix, pinyin initials (`zs`) or full pinyin prefix (`zhangs`), or a key group's name
+/// (`独居老人`: its members). Exact numbers are found
 /// through their keyed hash, so nothing is decrypted to search.
 pub async fn search(
     db: &Db,
@@ -1083,6 +1084,14 @@ pub async fn search(
             ));
         }
         SearchKind::Name => {
+            // A key group's name (独居老人, 党员 …) lists its members.
+            arms.push((
+                "p.id IN (SELECT pt.person_id FROM person_tag pt JOIN tag g ON g.id = pt.tag_id \
+                 WHERE g.name = {0})"
+                    .into(),
+                vec![term.clone()],
+                "p.name",
+            ));
             arms.push((
                 "p.name >= {0} AND p.name < {1}".into(),
                 vec![term.clone(), prefix_upper(&term)],

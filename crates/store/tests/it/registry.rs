@@ -351,8 +351,25 @@ both_backends!(
         assert_eq!(kind, SearchKind::Name);
         assert_eq!(hits.len(), 2);
 
+        // A key group's name finds its members (issue 19 item 5).
+        for id in [zs.id, other.id] {
+            let tag = PersonPatch {
+                tags: Some(vec!["独居老人".into()]),
+                ..Default::default()
+            };
+            registry::update(&db, &op(), id, &tag, now_ms())
+                .await
+                .unwrap();
+        }
+        let (kind, hits) = find("独居老人", op()).await;
+        assert_eq!(kind, SearchKind::Name);
+        let names: Vec<_> = hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["张三", "张山"]);
+
         // A grid worker of grid A finds nothing of grid B, whatever the key.
         let worker = Scope::for_user(9, "wg", Role::GridWorker, vec![t.grid_a.path.clone()]);
+        let (_, hits) = find("独居老人", worker.clone()).await;
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [zs.id]);
         let (_, hits) = find("zs", worker.clone()).await;
         assert!(hits.iter().all(|h| h.id != other.id));
         let (_, hits) = find("13900001111", worker.clone()).await;
