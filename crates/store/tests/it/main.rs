@@ -8,6 +8,7 @@ mod alerts;
 mod checkins;
 mod checkpoints;
 mod contacts;
+mod counts;
 mod dashboard;
 mod declarations;
 mod enterprises;

@@ -10,6 +10,7 @@ use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
 use linli_store::registry::{self, Change, FieldWarning, Person, PersonHit, PersonPatch};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(unmask_person))
         .routes(routes!(person_history))
         .routes(routes!(get_household))
+        .routes(routes!(node_counts))
         .routes(routes!(list_tags, create_tag))
         .routes(routes!(export_persons, export_persons_post))
         .routes(routes!(export_persons_xlsx, export_persons_xlsx_post))
@@ -193,6 +195,91 @@ async fn search_persons(
         kind,
         items: hits.into_iter().map(HitOut::from).collect(),
     }))
+}
+
+/// A node's registry numbers: its subtree's, or (`by=children`) each child's and its own records'.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeCountsOut {
+    pub dwellings: i64,
+    /// Dwellings where an active person is registered.
+    pub occupied: i64,
+    pub households: i64,
+    /// Active persons (not moved out or deceased).
+    pub persons: i64,
+    /// By residence type: `registered` 户籍, `resident` 常住, `floating` 流动.
+    pub by_residence: BTreeMap<String, i64>,
+    /// By age band: `0-17`, `18-59`, `60-79`, `80+`, `unknown`.
+    pub by_age: BTreeMap<String, i64>,
+    /// By key group (tag name).
+    pub by_tag: BTreeMap<String, i64>,
+    /// The grids' typed household estimates, summed (none where no grid carries one).
+    pub estimate_households: Option<i64>,
+}
+
+impl From<registry::counts::Counts> for NodeCountsOut {
+    fn from(c: registry::counts::Counts) -> Self {
+        NodeCountsOut {
+            dwellings: c.dwellings,
+            occupied: c.occupied,
+            households: c.households,
+            persons: c.persons,
+            by_residence: c.by_residence,
+            by_age: c.by_age,
+            by_tag: c.by_tag,
+            estimate_households: c.estimate_households,
+        }
+    }
+}
+
+/// One child's numbers, or (`node_id` none) those of the records placed on the node itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeCountLineOut {
+    pub node_id: Option<i64>,
+    /// The child's name, or 本级直属.
+    pub name: String,
+    pub counts: NodeCountsOut,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CountsQuery {
+    /// `children`: one entry per child, then the node's own records.
+    pub by: Option<String>,
+}
+
+/// The registry's numbers of a node's subtree, counted live; `by=children` breaks them down.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/counts", tag = "registry",
+    params(("id" = i64, Path, description = "node id"), CountsQuery),
+    responses((status = 200, body = NodeCountsOut), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn node_counts(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<CountsQuery>,
+) -> ApiResult<Response> {
+    use registry::counts;
+    match q.by.as_deref().map(str::trim) {
+        None | Some("") => {
+            let c = counts::counts(&state.db, &user.scope, id).await?;
+            Ok(Json(NodeCountsOut::from(c)).into_response())
+        }
+        Some("children") => {
+            let lines = counts::counts_by_children(&state.db, &user.scope, id).await?;
+            let out: Vec<NodeCountLineOut> = lines
+                .into_iter()
+                .map(|l| NodeCountLineOut {
+                    node_id: l.node.as_ref().map(|n| n.id),
+                    name: l.node.map_or_else(|| "本级直属".to_owned(), |n| n.name),
+                    counts: l.counts.into(),
+                })
+                .collect();
+            Ok(Json(out).into_response())
+        }
+        Some(other) => Err(ApiError::invalid(
+            "by",
+            format!("「{other}」不是有效的分组方式，应为 children（按下级）"),
+        )),
+    }
 }
 
 /// One person, masked.

@@ -57,6 +57,57 @@ fn counts_text(c: &NodeCounts) -> String {
     }
 }
 
+/// The registry's numbers of a node, as its page states them.
+struct RegistryFacts {
+    households: String,
+    persons: String,
+    ages: String,
+    dwellings: String,
+    /// Key groups: name, count, the search that lists them.
+    groups: Vec<(String, i64, String)>,
+}
+
+impl RegistryFacts {
+    fn of(c: &linli_store::registry::counts::Counts) -> RegistryFacts {
+        use linli_core::registry::Category;
+        use linli_store::registry::counts::AGE_BANDS;
+        let residence: Vec<String> = Category::ALL
+            .iter()
+            .map(|k| {
+                let n = c.by_residence.get(k.as_str()).copied().unwrap_or(0);
+                format!("{} {n}", k.label_zh())
+            })
+            .collect();
+        let ages: Vec<String> = AGE_BANDS
+            .iter()
+            .filter_map(|(key, label)| {
+                let n = c.by_age.get(*key).copied().unwrap_or(0);
+                (*key != "unknown" || n > 0).then(|| format!("{label} {n}"))
+            })
+            .collect();
+        RegistryFacts {
+            households: match c.estimate_households {
+                Some(e) => format!("{} 户（网格估计 {e} 户）", c.households),
+                None => format!("{} 户", c.households),
+            },
+            persons: format!("{} 人：{}", c.persons, residence.join(" · ")),
+            ages: ages.join(" · "),
+            dwellings: format!("{} 套，有人居住 {} 套", c.dwellings, c.occupied),
+            groups: c
+                .by_tag
+                .iter()
+                .map(|(g, n)| {
+                    (
+                        g.clone(),
+                        *n,
+                        format!("/persons?q={}", crate::ui::url_encode(g)),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 fn households_text(h: Option<i64>) -> String {
     h.map_or_else(|| "—".to_owned(), |n| format!("{n} 户"))
 }
@@ -136,7 +187,7 @@ struct NodePageView {
     is_grid: bool,
     household_estimate: String,
     counts: String,
-    households: String,
+    registry: RegistryFacts,
     children: Vec<NodeRow>,
     show_closed: bool,
     can_add: bool,
@@ -179,6 +230,7 @@ async fn render_node(
             Page::new(Some(Page::MAX_LIMIT), None),
         )
         .await?;
+        let numbers = linli_store::registry::counts::counts(&state.db, scope, id).await?;
         let node = &summary.node;
         let can_edit = scope.can_edit_node(&node.path) && node.is_open();
         // Where this node could move: open nodes in scope that may contain it, outside its subtree.
@@ -201,10 +253,10 @@ async fn render_node(
         } else {
             Vec::new()
         };
-        Ok::<_, StoreError>((crumbs, kids, parents))
+        Ok::<_, StoreError>((crumbs, kids, parents, numbers))
     }
     .await;
-    let (crumbs, kids, parents) = match result {
+    let (crumbs, kids, parents, numbers) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -225,7 +277,7 @@ async fn render_node(
             .map(|h| h.to_string())
             .unwrap_or_default(),
         counts: counts_text(&summary.counts),
-        households: households_text(summary.counts.households),
+        registry: RegistryFacts::of(&numbers),
         children: kids.iter().map(NodeRow::of).collect(),
         show_closed,
         can_add: scope.can_add_under(&node.path) && node.is_open(),

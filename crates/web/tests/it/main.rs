@@ -8,6 +8,7 @@ mod accounts_pages;
 mod api;
 mod checkpoint_pages;
 mod contacts;
+mod counts;
 mod dashboard;
 mod declare;
 mod enterprises;
