@@ -319,28 +319,8 @@ async fn list_page(
         children,
         can_write: can_write(&user),
         notice,
-        kinds: std::iter::once(Choice {
-            value: String::new(),
-            label: "全部".into(),
-            selected: q.kind.trim().is_empty(),
-        })
-        .chain(EnterpriseKind::ALL.iter().map(|k| Choice {
-            value: k.as_str().to_owned(),
-            label: k.label_zh().to_owned(),
-            selected: k.as_str() == q.kind.trim(),
-        }))
-        .collect(),
-        standings: std::iter::once(Choice {
-            value: String::new(),
-            label: "全部".into(),
-            selected: q.standing.trim().is_empty(),
-        })
-        .chain(Standing::ALL.iter().map(|s| Choice {
-            value: s.as_str().to_owned(),
-            label: s.label_zh().to_owned(),
-            selected: s.as_str() == q.standing.trim(),
-        }))
-        .collect(),
+        kinds: Choice::filter_of::<EnterpriseKind>(&q.kind),
+        standings: Choice::filter_of::<Standing>(&q.standing),
         q: q.q.clone(),
         pager: Pager::new(page_no, list.total, PER_PAGE, |n| {
             format!("/enterprises?{}&page={n}", q.query_string(node_id))

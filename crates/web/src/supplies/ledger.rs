@@ -202,31 +202,19 @@ async fn ledger_page(
         Err(e) => return store_error_page(e),
     };
     let qs = q.query_string();
-    let any = |selected: bool| Choice {
-        value: String::new(),
-        label: "全部".into(),
-        selected,
-    };
     let page = LedgerPage {
         shell: Shell::of(&user, "supplies"),
         site_id: site.id,
         node_id: site.node_id,
         node_name: site.node_name,
         site_name: site.name,
-        items: std::iter::once(any(filter.item_id.is_none()))
-            .chain(items.iter().map(|i| Choice {
-                value: i.id.to_string(),
-                label: format!("{}（{}）", i.name, i.unit),
-                selected: Some(i.id) == filter.item_id,
-            }))
-            .collect(),
-        kinds: std::iter::once(any(filter.kind.is_none()))
-            .chain(EntryKind::ALL.iter().map(|k| Choice {
-                value: k.as_str().to_owned(),
-                label: k.label_zh().to_owned(),
-                selected: Some(*k) == filter.kind,
-            }))
-            .collect(),
+        items: Choice::filter(
+            &filter.item_id.map(|i| i.to_string()).unwrap_or_default(),
+            items
+                .iter()
+                .map(|i| (i.id.to_string(), format!("{}（{}）", i.name, i.unit))),
+        ),
+        kinds: Choice::filter_of::<EntryKind>(filter.kind.map_or("", |k| k.as_str())),
         q: q.q.clone(),
         from: q.from.clone(),
         to: q.to.clone(),

@@ -23,6 +23,31 @@ pub fn choices<'a>(items: impl Iterator<Item = (&'a str, &'a str)>, current: &st
 }
 
 impl Choice {
+    /// A list filter's options: 全部 (no filter, the empty value) first, then `options` as
+    /// (value, label); the one whose value is `current` (trimmed) is selected.
+    pub fn filter(
+        current: &str,
+        options: impl IntoIterator<Item = (String, String)>,
+    ) -> Vec<Choice> {
+        let current = current.trim();
+        std::iter::once((String::new(), "全部".to_owned()))
+            .chain(options)
+            .map(|(value, label)| Choice {
+                selected: value == current,
+                value,
+                label,
+            })
+            .collect()
+    }
+
+    /// [`Choice::filter`] over a labelled code table (statuses, kinds …).
+    pub fn filter_of<E: linli_core::kernel::labels::Labelled>(current: &str) -> Vec<Choice> {
+        let codes = E::ALL
+            .iter()
+            .map(|e| (e.as_str().to_owned(), e.label_zh().to_owned()));
+        Choice::filter(current, codes)
+    }
+
     /// A node as an option: its name and kind, indented by its depth below `base` (capped, so
     /// a deep tree stays readable).
     pub fn node(n: &Node, base: i64, selected: bool) -> Choice {

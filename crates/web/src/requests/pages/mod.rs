@@ -533,28 +533,11 @@ async fn inbox(
         node_name: node.name,
         roots,
         nodes,
-        statuses: std::iter::once(Choice {
-            value: String::new(),
-            label: "全部".into(),
-            selected: q.status.trim().is_empty(),
-        })
-        .chain(Status::ALL.iter().map(|s| Choice {
-            value: s.as_str().to_owned(),
-            label: s.label_zh().to_owned(),
-            selected: s.as_str() == q.status.trim(),
-        }))
-        .collect(),
-        categories: std::iter::once(Choice {
-            value: String::new(),
-            label: "全部".into(),
-            selected: q.category.trim().is_empty(),
-        })
-        .chain(categories.into_iter().map(|c| Choice {
-            selected: c.rule.code == q.category.trim(),
-            label: c.rule.name,
-            value: c.rule.code,
-        }))
-        .collect(),
+        statuses: Choice::filter_of::<Status>(&q.status),
+        categories: Choice::filter(
+            &q.category,
+            categories.into_iter().map(|c| (c.rule.code, c.rule.name)),
+        ),
         view: q.view_name(),
         q: q.q.clone(),
         from: q.from.clone(),
