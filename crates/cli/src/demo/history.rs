@@ -141,7 +141,7 @@ pub struct Place<'a> {
 /// Builds the history from `FIRST_DAY` to its last day (2020-02-29, or 2020-02-12 with
 /// `small`) and on until every observation is released, in every community at once, day by
 /// day, over the residents registered by `people`. The first community keeps the gate and the
-/// cases. Each day's community reports are approved by the street in the evening; once all of
+/// cases. Each day's community reports are approved by the street as they come in; once all of
 /// a street's are, the street reports its roll-up and the district approves it.
 pub async fn build(
     db: &Db,
@@ -227,16 +227,22 @@ pub async fn build(
             }
         }
         epidemic::alerts::raise_overdue(db, at(day, 23, 30)).await?;
+        // When each street's last community report was approved.
+        let mut ready: HashMap<i64, i64> = HashMap::new();
         for b in &mut builders {
             b.handle_alerts(day).await?;
             b.release(day).await?;
             if outbreak {
-                b.report(day, day < date!(2020 - 01 - 22)).await?;
+                let approved = b.report(day, day < date!(2020 - 01 - 22)).await?;
+                if let Some(street) = b.community.parent_id {
+                    let r = ready.entry(street).or_default();
+                    *r = (*r).max(approved);
+                }
             }
         }
-        if outbreak {
-            for street in &streets {
-                made.reports += street_report(db, street, day).await?;
+        for street in &streets {
+            if let Some(after) = ready.get(&street.id) {
+                made.reports += street_report(db, street, day, *after).await?;
             }
         }
         day += Duration::days(1);
@@ -247,17 +253,18 @@ pub async fn build(
     Ok(made)
 }
 
-/// A street's roll-up of the day, reported at 21:00 once its communities' reports are approved,
-/// and approved by the district at 22:00.
-async fn street_report(db: &Db, street: &Node, day: Date) -> Result<usize, CliError> {
+/// A street's roll-up of the day, reported a few minutes after its last community report was
+/// approved (on time when they all were), and approved by the district half an hour later.
+async fn street_report(db: &Db, street: &Node, day: Date, after: i64) -> Result<usize, CliError> {
     let op = Scope::operator();
     let key = linli_core::reports::EPIDEMIC_DAILY;
     let input = SubmitInput {
         manual: Vec::new(),
         zero: false,
     };
-    reports::submit(db, &op, key, street.id, day, &input, at(day, 21, 0)).await?;
-    reports::approve(db, &op, key, street.id, day, at(day, 22, 0)).await?;
+    let submitted = after + 3 * 60_000;
+    reports::submit(db, &op, key, street.id, day, &input, submitted).await?;
+    reports::approve(db, &op, key, street.id, day, submitted + 30 * 60_000).await?;
     Ok(1)
 }
 
@@ -666,8 +673,9 @@ impl Builder<'_> {
     }
 
     /// The community's daily report: mostly by the 16:00 deadline, some late; a zero report on
-    /// the days before anyone arrived; approved by the street in the evening.
-    async fn report(&mut self, day: Date, zero: bool) -> Result<(), CliError> {
+    /// the days before anyone arrived; approved by the street as it comes in.
+    /// Returns when the street approved it: five minutes after it came in.
+    async fn report(&mut self, day: Date, zero: bool) -> Result<i64, CliError> {
         let key = linli_core::reports::EPIDEMIC_DAILY;
         let late = self.rng.chance(15);
         let now = at(day, if late { 17 } else { 15 }, self.rng.below(50) as i64);
@@ -681,16 +689,9 @@ impl Builder<'_> {
         };
         let input = SubmitInput { manual, zero };
         reports::submit(self.db, &self.op, key, self.community.id, day, &input, now).await?;
-        reports::approve(
-            self.db,
-            &self.op,
-            key,
-            self.community.id,
-            day,
-            at(day, 20, 0),
-        )
-        .await?;
+        let approved = now + 5 * 60_000;
+        reports::approve(self.db, &self.op, key, self.community.id, day, approved).await?;
         self.made.reports += 1;
-        Ok(())
+        Ok(approved)
     }
 }
