@@ -330,7 +330,9 @@ async fn render_links(
     notice: String,
 ) -> Response {
     let result = async {
-        let links = declarations::links(&state.db, &user.scope).await?;
+        let mut links = declarations::links(&state.db, &user.scope).await?;
+        let actors = links.iter_mut().map(|l| &mut l.created_by).collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
         let tree = tree::subtree(&state.db, &user.scope, None).await?;
         Ok::<_, StoreError>((links, tree))
     }

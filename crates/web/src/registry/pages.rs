@@ -468,7 +468,15 @@ async fn render_person(
         Ok(p) => p,
         Err(e) => return store_error_page(e),
     };
-    let history = match registry::history(&state.db, &user.scope, "person", id).await {
+    // 修改人 by name (the change log keeps logins).
+    let history = match async {
+        let mut h = registry::history(&state.db, &user.scope, "person", id).await?;
+        let actors = h.iter_mut().map(|c| &mut c.actor).collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
+        Ok::<_, StoreError>(h)
+    }
+    .await
+    {
         Ok(h) => h,
         Err(e) => return store_error_page(e),
     };

@@ -16,6 +16,7 @@ mod epidemic_pages;
 mod hardening;
 mod home;
 mod import;
+mod names;
 mod observations;
 mod open311;
 mod pass_cards;

@@ -395,7 +395,14 @@ async fn render_areas(
     errors: Vec<String>,
     notice: Option<&'static str>,
 ) -> Response {
-    let areas = match epidemic::risk_areas(&state.db).await {
+    let areas = match async {
+        let mut areas = epidemic::risk_areas(&state.db).await?;
+        let actors = areas.iter_mut().map(|a| &mut a.created_by).collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
+        Ok::<_, StoreError>(areas)
+    }
+    .await
+    {
         Ok(a) => a,
         Err(e) => return store_error_page(e),
     };

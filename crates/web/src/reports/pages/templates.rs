@@ -115,8 +115,15 @@ async fn list_page(
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
 ) -> Response {
     let loaded = async {
-        let versions = reports::template_versions(&state.db, &user.scope).await?;
-        let maps = mappings::mapping_versions(&state.db, &user.scope).await?;
+        let mut versions = reports::template_versions(&state.db, &user.scope).await?;
+        let mut maps = mappings::mapping_versions(&state.db, &user.scope).await?;
+        // Who published each version, by name.
+        let actors = versions
+            .iter_mut()
+            .map(|v| &mut v.created_by)
+            .chain(maps.iter_mut().map(|m| &mut m.created_by))
+            .collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
         Ok::<_, StoreError>((versions, maps))
     }
     .await;

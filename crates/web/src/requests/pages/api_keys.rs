@@ -62,7 +62,9 @@ async fn render(
     notice: &'static str,
 ) -> Response {
     let result = async {
-        let keys = requests::list_api_keys(&state.db, &user.scope).await?;
+        let mut keys = requests::list_api_keys(&state.db, &user.scope).await?;
+        let actors = keys.iter_mut().map(|k| &mut k.created_by).collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
         let nodes = tree::subtree(&state.db, &user.scope, None).await?;
         Ok::<_, StoreError>((keys, nodes))
     }

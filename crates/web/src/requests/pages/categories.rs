@@ -257,8 +257,10 @@ async fn render_list(
     forms: ListForms,
 ) -> Response {
     let loaded = async {
-        let cats = requests::categories(&state.db).await?;
+        let mut cats = requests::categories(&state.db).await?;
         let deps = requests::departments(&state.db).await?;
+        let actors = cats.iter_mut().map(|c| &mut c.created_by).collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
         Ok::<_, StoreError>((cats, deps))
     }
     .await;
@@ -322,7 +324,14 @@ async fn render_category(
     f: Option<CategoryFields>,
     errors: FieldErrors,
 ) -> Response {
-    let versions = match requests::category_versions(&state.db, code).await {
+    let versions = match async {
+        let mut v = requests::category_versions(&state.db, code).await?;
+        let actors = v.iter_mut().map(|c| &mut c.created_by).collect();
+        crate::auth::names::name_actors(&state.db, actors).await?;
+        Ok::<_, StoreError>(v)
+    }
+    .await
+    {
         Ok(v) => v,
         Err(e) => return store_error_page(e),
     };
