@@ -25,9 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::PageUser;
-use crate::ui::{
-    error_page, form_status, store_error_page, url_encode, Choice, ListExport, Pager, Shell,
-};
+use crate::ui::{error_page, form_status, store_error_page, Choice, ListExport, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -114,14 +112,13 @@ impl AuditQuery {
     }
 
     fn query_string(&self) -> String {
-        format!(
-            "action={}&actor={}&q={}&from={}&to={}",
-            url_encode(&self.action),
-            url_encode(&self.actor),
-            url_encode(&self.q),
-            url_encode(&self.from),
-            url_encode(&self.to)
-        )
+        crate::ui::query_string(&[
+            ("action", &self.action),
+            ("actor", &self.actor),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ])
     }
 }
 

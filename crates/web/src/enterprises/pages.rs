@@ -31,7 +31,7 @@ use crate::ui::Choice;
 use crate::ui::{
     error_page, field_errors, field_label, store_error_page, Empty, FieldErrors, NoticeQuery, Shell,
 };
-use crate::ui::{form_status, url_encode, ListExport, Pager};
+use crate::ui::{form_status, ListExport, Pager};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -183,12 +183,12 @@ impl ListQuery {
     }
 
     fn query_string(&self, node_id: i64) -> String {
-        format!(
-            "node_id={node_id}&q={}&kind={}&standing={}",
-            url_encode(&self.q),
-            url_encode(&self.kind),
-            url_encode(&self.standing)
-        )
+        crate::ui::query_string(&[
+            ("node_id", &node_id.to_string()),
+            ("q", &self.q),
+            ("kind", &self.kind),
+            ("standing", &self.standing),
+        ])
     }
 }
 

@@ -20,9 +20,7 @@ use linli_store::{Listed, StoreError, MAX_LIST_ROWS};
 use serde::Deserialize;
 
 use crate::auth::PageUser;
-use crate::ui::{
-    error_page, form_status, store_error_page, url_encode, Choice, ListExport, Pager, Shell,
-};
+use crate::ui::{error_page, form_status, store_error_page, Choice, ListExport, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -130,14 +128,13 @@ impl LedgerQuery {
     }
 
     fn query_string(&self) -> String {
-        format!(
-            "item={}&kind={}&q={}&from={}&to={}",
-            url_encode(&self.item),
-            url_encode(&self.kind),
-            url_encode(&self.q),
-            url_encode(&self.from),
-            url_encode(&self.to)
-        )
+        crate::ui::query_string(&[
+            ("item", &self.item),
+            ("kind", &self.kind),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ])
     }
 }
 

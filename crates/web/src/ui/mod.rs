@@ -23,7 +23,7 @@ pub use pager::Pager;
 pub use person::PersonBody;
 pub use rate::{too_many, RateLimiter};
 pub use shell::{
-    error_page, jurisdiction, not_found, router, short_label, store_error_page, url_encode,
-    NoticeQuery, PublicMessage, Shell,
+    error_page, jurisdiction, not_found, query_string, router, short_label, store_error_page,
+    url_encode, NoticeQuery, PublicMessage, Shell,
 };
 pub use xlsx::{audited_list, xlsx_built, xlsx_response, xlsx_table, ListExport};

@@ -25,6 +25,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Percent-encodes a string for a query parameter.
+/// A list's filters as a query string for its pager and export links: each filled-in value
+/// (trimmed) encoded, empty ones left out.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", url_encode(v.trim())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -193,6 +204,20 @@ pub struct NoticeQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lists_query_string_keeps_the_filled_in_filters_encoded() {
+        assert_eq!(
+            query_string(&[
+                ("node_id", "3"),
+                ("kind", " "),
+                ("q", " 张 三&"),
+                ("to", "")
+            ]),
+            "node_id=3&q=%E5%BC%A0%20%E4%B8%89%26"
+        );
+        assert_eq!(query_string(&[("q", "")]), "");
+    }
 
     #[test]
     fn query_values_are_percent_encoded() {

@@ -63,12 +63,12 @@ impl AlertsQuery {
 
     /// The list's filters as a query string (for the pager, the export and coming back).
     fn query_string(&self, node_id: i64) -> String {
-        format!(
-            "node_id={node_id}&kind={}&state={}&q={}",
-            url_encode(&self.kind),
-            url_encode(&self.state),
-            url_encode(&self.q)
-        )
+        crate::ui::query_string(&[
+            ("node_id", &node_id.to_string()),
+            ("kind", &self.kind),
+            ("state", &self.state),
+            ("q", &self.q),
+        ])
     }
 }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::root_ids;
 use crate::auth::PageUser;
-use crate::ui::{store_error_page, url_encode, Choice, Pager, Shell};
+use crate::ui::{store_error_page, Choice, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -88,18 +88,13 @@ impl ListQuery {
 
     /// The query string of these filters for `node_id` (for the export and the page links).
     fn query_string(&self, node_id: i64) -> String {
-        let mut s = format!("node_id={node_id}");
-        for (k, v) in [
+        crate::ui::query_string(&[
+            ("node_id", &node_id.to_string()),
             ("measure", &self.measure),
             ("pending", &self.pending),
             ("ending", &self.ending),
             ("q", &self.q),
-        ] {
-            if !v.is_empty() {
-                s.push_str(&format!("&{k}={}", url_encode(v)));
-            }
-        }
-        s
+        ])
     }
 }
 

@@ -22,7 +22,7 @@ use super::root_ids;
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::form_status;
 use crate::ui::{
-    error_page, field_label, form_errors_with, store_error_page, url_encode, Choice, Pager, Shell,
+    error_page, field_label, form_errors_with, store_error_page, Choice, Pager, Shell,
 };
 use crate::AppState;
 
@@ -113,18 +113,12 @@ impl ListQuery {
     }
 
     fn query_string(&self) -> String {
-        let mut parts = Vec::new();
-        for (k, v) in [
+        crate::ui::query_string(&[
             ("node_id", &self.node_id),
             ("q", &self.q),
             ("status", &self.status),
             ("free", &self.free),
-        ] {
-            if !v.trim().is_empty() {
-                parts.push(format!("{k}={}", url_encode(v.trim())));
-            }
-        }
-        parts.join("&")
+        ])
     }
 }
 

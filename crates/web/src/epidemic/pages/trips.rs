@@ -26,9 +26,7 @@ use super::checkpoints::{
 use super::observations::node_and_choices;
 use super::status_for;
 use crate::auth::{CsrfForm, PageUser};
-use crate::ui::{
-    form_errors_with, store_error_page, url_encode, Choice, Empty, HitRow, Pager, Shell,
-};
+use crate::ui::{form_errors_with, store_error_page, Choice, Empty, HitRow, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -102,13 +100,12 @@ impl ListQuery {
 
     /// The query string of these filters for `node_id` (for the export and the page links).
     fn query_string(&self, node_id: i64) -> String {
-        let mut s = format!("node_id={node_id}");
-        for (k, v) in [("kind", &self.kind), ("state", &self.state), ("q", &self.q)] {
-            if !v.is_empty() {
-                s.push_str(&format!("&{k}={}", url_encode(v)));
-            }
-        }
-        s
+        crate::ui::query_string(&[
+            ("node_id", &node_id.to_string()),
+            ("kind", &self.kind),
+            ("state", &self.state),
+            ("q", &self.q),
+        ])
     }
 }
 

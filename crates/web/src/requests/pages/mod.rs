@@ -34,9 +34,7 @@ use crate::auth::{csrf_ok, csrf_refused};
 use crate::auth::{CsrfForm, PageUser};
 use crate::ui::qr::PublicBase;
 use crate::ui::Choice;
-use crate::ui::{
-    error_page, field_label, form_status, store_error_page, url_encode, ListExport, Pager, Shell,
-};
+use crate::ui::{error_page, field_label, form_status, store_error_page, ListExport, Pager, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -340,15 +338,15 @@ impl InboxQuery {
 
     /// The inbox's filters as a query string (for the pager and the export).
     fn query_string(&self, node_id: i64) -> String {
-        format!(
-            "node_id={node_id}&view={}&status={}&category={}&q={}&from={}&to={}",
-            self.view_name(),
-            url_encode(&self.status),
-            url_encode(&self.category),
-            url_encode(&self.q),
-            url_encode(&self.from),
-            url_encode(&self.to)
-        )
+        crate::ui::query_string(&[
+            ("node_id", &node_id.to_string()),
+            ("view", self.view_name()),
+            ("status", &self.status),
+            ("category", &self.category),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ])
     }
 }
 
