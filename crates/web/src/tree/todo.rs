@@ -4,9 +4,8 @@
 //! work is done. (Tasks do not exist yet; they join the list when they do.)
 //!
 //! Every figure comes from the list it links to (the same store function and filter), so the
-//! count on the home page is the count on the list; each reads the as-of day as its list does.
-//! (Requests link to the inbox's `view=pending`, which the API serves; the inbox page shows all
-//! requests for it until its view choices offer 待办.)
+//! count on the home page is the count on the list; each reads the as-of day as its list does
+//! (requests link to the inbox's 待办 view, `view=pending`; the inbox does not read as-of yet).
 
 use linli_core::kernel::clock::{display, format_date, today};
 use linli_core::kernel::labels::Labelled;
