@@ -354,6 +354,23 @@ macro_rules! request_from {
 }
 const REQUEST_SELECT: &str = concat!("SELECT ", request_columns!(), " FROM ", request_from!());
 
+/// The requests of `rows` the caller may read: the SQL already filtered by scope; each row is
+/// checked again all the same (fail closed).
+fn readable_requests(
+    keys: &Keyring,
+    scope: &Scope,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Vec<Request>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let req = request_from_row(keys, r)?;
+        if scope.can_read(&req.node_path) {
+            out.push(req);
+        }
+    }
+    Ok(out)
+}
+
 fn request_from_row(keys: &Keyring, r: &sqlx::any::AnyRow) -> Result<Request, StoreError> {
     let channel: String = r.try_get("channel")?;
     let status: String = r.try_get("status")?;
@@ -952,14 +969,7 @@ pub async fn list(
         conds.join(" AND ")
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let req = request_from_row(keys, r)?;
-        if scope.can_read(&req.node_path) {
-            out.push(req);
-        }
-    }
-    Ok(out)
+    readable_requests(keys, scope, &rows)
 }
 
 /// The inbox as a worker pages it: `limit` requests (at most [`crate::MAX_LIST_ROWS`]) from
@@ -2134,13 +2144,7 @@ pub async fn open311_list(
         conds.join(" AND ")
     );
     let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let req = request_from_row(keys, r)?;
-        if scope.can_read(&req.node_path) {
-            out.push(req);
-        }
-    }
+    let out = readable_requests(keys, &scope, &rows)?;
     audit::record(
         db.pool(),
         AuditEntry::by_name(None, &key.actor(), "request.api_read", "request")

@@ -6,7 +6,7 @@ use linli_core::requests::Status;
 use linli_core::Scope;
 use sqlx::Row;
 
-use super::{request_from_row, status_in, Request, REQUEST_SELECT};
+use super::{readable_requests, status_in, Request, REQUEST_SELECT};
 use crate::infra::db::Params;
 use crate::{Db, StoreError};
 
@@ -69,15 +69,8 @@ pub async fn todo(
          ORDER BY CASE WHEN r.handler_user_id = {m} THEN 0 ELSE 1 END, r.resolve_by, r.id \
          LIMIT {lim}"
     );
-    let keys = db.keys()?;
-    let mut first = Vec::new();
-    for r in &params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
-        let req = request_from_row(keys, r)?;
-        // The node is in scope, so its subtree is; each row is checked all the same.
-        if scope.can_read(&req.node_path) {
-            first.push(req);
-        }
-    }
+    let rows = params.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let first = readable_requests(db.keys()?, scope, &rows)?;
     Ok(RequestTodo {
         pending,
         mine,
