@@ -255,12 +255,25 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 )
             } else {
                 stored = outcome.stored_count;
-                format!(
+                let mut line = format!(
                     "stored {stored} person(s), updated {}, {} new dwelling(s), {} new household(s)",
                     outcome.updated.len(),
                     outcome.dwellings_created,
                     outcome.households_created
-                )
+                );
+                if !outcome.homes_created.is_empty() {
+                    line += &format!(
+                        ", new building/unit node(s): {}",
+                        outcome.homes_created.join(" ")
+                    );
+                }
+                if outcome.rooms_unplaced > 0 {
+                    line += &format!(
+                        ", {} room(s) left on the node (their building number is not unique below it)",
+                        outcome.rooms_unplaced
+                    );
+                }
+                line
             }
         }
     };

@@ -178,6 +178,15 @@ impl Db {
     pub async fn migrate(&self, now: i64) -> Result<(), StoreError> {
         self.migrate_schema().await?;
         epidemic::ensure_presets(self, now).await?;
+        let a = registry::dwellings::attach_existing(self, now).await?;
+        if a.attached + a.unattached > 0 {
+            tracing::info!(
+                attached = a.attached,
+                unattached = a.unattached,
+                buildings_made = a.homes_created,
+                "rooms registered before buildings held them were moved into their buildings"
+            );
+        }
         Ok(())
     }
 }

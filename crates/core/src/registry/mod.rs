@@ -1,6 +1,7 @@
 //! The resident registry's rules: names and their pinyin, relations to the head of household,
 //! population categories, ethnic groups, states, and dwelling addresses (3栋2单元501室).
 
+pub mod buildings;
 pub mod import_job;
 pub mod limits;
 pub mod roster;
@@ -248,16 +249,9 @@ impl DwellingAddress {
         unit: &str,
         room: &str,
     ) -> Result<DwellingAddress, CoreError> {
-        let clean = |s: &str, suffixes: &[&str]| {
-            let t: String = s.trim().chars().map(fullwidth_to_ascii).collect();
-            let t = suffixes.iter().fold(t, |acc, suf| {
-                acc.strip_suffix(suf).map(str::to_owned).unwrap_or(acc)
-            });
-            t.trim().to_owned()
-        };
-        let building = clean(building, &["号楼", "栋", "幢", "楼"]);
-        let unit = clean(unit, &["单元"]);
-        let room = clean(room, &["室", "号", "户"]);
+        let building = address_part(building, BUILDING_SUFFIXES);
+        let unit = address_part(unit, UNIT_SUFFIXES);
+        let room = address_part(room, &["室", "号", "户"]);
         if room.is_empty() {
             return Err(CoreError::invalid("room", "请填写房号或门牌号"));
         }
@@ -345,6 +339,19 @@ impl fmt::Display for DwellingAddress {
             write!(f, "{}室", self.room)
         }
     }
+}
+
+/// The words after a building's number (3栋, 12号楼, 5幢) and a unit's (2单元).
+pub(crate) const BUILDING_SUFFIXES: &[&str] = &["号楼", "栋", "幢", "楼"];
+pub(crate) const UNIT_SUFFIXES: &[&str] = &["单元"];
+
+/// One part of an address as typed, without its suffix word and in half-width characters.
+pub(crate) fn address_part(s: &str, suffixes: &[&str]) -> String {
+    let t: String = s.trim().chars().map(fullwidth_to_ascii).collect();
+    let t = suffixes.iter().fold(t, |acc, suf| {
+        acc.strip_suffix(suf).map(str::to_owned).unwrap_or(acc)
+    });
+    t.trim().to_owned()
 }
 
 fn fullwidth_to_ascii(c: char) -> char {

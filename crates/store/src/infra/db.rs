@@ -258,6 +258,18 @@ impl Db {
         Ok(())
     }
 
+    /// The value of a `setting` row, if there is one.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM setting WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
     /// Whether `linli demo` has run on this database ([`Db::mark_demo`]).
     pub async fn is_demo(&self) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT value FROM setting WHERE name = $1")

@@ -12,18 +12,20 @@ use linli_core::kernel::labels::Labelled;
 use std::collections::HashMap;
 
 use linli_core::kernel::clock::format_date;
+use linli_core::registry::buildings::{land, Landed, Landing};
 use linli_core::registry::{DwellingAddress, Relation};
-use linli_core::{CoreError, JurisdictionPath, Scope};
+use linli_core::{CoreError, JurisdictionPath, NodeKind, Scope};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::infra::audit::AuditEntry;
 use crate::infra::db::Params;
+use crate::registry::dwellings::{home_of, homes_from, homes_sql, placed_node, HomeRow, Homes};
 use crate::registry::{
     copy_created, copy_persons, draw_person_ids, insert_persons, log_created_many, update_in,
     writable_node, BulkPerson, FieldWarning, PersonPatch, ID_HASH,
 };
-use crate::tree::Node;
+use crate::tree::{self, Node};
 use crate::{Db, StoreError};
 
 /// Values per `IN (…)` list and rows per multi-row statement.
@@ -64,6 +66,12 @@ pub struct ImportOutcome {
     pub duplicates: Vec<(usize, Option<i64>)>,
     pub dwellings_created: usize,
     pub households_created: usize,
+    /// The building and unit nodes the roster's addresses named that were not in the tree yet
+    /// and were made (`5栋`, `3栋2单元`).
+    pub homes_created: Vec<String>,
+    /// Rooms whose building number several buildings under the import's node carry (1栋 in
+    /// every compound): kept on the import's node as typed, not in a building.
+    pub rooms_unplaced: usize,
 }
 
 /// A household for a row: one already stored, or the n-th one this chunk founds.
@@ -98,6 +106,15 @@ pub struct PersonImport<'a> {
     /// what a lookup would get wrong. Rare: two 户主 rows at one address, or a household
     /// founded at a dwelling registered before.
     crowded: HashMap<i64, i64>,
+    /// The building and unit nodes under the import's node, read at the first address.
+    homes: Option<Homes>,
+    /// The nodes rooms land on (the import's node, its buildings and units), by id.
+    targets: HashMap<i64, Node>,
+    /// Typed address key → the node the room lands on and its address as stored; a cache
+    /// emptied with `dwellings`.
+    landed: HashMap<String, (i64, DwellingAddress)>,
+    /// Dwelling → the node it is on, for the households founded there.
+    dwelling_node: HashMap<i64, i64>,
     places: usize,
     /// PostgreSQL: how many new dwellings make the import refresh the table's statistics next
     /// (see `find_or_create_dwellings`).
@@ -234,6 +251,7 @@ impl<'a> PersonImport<'a> {
         before: Option<[i64; 3]>,
         dry: bool,
     ) -> PersonImport<'a> {
+        let targets = HashMap::from([(node.id, node.clone())]);
         PersonImport {
             db,
             scope,
@@ -245,6 +263,10 @@ impl<'a> PersonImport<'a> {
             created_dwellings: std::collections::HashSet::new(),
             households: HashMap::new(),
             crowded: HashMap::new(),
+            homes: None,
+            targets,
+            landed: HashMap::new(),
+            dwelling_node: HashMap::new(),
             places: PLACES,
             analyze_at: 2_000,
             outcome: ImportOutcome::default(),
@@ -299,16 +321,16 @@ impl<'a> PersonImport<'a> {
                 .zip(&placed)
                 .enumerate()
                 .filter(|(_, (r, _))| r.draft.relation == Some(Relation::Head))
-                .map(|(k, (_, (_, h)))| (k, *h))
+                .map(|(k, (_, (_, _, h)))| (k, *h))
                 .collect(),
         };
         let numbers: Vec<usize> = fresh.iter().map(|r| r.row).collect();
-        let node = &self.node;
+        let (node, targets) = (&self.node, &self.targets);
         let bulk: Vec<BulkPerson<'_>> = fresh
             .into_iter()
             .zip(placed)
-            .map(|(r, (dwelling_id, household_id))| BulkPerson {
-                node,
+            .map(|(r, (at, dwelling_id, household_id))| BulkPerson {
+                node: targets.get(&at).unwrap_or(node),
                 draft: r.draft,
                 dwelling_id,
                 household_id,
@@ -366,6 +388,8 @@ impl<'a> PersonImport<'a> {
                 "duplicates": self.outcome.duplicates.len(),
                 "dwellings_created": self.outcome.dwellings_created,
                 "households_created": self.outcome.households_created,
+                "homes_created": self.outcome.homes_created,
+                "rooms_unplaced": self.outcome.rooms_unplaced,
             }))
             .insert(now);
         self.link.execute(sql, params).await?;
@@ -498,21 +522,29 @@ impl<'a> PersonImport<'a> {
         rows: &[ImportRow],
         person_ids: Option<&[i64]>,
         now: i64,
-    ) -> Result<Vec<(Option<i64>, Option<i64>)>, StoreError> {
+    ) -> Result<Vec<(i64, Option<i64>, Option<i64>)>, StoreError> {
         if self.dwellings.len() >= self.places {
             self.dwellings = HashMap::new();
             self.created_dwellings = std::collections::HashSet::new();
             self.households = HashMap::new();
+            self.landed = HashMap::new();
+            self.dwelling_node = HashMap::new();
+        }
+        // Where each room lands: its building (made now when new), its address as stored.
+        let mut spots: Vec<Option<(i64, DwellingAddress)>> = Vec::with_capacity(rows.len());
+        for r in rows {
+            spots.push(match &r.draft.address {
+                Some(a) => Some(self.land(a, now).await.map_err(|e| in_row(r.row, e))?),
+                None => None,
+            });
         }
         // Dwellings not met before, found or created in bulk.
-        let mut missing: Vec<&DwellingAddress> = Vec::new();
+        let mut missing: Vec<(i64, &DwellingAddress)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for r in rows {
-            if let Some(a) = &r.draft.address {
-                let key = a.key();
-                if !self.dwellings.contains_key(&key) && seen.insert(key) {
-                    missing.push(a);
-                }
+        for (at, a) in spots.iter().flatten() {
+            let key = a.key();
+            if !self.dwellings.contains_key(&key) && seen.insert(key) {
+                missing.push((*at, a));
             }
         }
         self.find_or_create_dwellings(&missing, now).await?;
@@ -521,8 +553,8 @@ impl<'a> PersonImport<'a> {
         // household to join: look them up together.
         let mut to_look_up = Vec::new();
         let mut asked = std::collections::HashSet::new();
-        for r in rows {
-            let Some(a) = &r.draft.address else { continue };
+        for (r, spot) in rows.iter().zip(&spots) {
+            let Some((_, a)) = spot else { continue };
             let d = self.dwellings.get(&a.key()).copied().unwrap_or_default();
             if r.draft.relation != Some(Relation::Head)
                 && !self.households.contains_key(&d)
@@ -540,8 +572,8 @@ impl<'a> PersonImport<'a> {
         let mut founded: Vec<(i64, Option<i64>)> = Vec::new();
         let mut crowded: Vec<(i64, usize)> = Vec::new();
         let mut refs = Vec::with_capacity(rows.len());
-        for (k, r) in rows.iter().enumerate() {
-            let Some(a) = &r.draft.address else {
+        for (k, (r, spot)) in rows.iter().zip(&spots).enumerate() {
+            let Some((_, a)) = spot else {
                 refs.push(None);
                 continue;
             };
@@ -587,38 +619,148 @@ impl<'a> PersonImport<'a> {
         }
         Ok(refs
             .into_iter()
-            .map(|p| match p {
-                Some((d, h)) => (Some(d), Some(resolve(h))),
-                None => (None, None),
+            .zip(&spots)
+            .map(|(p, spot)| {
+                let at = spot.as_ref().map_or(self.node.id, |(at, _)| *at);
+                match p {
+                    Some((d, h)) => (at, Some(d), Some(resolve(h))),
+                    None => (at, None, None),
+                }
             })
             .collect())
     }
 
+    /// Where the room at `address` lands (core's `land`), and its address as stored; a
+    /// building or unit the address names that is not in the tree yet is made, and named in
+    /// the outcome.
+    async fn land(
+        &mut self,
+        address: &DwellingAddress,
+        now: i64,
+    ) -> Result<(i64, DwellingAddress), StoreError> {
+        if let Some(l) = self.landed.get(&address.key()) {
+            return Ok(l.clone());
+        }
+        let homes = match self.homes.take() {
+            Some(h) => h,
+            None => {
+                let mut p = Params::new();
+                let sql = homes_sql(&self.node, &mut p);
+                let rows = self.link.fetch::<HomeRow>(&sql, p, false).await?;
+                homes_from(&self.node, rows)?
+            }
+        };
+        let home = home_of(&self.node);
+        let landed = land(&home, homes.above.as_ref(), &homes.below, address);
+        self.homes = Some(homes);
+        let Landed {
+            landing,
+            address: stored,
+        } = landed?;
+        let at = match landing {
+            Landing::At(id) => {
+                self.landing_node(id)?;
+                id
+            }
+            Landing::NewBuilding { under, name } => {
+                self.make_home(under, NodeKind::Building, &name, now)
+                    .await?
+            }
+            Landing::NewUnit { building, name } => {
+                self.make_home(building, NodeKind::Unit, &name, now).await?
+            }
+            Landing::Ambiguous { at, .. } => {
+                self.outcome.rooms_unplaced += 1;
+                at
+            }
+        };
+        self.landed.insert(address.key(), (at, stored.clone()));
+        Ok((at, stored))
+    }
+
+    /// Makes sure `targets` holds node `id` (the import's node or one of [`Homes`]).
+    fn landing_node(&mut self, id: i64) -> Result<&Node, StoreError> {
+        if !self.targets.contains_key(&id) {
+            let homes = self.homes.as_ref().ok_or(StoreError::NotFound)?;
+            let (h, (path, depth)) = homes
+                .below
+                .iter()
+                .find(|h| h.id == id)
+                .and_then(|h| Some((h, homes.places.get(&id)?)))
+                .ok_or(StoreError::NotFound)?;
+            let node = placed_node(h, path, *depth)?;
+            self.targets.insert(id, node);
+        }
+        self.targets.get(&id).ok_or(StoreError::NotFound)
+    }
+
+    /// Makes a building or unit node under `parent` on the import's connection.
+    async fn make_home(
+        &mut self,
+        parent: i64,
+        kind: NodeKind,
+        name: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let parent = self.landing_node(parent)?.clone();
+        let mut p = Params::new();
+        let sql = tree::home_insert(&parent, kind, name, now, &mut p);
+        let (id,) = self
+            .link
+            .fetch::<(i64,)>(&sql, p, false)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Internal("roster import: node not made".into()))?;
+        let mut p = Params::new();
+        let (node, sql) = tree::home_made(&parent, id, kind, name, now, &mut p);
+        self.link.execute(&sql, p).await?;
+        if let Some(homes) = self.homes.as_mut() {
+            homes.below.push(home_of(&node));
+            homes
+                .places
+                .insert(id, (node.path.as_str().to_owned(), node.depth));
+        }
+        self.outcome.homes_created.push(match kind {
+            NodeKind::Unit => format!("{}{name}", parent.name),
+            _ => name.to_owned(),
+        });
+        self.targets.insert(id, node);
+        Ok(id)
+    }
+
     async fn find_or_create_dwellings(
         &mut self,
-        addresses: &[&DwellingAddress],
+        addresses: &[(i64, &DwellingAddress)],
         now: i64,
     ) -> Result<(), StoreError> {
         let backend = self.db.backend();
         for chunk in addresses.chunks(CHUNK) {
-            let mut params = Params::for_bulk(backend);
-            let node = params.int(self.node.id);
-            let list: Vec<String> = chunk.iter().map(|a| params.text(a.key())).collect();
-            let sql = format!(
-                "SELECT address_key, id FROM dwelling WHERE node_id = {node} AND address_key IN ({})",
-                list.join(", ")
-            );
-            let lookup = self.lookup();
-            for (key, id) in self
-                .link
-                .fetch::<(String, i64)>(&sql, params, lookup)
-                .await?
-            {
-                self.dwellings.insert(key, id);
+            // Rooms land on a few nodes (the import's node, its buildings): one lookup per node.
+            let mut by_node: HashMap<i64, Vec<&DwellingAddress>> = HashMap::new();
+            for (at, a) in chunk {
+                by_node.entry(*at).or_default().push(a);
             }
-            let new: Vec<&&DwellingAddress> = chunk
+            for (at, list) in by_node {
+                let mut params = Params::for_bulk(backend);
+                let node = params.int(at);
+                let list: Vec<String> = list.iter().map(|a| params.text(a.key())).collect();
+                let sql = format!(
+                    "SELECT address_key, id FROM dwelling WHERE node_id = {node} AND address_key IN ({})",
+                    list.join(", ")
+                );
+                let lookup = self.lookup();
+                for (key, id) in self
+                    .link
+                    .fetch::<(String, i64)>(&sql, params, lookup)
+                    .await?
+                {
+                    self.dwellings.insert(key, id);
+                    self.dwelling_node.insert(id, at);
+                }
+            }
+            let new: Vec<&(i64, &DwellingAddress)> = chunk
                 .iter()
-                .filter(|a| !self.dwellings.contains_key(&a.key()))
+                .filter(|(_, a)| !self.dwellings.contains_key(&a.key()))
                 .collect();
             if new.is_empty() {
                 continue;
@@ -626,11 +768,12 @@ impl<'a> PersonImport<'a> {
             let mut params = Params::for_bulk(backend);
             let values: Vec<String> = new
                 .iter()
-                .map(|a| {
+                .map(|(at, a)| {
+                    let node = self.targets.get(at).unwrap_or(&self.node);
                     let v = [
-                        params.int(self.node.id),
-                        params.int(self.node.path.root_id()),
-                        params.text(self.node.path.as_str()),
+                        params.int(node.id),
+                        params.int(node.path.root_id()),
+                        params.text(node.path.as_str()),
                         params.text(a.building.clone()),
                         params.text(a.unit.clone()),
                         params.text(a.room.clone()),
@@ -647,12 +790,16 @@ impl<'a> PersonImport<'a> {
                 backend.bulk_insert(),
                 values.join(", ")
             );
-            let labels: HashMap<String, String> =
-                new.iter().map(|a| (a.key(), a.to_string())).collect();
+            let labels: HashMap<String, (i64, String)> = new
+                .iter()
+                .map(|(at, a)| (a.key(), (*at, a.to_string())))
+                .collect();
             let mut by_id = Vec::with_capacity(new.len());
             for (key, id) in self.link.fetch::<(String, i64)>(&sql, params, true).await? {
-                by_id.push((id, labels.get(&key).cloned().unwrap_or_default()));
+                let (at, label) = labels.get(&key).cloned().unwrap_or_default();
+                by_id.push((id, at, label));
                 self.dwellings.insert(key, id);
+                self.dwelling_node.insert(id, at);
                 self.created_dwellings.insert(id);
             }
             self.outcome.dwellings_created += by_id.len();
@@ -670,7 +817,9 @@ impl<'a> PersonImport<'a> {
             }
             let logged: Vec<(i64, &str, &str)> = by_id
                 .iter()
-                .map(|(id, label)| (*id, self.node.path.as_str(), label.as_str()))
+                .map(|(id, at, label)| {
+                    (*id, path_in(&self.targets, &self.node, *at), label.as_str())
+                })
                 .collect();
             log_created(
                 &mut self.link,
@@ -725,10 +874,11 @@ impl<'a> PersonImport<'a> {
             let values: Vec<String> = chunk
                 .iter()
                 .map(|(d, head)| {
+                    let at = self.dwelling_node.get(d).copied().unwrap_or(self.node.id);
                     let v = [
                         params.int(*d),
                         params.int(self.node.path.root_id()),
-                        params.text(self.node.path.as_str()),
+                        params.text(path_in(&self.targets, &self.node, at)),
                         params.opt_int(*head),
                         params.int(now),
                         params.int(now),
@@ -751,9 +901,14 @@ impl<'a> PersonImport<'a> {
                 .map(|(id,)| id)
                 .collect();
             created.sort_unstable();
+            // Households are numbered in the order founded: each one's dwelling gives its node.
             let logged: Vec<(i64, &str, &str)> = created
                 .iter()
-                .map(|id| (*id, self.node.path.as_str(), "family"))
+                .zip(chunk)
+                .map(|(id, (d, _))| {
+                    let at = self.dwelling_node.get(d).copied().unwrap_or(self.node.id);
+                    (*id, path_in(&self.targets, &self.node, at), "family")
+                })
                 .collect();
             log_created(
                 &mut self.link,
@@ -891,6 +1046,11 @@ fn patch_from(r: &ImportRow) -> PersonPatch {
 }
 
 /// Names the data row in a per-row failure that aborts the import.
+/// The path of a node rooms land on (`node`, the import's, when unknown).
+fn path_in<'n>(targets: &'n HashMap<i64, Node>, node: &'n Node, at: i64) -> &'n str {
+    targets.get(&at).unwrap_or(node).path.as_str()
+}
+
 fn in_row(row: usize, e: StoreError) -> StoreError {
     match e {
         StoreError::Invalid(errors) => StoreError::Invalid(

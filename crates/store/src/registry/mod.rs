@@ -2,6 +2,7 @@
 //! encrypted ID and phone numbers, field-level history, and scoped search.
 
 pub mod counts;
+pub mod dwellings;
 pub(crate) mod import;
 
 use linli_core::kernel::clock::{format_date, today};
@@ -167,7 +168,7 @@ const PERSON_SELECT: &str = "SELECT p.id, p.node_id, n.name AS node_name, p.node
     p.deceased_on, p.warnings_json, p.created_at, p.updated_at \
     FROM person p JOIN node n ON n.id = p.node_id LEFT JOIN dwelling d ON d.id = p.dwelling_id";
 
-fn address_of(row: &sqlx::any::AnyRow) -> Result<Option<String>, StoreError> {
+pub(crate) fn address_of(row: &sqlx::any::AnyRow) -> Result<Option<String>, StoreError> {
     let room: Option<String> = row.try_get("room")?;
     let Some(room) = room else { return Ok(None) };
     let a = DwellingAddress {
@@ -324,7 +325,7 @@ pub(crate) async fn writable_node(
 
 /// The path of a person, household or dwelling the caller may read; `NotFound` for one that is
 /// missing or outside the scope (the two are not told apart).
-async fn readable_path<'e, E>(
+pub(crate) async fn readable_path<'e, E>(
     exec: E,
     scope: &Scope,
     entity: &str,
@@ -401,7 +402,7 @@ pub(crate) async fn found_household(
 }
 
 /// Finds the dwelling at `node` with this address, or creates it; says whether it was created.
-async fn dwelling_at(
+pub(crate) async fn dwelling_at(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     node: &crate::tree::Node,
@@ -500,9 +501,20 @@ pub async fn create(
     }
     let mut tx = db.begin_write().await?;
     let tag_ids = tag_ids(&mut tx, &draft.tags).await?;
-    let dwelling_id = match &draft.address {
-        Some(a) => Some(dwelling_at(&mut tx, scope, &node, a, now).await?.0),
-        None => None,
+    // The room lands in its building (made now if the address names a new one): the person,
+    // their household and the room are placed there.
+    // A new member of a household, with no address of their own, joins its room.
+    let (node, dwelling_id) = match (&draft.address, placement.household_id) {
+        (Some(a), _) => {
+            let (home, a) = dwellings::land_in(&mut tx, scope, &node, a, now).await?;
+            let d = dwelling_at(&mut tx, scope, &home, &a, now).await?.0;
+            (home, Some(d))
+        }
+        (None, Some(h)) => match dwellings::room_of_household(&mut tx, scope, h).await? {
+            Some((home, d)) => (home, Some(d)),
+            None => (node, None),
+        },
+        (None, None) => (node, None),
     };
     // Household: the one asked for, else the dwelling's only one, else a new one.
     let household_id = match (placement.household_id, dwelling_id) {
@@ -1134,11 +1146,11 @@ pub async fn search(
 }
 
 /// The columns a [`PersonHit`] is read from (`p` person, `n` node, `d` dwelling).
-const HIT_COLUMNS: &str =
+pub(crate) const HIT_COLUMNS: &str =
     "p.id, p.name, p.gender, p.birth_date, p.id_kind, p.id_cipher, p.phone_cipher, \
      n.name AS node_name, d.building, d.unit, d.room, p.state";
 
-fn hit_of(
+pub(crate) fn hit_of(
     keys: &crate::infra::secret::Keyring,
     r: &sqlx::any::AnyRow,
 ) -> Result<PersonHit, StoreError> {

@@ -477,6 +477,109 @@ pub async fn create(db: &Db, scope: &Scope, new: NewNode, now: i64) -> Result<No
     Ok(node)
 }
 
+/// A building or unit node a room's address names, made under `parent` by a registration or
+/// an import (issue 19 item 2) — not by the tree's own form, so whoever may register people at
+/// `parent` may make it. The statement inserts it with a unique placeholder path; [`home_made`]
+/// then gives the path and the node.
+pub(crate) fn home_insert(
+    parent: &Node,
+    kind: NodeKind,
+    name: &str,
+    now: i64,
+    p: &mut Params,
+) -> String {
+    let placeholder = format!("pending:{now}:{}", crate::infra::secret::random_token(8));
+    format!(
+        "INSERT INTO node (parent_id, kind, name, path, depth, opened_on, created_at, updated_at) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+        p.int(parent.id),
+        p.text(kind.as_str()),
+        p.text(name),
+        p.text(placeholder),
+        p.int(parent.depth + 1),
+        p.text(format_date(clock::today())),
+        p.int(now),
+        p.int(now)
+    )
+}
+
+/// The node [`home_insert`] made (with id `id`), and the statement that sets its path.
+pub(crate) fn home_made(
+    parent: &Node,
+    id: i64,
+    kind: NodeKind,
+    name: &str,
+    now: i64,
+    p: &mut Params,
+) -> (Node, String) {
+    let path = parent.path.child(id);
+    let sql = format!(
+        "UPDATE node SET path = {} WHERE id = {}",
+        p.text(path.as_str()),
+        p.int(id)
+    );
+    let node = Node {
+        id,
+        parent_id: Some(parent.id),
+        kind,
+        name: name.to_owned(),
+        code: None,
+        path,
+        depth: parent.depth + 1,
+        household_estimate: None,
+        opened_on: format_date(clock::today()),
+        closed_on: None,
+        created_at: now,
+        updated_at: now,
+    };
+    (node, sql)
+}
+
+/// Makes a building or unit node for a registration, in its transaction (see [`home_insert`]).
+/// Audited; a sibling of the same name that is no building is a conflict.
+pub(crate) async fn add_home(
+    conn: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    parent: &Node,
+    kind: NodeKind,
+    name: &str,
+    now: i64,
+) -> Result<Node, StoreError> {
+    let mut p = Params::new();
+    let sql = home_insert(parent, kind, name, now, &mut p);
+    let row = p
+        .bind(sqlx::query(&sql))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(unique_to_conflict)?;
+    let mut p = Params::new();
+    let (node, sql) = home_made(parent, row.try_get(0)?, kind, name, now, &mut p);
+    p.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+    audit::record(
+        &mut *conn,
+        AuditEntry::by(scope, "node.create", "node")
+            .entity_id(node.id)
+            .node_path(&node.path)
+            .detail(json!({
+                "kind": kind.as_str(),
+                "name": name,
+                "parent_id": parent.id,
+                "by": "registration",
+            })),
+        now,
+    )
+    .await?;
+    Ok(node)
+}
+
+/// Loads a node by id without a scope check, for store code that checked the scope already.
+pub(crate) async fn load_unchecked<'e, E>(exec: E, id: i64) -> Result<Node, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    load(exec, id).await?.ok_or(StoreError::NotFound)
+}
+
 /// Renames a node, changes its code or its household estimate. Audited with old and new values.
 pub async fn update(
     db: &Db,

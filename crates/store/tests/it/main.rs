@@ -11,6 +11,7 @@ mod contacts;
 mod counts;
 mod dashboard;
 mod declarations;
+mod dwellings;
 mod enterprises;
 mod epidemic;
 mod levels;

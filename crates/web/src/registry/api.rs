@@ -8,7 +8,9 @@ use axum::Json;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
-use linli_store::registry::{self, Change, FieldWarning, Person, PersonHit, PersonPatch};
+use linli_store::registry::{
+    self, dwellings, Change, FieldWarning, Person, PersonHit, PersonPatch,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -27,6 +29,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(unmask_person))
         .routes(routes!(person_history))
         .routes(routes!(get_household))
+        .routes(routes!(add_household_member))
+        .routes(routes!(list_dwellings))
         .routes(routes!(node_counts))
         .routes(routes!(list_tags, create_tag))
         .routes(routes!(export_persons, export_persons_post))
@@ -122,8 +126,14 @@ async fn create_person(
     ApiUser(user): ApiUser,
     Json(b): Json<PersonBody>,
 ) -> ApiResult<(StatusCode, Json<PersonOut>)> {
-    let (p, _) =
-        registry::create(&state.db, &user.scope, &b.placement(), &b.input(), now_ms()).await?;
+    let (p, _) = registry::create(
+        &state.db,
+        &user.scope,
+        &b.placement()?,
+        &b.input(),
+        now_ms(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 
@@ -421,6 +431,95 @@ async fn get_household(
         id,
         members: members.into_iter().map(PersonOut::from).collect(),
     }))
+}
+
+/// Add a member to a household: the person lives in the household's room, on its building's
+/// node (`node_id` and `address` in the body are not needed, and are ignored).
+#[utoipa::path(post, path = "/api/v1/households/{id}/members", tag = "registry", request_body = PersonBody,
+    params(("id" = i64, Path, description = "household id")),
+    responses((status = 201, body = PersonOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_household_member(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    Json(mut b): Json<PersonBody>,
+) -> ApiResult<(StatusCode, Json<PersonOut>)> {
+    let home = dwellings::household_home(&state.db, &user.scope, id).await?;
+    b.node_id = Some(home.node_id);
+    b.household_id = Some(id);
+    b.address = None;
+    let (p, _) = registry::create(
+        &state.db,
+        &user.scope,
+        &b.placement()?,
+        &b.input(),
+        now_ms(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(p.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DwellingsQuery {
+    /// A building or unit (or any node with at most 3,000 rooms below it). Required.
+    pub node_id: Option<i64>,
+}
+
+/// A room: its address, the node it is on, its households and how many live there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DwellingOut {
+    pub id: i64,
+    pub node_id: i64,
+    pub node_name: String,
+    /// `3栋2单元501室`, derived from the building and unit nodes.
+    pub address: String,
+    pub building: String,
+    pub unit: String,
+    pub room: String,
+    /// Ids of the households living here.
+    pub household_ids: Vec<i64>,
+    pub households: i64,
+    /// Active persons living here.
+    pub living: i64,
+    /// Active persons whose hukou is here.
+    pub registered: i64,
+    pub head: Option<String>,
+    /// Key groups of the persons living here.
+    pub tags: Vec<String>,
+}
+
+/// The rooms under a node, in address order, empty ones included (for the door-to-door sweep).
+#[utoipa::path(get, path = "/api/v1/dwellings", tag = "registry", params(DwellingsQuery),
+    responses((status = 200, body = Vec<DwellingOut>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_dwellings(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<DwellingsQuery>,
+) -> ApiResult<Json<Vec<DwellingOut>>> {
+    let node_id = q
+        .node_id
+        .ok_or_else(|| ApiError::invalid("node_id", "请给出楼栋或单元（node_id）"))?;
+    let rooms = dwellings::rooms(&state.db, &user.scope, node_id).await?;
+    Ok(Json(
+        rooms
+            .into_iter()
+            .map(|r| DwellingOut {
+                household_ids: r.household_ids,
+                address: r.address.to_string(),
+                id: r.id,
+                node_id: r.node_id,
+                node_name: r.node_name,
+                building: r.address.building,
+                unit: r.address.unit,
+                room: r.address.room,
+                households: r.households,
+                living: r.living,
+                registered: r.registered,
+                head: r.head,
+                tags: r.tags,
+            })
+            .collect(),
+    ))
 }
 
 /// The key-group tags.

@@ -104,6 +104,10 @@ struct Done {
     duplicates: usize,
     dwellings_created: usize,
     households_created: usize,
+    /// Building and unit nodes the roster named that were made (`5栋`, `3栋2单元`).
+    homes_created: Vec<String>,
+    /// Rooms left on the import's node: their building number is not unique below it.
+    rooms_unplaced: usize,
 }
 
 #[derive(Clone)]
@@ -488,6 +492,8 @@ async fn import(
         duplicates: outcome.duplicates.len(),
         dwellings_created: outcome.dwellings_created,
         households_created: outcome.households_created,
+        homes_created: outcome.homes_created,
+        rooms_unplaced: outcome.rooms_unplaced,
     })
 }
 

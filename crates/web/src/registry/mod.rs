@@ -1,6 +1,7 @@
 //! The registry: persons, households and their dwellings, roster import and export.
 
 pub mod api;
+pub mod dwellings;
 pub mod import;
 pub mod pages;
 
@@ -9,7 +10,10 @@ use axum::Router;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(pages::router()).merge(import::router())
+    Router::new()
+        .merge(pages::router())
+        .merge(import::router())
+        .merge(dwellings::router())
 }
 
 /// The roster upload, under its own body limit.

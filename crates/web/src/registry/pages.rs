@@ -12,7 +12,7 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{Category, PersonInput, Relation};
 use linli_core::DocumentKind;
-use linli_store::registry::{self, Person, PersonPatch, Placement};
+use linli_store::registry::{self, dwellings, Person, PersonPatch, Placement};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
 
@@ -92,6 +92,8 @@ async fn search_page(
 #[derive(Default, Clone)]
 pub struct PersonFields {
     pub node_id: String,
+    /// Joining this household (from 添加同户成员): its room and node are the member's.
+    pub household_id: String,
     pub name: String,
     pub id_kind: String,
     pub id_number: String,
@@ -117,6 +119,7 @@ impl PersonFields {
         for (k, v) in pairs {
             match k.as_str() {
                 "node_id" => f.node_id = v,
+                "household_id" => f.household_id = v,
                 "name" => f.name = v,
                 "id_kind" => f.id_kind = v,
                 "id_number" => f.id_number = v,
@@ -163,6 +166,8 @@ struct FormPage {
     errors: Vec<String>,
     id_masked: String,
     phone_masked: String,
+    /// The household a new member joins: 「3栋2单元501室 · 户主 张三」.
+    joining: Option<String>,
 }
 
 async fn render_form(
@@ -185,8 +190,25 @@ async fn render_form(
         .filter(|n| n.is_open() && n.kind.serves_residents())
         .map(|n| Choice::node(n, 0, n.id.to_string() == f.node_id))
         .collect();
+    let joining = match f.household_id.trim().parse::<i64>() {
+        Ok(h) if editing.is_none() => {
+            match dwellings::household_home(&state.db, &user.scope, h).await {
+                // The address names the building already; a household with no room, its node.
+                Ok(home) => Some(format!(
+                    "{}{}",
+                    home.address.unwrap_or(home.node_name),
+                    home.head
+                        .map(|n| format!(" · 户主 {n}"))
+                        .unwrap_or_default()
+                )),
+                Err(e) => return store_error_page(e),
+            }
+        }
+        _ => None,
+    };
     let status = form_status(!errors.is_empty());
     let page = FormPage {
+        joining,
         shell: Shell::of(user, "persons"),
         title: if editing.is_some() {
             "修改居民信息"
@@ -252,6 +274,10 @@ async fn render_form(
 #[derive(Deserialize)]
 struct NewQuery {
     node_id: Option<i64>,
+    /// 添加同户成员: the household the new person joins.
+    household_id: Option<i64>,
+    /// 登记新住户 from a room's page: its address.
+    address: Option<String>,
 }
 
 async fn new_page(
@@ -259,10 +285,20 @@ async fn new_page(
     PageUser(user): PageUser,
     Query(q): Query<NewQuery>,
 ) -> Response {
-    let f = PersonFields {
+    let mut f = PersonFields {
         node_id: q.node_id.map(|n| n.to_string()).unwrap_or_default(),
+        address: q.address.unwrap_or_default(),
         ..Default::default()
     };
+    if let Some(h) = q.household_id {
+        match dwellings::household_home(&state.db, &user.scope, h).await {
+            Ok(home) => {
+                f.household_id = h.to_string();
+                f.node_id = home.node_id.to_string();
+            }
+            Err(e) => return store_error_page(e),
+        }
+    }
     render_form(&state, &user, None, f, Vec::new()).await
 }
 
@@ -310,6 +346,7 @@ async fn create(State(state): State<AppState>, form: CsrfForm<Vec<(String, Strin
             &user.scope,
             &Placement {
                 node_id,
+                household_id: f.household_id.trim().parse().ok(),
                 ..Default::default()
             },
             &input,
@@ -330,6 +367,7 @@ async fn create(State(state): State<AppState>, form: CsrfForm<Vec<(String, Strin
 fn fields_of(p: &Person) -> PersonFields {
     PersonFields {
         node_id: p.node_id.to_string(),
+        household_id: String::new(),
         name: p.name.clone(),
         id_kind: p.id_kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
         gender: p.gender.map(|g| g.as_str().to_owned()).unwrap_or_default(),

@@ -8,8 +8,10 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PersonBody {
-    /// Where the person is registered: a community, compound, grid or building.
-    pub node_id: i64,
+    /// Where the person is registered: a community, compound, grid, building or unit. Required,
+    /// except for a new member of a household (`/households/{id}/members`), who lives in its
+    /// room.
+    pub node_id: Option<i64>,
     pub name: String,
     /// male / female (男 / 女); taken from a resident ID number when omitted.
     pub gender: Option<String>,
@@ -55,12 +57,15 @@ impl PersonBody {
         }
     }
 
-    /// Where the person is registered.
-    pub fn placement(&self) -> Placement {
-        Placement {
-            node_id: self.node_id,
+    /// Where the person is registered (a missing node: a 422 naming `node_id`).
+    pub fn placement(&self) -> Result<Placement, crate::error::ApiError> {
+        let node_id = self.node_id.ok_or_else(|| {
+            crate::error::ApiError::invalid("node_id", "请给出登记辖区（node_id）")
+        })?;
+        Ok(Placement {
+            node_id,
             household_id: self.household_id,
             collective: self.collective,
-        }
+        })
     }
 }

@@ -290,7 +290,7 @@ async fn world(db: &Db) -> World {
         &place(&grid_a),
         &linli_core::registry::PersonInput {
             name: "甲居民",
-            address: Some("1-1-101"),
+            address: Some("101"),
             ..Default::default()
         },
         now_ms(),

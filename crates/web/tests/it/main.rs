@@ -27,6 +27,7 @@ mod report_mappings;
 mod reports;
 mod request_categories;
 mod requests;
+mod rooms;
 mod self_checkin;
 mod sites;
 mod supplies;

@@ -548,7 +548,7 @@ async fn create_arrival(
     let person = match (&b.person_id, &b.person) {
         (Some(id), None) => ArrivalPerson::Registered(*id),
         (None, Some(p)) => ArrivalPerson::New {
-            placement: p.placement(),
+            placement: p.placement()?,
             input: p.input(),
         },
         _ => {
