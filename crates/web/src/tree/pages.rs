@@ -61,6 +61,8 @@ fn counts_text(c: &NodeCounts) -> String {
 struct RegistryFacts {
     households: String,
     persons: String,
+    /// 人户一致率 as a percent with its fraction, or 「—」 when nobody is registered here.
+    consistency: String,
     ages: String,
     dwellings: String,
     /// Key groups: name, count, the search that lists them.
@@ -75,9 +77,19 @@ impl RegistryFacts {
             .iter()
             .map(|k| {
                 let n = c.by_residence.get(k.as_str()).copied().unwrap_or(0);
-                format!("{} {n}", k.label_zh())
+                format!("{} {n}", k.short_label())
             })
             .collect();
+        let of = |k: Category| c.by_residence.get(k.as_str()).copied().unwrap_or(0);
+        let (here, away) = (of(Category::Registered), of(Category::RegisteredAway));
+        let consistency = match c.consistency_rate {
+            Some(r) => format!(
+                "{:.1}%（户籍常住 {here} ÷ 户籍在本地 {}）",
+                r * 100.0,
+                here + away
+            ),
+            None => "—（无户籍在本地人口）".to_owned(),
+        };
         let ages: Vec<String> = AGE_BANDS
             .iter()
             .filter_map(|(key, label)| {
@@ -90,7 +102,17 @@ impl RegistryFacts {
                 Some(e) => format!("{} 户（网格估计 {e} 户）", c.households),
                 None => format!("{} 户", c.households),
             },
-            persons: format!("{} 人：{}", c.persons, residence.join(" · ")),
+            persons: if c.away > 0 {
+                format!(
+                    "{} 人（含暂时外出 {} 人）：{}",
+                    c.persons,
+                    c.away,
+                    residence.join(" · ")
+                )
+            } else {
+                format!("{} 人：{}", c.persons, residence.join(" · "))
+            },
+            consistency,
             ages: ages.join(" · "),
             dwellings: format!("{} 套，有人居住 {} 套", c.dwellings, c.occupied),
             groups: c
