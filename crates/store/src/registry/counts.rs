@@ -51,40 +51,88 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, o: &Counts) {
+    /// Whether no record at all is counted here (the estimate aside).
+    pub fn is_empty(&self) -> bool {
+        self.dwellings == 0 && self.households == 0 && self.persons == 0
+    }
+}
+
+/// Residence types counted ([`Category::ALL`], in its order).
+const TYPES: usize = 5;
+
+/// The numbers of one path or node while they are added up: plain arrays, so that rolling up
+/// tens of thousands of paths allocates nothing; [`Tally::counts`] names them.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    dwellings: i64,
+    occupied: i64,
+    households: i64,
+    persons: i64,
+    away: i64,
+    /// By [`Category::ALL`] position.
+    residence: [i64; TYPES],
+    /// By [`AGE_BANDS`] position.
+    ages: [i64; 5],
+    /// By position in the tag names [`tally`] returns.
+    tags: Vec<i64>,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
         self.dwellings += o.dwellings;
         self.occupied += o.occupied;
         self.households += o.households;
         self.persons += o.persons;
         self.away += o.away;
-        for (map, other) in [
-            (&mut self.by_residence, &o.by_residence),
-            (&mut self.by_age, &o.by_age),
-            (&mut self.by_tag, &o.by_tag),
-        ] {
-            for (k, v) in other {
-                *map.entry(k.clone()).or_default() += v;
-            }
+        for (a, b) in self.residence.iter_mut().zip(o.residence) {
+            *a += b;
+        }
+        for (a, b) in self.ages.iter_mut().zip(o.ages) {
+            *a += b;
+        }
+        if self.tags.len() < o.tags.len() {
+            self.tags.resize(o.tags.len(), 0);
+        }
+        for (a, b) in self.tags.iter_mut().zip(&o.tags) {
+            *a += b;
         }
     }
 
-    /// Every residence type and age band present (zeros included), and the rate derived.
-    fn finish(mut self) -> Counts {
-        for c in Category::ALL {
-            self.by_residence.entry(c.as_str().to_owned()).or_default();
-        }
-        for (band, _) in AGE_BANDS {
-            self.by_age.entry(band.to_owned()).or_default();
-        }
-        let of = |c: Category| self.by_residence.get(c.as_str()).copied().unwrap_or(0);
-        self.consistency_rate =
-            consistency_rate(of(Category::Registered), of(Category::RegisteredAway));
-        self
-    }
-
-    /// Whether no record at all is counted here (the estimate aside).
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.dwellings == 0 && self.households == 0 && self.persons == 0
+    }
+
+    /// As [`Counts`]: every residence type and age band (zeros included), the key groups
+    /// carried, and the rate derived.
+    fn counts(&self, tag_names: &[String]) -> Counts {
+        let by_residence: BTreeMap<String, i64> = Category::ALL
+            .iter()
+            .zip(self.residence)
+            .map(|(c, n)| (c.as_str().to_owned(), n))
+            .collect();
+        let of = |c: Category| by_residence.get(c.as_str()).copied().unwrap_or(0);
+        let rate = consistency_rate(of(Category::Registered), of(Category::RegisteredAway));
+        Counts {
+            dwellings: self.dwellings,
+            occupied: self.occupied,
+            households: self.households,
+            persons: self.persons,
+            away: self.away,
+            consistency_rate: rate,
+            by_age: AGE_BANDS
+                .iter()
+                .zip(self.ages)
+                .map(|((band, _), n)| ((*band).to_owned(), n))
+                .collect(),
+            by_tag: tag_names
+                .iter()
+                .zip(&self.tags)
+                .filter(|(_, n)| **n > 0)
+                .map(|(g, n)| (g.clone(), *n))
+                .collect(),
+            by_residence,
+            estimate_households: None,
+        }
     }
 }
 
@@ -120,8 +168,8 @@ async fn tally(
     scope: &Scope,
     path: &JurisdictionPath,
     by: By,
-) -> Result<HashMap<String, Counts>, StoreError> {
-    let mut out: HashMap<String, Counts> = HashMap::new();
+) -> Result<(HashMap<String, Tally>, Vec<String>), StoreError> {
+    let mut out: HashMap<String, Tally> = HashMap::new();
     let key = |col: &str| match by {
         By::Total => "''".to_owned(),
         By::Path => col.to_owned(),
@@ -181,19 +229,16 @@ async fn tally(
         c.persons += persons;
         c.away += num(2)?;
         c.occupied += num(3)?;
-        for (i, (band, _)) in AGE_BANDS.iter().enumerate() {
-            *c.by_age.entry((*band).to_owned()).or_default() += num(4 + i)?;
+        for (i, n) in c.ages.iter_mut().enumerate() {
+            *n += num(4 + i)?;
         }
-        for (i, cat) in Category::ALL.iter().enumerate() {
-            *c.by_residence.entry(cat.as_str().to_owned()).or_default() += num(9 + i)?;
+        for (i, n) in c.residence.iter_mut().enumerate() {
+            *n += num(9 + i)?;
         }
     }
 
     for (table, set) in [
-        (
-            "dwelling",
-            (|c, n| c.dwellings += n) as fn(&mut Counts, i64),
-        ),
+        ("dwelling", (|c, n| c.dwellings += n) as fn(&mut Tally, i64)),
         ("household", |c, n| c.households += n),
     ] {
         let mut p = Params::new();
@@ -220,21 +265,30 @@ async fn tally(
         key("p.node_path"),
         if by == By::Path { "p.node_path, " } else { "" },
     );
+    let mut names: Vec<String> = Vec::new();
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
+        let name: String = r.try_get(1)?;
+        let i = match names.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
         let c = out.entry(read_key(&r)?).or_default();
-        c.by_tag.insert(r.try_get(1)?, r.try_get(2)?);
+        if c.tags.len() <= i {
+            c.tags.resize(i + 1, 0);
+        }
+        c.tags[i] += r.try_get::<i64, _>(2)?;
     }
-    Ok(out)
+    Ok((out, names))
 }
 
 /// The numbers of `node_id`'s subtree (outside the caller's jurisdiction: `NotFound`).
 pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<Counts, StoreError> {
     let summary = tree::summary(db, scope, node_id).await?;
-    let mut c = tally(db, scope, &summary.node.path, By::Total)
-        .await?
-        .remove("")
-        .unwrap_or_default()
-        .finish();
+    let (mut t, names) = tally(db, scope, &summary.node.path, By::Total).await?;
+    let mut c = t.remove("").unwrap_or_default().counts(&names);
     c.estimate_households = summary.counts.households;
     Ok(c)
 }
@@ -242,9 +296,9 @@ pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<Counts, Stor
 /// The records counted on each exact path, added to the nodes of `nodes` above or at it
 /// (`nodes` sorted or not; a path of no node in `nodes` is added to its nearest ancestors
 /// that are). Returns the rolled-up numbers by node id.
-fn roll_up(nodes: &[Node], exact: &HashMap<String, Counts>) -> HashMap<i64, Counts> {
+fn roll_up(nodes: &[Node], exact: &HashMap<String, Tally>) -> HashMap<i64, Tally> {
     let by_path: HashMap<&str, i64> = nodes.iter().map(|n| (n.path.as_str(), n.id)).collect();
-    let mut out: HashMap<i64, Counts> = nodes.iter().map(|n| (n.id, Counts::default())).collect();
+    let mut out: HashMap<i64, Tally> = nodes.iter().map(|n| (n.id, Tally::default())).collect();
     for (path, c) in exact {
         // `/1/5/17/`, then `/1/5/`, then `/1/`.
         let mut end = path.len();
@@ -291,13 +345,16 @@ pub async fn counts_by_children(
 ) -> Result<Vec<CountLine>, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
     let children = tree::children(db, scope, node.id, false, Page::all()).await?;
-    let exact = tally(db, scope, &node.path, By::Path).await?;
+    let (exact, names) = tally(db, scope, &node.path, By::Path).await?;
     let mut nodes: Vec<Node> = children.iter().map(|c| c.node.clone()).collect();
     nodes.push(node.clone());
     let mut rolled = roll_up(&nodes, &exact);
     let mut out = Vec::new();
     for child in children {
-        let mut c = rolled.remove(&child.node.id).unwrap_or_default().finish();
+        let mut c = rolled
+            .remove(&child.node.id)
+            .unwrap_or_default()
+            .counts(&names);
         c.estimate_households = child.counts.households;
         out.push(CountLine {
             node: Some(child.node),
@@ -308,7 +365,7 @@ pub async fn counts_by_children(
     if !here.is_empty() {
         out.push(CountLine {
             node: None,
-            counts: here.finish(),
+            counts: here.counts(&names),
         });
     }
     Ok(out)
@@ -328,13 +385,13 @@ pub async fn counts_all(
         .into_iter()
         .filter(|n| n.closed_on.is_none() && scope.can_read(&n.path))
         .collect();
-    let exact = tally(db, scope, &node.path, By::Path).await?;
+    let (exact, names) = tally(db, scope, &node.path, By::Path).await?;
     let mut rolled = roll_up(&nodes, &exact);
     let est = estimates(&nodes);
     Ok(nodes
         .into_iter()
         .map(|n| {
-            let mut c = rolled.remove(&n.id).unwrap_or_default().finish();
+            let mut c = rolled.remove(&n.id).unwrap_or_default().counts(&names);
             c.estimate_households = est.get(&n.id).copied();
             (n, c)
         })

@@ -1,6 +1,7 @@
 //! The resident registry: dwellings, households, persons and their key-group tags, with
 //! encrypted ID and phone numbers, field-level history, and scoped search.
 
+pub mod bench;
 pub mod counts;
 pub(crate) mod import;
 

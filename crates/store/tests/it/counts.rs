@@ -461,3 +461,38 @@ async fn persons_made_before_the_residence_types_upgrade_unchanged_on_sqlite() {
 async fn persons_made_before_the_residence_types_upgrade_unchanged_on_postgres() {
     upgrade(linli_store::testing::TestDb::postgres_until(29).await).await;
 }
+
+both_backends!(
+    every_node_at_once_equals_each_nodes_own_numbers_in_a_seeded_district,
+    |db: Db| async move {
+        use linli_store::registry::bench::{seed_counts_benchmark, CountsBenchSize};
+        let size = CountsBenchSize {
+            persons: 3_000,
+            grids: 30,
+            dwellings: 900,
+        };
+        let seed = seed_counts_benchmark(&db, &op(), size).await.unwrap();
+        assert_eq!((seed.buildings, seed.households), (60, 810));
+        let all = counts_all(&db, &op(), 1).await.unwrap();
+        assert_eq!(all.len() as u64, seed.nodes);
+        // The district, the streets, the communities and a sample of grids and buildings.
+        for (n, c) in all.iter().filter(|(n, _)| n.depth < 3 || n.id % 7 == 0) {
+            assert_eq!(c, &counts(&db, &op(), n.id).await.unwrap(), "{}", n.name);
+        }
+        let district = &all[0].1;
+        assert_eq!(district.dwellings, 900);
+        assert!(
+            district.persons > 2_800 && district.away > 0,
+            "{district:?}"
+        );
+        assert!(district.by_residence.values().all(|n| *n > 0));
+        let lines = counts_by_children(&db, &op(), 1).await.unwrap();
+        assert_eq!(
+            lines.len(),
+            10,
+            "ten streets, nothing on the district itself"
+        );
+        let sum: i64 = lines.iter().map(|l| l.counts.persons).sum();
+        assert_eq!(sum, district.persons);
+    }
+);
