@@ -149,6 +149,26 @@ async fn counts_api(t: TestDb) {
     assert!(html.contains(&link), "{html}");
     let (_, found) = get(&page, app.url(&link)).await;
     assert!(text_of(&found).contains("张一"), "{found}");
+    // The spreadsheet: title, header, a row per child, the node's own records, the total
+    // (name, persons, floating, 人户一致率).
+    let rows = xlsx_rows(
+        &page,
+        app.url(&format!("/nodes/{}/counts.xlsx", n.community_a.id)),
+        "人口统计",
+    )
+    .await;
+    let lines: Vec<(&str, &str, &str, &str)> = rows[2..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[6].as_str(), r[8].as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("甲网格", "1", "0", "100.0%"),
+            ("本级直属", "2", "1", "0.0%"),
+            ("合计", "3", "1", "50.0%"),
+        ]
+    );
     app.t.finish().await;
 }
 
