@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_checkins;
+mod bench_counts;
 mod bench_observations;
 mod bench_report;
 mod demo;
@@ -191,6 +192,20 @@ enum BenchCommand {
         grids: u64,
         #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         arrivals_per_day: u64,
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+    },
+    /// The registry's numbers (issue 19) of a district of 1,000,000 persons in 10,000 grids
+    /// with 300,000 rooms: every node at once, one community, the per-child breakdown, beside a
+    /// plain GROUP BY over the persons.
+    Counts {
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
+        persons: u64,
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        grids: u64,
+        /// Rooms (dwellings), 15 to a building node.
+        #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+        rooms: u64,
         #[arg(long, default_value_t = 7)]
         runs: usize,
     },
@@ -594,6 +609,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             bench_report::report(bench_report::ReportBench {
                 grids,
                 arrivals_per_day,
+                runs,
+                database_url,
+            })
+            .await?;
+        }
+        Command::Bench(BenchCommand::Counts {
+            persons,
+            grids,
+            rooms,
+            runs,
+        }) => {
+            let database_url = cli.global.database_url.clone();
+            bench_counts::counts(bench_counts::CountsBench {
+                persons,
+                grids,
+                dwellings: rooms,
                 runs,
                 database_url,
             })

@@ -41,28 +41,98 @@ labelled! {
 }
 
 labelled! {
-    /// Registered (hukou here), resident (living here), or floating (living here, hukou elsewhere).
+    /// Residence type (人员类别): where a person's hukou is and where they live. Registered
+    /// here and living here, registered here but living elsewhere (人户分离), hukou elsewhere
+    /// and living here for long (寄住), floating, or from outside the mainland (境外人员).
+    /// `short` is the label of a narrow column.
     #[derive(Hash, Deserialize, strum::Display)]
     pub enum Category: "category", FromStr {
-        #[strum(serialize = "registered", props(zh = "户籍人口"))]
+        #[strum(
+            serialize = "registered",
+            props(
+                zh = "户籍在本地且常住",
+                short = "户籍常住",
+                aliases = "户籍常住|户籍人口|户籍|户籍在本地常住|人户一致"
+            )
+        )]
         Registered,
-        #[strum(serialize = "resident", props(zh = "常住人口"))]
+        #[strum(
+            serialize = "registered_away",
+            props(
+                zh = "人户分离（户籍在本地、不在本地居住）",
+                short = "人户分离",
+                aliases = "人户分离|户在人不在|户籍在本地不常住|户籍不常住|空挂户"
+            )
+        )]
+        RegisteredAway,
+        #[strum(
+            serialize = "resident",
+            props(
+                zh = "寄住人口（户籍在外、长期居住）",
+                short = "寄住",
+                aliases = "寄住人口|寄住|常住人口|常住|人在户不在|户籍在外常住"
+            )
+        )]
         Resident,
-        #[strum(serialize = "floating", props(zh = "流动人口"))]
+        #[strum(
+            serialize = "floating",
+            props(
+                zh = "流动人口",
+                short = "流动",
+                aliases = "流动|外来人口|暂住人口|暂住"
+            )
+        )]
         Floating,
+        #[strum(
+            serialize = "foreign",
+            props(
+                zh = "境外人员",
+                short = "境外",
+                aliases = "境外|外籍|外籍人员|外国人|港澳台|港澳台人员|港澳台居民|境外人士"
+            )
+        )]
+        Foreign,
     }
 }
 
+impl Category {
+    /// The label of a narrow column (户籍常住, 人户分离, 寄住, 流动, 境外).
+    pub fn short_label(self) -> &'static str {
+        use crate::kernel::labels::Labelled;
+        use strum::EnumProperty;
+        self.get_str("short").unwrap_or_else(|| self.label_zh())
+    }
+}
+
+/// 人户一致率, the one rule: of the persons registered here (户籍在本地), the share who also
+/// live here — `registered ÷ (registered + registered_away)`. `None` when nobody is registered
+/// here (no rate, rather than 0 % or 100 %).
+pub fn consistency_rate(registered: i64, registered_away: i64) -> Option<f64> {
+    let all = registered + registered_away;
+    (all > 0).then(|| registered as f64 / all as f64)
+}
+
 labelled! {
-    /// Where a person stands in the registry. Records are never deleted by users.
-    #[derive(Hash, Deserialize, strum::Display)]
+    /// Where a person stands in the registry. Records are never deleted by users. `away`
+    /// (暂时外出) is still in the registry and counted here, living elsewhere for a while.
+    #[derive(Hash, Deserialize, strum::Display, Default)]
     pub enum PersonState: "state", FromStr {
+        #[default]
         #[strum(serialize = "active", props(zh = "在册"))]
         Active,
+        #[strum(serialize = "away", props(zh = "暂时外出", aliases = "外出"))]
+        Away,
         #[strum(serialize = "moved_out", props(zh = "迁出"))]
         MovedOut,
         #[strum(serialize = "deceased", props(zh = "死亡"))]
         Deceased,
+    }
+}
+
+impl PersonState {
+    /// Whether the person belongs here and is counted (在册 or 暂时外出).
+    pub fn counted(self) -> bool {
+        matches!(self, PersonState::Active | PersonState::Away)
     }
 }
 
@@ -376,7 +446,7 @@ pub fn parse_tag(raw: &str) -> Result<String, CoreError> {
 }
 
 /// A person's state after an edit, with the dates and place that go with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateChange {
     pub state: PersonState,
     /// `YYYY-MM-DD`, for a person who moved out.
@@ -384,19 +454,31 @@ pub struct StateChange {
     pub moved_to: Option<String>,
     /// `YYYY-MM-DD`, for a person who died.
     pub deceased_on: Option<String>,
+    /// `YYYY-MM-DD`, since when a person is away (暂时外出).
+    pub away_since: Option<String>,
+    /// Where the person is while away (work, study, care: a place as typed).
+    pub away_to: Option<String>,
+}
+
+/// The dates and places that go with a state, as typed or stored (an empty one is missing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StateFields<'a> {
+    pub moved_out_on: Option<&'a str>,
+    pub moved_to: Option<&'a str>,
+    pub deceased_on: Option<&'a str>,
+    pub away_since: Option<&'a str>,
+    pub away_to: Option<&'a str>,
 }
 
 /// The rule for a person's state: moving out needs a date and where to, a death needs a date,
-/// and neither date may be later than `today`; an active person keeps none of them. `state` is
-/// the new state as typed (`None`: `current` stays); the other values are the edited ones, or
-/// the stored ones where the edit left them out (an empty one is missing). Every broken rule is
-/// reported at once.
+/// being away (暂时外出) needs the date it began and where to; no date may be later than
+/// `today`; an active person keeps none of them. `state` is the new state as typed (`None`:
+/// `current` stays); `fields` are the edited values, or the stored ones where the edit left
+/// them out. Every broken rule is reported at once.
 pub fn state_change(
     state: Option<&str>,
     current: PersonState,
-    moved_out_on: Option<&str>,
-    moved_to: Option<&str>,
-    deceased_on: Option<&str>,
+    fields: StateFields<'_>,
     today: time::Date,
 ) -> Result<StateChange, Vec<CoreError>> {
     let mut errors = Vec::new();
@@ -424,25 +506,29 @@ pub fn state_change(
             }
         }
     };
+    let place = |raw: Option<&str>| raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let mut change = StateChange {
         state,
-        moved_out_on: None,
-        moved_to: None,
-        deceased_on: None,
+        ..StateChange::default()
     };
     match state {
         PersonState::Active => {}
+        PersonState::Away => {
+            change.away_since = date("away_since", fields.away_since, "暂时外出须填写外出日期");
+            change.away_to = place(fields.away_to);
+            if change.away_to.is_none() {
+                errors.push(CoreError::invalid("away_to", "暂时外出须填写去向"));
+            }
+        }
         PersonState::MovedOut => {
-            change.moved_out_on = date("moved_out_on", moved_out_on, "迁出须填写迁出日期");
-            change.moved_to = moved_to
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty());
+            change.moved_out_on = date("moved_out_on", fields.moved_out_on, "迁出须填写迁出日期");
+            change.moved_to = place(fields.moved_to);
             if change.moved_to.is_none() {
                 errors.push(CoreError::invalid("moved_to", "迁出须填写迁往地"));
             }
         }
         PersonState::Deceased => {
-            change.deceased_on = date("deceased_on", deceased_on, "死亡须填写死亡日期");
+            change.deceased_on = date("deceased_on", fields.deceased_on, "死亡须填写死亡日期");
         }
     }
     if errors.is_empty() {
@@ -676,6 +762,24 @@ mod state_tests {
 
     const TODAY: time::Date = date!(2026 - 11 - 23);
 
+    /// [`state_change`] with the moving-out and death fields only.
+    fn change(
+        typed: Option<&str>,
+        current: PersonState,
+        moved_out_on: Option<&str>,
+        moved_to: Option<&str>,
+        deceased_on: Option<&str>,
+        today: time::Date,
+    ) -> Result<StateChange, Vec<CoreError>> {
+        let fields = StateFields {
+            moved_out_on,
+            moved_to,
+            deceased_on,
+            ..StateFields::default()
+        };
+        state_change(typed, current, fields, today)
+    }
+
     fn fields(r: Result<StateChange, Vec<CoreError>>) -> Vec<(String, String)> {
         r.unwrap_err()
             .into_iter()
@@ -736,7 +840,7 @@ mod state_tests {
         for (i, (typed, current, out_on, to, died_on, state, e_out, e_to, e_died)) in
             ok.into_iter().enumerate()
         {
-            let c = state_change(typed, current, out_on, to, died_on, TODAY).unwrap();
+            let c = change(typed, current, out_on, to, died_on, TODAY).unwrap();
             assert_eq!(
                 c,
                 StateChange {
@@ -744,6 +848,7 @@ mod state_tests {
                     moved_out_on: e_out.map(str::to_owned),
                     moved_to: e_to.map(str::to_owned),
                     deceased_on: e_died.map(str::to_owned),
+                    ..StateChange::default()
                 },
                 "case {i}"
             );
@@ -754,7 +859,7 @@ mod state_tests {
     fn missing_or_future_dates_are_refused_all_at_once() {
         use PersonState::*;
         assert_eq!(
-            fields(state_change(
+            fields(change(
                 Some("moved_out"),
                 Active,
                 Some(" "),
@@ -768,7 +873,7 @@ mod state_tests {
             ]
         );
         assert_eq!(
-            fields(state_change(
+            fields(change(
                 Some("deceased"),
                 Active,
                 None,
@@ -778,10 +883,10 @@ mod state_tests {
             )),
             [("deceased_on".to_owned(), "日期不能晚于今天".to_owned())]
         );
-        let e = fields(state_change(Some("gone"), Active, None, None, None, TODAY));
+        let e = fields(change(Some("gone"), Active, None, None, None, TODAY));
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].0, "state");
-        let e = fields(state_change(
+        let e = fields(change(
             Some("moved_out"),
             Active,
             Some("2026-13-01"),
@@ -791,6 +896,73 @@ mod state_tests {
         ));
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].0, "moved_out_on");
+    }
+
+    #[test]
+    fn away_needs_a_date_not_in_the_future_and_where_to() {
+        let typed = StateFields {
+            away_since: Some("2026-10-01"),
+            away_to: Some(" 昆明（务工） "),
+            moved_to: Some("旧的迁往地"),
+            ..StateFields::default()
+        };
+        let c = state_change(Some("暂时外出"), PersonState::Active, typed, TODAY).unwrap();
+        assert_eq!(
+            c,
+            StateChange {
+                state: PersonState::Away,
+                away_since: Some("2026-10-01".into()),
+                away_to: Some("昆明（务工）".into()),
+                ..StateChange::default()
+            }
+        );
+        let future = StateFields {
+            away_since: Some("2026-11-24"),
+            ..StateFields::default()
+        };
+        assert_eq!(
+            fields(state_change(
+                Some("away"),
+                PersonState::Active,
+                future,
+                TODAY
+            )),
+            [
+                ("away_since".to_owned(), "日期不能晚于今天".to_owned()),
+                ("away_to".to_owned(), "暂时外出须填写去向".to_owned()),
+            ]
+        );
+        // Back home: an active person keeps no away date.
+        let back = state_change(Some("active"), PersonState::Away, typed, TODAY).unwrap();
+        assert_eq!(back, StateChange::default());
+        assert!(PersonState::Away.counted() && !PersonState::MovedOut.counted());
+    }
+
+    #[test]
+    fn consistency_rate_is_registered_and_living_here_over_registered_here() {
+        assert_eq!(consistency_rate(0, 0), None);
+        assert_eq!(consistency_rate(3, 1), Some(0.75));
+        assert_eq!(consistency_rate(0, 2), Some(0.0));
+    }
+
+    #[test]
+    fn residence_types_take_the_words_rosters_use() {
+        use Category::*;
+        for (typed, want) in [
+            ("户籍常住", Registered),
+            ("户籍人口", Registered),
+            ("人户分离", RegisteredAway),
+            ("户在人不在", RegisteredAway),
+            ("常住人口", Resident),
+            ("寄住", Resident),
+            ("暂住人口", Floating),
+            ("境外人员", Foreign),
+            ("外籍", Foreign),
+            ("港澳台", Foreign),
+        ] {
+            assert_eq!(typed.parse::<Category>(), Ok(want), "{typed}");
+        }
+        assert_eq!(RegisteredAway.short_label(), "人户分离");
     }
 }
 

@@ -883,15 +883,12 @@ fn relation(cell: &str) -> String {
     canonical.to_owned()
 }
 
-/// Short forms of the population categories.
+/// A 人员类别 cell as the residence type's code: the labels, the short forms and the words
+/// rosters use (户籍, 人户分离, 户在人不在, 寄住, 流动, 境外人员, 外籍, 港澳台 …, see
+/// [`Category`](super::Category)). Anything else passes through to be reported.
 fn category(cell: &str) -> String {
-    let canonical = match cell {
-        "户籍" => "户籍人口",
-        "常住" => "常住人口",
-        "流动" | "外来人口" | "暂住人口" => "流动人口",
-        other => other,
-    };
-    canonical.to_owned()
+    cell.parse::<super::Category>()
+        .map_or_else(|_| cell.to_owned(), |c| c.as_str().to_owned())
 }
 
 /// A 证件类型 cell as the registry's document-kind code: the full Chinese names, the code
@@ -1845,7 +1842,7 @@ mod tests {
         assert_eq!(f.gender.as_deref(), Some("男"));
         assert_eq!(f.phone, None);
         assert_eq!(f.relation.as_deref(), Some("户主"));
-        assert_eq!(f.category.as_deref(), Some("流动人口"));
+        assert_eq!(f.category.as_deref(), Some("floating"));
         assert_eq!(f.id_kind.as_deref(), Some("resident_id"));
         let quoted = one(&["姓名,身份证号码", &format!("张三,'{n}")]);
         assert_eq!(quoted.id_number.as_deref(), Some(n.as_str()));

@@ -1,13 +1,15 @@
 //! The registry's numbers of a node (issue 19 item 3): dwellings and how many are lived in,
 //! households, persons by residence type, age band and key group, beside the grids' typed
 //! estimate of households. Counted live over the node's subtree, like the reports — no batch
-//! table — within the caller's jurisdiction; only active persons count (not moved out or
-//! deceased).
+//! table — within the caller's jurisdiction; persons count while in the registry (active or
+//! away for a while, not moved out or deceased).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use linli_core::kernel::clock::{format_date, today};
-use linli_core::{JurisdictionPath, Scope};
+use linli_core::kernel::labels::Labelled;
+use linli_core::registry::{consistency_rate, Category};
+use linli_core::{JurisdictionPath, NodeKind, Scope};
 use serde::Serialize;
 use sqlx::Row;
 use time::Date;
@@ -26,16 +28,20 @@ pub const AGE_BANDS: [(&str, &str); 5] = [
 ];
 
 /// The numbers of one node's subtree.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Counts {
     pub dwellings: i64,
-    /// Dwellings where at least one active person is registered.
+    /// Dwellings where at least one active person (not away) is registered.
     pub occupied: i64,
     pub households: i64,
-    /// Active persons.
+    /// Persons in the registry here: active, or away for a while (暂时外出).
     pub persons: i64,
-    /// By residence type (`registered` 户籍, `resident` 常住, `floating` 流动).
+    /// Of `persons`, those away for a while (暂时外出).
+    pub away: i64,
+    /// By residence type, every [`Category`] code present (zeros included).
     pub by_residence: BTreeMap<String, i64>,
+    /// 人户一致率 ([`consistency_rate`]); none when nobody is registered here.
+    pub consistency_rate: Option<f64>,
     /// By age band ([`AGE_BANDS`] keys), age on the day counted.
     pub by_age: BTreeMap<String, i64>,
     /// By key group (tag name); tags nobody carries are left out.
@@ -44,28 +50,97 @@ pub struct Counts {
     pub estimate_households: Option<i64>,
 }
 
+impl Counts {
+    /// Whether no record at all is counted here (the estimate aside).
+    pub fn is_empty(&self) -> bool {
+        self.dwellings == 0 && self.households == 0 && self.persons == 0
+    }
+}
+
+/// Residence types counted ([`Category::ALL`], in its order).
+const TYPES: usize = 5;
+
+/// The numbers of one path or node while they are added up: plain arrays, so that rolling up
+/// tens of thousands of paths allocates nothing; [`Tally::counts`] names them.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    dwellings: i64,
+    occupied: i64,
+    households: i64,
+    persons: i64,
+    away: i64,
+    /// By [`Category::ALL`] position.
+    residence: [i64; TYPES],
+    /// By [`AGE_BANDS`] position.
+    ages: [i64; 5],
+    /// By position in the tag names [`tally`] returns.
+    tags: Vec<i64>,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.dwellings += o.dwellings;
+        self.occupied += o.occupied;
+        self.households += o.households;
+        self.persons += o.persons;
+        self.away += o.away;
+        for (a, b) in self.residence.iter_mut().zip(o.residence) {
+            *a += b;
+        }
+        for (a, b) in self.ages.iter_mut().zip(o.ages) {
+            *a += b;
+        }
+        if self.tags.len() < o.tags.len() {
+            self.tags.resize(o.tags.len(), 0);
+        }
+        for (a, b) in self.tags.iter_mut().zip(&o.tags) {
+            *a += b;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.dwellings == 0 && self.households == 0 && self.persons == 0
+    }
+
+    /// As [`Counts`]: every residence type and age band (zeros included), the key groups
+    /// carried, and the rate derived.
+    fn counts(&self, tag_names: &[String]) -> Counts {
+        let by_residence: BTreeMap<String, i64> = Category::ALL
+            .iter()
+            .zip(self.residence)
+            .map(|(c, n)| (c.as_str().to_owned(), n))
+            .collect();
+        let of = |c: Category| by_residence.get(c.as_str()).copied().unwrap_or(0);
+        let rate = consistency_rate(of(Category::Registered), of(Category::RegisteredAway));
+        Counts {
+            dwellings: self.dwellings,
+            occupied: self.occupied,
+            households: self.households,
+            persons: self.persons,
+            away: self.away,
+            consistency_rate: rate,
+            by_age: AGE_BANDS
+                .iter()
+                .zip(self.ages)
+                .map(|((band, _), n)| ((*band).to_owned(), n))
+                .collect(),
+            by_tag: tag_names
+                .iter()
+                .zip(&self.tags)
+                .filter(|(_, n)| **n > 0)
+                .map(|(g, n)| (g.clone(), *n))
+                .collect(),
+            by_residence,
+            estimate_households: None,
+        }
+    }
+}
+
 /// One line of a breakdown: a child, or the records placed on the node itself (`node` none).
 #[derive(Debug, Clone, Serialize)]
 pub struct CountLine {
     pub node: Option<Node>,
     pub counts: Counts,
-}
-
-/// The records within `path`'s subtree, or exactly on it (`only_here`), in the caller's scope.
-fn within(
-    path: &JurisdictionPath,
-    only_here: bool,
-    scope: &Scope,
-    col: &str,
-    p: &mut Params,
-) -> String {
-    if only_here {
-        let at = p.text(path.as_str());
-        let scoped = crate::scope_filter(scope, col, p);
-        format!("{col} = {at} AND {scoped}")
-    } else {
-        crate::under_node(path, scope, col, p)
-    }
 }
 
 /// The first day of birth of someone `years` old on `on` (born after it: younger).
@@ -77,116 +152,248 @@ fn born_after(on: Date, years: i32) -> String {
     format_date(d)
 }
 
-async fn count_at(
+/// How [`tally`] groups the records: all in one, or by the exact path they are placed on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Total,
+    Path,
+}
+
+/// The records of `path`'s subtree in the caller's scope, counted by `by`: four queries in all
+/// (persons, dwellings, households, key groups), whatever the size of the subtree. With
+/// [`By::Path`] each record counts on the path it is placed on only; [`roll_up`] adds them to
+/// the nodes above.
+async fn tally(
     db: &Db,
     scope: &Scope,
     path: &JurisdictionPath,
-    only_here: bool,
-) -> Result<Counts, StoreError> {
-    let mut c = Counts::default();
-    let one = |sql: String, p: Params| async move {
-        let row = p.bind(sqlx::query(&sql)).fetch_one(db.pool()).await?;
-        Ok::<i64, StoreError>(row.try_get(0)?)
+    by: By,
+) -> Result<(HashMap<String, Tally>, Vec<String>), StoreError> {
+    let mut out: HashMap<String, Tally> = HashMap::new();
+    let key = |col: &str| match by {
+        By::Total => "''".to_owned(),
+        By::Path => col.to_owned(),
     };
-    let mut p = Params::new();
-    let w = within(path, only_here, scope, "node_path", &mut p);
-    c.dwellings = one(format!("SELECT COUNT(*) FROM dwelling WHERE {w}"), p).await?;
-    let mut p = Params::new();
-    let w = within(path, only_here, scope, "node_path", &mut p);
-    c.households = one(format!("SELECT COUNT(*) FROM household WHERE {w}"), p).await?;
-    let mut p = Params::new();
-    let w = within(path, only_here, scope, "node_path", &mut p);
-    c.occupied = one(
-        format!(
-            "SELECT COUNT(DISTINCT dwelling_id) FROM person \
-             WHERE {w} AND state = 'active' AND dwelling_id IS NOT NULL"
-        ),
-        p,
-    )
-    .await?;
+    let group = |col: &str| match by {
+        By::Total => String::new(),
+        By::Path => format!(" GROUP BY {col}"),
+    };
+    let read_key = |r: &sqlx::any::AnyRow| -> Result<String, StoreError> {
+        Ok(match by {
+            By::Total => String::new(),
+            By::Path => r.try_get(0)?,
+        })
+    };
 
-    // Residence types and age bands in one pass over the persons.
+    // Persons: residence types, away, age bands and occupied dwellings in one pass. The
+    // columns of `person_counts_idx` are all it reads.
     let on = today();
     let mut p = Params::new();
-    let w = within(path, only_here, scope, "node_path", &mut p);
+    let w = crate::under_node(path, scope, "node_path", &mut p);
     let (a18, a60, a80) = (
         p.text(born_after(on, 18)),
         p.text(born_after(on, 60)),
         p.text(born_after(on, 80)),
     );
+    let residence: Vec<String> = Category::ALL
+        .iter()
+        .map(|c| {
+            format!(
+                "SUM(CASE WHEN category = '{}' THEN 1 ELSE 0 END)",
+                c.as_str()
+            )
+        })
+        .collect();
     let sql = format!(
-        "SELECT category, \
-         SUM(CASE WHEN birth_date IS NULL OR birth_date = '' THEN 1 ELSE 0 END), \
+        "SELECT {k}, COUNT(*), SUM(CASE WHEN state = 'away' THEN 1 ELSE 0 END), \
+         COUNT(DISTINCT CASE WHEN state = 'active' THEN dwelling_id END), \
          SUM(CASE WHEN birth_date > {a18} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN birth_date > {a60} AND birth_date <= {a18} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN birth_date > {a80} AND birth_date <= {a60} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN birth_date <= {a80} AND birth_date <> '' THEN 1 ELSE 0 END), \
-         COUNT(*) \
-         FROM person WHERE {w} AND state = 'active' GROUP BY category"
+         SUM(CASE WHEN birth_date IS NULL OR birth_date = '' THEN 1 ELSE 0 END), {res} \
+         FROM person WHERE {w} AND state IN ('active', 'away'){g}",
+        k = key("node_path"),
+        res = residence.join(", "),
+        g = group("node_path"),
     );
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
-        let category: String = r.try_get(0)?;
-        let n: i64 = r.try_get(6)?;
-        c.persons += n;
-        *c.by_residence.entry(category).or_default() += n;
-        for (k, (band, _)) in [
-            AGE_BANDS[4],
-            AGE_BANDS[0],
-            AGE_BANDS[1],
-            AGE_BANDS[2],
-            AGE_BANDS[3],
-        ]
-        .iter()
-        .enumerate()
-        {
-            let v: Option<i64> = r.try_get(k + 1)?;
-            *c.by_age.entry((*band).to_owned()).or_default() += v.unwrap_or(0);
+        let persons: i64 = r.try_get(1)?;
+        if persons == 0 {
+            continue;
+        }
+        let num = |i: usize| -> Result<i64, StoreError> {
+            Ok(r.try_get::<Option<i64>, _>(i)?.unwrap_or(0))
+        };
+        let c = out.entry(read_key(&r)?).or_default();
+        c.persons += persons;
+        c.away += num(2)?;
+        c.occupied += num(3)?;
+        for (i, n) in c.ages.iter_mut().enumerate() {
+            *n += num(4 + i)?;
+        }
+        for (i, n) in c.residence.iter_mut().enumerate() {
+            *n += num(9 + i)?;
+        }
+    }
+
+    for (table, set) in [
+        ("dwelling", (|c, n| c.dwellings += n) as fn(&mut Tally, i64)),
+        ("household", |c, n| c.households += n),
+    ] {
+        let mut p = Params::new();
+        let w = crate::under_node(path, scope, "node_path", &mut p);
+        let sql = format!(
+            "SELECT {}, COUNT(*) FROM {table} WHERE {w}{}",
+            key("node_path"),
+            group("node_path")
+        );
+        for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
+            let n: i64 = r.try_get(1)?;
+            if n > 0 {
+                set(out.entry(read_key(&r)?).or_default(), n);
+            }
         }
     }
 
     let mut p = Params::new();
-    let w = within(path, only_here, scope, "p.node_path", &mut p);
+    let w = crate::under_node(path, scope, "p.node_path", &mut p);
     let sql = format!(
-        "SELECT g.name, COUNT(*) FROM person_tag pt JOIN tag g ON g.id = pt.tag_id \
-         JOIN person p ON p.id = pt.person_id WHERE {w} AND p.state = 'active' GROUP BY g.name"
+        "SELECT {}, g.name, COUNT(*) FROM person_tag pt JOIN tag g ON g.id = pt.tag_id \
+         JOIN person p ON p.id = pt.person_id WHERE {w} AND p.state IN ('active', 'away') \
+         GROUP BY {}g.name",
+        key("p.node_path"),
+        if by == By::Path { "p.node_path, " } else { "" },
     );
+    let mut names: Vec<String> = Vec::new();
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
-        c.by_tag.insert(r.try_get(0)?, r.try_get(1)?);
+        let name: String = r.try_get(1)?;
+        let i = match names.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        let c = out.entry(read_key(&r)?).or_default();
+        if c.tags.len() <= i {
+            c.tags.resize(i + 1, 0);
+        }
+        c.tags[i] += r.try_get::<i64, _>(2)?;
     }
-    Ok(c)
+    Ok((out, names))
 }
 
 /// The numbers of `node_id`'s subtree (outside the caller's jurisdiction: `NotFound`).
 pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<Counts, StoreError> {
     let summary = tree::summary(db, scope, node_id).await?;
-    let mut c = count_at(db, scope, &summary.node.path, false).await?;
+    let (mut t, names) = tally(db, scope, &summary.node.path, By::Total).await?;
+    let mut c = t.remove("").unwrap_or_default().counts(&names);
     c.estimate_households = summary.counts.households;
     Ok(c)
 }
 
+/// The records counted on each exact path, added to the nodes of `nodes` above or at it
+/// (`nodes` sorted or not; a path of no node in `nodes` is added to its nearest ancestors
+/// that are). Returns the rolled-up numbers by node id.
+fn roll_up(nodes: &[Node], exact: &HashMap<String, Tally>) -> HashMap<i64, Tally> {
+    let by_path: HashMap<&str, i64> = nodes.iter().map(|n| (n.path.as_str(), n.id)).collect();
+    let mut out: HashMap<i64, Tally> = nodes.iter().map(|n| (n.id, Tally::default())).collect();
+    for (path, c) in exact {
+        // `/1/5/17/`, then `/1/5/`, then `/1/`.
+        let mut end = path.len();
+        while end > 1 {
+            if let Some(id) = by_path.get(&path[..end]) {
+                if let Some(acc) = out.get_mut(id) {
+                    acc.add(c);
+                }
+            }
+            end = path[..end - 1].rfind('/').map_or(0, |i| i + 1);
+        }
+    }
+    out
+}
+
+/// The typed household estimates of the open grids, rolled up like the records: by node id,
+/// present where some grid at or below carries one.
+fn estimates(nodes: &[Node]) -> HashMap<i64, i64> {
+    let by_path: HashMap<&str, i64> = nodes.iter().map(|n| (n.path.as_str(), n.id)).collect();
+    let mut out = HashMap::new();
+    for n in nodes {
+        let (NodeKind::Grid, Some(est), None) = (n.kind, n.household_estimate, &n.closed_on) else {
+            continue;
+        };
+        let path = n.path.as_str();
+        let mut end = path.len();
+        while end > 1 {
+            if let Some(id) = by_path.get(&path[..end]) {
+                *out.entry(*id).or_insert(0) += est;
+            }
+            end = path[..end - 1].rfind('/').map_or(0, |i| i + 1);
+        }
+    }
+    out
+}
+
 /// The numbers of each open child of `node_id`, then of the records placed on the node itself
-/// (when there are any): the lines add up to [`counts`] of the node.
+/// (when there are any): the lines add up to [`counts`] of the node. One pass over the
+/// subtree's records (grouped by the path they are on), added up to the children.
 pub async fn counts_by_children(
     db: &Db,
     scope: &Scope,
     node_id: i64,
 ) -> Result<Vec<CountLine>, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
+    let children = tree::children(db, scope, node.id, false, Page::all()).await?;
+    let (exact, names) = tally(db, scope, &node.path, By::Path).await?;
+    let mut nodes: Vec<Node> = children.iter().map(|c| c.node.clone()).collect();
+    nodes.push(node.clone());
+    let mut rolled = roll_up(&nodes, &exact);
     let mut out = Vec::new();
-    for child in tree::children(db, scope, node.id, false, Page::all()).await? {
-        let mut c = count_at(db, scope, &child.node.path, false).await?;
+    for child in children {
+        let mut c = rolled
+            .remove(&child.node.id)
+            .unwrap_or_default()
+            .counts(&names);
         c.estimate_households = child.counts.households;
         out.push(CountLine {
             node: Some(child.node),
             counts: c,
         });
     }
-    let here = count_at(db, scope, &node.path, true).await?;
-    if here != Counts::default() {
+    let here = exact.get(node.path.as_str()).cloned().unwrap_or_default();
+    if !here.is_empty() {
         out.push(CountLine {
             node: None,
-            counts: here,
+            counts: here.counts(&names),
         });
     }
     Ok(out)
+}
+
+/// The numbers of every open node of `root`'s subtree at once, rolled up (each equal to
+/// [`counts`] of that node): the same four queries as one node's, grouped by path, and the
+/// sums made here. In the tree's depth-first order.
+pub async fn counts_all(
+    db: &Db,
+    scope: &Scope,
+    root: i64,
+) -> Result<Vec<(Node, Counts)>, StoreError> {
+    let node = tree::get(db, scope, root).await?;
+    let nodes: Vec<Node> = tree::subtree(db, scope, Some(root))
+        .await?
+        .into_iter()
+        .filter(|n| n.closed_on.is_none() && scope.can_read(&n.path))
+        .collect();
+    let (exact, names) = tally(db, scope, &node.path, By::Path).await?;
+    let mut rolled = roll_up(&nodes, &exact);
+    let est = estimates(&nodes);
+    Ok(nodes
+        .into_iter()
+        .map(|n| {
+            let mut c = rolled.remove(&n.id).unwrap_or_default().counts(&names);
+            c.estimate_households = est.get(&n.id).copied();
+            (n, c)
+        })
+        .collect())
 }

@@ -1,6 +1,7 @@
 //! The resident registry: dwellings, households, persons and their key-group tags, with
 //! encrypted ID and phone numbers, field-level history, and scoped search.
 
+pub mod bench;
 pub mod counts;
 pub mod dwellings;
 pub(crate) mod import;
@@ -9,7 +10,7 @@ use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{
     state_change, Category, DwellingAddress, PersonDraft, PersonInput, PersonState, Relation,
-    StateChange,
+    StateChange, StateFields,
 };
 use linli_core::{CoreError, DocumentKind, Gender, IdDocument, JurisdictionPath, Phone, Scope};
 use serde::Serialize;
@@ -59,6 +60,9 @@ pub struct Person {
     pub moved_out_on: Option<String>,
     pub moved_to: Option<String>,
     pub deceased_on: Option<String>,
+    /// Since when a person is away (暂时外出), and where to.
+    pub away_since: Option<String>,
+    pub away_to: Option<String>,
     pub tags: Vec<String>,
     pub warnings: Vec<FieldWarning>,
     pub created_at: i64,
@@ -109,11 +113,14 @@ pub struct PersonPatch {
     pub category: Option<String>,
     pub tags: Option<Vec<String>>,
     pub relation: Option<String>,
-    /// `active`, `moved_out` (with `moved_out_on` and `moved_to`) or `deceased` (with `deceased_on`).
+    /// `active`, `away` (with `away_since` and `away_to`), `moved_out` (with `moved_out_on` and
+    /// `moved_to`) or `deceased` (with `deceased_on`).
     pub state: Option<String>,
     pub moved_out_on: Option<String>,
     pub moved_to: Option<String>,
     pub deceased_on: Option<String>,
+    pub away_since: Option<String>,
+    pub away_to: Option<String>,
 }
 
 /// A search hit.
@@ -165,7 +172,7 @@ fn mask_document(
 const PERSON_SELECT: &str = "SELECT p.id, p.node_id, n.name AS node_name, p.node_path, p.dwelling_id, \
     d.building, d.unit, d.room, p.household_id, p.relation, p.name, p.gender, p.birth_date, p.ethnic_group, \
     p.id_kind, p.id_cipher, p.phone_cipher, p.hukou_address, p.category, p.state, p.moved_out_on, p.moved_to, \
-    p.deceased_on, p.warnings_json, p.created_at, p.updated_at \
+    p.deceased_on, p.away_since, p.away_to, p.warnings_json, p.created_at, p.updated_at \
     FROM person p JOIN node n ON n.id = p.node_id LEFT JOIN dwelling d ON d.id = p.dwelling_id";
 
 pub(crate) fn address_of(row: &sqlx::any::AnyRow) -> Result<Option<String>, StoreError> {
@@ -211,6 +218,8 @@ fn person_from_row(
         moved_out_on: row.try_get("moved_out_on")?,
         moved_to: row.try_get("moved_to")?,
         deceased_on: row.try_get("deceased_on")?,
+        away_since: row.try_get("away_since")?,
+        away_to: row.try_get("away_to")?,
         tags,
         warnings: serde_json::from_str(&warnings).unwrap_or_default(),
         created_at: row.try_get("created_at")?,
@@ -690,21 +699,21 @@ pub(crate) async fn update_in(
     let edited = Edited::of(&current, patch, &id_clear, &phone_clear);
     let (draft, warnings) =
         PersonDraft::parse(&edited.input(), today()).map_err(StoreError::Invalid)?;
-    let state = state_change(
-        patch.state.as_deref(),
-        current.state,
-        patch
-            .moved_out_on
-            .as_deref()
-            .or(current.moved_out_on.as_deref()),
-        patch.moved_to.as_deref().or(current.moved_to.as_deref()),
-        patch
-            .deceased_on
-            .as_deref()
-            .or(current.deceased_on.as_deref()),
-        today(),
-    )
-    .map_err(StoreError::Invalid)?;
+    fn edited_or_stored<'a>(
+        typed: &'a Option<String>,
+        stored: &'a Option<String>,
+    ) -> Option<&'a str> {
+        typed.as_deref().or(stored.as_deref())
+    }
+    let fields = StateFields {
+        moved_out_on: edited_or_stored(&patch.moved_out_on, &current.moved_out_on),
+        moved_to: edited_or_stored(&patch.moved_to, &current.moved_to),
+        deceased_on: edited_or_stored(&patch.deceased_on, &current.deceased_on),
+        away_since: edited_or_stored(&patch.away_since, &current.away_since),
+        away_to: edited_or_stored(&patch.away_to, &current.away_to),
+    };
+    let state = state_change(patch.state.as_deref(), current.state, fields, today())
+        .map_err(StoreError::Invalid)?;
     let warnings: Vec<FieldWarning> = warnings
         .into_iter()
         .map(|w| FieldWarning {
@@ -818,7 +827,8 @@ async fn write_update(
     sqlx::query(
         "UPDATE person SET name = $1, name_pinyin = $2, name_initials = $3, gender = $4, birth_date = $5, \
          ethnic_group = $6, hukou_address = $7, category = $8, relation = $9, state = $10, moved_out_on = $11, \
-         moved_to = $12, deceased_on = $13, warnings_json = $14, updated_at = $15 WHERE id = $16",
+         moved_to = $12, deceased_on = $13, warnings_json = $14, updated_at = $15, away_since = $16, \
+         away_to = $17 WHERE id = $18",
     )
     .bind(draft.name.as_str())
     .bind(&name_pinyin)
@@ -835,6 +845,8 @@ async fn write_update(
     .bind(state.deceased_on.clone())
     .bind(serde_json::to_string(warnings).unwrap_or_else(|_| "[]".into()))
     .bind(now)
+    .bind(state.away_since.clone())
+    .bind(state.away_to.clone())
     .bind(id)
     .execute(&mut *tx)
     .await?;
@@ -903,7 +915,7 @@ async fn log_update(
     now: i64,
 ) -> Result<Vec<&'static str>, StoreError> {
     let label = |l: &str| Some(l.to_owned());
-    let diffs: [(&'static str, Option<String>, Option<String>); 14] = [
+    let diffs: [(&'static str, Option<String>, Option<String>); 16] = [
         (
             "name",
             Some(current.name.clone()),
@@ -970,6 +982,12 @@ async fn log_update(
             current.deceased_on.clone(),
             state.deceased_on.clone(),
         ),
+        (
+            "away_since",
+            current.away_since.clone(),
+            state.away_since.clone(),
+        ),
+        ("away_to", current.away_to.clone(), state.away_to.clone()),
     ];
     let mut changed = Vec::new();
     for (field, old, new) in diffs {
@@ -1189,7 +1207,7 @@ pub async fn residents(
     let mut conds = vec![
         format!("p.node_path >= {}", params.text(lo)),
         format!("p.node_path < {}", params.text(hi)),
-        "p.state = 'active'".to_owned(),
+        "p.state IN ('active', 'away')".to_owned(),
         crate::scope_filter(scope, "p.node_path", &mut params),
     ];
     if !name_prefix.trim().is_empty() {
@@ -1714,7 +1732,7 @@ pub async fn export(
     }
     let (lo, hi) = node.path.subtree_bounds();
     let rows = sqlx::query(&format!(
-        "{PERSON_SELECT} WHERE p.node_path >= $1 AND p.node_path < $2 AND p.state = 'active' ORDER BY p.node_path, p.household_id, p.id"
+        "{PERSON_SELECT} WHERE p.node_path >= $1 AND p.node_path < $2 AND p.state IN ('active', 'away') ORDER BY p.node_path, p.household_id, p.id"
     ))
     .bind(&lo)
     .bind(&hi)

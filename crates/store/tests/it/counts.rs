@@ -3,9 +3,10 @@
 //! each child's, and the records placed on the node itself, which add up to the node's.
 
 use linli_core::kernel::clock::now_ms;
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
-use linli_store::registry::counts::{counts, counts_by_children, Counts};
+use linli_store::registry::counts::{counts, counts_all, counts_by_children, Counts};
 use linli_store::registry::{self, PersonPatch};
 use linli_store::{both_backends, Db, StoreError};
 
@@ -127,8 +128,15 @@ both_backends!(
         assert_eq!(c.persons, 5);
         assert_eq!(
             c.by_residence,
-            map(&[("floating", 2), ("registered", 2), ("resident", 1)])
+            map(&[
+                ("floating", 2),
+                ("foreign", 0),
+                ("registered", 2),
+                ("registered_away", 0),
+                ("resident", 1)
+            ])
         );
+        assert_eq!(c.consistency_rate, Some(1.0));
         assert_eq!(
             c.by_age,
             map(&[
@@ -175,5 +183,316 @@ both_backends!(
             counts(&db, &worker, t.grid_b.id).await,
             Err(StoreError::NotFound)
         ));
+    }
+);
+
+both_backends!(
+    every_residence_type_and_the_away_state_are_counted,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let party = vec!["党员".to_owned()];
+        // Grid A: two registered and living here, one registered here but living elsewhere
+        // (人户分离), one from abroad; grid B: one lodger (寄住), one floating, one more
+        // registered here living elsewhere; on the community itself, a registered person
+        // away for work (暂时外出: still counted).
+        let a = [
+            (
+                "张一",
+                "户籍常住",
+                Some("1950-01-01"),
+                Some("1栋1单元101室"),
+            ),
+            (
+                "张二",
+                "registered",
+                Some("1980-02-02"),
+                Some("1栋1单元101室"),
+            ),
+            ("张三", "人户分离", Some("1985-03-03"), None),
+            (
+                "John Smith",
+                "外籍",
+                Some("1990-04-04"),
+                Some("1栋1单元102室"),
+            ),
+        ];
+        for (name, cat, born, addr) in a {
+            resident(&db, t.grid_a.id, name, cat, born, addr, None, &party).await;
+        }
+        for (name, cat) in [
+            ("李四", "寄住"),
+            ("李五", "流动人口"),
+            ("李六", "户在人不在"),
+        ] {
+            resident(
+                &db,
+                t.grid_b.id,
+                name,
+                cat,
+                Some("2010-01-01"),
+                None,
+                None,
+                &[],
+            )
+            .await;
+        }
+        let away = resident(
+            &db,
+            t.community.id,
+            "赵七",
+            "registered",
+            Some("1940-01-01"),
+            Some("3栋1单元301室"),
+            None,
+            &[],
+        )
+        .await;
+        let patch = PersonPatch {
+            state: Some("away".into()),
+            away_since: Some("2026-09-01".into()),
+            away_to: Some("昆明（务工）".into()),
+            ..Default::default()
+        };
+        registry::update(&db, &op(), away, &patch, now_ms())
+            .await
+            .unwrap();
+        let p = registry::get(&db, &op(), away).await.unwrap();
+        assert_eq!(
+            (
+                p.state.as_str(),
+                p.away_since.as_deref(),
+                p.away_to.as_deref()
+            ),
+            ("away", Some("2026-09-01"), Some("昆明（务工）"))
+        );
+        // Being away is kept in the history like the other states.
+        let fields: Vec<String> = sqlx::query_scalar(
+            "SELECT field FROM change_log WHERE entity = 'person' AND entity_id = $1 ORDER BY id",
+        )
+        .bind(away)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        for f in ["state", "away_since", "away_to"] {
+            assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+        }
+        // Away without where to: refused, nothing changed.
+        let bad = PersonPatch {
+            state: Some("away".into()),
+            away_to: Some(" ".into()),
+            ..Default::default()
+        };
+        let other = resident(&db, t.grid_b.id, "王八", "floating", None, None, None, &[]).await;
+        match registry::update(&db, &op(), other, &bad, now_ms()).await {
+            Err(StoreError::Invalid(e)) => {
+                let f: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(f, ["away_since", "away_to"]);
+            }
+            r => panic!("{r:?}"),
+        }
+
+        let c = counts(&db, &op(), t.community.id).await.unwrap();
+        assert_eq!((c.persons, c.away), (9, 1));
+        assert_eq!(
+            c.by_residence,
+            map(&[
+                ("floating", 2),
+                ("foreign", 1),
+                ("registered", 3),
+                ("registered_away", 2),
+                ("resident", 1)
+            ])
+        );
+        // 人户一致率: registered and living here ÷ registered here = 3 ÷ 5.
+        assert_eq!(c.consistency_rate, Some(0.6));
+        assert_eq!(c.by_tag, map(&[("党员", 4)]));
+        assert_eq!(
+            (c.dwellings, c.occupied),
+            (3, 2),
+            "the away one's flat is empty"
+        );
+        let ga = counts(&db, &op(), t.grid_a.id).await.unwrap();
+        assert_eq!(ga.consistency_rate, Some(2.0 / 3.0));
+        let gb = counts(&db, &op(), t.grid_b.id).await.unwrap();
+        assert_eq!(gb.consistency_rate, Some(0.0));
+        assert_eq!(gb.by_residence["registered"], 0);
+
+        // Every node at once equals each node's own numbers.
+        let all = counts_all(&db, &op(), t.district.id).await.unwrap();
+        let ids: Vec<i64> = all.iter().map(|(n, _)| n.id).collect();
+        assert_eq!(
+            ids,
+            [t.district.id, t.community.id, t.grid_a.id, t.grid_b.id]
+        );
+        for (n, c) in &all {
+            assert_eq!(c, &counts(&db, &op(), n.id).await.unwrap(), "{}", n.name);
+        }
+        // The per-child lines: grid A, grid B and the community's own record.
+        let lines = counts_by_children(&db, &op(), t.community.id)
+            .await
+            .unwrap();
+        assert_eq!(lines[0].counts, ga);
+        assert_eq!(lines[1].counts, gb);
+        assert_eq!((lines[2].counts.persons, lines[2].counts.away), (1, 1));
+        // A grid worker's view of everything at once is their grid alone.
+        let worker = t.worker_a();
+        let mine = counts_all(&db, &worker, t.grid_a.id).await.unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].1, ga);
+        assert!(matches!(
+            counts_all(&db, &worker, t.community.id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+);
+
+/// Migration 0030 rebuilds SQLite's person table (and widens PostgreSQL's checks): persons,
+/// their tags, households and history made before it come through unchanged, and the new
+/// residence types and the away state are accepted after it.
+async fn upgrade(t: linli_store::testing::TestDb) {
+    let db = &t.db;
+    let community = linli_store::testing::node(db, None, "grid", "甲网格", None).await;
+    let path = community.path.as_str().to_owned();
+    sqlx::query(
+        "INSERT INTO dwelling (node_id, district_id, node_path, building, unit, room, address_key, \
+         created_at, updated_at) VALUES ($1, $1, $2, '1', '1', '101', '1-1-101', 0, 0)",
+    )
+    .bind(community.id)
+    .bind(&path)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, updated_at) \
+         VALUES (1, $1, $2, 'family', 0, 0)",
+    )
+    .bind(community.id)
+    .bind(&path)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    for (name, cat, state) in [
+        ("张一", "registered", "active"),
+        ("张二", "resident", "moved_out"),
+        ("张三", "floating", "deceased"),
+    ] {
+        sqlx::query(
+            "INSERT INTO person (node_id, district_id, node_path, dwelling_id, household_id, \
+             name, name_pinyin, name_initials, category, state, created_at, updated_at) \
+             VALUES ($1, $1, $2, 1, 1, $3, 'x', 'x', $4, $5, 0, 0)",
+        )
+        .bind(community.id)
+        .bind(&path)
+        .bind(name)
+        .bind(cat)
+        .bind(state)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM person")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE household SET head_person_id = $1",
+        "INSERT INTO person_tag (person_id, tag_id) VALUES ($1, 1)",
+        "INSERT INTO change_log (at, actor, entity, entity_id, field, old_value, new_value) \
+         VALUES (0, 'admin', 'person', $1, 'name', '张', '张一')",
+    ] {
+        sqlx::query(sql)
+            .bind(first)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    type Row = (i64, String, String, String, Option<i64>, Option<i64>);
+    let read = || async {
+        let persons: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, category, state, dwelling_id, household_id FROM person ORDER BY id",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        let tags: Vec<(i64, i64)> = sqlx::query_as("SELECT person_id, tag_id FROM person_tag")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        let log: Vec<(i64, String)> =
+            sqlx::query_as("SELECT entity_id, new_value FROM change_log ORDER BY id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        (persons, tags, log)
+    };
+    let before = read().await;
+    db.migrate(now_ms()).await.unwrap();
+    assert_eq!(read().await, before);
+    // The head of the household is still the same person, and the new values are accepted.
+    let p = registry::get(db, &op(), first).await.unwrap();
+    assert_eq!((p.name.as_str(), p.tags.len()), ("张一", 1));
+    let patch = PersonPatch {
+        category: Some("人户分离".into()),
+        state: Some("away".into()),
+        away_since: Some("2026-01-05".into()),
+        away_to: Some("丽江".into()),
+        ..Default::default()
+    };
+    registry::update(db, &op(), first, &patch, now_ms())
+        .await
+        .unwrap();
+    let c = counts(db, &op(), community.id).await.unwrap();
+    assert_eq!((c.persons, c.away), (1, 1));
+    assert_eq!(c.by_residence["registered_away"], 1);
+    assert_eq!(c.consistency_rate, Some(0.0));
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn persons_made_before_the_residence_types_upgrade_unchanged_on_sqlite() {
+    upgrade(linli_store::testing::TestDb::sqlite_until(29).await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(linli_pg),
+    ignore = "LINLI_TEST_PG_URL was not set when the tests were built"
+)]
+async fn persons_made_before_the_residence_types_upgrade_unchanged_on_postgres() {
+    upgrade(linli_store::testing::TestDb::postgres_until(29).await).await;
+}
+
+both_backends!(
+    every_node_at_once_equals_each_nodes_own_numbers_in_a_seeded_district,
+    |db: Db| async move {
+        use linli_store::registry::bench::{seed_counts_benchmark, CountsBenchSize};
+        let size = CountsBenchSize {
+            persons: 3_000,
+            grids: 30,
+            dwellings: 900,
+        };
+        let seed = seed_counts_benchmark(&db, &op(), size).await.unwrap();
+        assert_eq!((seed.buildings, seed.households), (60, 810));
+        let all = counts_all(&db, &op(), 1).await.unwrap();
+        assert_eq!(all.len() as u64, seed.nodes);
+        // The district, the streets, the communities and a sample of grids and buildings.
+        for (n, c) in all.iter().filter(|(n, _)| n.depth < 3 || n.id % 7 == 0) {
+            assert_eq!(c, &counts(&db, &op(), n.id).await.unwrap(), "{}", n.name);
+        }
+        let district = &all[0].1;
+        assert_eq!(district.dwellings, 900);
+        assert!(
+            district.persons > 2_800 && district.away > 0,
+            "{district:?}"
+        );
+        assert!(district.by_residence.values().all(|n| *n > 0));
+        let lines = counts_by_children(&db, &op(), 1).await.unwrap();
+        assert_eq!(
+            lines.len(),
+            10,
+            "ten streets, nothing on the district itself"
+        );
+        let sum: i64 = lines.iter().map(|l| l.counts.persons).sum();
+        assert_eq!(sum, district.persons);
     }
 );

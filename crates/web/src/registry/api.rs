@@ -72,13 +72,15 @@ pub struct PersonOut {
     pub id_number_masked: Option<String>,
     pub phone_masked: Option<String>,
     pub hukou_address: Option<String>,
-    /// registered, resident, floating
+    /// registered (户籍在本地且常住), registered_away (人户分离), resident (寄住), floating, foreign
     pub category: String,
-    /// active, moved_out, deceased
+    /// active, away (暂时外出), moved_out, deceased
     pub state: String,
     pub moved_out_on: Option<String>,
     pub moved_to: Option<String>,
     pub deceased_on: Option<String>,
+    pub away_since: Option<String>,
+    pub away_to: Option<String>,
     pub tags: Vec<String>,
     /// Entered values that disagree with the ID number, kept as entered.
     pub warnings: Vec<WarningOut>,
@@ -109,6 +111,8 @@ impl From<Person> for PersonOut {
             moved_out_on: p.moved_out_on,
             moved_to: p.moved_to,
             deceased_on: p.deceased_on,
+            away_since: p.away_since,
+            away_to: p.away_to,
             tags: p.tags,
             warnings: p.warnings.into_iter().map(WarningOut::from).collect(),
             created_at: rfc3339(p.created_at),
@@ -214,10 +218,16 @@ pub struct NodeCountsOut {
     /// Dwellings where an active person is registered.
     pub occupied: i64,
     pub households: i64,
-    /// Active persons (not moved out or deceased).
+    /// Persons in the registry: active or away for a while (not moved out or deceased).
     pub persons: i64,
-    /// By residence type: `registered` 户籍, `resident` 常住, `floating` 流动.
+    /// Of `persons`, those away for a while (暂时外出).
+    pub away: i64,
+    /// By residence type, all five keys (zeros included): `registered` 户籍在本地且常住,
+    /// `registered_away` 人户分离, `resident` 寄住, `floating` 流动, `foreign` 境外.
     pub by_residence: BTreeMap<String, i64>,
+    /// 人户一致率, 0 to 1: registered ÷ (registered + registered_away); null when nobody is
+    /// registered here.
+    pub consistency_rate: Option<f64>,
     /// By age band: `0-17`, `18-59`, `60-79`, `80+`, `unknown`.
     pub by_age: BTreeMap<String, i64>,
     /// By key group (tag name).
@@ -233,7 +243,9 @@ impl From<registry::counts::Counts> for NodeCountsOut {
             occupied: c.occupied,
             households: c.households,
             persons: c.persons,
+            away: c.away,
             by_residence: c.by_residence,
+            consistency_rate: c.consistency_rate,
             by_age: c.by_age,
             by_tag: c.by_tag,
             estimate_households: c.estimate_households,
@@ -318,11 +330,14 @@ pub struct PersonPatchBody {
     pub category: Option<String>,
     pub tags: Option<Vec<String>>,
     pub relation: Option<String>,
-    /// active, moved_out (with moved_out_on and moved_to) or deceased (with deceased_on)
+    /// active, away (with away_since and away_to), moved_out (with moved_out_on and moved_to)
+    /// or deceased (with deceased_on)
     pub state: Option<String>,
     pub moved_out_on: Option<String>,
     pub moved_to: Option<String>,
     pub deceased_on: Option<String>,
+    pub away_since: Option<String>,
+    pub away_to: Option<String>,
 }
 
 /// Change a person's fields; every change is kept in the history.
@@ -350,6 +365,8 @@ async fn update_person(
         moved_out_on: b.moved_out_on,
         moved_to: b.moved_to,
         deceased_on: b.deceased_on,
+        away_since: b.away_since,
+        away_to: b.away_to,
     };
     let (p, _) = registry::update(&state.db, &user.scope, id, &patch, now_ms()).await?;
     Ok(Json(p.into()))

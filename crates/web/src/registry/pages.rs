@@ -110,6 +110,8 @@ pub struct PersonFields {
     pub moved_out_on: String,
     pub moved_to: String,
     pub deceased_on: String,
+    pub away_since: String,
+    pub away_to: String,
 }
 
 impl PersonFields {
@@ -136,6 +138,8 @@ impl PersonFields {
                 "moved_out_on" => f.moved_out_on = v,
                 "moved_to" => f.moved_to = v,
                 "deceased_on" => f.deceased_on = v,
+                "away_since" => f.away_since = v,
+                "away_to" => f.away_to = v,
                 _ => {}
             }
         }
@@ -385,6 +389,8 @@ fn fields_of(p: &Person) -> PersonFields {
         moved_out_on: p.moved_out_on.clone().unwrap_or_default(),
         moved_to: p.moved_to.clone().unwrap_or_default(),
         deceased_on: p.deceased_on.clone().unwrap_or_default(),
+        away_since: p.away_since.clone().unwrap_or_default(),
+        away_to: p.away_to.clone().unwrap_or_default(),
         // The numbers are never put back into a page: blank means "unchanged".
         id_number: String::new(),
         phone: String::new(),
@@ -436,6 +442,8 @@ async fn edit(
         moved_out_on: Some(f.moved_out_on.clone()),
         moved_to: Some(f.moved_to.clone()),
         deceased_on: Some(f.deceased_on.clone()),
+        away_since: Some(f.away_since.clone()),
+        away_to: Some(f.away_to.clone()),
     };
     match registry::update(&state.db, &user.scope, id, &patch, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/persons/{id}?notice=saved")).into_response(),
@@ -484,13 +492,15 @@ fn field_label_zh(field: &str) -> &str {
         "id_number" => "证件号码",
         "phone" => "电话",
         "hukou_address" => "户籍地址",
-        "category" => "人口类别",
+        "category" => "人员类别",
         "relation" => "与户主关系",
         "tags" => "重点人群",
         "state" => "状态",
         "moved_out_on" => "迁出日期",
         "moved_to" => "迁往",
         "deceased_on" => "死亡日期",
+        "away_since" => "外出日期",
+        "away_to" => "外出去向",
         other => other,
     }
 }

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/nodes/{id}", get(node_page))
+        .route("/nodes/{id}/counts.xlsx", get(counts_xlsx))
         .route("/nodes/{id}/children", post(node_add_child))
         .route("/nodes/{id}/edit", post(node_edit))
         .route("/nodes/{id}/move", post(node_move))
@@ -61,6 +62,8 @@ fn counts_text(c: &NodeCounts) -> String {
 struct RegistryFacts {
     households: String,
     persons: String,
+    /// 人户一致率 as a percent with its fraction, or 「—」 when nobody is registered here.
+    consistency: String,
     ages: String,
     dwellings: String,
     /// Key groups: name, count, the search that lists them.
@@ -75,9 +78,19 @@ impl RegistryFacts {
             .iter()
             .map(|k| {
                 let n = c.by_residence.get(k.as_str()).copied().unwrap_or(0);
-                format!("{} {n}", k.label_zh())
+                format!("{} {n}", k.short_label())
             })
             .collect();
+        let of = |k: Category| c.by_residence.get(k.as_str()).copied().unwrap_or(0);
+        let (here, away) = (of(Category::Registered), of(Category::RegisteredAway));
+        let consistency = match c.consistency_rate {
+            Some(r) => format!(
+                "{:.1}%（户籍常住 {here} ÷ 户籍在本地 {}）",
+                r * 100.0,
+                here + away
+            ),
+            None => "—（无户籍在本地人口）".to_owned(),
+        };
         let ages: Vec<String> = AGE_BANDS
             .iter()
             .filter_map(|(key, label)| {
@@ -90,7 +103,17 @@ impl RegistryFacts {
                 Some(e) => format!("{} 户（网格估计 {e} 户）", c.households),
                 None => format!("{} 户", c.households),
             },
-            persons: format!("{} 人：{}", c.persons, residence.join(" · ")),
+            persons: if c.away > 0 {
+                format!(
+                    "{} 人（含暂时外出 {} 人）：{}",
+                    c.persons,
+                    c.away,
+                    residence.join(" · ")
+                )
+            } else {
+                format!("{} 人：{}", c.persons, residence.join(" · "))
+            },
+            consistency,
             ages: ages.join(" · "),
             dwellings: format!("{} 套，有人居住 {} 套", c.dwellings, c.occupied),
             groups: c
@@ -453,4 +476,99 @@ async fn node_close(
     }
     .await;
     after_node_form(&state, &f.user, id, result, "closed").await
+}
+
+/// The registry's numbers of a node as a spreadsheet: a row per child, the node's own direct
+/// records (本级直属), and the total; audited like every export.
+async fn counts_xlsx(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Response {
+    use linli_core::registry::Category;
+    use linli_store::registry::counts::{self, Counts, AGE_BANDS};
+    let scope = &user.scope;
+    let loaded = async {
+        let node = tree::get(&state.db, scope, id).await?;
+        let lines = counts::counts_by_children(&state.db, scope, id).await?;
+        let total = counts::counts(&state.db, scope, id).await?;
+        Ok::<_, StoreError>((node, lines, total))
+    }
+    .await;
+    let (node, lines, total) = match loaded {
+        Ok(v) => v,
+        Err(e) => return store_error_page(e),
+    };
+    if let Err(page) =
+        crate::ui::xlsx::audit_export(&state, &user, "node_counts", id, None, lines.len() + 1).await
+    {
+        return page;
+    }
+    let row = |name: String, c: &Counts| {
+        let mut r = vec![name, c.persons.to_string(), c.away.to_string()];
+        for k in Category::ALL {
+            r.push(
+                c.by_residence
+                    .get(k.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
+        }
+        r.push(
+            c.consistency_rate
+                .map_or_else(String::new, |x| format!("{:.1}%", x * 100.0)),
+        );
+        r.push(c.households.to_string());
+        r.push(
+            c.estimate_households
+                .map_or_else(String::new, |e| e.to_string()),
+        );
+        r.push(c.dwellings.to_string());
+        r.push(c.occupied.to_string());
+        for (band, _) in AGE_BANDS {
+            r.push(c.by_age.get(band).copied().unwrap_or(0).to_string());
+        }
+        r
+    };
+    let mut rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            let name = l
+                .node
+                .as_ref()
+                .map_or_else(|| "本级直属".to_owned(), |n| n.name.clone());
+            row(name, &l.counts)
+        })
+        .collect();
+    rows.push(row("合计".to_owned(), &total));
+    let day = format_date(linli_core::kernel::clock::today());
+    crate::ui::xlsx_table(
+        "node_counts",
+        &format!("{}-人口统计-{day}.xlsx", node.name),
+        "人口统计",
+        format!("{} 人口统计（{day}）", node.name),
+        &[
+            "下级",
+            "登记人口",
+            "其中暂时外出",
+            "户籍常住",
+            "人户分离",
+            "寄住",
+            "流动人口",
+            "境外人员",
+            "人户一致率",
+            "登记户数",
+            "网格估计户数",
+            "住房套数",
+            "有人居住套数",
+            "未成年",
+            "18—59 岁",
+            "60—79 岁",
+            "80 岁以上",
+            "出生日期不详",
+        ],
+        rows,
+    )
+    .await
 }

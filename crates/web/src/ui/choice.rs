@@ -113,7 +113,7 @@ impl From<PersonHit> for HitRow {
                 Some(a) => format!("{} {a}", h.node_name),
                 None => h.node_name,
             },
-            active: h.state == linli_core::registry::PersonState::Active,
+            active: h.state.counted(),
             state: h.state.label_zh().to_owned(),
         }
     }
