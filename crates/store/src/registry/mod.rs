@@ -3,6 +3,7 @@
 
 pub mod counts;
 pub(crate) mod import;
+pub mod roll;
 
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
