@@ -3,6 +3,7 @@
 pub mod api;
 pub mod import;
 pub mod pages;
+pub mod roll;
 
 use axum::Router;
 
