@@ -469,3 +469,48 @@ pub async fn export(
     }
     Ok((c.node, out))
 }
+
+/// A bare search (`q` alone, no filter or cursor): the registry search's own plan — each arm
+/// one index range read in order, stopping at `limit` — then those persons as the list shows
+/// them, in the search's order. No count over the jurisdiction is made (`total` is the number
+/// found, `next` none), so a search stays an index probe however many persons there are.
+pub async fn search(
+    db: &Db,
+    scope: &Scope,
+    q: &str,
+    limit: Option<i64>,
+    on: Date,
+) -> Result<Roll, StoreError> {
+    let keys = db.keys()?;
+    let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let (_, hits) = super::search(db, scope, q, limit).await?;
+    if hits.is_empty() {
+        return Ok(Roll {
+            items: Vec::new(),
+            next: None,
+            total: 0,
+            node: None,
+        });
+    }
+    let mut p = Params::new();
+    let ids: Vec<String> = hits.iter().map(|h| p.int(h.id)).collect();
+    let scoped = crate::scope_filter(scope, "p.node_path", &mut p);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE p.id IN ({}) AND {scoped}",
+        ids.join(", ")
+    );
+    let rows = p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?;
+    let mut by_id: HashMap<i64, Listed> = HashMap::new();
+    for r in &rows {
+        let x = listed_of(keys, r, on)?;
+        by_id.insert(x.id, x);
+    }
+    let mut items: Vec<Listed> = hits.iter().filter_map(|h| by_id.remove(&h.id)).collect();
+    attach_tags(db, &mut items).await?;
+    Ok(Roll {
+        total: items.len() as i64,
+        items,
+        next: None,
+        node: None,
+    })
+}

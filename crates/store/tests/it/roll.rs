@@ -369,6 +369,10 @@ both_backends!(cursor_paging_returns_every_row_once, |db: Db| async move {
     assert_eq!(sorted.len(), 7, "{seen:?}");
     ids.sort();
     assert_eq!(sorted, ids);
+    // A bare search answers in the search's order, counting what it found.
+    let s = roll::search(&db, &op(), "王芳", None, on).await.unwrap();
+    assert_eq!((s.items.len(), s.total, s.next), (3, 3, None));
+    assert!(s.items.iter().all(|x| x.name == "王芳" && x.age.is_some()));
     // The building node lists its own.
     let here = RollFilter {
         node_id: Some(building.id),

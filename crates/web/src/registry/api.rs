@@ -203,7 +203,8 @@ pub struct SearchOut {
     pub items: Vec<HitOut>,
     /// Pass as `after` for the next page; null on the last page.
     pub next: Option<i64>,
-    /// All the persons that match, over every page.
+    /// All the persons that match, over every page; for `q` alone (a search, read as the
+    /// search reads it and in its order) the number found, at most `limit`.
     pub total: i64,
 }
 
@@ -219,15 +220,25 @@ async fn search_persons(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<SearchOut>> {
     let ask = crate::registry::roll::ask_of(&pairs)?;
-    let r = registry::roll::list(
-        &state.db,
-        &user.scope,
-        &ask.filter,
-        ask.after,
-        ask.limit,
-        linli_core::kernel::clock::today(),
-    )
-    .await?;
+    let on = linli_core::kernel::clock::today();
+    // `q` alone is a search: the index probe, without the count over the jurisdiction.
+    let bare = pairs
+        .iter()
+        .all(|(k, v)| matches!(k.as_str(), "q" | "limit") || v.trim().is_empty());
+    let r = match ask.filter.q.as_deref() {
+        Some(q) if bare => registry::roll::search(&state.db, &user.scope, q, ask.limit, on).await?,
+        _ => {
+            registry::roll::list(
+                &state.db,
+                &user.scope,
+                &ask.filter,
+                ask.after,
+                ask.limit,
+                on,
+            )
+            .await?
+        }
+    };
     let kind = ask
         .filter
         .q
