@@ -1,6 +1,7 @@
 //! The resident registry's rules: names and their pinyin, relations to the head of household,
 //! population categories, ethnic groups, states, and dwelling addresses (3栋2单元501室).
 
+pub mod age;
 pub mod buildings;
 pub mod import_job;
 pub mod limits;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod counts;
 pub mod dwellings;
 pub(crate) mod import;
+pub mod roll;
 
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;

@@ -21,6 +21,7 @@ mod registry;
 mod reports;
 mod requests;
 mod retention;
+mod roll;
 mod sites;
 mod store;
 mod supplies;

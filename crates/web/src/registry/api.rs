@@ -8,9 +8,8 @@ use axum::Json;
 use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::clock::rfc3339;
 use linli_core::kernel::labels::Labelled;
-use linli_store::registry::{
-    self, dwellings, Change, FieldWarning, Person, PersonHit, PersonPatch,
-};
+use linli_store::registry::roll::Listed;
+use linli_store::registry::{self, dwellings, Change, FieldWarning, Person, PersonPatch};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -141,73 +140,129 @@ async fn create_person(
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 
+/// The persons list's parameters (every one optional; `tag` may repeat).
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct SearchQuery {
-    /// Full ID number, its last 4, a phone number, a name prefix, pinyin initials (`zs`) or
-    /// a pinyin prefix (`zhangs`).
+#[allow(dead_code)] // documents the query; it is read as pairs, since `tag` repeats
+pub struct PersonListQuery {
+    /// The node whose subtree is listed (any node: a street, a grid, a building); none: the
+    /// caller's whole jurisdiction.
+    pub node_id: Option<i64>,
+    /// A key group by tag name (独居老人); repeated, a person carries every one named.
+    pub tag: Option<Vec<String>>,
+    /// Residence type: registered, resident, floating (or its Chinese name).
+    pub residence: Option<String>,
+    /// Whole years on today's date, inclusive.
+    pub min_age: Option<i64>,
+    pub max_age: Option<i64>,
+    /// A building's number (`3` or `3栋`), as the dwellings record it.
+    pub building: Option<String>,
+    /// active (default), moved_out, deceased or all.
+    pub state: Option<String>,
+    /// Full ID number, its last 4, a phone number, a name prefix, pinyin initials (`zs`),
+    /// a pinyin prefix (`zhangs`) or a key group's name.
     pub q: Option<String>,
-    /// At most this many (1–200, default 20).
+    /// At most this many (1–200, default 50).
     pub limit: Option<i64>,
+    /// The previous page's `next`.
+    pub after: Option<i64>,
 }
 
+/// A person in the list: numbers masked.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HitOut {
     pub id: i64,
     pub name: String,
     pub gender: Option<String>,
     pub birth_date: Option<String>,
+    /// Whole years today.
+    pub age: Option<i32>,
     pub id_number_masked: Option<String>,
     pub phone_masked: Option<String>,
+    pub node_id: i64,
     pub node_name: String,
     pub address: Option<String>,
+    /// registered, resident, floating
+    pub category: String,
+    /// active, moved_out, deceased
     pub state: String,
+    pub tags: Vec<String>,
 }
 
-impl From<PersonHit> for HitOut {
-    fn from(h: PersonHit) -> Self {
+impl From<Listed> for HitOut {
+    fn from(h: Listed) -> Self {
         HitOut {
             id: h.id,
             name: h.name,
             gender: h.gender.map(|g| g.as_str().to_owned()),
             birth_date: h.birth_date,
+            age: h.age,
             id_number_masked: h.id_number_masked,
             phone_masked: h.phone_masked,
+            node_id: h.node_id,
             node_name: h.node_name,
             address: h.address,
+            category: h.category.as_str().to_owned(),
             state: h.state.as_str().to_owned(),
+            tags: h.tags,
         }
     }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchOut {
-    /// How the query was read: id_number, phone, last4, pinyin or name.
-    pub kind: String,
+    /// How `q` was read: id_number, phone, last4, pinyin or name; none without `q`.
+    pub kind: Option<String>,
     pub items: Vec<HitOut>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<i64>,
+    /// All the persons that match, over every page; for `q` alone (a search, read as the
+    /// search reads it and in its order) the number found, at most `limit`.
+    pub total: i64,
 }
 
-/// Search the caller's jurisdiction.
-#[utoipa::path(get, path = "/api/v1/persons", tag = "registry", params(SearchQuery),
-    responses((status = 200, body = SearchOut), (status = 401, body = ErrorBody)))]
+/// The persons of the caller's jurisdiction (or of a node's subtree), filtered by key group,
+/// residence type, age, building, state and `q`, in pinyin order a page at a time. A bad
+/// parameter is a 422 naming it; a node outside the jurisdiction is a 404.
+#[utoipa::path(get, path = "/api/v1/persons", tag = "registry", params(PersonListQuery),
+    responses((status = 200, body = SearchOut), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn search_persons(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Query(q): Query<SearchQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<SearchOut>> {
-    let (kind, hits) = registry::search(
-        &state.db,
-        &user.scope,
-        q.q.as_deref().unwrap_or(""),
-        q.limit.unwrap_or(20),
-    )
-    .await?;
-    let kind = serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let ask = crate::registry::roll::ask_of(&pairs)?;
+    let on = linli_core::kernel::clock::today();
+    // `q` alone is a search: the index probe, without the count over the jurisdiction.
+    let bare = pairs
+        .iter()
+        .all(|(k, v)| matches!(k.as_str(), "q" | "limit") || v.trim().is_empty());
+    let r = match ask.filter.q.as_deref() {
+        Some(q) if bare => registry::roll::search(&state.db, &user.scope, q, ask.limit, on).await?,
+        _ => {
+            registry::roll::list(
+                &state.db,
+                &user.scope,
+                &ask.filter,
+                ask.after,
+                ask.limit,
+                on,
+            )
+            .await?
+        }
+    };
+    let kind = ask
+        .filter
+        .q
+        .as_deref()
+        .and_then(registry::classify)
+        .and_then(|(k, _)| serde_json::to_value(k).ok())
+        .and_then(|v| v.as_str().map(str::to_owned));
     Ok(Json(SearchOut {
         kind,
-        items: hits.into_iter().map(HitOut::from).collect(),
+        items: r.items.into_iter().map(HitOut::from).collect(),
+        next: r.next,
+        total: r.total,
     }))
 }
 

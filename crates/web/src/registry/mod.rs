@@ -4,6 +4,7 @@ pub mod api;
 pub mod dwellings;
 pub mod import;
 pub mod pages;
+pub mod roll;
 
 use axum::Router;
 

@@ -1,4 +1,4 @@
-//! Registry pages: search, register, view (masked; deliberate, audited unmask), edit, history.
+//! Registry pages: the persons list (`roll.rs`), register, view (masked; deliberate, audited unmask), edit, history.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -18,71 +18,25 @@ use serde::Deserialize;
 
 use crate::auth::{ClientIp, CsrfForm, PageUser};
 use crate::registry::api::{export_file, ExportFormat};
+use crate::registry::roll;
 use crate::ui::form_status;
-use crate::ui::{choices, Choice, HitRow};
+use crate::ui::{choices, Choice};
 use crate::ui::{form_errors, store_error_page, Empty, NoticeQuery, Shell};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/persons", get(search_page).post(create))
+        .route("/persons", get(roll::list_page).post(create))
+        .route(
+            "/persons.xlsx",
+            get(roll::export_masked).post(roll::export_clear),
+        )
         .route("/persons/new", get(new_page))
         .route("/persons/{id}", get(person_page))
         .route("/persons/{id}/edit", get(edit_page).post(edit))
         // A reload of the unmasked page lands here by GET: back to the masked page.
         .route("/persons/{id}/unmask", post(unmask).get(back_to_person))
         .route("/persons/export", post(export_unmasked))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Search
-
-#[derive(Template, WebTemplate)]
-#[template(path = "registry/persons.html")]
-struct SearchPage {
-    shell: Shell,
-    q: String,
-    kind_label: &'static str,
-    hits: Vec<HitRow>,
-    searched: bool,
-    can_write: bool,
-}
-
-#[derive(Deserialize)]
-struct SearchQuery {
-    q: Option<String>,
-}
-
-async fn search_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Query(q): Query<SearchQuery>,
-) -> Response {
-    let text = q.q.unwrap_or_default();
-    let (kind, hits) = if text.trim().is_empty() {
-        (registry::SearchKind::Name, Vec::new())
-    } else {
-        match registry::search(&state.db, &user.scope, &text, 50).await {
-            Ok(r) => r,
-            Err(e) => return store_error_page(e),
-        }
-    };
-    let kind_label = match kind {
-        registry::SearchKind::IdNumber => "按身份证号",
-        registry::SearchKind::Phone => "按电话",
-        registry::SearchKind::Last4 => "按证件或电话后四位",
-        registry::SearchKind::Pinyin => "按拼音",
-        registry::SearchKind::Name => "按姓名",
-    };
-    SearchPage {
-        shell: Shell::of(&user, "persons"),
-        searched: !text.trim().is_empty(),
-        q: text,
-        kind_label,
-        hits: hits.into_iter().map(HitRow::from).collect(),
-        can_write: user.scope.role() != linli_core::Role::Official,
-    }
-    .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -66,12 +66,12 @@ struct RegistryFacts {
     consistency: String,
     ages: String,
     dwellings: String,
-    /// Key groups: name, count, the search that lists them.
+    /// Key groups: name, count, the filtered persons list under the node that lists them.
     groups: Vec<(String, i64, String)>,
 }
 
 impl RegistryFacts {
-    fn of(c: &linli_store::registry::counts::Counts) -> RegistryFacts {
+    fn of(node_id: i64, c: &linli_store::registry::counts::Counts) -> RegistryFacts {
         use linli_core::registry::Category;
         use linli_store::registry::counts::AGE_BANDS;
         let residence: Vec<String> = Category::ALL
@@ -123,7 +123,10 @@ impl RegistryFacts {
                     (
                         g.clone(),
                         *n,
-                        format!("/persons?q={}", crate::ui::url_encode(g)),
+                        format!(
+                            "/persons?node_id={node_id}&tag={}",
+                            crate::ui::url_encode(g)
+                        ),
                     )
                 })
                 .collect(),
@@ -300,7 +303,7 @@ async fn render_node(
             .map(|h| h.to_string())
             .unwrap_or_default(),
         counts: counts_text(&summary.counts),
-        registry: RegistryFacts::of(&numbers),
+        registry: RegistryFacts::of(node.id, &numbers),
         children: kids.iter().map(NodeRow::of).collect(),
         show_closed,
         can_add: scope.can_add_under(&node.path) && node.is_open(),

@@ -145,9 +145,12 @@ async fn counts_api(t: TestDb) {
     );
     assert!(text.contains("住房 1 套，有人居住 1 套"), "{text}");
     assert!(text.contains("60—79 岁 1"), "{text}");
-    let link = format!("/persons?q={}", "%E7%8B%AC%E5%B1%85%E8%80%81%E4%BA%BA");
+    let link = format!(
+        "/persons?node_id={}&#38;tag={}",
+        n.community_a.id, "%E7%8B%AC%E5%B1%85%E8%80%81%E4%BA%BA"
+    );
     assert!(html.contains(&link), "{html}");
-    let (_, found) = get(&page, app.url(&link)).await;
+    let (_, found) = get(&page, app.url(&link.replace("&#38;", "&"))).await;
     assert!(text_of(&found).contains("张一"), "{found}");
     // The spreadsheet: title, header, a row per child, the node's own records, the total
     // (name, persons, floating, 人户一致率).

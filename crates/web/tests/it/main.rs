@@ -16,6 +16,7 @@ mod epidemic_pages;
 mod hardening;
 mod home;
 mod import;
+mod key_groups;
 mod names;
 mod observations;
 mod open311;
