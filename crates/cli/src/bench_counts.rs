@@ -8,10 +8,11 @@
 
 use std::time::{Duration, Instant};
 
+use linli_core::kernel::clock::today;
 use linli_core::Scope;
 use linli_store::registry::bench::{self, CountsBenchSeed, CountsBenchSize};
-use linli_store::registry::counts;
-use linli_store::Db;
+use linli_store::registry::{counts, dwellings, roll};
+use linli_store::{tree, Db};
 
 use crate::CliError;
 
@@ -29,10 +30,12 @@ enum Measure {
     EveryNode,
     OneCommunity,
     DistrictChildren,
+    BuildingPage,
+    KeyGroupList,
     PlainGroupBy,
 }
 
-const MEASURES: [(Measure, &str, Option<f64>); 4] = [
+const MEASURES: [(Measure, &str, Option<f64>); 6] = [
     (
         Measure::EveryNode,
         "every node at once (counts_all of the district)",
@@ -45,6 +48,16 @@ const MEASURES: [(Measure, &str, Option<f64>); 4] = [
         None,
     ),
     (
+        Measure::BuildingPage,
+        "a building's page (its node, crumbs and rooms)",
+        Some(20.0),
+    ),
+    (
+        Measure::KeyGroupList,
+        "a key-group list page (a community's largest key group, 50 a page)",
+        Some(50.0),
+    ),
+    (
         Measure::PlainGroupBy,
         "baseline: SELECT node_path, category, COUNT(*) GROUP BY 1, 2",
         None,
@@ -53,13 +66,36 @@ const MEASURES: [(Measure, &str, Option<f64>); 4] = [
 
 impl Measure {
     /// Runs once; returns how many lines it produced (checked to be non-zero).
-    async fn run(self, db: &Db, op: &Scope, seed: &CountsBenchSeed) -> Result<usize, CliError> {
+    async fn run(
+        self,
+        db: &Db,
+        op: &Scope,
+        seed: &CountsBenchSeed,
+        group: &str,
+    ) -> Result<usize, CliError> {
         Ok(match self {
             Measure::EveryNode => counts::counts_all(db, op, 1).await?.len(),
             Measure::OneCommunity => {
                 usize::from(counts::counts(db, op, seed.community_id).await?.persons > 0)
             }
             Measure::DistrictChildren => counts::counts_by_children(db, op, 1).await?.len(),
+            Measure::BuildingPage => {
+                // What `/nodes/{id}/rooms` reads.
+                let node = tree::get(db, op, seed.building_id).await?;
+                tree::ancestors(db, op, &node).await?;
+                dwellings::rooms(db, op, seed.building_id).await?.len()
+            }
+            Measure::KeyGroupList => {
+                let filter = roll::RollFilter {
+                    node_id: Some(seed.community_id),
+                    tags: vec![group.to_owned()],
+                    ..Default::default()
+                };
+                roll::list(db, op, &filter, None, Some(50), today())
+                    .await?
+                    .items
+                    .len()
+            }
             Measure::PlainGroupBy => bench::plain_group_by(db).await?,
         })
     }
@@ -129,13 +165,21 @@ async fn run(db: &Db, args: &CountsBench) -> Result<(), CliError> {
             .consistency_rate
             .map_or_else(|| "—".to_owned(), |r| format!("{:.1}%", r * 100.0))
     );
+    // The key-group list lists the community's largest group.
+    let group = counts::counts(db, &op, seed.community_id)
+        .await?
+        .by_tag
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(g, _)| g)
+        .unwrap_or_default();
     println!();
     println!("Median of {} runs:", args.runs.max(1));
     for (m, label, goal) in MEASURES {
         let mut times = Vec::new();
         for _ in 0..args.runs.max(1) {
             let t = Instant::now();
-            let lines = m.run(db, &op, &seed).await?;
+            let lines = m.run(db, &op, &seed, &group).await?;
             times.push(t.elapsed());
             if lines == 0 {
                 return Err(CliError::Usage(format!("{label}: nothing counted")));
