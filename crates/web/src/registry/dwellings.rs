@@ -56,6 +56,18 @@ impl RoomRow {
     }
 }
 
+/// A node the caller may read, the way to it, and its rooms.
+async fn node_rooms(
+    state: &AppState,
+    user: &linli_store::accounts::Principal,
+    id: i64,
+) -> Result<(Node, Vec<Crumb>, Vec<Room>), StoreError> {
+    let node = tree::get(&state.db, &user.scope, id).await?;
+    let crumbs = tree::ancestors(&state.db, &user.scope, &node).await?;
+    let rooms = dwellings::rooms(&state.db, &user.scope, id).await?;
+    Ok((node, crumbs, rooms))
+}
+
 #[derive(Deserialize)]
 struct RoomsQuery {
     /// `empty` 空置, `occupied` 有人居住, or all.
@@ -128,14 +140,7 @@ async fn render_rooms(
     errors: Vec<String>,
     plan: PlanFields,
 ) -> Response {
-    let result = async {
-        let node = tree::get(&state.db, &user.scope, id).await?;
-        let crumbs = tree::ancestors(&state.db, &user.scope, &node).await?;
-        let rooms = dwellings::rooms(&state.db, &user.scope, id).await?;
-        Ok::<_, StoreError>((node, crumbs, rooms))
-    }
-    .await;
-    let (node, crumbs, rooms) = match result {
+    let (node, crumbs, rooms) = match node_rooms(state, user, id).await {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -231,14 +236,7 @@ async fn doors_page(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
 ) -> Response {
-    let result = async {
-        let node = tree::get(&state.db, &user.scope, id).await?;
-        let crumbs = tree::ancestors(&state.db, &user.scope, &node).await?;
-        let rooms = dwellings::rooms(&state.db, &user.scope, id).await?;
-        Ok::<_, StoreError>((node, crumbs, rooms))
-    }
-    .await;
-    match result {
+    match node_rooms(&state, &user, id).await {
         Ok((node, crumbs, rooms)) => DoorsPage {
             place: crumbs
                 .iter()
