@@ -170,6 +170,8 @@ pub(crate) async fn scoped_row(
 pub(crate) struct Caches {
     /// Callers resolved recently (see [`accounts::PrincipalCache`]).
     pub(crate) principals: accounts::PrincipalCache,
+    /// The registry's numbers by path (see [`registry::counts::CountsCache`]).
+    pub(crate) counts: registry::counts::CountsCache,
 }
 
 impl Db {

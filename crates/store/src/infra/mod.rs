@@ -4,4 +4,5 @@
 pub mod audit;
 pub(crate) mod db;
 pub(crate) mod errors;
+pub(crate) mod marks;
 pub mod secret;

@@ -49,6 +49,8 @@ async fn insert(db: &Db, head: &str, rows: &[String]) -> Result<(), StoreError> 
         let sql = format!("INSERT INTO {head} VALUES {}", chunk.join(", "));
         sqlx::query(&sql).execute(&mut *tx).await?;
     }
+    // Rows written by hand, not through the registry: every count starts again.
+    crate::infra::marks::touch_all(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -2,9 +2,13 @@
 //! households, persons by residence type, age band and key group, beside the grids' typed
 //! estimate of households. Counted live over the node's subtree, like the reports — no batch
 //! table — within the caller's jurisdiction; persons count while in the registry (active or
-//! away for a while, not moved out or deceased).
+//! away for a while, not moved out or deceased). The counting is kept per process by path and
+//! brought up to date from the change marks on each read ([`CountsCache`]); every write to
+//! persons, households, dwellings or tags marks its paths (`infra::marks::touch`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
 
 use linli_core::kernel::clock::{format_date, today};
 use linli_core::kernel::labels::Labelled;
@@ -15,6 +19,7 @@ use sqlx::Row;
 use time::Date;
 
 use crate::infra::db::Params;
+use crate::infra::marks;
 use crate::tree::{self, Node};
 use crate::{Db, Page, StoreError};
 
@@ -159,14 +164,37 @@ enum By {
     Path,
 }
 
-/// The records of `path`'s subtree in the caller's scope, counted by `by`: four queries in all
+/// Which records [`tally`] counts.
+#[derive(Clone, Copy)]
+enum Select<'a> {
+    /// A node's subtree, within the caller's jurisdiction.
+    Under(&'a JurisdictionPath, &'a Scope),
+    /// Every record of the registry (the process's tallies, see [`CountsCache`]).
+    All,
+    /// The records placed on exactly these paths.
+    On(&'a [String]),
+}
+
+impl Select<'_> {
+    fn condition(self, column: &str, p: &mut Params) -> String {
+        match self {
+            Select::Under(path, scope) => crate::under_node(path, scope, column, p),
+            Select::All => "1 = 1".to_owned(),
+            Select::On(paths) => {
+                let list: Vec<String> = paths.iter().map(|x| p.text(x.as_str())).collect();
+                format!("{column} IN ({})", list.join(", "))
+            }
+        }
+    }
+}
+
+/// The records [`Select`]ed, counted by `by`: four queries in all
 /// (persons, dwellings, households, key groups), whatever the size of the subtree. With
 /// [`By::Path`] each record counts on the path it is placed on only; [`roll_up`] adds them to
 /// the nodes above.
 async fn tally(
     db: &Db,
-    scope: &Scope,
-    path: &JurisdictionPath,
+    select: Select<'_>,
     by: By,
 ) -> Result<(HashMap<String, Tally>, Vec<String>), StoreError> {
     let mut out: HashMap<String, Tally> = HashMap::new();
@@ -189,7 +217,7 @@ async fn tally(
     // columns of `person_counts_idx` are all it reads.
     let on = today();
     let mut p = Params::new();
-    let w = crate::under_node(path, scope, "node_path", &mut p);
+    let w = select.condition("node_path", &mut p);
     let (a18, a60, a80) = (
         p.text(born_after(on, 18)),
         p.text(born_after(on, 60)),
@@ -242,7 +270,7 @@ async fn tally(
         ("household", |c, n| c.households += n),
     ] {
         let mut p = Params::new();
-        let w = crate::under_node(path, scope, "node_path", &mut p);
+        let w = select.condition("node_path", &mut p);
         let sql = format!(
             "SELECT {}, COUNT(*) FROM {table} WHERE {w}{}",
             key("node_path"),
@@ -257,7 +285,7 @@ async fn tally(
     }
 
     let mut p = Params::new();
-    let w = crate::under_node(path, scope, "p.node_path", &mut p);
+    let w = select.condition("p.node_path", &mut p);
     let sql = format!(
         "SELECT {}, g.name, COUNT(*) FROM person_tag pt JOIN tag g ON g.id = pt.tag_id \
          JOIN person p ON p.id = pt.person_id WHERE {w} AND p.state IN ('active', 'away') \
@@ -284,10 +312,222 @@ async fn tally(
     Ok((out, names))
 }
 
+// ---------------------------------------------------------------------------------------------
+// The process's tallies by path, kept live from the change marks.
+
+/// The registry's records counted by the exact path they are placed on, for the whole
+/// database, as this process last brought them up to date. Every read first asks the database
+/// whether anything changed (one read of the change marks, see migration `0034`); if so, it
+/// re-counts only the paths whose version moved, so the numbers are those of the moment the
+/// read began — live, with no batch table — while a district's every-node figures cost a walk
+/// over the tallies instead of a scan of every person. Ages move with the calendar, so a new
+/// day counts everything again once.
+#[derive(Debug, Default)]
+pub(crate) struct CountsCache(tokio::sync::Mutex<Option<Arc<Snapshot>>>);
+
+/// What the tallies were counted from: the change marks, and the highest record ids as a net
+/// for a write that forgot its mark (seen as new ids with no version moved: count all again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Marks {
+    versions_sum: i64,
+    paths: i64,
+    max_person: i64,
+    max_household: i64,
+    max_dwelling: i64,
+    max_node: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Snapshot {
+    day: Date,
+    marks: Marks,
+    versions: HashMap<String, i64>,
+    /// By exact path; a path with nothing on it is absent.
+    exact: BTreeMap<String, Tally>,
+    /// Tag names, by the positions the tallies' `tags` use.
+    names: Vec<String>,
+    /// Every node, depth-first (as `tree::subtree`), read again when the tree's mark moves or
+    /// a new node appears: thirty thousand rows cost more to read than the counts to add up.
+    nodes: Arc<Vec<Node>>,
+}
+
+/// Beyond this many changed paths, counting everything again is cheaper than listing them.
+const RECOUNT_ALL_ABOVE: usize = 5_000;
+
+/// Drops this process's tallies: the next read counts everything (the bench's first read of a
+/// day; a test that wrote records by hand).
+pub async fn forget(db: &Db) {
+    *db.caches.counts.0.lock().await = None;
+}
+
+async fn read_marks(db: &Db) -> Result<Marks, StoreError> {
+    let r = sqlx::query(
+        "SELECT (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM registry_change), \
+         (SELECT COUNT(*) FROM registry_change), \
+         (SELECT COALESCE(MAX(id), 0) FROM person), \
+         (SELECT COALESCE(MAX(id), 0) FROM household), \
+         (SELECT COALESCE(MAX(id), 0) FROM dwelling), \
+         (SELECT COALESCE(MAX(id), 0) FROM node)",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Marks {
+        versions_sum: r.try_get(0)?,
+        paths: r.try_get(1)?,
+        max_person: r.try_get(2)?,
+        max_household: r.try_get(3)?,
+        max_dwelling: r.try_get(4)?,
+        max_node: r.try_get(5)?,
+    })
+}
+
+async fn read_versions(db: &Db) -> Result<HashMap<String, i64>, StoreError> {
+    let rows = sqlx::query("SELECT path, version FROM registry_change")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Every path's tally, counted now.
+async fn count_everything(
+    db: &Db,
+    day: Date,
+    marks: Marks,
+    versions: HashMap<String, i64>,
+) -> Result<Snapshot, StoreError> {
+    let (exact, names) = tally(db, Select::All, By::Path).await?;
+    Ok(Snapshot {
+        day,
+        marks,
+        versions,
+        exact: exact.into_iter().collect(),
+        names,
+        nodes: Arc::new(tree::subtree(db, &Scope::operator(), None).await?),
+    })
+}
+
+/// The tallies, brought up to date (see [`CountsCache`]).
+async fn snapshot(db: &Db) -> Result<Arc<Snapshot>, StoreError> {
+    let mut slot = db.caches.counts.0.lock().await;
+    let day = today();
+    // The marks before the versions before the records: a write committed in between is
+    // seen as a change on the next read, never missed.
+    let marks = read_marks(db).await?;
+    let old = match slot.take() {
+        Some(s) if s.day == day && s.marks == marks => {
+            *slot = Some(s.clone());
+            return Ok(s);
+        }
+        Some(s) if s.day == day => Some(s),
+        _ => None,
+    };
+    let versions = read_versions(db).await?;
+    let changed: Option<Vec<String>> = old.as_ref().and_then(|s| {
+        let unmarked_write = s.marks.versions_sum == marks.versions_sum
+            && s.marks.paths == marks.paths
+            && (
+                s.marks.max_person,
+                s.marks.max_household,
+                s.marks.max_dwelling,
+            ) != (marks.max_person, marks.max_household, marks.max_dwelling);
+        let changed: Vec<String> = versions
+            .iter()
+            .filter(|(path, v)| *path != marks::TREE && s.versions.get(*path) != Some(*v))
+            .map(|(path, _)| path.clone())
+            .collect();
+        let everything = unmarked_write
+            || changed.len() > RECOUNT_ALL_ABOVE
+            || changed.iter().any(|p| p == marks::EPOCH);
+        (!everything).then_some(changed)
+    });
+    let next = match (old, changed) {
+        (Some(old), Some(changed)) => {
+            let mut next = Arc::unwrap_or_clone(old);
+            recount(db, &mut next, &changed).await?;
+            if next.marks.max_node != marks.max_node
+                || next.versions.get(marks::TREE) != versions.get(marks::TREE)
+            {
+                next.nodes = Arc::new(tree::subtree(db, &Scope::operator(), None).await?);
+            }
+            next.marks = marks;
+            next.versions = versions;
+            next
+        }
+        _ => count_everything(db, day, marks, versions).await?,
+    };
+    let next = Arc::new(next);
+    *slot = Some(next.clone());
+    Ok(next)
+}
+
+/// Counts `paths` again into `snap`, its tag positions kept (new tags appended).
+async fn recount(db: &Db, snap: &mut Snapshot, paths: &[String]) -> Result<(), StoreError> {
+    for chunk in paths.chunks(500) {
+        let (fresh, names) = tally(db, Select::On(chunk), By::Path).await?;
+        let at: Vec<usize> = names
+            .into_iter()
+            .map(|n| match snap.names.iter().position(|m| *m == n) {
+                Some(i) => i,
+                None => {
+                    snap.names.push(n);
+                    snap.names.len() - 1
+                }
+            })
+            .collect();
+        for path in chunk {
+            snap.exact.remove(path);
+        }
+        for (path, mut t) in fresh {
+            let mut tags = vec![0; snap.names.len()];
+            for (i, n) in t.tags.iter().enumerate() {
+                if let Some(j) = at.get(i) {
+                    tags[*j] = *n;
+                }
+            }
+            t.tags = tags;
+            if !t.is_empty() {
+                snap.exact.insert(path, t);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tallies of `path`'s subtree that the caller may read, by exact path.
+fn within<'a>(
+    snap: &'a Snapshot,
+    scope: &'a Scope,
+    path: &JurisdictionPath,
+) -> impl Iterator<Item = (&'a str, &'a Tally)> + 'a {
+    let (lo, hi) = path.subtree_bounds();
+    snap.exact
+        .range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
+        .filter(move |(p, _)| {
+            scope.is_admin() || scope.roots().iter().any(|r| p.starts_with(r.as_str()))
+        })
+        .map(|(p, t)| (p.as_str(), t))
+}
+
 /// The numbers of `node_id`'s subtree (outside the caller's jurisdiction: `NotFound`).
 pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<Counts, StoreError> {
     let summary = tree::summary(db, scope, node_id).await?;
-    let (mut t, names) = tally(db, scope, &summary.node.path, By::Total).await?;
+    let snap = snapshot(db).await?;
+    let mut total = Tally::default();
+    for (_, t) in within(&snap, scope, &summary.node.path) {
+        total.add(t);
+    }
+    let mut c = total.counts(&snap.names);
+    c.estimate_households = summary.counts.households;
+    Ok(c)
+}
+
+/// [`counts`] counted from the records themselves, now, without the process's tallies: what
+/// the tallies are checked against (tests, the bench).
+pub async fn counts_direct(db: &Db, scope: &Scope, node_id: i64) -> Result<Counts, StoreError> {
+    let summary = tree::summary(db, scope, node_id).await?;
+    let (mut t, names) = tally(db, Select::Under(&summary.node.path, scope), By::Total).await?;
     let mut c = t.remove("").unwrap_or_default().counts(&names);
     c.estimate_households = summary.counts.households;
     Ok(c)
@@ -296,7 +536,10 @@ pub async fn counts(db: &Db, scope: &Scope, node_id: i64) -> Result<Counts, Stor
 /// The records counted on each exact path, added to the nodes of `nodes` above or at it
 /// (`nodes` sorted or not; a path of no node in `nodes` is added to its nearest ancestors
 /// that are). Returns the rolled-up numbers by node id.
-fn roll_up(nodes: &[Node], exact: &HashMap<String, Tally>) -> HashMap<i64, Tally> {
+fn roll_up<'a>(
+    nodes: &[&Node],
+    exact: impl Iterator<Item = (&'a str, &'a Tally)>,
+) -> HashMap<i64, Tally> {
     let by_path: HashMap<&str, i64> = nodes.iter().map(|n| (n.path.as_str(), n.id)).collect();
     let mut out: HashMap<i64, Tally> = nodes.iter().map(|n| (n.id, Tally::default())).collect();
     for (path, c) in exact {
@@ -313,10 +556,9 @@ fn roll_up(nodes: &[Node], exact: &HashMap<String, Tally>) -> HashMap<i64, Tally
     }
     out
 }
-
 /// The typed household estimates of the open grids, rolled up like the records: by node id,
 /// present where some grid at or below carries one.
-fn estimates(nodes: &[Node]) -> HashMap<i64, i64> {
+fn estimates(nodes: &[&Node]) -> HashMap<i64, i64> {
     let by_path: HashMap<&str, i64> = nodes.iter().map(|n| (n.path.as_str(), n.id)).collect();
     let mut out = HashMap::new();
     for n in nodes {
@@ -345,27 +587,33 @@ pub async fn counts_by_children(
 ) -> Result<Vec<CountLine>, StoreError> {
     let node = tree::get(db, scope, node_id).await?;
     let children = tree::children(db, scope, node.id, false, Page::all()).await?;
-    let (exact, names) = tally(db, scope, &node.path, By::Path).await?;
-    let mut nodes: Vec<Node> = children.iter().map(|c| c.node.clone()).collect();
-    nodes.push(node.clone());
-    let mut rolled = roll_up(&nodes, &exact);
+    let snap = snapshot(db).await?;
+    let names = &snap.names;
+    let mut nodes: Vec<&Node> = children.iter().map(|c| &c.node).collect();
+    nodes.push(&node);
+    let mut rolled = roll_up(&nodes, within(&snap, scope, &node.path));
     let mut out = Vec::new();
     for child in children {
         let mut c = rolled
             .remove(&child.node.id)
             .unwrap_or_default()
-            .counts(&names);
+            .counts(names);
         c.estimate_households = child.counts.households;
         out.push(CountLine {
             node: Some(child.node),
             counts: c,
         });
     }
-    let here = exact.get(node.path.as_str()).cloned().unwrap_or_default();
+    let here = snap
+        .exact
+        .get(node.path.as_str())
+        .filter(|_| scope.can_read(&node.path))
+        .cloned()
+        .unwrap_or_default();
     if !here.is_empty() {
         out.push(CountLine {
             node: None,
-            counts: here.counts(&names),
+            counts: here.counts(names),
         });
     }
     Ok(out)
@@ -380,20 +628,24 @@ pub async fn counts_all(
     root: i64,
 ) -> Result<Vec<(Node, Counts)>, StoreError> {
     let node = tree::get(db, scope, root).await?;
-    let nodes: Vec<Node> = tree::subtree(db, scope, Some(root))
-        .await?
-        .into_iter()
-        .filter(|n| n.closed_on.is_none() && scope.can_read(&n.path))
+    let snap = snapshot(db).await?;
+    let (lo, hi) = node.path.subtree_bounds();
+    let nodes: Vec<&Node> = snap
+        .nodes
+        .iter()
+        .filter(|n| {
+            let p = n.path.as_str();
+            p >= lo.as_str() && p < hi.as_str() && n.closed_on.is_none() && scope.can_read(&n.path)
+        })
         .collect();
-    let (exact, names) = tally(db, scope, &node.path, By::Path).await?;
-    let mut rolled = roll_up(&nodes, &exact);
+    let mut rolled = roll_up(&nodes, within(&snap, scope, &node.path));
     let est = estimates(&nodes);
     Ok(nodes
         .into_iter()
         .map(|n| {
-            let mut c = rolled.remove(&n.id).unwrap_or_default().counts(&names);
+            let mut c = rolled.remove(&n.id).unwrap_or_default().counts(&snap.names);
             c.estimate_households = est.get(&n.id).copied();
-            (n, c)
+            (n.clone(), c)
         })
         .collect())
 }

@@ -545,6 +545,7 @@ pub async fn move_household(
         )
         .await?;
     }
+    crate::infra::marks::touch(&mut tx, &[old_path.as_str(), home.path.as_str()]).await?;
     crate::infra::audit::commit_recorded(
         tx,
         crate::infra::audit::AuditEntry::by(scope, "household.move", "household")
@@ -698,6 +699,9 @@ pub async fn attach_existing(db: &Db, now: i64) -> Result<Attached, StoreError> 
         .await?
         .try_get(0)?;
     report.homes_created = nodes_after - nodes_before;
+    if report.attached > 0 {
+        crate::infra::marks::touch_all(&mut tx).await?;
+    }
     let value = serde_json::to_string(&report).map_err(internal)?;
     sqlx::query("INSERT INTO setting (name, value) VALUES ($1, $2)")
         .bind(ATTACHED_SETTING)

@@ -377,6 +377,12 @@ impl<'a> PersonImport<'a> {
             return Ok(self.outcome);
         }
         self.check_references().await?;
+        // Records land on the import's node and the buildings and units it placed rooms in.
+        let mut paths: Vec<&str> = self.targets.values().map(|n| n.path.as_str()).collect();
+        paths.push(self.node.path.as_str());
+        for (sql, params) in crate::infra::marks::touch_statements(&paths) {
+            self.link.execute(&sql, params).await?;
+        }
         let (sql, params) = AuditEntry::by(self.scope, "person.import", "node")
             .entity_id(self.node.id)
             .node_path(&self.node.path)

@@ -398,6 +398,7 @@ pub(crate) async fn found_household(
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
+    crate::infra::marks::touch(tx, &[node.path.as_str()]).await?;
     log_change(
         tx,
         scope,
@@ -443,6 +444,7 @@ pub(crate) async fn dwelling_at(
     .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get(0)?;
+    crate::infra::marks::touch(tx, &[node.path.as_str()]).await?;
     log_change(
         tx,
         scope,
@@ -594,6 +596,7 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
     }
+    crate::infra::marks::touch(&mut tx, &[node.path.as_str()]).await?;
     log_change(
         &mut tx,
         scope,
@@ -902,6 +905,12 @@ async fn write_update(
             .execute(&mut *tx)
             .await?;
     }
+    let path: String = sqlx::query("SELECT node_path FROM person WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    crate::infra::marks::touch(tx, &[path.as_str()]).await?;
     Ok(())
 }
 
@@ -1325,6 +1334,8 @@ pub async fn bulk_insert(
 ) -> Result<u64, StoreError> {
     let mut tx = db.begin_write().await?;
     let ids = insert_persons(db, &mut tx, scope, persons, now).await?;
+    let paths: Vec<&str> = persons.iter().map(|p| p.node.path.as_str()).collect();
+    crate::infra::marks::touch(&mut tx, &paths).await?;
     audit::commit_recorded(
         tx,
         AuditEntry::by(scope, "person.bulk_create", "person").detail(json!({"count": ids.len()})),

@@ -641,6 +641,7 @@ pub async fn update(
         .execute(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
+    crate::infra::marks::touch(&mut tx, &[crate::infra::marks::TREE]).await?;
     let mut changes = serde_json::Map::new();
     if new_name != node.name {
         changes.insert("name".into(), json!([node.name, new_name]));
@@ -770,6 +771,8 @@ pub async fn move_subtree(
         .execute(&mut *tx)
         .await?;
     }
+    // Records changed paths wholesale: whoever counts by path counts everything again.
+    crate::infra::marks::touch_all(&mut tx).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "node.move", "node")
@@ -845,6 +848,7 @@ pub async fn close(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    crate::infra::marks::touch(&mut tx, &[crate::infra::marks::TREE]).await?;
     audit::record(
         &mut *tx,
         AuditEntry::by(scope, "node.close", "node")

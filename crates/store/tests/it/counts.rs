@@ -6,11 +6,13 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::PersonInput;
 use linli_core::{Role, Scope};
-use linli_store::registry::counts::{counts, counts_all, counts_by_children, Counts};
+use linli_store::registry::counts::{
+    counts, counts_all, counts_by_children, counts_direct, forget, Counts,
+};
 use linli_store::registry::{self, PersonPatch};
 use linli_store::{both_backends, Db, StoreError};
 
-use crate::support::{op, register, tree};
+use crate::support::{node, op, register, street_tree, tree};
 
 #[allow(clippy::too_many_arguments)]
 async fn resident(
@@ -332,7 +334,12 @@ both_backends!(
         assert_eq!(ids, subtree);
         assert!(ids.contains(&t.grid_b.id));
         for (n, c) in &all {
-            assert_eq!(c, &counts(&db, &op(), n.id).await.unwrap(), "{}", n.name);
+            assert_eq!(
+                c,
+                &counts_direct(&db, &op(), n.id).await.unwrap(),
+                "{}",
+                n.name
+            );
         }
         // The per-child lines: grid A, grid B and the community's own record.
         let lines = counts_by_children(&db, &op(), t.community.id)
@@ -485,7 +492,12 @@ both_backends!(
         assert_eq!(all.len() as u64, seed.nodes);
         // The district, the streets, the communities and a sample of grids and buildings.
         for (n, c) in all.iter().filter(|(n, _)| n.depth < 3 || n.id % 7 == 0) {
-            assert_eq!(c, &counts(&db, &op(), n.id).await.unwrap(), "{}", n.name);
+            assert_eq!(
+                c,
+                &counts_direct(&db, &op(), n.id).await.unwrap(),
+                "{}",
+                n.name
+            );
         }
         let district = &all[0].1;
         assert_eq!(district.dwellings, 900);
@@ -502,5 +514,189 @@ both_backends!(
         );
         let sum: i64 = lines.iter().map(|l| l.counts.persons).sum();
         assert_eq!(sum, district.persons);
+    }
+);
+
+/// Every node's numbers from the process's tallies against the same numbers counted from the
+/// records now: equal, or the tallies missed a write.
+async fn agree(db: &Db, step: &str) {
+    let all = counts_all(db, &op(), 1).await.unwrap();
+    assert!(!all.is_empty());
+    for (n, c) in &all {
+        let direct = counts_direct(db, &op(), n.id).await.unwrap();
+        assert_eq!(c, &direct, "after {step}: {}", n.name);
+        assert_eq!(
+            c,
+            &counts(db, &op(), n.id).await.unwrap(),
+            "{step}: {}",
+            n.name
+        );
+    }
+}
+
+both_backends!(
+    the_counts_follow_every_kind_of_registry_write,
+    |db: Db| async move {
+        let t = street_tree(&db, None).await;
+        let grid_b = node(&db, Some(t.community_b.id), "grid", "乙网格", None).await;
+        let at = |id: i64, name: &'static str, address: Option<&'static str>| {
+            let db = db.clone();
+            async move {
+                let input = PersonInput {
+                    name,
+                    category: Some("registered"),
+                    birth_date: Some("1980-03-04"),
+                    address,
+                    relation: Some("head"),
+                    ..Default::default()
+                };
+                register(&db, &op(), id, &input).await.unwrap().0
+            }
+        };
+        let first = at(t.grid_a.id, "张一", Some("1栋1单元101室")).await;
+        agree(&db, "a first registration (the tallies made)").await;
+        let second = at(t.grid_a.id, "张二", Some("2栋1单元201室")).await;
+        agree(&db, "a registration with a new building").await;
+
+        let away = PersonPatch {
+            state: Some("away".into()),
+            away_since: Some("2020-01-10".into()),
+            away_to: Some("昆明市".into()),
+            ..Default::default()
+        };
+        registry::update(&db, &op(), first.id, &away, now_ms())
+            .await
+            .unwrap();
+        agree(&db, "a person away for a while").await;
+        let edit = PersonPatch {
+            category: Some("floating".into()),
+            birth_date: Some("1950-01-01".into()),
+            tags: Some(vec!["独居老人".into()]),
+            ..Default::default()
+        };
+        registry::update(&db, &op(), second.id, &edit, now_ms())
+            .await
+            .unwrap();
+        agree(&db, "a new residence type, birth date and key group").await;
+
+        let household = first.household_id.expect("registered with an address");
+        linli_store::registry::dwellings::move_household(
+            &db,
+            &op(),
+            household,
+            grid_b.id,
+            "5栋1单元501室",
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        agree(&db, "a household moved to another community").await;
+
+        let input = PersonInput {
+            name: "李四",
+            relation: Some("head"),
+            address: Some("8栋101"),
+            ..Default::default()
+        };
+        let row = registry::ImportRow {
+            row: 1,
+            draft: linli_core::registry::PersonDraft::parse(
+                &input,
+                linli_core::kernel::clock::today(),
+            )
+            .unwrap()
+            .0,
+            warnings: Vec::new(),
+            category_given: false,
+        };
+        registry::import_persons(
+            &db,
+            &op(),
+            t.community_a.id,
+            "test.csv",
+            vec![row],
+            registry::OnDuplicate::Fail,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        agree(&db, "a roster import").await;
+
+        let moved = PersonPatch {
+            state: Some("moved_out".into()),
+            moved_out_on: Some("2020-02-01".into()),
+            moved_to: Some("昆明市".into()),
+            ..Default::default()
+        };
+        registry::update(&db, &op(), second.id, &moved, now_ms())
+            .await
+            .unwrap();
+        agree(&db, "a person moved out").await;
+
+        linli_store::tree::move_subtree(&db, &op(), t.grid_a.id, t.community_b.id, now_ms())
+            .await
+            .unwrap();
+        agree(&db, "a grid moved to another community").await;
+
+        // A row written by hand, with no change mark: the new id is seen, everything counted.
+        let path: String = {
+            use sqlx::Row;
+            sqlx::query("SELECT node_path FROM household WHERE id = $1")
+                .bind(household)
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap()
+        };
+        sqlx::query(
+            "INSERT INTO household (dwelling_id, district_id, node_path, kind, created_at, \
+             updated_at) VALUES (NULL, 1, $1, 'family', 0, 0)",
+        )
+        .bind(&path)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        agree(&db, "a household written without a change mark").await;
+
+        // The node list follows the tree: a new estimate and name, a closed grid, a new node.
+        let patch = linli_store::tree::NodePatch {
+            name: Some("乙网格（新）"),
+            household_estimate: Some(Some(120)),
+            ..Default::default()
+        };
+        linli_store::tree::update(&db, &op(), grid_b.id, patch, now_ms())
+            .await
+            .unwrap();
+        agree(&db, "a grid renamed and given an estimate").await;
+        let all = counts_all(&db, &op(), 1).await.unwrap();
+        let b = all.iter().find(|(n, _)| n.id == grid_b.id).unwrap();
+        assert_eq!(
+            (b.0.name.as_str(), b.1.estimate_households),
+            ("乙网格（新）", Some(120))
+        );
+        linli_store::tree::close(&db, &op(), t.grid_a.id, None, now_ms())
+            .await
+            .unwrap();
+        let all = counts_all(&db, &op(), 1).await.unwrap();
+        assert!(
+            all.iter().all(|(n, _)| n.id != t.grid_a.id),
+            "a closed grid"
+        );
+        agree(&db, "a grid closed").await;
+        let c = node(
+            &db,
+            Some(t.street.id),
+            "community",
+            "新社区",
+            Some("533401100009"),
+        )
+        .await;
+        let all = counts_all(&db, &op(), 1).await.unwrap();
+        assert!(all.iter().any(|(n, _)| n.id == c.id), "a new community");
+
+        // A new process (or a new day) counts everything from the records.
+        forget(&db).await;
+        agree(&db, "the tallies dropped").await;
     }
 );
