@@ -260,6 +260,17 @@ pub async fn seed_counts_benchmark(
     }
     seed.persons = size.persons;
     seed.tagged = tagged;
+    // The rows carry their ids: PostgreSQL's sequences move on to the highest, so that a
+    // registration after the seeding (the bench's live measure) gets a new one.
+    if db.backend() == crate::infra::db::Backend::Postgres {
+        for table in ["node", "dwelling", "household", "person"] {
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+            ))
+            .execute(db.pool())
+            .await?;
+        }
+    }
     // Planner statistics, as a database in use has them (both databases know `ANALYZE`).
     sqlx::query("ANALYZE").execute(db.pool()).await?;
     Ok(seed)
