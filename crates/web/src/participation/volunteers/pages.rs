@@ -965,10 +965,12 @@ struct VolunteerIdField {
     volunteer_id: String,
 }
 
-fn volunteer_id_of(raw: &str) -> Result<i64, Response> {
-    raw.trim()
-        .parse::<i64>()
-        .map_err(|_| error_page(StatusCode::UNPROCESSABLE_ENTITY, "请选择志愿者。"))
+fn volunteer_id_of(raw: &str) -> Option<i64> {
+    raw.trim().parse::<i64>().ok()
+}
+
+fn no_volunteer() -> Response {
+    error_page(StatusCode::UNPROCESSABLE_ENTITY, "请选择志愿者。")
 }
 
 async fn member_submit(
@@ -977,9 +979,8 @@ async fn member_submit(
     form: CsrfForm<VolunteerIdField>,
 ) -> Response {
     let CsrfForm { user, form: f } = form;
-    let vid = match volunteer_id_of(&f.volunteer_id) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(vid) = volunteer_id_of(&f.volunteer_id) else {
+        return no_volunteer();
     };
     match vol::add_member(&state.db, &user.scope, id, vid, now_ms()).await {
         Ok(_) => Redirect::to(&format!("/volunteer-teams/{id}?notice=member")).into_response(),
@@ -1061,9 +1062,8 @@ struct ActivityQuery {
 }
 
 impl ActivityQuery {
-    fn filter(&self) -> Result<ActivityFilter, Response> {
-        let when = super::api::parse_when(&self.when)
-            .map_err(|e| error_page(StatusCode::UNPROCESSABLE_ENTITY, &e.message))?;
+    fn filter(&self) -> Result<ActivityFilter, String> {
+        let when = super::api::parse_when(&self.when).map_err(|e| e.message)?;
         Ok(ActivityFilter {
             q: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
             when,
@@ -1093,7 +1093,7 @@ async fn activities_page(
     };
     let filter = match q.filter() {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(m) => return error_page(StatusCode::UNPROCESSABLE_ENTITY, &m),
     };
     let now = now_ms();
     let page_no = Pager::asked(q.page);
@@ -1167,7 +1167,7 @@ async fn activities_export(
     };
     let filter = match q.filter() {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(m) => return error_page(StatusCode::UNPROCESSABLE_ENTITY, &m),
     };
     let result = async {
         let node = tree::get(&state.db, &user.scope, node_id).await?;
@@ -1598,9 +1598,8 @@ async fn signup_submit(
     form: CsrfForm<VolunteerIdField>,
 ) -> Response {
     let CsrfForm { user, form: f } = form;
-    let vid = match volunteer_id_of(&f.volunteer_id) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(vid) = volunteer_id_of(&f.volunteer_id) else {
+        return no_volunteer();
     };
     let r = vol::sign_up(&state.db, &user.scope, id, vid, now_ms())
         .await
@@ -1623,9 +1622,8 @@ async fn attendance_submit(
     form: CsrfForm<HoursFields>,
 ) -> Response {
     let CsrfForm { user, form: f } = form;
-    let vid = match volunteer_id_of(&f.volunteer_id) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(vid) = volunteer_id_of(&f.volunteer_id) else {
+        return no_volunteer();
     };
     let r = vol::confirm_hours(&state.db, &user.scope, id, vid, &f.hours, now_ms())
         .await
@@ -1640,9 +1638,8 @@ async fn absent_submit(
     form: CsrfForm<HoursFields>,
 ) -> Response {
     let CsrfForm { user, form: f } = form;
-    let vid = match volunteer_id_of(&f.volunteer_id) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(vid) = volunteer_id_of(&f.volunteer_id) else {
+        return no_volunteer();
     };
     let r = vol::mark_absent(&state.db, &user.scope, id, vid, now_ms())
         .await
@@ -1657,9 +1654,8 @@ async fn reject_submit(
     form: CsrfForm<HoursFields>,
 ) -> Response {
     let CsrfForm { user, form: f } = form;
-    let vid = match volunteer_id_of(&f.volunteer_id) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(vid) = volunteer_id_of(&f.volunteer_id) else {
+        return no_volunteer();
     };
     let r = vol::reject_hours(&state.db, &user.scope, id, vid, &f.reason, now_ms())
         .await
