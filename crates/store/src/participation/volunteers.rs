@@ -230,8 +230,7 @@ pub async fn create_volunteer(
     };
     let (community_id, _, community) = community_of(db, &node.path).await?;
     let teams = teams_in(db, &input.team_ids).await?;
-    if let Some((_, path)) = teams.iter().find(|(_, p)| !p.is_within(&community)) {
-        let _ = path;
+    if teams.iter().any(|(_, p)| !p.is_within(&community)) {
         return Err(StoreError::invalid(
             "team_ids",
             "只能加入本社区的志愿服务队",

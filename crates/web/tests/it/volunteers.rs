@@ -378,6 +378,39 @@ async fn pages_and_public_link(t: TestDb) {
         "{page}"
     );
     assert!(page.contains("周六、周日"));
+    // A team led by him, formed by form.
+    let wang_id = to
+        .trim_start_matches("/volunteers/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, team_to) = post_form(
+        &c,
+        app.url("/volunteer-teams"),
+        &[
+            ("csrf", &csrf),
+            ("node_id", &grid),
+            ("name", "甲网格志愿服务队"),
+            ("leader_id", &wang_id),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{team_to}");
+    let (_, page) = get(&c, app.url(&team_to)).await;
+    assert!(page.contains("<dt>队长</dt><dd>王师傅</dd>"), "{page}");
+    let (s, page) = post_form(
+        &c,
+        app.url("/volunteer-teams"),
+        &[
+            ("csrf", &csrf),
+            ("node_id", &grid),
+            ("name", "甲网格志愿服务队"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("同名"), "{page}");
 
     // An activity by form, for two.
     let now = now_ms();

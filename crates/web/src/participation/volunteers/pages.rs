@@ -787,6 +787,8 @@ struct TeamsPage {
     node_name: String,
     nodes: Vec<Choice>,
     homes: Vec<Choice>,
+    /// Volunteers in service under the node, to lead a new team.
+    leaders: Vec<Choice>,
     teams: Vec<vol::Team>,
     can_write: bool,
     errors: FieldErrors,
@@ -816,10 +818,21 @@ async fn render_teams(
         let teams = vol::teams(&state.db, &user.scope, node_id).await?;
         let nodes = crate::ui::node_picker(&state.db, user, node_id).await?;
         let homes = home_choices(state, user, &node_id.to_string()).await?;
-        Ok::<_, StoreError>((node, teams, nodes, homes))
+        let active = vol::volunteers(
+            &state.db,
+            &user.scope,
+            node_id,
+            &VolunteerFilter {
+                state: Some(VolunteerState::Active),
+                ..Default::default()
+            },
+            (500, 0),
+        )
+        .await?;
+        Ok::<_, StoreError>((node, teams, nodes, homes, active))
     }
     .await;
-    let (node, teams, nodes, homes) = match result {
+    let (node, teams, nodes, homes, active) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -832,6 +845,17 @@ async fn render_teams(
             node_name: node.name,
             nodes,
             homes,
+            leaders: std::iter::once(Choice {
+                value: String::new(),
+                label: "暂不指定".into(),
+                selected: true,
+            })
+            .chain(active.items.into_iter().map(|v| Choice {
+                value: v.id.to_string(),
+                label: format!("{}（{}）", v.name, v.node_name),
+                selected: false,
+            }))
+            .collect(),
             teams,
             can_write: can_write(user),
             errors,
@@ -861,6 +885,7 @@ async fn teams_page(
 struct TeamFields {
     node_id: String,
     name: String,
+    leader_id: String,
 }
 
 async fn team_submit(State(state): State<AppState>, form: CsrfForm<TeamFields>) -> Response {
@@ -869,7 +894,8 @@ async fn team_submit(State(state): State<AppState>, form: CsrfForm<TeamFields>) 
         let errors = FieldErrors(vec![("node_id".into(), "请选择所属社区或网格".into())]);
         return render_teams(&state, &user, "", errors, f.name).await;
     };
-    match vol::create_team(&state.db, &user.scope, node_id, &f.name, None, now_ms()).await {
+    let leader = f.leader_id.trim().parse::<i64>().ok();
+    match vol::create_team(&state.db, &user.scope, node_id, &f.name, leader, now_ms()).await {
         Ok(t) => Redirect::to(&format!("/volunteer-teams/{}?notice=created", t.id)).into_response(),
         Err(e) => match field_errors(e) {
             Ok(errors) => render_teams(&state, &user, &f.node_id, errors, f.name).await,
