@@ -378,6 +378,44 @@ async fn pages_and_public_link(t: TestDb) {
         "{page}"
     );
     assert!(page.contains("周六、周日"));
+    // A resident found by the search and registered with her registry phone.
+    let mei = person(
+        &db,
+        w.grid.id,
+        linli_core::registry::PersonInput {
+            name: "杨春梅",
+            phone: Some("13712340000"),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, page) = get(&c, app.url("/volunteers/new?find=杨春梅")).await;
+    assert!(
+        page.contains(&format!("/volunteers/new?person_id={}", mei.id)),
+        "{page}"
+    );
+    let (_, page) = get(
+        &c,
+        app.url(&format!("/volunteers/new?person_id={}", mei.id)),
+    )
+    .await;
+    assert!(page.contains("137****0000"), "{page}");
+    let (s, to_mei) = post_form(
+        &c,
+        app.url("/volunteers/new"),
+        &[
+            ("csrf", &csrf),
+            ("person_id", &mei.id.to_string()),
+            ("skills", "心理"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{to_mei}");
+    let (_, page) = get(&c, app.url(&to_mei)).await;
+    assert!(
+        page.contains("辖区居民") && page.contains("137****0000") && page.contains("甲网格"),
+        "{page}"
+    );
     // A team led by him, formed by form.
     let wang_id = to
         .trim_start_matches("/volunteers/")
