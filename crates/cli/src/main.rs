@@ -773,6 +773,7 @@ async fn demo(
                 .await?;
         let businesses =
             demo::month::enterprises_month(&db, &staff, &communities, &mut rng).await?;
+        let volunteers = demo::month::volunteers_month(&db, &staff, &communities).await?;
         let asked = demo::month::requests_month(
             &db,
             &staff,
@@ -785,7 +786,7 @@ async fn demo(
         .await?;
         say!(
             "The month's work: {asked} residents' requests, {ledger} supply ledger entries, \
-             {businesses} businesses and their reopening."
+             {businesses} businesses and their reopening, {volunteers} volunteers."
         );
         say!("Built in {:.1} s.", started.elapsed().as_secs_f64());
     }

@@ -31,6 +31,8 @@ use crate::AppState;
         (name = "supplies", description = "Emergency supplies: items, sites, ledger, transfers, \
             requests, allocation"),
         (name = "enterprises", description = "Enterprises and their reopening"),
+        (name = "participation", description = "Residents taking part: volunteers, teams, \
+            service activities, sign-ups, attendance and confirmed hours"),
     ),
     // Schemas only a `no_recursion` schema names (its nested types are not collected).
     components(schemas(crate::enterprises::api::ReasonCountOut))
@@ -55,6 +57,7 @@ fn parts() -> Vec<OpenApiRouter<AppState>> {
         crate::supplies::api::routes(),
         crate::reports::api::routes(),
         crate::requests::api::routes(),
+        crate::participation::volunteers::api::routes(),
     ]
 }
 

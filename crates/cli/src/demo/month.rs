@@ -718,3 +718,112 @@ async fn one_request(
     }
     Ok(())
 }
+
+/// Volunteers of early 2020 (志愿服务): in each community its staff form a team on 27 January,
+/// register four outside volunteers with skills, and run two activities — deliveries for
+/// households in quarantine and a mask-sorting afternoon — with sign-ups, attendance and
+/// confirmed hours; one volunteer reports hours herself and waits for the organiser.
+pub async fn volunteers_month(
+    db: &Db,
+    posts: &Posts,
+    communities: &[(&CommunityPlan, Node)],
+) -> Result<usize, CliError> {
+    use linli_core::participation::volunteers::ActivityInput;
+    use linli_store::participation::volunteers::{self as vol, VolunteerInput, Who};
+    const PEOPLE: [(&str, &str); 4] = [
+        ("扎西平措", "驾驶"),
+        ("卓玛央金", "医疗"),
+        ("和志强", "跑腿代购"),
+        ("杨春梅", "心理"),
+    ];
+    let mut made = 0;
+    for (ci, (plan, community)) in communities.iter().enumerate() {
+        let staff = posts.at(community.id);
+        let formed = at(date!(2020 - 01 - 27), 9, 0);
+        let team = vol::create_team(
+            db,
+            &staff,
+            community.id,
+            &format!("{}志愿服务队", plan.name.trim_end_matches("社区")),
+            None,
+            formed,
+        )
+        .await?;
+        let mut ids = Vec::new();
+        for (k, (name, skill)) in PEOPLE.iter().enumerate() {
+            let phone = format!("1378870{:04}", ci * 10 + k);
+            let v = vol::create_volunteer(
+                db,
+                &staff,
+                &VolunteerInput {
+                    who: Who::Outside {
+                        name,
+                        phone: &phone,
+                    },
+                    node_id: Some(community.id),
+                    skills: vec![(*skill).to_owned()],
+                    availability: Some("疫情期间每天下午"),
+                    weekdays: vec![],
+                    team_ids: vec![team.id],
+                },
+                formed + k as i64 * 60_000,
+            )
+            .await?;
+            ids.push(v.id);
+            made += 1;
+        }
+        let activities = [
+            (
+                "为居家隔离户代购配送",
+                date!(2020 - 02 - 03),
+                vec![(Some("驾驶"), 1), (Some("跑腿代购"), 2)],
+            ),
+            ("分装防疫物资", date!(2020 - 02 - 10), vec![(None, 4)]),
+        ];
+        for (ai, (title, day, needs)) in activities.into_iter().enumerate() {
+            let a = vol::create_activity(
+                db,
+                &staff,
+                community.id,
+                &ActivityInput {
+                    title,
+                    place: Some("社区居委会"),
+                    starts_at: Some(at(day, 14, 0)),
+                    ends_at: Some(at(day, 17, 0)),
+                    description: None,
+                    needs,
+                },
+                at(day - Duration::days(2), 10, 0),
+            )
+            .await?;
+            for (k, v) in ids.iter().enumerate().take(3) {
+                vol::sign_up(
+                    db,
+                    &staff,
+                    a.id,
+                    *v,
+                    at(day - Duration::days(1), 9, k as i64),
+                )
+                .await?;
+            }
+            let after = at(day, 18, 0);
+            vol::confirm_hours(db, &staff, a.id, ids[0], "3", after).await?;
+            vol::confirm_hours(db, &staff, a.id, ids[1], "2.5", after).await?;
+            if ai == 1 {
+                // 和志强 reports his hours through the link; the organiser has not decided yet.
+                vol::report_hours_by_code(
+                    db,
+                    &a.code,
+                    &format!("1378870{:04}", ci * 10 + 2),
+                    "2",
+                    None,
+                    after,
+                )
+                .await?;
+            } else {
+                vol::mark_absent(db, &staff, a.id, ids[2], after).await?;
+            }
+        }
+    }
+    Ok(made)
+}

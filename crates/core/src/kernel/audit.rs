@@ -103,6 +103,17 @@ pub fn action_zh(code: &str) -> Option<&'static str> {
         "reopening.approve" => "同意复工",
         "reopening.reject" => "不同意复工",
         "inspection.create" => "记录复工检查",
+        "volunteer.create" => "登记志愿者",
+        "volunteer.state" => "变更志愿者状态",
+        "volunteer.certificate" => "开具志愿服务时长证明",
+        "volunteer_team.create" => "成立志愿服务队",
+        "volunteer_team.member" => "加入志愿服务队",
+        "activity.create" => "发布服务活动",
+        "activity.signup" => "服务活动报名",
+        "activity.absent" => "标记活动缺席",
+        "hours.report" => "申报服务时长",
+        "hours.confirm" => "确认服务时长",
+        "hours.reject" => "退回服务时长",
         _ => return None,
     };
     Some(zh)
@@ -151,6 +162,10 @@ pub fn entity_zh(code: &str) -> Option<&'static str> {
         "enterprise" => "企业",
         "reopening" => "复工申请",
         "inspection" => "复工检查",
+        "volunteer" => "志愿者",
+        "volunteer_team" => "志愿服务队",
+        "activity" => "服务活动",
+        "volunteer_hours" => "服务时长",
         _ => return None,
     };
     Some(zh)

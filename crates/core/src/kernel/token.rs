@@ -42,6 +42,11 @@ pub const DECLARATION: CodeKind = CodeKind::new("token", 10, "申报码");
 /// two characters more (12: 59 bits), still short enough to read out on the phone.
 pub const ENTERPRISE: CodeKind = CodeKind::new("token", 12, "企业申报码");
 
+/// A service activity's sign-up link (`/v/{code}`), printed on its poster: like a declaration
+/// link (10 characters) behind the public form's rate limit; it grants a sign-up and an hours
+/// report for that activity only.
+pub const ACTIVITY: CodeKind = CodeKind::new("token", 10, "活动码");
+
 /// Random bytes each code character may be drawn from: enough that rejection sampling
 /// (dropping bytes ≥ 248, the largest multiple of 31 below 256) almost never runs short.
 pub const fn random_bytes_for(kind: CodeKind) -> usize {

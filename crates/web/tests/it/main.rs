@@ -33,3 +33,4 @@ mod self_checkin;
 mod sites;
 mod supplies;
 mod trips;
+mod volunteers;

@@ -1,0 +1,3 @@
+//! Residents taking part (issue 20): volunteers and their activities.
+
+pub mod volunteers;
