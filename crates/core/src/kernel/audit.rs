@@ -103,6 +103,13 @@ pub fn action_zh(code: &str) -> Option<&'static str> {
         "reopening.approve" => "同意复工",
         "reopening.reject" => "不同意复工",
         "inspection.create" => "记录复工检查",
+        "notice.create" => "发布通知公告",
+        "notice.withdraw" => "撤回通知公告",
+        "affair.create" => "起草居务公开条目",
+        "affair.attach" => "添加居务公开附件",
+        "affair.publish" => "公开居务公开条目",
+        "community_page.create" => "生成社区公开码",
+        "community_page.rotate" => "更换社区公开码",
         _ => return None,
     };
     Some(zh)
@@ -151,6 +158,9 @@ pub fn entity_zh(code: &str) -> Option<&'static str> {
         "enterprise" => "企业",
         "reopening" => "复工申请",
         "inspection" => "复工检查",
+        "notice" => "通知公告",
+        "affair" => "居务公开",
+        "community_page" => "社区公开页",
         _ => return None,
     };
     Some(zh)

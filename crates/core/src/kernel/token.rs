@@ -42,6 +42,11 @@ pub const DECLARATION: CodeKind = CodeKind::new("token", 10, "申报码");
 /// two characters more (12: 59 bits), still short enough to read out on the phone.
 pub const ENTERPRISE: CodeKind = CodeKind::new("token", 12, "企业申报码");
 
+/// A community's public page (`/c/{code}`): it shows only what the community publishes, so a
+/// guess gains nothing private; 10 characters like a declaration code, behind the public pages'
+/// rate limit, keep pages from being found by trying codes.
+pub const COMMUNITY_PAGE: CodeKind = CodeKind::new("code", 10, "社区公开码");
+
 /// Random bytes each code character may be drawn from: enough that rejection sampling
 /// (dropping bytes ≥ 248, the largest multiple of 31 below 256) almost never runs short.
 pub const fn random_bytes_for(kind: CodeKind) -> usize {
