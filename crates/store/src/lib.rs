@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod enterprises;
 pub mod epidemic;
+pub mod participation;
 pub mod registry;
 pub mod reports;
 pub mod requests;

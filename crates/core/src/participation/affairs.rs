@@ -265,9 +265,20 @@ mod tests {
             attachment_type(b"%PDF-1.7\n...").unwrap(),
             "application/pdf"
         );
-        assert_eq!(attachment_type(b"\x89PNG\r\n\x1a\n..").unwrap(), "image/png");
-        assert_eq!(attachment_type(&[0xFF, 0xD8, 0xFF, 0xE0]).unwrap(), "image/jpeg");
-        for bad in [&b""[..], b"GIF89a", b"PK\x03\x04 docx", b"RIFF\0\0\0\0WEBPVP8 "] {
+        assert_eq!(
+            attachment_type(b"\x89PNG\r\n\x1a\n..").unwrap(),
+            "image/png"
+        );
+        assert_eq!(
+            attachment_type(&[0xFF, 0xD8, 0xFF, 0xE0]).unwrap(),
+            "image/jpeg"
+        );
+        for bad in [
+            &b""[..],
+            b"GIF89a",
+            b"PK\x03\x04 docx",
+            b"RIFF\0\0\0\0WEBPVP8 ",
+        ] {
             assert_eq!(attachment_type(bad).unwrap_err().field, "attachment");
         }
         let mut big = b"%PDF-".to_vec();
@@ -277,7 +288,10 @@ mod tests {
 
     #[test]
     fn attachment_names_lose_paths_and_quotes() {
-        assert_eq!(attachment_name("C:\\docs\\三季度\"账\".pdf"), "三季度账.pdf");
+        assert_eq!(
+            attachment_name("C:\\docs\\三季度\"账\".pdf"),
+            "三季度账.pdf"
+        );
         assert_eq!(attachment_name("  "), "附件");
     }
 }

@@ -16,6 +16,7 @@ mod enterprises;
 mod epidemic;
 mod levels;
 mod observations;
+mod participation;
 mod policies;
 mod registry;
 mod reports;
