@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod enterprises;
 pub mod epidemic;
+pub mod participation;
 pub mod registry;
 pub mod reports;
 pub mod requests;
@@ -96,6 +97,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
         .merge(requests::router())
         .merge(supplies::router())
         .merge(enterprises::router())
+        .merge(participation::router())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -104,6 +106,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
         .merge(small_bodies)
         .merge(registry::upload_router())
         .merge(requests::upload_router())
+        .merge(participation::upload_router())
         .fallback(ui::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -638,3 +638,16 @@ pub async fn public_attachment(
     }
     attachment_row(db, entry_id, attachment_id).await
 }
+
+/// One published entry of this community (public), else `NotFound`.
+pub async fn public_entry(
+    db: &Db,
+    community: &PublicCommunity,
+    entry_id: i64,
+) -> Result<Entry, StoreError> {
+    let entry = load(db, entry_id).await?;
+    if entry.status != EntryStatus::Published || !entry.node_path.is_within(&community.path) {
+        return Err(StoreError::NotFound);
+    }
+    Ok(entry)
+}

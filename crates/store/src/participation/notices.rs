@@ -44,6 +44,9 @@ pub struct Notice {
     /// The author's name (not the username).
     pub author: String,
     pub withdrawn_at: Option<i64>,
+    /// The author's account: never counted among the readers.
+    #[serde(skip)]
+    pub author_id: Option<i64>,
     /// Shown today: not withdrawn and within its days.
     pub current: bool,
 }
@@ -51,7 +54,7 @@ pub struct Notice {
 const SELECT: &str = "SELECT t.id, t.node_id, n.name AS node_name, t.node_path, \
     t.audience_node_id, a.name AS audience_name, t.audience_path, g.name AS tag_name, t.title, \
     t.body, t.valid_from, t.valid_until, t.public, t.created_at, \
-    COALESCE(u.display_name, t.created_by) AS author, t.withdrawn_at";
+    COALESCE(u.display_name, t.created_by) AS author, t.withdrawn_at, t.created_by_id";
 const FROM: &str = "notice t JOIN node n ON n.id = t.node_id \
     JOIN node a ON a.id = t.audience_node_id LEFT JOIN tag g ON g.id = t.tag_id \
     LEFT JOIN app_user u ON u.id = t.created_by_id";
@@ -84,6 +87,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Notice, StoreError> {
         created_at: r.try_get("created_at")?,
         author: r.try_get("author")?,
         withdrawn_at,
+        author_id: r.try_get("created_by_id")?,
         current,
     })
 }
@@ -250,7 +254,10 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Notice, StoreError> 
 pub async fn open(db: &Db, scope: &Scope, id: i64, now: i64) -> Result<Notice, StoreError> {
     let notice = get(db, scope, id).await?;
     if let Some(user_id) = scope.user_id() {
-        if in_audience(scope, &notice) && notice.withdrawn_at.is_none() {
+        if in_audience(scope, &notice)
+            && notice.withdrawn_at.is_none()
+            && notice.author_id != Some(user_id)
+        {
             sqlx::query(
                 "INSERT INTO notice_read (notice_id, user_id, read_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (notice_id, user_id) DO NOTHING",
@@ -274,8 +281,8 @@ pub struct Reader {
     pub read_at: Option<i64>,
 }
 
-/// Who of the staff in the audience has read a notice (first) and who has not — for the
-/// author's side only: the caller's scope must cover the notice's node (`NotFound` otherwise).
+/// Who of the staff in the audience (its author aside) has read a notice (first) and who has
+/// not — for the author's side only: the caller's scope must cover the notice's node (`NotFound` otherwise).
 pub async fn readers(db: &Db, scope: &Scope, id: i64) -> Result<Vec<Reader>, StoreError> {
     let notice = get(db, scope, id).await?;
     if !scope.can_read(&notice.node_path) {
@@ -285,11 +292,12 @@ pub async fn readers(db: &Db, scope: &Scope, id: i64) -> Result<Vec<Reader>, Sto
         "SELECT u.display_name, MIN(b.name) AS node_name, MIN(r.read_at) AS read_at \
          FROM app_user u JOIN user_node un ON un.user_id = u.id JOIN node b ON b.id = un.node_id \
          LEFT JOIN notice_read r ON r.notice_id = $1 AND r.user_id = u.id \
-         WHERE u.disabled = 0 AND b.path LIKE $2 \
+         WHERE u.disabled = 0 AND b.path LIKE $2 AND u.id <> $3 \
          GROUP BY u.id, u.display_name ORDER BY MIN(r.read_at), u.display_name",
     )
     .bind(id)
     .bind(format!("{}%", notice.audience_path.as_str()))
+    .bind(notice.author_id.unwrap_or(0))
     .fetch_all(db.pool())
     .await?;
     let mut out: Vec<Reader> = rows
@@ -516,6 +524,7 @@ pub async fn unread_by_node(
          JOIN node b ON b.path LIKE t.audience_path || '%' \
          JOIN user_node un ON un.node_id = b.id \
          JOIN app_user u ON u.id = un.user_id AND u.disabled = 0 \
+         AND u.id <> COALESCE(t.created_by_id, 0) \
          LEFT JOIN notice_read r ON r.notice_id = t.id AND r.user_id = u.id \
          WHERE r.user_id IS NULL AND t.withdrawn_at IS NULL AND t.valid_from <= {d} \
          AND (t.valid_until IS NULL OR t.valid_until >= {d}) AND {} \
