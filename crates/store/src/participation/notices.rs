@@ -565,7 +565,7 @@ pub async fn public_current(
     .await?;
     rows.iter()
         .map(from_row)
-        .filter(|n| n.as_ref().map_or(true, |n| is_current_now(n)))
+        .filter(|n| n.as_ref().map_or(true, is_current_now))
         .collect()
 }
 

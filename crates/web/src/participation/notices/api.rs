@@ -118,7 +118,7 @@ async fn create_notice(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct NoticeQuery {
+pub struct NoticeListQuery {
     /// Notices written at this node or below.
     pub node_id: Option<i64>,
     /// Words in the title or body.
@@ -139,13 +139,13 @@ pub struct NoticesOut {
 
 /// The notices the caller sees: written in their jurisdiction, or addressed to staff there.
 /// Newest first.
-#[utoipa::path(get, path = "/api/v1/notices", tag = "participation", params(NoticeQuery),
+#[utoipa::path(get, path = "/api/v1/notices", tag = "participation", params(NoticeListQuery),
     responses((status = 200, body = NoticesOut), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_notices(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Query(q): Query<NoticeQuery>,
+    Query(q): Query<NoticeListQuery>,
 ) -> ApiResult<Json<NoticesOut>> {
     let state_filter = match q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
