@@ -281,6 +281,66 @@ async fn flow(t: TestDb) {
     assert_eq!(rows[3][9], "第三季度财务收支（更正）");
     let (_, html) = get(&other, url("/affairs")).await;
     assert!(html.contains("符合条件 0 条"), "{html}");
+    // Writing into another community: refused as missing, nothing stored.
+    let (status, _) = upload(
+        &other,
+        url(&format!("/affairs/{fix_id}/attachments")),
+        &[("csrf", other_csrf.as_str())],
+        Some(("c.pdf", PDF)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut theirs = entry("入侵条目");
+    theirs[0] = ("csrf", other_csrf.as_str());
+    let (status, _) = upload(&other, url("/affairs/new"), &theirs, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post_any(
+        &other,
+        url("/notices/new"),
+        &[
+            ("csrf", other_csrf.as_str()),
+            ("node_id", a.as_str()),
+            ("title", "入侵通知"),
+            ("body", "x"),
+            ("valid_from", "2020-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        xlsx_rows(&other, url("/affairs.xlsx"), "居务公开")
+            .await
+            .len(),
+        2,
+        "title and header only"
+    );
+    assert_eq!(
+        xlsx_rows(&other, url("/notices.xlsx"), "通知公告")
+            .await
+            .len(),
+        2,
+        "title and header only"
+    );
+    assert_eq!(
+        get(&other, url(&format!("/notices.xlsx?node_id={a}")))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&worker, url(&format!("/affairs.xlsx?node_id={a}")))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        affairs::get(&db, &Scope::operator(), fix_id)
+            .await
+            .unwrap()
+            .attachments
+            .len(),
+        0
+    );
 
     // ---- The public page
     let code_url = format!("/affairs/page/{a}/code");
