@@ -839,9 +839,20 @@ async fn page_settings(
         Ok(n) => n,
         Err(e) => return store_error_page(e),
     };
-    let node_id = match asked.or_else(|| nodes.first().and_then(|c| c.value.parse().ok())) {
-        Some(n) => n,
-        None => return error_page(StatusCode::NOT_FOUND, "您的辖区内没有社区。"),
+    let Some(node_id) = asked.or_else(|| nodes.first().and_then(|c| c.value.parse().ok())) else {
+        // A grid worker's jurisdiction holds no community: nothing to set up here.
+        return SettingsPage {
+            shell: Shell::of(&user, "participation"),
+            nodes,
+            node_id: 0,
+            node_name: String::new(),
+            code: String::new(),
+            url: String::new(),
+            qr: String::new(),
+            can_write: false,
+            notice: None,
+        }
+        .into_response();
     };
     let (node, code) = match affairs::page_code(&state.db, &user.scope, node_id).await {
         Ok(r) => r,
