@@ -106,6 +106,7 @@ pub fn app_with(db: Db, config: WebConfig, extra: Router<AppState>) -> Router {
         .merge(small_bodies)
         .merge(registry::upload_router())
         .merge(requests::upload_router())
+        .merge(participation::upload_router())
         .fallback(ui::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -31,8 +31,9 @@ use crate::AppState;
         (name = "supplies", description = "Emergency supplies: items, sites, ledger, transfers, \
             requests, allocation"),
         (name = "enterprises", description = "Enterprises and their reopening"),
-        (name = "participation", description = "Residents taking part: volunteers, teams, \
-            service activities, sign-ups, attendance and confirmed hours"),
+        (name = "participation", description = "Residents take part: volunteers, teams, \
+            service activities, sign-ups, attendance and confirmed hours; notices (通知公告) with \
+            read receipts; the public affairs ledger (居务公开)"),
     ),
     // Schemas only a `no_recursion` schema names (its nested types are not collected).
     components(schemas(crate::enterprises::api::ReasonCountOut))
@@ -58,6 +59,8 @@ fn parts() -> Vec<OpenApiRouter<AppState>> {
         crate::reports::api::routes(),
         crate::requests::api::routes(),
         crate::participation::volunteers::api::routes(),
+        crate::participation::notices::api::routes(),
+        crate::participation::affairs::api::routes(),
     ]
 }
 

@@ -114,6 +114,13 @@ pub fn action_zh(code: &str) -> Option<&'static str> {
         "hours.report" => "申报服务时长",
         "hours.confirm" => "确认服务时长",
         "hours.reject" => "退回服务时长",
+        "notice.create" => "发布通知公告",
+        "notice.withdraw" => "撤回通知公告",
+        "affair.create" => "起草居务公开条目",
+        "affair.attach" => "添加居务公开附件",
+        "affair.publish" => "公开居务公开条目",
+        "community_page.create" => "生成社区公开码",
+        "community_page.rotate" => "更换社区公开码",
         _ => return None,
     };
     Some(zh)
@@ -166,6 +173,9 @@ pub fn entity_zh(code: &str) -> Option<&'static str> {
         "volunteer_team" => "志愿服务队",
         "activity" => "服务活动",
         "volunteer_hours" => "服务时长",
+        "notice" => "通知公告",
+        "affair" => "居务公开",
+        "community_page" => "社区公开页",
         _ => return None,
     };
     Some(zh)

@@ -46,6 +46,10 @@ pub const ENTERPRISE: CodeKind = CodeKind::new("token", 12, "企业申报码");
 /// link (10 characters) behind the public form's rate limit; it grants a sign-up and an hours
 /// report for that activity only.
 pub const ACTIVITY: CodeKind = CodeKind::new("token", 10, "活动码");
+/// A community's public page (`/c/{code}`): it shows only what the community publishes, so a
+/// guess gains nothing private; 10 characters like a declaration code, behind the public pages'
+/// rate limit, keep pages from being found by trying codes.
+pub const COMMUNITY_PAGE: CodeKind = CodeKind::new("code", 10, "社区公开码");
 
 /// Random bytes each code character may be drawn from: enough that rejection sampling
 /// (dropping bytes ≥ 248, the largest multiple of 31 below 256) almost never runs short.

@@ -820,6 +820,10 @@ pub const PATH_COPIES: &[(&str, &str, Option<&str>)] = &[
     ("trip_group", "node_path", Some("district_id")),
     ("quarantine_site", "node_path", Some("district_id")),
     ("quarantine_stay", "node_path", Some("district_id")),
+    ("notice", "node_path", None),
+    ("notice", "audience_path", None),
+    ("affair_entry", "node_path", None),
+    ("community_page", "node_path", None),
 ];
 
 /// Closes a node and every open node under it on `on` (today by default). Closed nodes stay in

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod affairs;
 mod alerts;
 mod checkins;
 mod checkpoints;
@@ -16,7 +17,6 @@ mod enterprises;
 mod epidemic;
 mod levels;
 mod observations;
-mod participation;
 mod policies;
 mod registry;
 mod reports;
@@ -27,3 +27,4 @@ mod sites;
 mod store;
 mod supplies;
 mod trips;
+mod volunteers;

@@ -22,9 +22,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The paths a printed code may carry: the pages residents open without signing in
-/// (declarations, requests, enterprises, self check-in, volunteer sign-up) and a pass (`/p/`, which opens the gate
-/// page for a signed-in guard).
-pub const PUBLIC_PREFIXES: [&str; 6] = ["/d/", "/r/", "/e/", "/o/", "/p/", "/v/"];
+/// (declarations, requests, enterprises, self check-in, volunteer sign-up), a pass (`/p/`, which
+/// opens the gate page for a signed-in guard), and a community's public page (`/c/`).
+pub const PUBLIC_PREFIXES: [&str; 7] = ["/d/", "/r/", "/e/", "/o/", "/p/", "/v/", "/c/"];
 
 /// The address residents type or scan: `--public-url` when the server was given one, else
 /// this server as the caller reached it (the `Host` header, checked to be a plain host).

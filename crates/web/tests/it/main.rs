@@ -20,6 +20,7 @@ mod key_groups;
 mod names;
 mod observations;
 mod open311;
+mod participation;
 mod pass_cards;
 mod places;
 mod policies;

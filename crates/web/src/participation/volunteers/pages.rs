@@ -55,7 +55,7 @@ pub fn router() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Shared bits
 
-const SHELL: &str = "participation";
+const SHELL: &str = "volunteers";
 
 fn label(field: &str) -> &str {
     match field {
