@@ -1713,7 +1713,7 @@ pub(crate) async fn copy_created(
 }
 
 pub use crate::registry::import::{
-    import_persons, ImportOutcome, ImportRow, OnDuplicate, PersonImport,
+    import_persons, ImportOutcome, ImportRow, NewHome, OnDuplicate, PersonImport,
 };
 
 /// One person as a row of the roster template (`linli_core::registry::roster::TEMPLATE_HEADER`).

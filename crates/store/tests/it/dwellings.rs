@@ -138,7 +138,8 @@ both_backends!(
         .unwrap();
         assert_eq!(out.stored_count, 4);
         // 3栋 is organised in units: 2单元 is made; 7栋 is new, made under the community.
-        assert_eq!(out.homes_created, ["3栋2单元", "7栋"]);
+        let made: Vec<String> = out.homes_created.iter().map(|h| h.to_string()).collect();
+        assert_eq!(made, ["3栋2单元（属3栋）", "7栋（属里布嘎社区）"]);
         assert_eq!((out.dwellings_created, out.households_created), (3, 3));
         assert_eq!(
             children(&db, b3.id).await,
@@ -471,3 +472,76 @@ both_backends!(rooms_of_a_plan_land_once_per_unit, |db: Db| async move {
         ]
     );
 });
+
+both_backends!(
+    a_dry_run_names_the_buildings_the_import_makes,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let b3 = node(&db, Some(t.grid_a.id), "building", "3栋", None).await;
+        node(&db, Some(b3.id), "unit", "1单元", None).await;
+        let rows = || {
+            vec![
+                row(1, "张三", "head", "3栋1单元101"),
+                row(2, "王五", "head", "3栋2单元201"),
+                row(3, "王六", "spouse", "3栋2单元201"),
+                row(4, "赵六", "head", "7栋101"),
+                row(5, "赵七", "head", "7栋102"),
+                row(6, "钱八", "head", "9栋1单元301"),
+            ]
+        };
+        let nodes_before = nodes::subtree(&db, &op(), Some(t.community.id))
+            .await
+            .unwrap()
+            .len();
+        let operator = op();
+        let mut dry = registry::PersonImport::dry_run(
+            &db,
+            &operator,
+            t.community.id,
+            registry::OnDuplicate::Fail,
+        )
+        .await
+        .unwrap();
+        // Two chunks, as the web preview and the CLI hand them over.
+        let mut all = rows();
+        let second = all.split_off(3);
+        dry.add(all, now_ms()).await.unwrap();
+        dry.add(second, now_ms()).await.unwrap();
+        let would = dry
+            .commit("test.csv", serde_json::json!({}), now_ms())
+            .await
+            .unwrap();
+        // Nothing was made.
+        assert_eq!(
+            nodes::subtree(&db, &op(), Some(t.community.id))
+                .await
+                .unwrap()
+                .len(),
+            nodes_before
+        );
+        let named = |o: &registry::ImportOutcome| -> Vec<String> {
+            o.homes_created.iter().map(|h| h.to_string()).collect()
+        };
+        assert_eq!(
+            named(&would),
+            [
+                "3栋2单元（属3栋）",
+                "7栋（属里布嘎社区）",
+                "9栋（属里布嘎社区）"
+            ]
+        );
+        let did = registry::import_persons(
+            &db,
+            &op(),
+            t.community.id,
+            "test.csv",
+            rows(),
+            registry::OnDuplicate::Fail,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(did.homes_created, would.homes_created);
+        assert_eq!(did.stored_count, would.stored_count);
+    }
+);
