@@ -21,6 +21,7 @@ mod names;
 mod observations;
 mod open311;
 mod pass_cards;
+mod person_records;
 mod places;
 mod policies;
 mod qr;
