@@ -14,6 +14,7 @@ mod declarations;
 mod dwellings;
 mod enterprises;
 mod epidemic;
+mod fixture_db;
 mod levels;
 mod observations;
 mod policies;
