@@ -248,11 +248,18 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 }
             }
             if args.dry_run {
-                format!(
+                let mut line = format!(
                     "dry run: nothing was stored; the import would store {} person(s) and update {}",
                     outcome.stored_count,
                     outcome.updated.len()
-                )
+                );
+                if !outcome.homes_created.is_empty() {
+                    line += &format!(
+                        ", and make building/unit node(s): {}",
+                        homes_text(&outcome.homes_created)
+                    );
+                }
+                line
             } else {
                 stored = outcome.stored_count;
                 let mut line = format!(
@@ -264,7 +271,7 @@ pub async fn persons(db: &Db, args: ImportArgs<'_>) -> Result<(), CliError> {
                 if !outcome.homes_created.is_empty() {
                     line += &format!(
                         ", new building/unit node(s): {}",
-                        outcome.homes_created.join(" ")
+                        homes_text(&outcome.homes_created)
                     );
                 }
                 if outcome.rooms_unplaced > 0 {
@@ -369,4 +376,14 @@ fn read_and_judge(
         header_rows: info.header_rows,
         ignored: info.ignored,
     })
+}
+
+/// The building and unit nodes an import made (or would make), each with the node it goes
+/// under: `7栋（属甲网格） 3栋2单元（属3栋）`.
+fn homes_text(homes: &[linli_store::registry::NewHome]) -> String {
+    homes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

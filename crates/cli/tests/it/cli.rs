@@ -507,6 +507,47 @@ async fn importing_the_fixture_roster_is_all_or_nothing_and_idempotent() {
     .await
     .unwrap();
     assert_eq!(history.0, 1);
+
+    // A roster naming buildings not in the tree: the dry run names the nodes the import then
+    // makes, each with the node it goes under, from the same landing code.
+    let csv = dir.join("new_buildings.csv");
+    let id = |body: &str| {
+        format!(
+            "{body}{}",
+            linli_core::kernel::idnumber::check_char(body.as_bytes())
+        )
+    };
+    std::fs::write(
+        &csv,
+        format!(
+            "姓名,身份证号码,现居住地址,与户主关系\n\
+             新甲,{},99栋1单元101室,户主\n\
+             新乙,{},99栋1单元101室,配偶\n\
+             新丙,{},98栋201室,户主\n",
+            id("53340119700101091"),
+            id("53340119720202092"),
+            id("53340119740303093")
+        ),
+    )
+    .unwrap();
+    let homes = |out: &str, marker: &str| -> Option<String> {
+        let rest = &out[out.find(marker)? + marker.len()..];
+        let end = rest.find([',', '\n']).unwrap_or(rest.len());
+        Some(rest[..end].to_owned())
+    };
+    let csv = csv.to_str().unwrap();
+    let would = ok(&import_persons(&dir, csv, &["--node", "3", "--dry-run"]));
+    assert_eq!(
+        homes(&would, "make building/unit node(s): ").as_deref(),
+        Some("99栋（属里布嘎社区） 98栋（属里布嘎社区）"),
+        "{would}"
+    );
+    let did = ok(&import_persons(&dir, csv, &["--node", "3"]));
+    assert_eq!(
+        homes(&did, "new building/unit node(s): "),
+        homes(&would, "make building/unit node(s): "),
+        "{did}"
+    );
     t.finish().await;
 }
 

@@ -113,6 +113,41 @@ pub fn consistency_rate(registered: i64, registered_away: i64) -> Option<f64> {
     (all > 0).then(|| registered as f64 / all as f64)
 }
 
+/// Who a room's figures count (issue 19 item 4), the one rule for the rooms list and the room
+/// page alike: a person in the registry (在册; not away, moved out or dead) lives in their room
+/// unless their hukou is here and they live elsewhere (人户分离).
+pub fn lives_in_room(state: PersonState, category: Category) -> bool {
+    state == PersonState::Active && category != Category::RegisteredAway
+}
+
+/// Whose hukou a room's figures count: a person in the registry (在册) registered here (户籍在本地),
+/// living in the room or not.
+pub fn registered_in_room(state: PersonState, category: Category) -> bool {
+    state == PersonState::Active
+        && matches!(category, Category::Registered | Category::RegisteredAway)
+}
+
+/// A room's two figures, counted by [`lives_in_room`] and [`registered_in_room`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RoomFigures {
+    /// Persons who live in the room.
+    pub living: i64,
+    /// Persons whose hukou is in the room.
+    pub registered: i64,
+}
+
+impl RoomFigures {
+    /// The figures of a room with these persons (state and category of each).
+    pub fn of(persons: impl IntoIterator<Item = (PersonState, Category)>) -> Self {
+        let mut f = RoomFigures::default();
+        for (state, category) in persons {
+            f.living += i64::from(lives_in_room(state, category));
+            f.registered += i64::from(registered_in_room(state, category));
+        }
+        f
+    }
+}
+
 labelled! {
     /// Where a person stands in the registry. Records are never deleted by users. `away`
     /// (暂时外出) is still in the registry and counted here, living elsewhere for a while.
@@ -545,6 +580,29 @@ pub const DEFAULT_TAGS: [&str; 6] = ["独居老人", "低保", "残疾", "党员
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_room_counts_who_lives_there_and_whose_hukou_is_there() {
+        use Category::*;
+        use PersonState::*;
+        let f = RoomFigures::of([
+            (Active, Registered),
+            (Active, RegisteredAway),
+            (Active, Resident),
+            (Active, Floating),
+            (Active, Foreign),
+            (Away, Registered),
+            (MovedOut, Floating),
+            (Deceased, Registered),
+        ]);
+        assert_eq!(
+            f,
+            RoomFigures {
+                living: 4,
+                registered: 2
+            }
+        );
+    }
 
     #[test]
     fn names_get_pinyin_and_initials() {

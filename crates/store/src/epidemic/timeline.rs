@@ -263,3 +263,126 @@ fn measure_label(code: &str) -> &'static str {
         .map(|m| m.label_zh())
         .unwrap_or("（未知措施）")
 }
+
+/// Which kind of record a [`PersonRecord`] is (its page's link is drawn from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// An arrival (抵达登记 / 排查): `id` is the arrival's.
+    Arrival,
+    /// An observation (隔离 / 健康监测): `id` is the observation's.
+    Observation,
+    /// A case (病例): `id` is the person's, as the case pages are addressed.
+    Case,
+}
+
+/// One of a person's epidemic records as their registry page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PersonRecord {
+    /// `YYYY-MM-DD`: the day it happened (arrived, started, diagnosed).
+    pub on: String,
+    pub kind: RecordKind,
+    pub id: i64,
+    /// What it was, in a line: `从北京市抵达；居家隔离至 2020-02-14`.
+    pub what: String,
+    /// How it ended or stands: `已解除（2020-02-14）`, `观察中，至 2020-02-14`.
+    pub outcome: String,
+}
+
+/// The arrivals, observations and case of `person_id` (whom the caller must be allowed to
+/// see, else `NotFound`), each in the caller's jurisdiction, newest first.
+pub async fn records_of_person(
+    db: &Db,
+    scope: &Scope,
+    person_id: i64,
+) -> Result<Vec<PersonRecord>, StoreError> {
+    crate::registry::get(db, scope, person_id).await?;
+    let pool = db.pool();
+    let readable =
+        |path: &str| linli_core::JurisdictionPath::parse(path).is_ok_and(|p| scope.can_read(&p));
+    let mut out = Vec::new();
+    for r in sqlx::query(
+        "SELECT id, node_path, arrived_on, origin_code, measure, until_on, status \
+         FROM arrival WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        if !readable(&r.try_get::<String, _>(1)?) {
+            continue;
+        }
+        let until: Option<String> = r.try_get(5)?;
+        out.push(PersonRecord {
+            on: r.try_get(2)?,
+            kind: RecordKind::Arrival,
+            id: r.try_get(0)?,
+            what: format!(
+                "从{}抵达；{}{}",
+                linli_core::kernel::division::describe(&r.try_get::<String, _>(3)?),
+                measure_label(&r.try_get::<String, _>(4)?),
+                until.map(|u| format!("至 {u}")).unwrap_or_default(),
+            ),
+            outcome: if r.try_get::<String, _>(6)? == "pending_review" {
+                "自主申报，待核实".to_owned()
+            } else {
+                "已核实".to_owned()
+            },
+        });
+    }
+    for r in sqlx::query(
+        "SELECT id, node_path, start_on, until_on, measure, place, released_on \
+         FROM observation WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_all(pool)
+    .await?
+    {
+        if !readable(&r.try_get::<String, _>(1)?) {
+            continue;
+        }
+        let until: String = r.try_get(3)?;
+        let place: Option<String> = r.try_get(5)?;
+        let released: Option<String> = r.try_get(6)?;
+        out.push(PersonRecord {
+            on: r.try_get(2)?,
+            kind: RecordKind::Observation,
+            id: r.try_get(0)?,
+            what: format!(
+                "{}，至 {until}{}",
+                measure_label(&r.try_get::<String, _>(4)?),
+                place.map(|p| format!("；地点 {p}")).unwrap_or_default(),
+            ),
+            outcome: match released {
+                Some(d) => format!("已解除（{d}）"),
+                None => format!("观察中，至 {until}"),
+            },
+        });
+    }
+    for r in sqlx::query("SELECT node_path, diagnosed_on, kind FROM epi_case WHERE person_id = $1")
+        .bind(person_id)
+        .fetch_all(pool)
+        .await?
+    {
+        if !readable(&r.try_get::<String, _>(0)?) {
+            continue;
+        }
+        let kind: String = r.try_get(2)?;
+        out.push(PersonRecord {
+            on: r.try_get(1)?,
+            kind: RecordKind::Case,
+            id: person_id,
+            what: linli_core::epidemic::contact::CaseKind::from_code(&kind)
+                .map_or("病例", |k| k.label_zh())
+                .to_owned(),
+            outcome: "见病例与密接".to_owned(),
+        });
+    }
+    // Newest first; on one day, the case above the observation above the arrival.
+    out.sort_by(|a, b| {
+        b.on.cmp(&a.on)
+            .then((b.kind as u8).cmp(&(a.kind as u8)))
+            .then(b.id.cmp(&a.id))
+    });
+    Ok(out)
+}

@@ -3,8 +3,12 @@
 
 use std::collections::HashMap;
 
+use linli_core::kernel::labels::Labelled;
 use linli_core::registry::buildings::{land, HomeNode, Landed, Landing};
-use linli_core::registry::{Category, DwellingAddress, HouseholdKind, Relation};
+use linli_core::registry::{
+    lives_in_room, registered_in_room, Category, DwellingAddress, HouseholdKind, PersonState,
+    Relation, RoomFigures,
+};
 use linli_core::{NodeKind, Scope};
 use serde::Serialize;
 use sqlx::Row;
@@ -152,26 +156,65 @@ pub(crate) fn placed_node(h: &HomeNode, path: &str, depth: i64) -> Result<Node, 
     })
 }
 
-/// The node and room of household `household` (which the caller may write to), if it has a
-/// room: where a member added to it without an address of their own lives.
-pub(crate) async fn room_of_household(
+/// What a caller needs of a household whose home is read: to see it, or to add to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HomeCheck {
+    /// In the caller's jurisdiction; else `NotFound`.
+    Read,
+    /// In the caller's jurisdiction and registry writes; else a field error on `household_id`.
+    Write,
+}
+
+/// Where a household lives, as [`home_of_household`] reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct HomeOf {
+    /// The node its room is on (its own node when it has no room).
+    pub node: Node,
+    pub dwelling_id: Option<i64>,
+    pub address: Option<String>,
+    /// Its head, by name.
+    pub head: Option<String>,
+}
+
+/// The one reader of a household's room and node, on the caller's connection (a registration's
+/// transaction, or the pool's for a form), with the check `check`.
+pub(crate) async fn home_of_household(
     conn: &mut sqlx::AnyConnection,
     scope: &Scope,
     household: i64,
-) -> Result<Option<(Node, i64)>, StoreError> {
+    check: HomeCheck,
+) -> Result<HomeOf, StoreError> {
+    let refused = || match check {
+        HomeCheck::Read => StoreError::NotFound,
+        HomeCheck::Write => StoreError::invalid("household_id", "您的辖区内没有这一户"),
+    };
     let row = sqlx::query(
-        "SELECT d.id, d.node_id FROM household h JOIN dwelling d ON d.id = h.dwelling_id \
-         WHERE h.id = $1",
+        "SELECT h.node_path, d.id AS dwelling_id, d.node_id, d.building, d.unit, d.room, \
+         hp.name AS head FROM household h LEFT JOIN dwelling d ON d.id = h.dwelling_id \
+         LEFT JOIN person hp ON hp.id = h.head_person_id WHERE h.id = $1",
     )
     .bind(household)
     .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let home = tree::load_unchecked(&mut *conn, row.try_get(1)?).await?;
-    if !scope.can_write_records(&home.path) {
-        return Err(StoreError::invalid("household_id", "您的辖区内没有这一户"));
+    .await?
+    .ok_or_else(refused)?;
+    let path = linli_core::JurisdictionPath::parse(&row.try_get::<String, _>("node_path")?)
+        .map_err(internal)?;
+    let node_id: Option<i64> = row.try_get("node_id")?;
+    let node = tree::load_unchecked(&mut *conn, node_id.unwrap_or(path.id())).await?;
+    // Both the household's node and its room's must pass: the check fails closed.
+    let allowed = |p: &linli_core::JurisdictionPath| match check {
+        HomeCheck::Read => scope.can_read(p),
+        HomeCheck::Write => scope.can_write_records(p),
+    };
+    if !allowed(&path) || !allowed(&node.path) {
+        return Err(refused());
     }
-    Ok(Some((home, row.try_get(0)?)))
+    Ok(HomeOf {
+        node,
+        dwelling_id: row.try_get("dwelling_id")?,
+        address: crate::registry::address_of(&row)?,
+        head: row.try_get("head")?,
+    })
 }
 
 /// A room (dwelling) as a building's page lists it.
@@ -255,11 +298,12 @@ pub async fn rooms(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Room>, St
     let mut p = Params::new();
     let w = crate::under_node(&node.path, scope, "p.node_path", &mut p);
     let sql = format!(
-        "SELECT p.dwelling_id, \
-         SUM(CASE WHEN p.category = 'registered_away' THEN 0 ELSE 1 END), \
-         SUM(CASE WHEN p.category IN ('registered', 'registered_away') THEN 1 ELSE 0 END) \
-         FROM person p WHERE {w} AND p.state = 'active' AND p.dwelling_id IS NOT NULL \
-         GROUP BY p.dwelling_id"
+        "SELECT p.dwelling_id, SUM(CASE WHEN {living} THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN {registered} THEN 1 ELSE 0 END) \
+         FROM person p WHERE {w} AND p.dwelling_id IS NOT NULL AND ({living} OR {registered}) \
+         GROUP BY p.dwelling_id",
+        living = person_rule_sql(lives_in_room),
+        registered = person_rule_sql(registered_in_room),
     );
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
         if let Some(k) = at.get(&r.try_get::<i64, _>(0)?) {
@@ -289,7 +333,8 @@ pub async fn rooms(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Room>, St
     let sql = format!(
         "SELECT DISTINCT p.dwelling_id, g.name FROM person p \
          JOIN person_tag pt ON pt.person_id = p.id JOIN tag g ON g.id = pt.tag_id \
-         WHERE {w} AND p.state = 'active' AND p.dwelling_id IS NOT NULL ORDER BY g.name"
+         WHERE {w} AND {living} AND p.dwelling_id IS NOT NULL ORDER BY g.name",
+        living = person_rule_sql(lives_in_room),
     );
     for r in p.bind(sqlx::query(&sql)).fetch_all(db.pool()).await? {
         if let Some(k) = at.get(&r.try_get::<i64, _>(0)?) {
@@ -298,6 +343,34 @@ pub async fn rooms(db: &Db, scope: &Scope, node_id: i64) -> Result<Vec<Room>, St
     }
     rooms.sort_by_key(|r| address_order(&r.address));
     Ok(rooms)
+}
+
+/// The SQL condition on `p.state` and `p.category` that holds exactly when core's `rule` does:
+/// derived from the rule by trying every (state, category), so it is never restated. The codes
+/// are the enums' own, never input.
+fn person_rule_sql(rule: fn(PersonState, Category) -> bool) -> String {
+    let arms: Vec<String> = PersonState::ALL
+        .iter()
+        .filter_map(|&state| {
+            let categories: Vec<String> = Category::ALL
+                .iter()
+                .filter(|&&c| rule(state, c))
+                .map(|c| format!("'{}'", c.as_str()))
+                .collect();
+            (!categories.is_empty()).then(|| {
+                format!(
+                    "(p.state = '{}' AND p.category IN ({}))",
+                    state.as_str(),
+                    categories.join(", ")
+                )
+            })
+        })
+        .collect();
+    if arms.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        format!("({})", arms.join(" OR "))
+    }
 }
 
 /// Addresses in the order a worker walks them: building, unit, then room, numbers as numbers
@@ -336,30 +409,43 @@ pub struct RoomView {
     pub households: Vec<RoomHousehold>,
 }
 
-/// The room `dwelling_id`, in the caller's jurisdiction (else `NotFound`).
+/// The room `dwelling_id`, in the caller's jurisdiction (else `NotFound`). Its figures are
+/// counted from the members it reads, by core's rule ([`RoomFigures`]), as [`rooms`] counts them
+/// in SQL.
 pub async fn room(db: &Db, scope: &Scope, dwelling_id: i64) -> Result<RoomView, StoreError> {
     let keys = db.keys()?;
     let path = crate::registry::readable_path(db.pool(), scope, "dwelling", dwelling_id).await?;
-    let row = sqlx::query("SELECT node_id FROM dwelling WHERE id = $1")
+    let row = sqlx::query("SELECT node_id, building, unit, room FROM dwelling WHERE id = $1")
         .bind(dwelling_id)
         .fetch_one(db.pool())
         .await?;
     let node = tree::get(db, scope, row.try_get(0)?).await?;
-    let rooms = rooms_at(db, scope, &node, dwelling_id).await?;
-    let room = rooms.into_iter().next().ok_or(StoreError::NotFound)?;
+    let address = DwellingAddress {
+        building: row.try_get(1)?,
+        unit: row.try_get(2)?,
+        room: row.try_get(3)?,
+    };
     let mut households: Vec<RoomHousehold> = Vec::new();
-    let hs = sqlx::query("SELECT id, kind FROM household WHERE dwelling_id = $1 ORDER BY id")
-        .bind(dwelling_id)
-        .fetch_all(db.pool())
-        .await?;
+    let mut head = None;
+    let hs = sqlx::query(
+        "SELECT h.id, h.kind, hp.name FROM household h \
+         LEFT JOIN person hp ON hp.id = h.head_person_id WHERE h.dwelling_id = $1 ORDER BY h.id",
+    )
+    .bind(dwelling_id)
+    .fetch_all(db.pool())
+    .await?;
     for h in hs {
         let kind: String = h.try_get(1)?;
+        if head.is_none() {
+            head = h.try_get(2)?;
+        }
         households.push(RoomHousehold {
             id: Some(h.try_get(0)?),
             kind: Some(kind.parse().map_err(internal)?),
             members: Vec::new(),
         });
     }
+    let household_ids: Vec<i64> = households.iter().filter_map(|h| h.id).collect();
     // The persons on the room's node with this room: the node_path index finds them.
     let sql = format!(
         "SELECT {HIT_COLUMNS}, p.household_id, p.relation, p.category FROM person p \
@@ -368,6 +454,7 @@ pub async fn room(db: &Db, scope: &Scope, dwelling_id: i64) -> Result<RoomView, 
          ORDER BY CASE WHEN p.state = 'active' THEN 0 ELSE 1 END, \
          CASE WHEN p.relation = 'head' THEN 0 ELSE 1 END, p.id"
     );
+    let mut living_ids = std::collections::HashSet::new();
     for r in sqlx::query(&sql)
         .bind(path.as_str())
         .bind(dwelling_id)
@@ -382,6 +469,9 @@ pub async fn room(db: &Db, scope: &Scope, dwelling_id: i64) -> Result<RoomView, 
             relation: relation.map(|s| s.parse()).transpose().map_err(internal)?,
             category: category.parse().map_err(internal)?,
         };
+        if lives_in_room(member.person.state, member.category) {
+            living_ids.insert(member.person.id);
+        }
         match households.iter_mut().find(|h| h.id == household) {
             Some(h) => h.members.push(member),
             None => households.push(RoomHousehold {
@@ -391,26 +481,45 @@ pub async fn room(db: &Db, scope: &Scope, dwelling_id: i64) -> Result<RoomView, 
             }),
         }
     }
+    let figures = RoomFigures::of(
+        households
+            .iter()
+            .flat_map(|h| &h.members)
+            .map(|m| (m.person.state, m.category)),
+    );
+    let mut tags: Vec<String> = Vec::new();
+    let tag_rows = sqlx::query(
+        "SELECT pt.person_id, g.name FROM person p JOIN person_tag pt ON pt.person_id = p.id \
+         JOIN tag g ON g.id = pt.tag_id WHERE p.node_path = $1 AND p.dwelling_id = $2 \
+         ORDER BY g.name",
+    )
+    .bind(path.as_str())
+    .bind(dwelling_id)
+    .fetch_all(db.pool())
+    .await?;
+    for t in tag_rows {
+        let name: String = t.try_get(1)?;
+        if living_ids.contains(&t.try_get::<i64, _>(0)?) && !tags.contains(&name) {
+            tags.push(name);
+        }
+    }
+    let room = Room {
+        id: dwelling_id,
+        node_id: node.id,
+        node_name: node.name.clone(),
+        address,
+        households: household_ids.len() as i64,
+        household_ids,
+        living: figures.living,
+        registered: figures.registered,
+        head,
+        tags,
+    };
     Ok(RoomView {
         room,
         node,
         households,
     })
-}
-
-/// The one room `dwelling_id` of `node`, with its counts (see [`rooms`]).
-async fn rooms_at(
-    db: &Db,
-    scope: &Scope,
-    node: &Node,
-    dwelling_id: i64,
-) -> Result<Vec<Room>, StoreError> {
-    // A unit or building holds a few hundred rooms at most: its list, filtered.
-    Ok(rooms(db, scope, node.id)
-        .await?
-        .into_iter()
-        .filter(|r| r.id == dwelling_id)
-        .collect())
 }
 
 /// Adds the rooms of `plan` (core's `room_plan`) to building or unit `node_id`; rooms already
@@ -431,9 +540,20 @@ pub async fn add_rooms(
     }
     let mut tx = db.begin_write().await?;
     let mut added = 0;
+    // Every room of one (building, unit) lands on the same node with the same derived address
+    // parts: land once per pair and reuse them.
+    let mut landed: HashMap<(&str, &str), (Node, DwellingAddress)> = HashMap::new();
     for a in plan {
-        let (home, a) = land_in(&mut tx, scope, &node, a, now).await?;
-        if crate::registry::dwelling_at(&mut tx, scope, &home, &a, now)
+        let key = (a.building.as_str(), a.unit.as_str());
+        if let std::collections::hash_map::Entry::Vacant(v) = landed.entry(key) {
+            v.insert(land_in(&mut tx, scope, &node, a, now).await?);
+        }
+        let (home, derived) = &landed[&key];
+        let a = DwellingAddress {
+            room: a.room.clone(),
+            ..derived.clone()
+        };
+        if crate::registry::dwelling_at(&mut tx, scope, home, &a, now)
             .await?
             .1
         {
@@ -578,23 +698,14 @@ pub async fn household_home(
     scope: &Scope,
     household_id: i64,
 ) -> Result<HouseholdHome, StoreError> {
-    let path = crate::registry::readable_path(db.pool(), scope, "household", household_id).await?;
-    let row = sqlx::query(
-        "SELECT d.node_id, d.building, d.unit, d.room, hp.name AS head FROM household h \
-         LEFT JOIN dwelling d ON d.id = h.dwelling_id \
-         LEFT JOIN person hp ON hp.id = h.head_person_id WHERE h.id = $1",
-    )
-    .bind(household_id)
-    .fetch_one(db.pool())
-    .await?;
-    let node_id: Option<i64> = row.try_get("node_id")?;
-    let node = tree::get(db, scope, node_id.unwrap_or(path.id())).await?;
+    let mut conn = db.pool().acquire().await?;
+    let home = home_of_household(&mut conn, scope, household_id, HomeCheck::Read).await?;
     Ok(HouseholdHome {
         household_id,
-        node_id: node.id,
-        node_name: node.name,
-        address: crate::registry::address_of(&row)?,
-        head: row.try_get("head")?,
+        node_id: home.node.id,
+        node_name: home.node.name,
+        address: home.address,
+        head: home.head,
     })
 }
 

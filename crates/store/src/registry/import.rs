@@ -67,11 +67,29 @@ pub struct ImportOutcome {
     pub dwellings_created: usize,
     pub households_created: usize,
     /// The building and unit nodes the roster's addresses named that were not in the tree yet
-    /// and were made (`5栋`, `3栋2单元`).
-    pub homes_created: Vec<String>,
+    /// and were made (`5栋`, `3栋2单元`), in the order made; a dry run names those the import
+    /// would make, by the same landing code.
+    pub homes_created: Vec<NewHome>,
     /// Rooms whose building number several buildings under the import's node carry (1栋 in
     /// every compound): kept on the import's node as typed, not in a building.
     pub rooms_unplaced: usize,
+}
+
+/// A building or unit node an import made (or, in a dry run, would make).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewHome {
+    /// `7栋`, or a unit with its building: `3栋2单元`.
+    pub name: String,
+    /// The node it is made under, by name (the grid or compound of a building, the building
+    /// of a unit).
+    pub under: String,
+}
+
+impl std::fmt::Display for NewHome {
+    /// 「7栋（属甲网格）」.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}（属{}）", self.name, self.under)
+    }
 }
 
 /// A household for a row: one already stored, or the n-th one this chunk founds.
@@ -123,6 +141,9 @@ pub struct PersonImport<'a> {
     /// A dry run (see [`PersonImport::dry_run`]): rows are judged against the registry, and
     /// nothing is written.
     dry: bool,
+    /// A dry run: how many building and unit nodes it has pretended to make (they get the ids
+    /// -1, -2, … so later rows land on them as on made ones).
+    pretended: i64,
 }
 
 impl<'a> PersonImport<'a> {
@@ -271,6 +292,7 @@ impl<'a> PersonImport<'a> {
             analyze_at: 2_000,
             outcome: ImportOutcome::default(),
             dry,
+            pretended: 0,
         }
     }
 
@@ -302,6 +324,16 @@ impl<'a> PersonImport<'a> {
     ) -> Result<Vec<(usize, i64)>, StoreError> {
         let fresh = self.sort_out_duplicates(rows, now).await?;
         if self.dry {
+            // Rooms land as the import would land them: the building and unit nodes it would
+            // make are named (and made only in memory).
+            if self.landed.len() >= self.places {
+                self.landed = HashMap::new();
+            }
+            for r in &fresh {
+                if let Some(a) = &r.draft.address {
+                    self.land(a, now).await.map_err(|e| in_row(r.row, e))?;
+                }
+            }
             self.outcome.stored_count += fresh.len();
             return Ok(Vec::new());
         }
@@ -365,8 +397,9 @@ impl<'a> PersonImport<'a> {
     }
 
     /// Ends the import: one audit entry (the job: file name, counts, actor), then commit. A
-    /// dry run writes nothing and returns what the import would have done (no dwellings or
-    /// households are counted: none were looked for).
+    /// dry run writes nothing and returns what the import would have done: the persons stored
+    /// and updated, and the building and unit nodes made (no dwellings or households are
+    /// counted: none were looked for).
     pub async fn commit(
         mut self,
         source: &str,
@@ -700,7 +733,8 @@ impl<'a> PersonImport<'a> {
         self.targets.get(&id).ok_or(StoreError::NotFound)
     }
 
-    /// Makes a building or unit node under `parent` on the import's connection.
+    /// Makes a building or unit node under `parent` on the import's connection (a dry run:
+    /// in memory only, with a negative id).
     async fn make_home(
         &mut self,
         parent: i64,
@@ -709,26 +743,37 @@ impl<'a> PersonImport<'a> {
         now: i64,
     ) -> Result<i64, StoreError> {
         let parent = self.landing_node(parent)?.clone();
-        let mut p = Params::new();
-        let sql = tree::home_insert(&parent, kind, name, now, &mut p);
-        let (id,) = self
-            .link
-            .fetch::<(i64,)>(&sql, p, false)
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Internal("roster import: node not made".into()))?;
+        let id = if self.dry {
+            self.pretended += 1;
+            -self.pretended
+        } else {
+            let mut p = Params::new();
+            let sql = tree::home_insert(&parent, kind, name, now, &mut p);
+            let (id,) = self
+                .link
+                .fetch::<(i64,)>(&sql, p, false)
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::Internal("roster import: node not made".into()))?;
+            id
+        };
         let mut p = Params::new();
         let (node, sql) = tree::home_made(&parent, id, kind, name, now, &mut p);
-        self.link.execute(&sql, p).await?;
+        if !self.dry {
+            self.link.execute(&sql, p).await?;
+        }
         if let Some(homes) = self.homes.as_mut() {
             homes.below.push(home_of(&node));
             homes
                 .places
                 .insert(id, (node.path.as_str().to_owned(), node.depth));
         }
-        self.outcome.homes_created.push(match kind {
-            NodeKind::Unit => format!("{}{name}", parent.name),
-            _ => name.to_owned(),
+        self.outcome.homes_created.push(NewHome {
+            name: match kind {
+                NodeKind::Unit => format!("{}{name}", parent.name),
+                _ => name.to_owned(),
+            },
+            under: parent.name.clone(),
         });
         self.targets.insert(id, node);
         Ok(id)

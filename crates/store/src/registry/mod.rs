@@ -522,10 +522,14 @@ pub async fn create(
             let d = dwelling_at(&mut tx, scope, &home, &a, now).await?.0;
             (home, Some(d))
         }
-        (None, Some(h)) => match dwellings::room_of_household(&mut tx, scope, h).await? {
-            Some((home, d)) => (home, Some(d)),
-            None => (node, None),
-        },
+        (None, Some(h)) => {
+            let home = dwellings::home_of_household(&mut tx, scope, h, dwellings::HomeCheck::Write)
+                .await?;
+            match home.dwelling_id {
+                Some(d) => (home.node, Some(d)),
+                None => (node, None),
+            }
+        }
         (None, None) => (node, None),
     };
     // Household: the one asked for, else the dwelling's only one, else a new one.
@@ -1720,7 +1724,7 @@ pub(crate) async fn copy_created(
 }
 
 pub use crate::registry::import::{
-    import_persons, ImportOutcome, ImportRow, OnDuplicate, PersonImport,
+    import_persons, ImportOutcome, ImportRow, NewHome, OnDuplicate, PersonImport,
 };
 
 /// One person as a row of the roster template (`linli_core::registry::roster::TEMPLATE_HEADER`).

@@ -43,7 +43,7 @@ pub struct RollFilter {
     pub max_age: Option<String>,
     /// The building's number as typed (`3` or `3栋`).
     pub building: Option<String>,
-    /// `active` (the default when none), `moved_out`, `deceased`, or `all`.
+    /// `active` (the default when none), `away`, `moved_out`, `deceased`, or `all`.
     pub state: Option<String>,
     /// Name or its start, pinyin initials or prefix, an ID number or phone, last four, or a
     /// key group's name (as the registry's search reads it).
@@ -138,7 +138,7 @@ async fn check(db: &Db, scope: &Scope, f: &RollFilter, on: Date) -> Result<Check
             s.parse::<PersonState>().map_err(|_| {
                 CoreError::invalid(
                     "state",
-                    format!("状态「{s}」不存在，应为在册、迁出、死亡或全部"),
+                    format!("状态「{s}」不存在，应为在册、暂时外出、迁出、死亡或全部"),
                 )
             }),
         ),

@@ -138,7 +138,8 @@ both_backends!(
         .unwrap();
         assert_eq!(out.stored_count, 4);
         // 3栋 is organised in units: 2单元 is made; 7栋 is new, made under the community.
-        assert_eq!(out.homes_created, ["3栋2单元", "7栋"]);
+        let made: Vec<String> = out.homes_created.iter().map(|h| h.to_string()).collect();
+        assert_eq!(made, ["3栋2单元（属3栋）", "7栋（属里布嘎社区）"]);
         assert_eq!((out.dwellings_created, out.households_created), (3, 3));
         assert_eq!(
             children(&db, b3.id).await,
@@ -379,5 +380,168 @@ both_backends!(
             report
         );
         assert_eq!(children(&db, t.grid_a.id).await.len(), 3);
+    }
+);
+
+both_backends!(
+    a_room_page_counts_as_the_rooms_list_does,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let b = node(&db, Some(t.grid_a.id), "building", "8栋", None).await;
+        let tags = ["独居老人".to_owned()];
+        let mut ids = Vec::new();
+        for (name, category, with_tag) in [
+            ("甲一", "registered", false),
+            ("甲二", "registered_away", true),
+            ("甲三", "floating", true),
+            ("甲四", "registered", false),
+        ] {
+            let input = PersonInput {
+                name,
+                category: Some(category),
+                address: Some("101"),
+                tags: if with_tag { &tags } else { &[] },
+                ..Default::default()
+            };
+            ids.push(register(&db, &op(), b.id, &input).await.unwrap().0);
+        }
+        // 甲四 moves out: no longer counted in either figure.
+        let moved = registry::PersonPatch {
+            state: Some("moved_out".into()),
+            moved_out_on: Some("2020-02-01".into()),
+            moved_to: Some("昆明市".into()),
+            ..Default::default()
+        };
+        registry::update(&db, &op(), ids[3].id, &moved, now_ms())
+            .await
+            .unwrap();
+        let dwelling = ids[0].dwelling_id.unwrap();
+        let listed = dwellings::rooms(&db, &op(), b.id).await.unwrap();
+        let listed = listed.iter().find(|r| r.id == dwelling).unwrap();
+        let page = dwellings::room(&db, &op(), dwelling).await.unwrap();
+        // Living: 甲一 and 甲三 (甲二 is 人户分离); registered: 甲一 and 甲二. The key group is
+        // 甲三's alone: 甲二 does not live here.
+        for r in [listed, &page.room] {
+            assert_eq!((r.living, r.registered), (2, 2), "{r:?}");
+            assert_eq!(r.tags, ["独居老人"]);
+            assert_eq!(r.address.to_string(), "8栋101室");
+            assert_eq!(r.households, 1);
+        }
+        assert_eq!(page.room.household_ids, listed.household_ids);
+        assert_eq!(page.room.head, listed.head);
+        assert_eq!(page.room.node_name, "8栋");
+    }
+);
+
+both_backends!(rooms_of_a_plan_land_once_per_unit, |db: Db| async move {
+    let t = tree(&db).await;
+    let b = node(&db, Some(t.grid_a.id), "building", "6栋", None).await;
+    node(&db, Some(b.id), "unit", "1单元", None).await;
+    let mut plan = room_plan("1", "1", "2", "2").unwrap();
+    plan.extend(room_plan("2", "1", "2", "2").unwrap());
+    assert_eq!(
+        dwellings::add_rooms(&db, &op(), b.id, &plan, now_ms())
+            .await
+            .unwrap(),
+        8
+    );
+    // One unit node made for the four rooms of unit 2, beside the one there.
+    assert_eq!(
+        children(&db, b.id).await,
+        [
+            (NodeKind::Unit, "1单元".to_owned()),
+            (NodeKind::Unit, "2单元".to_owned())
+        ]
+    );
+    let rooms = dwellings::rooms(&db, &op(), b.id).await.unwrap();
+    let by_node: Vec<(String, String)> = rooms
+        .iter()
+        .map(|r| (r.node_name.clone(), r.address.to_string()))
+        .collect();
+    assert_eq!(
+        by_node,
+        [
+            ("1单元".to_owned(), "6栋1单元101室".to_owned()),
+            ("1单元".to_owned(), "6栋1单元102室".to_owned()),
+            ("1单元".to_owned(), "6栋1单元201室".to_owned()),
+            ("1单元".to_owned(), "6栋1单元202室".to_owned()),
+            ("2单元".to_owned(), "6栋2单元101室".to_owned()),
+            ("2单元".to_owned(), "6栋2单元102室".to_owned()),
+            ("2单元".to_owned(), "6栋2单元201室".to_owned()),
+            ("2单元".to_owned(), "6栋2单元202室".to_owned()),
+        ]
+    );
+});
+
+both_backends!(
+    a_dry_run_names_the_buildings_the_import_makes,
+    |db: Db| async move {
+        let t = tree(&db).await;
+        let b3 = node(&db, Some(t.grid_a.id), "building", "3栋", None).await;
+        node(&db, Some(b3.id), "unit", "1单元", None).await;
+        let rows = || {
+            vec![
+                row(1, "张三", "head", "3栋1单元101"),
+                row(2, "王五", "head", "3栋2单元201"),
+                row(3, "王六", "spouse", "3栋2单元201"),
+                row(4, "赵六", "head", "7栋101"),
+                row(5, "赵七", "head", "7栋102"),
+                row(6, "钱八", "head", "9栋1单元301"),
+            ]
+        };
+        let nodes_before = nodes::subtree(&db, &op(), Some(t.community.id))
+            .await
+            .unwrap()
+            .len();
+        let operator = op();
+        let mut dry = registry::PersonImport::dry_run(
+            &db,
+            &operator,
+            t.community.id,
+            registry::OnDuplicate::Fail,
+        )
+        .await
+        .unwrap();
+        // Two chunks, as the web preview and the CLI hand them over.
+        let mut all = rows();
+        let second = all.split_off(3);
+        dry.add(all, now_ms()).await.unwrap();
+        dry.add(second, now_ms()).await.unwrap();
+        let would = dry
+            .commit("test.csv", serde_json::json!({}), now_ms())
+            .await
+            .unwrap();
+        // Nothing was made.
+        assert_eq!(
+            nodes::subtree(&db, &op(), Some(t.community.id))
+                .await
+                .unwrap()
+                .len(),
+            nodes_before
+        );
+        let named = |o: &registry::ImportOutcome| -> Vec<String> {
+            o.homes_created.iter().map(|h| h.to_string()).collect()
+        };
+        assert_eq!(
+            named(&would),
+            [
+                "3栋2单元（属3栋）",
+                "7栋（属里布嘎社区）",
+                "9栋（属里布嘎社区）"
+            ]
+        );
+        let did = registry::import_persons(
+            &db,
+            &op(),
+            t.community.id,
+            "test.csv",
+            rows(),
+            registry::OnDuplicate::Fail,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(did.homes_created, would.homes_created);
+        assert_eq!(did.stored_count, would.stored_count);
     }
 );

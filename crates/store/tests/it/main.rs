@@ -15,6 +15,7 @@ mod declarations;
 mod dwellings;
 mod enterprises;
 mod epidemic;
+mod fixture_db;
 mod levels;
 mod observations;
 mod policies;

@@ -149,14 +149,15 @@ pub struct PersonListQuery {
     pub node_id: Option<i64>,
     /// A key group by tag name (独居老人); repeated, a person carries every one named.
     pub tag: Option<Vec<String>>,
-    /// Residence type: registered, resident, floating (or its Chinese name).
+    /// Residence type: registered (户籍在本地且常住), registered_away (人户分离), resident (寄住),
+    /// floating (流动), foreign (境外), or its Chinese name.
     pub residence: Option<String>,
     /// Whole years on today's date, inclusive.
     pub min_age: Option<i64>,
     pub max_age: Option<i64>,
     /// A building's number (`3` or `3栋`), as the dwellings record it.
     pub building: Option<String>,
-    /// active (default), moved_out, deceased or all.
+    /// active (default), away (暂时外出), moved_out, deceased or all.
     pub state: Option<String>,
     /// Full ID number, its last 4, a phone number, a name prefix, pinyin initials (`zs`),
     /// a pinyin prefix (`zhangs`) or a key group's name.
@@ -181,9 +182,9 @@ pub struct HitOut {
     pub node_id: i64,
     pub node_name: String,
     pub address: Option<String>,
-    /// registered, resident, floating
+    /// registered (户籍在本地且常住), registered_away (人户分离), resident (寄住), floating, foreign
     pub category: String,
-    /// active, moved_out, deceased
+    /// active, away (暂时外出), moved_out, deceased
     pub state: String,
     pub tags: Vec<String>,
 }
@@ -551,12 +552,13 @@ pub struct DwellingOut {
     /// Ids of the households living here.
     pub household_ids: Vec<i64>,
     pub households: i64,
-    /// Active persons living here.
+    /// Persons in the registry (在册) living here; 人户分离 persons registered here but living
+    /// elsewhere are not.
     pub living: i64,
-    /// Active persons whose hukou is here.
+    /// Persons in the registry (在册) whose hukou is here (户籍), living here or not.
     pub registered: i64,
     pub head: Option<String>,
-    /// Key groups of the persons living here.
+    /// Key groups (tags) of the persons living here, each once.
     pub tags: Vec<String>,
 }
 

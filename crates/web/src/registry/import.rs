@@ -85,6 +85,9 @@ pub struct Preview {
     problems: Vec<ProblemRow>,
     /// The rejected rows as an xlsx to fix and import again, when there are any.
     rejects_xlsx: Option<Vec<u8>>,
+    /// The building and unit nodes the import would make, each with the node it goes under
+    /// (「7栋（属甲网格）」): the import's own landing, run without writing.
+    homes: Vec<String>,
 }
 
 struct ProblemRow {
@@ -104,7 +107,8 @@ struct Done {
     duplicates: usize,
     dwellings_created: usize,
     households_created: usize,
-    /// Building and unit nodes the roster named that were made (`5栋`, `3栋2单元`).
+    /// Building and unit nodes the roster named that were made, each with the node it went
+    /// under (「7栋（属甲网格）」).
     homes_created: Vec<String>,
     /// Rooms left on the import's node: their building number is not unique below it.
     rooms_unplaced: usize,
@@ -400,12 +404,19 @@ async fn dry_run(
                 .map_err(PreviewFailure::File)?,
         )
     };
+    let homes = check
+        .outcome()
+        .homes_created
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     Ok(Preview {
         source: source.description,
         counts,
         ignored: source.ignored,
         problems,
         rejects_xlsx,
+        homes,
     })
 }
 
@@ -492,7 +503,11 @@ async fn import(
         duplicates: outcome.duplicates.len(),
         dwellings_created: outcome.dwellings_created,
         households_created: outcome.households_created,
-        homes_created: outcome.homes_created,
+        homes_created: outcome
+            .homes_created
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         rooms_unplaced: outcome.rooms_unplaced,
     })
 }

@@ -12,6 +12,7 @@ use linli_core::kernel::clock::now_ms;
 use linli_core::kernel::labels::Labelled;
 use linli_core::registry::{Category, PersonInput, Relation};
 use linli_core::DocumentKind;
+use linli_store::epidemic::timeline::{records_of_person, PersonRecord, RecordKind};
 use linli_store::registry::{self, dwellings, Person, PersonPatch, Placement};
 use linli_store::{tree, StoreError};
 use serde::Deserialize;
@@ -433,7 +434,36 @@ struct PersonPage {
     can_write: bool,
     members: Vec<Person>,
     history: Vec<ChangeRow>,
+    /// The person's records in other areas (arrivals, observations, a case), newest first.
+    records: Vec<RecordLine>,
     notice: Option<&'static str>,
+}
+
+/// One of a person's other records on their page: date, kind, what, outcome, link.
+struct RecordLine {
+    on: String,
+    kind: &'static str,
+    what: String,
+    outcome: String,
+    href: String,
+}
+
+impl RecordLine {
+    fn of(person_id: i64, r: PersonRecord) -> RecordLine {
+        let (kind, href) = match r.kind {
+            RecordKind::Arrival => ("抵达登记", format!("/epidemic/arrivals/{}", r.id)),
+            // An observation has no page of its own: the person's timeline shows its rounds.
+            RecordKind::Observation => ("隔离观察", format!("/persons/{person_id}/epidemic")),
+            RecordKind::Case => ("病例", format!("/epidemic/cases/{}", r.id)),
+        };
+        RecordLine {
+            on: r.on,
+            kind,
+            what: r.what,
+            outcome: r.outcome,
+            href,
+        }
+    }
 }
 
 fn field_label_zh(field: &str) -> &str {
@@ -482,6 +512,10 @@ async fn render_person(
         Ok(h) => h,
         Err(e) => return store_error_page(e),
     };
+    let records = match records_of_person(&state.db, &user.scope, id).await {
+        Ok(r) => r.into_iter().map(|r| RecordLine::of(id, r)).collect(),
+        Err(e) => return store_error_page(e),
+    };
     let members = match p.household_id {
         Some(h) => registry::household_members(&state.db, &user.scope, h)
             .await
@@ -517,6 +551,7 @@ async fn render_person(
                 new_value: c.new_value.unwrap_or_default(),
             })
             .collect(),
+        records,
         p,
         notice,
     }

@@ -247,6 +247,7 @@ pub async fn list_page(
         states: crate::ui::choices(
             [
                 ("", "在册"),
+                ("away", "暂时外出"),
                 ("moved_out", "迁出"),
                 ("deceased", "死亡"),
                 ("all", "全部"),

@@ -58,6 +58,43 @@ fn counts_text(c: &NodeCounts) -> String {
     }
 }
 
+/// Households as counted, with the grids' typed estimate beside them where there is one:
+/// 「1234 户（网格估计 1300 户）」.
+fn counted_households(c: &linli_store::registry::counts::Counts) -> String {
+    match c.estimate_households {
+        Some(e) => format!("{} 户（网格估计 {e} 户）", c.households),
+        None => format!("{} 户", c.households),
+    }
+}
+
+/// 人户一致率 as a percent, or 「—」 when nobody is registered here.
+fn consistency_percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "—".to_owned(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// A root's card on the home dashboard: the node and its counted registry numbers.
+struct RootCard {
+    row: NodeRow,
+    persons: i64,
+    households: String,
+    consistency: String,
+    occupied: i64,
+    dwellings: i64,
+}
+
+impl RootCard {
+    fn of(s: &NodeSummary, c: &linli_store::registry::counts::Counts) -> RootCard {
+        RootCard {
+            row: NodeRow::of(s),
+            persons: c.persons,
+            households: counted_households(c),
+            consistency: consistency_percent(c.consistency_rate),
+            occupied: c.occupied,
+            dwellings: c.dwellings,
+        }
+    }
+}
+
 /// The registry's numbers of a node, as its page states them.
 struct RegistryFacts {
     households: String,
@@ -99,10 +136,7 @@ impl RegistryFacts {
             })
             .collect();
         RegistryFacts {
-            households: match c.estimate_households {
-                Some(e) => format!("{} 户（网格估计 {e} 户）", c.households),
-                None => format!("{} 户", c.households),
-            },
+            households: counted_households(c),
             persons: if c.away > 0 {
                 format!(
                     "{} 人（含暂时外出 {} 人）：{}",
@@ -156,7 +190,9 @@ impl NodeRow {
 #[template(path = "tree/home.html")]
 struct HomePage {
     shell: Shell,
-    roots: Vec<NodeRow>,
+    /// Each root with its counted numbers (persons, households beside the grids' estimate,
+    /// 人户一致率, rooms), as its node page counts them.
+    roots: Vec<RootCard>,
     greeting: String,
     /// The day's work in each bound node: a grid worker's whole home, above the cards for
     /// community staff; none for officials and admins (their scope is the dashboard's).
@@ -172,14 +208,19 @@ async fn home(State(state): State<AppState>, PageUser(user): PageUser) -> Respon
             Role::GridWorker | Role::Staff => todo::for_bound_nodes(&state.db, &user).await?,
             Role::Official | Role::Admin => Vec::new(),
         };
-        let roots = tree::visible_roots(&state.db, &user.scope).await?;
+        let mut roots = Vec::new();
+        for r in tree::visible_roots(&state.db, &user.scope).await? {
+            let c =
+                linli_store::registry::counts::counts(&state.db, &user.scope, r.node.id).await?;
+            roots.push(RootCard::of(&r, &c));
+        }
         Ok::<_, StoreError>((roots, todos))
     }
     .await;
     match result {
         Ok((roots, todos)) => HomePage {
             shell: Shell::of(&user, "home"),
-            roots: roots.iter().map(NodeRow::of).collect(),
+            roots,
             greeting: format!(
                 "{}（{}）",
                 user.user.display_name,

@@ -2,6 +2,7 @@
 //! PostgreSQL: the community's numbers, the breakdown by child, a bad `by`, and scope.
 
 use crate::support::*;
+use linli_core::kernel::clock::now_ms;
 use linli_core::registry::PersonInput;
 use linli_store::testing::TestDb;
 use reqwest::StatusCode;
@@ -176,3 +177,112 @@ async fn counts_api(t: TestDb) {
 }
 
 on_both!(a_nodes_numbers_over_the_api, counts_api);
+
+/// The text of the home page's card of root `id`.
+fn card(html: &str, id: i64) -> String {
+    let start = html
+        .find(&format!("data-root=\"{id}\""))
+        .unwrap_or_else(|| panic!("no card {id} in {html}"));
+    let rest = &html[start..];
+    text_of(&format!("<li {}", &rest[..rest.find("</li>").unwrap()]))
+}
+
+/// The home dashboard's cards count the registry (issue 19): persons, households with the
+/// grids' typed estimate beside them, 人户一致率 and rooms, for each root the user sees.
+async fn dashboard_counts(t: TestDb) {
+    let app = spawn(t).await;
+    let db = &app.t.db;
+    let n = neighbours(db).await;
+    let estimated = linli_core::NewNode::parse(linli_core::NodeInput {
+        parent_id: Some(n.community_a.id),
+        kind: "grid",
+        name: "乙网格",
+        household_estimate: Some(40),
+        ..Default::default()
+    })
+    .unwrap();
+    linli_store::tree::create(db, &linli_core::Scope::operator(), estimated, now_ms())
+        .await
+        .unwrap();
+    for (at, name, category, address, relation) in [
+        (
+            n.grid.id,
+            "张一",
+            "registered",
+            Some("1栋1单元101室"),
+            Some("head"),
+        ),
+        (n.grid.id, "张二", "registered_away", None, None),
+        (n.grid.id, "李三", "floating", Some("1栋1单元102室"), None),
+        (n.community_a.id, "约翰", "foreign", None, None),
+    ] {
+        person(
+            db,
+            at,
+            PersonInput {
+                name,
+                category: Some(category),
+                address,
+                relation,
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    named(db, n.community_b.id, "王五").await;
+    // An empty room in the building the registrations made: counted, not occupied.
+    let building = linli_store::tree::children(
+        db,
+        &linli_core::Scope::operator(),
+        n.grid.id,
+        false,
+        linli_store::Page::all(),
+    )
+    .await
+    .unwrap()
+    .remove(0)
+    .node;
+    let plan = linli_core::registry::buildings::room_plan("1", "1", "1", "3").unwrap();
+    linli_store::registry::dwellings::add_rooms(
+        db,
+        &linli_core::Scope::operator(),
+        building.id,
+        &plan,
+        now_ms(),
+    )
+    .await
+    .unwrap();
+
+    let (staff, _) = sign_in(&app, "staff_a").await;
+    let (s, html) = get(&staff, app.url("/")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        card(&html, n.community_a.id),
+        "里布嘎社区 社区/村 下辖：网格 2 · 楼栋 1 \
+         人口：4 人 户数：2 户（网格估计 40 户） 人户一致率：50.0% 房屋：有人居住 2 / 共 3 套 \
+         代码 533401100003"
+    );
+    assert!(!html.contains(&format!("data-root=\"{}\"", n.community_b.id)));
+    // The other community's staff see their own numbers only: no rate where nobody's hukou is.
+    let (other, _) = sign_in(&app, "staff_b").await;
+    let (_, html) = get(&other, app.url("/")).await;
+    let b = card(&html, n.community_b.id);
+    assert!(
+        b.contains("人口：1 人 户数：0 户 人户一致率：— 房屋：有人居住 0 / 共 0 套"),
+        "{b}"
+    );
+    assert!(!html.contains(&format!("data-root=\"{}\"", n.community_a.id)));
+    // The street's official: both communities added up.
+    let (official, _) = sign_in(&app, "official").await;
+    let (_, html) = get(&official, app.url("/")).await;
+    let street = card(&html, n.street.id);
+    assert!(
+        street.contains(
+            "人口：5 人 户数：2 户（网格估计 40 户） 人户一致率：50.0% 房屋：有人居住 2 / 共 3 套"
+        ),
+        "{street}"
+    );
+    app.t.finish().await;
+}
+
+on_both!(the_dashboard_counts_the_registry, dashboard_counts);

@@ -234,6 +234,23 @@ async fn import_flow(t: TestDb) {
         html.contains("<dt>未导入的列</dt><dd>备注</dd>"),
         "the column left out is named: {html}"
     );
+    // The building the addresses name is not in the tree: the preview names it and where it
+    // would go (the accepted rows', as the import lands them), and makes nothing.
+    assert!(
+        html.contains("<dd id=\"homes-to-make\">1栋（属里布嘎社区）（"),
+        "{html}"
+    );
+    assert!(linli_store::tree::children(
+        &db,
+        &linli_core::Scope::operator(),
+        w.community.id,
+        false,
+        linli_store::Page::all()
+    )
+    .await
+    .unwrap()
+    .iter()
+    .all(|c| c.node.name != "1栋"));
     assert!(
         html.contains(&format!("href=\"{job}/rejects.xlsx\"")),
         "{html}"
@@ -321,6 +338,8 @@ async fn import_flow(t: TestDb) {
         "{html}"
     );
     assert!(html.contains(&tile("新登记", 3)), "{html}");
+    // The import made what the preview said it would.
+    assert!(html.contains("<dd>1栋（属里布嘎社区）（"), "{html}");
     assert!(html.contains(&tile("被拒绝，未导入", 1)), "{html}");
 
     // A job is confirmed once: a second confirmation changes nothing.

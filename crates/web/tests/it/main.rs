@@ -22,6 +22,7 @@ mod observations;
 mod open311;
 mod participation;
 mod pass_cards;
+mod person_records;
 mod places;
 mod policies;
 mod qr;
