@@ -168,6 +168,41 @@ impl RegistryFacts {
     }
 }
 
+/// Residents taking part under a node (issue 20 item 7), as its page states them: volunteers
+/// in service and waiting, this month's confirmed hours and activities, and the notices staff
+/// under it have not opened yet.
+struct TakingPart {
+    volunteers: String,
+    month: String,
+    unread: i64,
+}
+
+impl TakingPart {
+    async fn of(state: &AppState, scope: &linli_core::Scope, id: i64) -> Result<Self, StoreError> {
+        use linli_store::participation::{notices, volunteers};
+        let now = linli_core::kernel::clock::now_ms();
+        let v = volunteers::counts(&state.db, scope, id, now).await?;
+        let unread = notices::unread_by_node(&state.db, scope, Some(id))
+            .await?
+            .iter()
+            .map(|u| u.unread)
+            .sum();
+        Ok(TakingPart {
+            volunteers: if v.pending > 0 {
+                format!("在册 {} 人（待确认 {} 人）", v.active, v.pending)
+            } else {
+                format!("在册 {} 人", v.active)
+            },
+            month: format!(
+                "服务 {} 小时 · 活动 {} 场",
+                v.month_hours().display(),
+                v.month_activities
+            ),
+            unread,
+        })
+    }
+}
+
 fn households_text(h: Option<i64>) -> String {
     h.map_or_else(|| "—".to_owned(), |n| format!("{n} 户"))
 }
@@ -255,6 +290,7 @@ struct NodePageView {
     household_estimate: String,
     counts: String,
     registry: RegistryFacts,
+    taking_part: TakingPart,
     children: Vec<NodeRow>,
     show_closed: bool,
     can_add: bool,
@@ -298,6 +334,7 @@ async fn render_node(
         )
         .await?;
         let numbers = linli_store::registry::counts::counts(&state.db, scope, id).await?;
+        let taking_part = TakingPart::of(state, scope, id).await?;
         let node = &summary.node;
         let can_edit = scope.can_edit_node(&node.path) && node.is_open();
         // Where this node could move: open nodes in scope that may contain it, outside its subtree.
@@ -320,10 +357,10 @@ async fn render_node(
         } else {
             Vec::new()
         };
-        Ok::<_, StoreError>((crumbs, kids, parents, numbers))
+        Ok::<_, StoreError>((crumbs, kids, parents, numbers, taking_part))
     }
     .await;
-    let (crumbs, kids, parents, numbers) = match result {
+    let (crumbs, kids, parents, numbers, taking_part) = match result {
         Ok(r) => r,
         Err(e) => return store_error_page(e),
     };
@@ -345,6 +382,7 @@ async fn render_node(
             .unwrap_or_default(),
         counts: counts_text(&summary.counts),
         registry: RegistryFacts::of(node.id, &numbers),
+        taking_part,
         children: kids.iter().map(NodeRow::of).collect(),
         show_closed,
         can_add: scope.can_add_under(&node.path) && node.is_open(),

@@ -286,3 +286,52 @@ async fn dashboard_counts(t: TestDb) {
 }
 
 on_both!(the_dashboard_counts_the_registry, dashboard_counts);
+
+/// A node's page states how residents take part under it (issue 20 item 7): volunteers in
+/// service, this month's hours and activities, and the notices its staff have not opened —
+/// counted from records made through the API, and nothing from another community.
+async fn node_page_taking_part(t: TestDb) {
+    let app = spawn(t).await;
+    let n = neighbours(&app.t.db).await;
+    let staff = api_as(&app, "staff_a").await;
+    for (name, phone) in [("王芳", "13800000001"), ("李强", "13800000002")] {
+        let (s, v) = staff
+            .post(
+                "/api/v1/volunteers",
+                serde_json::json!({"person": {"name": name, "phone": phone},
+                    "node_id": n.community_a.id, "skills": ["医疗"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let today = linli_core::kernel::clock::format_date(linli_core::kernel::clock::today());
+    let (s, v) = staff
+        .post(
+            "/api/v1/notices",
+            serde_json::json!({"node_id": n.community_a.id, "title": "停水通知",
+                "body": "明日停水。", "valid_from": today}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The grid worker is staff in the notice's audience who has not opened it.
+    let (c, _) = sign_in(&app, "staff_a").await;
+    let (_, html) = get(&c, app.url(&format!("/nodes/{}", n.community_a.id))).await;
+    let text = text_of(&html);
+    assert!(text.contains("志愿者 在册 2 人"), "{text}");
+    assert!(
+        text.contains("本月志愿服务 服务 0 小时 · 活动 0 场"),
+        "{text}"
+    );
+    assert!(text.contains("通知未读 工作人员未读 1 条"), "{text}");
+    let (c, _) = sign_in(&app, "staff_b").await;
+    let (_, html) = get(&c, app.url(&format!("/nodes/{}", n.community_b.id))).await;
+    let text = text_of(&html);
+    assert!(text.contains("志愿者 在册 0 人"), "{text}");
+    assert!(text.contains("通知未读 无未读"), "{text}");
+    app.t.finish().await;
+}
+
+on_both!(
+    a_node_page_states_how_residents_take_part,
+    node_page_taking_part
+);
