@@ -1232,7 +1232,7 @@ pub async fn sign_up_by_code(
     if let Some((_, VolunteerState::Left, _)) = known {
         return Err(StoreError::invalid(
             "phone",
-            "该手机号对应的志愿者已退出，请联系社区",
+            "该手机号暂不能在线报名，请联系社区工作人员",
         ));
     }
     let actor = "扫码报名";

@@ -202,12 +202,11 @@ async fn signup_submit(
         Err(e) => return store_error_page(e),
     };
     match result {
-        Ok(s) => {
-            let done = if s.known {
-                "报名成功！请按时到场，服务结束后可在本页申报服务时长。"
-            } else {
-                "报名成功！您是第一次参加本社区的志愿服务，社区工作人员会与您联系确认。"
-            };
+        Ok(_) => {
+            // The same words whether or not the phone belongs to a volunteer of the community
+            // (a known one is signed up at once, a new one waits for staff): a public form must
+            // not tell a stranger who volunteers here.
+            let done = "报名已提交！请按时到场，社区工作人员如需核实会与您联系；服务结束后可在本页申报服务时长。";
             render(
                 code,
                 a,
