@@ -92,6 +92,64 @@ impl TestDb {
         }
     }
 
+    /// A copy of a SQLite data directory an earlier release made (`linli.db` and its key,
+    /// `linli.key`) in a new temporary directory, opened with that key and not migrated: an
+    /// upgrade test runs `Db::migrate` on it.
+    pub async fn sqlite_copy_of(from: &std::path::Path) -> TestDb {
+        let dir = std::env::temp_dir().join(format!("linli-test-{}", random_token(8)));
+        std::fs::create_dir_all(&dir).expect("create test dir");
+        for file in ["linli.db", crate::infra::secret::KEY_FILE] {
+            std::fs::copy(from.join(file), dir.join(file)).expect("copy the fixture");
+        }
+        let keys = Keyring::from_hex(
+            &std::fs::read_to_string(dir.join(crate::infra::secret::KEY_FILE))
+                .expect("read the fixture key"),
+        )
+        .expect("a valid fixture key");
+        let db = Db::open_sqlite_dir(&dir)
+            .await
+            .expect("open sqlite")
+            .with_keys(keys);
+        TestDb {
+            db,
+            dir,
+            schema: None,
+            finished: false,
+        }
+    }
+
+    /// [`TestDb::sqlite_copy_of`] on PostgreSQL: a fresh schema into which `dump` is replayed,
+    /// opened with `keys` and not migrated. `dump` is plain SQL as `pg_dump --inserts` writes
+    /// it, with the `public.` qualifiers and the `search_path` setting removed, so it lands in
+    /// the schema of the connection (see `tests/fixtures/README.md`).
+    pub async fn postgres_from_dump(dump: &str, keys: Keyring) -> TestDb {
+        let url = TestDb::pg_url();
+        let schema = format!("t_{}", random_token(8));
+        let dir = std::env::temp_dir().join(format!("linli-test-{schema}"));
+        let db = Db::connect(&url, Some(&schema))
+            .await
+            .expect("connect postgres")
+            .with_keys(keys);
+        let t = TestDb {
+            db,
+            dir,
+            schema: Some(schema),
+            finished: false,
+        };
+        // One connection on the schema, for the many statements of the dump at once.
+        let mut conn =
+            t.db.pg_connection()
+                .await
+                .expect("connect postgres")
+                .expect("a PostgreSQL database");
+        sqlx::raw_sql(dump)
+            .execute(&mut conn)
+            .await
+            .expect("replay the dump");
+        let _ = sqlx::Connection::close(conn).await;
+        t
+    }
+
     /// The PostgreSQL URL for tests. Panics when there is none.
     pub fn pg_url() -> String {
         match std::env::var(PG_URL_VAR) {

@@ -1,41 +1,59 @@
 //! Upgrading a database made by an earlier release (issue 19): `fixtures/release-2026-12-08/`
-//! is a SQLite database made by `linli` of release 2026-12-08 (see `fixtures/README.md`). A
-//! copy is opened with today's code — its migrations and once-only steps run — and its
-//! records and counts are what they were when it was made.
+//! holds a SQLite database made by `linli` of release 2026-12-08 and a dump of the same data
+//! made by that release on PostgreSQL (see `fixtures/README.md`). A copy of each is opened with
+//! today's code — its migrations and once-only steps run — and its records and counts are what
+//! they were when it was made.
 
 use linli_core::kernel::clock::now_ms;
 use linli_core::registry::Category;
 use linli_core::{NodeKind, Scope};
 use linli_store::epidemic::timeline::{records_of_person, RecordKind};
-use linli_store::infra::secret::Keyring;
+use linli_store::infra::secret::{Keyring, KEY_FILE};
 use linli_store::registry::{self, counts};
+use linli_store::testing::TestDb;
 use linli_store::{requests, tree, Db};
 
-/// A fresh copy of the fixture's data directory (database and key), opened and upgraded.
-async fn upgraded_copy() -> (Db, std::path::PathBuf) {
-    let from =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-2026-12-08");
-    let dir = std::env::temp_dir().join(format!(
-        "linli-fixture-{}",
-        linli_store::infra::secret::random_token(8)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    for file in ["linli.db", "linli.key"] {
-        std::fs::copy(from.join(file), dir.join(file)).unwrap();
-    }
-    let keys = Keyring::load_or_create(&dir).unwrap();
-    let db = Db::open_sqlite_dir(&dir).await.unwrap().with_keys(keys);
-    db.migrate(now_ms()).await.unwrap();
-    // The key it was made with still opens it.
-    db.check_key().await.unwrap();
-    (db, dir)
+/// The fixture's directory.
+fn fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-2026-12-08")
 }
 
-#[tokio::test]
-async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts() {
-    let (db, dir) = upgraded_copy().await;
+/// Upgrades the release's database with today's code, checks the key it was made with still
+/// opens it, then its records and counts.
+async fn upgrades_with_its_records_and_counts(t: TestDb) {
+    t.db.migrate(now_ms()).await.unwrap();
+    t.db.check_key().await.unwrap();
+    records_and_counts(&t.db).await;
+    t.finish().await;
+}
+
+mod a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts {
+    use super::*;
+
+    /// A copy of `linli.db` with `linli.key`.
+    #[tokio::test]
+    async fn sqlite() {
+        upgrades_with_its_records_and_counts(TestDb::sqlite_copy_of(&fixture()).await).await;
+    }
+
+    /// `linli.pg.sql` replayed into a fresh schema, with `linli.key`.
+    #[tokio::test]
+    #[cfg_attr(
+        not(linli_pg),
+        ignore = "LINLI_TEST_PG_URL was not set when the tests were built"
+    )]
+    async fn postgres() {
+        let dump = std::fs::read_to_string(fixture().join("linli.pg.sql")).unwrap();
+        let key = std::fs::read_to_string(fixture().join(KEY_FILE)).unwrap();
+        let keys = Keyring::from_hex(&key).unwrap();
+        upgrades_with_its_records_and_counts(TestDb::postgres_from_dump(&dump, keys).await).await;
+    }
+}
+
+/// The records and counts as the release left them.
+async fn records_and_counts(db: &Db) {
     let op = Scope::operator();
-    let nodes: Vec<(i64, NodeKind, String)> = tree::subtree(&db, &op, Some(1))
+    let nodes: Vec<(i64, NodeKind, String)> = tree::subtree(db, &op, Some(1))
         .await
         .unwrap()
         .into_iter()
@@ -57,7 +75,7 @@ async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts()
     // fixture's key decrypts.
     let mut people = Vec::new();
     for id in 1..=6 {
-        let p = registry::get(&db, &op, id).await.unwrap();
+        let p = registry::get(db, &op, id).await.unwrap();
         people.push((p.name, p.category, p.address, p.household_id, p.node_id));
     }
     assert_eq!(
@@ -101,15 +119,15 @@ async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts()
             ),
         ]
     );
-    let head = registry::get(&db, &op, 1).await.unwrap();
+    let head = registry::get(db, &op, 1).await.unwrap();
     let mut tags = head.tags.clone();
     tags.sort();
     assert_eq!(tags, ["党员", "独居老人"]);
-    let clear = registry::unmask(&db, &op, 1, None, now_ms()).await.unwrap();
+    let clear = registry::unmask(db, &op, 1, None, now_ms()).await.unwrap();
     assert_eq!(clear.id_number.as_deref(), Some("533401195001010014"));
 
     // The arrival and the request.
-    let records = records_of_person(&db, &op, 1).await.unwrap();
+    let records = records_of_person(db, &op, 1).await.unwrap();
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(
         (records[0].kind, records[0].on.as_str()),
@@ -119,7 +137,7 @@ async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts()
         records[0].what.starts_with("从北京市东城区抵达"),
         "{records:?}"
     );
-    let r = requests::get(&db, &op, 1).await.unwrap();
+    let r = requests::get(db, &op, 1).await.unwrap();
     assert_eq!(
         (
             r.description.as_str(),
@@ -130,7 +148,7 @@ async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts()
     );
 
     // The counts, as the release counted them.
-    let c = counts::counts(&db, &op, 3).await.unwrap();
+    let c = counts::counts(db, &op, 3).await.unwrap();
     assert_eq!(
         (c.persons, c.households, c.dwellings, c.occupied),
         (6, 3, 3, 3)
@@ -153,7 +171,7 @@ async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts()
     assert_eq!(c.consistency_rate, Some(2.0 / 3.0));
     assert_eq!(c.estimate_households, Some(40));
     assert_eq!(c.by_tag.get("独居老人"), Some(&1));
-    let rooms = registry::dwellings::rooms(&db, &op, 5).await.unwrap();
+    let rooms = registry::dwellings::rooms(db, &op, 5).await.unwrap();
     let rooms: Vec<(String, i64, i64)> = rooms
         .into_iter()
         .map(|r| (r.address.to_string(), r.living, r.registered))
@@ -162,6 +180,4 @@ async fn a_database_of_release_2026_12_08_upgrades_with_its_records_and_counts()
         rooms,
         [("3栋101室".to_owned(), 2, 2), ("3栋102室".to_owned(), 2, 0)]
     );
-    drop(db);
-    let _ = std::fs::remove_dir_all(dir);
 }
