@@ -284,3 +284,12 @@ pub async fn node_opened(
         .await
         .expect("the test node is stored")
 }
+
+/// Another server on `db`'s database: a new pool with its own in-process caches (the counts'
+/// tallies, the principal cache) and the same keys, as a second `linli serve` behind a load
+/// balancer would have — for tests that what one server writes, the other reads.
+pub async fn another_server(db: &Db) -> Db {
+    db.reconnect()
+        .await
+        .expect("a second pool on the same database")
+}

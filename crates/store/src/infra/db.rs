@@ -195,6 +195,17 @@ impl Db {
         Ok(Some(conn))
     }
 
+    /// A new pool on the same database (and schema), with the same keys and caches of its own:
+    /// what another server process would hold (the tests of several servers).
+    #[cfg(feature = "testing")]
+    pub(crate) async fn reconnect(&self) -> Result<Db, StoreError> {
+        let url = self.pool.connect_options().database_url.to_string();
+        let schema = self.pg.as_ref().and_then(|t| t.schema.clone());
+        let mut other = Db::connect(&url, schema.as_deref()).await?;
+        other.keys = self.keys.clone();
+        Ok(other)
+    }
+
     /// Attaches the keys that protect personal data.
     pub fn with_keys(mut self, keys: crate::infra::secret::Keyring) -> Db {
         self.keys = Some(std::sync::Arc::new(keys));

@@ -700,3 +700,90 @@ both_backends!(
         agree(&db, "the tallies dropped").await;
     }
 );
+
+both_backends!(
+    two_servers_on_one_database_count_what_the_other_wrote,
+    |db: Db| async move {
+        let t = street_tree(&db, None).await;
+        let other = linli_store::testing::another_server(&db).await;
+        let person = |name: &'static str| PersonInput {
+            name,
+            category: Some("registered"),
+            birth_date: Some("1985-05-05"),
+            relation: Some("head"),
+            ..Default::default()
+        };
+        // Both servers have read the numbers (their tallies made).
+        register(&db, &op(), t.grid_a.id, &person("张一"))
+            .await
+            .unwrap();
+        let numbers = |all: Vec<(linli_store::tree::Node, Counts)>| {
+            all.into_iter().map(|(n, c)| (n.id, c)).collect::<Vec<_>>()
+        };
+        let first = numbers(counts_all(&db, &op(), 1).await.unwrap());
+        assert_eq!(first, numbers(counts_all(&other, &op(), 1).await.unwrap()));
+
+        // What one writes, the other counts on its next read; and the reverse.
+        register(&other, &op(), t.grid_a.id, &person("李二"))
+            .await
+            .unwrap();
+        assert_eq!(counts(&db, &op(), t.grid_a.id).await.unwrap().persons, 2);
+        let (p, _) = register(&db, &op(), t.community_b.id, &person("王三"))
+            .await
+            .unwrap();
+        assert_eq!(
+            counts(&other, &op(), t.community_b.id)
+                .await
+                .unwrap()
+                .persons,
+            1
+        );
+        let gone = PersonPatch {
+            state: Some("deceased".into()),
+            deceased_on: Some("2020-02-02".into()),
+            ..Default::default()
+        };
+        registry::update(&other, &op(), p.id, &gone, now_ms())
+            .await
+            .unwrap();
+        assert_eq!(
+            counts(&db, &op(), t.community_b.id).await.unwrap().persons,
+            0
+        );
+
+        // Both servers register at once in the same grid: every one is counted by both.
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let server = if i % 2 == 0 {
+                db.clone()
+            } else {
+                other.clone()
+            };
+            let grid = t.grid_a.id;
+            writes.spawn(async move {
+                let name = format!("居民{}", ["甲", "乙", "丙", "丁", "戊", "己"][i % 6]);
+                let input = PersonInput {
+                    name: &name,
+                    ..Default::default()
+                };
+                register(&server, &op(), grid, &input).await.unwrap();
+            });
+        }
+        while let Some(done) = writes.join_next().await {
+            done.unwrap();
+        }
+        for server in [&db, &other] {
+            let all = counts_all(server, &op(), 1).await.unwrap();
+            for (n, c) in &all {
+                assert_eq!(
+                    c,
+                    &counts_direct(server, &op(), n.id).await.unwrap(),
+                    "{}",
+                    n.name
+                );
+            }
+            assert_eq!(all[0].1.persons, 14);
+        }
+        other.close().await;
+    }
+);
