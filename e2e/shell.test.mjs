@@ -20,8 +20,8 @@ const WIDE = { viewport: { width: 1366, height: 768 }, deviceScaleFactor: 1, loc
 
 /** The sections each role's header offers, in order. */
 const SECTIONS = {
-  admin: ['辖区', '居民', '防疫', '报表', '物资', '企业', '诉求', '账号', '审计', '我的'],
-  gridworker: ['辖区', '居民', '防疫', '报表', '物资', '企业', '诉求', '我的'],
+  admin: ['辖区', '居民', '防疫', '报表', '物资', '企业', '诉求', '志愿', '公开', '账号', '审计', '我的'],
+  gridworker: ['辖区', '居民', '防疫', '报表', '物资', '企业', '诉求', '志愿', '公开', '我的'],
 };
 
 /** Fails when the page scrolls sideways. */
