@@ -740,6 +740,9 @@ pub(crate) async fn update_in(
         now,
     )
     .await?;
+    // The edit may change residence type, state, birth date or tags: the person's path counts
+    // again (an edit never moves a person).
+    crate::infra::marks::touch(tx, &[current.node_path.as_str()]).await?;
     let changed = log_update(tx, scope, &current, &draft, &state, now).await?;
     if !changed.is_empty() {
         audit::record(
@@ -909,12 +912,6 @@ async fn write_update(
             .execute(&mut *tx)
             .await?;
     }
-    let path: String = sqlx::query("SELECT node_path FROM person WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    crate::infra::marks::touch(tx, &[path.as_str()]).await?;
     Ok(())
 }
 
