@@ -543,18 +543,22 @@ fn roll_up<'a>(
     let by_path: HashMap<&str, i64> = nodes.iter().map(|n| (n.path.as_str(), n.id)).collect();
     let mut out: HashMap<i64, Tally> = nodes.iter().map(|n| (n.id, Tally::default())).collect();
     for (path, c) in exact {
-        // `/1/5/17/`, then `/1/5/`, then `/1/`.
-        let mut end = path.len();
-        while end > 1 {
-            if let Some(id) = by_path.get(&path[..end]) {
-                if let Some(acc) = out.get_mut(id) {
-                    acc.add(c);
-                }
+        for id in self_and_ancestors(path).filter_map(|p| by_path.get(p)) {
+            if let Some(acc) = out.get_mut(id) {
+                acc.add(c);
             }
-            end = path[..end - 1].rfind('/').map_or(0, |i| i + 1);
         }
     }
     out
+}
+
+/// `path` and the paths above it: `/1/5/17/`, then `/1/5/`, then `/1/`.
+fn self_and_ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(path), |p| {
+        let end = p.get(..p.len().checked_sub(1)?)?.rfind('/')? + 1;
+        (end > 1).then(|| &p[..end])
+    })
+    .filter(|p| p.len() > 1)
 }
 /// The typed household estimates of the open grids, rolled up like the records: by node id,
 /// present where some grid at or below carries one.
@@ -565,13 +569,8 @@ fn estimates(nodes: &[&Node]) -> HashMap<i64, i64> {
         let (NodeKind::Grid, Some(est), None) = (n.kind, n.household_estimate, &n.closed_on) else {
             continue;
         };
-        let path = n.path.as_str();
-        let mut end = path.len();
-        while end > 1 {
-            if let Some(id) = by_path.get(&path[..end]) {
-                *out.entry(*id).or_insert(0) += est;
-            }
-            end = path[..end - 1].rfind('/').map_or(0, |i| i + 1);
+        for id in self_and_ancestors(n.path.as_str()).filter_map(|p| by_path.get(p)) {
+            *out.entry(*id).or_insert(0) += est;
         }
     }
     out
@@ -648,4 +647,17 @@ pub async fn counts_all(
             (n.clone(), c)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::self_and_ancestors;
+
+    #[test]
+    fn a_path_and_the_paths_above_it_up_to_the_root() {
+        let up: Vec<&str> = self_and_ancestors("/1/5/17/").collect();
+        assert_eq!(up, ["/1/5/17/", "/1/5/", "/1/"]);
+        assert_eq!(self_and_ancestors("/1/").collect::<Vec<_>>(), ["/1/"]);
+        assert_eq!(self_and_ancestors("").count(), 0);
+    }
 }
