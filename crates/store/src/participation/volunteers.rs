@@ -295,6 +295,20 @@ async fn teams_in(db: &Db, ids: &[i64]) -> Result<Vec<(i64, JurisdictionPath)>, 
 }
 
 /// One volunteer in the caller's jurisdiction, with their teams.
+/// The volunteer a form or request names in field `field`: one outside the caller's
+/// jurisdiction (or none) is a refusal of that field, not a missing page.
+async fn named_volunteer(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    field: &str,
+) -> Result<Volunteer, StoreError> {
+    match volunteer(db, scope, id).await {
+        Err(StoreError::NotFound) => Err(StoreError::invalid(field, "您的辖区内没有这名志愿者")),
+        other => other,
+    }
+}
+
 pub async fn volunteer(db: &Db, scope: &Scope, id: i64) -> Result<Volunteer, StoreError> {
     let keys = db.keys()?;
     let row = crate::scoped_row(
@@ -511,13 +525,7 @@ pub async fn create_team(
     };
     let (_, _, community) = community_of(db, &node.path).await?;
     if let Some(l) = leader_id {
-        let v = match volunteer(db, scope, l).await {
-            Ok(v) => v,
-            Err(StoreError::NotFound) => {
-                return Err(StoreError::invalid("leader_id", "您的辖区内没有这名志愿者"))
-            }
-            Err(e) => return Err(e),
-        };
+        let v = named_volunteer(db, scope, l, "leader_id").await?;
         if !v.node_path.is_within(&community) {
             return Err(StoreError::invalid("leader_id", "队长应是本社区的志愿者"));
         }
@@ -582,16 +590,7 @@ pub async fn add_member(
     if !can_write(scope, &t.node_path) {
         return Err(forbidden());
     }
-    let v = match volunteer(db, scope, volunteer_id).await {
-        Ok(v) => v,
-        Err(StoreError::NotFound) => {
-            return Err(StoreError::invalid(
-                "volunteer_id",
-                "您的辖区内没有这名志愿者",
-            ))
-        }
-        Err(e) => return Err(e),
-    };
+    let v = named_volunteer(db, scope, volunteer_id, "volunteer_id").await?;
     let (_, _, community) = community_of(db, &t.node_path).await?;
     if !v.node_path.is_within(&community) {
         return Err(StoreError::invalid(
@@ -999,16 +998,7 @@ pub async fn sign_up(
     if !can_write(scope, &a.node_path) {
         return Err(forbidden());
     }
-    let v = match volunteer(db, scope, volunteer_id).await {
-        Ok(v) => v,
-        Err(StoreError::NotFound) => {
-            return Err(StoreError::invalid(
-                "volunteer_id",
-                "您的辖区内没有这名志愿者",
-            ))
-        }
-        Err(e) => return Err(e),
-    };
+    let v = named_volunteer(db, scope, volunteer_id, "volunteer_id").await?;
     if v.state == VolunteerState::Left {
         return Err(StoreError::invalid(
             "volunteer_id",
